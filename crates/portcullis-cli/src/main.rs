@@ -1,0 +1,41 @@
+//! The `portcullis` binary: a thin layer of commands over the library crates.
+//! Errors are printed once, as a chain, and mapped to an exit code here.
+
+mod rules_cmd;
+mod test_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Portcullis: authorization decisions for the Qlik Cloud access model and QSEoW security rules.
+#[derive(Parser)]
+#[command(name = "portcullis", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run conformance scenario files (files or folders, recursively `*.yaml`).
+    Test(test_cmd::TestArgs),
+    /// Security rules: audit, lint.
+    #[command(subcommand)]
+    Rules(rules_cmd::RulesCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Test(args) => test_cmd::run(args),
+        Command::Rules(command) => rules_cmd::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
