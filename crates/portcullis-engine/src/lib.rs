@@ -1,1 +1,22 @@
-//! placeholder
+//! The Qlik Cloud access decision: `decide(snapshot, request) -> Decision`.
+//!
+//! A pure function over an immutable [`Snapshot`] built from a validated tenant. No IO, no
+//! async, no locks; a decision without explanation allocates nothing. Default deny: a
+//! decision is an allow only when a grant path of the spec is found, and every deny says
+//! why in its [`Explanation`].
+#![warn(missing_docs)]
+
+pub mod decide;
+pub mod err;
+pub mod explain;
+pub mod request;
+pub mod session;
+pub mod snapshot;
+pub mod tables;
+
+pub use decide::{Decision, decide, permitted_content};
+pub use err::RequestError;
+pub use explain::{Explanation, Reason, Via};
+pub use request::{Channel, ChannelKind, RawRequest, Request, Resolved, Resource, resolve};
+pub use session::Sessions;
+pub use snapshot::{ClientIdx, ContentIdx, GroupIdx, Snapshot, SpaceIdx, TenantRights, UserIdx};

@@ -2,4 +2,20 @@
 //! file format. Pure data: no IO, no async, no decisions (those are the engine's).
 #![warn(missing_docs)]
 
+pub mod action;
+pub mod capability;
+pub mod err;
+pub mod permission;
+pub mod role;
+pub mod scope;
 pub mod source;
+pub mod space;
+pub mod tenant;
+pub mod tenant_file;
+
+pub use action::{Action, ResourceKind};
+pub use capability::{CapSet, Capability};
+pub use err::ModelError;
+pub use permission::{Permission, PermissionValue};
+pub use space::{SpaceRole, SpaceRoleSet, SpaceType};
+pub use tenant::*;

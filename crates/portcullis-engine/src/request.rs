@@ -1,0 +1,129 @@
+//! Requests: the validated form the engine decides on, and the as-received form (names as
+//! strings) that [`resolve`] turns into it with a clear error for every unknown name.
+
+use portcullis_model::{Action, ResourceKind};
+
+use crate::err::RequestError;
+use crate::snapshot::{ClientIdx, ContentIdx, Snapshot, SpaceIdx, TenantRights, UserIdx};
+
+/// How the user reaches the tenant.
+#[derive(Debug, Clone, Copy)]
+pub enum Channel<'a> {
+    /// An interactive session: tenant-level rights fixed at login.
+    Session(&'a TenantRights),
+    /// An API key: the user's full current rights.
+    ApiKey,
+    /// An OAuth client: current rights intersected with the client's scopes.
+    OAuth(ClientIdx),
+}
+
+/// The resource of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// None: a tenant-level action.
+    Tenant,
+    /// A space.
+    Space(SpaceIdx),
+    /// An app or data connection.
+    Content(ContentIdx),
+}
+
+/// A validated request.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// Who asks.
+    pub user: UserIdx,
+    /// Through what.
+    pub channel: Channel<'a>,
+    /// To do what.
+    pub action: Action,
+    /// On what.
+    pub resource: Resource,
+    /// Build an explanation (costs allocations; a bare decision does none).
+    pub explain: bool,
+}
+
+/// A request as received: every name is a string.
+#[derive(Debug, Clone, Copy)]
+pub struct RawRequest<'a> {
+    /// User id (IdP subject).
+    pub user: &'a str,
+    /// `session`, `api-key` or `oauth:<client id>`.
+    pub via: &'a str,
+    /// Action name.
+    pub action: &'a str,
+    /// Resource id, for space and content actions.
+    pub resource: Option<&'a str>,
+}
+
+/// The channel named by a raw request, before sessions are looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelKind {
+    /// `session`
+    Session,
+    /// `api-key`
+    ApiKey,
+    /// `oauth:<client>`
+    OAuth(ClientIdx),
+}
+
+/// A raw request with its names resolved; the caller supplies the session's rights.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved {
+    /// The user.
+    pub user: UserIdx,
+    /// The channel kind.
+    pub channel: ChannelKind,
+    /// The action.
+    pub action: Action,
+    /// The resource.
+    pub resource: Resource,
+}
+
+impl Resolved {
+    /// The request, given the rights a session froze (used only for `session`).
+    pub fn request<'a>(&self, session_rights: &'a TenantRights, explain: bool) -> Request<'a> {
+        let channel = match self.channel {
+            ChannelKind::Session => Channel::Session(session_rights),
+            ChannelKind::ApiKey => Channel::ApiKey,
+            ChannelKind::OAuth(client) => Channel::OAuth(client),
+        };
+        Request { user: self.user, channel, action: self.action, resource: self.resource, explain }
+    }
+}
+
+/// Resolves every name of a raw request against a snapshot.
+pub fn resolve(snapshot: &Snapshot, raw: &RawRequest<'_>) -> Result<Resolved, RequestError> {
+    let user = snapshot.user_idx(raw.user).ok_or_else(|| RequestError::UnknownUser(raw.user.to_owned()))?;
+    let channel = match raw.via {
+        "session" => ChannelKind::Session,
+        "api-key" => ChannelKind::ApiKey,
+        other => match other.strip_prefix("oauth:") {
+            Some(client) => ChannelKind::OAuth(
+                snapshot.client_idx(client).ok_or_else(|| RequestError::UnknownClient(client.to_owned()))?,
+            ),
+            None => return Err(RequestError::UnknownChannel(other.to_owned())),
+        },
+    };
+    let action = Action::parse(raw.action).ok_or_else(|| RequestError::UnknownAction(raw.action.to_owned()))?;
+    let resource = match (action.resource_kind(), raw.resource) {
+        (ResourceKind::Tenant, None) => Resource::Tenant,
+        (ResourceKind::Tenant, Some(id)) => return Err(RequestError::UnexpectedResource { action, id: id.to_owned() }),
+        (kind, None) => return Err(RequestError::MissingResource { action, kind }),
+        (ResourceKind::Space, Some(id)) => {
+            Resource::Space(snapshot.space_idx(id).ok_or_else(|| RequestError::UnknownResource { kind: ResourceKind::Space, id: id.to_owned() })?)
+        }
+        (kind, Some(id)) => {
+            let idx = snapshot.content_idx(id).ok_or_else(|| RequestError::UnknownResource { kind, id: id.to_owned() })?;
+            let actual = match snapshot.content_item(idx).kind {
+                portcullis_model::ContentKind::App => ResourceKind::App,
+                portcullis_model::ContentKind::DataConnection => ResourceKind::DataConnection,
+            };
+            if actual != kind {
+                return Err(RequestError::WrongResourceKind { action, id: id.to_owned(), actual });
+            }
+            Resource::Content(idx)
+        }
+    };
+    Ok(Resolved { user, channel, action, resource })
+}
