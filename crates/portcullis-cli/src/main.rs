@@ -1,6 +1,7 @@
 //! The `portcullis` binary: a thin layer of commands over the library crates.
 //! Errors are printed once, as a chain, and mapped to an exit code here.
 
+mod check_cmd;
 mod rules_cmd;
 mod test_cmd;
 
@@ -20,6 +21,8 @@ struct Cli {
 enum Command {
     /// Run conformance scenario files (files or folders, recursively `*.yaml`).
     Test(test_cmd::TestArgs),
+    /// Decide one request on a tenant file and explain it.
+    Check(check_cmd::CheckArgs),
     /// Security rules: audit, lint.
     #[command(subcommand)]
     Rules(rules_cmd::RulesCommand),
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Test(args) => test_cmd::run(args),
+        Command::Check(args) => check_cmd::run(args),
         Command::Rules(command) => rules_cmd::run(command),
     };
     match result {

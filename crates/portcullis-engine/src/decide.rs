@@ -66,7 +66,11 @@ struct Recorder(Vec<Reason>);
 
 impl Trace for Recorder {
     fn push(&mut self, reason: impl FnOnce() -> Reason) {
-        self.0.push(reason());
+        // The same grant can be found by two rows (reload checks update, then script rights).
+        let reason = reason();
+        if !self.0.contains(&reason) {
+            self.0.push(reason);
+        }
     }
     fn len(&self) -> usize {
         self.0.len()
