@@ -1,1 +1,37 @@
-//! placeholder
+//! The QSEoW security-rule language (spec `security-rules.md`): lexing and parsing conditions
+//! with diagnostics, printing them back, resource filters, actions and contexts; a site model
+//! compiled once into an indexed, interned form; decisions with explanations; the shipped
+//! default rule set; QRS `SystemRule` JSON import/export; the audit matrix with preview diffs;
+//! and the linter.
+//!
+//! Pure: no IO, no async. Callers read files and hand over text.
+#![warn(missing_docs)]
+
+pub mod action;
+pub mod audit;
+pub mod compile;
+pub mod context;
+pub mod default_rules;
+pub mod err;
+pub mod eval;
+pub mod explain;
+pub mod filter;
+pub mod lint;
+pub mod qrs;
+pub mod reference;
+pub mod site;
+pub mod site_file;
+mod suggest;
+pub mod syntax;
+
+pub use action::{Action, ActionSet};
+pub use compile::{CompiledRule, CompiledSite, ResourceId, RuleId, UserId};
+pub use context::{RequestContext, RuleContext};
+pub use err::{ActionError, EvalError, FilterError, RuleError, SiteError};
+pub use explain::{Decision, RuleOutcome, RuleResult};
+pub use filter::{FilterItem, FilterTarget, ResourceFilter, parse_filter};
+pub use site::{Resource, Rule, RuleCategory, Site, User};
+pub use syntax::{ParsedCondition, parse_condition, print_expr};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,636 @@
+//! Compiles a [`Site`] once into the form decisions use: strings interned (each value both as
+//! written and case-folded, so `=` and `==` are integer comparisons), relations resolved to
+//! indices, conditions lowered to a compact node arena, and rules indexed by resource type (or
+//! transient name) and request context, so a decision only looks at rules that can apply.
+//!
+//! Only syntax errors refuse a rule here (a filter or condition that does not parse, an unknown
+//! function). Everything else that can go wrong is found when a rule is evaluated.
+
+use std::collections::HashMap;
+
+use regex::Regex;
+
+use crate::action::{Action, ActionSet};
+use crate::context::{RequestContext, RuleContext};
+use crate::err::{RuleError, RuleField};
+use crate::filter::{FilterTarget, ResourceFilter, parse_filter};
+use crate::site::{Resource, Rule, RuleCategory, Site, User};
+use crate::syntax::{CmpOp, Expr, ExprKind, Function, Operand, OperandKind, Path, Root, StepKind, parse_condition};
+
+/// An interned string.
+pub(crate) type Sym = u32;
+
+/// A value: the string as written and case-folded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Val {
+    pub exact: Sym,
+    pub folded: Sym,
+}
+
+/// Case folding used for every case-insensitive comparison.
+pub(crate) fn fold(text: &str) -> String {
+    text.to_lowercase()
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Interner {
+    map: HashMap<Box<str>, Sym>,
+    strings: Vec<Box<str>>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, text: &str) -> Sym {
+        if let Some(sym) = self.map.get(text) {
+            return *sym;
+        }
+        let sym = Sym::try_from(self.strings.len()).unwrap_or(Sym::MAX);
+        self.strings.push(text.into());
+        self.map.insert(text.into(), sym);
+        sym
+    }
+
+    pub fn val(&mut self, text: &str) -> Val {
+        Val { exact: self.intern(text), folded: self.intern(&fold(text)) }
+    }
+
+    pub fn name(&mut self, text: &str) -> Sym {
+        self.intern(&fold(text))
+    }
+
+    pub fn get(&self, sym: Sym) -> &str {
+        self.strings.get(sym as usize).map_or("", |s| s)
+    }
+}
+
+/// A user of a compiled site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(pub u32);
+
+/// A resource of a compiled site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceId(pub u32);
+
+/// A rule of a compiled site (its index in the site's rule list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleId(pub u32);
+
+type Attrs = Box<[(Sym, Box<[Val]>)]>;
+
+#[derive(Debug, Clone)]
+pub(crate) struct CUser {
+    pub key: Val,
+    pub name: Option<Val>,
+    pub user_id: Val,
+    pub user_directory: Val,
+    pub email: Option<Val>,
+    pub groups: Box<[Val]>,
+    pub roles: Box<[Val]>,
+    pub custom_properties: Attrs,
+    pub environment: Attrs,
+    pub attributes: Attrs,
+    pub anonymous: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CResource {
+    pub id: Val,
+    pub resource_type: Val,
+    pub name: Option<Val>,
+    pub owner_key: Option<Val>,
+    pub owner: Option<u32>,
+    pub stream: Option<u32>,
+    pub app: Option<u32>,
+    pub relations: Box<[(Sym, Box<[u32]>)]>,
+    pub custom_properties: Attrs,
+    pub attributes: Attrs,
+    /// Index into the rule index's candidate lists.
+    pub index_key: u32,
+}
+
+/// A step from entities to related entities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Nav {
+    Stream,
+    App,
+    Owner,
+    Relation(Sym),
+}
+
+/// What a path yields from the entities it reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Term {
+    /// The entities themselves (their identity: user key or resource id).
+    Entity,
+    Id,
+    Name,
+    ResourceType,
+    UserId,
+    UserDirectory,
+    Email,
+    Groups,
+    Roles,
+    CustomProperty(Sym),
+    Environment(Sym),
+    /// Any other attribute, by folded name.
+    Attribute(Sym),
+    /// A path that can never have a value (a step after a custom property, ...).
+    Nothing,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct LPath {
+    pub root: Root,
+    pub nav: Box<[Nav]>,
+    pub term: Term,
+    /// Folded name of the last step, for attribute fallbacks.
+    pub term_name: Sym,
+    /// The path as written, for messages.
+    pub text: Box<str>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum LOperand {
+    Const(Val),
+    Path(u32),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct LCompare {
+    pub lhs: LOperand,
+    pub op: CmpOp,
+    pub rhs: LOperand,
+    /// For `matches` with a constant pattern: the anchored regex, or why it is invalid.
+    pub regex: Option<Result<Regex, String>>,
+}
+
+/// A node of a lowered condition.
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    True,
+    /// Children are `kids[start..start + len]`.
+    Or { start: u32, len: u32 },
+    And { start: u32, len: u32 },
+    Not(u32),
+    Compare(u32),
+    Empty(u32),
+    HasPrivilege { path: u32, action: Result<Action, Box<str>> },
+    IsAnonymous(u32),
+    IsOwned(u32),
+}
+
+/// A rule ready for evaluation.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    /// Its name.
+    pub name: String,
+    /// What it grants.
+    pub actions: ActionSet,
+    /// Where it applies.
+    pub context: RuleContext,
+    /// Disabled rules are left out of the index.
+    pub disabled: bool,
+    /// Its kind; only security rules take part in decisions.
+    pub category: RuleCategory,
+    /// The parsed filter.
+    pub filter: ResourceFilter,
+    /// The parsed condition (`None` = empty, always true).
+    pub expr: Option<Expr>,
+    /// Root of the lowered condition.
+    pub(crate) root: u32,
+}
+
+/// A rule that may apply to resources of one index key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Candidate {
+    pub rule: u32,
+    /// The rule selects this key only through `Type_<id>` entries: check the id.
+    pub check_instance: bool,
+}
+
+/// A site compiled for decisions. Immutable; cheap to share between threads.
+#[derive(Debug, Clone)]
+pub struct CompiledSite {
+    pub(crate) strings: Interner,
+    pub(crate) users: Vec<CUser>,
+    pub(crate) resources: Vec<CResource>,
+    pub(crate) rules: Vec<CompiledRule>,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) kids: Vec<u32>,
+    pub(crate) paths: Vec<LPath>,
+    pub(crate) compares: Vec<LCompare>,
+    /// Candidate rules per index key and request context (`[hub, qmc]`).
+    pub(crate) candidates: Vec<[Box<[Candidate]>; 2]>,
+    user_by_key: HashMap<String, u32>,
+    resource_by_id: HashMap<String, u32>,
+    /// The source of each resource (for filters and messages).
+    pub(crate) source_resources: Vec<Resource>,
+    pub(crate) source_users: Vec<User>,
+}
+
+impl CompiledSite {
+    /// Compiles a site. Fails only when rules do not parse; every such rule is reported.
+    pub fn compile(site: &Site) -> Result<CompiledSite, Vec<RuleError>> {
+        Self::compile_with(site, false)
+    }
+
+    /// Compiles a site, indexing disabled rules too (for audit and preview, which may run them).
+    pub fn compile_with(site: &Site, include_disabled: bool) -> Result<CompiledSite, Vec<RuleError>> {
+        let mut compiler = Compiler::default();
+        let mut errors = Vec::new();
+        // Relation names that the site uses, so paths through them navigate instead of ending.
+        for resource in &site.resources {
+            for name in resource.relations.keys() {
+                let sym = compiler.strings.name(name);
+                compiler.relation_names.push(sym);
+            }
+        }
+        let mut rules = Vec::with_capacity(site.rules.len());
+        for (rule_idx, rule) in site.rules.iter().enumerate() {
+            match compiler.rule(rule_idx, rule) {
+                Ok(compiled) => rules.push(compiled),
+                Err(mut errs) => errors.append(&mut errs),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let Compiler { mut strings, nodes, kids, paths, compares, .. } = compiler;
+
+        let mut user_by_key = HashMap::new();
+        let mut users = Vec::with_capacity(site.users.len());
+        for (idx, user) in site.users.iter().enumerate() {
+            user_by_key.insert(fold(&user.key()), idx as u32);
+            users.push(CUser {
+                key: strings.val(&user.key()),
+                name: Some(strings.val(user.name.as_deref().unwrap_or(&user.user_id))),
+                user_id: strings.val(&user.user_id),
+                user_directory: strings.val(&user.user_directory),
+                email: user.email.as_deref().map(|e| strings.val(e)),
+                groups: user.groups.iter().map(|g| strings.val(g)).collect(),
+                roles: user.roles.iter().map(|r| strings.val(r)).collect(),
+                custom_properties: attrs(&mut strings, &user.custom_properties),
+                environment: attrs(&mut strings, &user.environment),
+                attributes: attrs(&mut strings, &user.attributes),
+                anonymous: user.anonymous,
+            });
+        }
+        let mut resource_by_id = HashMap::new();
+        for (idx, resource) in site.resources.iter().enumerate() {
+            resource_by_id.insert(resource.id.clone(), idx as u32);
+        }
+        let find = |id: &Option<String>| id.as_ref().and_then(|id| resource_by_id.get(id).copied());
+        let mut key_of: HashMap<String, u32> = HashMap::new();
+        let mut keys: Vec<(bool, String)> = Vec::new();
+        let mut resources = Vec::with_capacity(site.resources.len());
+        for resource in &site.resources {
+            let transient = resource.is_transient();
+            let key_text = if transient {
+                format!("t:{}", fold(resource.name.as_deref().unwrap_or_default()))
+            } else {
+                format!("s:{}", fold(&resource.resource_type))
+            };
+            let next = keys.len() as u32;
+            let index_key = *key_of.entry(key_text).or_insert_with(|| {
+                let shown = if transient { resource.name.clone().unwrap_or_default() } else { resource.resource_type.clone() };
+                keys.push((transient, shown));
+                next
+            });
+            let owner_key = resource.owner.as_deref().map(|o| strings.val(o));
+            let owner = resource.owner.as_deref().and_then(|o| user_by_key.get(&fold(o)).copied());
+            let relations = resource
+                .relations
+                .iter()
+                .map(|(name, ids)| {
+                    let targets: Box<[u32]> = ids.iter().filter_map(|id| resource_by_id.get(id).copied()).collect();
+                    (strings.name(name), targets)
+                })
+                .collect();
+            resources.push(CResource {
+                id: strings.val(&resource.id),
+                resource_type: strings.val(&resource.resource_type),
+                name: resource.name.as_deref().map(|n| strings.val(n)),
+                owner_key,
+                owner,
+                stream: find(&resource.stream),
+                app: find(&resource.app),
+                relations,
+                custom_properties: attrs(&mut strings, &resource.custom_properties),
+                attributes: attrs(&mut strings, &resource.attributes),
+                index_key,
+            });
+        }
+
+        // The index: for every key present in the site, the rules that can select it.
+        let mut candidates = Vec::with_capacity(keys.len());
+        for (transient, shown) in &keys {
+            let mut lists: [Vec<Candidate>; 2] = [Vec::new(), Vec::new()];
+            for (rule_idx, rule) in rules.iter().enumerate() {
+                if rule.category != RuleCategory::Security || (rule.disabled && !include_disabled) {
+                    continue;
+                }
+                let selection = if *transient {
+                    rule.filter.matches(FilterTarget::Transient { name: shown }).then_some(false)
+                } else {
+                    select_type(&rule.filter, shown)
+                };
+                let Some(check_instance) = selection else { continue };
+                for context in RequestContext::ALL {
+                    if rule.context.applies_to(context) {
+                        lists[context.index()].push(Candidate { rule: rule_idx as u32, check_instance });
+                    }
+                }
+            }
+            let [hub, qmc] = lists;
+            candidates.push([hub.into_boxed_slice(), qmc.into_boxed_slice()]);
+        }
+
+        Ok(CompiledSite {
+            strings,
+            users,
+            resources,
+            rules,
+            nodes,
+            kids,
+            paths,
+            compares,
+            candidates,
+            user_by_key,
+            resource_by_id,
+            source_resources: site.resources.clone(),
+            source_users: site.users.clone(),
+        })
+    }
+
+    /// The user named `DIRECTORY\userId` (ignoring case).
+    pub fn user(&self, key: &str) -> Option<UserId> {
+        self.user_by_key.get(&fold(key)).map(|idx| UserId(*idx))
+    }
+
+    /// The resource with this id.
+    pub fn resource(&self, id: &str) -> Option<ResourceId> {
+        self.resource_by_id.get(id).map(|idx| ResourceId(*idx))
+    }
+
+    /// Every user, in site order.
+    pub fn user_ids(&self) -> impl Iterator<Item = UserId> + '_ {
+        (0..self.users.len() as u32).map(UserId)
+    }
+
+    /// Every resource, in site order.
+    pub fn resource_ids(&self) -> impl Iterator<Item = ResourceId> + '_ {
+        (0..self.resources.len() as u32).map(ResourceId)
+    }
+
+    /// The user's `DIRECTORY\userId`.
+    pub fn user_key(&self, user: UserId) -> &str {
+        self.users.get(user.0 as usize).map_or("", |u| self.strings.get(u.key.exact))
+    }
+
+    /// The resource's id.
+    pub fn resource_id(&self, resource: ResourceId) -> &str {
+        self.resources.get(resource.0 as usize).map_or("", |r| self.strings.get(r.id.exact))
+    }
+
+    /// The source data of a resource.
+    pub fn resource_source(&self, resource: ResourceId) -> Option<&Resource> {
+        self.source_resources.get(resource.0 as usize)
+    }
+
+    /// The source data of a user.
+    pub fn user_source(&self, user: UserId) -> Option<&User> {
+        self.source_users.get(user.0 as usize)
+    }
+
+    /// The compiled rules, in site order.
+    pub fn rules(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    /// The rules that may apply to `resource` in `context` (filter and context match).
+    pub fn applicable_rules(&self, resource: ResourceId, context: RequestContext) -> impl Iterator<Item = RuleId> + '_ {
+        self.candidates_of(resource, context).iter().filter(move |c| self.candidate_applies(c, resource)).map(|c| RuleId(c.rule))
+    }
+
+    pub(crate) fn candidates_of(&self, resource: ResourceId, context: RequestContext) -> &[Candidate] {
+        self.resources
+            .get(resource.0 as usize)
+            .and_then(|r| self.candidates.get(r.index_key as usize))
+            .map_or(&[], |lists| &lists[context.index()])
+    }
+
+    pub(crate) fn candidate_applies(&self, candidate: &Candidate, resource: ResourceId) -> bool {
+        if !candidate.check_instance {
+            return true;
+        }
+        let (Some(rule), Some(res)) = (self.rules.get(candidate.rule as usize), self.resources.get(resource.0 as usize))
+        else {
+            return false;
+        };
+        rule.filter.matches(FilterTarget::Stored {
+            resource_type: self.strings.get(res.resource_type.exact),
+            id: self.strings.get(res.id.exact),
+        })
+    }
+}
+
+/// Whether a filter can select stored resources of `resource_type`: `None` = never,
+/// `Some(true)` = only some ids (check each), `Some(false)` = all of them.
+fn select_type(filter: &ResourceFilter, resource_type: &str) -> Option<bool> {
+    use crate::filter::FilterItem;
+    let mut by_instance = false;
+    for item in &filter.items {
+        if item.can_match_type(resource_type) {
+            if matches!(item, FilterItem::Instance { .. }) {
+                by_instance = true;
+            } else {
+                return Some(false);
+            }
+        }
+    }
+    by_instance.then_some(true)
+}
+
+/// The regex that `matches` uses for `pattern` (whole value, case-sensitive), or the problem
+/// with the pattern in one line.
+pub(crate) fn anchored_regex(pattern: &str) -> Result<Regex, String> {
+    match Regex::new(pattern) {
+        Err(error) => {
+            let text = error.to_string();
+            let last = text.lines().last().unwrap_or_default();
+            Err(last.strip_prefix("error: ").unwrap_or(last).to_owned())
+        }
+        Ok(_) => Regex::new(&format!("^(?:{pattern})$")).map_err(|e| e.to_string()),
+    }
+}
+
+fn attrs(strings: &mut Interner, map: &std::collections::BTreeMap<String, Vec<String>>) -> Attrs {
+    map.iter().map(|(name, values)| (strings.name(name), values.iter().map(|v| strings.val(v)).collect())).collect()
+}
+
+#[derive(Default)]
+struct Compiler {
+    strings: Interner,
+    nodes: Vec<Node>,
+    kids: Vec<u32>,
+    paths: Vec<LPath>,
+    compares: Vec<LCompare>,
+    relation_names: Vec<Sym>,
+}
+
+impl Compiler {
+    fn rule(&mut self, rule_idx: usize, rule: &Rule) -> Result<CompiledRule, Vec<RuleError>> {
+        let mut errors = Vec::new();
+        let filter = match parse_filter(&rule.resource_filter) {
+            Ok(filter) => Some(filter),
+            Err(filter_errors) => {
+                for error in filter_errors {
+                    errors.push(RuleError {
+                        rule_idx,
+                        rule_name: rule.name.clone(),
+                        field: RuleField::Filter,
+                        message: format!("resource filter: {error}"),
+                        hint: Some(error.hint()),
+                    });
+                }
+                None
+            }
+        };
+        let parsed = parse_condition(&rule.condition);
+        for diagnostic in parsed.diagnostics.iter().filter(|d| d.severity == crate::syntax::Severity::Error) {
+            errors.push(RuleError {
+                rule_idx,
+                rule_name: rule.name.clone(),
+                field: RuleField::Condition,
+                message: format!("condition {}: {}", diagnostic.at, diagnostic.error),
+                hint: diagnostic.hint.clone(),
+            });
+        }
+        let Some(filter) = filter else { return Err(errors) };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let root = match &parsed.expr {
+            Some(expr) => self.lower(expr),
+            None => self.push(Node::True),
+        };
+        Ok(CompiledRule {
+            name: rule.name.clone(),
+            actions: rule.actions,
+            context: rule.context,
+            disabled: rule.disabled,
+            category: rule.category,
+            filter,
+            expr: parsed.expr,
+            root,
+        })
+    }
+
+    fn push(&mut self, node: Node) -> u32 {
+        self.nodes.push(node);
+        (self.nodes.len() - 1) as u32
+    }
+
+    fn lower(&mut self, expr: &Expr) -> u32 {
+        match &expr.kind {
+            ExprKind::Or(items) | ExprKind::And(items) => {
+                let children: Vec<u32> = items.iter().map(|item| self.lower(item)).collect();
+                let start = self.kids.len() as u32;
+                self.kids.extend_from_slice(&children);
+                let len = children.len() as u32;
+                let node = if matches!(expr.kind, ExprKind::Or(_)) { Node::Or { start, len } } else { Node::And { start, len } };
+                self.push(node)
+            }
+            ExprKind::Not(inner) => {
+                let inner = self.lower(inner);
+                self.push(Node::Not(inner))
+            }
+            ExprKind::Compare { lhs, op, rhs } => {
+                let regex = match (&rhs.kind, op) {
+                    (OperandKind::Str(pattern) | OperandKind::Bare(pattern), CmpOp::Matches) => {
+                        Some(anchored_regex(pattern))
+                    }
+                    _ => None,
+                };
+                let lhs = self.operand(lhs);
+                let rhs = self.operand(rhs);
+                self.compares.push(LCompare { lhs, op: *op, rhs, regex });
+                let idx = (self.compares.len() - 1) as u32;
+                self.push(Node::Compare(idx))
+            }
+            ExprKind::Call { target, function, argument } => {
+                let path = self.path(target);
+                let node = match function {
+                    Function::Empty => Node::Empty(path),
+                    Function::HasPrivilege => {
+                        let name = argument.clone().unwrap_or_default();
+                        Node::HasPrivilege { path, action: Action::parse(&name).map_err(|_| name.into_boxed_str()) }
+                    }
+                    Function::IsAnonymous => Node::IsAnonymous(path),
+                    Function::IsOwned => Node::IsOwned(path),
+                };
+                self.push(node)
+            }
+        }
+    }
+
+    fn operand(&mut self, operand: &Operand) -> LOperand {
+        match &operand.kind {
+            OperandKind::Path(path) => LOperand::Path(self.path(path)),
+            OperandKind::Str(value) | OperandKind::Bare(value) => LOperand::Const(self.strings.val(value)),
+        }
+    }
+
+    fn path(&mut self, path: &Path) -> u32 {
+        let mut nav = Vec::new();
+        let mut term = Term::Entity;
+        let mut term_name = self.strings.name("");
+        let n_steps = path.steps.len();
+        let mut idx = 0;
+        while idx < n_steps {
+            let last = idx + 1 == n_steps;
+            match &path.steps[idx].kind {
+                StepKind::CustomProperty(name) => {
+                    term_name = self.strings.name(name);
+                    term = if last { Term::CustomProperty(term_name) } else { Term::Nothing };
+                    break;
+                }
+                StepKind::Name(name) => {
+                    let folded = fold(name);
+                    let sym = self.strings.intern(&folded);
+                    term_name = sym;
+                    match folded.as_str() {
+                        "stream" => nav.push(Nav::Stream),
+                        "app" => nav.push(Nav::App),
+                        "owner" => nav.push(Nav::Owner),
+                        "environment" if idx + 2 == n_steps => {
+                            if let Some(StepKind::Name(attribute)) = path.steps.get(idx + 1).map(|s| &s.kind) {
+                                term_name = self.strings.name(attribute);
+                                term = Term::Environment(term_name);
+                            } else {
+                                term = Term::Nothing;
+                            }
+                            break;
+                        }
+                        _ if self.relation_names.contains(&sym) => nav.push(Nav::Relation(sym)),
+                        _ if !last => {
+                            term = Term::Nothing;
+                            break;
+                        }
+                        "id" => term = Term::Id,
+                        "name" => term = Term::Name,
+                        "resourcetype" => term = Term::ResourceType,
+                        "userid" => term = Term::UserId,
+                        "userdirectory" => term = Term::UserDirectory,
+                        "email" => term = Term::Email,
+                        "group" | "groups" => term = Term::Groups,
+                        "roles" => term = Term::Roles,
+                        _ => term = Term::Attribute(sym),
+                    }
+                }
+            }
+            idx += 1;
+        }
+        self.paths.push(LPath { root: path.root, nav: nav.into_boxed_slice(), term, term_name, text: path.to_string().into() });
+        (self.paths.len() - 1) as u32
+    }
+}

@@ -1,0 +1,445 @@
+//! Evaluates compiled rules: the decision procedure of spec §6.2 with the semantics fixed by
+//! the conformance README (any-value lists, absent values compare false, `HasPrivilege` on any
+//! target, a cycle grants nothing, a failing rule grants nothing).
+//!
+//! The yes/no path ([`CompiledSite::is_allowed`], [`CompiledSite::granted_actions`]) does not
+//! allocate: nested `HasPrivilege` evaluations keep their stack in a fixed array, and values
+//! are visited in place. Only [`CompiledSite::decide`], which builds an explanation, allocates.
+
+use std::ops::ControlFlow;
+
+use regex::Regex;
+
+use crate::action::{Action, ActionSet};
+use crate::compile::{CompiledSite, LOperand, LPath, Nav, Node, ResourceId, Term, UserId, Val};
+use crate::context::RequestContext;
+use crate::err::EvalError;
+use crate::explain::{Decision, RuleOutcome, RuleResult};
+use crate::syntax::{CmpOp, Root};
+
+/// How deep `HasPrivilege` calls may nest before evaluation fails.
+pub const MAX_PRIVILEGE_DEPTH: usize = 32;
+
+#[derive(Clone, Copy)]
+enum Ent {
+    User(u32),
+    /// A user known only by key (an owner who is not in the site).
+    ExtUser(Val),
+    Resource(u32),
+}
+
+/// One evaluation: the requesting user, the context and the `HasPrivilege` stack.
+struct Evaluator<'s> {
+    site: &'s CompiledSite,
+    user: u32,
+    context: RequestContext,
+    stack: [(u32, u8); MAX_PRIVILEGE_DEPTH],
+    depth: usize,
+    /// Set when a nested `HasPrivilege` met a cycle (it then counts as false).
+    cycle: bool,
+}
+
+impl CompiledSite {
+    /// True when some rule grants `action` on `resource` to `user` in `context`.
+    pub fn is_allowed(&self, user: UserId, resource: ResourceId, action: Action, context: RequestContext) -> bool {
+        let mut evaluator = Evaluator::new(self, user, context);
+        evaluator.allows(resource.0, action).unwrap_or(false)
+    }
+
+    /// Every action some rule grants on `resource` to `user` in `context` (one audit cell).
+    pub fn granted_actions(&self, user: UserId, resource: ResourceId, context: RequestContext) -> ActionSet {
+        let mut evaluator = Evaluator::new(self, user, context);
+        let mut granted = ActionSet::NONE;
+        for candidate in self.candidates_of(resource, context) {
+            let Some(rule) = self.rules.get(candidate.rule as usize) else { continue };
+            if granted.contains_all(rule.actions) || !self.candidate_applies(candidate, resource) {
+                continue;
+            }
+            if let Ok(true) = evaluator.rule(rule.root, resource.0) {
+                granted = granted.union(rule.actions);
+            }
+        }
+        granted
+    }
+
+    /// The decision with its explanation: every applicable rule that could grant `action`,
+    /// and whether it granted, did not, or failed (and why).
+    pub fn decide(&self, user: UserId, resource: ResourceId, action: Action, context: RequestContext) -> Decision {
+        let mut evaluator = Evaluator::new(self, user, context);
+        let mut outcomes = Vec::new();
+        for candidate in self.candidates_of(resource, context) {
+            let Some(rule) = self.rules.get(candidate.rule as usize) else { continue };
+            if !rule.actions.contains(action) || !self.candidate_applies(candidate, resource) {
+                continue;
+            }
+            evaluator.cycle = false;
+            let result = match evaluator.rule(rule.root, resource.0) {
+                Ok(true) => RuleResult::Granted,
+                Ok(false) => RuleResult::NotGranted { cycle: evaluator.cycle },
+                Err(error) => RuleResult::Failed(error),
+            };
+            outcomes.push(RuleOutcome { rule: rule.name.clone(), actions: rule.actions, result });
+        }
+        let allowed = outcomes.iter().any(|o| o.result == RuleResult::Granted);
+        Decision {
+            allowed,
+            user: self.user_key(user).to_owned(),
+            resource: self.resource_id(resource).to_owned(),
+            action,
+            context,
+            outcomes,
+        }
+    }
+
+    /// Evaluates one rule's condition for `user` on `resource`, whether or not the rule's filter
+    /// and context select the resource (for audit, preview and tests).
+    pub fn evaluate_rule(
+        &self,
+        rule: crate::compile::RuleId,
+        user: UserId,
+        resource: ResourceId,
+        context: RequestContext,
+    ) -> Result<bool, EvalError> {
+        let Some(rule) = self.rules.get(rule.0 as usize) else { return Ok(false) };
+        Evaluator::new(self, user, context).rule(rule.root, resource.0)
+    }
+}
+
+impl<'s> Evaluator<'s> {
+    fn new(site: &'s CompiledSite, user: UserId, context: RequestContext) -> Self {
+        Evaluator { site, user: user.0, context, stack: [(0, 0); MAX_PRIVILEGE_DEPTH], depth: 0, cycle: false }
+    }
+
+    /// True when some applicable rule grants `action` on `resource` (rules that fail grant nothing).
+    fn allows(&mut self, resource: u32, action: Action) -> Result<bool, EvalError> {
+        let site = self.site;
+        for candidate in site.candidates_of(ResourceId(resource), self.context) {
+            let Some(rule) = site.rules.get(candidate.rule as usize) else { continue };
+            if !rule.actions.contains(action) || !site.candidate_applies(candidate, ResourceId(resource)) {
+                continue;
+            }
+            match self.rule(rule.root, resource) {
+                Ok(true) => return Ok(true),
+                Ok(false) | Err(_) => {}
+            }
+        }
+        Ok(false)
+    }
+
+    fn rule(&mut self, root: u32, resource: u32) -> Result<bool, EvalError> {
+        self.node(root, resource)
+    }
+
+    fn node(&mut self, idx: u32, resource: u32) -> Result<bool, EvalError> {
+        let site = self.site;
+        let Some(node) = site.nodes.get(idx as usize) else { return Ok(false) };
+        match node {
+            Node::True => Ok(true),
+            Node::Or { start, len } => {
+                for kid in site.kids.get(*start as usize..(*start + *len) as usize).unwrap_or_default() {
+                    if self.node(*kid, resource)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Node::And { start, len } => {
+                for kid in site.kids.get(*start as usize..(*start + *len) as usize).unwrap_or_default() {
+                    if !self.node(*kid, resource)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Node::Not(inner) => Ok(!self.node(*inner, resource)?),
+            Node::Compare(cmp) => self.compare(*cmp, resource),
+            Node::Empty(path) => {
+                let path = self.path(*path)?;
+                let found = visit_values(site, self.user, resource, path, &mut |_| Ok(ControlFlow::Break(())))?;
+                Ok(found.is_continue())
+            }
+            Node::HasPrivilege { path, action } => {
+                let path = self.path(*path)?;
+                let action = match action {
+                    Ok(action) => *action,
+                    Err(name) => return Err(EvalError::UnknownAction(name.to_string())),
+                };
+                if path.term != Term::Entity {
+                    return Err(EvalError::FunctionTarget {
+                        function: "HasPrivilege",
+                        path: path.text.to_string(),
+                        reason: "it is a value, not a resource",
+                    });
+                }
+                let mut found = false;
+                let flow = visit_entities(site, self.user, resource, path, &mut |entity| match entity {
+                    Ent::Resource(target) => {
+                        if self.nested(target, action)? {
+                            found = true;
+                            return Ok(ControlFlow::Break(()));
+                        }
+                        Ok(ControlFlow::Continue(()))
+                    }
+                    Ent::User(_) | Ent::ExtUser(_) => Err(EvalError::FunctionTarget {
+                        function: "HasPrivilege",
+                        path: path.text.to_string(),
+                        reason: "it is a user, not a resource",
+                    }),
+                })?;
+                let _ = flow;
+                Ok(found)
+            }
+            Node::IsAnonymous(path) => {
+                let path = self.path(*path)?;
+                let mut anonymous = false;
+                let _ = visit_entities(site, self.user, resource, path, &mut |entity| match entity {
+                    Ent::User(user) => {
+                        anonymous |= site.users.get(user as usize).is_some_and(|u| u.anonymous);
+                        Ok(ControlFlow::Continue(()))
+                    }
+                    Ent::ExtUser(_) => Ok(ControlFlow::Continue(())),
+                    Ent::Resource(_) => Err(EvalError::FunctionTarget {
+                        function: "IsAnonymous",
+                        path: path.text.to_string(),
+                        reason: "it is a resource, not a user",
+                    }),
+                })?;
+                Ok(anonymous)
+            }
+            Node::IsOwned(path) => {
+                let path = self.path(*path)?;
+                let mut owned = false;
+                let _ = visit_entities(site, self.user, resource, path, &mut |entity| match entity {
+                    Ent::Resource(target) => {
+                        owned |= site.resources.get(target as usize).is_some_and(|r| r.owner_key.is_some());
+                        Ok(ControlFlow::Continue(()))
+                    }
+                    Ent::User(_) | Ent::ExtUser(_) => Err(EvalError::FunctionTarget {
+                        function: "IsOwned",
+                        path: path.text.to_string(),
+                        reason: "it is a user, not a resource",
+                    }),
+                })?;
+                Ok(owned)
+            }
+        }
+    }
+
+    fn path(&self, idx: u32) -> Result<&'s LPath, EvalError> {
+        // INVARIANT: path indices come from the compiler that filled `paths`.
+        let site: &'s CompiledSite = self.site;
+        site.paths.get(idx as usize).ok_or(EvalError::TooDeep(0))
+    }
+
+    /// `HasPrivilege(action)` on `target`: a nested decision; a cycle counts as false.
+    fn nested(&mut self, target: u32, action: Action) -> Result<bool, EvalError> {
+        let key = (target, action as u8);
+        if self.stack[..self.depth].contains(&key) {
+            self.cycle = true;
+            return Ok(false);
+        }
+        if self.depth == MAX_PRIVILEGE_DEPTH {
+            return Err(EvalError::TooDeep(MAX_PRIVILEGE_DEPTH));
+        }
+        self.stack[self.depth] = key;
+        self.depth += 1;
+        let result = self.allows(target, action);
+        self.depth -= 1;
+        result
+    }
+
+    fn compare(&mut self, idx: u32, resource: u32) -> Result<bool, EvalError> {
+        let site = self.site;
+        let Some(cmp) = site.compares.get(idx as usize) else { return Ok(false) };
+        let user = self.user;
+        let test = |l: Val, r: Val| test(site, cmp.op, cmp.regex.as_ref(), l, r);
+        let found = match (&cmp.lhs, &cmp.rhs) {
+            (LOperand::Const(l), LOperand::Const(r)) => test(*l, *r)?,
+            (LOperand::Path(p), LOperand::Const(r)) => {
+                let path = self.path(*p)?;
+                visit_values(site, user, resource, path, &mut |l| Ok(if test(l, *r)? { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }))?
+                    .is_break()
+            }
+            (LOperand::Const(l), LOperand::Path(q)) => {
+                let path = self.path(*q)?;
+                visit_values(site, user, resource, path, &mut |r| Ok(if test(*l, r)? { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }))?
+                    .is_break()
+            }
+            (LOperand::Path(p), LOperand::Path(q)) => {
+                let left = self.path(*p)?;
+                let right = self.path(*q)?;
+                visit_values(site, user, resource, left, &mut |l| {
+                    let inner = visit_values(site, user, resource, right, &mut |r| {
+                        Ok(if test(l, r)? { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
+                    })?;
+                    Ok(inner)
+                })?
+                .is_break()
+            }
+        };
+        Ok(found)
+    }
+}
+
+type Flow = Result<ControlFlow<()>, EvalError>;
+
+/// Calls `visit` on every entity `path` reaches, until it breaks.
+fn visit_entities(site: &CompiledSite, user: u32, resource: u32, path: &LPath, visit: &mut dyn FnMut(Ent) -> Flow) -> Flow {
+    let start = match path.root {
+        Root::User => Ent::User(user),
+        Root::Resource => Ent::Resource(resource),
+        Root::Node => return Err(EvalError::NodeInSecurityRule(path.text.to_string())),
+    };
+    walk(site, start, &path.nav, visit)
+}
+
+fn walk(site: &CompiledSite, entity: Ent, nav: &[Nav], visit: &mut dyn FnMut(Ent) -> Flow) -> Flow {
+    let Some((step, rest)) = nav.split_first() else { return visit(entity) };
+    let Ent::Resource(idx) = entity else { return Ok(ControlFlow::Continue(())) };
+    let Some(resource) = site.resources.get(idx as usize) else { return Ok(ControlFlow::Continue(())) };
+    match step {
+        Nav::Stream => match resource.stream {
+            Some(stream) => walk(site, Ent::Resource(stream), rest, visit),
+            None => Ok(ControlFlow::Continue(())),
+        },
+        Nav::App => match resource.app {
+            Some(app) => walk(site, Ent::Resource(app), rest, visit),
+            None => Ok(ControlFlow::Continue(())),
+        },
+        Nav::Owner => match (resource.owner, resource.owner_key) {
+            (Some(user), _) => walk(site, Ent::User(user), rest, visit),
+            (None, Some(key)) => walk(site, Ent::ExtUser(key), rest, visit),
+            (None, None) => Ok(ControlFlow::Continue(())),
+        },
+        Nav::Relation(name) => {
+            for (relation, targets) in resource.relations.iter() {
+                if relation == name {
+                    for target in targets.iter() {
+                        if walk(site, Ent::Resource(*target), rest, visit)?.is_break() {
+                            return Ok(ControlFlow::Break(()));
+                        }
+                    }
+                }
+            }
+            Ok(ControlFlow::Continue(()))
+        }
+    }
+}
+
+fn each(values: &[Val], visit: &mut dyn FnMut(Val) -> Flow) -> Flow {
+    for value in values {
+        if visit(*value)?.is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
+    }
+    Ok(ControlFlow::Continue(()))
+}
+
+fn named(attrs: &[(u32, Box<[Val]>)], name: u32, visit: &mut dyn FnMut(Val) -> Flow) -> Flow {
+    for (attr, values) in attrs {
+        if *attr == name {
+            return each(values, visit);
+        }
+    }
+    Ok(ControlFlow::Continue(()))
+}
+
+/// Calls `visit` on every value of `path`, until it breaks. No value: no call.
+fn visit_values(site: &CompiledSite, user: u32, resource: u32, path: &LPath, visit: &mut dyn FnMut(Val) -> Flow) -> Flow {
+    let term = path.term;
+    let name = path.term_name;
+    visit_entities(site, user, resource, path, &mut |entity| match entity {
+        Ent::ExtUser(key) => match term {
+            Term::Entity => visit(key),
+            _ => Ok(ControlFlow::Continue(())),
+        },
+        Ent::User(idx) => {
+            let Some(u) = site.users.get(idx as usize) else { return Ok(ControlFlow::Continue(())) };
+            let one = |v: Option<Val>, visit: &mut dyn FnMut(Val) -> Flow| match v {
+                Some(v) => visit(v),
+                None => Ok(ControlFlow::Continue(())),
+            };
+            match term {
+                Term::Entity | Term::Id => visit(u.key),
+                Term::Name => one(u.name, visit),
+                Term::UserId => visit(u.user_id),
+                Term::UserDirectory => visit(u.user_directory),
+                Term::Email => one(u.email, visit),
+                Term::Groups => each(&u.groups, visit),
+                Term::Roles => each(&u.roles, visit),
+                Term::CustomProperty(cp) => named(&u.custom_properties, cp, visit),
+                Term::Environment(env) => named(&u.environment, env, visit),
+                Term::ResourceType | Term::Attribute(_) => named(&u.attributes, name, visit),
+                Term::Nothing => Ok(ControlFlow::Continue(())),
+            }
+        }
+        Ent::Resource(idx) => {
+            let Some(r) = site.resources.get(idx as usize) else { return Ok(ControlFlow::Continue(())) };
+            match term {
+                Term::Entity | Term::Id => visit(r.id),
+                Term::Name => match r.name {
+                    Some(v) => visit(v),
+                    None => Ok(ControlFlow::Continue(())),
+                },
+                Term::ResourceType => visit(r.resource_type),
+                Term::CustomProperty(cp) => named(&r.custom_properties, cp, visit),
+                Term::Nothing | Term::Environment(_) => Ok(ControlFlow::Continue(())),
+                Term::UserId | Term::UserDirectory | Term::Email | Term::Groups | Term::Roles | Term::Attribute(_) => {
+                    named(&r.attributes, name, visit)
+                }
+            }
+        }
+    })
+}
+
+/// One pair of values under an operator.
+fn test(site: &CompiledSite, op: CmpOp, regex: Option<&Result<Regex, String>>, l: Val, r: Val) -> Result<bool, EvalError> {
+    Ok(match op {
+        CmpOp::Eq => l.folded == r.folded,
+        CmpOp::Ne => l.folded != r.folded,
+        CmpOp::StrictEq => l.exact == r.exact,
+        CmpOp::StrictNe => l.exact != r.exact,
+        CmpOp::Like => like(site.strings.get(l.folded).as_bytes(), site.strings.get(r.folded).as_bytes()),
+        CmpOp::Matches => {
+            let value = site.strings.get(l.exact);
+            match regex {
+                Some(Ok(regex)) => regex.is_match(value),
+                Some(Err(message)) => {
+                    return Err(EvalError::BadRegex { pattern: site.strings.get(r.exact).to_owned(), message: message.clone() });
+                }
+                None => {
+                    let pattern = site.strings.get(r.exact);
+                    match crate::compile::anchored_regex(pattern) {
+                        Ok(regex) => regex.is_match(value),
+                        Err(message) => return Err(EvalError::BadRegex { pattern: pattern.to_owned(), message }),
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// `*`-wildcard match of the whole `text` against `pattern` (both already case-folded).
+pub(crate) fn like(text: &[u8], pattern: &[u8]) -> bool {
+    let (mut t, mut p) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == text[t] {
+            p += 1;
+            t += 1;
+        } else if let Some((star_p, star_t)) = star {
+            p = star_p + 1;
+            t = star_t + 1;
+            star = Some((star_p, star_t + 1));
+        } else {
+            return false;
+        }
+    }
+    while p < pattern.len() && pattern[p] == b'*' {
+        p += 1;
+    }
+    p == pattern.len()
+}
