@@ -32,6 +32,11 @@ struct CloudScenario {
     steps: Vec<RawStep>,
 }
 
+#[derive(Deserialize)]
+struct RejectsProbe {
+    rejects: Option<Phrases>,
+}
+
 /// One phrase or a list of them.
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -133,7 +138,16 @@ impl State {
 pub fn run(source: &SourceFile, name: String) -> ScenarioReport {
     let scenario: CloudScenario = match serde_norway::from_str(&source.text) {
         Ok(s) => s,
-        Err(error) => return load_failure(&source.label, &name, source.decode_error(&error)),
+        Err(error) => {
+            // In a `rejects:` scenario a tenant that does not even decode is a refusal too.
+            let message = source.decode_error(&error);
+            let mut report = ScenarioReport { file: source.label.clone(), name: name.clone(), ..Default::default() };
+            match serde_norway::from_str::<RejectsProbe>(&source.text).ok().and_then(|p| p.rejects) {
+                Some(phrases) => report.record(expect_refusal(source, &phrases.list(), Err(message))),
+                None => return load_failure(&source.label, &name, message),
+            }
+            return report;
+        }
     };
     let mut report = ScenarioReport { file: source.label.clone(), name: name.clone(), ..Default::default() };
     let root = SourcePath::root();

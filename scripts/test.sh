@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The project's one test command: every crate's tests (both store backends), then the
+# shared conformance scenarios when a `shared/` folder sits beside the repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# PostgreSQL backs the second store; start the local cluster if it is installed but down.
+if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    version=$(ls /etc/postgresql 2>/dev/null | head -n 1)
+    [ -n "$version" ] && pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  fi
+fi
+
+cargo test --workspace --locked
+
+if [ -d ../shared/conformance ]; then
+  echo "== shared conformance scenarios"
+  cargo run --quiet --locked -p portcullis-cli -- test ../shared/conformance
+fi
