@@ -1,1 +1,350 @@
-//! placeholder
+//! The audit matrix (QMC Audit page): for users × resources in one request context, the
+//! actions granted and the rules that grant them; and the preview of an unsaved rule as the
+//! difference it makes to that matrix. Renders as a text table, CSV or JSON.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::action::ActionSet;
+use crate::compile::{CompiledSite, ResourceId, UserId};
+use crate::context::RequestContext;
+use crate::err::RuleError;
+use crate::site::{Rule, Site};
+
+/// Which part of the site to audit.
+#[derive(Debug, Clone, Default)]
+pub struct AuditScope {
+    /// Only these users (`DIRECTORY\userId`, ignoring case); all when empty.
+    pub users: Vec<String>,
+    /// Only resources of this type (ignoring case); all when `None`.
+    pub resource_type: Option<String>,
+    /// Only these actions; all when empty.
+    pub actions: ActionSet,
+}
+
+/// One non-empty cell: what a user may do on a resource, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditCell {
+    /// The user, `DIRECTORY\userId`.
+    pub user: String,
+    /// The resource id.
+    pub resource: String,
+    /// Every action granted.
+    #[serde(serialize_with = "serialize_actions")]
+    pub granted: ActionSet,
+    /// Each granting rule and the actions it grants here.
+    pub rules: Vec<RuleGrant>,
+}
+
+/// A rule's share of a cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleGrant {
+    /// The rule's name.
+    pub rule: String,
+    /// What it grants in this cell.
+    #[serde(serialize_with = "serialize_actions")]
+    pub actions: ActionSet,
+}
+
+fn serialize_actions<S: serde::Serializer>(actions: &ActionSet, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(actions.actions().map(|a| a.name()))
+}
+
+/// A resource as shown in the matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditResource {
+    /// Its id.
+    pub id: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// Its name.
+    pub name: Option<String>,
+}
+
+/// The matrix: only cells where something is granted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditMatrix {
+    /// The request context audited.
+    pub context: &'static str,
+    /// The users audited.
+    pub users: Vec<String>,
+    /// The resources audited.
+    pub resources: Vec<AuditResource>,
+    /// Non-empty cells, by user then resource.
+    pub cells: Vec<AuditCell>,
+}
+
+fn scope_ids(site: &CompiledSite, scope: &AuditScope) -> (Vec<UserId>, Vec<ResourceId>) {
+    let users: Vec<UserId> = if scope.users.is_empty() {
+        site.user_ids().collect()
+    } else {
+        scope.users.iter().filter_map(|u| site.user(u)).collect()
+    };
+    let resources: Vec<ResourceId> = site
+        .resource_ids()
+        .filter(|r| match (&scope.resource_type, site.resource_source(*r)) {
+            (Some(wanted), Some(resource)) => resource.resource_type.eq_ignore_ascii_case(wanted),
+            _ => true,
+        })
+        .collect();
+    (users, resources)
+}
+
+/// Computes the matrix. Rules are evaluated one by one (not stopped at the first grant) so
+/// every granting rule is named.
+pub fn audit(site: &CompiledSite, context: RequestContext, scope: &AuditScope) -> AuditMatrix {
+    let (users, resources) = scope_ids(site, scope);
+    let wanted = if scope.actions.is_empty() { ActionSet::ALL } else { scope.actions };
+    let mut cells = Vec::new();
+    for user in &users {
+        for resource in &resources {
+            let mut granted = ActionSet::NONE;
+            let mut rules = Vec::new();
+            for rule_id in site.applicable_rules(*resource, context) {
+                let Some(rule) = site.rules().get(rule_id.0 as usize) else { continue };
+                let actions = ActionSet(rule.actions.0 & wanted.0);
+                if actions.is_empty() {
+                    continue;
+                }
+                if let Ok(true) = site.evaluate_rule(rule_id, *user, *resource, context) {
+                    granted = granted.union(actions);
+                    rules.push(RuleGrant { rule: rule.name.clone(), actions });
+                }
+            }
+            if !granted.is_empty() {
+                cells.push(AuditCell {
+                    user: site.user_key(*user).to_owned(),
+                    resource: site.resource_id(*resource).to_owned(),
+                    granted,
+                    rules,
+                });
+            }
+        }
+    }
+    AuditMatrix {
+        context: context.name(),
+        users: users.iter().map(|u| site.user_key(*u).to_owned()).collect(),
+        resources: resources
+            .iter()
+            .filter_map(|r| site.resource_source(*r))
+            .map(|r| AuditResource { id: r.id.clone(), resource_type: r.resource_type.clone(), name: r.name.clone() })
+            .collect(),
+        cells,
+    }
+}
+
+/// One change an unsaved rule makes to a cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiffCell {
+    /// The user.
+    pub user: String,
+    /// The resource.
+    pub resource: String,
+    /// Actions granted after and not before.
+    #[serde(serialize_with = "serialize_actions")]
+    pub added: ActionSet,
+    /// Actions granted before and not after.
+    #[serde(serialize_with = "serialize_actions")]
+    pub removed: ActionSet,
+    /// The rules granting the added actions after the change.
+    pub added_by: Vec<String>,
+}
+
+/// What saving some rules would change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditDiff {
+    /// The request context.
+    pub context: &'static str,
+    /// Names of the rules previewed; `(replaces)` marks one that replaces a rule of that name.
+    pub previewed: Vec<String>,
+    /// Changed cells.
+    pub changes: Vec<DiffCell>,
+}
+
+/// Previews `unsaved` rules on `site`: a rule with the name of an existing rule replaces it (an
+/// edit), others are added. Previewed rules run even when marked disabled, as in the QMC.
+pub fn preview(site: &Site, unsaved: &[Rule], context: RequestContext, scope: &AuditScope) -> Result<AuditDiff, Vec<RuleError>> {
+    let before_site = CompiledSite::compile(site)?;
+    let mut after = site.clone();
+    let mut previewed = Vec::new();
+    for rule in unsaved {
+        let mut rule = rule.clone();
+        rule.disabled = false;
+        match after.rules.iter_mut().find(|r| r.name.eq_ignore_ascii_case(&rule.name)) {
+            Some(existing) => {
+                previewed.push(format!("{} (replaces)", rule.name));
+                *existing = rule;
+            }
+            None => {
+                previewed.push(rule.name.clone());
+                after.rules.push(rule);
+            }
+        }
+    }
+    let after_site = CompiledSite::compile(&after)?;
+    let before = audit(&before_site, context, scope);
+    let after_matrix = audit(&after_site, context, scope);
+    Ok(diff(&before, &after_matrix, previewed))
+}
+
+/// The difference between two matrices of the same site.
+pub fn diff(before: &AuditMatrix, after: &AuditMatrix, previewed: Vec<String>) -> AuditDiff {
+    let key = |c: &AuditCell| (c.user.clone(), c.resource.clone());
+    let before_cells: BTreeMap<(String, String), &AuditCell> = before.cells.iter().map(|c| (key(c), c)).collect();
+    let after_cells: BTreeMap<(String, String), &AuditCell> = after.cells.iter().map(|c| (key(c), c)).collect();
+    let mut keys: Vec<&(String, String)> = before_cells.keys().chain(after_cells.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut changes = Vec::new();
+    for key in keys {
+        let old = before_cells.get(key).map_or(ActionSet::NONE, |c| c.granted);
+        let new_cell = after_cells.get(key);
+        let new = new_cell.map_or(ActionSet::NONE, |c| c.granted);
+        let added = new.minus(old);
+        let removed = old.minus(new);
+        if added.is_empty() && removed.is_empty() {
+            continue;
+        }
+        let added_by = new_cell
+            .map(|c| c.rules.iter().filter(|g| !ActionSet(g.actions.0 & added.0).is_empty()).map(|g| g.rule.clone()).collect())
+            .unwrap_or_default();
+        changes.push(DiffCell { user: key.0.clone(), resource: key.1.clone(), added, removed, added_by });
+    }
+    AuditDiff { context: before.context, previewed, changes }
+}
+
+fn resource_label(matrix: &AuditMatrix, id: &str) -> String {
+    match matrix.resources.iter().find(|r| r.id == id) {
+        Some(AuditResource { resource_type, name: Some(name), .. }) => format!("{id} ({resource_type} `{name}`)"),
+        Some(AuditResource { resource_type, .. }) => format!("{id} ({resource_type})"),
+        None => id.to_owned(),
+    }
+}
+
+fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (idx, cell) in row.iter().enumerate() {
+            if let Some(width) = widths.get_mut(idx) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[String]| {
+        let parts: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let _ = writeln!(out, "{}", parts.join("  ").trim_end());
+    };
+    line(&headers.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>());
+    line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>());
+    for row in rows {
+        line(row);
+    }
+    out
+}
+
+fn grants_text(rules: &[RuleGrant]) -> String {
+    rules.iter().map(|g| format!("{} [{}]", g.rule, g.actions)).collect::<Vec<_>>().join("; ")
+}
+
+impl AuditMatrix {
+    /// The matrix as a text table: one row per user and resource with a grant.
+    pub fn to_table(&self) -> String {
+        let rows: Vec<Vec<String>> = self
+            .cells
+            .iter()
+            .map(|c| vec![c.user.clone(), resource_label(self, &c.resource), c.granted.to_string(), grants_text(&c.rules)])
+            .collect();
+        let mut out = table(&["USER", "RESOURCE", "ACTIONS", "GRANTED BY"], &rows);
+        let _ = writeln!(
+            out,
+            "{} users × {} resources in {}: {} cells with grants",
+            self.users.len(),
+            self.resources.len(),
+            self.context,
+            self.cells.len()
+        );
+        out
+    }
+
+    /// The matrix as CSV: `user,resource,resource_type,resource_name,actions,rules`.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("user,resource,resource_type,resource_name,actions,rules\n");
+        for cell in &self.cells {
+            let resource = self.resources.iter().find(|r| r.id == cell.resource);
+            let actions: Vec<&str> = cell.granted.actions().map(|a| a.name()).collect();
+            let rules: Vec<String> = cell
+                .rules
+                .iter()
+                .map(|g| format!("{}({})", g.rule, g.actions.actions().map(|a| a.name()).collect::<Vec<_>>().join(" ")))
+                .collect();
+            let fields = [
+                cell.user.clone(),
+                cell.resource.clone(),
+                resource.map(|r| r.resource_type.clone()).unwrap_or_default(),
+                resource.and_then(|r| r.name.clone()).unwrap_or_default(),
+                actions.join(";"),
+                rules.join(";"),
+            ];
+            let fields: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+            let _ = writeln!(out, "{}", fields.join(","));
+        }
+        out
+    }
+
+    /// The matrix as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+impl AuditDiff {
+    /// The diff as a text table: `+` rows for added actions, `-` rows for removed ones.
+    pub fn to_table(&self) -> String {
+        let mut rows = Vec::new();
+        for change in &self.changes {
+            if !change.added.is_empty() {
+                rows.push(vec!["+".into(), change.user.clone(), change.resource.clone(), change.added.to_string(), change.added_by.join(", ")]);
+            }
+            if !change.removed.is_empty() {
+                rows.push(vec!["-".into(), change.user.clone(), change.resource.clone(), change.removed.to_string(), String::new()]);
+            }
+        }
+        let mut out = table(&["", "USER", "RESOURCE", "ACTIONS", "GRANTED BY"], &rows);
+        let n_added = self.changes.iter().filter(|c| !c.added.is_empty()).count();
+        let n_removed = self.changes.iter().filter(|c| !c.removed.is_empty()).count();
+        let _ = writeln!(
+            out,
+            "preview of {} in {}: {n_added} cells gain actions, {n_removed} cells lose actions",
+            self.previewed.join(", "),
+            self.context
+        );
+        out
+    }
+
+    /// The diff as CSV: `change,user,resource,actions,rules`.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("change,user,resource,actions,rules\n");
+        for change in &self.changes {
+            for (sign, actions, rules) in [("+", change.added, change.added_by.join(";")), ("-", change.removed, String::new())] {
+                if !actions.is_empty() {
+                    let names: Vec<&str> = actions.actions().map(|a| a.name()).collect();
+                    let _ = writeln!(out, "{sign},{},{},{},{}", csv_field(&change.user), csv_field(&change.resource), names.join(";"), csv_field(&rules));
+                }
+            }
+        }
+        out
+    }
+
+    /// The diff as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
+}

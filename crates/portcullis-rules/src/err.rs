@@ -201,3 +201,11 @@ pub enum EvalError {
     #[error("`HasPrivilege` calls nest deeper than {0} levels")]
     TooDeep(usize),
 }
+
+/// A document that is not QRS `SystemRule` JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QrsError {
+    /// Not JSON of the expected shape.
+    #[error("not QRS SystemRule JSON: {0}")]
+    Json(String),
+}

@@ -419,3 +419,35 @@ pub fn from_yaml(text: &str) -> Result<(SiteFile, SourcePath), serde_norway::Err
         Ok((serde_norway::from_str(text)?, SourcePath::root()))
     }
 }
+
+/// Rules as a YAML list in the site file's `rules:` format (actions by name, context by name).
+pub fn rules_to_yaml(rules: &[Rule]) -> String {
+    let list: Vec<serde_json::Value> = rules
+        .iter()
+        .map(|rule| {
+            let mut map = serde_json::Map::new();
+            map.insert("name".into(), rule.name.clone().into());
+            map.insert("resourceFilter".into(), rule.resource_filter.clone().into());
+            map.insert("condition".into(), rule.condition.clone().into());
+            let known = rule.actions.actions().fold(ActionSet::NONE, ActionSet::with);
+            let actions: serde_json::Value = if known == rule.actions {
+                rule.actions.actions().map(|a| serde_json::Value::from(a.name())).collect()
+            } else {
+                i64::from(rule.actions.0).into()
+            };
+            map.insert("actions".into(), actions);
+            map.insert("context".into(), rule.context.name().into());
+            if rule.disabled {
+                map.insert("disabled".into(), true.into());
+            }
+            if rule.category != RuleCategory::Security {
+                map.insert("category".into(), rule.category.name().into());
+            }
+            if !rule.comment.is_empty() {
+                map.insert("comment".into(), rule.comment.clone().into());
+            }
+            serde_json::Value::Object(map)
+        })
+        .collect();
+    serde_norway::to_string(&list).unwrap_or_default()
+}
