@@ -1,0 +1,8 @@
+//! The engine's integration tests: property tests against the naive reference evaluator.
+
+#[path = "../synthetic.rs"]
+#[expect(dead_code, reason = "shared with the benches; not every helper is used here")]
+mod synthetic;
+
+mod prop;
+mod reference;
