@@ -19,3 +19,6 @@ pub use err::ModelError;
 pub use permission::{Permission, PermissionValue};
 pub use space::{SpaceRole, SpaceRoleSet, SpaceType};
 pub use tenant::*;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,109 @@
+//! Unit tests of the tenant file loader and the tenant's mutations.
+
+use crate::tenant::{DirectOrigin, RoleTarget};
+use crate::tenant_file::load_tenant_text;
+use crate::{ModelError, Permission, PermissionValue, TenantSetting};
+
+const TENANT: &str = "\
+name: acme
+subscription: user-based
+settings: { autoAssignCreateSharedSpacesRoleToProfessionals: true }
+groups:
+  - { name: sales, roles: [Steward] }
+users:
+  - { id: ann, roles: [TenantAdmin], groups: [sales] }
+  - { id: zed, entitlement: analyzer }
+";
+
+#[test]
+fn a_top_level_tenant_file_loads_with_defaults() {
+    let tenant = load_tenant_text("t.yaml", TENANT).unwrap();
+    assert_eq!(tenant.name, "acme");
+    let ann = tenant.user("ann").unwrap();
+    assert_eq!(ann.name, "ann", "the name defaults to the id");
+    assert_eq!(ann.entitlement, crate::Entitlement::Professional);
+    assert_eq!(ann.status, crate::UserStatus::Active);
+    assert_eq!(tenant.group("sales").unwrap().provider_type, crate::ProviderType::Idp);
+}
+
+#[test]
+fn a_scenario_file_gives_its_tenant() {
+    let indented: String = TENANT.lines().map(|l| format!("  {l}\n")).collect();
+    let text = format!("name: scenario name\ntenant:\n{indented}checks: []\n");
+    let tenant = load_tenant_text("s.yaml", &text).unwrap();
+    assert_eq!(tenant.users.len(), 2);
+    assert_eq!(tenant.name, "acme");
+}
+
+#[test]
+fn every_problem_is_reported_with_its_line() {
+    let text = "users:\n  - { id: ann, roles: [Nope] }\n  - { id: bob, status: asleep }\n";
+    let error = load_tenant_text("bad.yaml", text).unwrap_err();
+    assert_eq!(error.lines.len(), 2, "{error}");
+    assert!(error.lines[0].starts_with("bad.yaml:2:"), "{error}");
+    assert!(error.lines[0].contains("unknown role `Nope`") && error.lines[0].contains("TenantAdmin"), "{error}");
+    assert!(error.lines[1].starts_with("bad.yaml:3:") && error.lines[1].contains("unknown user status `asleep`"), "{error}");
+}
+
+#[test]
+fn a_syntax_error_names_the_line() {
+    let error = load_tenant_text("bad.yaml", "users:\n  - { id: ann\n").unwrap_err();
+    assert!(error.to_string().starts_with("bad.yaml:"), "{error}");
+}
+
+#[test]
+fn a_custom_role_cannot_take_a_built_in_name_or_hold_too_much() {
+    let error = load_tenant_text("r.yaml", "roles:\n  - { name: Steward }\n  - { name: x, permissions: { manage-notes: sometimes } }\n").unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("name of a built-in role"), "{text}");
+    assert!(text.contains("does not take the value `sometimes`"), "{text}");
+}
+
+#[test]
+fn removing_a_direct_role_leaves_the_group_path() {
+    let mut tenant = load_tenant_text("t.yaml", TENANT).unwrap();
+    tenant.assign_role("Steward", &RoleTarget::User("ann".into())).unwrap();
+    tenant.unassign_role("Steward", &RoleTarget::User("ann".into())).unwrap();
+    assert!(tenant.group("sales").unwrap().roles.contains(&"Steward".to_owned()));
+    assert_eq!(
+        tenant.unassign_role("Steward", &RoleTarget::User("ann".into())),
+        Err(ModelError::NotAssigned { role: "Steward".into(), target: RoleTarget::User("ann".into()) })
+    );
+}
+
+#[test]
+fn mutations_refuse_unknown_names_and_change_nothing() {
+    let mut tenant = load_tenant_text("t.yaml", TENANT).unwrap();
+    let before = tenant.clone();
+    assert!(matches!(tenant.assign_role("Nope", &RoleTarget::Everyone), Err(ModelError::UnknownRole { .. })));
+    assert!(matches!(tenant.assign_role("UserDefault", &RoleTarget::Everyone), Err(ModelError::UserDefaultNotAssignable)));
+    assert!(matches!(tenant.join_group("ann", "nope"), Err(ModelError::UnknownGroup { .. })));
+    assert!(matches!(tenant.join_group("ann", "sales"), Err(ModelError::AlreadyMember { .. })));
+    assert!(matches!(tenant.leave_group("zed", "sales"), Err(ModelError::NotMember { .. })));
+    assert_eq!(tenant, before);
+}
+
+#[test]
+fn login_records_toggle_roles_for_matching_entitlements_only() {
+    let mut tenant = load_tenant_text("t.yaml", TENANT).unwrap();
+    assert_eq!(tenant.record_login("ann").unwrap(), ["SharedSpaceCreator"]);
+    assert!(tenant.record_login("zed").unwrap().is_empty(), "analyzers are not Professionals");
+    let recorded = tenant.user("ann").unwrap().roles.iter().find(|r| r.role == "SharedSpaceCreator").unwrap();
+    assert_eq!(recorded.origin, DirectOrigin::Setting(TenantSetting::AutoAssignCreateSharedSpacesRoleToProfessionals));
+    // Turning the toggle off keeps what was recorded; a second login records nothing new.
+    tenant.set_setting(TenantSetting::AutoAssignCreateSharedSpacesRoleToProfessionals, false);
+    assert!(tenant.record_login("ann").unwrap().is_empty());
+    assert!(tenant.user("ann").unwrap().roles.iter().any(|r| r.role == "SharedSpaceCreator"));
+}
+
+#[test]
+fn user_default_accepts_only_its_permissions_and_values() {
+    let mut tenant = load_tenant_text("t.yaml", TENANT).unwrap();
+    let download = Permission::parse("in-app-content-download").unwrap();
+    tenant.set_user_default(download, PermissionValue::NoData).unwrap();
+    assert_eq!(tenant.user_default_value(download), Some(PermissionValue::NoData));
+    let shared_automations = Permission::parse("manage-automations-shared").unwrap();
+    assert!(matches!(tenant.set_user_default(shared_automations, PermissionValue::Allowed), Err(ModelError::NotInUserDefault { .. })));
+    let notes = Permission::parse("manage-notes").unwrap();
+    assert!(matches!(tenant.set_user_default(notes, PermissionValue::NoData), Err(ModelError::BadPermissionValue { .. })));
+}
