@@ -12,7 +12,8 @@ if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432
   fi
 fi
 
-cargo test --workspace --locked
+# The benchmark crate (Cedar side by side) stays out: it is heavy and only for measuring.
+cargo test --workspace --exclude portcullis-bench --locked
 
 if [ -d ../shared/conformance ]; then
   echo "== shared conformance scenarios"
