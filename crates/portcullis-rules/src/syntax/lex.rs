@@ -120,7 +120,8 @@ pub fn lex(text: &str) -> (Vec<Token>, Vec<Diagnostic>) {
                         Span::new(start, start + 1),
                         Some(format!("write `{word}`")),
                     ));
-                    single(TokenKind::Error, 1)
+                    // Read it as meant, so the rest of the condition is still checked.
+                    single(if ch == '&' { TokenKind::And } else { TokenKind::Or }, 1)
                 }
             }
             '"' => {
@@ -167,6 +168,22 @@ pub fn lex(text: &str) -> (Vec<Token>, Vec<Diagnostic>) {
                     TokenKind::Bare(word.to_owned())
                 };
                 Token { kind, span: Span::new(start, end) }
+            }
+            '\u{201c}' | '\u{201d}' | '\u{201e}' | '\'' => {
+                // A string in the wrong quotes: report it, and read it as a string.
+                let close: &[char] = if ch == '\'' { &['\''] } else { &['\u{201c}', '\u{201d}', '"'] };
+                let mut value = String::new();
+                let mut end = text.len();
+                for (idx, c) in chars.by_ref() {
+                    if close.contains(&c) {
+                        end = idx + c.len_utf8();
+                        break;
+                    }
+                    value.push(c);
+                }
+                let hint = if ch == '\'' { "strings are written in double quotes `\"`" } else { "use straight double quotes `\"`" };
+                diagnostics.push(diagnostic(text, SyntaxError::UnexpectedChar(ch), Span::new(start, start + ch.len_utf8()), Some(hint.to_owned())));
+                Token { kind: TokenKind::Str(value), span: Span::new(start, end) }
             }
             other => {
                 let hint = match other {

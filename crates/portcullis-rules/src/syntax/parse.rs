@@ -115,7 +115,15 @@ impl Parser<'_> {
                     );
                 }
                 TokenKind::Error => {
+                    // Already reported by the lexer; check what follows without more noise.
                     self.bump();
+                    if !matches!(self.peek(), TokenKind::Eof | TokenKind::RParen) {
+                        let before = self.pos;
+                        let _ = self.parse_or();
+                        if self.pos == before {
+                            self.bump();
+                        }
+                    }
                 }
                 other => {
                     let span = self.span();

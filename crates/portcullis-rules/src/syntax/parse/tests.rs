@@ -59,12 +59,12 @@ fn every_problem_is_reported() {
          error 1:47: unknown function `IsAnononymous` (hint: did you mean `IsAnonymous`? known functions: Empty, HasPrivilege, IsAnonymous, IsOwned)",
     );
     check("!user.IsAnonymous", "error 1:2: `user.IsAnonymous` is not a condition (hint: call the function with parentheses: `user.IsAnonymous()`)");
-    check("user.name = 'x'", "error 1:13: unexpected character `'` (hint: strings are written in double quotes `\"`)\nerror 1:15: unexpected character `'` (hint: strings are written in double quotes `\"`)");
+    check("user.name = 'x'", "error 1:13: unexpected character `'` (hint: strings are written in double quotes `\"`)");
     check("user.name = \"x", "error 1:13: string literal is not closed (hint: add the closing `\"`)");
     check("user.name = \"x\" user.name = \"y\"", "error 1:17: unexpected `user` after the end of a condition (hint: join conditions with `and` or `or`)");
     check("user.name = \"x\")", "error 1:16: unexpected `)` after the end of a condition (hint: there is no `(` for this `)` to close)");
     check("user.name = and user.id = \"x\"", "error 1:13: expected a value or an attribute after `=`, found `and`");
-    check("user.name = \"a\" and\nuser.name & \"b\"", "error 2:11: unexpected character `&` (hint: write `&&` or `and`)");
+    check("user.name = \"a\" and\nuser.name = \"b\" & user.id = \"c\"", "error 2:17: unexpected character `&` (hint: write `&&` or `and`)");
     check("resource.HasPrivilege()", "error 1:10: `HasPrivilege` takes one action name in double quotes, like `HasPrivilege(\"read\")`");
     check("resource.IsOwned() = \"true\"", "error 1:20: a function call cannot be compared (hint: a function is already a condition; drop the comparison, or negate it with `!`)");
     check("()", "error 1:2: expected a condition, found `)`");

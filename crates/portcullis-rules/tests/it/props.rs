@@ -1,0 +1,261 @@
+//! Property tests: the printer round trip (`parse(print(tree)) == tree`), and the compiled
+//! evaluator against the naive reference evaluator on random sites and rules.
+
+use portcullis_rules::syntax::{CmpOp, Expr, ExprKind, Function, Operand, OperandKind, Path, Root, Span, Step, StepKind};
+use portcullis_rules::{Action, ActionSet, CompiledSite, RequestContext, Resource, Rule, RuleContext, Site, User, reference};
+use proptest::prelude::*;
+
+const KEYWORDS: [&str; 7] = ["and", "or", "like", "matches", "user", "resource", "node"];
+
+fn not_keyword(word: &String) -> bool {
+    !KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(word))
+}
+
+fn name() -> impl Strategy<Value = String> {
+    "[a-zA-Z_][a-zA-Z0-9_]{0,6}".prop_filter("not a keyword", not_keyword)
+}
+
+fn string() -> impl Strategy<Value = String> {
+    "[^\"]{0,8}"
+}
+
+fn bare() -> impl Strategy<Value = String> {
+    prop_oneof!["[0-9][0-9a-z-]{0,8}", "[A-Za-z][a-z0-9]{0,4}-[a-z0-9]{1,4}", name()].prop_filter("not a keyword", not_keyword)
+}
+
+fn root() -> impl Strategy<Value = Root> {
+    prop_oneof![Just(Root::User), Just(Root::Resource), Just(Root::Node)]
+}
+
+fn path() -> impl Strategy<Value = Path> {
+    let step = prop_oneof![name().prop_map(StepKind::Name), name().prop_map(StepKind::CustomProperty)];
+    (root(), prop::collection::vec(step, 0..4)).prop_map(|(root, steps)| Path {
+        root,
+        steps: steps.into_iter().map(|kind| Step { kind, span: Span::default() }).collect(),
+        span: Span::default(),
+    })
+}
+
+fn operand() -> impl Strategy<Value = Operand> {
+    prop_oneof![
+        path().prop_map(OperandKind::Path),
+        string().prop_map(OperandKind::Str),
+        bare().prop_map(OperandKind::Bare),
+    ]
+    .prop_map(|kind| Operand { kind, span: Span::default() })
+}
+
+fn cmp_op() -> impl Strategy<Value = CmpOp> {
+    prop_oneof![
+        Just(CmpOp::Eq),
+        Just(CmpOp::Ne),
+        Just(CmpOp::StrictEq),
+        Just(CmpOp::StrictNe),
+        Just(CmpOp::Like),
+        Just(CmpOp::Matches)
+    ]
+}
+
+fn leaf(path: BoxedStrategy<Path>, operand: BoxedStrategy<Operand>, argument: BoxedStrategy<String>) -> impl Strategy<Value = Expr> {
+    let compare = (operand.clone(), cmp_op(), operand).prop_map(|(lhs, op, rhs)| ExprKind::Compare { lhs, op, rhs });
+    let call = (path, prop_oneof![Just(Function::Empty), Just(Function::HasPrivilege), Just(Function::IsAnonymous), Just(Function::IsOwned)], argument)
+        .prop_map(|(target, function, argument)| ExprKind::Call {
+            target,
+            function,
+            argument: (function == Function::HasPrivilege).then_some(argument),
+        });
+    prop_oneof![3 => compare, 1 => call].prop_map(|kind| Expr { kind, span: Span::default() })
+}
+
+fn tree(leaf: BoxedStrategy<Expr>) -> impl Strategy<Value = Expr> {
+    leaf.prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 2..4).prop_map(ExprKind::Or),
+            prop::collection::vec(inner.clone(), 2..4).prop_map(ExprKind::And),
+            inner.prop_map(|e| ExprKind::Not(Box::new(e))),
+        ]
+        .prop_map(|kind| Expr { kind, span: Span::default() })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn printed_trees_parse_back(expr in tree(leaf(path().boxed(), operand().boxed(), string().boxed()).boxed())) {
+        let printed = portcullis_rules::print_expr(&expr);
+        let parsed = portcullis_rules::parse_condition(&printed);
+        prop_assert!(parsed.diagnostics.is_empty(), "{printed}: {:?}", parsed.diagnostics);
+        prop_assert_eq!(parsed.expr.map(|e| e.without_spans()), Some(expr), "{}", printed);
+    }
+
+    #[test]
+    fn parsing_never_panics(text in "[ -~\n\u{e9}\u{201c}]{0,60}") {
+        let parsed = portcullis_rules::parse_condition(&text);
+        // Errors and a tree never come together.
+        prop_assert!(parsed.is_ok() || parsed.expr.is_none());
+    }
+}
+
+// --- Compiled evaluator against the reference -------------------------------------------------
+
+const VALUES: [&str; 6] = ["a", "A", "sales", "Sales", "*a*", "s.*"];
+
+fn value() -> impl Strategy<Value = String> {
+    prop::sample::select(VALUES.to_vec()).prop_map(str::to_owned)
+}
+
+/// Paths over the attributes sites actually have, so conditions often hold.
+fn site_path() -> impl Strategy<Value = Path> {
+    let user_steps = prop::sample::select(vec![
+        vec!["group"],
+        vec!["roles"],
+        vec!["name"],
+        vec!["userId"],
+        vec!["@Dept"],
+        vec!["environment", "browser"],
+        vec!["title"],
+    ]);
+    let resource_steps = prop::sample::select(vec![
+        vec!["name"],
+        vec!["resourcetype"],
+        vec!["@Dept"],
+        vec!["published"],
+        vec!["stream"],
+        vec!["stream", "@Dept"],
+        vec!["app"],
+        vec!["app", "stream", "name"],
+        vec!["owner"],
+        vec!["owner", "group"],
+        vec!["owner", "name"],
+        vec!["Libs"],
+        vec!["Libs", "name"],
+        vec![],
+    ]);
+    let to_path = |root: Root, steps: Vec<&str>| Path {
+        root,
+        steps: steps
+            .into_iter()
+            .map(|s| Step {
+                kind: match s.strip_prefix('@') {
+                    Some(cp) => StepKind::CustomProperty(cp.to_owned()),
+                    None => StepKind::Name(s.to_owned()),
+                },
+                span: Span::default(),
+            })
+            .collect(),
+        span: Span::default(),
+    };
+    prop_oneof![
+        1 => Just(to_path(Root::User, vec![])),
+        3 => user_steps.prop_map(move |s| to_path(Root::User, s)),
+        4 => resource_steps.prop_map(move |s| to_path(Root::Resource, s)),
+    ]
+}
+
+fn site_operand() -> impl Strategy<Value = Operand> {
+    prop_oneof![site_path().prop_map(OperandKind::Path), value().prop_map(OperandKind::Str)]
+        .prop_map(|kind| Operand { kind, span: Span::default() })
+}
+
+fn site_condition() -> impl Strategy<Value = Expr> {
+    tree(leaf(site_path().boxed(), site_operand().boxed(), prop::sample::select(vec!["read".to_owned(), "update".to_owned(), "bogus".to_owned()]).boxed()).boxed())
+}
+
+fn values() -> impl Strategy<Value = Vec<String>> {
+    prop::collection::vec(value(), 0..3)
+}
+
+fn site() -> impl Strategy<Value = Site> {
+    let user = (values(), values(), prop::option::of(value()), values(), any::<bool>(), values(), values());
+    let users = prop::collection::vec(user, 1..4);
+    let types = prop::sample::select(vec!["App", "Stream", "App.Object", "TransientObject", "DataConnection"]);
+    let resource = (types, prop::option::of(prop::sample::select(vec!["a", "QmcSection_App", "sales", "QmcSection_Task"])), 0usize..6, 0usize..6, 0usize..5, values(), values(), prop::collection::vec(0usize..6, 0..3));
+    let resources = prop::collection::vec(resource, 1..6);
+    let filters = prop::sample::select(vec!["*", "App*", "App_*", "Stream_*", "App_r0", "QmcSection_*", "App.Object_*, Stream*", "QmcSection_App", "DataConnection_r4"]);
+    let rule = (filters, prop::option::of(site_condition()), 1u32..8, 0i64..3, prop::bool::weighted(0.15));
+    let rules = prop::collection::vec(rule, 1..6);
+    (users, resources, rules).prop_map(|(users, resources, rules)| {
+        let n_resources = resources.len();
+        let n_users = users.len();
+        Site {
+            users: users
+                .into_iter()
+                .enumerate()
+                .map(|(idx, (groups, roles, name, dept, anonymous, browser, title))| User {
+                    user_directory: "D".into(),
+                    user_id: format!("u{idx}"),
+                    name,
+                    groups,
+                    roles,
+                    custom_properties: [("Dept".to_owned(), dept)].into_iter().collect(),
+                    anonymous,
+                    environment: [("browser".to_owned(), browser)].into_iter().collect(),
+                    attributes: [("title".to_owned(), title)].into_iter().collect(),
+                    ..User::default()
+                })
+                .collect(),
+            resources: resources
+                .into_iter()
+                .enumerate()
+                .map(|(idx, (resource_type, name, stream, app, owner, dept, published, libs))| Resource {
+                    id: format!("r{idx}"),
+                    resource_type: resource_type.into(),
+                    name: name.map(str::to_owned),
+                    // Some indices point past the end: dangling references are absent values.
+                    stream: (stream < n_resources + 1).then(|| format!("r{stream}")),
+                    app: (app < n_resources + 1).then(|| format!("r{app}")),
+                    owner: match owner {
+                        o if o < n_users => Some(format!("D\\u{o}")),
+                        3 => Some("D\\stranger".to_owned()),
+                        _ => None,
+                    },
+                    custom_properties: [("Dept".to_owned(), dept)].into_iter().collect(),
+                    relations: [("Libs".to_owned(), libs.iter().map(|l| format!("r{l}")).collect())].into_iter().collect(),
+                    attributes: [("published".to_owned(), published)].into_iter().collect(),
+                })
+                .collect(),
+            rules: rules
+                .into_iter()
+                .enumerate()
+                .map(|(idx, (filter, condition, actions, context, disabled))| Rule {
+                    name: format!("R{idx}"),
+                    resource_filter: filter.into(),
+                    condition: condition.map(|c| portcullis_rules::print_expr(&c)).unwrap_or_default(),
+                    actions: ActionSet(actions),
+                    context: RuleContext::from_qrs(context).unwrap_or_default(),
+                    disabled,
+                    ..Rule::default()
+                })
+                .collect(),
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn compiled_evaluator_agrees_with_the_reference(site in site()) {
+        let compiled = CompiledSite::compile(&site).expect("generated rules parse");
+        for user in compiled.user_ids() {
+            for resource in compiled.resource_ids() {
+                for context in RequestContext::ALL {
+                    let mut granted = ActionSet::NONE;
+                    for action in [Action::Create, Action::Read, Action::Update] {
+                        let fast = compiled.is_allowed(user, resource, action, context);
+                        let naive = reference::is_allowed(&site, compiled.user_key(user), compiled.resource_id(resource), action, context);
+                        prop_assert_eq!(fast, naive, "{} {} {} {}", compiled.user_key(user), action, compiled.resource_id(resource), context);
+                        let explained = compiled.decide(user, resource, action, context);
+                        prop_assert_eq!(explained.allowed, fast);
+                        if fast {
+                            granted = granted.with(action);
+                        }
+                    }
+                    let all = compiled.granted_actions(user, resource, context);
+                    prop_assert_eq!(ActionSet(all.0 & 7), granted);
+                }
+            }
+        }
+    }
+}
