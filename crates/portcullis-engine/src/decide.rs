@@ -428,13 +428,7 @@ fn decide_paths<T: Trace>(
 
 fn space_action<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, action: Action, trace: &mut T) -> bool {
     decide_paths(ctx, action, Some(space), trace, |trace| {
-        if action == Action::SpaceRead {
-            // The owner and every member with any role see the space.
-            let any_role = Row { roles: SpaceRoleSet(u16::MAX), owner: true };
-            space_row(ctx, space, any_role, trace)
-        } else {
-            space_row(ctx, space, tables::row_for(space.space_type, action), trace)
-        }
+        space_row(ctx, space, tables::row_for_entitlement(space.space_type, action, ctx.rights.entitlement), trace)
     })
 }
 
@@ -473,7 +467,7 @@ fn space_content<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, item: &ContentInfo,
             trace.discard(mark, trace.len());
             false
         }
-        (space_type, action) => space_row(ctx, space, tables::row_for(space_type, action), trace),
+        (space_type, action) => space_row(ctx, space, tables::row_for_entitlement(space_type, action, ctx.rights.entitlement), trace),
     }
 }
 

@@ -2,7 +2,7 @@
 //! roles grant it and whether the space owner's Owner column does. Special rows (editing
 //! the script of one's own app, reload) are composed from these in `decide.rs`.
 
-use portcullis_model::{Action, SpaceRole, SpaceRoleSet, SpaceType};
+use portcullis_model::{Action, Entitlement, SpaceRole, SpaceRoleSet, SpaceType};
 
 use SpaceRole::{
     Basicconsumer as RV, Codeveloper as DA, Consumer as V, Contributor as C, Dataconsumer as CD, Datapreview as DP,
@@ -62,6 +62,33 @@ pub fn row_for(space_type: SpaceType, action: Action) -> Row {
             DataConnectionUpdate | DataConnectionDelete => row(&[M, E], true),
             _ => NONE,
         },
+    }
+}
+
+/// The managed-space table for Analyzer users (spec §8.3, Analyzer variant): no Owner
+/// column, only some roles see the space and its apps, nobody publishes, and only Can manage
+/// exports (without data). Rows the variant does not mention keep the Professional table.
+pub fn row_for_analyzer_in_managed(action: Action) -> Row {
+    use Action::*;
+    match action {
+        SpaceRead => row(&[M, P, C, V, RV], false),
+        AppRead | AppExportData | AppExportImage => row(&[M, C, V, RV], false),
+        AppPublish | SpaceCreateApp => NONE,
+        AppExport => row(&[M], false),
+        other => Row { owner: false, ..row_for(SpaceType::Managed, other) },
+    }
+}
+
+/// The row that applies to a user of this entitlement.
+pub fn row_for_entitlement(space_type: SpaceType, action: Action, entitlement: Entitlement) -> Row {
+    let analyzer = matches!(entitlement, Entitlement::Analyzer | Entitlement::AnalyzerCapacity);
+    if analyzer && space_type == SpaceType::Managed {
+        row_for_analyzer_in_managed(action)
+    } else if action == Action::SpaceRead {
+        // The owner and every member with any role see the space.
+        Row { roles: SpaceRoleSet(u16::MAX), owner: true }
+    } else {
+        row_for(space_type, action)
     }
 }
 

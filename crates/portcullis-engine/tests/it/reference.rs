@@ -140,8 +140,26 @@ fn owner_allows(space_type: SpaceType, action: Action) -> bool {
     }
 }
 
+/// Analyzers in managed spaces (spec §8.3, Analyzer variant): no Owner column; the space is
+/// seen by M/P/C/V/RV, apps by M/C/V/RV; nobody publishes; only M exports.
+fn analyzer_in_managed(t: &Tenant, user: &str, space: &str, action: Action) -> bool {
+    use SpaceRole::*;
+    let roles = space_roles(t, user, space);
+    let has = |list: &[SpaceRole]| roles.iter().any(|r| list.contains(r));
+    match action {
+        Action::SpaceRead => has(&[Facilitator, Publisher, Contributor, Consumer, Basicconsumer]),
+        Action::AppRead | Action::AppExportData | Action::AppExportImage => has(&[Facilitator, Contributor, Consumer, Basicconsumer]),
+        Action::AppPublish | Action::SpaceCreateApp => false,
+        Action::AppExport => has(&[Facilitator]),
+        _ => roles.iter().any(|r| role_allows(SpaceType::Managed, *r, action)),
+    }
+}
+
 fn in_space(t: &Tenant, user: &str, space: &str, action: Action) -> bool {
     let s = t.space(space).unwrap();
+    if s.space_type == SpaceType::Managed && matches!(effective_entitlement(t, user), Entitlement::Analyzer | Entitlement::AnalyzerCapacity) {
+        return analyzer_in_managed(t, user, space, action);
+    }
     if action == Action::SpaceRead {
         return s.owner == user || !space_roles(t, user, space).is_empty();
     }
