@@ -1,0 +1,150 @@
+//! An audit event: who did what to which resource, when, through which channel, with the
+//! decision and its explanation as they were at that moment.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! event_types {
+    ($( $variant:ident = $name:literal, $source:literal, $doc:literal ),* $(,)?) => {
+        /// What happened. Names follow the Qlik audits API (`com.qlik.v1.<noun>.<verb>`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum EventType {
+            $(
+                #[doc = $doc]
+                $variant,
+            )*
+        }
+
+        impl EventType {
+            /// Every event type.
+            pub const ALL: &'static [EventType] = &[$(EventType::$variant),*];
+
+            /// The `eventType` string.
+            pub fn as_str(self) -> &'static str {
+                match self { $(EventType::$variant => $name),* }
+            }
+
+            /// The `source` service that emits it.
+            pub fn source(self) -> &'static str {
+                match self { $(EventType::$variant => $source),* }
+            }
+        }
+    };
+}
+
+event_types! {
+    TenantImported = "com.qlik.v1.tenant.imported", "com.qlik/portcullis", "a tenant file was imported (or replaced)",
+    TenantSettingsUpdated = "com.qlik.v1.tenant.settings.updated", "com.qlik/tenants", "a tenant setting changed",
+    UserCreated = "com.qlik.v1.user.created", "com.qlik/users", "a user was created",
+    UserUpdated = "com.qlik.v1.user.updated", "com.qlik/users", "a user's name, status, roles or groups changed",
+    UserDeleted = "com.qlik.v1.user.deleted", "com.qlik/users", "a user was deleted",
+    GroupCreated = "com.qlik.v1.group.created", "com.qlik/groups", "a group was created",
+    GroupUpdated = "com.qlik.v1.group.updated", "com.qlik/groups", "a group's roles changed",
+    GroupDeleted = "com.qlik.v1.group.deleted", "com.qlik/groups", "a group was deleted",
+    RoleCreated = "com.qlik.v1.role.created", "com.qlik/roles", "a custom role was created",
+    RoleUpdated = "com.qlik.v1.role.updated", "com.qlik/roles", "a role's scopes changed (UserDefault included)",
+    RoleDeleted = "com.qlik.v1.role.deleted", "com.qlik/roles", "a custom role was deleted",
+    SpaceCreated = "com.qlik.v1.space.created", "com.qlik/spaces", "a space was created",
+    SpaceUpdated = "com.qlik.v1.space.updated", "com.qlik/spaces", "a space was renamed or changed owner",
+    SpaceDeleted = "com.qlik.v1.space.deleted", "com.qlik/spaces", "a space was deleted",
+    SpaceAssignmentCreated = "com.qlik.v1.space.assignment.created", "com.qlik/spaces", "a member was added to a space",
+    SpaceAssignmentUpdated = "com.qlik.v1.space.assignment.updated", "com.qlik/spaces", "a member's space roles changed",
+    SpaceAssignmentDeleted = "com.qlik.v1.space.assignment.deleted", "com.qlik/spaces", "a member was removed from a space",
+    ShareCreated = "com.qlik.v1.space.share.created", "com.qlik/spaces", "an app was shared one by one",
+    ShareDeleted = "com.qlik.v1.space.share.deleted", "com.qlik/spaces", "a fine-grained share was removed",
+    OauthClientCreated = "com.qlik.v1.oauth-client.created", "com.qlik/oauth-clients", "an OAuth client was created",
+    OauthClientUpdated = "com.qlik.v1.oauth-client.updated", "com.qlik/oauth-clients", "an OAuth client's scopes changed",
+    OauthClientDeleted = "com.qlik.v1.oauth-client.deleted", "com.qlik/oauth-clients", "an OAuth client was deleted",
+    ApiKeyCreated = "com.qlik.v1.api-key.created", "com.qlik/api-keys", "an API key was created",
+    ApiKeyRevoked = "com.qlik.v1.api-key.revoked", "com.qlik/api-keys", "an API key was revoked",
+    RulesUpdated = "com.qlik.v1.security-rule.updated", "com.qlik/security-rules", "security rules were changed",
+    AppExported = "com.qlik.v1.app.exported", "com.qlik/decisions", "a download of an app file was decided",
+    AppDataExported = "com.qlik.v1.app.data.exported", "com.qlik/decisions", "a download of data from an app was decided",
+    AppImageExported = "com.qlik.v1.app.image.exported", "com.qlik/decisions", "a download of images or PDFs was decided",
+    RuleExportDecided = "com.qlik.v1.security-rule.export.decided", "com.qlik/decisions", "a rule-model export or export-data was decided",
+    DecisionMade = "com.qlik.v1.decision.made", "com.qlik/decisions", "any other decision, when the tenant's policy logs it",
+}
+
+impl EventType {
+    /// Parses an `eventType` string.
+    pub fn parse(name: &str) -> Option<EventType> {
+        EventType::ALL.iter().copied().find(|t| t.as_str() == name)
+    }
+
+    /// The event type that records a decision on `action` (an action name of either model).
+    pub fn for_decision(action: &str) -> EventType {
+        match action {
+            "app:export" => EventType::AppExported,
+            "app:exportdata" => EventType::AppDataExported,
+            "app:exportimage" => EventType::AppImageExported,
+            "export" | "exportdata" => EventType::RuleExportDecided,
+            _ => EventType::DecisionMade,
+        }
+    }
+
+    /// Whether it records a decision (rather than a change).
+    pub fn is_decision(self) -> bool {
+        self.source() == "com.qlik/decisions"
+    }
+}
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Actor {
+    /// The user's id (IdP subject), if a user acted.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub user: Option<String>,
+    /// The OAuth client that acted for the user (impersonation) or as a bot.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub client: Option<String>,
+    /// The API key's id, when a key was used.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub api_key: Option<String>,
+}
+
+/// The resource an event is about, with where it lived at the time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ResourceRef {
+    /// Kind: `app`, `data-connection`, `space`, `user`, `group`, `role`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Id.
+    pub id: String,
+    /// Its space, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub space: Option<String>,
+    /// Its owner, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub owner: Option<String>,
+}
+
+/// Everything an event says; this is what the chain hashes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventBody {
+    /// The tenant.
+    pub tenant: String,
+    /// Position in the tenant's chain, from 1.
+    pub seq: u64,
+    /// RFC 3339 time.
+    pub event_time: String,
+    /// `eventType`.
+    pub event_type: String,
+    /// Who acted.
+    pub actor: Actor,
+    /// `session`, `api-key`, `oauth:<client>`, `cli`, ...
+    pub channel: String,
+    /// The action asked for or performed.
+    pub action: String,
+    /// What it was about.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub resource: Option<ResourceRef>,
+    /// For decisions: `allow` or `deny`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub decision: Option<String>,
+    /// For decisions: the explanation's tokens and sentences at that moment.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub explanation: Option<serde_json::Value>,
+    /// Free details of a change (old and new values).
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
