@@ -82,11 +82,10 @@ pub fn verify<'a>(events: impl IntoIterator<Item = &'a SealedEvent>, first_prev:
     let mut prev_seq: Option<u64> = None;
     let mut n = 0;
     for event in events {
-        if let Some(prev_seq) = prev_seq {
-            if event.seq != prev_seq + 1 {
+        if let Some(prev_seq) = prev_seq
+            && event.seq != prev_seq + 1 {
                 return Err(ChainBreak::Gap { seq: event.seq, expected_prev: event.seq.saturating_sub(1).max(prev_seq) });
             }
-        }
         if event.prev_hash != prev_hash {
             return Err(match prev_seq {
                 Some(prev) => ChainBreak::Gap { seq: event.seq, expected_prev: prev },

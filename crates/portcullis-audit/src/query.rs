@@ -24,7 +24,7 @@ pub struct AuditQuery {
 impl AuditQuery {
     /// Whether an event passes every filter but the limit.
     pub fn matches(&self, body: &EventBody) -> bool {
-        (self.event_types.is_empty() || self.event_types.iter().any(|t| *t == body.event_type))
+        (self.event_types.is_empty() || self.event_types.contains(&body.event_type))
             && self.user.as_ref().is_none_or(|u| body.actor.user.as_ref() == Some(u))
             && self.since.as_ref().is_none_or(|s| body.event_time.as_str() >= s.as_str())
             && self.until.as_ref().is_none_or(|u| body.event_time.as_str() < u.as_str())

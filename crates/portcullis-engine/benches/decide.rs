@@ -1,8 +1,7 @@
 //! Decision cost on a synthetic tenant of 10,000 users: without and with explanation, per
 //! channel, plus snapshot build. Run with `cargo bench -p portcullis-engine`.
 
-#[path = "../tests/synthetic.rs"]
-#[expect(dead_code, reason = "shared with the tests; not every helper is used here")]
+#[path = "../tests/common/synthetic.rs"]
 mod synthetic;
 
 use std::hint::black_box;

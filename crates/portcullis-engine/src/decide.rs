@@ -285,11 +285,10 @@ fn admin_cap<T: Trace>(rights: &TenantRights, wanted: CapSet, trace: &mut T) -> 
 
 /// Says that the baseline withholds a capability (and no role adds it).
 fn withheld<T: Trace>(wanted: CapSet, trace: &mut T) {
-    if let Some(capability) = wanted.iter().next() {
-        if Permission::granting(capability).is_some() {
+    if let Some(capability) = wanted.iter().next()
+        && Permission::granting(capability).is_some() {
             trace.push(|| Reason::UserDefault { capability, granted: false });
         }
-    }
 }
 
 fn tenant_action<T: Trace>(ctx: &Ctx<'_>, action: Action, trace: &mut T) -> bool {
@@ -356,12 +355,11 @@ fn requirements<T: Trace>(ctx: &Ctx<'_>, action: Action, trace: &mut T) -> bool 
         Action::AppShare => Some(Capability::ShareAppsFineGrained),
         _ => None,
     };
-    if let Some(cap) = cap {
-        if !user_cap(ctx.rights, cap.bit(), trace) {
+    if let Some(cap) = cap
+        && !user_cap(ctx.rights, cap.bit(), trace) {
             trace.push(|| Reason::UserDefault { capability: cap, granted: false });
             return false;
         }
-    }
     if matches!(action, Action::SpaceCreateApp | Action::AppEditScript | Action::AppDuplicate) {
         let entitlement = ctx.rights.entitlement;
         if !entitlement.creates_content() {
@@ -414,12 +412,11 @@ fn decide_paths<T: Trace>(
         return true;
     }
     let admin_start = trace.len();
-    if let Some(space) = space {
-        if admin_without_role(ctx, space, action, trace) && scope_allows(ctx, action, true, trace) {
+    if let Some(space) = space
+        && admin_without_role(ctx, space, action, trace) && scope_allows(ctx, action, true, trace) {
             trace.discard(start, admin_start);
             return true;
         }
-    }
     if trace.len() == start {
         trace.push(|| Reason::NoGrant);
     }

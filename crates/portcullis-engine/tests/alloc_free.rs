@@ -1,7 +1,7 @@
 //! Proves the hot path: a decision without explanation allocates nothing, on a synthetic
 //! tenant of 2,000 users, for every action on a sample of resources and every channel.
 
-#[path = "synthetic.rs"]
+#[path = "common/synthetic.rs"]
 mod synthetic;
 
 use portcullis_engine::{Channel, Request, Resource, Snapshot, decide};

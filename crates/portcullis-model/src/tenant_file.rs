@@ -325,11 +325,10 @@ impl Validator {
 
     fn tenant(&mut self, raw: &RawTenant, base: &SourcePath) -> Tenant {
         let mut tenant = Tenant::new(raw.name.clone().unwrap_or_else(|| "default".to_owned()));
-        if let Some(text) = &raw.subscription {
-            if let Some(s) = self.word(base.key("subscription"), "subscription", text, Subscription::parse, Subscription::known()) {
+        if let Some(text) = &raw.subscription
+            && let Some(s) = self.word(base.key("subscription"), "subscription", text, Subscription::parse, Subscription::known()) {
                 tenant.subscription = s;
             }
-        }
         for (name, value) in &raw.settings {
             let path = base.key("settings").key(name);
             if let Some(s) = self.word(path, "tenant setting", name, TenantSetting::parse, TenantSetting::known()) {
@@ -469,8 +468,8 @@ impl Validator {
                 Some(text) => self.word(path.key("entitlement"), "entitlement", text, Entitlement::parse, Entitlement::known()),
                 None => Some(tenant.toggle_entitlement()),
             };
-            if let Some(e) = entitlement {
-                if !e.fits(tenant.subscription) {
+            if let Some(e) = entitlement
+                && !e.fits(tenant.subscription) {
                     self.problem(
                         path.key("entitlement"),
                         format!("entitlement `{e}` does not exist on a {} tenant", tenant.subscription),
@@ -480,7 +479,6 @@ impl Validator {
                         }),
                     );
                 }
-            }
             let status = match &user.status {
                 Some(text) => self.word(path.key("status"), "user status", text, UserStatus::parse, UserStatus::known()),
                 None => Some(UserStatus::Active),
@@ -578,11 +576,10 @@ impl Validator {
             let path = base.key("content").index(i);
             self.unique(&mut ids, path.key("id"), "content id", &item.id);
             let kind = self.word(path.key("type"), "content type", &item.kind, ContentKind::parse, ContentKind::known());
-            if let Some(space) = &item.space {
-                if tenant.space(space).is_none() {
+            if let Some(space) = &item.space
+                && tenant.space(space).is_none() {
                     self.problem(path.key("space"), format!("unknown space `{space}`"), Some(suggest(tenant.spaces.iter().map(|s| s.id.as_str()))));
                 }
-            }
             self.user_ref(tenant, path.key("owner"), &item.owner);
             tenant.content.push(Content {
                 id: item.id.clone(),

@@ -1,6 +1,6 @@
 //! The engine's integration tests: property tests against the naive reference evaluator.
 
-#[path = "../synthetic.rs"]
+#[path = "../common/synthetic.rs"]
 #[expect(dead_code, reason = "shared with the benches; not every helper is used here")]
 mod synthetic;
 

@@ -181,7 +181,7 @@ fn user_path_content(t: &Tenant, user: &str, item_id: &str, action: Action) -> b
         }
         (SpaceType::Shared, Action::AppReload) => {
             in_space(t, user, space_id, Action::AppUpdate)
-                && (owns || in_space(t, user, space_id, Action::AppEditScript) || (owns && in_space(t, user, space_id, Action::AppUpdate)))
+                && (owns || in_space(t, user, space_id, Action::AppEditScript))
         }
         _ => in_space(t, user, space_id, action),
     };

@@ -15,7 +15,7 @@ impl Rng {
         Rng(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -24,7 +24,7 @@ impl Rng {
     }
 
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 }
 
@@ -104,12 +104,11 @@ pub fn tenant(n_users: usize, seed: u64) -> Tenant {
             }
         }
         let space_type = tenant.content[c].space.as_ref().and_then(|s| tenant.space(s)).map(|s| s.space_type);
-        if let Some(space_type) = space_type.filter(|t| *t != SpaceType::Data) {
-            if rng.below(5) == 0 {
+        if let Some(space_type) = space_type.filter(|t| *t != SpaceType::Data)
+            && rng.below(5) == 0 {
                 let role = space_type.shareable_roles().iter().next().unwrap();
                 tenant.shares.push(Share { resource: format!("c{c}"), assignee: Assignee::User(user_id(rng.below(n_users))), roles: SpaceRoleSet::of(&[role]) });
             }
-        }
     }
     tenant.oauth_clients.push(OauthClient { id: "portal".into(), name: "portal".into(), scopes: vec!["user_default".into()] });
     tenant.oauth_clients.push(OauthClient { id: "reader".into(), name: "reader".into(), scopes: vec!["apps:read".into(), "spaces:read".into()] });
