@@ -12,6 +12,7 @@ pub mod source;
 pub mod space;
 pub mod tenant;
 pub mod tenant_file;
+pub mod tenant_ops;
 
 pub use action::{Action, ResourceKind};
 pub use capability::{CapSet, Capability};

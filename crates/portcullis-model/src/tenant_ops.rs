@@ -1,0 +1,587 @@
+//! The management operations behind the REST API (create, update and delete users, groups,
+//! roles, spaces, members, shares, content and OAuth clients), with the rules of the spec:
+//! unique names, groups deleted only when empty, custom roles only when unassigned, spaces
+//! only when empty, space roles only from the type's assignable set. Each operation checks
+//! everything first and changes nothing when it refuses.
+
+use std::collections::BTreeMap;
+
+use crate::err::ModelError;
+use crate::permission::{Permission, PermissionValue};
+use crate::role::{self, MAX_CUSTOM_ROLES, USER_DEFAULT};
+use crate::space::{SpaceRoleSet, SpaceType};
+use crate::tenant::*;
+
+/// An operation refused for a reason beyond [`ModelError`]'s reference checks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpError {
+    /// A reference or value problem.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The name or id is taken.
+    #[error("{what} `{name}` already exists")]
+    Conflict {
+        /// What kind of thing.
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// The thing does not exist.
+    #[error("{what} `{name}` does not exist")]
+    NotFound {
+        /// What kind of thing.
+        what: &'static str,
+        /// The name or id.
+        name: String,
+    },
+    /// The operation is refused while something still depends on the thing.
+    #[error("{message}")]
+    InUse {
+        /// Why.
+        message: String,
+    },
+    /// The input is not acceptable.
+    #[error("{message}")]
+    Invalid {
+        /// Why.
+        message: String,
+    },
+}
+
+fn not_found(what: &'static str, name: &str) -> OpError {
+    OpError::NotFound { what, name: name.to_owned() }
+}
+
+fn conflict(what: &'static str, name: &str) -> OpError {
+    OpError::Conflict { what, name: name.to_owned() }
+}
+
+impl Tenant {
+    /// Adds a user.
+    pub fn create_user(&mut self, user: User) -> Result<(), OpError> {
+        if user.id.trim().is_empty() {
+            return Err(OpError::Invalid { message: "a user needs a non-empty `subject`".into() });
+        }
+        if self.user(&user.id).is_some() {
+            return Err(conflict("user", &user.id));
+        }
+        if !user.entitlement.fits(self.subscription) {
+            return Err(OpError::Invalid { message: format!("entitlement `{}` does not exist on a {} tenant", user.entitlement, self.subscription) });
+        }
+        for role in &user.roles {
+            if role.role == USER_DEFAULT || self.role(&role.role).is_none() {
+                return Err(ModelError::UnknownRole { name: role.role.clone(), known: self.known_role_names() }.into());
+            }
+        }
+        for group in &user.groups {
+            if self.group(group).is_none() {
+                return Err(ModelError::UnknownGroup { name: group.clone() }.into());
+            }
+        }
+        self.users.push(user);
+        Ok(())
+    }
+
+    /// Renames a user.
+    pub fn rename_user(&mut self, id: &str, name: &str) -> Result<(), OpError> {
+        self.users.iter_mut().find(|u| u.id == id).ok_or_else(|| not_found("user", id))?.name = name.to_owned();
+        Ok(())
+    }
+
+    /// Sets a user's status.
+    pub fn set_user_status(&mut self, id: &str, status: UserStatus) -> Result<(), OpError> {
+        self.users.iter_mut().find(|u| u.id == id).ok_or_else(|| not_found("user", id))?.status = status;
+        Ok(())
+    }
+
+    /// Replaces a user's directly assigned roles (roles recorded by toggles are replaced too).
+    pub fn replace_user_roles(&mut self, id: &str, roles: &[String]) -> Result<(), OpError> {
+        for role in roles {
+            if role == USER_DEFAULT || self.role(role).is_none() {
+                return Err(ModelError::UnknownRole { name: role.clone(), known: self.known_role_names() }.into());
+            }
+        }
+        let user = self.users.iter_mut().find(|u| u.id == id).ok_or_else(|| not_found("user", id))?;
+        let mut kept: Vec<DirectRole> = Vec::new();
+        for role in roles {
+            if !kept.iter().any(|r| &r.role == role) {
+                let origin = user.roles.iter().find(|r| &r.role == role).map(|r| r.origin).unwrap_or(DirectOrigin::Assigned);
+                kept.push(DirectRole { role: role.clone(), origin });
+            }
+        }
+        user.roles = kept;
+        Ok(())
+    }
+
+    /// Deletes a user, with their space memberships and shares. Content they own and spaces
+    /// they own keep them as owner id (the REST API refuses such deletes first).
+    pub fn delete_user(&mut self, id: &str) -> Result<(), OpError> {
+        if self.user(id).is_none() {
+            return Err(not_found("user", id));
+        }
+        if let Some(space) = self.spaces.iter().find(|s| s.owner == id) {
+            return Err(OpError::InUse { message: format!("user `{id}` owns space `{}`; change its owner first", space.id) });
+        }
+        if let Some(item) = self.content.iter().find(|c| c.owner == id) {
+            return Err(OpError::InUse { message: format!("user `{id}` owns `{}`; change its owner first", item.id) });
+        }
+        let assignee = Assignee::User(id.to_owned());
+        self.users.retain(|u| u.id != id);
+        for space in &mut self.spaces {
+            space.members.retain(|m| m.assignee != assignee);
+        }
+        self.shares.retain(|s| s.assignee != assignee);
+        Ok(())
+    }
+
+    /// Adds a group. Names are unique per provider type.
+    pub fn create_group(&mut self, group: Group) -> Result<(), OpError> {
+        if group.name.trim().is_empty() {
+            return Err(OpError::Invalid { message: "a group needs a non-empty `name`".into() });
+        }
+        if self.groups.iter().any(|g| g.name == group.name) {
+            return Err(conflict("group", &group.name));
+        }
+        self.check_roles(&group.roles)?;
+        if group.roles.len() > 100 {
+            return Err(OpError::Invalid { message: format!("{} roles on one group; at most 100", group.roles.len()) });
+        }
+        self.groups.push(group);
+        Ok(())
+    }
+
+    /// Replaces a group's roles (at most 100).
+    pub fn replace_group_roles(&mut self, name: &str, roles: &[String]) -> Result<(), OpError> {
+        self.check_roles(roles)?;
+        if roles.len() > 100 {
+            return Err(OpError::Invalid { message: format!("{} roles on one group; at most 100", roles.len()) });
+        }
+        let group = self.groups.iter_mut().find(|g| g.name == name).ok_or_else(|| not_found("group", name))?;
+        group.roles = dedup(roles);
+        Ok(())
+    }
+
+    /// Replaces the Everyone group's roles.
+    pub fn replace_everyone_roles(&mut self, roles: &[String]) -> Result<(), OpError> {
+        self.check_roles(roles)?;
+        self.everyone_roles = dedup(roles);
+        Ok(())
+    }
+
+    /// Deletes a group; a custom group only when it has no members (spec §5.3).
+    pub fn delete_group(&mut self, name: &str) -> Result<(), OpError> {
+        let group = self.group(name).ok_or_else(|| not_found("group", name))?;
+        let n_members = self.users.iter().filter(|u| u.groups.iter().any(|g| g == name)).count();
+        if group.provider_type == ProviderType::Custom && n_members > 0 {
+            return Err(OpError::InUse { message: format!("group `{name}` still has {n_members} members; remove them first") });
+        }
+        let assignee = Assignee::Group(name.to_owned());
+        self.groups.retain(|g| g.name != name);
+        for user in &mut self.users {
+            user.groups.retain(|g| g != name);
+        }
+        for space in &mut self.spaces {
+            space.members.retain(|m| m.assignee != assignee);
+        }
+        self.shares.retain(|s| s.assignee != assignee);
+        Ok(())
+    }
+
+    fn check_roles(&self, roles: &[String]) -> Result<(), OpError> {
+        for role in roles {
+            if role == USER_DEFAULT || self.role(role).is_none() {
+                return Err(ModelError::UnknownRole { name: role.clone(), known: self.known_role_names() }.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a custom role (unique name, not a built-in one, at most 500 per tenant).
+    pub fn create_custom_role(&mut self, role: CustomRole) -> Result<(), OpError> {
+        if role.name.trim().is_empty() {
+            return Err(OpError::Invalid { message: "a role needs a non-empty `name`".into() });
+        }
+        if self.role(&role.name).is_some() || role.name == USER_DEFAULT {
+            return Err(conflict("role", &role.name));
+        }
+        if self.custom_roles.len() >= MAX_CUSTOM_ROLES {
+            return Err(OpError::Invalid { message: format!("a tenant holds at most {MAX_CUSTOM_ROLES} custom roles") });
+        }
+        check_custom_permissions(&role.permissions)?;
+        self.custom_roles.push(role);
+        Ok(())
+    }
+
+    /// Replaces a custom role's permissions and description.
+    pub fn update_custom_role(&mut self, name: &str, description: Option<String>, permissions: Option<BTreeMap<Permission, RoleSetting>>) -> Result<(), OpError> {
+        if role::builtin_role(name).is_some() || name == USER_DEFAULT {
+            return Err(OpError::Invalid { message: format!("`{name}` is a default role and cannot be changed (UserDefault's scopes excepted)") });
+        }
+        if let Some(permissions) = &permissions {
+            check_custom_permissions(permissions)?;
+        }
+        let role = self.custom_roles.iter_mut().find(|r| r.name == name).ok_or_else(|| not_found("role", name))?;
+        if let Some(description) = description {
+            role.description = description;
+        }
+        if let Some(permissions) = permissions {
+            role.permissions = permissions;
+        }
+        Ok(())
+    }
+
+    /// Where a role is assigned: users, groups, Everyone.
+    pub fn role_assignees(&self, name: &str) -> Vec<String> {
+        let mut out: Vec<String> = self.users.iter().filter(|u| u.roles.iter().any(|r| r.role == name)).map(|u| format!("user `{}`", u.id)).collect();
+        out.extend(self.groups.iter().filter(|g| g.roles.iter().any(|r| r == name)).map(|g| format!("group `{}`", g.name)));
+        if self.everyone_roles.iter().any(|r| r == name) {
+            out.push("Everyone".into());
+        }
+        out
+    }
+
+    /// Deletes a custom role, only once it is unassigned everywhere (spec §3.3).
+    pub fn delete_custom_role(&mut self, name: &str) -> Result<(), OpError> {
+        if role::builtin_role(name).is_some() || name == USER_DEFAULT {
+            return Err(OpError::Invalid { message: format!("`{name}` is a default role and cannot be deleted") });
+        }
+        if !self.custom_roles.iter().any(|r| r.name == name) {
+            return Err(not_found("role", name));
+        }
+        let assignees = self.role_assignees(name);
+        if !assignees.is_empty() {
+            return Err(OpError::InUse { message: format!("role `{name}` is still assigned to {}; unassign it first", assignees.join(", ")) });
+        }
+        self.custom_roles.retain(|r| r.name != name);
+        Ok(())
+    }
+
+    /// Replaces UserDefault's values.
+    pub fn replace_user_default(&mut self, values: BTreeMap<Permission, PermissionValue>) -> Result<(), OpError> {
+        for (permission, value) in &values {
+            let def = permission.def();
+            if !def.in_user_default {
+                return Err(ModelError::NotInUserDefault { permission: def.key }.into());
+            }
+            if !def.values.contains(value) {
+                return Err(ModelError::BadPermissionValue { permission: def.key, value: value.as_str().into(), known: def.value_names() }.into());
+            }
+        }
+        self.user_default = values;
+        Ok(())
+    }
+
+    /// Adds a space (unique id and name; the owner must exist).
+    pub fn create_space(&mut self, space: Space) -> Result<(), OpError> {
+        if space.name.trim().is_empty() {
+            return Err(OpError::Invalid { message: "a space needs a non-empty `name`".into() });
+        }
+        if self.space(&space.id).is_some() {
+            return Err(conflict("space", &space.id));
+        }
+        if self.spaces.iter().any(|s| s.name == space.name) {
+            return Err(conflict("space name", &space.name));
+        }
+        if self.user(&space.owner).is_none() {
+            return Err(not_found("user", &space.owner));
+        }
+        self.spaces.push(Space { members: Vec::new(), ..space.clone() });
+        for member in &space.members {
+            if let Err(error) = self.set_space_member(&space.id, member.assignee.clone(), member.roles) {
+                self.spaces.retain(|s| s.id != space.id);
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// Renames a space (names stay unique) or changes its owner.
+    pub fn update_space(&mut self, id: &str, name: Option<&str>, owner: Option<&str>) -> Result<(), OpError> {
+        if let Some(name) = name
+            && self.spaces.iter().any(|s| s.name == name && s.id != id) {
+                return Err(conflict("space name", name));
+            }
+        if let Some(owner) = owner
+            && self.user(owner).is_none() {
+                return Err(not_found("user", owner));
+            }
+        let space = self.spaces.iter_mut().find(|s| s.id == id).ok_or_else(|| not_found("space", id))?;
+        if let Some(name) = name {
+            space.name = name.to_owned();
+        }
+        if let Some(owner) = owner {
+            space.owner = owner.to_owned();
+            // The owner holds the Owner column, never an assignment.
+            space.members.retain(|m| m.assignee != Assignee::User(owner.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Deletes a space, refused while it holds content.
+    pub fn delete_space(&mut self, id: &str) -> Result<(), OpError> {
+        if self.space(id).is_none() {
+            return Err(not_found("space", id));
+        }
+        let n_items = self.content.iter().filter(|c| c.space.as_deref() == Some(id)).count();
+        if n_items > 0 {
+            return Err(OpError::InUse { message: format!("space `{id}` still holds {n_items} items; move or delete them first") });
+        }
+        self.spaces.retain(|s| s.id != id);
+        Ok(())
+    }
+
+    /// Creates or replaces one assignee's roles in a space (one assignment per assignee).
+    pub fn set_space_member(&mut self, space_id: &str, assignee: Assignee, roles: SpaceRoleSet) -> Result<(), OpError> {
+        self.check_assignee(&assignee)?;
+        let space = self.spaces.iter_mut().find(|s| s.id == space_id).ok_or_else(|| not_found("space", space_id))?;
+        if roles.is_empty() {
+            return Err(OpError::Invalid { message: "an assignment needs at least one role".into() });
+        }
+        let assignable = space.space_type.assignable_roles();
+        if let Some(role) = roles.iter().find(|r| !assignable.contains(*r)) {
+            return Err(ModelError::RoleNotAssignableInSpace { role: role.as_str(), space_type: space.space_type, assignable: assignable.names() }.into());
+        }
+        if assignee == Assignee::User(space.owner.clone()) {
+            return Err(OpError::Invalid { message: format!("`{}` owns space `{space_id}` and holds every role already", space.owner) });
+        }
+        match space.members.iter_mut().find(|m| m.assignee == assignee) {
+            Some(member) => member.roles = roles,
+            None => space.members.push(SpaceMember { assignee, roles }),
+        }
+        Ok(())
+    }
+
+    /// Removes one assignee from a space.
+    pub fn remove_space_member(&mut self, space_id: &str, assignee: &Assignee) -> Result<(), OpError> {
+        let space = self.spaces.iter_mut().find(|s| s.id == space_id).ok_or_else(|| not_found("space", space_id))?;
+        let before = space.members.len();
+        space.members.retain(|m| &m.assignee != assignee);
+        if before == space.members.len() {
+            return Err(not_found("space assignment", &assignee.to_string()));
+        }
+        Ok(())
+    }
+
+    fn check_assignee(&self, assignee: &Assignee) -> Result<(), OpError> {
+        match assignee {
+            Assignee::User(id) if self.user(id).is_none() => Err(not_found("user", id)),
+            Assignee::Group(name) if self.group(name).is_none() => Err(not_found("group", name)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Adds an app or data connection.
+    pub fn create_content(&mut self, item: Content) -> Result<(), OpError> {
+        if self.content_item(&item.id).is_some() {
+            return Err(conflict("content", &item.id));
+        }
+        if self.user(&item.owner).is_none() {
+            return Err(not_found("user", &item.owner));
+        }
+        if let Some(space) = &item.space
+            && self.space(space).is_none() {
+                return Err(not_found("space", space));
+            }
+        self.content.push(item);
+        Ok(())
+    }
+
+    /// Deletes an item with its shares and `uses` references.
+    pub fn delete_content(&mut self, id: &str) -> Result<(), OpError> {
+        if self.content_item(id).is_none() {
+            return Err(not_found("content", id));
+        }
+        self.content.retain(|c| c.id != id);
+        self.shares.retain(|s| s.resource != id);
+        self.uses.retain(|u| u.consumer != id && u.source != id);
+        Ok(())
+    }
+
+    /// Shares one app with a user or group (apps in shared or managed spaces only).
+    pub fn create_share(&mut self, share: Share) -> Result<(), OpError> {
+        self.check_assignee(&share.assignee)?;
+        let item = self.content_item(&share.resource).ok_or_else(|| not_found("app", &share.resource))?;
+        if item.kind != ContentKind::App {
+            return Err(OpError::Invalid { message: format!("`{}` is not an app; only apps are shared one by one", item.id) });
+        }
+        let space_type = item.space.as_deref().and_then(|s| self.space(s)).map(|s| s.space_type);
+        let Some(space_type) = space_type.filter(|t| *t != SpaceType::Data) else {
+            return Err(OpError::Invalid { message: format!("app `{}` is not in a shared or managed space and cannot be shared one by one", item.id) });
+        };
+        let shareable = space_type.shareable_roles();
+        if share.roles.is_empty() || share.roles.iter().any(|r| !shareable.contains(r)) {
+            return Err(OpError::Invalid { message: format!("a share of an app in a {space_type} space takes the roles {}", shareable.names()) });
+        }
+        match self.shares.iter_mut().find(|s| s.resource == share.resource && s.assignee == share.assignee) {
+            Some(existing) => existing.roles = share.roles,
+            None => self.shares.push(share),
+        }
+        Ok(())
+    }
+
+    /// Removes a share.
+    pub fn delete_share(&mut self, resource: &str, assignee: &Assignee) -> Result<(), OpError> {
+        let before = self.shares.len();
+        self.shares.retain(|s| !(s.resource == resource && &s.assignee == assignee));
+        if before == self.shares.len() {
+            return Err(not_found("share", &format!("{resource} for {assignee}")));
+        }
+        Ok(())
+    }
+
+    /// Adds an OAuth client.
+    pub fn create_oauth_client(&mut self, client: OauthClient) -> Result<(), OpError> {
+        if self.oauth_client(&client.id).is_some() {
+            return Err(conflict("OAuth client", &client.id));
+        }
+        self.oauth_clients.push(client);
+        Ok(())
+    }
+
+    /// Replaces an OAuth client's name and scopes.
+    pub fn update_oauth_client(&mut self, id: &str, name: Option<String>, scopes: Option<Vec<String>>) -> Result<(), OpError> {
+        let client = self.oauth_clients.iter_mut().find(|c| c.id == id).ok_or_else(|| not_found("OAuth client", id))?;
+        if let Some(name) = name {
+            client.name = name;
+        }
+        if let Some(scopes) = scopes {
+            client.scopes = scopes;
+        }
+        Ok(())
+    }
+
+    /// Deletes an OAuth client.
+    pub fn delete_oauth_client(&mut self, id: &str) -> Result<(), OpError> {
+        let before = self.oauth_clients.len();
+        self.oauth_clients.retain(|c| c.id != id);
+        if before == self.oauth_clients.len() {
+            return Err(not_found("OAuth client", id));
+        }
+        Ok(())
+    }
+}
+
+fn check_custom_permissions(permissions: &BTreeMap<Permission, RoleSetting>) -> Result<(), OpError> {
+    for (permission, setting) in permissions {
+        let def = permission.def();
+        if !def.in_custom_roles {
+            return Err(OpError::Invalid { message: format!("permission `{}` cannot be set in a custom role", def.key) });
+        }
+        match setting {
+            RoleSetting::Value(PermissionValue::NotAllowed) => {
+                return Err(OpError::Invalid {
+                    message: format!("`not-allowed` exists only in UserDefault: a custom role cannot withhold `{}`", def.key),
+                });
+            }
+            RoleSetting::Value(value) if !def.values.contains(value) => {
+                return Err(ModelError::BadPermissionValue { permission: def.key, value: value.as_str().into(), known: def.value_names() }.into());
+            }
+            RoleSetting::UserDefault if !def.in_user_default => {
+                return Err(OpError::Invalid { message: format!("permission `{}` has no UserDefault value to follow", def.key) });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn dedup(items: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        if !out.contains(item) {
+            out.push(item.clone());
+        }
+    }
+    out
+}
+
+/// The permission values that a set of scopes stands for: for each permission, the most
+/// granting value whose scopes are all present (used when a client PATCHes a role's
+/// `assignedScopes`). Permissions none of whose granting values fit take their
+/// "not allowed" value when they have one.
+pub fn values_from_scopes(scopes: &[String]) -> BTreeMap<Permission, PermissionValue> {
+    let mut out = BTreeMap::new();
+    for permission in Permission::all() {
+        let def = permission.def();
+        let fitting = def.values.iter().copied().find(|v| {
+            let granted = def.scopes(*v);
+            !granted.is_empty() && granted.iter().all(|s| scopes.iter().any(|given| given == s))
+        });
+        match fitting {
+            Some(value) => {
+                out.insert(permission, value);
+            }
+            None if def.values.contains(&PermissionValue::NotAllowed) => {
+                out.insert(permission, PermissionValue::NotAllowed);
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::SpaceRole;
+
+    fn tenant() -> Tenant {
+        crate::tenant_file::load_tenant_text(
+            "t.yaml",
+            "groups: [ { name: crew, providerType: custom } ]\nusers: [ { id: ann, groups: [crew] }, { id: bob } ]\nroles: [ { name: Exporters, permissions: { in-app-content-download: allowed } } ]\n",
+        )
+        .unwrap()
+    }
+
+    fn user(id: &str) -> User {
+        User { id: id.into(), name: id.into(), email: None, entitlement: Entitlement::Professional, status: UserStatus::Active, roles: vec![], groups: vec![] }
+    }
+
+    #[test]
+    fn conflicts_and_missing_things_are_refused_without_change() {
+        let mut t = tenant();
+        let before = t.clone();
+        assert!(matches!(t.create_user(user("ann")), Err(OpError::Conflict { .. })));
+        assert!(matches!(t.delete_group("crew"), Err(OpError::InUse { .. })));
+        assert!(matches!(t.delete_space("nope"), Err(OpError::NotFound { .. })));
+        assert!(matches!(t.update_custom_role("TenantAdmin", None, None), Err(OpError::Invalid { .. })));
+        assert_eq!(t, before);
+    }
+
+    #[test]
+    fn a_custom_role_is_deleted_only_once_unassigned() {
+        let mut t = tenant();
+        t.assign_role("Exporters", &RoleTarget::Group("crew".into())).unwrap();
+        let refused = t.delete_custom_role("Exporters").unwrap_err();
+        assert!(refused.to_string().contains("group `crew`"), "{refused}");
+        t.unassign_role("Exporters", &RoleTarget::Group("crew".into())).unwrap();
+        t.delete_custom_role("Exporters").unwrap();
+        assert!(t.role("Exporters").is_none());
+    }
+
+    #[test]
+    fn spaces_keep_unique_names_refuse_bad_roles_and_refuse_deletion_while_full() {
+        let mut t = tenant();
+        let space = Space { id: "s1".into(), name: "Sales".into(), space_type: SpaceType::Shared, owner: "ann".into(), members: vec![] };
+        t.create_space(space.clone()).unwrap();
+        assert!(matches!(t.create_space(Space { id: "s2".into(), ..space.clone() }), Err(OpError::Conflict { .. })));
+        let publisher = SpaceRoleSet::of(&[SpaceRole::Publisher]);
+        assert!(matches!(t.set_space_member("s1", Assignee::User("bob".into()), publisher), Err(OpError::Model(ModelError::RoleNotAssignableInSpace { .. }))));
+        t.set_space_member("s1", Assignee::User("bob".into()), SpaceRoleSet::of(&[SpaceRole::Consumer])).unwrap();
+        t.create_content(Content { id: "a".into(), name: "a".into(), kind: ContentKind::App, space: Some("s1".into()), owner: "ann".into() }).unwrap();
+        assert!(matches!(t.delete_space("s1"), Err(OpError::InUse { .. })));
+        t.delete_content("a").unwrap();
+        t.delete_space("s1").unwrap();
+    }
+
+    #[test]
+    fn scopes_map_back_to_permission_values() {
+        let values = values_from_scopes(&["apps.image:export".into(), "api-keys".into()]);
+        let download = Permission::parse("in-app-content-download").unwrap();
+        assert_eq!(values[&download], PermissionValue::NoData);
+        assert_eq!(values[&Permission::parse("manage-api-keys").unwrap()], PermissionValue::Allowed);
+        assert_eq!(values[&Permission::parse("manage-notes").unwrap()], PermissionValue::NotAllowed);
+        let all = values_from_scopes(&["apps.data:export".into(), "apps.image:export".into()]);
+        assert_eq!(all[&download], PermissionValue::Allowed);
+    }
+}
