@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod capability;
+pub mod filter;
 pub mod err;
 pub mod permission;
 pub mod role;

@@ -1,0 +1,329 @@
+//! The SCIM filter subset of the Qlik REST API (`filter=name eq "abc" and (email co "a")`,
+//! RFC 7644 §3.4.2.2): parsed once into a tree, then matched against any record through an
+//! attribute accessor. Matching is case-insensitive, as Qlik's users and groups lists are.
+//! Errors name the position (1-based character) and what was expected.
+
+use std::fmt;
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterOp {
+    /// `eq`
+    Eq,
+    /// `ne`
+    Ne,
+    /// `co` (contains)
+    Co,
+    /// `sw` (starts with)
+    Sw,
+    /// `ew` (ends with)
+    Ew,
+    /// `gt`
+    Gt,
+    /// `ge`
+    Ge,
+    /// `lt`
+    Lt,
+    /// `le`
+    Le,
+    /// `pr` (present; takes no value)
+    Pr,
+}
+
+impl FilterOp {
+    fn parse(word: &str) -> Option<FilterOp> {
+        Some(match word.to_ascii_lowercase().as_str() {
+            "eq" => FilterOp::Eq,
+            "ne" => FilterOp::Ne,
+            "co" => FilterOp::Co,
+            "sw" => FilterOp::Sw,
+            "ew" => FilterOp::Ew,
+            "gt" => FilterOp::Gt,
+            "ge" => FilterOp::Ge,
+            "lt" => FilterOp::Lt,
+            "le" => FilterOp::Le,
+            "pr" => FilterOp::Pr,
+            _ => return None,
+        })
+    }
+}
+
+/// A parsed filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// `attr op value` (value empty for `pr`).
+    Compare {
+        /// Attribute path, e.g. `assignedRoles.name`.
+        attr: String,
+        /// Operator.
+        op: FilterOp,
+        /// Value, lower-cased.
+        value: String,
+    },
+    /// Both.
+    And(Box<Filter>, Box<Filter>),
+    /// Either.
+    Or(Box<Filter>, Box<Filter>),
+    /// Negation.
+    Not(Box<Filter>),
+}
+
+/// A filter that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterError {
+    /// 1-based character position.
+    pub position: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for FilterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid filter at character {}: {}", self.position, self.message)
+    }
+}
+
+impl std::error::Error for FilterError {}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Word(String),
+    Str(String),
+    Open,
+    Close,
+}
+
+fn lex(text: &str) -> Result<Vec<(usize, Token)>, FilterError> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            c if c.is_whitespace() => i += 1,
+            '(' => {
+                tokens.push((i, Token::Open));
+                i += 1;
+            }
+            ')' => {
+                tokens.push((i, Token::Close));
+                i += 1;
+            }
+            '"' | '\'' => {
+                let start = i;
+                i += 1;
+                let mut value = String::new();
+                loop {
+                    match chars.get(i) {
+                        None => return Err(FilterError { position: start + 1, message: format!("the string opened here is not closed with {c}") }),
+                        Some('\\') if chars.get(i + 1).is_some() => {
+                            value.push(chars[i + 1]);
+                            i += 2;
+                        }
+                        Some(q) if *q == c => {
+                            i += 1;
+                            break;
+                        }
+                        Some(other) => {
+                            value.push(*other);
+                            i += 1;
+                        }
+                    }
+                }
+                tokens.push((start, Token::Str(value)));
+            }
+            _ => {
+                let start = i;
+                while i < chars.len() && !chars[i].is_whitespace() && !matches!(chars[i], '(' | ')' | '"' | '\'') {
+                    i += 1;
+                }
+                tokens.push((start, Token::Word(chars[start..i].iter().collect())));
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+struct Parser {
+    tokens: Vec<(usize, Token)>,
+    pos: usize,
+    len: usize,
+}
+
+impl Parser {
+    fn error(&self, message: impl Into<String>) -> FilterError {
+        let position = self.tokens.get(self.pos).map(|(p, _)| p + 1).unwrap_or(self.len + 1);
+        FilterError { position, message: message.into() }
+    }
+
+    fn keyword(&self, word: &str) -> bool {
+        matches!(self.tokens.get(self.pos), Some((_, Token::Word(w))) if w.eq_ignore_ascii_case(word))
+    }
+
+    fn or(&mut self) -> Result<Filter, FilterError> {
+        let mut left = self.and()?;
+        while self.keyword("or") {
+            self.pos += 1;
+            left = Filter::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Filter, FilterError> {
+        let mut left = self.unary()?;
+        while self.keyword("and") {
+            self.pos += 1;
+            left = Filter::And(Box::new(left), Box::new(self.unary()?));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Filter, FilterError> {
+        if self.keyword("not") {
+            self.pos += 1;
+            return Ok(Filter::Not(Box::new(self.unary()?)));
+        }
+        match self.tokens.get(self.pos).cloned() {
+            Some((_, Token::Open)) => {
+                self.pos += 1;
+                let inner = self.or()?;
+                match self.tokens.get(self.pos) {
+                    Some((_, Token::Close)) => {
+                        self.pos += 1;
+                        Ok(inner)
+                    }
+                    _ => Err(self.error("expected `)`")),
+                }
+            }
+            Some((_, Token::Word(attr))) => {
+                self.pos += 1;
+                let op = match self.tokens.get(self.pos) {
+                    Some((_, Token::Word(w))) => FilterOp::parse(w).ok_or_else(|| self.error(format!("unknown operator `{w}`; use eq, ne, co, sw, ew, gt, ge, lt, le or pr")))?,
+                    _ => return Err(self.error(format!("expected an operator after `{attr}`"))),
+                };
+                self.pos += 1;
+                if op == FilterOp::Pr {
+                    return Ok(Filter::Compare { attr, op, value: String::new() });
+                }
+                let value = match self.tokens.get(self.pos) {
+                    Some((_, Token::Str(s))) => s.clone(),
+                    Some((_, Token::Word(w))) => w.clone(),
+                    _ => return Err(self.error(format!("expected a value after `{attr}`"))),
+                };
+                self.pos += 1;
+                Ok(Filter::Compare { attr, op, value: value.to_lowercase() })
+            }
+            Some((_, Token::Str(_))) => Err(self.error("expected an attribute name, found a string")),
+            Some((_, Token::Close)) => Err(self.error("unexpected `)`")),
+            None => Err(self.error("the filter ends too early")),
+        }
+    }
+}
+
+impl Filter {
+    /// Parses a filter expression.
+    pub fn parse(text: &str) -> Result<Filter, FilterError> {
+        let tokens = lex(text)?;
+        let mut parser = Parser { tokens, pos: 0, len: text.chars().count() };
+        let filter = parser.or()?;
+        if parser.pos < parser.tokens.len() {
+            return Err(parser.error("unexpected text after the end of the expression"));
+        }
+        Ok(filter)
+    }
+
+    /// Every attribute the filter names, for checking against what a list supports.
+    pub fn attributes(&self) -> Vec<&str> {
+        match self {
+            Filter::Compare { attr, .. } => vec![attr.as_str()],
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                let mut out = a.attributes();
+                out.extend(b.attributes());
+                out
+            }
+            Filter::Not(inner) => inner.attributes(),
+        }
+    }
+
+    /// Matches a record: `values(attr)` gives the attribute's values (several for lists such
+    /// as `assignedRoles.name`; none when absent). A comparison holds when any value does.
+    pub fn matches(&self, values: &dyn Fn(&str) -> Vec<String>) -> bool {
+        match self {
+            Filter::Compare { attr, op, value } => {
+                let found = values(attr);
+                if *op == FilterOp::Pr {
+                    return found.iter().any(|v| !v.is_empty());
+                }
+                found.iter().any(|v| {
+                    let v = v.to_lowercase();
+                    match op {
+                        FilterOp::Eq => v == *value,
+                        FilterOp::Ne => v != *value,
+                        FilterOp::Co => v.contains(value.as_str()),
+                        FilterOp::Sw => v.starts_with(value.as_str()),
+                        FilterOp::Ew => v.ends_with(value.as_str()),
+                        FilterOp::Gt => v.as_str() > value.as_str(),
+                        FilterOp::Ge => v.as_str() >= value.as_str(),
+                        FilterOp::Lt => v.as_str() < value.as_str(),
+                        FilterOp::Le => v.as_str() <= value.as_str(),
+                        FilterOp::Pr => true,
+                    }
+                })
+            }
+            Filter::And(a, b) => a.matches(values) && b.matches(values),
+            Filter::Or(a, b) => a.matches(values) || b.matches(values),
+            Filter::Not(inner) => !inner.matches(values),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(attr: &str) -> Vec<String> {
+        match attr {
+            "name" => vec!["Ann Lee".into()],
+            "email" => vec!["ann@acme.example".into()],
+            "status" => vec!["active".into()],
+            "assignedRoles.name" => vec!["TenantAdmin".into(), "Steward".into()],
+            _ => vec![],
+        }
+    }
+
+    #[test]
+    fn parses_and_matches_case_insensitively() {
+        let cases = [
+            (r#"name eq "ann lee""#, true),
+            (r#"status eq "active" and (name co "LEE" or email co "zzz")"#, true),
+            (r#"assignedRoles.name eq 'steward'"#, true),
+            (r#"not (status eq "active")"#, false),
+            ("email sw \"ANN\" and name ew 'lee'", true),
+            ("picture pr", false),
+            ("name pr", true),
+            (r#"name eq "bob" or status ne "active""#, false),
+        ];
+        for (text, expected) in cases {
+            let filter = Filter::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(filter.matches(&record), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn and_binds_tighter_than_or() {
+        let filter = Filter::parse(r#"name eq "x" or name eq "ann lee" and status eq "gone""#).unwrap();
+        assert!(!filter.matches(&record));
+    }
+
+    #[test]
+    fn errors_name_their_position() {
+        let error = Filter::parse(r#"name eq "ann"#).unwrap_err();
+        assert_eq!(error.position, 9, "{error}");
+        let error = Filter::parse("name is 'x'").unwrap_err();
+        assert!(error.message.contains("unknown operator `is`"), "{error}");
+        assert_eq!(error.position, 6);
+        assert!(Filter::parse("(name eq 'x'").unwrap_err().message.contains("`)`"));
+        assert!(Filter::parse("name eq 'x' junk").is_err());
+        assert!(Filter::parse("").is_err());
+    }
+}
