@@ -66,12 +66,12 @@ pub fn row_for(space_type: SpaceType, action: Action) -> Row {
 }
 
 /// The managed-space table for Analyzer users (spec §8.3, Analyzer variant): no Owner
-/// column, only some roles see the space and its apps, nobody publishes, and only Can manage
-/// exports (without data). Rows the variant does not mention keep the Professional table.
+/// column, only some roles see its apps, nobody publishes, and only Can manage exports
+/// (without data). Rows the variant does not mention keep the Professional table; seeing the
+/// space itself follows the conformance README (every member with any role).
 pub fn row_for_analyzer_in_managed(action: Action) -> Row {
     use Action::*;
     match action {
-        SpaceRead => row(&[M, P, C, V, RV], false),
         AppRead | AppExportData | AppExportImage => row(&[M, C, V, RV], false),
         AppPublish | SpaceCreateApp => NONE,
         AppExport => row(&[M], false),
@@ -82,11 +82,11 @@ pub fn row_for_analyzer_in_managed(action: Action) -> Row {
 /// The row that applies to a user of this entitlement.
 pub fn row_for_entitlement(space_type: SpaceType, action: Action, entitlement: Entitlement) -> Row {
     let analyzer = matches!(entitlement, Entitlement::Analyzer | Entitlement::AnalyzerCapacity);
-    if analyzer && space_type == SpaceType::Managed {
-        row_for_analyzer_in_managed(action)
-    } else if action == Action::SpaceRead {
+    if action == Action::SpaceRead {
         // The owner and every member with any role see the space.
         Row { roles: SpaceRoleSet(u16::MAX), owner: true }
+    } else if analyzer && space_type == SpaceType::Managed {
+        row_for_analyzer_in_managed(action)
     } else {
         row_for(space_type, action)
     }

@@ -140,14 +140,14 @@ fn owner_allows(space_type: SpaceType, action: Action) -> bool {
     }
 }
 
-/// Analyzers in managed spaces (spec §8.3, Analyzer variant): no Owner column; the space is
-/// seen by M/P/C/V/RV, apps by M/C/V/RV; nobody publishes; only M exports.
+/// Analyzers in managed spaces (spec §8.3, Analyzer variant): no Owner column; apps are
+/// seen by M/C/V/RV; nobody publishes; only M exports. Every member sees the space (README).
 fn analyzer_in_managed(t: &Tenant, user: &str, space: &str, action: Action) -> bool {
     use SpaceRole::*;
     let roles = space_roles(t, user, space);
     let has = |list: &[SpaceRole]| roles.iter().any(|r| list.contains(r));
     match action {
-        Action::SpaceRead => has(&[Facilitator, Publisher, Contributor, Consumer, Basicconsumer]),
+        Action::SpaceRead => t.space(space).is_some_and(|s| s.owner == user) || !roles.is_empty(),
         Action::AppRead | Action::AppExportData | Action::AppExportImage => has(&[Facilitator, Contributor, Consumer, Basicconsumer]),
         Action::AppPublish | Action::SpaceCreateApp => false,
         Action::AppExport => has(&[Facilitator]),
