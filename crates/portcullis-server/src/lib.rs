@@ -1,0 +1,1 @@
+//! The HTTP decision service (being built: see the store crate for storage).

@@ -1,0 +1,125 @@
+//! The PostgreSQL backend, for several server nodes on one database. Reads of a whole tenant
+//! run at `REPEATABLE READ` (one snapshot); writes lock the tenant's row first, so writes to
+//! one tenant are serialized across nodes; migrations take an advisory lock so that nodes
+//! starting together migrate one at a time.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use portcullis_model::Tenant;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::change::Change;
+use crate::err::{StoreError, from_sqlx};
+use crate::record::*;
+use crate::sql::Migration;
+use crate::{Backend, Store, redact};
+
+mod sql {
+    crate::sql::define_sql_store!(sqlx::Postgres, Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
+}
+
+/// PostgreSQL's migrations, in order.
+const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "initial", sql: include_str!("../../migrations/postgres/0001_initial.sql") }];
+
+/// The advisory lock key held while migrating ("pcls" in ASCII).
+const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(1885564019)";
+
+/// The PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `postgres://...` and migrates.
+    pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl { url: redact(url), reason: e.to_string() })?;
+        PgStore::open_with(options).await
+    }
+
+    /// Connects with explicit options (e.g. a `search_path` for one schema) and migrates.
+    pub async fn open_with(options: PgConnectOptions) -> Result<PgStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| match from_sqlx(e) {
+                StoreError::Database(reason) => StoreError::Unavailable(reason),
+                other => other,
+            })?;
+        sql::migrate(&pool, MIGRATIONS, Some(MIGRATION_LOCK)).await?;
+        Ok(PgStore { pool })
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        sql::tenants(&self.pool).await
+    }
+
+    async fn tenant_by_name(&self, name: &str) -> Result<Option<TenantRecord>, StoreError> {
+        sql::tenant_by_name(&self.pool, name).await
+    }
+
+    async fn revision(&self, tenant: TenantId) -> Result<u64, StoreError> {
+        sql::revision(&self.pool, tenant).await
+    }
+
+    async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode) -> Result<Imported, StoreError> {
+        sql::import_tenant(&self.pool, tenant, mode).await
+    }
+
+    async fn load_tenant(&self, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
+        sql::load_tenant(&self.pool, tenant).await
+    }
+
+    async fn delete_tenant(&self, tenant: TenantId) -> Result<(), StoreError> {
+        sql::delete_tenant(&self.pool, tenant).await
+    }
+
+    async fn apply(&self, tenant: TenantId, change: &Change) -> Result<u64, StoreError> {
+        sql::apply(&self.pool, tenant, change).await
+    }
+
+    async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRecord, StoreError> {
+        sql::create_api_key(&self.pool, key).await
+    }
+
+    async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+        sql::api_key_by_hash(&self.pool, hash).await
+    }
+
+    async fn api_keys(&self, tenant: TenantId, user_id: Option<&str>) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        sql::api_keys(&self.pool, tenant, user_id).await
+    }
+
+    async fn revoke_api_key(&self, tenant: TenantId, key_id: i64) -> Result<(), StoreError> {
+        sql::revoke_api_key(&self.pool, tenant, key_id).await
+    }
+
+    async fn create_client_secret(&self, secret: &NewClientSecret) -> Result<ClientSecretRecord, StoreError> {
+        sql::create_client_secret(&self.pool, secret).await
+    }
+
+    async fn client_secret_by_hash(&self, hash: &SecretHash) -> Result<Option<ClientSecretRecord>, StoreError> {
+        sql::client_secret_by_hash(&self.pool, hash).await
+    }
+
+    async fn create_oauth_token(&self, token: &NewOauthToken) -> Result<(), StoreError> {
+        sql::create_oauth_token(&self.pool, token).await
+    }
+
+    async fn oauth_token_by_hash(&self, hash: &SecretHash) -> Result<Option<OauthTokenRecord>, StoreError> {
+        sql::oauth_token_by_hash(&self.pool, hash).await
+    }
+}

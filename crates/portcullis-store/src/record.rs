@@ -1,0 +1,157 @@
+//! The values the store hands out and takes in besides the tenant model itself: tenant
+//! records, import modes, API keys, OAuth client secrets and tokens. Secrets never appear
+//! here in clear: only their SHA-256 hashes, computed by the caller.
+
+use std::fmt;
+
+/// A tenant's key in the store (stable across imports that replace its content).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(pub i64);
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A stored tenant: its key, name and current revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRecord {
+    /// Key.
+    pub id: TenantId,
+    /// Unique name.
+    pub name: String,
+    /// Grows by one with every write to the tenant's access model.
+    pub revision: u64,
+}
+
+/// What an import does with a tenant of the same name that is already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportMode {
+    /// Leave it as stored.
+    KeepExisting,
+    /// Replace its whole content, atomically.
+    Replace,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// A new tenant was stored.
+    Created,
+    /// An existing tenant's content was replaced.
+    Replaced,
+    /// An existing tenant was left as it was.
+    Kept,
+}
+
+/// The result of an import: the tenant as stored now, and what happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// The tenant.
+    pub tenant: TenantRecord,
+    /// What the import did.
+    pub outcome: ImportOutcome,
+}
+
+/// A SHA-256 hash of a secret.
+pub type SecretHash = [u8; 32];
+
+/// An API key to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The user the key acts as.
+    pub user_id: String,
+    /// SHA-256 of the token.
+    pub hash: SecretHash,
+    /// Free text.
+    pub description: String,
+    /// Unix seconds after which the key is refused; `None` = never.
+    pub expires_at: Option<i64>,
+}
+
+/// A stored API key (without its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Key id (unique in the store).
+    pub id: i64,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The user the key acts as.
+    pub user_id: String,
+    /// Free text.
+    pub description: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds after which the key is refused.
+    pub expires_at: Option<i64>,
+    /// Unix seconds of revocation, if revoked.
+    pub revoked_at: Option<i64>,
+}
+
+impl ApiKeyRecord {
+    /// True when the key may be used at `now` (unix seconds).
+    pub fn is_usable(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| now < at)
+    }
+}
+
+/// An OAuth client secret to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewClientSecret {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The OAuth client (an `oauthClients` id of the tenant).
+    pub client_id: String,
+    /// SHA-256 of the secret.
+    pub hash: SecretHash,
+    /// The user a `client_credentials` token acts as (the client's bot user).
+    pub bot_user: String,
+}
+
+/// A stored OAuth client secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSecretRecord {
+    /// Secret id.
+    pub id: i64,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The OAuth client.
+    pub client_id: String,
+    /// The bot user of `client_credentials` tokens.
+    pub bot_user: String,
+}
+
+/// An OAuth access token to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOauthToken {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The client that asked for it.
+    pub client_id: String,
+    /// The user it acts as (the impersonated subject, or the bot user).
+    pub user_id: String,
+    /// Scopes it carries.
+    pub scopes: Vec<String>,
+    /// SHA-256 of the token.
+    pub hash: SecretHash,
+    /// Unix seconds after which it is refused.
+    pub expires_at: i64,
+}
+
+/// A stored OAuth access token (without its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OauthTokenRecord {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The client.
+    pub client_id: String,
+    /// The user it acts as.
+    pub user_id: String,
+    /// Scopes it carries.
+    pub scopes: Vec<String>,
+    /// Unix seconds after which it is refused.
+    pub expires_at: i64,
+}

@@ -1,0 +1,134 @@
+//! The embedded SQLite backend: one file in WAL mode, a single-connection writer pool (so
+//! writers queue in the process instead of failing on SQLite's lock upgrade) and a small
+//! reader pool. Commits are synchronous (`synchronous = FULL`): an acknowledged write
+//! survives a crash of the process or the machine.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use portcullis_model::Tenant;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::change::Change;
+use crate::err::{StoreError, from_sqlx};
+use crate::record::*;
+use crate::sql::Migration;
+use crate::{Backend, Store};
+
+mod sql {
+    crate::sql::define_sql_store!(sqlx::Sqlite, None::<&str>);
+}
+
+/// SQLite's migrations, in order.
+const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "initial", sql: include_str!("../../migrations/sqlite/0001_initial.sql") }];
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating the file when missing) and migrates `sqlite://PATH` or `sqlite::memory:`.
+    pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::BadUrl { url: url.to_owned(), reason: e.to_string() })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        // An in-memory database lives in its connection: one connection, kept for good.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(u32::from(in_memory))
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| match from_sqlx(e) {
+                StoreError::Unavailable(reason) | StoreError::Database(reason) => {
+                    StoreError::Unavailable(format!("cannot open `{url}`: {reason}"))
+                }
+                other => other,
+            })?;
+        sql::migrate(&writer, MIGRATIONS, None).await?;
+        let reader = if in_memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(from_sqlx)?
+        };
+        Ok(SqliteStore { writer, reader })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        sql::tenants(&self.reader).await
+    }
+
+    async fn tenant_by_name(&self, name: &str) -> Result<Option<TenantRecord>, StoreError> {
+        sql::tenant_by_name(&self.reader, name).await
+    }
+
+    async fn revision(&self, tenant: TenantId) -> Result<u64, StoreError> {
+        sql::revision(&self.reader, tenant).await
+    }
+
+    async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode) -> Result<Imported, StoreError> {
+        sql::import_tenant(&self.writer, tenant, mode).await
+    }
+
+    async fn load_tenant(&self, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
+        sql::load_tenant(&self.reader, tenant).await
+    }
+
+    async fn delete_tenant(&self, tenant: TenantId) -> Result<(), StoreError> {
+        sql::delete_tenant(&self.writer, tenant).await
+    }
+
+    async fn apply(&self, tenant: TenantId, change: &Change) -> Result<u64, StoreError> {
+        sql::apply(&self.writer, tenant, change).await
+    }
+
+    async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRecord, StoreError> {
+        sql::create_api_key(&self.writer, key).await
+    }
+
+    async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+        sql::api_key_by_hash(&self.reader, hash).await
+    }
+
+    async fn api_keys(&self, tenant: TenantId, user_id: Option<&str>) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        sql::api_keys(&self.reader, tenant, user_id).await
+    }
+
+    async fn revoke_api_key(&self, tenant: TenantId, key_id: i64) -> Result<(), StoreError> {
+        sql::revoke_api_key(&self.writer, tenant, key_id).await
+    }
+
+    async fn create_client_secret(&self, secret: &NewClientSecret) -> Result<ClientSecretRecord, StoreError> {
+        sql::create_client_secret(&self.writer, secret).await
+    }
+
+    async fn client_secret_by_hash(&self, hash: &SecretHash) -> Result<Option<ClientSecretRecord>, StoreError> {
+        sql::client_secret_by_hash(&self.reader, hash).await
+    }
+
+    async fn create_oauth_token(&self, token: &NewOauthToken) -> Result<(), StoreError> {
+        sql::create_oauth_token(&self.writer, token).await
+    }
+
+    async fn oauth_token_by_hash(&self, hash: &SecretHash) -> Result<Option<OauthTokenRecord>, StoreError> {
+        sql::oauth_token_by_hash(&self.reader, hash).await
+    }
+}

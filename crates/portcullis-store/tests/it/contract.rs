@@ -1,0 +1,380 @@
+//! The store contract: every backend must pass these, each on a fresh database. Each test
+//! compares the store with the model's own in-memory mutations, so the store cannot drift
+//! from the rules the engine and the tenant file follow.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use portcullis_model::tenant::{RoleTarget, User};
+use portcullis_model::tenant_file::load_tenant_text;
+use portcullis_model::{Entitlement, ModelError, Permission, PermissionValue, Tenant, TenantSetting, UserStatus};
+use portcullis_store::*;
+
+use crate::harness::Harness;
+
+const DEMO: &str = include_str!("../../../../examples/demo-tenant.yaml");
+
+/// A tenant that uses every kind of row the store keeps.
+const RICH: &str = r#"
+name: rich
+subscription: capacity-based
+settings: { adminsCanOpenAppsWithoutSpaceRole: true, capacityUserTypesUnified: false }
+userDefault: { in-app-content-download: not-allowed, share-apps-fine-grained: allowed }
+roles:
+  - name: Follower
+    permissions: { in-app-content-download: user-default }
+  - name: Askers
+    description: ask for others
+    permissions: { evaluate-decisions-for-others: allowed, manage-api-keys: allowed }
+groups:
+  - { name: g1, providerType: custom, roles: [Follower, Steward] }
+  - { name: g2 }
+everyone: { roles: [Developer] }
+users:
+  - { id: u1, name: One, email: one@example.com, entitlement: full, roles: [TenantAdmin, Askers], groups: [g2, g1] }
+  - { id: u2, entitlement: basic, status: invited }
+  - { id: u3, entitlement: full, groups: [g1] }
+oauthClients:
+  - { id: c1, name: Client one, scopes: [apps:read, user_default, admin_classic] }
+  - { id: c2 }
+spaces:
+  - id: s1
+    type: data
+    owner: u1
+    members: [{ user: u2, roles: [datapreview, operator] }, { group: g1, roles: [consumer] }]
+  - { id: s2, name: Second, type: managed, owner: u3, members: [{ user: u1, roles: [publisher] }] }
+content:
+  - { id: dc, type: data-connection, space: s1, owner: u1 }
+  - { id: app1, name: App one, type: app, space: s2, owner: u3 }
+  - { id: app2, type: app, owner: u2 }
+uses:
+  - { consumer: app1, source: dc }
+shares:
+  - { resource: app1, group: g1, roles: [consumer, basicconsumer] }
+  - { resource: app1, user: u2, roles: [contributor] }
+"#;
+
+fn tenant(text: &str) -> Tenant {
+    load_tenant_text("test", text).expect("the test tenant is valid")
+}
+
+fn named(text: &str, name: &str) -> Tenant {
+    let mut tenant = tenant(text);
+    tenant.name = name.to_owned();
+    tenant
+}
+
+async fn import(store: &Arc<dyn Store>, tenant: &Tenant) -> TenantRecord {
+    let imported = store.import_tenant(tenant, ImportMode::KeepExisting).await.expect("import");
+    assert_eq!(imported.outcome, ImportOutcome::Created);
+    imported.tenant
+}
+
+async fn loaded(store: &Arc<dyn Store>, id: TenantId) -> (Tenant, u64) {
+    store.load_tenant(id).await.expect("load")
+}
+
+pub async fn import_then_load_gives_the_same_tenant(h: &impl Harness) {
+    let store = h.open().await;
+    for text in [DEMO, RICH] {
+        let original = tenant(text);
+        let record = import(&store, &original).await;
+        assert_eq!(record.revision, 1);
+        assert_eq!(loaded(&store, record.id).await, (original.clone(), 1));
+        assert_eq!(store.tenant_by_name(&original.name).await.unwrap(), Some(record));
+    }
+    let names: Vec<String> = store.tenants().await.unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["demo", "rich"]);
+    assert_eq!(store.tenant_by_name("nobody").await.unwrap(), None);
+}
+
+pub async fn import_keeps_an_existing_tenant_unless_replace(h: &impl Harness) {
+    let store = h.open().await;
+    let first = named(DEMO, "t");
+    let second = named(RICH, "t");
+    let record = import(&store, &first).await;
+    let kept = store.import_tenant(&second, ImportMode::KeepExisting).await.unwrap();
+    assert_eq!(kept, Imported { tenant: record.clone(), outcome: ImportOutcome::Kept });
+    assert_eq!(loaded(&store, record.id).await, (first, 1));
+    let replaced = store.import_tenant(&second, ImportMode::Replace).await.unwrap();
+    assert_eq!(replaced.outcome, ImportOutcome::Replaced);
+    assert_eq!(replaced.tenant.id, record.id, "a replaced tenant keeps its key (and so its credentials)");
+    assert_eq!(replaced.tenant.revision, 2);
+    assert_eq!(loaded(&store, record.id).await, (second, 2));
+}
+
+pub async fn a_failed_import_changes_nothing(h: &impl Harness) {
+    let store = h.open().await;
+    let good = tenant(DEMO);
+    let record = import(&store, &good).await;
+    // The model would refuse this tenant; the store's keys refuse it too, half-way through.
+    let mut broken = good.clone();
+    let mut twin = broken.users[0].clone();
+    twin.name = "twin".to_owned();
+    broken.users.push(twin);
+    let error = store.import_tenant(&broken, ImportMode::Replace).await.unwrap_err();
+    assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+    assert_eq!(loaded(&store, record.id).await, (good, 1));
+    broken.name = "broken".to_owned();
+    let error = store.import_tenant(&broken, ImportMode::KeepExisting).await.unwrap_err();
+    assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+    assert_eq!(store.tenant_by_name("broken").await.unwrap(), None);
+}
+
+/// Applies a change to the model tenant the way the store should.
+fn apply_to_model(tenant: &mut Tenant, change: &Change) -> Result<(), ModelError> {
+    match change {
+        Change::AssignRole { role, target } => tenant.assign_role(role, target),
+        Change::UnassignRole { role, target } => tenant.unassign_role(role, target),
+        Change::JoinGroup { user, group } => tenant.join_group(user, group),
+        Change::LeaveGroup { user, group } => tenant.leave_group(user, group),
+        Change::SetSetting { setting, value } => {
+            tenant.set_setting(*setting, *value);
+            Ok(())
+        }
+        Change::SetUserDefault { permission, value } => tenant.set_user_default(*permission, *value),
+        Change::RecordLogin { user } => tenant.record_login(user).map(|_| ()),
+    }
+}
+
+fn user(id: &str) -> RoleTarget {
+    RoleTarget::User(id.to_owned())
+}
+
+fn group(name: &str) -> RoleTarget {
+    RoleTarget::Group(name.to_owned())
+}
+
+fn assign(role: &str, target: RoleTarget) -> Change {
+    Change::AssignRole { role: role.to_owned(), target }
+}
+
+fn unassign(role: &str, target: RoleTarget) -> Change {
+    Change::UnassignRole { role: role.to_owned(), target }
+}
+
+fn join(user: &str, group: &str) -> Change {
+    Change::JoinGroup { user: user.to_owned(), group: group.to_owned() }
+}
+
+fn leave(user: &str, group: &str) -> Change {
+    Change::LeaveGroup { user: user.to_owned(), group: group.to_owned() }
+}
+
+pub async fn changes_follow_the_model_and_bump_the_revision(h: &impl Harness) {
+    let store = h.open().await;
+    let mut model = tenant(DEMO);
+    let record = import(&store, &model).await;
+    let changes = [
+        assign("Exporters", user("bob")),
+        assign("Steward", group("sales")),
+        assign("Steward", RoleTarget::Everyone),
+        assign("Steward", RoleTarget::Everyone),
+        unassign("PrivateAnalyticsContentCreator", RoleTarget::Everyone),
+        unassign("Exporters", group("finance")),
+        unassign("TenantAdmin", user("admin")),
+        join("carl", "finance"),
+        leave("ann", "sales"),
+        Change::SetSetting { setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole, value: true },
+        Change::SetSetting { setting: TenantSetting::AutoAssignCreateSharedSpacesRoleToProfessionals, value: false },
+        Change::SetUserDefault { permission: Permission::parse("in-app-content-download").unwrap(), value: PermissionValue::Allowed },
+        Change::SetUserDefault { permission: Permission::parse("manage-api-keys").unwrap(), value: PermissionValue::NotAllowed },
+        assign("TenantAdmin", user("admin")),
+    ];
+    for (step, change) in changes.iter().enumerate() {
+        apply_to_model(&mut model, change).unwrap_or_else(|e| panic!("the model refuses {change:?}: {e}"));
+        let revision = store.apply(record.id, change).await.unwrap_or_else(|e| panic!("the store refuses {change:?}: {e}"));
+        let expected_revision = step as u64 + 2;
+        assert_eq!(revision, expected_revision, "{change:?}");
+        assert_eq!(store.revision(record.id).await.unwrap(), expected_revision);
+        assert_eq!(loaded(&store, record.id).await, (model.clone(), expected_revision), "after {change:?}");
+    }
+}
+
+pub async fn refused_changes_write_nothing(h: &impl Harness) {
+    let store = h.open().await;
+    let model = tenant(DEMO);
+    let record = import(&store, &model).await;
+    let refused = [
+        assign("Nope", user("ann")),
+        assign("UserDefault", user("ann")),
+        assign("Steward", user("nobody")),
+        assign("Steward", group("nogroup")),
+        unassign("Steward", user("ann")),
+        unassign("Steward", RoleTarget::Everyone),
+        join("ann", "finance"),
+        join("ann", "nogroup"),
+        join("nobody", "finance"),
+        leave("carl", "finance"),
+        leave("nobody", "finance"),
+        Change::SetUserDefault { permission: Permission::parse("evaluate-decisions-for-others").unwrap(), value: PermissionValue::Allowed },
+        Change::RecordLogin { user: "nobody".to_owned() },
+    ];
+    for change in &refused {
+        let expected = apply_to_model(&mut model.clone(), change).expect_err("the model refuses it");
+        match store.apply(record.id, change).await {
+            Err(StoreError::Rejected(error)) => assert_eq!(error, expected, "{change:?}"),
+            other => panic!("{change:?}: expected the model's refusal `{expected}`, got {other:?}"),
+        }
+    }
+    assert_eq!(loaded(&store, record.id).await, (model, 1));
+    let missing = store.apply(TenantId(record.id.0 + 1000), &join("ann", "sales")).await.unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound(_)), "{missing:?}");
+}
+
+pub async fn record_login_stores_toggle_roles(h: &impl Harness) {
+    let store = h.open().await;
+    let mut model = tenant(DEMO);
+    let record = import(&store, &model).await;
+    for change in [
+        Change::RecordLogin { user: "ann".to_owned() },
+        Change::RecordLogin { user: "ann".to_owned() },
+        Change::RecordLogin { user: "carl".to_owned() },
+        Change::SetSetting { setting: TenantSetting::AutoAssignDataServicesContributorRoleToProfessionals, value: true },
+        Change::RecordLogin { user: "ann".to_owned() },
+        assign("SharedSpaceCreator", user("ann")),
+    ] {
+        apply_to_model(&mut model, &change).unwrap();
+        store.apply(record.id, &change).await.unwrap();
+        assert_eq!(loaded(&store, record.id).await.0, model, "after {change:?}");
+    }
+    let ann = model.user("ann").unwrap();
+    assert_eq!(ann.roles.len(), 2, "{:?}", ann.roles);
+}
+
+pub async fn tenants_are_isolated(h: &impl Harness) {
+    let store = h.open().await;
+    let a_model = named(DEMO, "a");
+    let b_model = named(DEMO, "b");
+    let a = import(&store, &a_model).await;
+    let b = import(&store, &b_model).await;
+    assert_ne!(a.id, b.id);
+    store.apply(a.id, &assign("Steward", user("bob"))).await.unwrap();
+    assert_eq!(loaded(&store, b.id).await, (b_model, 1));
+    let key = store
+        .create_api_key(&NewApiKey { tenant: a.id, user_id: "bob".into(), hash: [7; 32], description: "a's".into(), expires_at: None })
+        .await
+        .unwrap();
+    assert!(store.api_keys(b.id, None).await.unwrap().is_empty());
+    assert!(matches!(store.revoke_api_key(b.id, key.id).await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.api_key_by_hash(&[7; 32]).await.unwrap().map(|k| k.revoked_at), Some(None));
+    store.delete_tenant(b.id).await.unwrap();
+    assert_eq!(loaded(&store, a.id).await.1, 2);
+    assert_eq!(store.api_keys(a.id, None).await.unwrap().len(), 1);
+}
+
+pub async fn api_keys_are_stored_hashed_and_revocable(h: &impl Harness) {
+    let store = h.open().await;
+    let record = import(&store, &tenant(DEMO)).await;
+    let new = |user: &str, hash: u8, expires_at| NewApiKey {
+        tenant: record.id,
+        user_id: user.to_owned(),
+        hash: [hash; 32],
+        description: format!("key {hash}"),
+        expires_at,
+    };
+    let first = store.create_api_key(&new("ann", 1, None)).await.unwrap();
+    let second = store.create_api_key(&new("bob", 2, Some(first.created_at + 60))).await.unwrap();
+    assert_ne!(first.id, second.id);
+    let duplicate = store.create_api_key(&new("bob", 2, None)).await.unwrap_err();
+    assert!(matches!(duplicate, StoreError::Conflict(_)), "{duplicate:?}");
+    assert_eq!(store.api_key_by_hash(&[1; 32]).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.api_key_by_hash(&[3; 32]).await.unwrap(), None);
+    assert_eq!(store.api_keys(record.id, Some("bob")).await.unwrap(), vec![second.clone()]);
+    assert_eq!(store.api_keys(record.id, None).await.unwrap().len(), 2);
+    assert!(second.is_usable(second.created_at + 59));
+    assert!(!second.is_usable(second.created_at + 60));
+    store.revoke_api_key(record.id, first.id).await.unwrap();
+    store.revoke_api_key(record.id, first.id).await.unwrap();
+    let revoked = store.api_key_by_hash(&[1; 32]).await.unwrap().unwrap();
+    assert!(revoked.revoked_at.is_some());
+    assert!(!revoked.is_usable(revoked.created_at));
+    assert!(matches!(store.revoke_api_key(record.id, 9999).await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.revision(record.id).await.unwrap(), 1, "credentials do not move the revision");
+}
+
+pub async fn oauth_secrets_and_tokens_round_trip(h: &impl Harness) {
+    let store = h.open().await;
+    let record = import(&store, &tenant(DEMO)).await;
+    let secret = store
+        .create_client_secret(&NewClientSecret { tenant: record.id, client_id: "reporting".into(), hash: [9; 32], bot_user: "admin".into() })
+        .await
+        .unwrap();
+    assert_eq!(store.client_secret_by_hash(&[9; 32]).await.unwrap(), Some(secret));
+    assert_eq!(store.client_secret_by_hash(&[8; 32]).await.unwrap(), None);
+    let token = NewOauthToken {
+        tenant: record.id,
+        client_id: "reporting".into(),
+        user_id: "ann".into(),
+        scopes: vec!["apps:read".into(), "spaces:read".into()],
+        hash: [5; 32],
+        expires_at: 1_000,
+    };
+    store.create_oauth_token(&token).await.unwrap();
+    let found = store.oauth_token_by_hash(&[5; 32]).await.unwrap().unwrap();
+    assert_eq!(
+        found,
+        OauthTokenRecord { tenant: record.id, client_id: token.client_id, user_id: token.user_id, scopes: token.scopes, expires_at: 1_000 }
+    );
+}
+
+pub async fn delete_tenant_removes_everything(h: &impl Harness) {
+    let store = h.open().await;
+    let record = import(&store, &tenant(DEMO)).await;
+    store
+        .create_api_key(&NewApiKey { tenant: record.id, user_id: "ann".into(), hash: [1; 32], description: String::new(), expires_at: None })
+        .await
+        .unwrap();
+    store.delete_tenant(record.id).await.unwrap();
+    assert_eq!(store.tenant_by_name("demo").await.unwrap(), None);
+    assert_eq!(store.api_key_by_hash(&[1; 32]).await.unwrap(), None);
+    assert!(matches!(store.load_tenant(record.id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.delete_tenant(record.id).await, Err(StoreError::NotFound(_))));
+    // The name is free again, with nothing left over from before.
+    let again = import(&store, &tenant(DEMO)).await;
+    assert_eq!(loaded(&store, again.id).await, (tenant(DEMO), 1));
+}
+
+pub async fn data_survives_reopening(h: &impl Harness) {
+    let mut model = tenant(RICH);
+    let id = {
+        let store = h.open().await;
+        let record = import(&store, &model).await;
+        let change = join("u2", "g2");
+        store.apply(record.id, &change).await.unwrap();
+        apply_to_model(&mut model, &change).unwrap();
+        record.id
+    };
+    let store = h.open().await;
+    assert_eq!(loaded(&store, id).await, (model, 2));
+}
+
+pub async fn concurrent_writes_each_get_their_own_revision(h: &impl Harness) {
+    let store = h.open().await;
+    let mut model = tenant(DEMO);
+    for n in 0..16 {
+        model.users.push(User {
+            id: format!("extra{n}"),
+            name: format!("Extra {n}"),
+            email: None,
+            entitlement: Entitlement::Professional,
+            status: UserStatus::Active,
+            roles: Vec::new(),
+            groups: Vec::new(),
+        });
+    }
+    let record = import(&store, &model).await;
+    let mut tasks = Vec::new();
+    for n in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { store.apply(record.id, &join(&format!("extra{n}"), "sales")).await }));
+    }
+    let mut revisions = BTreeSet::new();
+    for task in tasks {
+        revisions.insert(task.await.expect("the task runs").expect("the write succeeds"));
+    }
+    assert_eq!(revisions, (2..=17).collect::<BTreeSet<u64>>());
+    let (stored, revision) = loaded(&store, record.id).await;
+    assert_eq!(revision, 17);
+    assert!(stored.users.iter().filter(|u| u.id.starts_with("extra")).all(|u| u.groups == ["sales"]));
+}

@@ -1,0 +1,47 @@
+//! The store's integration tests: one contract suite ([`contract`]) run on every backend —
+//! SQLite in a temporary file, PostgreSQL in a fresh schema per test (skipped, by name,
+//! when no PostgreSQL answers, unless `PORTCULLIS_REQUIRE_POSTGRES=1`).
+
+mod contract;
+mod harness;
+
+/// Declares each contract test once per backend, so every test has its own name on each.
+macro_rules! contract_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let harness = crate::harness::SqliteHarness::new();
+                    crate::contract::$name(&harness).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(harness) = crate::harness::PgHarness::new(stringify!($name)).await else { return };
+                    crate::contract::$name(&harness).await;
+                    harness.drop_schema().await;
+                }
+            )*
+        }
+    };
+}
+
+contract_tests!(
+    import_then_load_gives_the_same_tenant,
+    import_keeps_an_existing_tenant_unless_replace,
+    a_failed_import_changes_nothing,
+    changes_follow_the_model_and_bump_the_revision,
+    refused_changes_write_nothing,
+    record_login_stores_toggle_roles,
+    tenants_are_isolated,
+    api_keys_are_stored_hashed_and_revocable,
+    oauth_secrets_and_tokens_round_trip,
+    delete_tenant_removes_everything,
+    data_survives_reopening,
+    concurrent_writes_each_get_their_own_revision,
+);
