@@ -100,29 +100,22 @@ pub fn audit(site: &CompiledSite, context: RequestContext, scope: &AuditScope) -
     let wanted = if scope.actions.is_empty() { ActionSet::ALL } else { scope.actions };
     let mut cells = Vec::new();
     for user in &users {
-        for resource in &resources {
-            let mut granted = ActionSet::NONE;
-            let mut rules = Vec::new();
-            for rule_id in site.applicable_rules(*resource, context) {
-                let Some(rule) = site.rules().get(rule_id.0 as usize) else { continue };
-                let actions = ActionSet(rule.actions.0 & wanted.0);
-                if actions.is_empty() {
-                    continue;
-                }
-                if let Ok(true) = site.evaluate_rule(rule_id, *user, *resource, context) {
-                    granted = granted.union(actions);
-                    rules.push(RuleGrant { rule: rule.name.clone(), actions });
-                }
+        site.audit_row(*user, &resources, context, wanted, &mut |resource, granted, granting| {
+            if granted.is_empty() {
+                return;
             }
-            if !granted.is_empty() {
-                cells.push(AuditCell {
-                    user: site.user_key(*user).to_owned(),
-                    resource: site.resource_id(*resource).to_owned(),
-                    granted,
-                    rules,
-                });
-            }
-        }
+            let rules = granting
+                .iter()
+                .filter_map(|idx| site.rules().get(*idx as usize))
+                .map(|rule| RuleGrant { rule: rule.name.clone(), actions: ActionSet(rule.actions.0 & wanted.0) })
+                .collect();
+            cells.push(AuditCell {
+                user: site.user_key(*user).to_owned(),
+                resource: site.resource_id(resource).to_owned(),
+                granted,
+                rules,
+            });
+        });
     }
     AuditMatrix {
         context: context.name(),

@@ -6,6 +6,7 @@
 //! allocate: nested `HasPrivilege` evaluations keep their stack in a fixed array, and values
 //! are visited in place. Only [`CompiledSite::decide`], which builds an explanation, allocates.
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use regex::Regex;
@@ -28,8 +29,12 @@ enum Ent {
     Resource(u32),
 }
 
+/// Results of nested `HasPrivilege` decisions for one user and context, kept across the
+/// cells of an audit row: (resource, action) → (result, how many levels it went deeper).
+pub(crate) type PrivilegeMemo = HashMap<(u32, u8), (bool, usize)>;
+
 /// One evaluation: the requesting user, the context and the `HasPrivilege` stack.
-struct Evaluator<'s> {
+struct Evaluator<'s, 'm> {
     site: &'s CompiledSite,
     user: u32,
     context: RequestContext,
@@ -37,6 +42,13 @@ struct Evaluator<'s> {
     depth: usize,
     /// Set when a nested `HasPrivilege` met a cycle (it then counts as false).
     cycle: bool,
+    /// Set when a result depended on the stack (a cycle or the depth limit): not memoizable.
+    tainted: bool,
+    /// The deepest stack reached.
+    high_water: usize,
+    memo: Option<&'m mut PrivilegeMemo>,
+    /// Per rule, its condition for this user alone (audit rows only).
+    prefilter: Option<&'m [Tri]>,
 }
 
 impl CompiledSite {
@@ -105,9 +117,76 @@ impl CompiledSite {
     }
 }
 
-impl<'s> Evaluator<'s> {
+/// What a condition is for one user whatever the resource: decided, or depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tri {
+    False,
+    True,
+    /// Depends on the resource (or may fail): evaluate per resource.
+    Unknown,
+}
+
+impl CompiledSite {
+    /// One row of the audit matrix: for `user` and each of `resources`, the actions in `wanted`
+    /// that applicable rules grant, and those rules (by index), passed to `emit`.
+    ///
+    /// Two things make a row cheap: each rule's condition is first evaluated once for the user
+    /// alone (parts that depend on the resource stay unknown, so a rule that cannot hold for
+    /// this user is never evaluated again), and nested `HasPrivilege` results are kept across
+    /// the row.
+    pub(crate) fn audit_row(
+        &self,
+        user: UserId,
+        resources: &[ResourceId],
+        context: RequestContext,
+        wanted: ActionSet,
+        emit: &mut dyn FnMut(ResourceId, ActionSet, &[u32]),
+    ) {
+        let mut memo = PrivilegeMemo::new();
+        let mut evaluator = Evaluator::new(self, user, context);
+        let any_resource = resources.first().map_or(0, |r| r.0);
+        let prefilter: Vec<Tri> = self.rules.iter().map(|rule| evaluator.user_only_rule(rule.root, any_resource)).collect();
+        evaluator.memo = Some(&mut memo);
+        evaluator.prefilter = Some(&prefilter);
+        let mut granting = Vec::new();
+        for resource in resources {
+            let mut granted = ActionSet::NONE;
+            granting.clear();
+            for candidate in self.candidates_of(*resource, context) {
+                let Some(rule) = self.rules.get(candidate.rule as usize) else { continue };
+                let actions = ActionSet(rule.actions.0 & wanted.0);
+                if actions.is_empty() || !self.candidate_applies(candidate, *resource) {
+                    continue;
+                }
+                let holds = match prefilter.get(candidate.rule as usize) {
+                    Some(Tri::False) => false,
+                    Some(Tri::True) => true,
+                    _ => matches!(evaluator.rule(rule.root, resource.0), Ok(true)),
+                };
+                if holds {
+                    granted = granted.union(actions);
+                    granting.push(candidate.rule);
+                }
+            }
+            emit(*resource, granted, &granting);
+        }
+    }
+}
+
+impl<'s, 'm> Evaluator<'s, 'm> {
     fn new(site: &'s CompiledSite, user: UserId, context: RequestContext) -> Self {
-        Evaluator { site, user: user.0, context, stack: [(0, 0); MAX_PRIVILEGE_DEPTH], depth: 0, cycle: false }
+        Evaluator {
+            site,
+            user: user.0,
+            context,
+            stack: [(0, 0); MAX_PRIVILEGE_DEPTH],
+            depth: 0,
+            cycle: false,
+            tainted: false,
+            high_water: 0,
+            memo: None,
+            prefilter: None,
+        }
     }
 
     /// True when some applicable rule grants `action` on `resource` (rules that fail grant nothing).
@@ -118,12 +197,76 @@ impl<'s> Evaluator<'s> {
             if !rule.actions.contains(action) || !site.candidate_applies(candidate, ResourceId(resource)) {
                 continue;
             }
+            match self.prefilter.and_then(|p| p.get(candidate.rule as usize)) {
+                Some(Tri::True) => return Ok(true),
+                Some(Tri::False) => continue,
+                _ => {}
+            }
             match self.rule(rule.root, resource) {
                 Ok(true) => return Ok(true),
                 Ok(false) | Err(_) => {}
             }
         }
         Ok(false)
+    }
+
+    /// Whether a rule can grant for this user at all: its condition for the user alone, where
+    /// a root `and` with a conjunct that is false for the user is false (the rule then either
+    /// evaluates to false or fails, and grants nothing either way).
+    fn user_only_rule(&mut self, root: u32, resource: u32) -> Tri {
+        let site = self.site;
+        if let Some(Node::And { start, len }) = site.nodes.get(root as usize) {
+            for kid in site.kids.get(*start as usize..(*start + *len) as usize).unwrap_or_default() {
+                if self.user_only(*kid, resource) == Tri::False {
+                    return Tri::False;
+                }
+            }
+        }
+        self.user_only(root, resource)
+    }
+
+    /// The condition for the user alone: leaves that read the resource are unknown, and so is
+    /// anything after them in an `and`/`or` (evaluation is left to right, and an unknown part
+    /// might fail).
+    fn user_only(&mut self, idx: u32, resource: u32) -> Tri {
+        let site = self.site;
+        let Some(node) = site.nodes.get(idx as usize) else { return Tri::Unknown };
+        let user_rooted = |path: &u32| site.paths.get(*path as usize).is_some_and(|p| p.root == Root::User);
+        let decided = |result: Result<bool, EvalError>| match result {
+            Ok(true) => Tri::True,
+            Ok(false) => Tri::False,
+            Err(_) => Tri::Unknown,
+        };
+        match node {
+            Node::True => Tri::True,
+            Node::Or { start, len } | Node::And { start, len } => {
+                let is_or = matches!(node, Node::Or { .. });
+                for kid in site.kids.get(*start as usize..(*start + *len) as usize).unwrap_or_default() {
+                    match (self.user_only(*kid, resource), is_or) {
+                        (Tri::True, true) => return Tri::True,
+                        (Tri::False, false) => return Tri::False,
+                        (Tri::Unknown, _) => return Tri::Unknown,
+                        _ => {}
+                    }
+                }
+                if is_or { Tri::False } else { Tri::True }
+            }
+            Node::Not(inner) => match self.user_only(*inner, resource) {
+                Tri::True => Tri::False,
+                Tri::False => Tri::True,
+                Tri::Unknown => Tri::Unknown,
+            },
+            Node::Compare(cmp) => {
+                let Some(compare) = site.compares.get(*cmp as usize) else { return Tri::Unknown };
+                let side_ok = |operand: &LOperand| match operand {
+                    LOperand::Const(_) => true,
+                    LOperand::Path(path) => user_rooted(path),
+                };
+                if side_ok(&compare.lhs) && side_ok(&compare.rhs) { decided(self.node(idx, resource)) } else { Tri::Unknown }
+            }
+            Node::Empty(path) | Node::IsAnonymous(path) if user_rooted(path) => decided(self.node(idx, resource)),
+            Node::Empty(_) | Node::IsAnonymous(_) | Node::IsOwned(_) | Node::HasPrivilege { .. } => Tri::Unknown,
+        }
     }
 
     fn rule(&mut self, root: u32, resource: u32) -> Result<bool, EvalError> {
@@ -236,15 +379,33 @@ impl<'s> Evaluator<'s> {
         let key = (target, action as u8);
         if self.stack[..self.depth].contains(&key) {
             self.cycle = true;
+            self.tainted = true;
             return Ok(false);
         }
+        if let Some((result, reach)) = self.memo.as_ref().and_then(|memo| memo.get(&key)) {
+            // INVARIANT: a memoized result met no cycle and no depth limit, so it holds at any
+            // depth from which it would not reach the limit either.
+            if self.depth + reach < MAX_PRIVILEGE_DEPTH {
+                return Ok(*result);
+            }
+        }
         if self.depth == MAX_PRIVILEGE_DEPTH {
+            self.tainted = true;
             return Err(EvalError::TooDeep(MAX_PRIVILEGE_DEPTH));
         }
+        let start = self.depth;
         self.stack[self.depth] = key;
         self.depth += 1;
+        let saved_taint = std::mem::replace(&mut self.tainted, false);
+        let saved_high_water = std::mem::replace(&mut self.high_water, self.depth);
         let result = self.allows(target, action);
         self.depth -= 1;
+        let reach = self.high_water - start;
+        if let (false, Ok(granted), Some(memo)) = (self.tainted, &result, self.memo.as_deref_mut()) {
+            memo.insert(key, (*granted, reach));
+        }
+        self.tainted |= saved_taint;
+        self.high_water = self.high_water.max(saved_high_water);
         result
     }
 

@@ -259,3 +259,28 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The audit matrix (user prefilter, memoized `HasPrivilege`) agrees with one decision per cell.
+    #[test]
+    fn audit_matrix_agrees_with_decisions(site in site()) {
+        use portcullis_rules::audit::{AuditScope, audit};
+        let compiled = CompiledSite::compile(&site).expect("generated rules parse");
+        for context in RequestContext::ALL {
+            let matrix = audit(&compiled, context, &AuditScope::default());
+            let mut expected = Vec::new();
+            for user in compiled.user_ids() {
+                for resource in compiled.resource_ids() {
+                    let granted = compiled.granted_actions(user, resource, context);
+                    if !granted.is_empty() {
+                        expected.push((compiled.user_key(user).to_owned(), compiled.resource_id(resource).to_owned(), granted));
+                    }
+                }
+            }
+            let actual: Vec<_> = matrix.cells.iter().map(|c| (c.user.clone(), c.resource.clone(), c.granted)).collect();
+            prop_assert_eq!(actual, expected);
+        }
+    }
+}
