@@ -13,7 +13,7 @@ use portcullis_model::{Action, CapSet, Capability, ContentKind, Permission, Spac
 
 use crate::explain::{Explanation, Reason};
 use crate::request::{Channel, Request, Resource};
-use crate::snapshot::{ContentIdx, ContentInfo, GroupIdx, Snapshot, SpaceIdx, SpaceInfo, TenantRights, UserIdx};
+use crate::snapshot::{ContentInfo, GroupIdx, Snapshot, SpaceIdx, SpaceInfo, TenantRights, UserIdx};
 use crate::tables::{self, Row};
 
 /// A decision and, when asked for, its explanation.
@@ -37,7 +37,7 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
 }
 
 /// Where reasons go. `Silent` makes every call a no-op so the plain decision allocates nothing.
-trait Trace: Sized {
+pub(crate) trait Trace: Sized {
     fn push(&mut self, reason: impl FnOnce() -> Reason);
     fn len(&self) -> usize;
     /// Drops the reasons recorded in `from..to` (a failed path before a path that granted).
@@ -46,7 +46,7 @@ trait Trace: Sized {
     fn into_explanation(self) -> Explanation;
 }
 
-struct Silent;
+pub(crate) struct Silent;
 
 impl Trace for Silent {
     fn push(&mut self, _: impl FnOnce() -> Reason) {}
@@ -87,14 +87,14 @@ impl Trace for Recorder {
 }
 
 /// What one evaluation needs besides the request.
-struct Ctx<'a> {
-    snapshot: &'a Snapshot,
-    user: UserIdx,
-    rights: &'a TenantRights,
-    scopes: Option<&'a ScopeSet>,
+pub(crate) struct Ctx<'a> {
+    pub(crate) snapshot: &'a Snapshot,
+    pub(crate) user: UserIdx,
+    pub(crate) rights: &'a TenantRights,
+    pub(crate) scopes: Option<&'a ScopeSet>,
 }
 
-fn evaluate<T: Trace>(snapshot: &Snapshot, request: &Request<'_>, trace: &mut T) -> bool {
+pub(crate) fn evaluate<T: Trace>(snapshot: &Snapshot, request: &Request<'_>, trace: &mut T) -> bool {
     let Some(user) = snapshot.users.get(request.user.0 as usize) else {
         trace.push(|| Reason::Error(format!("user index {} is not in this snapshot", request.user.0)));
         return false;
@@ -222,7 +222,7 @@ fn admin_scope(action: Action) -> Option<&'static str> {
 
 /// The OAuth filter: a path granted by user rights needs `user_default` or the action's
 /// scope; a path granted by an admin role needs `admin_classic` (or the `admin.*` scope).
-fn scope_allows<T: Trace>(ctx: &Ctx<'_>, action: Action, admin_path: bool, trace: &mut T) -> bool {
+pub(crate) fn scope_allows<T: Trace>(ctx: &Ctx<'_>, action: Action, admin_path: bool, trace: &mut T) -> bool {
     let Some(scopes) = ctx.scopes else { return true };
     let scope_reason = |scope: &str, granted: bool| Reason::Scope { scope: Arc::from(scope), granted };
     if admin_path {
@@ -323,13 +323,13 @@ fn space_roles_of(ctx: &Ctx<'_>, space: &SpaceInfo) -> impl Iterator<Item = (Spa
     individual.into_iter().chain(through_groups)
 }
 
-fn lookup<K: Ord + Copy>(entries: &[(K, SpaceRoleSet)], key: K) -> Option<SpaceRoleSet> {
+pub(crate) fn lookup<K: Ord + Copy>(entries: &[(K, SpaceRoleSet)], key: K) -> Option<SpaceRoleSet> {
     entries.binary_search_by_key(&key, |(k, _)| *k).ok().map(|i| entries[i].1)
 }
 
 /// Grants when the user is the space owner (and the row has the Owner column) or holds one
 /// of the row's roles; records which.
-fn space_row<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, row: Row, trace: &mut T) -> bool {
+pub(crate) fn space_row<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, row: Row, trace: &mut T) -> bool {
     if row.owner && space.owner == ctx.user {
         trace.push(|| Reason::SpaceOwner { space: space.id.clone() });
         return true;
@@ -348,7 +348,7 @@ fn space_row<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, row: Row, trace: &mut T
 }
 
 /// The user's requirement checks that follow a granted path: permissions and entitlement.
-fn requirements<T: Trace>(ctx: &Ctx<'_>, action: Action, trace: &mut T) -> bool {
+pub(crate) fn requirements<T: Trace>(ctx: &Ctx<'_>, action: Action, trace: &mut T) -> bool {
     let cap = match action {
         Action::AppExportData => Some(Capability::ExportData),
         Action::AppExportImage => Some(Capability::ExportImage),
@@ -372,7 +372,7 @@ fn requirements<T: Trace>(ctx: &Ctx<'_>, action: Action, trace: &mut T) -> bool 
 
 /// Admins' fixed rights in shared, managed (TenantAdmin, AnalyticsAdmin) and data spaces
 /// (TenantAdmin, DataAdmin) where they hold no role (spec §8.5).
-fn admin_without_role<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, action: Action, trace: &mut T) -> bool {
+pub(crate) fn admin_without_role<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, action: Action, trace: &mut T) -> bool {
     use Action::*;
     let opens_app = action == AppRead;
     let allowed = match action {
@@ -468,7 +468,7 @@ fn space_content<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, item: &ContentInfo,
     }
 }
 
-fn edit_script_in_shared<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, owns_app: bool, trace: &mut T) -> bool {
+pub(crate) fn edit_script_in_shared<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, owns_app: bool, trace: &mut T) -> bool {
     if space_row(ctx, space, tables::row_for(SpaceType::Shared, Action::AppEditScript), trace) {
         return true;
     }
@@ -479,7 +479,7 @@ fn edit_script_in_shared<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, owns_app: b
     false
 }
 
-fn shared_with<T: Trace>(ctx: &Ctx<'_>, item: &ContentInfo, action: Action, trace: &mut T) -> bool {
+pub(crate) fn shared_with<T: Trace>(ctx: &Ctx<'_>, item: &ContentInfo, action: Action, trace: &mut T) -> bool {
     if !tables::share_grants(action) {
         return false;
     }
@@ -494,13 +494,4 @@ fn shared_with<T: Trace>(ctx: &Ctx<'_>, item: &ContentInfo, action: Action, trac
         }
     }
     false
-}
-
-/// The ids of the content a user may take `action` on, in snapshot order; used by
-/// `list-resources`. Each item is decided in full, silently.
-pub fn permitted_content<'s>(snapshot: &'s Snapshot, user: UserIdx, channel: Channel<'s>, action: Action) -> impl Iterator<Item = ContentIdx> + 's {
-    (0..snapshot.content.len() as u32).map(ContentIdx).filter(move |&item| {
-        let request = Request { user, channel, action, resource: Resource::Content(item), explain: false };
-        evaluate(snapshot, &request, &mut Silent)
-    })
 }

@@ -9,14 +9,16 @@
 pub mod decide;
 pub mod err;
 pub mod explain;
+pub mod list;
 pub mod request;
 pub mod session;
 pub mod snapshot;
 pub mod tables;
 
-pub use decide::{Decision, decide, permitted_content};
+pub use decide::{Decision, decide};
+pub use list::permitted_content;
 pub use err::RequestError;
 pub use explain::{Explanation, Reason, Via};
 pub use request::{Channel, ChannelKind, RawRequest, Request, Resolved, Resource, resolve};
 pub use session::Sessions;
-pub use snapshot::{ClientIdx, ContentIdx, GroupIdx, Snapshot, SpaceIdx, TenantRights, UserIdx};
+pub use snapshot::{ClientIdx, ContentHot, ContentIdx, GroupIdx, Snapshot, SpaceIdx, TenantRights, UserIdx};

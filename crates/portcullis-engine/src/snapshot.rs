@@ -141,6 +141,24 @@ pub struct ContentInfo {
     pub group_shares: Vec<(GroupIdx, SpaceRoleSet)>,
 }
 
+/// The fields of a content item that `list-resources` reads for every item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentHot {
+    /// Its space's index, or `u32::MAX` for a personal item.
+    pub space: u32,
+    /// Its owner's index.
+    pub owner: u32,
+    /// App or data connection.
+    pub kind: ContentKind,
+    /// Whether any share exists for it.
+    pub shared: bool,
+}
+
+impl ContentHot {
+    /// The marker for "personal space".
+    pub const PERSONAL: u32 = u32::MAX;
+}
+
 /// An OAuth client in a snapshot.
 #[derive(Debug, Clone)]
 pub struct ClientInfo {
@@ -169,6 +187,9 @@ pub struct Snapshot {
     pub content: Vec<ContentInfo>,
     /// OAuth clients.
     pub clients: Vec<ClientInfo>,
+    /// Per content item, the few fields a listing scans, packed so a pass over a million items
+    /// stays in cache (same order as `content`).
+    pub content_hot: Vec<ContentHot>,
     user_by_id: HashMap<Arc<str>, UserIdx>,
     group_by_name: HashMap<Arc<str>, GroupIdx>,
     space_by_id: HashMap<Arc<str>, SpaceIdx>,
@@ -231,6 +252,7 @@ impl Snapshot {
             spaces: Vec::with_capacity(tenant.spaces.len()),
             content: Vec::with_capacity(tenant.content.len()),
             clients: Vec::with_capacity(tenant.oauth_clients.len()),
+            content_hot: Vec::new(),
             user_by_id: HashMap::with_capacity(tenant.users.len()),
             group_by_name: HashMap::with_capacity(tenant.groups.len()),
             space_by_id: HashMap::with_capacity(tenant.spaces.len()),
@@ -381,6 +403,16 @@ impl Snapshot {
             snapshot.clients.push(ClientInfo { id, scopes: ScopeSet::new(client.scopes.iter().cloned()) });
         }
 
+        snapshot.content_hot = snapshot
+            .content
+            .iter()
+            .map(|item| ContentHot {
+                space: item.space.map_or(ContentHot::PERSONAL, |s| s.0),
+                owner: item.owner.0,
+                kind: item.kind,
+                shared: !item.user_shares.is_empty() || !item.group_shares.is_empty(),
+            })
+            .collect();
         let unified = tenant.setting(TenantSetting::CapacityUserTypesUnified);
         snapshot.resolve_basic_promotion(unified);
         snapshot

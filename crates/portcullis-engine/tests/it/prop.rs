@@ -205,3 +205,45 @@ fn random_tenants_exercise_both_outcomes() {
     }
     assert!(allowed > total / 10 && allowed < total * 9 / 10, "{allowed} of {total}");
 }
+
+fn listing_agrees(tenant: &Tenant) -> Result<(), String> {
+    use portcullis_engine::{Channel, ContentIdx, Request, Resource, permitted_content};
+    let snapshot = Snapshot::build(tenant, 1);
+    let mut channels = vec![Channel::ApiKey];
+    channels.extend((0..snapshot.clients.len() as u32).map(|c| Channel::OAuth(portcullis_engine::ClientIdx(c))));
+    for u in 0..snapshot.users.len() as u32 {
+        let user = portcullis_engine::UserIdx(u);
+        for action in Action::ALL {
+            for channel in &channels {
+                let listed: Vec<ContentIdx> = permitted_content(&snapshot, user, *channel, *action).collect();
+                let expected: Vec<ContentIdx> = (0..snapshot.content.len() as u32)
+                    .map(ContentIdx)
+                    .filter(|item| {
+                        let kind_fits = match action.resource_kind() {
+                            ResourceKind::App => snapshot.content_item(*item).kind == ContentKind::App,
+                            ResourceKind::DataConnection => snapshot.content_item(*item).kind == ContentKind::DataConnection,
+                            _ => false,
+                        };
+                        kind_fits && decide(&snapshot, &Request { user, channel: *channel, action: *action, resource: Resource::Content(*item), explain: false }).allowed
+                    })
+                    .collect();
+                if listed != expected {
+                    return Err(format!("user {u} {action} via {channel:?}: listed {listed:?}, decided {expected:?}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn listing_equals_deciding_every_item(seed in any::<u64>()) {
+        let tenant = random_tenant(seed);
+        if let Err(message) = listing_agrees(&tenant) {
+            prop_assert!(false, "seed {seed}: {message}");
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! `list-resources`: every content item a user may take one action on, in snapshot order.
+//!
+//! A listing asks the same question of up to a million items, and almost all of the answer
+//! depends on the item's space, not the item. So the grant paths of `decide.rs` are worked
+//! out once per call — per space (with and without owning the item), the requirements and
+//! the OAuth filter — and each item then costs a look at its packed `ContentHot` entry.
+//! Reloads, whose sources are checked item by item, go through the full decision.
+//! INVARIANT: the result equals filtering every item through `decide` (a property test checks it).
+
+use portcullis_model::{Action, ContentKind, ResourceKind, SpaceType, UserStatus};
+
+use crate::decide::{Ctx, Silent, admin_without_role, edit_script_in_shared, evaluate, requirements, scope_allows, shared_with, space_row};
+use crate::request::{Channel, Request, Resource};
+use crate::snapshot::{ContentHot, ContentIdx, Snapshot, UserIdx};
+use crate::tables;
+
+/// What the user path and the admin path give in one space.
+#[derive(Debug, Clone, Copy, Default)]
+struct SpaceGrant {
+    /// For an item the user does not own.
+    not_owner: bool,
+    /// For an item the user owns.
+    owner: bool,
+    /// Through the admin path.
+    admin: bool,
+}
+
+/// The content the user may take `action` on (empty for tenant and space actions).
+pub fn permitted_content<'s>(snapshot: &'s Snapshot, user: UserIdx, channel: Channel<'s>, action: Action) -> impl Iterator<Item = ContentIdx> + 's {
+    list(snapshot, user, channel, action).into_iter()
+}
+
+fn list(snapshot: &Snapshot, user: UserIdx, channel: Channel<'_>, action: Action) -> Vec<ContentIdx> {
+    let kind = match action.resource_kind() {
+        ResourceKind::App => ContentKind::App,
+        ResourceKind::DataConnection => ContentKind::DataConnection,
+        ResourceKind::Tenant | ResourceKind::Space => return Vec::new(),
+    };
+    let Some(info) = snapshot.users.get(user.0 as usize) else { return Vec::new() };
+    if info.status != UserStatus::Active {
+        return Vec::new();
+    }
+    if action == Action::AppReload {
+        return snapshot.content_hot.iter().enumerate().filter(|(_, hot)| hot.kind == kind).map(|(i, _)| ContentIdx(i as u32)).filter(|&item| {
+            evaluate(snapshot, &Request { user, channel, action, resource: Resource::Content(item), explain: false }, &mut Silent)
+        }).collect();
+    }
+    let (rights, scopes) = match channel {
+        Channel::Session(rights) => (rights, None),
+        Channel::ApiKey => (&info.rights, None),
+        Channel::OAuth(client) => match snapshot.clients.get(client.0 as usize) {
+            Some(client) => (&info.rights, Some(&client.scopes)),
+            None => return Vec::new(),
+        },
+    };
+    let ctx = Ctx { snapshot, user, rights, scopes };
+    let t = &mut Silent;
+    let user_path_open = requirements(&ctx, action, t) && scope_allows(&ctx, action, false, t);
+    let admin_scope_open = scope_allows(&ctx, action, true, t);
+    let grants: Vec<SpaceGrant> = snapshot
+        .spaces
+        .iter()
+        .map(|space| {
+            let admin = admin_scope_open && admin_without_role(&ctx, space, action, t);
+            if !user_path_open {
+                return SpaceGrant { admin, ..SpaceGrant::default() };
+            }
+            let (not_owner, owner) = match (space.space_type, action) {
+                (SpaceType::Shared, Action::AppEditScript) => {
+                    (edit_script_in_shared(&ctx, space, false, t), edit_script_in_shared(&ctx, space, true, t))
+                }
+                _ => {
+                    let granted = space_row(&ctx, space, tables::row_for_entitlement(space.space_type, action, rights.entitlement), t);
+                    (granted, granted)
+                }
+            };
+            SpaceGrant { not_owner, owner, admin }
+        })
+        .collect();
+    let personal_open = user_path_open && tables::personal_owner_grants(action);
+    let may_share = user_path_open && tables::share_grants(action);
+    let mut out = Vec::new();
+    for (i, hot) in snapshot.content_hot.iter().enumerate() {
+        if hot.kind != kind {
+            continue;
+        }
+        let owns = hot.owner == user.0;
+        let allowed = if hot.space == ContentHot::PERSONAL {
+            personal_open && owns
+        } else {
+            let grant = grants[hot.space as usize];
+            grant.admin
+                || if owns { grant.owner } else { grant.not_owner }
+                || (may_share && hot.shared && shared_with(&ctx, &snapshot.content[i], action, t))
+        };
+        if allowed {
+            out.push(ContentIdx(i as u32));
+        }
+    }
+    out
+}
