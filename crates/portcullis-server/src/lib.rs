@@ -1,1 +1,85 @@
-//! The HTTP decision service (being built: see the store crate for storage).
+//! The HTTP decision service: axum routes over the store and the engine.
+//!
+//! [`app`] builds the whole router from an [`AppState`] (tests drive it without sockets).
+//! Requests authenticate with a bearer credential whose tenant is the request's tenant;
+//! decisions read an immutable per-tenant snapshot, never the database; writes go to the
+//! store, then the snapshot is rebuilt. Every error is an [`ApiError`] with a JSON body.
+//!
+//! This crate knows HTTP and JSON and nothing about SQL (the store's) or access rules (the
+//! engine's).
+#![warn(missing_docs)]
+
+pub mod admin;
+pub mod auth;
+pub mod authzen;
+pub mod decision;
+pub mod dto;
+pub mod err;
+pub mod extract;
+pub mod metrics;
+pub mod oauth;
+pub mod ops;
+pub mod state;
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{delete, get, post, put};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+pub use err::{ApiError, ErrorBody};
+pub use state::{AppState, ServerConfig};
+
+/// The largest request body: room for a batch of 100,000 checks.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// How long a request may take before it is answered with a 503.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(ops::health))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .route("/v1/check", post(decision::check))
+        .route("/v1/check/batch", post(decision::check_batch))
+        .route("/v1/list-resources", post(decision::list_resources))
+        .route("/v1/list-users", post(decision::list_users))
+        .route("/v1/whoami", get(admin::whoami))
+        .route("/v1/api-keys", post(admin::create_api_key).get(admin::list_api_keys))
+        .route("/v1/api-keys/{id}", delete(admin::revoke_api_key))
+        .route("/v1/sessions", post(admin::login))
+        .route("/v1/changes", post(admin::apply_change))
+        .route("/v1/oauth-clients/{id}/secrets", post(admin::create_client_secret))
+        .route("/v1/operator/tenants/{name}", put(admin::import_tenant).delete(admin::delete_tenant))
+        .route("/oauth/token", post(oauth::token))
+        .route("/access/v1/evaluation", post(authzen::evaluation))
+        .route("/access/v1/evaluations", post(authzen::evaluations))
+        .route("/.well-known/authzen-configuration", get(authzen::configuration))
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(ops::timed_out))
+                .layer(tower::timeout::TimeoutLayer::new(REQUEST_TIMEOUT)),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Counts every request by route and status, and its latency.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
+    let response = next.run(request).await;
+    state.metrics().record_request(&method, &route, response.status().as_u16(), started.elapsed());
+    response
+}

@@ -1,1 +1,11 @@
-//! The server's integration tests.
+//! The server's HTTP tests, through the router without sockets (`tower::ServiceExt::oneshot`),
+//! on a temporary SQLite store holding the demo tenant and a second tenant.
+
+mod support;
+
+mod authzen;
+mod credentials;
+mod decisions;
+mod isolation;
+mod operations;
+mod writes;

@@ -1,0 +1,329 @@
+//! The decision API: `/v1/check`, `/v1/check/batch`, `/v1/list-resources`, `/v1/list-users`.
+//! Every route decides on one immutable view of the caller's tenant; asking about another
+//! user is itself authorized first, so a caller without that right learns nothing about
+//! who or what exists.
+
+use axum::Json;
+use axum::extract::State;
+use base64::Engine as _;
+use portcullis_engine::{
+    Channel, ContentIdx, Decision, RawRequest, Request, RequestError, Resource, SpaceIdx, TenantRights, UserIdx, decide, resolve,
+};
+use portcullis_model::{Action, ContentKind, ResourceKind};
+
+use crate::auth::Caller;
+use crate::dto::*;
+use crate::err::{ApiError, ErrorBody};
+use crate::extract::ApiJson;
+use crate::state::{AppState, View};
+
+/// At most this many checks in one batch.
+pub const MAX_BATCH: usize = 100_000;
+/// Default page size of the list routes.
+const DEFAULT_LIMIT: u32 = 100;
+/// Largest page size of the list routes.
+const MAX_LIMIT: u32 = 1000;
+
+/// Decides a raw request on a view; `session` reads the user's session on this node when
+/// there is one, else the user's rights now (as a fresh login would freeze them).
+pub(crate) fn decide_raw(view: &View, raw: &RawRequest<'_>, explain: bool) -> Result<Decision, RequestError> {
+    let resolved = resolve(&view.snapshot, raw)?;
+    let rights = session_rights(view, resolved.user, raw.via);
+    Ok(decide(&view.snapshot, &resolved.request(rights, explain)))
+}
+
+fn session_rights<'v>(view: &'v View, user: UserIdx, via: &str) -> &'v TenantRights {
+    let current = &view.snapshot.user(user).rights;
+    if via == "session" { view.sessions.rights(&view.snapshot.user(user).id).unwrap_or(current) } else { current }
+}
+
+/// Decides one request.
+#[utoipa::path(
+    post, path = "/v1/check", tag = "decisions",
+    request_body = CheckRequest,
+    responses(
+        (status = 200, description = "The decision", body = DecisionBody),
+        (status = 400, description = "A field is not valid", body = ErrorBody),
+        (status = 401, description = "No usable credential", body = ErrorBody),
+        (status = 403, description = "The caller may not ask about this user", body = ErrorBody),
+        (status = 404, description = "No such user, resource or client in the caller's tenant", body = ErrorBody),
+        (status = 409, description = "minRevision not reached", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn check(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<CheckRequest>) -> Result<Json<DecisionBody>, ApiError> {
+    let view = state.view_at_least(&caller.tenant, body.min_revision).await?;
+    caller.check_may_ask_about(&view.snapshot, &body.user)?;
+    let via = body.via.as_deref().unwrap_or("api-key");
+    let raw = RawRequest { user: &body.user, via, action: &body.action, resource: body.resource.as_deref() };
+    let decision = decide_raw(&view, &raw, body.explain)?;
+    state.metrics().record_decisions(u64::from(decision.allowed), u64::from(!decision.allowed));
+    Ok(Json(DecisionBody::new(&decision, view.snapshot.revision, body.explain)))
+}
+
+/// Decides many requests on one snapshot; a check with an error does not fail the others.
+#[utoipa::path(
+    post, path = "/v1/check/batch", tag = "decisions",
+    request_body = BatchRequest,
+    responses(
+        (status = 200, description = "One result per check, in order", body = BatchResponse),
+        (status = 400, description = "The body is not valid", body = ErrorBody),
+        (status = 401, description = "No usable credential", body = ErrorBody),
+        (status = 413, description = "The body is larger than 16 MiB", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn check_batch(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<BatchRequest>) -> Result<Json<BatchResponse>, ApiError> {
+    if body.checks.len() > MAX_BATCH {
+        return Err(ApiError::bad_request("batch_too_large", format!("{} checks in one batch; at most {MAX_BATCH}", body.checks.len()))
+            .hint("split the batch")
+            .field("checks"));
+    }
+    let view = state.view_at_least(&caller.tenant, body.min_revision).await?;
+    let default_via = body.via.as_deref().unwrap_or("api-key");
+    let mut may_ask_others: Option<bool> = None;
+    let mut results = Vec::with_capacity(body.checks.len());
+    let (mut n_allowed, mut n_denied) = (0u64, 0u64);
+    for (idx, check) in body.checks.iter().enumerate() {
+        let allowed_to_ask = caller.user_id() == Some(check.user.as_str())
+            || *may_ask_others.get_or_insert_with(|| caller.may(&view.snapshot, Action::DecisionAskOthers));
+        let outcome = if allowed_to_ask {
+            let via = check.via.as_deref().unwrap_or(default_via);
+            let raw = RawRequest { user: &check.user, via, action: &check.action, resource: check.resource.as_deref() };
+            decide_raw(&view, &raw, body.explain).map_err(ApiError::from)
+        } else {
+            caller.check_may_ask_about(&view.snapshot, &check.user).map(|()| Decision { allowed: false, explanation: Default::default() })
+        };
+        results.push(match outcome {
+            Ok(decision) => {
+                if decision.allowed {
+                    n_allowed += 1;
+                } else {
+                    n_denied += 1;
+                }
+                BatchResult {
+                    decision: if decision.allowed { "allow" } else { "deny" },
+                    allowed: decision.allowed,
+                    explanation: body.explain.then(|| ExplanationBody::from_explanation(&decision.explanation)),
+                    error: None,
+                }
+            }
+            Err(error) => BatchResult {
+                decision: "deny",
+                allowed: false,
+                explanation: None,
+                error: Some(error.within(&format!("checks[{idx}]")).body),
+            },
+        });
+    }
+    state.metrics().record_decisions(n_allowed, n_denied);
+    Ok(Json(BatchResponse { revision: view.snapshot.revision, results }))
+}
+
+/// The user and channel of a list request.
+fn user_channel<'v>(view: &'v View, user: &str, via: &str) -> Result<(UserIdx, Channel<'v>), ApiError> {
+    let snapshot = &view.snapshot;
+    let user_idx = snapshot.user_idx(user).ok_or_else(|| ApiError::from(RequestError::UnknownUser(user.to_owned())))?;
+    Ok((user_idx, channel(view, user_idx, via)?))
+}
+
+fn channel<'v>(view: &'v View, user: UserIdx, via: &str) -> Result<Channel<'v>, ApiError> {
+    match via {
+        "api-key" => Ok(Channel::ApiKey),
+        "session" => Ok(Channel::Session(session_rights(view, user, via))),
+        other => match other.strip_prefix("oauth:") {
+            Some(client) => view
+                .snapshot
+                .client_idx(client)
+                .map(Channel::OAuth)
+                .ok_or_else(|| RequestError::UnknownClient(client.to_owned()).into()),
+            None => Err(RequestError::UnknownChannel(other.to_owned()).into()),
+        },
+    }
+}
+
+fn parse_action(name: &str) -> Result<Action, ApiError> {
+    Action::parse(name).ok_or_else(|| RequestError::UnknownAction(name.to_owned()).into())
+}
+
+fn page_limit(limit: Option<u32>) -> Result<usize, ApiError> {
+    match limit.unwrap_or(DEFAULT_LIMIT) {
+        0 => Err(ApiError::bad_request("bad_limit", "`limit` must be at least 1").field("limit")),
+        n if n > MAX_LIMIT => {
+            Err(ApiError::bad_request("bad_limit", format!("`limit` is {n}; at most {MAX_LIMIT}")).field("limit"))
+        }
+        n => Ok(n as usize),
+    }
+}
+
+fn encode_cursor(id: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+fn bad_cursor() -> ApiError {
+    ApiError::bad_request("bad_cursor", "the cursor does not name an item of this tenant any more")
+        .hint("start again without a cursor")
+        .field("cursor")
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad_cursor())?;
+    String::from_utf8(bytes).map_err(|_| bad_cursor())
+}
+
+fn content_kind_word(kind: ContentKind) -> &'static str {
+    match kind {
+        ContentKind::App => "app",
+        ContentKind::DataConnection => "data-connection",
+    }
+}
+
+/// Lists the resources a user may take an action on, one page at a time (resumes after the
+/// cursor's item, so a page stays valid across writes).
+#[utoipa::path(
+    post, path = "/v1/list-resources", tag = "decisions",
+    request_body = ListResourcesRequest,
+    responses(
+        (status = 200, description = "One page", body = ListResourcesResponse),
+        (status = 400, description = "A field is not valid", body = ErrorBody),
+        (status = 403, description = "The caller may not ask about this user", body = ErrorBody),
+        (status = 404, description = "No such user or client", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_resources(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ListResourcesRequest>,
+) -> Result<Json<ListResourcesResponse>, ApiError> {
+    let view = state.view_at_least(&caller.tenant, body.min_revision).await?;
+    caller.check_may_ask_about(&view.snapshot, &body.user)?;
+    let action = parse_action(&body.action)?;
+    let limit = page_limit(body.limit)?;
+    let (user, channel) = user_channel(&view, &body.user, body.via.as_deref().unwrap_or("api-key"))?;
+    let snapshot = &view.snapshot;
+    let after = body.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut resources = Vec::new();
+    let allowed = |resource| decide(snapshot, &Request { user, channel, action, resource, explain: false }).allowed;
+    let mut more = false;
+    match action.resource_kind() {
+        ResourceKind::Tenant => {
+            return Err(ApiError::bad_request("tenant_action", format!("`{action}` is a tenant-level action: it has no resources to list"))
+                .hint("use /v1/check for tenant-level actions")
+                .field("action"));
+        }
+        ResourceKind::Space => {
+            let start = match &after {
+                Some(id) => snapshot.space_idx(id).ok_or_else(bad_cursor)?.0 as usize + 1,
+                None => 0,
+            };
+            for idx in start..snapshot.spaces.len() {
+                if resources.len() == limit {
+                    more = true;
+                    break;
+                }
+                if allowed(Resource::Space(SpaceIdx(idx as u32))) {
+                    let space = &snapshot.spaces[idx];
+                    resources.push(ResourceBody { id: space.id.to_string(), name: space.name.to_string(), kind: "space" });
+                }
+            }
+        }
+        kind => {
+            let wanted = if kind == ResourceKind::App { ContentKind::App } else { ContentKind::DataConnection };
+            let start = match &after {
+                Some(id) => snapshot.content_idx(id).ok_or_else(bad_cursor)?.0 as usize + 1,
+                None => 0,
+            };
+            for idx in start..snapshot.content.len() {
+                let item = &snapshot.content[idx];
+                if item.kind != wanted {
+                    continue;
+                }
+                if resources.len() == limit {
+                    more = true;
+                    break;
+                }
+                if allowed(Resource::Content(ContentIdx(idx as u32))) {
+                    resources.push(ResourceBody { id: item.id.to_string(), name: item.name.to_string(), kind: content_kind_word(item.kind) });
+                }
+            }
+        }
+    }
+    let next_cursor = if more { resources.last().map(|r| encode_cursor(&r.id)) } else { None };
+    Ok(Json(ListResourcesResponse { revision: snapshot.revision, resources, next_cursor }))
+}
+
+/// Resolves the resource of an action, as the engine's `resolve` would.
+fn resource_of(view: &View, action: Action, resource: Option<&str>) -> Result<Resource, ApiError> {
+    let snapshot = &view.snapshot;
+    match (action.resource_kind(), resource) {
+        (ResourceKind::Tenant, None) => Ok(Resource::Tenant),
+        (ResourceKind::Tenant, Some(id)) => Err(RequestError::UnexpectedResource { action, id: id.to_owned() }.into()),
+        (kind, None) => Err(RequestError::MissingResource { action, kind }.into()),
+        (ResourceKind::Space, Some(id)) => snapshot
+            .space_idx(id)
+            .map(Resource::Space)
+            .ok_or_else(|| RequestError::UnknownResource { kind: ResourceKind::Space, id: id.to_owned() }.into()),
+        (kind, Some(id)) => {
+            let idx = snapshot.content_idx(id).ok_or_else(|| ApiError::from(RequestError::UnknownResource { kind, id: id.to_owned() }))?;
+            let actual = match snapshot.content_item(idx).kind {
+                ContentKind::App => ResourceKind::App,
+                ContentKind::DataConnection => ResourceKind::DataConnection,
+            };
+            if actual == kind {
+                Ok(Resource::Content(idx))
+            } else {
+                Err(RequestError::WrongResourceKind { action, id: id.to_owned(), actual }.into())
+            }
+        }
+    }
+}
+
+/// Lists the users who may take an action on a resource (needs the right to ask about others).
+#[utoipa::path(
+    post, path = "/v1/list-users", tag = "decisions",
+    request_body = ListUsersRequest,
+    responses(
+        (status = 200, description = "One page", body = ListUsersResponse),
+        (status = 400, description = "A field is not valid", body = ErrorBody),
+        (status = 403, description = "The caller may not ask about other users", body = ErrorBody),
+        (status = 404, description = "No such resource or client", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ListUsersRequest>,
+) -> Result<Json<ListUsersResponse>, ApiError> {
+    let view = state.view_at_least(&caller.tenant, body.min_revision).await?;
+    if !caller.may(&view.snapshot, Action::DecisionAskOthers) {
+        return Err(ApiError::forbidden("listing users needs the right to ask about other users")
+            .hint("the role TenantAdmin, or a custom role with `evaluate-decisions-for-others: allowed`"));
+    }
+    let action = parse_action(&body.action)?;
+    let resource = resource_of(&view, action, body.resource.as_deref())?;
+    let limit = page_limit(body.limit)?;
+    let via = body.via.as_deref().unwrap_or("api-key");
+    let snapshot = &view.snapshot;
+    let start = match body.cursor.as_deref().map(decode_cursor).transpose()? {
+        Some(id) => snapshot.user_idx(&id).ok_or_else(bad_cursor)?.0 as usize + 1,
+        None => 0,
+    };
+    let mut users = Vec::new();
+    let mut more = false;
+    for idx in start..snapshot.users.len() {
+        if users.len() == limit {
+            more = true;
+            break;
+        }
+        let user = UserIdx(idx as u32);
+        let channel = channel(&view, user, via)?;
+        if decide(snapshot, &Request { user, channel, action, resource, explain: false }).allowed {
+            let info = snapshot.user(user);
+            users.push(UserBody { id: info.id.to_string(), name: info.name.to_string() });
+        }
+    }
+    let next_cursor = if more { users.last().map(|u| encode_cursor(&u.id)) } else { None };
+    Ok(Json(ListUsersResponse { revision: snapshot.revision, users, next_cursor }))
+}

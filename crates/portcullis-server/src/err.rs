@@ -1,0 +1,169 @@
+//! The one HTTP error type: every failure a route can have becomes an [`ApiError`], rendered
+//! as a status and JSON `{code, message, hint, field}`. Store and engine errors are mapped
+//! here and nowhere else; no SQL, driver text or internal detail is ever sent to a client.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use portcullis_engine::RequestError;
+use portcullis_model::ModelError;
+use portcullis_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A failed request: an HTTP status and a JSON body that says what, where, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The body.
+    pub body: ErrorBody,
+}
+
+/// The JSON body of every error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable, machine-readable code, e.g. `unknown_user`.
+    pub code: &'static str,
+    /// What went wrong, in one line.
+    pub message: String,
+    /// What to do about it, when we can say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The request field at fault, when there is one (`user`, `resource`, `checks[3].action`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, body: ErrorBody { code, message: message.into(), hint: None, field: None } }
+    }
+
+    /// Adds a hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> ApiError {
+        self.body.hint = Some(hint.into());
+        self
+    }
+
+    /// Names the field at fault.
+    pub fn field(mut self, field: impl Into<String>) -> ApiError {
+        self.body.field = Some(field.into());
+        self
+    }
+
+    /// 400 with a code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404 with a code.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// 401: no usable credential.
+    pub fn unauthenticated(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+            .hint("send `Authorization: Bearer <API key or access token>`")
+    }
+
+    /// 403: the caller may not do this.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 500/503 for failures that are not the caller's; the detail goes to the log only.
+    pub fn internal(context: &str, detail: &dyn std::fmt::Display) -> ApiError {
+        tracing::error!(%detail, "{context}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{context}; the server log has the details"))
+    }
+
+    /// Prefixes the field with a path, e.g. `checks[3]`.
+    pub fn within(mut self, prefix: &str) -> ApiError {
+        self.body.field = Some(match self.body.field.take() {
+            Some(field) => format!("{prefix}.{field}"),
+            None => prefix.to_owned(),
+        });
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> ApiError {
+        let message = rejection.body_text();
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => {
+                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
+                    .hint("send `Content-Type: application/json`")
+            }
+            JsonRejection::BytesRejection(_) if rejection_is_too_large(&message) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", message)
+                    .hint("split the request; a body may hold at most 16 MiB")
+            }
+            _ => ApiError::bad_request("bad_json", message).hint("see /openapi.json for the request's shape"),
+        }
+    }
+}
+
+fn rejection_is_too_large(message: &str) -> bool {
+    message.contains("length limit") || message.contains("too large")
+}
+
+impl From<RequestError> for ApiError {
+    fn from(error: RequestError) -> ApiError {
+        let message = error.to_string();
+        match error {
+            RequestError::UnknownUser(_) => ApiError::not_found("unknown_user", message).field("user"),
+            RequestError::UnknownClient(_) => ApiError::not_found("unknown_oauth_client", message).field("via"),
+            RequestError::UnknownChannel(_) => ApiError::bad_request("unknown_channel", message).field("via"),
+            RequestError::UnknownAction(name) => ApiError::bad_request("unknown_action", format!("unknown action `{name}`"))
+                .hint(format!("known actions: {}", portcullis_model::Action::known_names()))
+                .field("action"),
+            RequestError::MissingResource { .. } => ApiError::bad_request("missing_resource", message).field("resource"),
+            RequestError::UnexpectedResource { .. } => ApiError::bad_request("unexpected_resource", message)
+                .hint("leave `resource` out for tenant-level actions")
+                .field("resource"),
+            RequestError::UnknownResource { .. } => ApiError::not_found("unknown_resource", message).field("resource"),
+            RequestError::WrongResourceKind { .. } => ApiError::bad_request("wrong_resource_kind", message).field("resource"),
+        }
+    }
+}
+
+impl From<ModelError> for ApiError {
+    fn from(error: ModelError) -> ApiError {
+        let message = error.to_string();
+        match error {
+            ModelError::UnknownUser { .. } => ApiError::not_found("unknown_user", message).field("user"),
+            ModelError::UnknownGroup { .. } => ApiError::not_found("unknown_group", message).field("group"),
+            ModelError::UnknownRole { .. } => ApiError::not_found("unknown_role", message).field("role"),
+            ModelError::NotAssigned { .. } | ModelError::NotMember { .. } => ApiError::not_found("not_assigned", message),
+            ModelError::AlreadyMember { .. } => ApiError::new(StatusCode::CONFLICT, "already_member", message),
+            _ => ApiError::bad_request("invalid_change", message),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        match error {
+            StoreError::Rejected(model) => model.into(),
+            StoreError::NotFound(what) => ApiError::not_found("not_found", format!("{what} was not found")),
+            StoreError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", "the write collided with another; nothing was changed")
+                .hint("retry the request"),
+            StoreError::Unavailable(detail) => {
+                tracing::error!(%detail, "the database is unavailable");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "the database is unavailable; try again shortly")
+            }
+            other => ApiError::internal("the store failed", &other),
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Prometheus metrics, rendered by hand in the text format: requests by route and status,
+//! request latency histograms by route, decisions by outcome, and each tenant's snapshot
+//! revision. Counters are atomics or short critical sections; nothing here blocks a request
+//! for long.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+/// The server's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+    allowed: AtomicU64,
+    denied: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts a finished request.
+    pub fn record_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        if let Ok(mut requests) = self.requests.lock() {
+            *requests.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
+        }
+        if let Ok(mut latency) = self.latency.lock() {
+            let histogram = latency.entry(route.to_owned()).or_insert_with(|| Histogram { counts: vec![0; BUCKETS.len()], ..Default::default() });
+            let seconds = elapsed.as_secs_f64();
+            for (bound, count) in BUCKETS.iter().zip(histogram.counts.iter_mut()) {
+                if seconds <= *bound {
+                    *count += 1;
+                }
+            }
+            histogram.sum += seconds;
+            histogram.count += 1;
+        }
+    }
+
+    /// Counts decisions.
+    pub fn record_decisions(&self, allowed: u64, denied: u64) {
+        self.allowed.fetch_add(allowed, Ordering::Relaxed);
+        self.denied.fetch_add(denied, Ordering::Relaxed);
+    }
+
+    /// The text exposition, with the revisions of the tenants given.
+    pub fn render(&self, revisions: &[(String, u64)]) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP portcullis_http_requests_total HTTP requests by method, route and status.");
+        let _ = writeln!(out, "# TYPE portcullis_http_requests_total counter");
+        if let Ok(requests) = self.requests.lock() {
+            for ((method, route, status), count) in requests.iter() {
+                let _ = writeln!(out, "portcullis_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {count}", escape(route));
+            }
+        }
+        let _ = writeln!(out, "# HELP portcullis_http_request_duration_seconds HTTP request latency by route.");
+        let _ = writeln!(out, "# TYPE portcullis_http_request_duration_seconds histogram");
+        if let Ok(latency) = self.latency.lock() {
+            for (route, histogram) in latency.iter() {
+                let route = escape(route);
+                for (bound, count) in BUCKETS.iter().zip(&histogram.counts) {
+                    let _ = writeln!(out, "portcullis_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}");
+                }
+                let _ = writeln!(out, "portcullis_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", histogram.count);
+                let _ = writeln!(out, "portcullis_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", histogram.sum);
+                let _ = writeln!(out, "portcullis_http_request_duration_seconds_count{{route=\"{route}\"}} {}", histogram.count);
+            }
+        }
+        let _ = writeln!(out, "# HELP portcullis_decisions_total Decisions made, by outcome.");
+        let _ = writeln!(out, "# TYPE portcullis_decisions_total counter");
+        let _ = writeln!(out, "portcullis_decisions_total{{decision=\"allow\"}} {}", self.allowed.load(Ordering::Relaxed));
+        let _ = writeln!(out, "portcullis_decisions_total{{decision=\"deny\"}} {}", self.denied.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP portcullis_snapshot_revision The revision of each tenant's snapshot on this node.");
+        let _ = writeln!(out, "# TYPE portcullis_snapshot_revision gauge");
+        for (tenant, revision) in revisions {
+            let _ = writeln!(out, "portcullis_snapshot_revision{{tenant=\"{}\"}} {revision}", escape(tenant));
+        }
+        out
+    }
+}
+
+fn escape(label: &str) -> String {
+    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}

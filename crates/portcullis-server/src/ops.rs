@@ -1,0 +1,94 @@
+//! Operations: `/health`, `/metrics` (Prometheus text), `/openapi.json` (generated from the
+//! routes' annotations), and the JSON answers for unknown routes, wrong methods and timeouts.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::err::ApiError;
+use crate::state::AppState;
+
+/// The health answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` when the store answers.
+    pub status: &'static str,
+    /// `sqlite` or `postgres`.
+    pub store: &'static str,
+    /// Tenants loaded on this node.
+    pub tenants: usize,
+}
+
+/// Health: 200 when the store answers, 503 when it does not.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "Healthy", body = Health), (status = 503, description = "The store does not answer", body = crate::err::ErrorBody)))]
+pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    state.store().tenants().await?;
+    let store = match state.store().backend() {
+        portcullis_store::Backend::Sqlite => "sqlite",
+        portcullis_store::Backend::Postgres => "postgres",
+    };
+    Ok(Json(Health { status: "ok", store, tenants: state.tenants().len() }))
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let revisions: Vec<(String, u64)> = state.tenants().iter().map(|t| (t.name.clone(), t.view().snapshot.revision)).collect();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics().render(&revisions))
+}
+
+/// The OpenAPI document of every route.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
+pub async fn openapi() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}
+
+/// 404 for a route that does not exist.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found("no_route", format!("there is no route `{}`", uri.path())).hint("see /openapi.json for the routes")
+}
+
+/// 405 for a known route with another method.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("`{}` does not take {method}", uri.path()))
+        .hint("see /openapi.json for the routes")
+}
+
+/// The answer when a request took longer than the server's timeout.
+pub async fn timed_out(error: tower::BoxError) -> ApiError {
+    if error.is::<tower::timeout::error::Elapsed>() {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long and was stopped").hint("retry, or split a large batch")
+    } else {
+        ApiError::internal("the request failed", &error)
+    }
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// The OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Portcullis", description = "Authorization decisions for the Qlik Cloud access model, with their reasons."),
+    paths(
+        health, metrics, openapi,
+        crate::decision::check, crate::decision::check_batch, crate::decision::list_resources, crate::decision::list_users,
+        crate::admin::whoami, crate::admin::create_api_key, crate::admin::list_api_keys, crate::admin::revoke_api_key,
+        crate::admin::login, crate::admin::apply_change, crate::admin::create_client_secret,
+        crate::admin::import_tenant, crate::admin::delete_tenant,
+        crate::oauth::token,
+        crate::authzen::evaluation, crate::authzen::evaluations, crate::authzen::configuration,
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;

@@ -1,0 +1,273 @@
+//! The server's shared state: the store, and per tenant an immutable [`View`] (the engine's
+//! snapshot plus this node's interactive sessions) that decisions read without locking the
+//! database. A write goes to the store first, then the view is rebuilt from the store and
+//! swapped in, so the node that wrote reads its own writes.
+//!
+//! INVARIANT: a decision reads one `Arc<View>` from start to end; views are never mutated,
+//! only replaced, and a replacement never goes back in revision.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use portcullis_engine::{Sessions, Snapshot};
+use portcullis_model::Tenant;
+use portcullis_store::{Change, ImportMode, Imported, SecretHash, Store, StoreError, TenantId};
+
+use crate::err::ApiError;
+use crate::metrics::Metrics;
+
+/// What a tenant's decisions read: one snapshot and the sessions bound to it.
+#[derive(Debug)]
+pub struct View {
+    /// The engine's snapshot.
+    pub snapshot: Snapshot,
+    /// Sessions opened on this node (`POST /v1/sessions`), re-bound to `snapshot`.
+    pub sessions: Sessions,
+}
+
+/// One tenant on this node.
+#[derive(Debug)]
+pub struct TenantState {
+    /// The store's key.
+    pub id: TenantId,
+    /// The tenant's name.
+    pub name: String,
+    view: RwLock<Arc<View>>,
+    /// Serializes rebuilds of this tenant's view on this node.
+    rebuild: tokio::sync::Mutex<()>,
+}
+
+impl TenantState {
+    /// The current view (readers clone the `Arc` and let go of the lock at once).
+    pub fn view(&self) -> Arc<View> {
+        match self.view.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn swap(&self, view: View) {
+        let mut guard = match self.view.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if view.snapshot.revision >= guard.snapshot.revision {
+            *guard = Arc::new(view);
+        }
+    }
+}
+
+/// Settings of the server that are not in the store.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    /// SHA-256 of the operator token (automation only: imports tenants, acts as an admin in
+    /// the tenant named by the `Portcullis-Tenant` header). `None` = no operator.
+    pub operator_token_hash: Option<SecretHash>,
+}
+
+/// The state every route shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    store: Arc<dyn Store>,
+    tenants: RwLock<HashMap<TenantId, Arc<TenantState>>>,
+    metrics: Metrics,
+    config: ServerConfig,
+}
+
+async fn build_view(store: &Arc<dyn Store>, id: TenantId, sessions: Sessions) -> Result<View, StoreError> {
+    let (tenant, revision) = store.load_tenant(id).await?;
+    // Building a snapshot is CPU work proportional to the tenant: off the async threads.
+    tokio::task::spawn_blocking(move || {
+        let snapshot = Snapshot::build(&tenant, revision);
+        let mut sessions = sessions;
+        sessions.rebind(&snapshot);
+        View { snapshot, sessions }
+    })
+    .await
+    .map_err(|e| StoreError::Database(format!("building the snapshot failed: {e}")))
+}
+
+impl AppState {
+    /// Loads every stored tenant's view.
+    pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<AppState, StoreError> {
+        let state = AppState(Arc::new(Inner { store, tenants: RwLock::new(HashMap::new()), metrics: Metrics::default(), config }));
+        for record in state.0.store.tenants().await? {
+            state.load(record.id, record.name).await?;
+        }
+        Ok(state)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.0.store
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.0.config
+    }
+
+    fn tenants_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<TenantId, Arc<TenantState>>> {
+        match self.0.tenants.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Every tenant on this node.
+    pub fn tenants(&self) -> Vec<Arc<TenantState>> {
+        let mut all: Vec<_> = self.tenants_read().values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// A tenant by key, loading it when another node created it.
+    pub async fn tenant(&self, id: TenantId) -> Result<Option<Arc<TenantState>>, StoreError> {
+        if let Some(tenant) = self.tenants_read().get(&id) {
+            return Ok(Some(tenant.clone()));
+        }
+        let records = self.0.store.tenants().await?;
+        match records.into_iter().find(|r| r.id == id) {
+            Some(record) => Ok(Some(self.load(record.id, record.name).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A tenant by name, loading it when another node created it.
+    pub async fn tenant_by_name(&self, name: &str) -> Result<Option<Arc<TenantState>>, StoreError> {
+        if let Some(tenant) = self.tenants_read().values().find(|t| t.name == name) {
+            return Ok(Some(tenant.clone()));
+        }
+        match self.0.store.tenant_by_name(name).await? {
+            Some(record) => Ok(Some(self.load(record.id, record.name).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn load(&self, id: TenantId, name: String) -> Result<Arc<TenantState>, StoreError> {
+        let view = build_view(&self.0.store, id, Sessions::default()).await?;
+        let tenant = Arc::new(TenantState { id, name, view: RwLock::new(Arc::new(view)), rebuild: tokio::sync::Mutex::new(()) });
+        let mut tenants = match self.0.tenants.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        Ok(tenants.entry(id).or_insert(tenant).clone())
+    }
+
+    /// Rebuilds a tenant's view from the store when the store is ahead of it; returns the view.
+    pub async fn refresh(&self, tenant: &TenantState) -> Result<Arc<View>, StoreError> {
+        let _rebuilding = tenant.rebuild.lock().await;
+        let current = tenant.view();
+        let stored = self.0.store.revision(tenant.id).await?;
+        if stored > current.snapshot.revision {
+            let view = build_view(&self.0.store, tenant.id, current.sessions.clone()).await?;
+            tenant.swap(view);
+        }
+        Ok(tenant.view())
+    }
+
+    /// The view of a tenant at `min_revision` or later (refreshing from the store when this
+    /// node is behind), or a 409 when the tenant has not reached that revision anywhere.
+    pub async fn view_at_least(&self, tenant: &TenantState, min_revision: Option<u64>) -> Result<Arc<View>, ApiError> {
+        let view = tenant.view();
+        let Some(min) = min_revision else { return Ok(view) };
+        if view.snapshot.revision >= min {
+            return Ok(view);
+        }
+        let view = self.refresh(tenant).await?;
+        if view.snapshot.revision >= min {
+            Ok(view)
+        } else {
+            Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "revision_not_reached",
+                format!("the tenant is at revision {}, before the requested minRevision {min}", view.snapshot.revision),
+            )
+            .hint("pass a revision returned by a write, or leave minRevision out")
+            .field("minRevision"))
+        }
+    }
+
+    /// Imports a tenant and makes it live on this node.
+    pub async fn import(&self, tenant: &Tenant, mode: ImportMode) -> Result<Imported, StoreError> {
+        let imported = self.0.store.import_tenant(tenant, mode).await?;
+        match self.tenant(imported.tenant.id).await? {
+            Some(state) => {
+                self.refresh(&state).await?;
+            }
+            None => return Err(StoreError::NotFound(format!("tenant `{}`", tenant.name))),
+        }
+        Ok(imported)
+    }
+
+    /// Deletes a tenant everywhere.
+    pub async fn delete(&self, tenant: &TenantState) -> Result<(), StoreError> {
+        self.0.store.delete_tenant(tenant.id).await?;
+        let mut tenants = match self.0.tenants.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        tenants.remove(&tenant.id);
+        Ok(())
+    }
+
+    /// Applies a change and returns the view that includes it (read-your-writes).
+    pub async fn apply(&self, tenant: &TenantState, change: &Change) -> Result<Arc<View>, StoreError> {
+        self.0.store.apply(tenant.id, change).await?;
+        self.refresh(tenant).await
+    }
+
+    /// Records a login in the store, then freezes the user's rights in a session on this node.
+    pub async fn login(&self, tenant: &TenantState, user_id: &str) -> Result<Arc<View>, StoreError> {
+        self.0.store.apply(tenant.id, &Change::RecordLogin { user: user_id.to_owned() }).await?;
+        let _rebuilding = tenant.rebuild.lock().await;
+        let current = tenant.view();
+        let mut view = build_view(&self.0.store, tenant.id, current.sessions.clone()).await?;
+        if let Some(user) = view.snapshot.user_idx(user_id) {
+            view.sessions.login(&view.snapshot, user);
+        }
+        tenant.swap(view);
+        Ok(tenant.view())
+    }
+
+    /// Polls the store for writes made by other nodes, forever (PostgreSQL deployments).
+    pub async fn follow_store(self, every: Duration) {
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            ticker.tick().await;
+            let Ok(records) = self.0.store.tenants().await else { continue };
+            for record in records {
+                match self.tenant(record.id).await {
+                    Ok(Some(tenant)) if tenant.view().snapshot.revision < record.revision => {
+                        if let Err(error) = self.refresh(&tenant).await {
+                            tracing::warn!(tenant = %record.name, %error, "cannot refresh the tenant");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(tenant = %record.name, %error, "cannot load the tenant"),
+                }
+            }
+            let known: Vec<TenantId> = self.tenants().iter().map(|t| t.id).collect();
+            if let Ok(records) = self.0.store.tenants().await {
+                let mut tenants = match self.0.tenants.write() {
+                    Ok(guard) => guard,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                for id in known {
+                    if !records.iter().any(|r| r.id == id) {
+                        tenants.remove(&id);
+                    }
+                }
+            }
+        }
+    }
+}
+

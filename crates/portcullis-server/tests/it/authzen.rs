@@ -1,0 +1,62 @@
+//! The AuthZEN Authorization API: `/access/v1/evaluation(s)` and the metadata.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::support::{TestApp, assert_error};
+
+#[tokio::test]
+async fn an_authzen_evaluation_answers_like_a_check() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    let request = json!({
+        "subject": {"type": "user", "id": "ann"},
+        "action": {"name": "app:exportdata"},
+        "resource": {"type": "app", "id": "sales-dashboard"},
+        "context": {"via": "api-key"}
+    });
+    let (status, body) = app.post("/access/v1/evaluation", &admin, request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["decision"], true);
+    assert!(body["context"]["reason_admin"]["en"].as_str().unwrap().contains("Exporters"));
+    let tenant_level = json!({"subject": {"type": "user", "id": "admin"}, "action": {"name": "user:manage"}, "resource": {"type": "tenant", "id": "demo"}});
+    assert_eq!(app.post("/access/v1/evaluation", &admin, tenant_level).await.1["decision"], true);
+    let wrong_type = json!({"subject": {"type": "user", "id": "ann"}, "action": {"name": "app:read"}, "resource": {"type": "space", "id": "budget"}});
+    let (_, body) = app.post("/access/v1/evaluation", &admin, wrong_type).await;
+    assert_eq!((body["decision"].clone(), body["context"]["error"]["code"].clone()), (json!(false), json!("wrong_resource_type")));
+
+    let ann = app.key("demo", "ann").await;
+    let about_bob = json!({"subject": {"type": "user", "id": "bob"}, "action": {"name": "app:read"}, "resource": {"type": "app", "id": "budget"}});
+    assert_error(&app.post("/access/v1/evaluation", &ann, about_bob).await, StatusCode::FORBIDDEN, "forbidden", Some("subject.id"));
+    assert_error(&app.post("/access/v1/evaluation", &ann, json!({"subject": "ann"})).await, StatusCode::BAD_REQUEST, "bad_json", None);
+}
+
+#[tokio::test]
+async fn authzen_evaluations_take_defaults_and_semantics() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    let request = json!({
+        "subject": {"type": "user", "id": "carl"},
+        "action": {"name": "app:read"},
+        "evaluations": [
+            {"resource": {"type": "app", "id": "forecast"}},
+            {"resource": {"type": "app", "id": "budget"}},
+            {"resource": {"type": "app", "id": "sales-dashboard"}},
+            {"subject": {"type": "user", "id": "nobody"}, "resource": {"type": "app", "id": "budget"}},
+            {"action": {"name": "app:read"}}
+        ]
+    });
+    let (status, body) = app.post("/access/v1/evaluations", &admin, request.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let decisions: Vec<bool> = body["evaluations"].as_array().unwrap().iter().map(|e| e["decision"].as_bool().unwrap()).collect();
+    assert_eq!(decisions, [true, false, true, false, false]);
+    assert_eq!(body["evaluations"][3]["context"]["error"]["code"], "unknown_user");
+    assert_eq!(body["evaluations"][4]["context"]["error"]["code"], "missing_part");
+    let mut short = request;
+    short["options"] = json!({"evaluations_semantic": "deny_on_first_deny"});
+    let (_, body) = app.post("/access/v1/evaluations", &admin, short).await;
+    assert_eq!(body["evaluations"].as_array().unwrap().len(), 2);
+    let (status, meta) = app.call("GET", "/.well-known/authzen-configuration", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(meta["access_evaluation_endpoint"].as_str().unwrap().ends_with("/access/v1/evaluation"));
+}

@@ -1,0 +1,89 @@
+//! Authentication: API keys (shown once, hashed, revocable, expiring), OAuth tokens, 401s.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::json;
+
+use crate::support::{TestApp, assert_error};
+
+const CHECK: &str = "/v1/whoami";
+
+#[tokio::test]
+async fn missing_or_bad_credentials_get_401() {
+    let app = TestApp::new().await;
+    assert_error(&app.call("GET", CHECK, None, None).await, StatusCode::UNAUTHORIZED, "unauthenticated", None);
+    assert_error(&app.call("GET", CHECK, Some("pc_not-a-key"), None).await, StatusCode::UNAUTHORIZED, "unauthenticated", None);
+    assert_error(&app.call("GET", CHECK, Some("pct_not-a-token"), None).await, StatusCode::UNAUTHORIZED, "unauthenticated", None);
+    let request = Request::get(CHECK).header("authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l").body(Body::empty()).unwrap();
+    assert_error(&app.send(request).await, StatusCode::UNAUTHORIZED, "unauthenticated", None);
+    let expired = app.key_expiring("demo", "ann", Some(portcullis_store::now() - 1)).await;
+    assert_error(&app.call("GET", CHECK, Some(&expired), None).await, StatusCode::UNAUTHORIZED, "unauthenticated", None);
+    let answer = app.post("/v1/check", "pc_nope", json!({"user": "ann", "action": "app:read", "resource": "budget"})).await;
+    assert_error(&answer, StatusCode::UNAUTHORIZED, "unauthenticated", None);
+}
+
+#[tokio::test]
+async fn api_keys_are_shown_once_listed_without_secret_and_revocable() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    let (status, created) = app.post("/v1/api-keys", &admin, json!({"description": "ci", "expiresInDays": 7})).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("pc_") && token.len() > 40, "{token}");
+    let (status, me) = app.call("GET", CHECK, Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me, json!({"tenant": "demo", "user": "admin", "via": "api-key", "revision": 1}));
+    let (_, listed) = app.call("GET", "/v1/api-keys", Some(&admin), None).await;
+    assert!(listed.as_array().unwrap().iter().all(|k| k.get("token").is_none()), "{listed}");
+    let id = created["id"].as_i64().unwrap();
+    let (status, _) = app.call("DELETE", &format!("/v1/api-keys/{id}"), Some(&admin), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_error(&app.call("GET", CHECK, Some(&token), None).await, StatusCode::UNAUTHORIZED, "unauthenticated", None);
+
+    // Keys for oneself need `api-key:create` (Developer role or the permission); ann has neither.
+    let ann = app.key("demo", "ann").await;
+    assert_error(&app.post("/v1/api-keys", &ann, json!({})).await, StatusCode::FORBIDDEN, "forbidden", None);
+    // An administrator may mint a key for another user (e.g. an application's service user).
+    let (status, for_gateway) = app.post("/v1/api-keys", &admin, json!({"user": "gateway"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, me) = app.call("GET", CHECK, for_gateway["token"].as_str(), None).await;
+    assert_eq!(me["user"], "gateway");
+    assert_error(&app.post("/v1/api-keys", &admin, json!({"user": "nobody"})).await, StatusCode::NOT_FOUND, "unknown_user", Some("user"));
+}
+
+#[tokio::test]
+async fn oauth_tokens_carry_their_clients_scopes() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    let (status, secret) = app.post("/v1/oauth-clients/reporting/secrets", &admin, json!({"botUser": "ann"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{secret}");
+    let client_secret = secret["clientSecret"].as_str().unwrap().to_owned();
+
+    let form = format!("grant_type=client_credentials&client_id=reporting&client_secret={client_secret}");
+    let request = Request::post("/oauth/token").header("content-type", "application/x-www-form-urlencoded").body(Body::from(form)).unwrap();
+    let (status, token) = app.send(request).await;
+    assert_eq!(status, StatusCode::OK, "{token}");
+    assert_eq!(token["token_type"], "Bearer");
+    assert_eq!(token["expires_in"], 21600);
+    let access = token["access_token"].as_str().unwrap().to_owned();
+    let (_, me) = app.call("GET", CHECK, Some(&access), None).await;
+    assert_eq!(me["via"], "oauth:reporting");
+    assert_eq!(me["user"], "ann");
+
+    // Impersonation, as JSON.
+    let body = json!({"grant_type": "urn:qlik:oauth:user-impersonation", "client_id": "reporting", "client_secret": client_secret,
+                      "user_lookup": {"field": "subject", "value": "bob"}});
+    let (status, token) = app.call("POST", "/oauth/token", None, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{token}");
+    let (_, me) = app.call("GET", CHECK, token["access_token"].as_str(), None).await;
+    assert_eq!(me["user"], "bob");
+
+    let body = json!({"grant_type": "client_credentials", "client_id": "reporting", "client_secret": "pcs_wrong"});
+    let (status, error) = app.call("POST", "/oauth/token", None, Some(body)).await;
+    assert_eq!((status, &error["error"]), (StatusCode::UNAUTHORIZED, &json!("invalid_client")));
+    let body = json!({"grant_type": "password", "client_id": "reporting", "client_secret": client_secret});
+    let (status, error) = app.call("POST", "/oauth/token", None, Some(body)).await;
+    assert_eq!((status, &error["error"]), (StatusCode::BAD_REQUEST, &json!("unsupported_grant_type")));
+    let ann = app.key("demo", "ann").await;
+    assert_error(&app.post("/v1/oauth-clients/reporting/secrets", &ann, json!({})).await, StatusCode::FORBIDDEN, "forbidden", None);
+}

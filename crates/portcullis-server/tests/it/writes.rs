@@ -1,0 +1,85 @@
+//! Writes: changes, sessions, operator imports; read-your-writes and `minRevision`.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::json;
+
+use crate::support::{OPERATOR, TestApp, assert_error};
+
+#[tokio::test]
+async fn a_change_is_read_at_once_by_the_node_that_wrote_it() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    let bob_exports = json!({"user": "bob", "action": "app:exportdata", "resource": "sales-dashboard"});
+    assert_eq!(app.post("/v1/check", &admin, bob_exports.clone()).await.1["decision"], "deny");
+    let (status, written) = app.post("/v1/changes", &admin, json!({"join": {"user": "bob", "group": "finance"}})).await;
+    assert_eq!(status, StatusCode::OK, "{written}");
+    assert_eq!(written["revision"], 2);
+    let mut fresh = bob_exports.clone();
+    fresh["minRevision"] = written["revision"].clone();
+    let (_, body) = app.post("/v1/check", &admin, fresh).await;
+    assert_eq!((body["decision"].clone(), body["revision"].clone()), (json!("allow"), json!(2)), "{body}");
+
+    let cases = [
+        (json!({"join": {"user": "bob", "group": "finance"}}), StatusCode::CONFLICT, "already_member"),
+        (json!({"assign": {"role": "Nope", "user": "bob"}}), StatusCode::NOT_FOUND, "unknown_role"),
+        (json!({"assign": {"role": "Steward", "user": "bob", "everyone": true}}), StatusCode::BAD_REQUEST, "bad_assignment"),
+        (json!({"set": {"setting": "nope", "value": true}}), StatusCode::BAD_REQUEST, "unknown_setting"),
+        (json!({"set": {"userDefault": "in-app-content-download", "value": "maybe"}}), StatusCode::BAD_REQUEST, "bad_value"),
+        (json!({"leave": {"user": "nobody", "group": "finance"}}), StatusCode::NOT_FOUND, "unknown_user"),
+    ];
+    for (change, status, code) in cases {
+        assert_error(&app.post("/v1/changes", &admin, change).await, status, code, None);
+    }
+    let (_, me) = app.call("GET", "/v1/whoami", Some(&admin), None).await;
+    assert_eq!(me["revision"], 2, "refused changes write nothing");
+    let ann = app.key("demo", "ann").await;
+    assert_error(&app.post("/v1/changes", &ann, json!({"join": {"user": "ann", "group": "sales"}})).await, StatusCode::FORBIDDEN, "forbidden", None);
+}
+
+#[tokio::test]
+async fn a_session_keeps_the_rights_of_its_login() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    let (status, body) = app.post("/v1/sessions", &admin, json!({"user": "bob"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.post("/v1/changes", &admin, json!({"assign": {"role": "Steward", "user": "bob"}})).await;
+    let glossary = |via: &str| json!({"user": "bob", "via": via, "action": "glossary:create"});
+    assert_eq!(app.post("/v1/check", &admin, glossary("api-key")).await.1["decision"], "allow");
+    assert_eq!(app.post("/v1/check", &admin, glossary("session")).await.1["decision"], "deny", "the session froze bob's rights at login");
+    app.post("/v1/sessions", &admin, json!({"user": "bob"})).await;
+    assert_eq!(app.post("/v1/check", &admin, glossary("session")).await.1["decision"], "allow");
+}
+
+#[tokio::test]
+async fn the_operator_imports_tenants() {
+    let app = TestApp::new().await;
+    let tenant = "users:\n  - { id: zed, entitlement: professional, roles: [Steward] }\n";
+    let put = |path: &str, token: &str, body: &str| {
+        Request::put(path).header("authorization", format!("Bearer {token}")).body(Body::from(body.to_owned())).unwrap()
+    };
+    let (status, body) = app.send(put("/v1/operator/tenants/third", OPERATOR, tenant)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"tenant": "third", "revision": 1, "outcome": "created"}));
+    let (_, body) = app.send(put("/v1/operator/tenants/third", OPERATOR, "users: []\n")).await;
+    assert_eq!(body["outcome"], "kept");
+    let (_, body) = app.send(put("/v1/operator/tenants/third?replace=true", OPERATOR, "users: [{ id: amy }]\n")).await;
+    assert_eq!((body["outcome"].clone(), body["revision"].clone()), (json!("replaced"), json!(2)));
+    let answer = app.send(put("/v1/operator/tenants/third", OPERATOR, "users: [{ id: amy, roles: [Nope] }]\n")).await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_tenant", None);
+    assert!(answer.1["message"].as_str().unwrap().contains("Nope"), "{}", answer.1);
+    let admin = app.key("demo", "admin").await;
+    assert_error(&app.send(put("/v1/operator/tenants/third", &admin, tenant)).await, StatusCode::UNAUTHORIZED, "unauthenticated", None);
+
+    // The operator acts as an administrator in the tenant it names.
+    let request = Request::post("/v1/check")
+        .header("authorization", format!("Bearer {OPERATOR}"))
+        .header("portcullis-tenant", "third")
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"user": "amy", "action": "glossary:create"}).to_string()))
+        .unwrap();
+    let (status, body) = app.send(request).await;
+    assert_eq!((status, body["decision"].clone()), (StatusCode::OK, json!("deny")), "{body}");
+    let request = Request::delete("/v1/operator/tenants/third").header("authorization", format!("Bearer {OPERATOR}")).body(Body::empty()).unwrap();
+    assert_eq!(app.send(request).await.0, StatusCode::NO_CONTENT);
+}
