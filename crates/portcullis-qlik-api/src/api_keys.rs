@@ -1,0 +1,205 @@
+//! `/api-keys`: the pure half. Keys live in the host's credential store, so the router reads
+//! them through [`crate::ApiHost`] and these functions decide who may do what and shape the
+//! wire types. Creating needs `api-key:create` (the *Manage API keys* permission or the
+//! `Developer` role); listing or revoking other users' keys needs `user:manage`.
+
+use portcullis_engine::Resource;
+use portcullis_model::Action;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::caller::Ctx;
+use crate::dto::user_subject_by_id;
+use crate::err::{ApiError, Service};
+use crate::host::{ApiKeyInfo, NewApiKey};
+use crate::ids;
+use crate::paging::{Links, PageStyle, Query, paginate, parse_sort, sort_by_keys};
+use crate::time::{parse_duration, rfc3339};
+
+const S: Service = Service::ApiKeys;
+
+/// API keys page with `startingAfter` / `endingBefore` cursors.
+pub const KEY_PAGES: PageStyle = PageStyle {
+    next: "startingAfter",
+    prev: "endingBefore",
+    default_limit: 20,
+    max_limit: 100,
+};
+
+/// Default key lifetime when `expiry` is absent: one year.
+pub const DEFAULT_EXPIRY_SECONDS: i64 = 365 * 86_400;
+
+/// An API key on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyDto {
+    /// Key id.
+    pub id: String,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Free text.
+    pub description: String,
+    /// The user's API id.
+    pub sub: String,
+    /// Always `user`.
+    pub sub_type: &'static str,
+    /// `active`, `expired` or `revoked`.
+    pub status: &'static str,
+    /// When it stops working.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<String>,
+    /// The user's API id.
+    pub created_by_user: String,
+    /// Creation time.
+    pub created: String,
+    /// Last change (creation or revocation).
+    pub last_updated: String,
+    /// The token: only in the response that created the key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// `ApiKeyPage`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiKeyPage {
+    /// The page.
+    pub data: Vec<ApiKeyDto>,
+    /// Absolute links.
+    pub links: Links,
+}
+
+fn status(info: &ApiKeyInfo, now: i64) -> &'static str {
+    if info.revoked_at.is_some() {
+        "revoked"
+    } else if info.expires_at.is_some_and(|at| now >= at) {
+        "expired"
+    } else {
+        "active"
+    }
+}
+
+/// A key as the API shows it.
+pub fn key_dto(ctx: &Ctx<'_>, info: &ApiKeyInfo, token: Option<String>) -> ApiKeyDto {
+    let user = ids::user_id(&info.user_id);
+    ApiKeyDto {
+        id: info.id.clone(),
+        tenant_id: ctx.tenant_id(),
+        description: info.description.clone(),
+        sub: user.clone(),
+        sub_type: "user",
+        status: status(info, ctx.now),
+        expiry: info.expires_at.map(rfc3339),
+        created_by_user: user,
+        created: rfc3339(info.created_at),
+        last_updated: rfc3339(info.revoked_at.unwrap_or(info.created_at)),
+        token,
+    }
+}
+
+fn manages_users(ctx: &Ctx<'_>) -> bool {
+    ctx.allowed(Action::UserManage, Resource::Tenant)
+}
+
+/// Whose keys a list may read: `None` = everyone's (admins), else the caller's only.
+pub fn list_owner(ctx: &Ctx<'_>) -> Result<Option<String>, ApiError> {
+    ctx.caller_idx()?;
+    Ok(if manages_users(ctx) {
+        None
+    } else {
+        Some(ctx.caller.user_id.clone())
+    })
+}
+
+/// `GET /api-keys` over the keys the host returned for [`list_owner`].
+pub fn list(ctx: &Ctx<'_>, keys: Vec<ApiKeyInfo>, query: &Query) -> Result<ApiKeyPage, ApiError> {
+    let sort = parse_sort(
+        S,
+        query.get("sort"),
+        &["createdByUser", "sub", "status", "description", "created"],
+    )?;
+    let wanted_status = query.get("status");
+    if let Some(s) = wanted_status.filter(|s| !["active", "expired", "revoked"].contains(s)) {
+        return Err(ApiError::bad_request(
+            S,
+            format!("`status` is active, expired or revoked, not `{s}`"),
+        ));
+    }
+    let wanted_user = query.get("sub").or(query.get("createdByUser"));
+    let mut items: Vec<ApiKeyDto> = keys
+        .iter()
+        .map(|k| key_dto(ctx, k, None))
+        .filter(|k| {
+            wanted_status.is_none_or(|s| k.status == s) && wanted_user.is_none_or(|u| k.sub == u)
+        })
+        .collect();
+    sort_by_keys(&mut items, &sort, |k, field| match field {
+        "createdByUser" => k.created_by_user.clone(),
+        "sub" => k.sub.clone(),
+        "status" => k.status.to_owned(),
+        "description" => k.description.clone(),
+        _ => k.created.clone(),
+    });
+    let page = paginate(items, query, S, KEY_PAGES, ctx.api_base, "/api-keys")?;
+    Ok(ApiKeyPage {
+        data: page.items,
+        links: page.links,
+    })
+}
+
+/// `POST /api-keys`: `{description, expiry?, sub?}` → what to store.
+pub fn plan_create(ctx: &Ctx<'_>, body: &Value) -> Result<NewApiKey, ApiError> {
+    ctx.require(S, Action::ApiKeyCreate)?;
+    let description = body
+        .get("description")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request(S, "an API key needs a `description`"))?
+        .to_owned();
+    let user_id = match body.get("sub").and_then(Value::as_str) {
+        None => ctx.caller.user_id.clone(),
+        Some(sub) => {
+            let subject = user_subject_by_id(ctx.tenant, sub)
+                .ok_or_else(|| ApiError::bad_request(S, format!("no user with id `{sub}`")))?;
+            if subject != ctx.caller.user_id && !manages_users(ctx) {
+                return Err(ApiError::forbidden(
+                    S,
+                    "only user administrators create keys for other users",
+                ));
+            }
+            subject
+        }
+    };
+    if let Some(kind) = body
+        .get("subType")
+        .and_then(Value::as_str)
+        .filter(|k| *k != "user")
+    {
+        return Err(ApiError::bad_request(
+            S,
+            format!("Portcullis issues keys for users only, not `{kind}`"),
+        ));
+    }
+    let lifetime = match body.get("expiry").and_then(Value::as_str) {
+        None => DEFAULT_EXPIRY_SECONDS,
+        Some(text) => parse_duration(text).ok_or_else(|| {
+            ApiError::bad_request(
+                S,
+                format!("`expiry` is an ISO 8601 duration such as `P7D`, not `{text}`"),
+            )
+        })?,
+    };
+    Ok(NewApiKey {
+        user_id,
+        description,
+        expires_at: Some(ctx.now.saturating_add(lifetime)),
+    })
+}
+
+/// May the caller read or revoke this key (its owner, or a user administrator)? 404 when
+/// the key is not theirs to see.
+pub fn check_access(ctx: &Ctx<'_>, key: Option<&ApiKeyInfo>, id: &str) -> Result<(), ApiError> {
+    ctx.caller_idx()?;
+    match key {
+        Some(key) if key.user_id == ctx.caller.user_id || manages_users(ctx) => Ok(()),
+        _ => Err(ApiError::not_found(S, format!("no API key with id `{id}`"))),
+    }
+}

@@ -1,0 +1,143 @@
+//! Who is calling, and the context every pure handler reads: the tenant, its snapshot, the
+//! caller and the API's absolute base URL. The API's own permissions are asked here, as
+//! engine decisions, so that "who may do what" is written once (in the engine).
+
+use portcullis_engine::{Channel, Request, Resource, Snapshot, UserIdx, decide};
+use portcullis_model::{Action, Tenant};
+
+use crate::err::{ApiError, Service};
+
+/// The authenticated caller of a request. The server resolves the credential (API key,
+/// OAuth token, session) and inserts this value into the request's extensions
+/// (`request.extensions_mut().insert(caller)`) before the request reaches [`crate::routes()`];
+/// a request without one is answered 401.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The tenant's name (the store's unique key for it).
+    pub tenant: String,
+    /// The user's id in the tenant model (the IdP subject, not the API's hex id).
+    pub user_id: String,
+    /// The credential's kind.
+    pub channel: CallerChannel,
+}
+
+/// How the caller authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerChannel {
+    /// An API key (`Authorization: Bearer <key>`), by key id.
+    ApiKey {
+        /// The key's id.
+        key_id: String,
+    },
+    /// An OAuth access token of a client; decisions are filtered by the client's scopes.
+    OAuth {
+        /// The client id.
+        client_id: String,
+    },
+    /// An interactive session. The API evaluates it with the user's current rights, as a
+    /// fresh login would.
+    Session,
+}
+
+impl CallerChannel {
+    /// The channel as audit events name it (`api-key`, `oauth:<client>`, `session`).
+    pub fn label(&self) -> String {
+        match self {
+            CallerChannel::ApiKey { .. } => "api-key".to_owned(),
+            CallerChannel::OAuth { client_id } => format!("oauth:{client_id}"),
+            CallerChannel::Session => "session".to_owned(),
+        }
+    }
+}
+
+/// What a pure handler reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The tenant, as of `snapshot`.
+    pub tenant: &'a Tenant,
+    /// The engine's view of the same tenant.
+    pub snapshot: &'a Snapshot,
+    /// Who asks.
+    pub caller: &'a Caller,
+    /// Absolute URL of `/api/v1`, without a trailing slash (e.g. `http://127.0.0.1:8080/api/v1`).
+    pub api_base: &'a str,
+    /// Unix seconds now (for the timestamps of created things).
+    pub now: i64,
+}
+
+impl<'a> Ctx<'a> {
+    /// The caller's index; a credential of a user who no longer exists is refused with 401.
+    pub fn caller_idx(&self) -> Result<UserIdx, ApiError> {
+        self.snapshot.user_idx(&self.caller.user_id).ok_or_else(|| {
+            ApiError::unauthorized(format!(
+                "the credential's user `{}` no longer exists",
+                self.caller.user_id
+            ))
+        })
+    }
+
+    fn channel(&self, user: UserIdx) -> Option<Channel<'a>> {
+        Some(match &self.caller.channel {
+            CallerChannel::ApiKey { .. } => Channel::ApiKey,
+            CallerChannel::OAuth { client_id } => {
+                Channel::OAuth(self.snapshot.client_idx(client_id)?)
+            }
+            CallerChannel::Session => Channel::Session(&self.snapshot.user(user).rights),
+        })
+    }
+
+    /// The engine's decision for the caller (false for a caller that does not resolve).
+    pub fn allowed(&self, action: Action, resource: Resource) -> bool {
+        let Ok(user) = self.caller_idx() else {
+            return false;
+        };
+        let Some(channel) = self.channel(user) else {
+            return false;
+        };
+        decide(
+            self.snapshot,
+            &Request {
+                user,
+                channel,
+                action,
+                resource,
+                explain: false,
+            },
+        )
+        .allowed
+    }
+
+    /// A tenant-level action the caller must be allowed, else 403.
+    pub fn require(&self, service: Service, action: Action) -> Result<(), ApiError> {
+        self.caller_idx()?;
+        if self.allowed(action, Resource::Tenant) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                service,
+                format!("the caller may not `{action}`"),
+            ))
+        }
+    }
+
+    /// A space action the caller must be allowed, else 403.
+    pub fn require_space(&self, space_key: &str, action: Action) -> Result<(), ApiError> {
+        let allowed = self
+            .snapshot
+            .space_idx(space_key)
+            .is_some_and(|idx| self.allowed(action, Resource::Space(idx)));
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                Service::Spaces,
+                format!("the caller may not `{action}` in this space"),
+            ))
+        }
+    }
+
+    /// The tenant's API id.
+    pub fn tenant_id(&self) -> String {
+        crate::ids::tenant_id(&self.tenant.name)
+    }
+}

@@ -1,0 +1,203 @@
+//! The Qlik error envelope: `{"errors":[{"code","title","detail","status"}],"traceId"}`.
+//!
+//! Every refusal of a pure handler is an [`ApiError`]; the router renders it with a trace id.
+//! Codes follow Qlik's `<SERVICE>-<n>` pattern (`USERS-7` is "Not found", as in Qlik's
+//! examples); 401 is `AUTH-1` and 429 `HTTP-429`, as the official client reports them.
+
+use portcullis_model::ModelError;
+use portcullis_model::tenant_ops::OpError;
+use serde::{Deserialize, Serialize};
+
+/// Which service an error comes from (the code's prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// `/users`
+    Users,
+    /// `/groups`
+    Groups,
+    /// `/roles`
+    Roles,
+    /// `/spaces`
+    Spaces,
+    /// `/oauth-clients`
+    OauthClients,
+    /// `/api-keys`
+    ApiKeys,
+    /// Anything else (unknown routes, the envelope itself).
+    Api,
+}
+
+impl Service {
+    fn prefix(self) -> &'static str {
+        match self {
+            Service::Users => "USERS",
+            Service::Groups => "GROUPS",
+            Service::Roles => "IDENTITIES",
+            Service::Spaces => "SPACES",
+            Service::OauthClients => "OAUTH-CLIENTS",
+            Service::ApiKeys => "API-KEYS",
+            Service::Api => "HTTP",
+        }
+    }
+}
+
+/// A refused request: HTTP status, Qlik code, title and detail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {code}: {title}{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// Qlik code, e.g. `USERS-7`.
+    pub code: String,
+    /// Short title, e.g. `Not found`.
+    pub title: String,
+    /// What exactly, in one line (lowercase, user input in backticks).
+    pub detail: Option<String>,
+}
+
+fn number(status: u16) -> u16 {
+    match status {
+        400 => 3,
+        403 => 11,
+        404 => 7,
+        409 => 9,
+        412 => 12,
+        _ => status,
+    }
+}
+
+fn title(status: u16) -> &'static str {
+    match status {
+        400 => "Bad request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not found",
+        405 => "Method not allowed",
+        409 => "Conflict",
+        412 => "Precondition failed",
+        429 => "API rate limit reached.",
+        503 => "Service unavailable",
+        _ => "Internal server error",
+    }
+}
+
+impl ApiError {
+    /// An error of a service with a status and detail.
+    pub fn new(service: Service, status: u16, detail: impl Into<String>) -> ApiError {
+        let code = match (service, status) {
+            (_, 401) => "AUTH-1".to_owned(),
+            (_, 429) => "HTTP-429".to_owned(),
+            (Service::Api, _) => format!("HTTP-{status}"),
+            (service, status) => format!("{}-{}", service.prefix(), number(status)),
+        };
+        ApiError {
+            status,
+            code,
+            title: title(status).to_owned(),
+            detail: Some(detail.into()),
+        }
+    }
+
+    /// 400.
+    pub fn bad_request(service: Service, detail: impl Into<String>) -> ApiError {
+        ApiError::new(service, 400, detail)
+    }
+
+    /// 401: no or an unusable credential.
+    pub fn unauthorized(detail: impl Into<String>) -> ApiError {
+        ApiError::new(Service::Api, 401, detail)
+    }
+
+    /// 403.
+    pub fn forbidden(service: Service, detail: impl Into<String>) -> ApiError {
+        ApiError::new(service, 403, detail)
+    }
+
+    /// 404.
+    pub fn not_found(service: Service, detail: impl Into<String>) -> ApiError {
+        ApiError::new(service, 404, detail)
+    }
+
+    /// 409.
+    pub fn conflict(service: Service, detail: impl Into<String>) -> ApiError {
+        ApiError::new(service, 409, detail)
+    }
+
+    /// 500 without internals: the detail is for logs, not for clients.
+    pub fn internal() -> ApiError {
+        ApiError::new(Service::Api, 500, "the server failed to answer; try again")
+    }
+
+    /// Maps a refused model operation; `in_use_status` is the status of "still in use"
+    /// (403 for roles, 412 for spaces, 409 for groups, 400 for users).
+    pub fn from_op(service: Service, in_use_status: u16, error: OpError) -> ApiError {
+        let detail = error.to_string();
+        match error {
+            OpError::Conflict { .. } => ApiError::conflict(service, detail),
+            OpError::NotFound { .. } => ApiError::bad_request(service, detail),
+            OpError::InUse { .. } => ApiError::new(service, in_use_status, detail),
+            OpError::Invalid { .. } => ApiError::bad_request(service, detail),
+            OpError::Model(model) => ApiError::from_model(service, model),
+        }
+    }
+
+    /// Maps a model error (an unknown reference or a bad value): 400.
+    pub fn from_model(service: Service, error: ModelError) -> ApiError {
+        ApiError::bad_request(service, error.to_string())
+    }
+
+    /// The JSON body, with a trace id.
+    pub fn envelope(&self, trace_id: &str) -> ErrorEnvelope {
+        ErrorEnvelope {
+            errors: vec![ErrorItem {
+                code: self.code.clone(),
+                title: self.title.clone(),
+                detail: self.detail.clone(),
+                status: Some(self.status),
+            }],
+            trace_id: Some(trace_id.to_owned()),
+        }
+    }
+}
+
+/// The JSON body of every error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorEnvelope {
+    /// One item per problem (Portcullis sends one).
+    pub errors: Vec<ErrorItem>,
+    /// Correlates the response with the server's log.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub trace_id: Option<String>,
+}
+
+/// One problem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorItem {
+    /// Qlik code.
+    pub code: String,
+    /// Short title.
+    pub title: String,
+    /// Details.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+    /// HTTP status.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub status: Option<u16>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_has_qlik_shape() {
+        let error = ApiError::not_found(Service::Users, "no user `x`");
+        let json = serde_json::to_value(error.envelope("t1")).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"errors":[{"code":"USERS-7","title":"Not found","detail":"no user `x`","status":404}],"traceId":"t1"})
+        );
+        assert_eq!(ApiError::unauthorized("x").code, "AUTH-1");
+    }
+}

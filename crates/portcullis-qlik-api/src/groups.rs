@@ -1,0 +1,392 @@
+//! `/groups`: list (SCIM filter, sort, cursors; `systemGroups=true` lists only Everyone),
+//! create, get, patch `assignedRoles` (with or without the leading slash), delete (custom
+//! groups only when empty), and `/groups/settings` for Everyone's roles. Reads are open to
+//! every user of the tenant; writes need `group:manage`.
+
+use portcullis_audit::EventType;
+use portcullis_model::{Action, Group, ProviderType, Tenant};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::caller::Ctx;
+use crate::dto::{
+    ListDto, RoleRefDto, group_name_by_id, provider_word, resolve_role_refs, role_ref,
+};
+use crate::err::{ApiError, Service};
+use crate::ids::{self, EVERYONE_ID, EVERYONE_NAME};
+use crate::mutation::{AuditNote, Mutation};
+use crate::paging::{
+    Href, Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys,
+};
+use crate::patch::parse_patch;
+
+const S: Service = Service::Groups;
+
+/// Attributes `filter` may name.
+pub const FILTER_ATTRIBUTES: &[&str] = &[
+    "id",
+    "name",
+    "providerType",
+    "status",
+    "tenantId",
+    "assignedRoles.id",
+    "assignedRoles.name",
+];
+
+/// Fields `sort` may name.
+pub const SORT_FIELDS: &[&str] = &[
+    "name",
+    "id",
+    "providerType",
+    "status",
+    "createdAt",
+    "lastUpdatedAt",
+];
+
+/// A group on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupDto {
+    /// API id.
+    pub id: String,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Name.
+    pub name: String,
+    /// `idp` or `custom` (absent for Everyone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_type: Option<&'static str>,
+    /// Always `active`.
+    pub status: &'static str,
+    /// Roles every member gets.
+    pub assigned_roles: Vec<RoleRefDto>,
+    /// `self`.
+    pub links: SelfLink,
+}
+
+/// A group as the API shows it.
+pub fn group_dto(tenant: &Tenant, api_base: &str, group: &Group) -> GroupDto {
+    let id = ids::group_id(&group.name);
+    GroupDto {
+        links: SelfLink::new(api_base, &format!("/groups/{id}")),
+        id,
+        tenant_id: ids::tenant_id(&tenant.name),
+        name: group.name.clone(),
+        provider_type: Some(provider_word(group.provider_type)),
+        status: "active",
+        assigned_roles: group.roles.iter().map(|r| role_ref(tenant, r)).collect(),
+    }
+}
+
+/// Everyone as the API shows it.
+pub fn everyone_dto(tenant: &Tenant, api_base: &str) -> GroupDto {
+    GroupDto {
+        id: EVERYONE_ID.to_owned(),
+        tenant_id: ids::tenant_id(&tenant.name),
+        name: EVERYONE_NAME.to_owned(),
+        provider_type: None,
+        status: "active",
+        assigned_roles: tenant
+            .everyone_roles
+            .iter()
+            .map(|r| role_ref(tenant, r))
+            .collect(),
+        links: SelfLink::new(api_base, &format!("/groups/{EVERYONE_ID}")),
+    }
+}
+
+fn attribute(tenant: &Tenant, group: &Group, attr: &str) -> Vec<String> {
+    match attr {
+        "id" => vec![ids::group_id(&group.name)],
+        "name" => vec![group.name.clone()],
+        "providerType" => vec![provider_word(group.provider_type).to_owned()],
+        "status" => vec!["active".to_owned()],
+        "tenantId" => vec![ids::tenant_id(&tenant.name)],
+        "assignedRoles.id" => group.roles.iter().map(|r| ids::role_id(r)).collect(),
+        "assignedRoles.name" => group.roles.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// `GET /groups`.
+pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<GroupDto>, ApiError> {
+    ctx.caller_idx()?;
+    let total_results = query.flag(S, "totalResults")?;
+    if query.flag(S, "systemGroups")? {
+        if let Some((other, _)) = query.pairs.iter().find(|(k, _)| k != "systemGroups") {
+            return Err(ApiError::bad_request(
+                S,
+                format!("`systemGroups` cannot be combined with `{other}`"),
+            ));
+        }
+        let page = paginate(
+            vec![everyone_dto(ctx.tenant, ctx.api_base)],
+            query,
+            S,
+            STANDARD,
+            ctx.api_base,
+            "/groups",
+        )?;
+        return Ok(ListDto {
+            data: page.items,
+            links: page.links,
+            total_results: None,
+        });
+    }
+    let filter = parse_filter(S, query.get("filter"), FILTER_ATTRIBUTES)?;
+    let sort = parse_sort(S, query.get("sort"), SORT_FIELDS)?;
+    let mut groups: Vec<&Group> = ctx
+        .tenant
+        .groups
+        .iter()
+        .filter(|g| {
+            filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&|attr| attribute(ctx.tenant, g, attr)))
+        })
+        .collect();
+    sort_by_keys(&mut groups, &sort, |g, field| {
+        attribute(ctx.tenant, g, field)
+            .into_iter()
+            .next()
+            .unwrap_or_default()
+    });
+    let page = paginate(groups, query, S, STANDARD, ctx.api_base, "/groups")?;
+    Ok(ListDto {
+        data: page
+            .items
+            .iter()
+            .map(|g| group_dto(ctx.tenant, ctx.api_base, g))
+            .collect(),
+        links: page.links,
+        total_results: total_results.then_some(page.total),
+    })
+}
+
+fn find<'t>(ctx: &Ctx<'t>, id: &str) -> Result<&'t Group, ApiError> {
+    group_name_by_id(ctx.tenant, id)
+        .and_then(|name| ctx.tenant.group(&name))
+        .ok_or_else(|| ApiError::not_found(S, format!("no group with id `{id}`")))
+}
+
+/// `GET /groups/{id}` (Everyone included).
+pub fn get(ctx: &Ctx<'_>, id: &str) -> Result<GroupDto, ApiError> {
+    ctx.caller_idx()?;
+    if id == EVERYONE_ID {
+        return Ok(everyone_dto(ctx.tenant, ctx.api_base));
+    }
+    Ok(group_dto(ctx.tenant, ctx.api_base, find(ctx, id)?))
+}
+
+/// `POST /groups`: `{name, providerType?: "idp"|"custom", assignedRoles?}`.
+pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<GroupDto>, ApiError> {
+    ctx.require(S, Action::GroupManage)?;
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request(S, "a group needs a `name`"))?;
+    if name.chars().count() > 256 {
+        return Err(ApiError::bad_request(
+            S,
+            "a group name has at most 256 characters",
+        ));
+    }
+    if name == EVERYONE_NAME {
+        return Err(ApiError::conflict(
+            S,
+            format!("`{EVERYONE_NAME}` is the system group Everyone"),
+        ));
+    }
+    let provider_type = match body.get("providerType").and_then(Value::as_str) {
+        None | Some("idp") => ProviderType::Idp,
+        Some("custom") => ProviderType::Custom,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                S,
+                format!("`providerType` is `idp` or `custom`, not `{other}`"),
+            ));
+        }
+    };
+    let roles = match body.get("assignedRoles") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(value) => resolve_role_refs(S, ctx.tenant, value)?,
+    };
+    let mut tenant = ctx.tenant.clone();
+    tenant
+        .create_group(Group {
+            name: name.to_owned(),
+            provider_type,
+            roles: roles.clone(),
+        })
+        .map_err(|e| ApiError::from_op(S, 409, e))?;
+    let group = tenant.group(name).ok_or_else(ApiError::internal)?;
+    let dto = group_dto(&tenant, ctx.api_base, group);
+    let note = AuditNote::new(
+        EventType::GroupCreated,
+        "group",
+        dto.id.clone(),
+        json!({ "name": name, "providerType": provider_type.as_str(), "assignedRoles": roles }),
+    );
+    Ok(Mutation {
+        notes: vec![note],
+        body: dto,
+        tenant,
+    })
+}
+
+/// `PATCH /groups/{id}`: `replace` of `assignedRoles` (204). Renaming is not supported: a
+/// group's id follows its name.
+pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiError> {
+    ctx.require(S, Action::GroupManage)?;
+    if id == EVERYONE_ID {
+        return Err(ApiError::bad_request(
+            S,
+            "Everyone's roles are changed through `/groups/settings`",
+        ));
+    }
+    let name = find(ctx, id)?.name.clone();
+    let mut tenant = ctx.tenant.clone();
+    for op in parse_patch(S, body)? {
+        match (op.op.as_str(), op.target()) {
+            ("replace", "assignedRoles") => {
+                let roles = resolve_role_refs(S, &tenant, op.value(S)?)?;
+                tenant
+                    .replace_group_roles(&name, &roles)
+                    .map_err(|e| ApiError::from_op(S, 400, e))?;
+            }
+            ("replace", "name" | "description") => {
+                return Err(ApiError::bad_request(
+                    S,
+                    format!(
+                        "`{}` of a group cannot be changed in Portcullis; create a new group instead",
+                        op.target()
+                    ),
+                ));
+            }
+            _ => return Err(op.unsupported(S)),
+        }
+    }
+    let note = AuditNote::new(
+        EventType::GroupUpdated,
+        "group",
+        id,
+        json!({ "name": name, "patch": body }),
+    );
+    Ok(Mutation {
+        tenant,
+        notes: vec![note],
+        body: (),
+    })
+}
+
+/// `DELETE /groups/{id}`: a custom group only when it has no members (409 otherwise).
+pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
+    ctx.require(S, Action::GroupManage)?;
+    if id == EVERYONE_ID {
+        return Err(ApiError::bad_request(S, "Everyone cannot be deleted"));
+    }
+    let name = find(ctx, id)?.name.clone();
+    let mut tenant = ctx.tenant.clone();
+    tenant
+        .delete_group(&name)
+        .map_err(|e| ApiError::from_op(S, 409, e))?;
+    let note = AuditNote::new(
+        EventType::GroupDeleted,
+        "group",
+        id,
+        json!({ "name": name }),
+    );
+    Ok(Mutation {
+        tenant,
+        notes: vec![note],
+        body: (),
+    })
+}
+
+/// `GroupSettings`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupSettingsDto {
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Groups from login claims are created (always true in Portcullis).
+    pub auto_create_groups: bool,
+    /// Deprecated twin of `autoCreateGroups`.
+    pub sync_idp_groups: bool,
+    /// `{ "<Everyone id>": {id, name, enabled, assignedRoles} }`.
+    pub system_groups: Value,
+    /// `self`.
+    pub links: SelfLinkOnly,
+}
+
+/// `{self: {href}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SelfLinkOnly {
+    /// The settings.
+    #[serde(rename = "self")]
+    pub self_: Href,
+}
+
+/// `GET /groups/settings` (needs `group:manage`).
+pub fn settings(ctx: &Ctx<'_>) -> Result<GroupSettingsDto, ApiError> {
+    ctx.require(S, Action::GroupManage)?;
+    Ok(settings_dto(ctx.tenant, ctx.api_base))
+}
+
+fn settings_dto(tenant: &Tenant, api_base: &str) -> GroupSettingsDto {
+    let roles: Vec<RoleRefDto> = tenant
+        .everyone_roles
+        .iter()
+        .map(|r| role_ref(tenant, r))
+        .collect();
+    GroupSettingsDto {
+        tenant_id: ids::tenant_id(&tenant.name),
+        auto_create_groups: true,
+        sync_idp_groups: true,
+        system_groups: json!({ EVERYONE_ID: { "id": EVERYONE_ID, "name": EVERYONE_NAME, "enabled": true, "assignedRoles": roles } }),
+        links: SelfLinkOnly {
+            self_: Href {
+                href: format!("{api_base}/groups/settings"),
+            },
+        },
+    }
+}
+
+/// `PATCH /groups/settings`: `replace /systemGroups/{id}/assignedRoles` gives roles to
+/// Everyone (204).
+pub fn patch_settings(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<()>, ApiError> {
+    ctx.require(S, Action::GroupManage)?;
+    let mut tenant = ctx.tenant.clone();
+    let everyone_path = format!("systemGroups/{EVERYONE_ID}/assignedRoles");
+    for op in parse_patch(S, body)? {
+        match (op.op.as_str(), op.target()) {
+            ("replace", path) if path == everyone_path => {
+                let roles = resolve_role_refs(S, &tenant, op.value(S)?)?;
+                tenant
+                    .replace_everyone_roles(&roles)
+                    .map_err(|e| ApiError::from_op(S, 400, e))?;
+            }
+            ("replace", "autoCreateGroups" | "syncIdpGroups")
+                if op.value(S)?.as_bool() == Some(true) => {}
+            ("replace", "autoCreateGroups" | "syncIdpGroups") => {
+                return Err(ApiError::bad_request(
+                    S,
+                    "Portcullis always creates groups from login claims; `false` is not supported",
+                ));
+            }
+            _ => return Err(op.unsupported(S)),
+        }
+    }
+    let note = AuditNote::new(
+        EventType::GroupUpdated,
+        "group",
+        EVERYONE_ID,
+        json!({ "name": EVERYONE_NAME, "patch": body }),
+    );
+    Ok(Mutation {
+        tenant,
+        notes: vec![note],
+        body: (),
+    })
+}

@@ -1,0 +1,142 @@
+//! What the router needs from the server: a tenant's current state, a way to commit a
+//! changed tenant, and the credential stores (API keys, OAuth client secrets), which live
+//! outside the tenant model. The server implements [`ApiHost`] over its store and snapshot
+//! registry; tests implement it in memory.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use portcullis_engine::Snapshot;
+use portcullis_model::Tenant;
+
+use crate::caller::Caller;
+use crate::mutation::AuditNote;
+
+/// A tenant as of one revision: the model and the engine's snapshot of it.
+#[derive(Debug, Clone)]
+pub struct TenantState {
+    /// The tenant.
+    pub tenant: Arc<Tenant>,
+    /// Its snapshot (built from `tenant` at `revision`).
+    pub snapshot: Arc<Snapshot>,
+    /// The revision both were read at.
+    pub revision: u64,
+}
+
+/// A change to commit: the difference between `before` and `after`, in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Commit<'a> {
+    /// The revision `before` was read at; the host refuses with [`HostError::Stale`] when the
+    /// tenant has moved on since (the router then reads again and retries).
+    pub base_revision: u64,
+    /// The tenant as read.
+    pub before: &'a Tenant,
+    /// The tenant as it should be.
+    pub after: &'a Tenant,
+    /// One note per change, for the audit trail.
+    pub notes: &'a [AuditNote],
+    /// Who made the change.
+    pub actor: &'a Caller,
+}
+
+/// An API key to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    /// The user (subject) the key acts as.
+    pub user_id: String,
+    /// Free text.
+    pub description: String,
+    /// Unix seconds after which the key is refused; `None` = never.
+    pub expires_at: Option<i64>,
+}
+
+/// A stored API key, without its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    /// Key id.
+    pub id: String,
+    /// The user (subject) the key acts as.
+    pub user_id: String,
+    /// Free text.
+    pub description: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds after which it is refused.
+    pub expires_at: Option<i64>,
+    /// Unix seconds of revocation.
+    pub revoked_at: Option<i64>,
+}
+
+/// A created key and its token, shown once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedApiKey {
+    /// The stored key.
+    pub key: ApiKeyInfo,
+    /// The bearer token.
+    pub token: String,
+}
+
+/// A host failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    /// The tenant changed after it was read.
+    #[error("tenant changed since revision {base_revision}")]
+    Stale {
+        /// The revision the change was based on.
+        base_revision: u64,
+    },
+    /// The tenant (or key) does not exist.
+    #[error("`{0}` does not exist")]
+    NotFound(String),
+    /// The store refused the change; the message is safe to show.
+    #[error("{0}")]
+    Refused(String),
+    /// Storage is unavailable; the message is for logs only.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The server side of the API.
+pub trait ApiHost: Clone + Send + Sync + 'static {
+    /// The tenant's current state.
+    fn tenant_state(
+        &self,
+        tenant: &str,
+    ) -> impl Future<Output = Result<TenantState, HostError>> + Send;
+
+    /// Stores `after` in place of `before` in one transaction, with the notes; returns the new
+    /// revision. The next [`ApiHost::tenant_state`] (and every decision) sees the change.
+    fn commit(
+        &self,
+        tenant: &str,
+        commit: Commit<'_>,
+    ) -> impl Future<Output = Result<u64, HostError>> + Send;
+
+    /// Creates an API key.
+    fn create_api_key(
+        &self,
+        tenant: &str,
+        key: NewApiKey,
+    ) -> impl Future<Output = Result<CreatedApiKey, HostError>> + Send;
+
+    /// The tenant's API keys, or one user's.
+    fn api_keys(
+        &self,
+        tenant: &str,
+        user_id: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<ApiKeyInfo>, HostError>> + Send;
+
+    /// Revokes a key.
+    fn revoke_api_key(
+        &self,
+        tenant: &str,
+        key_id: &str,
+    ) -> impl Future<Output = Result<(), HostError>> + Send;
+
+    /// Creates a secret for an OAuth client of the tenant; returns it in clear (shown once).
+    fn create_client_secret(
+        &self,
+        tenant: &str,
+        client_id: &str,
+    ) -> impl Future<Output = Result<String, HostError>> + Send;
+}

@@ -1,0 +1,42 @@
+//! The Qlik Cloud–compatible management REST API (`/api/v1/users`, `groups`, `roles`,
+//! `spaces`, `oauth-clients`, `api-keys`), so that existing tooling such as the official
+//! `@qlik/api` client works against Portcullis unchanged.
+//!
+//! Two layers:
+//! - **pure handlers** ([`users`], [`groups`], [`roles`], [`spaces`], [`oauth_clients`],
+//!   [`api_keys`]) over a [`Ctx`] (the tenant, its snapshot and the [`Caller`]): reads return a
+//!   wire DTO, writes return a [`Mutation`] (the changed tenant, the audit notes, the DTO), and
+//!   every refusal is an [`ApiError`] in Qlik's envelope. The API's own permissions are engine
+//!   decisions (`role:create`, `user:manage`, `space:read`, ...). No HTTP types here;
+//! - **the router** ([`routes()`]) over an [`ApiHost`] that the server implements over its store
+//!   and snapshot registry, plus the unauthenticated [`product_info_routes()`] and the rate
+//!   limiter ([`ratelimit`]).
+//!
+//! It deliberately does not authenticate: the server resolves each credential and inserts a
+//! [`Caller`] into the request's extensions before the request reaches [`routes()`].
+#![warn(missing_docs)]
+
+pub mod api_keys;
+pub mod caller;
+pub mod dto;
+pub mod err;
+pub mod groups;
+pub mod host;
+pub mod ids;
+pub mod mutation;
+pub mod oauth_clients;
+pub mod paging;
+pub mod patch;
+pub mod ratelimit;
+pub mod roles;
+pub mod routes;
+pub mod spaces;
+pub mod time;
+pub mod users;
+
+pub use caller::{Caller, CallerChannel, Ctx};
+pub use err::{ApiError, ErrorEnvelope};
+pub use host::{ApiHost, ApiKeyInfo, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
+pub use mutation::{AuditNote, Mutation};
+pub use ratelimit::{RateLimitConfig, RateLimiter, Tier};
+pub use routes::{ApiConfig, product_info_routes, routes};

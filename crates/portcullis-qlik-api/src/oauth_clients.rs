@@ -1,0 +1,247 @@
+//! `/oauth-clients`: list, create (the secret is shown once, by the router, from
+//! [`crate::ApiHost::create_client_secret`]), get, patch (`/clientName`, `/allowedScopes`)
+//! and delete. Everything needs `oauth-client:manage`. Portcullis keeps a client's id, name
+//! and scopes; the other request fields are echoed at creation but not stored.
+
+use portcullis_audit::EventType;
+use portcullis_model::{Action, OauthClient, Tenant};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::caller::Ctx;
+use crate::dto::ListDto;
+use crate::err::{ApiError, Service};
+use crate::ids::{self, IdKind};
+use crate::mutation::{AuditNote, Mutation};
+use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
+use crate::patch::parse_patch;
+
+const S: Service = Service::OauthClients;
+
+/// An OAuth client on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OauthClientDto {
+    /// The client id (as used at `/oauth/token`).
+    pub client_id: String,
+    /// Display name.
+    pub client_name: String,
+    /// Always `web` (a confidential client).
+    pub app_type: &'static str,
+    /// Scopes the client may ask for.
+    pub allowed_scopes: Vec<String>,
+    /// `client_credentials` and impersonation.
+    pub allowed_grant_types: Vec<&'static str>,
+    /// Always `user`.
+    pub created_by_type: &'static str,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// The secret, only in the response that created it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// `self`.
+    pub links: SelfLink,
+}
+
+/// A client as the API shows it.
+pub fn client_dto(tenant: &Tenant, api_base: &str, client: &OauthClient) -> OauthClientDto {
+    OauthClientDto {
+        links: SelfLink::new(api_base, &format!("/oauth-clients/{}", client.id)),
+        client_id: client.id.clone(),
+        client_name: client.name.clone(),
+        app_type: "web",
+        allowed_scopes: client.scopes.clone(),
+        allowed_grant_types: vec!["client_credentials", "urn:qlik:oauth:user-impersonation"],
+        created_by_type: "user",
+        tenant_id: ids::tenant_id(&tenant.name),
+        client_secret: None,
+    }
+}
+
+fn attribute(tenant: &Tenant, client: &OauthClient, attr: &str) -> Vec<String> {
+    match attr {
+        "clientId" => vec![client.id.clone()],
+        "clientName" => vec![client.name.clone()],
+        "appType" => vec!["web".to_owned()],
+        "tenantId" => vec![ids::tenant_id(&tenant.name)],
+        "createdByType" => vec!["user".to_owned()],
+        _ => Vec::new(),
+    }
+}
+
+/// `GET /oauth-clients`.
+pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<OauthClientDto>, ApiError> {
+    ctx.require(S, Action::OauthClientManage)?;
+    let filter = parse_filter(
+        S,
+        query.get("filter"),
+        &[
+            "clientId",
+            "clientName",
+            "appType",
+            "tenantId",
+            "createdByType",
+        ],
+    )?;
+    let sort = parse_sort(
+        S,
+        query.get("sort"),
+        &[
+            "clientId",
+            "clientName",
+            "appType",
+            "tenantId",
+            "createdAt",
+            "updatedAt",
+        ],
+    )?;
+    let total_results = query.flag(S, "totalResults")?;
+    let mut clients: Vec<&OauthClient> = ctx
+        .tenant
+        .oauth_clients
+        .iter()
+        .filter(|c| {
+            filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&|a| attribute(ctx.tenant, c, a)))
+        })
+        .collect();
+    sort_by_keys(&mut clients, &sort, |c, field| {
+        attribute(ctx.tenant, c, field)
+            .into_iter()
+            .next()
+            .unwrap_or_default()
+    });
+    let page = paginate(clients, query, S, STANDARD, ctx.api_base, "/oauth-clients")?;
+    Ok(ListDto {
+        data: page
+            .items
+            .iter()
+            .map(|c| client_dto(ctx.tenant, ctx.api_base, c))
+            .collect(),
+        links: page.links,
+        total_results: total_results.then_some(page.total),
+    })
+}
+
+fn find<'t>(ctx: &Ctx<'t>, id: &str) -> Result<&'t OauthClient, ApiError> {
+    ctx.tenant
+        .oauth_client(id)
+        .ok_or_else(|| ApiError::not_found(S, format!("no OAuth client with id `{id}`")))
+}
+
+/// `GET /oauth-clients/{id}`.
+pub fn get(ctx: &Ctx<'_>, id: &str) -> Result<OauthClientDto, ApiError> {
+    ctx.require(S, Action::OauthClientManage)?;
+    Ok(client_dto(ctx.tenant, ctx.api_base, find(ctx, id)?))
+}
+
+fn scopes(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(vec!["user_default".to_owned()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    ApiError::bad_request(S, "`allowedScopes` must be an array of strings")
+                })
+            })
+            .collect(),
+        Some(_) => Err(ApiError::bad_request(
+            S,
+            "`allowedScopes` must be an array of strings",
+        )),
+    }
+}
+
+/// `POST /oauth-clients`: `{clientName, appType?, allowedScopes?, ...}` (201). The router adds
+/// `clientSecret` once the host has stored it.
+pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<OauthClientDto>, ApiError> {
+    ctx.require(S, Action::OauthClientManage)?;
+    let name = body
+        .get("clientName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request(S, "a client needs a `clientName`"))?;
+    if let Some(app_type) = body
+        .get("appType")
+        .and_then(Value::as_str)
+        .filter(|t| *t != "web")
+    {
+        return Err(ApiError::bad_request(
+            S,
+            format!("Portcullis supports `web` clients only, not `{app_type}`"),
+        ));
+    }
+    let allowed_scopes = scopes(body.get("allowedScopes"))?;
+    let id = ids::fresh_key(IdKind::Content, &format!("oauth-client\0{name}"), |k| {
+        ctx.tenant.oauth_client(k).is_some()
+    });
+    let mut tenant = ctx.tenant.clone();
+    tenant
+        .create_oauth_client(OauthClient {
+            id: id.clone(),
+            name: name.to_owned(),
+            scopes: allowed_scopes.clone(),
+        })
+        .map_err(|e| ApiError::from_op(S, 400, e))?;
+    let client = tenant.oauth_client(&id).ok_or_else(ApiError::internal)?;
+    let dto = client_dto(&tenant, ctx.api_base, client);
+    let note = AuditNote::new(
+        EventType::OauthClientCreated,
+        "oauth-client",
+        id,
+        json!({ "clientName": name, "allowedScopes": allowed_scopes }),
+    );
+    Ok(Mutation {
+        notes: vec![note],
+        body: dto,
+        tenant,
+    })
+}
+
+/// `PATCH /oauth-clients/{id}`: `replace` of `/clientName` or `/allowedScopes` (204).
+pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiError> {
+    ctx.require(S, Action::OauthClientManage)?;
+    find(ctx, id)?;
+    let mut tenant = ctx.tenant.clone();
+    for op in parse_patch(S, body)? {
+        match (op.op.as_str(), op.target()) {
+            ("replace", "clientName") => {
+                tenant.update_oauth_client(id, Some(op.string(S)?.to_owned()), None)
+            }
+            ("replace", "allowedScopes") => {
+                tenant.update_oauth_client(id, None, Some(scopes(op.value.as_ref())?))
+            }
+            _ => return Err(op.unsupported(S)),
+        }
+        .map_err(|e| ApiError::from_op(S, 400, e))?;
+    }
+    let note = AuditNote::new(
+        EventType::OauthClientUpdated,
+        "oauth-client",
+        id,
+        json!({ "patch": body }),
+    );
+    Ok(Mutation {
+        tenant,
+        notes: vec![note],
+        body: (),
+    })
+}
+
+/// `DELETE /oauth-clients/{id}` (204).
+pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
+    ctx.require(S, Action::OauthClientManage)?;
+    find(ctx, id)?;
+    let mut tenant = ctx.tenant.clone();
+    tenant
+        .delete_oauth_client(id)
+        .map_err(|e| ApiError::from_op(S, 400, e))?;
+    let note = AuditNote::new(EventType::OauthClientDeleted, "oauth-client", id, json!({}));
+    Ok(Mutation {
+        tenant,
+        notes: vec![note],
+        body: (),
+    })
+}

@@ -1,0 +1,426 @@
+//! Query parameters, sorting and cursor pagination for the list endpoints.
+//!
+//! Cursors are opaque to clients (qlik.dev: they "can't be calculated client-side"); here a
+//! cursor names the first position of the page it leads to. `links.self`, `links.next` and
+//! `links.prev` are absolute URLs, because `@qlik/api`'s `.next()` fetches the href as it is.
+
+use std::cmp::Ordering;
+
+use serde::Serialize;
+
+use crate::err::{ApiError, Service};
+
+/// A list's query parameters as received, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    /// `(name, value)` pairs, already percent-decoded.
+    pub pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    /// A query from pairs.
+    pub fn new(pairs: &[(&str, &str)]) -> Query {
+        Query {
+            pairs: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    /// The first value of a parameter.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A boolean parameter (`true`/`false`); absent is false.
+    pub fn flag(&self, service: Service, name: &str) -> Result<bool, ApiError> {
+        match self.get(name) {
+            None => Ok(false),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(v) => Err(ApiError::bad_request(
+                service,
+                format!("`{name}` must be `true` or `false`, not `{v}`"),
+            )),
+        }
+    }
+
+    /// Every parameter but the cursors, for the links.
+    fn without_cursors(&self, cursor_names: [&str; 2]) -> Vec<(String, String)> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| !cursor_names.contains(&k.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+/// An `href` holder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Href {
+    /// Absolute URL.
+    pub href: String,
+}
+
+/// A list's `links`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Links {
+    /// This page.
+    #[serde(rename = "self")]
+    pub self_: Href,
+    /// The next page, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<Href>,
+    /// The previous page, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prev: Option<Href>,
+}
+
+/// A resource's `links` with only `self`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SelfLink {
+    /// The resource.
+    #[serde(rename = "self")]
+    pub self_: Href,
+}
+
+impl SelfLink {
+    /// The link of `path` under the API base.
+    pub fn new(api_base: &str, path: &str) -> SelfLink {
+        SelfLink {
+            self_: Href {
+                href: format!("{api_base}{path}"),
+            },
+        }
+    }
+}
+
+/// Percent-encodes like JavaScript's `encodeURIComponent`.
+pub fn encode_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'~'
+            | b'*'
+            | b'\''
+            | b'('
+            | b')' => out.push(byte as char),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+fn url(api_base: &str, path: &str, pairs: &[(String, String)]) -> String {
+    if pairs.is_empty() {
+        return format!("{api_base}{path}");
+    }
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
+        .collect();
+    format!("{api_base}{path}?{}", query.join("&"))
+}
+
+fn encode_cursor(position: usize) -> String {
+    // Opaque on purpose: a tag and the position, hex-encoded.
+    format!("{:x}", (position as u64) ^ 0x5a5a_5a5a)
+}
+
+fn decode_cursor(service: Service, name: &str, text: &str) -> Result<usize, ApiError> {
+    u64::from_str_radix(text, 16)
+        .ok()
+        .map(|v| (v ^ 0x5a5a_5a5a) as usize)
+        .filter(|v| *v < 1 << 31)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                service,
+                format!("`{name}` is not a cursor this server issued; follow `links.next.href`"),
+            )
+        })
+}
+
+/// How a list pages: the parameter names of its cursors and its limits.
+#[derive(Debug, Clone, Copy)]
+pub struct PageStyle {
+    /// The forward cursor's name (`next`, or `startingAfter` for API keys).
+    pub next: &'static str,
+    /// The backward cursor's name (`prev`, or `endingBefore`).
+    pub prev: &'static str,
+    /// Page size when `limit` is absent.
+    pub default_limit: usize,
+    /// Largest accepted `limit`.
+    pub max_limit: usize,
+}
+
+/// The common style: `next`/`prev`, 20 by default, at most 100.
+pub const STANDARD: PageStyle = PageStyle {
+    next: "next",
+    prev: "prev",
+    default_limit: 20,
+    max_limit: 100,
+};
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The page's items.
+    pub items: Vec<T>,
+    /// The links.
+    pub links: Links,
+    /// How many items the whole (filtered) list has.
+    pub total: usize,
+}
+
+/// Cuts one page out of `items` (already filtered and sorted) following the query's cursor
+/// and `limit`, and builds absolute links for `path` under `api_base`.
+pub fn paginate<T>(
+    items: Vec<T>,
+    query: &Query,
+    service: Service,
+    style: PageStyle,
+    api_base: &str,
+    path: &str,
+) -> Result<Page<T>, ApiError> {
+    let limit = match query.get("limit") {
+        None => style.default_limit,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=style.max_limit).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_request(
+                    service,
+                    format!(
+                        "`limit` must be a number from 1 to {}, not `{text}`",
+                        style.max_limit
+                    ),
+                ));
+            }
+        },
+    };
+    let start = match (query.get(style.next), query.get(style.prev)) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                service,
+                format!(
+                    "`{}` and `{}` cannot be used together",
+                    style.next, style.prev
+                ),
+            ));
+        }
+        (Some(cursor), None) => decode_cursor(service, style.next, cursor)?,
+        (None, Some(cursor)) => decode_cursor(service, style.prev, cursor)?,
+        (None, None) => 0,
+    };
+    let total = items.len();
+    let start = start.min(total);
+    let end = start.saturating_add(limit).min(total);
+    let base_pairs = query.without_cursors([style.next, style.prev]);
+    let link = |name: &str, position: usize| {
+        let mut pairs = base_pairs.clone();
+        pairs.push((name.to_owned(), encode_cursor(position)));
+        Href {
+            href: url(api_base, path, &pairs),
+        }
+    };
+    let links = Links {
+        self_: Href {
+            href: url(api_base, path, &query.pairs),
+        },
+        next: (end < total).then(|| link(style.next, end)),
+        prev: (start > 0).then(|| link(style.prev, start.saturating_sub(limit))),
+    };
+    let items = items.into_iter().skip(start).take(end - start).collect();
+    Ok(Page {
+        items,
+        links,
+        total,
+    })
+}
+
+/// One sort key: a field and its direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    /// The field.
+    pub field: String,
+    /// `-field`.
+    pub descending: bool,
+}
+
+/// Parses `sort=+name,-createdAt` against the fields a list supports.
+pub fn parse_sort(
+    service: Service,
+    text: Option<&str>,
+    allowed: &[&str],
+) -> Result<Vec<SortKey>, ApiError> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    let mut keys = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (descending, field) = match part.as_bytes()[0] {
+            b'-' => (true, &part[1..]),
+            b'+' => (false, &part[1..]),
+            // A literal `+` arrives as a space when a client does not encode it.
+            b' ' => (false, part.trim_start()),
+            _ => (false, part),
+        };
+        if !allowed.contains(&field) {
+            return Err(ApiError::bad_request(
+                service,
+                format!(
+                    "cannot sort by `{field}`; sort by one of {}",
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        keys.push(SortKey {
+            field: field.to_owned(),
+            descending,
+        });
+    }
+    Ok(keys)
+}
+
+/// Sorts items by the keys, reading each field as a string (case-insensitive); stable, so the
+/// underlying order breaks ties.
+pub fn sort_by_keys<T>(items: &mut [T], keys: &[SortKey], value: impl Fn(&T, &str) -> String) {
+    if keys.is_empty() {
+        return;
+    }
+    items.sort_by(|a, b| {
+        for key in keys {
+            let ordering = value(a, &key.field)
+                .to_lowercase()
+                .cmp(&value(b, &key.field).to_lowercase());
+            let ordering = if key.descending {
+                ordering.reverse()
+            } else {
+                ordering
+            };
+            if ordering != Ordering::Equal {
+                return ordering;
+            }
+        }
+        Ordering::Equal
+    });
+}
+
+/// Parses a SCIM filter and checks its attributes against those a list supports.
+pub fn parse_filter(
+    service: Service,
+    text: Option<&str>,
+    allowed: &[&str],
+) -> Result<Option<portcullis_model::filter::Filter>, ApiError> {
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let filter = portcullis_model::filter::Filter::parse(text)
+        .map_err(|e| ApiError::bad_request(service, e.to_string()))?;
+    if let Some(attr) = filter
+        .attributes()
+        .into_iter()
+        .find(|a| !allowed.contains(a))
+    {
+        return Err(ApiError::bad_request(
+            service,
+            format!(
+                "cannot filter on `{attr}`; filter on one of {}",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    Ok(Some(filter))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_forward_and_back_with_absolute_links() {
+        let items: Vec<u32> = (0..5).collect();
+        let base = "http://127.0.0.1:9/api/v1";
+        let q = Query::new(&[("limit", "2"), ("filter", "name co \"a\"")]);
+        let first = paginate(items.clone(), &q, Service::Users, STANDARD, base, "/users").unwrap();
+        assert_eq!(first.items, [0, 1]);
+        assert_eq!(first.total, 5);
+        assert!(first.links.prev.is_none());
+        let next = first.links.next.unwrap().href;
+        assert!(
+            next.starts_with(
+                "http://127.0.0.1:9/api/v1/users?limit=2&filter=name%20co%20%22a%22&next="
+            ),
+            "{next}"
+        );
+        let cursor = next.rsplit('=').next().unwrap();
+        let q2 = Query::new(&[("limit", "2"), ("next", cursor)]);
+        let second =
+            paginate(items.clone(), &q2, Service::Users, STANDARD, base, "/users").unwrap();
+        assert_eq!(second.items, [2, 3]);
+        let prev = second.links.prev.unwrap().href;
+        let cursor = prev.rsplit('=').next().unwrap();
+        let back = paginate(
+            items,
+            &Query::new(&[("limit", "2"), ("prev", cursor)]),
+            Service::Users,
+            STANDARD,
+            base,
+            "/users",
+        )
+        .unwrap();
+        assert_eq!(back.items, [0, 1]);
+    }
+
+    #[test]
+    fn refuses_bad_limits_cursors_and_both_cursors() {
+        let items = vec![1, 2, 3];
+        for pairs in [
+            vec![("limit", "0")],
+            vec![("limit", "x")],
+            vec![("next", "zz")],
+            vec![("next", "1"), ("prev", "1")],
+        ] {
+            let error = paginate(
+                items.clone(),
+                &Query::new(&pairs),
+                Service::Users,
+                STANDARD,
+                "",
+                "/users",
+            )
+            .unwrap_err();
+            assert_eq!(error.status, 400, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn sorts_by_several_keys() {
+        let keys = parse_sort(Service::Users, Some("-b,+a"), &["a", "b"]).unwrap();
+        let mut items = vec![("x", "1"), ("y", "2"), ("a", "2")];
+        sort_by_keys(&mut items, &keys, |item, field| {
+            if field == "a" {
+                item.0.into()
+            } else {
+                item.1.into()
+            }
+        });
+        assert_eq!(items, [("a", "2"), ("y", "2"), ("x", "1")]);
+        assert_eq!(
+            parse_sort(Service::Users, Some("color"), &["a"])
+                .unwrap_err()
+                .status,
+            400
+        );
+    }
+}

@@ -1,0 +1,414 @@
+//! `/roles`: list (TenantAdmin only since 2024-04: `role:read`, else 403), get, create custom
+//! roles from `assignedScopes`, patch (`/assignedScopes` replace, `/assignedScopes/-` add,
+//! `remove-value`; `/description`), delete (refused with 403 while assigned). Default roles
+//! cannot be changed, except UserDefault's scopes.
+//!
+//! Scopes map to the permission catalogue through `tenant_ops::values_from_scopes`; a scope
+//! that no permission value accounts for is refused rather than silently dropped.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use portcullis_audit::EventType;
+use portcullis_model::permission::Permission;
+use portcullis_model::role::{BUILTIN_ROLES, USER_DEFAULT};
+use portcullis_model::tenant_ops::values_from_scopes;
+use portcullis_model::{Action, CapSet, CustomRole, PermissionValue, RoleRef, RoleSetting, Tenant};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::caller::Ctx;
+use crate::dto::{ListDto, role_kind, role_name_by_id};
+use crate::err::{ApiError, Service};
+use crate::ids;
+use crate::mutation::{AuditNote, Mutation};
+use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
+use crate::patch::parse_patch;
+use crate::users::custom_role_caps;
+
+const S: Service = Service::Roles;
+
+/// Attributes `filter` may name.
+pub const FILTER_ATTRIBUTES: &[&str] = &[
+    "id",
+    "name",
+    "type",
+    "level",
+    "description",
+    "assignedScopes",
+];
+
+/// Fields `sort` may name.
+pub const SORT_FIELDS: &[&str] = &[
+    "name",
+    "id",
+    "type",
+    "level",
+    "description",
+    "createdAt",
+    "lastUpdatedAt",
+];
+
+/// A role on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDto {
+    /// API id.
+    pub id: String,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Unique name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// `default` or `custom`.
+    #[serde(rename = "type")]
+    pub role_type: &'static str,
+    /// `admin` or `user`.
+    pub level: &'static str,
+    /// The scopes the role stands for.
+    pub assigned_scopes: Vec<String>,
+    /// Always empty (Qlik's legacy field).
+    pub permissions: Vec<String>,
+    /// Custom roles and UserDefault.
+    pub can_edit: bool,
+    /// Custom roles only.
+    pub can_delete: bool,
+    /// `fullUser` when holding the role promotes a capacity Basic user.
+    pub user_entitlement_type: &'static str,
+    /// Deprecated twin of `userEntitlementType`.
+    pub full_user: bool,
+    /// `self`.
+    pub links: SelfLink,
+}
+
+fn scopes_of(caps: CapSet) -> Vec<String> {
+    let scopes: BTreeSet<&str> = caps.iter().map(|c| c.scope()).collect();
+    scopes.into_iter().map(str::to_owned).collect()
+}
+
+/// UserDefault's scopes now.
+pub fn user_default_scopes(tenant: &Tenant) -> Vec<String> {
+    let mut caps = CapSet::EMPTY;
+    for permission in Permission::all().filter(|p| p.def().in_user_default) {
+        if let Some(value) = tenant.user_default_value(permission) {
+            caps |= permission.def().grants(value);
+        }
+    }
+    scopes_of(caps)
+}
+
+/// A role, by name, as the API shows it (`None` for an unknown name).
+pub fn role_dto(tenant: &Tenant, api_base: &str, name: &str) -> Option<RoleDto> {
+    let (role_type, level) = role_kind(tenant, name);
+    let (description, scopes, promotes, custom) = if name == USER_DEFAULT {
+        (
+            "The permissions every user of the tenant has".to_owned(),
+            user_default_scopes(tenant),
+            false,
+            false,
+        )
+    } else {
+        match tenant.role(name)? {
+            RoleRef::Builtin(role) => (
+                role.description.to_owned(),
+                scopes_of(role.grants),
+                role.promotes_basic,
+                false,
+            ),
+            RoleRef::Custom(role) => (
+                role.description.clone(),
+                scopes_of(custom_role_caps(tenant, &role.permissions)),
+                false,
+                true,
+            ),
+        }
+    };
+    let id = ids::role_id(name);
+    Some(RoleDto {
+        links: SelfLink::new(api_base, &format!("/roles/{id}")),
+        id,
+        tenant_id: ids::tenant_id(&tenant.name),
+        name: name.to_owned(),
+        description,
+        role_type,
+        level,
+        assigned_scopes: scopes,
+        permissions: Vec::new(),
+        can_edit: custom || name == USER_DEFAULT,
+        can_delete: custom,
+        user_entitlement_type: if promotes { "fullUser" } else { "" },
+        full_user: promotes,
+    })
+}
+
+fn all_roles(tenant: &Tenant, api_base: &str) -> Vec<RoleDto> {
+    let mut names = vec![USER_DEFAULT.to_owned()];
+    names.extend(BUILTIN_ROLES.iter().map(|r| r.name.to_owned()));
+    names.extend(tenant.custom_roles.iter().map(|r| r.name.clone()));
+    names
+        .iter()
+        .filter_map(|n| role_dto(tenant, api_base, n))
+        .collect()
+}
+
+fn attribute(role: &RoleDto, attr: &str) -> Vec<String> {
+    match attr {
+        "id" => vec![role.id.clone()],
+        "name" => vec![role.name.clone()],
+        "type" => vec![role.role_type.to_owned()],
+        "level" => vec![role.level.to_owned()],
+        "description" => vec![role.description.clone()],
+        "assignedScopes" => role.assigned_scopes.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// `GET /roles` (403 unless the caller may `role:read`).
+pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<RoleDto>, ApiError> {
+    ctx.require(S, Action::RoleRead)?;
+    let filter = parse_filter(S, query.get("filter"), FILTER_ATTRIBUTES)?;
+    let sort = parse_sort(S, query.get("sort"), SORT_FIELDS)?;
+    let total_results = query.flag(S, "totalResults")?;
+    let mut roles: Vec<RoleDto> = all_roles(ctx.tenant, ctx.api_base)
+        .into_iter()
+        .filter(|r| {
+            filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&|a| attribute(r, a)))
+        })
+        .collect();
+    sort_by_keys(&mut roles, &sort, |r, field| {
+        attribute(r, field).into_iter().next().unwrap_or_default()
+    });
+    let page = paginate(roles, query, S, STANDARD, ctx.api_base, "/roles")?;
+    Ok(ListDto {
+        data: page.items,
+        links: page.links,
+        total_results: total_results.then_some(page.total),
+    })
+}
+
+fn find(ctx: &Ctx<'_>, id: &str) -> Result<String, ApiError> {
+    role_name_by_id(ctx.tenant, id)
+        .ok_or_else(|| ApiError::not_found(S, format!("no role with id `{id}`")))
+}
+
+/// `GET /roles/{id}`.
+pub fn get(ctx: &Ctx<'_>, id: &str) -> Result<RoleDto, ApiError> {
+    ctx.caller_idx()?;
+    let name = find(ctx, id)?;
+    role_dto(ctx.tenant, ctx.api_base, &name)
+        .ok_or_else(|| ApiError::not_found(S, format!("no role with id `{id}`")))
+}
+
+fn known_scopes(custom: bool) -> String {
+    let mut scopes = BTreeSet::new();
+    for permission in Permission::all() {
+        let def = permission.def();
+        if (custom && def.in_custom_roles) || (!custom && def.in_user_default) {
+            for value in def.values {
+                scopes.extend(def.scopes(*value));
+            }
+        }
+    }
+    scopes.into_iter().collect::<Vec<_>>().join(", ")
+}
+
+/// The permission values a list of scopes stands for, for a custom role (`custom`) or
+/// UserDefault; 400 when a scope is not accounted for.
+pub fn values_for_scopes(
+    scopes: &[String],
+    custom: bool,
+) -> Result<BTreeMap<Permission, PermissionValue>, ApiError> {
+    let values: BTreeMap<Permission, PermissionValue> = values_from_scopes(scopes)
+        .into_iter()
+        .filter(|(p, v)| {
+            if custom {
+                p.def().in_custom_roles && *v != PermissionValue::NotAllowed
+            } else {
+                p.def().in_user_default
+            }
+        })
+        .collect();
+    let covered: BTreeSet<&str> = values
+        .iter()
+        .flat_map(|(p, v)| p.def().scopes(*v))
+        .collect();
+    if let Some(scope) = scopes.iter().find(|s| !covered.contains(s.as_str())) {
+        return Err(ApiError::bad_request(
+            S,
+            format!(
+                "scope `{scope}` is not one a {} can hold; known scopes: {}",
+                if custom { "custom role" } else { "UserDefault" },
+                known_scopes(custom)
+            ),
+        ));
+    }
+    Ok(values)
+}
+
+fn string_list(value: &Value, what: &str) -> Result<Vec<String>, ApiError> {
+    let items = value
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request(S, format!("`{what}` must be an array of strings")))?;
+    items
+        .iter()
+        .map(|v| {
+            v.as_str().map(str::to_owned).ok_or_else(|| {
+                ApiError::bad_request(S, format!("`{what}` must be an array of strings"))
+            })
+        })
+        .collect()
+}
+
+/// `POST /roles`: `{name, description?, assignedScopes?}` (201).
+pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<RoleDto>, ApiError> {
+    ctx.require(S, Action::RoleCreate)?;
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request(S, "a role needs a `name`"))?;
+    let description = body
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let scopes = match body.get("assignedScopes") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(value) => string_list(value, "assignedScopes")?,
+    };
+    let permissions = values_for_scopes(&scopes, true)?
+        .into_iter()
+        .map(|(p, v)| (p, RoleSetting::Value(v)))
+        .collect();
+    let mut tenant = ctx.tenant.clone();
+    tenant
+        .create_custom_role(CustomRole {
+            name: name.to_owned(),
+            description,
+            permissions,
+        })
+        .map_err(|e| ApiError::from_op(S, 403, e))?;
+    let dto = role_dto(&tenant, ctx.api_base, name).ok_or_else(ApiError::internal)?;
+    let note = AuditNote::new(
+        EventType::RoleCreated,
+        "role",
+        dto.id.clone(),
+        json!({ "name": name, "assignedScopes": scopes }),
+    );
+    Ok(Mutation {
+        notes: vec![note],
+        body: dto,
+        tenant,
+    })
+}
+
+fn current_scopes(tenant: &Tenant, name: &str) -> Vec<String> {
+    role_dto(tenant, "", name)
+        .map(|r| r.assigned_scopes)
+        .unwrap_or_default()
+}
+
+/// `PATCH /roles/{id}` (204). Default roles: 403, except UserDefault's scopes.
+pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiError> {
+    ctx.require(S, Action::RoleCreate)?;
+    let name = find(ctx, id)?;
+    let user_default = name == USER_DEFAULT;
+    let custom = ctx.tenant.custom_roles.iter().any(|r| r.name == name);
+    if !custom && !user_default {
+        return Err(ApiError::forbidden(
+            S,
+            format!("`{name}` is a default role and cannot be changed"),
+        ));
+    }
+    let mut tenant = ctx.tenant.clone();
+    for op in parse_patch(S, body)? {
+        let mut scopes = current_scopes(&tenant, &name);
+        match (op.op.as_str(), op.target()) {
+            ("replace", "assignedScopes") => scopes = string_list(op.value(S)?, "assignedScopes")?,
+            ("add", "assignedScopes/-" | "assignedScopes") => {
+                let scope = op.string(S)?.to_owned();
+                if !scopes.contains(&scope) {
+                    scopes.push(scope);
+                }
+            }
+            ("remove-value", "assignedScopes") => {
+                let scope = op.string(S)?;
+                if !scopes.iter().any(|s| s == scope) {
+                    return Err(ApiError::bad_request(
+                        S,
+                        format!("role `{name}` does not hold scope `{scope}`"),
+                    ));
+                }
+                scopes.retain(|s| s != scope);
+            }
+            ("replace", "description") if custom => {
+                tenant
+                    .update_custom_role(&name, Some(op.string(S)?.to_owned()), None)
+                    .map_err(|e| ApiError::from_op(S, 400, e))?;
+                continue;
+            }
+            ("replace", "name") => {
+                return Err(ApiError::bad_request(
+                    S,
+                    "a role's name cannot be changed in Portcullis (its id follows its name); create a new role",
+                ));
+            }
+            ("replace", "description") => {
+                return Err(ApiError::forbidden(
+                    S,
+                    "UserDefault's description cannot be changed",
+                ));
+            }
+            _ => return Err(op.unsupported(S)),
+        }
+        let values = values_for_scopes(&scopes, custom)?;
+        if custom {
+            let settings = values
+                .into_iter()
+                .map(|(p, v)| (p, RoleSetting::Value(v)))
+                .collect();
+            tenant
+                .update_custom_role(&name, None, Some(settings))
+                .map_err(|e| ApiError::from_op(S, 400, e))?;
+        } else {
+            tenant
+                .replace_user_default(values)
+                .map_err(|e| ApiError::from_op(S, 400, e))?;
+        }
+    }
+    let note = AuditNote::new(
+        EventType::RoleUpdated,
+        "role",
+        id,
+        json!({ "name": name, "patch": body }),
+    );
+    Ok(Mutation {
+        tenant,
+        notes: vec![note],
+        body: (),
+    })
+}
+
+/// `DELETE /roles/{id}` (204); 403 for default roles and while the role is assigned.
+pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
+    ctx.require(S, Action::RoleCreate)?;
+    let name = find(ctx, id)?;
+    if !ctx.tenant.custom_roles.iter().any(|r| r.name == name) {
+        return Err(ApiError::forbidden(
+            S,
+            format!("`{name}` is a default role and cannot be deleted"),
+        ));
+    }
+    let mut tenant = ctx.tenant.clone();
+    tenant
+        .delete_custom_role(&name)
+        .map_err(|e| ApiError::from_op(S, 403, e))?;
+    let note = AuditNote::new(EventType::RoleDeleted, "role", id, json!({ "name": name }));
+    Ok(Mutation {
+        tenant,
+        notes: vec![note],
+        body: (),
+    })
+}

@@ -1,0 +1,975 @@
+//! The axum router of `/api/v1`, generic over an [`ApiHost`]: it extracts the [`Caller`] the
+//! server inserted, applies the rate limits, reads the tenant's state from the host, runs a
+//! pure handler and, for writes, commits the changed tenant (re-reading and retrying when the
+//! tenant moved on in between). Every failure is rendered in Qlik's error envelope.
+//!
+//! Mount with `.nest("/api/v1", routes(host, config))` and `.merge(product_info_routes())`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::caller::{Caller, Ctx};
+use crate::dto::project_fields;
+use crate::err::{ApiError, Service};
+use crate::host::{ApiHost, Commit, HostError, TenantState};
+use crate::mutation::Mutation;
+use crate::paging::Query;
+use crate::ratelimit::{RateLimitConfig, RateLimiter, Tier};
+use crate::{api_keys, groups, oauth_clients, roles, spaces, users};
+
+/// How the router is set up.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The public origin (`https://portcullis.example.com`) for absolute links; when `None`,
+    /// links use `http://` and the request's `Host` header.
+    pub public_base_url: Option<String>,
+    /// Where the router is mounted (`/api/v1`).
+    pub mount_path: String,
+    /// Per-user limits.
+    pub rate_limits: RateLimitConfig,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            public_base_url: None,
+            mount_path: "/api/v1".to_owned(),
+            rate_limits: RateLimitConfig::default(),
+        }
+    }
+}
+
+struct App<H> {
+    host: H,
+    config: ApiConfig,
+    limiter: Mutex<RateLimiter>,
+}
+
+type Shared<H> = Arc<App<H>>;
+
+/// An error on its way out: the envelope, plus `retry-after` for 429.
+#[derive(Debug)]
+pub struct Failure {
+    error: ApiError,
+    retry_after: Option<u64>,
+}
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Failure {
+        Failure {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+static TRACE_COUNTER: AtomicU64 = AtomicU64::new(1);
+
+fn trace_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let n = TRACE_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}{:08x}", nanos, n as u32)
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let trace = trace_id();
+        if status.is_server_error() {
+            tracing::warn!(trace_id = %trace, error = %self.error, "management API failure");
+        }
+        let mut response = (status, axum::Json(self.error.envelope(&trace))).into_response();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+fn host_error(error: HostError) -> ApiError {
+    match error {
+        HostError::Stale { .. } => ApiError::conflict(
+            Service::Api,
+            "the tenant changed while the request ran; send it again",
+        ),
+        HostError::NotFound(what) => ApiError::unauthorized(format!("`{what}` does not exist")),
+        HostError::Refused(message) => ApiError::bad_request(Service::Api, message),
+        HostError::Unavailable(message) => {
+            tracing::warn!(%message, "storage unavailable");
+            ApiError::new(Service::Api, 503, "storage is unavailable; try again")
+        }
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
+                    Ok(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses a raw query string into pairs.
+pub fn parse_query(raw: Option<&str>) -> Query {
+    let pairs = raw
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => (percent_decode(k), percent_decode(v)),
+            None => (percent_decode(pair), String::new()),
+        })
+        .collect();
+    Query { pairs }
+}
+
+fn now_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Everything a handler needs from the request: the caller (401 without one), the absolute
+/// API base for links, and the query. Extracting it counts the request against the caller's
+/// rate limit (429 over it).
+struct Req {
+    caller: Caller,
+    api_base: String,
+    query: Query,
+}
+
+impl<H: ApiHost> FromRequestParts<Shared<H>> for Req {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Shared<H>) -> Result<Req, Failure> {
+        let caller = parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            ApiError::unauthorized(
+                "the request carries no valid credential; send `Authorization: Bearer <API key>`",
+            )
+        })?;
+        let tier = Tier::of_method(parts.method.as_str());
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let verdict = app
+            .limiter
+            .lock()
+            .map(|mut l| l.check(&caller.tenant, &caller.user_id, tier, now_ms))
+            .unwrap_or(Ok(()));
+        if let Err(seconds) = verdict {
+            let error = ApiError::new(
+                Service::Api,
+                429,
+                format!("too many requests; retry in {seconds} seconds"),
+            );
+            return Err(Failure {
+                error,
+                retry_after: Some(seconds),
+            });
+        }
+        let origin = match &app.config.public_base_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let host = parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("localhost");
+                format!("http://{host}")
+            }
+        };
+        let api_base = format!("{origin}{}", app.config.mount_path.trim_end_matches('/'));
+        Ok(Req {
+            caller,
+            api_base,
+            query: parse_query(parts.uri.query()),
+        })
+    }
+}
+
+impl Req {
+    fn ctx<'a>(&'a self, state: &'a TenantState) -> Ctx<'a> {
+        Ctx {
+            tenant: &state.tenant,
+            snapshot: &state.snapshot,
+            caller: &self.caller,
+            api_base: &self.api_base,
+            now: now_seconds(),
+        }
+    }
+}
+
+async fn load<H: ApiHost>(app: &App<H>, req: &Req) -> Result<TenantState, Failure> {
+    app.host
+        .tenant_state(&req.caller.tenant)
+        .await
+        .map_err(|e| Failure::from(host_error(e)))
+}
+
+async fn read<H: ApiHost, T: Serialize>(
+    app: &App<H>,
+    req: &Req,
+    handler: impl FnOnce(&Ctx<'_>) -> Result<T, ApiError>,
+) -> Result<Value, Failure> {
+    let state = load(app, req).await?;
+    let body = handler(&req.ctx(&state))?;
+    serde_json::to_value(body).map_err(|_| Failure::from(ApiError::internal()))
+}
+
+const COMMIT_ATTEMPTS: usize = 3;
+
+async fn write<H, T, F>(app: &App<H>, req: &Req, handler: F) -> Result<T, Failure>
+where
+    H: ApiHost,
+    T: Send,
+    F: Fn(&Ctx<'_>) -> Result<Mutation<T>, ApiError> + Send + Sync,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let state = load(app, req).await?;
+        let mutation = handler(&req.ctx(&state))?;
+        let commit = Commit {
+            base_revision: state.revision,
+            before: &state.tenant,
+            after: &mutation.tenant,
+            notes: &mutation.notes,
+            actor: &req.caller,
+        };
+        match app.host.commit(&req.caller.tenant, commit).await {
+            Ok(_) => return Ok(mutation.body),
+            Err(HostError::Stale { .. }) if attempt < COMMIT_ATTEMPTS => continue,
+            Err(error) => return Err(host_error(error).into()),
+        }
+    }
+}
+
+fn json(status: StatusCode, value: Value) -> Response {
+    (status, axum::Json(value)).into_response()
+}
+
+fn to_json<T: Serialize>(value: T) -> Result<Value, Failure> {
+    serde_json::to_value(value).map_err(|_| Failure::from(ApiError::internal()))
+}
+
+fn body_json(service: Service, body: &Bytes) -> Result<Value, Failure> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request(service, "the request needs a JSON body").into());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(service, format!("the body is not valid JSON: {e}")).into()
+    })
+}
+
+fn project_list(mut value: Value, fields: Option<&str>) -> Value {
+    if fields.is_some()
+        && let Some(items) = value.get_mut("data").and_then(Value::as_array_mut)
+    {
+        for item in items.iter_mut() {
+            *item = project_fields(item.take(), fields);
+        }
+    }
+    value
+}
+
+type Reply = Result<Response, Failure>;
+
+// ---- users ---------------------------------------------------------------------------------
+
+async fn users_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    let value = read(&app, &req, |ctx| users::list(ctx, &req.query)).await?;
+    Ok(json(
+        StatusCode::OK,
+        project_list(value, req.query.get("fields")),
+    ))
+}
+
+async fn users_filter<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    mut req: Req,
+    body: Bytes,
+) -> Reply {
+    let body = body_json(Service::Users, &body)?;
+    if let Some(filter) = body.get("filter").and_then(Value::as_str) {
+        req.query.pairs.retain(|(k, _)| k != "filter");
+        req.query
+            .pairs
+            .push(("filter".to_owned(), filter.to_owned()));
+    }
+    let value = read(&app, &req, |ctx| users::list(ctx, &req.query)).await?;
+    Ok(json(
+        StatusCode::OK,
+        project_list(value, req.query.get("fields")),
+    ))
+}
+
+async fn users_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, body: Bytes) -> Reply {
+    let body = body_json(Service::Users, &body)?;
+    let user = write(&app, &req, |ctx| users::create(ctx, &body)).await?;
+    Ok(json(StatusCode::CREATED, to_json(user)?))
+}
+
+async fn users_me<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    let value = read(&app, &req, users::me).await?;
+    Ok(json(
+        StatusCode::OK,
+        project_fields(value, req.query.get("fields")),
+    ))
+}
+
+async fn users_count<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    Ok(json(StatusCode::OK, read(&app, &req, users::count).await?))
+}
+
+async fn users_get<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Reply {
+    let value = read(&app, &req, |ctx| users::get(ctx, &id)).await?;
+    Ok(json(
+        StatusCode::OK,
+        project_fields(value, req.query.get("fields")),
+    ))
+}
+
+async fn users_patch<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+    body: Bytes,
+) -> Reply {
+    let body = body_json(Service::Users, &body)?;
+    write(&app, &req, |ctx| users::patch(ctx, &id, &body)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn users_delete<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Reply {
+    write(&app, &req, |ctx| users::delete(ctx, &id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- groups --------------------------------------------------------------------------------
+
+async fn groups_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| groups::list(ctx, &req.query)).await?,
+    ))
+}
+
+async fn groups_filter<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    mut req: Req,
+    body: Bytes,
+) -> Reply {
+    let body = body_json(Service::Groups, &body)?;
+    if let Some(filter) = body.get("filter").and_then(Value::as_str) {
+        req.query.pairs.retain(|(k, _)| k != "filter");
+        req.query
+            .pairs
+            .push(("filter".to_owned(), filter.to_owned()));
+    }
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| groups::list(ctx, &req.query)).await?,
+    ))
+}
+
+async fn groups_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, body: Bytes) -> Reply {
+    let body = body_json(Service::Groups, &body)?;
+    let group = write(&app, &req, |ctx| groups::create(ctx, &body)).await?;
+    Ok(json(StatusCode::CREATED, to_json(group)?))
+}
+
+async fn groups_get<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| groups::get(ctx, &id)).await?,
+    ))
+}
+
+async fn groups_patch<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+    body: Bytes,
+) -> Reply {
+    let body = body_json(Service::Groups, &body)?;
+    write(&app, &req, |ctx| groups::patch(ctx, &id, &body)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn groups_delete<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Reply {
+    write(&app, &req, |ctx| groups::delete(ctx, &id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn group_settings<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, groups::settings).await?,
+    ))
+}
+
+async fn group_settings_patch<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    req: Req,
+    body: Bytes,
+) -> Reply {
+    let body = body_json(Service::Groups, &body)?;
+    write(&app, &req, |ctx| groups::patch_settings(ctx, &body)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- roles ---------------------------------------------------------------------------------
+
+async fn roles_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| roles::list(ctx, &req.query)).await?,
+    ))
+}
+
+async fn roles_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, body: Bytes) -> Reply {
+    let body = body_json(Service::Roles, &body)?;
+    let role = write(&app, &req, |ctx| roles::create(ctx, &body)).await?;
+    Ok(json(StatusCode::CREATED, to_json(role)?))
+}
+
+async fn roles_get<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| roles::get(ctx, &id)).await?,
+    ))
+}
+
+async fn roles_patch<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+    body: Bytes,
+) -> Reply {
+    let body = body_json(Service::Roles, &body)?;
+    write(&app, &req, |ctx| roles::patch(ctx, &id, &body)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn roles_delete<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Reply {
+    write(&app, &req, |ctx| roles::delete(ctx, &id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- spaces --------------------------------------------------------------------------------
+
+async fn spaces_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| spaces::list(ctx, &req.query)).await?,
+    ))
+}
+
+async fn spaces_types<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| ctx.caller_idx().map(|_| spaces::types())).await?,
+    ))
+}
+
+async fn spaces_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, body: Bytes) -> Reply {
+    let body = body_json(Service::Spaces, &body)?;
+    let space = write(&app, &req, |ctx| spaces::create(ctx, &body)).await?;
+    Ok(json(StatusCode::CREATED, to_json(space)?))
+}
+
+async fn spaces_get<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| spaces::get(ctx, &id)).await?,
+    ))
+}
+
+async fn spaces_patch<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+    body: Bytes,
+) -> Reply {
+    let body = body_json(Service::Spaces, &body)?;
+    let space = write(&app, &req, |ctx| spaces::patch(ctx, &id, &body)).await?;
+    Ok(json(StatusCode::OK, to_json(space)?))
+}
+
+async fn spaces_put<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+    body: Bytes,
+) -> Reply {
+    let body = body_json(Service::Spaces, &body)?;
+    let space = write(&app, &req, |ctx| spaces::put(ctx, &id, &body)).await?;
+    Ok(json(StatusCode::OK, to_json(space)?))
+}
+
+async fn spaces_delete<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Reply {
+    write(&app, &req, |ctx| spaces::delete(ctx, &id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn assignments_list<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| {
+            spaces::list_assignments(ctx, &id, &req.query)
+        })
+        .await?,
+    ))
+}
+
+async fn assignments_create<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+    body: Bytes,
+) -> Reply {
+    let body = body_json(Service::Spaces, &body)?;
+    let assignment = write(&app, &req, |ctx| spaces::create_assignment(ctx, &id, &body)).await?;
+    Ok(json(StatusCode::CREATED, to_json(assignment)?))
+}
+
+async fn assignments_get<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path((id, assignment)): Path<(String, String)>,
+    req: Req,
+) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| {
+            spaces::get_assignment(ctx, &id, &assignment)
+        })
+        .await?,
+    ))
+}
+
+async fn assignments_put<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path((id, assignment)): Path<(String, String)>,
+    req: Req,
+    body: Bytes,
+) -> Reply {
+    let body = body_json(Service::Spaces, &body)?;
+    let updated = write(&app, &req, |ctx| {
+        spaces::update_assignment(ctx, &id, &assignment, &body)
+    })
+    .await?;
+    Ok(json(StatusCode::OK, to_json(updated)?))
+}
+
+async fn assignments_delete<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path((id, assignment)): Path<(String, String)>,
+    req: Req,
+) -> Reply {
+    write(&app, &req, |ctx| {
+        spaces::delete_assignment(ctx, &id, &assignment)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn shares_list<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| spaces::list_shares(ctx, &id, &req.query)).await?,
+    ))
+}
+
+async fn shares_create<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+    body: Bytes,
+) -> Reply {
+    let body = body_json(Service::Spaces, &body)?;
+    let share = write(&app, &req, |ctx| spaces::create_share(ctx, &id, &body)).await?;
+    Ok(json(StatusCode::CREATED, to_json(share)?))
+}
+
+async fn shares_get<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path((id, share)): Path<(String, String)>,
+    req: Req,
+) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| spaces::get_share(ctx, &id, &share)).await?,
+    ))
+}
+
+async fn shares_patch<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path((id, share)): Path<(String, String)>,
+    req: Req,
+    body: Bytes,
+) -> Reply {
+    let body = body_json(Service::Spaces, &body)?;
+    let updated = write(&app, &req, |ctx| {
+        spaces::patch_share(ctx, &id, &share, &body)
+    })
+    .await?;
+    Ok(json(StatusCode::OK, to_json(updated)?))
+}
+
+async fn shares_delete<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path((id, share)): Path<(String, String)>,
+    req: Req,
+) -> Reply {
+    write(&app, &req, |ctx| spaces::delete_share(ctx, &id, &share)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- OAuth clients -------------------------------------------------------------------------
+
+async fn clients_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| oauth_clients::list(ctx, &req.query)).await?,
+    ))
+}
+
+async fn clients_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, body: Bytes) -> Reply {
+    let body = body_json(Service::OauthClients, &body)?;
+    let mut client = write(&app, &req, |ctx| oauth_clients::create(ctx, &body)).await?;
+    let secret = app
+        .host
+        .create_client_secret(&req.caller.tenant, &client.client_id)
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?;
+    client.client_secret = Some(secret);
+    Ok(json(StatusCode::CREATED, to_json(client)?))
+}
+
+async fn clients_get<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| oauth_clients::get(ctx, &id)).await?,
+    ))
+}
+
+async fn clients_patch<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+    body: Bytes,
+) -> Reply {
+    let body = body_json(Service::OauthClients, &body)?;
+    write(&app, &req, |ctx| oauth_clients::patch(ctx, &id, &body)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn clients_delete<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Reply {
+    write(&app, &req, |ctx| oauth_clients::delete(ctx, &id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn clients_new_secret<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Reply {
+    read(&app, &req, |ctx| oauth_clients::get(ctx, &id)).await?;
+    let secret = app
+        .host
+        .create_client_secret(&req.caller.tenant, &id)
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?;
+    let hint: String = secret
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    Ok(json(
+        StatusCode::CREATED,
+        serde_json::json!({ "clientId": id, "clientSecret": secret, "hint": hint }),
+    ))
+}
+
+// ---- API keys ------------------------------------------------------------------------------
+
+async fn keys_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    let state = load(&app, &req).await?;
+    let ctx = req.ctx(&state);
+    let owner = api_keys::list_owner(&ctx)?;
+    let keys = app
+        .host
+        .api_keys(&req.caller.tenant, owner.as_deref())
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?;
+    Ok(json(
+        StatusCode::OK,
+        to_json(api_keys::list(&ctx, keys, &req.query)?)?,
+    ))
+}
+
+async fn keys_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, body: Bytes) -> Reply {
+    let body = body_json(Service::ApiKeys, &body)?;
+    let state = load(&app, &req).await?;
+    let ctx = req.ctx(&state);
+    let new_key = api_keys::plan_create(&ctx, &body)?;
+    let created = app
+        .host
+        .create_api_key(&req.caller.tenant, new_key)
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?;
+    Ok(json(
+        StatusCode::CREATED,
+        to_json(api_keys::key_dto(&ctx, &created.key, Some(created.token)))?,
+    ))
+}
+
+async fn find_key<H: ApiHost>(
+    app: &App<H>,
+    req: &Req,
+    ctx: &Ctx<'_>,
+    id: &str,
+) -> Result<crate::host::ApiKeyInfo, Failure> {
+    let keys = app
+        .host
+        .api_keys(&req.caller.tenant, None)
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?;
+    let key = keys.into_iter().find(|k| k.id == id);
+    api_keys::check_access(ctx, key.as_ref(), id)?;
+    key.ok_or_else(|| {
+        Failure::from(ApiError::not_found(
+            Service::ApiKeys,
+            format!("no API key with id `{id}`"),
+        ))
+    })
+}
+
+async fn keys_get<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Reply {
+    let state = load(&app, &req).await?;
+    let ctx = req.ctx(&state);
+    let key = find_key(&app, &req, &ctx, &id).await?;
+    Ok(json(
+        StatusCode::OK,
+        to_json(api_keys::key_dto(&ctx, &key, None))?,
+    ))
+}
+
+async fn keys_delete<H: ApiHost>(
+    State(app): State<Shared<H>>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Reply {
+    let state = load(&app, &req).await?;
+    let ctx = req.ctx(&state);
+    find_key(&app, &req, &ctx, &id).await?;
+    app.host
+        .revoke_api_key(&req.caller.tenant, &id)
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn not_found() -> Failure {
+    ApiError::not_found(Service::Api, "no such endpoint in the management API").into()
+}
+
+/// The management API, to mount at [`ApiConfig::mount_path`].
+pub fn routes<H: ApiHost>(host: H, config: ApiConfig) -> Router {
+    let limiter = Mutex::new(RateLimiter::new(config.rate_limits));
+    let app: Shared<H> = Arc::new(App {
+        host,
+        config,
+        limiter,
+    });
+    Router::new()
+        .route("/users", get(users_list::<H>).post(users_create::<H>))
+        .route("/users/me", get(users_me::<H>))
+        .route("/users/actions/count", get(users_count::<H>))
+        .route(
+            "/users/actions/filter",
+            axum::routing::post(users_filter::<H>),
+        )
+        .route(
+            "/users/{id}",
+            get(users_get::<H>)
+                .patch(users_patch::<H>)
+                .delete(users_delete::<H>),
+        )
+        .route("/groups", get(groups_list::<H>).post(groups_create::<H>))
+        .route(
+            "/groups/actions/filter",
+            axum::routing::post(groups_filter::<H>),
+        )
+        .route(
+            "/groups/settings",
+            get(group_settings::<H>).patch(group_settings_patch::<H>),
+        )
+        .route(
+            "/groups/{id}",
+            get(groups_get::<H>)
+                .patch(groups_patch::<H>)
+                .delete(groups_delete::<H>),
+        )
+        .route("/roles", get(roles_list::<H>).post(roles_create::<H>))
+        .route(
+            "/roles/{id}",
+            get(roles_get::<H>)
+                .patch(roles_patch::<H>)
+                .delete(roles_delete::<H>),
+        )
+        .route("/spaces", get(spaces_list::<H>).post(spaces_create::<H>))
+        .route("/spaces/types", get(spaces_types::<H>))
+        .route(
+            "/spaces/{id}",
+            get(spaces_get::<H>)
+                .patch(spaces_patch::<H>)
+                .put(spaces_put::<H>)
+                .delete(spaces_delete::<H>),
+        )
+        .route(
+            "/spaces/{id}/assignments",
+            get(assignments_list::<H>).post(assignments_create::<H>),
+        )
+        .route(
+            "/spaces/{id}/assignments/{assignment}",
+            get(assignments_get::<H>)
+                .put(assignments_put::<H>)
+                .delete(assignments_delete::<H>),
+        )
+        .route(
+            "/spaces/{id}/shares",
+            get(shares_list::<H>).post(shares_create::<H>),
+        )
+        .route(
+            "/spaces/{id}/shares/{share}",
+            get(shares_get::<H>)
+                .patch(shares_patch::<H>)
+                .delete(shares_delete::<H>),
+        )
+        .route(
+            "/oauth-clients",
+            get(clients_list::<H>).post(clients_create::<H>),
+        )
+        .route(
+            "/oauth-clients/{id}",
+            get(clients_get::<H>)
+                .patch(clients_patch::<H>)
+                .delete(clients_delete::<H>),
+        )
+        .route(
+            "/oauth-clients/{id}/client-secrets",
+            axum::routing::post(clients_new_secret::<H>),
+        )
+        .route("/api-keys", get(keys_list::<H>).post(keys_create::<H>))
+        .route(
+            "/api-keys/{id}",
+            get(keys_get::<H>).delete(keys_delete::<H>),
+        )
+        .fallback(not_found)
+        .with_state(app)
+}
+
+/// `GET /resources/autogenerated/product-info.json`, without credentials: the probe
+/// `@qlik/api` sends before every call. Answering a small JSON that names a cloud deployment
+/// makes the client treat the host as Qlik Cloud (and cache the answer). Mount at the root.
+pub fn product_info_routes() -> Router {
+    Router::new().route(
+        "/resources/autogenerated/product-info.json",
+        get(|| async {
+            axum::Json(serde_json::json!({ "composition": { "deploymentType": "QlikCloud" } }))
+        }),
+    )
+}

@@ -1,0 +1,503 @@
+//! `/users`: list (SCIM filter, sort, cursors, `totalResults`), get, `me`, create, JSON Patch
+//! (`name`, `status`, `assignedRoles`, `assignedGroups`) and delete. Managing users needs
+//! `user:manage`; other users' roles, groups and scopes are shown only to callers who may
+//! read roles (`role:read`) or manage users, as Qlik does.
+
+use std::collections::BTreeSet;
+
+use portcullis_audit::EventType;
+use portcullis_engine::Resource;
+use portcullis_model::permission::Permission;
+use portcullis_model::{
+    Action, CapSet, Entitlement, ProviderType, RoleRef, RoleSetting, Subscription, Tenant, User,
+    UserStatus,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::caller::Ctx;
+use crate::dto::{
+    GroupRefDto, ListDto, RoleRefDto, group_ref, resolve_group_ref, resolve_role_ref,
+    resolve_role_refs, role_ref, user_subject_by_id,
+};
+use crate::err::{ApiError, Service};
+use crate::ids;
+use crate::mutation::{AuditNote, Mutation};
+use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
+use crate::patch::parse_patch;
+
+const S: Service = Service::Users;
+
+/// Attributes `filter` may name.
+pub const FILTER_ATTRIBUTES: &[&str] = &[
+    "id",
+    "subject",
+    "name",
+    "email",
+    "status",
+    "tenantId",
+    "clientId",
+    "assignedRoles.id",
+    "assignedRoles.name",
+    "assignedGroups.id",
+    "assignedGroups.name",
+    "assignedGroupsAssignedRoles.name",
+    "assignedScopes",
+];
+
+/// Fields `sort` may name.
+pub const SORT_FIELDS: &[&str] = &[
+    "name",
+    "_id",
+    "id",
+    "tenantId",
+    "clientId",
+    "status",
+    "subject",
+    "email",
+    "inviteExpiry",
+    "createdAt",
+];
+
+/// A user on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDto {
+    /// API id.
+    pub id: String,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// IdP subject (a tenant file's user `id`).
+    pub subject: String,
+    /// Display name.
+    pub name: String,
+    /// E-mail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Status.
+    pub status: &'static str,
+    /// Directly assigned roles (hidden from callers who may not read roles).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assigned_roles: Option<Vec<RoleRefDto>>,
+    /// Groups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assigned_groups: Option<Vec<GroupRefDto>>,
+    /// Scopes of every role the user holds, UserDefault included (read-only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assigned_scopes: Option<Vec<String>>,
+    /// `self`.
+    pub links: SelfLink,
+}
+
+/// The scopes a user's roles stand for: UserDefault, direct, group and Everyone roles.
+pub fn user_scopes(tenant: &Tenant, user: &User) -> Vec<String> {
+    let mut caps = CapSet::EMPTY;
+    for permission in Permission::all() {
+        if permission.def().in_user_default
+            && let Some(value) = tenant.user_default_value(permission)
+        {
+            caps |= permission.def().grants(value);
+        }
+    }
+    let mut role_names: Vec<&str> = user.roles.iter().map(|r| r.role.as_str()).collect();
+    for group in &user.groups {
+        if let Some(group) = tenant.group(group) {
+            role_names.extend(group.roles.iter().map(String::as_str));
+        }
+    }
+    role_names.extend(tenant.everyone_roles.iter().map(String::as_str));
+    for name in role_names {
+        match tenant.role(name) {
+            Some(RoleRef::Builtin(role)) => caps |= role.grants,
+            Some(RoleRef::Custom(role)) => caps |= custom_role_caps(tenant, &role.permissions),
+            None => {}
+        }
+    }
+    let scopes: BTreeSet<&str> = caps.iter().map(|c| c.scope()).collect();
+    scopes.into_iter().map(str::to_owned).collect()
+}
+
+/// What a custom role's settings grant now (a `user-default` setting follows UserDefault).
+pub fn custom_role_caps(
+    tenant: &Tenant,
+    permissions: &std::collections::BTreeMap<Permission, RoleSetting>,
+) -> CapSet {
+    let mut caps = CapSet::EMPTY;
+    for (permission, setting) in permissions {
+        let value = match setting {
+            RoleSetting::Value(value) => Some(*value),
+            RoleSetting::UserDefault => tenant.user_default_value(*permission),
+        };
+        if let Some(value) = value {
+            caps |= permission.def().grants(value);
+        }
+    }
+    caps
+}
+
+/// The user as the API shows it; `full` adds roles, groups and scopes.
+pub fn user_dto(tenant: &Tenant, api_base: &str, user: &User, full: bool) -> UserDto {
+    let id = ids::user_id(&user.id);
+    UserDto {
+        links: SelfLink::new(api_base, &format!("/users/{id}")),
+        id,
+        tenant_id: ids::tenant_id(&tenant.name),
+        subject: user.id.clone(),
+        name: user.name.clone(),
+        email: user.email.clone(),
+        status: user.status.as_str(),
+        assigned_roles: full.then(|| {
+            user.roles
+                .iter()
+                .map(|r| role_ref(tenant, &r.role))
+                .collect()
+        }),
+        assigned_groups: full.then(|| user.groups.iter().map(|g| group_ref(tenant, g)).collect()),
+        assigned_scopes: full.then(|| user_scopes(tenant, user)),
+    }
+}
+
+fn sees_details(ctx: &Ctx<'_>) -> bool {
+    ctx.allowed(Action::RoleRead, Resource::Tenant)
+        || ctx.allowed(Action::UserManage, Resource::Tenant)
+}
+
+fn attribute(tenant: &Tenant, user: &User, attr: &str, full: bool) -> Vec<String> {
+    match attr {
+        "id" => vec![ids::user_id(&user.id)],
+        "subject" => vec![user.id.clone()],
+        "name" => vec![user.name.clone()],
+        "email" => user.email.clone().into_iter().collect(),
+        "status" => vec![user.status.as_str().to_owned()],
+        "tenantId" => vec![ids::tenant_id(&tenant.name)],
+        _ if !full => Vec::new(),
+        "assignedRoles.id" => user.roles.iter().map(|r| ids::role_id(&r.role)).collect(),
+        "assignedRoles.name" => user.roles.iter().map(|r| r.role.clone()).collect(),
+        "assignedGroups.id" => user.groups.iter().map(|g| ids::group_id(g)).collect(),
+        "assignedGroups.name" => user.groups.clone(),
+        "assignedGroupsAssignedRoles.name" => user
+            .groups
+            .iter()
+            .filter_map(|g| tenant.group(g))
+            .flat_map(|g| g.roles.iter().cloned())
+            .collect(),
+        "assignedScopes" => user_scopes(tenant, user),
+        _ => Vec::new(),
+    }
+}
+
+fn sort_value(user: &User, field: &str) -> String {
+    match field {
+        "name" => user.name.clone(),
+        "_id" | "id" => ids::user_id(&user.id),
+        "subject" => user.id.clone(),
+        "status" => user.status.as_str().to_owned(),
+        "email" => user.email.clone().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// `GET /users`.
+pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<UserDto>, ApiError> {
+    ctx.caller_idx()?;
+    let filter = parse_filter(S, query.get("filter"), FILTER_ATTRIBUTES)?;
+    let sort = parse_sort(S, query.get("sort"), SORT_FIELDS)?;
+    let total_results = query.flag(S, "totalResults")?;
+    let details = sees_details(ctx);
+    let mut users: Vec<&User> = ctx
+        .tenant
+        .users
+        .iter()
+        .filter(|user| {
+            let full = details || user.id == ctx.caller.user_id;
+            filter
+                .as_ref()
+                .is_none_or(|f| f.matches(&|attr| attribute(ctx.tenant, user, attr, full)))
+        })
+        .collect();
+    sort_by_keys(&mut users, &sort, |user, field| sort_value(user, field));
+    let page = paginate(users, query, S, STANDARD, ctx.api_base, "/users")?;
+    Ok(ListDto {
+        data: page
+            .items
+            .iter()
+            .map(|u| {
+                user_dto(
+                    ctx.tenant,
+                    ctx.api_base,
+                    u,
+                    details || u.id == ctx.caller.user_id,
+                )
+            })
+            .collect(),
+        links: page.links,
+        total_results: total_results.then_some(page.total),
+    })
+}
+
+fn find<'t>(ctx: &Ctx<'t>, id: &str) -> Result<&'t User, ApiError> {
+    let subject = user_subject_by_id(ctx.tenant, id)
+        .ok_or_else(|| ApiError::not_found(S, format!("no user with id `{id}`")))?;
+    ctx.tenant
+        .user(&subject)
+        .ok_or_else(|| ApiError::not_found(S, format!("no user with id `{id}`")))
+}
+
+/// `GET /users/{id}`.
+pub fn get(ctx: &Ctx<'_>, id: &str) -> Result<UserDto, ApiError> {
+    ctx.caller_idx()?;
+    let user = find(ctx, id)?;
+    let full = user.id == ctx.caller.user_id || sees_details(ctx);
+    Ok(user_dto(ctx.tenant, ctx.api_base, user, full))
+}
+
+/// `GET /users/me`.
+pub fn me(ctx: &Ctx<'_>) -> Result<UserDto, ApiError> {
+    ctx.caller_idx()?;
+    let user = ctx.tenant.user(&ctx.caller.user_id).ok_or_else(|| {
+        ApiError::unauthorized(format!(
+            "the credential's user `{}` no longer exists",
+            ctx.caller.user_id
+        ))
+    })?;
+    Ok(user_dto(ctx.tenant, ctx.api_base, user, true))
+}
+
+/// `GET /users/actions/count`.
+pub fn count(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+    ctx.caller_idx()?;
+    Ok(json!({ "total": ctx.tenant.users.len() }))
+}
+
+fn default_entitlement(subscription: Subscription) -> Entitlement {
+    match subscription {
+        Subscription::UserBased => Entitlement::Professional,
+        Subscription::CapacityBased => Entitlement::Full,
+    }
+}
+
+fn optional_string(body: &Value, field: &str) -> Result<Option<String>, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(other) => Err(ApiError::bad_request(
+            S,
+            format!("`{field}` must be a string, not `{other}`"),
+        )),
+    }
+}
+
+/// `POST /users`: `{subject, name?, email?, status?, assignedRoles?}`. New users are
+/// Professional on user-based tenants and Full on capacity tenants.
+pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<UserDto>, ApiError> {
+    ctx.require(S, Action::UserManage)?;
+    let subject = optional_string(body, "subject")?
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request(S, "a user needs a `subject`"))?;
+    let status = match optional_string(body, "status")?.as_deref() {
+        None | Some("active") => UserStatus::Active,
+        Some("invited") => UserStatus::Invited,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                S,
+                format!("a new user's `status` is `invited` or `active`, not `{other}`"),
+            ));
+        }
+    };
+    let roles = match body.get("assignedRoles") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(value) => resolve_role_refs(S, ctx.tenant, value)?,
+    };
+    let user = User {
+        name: optional_string(body, "name")?.unwrap_or_else(|| subject.clone()),
+        email: optional_string(body, "email")?,
+        entitlement: default_entitlement(ctx.tenant.subscription),
+        status,
+        roles: roles
+            .iter()
+            .map(|r| portcullis_model::DirectRole {
+                role: r.clone(),
+                origin: portcullis_model::DirectOrigin::Assigned,
+            })
+            .collect(),
+        groups: Vec::new(),
+        id: subject.clone(),
+    };
+    let mut tenant = ctx.tenant.clone();
+    tenant
+        .create_user(user)
+        .map_err(|e| ApiError::from_op(S, 400, e))?;
+    let created = tenant.user(&subject).ok_or_else(ApiError::internal)?;
+    let body_dto = user_dto(&tenant, ctx.api_base, created, true);
+    let note = AuditNote::new(
+        EventType::UserCreated,
+        "user",
+        body_dto.id.clone(),
+        json!({ "subject": subject, "assignedRoles": roles }),
+    );
+    Ok(Mutation {
+        notes: vec![note],
+        body: body_dto,
+        tenant,
+    })
+}
+
+fn custom_group(service: Service, tenant: &Tenant, name: &str) -> Result<(), ApiError> {
+    match tenant.group(name).map(|g| g.provider_type) {
+        Some(ProviderType::Custom) => Ok(()),
+        _ => Err(ApiError::bad_request(
+            service,
+            format!(
+                "group `{name}` comes from the identity provider; its membership cannot be changed through the API"
+            ),
+        )),
+    }
+}
+
+/// `PATCH /users/{id}`: every operation applies, or none (204 on success).
+pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiError> {
+    ctx.require(S, Action::UserManage)?;
+    let subject = find(ctx, id)?.id.clone();
+    let ops = parse_patch(S, body)?;
+    let mut tenant = ctx.tenant.clone();
+    let op_error = |e| ApiError::from_op(S, 400, e);
+    for op in &ops {
+        let target = op.target();
+        match (op.op.as_str(), target) {
+            ("replace" | "set", "name") => tenant
+                .rename_user(&subject, op.string(S)?)
+                .map_err(op_error)?,
+            ("replace" | "set", "status") => {
+                let status = match op.string(S)? {
+                    "active" => UserStatus::Active,
+                    "disabled" => UserStatus::Disabled,
+                    other => {
+                        return Err(ApiError::bad_request(
+                            S,
+                            format!("`status` is set to `active` or `disabled`, not `{other}`"),
+                        ));
+                    }
+                };
+                tenant.set_user_status(&subject, status).map_err(op_error)?;
+            }
+            ("replace" | "set", "assignedRoles" | "roles") => {
+                let roles = resolve_role_refs(S, &tenant, op.value(S)?)?;
+                tenant
+                    .replace_user_roles(&subject, &roles)
+                    .map_err(op_error)?;
+            }
+            ("add", "assignedRoles/-" | "assignedRoles") => {
+                let role = resolve_role_ref(S, &tenant, op.value(S)?)?;
+                let mut roles = current_roles(&tenant, &subject);
+                if roles.contains(&role) {
+                    return Err(ApiError::bad_request(
+                        S,
+                        format!("the user holds role `{role}` already"),
+                    ));
+                }
+                roles.push(role);
+                tenant
+                    .replace_user_roles(&subject, &roles)
+                    .map_err(op_error)?;
+            }
+            ("remove-value", "assignedRoles" | "roles") => {
+                let role = resolve_role_ref(S, &tenant, op.value(S)?)?;
+                let mut roles = current_roles(&tenant, &subject);
+                if !roles.contains(&role) {
+                    return Err(ApiError::bad_request(
+                        S,
+                        format!("the user does not hold role `{role}` directly"),
+                    ));
+                }
+                roles.retain(|r| r != &role);
+                tenant
+                    .replace_user_roles(&subject, &roles)
+                    .map_err(op_error)?;
+            }
+            ("add", "assignedGroups/-" | "assignedGroups") => {
+                let group = resolve_group_ref(S, &tenant, op.value(S)?)?;
+                custom_group(S, &tenant, &group)?;
+                tenant
+                    .join_group(&subject, &group)
+                    .map_err(|e| ApiError::from_model(S, e))?;
+            }
+            ("remove-value", "assignedGroups") => {
+                let group = resolve_group_ref(S, &tenant, op.value(S)?)?;
+                custom_group(S, &tenant, &group)?;
+                tenant
+                    .leave_group(&subject, &group)
+                    .map_err(|e| ApiError::from_model(S, e))?;
+            }
+            ("replace" | "set", "assignedGroups") => {
+                let Some(items) = op.value(S)?.as_array() else {
+                    return Err(ApiError::bad_request(
+                        S,
+                        "`assignedGroups` is replaced with an array of group references",
+                    ));
+                };
+                let mut wanted: Vec<String> = Vec::new();
+                for item in items {
+                    let group = resolve_group_ref(S, &tenant, item)?;
+                    custom_group(S, &tenant, &group)?;
+                    if !wanted.contains(&group) {
+                        wanted.push(group);
+                    }
+                }
+                let held: Vec<String> = tenant
+                    .user(&subject)
+                    .map(|u| u.groups.clone())
+                    .unwrap_or_default();
+                for group in held.iter().filter(|g| !wanted.contains(g)) {
+                    if tenant
+                        .group(group)
+                        .is_some_and(|g| g.provider_type == ProviderType::Custom)
+                    {
+                        tenant
+                            .leave_group(&subject, group)
+                            .map_err(|e| ApiError::from_model(S, e))?;
+                    }
+                }
+                for group in wanted.iter().filter(|g| !held.contains(g)) {
+                    tenant
+                        .join_group(&subject, group)
+                        .map_err(|e| ApiError::from_model(S, e))?;
+                }
+            }
+            _ => return Err(op.unsupported(S)),
+        }
+    }
+    let note = AuditNote::new(EventType::UserUpdated, "user", id, json!({ "patch": body }));
+    Ok(Mutation {
+        tenant,
+        notes: vec![note],
+        body: (),
+    })
+}
+
+fn current_roles(tenant: &Tenant, subject: &str) -> Vec<String> {
+    tenant
+        .user(subject)
+        .map(|u| u.roles.iter().map(|r| r.role.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// `DELETE /users/{id}`: refused (400) while the user owns a space or content.
+pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
+    ctx.require(S, Action::UserManage)?;
+    let subject = find(ctx, id)?.id.clone();
+    let mut tenant = ctx.tenant.clone();
+    tenant
+        .delete_user(&subject)
+        .map_err(|e| ApiError::from_op(S, 400, e))?;
+    let note = AuditNote::new(
+        EventType::UserDeleted,
+        "user",
+        id,
+        json!({ "subject": subject }),
+    );
+    Ok(Mutation {
+        tenant,
+        notes: vec![note],
+        body: (),
+    })
+}

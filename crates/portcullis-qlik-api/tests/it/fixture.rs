@@ -1,0 +1,103 @@
+//! The fixture tenant shared by the tests, and a `check` helper that runs a pure handler as a
+//! given user.
+
+use std::sync::Arc;
+
+use portcullis_engine::Snapshot;
+use portcullis_model::Tenant;
+use portcullis_qlik_api::{Caller, CallerChannel, Ctx};
+
+pub const BASE: &str = "http://127.0.0.1:8080/api/v1";
+
+pub const TENANT_YAML: &str = r#"
+name: acme
+roles:
+  - name: Exporters
+    permissions: { in-app-content-download: allowed }
+groups:
+  - { name: crew, providerType: custom }
+  - { name: analysts, providerType: idp, roles: [Exporters] }
+users:
+  - { id: admin, name: Ada Admin, email: ada@acme.example, roles: [TenantAdmin] }
+  - { id: ann, name: Ann Lee, email: ann@acme.example, groups: [crew] }
+  - { id: bob, name: Bob Stone, email: bob@acme.example, roles: [SharedSpaceCreator] }
+  - { id: cid, name: Cid Moss, status: disabled, groups: [analysts] }
+  - { id: dee, name: Dee Park }
+oauthClients:
+  - { id: etl, name: ETL, scopes: [user_default] }
+spaces:
+  - id: sales
+    name: Sales
+    type: shared
+    owner: bob
+    members:
+      - { user: ann, roles: [consumer] }
+  - id: secret
+    name: Secret
+    type: shared
+    owner: admin
+content:
+  - { id: kpi, name: KPI, type: app, space: sales, owner: bob }
+"#;
+
+pub fn tenant() -> Tenant {
+    portcullis_model::tenant_file::load_tenant_text("acme.yaml", TENANT_YAML)
+        .expect("fixture tenant loads")
+}
+
+pub fn caller(user: &str) -> Caller {
+    Caller {
+        tenant: "acme".into(),
+        user_id: user.into(),
+        channel: CallerChannel::ApiKey {
+            key_id: format!("{user}-key"),
+        },
+    }
+}
+
+/// A tenant with its snapshot, as a host would hold it.
+pub struct World {
+    pub tenant: Arc<Tenant>,
+    pub snapshot: Arc<Snapshot>,
+}
+
+impl World {
+    pub fn new(tenant: Tenant) -> World {
+        let snapshot = Arc::new(Snapshot::build(&tenant, 1));
+        World {
+            tenant: Arc::new(tenant),
+            snapshot,
+        }
+    }
+
+    /// Runs a handler as `user`.
+    pub fn check<T>(&self, user: &str, handler: impl FnOnce(&Ctx<'_>) -> T) -> T {
+        let caller = caller(user);
+        let ctx = Ctx {
+            tenant: &self.tenant,
+            snapshot: &self.snapshot,
+            caller: &caller,
+            api_base: BASE,
+            now: 1_700_000_000,
+        };
+        handler(&ctx)
+    }
+
+    /// The world after a mutation.
+    pub fn after(tenant: Tenant) -> World {
+        World::new(tenant)
+    }
+
+    /// The engine's decision for a user on the current state.
+    pub fn decide(&self, user: &str, action: &str, resource: Option<&str>) -> bool {
+        let raw = portcullis_engine::RawRequest {
+            user,
+            via: "api-key",
+            action,
+            resource,
+        };
+        let resolved = portcullis_engine::resolve(&self.snapshot, &raw).expect("request resolves");
+        let rights = &self.snapshot.user(resolved.user).rights;
+        portcullis_engine::decide(&self.snapshot, &resolved.request(rights, false)).allowed
+    }
+}
