@@ -134,9 +134,11 @@ pub trait ApiHost: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), HostError>> + Send;
 
     /// Creates a secret for an OAuth client of the tenant; returns it in clear (shown once).
+    /// `client_credentials` tokens of that secret act as `bot_user` (the creator).
     fn create_client_secret(
         &self,
         tenant: &str,
         client_id: &str,
+        bot_user: &str,
     ) -> impl Future<Output = Result<String, HostError>> + Send;
 }

@@ -173,6 +173,7 @@ impl ApiHost for MemoryHost {
         &self,
         _tenant: &str,
         client_id: &str,
+        _bot_user: &str,
     ) -> Result<String, HostError> {
         let mut inner = self.inner.lock().unwrap();
         let secret = format!("secret-{client_id}-{}", inner.secrets.len() + 1);
