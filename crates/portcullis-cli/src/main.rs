@@ -3,6 +3,7 @@
 
 mod check_cmd;
 mod rules_cmd;
+mod serve_cmd;
 mod test_cmd;
 
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ enum Command {
     /// Security rules: audit, lint.
     #[command(subcommand)]
     Rules(rules_cmd::RulesCommand),
+    /// Run the decision server (embedded SQLite `portcullis.db` and a demo tenant by default).
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
         Command::Test(args) => test_cmd::run(args),
         Command::Check(args) => check_cmd::run(args),
         Command::Rules(command) => rules_cmd::run(command),
+        Command::Serve(args) => serve_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,210 @@
+//! `portcullis serve`: opens (and migrates) the store, imports tenant files, registers
+//! known API keys, and serves the HTTP API until SIGTERM or Ctrl-C, finishing the requests
+//! in flight. On a first start with no `--tenant`, it imports the demo tenant and prints an
+//! administrator's API key (shown once) and a `curl` line to try.
+//!
+//! Standard output carries what a person needs (address, key, example); logs go to standard
+//! error through `tracing` (`RUST_LOG` filters them, `--log-json` makes them JSON lines).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use portcullis_model::tenant_file::load_tenant_text;
+use portcullis_server::auth::{API_KEY_PREFIX, hash_secret, new_secret};
+use portcullis_server::{AppState, ServerConfig};
+use portcullis_store::{ImportMode, ImportOutcome, NewApiKey, Store, TenantRecord};
+
+/// The demo tenant imported on a first start.
+const DEMO_TENANT: &str = include_str!("../../../examples/demo-tenant.yaml");
+/// The demo tenant's administrator, who gets the printed key.
+const DEMO_ADMIN: &str = "admin";
+
+/// Arguments of `portcullis serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Store: `sqlite://PATH` (embedded, the default) or `postgres://...` (several nodes).
+    #[arg(long, value_name = "URL", default_value = "sqlite://portcullis.db")]
+    database: String,
+    /// Import a tenant file at start (repeatable); a stored tenant of that name is kept unless `--replace`.
+    #[arg(long = "tenant", value_name = "FILE")]
+    tenants: Vec<PathBuf>,
+    /// Replace stored tenants by the `--tenant` files of the same name.
+    #[arg(long)]
+    replace: bool,
+    /// Register a known API key: `USER=TOKEN` for a user of the imported tenant, `TENANT/USER=TOKEN`
+    /// when several are loaded (repeatable; for automation and tests).
+    #[arg(long = "api-key", value_name = "[TENANT/]USER=TOKEN")]
+    api_keys: Vec<String>,
+    /// A server-wide operator token (automation: imports tenants, acts as an administrator in the
+    /// tenant named by the `Portcullis-Tenant` header). Off when not given.
+    #[arg(long, value_name = "TOKEN")]
+    operator_token: Option<String>,
+    /// With PostgreSQL: how often to look for writes made by other nodes, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    poll_ms: u64,
+    /// Write logs as JSON lines.
+    #[arg(long)]
+    log_json: bool,
+}
+
+/// Runs the server until it is told to stop.
+pub fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
+    init_logs(args.log_json);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(serve(args))?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second init (tests in one process) is harmless: the first subscriber stays.
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = portcullis_store::open(&args.database)
+        .await
+        .with_context(|| format!("cannot open the store `{}`", portcullis_store::redact(&args.database)))?;
+    let first_start = store.tenants().await.context("cannot list the stored tenants")?.is_empty();
+
+    let mut imported: Vec<TenantRecord> = Vec::new();
+    let mode = if args.replace { ImportMode::Replace } else { ImportMode::KeepExisting };
+    for path in &args.tenants {
+        let label = path.display().to_string();
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the tenant file `{label}`"))?;
+        let tenant = load_tenant_text(&label, &text).map_err(|e| anyhow::anyhow!("{e}")).with_context(|| format!("the tenant file `{label}` is not valid"))?;
+        let outcome = store.import_tenant(&tenant, mode).await.with_context(|| format!("cannot import `{label}`"))?;
+        let what = match outcome.outcome {
+            ImportOutcome::Created => "imported",
+            ImportOutcome::Replaced => "replaced",
+            ImportOutcome::Kept => "kept as stored (use --replace to replace it)",
+        };
+        println!("tenant `{}` from {label}: {what} (revision {})", outcome.tenant.name, outcome.tenant.revision);
+        imported.push(outcome.tenant);
+    }
+
+    let mut demo_key = None;
+    if first_start && args.tenants.is_empty() {
+        let demo = load_tenant_text("examples/demo-tenant.yaml", DEMO_TENANT).map_err(|e| anyhow::anyhow!("{e}")).context("the built-in demo tenant is not valid")?;
+        let outcome = store.import_tenant(&demo, ImportMode::KeepExisting).await.context("cannot import the demo tenant")?;
+        let (token, hash) = new_secret(API_KEY_PREFIX).map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+        store
+            .create_api_key(&NewApiKey {
+                tenant: outcome.tenant.id,
+                user_id: DEMO_ADMIN.to_owned(),
+                hash,
+                description: "printed at first start".to_owned(),
+                expires_at: Some(portcullis_store::now() + 90 * 86_400),
+            })
+            .await
+            .context("cannot store the admin API key")?;
+        println!("first start: imported the demo tenant `{}` (examples/demo-tenant.yaml)", outcome.tenant.name);
+        imported.push(outcome.tenant);
+        demo_key = Some(token);
+    }
+
+    for spec in &args.api_keys {
+        register_key(&store, &imported, spec).await?;
+    }
+
+    let config = ServerConfig { operator_token_hash: args.operator_token.as_deref().map(hash_secret) };
+    let state = AppState::new(store.clone(), config).await.context("cannot load the tenants")?;
+    if store.backend() == portcullis_store::Backend::Postgres {
+        tokio::spawn(state.clone().follow_store(Duration::from_millis(args.poll_ms.max(50))));
+    }
+    let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("cannot listen on `{}`", args.listen))?;
+    let address = listener.local_addr().context("cannot read the listening address")?;
+    println!("portcullis listening on http://{address} (store {}; {} tenants)", portcullis_store::redact(&args.database), state.tenants().len());
+    if let Some(token) = demo_key {
+        println!("admin API key for user `{DEMO_ADMIN}` of tenant `demo` (shown once, stored only as a hash):");
+        println!("  {token}");
+        println!("try it:");
+        println!(
+            "  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"user\":\"ann\",\"action\":\"app:exportdata\",\"resource\":\"sales-dashboard\"}}' http://{address}/v1/check"
+        );
+    }
+    tracing::info!(%address, "serving");
+    axum::serve(listener, portcullis_server::app(state)).with_graceful_shutdown(shutdown_signal()).await.context("the server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Registers `[TENANT/]USER=TOKEN` as an API key (once: a token already stored is left alone).
+async fn register_key(store: &Arc<dyn Store>, imported: &[TenantRecord], spec: &str) -> anyhow::Result<()> {
+    let Some((who, token)) = spec.split_once('=') else {
+        bail!("`--api-key {spec}` is not `USER=TOKEN` or `TENANT/USER=TOKEN`");
+    };
+    if token.len() < 16 {
+        bail!("the token of `--api-key {who}=...` is shorter than 16 characters; use a long random one");
+    }
+    let (tenant, user) = match who.split_once('/') {
+        Some((tenant_name, user)) => {
+            let tenant = store.tenant_by_name(tenant_name).await?.with_context(|| format!("`--api-key`: unknown tenant `{tenant_name}`"))?;
+            (tenant, user)
+        }
+        None => match imported {
+            [only] => (only.clone(), who),
+            [] => {
+                let all = store.tenants().await?;
+                match all.as_slice() {
+                    [only] => (only.clone(), who),
+                    _ => bail!("`--api-key {who}=...`: {} tenants are stored; write `TENANT/{who}=TOKEN`", all.len()),
+                }
+            }
+            _ => bail!("`--api-key {who}=...`: several tenants were imported; write `TENANT/{who}=TOKEN`"),
+        },
+    };
+    let (tenant_model, _) = store.load_tenant(tenant.id).await?;
+    if tenant_model.user(user).is_none() {
+        bail!("`--api-key`: tenant `{}` has no user `{user}`", tenant.name);
+    }
+    let hash = hash_secret(token);
+    match store.api_key_by_hash(&hash).await? {
+        Some(existing) if existing.tenant == tenant.id && existing.user_id == user => {}
+        Some(_) => bail!("`--api-key {who}=...`: that token is already registered for another user"),
+        None => {
+            store
+                .create_api_key(&NewApiKey {
+                    tenant: tenant.id,
+                    user_id: user.to_owned(),
+                    hash,
+                    description: "registered with --api-key".to_owned(),
+                    expires_at: None,
+                })
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
+}
