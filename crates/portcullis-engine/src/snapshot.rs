@@ -6,6 +6,8 @@
 //! after the request is resolved, and never touches the tenant model.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use portcullis_model::permission::PermissionType;
@@ -190,11 +192,13 @@ pub struct Snapshot {
     /// Per content item, the few fields a listing scans, packed so a pass over a million items
     /// stays in cache (same order as `content`).
     pub content_hot: Vec<ContentHot>,
-    user_by_id: HashMap<Arc<str>, UserIdx>,
-    group_by_name: HashMap<Arc<str>, GroupIdx>,
-    space_by_id: HashMap<Arc<str>, SpaceIdx>,
-    content_by_id: HashMap<Arc<str>, ContentIdx>,
-    client_by_id: HashMap<Arc<str>, ClientIdx>,
+    // Id maps use the Fx hash: keys come from the tenant's administrators, lookups are on the
+    // request path, and SipHash's flooding resistance would cost more than it protects here.
+    user_by_id: FxHashMap<Arc<str>, UserIdx>,
+    group_by_name: FxHashMap<Arc<str>, GroupIdx>,
+    space_by_id: FxHashMap<Arc<str>, SpaceIdx>,
+    content_by_id: FxHashMap<Arc<str>, ContentIdx>,
+    client_by_id: FxHashMap<Arc<str>, ClientIdx>,
 }
 
 fn role_info(tenant: &Tenant, name: &str) -> Option<RoleInfo> {
@@ -253,11 +257,11 @@ impl Snapshot {
             content: Vec::with_capacity(tenant.content.len()),
             clients: Vec::with_capacity(tenant.oauth_clients.len()),
             content_hot: Vec::new(),
-            user_by_id: HashMap::with_capacity(tenant.users.len()),
-            group_by_name: HashMap::with_capacity(tenant.groups.len()),
-            space_by_id: HashMap::with_capacity(tenant.spaces.len()),
-            content_by_id: HashMap::with_capacity(tenant.content.len()),
-            client_by_id: HashMap::with_capacity(tenant.oauth_clients.len()),
+            user_by_id: FxHashMap::with_capacity_and_hasher(tenant.users.len(), Default::default()),
+            group_by_name: FxHashMap::with_capacity_and_hasher(tenant.groups.len(), Default::default()),
+            space_by_id: FxHashMap::with_capacity_and_hasher(tenant.spaces.len(), Default::default()),
+            content_by_id: FxHashMap::with_capacity_and_hasher(tenant.content.len(), Default::default()),
+            client_by_id: FxHashMap::with_capacity_and_hasher(tenant.oauth_clients.len(), Default::default()),
         };
         let mut roles: HashMap<&str, Arc<RoleInfo>> = HashMap::new();
         let mut role = |name: &str| -> Option<Arc<RoleInfo>> {
