@@ -1,0 +1,3 @@
+//! End-to-end tests of the `portcullis` binary, each in its own temporary directory.
+
+mod serve;

@@ -1,0 +1,202 @@
+//! `portcullis serve` as a person and an operator meet it: a fresh start prints a key and a
+//! `curl` line that works; SIGTERM stops it cleanly; SIGKILL during a stream of writes loses
+//! no acknowledged write.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_portcullis");
+const KNOWN_KEY: &str = "pc_end-to-end-test-key-0123456789";
+
+/// A running server and what it printed before it started listening.
+struct Server {
+    child: Child,
+    base: String,
+    printed: Vec<String>,
+}
+
+impl Server {
+    fn start(dir: &Path, args: &[&str]) -> Server {
+        let mut child = Command::new(BINARY)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut printed = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let base = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = receiver.recv_timeout(left).unwrap_or_else(|_| panic!("the server did not start; it printed {printed:?}"));
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().expect("an address").to_owned();
+            }
+            printed.push(line);
+        };
+        // The lines after the address (key, curl) come at once.
+        while let Ok(line) = receiver.recv_timeout(Duration::from_millis(300)) {
+            printed.push(line);
+        }
+        Server { child, base, printed }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().expect("kill runs");
+        assert!(status.success());
+    }
+
+    fn wait(mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the child can be waited for") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(20))).build().into()
+}
+
+/// POSTs JSON with a bearer token; the status and the JSON answer.
+fn post(agent: &ureq::Agent, url: &str, token: &str, body: &Value) -> Result<(u16, Value), ureq::Error> {
+    let mut response = agent.post(url).header("Authorization", format!("Bearer {token}")).send_json(body)?;
+    let status = response.status().as_u16();
+    Ok((status, response.body_mut().read_json()?))
+}
+
+fn get(agent: &ureq::Agent, url: &str, token: &str) -> (u16, Value) {
+    let mut response = agent.get(url).header("Authorization", format!("Bearer {token}")).call().expect("the server answers");
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_json().unwrap_or(Value::Null))
+}
+
+/// Pulls `-H 'Authorization: Bearer KEY'`, `-d 'BODY'` and the URL out of the printed curl line.
+fn parse_curl(line: &str) -> (String, Value, String) {
+    let quoted: Vec<&str> = line.split('\'').collect();
+    let key = quoted[1].strip_prefix("Authorization: Bearer ").expect("the first header is the key").to_owned();
+    let body: Value = serde_json::from_str(quoted[5]).expect("the -d body is JSON");
+    let url = quoted[6].trim().to_owned();
+    (key, body, url)
+}
+
+#[test]
+fn a_fresh_start_prints_a_key_and_a_curl_line_that_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    assert!(dir.path().join("portcullis.db").exists(), "the store is `portcullis.db` in the working directory");
+    let curl = server.printed.iter().find(|l| l.trim_start().starts_with("curl ")).unwrap_or_else(|| panic!("no curl line in {:?}", server.printed));
+    let (key, body, url) = parse_curl(curl);
+    assert!(url.starts_with(&server.base), "{url}");
+    let agent = agent();
+    let (status, decision) = post(&agent, &url, &key, &body).expect("the curl request works");
+    assert_eq!(status, 200, "{decision}");
+    assert_eq!(decision["decision"], "allow", "{decision}");
+    let (status, health) = get(&agent, &format!("{}/health", server.base), "");
+    assert_eq!((status, &health["status"]), (200, &json!("ok")));
+    server.signal("TERM");
+    assert!(server.wait().success(), "SIGTERM stops the server cleanly");
+
+    // A second start keeps the store: no new tenant, no new key; the printed key still works.
+    let server = Server::start(dir.path(), &[]);
+    assert!(!server.printed.iter().any(|l| l.contains("API key")), "{:?}", server.printed);
+    let url = url.replace(&url[..url.find("/v1").unwrap()], &server.base);
+    let (status, decision) = post(&agent, &url, &key, &body).expect("the server answers");
+    assert_eq!((status, &decision["decision"]), (200, &json!("allow")));
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/demo-tenant.yaml");
+    let args = ["--tenant", demo, "--api-key", &format!("admin={KNOWN_KEY}")];
+    let server = Server::start(dir.path(), &args);
+    let stop = Arc::new(AtomicBool::new(false));
+    let acknowledged_keys = Arc::new(Mutex::new(Vec::<String>::new()));
+    let acknowledged_revision = Arc::new(Mutex::new(0u64));
+    let mut writers = Vec::new();
+    {
+        let (stop, keys, base) = (stop.clone(), acknowledged_keys.clone(), server.base.clone());
+        writers.push(std::thread::spawn(move || {
+            let agent = agent();
+            while !stop.load(Ordering::Relaxed) {
+                match post(&agent, &format!("{base}/v1/api-keys"), KNOWN_KEY, &json!({"description": "stream"})) {
+                    Ok((201, key)) => keys.lock().unwrap().push(key["token"].as_str().unwrap().to_owned()),
+                    Ok((status, body)) => panic!("a key write failed: {status} {body}"),
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    {
+        let (stop, revision, base) = (stop.clone(), acknowledged_revision.clone(), server.base.clone());
+        writers.push(std::thread::spawn(move || {
+            let agent = agent();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let change = if n % 2 == 0 { json!({"join": {"user": "bob", "group": "finance"}}) } else { json!({"leave": {"user": "bob", "group": "finance"}}) };
+                match post(&agent, &format!("{base}/v1/changes"), KNOWN_KEY, &change) {
+                    Ok((200, body)) => *revision.lock().unwrap() = body["revision"].as_u64().unwrap(),
+                    Ok((status, body)) => panic!("a change failed: {status} {body}"),
+                    Err(_) => break,
+                }
+                n += 1;
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    server.signal("KILL");
+    let status = server.wait();
+    assert!(!status.success());
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.join().expect("a writer thread");
+    }
+    let keys = acknowledged_keys.lock().unwrap().clone();
+    let revision = *acknowledged_revision.lock().unwrap();
+    assert!(keys.len() > 5 && revision > 5, "too few writes to mean anything: {} keys, revision {revision}", keys.len());
+
+    let server = Server::start(dir.path(), &args);
+    let agent = agent();
+    let (_, me) = get(&agent, &format!("{}/v1/whoami", server.base), KNOWN_KEY);
+    let stored = me["revision"].as_u64().expect("a revision");
+    assert!(stored >= revision, "acknowledged revision {revision}, stored {stored}");
+    for key in &keys {
+        let (status, me) = get(&agent, &format!("{}/v1/whoami", server.base), key);
+        assert_eq!(status, 200, "an acknowledged API key was lost: {me}");
+    }
+    // The tenant is whole: bob is in finance exactly when the stored revision says the last join won.
+    let bob_in_finance = (stored - 1) % 2 == 1;
+    let (_, body) = post(&agent, &format!("{}/v1/check", server.base), KNOWN_KEY, &json!({"user": "bob", "action": "app:update", "resource": "budget"})).unwrap();
+    assert_eq!(body["allowed"], bob_in_finance, "revision {stored}: {body}");
+    eprintln!("SIGKILL after {} acknowledged key writes and revision {revision}; stored revision {stored}", keys.len());
+}
