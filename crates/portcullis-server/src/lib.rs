@@ -19,6 +19,7 @@ pub mod extract;
 pub mod metrics;
 pub mod oauth;
 pub mod ops;
+pub mod qlik;
 pub mod state;
 
 use std::time::{Duration, Instant};
@@ -60,6 +61,8 @@ pub fn app(state: AppState) -> Router {
         .route("/access/v1/evaluation", post(authzen::evaluation))
         .route("/access/v1/evaluations", post(authzen::evaluations))
         .route("/.well-known/authzen-configuration", get(authzen::configuration))
+        .nest("/api/v1", qlik::management_api(state.clone(), portcullis_qlik_api::ApiConfig::default()))
+        .merge(portcullis_qlik_api::product_info_routes())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), observe))

@@ -8,4 +8,5 @@ mod credentials;
 mod decisions;
 mod isolation;
 mod operations;
+mod qlik_api;
 mod writes;

@@ -1,0 +1,137 @@
+//! Mounts the Qlik Cloud–compatible management API (`portcullis-qlik-api`) on this server:
+//! [`QlikHost`] implements its `ApiHost` over the store and the tenants' views, and
+//! [`management_api`] turns the server's own credential check into the API's `Caller`.
+//!
+//! A request without a usable credential reaches the API without a caller and is answered
+//! 401 in Qlik's error envelope, which is what `@qlik/api` reads. The operator token is not
+//! a user and gets no caller here.
+//!
+//! Until the store has a diff-based commit, a commit replaces the tenant's model in one
+//! transaction (an import with `ImportMode::Replace`, which keeps credentials), after checking
+//! that the stored revision is still the one the change was computed on.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use portcullis_engine::Snapshot;
+use portcullis_qlik_api::{ApiConfig, ApiHost, ApiKeyInfo, CallerChannel, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
+use portcullis_store::{ImportMode, NewClientSecret, StoreError};
+
+use crate::auth::{API_KEY_PREFIX, CLIENT_SECRET_PREFIX, Caller, Principal, new_secret};
+use crate::state::AppState;
+
+/// The API's host: this server's store and views.
+#[derive(Clone)]
+pub struct QlikHost(pub AppState);
+
+fn host_error(error: StoreError) -> HostError {
+    match error {
+        StoreError::NotFound(what) => HostError::NotFound(what),
+        StoreError::Conflict(what) => HostError::Refused(format!("the write collided with another: {what}")),
+        StoreError::Rejected(model) => HostError::Refused(model.to_string()),
+        other => HostError::Unavailable(other.to_string()),
+    }
+}
+
+impl QlikHost {
+    async fn tenant(&self, name: &str) -> Result<Arc<crate::state::TenantState>, HostError> {
+        self.0.tenant_by_name(name).await.map_err(host_error)?.ok_or_else(|| HostError::NotFound(format!("tenant `{name}`")))
+    }
+}
+
+impl ApiHost for QlikHost {
+    async fn tenant_state(&self, tenant: &str) -> Result<TenantState, HostError> {
+        let record = self.tenant(tenant).await?;
+        let (model, revision) = self.0.store().load_tenant(record.id).await.map_err(host_error)?;
+        let model = Arc::new(model);
+        let for_snapshot = model.clone();
+        let snapshot = tokio::task::spawn_blocking(move || Snapshot::build(&for_snapshot, revision))
+            .await
+            .map_err(|e| HostError::Unavailable(format!("building the snapshot failed: {e}")))?;
+        Ok(TenantState { tenant: model, snapshot: Arc::new(snapshot), revision })
+    }
+
+    async fn commit(&self, tenant: &str, commit: Commit<'_>) -> Result<u64, HostError> {
+        let record = self.tenant(tenant).await?;
+        let stored = self.0.store().revision(record.id).await.map_err(host_error)?;
+        if stored != commit.base_revision {
+            return Err(HostError::Stale { base_revision: commit.base_revision });
+        }
+        let imported = self.0.import(commit.after, ImportMode::Replace).await.map_err(host_error)?;
+        for note in commit.notes {
+            tracing::info!(tenant, event = note.event.as_str(), resource = %note.resource_id, actor = %commit.actor.user_id, "management change");
+        }
+        Ok(imported.tenant.revision)
+    }
+
+    async fn create_api_key(&self, tenant: &str, key: NewApiKey) -> Result<CreatedApiKey, HostError> {
+        let record = self.tenant(tenant).await?;
+        let (token, hash) = new_secret(API_KEY_PREFIX).map_err(|e| HostError::Unavailable(e.body.message))?;
+        let stored = self
+            .0
+            .store()
+            .create_api_key(&portcullis_store::NewApiKey {
+                tenant: record.id,
+                user_id: key.user_id,
+                hash,
+                description: key.description,
+                expires_at: key.expires_at,
+            })
+            .await
+            .map_err(host_error)?;
+        Ok(CreatedApiKey { key: key_info(stored), token })
+    }
+
+    async fn api_keys(&self, tenant: &str, user_id: Option<&str>) -> Result<Vec<ApiKeyInfo>, HostError> {
+        let record = self.tenant(tenant).await?;
+        let keys = self.0.store().api_keys(record.id, user_id).await.map_err(host_error)?;
+        Ok(keys.into_iter().map(key_info).collect())
+    }
+
+    async fn revoke_api_key(&self, tenant: &str, key_id: &str) -> Result<(), HostError> {
+        let record = self.tenant(tenant).await?;
+        let id: i64 = key_id.parse().map_err(|_| HostError::NotFound(format!("API key `{key_id}`")))?;
+        self.0.store().revoke_api_key(record.id, id).await.map_err(host_error)
+    }
+
+    async fn create_client_secret(&self, tenant: &str, client_id: &str, bot_user: &str) -> Result<String, HostError> {
+        let record = self.tenant(tenant).await?;
+        let (secret, hash) = new_secret(CLIENT_SECRET_PREFIX).map_err(|e| HostError::Unavailable(e.body.message))?;
+        let new = NewClientSecret { tenant: record.id, client_id: client_id.to_owned(), hash, bot_user: bot_user.to_owned() };
+        self.0.store().create_client_secret(&new).await.map_err(host_error)?;
+        Ok(secret)
+    }
+}
+
+fn key_info(record: portcullis_store::ApiKeyRecord) -> ApiKeyInfo {
+    ApiKeyInfo {
+        id: record.id.to_string(),
+        user_id: record.user_id,
+        description: record.description,
+        created_at: record.created_at,
+        expires_at: record.expires_at,
+        revoked_at: record.revoked_at,
+    }
+}
+
+/// Resolves the request's credential with the server's own check and, for a user, inserts
+/// the API's `Caller`.
+async fn insert_caller(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    if let Ok(Caller { tenant, principal: Principal::User { id, via } }) = Caller::from_request_parts(&mut parts, &state).await {
+        let channel = match via.strip_prefix("oauth:") {
+            Some(client) => CallerChannel::OAuth { client_id: client.to_owned() },
+            None => CallerChannel::ApiKey { key_id: String::new() },
+        };
+        parts.extensions.insert(portcullis_qlik_api::Caller { tenant: tenant.name.clone(), user_id: id, channel });
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// The management API, to nest at `/api/v1`.
+pub fn management_api(state: AppState, config: ApiConfig) -> Router<AppState> {
+    portcullis_qlik_api::routes(QlikHost(state.clone()), config).layer(middleware::from_fn_with_state(state, insert_caller))
+}
