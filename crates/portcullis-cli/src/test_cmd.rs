@@ -12,6 +12,12 @@ pub struct TestArgs {
     /// Scenario files or folders (searched recursively for `*.yaml`).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+    /// Run cloud scenarios through a running server's HTTP API (e.g. `http://127.0.0.1:8080`).
+    #[arg(long, value_name = "URL", requires = "operator_token")]
+    server: Option<String>,
+    /// The operator token the server was started with (`portcullis serve --operator-token`).
+    #[arg(long, value_name = "TOKEN")]
+    operator_token: Option<String>,
 }
 
 /// Runs every scenario and prints one line each, then `N passed, N failed`.
@@ -20,9 +26,16 @@ pub fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
     if files.is_empty() {
         anyhow::bail!("no scenario files (*.yaml) under the given paths");
     }
+    let target = match (&args.server, &args.operator_token) {
+        (Some(server), Some(token)) => Some(portcullis_conformance::http_runner::HttpTarget::new(server, token)),
+        _ => None,
+    };
     let mut summary = RunSummary::default();
     for file in &files {
-        let report = run_file(file);
+        let report = match &target {
+            Some(target) => portcullis_conformance::http_runner::run_file(target, file),
+            None => run_file(file),
+        };
         print!("{}", report.render());
         summary.add(&report);
     }

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod cloud_scenario;
+pub mod http_runner;
 pub mod report;
 pub mod rules_scenario;
 pub mod runner;

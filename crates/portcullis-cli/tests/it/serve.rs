@@ -163,7 +163,7 @@ fn acknowledged_writes_survive_sigkill() {
             let agent = agent();
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let change = if n % 2 == 0 { json!({"join": {"user": "bob", "group": "finance"}}) } else { json!({"leave": {"user": "bob", "group": "finance"}}) };
+                let change = if n.is_multiple_of(2) { json!({"join": {"user": "bob", "group": "finance"}}) } else { json!({"leave": {"user": "bob", "group": "finance"}}) };
                 match post(&agent, &format!("{base}/v1/changes"), KNOWN_KEY, &change) {
                     Ok((200, body)) => *revision.lock().unwrap() = body["revision"].as_u64().unwrap(),
                     Ok((status, body)) => panic!("a change failed: {status} {body}"),
@@ -195,8 +195,36 @@ fn acknowledged_writes_survive_sigkill() {
         assert_eq!(status, 200, "an acknowledged API key was lost: {me}");
     }
     // The tenant is whole: bob is in finance exactly when the stored revision says the last join won.
-    let bob_in_finance = (stored - 1) % 2 == 1;
+    let bob_in_finance = !(stored - 1).is_multiple_of(2);
     let (_, body) = post(&agent, &format!("{}/v1/check", server.base), KNOWN_KEY, &json!({"user": "bob", "action": "app:update", "resource": "budget"})).unwrap();
     assert_eq!(body["allowed"], bob_in_finance, "revision {stored}: {body}");
     eprintln!("SIGKILL after {} acknowledged key writes and revision {revision}; stored revision {stored}", keys.len());
+}
+
+/// Runs `portcullis test --server` on a folder against a server started for it.
+fn conformance_through_http(folder: &Path) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let operator = "operator-token-for-conformance";
+    let server = Server::start(dir.path(), &["--operator-token", operator]);
+    let output = Command::new(BINARY)
+        .args(["test", "--server", &server.base, "--operator-token", operator])
+        .arg(folder)
+        .output()
+        .expect("the runner starts");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "through HTTP:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+#[test]
+fn the_conformance_scenarios_pass_through_the_http_api() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let stdout = conformance_through_http(&repo.join("crates/portcullis-conformance/test_data"));
+    assert!(stdout.lines().last().is_some_and(|l| l.ends_with(" 0 failed")), "{stdout}");
+    // The shared corpus, when it sits beside the repository (as `scripts/test.sh` expects it).
+    let shared = repo.join("../shared/conformance");
+    if shared.is_dir() {
+        let stdout = conformance_through_http(&shared);
+        eprintln!("shared corpus through HTTP: {}", stdout.lines().last().unwrap_or_default());
+    }
 }
