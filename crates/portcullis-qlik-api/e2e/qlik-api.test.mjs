@@ -1,0 +1,153 @@
+// End-to-end: the official @qlik/api client, unchanged, against a running Portcullis server.
+//
+// The server runs the demo tenant (examples/demo-tenant.yaml) with two known API keys:
+// PORTCULLIS_ADMIN_KEY for `admin` (TenantAdmin) and PORTCULLIS_BOB_KEY for `bob`. Every
+// change made through the client is then checked through `/v1/check`, the decision API.
+// scripts/e2e-qlik-api.sh starts the server and runs this file with `node --test`.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createQlikApi } from "@qlik/api";
+
+const host = process.env.PORTCULLIS_URL;
+const adminKey = process.env.PORTCULLIS_ADMIN_KEY;
+const bobKey = process.env.PORTCULLIS_BOB_KEY;
+assert.ok(host && adminKey && bobKey, "set PORTCULLIS_URL, PORTCULLIS_ADMIN_KEY and PORTCULLIS_BOB_KEY");
+
+// A 401 is reported to onAuthFailed before it is thrown; the tests assert the thrown error.
+const quiet = () => {};
+const client = (apiKey) => createQlikApi({ hostConfig: { authType: "apikey", host, apiKey, onAuthFailed: quiet } });
+const admin = client(adminKey);
+const bob = client(bobKey);
+// @qlik/api caches GETs for ten minutes; every read here wants the current state.
+const fresh = { noCache: true };
+
+async function decision(user, action, resource) {
+  const response = await fetch(`${host}/v1/check`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ user, action, resource }),
+  });
+  assert.equal(response.status, 200, await response.clone().text());
+  return (await response.json()).decision;
+}
+
+async function refused(promise, status) {
+  await assert.rejects(promise, (error) => {
+    assert.equal(error.status, status, `expected ${status}: ${JSON.stringify(error.data)}`);
+    const [first] = error.data.errors;
+    assert.ok(first.code && first.title, JSON.stringify(error.data));
+    assert.ok(error.data.traceId, "errors carry a traceId");
+    return true;
+  });
+}
+
+async function userId(subject) {
+  const { data } = await admin.users.getUsers({ filter: `subject eq "${subject}"` }, fresh);
+  assert.equal(data.data.length, 1, `one user ${subject}`);
+  return data.data[0].id;
+}
+
+test("an unknown API key is refused with 401 AUTH-1", async () => {
+  await assert.rejects(client("not-a-key-of-this-server").users.getMyUser(fresh), (error) => {
+    assert.equal(error.status, 401);
+    assert.equal(error.data.errors[0].code, "AUTH-1");
+    return true;
+  });
+});
+
+test("users page with .next() through absolute links", async () => {
+  let page = await admin.users.getUsers({ limit: 2, totalResults: true, sort: "+name" }, fresh);
+  assert.equal(page.data.totalResults, 6);
+  const names = page.data.data.map((u) => u.name);
+  while (page.next) {
+    page = await page.next();
+    names.push(...page.data.data.map((u) => u.name));
+  }
+  assert.deepEqual(names, ["Ada Admin", "Ann Analyst", "Bob Builder", "Carl Consumer", "Dana Departed", "Gateway Service"]);
+  const me = await bob.users.getMyUser(fresh);
+  assert.equal(me.data.subject, "bob", "a tenant-file user's id is the API user's subject");
+  assert.match(me.data.id, /^[0-9a-f]{24}$/);
+  await refused(admin.users.getUser("ffffffffffffffffffffffff", {}, fresh), 404);
+  await refused(admin.users.createUser({ subject: "ann" }), 409);
+});
+
+test("a custom role is created, assigned and decides the next check", async () => {
+  await refused(bob.roles.getRoles({}, fresh), 403);
+  await refused(bob.roles.createRole({ name: "Nope" }), 403);
+  const { data: role } = await admin.roles.createRole({ name: "KeyMakers", description: "e2e", assignedScopes: ["api-keys"] });
+  assert.equal(role.type, "custom");
+  assert.deepEqual(role.assignedScopes, ["api-keys"]);
+  const { data: listed } = await admin.roles.getRoles({ filter: 'name eq "KeyMakers"' }, fresh);
+  assert.equal(listed.data[0].id, role.id);
+
+  const bobId = await userId("bob");
+  assert.equal(await decision("bob", "api-key:create"), "deny");
+  await admin.users.patchUser(bobId, [{ op: "replace", path: "/assignedRoles", value: [{ id: role.id }] }]);
+  assert.equal(await decision("bob", "api-key:create"), "allow");
+  await refused(admin.roles.deleteRole(role.id), 403);
+
+  // bob may now make an API key; its token is shown once and works at once.
+  const { data: key } = await bob.apiKeys.createApiKey({ description: "e2e", expiry: "P1D" });
+  assert.ok(key.token);
+  const { data: meAgain } = await client(key.token).users.getMyUser(fresh);
+  assert.equal(meAgain.subject, "bob");
+
+  await admin.roles.patchRole(role.id, [{ op: "remove-value", path: "/assignedScopes", value: "api-keys" }]);
+  assert.equal(await decision("bob", "api-key:create"), "deny");
+  await admin.users.patchUser(bobId, [{ op: "remove-value", path: "/assignedRoles", value: { id: role.id } }]);
+  await admin.roles.deleteRole(role.id);
+  await refused(admin.roles.getRole(role.id, fresh), 404);
+});
+
+test("groups: custom groups, membership through users, Everyone", async () => {
+  const { data: group } = await admin.groups.createGroup({ name: "e2e-creators", providerType: "custom", assignedRoles: [{ name: "SharedSpaceCreator" }] });
+  await refused(admin.groups.createGroup({ name: "e2e-creators", providerType: "custom" }), 409);
+  await refused(bob.groups.createGroup({ name: "bobs", providerType: "custom" }), 403);
+  const carlId = await userId("carl");
+  assert.equal(await decision("carl", "space:create-shared"), "deny");
+  await admin.users.patchUser(carlId, [{ op: "add", path: "/assignedGroups/-", value: group.id }]);
+  assert.equal(await decision("carl", "space:create-shared"), "allow");
+  await refused(admin.groups.deleteGroup(group.id), 409);
+
+  const { data: system } = await admin.groups.getGroups({ systemGroups: true }, fresh);
+  assert.equal(system.data[0].id, "000000000000000000000001");
+  await admin.groups.patchGroupsSettings([
+    { op: "replace", path: "/systemGroups/000000000000000000000001/assignedRoles", value: [{ name: "PrivateAnalyticsContentCreator" }, { name: "Steward" }] },
+  ]);
+  assert.equal(await decision("dana", "glossary:create"), "deny", "dana is disabled");
+  assert.equal(await decision("ann", "glossary:create"), "allow", "a role on Everyone reaches every user");
+
+  await admin.users.patchUser(carlId, [{ op: "remove-value", path: "/assignedGroups", value: group.id }]);
+  await admin.groups.deleteGroup(group.id);
+  await refused(admin.groups.getGroup(group.id, fresh), 404);
+});
+
+test("spaces and assignments", async () => {
+  await refused(bob.spaces.createSpace({ name: "e2e-bob", type: "managed" }), 403);
+  const { data: space } = await admin.spaces.createSpace({ name: "e2e-lab", type: "shared" });
+  assert.deepEqual(space.meta.assignableRoles, ["facilitator", "producer", "codeveloper", "consumer", "dataconsumer"]);
+  await refused(admin.spaces.createSpace({ name: "e2e-lab", type: "shared" }), 409);
+  await refused(bob.spaces.getSpace(space.id, fresh), 404);
+
+  const bobId = await userId("bob");
+  assert.equal(await decision("bob", "space:read", space.id), "deny");
+  const { data: assignment } = await admin.spaces.createSpaceAssignment(space.id, { type: "user", assigneeId: bobId, roles: ["consumer"] });
+  assert.equal(await decision("bob", "space:read", space.id), "allow");
+  await refused(admin.spaces.createSpaceAssignment(space.id, { type: "user", assigneeId: bobId, roles: ["consumer"] }), 409);
+  const { data: seen } = await bob.spaces.getSpace(space.id, fresh);
+  assert.deepEqual(seen.meta.roles, ["consumer"]);
+  const { data: assignments } = await bob.spaces.getSpaceAssignments(space.id, {}, fresh);
+  assert.equal(assignments.data.length, 1, "the owner is never listed");
+
+  assert.equal(await decision("bob", "space:create-app", space.id), "deny");
+  await admin.spaces.updateSpaceAssignment(space.id, assignment.id, { roles: ["producer"] });
+  assert.equal(await decision("bob", "space:create-app", space.id), "allow");
+  const { data: visible } = await bob.spaces.getSpaces({ name: "e2e" }, fresh);
+  assert.deepEqual(visible.data.map((s) => s.name), ["e2e-lab"]);
+
+  await admin.spaces.deleteSpaceAssignment(space.id, assignment.id);
+  assert.equal(await decision("bob", "space:read", space.id), "deny");
+  await admin.spaces.deleteSpace(space.id);
+  await refused(admin.spaces.getSpace(space.id, fresh), 404);
+});

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# End-to-end test of the Qlik Cloud-compatible management API with the official `@qlik/api`
+# client: builds `portcullis`, installs the pinned client from npm, starts `portcullis serve`
+# on a free loopback port with the demo tenant and two known API keys, runs the Node tests
+# (crates/portcullis-qlik-api/e2e), and stops the server. Every step is bounded in time.
+#
+# Without Node 20+, npm, or a reachable npm registry it says so and exits 0, unless
+# PORTCULLIS_REQUIRE_E2E=1, which makes that a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+e2e=crates/portcullis-qlik-api/e2e
+
+skip() {
+  echo "e2e-qlik-api: NOT RUN: $1"
+  if [ "${PORTCULLIS_REQUIRE_E2E:-0}" = "1" ]; then
+    echo "e2e-qlik-api: PORTCULLIS_REQUIRE_E2E=1, so this is a failure"
+    exit 1
+  fi
+  exit 0
+}
+
+command -v node >/dev/null 2>&1 || skip "node is not installed"
+command -v npm >/dev/null 2>&1 || skip "npm is not installed"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || skip "node $node_major is too old; the tests need node 20 or later"
+
+echo "== installing @qlik/api (pinned in $e2e/package-lock.json)"
+if ! (cd "$e2e" && timeout 300 npm ci --no-audit --no-fund --loglevel=error); then
+  skip "cannot install @qlik/api from the npm registry (is it reachable?)"
+fi
+
+echo "== building portcullis"
+timeout 1200 cargo build --locked --quiet -p portcullis-cli
+bin="${CARGO_TARGET_DIR:-target}/debug/portcullis"
+
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
+url="http://127.0.0.1:$port"
+random() { node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))'; }
+admin_key="e2e-admin-$(random)"
+bob_key="e2e-bob-$(random)"
+
+echo "== starting portcullis serve on $url"
+"$bin" serve --listen "127.0.0.1:$port" --database "sqlite://$work/e2e.db" \
+  --tenant examples/demo-tenant.yaml --api-key "admin=$admin_key" --api-key "bob=$bob_key" \
+  >"$work/server.log" 2>&1 &
+server_pid=$!
+
+up=0
+for _ in $(seq 1 150); do
+  if node -e 'fetch(process.argv[1]).then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$url/health" 2>/dev/null; then
+    up=1
+    break
+  fi
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.2
+done
+if [ "$up" != "1" ]; then
+  echo "e2e-qlik-api: the server did not come up; its log:"
+  cat "$work/server.log"
+  exit 1
+fi
+
+echo "== running the @qlik/api tests"
+status=0
+(cd "$e2e" && PORTCULLIS_URL="$url" PORTCULLIS_ADMIN_KEY="$admin_key" PORTCULLIS_BOB_KEY="$bob_key" \
+  timeout 300 node --test --test-concurrency=1 qlik-api.test.mjs) || status=$?
+if [ "$status" != "0" ]; then
+  echo "e2e-qlik-api: the tests failed; the server's log:"
+  tail -n 50 "$work/server.log"
+fi
+exit "$status"
