@@ -50,6 +50,50 @@ impl Default for ApiConfig {
     }
 }
 
+/// Environment variable: the public origin for absolute links.
+pub const ENV_PUBLIC_URL: &str = "PORTCULLIS_PUBLIC_URL";
+/// Environment variable: tier 1 (reads) per minute per user; 0 turns the limit off.
+pub const ENV_READS_PER_MINUTE: &str = "PORTCULLIS_API_READS_PER_MINUTE";
+/// Environment variable: tier 2 (writes) per minute per user; 0 turns the limit off.
+pub const ENV_WRITES_PER_MINUTE: &str = "PORTCULLIS_API_WRITES_PER_MINUTE";
+
+impl ApiConfig {
+    /// The defaults, changed by whatever `lookup` finds for [`ENV_PUBLIC_URL`],
+    /// [`ENV_READS_PER_MINUTE`] and [`ENV_WRITES_PER_MINUTE`]; an error names the variable
+    /// whose value is not a number.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<ApiConfig, String> {
+        let mut config = ApiConfig::default();
+        if let Some(url) = lookup(ENV_PUBLIC_URL).filter(|u| !u.trim().is_empty()) {
+            config.public_base_url = Some(url.trim().trim_end_matches('/').to_owned());
+        }
+        let number =
+            |name: &str| -> Result<Option<u32>, String> {
+                match lookup(name) {
+                    None => Ok(None),
+                    Some(text) => text.trim().parse().map(Some).map_err(|_| {
+                        format!("`{name}={text}` is not a number of requests per minute")
+                    }),
+                }
+            };
+        if let Some(reads) = number(ENV_READS_PER_MINUTE)? {
+            config.rate_limits.tier1_per_minute = reads;
+        }
+        if let Some(writes) = number(ENV_WRITES_PER_MINUTE)? {
+            config.rate_limits.tier2_per_minute = writes;
+        }
+        Ok(config)
+    }
+
+    /// [`ApiConfig::from_lookup`] over the process environment; a bad value is logged and the
+    /// defaults are used.
+    pub fn from_env() -> ApiConfig {
+        ApiConfig::from_lookup(|name| std::env::var(name).ok()).unwrap_or_else(|error| {
+            tracing::warn!(%error, "management API settings ignored");
+            ApiConfig::default()
+        })
+    }
+}
+
 struct App<H> {
     host: H,
     config: ApiConfig,
@@ -862,6 +906,10 @@ async fn keys_delete<H: ApiHost>(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+async fn method_not_allowed() -> Failure {
+    ApiError::new(Service::Api, 405, "this endpoint does not take that method").into()
+}
+
 async fn not_found() -> Failure {
     ApiError::not_found(Service::Api, "no such endpoint in the management API").into()
 }
@@ -962,6 +1010,7 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(
             get(keys_get::<H>).delete(keys_delete::<H>),
         )
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
 }
 
@@ -975,4 +1024,44 @@ pub fn product_info_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
             axum::Json(serde_json::json!({ "composition": { "deploymentType": "QlikCloud" } }))
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_comes_from_the_environment() {
+        let env = |name: &str| match name {
+            ENV_PUBLIC_URL => Some("https://pc.example.com/".to_owned()),
+            ENV_WRITES_PER_MINUTE => Some("5".to_owned()),
+            _ => None,
+        };
+        let config = ApiConfig::from_lookup(env).unwrap();
+        assert_eq!(
+            config.public_base_url.as_deref(),
+            Some("https://pc.example.com")
+        );
+        assert_eq!(
+            (
+                config.rate_limits.tier1_per_minute,
+                config.rate_limits.tier2_per_minute
+            ),
+            (1000, 5)
+        );
+        let bad = ApiConfig::from_lookup(|name| {
+            (name == ENV_READS_PER_MINUTE).then(|| "lots".to_owned())
+        })
+        .unwrap_err();
+        assert!(bad.contains(ENV_READS_PER_MINUTE), "{bad}");
+    }
+
+    #[test]
+    fn queries_decode_like_a_browser_encodes() {
+        let query = parse_query(Some("filter=name%20eq%20%22a%2Bb%22&sort=+name&flag"));
+        assert_eq!(query.get("filter"), Some("name eq \"a+b\""));
+        assert_eq!(query.get("sort"), Some(" name"));
+        assert_eq!(query.get("flag"), Some(""));
+        assert_eq!(parse_query(Some("x=%zz%")).get("x"), Some("%zz%"));
+    }
 }

@@ -61,7 +61,7 @@ pub fn app(state: AppState) -> Router {
         .route("/access/v1/evaluation", post(authzen::evaluation))
         .route("/access/v1/evaluations", post(authzen::evaluations))
         .route("/.well-known/authzen-configuration", get(authzen::configuration))
-        .nest("/api/v1", qlik::management_api(state.clone(), portcullis_qlik_api::ApiConfig::default()))
+        .nest("/api/v1", qlik::management_api(state.clone(), portcullis_qlik_api::ApiConfig::from_env()))
         .merge(portcullis_qlik_api::product_info_routes())
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)

@@ -129,6 +129,9 @@ async fn the_probe_answers_without_credentials_and_the_api_refuses_without_them(
     let unknown = send(&app, "GET", "/api/v1/teleporters", Some("admin-key"), None).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.body["errors"][0]["title"], "Not found");
+    let wrong_method = send(&app, "PUT", "/api/v1/users", Some("admin-key"), None).await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.body["errors"][0]["code"], "HTTP-405");
 }
 
 #[tokio::test]
