@@ -8,7 +8,9 @@
 //!
 //! Until the store has a diff-based commit, a commit replaces the tenant's model in one
 //! transaction (an import with `ImportMode::Replace`, which keeps credentials), after checking
-//! that the stored revision is still the one the change was computed on.
+//! that the stored revision is still the one the change was computed on. Commits of this node
+//! are serialized so that check and write cannot interleave here; two nodes on one PostgreSQL
+//! database can still race between them until the store checks the revision itself.
 
 use std::sync::Arc;
 
@@ -25,7 +27,18 @@ use crate::state::AppState;
 
 /// The API's host: this server's store and views.
 #[derive(Clone)]
-pub struct QlikHost(pub AppState);
+pub struct QlikHost {
+    state: AppState,
+    /// Held from the revision check to the write of a commit.
+    committing: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl QlikHost {
+    /// A host over the server's state.
+    pub fn new(state: AppState) -> QlikHost {
+        QlikHost { state, committing: Arc::new(tokio::sync::Mutex::new(())) }
+    }
+}
 
 fn host_error(error: StoreError) -> HostError {
     match error {
@@ -38,14 +51,14 @@ fn host_error(error: StoreError) -> HostError {
 
 impl QlikHost {
     async fn tenant(&self, name: &str) -> Result<Arc<crate::state::TenantState>, HostError> {
-        self.0.tenant_by_name(name).await.map_err(host_error)?.ok_or_else(|| HostError::NotFound(format!("tenant `{name}`")))
+        self.state.tenant_by_name(name).await.map_err(host_error)?.ok_or_else(|| HostError::NotFound(format!("tenant `{name}`")))
     }
 }
 
 impl ApiHost for QlikHost {
     async fn tenant_state(&self, tenant: &str) -> Result<TenantState, HostError> {
         let record = self.tenant(tenant).await?;
-        let (model, revision) = self.0.store().load_tenant(record.id).await.map_err(host_error)?;
+        let (model, revision) = self.state.store().load_tenant(record.id).await.map_err(host_error)?;
         let model = Arc::new(model);
         let for_snapshot = model.clone();
         let snapshot = tokio::task::spawn_blocking(move || Snapshot::build(&for_snapshot, revision))
@@ -56,11 +69,12 @@ impl ApiHost for QlikHost {
 
     async fn commit(&self, tenant: &str, commit: Commit<'_>) -> Result<u64, HostError> {
         let record = self.tenant(tenant).await?;
-        let stored = self.0.store().revision(record.id).await.map_err(host_error)?;
+        let _committing = self.committing.lock().await;
+        let stored = self.state.store().revision(record.id).await.map_err(host_error)?;
         if stored != commit.base_revision {
             return Err(HostError::Stale { base_revision: commit.base_revision });
         }
-        let imported = self.0.import(commit.after, ImportMode::Replace).await.map_err(host_error)?;
+        let imported = self.state.import(commit.after, ImportMode::Replace).await.map_err(host_error)?;
         for note in commit.notes {
             tracing::info!(tenant, event = note.event.as_str(), resource = %note.resource_id, actor = %commit.actor.user_id, "management change");
         }
@@ -71,7 +85,7 @@ impl ApiHost for QlikHost {
         let record = self.tenant(tenant).await?;
         let (token, hash) = new_secret(API_KEY_PREFIX).map_err(|e| HostError::Unavailable(e.body.message))?;
         let stored = self
-            .0
+            .state
             .store()
             .create_api_key(&portcullis_store::NewApiKey {
                 tenant: record.id,
@@ -87,21 +101,21 @@ impl ApiHost for QlikHost {
 
     async fn api_keys(&self, tenant: &str, user_id: Option<&str>) -> Result<Vec<ApiKeyInfo>, HostError> {
         let record = self.tenant(tenant).await?;
-        let keys = self.0.store().api_keys(record.id, user_id).await.map_err(host_error)?;
+        let keys = self.state.store().api_keys(record.id, user_id).await.map_err(host_error)?;
         Ok(keys.into_iter().map(key_info).collect())
     }
 
     async fn revoke_api_key(&self, tenant: &str, key_id: &str) -> Result<(), HostError> {
         let record = self.tenant(tenant).await?;
         let id: i64 = key_id.parse().map_err(|_| HostError::NotFound(format!("API key `{key_id}`")))?;
-        self.0.store().revoke_api_key(record.id, id).await.map_err(host_error)
+        self.state.store().revoke_api_key(record.id, id).await.map_err(host_error)
     }
 
     async fn create_client_secret(&self, tenant: &str, client_id: &str, bot_user: &str) -> Result<String, HostError> {
         let record = self.tenant(tenant).await?;
         let (secret, hash) = new_secret(CLIENT_SECRET_PREFIX).map_err(|e| HostError::Unavailable(e.body.message))?;
         let new = NewClientSecret { tenant: record.id, client_id: client_id.to_owned(), hash, bot_user: bot_user.to_owned() };
-        self.0.store().create_client_secret(&new).await.map_err(host_error)?;
+        self.state.store().create_client_secret(&new).await.map_err(host_error)?;
         Ok(secret)
     }
 }
@@ -133,5 +147,5 @@ async fn insert_caller(State(state): State<AppState>, request: Request, next: Ne
 
 /// The management API, to nest at `/api/v1`.
 pub fn management_api(state: AppState, config: ApiConfig) -> Router<AppState> {
-    portcullis_qlik_api::routes(QlikHost(state.clone()), config).layer(middleware::from_fn_with_state(state, insert_caller))
+    portcullis_qlik_api::routes(QlikHost::new(state.clone()), config).layer(middleware::from_fn_with_state(state, insert_caller))
 }
