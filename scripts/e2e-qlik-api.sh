@@ -50,10 +50,11 @@ url="http://127.0.0.1:$port"
 random() { node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))'; }
 admin_key="e2e-admin-$(random)"
 bob_key="e2e-bob-$(random)"
+ann_key="e2e-ann-$(random)"
 
 echo "== starting portcullis serve on $url"
 "$bin" serve --listen "127.0.0.1:$port" --database "sqlite://$work/e2e.db" \
-  --tenant examples/demo-tenant.yaml --api-key "admin=$admin_key" --api-key "bob=$bob_key" \
+  --tenant examples/demo-tenant.yaml --api-key "admin=$admin_key" --api-key "bob=$bob_key" --api-key "ann=$ann_key" \
   >"$work/server.log" 2>&1 &
 server_pid=$!
 
@@ -74,7 +75,7 @@ fi
 
 echo "== running the @qlik/api tests"
 status=0
-(cd "$e2e" && PORTCULLIS_URL="$url" PORTCULLIS_ADMIN_KEY="$admin_key" PORTCULLIS_BOB_KEY="$bob_key" \
+(cd "$e2e" && PORTCULLIS_URL="$url" PORTCULLIS_ADMIN_KEY="$admin_key" PORTCULLIS_BOB_KEY="$bob_key" PORTCULLIS_ANN_KEY="$ann_key" \
   timeout 300 node --test --test-concurrency=1 qlik-api.test.mjs) || status=$?
 if [ "$status" != "0" ]; then
   echo "e2e-qlik-api: the tests failed; the server's log:"

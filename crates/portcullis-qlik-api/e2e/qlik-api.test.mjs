@@ -1,7 +1,8 @@
 // End-to-end: the official @qlik/api client, unchanged, against a running Portcullis server.
 //
-// The server runs the demo tenant (examples/demo-tenant.yaml) with two known API keys:
-// PORTCULLIS_ADMIN_KEY for `admin` (TenantAdmin) and PORTCULLIS_BOB_KEY for `bob`. Every
+// The server runs the demo tenant (examples/demo-tenant.yaml) with known API keys:
+// PORTCULLIS_ADMIN_KEY for `admin` (TenantAdmin), PORTCULLIS_BOB_KEY for `bob` and
+// PORTCULLIS_ANN_KEY for `ann` (owner of the shared space "Finance team"). Every
 // change made through the client is then checked through `/v1/check`, the decision API.
 // scripts/e2e-qlik-api.sh starts the server and runs this file with `node --test`.
 
@@ -12,13 +13,15 @@ import { createQlikApi } from "@qlik/api";
 const host = process.env.PORTCULLIS_URL;
 const adminKey = process.env.PORTCULLIS_ADMIN_KEY;
 const bobKey = process.env.PORTCULLIS_BOB_KEY;
-assert.ok(host && adminKey && bobKey, "set PORTCULLIS_URL, PORTCULLIS_ADMIN_KEY and PORTCULLIS_BOB_KEY");
+const annKey = process.env.PORTCULLIS_ANN_KEY;
+assert.ok(host && adminKey && bobKey && annKey, "set PORTCULLIS_URL and PORTCULLIS_{ADMIN,BOB,ANN}_KEY");
 
 // A 401 is reported to onAuthFailed before it is thrown; the tests assert the thrown error.
 const quiet = () => {};
 const client = (apiKey) => createQlikApi({ hostConfig: { authType: "apikey", host, apiKey, onAuthFailed: quiet } });
 const admin = client(adminKey);
 const bob = client(bobKey);
+const ann = client(annKey);
 // @qlik/api caches GETs for ten minutes; every read here wants the current state.
 const fresh = { noCache: true };
 
@@ -150,4 +153,26 @@ test("spaces and assignments", async () => {
   assert.equal(await decision("bob", "space:read", space.id), "deny");
   await admin.spaces.deleteSpace(space.id);
   await refused(admin.spaces.getSpace(space.id, fresh), 404);
+});
+
+test("fine-grained shares of one app", async () => {
+  const { data: spaces } = await ann.spaces.getSpaces({ name: "finance" }, fresh);
+  const finance = spaces.data[0];
+  assert.equal(finance.name, "Finance team");
+  const { data: existing } = await ann.spaces.getSpaceShares(finance.id, {}, fresh);
+  assert.equal(existing.data.length, 1, "the tenant file's share of Forecast with carl");
+  const forecast = existing.data[0].resourceId;
+  const carlId = await userId("carl");
+  const gatewayId = await userId("gateway");
+  const toGateway = { type: "user", assigneeId: gatewayId, resourceId: forecast, resourceType: "app", roles: ["consumer"] };
+
+  await refused(bob.spaces.createSpaceShare(finance.id, toGateway), 403);
+  await refused(ann.spaces.createSpaceShare(finance.id, { ...toGateway, assigneeId: carlId }), 409);
+  assert.equal(await decision("gateway", "app:read", "forecast"), "deny");
+  const { data: share } = await ann.spaces.createSpaceShare(finance.id, toGateway);
+  assert.equal(share.resourceName, "Forecast");
+  assert.equal(await decision("gateway", "app:read", "forecast"), "allow");
+  await ann.spaces.deleteSpaceShare(finance.id, share.id);
+  assert.equal(await decision("gateway", "app:read", "forecast"), "deny");
+  await refused(ann.spaces.getSpaceShare(finance.id, share.id, fresh), 404);
 });
