@@ -202,10 +202,7 @@ impl<'s, 'm> Evaluator<'s, 'm> {
                 Some(Tri::False) => continue,
                 _ => {}
             }
-            match self.rule(rule.root, resource) {
-                Ok(true) => return Ok(true),
-                Ok(false) | Err(_) => {}
-            }
+            if let Ok(true) = self.rule(rule.root, resource) { return Ok(true) }
         }
         Ok(false)
     }

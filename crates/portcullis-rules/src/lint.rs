@@ -215,8 +215,8 @@ fn lint_expr(rule: &Rule, expr: &Expr, filter: Option<&ResourceFilter>, push: &m
             }
             if matches!(op, CmpOp::Ne | CmpOp::StrictNe) {
                 for operand in [lhs, rhs] {
-                    if let OperandKind::Path(path) = &operand.kind {
-                        if is_multi_valued(path) {
+                    if let OperandKind::Path(path) = &operand.kind
+                        && is_multi_valued(path) {
                             let other = if std::ptr::eq(operand, lhs) { rhs } else { lhs };
                             let other_text = &text[other.span.start.min(text.len())..other.span.end.min(text.len())];
                             let eq = if *op == CmpOp::Ne { "=" } else { "==" };
@@ -232,12 +232,11 @@ fn lint_expr(rule: &Rule, expr: &Expr, filter: Option<&ResourceFilter>, push: &m
                             );
                             break;
                         }
-                    }
                 }
             }
-            if *op == CmpOp::Like {
-                if let OperandKind::Str(pattern) = &rhs.kind {
-                    if !pattern.contains('*') {
+            if *op == CmpOp::Like
+                && let OperandKind::Str(pattern) = &rhs.kind
+                    && !pattern.contains('*') {
                         push(
                             Severity::Note,
                             "like-without-wildcard",
@@ -246,11 +245,9 @@ fn lint_expr(rule: &Rule, expr: &Expr, filter: Option<&ResourceFilter>, push: &m
                             None,
                         );
                     }
-                }
-            }
-            if *op == CmpOp::Matches {
-                if let OperandKind::Str(pattern) | OperandKind::Bare(pattern) = &rhs.kind {
-                    if let Err(problem) = crate::compile::anchored_regex(pattern) {
+            if *op == CmpOp::Matches
+                && let OperandKind::Str(pattern) | OperandKind::Bare(pattern) = &rhs.kind
+                    && let Err(problem) = crate::compile::anchored_regex(pattern) {
                         push(
                             Severity::Error,
                             "bad-regex",
@@ -259,8 +256,6 @@ fn lint_expr(rule: &Rule, expr: &Expr, filter: Option<&ResourceFilter>, push: &m
                             Some("the rule will fail, and grant nothing, whenever this comparison is evaluated".into()),
                         );
                     }
-                }
-            }
         }
         ExprKind::Call { target, function, argument } => {
             check_path(rule, target, text, push);
@@ -279,13 +274,11 @@ fn lint_expr(rule: &Rule, expr: &Expr, filter: Option<&ResourceFilter>, push: &m
                     Some("the rule will fail, and grant nothing, whenever this call is evaluated".into()),
                 );
             }
-            if *function == Function::HasPrivilege {
-                if let Some(name) = argument {
-                    if let Err(error) = Action::parse(name) {
+            if *function == Function::HasPrivilege
+                && let Some(name) = argument
+                    && let Err(error) = Action::parse(name) {
                         push(Severity::Error, "unknown-action", at(node.span.start), error.to_string(), Some(error.hint()));
                     }
-                }
-            }
         }
         ExprKind::And(_) | ExprKind::Not(_) => {}
     });

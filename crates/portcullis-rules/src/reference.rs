@@ -263,11 +263,10 @@ impl<'s> Reference<'s> {
                     },
                 },
                 ([environment, step], Entity::User(user)) => {
-                    if let (StepKind::Name(env), StepKind::Name(name)) = (&environment.kind, &step.kind) {
-                        if env.eq_ignore_ascii_case("environment") {
+                    if let (StepKind::Name(env), StepKind::Name(name)) = (&environment.kind, &step.kind)
+                        && env.eq_ignore_ascii_case("environment") {
                             values.extend(lookup(&user.environment, name));
                         }
-                    }
                 }
                 _ => {}
             }

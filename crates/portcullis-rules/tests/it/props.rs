@@ -7,7 +7,9 @@ use proptest::prelude::*;
 
 const KEYWORDS: [&str; 7] = ["and", "or", "like", "matches", "user", "resource", "node"];
 
+#[expect(clippy::ptr_arg, reason = "proptest filters take the value type by reference")]
 fn not_keyword(word: &String) -> bool {
+    let word: &str = word;
     !KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(word))
 }
 
