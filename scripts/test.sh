@@ -15,6 +15,12 @@ fi
 # The benchmark crate (Cedar side by side) stays out: it is heavy and only for measuring.
 cargo test --workspace --exclude portcullis-bench --locked
 
+# The official @qlik/api client against the real server (needs Node 20+ and the npm registry).
+scripts/e2e-qlik-api.sh
+
+# The fuzz targets (their own workspace) must keep compiling; fuzzing itself is `cargo +nightly fuzz run`.
+cargo build --quiet --manifest-path fuzz/Cargo.toml
+
 if [ -d ../shared/conformance ]; then
   echo "== shared conformance scenarios"
   cargo run --quiet --locked -p portcullis-cli -- test ../shared/conformance

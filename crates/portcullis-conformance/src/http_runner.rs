@@ -3,7 +3,9 @@
 //! engine does. Each scenario becomes its own tenant, imported with the operator token
 //! (`PUT /v1/operator/tenants/{name}`); checks go to `POST /v1/check`, logins to
 //! `POST /v1/sessions`, other steps to `POST /v1/changes`; the tenant is deleted afterwards.
-//! Rule-site scenarios (`model: rules`) have no HTTP API and run in process as before.
+//! Rule-site scenarios (`model: rules`) go to the server's rule-site API: the site is loaded
+//! with `PUT /v1/rules/sites/{name}` into a tenant of its own, each check is
+//! `POST /v1/rules/sites/{name}/check`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -32,7 +34,13 @@ impl HttpTarget {
         let url = format!("{}{path}", self.base);
         let auth = format!("Bearer {}", self.operator_token);
         let result = match (method, body, text) {
-            ("PUT", _, Some(text)) => self.agent.put(&url).header("Authorization", &auth).header("Content-Type", "application/yaml").send(text),
+            ("PUT", _, Some(text)) => self
+                .agent
+                .put(&url)
+                .header("Authorization", &auth)
+                .header("Portcullis-Tenant", tenant)
+                .header("Content-Type", "application/yaml")
+                .send(text),
             ("DELETE", _, _) => self.agent.delete(&url).header("Authorization", &auth).call(),
             (_, Some(body), _) => self.agent.post(&url).header("Authorization", &auth).header("Portcullis-Tenant", tenant).send_json(body),
             _ => return Err(format!("cannot send {method} {path}")),
@@ -56,6 +64,88 @@ struct Scenario {
     checks: Vec<Check>,
     #[serde(default)]
     steps: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+struct RulesScenario {
+    #[serde(default)]
+    checks: Vec<RuleCheck>,
+}
+
+#[derive(Deserialize)]
+struct RuleCheck {
+    user: String,
+    action: String,
+    resource: String,
+    context: String,
+    expect: String,
+    #[serde(default)]
+    because: Vec<String>,
+}
+
+/// A rule-site scenario over HTTP: an empty tenant holds the site; checks ask the site.
+fn run_rules(target: &HttpTarget, source: &SourceFile, path: &Path, scenario: &Scenario) -> ScenarioReport {
+    let name = scenario.name.clone().unwrap_or_else(|| source.label.clone());
+    let tenant = tenant_name(path);
+    let mut report = ScenarioReport { file: source.label.clone(), name: name.clone(), ..Default::default() };
+    let created = target.send("PUT", &format!("/v1/operator/tenants/{tenant}?replace=true"), &tenant, None, Some(&format!("name: {tenant}\n")));
+    if let Err(message) = created.and_then(ok_or_message) {
+        return load_failure(&source.label, &name, message);
+    }
+    let loaded = match target.send("PUT", "/v1/rules/sites/site", &tenant, None, Some(&source.text)) {
+        Ok((200, _)) => Ok(()),
+        Ok((_, body)) => Err(body.get("message").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| body.to_string())),
+        Err(message) => {
+            delete(target, &tenant);
+            return load_failure(&source.label, &name, message);
+        }
+    };
+    if let Some(rejects) = &scenario.rejects {
+        let phrases: Vec<String> = match rejects {
+            Value::String(p) => vec![p.clone()],
+            Value::Array(ps) => ps.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect(),
+            _ => Vec::new(),
+        };
+        report.record(expect_refusal(source, &phrases, loaded));
+        delete(target, &tenant);
+        return report;
+    }
+    if let Err(message) = loaded {
+        delete(target, &tenant);
+        return load_failure(&source.label, &name, message);
+    }
+    let checks = match serde_norway::from_str::<RulesScenario>(&source.text) {
+        Ok(s) => s.checks,
+        Err(error) => {
+            delete(target, &tenant);
+            return load_failure(&source.label, &name, source.decode_error(&error));
+        }
+    };
+    for check in &checks {
+        let described = format!("{} {} `{}` in {}", check.user, check.action, check.resource, check.context);
+        let expected = if check.because.is_empty() { check.expect.clone() } else { format!("{} because {:?}", check.expect, check.because) };
+        let body = json!({"user": check.user, "action": check.action, "resource": check.resource, "context": check.context});
+        let outcome = match target.send("POST", "/v1/rules/sites/site/check", &tenant, Some(&body), None) {
+            Ok((200, answer)) => {
+                let tokens: Vec<String> = answer["explanation"]["tokens"]
+                    .as_array()
+                    .map(|ts| ts.iter().filter_map(Value::as_str).map(str::to_lowercase).collect())
+                    .unwrap_or_default();
+                let missing: Vec<&String> = check.because.iter().filter(|b| !tokens.contains(&b.to_lowercase())).collect();
+                let decision = answer["decision"].as_str().unwrap_or("?");
+                if decision == check.expect.to_lowercase() && missing.is_empty() {
+                    Ok(())
+                } else {
+                    Err(failure(described, &expected, format!("{decision} {tokens:?}")))
+                }
+            }
+            Ok((status, answer)) => Err(failure(described, &expected, format!("the request is invalid: {status} {answer}"))),
+            Err(message) => Err(failure(described, &expected, message)),
+        };
+        report.record(outcome);
+    }
+    delete(target, &tenant);
+    report
 }
 
 #[derive(Deserialize, Clone)]
@@ -92,8 +182,10 @@ fn run_text(target: &HttpTarget, source: &SourceFile, path: &Path) -> ScenarioRe
         Ok(s) => s,
         Err(error) => return load_failure(&source.label, &source.label, source.decode_error(&error)),
     };
-    if scenario.model.as_deref().is_some_and(|m| m != "cloud") {
-        return run_source(source);
+    match scenario.model.as_deref() {
+        None | Some("cloud") => {}
+        Some("rules") => return run_rules(target, source, path, &scenario),
+        Some(_) => return run_source(source),
     }
     let name = scenario.name.clone().unwrap_or_else(|| source.label.clone());
     let tenant = tenant_name(path);

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod ops;
 pub mod qlik;
+pub mod rules_api;
 pub mod state;
 
 use std::time::{Duration, Instant};
@@ -63,6 +64,7 @@ pub fn app(state: AppState) -> Router {
         .route("/.well-known/authzen-configuration", get(authzen::configuration))
         .nest("/api/v1", qlik::management_api(state.clone(), portcullis_qlik_api::ApiConfig::from_env()))
         .merge(portcullis_qlik_api::product_info_routes())
+        .merge(rules_api::routes(state.clone(), rules_api::RuleSites::default()))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), observe))

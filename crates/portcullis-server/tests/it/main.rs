@@ -9,4 +9,5 @@ mod decisions;
 mod isolation;
 mod operations;
 mod qlik_api;
+mod rules_sites;
 mod writes;

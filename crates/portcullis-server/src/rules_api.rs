@@ -1,0 +1,155 @@
+//! Security-rule sites over HTTP: a tenant may hold named QSEoW rule sites (users, resources,
+//! rules, as in a site file), load them, and ask decisions with explanations.
+//!
+//! `PUT /v1/rules/sites/{name}` takes a site file (YAML or JSON; a whole scenario file is
+//! accepted and its `site:` taken), validates and compiles it, and answers 400 with every
+//! problem (rule name, line and column) when it cannot; `POST /v1/rules/sites/{name}/check`
+//! decides `{user, action, resource, context}`. Sites are held in memory by this node, per
+//! tenant; they are not yet persisted in the store, so a restart forgets them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::StatusCode;
+use axum::Router;
+use axum::extract::FromRequest as _;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use portcullis_model::Action as CloudAction;
+use portcullis_model::source::LineIndex;
+use portcullis_rules::site_file::{LoadedSite, from_yaml};
+use portcullis_rules::{Action, RequestContext};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::Caller;
+use crate::err::ApiError;
+use crate::state::AppState;
+
+/// The loaded sites of every tenant on this node, by (tenant name, site name).
+#[derive(Clone, Default)]
+pub struct RuleSites(Arc<RwLock<HashMap<(String, String), Arc<LoadedSite>>>>);
+
+impl RuleSites {
+    fn get(&self, tenant: &str, name: &str) -> Option<Arc<LoadedSite>> {
+        self.0.read().ok()?.get(&(tenant.to_owned(), name.to_owned())).cloned()
+    }
+}
+
+#[derive(Clone)]
+struct RulesState {
+    app: AppState,
+    sites: RuleSites,
+}
+
+/// The routes, with their own registry; they carry their state, so they merge into any router.
+pub fn routes<S: Clone + Send + Sync + 'static>(app: AppState, sites: RuleSites) -> Router<S> {
+    Router::new()
+        .route("/v1/rules/sites", get(list_sites))
+        .route("/v1/rules/sites/{name}", axum::routing::put(put_site).delete(delete_site))
+        .route("/v1/rules/sites/{name}/check", post(check))
+        .with_state(RulesState { app, sites })
+}
+
+async fn caller(state: &RulesState, request: Request) -> Result<(Caller, Request), ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let caller = Caller::from_request_parts(&mut parts, &state.app).await?;
+    Ok((caller, Request::from_parts(parts, body)))
+}
+
+/// Managing sites is managing access rules: the same right as creating roles.
+fn may_manage(caller: &Caller) -> Result<(), ApiError> {
+    if caller.may(&caller.tenant.view().snapshot, CloudAction::RoleCreate) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("managing rule sites needs the right to manage roles (TenantAdmin)"))
+    }
+}
+
+async fn list_sites(State(state): State<RulesState>, request: Request) -> Result<Response, ApiError> {
+    let (caller, _) = caller(&state, request).await?;
+    may_manage(&caller)?;
+    let mut names: Vec<String> = state
+        .sites
+        .0
+        .read()
+        .map(|sites| sites.keys().filter(|(tenant, _)| *tenant == caller.tenant.name).map(|(_, name)| name.clone()).collect())
+        .unwrap_or_default();
+    names.sort();
+    Ok(Json(json!({ "sites": names })).into_response())
+}
+
+async fn put_site(State(state): State<RulesState>, Path(name): Path<String>, request: Request) -> Result<Response, ApiError> {
+    let (caller, request) = caller(&state, request).await?;
+    may_manage(&caller)?;
+    let bytes = axum::body::to_bytes(request.into_body(), crate::MAX_BODY_BYTES)
+        .await
+        .map_err(|e| ApiError::bad_request("unreadable_body", format!("cannot read the body: {e}")))?;
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("not_utf8", "the site file is not UTF-8 text"))?;
+    let (file, base) = from_yaml(&text).map_err(|e| {
+        let at = e.location().map(|l| format!("line {}:{}: ", l.line(), l.column())).unwrap_or_default();
+        ApiError::bad_request("invalid_site", format!("{at}{e}")).hint("send a site file: `users`, `resources`, `rules`")
+    })?;
+    let loaded = file.load(&base).map_err(|errors| {
+        let lines = LineIndex::build(&text);
+        let problems: Vec<String> = errors
+            .iter()
+            .map(|error| match lines.locate(&error.path) {
+                Some(at) => format!("line {at}: {}", error.with_hint()),
+                None => error.with_hint(),
+            })
+            .collect();
+        ApiError::bad_request("invalid_site", problems.join("; ")).hint("fix every problem listed; nothing was stored")
+    })?;
+    let (n_users, n_resources, n_rules) = (loaded.site.users.len(), loaded.site.resources.len(), loaded.site.rules.len());
+    if let Ok(mut sites) = state.sites.0.write() {
+        sites.insert((caller.tenant.name.clone(), name.clone()), Arc::new(loaded));
+    }
+    Ok((StatusCode::OK, Json(json!({ "site": name, "users": n_users, "resources": n_resources, "rules": n_rules }))).into_response())
+}
+
+async fn delete_site(State(state): State<RulesState>, Path(name): Path<String>, request: Request) -> Result<Response, ApiError> {
+    let (caller, _) = caller(&state, request).await?;
+    may_manage(&caller)?;
+    let removed = state.sites.0.write().ok().and_then(|mut sites| sites.remove(&(caller.tenant.name.clone(), name.clone())));
+    match removed {
+        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        None => Err(ApiError::not_found("unknown_site", format!("no rule site `{name}` in this tenant"))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckBody {
+    user: String,
+    action: String,
+    resource: String,
+    context: String,
+}
+
+async fn check(State(state): State<RulesState>, Path(name): Path<String>, request: Request) -> Result<Response, ApiError> {
+    let (caller, request) = caller(&state, request).await?;
+    if !caller.may(&caller.tenant.view().snapshot, CloudAction::DecisionAskOthers) {
+        return Err(ApiError::forbidden("asking rule decisions needs `decision:ask-others` (TenantAdmin or the `evaluate-decisions-for-others` permission)"));
+    }
+    let Json(body): Json<CheckBody> = Json::from_request(request, &()).await?;
+    let site = state.sites.get(&caller.tenant.name, &name).ok_or_else(|| ApiError::not_found("unknown_site", format!("no rule site `{name}` in this tenant")))?;
+    let compiled = &site.compiled;
+    let user = compiled
+        .user(&body.user)
+        .ok_or_else(|| ApiError::not_found("unknown_user", format!("unknown user `{}`", body.user)).hint("write users as DIRECTORY\\userId").field("user"))?;
+    let resource =
+        compiled.resource(&body.resource).ok_or_else(|| ApiError::not_found("unknown_resource", format!("unknown resource `{}`", body.resource)).field("resource"))?;
+    let action = Action::parse(&body.action).map_err(|e| ApiError::bad_request("unknown_action", e.to_string()).hint(e.hint()).field("action"))?;
+    let context = RequestContext::parse(&body.context)
+        .ok_or_else(|| ApiError::bad_request("unknown_context", format!("unknown context `{}`", body.context)).hint("use `hub` or `qmc`").field("context"))?;
+    let decision = compiled.decide(user, resource, action, context);
+    Ok(Json(json!({
+        "decision": if decision.allowed { "allow" } else { "deny" },
+        "allowed": decision.allowed,
+        "explanation": { "tokens": decision.tokens(), "text": decision.to_string() },
+    }))
+    .into_response())
+}
