@@ -64,6 +64,14 @@ pub enum ChainBreak {
         /// The sequence number it should follow.
         expected_prev: u64,
     },
+    /// The chain ends before its recorded head: the last events were removed.
+    #[error("events after {last} were removed: the chain's head is event {head}")]
+    Truncated {
+        /// The last event found.
+        last: u64,
+        /// The last event appended.
+        head: u64,
+    },
     /// The body no longer parses or disagrees with the stored columns.
     #[error("event {seq} is unreadable: {reason}")]
     Unreadable {

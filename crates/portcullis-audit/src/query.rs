@@ -17,6 +17,10 @@ pub struct AuditQuery {
     pub space: Option<String>,
     /// Only events with a sequence number above this (the cursor).
     pub after_seq: Option<u64>,
+    /// Only events with a sequence number below this (the cursor, going back).
+    pub before_seq: Option<u64>,
+    /// Newest first (by sequence number) instead of oldest first.
+    pub newest_first: bool,
     /// At most this many.
     pub limit: usize,
 }
@@ -30,5 +34,6 @@ impl AuditQuery {
             && self.until.as_ref().is_none_or(|u| body.event_time.as_str() < u.as_str())
             && self.space.as_ref().is_none_or(|s| body.resource.as_ref().and_then(|r| r.space.as_ref()) == Some(s))
             && self.after_seq.is_none_or(|a| body.seq > a)
+            && self.before_seq.is_none_or(|b| body.seq < b)
     }
 }

@@ -23,7 +23,7 @@ fn shape() -> Shape {
 fn bench_backend(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &str, url: &str, tenant: &portcullis_model::Tenant) {
     let store = runtime.block_on(portcullis_store::open(url)).unwrap_or_else(|e| panic!("opening the {name} store: {e}"));
     let start = Instant::now();
-    let imported = runtime.block_on(store.import_tenant(tenant, ImportMode::Replace)).unwrap_or_else(|e| panic!("importing into {name}: {e}"));
+    let imported = runtime.block_on(store.import_tenant(tenant, ImportMode::Replace, &portcullis_store::Author::cli())).unwrap_or_else(|e| panic!("importing into {name}: {e}"));
     println!("{name}: imported {} users, {} items in {:.1} s", tenant.users.len(), tenant.content.len(), start.elapsed().as_secs_f64());
     let id = imported.tenant.id;
     let mut group = c.benchmark_group(format!("snapshot_from_store_{}k_users", tenant.users.len() / 1000));

@@ -1,6 +1,7 @@
 //! The `portcullis` binary: a thin layer of commands over the library crates.
 //! Errors are printed once, as a chain, and mapped to an exit code here.
 
+mod audit_cmd;
 mod check_cmd;
 mod rules_cmd;
 mod serve_cmd;
@@ -27,6 +28,9 @@ enum Command {
     /// Security rules: audit, lint.
     #[command(subcommand)]
     Rules(rules_cmd::RulesCommand),
+    /// The audit trail: verify its hash chains, query it, archive expired events.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
     /// Run the decision server (embedded SQLite `portcullis.db` and a demo tenant by default).
     Serve(serve_cmd::ServeArgs),
 }
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check_cmd::run(args),
         Command::Rules(command) => rules_cmd::run(command),
         Command::Serve(args) => serve_cmd::run(args),
+        Command::Audit(command) => audit_cmd::run(command),
     };
     match result {
         Ok(code) => code,

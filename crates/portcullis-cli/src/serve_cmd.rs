@@ -14,7 +14,7 @@ use anyhow::{Context as _, bail};
 use portcullis_model::tenant_file::load_tenant_text;
 use portcullis_server::auth::{API_KEY_PREFIX, hash_secret, new_secret};
 use portcullis_server::{AppState, ServerConfig};
-use portcullis_store::{ImportMode, ImportOutcome, NewApiKey, Store, TenantRecord};
+use portcullis_store::{Author, ImportMode, ImportOutcome, NewApiKey, Store, TenantRecord};
 
 /// The demo tenant imported on a first start.
 const DEMO_TENANT: &str = include_str!("../../../examples/demo-tenant.yaml");
@@ -80,7 +80,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let label = path.display().to_string();
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the tenant file `{label}`"))?;
         let tenant = load_tenant_text(&label, &text).map_err(|e| anyhow::anyhow!("{e}")).with_context(|| format!("the tenant file `{label}` is not valid"))?;
-        let outcome = store.import_tenant(&tenant, mode).await.with_context(|| format!("cannot import `{label}`"))?;
+        let outcome = store.import_tenant(&tenant, mode, &Author::cli()).await.with_context(|| format!("cannot import `{label}`"))?;
         let what = match outcome.outcome {
             ImportOutcome::Created => "imported",
             ImportOutcome::Replaced => "replaced",
@@ -93,7 +93,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut demo_key = None;
     if first_start && args.tenants.is_empty() {
         let demo = load_tenant_text("examples/demo-tenant.yaml", DEMO_TENANT).map_err(|e| anyhow::anyhow!("{e}")).context("the built-in demo tenant is not valid")?;
-        let outcome = store.import_tenant(&demo, ImportMode::KeepExisting).await.context("cannot import the demo tenant")?;
+        let outcome = store.import_tenant(&demo, ImportMode::KeepExisting, &Author::cli()).await.context("cannot import the demo tenant")?;
         let (token, hash) = new_secret(API_KEY_PREFIX).map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
         store
             .create_api_key(&NewApiKey {
@@ -102,7 +102,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 hash,
                 description: "printed at first start".to_owned(),
                 expires_at: Some(portcullis_store::now() + 90 * 86_400),
-            })
+            }, &Author::cli())
             .await
             .context("cannot store the admin API key")?;
         println!("first start: imported the demo tenant `{}` (examples/demo-tenant.yaml)", outcome.tenant.name);
@@ -177,7 +177,7 @@ async fn register_key(store: &Arc<dyn Store>, imported: &[TenantRecord], spec: &
                     hash,
                     description: "registered with --api-key".to_owned(),
                     expires_at: None,
-                })
+                }, &Author::cli())
                 .await?;
         }
     }

@@ -110,7 +110,7 @@ pub async fn mint_api_key(state: &AppState, caller: &Caller, request: NewApiKeyR
             hash,
             description: request.description.unwrap_or_default(),
             expires_at: Some(portcullis_store::now() + i64::from(days) * 86_400),
-        })
+        }, &caller.author())
         .await?;
     Ok(ApiKeyBody::new(record, Some(token)))
 }
@@ -166,7 +166,7 @@ pub async fn revoke_api_key(State(state): State<AppState>, caller: Caller, Path(
             return Err(not_found());
         }
     }
-    state.store().revoke_api_key(caller.tenant.id, id).await.map_err(|e| match e {
+    state.store().revoke_api_key(caller.tenant.id, id, &caller.author()).await.map_err(|e| match e {
         portcullis_store::StoreError::NotFound(_) => not_found(),
         other => other.into(),
     })?;
@@ -230,7 +230,7 @@ pub async fn login(State(state): State<AppState>, caller: Caller, ApiJson(body):
     if caller.user_id() != Some(body.user.as_str()) {
         caller.require(&caller.tenant.view().snapshot, Action::UserManage)?;
     }
-    let view = state.login(&caller.tenant, &body.user).await?;
+    let view = state.login(&caller.tenant, &body.user, &caller.author()).await?;
     Ok(Json(RevisionBody { revision: view.snapshot.revision }))
 }
 
@@ -353,7 +353,7 @@ pub fn change_of(body: &ChangeBody) -> Result<Change, ApiError> {
 pub async fn apply_change(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<ChangeBody>) -> Result<Json<RevisionBody>, ApiError> {
     caller.require(&caller.tenant.view().snapshot, Action::UserManage)?;
     let change = change_of(&body)?;
-    let view = state.apply(&caller.tenant, &change).await?;
+    let view = state.apply(&caller.tenant, &change, &caller.author()).await?;
     Ok(Json(RevisionBody { revision: view.snapshot.revision }))
 }
 
@@ -411,7 +411,7 @@ pub async fn create_client_secret(
     let (secret, hash) = new_secret(CLIENT_SECRET_PREFIX)?;
     state
         .store()
-        .create_client_secret(&NewClientSecret { tenant: caller.tenant.id, client_id: client_id.clone(), hash, bot_user: bot_user.clone() })
+        .create_client_secret(&NewClientSecret { tenant: caller.tenant.id, client_id: client_id.clone(), hash, bot_user: bot_user.clone() }, &caller.author())
         .await?;
     Ok((StatusCode::CREATED, Json(ClientSecretBody { client_id, client_secret: secret, bot_user })))
 }
@@ -477,7 +477,7 @@ pub async fn import_tenant(
         .map_err(|e| ApiError::bad_request("invalid_tenant", e.to_string()).hint("fix every problem listed and send the file again"))?;
     tenant.name = name;
     let mode = if query.replace { ImportMode::Replace } else { ImportMode::KeepExisting };
-    let imported = state.import(&tenant, mode).await?;
+    let imported = state.import(&tenant, mode, &portcullis_store::Author::operator()).await?;
     let outcome = match imported.outcome {
         ImportOutcome::Created => "created",
         ImportOutcome::Replaced => "replaced",

@@ -73,6 +73,19 @@ impl Caller {
         }
     }
 
+    /// Who the caller is, as audit events record it: the user and, for an OAuth token, the
+    /// client acting for it; the operator acts as no user.
+    pub fn author(&self) -> portcullis_store::Author {
+        match &self.principal {
+            Principal::User { id, via } => {
+                let mut author = portcullis_store::Author::user(id.clone(), via.clone());
+                author.actor.client = via.strip_prefix("oauth:").map(str::to_owned);
+                author
+            }
+            Principal::Operator => portcullis_store::Author::operator(),
+        }
+    }
+
     /// Whether the caller may take a tenant-level `action` (its own rights, through its own
     /// channel). The operator may take every action.
     pub fn may(&self, snapshot: &Snapshot, action: Action) -> bool {

@@ -6,11 +6,10 @@
 //! 401 in Qlik's error envelope, which is what `@qlik/api` reads. The operator token is not
 //! a user and gets no caller here.
 //!
-//! Until the store has a diff-based commit, a commit replaces the tenant's model in one
-//! transaction (an import with `ImportMode::Replace`, which keeps credentials), after checking
-//! that the stored revision is still the one the change was computed on. Commits of this node
-//! are serialized so that check and write cannot interleave here; two nodes on one PostgreSQL
-//! database can still race between them until the store checks the revision itself.
+//! A commit is the store's diff commit: in one transaction it checks that the stored revision
+//! is still the one the change was computed on (compare-and-swap, so nodes sharing one
+//! PostgreSQL database cannot race), writes only what differs, and appends one audit event per
+//! `AuditNote`. Commits of this node are also serialized, which saves retries.
 
 use std::sync::Arc;
 
@@ -20,7 +19,8 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use portcullis_engine::Snapshot;
 use portcullis_qlik_api::{ApiConfig, ApiHost, ApiKeyInfo, CallerChannel, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
-use portcullis_store::{ImportMode, NewClientSecret, StoreError};
+use portcullis_qlik_api::AuditNote;
+use portcullis_store::{Author, EventDraft, NewClientSecret, ResourceRef, StoreError};
 
 use crate::auth::{API_KEY_PREFIX, CLIENT_SECRET_PREFIX, Caller, Principal, new_secret};
 use crate::state::AppState;
@@ -70,15 +70,15 @@ impl ApiHost for QlikHost {
     async fn commit(&self, tenant: &str, commit: Commit<'_>) -> Result<u64, HostError> {
         let record = self.tenant(tenant).await?;
         let _committing = self.committing.lock().await;
-        let stored = self.state.store().revision(record.id).await.map_err(host_error)?;
-        if stored != commit.base_revision {
-            return Err(HostError::Stale { base_revision: commit.base_revision });
-        }
-        let imported = self.state.import(commit.after, ImportMode::Replace).await.map_err(host_error)?;
-        for note in commit.notes {
-            tracing::info!(tenant, event = note.event.as_str(), resource = %note.resource_id, actor = %commit.actor.user_id, "management change");
-        }
-        Ok(imported.tenant.revision)
+        let author = author_of(commit.actor);
+        let drafts: Vec<EventDraft> = commit.notes.iter().map(|note| draft_of(note, &author)).collect();
+        let revision = match self.state.store().commit(record.id, commit.base_revision, commit.before, commit.after, &drafts).await {
+            Ok(revision) => revision,
+            Err(StoreError::Conflict(_)) => return Err(HostError::Stale { base_revision: commit.base_revision }),
+            Err(other) => return Err(host_error(other)),
+        };
+        self.state.refresh(&record).await.map_err(host_error)?;
+        Ok(revision)
     }
 
     async fn create_api_key(&self, tenant: &str, key: NewApiKey) -> Result<CreatedApiKey, HostError> {
@@ -89,11 +89,11 @@ impl ApiHost for QlikHost {
             .store()
             .create_api_key(&portcullis_store::NewApiKey {
                 tenant: record.id,
-                user_id: key.user_id,
+                user_id: key.user_id.clone(),
                 hash,
                 description: key.description,
                 expires_at: key.expires_at,
-            })
+            }, &portcullis_store::Author::user(key.user_id.clone(), "api-key"))
             .await
             .map_err(host_error)?;
         Ok(CreatedApiKey { key: key_info(stored), token })
@@ -108,16 +108,41 @@ impl ApiHost for QlikHost {
     async fn revoke_api_key(&self, tenant: &str, key_id: &str) -> Result<(), HostError> {
         let record = self.tenant(tenant).await?;
         let id: i64 = key_id.parse().map_err(|_| HostError::NotFound(format!("API key `{key_id}`")))?;
-        self.state.store().revoke_api_key(record.id, id).await.map_err(host_error)
+        // The host is not told who revokes; the event records the management API as the channel.
+        let author = portcullis_store::Author { channel: "management-api".to_owned(), ..portcullis_store::Author::default() };
+        self.state.store().revoke_api_key(record.id, id, &author).await.map_err(host_error)
     }
 
     async fn create_client_secret(&self, tenant: &str, client_id: &str, bot_user: &str) -> Result<String, HostError> {
         let record = self.tenant(tenant).await?;
         let (secret, hash) = new_secret(CLIENT_SECRET_PREFIX).map_err(|e| HostError::Unavailable(e.body.message))?;
         let new = NewClientSecret { tenant: record.id, client_id: client_id.to_owned(), hash, bot_user: bot_user.to_owned() };
-        self.state.store().create_client_secret(&new).await.map_err(host_error)?;
+        let author = portcullis_store::Author::user(bot_user, "api-key");
+        self.state.store().create_client_secret(&new, &author).await.map_err(host_error)?;
         Ok(secret)
     }
+}
+
+/// The author of a management API change: the caller, and the client acting for it.
+fn author_of(caller: &portcullis_qlik_api::Caller) -> Author {
+    let mut author = Author::user(caller.user_id.clone(), caller.channel.label());
+    match &caller.channel {
+        CallerChannel::OAuth { client_id } => author.actor.client = Some(client_id.clone()),
+        CallerChannel::ApiKey { key_id } if !key_id.is_empty() => author.actor.api_key = Some(key_id.clone()),
+        _ => {}
+    }
+    author
+}
+
+/// The audit event of one management API change.
+fn draft_of(note: &AuditNote, author: &Author) -> EventDraft {
+    let space = match note.resource_kind {
+        "space" => Some(note.resource_id.clone()),
+        _ => note.data.get("spaceId").and_then(|s| s.as_str()).map(str::to_owned),
+    };
+    let resource = ResourceRef { kind: note.resource_kind.to_owned(), id: note.resource_id.clone(), space, owner: None };
+    let action = note.event.as_str().trim_start_matches("com.qlik.v1.").to_owned();
+    EventDraft::change(note.event, author, action, Some(resource), note.data.clone())
 }
 
 fn key_info(record: portcullis_store::ApiKeyRecord) -> ApiKeyInfo {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use portcullis_engine::{Sessions, Snapshot};
 use portcullis_model::Tenant;
-use portcullis_store::{Change, ImportMode, Imported, SecretHash, Store, StoreError, TenantId};
+use portcullis_store::{Author, Change, ImportMode, Imported, SecretHash, Store, StoreError, TenantId};
 
 use crate::err::ApiError;
 use crate::metrics::Metrics;
@@ -197,8 +197,8 @@ impl AppState {
     }
 
     /// Imports a tenant and makes it live on this node.
-    pub async fn import(&self, tenant: &Tenant, mode: ImportMode) -> Result<Imported, StoreError> {
-        let imported = self.0.store.import_tenant(tenant, mode).await?;
+    pub async fn import(&self, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError> {
+        let imported = self.0.store.import_tenant(tenant, mode, author).await?;
         match self.tenant(imported.tenant.id).await? {
             Some(state) => {
                 self.refresh(&state).await?;
@@ -220,14 +220,14 @@ impl AppState {
     }
 
     /// Applies a change and returns the view that includes it (read-your-writes).
-    pub async fn apply(&self, tenant: &TenantState, change: &Change) -> Result<Arc<View>, StoreError> {
-        self.0.store.apply(tenant.id, change).await?;
+    pub async fn apply(&self, tenant: &TenantState, change: &Change, author: &Author) -> Result<Arc<View>, StoreError> {
+        self.0.store.apply(tenant.id, change, author).await?;
         self.refresh(tenant).await
     }
 
     /// Records a login in the store, then freezes the user's rights in a session on this node.
-    pub async fn login(&self, tenant: &TenantState, user_id: &str) -> Result<Arc<View>, StoreError> {
-        self.0.store.apply(tenant.id, &Change::RecordLogin { user: user_id.to_owned() }).await?;
+    pub async fn login(&self, tenant: &TenantState, user_id: &str, author: &Author) -> Result<Arc<View>, StoreError> {
+        self.0.store.apply(tenant.id, &Change::RecordLogin { user: user_id.to_owned() }, author).await?;
         let _rebuilding = tenant.rebuild.lock().await;
         let current = tenant.view();
         let mut view = build_view(&self.0.store, tenant.id, current.sessions.clone()).await?;

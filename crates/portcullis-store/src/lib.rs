@@ -7,6 +7,7 @@
 //! snapshot from it. Only this crate knows SQL.
 #![warn(missing_docs)]
 
+mod audit;
 mod change;
 mod err;
 mod record;
@@ -20,7 +21,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use portcullis_model::Tenant;
 
+pub use audit::{AuditChain, AuditSettings, Author, EventDraft, rfc3339_millis, rfc3339_now};
 pub use change::Change;
+pub use portcullis_audit::{Actor, AuditQuery, ChainBreak, DecisionLogMode, DecisionLogPolicy, EventBody, EventType, ResourceRef, SealedEvent};
 pub use err::StoreError;
 pub use record::*;
 
@@ -36,9 +39,11 @@ pub enum Backend {
 /// Tenants, their access model, and the credentials that act in them.
 ///
 /// INVARIANT: every method that writes runs in one transaction; a tenant's revision grows by
-/// exactly one with each write to its access model (imports and [`Change`]s), in the same
-/// transaction as the write. Credential writes (keys, secrets, tokens) do not move it: they
-/// change no decision.
+/// exactly one with each write to its access model (imports, [`Change`]s and commits), in the
+/// same transaction as the write. Credential writes (keys, secrets, tokens) do not move it: they
+/// change no decision. Every administrative write (all of those but OAuth tokens) appends its
+/// audit event to the tenant's chain in the same transaction, so a change is never without
+/// its event.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Which backend this is.
@@ -55,7 +60,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a validated tenant under its name, atomically: a new tenant, or (with
     /// [`ImportMode::Replace`]) a whole new content for an existing one.
-    async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode) -> Result<Imported, StoreError>;
+    async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError>;
 
     /// A tenant's whole state and the revision it was read at (one consistent read).
     async fn load_tenant(&self, tenant: TenantId) -> Result<(Tenant, u64), StoreError>;
@@ -64,10 +69,44 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_tenant(&self, tenant: TenantId) -> Result<(), StoreError>;
 
     /// Applies one change; returns the tenant's new revision.
-    async fn apply(&self, tenant: TenantId, change: &Change) -> Result<u64, StoreError>;
+    async fn apply(&self, tenant: TenantId, change: &Change, author: &Author) -> Result<u64, StoreError>;
+
+    /// Stores `after` in place of `before`, which was read at `base_revision`, writing only
+    /// the parts that differ, and appends `events`; returns the new revision.
+    /// [`StoreError::Conflict`] when the tenant is no longer at `base_revision`.
+    async fn commit(&self, tenant: TenantId, base_revision: u64, before: &Tenant, after: &Tenant, events: &[EventDraft]) -> Result<u64, StoreError>;
+
+    /// Appends events that record no write (decisions), in one transaction; returns their
+    /// sequence numbers.
+    async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError>;
+
+    /// A tenant's events that pass `query`, with their parsed bodies.
+    async fn audit_events(&self, tenant: TenantId, query: &AuditQuery) -> Result<Vec<(SealedEvent, EventBody)>, StoreError>;
+
+    /// One event by sequence number.
+    async fn audit_event(&self, tenant: TenantId, seq: u64) -> Result<Option<(SealedEvent, EventBody)>, StoreError>;
+
+    /// A tenant's whole stored chain, for verification (one consistent read).
+    async fn audit_chain(&self, tenant: TenantId) -> Result<AuditChain, StoreError>;
+
+    /// A tenant's audit settings (the defaults when never set).
+    async fn audit_settings(&self, tenant: TenantId) -> Result<AuditSettings, StoreError>;
+
+    /// Sets a tenant's audit settings (recorded as an event).
+    async fn set_audit_settings(&self, tenant: TenantId, settings: &AuditSettings, author: &Author) -> Result<(), StoreError>;
+
+    /// The prefix of a tenant's chain older than `older_than` (RFC 3339), to archive.
+    async fn expired_audit_events(&self, tenant: TenantId, older_than: &str) -> Result<Vec<SealedEvent>, StoreError>;
+
+    /// Deletes the events up to `through_seq` (whose hash must be `through_hash`) and moves the
+    /// archive anchor there, in one transaction; returns how many were deleted.
+    ///
+    /// INVARIANT: the caller has written the events to the archive file and flushed it to disk
+    /// before calling this, so an event is never gone from both.
+    async fn archive_audit_events(&self, tenant: TenantId, through_seq: u64, through_hash: &str) -> Result<u64, StoreError>;
 
     /// Stores an API key.
-    async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRecord, StoreError>;
+    async fn create_api_key(&self, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError>;
 
     /// The API key with this hash, revoked or expired ones included.
     async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError>;
@@ -76,10 +115,10 @@ pub trait Store: Send + Sync + 'static {
     async fn api_keys(&self, tenant: TenantId, user_id: Option<&str>) -> Result<Vec<ApiKeyRecord>, StoreError>;
 
     /// Revokes one of a tenant's API keys (not found for another tenant's key).
-    async fn revoke_api_key(&self, tenant: TenantId, key_id: i64) -> Result<(), StoreError>;
+    async fn revoke_api_key(&self, tenant: TenantId, key_id: i64, author: &Author) -> Result<(), StoreError>;
 
     /// Stores an OAuth client secret.
-    async fn create_client_secret(&self, secret: &NewClientSecret) -> Result<ClientSecretRecord, StoreError>;
+    async fn create_client_secret(&self, secret: &NewClientSecret, author: &Author) -> Result<ClientSecretRecord, StoreError>;
 
     /// The client secret with this hash.
     async fn client_secret_by_hash(&self, hash: &SecretHash) -> Result<Option<ClientSecretRecord>, StoreError>;

@@ -89,6 +89,7 @@ macro_rules! define_sql_store {
         };
         use sqlx::{Pool, QueryBuilder, Transaction};
 
+        use $crate::audit::{AuditChain, AuditSettings, Author, EventDraft};
         use $crate::change::Change;
         use $crate::err::{StoreError, from_sqlx};
         use $crate::record::*;
@@ -136,7 +137,7 @@ macro_rules! define_sql_store {
             Ok(())
         }
 
-        pub(crate) async fn import_tenant(pool: &Pool<$db>, tenant: &Tenant, mode: ImportMode) -> Result<Imported, StoreError> {
+        pub(crate) async fn import_tenant(pool: &Pool<$db>, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError> {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             let inserted: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO tenants (name, subscription, revision, created_at) VALUES ($1, $2, 1, $3) \
@@ -173,8 +174,21 @@ macro_rules! define_sql_store {
                     (id, revision, ImportOutcome::Replaced)
                 }
             };
-            insert_model(&mut tx, id, tenant).await?;
+            write_model(&mut tx, id, None, tenant).await?;
             log_revision(&mut tx, id, revision, "import").await?;
+            let data = serde_json::json!({
+                "outcome": if outcome == ImportOutcome::Created { "created" } else { "replaced" },
+                "revision": revision,
+                "users": tenant.users.len(),
+                "groups": tenant.groups.len(),
+                "customRoles": tenant.custom_roles.len(),
+                "spaces": tenant.spaces.len(),
+                "content": tenant.content.len(),
+                "oauthClients": tenant.oauth_clients.len(),
+            });
+            let resource = portcullis_audit::ResourceRef { kind: "tenant".to_owned(), id: tenant.name.clone(), space: None, owner: None };
+            let draft = EventDraft::change(portcullis_audit::EventType::TenantImported, author, "import", Some(resource), data);
+            append(&mut tx, id, &tenant.name, &[draft]).await?;
             tx.commit().await.map_err(from_sqlx)?;
             let record = TenantRecord { id: TenantId(id), name: tenant.name.clone(), revision: revision as u64 };
             Ok(Imported { tenant: record, outcome })
@@ -194,7 +208,8 @@ macro_rules! define_sql_store {
         pub(crate) async fn delete_tenant(pool: &Pool<$db>, tenant: TenantId) -> Result<(), StoreError> {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             delete_model(&mut tx, tenant.0).await?;
-            for table in ["api_keys", "oauth_client_secrets", "oauth_tokens", "revisions"] {
+            // The tenant's audit trail goes with it (archive it first to keep it).
+            for table in ["api_keys", "oauth_client_secrets", "oauth_tokens", "revisions", "audit_events", "audit_settings", "audit_anchors"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1"))
                     .bind(tenant.0)
                     .execute(&mut *tx)
@@ -229,115 +244,162 @@ macro_rules! define_sql_store {
             Ok(())
         }
 
-        async fn insert_model(tx: &mut Tx, id: i64, tenant: &Tenant) -> Result<(), StoreError> {
-            let settings: Vec<(&str, i64)> = tenant.settings.iter().map(|(s, v)| (s.as_str(), i64::from(*v))).collect();
-            insert_rows(tx, "settings", "name, value", id, &settings, |row, (name, value)| {
-                row.push_bind(*name).push_bind(*value);
-            })
-            .await?;
-            let user_default: Vec<(&str, &str)> = tenant.user_default.iter().map(|(p, v)| (p.def().key, v.as_str())).collect();
-            insert_rows(tx, "user_default", "permission, value", id, &user_default, |row, (permission, value)| {
-                row.push_bind(*permission).push_bind(*value);
-            })
-            .await?;
-            insert_rows(tx, "custom_roles", "name, description", id, &tenant.custom_roles, |row, role| {
-                row.push_bind(role.name.as_str()).push_bind(role.description.as_str());
-            })
-            .await?;
-            let role_permissions: Vec<(&str, &str, &str)> = tenant
-                .custom_roles
-                .iter()
-                .flat_map(|r| r.permissions.iter().map(move |(p, s)| (r.name.as_str(), p.def().key, role_setting_word(*s))))
-                .collect();
-            insert_rows(tx, "role_permissions", "role, permission, value", id, &role_permissions, |row, (role, p, v)| {
-                row.push_bind(*role).push_bind(*p).push_bind(*v);
-            })
-            .await?;
-            insert_rows(tx, "tenant_groups", "name, provider_type", id, &tenant.groups, |row, group| {
-                row.push_bind(group.name.as_str()).push_bind(group.provider_type.as_str());
-            })
-            .await?;
-            let group_roles: Vec<(&str, &str)> =
-                tenant.groups.iter().flat_map(|g| g.roles.iter().map(move |r| (g.name.as_str(), r.as_str()))).collect();
-            insert_rows(tx, "group_roles", "group_name, role", id, &group_roles, |row, (group, role)| {
-                row.push_bind(*group).push_bind(*role);
-            })
-            .await?;
-            insert_rows(tx, "everyone_roles", "role", id, &tenant.everyone_roles, |row, role| {
-                row.push_bind(role.as_str());
-            })
-            .await?;
-            insert_rows(tx, "users", "id, name, email, entitlement, status", id, &tenant.users, |row, user| {
-                row.push_bind(user.id.as_str())
-                    .push_bind(user.name.as_str())
-                    .push_bind(user.email.as_deref())
-                    .push_bind(user.entitlement.as_str())
-                    .push_bind(user.status.as_str());
-            })
-            .await?;
-            let user_roles: Vec<(&str, &str, &str)> = tenant
-                .users
-                .iter()
-                .flat_map(|u| u.roles.iter().map(move |r| (u.id.as_str(), r.role.as_str(), origin_word(r.origin))))
-                .collect();
-            insert_rows(tx, "user_roles", "user_id, role, origin", id, &user_roles, |row, (user, role, origin)| {
-                row.push_bind(*user).push_bind(*role).push_bind(*origin);
-            })
-            .await?;
-            let user_groups: Vec<(&str, &str)> =
-                tenant.users.iter().flat_map(|u| u.groups.iter().map(move |g| (u.id.as_str(), g.as_str()))).collect();
-            insert_rows(tx, "user_groups", "user_id, group_name", id, &user_groups, |row, (user, group)| {
-                row.push_bind(*user).push_bind(*group);
-            })
-            .await?;
-            insert_rows(tx, "oauth_clients", "id, name", id, &tenant.oauth_clients, |row, client| {
-                row.push_bind(client.id.as_str()).push_bind(client.name.as_str());
-            })
-            .await?;
-            let scopes: Vec<(&str, &str)> =
-                tenant.oauth_clients.iter().flat_map(|c| c.scopes.iter().map(move |s| (c.id.as_str(), s.as_str()))).collect();
-            insert_rows(tx, "oauth_client_scopes", "client_id, scope", id, &scopes, |row, (client, scope)| {
-                row.push_bind(*client).push_bind(*scope);
-            })
-            .await?;
-            insert_rows(tx, "spaces", "id, name, space_type, owner", id, &tenant.spaces, |row, space| {
-                row.push_bind(space.id.as_str())
-                    .push_bind(space.name.as_str())
-                    .push_bind(space.space_type.as_str())
-                    .push_bind(space.owner.as_str());
-            })
-            .await?;
-            let members: Vec<(&str, &str, &str, i64)> = tenant
-                .spaces
-                .iter()
-                .flat_map(|s| {
-                    s.members.iter().map(move |m| {
-                        let (kind, name) = assignee_parts(&m.assignee);
-                        (s.id.as_str(), kind, name, i64::from(m.roles.0))
-                    })
+        /// Writes a tenant's model rows. With `before` (the stored state), only the sections
+        /// (a model field and the tables that hold it) that differ are deleted and rewritten;
+        /// without it, everything is inserted into empty tables.
+        async fn write_model(tx: &mut Tx, id: i64, before: Option<&Tenant>, tenant: &Tenant) -> Result<(), StoreError> {
+            if before.is_none_or(|b| b.settings != tenant.settings) {
+                clear(tx, id, before.is_some(), &["settings"]).await?;
+                let settings: Vec<(&str, i64)> = tenant.settings.iter().map(|(s, v)| (s.as_str(), i64::from(*v))).collect();
+                insert_rows(tx, "settings", "name, value", id, &settings, |row, (name, value)| {
+                    row.push_bind(*name).push_bind(*value);
                 })
-                .collect();
-            insert_rows(tx, "space_members", "space_id, assignee_kind, assignee, roles", id, &members, |row, (s, k, n, r)| {
-                row.push_bind(*s).push_bind(*k).push_bind(*n).push_bind(*r);
-            })
-            .await?;
-            insert_rows(tx, "content", "id, name, kind, space_id, owner", id, &tenant.content, |row, item| {
-                row.push_bind(item.id.as_str())
-                    .push_bind(item.name.as_str())
-                    .push_bind(item.kind.as_str())
-                    .push_bind(item.space.as_deref())
-                    .push_bind(item.owner.as_str());
-            })
-            .await?;
-            insert_rows(tx, "uses", "consumer, source", id, &tenant.uses, |row, use_| {
-                row.push_bind(use_.consumer.as_str()).push_bind(use_.source.as_str());
-            })
-            .await?;
-            insert_rows(tx, "shares", "resource, assignee_kind, assignee, roles", id, &tenant.shares, |row, share| {
-                let (kind, name) = assignee_parts(&share.assignee);
-                row.push_bind(share.resource.as_str()).push_bind(kind).push_bind(name).push_bind(i64::from(share.roles.0));
-            })
-            .await?;
+                .await?;
+            }
+            if before.is_none_or(|b| b.user_default != tenant.user_default) {
+                clear(tx, id, before.is_some(), &["user_default"]).await?;
+                let user_default: Vec<(&str, &str)> = tenant.user_default.iter().map(|(p, v)| (p.def().key, v.as_str())).collect();
+                insert_rows(tx, "user_default", "permission, value", id, &user_default, |row, (permission, value)| {
+                    row.push_bind(*permission).push_bind(*value);
+                })
+                .await?;
+            }
+            if before.is_none_or(|b| b.custom_roles != tenant.custom_roles) {
+                clear(tx, id, before.is_some(), &["custom_roles", "role_permissions"]).await?;
+                insert_rows(tx, "custom_roles", "name, description", id, &tenant.custom_roles, |row, role| {
+                    row.push_bind(role.name.as_str()).push_bind(role.description.as_str());
+                })
+                .await?;
+                let role_permissions: Vec<(&str, &str, &str)> = tenant
+                    .custom_roles
+                    .iter()
+                    .flat_map(|r| r.permissions.iter().map(move |(p, s)| (r.name.as_str(), p.def().key, role_setting_word(*s))))
+                    .collect();
+                insert_rows(tx, "role_permissions", "role, permission, value", id, &role_permissions, |row, (role, p, v)| {
+                    row.push_bind(*role).push_bind(*p).push_bind(*v);
+                })
+                .await?;
+            }
+            if before.is_none_or(|b| b.groups != tenant.groups) {
+                clear(tx, id, before.is_some(), &["tenant_groups", "group_roles"]).await?;
+                insert_rows(tx, "tenant_groups", "name, provider_type", id, &tenant.groups, |row, group| {
+                    row.push_bind(group.name.as_str()).push_bind(group.provider_type.as_str());
+                })
+                .await?;
+                let group_roles: Vec<(&str, &str)> =
+                    tenant.groups.iter().flat_map(|g| g.roles.iter().map(move |r| (g.name.as_str(), r.as_str()))).collect();
+                insert_rows(tx, "group_roles", "group_name, role", id, &group_roles, |row, (group, role)| {
+                    row.push_bind(*group).push_bind(*role);
+                })
+                .await?;
+            }
+            if before.is_none_or(|b| b.everyone_roles != tenant.everyone_roles) {
+                clear(tx, id, before.is_some(), &["everyone_roles"]).await?;
+                insert_rows(tx, "everyone_roles", "role", id, &tenant.everyone_roles, |row, role| {
+                    row.push_bind(role.as_str());
+                })
+                .await?;
+            }
+            if before.is_none_or(|b| b.users != tenant.users) {
+                clear(tx, id, before.is_some(), &["users", "user_roles", "user_groups"]).await?;
+                insert_rows(tx, "users", "id, name, email, entitlement, status", id, &tenant.users, |row, user| {
+                    row.push_bind(user.id.as_str())
+                        .push_bind(user.name.as_str())
+                        .push_bind(user.email.as_deref())
+                        .push_bind(user.entitlement.as_str())
+                        .push_bind(user.status.as_str());
+                })
+                .await?;
+                let user_roles: Vec<(&str, &str, &str)> = tenant
+                    .users
+                    .iter()
+                    .flat_map(|u| u.roles.iter().map(move |r| (u.id.as_str(), r.role.as_str(), origin_word(r.origin))))
+                    .collect();
+                insert_rows(tx, "user_roles", "user_id, role, origin", id, &user_roles, |row, (user, role, origin)| {
+                    row.push_bind(*user).push_bind(*role).push_bind(*origin);
+                })
+                .await?;
+                let user_groups: Vec<(&str, &str)> =
+                    tenant.users.iter().flat_map(|u| u.groups.iter().map(move |g| (u.id.as_str(), g.as_str()))).collect();
+                insert_rows(tx, "user_groups", "user_id, group_name", id, &user_groups, |row, (user, group)| {
+                    row.push_bind(*user).push_bind(*group);
+                })
+                .await?;
+            }
+            if before.is_none_or(|b| b.oauth_clients != tenant.oauth_clients) {
+                clear(tx, id, before.is_some(), &["oauth_clients", "oauth_client_scopes"]).await?;
+                insert_rows(tx, "oauth_clients", "id, name", id, &tenant.oauth_clients, |row, client| {
+                    row.push_bind(client.id.as_str()).push_bind(client.name.as_str());
+                })
+                .await?;
+                let scopes: Vec<(&str, &str)> =
+                    tenant.oauth_clients.iter().flat_map(|c| c.scopes.iter().map(move |s| (c.id.as_str(), s.as_str()))).collect();
+                insert_rows(tx, "oauth_client_scopes", "client_id, scope", id, &scopes, |row, (client, scope)| {
+                    row.push_bind(*client).push_bind(*scope);
+                })
+                .await?;
+            }
+            if before.is_none_or(|b| b.spaces != tenant.spaces) {
+                clear(tx, id, before.is_some(), &["spaces", "space_members"]).await?;
+                insert_rows(tx, "spaces", "id, name, space_type, owner", id, &tenant.spaces, |row, space| {
+                    row.push_bind(space.id.as_str())
+                        .push_bind(space.name.as_str())
+                        .push_bind(space.space_type.as_str())
+                        .push_bind(space.owner.as_str());
+                })
+                .await?;
+                let members: Vec<(&str, &str, &str, i64)> = tenant
+                    .spaces
+                    .iter()
+                    .flat_map(|s| {
+                        s.members.iter().map(move |m| {
+                            let (kind, name) = assignee_parts(&m.assignee);
+                            (s.id.as_str(), kind, name, i64::from(m.roles.0))
+                        })
+                    })
+                    .collect();
+                insert_rows(tx, "space_members", "space_id, assignee_kind, assignee, roles", id, &members, |row, (s, k, n, r)| {
+                    row.push_bind(*s).push_bind(*k).push_bind(*n).push_bind(*r);
+                })
+                .await?;
+            }
+            if before.is_none_or(|b| b.content != tenant.content) {
+                clear(tx, id, before.is_some(), &["content"]).await?;
+                insert_rows(tx, "content", "id, name, kind, space_id, owner", id, &tenant.content, |row, item| {
+                    row.push_bind(item.id.as_str())
+                        .push_bind(item.name.as_str())
+                        .push_bind(item.kind.as_str())
+                        .push_bind(item.space.as_deref())
+                        .push_bind(item.owner.as_str());
+                })
+                .await?;
+            }
+            if before.is_none_or(|b| b.uses != tenant.uses) {
+                clear(tx, id, before.is_some(), &["uses"]).await?;
+                insert_rows(tx, "uses", "consumer, source", id, &tenant.uses, |row, use_| {
+                    row.push_bind(use_.consumer.as_str()).push_bind(use_.source.as_str());
+                })
+                .await?;
+            }
+            if before.is_none_or(|b| b.shares != tenant.shares) {
+                clear(tx, id, before.is_some(), &["shares"]).await?;
+                insert_rows(tx, "shares", "resource, assignee_kind, assignee, roles", id, &tenant.shares, |row, share| {
+                    let (kind, name) = assignee_parts(&share.assignee);
+                    row.push_bind(share.resource.as_str()).push_bind(kind).push_bind(name).push_bind(i64::from(share.roles.0));
+                })
+                .await?;
+            }
+            Ok(())
+        }
+
+
+        /// Deletes a tenant's rows from `tables` (when `any` says there may be some).
+        async fn clear(tx: &mut Tx, id: i64, any: bool, tables: &[&str]) -> Result<(), StoreError> {
+            if any {
+                for table in tables {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1")).bind(id).execute(&mut **tx).await.map_err(from_sqlx)?;
+                }
+            }
             Ok(())
         }
 
@@ -505,7 +567,7 @@ macro_rules! define_sql_store {
             Ok(done.rows_affected())
         }
 
-        pub(crate) async fn apply(pool: &Pool<$db>, tenant: TenantId, change: &Change) -> Result<u64, StoreError> {
+        pub(crate) async fn apply(pool: &Pool<$db>, tenant: TenantId, change: &Change, author: &Author) -> Result<u64, StoreError> {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             let id = tenant.0;
             // INVARIANT: the first statement of a write locks the tenant (a row lock on
@@ -518,13 +580,57 @@ macro_rules! define_sql_store {
             let Some((revision,)) = bumped else {
                 return Err(StoreError::NotFound(format!("tenant {tenant}")));
             };
-            apply_change(&mut tx, id, change).await?;
+            let recorded = apply_change(&mut tx, id, change).await?;
             log_revision(&mut tx, id, revision, change.kind()).await?;
+            let name = tenant_name(&mut tx, id).await?;
+            let mut draft = $crate::audit::change_event(change, author);
+            if let Some(recorded) = recorded {
+                draft.data["recordedRoles"] = serde_json::json!(recorded);
+            }
+            draft.data["revision"] = serde_json::json!(revision);
+            append(&mut tx, id, &name, &[draft]).await?;
             tx.commit().await.map_err(from_sqlx)?;
             Ok(revision as u64)
         }
 
-        async fn apply_change(tx: &mut Tx, id: i64, change: &Change) -> Result<(), StoreError> {
+        pub(crate) async fn commit(
+            pool: &Pool<$db>,
+            tenant: TenantId,
+            base_revision: u64,
+            before: &Tenant,
+            after: &Tenant,
+            events: &[EventDraft],
+        ) -> Result<u64, StoreError> {
+            let mut tx = pool.begin().await.map_err(from_sqlx)?;
+            let id = tenant.0;
+            // INVARIANT: compare-and-swap on the revision, as the first statement (it also
+            // takes the tenant's lock), so a change computed on a stale state is never written.
+            let bumped: Option<(i64, String)> = sqlx::query_as(
+                "UPDATE tenants SET revision = revision + 1, subscription = $3 WHERE id = $1 AND revision = $2 RETURNING revision, name",
+            )
+            .bind(id)
+            .bind(base_revision as i64)
+            .bind(after.subscription.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+            let Some((revision, name)) = bumped else {
+                let stored: Option<(i64,)> =
+                    sqlx::query_as("SELECT revision FROM tenants WHERE id = $1").bind(id).fetch_optional(&mut *tx).await.map_err(from_sqlx)?;
+                return Err(match stored {
+                    Some((stored,)) => StoreError::Conflict(format!("the tenant is at revision {stored}, not {base_revision}")),
+                    None => StoreError::NotFound(format!("tenant {tenant}")),
+                });
+            };
+            write_model(&mut tx, id, Some(before), after).await?;
+            log_revision(&mut tx, id, revision, "commit").await?;
+            append(&mut tx, id, &name, events).await?;
+            tx.commit().await.map_err(from_sqlx)?;
+            Ok(revision as u64)
+        }
+
+        /// Applies a change; for a login, returns the roles it recorded.
+        async fn apply_change(tx: &mut Tx, id: i64, change: &Change) -> Result<Option<Vec<String>>, StoreError> {
             match change {
                 Change::AssignRole { role, target } => {
                     check_assignable(tx, id, role).await?;
@@ -586,14 +692,14 @@ macro_rules! define_sql_store {
                     Tenant::new("check").set_user_default(*permission, *value)?;
                     execute(tx, "INSERT INTO user_default (tenant_id, permission, value) VALUES ($1, $2, $3) ON CONFLICT (tenant_id, permission) DO UPDATE SET value = excluded.value", id, permission.def().key, value.as_str()).await?;
                 }
-                Change::RecordLogin { user } => record_login(tx, id, user).await?,
+                Change::RecordLogin { user } => return record_login(tx, id, user).await.map(Some),
             }
-            Ok(())
+            Ok(None)
         }
 
         /// Runs the model's own `record_login` on the part of the tenant it reads (the
         /// subscription, the settings and the one user), then stores what it recorded.
-        async fn record_login(tx: &mut Tx, id: i64, user_id: &str) -> Result<(), StoreError> {
+        async fn record_login(tx: &mut Tx, id: i64, user_id: &str) -> Result<Vec<String>, StoreError> {
             check_user(tx, id, user_id).await?;
             let (subscription,): (String,) =
                 sqlx::query_as("SELECT subscription FROM tenants WHERE id = $1").bind(id).fetch_one(&mut **tx).await.map_err(from_sqlx)?;
@@ -642,7 +748,7 @@ macro_rules! define_sql_store {
                     .await
                     .map_err(from_sqlx)?;
             }
-            Ok(())
+            Ok(part.users[0].roles[n_held..].iter().map(|r| r.role.clone()).collect())
         }
 
         type KeyRow = (i64, i64, String, String, i64, Option<i64>, Option<i64>);
@@ -651,8 +757,10 @@ macro_rules! define_sql_store {
             ApiKeyRecord { id, tenant: TenantId(tenant), user_id, description, created_at, expires_at, revoked_at }
         }
 
-        pub(crate) async fn create_api_key(pool: &Pool<$db>, key: &NewApiKey) -> Result<ApiKeyRecord, StoreError> {
+        pub(crate) async fn create_api_key(pool: &Pool<$db>, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError> {
             let created_at = $crate::now();
+            let mut tx = pool.begin().await.map_err(from_sqlx)?;
+            let name = lock_tenant(&mut tx, key.tenant.0).await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO api_keys (tenant_id, user_id, hash, description, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -663,9 +771,14 @@ macro_rules! define_sql_store {
             .bind(&key.description)
             .bind(created_at)
             .bind(key.expires_at)
-            .fetch_one(pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(from_sqlx)?;
+            let data = serde_json::json!({ "sub": key.user_id, "description": key.description, "expiresAt": key.expires_at });
+            let resource = portcullis_audit::ResourceRef { kind: "api-key".to_owned(), id: id.to_string(), space: None, owner: Some(key.user_id.clone()) };
+            let draft = EventDraft::change(portcullis_audit::EventType::ApiKeyCreated, author, "create-api-key", Some(resource), data);
+            append(&mut tx, key.tenant.0, &name, &[draft]).await?;
+            tx.commit().await.map_err(from_sqlx)?;
             Ok(ApiKeyRecord {
                 id,
                 tenant: key.tenant,
@@ -701,21 +814,39 @@ macro_rules! define_sql_store {
             Ok(rows.into_iter().map(key_record).collect())
         }
 
-        pub(crate) async fn revoke_api_key(pool: &Pool<$db>, tenant: TenantId, key_id: i64) -> Result<(), StoreError> {
-            let done = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE tenant_id = $1 AND id = $2")
+        pub(crate) async fn revoke_api_key(pool: &Pool<$db>, tenant: TenantId, key_id: i64, author: &Author) -> Result<(), StoreError> {
+            let mut tx = pool.begin().await.map_err(from_sqlx)?;
+            let name = lock_tenant(&mut tx, tenant.0).await?;
+            let key: Option<(String, Option<i64>)> = sqlx::query_as("SELECT user_id, revoked_at FROM api_keys WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant.0)
                 .bind(key_id)
-                .bind($crate::now())
-                .execute(pool)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(from_sqlx)?;
-            if done.rows_affected() == 0 {
+            let Some((user_id, revoked_at)) = key else {
                 return Err(StoreError::NotFound(format!("API key {key_id}")));
+            };
+            // Revoking a revoked key changes nothing and records nothing.
+            if revoked_at.is_none() {
+                sqlx::query("UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.0)
+                    .bind(key_id)
+                    .bind($crate::now())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(from_sqlx)?;
+                let resource = portcullis_audit::ResourceRef { kind: "api-key".to_owned(), id: key_id.to_string(), space: None, owner: Some(user_id.clone()) };
+                let data = serde_json::json!({ "sub": user_id });
+                let draft = EventDraft::change(portcullis_audit::EventType::ApiKeyRevoked, author, "revoke-api-key", Some(resource), data);
+                append(&mut tx, tenant.0, &name, &[draft]).await?;
             }
+            tx.commit().await.map_err(from_sqlx)?;
             Ok(())
         }
 
-        pub(crate) async fn create_client_secret(pool: &Pool<$db>, secret: &NewClientSecret) -> Result<ClientSecretRecord, StoreError> {
+        pub(crate) async fn create_client_secret(pool: &Pool<$db>, secret: &NewClientSecret, author: &Author) -> Result<ClientSecretRecord, StoreError> {
+            let mut tx = pool.begin().await.map_err(from_sqlx)?;
+            let name = lock_tenant(&mut tx, secret.tenant.0).await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO oauth_client_secrets (tenant_id, client_id, hash, bot_user, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
             )
@@ -724,9 +855,14 @@ macro_rules! define_sql_store {
             .bind(&secret.hash[..])
             .bind(&secret.bot_user)
             .bind($crate::now())
-            .fetch_one(pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(from_sqlx)?;
+            let resource = portcullis_audit::ResourceRef { kind: "oauth-client".to_owned(), id: secret.client_id.clone(), space: None, owner: None };
+            let data = serde_json::json!({ "secretCreated": id, "botUser": secret.bot_user });
+            let draft = EventDraft::change(portcullis_audit::EventType::OauthClientUpdated, author, "create-client-secret", Some(resource), data);
+            append(&mut tx, secret.tenant.0, &name, &[draft]).await?;
+            tx.commit().await.map_err(from_sqlx)?;
             Ok(ClientSecretRecord { id, tenant: secret.tenant, client_id: secret.client_id.clone(), bot_user: secret.bot_user.clone() })
         }
 
@@ -770,6 +906,288 @@ macro_rules! define_sql_store {
                 scopes: scopes.split_whitespace().map(str::to_owned).collect(),
                 expires_at,
             }))
+        }
+
+        // ---- The audit trail -------------------------------------------------------------
+
+        /// Locks a tenant's row for a write that moves no revision (the same lock every write
+        /// takes first); returns the tenant's name.
+        async fn lock_tenant(tx: &mut Tx, id: i64) -> Result<String, StoreError> {
+            let row: Option<(String,)> = sqlx::query_as("UPDATE tenants SET revision = revision WHERE id = $1 RETURNING name")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(from_sqlx)?;
+            row.map(|(name,)| name).ok_or_else(|| StoreError::NotFound(format!("tenant {id}")))
+        }
+
+        async fn tenant_name(tx: &mut Tx, id: i64) -> Result<String, StoreError> {
+            let (name,): (String,) = sqlx::query_as("SELECT name FROM tenants WHERE id = $1").bind(id).fetch_one(&mut **tx).await.map_err(from_sqlx)?;
+            Ok(name)
+        }
+
+        /// Appends events to a tenant's chain inside the writing transaction (the tenant's row
+        /// is already locked); returns their sequence numbers.
+        async fn append(tx: &mut Tx, id: i64, tenant: &str, drafts: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
+            if drafts.is_empty() {
+                return Ok(Vec::new());
+            }
+            let anchor: Option<(i64, String)> = sqlx::query_as("SELECT head_seq, head_hash FROM audit_anchors WHERE tenant_id = $1")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(from_sqlx)?;
+            let (head_seq, mut prev_hash) = anchor.unwrap_or((0, portcullis_audit::GENESIS.to_owned()));
+            let mut seq = head_seq as u64;
+            let now = $crate::audit::rfc3339_now();
+            let mut rows = Vec::with_capacity(drafts.len());
+            for draft in drafts {
+                seq += 1;
+                let body = portcullis_audit::EventBody {
+                    tenant: tenant.to_owned(),
+                    seq,
+                    event_time: draft.event_time.clone().unwrap_or_else(|| now.clone()),
+                    event_type: draft.event_type.as_str().to_owned(),
+                    actor: draft.author.actor.clone(),
+                    channel: draft.author.channel.clone(),
+                    action: draft.action.clone(),
+                    resource: draft.resource.clone(),
+                    decision: draft.decision.clone(),
+                    explanation: draft.explanation.clone(),
+                    data: draft.data.clone(),
+                };
+                let sealed = portcullis_audit::seal(&prev_hash, &body).map_err(|e| StoreError::Database(format!("cannot encode an event: {e}")))?;
+                prev_hash.clone_from(&sealed.hash);
+                rows.push((sealed, body));
+            }
+            // Nine values a row: well under both backends' bind limits.
+            for chunk in rows.chunks(500) {
+                let mut builder: QueryBuilder<'_, $db> = QueryBuilder::new(
+                    "INSERT INTO audit_events (tenant_id, seq, event_time, event_type, user_id, space_id, body_json, prev_hash, hash) ",
+                );
+                builder.push_values(chunk, |mut row, (sealed, body)| {
+                    row.push_bind(id)
+                        .push_bind(sealed.seq as i64)
+                        .push_bind(body.event_time.clone())
+                        .push_bind(body.event_type.clone())
+                        .push_bind(body.actor.user.clone())
+                        .push_bind(body.resource.as_ref().and_then(|r| r.space.clone()))
+                        .push_bind(sealed.body_json.clone())
+                        .push_bind(sealed.prev_hash.clone())
+                        .push_bind(sealed.hash.clone());
+                });
+                builder.build().execute(&mut **tx).await.map_err(from_sqlx)?;
+            }
+            sqlx::query(
+                "INSERT INTO audit_anchors (tenant_id, archived_seq, archived_hash, head_seq, head_hash) VALUES ($1, 0, $2, $3, $4) \
+                 ON CONFLICT (tenant_id) DO UPDATE SET head_seq = excluded.head_seq, head_hash = excluded.head_hash",
+            )
+            .bind(id)
+            .bind(portcullis_audit::GENESIS)
+            .bind(seq as i64)
+            .bind(&prev_hash)
+            .execute(&mut **tx)
+            .await
+            .map_err(from_sqlx)?;
+            Ok(rows.iter().map(|(sealed, _)| sealed.seq).collect())
+        }
+
+        pub(crate) async fn append_events(pool: &Pool<$db>, tenant: TenantId, drafts: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
+            let mut tx = pool.begin().await.map_err(from_sqlx)?;
+            let name = lock_tenant(&mut tx, tenant.0).await?;
+            let seqs = append(&mut tx, tenant.0, &name, drafts).await?;
+            tx.commit().await.map_err(from_sqlx)?;
+            Ok(seqs)
+        }
+
+        type EventRow = (i64, String, String, String);
+
+        fn event_of((seq, body_json, prev_hash, hash): EventRow) -> Result<(portcullis_audit::SealedEvent, portcullis_audit::EventBody), StoreError> {
+            let body: portcullis_audit::EventBody = serde_json::from_str(&body_json)
+                .map_err(|e| StoreError::Corrupt(format!("audit event {seq} does not parse ({e}); run `portcullis audit verify`")))?;
+            Ok((portcullis_audit::SealedEvent { seq: seq as u64, body_json, prev_hash, hash }, body))
+        }
+
+        pub(crate) async fn audit_events(
+            pool: &Pool<$db>,
+            tenant: TenantId,
+            query: &portcullis_audit::AuditQuery,
+        ) -> Result<Vec<(portcullis_audit::SealedEvent, portcullis_audit::EventBody)>, StoreError> {
+            let mut builder: QueryBuilder<'_, $db> =
+                QueryBuilder::new("SELECT seq, body_json, prev_hash, hash FROM audit_events WHERE tenant_id = ");
+            builder.push_bind(tenant.0);
+            if !query.event_types.is_empty() {
+                builder.push(" AND event_type IN (");
+                let mut types = builder.separated(", ");
+                for event_type in &query.event_types {
+                    types.push_bind(event_type.clone());
+                }
+                builder.push(")");
+            }
+            if let Some(user) = &query.user {
+                builder.push(" AND user_id = ").push_bind(user.clone());
+            }
+            if let Some(space) = &query.space {
+                builder.push(" AND space_id = ").push_bind(space.clone());
+            }
+            if let Some(since) = &query.since {
+                builder.push(" AND event_time >= ").push_bind(since.clone());
+            }
+            if let Some(until) = &query.until {
+                builder.push(" AND event_time < ").push_bind(until.clone());
+            }
+            if let Some(after) = query.after_seq {
+                builder.push(" AND seq > ").push_bind(after as i64);
+            }
+            if let Some(before) = query.before_seq {
+                builder.push(" AND seq < ").push_bind(before as i64);
+            }
+            builder.push(if query.newest_first { " ORDER BY seq DESC" } else { " ORDER BY seq" });
+            if query.limit > 0 {
+                builder.push(" LIMIT ").push_bind(query.limit as i64);
+            }
+            let rows: Vec<EventRow> = builder.build_query_as().fetch_all(pool).await.map_err(from_sqlx)?;
+            rows.into_iter().map(event_of).collect()
+        }
+
+        pub(crate) async fn audit_event(
+            pool: &Pool<$db>,
+            tenant: TenantId,
+            seq: u64,
+        ) -> Result<Option<(portcullis_audit::SealedEvent, portcullis_audit::EventBody)>, StoreError> {
+            let row: Option<EventRow> = sqlx::query_as("SELECT seq, body_json, prev_hash, hash FROM audit_events WHERE tenant_id = $1 AND seq = $2")
+                .bind(tenant.0)
+                .bind(seq as i64)
+                .fetch_optional(pool)
+                .await
+                .map_err(from_sqlx)?;
+            row.map(event_of).transpose()
+        }
+
+        pub(crate) async fn audit_chain(pool: &Pool<$db>, tenant: TenantId) -> Result<AuditChain, StoreError> {
+            let mut tx = pool.begin().await.map_err(from_sqlx)?;
+            if let Some(statement) = $begin_read {
+                sqlx::query(statement).execute(&mut *tx).await.map_err(from_sqlx)?;
+            }
+            let anchor: Option<(i64, String, i64, String)> =
+                sqlx::query_as("SELECT archived_seq, archived_hash, head_seq, head_hash FROM audit_anchors WHERE tenant_id = $1")
+                    .bind(tenant.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(from_sqlx)?;
+            let rows: Vec<(i64, String, String, String)> =
+                sqlx::query_as("SELECT seq, body_json, prev_hash, hash FROM audit_events WHERE tenant_id = $1 ORDER BY seq")
+                    .bind(tenant.0)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(from_sqlx)?;
+            tx.commit().await.map_err(from_sqlx)?;
+            let genesis = portcullis_audit::GENESIS.to_owned();
+            let (archived_seq, archived_hash, head_seq, head_hash) = anchor.unwrap_or((0, genesis.clone(), 0, genesis));
+            Ok(AuditChain {
+                archived_seq: archived_seq as u64,
+                archived_hash,
+                head_seq: head_seq as u64,
+                head_hash,
+                events: rows
+                    .into_iter()
+                    .map(|(seq, body_json, prev_hash, hash)| portcullis_audit::SealedEvent { seq: seq as u64, body_json, prev_hash, hash })
+                    .collect(),
+            })
+        }
+
+        pub(crate) async fn audit_settings(pool: &Pool<$db>, tenant: TenantId) -> Result<AuditSettings, StoreError> {
+            let row: Option<(String, i64, Option<i64>)> =
+                sqlx::query_as("SELECT mode, sample_per_million, retention_days FROM audit_settings WHERE tenant_id = $1")
+                    .bind(tenant.0)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(from_sqlx)?;
+            let Some((mode, sample_per_million, retention_days)) = row else { return Ok(AuditSettings::default()) };
+            Ok(AuditSettings {
+                policy: portcullis_audit::DecisionLogPolicy {
+                    mode: parse_word("decision log mode", &mode, $crate::audit::parse_mode)?,
+                    sample_per_million: sample_per_million.clamp(0, 1_000_000) as u32,
+                },
+                retention_days: retention_days.map(|d| d.clamp(0, i64::from(u32::MAX)) as u32),
+            })
+        }
+
+        pub(crate) async fn set_audit_settings(pool: &Pool<$db>, tenant: TenantId, settings: &AuditSettings, author: &Author) -> Result<(), StoreError> {
+            let mut tx = pool.begin().await.map_err(from_sqlx)?;
+            let name = lock_tenant(&mut tx, tenant.0).await?;
+            let mode = $crate::audit::mode_word(settings.policy.mode);
+            sqlx::query(
+                "INSERT INTO audit_settings (tenant_id, mode, sample_per_million, retention_days) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (tenant_id) DO UPDATE SET mode = excluded.mode, sample_per_million = excluded.sample_per_million, \
+                 retention_days = excluded.retention_days",
+            )
+            .bind(tenant.0)
+            .bind(mode)
+            .bind(i64::from(settings.policy.sample_per_million.min(1_000_000)))
+            .bind(settings.retention_days.map(i64::from))
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+            let data = serde_json::json!({
+                "audit": { "mode": mode, "samplePerMillion": settings.policy.sample_per_million, "retentionDays": settings.retention_days }
+            });
+            let draft = EventDraft::change(portcullis_audit::EventType::TenantSettingsUpdated, author, "set-audit-settings", None, data);
+            append(&mut tx, tenant.0, &name, &[draft]).await?;
+            tx.commit().await.map_err(from_sqlx)?;
+            Ok(())
+        }
+
+        pub(crate) async fn expired_audit_events(
+            pool: &Pool<$db>,
+            tenant: TenantId,
+            older_than: &str,
+        ) -> Result<Vec<portcullis_audit::SealedEvent>, StoreError> {
+            // Only a prefix of the chain can be archived: up to the first event that is not expired.
+            let (first_kept,): (Option<i64>,) = sqlx::query_as("SELECT MIN(seq) FROM audit_events WHERE tenant_id = $1 AND event_time >= $2")
+                .bind(tenant.0)
+                .bind(older_than)
+                .fetch_one(pool)
+                .await
+                .map_err(from_sqlx)?;
+            let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+                "SELECT seq, body_json, prev_hash, hash FROM audit_events WHERE tenant_id = $1 AND seq < $2 ORDER BY seq",
+            )
+            .bind(tenant.0)
+            .bind(first_kept.unwrap_or(i64::MAX))
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?;
+            Ok(rows.into_iter().map(|(seq, body_json, prev_hash, hash)| portcullis_audit::SealedEvent { seq: seq as u64, body_json, prev_hash, hash }).collect())
+        }
+
+        pub(crate) async fn archive_audit_events(pool: &Pool<$db>, tenant: TenantId, through_seq: u64, through_hash: &str) -> Result<u64, StoreError> {
+            let mut tx = pool.begin().await.map_err(from_sqlx)?;
+            lock_tenant(&mut tx, tenant.0).await?;
+            let stored: Option<(String,)> = sqlx::query_as("SELECT hash FROM audit_events WHERE tenant_id = $1 AND seq = $2")
+                .bind(tenant.0)
+                .bind(through_seq as i64)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+            if stored.as_ref().map(|(h,)| h.as_str()) != Some(through_hash) {
+                return Err(StoreError::Conflict(format!("audit event {through_seq} is not the one that was written to the archive")));
+            }
+            let deleted = sqlx::query("DELETE FROM audit_events WHERE tenant_id = $1 AND seq <= $2")
+                .bind(tenant.0)
+                .bind(through_seq as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+            sqlx::query("UPDATE audit_anchors SET archived_seq = $2, archived_hash = $3 WHERE tenant_id = $1")
+                .bind(tenant.0)
+                .bind(through_seq as i64)
+                .bind(through_hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+            tx.commit().await.map_err(from_sqlx)?;
+            Ok(deleted.rows_affected())
         }
 
         /// Applies the migrations the database lacks, in one transaction. `lock` (if any) is

@@ -1,6 +1,6 @@
 //! `portcullis serve` as a person and an operator meet it: a fresh start prints a key and a
 //! `curl` line that works; SIGTERM stops it cleanly; SIGKILL during a stream of writes loses
-//! no acknowledged write.
+//! no acknowledged write and no acknowledged write's audit event (checked with `portcullis audit`).
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -141,7 +141,7 @@ fn acknowledged_writes_survive_sigkill() {
     let args = ["--tenant", demo, "--api-key", &format!("admin={KNOWN_KEY}")];
     let server = Server::start(dir.path(), &args);
     let stop = Arc::new(AtomicBool::new(false));
-    let acknowledged_keys = Arc::new(Mutex::new(Vec::<String>::new()));
+    let acknowledged_keys = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
     let acknowledged_revision = Arc::new(Mutex::new(0u64));
     let mut writers = Vec::new();
     {
@@ -150,7 +150,10 @@ fn acknowledged_writes_survive_sigkill() {
             let agent = agent();
             while !stop.load(Ordering::Relaxed) {
                 match post(&agent, &format!("{base}/v1/api-keys"), KNOWN_KEY, &json!({"description": "stream"})) {
-                    Ok((201, key)) => keys.lock().unwrap().push(key["token"].as_str().unwrap().to_owned()),
+                    Ok((201, key)) => {
+                        let id = key["id"].to_string().trim_matches('"').to_owned();
+                        keys.lock().unwrap().push((key["token"].as_str().unwrap().to_owned(), id));
+                    }
                     Ok((status, body)) => panic!("a key write failed: {status} {body}"),
                     Err(_) => break,
                 }
@@ -190,7 +193,7 @@ fn acknowledged_writes_survive_sigkill() {
     let (_, me) = get(&agent, &format!("{}/v1/whoami", server.base), KNOWN_KEY);
     let stored = me["revision"].as_u64().expect("a revision");
     assert!(stored >= revision, "acknowledged revision {revision}, stored {stored}");
-    for key in &keys {
+    for (key, _) in &keys {
         let (status, me) = get(&agent, &format!("{}/v1/whoami", server.base), key);
         assert_eq!(status, 200, "an acknowledged API key was lost: {me}");
     }
@@ -199,6 +202,33 @@ fn acknowledged_writes_survive_sigkill() {
     let (_, body) = post(&agent, &format!("{}/v1/check", server.base), KNOWN_KEY, &json!({"user": "bob", "action": "app:update", "resource": "budget"})).unwrap();
     assert_eq!(body["allowed"], bob_in_finance, "revision {stored}: {body}");
     eprintln!("SIGKILL after {} acknowledged key writes and revision {revision}; stored revision {stored}", keys.len());
+
+    // Every acknowledged write has its event, and the chain is whole.
+    let database = format!("sqlite://{}", dir.path().join("portcullis.db").display());
+    let verified = audit(&["verify", "--database", &database, "--tenant", "demo"]);
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stdout));
+    let queried = audit(&["query", "--database", &database, "--tenant", "demo", "--format", "json"]);
+    assert!(queried.status.success());
+    let events: Vec<Value> = String::from_utf8_lossy(&queried.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let created: std::collections::BTreeSet<String> = events
+        .iter()
+        .filter(|e| e["eventType"] == "com.qlik.v1.api-key.created")
+        .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    for (_, id) in &keys {
+        assert!(created.contains(id), "acknowledged API key {id} has no event");
+    }
+    let changed: std::collections::BTreeSet<u64> = events
+        .iter()
+        .filter(|e| e["action"] == "join-group" || e["action"] == "leave-group")
+        .map(|e| e["data"]["revision"].as_u64().unwrap())
+        .collect();
+    assert_eq!(changed, (2..=stored).collect(), "one event per stored change");
+}
+
+/// Runs `portcullis audit ARGS`.
+fn audit(args: &[&str]) -> std::process::Output {
+    Command::new(BINARY).arg("audit").args(args).output().expect("the binary runs")
 }
 
 /// Runs `portcullis test --server` on a folder against a server started for it.

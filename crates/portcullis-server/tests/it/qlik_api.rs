@@ -27,7 +27,7 @@ impl Qlik {
     async fn new(store: Arc<dyn Store>, tenant: &str) -> Qlik {
         let mut demo = load_tenant_text("demo", DEMO).expect("the demo tenant loads");
         demo.name = tenant.to_owned();
-        store.import_tenant(&demo, ImportMode::Replace).await.expect("import");
+        store.import_tenant(&demo, ImportMode::Replace, &portcullis_store::Author::cli()).await.expect("import");
         let state = AppState::new(store.clone(), ServerConfig::default()).await.expect("the state loads");
         Qlik { router: app(state), store, tenant: tenant.to_owned() }
     }
@@ -36,7 +36,7 @@ impl Qlik {
         let record = self.store.tenant_by_name(&self.tenant).await.unwrap().expect("the tenant exists");
         let (token, hash) = new_secret(API_KEY_PREFIX).unwrap();
         let key = NewApiKey { tenant: record.id, user_id: user.to_owned(), hash, description: "test".into(), expires_at: None };
-        self.store.create_api_key(&key).await.unwrap();
+        self.store.create_api_key(&key, &portcullis_store::Author::cli()).await.unwrap();
         token
     }
 

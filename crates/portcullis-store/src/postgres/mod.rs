@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use portcullis_model::Tenant;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+use crate::audit::{AuditChain, AuditSettings, Author, EventDraft};
 use crate::change::Change;
+use portcullis_audit::{AuditQuery, EventBody, SealedEvent};
 use crate::err::{StoreError, from_sqlx};
 use crate::record::*;
 use crate::sql::Migration;
@@ -22,7 +24,10 @@ mod sql {
 
 /// PostgreSQL's migrations, in order.
 const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "initial", sql: include_str!("../../migrations/postgres/0001_initial.sql") }];
+    &[
+    Migration { version: 1, name: "initial", sql: include_str!("../../migrations/postgres/0001_initial.sql") },
+    Migration { version: 2, name: "audit", sql: include_str!("../../migrations/postgres/0002_audit.sql") },
+];
 
 /// The advisory lock key held while migrating ("pcls" in ASCII).
 const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(1885564019)";
@@ -75,8 +80,8 @@ impl Store for PgStore {
         sql::revision(&self.pool, tenant).await
     }
 
-    async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode) -> Result<Imported, StoreError> {
-        sql::import_tenant(&self.pool, tenant, mode).await
+    async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError> {
+        sql::import_tenant(&self.pool, tenant, mode, author).await
     }
 
     async fn load_tenant(&self, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
@@ -87,12 +92,48 @@ impl Store for PgStore {
         sql::delete_tenant(&self.pool, tenant).await
     }
 
-    async fn apply(&self, tenant: TenantId, change: &Change) -> Result<u64, StoreError> {
-        sql::apply(&self.pool, tenant, change).await
+    async fn apply(&self, tenant: TenantId, change: &Change, author: &Author) -> Result<u64, StoreError> {
+        sql::apply(&self.pool, tenant, change, author).await
     }
 
-    async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRecord, StoreError> {
-        sql::create_api_key(&self.pool, key).await
+    async fn commit(&self, tenant: TenantId, base_revision: u64, before: &Tenant, after: &Tenant, events: &[EventDraft]) -> Result<u64, StoreError> {
+        sql::commit(&self.pool, tenant, base_revision, before, after, events).await
+    }
+
+    async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
+        sql::append_events(&self.pool, tenant, events).await
+    }
+
+    async fn audit_events(&self, tenant: TenantId, query: &AuditQuery) -> Result<Vec<(SealedEvent, EventBody)>, StoreError> {
+        sql::audit_events(&self.pool, tenant, query).await
+    }
+
+    async fn audit_event(&self, tenant: TenantId, seq: u64) -> Result<Option<(SealedEvent, EventBody)>, StoreError> {
+        sql::audit_event(&self.pool, tenant, seq).await
+    }
+
+    async fn audit_chain(&self, tenant: TenantId) -> Result<AuditChain, StoreError> {
+        sql::audit_chain(&self.pool, tenant).await
+    }
+
+    async fn audit_settings(&self, tenant: TenantId) -> Result<AuditSettings, StoreError> {
+        sql::audit_settings(&self.pool, tenant).await
+    }
+
+    async fn set_audit_settings(&self, tenant: TenantId, settings: &AuditSettings, author: &Author) -> Result<(), StoreError> {
+        sql::set_audit_settings(&self.pool, tenant, settings, author).await
+    }
+
+    async fn expired_audit_events(&self, tenant: TenantId, older_than: &str) -> Result<Vec<SealedEvent>, StoreError> {
+        sql::expired_audit_events(&self.pool, tenant, older_than).await
+    }
+
+    async fn archive_audit_events(&self, tenant: TenantId, through_seq: u64, through_hash: &str) -> Result<u64, StoreError> {
+        sql::archive_audit_events(&self.pool, tenant, through_seq, through_hash).await
+    }
+
+    async fn create_api_key(&self, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError> {
+        sql::create_api_key(&self.pool, key, author).await
     }
 
     async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -103,12 +144,12 @@ impl Store for PgStore {
         sql::api_keys(&self.pool, tenant, user_id).await
     }
 
-    async fn revoke_api_key(&self, tenant: TenantId, key_id: i64) -> Result<(), StoreError> {
-        sql::revoke_api_key(&self.pool, tenant, key_id).await
+    async fn revoke_api_key(&self, tenant: TenantId, key_id: i64, author: &Author) -> Result<(), StoreError> {
+        sql::revoke_api_key(&self.pool, tenant, key_id, author).await
     }
 
-    async fn create_client_secret(&self, secret: &NewClientSecret) -> Result<ClientSecretRecord, StoreError> {
-        sql::create_client_secret(&self.pool, secret).await
+    async fn create_client_secret(&self, secret: &NewClientSecret, author: &Author) -> Result<ClientSecretRecord, StoreError> {
+        sql::create_client_secret(&self.pool, secret, author).await
     }
 
     async fn client_secret_by_hash(&self, hash: &SecretHash) -> Result<Option<ClientSecretRecord>, StoreError> {

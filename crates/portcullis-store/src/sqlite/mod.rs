@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use portcullis_model::Tenant;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::audit::{AuditChain, AuditSettings, Author, EventDraft};
 use crate::change::Change;
+use portcullis_audit::{AuditQuery, EventBody, SealedEvent};
 use crate::err::{StoreError, from_sqlx};
 use crate::record::*;
 use crate::sql::Migration;
@@ -22,7 +24,10 @@ mod sql {
 
 /// SQLite's migrations, in order.
 const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "initial", sql: include_str!("../../migrations/sqlite/0001_initial.sql") }];
+    &[
+    Migration { version: 1, name: "initial", sql: include_str!("../../migrations/sqlite/0001_initial.sql") },
+    Migration { version: 2, name: "audit", sql: include_str!("../../migrations/sqlite/0002_audit.sql") },
+];
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -84,8 +89,8 @@ impl Store for SqliteStore {
         sql::revision(&self.reader, tenant).await
     }
 
-    async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode) -> Result<Imported, StoreError> {
-        sql::import_tenant(&self.writer, tenant, mode).await
+    async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError> {
+        sql::import_tenant(&self.writer, tenant, mode, author).await
     }
 
     async fn load_tenant(&self, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
@@ -96,12 +101,48 @@ impl Store for SqliteStore {
         sql::delete_tenant(&self.writer, tenant).await
     }
 
-    async fn apply(&self, tenant: TenantId, change: &Change) -> Result<u64, StoreError> {
-        sql::apply(&self.writer, tenant, change).await
+    async fn apply(&self, tenant: TenantId, change: &Change, author: &Author) -> Result<u64, StoreError> {
+        sql::apply(&self.writer, tenant, change, author).await
     }
 
-    async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRecord, StoreError> {
-        sql::create_api_key(&self.writer, key).await
+    async fn commit(&self, tenant: TenantId, base_revision: u64, before: &Tenant, after: &Tenant, events: &[EventDraft]) -> Result<u64, StoreError> {
+        sql::commit(&self.writer, tenant, base_revision, before, after, events).await
+    }
+
+    async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
+        sql::append_events(&self.writer, tenant, events).await
+    }
+
+    async fn audit_events(&self, tenant: TenantId, query: &AuditQuery) -> Result<Vec<(SealedEvent, EventBody)>, StoreError> {
+        sql::audit_events(&self.reader, tenant, query).await
+    }
+
+    async fn audit_event(&self, tenant: TenantId, seq: u64) -> Result<Option<(SealedEvent, EventBody)>, StoreError> {
+        sql::audit_event(&self.reader, tenant, seq).await
+    }
+
+    async fn audit_chain(&self, tenant: TenantId) -> Result<AuditChain, StoreError> {
+        sql::audit_chain(&self.reader, tenant).await
+    }
+
+    async fn audit_settings(&self, tenant: TenantId) -> Result<AuditSettings, StoreError> {
+        sql::audit_settings(&self.reader, tenant).await
+    }
+
+    async fn set_audit_settings(&self, tenant: TenantId, settings: &AuditSettings, author: &Author) -> Result<(), StoreError> {
+        sql::set_audit_settings(&self.writer, tenant, settings, author).await
+    }
+
+    async fn expired_audit_events(&self, tenant: TenantId, older_than: &str) -> Result<Vec<SealedEvent>, StoreError> {
+        sql::expired_audit_events(&self.reader, tenant, older_than).await
+    }
+
+    async fn archive_audit_events(&self, tenant: TenantId, through_seq: u64, through_hash: &str) -> Result<u64, StoreError> {
+        sql::archive_audit_events(&self.writer, tenant, through_seq, through_hash).await
+    }
+
+    async fn create_api_key(&self, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError> {
+        sql::create_api_key(&self.writer, key, author).await
     }
 
     async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -112,12 +153,12 @@ impl Store for SqliteStore {
         sql::api_keys(&self.reader, tenant, user_id).await
     }
 
-    async fn revoke_api_key(&self, tenant: TenantId, key_id: i64) -> Result<(), StoreError> {
-        sql::revoke_api_key(&self.writer, tenant, key_id).await
+    async fn revoke_api_key(&self, tenant: TenantId, key_id: i64, author: &Author) -> Result<(), StoreError> {
+        sql::revoke_api_key(&self.writer, tenant, key_id, author).await
     }
 
-    async fn create_client_secret(&self, secret: &NewClientSecret) -> Result<ClientSecretRecord, StoreError> {
-        sql::create_client_secret(&self.writer, secret).await
+    async fn create_client_secret(&self, secret: &NewClientSecret, author: &Author) -> Result<ClientSecretRecord, StoreError> {
+        sql::create_client_secret(&self.writer, secret, author).await
     }
 
     async fn client_secret_by_hash(&self, hash: &SecretHash) -> Result<Option<ClientSecretRecord>, StoreError> {

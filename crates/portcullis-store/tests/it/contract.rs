@@ -12,7 +12,9 @@ use portcullis_store::*;
 
 use crate::harness::Harness;
 
-const DEMO: &str = include_str!("../../../../examples/demo-tenant.yaml");
+pub use crate::audit::*;
+
+pub(crate) const DEMO: &str = include_str!("../../../../examples/demo-tenant.yaml");
 
 /// A tenant that uses every kind of row the store keeps.
 const RICH: &str = r#"
@@ -54,7 +56,7 @@ shares:
   - { resource: app1, user: u2, roles: [contributor] }
 "#;
 
-fn tenant(text: &str) -> Tenant {
+pub(crate) fn tenant(text: &str) -> Tenant {
     load_tenant_text("test", text).expect("the test tenant is valid")
 }
 
@@ -64,13 +66,13 @@ fn named(text: &str, name: &str) -> Tenant {
     tenant
 }
 
-async fn import(store: &Arc<dyn Store>, tenant: &Tenant) -> TenantRecord {
-    let imported = store.import_tenant(tenant, ImportMode::KeepExisting).await.expect("import");
+pub(crate) async fn import(store: &Arc<dyn Store>, tenant: &Tenant) -> TenantRecord {
+    let imported = store.import_tenant(tenant, ImportMode::KeepExisting, &Author::cli()).await.expect("import");
     assert_eq!(imported.outcome, ImportOutcome::Created);
     imported.tenant
 }
 
-async fn loaded(store: &Arc<dyn Store>, id: TenantId) -> (Tenant, u64) {
+pub(crate) async fn loaded(store: &Arc<dyn Store>, id: TenantId) -> (Tenant, u64) {
     store.load_tenant(id).await.expect("load")
 }
 
@@ -93,10 +95,10 @@ pub async fn import_keeps_an_existing_tenant_unless_replace(h: &impl Harness) {
     let first = named(DEMO, "t");
     let second = named(RICH, "t");
     let record = import(&store, &first).await;
-    let kept = store.import_tenant(&second, ImportMode::KeepExisting).await.unwrap();
+    let kept = store.import_tenant(&second, ImportMode::KeepExisting, &Author::cli()).await.unwrap();
     assert_eq!(kept, Imported { tenant: record.clone(), outcome: ImportOutcome::Kept });
     assert_eq!(loaded(&store, record.id).await, (first, 1));
-    let replaced = store.import_tenant(&second, ImportMode::Replace).await.unwrap();
+    let replaced = store.import_tenant(&second, ImportMode::Replace, &Author::cli()).await.unwrap();
     assert_eq!(replaced.outcome, ImportOutcome::Replaced);
     assert_eq!(replaced.tenant.id, record.id, "a replaced tenant keeps its key (and so its credentials)");
     assert_eq!(replaced.tenant.revision, 2);
@@ -112,11 +114,11 @@ pub async fn a_failed_import_changes_nothing(h: &impl Harness) {
     let mut twin = broken.users[0].clone();
     twin.name = "twin".to_owned();
     broken.users.push(twin);
-    let error = store.import_tenant(&broken, ImportMode::Replace).await.unwrap_err();
+    let error = store.import_tenant(&broken, ImportMode::Replace, &Author::cli()).await.unwrap_err();
     assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
     assert_eq!(loaded(&store, record.id).await, (good, 1));
     broken.name = "broken".to_owned();
-    let error = store.import_tenant(&broken, ImportMode::KeepExisting).await.unwrap_err();
+    let error = store.import_tenant(&broken, ImportMode::KeepExisting, &Author::cli()).await.unwrap_err();
     assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
     assert_eq!(store.tenant_by_name("broken").await.unwrap(), None);
 }
@@ -137,27 +139,27 @@ fn apply_to_model(tenant: &mut Tenant, change: &Change) -> Result<(), ModelError
     }
 }
 
-fn user(id: &str) -> RoleTarget {
+pub(crate) fn user(id: &str) -> RoleTarget {
     RoleTarget::User(id.to_owned())
 }
 
-fn group(name: &str) -> RoleTarget {
+pub(crate) fn group(name: &str) -> RoleTarget {
     RoleTarget::Group(name.to_owned())
 }
 
-fn assign(role: &str, target: RoleTarget) -> Change {
+pub(crate) fn assign(role: &str, target: RoleTarget) -> Change {
     Change::AssignRole { role: role.to_owned(), target }
 }
 
-fn unassign(role: &str, target: RoleTarget) -> Change {
+pub(crate) fn unassign(role: &str, target: RoleTarget) -> Change {
     Change::UnassignRole { role: role.to_owned(), target }
 }
 
-fn join(user: &str, group: &str) -> Change {
+pub(crate) fn join(user: &str, group: &str) -> Change {
     Change::JoinGroup { user: user.to_owned(), group: group.to_owned() }
 }
 
-fn leave(user: &str, group: &str) -> Change {
+pub(crate) fn leave(user: &str, group: &str) -> Change {
     Change::LeaveGroup { user: user.to_owned(), group: group.to_owned() }
 }
 
@@ -183,7 +185,7 @@ pub async fn changes_follow_the_model_and_bump_the_revision(h: &impl Harness) {
     ];
     for (step, change) in changes.iter().enumerate() {
         apply_to_model(&mut model, change).unwrap_or_else(|e| panic!("the model refuses {change:?}: {e}"));
-        let revision = store.apply(record.id, change).await.unwrap_or_else(|e| panic!("the store refuses {change:?}: {e}"));
+        let revision = store.apply(record.id, change, &Author::cli()).await.unwrap_or_else(|e| panic!("the store refuses {change:?}: {e}"));
         let expected_revision = step as u64 + 2;
         assert_eq!(revision, expected_revision, "{change:?}");
         assert_eq!(store.revision(record.id).await.unwrap(), expected_revision);
@@ -212,13 +214,13 @@ pub async fn refused_changes_write_nothing(h: &impl Harness) {
     ];
     for change in &refused {
         let expected = apply_to_model(&mut model.clone(), change).expect_err("the model refuses it");
-        match store.apply(record.id, change).await {
+        match store.apply(record.id, change, &Author::cli()).await {
             Err(StoreError::Rejected(error)) => assert_eq!(error, expected, "{change:?}"),
             other => panic!("{change:?}: expected the model's refusal `{expected}`, got {other:?}"),
         }
     }
     assert_eq!(loaded(&store, record.id).await, (model, 1));
-    let missing = store.apply(TenantId(record.id.0 + 1000), &join("ann", "sales")).await.unwrap_err();
+    let missing = store.apply(TenantId(record.id.0 + 1000), &join("ann", "sales"), &Author::cli()).await.unwrap_err();
     assert!(matches!(missing, StoreError::NotFound(_)), "{missing:?}");
 }
 
@@ -235,7 +237,7 @@ pub async fn record_login_stores_toggle_roles(h: &impl Harness) {
         assign("SharedSpaceCreator", user("ann")),
     ] {
         apply_to_model(&mut model, &change).unwrap();
-        store.apply(record.id, &change).await.unwrap();
+        store.apply(record.id, &change, &Author::cli()).await.unwrap();
         assert_eq!(loaded(&store, record.id).await.0, model, "after {change:?}");
     }
     let ann = model.user("ann").unwrap();
@@ -249,14 +251,14 @@ pub async fn tenants_are_isolated(h: &impl Harness) {
     let a = import(&store, &a_model).await;
     let b = import(&store, &b_model).await;
     assert_ne!(a.id, b.id);
-    store.apply(a.id, &assign("Steward", user("bob"))).await.unwrap();
+    store.apply(a.id, &assign("Steward", user("bob")), &Author::cli()).await.unwrap();
     assert_eq!(loaded(&store, b.id).await, (b_model, 1));
     let key = store
-        .create_api_key(&NewApiKey { tenant: a.id, user_id: "bob".into(), hash: [7; 32], description: "a's".into(), expires_at: None })
+        .create_api_key(&NewApiKey { tenant: a.id, user_id: "bob".into(), hash: [7; 32], description: "a's".into(), expires_at: None }, &Author::cli())
         .await
         .unwrap();
     assert!(store.api_keys(b.id, None).await.unwrap().is_empty());
-    assert!(matches!(store.revoke_api_key(b.id, key.id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.revoke_api_key(b.id, key.id, &Author::cli()).await, Err(StoreError::NotFound(_))));
     assert_eq!(store.api_key_by_hash(&[7; 32]).await.unwrap().map(|k| k.revoked_at), Some(None));
     store.delete_tenant(b.id).await.unwrap();
     assert_eq!(loaded(&store, a.id).await.1, 2);
@@ -273,10 +275,10 @@ pub async fn api_keys_are_stored_hashed_and_revocable(h: &impl Harness) {
         description: format!("key {hash}"),
         expires_at,
     };
-    let first = store.create_api_key(&new("ann", 1, None)).await.unwrap();
-    let second = store.create_api_key(&new("bob", 2, Some(first.created_at + 60))).await.unwrap();
+    let first = store.create_api_key(&new("ann", 1, None), &Author::cli()).await.unwrap();
+    let second = store.create_api_key(&new("bob", 2, Some(first.created_at + 60)), &Author::cli()).await.unwrap();
     assert_ne!(first.id, second.id);
-    let duplicate = store.create_api_key(&new("bob", 2, None)).await.unwrap_err();
+    let duplicate = store.create_api_key(&new("bob", 2, None), &Author::cli()).await.unwrap_err();
     assert!(matches!(duplicate, StoreError::Conflict(_)), "{duplicate:?}");
     assert_eq!(store.api_key_by_hash(&[1; 32]).await.unwrap(), Some(first.clone()));
     assert_eq!(store.api_key_by_hash(&[3; 32]).await.unwrap(), None);
@@ -284,12 +286,12 @@ pub async fn api_keys_are_stored_hashed_and_revocable(h: &impl Harness) {
     assert_eq!(store.api_keys(record.id, None).await.unwrap().len(), 2);
     assert!(second.is_usable(second.created_at + 59));
     assert!(!second.is_usable(second.created_at + 60));
-    store.revoke_api_key(record.id, first.id).await.unwrap();
-    store.revoke_api_key(record.id, first.id).await.unwrap();
+    store.revoke_api_key(record.id, first.id, &Author::cli()).await.unwrap();
+    store.revoke_api_key(record.id, first.id, &Author::cli()).await.unwrap();
     let revoked = store.api_key_by_hash(&[1; 32]).await.unwrap().unwrap();
     assert!(revoked.revoked_at.is_some());
     assert!(!revoked.is_usable(revoked.created_at));
-    assert!(matches!(store.revoke_api_key(record.id, 9999).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.revoke_api_key(record.id, 9999, &Author::cli()).await, Err(StoreError::NotFound(_))));
     assert_eq!(store.revision(record.id).await.unwrap(), 1, "credentials do not move the revision");
 }
 
@@ -297,7 +299,7 @@ pub async fn oauth_secrets_and_tokens_round_trip(h: &impl Harness) {
     let store = h.open().await;
     let record = import(&store, &tenant(DEMO)).await;
     let secret = store
-        .create_client_secret(&NewClientSecret { tenant: record.id, client_id: "reporting".into(), hash: [9; 32], bot_user: "admin".into() })
+        .create_client_secret(&NewClientSecret { tenant: record.id, client_id: "reporting".into(), hash: [9; 32], bot_user: "admin".into() }, &Author::cli())
         .await
         .unwrap();
     assert_eq!(store.client_secret_by_hash(&[9; 32]).await.unwrap(), Some(secret));
@@ -322,7 +324,7 @@ pub async fn delete_tenant_removes_everything(h: &impl Harness) {
     let store = h.open().await;
     let record = import(&store, &tenant(DEMO)).await;
     store
-        .create_api_key(&NewApiKey { tenant: record.id, user_id: "ann".into(), hash: [1; 32], description: String::new(), expires_at: None })
+        .create_api_key(&NewApiKey { tenant: record.id, user_id: "ann".into(), hash: [1; 32], description: String::new(), expires_at: None }, &Author::cli())
         .await
         .unwrap();
     store.delete_tenant(record.id).await.unwrap();
@@ -341,7 +343,7 @@ pub async fn data_survives_reopening(h: &impl Harness) {
         let store = h.open().await;
         let record = import(&store, &model).await;
         let change = join("u2", "g2");
-        store.apply(record.id, &change).await.unwrap();
+        store.apply(record.id, &change, &Author::cli()).await.unwrap();
         apply_to_model(&mut model, &change).unwrap();
         record.id
     };
@@ -367,7 +369,7 @@ pub async fn concurrent_writes_each_get_their_own_revision(h: &impl Harness) {
     let mut tasks = Vec::new();
     for n in 0..16 {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move { store.apply(record.id, &join(&format!("extra{n}"), "sales")).await }));
+        tasks.push(tokio::spawn(async move { store.apply(record.id, &join(&format!("extra{n}"), "sales"), &Author::cli()).await }));
     }
     let mut revisions = BTreeSet::new();
     for task in tasks {

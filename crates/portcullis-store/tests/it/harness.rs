@@ -15,6 +15,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 pub trait Harness: Sync {
     /// Opens a store on the test's database.
     fn open(&self) -> impl Future<Output = Arc<dyn Store>> + Send;
+
+    /// Runs SQL on the test's database behind the store's back (to tamper with it).
+    fn execute(&self, sql: &str) -> impl Future<Output = ()> + Send;
 }
 
 /// A temporary SQLite file.
@@ -32,6 +35,14 @@ impl Harness for SqliteHarness {
     async fn open(&self) -> Arc<dyn Store> {
         let url = format!("sqlite://{}", self.dir.path().join("test.db").display());
         Arc::new(SqliteStore::open(&url).await.expect("the SQLite store opens"))
+    }
+
+    async fn execute(&self, sql: &str) {
+        let url = format!("sqlite://{}", self.dir.path().join("test.db").display());
+        // A one-connection pool: a pool is an executor that can be held across awaits.
+        let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&url).await.expect("a SQLite connection");
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap_or_else(|e| panic!("`{sql}`: {e}"));
+        pool.close().await;
     }
 }
 
@@ -94,5 +105,11 @@ fn skip(test: &str, reason: &str) -> Option<PgHarness> {
 impl Harness for PgHarness {
     async fn open(&self) -> Arc<dyn Store> {
         Arc::new(PgStore::open_with(self.options.clone()).await.expect("the PostgreSQL store opens"))
+    }
+
+    async fn execute(&self, sql: &str) {
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(self.options.clone()).await.expect("a PostgreSQL connection");
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap_or_else(|e| panic!("`{sql}`: {e}"));
+        pool.close().await;
     }
 }

@@ -2,6 +2,7 @@
 //! SQLite in a temporary file, PostgreSQL in a fresh schema per test (skipped, by name,
 //! when no PostgreSQL answers, unless `PORTCULLIS_REQUIRE_POSTGRES=1`).
 
+mod audit;
 mod contract;
 mod harness;
 
@@ -44,4 +45,11 @@ contract_tests!(
     delete_tenant_removes_everything,
     data_survives_reopening,
     concurrent_writes_each_get_their_own_revision,
+    each_write_leaves_exactly_one_event,
+    refused_writes_leave_no_event,
+    commit_writes_the_difference_and_refuses_a_stale_base,
+    tampering_is_found_by_verify,
+    queries_filter_and_page,
+    archiving_moves_the_anchor_and_verify_continues,
+    audit_settings_round_trip,
 );

@@ -1,0 +1,220 @@
+//! The audit trail's values as the store takes and gives them: who writes ([`Author`]), an
+//! event to append ([`EventDraft`]), a tenant's audit settings, and the clock that stamps
+//! events. The chain itself (hashes, verification) is `portcullis_audit`'s; the SQL that
+//! appends and reads events is in `sql.rs`.
+//!
+//! INVARIANT: an event is appended in the same transaction as the write it records, after the
+//! tenant's row is locked, so a tenant's chain is extended by one writer at a time.
+
+use portcullis_audit::{Actor, DecisionLogMode, DecisionLogPolicy, EventType, ResourceRef};
+
+/// Who makes a write, and through which channel (`api-key`, `oauth:<client>`, `session`,
+/// `operator`, `cli`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Author {
+    /// The acting user, client and key.
+    pub actor: Actor,
+    /// The channel, as events name it.
+    pub channel: String,
+}
+
+impl Author {
+    /// A user acting through `channel`.
+    pub fn user(user: impl Into<String>, channel: impl Into<String>) -> Author {
+        Author { actor: Actor { user: Some(user.into()), ..Actor::default() }, channel: channel.into() }
+    }
+
+    /// The operator token (automation), acting as no user.
+    pub fn operator() -> Author {
+        Author { actor: Actor::default(), channel: "operator".to_owned() }
+    }
+
+    /// The command line, on the database directly.
+    pub fn cli() -> Author {
+        Author { actor: Actor::default(), channel: "cli".to_owned() }
+    }
+}
+
+/// An event to append: everything but its tenant, sequence number and hashes, which the store
+/// fills in inside the writing transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventDraft {
+    /// What happened.
+    pub event_type: EventType,
+    /// Who acted, through which channel.
+    pub author: Author,
+    /// The action asked for or performed (`user:manage`, `app:export`, `assign-role`, ...).
+    pub action: String,
+    /// What it was about.
+    pub resource: Option<ResourceRef>,
+    /// For decisions: `allow` or `deny`.
+    pub decision: Option<String>,
+    /// For decisions: the explanation at that moment.
+    pub explanation: Option<serde_json::Value>,
+    /// Details of a change.
+    pub data: serde_json::Value,
+    /// When it happened (RFC 3339); `None` = when it is stored.
+    pub event_time: Option<String>,
+}
+
+impl EventDraft {
+    /// A change event with `data`, stamped when stored.
+    pub fn change(event_type: EventType, author: &Author, action: impl Into<String>, resource: Option<ResourceRef>, data: serde_json::Value) -> EventDraft {
+        EventDraft {
+            event_type,
+            author: author.clone(),
+            action: action.into(),
+            resource,
+            decision: None,
+            explanation: None,
+            data,
+            event_time: None,
+        }
+    }
+}
+
+/// A tenant's audit settings: which decisions are logged, and how long events are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AuditSettings {
+    /// Which ordinary decisions are logged (data-leaving ones always are).
+    pub policy: DecisionLogPolicy,
+    /// Events older than this many days are archived; `None` = kept for ever.
+    pub retention_days: Option<u32>,
+}
+
+pub(crate) fn mode_word(mode: DecisionLogMode) -> &'static str {
+    match mode {
+        DecisionLogMode::Off => "off",
+        DecisionLogMode::Denies => "denies",
+        DecisionLogMode::All => "all",
+    }
+}
+
+pub(crate) fn parse_mode(word: &str) -> Option<DecisionLogMode> {
+    match word {
+        "off" => Some(DecisionLogMode::Off),
+        "denies" => Some(DecisionLogMode::Denies),
+        "all" => Some(DecisionLogMode::All),
+        _ => None,
+    }
+}
+
+/// Now as RFC 3339 in UTC with milliseconds (`2026-11-23T10:00:00.123Z`), which orders as text.
+pub fn rfc3339_now() -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    rfc3339_millis(millis)
+}
+
+/// Unix milliseconds as RFC 3339 in UTC with milliseconds.
+pub fn rfc3339_millis(unix_millis: i64) -> String {
+    let seconds = unix_millis.div_euclid(1000);
+    let days = seconds.div_euclid(86_400);
+    let secs = seconds.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60,
+        unix_millis.rem_euclid(1000)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(super::rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::rfc3339_millis(1_795_435_200_123), "2026-11-23T12:00:00.123Z");
+    }
+}
+
+/// A tenant's whole stored chain: where its archived prefix ends, its head, and its events in
+/// sequence order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditChain {
+    /// The last archived event's sequence number (0 when nothing was archived).
+    pub archived_seq: u64,
+    /// Its hash ([`portcullis_audit::GENESIS`] when nothing was archived): the first stored event must follow it.
+    pub archived_hash: String,
+    /// The last appended event's sequence number.
+    pub head_seq: u64,
+    /// Its hash.
+    pub head_hash: String,
+    /// The stored events.
+    pub events: Vec<portcullis_audit::SealedEvent>,
+}
+
+impl AuditChain {
+    /// Recomputes the chain: every event follows the one before it (the first follows the
+    /// archive), each hash covers its body, and the last event is the recorded head. Returns
+    /// the number of events checked, or the first break.
+    pub fn verify(&self) -> Result<u64, portcullis_audit::ChainBreak> {
+        let n_checked = portcullis_audit::verify(&self.events, &self.archived_hash)?;
+        let (last_seq, last_hash) = match self.events.last() {
+            Some(last) => (last.seq, last.hash.as_str()),
+            None => (self.archived_seq, self.archived_hash.as_str()),
+        };
+        if last_seq != self.head_seq || last_hash != self.head_hash {
+            return Err(portcullis_audit::ChainBreak::Truncated { last: last_seq, head: self.head_seq });
+        }
+        Ok(n_checked)
+    }
+}
+
+fn target_resource(target: &portcullis_model::tenant::RoleTarget) -> (EventType, ResourceRef) {
+    use portcullis_model::tenant::RoleTarget;
+    let (event_type, kind, id) = match target {
+        RoleTarget::User(user) => (EventType::UserUpdated, "user", user.as_str()),
+        RoleTarget::Group(group) => (EventType::GroupUpdated, "group", group.as_str()),
+        RoleTarget::Everyone => (EventType::GroupUpdated, "group", "Everyone"),
+    };
+    (event_type, ResourceRef { kind: kind.to_owned(), id: id.to_owned(), space: None, owner: None })
+}
+
+fn resource(kind: &str, id: &str) -> Option<ResourceRef> {
+    Some(ResourceRef { kind: kind.to_owned(), id: id.to_owned(), space: None, owner: None })
+}
+
+/// The event that records a [`crate::Change`].
+pub(crate) fn change_event(change: &crate::Change, author: &Author) -> EventDraft {
+    use crate::Change;
+    use serde_json::json;
+    let action = change.kind();
+    match change {
+        Change::AssignRole { role, target } | Change::UnassignRole { role, target } => {
+            let (event_type, target) = target_resource(target);
+            EventDraft::change(event_type, author, action, Some(target), json!({ "role": role }))
+        }
+        Change::JoinGroup { user, group } | Change::LeaveGroup { user, group } => {
+            EventDraft::change(EventType::UserUpdated, author, action, resource("user", user), json!({ "group": group }))
+        }
+        Change::SetSetting { setting, value } => EventDraft::change(
+            EventType::TenantSettingsUpdated,
+            author,
+            action,
+            None,
+            json!({ "setting": setting.as_str(), "value": value }),
+        ),
+        Change::SetUserDefault { permission, value } => EventDraft::change(
+            EventType::RoleUpdated,
+            author,
+            action,
+            resource("role", portcullis_model::role::USER_DEFAULT),
+            json!({ "permission": permission.def().key, "value": value.as_str() }),
+        ),
+        Change::RecordLogin { user } => EventDraft::change(EventType::UserUpdated, author, action, resource("user", user), json!({})),
+    }
+}
