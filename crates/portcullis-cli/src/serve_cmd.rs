@@ -131,7 +131,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     tracing::info!(%address, "serving");
-    axum::serve(listener, portcullis_server::app(state)).with_graceful_shutdown(shutdown_signal()).await.context("the server failed")?;
+    axum::serve(listener, portcullis_server::app(state.clone())).with_graceful_shutdown(shutdown_signal()).await.context("the server failed")?;
+    // Decision events still queued are stored before the process ends.
+    state.decision_log().flush().await;
     tracing::info!("stopped");
     Ok(())
 }

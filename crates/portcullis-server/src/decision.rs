@@ -37,6 +37,31 @@ fn session_rights<'v>(view: &'v View, user: UserIdx, via: &str) -> &'v TenantRig
     if via == "session" { view.sessions.rights(&view.snapshot.user(user).id).unwrap_or(current) } else { current }
 }
 
+/// Sends a decision to the decision log when the tenant's policy logs it (data-leaving
+/// actions always). The explanation is worked out here when the caller did not ask for it.
+pub(crate) async fn log_decision(state: &AppState, caller: &Caller, view: &View, raw: &RawRequest<'_>, decision: &Decision) {
+    let data_leaving = Action::parse(raw.action).is_some_and(Action::is_data_leaving);
+    let sample_key = crate::decision_log::sample_key(&[raw.user, raw.action, raw.resource.unwrap_or("")]);
+    if !caller.tenant.audit_policy().should_log(data_leaving, decision.allowed, sample_key) {
+        return;
+    }
+    let explained;
+    let decision = if decision.explanation.reasons.is_empty() {
+        match decide_raw(view, raw, true) {
+            Ok(with_reasons) => {
+                explained = with_reasons;
+                &explained
+            }
+            Err(_) => decision,
+        }
+    } else {
+        decision
+    };
+    let decided = crate::decision_log::Decided { author: caller.author(), user: raw.user, via: raw.via, action: raw.action, resource: raw.resource };
+    let draft = crate::decision_log::decision_event(&view.snapshot, &decided, decision);
+    state.decision_log().record(caller.tenant.id, draft).await;
+}
+
 /// Decides one request.
 #[utoipa::path(
     post, path = "/v1/check", tag = "decisions",
@@ -57,6 +82,7 @@ pub async fn check(State(state): State<AppState>, caller: Caller, ApiJson(body):
     let via = body.via.as_deref().unwrap_or("api-key");
     let raw = RawRequest { user: &body.user, via, action: &body.action, resource: body.resource.as_deref() };
     let decision = decide_raw(&view, &raw, body.explain)?;
+    log_decision(&state, &caller, &view, &raw, &decision).await;
     state.metrics().record_decisions(u64::from(decision.allowed), u64::from(!decision.allowed));
     Ok(Json(DecisionBody::new(&decision, view.snapshot.revision, body.explain)))
 }
@@ -90,7 +116,11 @@ pub async fn check_batch(State(state): State<AppState>, caller: Caller, ApiJson(
         let outcome = if allowed_to_ask {
             let via = check.via.as_deref().unwrap_or(default_via);
             let raw = RawRequest { user: &check.user, via, action: &check.action, resource: check.resource.as_deref() };
-            decide_raw(&view, &raw, body.explain).map_err(ApiError::from)
+            let decided = decide_raw(&view, &raw, body.explain).map_err(ApiError::from);
+            if let Ok(decision) = &decided {
+                log_decision(&state, &caller, &view, &raw, decision).await;
+            }
+            decided
         } else {
             caller.check_may_ask_about(&view.snapshot, &check.user).map(|()| Decision { allowed: false, explanation: Default::default() })
         };

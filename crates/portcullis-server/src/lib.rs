@@ -13,6 +13,7 @@ pub mod admin;
 pub mod auth;
 pub mod authzen;
 pub mod decision;
+pub mod decision_log;
 pub mod dto;
 pub mod err;
 pub mod extract;

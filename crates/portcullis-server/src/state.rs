@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use portcullis_engine::{Sessions, Snapshot};
 use portcullis_model::Tenant;
-use portcullis_store::{Author, Change, ImportMode, Imported, SecretHash, Store, StoreError, TenantId};
+use portcullis_store::{Author, Change, DecisionLogPolicy, ImportMode, Imported, SecretHash, Store, StoreError, TenantId};
 
+use crate::decision_log::DecisionLog;
 use crate::err::ApiError;
 use crate::metrics::Metrics;
 
@@ -34,6 +35,8 @@ pub struct TenantState {
     /// The tenant's name.
     pub name: String,
     view: RwLock<Arc<View>>,
+    /// Which decisions this tenant logs (read from the store at load, updated by this node's writes).
+    audit_policy: RwLock<DecisionLogPolicy>,
     /// Serializes rebuilds of this tenant's view on this node.
     rebuild: tokio::sync::Mutex<()>,
 }
@@ -44,6 +47,22 @@ impl TenantState {
         match self.view.read() {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Which decisions this tenant logs.
+    pub fn audit_policy(&self) -> DecisionLogPolicy {
+        match self.audit_policy.read() {
+            Ok(guard) => *guard,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    /// Replaces the decision-logging policy on this node.
+    pub fn set_audit_policy(&self, policy: DecisionLogPolicy) {
+        match self.audit_policy.write() {
+            Ok(mut guard) => *guard = policy,
+            Err(poisoned) => *poisoned.into_inner() = policy,
         }
     }
 
@@ -75,6 +94,7 @@ struct Inner {
     tenants: RwLock<HashMap<TenantId, Arc<TenantState>>>,
     metrics: Metrics,
     config: ServerConfig,
+    decision_log: DecisionLog,
 }
 
 async fn build_view(store: &Arc<dyn Store>, id: TenantId, sessions: Sessions) -> Result<View, StoreError> {
@@ -93,7 +113,8 @@ async fn build_view(store: &Arc<dyn Store>, id: TenantId, sessions: Sessions) ->
 impl AppState {
     /// Loads every stored tenant's view.
     pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<AppState, StoreError> {
-        let state = AppState(Arc::new(Inner { store, tenants: RwLock::new(HashMap::new()), metrics: Metrics::default(), config }));
+        let decision_log = DecisionLog::start(store.clone());
+        let state = AppState(Arc::new(Inner { store, tenants: RwLock::new(HashMap::new()), metrics: Metrics::default(), config, decision_log }));
         for record in state.0.store.tenants().await? {
             state.load(record.id, record.name).await?;
         }
@@ -108,6 +129,11 @@ impl AppState {
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+
+    /// The decision log's queue.
+    pub fn decision_log(&self) -> &DecisionLog {
+        &self.0.decision_log
     }
 
     /// The configuration.
@@ -154,7 +180,9 @@ impl AppState {
 
     async fn load(&self, id: TenantId, name: String) -> Result<Arc<TenantState>, StoreError> {
         let view = build_view(&self.0.store, id, Sessions::default()).await?;
-        let tenant = Arc::new(TenantState { id, name, view: RwLock::new(Arc::new(view)), rebuild: tokio::sync::Mutex::new(()) });
+        let audit_policy = RwLock::new(self.0.store.audit_settings(id).await?.policy);
+        let tenant =
+            Arc::new(TenantState { id, name, view: RwLock::new(Arc::new(view)), audit_policy, rebuild: tokio::sync::Mutex::new(()) });
         let mut tenants = match self.0.tenants.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod audit_log;
 mod authzen;
 mod credentials;
 mod decisions;
