@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use portcullis_engine::{Reason, Sessions, Snapshot, decide, resolve};
+use portcullis_engine::{Sessions, Snapshot, decide, resolve};
 use portcullis_engine::RawRequest;
 use portcullis_model::tenant_file::load_tenant_text;
 
@@ -57,7 +57,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             .map(|r| {
                 let mut tokens = Vec::new();
                 r.tokens(&mut tokens);
-                serde_json::json!({ "kind": reason_kind(r), "tokens": tokens, "text": r.sentence() })
+                serde_json::json!({ "kind": r.kind(), "tokens": tokens, "text": r.sentence() })
             })
             .collect();
         let out = serde_json::json!({
@@ -79,24 +79,4 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         println!("  tokens: {}", decision.explanation.tokens().join(", "));
     }
     Ok(if decision.allowed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-/// A stable name for each kind of reason, for JSON consumers.
-pub fn reason_kind(reason: &Reason) -> &'static str {
-    match reason {
-        Reason::Status(_) => "status",
-        Reason::UserDefault { .. } => "user-default",
-        Reason::Role { .. } => "role",
-        Reason::Setting(_) => "setting",
-        Reason::Entitlement(_) => "entitlement",
-        Reason::SpaceOwner { .. } => "space-owner",
-        Reason::SpaceRole { .. } => "space-role",
-        Reason::AdminWithoutSpaceRole { .. } => "admin-without-space-role",
-        Reason::Owner => "owner",
-        Reason::Share { .. } => "share",
-        Reason::Scope { .. } => "scope",
-        Reason::Source { .. } => "source",
-        Reason::NoGrant => "no-grant",
-        Reason::Error(_) => "error",
-    }
 }

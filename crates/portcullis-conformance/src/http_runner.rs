@@ -101,11 +101,7 @@ fn run_rules(target: &HttpTarget, source: &SourceFile, path: &Path, scenario: &S
         }
     };
     if let Some(rejects) = &scenario.rejects {
-        let phrases: Vec<String> = match rejects {
-            Value::String(p) => vec![p.clone()],
-            Value::Array(ps) => ps.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect(),
-            _ => Vec::new(),
-        };
+        let phrases = phrases(rejects);
         report.record(expect_refusal(source, &phrases, loaded));
         delete(target, &tenant);
         return report;
@@ -202,11 +198,7 @@ fn run_text(target: &HttpTarget, source: &SourceFile, path: &Path) -> ScenarioRe
         Err(message) => return load_failure(&source.label, &name, message),
     };
     if let Some(rejects) = &scenario.rejects {
-        let phrases: Vec<String> = match rejects {
-            Value::String(p) => vec![p.clone()],
-            Value::Array(ps) => ps.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect(),
-            _ => Vec::new(),
-        };
+        let phrases = phrases(rejects);
         report.record(expect_refusal(source, &phrases, imported));
         delete(target, &tenant);
         return report;
@@ -237,6 +229,15 @@ fn run_text(target: &HttpTarget, source: &SourceFile, path: &Path) -> ScenarioRe
     }
     delete(target, &tenant);
     report
+}
+
+/// The phrases of a `rejects:` (one or a list).
+fn phrases(rejects: &Value) -> Vec<String> {
+    match rejects {
+        Value::String(p) => vec![p.clone()],
+        Value::Array(ps) => ps.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn delete(target: &HttpTarget, tenant: &str) {

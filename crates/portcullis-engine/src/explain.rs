@@ -124,6 +124,26 @@ fn via_words(via: &Via) -> String {
 }
 
 impl Reason {
+    /// A stable name for the kind of reason, for JSON consumers (`role`, `space-role`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reason::Status(_) => "status",
+            Reason::UserDefault { .. } => "user-default",
+            Reason::Role { .. } => "role",
+            Reason::Setting(_) => "setting",
+            Reason::Entitlement(_) => "entitlement",
+            Reason::SpaceOwner { .. } => "space-owner",
+            Reason::SpaceRole { .. } => "space-role",
+            Reason::AdminWithoutSpaceRole { .. } => "admin-without-space-role",
+            Reason::Owner => "owner",
+            Reason::Share { .. } => "share",
+            Reason::Scope { .. } => "scope",
+            Reason::Source { .. } => "source",
+            Reason::NoGrant => "no-grant",
+            Reason::Error(_) => "error",
+        }
+    }
+
     /// The conformance tokens of this reason.
     pub fn tokens(&self, out: &mut Vec<String>) {
         match self {

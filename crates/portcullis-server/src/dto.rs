@@ -1,7 +1,7 @@
 //! The wire format: JSON request and response bodies of the decision API, and their
 //! conversion from the engine's types. Field names are camelCase; unknown fields are refused.
 
-use portcullis_engine::{Decision, Explanation, Reason};
+use portcullis_engine::{Decision, Explanation};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -69,25 +69,6 @@ pub struct ReasonBody {
     pub text: String,
 }
 
-fn reason_kind(reason: &Reason) -> &'static str {
-    match reason {
-        Reason::Status(_) => "status",
-        Reason::UserDefault { .. } => "user-default",
-        Reason::Role { .. } => "role",
-        Reason::Setting(_) => "setting",
-        Reason::Entitlement(_) => "entitlement",
-        Reason::SpaceOwner { .. } => "space-owner",
-        Reason::SpaceRole { .. } => "space-role",
-        Reason::AdminWithoutSpaceRole { .. } => "admin-without-space-role",
-        Reason::Owner => "owner",
-        Reason::Share { .. } => "share",
-        Reason::Scope { .. } => "scope",
-        Reason::Source { .. } => "source",
-        Reason::NoGrant => "no-grant",
-        Reason::Error(_) => "error",
-    }
-}
-
 impl ExplanationBody {
     /// The wire form of an explanation.
     pub fn from_explanation(explanation: &Explanation) -> ExplanationBody {
@@ -97,7 +78,7 @@ impl ExplanationBody {
             .map(|reason| {
                 let mut tokens = Vec::new();
                 reason.tokens(&mut tokens);
-                ReasonBody { kind: reason_kind(reason), tokens, text: reason.sentence() }
+                ReasonBody { kind: reason.kind(), tokens, text: reason.sentence() }
             })
             .collect();
         ExplanationBody { tokens: explanation.tokens(), reasons }

@@ -28,9 +28,12 @@ use crate::auth::Caller;
 use crate::err::ApiError;
 use crate::state::AppState;
 
-/// The loaded sites of every tenant on this node, by (tenant name, site name).
+/// Loaded sites by (tenant name, site name).
+type SiteMap = HashMap<(String, String), Arc<LoadedSite>>;
+
+/// The loaded sites of every tenant on this node.
 #[derive(Clone, Default)]
-pub struct RuleSites(Arc<RwLock<HashMap<(String, String), Arc<LoadedSite>>>>);
+pub struct RuleSites(Arc<RwLock<SiteMap>>);
 
 impl RuleSites {
     fn get(&self, tenant: &str, name: &str) -> Option<Arc<LoadedSite>> {
