@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod audits;
 pub mod auth;
 pub mod authzen;
 pub mod decision;
@@ -63,6 +64,7 @@ pub fn app(state: AppState) -> Router {
         .route("/access/v1/evaluation", post(authzen::evaluation))
         .route("/access/v1/evaluations", post(authzen::evaluations))
         .route("/.well-known/authzen-configuration", get(authzen::configuration))
+        .merge(audits::routes(state.clone()))
         .nest("/api/v1", qlik::management_api(state.clone(), portcullis_qlik_api::ApiConfig::from_env()))
         .merge(portcullis_qlik_api::product_info_routes())
         .merge(rules_api::routes(state.clone(), rules_api::RuleSites::default()))

@@ -4,6 +4,7 @@
 mod support;
 
 mod audit_log;
+mod audits_api;
 mod authzen;
 mod credentials;
 mod decisions;

@@ -1,0 +1,302 @@
+//! The audit trail over HTTP, in the shape of the Qlik audits API: `GET /api/v1/audits`
+//! (filters `eventType`, `userId`, `eventTime=start/end`, `source`; `limit`; `next`/`prev`
+//! cursors with absolute links; `sort` `-eventTime` (default) or `+eventTime`),
+//! `/api/v1/audits/{id}`, `/audits/types`, `/audits/sources`, and `/audits/settings` (GET; PUT
+//! is Portcullis's extension for the decision-log mode, sampling and retention).
+//!
+//! Reading is a decision like any other: the caller needs `audit:read` (TenantAdmin,
+//! AuditAdmin); changing the settings needs the tenant-admin right to manage roles. Errors use
+//! Qlik's envelope `{"errors":[{code,title,detail}],"traceId"}`.
+
+use std::collections::BTreeSet;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Json;
+
+use portcullis_model::Action;
+use portcullis_store::{AuditQuery, AuditSettings, DecisionLogMode, DecisionLogPolicy, EventBody, EventType};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::state::AppState;
+
+/// Most events one page holds.
+const MAX_LIMIT: usize = 100;
+
+/// The audit routes (absolute paths), to merge into the app.
+pub fn routes<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
+    Router::new()
+        .route("/api/v1/audits", get(list))
+        .route("/api/v1/audits/types", get(types))
+        .route("/api/v1/audits/sources", get(sources))
+        .route("/api/v1/audits/settings", get(get_settings).put(put_settings))
+        .route("/api/v1/audits/{id}", get(one))
+        .with_state(state)
+}
+
+fn qlik_error(status: StatusCode, code: &str, title: &str, detail: impl Into<String>) -> Response {
+    let trace = format!("{:016x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0));
+    (status, Json(json!({ "errors": [{ "code": code, "title": title, "detail": detail.into(), "status": status.as_u16() }], "traceId": trace }))).into_response()
+}
+
+async fn reader(parts: &mut Parts, state: &AppState, action: Action) -> Result<Caller, Response> {
+    let caller = Caller::from_request_parts(parts, state)
+        .await
+        .map_err(|e| qlik_error(StatusCode::UNAUTHORIZED, "AUDITS-1", "Unauthorized", e.body.message))?;
+    if caller.may(&caller.tenant.view().snapshot, action) {
+        Ok(caller)
+    } else {
+        Err(qlik_error(StatusCode::FORBIDDEN, "AUDITS-3", "Forbidden", format!("reading the audit trail needs `{action}` (TenantAdmin or AuditAdmin)")))
+    }
+}
+
+fn base_url(parts: &Parts) -> String {
+    if let Ok(url) = std::env::var("PORTCULLIS_PUBLIC_URL") {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let host = parts.headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+/// One event in the Qlik shape.
+fn event_json(base: &str, tenant: &str, seq: u64, hash: &str, body: &EventBody) -> Value {
+    let source = EventType::parse(&body.event_type).map(EventType::source).unwrap_or("com.qlik/portcullis");
+    let resource = body.resource.as_ref();
+    json!({
+        "id": seq.to_string(),
+        "eventId": hash,
+        "eventTime": body.event_time,
+        "eventType": body.event_type,
+        "eventTypeVersion": "1.0",
+        "source": source,
+        "tenantId": tenant,
+        "userId": body.actor.user,
+        "contentType": "application/json",
+        "data": {
+            "action": body.action,
+            "channel": body.channel,
+            "resource": body.resource,
+            "decision": body.decision,
+            "explanation": body.explanation,
+            "details": body.data,
+        },
+        "extensions": {
+            "actor": { "sub": body.actor.client.as_ref().or(body.actor.user.as_ref()), "subType": if body.actor.client.is_some() { "client" } else { "user" } },
+            "ownerId": resource.and_then(|r| r.owner.clone()),
+            "spaceId": resource.and_then(|r| r.space.clone()),
+            "topLevelResourceId": resource.map(|r| r.id.clone()),
+        },
+        "links": { "self": { "href": format!("{base}/api/v1/audits/{seq}") } },
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ListParams {
+    event_type: Option<String>,
+    user_id: Option<String>,
+    event_time: Option<String>,
+    source: Option<String>,
+    limit: Option<usize>,
+    next: Option<String>,
+    prev: Option<String>,
+    sort: Option<String>,
+}
+
+async fn list(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let caller = match reader(&mut parts, &state, Action::AuditRead).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let params: ListParams = match Query::<ListParams>::try_from_uri(&parts.uri) {
+        Ok(Query(p)) => p,
+        Err(e) => return qlik_error(StatusCode::BAD_REQUEST, "AUDITS-2", "Bad request", e.body_text()),
+    };
+    let newest_first = match params.sort.as_deref() {
+        None | Some("-eventTime") => true,
+        Some("+eventTime") => false,
+        Some(other) => return qlik_error(StatusCode::BAD_REQUEST, "AUDITS-2", "Bad request", format!("unsupported sort `{other}`; use `-eventTime` or `+eventTime`")),
+    };
+    let limit = params.limit.unwrap_or(10).clamp(1, MAX_LIMIT);
+    let mut query = AuditQuery { limit: limit + 1, newest_first, ..AuditQuery::default() };
+    if let Some(types) = &params.event_type {
+        query.event_types = types.split(',').map(str::to_owned).collect();
+    }
+    if let Some(source) = &params.source {
+        let of_source: Vec<String> = EventType::ALL.iter().filter(|t| t.source() == source).map(|t| t.as_str().to_owned()).collect();
+        query.event_types = if query.event_types.is_empty() { of_source } else { query.event_types.into_iter().filter(|t| of_source.contains(t)).collect() };
+        if query.event_types.is_empty() {
+            query.event_types = vec!["(none)".to_owned()];
+        }
+    }
+    query.user = params.user_id.clone();
+    if let Some(range) = &params.event_time {
+        let Some((start, end)) = range.split_once('/') else {
+            return qlik_error(StatusCode::BAD_REQUEST, "AUDITS-2", "Bad request", "`eventTime` is an interval `start/end` (RFC 3339)");
+        };
+        query.since = (!start.is_empty()).then(|| start.to_owned());
+        query.until = (!end.is_empty()).then(|| end.to_owned());
+    }
+    // Cursors are sequence numbers: `next` continues past the last item shown, `prev` goes back.
+    let cursor = |text: &str| text.strip_prefix('s').and_then(|n| n.parse::<u64>().ok());
+    let going_back = params.prev.is_some();
+    match (params.next.as_deref().map(cursor), params.prev.as_deref().map(cursor)) {
+        (Some(None), _) | (_, Some(None)) => return qlik_error(StatusCode::BAD_REQUEST, "AUDITS-2", "Bad request", "unknown cursor; follow `links.next.href`"),
+        (Some(Some(seq)), _) => {
+            if newest_first { query.before_seq = Some(seq) } else { query.after_seq = Some(seq) }
+        }
+        (_, Some(Some(seq))) => {
+            query.newest_first = !newest_first;
+            if newest_first { query.after_seq = Some(seq) } else { query.before_seq = Some(seq) }
+        }
+        _ => {}
+    }
+    let mut found = match state.store().audit_events(caller.tenant.id, &query).await {
+        Ok(found) => found,
+        Err(e) => return qlik_error(StatusCode::INTERNAL_SERVER_ERROR, "AUDITS-5", "Internal error", format!("cannot read the audit trail: {e}")),
+    };
+    let more = found.len() > limit;
+    found.truncate(limit);
+    if going_back {
+        found.reverse();
+    }
+    let base = base_url(&parts);
+    let data: Vec<Value> = found.iter().map(|(sealed, body)| event_json(&base, &caller.tenant.name, sealed.seq, &sealed.hash, body)).collect();
+    let mut keep = String::new();
+    for (key, value) in [("eventType", &params.event_type), ("userId", &params.user_id), ("eventTime", &params.event_time), ("source", &params.source), ("sort", &params.sort)] {
+        if let Some(value) = value {
+            keep.push_str(&format!("&{key}={}", urlencode(value)));
+        }
+    }
+    let page = |cursor: &str, seq: u64| format!("{base}/api/v1/audits?limit={limit}{keep}&{cursor}=s{seq}");
+    let mut links = json!({ "self": { "href": format!("{base}{}", parts.uri) } });
+    let (first, last) = (found.first().map(|(s, _)| s.seq), found.last().map(|(s, _)| s.seq));
+    if let Some(last) = last.filter(|_| more || going_back) {
+        links["next"] = json!({ "href": page("next", last) });
+    }
+    if let Some(first) = first.filter(|_| params.next.is_some() || (going_back && more)) {
+        links["prev"] = json!({ "href": page("prev", first) });
+    }
+    Json(json!({ "data": data, "links": links })).into_response()
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn one(State(state): State<AppState>, Path(id): Path<String>, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let caller = match reader(&mut parts, &state, Action::AuditRead).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let not_found = || qlik_error(StatusCode::NOT_FOUND, "AUDITS-4", "Not found", format!("no audit event `{id}`"));
+    let Ok(seq) = id.parse::<u64>() else { return not_found() };
+    match state.store().audit_event(caller.tenant.id, seq).await {
+        Ok(Some((sealed, body))) => Json(event_json(&base_url(&parts), &caller.tenant.name, sealed.seq, &sealed.hash, &body)).into_response(),
+        Ok(None) => not_found(),
+        Err(e) => qlik_error(StatusCode::INTERNAL_SERVER_ERROR, "AUDITS-5", "Internal error", format!("cannot read the audit trail: {e}")),
+    }
+}
+
+async fn types(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    if let Err(response) = reader(&mut parts, &state, Action::AuditRead).await {
+        return response;
+    }
+    let data: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+    Json(json!({ "data": data, "links": { "self": { "href": format!("{}/api/v1/audits/types", base_url(&parts)) } } })).into_response()
+}
+
+async fn sources(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    if let Err(response) = reader(&mut parts, &state, Action::AuditRead).await {
+        return response;
+    }
+    let data: BTreeSet<&str> = EventType::ALL.iter().map(|t| t.source()).collect();
+    Json(json!({ "data": data, "links": { "self": { "href": format!("{}/api/v1/audits/sources", base_url(&parts)) } } })).into_response()
+}
+
+fn settings_json(settings: &AuditSettings) -> Value {
+    let mode = match settings.policy.mode {
+        DecisionLogMode::Off => "off",
+        DecisionLogMode::Denies => "denies",
+        DecisionLogMode::All => "all",
+    };
+    json!({ "data": {
+        "ArchiveEnabled": true,
+        "EventTTL": settings.retention_days.map(|d| u64::from(d) * 86_400),
+        "decisionLogMode": mode,
+        "samplePerMillion": settings.policy.sample_per_million,
+        "retentionDays": settings.retention_days,
+    } })
+}
+
+async fn get_settings(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let caller = match reader(&mut parts, &state, Action::AuditRead).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    match state.store().audit_settings(caller.tenant.id).await {
+        Ok(settings) => Json(settings_json(&settings)).into_response(),
+        Err(e) => qlik_error(StatusCode::INTERNAL_SERVER_ERROR, "AUDITS-5", "Internal error", e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SettingsBody {
+    decision_log_mode: Option<DecisionLogMode>,
+    sample_per_million: Option<u32>,
+    retention_days: Option<u32>,
+}
+
+async fn put_settings(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let caller = match reader(&mut parts, &state, Action::RoleCreate).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let bytes = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(bytes) => bytes,
+        Err(e) => return qlik_error(StatusCode::BAD_REQUEST, "AUDITS-2", "Bad request", e.to_string()),
+    };
+    let change: SettingsBody = match serde_json::from_slice(&bytes) {
+        Ok(change) => change,
+        Err(e) => return qlik_error(StatusCode::BAD_REQUEST, "AUDITS-2", "Bad request", format!("{e}; fields: decisionLogMode (off, denies, all), samplePerMillion (0-1000000), retentionDays")),
+    };
+    if change.sample_per_million.is_some_and(|s| s > 1_000_000) {
+        return qlik_error(StatusCode::BAD_REQUEST, "AUDITS-2", "Bad request", "samplePerMillion is at most 1000000");
+    }
+    let mut settings = match state.store().audit_settings(caller.tenant.id).await {
+        Ok(settings) => settings,
+        Err(e) => return qlik_error(StatusCode::INTERNAL_SERVER_ERROR, "AUDITS-5", "Internal error", e.to_string()),
+    };
+    let policy = DecisionLogPolicy {
+        mode: change.decision_log_mode.unwrap_or(settings.policy.mode),
+        sample_per_million: change.sample_per_million.unwrap_or(settings.policy.sample_per_million),
+    };
+    settings.policy = policy;
+    if change.retention_days.is_some() {
+        settings.retention_days = change.retention_days;
+    }
+    if let Err(e) = state.store().set_audit_settings(caller.tenant.id, &settings, &caller.author()).await {
+        return qlik_error(StatusCode::INTERNAL_SERVER_ERROR, "AUDITS-5", "Internal error", e.to_string());
+    }
+    caller.tenant.set_audit_policy(policy);
+    Json(settings_json(&settings)).into_response()
+}
+
