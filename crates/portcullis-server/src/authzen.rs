@@ -141,8 +141,17 @@ fn error_response(error: ApiError) -> EvaluationResponse {
     EvaluationResponse { decision: false, context: json!({ "error": error.body }) }
 }
 
-/// Evaluates one request on a view; `Err` only when the caller may not ask.
-fn evaluate(view: &View, caller: &Caller, subject: &Subject, action: &AzAction, resource: &AzResource, context: Option<&Value>) -> Result<EvaluationResponse, ApiError> {
+/// Evaluates one request on a view and logs it as the tenant's policy says (data-leaving
+/// actions always); `Err` only when the caller may not ask.
+async fn evaluate(
+    state: &AppState,
+    view: &View,
+    caller: &Caller,
+    subject: &Subject,
+    action: &AzAction,
+    resource: &AzResource,
+    context: Option<&Value>,
+) -> Result<EvaluationResponse, ApiError> {
     if subject.kind != "user" {
         return Ok(error_response(
             ApiError::bad_request("unknown_subject_type", format!("subject type `{}` is not known", subject.kind)).hint("use `user`").field("subject.type"),
@@ -168,14 +177,17 @@ fn evaluate(view: &View, caller: &Caller, subject: &Subject, action: &AzAction, 
     let via = context.and_then(|c| c.get("via")).and_then(Value::as_str).unwrap_or("api-key");
     let raw = RawRequest { user: &subject.id, via, action: &action.name, resource: resource_id };
     Ok(match decide_raw(view, &raw, true) {
-        Ok(decision) => EvaluationResponse {
+        Ok(decision) => {
+            crate::decision::log_decision(state, caller, view, &raw, &decision).await;
+            EvaluationResponse {
             decision: decision.allowed,
             context: json!({
                 "reason_admin": { "en": decision.explanation.sentence() },
                 "tokens": decision.explanation.tokens(),
                 "revision": view.snapshot.revision,
             }),
-        },
+            }
+        }
         Err(error) => error_response(ApiError::from(error)),
     })
 }
@@ -193,7 +205,7 @@ fn evaluate(view: &View, caller: &Caller, subject: &Subject, action: &AzAction, 
 )]
 pub async fn evaluation(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<EvaluationRequest>) -> Result<Json<EvaluationResponse>, ApiError> {
     let view = state.view_at_least(&caller.tenant, None).await?;
-    let response = evaluate(&view, &caller, &body.subject, &body.action, &body.resource, body.context.as_ref())?;
+    let response = evaluate(&state, &view, &caller, &body.subject, &body.action, &body.resource, body.context.as_ref()).await?;
     state.metrics().record_decisions(u64::from(response.decision), u64::from(!response.decision));
     Ok(Json(response))
 }
@@ -233,7 +245,9 @@ pub async fn evaluations(State(state): State<AppState>, caller: Caller, ApiJson(
             (_, _, None) => missing("resource"),
             (Some(subject), Some(action), Some(resource)) => {
                 let context = item.context.as_ref().or(body.context.as_ref());
-                evaluate(&view, &caller, subject, action, resource, context).unwrap_or_else(|e| error_response(e.within(&format!("evaluations[{idx}]"))))
+                evaluate(&state, &view, &caller, subject, action, resource, context)
+                    .await
+                    .unwrap_or_else(|e| error_response(e.within(&format!("evaluations[{idx}]"))))
             }
         };
         let decision = response.decision;

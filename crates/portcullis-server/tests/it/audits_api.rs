@@ -93,3 +93,22 @@ async fn only_audit_readers_see_the_trail_and_only_admins_change_its_settings() 
     let (status, _) = app.call("PUT", "/api/v1/audits/settings", Some(&admin), Some(json!({"decisionLogMode": "sometimes"}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn authzen_exports_are_logged_too() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    let ask = json!({"subject": {"type": "user", "id": "ann"}, "action": {"name": "app:exportimage"}, "resource": {"type": "app", "id": "budget"}});
+    let (status, answer) = app.post("/access/v1/evaluation", &admin, ask).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    for _ in 0..50 {
+        let found = events(&app, &admin, "?eventType=com.qlik.v1.app.image.exported").await;
+        if let Some(event) = found["data"].as_array().unwrap().first() {
+            assert_eq!(event["data"]["resource"]["id"], "budget");
+            assert_eq!(event["data"]["decision"], if answer["decision"] == true { "allow" } else { "deny" });
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the AuthZEN export decision was not logged");
+}
