@@ -170,6 +170,7 @@ pub async fn revoke_api_key(State(state): State<AppState>, caller: Caller, Path(
         portcullis_store::StoreError::NotFound(_) => not_found(),
         other => other.into(),
     })?;
+    state.forget_credentials();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -16,7 +16,8 @@ use portcullis_store::SecretHash;
 use sha2::{Digest, Sha256};
 
 use crate::err::ApiError;
-use crate::state::{AppState, TenantState};
+
+use crate::state::{AppState, TenantState, VerifiedCredential};
 
 /// Prefix of API keys.
 pub const API_KEY_PREFIX: &str = "pc_";
@@ -160,7 +161,10 @@ impl FromRequestParts<AppState> for Caller {
                 .ok_or_else(|| ApiError::not_found("unknown_tenant", format!("unknown tenant `{name}`")).field(TENANT_HEADER))?;
             return Ok(Caller { tenant, principal: Principal::Operator });
         }
-        let (tenant_id, user_id, via) = if token.starts_with(ACCESS_TOKEN_PREFIX) {
+        let cached = state.verified_credential(&hash).filter(|c| c.expires_at.is_none_or(|at| now < at));
+        let (tenant_id, user_id, via) = if let Some(credential) = cached {
+            (credential.tenant, credential.user_id, credential.via)
+        } else if token.starts_with(ACCESS_TOKEN_PREFIX) {
             let record = state
                 .store()
                 .oauth_token_by_hash(&hash)
@@ -169,7 +173,9 @@ impl FromRequestParts<AppState> for Caller {
             if record.expires_at <= now {
                 return Err(ApiError::unauthenticated("the access token has expired").hint("ask /oauth/token for a new one"));
             }
-            (record.tenant, record.user_id, format!("oauth:{}", record.client_id))
+            let via = format!("oauth:{}", record.client_id);
+            state.remember_credential(hash, VerifiedCredential::new(record.tenant, record.user_id.clone(), via.clone(), Some(record.expires_at)));
+            (record.tenant, record.user_id, via)
         } else {
             let record = state
                 .store()
@@ -179,6 +185,7 @@ impl FromRequestParts<AppState> for Caller {
             if !record.is_usable(now) {
                 return Err(ApiError::unauthenticated("the API key is revoked or expired").hint("create a new API key"));
             }
+            state.remember_credential(hash, VerifiedCredential::new(record.tenant, record.user_id.clone(), "api-key".to_owned(), record.expires_at));
             (record.tenant, record.user_id, "api-key".to_owned())
         };
         let tenant = state.tenant(tenant_id).await?.ok_or_else(|| ApiError::unauthenticated("the credential's tenant no longer exists"))?;

@@ -110,7 +110,9 @@ impl ApiHost for QlikHost {
         let id: i64 = key_id.parse().map_err(|_| HostError::NotFound(format!("API key `{key_id}`")))?;
         // The host is not told who revokes; the event records the management API as the channel.
         let author = portcullis_store::Author { channel: "management-api".to_owned(), ..portcullis_store::Author::default() };
-        self.state.store().revoke_api_key(record.id, id, &author).await.map_err(host_error)
+        self.state.store().revoke_api_key(record.id, id, &author).await.map_err(host_error)?;
+        self.state.forget_credentials();
+        Ok(())
     }
 
     async fn create_client_secret(&self, tenant: &str, client_id: &str, bot_user: &str) -> Result<String, HostError> {

@@ -95,6 +95,36 @@ struct Inner {
     metrics: Metrics,
     config: ServerConfig,
     decision_log: DecisionLog,
+    credentials: std::sync::Mutex<HashMap<portcullis_store::SecretHash, VerifiedCredential>>,
+}
+
+/// How long a verified credential is trusted without asking the store again. A revocation
+/// on this node clears the cache at once; other nodes sharing the database see it within
+/// this time.
+pub const CREDENTIAL_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Most credentials the cache holds; past it the cache starts over.
+const MAX_CACHED_CREDENTIALS: usize = 100_000;
+
+/// A bearer credential the store has confirmed: whose it is and until when it is usable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedCredential {
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Its user.
+    pub user_id: String,
+    /// `api-key` or `oauth:<client>`.
+    pub via: String,
+    /// Unix seconds after which it is refused (`None`: never).
+    pub expires_at: Option<i64>,
+    verified_at: std::time::Instant,
+}
+
+impl VerifiedCredential {
+    /// A credential confirmed now.
+    pub fn new(tenant: TenantId, user_id: String, via: String, expires_at: Option<i64>) -> VerifiedCredential {
+        VerifiedCredential { tenant, user_id, via, expires_at, verified_at: std::time::Instant::now() }
+    }
 }
 
 async fn build_view(store: &Arc<dyn Store>, id: TenantId, sessions: Sessions) -> Result<View, StoreError> {
@@ -114,7 +144,14 @@ impl AppState {
     /// Loads every stored tenant's view.
     pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<AppState, StoreError> {
         let decision_log = DecisionLog::start(store.clone());
-        let state = AppState(Arc::new(Inner { store, tenants: RwLock::new(HashMap::new()), metrics: Metrics::default(), config, decision_log }));
+        let state = AppState(Arc::new(Inner {
+            store,
+            tenants: RwLock::new(HashMap::new()),
+            metrics: Metrics::default(),
+            config,
+            decision_log,
+            credentials: std::sync::Mutex::new(HashMap::new()),
+        }));
         for record in state.0.store.tenants().await? {
             state.load(record.id, record.name).await?;
         }
@@ -124,6 +161,29 @@ impl AppState {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.0.store
+    }
+
+    /// A credential verified less than [`CREDENTIAL_TTL`] ago.
+    pub fn verified_credential(&self, hash: &portcullis_store::SecretHash) -> Option<VerifiedCredential> {
+        let cache = self.0.credentials.lock().ok()?;
+        cache.get(hash).filter(|c| c.verified_at.elapsed() < CREDENTIAL_TTL).cloned()
+    }
+
+    /// Remembers a credential the store has just confirmed.
+    pub fn remember_credential(&self, hash: portcullis_store::SecretHash, credential: VerifiedCredential) {
+        if let Ok(mut cache) = self.0.credentials.lock() {
+            if cache.len() >= MAX_CACHED_CREDENTIALS {
+                cache.clear();
+            }
+            cache.insert(hash, credential);
+        }
+    }
+
+    /// Forgets every cached credential (after a revocation on this node).
+    pub fn forget_credentials(&self) {
+        if let Ok(mut cache) = self.0.credentials.lock() {
+            cache.clear();
+        }
     }
 
     /// The metrics.
