@@ -16,7 +16,6 @@ use portcullis_store::SecretHash;
 use sha2::{Digest, Sha256};
 
 use crate::err::ApiError;
-
 use crate::state::{AppState, TenantState, VerifiedCredential};
 
 /// Prefix of API keys.
