@@ -35,7 +35,7 @@ use std::str::FromStr;
 use anyhow::{Context as _, Result};
 use cedar_policy::{Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, Request, RestrictedExpression};
 use portcullis_engine::tables::{self, Row};
-use portcullis_engine::Snapshot;
+use portcullis_engine::{Snapshot, admin_scope, tenant_caps, user_scope};
 use portcullis_model::permission::PermissionType;
 use portcullis_model::role::{BUILTIN_ROLES, RoleLevel};
 use portcullis_model::tenant::{Assignee, ContentKind, RoleSetting, Tenant};
@@ -152,64 +152,6 @@ fn holds_cap(roles: &[(String, CapSet, CapSet)], wanted: CapSet, admin: bool) ->
     let type_name = if admin { "AdminCapability" } else { "Capability" };
     let names: Vec<String> = wanted.iter().filter(|c| granted.contains(*c)).map(|c| format!("{type_name}::{:?}", c.scope())).collect();
     if names.is_empty() { "false".to_owned() } else { format!("principal in [{}]", names.join(", ")) }
-}
-
-/// The capabilities that grant a tenant-level action (the engine's table).
-fn tenant_caps(action: Action) -> CapSet {
-    use Capability as C;
-    let caps: &[Capability] = match action {
-        Action::SpaceCreateShared => &[C::CreateSharedSpace],
-        Action::SpaceCreateManaged => &[C::CreateManagedSpace],
-        Action::SpaceCreateData => &[C::CreateDataSpace],
-        Action::ContentCreatePrivate => &[C::CreatePrivateContent],
-        Action::AutomationCreatePrivate => &[C::CreatePrivateAutomation, C::PrivateAutomations],
-        Action::GlossaryCreate => &[C::ManageGlossaries],
-        Action::ApiKeyCreate => &[C::ManageApiKeys],
-        Action::DataIntegrationAccess => &[C::DataIntegration],
-        Action::ManagementConsoleAccess => &[C::ManagementConsole],
-        Action::RoleCreate | Action::RoleRead => &[C::ManageRoles],
-        Action::UserManage => &[C::ManageUsers],
-        Action::GroupManage => &[C::ManageGroups],
-        Action::OauthClientManage => &[C::ManageOauthClients],
-        Action::AuditRead => &[C::ReadAudit],
-        Action::DecisionAskOthers => &[C::AskForOthers],
-        _ => &[],
-    };
-    CapSet::of(caps)
-}
-
-/// The user scope an OAuth client needs for an action (spec §7); `None` for admin-only ones.
-fn user_scope(action: Action) -> Option<&'static str> {
-    use Action::*;
-    Some(match action {
-        AppRead => "apps:read",
-        AppExportData => "apps.data:export",
-        AppExportImage => "apps.image:export",
-        AppExport => "apps:export",
-        AppUpdate | AppDelete | AppReload | AppEditScript | AppDuplicate | AppPublish | AppShare | AppChangeOwner => "apps",
-        ContentCreatePrivate => "apps",
-        SpaceRead => "spaces:read",
-        SpaceUpdate | SpaceDelete | SpaceManageMembers | SpaceChangeOwner | SpaceCreateApp => "spaces",
-        SpaceCreateShared | SpaceCreateManaged | SpaceCreateData => "spaces",
-        DataConnectionRead => "data-connections:read",
-        DataConnectionUse | DataConnectionUpdate | DataConnectionDelete => "data-connections",
-        AutomationCreatePrivate => "automations",
-        GlossaryCreate => "glossaries",
-        ApiKeyCreate => "api-keys",
-        DataIntegrationAccess => "data-integration",
-        ManagementConsoleAccess | RoleCreate | RoleRead | UserManage | GroupManage | OauthClientManage | AuditRead
-        | DecisionAskOthers => return None,
-    })
-}
-
-/// The `admin.*` scope that reaches an action through an admin path.
-fn admin_scope(action: Action) -> Option<&'static str> {
-    match action.resource_kind() {
-        ResourceKind::App => Some("admin.apps"),
-        ResourceKind::Space => Some("admin.spaces"),
-        ResourceKind::DataConnection => Some("admin.data-connections"),
-        ResourceKind::Tenant => None,
-    }
 }
 
 /// Every scope that covers `required`: itself and each parent (a prefix ending before `:` or `.`).

@@ -163,7 +163,7 @@ fn sources_usable<T: Trace>(ctx: &Ctx<'_>, request: &Request<'_>, item: &Content
 }
 
 /// The capabilities that grant a tenant-level action (any of them).
-fn tenant_caps(action: Action) -> CapSet {
+pub fn tenant_caps(action: Action) -> CapSet {
     use Capability as C;
     let caps: &[Capability] = match action {
         Action::SpaceCreateShared => &[C::CreateSharedSpace],
@@ -187,7 +187,7 @@ fn tenant_caps(action: Action) -> CapSet {
 }
 
 /// The user scope an OAuth client needs for an action; `None` for admin-only actions.
-fn user_scope(action: Action) -> Option<&'static str> {
+pub fn user_scope(action: Action) -> Option<&'static str> {
     use Action::*;
     Some(match action {
         AppRead => "apps:read",
@@ -211,7 +211,7 @@ fn user_scope(action: Action) -> Option<&'static str> {
 }
 
 /// The `admin.*` scope that reaches an action through an admin path, besides `admin_classic`.
-fn admin_scope(action: Action) -> Option<&'static str> {
+pub fn admin_scope(action: Action) -> Option<&'static str> {
     match action.resource_kind() {
         portcullis_model::ResourceKind::App => Some("admin.apps"),
         portcullis_model::ResourceKind::Space => Some("admin.spaces"),

@@ -15,7 +15,7 @@ pub mod session;
 pub mod snapshot;
 pub mod tables;
 
-pub use decide::{Decision, decide};
+pub use decide::{Decision, admin_scope, decide, tenant_caps, user_scope};
 pub use list::permitted_content;
 pub use err::RequestError;
 pub use explain::{Explanation, Reason, Via};
