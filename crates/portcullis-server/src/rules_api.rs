@@ -5,7 +5,9 @@
 //! accepted and its `site:` taken), validates and compiles it, and answers 400 with every
 //! problem (rule name, line and column) when it cannot; `POST /v1/rules/sites/{name}/check`
 //! decides `{user, action, resource, context}`. Sites are held in memory by this node, per
-//! tenant; they are not yet persisted in the store, so a restart forgets them.
+//! tenant; they are not yet persisted in the store, so a restart forgets them. Loading or
+//! deleting a site is an audit event (`com.qlik.v1.security-rule.updated`), stored before the
+//! answer; a decision on `export` or `exportdata` is always logged through the decision log.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -24,9 +26,19 @@ use portcullis_rules::{Action, RequestContext};
 use serde::Deserialize;
 use serde_json::json;
 
+use portcullis_store::{EventDraft, EventType, ResourceRef};
+
 use crate::auth::Caller;
 use crate::err::ApiError;
 use crate::state::AppState;
+
+/// Records a change of a site in the audit trail before the change is acknowledged.
+async fn audit_site_change(state: &RulesState, caller: &Caller, name: &str, data: serde_json::Value) -> Result<(), ApiError> {
+    let resource = ResourceRef { kind: "rule-site".to_owned(), id: name.to_owned(), space: None, owner: None };
+    let draft = EventDraft::change(EventType::RulesUpdated, &caller.author(), "rules:update", Some(resource), data);
+    state.app.store().append_events(caller.tenant.id, &[draft]).await.map_err(ApiError::from)?;
+    Ok(())
+}
 
 /// Loaded sites by (tenant name, site name).
 type SiteMap = HashMap<(String, String), Arc<LoadedSite>>;
@@ -107,6 +119,8 @@ async fn put_site(State(state): State<RulesState>, Path(name): Path<String>, req
         ApiError::bad_request("invalid_site", problems.join("; ")).hint("fix every problem listed; nothing was stored")
     })?;
     let (n_users, n_resources, n_rules) = (loaded.site.users.len(), loaded.site.resources.len(), loaded.site.rules.len());
+    let rule_names: Vec<&str> = loaded.site.rules.iter().map(|r| r.name.as_str()).collect();
+    audit_site_change(&state, &caller, &name, json!({ "loaded": { "users": n_users, "resources": n_resources, "rules": rule_names } })).await?;
     if let Ok(mut sites) = state.sites.0.write() {
         sites.insert((caller.tenant.name.clone(), name.clone()), Arc::new(loaded));
     }
@@ -118,7 +132,10 @@ async fn delete_site(State(state): State<RulesState>, Path(name): Path<String>, 
     may_manage(&caller)?;
     let removed = state.sites.0.write().ok().and_then(|mut sites| sites.remove(&(caller.tenant.name.clone(), name.clone())));
     match removed {
-        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Some(_) => {
+            audit_site_change(&state, &caller, &name, json!({ "deleted": true })).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
         None => Err(ApiError::not_found("unknown_site", format!("no rule site `{name}` in this tenant"))),
     }
 }
@@ -149,6 +166,14 @@ async fn check(State(state): State<RulesState>, Path(name): Path<String>, reques
     let context = RequestContext::parse(&body.context)
         .ok_or_else(|| ApiError::bad_request("unknown_context", format!("unknown context `{}`", body.context)).hint("use `hub` or `qmc`").field("context"))?;
     let decision = compiled.decide(user, resource, action, context);
+    if matches!(body.action.to_ascii_lowercase().as_str(), "export" | "exportdata") {
+        // Data leaves: always logged, allowed or denied, with the reasons of this moment.
+        let resource_ref = ResourceRef { kind: format!("rule-site:{name}"), id: body.resource.clone(), space: None, owner: None };
+        let mut draft = EventDraft::change(EventType::RuleExportDecided, &caller.author(), body.action.to_ascii_lowercase(), Some(resource_ref), json!({ "user": body.user, "context": body.context }));
+        draft.decision = Some(if decision.allowed { "allow" } else { "deny" }.to_owned());
+        draft.explanation = Some(json!({ "tokens": decision.tokens(), "text": decision.to_string() }));
+        state.app.decision_log().record(caller.tenant.id, draft).await;
+    }
     Ok(Json(json!({
         "decision": if decision.allowed { "allow" } else { "deny" },
         "allowed": decision.allowed,

@@ -85,3 +85,28 @@ async fn sites_belong_to_their_tenant_and_need_admin_rights() {
     assert_eq!(app.call("DELETE", "/v1/rules/sites/acme", Some(&admin), None).await.0, StatusCode::NO_CONTENT);
     assert_eq!(app.call("DELETE", "/v1/rules/sites/acme", Some(&admin), None).await.0, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn site_changes_and_rule_exports_leave_audit_events() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    let with_export = SITE.replace("actions: [read]", "actions: [read, exportdata]");
+    assert_eq!(put_site(&app, &admin, "acme", &with_export).await.0, StatusCode::OK);
+    let (_, changes) = app.call("GET", "/api/v1/audits?eventType=com.qlik.v1.security-rule.updated", Some(&admin), None).await;
+    let change = &changes["data"][0];
+    assert_eq!(change["data"]["resource"]["id"], "acme", "{changes}");
+    assert_eq!(change["userId"], "admin");
+
+    let ask = json!({"user": "ACME\\bob", "action": "exportdata", "resource": "s1", "context": "hub"});
+    assert_eq!(app.post("/v1/rules/sites/acme/check", &admin, ask).await.1["decision"], "deny");
+    for _ in 0..50 {
+        let (_, found) = app.call("GET", "/api/v1/audits?eventType=com.qlik.v1.security-rule.export.decided", Some(&admin), None).await;
+        if let Some(event) = found["data"].as_array().and_then(|d| d.first()) {
+            assert_eq!(event["data"]["decision"], "deny");
+            assert_eq!(event["data"]["explanation"]["tokens"], json!(["no-grant"]));
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the denied rule-model export was not logged");
+}
