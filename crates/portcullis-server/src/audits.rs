@@ -109,7 +109,9 @@ struct ListParams {
     sort: Option<String>,
 }
 
-async fn list(State(state): State<AppState>, request: Request) -> Response {
+/// Audit events, newest first by default, in Qlik's audits shape.
+#[utoipa::path(get, path = "/api/v1/audits", tag = "audits", params(("eventType" = Option<String>, Query, description = "Comma list"), ("userId" = Option<String>, Query, description = "Actor"), ("eventTime" = Option<String>, Query, description = "`start/end` (RFC 3339)"), ("source" = Option<String>, Query, description = "Source service"), ("limit" = Option<usize>, Query, description = "1-100, default 10"), ("next" = Option<String>, Query, description = "Cursor"), ("prev" = Option<String>, Query, description = "Cursor"), ("sort" = Option<String>, Query, description = "`-eventTime` (default) or `+eventTime`")), responses((status = 200, description = "`{data, links}`"), (status = 401, description = "No credentials"), (status = 403, description = "Needs audit:read")), security(("bearer" = [])))]
+pub async fn list(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
     let caller = match reader(&mut parts, &state, Action::AuditRead).await {
         Ok(caller) => caller,
@@ -196,7 +198,9 @@ fn urlencode(text: &str) -> String {
         .collect()
 }
 
-async fn one(State(state): State<AppState>, Path(id): Path<String>, request: Request) -> Response {
+/// One audit event.
+#[utoipa::path(get, path = "/api/v1/audits/{id}", tag = "audits", params(("id" = String, Path, description = "Event id")), responses((status = 200, description = "The event"), (status = 404, description = "No such event")), security(("bearer" = [])))]
+pub async fn one(State(state): State<AppState>, Path(id): Path<String>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
     let caller = match reader(&mut parts, &state, Action::AuditRead).await {
         Ok(caller) => caller,
@@ -211,7 +215,9 @@ async fn one(State(state): State<AppState>, Path(id): Path<String>, request: Req
     }
 }
 
-async fn types(State(state): State<AppState>, request: Request) -> Response {
+/// Every event type.
+#[utoipa::path(get, path = "/api/v1/audits/types", tag = "audits", responses((status = 200, description = "`{data: [eventType]}`")), security(("bearer" = [])))]
+pub async fn types(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
     if let Err(response) = reader(&mut parts, &state, Action::AuditRead).await {
         return response;
@@ -220,7 +226,9 @@ async fn types(State(state): State<AppState>, request: Request) -> Response {
     Json(json!({ "data": data, "links": { "self": { "href": format!("{}/api/v1/audits/types", base_url(&parts)) } } })).into_response()
 }
 
-async fn sources(State(state): State<AppState>, request: Request) -> Response {
+/// Every event source.
+#[utoipa::path(get, path = "/api/v1/audits/sources", tag = "audits", responses((status = 200, description = "`{data: [source]}`")), security(("bearer" = [])))]
+pub async fn sources(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
     if let Err(response) = reader(&mut parts, &state, Action::AuditRead).await {
         return response;
@@ -244,7 +252,9 @@ fn settings_json(settings: &AuditSettings) -> Value {
     } })
 }
 
-async fn get_settings(State(state): State<AppState>, request: Request) -> Response {
+/// The tenant's audit settings (decision-log mode, sampling, retention).
+#[utoipa::path(get, path = "/api/v1/audits/settings", tag = "audits", responses((status = 200, description = "`{data: {ArchiveEnabled, EventTTL, decisionLogMode, samplePerMillion, retentionDays}}`")), security(("bearer" = [])))]
+pub async fn get_settings(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
     let caller = match reader(&mut parts, &state, Action::AuditRead).await {
         Ok(caller) => caller,
@@ -264,7 +274,9 @@ struct SettingsBody {
     retention_days: Option<u32>,
 }
 
-async fn put_settings(State(state): State<AppState>, request: Request) -> Response {
+/// Changes the audit settings (TenantAdmin): `{decisionLogMode: off|denies|all, samplePerMillion, retentionDays}`.
+#[utoipa::path(put, path = "/api/v1/audits/settings", tag = "audits", responses((status = 200, description = "The new settings"), (status = 400, description = "Bad value"), (status = 403, description = "Needs TenantAdmin")), security(("bearer" = [])))]
+pub async fn put_settings(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
     let caller = match reader(&mut parts, &state, Action::RoleCreate).await {
         Ok(caller) => caller,

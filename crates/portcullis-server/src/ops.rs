@@ -88,6 +88,9 @@ impl Modify for BearerAuth {
         crate::admin::import_tenant, crate::admin::delete_tenant,
         crate::oauth::token,
         crate::authzen::evaluation, crate::authzen::evaluations, crate::authzen::configuration,
+        crate::rules_api::list_sites, crate::rules_api::put_site, crate::rules_api::delete_site, crate::rules_api::check,
+        crate::audits::list, crate::audits::one, crate::audits::types, crate::audits::sources,
+        crate::audits::get_settings, crate::audits::put_settings,
     ),
     modifiers(&BearerAuth)
 )]

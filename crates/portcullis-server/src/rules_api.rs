@@ -53,8 +53,9 @@ impl RuleSites {
     }
 }
 
+/// What the rule-site routes share: the server's state and the sites.
 #[derive(Clone)]
-struct RulesState {
+pub(crate) struct RulesState {
     app: AppState,
     sites: RuleSites,
 }
@@ -83,7 +84,9 @@ fn may_manage(caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
-async fn list_sites(State(state): State<RulesState>, request: Request) -> Result<Response, ApiError> {
+/// The tenant's rule sites.
+#[utoipa::path(get, path = "/v1/rules/sites", tag = "rules", responses((status = 200, description = "`{sites: [name]}`"), (status = 401, description = "No credentials"), (status = 403, description = "Needs TenantAdmin")), security(("bearer" = [])))]
+pub(crate) async fn list_sites(State(state): State<RulesState>, request: Request) -> Result<Response, ApiError> {
     let (caller, _) = caller(&state, request).await?;
     may_manage(&caller)?;
     let mut names: Vec<String> = state
@@ -96,7 +99,9 @@ async fn list_sites(State(state): State<RulesState>, request: Request) -> Result
     Ok(Json(json!({ "sites": names })).into_response())
 }
 
-async fn put_site(State(state): State<RulesState>, Path(name): Path<String>, request: Request) -> Result<Response, ApiError> {
+/// Loads (or replaces) a rule site from a site file; refused whole with every problem located.
+#[utoipa::path(put, path = "/v1/rules/sites/{name}", tag = "rules", params(("name" = String, Path, description = "Site name")), request_body(content = String, content_type = "application/yaml", description = "A site file: users, resources, rules"), responses((status = 200, description = "Loaded: counts of users, resources, rules"), (status = 400, description = "Every problem, with line:column"), (status = 403, description = "Needs TenantAdmin")), security(("bearer" = [])))]
+pub(crate) async fn put_site(State(state): State<RulesState>, Path(name): Path<String>, request: Request) -> Result<Response, ApiError> {
     let (caller, request) = caller(&state, request).await?;
     may_manage(&caller)?;
     let bytes = axum::body::to_bytes(request.into_body(), crate::MAX_BODY_BYTES)
@@ -127,7 +132,9 @@ async fn put_site(State(state): State<RulesState>, Path(name): Path<String>, req
     Ok((StatusCode::OK, Json(json!({ "site": name, "users": n_users, "resources": n_resources, "rules": n_rules }))).into_response())
 }
 
-async fn delete_site(State(state): State<RulesState>, Path(name): Path<String>, request: Request) -> Result<Response, ApiError> {
+/// Forgets a rule site.
+#[utoipa::path(delete, path = "/v1/rules/sites/{name}", tag = "rules", params(("name" = String, Path, description = "Site name")), responses((status = 204, description = "Deleted"), (status = 404, description = "No such site")), security(("bearer" = [])))]
+pub(crate) async fn delete_site(State(state): State<RulesState>, Path(name): Path<String>, request: Request) -> Result<Response, ApiError> {
     let (caller, _) = caller(&state, request).await?;
     may_manage(&caller)?;
     let removed = state.sites.0.write().ok().and_then(|mut sites| sites.remove(&(caller.tenant.name.clone(), name.clone())));
@@ -149,7 +156,9 @@ struct CheckBody {
     context: String,
 }
 
-async fn check(State(state): State<RulesState>, Path(name): Path<String>, request: Request) -> Result<Response, ApiError> {
+/// A rule decision with its explanation: `{user: "DIR\\id", action, resource, context: hub|qmc}`.
+#[utoipa::path(post, path = "/v1/rules/sites/{name}/check", tag = "rules", params(("name" = String, Path, description = "Site name")), responses((status = 200, description = "`{decision, allowed, explanation: {tokens, text}}`"), (status = 400, description = "Unknown action or context"), (status = 404, description = "Unknown site, user or resource")), security(("bearer" = [])))]
+pub(crate) async fn check(State(state): State<RulesState>, Path(name): Path<String>, request: Request) -> Result<Response, ApiError> {
     let (caller, request) = caller(&state, request).await?;
     if !caller.may(&caller.tenant.view().snapshot, CloudAction::DecisionAskOthers) {
         return Err(ApiError::forbidden("asking rule decisions needs `decision:ask-others` (TenantAdmin or the `evaluate-decisions-for-others` permission)"));
