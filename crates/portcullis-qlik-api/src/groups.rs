@@ -228,11 +228,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<GroupDto>, ApiErro
         dto.id.clone(),
         json!({ "name": name, "providerType": provider_type.as_str(), "assignedRoles": roles }),
     );
-    Ok(Mutation {
-        notes: vec![note],
-        body: dto,
-        tenant,
-    })
+    Ok(Mutation::one(tenant, note, dto))
 }
 
 /// `PATCH /groups/{id}`: `replace` of `assignedRoles` (204). Renaming is not supported: a
@@ -273,11 +269,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
         id,
         json!({ "name": name, "patch": body }),
     );
-    Ok(Mutation {
-        tenant,
-        notes: vec![note],
-        body: (),
-    })
+    Ok(Mutation::one(tenant, note, ()))
 }
 
 /// `DELETE /groups/{id}`: a custom group only when it has no members (409 otherwise).
@@ -297,11 +289,7 @@ pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
         id,
         json!({ "name": name }),
     );
-    Ok(Mutation {
-        tenant,
-        notes: vec![note],
-        body: (),
-    })
+    Ok(Mutation::one(tenant, note, ()))
 }
 
 /// `GroupSettings`.
@@ -384,9 +372,5 @@ pub fn patch_settings(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<()>, ApiEr
         EVERYONE_ID,
         json!({ "name": EVERYONE_NAME, "patch": body }),
     );
-    Ok(Mutation {
-        tenant,
-        notes: vec![note],
-        body: (),
-    })
+    Ok(Mutation::one(tenant, note, ()))
 }

@@ -46,3 +46,10 @@ pub struct Mutation<T> {
     /// The response body.
     pub body: T,
 }
+
+impl<T> Mutation<T> {
+    /// The usual write: one change, one note.
+    pub fn one(tenant: Tenant, note: AuditNote, body: T) -> Mutation<T> {
+        Mutation { tenant, notes: vec![note], body }
+    }
+}

@@ -193,11 +193,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<OauthClientDto>, A
         id,
         json!({ "clientName": name, "allowedScopes": allowed_scopes }),
     );
-    Ok(Mutation {
-        notes: vec![note],
-        body: dto,
-        tenant,
-    })
+    Ok(Mutation::one(tenant, note, dto))
 }
 
 /// `PATCH /oauth-clients/{id}`: `replace` of `/clientName` or `/allowedScopes` (204).
@@ -223,11 +219,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
         id,
         json!({ "patch": body }),
     );
-    Ok(Mutation {
-        tenant,
-        notes: vec![note],
-        body: (),
-    })
+    Ok(Mutation::one(tenant, note, ()))
 }
 
 /// `DELETE /oauth-clients/{id}` (204).
@@ -239,9 +231,5 @@ pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
         .delete_oauth_client(id)
         .map_err(|e| ApiError::from_op(S, 400, e))?;
     let note = AuditNote::new(EventType::OauthClientDeleted, "oauth-client", id, json!({}));
-    Ok(Mutation {
-        tenant,
-        notes: vec![note],
-        body: (),
-    })
+    Ok(Mutation::one(tenant, note, ()))
 }

@@ -297,11 +297,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<RoleDto>, ApiError
         dto.id.clone(),
         json!({ "name": name, "assignedScopes": scopes }),
     );
-    Ok(Mutation {
-        notes: vec![note],
-        body: dto,
-        tenant,
-    })
+    Ok(Mutation::one(tenant, note, dto))
 }
 
 fn current_scopes(tenant: &Tenant, name: &str) -> Vec<String> {
@@ -384,11 +380,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
         id,
         json!({ "name": name, "patch": body }),
     );
-    Ok(Mutation {
-        tenant,
-        notes: vec![note],
-        body: (),
-    })
+    Ok(Mutation::one(tenant, note, ()))
 }
 
 /// `DELETE /roles/{id}` (204); 403 for default roles and while the role is assigned.
@@ -406,9 +398,5 @@ pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
         .delete_custom_role(&name)
         .map_err(|e| ApiError::from_op(S, 403, e))?;
     let note = AuditNote::new(EventType::RoleDeleted, "role", id, json!({ "name": name }));
-    Ok(Mutation {
-        tenant,
-        notes: vec![note],
-        body: (),
-    })
+    Ok(Mutation::one(tenant, note, ()))
 }

@@ -317,11 +317,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<SpaceDto>, ApiErro
         dto.id.clone(),
         json!({ "name": name, "type": type_word }),
     );
-    Ok(Mutation {
-        notes: vec![note],
-        body: dto,
-        tenant,
-    })
+    Ok(Mutation::one(tenant, note, dto))
 }
 
 fn owner_actions(space_type: SpaceType) -> Vec<&'static str> {
@@ -375,11 +371,7 @@ fn update(
     let space = tenant.space(&key).ok_or_else(ApiError::internal)?;
     let dto = space_dto(ctx, &tenant, space);
     let note = AuditNote::new(EventType::SpaceUpdated, "space", id, data);
-    Ok(Mutation {
-        tenant,
-        notes: vec![note],
-        body: dto,
-    })
+    Ok(Mutation::one(tenant, note, dto))
 }
 
 /// `PATCH /spaces/{id}`: `replace` of `/name` (`space:update`) or `/ownerId`
@@ -428,11 +420,7 @@ pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
         id,
         json!({ "name": space.name }),
     );
-    Ok(Mutation {
-        tenant,
-        notes: vec![note],
-        body: (),
-    })
+    Ok(Mutation::one(tenant, note, ()))
 }
 
 // ---- assignments -------------------------------------------------------------------------
@@ -629,11 +617,7 @@ pub fn create_assignment(
         dto.id.clone(),
         json!({ "spaceId": id, "assigneeId": assignee_text, "roles": dto.roles }),
     );
-    Ok(Mutation {
-        notes: vec![note],
-        body: dto,
-        tenant,
-    })
+    Ok(Mutation::one(tenant, note, dto))
 }
 
 fn find_assignment<'t>(
@@ -693,11 +677,7 @@ pub fn update_assignment(
         assignment_id,
         json!({ "spaceId": id, "roles": dto.roles }),
     );
-    Ok(Mutation {
-        notes: vec![note],
-        body: dto,
-        tenant,
-    })
+    Ok(Mutation::one(tenant, note, dto))
 }
 
 /// `DELETE /spaces/{id}/assignments/{assignmentId}` (204).
@@ -719,11 +699,7 @@ pub fn delete_assignment(
         assignment_id,
         json!({ "spaceId": id, "assignee": assignee.to_string() }),
     );
-    Ok(Mutation {
-        tenant,
-        notes: vec![note],
-        body: (),
-    })
+    Ok(Mutation::one(tenant, note, ()))
 }
 
 // ---- shares ------------------------------------------------------------------------------
@@ -914,11 +890,7 @@ pub fn create_share(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<Sh
         dto.id.clone(),
         json!({ "spaceId": id, "resourceId": resource_id, "assigneeId": assignee_text, "roles": dto.roles }),
     );
-    Ok(Mutation {
-        notes: vec![note],
-        body: dto,
-        tenant,
-    })
+    Ok(Mutation::one(tenant, note, dto))
 }
 
 fn find_share<'t>(
@@ -974,11 +946,7 @@ pub fn patch_share(
         share_id,
         json!({ "spaceId": id, "patch": body }),
     );
-    Ok(Mutation {
-        notes: vec![note],
-        body: dto,
-        tenant,
-    })
+    Ok(Mutation::one(tenant, note, dto))
 }
 
 /// `DELETE /spaces/{id}/shares/{shareId}` (204).
@@ -996,9 +964,5 @@ pub fn delete_share(ctx: &Ctx<'_>, id: &str, share_id: &str) -> Result<Mutation<
         share_id,
         json!({ "spaceId": id }),
     );
-    Ok(Mutation {
-        tenant,
-        notes: vec![note],
-        body: (),
-    })
+    Ok(Mutation::one(tenant, note, ()))
 }

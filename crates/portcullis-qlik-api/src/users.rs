@@ -335,11 +335,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<UserDto>, ApiError
         body_dto.id.clone(),
         json!({ "subject": subject, "assignedRoles": roles }),
     );
-    Ok(Mutation {
-        notes: vec![note],
-        body: body_dto,
-        tenant,
-    })
+    Ok(Mutation::one(tenant, note, body_dto))
 }
 
 fn custom_group(service: Service, tenant: &Tenant, name: &str) -> Result<(), ApiError> {
@@ -467,11 +463,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
         }
     }
     let note = AuditNote::new(EventType::UserUpdated, "user", id, json!({ "patch": body }));
-    Ok(Mutation {
-        tenant,
-        notes: vec![note],
-        body: (),
-    })
+    Ok(Mutation::one(tenant, note, ()))
 }
 
 fn current_roles(tenant: &Tenant, subject: &str) -> Vec<String> {
@@ -495,9 +487,5 @@ pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
         id,
         json!({ "subject": subject }),
     );
-    Ok(Mutation {
-        tenant,
-        notes: vec![note],
-        body: (),
-    })
+    Ok(Mutation::one(tenant, note, ()))
 }
