@@ -11,6 +11,7 @@ pub mod compare;
 pub mod load;
 pub mod requests;
 pub mod rng;
+pub mod scale;
 pub mod stats;
 pub mod tenant_file;
 pub mod workload;

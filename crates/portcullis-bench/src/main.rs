@@ -1,5 +1,6 @@
 //! The `portcullis-bench` binary: `generate` a workload (and write it as a tenant file),
-//! `compare` Portcullis with Cedar on it, `load` a running server over HTTP.
+//! `compare` Portcullis with Cedar on it, `load` a running server over HTTP, `scale` the cost
+//! around decisions at two tenant sizes.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -12,7 +13,7 @@ use clap::{Parser, Subcommand};
 use portcullis_bench::compare::{self, CompareOptions};
 use portcullis_bench::requests::{self, Bias, Mix, TenantIndex, Target, Via};
 use portcullis_bench::workload::{self, Shape};
-use portcullis_bench::{load, tenant_file};
+use portcullis_bench::{load, scale, tenant_file};
 
 #[derive(Parser)]
 #[command(name = "portcullis-bench", about = "Portcullis benchmarks: workloads, Cedar side by side, HTTP load")]
@@ -96,6 +97,8 @@ enum Command {
     },
     /// Loads a running server on loopback: single checks at a fixed rate, then batches.
     Load(load::LoadArgs),
+    /// Times loading, snapshot building and writes at two tenant sizes; prints the ratio.
+    Scale(scale::ScaleArgs),
 }
 
 fn generate(shape: &Shape, tenant_path: Option<&PathBuf>, requests_path: Option<&PathBuf>, n: usize, mix: Mix, bias: Bias) -> Result<()> {
@@ -159,6 +162,7 @@ fn run(cli: Cli) -> Result<()> {
             compare::run(&options)
         }
         Command::Load(args) => load::run(&args),
+        Command::Scale(args) => scale::run(&args),
     }
 }
 

@@ -147,7 +147,7 @@ pub fn generate(shape: &Shape) -> Tenant {
     let mut tenant = Tenant::new(format!("bench-{}u-{}", shape.users, shape.seed));
     // A realistic restriction: data export only through a custom role.
     tenant.user_default.insert(Permission::parse("in-app-content-download").expect("catalogue key"), PermissionValue::NoData);
-    tenant.custom_roles = custom_roles(shape.custom_roles);
+    tenant.custom_roles = custom_roles(shape.custom_roles).into();
     let n_roles = tenant.custom_roles.len();
     let custom_role = |r: usize| format!("Custom{:02}", r % n_roles.max(1));
 
@@ -159,7 +159,7 @@ pub fn generate(shape: &Shape) -> Tenant {
             _ => Vec::new(),
         };
         let provider_type = if g % 8 == 7 { ProviderType::Custom } else { ProviderType::Idp };
-        tenant.groups.push(Group { name: group_name(g), provider_type, roles });
+        tenant.groups.upsert(Group { name: group_name(g), provider_type, roles });
     }
     tenant.everyone_roles.push("PrivateAnalyticsContentCreator".into());
 
@@ -188,7 +188,7 @@ pub fn generate(shape: &Shape) -> Tenant {
             _ => UserStatus::Active,
         };
         let entitlement = if rng.below(10) < 7 { Entitlement::Professional } else { Entitlement::Analyzer };
-        tenant.users.push(User {
+        tenant.users.upsert(User {
             id: user_id(u),
             name: format!("User {u}"),
             email: Some(format!("u{u}@example.com")),
@@ -232,7 +232,7 @@ pub fn generate(shape: &Shape) -> Tenant {
             let roles = SpaceRoleSet::of(&[member_role(&mut rng, space_type)]);
             members.push(SpaceMember { assignee: Assignee::Group(group_name(group)), roles });
         }
-        tenant.spaces.push(Space { id: space_id(s), name: format!("Space {s}"), space_type, owner: user_id(owner), members });
+        tenant.spaces.upsert(Space { id: space_id(s), name: format!("Space {s}"), space_type, owner: user_id(owner), members });
     }
 
     // Content: four in five items in a space (popular spaces hold more), the rest personal;
@@ -288,7 +288,7 @@ pub fn generate(shape: &Shape) -> Tenant {
                 }
             }
         }
-        tenant.content.push(Content {
+        tenant.content.upsert(Content {
             id: content_id(c),
             name: format!("Item {c}"),
             kind,
@@ -308,7 +308,7 @@ pub fn generate(shape: &Shape) -> Tenant {
     ];
     for k in 0..shape.clients {
         let scopes = scope_sets[k % scope_sets.len()].iter().map(|s| (*s).to_owned()).collect();
-        tenant.oauth_clients.push(OauthClient { id: format!("client{k}"), name: format!("Client {k}"), scopes });
+        tenant.oauth_clients.upsert(OauthClient { id: format!("client{k}"), name: format!("Client {k}"), scopes });
     }
     tenant
 }

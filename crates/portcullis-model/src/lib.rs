@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod capability;
+pub mod change;
 pub mod filter;
 pub mod err;
 pub mod permission;
@@ -11,15 +12,18 @@ pub mod role;
 pub mod scope;
 pub mod source;
 pub mod space;
+pub mod table;
 pub mod tenant;
 pub mod tenant_file;
 pub mod tenant_ops;
 
 pub use action::{Action, ResourceKind};
 pub use capability::{CapSet, Capability};
+pub use change::{Applied, Change, Touched};
 pub use err::ModelError;
 pub use permission::{Permission, PermissionValue};
 pub use space::{SpaceRole, SpaceRoleSet, SpaceType};
+pub use table::{Keyed, Table};
 pub use tenant::*;
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use crate::err::ModelError;
 use crate::permission::{Permission, PermissionValue};
 use crate::role::{self, BuiltinRole, USER_DEFAULT};
 use crate::space::{SpaceRole, SpaceRoleSet, SpaceType};
+use crate::table::{Keyed, Table};
 
 macro_rules! word_enum {
     ($(#[$meta:meta])* $name:ident { $( $variant:ident = $word:literal ),* $(,)? }) => {
@@ -138,7 +139,8 @@ pub enum RoleSetting {
 }
 
 /// A custom role.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CustomRole {
     /// Unique name in the tenant.
     pub name: String,
@@ -167,7 +169,8 @@ pub enum DirectOrigin {
 }
 
 /// A role held by a user directly.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DirectRole {
     /// Role name.
     pub role: String,
@@ -176,7 +179,8 @@ pub struct DirectRole {
 }
 
 /// A user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct User {
     /// The identity provider's subject (the tenant file's `id`).
     pub id: String,
@@ -195,7 +199,8 @@ pub struct User {
 }
 
 /// A group.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Group {
     /// Name (unique per provider type).
     pub name: String,
@@ -206,7 +211,8 @@ pub struct Group {
 }
 
 /// An OAuth client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OauthClient {
     /// Client id.
     pub id: String,
@@ -217,7 +223,8 @@ pub struct OauthClient {
 }
 
 /// Who a space assignment or a share is for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Assignee {
     /// A user, by id.
     User(String),
@@ -235,7 +242,8 @@ impl fmt::Display for Assignee {
 }
 
 /// One space assignment: an assignee and its roles (non-empty).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SpaceMember {
     /// Who.
     pub assignee: Assignee,
@@ -244,7 +252,8 @@ pub struct SpaceMember {
 }
 
 /// A shared, managed or data space.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Space {
     /// Id (unique).
     pub id: String,
@@ -259,7 +268,8 @@ pub struct Space {
 }
 
 /// An app or data connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Content {
     /// Id (unique across content).
     pub id: String,
@@ -274,7 +284,8 @@ pub struct Content {
 }
 
 /// A design-time reference: `consumer` reads `source` when it runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Use {
     /// The consuming content id.
     pub consumer: String,
@@ -283,7 +294,8 @@ pub struct Use {
 }
 
 /// A fine-grained share of one app.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Share {
     /// The app id.
     pub resource: String,
@@ -305,27 +317,40 @@ pub struct Tenant {
     /// UserDefault's explicit values (the rest take the catalogue default).
     pub user_default: BTreeMap<Permission, PermissionValue>,
     /// Custom roles.
-    pub custom_roles: Vec<CustomRole>,
+    pub custom_roles: Table<CustomRole>,
     /// Groups (not Everyone).
-    pub groups: Vec<Group>,
+    pub groups: Table<Group>,
     /// Roles on the system group Everyone.
     pub everyone_roles: Vec<String>,
     /// Users.
-    pub users: Vec<User>,
+    pub users: Table<User>,
     /// OAuth clients.
-    pub oauth_clients: Vec<OauthClient>,
+    pub oauth_clients: Table<OauthClient>,
     /// Spaces.
-    pub spaces: Vec<Space>,
+    pub spaces: Table<Space>,
     /// Apps and data connections.
-    pub content: Vec<Content>,
+    pub content: Table<Content>,
     /// Design-time references.
     pub uses: Vec<Use>,
     /// Fine-grained shares.
     pub shares: Vec<Share>,
 }
 
+macro_rules! keyed {
+    ($($row:ty => $field:ident),* $(,)?) => {
+        $(impl Keyed for $row {
+            fn key(&self) -> &str {
+                &self.$field
+            }
+        })*
+    };
+}
+
+keyed!(CustomRole => name, User => id, Group => name, OauthClient => id, Space => id, Content => id);
+
 /// Where a role assignment goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum RoleTarget {
     /// One user, by id.
     User(String),
@@ -343,13 +368,13 @@ impl Tenant {
             subscription: Subscription::UserBased,
             settings: BTreeMap::new(),
             user_default: BTreeMap::new(),
-            custom_roles: Vec::new(),
-            groups: Vec::new(),
+            custom_roles: Table::new(),
+            groups: Table::new(),
             everyone_roles: Vec::new(),
-            users: Vec::new(),
-            oauth_clients: Vec::new(),
-            spaces: Vec::new(),
-            content: Vec::new(),
+            users: Table::new(),
+            oauth_clients: Table::new(),
+            spaces: Table::new(),
+            content: Table::new(),
             uses: Vec::new(),
             shares: Vec::new(),
         }
@@ -369,7 +394,7 @@ impl Tenant {
     pub fn role(&self, name: &str) -> Option<RoleRef<'_>> {
         role::builtin_role(name)
             .map(RoleRef::Builtin)
-            .or_else(|| self.custom_roles.iter().find(|r| r.name == name).map(RoleRef::Custom))
+            .or_else(|| self.custom_roles.get(name).map(RoleRef::Custom))
     }
 
     /// Every assignable role name, for hints.
@@ -383,32 +408,32 @@ impl Tenant {
 
     /// A user by id.
     pub fn user(&self, id: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.id == id)
+        self.users.get(id)
     }
 
     fn user_mut(&mut self, id: &str) -> Result<&mut User, ModelError> {
         let known = self.users.len();
-        self.users.iter_mut().find(|u| u.id == id).ok_or_else(|| ModelError::UnknownUser { id: id.to_owned(), n_known: known })
+        self.users.get_mut(id).ok_or_else(|| ModelError::UnknownUser { id: id.to_owned(), n_known: known })
     }
 
     /// A group by name.
     pub fn group(&self, name: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.name == name)
+        self.groups.get(name)
     }
 
     /// A space by id.
     pub fn space(&self, id: &str) -> Option<&Space> {
-        self.spaces.iter().find(|s| s.id == id)
+        self.spaces.get(id)
     }
 
     /// A content item by id.
     pub fn content_item(&self, id: &str) -> Option<&Content> {
-        self.content.iter().find(|c| c.id == id)
+        self.content.get(id)
     }
 
     /// An OAuth client by id.
     pub fn oauth_client(&self, id: &str) -> Option<&OauthClient> {
-        self.oauth_clients.iter().find(|c| c.id == id)
+        self.oauth_clients.get(id)
     }
 
     fn check_assignable(&self, role_name: &str) -> Result<(), ModelError> {
@@ -438,8 +463,7 @@ impl Tenant {
             RoleTarget::Group(name) => {
                 &mut self
                     .groups
-                    .iter_mut()
-                    .find(|g| &g.name == name)
+                    .get_mut(name)
                     .ok_or_else(|| ModelError::UnknownGroup { name: name.clone() })?
                     .roles
             }
@@ -464,8 +488,7 @@ impl Tenant {
             RoleTarget::Group(name) => {
                 let group = self
                     .groups
-                    .iter_mut()
-                    .find(|g| &g.name == name)
+                    .get_mut(name)
                     .ok_or_else(|| ModelError::UnknownGroup { name: name.clone() })?;
                 let before = group.roles.len();
                 group.roles.retain(|r| r != role_name);

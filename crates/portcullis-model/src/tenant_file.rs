@@ -349,7 +349,7 @@ impl Validator {
                 self.problem(path.key("name"), format!("custom role `{}` has the name of a built-in role", role.name), Some("choose another name".into()));
             }
             let custom = self.custom_role(role, &path);
-            tenant.custom_roles.push(custom);
+            tenant.custom_roles.upsert(custom);
         }
         let mut group_names = HashSet::new();
         for (i, group) in raw.groups.iter().enumerate() {
@@ -362,7 +362,7 @@ impl Validator {
             if group.roles.len() > 100 {
                 self.problem(path.key("roles"), format!("{} roles on one group; at most 100", group.roles.len()), None);
             }
-            tenant.groups.push(Group { name: group.name.clone(), provider_type, roles: group.roles.clone() });
+            tenant.groups.upsert(Group { name: group.name.clone(), provider_type, roles: group.roles.clone() });
         }
         // Roles are checked once every custom role is known.
         for (i, group) in raw.groups.iter().enumerate() {
@@ -377,7 +377,7 @@ impl Validator {
         for (i, client) in raw.oauth_clients.iter().enumerate() {
             let path = base.key("oauthClients").index(i);
             self.unique(&mut client_ids, path.key("id"), "OAuth client id", &client.id);
-            tenant.oauth_clients.push(OauthClient {
+            tenant.oauth_clients.upsert(OauthClient {
                 id: client.id.clone(),
                 name: client.name.clone().unwrap_or_else(|| client.id.clone()),
                 scopes: client.scopes.clone(),
@@ -489,7 +489,7 @@ impl Validator {
                     self.problem(path.key("groups").index(g), format!("unknown group `{group}`"), Some(suggest(tenant.groups.iter().map(|g| g.name.as_str()))));
                 }
             }
-            tenant.users.push(User {
+            tenant.users.upsert(User {
                 id: user.id.clone(),
                 name: user.name.clone().unwrap_or_else(|| user.id.clone()),
                 email: user.email.clone(),
@@ -566,7 +566,7 @@ impl Validator {
                 let roles = self.space_roles(&member.roles, space_type.assignable_roles(), &format!("in a {space_type} space"), &at.key("roles"));
                 members.push(SpaceMember { assignee, roles });
             }
-            tenant.spaces.push(Space { id: space.id.clone(), name, space_type: space_type.unwrap_or(SpaceType::Shared), owner: space.owner.clone(), members });
+            tenant.spaces.upsert(Space { id: space.id.clone(), name, space_type: space_type.unwrap_or(SpaceType::Shared), owner: space.owner.clone(), members });
         }
     }
 
@@ -581,7 +581,7 @@ impl Validator {
                     self.problem(path.key("space"), format!("unknown space `{space}`"), Some(suggest(tenant.spaces.iter().map(|s| s.id.as_str()))));
                 }
             self.user_ref(tenant, path.key("owner"), &item.owner);
-            tenant.content.push(Content {
+            tenant.content.upsert(Content {
                 id: item.id.clone(),
                 name: item.name.clone().unwrap_or_else(|| item.id.clone()),
                 kind: kind.unwrap_or(ContentKind::App),

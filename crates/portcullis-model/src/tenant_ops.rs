@@ -78,19 +78,19 @@ impl Tenant {
                 return Err(ModelError::UnknownGroup { name: group.clone() }.into());
             }
         }
-        self.users.push(user);
+        self.users.upsert(user);
         Ok(())
     }
 
     /// Renames a user.
     pub fn rename_user(&mut self, id: &str, name: &str) -> Result<(), OpError> {
-        self.users.iter_mut().find(|u| u.id == id).ok_or_else(|| not_found("user", id))?.name = name.to_owned();
+        self.users.get_mut(id).ok_or_else(|| not_found("user", id))?.name = name.to_owned();
         Ok(())
     }
 
     /// Sets a user's status.
     pub fn set_user_status(&mut self, id: &str, status: UserStatus) -> Result<(), OpError> {
-        self.users.iter_mut().find(|u| u.id == id).ok_or_else(|| not_found("user", id))?.status = status;
+        self.users.get_mut(id).ok_or_else(|| not_found("user", id))?.status = status;
         Ok(())
     }
 
@@ -101,7 +101,7 @@ impl Tenant {
                 return Err(ModelError::UnknownRole { name: role.clone(), known: self.known_role_names() }.into());
             }
         }
-        let user = self.users.iter_mut().find(|u| u.id == id).ok_or_else(|| not_found("user", id))?;
+        let user = self.users.get_mut(id).ok_or_else(|| not_found("user", id))?;
         let mut kept: Vec<DirectRole> = Vec::new();
         for role in roles {
             if !kept.iter().any(|r| &r.role == role) {
@@ -126,7 +126,7 @@ impl Tenant {
             return Err(OpError::InUse { message: format!("user `{id}` owns `{}`; change its owner first", item.id) });
         }
         let assignee = Assignee::User(id.to_owned());
-        self.users.retain(|u| u.id != id);
+        self.users.remove(id);
         for space in &mut self.spaces {
             space.members.retain(|m| m.assignee != assignee);
         }
@@ -139,14 +139,14 @@ impl Tenant {
         if group.name.trim().is_empty() {
             return Err(OpError::Invalid { message: "a group needs a non-empty `name`".into() });
         }
-        if self.groups.iter().any(|g| g.name == group.name) {
+        if self.groups.contains(&group.name) {
             return Err(conflict("group", &group.name));
         }
         self.check_roles(&group.roles)?;
         if group.roles.len() > 100 {
             return Err(OpError::Invalid { message: format!("{} roles on one group; at most 100", group.roles.len()) });
         }
-        self.groups.push(group);
+        self.groups.upsert(group);
         Ok(())
     }
 
@@ -156,7 +156,7 @@ impl Tenant {
         if roles.len() > 100 {
             return Err(OpError::Invalid { message: format!("{} roles on one group; at most 100", roles.len()) });
         }
-        let group = self.groups.iter_mut().find(|g| g.name == name).ok_or_else(|| not_found("group", name))?;
+        let group = self.groups.get_mut(name).ok_or_else(|| not_found("group", name))?;
         group.roles = dedup(roles);
         Ok(())
     }
@@ -176,7 +176,7 @@ impl Tenant {
             return Err(OpError::InUse { message: format!("group `{name}` still has {n_members} members; remove them first") });
         }
         let assignee = Assignee::Group(name.to_owned());
-        self.groups.retain(|g| g.name != name);
+        self.groups.remove(name);
         for user in &mut self.users {
             user.groups.retain(|g| g != name);
         }
@@ -208,7 +208,7 @@ impl Tenant {
             return Err(OpError::Invalid { message: format!("a tenant holds at most {MAX_CUSTOM_ROLES} custom roles") });
         }
         check_custom_permissions(&role.permissions)?;
-        self.custom_roles.push(role);
+        self.custom_roles.upsert(role);
         Ok(())
     }
 
@@ -220,7 +220,7 @@ impl Tenant {
         if let Some(permissions) = &permissions {
             check_custom_permissions(permissions)?;
         }
-        let role = self.custom_roles.iter_mut().find(|r| r.name == name).ok_or_else(|| not_found("role", name))?;
+        let role = self.custom_roles.get_mut(name).ok_or_else(|| not_found("role", name))?;
         if let Some(description) = description {
             role.description = description;
         }
@@ -245,14 +245,14 @@ impl Tenant {
         if role::builtin_role(name).is_some() || name == USER_DEFAULT {
             return Err(OpError::Invalid { message: format!("`{name}` is a default role and cannot be deleted") });
         }
-        if !self.custom_roles.iter().any(|r| r.name == name) {
+        if !self.custom_roles.contains(name) {
             return Err(not_found("role", name));
         }
         let assignees = self.role_assignees(name);
         if !assignees.is_empty() {
             return Err(OpError::InUse { message: format!("role `{name}` is still assigned to {}; unassign it first", assignees.join(", ")) });
         }
-        self.custom_roles.retain(|r| r.name != name);
+        self.custom_roles.remove(name);
         Ok(())
     }
 
@@ -285,10 +285,10 @@ impl Tenant {
         if self.user(&space.owner).is_none() {
             return Err(not_found("user", &space.owner));
         }
-        self.spaces.push(Space { members: Vec::new(), ..space.clone() });
+        self.spaces.upsert(Space { members: Vec::new(), ..space.clone() });
         for member in &space.members {
             if let Err(error) = self.set_space_member(&space.id, member.assignee.clone(), member.roles) {
-                self.spaces.retain(|s| s.id != space.id);
+                self.spaces.remove(&space.id);
                 return Err(error);
             }
         }
@@ -305,7 +305,7 @@ impl Tenant {
             && self.user(owner).is_none() {
                 return Err(not_found("user", owner));
             }
-        let space = self.spaces.iter_mut().find(|s| s.id == id).ok_or_else(|| not_found("space", id))?;
+        let space = self.spaces.get_mut(id).ok_or_else(|| not_found("space", id))?;
         if let Some(name) = name {
             space.name = name.to_owned();
         }
@@ -326,14 +326,14 @@ impl Tenant {
         if n_items > 0 {
             return Err(OpError::InUse { message: format!("space `{id}` still holds {n_items} items; move or delete them first") });
         }
-        self.spaces.retain(|s| s.id != id);
+        self.spaces.remove(id);
         Ok(())
     }
 
     /// Creates or replaces one assignee's roles in a space (one assignment per assignee).
     pub fn set_space_member(&mut self, space_id: &str, assignee: Assignee, roles: SpaceRoleSet) -> Result<(), OpError> {
         self.check_assignee(&assignee)?;
-        let space = self.spaces.iter_mut().find(|s| s.id == space_id).ok_or_else(|| not_found("space", space_id))?;
+        let space = self.spaces.get_mut(space_id).ok_or_else(|| not_found("space", space_id))?;
         if roles.is_empty() {
             return Err(OpError::Invalid { message: "an assignment needs at least one role".into() });
         }
@@ -353,7 +353,7 @@ impl Tenant {
 
     /// Removes one assignee from a space.
     pub fn remove_space_member(&mut self, space_id: &str, assignee: &Assignee) -> Result<(), OpError> {
-        let space = self.spaces.iter_mut().find(|s| s.id == space_id).ok_or_else(|| not_found("space", space_id))?;
+        let space = self.spaces.get_mut(space_id).ok_or_else(|| not_found("space", space_id))?;
         let before = space.members.len();
         space.members.retain(|m| &m.assignee != assignee);
         if before == space.members.len() {
@@ -382,7 +382,7 @@ impl Tenant {
             && self.space(space).is_none() {
                 return Err(not_found("space", space));
             }
-        self.content.push(item);
+        self.content.upsert(item);
         Ok(())
     }
 
@@ -391,9 +391,25 @@ impl Tenant {
         if self.content_item(id).is_none() {
             return Err(not_found("content", id));
         }
-        self.content.retain(|c| c.id != id);
+        self.content.remove(id);
         self.shares.retain(|s| s.resource != id);
         self.uses.retain(|u| u.consumer != id && u.source != id);
+        Ok(())
+    }
+
+    /// Records that `consumer` reads `source` when it runs (both must exist; no self-use).
+    pub fn add_use(&mut self, reference: Use) -> Result<(), OpError> {
+        for id in [&reference.consumer, &reference.source] {
+            if self.content_item(id).is_none() {
+                return Err(not_found("content", id));
+            }
+        }
+        if reference.consumer == reference.source {
+            return Err(OpError::Invalid { message: format!("`{}` cannot consume itself", reference.consumer) });
+        }
+        if !self.uses.contains(&reference) {
+            self.uses.push(reference);
+        }
         Ok(())
     }
 
@@ -434,13 +450,13 @@ impl Tenant {
         if self.oauth_client(&client.id).is_some() {
             return Err(conflict("OAuth client", &client.id));
         }
-        self.oauth_clients.push(client);
+        self.oauth_clients.upsert(client);
         Ok(())
     }
 
     /// Replaces an OAuth client's name and scopes.
     pub fn update_oauth_client(&mut self, id: &str, name: Option<String>, scopes: Option<Vec<String>>) -> Result<(), OpError> {
-        let client = self.oauth_clients.iter_mut().find(|c| c.id == id).ok_or_else(|| not_found("OAuth client", id))?;
+        let client = self.oauth_clients.get_mut(id).ok_or_else(|| not_found("OAuth client", id))?;
         if let Some(name) = name {
             client.name = name;
         }
@@ -452,12 +468,10 @@ impl Tenant {
 
     /// Deletes an OAuth client.
     pub fn delete_oauth_client(&mut self, id: &str) -> Result<(), OpError> {
-        let before = self.oauth_clients.len();
-        self.oauth_clients.retain(|c| c.id != id);
-        if before == self.oauth_clients.len() {
-            return Err(not_found("OAuth client", id));
+        match self.oauth_clients.remove(id) {
+            Some(_) => Ok(()),
+            None => Err(not_found("OAuth client", id)),
         }
-        Ok(())
     }
 }
 

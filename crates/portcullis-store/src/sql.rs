@@ -77,7 +77,7 @@ pub(crate) fn parse_word<T>(what: &str, word: &str, parse: fn(&str) -> Option<T>
 /// `$begin_read` is the statement that makes a transaction one consistent read.
 macro_rules! define_sql_store {
     ($db:ty, $begin_read:expr) => {
-        use std::collections::{BTreeMap, HashMap};
+        use std::collections::BTreeMap;
 
         use portcullis_model::role::{self as model_role, USER_DEFAULT};
         use portcullis_model::tenant::{
@@ -433,32 +433,25 @@ macro_rules! define_sql_store {
             for (key, value) in rows!((String, String), "SELECT permission, value FROM user_default WHERE tenant_id = $1 ORDER BY seq") {
                 tenant.user_default.insert(parse_word("permission", &key, Permission::parse)?, parse_word("permission value", &value, PermissionValue::parse)?);
             }
-            let mut role_idx = HashMap::new();
             for (name, description) in rows!((String, String), "SELECT name, description FROM custom_roles WHERE tenant_id = $1 ORDER BY seq") {
-                role_idx.insert(name.clone(), tenant.custom_roles.len());
-                tenant.custom_roles.push(CustomRole { name, description, permissions: BTreeMap::new() });
+                tenant.custom_roles.upsert(CustomRole { name, description, permissions: BTreeMap::new() });
             }
             for (role, key, value) in rows!((String, String, String), "SELECT role, permission, value FROM role_permissions WHERE tenant_id = $1 ORDER BY seq") {
-                let idx = *role_idx.get(&role).ok_or_else(|| StoreError::Corrupt(format!("permission of unknown role `{role}`")))?;
-                tenant.custom_roles[idx].permissions.insert(parse_word("permission", &key, Permission::parse)?, parse_role_setting(&value)?);
+                let custom = tenant.custom_roles.get_mut(&role).ok_or_else(|| StoreError::Corrupt(format!("permission of unknown role `{role}`")))?;
+                custom.permissions.insert(parse_word("permission", &key, Permission::parse)?, parse_role_setting(&value)?);
             }
-            let mut group_idx = HashMap::new();
             for (name, provider) in rows!((String, String), "SELECT name, provider_type FROM tenant_groups WHERE tenant_id = $1 ORDER BY seq") {
-                group_idx.insert(name.clone(), tenant.groups.len());
                 let provider_type = parse_word("provider type", &provider, ProviderType::parse)?;
-                tenant.groups.push(Group { name, provider_type, roles: Vec::new() });
+                tenant.groups.upsert(Group { name, provider_type, roles: Vec::new() });
             }
             for (group, role) in rows!((String, String), "SELECT group_name, role FROM group_roles WHERE tenant_id = $1 ORDER BY seq") {
-                let idx = *group_idx.get(&group).ok_or_else(|| StoreError::Corrupt(format!("role of unknown group `{group}`")))?;
-                tenant.groups[idx].roles.push(role);
+                tenant.groups.get_mut(&group).ok_or_else(|| StoreError::Corrupt(format!("role of unknown group `{group}`")))?.roles.push(role);
             }
             for (role,) in rows!((String,), "SELECT role FROM everyone_roles WHERE tenant_id = $1 ORDER BY seq") {
                 tenant.everyone_roles.push(role);
             }
-            let mut user_idx = HashMap::new();
             for (uid, name, email, entitlement, status) in rows!((String, String, Option<String>, String, String), "SELECT id, name, email, entitlement, status FROM users WHERE tenant_id = $1 ORDER BY seq") {
-                user_idx.insert(uid.clone(), tenant.users.len());
-                tenant.users.push(User {
+                tenant.users.upsert(User {
                     id: uid,
                     name,
                     email,
@@ -469,35 +462,27 @@ macro_rules! define_sql_store {
                 });
             }
             for (user, role, origin) in rows!((String, String, String), "SELECT user_id, role, origin FROM user_roles WHERE tenant_id = $1 ORDER BY seq") {
-                let idx = *user_idx.get(&user).ok_or_else(|| StoreError::Corrupt(format!("role of unknown user `{user}`")))?;
-                tenant.users[idx].roles.push(DirectRole { role, origin: parse_origin(&origin)? });
+                tenant.users.get_mut(&user).ok_or_else(|| StoreError::Corrupt(format!("role of unknown user `{user}`")))?.roles.push(DirectRole { role, origin: parse_origin(&origin)? });
             }
             for (user, group) in rows!((String, String), "SELECT user_id, group_name FROM user_groups WHERE tenant_id = $1 ORDER BY seq") {
-                let idx = *user_idx.get(&user).ok_or_else(|| StoreError::Corrupt(format!("group of unknown user `{user}`")))?;
-                tenant.users[idx].groups.push(group);
+                tenant.users.get_mut(&user).ok_or_else(|| StoreError::Corrupt(format!("group of unknown user `{user}`")))?.groups.push(group);
             }
-            let mut client_idx = HashMap::new();
             for (cid, name) in rows!((String, String), "SELECT id, name FROM oauth_clients WHERE tenant_id = $1 ORDER BY seq") {
-                client_idx.insert(cid.clone(), tenant.oauth_clients.len());
-                tenant.oauth_clients.push(OauthClient { id: cid, name, scopes: Vec::new() });
+                tenant.oauth_clients.upsert(OauthClient { id: cid, name, scopes: Vec::new() });
             }
             for (client, scope) in rows!((String, String), "SELECT client_id, scope FROM oauth_client_scopes WHERE tenant_id = $1 ORDER BY seq") {
-                let idx = *client_idx.get(&client).ok_or_else(|| StoreError::Corrupt(format!("scope of unknown client `{client}`")))?;
-                tenant.oauth_clients[idx].scopes.push(scope);
+                tenant.oauth_clients.get_mut(&client).ok_or_else(|| StoreError::Corrupt(format!("scope of unknown client `{client}`")))?.scopes.push(scope);
             }
-            let mut space_idx = HashMap::new();
             for (sid, name, space_type, owner) in rows!((String, String, String, String), "SELECT id, name, space_type, owner FROM spaces WHERE tenant_id = $1 ORDER BY seq") {
-                space_idx.insert(sid.clone(), tenant.spaces.len());
                 let space_type = parse_word("space type", &space_type, SpaceType::parse)?;
-                tenant.spaces.push(Space { id: sid, name, space_type, owner, members: Vec::new() });
+                tenant.spaces.upsert(Space { id: sid, name, space_type, owner, members: Vec::new() });
             }
             for (space, kind, assignee, roles) in rows!((String, String, String, i64), "SELECT space_id, assignee_kind, assignee, roles FROM space_members WHERE tenant_id = $1 ORDER BY seq") {
-                let idx = *space_idx.get(&space).ok_or_else(|| StoreError::Corrupt(format!("member of unknown space `{space}`")))?;
-                tenant.spaces[idx].members.push(SpaceMember { assignee: parse_assignee(&kind, assignee)?, roles: SpaceRoleSet(roles as u16) });
+                tenant.spaces.get_mut(&space).ok_or_else(|| StoreError::Corrupt(format!("member of unknown space `{space}`")))?.members.push(SpaceMember { assignee: parse_assignee(&kind, assignee)?, roles: SpaceRoleSet(roles as u16) });
             }
             for (cid, name, kind, space, owner) in rows!((String, String, String, Option<String>, String), "SELECT id, name, kind, space_id, owner FROM content WHERE tenant_id = $1 ORDER BY seq") {
                 let kind = parse_word("content type", &kind, ContentKind::parse)?;
-                tenant.content.push(Content { id: cid, name, kind, space, owner });
+                tenant.content.upsert(Content { id: cid, name, kind, space, owner });
             }
             for (consumer, source) in rows!((String, String), "SELECT consumer, source FROM uses WHERE tenant_id = $1 ORDER BY seq") {
                 tenant.uses.push(Use { consumer, source });
@@ -728,7 +713,7 @@ macro_rules! define_sql_store {
                 roles.push(DirectRole { role, origin: parse_origin(&origin)? });
             }
             let n_held = roles.len();
-            part.users.push(User {
+            part.users.upsert(User {
                 id: user_id.to_owned(),
                 name,
                 email: None,

@@ -41,13 +41,13 @@ pub fn tenant(n_users: usize, seed: u64) -> Tenant {
     for r in 0..10 {
         let mut permissions = BTreeMap::new();
         permissions.insert(download, if r % 2 == 0 { RoleSetting::Value(PermissionValue::Allowed) } else { RoleSetting::UserDefault });
-        tenant.custom_roles.push(CustomRole { name: format!("custom{r}"), description: String::new(), permissions });
+        tenant.custom_roles.upsert(CustomRole { name: format!("custom{r}"), description: String::new(), permissions });
     }
     let builtin = ["SharedSpaceCreator", "ManagedSpaceCreator", "Steward", "PrivateAnalyticsContentCreator"];
     let n_groups = (n_users / 20).max(2);
     for g in 0..n_groups {
         let roles = if g % 3 == 0 { vec![format!("custom{}", g % 10)] } else { vec![builtin[g % builtin.len()].to_owned()] };
-        tenant.groups.push(Group { name: format!("g{g}"), provider_type: ProviderType::Idp, roles });
+        tenant.groups.upsert(Group { name: format!("g{g}"), provider_type: ProviderType::Idp, roles });
     }
     tenant.everyone_roles.push("Steward".into());
     for i in 0..n_users {
@@ -59,7 +59,7 @@ pub fn tenant(n_users: usize, seed: u64) -> Tenant {
             1..=5 => vec![format!("custom{}", i % 10)],
             _ => vec![],
         };
-        tenant.users.push(User {
+        tenant.users.upsert(User {
             id: user_id(i),
             name: format!("User {i}"),
             email: None,
@@ -84,14 +84,14 @@ pub fn tenant(n_users: usize, seed: u64) -> Tenant {
             let roles = SpaceRoleSet::of(&[assignable[rng.below(assignable.len())]]);
             members.push(SpaceMember { assignee, roles });
         }
-        tenant.spaces.push(Space { id: format!("s{s}"), name: format!("Space {s}"), space_type, owner, members });
+        tenant.spaces.upsert(Space { id: format!("s{s}"), name: format!("Space {s}"), space_type, owner, members });
     }
     let n_content = n_users;
     for c in 0..n_content {
         let in_space = rng.below(4) != 0;
         let space = in_space.then(|| format!("s{}", rng.below(n_spaces)));
         let kind = if c % 4 == 3 { ContentKind::DataConnection } else { ContentKind::App };
-        tenant.content.push(Content { id: format!("c{c}"), name: format!("Item {c}"), kind, space, owner: user_id(rng.below(n_users)) });
+        tenant.content.upsert(Content { id: format!("c{c}"), name: format!("Item {c}"), kind, space, owner: user_id(rng.below(n_users)) });
     }
     for c in 0..n_content {
         if tenant.content[c].kind != ContentKind::App {
@@ -110,8 +110,8 @@ pub fn tenant(n_users: usize, seed: u64) -> Tenant {
                 tenant.shares.push(Share { resource: format!("c{c}"), assignee: Assignee::User(user_id(rng.below(n_users))), roles: SpaceRoleSet::of(&[role]) });
             }
     }
-    tenant.oauth_clients.push(OauthClient { id: "portal".into(), name: "portal".into(), scopes: vec!["user_default".into()] });
-    tenant.oauth_clients.push(OauthClient { id: "reader".into(), name: "reader".into(), scopes: vec!["apps:read".into(), "spaces:read".into()] });
-    tenant.oauth_clients.push(OauthClient { id: "console".into(), name: "console".into(), scopes: vec!["user_default".into(), "admin_classic".into()] });
+    tenant.oauth_clients.upsert(OauthClient { id: "portal".into(), name: "portal".into(), scopes: vec!["user_default".into()] });
+    tenant.oauth_clients.upsert(OauthClient { id: "reader".into(), name: "reader".into(), scopes: vec!["apps:read".into(), "spaces:read".into()] });
+    tenant.oauth_clients.upsert(OauthClient { id: "console".into(), name: "console".into(), scopes: vec!["user_default".into(), "admin_classic".into()] });
     tenant
 }

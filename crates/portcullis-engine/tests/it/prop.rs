@@ -59,12 +59,12 @@ pub fn random_tenant(seed: u64) -> Tenant {
                 _ => {}
             }
         }
-        t.custom_roles.push(CustomRole { name: format!("c{r}"), description: String::new(), permissions });
+        t.custom_roles.upsert(CustomRole { name: format!("c{r}"), description: String::new(), permissions });
     }
     let n_groups = rng.below(4);
     for g in 0..n_groups {
         let roles = (0..rng.below(3)).map(|_| pick(&mut rng, ROLE_POOL).to_string()).collect::<std::collections::BTreeSet<_>>();
-        t.groups.push(Group { name: format!("g{g}"), provider_type: ProviderType::Idp, roles: roles.into_iter().collect() });
+        t.groups.upsert(Group { name: format!("g{g}"), provider_type: ProviderType::Idp, roles: roles.into_iter().collect() });
     }
     if rng.below(3) == 0 {
         t.everyone_roles.push(pick(&mut rng, ROLE_POOL).to_string());
@@ -74,7 +74,7 @@ pub fn random_tenant(seed: u64) -> Tenant {
     for u in 0..n_users {
         let roles = (0..rng.below(3)).map(|_| pick(&mut rng, ROLE_POOL).to_string()).collect::<std::collections::BTreeSet<_>>();
         let groups = (0..rng.below(3)).filter(|_| n_groups > 0).map(|_| format!("g{}", rng.below(n_groups))).collect::<std::collections::BTreeSet<_>>();
-        t.users.push(User {
+        t.users.upsert(User {
             id: format!("u{u}"),
             name: format!("u{u}"),
             email: None,
@@ -101,13 +101,13 @@ pub fn random_tenant(seed: u64) -> Tenant {
             }
             members.push(SpaceMember { assignee, roles });
         }
-        t.spaces.push(Space { id: format!("s{s}"), name: format!("s{s}"), space_type, owner, members });
+        t.spaces.upsert(Space { id: format!("s{s}"), name: format!("s{s}"), space_type, owner, members });
     }
     let n_content = rng.below(6);
     for c in 0..n_content {
         let space = (n_spaces > 0 && rng.below(3) != 0).then(|| format!("s{}", rng.below(n_spaces)));
         let kind = if rng.below(3) == 0 { ContentKind::DataConnection } else { ContentKind::App };
-        t.content.push(Content { id: format!("c{c}"), name: format!("c{c}"), kind, space, owner: format!("u{}", rng.below(n_users)) });
+        t.content.upsert(Content { id: format!("c{c}"), name: format!("c{c}"), kind, space, owner: format!("u{}", rng.below(n_users)) });
     }
     for c in 0..n_content {
         if n_content > 1 && rng.below(2) == 0 {
@@ -128,7 +128,7 @@ pub fn random_tenant(seed: u64) -> Tenant {
     }
     for k in 0..1 + rng.below(3) {
         let scopes = (0..1 + rng.below(3)).map(|_| pick(&mut rng, SCOPE_POOL).to_string()).collect();
-        t.oauth_clients.push(OauthClient { id: format!("o{k}"), name: format!("o{k}"), scopes });
+        t.oauth_clients.upsert(OauthClient { id: format!("o{k}"), name: format!("o{k}"), scopes });
     }
     t
 }

@@ -32,7 +32,7 @@ impl TestApp {
         other.name = "other".to_owned();
         let mut only_here = other.content[0].clone();
         only_here.id = "other-only".to_owned();
-        other.content.push(only_here);
+        other.content.upsert(only_here);
         store.import_tenant(&other, ImportMode::KeepExisting, &portcullis_store::Author::cli()).await.expect("import other");
         let config = ServerConfig { operator_token_hash: Some(portcullis_server::auth::hash_secret(OPERATOR)) };
         let state = AppState::new(store, config).await.expect("the state loads");

@@ -134,9 +134,10 @@ pub async fn commit_writes_the_difference_and_refuses_a_stale_base(h: &impl Harn
     let before = tenant(DEMO);
     let record = import(&store, &before).await;
     let mut after = before.clone();
-    after.content.push(app("new-app", "finance-team"));
+    after.content.upsert(app("new-app", "finance-team"));
     after.users.retain(|u| u.id != "dana");
-    after.groups[1].roles.push("Steward".into());
+    let second = after.groups[1].name.clone();
+    after.groups.get_mut(&second).unwrap().roles.push("Steward".into());
     let drafts = [
         EventDraft::change(EventType::UserDeleted, &ann(), "user:manage", Some(ResourceRef { kind: "user".into(), id: "dana".into(), space: None, owner: None }), json!({})),
         EventDraft::change(EventType::GroupUpdated, &ann(), "group:manage", Some(ResourceRef { kind: "group".into(), id: "sales".into(), space: None, owner: None }), json!({ "roles": ["Steward"] })),
