@@ -338,16 +338,27 @@ impl Touched {
 /// What [`Tenant::apply`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
-    /// The entities to rewrite.
+    /// The entities whose rows differ now.
     pub touched: Touched,
     /// For a login: the roles its toggles recorded.
     pub recorded_roles: Vec<&'static str>,
+    /// The rows as they were, to put back with [`Tenant::undo`].
+    pub undo: Undo,
 }
 
-impl Applied {
-    fn touched(touched: Touched) -> Applied {
-        Applied { touched, recorded_roles: Vec::new() }
-    }
+/// The pre-images of the rows a change could touch: enough to undo it in O(touched).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Undo {
+    settings: Option<BTreeMap<TenantSetting, bool>>,
+    user_default: Option<BTreeMap<Permission, PermissionValue>>,
+    everyone_roles: Option<Vec<String>>,
+    custom_roles: Vec<(String, Option<CustomRole>)>,
+    groups: Vec<(String, Option<Group>)>,
+    users: Vec<(String, Option<User>)>,
+    clients: Vec<(String, Option<OauthClient>)>,
+    spaces: Vec<(String, Option<Space>)>,
+    /// Per item: the item, its shares and the `uses` it consumes.
+    content: Vec<(String, Option<Content>, Vec<Share>, Vec<Use>)>,
 }
 
 /// The spaces with an assignment for `assignee` and the apps shared with it.
@@ -364,201 +375,238 @@ fn assignee_rows(tenant: &Tenant, assignee: &Assignee) -> Touched {
     touched
 }
 
+fn saved<T: Clone + crate::table::Keyed>(table: &crate::table::Table<T>, keys: &BTreeSet<String>) -> Vec<(String, Option<T>)> {
+    keys.iter().map(|key| (key.clone(), table.get(key).cloned())).collect()
+}
+
+fn changed<T: PartialEq + crate::table::Keyed>(table: &crate::table::Table<T>, saved: &[(String, Option<T>)]) -> BTreeSet<String> {
+    saved.iter().filter(|(key, before)| table.get(key) != before.as_ref()).map(|(key, _)| key.clone()).collect()
+}
+
+fn restore<T: crate::table::Keyed>(table: &mut crate::table::Table<T>, saved: Vec<(String, Option<T>)>) {
+    for (key, before) in saved {
+        match before {
+            Some(row) => table.upsert(row),
+            None => {
+                table.remove(&key);
+            }
+        }
+    }
+}
+
 impl Tenant {
     /// Checks `change` with the model's rules and applies it; a refusal changes nothing.
     /// Steps that change nothing (unassigning a role not held on that path, leaving a group
     /// one is not in, a login with no toggle to record) succeed and touch nothing.
     pub fn apply(&mut self, change: &Change) -> Result<Applied, OpError> {
-        let touched = match change {
-            Change::AssignRole { role, target } => {
-                let before = self.role_holders_fingerprint(target);
-                self.assign_role(role, target)?;
-                self.target_touched(target, before)
-            }
-            Change::UnassignRole { role, target } => {
-                let before = self.role_holders_fingerprint(target);
-                match self.unassign_role(role, target) {
-                    Ok(()) => {}
-                    Err(crate::ModelError::NotAssigned { .. }) => return Ok(Applied::default()),
-                    Err(error) => return Err(error.into()),
+        let undo = self.save(&self.plan(change));
+        let recorded_roles = self.run(change)?;
+        Ok(Applied { touched: self.changed_since(&undo), recorded_roles, undo })
+    }
+
+    /// Applies changes in order, all or none: when one is refused, those before it are undone
+    /// and the refusal comes back with its position.
+    pub fn apply_all(&mut self, changes: &[Change]) -> Result<Vec<Applied>, (usize, OpError)> {
+        let mut done: Vec<Applied> = Vec::with_capacity(changes.len());
+        for (i, change) in changes.iter().enumerate() {
+            match self.apply(change) {
+                Ok(applied) => done.push(applied),
+                Err(error) => {
+                    for applied in done.into_iter().rev() {
+                        self.undo(applied.undo);
+                    }
+                    return Err((i, error));
                 }
-                self.target_touched(target, before)
             }
-            Change::JoinGroup { user, group } => {
-                match self.join_group(user, group) {
-                    Ok(()) => {}
-                    Err(crate::ModelError::AlreadyMember { .. }) => return Ok(Applied::default()),
-                    Err(error) => return Err(error.into()),
+        }
+        Ok(done)
+    }
+
+    /// Puts back the rows an applied change replaced (changes after it must be undone first).
+    pub fn undo(&mut self, undo: Undo) {
+        if let Some(settings) = undo.settings {
+            self.settings = settings;
+        }
+        if let Some(user_default) = undo.user_default {
+            self.user_default = user_default;
+        }
+        if let Some(roles) = undo.everyone_roles {
+            self.everyone_roles = roles;
+        }
+        restore(&mut self.custom_roles, undo.custom_roles);
+        restore(&mut self.groups, undo.groups);
+        restore(&mut self.users, undo.users);
+        restore(&mut self.oauth_clients, undo.clients);
+        restore(&mut self.spaces, undo.spaces);
+        for (id, item, shares, uses) in undo.content {
+            match item {
+                Some(item) => self.content.upsert(item),
+                None => {
+                    self.content.remove(&id);
                 }
-                Touched::user(user)
             }
-            Change::LeaveGroup { user, group } => {
-                match self.leave_group(user, group) {
-                    Ok(()) => {}
-                    Err(crate::ModelError::NotMember { .. }) => return Ok(Applied::default()),
-                    Err(error) => return Err(error.into()),
-                }
-                Touched::user(user)
+            self.shares.retain(|s| s.resource != id);
+            self.shares.extend(shares);
+            self.uses.retain(|u| u.consumer != id);
+            self.uses.extend(uses);
+        }
+    }
+
+    /// The rows `change` may touch: a superset, known before it runs.
+    fn plan(&self, change: &Change) -> Touched {
+        match change {
+            Change::AssignRole { target, .. } | Change::UnassignRole { target, .. } => match target {
+                RoleTarget::User(id) => Touched::user(id),
+                RoleTarget::Group(name) => Touched::group(name),
+                RoleTarget::Everyone => Touched { everyone_roles: true, ..Touched::default() },
+            },
+            Change::JoinGroup { user, .. } | Change::LeaveGroup { user, .. } | Change::RecordLogin { user } => Touched::user(user),
+            Change::SetSetting { .. } => Touched { settings: true, ..Touched::default() },
+            Change::SetUserDefault { .. } | Change::ReplaceUserDefault { .. } => Touched { user_default: true, ..Touched::default() },
+            Change::CreateUser { user } => Touched::user(&user.id),
+            Change::UpdateUser { id, .. } | Change::ReplaceUserRoles { id, .. } => Touched::user(id),
+            Change::DeleteUser { id } => {
+                let mut touched = assignee_rows(self, &Assignee::User(id.clone()));
+                touched.users.insert(id.clone());
+                touched
             }
-            Change::SetSetting { setting, value } => {
-                if self.settings.get(setting) == Some(value) {
-                    return Ok(Applied::default());
-                }
-                self.set_setting(*setting, *value);
-                Touched { settings: true, ..Touched::default() }
+            Change::CreateGroup { group } => Touched::group(&group.name),
+            Change::ReplaceGroupRoles { name, .. } => Touched::group(name),
+            Change::ReplaceEveryoneRoles { .. } => Touched { everyone_roles: true, ..Touched::default() },
+            Change::DeleteGroup { name } => {
+                let mut touched = assignee_rows(self, &Assignee::Group(name.clone()));
+                touched.users = self.users.iter().filter(|u| u.groups.iter().any(|g| g == name)).map(|u| u.id.clone()).collect();
+                touched.groups.insert(name.clone());
+                touched
             }
-            Change::SetUserDefault { permission, value } => {
-                if self.user_default.get(permission) == Some(value) {
-                    return Ok(Applied::default());
-                }
-                self.set_user_default(*permission, *value)?;
-                Touched { user_default: true, ..Touched::default() }
+            Change::CreateCustomRole { role } => Touched::custom_role(&role.name),
+            Change::UpdateCustomRole { name, .. } | Change::DeleteCustomRole { name } => Touched::custom_role(name),
+            Change::CreateSpace { space } => Touched::space(&space.id),
+            Change::UpdateSpace { id, .. } | Change::DeleteSpace { id } => Touched::space(id),
+            Change::SetSpaceMember { space, .. } | Change::RemoveSpaceMember { space, .. } => Touched::space(space),
+            Change::CreateContent { item } => Touched::content(&item.id),
+            Change::DeleteContent { id } => {
+                let mut touched = Touched::content(id);
+                touched.content.extend(self.uses.iter().filter(|u| &u.source == id).map(|u| u.consumer.clone()));
+                touched
             }
-            Change::ReplaceUserDefault { values } => {
-                self.replace_user_default(values.clone())?;
-                Touched { user_default: true, ..Touched::default() }
-            }
-            Change::RecordLogin { user } => {
-                let recorded = self.record_login(user)?;
-                let touched = if recorded.is_empty() { Touched::default() } else { Touched::user(user) };
-                return Ok(Applied { touched, recorded_roles: recorded });
-            }
-            Change::CreateUser { user } => {
-                self.create_user(user.clone())?;
-                Touched::user(&user.id)
-            }
+            Change::AddUse { reference } => Touched::content(&reference.consumer),
+            Change::CreateShare { share } => Touched::content(&share.resource),
+            Change::DeleteShare { resource, .. } => Touched::content(resource),
+            Change::CreateOauthClient { client } => Touched::client(&client.id),
+            Change::UpdateOauthClient { id, .. } | Change::DeleteOauthClient { id } => Touched::client(id),
+        }
+    }
+
+    fn save(&self, planned: &Touched) -> Undo {
+        Undo {
+            settings: planned.settings.then(|| self.settings.clone()),
+            user_default: planned.user_default.then(|| self.user_default.clone()),
+            everyone_roles: planned.everyone_roles.then(|| self.everyone_roles.clone()),
+            custom_roles: saved(&self.custom_roles, &planned.custom_roles),
+            groups: saved(&self.groups, &planned.groups),
+            users: saved(&self.users, &planned.users),
+            clients: saved(&self.oauth_clients, &planned.clients),
+            spaces: saved(&self.spaces, &planned.spaces),
+            content: planned
+                .content
+                .iter()
+                .map(|id| {
+                    let shares = self.shares.iter().filter(|s| &s.resource == id).cloned().collect();
+                    let uses = self.uses.iter().filter(|u| &u.consumer == id).cloned().collect();
+                    (id.clone(), self.content.get(id).cloned(), shares, uses)
+                })
+                .collect(),
+        }
+    }
+
+    /// What differs from the saved rows.
+    fn changed_since(&self, undo: &Undo) -> Touched {
+        Touched {
+            settings: undo.settings.as_ref().is_some_and(|s| *s != self.settings),
+            user_default: undo.user_default.as_ref().is_some_and(|v| *v != self.user_default),
+            everyone_roles: undo.everyone_roles.as_ref().is_some_and(|r| *r != self.everyone_roles),
+            custom_roles: changed(&self.custom_roles, &undo.custom_roles),
+            groups: changed(&self.groups, &undo.groups),
+            users: changed(&self.users, &undo.users),
+            clients: changed(&self.oauth_clients, &undo.clients),
+            spaces: changed(&self.spaces, &undo.spaces),
+            content: undo
+                .content
+                .iter()
+                .filter(|(id, item, shares, uses)| {
+                    self.content.get(id) != item.as_ref()
+                        || !same_rows(self.shares.iter().filter(|s| &s.resource == id), shares)
+                        || !same_rows(self.uses.iter().filter(|u| &u.consumer == id), uses)
+                })
+                .map(|(id, ..)| id.clone())
+                .collect(),
+        }
+    }
+
+    /// Runs the model operation behind `change`; no-op steps succeed.
+    fn run(&mut self, change: &Change) -> Result<Vec<&'static str>, OpError> {
+        match change {
+            Change::AssignRole { role, target } => self.assign_role(role, target)?,
+            Change::UnassignRole { role, target } => match self.unassign_role(role, target) {
+                Ok(()) | Err(crate::ModelError::NotAssigned { .. }) => {}
+                Err(error) => return Err(error.into()),
+            },
+            Change::JoinGroup { user, group } => match self.join_group(user, group) {
+                Ok(()) | Err(crate::ModelError::AlreadyMember { .. }) => {}
+                Err(error) => return Err(error.into()),
+            },
+            Change::LeaveGroup { user, group } => match self.leave_group(user, group) {
+                Ok(()) | Err(crate::ModelError::NotMember { .. }) => {}
+                Err(error) => return Err(error.into()),
+            },
+            Change::SetSetting { setting, value } => self.set_setting(*setting, *value),
+            Change::SetUserDefault { permission, value } => self.set_user_default(*permission, *value)?,
+            Change::ReplaceUserDefault { values } => self.replace_user_default(values.clone())?,
+            Change::RecordLogin { user } => return Ok(self.record_login(user)?),
+            Change::CreateUser { user } => self.create_user(user.clone())?,
             Change::UpdateUser { id, name, status } => {
+                if self.user(id).is_none() {
+                    return Err(OpError::NotFound { what: "user", name: id.clone() });
+                }
                 if let Some(name) = name {
                     self.rename_user(id, name)?;
                 }
                 if let Some(status) = status {
                     self.set_user_status(id, *status)?;
                 }
-                if name.is_none() && status.is_none() && self.user(id).is_none() {
-                    return Err(OpError::NotFound { what: "user", name: id.clone() });
-                }
-                Touched::user(id)
             }
-            Change::ReplaceUserRoles { id, roles } => {
-                self.replace_user_roles(id, roles)?;
-                Touched::user(id)
-            }
-            Change::DeleteUser { id } => {
-                let mut touched = assignee_rows(self, &Assignee::User(id.clone()));
-                self.delete_user(id)?;
-                touched.users.insert(id.clone());
-                touched
-            }
-            Change::CreateGroup { group } => {
-                self.create_group(group.clone())?;
-                Touched::group(&group.name)
-            }
-            Change::ReplaceGroupRoles { name, roles } => {
-                self.replace_group_roles(name, roles)?;
-                Touched::group(name)
-            }
-            Change::ReplaceEveryoneRoles { roles } => {
-                self.replace_everyone_roles(roles)?;
-                Touched { everyone_roles: true, ..Touched::default() }
-            }
-            Change::DeleteGroup { name } => {
-                let mut touched = assignee_rows(self, &Assignee::Group(name.clone()));
-                touched.users = self.users.iter().filter(|u| u.groups.iter().any(|g| g == name)).map(|u| u.id.clone()).collect();
-                self.delete_group(name)?;
-                touched.groups.insert(name.clone());
-                touched
-            }
-            Change::CreateCustomRole { role } => {
-                self.create_custom_role(role.clone())?;
-                Touched::custom_role(&role.name)
-            }
-            Change::UpdateCustomRole { name, description, permissions } => {
-                self.update_custom_role(name, description.clone(), permissions.clone())?;
-                Touched::custom_role(name)
-            }
-            Change::DeleteCustomRole { name } => {
-                self.delete_custom_role(name)?;
-                Touched::custom_role(name)
-            }
-            Change::CreateSpace { space } => {
-                self.create_space(space.clone())?;
-                Touched::space(&space.id)
-            }
-            Change::UpdateSpace { id, name, owner } => {
-                self.update_space(id, name.as_deref(), owner.as_deref())?;
-                Touched::space(id)
-            }
-            Change::DeleteSpace { id } => {
-                self.delete_space(id)?;
-                Touched::space(id)
-            }
-            Change::SetSpaceMember { space, assignee, roles } => {
-                self.set_space_member(space, assignee.clone(), *roles)?;
-                Touched::space(space)
-            }
-            Change::RemoveSpaceMember { space, assignee } => {
-                self.remove_space_member(space, assignee)?;
-                Touched::space(space)
-            }
-            Change::CreateContent { item } => {
-                self.create_content(item.clone())?;
-                Touched::content(&item.id)
-            }
-            Change::DeleteContent { id } => {
-                let mut touched = Touched::content(id);
-                touched.content.extend(self.uses.iter().filter(|u| &u.source == id).map(|u| u.consumer.clone()));
-                self.delete_content(id)?;
-                touched
-            }
-            Change::AddUse { reference } => {
-                self.add_use(reference.clone())?;
-                Touched::content(&reference.consumer)
-            }
-            Change::CreateShare { share } => {
-                self.create_share(share.clone())?;
-                Touched::content(&share.resource)
-            }
-            Change::DeleteShare { resource, assignee } => {
-                self.delete_share(resource, assignee)?;
-                Touched::content(resource)
-            }
-            Change::CreateOauthClient { client } => {
-                self.create_oauth_client(client.clone())?;
-                Touched::client(&client.id)
-            }
-            Change::UpdateOauthClient { id, name, scopes } => {
-                self.update_oauth_client(id, name.clone(), scopes.clone())?;
-                Touched::client(id)
-            }
-            Change::DeleteOauthClient { id } => {
-                self.delete_oauth_client(id)?;
-                Touched::client(id)
-            }
-        };
-        Ok(Applied::touched(touched))
+            Change::ReplaceUserRoles { id, roles } => self.replace_user_roles(id, roles)?,
+            Change::DeleteUser { id } => self.delete_user(id)?,
+            Change::CreateGroup { group } => self.create_group(group.clone())?,
+            Change::ReplaceGroupRoles { name, roles } => self.replace_group_roles(name, roles)?,
+            Change::ReplaceEveryoneRoles { roles } => self.replace_everyone_roles(roles)?,
+            Change::DeleteGroup { name } => self.delete_group(name)?,
+            Change::CreateCustomRole { role } => self.create_custom_role(role.clone())?,
+            Change::UpdateCustomRole { name, description, permissions } => self.update_custom_role(name, description.clone(), permissions.clone())?,
+            Change::DeleteCustomRole { name } => self.delete_custom_role(name)?,
+            Change::CreateSpace { space } => self.create_space(space.clone())?,
+            Change::UpdateSpace { id, name, owner } => self.update_space(id, name.as_deref(), owner.as_deref())?,
+            Change::DeleteSpace { id } => self.delete_space(id)?,
+            Change::SetSpaceMember { space, assignee, roles } => self.set_space_member(space, assignee.clone(), *roles)?,
+            Change::RemoveSpaceMember { space, assignee } => self.remove_space_member(space, assignee)?,
+            Change::CreateContent { item } => self.create_content(item.clone())?,
+            Change::DeleteContent { id } => self.delete_content(id)?,
+            Change::AddUse { reference } => self.add_use(reference.clone())?,
+            Change::CreateShare { share } => self.create_share(share.clone())?,
+            Change::DeleteShare { resource, assignee } => self.delete_share(resource, assignee)?,
+            Change::CreateOauthClient { client } => self.create_oauth_client(client.clone())?,
+            Change::UpdateOauthClient { id, name, scopes } => self.update_oauth_client(id, name.clone(), scopes.clone())?,
+            Change::DeleteOauthClient { id } => self.delete_oauth_client(id)?,
+        }
+        Ok(Vec::new())
     }
+}
 
-    /// The roles held on a role target's path, to tell whether an assignment changed them.
-    fn role_holders_fingerprint(&self, target: &RoleTarget) -> Option<Vec<(String, bool)>> {
-        match target {
-            RoleTarget::User(id) => {
-                self.user(id).map(|u| u.roles.iter().map(|r| (r.role.clone(), r.origin == DirectOrigin::Assigned)).collect())
-            }
-            RoleTarget::Group(name) => self.group(name).map(|g| g.roles.iter().map(|r| (r.clone(), true)).collect()),
-            RoleTarget::Everyone => Some(self.everyone_roles.iter().map(|r| (r.clone(), true)).collect()),
-        }
-    }
-
-    fn target_touched(&self, target: &RoleTarget, before: Option<Vec<(String, bool)>>) -> Touched {
-        if self.role_holders_fingerprint(target) == before {
-            return Touched::default();
-        }
-        match target {
-            RoleTarget::User(id) => Touched::user(id),
-            RoleTarget::Group(name) => Touched::group(name),
-            RoleTarget::Everyone => Touched { everyone_roles: true, ..Touched::default() },
-        }
-    }
+/// Whether two lists hold the same rows, in any order.
+fn same_rows<'a, T: PartialEq + 'a>(now: impl Iterator<Item = &'a T>, before: &[T]) -> bool {
+    let now: Vec<&T> = now.collect();
+    now.len() == before.len() && now.iter().all(|row| before.contains(row))
 }
 
 // ---- JSON words for the change log: each value is written as the word files and the API use.
@@ -696,6 +744,27 @@ mod tests {
         let applied = t.apply(&Change::DeleteContent { id: "d1".into() }).unwrap();
         assert_eq!(applied.touched.content, BTreeSet::from(["a1".to_owned(), "d1".to_owned()]));
         assert!(t.uses.is_empty());
+    }
+
+    #[test]
+    fn a_batch_is_all_or_nothing_and_undo_restores_every_row() {
+        let mut t = tenant();
+        let before = t.clone();
+        let batch = [
+            Change::DeleteContent { id: "d1".into() },
+            Change::DeleteUser { id: "bob".into() },
+            Change::SetSetting { setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole, value: true },
+            Change::DeleteSpace { id: "nope".into() },
+        ];
+        let (at, _) = t.apply_all(&batch).unwrap_err();
+        assert_eq!(at, 3);
+        assert_eq!(t, before);
+        let applied = t.apply_all(&batch[..3]).unwrap();
+        assert_ne!(t, before);
+        for applied in applied.into_iter().rev() {
+            t.undo(applied.undo);
+        }
+        assert_eq!(t, before);
     }
 
     #[test]
