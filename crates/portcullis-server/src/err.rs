@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portcullis_engine::RequestError;
 use portcullis_model::ModelError;
+use portcullis_model::tenant_ops::OpError;
 use portcullis_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -152,10 +153,23 @@ impl From<ModelError> for ApiError {
     }
 }
 
+impl From<OpError> for ApiError {
+    fn from(error: OpError) -> ApiError {
+        let message = error.to_string();
+        match error {
+            OpError::Model(model) => model.into(),
+            OpError::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            OpError::NotFound { .. } => ApiError::not_found("not_found", message),
+            OpError::InUse { .. } => ApiError::new(StatusCode::CONFLICT, "in_use", message),
+            OpError::Invalid { .. } => ApiError::bad_request("invalid_change", message),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         match error {
-            StoreError::Rejected(model) => model.into(),
+            StoreError::Rejected(refusal) => refusal.into(),
             StoreError::NotFound(what) => ApiError::not_found("not_found", format!("{what} was not found")),
             StoreError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", "the write collided with another; nothing was changed")
                 .hint("retry the request"),

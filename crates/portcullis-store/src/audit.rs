@@ -193,28 +193,49 @@ pub(crate) fn change_event(change: &crate::Change, author: &Author) -> EventDraf
     use crate::Change;
     use serde_json::json;
     let action = change.kind();
+    let event = |event_type, resource, data| EventDraft::change(event_type, author, action, resource, data);
+    let assignee = |a: &portcullis_model::tenant::Assignee| serde_json::to_value(a).unwrap_or_default();
     match change {
         Change::AssignRole { role, target } | Change::UnassignRole { role, target } => {
             let (event_type, target) = target_resource(target);
-            EventDraft::change(event_type, author, action, Some(target), json!({ "role": role }))
+            event(event_type, Some(target), json!({ "role": role }))
         }
-        Change::JoinGroup { user, group } | Change::LeaveGroup { user, group } => {
-            EventDraft::change(EventType::UserUpdated, author, action, resource("user", user), json!({ "group": group }))
-        }
-        Change::SetSetting { setting, value } => EventDraft::change(
-            EventType::TenantSettingsUpdated,
-            author,
-            action,
-            None,
-            json!({ "setting": setting.as_str(), "value": value }),
-        ),
-        Change::SetUserDefault { permission, value } => EventDraft::change(
+        Change::JoinGroup { user, group } | Change::LeaveGroup { user, group } => event(EventType::UserUpdated, resource("user", user), json!({ "group": group })),
+        Change::SetSetting { setting, value } => event(EventType::TenantSettingsUpdated, None, json!({ "setting": setting.as_str(), "value": value })),
+        Change::SetUserDefault { permission, value } => event(
             EventType::RoleUpdated,
-            author,
-            action,
             resource("role", portcullis_model::role::USER_DEFAULT),
             json!({ "permission": permission.def().key, "value": value.as_str() }),
         ),
-        Change::RecordLogin { user } => EventDraft::change(EventType::UserUpdated, author, action, resource("user", user), json!({})),
+        Change::ReplaceUserDefault { values } => event(EventType::RoleUpdated, resource("role", portcullis_model::role::USER_DEFAULT), json!({ "values": values })),
+        Change::RecordLogin { user } => event(EventType::UserUpdated, resource("user", user), json!({})),
+        Change::CreateUser { user } => event(EventType::UserCreated, resource("user", &user.id), json!({ "user": user })),
+        Change::UpdateUser { id, name, status } => event(EventType::UserUpdated, resource("user", id), json!({ "name": name, "status": status })),
+        Change::ReplaceUserRoles { id, roles } => event(EventType::UserUpdated, resource("user", id), json!({ "roles": roles })),
+        Change::DeleteUser { id } => event(EventType::UserDeleted, resource("user", id), json!({})),
+        Change::CreateGroup { group } => event(EventType::GroupCreated, resource("group", &group.name), json!({ "group": group })),
+        Change::ReplaceGroupRoles { name, roles } => event(EventType::GroupUpdated, resource("group", name), json!({ "roles": roles })),
+        Change::ReplaceEveryoneRoles { roles } => event(EventType::GroupUpdated, resource("group", "Everyone"), json!({ "roles": roles })),
+        Change::DeleteGroup { name } => event(EventType::GroupDeleted, resource("group", name), json!({})),
+        Change::CreateCustomRole { role } => event(EventType::RoleCreated, resource("role", &role.name), json!({ "role": role })),
+        Change::UpdateCustomRole { name, description, permissions } => {
+            event(EventType::RoleUpdated, resource("role", name), json!({ "description": description, "permissions": permissions }))
+        }
+        Change::DeleteCustomRole { name } => event(EventType::RoleDeleted, resource("role", name), json!({})),
+        Change::CreateSpace { space } => event(EventType::SpaceCreated, resource("space", &space.id), json!({ "space": space })),
+        Change::UpdateSpace { id, name, owner } => event(EventType::SpaceUpdated, resource("space", id), json!({ "name": name, "owner": owner })),
+        Change::DeleteSpace { id } => event(EventType::SpaceDeleted, resource("space", id), json!({})),
+        Change::SetSpaceMember { space, assignee: who, roles } => {
+            event(EventType::SpaceAssignmentUpdated, resource("space", space), json!({ "assignee": assignee(who), "roles": roles }))
+        }
+        Change::RemoveSpaceMember { space, assignee: who } => event(EventType::SpaceAssignmentDeleted, resource("space", space), json!({ "assignee": assignee(who) })),
+        Change::CreateContent { item } => event(EventType::ItemCreated, resource(item.kind.as_str(), &item.id), json!({ "item": item })),
+        Change::DeleteContent { id } => event(EventType::ItemDeleted, resource("content", id), json!({})),
+        Change::AddUse { reference } => event(EventType::ItemUpdated, resource("content", &reference.consumer), json!({ "source": reference.source })),
+        Change::CreateShare { share } => event(EventType::ShareCreated, resource("app", &share.resource), json!({ "assignee": assignee(&share.assignee), "roles": share.roles })),
+        Change::DeleteShare { resource: app, assignee: who } => event(EventType::ShareDeleted, resource("app", app), json!({ "assignee": assignee(who) })),
+        Change::CreateOauthClient { client } => event(EventType::OauthClientCreated, resource("oauth-client", &client.id), json!({ "client": client })),
+        Change::UpdateOauthClient { id, name, scopes } => event(EventType::OauthClientUpdated, resource("oauth-client", id), json!({ "name": name, "scopes": scopes })),
+        Change::DeleteOauthClient { id } => event(EventType::OauthClientDeleted, resource("oauth-client", id), json!({})),
     }
 }

@@ -3,6 +3,7 @@
 //! or driver detail is meant to reach a client.
 
 use portcullis_model::ModelError;
+use portcullis_model::tenant_ops::OpError;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -15,7 +16,7 @@ pub enum StoreError {
     Conflict(String),
     /// The change is refused by the model's rules; nothing was written.
     #[error(transparent)]
-    Rejected(#[from] ModelError),
+    Rejected(#[from] OpError),
     /// The database cannot be reached or is not answering.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
@@ -51,6 +52,12 @@ impl StoreError {
             StoreError::Corrupt(_) => "corrupt",
             StoreError::Database(_) => "database",
         }
+    }
+}
+
+impl From<ModelError> for StoreError {
+    fn from(error: ModelError) -> StoreError {
+        StoreError::Rejected(OpError::Model(error))
     }
 }
 

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use portcullis_model::Tenant;
 
 pub use audit::{AuditChain, AuditSettings, Author, EventDraft, rfc3339_millis, rfc3339_now};
-pub use change::Change;
+pub use change::{Applied, Change, Touched};
 pub use portcullis_audit::{Actor, AuditQuery, ChainBreak, DecisionLogMode, DecisionLogPolicy, EventBody, EventType, ResourceRef, SealedEvent};
 pub use err::StoreError;
 pub use record::*;
@@ -68,8 +68,19 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a tenant and everything in it, credentials included.
     async fn delete_tenant(&self, tenant: TenantId) -> Result<(), StoreError>;
 
-    /// Applies one change; returns the tenant's new revision.
+    /// Applies one change with the model's rules to the stored tenant (reading it whole: for
+    /// the CLI and tests; a server applies changes to its live tenant and calls
+    /// [`Store::commit_changes`]); returns the tenant's new revision.
     async fn apply(&self, tenant: TenantId, change: &Change, author: &Author) -> Result<u64, StoreError>;
+
+    /// Stores changes already applied to a live tenant (the one write path): in one
+    /// transaction, a compare-and-swap on the revision, the rows of exactly the touched
+    /// entities, a change-log row per change and the events; returns the new revision (the
+    /// base revision when nothing was touched and there is no event).
+    async fn commit_changes(&self, tenant: TenantId, write: ChangeSet<'_>) -> Result<u64, StoreError>;
+
+    /// The changes committed after `after_revision`, in order, with their revisions.
+    async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError>;
 
     /// Stores `after` in place of `before`, which was read at `base_revision`, writing only
     /// the parts that differ, and appends `events`; returns the new revision.

@@ -155,3 +155,22 @@ pub struct OauthTokenRecord {
     /// Unix seconds after which it is refused.
     pub expires_at: i64,
 }
+
+/// Changes already applied to a live tenant by `Tenant::apply`, to store in one transaction
+/// ([`crate::Store::commit_changes`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeSet<'a> {
+    /// The revision the tenant was at before the changes: the write is refused with
+    /// [`crate::StoreError::Conflict`] when the store has moved on.
+    pub base_revision: u64,
+    /// The tenant after the changes.
+    pub after: &'a portcullis_model::Tenant,
+    /// The changes, in order (logged one row each).
+    pub changes: &'a [portcullis_model::Change],
+    /// Everything they touched together: exactly these entities' rows are rewritten.
+    pub touched: &'a portcullis_model::Touched,
+    /// The audit events to append.
+    pub events: &'a [crate::EventDraft],
+    /// Who made them.
+    pub author: &'a crate::Author,
+}

@@ -79,12 +79,11 @@ macro_rules! define_sql_store {
     ($db:ty, $begin_read:expr) => {
         use std::collections::BTreeMap;
 
-        use portcullis_model::role::{self as model_role, USER_DEFAULT};
         use portcullis_model::tenant::{
-            CustomRole, DirectRole, Group, OauthClient, RoleTarget, Share, Space, SpaceMember, Tenant, Use, User,
+            CustomRole, DirectRole, Group, OauthClient, Share, Space, SpaceMember, Tenant, Use, User,
         };
         use portcullis_model::{
-            Content, ContentKind, Entitlement, ModelError, Permission, PermissionValue, ProviderType, SpaceRoleSet,
+            Content, ContentKind, Entitlement, Permission, PermissionValue, ProviderType, SpaceRoleSet,
             SpaceType, Subscription, TenantSetting, UserStatus,
         };
         use sqlx::{Pool, QueryBuilder, Transaction};
@@ -494,90 +493,264 @@ macro_rules! define_sql_store {
             Ok((tenant, revision as u64))
         }
 
-        async fn exists(tx: &mut Tx, sql: &str, tenant: i64, key: &str) -> Result<bool, StoreError> {
-            let (count,): (i64,) = sqlx::query_as(sql).bind(tenant).bind(key).fetch_one(&mut **tx).await.map_err(from_sqlx)?;
-            Ok(count > 0)
-        }
-
-        async fn check_user(tx: &mut Tx, tenant: i64, user: &str) -> Result<(), StoreError> {
-            if exists(tx, "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND id = $2", tenant, user).await? {
-                return Ok(());
-            }
-            let (n_known,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM users WHERE tenant_id = $1").bind(tenant).fetch_one(&mut **tx).await.map_err(from_sqlx)?;
-            Err(ModelError::UnknownUser { id: user.to_owned(), n_known: n_known as usize }.into())
-        }
-
-        async fn check_group(tx: &mut Tx, tenant: i64, group: &str) -> Result<(), StoreError> {
-            if exists(tx, "SELECT COUNT(*) FROM tenant_groups WHERE tenant_id = $1 AND name = $2", tenant, group).await? {
-                Ok(())
-            } else {
-                Err(ModelError::UnknownGroup { name: group.to_owned() }.into())
-            }
-        }
-
-        async fn check_assignable(tx: &mut Tx, tenant: i64, role: &str) -> Result<(), StoreError> {
-            if role == USER_DEFAULT {
-                return Err(ModelError::UserDefaultNotAssignable.into());
-            }
-            if model_role::builtin_role(role).is_some()
-                || exists(tx, "SELECT COUNT(*) FROM custom_roles WHERE tenant_id = $1 AND name = $2", tenant, role).await?
-            {
-                return Ok(());
-            }
-            let custom: Vec<(String,)> = sqlx::query_as("SELECT name FROM custom_roles WHERE tenant_id = $1 ORDER BY seq")
-                .bind(tenant)
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(from_sqlx)?;
-            let known: Vec<String> = model_role::builtin_role_names().map(str::to_owned).chain(custom.into_iter().map(|(n,)| n)).collect();
-            Err(ModelError::UnknownRole { name: role.to_owned(), known: known.join(", ") }.into())
-        }
-
-        async fn check_target(tx: &mut Tx, tenant: i64, target: &RoleTarget) -> Result<(), StoreError> {
-            match target {
-                RoleTarget::User(user) => check_user(tx, tenant, user).await,
-                RoleTarget::Group(group) => check_group(tx, tenant, group).await,
-                RoleTarget::Everyone => Ok(()),
-            }
-        }
-
-        async fn execute(tx: &mut Tx, sql: &str, tenant: i64, a: &str, b: &str) -> Result<u64, StoreError> {
-            let done = sqlx::query(sql).bind(tenant).bind(a).bind(b).execute(&mut **tx).await.map_err(from_sqlx)?;
-            Ok(done.rows_affected())
-        }
-
-        async fn execute_one(tx: &mut Tx, sql: &str, tenant: i64, a: &str) -> Result<u64, StoreError> {
-            let done = sqlx::query(sql).bind(tenant).bind(a).execute(&mut **tx).await.map_err(from_sqlx)?;
-            Ok(done.rows_affected())
-        }
-
+        /// Applies one change with the model's rules on the stored tenant: a convenience for
+        /// callers without a live tenant (the CLI, tests). It reads the whole tenant; the
+        /// server applies changes to its live tenant and calls [`commit_changes`] instead.
         pub(crate) async fn apply(pool: &Pool<$db>, tenant: TenantId, change: &Change, author: &Author) -> Result<u64, StoreError> {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let (mut model, revision) = load_tenant(pool, tenant).await?;
+                let applied = model.apply(change)?;
+                if applied.touched.is_empty() {
+                    // A step that changes nothing (spec: a no-op, not an error) writes nothing.
+                    return Ok(revision);
+                }
+                let mut event = $crate::audit::change_event(change, author);
+                if !applied.recorded_roles.is_empty() {
+                    event.data["recordedRoles"] = serde_json::json!(applied.recorded_roles);
+                }
+                let write = ChangeSet { base_revision: revision, after: &model, changes: std::slice::from_ref(change), touched: &applied.touched, events: &[event], author };
+                // Another writer went first: read again (this path reads the whole tenant; it is
+                // for the CLI and tests, where writers are few).
+                match commit_changes(pool, tenant, write).await {
+                    Err(StoreError::Conflict(_)) if attempt < 64 => continue,
+                    other => return other,
+                }
+            }
+        }
+
+        /// Stores a set of changes already applied to `after` by `Tenant::apply`: in one
+        /// transaction, a compare-and-swap on the revision, the rows of every touched entity
+        /// rewritten from `after` (nothing else), one change-log row per change and the events.
+        /// Nothing touched and no events: nothing is written and the revision stays.
+        pub(crate) async fn commit_changes(pool: &Pool<$db>, tenant: TenantId, write: ChangeSet<'_>) -> Result<u64, StoreError> {
+            if write.touched.is_empty() && write.events.is_empty() {
+                return Ok(write.base_revision);
+            }
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             let id = tenant.0;
-            // INVARIANT: the first statement of a write locks the tenant (a row lock on
-            // PostgreSQL, the database write lock on SQLite) and moves its revision.
-            let bumped: Option<(i64,)> = sqlx::query_as("UPDATE tenants SET revision = revision + 1 WHERE id = $1 RETURNING revision")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(from_sqlx)?;
-            let Some((revision,)) = bumped else {
-                return Err(StoreError::NotFound(format!("tenant {tenant}")));
-            };
-            let recorded = apply_change(&mut tx, id, change).await?;
-            log_revision(&mut tx, id, revision, change.kind()).await?;
-            let name = tenant_name(&mut tx, id).await?;
-            let mut draft = $crate::audit::change_event(change, author);
-            if let Some(recorded) = recorded {
-                draft.data["recordedRoles"] = serde_json::json!(recorded);
+            let (revision, name) = bump_revision(&mut tx, tenant, write.base_revision, write.after.subscription).await?;
+            write_touched(&mut tx, id, write.after, write.touched).await?;
+            let author = serde_json::json!({ "actor": write.author.actor, "channel": write.author.channel }).to_string();
+            let at = $crate::now();
+            for (position, change) in write.changes.iter().enumerate() {
+                let text = serde_json::to_string(change).map_err(|e| StoreError::Database(format!("a change does not serialize: {e}")))?;
+                sqlx::query("INSERT INTO change_log (tenant_id, revision, position, change, author, at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(id)
+                    .bind(revision)
+                    .bind(position as i64)
+                    .bind(text)
+                    .bind(&author)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(from_sqlx)?;
             }
-            draft.data["revision"] = serde_json::json!(revision);
-            append(&mut tx, id, &name, &[draft]).await?;
+            let kind = match write.changes {
+                [one] => one.kind(),
+                [] => "commit",
+                _ => "changes",
+            };
+            log_revision(&mut tx, id, revision, kind).await?;
+            let events: Vec<EventDraft> = write
+                .events
+                .iter()
+                .cloned()
+                .map(|mut event| {
+                    if event.data.is_object() && event.data.get("revision").is_none() {
+                        event.data["revision"] = serde_json::json!(revision);
+                    }
+                    event
+                })
+                .collect();
+            append(&mut tx, id, &name, &events).await?;
             tx.commit().await.map_err(from_sqlx)?;
             Ok(revision as u64)
         }
 
+        /// The changes logged after `after_revision`, in order: (revision, change).
+        pub(crate) async fn changes_since(pool: &Pool<$db>, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError> {
+            let rows: Vec<(i64, String)> =
+                sqlx::query_as("SELECT revision, change FROM change_log WHERE tenant_id = $1 AND revision > $2 ORDER BY revision, position")
+                    .bind(tenant.0)
+                    .bind(after_revision as i64)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(from_sqlx)?;
+            rows.into_iter()
+                .map(|(revision, text)| {
+                    let change = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("change-log row of revision {revision}: {e}")))?;
+                    Ok((revision as u64, change))
+                })
+                .collect()
+        }
+
+        /// Compare-and-swap on the revision, as a transaction's first statement (it also takes
+        /// the tenant's lock), so a change computed on a stale state is never written.
+        async fn bump_revision(tx: &mut Tx, tenant: TenantId, base_revision: u64, subscription: Subscription) -> Result<(i64, String), StoreError> {
+            let id = tenant.0;
+            let bumped: Option<(i64, String)> = sqlx::query_as(
+                "UPDATE tenants SET revision = revision + 1, subscription = $3 WHERE id = $1 AND revision = $2 RETURNING revision, name",
+            )
+            .bind(id)
+            .bind(base_revision as i64)
+            .bind(subscription.as_str())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(from_sqlx)?;
+            match bumped {
+                Some(bumped) => Ok(bumped),
+                None => {
+                    let stored: Option<(i64,)> =
+                        sqlx::query_as("SELECT revision FROM tenants WHERE id = $1").bind(id).fetch_optional(&mut **tx).await.map_err(from_sqlx)?;
+                    Err(match stored {
+                        Some((stored,)) => StoreError::Conflict(format!("the tenant is at revision {stored}, not {base_revision}")),
+                        None => StoreError::NotFound(format!("tenant {tenant}")),
+                    })
+                }
+            }
+        }
+
+        /// Deletes `key`'s rows from each `(table, key column)`.
+        async fn delete_keyed(tx: &mut Tx, id: i64, key: &str, tables: &[(&str, &str)]) -> Result<(), StoreError> {
+            for (table, column) in tables {
+                sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1 AND {column} = $2"))
+                    .bind(id)
+                    .bind(key)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(from_sqlx)?;
+            }
+            Ok(())
+        }
+
+        /// Rewrites the rows of every touched entity from `tenant` (deleted entities lose theirs).
+        async fn write_touched(tx: &mut Tx, id: i64, tenant: &Tenant, touched: &portcullis_model::Touched) -> Result<(), StoreError> {
+            if touched.settings {
+                clear(tx, id, true, &["settings"]).await?;
+                let settings: Vec<(&str, i64)> = tenant.settings.iter().map(|(s, v)| (s.as_str(), i64::from(*v))).collect();
+                insert_rows(tx, "settings", "name, value", id, &settings, |row, (name, value)| {
+                    row.push_bind(*name).push_bind(*value);
+                })
+                .await?;
+            }
+            if touched.user_default {
+                clear(tx, id, true, &["user_default"]).await?;
+                let user_default: Vec<(&str, &str)> = tenant.user_default.iter().map(|(p, v)| (p.def().key, v.as_str())).collect();
+                insert_rows(tx, "user_default", "permission, value", id, &user_default, |row, (permission, value)| {
+                    row.push_bind(*permission).push_bind(*value);
+                })
+                .await?;
+            }
+            if touched.everyone_roles {
+                clear(tx, id, true, &["everyone_roles"]).await?;
+                insert_rows(tx, "everyone_roles", "role", id, &tenant.everyone_roles, |row, role| {
+                    row.push_bind(role.as_str());
+                })
+                .await?;
+            }
+            for name in &touched.custom_roles {
+                delete_keyed(tx, id, name, &[("custom_roles", "name"), ("role_permissions", "role")]).await?;
+                let Some(role) = tenant.custom_roles.get(name) else { continue };
+                insert_rows(tx, "custom_roles", "name, description", id, std::slice::from_ref(role), |row, role| {
+                    row.push_bind(role.name.as_str()).push_bind(role.description.as_str());
+                })
+                .await?;
+                let permissions: Vec<(&str, &str)> = role.permissions.iter().map(|(p, s)| (p.def().key, role_setting_word(*s))).collect();
+                insert_rows(tx, "role_permissions", "role, permission, value", id, &permissions, |row, (p, v)| {
+                    row.push_bind(role.name.as_str()).push_bind(*p).push_bind(*v);
+                })
+                .await?;
+            }
+            for name in &touched.groups {
+                delete_keyed(tx, id, name, &[("tenant_groups", "name"), ("group_roles", "group_name")]).await?;
+                let Some(group) = tenant.groups.get(name) else { continue };
+                insert_rows(tx, "tenant_groups", "name, provider_type", id, std::slice::from_ref(group), |row, group| {
+                    row.push_bind(group.name.as_str()).push_bind(group.provider_type.as_str());
+                })
+                .await?;
+                insert_rows(tx, "group_roles", "group_name, role", id, &group.roles, |row, role| {
+                    row.push_bind(group.name.as_str()).push_bind(role.as_str());
+                })
+                .await?;
+            }
+            for user_id in &touched.users {
+                delete_keyed(tx, id, user_id, &[("users", "id"), ("user_roles", "user_id"), ("user_groups", "user_id")]).await?;
+                let Some(user) = tenant.users.get(user_id) else { continue };
+                insert_rows(tx, "users", "id, name, email, entitlement, status", id, std::slice::from_ref(user), |row, user| {
+                    row.push_bind(user.id.as_str())
+                        .push_bind(user.name.as_str())
+                        .push_bind(user.email.as_deref())
+                        .push_bind(user.entitlement.as_str())
+                        .push_bind(user.status.as_str());
+                })
+                .await?;
+                insert_rows(tx, "user_roles", "user_id, role, origin", id, &user.roles, |row, role| {
+                    row.push_bind(user.id.as_str()).push_bind(role.role.as_str()).push_bind(origin_word(role.origin));
+                })
+                .await?;
+                insert_rows(tx, "user_groups", "user_id, group_name", id, &user.groups, |row, group| {
+                    row.push_bind(user.id.as_str()).push_bind(group.as_str());
+                })
+                .await?;
+            }
+            for client_id in &touched.clients {
+                delete_keyed(tx, id, client_id, &[("oauth_clients", "id"), ("oauth_client_scopes", "client_id")]).await?;
+                let Some(client) = tenant.oauth_clients.get(client_id) else { continue };
+                insert_rows(tx, "oauth_clients", "id, name", id, std::slice::from_ref(client), |row, client| {
+                    row.push_bind(client.id.as_str()).push_bind(client.name.as_str());
+                })
+                .await?;
+                insert_rows(tx, "oauth_client_scopes", "client_id, scope", id, &client.scopes, |row, scope| {
+                    row.push_bind(client.id.as_str()).push_bind(scope.as_str());
+                })
+                .await?;
+            }
+            for space_id in &touched.spaces {
+                delete_keyed(tx, id, space_id, &[("spaces", "id"), ("space_members", "space_id")]).await?;
+                let Some(space) = tenant.spaces.get(space_id) else { continue };
+                insert_rows(tx, "spaces", "id, name, space_type, owner", id, std::slice::from_ref(space), |row, space| {
+                    row.push_bind(space.id.as_str()).push_bind(space.name.as_str()).push_bind(space.space_type.as_str()).push_bind(space.owner.as_str());
+                })
+                .await?;
+                insert_rows(tx, "space_members", "space_id, assignee_kind, assignee, roles", id, &space.members, |row, member| {
+                    let (kind, name) = assignee_parts(&member.assignee);
+                    row.push_bind(space.id.as_str()).push_bind(kind).push_bind(name).push_bind(i64::from(member.roles.0));
+                })
+                .await?;
+            }
+            if !touched.content.is_empty() {
+                // Per item: its shares and the `uses` it consumes, found in one pass each.
+                let shares: Vec<&Share> = tenant.shares.iter().filter(|s| touched.content.contains(&s.resource)).collect();
+                let uses: Vec<&Use> = tenant.uses.iter().filter(|u| touched.content.contains(&u.consumer)).collect();
+                for item_id in &touched.content {
+                    delete_keyed(tx, id, item_id, &[("content", "id"), ("shares", "resource"), ("uses", "consumer")]).await?;
+                    let Some(item) = tenant.content.get(item_id) else { continue };
+                    insert_rows(tx, "content", "id, name, kind, space_id, owner", id, std::slice::from_ref(item), |row, item| {
+                        row.push_bind(item.id.as_str())
+                            .push_bind(item.name.as_str())
+                            .push_bind(item.kind.as_str())
+                            .push_bind(item.space.as_deref())
+                            .push_bind(item.owner.as_str());
+                    })
+                    .await?;
+                }
+                insert_rows(tx, "shares", "resource, assignee_kind, assignee, roles", id, &shares, |row, share| {
+                    let (kind, name) = assignee_parts(&share.assignee);
+                    row.push_bind(share.resource.as_str()).push_bind(kind).push_bind(name).push_bind(i64::from(share.roles.0));
+                })
+                .await?;
+                insert_rows(tx, "uses", "consumer, source", id, &uses, |row, use_| {
+                    row.push_bind(use_.consumer.as_str()).push_bind(use_.source.as_str());
+                })
+                .await?;
+            }
+            Ok(())
+        }
+
+        /// Stores `after` in place of `before` (read at `base_revision`): only the entities that
+        /// differ are rewritten. Prefer [`commit_changes`], which also logs the changes.
         pub(crate) async fn commit(
             pool: &Pool<$db>,
             tenant: TenantId,
@@ -586,154 +759,18 @@ macro_rules! define_sql_store {
             after: &Tenant,
             events: &[EventDraft],
         ) -> Result<u64, StoreError> {
-            let mut tx = pool.begin().await.map_err(from_sqlx)?;
-            let id = tenant.0;
-            // INVARIANT: compare-and-swap on the revision, as the first statement (it also
-            // takes the tenant's lock), so a change computed on a stale state is never written.
-            let bumped: Option<(i64, String)> = sqlx::query_as(
-                "UPDATE tenants SET revision = revision + 1, subscription = $3 WHERE id = $1 AND revision = $2 RETURNING revision, name",
-            )
-            .bind(id)
-            .bind(base_revision as i64)
-            .bind(after.subscription.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(from_sqlx)?;
-            let Some((revision, name)) = bumped else {
-                let stored: Option<(i64,)> =
-                    sqlx::query_as("SELECT revision FROM tenants WHERE id = $1").bind(id).fetch_optional(&mut *tx).await.map_err(from_sqlx)?;
-                return Err(match stored {
-                    Some((stored,)) => StoreError::Conflict(format!("the tenant is at revision {stored}, not {base_revision}")),
-                    None => StoreError::NotFound(format!("tenant {tenant}")),
-                });
-            };
-            write_model(&mut tx, id, Some(before), after).await?;
-            log_revision(&mut tx, id, revision, "commit").await?;
-            append(&mut tx, id, &name, events).await?;
-            tx.commit().await.map_err(from_sqlx)?;
-            Ok(revision as u64)
-        }
-
-        /// Applies a change; for a login, returns the roles it recorded.
-        async fn apply_change(tx: &mut Tx, id: i64, change: &Change) -> Result<Option<Vec<String>>, StoreError> {
-            match change {
-                Change::AssignRole { role, target } => {
-                    check_assignable(tx, id, role).await?;
-                    check_target(tx, id, target).await?;
-                    match target {
-                        RoleTarget::User(user) => {
-                            // An explicit assignment supersedes a toggle's record, keeping its place.
-                            let updated = execute(tx, "UPDATE user_roles SET origin = 'assigned' WHERE tenant_id = $1 AND user_id = $2 AND role = $3", id, user, role).await?;
-                            if updated == 0 {
-                                execute(tx, "INSERT INTO user_roles (tenant_id, user_id, role, origin) VALUES ($1, $2, $3, 'assigned')", id, user, role).await?;
-                            }
-                        }
-                        RoleTarget::Group(group) => {
-                            execute(tx, "INSERT INTO group_roles (tenant_id, group_name, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", id, group, role).await?;
-                        }
-                        RoleTarget::Everyone => {
-                            execute_one(tx, "INSERT INTO everyone_roles (tenant_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING", id, role).await?;
-                        }
-                    }
-                }
-                Change::UnassignRole { role, target } => {
-                    check_assignable(tx, id, role).await?;
-                    check_target(tx, id, target).await?;
-                    let removed = match target {
-                        RoleTarget::User(user) => execute(tx, "DELETE FROM user_roles WHERE tenant_id = $1 AND user_id = $2 AND role = $3", id, user, role).await?,
-                        RoleTarget::Group(group) => execute(tx, "DELETE FROM group_roles WHERE tenant_id = $1 AND group_name = $2 AND role = $3", id, group, role).await?,
-                        RoleTarget::Everyone => execute_one(tx, "DELETE FROM everyone_roles WHERE tenant_id = $1 AND role = $2", id, role).await?,
-                    };
-                    if removed == 0 {
-                        return Err(ModelError::NotAssigned { role: role.clone(), target: target.clone() }.into());
-                    }
-                }
-                Change::JoinGroup { user, group } => {
-                    check_group(tx, id, group).await?;
-                    check_user(tx, id, user).await?;
-                    let added = execute(tx, "INSERT INTO user_groups (tenant_id, user_id, group_name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", id, user, group).await?;
-                    if added == 0 {
-                        return Err(ModelError::AlreadyMember { user: user.clone(), group: group.clone() }.into());
-                    }
-                }
-                Change::LeaveGroup { user, group } => {
-                    check_user(tx, id, user).await?;
-                    let removed = execute(tx, "DELETE FROM user_groups WHERE tenant_id = $1 AND user_id = $2 AND group_name = $3", id, user, group).await?;
-                    if removed == 0 {
-                        return Err(ModelError::NotMember { user: user.clone(), group: group.clone() }.into());
-                    }
-                }
-                Change::SetSetting { setting, value } => {
-                    sqlx::query("INSERT INTO settings (tenant_id, name, value) VALUES ($1, $2, $3) ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value")
-                        .bind(id)
-                        .bind(setting.as_str())
-                        .bind(i64::from(*value))
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(from_sqlx)?;
-                }
-                Change::SetUserDefault { permission, value } => {
-                    // The model's own rules decide what UserDefault takes.
-                    Tenant::new("check").set_user_default(*permission, *value)?;
-                    execute(tx, "INSERT INTO user_default (tenant_id, permission, value) VALUES ($1, $2, $3) ON CONFLICT (tenant_id, permission) DO UPDATE SET value = excluded.value", id, permission.def().key, value.as_str()).await?;
-                }
-                Change::RecordLogin { user } => return record_login(tx, id, user).await.map(Some),
+            let touched = portcullis_model::Touched::between(before, after);
+            let author = events.first().map(|e| e.author.clone()).unwrap_or_default();
+            let write = ChangeSet { base_revision, after, changes: &[], touched: &touched, events, author: &author };
+            if touched.is_empty() && events.is_empty() {
+                // A write that changes nothing still moves the revision, as callers expect a new one.
+                let mut tx = pool.begin().await.map_err(from_sqlx)?;
+                let (revision, _) = bump_revision(&mut tx, tenant, base_revision, after.subscription).await?;
+                log_revision(&mut tx, tenant.0, revision, "commit").await?;
+                tx.commit().await.map_err(from_sqlx)?;
+                return Ok(revision as u64);
             }
-            Ok(None)
-        }
-
-        /// Runs the model's own `record_login` on the part of the tenant it reads (the
-        /// subscription, the settings and the one user), then stores what it recorded.
-        async fn record_login(tx: &mut Tx, id: i64, user_id: &str) -> Result<Vec<String>, StoreError> {
-            check_user(tx, id, user_id).await?;
-            let (subscription,): (String,) =
-                sqlx::query_as("SELECT subscription FROM tenants WHERE id = $1").bind(id).fetch_one(&mut **tx).await.map_err(from_sqlx)?;
-            let mut part = Tenant::new("login");
-            part.subscription = parse_word("subscription", &subscription, Subscription::parse)?;
-            let settings: Vec<(String, i64)> =
-                sqlx::query_as("SELECT name, value FROM settings WHERE tenant_id = $1").bind(id).fetch_all(&mut **tx).await.map_err(from_sqlx)?;
-            for (name, value) in settings {
-                part.settings.insert(parse_word("tenant setting", &name, TenantSetting::parse)?, value != 0);
-            }
-            let (name, entitlement, status): (String, String, String) =
-                sqlx::query_as("SELECT name, entitlement, status FROM users WHERE tenant_id = $1 AND id = $2")
-                    .bind(id)
-                    .bind(user_id)
-                    .fetch_one(&mut **tx)
-                    .await
-                    .map_err(from_sqlx)?;
-            let held: Vec<(String, String)> = sqlx::query_as("SELECT role, origin FROM user_roles WHERE tenant_id = $1 AND user_id = $2 ORDER BY seq")
-                .bind(id)
-                .bind(user_id)
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(from_sqlx)?;
-            let mut roles = Vec::with_capacity(held.len());
-            for (role, origin) in held {
-                roles.push(DirectRole { role, origin: parse_origin(&origin)? });
-            }
-            let n_held = roles.len();
-            part.users.upsert(User {
-                id: user_id.to_owned(),
-                name,
-                email: None,
-                entitlement: parse_word("entitlement", &entitlement, Entitlement::parse)?,
-                status: parse_word("user status", &status, UserStatus::parse)?,
-                roles,
-                groups: Vec::new(),
-            });
-            part.record_login(user_id)?;
-            for recorded in &part.users[0].roles[n_held..] {
-                sqlx::query("INSERT INTO user_roles (tenant_id, user_id, role, origin) VALUES ($1, $2, $3, $4)")
-                    .bind(id)
-                    .bind(user_id)
-                    .bind(&recorded.role)
-                    .bind(origin_word(recorded.origin))
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(from_sqlx)?;
-            }
-            Ok(part.users[0].roles[n_held..].iter().map(|r| r.role.clone()).collect())
+            commit_changes(pool, tenant, write).await
         }
 
         type KeyRow = (i64, i64, String, String, i64, Option<i64>, Option<i64>);
@@ -904,11 +941,6 @@ macro_rules! define_sql_store {
                 .await
                 .map_err(from_sqlx)?;
             row.map(|(name,)| name).ok_or_else(|| StoreError::NotFound(format!("tenant {id}")))
-        }
-
-        async fn tenant_name(tx: &mut Tx, id: i64) -> Result<String, StoreError> {
-            let (name,): (String,) = sqlx::query_as("SELECT name FROM tenants WHERE id = $1").bind(id).fetch_one(&mut **tx).await.map_err(from_sqlx)?;
-            Ok(name)
         }
 
         /// Appends events to a tenant's chain inside the writing transaction (the tenant's row

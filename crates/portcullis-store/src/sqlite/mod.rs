@@ -27,6 +27,7 @@ const MIGRATIONS: &[Migration] =
     &[
     Migration { version: 1, name: "initial", sql: include_str!("../../migrations/sqlite/0001_initial.sql") },
     Migration { version: 2, name: "audit", sql: include_str!("../../migrations/sqlite/0002_audit.sql") },
+    Migration { version: 3, name: "change log", sql: include_str!("../../migrations/sqlite/0003_change_log.sql") },
 ];
 
 /// The SQLite store.
@@ -103,6 +104,14 @@ impl Store for SqliteStore {
 
     async fn apply(&self, tenant: TenantId, change: &Change, author: &Author) -> Result<u64, StoreError> {
         sql::apply(&self.writer, tenant, change, author).await
+    }
+
+    async fn commit_changes(&self, tenant: TenantId, write: ChangeSet<'_>) -> Result<u64, StoreError> {
+        sql::commit_changes(&self.writer, tenant, write).await
+    }
+
+    async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError> {
+        sql::changes_since(&self.writer, tenant, after_revision).await
     }
 
     async fn commit(&self, tenant: TenantId, base_revision: u64, before: &Tenant, after: &Tenant, events: &[EventDraft]) -> Result<u64, StoreError> {

@@ -39,6 +39,7 @@ contract_tests!(
     changes_follow_the_model_and_bump_the_revision,
     refused_changes_write_nothing,
     record_login_stores_toggle_roles,
+    committed_changes_store_touched_rows_and_log_each_change,
     tenants_are_isolated,
     api_keys_are_stored_hashed_and_revocable,
     oauth_secrets_and_tokens_round_trip,
