@@ -17,7 +17,6 @@ use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use portcullis_engine::Snapshot;
 use portcullis_qlik_api::{ApiConfig, ApiHost, ApiKeyInfo, CallerChannel, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
 use portcullis_qlik_api::AuditNote;
 use portcullis_store::{Author, EventDraft, NewClientSecret, ResourceRef, StoreError};
@@ -58,13 +57,9 @@ impl QlikHost {
 impl ApiHost for QlikHost {
     async fn tenant_state(&self, tenant: &str) -> Result<TenantState, HostError> {
         let record = self.tenant(tenant).await?;
-        let (model, revision) = self.state.store().load_tenant(record.id).await.map_err(host_error)?;
-        let model = Arc::new(model);
-        let for_snapshot = model.clone();
-        let snapshot = tokio::task::spawn_blocking(move || Snapshot::build(&for_snapshot, revision))
-            .await
-            .map_err(|e| HostError::Unavailable(format!("building the snapshot failed: {e}")))?;
-        Ok(TenantState { tenant: model, snapshot: Arc::new(snapshot), revision })
+        let live = record.live().await;
+        // The handlers take an owned tenant; the snapshot is the live view's, at the same revision.
+        Ok(TenantState { tenant: Arc::new(live.tenant.clone()), snapshot: record.view().snapshot.clone(), revision: live.revision })
     }
 
     async fn commit(&self, tenant: &str, commit: Commit<'_>) -> Result<u64, HostError> {

@@ -1,7 +1,11 @@
-//! The server's shared state: the store, and per tenant an immutable [`View`] (the engine's
-//! snapshot plus this node's interactive sessions) that decisions read without locking the
-//! database. A write goes to the store first, then the view is rebuilt from the store and
-//! swapped in, so the node that wrote reads its own writes.
+//! The server's shared state: the store, and per tenant the live model (the `Tenant` every
+//! write of this node is applied to) and an immutable [`View`] (the engine's snapshot plus this
+//! node's interactive sessions) that decisions read without locking anything.
+//!
+//! A write is the one write path: `Tenant::apply` on the live model (the model's rules), then
+//! `Store::commit_changes` (the touched rows, the change log and the events, with a
+//! compare-and-swap on the revision), then a new view; a refused or failed write is undone
+//! on the live model, so it always equals the store at its revision.
 //!
 //! INVARIANT: a decision reads one `Arc<View>` from start to end; views are never mutated,
 //! only replaced, and a replacement never goes back in revision.
@@ -12,7 +16,7 @@ use std::time::Duration;
 
 use portcullis_engine::{Sessions, Snapshot};
 use portcullis_model::Tenant;
-use portcullis_store::{Author, Change, DecisionLogPolicy, ImportMode, Imported, SecretHash, Store, StoreError, TenantId};
+use portcullis_store::{Applied, Author, Change, ChangeSet, DecisionLogPolicy, ImportMode, Imported, SecretHash, Store, StoreError, TenantId, Touched};
 
 use crate::decision_log::DecisionLog;
 use crate::err::ApiError;
@@ -22,7 +26,7 @@ use crate::metrics::Metrics;
 #[derive(Debug)]
 pub struct View {
     /// The engine's snapshot.
-    pub snapshot: Snapshot,
+    pub snapshot: Arc<Snapshot>,
     /// Sessions opened on this node (`POST /v1/sessions`), re-bound to `snapshot`.
     pub sessions: Sessions,
 }
@@ -35,10 +39,20 @@ pub struct TenantState {
     /// The tenant's name.
     pub name: String,
     view: RwLock<Arc<View>>,
+    /// The live model and its revision; writers hold it from `apply` to the new view, so this
+    /// node's writes to the tenant are serialized.
+    live: tokio::sync::RwLock<Live>,
     /// Which decisions this tenant logs (read from the store at load, updated by this node's writes).
     audit_policy: RwLock<DecisionLogPolicy>,
-    /// Serializes rebuilds of this tenant's view on this node.
-    rebuild: tokio::sync::Mutex<()>,
+}
+
+/// A tenant's model as of one revision.
+#[derive(Debug)]
+pub struct Live {
+    /// The model.
+    pub tenant: Tenant,
+    /// The store revision it equals.
+    pub revision: u64,
 }
 
 impl TenantState {
@@ -64,6 +78,12 @@ impl TenantState {
             Ok(mut guard) => *guard = policy,
             Err(poisoned) => *poisoned.into_inner() = policy,
         }
+    }
+
+    /// The live model (read-only), e.g. for the management API's reads; the view is at the
+    /// same revision while this is held.
+    pub async fn live(&self) -> tokio::sync::RwLockReadGuard<'_, Live> {
+        self.live.read().await
     }
 
     fn swap(&self, view: View) {
@@ -127,17 +147,30 @@ impl VerifiedCredential {
     }
 }
 
-async fn build_view(store: &Arc<dyn Store>, id: TenantId, sessions: Sessions) -> Result<View, StoreError> {
+/// Reads a tenant whole from the store and builds its view (startup, another node's writes).
+async fn load_live(store: &Arc<dyn Store>, id: TenantId, sessions: Sessions) -> Result<(Live, View), StoreError> {
     let (tenant, revision) = store.load_tenant(id).await?;
     // Building a snapshot is CPU work proportional to the tenant: off the async threads.
     tokio::task::spawn_blocking(move || {
         let snapshot = Snapshot::build(&tenant, revision);
         let mut sessions = sessions;
         sessions.rebind(&snapshot);
-        View { snapshot, sessions }
+        (Live { tenant, revision }, View { snapshot: Arc::new(snapshot), sessions })
     })
     .await
     .map_err(|e| StoreError::Database(format!("building the snapshot failed: {e}")))
+}
+
+/// How often a write is retried when another node wrote first.
+const WRITE_ATTEMPTS: usize = 3;
+
+/// A write that went through: the view that includes it and what each change did.
+#[derive(Debug)]
+pub struct Written {
+    /// The view at the write's revision (read-your-writes).
+    pub view: Arc<View>,
+    /// Per change, what it touched (and for a login, the roles it recorded).
+    pub applied: Vec<Applied>,
 }
 
 impl AppState {
@@ -239,10 +272,15 @@ impl AppState {
     }
 
     async fn load(&self, id: TenantId, name: String) -> Result<Arc<TenantState>, StoreError> {
-        let view = build_view(&self.0.store, id, Sessions::default()).await?;
+        let (live, view) = load_live(&self.0.store, id, Sessions::default()).await?;
         let audit_policy = RwLock::new(self.0.store.audit_settings(id).await?.policy);
-        let tenant =
-            Arc::new(TenantState { id, name, view: RwLock::new(Arc::new(view)), audit_policy, rebuild: tokio::sync::Mutex::new(()) });
+        let tenant = Arc::new(TenantState {
+            id,
+            name,
+            view: RwLock::new(Arc::new(view)),
+            live: tokio::sync::RwLock::new(live),
+            audit_policy,
+        });
         let mut tenants = match self.0.tenants.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -250,16 +288,22 @@ impl AppState {
         Ok(tenants.entry(id).or_insert(tenant).clone())
     }
 
-    /// Rebuilds a tenant's view from the store when the store is ahead of it; returns the view.
+    /// Reloads a tenant's model and view from the store when the store is ahead of this node
+    /// (another node wrote); returns the view.
     pub async fn refresh(&self, tenant: &TenantState) -> Result<Arc<View>, StoreError> {
-        let _rebuilding = tenant.rebuild.lock().await;
-        let current = tenant.view();
+        let mut live = tenant.live.write().await;
+        self.catch_up(tenant, &mut live).await?;
+        Ok(tenant.view())
+    }
+
+    async fn catch_up(&self, tenant: &TenantState, live: &mut Live) -> Result<(), StoreError> {
         let stored = self.0.store.revision(tenant.id).await?;
-        if stored > current.snapshot.revision {
-            let view = build_view(&self.0.store, tenant.id, current.sessions.clone()).await?;
+        if stored > live.revision {
+            let (fresh, view) = load_live(&self.0.store, tenant.id, tenant.view().sessions.clone()).await?;
+            *live = fresh;
             tenant.swap(view);
         }
-        Ok(tenant.view())
+        Ok(())
     }
 
     /// The view of a tenant at `min_revision` or later (refreshing from the store when this
@@ -307,22 +351,77 @@ impl AppState {
         Ok(())
     }
 
-    /// Applies a change and returns the view that includes it (read-your-writes).
-    pub async fn apply(&self, tenant: &TenantState, change: &Change, author: &Author) -> Result<Arc<View>, StoreError> {
-        self.0.store.apply(tenant.id, change, author).await?;
-        self.refresh(tenant).await
+    /// Applies changes to the tenant, all or none, through the one write path; returns the view
+    /// that includes them. Changes that touch nothing write nothing.
+    pub async fn write(&self, tenant: &TenantState, changes: &[Change], author: &Author) -> Result<Written, StoreError> {
+        let mut live = tenant.live.write().await;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let applied = live.tenant.apply_all(changes).map_err(|(_, refusal)| StoreError::Rejected(refusal))?;
+            let mut touched = Touched::default();
+            for one in &applied {
+                touched.merge(one.touched.clone());
+            }
+            if touched.is_empty() {
+                return Ok(Written { view: tenant.view(), applied });
+            }
+            let events: Vec<_> = changes
+                .iter()
+                .zip(&applied)
+                .filter(|(_, one)| !one.touched.is_empty())
+                .map(|(change, one)| {
+                    let mut event = portcullis_store::change_event(change, author);
+                    if !one.recorded_roles.is_empty() {
+                        event.data["recordedRoles"] = serde_json::json!(one.recorded_roles);
+                    }
+                    event
+                })
+                .collect();
+            let write = ChangeSet { base_revision: live.revision, after: &live.tenant, changes, touched: &touched, events: &events, author };
+            let committed = self.0.store.commit_changes(tenant.id, write).await;
+            match committed {
+                Ok(revision) => {
+                    live.revision = revision;
+                    let current = tenant.view();
+                    let mut sessions = current.sessions.clone();
+                    let snapshot = Snapshot::build(&live.tenant, revision);
+                    sessions.rebind(&snapshot);
+                    tenant.swap(View { snapshot: Arc::new(snapshot), sessions });
+                    return Ok(Written { view: tenant.view(), applied });
+                }
+                Err(error) => {
+                    for one in applied.into_iter().rev() {
+                        live.tenant.undo(one.undo);
+                    }
+                    match error {
+                        // Another node wrote first: catch up and apply again on its state.
+                        StoreError::Conflict(_) if attempt < WRITE_ATTEMPTS => self.catch_up(tenant, &mut live).await?,
+                        other => return Err(other),
+                    }
+                }
+            }
+        }
     }
 
-    /// Records a login in the store, then freezes the user's rights in a session on this node.
+    /// Applies one change and returns the view that includes it (read-your-writes).
+    pub async fn apply(&self, tenant: &TenantState, change: &Change, author: &Author) -> Result<Arc<View>, StoreError> {
+        Ok(self.write(tenant, std::slice::from_ref(change), author).await?.view)
+    }
+
+    /// Records a login (entitlement toggles; nothing is written when none applies), then
+    /// freezes the user's rights in a session on this node.
     pub async fn login(&self, tenant: &TenantState, user_id: &str, author: &Author) -> Result<Arc<View>, StoreError> {
-        self.0.store.apply(tenant.id, &Change::RecordLogin { user: user_id.to_owned() }, author).await?;
-        let _rebuilding = tenant.rebuild.lock().await;
+        let written = self.write(tenant, &[Change::RecordLogin { user: user_id.to_owned() }], author).await?;
+        // Sessions change under the live model's lock, so two logins cannot lose each other.
+        let _live = tenant.live.write().await;
         let current = tenant.view();
-        let mut view = build_view(&self.0.store, tenant.id, current.sessions.clone()).await?;
-        if let Some(user) = view.snapshot.user_idx(user_id) {
-            view.sessions.login(&view.snapshot, user);
+        let mut sessions = current.sessions.clone();
+        if let Some(user) = current.snapshot.user_idx(user_id) {
+            sessions.login(&current.snapshot, user);
         }
-        tenant.swap(view);
+        let _ = written;
+        tenant.swap(View { snapshot: current.snapshot.clone(), sessions });
         Ok(tenant.view())
     }
 

@@ -189,7 +189,7 @@ fn resource(kind: &str, id: &str) -> Option<ResourceRef> {
 }
 
 /// The event that records a [`crate::Change`].
-pub(crate) fn change_event(change: &crate::Change, author: &Author) -> EventDraft {
+pub fn change_event(change: &crate::Change, author: &Author) -> EventDraft {
     use crate::Change;
     use serde_json::json;
     let action = change.kind();

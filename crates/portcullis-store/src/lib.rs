@@ -21,7 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use portcullis_model::Tenant;
 
-pub use audit::{AuditChain, AuditSettings, Author, EventDraft, rfc3339_millis, rfc3339_now};
+pub use audit::{AuditChain, AuditSettings, Author, EventDraft, change_event, rfc3339_millis, rfc3339_now};
 pub use change::{Applied, Change, Touched};
 pub use portcullis_audit::{Actor, AuditQuery, ChainBreak, DecisionLogMode, DecisionLogPolicy, EventBody, EventType, ResourceRef, SealedEvent};
 pub use err::StoreError;

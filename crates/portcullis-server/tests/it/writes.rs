@@ -20,8 +20,12 @@ async fn a_change_is_read_at_once_by_the_node_that_wrote_it() {
     let (_, body) = app.post("/v1/check", &admin, fresh).await;
     assert_eq!((body["decision"].clone(), body["revision"].clone()), (json!("allow"), json!(2)), "{body}");
 
+    // A step that changes nothing is a no-op: it succeeds at the same revision.
+    for noop in [json!({"join": {"user": "bob", "group": "finance"}}), json!({"leave": {"user": "carl", "group": "finance"}})] {
+        let (status, body) = app.post("/v1/changes", &admin, noop).await;
+        assert_eq!((status, body["revision"].clone()), (StatusCode::OK, json!(2)), "{body}");
+    }
     let cases = [
-        (json!({"join": {"user": "bob", "group": "finance"}}), StatusCode::CONFLICT, "already_member"),
         (json!({"assign": {"role": "Nope", "user": "bob"}}), StatusCode::NOT_FOUND, "unknown_role"),
         (json!({"assign": {"role": "Steward", "user": "bob", "everyone": true}}), StatusCode::BAD_REQUEST, "bad_assignment"),
         (json!({"set": {"setting": "nope", "value": true}}), StatusCode::BAD_REQUEST, "unknown_setting"),
