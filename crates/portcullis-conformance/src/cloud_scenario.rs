@@ -6,7 +6,7 @@ use portcullis_engine::{Decision, RawRequest, Sessions, Snapshot, decide, resolv
 use portcullis_model::source::SourcePath;
 use portcullis_model::tenant::RoleTarget;
 use portcullis_model::tenant_file::{RawTenant, TenantFileError, tenant_from_raw};
-use portcullis_model::{Permission, PermissionValue, Tenant, TenantSetting};
+use portcullis_model::{Change, Permission, PermissionValue, Tenant, TenantSetting};
 use serde::Deserialize;
 
 use crate::report::{CheckFailure, ScenarioReport};
@@ -126,7 +126,7 @@ impl State {
     }
 
     fn login(&mut self, user: &str) -> Result<(), String> {
-        self.tenant.record_login(user).map_err(|e| e.to_string())?;
+        self.tenant.apply(&Change::RecordLogin { user: user.to_owned() }).map_err(|e| e.to_string())?;
         self.rebuild();
         let idx = self.snapshot.user_idx(user).ok_or_else(|| format!("unknown user `{user}`"))?;
         self.sessions.login(&self.snapshot, idx);
@@ -207,16 +207,18 @@ pub(crate) fn expect_refusal(source: &SourceFile, phrases: &[String], loaded: Re
     }
 }
 
+/// Runs a step through the model's one write path (`Tenant::apply`), as the server does.
 fn apply_step(state: &mut State, step: &RawStep) -> Result<(), String> {
-    match step {
+    let change = match step {
         RawStep::Login(user) => return state.login(user),
-        RawStep::Assign(a) => state.tenant.assign_role(&a.role, &role_target(a)?).map_err(|e| e.to_string())?,
-        RawStep::Unassign(a) => state.tenant.unassign_role(&a.role, &role_target(a)?).map_err(|e| e.to_string())?,
-        RawStep::Join(m) => state.tenant.join_group(&m.user, &m.group).map_err(|e| e.to_string())?,
-        RawStep::Leave(m) => state.tenant.leave_group(&m.user, &m.group).map_err(|e| e.to_string())?,
-        RawStep::Set(set) => apply_set(&mut state.tenant, set)?,
-        RawStep::Check(_) => {}
-    }
+        RawStep::Assign(a) => Change::AssignRole { role: a.role.clone(), target: role_target(a)? },
+        RawStep::Unassign(a) => Change::UnassignRole { role: a.role.clone(), target: role_target(a)? },
+        RawStep::Join(m) => Change::JoinGroup { user: m.user.clone(), group: m.group.clone() },
+        RawStep::Leave(m) => Change::LeaveGroup { user: m.user.clone(), group: m.group.clone() },
+        RawStep::Set(set) => set_change(set)?,
+        RawStep::Check(_) => return Ok(()),
+    };
+    state.tenant.apply(&change).map_err(|e| e.to_string())?;
     state.rebuild();
     Ok(())
 }
@@ -230,14 +232,13 @@ fn role_target(assign: &RawAssign) -> Result<RoleTarget, String> {
     }
 }
 
-fn apply_set(tenant: &mut Tenant, set: &RawSet) -> Result<(), String> {
+fn set_change(set: &RawSet) -> Result<Change, String> {
     match (&set.setting, &set.user_default) {
         (Some(name), None) => {
             let setting = TenantSetting::parse(name)
                 .ok_or_else(|| format!("unknown tenant setting `{name}`; known settings: {}", TenantSetting::known()))?;
             let value = set.value.as_bool().ok_or_else(|| format!("setting `{name}` takes true or false"))?;
-            tenant.set_setting(setting, value);
-            Ok(())
+            Ok(Change::SetSetting { setting, value })
         }
         (None, Some(key)) => {
             let permission = Permission::parse(key)
@@ -245,7 +246,7 @@ fn apply_set(tenant: &mut Tenant, set: &RawSet) -> Result<(), String> {
             let text = set.value.as_str().ok_or_else(|| format!("permission `{key}` takes a value such as `allowed`"))?;
             let value = PermissionValue::parse(text)
                 .ok_or_else(|| format!("permission `{key}` does not take `{text}`; values: {}", permission.def().value_names()))?;
-            tenant.set_user_default(permission, value).map_err(|e| e.to_string())
+            Ok(Change::SetUserDefault { permission, value })
         }
         _ => Err("a `set` step names exactly one of `setting` or `userDefault`".into()),
     }

@@ -518,6 +518,9 @@ impl Tenant {
 
     /// Removes a user from a group.
     pub fn leave_group(&mut self, user_id: &str, group_name: &str) -> Result<(), ModelError> {
+        if self.group(group_name).is_none() {
+            return Err(ModelError::UnknownGroup { name: group_name.to_owned() });
+        }
         let user = self.user_mut(user_id)?;
         let before = user.groups.len();
         user.groups.retain(|g| g != group_name);
