@@ -41,13 +41,16 @@ pub fn row_for(space_type: SpaceType, action: Action) -> Row {
         },
         SpaceType::Managed => match action {
             SpaceUpdate | SpaceDelete | SpaceManageMembers => row(&[M], true),
-            SpaceCreateApp => row(&[P], true),
+            // Apps enter a managed space only by publishing (spec §8.3, §8.6; README).
+            SpaceCreateApp => NONE,
+            SpacePublishApp => row(&[P], true),
             AppRead | AppExportData | AppExportImage => row(&[M, C, V, RV, OP], true),
             AppUpdate => row(&[M, OP], true),
             AppDelete | AppExport | AppShare => row(&[M], true),
             AppPublish => row(&[P], true),
             AppReload => row(&[M, OP], true),
-            DataConnectionRead | DataConnectionUse => row(&[M, P, OP, CD], true),
+            // Spec §8.3 has no data-connection rows; the conformance README fixes them.
+            DataConnectionRead | DataConnectionUse => row(&[M, OP, CD], true),
             DataConnectionUpdate | DataConnectionDelete => row(&[M], true),
             _ => NONE,
         },
@@ -73,7 +76,7 @@ pub fn row_for_analyzer_in_managed(action: Action) -> Row {
     use Action::*;
     match action {
         AppRead | AppExportData | AppExportImage => row(&[M, C, V, RV], false),
-        AppPublish | SpaceCreateApp => NONE,
+        AppPublish | SpacePublishApp | SpaceCreateApp => NONE,
         AppExport => row(&[M], false),
         other => Row { owner: false, ..row_for(SpaceType::Managed, other) },
     }

@@ -83,6 +83,7 @@ actions! {
     SpaceManageMembers = "space:manage-members": Space,
     SpaceChangeOwner = "space:change_owner": Space,
     SpaceCreateApp = "space:create-app": Space,
+    SpacePublishApp = "space:publish-app": Space,
     AppRead = "app:read": App,
     AppUpdate = "app:update": App,
     AppDelete = "app:delete": App,

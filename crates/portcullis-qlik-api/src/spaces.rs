@@ -111,14 +111,15 @@ fn actions(ctx: &Ctx<'_>, space: &Space) -> Vec<&'static str> {
         return Vec::new();
     };
     let allowed = |action| ctx.allowed(action, Resource::Space(idx));
-    let create_word = if space.space_type == SpaceType::Managed {
-        "publish"
+    // Apps enter a managed space only by publishing: there `publish` replaces `create`.
+    let (create_word, create_action) = if space.space_type == SpaceType::Managed {
+        ("publish", Action::SpacePublishApp)
     } else {
-        "create"
+        ("create", Action::SpaceCreateApp)
     };
-    [
+    let mut words: Vec<&'static str> = [
         ("change_owner", Action::SpaceChangeOwner),
-        (create_word, Action::SpaceCreateApp),
+        (create_word, create_action),
         ("delete", Action::SpaceDelete),
         ("read", Action::SpaceRead),
         ("update", Action::SpaceUpdate),
@@ -126,7 +127,10 @@ fn actions(ctx: &Ctx<'_>, space: &Space) -> Vec<&'static str> {
     .into_iter()
     .filter(|(_, action)| allowed(*action))
     .map(|(word, _)| word)
-    .collect()
+    .collect();
+    // Sorted like `owner_actions`, so a space reads the same when created and when fetched.
+    words.sort_unstable();
+    words
 }
 
 /// A space as the caller sees it.

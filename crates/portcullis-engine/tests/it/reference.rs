@@ -114,7 +114,8 @@ fn role_allows(space_type: SpaceType, role: SpaceRole, action: Action) -> bool {
         (SpaceType::Shared, Consumer) => &exports_and_read,
         (SpaceType::Shared, Dataconsumer) => &[DataConnectionRead, DataConnectionUse],
         (SpaceType::Managed, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, AppRead, AppUpdate, AppDelete, AppExport, AppShare, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
-        (SpaceType::Managed, Publisher) => &[SpaceCreateApp, AppPublish, DataConnectionRead, DataConnectionUse],
+        // Apps enter a managed space only by publishing; Can publish uses no data connection (README).
+        (SpaceType::Managed, Publisher) => &[SpacePublishApp, AppPublish],
         (SpaceType::Managed, Contributor | Consumer | Basicconsumer) => &exports_and_read,
         (SpaceType::Managed, Operator) => &[AppRead, AppUpdate, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse],
         (SpaceType::Managed, Dataconsumer) => &[DataConnectionRead, DataConnectionUse],
@@ -135,7 +136,7 @@ fn owner_allows(space_type: SpaceType, action: Action) -> bool {
     match space_type {
         // The owner has every Can manage right, but not Can edit data in applications.
         SpaceType::Shared => role_allows(space_type, SpaceRole::Facilitator, action),
-        SpaceType::Managed => role_allows(space_type, SpaceRole::Facilitator, action) || matches!(action, SpaceCreateApp | AppPublish),
+        SpaceType::Managed => role_allows(space_type, SpaceRole::Facilitator, action) || matches!(action, SpacePublishApp | AppPublish),
         SpaceType::Data => role_allows(space_type, SpaceRole::Facilitator, action),
     }
 }
@@ -149,7 +150,7 @@ fn analyzer_in_managed(t: &Tenant, user: &str, space: &str, action: Action) -> b
     match action {
         Action::SpaceRead => t.space(space).is_some_and(|s| s.owner == user) || !roles.is_empty(),
         Action::AppRead | Action::AppExportData | Action::AppExportImage => has(&[Facilitator, Contributor, Consumer, Basicconsumer]),
-        Action::AppPublish | Action::SpaceCreateApp => false,
+        Action::AppPublish | Action::SpacePublishApp => false,
         Action::AppExport => has(&[Facilitator]),
         _ => roles.iter().any(|r| role_allows(SpaceType::Managed, *r, action)),
     }

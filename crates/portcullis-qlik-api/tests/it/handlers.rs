@@ -779,3 +779,43 @@ fn shares_need_app_share_and_reach_the_next_decision() {
     );
     assert!(!w3.decide("dee", "app:read", Some("kpi")));
 }
+
+#[test]
+fn a_managed_space_offers_publish_never_create() {
+    let mut tenant = tenant();
+    tenant
+        .create_space(portcullis_model::tenant::Space {
+            id: "prod".into(),
+            name: "Prod".into(),
+            space_type: portcullis_model::SpaceType::Managed,
+            owner: "bob".into(),
+            members: Vec::new(),
+        })
+        .unwrap();
+    for (user, role) in [
+        ("ann", portcullis_model::SpaceRole::Publisher),
+        ("dee", portcullis_model::SpaceRole::Facilitator),
+    ] {
+        tenant
+            .set_space_member(
+                "prod",
+                portcullis_model::tenant::Assignee::User(user.into()),
+                portcullis_model::SpaceRoleSet::of(&[role]),
+            )
+            .unwrap();
+    }
+    let w = World::new(tenant);
+    let prod = ids::space_id("prod");
+    let actions = |user: &str| {
+        w.check(user, |ctx| spaces::get(ctx, &prod))
+            .unwrap()
+            .meta
+            .actions
+    };
+    assert_eq!(actions("bob"), ["delete", "publish", "read", "update"]);
+    assert_eq!(actions("ann"), ["publish", "read"]);
+    assert_eq!(actions("dee"), ["delete", "read", "update"]);
+    for user in ["bob", "ann", "dee"] {
+        assert!(!w.decide(user, "space:create-app", Some("prod")), "{user}");
+    }
+}
