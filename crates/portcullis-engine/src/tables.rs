@@ -36,7 +36,7 @@ pub fn row_for(space_type: SpaceType, action: Action) -> Row {
             AppShare => row(&[M], true),
             AppEditScript => row(&[DA], false),
             DataConnectionRead | DataConnectionUse => row(&[M, DA, E, CD], true),
-            DataConnectionUpdate | DataConnectionDelete => row(&[M, DA, E], true),
+            SpaceCreateDataConnection | DataConnectionUpdate | DataConnectionDelete => row(&[M, DA, E], true),
             _ => NONE,
         },
         SpaceType::Managed => match action {
@@ -51,18 +51,20 @@ pub fn row_for(space_type: SpaceType, action: Action) -> Row {
             AppReload => row(&[M, OP], true),
             // Spec §8.3 has no data-connection rows; the conformance README fixes them.
             DataConnectionRead | DataConnectionUse => row(&[M, OP, CD], true),
-            DataConnectionUpdate | DataConnectionDelete => row(&[M], true),
+            SpaceCreateDataConnection | DataConnectionUpdate | DataConnectionDelete => row(&[M], true),
             _ => NONE,
         },
         SpaceType::Data => match action {
             SpaceUpdate | SpaceDelete | SpaceManageMembers => row(&[M], true),
-            SpaceCreateApp => row(&[M, E], true),
+            // A data space holds no apps (spec §8.1, §8.4; README). The app rows below only
+            // matter for an app stored in one before tenants with such apps were refused.
+            SpaceCreateApp => NONE,
             AppRead | AppExportData | AppExportImage => row(&[M, E, OP, V], true),
             AppUpdate | AppDelete => row(&[M, E], true),
             AppReload => row(&[M, E, OP], true),
             DataConnectionRead => row(&[M, E, OP, V, DP, CD], true),
             DataConnectionUse => row(&[M, E, CD], true),
-            DataConnectionUpdate | DataConnectionDelete => row(&[M, E], true),
+            SpaceCreateDataConnection | DataConnectionUpdate | DataConnectionDelete => row(&[M, E], true),
             _ => NONE,
         },
     }

@@ -71,6 +71,14 @@ pub enum ModelError {
         /// Its values.
         known: String,
     },
+    /// An app placed in a data space: apps cannot live there (spec §8.1, §8.4; README).
+    #[error("app `{app}` cannot be in data space `{space}`: a data space holds no apps")]
+    AppInDataSpace {
+        /// The app.
+        app: String,
+        /// The data space.
+        space: String,
+    },
     /// A space role outside the type's assignable roles.
     #[error("space role `{role}` is not assignable in a {space_type} space; assignable roles: {assignable}")]
     RoleNotAssignableInSpace {

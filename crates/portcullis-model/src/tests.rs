@@ -107,3 +107,18 @@ fn user_default_accepts_only_its_permissions_and_values() {
     let notes = Permission::parse("manage-notes").unwrap();
     assert!(matches!(tenant.set_user_default(notes, PermissionValue::NoData), Err(ModelError::BadPermissionValue { .. })));
 }
+
+#[test]
+fn an_app_in_a_data_space_is_refused_where_it_is_placed() {
+    let text = "\
+users: [ { id: dora } ]
+spaces: [ { id: lake, type: data, owner: dora } ]
+content:
+  - { id: dc, type: data-connection, space: lake, owner: dora }
+  - { id: report, type: app, space: lake, owner: dora }
+";
+    let error = load_tenant_text("t.yaml", text).unwrap_err().to_string();
+    assert!(error.starts_with("t.yaml:5:"), "{error}");
+    assert!(error.contains("app `report` cannot be in data space `lake`"), "{error}");
+    assert!(!error.contains("`dc`"), "a data connection belongs there: {error}");
+}

@@ -111,11 +111,12 @@ fn actions(ctx: &Ctx<'_>, space: &Space) -> Vec<&'static str> {
         return Vec::new();
     };
     let allowed = |action| ctx.allowed(action, Resource::Space(idx));
-    // Apps enter a managed space only by publishing: there `publish` replaces `create`.
-    let (create_word, create_action) = if space.space_type == SpaceType::Managed {
-        ("publish", Action::SpacePublishApp)
-    } else {
-        ("create", Action::SpaceCreateApp)
+    // Apps enter a managed space only by publishing, there `publish` replaces `create`; a
+    // data space holds no apps, there `create` is about its data connections.
+    let (create_word, create_action) = match space.space_type {
+        SpaceType::Shared => ("create", Action::SpaceCreateApp),
+        SpaceType::Managed => ("publish", Action::SpacePublishApp),
+        SpaceType::Data => ("create", Action::SpaceCreateDataConnection),
     };
     let mut words: Vec<&'static str> = [
         ("change_owner", Action::SpaceChangeOwner),

@@ -108,19 +108,20 @@ fn role_allows(space_type: SpaceType, role: SpaceRole, action: Action) -> bool {
     use SpaceRole::*;
     let exports_and_read = [AppRead, AppExportData, AppExportImage];
     let list: &[Action] = match (space_type, role) {
-        (SpaceType::Shared, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, SpaceCreateApp, AppRead, AppUpdate, AppDelete, AppDuplicate, AppExport, AppPublish, AppShare, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
-        (SpaceType::Shared, Codeveloper) => &[SpaceCreateApp, AppRead, AppUpdate, AppDelete, AppDuplicate, AppExport, AppPublish, AppEditScript, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
-        (SpaceType::Shared, Producer) => &[SpaceCreateApp, AppRead, AppUpdate, AppDelete, AppDuplicate, AppExport, AppPublish, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
+        (SpaceType::Shared, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, SpaceCreateApp, SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppDuplicate, AppExport, AppPublish, AppShare, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
+        (SpaceType::Shared, Codeveloper) => &[SpaceCreateApp, SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppDuplicate, AppExport, AppPublish, AppEditScript, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
+        (SpaceType::Shared, Producer) => &[SpaceCreateApp, SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppDuplicate, AppExport, AppPublish, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
         (SpaceType::Shared, Consumer) => &exports_and_read,
         (SpaceType::Shared, Dataconsumer) => &[DataConnectionRead, DataConnectionUse],
-        (SpaceType::Managed, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, AppRead, AppUpdate, AppDelete, AppExport, AppShare, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
+        (SpaceType::Managed, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppExport, AppShare, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
         // Apps enter a managed space only by publishing; Can publish uses no data connection (README).
         (SpaceType::Managed, Publisher) => &[SpacePublishApp, AppPublish],
         (SpaceType::Managed, Contributor | Consumer | Basicconsumer) => &exports_and_read,
         (SpaceType::Managed, Operator) => &[AppRead, AppUpdate, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse],
         (SpaceType::Managed, Dataconsumer) => &[DataConnectionRead, DataConnectionUse],
-        (SpaceType::Data, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, SpaceCreateApp, AppRead, AppUpdate, AppDelete, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
-        (SpaceType::Data, Producer) => &[SpaceCreateApp, AppRead, AppUpdate, AppDelete, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
+        // A data space holds no apps: nobody creates one there (README).
+        (SpaceType::Data, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
+        (SpaceType::Data, Producer) => &[SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
         (SpaceType::Data, Operator) => &[AppRead, AppReload, AppExportData, AppExportImage, DataConnectionRead],
         (SpaceType::Data, Consumer) => &[AppRead, AppExportData, AppExportImage, DataConnectionRead],
         (SpaceType::Data, Datapreview) => &[DataConnectionRead],

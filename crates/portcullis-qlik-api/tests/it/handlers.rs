@@ -819,3 +819,45 @@ fn a_managed_space_offers_publish_never_create() {
         assert!(!w.decide(user, "space:create-app", Some("prod")), "{user}");
     }
 }
+
+#[test]
+fn a_data_space_offers_create_for_its_data_connections_never_for_apps() {
+    let mut tenant = tenant();
+    tenant
+        .create_space(portcullis_model::tenant::Space {
+            id: "lake".into(),
+            name: "Lake".into(),
+            space_type: portcullis_model::SpaceType::Data,
+            owner: "ann".into(),
+            members: Vec::new(),
+        })
+        .unwrap();
+    for (user, role) in [
+        ("dee", portcullis_model::SpaceRole::Producer),
+        ("bob", portcullis_model::SpaceRole::Operator),
+    ] {
+        tenant
+            .set_space_member(
+                "lake",
+                portcullis_model::tenant::Assignee::User(user.into()),
+                portcullis_model::SpaceRoleSet::of(&[role]),
+            )
+            .unwrap();
+    }
+    let w = World::new(tenant);
+    let lake = ids::space_id("lake");
+    let actions = |user: &str| {
+        w.check(user, |ctx| spaces::get(ctx, &lake))
+            .unwrap()
+            .meta
+            .actions
+    };
+    assert_eq!(actions("ann"), ["create", "delete", "read", "update"]);
+    assert_eq!(actions("dee"), ["create", "read"]);
+    assert_eq!(actions("bob"), ["read"]);
+    assert!(w.decide("dee", "space:create-data-connection", Some("lake")));
+    assert!(!w.decide("bob", "space:create-data-connection", Some("lake")));
+    for user in ["ann", "dee", "admin"] {
+        assert!(!w.decide(user, "space:create-app", Some("lake")), "{user}");
+    }
+}
