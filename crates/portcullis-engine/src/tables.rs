@@ -124,4 +124,14 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn in_a_data_space_can_manage_does_what_the_owner_does() {
+        // README: with the space and its data connections, deleting the space included.
+        for action in Action::ALL {
+            let r = row_for(SpaceType::Data, *action);
+            assert!(!r.owner || r.roles.contains(M), "{action}: the owner has it, Can manage does not");
+        }
+        assert!(row_for(SpaceType::Data, Action::SpaceDelete).roles.contains(M));
+    }
 }
