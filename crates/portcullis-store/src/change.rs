@@ -15,7 +15,7 @@ pub enum Change {
         /// Where.
         target: RoleTarget,
     },
-    /// Removes a role from one path.
+    /// Removes a role from one path (no change when not held on that path).
     UnassignRole {
         /// Role name.
         role: String,
@@ -29,7 +29,7 @@ pub enum Change {
         /// Group name.
         group: String,
     },
-    /// Removes a user from a group.
+    /// Removes a user from a group (no change when not a member).
     LeaveGroup {
         /// User id.
         user: String,

@@ -654,14 +654,12 @@ macro_rules! define_sql_store {
                 Change::UnassignRole { role, target } => {
                     check_assignable(tx, id, role).await?;
                     check_target(tx, id, target).await?;
-                    let removed = match target {
+                    // A role not held on that path deletes no row: a no-op, not an error (README).
+                    match target {
                         RoleTarget::User(user) => execute(tx, "DELETE FROM user_roles WHERE tenant_id = $1 AND user_id = $2 AND role = $3", id, user, role).await?,
                         RoleTarget::Group(group) => execute(tx, "DELETE FROM group_roles WHERE tenant_id = $1 AND group_name = $2 AND role = $3", id, group, role).await?,
                         RoleTarget::Everyone => execute_one(tx, "DELETE FROM everyone_roles WHERE tenant_id = $1 AND role = $2", id, role).await?,
                     };
-                    if removed == 0 {
-                        return Err(ModelError::NotAssigned { role: role.clone(), target: target.clone() }.into());
-                    }
                 }
                 Change::JoinGroup { user, group } => {
                     check_group(tx, id, group).await?;
@@ -672,11 +670,10 @@ macro_rules! define_sql_store {
                     }
                 }
                 Change::LeaveGroup { user, group } => {
+                    check_group(tx, id, group).await?;
                     check_user(tx, id, user).await?;
-                    let removed = execute(tx, "DELETE FROM user_groups WHERE tenant_id = $1 AND user_id = $2 AND group_name = $3", id, user, group).await?;
-                    if removed == 0 {
-                        return Err(ModelError::NotMember { user: user.clone(), group: group.clone() }.into());
-                    }
+                    // Not a member: nothing to delete, a no-op (README).
+                    execute(tx, "DELETE FROM user_groups WHERE tenant_id = $1 AND user_id = $2 AND group_name = $3", id, user, group).await?;
                 }
                 Change::SetSetting { setting, value } => {
                     sqlx::query("INSERT INTO settings (tenant_id, name, value) VALUES ($1, $2, $3) ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value")

@@ -861,3 +861,37 @@ fn a_data_space_offers_create_for_its_data_connections_never_for_apps() {
         assert!(!w.decide(user, "space:create-app", Some("lake")), "{user}");
     }
 }
+
+#[test]
+fn removing_what_a_user_does_not_hold_changes_nothing() {
+    let w = world();
+    let crew = ids::group_id("crew");
+    // ann holds no role directly; dee is in no group.
+    for (user, patch) in [
+        (
+            "ann",
+            json!([{ "op": "remove-value", "path": "/assignedRoles", "value": { "name": "Exporters" } }]),
+        ),
+        (
+            "ann",
+            json!([{ "op": "remove-value", "path": "/assignedRoles", "value": { "id": ids::role_id("TenantAdmin") } }]),
+        ),
+        (
+            "dee",
+            json!([{ "op": "remove-value", "path": "/assignedGroups", "value": crew }]),
+        ),
+    ] {
+        let done = w
+            .check("admin", |ctx| users::patch(ctx, &ids::user_id(user), &patch))
+            .unwrap_or_else(|e| panic!("{patch}: {e}"));
+        assert_eq!(done.tenant, *w.tenant, "{patch}");
+    }
+    let unknown =
+        json!([{ "op": "remove-value", "path": "/assignedRoles", "value": { "name": "Astronaut" } }]);
+    assert_eq!(
+        w.check("admin", |ctx| users::patch(ctx, &ids::user_id("ann"), &unknown))
+            .unwrap_err()
+            .status,
+        400
+    );
+}

@@ -38,6 +38,40 @@ async fn a_change_is_read_at_once_by_the_node_that_wrote_it() {
 }
 
 #[tokio::test]
+async fn changes_that_change_nothing_succeed() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    let ann_exports = json!({"user": "ann", "via": "api-key", "action": "app:exportdata", "resource": "sales-dashboard"});
+    assert_eq!(app.post("/v1/check", &admin, ann_exports.clone()).await.1["decision"], "allow");
+    let demo = app.state.store().tenant_by_name("demo").await.unwrap().unwrap();
+    let (before, _) = app.state.store().load_tenant(demo.id).await.unwrap();
+    // ann holds Exporters only through finance; sales never held Steward, nor did Everyone;
+    // carl is not in finance; dana is disabled, so her login records no toggle role.
+    for change in [
+        json!({"unassign": {"role": "Exporters", "user": "ann"}}),
+        json!({"unassign": {"role": "Steward", "group": "sales"}}),
+        json!({"unassign": {"role": "Steward", "everyone": true}}),
+        json!({"leave": {"user": "carl", "group": "finance"}}),
+    ] {
+        let (status, body) = app.post("/v1/changes", &admin, change.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{change}: {body}");
+    }
+    let (status, body) = app.post("/v1/sessions", &admin, json!({"user": "dana"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (after, _) = app.state.store().load_tenant(demo.id).await.unwrap();
+    assert_eq!(after, before, "nothing changed");
+    assert_eq!(app.post("/v1/check", &admin, ann_exports).await.1["decision"], "allow", "the group path stays");
+    let cases = [
+        (json!({"unassign": {"role": "Nope", "user": "ann"}}), StatusCode::NOT_FOUND, "unknown_role"),
+        (json!({"unassign": {"role": "Steward", "group": "nogroup"}}), StatusCode::NOT_FOUND, "unknown_group"),
+        (json!({"leave": {"user": "carl", "group": "nogroup"}}), StatusCode::NOT_FOUND, "unknown_group"),
+    ];
+    for (change, status, code) in cases {
+        assert_error(&app.post("/v1/changes", &admin, change).await, status, code, None);
+    }
+}
+
+#[tokio::test]
 async fn a_session_keeps_the_rights_of_its_login() {
     let app = TestApp::new().await;
     let admin = app.key("demo", "admin").await;

@@ -118,7 +118,7 @@ impl BodyText for EventBody {
 pub async fn refused_writes_leave_no_event(h: &impl Harness) {
     let store = h.open().await;
     let record = import(&store, &tenant(DEMO)).await;
-    for change in [assign("Nope", user("ann")), join("ann", "sales"), leave("bob", "finance")] {
+    for change in [assign("Nope", user("ann")), join("ann", "sales"), leave("bob", "nogroup")] {
         assert!(store.apply(record.id, &change, &ann()).await.is_err());
     }
     assert!(store.revoke_api_key(record.id, 4242, &ann()).await.is_err());

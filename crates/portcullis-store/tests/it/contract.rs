@@ -182,6 +182,13 @@ pub async fn changes_follow_the_model_and_bump_the_revision(h: &impl Harness) {
         Change::SetUserDefault { permission: Permission::parse("in-app-content-download").unwrap(), value: PermissionValue::Allowed },
         Change::SetUserDefault { permission: Permission::parse("manage-api-keys").unwrap(), value: PermissionValue::NotAllowed },
         assign("TenantAdmin", user("admin")),
+        // Changes that change nothing succeed (README): a role not held on that path (ann holds
+        // no Exporters, finance no Steward, Everyone no Developer), leaving a group twice.
+        unassign("Exporters", user("ann")),
+        unassign("Steward", group("finance")),
+        unassign("Developer", RoleTarget::Everyone),
+        leave("carl", "finance"),
+        leave("carl", "finance"),
     ];
     for (step, change) in changes.iter().enumerate() {
         apply_to_model(&mut model, change).unwrap_or_else(|e| panic!("the model refuses {change:?}: {e}"));
@@ -202,13 +209,14 @@ pub async fn refused_changes_write_nothing(h: &impl Harness) {
         assign("UserDefault", user("ann")),
         assign("Steward", user("nobody")),
         assign("Steward", group("nogroup")),
-        unassign("Steward", user("ann")),
-        unassign("Steward", RoleTarget::Everyone),
+        unassign("Nope", RoleTarget::Everyone),
+        unassign("Steward", user("nobody")),
+        unassign("Steward", group("nogroup")),
         join("ann", "finance"),
         join("ann", "nogroup"),
         join("nobody", "finance"),
-        leave("carl", "finance"),
         leave("nobody", "finance"),
+        leave("ann", "nogroup"),
         Change::SetUserDefault { permission: Permission::parse("evaluate-decisions-for-others").unwrap(), value: PermissionValue::Allowed },
         Change::RecordLogin { user: "nobody".to_owned() },
     ];
@@ -235,6 +243,8 @@ pub async fn record_login_stores_toggle_roles(h: &impl Harness) {
         Change::SetSetting { setting: TenantSetting::AutoAssignDataServicesContributorRoleToProfessionals, value: true },
         Change::RecordLogin { user: "ann".to_owned() },
         assign("SharedSpaceCreator", user("ann")),
+        // dana is a disabled Professional: her login records no toggle role.
+        Change::RecordLogin { user: "dana".to_owned() },
     ] {
         apply_to_model(&mut model, &change).unwrap();
         store.apply(record.id, &change, &Author::cli()).await.unwrap();
@@ -242,6 +252,7 @@ pub async fn record_login_stores_toggle_roles(h: &impl Harness) {
     }
     let ann = model.user("ann").unwrap();
     assert_eq!(ann.roles.len(), 2, "{:?}", ann.roles);
+    assert!(model.user("dana").unwrap().roles.is_empty());
 }
 
 pub async fn tenants_are_isolated(h: &impl Harness) {
