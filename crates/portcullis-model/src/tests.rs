@@ -153,3 +153,26 @@ content:
     assert!(error.contains("app `report` cannot be in data space `lake`"), "{error}");
     assert!(!error.contains("`dc`"), "a data connection belongs there: {error}");
 }
+
+#[test]
+fn every_qlik_tenant_boolean_is_accepted_and_any_other_name_is_refused_by_name() {
+    let text = "\
+settings:
+  autoAssignCreateSharedSpacesRoleToProfessionals: true
+  autoAssignPrivateAnalyticsContentCreatorRoleToProfessionals: false
+  autoAssignDataServicesContributorRoleToProfessionals: true
+  enableAnalyticCreation: true
+  adminsCanOpenAppsWithoutSpaceRole: false
+  capacityUserTypesUnified: false
+";
+    let tenant = load_tenant_text("t.yaml", text).unwrap();
+    assert_eq!(tenant.settings.len(), 6);
+    assert!(tenant.setting(TenantSetting::EnableAnalyticCreation));
+    assert_eq!(TenantSetting::parse("enableAnalyticCreation"), Some(TenantSetting::EnableAnalyticCreation));
+    assert_eq!(TenantSetting::EnableAnalyticCreation.toggle_role(), None, "deprecated: it gives no role");
+
+    let error = load_tenant_text("t.yaml", "users: [ { id: ann } ]\nsettings:\n  enableAnalyticsCreation: true\n").unwrap_err().to_string();
+    assert!(error.starts_with("t.yaml:3:3:"), "{error}");
+    assert!(error.contains("unknown tenant setting `enableAnalyticsCreation`"), "{error}");
+    assert!(error.contains("enableAnalyticCreation"), "the hint lists the known names: {error}");
+}

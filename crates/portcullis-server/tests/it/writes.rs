@@ -72,6 +72,36 @@ async fn changes_that_change_nothing_succeed() {
 }
 
 #[tokio::test]
+async fn every_qlik_tenant_boolean_is_accepted_and_other_names_are_refused() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    for setting in [
+        "enableAnalyticCreation",
+        "autoAssignPrivateAnalyticsContentCreatorRoleToProfessionals",
+        "autoAssignDataServicesContributorRoleToProfessionals",
+        "capacityUserTypesUnified",
+    ] {
+        let (status, body) = app.post("/v1/changes", &admin, json!({"set": {"setting": setting, "value": true}})).await;
+        assert_eq!(status, StatusCode::OK, "{setting}: {body}");
+    }
+    let demo = app.state.store().tenant_by_name("demo").await.unwrap().unwrap();
+    let (stored, _) = app.state.store().load_tenant(demo.id).await.unwrap();
+    assert!(stored.setting(portcullis_model::TenantSetting::EnableAnalyticCreation));
+    let answer = app.post("/v1/changes", &admin, json!({"set": {"setting": "enableAnalyticsCreation", "value": true}})).await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "unknown_setting", None);
+    assert!(answer.1["message"].as_str().unwrap().contains("`enableAnalyticsCreation`"), "{}", answer.1);
+
+    let put = |body: &str| {
+        Request::put("/v1/operator/tenants/fourth").header("authorization", format!("Bearer {OPERATOR}")).body(Body::from(body.to_owned())).unwrap()
+    };
+    let (status, body) = app.send(put("settings: { enableAnalyticCreation: true }\nusers: [ { id: amy } ]\n")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer = app.send(put("settings: { autoAssignCreateSharedSpaceRoleToProfessionals: true }\nusers: [ { id: amy } ]\n")).await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_tenant", None);
+    assert!(answer.1["message"].as_str().unwrap().contains("autoAssignCreateSharedSpaceRoleToProfessionals"), "{}", answer.1);
+}
+
+#[tokio::test]
 async fn a_session_keeps_the_rights_of_its_login() {
     let app = TestApp::new().await;
     let admin = app.key("demo", "admin").await;

@@ -20,7 +20,7 @@ pub(crate) const DEMO: &str = include_str!("../../../../examples/demo-tenant.yam
 const RICH: &str = r#"
 name: rich
 subscription: capacity-based
-settings: { adminsCanOpenAppsWithoutSpaceRole: true, capacityUserTypesUnified: false }
+settings: { adminsCanOpenAppsWithoutSpaceRole: true, capacityUserTypesUnified: false, enableAnalyticCreation: true }
 userDefault: { in-app-content-download: not-allowed, share-apps-fine-grained: allowed }
 roles:
   - name: Follower
@@ -179,6 +179,10 @@ pub async fn changes_follow_the_model_and_bump_the_revision(h: &impl Harness) {
         leave("ann", "sales"),
         Change::SetSetting { setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole, value: true },
         Change::SetSetting { setting: TenantSetting::AutoAssignCreateSharedSpacesRoleToProfessionals, value: false },
+        // Every tenant boolean is kept, Qlik's deprecated one included.
+        Change::SetSetting { setting: TenantSetting::EnableAnalyticCreation, value: true },
+        Change::SetSetting { setting: TenantSetting::AutoAssignPrivateAnalyticsContentCreatorRoleToProfessionals, value: true },
+        Change::SetSetting { setting: TenantSetting::CapacityUserTypesUnified, value: true },
         Change::SetUserDefault { permission: Permission::parse("in-app-content-download").unwrap(), value: PermissionValue::Allowed },
         Change::SetUserDefault { permission: Permission::parse("manage-api-keys").unwrap(), value: PermissionValue::NotAllowed },
         assign("TenantAdmin", user("admin")),
