@@ -81,6 +81,10 @@ fn effective_entitlement(t: &Tenant, user: &str) -> Entitlement {
     if t.spaces.iter().any(|s| beyond(&space_roles(t, user, &s.id))) {
         return Entitlement::Full;
     }
+    // A space owner implicitly holds every assignable role of the space (spec §8.1, README).
+    if t.spaces.iter().any(|s| s.owner == user) {
+        return Entitlement::Full;
+    }
     if t.content.iter().any(|c| beyond(&share_roles(t, user, &c.id))) {
         return Entitlement::Full;
     }
