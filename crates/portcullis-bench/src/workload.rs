@@ -236,13 +236,15 @@ pub fn generate(shape: &Shape) -> Tenant {
     }
 
     // Content: four in five items in a space (popular spaces hold more), the rest personal;
-    // one in four a data connection. Apps read earlier connections of their space.
+    // one in four a data connection, and every item of a data space (it holds no apps).
+    // Apps read earlier connections of their space.
     let mut connections_by_space: Vec<Vec<usize>> = vec![Vec::new(); shape.spaces];
     let mut personal_connections: Vec<usize> = Vec::new();
     tenant.content.reserve(shape.content);
     for c in 0..shape.content {
         let space = (shape.spaces > 0 && rng.below(5) != 0).then(|| rng.skewed(shape.spaces));
-        let kind = if rng.below(4) == 0 { ContentKind::DataConnection } else { ContentKind::App };
+        let in_data_space = space.is_some_and(|s| tenant.spaces[s].space_type == SpaceType::Data);
+        let kind = if rng.below(4) == 0 || in_data_space { ContentKind::DataConnection } else { ContentKind::App };
         let owner = match space {
             // Mostly the space's owner or one of its members; sometimes anyone.
             Some(s) => match rng.below(3) {

@@ -197,7 +197,7 @@ pub fn user_scope(action: Action) -> Option<&'static str> {
         AppUpdate | AppDelete | AppReload | AppEditScript | AppDuplicate | AppPublish | AppShare | AppChangeOwner => "apps",
         ContentCreatePrivate => "apps",
         SpaceRead => "spaces:read",
-        SpaceUpdate | SpaceDelete | SpaceManageMembers | SpaceChangeOwner | SpaceCreateApp => "spaces",
+        SpaceUpdate | SpaceDelete | SpaceManageMembers | SpaceChangeOwner | SpaceCreateApp | SpacePublishApp | SpaceCreateDataConnection => "spaces",
         SpaceCreateShared | SpaceCreateManaged | SpaceCreateData => "spaces",
         DataConnectionRead => "data-connections:read",
         DataConnectionUse | DataConnectionUpdate | DataConnectionDelete => "data-connections",

@@ -423,7 +423,8 @@ impl Snapshot {
     }
 
     /// A capacity Basic user who holds any promoting role, any space role other than
-    /// *Has restricted view*, or such a share, counts as Full (spec §6.2); with the 2026
+    /// *Has restricted view*, or such a share, counts as Full (spec §6.2); so does a space
+    /// owner, who holds every assignable role of the space (spec §8.1, README). With the 2026
     /// behaviour switched on, every Basic user does.
     fn resolve_basic_promotion(&mut self, unified: bool) {
         let restricted = SpaceRoleSet::of(&[SpaceRole::Basicconsumer]);
@@ -431,6 +432,7 @@ impl Snapshot {
         let mut promoted = vec![false; self.users.len()];
         let mut promoted_groups = vec![false; self.groups.len()];
         for space in &self.spaces {
+            promoted[space.owner.0 as usize] |= beyond_restricted(space.space_type.assignable_roles());
             for (user, roles) in &space.user_roles {
                 promoted[user.0 as usize] |= beyond_restricted(*roles);
             }
@@ -506,5 +508,30 @@ impl Snapshot {
     /// An OAuth client.
     pub fn client(&self, idx: ClientIdx) -> &ClientInfo {
         &self.clients[idx.0 as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owning_a_space_promotes_a_basic_user_and_restricted_view_does_not() {
+        let tenant = portcullis_model::tenant_file::load_tenant_text(
+            "t.yaml",
+            "subscription: capacity-based
+users: [ { id: fay, entitlement: full }, { id: own, entitlement: basic }, { id: rv, entitlement: basic }, { id: no, entitlement: basic } ]
+spaces:
+  - { id: lake, type: data, owner: own }
+  - { id: prod, type: managed, owner: fay, members: [ { user: rv, roles: [basicconsumer] } ] }
+",
+        )
+        .unwrap();
+        let snapshot = Snapshot::build(&tenant, 1);
+        let entitlement = |id: &str| snapshot.user(snapshot.user_idx(id).unwrap()).rights.entitlement;
+        assert_eq!(entitlement("own"), Entitlement::Full, "the owner holds every assignable role");
+        assert_eq!(entitlement("rv"), Entitlement::Basic);
+        assert_eq!(entitlement("no"), Entitlement::Basic);
+        assert_eq!(entitlement("fay"), Entitlement::Full);
     }
 }

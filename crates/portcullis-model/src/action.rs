@@ -83,6 +83,8 @@ actions! {
     SpaceManageMembers = "space:manage-members": Space,
     SpaceChangeOwner = "space:change_owner": Space,
     SpaceCreateApp = "space:create-app": Space,
+    SpacePublishApp = "space:publish-app": Space,
+    SpaceCreateDataConnection = "space:create-data-connection": Space,
     AppRead = "app:read": App,
     AppUpdate = "app:update": App,
     AppDelete = "app:delete": App,

@@ -1,7 +1,6 @@
 //! Errors of model mutations: each names the thing and, where it can, what is known instead.
 
 use crate::space::SpaceType;
-use crate::tenant::RoleTarget;
 
 /// A mutation that would break the tenant's consistency; nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,25 +30,9 @@ pub enum ModelError {
     /// UserDefault is held by everyone and cannot be assigned.
     #[error("`UserDefault` is every user's baseline and cannot be assigned or removed")]
     UserDefaultNotAssignable,
-    /// Unassigning a role not held on that path.
-    #[error("role `{role}` is not assigned to {target:?}")]
-    NotAssigned {
-        /// The role.
-        role: String,
-        /// The path.
-        target: RoleTarget,
-    },
     /// Joining a group twice.
     #[error("user `{user}` is already a member of group `{group}`")]
     AlreadyMember {
-        /// The user.
-        user: String,
-        /// The group.
-        group: String,
-    },
-    /// Leaving a group one is not in.
-    #[error("user `{user}` is not a member of group `{group}`")]
-    NotMember {
         /// The user.
         user: String,
         /// The group.
@@ -70,6 +53,14 @@ pub enum ModelError {
         value: String,
         /// Its values.
         known: String,
+    },
+    /// An app placed in a data space: apps cannot live there (spec §8.1, §8.4; README).
+    #[error("app `{app}` cannot be in data space `{space}`: a data space holds no apps")]
+    AppInDataSpace {
+        /// The app.
+        app: String,
+        /// The data space.
+        space: String,
     },
     /// A space role outside the type's assignable roles.
     #[error("space role `{role}` is not assignable in a {space_type} space; assignable roles: {assignable}")]

@@ -100,11 +100,14 @@ word_enum! {
 }
 
 word_enum! {
-    /// The tenant booleans (exact Qlik names, plus Portcullis's own switches).
+    /// The tenant booleans: every Qlik one of spec §2 by its exact name (the three entitlement
+    /// toggles, and `enableAnalyticCreation`, deprecated by Qlik: accepted and kept, with no
+    /// effect), then Portcullis's own switches. Any other name is refused.
     TenantSetting {
         AutoAssignCreateSharedSpacesRoleToProfessionals = "autoAssignCreateSharedSpacesRoleToProfessionals",
         AutoAssignPrivateAnalyticsContentCreatorRoleToProfessionals = "autoAssignPrivateAnalyticsContentCreatorRoleToProfessionals",
         AutoAssignDataServicesContributorRoleToProfessionals = "autoAssignDataServicesContributorRoleToProfessionals",
+        EnableAnalyticCreation = "enableAnalyticCreation",
         AdminsCanOpenAppsWithoutSpaceRole = "adminsCanOpenAppsWithoutSpaceRole",
         CapacityUserTypesUnified = "capacityUserTypesUnified",
     }
@@ -475,32 +478,22 @@ impl Tenant {
         Ok(())
     }
 
-    /// Removes a role from one path. Other paths to the same role stay in force.
+    /// Removes a role from one path. Other paths to the same role stay in force. A role the
+    /// target does not hold on that path is no error: nothing changes (README; Qlik's PATCH
+    /// replaces whole lists, spec §5.1). Unknown roles, users and groups are refused.
     pub fn unassign_role(&mut self, role_name: &str, target: &RoleTarget) -> Result<(), ModelError> {
         self.check_assignable(role_name)?;
-        let removed = match target {
-            RoleTarget::User(id) => {
-                let user = self.user_mut(id)?;
-                let before = user.roles.len();
-                user.roles.retain(|r| r.role != role_name);
-                before != user.roles.len()
-            }
-            RoleTarget::Group(name) => {
-                let group = self
-                    .groups
-                    .get_mut(name)
-                    .ok_or_else(|| ModelError::UnknownGroup { name: name.clone() })?;
-                let before = group.roles.len();
-                group.roles.retain(|r| r != role_name);
-                before != group.roles.len()
-            }
-            RoleTarget::Everyone => {
-                let before = self.everyone_roles.len();
-                self.everyone_roles.retain(|r| r != role_name);
-                before != self.everyone_roles.len()
-            }
-        };
-        if removed { Ok(()) } else { Err(ModelError::NotAssigned { role: role_name.to_owned(), target: target.clone() }) }
+        match target {
+            RoleTarget::User(id) => self.user_mut(id)?.roles.retain(|r| r.role != role_name),
+            RoleTarget::Group(name) => self
+                .groups
+                .get_mut(name)
+                .ok_or_else(|| ModelError::UnknownGroup { name: name.clone() })?
+                .roles
+                .retain(|r| r != role_name),
+            RoleTarget::Everyone => self.everyone_roles.retain(|r| r != role_name),
+        }
+        Ok(())
     }
 
     /// Adds a user to a group (an IdP claim or a custom-group change).
@@ -516,17 +509,13 @@ impl Tenant {
         Ok(())
     }
 
-    /// Removes a user from a group.
+    /// Removes a user from a group. Leaving a group the user is not in changes nothing and is
+    /// no error (README); an unknown user or group is refused.
     pub fn leave_group(&mut self, user_id: &str, group_name: &str) -> Result<(), ModelError> {
         if self.group(group_name).is_none() {
             return Err(ModelError::UnknownGroup { name: group_name.to_owned() });
         }
-        let user = self.user_mut(user_id)?;
-        let before = user.groups.len();
-        user.groups.retain(|g| g != group_name);
-        if before == user.groups.len() {
-            return Err(ModelError::NotMember { user: user_id.to_owned(), group: group_name.to_owned() });
-        }
+        self.user_mut(user_id)?.groups.retain(|g| g != group_name);
         Ok(())
     }
 

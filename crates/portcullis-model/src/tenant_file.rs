@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::err::ModelError;
 use crate::permission::{Permission, PermissionValue};
 use crate::role::{self, MAX_CUSTOM_ROLES, USER_DEFAULT};
 use crate::source::{LineIndex, SourcePath};
@@ -576,10 +577,17 @@ impl Validator {
             let path = base.key("content").index(i);
             self.unique(&mut ids, path.key("id"), "content id", &item.id);
             let kind = self.word(path.key("type"), "content type", &item.kind, ContentKind::parse, ContentKind::known());
-            if let Some(space) = &item.space
-                && tenant.space(space).is_none() {
-                    self.problem(path.key("space"), format!("unknown space `{space}`"), Some(suggest(tenant.spaces.iter().map(|s| s.id.as_str()))));
+            if let Some(space) = &item.space {
+                match tenant.space(space) {
+                    None => self.problem(path.key("space"), format!("unknown space `{space}`"), Some(suggest(tenant.spaces.iter().map(|s| s.id.as_str())))),
+                    Some(s) if s.space_type == SpaceType::Data && kind == Some(ContentKind::App) => self.problem(
+                        path.key("space"),
+                        ModelError::AppInDataSpace { app: item.id.clone(), space: space.clone() }.to_string(),
+                        Some("put the app in a shared or managed space, or omit `space` for its owner's personal space".into()),
+                    ),
+                    Some(_) => {}
                 }
+            }
             self.user_ref(tenant, path.key("owner"), &item.owner);
             tenant.content.upsert(Content {
                 id: item.id.clone(),

@@ -370,7 +370,7 @@ impl Tenant {
         }
     }
 
-    /// Adds an app or data connection.
+    /// Adds an app or data connection (an app never in a data space).
     pub fn create_content(&mut self, item: Content) -> Result<(), OpError> {
         if self.content_item(&item.id).is_some() {
             return Err(conflict("content", &item.id));
@@ -378,11 +378,37 @@ impl Tenant {
         if self.user(&item.owner).is_none() {
             return Err(not_found("user", &item.owner));
         }
-        if let Some(space) = &item.space
-            && self.space(space).is_none() {
-                return Err(not_found("space", space));
-            }
+        self.check_placement(&item.id, item.kind, item.space.as_deref())?;
         self.content.upsert(item);
+        Ok(())
+    }
+
+    /// Moves an item to another space, or with `None` to its owner's personal space. An app
+    /// never goes to a data space, and is refused where its fine-grained shares would not
+    /// hold (a personal space, or a space type that does not take their roles).
+    pub fn move_content(&mut self, id: &str, space: Option<&str>) -> Result<(), OpError> {
+        let item = self.content_item(id).ok_or_else(|| not_found("content", id))?;
+        self.check_placement(id, item.kind, space)?;
+        let shareable = space.and_then(|s| self.space(s)).map_or(SpaceRoleSet::EMPTY, |s| s.space_type.shareable_roles());
+        let n_broken = self.shares.iter().filter(|s| s.resource == id && s.roles.iter().any(|r| !shareable.contains(r))).count();
+        if n_broken > 0 {
+            let place = space.map_or_else(|| "a personal space".to_owned(), |s| format!("space `{s}`"));
+            return Err(OpError::InUse { message: format!("`{id}` has {n_broken} shares that {place} cannot hold; remove them first") });
+        }
+        if let Some(item) = self.content.get_mut(id) {
+            item.space = space.map(str::to_owned);
+        }
+        Ok(())
+    }
+
+    /// Whether an item of this kind may sit in `space` (`None` = personal): the space exists,
+    /// and an app is not put in a data space (spec §8.1, §8.4; README).
+    fn check_placement(&self, id: &str, kind: ContentKind, space: Option<&str>) -> Result<(), OpError> {
+        let Some(space) = space else { return Ok(()) };
+        let target = self.space(space).ok_or_else(|| not_found("space", space))?;
+        if kind == ContentKind::App && target.space_type == SpaceType::Data {
+            return Err(ModelError::AppInDataSpace { app: id.to_owned(), space: space.to_owned() }.into());
+        }
         Ok(())
     }
 
@@ -586,6 +612,39 @@ mod tests {
         assert!(matches!(t.delete_space("s1"), Err(OpError::InUse { .. })));
         t.delete_content("a").unwrap();
         t.delete_space("s1").unwrap();
+    }
+
+    #[test]
+    fn an_app_is_never_created_in_or_moved_to_a_data_space() {
+        let mut t = tenant();
+        let space = |id: &str, space_type| Space { id: id.into(), name: id.into(), space_type, owner: "ann".into(), members: vec![] };
+        t.create_space(space("lake", SpaceType::Data)).unwrap();
+        t.create_space(space("team", SpaceType::Shared)).unwrap();
+        let item = |id: &str, kind, space: Option<&str>| Content { id: id.into(), name: id.into(), kind, space: space.map(str::to_owned), owner: "ann".into() };
+        let before = t.clone();
+        let refused = t.create_content(item("report", ContentKind::App, Some("lake"))).unwrap_err();
+        assert_eq!(refused, OpError::Model(ModelError::AppInDataSpace { app: "report".into(), space: "lake".into() }));
+        assert!(refused.to_string().contains("data space `lake`"), "{refused}");
+        assert_eq!(t, before);
+
+        t.create_content(item("dwh", ContentKind::DataConnection, Some("lake"))).unwrap();
+        t.create_content(item("report", ContentKind::App, Some("team"))).unwrap();
+        let before = t.clone();
+        assert!(matches!(t.move_content("report", Some("lake")), Err(OpError::Model(ModelError::AppInDataSpace { .. }))));
+        assert!(matches!(t.move_content("report", Some("nowhere")), Err(OpError::NotFound { .. })));
+        assert_eq!(t, before);
+        t.move_content("dwh", Some("team")).unwrap();
+        t.move_content("dwh", Some("lake")).unwrap();
+        assert_eq!(t.content_item("dwh").unwrap().space.as_deref(), Some("lake"));
+
+        // A move that would strand a fine-grained share is refused too.
+        t.create_share(Share { resource: "report".into(), assignee: Assignee::User("bob".into()), roles: SpaceRoleSet::of(&[SpaceRole::Consumer]) }).unwrap();
+        let before = t.clone();
+        assert!(matches!(t.move_content("report", None), Err(OpError::InUse { .. })));
+        assert_eq!(t, before);
+        t.delete_share("report", &Assignee::User("bob".into())).unwrap();
+        t.move_content("report", None).unwrap();
+        assert_eq!(t.content_item("report").unwrap().space, None);
     }
 
     #[test]

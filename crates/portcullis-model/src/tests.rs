@@ -65,10 +65,41 @@ fn removing_a_direct_role_leaves_the_group_path() {
     tenant.assign_role("Steward", &RoleTarget::User("ann".into())).unwrap();
     tenant.unassign_role("Steward", &RoleTarget::User("ann".into())).unwrap();
     assert!(tenant.group("sales").unwrap().roles.contains(&"Steward".to_owned()));
-    assert_eq!(
-        tenant.unassign_role("Steward", &RoleTarget::User("ann".into())),
-        Err(ModelError::NotAssigned { role: "Steward".into(), target: RoleTarget::User("ann".into()) })
-    );
+    // ann now holds Steward only through sales: unassigning it from her is a no-op.
+    let before = tenant.clone();
+    tenant.unassign_role("Steward", &RoleTarget::User("ann".into())).unwrap();
+    assert_eq!(tenant, before);
+}
+
+#[test]
+fn steps_that_change_nothing_succeed_and_change_nothing() {
+    let mut tenant = load_tenant_text("t.yaml", TENANT).unwrap();
+    let before = tenant.clone();
+    tenant.unassign_role("Steward", &RoleTarget::User("ann".into())).unwrap();
+    tenant.unassign_role("TenantAdmin", &RoleTarget::Group("sales".into())).unwrap();
+    tenant.unassign_role("Steward", &RoleTarget::Everyone).unwrap();
+    tenant.leave_group("zed", "sales").unwrap();
+    assert_eq!(tenant, before);
+    // Only references that do not exist are refused.
+    assert!(matches!(tenant.unassign_role("Nope", &RoleTarget::Everyone), Err(ModelError::UnknownRole { .. })));
+    assert!(matches!(tenant.unassign_role("Steward", &RoleTarget::User("nobody".into())), Err(ModelError::UnknownUser { .. })));
+    assert!(matches!(tenant.unassign_role("Steward", &RoleTarget::Group("nope".into())), Err(ModelError::UnknownGroup { .. })));
+    assert!(matches!(tenant.leave_group("ann", "nope"), Err(ModelError::UnknownGroup { .. })));
+    assert!(matches!(tenant.leave_group("nobody", "sales"), Err(ModelError::UnknownUser { .. })));
+    assert_eq!(tenant, before);
+}
+
+#[test]
+fn a_login_of_a_user_who_is_not_active_records_nothing() {
+    let mut tenant = load_tenant_text("t.yaml", TENANT).unwrap();
+    for status in [crate::UserStatus::Invited, crate::UserStatus::Disabled, crate::UserStatus::Deleted, crate::UserStatus::Provisioned] {
+        tenant.set_user_status("ann", status).unwrap();
+        let before = tenant.clone();
+        assert!(tenant.record_login("ann").unwrap().is_empty(), "{status}");
+        assert_eq!(tenant, before, "{status}");
+    }
+    tenant.set_user_status("ann", crate::UserStatus::Active).unwrap();
+    assert_eq!(tenant.record_login("ann").unwrap(), ["SharedSpaceCreator"]);
 }
 
 #[test]
@@ -79,7 +110,7 @@ fn mutations_refuse_unknown_names_and_change_nothing() {
     assert!(matches!(tenant.assign_role("UserDefault", &RoleTarget::Everyone), Err(ModelError::UserDefaultNotAssignable)));
     assert!(matches!(tenant.join_group("ann", "nope"), Err(ModelError::UnknownGroup { .. })));
     assert!(matches!(tenant.join_group("ann", "sales"), Err(ModelError::AlreadyMember { .. })));
-    assert!(matches!(tenant.leave_group("zed", "sales"), Err(ModelError::NotMember { .. })));
+    assert!(matches!(tenant.leave_group("zed", "nope"), Err(ModelError::UnknownGroup { .. })));
     assert_eq!(tenant, before);
 }
 
@@ -106,4 +137,42 @@ fn user_default_accepts_only_its_permissions_and_values() {
     assert!(matches!(tenant.set_user_default(shared_automations, PermissionValue::Allowed), Err(ModelError::NotInUserDefault { .. })));
     let notes = Permission::parse("manage-notes").unwrap();
     assert!(matches!(tenant.set_user_default(notes, PermissionValue::NoData), Err(ModelError::BadPermissionValue { .. })));
+}
+
+#[test]
+fn an_app_in_a_data_space_is_refused_where_it_is_placed() {
+    let text = "\
+users: [ { id: dora } ]
+spaces: [ { id: lake, type: data, owner: dora } ]
+content:
+  - { id: dc, type: data-connection, space: lake, owner: dora }
+  - { id: report, type: app, space: lake, owner: dora }
+";
+    let error = load_tenant_text("t.yaml", text).unwrap_err().to_string();
+    assert!(error.starts_with("t.yaml:5:"), "{error}");
+    assert!(error.contains("app `report` cannot be in data space `lake`"), "{error}");
+    assert!(!error.contains("`dc`"), "a data connection belongs there: {error}");
+}
+
+#[test]
+fn every_qlik_tenant_boolean_is_accepted_and_any_other_name_is_refused_by_name() {
+    let text = "\
+settings:
+  autoAssignCreateSharedSpacesRoleToProfessionals: true
+  autoAssignPrivateAnalyticsContentCreatorRoleToProfessionals: false
+  autoAssignDataServicesContributorRoleToProfessionals: true
+  enableAnalyticCreation: true
+  adminsCanOpenAppsWithoutSpaceRole: false
+  capacityUserTypesUnified: false
+";
+    let tenant = load_tenant_text("t.yaml", text).unwrap();
+    assert_eq!(tenant.settings.len(), 6);
+    assert!(tenant.setting(TenantSetting::EnableAnalyticCreation));
+    assert_eq!(TenantSetting::parse("enableAnalyticCreation"), Some(TenantSetting::EnableAnalyticCreation));
+    assert_eq!(TenantSetting::EnableAnalyticCreation.toggle_role(), None, "deprecated: it gives no role");
+
+    let error = load_tenant_text("t.yaml", "users: [ { id: ann } ]\nsettings:\n  enableAnalyticsCreation: true\n").unwrap_err().to_string();
+    assert!(error.starts_with("t.yaml:3:3:"), "{error}");
+    assert!(error.contains("unknown tenant setting `enableAnalyticsCreation`"), "{error}");
+    assert!(error.contains("enableAnalyticCreation"), "the hint lists the known names: {error}");
 }

@@ -111,14 +111,16 @@ fn actions(ctx: &Ctx<'_>, space: &Space) -> Vec<&'static str> {
         return Vec::new();
     };
     let allowed = |action| ctx.allowed(action, Resource::Space(idx));
-    let create_word = if space.space_type == SpaceType::Managed {
-        "publish"
-    } else {
-        "create"
+    // Apps enter a managed space only by publishing, there `publish` replaces `create`; a
+    // data space holds no apps, there `create` is about its data connections.
+    let (create_word, create_action) = match space.space_type {
+        SpaceType::Shared => ("create", Action::SpaceCreateApp),
+        SpaceType::Managed => ("publish", Action::SpacePublishApp),
+        SpaceType::Data => ("create", Action::SpaceCreateDataConnection),
     };
-    [
+    let mut words: Vec<&'static str> = [
         ("change_owner", Action::SpaceChangeOwner),
-        (create_word, Action::SpaceCreateApp),
+        (create_word, create_action),
         ("delete", Action::SpaceDelete),
         ("read", Action::SpaceRead),
         ("update", Action::SpaceUpdate),
@@ -126,7 +128,10 @@ fn actions(ctx: &Ctx<'_>, space: &Space) -> Vec<&'static str> {
     .into_iter()
     .filter(|(_, action)| allowed(*action))
     .map(|(word, _)| word)
-    .collect()
+    .collect();
+    // Sorted like `owner_actions`, so a space reads the same when created and when fetched.
+    words.sort_unstable();
+    words
 }
 
 /// A space as the caller sees it.

@@ -397,14 +397,10 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                     .map_err(op_error)?;
             }
             ("remove-value", "assignedRoles" | "roles") => {
+                // A role the user does not hold directly stays where it is: no change, no
+                // error (conformance README: steps that change nothing are no-ops).
                 let role = resolve_role_ref(S, &tenant, op.value(S)?)?;
                 let mut roles = current_roles(&tenant, &subject);
-                if !roles.contains(&role) {
-                    return Err(ApiError::bad_request(
-                        S,
-                        format!("the user does not hold role `{role}` directly"),
-                    ));
-                }
                 roles.retain(|r| r != &role);
                 tenant
                     .replace_user_roles(&subject, &roles)
@@ -418,6 +414,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                     .map_err(|e| ApiError::from_model(S, e))?;
             }
             ("remove-value", "assignedGroups") => {
+                // Leaving a group the user is not in changes nothing (model `leave_group`).
                 let group = resolve_group_ref(S, &tenant, op.value(S)?)?;
                 custom_group(S, &tenant, &group)?;
                 tenant

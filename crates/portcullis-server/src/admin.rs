@@ -283,11 +283,11 @@ pub struct SetBody {
 pub enum ChangeBody {
     /// Assign a role.
     Assign(AssignBody),
-    /// Remove a role from one path.
+    /// Remove a role from one path (no change when not held on that path).
     Unassign(AssignBody),
     /// Add a user to a group.
     Join(MembershipBody),
-    /// Remove a user from a group.
+    /// Remove a user from a group (no change when not a member).
     Leave(MembershipBody),
     /// Set a tenant setting or a UserDefault permission.
     Set(SetBody),
@@ -347,7 +347,7 @@ pub fn change_of(body: &ChangeBody) -> Result<Change, ApiError> {
         (status = 200, description = "Applied", body = RevisionBody),
         (status = 400, description = "The change is not valid", body = ErrorBody),
         (status = 403, description = "The caller may not change the tenant", body = ErrorBody),
-        (status = 404, description = "No such user, group, role or assignment", body = ErrorBody),
+        (status = 404, description = "No such user, group or role", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -146,7 +146,6 @@ impl From<ModelError> for ApiError {
             ModelError::UnknownUser { .. } => ApiError::not_found("unknown_user", message).field("user"),
             ModelError::UnknownGroup { .. } => ApiError::not_found("unknown_group", message).field("group"),
             ModelError::UnknownRole { .. } => ApiError::not_found("unknown_role", message).field("role"),
-            ModelError::NotAssigned { .. } | ModelError::NotMember { .. } => ApiError::not_found("not_assigned", message),
             ModelError::AlreadyMember { .. } => ApiError::new(StatusCode::CONFLICT, "already_member", message),
             _ => ApiError::bad_request("invalid_change", message),
         }

@@ -230,6 +230,7 @@ pub fn change_event(change: &crate::Change, author: &Author) -> EventDraft {
         }
         Change::RemoveSpaceMember { space, assignee: who } => event(EventType::SpaceAssignmentDeleted, resource("space", space), json!({ "assignee": assignee(who) })),
         Change::CreateContent { item } => event(EventType::ItemCreated, resource(item.kind.as_str(), &item.id), json!({ "item": item })),
+        Change::MoveContent { id, space } => event(EventType::ItemUpdated, resource("content", id), json!({ "space": space })),
         Change::DeleteContent { id } => event(EventType::ItemDeleted, resource("content", id), json!({})),
         Change::AddUse { reference } => event(EventType::ItemUpdated, resource("content", &reference.consumer), json!({ "source": reference.source })),
         Change::CreateShare { share } => event(EventType::ShareCreated, resource("app", &share.resource), json!({ "assignee": assignee(&share.assignee), "roles": share.roles })),

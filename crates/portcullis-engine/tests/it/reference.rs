@@ -81,6 +81,10 @@ fn effective_entitlement(t: &Tenant, user: &str) -> Entitlement {
     if t.spaces.iter().any(|s| beyond(&space_roles(t, user, &s.id))) {
         return Entitlement::Full;
     }
+    // A space owner implicitly holds every assignable role of the space (spec §8.1, README).
+    if t.spaces.iter().any(|s| s.owner == user) {
+        return Entitlement::Full;
+    }
     if t.content.iter().any(|c| beyond(&share_roles(t, user, &c.id))) {
         return Entitlement::Full;
     }
@@ -108,18 +112,20 @@ fn role_allows(space_type: SpaceType, role: SpaceRole, action: Action) -> bool {
     use SpaceRole::*;
     let exports_and_read = [AppRead, AppExportData, AppExportImage];
     let list: &[Action] = match (space_type, role) {
-        (SpaceType::Shared, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, SpaceCreateApp, AppRead, AppUpdate, AppDelete, AppDuplicate, AppExport, AppPublish, AppShare, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
-        (SpaceType::Shared, Codeveloper) => &[SpaceCreateApp, AppRead, AppUpdate, AppDelete, AppDuplicate, AppExport, AppPublish, AppEditScript, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
-        (SpaceType::Shared, Producer) => &[SpaceCreateApp, AppRead, AppUpdate, AppDelete, AppDuplicate, AppExport, AppPublish, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
+        (SpaceType::Shared, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, SpaceCreateApp, SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppDuplicate, AppExport, AppPublish, AppShare, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
+        (SpaceType::Shared, Codeveloper) => &[SpaceCreateApp, SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppDuplicate, AppExport, AppPublish, AppEditScript, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
+        (SpaceType::Shared, Producer) => &[SpaceCreateApp, SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppDuplicate, AppExport, AppPublish, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
         (SpaceType::Shared, Consumer) => &exports_and_read,
         (SpaceType::Shared, Dataconsumer) => &[DataConnectionRead, DataConnectionUse],
-        (SpaceType::Managed, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, AppRead, AppUpdate, AppDelete, AppExport, AppShare, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
-        (SpaceType::Managed, Publisher) => &[SpaceCreateApp, AppPublish, DataConnectionRead, DataConnectionUse],
+        (SpaceType::Managed, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppExport, AppShare, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
+        // Apps enter a managed space only by publishing; Can publish uses no data connection (README).
+        (SpaceType::Managed, Publisher) => &[SpacePublishApp, AppPublish],
         (SpaceType::Managed, Contributor | Consumer | Basicconsumer) => &exports_and_read,
         (SpaceType::Managed, Operator) => &[AppRead, AppUpdate, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse],
         (SpaceType::Managed, Dataconsumer) => &[DataConnectionRead, DataConnectionUse],
-        (SpaceType::Data, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, SpaceCreateApp, AppRead, AppUpdate, AppDelete, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
-        (SpaceType::Data, Producer) => &[SpaceCreateApp, AppRead, AppUpdate, AppDelete, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
+        // A data space holds no apps: nobody creates one there (README).
+        (SpaceType::Data, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
+        (SpaceType::Data, Producer) => &[SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
         (SpaceType::Data, Operator) => &[AppRead, AppReload, AppExportData, AppExportImage, DataConnectionRead],
         (SpaceType::Data, Consumer) => &[AppRead, AppExportData, AppExportImage, DataConnectionRead],
         (SpaceType::Data, Datapreview) => &[DataConnectionRead],
@@ -135,7 +141,7 @@ fn owner_allows(space_type: SpaceType, action: Action) -> bool {
     match space_type {
         // The owner has every Can manage right, but not Can edit data in applications.
         SpaceType::Shared => role_allows(space_type, SpaceRole::Facilitator, action),
-        SpaceType::Managed => role_allows(space_type, SpaceRole::Facilitator, action) || matches!(action, SpaceCreateApp | AppPublish),
+        SpaceType::Managed => role_allows(space_type, SpaceRole::Facilitator, action) || matches!(action, SpacePublishApp | AppPublish),
         SpaceType::Data => role_allows(space_type, SpaceRole::Facilitator, action),
     }
 }
@@ -149,7 +155,7 @@ fn analyzer_in_managed(t: &Tenant, user: &str, space: &str, action: Action) -> b
     match action {
         Action::SpaceRead => t.space(space).is_some_and(|s| s.owner == user) || !roles.is_empty(),
         Action::AppRead | Action::AppExportData | Action::AppExportImage => has(&[Facilitator, Contributor, Consumer, Basicconsumer]),
-        Action::AppPublish | Action::SpaceCreateApp => false,
+        Action::AppPublish | Action::SpacePublishApp => false,
         Action::AppExport => has(&[Facilitator]),
         _ => roles.iter().any(|r| role_allows(SpaceType::Managed, *r, action)),
     }

@@ -779,3 +779,119 @@ fn shares_need_app_share_and_reach_the_next_decision() {
     );
     assert!(!w3.decide("dee", "app:read", Some("kpi")));
 }
+
+#[test]
+fn a_managed_space_offers_publish_never_create() {
+    let mut tenant = tenant();
+    tenant
+        .create_space(portcullis_model::tenant::Space {
+            id: "prod".into(),
+            name: "Prod".into(),
+            space_type: portcullis_model::SpaceType::Managed,
+            owner: "bob".into(),
+            members: Vec::new(),
+        })
+        .unwrap();
+    for (user, role) in [
+        ("ann", portcullis_model::SpaceRole::Publisher),
+        ("dee", portcullis_model::SpaceRole::Facilitator),
+    ] {
+        tenant
+            .set_space_member(
+                "prod",
+                portcullis_model::tenant::Assignee::User(user.into()),
+                portcullis_model::SpaceRoleSet::of(&[role]),
+            )
+            .unwrap();
+    }
+    let w = World::new(tenant);
+    let prod = ids::space_id("prod");
+    let actions = |user: &str| {
+        w.check(user, |ctx| spaces::get(ctx, &prod))
+            .unwrap()
+            .meta
+            .actions
+    };
+    assert_eq!(actions("bob"), ["delete", "publish", "read", "update"]);
+    assert_eq!(actions("ann"), ["publish", "read"]);
+    assert_eq!(actions("dee"), ["delete", "read", "update"]);
+    for user in ["bob", "ann", "dee"] {
+        assert!(!w.decide(user, "space:create-app", Some("prod")), "{user}");
+    }
+}
+
+#[test]
+fn a_data_space_offers_create_for_its_data_connections_never_for_apps() {
+    let mut tenant = tenant();
+    tenant
+        .create_space(portcullis_model::tenant::Space {
+            id: "lake".into(),
+            name: "Lake".into(),
+            space_type: portcullis_model::SpaceType::Data,
+            owner: "ann".into(),
+            members: Vec::new(),
+        })
+        .unwrap();
+    for (user, role) in [
+        ("dee", portcullis_model::SpaceRole::Producer),
+        ("bob", portcullis_model::SpaceRole::Operator),
+    ] {
+        tenant
+            .set_space_member(
+                "lake",
+                portcullis_model::tenant::Assignee::User(user.into()),
+                portcullis_model::SpaceRoleSet::of(&[role]),
+            )
+            .unwrap();
+    }
+    let w = World::new(tenant);
+    let lake = ids::space_id("lake");
+    let actions = |user: &str| {
+        w.check(user, |ctx| spaces::get(ctx, &lake))
+            .unwrap()
+            .meta
+            .actions
+    };
+    assert_eq!(actions("ann"), ["create", "delete", "read", "update"]);
+    assert_eq!(actions("dee"), ["create", "read"]);
+    assert_eq!(actions("bob"), ["read"]);
+    assert!(w.decide("dee", "space:create-data-connection", Some("lake")));
+    assert!(!w.decide("bob", "space:create-data-connection", Some("lake")));
+    for user in ["ann", "dee", "admin"] {
+        assert!(!w.decide(user, "space:create-app", Some("lake")), "{user}");
+    }
+}
+
+#[test]
+fn removing_what_a_user_does_not_hold_changes_nothing() {
+    let w = world();
+    let crew = ids::group_id("crew");
+    // ann holds no role directly; dee is in no group.
+    for (user, patch) in [
+        (
+            "ann",
+            json!([{ "op": "remove-value", "path": "/assignedRoles", "value": { "name": "Exporters" } }]),
+        ),
+        (
+            "ann",
+            json!([{ "op": "remove-value", "path": "/assignedRoles", "value": { "id": ids::role_id("TenantAdmin") } }]),
+        ),
+        (
+            "dee",
+            json!([{ "op": "remove-value", "path": "/assignedGroups", "value": crew }]),
+        ),
+    ] {
+        let done = w
+            .check("admin", |ctx| users::patch(ctx, &ids::user_id(user), &patch))
+            .unwrap_or_else(|e| panic!("{patch}: {e}"));
+        assert_eq!(done.tenant, *w.tenant, "{patch}");
+    }
+    let unknown =
+        json!([{ "op": "remove-value", "path": "/assignedRoles", "value": { "name": "Astronaut" } }]);
+    assert_eq!(
+        w.check("admin", |ctx| users::patch(ctx, &ids::user_id("ann"), &unknown))
+            .unwrap_err()
+            .status,
+        400
+    );
+}

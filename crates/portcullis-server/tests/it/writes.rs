@@ -20,12 +20,11 @@ async fn a_change_is_read_at_once_by_the_node_that_wrote_it() {
     let (_, body) = app.post("/v1/check", &admin, fresh).await;
     assert_eq!((body["decision"].clone(), body["revision"].clone()), (json!("allow"), json!(2)), "{body}");
 
-    // A step that changes nothing is a no-op: it succeeds at the same revision.
-    for noop in [json!({"join": {"user": "bob", "group": "finance"}}), json!({"leave": {"user": "carl", "group": "finance"}})] {
-        let (status, body) = app.post("/v1/changes", &admin, noop).await;
-        assert_eq!((status, body["revision"].clone()), (StatusCode::OK, json!(2)), "{body}");
-    }
+    // A step that changes nothing is a no-op: it succeeds and writes no new revision.
+    let (status, body) = app.post("/v1/changes", &admin, json!({"leave": {"user": "carl", "group": "finance"}})).await;
+    assert_eq!((status, body["revision"].clone()), (StatusCode::OK, json!(2)), "{body}");
     let cases = [
+        (json!({"join": {"user": "bob", "group": "finance"}}), StatusCode::CONFLICT, "already_member"),
         (json!({"assign": {"role": "Nope", "user": "bob"}}), StatusCode::NOT_FOUND, "unknown_role"),
         (json!({"assign": {"role": "Steward", "user": "bob", "everyone": true}}), StatusCode::BAD_REQUEST, "bad_assignment"),
         (json!({"set": {"setting": "nope", "value": true}}), StatusCode::BAD_REQUEST, "unknown_setting"),
@@ -39,6 +38,70 @@ async fn a_change_is_read_at_once_by_the_node_that_wrote_it() {
     assert_eq!(me["revision"], 2, "refused changes write nothing");
     let ann = app.key("demo", "ann").await;
     assert_error(&app.post("/v1/changes", &ann, json!({"join": {"user": "ann", "group": "sales"}})).await, StatusCode::FORBIDDEN, "forbidden", None);
+}
+
+#[tokio::test]
+async fn changes_that_change_nothing_succeed() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    let ann_exports = json!({"user": "ann", "via": "api-key", "action": "app:exportdata", "resource": "sales-dashboard"});
+    assert_eq!(app.post("/v1/check", &admin, ann_exports.clone()).await.1["decision"], "allow");
+    let demo = app.state.store().tenant_by_name("demo").await.unwrap().unwrap();
+    let (before, _) = app.state.store().load_tenant(demo.id).await.unwrap();
+    // ann holds Exporters only through finance; sales never held Steward, nor did Everyone;
+    // carl is not in finance; dana is disabled, so her login records no toggle role.
+    for change in [
+        json!({"unassign": {"role": "Exporters", "user": "ann"}}),
+        json!({"unassign": {"role": "Steward", "group": "sales"}}),
+        json!({"unassign": {"role": "Steward", "everyone": true}}),
+        json!({"leave": {"user": "carl", "group": "finance"}}),
+    ] {
+        let (status, body) = app.post("/v1/changes", &admin, change.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{change}: {body}");
+    }
+    let (status, body) = app.post("/v1/sessions", &admin, json!({"user": "dana"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (after, _) = app.state.store().load_tenant(demo.id).await.unwrap();
+    assert_eq!(after, before, "nothing changed");
+    assert_eq!(app.post("/v1/check", &admin, ann_exports).await.1["decision"], "allow", "the group path stays");
+    let cases = [
+        (json!({"unassign": {"role": "Nope", "user": "ann"}}), StatusCode::NOT_FOUND, "unknown_role"),
+        (json!({"unassign": {"role": "Steward", "group": "nogroup"}}), StatusCode::NOT_FOUND, "unknown_group"),
+        (json!({"leave": {"user": "carl", "group": "nogroup"}}), StatusCode::NOT_FOUND, "unknown_group"),
+    ];
+    for (change, status, code) in cases {
+        assert_error(&app.post("/v1/changes", &admin, change).await, status, code, None);
+    }
+}
+
+#[tokio::test]
+async fn every_qlik_tenant_boolean_is_accepted_and_other_names_are_refused() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    for setting in [
+        "enableAnalyticCreation",
+        "autoAssignPrivateAnalyticsContentCreatorRoleToProfessionals",
+        "autoAssignDataServicesContributorRoleToProfessionals",
+        "capacityUserTypesUnified",
+    ] {
+        let (status, body) = app.post("/v1/changes", &admin, json!({"set": {"setting": setting, "value": true}})).await;
+        assert_eq!(status, StatusCode::OK, "{setting}: {body}");
+    }
+    let demo = app.state.store().tenant_by_name("demo").await.unwrap().unwrap();
+    let (stored, _) = app.state.store().load_tenant(demo.id).await.unwrap();
+    assert!(stored.setting(portcullis_model::TenantSetting::EnableAnalyticCreation));
+    let answer = app.post("/v1/changes", &admin, json!({"set": {"setting": "enableAnalyticsCreation", "value": true}})).await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "unknown_setting", None);
+    assert!(answer.1["message"].as_str().unwrap().contains("`enableAnalyticsCreation`"), "{}", answer.1);
+
+    let put = |body: &str| {
+        Request::put("/v1/operator/tenants/fourth").header("authorization", format!("Bearer {OPERATOR}")).body(Body::from(body.to_owned())).unwrap()
+    };
+    let (status, body) = app.send(put("settings: { enableAnalyticCreation: true }\nusers: [ { id: amy } ]\n")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer = app.send(put("settings: { autoAssignCreateSharedSpaceRoleToProfessionals: true }\nusers: [ { id: amy } ]\n")).await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_tenant", None);
+    assert!(answer.1["message"].as_str().unwrap().contains("autoAssignCreateSharedSpaceRoleToProfessionals"), "{}", answer.1);
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ pub(crate) const DEMO: &str = include_str!("../../../../examples/demo-tenant.yam
 const RICH: &str = r#"
 name: rich
 subscription: capacity-based
-settings: { adminsCanOpenAppsWithoutSpaceRole: true, capacityUserTypesUnified: false }
+settings: { adminsCanOpenAppsWithoutSpaceRole: true, capacityUserTypesUnified: false, enableAnalyticCreation: true }
 userDefault: { in-app-content-download: not-allowed, share-apps-fine-grained: allowed }
 roles:
   - name: Follower
@@ -168,9 +168,20 @@ pub async fn changes_follow_the_model_and_bump_the_revision(h: &impl Harness) {
         leave("ann", "sales"),
         Change::SetSetting { setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole, value: true },
         Change::SetSetting { setting: TenantSetting::AutoAssignCreateSharedSpacesRoleToProfessionals, value: false },
+        // Every tenant boolean is kept, Qlik's deprecated one included.
+        Change::SetSetting { setting: TenantSetting::EnableAnalyticCreation, value: true },
+        Change::SetSetting { setting: TenantSetting::AutoAssignPrivateAnalyticsContentCreatorRoleToProfessionals, value: true },
+        Change::SetSetting { setting: TenantSetting::CapacityUserTypesUnified, value: true },
         Change::SetUserDefault { permission: Permission::parse("in-app-content-download").unwrap(), value: PermissionValue::Allowed },
         Change::SetUserDefault { permission: Permission::parse("manage-api-keys").unwrap(), value: PermissionValue::NotAllowed },
         assign("TenantAdmin", user("admin")),
+        // Changes that change nothing succeed (README): a role not held on that path (ann holds
+        // no Exporters, finance no Steward, Everyone no Developer), leaving a group twice.
+        unassign("Exporters", user("ann")),
+        unassign("Steward", group("finance")),
+        unassign("Developer", RoleTarget::Everyone),
+        leave("carl", "finance"),
+        leave("carl", "finance"),
     ];
     let mut expected_revision = 1;
     for change in &changes {
@@ -193,9 +204,14 @@ pub async fn refused_changes_write_nothing(h: &impl Harness) {
         assign("UserDefault", user("ann")),
         assign("Steward", user("nobody")),
         assign("Steward", group("nogroup")),
+        unassign("Nope", RoleTarget::Everyone),
+        unassign("Steward", user("nobody")),
+        unassign("Steward", group("nogroup")),
+        join("ann", "finance"),
         join("ann", "nogroup"),
         join("nobody", "finance"),
         leave("nobody", "finance"),
+        leave("ann", "nogroup"),
         Change::SetUserDefault { permission: Permission::parse("evaluate-decisions-for-others").unwrap(), value: PermissionValue::Allowed },
         Change::RecordLogin { user: "nobody".to_owned() },
     ];
@@ -222,6 +238,8 @@ pub async fn record_login_stores_toggle_roles(h: &impl Harness) {
         Change::SetSetting { setting: TenantSetting::AutoAssignDataServicesContributorRoleToProfessionals, value: true },
         Change::RecordLogin { user: "ann".to_owned() },
         assign("SharedSpaceCreator", user("ann")),
+        // dana is a disabled Professional: her login records no toggle role.
+        Change::RecordLogin { user: "dana".to_owned() },
     ] {
         apply_to_model(&mut model, &change).unwrap();
         store.apply(record.id, &change, &Author::cli()).await.unwrap();
@@ -229,6 +247,7 @@ pub async fn record_login_stores_toggle_roles(h: &impl Harness) {
     }
     let ann = model.user("ann").unwrap();
     assert_eq!(ann.roles.len(), 2, "{:?}", ann.roles);
+    assert!(model.user("dana").unwrap().roles.is_empty());
 }
 
 pub async fn tenants_are_isolated(h: &impl Harness) {
