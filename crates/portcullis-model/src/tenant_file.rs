@@ -261,23 +261,37 @@ impl TenantFileError {
 #[derive(Deserialize)]
 struct WrapperProbe {
     tenant: Option<serde::de::IgnoredAny>,
-    name: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct ScenarioTenant {
     tenant: RawTenant,
+    name: Option<String>,
+}
+
+/// Whether the text is a scenario (a top-level `tenant:` key) rather than a bare tenant file.
+/// A look at the lines for block style, so a large file is parsed once, not twice; a flow-style
+/// document (`{...}`) is probed with the parser.
+fn is_scenario(label: &str, text: &str) -> Result<bool, TenantFileError> {
+    if text.lines().any(|line| line.starts_with("tenant:")) {
+        return Ok(true);
+    }
+    let first = text.lines().map(str::trim_start).find(|line| !line.is_empty() && !line.starts_with('#') && *line != "---");
+    if !first.is_some_and(|line| line.starts_with('{')) {
+        return Ok(false);
+    }
+    let probe: WrapperProbe = serde_norway::from_str(text).map_err(|e| TenantFileError::from_decode(label, &e))?;
+    Ok(probe.tenant.is_some())
 }
 
 /// Loads a tenant file's text (or a whole scenario file: its `tenant:` is taken).
 /// `label` names the file in messages.
 pub fn load_tenant_text(label: &str, text: &str) -> Result<Tenant, TenantFileError> {
-    let probe: WrapperProbe = serde_norway::from_str(text).map_err(|e| TenantFileError::from_decode(label, &e))?;
-    let (raw, base) = if probe.tenant.is_some() {
+    let (raw, base) = if is_scenario(label, text)? {
         let wrapped: ScenarioTenant = serde_norway::from_str(text).map_err(|e| TenantFileError::from_decode(label, &e))?;
         let mut raw = wrapped.tenant;
         if raw.name.is_none() {
-            raw.name = probe.name;
+            raw.name = wrapped.name;
         }
         (raw, SourcePath::root().key("tenant"))
     } else {

@@ -298,7 +298,9 @@ impl AppState {
 
     async fn catch_up(&self, tenant: &TenantState, live: &mut Live) -> Result<(), StoreError> {
         let stored = self.0.store.revision(tenant.id).await?;
-        if stored > live.revision {
+        // Behind, or (a tenant deleted and its id given to a new one) ahead of the store:
+        // either way the store is the truth.
+        if stored != live.revision {
             let (fresh, view) = load_live(&self.0.store, tenant.id, tenant.view().sessions.clone()).await?;
             *live = fresh;
             tenant.swap(view);

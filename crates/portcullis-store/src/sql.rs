@@ -208,7 +208,7 @@ macro_rules! define_sql_store {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             delete_model(&mut tx, tenant.0).await?;
             // The tenant's audit trail goes with it (archive it first to keep it).
-            for table in ["api_keys", "oauth_client_secrets", "oauth_tokens", "revisions", "audit_events", "audit_settings", "audit_anchors"] {
+            for table in ["api_keys", "oauth_client_secrets", "oauth_tokens", "revisions", "change_log", "audit_events", "audit_settings", "audit_anchors"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1"))
                     .bind(tenant.0)
                     .execute(&mut *tx)
