@@ -17,7 +17,7 @@ pub mod tenant_ops;
 
 pub use action::{Action, ResourceKind};
 pub use capability::{CapSet, Capability};
-pub use err::ModelError;
+pub use err::{LimitError, ModelError};
 pub use permission::{Permission, PermissionValue};
 pub use space::{SpaceRole, SpaceRoleSet, SpaceType};
 pub use tenant::*;
