@@ -204,6 +204,9 @@ pub enum EvalError {
     /// Nested `HasPrivilege` calls went too deep.
     #[error("`HasPrivilege` calls nest deeper than {0} levels")]
     TooDeep(usize),
+    /// A compiled condition deeper than the parser allows (never, for a parsed one).
+    #[error("the condition nests deeper than {0} levels")]
+    ConditionTooDeep(usize),
 }
 
 /// A document that is not QRS `SystemRule` JSON.

@@ -7,6 +7,7 @@ use crate::compile::{CompiledSite, MAX_RULE_ERRORS};
 use crate::filter::{MAX_RESOURCE_FILTER_BYTES, parse_filter};
 use crate::site_file::from_yaml;
 use crate::syntax::{MAX_CONDITION_BYTES, MAX_CONDITION_DEPTH, MAX_DIAGNOSTICS, MAX_PATH_STEPS, parse_condition, print_expr};
+use crate::{Action, RequestContext};
 
 fn on_test_stack(f: impl FnOnce() + Send + 'static) {
     on_stack(2 << 20, f);
@@ -101,6 +102,65 @@ fn resource_filters_have_a_length_limit_and_parse_in_linear_time() {
     let long = format!("App_{}", "a".repeat(MAX_RESOURCE_FILTER_BYTES));
     let errors = parse_filter(&long).unwrap_err();
     assert!(errors[0].to_string().contains("resource filter is longer than 65536 bytes"), "{}", errors[0]);
+}
+
+/// 32 rules, each granting read on resource `rN` when the user may read `r(N+1)`, through a
+/// condition as deep as the limits allow: the deepest evaluation they permit.
+fn deepest_site() -> String {
+    let mut yaml = String::from("users:\n  - { userDirectory: D, userId: u }\nresources:\n");
+    let n = crate::eval::MAX_PRIVILEGE_DEPTH;
+    for i in 0..=n {
+        let link = if i < n { format!(", relations: {{ next: [r{}] }}", i + 1) } else { String::new() };
+        yaml.push_str(&format!("  - {{ id: r{i}, type: Thing{i}{link} }}\n"));
+    }
+    yaml.push_str("rules:\n");
+    for i in 0..n {
+        // Each `(` opens an `or` and an `and`: the deepest tree the parser allows.
+        let level = "user.name = \"zz\" or user.name = \"u\" and (";
+        let inner = "resource.next.HasPrivilege(\"read\")";
+        let condition = format!("{}{inner}{}", level.repeat(MAX_CONDITION_DEPTH), ")".repeat(MAX_CONDITION_DEPTH));
+        yaml.push_str(&format!("  - {{ name: rule{i}, resourceFilter: Thing{i}_*, actions: [read], condition: '{condition}' }}\n"));
+    }
+    yaml.push_str(&format!("  - {{ name: last, resourceFilter: Thing{n}_*, actions: [read], condition: '' }}\n"));
+    yaml
+}
+
+#[test]
+fn the_deepest_evaluation_the_limits_allow_fits_a_test_stack() {
+    let yaml = deepest_site();
+    let text = yaml.clone();
+    let (file, base) = from_yaml(&yaml).expect("decodes");
+    let site = file.load(&base).unwrap_or_else(|errors| panic!("{errors:?}")).site;
+    // The naive reference evaluator recurses once per node and per nested `HasPrivilege`, on
+    // purpose; it is a test oracle (and the fuzzer's), never on a request's path.
+    let (tx, rx) = std::sync::mpsc::channel();
+    on_stack(16 << 20, move || {
+        let expected = [0, 1].map(|r| crate::reference::is_allowed(&site, "D\\u", &format!("r{r}"), Action::Read, RequestContext::Hub));
+        tx.send(expected).unwrap();
+    });
+    let expected = rx.recv().unwrap();
+    on_test_stack(move || {
+        let yaml = text;
+        let (file, base) = from_yaml(&yaml).expect("decodes");
+        let loaded = file.load(&base).unwrap_or_else(|errors| panic!("{errors:?}"));
+        let site = &loaded.compiled;
+        let user = site.user("D\\u").unwrap();
+        for (r, expected) in expected.into_iter().enumerate() {
+            let resource = site.resource(&format!("r{r}")).unwrap();
+            let decision = site.decide(user, resource, Action::Read, RequestContext::Hub);
+            assert_eq!(decision.allowed, expected, "r{r}: {decision}");
+            assert_eq!(site.is_allowed(user, resource, Action::Read, RequestContext::Hub), expected);
+        }
+        assert!(expected[1], "31 nested `HasPrivilege`s are within the limit");
+        let _ = crate::audit::audit(site, RequestContext::Hub, &crate::audit::AuditScope::default());
+        let _ = crate::lint::lint(&crate::lint::read_rule_file("deep.yaml", &yaml).unwrap());
+        for rule in site.rules() {
+            if let Some(expr) = &rule.expr {
+                let printed = print_expr(expr);
+                assert_eq!(parse_condition(&printed).expr.map(|e| e.without_spans()), Some(expr.without_spans()));
+            }
+        }
+    });
 }
 
 #[test]
