@@ -167,3 +167,25 @@ fn bodies_over_the_limit_are_refused_413_in_json_on_every_route() {
         still_answers(&app, &admin).await;
     });
 }
+
+#[test]
+fn deeply_nested_json_is_refused_as_bad_json() {
+    on_test_stack(|| async {
+        let app = TestApp::new().await;
+        let admin = app.key("demo", "admin").await;
+        // Deep arrays as the body, and under a field the request type does not have.
+        let arrays = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let field = format!("{{\"user\": \"ann\", \"extra\": {arrays}}}");
+        for path in ["/v1/check", "/access/v1/evaluation", "/api/v1/users", "/api/v1/users/actions/filter"] {
+            for deep in [&arrays, &field] {
+                let mut req = request("POST", path, &admin, deep.clone());
+                req.headers_mut().insert("content-type", "application/json".parse().unwrap());
+                let (status, body) = app.send(req).await;
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+                let text = if path.starts_with("/api/v1") { &body["errors"][0]["detail"] } else { &body["message"] };
+                assert!(text.is_string(), "{path}: {body}");
+            }
+        }
+        still_answers(&app, &admin).await;
+    });
+}
