@@ -5,8 +5,9 @@
 //!
 //! Parsing is bounded: a filter longer than [`MAX_FILTER_BYTES`] is refused before it is read,
 //! and one that nests (parentheses, `not`) deeper than [`MAX_FILTER_DEPTH`] levels is refused
-//! where it goes too deep. `and`/`or` chains are one node with many operands, so the tree is
-//! never deeper than the nesting and every walk over it (matching, printing, dropping) is too.
+//! where it goes too deep. `and`/`or` chains are one node with many operands, so a level of
+//! nesting adds at most an `or` and an `and` to the tree, and every walk over it (matching,
+//! printing, dropping) stays as shallow.
 
 use std::fmt;
 

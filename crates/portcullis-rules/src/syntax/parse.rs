@@ -127,8 +127,8 @@ impl Parser<'_> {
         self.dropped |= !self.abandoned;
     }
 
-    /// Enters a `(` or `!` (the current token, consumed). Past the depth limit, reports it,
-    /// skips to the end and answers false: the caller returns `None` at once.
+    /// Enters a `(` or `!` (the current token, consumed) and gives its span. Past the depth
+    /// limit, reports it, skips to the end and gives `None`: the caller returns at once.
     fn descend(&mut self) -> Option<Span> {
         let span = self.span();
         if self.depth == MAX_CONDITION_DEPTH {
