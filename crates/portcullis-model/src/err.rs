@@ -73,3 +73,53 @@ pub enum ModelError {
         assignable: String,
     },
 }
+
+/// Input refused because it is longer, deeper or larger than its parser reads. Parsers check
+/// these before the input can cost stack or memory; each message names the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// More bytes than the parser reads.
+    #[error("{what} is longer than {limit} bytes")]
+    TooLong {
+        /// What was too long (`filter`, `condition`, ...).
+        what: &'static str,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// Nested deeper than the parser follows.
+    #[error("{what} nests deeper than {limit} levels")]
+    TooDeep {
+        /// What was too deep.
+        what: &'static str,
+        /// The limit, in levels.
+        limit: usize,
+    },
+    /// More parts of one kind than allowed.
+    #[error("{what} has more than {limit} {parts}")]
+    TooMany {
+        /// What has too many parts (`path`, ...).
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+        /// The parts, in words (`steps`).
+        parts: &'static str,
+    },
+    /// YAML aliases whose expansion would add more nodes than allowed (a "billion laughs").
+    #[error("aliases expand to more than {limit} nodes")]
+    AliasExpansion {
+        /// The limit, in nodes added by aliases.
+        limit: u64,
+    },
+}
+
+impl LimitError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            LimitError::TooLong { what, .. } => format!("shorten the {what}, or split it into several"),
+            LimitError::TooDeep { .. } => "nest less: drop grouping that changes nothing, or split it into several".to_owned(),
+            LimitError::TooMany { what, parts, .. } => format!("use fewer {parts} in the {what}"),
+            LimitError::AliasExpansion { .. } => "write repeated values out, or alias smaller parts".to_owned(),
+        }
+    }
+}

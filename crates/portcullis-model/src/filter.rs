@@ -2,8 +2,22 @@
 //! RFC 7644 §3.4.2.2): parsed once into a tree, then matched against any record through an
 //! attribute accessor. Matching is case-insensitive, as Qlik's users and groups lists are.
 //! Errors name the position (1-based character) and what was expected.
+//!
+//! Parsing is bounded: a filter longer than [`MAX_FILTER_BYTES`] is refused before it is read,
+//! and one that nests (parentheses, `not`) deeper than [`MAX_FILTER_DEPTH`] levels is refused
+//! where it goes too deep. `and`/`or` chains are one node with many operands, so a level of
+//! nesting adds at most an `or` and an `and` to the tree, and every walk over it (matching,
+//! printing, dropping) stays as shallow.
 
 use std::fmt;
+
+use crate::err::LimitError;
+
+/// The longest filter read, in bytes.
+pub const MAX_FILTER_BYTES: usize = 16 * 1024;
+
+/// The deepest nesting of parentheses and `not` read.
+pub const MAX_FILTER_DEPTH: usize = 64;
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,10 +74,10 @@ pub enum Filter {
         /// Value, lower-cased.
         value: String,
     },
-    /// Both.
-    And(Box<Filter>, Box<Filter>),
-    /// Either.
-    Or(Box<Filter>, Box<Filter>),
+    /// All of them (two or more).
+    And(Vec<Filter>),
+    /// Any of them (two or more).
+    Or(Vec<Filter>),
     /// Negation.
     Not(Box<Filter>),
 }
@@ -75,6 +89,19 @@ pub struct FilterError {
     pub position: usize,
     /// What is wrong.
     pub message: String,
+    /// Which limit the filter exceeds, if that is what is wrong.
+    pub limit: Option<LimitError>,
+}
+
+impl FilterError {
+    fn limit(position: usize, limit: LimitError) -> FilterError {
+        FilterError { position, message: limit.to_string(), limit: Some(limit) }
+    }
+
+    /// What to do about it, when the filter exceeds a limit.
+    pub fn hint(&self) -> Option<String> {
+        self.limit.map(|limit| limit.hint())
+    }
 }
 
 impl fmt::Display for FilterError {
@@ -115,7 +142,7 @@ fn lex(text: &str) -> Result<Vec<(usize, Token)>, FilterError> {
                 let mut value = String::new();
                 loop {
                     match chars.get(i) {
-                        None => return Err(FilterError { position: start + 1, message: format!("the string opened here is not closed with {c}") }),
+                        None => return Err(FilterError { position: start + 1, message: format!("the string opened here is not closed with {c}"), limit: None }),
                         Some('\\') if chars.get(i + 1).is_some() => {
                             value.push(chars[i + 1]);
                             i += 2;
@@ -148,45 +175,71 @@ struct Parser {
     tokens: Vec<(usize, Token)>,
     pos: usize,
     len: usize,
+    /// Parentheses and `not`s open around the current token.
+    depth: usize,
 }
 
 impl Parser {
     fn error(&self, message: impl Into<String>) -> FilterError {
-        let position = self.tokens.get(self.pos).map(|(p, _)| p + 1).unwrap_or(self.len + 1);
-        FilterError { position, message: message.into() }
+        FilterError { position: self.position(), message: message.into(), limit: None }
+    }
+
+    fn position(&self) -> usize {
+        self.tokens.get(self.pos).map(|(p, _)| p + 1).unwrap_or(self.len + 1)
     }
 
     fn keyword(&self, word: &str) -> bool {
         matches!(self.tokens.get(self.pos), Some((_, Token::Word(w))) if w.eq_ignore_ascii_case(word))
     }
 
+    /// Opens one level (at a `(` or `not`), refusing the one past the limit.
+    fn descend(&mut self) -> Result<(), FilterError> {
+        if self.depth == MAX_FILTER_DEPTH {
+            return Err(FilterError::limit(self.position(), LimitError::TooDeep { what: "filter", limit: MAX_FILTER_DEPTH }));
+        }
+        self.depth += 1;
+        self.pos += 1;
+        Ok(())
+    }
+
     fn or(&mut self) -> Result<Filter, FilterError> {
-        let mut left = self.and()?;
+        let first = self.and()?;
+        if !self.keyword("or") {
+            return Ok(first);
+        }
+        let mut items = vec![first];
         while self.keyword("or") {
             self.pos += 1;
-            left = Filter::Or(Box::new(left), Box::new(self.and()?));
+            items.push(self.and()?);
         }
-        Ok(left)
+        Ok(Filter::Or(items))
     }
 
     fn and(&mut self) -> Result<Filter, FilterError> {
-        let mut left = self.unary()?;
+        let first = self.unary()?;
+        if !self.keyword("and") {
+            return Ok(first);
+        }
+        let mut items = vec![first];
         while self.keyword("and") {
             self.pos += 1;
-            left = Filter::And(Box::new(left), Box::new(self.unary()?));
+            items.push(self.unary()?);
         }
-        Ok(left)
+        Ok(Filter::And(items))
     }
 
     fn unary(&mut self) -> Result<Filter, FilterError> {
         if self.keyword("not") {
-            self.pos += 1;
-            return Ok(Filter::Not(Box::new(self.unary()?)));
+            self.descend()?;
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Filter::Not(Box::new(inner)));
         }
         match self.tokens.get(self.pos).cloned() {
             Some((_, Token::Open)) => {
-                self.pos += 1;
+                self.descend()?;
                 let inner = self.or()?;
+                self.depth -= 1;
                 match self.tokens.get(self.pos) {
                     Some((_, Token::Close)) => {
                         self.pos += 1;
@@ -222,9 +275,14 @@ impl Parser {
 
 impl Filter {
     /// Parses a filter expression.
+    /// Refuses a filter longer than [`MAX_FILTER_BYTES`] or nesting deeper than
+    /// [`MAX_FILTER_DEPTH`].
     pub fn parse(text: &str) -> Result<Filter, FilterError> {
+        if text.len() > MAX_FILTER_BYTES {
+            return Err(FilterError::limit(1, LimitError::TooLong { what: "filter", limit: MAX_FILTER_BYTES }));
+        }
         let tokens = lex(text)?;
-        let mut parser = Parser { tokens, pos: 0, len: text.chars().count() };
+        let mut parser = Parser { tokens, pos: 0, len: text.chars().count(), depth: 0 };
         let filter = parser.or()?;
         if parser.pos < parser.tokens.len() {
             return Err(parser.error("unexpected text after the end of the expression"));
@@ -236,11 +294,7 @@ impl Filter {
     pub fn attributes(&self) -> Vec<&str> {
         match self {
             Filter::Compare { attr, .. } => vec![attr.as_str()],
-            Filter::And(a, b) | Filter::Or(a, b) => {
-                let mut out = a.attributes();
-                out.extend(b.attributes());
-                out
-            }
+            Filter::And(items) | Filter::Or(items) => items.iter().flat_map(Filter::attributes).collect(),
             Filter::Not(inner) => inner.attributes(),
         }
     }
@@ -270,8 +324,8 @@ impl Filter {
                     }
                 })
             }
-            Filter::And(a, b) => a.matches(values) && b.matches(values),
-            Filter::Or(a, b) => a.matches(values) || b.matches(values),
+            Filter::And(items) => items.iter().all(|item| item.matches(values)),
+            Filter::Or(items) => items.iter().any(|item| item.matches(values)),
             Filter::Not(inner) => !inner.matches(values),
         }
     }
@@ -325,5 +379,59 @@ mod tests {
         assert!(Filter::parse("(name eq 'x'").unwrap_err().message.contains("`)`"));
         assert!(Filter::parse("name eq 'x' junk").is_err());
         assert!(Filter::parse("").is_err());
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    /// Runs `f` on a thread with a test thread's default stack (2 MiB), whatever
+    /// `RUST_MIN_STACK` says, so a walk that input can drive too deep overflows here too.
+    fn on_test_stack(f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new().stack_size(2 << 20).spawn(f).expect("a thread starts").join().expect("no panic");
+    }
+
+    #[test]
+    fn nesting_is_refused_past_the_limit() {
+        let at_limit = format!("{}name pr{}", "(".repeat(MAX_FILTER_DEPTH), ")".repeat(MAX_FILTER_DEPTH));
+        assert!(Filter::parse(&at_limit).is_ok());
+        let too_deep = format!("{}name pr{}", "(".repeat(MAX_FILTER_DEPTH + 1), ")".repeat(MAX_FILTER_DEPTH + 1));
+        let error = Filter::parse(&too_deep).unwrap_err();
+        assert!(error.to_string().contains("nests deeper than 64 levels"), "{error}");
+        assert_eq!(error.position, MAX_FILTER_DEPTH + 1, "the first `(` too many");
+        let nots = format!("{}name pr", "not ".repeat(MAX_FILTER_DEPTH + 1));
+        assert!(Filter::parse(&nots).unwrap_err().to_string().contains("nests deeper than 64 levels"));
+    }
+
+    #[test]
+    fn a_filter_longer_than_the_limit_is_refused_before_parsing() {
+        let long = format!("name eq \"{}\"", "a".repeat(MAX_FILTER_BYTES));
+        let error = Filter::parse(&long).unwrap_err();
+        assert!(error.to_string().contains("filter is longer than 16384 bytes"), "{error}");
+    }
+
+    #[test]
+    fn attack_inputs_are_refused_and_long_chains_walk_flat() {
+        on_test_stack(|| {
+            // 20 KB of nested parentheses.
+            let nested = format!("{}name pr{}", "(".repeat(10_000), ")".repeat(10_000));
+            assert!(Filter::parse(&nested).is_err());
+            // 1.2 MB of `name pr and name pr ...`.
+            let flat = vec!["name pr"; 100_001].join(" and ");
+            assert!(flat.len() >= 1_200_000);
+            assert!(Filter::parse(&flat).unwrap_err().to_string().contains("longer than"));
+            // The longest chain the limit allows parses, matches, prints and drops without
+            // walking one level per term.
+            let n = MAX_FILTER_BYTES / "name pr and ".len();
+            let chain = vec!["name pr"; n].join(" and ");
+            let filter = Filter::parse(&chain).expect("a flat chain within the limit parses");
+            assert!(filter.matches(&|_| vec!["x".to_owned()]));
+            assert_eq!(filter.attributes().len(), n);
+            assert!(format!("{filter:?}").len() > n);
+            drop(filter);
+            let either = vec!["name pr"; n].join(" or ");
+            assert!(!Filter::parse(&either).unwrap().matches(&|_| Vec::new()));
+        });
     }
 }

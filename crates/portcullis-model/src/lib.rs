@@ -20,7 +20,7 @@ pub mod tenant_ops;
 pub use action::{Action, ResourceKind};
 pub use capability::{CapSet, Capability};
 pub use change::{Applied, Change, Touched};
-pub use err::ModelError;
+pub use err::{LimitError, ModelError};
 pub use permission::{Permission, PermissionValue};
 pub use space::{SpaceRole, SpaceRoleSet, SpaceType};
 pub use table::{Keyed, Table};

@@ -5,12 +5,25 @@
 //! They report a [`SourcePath`] such as `tenant.users[0].roles[1]`, and the file layer turns
 //! it into a line with the [`LineIndex`] built from the parser's marked events.
 //! This module does no IO: it works on text already read.
+//!
+//! [`check_yaml`] bounds a document before it is decoded: nesting deeper than
+//! [`MAX_YAML_DEPTH`] levels, or aliases that would add more than [`MAX_ALIAS_NODES`] nodes
+//! (a "billion laughs"), are refused with their line. It reads the parser's events in a loop,
+//! and so does [`LineIndex::build`]; neither recurses per level of the document.
 
 use std::collections::HashMap;
 use std::fmt;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::Marker;
+
+use crate::err::LimitError;
+
+/// The deepest nesting of mappings and sequences a YAML file may have.
+pub const MAX_YAML_DEPTH: usize = 64;
+
+/// How many nodes aliases may add to a YAML document when they are expanded.
+pub const MAX_ALIAS_NODES: u64 = 100_000;
 
 /// A dotted path to a node of a YAML document: `tenant.users[0].roles[1]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -85,11 +98,18 @@ pub struct LineIndex {
 impl LineIndex {
     /// Index a document. A document that does not parse yields an empty index: the typed
     /// decoder reports the syntax error with its own position.
+    /// Nodes nested deeper than [`MAX_YAML_DEPTH`] are not indexed (their paths fall back to
+    /// the deepest indexed ancestor).
     pub fn build(text: &str) -> Self {
         let mut builder = IndexBuilder::default();
         let mut parser = Parser::new_from_str(text);
-        // Errors are ignored on purpose: see above.
-        let _ = parser.load(&mut builder, false);
+        // Errors end the index on purpose: see above.
+        while let Ok((event, mark)) = parser.next_token() {
+            if event == Event::StreamEnd || builder.stack.len() > MAX_YAML_DEPTH {
+                break;
+            }
+            builder.on_event(event, mark);
+        }
         LineIndex { positions: builder.positions }
     }
 
@@ -144,7 +164,7 @@ impl IndexBuilder {
     }
 }
 
-impl MarkedEventReceiver for IndexBuilder {
+impl IndexBuilder {
     fn on_event(&mut self, event: Event, mark: Marker) {
         match event {
             Event::Scalar(value, ..) if self.expects_key() => {
@@ -181,6 +201,133 @@ impl MarkedEventReceiver for IndexBuilder {
     }
 }
 
+/// A YAML document that cannot be decoded: a limit it exceeds, or the decoder's own error.
+#[derive(Debug, thiserror::Error)]
+pub enum YamlError {
+    /// Over a limit; found before decoding.
+    #[error("{at}: {limit}")]
+    Limit {
+        /// Where the limit is first exceeded.
+        at: LineCol,
+        /// Which limit.
+        limit: LimitError,
+    },
+    /// Text the decoder reads but the check's parser does not, so it cannot be bounded: it is
+    /// refused rather than decoded unchecked.
+    #[error("{at}: the document cannot be checked: {message}")]
+    Unchecked {
+        /// Where the check's parser stopped.
+        at: LineCol,
+        /// Why it stopped.
+        message: String,
+    },
+    /// Not YAML, or not of the expected shape (the decoder's message, with its position).
+    #[error(transparent)]
+    Decode(#[from] serde_norway::Error),
+}
+
+impl YamlError {
+    /// Where the problem is, when known.
+    pub fn location(&self) -> Option<LineCol> {
+        match self {
+            YamlError::Limit { at, .. } | YamlError::Unchecked { at, .. } => Some(*at),
+            YamlError::Decode(error) => error.location().map(|l| LineCol { line: l.line(), column: l.column() }),
+        }
+    }
+
+    /// The problem without its position.
+    pub fn message(&self) -> String {
+        match self {
+            YamlError::Limit { limit, .. } => limit.to_string(),
+            YamlError::Unchecked { message, .. } => format!("the document cannot be checked: {message}"),
+            YamlError::Decode(error) => {
+                let message = error.to_string();
+                match message.rfind(" at line ") {
+                    Some(cut) => message[..cut].to_owned(),
+                    None => message,
+                }
+            }
+        }
+    }
+
+    /// What to do about it, when there is more to say than the message.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            YamlError::Limit { limit, .. } => Some(limit.hint()),
+            YamlError::Unchecked { .. } => Some("write it in plainer YAML: block mappings and sequences, plain or quoted scalars".to_owned()),
+            YamlError::Decode(_) => None,
+        }
+    }
+}
+
+fn line_col(mark: Marker) -> LineCol {
+    LineCol { line: mark.line(), column: mark.col() + 1 }
+}
+
+/// Checks a YAML document against [`MAX_YAML_DEPTH`] and [`MAX_ALIAS_NODES`] before it is
+/// decoded, reading its events once, with memory in proportion to its depth and anchors.
+///
+/// A document that does not parse is refused with the decoder's own syntax error (the decoder
+/// is never run on text the check has not read whole). Text that only the decoder reads
+/// cannot be bounded and is refused as [`YamlError::Unchecked`].
+pub fn check_yaml(text: &str) -> Result<(), YamlError> {
+    // Open collections: their anchor and how many nodes they hold so far (aliases expanded).
+    let mut open: Vec<(usize, u64)> = Vec::new();
+    let mut anchored: HashMap<usize, u64> = HashMap::new();
+    let mut added: u64 = 0;
+    let mut parser = Parser::new_from_str(text);
+    loop {
+        let (event, mark) = match parser.next_token() {
+            Ok(next) => next,
+            Err(error) => {
+                // Skipping a document expands no alias and does not recurse: this only asks
+                // the decoder's parser whether the text is YAML, and for its own message.
+                serde_norway::from_str::<serde::de::IgnoredAny>(text)?;
+                let at = LineCol { line: error.marker().line(), column: error.marker().col() + 1 };
+                return Err(YamlError::Unchecked { at, message: error.info().to_owned() });
+            }
+        };
+        let nodes = match event {
+            Event::StreamEnd => return Ok(()),
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if open.len() == MAX_YAML_DEPTH {
+                    let limit = LimitError::TooDeep { what: "the YAML document", limit: MAX_YAML_DEPTH };
+                    return Err(YamlError::Limit { at: line_col(mark), limit });
+                }
+                open.push((anchor, 1));
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some((anchor, nodes)) = open.pop() else { continue };
+                if anchor != 0 {
+                    anchored.insert(anchor, nodes);
+                }
+                nodes
+            }
+            Event::Scalar(_, _, anchor, _) => {
+                if anchor != 0 {
+                    anchored.insert(anchor, 1);
+                }
+                1
+            }
+            Event::Alias(anchor) => {
+                // An alias of a collection still open (a cycle) counts as one node; the
+                // decoder refuses the recursion it would need.
+                let nodes = anchored.get(&anchor).copied().unwrap_or(1);
+                added = added.saturating_add(nodes);
+                if added > MAX_ALIAS_NODES {
+                    return Err(YamlError::Limit { at: line_col(mark), limit: LimitError::AliasExpansion { limit: MAX_ALIAS_NODES } });
+                }
+                nodes
+            }
+            Event::Nothing | Event::StreamStart | Event::DocumentStart | Event::DocumentEnd => continue,
+        };
+        if let Some((_, parent)) = open.last_mut() {
+            *parent = parent.saturating_add(nodes);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +351,61 @@ mod tests {
         assert_eq!(p.as_str(), "a[2].b");
         assert_eq!(p.parent().unwrap().as_str(), "a[2]");
         assert_eq!(p.parent().unwrap().parent().unwrap().as_str(), "a");
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    fn nested(levels: usize) -> String {
+        format!("a: {}x{}\n", "[".repeat(levels - 1), "]".repeat(levels - 1))
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_passes_and_one_more_is_refused_where_it_starts() {
+        assert!(check_yaml(&nested(MAX_YAML_DEPTH)).is_ok());
+        let error = check_yaml(&nested(MAX_YAML_DEPTH + 1)).unwrap_err();
+        assert_eq!(error.to_string(), format!("1:{}: the YAML document nests deeper than 64 levels", MAX_YAML_DEPTH + 3));
+        let block = format!("a:\n  {}x\n", "- ".repeat(MAX_YAML_DEPTH));
+        assert!(check_yaml(&block).unwrap_err().to_string().starts_with("2:"));
+    }
+
+    #[test]
+    fn aliases_are_counted_as_expanded() {
+        // Each level doubles the one before: the last alias alone stands for 2^20 nodes.
+        let mut text = String::from("l0: &l0 [x, x]\n");
+        for level in 1..=20 {
+            text.push_str(&format!("l{level}: &l{level} [*l{}, *l{}]\n", level - 1, level - 1));
+        }
+        let error = check_yaml(&text).unwrap_err();
+        assert!(matches!(error, YamlError::Limit { limit: LimitError::AliasExpansion { .. }, .. }), "{error}");
+        assert!(error.to_string().contains("aliases expand to more than 100000 nodes"), "{error}");
+        // Ordinary use of anchors passes, and so does an alias of a collection still open.
+        assert!(check_yaml("base: &b { a: 1, b: [1, 2] }\none: *b\ntwo: *b\n").is_ok());
+        let _ = check_yaml("a: &a [1, *a]\n");
+    }
+
+    #[test]
+    fn a_document_that_is_not_yaml_gets_the_decoders_message() {
+        let error = check_yaml("users:\n  - { id: ann\n").unwrap_err();
+        assert!(matches!(error, YamlError::Decode(_)), "{error}");
+        assert!(error.location().is_some());
+        assert!(check_yaml("").is_ok());
+        assert!(check_yaml("a: 1\n---\nb: 2\n").is_ok(), "several documents are the decoder's to refuse");
+    }
+
+    #[test]
+    fn a_deep_document_is_indexed_without_recursing_per_level() {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                let deep = format!("a:\n  {}x\n", "- ".repeat(200_000));
+                let index = LineIndex::build(&deep);
+                assert!(index.locate(&SourcePath::root().key("a")).is_some());
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 }

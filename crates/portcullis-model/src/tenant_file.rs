@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::err::ModelError;
 use crate::permission::{Permission, PermissionValue};
 use crate::role::{self, MAX_CUSTOM_ROLES, USER_DEFAULT};
-use crate::source::{LineIndex, SourcePath};
+use crate::source::{LineIndex, SourcePath, YamlError, check_yaml};
 use crate::space::{SpaceRole, SpaceRoleSet, SpaceType};
 use crate::tenant::*;
 
@@ -243,6 +243,19 @@ impl TenantFileError {
         }
     }
 
+    /// A document refused before or by the decoder: a limit it exceeds, or a YAML or type error.
+    pub fn from_yaml(label: &str, error: &YamlError) -> Self {
+        let at = match error.location() {
+            Some(at) => format!("{label}:{at}"),
+            None => label.to_owned(),
+        };
+        let line = match error.hint() {
+            Some(hint) => format!("{at}: {}; hint: {hint}", error.message()),
+            None => format!("{at}: {}", error.message()),
+        };
+        TenantFileError { lines: vec![line] }
+    }
+
     /// A structural (YAML or type) error reported by the decoder.
     pub fn from_decode(label: &str, error: &serde_norway::Error) -> Self {
         let message = error.to_string();
@@ -285,8 +298,10 @@ fn is_scenario(label: &str, text: &str) -> Result<bool, TenantFileError> {
 }
 
 /// Loads a tenant file's text (or a whole scenario file: its `tenant:` is taken).
-/// `label` names the file in messages.
+/// `label` names the file in messages. The text is first checked against the YAML limits
+/// ([`crate::source::check_yaml`]).
 pub fn load_tenant_text(label: &str, text: &str) -> Result<Tenant, TenantFileError> {
+    check_yaml(text).map_err(|e| TenantFileError::from_yaml(label, &e))?;
     let (raw, base) = if is_scenario(label, text)? {
         let wrapped: ScenarioTenant = serde_norway::from_str(text).map_err(|e| TenantFileError::from_decode(label, &e))?;
         let mut raw = wrapped.tenant;

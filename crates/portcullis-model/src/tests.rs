@@ -176,3 +176,38 @@ settings:
     assert!(error.contains("unknown tenant setting `enableAnalyticsCreation`"), "{error}");
     assert!(error.contains("enableAnalyticCreation"), "the hint lists the known names: {error}");
 }
+
+/// Runs `f` on a thread with a test thread's default stack (2 MiB).
+fn on_test_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new().stack_size(2 << 20).spawn(f).expect("a thread starts").join().expect("no panic");
+}
+
+#[test]
+fn a_deeply_nested_document_is_refused_naming_the_limit() {
+    on_test_stack(|| {
+        // Deep junk beside the tenant of a scenario file, and a problem that needs the line index.
+        let text = format!("tenant:\n  users:\n    - {{ id: ann, roles: [Nope] }}\njunk:\n  {}x\n", "- ".repeat(100_000));
+        let error = load_tenant_text("deep.yaml", &text).unwrap_err().to_string();
+        assert!(error.contains("nests deeper than 64 levels"), "{error}");
+        assert!(error.starts_with("deep.yaml:5:"), "{error}");
+        let flow = format!("users: {}{}\n", "[".repeat(100), "]".repeat(100));
+        let error = load_tenant_text("flow.yaml", &flow).unwrap_err().to_string();
+        assert!(error.contains("nests deeper than 64 levels"), "{error}");
+    });
+}
+
+#[test]
+fn aliases_that_expand_past_the_limit_are_refused() {
+    // One anchored list of 1,000 groups, used by 200 users: 200,000 nodes from a 30 KB file.
+    let groups: Vec<String> = (0..1_000).map(|i| format!("g{i}")).collect();
+    let mut text = format!("groups: [{}]\nusers:\n  - {{ id: u0, groups: &many [{}] }}\n", groups.iter().map(|g| format!("{{ name: {g} }}")).collect::<Vec<_>>().join(", "), groups.join(", "));
+    for i in 1..200 {
+        text.push_str(&format!("  - {{ id: u{i}, groups: *many }}\n"));
+    }
+    let error = load_tenant_text("laughs.yaml", &text).unwrap_err().to_string();
+    assert!(error.contains("aliases expand to more than 100000 nodes"), "{error}");
+    // A few aliases stay fine.
+    let small = "groups: [{ name: a }, { name: b }]\nusers:\n  - { id: x, groups: &both [a, b] }\n  - { id: y, groups: *both }\n";
+    let tenant = load_tenant_text("small.yaml", small).unwrap();
+    assert_eq!(tenant.user("y").unwrap().groups.len(), 2);
+}

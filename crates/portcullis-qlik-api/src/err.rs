@@ -75,6 +75,7 @@ fn title(status: u16) -> &'static str {
         405 => "Method not allowed",
         409 => "Conflict",
         412 => "Precondition failed",
+        413 => "Payload too large",
         429 => "API rate limit reached.",
         503 => "Service unavailable",
         _ => "Internal server error",

@@ -325,8 +325,13 @@ pub fn parse_filter(
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
         return Ok(None);
     };
-    let filter = portcullis_model::filter::Filter::parse(text)
-        .map_err(|e| ApiError::bad_request(service, e.to_string()))?;
+    let filter = portcullis_model::filter::Filter::parse(text).map_err(|e| {
+        let detail = match e.hint() {
+            Some(hint) => format!("{e}; {hint}"),
+            None => e.to_string(),
+        };
+        ApiError::bad_request(service, detail)
+    })?;
     if let Some(attr) = filter
         .attributes()
         .into_iter()

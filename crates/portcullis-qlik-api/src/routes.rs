@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -333,6 +333,25 @@ fn to_json<T: Serialize>(value: T) -> Result<Value, Failure> {
     serde_json::to_value(value).map_err(|_| Failure::from(ApiError::internal()))
 }
 
+/// A request body; over the body limit (axum's `DefaultBodyLimit`, which the host sets) it is
+/// refused 413 in the error envelope, like every other failure.
+struct Body(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = Failure;
+
+    async fn from_request(request: Request, state: &S) -> Result<Body, Failure> {
+        Bytes::from_request(request, state).await.map(Body).map_err(|rejection| {
+            let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(Service::Api, 413, "the request body is longer than this server accepts")
+            } else {
+                ApiError::bad_request(Service::Api, format!("cannot read the request body: {}", rejection.body_text()))
+            };
+            Failure::from(error)
+        })
+    }
+}
+
 fn body_json(service: Service, body: &Bytes) -> Result<Value, Failure> {
     if body.is_empty() {
         return Err(ApiError::bad_request(service, "the request needs a JSON body").into());
@@ -368,7 +387,7 @@ async fn users_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply
 async fn users_filter<H: ApiHost>(
     State(app): State<Shared<H>>,
     mut req: Req,
-    body: Bytes,
+    Body(body): Body,
 ) -> Reply {
     let body = body_json(Service::Users, &body)?;
     if let Some(filter) = body.get("filter").and_then(Value::as_str) {
@@ -384,7 +403,7 @@ async fn users_filter<H: ApiHost>(
     ))
 }
 
-async fn users_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, body: Bytes) -> Reply {
+async fn users_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Users, &body)?;
     let user = write(&app, &req, |ctx| users::create(ctx, &body)).await?;
     Ok(json(StatusCode::CREATED, to_json(user)?))
@@ -418,7 +437,7 @@ async fn users_patch<H: ApiHost>(
     State(app): State<Shared<H>>,
     Path(id): Path<String>,
     req: Req,
-    body: Bytes,
+    Body(body): Body,
 ) -> Reply {
     let body = body_json(Service::Users, &body)?;
     write(&app, &req, |ctx| users::patch(ctx, &id, &body)).await?;
@@ -446,7 +465,7 @@ async fn groups_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Repl
 async fn groups_filter<H: ApiHost>(
     State(app): State<Shared<H>>,
     mut req: Req,
-    body: Bytes,
+    Body(body): Body,
 ) -> Reply {
     let body = body_json(Service::Groups, &body)?;
     if let Some(filter) = body.get("filter").and_then(Value::as_str) {
@@ -461,7 +480,7 @@ async fn groups_filter<H: ApiHost>(
     ))
 }
 
-async fn groups_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, body: Bytes) -> Reply {
+async fn groups_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Groups, &body)?;
     let group = write(&app, &req, |ctx| groups::create(ctx, &body)).await?;
     Ok(json(StatusCode::CREATED, to_json(group)?))
@@ -482,7 +501,7 @@ async fn groups_patch<H: ApiHost>(
     State(app): State<Shared<H>>,
     Path(id): Path<String>,
     req: Req,
-    body: Bytes,
+    Body(body): Body,
 ) -> Reply {
     let body = body_json(Service::Groups, &body)?;
     write(&app, &req, |ctx| groups::patch(ctx, &id, &body)).await?;
@@ -508,7 +527,7 @@ async fn group_settings<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> R
 async fn group_settings_patch<H: ApiHost>(
     State(app): State<Shared<H>>,
     req: Req,
-    body: Bytes,
+    Body(body): Body,
 ) -> Reply {
     let body = body_json(Service::Groups, &body)?;
     write(&app, &req, |ctx| groups::patch_settings(ctx, &body)).await?;
@@ -524,7 +543,7 @@ async fn roles_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply
     ))
 }
 
-async fn roles_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, body: Bytes) -> Reply {
+async fn roles_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Roles, &body)?;
     let role = write(&app, &req, |ctx| roles::create(ctx, &body)).await?;
     Ok(json(StatusCode::CREATED, to_json(role)?))
@@ -545,7 +564,7 @@ async fn roles_patch<H: ApiHost>(
     State(app): State<Shared<H>>,
     Path(id): Path<String>,
     req: Req,
-    body: Bytes,
+    Body(body): Body,
 ) -> Reply {
     let body = body_json(Service::Roles, &body)?;
     write(&app, &req, |ctx| roles::patch(ctx, &id, &body)).await?;
@@ -577,7 +596,7 @@ async fn spaces_types<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Rep
     ))
 }
 
-async fn spaces_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, body: Bytes) -> Reply {
+async fn spaces_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let space = write(&app, &req, |ctx| spaces::create(ctx, &body)).await?;
     Ok(json(StatusCode::CREATED, to_json(space)?))
@@ -598,7 +617,7 @@ async fn spaces_patch<H: ApiHost>(
     State(app): State<Shared<H>>,
     Path(id): Path<String>,
     req: Req,
-    body: Bytes,
+    Body(body): Body,
 ) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let space = write(&app, &req, |ctx| spaces::patch(ctx, &id, &body)).await?;
@@ -609,7 +628,7 @@ async fn spaces_put<H: ApiHost>(
     State(app): State<Shared<H>>,
     Path(id): Path<String>,
     req: Req,
-    body: Bytes,
+    Body(body): Body,
 ) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let space = write(&app, &req, |ctx| spaces::put(ctx, &id, &body)).await?;
@@ -643,7 +662,7 @@ async fn assignments_create<H: ApiHost>(
     State(app): State<Shared<H>>,
     Path(id): Path<String>,
     req: Req,
-    body: Bytes,
+    Body(body): Body,
 ) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let assignment = write(&app, &req, |ctx| spaces::create_assignment(ctx, &id, &body)).await?;
@@ -668,7 +687,7 @@ async fn assignments_put<H: ApiHost>(
     State(app): State<Shared<H>>,
     Path((id, assignment)): Path<(String, String)>,
     req: Req,
-    body: Bytes,
+    Body(body): Body,
 ) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let updated = write(&app, &req, |ctx| {
@@ -705,7 +724,7 @@ async fn shares_create<H: ApiHost>(
     State(app): State<Shared<H>>,
     Path(id): Path<String>,
     req: Req,
-    body: Bytes,
+    Body(body): Body,
 ) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let share = write(&app, &req, |ctx| spaces::create_share(ctx, &id, &body)).await?;
@@ -727,7 +746,7 @@ async fn shares_patch<H: ApiHost>(
     State(app): State<Shared<H>>,
     Path((id, share)): Path<(String, String)>,
     req: Req,
-    body: Bytes,
+    Body(body): Body,
 ) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let updated = write(&app, &req, |ctx| {
@@ -755,7 +774,7 @@ async fn clients_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Rep
     ))
 }
 
-async fn clients_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, body: Bytes) -> Reply {
+async fn clients_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::OauthClients, &body)?;
     let mut client = write(&app, &req, |ctx| oauth_clients::create(ctx, &body)).await?;
     let secret = app
@@ -782,7 +801,7 @@ async fn clients_patch<H: ApiHost>(
     State(app): State<Shared<H>>,
     Path(id): Path<String>,
     req: Req,
-    body: Bytes,
+    Body(body): Body,
 ) -> Reply {
     let body = body_json(Service::OauthClients, &body)?;
     write(&app, &req, |ctx| oauth_clients::patch(ctx, &id, &body)).await?;
@@ -840,7 +859,7 @@ async fn keys_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply 
     ))
 }
 
-async fn keys_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, body: Bytes) -> Reply {
+async fn keys_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::ApiKeys, &body)?;
     let state = load(&app, &req).await?;
     let ctx = req.ctx(&state);

@@ -17,6 +17,10 @@ use crate::filter::{FilterTarget, ResourceFilter, parse_filter};
 use crate::site::{Resource, Rule, RuleCategory, Site, User};
 use crate::syntax::{CmpOp, Expr, ExprKind, Function, Operand, OperandKind, Path, Root, StepKind, parse_condition};
 
+/// Compiling stops once this many rule errors are found: a site's problems are listed up to
+/// here, so a large site full of errors costs no more than this to report.
+pub const MAX_RULE_ERRORS: usize = 1_000;
+
 /// An interned string.
 pub(crate) type Sym = u32;
 
@@ -249,6 +253,17 @@ impl CompiledSite {
             match compiler.rule(rule_idx, rule) {
                 Ok(compiled) => rules.push(compiled),
                 Err(mut errs) => errors.append(&mut errs),
+            }
+            if errors.len() >= MAX_RULE_ERRORS && rule_idx + 1 < site.rules.len() {
+                errors.truncate(MAX_RULE_ERRORS);
+                errors.push(RuleError {
+                    rule_idx,
+                    rule_name: rule.name.clone(),
+                    field: RuleField::Condition,
+                    message: format!("more than {MAX_RULE_ERRORS} problems; the rules after this one were not checked"),
+                    hint: Some("fix these first".into()),
+                });
+                break;
             }
         }
         if !errors.is_empty() {
@@ -483,7 +498,7 @@ impl Compiler {
         let filter = match parse_filter(&rule.resource_filter) {
             Ok(filter) => Some(filter),
             Err(filter_errors) => {
-                for error in filter_errors {
+                for error in filter_errors.into_iter().take(crate::syntax::MAX_DIAGNOSTICS) {
                     errors.push(RuleError {
                         rule_idx,
                         rule_name: rule.name.clone(),

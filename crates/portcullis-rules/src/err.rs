@@ -51,6 +51,9 @@ pub enum FilterError {
         /// Column of the entry, from 1.
         column: usize,
     },
+    /// Longer than a filter may be.
+    #[error(transparent)]
+    Limit(portcullis_model::LimitError),
 }
 
 impl FilterError {
@@ -68,6 +71,7 @@ impl FilterError {
                 format!("write `{item}_*` for every resource of that type, or `{item}*` for every type starting with it")
             }
             FilterError::BadChar { .. } => "entries hold letters, digits, `.`, `_`, `-` and a final `*`".into(),
+            FilterError::Limit(limit) => limit.hint(),
         }
     }
 }
@@ -200,6 +204,9 @@ pub enum EvalError {
     /// Nested `HasPrivilege` calls went too deep.
     #[error("`HasPrivilege` calls nest deeper than {0} levels")]
     TooDeep(usize),
+    /// A compiled condition deeper than the parser allows (never, for a parsed one).
+    #[error("the condition nests deeper than {0} levels")]
+    ConditionTooDeep(usize),
 }
 
 /// A document that is not QRS `SystemRule` JSON.

@@ -16,10 +16,15 @@ use crate::compile::{CompiledSite, LOperand, LPath, Nav, Node, ResourceId, Term,
 use crate::context::RequestContext;
 use crate::err::EvalError;
 use crate::explain::{Decision, RuleOutcome, RuleResult};
-use crate::syntax::{CmpOp, Root};
+use crate::syntax::{CmpOp, MAX_CONDITION_DEPTH, Root};
 
 /// How deep `HasPrivilege` calls may nest before evaluation fails.
 pub const MAX_PRIVILEGE_DEPTH: usize = 32;
+
+/// The most `and`/`or`/`!` nodes above a leaf of a compiled condition: the parser allows
+/// [`MAX_CONDITION_DEPTH`] levels of `(` and `!`, and each `(` opens at most an `or` and an
+/// `and` (`a or b and (...)`), as does the top level.
+const MAX_TREE_DEPTH: usize = 2 * MAX_CONDITION_DEPTH + 2;
 
 #[derive(Clone, Copy)]
 enum Ent {
@@ -270,28 +275,64 @@ impl<'s, 'm> Evaluator<'s, 'm> {
         self.node(root, resource)
     }
 
-    fn node(&mut self, idx: u32, resource: u32) -> Result<bool, EvalError> {
+    /// The value of the condition below `root`. `and`, `or` and `!` are walked with a fixed
+    /// stack, left to right with short-circuits, so a nested `HasPrivilege` costs one frame of
+    /// this function rather than one per level of the conditions around it, and nothing is
+    /// allocated.
+    fn node(&mut self, root: u32, resource: u32) -> Result<bool, EvalError> {
         let site = self.site;
-        let Some(node) = site.nodes.get(idx as usize) else { return Ok(false) };
+        // The `and`/`or`/`!` nodes above the current one, each with the child being evaluated.
+        let mut stack = [(0u32, 0u32); MAX_TREE_DEPTH];
+        let mut depth = 0;
+        let mut idx = root;
+        loop {
+            // Down to a leaf, entering the first child of each `and`/`or`/`!` on the way.
+            let mut value = loop {
+                let node = site.nodes.get(idx as usize);
+                let first = match node {
+                    Some(Node::Or { start, len } | Node::And { start, len }) if *len > 0 => site.kids.get(*start as usize).copied(),
+                    Some(Node::Not(inner)) => Some(*inner),
+                    Some(Node::Or { .. }) | None => break false,
+                    Some(Node::And { .. }) => break true,
+                    Some(leaf) => break self.leaf(leaf, resource)?,
+                };
+                let (Some(first), Some(slot)) = (first, stack.get_mut(depth)) else {
+                    // INVARIANT: the parser bounds a condition's depth (see MAX_TREE_DEPTH).
+                    return Err(EvalError::ConditionTooDeep(MAX_TREE_DEPTH));
+                };
+                *slot = (idx, 0);
+                depth += 1;
+                idx = first;
+            };
+            // Up, until an `and`/`or` needs its next child.
+            loop {
+                let Some((parent, child)) = depth.checked_sub(1).and_then(|top| stack.get_mut(top)) else { return Ok(value) };
+                match site.nodes.get(*parent as usize) {
+                    Some(Node::Not(_)) => value = !value,
+                    Some(node @ (Node::Or { start, len } | Node::And { start, len })) => {
+                        let is_or = matches!(node, Node::Or { .. });
+                        let next = *child + 1;
+                        // `or` is decided by a true child, `and` by a false one, either by its last.
+                        if value != is_or && next < *len {
+                            *child = next;
+                            idx = site.kids.get((*start + next) as usize).copied().unwrap_or(u32::MAX);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                depth -= 1;
+            }
+        }
+    }
+
+    /// The value of a condition's leaf: a comparison or a function call.
+    fn leaf(&mut self, node: &Node, resource: u32) -> Result<bool, EvalError> {
+        let site = self.site;
         match node {
             Node::True => Ok(true),
-            Node::Or { start, len } => {
-                for kid in site.kids.get(*start as usize..(*start + *len) as usize).unwrap_or_default() {
-                    if self.node(*kid, resource)? {
-                        return Ok(true);
-                    }
-                }
-                Ok(false)
-            }
-            Node::And { start, len } => {
-                for kid in site.kids.get(*start as usize..(*start + *len) as usize).unwrap_or_default() {
-                    if !self.node(*kid, resource)? {
-                        return Ok(false);
-                    }
-                }
-                Ok(true)
-            }
-            Node::Not(inner) => Ok(!self.node(*inner, resource)?),
+            // Walked by `node`.
+            Node::Or { .. } | Node::And { .. } | Node::Not(_) => Ok(false),
             Node::Compare(cmp) => self.compare(*cmp, resource),
             Node::Empty(path) => {
                 let path = self.path(*path)?;

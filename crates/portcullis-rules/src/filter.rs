@@ -7,7 +7,12 @@
 
 use std::fmt;
 
+use portcullis_model::LimitError;
+
 use crate::err::FilterError;
+
+/// The longest resource filter read, in bytes.
+pub const MAX_RESOURCE_FILTER_BYTES: usize = 64 * 1024;
 
 /// One entry of a filter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -152,18 +157,23 @@ impl ResourceFilter {
     }
 }
 
-/// Parses a filter, collecting every problem.
+/// Parses a filter, collecting every problem. A filter longer than
+/// [`MAX_RESOURCE_FILTER_BYTES`] is refused unread.
 pub fn parse_filter(text: &str) -> Result<ResourceFilter, Vec<FilterError>> {
+    if text.len() > MAX_RESOURCE_FILTER_BYTES {
+        return Err(vec![FilterError::Limit(LimitError::TooLong { what: "resource filter", limit: MAX_RESOURCE_FILTER_BYTES })]);
+    }
     if text.trim().is_empty() {
         return Err(vec![FilterError::Empty]);
     }
     let mut items = Vec::new();
     let mut errors = Vec::new();
-    let mut offset = 0;
+    // Characters before the current entry (columns count characters, not bytes).
+    let mut chars_before = 0;
     for raw in text.split(',') {
-        let leading = if raw.trim().is_empty() { 0 } else { raw.len() - raw.trim_start().len() };
-        let column = text[..offset + leading].chars().count() + 1;
-        offset += raw.len() + 1;
+        let leading = if raw.trim().is_empty() { "" } else { &raw[..raw.len() - raw.trim_start().len()] };
+        let column = chars_before + leading.chars().count() + 1;
+        chars_before += raw.chars().count() + 1;
         match parse_item(raw.trim(), column) {
             Ok(item) => items.push(item),
             Err(error) => errors.push(error),

@@ -31,7 +31,9 @@ pub use err::{ActionError, EvalError, FilterError, RuleError, SiteError};
 pub use explain::{Decision, RuleOutcome, RuleResult};
 pub use filter::{FilterItem, FilterTarget, ResourceFilter, parse_filter};
 pub use site::{Resource, Rule, RuleCategory, Site, User};
-pub use syntax::{ParsedCondition, parse_condition, print_expr};
+pub use syntax::{MAX_CONDITION_BYTES, MAX_CONDITION_DEPTH, MAX_PATH_STEPS, ParsedCondition, parse_condition, print_expr};
 
+#[cfg(test)]
+mod limit_tests;
 #[cfg(test)]
 mod tests;

@@ -79,6 +79,7 @@ pub fn read_rule_file(name: &str, text: &str) -> Result<Vec<LintRule>, String> {
         let imported = qrs::import(text).map_err(|e| e.to_string())?;
         return Ok(imported.into_iter().map(|i| LintRule { rule: i.rule, load_problems: i.problems }).collect());
     }
+    portcullis_model::source::check_yaml(text).map_err(|e| e.to_string())?;
     let files: Vec<RuleFile> = match serde_norway::from_str::<Vec<RuleFile>>(text) {
         Ok(files) => files,
         Err(list_error) => match from_yaml(text) {

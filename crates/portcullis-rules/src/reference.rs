@@ -2,6 +2,10 @@
 //! filters on every call, scans every rule, and compares strings as it goes. It is slow on
 //! purpose and shares no code with [`crate::compile`] or [`crate::eval`] beyond the parser, so
 //! property tests and the fuzzer can check that the compiled evaluator agrees with it.
+//!
+//! It also recurses once per node of a condition and once more per nested `HasPrivilege`, so
+//! at the extreme the limits allow (64 levels of nesting, 32 nested calls) it needs several
+//! MiB of stack. That is fine for an oracle; it is never on a request's path.
 
 use regex::Regex;
 

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use portcullis_model::source::SourcePath;
+use portcullis_model::source::{SourcePath, YamlError, check_yaml};
 use serde::Deserialize;
 
 use crate::action::ActionSet;
@@ -400,8 +400,10 @@ impl SiteFile {
 }
 
 /// A site file, or a scenario file with a `site:` key, decoded from YAML. Returns the site and
-/// where it sits in the document.
-pub fn from_yaml(text: &str) -> Result<(SiteFile, SourcePath), serde_norway::Error> {
+/// where it sits in the document. The text is first checked against the YAML limits
+/// ([`check_yaml`]: depth, alias expansion); conditions and filters are bounded when the
+/// site is compiled.
+pub fn from_yaml(text: &str) -> Result<(SiteFile, SourcePath), YamlError> {
     #[derive(Deserialize)]
     struct Probe {
         #[serde(default)]
@@ -411,6 +413,7 @@ pub fn from_yaml(text: &str) -> Result<(SiteFile, SourcePath), serde_norway::Err
     struct Wrapped {
         site: SiteFile,
     }
+    check_yaml(text)?;
     let probe: Probe = serde_norway::from_str(text)?;
     if probe.site.is_some() {
         let wrapped: Wrapped = serde_norway::from_str(text)?;

@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{API_KEY_PREFIX, CLIENT_SECRET_PREFIX, Caller, hash_secret, new_secret};
 use crate::err::{ApiError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiText};
 use crate::state::AppState;
 
 /// Default lifetime of a new API key.
@@ -472,7 +472,7 @@ pub async fn import_tenant(
     _operator: Operator,
     Path(name): Path<String>,
     Query(query): Query<ImportQuery>,
-    body: String,
+    ApiText(body): ApiText,
 ) -> Result<Json<ImportBody>, ApiError> {
     let mut tenant = load_tenant_text(&name, &body)
         .map_err(|e| ApiError::bad_request("invalid_tenant", e.to_string()).hint("fix every problem listed and send the file again"))?;

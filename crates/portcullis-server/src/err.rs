@@ -76,6 +76,21 @@ impl ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
+    /// 413: the request body is longer than [`crate::MAX_BODY_BYTES`].
+    pub fn body_too_large() -> ApiError {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the request body is longer than {} bytes", crate::MAX_BODY_BYTES))
+            .hint("split the request; a body may hold at most 16 MiB")
+    }
+
+    /// A body that could not be read: 413 when it was over the limit, 400 otherwise.
+    pub fn unreadable_body(status: StatusCode, detail: &str) -> ApiError {
+        if status == StatusCode::PAYLOAD_TOO_LARGE || rejection_is_too_large(detail) {
+            ApiError::body_too_large()
+        } else {
+            ApiError::bad_request("unreadable_body", format!("cannot read the body: {detail}"))
+        }
+    }
+
     /// 500/503 for failures that are not the caller's; the detail goes to the log only.
     pub fn internal(context: &str, detail: &dyn std::fmt::Display) -> ApiError {
         tracing::error!(%detail, "{context}");

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -92,7 +93,14 @@ fn fields(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, R
     request_body(content = Object, description = "grant_type, client_id, client_secret; for impersonation user_lookup {field: subject, value}", content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "A token", body = TokenResponse), (status = 400, description = "Bad request or grant", body = OauthError), (status = 401, description = "Bad client credentials", body = OauthError))
 )]
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let error = crate::err::ApiError::unreadable_body(rejection.status(), &rejection.body_text());
+            return oauth_error(error.status, "invalid_request", error.body.message);
+        }
+    };
     let fields = match fields(&headers, &body) {
         Ok(fields) => fields,
         Err((status, error, description)) => return oauth_error(status, error, description),

@@ -106,11 +106,12 @@ pub(crate) async fn put_site(State(state): State<RulesState>, Path(name): Path<S
     may_manage(&caller)?;
     let bytes = axum::body::to_bytes(request.into_body(), crate::MAX_BODY_BYTES)
         .await
-        .map_err(|e| ApiError::bad_request("unreadable_body", format!("cannot read the body: {e}")))?;
+        .map_err(|e| ApiError::unreadable_body(StatusCode::BAD_REQUEST, &e.to_string()))?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("not_utf8", "the site file is not UTF-8 text"))?;
     let (file, base) = from_yaml(&text).map_err(|e| {
-        let at = e.location().map(|l| format!("line {}:{}: ", l.line(), l.column())).unwrap_or_default();
-        ApiError::bad_request("invalid_site", format!("{at}{e}")).hint("send a site file: `users`, `resources`, `rules`")
+        let at = e.location().map(|at| format!("line {at}: ")).unwrap_or_default();
+        let hint = e.hint().unwrap_or_else(|| "send a site file: `users`, `resources`, `rules`".to_owned());
+        ApiError::bad_request("invalid_site", format!("{at}{}", e.message())).hint(hint)
     })?;
     let loaded = file.load(&base).map_err(|errors| {
         let lines = LineIndex::build(&text);

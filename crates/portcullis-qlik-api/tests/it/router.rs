@@ -649,3 +649,102 @@ async fn a_commit_that_loses_a_race_is_retried_on_fresh_state() {
     .await;
     assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
 }
+
+/// Runs a test on a thread with a test thread's default stack (2 MiB) and a runtime of its
+/// own, whatever `RUST_MIN_STACK` says: a parser that recursed per level of its input would
+/// overflow here and abort the test binary.
+fn on_test_stack<F>(test: impl FnOnce() -> F + Send + 'static)
+where
+    F: std::future::Future<Output = ()>,
+{
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(test())
+        })
+        .expect("a thread starts")
+        .join()
+        .expect("the test passes");
+}
+
+/// A 400 in Qlik's envelope whose detail names the limit.
+#[track_caller]
+fn assert_limit(reply: &Reply, limit: &str) {
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert_eq!(reply.body["errors"][0]["code"], "USERS-3", "{}", reply.body);
+    let detail = reply.body["errors"][0]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(limit), "{detail}");
+}
+
+async fn still_answers(app: &Router) {
+    let me = send(app, "GET", "/api/v1/users/me", Some("admin-key"), None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+}
+
+#[test]
+fn attack_filters_are_refused_naming_the_limit() {
+    on_test_stack(|| async {
+        let host = MemoryHost::new(tenant());
+        let app = app(&host, RateLimitConfig::OFF);
+        // 20 KB of nested parentheses, in the body and in the query string.
+        let nested = format!("{}name pr{}", "(".repeat(10_000), ")".repeat(10_000));
+        let body = json!({ "filter": nested });
+        let path = "/api/v1/users/actions/filter";
+        let post = send(&app, "POST", path, Some("admin-key"), Some(body)).await;
+        assert_limit(&post, "filter is longer than 16384 bytes");
+        // As a browser's `URLSearchParams` writes it: parentheses percent-encoded.
+        let encoded = portcullis_qlik_api::paging::encode_component(&nested)
+            .replace('(', "%28")
+            .replace(')', "%29");
+        let query = format!("/api/v1/users?filter={encoded}");
+        assert!(query.len() > 30_000);
+        let get = send(&app, "GET", &query, Some("admin-key"), None).await;
+        assert_limit(&get, "filter is longer than 16384 bytes");
+        // Nesting within the length limit.
+        let deep = format!("{}name pr{}", "(".repeat(1_000), ")".repeat(1_000));
+        let body = json!({ "filter": deep });
+        let post = send(&app, "POST", path, Some("admin-key"), Some(body)).await;
+        assert_limit(&post, "filter nests deeper than 64 levels");
+        let nots = "not ".repeat(1_000) + "name pr";
+        let query = format!(
+            "/api/v1/users?filter={}",
+            portcullis_qlik_api::paging::encode_component(&nots)
+        );
+        let get = send(&app, "GET", &query, Some("admin-key"), None).await;
+        assert_limit(&get, "filter nests deeper than 64 levels");
+        // 1.2 MB of `name pr and name pr and ...`.
+        let flat = vec!["name pr"; 100_001].join(" and ");
+        assert!(flat.len() >= 1_200_000);
+        let body = json!({ "filter": flat });
+        let post = send(&app, "POST", path, Some("admin-key"), Some(body)).await;
+        assert_limit(&post, "filter is longer than 16384 bytes");
+        // The longest chain the limit allows is answered.
+        let chain = vec!["name pr"; 16 * 1024 / 12].join(" and ");
+        let body = json!({ "filter": chain });
+        let post = send(&app, "POST", path, Some("admin-key"), Some(body)).await;
+        assert_eq!(post.status, StatusCode::OK, "{}", post.body);
+        still_answers(&app).await;
+    });
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_in_the_envelope() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF).layer(axum::extract::DefaultBodyLimit::max(1024));
+    let body = json!({ "filter": "x".repeat(2_000) });
+    let reply = send(
+        &app,
+        "POST",
+        "/api/v1/users/actions/filter",
+        Some("admin-key"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", reply.body);
+    assert_eq!(reply.body["errors"][0]["code"], "HTTP-413", "{}", reply.body);
+    still_answers(&app).await;
+}

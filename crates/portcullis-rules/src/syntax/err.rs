@@ -75,6 +75,12 @@ pub enum SyntaxError {
     /// Tokens left after a complete condition.
     #[error("unexpected {0} after the end of a condition")]
     Trailing(String),
+    /// Longer, deeper or with more path steps than the parser reads.
+    #[error(transparent)]
+    Limit(portcullis_model::LimitError),
+    /// More problems than are listed; the rest of the condition was not reported on.
+    #[error("more than {0} problems; only the first {0} are listed")]
+    TooManyProblems(usize),
 }
 
 /// One problem with where it is (byte span and line:column inside the condition) and what to do.

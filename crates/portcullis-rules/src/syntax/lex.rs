@@ -1,9 +1,11 @@
 //! Splits a condition into tokens. Never fails: a character that starts no token becomes an
-//! [`TokenKind::Error`] token and a diagnostic, and lexing goes on.
+//! [`TokenKind::Error`] token and a diagnostic, and lexing goes on. Past
+//! [`MAX_DIAGNOSTICS`](super::MAX_DIAGNOSTICS) problems, one more is kept (to say there are
+//! more) and the rest are not recorded, so a long run of bad characters costs no more.
 
 use super::ast::{CmpOp, Span};
 use super::err::{Diagnostic, Severity, SyntaxError};
-use super::line_col;
+use super::{MAX_DIAGNOSTICS, line_col};
 
 /// A token and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,12 +116,13 @@ pub fn lex(text: &str) -> (Vec<Token>, Vec<Diagnostic>) {
                     single(if ch == '&' { TokenKind::And } else { TokenKind::Or }, 2)
                 } else {
                     let word = if ch == '&' { "&&` or `and" } else { "||` or `or" };
-                    diagnostics.push(diagnostic(
+                    report(
+                        &mut diagnostics,
                         text,
                         SyntaxError::UnexpectedChar(ch),
                         Span::new(start, start + 1),
                         Some(format!("write `{word}`")),
-                    ));
+                    );
                     // Read it as meant, so the rest of the condition is still checked.
                     single(if ch == '&' { TokenKind::And } else { TokenKind::Or }, 1)
                 }
@@ -137,12 +140,13 @@ pub fn lex(text: &str) -> (Vec<Token>, Vec<Diagnostic>) {
                 let end = match end {
                     Some(end) => end,
                     None => {
-                        diagnostics.push(diagnostic(
+                        report(
+                            &mut diagnostics,
                             text,
                             SyntaxError::UnterminatedString,
                             Span::new(start, text.len()),
                             Some("add the closing `\"`".into()),
-                        ));
+                        );
                         text.len()
                     }
                 };
@@ -182,7 +186,7 @@ pub fn lex(text: &str) -> (Vec<Token>, Vec<Diagnostic>) {
                     value.push(c);
                 }
                 let hint = if ch == '\'' { "strings are written in double quotes `\"`" } else { "use straight double quotes `\"`" };
-                diagnostics.push(diagnostic(text, SyntaxError::UnexpectedChar(ch), Span::new(start, start + ch.len_utf8()), Some(hint.to_owned())));
+                report(&mut diagnostics, text, SyntaxError::UnexpectedChar(ch), Span::new(start, start + ch.len_utf8()), Some(hint.to_owned()));
                 Token { kind: TokenKind::Str(value), span: Span::new(start, end) }
             }
             other => {
@@ -191,12 +195,13 @@ pub fn lex(text: &str) -> (Vec<Token>, Vec<Diagnostic>) {
                     '\'' => Some("strings are written in double quotes `\"`".to_owned()),
                     _ => None,
                 };
-                diagnostics.push(diagnostic(
+                report(
+                    &mut diagnostics,
                     text,
                     SyntaxError::UnexpectedChar(other),
                     Span::new(start, start + other.len_utf8()),
                     hint,
-                ));
+                );
                 Token { kind: TokenKind::Error, span: Span::new(start, start + other.len_utf8()) }
             }
         };
@@ -204,6 +209,13 @@ pub fn lex(text: &str) -> (Vec<Token>, Vec<Diagnostic>) {
     }
     tokens.push(Token { kind: TokenKind::Eof, span: Span::new(text.len(), text.len()) });
     (tokens, diagnostics)
+}
+
+/// Records a problem while fewer than [`MAX_DIAGNOSTICS`] + 1 are recorded.
+fn report(diagnostics: &mut Vec<Diagnostic>, text: &str, error: SyntaxError, span: Span, hint: Option<String>) {
+    if diagnostics.len() <= MAX_DIAGNOSTICS {
+        diagnostics.push(diagnostic(text, error, span, hint));
+    }
 }
 
 pub(crate) fn diagnostic(text: &str, error: SyntaxError, span: Span, hint: Option<String>) -> Diagnostic {

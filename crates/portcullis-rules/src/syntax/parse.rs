@@ -2,14 +2,18 @@
 //! tightest, then comparisons, then `and`, then `or`.
 //!
 //! The parser never fails and never panics: on a problem it records a diagnostic, skips to
-//! the next `and`/`or`/`)`, and goes on, so one pass reports every problem. The tree is
-//! returned only when there is no error.
+//! the next `and`/`or`/`)`, and goes on, so one pass reports every problem (up to
+//! [`MAX_DIAGNOSTICS`]). The tree is returned only when there is no error.
+//!
+//! It recurses once per `(` and `!`, and stops at the one past [`MAX_CONDITION_DEPTH`]: that
+//! problem ends parsing, as the rest of the condition cannot be read the same way.
 
 use super::ast::{Expr, ExprKind, Function, Operand, OperandKind, Path, Root, Span, Step, StepKind};
 use super::err::{Diagnostic, Severity, SyntaxError};
 use super::lex::{Token, TokenKind, diagnostic, lex};
-use super::line_col;
+use super::{MAX_CONDITION_BYTES, MAX_CONDITION_DEPTH, MAX_DIAGNOSTICS, MAX_PATH_STEPS, line_col};
 use crate::suggest::closest;
+use portcullis_model::LimitError;
 
 /// What parsing a condition produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,10 +36,17 @@ impl ParsedCondition {
     }
 }
 
-/// Parses a condition. An empty (or blank) condition gives no tree and no diagnostic.
+/// Parses a condition. An empty (or blank) condition gives no tree and no diagnostic; one
+/// longer than [`MAX_CONDITION_BYTES`] gives only the diagnostic that says so.
 pub fn parse_condition(text: &str) -> ParsedCondition {
+    if text.len() > MAX_CONDITION_BYTES {
+        let limit = LimitError::TooLong { what: "condition", limit: MAX_CONDITION_BYTES };
+        let diagnostic = diagnostic(text, SyntaxError::Limit(limit), Span::new(0, 0), Some(limit.hint()));
+        return ParsedCondition { expr: None, diagnostics: vec![diagnostic] };
+    }
     let (tokens, mut diagnostics) = lex(text);
-    let mut parser = Parser { text, tokens, pos: 0, diagnostics: Vec::new() };
+    let room = (MAX_DIAGNOSTICS + 1).saturating_sub(diagnostics.len());
+    let mut parser = Parser { text, tokens, pos: 0, diagnostics: Vec::new(), depth: 0, room, dropped: false, abandoned: false };
     let mut expr = None;
     if parser.peek() != &TokenKind::Eof {
         expr = parser.parse_or();
@@ -43,6 +54,16 @@ pub fn parse_condition(text: &str) -> ParsedCondition {
     }
     diagnostics.append(&mut parser.diagnostics);
     diagnostics.sort_by_key(|d| d.span.start);
+    if diagnostics.len() > MAX_DIAGNOSTICS || parser.dropped {
+        diagnostics.truncate(MAX_DIAGNOSTICS);
+        let span = diagnostics.last().map_or(Span::default(), |d| d.span);
+        diagnostics.push(diagnostic(
+            text,
+            SyntaxError::TooManyProblems(MAX_DIAGNOSTICS),
+            span,
+            Some("fix these first; the rest of the condition is checked then".into()),
+        ));
+    }
     let has_error = diagnostics.iter().any(|d| d.severity == Severity::Error);
     ParsedCondition { expr: if has_error { None } else { expr }, diagnostics }
 }
@@ -52,6 +73,14 @@ struct Parser<'t> {
     tokens: Vec<Token>,
     pos: usize,
     diagnostics: Vec<Diagnostic>,
+    /// `(` and `!` open around the current token.
+    depth: usize,
+    /// How many more problems are recorded.
+    room: usize,
+    /// Set when a problem was not recorded for want of room.
+    dropped: bool,
+    /// Set when parsing stopped at a limit: nothing more is reported.
+    abandoned: bool,
 }
 
 impl Parser<'_> {
@@ -77,7 +106,42 @@ impl Parser<'_> {
     }
 
     fn error(&mut self, error: SyntaxError, span: Span, hint: Option<String>) {
+        if self.abandoned {
+            return;
+        }
+        if self.room == 0 {
+            self.dropped = true;
+            return;
+        }
+        self.room -= 1;
         self.diagnostics.push(diagnostic(self.text, error, span, hint));
+    }
+
+    /// True while another problem would be recorded (to skip working out one that would not).
+    fn has_room(&self) -> bool {
+        self.room > 0 && !self.abandoned
+    }
+
+    /// A problem found but not worked out, for want of room.
+    fn unrecorded(&mut self) {
+        self.dropped |= !self.abandoned;
+    }
+
+    /// Enters a `(` or `!` (the current token, consumed) and gives its span. Past the depth
+    /// limit, reports it, skips to the end and gives `None`: the caller returns at once.
+    fn descend(&mut self) -> Option<Span> {
+        let span = self.span();
+        if self.depth == MAX_CONDITION_DEPTH {
+            let limit = LimitError::TooDeep { what: "condition", limit: MAX_CONDITION_DEPTH };
+            // Recorded even without room: it is why parsing stops.
+            self.diagnostics.push(diagnostic(self.text, SyntaxError::Limit(limit), span, Some(limit.hint())));
+            self.abandoned = true;
+            self.pos = self.tokens.len().saturating_sub(1);
+            return None;
+        }
+        self.depth += 1;
+        self.bump();
+        Some(span)
     }
 
     fn expected(&mut self, expected: &str, hint: Option<String>) {
@@ -180,8 +244,10 @@ impl Parser<'_> {
 
     fn parse_unary(&mut self) -> Option<Expr> {
         if self.peek() == &TokenKind::Not {
-            let start = self.bump().span;
-            let inner = self.parse_unary()?;
+            let start = self.descend()?;
+            let inner = self.parse_unary();
+            self.depth -= 1;
+            let inner = inner?;
             let span = start.to(inner.span);
             return Some(Expr { kind: ExprKind::Not(Box::new(inner)), span });
         }
@@ -191,14 +257,19 @@ impl Parser<'_> {
     fn parse_primary(&mut self) -> Option<Expr> {
         match self.peek().clone() {
             TokenKind::LParen => {
-                let open = self.bump().span;
+                let open = self.descend()?;
                 let inner = self.parse_or();
+                self.depth -= 1;
                 if self.peek() == &TokenKind::RParen {
                     let close = self.bump().span;
                     inner.map(|mut e| {
                         e.span = open.to(close);
                         e
                     })
+                } else if !self.has_room() {
+                    self.unrecorded();
+                    self.synchronize();
+                    None
                 } else {
                     let open_at = line_col(self.text, open.start);
                     let found = self.peek().describe();
@@ -337,6 +408,13 @@ impl Parser<'_> {
     fn parse_steps(&mut self, root: Root, root_span: Span) -> Option<Parsed> {
         let mut path = Path { root, steps: Vec::new(), span: root_span };
         while self.peek() == &TokenKind::Dot {
+            if path.steps.len() == MAX_PATH_STEPS {
+                let limit = LimitError::TooMany { what: "path", limit: MAX_PATH_STEPS, parts: "steps" };
+                let span = self.span();
+                self.error(SyntaxError::Limit(limit), span, Some(limit.hint()));
+                self.synchronize();
+                return None;
+            }
             self.bump();
             match self.peek().clone() {
                 TokenKind::At => {
@@ -404,6 +482,11 @@ impl Parser<'_> {
                     self.bump();
                     n_args += 1;
                     bad_argument = true;
+                }
+                _ if !self.has_room() => {
+                    self.unrecorded();
+                    self.synchronize();
+                    return None;
                 }
                 _ => {
                     let open_at = line_col(self.text, name_span.end);
