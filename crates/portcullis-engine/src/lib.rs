@@ -6,6 +6,7 @@
 //! why in its [`Explanation`].
 #![warn(missing_docs)]
 
+pub mod cow;
 pub mod decide;
 pub mod err;
 pub mod explain;
