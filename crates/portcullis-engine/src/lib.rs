@@ -22,4 +22,4 @@ pub use err::RequestError;
 pub use explain::{Explanation, Reason, Via};
 pub use request::{Channel, ChannelKind, RawRequest, Request, Resolved, Resource, resolve};
 pub use session::Sessions;
-pub use snapshot::{ClientIdx, ContentHot, ContentIdx, GroupIdx, Snapshot, SpaceIdx, TenantRights, UserIdx};
+pub use snapshot::{ClientIdx, ContentHot, ContentIdx, GroupBinding, GroupIdx, Snapshot, SpaceIdx, TenantRights, UserIdx};
