@@ -78,9 +78,7 @@ impl<T> CowVec<T> {
     /// Row `i`.
     #[inline]
     pub fn get(&self, i: usize) -> Option<&T> {
-        if i >= self.len {
-            return None;
-        }
+        // Every level is bounds-checked, so `len` need not be.
         let spine = self.root.get(i >> BLOCK_BITS)?;
         let leaf = spine.get((i >> LEAF_BITS) & (SPINE - 1))?;
         leaf.get(i & (LEAF - 1))
@@ -228,6 +226,13 @@ impl<T: Clone> Rows<T> {
     pub(crate) fn push(&mut self, row: T) -> usize {
         self.0.push(Some(row));
         self.0.len() - 1
+    }
+}
+
+impl<T> Rows<T> {
+    /// Rows from slots, `None` for a tombstone.
+    pub(crate) fn from_slots(slots: Vec<Option<T>>) -> Self {
+        Rows(slots.into_iter().collect())
     }
 }
 

@@ -141,9 +141,9 @@ pub struct SpaceInfo {
     /// Owner.
     pub owner: UserIdx,
     /// Individual assignments, sorted by user.
-    pub user_roles: Vec<(UserIdx, SpaceRoleSet)>,
+    pub user_roles: Arc<[(UserIdx, SpaceRoleSet)]>,
     /// Group assignments, sorted by group.
-    pub group_roles: Vec<(GroupIdx, SpaceRoleSet)>,
+    pub group_roles: Arc<[(GroupIdx, SpaceRoleSet)]>,
 }
 
 /// An app or data connection in a snapshot.
@@ -340,6 +340,14 @@ fn direct_role_names(rights: &TenantRights) -> impl Iterator<Item = &Arc<str>> {
     rights.assignments.iter().filter(|a| matches!(a.via, Via::Direct | Via::Setting(_))).map(|a| &a.role.name)
 }
 
+fn groups_of(rights: Option<&TenantRights>) -> &[GroupIdx] {
+    rights.map_or(&[], |r| &r.groups[..])
+}
+
+fn names_of(rights: Option<&TenantRights>) -> impl Iterator<Item = &Arc<str>> {
+    rights.into_iter().flat_map(direct_role_names)
+}
+
 impl Snapshot {
     /// Builds the snapshot of a validated tenant from scratch. References the tenant model
     /// guarantees (users, groups, roles, spaces) that are nonetheless missing are skipped, never
@@ -377,14 +385,17 @@ impl Snapshot {
             },
         };
 
+        // Ids resolve through plain hash maps while building (a few million look-ups for a large
+        // tenant); the persistent maps are filled once at the end.
+        let mut ids = BuildIds::default();
         let mut groups = Vec::with_capacity(tenant.groups.len());
         for group in &tenant.groups {
             let name: Arc<str> = Arc::from(group.name.as_str());
             let idx = GroupIdx(groups.len() as u32);
-            if snapshot.group_by_name.contains_key(&name) {
+            if ids.groups.contains_key(&name) {
                 continue;
             }
-            snapshot.group_by_name.insert(name.clone(), idx);
+            ids.groups.insert(name.clone(), idx);
             groups.push(GroupInfo { name, roles: resolve_roles(&snapshot.derived.roles, &group.roles), members: UserSet::new() });
         }
         snapshot.groups = groups.into_iter().collect();
@@ -394,14 +405,14 @@ impl Snapshot {
         let mut holders: FxHashMap<Arc<str>, Vec<UserIdx>> = FxHashMap::default();
         for user in &tenant.users {
             let idx = UserIdx(users.len() as u32);
-            let info = snapshot.user_info(user);
+            let info = snapshot.user_info(&ids, user, None);
             for &group in info.rights.groups.iter() {
                 members[group.0 as usize].push(idx);
             }
             for name in direct_role_names(&info.rights) {
                 holders.entry(name.clone()).or_default().push(idx);
             }
-            snapshot.user_by_id.entry(info.id.clone()).or_insert(idx);
+            ids.users.entry(info.id.clone()).or_insert(idx);
             users.push(info);
         }
         for (slot, group_members) in members.into_iter().enumerate() {
@@ -413,26 +424,26 @@ impl Snapshot {
 
         let mut spaces = Vec::with_capacity(tenant.spaces.len());
         for space in &tenant.spaces {
-            let Some(info) = snapshot.space_info(space) else { continue };
-            snapshot.space_by_id.entry(info.id.clone()).or_insert(SpaceIdx(spaces.len() as u32));
+            let Some(info) = space_info(&ids, space) else { continue };
+            ids.spaces.entry(info.id.clone()).or_insert(SpaceIdx(spaces.len() as u32));
             spaces.push(info);
         }
         snapshot.spaces = spaces.into_iter().collect();
 
         let mut content = Vec::with_capacity(tenant.content.len());
         for item in &tenant.content {
-            let Some(info) = snapshot.content_info(item) else { continue };
-            snapshot.content_by_id.entry(info.id.clone()).or_insert(ContentIdx(content.len() as u32));
+            let Some(info) = content_info(&ids, item) else { continue };
+            ids.content.entry(info.id.clone()).or_insert(ContentIdx(content.len() as u32));
             content.push(info);
         }
         for use_ in &tenant.uses {
-            if let (Some(consumer), Some(source)) = (snapshot.content_idx(&use_.consumer), snapshot.content_idx(&use_.source)) {
+            if let (Some(consumer), Some(source)) = (ids.content(&use_.consumer), ids.content(&use_.source)) {
                 content[consumer.0 as usize].sources.push(source);
             }
         }
         for share in &tenant.shares {
-            let Some(item) = snapshot.content_idx(&share.resource) else { continue };
-            snapshot.add_share(&mut content[item.0 as usize], share);
+            let Some(item) = ids.content(&share.resource) else { continue };
+            add_share(&ids, &mut content[item.0 as usize], share);
         }
         for item in &mut content {
             item.user_shares = sorted(std::mem::take(&mut item.user_shares));
@@ -443,8 +454,8 @@ impl Snapshot {
         // Basic promotion counts, then the entitlements they decide.
         let mut user_promotions = vec![0u32; users.len()];
         let mut group_promotions = vec![0u32; snapshot.groups.len()];
-        let space_entries = snapshot.spaces.iter().map(|(_, s)| (&s.user_roles, &s.group_roles));
-        for (user_entries, group_entries) in space_entries.chain(content.iter().map(|c| (&c.user_shares, &c.group_shares))) {
+        let space_entries = snapshot.spaces.iter().map(|(_, s)| (&s.user_roles[..], &s.group_roles[..]));
+        for (user_entries, group_entries) in space_entries.chain(content.iter().map(|c| (&c.user_shares[..], &c.group_shares[..]))) {
             for (user, roles) in user_entries {
                 user_promotions[user.0 as usize] += u32::from(promotes(*roles));
             }
@@ -467,12 +478,18 @@ impl Snapshot {
             clients.push(ClientInfo { id, scopes: ScopeSet::new(client.scopes.iter().cloned()) });
         }
         snapshot.clients = clients.into_iter().collect();
+        snapshot.user_by_id = ids.users.into_iter().collect();
+        snapshot.group_by_name = ids.groups.into_iter().collect();
+        snapshot.space_by_id = ids.spaces.into_iter().collect();
+        snapshot.content_by_id = ids.content.into_iter().collect();
         snapshot
     }
 
     /// A user's info with rights from this snapshot's roles and groups; the entitlement is the
-    /// declared one (promotion is decided by [`Snapshot::entitlement`]).
-    fn user_info(&self, user: &User) -> UserInfo {
+    /// declared one (promotion is decided by [`Snapshot::entitlement`]). The shared parts of
+    /// `previous` (id, name, group lists) are reused when unchanged, so recomputing the members
+    /// of a group allocates one list per member.
+    fn user_info(&self, ids: &impl Ids, user: &User, previous: Option<&UserInfo>) -> UserInfo {
         let d = &self.derived;
         let mut assignments = Vec::new();
         for direct in &user.roles {
@@ -487,7 +504,7 @@ impl Snapshot {
         let mut groups = Vec::with_capacity(user.groups.len());
         let mut group_names = Vec::with_capacity(user.groups.len());
         for group_name in &user.groups {
-            let Some(&group_idx) = self.group_by_name.get(group_name.as_str()) else { continue };
+            let Some(group_idx) = ids.group(group_name) else { continue };
             let Some(group) = self.groups.get(group_idx.0 as usize) else { continue };
             for info in group.roles.iter() {
                 assignments.push(Assignment { role: info.clone(), via: Via::Group(group.name.clone()) });
@@ -500,14 +517,24 @@ impl Snapshot {
         }
         let (user_caps, admin_caps) =
             assignments.iter().fold((d.user_default, CapSet::EMPTY), |(u, a), asg| (u | asg.role.user_caps, a | asg.role.admin_caps));
+        let reuse = |text: &str, old: Option<&Arc<str>>| match old {
+            Some(old) if **old == *text => old.clone(),
+            _ => Arc::from(text),
+        };
+        let (groups, group_names): (Arc<[GroupIdx]>, Arc<[Arc<str>]>) = match previous {
+            Some(old) if *old.rights.groups == *groups && *old.rights.group_names == *group_names => {
+                (old.rights.groups.clone(), old.rights.group_names.clone())
+            }
+            _ => (groups.into(), group_names.into()),
+        };
         UserInfo {
-            id: Arc::from(user.id.as_str()),
-            name: Arc::from(user.name.as_str()),
+            id: reuse(&user.id, previous.map(|p| &p.id)),
+            name: reuse(&user.name, previous.map(|p| &p.name)),
             status: user.status,
             declared_entitlement: user.entitlement,
             rights: TenantRights {
-                groups: groups.into(),
-                group_names: group_names.into(),
+                groups,
+                group_names,
                 user_default: d.user_default,
                 assignments: assignments.into(),
                 user_caps,
@@ -528,53 +555,6 @@ impl Snapshot {
         let by_role = || user.rights.assignments.iter().any(|a| a.role.promotes_basic);
         let by_group = || user.rights.groups.iter().any(|g| d.group_promotions.get(g.0 as usize).is_some_and(|n| *n > 0));
         if d.unified || own_promotions > 0 || by_role() || by_group() { Entitlement::Full } else { Entitlement::Basic }
-    }
-
-    fn space_info(&self, space: &Space) -> Option<SpaceInfo> {
-        let owner = self.user_idx(&space.owner)?;
-        let mut user_roles = Vec::new();
-        let mut group_roles = Vec::new();
-        for member in &space.members {
-            match &member.assignee {
-                Assignee::User(id) => user_roles.extend(self.user_idx(id).map(|u| (u, member.roles))),
-                Assignee::Group(name) => group_roles.extend(self.group_idx(name).map(|g| (g, member.roles))),
-            }
-        }
-        Some(SpaceInfo {
-            id: Arc::from(space.id.as_str()),
-            name: Arc::from(space.name.as_str()),
-            space_type: space.space_type,
-            owner,
-            user_roles: sorted(user_roles),
-            group_roles: sorted(group_roles),
-        })
-    }
-
-    /// An item without its sources and shares; `None` when its owner or space is unknown.
-    fn content_info(&self, item: &Content) -> Option<ContentInfo> {
-        let owner = self.user_idx(&item.owner)?;
-        let space = match &item.space {
-            Some(space_id) => Some(self.space_idx(space_id)?),
-            None => None,
-        };
-        Some(ContentInfo {
-            id: Arc::from(item.id.as_str()),
-            name: Arc::from(item.name.as_str()),
-            kind: item.kind,
-            space,
-            owner,
-            sources: Vec::new(),
-            user_shares: Vec::new(),
-            group_shares: Vec::new(),
-        })
-    }
-
-    /// Adds one share to an item (unsorted; the caller sorts).
-    fn add_share(&self, item: &mut ContentInfo, share: &Share) {
-        match &share.assignee {
-            Assignee::User(id) => item.user_shares.extend(self.user_idx(id).map(|u| (u, share.roles))),
-            Assignee::Group(name) => item.group_shares.extend(self.group_idx(name).map(|g| (g, share.roles))),
-        }
     }
 
     /// The snapshot of `tenant` after a write, derived from this one at the cost of what the
@@ -719,7 +699,7 @@ impl Snapshot {
             match (tenant.user(id), self.user_idx(id)) {
                 (Some(_), Some(idx)) => work.users.push(idx.0),
                 (Some(model), None) => {
-                    let info = self.user_info(&User { roles: Vec::new(), groups: Vec::new(), ..model.clone() });
+                    let info = self.user_info(self, &User { roles: Vec::new(), groups: Vec::new(), ..model.clone() }, None);
                     let slot = self.users.push(info);
                     self.user_by_id.insert(Arc::from(id.as_str()), UserIdx(slot as u32));
                     self.derived.user_promotions.push(0);
@@ -739,9 +719,9 @@ impl Snapshot {
 
     /// Moves a user between groups' member sets and roles' holder sets.
     fn reindex_user(&mut self, user: UserIdx, old: Option<&TenantRights>, new: Option<&TenantRights>) {
-        let groups = |rights: Option<&TenantRights>| -> Vec<GroupIdx> { rights.map(|r| r.groups.to_vec()).unwrap_or_default() };
-        let (old_groups, new_groups) = (groups(old), groups(new));
+        let (old_groups, new_groups) = (groups_of(old), groups_of(new));
         if old_groups != new_groups {
+            let (old_groups, new_groups) = (old_groups.to_vec(), new_groups.to_vec());
             for g in old_groups.iter().filter(|g| !new_groups.contains(g)) {
                 if let Some(group) = self.groups.get_mut(g.0 as usize) {
                     group.members.remove(&user);
@@ -753,9 +733,9 @@ impl Snapshot {
                 }
             }
         }
-        let roles = |rights: Option<&TenantRights>| -> Vec<Arc<str>> { rights.map(|r| direct_role_names(r).cloned().collect()).unwrap_or_default() };
-        let (old_roles, new_roles) = (roles(old), roles(new));
-        if old_roles != new_roles {
+        if !names_of(old).eq(names_of(new)) {
+            let roles = |rights: Option<&TenantRights>| -> Vec<Arc<str>> { names_of(rights).cloned().collect() };
+            let (old_roles, new_roles) = (roles(old), roles(new));
             let holders = &mut self.derived.direct_holders;
             for name in old_roles.iter().filter(|r| !new_roles.contains(r)) {
                 if let Some(set) = holders.get_mut(name) {
@@ -798,7 +778,7 @@ impl Snapshot {
             if let Some(old) = slot.and_then(|s| self.spaces.get(s)).cloned() {
                 self.count_promotions(&old.user_roles, &old.group_roles, -1, work);
             }
-            let info = tenant.space(id).and_then(|space| self.space_info(space));
+            let info = tenant.space(id).and_then(|space| space_info(self, space));
             if let Some(info) = &info {
                 self.count_promotions(&info.user_roles, &info.group_roles, 1, work);
             }
@@ -826,7 +806,7 @@ impl Snapshot {
         }
         // Slots first: an item may consume another created in the same batch.
         for id in &touched.content {
-            match (tenant.content_item(id).and_then(|item| self.content_info(item)), self.content_idx(id)) {
+            match (tenant.content_item(id).and_then(|item| content_info(self, item)), self.content_idx(id)) {
                 (Some(info), None) => {
                     let slot = self.content.push(info);
                     self.content_hot.push(ContentHot::TOMBSTONE);
@@ -848,11 +828,11 @@ impl Snapshot {
         for id in &touched.content {
             let Some(idx) = self.content_idx(id) else { continue };
             let slot = idx.0 as usize;
-            let Some(mut info) = tenant.content_item(id).and_then(|item| self.content_info(item)) else { continue };
+            let Some(mut info) = tenant.content_item(id).and_then(|item| content_info(self, item)) else { continue };
             let (sources, shares) = links.of_item(id);
             info.sources = sources.iter().filter_map(|source| self.content_idx(source)).collect();
             for share in shares {
-                self.add_share(&mut info, share);
+                add_share(self, &mut info, share);
             }
             info.user_shares = sorted(info.user_shares);
             info.group_shares = sorted(info.group_shares);
@@ -893,24 +873,45 @@ impl Snapshot {
                 work.users.extend(basic.map(|u| u.0).collect::<Vec<_>>());
             }
         }
-        let slots: Vec<u32> = if work.all_users {
-            self.users.iter().map(|(slot, _)| slot as u32).collect()
-        } else {
-            let mut slots = std::mem::take(&mut work.users);
-            slots.sort_unstable();
-            slots.dedup();
-            slots
-        };
+        if work.all_users {
+            // Every row changes: build the table anew rather than copy it leaf by leaf.
+            let mut rows = Vec::with_capacity(self.users.len());
+            let mut moved = Vec::new();
+            for (slot, old) in self.users.slots().enumerate() {
+                let Some((old, model)) = old.and_then(|old| tenant.user(&old.id).map(|model| (old, model))) else {
+                    rows.push(None);
+                    continue;
+                };
+                let info = self.user_info_with_entitlement(slot, model, old);
+                if !Arc::ptr_eq(&old.rights.groups, &info.rights.groups) || !direct_role_names(&old.rights).eq(direct_role_names(&info.rights)) {
+                    moved.push((slot, old.rights.clone(), info.rights.clone()));
+                }
+                rows.push(Some(info));
+            }
+            self.users = Rows::from_slots(rows);
+            for (slot, old, new) in moved {
+                self.reindex_user(UserIdx(slot as u32), Some(&old), Some(&new));
+            }
+            return;
+        }
+        let mut slots = std::mem::take(&mut work.users);
+        slots.sort_unstable();
+        slots.dedup();
         for slot in slots {
             let Some(old) = self.users.get(slot as usize) else { continue };
             let Some(model) = tenant.user(&old.id) else { continue };
-            let mut info = self.user_info(model);
-            let own = self.derived.user_promotions.get(slot as usize).copied().unwrap_or(0);
-            info.rights.entitlement = self.entitlement(&info, own);
+            let info = self.user_info_with_entitlement(slot as usize, model, old);
             let old_rights = old.rights.clone();
             self.reindex_user(UserIdx(slot), Some(&old_rights), Some(&info.rights));
             self.users.set(slot as usize, Some(info));
         }
+    }
+
+    fn user_info_with_entitlement(&self, slot: usize, model: &User, old: &UserInfo) -> UserInfo {
+        let mut info = self.user_info(self, model, Some(old));
+        let own = self.derived.user_promotions.get(slot).copied().unwrap_or(0);
+        info.rights.entitlement = self.entitlement(&info, own);
+        info
     }
 
     /// Which group names resolve to which indices here (see [`crate::Sessions::rebind`]).
@@ -967,6 +968,99 @@ impl Snapshot {
     /// An OAuth client. Panics on an index that is not a live client of this snapshot.
     pub fn client(&self, idx: ClientIdx) -> &ClientInfo {
         self.clients.get(idx.0 as usize).expect("a live client index")
+    }
+}
+
+fn space_info(ids: &impl Ids, space: &Space) -> Option<SpaceInfo> {
+    let owner = ids.user(&space.owner)?;
+    let mut user_roles = Vec::new();
+    let mut group_roles = Vec::new();
+    for member in &space.members {
+        match &member.assignee {
+            Assignee::User(id) => user_roles.extend(ids.user(id).map(|u| (u, member.roles))),
+            Assignee::Group(name) => group_roles.extend(ids.group(name).map(|g| (g, member.roles))),
+        }
+    }
+    Some(SpaceInfo {
+        id: Arc::from(space.id.as_str()),
+        name: Arc::from(space.name.as_str()),
+        space_type: space.space_type,
+        owner,
+        user_roles: sorted(user_roles).into(),
+        group_roles: sorted(group_roles).into(),
+    })
+}
+
+/// An item without its sources and shares; `None` when its owner or space is unknown.
+fn content_info(ids: &impl Ids, item: &Content) -> Option<ContentInfo> {
+    let owner = ids.user(&item.owner)?;
+    let space = match &item.space {
+        Some(space_id) => Some(ids.space(space_id)?),
+        None => None,
+    };
+    Some(ContentInfo {
+        id: Arc::from(item.id.as_str()),
+        name: Arc::from(item.name.as_str()),
+        kind: item.kind,
+        space,
+        owner,
+        sources: Vec::new(),
+        user_shares: Vec::new(),
+        group_shares: Vec::new(),
+    })
+}
+
+/// Adds one share to an item (unsorted; the caller sorts).
+fn add_share(ids: &impl Ids, item: &mut ContentInfo, share: &Share) {
+    match &share.assignee {
+        Assignee::User(id) => item.user_shares.extend(ids.user(id).map(|u| (u, share.roles))),
+        Assignee::Group(name) => item.group_shares.extend(ids.group(name).map(|g| (g, share.roles))),
+    }
+}
+
+/// Id → index resolution: the snapshot's persistent maps, or plain hash maps while building.
+trait Ids {
+    fn user(&self, id: &str) -> Option<UserIdx>;
+    fn group(&self, name: &str) -> Option<GroupIdx>;
+    fn space(&self, id: &str) -> Option<SpaceIdx>;
+    fn content(&self, id: &str) -> Option<ContentIdx>;
+}
+
+impl Ids for Snapshot {
+    fn user(&self, id: &str) -> Option<UserIdx> {
+        self.user_idx(id)
+    }
+    fn group(&self, name: &str) -> Option<GroupIdx> {
+        self.group_idx(name)
+    }
+    fn space(&self, id: &str) -> Option<SpaceIdx> {
+        self.space_idx(id)
+    }
+    fn content(&self, id: &str) -> Option<ContentIdx> {
+        self.content_idx(id)
+    }
+}
+
+#[derive(Default)]
+struct BuildIds {
+    users: FxHashMap<Arc<str>, UserIdx>,
+    groups: FxHashMap<Arc<str>, GroupIdx>,
+    spaces: FxHashMap<Arc<str>, SpaceIdx>,
+    content: FxHashMap<Arc<str>, ContentIdx>,
+}
+
+impl Ids for BuildIds {
+    fn user(&self, id: &str) -> Option<UserIdx> {
+        self.users.get(id).copied()
+    }
+    fn group(&self, name: &str) -> Option<GroupIdx> {
+        self.groups.get(name).copied()
+    }
+    fn space(&self, id: &str) -> Option<SpaceIdx> {
+        self.spaces.get(id).copied()
+    }
+    fn content(&self, id: &str) -> Option<ContentIdx> {
+        self.content.get(id).copied()
     }
 }
 
