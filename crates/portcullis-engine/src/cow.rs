@@ -76,12 +76,15 @@ impl<T> CowVec<T> {
     }
 
     /// Row `i`.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, i: usize) -> Option<&T> {
-        // Every level is bounds-checked, so `len` need not be.
-        let spine = self.root.get(i >> BLOCK_BITS)?;
-        let leaf = spine.get((i >> LEAF_BITS) & (SPINE - 1))?;
-        leaf.get(i & (LEAF - 1))
+        if i >= self.len {
+            return None;
+        }
+        // In range: every level below is full but the last, so the indexing cannot fail.
+        let spine = &self.root[i >> BLOCK_BITS];
+        let leaf = &spine[(i >> LEAF_BITS) & (SPINE - 1)];
+        Some(&leaf[i & (LEAF - 1)])
     }
 
     /// The rows as consecutive slices of up to 64, in order.
@@ -195,7 +198,7 @@ impl<T> Rows<T> {
     }
 
     /// The entity in slot `i`; `None` past the end or for a deleted entity.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, i: usize) -> Option<&T> {
         self.0.get(i).and_then(Option::as_ref)
     }
