@@ -751,22 +751,38 @@ impl Snapshot {
         }
     }
 
-    /// Adds (`sign` = 1) or removes (-1) what assignments or shares count towards Basic
-    /// promotion, and marks the users whose promotion may flip.
-    fn count_promotions(&mut self, users: &[(UserIdx, SpaceRoleSet)], groups: &[(GroupIdx, SpaceRoleSet)], sign: i64, work: &mut Work) {
-        let flips = |counts: &mut CowVec<u32>, slot: usize| -> bool {
+    /// Moves the counts towards Basic promotion from `old` assignments or shares to `new` ones,
+    /// and marks the users whose promotion may flip (net changes only: an assignment rewritten
+    /// as it was marks nobody).
+    fn count_promotions(&mut self, old: Entries<'_>, new: Entries<'_>, work: &mut Work) {
+        fn net<K: Copy + Ord>(old: &[(K, SpaceRoleSet)], new: &[(K, SpaceRoleSet)]) -> Vec<(K, i64)> {
+            let mut deltas: Vec<(K, i64)> = old.iter().filter(|(_, r)| promotes(*r)).map(|(k, _)| (*k, -1)).collect();
+            deltas.extend(new.iter().filter(|(_, r)| promotes(*r)).map(|(k, _)| (*k, 1)));
+            deltas.sort_unstable_by_key(|(k, _)| *k);
+            deltas.dedup_by(|later, earlier| {
+                if later.0 == earlier.0 {
+                    earlier.1 += later.1;
+                    true
+                } else {
+                    false
+                }
+            });
+            deltas.retain(|(_, d)| *d != 0);
+            deltas
+        }
+        let flips = |counts: &mut CowVec<u32>, slot: usize, delta: i64| -> bool {
             let Some(count) = counts.get_mut(slot) else { return false };
             let before = *count;
-            *count = (i64::from(before) + sign).max(0) as u32;
+            *count = (i64::from(before) + delta).max(0) as u32;
             (before == 0) != (*count == 0)
         };
-        for (user, roles) in users {
-            if promotes(*roles) && flips(&mut self.derived.user_promotions, user.0 as usize) {
+        for (user, delta) in net(old.0, new.0) {
+            if flips(&mut self.derived.user_promotions, user.0 as usize, delta) {
                 work.users.push(user.0);
             }
         }
-        for (group, roles) in groups {
-            if promotes(*roles) && flips(&mut self.derived.group_promotions, group.0 as usize) {
+        for (group, delta) in net(old.1, new.1) {
+            if flips(&mut self.derived.group_promotions, group.0 as usize, delta) {
                 work.flipped_groups.push(group.0);
             }
         }
@@ -775,13 +791,12 @@ impl Snapshot {
     fn apply_spaces(&mut self, tenant: &Tenant, touched: &Touched, work: &mut Work) {
         for id in &touched.spaces {
             let slot = self.space_idx(id).map(|s| s.0 as usize);
-            if let Some(old) = slot.and_then(|s| self.spaces.get(s)).cloned() {
-                self.count_promotions(&old.user_roles, &old.group_roles, -1, work);
-            }
+            let old = slot.and_then(|s| self.spaces.get(s)).cloned();
             let info = tenant.space(id).and_then(|space| space_info(self, space));
-            if let Some(info) = &info {
-                self.count_promotions(&info.user_roles, &info.group_roles, 1, work);
-            }
+            let none: Entries<'_> = (&[], &[]);
+            let old_entries = old.as_ref().map_or(none, |s| (&s.user_roles[..], &s.group_roles[..]));
+            let new_entries = info.as_ref().map_or(none, |s| (&s.user_roles[..], &s.group_roles[..]));
+            self.count_promotions(old_entries, new_entries, work);
             match (info, slot) {
                 (Some(info), Some(slot)) => self.spaces.set(slot, Some(info)),
                 (Some(info), None) => {
@@ -815,7 +830,7 @@ impl Snapshot {
                 (None, Some(idx)) => {
                     let slot = idx.0 as usize;
                     if let Some(old) = self.content.get(slot).cloned() {
-                        self.count_promotions(&old.user_shares, &old.group_shares, -1, work);
+                        self.count_promotions((&old.user_shares, &old.group_shares), (&[], &[]), work);
                     }
                     self.content.set(slot, None);
                     self.content_hot.set(slot, ContentHot::TOMBSTONE);
@@ -836,10 +851,10 @@ impl Snapshot {
             }
             info.user_shares = sorted(info.user_shares);
             info.group_shares = sorted(info.group_shares);
-            if let Some(old) = self.content.get(slot).cloned().filter(|_| before.content_idx(id) == Some(idx)) {
-                self.count_promotions(&old.user_shares, &old.group_shares, -1, work);
-            }
-            self.count_promotions(&info.user_shares, &info.group_shares, 1, work);
+            // A new item's slot holds its placeholder, which has no shares.
+            let old = self.content.get(slot).cloned();
+            let (old_users, old_groups) = old.as_ref().map_or((&[][..], &[][..]), |o| (&o.user_shares[..], &o.group_shares[..]));
+            self.count_promotions((old_users, old_groups), (&info.user_shares, &info.group_shares), work);
             self.content_hot.set(slot, ContentHot::of(&info));
             self.content.set(slot, Some(info));
         }
@@ -1063,6 +1078,9 @@ impl Ids for BuildIds {
         self.content.get(id).copied()
     }
 }
+
+/// Assignments or shares to users and to groups.
+type Entries<'a> = (&'a [(UserIdx, SpaceRoleSet)], &'a [(GroupIdx, SpaceRoleSet)]);
 
 /// What one `apply` still has to recompute.
 #[derive(Default)]
