@@ -2,11 +2,11 @@
 //! copies only the path to it, so the next snapshot shares everything a write did not touch.
 //!
 //! [`CowVec`] is a fixed three-level tree: a root of spines, each spine 64 leaves, each leaf 64
-//! rows, every level an `Arc<[_]>`. Reading row `i` is three bounds-checked loads (root, spine,
-//! leaf) and never allocates; a pass over every row walks the leaves as slices, so the listing's
-//! scan stays a loop over packed arrays. Writing row `i` copies the root (one pointer per 4,096
-//! rows), one spine (64 pointers) and one leaf (64 rows); later writes to the same path in the
-//! same snapshot copy nothing more.
+//! rows (fewer for tables that choose so), every level an `Arc<[_]>`. Reading row `i` is three
+//! loads (root, spine, leaf) and never allocates; a pass over every row walks the leaves as
+//! slices, so the listing's scan stays a loop over packed arrays. Writing row `i` copies the root
+//! (one pointer per spine), one spine (64 pointers) and one leaf; later writes to the same path
+//! in the same snapshot copy nothing more.
 //!
 //! Why not `imbl::Vector`: its RRB tree indexes through a variable number of levels with size
 //! tables and a cursor cache, which costs the decision hot path several times what it reads
@@ -18,29 +18,35 @@
 
 use std::sync::Arc;
 
-const LEAF_BITS: u32 = 6;
-const LEAF: usize = 1 << LEAF_BITS;
+/// Rows per leaf, as a power of two, unless a table says otherwise.
+pub const LEAF_BITS: u32 = 6;
 const SPINE_BITS: u32 = 6;
 const SPINE: usize = 1 << SPINE_BITS;
-const BLOCK_BITS: u32 = LEAF_BITS + SPINE_BITS;
 
 type Leaf<T> = Arc<[T]>;
 type Spine<T> = Arc<[Leaf<T>]>;
 
-/// A persistent vector (see the module documentation).
-#[derive(Clone)]
-pub struct CowVec<T> {
+/// A persistent vector (see the module documentation) with leaves of `1 << B` rows. Smaller
+/// leaves suit large rows that are rewritten scattered (a role given to a big group rewrites
+/// users all over the table): each write copies fewer rows.
+pub struct CowVec<T, const B: u32 = LEAF_BITS> {
     root: Arc<[Spine<T>]>,
     len: usize,
 }
 
-impl<T> Default for CowVec<T> {
+impl<T, const B: u32> Clone for CowVec<T, B> {
+    fn clone(&self) -> Self {
+        CowVec { root: self.root.clone(), len: self.len }
+    }
+}
+
+impl<T, const B: u32> Default for CowVec<T, B> {
     fn default() -> Self {
         CowVec { root: Arc::from(Vec::new()), len: 0 }
     }
 }
 
-impl<T: std::fmt::Debug> std::fmt::Debug for CowVec<T> {
+impl<T: std::fmt::Debug, const B: u32> std::fmt::Debug for CowVec<T, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
@@ -59,7 +65,10 @@ fn appended<T: Clone>(items: &Arc<[T]>, item: T) -> Arc<[T]> {
     Arc::from(out)
 }
 
-impl<T> CowVec<T> {
+impl<T, const B: u32> CowVec<T, B> {
+    const LEAF: usize = 1 << B;
+    const BLOCK_BITS: u32 = B + SPINE_BITS;
+
     /// An empty vector.
     pub fn new() -> Self {
         CowVec::default()
@@ -82,12 +91,12 @@ impl<T> CowVec<T> {
             return None;
         }
         // In range: every level below is full but the last, so the indexing cannot fail.
-        let spine = &self.root[i >> BLOCK_BITS];
-        let leaf = &spine[(i >> LEAF_BITS) & (SPINE - 1)];
-        Some(&leaf[i & (LEAF - 1)])
+        let spine = &self.root[i >> Self::BLOCK_BITS];
+        let leaf = &spine[(i >> B) & (SPINE - 1)];
+        Some(&leaf[i & (Self::LEAF - 1)])
     }
 
-    /// The rows as consecutive slices of up to 64, in order.
+    /// The rows as consecutive slices (one per leaf), in order.
     pub fn leaves(&self) -> impl Iterator<Item = &[T]> + '_ {
         self.root.iter().flat_map(|spine| spine.iter().map(|leaf| &leaf[..]))
     }
@@ -98,15 +107,15 @@ impl<T> CowVec<T> {
     }
 }
 
-impl<T: Clone> CowVec<T> {
+impl<T: Clone, const B: u32> CowVec<T, B> {
     /// Row `i`, to change in place: copies the shared part of its path first.
     pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
         if i >= self.len {
             return None;
         }
-        let spine = unique(&mut self.root).get_mut(i >> BLOCK_BITS)?;
-        let leaf = unique(spine).get_mut((i >> LEAF_BITS) & (SPINE - 1))?;
-        unique(leaf).get_mut(i & (LEAF - 1))
+        let spine = unique(&mut self.root).get_mut(i >> Self::BLOCK_BITS)?;
+        let leaf = unique(spine).get_mut((i >> B) & (SPINE - 1))?;
+        unique(leaf).get_mut(i & (Self::LEAF - 1))
     }
 
     /// Replaces row `i`; false when out of range.
@@ -123,8 +132,8 @@ impl<T: Clone> CowVec<T> {
     /// Appends a row (copies at most the last leaf, the last spine and the root).
     pub fn push(&mut self, value: T) {
         let i = self.len;
-        let (s, l) = (i >> BLOCK_BITS, (i >> LEAF_BITS) & (SPINE - 1));
-        if i & (LEAF - 1) != 0 {
+        let (s, l) = (i >> Self::BLOCK_BITS, (i >> B) & (SPINE - 1));
+        if i & (Self::LEAF - 1) != 0 {
             // The last leaf has room: rebuild it one longer.
             let root = unique(&mut self.root);
             let spine = unique(&mut root[s]);
@@ -142,18 +151,19 @@ impl<T: Clone> CowVec<T> {
     }
 }
 
-impl<T> FromIterator<T> for CowVec<T> {
+impl<T, const B: u32> FromIterator<T> for CowVec<T, B> {
     /// Packs rows into full leaves and spines (no copy-on-write overhead).
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let leaf_len = 1usize << B;
         let mut spines: Vec<Spine<T>> = Vec::new();
         let mut leaves: Vec<Leaf<T>> = Vec::with_capacity(SPINE);
-        let mut rows: Vec<T> = Vec::with_capacity(LEAF);
+        let mut rows: Vec<T> = Vec::with_capacity(leaf_len);
         let mut len = 0;
         for row in iter {
             rows.push(row);
             len += 1;
-            if rows.len() == LEAF {
-                leaves.push(Arc::from(std::mem::replace(&mut rows, Vec::with_capacity(LEAF))));
+            if rows.len() == leaf_len {
+                leaves.push(Arc::from(std::mem::replace(&mut rows, Vec::with_capacity(leaf_len))));
                 if leaves.len() == SPINE {
                     spines.push(Arc::from(std::mem::replace(&mut leaves, Vec::with_capacity(SPINE))));
                 }
@@ -171,22 +181,27 @@ impl<T> FromIterator<T> for CowVec<T> {
 
 /// Entities by dense index, with tombstones: a deleted entity keeps its slot and reads as
 /// absent, so an index never comes to mean another entity.
-#[derive(Clone)]
-pub struct Rows<T>(CowVec<Option<T>>);
+pub struct Rows<T, const B: u32 = LEAF_BITS>(CowVec<Option<T>, B>);
 
-impl<T> Default for Rows<T> {
+impl<T, const B: u32> Clone for Rows<T, B> {
+    fn clone(&self) -> Self {
+        Rows(self.0.clone())
+    }
+}
+
+impl<T, const B: u32> Default for Rows<T, B> {
     fn default() -> Self {
         Rows(CowVec::default())
     }
 }
 
-impl<T: std::fmt::Debug> std::fmt::Debug for Rows<T> {
+impl<T: std::fmt::Debug, const B: u32> std::fmt::Debug for Rows<T, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.0.iter()).finish()
     }
 }
 
-impl<T> Rows<T> {
+impl<T, const B: u32> Rows<T, B> {
     /// The number of slots, tombstones included: every index below it was handed out once.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -214,7 +229,7 @@ impl<T> Rows<T> {
     }
 }
 
-impl<T: Clone> Rows<T> {
+impl<T: Clone, const B: u32> Rows<T, B> {
     /// The entity in slot `i`, to change in place.
     pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut T> {
         self.0.get_mut(i).and_then(Option::as_mut)
@@ -232,14 +247,14 @@ impl<T: Clone> Rows<T> {
     }
 }
 
-impl<T> Rows<T> {
+impl<T, const B: u32> Rows<T, B> {
     /// Rows from slots, `None` for a tombstone.
     pub(crate) fn from_slots(slots: Vec<Option<T>>) -> Self {
         Rows(slots.into_iter().collect())
     }
 }
 
-impl<T> FromIterator<T> for Rows<T> {
+impl<T, const B: u32> FromIterator<T> for Rows<T, B> {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         Rows(iter.into_iter().map(Some).collect())
     }
@@ -272,12 +287,25 @@ mod tests {
         assert_eq!(before.len(), 10_000);
         assert!((0..10_000).all(|i| before.get(i) == Some(&i)));
         assert_eq!(v.iter().count(), 12_345);
-        assert!(v.leaves().all(|leaf| leaf.len() <= LEAF));
+        assert!(v.leaves().all(|leaf| leaf.len() <= 1 << LEAF_BITS));
+    }
+
+    #[test]
+    fn small_leaves_read_and_write_alike() {
+        let mut v: CowVec<u32, 3> = (0..5_000).collect();
+        let before = v.clone();
+        for i in (0..5_000).step_by(7) {
+            v.set(i, 0);
+        }
+        v.push(5_000);
+        assert!((0..5_000).all(|i| before.get(i as usize) == Some(&i)));
+        assert!((0..=5_000u32).all(|i| v.get(i as usize) == Some(&if i % 7 == 0 && i < 5_000 { 0 } else { i })));
+        assert!(v.leaves().all(|leaf| leaf.len() <= 8));
     }
 
     #[test]
     fn pushing_onto_an_empty_vector_matches_collecting() {
-        let mut pushed = CowVec::new();
+        let mut pushed: CowVec<u32> = CowVec::new();
         for i in 0..9_000u32 {
             pushed.push(i);
             let copy = pushed.clone();

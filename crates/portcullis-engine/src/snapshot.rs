@@ -50,6 +50,10 @@ pub struct ClientIdx(pub u32);
 /// cost more than it protects here.
 pub type IdMap<I> = imbl::GenericHashMap<Arc<str>, I, FxBuildHasher, imbl::shared_ptr::DefaultSharedPtr>;
 
+/// Users are stored eight to a leaf: a role given to a large group rewrites members scattered
+/// over the whole table, and each of them copies its leaf.
+pub const USER_LEAF_BITS: u32 = 3;
+
 /// A persistent set of users, in index order.
 pub type UserSet = imbl::OrdSet<UserIdx>;
 
@@ -217,7 +221,7 @@ pub struct Snapshot {
     /// `adminsCanOpenAppsWithoutSpaceRole`.
     pub admins_can_open_apps: bool,
     /// Users, by [`UserIdx`] (deleted users are tombstones).
-    pub users: Rows<UserInfo>,
+    pub users: Rows<UserInfo, USER_LEAF_BITS>,
     /// Groups, by [`GroupIdx`].
     pub groups: Rows<GroupInfo>,
     /// Spaces, by [`SpaceIdx`].
