@@ -391,7 +391,12 @@ impl Snapshot {
 
         // Ids resolve through plain hash maps while building (a few million look-ups for a large
         // tenant); the persistent maps are filled once at the end.
-        let mut ids = BuildIds::default();
+        let mut ids = BuildIds {
+            users: with_capacity(tenant.users.len()),
+            groups: with_capacity(tenant.groups.len()),
+            spaces: with_capacity(tenant.spaces.len()),
+            content: with_capacity(tenant.content.len()),
+        };
         let mut groups = Vec::with_capacity(tenant.groups.len());
         for group in &tenant.groups {
             let name: Arc<str> = Arc::from(group.name.as_str());
@@ -579,8 +584,9 @@ impl Snapshot {
     /// ```
     ///
     /// Tenant-wide changes (settings that matter to rights, UserDefault, the roles of Everyone)
-    /// recompute every user. A write that touches existing content and changes its shares or
-    /// `uses` scans the tenant's list of them once, as the model's own write did.
+    /// recompute every user. A write that touches existing content (a share, a `uses`, a
+    /// deletion) scans the tenant's lists of shares and `uses` once: the model keeps no index of
+    /// them, and its own write scanned them too. Creating items needs no scan.
     pub fn apply(&self, tenant: &Tenant, touched: &Touched, revision: u64) -> Snapshot {
         let mut next = self.clone();
         next.revision = revision;
@@ -1060,7 +1066,10 @@ impl Ids for Snapshot {
     }
 }
 
-#[derive(Default)]
+fn with_capacity<V>(n: usize) -> FxHashMap<Arc<str>, V> {
+    FxHashMap::with_capacity_and_hasher(n, Default::default())
+}
+
 struct BuildIds {
     users: FxHashMap<Arc<str>, UserIdx>,
     groups: FxHashMap<Arc<str>, GroupIdx>,
