@@ -262,7 +262,7 @@ fn user_cap<T: Trace>(rights: &TenantRights, wanted: CapSet, trace: &mut T) -> b
     if let Some(capability) = first(rights.user_default) {
         trace.push(|| Reason::UserDefault { capability, granted: true });
     }
-    for assignment in &rights.assignments {
+    for assignment in rights.assignments.iter() {
         if let Some(capability) = first(assignment.role.user_caps) {
             trace.push(|| Reason::Role { role: assignment.role.name.clone(), via: assignment.via.clone(), capability });
         }
@@ -275,7 +275,7 @@ fn admin_cap<T: Trace>(rights: &TenantRights, wanted: CapSet, trace: &mut T) -> 
     if rights.admin_caps.0 & wanted.0 == 0 {
         return false;
     }
-    for assignment in &rights.assignments {
+    for assignment in rights.assignments.iter() {
         if let Some(capability) = assignment.role.admin_caps.iter().find(|c| wanted.contains(*c)) {
             trace.push(|| Reason::Role { role: assignment.role.name.clone(), via: assignment.via.clone(), capability });
         }
@@ -387,7 +387,7 @@ pub(crate) fn admin_without_role<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, act
     if !allowed || !ctx.rights.admin_caps.contains(cap) {
         return false;
     }
-    for assignment in &ctx.rights.assignments {
+    for assignment in ctx.rights.assignments.iter() {
         if assignment.role.admin_caps.contains(cap) {
             trace.push(|| Reason::AdminWithoutSpaceRole { role: assignment.role.name.clone(), via: assignment.via.clone() });
         }
@@ -487,7 +487,7 @@ pub(crate) fn shared_with<T: Trace>(ctx: &Ctx<'_>, item: &ContentInfo, action: A
         trace.push(|| Reason::Share { role, group: None });
         return true;
     }
-    for &group in &ctx.rights.groups {
+    for &group in ctx.rights.groups.iter() {
         if let Some(role) = lookup(&item.group_shares, group).and_then(|roles| roles.iter().next()) {
             trace.push(|| Reason::Share { role, group: Some(ctx.snapshot.group(group).name.clone()) });
             return true;

@@ -6,6 +6,7 @@
 //! why in its [`Explanation`].
 #![warn(missing_docs)]
 
+pub mod cow;
 pub mod decide;
 pub mod err;
 pub mod explain;
@@ -21,4 +22,4 @@ pub use err::RequestError;
 pub use explain::{Explanation, Reason, Via};
 pub use request::{Channel, ChannelKind, RawRequest, Request, Resolved, Resource, resolve};
 pub use session::Sessions;
-pub use snapshot::{ClientIdx, ContentHot, ContentIdx, GroupIdx, Snapshot, SpaceIdx, TenantRights, UserIdx};
+pub use snapshot::{ClientIdx, ContentHot, ContentIdx, GroupBinding, GroupIdx, Snapshot, SpaceIdx, TenantRights, UserIdx};

@@ -41,7 +41,7 @@ fn list(snapshot: &Snapshot, user: UserIdx, channel: Channel<'_>, action: Action
         return Vec::new();
     }
     if action == Action::AppReload {
-        return snapshot.content_hot.iter().enumerate().filter(|(_, hot)| hot.kind == kind).map(|(i, _)| ContentIdx(i as u32)).filter(|&item| {
+        return snapshot.content_hot.iter().enumerate().filter(|(_, hot)| hot.kind == Some(kind)).map(|(i, _)| ContentIdx(i as u32)).filter(|&item| {
             evaluate(snapshot, &Request { user, channel, action, resource: Resource::Content(item), explain: false }, &mut Silent)
         }).collect();
     }
@@ -59,8 +59,9 @@ fn list(snapshot: &Snapshot, user: UserIdx, channel: Channel<'_>, action: Action
     let admin_scope_open = scope_allows(&ctx, action, true, t);
     let grants: Vec<SpaceGrant> = snapshot
         .spaces
-        .iter()
+        .slots()
         .map(|space| {
+            let Some(space) = space else { return SpaceGrant::default() };
             let admin = admin_scope_open && admin_without_role(&ctx, space, action, t);
             if !user_path_open {
                 return SpaceGrant { admin, ..SpaceGrant::default() };
@@ -80,22 +81,27 @@ fn list(snapshot: &Snapshot, user: UserIdx, channel: Channel<'_>, action: Action
     let personal_open = user_path_open && tables::personal_owner_grants(action);
     let may_share = user_path_open && tables::share_grants(action);
     let mut out = Vec::new();
-    for (i, hot) in snapshot.content_hot.iter().enumerate() {
-        if hot.kind != kind {
-            continue;
+    let mut base = 0usize;
+    for leaf in snapshot.content_hot.leaves() {
+        for (offset, hot) in leaf.iter().enumerate() {
+            if hot.kind != Some(kind) {
+                continue;
+            }
+            let i = base + offset;
+            let owns = hot.owner == user.0;
+            let allowed = if hot.space == ContentHot::PERSONAL {
+                personal_open && owns
+            } else {
+                let grant = grants.get(hot.space as usize).copied().unwrap_or_default();
+                grant.admin
+                    || if owns { grant.owner } else { grant.not_owner }
+                    || (may_share && hot.shared && snapshot.content.get(i).is_some_and(|item| shared_with(&ctx, item, action, t)))
+            };
+            if allowed {
+                out.push(ContentIdx(i as u32));
+            }
         }
-        let owns = hot.owner == user.0;
-        let allowed = if hot.space == ContentHot::PERSONAL {
-            personal_open && owns
-        } else {
-            let grant = grants[hot.space as usize];
-            grant.admin
-                || if owns { grant.owner } else { grant.not_owner }
-                || (may_share && hot.shared && shared_with(&ctx, &snapshot.content[i], action, t))
-        };
-        if allowed {
-            out.push(ContentIdx(i as u32));
-        }
+        base += leaf.len();
     }
     out
 }

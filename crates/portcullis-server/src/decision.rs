@@ -252,8 +252,8 @@ pub async fn list_resources(
                     more = true;
                     break;
                 }
+                let Some(space) = snapshot.spaces.get(idx) else { continue };
                 if allowed(Resource::Space(SpaceIdx(idx as u32))) {
-                    let space = &snapshot.spaces[idx];
                     resources.push(ResourceBody { id: space.id.to_string(), name: space.name.to_string(), kind: "space" });
                 }
             }
@@ -265,7 +265,7 @@ pub async fn list_resources(
                 None => 0,
             };
             for idx in start..snapshot.content.len() {
-                let item = &snapshot.content[idx];
+                let Some(item) = snapshot.content.get(idx) else { continue };
                 if item.kind != wanted {
                     continue;
                 }
@@ -346,6 +346,9 @@ pub async fn list_users(
         if users.len() == limit {
             more = true;
             break;
+        }
+        if snapshot.users.get(idx).is_none() {
+            continue;
         }
         let user = UserIdx(idx as u32);
         let channel = channel(&view, user, via)?;

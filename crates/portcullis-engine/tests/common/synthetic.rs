@@ -34,6 +34,11 @@ pub fn user_id(i: usize) -> String {
 
 /// Builds a tenant of `n_users` users (groups, spaces and content scale with it).
 pub fn tenant(n_users: usize, seed: u64) -> Tenant {
+    tenant_sized(n_users, n_users, seed)
+}
+
+/// The same with `n_content` apps and data connections.
+pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
     let mut rng = Rng::new(seed);
     let mut tenant = Tenant::new("synthetic");
     let download = Permission::parse("in-app-content-download").unwrap();
@@ -86,7 +91,6 @@ pub fn tenant(n_users: usize, seed: u64) -> Tenant {
         }
         tenant.spaces.upsert(Space { id: format!("s{s}"), name: format!("Space {s}"), space_type, owner, members });
     }
-    let n_content = n_users;
     for c in 0..n_content {
         let in_space = rng.below(4) != 0;
         let space = in_space.then(|| format!("s{}", rng.below(n_spaces)));

@@ -4,5 +4,6 @@
 #[expect(dead_code, reason = "shared with the benches; not every helper is used here")]
 mod synthetic;
 
+mod live;
 mod prop;
 mod reference;

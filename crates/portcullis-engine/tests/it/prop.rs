@@ -11,11 +11,11 @@ use proptest::prelude::*;
 use crate::reference::{self, Via};
 use crate::synthetic::Rng;
 
-const SCOPE_POOL: &[&str] = &[
+pub const SCOPE_POOL: &[&str] = &[
     "user_default", "admin_classic", "apps", "apps:read", "apps.data:export", "spaces", "spaces:read",
     "data-connections", "data-connections:read", "admin.apps", "admin.spaces", "glossaries", "api-keys",
 ];
-const ROLE_POOL: &[&str] = &[
+pub const ROLE_POOL: &[&str] = &[
     "TenantAdmin", "AnalyticsAdmin", "DataAdmin", "AuditAdmin", "SharedSpaceCreator", "Steward", "Developer",
     "CollaborationPlatformUser", "PrivateAnalyticsContentCreator", "c0", "c1", "c2",
 ];
