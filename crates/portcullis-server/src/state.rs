@@ -4,8 +4,9 @@
 //!
 //! A write is the one write path: `Tenant::apply` on the live model (the model's rules), then
 //! `Store::commit_changes` (the touched rows, the change log and the events, with a
-//! compare-and-swap on the revision), then a new view; a refused or failed write is undone
-//! on the live model, so it always equals the store at its revision.
+//! compare-and-swap on the revision), then the next view derived with `Snapshot::apply` at the
+//! cost of what was touched; a refused or failed write is undone on the live model, so it
+//! always equals the store at its revision.
 //!
 //! INVARIANT: a decision reads one `Arc<View>` from start to end; views are never mutated,
 //! only replaced, and a replacement never goes back in revision.
@@ -380,14 +381,21 @@ impl AppState {
                     event
                 })
                 .collect();
-            let write = ChangeSet { base_revision: live.revision, after: &live.tenant, changes, touched: &touched, events: &events, author };
+            let base_revision = live.revision;
+            let write = ChangeSet { base_revision, after: &live.tenant, changes, touched: &touched, events: &events, author };
             let committed = self.0.store.commit_changes(tenant.id, write).await;
             match committed {
                 Ok(revision) => {
                     live.revision = revision;
                     let current = tenant.view();
                     let mut sessions = current.sessions.clone();
-                    let snapshot = Snapshot::build(&live.tenant, revision);
+                    // The view is the live model's at the base revision (both change under this
+                    // lock), so the next snapshot is derived at the cost of what was touched.
+                    let snapshot = if current.snapshot.revision == base_revision {
+                        current.snapshot.apply(&live.tenant, &touched, revision)
+                    } else {
+                        Snapshot::build(&live.tenant, revision)
+                    };
                     sessions.rebind(&snapshot);
                     tenant.swap(View { snapshot: Arc::new(snapshot), sessions });
                     return Ok(Written { view: tenant.view(), applied });
