@@ -6,10 +6,10 @@
 //! 401 in Qlik's error envelope, which is what `@qlik/api` reads. The operator token is not
 //! a user and gets no caller here.
 //!
-//! A commit is the store's diff commit: in one transaction it checks that the stored revision
-//! is still the one the change was computed on (compare-and-swap, so nodes sharing one
-//! PostgreSQL database cannot race), writes only what differs, and appends one audit event per
-//! `AuditNote`. Commits of this node are also serialized, which saves retries.
+//! A commit goes to the live model (`AppState::replace_model`): the entities that differ from
+//! the live tenant are written in one transaction with a compare-and-swap on the revision (so
+//! nodes sharing one PostgreSQL database cannot race) and one audit event per `AuditNote`, and
+//! the view is derived from what they touched. Commits of this node are also serialized.
 
 use std::sync::Arc;
 
@@ -67,13 +67,11 @@ impl ApiHost for QlikHost {
         let _committing = self.committing.lock().await;
         let author = author_of(commit.actor);
         let drafts: Vec<EventDraft> = commit.notes.iter().map(|note| draft_of(note, &author)).collect();
-        let revision = match self.state.store().commit(record.id, commit.base_revision, commit.before, commit.after, &drafts).await {
-            Ok(revision) => revision,
-            Err(StoreError::Conflict(_)) => return Err(HostError::Stale { base_revision: commit.base_revision }),
-            Err(other) => return Err(host_error(other)),
-        };
-        self.state.refresh(&record).await.map_err(host_error)?;
-        Ok(revision)
+        match self.state.replace_model(&record, commit.base_revision, commit.after, &drafts).await {
+            Ok(revision) => Ok(revision),
+            Err(StoreError::Conflict(_)) => Err(HostError::Stale { base_revision: commit.base_revision }),
+            Err(other) => Err(host_error(other)),
+        }
     }
 
     async fn create_api_key(&self, tenant: &str, key: NewApiKey) -> Result<CreatedApiKey, HostError> {

@@ -414,6 +414,45 @@ impl AppState {
         }
     }
 
+    /// Stores `after`, a whole new state of the tenant computed from the live model at
+    /// `base_revision` (the management API's handlers work that way): the entities that differ
+    /// are found by comparing, their rows written, and the view derived from what they touched.
+    /// [`StoreError::Conflict`] when the tenant has moved on since `base_revision`.
+    pub async fn replace_model(&self, tenant: &TenantState, base_revision: u64, after: &Tenant, events: &[portcullis_store::EventDraft]) -> Result<u64, StoreError> {
+        let mut live = tenant.live.write().await;
+        if live.revision != base_revision {
+            self.catch_up(tenant, &mut live).await?;
+            return Err(StoreError::Conflict(format!("the tenant is at revision {}, not {base_revision}", live.revision)));
+        }
+        let touched = Touched::between(&live.tenant, after);
+        let author = events.first().map(|e| e.author.clone()).unwrap_or_default();
+        let write = ChangeSet { base_revision, after, changes: &[], touched: &touched, events, author: &author };
+        let revision = match self.0.store.commit_changes(tenant.id, write).await {
+            Ok(revision) => revision,
+            Err(error) => {
+                if matches!(error, StoreError::Conflict(_)) {
+                    self.catch_up(tenant, &mut live).await?;
+                }
+                return Err(error);
+            }
+        };
+        if revision == base_revision {
+            return Ok(revision);
+        }
+        live.tenant = after.clone();
+        live.revision = revision;
+        let current = tenant.view();
+        let snapshot = if current.snapshot.revision == base_revision {
+            current.snapshot.apply(&live.tenant, &touched, revision)
+        } else {
+            Snapshot::build(&live.tenant, revision)
+        };
+        let mut sessions = current.sessions.clone();
+        sessions.rebind(&snapshot);
+        tenant.swap(View { snapshot: Arc::new(snapshot), sessions });
+        Ok(revision)
+    }
+
     /// Applies one change and returns the view that includes it (read-your-writes).
     pub async fn apply(&self, tenant: &TenantState, change: &Change, author: &Author) -> Result<Arc<View>, StoreError> {
         Ok(self.write(tenant, std::slice::from_ref(change), author).await?.view)
