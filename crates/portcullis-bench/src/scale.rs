@@ -3,13 +3,20 @@
 //! operation's cost follows the work it does, not the size of the tenant.
 //!
 //! Each size is generated, written as a tenant file and then timed: loading and validating the
-//! file, building the engine's snapshot. The figures go to BENCHMARKS.md.
+//! file, building the engine's snapshot; then, on an embedded SQLite store in a temporary
+//! folder, the server's state: importing the tenant, starting from the store, writes through the
+//! one write path (acknowledged and visible on the node) and logins. The figures go to
+//! BENCHMARKS.md.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use portcullis_engine::Snapshot;
+use portcullis_model::Change;
 use portcullis_model::tenant_file::load_tenant_text;
+use portcullis_server::state::{AppState, ServerConfig};
+use portcullis_store::{Author, ImportMode};
 
 use crate::tenant_file::write_tenant;
 use crate::workload::{self, Shape};
@@ -23,6 +30,9 @@ pub struct ScaleArgs {
     /// The workload's seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Writes (and logins) timed per size.
+    #[arg(long, default_value_t = 500)]
+    pub writes: usize,
 }
 
 /// One size's figures.
@@ -30,12 +40,16 @@ pub struct ScaleArgs {
 struct Row {
     users: usize,
     items: usize,
-    file_bytes: usize,
     load_file: Duration,
     build_snapshot: Duration,
+    import: Duration,
+    startup: Duration,
+    write_p50: Duration,
+    write_p99: Duration,
+    login_p50: Duration,
 }
 
-fn measure(users: usize, seed: u64) -> Result<Row> {
+fn measure(users: usize, seed: u64, n_writes: usize, runtime: &tokio::runtime::Runtime) -> Result<Row> {
     let tenant = workload::generate(&Shape::scaled(users, seed));
     let mut text = Vec::new();
     write_tenant(&tenant, &mut text).context("writing the tenant file")?;
@@ -45,50 +59,92 @@ fn measure(users: usize, seed: u64) -> Result<Row> {
     let loaded = load_tenant_text("bench.yaml", &text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let load_file = start.elapsed();
     anyhow::ensure!(loaded.users.len() == tenant.users.len(), "the loaded tenant lost users");
+    drop(text);
 
     let start = Instant::now();
     let snapshot = Snapshot::build(&loaded, 1);
     let build_snapshot = start.elapsed();
-    std::hint::black_box(&snapshot);
+    drop(snapshot);
 
-    Ok(Row { users: tenant.users.len(), items: tenant.content.len(), file_bytes: text.len(), load_file, build_snapshot })
+    let dir = std::env::temp_dir().join(format!("portcullis-scale-{}-{users}", std::process::id()));
+    std::fs::create_dir_all(&dir).context("a temporary folder")?;
+    let url = format!("sqlite://{}", dir.join("scale.db").display());
+    let result = runtime.block_on(async {
+        let store = portcullis_store::open(&url).await?;
+        let start = Instant::now();
+        store.import_tenant(&loaded, ImportMode::Replace, &Author::cli()).await?;
+        let import = start.elapsed();
+        let start = Instant::now();
+        let state = AppState::new(Arc::clone(&store), ServerConfig::default()).await?;
+        let startup = start.elapsed();
+        let live = state.tenant_by_name(&loaded.name).await?.context("the tenant is live")?;
+        let author = Author::cli();
+        // Users join a group and leave it again: every write touches one user.
+        let mut writes = Vec::with_capacity(n_writes);
+        for i in 0..n_writes {
+            let user = loaded.users[(i * 7919) % loaded.users.len()].id.clone();
+            let group = loaded.groups[(i * 104_729) % loaded.groups.len()].name.clone();
+            let change = if loaded.user(&user).is_some_and(|u| u.groups.contains(&group)) || i % 2 == 1 {
+                Change::LeaveGroup { user, group }
+            } else {
+                Change::JoinGroup { user, group }
+            };
+            let start = Instant::now();
+            state.write(&live, std::slice::from_ref(&change), &author).await?;
+            writes.push(start.elapsed());
+        }
+        let mut logins = Vec::with_capacity(n_writes);
+        for i in 0..n_writes {
+            let user = &loaded.users[(i * 31) % loaded.users.len()].id;
+            let start = Instant::now();
+            state.login(&live, user, &author).await?;
+            logins.push(start.elapsed());
+        }
+        anyhow::Ok((import, startup, writes, logins))
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let (import, startup, mut writes, mut logins) = result?;
+    writes.sort();
+    logins.sort();
+    let at = |v: &[Duration], q: f64| v.get(((v.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
+    Ok(Row {
+        users: tenant.users.len(),
+        items: tenant.content.len(),
+        load_file,
+        build_snapshot,
+        import,
+        startup,
+        write_p50: at(&writes, 0.5),
+        write_p99: at(&writes, 0.99),
+        login_p50: at(&logins, 0.5),
+    })
 }
 
 fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
 /// Runs every size and prints a table with the ratio of the largest to the smallest.
 pub fn run(args: &ScaleArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("a tokio runtime")?;
     let mut rows = Vec::new();
     for &users in &args.users {
         eprintln!("measuring {users} users ...");
-        rows.push(measure(users, args.seed)?);
+        rows.push(measure(users, args.seed, args.writes, &runtime)?);
     }
-    println!("| users | items | file | load + validate file | build snapshot |");
-    println!("|---:|---:|---:|---:|---:|");
+    println!("| users | items | load + validate file | build snapshot | import (SQLite) | start from store | write p50 | write p99 | login p50 |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let cells = |r: &Row| [r.load_file, r.build_snapshot, r.import, r.startup, r.write_p50, r.write_p99, r.login_p50];
     for row in &rows {
-        println!(
-            "| {} | {} | {:.1} MB | {} | {} |",
-            row.users,
-            row.items,
-            row.file_bytes as f64 / 1e6,
-            ms(row.load_file),
-            ms(row.build_snapshot)
-        );
+        let times: Vec<String> = cells(row).iter().map(|d| ms(*d)).collect();
+        println!("| {} | {} | {} |", row.users, row.items, times.join(" | "));
     }
     if let (Some(small), Some(large)) = (rows.first(), rows.last())
         && rows.len() > 1
     {
-        let ratio = |a: Duration, b: Duration| b.as_secs_f64() / a.as_secs_f64().max(1e-9);
-        println!(
-            "| ratio {}k → {}k ({}×) | | | {:.2}× | {:.2}× |",
-            small.users / 1000,
-            large.users / 1000,
-            large.users / small.users.max(1),
-            ratio(small.load_file, large.load_file),
-            ratio(small.build_snapshot, large.build_snapshot)
-        );
+        let ratios: Vec<String> =
+            cells(small).iter().zip(cells(large)).map(|(a, b)| format!("{:.2}×", b.as_secs_f64() / a.as_secs_f64().max(1e-9))).collect();
+        println!("| ratio {}k → {}k | | {} |", small.users / 1000, large.users / 1000, ratios.join(" | "));
     }
     Ok(())
 }
