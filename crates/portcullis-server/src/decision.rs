@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
 use portcullis_engine::{
-    Channel, ContentIdx, Decision, RawRequest, Request, RequestError, Resource, SpaceIdx, TenantRights, UserIdx, decide, resolve,
+    Channel, Decision, RawRequest, Request, RequestError, Resource, SpaceIdx, TenantRights, UserIdx, decide, resolve,
 };
 use portcullis_model::{Action, ContentKind, ResourceKind};
 
@@ -264,18 +264,16 @@ pub async fn list_resources(
                 Some(id) => snapshot.content_idx(id).ok_or_else(bad_cursor)?.0 as usize + 1,
                 None => 0,
             };
-            for idx in start..snapshot.content.len() {
-                let Some(item) = snapshot.content.get(idx) else { continue };
-                if item.kind != wanted {
-                    continue;
-                }
+            // The engine's listing path: grant paths worked out once per space, then one look
+            // per item (equal to deciding every item; the engine's property test checks it).
+            for item_idx in portcullis_engine::permitted_content(snapshot, user, channel, action).filter(|i| i.0 as usize >= start) {
                 if resources.len() == limit {
                     more = true;
                     break;
                 }
-                if allowed(Resource::Content(ContentIdx(idx as u32))) {
-                    resources.push(ResourceBody { id: item.id.to_string(), name: item.name.to_string(), kind: content_kind_word(item.kind) });
-                }
+                let item = snapshot.content_item(item_idx);
+                debug_assert_eq!(item.kind, wanted);
+                resources.push(ResourceBody { id: item.id.to_string(), name: item.name.to_string(), kind: content_kind_word(item.kind) });
             }
         }
     }
