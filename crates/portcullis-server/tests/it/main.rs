@@ -9,6 +9,7 @@ mod authzen;
 mod credentials;
 mod decisions;
 mod isolation;
+mod live_view;
 mod limits;
 mod operations;
 mod qlik_api;
