@@ -15,6 +15,7 @@ use crate::dto::{
 use crate::err::{ApiError, Service};
 use crate::ids::{self, EVERYONE_ID, EVERYONE_NAME};
 use crate::mutation::{AuditNote, Mutation};
+use portcullis_model::Change;
 use crate::paging::{
     Href, Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys,
 };
@@ -212,23 +213,22 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<GroupDto>, ApiErro
         None | Some(Value::Null) => Vec::new(),
         Some(value) => resolve_role_refs(S, ctx.tenant, value)?,
     };
-    let mut tenant = ctx.tenant.clone();
-    tenant
-        .create_group(Group {
-            name: name.to_owned(),
-            provider_type,
-            roles: roles.clone(),
-        })
-        .map_err(|e| ApiError::from_op(S, 409, e))?;
-    let group = tenant.group(name).ok_or_else(ApiError::internal)?;
-    let dto = group_dto(&tenant, ctx.api_base, group);
+    let group = Group {
+        name: name.to_owned(),
+        provider_type,
+        roles: roles.clone(),
+    };
     let note = AuditNote::new(
         EventType::GroupCreated,
         "group",
-        dto.id.clone(),
+        ids::group_id(name),
         json!({ "name": name, "providerType": provider_type.as_str(), "assignedRoles": roles }),
     );
-    Ok(Mutation::one(tenant, note, dto))
+    let name = name.to_owned();
+    Ok(Mutation::then(vec![Change::CreateGroup { group }], note, S, 409, move |ctx| {
+        let group = ctx.tenant.group(&name).ok_or_else(ApiError::internal)?;
+        Ok(group_dto(ctx.tenant, ctx.api_base, group))
+    }))
 }
 
 /// `PATCH /groups/{id}`: `replace` of `assignedRoles` (204). Renaming is not supported: a
@@ -242,14 +242,12 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
         ));
     }
     let name = find(ctx, id)?.name.clone();
-    let mut tenant = ctx.tenant.clone();
+    let mut changes = Vec::new();
     for op in parse_patch(S, body)? {
         match (op.op.as_str(), op.target()) {
             ("replace", "assignedRoles") => {
-                let roles = resolve_role_refs(S, &tenant, op.value(S)?)?;
-                tenant
-                    .replace_group_roles(&name, &roles)
-                    .map_err(|e| ApiError::from_op(S, 400, e))?;
+                let roles = resolve_role_refs(S, ctx.tenant, op.value(S)?)?;
+                changes.push(Change::ReplaceGroupRoles { name: name.clone(), roles });
             }
             ("replace", "name" | "description") => {
                 return Err(ApiError::bad_request(
@@ -269,7 +267,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
         id,
         json!({ "name": name, "patch": body }),
     );
-    Ok(Mutation::one(tenant, note, ()))
+    Ok(Mutation::new(changes, note, S, 400, ()))
 }
 
 /// `DELETE /groups/{id}`: a custom group only when it has no members (409 otherwise).
@@ -279,17 +277,13 @@ pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
         return Err(ApiError::bad_request(S, "Everyone cannot be deleted"));
     }
     let name = find(ctx, id)?.name.clone();
-    let mut tenant = ctx.tenant.clone();
-    tenant
-        .delete_group(&name)
-        .map_err(|e| ApiError::from_op(S, 409, e))?;
     let note = AuditNote::new(
         EventType::GroupDeleted,
         "group",
         id,
         json!({ "name": name }),
     );
-    Ok(Mutation::one(tenant, note, ()))
+    Ok(Mutation::new(vec![Change::DeleteGroup { name }], note, S, 409, ()))
 }
 
 /// `GroupSettings`.
@@ -345,15 +339,13 @@ fn settings_dto(tenant: &Tenant, api_base: &str) -> GroupSettingsDto {
 /// Everyone (204).
 pub fn patch_settings(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::GroupManage)?;
-    let mut tenant = ctx.tenant.clone();
+    let mut changes = Vec::new();
     let everyone_path = format!("systemGroups/{EVERYONE_ID}/assignedRoles");
     for op in parse_patch(S, body)? {
         match (op.op.as_str(), op.target()) {
             ("replace", path) if path == everyone_path => {
-                let roles = resolve_role_refs(S, &tenant, op.value(S)?)?;
-                tenant
-                    .replace_everyone_roles(&roles)
-                    .map_err(|e| ApiError::from_op(S, 400, e))?;
+                let roles = resolve_role_refs(S, ctx.tenant, op.value(S)?)?;
+                changes.push(Change::ReplaceEveryoneRoles { roles });
             }
             ("replace", "autoCreateGroups" | "syncIdpGroups")
                 if op.value(S)?.as_bool() == Some(true) => {}
@@ -372,5 +364,5 @@ pub fn patch_settings(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<()>, ApiEr
         EVERYONE_ID,
         json!({ "name": EVERYONE_NAME, "patch": body }),
     );
-    Ok(Mutation::one(tenant, note, ()))
+    Ok(Mutation::new(changes, note, S, 400, ()))
 }

@@ -1,39 +1,49 @@
-//! What the router needs from the server: a tenant's current state, a way to commit a
-//! changed tenant, and the credential stores (API keys, OAuth client secrets), which live
+//! What the router needs from the server: a tenant's current state, a way to commit
+//! [`Change`]s to it, and the credential stores (API keys, OAuth client secrets), which live
 //! outside the tenant model. The server implements [`ApiHost`] over its store and snapshot
 //! registry; tests implement it in memory.
 
+use std::fmt;
 use std::future::Future;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use portcullis_engine::Snapshot;
-use portcullis_model::Tenant;
+use portcullis_model::tenant_ops::OpError;
+use portcullis_model::{Change, Tenant};
 
 use crate::caller::Caller;
 use crate::mutation::AuditNote;
 
-/// A tenant as of one revision: the model and the engine's snapshot of it.
-#[derive(Debug, Clone)]
+/// A borrowed tenant: the host's live model (e.g. a read guard), held while a handler runs.
+pub type TenantRef = Box<dyn Deref<Target = Tenant> + Send + Sync>;
+
+/// A tenant as of one revision: the model and the engine's snapshot of it. The router drops it
+/// before it commits (a host may hold a read lock on its model through `tenant`).
 pub struct TenantState {
     /// The tenant.
-    pub tenant: Arc<Tenant>,
+    pub tenant: TenantRef,
     /// Its snapshot (built from `tenant` at `revision`).
     pub snapshot: Arc<Snapshot>,
     /// The revision both were read at.
     pub revision: u64,
 }
 
-/// A change to commit: the difference between `before` and `after`, in one transaction.
+impl fmt::Debug for TenantState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantState").field("tenant", &self.tenant.name).field("revision", &self.revision).finish()
+    }
+}
+
+/// A write to commit: changes to apply, all or none, in one transaction.
 #[derive(Debug, Clone, Copy)]
 pub struct Commit<'a> {
-    /// The revision `before` was read at; the host refuses with [`HostError::Stale`] when the
+    /// The revision the handler read; the host refuses with [`HostError::Stale`] when the
     /// tenant has moved on since (the router then reads again and retries).
     pub base_revision: u64,
-    /// The tenant as read.
-    pub before: &'a Tenant,
-    /// The tenant as it should be.
-    pub after: &'a Tenant,
-    /// One note per change, for the audit trail.
+    /// The changes, in order (`Tenant::apply_all`).
+    pub changes: &'a [Change],
+    /// The audit trail's account of them (one note per request, usually).
     pub notes: &'a [AuditNote],
     /// Who made the change.
     pub actor: &'a Caller,
@@ -91,6 +101,14 @@ pub enum HostError {
     /// The store refused the change; the message is safe to show.
     #[error("{0}")]
     Refused(String),
+    /// The model refused change number `index` of the commit; nothing was written.
+    #[error("change {index} refused: {error}")]
+    Rejected {
+        /// Position of the refused change in [`Commit::changes`].
+        index: usize,
+        /// The model's reason.
+        error: OpError,
+    },
     /// Storage is unavailable; the message is for logs only.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -104,8 +122,9 @@ pub trait ApiHost: Clone + Send + Sync + 'static {
         tenant: &str,
     ) -> impl Future<Output = Result<TenantState, HostError>> + Send;
 
-    /// Stores `after` in place of `before` in one transaction, with the notes; returns the new
-    /// revision. The next [`ApiHost::tenant_state`] (and every decision) sees the change.
+    /// Applies the commit's changes to the tenant at `base_revision` (all or none) and stores
+    /// what they touched in one transaction, with the notes' events; returns the new revision
+    /// ([`HostError::Rejected`] when the model refuses one). The next [`ApiHost::tenant_state`] (and every decision) sees the change.
     fn commit(
         &self,
         tenant: &str,

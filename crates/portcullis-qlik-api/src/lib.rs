@@ -36,7 +36,7 @@ pub mod users;
 
 pub use caller::{Caller, CallerChannel, Ctx};
 pub use err::{ApiError, ErrorEnvelope};
-pub use host::{ApiHost, ApiKeyInfo, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
-pub use mutation::{AuditNote, Mutation};
+pub use host::{ApiHost, ApiKeyInfo, Commit, CreatedApiKey, HostError, NewApiKey, TenantRef, TenantState};
+pub use mutation::{AuditNote, Mutation, Reply};
 pub use ratelimit::{RateLimitConfig, RateLimiter, Tier};
 pub use routes::{ApiConfig, product_info_routes, routes};

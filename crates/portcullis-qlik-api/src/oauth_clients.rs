@@ -13,6 +13,7 @@ use crate::dto::ListDto;
 use crate::err::{ApiError, Service};
 use crate::ids::{self, IdKind};
 use crate::mutation::{AuditNote, Mutation};
+use portcullis_model::Change;
 use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
 use crate::patch::parse_patch;
 
@@ -177,41 +178,42 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<OauthClientDto>, A
     let id = ids::fresh_key(IdKind::Content, &format!("oauth-client\0{name}"), |k| {
         ctx.tenant.oauth_client(k).is_some()
     });
-    let mut tenant = ctx.tenant.clone();
-    tenant
-        .create_oauth_client(OauthClient {
-            id: id.clone(),
-            name: name.to_owned(),
-            scopes: allowed_scopes.clone(),
-        })
-        .map_err(|e| ApiError::from_op(S, 400, e))?;
-    let client = tenant.oauth_client(&id).ok_or_else(ApiError::internal)?;
-    let dto = client_dto(&tenant, ctx.api_base, client);
+    let client = OauthClient {
+        id: id.clone(),
+        name: name.to_owned(),
+        scopes: allowed_scopes.clone(),
+    };
     let note = AuditNote::new(
         EventType::OauthClientCreated,
         "oauth-client",
-        id,
+        id.clone(),
         json!({ "clientName": name, "allowedScopes": allowed_scopes }),
     );
-    Ok(Mutation::one(tenant, note, dto))
+    Ok(Mutation::then(vec![Change::CreateOauthClient { client }], note, S, 400, move |ctx| {
+        let client = ctx.tenant.oauth_client(&id).ok_or_else(ApiError::internal)?;
+        Ok(client_dto(ctx.tenant, ctx.api_base, client))
+    }))
 }
 
 /// `PATCH /oauth-clients/{id}`: `replace` of `/clientName` or `/allowedScopes` (204).
 pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::OauthClientManage)?;
     find(ctx, id)?;
-    let mut tenant = ctx.tenant.clone();
+    let mut changes = Vec::new();
     for op in parse_patch(S, body)? {
-        match (op.op.as_str(), op.target()) {
-            ("replace", "clientName") => {
-                tenant.update_oauth_client(id, Some(op.string(S)?.to_owned()), None)
-            }
-            ("replace", "allowedScopes") => {
-                tenant.update_oauth_client(id, None, Some(scopes(op.value.as_ref())?))
-            }
+        changes.push(match (op.op.as_str(), op.target()) {
+            ("replace", "clientName") => Change::UpdateOauthClient {
+                id: id.to_owned(),
+                name: Some(op.string(S)?.to_owned()),
+                scopes: None,
+            },
+            ("replace", "allowedScopes") => Change::UpdateOauthClient {
+                id: id.to_owned(),
+                name: None,
+                scopes: Some(scopes(op.value.as_ref())?),
+            },
             _ => return Err(op.unsupported(S)),
-        }
-        .map_err(|e| ApiError::from_op(S, 400, e))?;
+        });
     }
     let note = AuditNote::new(
         EventType::OauthClientUpdated,
@@ -219,17 +221,13 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
         id,
         json!({ "patch": body }),
     );
-    Ok(Mutation::one(tenant, note, ()))
+    Ok(Mutation::new(changes, note, S, 400, ()))
 }
 
 /// `DELETE /oauth-clients/{id}` (204).
 pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::OauthClientManage)?;
     find(ctx, id)?;
-    let mut tenant = ctx.tenant.clone();
-    tenant
-        .delete_oauth_client(id)
-        .map_err(|e| ApiError::from_op(S, 400, e))?;
     let note = AuditNote::new(EventType::OauthClientDeleted, "oauth-client", id, json!({}));
-    Ok(Mutation::one(tenant, note, ()))
+    Ok(Mutation::new(vec![Change::DeleteOauthClient { id: id.to_owned() }], note, S, 400, ()))
 }

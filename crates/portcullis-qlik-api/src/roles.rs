@@ -21,6 +21,7 @@ use crate::dto::{ListDto, role_kind, role_name_by_id};
 use crate::err::{ApiError, Service};
 use crate::ids;
 use crate::mutation::{AuditNote, Mutation};
+use portcullis_model::Change;
 use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
 use crate::patch::parse_patch;
 use crate::users::custom_role_caps;
@@ -282,22 +283,21 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<RoleDto>, ApiError
         .into_iter()
         .map(|(p, v)| (p, RoleSetting::Value(v)))
         .collect();
-    let mut tenant = ctx.tenant.clone();
-    tenant
-        .create_custom_role(CustomRole {
-            name: name.to_owned(),
-            description,
-            permissions,
-        })
-        .map_err(|e| ApiError::from_op(S, 403, e))?;
-    let dto = role_dto(&tenant, ctx.api_base, name).ok_or_else(ApiError::internal)?;
+    let role = CustomRole {
+        name: name.to_owned(),
+        description,
+        permissions,
+    };
     let note = AuditNote::new(
         EventType::RoleCreated,
         "role",
-        dto.id.clone(),
+        ids::role_id(name),
         json!({ "name": name, "assignedScopes": scopes }),
     );
-    Ok(Mutation::one(tenant, note, dto))
+    let name = name.to_owned();
+    Ok(Mutation::then(vec![Change::CreateCustomRole { role }], note, S, 403, move |ctx| {
+        role_dto(ctx.tenant, ctx.api_base, &name).ok_or_else(ApiError::internal)
+    }))
 }
 
 fn current_scopes(tenant: &Tenant, name: &str) -> Vec<String> {
@@ -318,9 +318,11 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
             format!("`{name}` is a default role and cannot be changed"),
         ));
     }
-    let mut tenant = ctx.tenant.clone();
+    let mut changes = Vec::new();
+    // The role's scopes as the operations so far leave them.
+    let mut held = current_scopes(ctx.tenant, &name);
     for op in parse_patch(S, body)? {
-        let mut scopes = current_scopes(&tenant, &name);
+        let mut scopes = held.clone();
         match (op.op.as_str(), op.target()) {
             ("replace", "assignedScopes") => scopes = string_list(op.value(S)?, "assignedScopes")?,
             ("add", "assignedScopes/-" | "assignedScopes") => {
@@ -340,9 +342,11 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                 scopes.retain(|s| s != scope);
             }
             ("replace", "description") if custom => {
-                tenant
-                    .update_custom_role(&name, Some(op.string(S)?.to_owned()), None)
-                    .map_err(|e| ApiError::from_op(S, 400, e))?;
+                changes.push(Change::UpdateCustomRole {
+                    name: name.clone(),
+                    description: Some(op.string(S)?.to_owned()),
+                    permissions: None,
+                });
                 continue;
             }
             ("replace", "name") => {
@@ -365,14 +369,11 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                 .into_iter()
                 .map(|(p, v)| (p, RoleSetting::Value(v)))
                 .collect();
-            tenant
-                .update_custom_role(&name, None, Some(settings))
-                .map_err(|e| ApiError::from_op(S, 400, e))?;
+            changes.push(Change::UpdateCustomRole { name: name.clone(), description: None, permissions: Some(settings) });
         } else {
-            tenant
-                .replace_user_default(values)
-                .map_err(|e| ApiError::from_op(S, 400, e))?;
+            changes.push(Change::ReplaceUserDefault { values: values.into_iter().collect() });
         }
+        held = scopes;
     }
     let note = AuditNote::new(
         EventType::RoleUpdated,
@@ -380,7 +381,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
         id,
         json!({ "name": name, "patch": body }),
     );
-    Ok(Mutation::one(tenant, note, ()))
+    Ok(Mutation::new(changes, note, S, 400, ()))
 }
 
 /// `DELETE /roles/{id}` (204); 403 for default roles and while the role is assigned.
@@ -393,10 +394,6 @@ pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
             format!("`{name}` is a default role and cannot be deleted"),
         ));
     }
-    let mut tenant = ctx.tenant.clone();
-    tenant
-        .delete_custom_role(&name)
-        .map_err(|e| ApiError::from_op(S, 403, e))?;
     let note = AuditNote::new(EventType::RoleDeleted, "role", id, json!({ "name": name }));
-    Ok(Mutation::one(tenant, note, ()))
+    Ok(Mutation::new(vec![Change::DeleteCustomRole { name }], note, S, 403, ()))
 }

@@ -1,7 +1,7 @@
 //! The axum router of `/api/v1`, generic over an [`ApiHost`]: it extracts the [`Caller`] the
 //! server inserted, applies the rate limits, reads the tenant's state from the host, runs a
-//! pure handler and, for writes, commits the changed tenant (re-reading and retrying when the
-//! tenant moved on in between). Every failure is rendered in Qlik's error envelope.
+//! pure handler and, for writes, commits the changes it returns (re-reading and retrying when
+//! the tenant moved on in between). Every failure is rendered in Qlik's error envelope.
 //!
 //! Mount with `.nest("/api/v1", routes(host, config))` and `.merge(product_info_routes())`.
 
@@ -23,7 +23,7 @@ use crate::caller::{Caller, Ctx};
 use crate::dto::project_fields;
 use crate::err::{ApiError, Service};
 use crate::host::{ApiHost, Commit, HostError, TenantState};
-use crate::mutation::Mutation;
+use crate::mutation::{Mutation, Reply as Answer};
 use crate::paging::Query;
 use crate::ratelimit::{RateLimitConfig, RateLimiter, Tier};
 use crate::{api_keys, groups, oauth_clients, roles, spaces, users};
@@ -155,6 +155,7 @@ fn host_error(error: HostError) -> ApiError {
         ),
         HostError::NotFound(what) => ApiError::unauthorized(format!("`{what}` does not exist")),
         HostError::Refused(message) => ApiError::bad_request(Service::Api, message),
+        HostError::Rejected { error, .. } => ApiError::from_op(Service::Api, 400, error),
         HostError::Unavailable(message) => {
             tracing::warn!(%message, "storage unavailable");
             ApiError::new(Service::Api, 503, "storage is unavailable; try again")
@@ -271,7 +272,7 @@ impl<H: ApiHost> FromRequestParts<Shared<H>> for Req {
 impl Req {
     fn ctx<'a>(&'a self, state: &'a TenantState) -> Ctx<'a> {
         Ctx {
-            tenant: &state.tenant,
+            tenant: &**state.tenant,
             snapshot: &state.snapshot,
             caller: &self.caller,
             api_base: &self.api_base,
@@ -306,21 +307,32 @@ where
     F: Fn(&Ctx<'_>) -> Result<Mutation<T>, ApiError> + Send + Sync,
 {
     let mut attempt = 0;
-    loop {
+    let mutation = loop {
         attempt += 1;
-        let state = load(app, req).await?;
-        let mutation = handler(&req.ctx(&state))?;
+        // Read, run the pure handler, and let go of the state before committing: the host may
+        // hold a read lock on its model through it.
+        let (mutation, base_revision) = {
+            let state = load(app, req).await?;
+            (handler(&req.ctx(&state))?, state.revision)
+        };
         let commit = Commit {
-            base_revision: state.revision,
-            before: &state.tenant,
-            after: &mutation.tenant,
+            base_revision,
+            changes: &mutation.changes,
             notes: &mutation.notes,
             actor: &req.caller,
         };
         match app.host.commit(&req.caller.tenant, commit).await {
-            Ok(_) => return Ok(mutation.body),
+            Ok(_) => break mutation,
             Err(HostError::Stale { .. }) if attempt < COMMIT_ATTEMPTS => continue,
+            Err(HostError::Rejected { error, .. }) => return Err(mutation.refused(error).into()),
             Err(error) => return Err(host_error(error).into()),
+        }
+    };
+    match mutation.body {
+        Answer::Ready(body) => Ok(body),
+        Answer::After(body) => {
+            let state = load(app, req).await?;
+            Ok(body(&req.ctx(&state))?)
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::dto::{group_name_by_id, user_subject_by_id};
 use crate::err::{ApiError, Service};
 use crate::ids::{self, IdKind};
 use crate::mutation::{AuditNote, Mutation};
+use portcullis_model::Change;
 use crate::paging::{Href, Links, Query, STANDARD, paginate, parse_sort, sort_by_keys};
 use crate::patch::parse_patch;
 
@@ -268,9 +269,8 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn conflict_or(error: portcullis_model::tenant_ops::OpError) -> ApiError {
-    ApiError::from_op(S, 412, error)
-}
+/// The status of "still in use" for spaces (`ApiError::from_op`).
+const IN_USE: u16 = 412;
 
 /// `POST /spaces`: `{name, type, description?}` (201); the caller becomes the owner.
 pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<SpaceDto>, ApiError> {
@@ -302,7 +302,6 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<SpaceDto>, ApiErro
         ));
     }
     let key = ids::fresh_key(IdKind::Space, name, |k| ctx.tenant.space(k).is_some());
-    let mut tenant = ctx.tenant.clone();
     let space = Space {
         id: key.clone(),
         name: name.to_owned(),
@@ -310,11 +309,9 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<SpaceDto>, ApiErro
         owner: ctx.caller.user_id.clone(),
         members: Vec::new(),
     };
-    tenant.create_space(space).map_err(conflict_or)?;
-    let created = tenant.space(&key).ok_or_else(ApiError::internal)?;
     // INVARIANT: `meta` describes the new space as its owner sees it; the snapshot does not
     // know the space yet, so the owner's actions are the owner column of the space tables.
-    let mut dto = space_dto(ctx, &tenant, created);
+    let mut dto = space_dto(ctx, ctx.tenant, &space);
     dto.meta.actions = owner_actions(space_type);
     let note = AuditNote::new(
         EventType::SpaceCreated,
@@ -322,7 +319,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<SpaceDto>, ApiErro
         dto.id.clone(),
         json!({ "name": name, "type": type_word }),
     );
-    Ok(Mutation::one(tenant, note, dto))
+    Ok(Mutation::new(vec![Change::CreateSpace { space }], note, S, IN_USE, dto))
 }
 
 fn owner_actions(space_type: SpaceType) -> Vec<&'static str> {
@@ -343,7 +340,8 @@ fn update(
     owner_id: Option<&str>,
     data: Value,
 ) -> Result<Mutation<SpaceDto>, ApiError> {
-    let key = find(ctx, id)?.id.clone();
+    let current = find(ctx, id)?;
+    let key = current.id.clone();
     if let Some(name) = name {
         ctx.require_space(&key, Action::SpaceUpdate)?;
         check_name(name)?;
@@ -369,14 +367,19 @@ fn update(
                 })?)
             }
         };
-    let mut tenant = ctx.tenant.clone();
-    tenant
-        .update_space(&key, name, owner.as_deref())
-        .map_err(conflict_or)?;
-    let space = tenant.space(&key).ok_or_else(ApiError::internal)?;
-    let dto = space_dto(ctx, &tenant, space);
+    // The space as the update leaves it (`Tenant::update_space`), described as before.
+    let mut space = current.clone();
+    if let Some(name) = name {
+        space.name = name.to_owned();
+    }
+    if let Some(owner) = &owner {
+        space.owner = owner.clone();
+        space.members.retain(|m| m.assignee != Assignee::User(owner.clone()));
+    }
+    let dto = space_dto(ctx, ctx.tenant, &space);
     let note = AuditNote::new(EventType::SpaceUpdated, "space", id, data);
-    Ok(Mutation::one(tenant, note, dto))
+    let change = Change::UpdateSpace { id: key, name: name.map(str::to_owned), owner };
+    Ok(Mutation::new(vec![change], note, S, IN_USE, dto))
 }
 
 /// `PATCH /spaces/{id}`: `replace` of `/name` (`space:update`) or `/ownerId`
@@ -417,15 +420,13 @@ pub fn put(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<SpaceDto>, 
 pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
     let space = find(ctx, id)?;
     ctx.require_space(&space.id, Action::SpaceDelete)?;
-    let mut tenant = ctx.tenant.clone();
-    tenant.delete_space(&space.id).map_err(conflict_or)?;
     let note = AuditNote::new(
         EventType::SpaceDeleted,
         "space",
         id,
         json!({ "name": space.name }),
     );
-    Ok(Mutation::one(tenant, note, ()))
+    Ok(Mutation::new(vec![Change::DeleteSpace { id: space.id.clone() }], note, S, IN_USE, ()))
 }
 
 // ---- assignments -------------------------------------------------------------------------
@@ -610,19 +611,15 @@ pub fn create_assignment(
     }
     let roles = Tenant::check_space_roles(space.space_type, &parse_roles(body.get("roles"))?)
         .map_err(|e| ApiError::from_model(S, e))?;
-    let mut tenant = ctx.tenant.clone();
-    tenant
-        .set_space_member(&space.id, assignee.clone(), roles)
-        .map_err(conflict_or)?;
-    let space = tenant.space(&space.id).ok_or_else(ApiError::internal)?;
-    let dto = assignment_dto(ctx, &tenant, space, &assignee, roles);
+    let dto = assignment_dto(ctx, ctx.tenant, space, &assignee, roles);
     let note = AuditNote::new(
         EventType::SpaceAssignmentCreated,
         "space-assignment",
         dto.id.clone(),
         json!({ "spaceId": id, "assigneeId": assignee_text, "roles": dto.roles }),
     );
-    Ok(Mutation::one(tenant, note, dto))
+    let change = Change::SetSpaceMember { space: space.id.clone(), assignee, roles };
+    Ok(Mutation::new(vec![change], note, S, IN_USE, dto))
 }
 
 fn find_assignment<'t>(
@@ -670,19 +667,15 @@ pub fn update_assignment(
     ctx.require_space(&space.id, Action::SpaceManageMembers)?;
     let roles = Tenant::check_space_roles(space.space_type, &parse_roles(body.get("roles"))?)
         .map_err(|e| ApiError::from_model(S, e))?;
-    let mut tenant = ctx.tenant.clone();
-    tenant
-        .set_space_member(&space.id, assignee.clone(), roles)
-        .map_err(conflict_or)?;
-    let space = tenant.space(&space.id).ok_or_else(ApiError::internal)?;
-    let dto = assignment_dto(ctx, &tenant, space, &assignee, roles);
+    let dto = assignment_dto(ctx, ctx.tenant, space, &assignee, roles);
     let note = AuditNote::new(
         EventType::SpaceAssignmentUpdated,
         "space-assignment",
         assignment_id,
         json!({ "spaceId": id, "roles": dto.roles }),
     );
-    Ok(Mutation::one(tenant, note, dto))
+    let change = Change::SetSpaceMember { space: space.id.clone(), assignee, roles };
+    Ok(Mutation::new(vec![change], note, S, IN_USE, dto))
 }
 
 /// `DELETE /spaces/{id}/assignments/{assignmentId}` (204).
@@ -694,17 +687,14 @@ pub fn delete_assignment(
     let space = find(ctx, id)?;
     let assignee = find_assignment(space, assignment_id)?.assignee.clone();
     ctx.require_space(&space.id, Action::SpaceManageMembers)?;
-    let mut tenant = ctx.tenant.clone();
-    tenant
-        .remove_space_member(&space.id, &assignee)
-        .map_err(conflict_or)?;
     let note = AuditNote::new(
         EventType::SpaceAssignmentDeleted,
         "space-assignment",
         assignment_id,
         json!({ "spaceId": id, "assignee": assignee.to_string() }),
     );
-    Ok(Mutation::one(tenant, note, ()))
+    let change = Change::RemoveSpaceMember { space: space.id.clone(), assignee };
+    Ok(Mutation::new(vec![change], note, S, IN_USE, ()))
 }
 
 // ---- shares ------------------------------------------------------------------------------
@@ -886,16 +876,14 @@ pub fn create_share(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<Sh
         assignee,
         roles,
     };
-    let mut tenant = ctx.tenant.clone();
-    tenant.create_share(share.clone()).map_err(conflict_or)?;
-    let dto = share_dto(ctx, &tenant, space, item, &share);
+    let dto = share_dto(ctx, ctx.tenant, space, item, &share);
     let note = AuditNote::new(
         EventType::ShareCreated,
         "share",
         dto.id.clone(),
         json!({ "spaceId": id, "resourceId": resource_id, "assigneeId": assignee_text, "roles": dto.roles }),
     );
-    Ok(Mutation::one(tenant, note, dto))
+    Ok(Mutation::new(vec![Change::CreateShare { share }], note, S, IN_USE, dto))
 }
 
 fn find_share<'t>(
@@ -942,16 +930,14 @@ pub fn patch_share(
             _ => return Err(op.unsupported(S)),
         }
     }
-    let mut tenant = ctx.tenant.clone();
-    tenant.create_share(updated.clone()).map_err(conflict_or)?;
-    let dto = share_dto(ctx, &tenant, space, item, &updated);
+    let dto = share_dto(ctx, ctx.tenant, space, item, &updated);
     let note = AuditNote::new(
         EventType::ShareCreated,
         "share",
         share_id,
         json!({ "spaceId": id, "patch": body }),
     );
-    Ok(Mutation::one(tenant, note, dto))
+    Ok(Mutation::new(vec![Change::CreateShare { share: updated }], note, S, IN_USE, dto))
 }
 
 /// `DELETE /spaces/{id}/shares/{shareId}` (204).
@@ -959,15 +945,12 @@ pub fn delete_share(ctx: &Ctx<'_>, id: &str, share_id: &str) -> Result<Mutation<
     let space = find(ctx, id)?;
     let (item, share) = find_share(ctx, space, share_id)?;
     require_share(ctx, item)?;
-    let mut tenant = ctx.tenant.clone();
-    tenant
-        .delete_share(&item.id, &share.assignee)
-        .map_err(conflict_or)?;
     let note = AuditNote::new(
         EventType::ShareDeleted,
         "share",
         share_id,
         json!({ "spaceId": id }),
     );
-    Ok(Mutation::one(tenant, note, ()))
+    let change = Change::DeleteShare { resource: item.id.clone(), assignee: share.assignee.clone() };
+    Ok(Mutation::new(vec![change], note, S, IN_USE, ()))
 }

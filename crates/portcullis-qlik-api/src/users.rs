@@ -23,6 +23,7 @@ use crate::dto::{
 use crate::err::{ApiError, Service};
 use crate::ids;
 use crate::mutation::{AuditNote, Mutation};
+use portcullis_model::Change;
 use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
 use crate::patch::parse_patch;
 
@@ -323,19 +324,16 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<UserDto>, ApiError
         groups: Vec::new(),
         id: subject.clone(),
     };
-    let mut tenant = ctx.tenant.clone();
-    tenant
-        .create_user(user)
-        .map_err(|e| ApiError::from_op(S, 400, e))?;
-    let created = tenant.user(&subject).ok_or_else(ApiError::internal)?;
-    let body_dto = user_dto(&tenant, ctx.api_base, created, true);
     let note = AuditNote::new(
         EventType::UserCreated,
         "user",
-        body_dto.id.clone(),
+        ids::user_id(&subject),
         json!({ "subject": subject, "assignedRoles": roles }),
     );
-    Ok(Mutation::one(tenant, note, body_dto))
+    Ok(Mutation::then(vec![Change::CreateUser { user }], note, S, 400, move |ctx| {
+        let created = ctx.tenant.user(&subject).ok_or_else(ApiError::internal)?;
+        Ok(user_dto(ctx.tenant, ctx.api_base, created, true))
+    }))
 }
 
 fn custom_group(service: Service, tenant: &Tenant, name: &str) -> Result<(), ApiError> {
@@ -353,16 +351,33 @@ fn custom_group(service: Service, tenant: &Tenant, name: &str) -> Result<(), Api
 /// `PATCH /users/{id}`: every operation applies, or none (204 on success).
 pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::UserManage)?;
-    let subject = find(ctx, id)?.id.clone();
+    let user = find(ctx, id)?;
+    let subject = user.id.clone();
     let ops = parse_patch(S, body)?;
-    let mut tenant = ctx.tenant.clone();
-    let op_error = |e| ApiError::from_op(S, 400, e);
+    let tenant = ctx.tenant;
+    // The user's roles and groups as the operations so far leave them (the model applies the
+    // changes in order; a patch creates no roles or groups, so references resolve on `tenant`).
+    let mut roles: Vec<String> = user.roles.iter().map(|r| r.role.clone()).collect();
+    let mut groups: Vec<String> = user.groups.clone();
+    let mut changes: Vec<Change> = Vec::new();
+    let replace_roles = |roles: &mut Vec<String>, wanted: Vec<String>, changes: &mut Vec<Change>| {
+        let mut kept: Vec<String> = Vec::new();
+        for role in wanted {
+            if !kept.contains(&role) {
+                kept.push(role);
+            }
+        }
+        *roles = kept.clone();
+        changes.push(Change::ReplaceUserRoles { id: subject.clone(), roles: kept });
+    };
     for op in &ops {
         let target = op.target();
         match (op.op.as_str(), target) {
-            ("replace" | "set", "name") => tenant
-                .rename_user(&subject, op.string(S)?)
-                .map_err(op_error)?,
+            ("replace" | "set", "name") => changes.push(Change::UpdateUser {
+                id: subject.clone(),
+                name: Some(op.string(S)?.to_owned()),
+                status: None,
+            }),
             ("replace" | "set", "status") => {
                 let status = match op.string(S)? {
                     "active" => UserStatus::Active,
@@ -374,52 +389,47 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                         ));
                     }
                 };
-                tenant.set_user_status(&subject, status).map_err(op_error)?;
+                changes.push(Change::UpdateUser { id: subject.clone(), name: None, status: Some(status) });
             }
             ("replace" | "set", "assignedRoles" | "roles") => {
-                let roles = resolve_role_refs(S, &tenant, op.value(S)?)?;
-                tenant
-                    .replace_user_roles(&subject, &roles)
-                    .map_err(op_error)?;
+                let wanted = resolve_role_refs(S, tenant, op.value(S)?)?;
+                replace_roles(&mut roles, wanted, &mut changes);
             }
             ("add", "assignedRoles/-" | "assignedRoles") => {
-                let role = resolve_role_ref(S, &tenant, op.value(S)?)?;
-                let mut roles = current_roles(&tenant, &subject);
+                let role = resolve_role_ref(S, tenant, op.value(S)?)?;
                 if roles.contains(&role) {
                     return Err(ApiError::bad_request(
                         S,
                         format!("the user holds role `{role}` already"),
                     ));
                 }
-                roles.push(role);
-                tenant
-                    .replace_user_roles(&subject, &roles)
-                    .map_err(op_error)?;
+                let mut wanted = roles.clone();
+                wanted.push(role);
+                replace_roles(&mut roles, wanted, &mut changes);
             }
             ("remove-value", "assignedRoles" | "roles") => {
                 // A role the user does not hold directly stays where it is: no change, no
                 // error (conformance README: steps that change nothing are no-ops).
-                let role = resolve_role_ref(S, &tenant, op.value(S)?)?;
-                let mut roles = current_roles(&tenant, &subject);
-                roles.retain(|r| r != &role);
-                tenant
-                    .replace_user_roles(&subject, &roles)
-                    .map_err(op_error)?;
+                let role = resolve_role_ref(S, tenant, op.value(S)?)?;
+                let mut wanted = roles.clone();
+                wanted.retain(|r| r != &role);
+                replace_roles(&mut roles, wanted, &mut changes);
             }
             ("add", "assignedGroups/-" | "assignedGroups") => {
-                let group = resolve_group_ref(S, &tenant, op.value(S)?)?;
-                custom_group(S, &tenant, &group)?;
-                tenant
-                    .join_group(&subject, &group)
-                    .map_err(|e| ApiError::from_model(S, e))?;
+                let group = resolve_group_ref(S, tenant, op.value(S)?)?;
+                custom_group(S, tenant, &group)?;
+                if !groups.contains(&group) {
+                    groups.push(group.clone());
+                }
+                // Joining twice is refused by the model (`AlreadyMember`).
+                changes.push(Change::JoinGroup { user: subject.clone(), group });
             }
             ("remove-value", "assignedGroups") => {
                 // Leaving a group the user is not in changes nothing (model `leave_group`).
-                let group = resolve_group_ref(S, &tenant, op.value(S)?)?;
-                custom_group(S, &tenant, &group)?;
-                tenant
-                    .leave_group(&subject, &group)
-                    .map_err(|e| ApiError::from_model(S, e))?;
+                let group = resolve_group_ref(S, tenant, op.value(S)?)?;
+                custom_group(S, tenant, &group)?;
+                groups.retain(|g| g != &group);
+                changes.push(Change::LeaveGroup { user: subject.clone(), group });
             }
             ("replace" | "set", "assignedGroups") => {
                 let Some(items) = op.value(S)?.as_array() else {
@@ -430,59 +440,43 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                 };
                 let mut wanted: Vec<String> = Vec::new();
                 for item in items {
-                    let group = resolve_group_ref(S, &tenant, item)?;
-                    custom_group(S, &tenant, &group)?;
+                    let group = resolve_group_ref(S, tenant, item)?;
+                    custom_group(S, tenant, &group)?;
                     if !wanted.contains(&group) {
                         wanted.push(group);
                     }
                 }
-                let held: Vec<String> = tenant
-                    .user(&subject)
-                    .map(|u| u.groups.clone())
-                    .unwrap_or_default();
+                let held = groups.clone();
                 for group in held.iter().filter(|g| !wanted.contains(g)) {
                     if tenant
                         .group(group)
                         .is_some_and(|g| g.provider_type == ProviderType::Custom)
                     {
-                        tenant
-                            .leave_group(&subject, group)
-                            .map_err(|e| ApiError::from_model(S, e))?;
+                        groups.retain(|g| g != group);
+                        changes.push(Change::LeaveGroup { user: subject.clone(), group: group.clone() });
                     }
                 }
                 for group in wanted.iter().filter(|g| !held.contains(g)) {
-                    tenant
-                        .join_group(&subject, group)
-                        .map_err(|e| ApiError::from_model(S, e))?;
+                    groups.push(group.clone());
+                    changes.push(Change::JoinGroup { user: subject.clone(), group: group.clone() });
                 }
             }
             _ => return Err(op.unsupported(S)),
         }
     }
     let note = AuditNote::new(EventType::UserUpdated, "user", id, json!({ "patch": body }));
-    Ok(Mutation::one(tenant, note, ()))
-}
-
-fn current_roles(tenant: &Tenant, subject: &str) -> Vec<String> {
-    tenant
-        .user(subject)
-        .map(|u| u.roles.iter().map(|r| r.role.clone()).collect())
-        .unwrap_or_default()
+    Ok(Mutation::new(changes, note, S, 400, ()))
 }
 
 /// `DELETE /users/{id}`: refused (400) while the user owns a space or content.
 pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::UserManage)?;
     let subject = find(ctx, id)?.id.clone();
-    let mut tenant = ctx.tenant.clone();
-    tenant
-        .delete_user(&subject)
-        .map_err(|e| ApiError::from_op(S, 400, e))?;
     let note = AuditNote::new(
         EventType::UserDeleted,
         "user",
         id,
         json!({ "subject": subject }),
     );
-    Ok(Mutation::one(tenant, note, ()))
+    Ok(Mutation::new(vec![Change::DeleteUser { id: subject }], note, S, 400, ()))
 }

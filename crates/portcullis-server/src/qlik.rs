@@ -6,10 +6,13 @@
 //! 401 in Qlik's error envelope, which is what `@qlik/api` reads. The operator token is not
 //! a user and gets no caller here.
 //!
-//! A commit goes to the live model (`AppState::replace_model`): the entities that differ from
-//! the live tenant are written in one transaction with a compare-and-swap on the revision (so
-//! nodes sharing one PostgreSQL database cannot race) and one audit event per `AuditNote`, and
-//! the view is derived from what they touched. Commits of this node are also serialized.
+//! A read borrows the live model (a read guard on it, held while the handler runs); nothing is
+//! copied. A commit is the one write path (`AppState::write_with`): the handler's `Change`s are
+//! applied to the live model at the revision the handler read (a later revision is refused as
+//! stale and the router retries), their touched rows and change-log rows written in one
+//! transaction with a compare-and-swap on the revision (so nodes sharing one PostgreSQL
+//! database cannot race) and one audit event per `AuditNote`, and the view is derived from what
+//! they touched.
 
 use std::sync::Arc;
 
@@ -22,20 +25,18 @@ use portcullis_qlik_api::AuditNote;
 use portcullis_store::{Author, EventDraft, NewClientSecret, ResourceRef, StoreError};
 
 use crate::auth::{API_KEY_PREFIX, CLIENT_SECRET_PREFIX, Caller, Principal, new_secret};
-use crate::state::AppState;
+use crate::state::{AppState, WriteFailure, WriteOptions};
 
 /// The API's host: this server's store and views.
 #[derive(Clone)]
 pub struct QlikHost {
     state: AppState,
-    /// Held from the revision check to the write of a commit.
-    committing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl QlikHost {
     /// A host over the server's state.
     pub fn new(state: AppState) -> QlikHost {
-        QlikHost { state, committing: Arc::new(tokio::sync::Mutex::new(())) }
+        QlikHost { state }
     }
 }
 
@@ -57,20 +58,24 @@ impl QlikHost {
 impl ApiHost for QlikHost {
     async fn tenant_state(&self, tenant: &str) -> Result<TenantState, HostError> {
         let record = self.tenant(tenant).await?;
-        let live = record.live().await;
-        // The handlers take an owned tenant; the snapshot is the live view's, at the same revision.
-        Ok(TenantState { tenant: Arc::new(live.tenant.clone()), snapshot: record.view().snapshot.clone(), revision: live.revision })
+        let live = record.live_owned().await;
+        // While the guard is held the view is at the live model's revision.
+        let snapshot = record.view().snapshot.clone();
+        let revision = live.revision;
+        let tenant = tokio::sync::OwnedRwLockReadGuard::map(live, |live| &live.tenant);
+        Ok(TenantState { tenant: Box::new(tenant), snapshot, revision })
     }
 
     async fn commit(&self, tenant: &str, commit: Commit<'_>) -> Result<u64, HostError> {
         let record = self.tenant(tenant).await?;
-        let _committing = self.committing.lock().await;
         let author = author_of(commit.actor);
         let drafts: Vec<EventDraft> = commit.notes.iter().map(|note| draft_of(note, &author)).collect();
-        match self.state.replace_model(&record, commit.base_revision, commit.after, &drafts).await {
-            Ok(revision) => Ok(revision),
-            Err(StoreError::Conflict(_)) => Err(HostError::Stale { base_revision: commit.base_revision }),
-            Err(other) => Err(host_error(other)),
+        let options = WriteOptions { base_revision: Some(commit.base_revision), events: Some(&drafts) };
+        match self.state.write_with(&record, commit.changes, &author, options).await {
+            Ok(written) => Ok(written.view.snapshot.revision),
+            Err(WriteFailure::Refused { index, error }) => Err(HostError::Rejected { index, error }),
+            Err(WriteFailure::Store(StoreError::Conflict(_))) => Err(HostError::Stale { base_revision: commit.base_revision }),
+            Err(WriteFailure::Store(other)) => Err(host_error(other)),
         }
     }
 

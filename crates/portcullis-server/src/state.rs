@@ -42,7 +42,7 @@ pub struct TenantState {
     view: RwLock<Arc<View>>,
     /// The live model and its revision; writers hold it from `apply` to the new view, so this
     /// node's writes to the tenant are serialized.
-    live: tokio::sync::RwLock<Live>,
+    live: Arc<tokio::sync::RwLock<Live>>,
     /// Which decisions this tenant logs (read from the store at load, updated by this node's writes).
     audit_policy: RwLock<DecisionLogPolicy>,
 }
@@ -85,6 +85,12 @@ impl TenantState {
     /// same revision while this is held.
     pub async fn live(&self) -> tokio::sync::RwLockReadGuard<'_, Live> {
         self.live.read().await
+    }
+
+    /// Like [`TenantState::live`], holding the lock without borrowing `self` (the management
+    /// API keeps it for the duration of one handler; drop it before writing).
+    pub async fn live_owned(&self) -> tokio::sync::OwnedRwLockReadGuard<Live> {
+        self.live.clone().read_owned().await
     }
 
     fn swap(&self, view: View) {
@@ -164,6 +170,31 @@ async fn load_live(store: &Arc<dyn Store>, id: TenantId, sessions: Sessions) -> 
 
 /// How often a write is retried when another node wrote first.
 const WRITE_ATTEMPTS: usize = 3;
+
+/// How [`AppState::write_with`] writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteOptions<'a> {
+    /// The revision the changes were planned at; `None`: the current one.
+    pub base_revision: Option<u64>,
+    /// The events to store; `None`: one per change that touched something.
+    pub events: Option<&'a [portcullis_store::EventDraft]>,
+}
+
+/// Why [`AppState::write_with`] wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteFailure {
+    /// The model refused change number `index`.
+    #[error("change {index} refused: {error}")]
+    Refused {
+        /// Its position.
+        index: usize,
+        /// The model's reason.
+        error: portcullis_model::tenant_ops::OpError,
+    },
+    /// The store failed or refused (`Conflict`: the tenant moved on).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// A write that went through: the view that includes it and what each change did.
 #[derive(Debug)]
@@ -279,7 +310,7 @@ impl AppState {
             id,
             name,
             view: RwLock::new(Arc::new(view)),
-            live: tokio::sync::RwLock::new(live),
+            live: Arc::new(tokio::sync::RwLock::new(live)),
             audit_policy,
         });
         let mut tenants = match self.0.tenants.write() {
@@ -357,11 +388,28 @@ impl AppState {
     /// Applies changes to the tenant, all or none, through the one write path; returns the view
     /// that includes them. Changes that touch nothing write nothing.
     pub async fn write(&self, tenant: &TenantState, changes: &[Change], author: &Author) -> Result<Written, StoreError> {
+        self.write_with(tenant, changes, author, WriteOptions::default()).await.map_err(|failure| match failure {
+            WriteFailure::Refused { error, .. } => StoreError::Rejected(error),
+            WriteFailure::Store(error) => error,
+        })
+    }
+
+    /// [`AppState::write`] with its options: the revision the changes were planned at (a write
+    /// based on an older one is refused with [`StoreError::Conflict`] and not retried, since
+    /// whoever planned it must look again) and the events to store instead of one per change.
+    /// A refusal of the model names the position of the refused change.
+    pub async fn write_with(&self, tenant: &TenantState, changes: &[Change], author: &Author, options: WriteOptions<'_>) -> Result<Written, WriteFailure> {
         let mut live = tenant.live.write().await;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let applied = live.tenant.apply_all(changes).map_err(|(_, refusal)| StoreError::Rejected(refusal))?;
+            if let Some(base) = options.base_revision
+                && base != live.revision
+            {
+                self.catch_up(tenant, &mut live).await?;
+                return Err(StoreError::Conflict(format!("the tenant is at revision {}, not {base}", live.revision)).into());
+            }
+            let applied = live.tenant.apply_all(changes).map_err(|(index, error)| WriteFailure::Refused { index, error })?;
             let mut touched = Touched::default();
             for one in &applied {
                 touched.merge(one.touched.clone());
@@ -369,18 +417,21 @@ impl AppState {
             if touched.is_empty() {
                 return Ok(Written { view: tenant.view(), applied });
             }
-            let events: Vec<_> = changes
-                .iter()
-                .zip(&applied)
-                .filter(|(_, one)| !one.touched.is_empty())
-                .map(|(change, one)| {
-                    let mut event = portcullis_store::change_event(change, author);
-                    if !one.recorded_roles.is_empty() {
-                        event.data["recordedRoles"] = serde_json::json!(one.recorded_roles);
-                    }
-                    event
-                })
-                .collect();
+            let events: Vec<_> = match options.events {
+                Some(events) => events.to_vec(),
+                None => changes
+                    .iter()
+                    .zip(&applied)
+                    .filter(|(_, one)| !one.touched.is_empty())
+                    .map(|(change, one)| {
+                        let mut event = portcullis_store::change_event(change, author);
+                        if !one.recorded_roles.is_empty() {
+                            event.data["recordedRoles"] = serde_json::json!(one.recorded_roles);
+                        }
+                        event
+                    })
+                    .collect(),
+            };
             let base_revision = live.revision;
             let write = ChangeSet { base_revision, after: &live.tenant, changes, touched: &touched, events: &events, author };
             let committed = self.0.store.commit_changes(tenant.id, write).await;
@@ -405,52 +456,20 @@ impl AppState {
                         live.tenant.undo(one.undo);
                     }
                     match error {
-                        // Another node wrote first: catch up and apply again on its state.
-                        StoreError::Conflict(_) if attempt < WRITE_ATTEMPTS => self.catch_up(tenant, &mut live).await?,
-                        other => return Err(other),
+                        // Another node wrote first: catch up and apply again on its state
+                        // (unless the caller planned the changes at a given revision).
+                        StoreError::Conflict(_) if attempt < WRITE_ATTEMPTS && options.base_revision.is_none() => {
+                            self.catch_up(tenant, &mut live).await?
+                        }
+                        StoreError::Conflict(message) => {
+                            self.catch_up(tenant, &mut live).await?;
+                            return Err(StoreError::Conflict(message).into());
+                        }
+                        other => return Err(other.into()),
                     }
                 }
             }
         }
-    }
-
-    /// Stores `after`, a whole new state of the tenant computed from the live model at
-    /// `base_revision` (the management API's handlers work that way): the entities that differ
-    /// are found by comparing, their rows written, and the view derived from what they touched.
-    /// [`StoreError::Conflict`] when the tenant has moved on since `base_revision`.
-    pub async fn replace_model(&self, tenant: &TenantState, base_revision: u64, after: &Tenant, events: &[portcullis_store::EventDraft]) -> Result<u64, StoreError> {
-        let mut live = tenant.live.write().await;
-        if live.revision != base_revision {
-            self.catch_up(tenant, &mut live).await?;
-            return Err(StoreError::Conflict(format!("the tenant is at revision {}, not {base_revision}", live.revision)));
-        }
-        let touched = Touched::between(&live.tenant, after);
-        let author = events.first().map(|e| e.author.clone()).unwrap_or_default();
-        let write = ChangeSet { base_revision, after, changes: &[], touched: &touched, events, author: &author };
-        let revision = match self.0.store.commit_changes(tenant.id, write).await {
-            Ok(revision) => revision,
-            Err(error) => {
-                if matches!(error, StoreError::Conflict(_)) {
-                    self.catch_up(tenant, &mut live).await?;
-                }
-                return Err(error);
-            }
-        };
-        if revision == base_revision {
-            return Ok(revision);
-        }
-        live.tenant = after.clone();
-        live.revision = revision;
-        let current = tenant.view();
-        let snapshot = if current.snapshot.revision == base_revision {
-            current.snapshot.apply(&live.tenant, &touched, revision)
-        } else {
-            Snapshot::build(&live.tenant, revision)
-        };
-        let mut sessions = current.sessions.clone();
-        sessions.rebind(&snapshot);
-        tenant.swap(View { snapshot: Arc::new(snapshot), sessions });
-        Ok(revision)
     }
 
     /// Applies one change and returns the view that includes it (read-your-writes).

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use portcullis_engine::Snapshot;
 use portcullis_model::Tenant;
-use portcullis_qlik_api::{Caller, CallerChannel, Ctx};
+use portcullis_qlik_api::{ApiError, AuditNote, Caller, CallerChannel, Ctx, Mutation, Reply};
 
 pub const BASE: &str = "http://127.0.0.1:8080/api/v1";
 
@@ -83,6 +83,21 @@ impl World {
         handler(&ctx)
     }
 
+    /// Runs a write handler as the router does: its changes applied to a copy of the tenant
+    /// (a refusal answered as the handler says), then the body.
+    pub fn write<T>(&self, user: &str, handler: impl FnOnce(&Ctx<'_>) -> Result<Mutation<T>, ApiError>) -> Result<Written<T>, ApiError> {
+        let mutation = self.check(user, handler)?;
+        let mut tenant = (*self.tenant).clone();
+        if let Err((_, error)) = tenant.apply_all(&mutation.changes) {
+            return Err(mutation.refused(error));
+        }
+        let body = match mutation.body {
+            Reply::Ready(body) => body,
+            Reply::After(body) => World::new(tenant.clone()).check(user, |ctx| body(ctx))?,
+        };
+        Ok(Written { tenant, notes: mutation.notes, body })
+    }
+
     /// The world after a mutation.
     pub fn after(tenant: Tenant) -> World {
         World::new(tenant)
@@ -100,4 +115,15 @@ impl World {
         let rights = &self.snapshot.user(resolved.user).rights;
         portcullis_engine::decide(&self.snapshot, &resolved.request(rights, false)).allowed
     }
+}
+
+/// A write as committed by [`World::write`].
+#[derive(Debug)]
+pub struct Written<T> {
+    /// The tenant after it.
+    pub tenant: Tenant,
+    /// Its audit notes.
+    pub notes: Vec<AuditNote>,
+    /// The response body.
+    pub body: T,
 }

@@ -144,19 +144,19 @@ fn users_are_created_patched_and_deleted_by_user_managers_only() {
     let body =
         json!({ "subject": "eve", "name": "Eve", "assignedRoles": [{ "name": "Exporters" }] });
     assert_eq!(
-        w.check("dee", |ctx| users::create(ctx, &body))
+        w.write("dee", |ctx| users::create(ctx, &body))
             .unwrap_err()
             .status,
         403
     );
-    let created = w.check("admin", |ctx| users::create(ctx, &body)).unwrap();
+    let created = w.write("admin", |ctx| users::create(ctx, &body)).unwrap();
     assert_eq!(created.body.subject, "eve");
     assert_eq!(
         created.notes[0].event,
         portcullis_audit::EventType::UserCreated
     );
     assert_eq!(
-        w.check("admin", |ctx| users::create(
+        w.write("admin", |ctx| users::create(
             ctx,
             &json!({ "subject": "ann" })
         ))
@@ -165,7 +165,7 @@ fn users_are_created_patched_and_deleted_by_user_managers_only() {
         409
     );
     assert_eq!(
-        w.check("admin", |ctx| users::create(ctx, &json!({ "name": "x" })))
+        w.write("admin", |ctx| users::create(ctx, &json!({ "name": "x" })))
             .unwrap_err()
             .status,
         400
@@ -182,7 +182,7 @@ fn users_are_created_patched_and_deleted_by_user_managers_only() {
         { "op": "add", "path": "/assignedGroups/-", "value": crew },
     ]);
     let changed = World::after(
-        w.check("admin", |ctx| users::patch(ctx, &ann, &patch))
+        w.write("admin", |ctx| users::patch(ctx, &ann, &patch))
             .unwrap()
             .tenant,
     );
@@ -235,12 +235,12 @@ fn users_are_created_patched_and_deleted_by_user_managers_only() {
     ];
     for (patch, status) in refusals {
         let error = w
-            .check("admin", |ctx| users::patch(ctx, &ann, &patch))
+            .write("admin", |ctx| users::patch(ctx, &ann, &patch))
             .unwrap_err();
         assert_eq!(error.status, status, "{patch}: {error}");
     }
     assert_eq!(
-        w.check("ann", |ctx| users::patch(
+        w.write("ann", |ctx| users::patch(
             ctx,
             &ann,
             &json!([{ "op": "replace", "path": "/name", "value": "x" }])
@@ -251,7 +251,7 @@ fn users_are_created_patched_and_deleted_by_user_managers_only() {
     );
 
     let disabled = World::after(
-        w.check("admin", |ctx| {
+        w.write("admin", |ctx| {
             users::patch(
                 ctx,
                 &ann,
@@ -264,11 +264,11 @@ fn users_are_created_patched_and_deleted_by_user_managers_only() {
     assert!(!disabled.decide("ann", "space:read", Some("sales")));
 
     let error = w
-        .check("admin", |ctx| users::delete(ctx, &ids::user_id("bob")))
+        .write("admin", |ctx| users::delete(ctx, &ids::user_id("bob")))
         .unwrap_err();
     assert_eq!(error.status, 400, "bob owns a space: {error}");
     let gone = World::after(
-        w.check("admin", |ctx| users::delete(ctx, &ids::user_id("dee")))
+        w.write("admin", |ctx| users::delete(ctx, &ids::user_id("dee")))
             .unwrap()
             .tenant,
     );
@@ -311,16 +311,16 @@ fn groups_list_settings_create_patch_and_delete() {
 
     let body = json!({ "name": "auditors", "providerType": "custom", "assignedRoles": [{ "name": "AuditAdmin" }] });
     assert_eq!(
-        w.check("dee", |ctx| groups::create(ctx, &body))
+        w.write("dee", |ctx| groups::create(ctx, &body))
             .unwrap_err()
             .status,
         403
     );
-    let created = w.check("admin", |ctx| groups::create(ctx, &body)).unwrap();
+    let created = w.write("admin", |ctx| groups::create(ctx, &body)).unwrap();
     assert_eq!(created.body.assigned_roles[0].level, "admin");
     let w2 = World::after(created.tenant);
     assert_eq!(
-        w2.check("admin", |ctx| groups::create(ctx, &body))
+        w2.write("admin", |ctx| groups::create(ctx, &body))
             .unwrap_err()
             .status,
         409
@@ -330,19 +330,19 @@ fn groups_list_settings_create_patch_and_delete() {
         json!([{ "op": "replace", "path": "assignedRoles", "value": [{ "name": "Steward" }] }]);
     let id = ids::group_id("auditors");
     let w3 = World::after(
-        w2.check("admin", |ctx| groups::patch(ctx, &id, &patch))
+        w2.write("admin", |ctx| groups::patch(ctx, &id, &patch))
             .unwrap()
             .tenant,
     );
     assert_eq!(w3.tenant.group("auditors").unwrap().roles, ["Steward"]);
 
     let error = w
-        .check("admin", |ctx| groups::delete(ctx, &ids::group_id("crew")))
+        .write("admin", |ctx| groups::delete(ctx, &ids::group_id("crew")))
         .unwrap_err();
     assert_eq!(error.status, 409, "{error}");
     assert!(error.detail.unwrap().contains("members"));
     assert_eq!(
-        w3.check("admin", |ctx| groups::delete(ctx, &id))
+        w3.write("admin", |ctx| groups::delete(ctx, &id))
             .map(|m| m.notes.len())
             .unwrap(),
         1
@@ -356,13 +356,13 @@ fn groups_list_settings_create_patch_and_delete() {
 
     let settings_patch = json!([{ "op": "replace", "path": format!("/systemGroups/{EVERYONE_ID}/assignedRoles"), "value": [{ "name": "SharedSpaceCreator" }] }]);
     assert_eq!(
-        w.check("dee", |ctx| groups::patch_settings(ctx, &settings_patch))
+        w.write("dee", |ctx| groups::patch_settings(ctx, &settings_patch))
             .unwrap_err()
             .status,
         403
     );
     let w4 = World::after(
-        w.check("admin", |ctx| groups::patch_settings(ctx, &settings_patch))
+        w.write("admin", |ctx| groups::patch_settings(ctx, &settings_patch))
             .unwrap()
             .tenant,
     );
@@ -405,24 +405,24 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
 
     let body = json!({ "name": "KeyMakers", "description": "may make API keys", "assignedScopes": ["api-keys"] });
     assert_eq!(
-        w.check("dee", |ctx| roles::create(ctx, &body))
+        w.write("dee", |ctx| roles::create(ctx, &body))
             .unwrap_err()
             .status,
         403
     );
-    let created = w.check("admin", |ctx| roles::create(ctx, &body)).unwrap();
+    let created = w.write("admin", |ctx| roles::create(ctx, &body)).unwrap();
     assert!(created.body.can_delete && created.body.can_edit);
     assert_eq!(created.body.role_type, "custom");
     let w2 = World::after(created.tenant);
     assert_eq!(
-        w2.check("admin", |ctx| roles::create(ctx, &body))
+        w2.write("admin", |ctx| roles::create(ctx, &body))
             .unwrap_err()
             .status,
         409
     );
     let bad_scope = json!({ "name": "X", "assignedScopes": ["admin_classic"] });
     assert_eq!(
-        w.check("admin", |ctx| roles::create(ctx, &bad_scope))
+        w.write("admin", |ctx| roles::create(ctx, &bad_scope))
             .unwrap_err()
             .status,
         400
@@ -433,7 +433,7 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
     let assign =
         json!([{ "op": "replace", "path": "/assignedRoles", "value": [{ "name": "KeyMakers" }] }]);
     let w3 = World::after(
-        w2.check("admin", |ctx| users::patch(ctx, &dee, &assign))
+        w2.write("admin", |ctx| users::patch(ctx, &dee, &assign))
             .unwrap()
             .tenant,
     );
@@ -446,7 +446,7 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
         { "op": "remove-value", "path": "/assignedScopes", "value": "api-keys" },
     ]);
     let w4 = World::after(
-        w3.check("admin", |ctx| roles::patch(ctx, &id, &patch))
+        w3.write("admin", |ctx| roles::patch(ctx, &id, &patch))
             .unwrap()
             .tenant,
     );
@@ -462,19 +462,19 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
     );
 
     let error = w4
-        .check("admin", |ctx| roles::delete(ctx, &id))
+        .write("admin", |ctx| roles::delete(ctx, &id))
         .unwrap_err();
     assert_eq!(error.status, 403);
     assert!(error.detail.unwrap().contains("user `dee`"));
     let admin_id = ids::role_id("TenantAdmin");
     assert_eq!(
-        w.check("admin", |ctx| roles::patch(ctx, &admin_id, &patch))
+        w.write("admin", |ctx| roles::patch(ctx, &admin_id, &patch))
             .unwrap_err()
             .status,
         403
     );
     assert_eq!(
-        w.check("admin", |ctx| roles::delete(ctx, &admin_id))
+        w.write("admin", |ctx| roles::delete(ctx, &admin_id))
             .unwrap_err()
             .status,
         403
@@ -490,7 +490,7 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
     let user_default = ids::role_id("UserDefault");
     let half = json!({ "name": "Half", "assignedScopes": ["apps.data:export"] });
     let error = w
-        .check("admin", |ctx| roles::create(ctx, &half))
+        .write("admin", |ctx| roles::create(ctx, &half))
         .unwrap_err();
     assert_eq!(
         error.status, 400,
@@ -499,7 +499,7 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
     let narrow =
         json!([{ "op": "remove-value", "path": "/assignedScopes", "value": "apps.data:export" }]);
     let w_no_data = World::after(
-        w.check("admin", |ctx| roles::patch(ctx, &user_default, &narrow))
+        w.write("admin", |ctx| roles::patch(ctx, &user_default, &narrow))
             .unwrap()
             .tenant,
     );
@@ -509,7 +509,7 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
     );
     let replace = json!([{ "op": "replace", "path": "/assignedScopes", "value": ["apps.image:export", "notes"] }]);
     let w5 = World::after(
-        w.check("admin", |ctx| roles::patch(ctx, &user_default, &replace))
+        w.write("admin", |ctx| roles::patch(ctx, &user_default, &replace))
             .unwrap()
             .tenant,
     );
@@ -565,13 +565,13 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
     let w = world();
     let body = json!({ "name": "Marketing", "type": "shared" });
     assert_eq!(
-        w.check("dee", |ctx| spaces::create(ctx, &body))
+        w.write("dee", |ctx| spaces::create(ctx, &body))
             .unwrap_err()
             .status,
         403
     );
     assert_eq!(
-        w.check("bob", |ctx| spaces::create(
+        w.write("bob", |ctx| spaces::create(
             ctx,
             &json!({ "name": "M", "type": "managed" })
         ))
@@ -580,7 +580,7 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
         403
     );
     assert_eq!(
-        w.check("bob", |ctx| spaces::create(
+        w.write("bob", |ctx| spaces::create(
             ctx,
             &json!({ "name": "Sales", "type": "shared" })
         ))
@@ -589,7 +589,7 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
         409
     );
     assert_eq!(
-        w.check("bob", |ctx| spaces::create(
+        w.write("bob", |ctx| spaces::create(
             ctx,
             &json!({ "name": "a/b", "type": "shared" })
         ))
@@ -597,7 +597,7 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
         .status,
         400
     );
-    let created = w.check("bob", |ctx| spaces::create(ctx, &body)).unwrap();
+    let created = w.write("bob", |ctx| spaces::create(ctx, &body)).unwrap();
     assert_eq!(created.body.owner_id, ids::user_id("bob"));
     assert!(created.body.meta.actions.contains(&"create"));
     let id = created.body.id.clone();
@@ -610,7 +610,7 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
     let assignment =
         json!({ "type": "user", "assigneeId": ids::user_id("dee"), "roles": ["producer"] });
     assert_eq!(
-        w2.check("dee", |ctx| spaces::create_assignment(
+        w2.write("dee", |ctx| spaces::create_assignment(
             ctx,
             &id,
             &assignment
@@ -621,7 +621,7 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
         "dee cannot see it"
     );
     assert_eq!(
-        w2.check("ann", |ctx| spaces::create_assignment(
+        w2.write("ann", |ctx| spaces::create_assignment(
             ctx,
             &id,
             &assignment
@@ -631,7 +631,7 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
         404
     );
     let made = w2
-        .check("bob", |ctx| {
+        .write("bob", |ctx| {
             spaces::create_assignment(ctx, &id, &assignment)
         })
         .unwrap();
@@ -639,7 +639,7 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
     let w3 = World::after(made.tenant);
     assert!(w3.decide("dee", "space:create-app", Some(&id)));
     assert_eq!(
-        w3.check("bob", |ctx| spaces::create_assignment(
+        w3.write("bob", |ctx| spaces::create_assignment(
             ctx,
             &id,
             &assignment
@@ -650,7 +650,7 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
     );
     let owner = json!({ "type": "user", "assigneeId": ids::user_id("bob"), "roles": ["consumer"] });
     assert_eq!(
-        w3.check("bob", |ctx| spaces::create_assignment(ctx, &id, &owner))
+        w3.write("bob", |ctx| spaces::create_assignment(ctx, &id, &owner))
             .unwrap_err()
             .status,
         400
@@ -658,7 +658,7 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
     let wrong_role =
         json!({ "type": "user", "assigneeId": ids::user_id("ann"), "roles": ["publisher"] });
     assert_eq!(
-        w3.check("bob", |ctx| spaces::create_assignment(
+        w3.write("bob", |ctx| spaces::create_assignment(
             ctx,
             &id,
             &wrong_role
@@ -670,7 +670,7 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
     let nobody =
         json!({ "type": "user", "assigneeId": "aaaaaaaaaaaaaaaaaaaaaaaa", "roles": ["consumer"] });
     assert_eq!(
-        w3.check("bob", |ctx| spaces::create_assignment(ctx, &id, &nobody))
+        w3.write("bob", |ctx| spaces::create_assignment(ctx, &id, &nobody))
             .unwrap_err()
             .status,
         404
@@ -683,14 +683,14 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
         .unwrap();
     assert_eq!(listed.data.len(), 1, "the owner is never listed");
     let updated = w3
-        .check("bob", |ctx| {
+        .write("bob", |ctx| {
             spaces::update_assignment(ctx, &id, &assignment_id, &json!({ "roles": ["consumer"] }))
         })
         .unwrap();
     let w4 = World::after(updated.tenant);
     assert!(!w4.decide("dee", "space:create-app", Some(&id)));
     let w5 = World::after(
-        w4.check("bob", |ctx| {
+        w4.write("bob", |ctx| {
             spaces::delete_assignment(ctx, &id, &assignment_id)
         })
         .unwrap()
@@ -699,7 +699,7 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
     assert!(!w5.decide("dee", "space:read", Some(&id)));
 
     let renamed = w5
-        .check("bob", |ctx| {
+        .write("bob", |ctx| {
             spaces::patch(
                 ctx,
                 &id,
@@ -711,14 +711,14 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
     let owner_change =
         json!([{ "op": "replace", "path": "/ownerId", "value": ids::user_id("ann") }]);
     assert_eq!(
-        w5.check("bob", |ctx| spaces::patch(ctx, &id, &owner_change))
+        w5.write("bob", |ctx| spaces::patch(ctx, &id, &owner_change))
             .unwrap_err()
             .status,
         403,
         "only admins change owners"
     );
     assert_eq!(
-        w5.check("admin", |ctx| spaces::patch(ctx, &id, &owner_change))
+        w5.write("admin", |ctx| spaces::patch(ctx, &id, &owner_change))
             .unwrap()
             .body
             .owner_id,
@@ -726,11 +726,11 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
     );
 
     let error = w
-        .check("bob", |ctx| spaces::delete(ctx, &ids::space_id("sales")))
+        .write("bob", |ctx| spaces::delete(ctx, &ids::space_id("sales")))
         .unwrap_err();
     assert_eq!(error.status, 412, "{error}");
     assert_eq!(
-        w5.check("bob", |ctx| spaces::delete(ctx, &id))
+        w5.write("bob", |ctx| spaces::delete(ctx, &id))
             .unwrap()
             .notes[0]
             .event,
@@ -744,19 +744,19 @@ fn shares_need_app_share_and_reach_the_next_decision() {
     let sales = ids::space_id("sales");
     let body = json!({ "type": "user", "assigneeId": ids::user_id("dee"), "resourceId": ids::content_id("kpi"), "resourceType": "app", "roles": ["consumer"] });
     assert_eq!(
-        w.check("ann", |ctx| spaces::create_share(ctx, &sales, &body))
+        w.write("ann", |ctx| spaces::create_share(ctx, &sales, &body))
             .unwrap_err()
             .status,
         403
     );
     let made = w
-        .check("bob", |ctx| spaces::create_share(ctx, &sales, &body))
+        .write("bob", |ctx| spaces::create_share(ctx, &sales, &body))
         .unwrap();
     let share_id = made.body.id.clone();
     let w2 = World::after(made.tenant);
     assert!(w2.decide("dee", "app:read", Some("kpi")));
     assert_eq!(
-        w2.check("bob", |ctx| spaces::create_share(ctx, &sales, &body))
+        w2.write("bob", |ctx| spaces::create_share(ctx, &sales, &body))
             .unwrap_err()
             .status,
         409
@@ -773,7 +773,7 @@ fn shares_need_app_share_and_reach_the_next_decision() {
         1
     );
     let w3 = World::after(
-        w2.check("bob", |ctx| spaces::delete_share(ctx, &sales, &share_id))
+        w2.write("bob", |ctx| spaces::delete_share(ctx, &sales, &share_id))
             .unwrap()
             .tenant,
     );
@@ -882,14 +882,14 @@ fn removing_what_a_user_does_not_hold_changes_nothing() {
         ),
     ] {
         let done = w
-            .check("admin", |ctx| users::patch(ctx, &ids::user_id(user), &patch))
+            .write("admin", |ctx| users::patch(ctx, &ids::user_id(user), &patch))
             .unwrap_or_else(|e| panic!("{patch}: {e}"));
         assert_eq!(done.tenant, *w.tenant, "{patch}");
     }
     let unknown =
         json!([{ "op": "remove-value", "path": "/assignedRoles", "value": { "name": "Astronaut" } }]);
     assert_eq!(
-        w.check("admin", |ctx| users::patch(ctx, &ids::user_id("ann"), &unknown))
+        w.write("admin", |ctx| users::patch(ctx, &ids::user_id("ann"), &unknown))
             .unwrap_err()
             .status,
         400

@@ -11,7 +11,9 @@ use portcullis_qlik_api::{
 
 #[derive(Debug)]
 struct Inner {
-    state: TenantState,
+    tenant: Arc<Tenant>,
+    snapshot: Arc<Snapshot>,
+    revision: u64,
     keys: Vec<ApiKeyInfo>,
     tokens: Vec<(String, String)>,
     secrets: Vec<(String, String)>,
@@ -28,14 +30,11 @@ pub struct MemoryHost {
 impl MemoryHost {
     pub fn new(tenant: Tenant) -> MemoryHost {
         let snapshot = Arc::new(Snapshot::build(&tenant, 1));
-        let state = TenantState {
-            tenant: Arc::new(tenant),
-            snapshot,
-            revision: 1,
-        };
         MemoryHost {
             inner: Arc::new(Mutex::new(Inner {
-                state,
+                tenant: Arc::new(tenant),
+                snapshot,
+                revision: 1,
                 keys: Vec::new(),
                 tokens: Vec::new(),
                 secrets: Vec::new(),
@@ -46,7 +45,12 @@ impl MemoryHost {
     }
 
     pub fn state(&self) -> TenantState {
-        self.inner.lock().unwrap().state.clone()
+        let inner = self.inner.lock().unwrap();
+        TenantState {
+            tenant: Box::new(inner.tenant.clone()),
+            snapshot: inner.snapshot.clone(),
+            revision: inner.revision,
+        }
     }
 
     pub fn notes(&self) -> Vec<AuditNote> {
@@ -91,11 +95,10 @@ impl MemoryHost {
 
 impl ApiHost for MemoryHost {
     async fn tenant_state(&self, tenant: &str) -> Result<TenantState, HostError> {
-        let inner = self.inner.lock().unwrap();
-        if inner.state.tenant.name != tenant {
+        if self.inner.lock().unwrap().tenant.name != tenant {
             return Err(HostError::NotFound(tenant.to_owned()));
         }
-        Ok(inner.state.clone())
+        Ok(self.state())
     }
 
     async fn commit(&self, _tenant: &str, commit: Commit<'_>) -> Result<u64, HostError> {
@@ -103,22 +106,24 @@ impl ApiHost for MemoryHost {
         if inner.stale_commits > 0 {
             inner.stale_commits -= 1;
             // Someone else wrote in between: the revision moves on.
-            inner.state.revision += 1;
+            inner.revision += 1;
             return Err(HostError::Stale {
                 base_revision: commit.base_revision,
             });
         }
-        if commit.base_revision != inner.state.revision {
+        if commit.base_revision != inner.revision {
             return Err(HostError::Stale {
                 base_revision: commit.base_revision,
             });
         }
-        let revision = inner.state.revision + 1;
-        inner.state = TenantState {
-            tenant: Arc::new(commit.after.clone()),
-            snapshot: Arc::new(Snapshot::build(commit.after, revision)),
-            revision,
-        };
+        let mut tenant = (*inner.tenant).clone();
+        tenant
+            .apply_all(commit.changes)
+            .map_err(|(index, error)| HostError::Rejected { index, error })?;
+        let revision = inner.revision + 1;
+        inner.snapshot = Arc::new(Snapshot::build(&tenant, revision));
+        inner.tenant = Arc::new(tenant);
+        inner.revision = revision;
         inner.notes.extend(commit.notes.iter().cloned());
         Ok(revision)
     }

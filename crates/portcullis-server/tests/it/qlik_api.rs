@@ -166,3 +166,40 @@ async fn the_management_api_on_postgres() {
         let _ = store.delete_tenant(record.id).await;
     }
 }
+
+/// Management API writes are `Change`s: each one is in the store's change log, and a write the
+/// model refuses answers as before and writes nothing.
+#[tokio::test]
+async fn management_api_writes_are_logged_changes() {
+    use portcullis_model::{Change, Group, ProviderType};
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = portcullis_store::open(&format!("sqlite://{}", dir.path().join("qlik.db").display())).await.expect("the store opens");
+    let q = Qlik::new(store, "acme").await;
+    let admin = q.key("admin").await;
+    let id = q.store.tenant_by_name("acme").await.unwrap().expect("the tenant exists").id;
+    let start = q.store.revision(id).await.unwrap();
+
+    let (status, group) = q.call("POST", "/api/v1/groups", Some(&admin), Some(json!({ "name": "creators", "providerType": "custom" }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let join = json!([{ "op": "add", "path": "/assignedGroups/-", "value": group["id"] }]);
+    assert_eq!(q.call("PATCH", &format!("/api/v1/users/{}", ids::user_id("carl")), Some(&admin), Some(join)).await.0, StatusCode::NO_CONTENT);
+    let logged: Vec<Change> = q.store.changes_since(id, start).await.unwrap().into_iter().map(|(_, change)| change).collect();
+    assert_eq!(
+        logged,
+        [
+            Change::CreateGroup { group: Group { name: "creators".into(), provider_type: ProviderType::Custom, roles: Vec::new() } },
+            Change::JoinGroup { user: "carl".into(), group: "creators".into() },
+        ]
+    );
+
+    // A custom group with members is not deleted: 409 as before, and nothing is written.
+    let before = q.store.revision(id).await.unwrap();
+    let (status, refused) = q.call("DELETE", &format!("/api/v1/groups/{}", group["id"].as_str().unwrap()), Some(&admin), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["errors"][0]["status"], json!(409));
+    assert_eq!(q.store.revision(id).await.unwrap(), before);
+    assert!(q.store.changes_since(id, before).await.unwrap().is_empty());
+    let (status, still) = q.call("GET", &format!("/api/v1/groups/{}", group["id"].as_str().unwrap()), Some(&admin), None).await;
+    assert_eq!((status, still["name"].clone()), (StatusCode::OK, json!("creators")));
+}
