@@ -79,19 +79,26 @@ fn measure(users: usize, seed: u64, n_writes: usize, runtime: &tokio::runtime::R
         let startup = start.elapsed();
         let live = state.tenant_by_name(&loaded.name).await?.context("the tenant is live")?;
         let author = Author::cli();
-        // Users join a group and leave it again: every write touches one user.
+        // A user joins a group they are not in, then leaves it again: every write changes one
+        // user (none is a no-op, which would write nothing).
         let mut writes = Vec::with_capacity(n_writes);
         for i in 0..n_writes {
-            let user = loaded.users[(i * 7919) % loaded.users.len()].id.clone();
-            let group = loaded.groups[(i * 104_729) % loaded.groups.len()].name.clone();
-            let change = if loaded.user(&user).is_some_and(|u| u.groups.contains(&group)) || i % 2 == 1 {
-                Change::LeaveGroup { user, group }
+            let pair = i / 2;
+            let user = &loaded.users[(pair * 7919) % loaded.users.len()];
+            let group = (0..loaded.groups.len())
+                .map(|k| &loaded.groups[(pair * 104_729 + k) % loaded.groups.len()].name)
+                .find(|g| !user.groups.contains(g))
+                .context("a group the user is not in")?
+                .clone();
+            let change = if i % 2 == 0 {
+                Change::JoinGroup { user: user.id.clone(), group }
             } else {
-                Change::JoinGroup { user, group }
+                Change::LeaveGroup { user: user.id.clone(), group }
             };
             let start = Instant::now();
-            state.write(&live, std::slice::from_ref(&change), &author).await?;
+            let written = state.write(&live, std::slice::from_ref(&change), &author).await?;
             writes.push(start.elapsed());
+            anyhow::ensure!(written.applied.iter().any(|a| !a.touched.is_empty()), "{change:?} changed nothing");
         }
         let mut logins = Vec::with_capacity(n_writes);
         for i in 0..n_writes {
