@@ -5,8 +5,9 @@
 //! Each size is generated, written as a tenant file and then timed: loading and validating the
 //! file, building the engine's snapshot; then, on an embedded SQLite store in a temporary
 //! folder, the server's state: importing the tenant, starting from the store, writes through the
-//! one write path (acknowledged and visible on the node) and logins. The figures go to
-//! BENCHMARKS.md.
+//! one write path (acknowledged and visible on the node), logins, and two management-API reads
+//! through the server's router (`GET /api/v1/users/me`, `GET /api/v1/users?limit=100`, with an
+//! API key, no sockets). The figures go to BENCHMARKS.md.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,6 +48,8 @@ struct Row {
     write_p50: Duration,
     write_p99: Duration,
     login_p50: Duration,
+    me_p50: Duration,
+    users_page_p50: Duration,
 }
 
 fn measure(users: usize, seed: u64, n_writes: usize, runtime: &tokio::runtime::Runtime) -> Result<Row> {
@@ -107,12 +110,45 @@ fn measure(users: usize, seed: u64, n_writes: usize, runtime: &tokio::runtime::R
             state.login(&live, user, &author).await?;
             logins.push(start.elapsed());
         }
-        anyhow::Ok((import, startup, writes, logins))
+        // Management-API reads through the router, as an administrator with an API key.
+        let admin = loaded.users[0].id.clone();
+        let promote = Change::AssignRole { role: "TenantAdmin".into(), target: portcullis_model::tenant::RoleTarget::User(admin.clone()) };
+        state.write(&live, &[promote], &author).await?;
+        let (token, hash) = portcullis_server::auth::new_secret(portcullis_server::auth::API_KEY_PREFIX).map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+        let key = portcullis_store::NewApiKey { tenant: live.id, user_id: admin, hash, description: "scale".into(), expires_at: None };
+        store.create_api_key(&key, &author).await?;
+        let router = portcullis_server::app(state.clone());
+        let timed = |path: &'static str| {
+            let router = router.clone();
+            let token = token.clone();
+            async move {
+                let mut times = Vec::new();
+                for _ in 0..150 {
+                    let request = axum::http::Request::builder()
+                        .uri(path)
+                        .header("Authorization", format!("Bearer {token}"))
+                        .body(axum::body::Body::empty())
+                        .context("a request")?;
+                    let start = Instant::now();
+                    let response = tower::ServiceExt::oneshot(router.clone(), request).await.context("the router answers")?;
+                    let status = response.status();
+                    axum::body::to_bytes(response.into_body(), usize::MAX).await.context("the body")?;
+                    times.push(start.elapsed());
+                    anyhow::ensure!(status.is_success(), "{path} answered {status}");
+                }
+                anyhow::Ok(times)
+            }
+        };
+        let me = timed("/api/v1/users/me").await?;
+        let page = timed("/api/v1/users?limit=100").await?;
+        anyhow::Ok((import, startup, writes, logins, me, page))
     });
     let _ = std::fs::remove_dir_all(&dir);
-    let (import, startup, mut writes, mut logins) = result?;
+    let (import, startup, mut writes, mut logins, mut me, mut page) = result?;
     writes.sort();
     logins.sort();
+    me.sort();
+    page.sort();
     let at = |v: &[Duration], q: f64| v.get(((v.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
     Ok(Row {
         users: tenant.users.len(),
@@ -124,6 +160,8 @@ fn measure(users: usize, seed: u64, n_writes: usize, runtime: &tokio::runtime::R
         write_p50: at(&writes, 0.5),
         write_p99: at(&writes, 0.99),
         login_p50: at(&logins, 0.5),
+        me_p50: at(&me, 0.5),
+        users_page_p50: at(&page, 0.5),
     })
 }
 
@@ -139,9 +177,9 @@ pub fn run(args: &ScaleArgs) -> Result<()> {
         eprintln!("measuring {users} users ...");
         rows.push(measure(users, args.seed, args.writes, &runtime)?);
     }
-    println!("| users | items | load + validate file | build snapshot | import (SQLite) | start from store | write p50 | write p99 | login p50 |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let cells = |r: &Row| [r.load_file, r.build_snapshot, r.import, r.startup, r.write_p50, r.write_p99, r.login_p50];
+    println!("| users | items | load + validate file | build snapshot | import (SQLite) | start from store | write p50 | write p99 | login p50 | users/me p50 | users?limit=100 p50 |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let cells = |r: &Row| [r.load_file, r.build_snapshot, r.import, r.startup, r.write_p50, r.write_p99, r.login_p50, r.me_p50, r.users_page_p50];
     for row in &rows {
         let times: Vec<String> = cells(row).iter().map(|d| ms(*d)).collect();
         println!("| {} | {} | {} |", row.users, row.items, times.join(" | "));
