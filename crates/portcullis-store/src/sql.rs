@@ -173,7 +173,7 @@ macro_rules! define_sql_store {
                     (id, revision, ImportOutcome::Replaced)
                 }
             };
-            write_model(&mut tx, id, None, tenant).await?;
+            write_model(&mut tx, id, tenant).await?;
             log_revision(&mut tx, id, revision, "import").await?;
             let data = serde_json::json!({
                 "outcome": if outcome == ImportOutcome::Created { "created" } else { "replaced" },
@@ -243,161 +243,158 @@ macro_rules! define_sql_store {
             Ok(())
         }
 
-        /// Writes a tenant's model rows. With `before` (the stored state), only the sections
-        /// (a model field and the tables that hold it) that differ are deleted and rewritten;
-        /// without it, everything is inserted into empty tables.
-        async fn write_model(tx: &mut Tx, id: i64, before: Option<&Tenant>, tenant: &Tenant) -> Result<(), StoreError> {
-            if before.is_none_or(|b| b.settings != tenant.settings) {
-                clear(tx, id, before.is_some(), &["settings"]).await?;
-                let settings: Vec<(&str, i64)> = tenant.settings.iter().map(|(s, v)| (s.as_str(), i64::from(*v))).collect();
-                insert_rows(tx, "settings", "name, value", id, &settings, |row, (name, value)| {
-                    row.push_bind(*name).push_bind(*value);
-                })
-                .await?;
-            }
-            if before.is_none_or(|b| b.user_default != tenant.user_default) {
-                clear(tx, id, before.is_some(), &["user_default"]).await?;
-                let user_default: Vec<(&str, &str)> = tenant.user_default.iter().map(|(p, v)| (p.def().key, v.as_str())).collect();
-                insert_rows(tx, "user_default", "permission, value", id, &user_default, |row, (permission, value)| {
-                    row.push_bind(*permission).push_bind(*value);
-                })
-                .await?;
-            }
-            if before.is_none_or(|b| b.custom_roles != tenant.custom_roles) {
-                clear(tx, id, before.is_some(), &["custom_roles", "role_permissions"]).await?;
-                insert_rows(tx, "custom_roles", "name, description", id, &tenant.custom_roles, |row, role| {
-                    row.push_bind(role.name.as_str()).push_bind(role.description.as_str());
-                })
-                .await?;
-                let role_permissions: Vec<(&str, &str, &str)> = tenant
-                    .custom_roles
-                    .iter()
-                    .flat_map(|r| r.permissions.iter().map(move |(p, s)| (r.name.as_str(), p.def().key, role_setting_word(*s))))
-                    .collect();
-                insert_rows(tx, "role_permissions", "role, permission, value", id, &role_permissions, |row, (role, p, v)| {
-                    row.push_bind(*role).push_bind(*p).push_bind(*v);
-                })
-                .await?;
-            }
-            if before.is_none_or(|b| b.groups != tenant.groups) {
-                clear(tx, id, before.is_some(), &["tenant_groups", "group_roles"]).await?;
-                insert_rows(tx, "tenant_groups", "name, provider_type", id, &tenant.groups, |row, group| {
-                    row.push_bind(group.name.as_str()).push_bind(group.provider_type.as_str());
-                })
-                .await?;
-                let group_roles: Vec<(&str, &str)> =
-                    tenant.groups.iter().flat_map(|g| g.roles.iter().map(move |r| (g.name.as_str(), r.as_str()))).collect();
-                insert_rows(tx, "group_roles", "group_name, role", id, &group_roles, |row, (group, role)| {
-                    row.push_bind(*group).push_bind(*role);
-                })
-                .await?;
-            }
-            if before.is_none_or(|b| b.everyone_roles != tenant.everyone_roles) {
-                clear(tx, id, before.is_some(), &["everyone_roles"]).await?;
-                insert_rows(tx, "everyone_roles", "role", id, &tenant.everyone_roles, |row, role| {
-                    row.push_bind(role.as_str());
-                })
-                .await?;
-            }
-            if before.is_none_or(|b| b.users != tenant.users) {
-                clear(tx, id, before.is_some(), &["users", "user_roles", "user_groups"]).await?;
-                insert_rows(tx, "users", "id, name, email, entitlement, status", id, &tenant.users, |row, user| {
-                    row.push_bind(user.id.as_str())
-                        .push_bind(user.name.as_str())
-                        .push_bind(user.email.as_deref())
-                        .push_bind(user.entitlement.as_str())
-                        .push_bind(user.status.as_str());
-                })
-                .await?;
-                let user_roles: Vec<(&str, &str, &str)> = tenant
-                    .users
-                    .iter()
-                    .flat_map(|u| u.roles.iter().map(move |r| (u.id.as_str(), r.role.as_str(), origin_word(r.origin))))
-                    .collect();
-                insert_rows(tx, "user_roles", "user_id, role, origin", id, &user_roles, |row, (user, role, origin)| {
-                    row.push_bind(*user).push_bind(*role).push_bind(*origin);
-                })
-                .await?;
-                let user_groups: Vec<(&str, &str)> =
-                    tenant.users.iter().flat_map(|u| u.groups.iter().map(move |g| (u.id.as_str(), g.as_str()))).collect();
-                insert_rows(tx, "user_groups", "user_id, group_name", id, &user_groups, |row, (user, group)| {
-                    row.push_bind(*user).push_bind(*group);
-                })
-                .await?;
-            }
-            if before.is_none_or(|b| b.oauth_clients != tenant.oauth_clients) {
-                clear(tx, id, before.is_some(), &["oauth_clients", "oauth_client_scopes"]).await?;
-                insert_rows(tx, "oauth_clients", "id, name", id, &tenant.oauth_clients, |row, client| {
-                    row.push_bind(client.id.as_str()).push_bind(client.name.as_str());
-                })
-                .await?;
-                let scopes: Vec<(&str, &str)> =
-                    tenant.oauth_clients.iter().flat_map(|c| c.scopes.iter().map(move |s| (c.id.as_str(), s.as_str()))).collect();
-                insert_rows(tx, "oauth_client_scopes", "client_id, scope", id, &scopes, |row, (client, scope)| {
-                    row.push_bind(*client).push_bind(*scope);
-                })
-                .await?;
-            }
-            if before.is_none_or(|b| b.spaces != tenant.spaces) {
-                clear(tx, id, before.is_some(), &["spaces", "space_members"]).await?;
-                insert_rows(tx, "spaces", "id, name, space_type, owner", id, &tenant.spaces, |row, space| {
-                    row.push_bind(space.id.as_str())
-                        .push_bind(space.name.as_str())
-                        .push_bind(space.space_type.as_str())
-                        .push_bind(space.owner.as_str());
-                })
-                .await?;
-                let members: Vec<(&str, &str, &str, i64)> = tenant
-                    .spaces
-                    .iter()
-                    .flat_map(|s| {
-                        s.members.iter().map(move |m| {
-                            let (kind, name) = assignee_parts(&m.assignee);
-                            (s.id.as_str(), kind, name, i64::from(m.roles.0))
-                        })
-                    })
-                    .collect();
-                insert_rows(tx, "space_members", "space_id, assignee_kind, assignee, roles", id, &members, |row, (s, k, n, r)| {
-                    row.push_bind(*s).push_bind(*k).push_bind(*n).push_bind(*r);
-                })
-                .await?;
-            }
-            if before.is_none_or(|b| b.content != tenant.content) {
-                clear(tx, id, before.is_some(), &["content"]).await?;
-                insert_rows(tx, "content", "id, name, kind, space_id, owner", id, &tenant.content, |row, item| {
-                    row.push_bind(item.id.as_str())
-                        .push_bind(item.name.as_str())
-                        .push_bind(item.kind.as_str())
-                        .push_bind(item.space.as_deref())
-                        .push_bind(item.owner.as_str());
-                })
-                .await?;
-            }
-            if before.is_none_or(|b| b.uses != tenant.uses) {
-                clear(tx, id, before.is_some(), &["uses"]).await?;
-                insert_rows(tx, "uses", "consumer, source", id, &tenant.uses, |row, use_| {
-                    row.push_bind(use_.consumer.as_str()).push_bind(use_.source.as_str());
-                })
-                .await?;
-            }
-            if before.is_none_or(|b| b.shares != tenant.shares) {
-                clear(tx, id, before.is_some(), &["shares"]).await?;
-                insert_rows(tx, "shares", "resource, assignee_kind, assignee, roles", id, &tenant.shares, |row, share| {
-                    let (kind, name) = assignee_parts(&share.assignee);
-                    row.push_bind(share.resource.as_str()).push_bind(kind).push_bind(name).push_bind(i64::from(share.roles.0));
-                })
-                .await?;
-            }
-            Ok(())
+        /// Writes a whole tenant's rows into empty tables (an import).
+        async fn write_model(tx: &mut Tx, id: i64, tenant: &Tenant) -> Result<(), StoreError> {
+            insert_settings(tx, id, tenant).await?;
+            insert_user_default(tx, id, tenant).await?;
+            insert_everyone_roles(tx, id, tenant).await?;
+            insert_custom_roles(tx, id, &tenant.custom_roles).await?;
+            insert_groups(tx, id, &tenant.groups).await?;
+            insert_users(tx, id, &tenant.users).await?;
+            insert_clients(tx, id, &tenant.oauth_clients).await?;
+            insert_spaces(tx, id, &tenant.spaces).await?;
+            insert_content(tx, id, &tenant.content).await?;
+            insert_shares(tx, id, &tenant.shares.iter().collect::<Vec<_>>()).await?;
+            insert_uses(tx, id, &tenant.uses.iter().collect::<Vec<_>>()).await
         }
 
+        // One writer per table group, used by imports (every row) and by writes (the rows of the
+        // touched entities), so each row is encoded in one place.
 
-        /// Deletes a tenant's rows from `tables` (when `any` says there may be some).
-        async fn clear(tx: &mut Tx, id: i64, any: bool, tables: &[&str]) -> Result<(), StoreError> {
-            if any {
-                for table in tables {
-                    sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1")).bind(id).execute(&mut **tx).await.map_err(from_sqlx)?;
-                }
+        async fn insert_settings(tx: &mut Tx, id: i64, tenant: &Tenant) -> Result<(), StoreError> {
+            let settings: Vec<(&str, i64)> = tenant.settings.iter().map(|(s, v)| (s.as_str(), i64::from(*v))).collect();
+            insert_rows(tx, "settings", "name, value", id, &settings, |row, (name, value)| {
+                row.push_bind(*name).push_bind(*value);
+            })
+            .await
+        }
+
+        async fn insert_user_default(tx: &mut Tx, id: i64, tenant: &Tenant) -> Result<(), StoreError> {
+            let user_default: Vec<(&str, &str)> = tenant.user_default.iter().map(|(p, v)| (p.def().key, v.as_str())).collect();
+            insert_rows(tx, "user_default", "permission, value", id, &user_default, |row, (permission, value)| {
+                row.push_bind(*permission).push_bind(*value);
+            })
+            .await
+        }
+
+        async fn insert_everyone_roles(tx: &mut Tx, id: i64, tenant: &Tenant) -> Result<(), StoreError> {
+            insert_rows(tx, "everyone_roles", "role", id, &tenant.everyone_roles, |row, role| {
+                row.push_bind(role.as_str());
+            })
+            .await
+        }
+
+        async fn insert_custom_roles(tx: &mut Tx, id: i64, roles: &[CustomRole]) -> Result<(), StoreError> {
+            insert_rows(tx, "custom_roles", "name, description", id, roles, |row, role| {
+                row.push_bind(role.name.as_str()).push_bind(role.description.as_str());
+            })
+            .await?;
+            let permissions: Vec<(&str, &str, &str)> = roles
+                .iter()
+                .flat_map(|r| r.permissions.iter().map(move |(p, s)| (r.name.as_str(), p.def().key, role_setting_word(*s))))
+                .collect();
+            insert_rows(tx, "role_permissions", "role, permission, value", id, &permissions, |row, (role, p, v)| {
+                row.push_bind(*role).push_bind(*p).push_bind(*v);
+            })
+            .await
+        }
+
+        async fn insert_groups(tx: &mut Tx, id: i64, groups: &[Group]) -> Result<(), StoreError> {
+            insert_rows(tx, "tenant_groups", "name, provider_type", id, groups, |row, group| {
+                row.push_bind(group.name.as_str()).push_bind(group.provider_type.as_str());
+            })
+            .await?;
+            let group_roles: Vec<(&str, &str)> = groups.iter().flat_map(|g| g.roles.iter().map(move |r| (g.name.as_str(), r.as_str()))).collect();
+            insert_rows(tx, "group_roles", "group_name, role", id, &group_roles, |row, (group, role)| {
+                row.push_bind(*group).push_bind(*role);
+            })
+            .await
+        }
+
+        async fn insert_users(tx: &mut Tx, id: i64, users: &[User]) -> Result<(), StoreError> {
+            insert_rows(tx, "users", "id, name, email, entitlement, status", id, users, |row, user| {
+                row.push_bind(user.id.as_str())
+                    .push_bind(user.name.as_str())
+                    .push_bind(user.email.as_deref())
+                    .push_bind(user.entitlement.as_str())
+                    .push_bind(user.status.as_str());
+            })
+            .await?;
+            let user_roles: Vec<(&str, &str, &str)> =
+                users.iter().flat_map(|u| u.roles.iter().map(move |r| (u.id.as_str(), r.role.as_str(), origin_word(r.origin)))).collect();
+            insert_rows(tx, "user_roles", "user_id, role, origin", id, &user_roles, |row, (user, role, origin)| {
+                row.push_bind(*user).push_bind(*role).push_bind(*origin);
+            })
+            .await?;
+            let user_groups: Vec<(&str, &str)> = users.iter().flat_map(|u| u.groups.iter().map(move |g| (u.id.as_str(), g.as_str()))).collect();
+            insert_rows(tx, "user_groups", "user_id, group_name", id, &user_groups, |row, (user, group)| {
+                row.push_bind(*user).push_bind(*group);
+            })
+            .await
+        }
+
+        async fn insert_clients(tx: &mut Tx, id: i64, clients: &[OauthClient]) -> Result<(), StoreError> {
+            insert_rows(tx, "oauth_clients", "id, name", id, clients, |row, client| {
+                row.push_bind(client.id.as_str()).push_bind(client.name.as_str());
+            })
+            .await?;
+            let scopes: Vec<(&str, &str)> = clients.iter().flat_map(|c| c.scopes.iter().map(move |s| (c.id.as_str(), s.as_str()))).collect();
+            insert_rows(tx, "oauth_client_scopes", "client_id, scope", id, &scopes, |row, (client, scope)| {
+                row.push_bind(*client).push_bind(*scope);
+            })
+            .await
+        }
+
+        async fn insert_spaces(tx: &mut Tx, id: i64, spaces: &[Space]) -> Result<(), StoreError> {
+            insert_rows(tx, "spaces", "id, name, space_type, owner", id, spaces, |row, space| {
+                row.push_bind(space.id.as_str()).push_bind(space.name.as_str()).push_bind(space.space_type.as_str()).push_bind(space.owner.as_str());
+            })
+            .await?;
+            let members: Vec<(&str, &str, &str, i64)> = spaces
+                .iter()
+                .flat_map(|s| {
+                    s.members.iter().map(move |m| {
+                        let (kind, name) = assignee_parts(&m.assignee);
+                        (s.id.as_str(), kind, name, i64::from(m.roles.0))
+                    })
+                })
+                .collect();
+            insert_rows(tx, "space_members", "space_id, assignee_kind, assignee, roles", id, &members, |row, (s, k, n, r)| {
+                row.push_bind(*s).push_bind(*k).push_bind(*n).push_bind(*r);
+            })
+            .await
+        }
+
+        async fn insert_content(tx: &mut Tx, id: i64, items: &[Content]) -> Result<(), StoreError> {
+            insert_rows(tx, "content", "id, name, kind, space_id, owner", id, items, |row, item| {
+                row.push_bind(item.id.as_str())
+                    .push_bind(item.name.as_str())
+                    .push_bind(item.kind.as_str())
+                    .push_bind(item.space.as_deref())
+                    .push_bind(item.owner.as_str());
+            })
+            .await
+        }
+
+        async fn insert_shares(tx: &mut Tx, id: i64, shares: &[&Share]) -> Result<(), StoreError> {
+            insert_rows(tx, "shares", "resource, assignee_kind, assignee, roles", id, shares, |row, share| {
+                let (kind, name) = assignee_parts(&share.assignee);
+                row.push_bind(share.resource.as_str()).push_bind(kind).push_bind(name).push_bind(i64::from(share.roles.0));
+            })
+            .await
+        }
+
+        async fn insert_uses(tx: &mut Tx, id: i64, uses: &[&Use]) -> Result<(), StoreError> {
+            insert_rows(tx, "uses", "consumer, source", id, uses, |row, use_| {
+                row.push_bind(use_.consumer.as_str()).push_bind(use_.source.as_str());
+            })
+            .await
+        }
+
+        /// Deletes a tenant's rows from `tables`.
+        async fn clear(tx: &mut Tx, id: i64, tables: &[&str]) -> Result<(), StoreError> {
+            for table in tables {
+                sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1")).bind(id).execute(&mut **tx).await.map_err(from_sqlx)?;
             }
             Ok(())
         }
@@ -628,123 +625,59 @@ macro_rules! define_sql_store {
         /// Rewrites the rows of every touched entity from `tenant` (deleted entities lose theirs).
         async fn write_touched(tx: &mut Tx, id: i64, tenant: &Tenant, touched: &portcullis_model::Touched) -> Result<(), StoreError> {
             if touched.settings {
-                clear(tx, id, true, &["settings"]).await?;
-                let settings: Vec<(&str, i64)> = tenant.settings.iter().map(|(s, v)| (s.as_str(), i64::from(*v))).collect();
-                insert_rows(tx, "settings", "name, value", id, &settings, |row, (name, value)| {
-                    row.push_bind(*name).push_bind(*value);
-                })
-                .await?;
+                clear(tx, id, &["settings"]).await?;
+                insert_settings(tx, id, tenant).await?;
             }
             if touched.user_default {
-                clear(tx, id, true, &["user_default"]).await?;
-                let user_default: Vec<(&str, &str)> = tenant.user_default.iter().map(|(p, v)| (p.def().key, v.as_str())).collect();
-                insert_rows(tx, "user_default", "permission, value", id, &user_default, |row, (permission, value)| {
-                    row.push_bind(*permission).push_bind(*value);
-                })
-                .await?;
+                clear(tx, id, &["user_default"]).await?;
+                insert_user_default(tx, id, tenant).await?;
             }
             if touched.everyone_roles {
-                clear(tx, id, true, &["everyone_roles"]).await?;
-                insert_rows(tx, "everyone_roles", "role", id, &tenant.everyone_roles, |row, role| {
-                    row.push_bind(role.as_str());
-                })
-                .await?;
+                clear(tx, id, &["everyone_roles"]).await?;
+                insert_everyone_roles(tx, id, tenant).await?;
             }
             for name in &touched.custom_roles {
                 delete_keyed(tx, id, name, &[("custom_roles", "name"), ("role_permissions", "role")]).await?;
-                let Some(role) = tenant.custom_roles.get(name) else { continue };
-                insert_rows(tx, "custom_roles", "name, description", id, std::slice::from_ref(role), |row, role| {
-                    row.push_bind(role.name.as_str()).push_bind(role.description.as_str());
-                })
-                .await?;
-                let permissions: Vec<(&str, &str)> = role.permissions.iter().map(|(p, s)| (p.def().key, role_setting_word(*s))).collect();
-                insert_rows(tx, "role_permissions", "role, permission, value", id, &permissions, |row, (p, v)| {
-                    row.push_bind(role.name.as_str()).push_bind(*p).push_bind(*v);
-                })
-                .await?;
+                if let Some(role) = tenant.custom_roles.get(name) {
+                    insert_custom_roles(tx, id, std::slice::from_ref(role)).await?;
+                }
             }
             for name in &touched.groups {
                 delete_keyed(tx, id, name, &[("tenant_groups", "name"), ("group_roles", "group_name")]).await?;
-                let Some(group) = tenant.groups.get(name) else { continue };
-                insert_rows(tx, "tenant_groups", "name, provider_type", id, std::slice::from_ref(group), |row, group| {
-                    row.push_bind(group.name.as_str()).push_bind(group.provider_type.as_str());
-                })
-                .await?;
-                insert_rows(tx, "group_roles", "group_name, role", id, &group.roles, |row, role| {
-                    row.push_bind(group.name.as_str()).push_bind(role.as_str());
-                })
-                .await?;
+                if let Some(group) = tenant.groups.get(name) {
+                    insert_groups(tx, id, std::slice::from_ref(group)).await?;
+                }
             }
             for user_id in &touched.users {
                 delete_keyed(tx, id, user_id, &[("users", "id"), ("user_roles", "user_id"), ("user_groups", "user_id")]).await?;
-                let Some(user) = tenant.users.get(user_id) else { continue };
-                insert_rows(tx, "users", "id, name, email, entitlement, status", id, std::slice::from_ref(user), |row, user| {
-                    row.push_bind(user.id.as_str())
-                        .push_bind(user.name.as_str())
-                        .push_bind(user.email.as_deref())
-                        .push_bind(user.entitlement.as_str())
-                        .push_bind(user.status.as_str());
-                })
-                .await?;
-                insert_rows(tx, "user_roles", "user_id, role, origin", id, &user.roles, |row, role| {
-                    row.push_bind(user.id.as_str()).push_bind(role.role.as_str()).push_bind(origin_word(role.origin));
-                })
-                .await?;
-                insert_rows(tx, "user_groups", "user_id, group_name", id, &user.groups, |row, group| {
-                    row.push_bind(user.id.as_str()).push_bind(group.as_str());
-                })
-                .await?;
+                if let Some(user) = tenant.users.get(user_id) {
+                    insert_users(tx, id, std::slice::from_ref(user)).await?;
+                }
             }
             for client_id in &touched.clients {
                 delete_keyed(tx, id, client_id, &[("oauth_clients", "id"), ("oauth_client_scopes", "client_id")]).await?;
-                let Some(client) = tenant.oauth_clients.get(client_id) else { continue };
-                insert_rows(tx, "oauth_clients", "id, name", id, std::slice::from_ref(client), |row, client| {
-                    row.push_bind(client.id.as_str()).push_bind(client.name.as_str());
-                })
-                .await?;
-                insert_rows(tx, "oauth_client_scopes", "client_id, scope", id, &client.scopes, |row, scope| {
-                    row.push_bind(client.id.as_str()).push_bind(scope.as_str());
-                })
-                .await?;
+                if let Some(client) = tenant.oauth_clients.get(client_id) {
+                    insert_clients(tx, id, std::slice::from_ref(client)).await?;
+                }
             }
             for space_id in &touched.spaces {
                 delete_keyed(tx, id, space_id, &[("spaces", "id"), ("space_members", "space_id")]).await?;
-                let Some(space) = tenant.spaces.get(space_id) else { continue };
-                insert_rows(tx, "spaces", "id, name, space_type, owner", id, std::slice::from_ref(space), |row, space| {
-                    row.push_bind(space.id.as_str()).push_bind(space.name.as_str()).push_bind(space.space_type.as_str()).push_bind(space.owner.as_str());
-                })
-                .await?;
-                insert_rows(tx, "space_members", "space_id, assignee_kind, assignee, roles", id, &space.members, |row, member| {
-                    let (kind, name) = assignee_parts(&member.assignee);
-                    row.push_bind(space.id.as_str()).push_bind(kind).push_bind(name).push_bind(i64::from(member.roles.0));
-                })
-                .await?;
+                if let Some(space) = tenant.spaces.get(space_id) {
+                    insert_spaces(tx, id, std::slice::from_ref(space)).await?;
+                }
             }
             if !touched.content.is_empty() {
+                for item_id in &touched.content {
+                    delete_keyed(tx, id, item_id, &[("content", "id"), ("shares", "resource"), ("uses", "consumer")]).await?;
+                    if let Some(item) = tenant.content.get(item_id) {
+                        insert_content(tx, id, std::slice::from_ref(item)).await?;
+                    }
+                }
                 // Per item: its shares and the `uses` it consumes, found in one pass each.
                 let shares: Vec<&Share> = tenant.shares.iter().filter(|s| touched.content.contains(&s.resource)).collect();
                 let uses: Vec<&Use> = tenant.uses.iter().filter(|u| touched.content.contains(&u.consumer)).collect();
-                for item_id in &touched.content {
-                    delete_keyed(tx, id, item_id, &[("content", "id"), ("shares", "resource"), ("uses", "consumer")]).await?;
-                    let Some(item) = tenant.content.get(item_id) else { continue };
-                    insert_rows(tx, "content", "id, name, kind, space_id, owner", id, std::slice::from_ref(item), |row, item| {
-                        row.push_bind(item.id.as_str())
-                            .push_bind(item.name.as_str())
-                            .push_bind(item.kind.as_str())
-                            .push_bind(item.space.as_deref())
-                            .push_bind(item.owner.as_str());
-                    })
-                    .await?;
-                }
-                insert_rows(tx, "shares", "resource, assignee_kind, assignee, roles", id, &shares, |row, share| {
-                    let (kind, name) = assignee_parts(&share.assignee);
-                    row.push_bind(share.resource.as_str()).push_bind(kind).push_bind(name).push_bind(i64::from(share.roles.0));
-                })
-                .await?;
-                insert_rows(tx, "uses", "consumer, source", id, &uses, |row, use_| {
-                    row.push_bind(use_.consumer.as_str()).push_bind(use_.source.as_str());
-                })
-                .await?;
+                insert_shares(tx, id, &shares).await?;
+                insert_uses(tx, id, &uses).await?;
             }
             Ok(())
         }
