@@ -9,7 +9,7 @@
 //!
 //! Changes serialize to JSON (`{"change": "assignRole", ...}`) for the store's change log.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -316,36 +316,6 @@ impl Touched {
         self.clients.extend(other.clients);
         self.spaces.extend(other.spaces);
         self.content.extend(other.content);
-    }
-
-    /// Every entity whose rows differ between two states of a tenant (an O(tenant) comparison,
-    /// for writers that produce a whole new tenant rather than changes).
-    pub fn between(before: &Tenant, after: &Tenant) -> Touched {
-        fn keys<T: PartialEq + crate::table::Keyed>(before: &crate::table::Table<T>, after: &crate::table::Table<T>) -> BTreeSet<String> {
-            let gone = before.iter().filter(|row| !after.contains(row.key()));
-            let differ = after.iter().filter(|row| before.get(row.key()) != Some(*row));
-            gone.chain(differ).map(|row| row.key().to_owned()).collect()
-        }
-        let mut content = keys(&before.content, &after.content);
-        let share_key = |s: &Share| (s.resource.clone(), s.assignee.clone(), s.roles.0);
-        let old_shares: HashSet<_> = before.shares.iter().map(share_key).collect();
-        let new_shares: HashSet<_> = after.shares.iter().map(share_key).collect();
-        content.extend(old_shares.symmetric_difference(&new_shares).map(|(resource, ..)| resource.clone()));
-        let use_key = |u: &Use| (u.consumer.clone(), u.source.clone());
-        let old_uses: HashSet<_> = before.uses.iter().map(use_key).collect();
-        let new_uses: HashSet<_> = after.uses.iter().map(use_key).collect();
-        content.extend(old_uses.symmetric_difference(&new_uses).map(|(consumer, _)| consumer.clone()));
-        Touched {
-            settings: before.settings != after.settings,
-            user_default: before.user_default != after.user_default,
-            everyone_roles: before.everyone_roles != after.everyone_roles,
-            custom_roles: keys(&before.custom_roles, &after.custom_roles),
-            groups: keys(&before.groups, &after.groups),
-            users: keys(&before.users, &after.users),
-            clients: keys(&before.oauth_clients, &after.oauth_clients),
-            spaces: keys(&before.spaces, &after.spaces),
-            content,
-        }
     }
 
     fn user(id: &str) -> Touched {

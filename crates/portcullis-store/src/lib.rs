@@ -39,7 +39,7 @@ pub enum Backend {
 /// Tenants, their access model, and the credentials that act in them.
 ///
 /// INVARIANT: every method that writes runs in one transaction; a tenant's revision grows by
-/// exactly one with each write to its access model (imports, [`Change`]s and commits), in the
+/// exactly one with each write to its access model (imports and committed [`Change`]s), in the
 /// same transaction as the write. Credential writes (keys, secrets, tokens) do not move it: they
 /// change no decision. Every administrative write (all of those but OAuth tokens) appends its
 /// audit event to the tenant's chain in the same transaction, so a change is never without
@@ -81,11 +81,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// The changes committed after `after_revision`, in order, with their revisions.
     async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError>;
-
-    /// Stores `after` in place of `before`, which was read at `base_revision`, writing only
-    /// the parts that differ, and appends `events`; returns the new revision.
-    /// [`StoreError::Conflict`] when the tenant is no longer at `base_revision`.
-    async fn commit(&self, tenant: TenantId, base_revision: u64, before: &Tenant, after: &Tenant, events: &[EventDraft]) -> Result<u64, StoreError>;
 
     /// Appends events that record no write (decisions), in one transaction; returns their
     /// sequence numbers.

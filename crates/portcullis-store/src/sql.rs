@@ -682,30 +682,6 @@ macro_rules! define_sql_store {
             Ok(())
         }
 
-        /// Stores `after` in place of `before` (read at `base_revision`): only the entities that
-        /// differ are rewritten. Prefer [`commit_changes`], which also logs the changes.
-        pub(crate) async fn commit(
-            pool: &Pool<$db>,
-            tenant: TenantId,
-            base_revision: u64,
-            before: &Tenant,
-            after: &Tenant,
-            events: &[EventDraft],
-        ) -> Result<u64, StoreError> {
-            let touched = portcullis_model::Touched::between(before, after);
-            let author = events.first().map(|e| e.author.clone()).unwrap_or_default();
-            let write = ChangeSet { base_revision, after, changes: &[], touched: &touched, events, author: &author };
-            if touched.is_empty() && events.is_empty() {
-                // A write that changes nothing still moves the revision, as callers expect a new one.
-                let mut tx = pool.begin().await.map_err(from_sqlx)?;
-                let (revision, _) = bump_revision(&mut tx, tenant, base_revision, after.subscription).await?;
-                log_revision(&mut tx, tenant.0, revision, "commit").await?;
-                tx.commit().await.map_err(from_sqlx)?;
-                return Ok(revision as u64);
-            }
-            commit_changes(pool, tenant, write).await
-        }
-
         type KeyRow = (i64, i64, String, String, i64, Option<i64>, Option<i64>);
 
         fn key_record((id, tenant, user_id, description, created_at, expires_at, revoked_at): KeyRow) -> ApiKeyRecord {

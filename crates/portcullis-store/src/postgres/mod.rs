@@ -105,10 +105,6 @@ impl Store for PgStore {
         sql::changes_since(&self.pool, tenant, after_revision).await
     }
 
-    async fn commit(&self, tenant: TenantId, base_revision: u64, before: &Tenant, after: &Tenant, events: &[EventDraft]) -> Result<u64, StoreError> {
-        sql::commit(&self.pool, tenant, base_revision, before, after, events).await
-    }
-
     async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
         sql::append_events(&self.pool, tenant, events).await
     }

@@ -114,10 +114,6 @@ impl Store for SqliteStore {
         sql::changes_since(&self.writer, tenant, after_revision).await
     }
 
-    async fn commit(&self, tenant: TenantId, base_revision: u64, before: &Tenant, after: &Tenant, events: &[EventDraft]) -> Result<u64, StoreError> {
-        sql::commit(&self.writer, tenant, base_revision, before, after, events).await
-    }
-
     async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
         sql::append_events(&self.writer, tenant, events).await
     }

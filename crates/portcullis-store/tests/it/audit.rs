@@ -133,28 +133,33 @@ fn app(id: &str, space: &str) -> Content {
     Content { id: id.into(), name: id.into(), kind: ContentKind::App, space: Some(space.into()), owner: "ann".into() }
 }
 
-pub async fn commit_writes_the_difference_and_refuses_a_stale_base(h: &impl Harness) {
+pub async fn commit_changes_writes_the_touched_rows_and_refuses_a_stale_base(h: &impl Harness) {
     let store = h.open().await;
     let before = tenant(DEMO);
     let record = import(&store, &before).await;
     let mut after = before.clone();
-    after.content.upsert(app("new-app", "finance-team"));
-    after.users.retain(|u| u.id != "dana");
-    let second = after.groups[1].name.clone();
-    after.groups.get_mut(&second).unwrap().roles.push("Steward".into());
+    let changes = [
+        Change::CreateContent { item: app("new-app", "finance-team") },
+        Change::DeleteUser { id: "dana".into() },
+        Change::ReplaceGroupRoles { name: "sales".into(), roles: vec!["Steward".into()] },
+    ];
+    let mut touched = Touched::default();
+    for applied in after.apply_all(&changes).expect("the model takes them") {
+        touched.merge(applied.touched);
+    }
     let drafts = [
         EventDraft::change(EventType::UserDeleted, &ann(), "user:manage", Some(ResourceRef { kind: "user".into(), id: "dana".into(), space: None, owner: None }), json!({})),
         EventDraft::change(EventType::GroupUpdated, &ann(), "group:manage", Some(ResourceRef { kind: "group".into(), id: "sales".into(), space: None, owner: None }), json!({ "roles": ["Steward"] })),
     ];
-    let revision = store.commit(record.id, 1, &before, &after, &drafts).await.unwrap();
-    assert_eq!(revision, 2);
+    let author = ann();
+    let write = ChangeSet { base_revision: 1, after: &after, changes: &changes, touched: &touched, events: &drafts, author: &author };
+    assert_eq!(store.commit_changes(record.id, write).await.unwrap(), 2);
     assert_eq!(loaded(&store, record.id).await, (after.clone(), 2));
     let all = events(&store, record.id).await;
     assert_eq!(all.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(), ["com.qlik.v1.tenant.imported", "com.qlik.v1.user.deleted", "com.qlik.v1.group.updated"]);
 
-    let mut stale = before.clone();
-    stale.content.clear();
-    let error = store.commit(record.id, 1, &before, &stale, &drafts).await.unwrap_err();
+    let write = ChangeSet { base_revision: 1, after: &before, changes: &changes, touched: &touched, events: &drafts, author: &author };
+    let error = store.commit_changes(record.id, write).await.unwrap_err();
     assert!(matches!(error, StoreError::Conflict(_)), "{error}");
     assert_eq!(loaded(&store, record.id).await, (after, 2), "a stale commit writes nothing");
     assert_eq!(events(&store, record.id).await.len(), 3, "and records nothing");

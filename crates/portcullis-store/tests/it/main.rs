@@ -48,7 +48,7 @@ contract_tests!(
     concurrent_writes_each_get_their_own_revision,
     each_write_leaves_exactly_one_event,
     refused_writes_leave_no_event,
-    commit_writes_the_difference_and_refuses_a_stale_base,
+    commit_changes_writes_the_touched_rows_and_refuses_a_stale_base,
     tampering_is_found_by_verify,
     queries_filter_and_page,
     archiving_moves_the_anchor_and_verify_continues,
