@@ -856,50 +856,54 @@ async fn clients_new_secret<H: ApiHost>(
 
 // ---- API keys ------------------------------------------------------------------------------
 
+// The live tenant is read under a read guard: a handler drops it before a store call (which
+// may take milliseconds) and reads again after, so writes to the tenant never wait on the store.
+
 async fn keys_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
-    let state = load(&app, &req).await?;
-    let ctx = req.ctx(&state);
-    let owner = api_keys::list_owner(&ctx)?;
+    let owner = {
+        let state = load(&app, &req).await?;
+        api_keys::list_owner(&req.ctx(&state))?
+    };
     let keys = app
         .host
         .api_keys(&req.caller.tenant, owner.as_deref())
         .await
         .map_err(|e| Failure::from(host_error(e)))?;
+    let state = load(&app, &req).await?;
     Ok(json(
         StatusCode::OK,
-        to_json(api_keys::list(&ctx, keys, &req.query)?)?,
+        to_json(api_keys::list(&req.ctx(&state), keys, &req.query)?)?,
     ))
 }
 
 async fn keys_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::ApiKeys, &body)?;
-    let state = load(&app, &req).await?;
-    let ctx = req.ctx(&state);
-    let new_key = api_keys::plan_create(&ctx, &body)?;
+    let new_key = {
+        let state = load(&app, &req).await?;
+        api_keys::plan_create(&req.ctx(&state), &body)?
+    };
     let created = app
         .host
         .create_api_key(&req.caller.tenant, new_key)
         .await
         .map_err(|e| Failure::from(host_error(e)))?;
+    let state = load(&app, &req).await?;
     Ok(json(
         StatusCode::CREATED,
-        to_json(api_keys::key_dto(&ctx, &created.key, Some(created.token)))?,
+        to_json(api_keys::key_dto(&req.ctx(&state), &created.key, Some(created.token)))?,
     ))
 }
 
-async fn find_key<H: ApiHost>(
-    app: &App<H>,
-    req: &Req,
-    ctx: &Ctx<'_>,
-    id: &str,
-) -> Result<crate::host::ApiKeyInfo, Failure> {
+/// The key with `id`, if the caller may see it (fetched before the tenant is read).
+async fn find_key<H: ApiHost>(app: &App<H>, req: &Req, id: &str) -> Result<crate::host::ApiKeyInfo, Failure> {
     let keys = app
         .host
         .api_keys(&req.caller.tenant, None)
         .await
         .map_err(|e| Failure::from(host_error(e)))?;
     let key = keys.into_iter().find(|k| k.id == id);
-    api_keys::check_access(ctx, key.as_ref(), id)?;
+    let state = load(app, req).await?;
+    api_keys::check_access(&req.ctx(&state), key.as_ref(), id)?;
     key.ok_or_else(|| {
         Failure::from(ApiError::not_found(
             Service::ApiKeys,
@@ -913,12 +917,11 @@ async fn keys_get<H: ApiHost>(
     Path(id): Path<String>,
     req: Req,
 ) -> Reply {
+    let key = find_key(&app, &req, &id).await?;
     let state = load(&app, &req).await?;
-    let ctx = req.ctx(&state);
-    let key = find_key(&app, &req, &ctx, &id).await?;
     Ok(json(
         StatusCode::OK,
-        to_json(api_keys::key_dto(&ctx, &key, None))?,
+        to_json(api_keys::key_dto(&req.ctx(&state), &key, None))?,
     ))
 }
 
@@ -927,9 +930,7 @@ async fn keys_delete<H: ApiHost>(
     Path(id): Path<String>,
     req: Req,
 ) -> Reply {
-    let state = load(&app, &req).await?;
-    let ctx = req.ctx(&state);
-    find_key(&app, &req, &ctx, &id).await?;
+    find_key(&app, &req, &id).await?;
     app.host
         .revoke_api_key(&req.caller.tenant, &id)
         .await
