@@ -94,7 +94,7 @@ pub struct FilterError {
 }
 
 impl FilterError {
-    fn limit(position: usize, limit: LimitError) -> FilterError {
+    fn over_limit(position: usize, limit: LimitError) -> FilterError {
         FilterError { position, message: limit.to_string(), limit: Some(limit) }
     }
 
@@ -195,7 +195,7 @@ impl Parser {
     /// Opens one level (at a `(` or `not`), refusing the one past the limit.
     fn descend(&mut self) -> Result<(), FilterError> {
         if self.depth == MAX_FILTER_DEPTH {
-            return Err(FilterError::limit(self.position(), LimitError::TooDeep { what: "filter", limit: MAX_FILTER_DEPTH }));
+            return Err(FilterError::over_limit(self.position(), LimitError::TooDeep { what: "filter", limit: MAX_FILTER_DEPTH }));
         }
         self.depth += 1;
         self.pos += 1;
@@ -279,7 +279,7 @@ impl Filter {
     /// [`MAX_FILTER_DEPTH`].
     pub fn parse(text: &str) -> Result<Filter, FilterError> {
         if text.len() > MAX_FILTER_BYTES {
-            return Err(FilterError::limit(1, LimitError::TooLong { what: "filter", limit: MAX_FILTER_BYTES }));
+            return Err(FilterError::over_limit(1, LimitError::TooLong { what: "filter", limit: MAX_FILTER_BYTES }));
         }
         let tokens = lex(text)?;
         let mut parser = Parser { tokens, pos: 0, len: text.chars().count(), depth: 0 };
