@@ -44,7 +44,12 @@ pub fn hash_of(prev_hash: &str, body_json: &str) -> String {
 /// Seals a body after the previous event's hash.
 pub fn seal(prev_hash: &str, body: &EventBody) -> Result<SealedEvent, serde_json::Error> {
     let body_json = serde_json::to_string(body)?;
-    Ok(SealedEvent { seq: body.seq, hash: hash_of(prev_hash, &body_json), prev_hash: prev_hash.to_owned(), body_json })
+    Ok(SealedEvent {
+        seq: body.seq,
+        hash: hash_of(prev_hash, &body_json),
+        prev_hash: prev_hash.to_owned(),
+        body_json,
+    })
 }
 
 /// Where and how a chain is broken.
@@ -91,13 +96,23 @@ pub fn verify<'a>(events: impl IntoIterator<Item = &'a SealedEvent>, first_prev:
     let mut n = 0;
     for event in events {
         if let Some(prev_seq) = prev_seq
-            && event.seq != prev_seq + 1 {
-                return Err(ChainBreak::Gap { seq: event.seq, expected_prev: event.seq.saturating_sub(1).max(prev_seq) });
-            }
+            && event.seq != prev_seq + 1
+        {
+            return Err(ChainBreak::Gap {
+                seq: event.seq,
+                expected_prev: event.seq.saturating_sub(1).max(prev_seq),
+            });
+        }
         if event.prev_hash != prev_hash {
             return Err(match prev_seq {
-                Some(prev) => ChainBreak::Gap { seq: event.seq, expected_prev: prev },
-                None => ChainBreak::Gap { seq: event.seq, expected_prev: event.seq.saturating_sub(1) },
+                Some(prev) => ChainBreak::Gap {
+                    seq: event.seq,
+                    expected_prev: prev,
+                },
+                None => ChainBreak::Gap {
+                    seq: event.seq,
+                    expected_prev: event.seq.saturating_sub(1),
+                },
             });
         }
         if hash_of(&event.prev_hash, &event.body_json) != event.hash {
@@ -105,8 +120,18 @@ pub fn verify<'a>(events: impl IntoIterator<Item = &'a SealedEvent>, first_prev:
         }
         match serde_json::from_str::<EventBody>(&event.body_json) {
             Ok(body) if body.seq == event.seq => {}
-            Ok(body) => return Err(ChainBreak::Unreadable { seq: event.seq, reason: format!("its body says sequence {}", body.seq) }),
-            Err(error) => return Err(ChainBreak::Unreadable { seq: event.seq, reason: error.to_string() }),
+            Ok(body) => {
+                return Err(ChainBreak::Unreadable {
+                    seq: event.seq,
+                    reason: format!("its body says sequence {}", body.seq),
+                });
+            }
+            Err(error) => {
+                return Err(ChainBreak::Unreadable {
+                    seq: event.seq,
+                    reason: error.to_string(),
+                });
+            }
         }
         prev_hash.clone_from(&event.hash);
         prev_seq = Some(event.seq);
@@ -129,7 +154,10 @@ mod tests {
                     seq,
                     event_time: format!("2026-11-23T10:00:{:02}Z", seq % 60),
                     event_type: "com.qlik.v1.user.updated".into(),
-                    actor: Actor { user: Some("ann".into()), ..Actor::default() },
+                    actor: Actor {
+                        user: Some("ann".into()),
+                        ..Actor::default()
+                    },
                     channel: "api-key".into(),
                     action: "user:manage".into(),
                     resource: None,

@@ -28,7 +28,10 @@ pub struct DecisionLogPolicy {
 
 impl Default for DecisionLogPolicy {
     fn default() -> Self {
-        DecisionLogPolicy { mode: DecisionLogMode::Off, sample_per_million: 1_000_000 }
+        DecisionLogPolicy {
+            mode: DecisionLogMode::Off,
+            sample_per_million: 1_000_000,
+        }
     }
 }
 
@@ -62,10 +65,18 @@ mod tests {
 
     #[test]
     fn modes_and_sampling() {
-        let denies = DecisionLogPolicy { mode: DecisionLogMode::Denies, sample_per_million: 1_000_000 };
+        let denies = DecisionLogPolicy {
+            mode: DecisionLogMode::Denies,
+            sample_per_million: 1_000_000,
+        };
         assert!(denies.should_log(false, false, 1) && !denies.should_log(false, true, 1));
-        let tenth = DecisionLogPolicy { mode: DecisionLogMode::All, sample_per_million: 100_000 };
-        let kept = (0..10_000u64).filter(|k| tenth.should_log(false, true, k.wrapping_mul(0x9E37_79B9_7F4A_7C15))).count();
+        let tenth = DecisionLogPolicy {
+            mode: DecisionLogMode::All,
+            sample_per_million: 100_000,
+        };
+        let kept = (0..10_000u64)
+            .filter(|k| tenth.should_log(false, true, k.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+            .count();
         assert!((800..1200).contains(&kept), "{kept}");
     }
 }

@@ -32,7 +32,10 @@ impl AuditQuery {
             && self.user.as_ref().is_none_or(|u| body.actor.user.as_ref() == Some(u))
             && self.since.as_ref().is_none_or(|s| body.event_time.as_str() >= s.as_str())
             && self.until.as_ref().is_none_or(|u| body.event_time.as_str() < u.as_str())
-            && self.space.as_ref().is_none_or(|s| body.resource.as_ref().and_then(|r| r.space.as_ref()) == Some(s))
+            && self
+                .space
+                .as_ref()
+                .is_none_or(|s| body.resource.as_ref().and_then(|r| r.space.as_ref()) == Some(s))
             && self.after_seq.is_none_or(|a| body.seq > a)
             && self.before_seq.is_none_or(|b| body.seq < b)
     }

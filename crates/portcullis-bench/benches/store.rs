@@ -21,10 +21,19 @@ fn shape() -> Shape {
 }
 
 fn bench_backend(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &str, url: &str, tenant: &portcullis_model::Tenant) {
-    let store = runtime.block_on(portcullis_store::open(url)).unwrap_or_else(|e| panic!("opening the {name} store: {e}"));
+    let store = runtime
+        .block_on(portcullis_store::open(url))
+        .unwrap_or_else(|e| panic!("opening the {name} store: {e}"));
     let start = Instant::now();
-    let imported = runtime.block_on(store.import_tenant(tenant, ImportMode::Replace, &portcullis_store::Author::cli())).unwrap_or_else(|e| panic!("importing into {name}: {e}"));
-    println!("{name}: imported {} users, {} items in {:.1} s", tenant.users.len(), tenant.content.len(), start.elapsed().as_secs_f64());
+    let imported = runtime
+        .block_on(store.import_tenant(tenant, ImportMode::Replace, &portcullis_store::Author::cli()))
+        .unwrap_or_else(|e| panic!("importing into {name}: {e}"));
+    println!(
+        "{name}: imported {} users, {} items in {:.1} s",
+        tenant.users.len(),
+        tenant.content.len(),
+        start.elapsed().as_secs_f64()
+    );
     let id = imported.tenant.id;
     let mut group = c.benchmark_group(format!("snapshot_from_store_{}k_users", tenant.users.len() / 1000));
     group.sample_size(10);
@@ -39,10 +48,16 @@ fn bench_backend(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &st
         )
     });
     group.bench_function(format!("{name}_load_only"), |b| {
-        b.iter_batched(|| (), |()| black_box(runtime.block_on(store.load_tenant(id)).expect("load")), BatchSize::PerIteration)
+        b.iter_batched(
+            || (),
+            |()| black_box(runtime.block_on(store.load_tenant(id)).expect("load")),
+            BatchSize::PerIteration,
+        )
     });
     group.finish();
-    runtime.block_on(store.delete_tenant(id)).unwrap_or_else(|e| panic!("deleting from {name}: {e}"));
+    runtime
+        .block_on(store.delete_tenant(id))
+        .unwrap_or_else(|e| panic!("deleting from {name}: {e}"));
 }
 
 fn bench(c: &mut Criterion) {

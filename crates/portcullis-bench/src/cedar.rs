@@ -148,16 +148,29 @@ fn role_caps(tenant: &Tenant) -> Vec<(String, CapSet, CapSet)> {
 /// role grants any of them. Roles are parents of the capabilities they grant, so Cedar's
 /// transitive closure takes User → Group → Role → Capability in one `in`.
 fn holds_cap(roles: &[(String, CapSet, CapSet)], wanted: CapSet, admin: bool) -> String {
-    let granted = roles.iter().fold(CapSet::EMPTY, |acc, (_, user, adm)| acc | if admin { *adm } else { *user });
+    let granted = roles
+        .iter()
+        .fold(CapSet::EMPTY, |acc, (_, user, adm)| acc | if admin { *adm } else { *user });
     let type_name = if admin { "AdminCapability" } else { "Capability" };
-    let names: Vec<String> = wanted.iter().filter(|c| granted.contains(*c)).map(|c| format!("{type_name}::{:?}", c.scope())).collect();
-    if names.is_empty() { "false".to_owned() } else { format!("principal in [{}]", names.join(", ")) }
+    let names: Vec<String> = wanted
+        .iter()
+        .filter(|c| granted.contains(*c))
+        .map(|c| format!("{type_name}::{:?}", c.scope()))
+        .collect();
+    if names.is_empty() {
+        "false".to_owned()
+    } else {
+        format!("principal in [{}]", names.join(", "))
+    }
 }
 
 /// Every scope that covers `required`: itself and each parent (a prefix ending before `:` or `.`).
 fn covering_scopes(required: &str) -> Vec<String> {
-    let mut scopes: Vec<String> =
-        required.char_indices().filter(|(_, c)| *c == ':' || *c == '.').map(|(i, _)| required[..i].to_owned()).collect();
+    let mut scopes: Vec<String> = required
+        .char_indices()
+        .filter(|(_, c)| *c == ':' || *c == '.')
+        .map(|(i, _)| required[..i].to_owned())
+        .collect();
     scopes.push(required.to_owned());
     scopes
 }
@@ -191,7 +204,10 @@ fn admin_scope_condition(action: Action) -> String {
 /// space type does not accept are left out: nobody holds them, and the space has no
 /// attribute for them.
 fn rows(space_type: SpaceType, action: Action) -> Vec<(&'static str, Row)> {
-    let accepted = |row: Row| Row { roles: row.roles.intersection(space_type.assignable_roles()), ..row };
+    let accepted = |row: Row| Row {
+        roles: row.roles.intersection(space_type.assignable_roles()),
+        ..row
+    };
     let analyzer = accepted(tables::row_for_entitlement(space_type, action, Entitlement::Analyzer));
     let others = accepted(tables::row_for_entitlement(space_type, action, Entitlement::Professional));
     if analyzer == others {
@@ -216,7 +232,11 @@ fn row_condition(space: &str, row: Row) -> String {
     if !roles.is_empty() {
         parts.push(format!("principal in [{}]", roles.join(", ")));
     }
-    if parts.is_empty() { "false".to_owned() } else { format!("({})", parts.join(" || ")) }
+    if parts.is_empty() {
+        "false".to_owned()
+    } else {
+        format!("({})", parts.join(" || "))
+    }
 }
 
 fn resource_type(action: Action) -> &'static str {
@@ -235,7 +255,11 @@ pub fn policies(tenant: &Tenant) -> String {
     // `action in [...]` policy, as a Cedar author would write them (fewer policies to evaluate).
     let mut text: Vec<(String, String)> = Vec::new();
     let emit = |text: &mut Vec<(String, String)>, comment: &str, policy: String| text.push((comment.to_owned(), policy));
-    emit(&mut text, "Only active users are granted anything.", "forbid(principal, action, resource) unless { principal.status == \"active\" }".into());
+    emit(
+        &mut text,
+        "Only active users are granted anything.",
+        "forbid(principal, action, resource) unless { principal.status == \"active\" }".into(),
+    );
     for (action, cap) in [
         (Action::AppExportData, Capability::ExportData),
         (Action::AppExportImage, Capability::ExportImage),
@@ -244,7 +268,11 @@ pub fn policies(tenant: &Tenant) -> String {
         emit(
             &mut text,
             &format!("{action} needs the permission granting `{}`.", cap.scope()),
-            format!("forbid(principal, action == Action::{:?}, resource) unless {{ {} }}", action.as_str(), holds_cap(&roles, cap.bit(), false)),
+            format!(
+                "forbid(principal, action == Action::{:?}, resource) unless {{ {} }}",
+                action.as_str(),
+                holds_cap(&roles, cap.bit(), false)
+            ),
         );
     }
     emit(
@@ -264,11 +292,19 @@ pub fn policies(tenant: &Tenant) -> String {
                 let wanted = tenant_caps(action);
                 let user = holds_cap(&roles, wanted, false);
                 if user != "false" {
-                    emit(&mut text, &format!("{action}: a user-level role or UserDefault."), format!("permit(principal, action == {act}, resource is Tenant) when {{ {user} && {user_scope} }}"));
+                    emit(
+                        &mut text,
+                        &format!("{action}: a user-level role or UserDefault."),
+                        format!("permit(principal, action == {act}, resource is Tenant) when {{ {user} && {user_scope} }}"),
+                    );
                 }
                 let admin = holds_cap(&roles, wanted, true);
                 if admin != "false" {
-                    emit(&mut text, &format!("{action}: an admin role."), format!("permit(principal, action == {act}, resource is Tenant) when {{ {admin} && {admin_scope} }}"));
+                    emit(
+                        &mut text,
+                        &format!("{action}: an admin role."),
+                        format!("permit(principal, action == {act}, resource is Tenant) when {{ {admin} && {admin_scope} }}"),
+                    );
                 }
             }
             ResourceKind::Space => {
@@ -279,7 +315,9 @@ pub fn policies(tenant: &Tenant) -> String {
                             emit(
                                 &mut text,
                                 &format!("{action} in a {space_type} space (spec §8)."),
-                                format!("permit(principal, action == {act}, resource is Space) when {{ resource.type == \"{space_type}\" && {who}{condition} && {user_scope} }}"),
+                                format!(
+                                    "permit(principal, action == {act}, resource is Space) when {{ resource.type == \"{space_type}\" && {who}{condition} && {user_scope} }}"
+                                ),
                             );
                         }
                     }
@@ -315,14 +353,18 @@ pub fn policies(tenant: &Tenant) -> String {
                     emit(
                         &mut text,
                         &format!("{action}: the owner of personal content."),
-                        format!("permit(principal, action == {act}, resource is {is}) when {{ !(resource has space) && resource.owner == principal && {user_scope} }}"),
+                        format!(
+                            "permit(principal, action == {act}, resource is {is}) when {{ !(resource has space) && resource.owner == principal && {user_scope} }}"
+                        ),
                     );
                 }
                 if tables::share_grants(action) {
                     emit(
                         &mut text,
                         &format!("{action}: a fine-grained share (spec §9)."),
-                        format!("permit(principal, action == {act}, resource is {is}) when {{ resource has space && resource has share && principal in resource.share && {user_scope} }}"),
+                        format!(
+                            "permit(principal, action == {act}, resource is {is}) when {{ resource has space && resource has share && principal in resource.share && {user_scope} }}"
+                        ),
                     );
                 }
             }
@@ -330,11 +372,25 @@ pub fn policies(tenant: &Tenant) -> String {
         // Admins without a space role (spec §8.5).
         let admin_action = matches!(
             action,
-            Action::SpaceRead | Action::SpaceUpdate | Action::SpaceDelete | Action::SpaceManageMembers | Action::SpaceChangeOwner | Action::AppDelete | Action::AppChangeOwner
+            Action::SpaceRead
+                | Action::SpaceUpdate
+                | Action::SpaceDelete
+                | Action::SpaceManageMembers
+                | Action::SpaceChangeOwner
+                | Action::AppDelete
+                | Action::AppChangeOwner
         ) || (action == Action::AppRead && tenant.setting(TenantSetting::AdminsCanOpenAppsWithoutSpaceRole));
         if admin_action {
-            let space = if action.resource_kind() == ResourceKind::Space { "resource" } else { "resource.space" };
-            let has_space = if space == "resource" { String::new() } else { "resource has space && ".to_owned() };
+            let space = if action.resource_kind() == ResourceKind::Space {
+                "resource"
+            } else {
+                "resource.space"
+            };
+            let has_space = if space == "resource" {
+                String::new()
+            } else {
+                "resource has space && ".to_owned()
+            };
             let analytics = holds_cap(&roles, Capability::AdminAnalyticsSpaces.bit(), true);
             let data = holds_cap(&roles, Capability::AdminDataSpaces.bit(), true);
             emit(
@@ -360,7 +416,12 @@ fn merge_permits(policies: Vec<(String, String)>) -> String {
         match parsed {
             Some((action, rest)) => {
                 let action_name = action.trim_start_matches("Action::").trim_matches('"');
-                let note = comment.strip_prefix(action_name).unwrap_or(&comment).trim_start_matches(':').trim().to_owned();
+                let note = comment
+                    .strip_prefix(action_name)
+                    .unwrap_or(&comment)
+                    .trim_start_matches(':')
+                    .trim()
+                    .to_owned();
                 let key = format!(", resource{rest}");
                 match by_rest.get(&key) {
                     Some(&i) => merged[i].0.push(action.to_owned()),
@@ -380,7 +441,12 @@ fn merge_permits(policies: Vec<(String, String)>) -> String {
             [action] => writeln!(text, "// {}: {note}\n{HEAD}{action}{rest};\n", action.trim_start_matches("Action::")),
             _ => {
                 let names: Vec<&str> = actions.iter().map(|a| a.trim_start_matches("Action::")).collect();
-                writeln!(text, "// {}: {note}\npermit(principal, action in [{}]{rest};\n", names.join(", "), actions.join(", "))
+                writeln!(
+                    text,
+                    "// {}: {note}\npermit(principal, action in [{}]{rest};\n",
+                    names.join(", "),
+                    actions.join(", ")
+                )
             }
         }
         .expect("string write");
@@ -443,8 +509,14 @@ pub fn encode(tenant: &Tenant, snapshot: &Snapshot) -> Result<CedarTenant> {
         entities.push(entity(uid(&types.group, &group.name), HashMap::new(), parents)?);
     }
     for user in &tenant.users {
-        let effective = snapshot.user_idx(&user.id).map(|u| snapshot.user(u).rights.entitlement).unwrap_or(user.entitlement);
-        let attrs = HashMap::from([("status".to_owned(), string(user.status.as_str())), ("entitlement".to_owned(), string(effective.as_str()))]);
+        let effective = snapshot
+            .user_idx(&user.id)
+            .map(|u| snapshot.user(u).rights.entitlement)
+            .unwrap_or(user.entitlement);
+        let attrs = HashMap::from([
+            ("status".to_owned(), string(user.status.as_str())),
+            ("entitlement".to_owned(), string(effective.as_str())),
+        ]);
         let mut parents: HashSet<EntityUid> = user.groups.iter().map(|g| uid(&types.group, g)).collect();
         parents.insert(everyone.clone());
         parents.extend(user.roles.iter().map(|r| uid(&types.role, &r.role)));
@@ -457,7 +529,10 @@ pub fn encode(tenant: &Tenant, snapshot: &Snapshot) -> Result<CedarTenant> {
             ("owner".to_owned(), RestrictedExpression::new_entity_uid(uid(&types.user, &space.owner))),
         ]);
         for role in space.space_type.assignable_roles().iter() {
-            attrs.insert(role.as_str().to_owned(), RestrictedExpression::new_entity_uid(uid(&types.space_role, &space_role_id(&space.id, role))));
+            attrs.insert(
+                role.as_str().to_owned(),
+                RestrictedExpression::new_entity_uid(uid(&types.space_role, &space_role_id(&space.id, role))),
+            );
         }
         entities.push(entity(uid(&types.space, &space.id), attrs, HashSet::new())?);
     }
@@ -477,11 +552,20 @@ pub fn encode(tenant: &Tenant, snapshot: &Snapshot) -> Result<CedarTenant> {
     }
     for client in &tenant.oauth_clients {
         let scopes = RestrictedExpression::new_set(client.scopes.iter().map(|s| string(s)));
-        entities.push(entity(uid(&types.client, &client.id), HashMap::from([("scopes".to_owned(), scopes)]), HashSet::new())?);
+        entities.push(entity(
+            uid(&types.client, &client.id),
+            HashMap::from([("scopes".to_owned(), scopes)]),
+            HashSet::new(),
+        )?);
     }
     let n_entities = entities.len();
     let entities = Entities::from_entities(entities, None).context("building the Cedar entity store")?;
-    Ok(CedarTenant { policy_text, policies, entities, n_entities })
+    Ok(CedarTenant {
+        policy_text,
+        policies,
+        entities,
+        n_entities,
+    })
 }
 
 /// Prepares the Cedar question for a generated request (not timed: a Cedar caller builds its
@@ -508,7 +592,13 @@ pub fn question(tenant: &Tenant, snapshot: &Snapshot, request: &WorkRequest) -> 
         Via::Session | Via::ApiKey => Context::empty(),
     };
     let make = |action: Action, resource: EntityUid, context: Context| -> Result<Request> {
-        Ok(Request::new(principal.clone(), uid(&types.action, action.as_str()), resource, context, None)?)
+        Ok(Request::new(
+            principal.clone(),
+            uid(&types.action, action.as_str()),
+            resource,
+            context,
+            None,
+        )?)
     };
     let main = make(request.action, resource_of(request.target), context)?;
     let mut sources = Vec::new();

@@ -32,12 +32,22 @@ pub struct CompareOptions {
 impl CompareOptions {
     /// The full run: the tenant (100,000 users, 1,000,000 items), 20,000 requests.
     pub fn full(seed: u64) -> CompareOptions {
-        CompareOptions { shape: Shape { seed, ..Shape::FULL }, per_mix: 2_000, reps_ours: 32, reps_cedar: 4 }
+        CompareOptions {
+            shape: Shape { seed, ..Shape::FULL },
+            per_mix: 2_000,
+            reps_ours: 32,
+            reps_cedar: 4,
+        }
     }
 
     /// The quick run (under a minute): 10,000 users, 100,000 items, 5,000 requests.
     pub fn quick(seed: u64) -> CompareOptions {
-        CompareOptions { shape: Shape::scaled(10_000, seed), per_mix: 500, reps_ours: 16, reps_cedar: 2 }
+        CompareOptions {
+            shape: Shape::scaled(10_000, seed),
+            per_mix: 500,
+            reps_ours: 16,
+            reps_cedar: 2,
+        }
     }
 }
 
@@ -56,7 +66,12 @@ pub fn run(options: &CompareOptions) -> Result<()> {
         shape.users, shape.groups, shape.custom_roles, shape.spaces, shape.content, shape.clients, shape.seed
     );
     let tenant = step("generate tenant", || workload::generate(shape));
-    println!("  {} space assignments, {} uses, {} shares", tenant.spaces.iter().map(|s| s.members.len()).sum::<usize>(), tenant.uses.len(), tenant.shares.len());
+    println!(
+        "  {} space assignments, {} uses, {} shares",
+        tenant.spaces.iter().map(|s| s.members.len()).sum::<usize>(),
+        tenant.uses.len(),
+        tenant.shares.len()
+    );
     let rss_before = stats::resident_bytes();
     let snapshot = step("portcullis: build snapshot", || Snapshot::build(&tenant, 1));
     let snapshot_rss = stats::resident_bytes().saturating_sub(rss_before);
@@ -78,7 +93,14 @@ pub fn run(options: &CompareOptions) -> Result<()> {
     for (m, mix) in [Mix::Reads, Mix::Exports, Mix::Reloads, Mix::Admin, Mix::Mixed].into_iter().enumerate() {
         for (b, bias) in [Bias::AllowHeavy, Bias::DenyHeavy].into_iter().enumerate() {
             let start = work.len();
-            work.extend(requests::generate(&tenant, &index, mix, bias, options.per_mix, shape.seed + (m * 2 + b) as u64));
+            work.extend(requests::generate(
+                &tenant,
+                &index,
+                mix,
+                bias,
+                options.per_mix,
+                shape.seed + (m * 2 + b) as u64,
+            ));
             labels.push((format!("{mix:?}/{bias:?}"), start..work.len()));
         }
     }
@@ -118,10 +140,19 @@ pub fn run(options: &CompareOptions) -> Result<()> {
         bail!("{disagreements} disagreements between Portcullis and the Cedar encoding; no timing on different answers");
     }
 
-    println!("timing {} requests ({} reps each for portcullis, {} for cedar) ...", work.len(), options.reps_ours, options.reps_cedar);
+    println!(
+        "timing {} requests ({} reps each for portcullis, {} for cedar) ...",
+        work.len(),
+        options.reps_ours,
+        options.reps_cedar
+    );
     let plain = Summary::of(stats::per_item(&ours, options.reps_ours, |r| decide(&snapshot, r).allowed));
-    let explained = Summary::of(stats::per_item(&ours_explained, options.reps_ours.div_ceil(4), |r| decide(&snapshot, r).allowed));
-    let cedar_times = Summary::of(stats::per_item(&theirs, options.reps_cedar, |q| cedar::decide(&authorizer, &cedar_tenant, q)));
+    let explained = Summary::of(stats::per_item(&ours_explained, options.reps_ours.div_ceil(4), |r| {
+        decide(&snapshot, r).allowed
+    }));
+    let cedar_times = Summary::of(stats::per_item(&theirs, options.reps_cedar, |q| {
+        cedar::decide(&authorizer, &cedar_tenant, q)
+    }));
     let plain_stream = stats::streaming(&ours, 4, |r| decide(&snapshot, r).allowed);
     let explained_stream = stats::streaming(&ours_explained, 1, |r| decide(&snapshot, r).allowed);
     let cedar_stream = stats::streaming(&theirs, 1, |q| cedar::decide(&authorizer, &cedar_tenant, q));
@@ -137,14 +168,28 @@ pub fn run(options: &CompareOptions) -> Result<()> {
     println!("| engine                      |      p50 |      p90 |      p99 | stream mean |");
     println!("|-----------------------------|----------|----------|----------|-------------|");
     let row = |name: &str, s: &Summary, stream: f64| {
-        println!("| {name:<27} | {:>8} | {:>8} | {:>8} | {:>11} |", ns(s.p50), ns(s.p90), ns(s.p99), ns(stream));
+        println!(
+            "| {name:<27} | {:>8} | {:>8} | {:>8} | {:>11} |",
+            ns(s.p50),
+            ns(s.p90),
+            ns(s.p99),
+            ns(stream)
+        );
     };
     row("portcullis", &plain, plain_stream);
     row("portcullis with explanation", &explained, explained_stream);
     row("cedar-policy 4", &cedar_times, cedar_stream);
     println!();
-    println!("list-resources (app:read, user #{busiest}, {} items): {n_listed} permitted in {:.2} ms", snapshot.content.len(), list_time.as_secs_f64() * 1e3);
-    println!("speedup with explanation vs cedar: {:.1}x (p50), streaming {:.1}x", cedar_times.p50 / explained.p50, cedar_stream / explained_stream);
+    println!(
+        "list-resources (app:read, user #{busiest}, {} items): {n_listed} permitted in {:.2} ms",
+        snapshot.content.len(),
+        list_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "speedup with explanation vs cedar: {:.1}x (p50), streaming {:.1}x",
+        cedar_times.p50 / explained.p50,
+        cedar_stream / explained_stream
+    );
     println!("speedup streaming vs cedar: {:.1}x", cedar_stream / plain_stream);
     println!("speedup vs cedar: {:.1}x", cedar_times.p50 / plain.p50);
     Ok(())

@@ -64,10 +64,20 @@ fn demo_checks() -> Vec<Value> {
 }
 
 fn loopback_only(url: &str) -> Result<()> {
-    let rest = url.strip_prefix("http://").context("the URL must start with http:// (loopback, no TLS)")?;
+    let rest = url
+        .strip_prefix("http://")
+        .context("the URL must start with http:// (loopback, no TLS)")?;
     let host_port = rest.split('/').next().unwrap_or_default();
-    let with_port = if host_port.contains(':') && !host_port.ends_with(']') { host_port.to_owned() } else { format!("{host_port}:80") };
-    let addrs: Vec<IpAddr> = with_port.to_socket_addrs().with_context(|| format!("cannot resolve `{host_port}`"))?.map(|a| a.ip()).collect();
+    let with_port = if host_port.contains(':') && !host_port.ends_with(']') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:80")
+    };
+    let addrs: Vec<IpAddr> = with_port
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve `{host_port}`"))?
+        .map(|a| a.ip())
+        .collect();
     if addrs.is_empty() || !addrs.iter().all(IpAddr::is_loopback) {
         bail!("`{url}` is not a loopback address; the load test only targets this machine");
     }
@@ -75,7 +85,11 @@ fn loopback_only(url: &str) -> Result<()> {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(30))).build().into()
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
 }
 
 /// Runs the load test and prints its report.
@@ -192,7 +206,11 @@ pub fn run(args: &LoadArgs) -> Result<()> {
 }
 
 fn post(agent: &ureq::Agent, url: &str, auth: &str, body: &Value) -> Result<(u16, String)> {
-    let mut response = agent.post(url).header("Authorization", auth).send_json(body).with_context(|| format!("POST {url}"))?;
+    let mut response = agent
+        .post(url)
+        .header("Authorization", auth)
+        .send_json(body)
+        .with_context(|| format!("POST {url}"))?;
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string().unwrap_or_default();
     Ok((status, text))

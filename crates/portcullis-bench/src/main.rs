@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use portcullis_bench::compare::{self, CompareOptions};
-use portcullis_bench::requests::{self, Bias, Mix, TenantIndex, Target, Via};
+use portcullis_bench::requests::{self, Bias, Mix, Target, TenantIndex, Via};
 use portcullis_bench::workload::{self, Shape};
 use portcullis_bench::{load, scale, tenant_file};
 
@@ -121,7 +121,9 @@ fn generate(shape: &Shape, tenant_path: Option<&PathBuf>, requests_path: Option<
         let start = Instant::now();
         let file = File::create(path).with_context(|| format!("creating `{}`", path.display()))?;
         let mut out = BufWriter::new(file);
-        tenant_file::write_tenant(&tenant, &mut out).and_then(|()| out.flush()).with_context(|| format!("writing `{}`", path.display()))?;
+        tenant_file::write_tenant(&tenant, &mut out)
+            .and_then(|()| out.flush())
+            .with_context(|| format!("writing `{}`", path.display()))?;
         println!("wrote tenant file `{}` in {:.2} s", path.display(), start.elapsed().as_secs_f64());
     }
     if let Some(path) = requests_path {
@@ -140,7 +142,8 @@ fn generate(shape: &Shape, tenant_path: Option<&PathBuf>, requests_path: Option<
                 Target::Space(s) => Some(tenant.spaces[s].id.as_str()),
                 Target::Content(c) => Some(tenant.content[c].id.as_str()),
             };
-            let line = serde_json::json!({ "user": tenant.users[request.user].id, "via": via, "action": request.action.as_str(), "resource": resource });
+            let line =
+                serde_json::json!({ "user": tenant.users[request.user].id, "via": via, "action": request.action.as_str(), "resource": resource });
             writeln!(out, "{line}").with_context(|| format!("writing `{}`", path.display()))?;
         }
         out.flush().with_context(|| format!("writing `{}`", path.display()))?;
@@ -151,11 +154,20 @@ fn generate(shape: &Shape, tenant_path: Option<&PathBuf>, requests_path: Option<
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Generate { shape, tenant_file, requests, n_requests, mix, bias } => {
-            generate(&shape.shape(), tenant_file.as_ref(), requests.as_ref(), n_requests, mix, bias)
-        }
+        Command::Generate {
+            shape,
+            tenant_file,
+            requests,
+            n_requests,
+            mix,
+            bias,
+        } => generate(&shape.shape(), tenant_file.as_ref(), requests.as_ref(), n_requests, mix, bias),
         Command::Compare { quick, seed, users } => {
-            let mut options = if quick { CompareOptions::quick(seed) } else { CompareOptions::full(seed) };
+            let mut options = if quick {
+                CompareOptions::quick(seed)
+            } else {
+                CompareOptions::full(seed)
+            };
             if let Some(users) = users {
                 options.shape = Shape::scaled(users, seed);
             }

@@ -183,19 +183,55 @@ fn actions_of(mix: Mix, rng: &mut Rng) -> Action {
     use Action::*;
     let from = |rng: &mut Rng, list: &[Action]| list[rng.below(list.len())];
     match mix {
-        Mix::Reads => from(rng, &[AppRead, AppRead, AppRead, AppRead, AppRead, AppRead, SpaceRead, SpaceRead, DataConnectionRead, DataConnectionRead]),
+        Mix::Reads => from(
+            rng,
+            &[
+                AppRead,
+                AppRead,
+                AppRead,
+                AppRead,
+                AppRead,
+                AppRead,
+                SpaceRead,
+                SpaceRead,
+                DataConnectionRead,
+                DataConnectionRead,
+            ],
+        ),
         Mix::Exports => from(rng, &[AppExportData, AppExportData, AppExportImage, AppExport]),
         Mix::Reloads => AppReload,
         Mix::Admin => from(
             rng,
-            &[SpaceManageMembers, SpaceUpdate, SpaceDelete, SpaceChangeOwner, AppDelete, AppChangeOwner, ManagementConsoleAccess, RoleCreate, UserManage, AppShare],
+            &[
+                SpaceManageMembers,
+                SpaceUpdate,
+                SpaceDelete,
+                SpaceChangeOwner,
+                AppDelete,
+                AppChangeOwner,
+                ManagementConsoleAccess,
+                RoleCreate,
+                UserManage,
+                AppShare,
+            ],
         ),
         Mix::Mixed => match rng.below(100) {
             0..=69 => actions_of(Mix::Reads, rng),
             70..=79 => actions_of(Mix::Exports, rng),
             80..=89 => actions_of(Mix::Reloads, rng),
             90..=94 => actions_of(Mix::Admin, rng),
-            _ => from(rng, &[SpaceCreateShared, ContentCreatePrivate, ApiKeyCreate, SpaceCreateApp, AppEditScript, AppUpdate, DataConnectionUse]),
+            _ => from(
+                rng,
+                &[
+                    SpaceCreateShared,
+                    ContentCreatePrivate,
+                    ApiKeyCreate,
+                    SpaceCreateApp,
+                    AppEditScript,
+                    AppUpdate,
+                    DataConnectionUse,
+                ],
+            ),
         },
     }
 }
@@ -225,7 +261,9 @@ pub fn generate(tenant: &Tenant, index: &TenantIndex, mix: Mix, bias: Bias, n: u
                 let personal = index.personal_of_user.get(&user).map(Vec::as_slice).unwrap_or(&[]);
                 match kind {
                     ResourceKind::Tenant => Some(Target::Tenant),
-                    ResourceKind::Space => own_space.or_else(|| Some(rng.below(index.n_spaces) as u32)).map(|s| Target::Space(s as usize)),
+                    ResourceKind::Space => own_space
+                        .or_else(|| Some(rng.below(index.n_spaces) as u32))
+                        .map(|s| Target::Space(s as usize)),
                     ResourceKind::App | ResourceKind::DataConnection => {
                         let in_space = |s: u32| match kind {
                             ResourceKind::App => &index.apps_in_space[s as usize],
@@ -251,24 +289,41 @@ pub fn generate(tenant: &Tenant, index: &TenantIndex, mix: Mix, bias: Bias, n: u
             },
         };
         let Some(target) = target else { continue };
-        out.push(WorkRequest { user: user as usize, via, action, target });
+        out.push(WorkRequest {
+            user: user as usize,
+            via,
+            action,
+            target,
+        });
     }
     out
 }
 
 /// A request resolved against a snapshot, with the session rights it needs.
 pub fn to_engine<'s>(snapshot: &'s Snapshot, tenant: &Tenant, request: &WorkRequest, explain: bool) -> Request<'s> {
-    let user = snapshot.user_idx(&tenant.users[request.user].id).expect("generated user is in the snapshot");
+    let user = snapshot
+        .user_idx(&tenant.users[request.user].id)
+        .expect("generated user is in the snapshot");
     let channel = match request.via {
         // A session logged in now: its frozen rights equal the current ones.
         Via::Session => Channel::Session(&snapshot.user(user).rights),
         Via::ApiKey => Channel::ApiKey,
-        Via::OAuth(client) => Channel::OAuth(snapshot.client_idx(&tenant.oauth_clients[client].id).expect("generated client is in the snapshot")),
+        Via::OAuth(client) => Channel::OAuth(
+            snapshot
+                .client_idx(&tenant.oauth_clients[client].id)
+                .expect("generated client is in the snapshot"),
+        ),
     };
     let resource = match request.target {
         Target::Tenant => Resource::Tenant,
         Target::Space(s) => Resource::Space(snapshot.space_idx(&tenant.spaces[s].id).expect("generated space is in the snapshot")),
         Target::Content(c) => Resource::Content(snapshot.content_idx(&tenant.content[c].id).expect("generated item is in the snapshot")),
     };
-    Request { user, channel, action: request.action, resource, explain }
+    Request {
+        user,
+        channel,
+        action: request.action,
+        resource,
+        explain,
+    }
 }

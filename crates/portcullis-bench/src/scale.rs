@@ -94,9 +94,15 @@ fn measure(users: usize, seed: u64, n_writes: usize, runtime: &tokio::runtime::R
                 .context("a group the user is not in")?
                 .clone();
             let change = if i % 2 == 0 {
-                Change::JoinGroup { user: user.id.clone(), group }
+                Change::JoinGroup {
+                    user: user.id.clone(),
+                    group,
+                }
             } else {
-                Change::LeaveGroup { user: user.id.clone(), group }
+                Change::LeaveGroup {
+                    user: user.id.clone(),
+                    group,
+                }
             };
             let start = Instant::now();
             let written = state.write(&live, std::slice::from_ref(&change), &author).await?;
@@ -112,10 +118,20 @@ fn measure(users: usize, seed: u64, n_writes: usize, runtime: &tokio::runtime::R
         }
         // Management-API reads through the router, as an administrator with an API key.
         let admin = loaded.users[0].id.clone();
-        let promote = Change::AssignRole { role: "TenantAdmin".into(), target: portcullis_model::tenant::RoleTarget::User(admin.clone()) };
+        let promote = Change::AssignRole {
+            role: "TenantAdmin".into(),
+            target: portcullis_model::tenant::RoleTarget::User(admin.clone()),
+        };
         state.write(&live, &[promote], &author).await?;
-        let (token, hash) = portcullis_server::auth::new_secret(portcullis_server::auth::API_KEY_PREFIX).map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
-        let key = portcullis_store::NewApiKey { tenant: live.id, user_id: admin, hash, description: "scale".into(), expires_at: None };
+        let (token, hash) =
+            portcullis_server::auth::new_secret(portcullis_server::auth::API_KEY_PREFIX).map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+        let key = portcullis_store::NewApiKey {
+            tenant: live.id,
+            user_id: admin,
+            hash,
+            description: "scale".into(),
+            expires_at: None,
+        };
         store.create_api_key(&key, &author).await?;
         let router = portcullis_server::app(state.clone());
         let timed = |path: &'static str| {
@@ -171,15 +187,32 @@ fn ms(d: Duration) -> String {
 
 /// Runs every size and prints a table with the ratio of the largest to the smallest.
 pub fn run(args: &ScaleArgs) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("a tokio runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("a tokio runtime")?;
     let mut rows = Vec::new();
     for &users in &args.users {
         eprintln!("measuring {users} users ...");
         rows.push(measure(users, args.seed, args.writes, &runtime)?);
     }
-    println!("| users | items | load + validate file | build snapshot | import (SQLite) | start from store | write p50 | write p99 | login p50 | users/me p50 | users?limit=100 p50 |");
+    println!(
+        "| users | items | load + validate file | build snapshot | import (SQLite) | start from store | write p50 | write p99 | login p50 | users/me p50 | users?limit=100 p50 |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let cells = |r: &Row| [r.load_file, r.build_snapshot, r.import, r.startup, r.write_p50, r.write_p99, r.login_p50, r.me_p50, r.users_page_p50];
+    let cells = |r: &Row| {
+        [
+            r.load_file,
+            r.build_snapshot,
+            r.import,
+            r.startup,
+            r.write_p50,
+            r.write_p99,
+            r.login_p50,
+            r.me_p50,
+            r.users_page_p50,
+        ]
+    };
     for row in &rows {
         let times: Vec<String> = cells(row).iter().map(|d| ms(*d)).collect();
         println!("| {} | {} | {} |", row.users, row.items, times.join(" | "));
@@ -187,8 +220,11 @@ pub fn run(args: &ScaleArgs) -> Result<()> {
     if let (Some(small), Some(large)) = (rows.first(), rows.last())
         && rows.len() > 1
     {
-        let ratios: Vec<String> =
-            cells(small).iter().zip(cells(large)).map(|(a, b)| format!("{:.2}×", b.as_secs_f64() / a.as_secs_f64().max(1e-9))).collect();
+        let ratios: Vec<String> = cells(small)
+            .iter()
+            .zip(cells(large))
+            .map(|(a, b)| format!("{:.2}×", b.as_secs_f64() / a.as_secs_f64().max(1e-9)))
+            .collect();
         println!("| ratio {}k → {}k | | {} |", small.users / 1000, large.users / 1000, ratios.join(" | "));
     }
     Ok(())

@@ -31,7 +31,12 @@ impl Summary {
     pub fn of(mut samples: Vec<f64>) -> Summary {
         samples.sort_by(f64::total_cmp);
         let mean = samples.iter().sum::<f64>() / samples.len().max(1) as f64;
-        Summary { p50: percentile(&samples, 50.0), p90: percentile(&samples, 90.0), p99: percentile(&samples, 99.0), mean }
+        Summary {
+            p50: percentile(&samples, 50.0),
+            p90: percentile(&samples, 90.0),
+            p99: percentile(&samples, 99.0),
+            mean,
+        }
     }
 }
 
@@ -68,7 +73,9 @@ pub fn streaming<T, R>(items: &[T], rounds: u32, mut run: impl FnMut(&T) -> R) -
 
 /// The process's resident memory in bytes (0 where `/proc` is missing).
 pub fn resident_bytes() -> u64 {
-    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else { return 0 };
+    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else {
+        return 0;
+    };
     let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
     pages * 4096
 }

@@ -8,8 +8,8 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use portcullis_model::tenant::{Assignee, RoleSetting, Tenant};
 use portcullis_model::SpaceRoleSet;
+use portcullis_model::tenant::{Assignee, RoleSetting, Tenant};
 
 fn quoted(text: &str) -> String {
     serde_json::to_string(text).expect("a string always serializes")
@@ -77,7 +77,12 @@ pub fn write_tenant(tenant: &Tenant, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "groups:{}", empty(tenant.groups.is_empty()))?;
     for group in &tenant.groups {
         let roles = list(group.roles.iter().map(String::as_str));
-        writeln!(out, "  - {{ name: {}, providerType: {}, roles: {roles} }}", quoted(&group.name), group.provider_type.as_str())?;
+        writeln!(
+            out,
+            "  - {{ name: {}, providerType: {}, roles: {roles} }}",
+            quoted(&group.name),
+            group.provider_type.as_str()
+        )?;
     }
     writeln!(out, "everyone: {{ roles: {} }}", list(tenant.everyone_roles.iter().map(String::as_str)))?;
     writeln!(out, "users:{}", empty(tenant.users.is_empty()))?;
@@ -101,7 +106,12 @@ pub fn write_tenant(tenant: &Tenant, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "oauthClients:{}", empty(tenant.oauth_clients.is_empty()))?;
     for client in &tenant.oauth_clients {
         let scopes = list(client.scopes.iter().map(String::as_str));
-        writeln!(out, "  - {{ id: {}, name: {}, scopes: {scopes} }}", quoted(&client.id), quoted(&client.name))?;
+        writeln!(
+            out,
+            "  - {{ id: {}, name: {}, scopes: {scopes} }}",
+            quoted(&client.id),
+            quoted(&client.name)
+        )?;
     }
     writeln!(out, "spaces:{}", empty(tenant.spaces.is_empty()))?;
     for space in &tenant.spaces {
@@ -117,7 +127,14 @@ pub fn write_tenant(tenant: &Tenant, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "content:{}", empty(tenant.content.is_empty()))?;
     for item in &tenant.content {
         line.clear();
-        write!(line, "  - {{ id: {}, name: {}, type: {}", quoted(&item.id), quoted(&item.name), item.kind.as_str()).expect("string write");
+        write!(
+            line,
+            "  - {{ id: {}, name: {}, type: {}",
+            quoted(&item.id),
+            quoted(&item.name),
+            item.kind.as_str()
+        )
+        .expect("string write");
         if let Some(space) = &item.space {
             write!(line, ", space: {}", quoted(space)).expect("string write");
         }
@@ -130,7 +147,13 @@ pub fn write_tenant(tenant: &Tenant, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out, "shares:{}", empty(tenant.shares.is_empty()))?;
     for share in &tenant.shares {
-        writeln!(out, "  - {{ resource: {}, {}, roles: {} }}", quoted(&share.resource), assignee(&share.assignee), roles(share.roles))?;
+        writeln!(
+            out,
+            "  - {{ resource: {}, {}, roles: {} }}",
+            quoted(&share.resource),
+            assignee(&share.assignee),
+            roles(share.roles)
+        )?;
     }
     Ok(())
 }

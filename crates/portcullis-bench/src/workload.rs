@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use portcullis_model::tenant::{
-    Assignee, Content, ContentKind, CustomRole, DirectOrigin, DirectRole, Entitlement, Group, OauthClient, ProviderType,
-    RoleSetting, Share, Space, SpaceMember, Tenant, Use, User, UserStatus,
+    Assignee, Content, ContentKind, CustomRole, DirectOrigin, DirectRole, Entitlement, Group, OauthClient, ProviderType, RoleSetting, Share, Space,
+    SpaceMember, Tenant, Use, User, UserStatus,
 };
 use portcullis_model::{Permission, PermissionValue, SpaceRole, SpaceRoleSet, SpaceType};
 
@@ -38,8 +38,15 @@ pub struct Shape {
 impl Shape {
     /// The full tenant: 100,000 users, 5,000 groups, 50 custom roles, 2,000 spaces,
     /// 1,000,000 apps and data connections, 100 OAuth clients.
-    pub const FULL: Shape =
-        Shape { users: 100_000, groups: 5_000, custom_roles: 50, spaces: 2_000, content: 1_000_000, clients: 100, seed: 1 };
+    pub const FULL: Shape = Shape {
+        users: 100_000,
+        groups: 5_000,
+        custom_roles: 50,
+        spaces: 2_000,
+        content: 1_000_000,
+        clients: 100,
+        seed: 1,
+    };
 
     /// The same proportions for another number of users (groups = users / 20, spaces =
     /// users / 50, ten content items per user).
@@ -101,7 +108,11 @@ fn custom_roles(n: usize) -> Vec<CustomRole> {
             if r % 7 == 0 {
                 permissions.insert(share, RoleSetting::Value(PermissionValue::Allowed));
             }
-            CustomRole { name: format!("Custom{r:02}"), description: format!("generated role {r}"), permissions }
+            CustomRole {
+                name: format!("Custom{r:02}"),
+                description: format!("generated role {r}"),
+                permissions,
+            }
         })
         .collect()
 }
@@ -146,12 +157,21 @@ pub fn generate(shape: &Shape) -> Tenant {
     let mut rng = Rng::new(shape.seed);
     let mut tenant = Tenant::new(format!("bench-{}u-{}", shape.users, shape.seed));
     // A realistic restriction: data export only through a custom role.
-    tenant.user_default.insert(Permission::parse("in-app-content-download").expect("catalogue key"), PermissionValue::NoData);
+    tenant.user_default.insert(
+        Permission::parse("in-app-content-download").expect("catalogue key"),
+        PermissionValue::NoData,
+    );
     tenant.custom_roles = custom_roles(shape.custom_roles).into();
     let n_roles = tenant.custom_roles.len();
     let custom_role = |r: usize| format!("Custom{:02}", r % n_roles.max(1));
 
-    let creator_roles = ["SharedSpaceCreator", "ManagedSpaceCreator", "DataSpaceCreator", "Steward", "DataServicesContributor"];
+    let creator_roles = [
+        "SharedSpaceCreator",
+        "ManagedSpaceCreator",
+        "DataSpaceCreator",
+        "Steward",
+        "DataServicesContributor",
+    ];
     for g in 0..shape.groups {
         let roles = match g % 10 {
             0 | 1 if n_roles > 0 => vec![custom_role(g / 10)],
@@ -159,7 +179,11 @@ pub fn generate(shape: &Shape) -> Tenant {
             _ => Vec::new(),
         };
         let provider_type = if g % 8 == 7 { ProviderType::Custom } else { ProviderType::Idp };
-        tenant.groups.upsert(Group { name: group_name(g), provider_type, roles });
+        tenant.groups.upsert(Group {
+            name: group_name(g),
+            provider_type,
+            roles,
+        });
     }
     tenant.everyone_roles.push("PrivateAnalyticsContentCreator".into());
 
@@ -177,17 +201,29 @@ pub fn generate(shape: &Shape) -> Tenant {
             31..=50 => vec!["Developer"],
             _ => Vec::new(),
         };
-        let mut roles: Vec<DirectRole> =
-            roles.into_iter().map(|r| DirectRole { role: r.to_owned(), origin: DirectOrigin::Assigned }).collect();
+        let mut roles: Vec<DirectRole> = roles
+            .into_iter()
+            .map(|r| DirectRole {
+                role: r.to_owned(),
+                origin: DirectOrigin::Assigned,
+            })
+            .collect();
         if n_roles > 0 && rng.below(50) == 0 {
-            roles.push(DirectRole { role: custom_role(rng.below(n_roles)), origin: DirectOrigin::Assigned });
+            roles.push(DirectRole {
+                role: custom_role(rng.below(n_roles)),
+                origin: DirectOrigin::Assigned,
+            });
         }
         let status = match rng.below(200) {
             0 | 1 => UserStatus::Disabled,
             2 => UserStatus::Invited,
             _ => UserStatus::Active,
         };
-        let entitlement = if rng.below(10) < 7 { Entitlement::Professional } else { Entitlement::Analyzer };
+        let entitlement = if rng.below(10) < 7 {
+            Entitlement::Professional
+        } else {
+            Entitlement::Analyzer
+        };
         tenant.users.upsert(User {
             id: user_id(u),
             name: format!("User {u}"),
@@ -221,7 +257,10 @@ pub fn generate(shape: &Shape) -> Tenant {
             }
             seen_users.push(user);
             let roles = SpaceRoleSet::of(&[member_role(&mut rng, space_type)]);
-            members.push(SpaceMember { assignee: Assignee::User(user_id(user)), roles });
+            members.push(SpaceMember {
+                assignee: Assignee::User(user_id(user)),
+                roles,
+            });
         }
         for _ in 0..n_groups {
             let group = rng.skewed(shape.groups);
@@ -230,9 +269,18 @@ pub fn generate(shape: &Shape) -> Tenant {
             }
             seen_groups.push(group);
             let roles = SpaceRoleSet::of(&[member_role(&mut rng, space_type)]);
-            members.push(SpaceMember { assignee: Assignee::Group(group_name(group)), roles });
+            members.push(SpaceMember {
+                assignee: Assignee::Group(group_name(group)),
+                roles,
+            });
         }
-        tenant.spaces.upsert(Space { id: space_id(s), name: format!("Space {s}"), space_type, owner: user_id(owner), members });
+        tenant.spaces.upsert(Space {
+            id: space_id(s),
+            name: format!("Space {s}"),
+            space_type,
+            owner: user_id(owner),
+            members,
+        });
     }
 
     // Content: four in five items in a space (popular spaces hold more), the rest personal;
@@ -244,7 +292,11 @@ pub fn generate(shape: &Shape) -> Tenant {
     for c in 0..shape.content {
         let space = (shape.spaces > 0 && rng.below(5) != 0).then(|| rng.skewed(shape.spaces));
         let in_data_space = space.is_some_and(|s| tenant.spaces[s].space_type == SpaceType::Data);
-        let kind = if rng.below(4) == 0 || in_data_space { ContentKind::DataConnection } else { ContentKind::App };
+        let kind = if rng.below(4) == 0 || in_data_space {
+            ContentKind::DataConnection
+        } else {
+            ContentKind::App
+        };
         let owner = match space {
             // Mostly the space's owner or one of its members; sometimes anyone.
             Some(s) => match rng.below(3) {
@@ -274,10 +326,15 @@ pub fn generate(shape: &Shape) -> Tenant {
                     sources.sort_unstable();
                     sources.dedup();
                     for source in sources {
-                        tenant.uses.push(Use { consumer: content_id(c), source: content_id(source) });
+                        tenant.uses.push(Use {
+                            consumer: content_id(c),
+                            source: content_id(source),
+                        });
                     }
                 }
-                let shareable = space.map(|s| tenant.spaces[s].space_type.shareable_roles()).unwrap_or(SpaceRoleSet::EMPTY);
+                let shareable = space
+                    .map(|s| tenant.spaces[s].space_type.shareable_roles())
+                    .unwrap_or(SpaceRoleSet::EMPTY);
                 if !shareable.is_empty() && rng.below(50) == 0 {
                     let roles: Vec<SpaceRole> = shareable.iter().collect();
                     let role = SpaceRoleSet::of(&[roles[rng.below(roles.len())]]);
@@ -286,7 +343,11 @@ pub fn generate(shape: &Shape) -> Tenant {
                     } else {
                         Assignee::User(user_id(rng.below(shape.users)))
                     };
-                    tenant.shares.push(Share { resource: content_id(c), assignee, roles: role });
+                    tenant.shares.push(Share {
+                        resource: content_id(c),
+                        assignee,
+                        roles: role,
+                    });
                 }
             }
         }
@@ -310,7 +371,11 @@ pub fn generate(shape: &Shape) -> Tenant {
     ];
     for k in 0..shape.clients {
         let scopes = scope_sets[k % scope_sets.len()].iter().map(|s| (*s).to_owned()).collect();
-        tenant.oauth_clients.upsert(OauthClient { id: format!("client{k}"), name: format!("Client {k}"), scopes });
+        tenant.oauth_clients.upsert(OauthClient {
+            id: format!("client{k}"),
+            name: format!("Client {k}"),
+            scopes,
+        });
     }
     tenant
 }

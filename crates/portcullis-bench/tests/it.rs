@@ -32,7 +32,17 @@ fn tenant_file_loads_back_unchanged() {
 /// Every action, for every channel, on a sample of users and resources.
 fn every_question(tenant: &Tenant) -> Vec<WorkRequest> {
     let mut out = Vec::new();
-    let vias = [Via::Session, Via::ApiKey, Via::OAuth(0), Via::OAuth(1), Via::OAuth(2), Via::OAuth(3), Via::OAuth(4), Via::OAuth(5), Via::OAuth(6)];
+    let vias = [
+        Via::Session,
+        Via::ApiKey,
+        Via::OAuth(0),
+        Via::OAuth(1),
+        Via::OAuth(2),
+        Via::OAuth(3),
+        Via::OAuth(4),
+        Via::OAuth(5),
+        Via::OAuth(6),
+    ];
     for user in (0..tenant.users.len()).step_by(7) {
         for &action in Action::ALL {
             let targets: Vec<Target> = match action.resource_kind() {
@@ -45,7 +55,12 @@ fn every_question(tenant: &Tenant) -> Vec<WorkRequest> {
                     .collect(),
             };
             for (t, target) in targets.into_iter().enumerate() {
-                out.push(WorkRequest { user, via: vias[(user + t) % vias.len()], action, target });
+                out.push(WorkRequest {
+                    user,
+                    via: vias[(user + t) % vias.len()],
+                    action,
+                    target,
+                });
             }
         }
     }
@@ -64,11 +79,20 @@ fn agree(tenant: &Tenant) {
         let theirs = cedar::decide(&authorizer, &encoded, &question);
         n_allowed += usize::from(ours.allowed);
         if ours.allowed != theirs && disagreements.len() < 20 {
-            disagreements.push(format!("{request}: ours {} {:?}, cedar {theirs} {:?}", ours.allowed, ours.explanation.tokens(), cedar::errors(&authorizer, &encoded, &question)));
+            disagreements.push(format!(
+                "{request}: ours {} {:?}, cedar {theirs} {:?}",
+                ours.allowed,
+                ours.explanation.tokens(),
+                cedar::errors(&authorizer, &encoded, &question)
+            ));
         }
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
-    assert!(n_allowed > questions.len() / 50 && n_allowed < questions.len() / 2, "{n_allowed} of {} allowed", questions.len());
+    assert!(
+        n_allowed > questions.len() / 50 && n_allowed < questions.len() / 2,
+        "{n_allowed} of {} allowed",
+        questions.len()
+    );
 }
 
 #[test]

@@ -77,18 +77,28 @@ pub struct QueryArgs {
 }
 
 pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(async {
         match command {
             AuditCommand::Verify { database, tenant } => verify(&database, tenant.as_deref()).await,
             AuditCommand::Query(args) => query(args).await,
-            AuditCommand::Archive { database, tenant, older_than, out } => archive(&database, &tenant, older_than, &out).await,
+            AuditCommand::Archive {
+                database,
+                tenant,
+                older_than,
+                out,
+            } => archive(&database, &tenant, older_than, &out).await,
         }
     })
 }
 
 async fn open(database: &str) -> anyhow::Result<Arc<dyn Store>> {
-    portcullis_store::open(database).await.with_context(|| format!("cannot open `{}`", portcullis_store::redact(database)))
+    portcullis_store::open(database)
+        .await
+        .with_context(|| format!("cannot open `{}`", portcullis_store::redact(database)))
 }
 
 async fn tenant(store: &Arc<dyn Store>, name: &str) -> anyhow::Result<TenantRecord> {
@@ -103,10 +113,16 @@ async fn verify(database: &str, only: Option<&str>) -> anyhow::Result<ExitCode> 
     };
     let mut n_broken = 0;
     for record in tenants {
-        let chain = store.audit_chain(record.id).await.with_context(|| format!("cannot read the audit trail of `{}`", record.name))?;
+        let chain = store
+            .audit_chain(record.id)
+            .await
+            .with_context(|| format!("cannot read the audit trail of `{}`", record.name))?;
         match chain.verify() {
             Ok(n) if chain.archived_seq > 0 => {
-                println!("tenant `{}`: {n} events verified (events 1 to {} are archived)", record.name, chain.archived_seq);
+                println!(
+                    "tenant `{}`: {n} events verified (events 1 to {} are archived)",
+                    record.name, chain.archived_seq
+                );
             }
             Ok(n) => println!("tenant `{}`: {n} events verified", record.name),
             Err(broken) => {
@@ -140,7 +156,13 @@ async fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
         event_types: args
             .event_types
             .iter()
-            .map(|t| if t.starts_with("com.qlik.") { t.clone() } else { format!("com.qlik.v1.{t}") })
+            .map(|t| {
+                if t.starts_with("com.qlik.") {
+                    t.clone()
+                } else {
+                    format!("com.qlik.v1.{t}")
+                }
+            })
             .collect(),
         user: args.user,
         space: args.space,
@@ -158,17 +180,23 @@ async fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
             }
         }
         "csv" => {
-            writeln!(out, "seq,eventTime,eventType,user,client,channel,action,resourceType,resourceId,space,owner,decision")?;
+            writeln!(
+                out,
+                "seq,eventTime,eventType,user,client,channel,action,resourceType,resourceId,space,owner,decision"
+            )?;
             for (_, body) in &events {
                 let row: Vec<String> = columns(body).iter().map(|c| csv_field(c)).collect();
                 writeln!(out, "{}", row.join(","))?;
             }
         }
         _ => {
-            let header = ["SEQ", "TIME", "TYPE", "USER", "CLIENT", "CHANNEL", "ACTION", "RESOURCE", "ID", "SPACE", "OWNER", "DECISION"];
+            let header = [
+                "SEQ", "TIME", "TYPE", "USER", "CLIENT", "CHANNEL", "ACTION", "RESOURCE", "ID", "SPACE", "OWNER", "DECISION",
+            ];
             let rows: Vec<Vec<String>> = events.iter().map(|(_, body)| columns(body)).collect();
-            let widths: Vec<usize> =
-                (0..header.len()).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+            let widths: Vec<usize> = (0..header.len())
+                .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0))
+                .collect();
             let line = |cells: Vec<String>| cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ");
             writeln!(out, "{}", line(header.iter().map(|h| (*h).to_owned()).collect()).trim_end())?;
             for row in rows {
@@ -199,13 +227,20 @@ fn columns(body: &EventBody) -> Vec<String> {
 }
 
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
 }
 
 /// One archived event as a line: its position, hashes, and its body verbatim (the exact text
 /// the hash covers, so the archive can be verified on its own).
 fn archive_line(event: &SealedEvent) -> String {
-    format!("{{\"seq\":{},\"prevHash\":\"{}\",\"hash\":\"{}\",\"body\":{}}}", event.seq, event.prev_hash, event.hash, event.body_json)
+    format!(
+        "{{\"seq\":{},\"prevHash\":\"{}\",\"hash\":\"{}\",\"body\":{}}}",
+        event.seq, event.prev_hash, event.hash, event.body_json
+    )
 }
 
 async fn archive(database: &str, name: &str, older_than: Option<u32>, out: &std::path::Path) -> anyhow::Result<ExitCode> {
@@ -236,8 +271,15 @@ async fn archive(database: &str, name: &str, older_than: Option<u32>, out: &std:
         text.push_str(&archive_line(event));
         text.push('\n');
     }
-    file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).with_context(|| format!("cannot write the archive `{}`", out.display()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write the archive `{}`", out.display()))?;
     let n_deleted = store.archive_audit_events(record.id, last.seq, &last.hash).await?;
-    println!("tenant `{name}`: archived events {} to {} ({n_deleted} removed from the database) to {}", expired[0].seq, last.seq, out.display());
+    println!(
+        "tenant `{name}`: archived events {} to {} ({n_deleted} removed from the database) to {}",
+        expired[0].seq,
+        last.seq,
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use portcullis_engine::{Sessions, Snapshot, decide, resolve};
 use portcullis_engine::RawRequest;
+use portcullis_engine::{Sessions, Snapshot, decide, resolve};
 use portcullis_model::tenant_file::load_tenant_text;
 
 /// Arguments of `portcullis check`.
@@ -41,7 +41,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         tenant.record_login(&args.user)?;
     }
     let snapshot = Snapshot::build(&tenant, 0);
-    let raw = RawRequest { user: &args.user, via: &args.via, action: &args.action, resource: args.resource.as_deref() };
+    let raw = RawRequest {
+        user: &args.user,
+        via: &args.via,
+        action: &args.action,
+        resource: args.resource.as_deref(),
+    };
     let resolved = resolve(&snapshot, &raw)?;
     let mut sessions = Sessions::default();
     sessions.login(&snapshot, resolved.user);
@@ -72,7 +77,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         let target = args.resource.as_deref().map(|r| format!(" on `{r}`")).unwrap_or_default();
-        println!("{}: `{}` may {}`{}`{target} (via {})", verdict.to_uppercase(), args.user, if decision.allowed { "" } else { "not " }, args.action, args.via);
+        println!(
+            "{}: `{}` may {}`{}`{target} (via {})",
+            verdict.to_uppercase(),
+            args.user,
+            if decision.allowed { "" } else { "not " },
+            args.action,
+            args.via
+        );
         for reason in &decision.explanation.reasons {
             println!("  - {}", reason.sentence());
         }

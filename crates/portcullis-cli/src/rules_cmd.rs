@@ -113,9 +113,21 @@ fn parse_action(text: &str) -> Result<Action, String> {
 pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
     match command {
         RulesCommand::Lint { files, format } => run_lint(&files, format),
-        RulesCommand::Audit { site, context, users, resource_type, actions, preview: preview_file, format } => {
+        RulesCommand::Audit {
+            site,
+            context,
+            users,
+            resource_type,
+            actions,
+            preview: preview_file,
+            format,
+        } => {
             let loaded = load_site(&site)?;
-            let scope = AuditScope { users, resource_type, actions: actions.into_iter().fold(ActionSet::NONE, ActionSet::with) };
+            let scope = AuditScope {
+                users,
+                resource_type,
+                actions: actions.into_iter().fold(ActionSet::NONE, ActionSet::with),
+            };
             let output = match preview_file {
                 None => {
                     let matrix = audit(&loaded.compiled, context, &scope);
@@ -145,10 +157,19 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
             print!("{output}");
             Ok(ExitCode::SUCCESS)
         }
-        RulesCommand::Check { site, user, action, resource, context, json } => {
+        RulesCommand::Check {
+            site,
+            user,
+            action,
+            resource,
+            context,
+            json,
+        } => {
             let loaded = load_site(&site)?;
             let compiled = &loaded.compiled;
-            let user_id = compiled.user(&user).with_context(|| format!("unknown user `{user}` (write it as DIRECTORY\\userId)"))?;
+            let user_id = compiled
+                .user(&user)
+                .with_context(|| format!("unknown user `{user}` (write it as DIRECTORY\\userId)"))?;
             let resource_id = compiled.resource(&resource).with_context(|| format!("unknown resource `{resource}`"))?;
             let decision = compiled.decide(user_id, resource_id, action, context);
             if json {

@@ -55,7 +55,10 @@ pub struct ServeArgs {
 /// Runs the server until it is told to stop.
 pub fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     init_logs(args.log_json);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(serve(args))?;
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -79,33 +82,52 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     for path in &args.tenants {
         let label = path.display().to_string();
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the tenant file `{label}`"))?;
-        let tenant = load_tenant_text(&label, &text).map_err(|e| anyhow::anyhow!("{e}")).with_context(|| format!("the tenant file `{label}` is not valid"))?;
-        let outcome = store.import_tenant(&tenant, mode, &Author::cli()).await.with_context(|| format!("cannot import `{label}`"))?;
+        let tenant = load_tenant_text(&label, &text)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("the tenant file `{label}` is not valid"))?;
+        let outcome = store
+            .import_tenant(&tenant, mode, &Author::cli())
+            .await
+            .with_context(|| format!("cannot import `{label}`"))?;
         let what = match outcome.outcome {
             ImportOutcome::Created => "imported",
             ImportOutcome::Replaced => "replaced",
             ImportOutcome::Kept => "kept as stored (use --replace to replace it)",
         };
-        println!("tenant `{}` from {label}: {what} (revision {})", outcome.tenant.name, outcome.tenant.revision);
+        println!(
+            "tenant `{}` from {label}: {what} (revision {})",
+            outcome.tenant.name, outcome.tenant.revision
+        );
         imported.push(outcome.tenant);
     }
 
     let mut demo_key = None;
     if first_start && args.tenants.is_empty() {
-        let demo = load_tenant_text("examples/demo-tenant.yaml", DEMO_TENANT).map_err(|e| anyhow::anyhow!("{e}")).context("the built-in demo tenant is not valid")?;
-        let outcome = store.import_tenant(&demo, ImportMode::KeepExisting, &Author::cli()).await.context("cannot import the demo tenant")?;
+        let demo = load_tenant_text("examples/demo-tenant.yaml", DEMO_TENANT)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("the built-in demo tenant is not valid")?;
+        let outcome = store
+            .import_tenant(&demo, ImportMode::KeepExisting, &Author::cli())
+            .await
+            .context("cannot import the demo tenant")?;
         let (token, hash) = new_secret(API_KEY_PREFIX).map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
         store
-            .create_api_key(&NewApiKey {
-                tenant: outcome.tenant.id,
-                user_id: DEMO_ADMIN.to_owned(),
-                hash,
-                description: "printed at first start".to_owned(),
-                expires_at: Some(portcullis_store::now() + 90 * 86_400),
-            }, &Author::cli())
+            .create_api_key(
+                &NewApiKey {
+                    tenant: outcome.tenant.id,
+                    user_id: DEMO_ADMIN.to_owned(),
+                    hash,
+                    description: "printed at first start".to_owned(),
+                    expires_at: Some(portcullis_store::now() + 90 * 86_400),
+                },
+                &Author::cli(),
+            )
             .await
             .context("cannot store the admin API key")?;
-        println!("first start: imported the demo tenant `{}` (examples/demo-tenant.yaml)", outcome.tenant.name);
+        println!(
+            "first start: imported the demo tenant `{}` (examples/demo-tenant.yaml)",
+            outcome.tenant.name
+        );
         imported.push(outcome.tenant);
         demo_key = Some(token);
     }
@@ -114,14 +136,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         register_key(&store, &imported, spec).await?;
     }
 
-    let config = ServerConfig { operator_token_hash: args.operator_token.as_deref().map(hash_secret) };
+    let config = ServerConfig {
+        operator_token_hash: args.operator_token.as_deref().map(hash_secret),
+    };
     let state = AppState::new(store.clone(), config).await.context("cannot load the tenants")?;
     if store.backend() == portcullis_store::Backend::Postgres {
         tokio::spawn(state.clone().follow_store(Duration::from_millis(args.poll_ms.max(50))));
     }
-    let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("cannot listen on `{}`", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on `{}`", args.listen))?;
     let address = listener.local_addr().context("cannot read the listening address")?;
-    println!("portcullis listening on http://{address} (store {}; {} tenants)", portcullis_store::redact(&args.database), state.tenants().len());
+    println!(
+        "portcullis listening on http://{address} (store {}; {} tenants)",
+        portcullis_store::redact(&args.database),
+        state.tenants().len()
+    );
     if let Some(token) = demo_key {
         println!("admin API key for user `{DEMO_ADMIN}` of tenant `demo` (shown once, stored only as a hash):");
         println!("  {token}");
@@ -131,7 +161,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     tracing::info!(%address, "serving");
-    axum::serve(listener, portcullis_server::app(state.clone())).with_graceful_shutdown(shutdown_signal()).await.context("the server failed")?;
+    axum::serve(listener, portcullis_server::app(state.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the server failed")?;
     // Decision events still queued are stored before the process ends.
     state.decision_log().flush().await;
     tracing::info!("stopped");
@@ -148,7 +181,10 @@ async fn register_key(store: &Arc<dyn Store>, imported: &[TenantRecord], spec: &
     }
     let (tenant, user) = match who.split_once('/') {
         Some((tenant_name, user)) => {
-            let tenant = store.tenant_by_name(tenant_name).await?.with_context(|| format!("`--api-key`: unknown tenant `{tenant_name}`"))?;
+            let tenant = store
+                .tenant_by_name(tenant_name)
+                .await?
+                .with_context(|| format!("`--api-key`: unknown tenant `{tenant_name}`"))?;
             (tenant, user)
         }
         None => match imported {
@@ -173,13 +209,16 @@ async fn register_key(store: &Arc<dyn Store>, imported: &[TenantRecord], spec: &
         Some(_) => bail!("`--api-key {who}=...`: that token is already registered for another user"),
         None => {
             store
-                .create_api_key(&NewApiKey {
-                    tenant: tenant.id,
-                    user_id: user.to_owned(),
-                    hash,
-                    description: "registered with --api-key".to_owned(),
-                    expires_at: None,
-                }, &Author::cli())
+                .create_api_key(
+                    &NewApiKey {
+                        tenant: tenant.id,
+                        user_id: user.to_owned(),
+                        hash,
+                        description: "registered with --api-key".to_owned(),
+                        expires_at: None,
+                    },
+                    &Author::cli(),
+                )
                 .await?;
         }
     }

@@ -126,7 +126,9 @@ impl State {
     }
 
     fn login(&mut self, user: &str) -> Result<(), String> {
-        self.tenant.apply(&Change::RecordLogin { user: user.to_owned() }).map_err(|e| e.to_string())?;
+        self.tenant
+            .apply(&Change::RecordLogin { user: user.to_owned() })
+            .map_err(|e| e.to_string())?;
         self.rebuild();
         let idx = self.snapshot.user_idx(user).ok_or_else(|| format!("unknown user `{user}`"))?;
         self.sessions.login(&self.snapshot, idx);
@@ -141,7 +143,11 @@ pub fn run(source: &SourceFile, name: String) -> ScenarioReport {
         Err(error) => {
             // In a `rejects:` scenario a tenant that does not even decode is a refusal too.
             let message = source.decode_error(&error);
-            let mut report = ScenarioReport { file: source.label.clone(), name: name.clone(), ..Default::default() };
+            let mut report = ScenarioReport {
+                file: source.label.clone(),
+                name: name.clone(),
+                ..Default::default()
+            };
             match serde_norway::from_str::<RejectsProbe>(&source.text).ok().and_then(|p| p.rejects) {
                 Some(phrases) => report.record(expect_refusal(source, &phrases.list(), Err(message))),
                 None => return load_failure(&source.label, &name, message),
@@ -149,7 +155,11 @@ pub fn run(source: &SourceFile, name: String) -> ScenarioReport {
             return report;
         }
     };
-    let mut report = ScenarioReport { file: source.label.clone(), name: name.clone(), ..Default::default() };
+    let mut report = ScenarioReport {
+        file: source.label.clone(),
+        name: name.clone(),
+        ..Default::default()
+    };
     let root = SourcePath::root();
     let Some(raw) = scenario.tenant else {
         return load_failure(&source.label, &name, format!("{}: the scenario has no `tenant:`", source.label));
@@ -166,7 +176,12 @@ pub fn run(source: &SourceFile, name: String) -> ScenarioReport {
         Err(message) => return load_failure(&source.label, &name, message),
     };
     let snapshot = Snapshot::build(&tenant, 0);
-    let mut state = State { tenant, snapshot, sessions: Sessions::default(), revision: 0 };
+    let mut state = State {
+        tenant,
+        snapshot,
+        sessions: Sessions::default(),
+        revision: 0,
+    };
 
     for (i, check) in scenario.checks.iter().enumerate() {
         report.record(run_check(source, &mut state, check, &root.key("checks").index(i)));
@@ -195,13 +210,21 @@ pub fn run(source: &SourceFile, name: String) -> ScenarioReport {
 pub(crate) fn expect_refusal(source: &SourceFile, phrases: &[String], loaded: Result<(), String>) -> Result<(), CheckFailure> {
     let expected = format!("refused, with a message containing {phrases:?}");
     match loaded {
-        Ok(()) => Err(CheckFailure { check: format!("load {}", source.label), expected, actual: "loaded without error".into() }),
+        Ok(()) => Err(CheckFailure {
+            check: format!("load {}", source.label),
+            expected,
+            actual: "loaded without error".into(),
+        }),
         Err(message) => {
             let lower = message.to_lowercase();
             if phrases.iter().all(|p| lower.contains(&p.to_lowercase())) {
                 Ok(())
             } else {
-                Err(CheckFailure { check: format!("load {}", source.label), expected, actual: format!("refused with: {message}") })
+                Err(CheckFailure {
+                    check: format!("load {}", source.label),
+                    expected,
+                    actual: format!("refused with: {message}"),
+                })
             }
         }
     }
@@ -211,10 +234,22 @@ pub(crate) fn expect_refusal(source: &SourceFile, phrases: &[String], loaded: Re
 fn apply_step(state: &mut State, step: &RawStep) -> Result<(), String> {
     let change = match step {
         RawStep::Login(user) => return state.login(user),
-        RawStep::Assign(a) => Change::AssignRole { role: a.role.clone(), target: role_target(a)? },
-        RawStep::Unassign(a) => Change::UnassignRole { role: a.role.clone(), target: role_target(a)? },
-        RawStep::Join(m) => Change::JoinGroup { user: m.user.clone(), group: m.group.clone() },
-        RawStep::Leave(m) => Change::LeaveGroup { user: m.user.clone(), group: m.group.clone() },
+        RawStep::Assign(a) => Change::AssignRole {
+            role: a.role.clone(),
+            target: role_target(a)?,
+        },
+        RawStep::Unassign(a) => Change::UnassignRole {
+            role: a.role.clone(),
+            target: role_target(a)?,
+        },
+        RawStep::Join(m) => Change::JoinGroup {
+            user: m.user.clone(),
+            group: m.group.clone(),
+        },
+        RawStep::Leave(m) => Change::LeaveGroup {
+            user: m.user.clone(),
+            group: m.group.clone(),
+        },
         RawStep::Set(set) => set_change(set)?,
         RawStep::Check(_) => return Ok(()),
     };
@@ -235,15 +270,18 @@ fn role_target(assign: &RawAssign) -> Result<RoleTarget, String> {
 fn set_change(set: &RawSet) -> Result<Change, String> {
     match (&set.setting, &set.user_default) {
         (Some(name), None) => {
-            let setting = TenantSetting::parse(name)
-                .ok_or_else(|| format!("unknown tenant setting `{name}`; known settings: {}", TenantSetting::known()))?;
+            let setting =
+                TenantSetting::parse(name).ok_or_else(|| format!("unknown tenant setting `{name}`; known settings: {}", TenantSetting::known()))?;
             let value = set.value.as_bool().ok_or_else(|| format!("setting `{name}` takes true or false"))?;
             Ok(Change::SetSetting { setting, value })
         }
         (None, Some(key)) => {
-            let permission = Permission::parse(key)
-                .ok_or_else(|| format!("unknown permission `{key}`; known permissions: {}", Permission::known_keys()))?;
-            let text = set.value.as_str().ok_or_else(|| format!("permission `{key}` takes a value such as `allowed`"))?;
+            let permission =
+                Permission::parse(key).ok_or_else(|| format!("unknown permission `{key}`; known permissions: {}", Permission::known_keys()))?;
+            let text = set
+                .value
+                .as_str()
+                .ok_or_else(|| format!("permission `{key}` takes a value such as `allowed`"))?;
             let value = PermissionValue::parse(text)
                 .ok_or_else(|| format!("permission `{key}` does not take `{text}`; values: {}", permission.def().value_names()))?;
             Ok(Change::SetUserDefault { permission, value })
@@ -271,10 +309,23 @@ fn run_check(source: &SourceFile, state: &mut State, check: &RawCheck, path: &So
         Expect::Allow => "allow",
         Expect::Deny => "deny",
     };
-    let expected = if check.because.is_empty() { expect_word.to_owned() } else { format!("{expect_word} because {:?}", check.because) };
-    let fail = |actual: String| CheckFailure { check: described.clone(), expected: expected.clone(), actual };
+    let expected = if check.because.is_empty() {
+        expect_word.to_owned()
+    } else {
+        format!("{expect_word} because {:?}", check.because)
+    };
+    let fail = |actual: String| CheckFailure {
+        check: described.clone(),
+        expected: expected.clone(),
+        actual,
+    };
     let via = check.via.as_deref().unwrap_or("session");
-    let raw = RawRequest { user: &check.user, via, action: &check.action, resource: check.resource.as_deref() };
+    let raw = RawRequest {
+        user: &check.user,
+        via,
+        action: &check.action,
+        resource: check.resource.as_deref(),
+    };
     let resolved = resolve(&state.snapshot, &raw).map_err(|e| fail(format!("the request is invalid: {e}")))?;
     if via == "session" && state.sessions.rights(&check.user).is_none() {
         state.login(&check.user).map_err(&fail)?;

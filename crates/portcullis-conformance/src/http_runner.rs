@@ -26,8 +26,16 @@ pub struct HttpTarget {
 impl HttpTarget {
     /// A server at `base` (e.g. `http://127.0.0.1:8080`), reached with the operator token it was started with.
     pub fn new(base: &str, operator_token: &str) -> HttpTarget {
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(60))).build().into();
-        HttpTarget { base: base.trim_end_matches('/').to_owned(), operator_token: operator_token.to_owned(), agent }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        HttpTarget {
+            base: base.trim_end_matches('/').to_owned(),
+            operator_token: operator_token.to_owned(),
+            agent,
+        }
     }
 
     fn send(&self, method: &str, path: &str, tenant: &str, body: Option<&Value>, text: Option<&str>) -> Result<(u16, Value), String> {
@@ -42,12 +50,20 @@ impl HttpTarget {
                 .header("Content-Type", "application/yaml")
                 .send(text),
             ("DELETE", _, _) => self.agent.delete(&url).header("Authorization", &auth).call(),
-            (_, Some(body), _) => self.agent.post(&url).header("Authorization", &auth).header("Portcullis-Tenant", tenant).send_json(body),
+            (_, Some(body), _) => self
+                .agent
+                .post(&url)
+                .header("Authorization", &auth)
+                .header("Portcullis-Tenant", tenant)
+                .send_json(body),
             _ => return Err(format!("cannot send {method} {path}")),
         };
         let mut response = result.map_err(|e| format!("{method} {url}: {e}"))?;
         let status = response.status().as_u16();
-        let value = response.body_mut().read_to_string().map_err(|e| format!("{method} {url}: cannot read the answer: {e}"))?;
+        let value = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| format!("{method} {url}: cannot read the answer: {e}"))?;
         Ok((status, serde_json::from_str(&value).unwrap_or(Value::String(value))))
     }
 }
@@ -87,14 +103,28 @@ struct RuleCheck {
 fn run_rules(target: &HttpTarget, source: &SourceFile, path: &Path, scenario: &Scenario) -> ScenarioReport {
     let name = scenario.name.clone().unwrap_or_else(|| source.label.clone());
     let tenant = tenant_name(path);
-    let mut report = ScenarioReport { file: source.label.clone(), name: name.clone(), ..Default::default() };
-    let created = target.send("PUT", &format!("/v1/operator/tenants/{tenant}?replace=true"), &tenant, None, Some(&format!("name: {tenant}\n")));
+    let mut report = ScenarioReport {
+        file: source.label.clone(),
+        name: name.clone(),
+        ..Default::default()
+    };
+    let created = target.send(
+        "PUT",
+        &format!("/v1/operator/tenants/{tenant}?replace=true"),
+        &tenant,
+        None,
+        Some(&format!("name: {tenant}\n")),
+    );
     if let Err(message) = created.and_then(ok_or_message) {
         return load_failure(&source.label, &name, message);
     }
     let loaded = match target.send("PUT", "/v1/rules/sites/site", &tenant, None, Some(&source.text)) {
         Ok((200, _)) => Ok(()),
-        Ok((_, body)) => Err(body.get("message").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| body.to_string())),
+        Ok((_, body)) => Err(body
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| body.to_string())),
         Err(message) => {
             delete(target, &tenant);
             return load_failure(&source.label, &name, message);
@@ -119,7 +149,11 @@ fn run_rules(target: &HttpTarget, source: &SourceFile, path: &Path, scenario: &S
     };
     for check in &checks {
         let described = format!("{} {} `{}` in {}", check.user, check.action, check.resource, check.context);
-        let expected = if check.because.is_empty() { check.expect.clone() } else { format!("{} because {:?}", check.expect, check.because) };
+        let expected = if check.because.is_empty() {
+            check.expect.clone()
+        } else {
+            format!("{} because {:?}", check.expect, check.because)
+        };
         let body = json!({"user": check.user, "action": check.action, "resource": check.resource, "context": check.context});
         let outcome = match target.send("POST", "/v1/rules/sites/site/check", &tenant, Some(&body), None) {
             Ok((200, answer)) => {
@@ -169,7 +203,10 @@ pub fn run_file(target: &HttpTarget, path: &Path) -> ScenarioReport {
 
 fn tenant_name(path: &Path) -> String {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
-    let clean: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
+    let clean: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .collect();
     format!("conformance-{clean}")
 }
 
@@ -185,8 +222,18 @@ fn run_text(target: &HttpTarget, source: &SourceFile, path: &Path) -> ScenarioRe
     }
     let name = scenario.name.clone().unwrap_or_else(|| source.label.clone());
     let tenant = tenant_name(path);
-    let mut report = ScenarioReport { file: source.label.clone(), name: name.clone(), ..Default::default() };
-    let imported = target.send("PUT", &format!("/v1/operator/tenants/{tenant}?replace=true"), &tenant, None, Some(&source.text));
+    let mut report = ScenarioReport {
+        file: source.label.clone(),
+        name: name.clone(),
+        ..Default::default()
+    };
+    let imported = target.send(
+        "PUT",
+        &format!("/v1/operator/tenants/{tenant}?replace=true"),
+        &tenant,
+        None,
+        Some(&source.text),
+    );
     let imported = match imported {
         Ok((200, _)) => Ok(()),
         // The server names the document it was sent after the tenant; the file is what was sent.
@@ -245,19 +292,28 @@ fn delete(target: &HttpTarget, tenant: &str) {
 }
 
 fn failure(check: String, expected: &str, actual: String) -> CheckFailure {
-    CheckFailure { check, expected: expected.to_owned(), actual }
+    CheckFailure {
+        check,
+        expected: expected.to_owned(),
+        actual,
+    }
 }
 
 fn ok_or_message((status, body): (u16, Value)) -> Result<(), String> {
     if status == 200 {
         Ok(())
     } else {
-        Err(format!("{status}: {}", body.get("message").and_then(Value::as_str).unwrap_or(&body.to_string())))
+        Err(format!(
+            "{status}: {}",
+            body.get("message").and_then(Value::as_str).unwrap_or(&body.to_string())
+        ))
     }
 }
 
 fn login(target: &HttpTarget, tenant: &str, logged_in: &mut Vec<String>, user: &str) -> Result<(), String> {
-    target.send("POST", "/v1/sessions", tenant, Some(&json!({"user": user})), None).and_then(ok_or_message)?;
+    target
+        .send("POST", "/v1/sessions", tenant, Some(&json!({"user": user})), None)
+        .and_then(ok_or_message)?;
     logged_in.push(user.to_owned());
     Ok(())
 }
@@ -283,8 +339,11 @@ fn run_check(target: &HttpTarget, tenant: &str, logged_in: &mut Vec<String>, che
         Some(resource) => format!("{} {} {resource} via {via}", check.user, check.action),
         None => format!("{} {} via {via}", check.user, check.action),
     };
-    let expected =
-        if check.because.is_empty() { check.expect.clone() } else { format!("{} because {:?}", check.expect, check.because) };
+    let expected = if check.because.is_empty() {
+        check.expect.clone()
+    } else {
+        format!("{} because {:?}", check.expect, check.because)
+    };
     let fail = |actual: String| failure(described.clone(), &expected, actual);
     // As in process: a `session` check for a user who never logged in logs them in first.
     if via == "session" && !logged_in.contains(&check.user) {

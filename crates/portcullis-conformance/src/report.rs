@@ -51,7 +51,13 @@ impl ScenarioReport {
             (false, Some(_)) => "FAIL (expected)",
             (false, None) => "FAIL",
         };
-        let _ = writeln!(out, "{status} {} — {} ({} checks)", self.file, self.name, self.n_passed + self.failures.len());
+        let _ = writeln!(
+            out,
+            "{status} {} — {} ({} checks)",
+            self.file,
+            self.name,
+            self.n_passed + self.failures.len()
+        );
         if let Some(reason) = self.expected_failure {
             let _ = writeln!(out, "    marked as an expected failure: {reason}");
         }

@@ -61,23 +61,40 @@ pub fn run(source: &SourceFile, name: String) -> ScenarioReport {
         .map_err(|error| source.decode_error(&error))
         .and_then(|scenario| {
             let site = scenario.site.load(&SourcePath::root().key("site")).map_err(|errors| {
-                let lines: Vec<String> =
-                    errors.iter().map(|error| format!("{}: {}", source.locate(&error.path), error.with_hint())).collect();
+                let lines: Vec<String> = errors
+                    .iter()
+                    .map(|error| format!("{}: {}", source.locate(&error.path), error.with_hint()))
+                    .collect();
                 lines.join("\n              ")
             })?;
             Ok((scenario.checks, site))
         });
-    let mut report = ScenarioReport { file: source.label.clone(), name, ..ScenarioReport::default() };
+    let mut report = ScenarioReport {
+        file: source.label.clone(),
+        name,
+        ..ScenarioReport::default()
+    };
     if let Some(phrases) = rejects {
-        let expected = format!("refused with an error containing {}", phrases.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "));
+        let expected = format!(
+            "refused with an error containing {}",
+            phrases.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+        );
         let outcome = match loaded {
             Ok(_) => Err("the site loaded without error".to_owned()),
             Err(message) => {
                 let lower = message.to_lowercase();
-                if phrases.iter().all(|p| lower.contains(&p.to_lowercase())) { Ok(()) } else { Err(message) }
+                if phrases.iter().all(|p| lower.contains(&p.to_lowercase())) {
+                    Ok(())
+                } else {
+                    Err(message)
+                }
             }
         };
-        report.record(outcome.map_err(|actual| CheckFailure { check: "load the site".into(), expected, actual }));
+        report.record(outcome.map_err(|actual| CheckFailure {
+            check: "load the site".into(),
+            expected,
+            actual,
+        }));
         return report;
     }
     let (checks, site) = match loaded {
@@ -105,10 +122,18 @@ fn run_check(source: &SourceFile, loaded: &LoadedSite, check: &Check, path: &Sou
     } else {
         format!("{} because [{}]", check.expect, check.because.join(", "))
     };
-    let fail = |actual: String| CheckFailure { check: described.clone(), expected: expected.clone(), actual };
+    let fail = |actual: String| CheckFailure {
+        check: described.clone(),
+        expected: expected.clone(),
+        actual,
+    };
     let site = &loaded.compiled;
-    let user = site.user(&check.user).ok_or_else(|| fail(format!("unknown user `{}` (write it as DIRECTORY\\userId)", check.user)))?;
-    let resource = site.resource(&check.resource).ok_or_else(|| fail(format!("unknown resource `{}`", check.resource)))?;
+    let user = site
+        .user(&check.user)
+        .ok_or_else(|| fail(format!("unknown user `{}` (write it as DIRECTORY\\userId)", check.user)))?;
+    let resource = site
+        .resource(&check.resource)
+        .ok_or_else(|| fail(format!("unknown resource `{}`", check.resource)))?;
     let action = Action::parse(&check.action).map_err(|error| fail(format!("{error} (hint: {})", error.hint())))?;
     let context = RequestContext::parse(&check.context)
         .ok_or_else(|| fail(format!("unknown context `{}`; a check's context is `hub` or `qmc`", check.context)))?;

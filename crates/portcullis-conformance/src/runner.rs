@@ -28,7 +28,11 @@ impl SourceFile {
     pub fn new(label: impl Into<String>, text: impl Into<String>) -> Self {
         let text = text.into();
         let lines = LineIndex::build(&text);
-        SourceFile { label: label.into(), text, lines }
+        SourceFile {
+            label: label.into(),
+            text,
+            lines,
+        }
     }
 
     /// `file:line:col` of a node, or just the file when the node is not found.
@@ -144,7 +148,10 @@ pub fn run_source(source: &SourceFile) -> ScenarioReport {
         Some(other) => load_failure(
             &source.label,
             &name,
-            format!("{}: unknown model `{other}`; expected `cloud` or `rules`", source.locate(&SourcePath::root().key("model"))),
+            format!(
+                "{}: unknown model `{other}`; expected `cloud` or `rules`",
+                source.locate(&SourcePath::root().key("model"))
+            ),
         ),
     }
 }
@@ -155,7 +162,11 @@ pub fn load_failure(file: &str, name: &str, message: String) -> ScenarioReport {
         file: file.to_owned(),
         name: name.to_owned(),
         n_passed: 0,
-        failures: vec![CheckFailure { check: "load the scenario".into(), expected: "a valid scenario".into(), actual: message }],
+        failures: vec![CheckFailure {
+            check: "load the scenario".into(),
+            expected: "a valid scenario".into(),
+            actual: message,
+        }],
         expected_failure: None,
     }
 }

@@ -24,11 +24,20 @@ const BIG_GROUP: &str = "bench-5k";
 
 fn tenant(n_users: usize) -> Tenant {
     let mut tenant = synthetic::tenant_sized(n_users, n_users * 10, 1);
-    let group = Group { name: BIG_GROUP.into(), provider_type: ProviderType::Idp, roles: Vec::new() };
+    let group = Group {
+        name: BIG_GROUP.into(),
+        provider_type: ProviderType::Idp,
+        roles: Vec::new(),
+    };
     tenant.apply(&Change::CreateGroup { group }).expect("a new group");
     for i in 0..5_000 {
         let user = synthetic::user_id(i * n_users / 5_000);
-        tenant.apply(&Change::JoinGroup { user, group: BIG_GROUP.into() }).expect("a new member");
+        tenant
+            .apply(&Change::JoinGroup {
+                user,
+                group: BIG_GROUP.into(),
+            })
+            .expect("a new member");
     }
     tenant
 }
@@ -36,46 +45,114 @@ fn tenant(n_users: usize) -> Tenant {
 /// A write and the write that undoes it.
 fn writes(tenant: &Tenant) -> Vec<(&'static str, Change, Change)> {
     let user = tenant.user(&synthetic::user_id(12)).expect("user");
-    let group = (0..).map(|g| format!("g{g}")).find(|g| !user.groups.contains(g)).expect("a group the user is not in");
-    let space = tenant.spaces.iter().find(|s| s.space_type != SpaceType::Data && !s.members.iter().any(|m| m.assignee == Assignee::User(user.id.clone())) && s.owner != user.id).expect("a space");
+    let group = (0..)
+        .map(|g| format!("g{g}"))
+        .find(|g| !user.groups.contains(g))
+        .expect("a group the user is not in");
+    let space = tenant
+        .spaces
+        .iter()
+        .find(|s| s.space_type != SpaceType::Data && !s.members.iter().any(|m| m.assignee == Assignee::User(user.id.clone())) && s.owner != user.id)
+        .expect("a space");
     let member_role = space.space_type.assignable_roles().iter().next().expect("a role");
     let app = tenant
         .content
         .iter()
-        .find(|c| c.kind == ContentKind::App && c.space.as_deref() == Some(space.id.as_str()) && !tenant.shares.iter().any(|s| s.resource == c.id && s.assignee == Assignee::User(user.id.clone())))
+        .find(|c| {
+            c.kind == ContentKind::App
+                && c.space.as_deref() == Some(space.id.as_str())
+                && !tenant
+                    .shares
+                    .iter()
+                    .any(|s| s.resource == c.id && s.assignee == Assignee::User(user.id.clone()))
+        })
         .expect("an app to share");
     let share_role = space.space_type.shareable_roles().iter().next().expect("a share role");
     let download = Permission::parse("in-app-content-download").expect("catalogue");
     let before = tenant.user_default_value(download).expect("a value");
-    let new_app = Content { id: "bench-app".into(), name: "bench app".into(), kind: ContentKind::App, space: Some(space.id.clone()), owner: user.id.clone() };
+    let new_app = Content {
+        id: "bench-app".into(),
+        name: "bench app".into(),
+        kind: ContentKind::App,
+        space: Some(space.id.clone()),
+        owner: user.id.clone(),
+    };
     let member = Assignee::User(user.id.clone());
     vec![
-        ("join_group", Change::JoinGroup { user: user.id.clone(), group: group.clone() }, Change::LeaveGroup { user: user.id.clone(), group }),
+        (
+            "join_group",
+            Change::JoinGroup {
+                user: user.id.clone(),
+                group: group.clone(),
+            },
+            Change::LeaveGroup {
+                user: user.id.clone(),
+                group,
+            },
+        ),
         (
             "assign_role_to_user",
-            Change::AssignRole { role: "DataAdmin".into(), target: RoleTarget::User(user.id.clone()) },
-            Change::UnassignRole { role: "DataAdmin".into(), target: RoleTarget::User(user.id.clone()) },
+            Change::AssignRole {
+                role: "DataAdmin".into(),
+                target: RoleTarget::User(user.id.clone()),
+            },
+            Change::UnassignRole {
+                role: "DataAdmin".into(),
+                target: RoleTarget::User(user.id.clone()),
+            },
         ),
-        ("create_app", Change::CreateContent { item: new_app }, Change::DeleteContent { id: "bench-app".into() }),
+        (
+            "create_app",
+            Change::CreateContent { item: new_app },
+            Change::DeleteContent { id: "bench-app".into() },
+        ),
         (
             "assign_role_to_5000_member_group",
-            Change::AssignRole { role: "Developer".into(), target: RoleTarget::Group(BIG_GROUP.into()) },
-            Change::UnassignRole { role: "Developer".into(), target: RoleTarget::Group(BIG_GROUP.into()) },
+            Change::AssignRole {
+                role: "Developer".into(),
+                target: RoleTarget::Group(BIG_GROUP.into()),
+            },
+            Change::UnassignRole {
+                role: "Developer".into(),
+                target: RoleTarget::Group(BIG_GROUP.into()),
+            },
         ),
         (
             "add_space_member",
-            Change::SetSpaceMember { space: space.id.clone(), assignee: member.clone(), roles: portcullis_model::SpaceRoleSet::of(&[member_role]) },
-            Change::RemoveSpaceMember { space: space.id.clone(), assignee: member.clone() },
+            Change::SetSpaceMember {
+                space: space.id.clone(),
+                assignee: member.clone(),
+                roles: portcullis_model::SpaceRoleSet::of(&[member_role]),
+            },
+            Change::RemoveSpaceMember {
+                space: space.id.clone(),
+                assignee: member.clone(),
+            },
         ),
         (
             "share_existing_app",
-            Change::CreateShare { share: Share { resource: app.id.clone(), assignee: member.clone(), roles: portcullis_model::SpaceRoleSet::of(&[share_role]) } },
-            Change::DeleteShare { resource: app.id.clone(), assignee: member },
+            Change::CreateShare {
+                share: Share {
+                    resource: app.id.clone(),
+                    assignee: member.clone(),
+                    roles: portcullis_model::SpaceRoleSet::of(&[share_role]),
+                },
+            },
+            Change::DeleteShare {
+                resource: app.id.clone(),
+                assignee: member,
+            },
         ),
         (
             "set_user_default",
-            Change::SetUserDefault { permission: download, value: PermissionValue::Allowed },
-            Change::SetUserDefault { permission: download, value: before },
+            Change::SetUserDefault {
+                permission: download,
+                value: PermissionValue::Allowed,
+            },
+            Change::SetUserDefault {
+                permission: download,
+                value: before,
+            },
         ),
     ]
 }

@@ -13,12 +13,24 @@ use portcullis_model::Action;
 
 fn requests(snapshot: &Snapshot, n: usize, channel: Channel<'static>, explain: bool) -> Vec<Request<'static>> {
     let mut rng = synthetic::Rng::new(42);
-    let actions = [Action::AppRead, Action::AppExportData, Action::AppUpdate, Action::AppReload, Action::DataConnectionUse];
+    let actions = [
+        Action::AppRead,
+        Action::AppExportData,
+        Action::AppUpdate,
+        Action::AppReload,
+        Action::DataConnectionUse,
+    ];
     (0..n)
         .map(|_| {
             let user = snapshot.user_idx(&synthetic::user_id(rng.below(snapshot.users.len()))).unwrap();
             let resource = Resource::Content(ContentIdx(rng.below(snapshot.content.len()) as u32));
-            Request { user, channel, action: actions[rng.below(actions.len())], resource, explain }
+            Request {
+                user,
+                channel,
+                action: actions[rng.below(actions.len())],
+                resource,
+                explain,
+            }
         })
         .collect()
 }
@@ -44,7 +56,13 @@ fn bench(c: &mut Criterion) {
     }
     group.bench_function("tenant_action_api_key", |b| {
         let user = snapshot.user_idx("u1").unwrap();
-        let request = Request { user, channel: Channel::ApiKey, action: Action::SpaceCreateShared, resource: Resource::Tenant, explain: false };
+        let request = Request {
+            user,
+            channel: Channel::ApiKey,
+            action: Action::SpaceCreateShared,
+            resource: Resource::Tenant,
+            explain: false,
+        };
         b.iter(|| black_box(decide(&snapshot, black_box(&request))))
     });
     group.bench_function("list_resources_app_read", |b| {
@@ -71,7 +89,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(permitted_content(&large_snapshot, user, Channel::ApiKey, Action::AppRead).count()))
     });
     group.sample_size(10);
-    group.bench_function("snapshot_build", |b| b.iter_batched(|| (), |()| black_box(Snapshot::build(&large, 2)), BatchSize::LargeInput));
+    group.bench_function("snapshot_build", |b| {
+        b.iter_batched(|| (), |()| black_box(Snapshot::build(&large, 2)), BatchSize::LargeInput)
+    });
     group.finish();
     drop(large);
     c.bench_function("snapshot_build_10k_users", |b| {

@@ -36,13 +36,19 @@ pub struct CowVec<T, const B: u32 = LEAF_BITS> {
 
 impl<T, const B: u32> Clone for CowVec<T, B> {
     fn clone(&self) -> Self {
-        CowVec { root: self.root.clone(), len: self.len }
+        CowVec {
+            root: self.root.clone(),
+            len: self.len,
+        }
     }
 }
 
 impl<T, const B: u32> Default for CowVec<T, B> {
     fn default() -> Self {
-        CowVec { root: Arc::from(Vec::new()), len: 0 }
+        CowVec {
+            root: Arc::from(Vec::new()),
+            len: 0,
+        }
     }
 }
 
@@ -175,7 +181,10 @@ impl<T, const B: u32> FromIterator<T> for CowVec<T, B> {
         if !leaves.is_empty() {
             spines.push(Arc::from(leaves));
         }
-        CowVec { root: Arc::from(spines), len }
+        CowVec {
+            root: Arc::from(spines),
+            len,
+        }
     }
 }
 

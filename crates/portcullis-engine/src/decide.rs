@@ -30,9 +30,15 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
     if request.explain {
         let mut trace = Recorder(Vec::new());
         let allowed = evaluate(snapshot, request, &mut trace);
-        Decision { allowed, explanation: Explanation { reasons: trace.0 } }
+        Decision {
+            allowed,
+            explanation: Explanation { reasons: trace.0 },
+        }
     } else {
-        Decision { allowed: evaluate(snapshot, request, &mut Silent), explanation: Explanation::default() }
+        Decision {
+            allowed: evaluate(snapshot, request, &mut Silent),
+            explanation: Explanation::default(),
+        }
     }
 }
 
@@ -114,7 +120,12 @@ pub(crate) fn evaluate<T: Trace>(snapshot: &Snapshot, request: &Request<'_>, tra
             }
         },
     };
-    let ctx = Ctx { snapshot, user: request.user, rights, scopes };
+    let ctx = Ctx {
+        snapshot,
+        user: request.user,
+        rights,
+        scopes,
+    };
     let action = request.action;
     match request.resource {
         Resource::Tenant => tenant_action(&ctx, action, trace),
@@ -125,7 +136,11 @@ pub(crate) fn evaluate<T: Trace>(snapshot: &Snapshot, request: &Request<'_>, tra
         Resource::Content(item) => match snapshot.content.get(item.0 as usize) {
             Some(info) => {
                 let allowed = content_action(&ctx, info, action, trace);
-                if allowed && action == Action::AppReload { sources_usable(&ctx, request, info, trace) } else { allowed }
+                if allowed && action == Action::AppReload {
+                    sources_usable(&ctx, request, info, trace)
+                } else {
+                    allowed
+                }
             }
             None => missing(trace, "content", item.0),
         },
@@ -142,7 +157,9 @@ fn missing<T: Trace>(trace: &mut T, what: &'static str, idx: u32) -> bool {
 fn sources_usable<T: Trace>(ctx: &Ctx<'_>, request: &Request<'_>, item: &ContentInfo, trace: &mut T) -> bool {
     let mut all_usable = true;
     for &source in &item.sources {
-        let Some(source_info) = ctx.snapshot.content.get(source.0 as usize) else { continue };
+        let Some(source_info) = ctx.snapshot.content.get(source.0 as usize) else {
+            continue;
+        };
         let action = match source_info.kind {
             ContentKind::DataConnection => Action::DataConnectionUse,
             ContentKind::App => Action::AppRead,
@@ -151,12 +168,20 @@ fn sources_usable<T: Trace>(ctx: &Ctx<'_>, request: &Request<'_>, item: &Content
             Channel::OAuth(_) => Channel::ApiKey,
             other => other,
         };
-        let inner_request = Request { channel, action, resource: Resource::Content(source), ..*request };
+        let inner_request = Request {
+            channel,
+            action,
+            resource: Resource::Content(source),
+            ..*request
+        };
         let mut inner = trace.child();
         if !evaluate(ctx.snapshot, &inner_request, &mut inner) {
             all_usable = false;
             let id = source_info.id.clone();
-            trace.push(|| Reason::Source { id, inner: inner.into_explanation() });
+            trace.push(|| Reason::Source {
+                id,
+                inner: inner.into_explanation(),
+            });
         }
     }
     all_usable
@@ -205,8 +230,9 @@ pub fn user_scope(action: Action) -> Option<&'static str> {
         GlossaryCreate => "glossaries",
         ApiKeyCreate => "api-keys",
         DataIntegrationAccess => "data-integration",
-        ManagementConsoleAccess | RoleCreate | RoleRead | UserManage | GroupManage | OauthClientManage | AuditRead
-        | DecisionAskOthers => return None,
+        ManagementConsoleAccess | RoleCreate | RoleRead | UserManage | GroupManage | OauthClientManage | AuditRead | DecisionAskOthers => {
+            return None;
+        }
     })
 }
 
@@ -224,7 +250,10 @@ pub fn admin_scope(action: Action) -> Option<&'static str> {
 /// scope; a path granted by an admin role needs `admin_classic` (or the `admin.*` scope).
 pub(crate) fn scope_allows<T: Trace>(ctx: &Ctx<'_>, action: Action, admin_path: bool, trace: &mut T) -> bool {
     let Some(scopes) = ctx.scopes else { return true };
-    let scope_reason = |scope: &str, granted: bool| Reason::Scope { scope: Arc::from(scope), granted };
+    let scope_reason = |scope: &str, granted: bool| Reason::Scope {
+        scope: Arc::from(scope),
+        granted,
+    };
     if admin_path {
         if scopes.has_admin_classic() {
             trace.push(|| scope_reason(ADMIN_CLASSIC_SCOPE, true));
@@ -264,7 +293,11 @@ fn user_cap<T: Trace>(rights: &TenantRights, wanted: CapSet, trace: &mut T) -> b
     }
     for assignment in rights.assignments.iter() {
         if let Some(capability) = first(assignment.role.user_caps) {
-            trace.push(|| Reason::Role { role: assignment.role.name.clone(), via: assignment.via.clone(), capability });
+            trace.push(|| Reason::Role {
+                role: assignment.role.name.clone(),
+                via: assignment.via.clone(),
+                capability,
+            });
         }
     }
     true
@@ -277,7 +310,11 @@ fn admin_cap<T: Trace>(rights: &TenantRights, wanted: CapSet, trace: &mut T) -> 
     }
     for assignment in rights.assignments.iter() {
         if let Some(capability) = assignment.role.admin_caps.iter().find(|c| wanted.contains(*c)) {
-            trace.push(|| Reason::Role { role: assignment.role.name.clone(), via: assignment.via.clone(), capability });
+            trace.push(|| Reason::Role {
+                role: assignment.role.name.clone(),
+                via: assignment.via.clone(),
+                capability,
+            });
         }
     }
     true
@@ -286,9 +323,10 @@ fn admin_cap<T: Trace>(rights: &TenantRights, wanted: CapSet, trace: &mut T) -> 
 /// Says that the baseline withholds a capability (and no role adds it).
 fn withheld<T: Trace>(wanted: CapSet, trace: &mut T) {
     if let Some(capability) = wanted.iter().next()
-        && Permission::granting(capability).is_some() {
-            trace.push(|| Reason::UserDefault { capability, granted: false });
-        }
+        && Permission::granting(capability).is_some()
+    {
+        trace.push(|| Reason::UserDefault { capability, granted: false });
+    }
 }
 
 fn tenant_action<T: Trace>(ctx: &Ctx<'_>, action: Action, trace: &mut T) -> bool {
@@ -319,7 +357,11 @@ fn tenant_action<T: Trace>(ctx: &Ctx<'_>, action: Action, trace: &mut T) -> bool
 /// The space roles the user holds in a space: individually, then through each group.
 fn space_roles_of(ctx: &Ctx<'_>, space: &SpaceInfo) -> impl Iterator<Item = (SpaceRoleSet, Option<GroupIdx>)> {
     let individual = lookup(&space.user_roles, ctx.user).map(|roles| (roles, None));
-    let through_groups = ctx.rights.groups.iter().filter_map(|g| lookup(&space.group_roles, *g).map(|roles| (roles, Some(*g))));
+    let through_groups = ctx
+        .rights
+        .groups
+        .iter()
+        .filter_map(|g| lookup(&space.group_roles, *g).map(|roles| (roles, Some(*g))));
     individual.into_iter().chain(through_groups)
 }
 
@@ -356,10 +398,14 @@ pub(crate) fn requirements<T: Trace>(ctx: &Ctx<'_>, action: Action, trace: &mut 
         _ => None,
     };
     if let Some(cap) = cap
-        && !user_cap(ctx.rights, cap.bit(), trace) {
-            trace.push(|| Reason::UserDefault { capability: cap, granted: false });
-            return false;
-        }
+        && !user_cap(ctx.rights, cap.bit(), trace)
+    {
+        trace.push(|| Reason::UserDefault {
+            capability: cap,
+            granted: false,
+        });
+        return false;
+    }
     if matches!(action, Action::SpaceCreateApp | Action::AppEditScript | Action::AppDuplicate) {
         let entitlement = ctx.rights.entitlement;
         if !entitlement.creates_content() {
@@ -389,7 +435,10 @@ pub(crate) fn admin_without_role<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, act
     }
     for assignment in ctx.rights.assignments.iter() {
         if assignment.role.admin_caps.contains(cap) {
-            trace.push(|| Reason::AdminWithoutSpaceRole { role: assignment.role.name.clone(), via: assignment.via.clone() });
+            trace.push(|| Reason::AdminWithoutSpaceRole {
+                role: assignment.role.name.clone(),
+                via: assignment.via.clone(),
+            });
         }
     }
     if opens_app {
@@ -400,23 +449,19 @@ pub(crate) fn admin_without_role<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, act
 
 /// Tries the user paths, then the admin path; on a deny, keeps what was found and says
 /// `no-grant` when nothing was.
-fn decide_paths<T: Trace>(
-    ctx: &Ctx<'_>,
-    action: Action,
-    space: Option<&SpaceInfo>,
-    trace: &mut T,
-    user_paths: impl FnOnce(&mut T) -> bool,
-) -> bool {
+fn decide_paths<T: Trace>(ctx: &Ctx<'_>, action: Action, space: Option<&SpaceInfo>, trace: &mut T, user_paths: impl FnOnce(&mut T) -> bool) -> bool {
     let start = trace.len();
     if user_paths(trace) && requirements(ctx, action, trace) && scope_allows(ctx, action, false, trace) {
         return true;
     }
     let admin_start = trace.len();
     if let Some(space) = space
-        && admin_without_role(ctx, space, action, trace) && scope_allows(ctx, action, true, trace) {
-            trace.discard(start, admin_start);
-            return true;
-        }
+        && admin_without_role(ctx, space, action, trace)
+        && scope_allows(ctx, action, true, trace)
+    {
+        trace.discard(start, admin_start);
+        return true;
+    }
     if trace.len() == start {
         trace.push(|| Reason::NoGrant);
     }
@@ -425,7 +470,12 @@ fn decide_paths<T: Trace>(
 
 fn space_action<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, action: Action, trace: &mut T) -> bool {
     decide_paths(ctx, action, Some(space), trace, |trace| {
-        space_row(ctx, space, tables::row_for_entitlement(space.space_type, action, ctx.rights.entitlement), trace)
+        space_row(
+            ctx,
+            space,
+            tables::row_for_entitlement(space.space_type, action, ctx.rights.entitlement),
+            trace,
+        )
     })
 }
 
@@ -489,7 +539,10 @@ pub(crate) fn shared_with<T: Trace>(ctx: &Ctx<'_>, item: &ContentInfo, action: A
     }
     for &group in ctx.rights.groups.iter() {
         if let Some(role) = lookup(&item.group_shares, group).and_then(|roles| roles.iter().next()) {
-            trace.push(|| Reason::Share { role, group: Some(ctx.snapshot.group(group).name.clone()) });
+            trace.push(|| Reason::Share {
+                role,
+                group: Some(ctx.snapshot.group(group).name.clone()),
+            });
             return true;
         }
     }

@@ -192,7 +192,11 @@ impl Reason {
             Reason::Entitlement(entitlement) => format!("the `{entitlement}` entitlement does not allow creating or editing apps"),
             Reason::SpaceOwner { space } => format!("the user owns space `{space}`"),
             Reason::SpaceRole { space, role, group: None } => format!("space role `{role}` ({}) in space `{space}`", role.label()),
-            Reason::SpaceRole { space, role, group: Some(group) } => {
+            Reason::SpaceRole {
+                space,
+                role,
+                group: Some(group),
+            } => {
                 format!("space role `{role}` ({}) in space `{space}` through group `{group}`", role.label())
             }
             Reason::AdminWithoutSpaceRole { role, via } => {

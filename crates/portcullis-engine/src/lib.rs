@@ -17,9 +17,9 @@ pub mod snapshot;
 pub mod tables;
 
 pub use decide::{Decision, admin_scope, decide, tenant_caps, user_scope};
-pub use list::permitted_content;
 pub use err::RequestError;
 pub use explain::{Explanation, Reason, Via};
+pub use list::permitted_content;
 pub use request::{Channel, ChannelKind, RawRequest, Request, Resolved, Resource, resolve};
 pub use session::Sessions;
 pub use snapshot::{ClientIdx, ContentHot, ContentIdx, GroupBinding, GroupIdx, Snapshot, SpaceIdx, TenantRights, UserIdx};

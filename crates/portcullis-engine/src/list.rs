@@ -36,14 +36,33 @@ fn list(snapshot: &Snapshot, user: UserIdx, channel: Channel<'_>, action: Action
         ResourceKind::DataConnection => ContentKind::DataConnection,
         ResourceKind::Tenant | ResourceKind::Space => return Vec::new(),
     };
-    let Some(info) = snapshot.users.get(user.0 as usize) else { return Vec::new() };
+    let Some(info) = snapshot.users.get(user.0 as usize) else {
+        return Vec::new();
+    };
     if info.status != UserStatus::Active {
         return Vec::new();
     }
     if action == Action::AppReload {
-        return snapshot.content_hot.iter().enumerate().filter(|(_, hot)| hot.kind == Some(kind)).map(|(i, _)| ContentIdx(i as u32)).filter(|&item| {
-            evaluate(snapshot, &Request { user, channel, action, resource: Resource::Content(item), explain: false }, &mut Silent)
-        }).collect();
+        return snapshot
+            .content_hot
+            .iter()
+            .enumerate()
+            .filter(|(_, hot)| hot.kind == Some(kind))
+            .map(|(i, _)| ContentIdx(i as u32))
+            .filter(|&item| {
+                evaluate(
+                    snapshot,
+                    &Request {
+                        user,
+                        channel,
+                        action,
+                        resource: Resource::Content(item),
+                        explain: false,
+                    },
+                    &mut Silent,
+                )
+            })
+            .collect();
     }
     let (rights, scopes) = match channel {
         Channel::Session(rights) => (rights, None),
@@ -53,7 +72,12 @@ fn list(snapshot: &Snapshot, user: UserIdx, channel: Channel<'_>, action: Action
             None => return Vec::new(),
         },
     };
-    let ctx = Ctx { snapshot, user, rights, scopes };
+    let ctx = Ctx {
+        snapshot,
+        user,
+        rights,
+        scopes,
+    };
     let t = &mut Silent;
     let user_path_open = requirements(&ctx, action, t) && scope_allows(&ctx, action, false, t);
     let admin_scope_open = scope_allows(&ctx, action, true, t);
@@ -64,7 +88,10 @@ fn list(snapshot: &Snapshot, user: UserIdx, channel: Channel<'_>, action: Action
             let Some(space) = space else { return SpaceGrant::default() };
             let admin = admin_scope_open && admin_without_role(&ctx, space, action, t);
             if !user_path_open {
-                return SpaceGrant { admin, ..SpaceGrant::default() };
+                return SpaceGrant {
+                    admin,
+                    ..SpaceGrant::default()
+                };
             }
             let (not_owner, owner) = match (space.space_type, action) {
                 (SpaceType::Shared, Action::AppEditScript) => {

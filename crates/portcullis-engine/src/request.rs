@@ -88,19 +88,29 @@ impl Resolved {
             ChannelKind::ApiKey => Channel::ApiKey,
             ChannelKind::OAuth(client) => Channel::OAuth(client),
         };
-        Request { user: self.user, channel, action: self.action, resource: self.resource, explain }
+        Request {
+            user: self.user,
+            channel,
+            action: self.action,
+            resource: self.resource,
+            explain,
+        }
     }
 }
 
 /// Resolves every name of a raw request against a snapshot.
 pub fn resolve(snapshot: &Snapshot, raw: &RawRequest<'_>) -> Result<Resolved, RequestError> {
-    let user = snapshot.user_idx(raw.user).ok_or_else(|| RequestError::UnknownUser(raw.user.to_owned()))?;
+    let user = snapshot
+        .user_idx(raw.user)
+        .ok_or_else(|| RequestError::UnknownUser(raw.user.to_owned()))?;
     let channel = match raw.via {
         "session" => ChannelKind::Session,
         "api-key" => ChannelKind::ApiKey,
         other => match other.strip_prefix("oauth:") {
             Some(client) => ChannelKind::OAuth(
-                snapshot.client_idx(client).ok_or_else(|| RequestError::UnknownClient(client.to_owned()))?,
+                snapshot
+                    .client_idx(client)
+                    .ok_or_else(|| RequestError::UnknownClient(client.to_owned()))?,
             ),
             None => return Err(RequestError::UnknownChannel(other.to_owned())),
         },
@@ -110,20 +120,32 @@ pub fn resolve(snapshot: &Snapshot, raw: &RawRequest<'_>) -> Result<Resolved, Re
         (ResourceKind::Tenant, None) => Resource::Tenant,
         (ResourceKind::Tenant, Some(id)) => return Err(RequestError::UnexpectedResource { action, id: id.to_owned() }),
         (kind, None) => return Err(RequestError::MissingResource { action, kind }),
-        (ResourceKind::Space, Some(id)) => {
-            Resource::Space(snapshot.space_idx(id).ok_or_else(|| RequestError::UnknownResource { kind: ResourceKind::Space, id: id.to_owned() })?)
-        }
+        (ResourceKind::Space, Some(id)) => Resource::Space(snapshot.space_idx(id).ok_or_else(|| RequestError::UnknownResource {
+            kind: ResourceKind::Space,
+            id: id.to_owned(),
+        })?),
         (kind, Some(id)) => {
-            let idx = snapshot.content_idx(id).ok_or_else(|| RequestError::UnknownResource { kind, id: id.to_owned() })?;
+            let idx = snapshot
+                .content_idx(id)
+                .ok_or_else(|| RequestError::UnknownResource { kind, id: id.to_owned() })?;
             let actual = match snapshot.content_item(idx).kind {
                 portcullis_model::ContentKind::App => ResourceKind::App,
                 portcullis_model::ContentKind::DataConnection => ResourceKind::DataConnection,
             };
             if actual != kind {
-                return Err(RequestError::WrongResourceKind { action, id: id.to_owned(), actual });
+                return Err(RequestError::WrongResourceKind {
+                    action,
+                    id: id.to_owned(),
+                    actual,
+                });
             }
             Resource::Content(idx)
         }
     };
-    Ok(Resolved { user, channel, action, resource })
+    Ok(Resolved {
+        user,
+        channel,
+        action,
+        resource,
+    })
 }

@@ -189,7 +189,12 @@ impl ContentHot {
     pub const PERSONAL: u32 = u32::MAX;
 
     /// The entry of a deleted item: matches no kind.
-    pub const TOMBSTONE: ContentHot = ContentHot { space: ContentHot::PERSONAL, owner: u32::MAX, kind: None, shared: false };
+    pub const TOMBSTONE: ContentHot = ContentHot {
+        space: ContentHot::PERSONAL,
+        owner: u32::MAX,
+        kind: None,
+        shared: false,
+    };
 
     fn of(item: &ContentInfo) -> ContentHot {
         ContentHot {
@@ -278,7 +283,12 @@ pub struct GroupBinding {
 static LINEAGE: AtomicU64 = AtomicU64::new(1);
 
 fn role_info(tenant: &Tenant, name: &str) -> Option<RoleInfo> {
-    let mut info = RoleInfo { name: Arc::from(name), user_caps: CapSet::EMPTY, admin_caps: CapSet::EMPTY, promotes_basic: true };
+    let mut info = RoleInfo {
+        name: Arc::from(name),
+        user_caps: CapSet::EMPTY,
+        admin_caps: CapSet::EMPTY,
+        promotes_basic: true,
+    };
     match tenant.role(name)? {
         RoleRef::Builtin(role) => {
             match role.level {
@@ -306,12 +316,19 @@ fn role_info(tenant: &Tenant, name: &str) -> Option<RoleInfo> {
 }
 
 fn role_table(tenant: &Tenant) -> FxHashMap<Arc<str>, Arc<RoleInfo>> {
-    let names = BUILTIN_ROLES.iter().map(|r| r.name).chain(tenant.custom_roles.iter().map(|r| r.name.as_str()));
-    names.filter_map(|name| role_info(tenant, name).map(|info| (info.name.clone(), Arc::new(info)))).collect()
+    let names = BUILTIN_ROLES
+        .iter()
+        .map(|r| r.name)
+        .chain(tenant.custom_roles.iter().map(|r| r.name.as_str()));
+    names
+        .filter_map(|name| role_info(tenant, name).map(|info| (info.name.clone(), Arc::new(info))))
+        .collect()
 }
 
 fn user_default_caps(tenant: &Tenant) -> CapSet {
-    Permission::all().filter_map(|p| tenant.user_default_value(p).map(|v| p.def().grants(v))).fold(CapSet::EMPTY, CapSet::union)
+    Permission::all()
+        .filter_map(|p| tenant.user_default_value(p).map(|v| p.def().grants(v)))
+        .fold(CapSet::EMPTY, CapSet::union)
 }
 
 fn resolve_roles(roles: &FxHashMap<Arc<str>, Arc<RoleInfo>>, names: &[String]) -> Arc<[Arc<RoleInfo>]> {
@@ -341,7 +358,11 @@ fn promotes(roles: SpaceRoleSet) -> bool {
 
 /// Direct roles of a user's rights (the names a `direct_holders` entry is kept under).
 fn direct_role_names(rights: &TenantRights) -> impl Iterator<Item = &Arc<str>> {
-    rights.assignments.iter().filter(|a| matches!(a.via, Via::Direct | Via::Setting(_))).map(|a| &a.role.name)
+    rights
+        .assignments
+        .iter()
+        .filter(|a| matches!(a.via, Via::Direct | Via::Setting(_)))
+        .map(|a| &a.role.name)
 }
 
 fn groups_of(rights: Option<&TenantRights>) -> &[GroupIdx] {
@@ -405,7 +426,11 @@ impl Snapshot {
                 continue;
             }
             ids.groups.insert(name.clone(), idx);
-            groups.push(GroupInfo { name, roles: resolve_roles(&snapshot.derived.roles, &group.roles), members: UserSet::new() });
+            groups.push(GroupInfo {
+                name,
+                roles: resolve_roles(&snapshot.derived.roles, &group.roles),
+                members: UserSet::new(),
+            });
         }
         snapshot.groups = groups.into_iter().collect();
 
@@ -488,7 +513,10 @@ impl Snapshot {
         for client in &tenant.oauth_clients {
             let id: Arc<str> = Arc::from(client.id.as_str());
             snapshot.client_by_id.entry(id.clone()).or_insert(ClientIdx(clients.len() as u32));
-            clients.push(ClientInfo { id, scopes: ScopeSet::new(client.scopes.iter().cloned()) });
+            clients.push(ClientInfo {
+                id,
+                scopes: ScopeSet::new(client.scopes.iter().cloned()),
+            });
         }
         snapshot.clients = clients.into_iter().collect();
         snapshot.user_by_id = ids.users.into_iter().collect();
@@ -520,16 +548,23 @@ impl Snapshot {
             let Some(group_idx) = ids.group(group_name) else { continue };
             let Some(group) = self.groups.get(group_idx.0 as usize) else { continue };
             for info in group.roles.iter() {
-                assignments.push(Assignment { role: info.clone(), via: Via::Group(group.name.clone()) });
+                assignments.push(Assignment {
+                    role: info.clone(),
+                    via: Via::Group(group.name.clone()),
+                });
             }
             groups.push(group_idx);
             group_names.push(group.name.clone());
         }
         for info in d.everyone.iter() {
-            assignments.push(Assignment { role: info.clone(), via: Via::Everyone });
+            assignments.push(Assignment {
+                role: info.clone(),
+                via: Via::Everyone,
+            });
         }
-        let (user_caps, admin_caps) =
-            assignments.iter().fold((d.user_default, CapSet::EMPTY), |(u, a), asg| (u | asg.role.user_caps, a | asg.role.admin_caps));
+        let (user_caps, admin_caps) = assignments.iter().fold((d.user_default, CapSet::EMPTY), |(u, a), asg| {
+            (u | asg.role.user_caps, a | asg.role.admin_caps)
+        });
         let reuse = |text: &str, old: Option<&Arc<str>>| match old {
             Some(old) if **old == *text => old.clone(),
             _ => Arc::from(text),
@@ -567,8 +602,17 @@ impl Snapshot {
         }
         let d = &self.derived;
         let by_role = || user.rights.assignments.iter().any(|a| a.role.promotes_basic);
-        let by_group = || user.rights.groups.iter().any(|g| d.group_promotions.get(g.0 as usize).is_some_and(|n| *n > 0));
-        if d.unified || own_promotions > 0 || by_role() || by_group() { Entitlement::Full } else { Entitlement::Basic }
+        let by_group = || {
+            user.rights
+                .groups
+                .iter()
+                .any(|g| d.group_promotions.get(g.0 as usize).is_some_and(|n| *n > 0))
+        };
+        if d.unified || own_promotions > 0 || by_role() || by_group() {
+            Entitlement::Full
+        } else {
+            Entitlement::Basic
+        }
     }
 
     /// The snapshot of `tenant` after a write, derived from this one at the cost of what the
@@ -663,7 +707,11 @@ impl Snapshot {
                 self.refresh_group_roles(tenant, slot, work);
             }
         }
-        let everyone_stale = self.derived.everyone.iter().any(|r| !self.derived.roles.get(&r.name).is_some_and(|now| Arc::ptr_eq(now, r)));
+        let everyone_stale = self
+            .derived
+            .everyone
+            .iter()
+            .any(|r| !self.derived.roles.get(&r.name).is_some_and(|now| Arc::ptr_eq(now, r)));
         if touched.everyone_roles || everyone_stale {
             self.derived.everyone = resolve_roles(&self.derived.roles, &tenant.everyone_roles);
             work.all_users = true;
@@ -689,7 +737,11 @@ impl Snapshot {
                 (Some(model), None) => {
                     let name: Arc<str> = Arc::from(name.as_str());
                     let roles = resolve_roles(&self.derived.roles, &model.roles);
-                    let slot = self.groups.push(GroupInfo { name: name.clone(), roles, members: UserSet::new() });
+                    let slot = self.groups.push(GroupInfo {
+                        name: name.clone(),
+                        roles,
+                        members: UserSet::new(),
+                    });
                     self.group_by_name.insert(name, GroupIdx(slot as u32));
                     self.derived.group_promotions.push(0);
                     self.derived.group_epoch += 1;
@@ -714,7 +766,15 @@ impl Snapshot {
             match (tenant.user(id), self.user_idx(id)) {
                 (Some(_), Some(idx)) => work.users.push(idx.0),
                 (Some(model), None) => {
-                    let info = self.user_info(self, &User { roles: Vec::new(), groups: Vec::new(), ..model.clone() }, None);
+                    let info = self.user_info(
+                        self,
+                        &User {
+                            roles: Vec::new(),
+                            groups: Vec::new(),
+                            ..model.clone()
+                        },
+                        None,
+                    );
                     let slot = self.users.push(info);
                     self.user_by_id.insert(Arc::from(id.as_str()), UserIdx(slot as u32));
                     self.derived.user_promotions.push(0);
@@ -865,7 +925,9 @@ impl Snapshot {
         for id in &touched.content {
             let Some(idx) = self.content_idx(id) else { continue };
             let slot = idx.0 as usize;
-            let Some(mut info) = tenant.content_item(id).and_then(|item| content_info(self, item)) else { continue };
+            let Some(mut info) = tenant.content_item(id).and_then(|item| content_info(self, item)) else {
+                continue;
+            };
             let (sources, shares) = links.of_item(id);
             info.sources = sources.iter().filter_map(|source| self.content_idx(source)).collect();
             for share in shares {
@@ -884,7 +946,10 @@ impl Snapshot {
 
     fn apply_clients(&mut self, tenant: &Tenant, touched: &Touched) {
         for id in &touched.clients {
-            let info = tenant.oauth_client(id).map(|c| ClientInfo { id: Arc::from(c.id.as_str()), scopes: ScopeSet::new(c.scopes.iter().cloned()) });
+            let info = tenant.oauth_client(id).map(|c| ClientInfo {
+                id: Arc::from(c.id.as_str()),
+                scopes: ScopeSet::new(c.scopes.iter().cloned()),
+            });
             match (info, self.client_idx(id)) {
                 (Some(info), Some(idx)) => self.clients.set(idx.0 as usize, Some(info)),
                 (Some(info), None) => {
@@ -906,7 +971,10 @@ impl Snapshot {
         // A group whose promotion flipped changes only its Basic members.
         for g in std::mem::take(&mut work.flipped_groups) {
             if let Some(group) = self.groups.get(g as usize) {
-                let basic = group.members.iter().filter(|u| self.users.get(u.0 as usize).is_some_and(|i| i.declared_entitlement == Entitlement::Basic));
+                let basic = group
+                    .members
+                    .iter()
+                    .filter(|u| self.users.get(u.0 as usize).is_some_and(|i| i.declared_entitlement == Entitlement::Basic));
                 work.users.extend(basic.map(|u| u.0).collect::<Vec<_>>());
             }
         }
@@ -953,7 +1021,10 @@ impl Snapshot {
 
     /// Which group names resolve to which indices here (see [`crate::Sessions::rebind`]).
     pub fn group_binding(&self) -> GroupBinding {
-        GroupBinding { lineage: self.derived.lineage, epoch: self.derived.group_epoch }
+        GroupBinding {
+            lineage: self.derived.lineage,
+            epoch: self.derived.group_epoch,
+        }
     }
 
     /// A user's index by IdP subject.
@@ -1136,8 +1207,11 @@ impl<'t> Links<'t> {
             || touched.content.iter().any(|id| tenant.content_item(id).is_none());
         let d = &before.derived;
         let tails = all_new && !deleted && tenant.uses.len() >= d.uses_len && tenant.shares.len() >= d.shares_len;
-        let (uses, shares) =
-            if tails { (&tenant.uses[d.uses_len..], &tenant.shares[d.shares_len..]) } else { (&tenant.uses[..], &tenant.shares[..]) };
+        let (uses, shares) = if tails {
+            (&tenant.uses[d.uses_len..], &tenant.shares[d.shares_len..])
+        } else {
+            (&tenant.uses[..], &tenant.shares[..])
+        };
         let mut by_item: BTreeMap<&str, (Vec<&str>, Vec<&Share>)> = touched.content.iter().map(|id| (id.as_str(), Default::default())).collect();
         if by_item.len() == 1 {
             // The usual write: compare strings rather than look each one up.

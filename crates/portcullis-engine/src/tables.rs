@@ -5,8 +5,8 @@
 use portcullis_model::{Action, Entitlement, SpaceRole, SpaceRoleSet, SpaceType};
 
 use SpaceRole::{
-    Basicconsumer as RV, Codeveloper as DA, Consumer as V, Contributor as C, Dataconsumer as CD, Datapreview as DP,
-    Facilitator as M, Operator as OP, Producer as E, Publisher as P,
+    Basicconsumer as RV, Codeveloper as DA, Consumer as V, Contributor as C, Dataconsumer as CD, Datapreview as DP, Facilitator as M, Operator as OP,
+    Producer as E, Publisher as P,
 };
 
 /// A row: the roles that grant, and whether the Owner column does.
@@ -19,7 +19,10 @@ pub struct Row {
 }
 
 const fn row(roles: &[SpaceRole], owner: bool) -> Row {
-    Row { roles: SpaceRoleSet::of(roles), owner }
+    Row {
+        roles: SpaceRoleSet::of(roles),
+        owner,
+    }
 }
 
 const NONE: Row = row(&[], false);
@@ -80,7 +83,10 @@ pub fn row_for_analyzer_in_managed(action: Action) -> Row {
         AppRead | AppExportData | AppExportImage => row(&[M, C, V, RV], false),
         AppPublish | SpacePublishApp | SpaceCreateApp => NONE,
         AppExport => row(&[M], false),
-        other => Row { owner: false, ..row_for(SpaceType::Managed, other) },
+        other => Row {
+            owner: false,
+            ..row_for(SpaceType::Managed, other)
+        },
     }
 }
 
@@ -89,7 +95,10 @@ pub fn row_for_entitlement(space_type: SpaceType, action: Action, entitlement: E
     let analyzer = matches!(entitlement, Entitlement::Analyzer | Entitlement::AnalyzerCapacity);
     if action == Action::SpaceRead {
         // The owner and every member with any role see the space.
-        Row { roles: SpaceRoleSet(u16::MAX), owner: true }
+        Row {
+            roles: SpaceRoleSet(u16::MAX),
+            owner: true,
+        }
     } else if analyzer && space_type == SpaceType::Managed {
         row_for_analyzer_in_managed(action)
     } else {

@@ -18,12 +18,29 @@ fn decisions_without_explanation_do_not_allocate() {
         for action in Action::ALL {
             let resources: Vec<Resource> = match action.resource_kind() {
                 ResourceKind::Tenant => vec![Resource::Tenant],
-                ResourceKind::Space => (0..snapshot.spaces.len() as u32).step_by(5).map(|s| Resource::Space(portcullis_engine::SpaceIdx(s))).collect(),
-                _ => (0..snapshot.content.len() as u32).step_by(41).map(|c| Resource::Content(portcullis_engine::ContentIdx(c))).collect(),
+                ResourceKind::Space => (0..snapshot.spaces.len() as u32)
+                    .step_by(5)
+                    .map(|s| Resource::Space(portcullis_engine::SpaceIdx(s)))
+                    .collect(),
+                _ => (0..snapshot.content.len() as u32)
+                    .step_by(41)
+                    .map(|c| Resource::Content(portcullis_engine::ContentIdx(c)))
+                    .collect(),
             };
             for resource in resources {
-                for channel in [Channel::ApiKey, Channel::OAuth(clients[0]), Channel::OAuth(clients[1]), Channel::OAuth(clients[2])] {
-                    requests.push(Request { user, channel, action: *action, resource, explain: false });
+                for channel in [
+                    Channel::ApiKey,
+                    Channel::OAuth(clients[0]),
+                    Channel::OAuth(clients[1]),
+                    Channel::OAuth(clients[2]),
+                ] {
+                    requests.push(Request {
+                        user,
+                        channel,
+                        action: *action,
+                        resource,
+                        explain: false,
+                    });
                 }
             }
         }
@@ -37,7 +54,11 @@ fn decisions_without_explanation_do_not_allocate() {
     });
     assert_eq!(info.count_total, 0, "{} allocations over {} decisions", info.count_total, requests.len());
     // The sample must exercise both outcomes, or the test proves nothing.
-    assert!(n_allowed > 100 && n_allowed < requests.len() - 100, "{n_allowed} of {} allowed", requests.len());
+    assert!(
+        n_allowed > 100 && n_allowed < requests.len() - 100,
+        "{n_allowed} of {} allowed",
+        requests.len()
+    );
 
     // The same requests with an explanation do allocate: the counter is live.
     let explained = allocation_counter::measure(|| {

@@ -319,27 +319,45 @@ impl Touched {
     }
 
     fn user(id: &str) -> Touched {
-        Touched { users: BTreeSet::from([id.to_owned()]), ..Touched::default() }
+        Touched {
+            users: BTreeSet::from([id.to_owned()]),
+            ..Touched::default()
+        }
     }
 
     fn group(name: &str) -> Touched {
-        Touched { groups: BTreeSet::from([name.to_owned()]), ..Touched::default() }
+        Touched {
+            groups: BTreeSet::from([name.to_owned()]),
+            ..Touched::default()
+        }
     }
 
     fn space(id: &str) -> Touched {
-        Touched { spaces: BTreeSet::from([id.to_owned()]), ..Touched::default() }
+        Touched {
+            spaces: BTreeSet::from([id.to_owned()]),
+            ..Touched::default()
+        }
     }
 
     fn content(id: &str) -> Touched {
-        Touched { content: BTreeSet::from([id.to_owned()]), ..Touched::default() }
+        Touched {
+            content: BTreeSet::from([id.to_owned()]),
+            ..Touched::default()
+        }
     }
 
     fn client(id: &str) -> Touched {
-        Touched { clients: BTreeSet::from([id.to_owned()]), ..Touched::default() }
+        Touched {
+            clients: BTreeSet::from([id.to_owned()]),
+            ..Touched::default()
+        }
     }
 
     fn custom_role(name: &str) -> Touched {
-        Touched { custom_roles: BTreeSet::from([name.to_owned()]), ..Touched::default() }
+        Touched {
+            custom_roles: BTreeSet::from([name.to_owned()]),
+            ..Touched::default()
+        }
     }
 }
 
@@ -388,7 +406,11 @@ fn saved<T: Clone + crate::table::Keyed>(table: &crate::table::Table<T>, keys: &
 }
 
 fn changed<T: PartialEq + crate::table::Keyed>(table: &crate::table::Table<T>, saved: &[(String, Option<T>)]) -> BTreeSet<String> {
-    saved.iter().filter(|(key, before)| table.get(key) != before.as_ref()).map(|(key, _)| key.clone()).collect()
+    saved
+        .iter()
+        .filter(|(key, before)| table.get(key) != before.as_ref())
+        .map(|(key, _)| key.clone())
+        .collect()
 }
 
 fn restore<T: crate::table::Keyed>(table: &mut crate::table::Table<T>, saved: Vec<(String, Option<T>)>) {
@@ -409,7 +431,11 @@ impl Tenant {
     pub fn apply(&mut self, change: &Change) -> Result<Applied, OpError> {
         let undo = self.save(&self.plan(change));
         let recorded_roles = self.run(change)?;
-        Ok(Applied { touched: self.changed_since(&undo), recorded_roles, undo })
+        Ok(Applied {
+            touched: self.changed_since(&undo),
+            recorded_roles,
+            undo,
+        })
     }
 
     /// Applies changes in order, all or none: when one is refused, those before it are undone
@@ -466,11 +492,20 @@ impl Tenant {
             Change::AssignRole { target, .. } | Change::UnassignRole { target, .. } => match target {
                 RoleTarget::User(id) => Touched::user(id),
                 RoleTarget::Group(name) => Touched::group(name),
-                RoleTarget::Everyone => Touched { everyone_roles: true, ..Touched::default() },
+                RoleTarget::Everyone => Touched {
+                    everyone_roles: true,
+                    ..Touched::default()
+                },
             },
             Change::JoinGroup { user, .. } | Change::LeaveGroup { user, .. } | Change::RecordLogin { user } => Touched::user(user),
-            Change::SetSetting { .. } => Touched { settings: true, ..Touched::default() },
-            Change::SetUserDefault { .. } | Change::ReplaceUserDefault { .. } => Touched { user_default: true, ..Touched::default() },
+            Change::SetSetting { .. } => Touched {
+                settings: true,
+                ..Touched::default()
+            },
+            Change::SetUserDefault { .. } | Change::ReplaceUserDefault { .. } => Touched {
+                user_default: true,
+                ..Touched::default()
+            },
             Change::CreateUser { user } => Touched::user(&user.id),
             Change::UpdateUser { id, .. } | Change::ReplaceUserRoles { id, .. } => Touched::user(id),
             Change::DeleteUser { id } => {
@@ -480,10 +515,18 @@ impl Tenant {
             }
             Change::CreateGroup { group } => Touched::group(&group.name),
             Change::ReplaceGroupRoles { name, .. } => Touched::group(name),
-            Change::ReplaceEveryoneRoles { .. } => Touched { everyone_roles: true, ..Touched::default() },
+            Change::ReplaceEveryoneRoles { .. } => Touched {
+                everyone_roles: true,
+                ..Touched::default()
+            },
             Change::DeleteGroup { name } => {
                 let mut touched = assignee_rows(self, &Assignee::Group(name.clone()));
-                touched.users = self.users.iter().filter(|u| u.groups.iter().any(|g| g == name)).map(|u| u.id.clone()).collect();
+                touched.users = self
+                    .users
+                    .iter()
+                    .filter(|u| u.groups.iter().any(|g| g == name))
+                    .map(|u| u.id.clone())
+                    .collect();
                 touched.groups.insert(name.clone());
                 touched
             }
@@ -496,7 +539,9 @@ impl Tenant {
             Change::MoveContent { id, .. } => Touched::content(id),
             Change::DeleteContent { id } => {
                 let mut touched = Touched::content(id);
-                touched.content.extend(self.uses.iter().filter(|u| &u.source == id).map(|u| u.consumer.clone()));
+                touched
+                    .content
+                    .extend(self.uses.iter().filter(|u| &u.source == id).map(|u| u.consumer.clone()));
                 touched
             }
             Change::AddUse { reference } => Touched::content(&reference.consumer),
@@ -567,7 +612,10 @@ impl Tenant {
             Change::CreateUser { user } => self.create_user(user.clone())?,
             Change::UpdateUser { id, name, status } => {
                 if self.user(id).is_none() {
-                    return Err(OpError::NotFound { what: "user", name: id.clone() });
+                    return Err(OpError::NotFound {
+                        what: "user",
+                        name: id.clone(),
+                    });
                 }
                 if let Some(name) = name {
                     self.rename_user(id, name)?;
@@ -583,7 +631,11 @@ impl Tenant {
             Change::ReplaceEveryoneRoles { roles } => self.replace_everyone_roles(roles)?,
             Change::DeleteGroup { name } => self.delete_group(name)?,
             Change::CreateCustomRole { role } => self.create_custom_role(role.clone())?,
-            Change::UpdateCustomRole { name, description, permissions } => self.update_custom_role(name, description.clone(), permissions.clone())?,
+            Change::UpdateCustomRole {
+                name,
+                description,
+                permissions,
+            } => self.update_custom_role(name, description.clone(), permissions.clone())?,
             Change::DeleteCustomRole { name } => self.delete_custom_role(name)?,
             Change::CreateSpace { space } => self.create_space(space.clone())?,
             Change::UpdateSpace { id, name, owner } => self.update_space(id, name.as_deref(), owner.as_deref())?,
@@ -673,7 +725,9 @@ impl<'de> Deserialize<'de> for RoleSetting {
         if text == "user-default" {
             return Ok(RoleSetting::UserDefault);
         }
-        PermissionValue::parse(&text).map(RoleSetting::Value).ok_or_else(|| serde::de::Error::custom(format!("unknown permission value `{text}`")))
+        PermissionValue::parse(&text)
+            .map(RoleSetting::Value)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown permission value `{text}`")))
     }
 }
 
@@ -692,7 +746,9 @@ impl<'de> Deserialize<'de> for DirectOrigin {
         if text == "assigned" {
             return Ok(DirectOrigin::Assigned);
         }
-        TenantSetting::parse(&text).map(DirectOrigin::Setting).ok_or_else(|| serde::de::Error::custom(format!("unknown role origin `{text}`")))
+        TenantSetting::parse(&text)
+            .map(DirectOrigin::Setting)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown role origin `{text}`")))
     }
 }
 
@@ -718,20 +774,49 @@ mod tests {
         let mut t = tenant();
         let before = t.clone();
         let noop = [
-            Change::UnassignRole { role: "Steward".into(), target: RoleTarget::User("bob".into()) },
-            Change::LeaveGroup { user: "bob".into(), group: "crew".into() },
-            Change::AssignRole { role: "Steward".into(), target: RoleTarget::Everyone },
-            Change::AssignRole { role: "Steward".into(), target: RoleTarget::Everyone },
+            Change::UnassignRole {
+                role: "Steward".into(),
+                target: RoleTarget::User("bob".into()),
+            },
+            Change::LeaveGroup {
+                user: "bob".into(),
+                group: "crew".into(),
+            },
+            Change::AssignRole {
+                role: "Steward".into(),
+                target: RoleTarget::Everyone,
+            },
+            Change::AssignRole {
+                role: "Steward".into(),
+                target: RoleTarget::Everyone,
+            },
         ];
         for (i, change) in noop.iter().enumerate() {
             let applied = t.apply(change).unwrap();
             assert_eq!(applied.touched.is_empty(), i != 2, "{change:?}");
         }
-        t.apply(&Change::UnassignRole { role: "Steward".into(), target: RoleTarget::Everyone }).unwrap();
+        t.apply(&Change::UnassignRole {
+            role: "Steward".into(),
+            target: RoleTarget::Everyone,
+        })
+        .unwrap();
         assert_eq!(t, before);
         assert!(t.apply(&Change::DeleteGroup { name: "crew".into() }).is_err());
-        assert!(t.apply(&Change::JoinGroup { user: "ann".into(), group: "crew".into() }).is_err(), "joining twice is refused (spec §5.3)");
-        assert!(t.apply(&Change::AssignRole { role: "Nope".into(), target: RoleTarget::Everyone }).is_err());
+        assert!(
+            t.apply(&Change::JoinGroup {
+                user: "ann".into(),
+                group: "crew".into()
+            })
+            .is_err(),
+            "joining twice is refused (spec §5.3)"
+        );
+        assert!(
+            t.apply(&Change::AssignRole {
+                role: "Nope".into(),
+                target: RoleTarget::Everyone
+            })
+            .is_err()
+        );
         assert_eq!(t, before);
     }
 
@@ -754,7 +839,10 @@ mod tests {
         let batch = [
             Change::DeleteContent { id: "d1".into() },
             Change::DeleteUser { id: "bob".into() },
-            Change::SetSetting { setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole, value: true },
+            Change::SetSetting {
+                setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole,
+                value: true,
+            },
             Change::DeleteSpace { id: "nope".into() },
         ];
         let (at, _) = t.apply_all(&batch).unwrap_err();
@@ -771,17 +859,40 @@ mod tests {
     #[test]
     fn changes_round_trip_through_json() {
         let changes = vec![
-            Change::AssignRole { role: "Steward".into(), target: RoleTarget::Group("crew".into()) },
-            Change::SetSpaceMember { space: "s1".into(), assignee: Assignee::User("bob".into()), roles: SpaceRoleSet::of(&[SpaceRole::Consumer, SpaceRole::Producer]) },
-            Change::SetSetting { setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole, value: true },
-            Change::CreateUser { user: tenant().user("ann").unwrap().clone() },
-            Change::UpdateCustomRole { name: "r".into(), description: None, permissions: Some(BTreeMap::from([(Permission::parse("in-app-content-download").unwrap(), RoleSetting::UserDefault)])) },
+            Change::AssignRole {
+                role: "Steward".into(),
+                target: RoleTarget::Group("crew".into()),
+            },
+            Change::SetSpaceMember {
+                space: "s1".into(),
+                assignee: Assignee::User("bob".into()),
+                roles: SpaceRoleSet::of(&[SpaceRole::Consumer, SpaceRole::Producer]),
+            },
+            Change::SetSetting {
+                setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole,
+                value: true,
+            },
+            Change::CreateUser {
+                user: tenant().user("ann").unwrap().clone(),
+            },
+            Change::UpdateCustomRole {
+                name: "r".into(),
+                description: None,
+                permissions: Some(BTreeMap::from([(
+                    Permission::parse("in-app-content-download").unwrap(),
+                    RoleSetting::UserDefault,
+                )])),
+            },
         ];
         for change in changes {
             let json = serde_json::to_string(&change).unwrap();
             assert_eq!(serde_json::from_str::<Change>(&json).unwrap(), change, "{json}");
         }
-        let text = serde_json::to_string(&Change::JoinGroup { user: "u".into(), group: "g".into() }).unwrap();
+        let text = serde_json::to_string(&Change::JoinGroup {
+            user: "u".into(),
+            group: "g".into(),
+        })
+        .unwrap();
         assert_eq!(text, r#"{"change":"joinGroup","user":"u","group":"g"}"#);
     }
 }

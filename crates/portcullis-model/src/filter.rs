@@ -95,7 +95,11 @@ pub struct FilterError {
 
 impl FilterError {
     fn over_limit(position: usize, limit: LimitError) -> FilterError {
-        FilterError { position, message: limit.to_string(), limit: Some(limit) }
+        FilterError {
+            position,
+            message: limit.to_string(),
+            limit: Some(limit),
+        }
     }
 
     /// What to do about it, when the filter exceeds a limit.
@@ -142,7 +146,13 @@ fn lex(text: &str) -> Result<Vec<(usize, Token)>, FilterError> {
                 let mut value = String::new();
                 loop {
                     match chars.get(i) {
-                        None => return Err(FilterError { position: start + 1, message: format!("the string opened here is not closed with {c}"), limit: None }),
+                        None => {
+                            return Err(FilterError {
+                                position: start + 1,
+                                message: format!("the string opened here is not closed with {c}"),
+                                limit: None,
+                            });
+                        }
                         Some('\\') if chars.get(i + 1).is_some() => {
                             value.push(chars[i + 1]);
                             i += 2;
@@ -181,7 +191,11 @@ struct Parser {
 
 impl Parser {
     fn error(&self, message: impl Into<String>) -> FilterError {
-        FilterError { position: self.position(), message: message.into(), limit: None }
+        FilterError {
+            position: self.position(),
+            message: message.into(),
+            limit: None,
+        }
     }
 
     fn position(&self) -> usize {
@@ -195,7 +209,13 @@ impl Parser {
     /// Opens one level (at a `(` or `not`), refusing the one past the limit.
     fn descend(&mut self) -> Result<(), FilterError> {
         if self.depth == MAX_FILTER_DEPTH {
-            return Err(FilterError::over_limit(self.position(), LimitError::TooDeep { what: "filter", limit: MAX_FILTER_DEPTH }));
+            return Err(FilterError::over_limit(
+                self.position(),
+                LimitError::TooDeep {
+                    what: "filter",
+                    limit: MAX_FILTER_DEPTH,
+                },
+            ));
         }
         self.depth += 1;
         self.pos += 1;
@@ -251,12 +271,17 @@ impl Parser {
             Some((_, Token::Word(attr))) => {
                 self.pos += 1;
                 let op = match self.tokens.get(self.pos) {
-                    Some((_, Token::Word(w))) => FilterOp::parse(w).ok_or_else(|| self.error(format!("unknown operator `{w}`; use eq, ne, co, sw, ew, gt, ge, lt, le or pr")))?,
+                    Some((_, Token::Word(w))) => FilterOp::parse(w)
+                        .ok_or_else(|| self.error(format!("unknown operator `{w}`; use eq, ne, co, sw, ew, gt, ge, lt, le or pr")))?,
                     _ => return Err(self.error(format!("expected an operator after `{attr}`"))),
                 };
                 self.pos += 1;
                 if op == FilterOp::Pr {
-                    return Ok(Filter::Compare { attr, op, value: String::new() });
+                    return Ok(Filter::Compare {
+                        attr,
+                        op,
+                        value: String::new(),
+                    });
                 }
                 let value = match self.tokens.get(self.pos) {
                     Some((_, Token::Str(s))) => s.clone(),
@@ -264,7 +289,11 @@ impl Parser {
                     _ => return Err(self.error(format!("expected a value after `{attr}`"))),
                 };
                 self.pos += 1;
-                Ok(Filter::Compare { attr, op, value: value.to_lowercase() })
+                Ok(Filter::Compare {
+                    attr,
+                    op,
+                    value: value.to_lowercase(),
+                })
             }
             Some((_, Token::Str(_))) => Err(self.error("expected an attribute name, found a string")),
             Some((_, Token::Close)) => Err(self.error("unexpected `)`")),
@@ -279,10 +308,21 @@ impl Filter {
     /// [`MAX_FILTER_DEPTH`].
     pub fn parse(text: &str) -> Result<Filter, FilterError> {
         if text.len() > MAX_FILTER_BYTES {
-            return Err(FilterError::over_limit(1, LimitError::TooLong { what: "filter", limit: MAX_FILTER_BYTES }));
+            return Err(FilterError::over_limit(
+                1,
+                LimitError::TooLong {
+                    what: "filter",
+                    limit: MAX_FILTER_BYTES,
+                },
+            ));
         }
         let tokens = lex(text)?;
-        let mut parser = Parser { tokens, pos: 0, len: text.chars().count(), depth: 0 };
+        let mut parser = Parser {
+            tokens,
+            pos: 0,
+            len: text.chars().count(),
+            depth: 0,
+        };
         let filter = parser.or()?;
         if parser.pos < parser.tokens.len() {
             return Err(parser.error("unexpected text after the end of the expression"));
@@ -389,7 +429,12 @@ mod limit_tests {
     /// Runs `f` on a thread with a test thread's default stack (2 MiB), whatever
     /// `RUST_MIN_STACK` says, so a walk that input can drive too deep overflows here too.
     fn on_test_stack(f: impl FnOnce() + Send + 'static) {
-        std::thread::Builder::new().stack_size(2 << 20).spawn(f).expect("a thread starts").join().expect("no panic");
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(f)
+            .expect("a thread starts")
+            .join()
+            .expect("no panic");
     }
 
     #[test]

@@ -5,8 +5,8 @@
 pub mod action;
 pub mod capability;
 pub mod change;
-pub mod filter;
 pub mod err;
+pub mod filter;
 pub mod permission;
 pub mod role;
 pub mod scope;

@@ -35,9 +35,14 @@ impl PermissionValue {
 
     /// Parses a value key.
     pub fn parse(text: &str) -> Option<PermissionValue> {
-        [PermissionValue::Allowed, PermissionValue::NoData, PermissionValue::Partial, PermissionValue::NotAllowed]
-            .into_iter()
-            .find(|v| v.as_str() == text)
+        [
+            PermissionValue::Allowed,
+            PermissionValue::NoData,
+            PermissionValue::Partial,
+            PermissionValue::NotAllowed,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == text)
     }
 }
 

@@ -56,32 +56,139 @@ pub const USER_DEFAULT: &str = "UserDefault";
 
 /// Every built-in role except UserDefault, whose grants come from the permission catalogue.
 pub static BUILTIN_ROLES: &[BuiltinRole] = &[
-    role!("TenantAdmin", "Tenant Admin", Admin,
-        [ManagementConsole, ManageRoles, ManageUsers, ManageGroups, ManageOauthClients, ReadAudit, AskForOthers,
-         CreateSharedSpace, CreateManagedSpace, CreateDataSpace, AdminAnalyticsSpaces, AdminDataSpaces],
-        true, "Full rights to manage the tenant; no space roles"),
-    role!("AnalyticsAdmin", "Analytics Admin", Admin,
+    role!(
+        "TenantAdmin",
+        "Tenant Admin",
+        Admin,
+        [
+            ManagementConsole,
+            ManageRoles,
+            ManageUsers,
+            ManageGroups,
+            ManageOauthClients,
+            ReadAudit,
+            AskForOthers,
+            CreateSharedSpace,
+            CreateManagedSpace,
+            CreateDataSpace,
+            AdminAnalyticsSpaces,
+            AdminDataSpaces
+        ],
+        true,
+        "Full rights to manage the tenant; no space roles"
+    ),
+    role!(
+        "AnalyticsAdmin",
+        "Analytics Admin",
+        Admin,
         [ManagementConsole, CreateSharedSpace, CreateManagedSpace, AdminAnalyticsSpaces],
-        true, "Limited admin over analytics content; admin rights in shared and managed spaces"),
-    role!("AuditAdmin", "Audit Admin", Admin, [ManagementConsole, ReadAudit], true, "Limited admin: events and audits"),
-    role!("DataAdmin", "Data Admin", Admin, [ManagementConsole, CreateDataSpace, AdminDataSpaces], true,
-        "Limited admin: manages data spaces"),
-    role!("DataSpaceCreator", "Data Space Creator", User, [CreateDataSpace], true, "Create data spaces"),
-    role!("ManagedSpaceCreator", "Managed Space Creator", User, [CreateManagedSpace], true, "Create managed spaces"),
-    role!("SharedSpaceCreator", "Shared Space Creator", User, [CreateSharedSpace], true, "Create shared spaces"),
-    role!("DataServicesContributor", "Data Services Contributor", User, [DataIntegration], true,
-        "Access to the data integration services"),
-    role!("PrivateAnalyticsContentCreator", "Private Analytics Content Creator", User, [CreatePrivateContent], true,
-        "Create private analytics content in the personal space"),
-    role!("AutomationCreator", "Automation Creator", User, [CreatePrivateAutomation], true,
-        "Create private automations (deprecated)"),
-    role!("CollaborationPlatformUser", "Collaboration Platform User", User, [], false,
-        "Talk to Qlik Cloud from collaboration platforms; does not promote a Basic user"),
-    role!("Steward", "Steward", User, [ManageGlossaries], true, "Create, update and delete glossaries and terms"),
-    role!("EmbeddedAnalyticsUser", "Embedded Analytics User", User, [], true,
-        "Restrictive, UI only: API access is not limited"),
-    role!("AutomlExperimentContributor", "Automl Experiment Contributor", User, [], true, "ML experiments"),
-    role!("AutomlDeploymentContributor", "Automl Deployment Contributor", User, [], true, "ML deployments"),
+        true,
+        "Limited admin over analytics content; admin rights in shared and managed spaces"
+    ),
+    role!(
+        "AuditAdmin",
+        "Audit Admin",
+        Admin,
+        [ManagementConsole, ReadAudit],
+        true,
+        "Limited admin: events and audits"
+    ),
+    role!(
+        "DataAdmin",
+        "Data Admin",
+        Admin,
+        [ManagementConsole, CreateDataSpace, AdminDataSpaces],
+        true,
+        "Limited admin: manages data spaces"
+    ),
+    role!(
+        "DataSpaceCreator",
+        "Data Space Creator",
+        User,
+        [CreateDataSpace],
+        true,
+        "Create data spaces"
+    ),
+    role!(
+        "ManagedSpaceCreator",
+        "Managed Space Creator",
+        User,
+        [CreateManagedSpace],
+        true,
+        "Create managed spaces"
+    ),
+    role!(
+        "SharedSpaceCreator",
+        "Shared Space Creator",
+        User,
+        [CreateSharedSpace],
+        true,
+        "Create shared spaces"
+    ),
+    role!(
+        "DataServicesContributor",
+        "Data Services Contributor",
+        User,
+        [DataIntegration],
+        true,
+        "Access to the data integration services"
+    ),
+    role!(
+        "PrivateAnalyticsContentCreator",
+        "Private Analytics Content Creator",
+        User,
+        [CreatePrivateContent],
+        true,
+        "Create private analytics content in the personal space"
+    ),
+    role!(
+        "AutomationCreator",
+        "Automation Creator",
+        User,
+        [CreatePrivateAutomation],
+        true,
+        "Create private automations (deprecated)"
+    ),
+    role!(
+        "CollaborationPlatformUser",
+        "Collaboration Platform User",
+        User,
+        [],
+        false,
+        "Talk to Qlik Cloud from collaboration platforms; does not promote a Basic user"
+    ),
+    role!(
+        "Steward",
+        "Steward",
+        User,
+        [ManageGlossaries],
+        true,
+        "Create, update and delete glossaries and terms"
+    ),
+    role!(
+        "EmbeddedAnalyticsUser",
+        "Embedded Analytics User",
+        User,
+        [],
+        true,
+        "Restrictive, UI only: API access is not limited"
+    ),
+    role!(
+        "AutomlExperimentContributor",
+        "Automl Experiment Contributor",
+        User,
+        [],
+        true,
+        "ML experiments"
+    ),
+    role!(
+        "AutomlDeploymentContributor",
+        "Automl Deployment Contributor",
+        User,
+        [],
+        true,
+        "ML deployments"
+    ),
     role!("DataProductManager", "Data Product Manager", User, [], true, "Data product management"),
     role!("Developer", "Developer", User, [ManageApiKeys], true, "Generate API keys (legacy)"),
 ];

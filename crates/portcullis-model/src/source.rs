@@ -110,7 +110,9 @@ impl LineIndex {
             }
             builder.on_event(event, mark);
         }
-        LineIndex { positions: builder.positions }
+        LineIndex {
+            positions: builder.positions,
+        }
     }
 
     /// The position of `path`, or of its nearest indexed ancestor.
@@ -231,7 +233,10 @@ impl YamlError {
     pub fn location(&self) -> Option<LineCol> {
         match self {
             YamlError::Limit { at, .. } | YamlError::Unchecked { at, .. } => Some(*at),
-            YamlError::Decode(error) => error.location().map(|l| LineCol { line: l.line(), column: l.column() }),
+            YamlError::Decode(error) => error.location().map(|l| LineCol {
+                line: l.line(),
+                column: l.column(),
+            }),
         }
     }
 
@@ -261,7 +266,10 @@ impl YamlError {
 }
 
 fn line_col(mark: Marker) -> LineCol {
-    LineCol { line: mark.line(), column: mark.col() + 1 }
+    LineCol {
+        line: mark.line(),
+        column: mark.col() + 1,
+    }
 }
 
 /// Checks a YAML document against [`MAX_YAML_DEPTH`] and [`MAX_ALIAS_NODES`] before it is
@@ -283,15 +291,24 @@ pub fn check_yaml(text: &str) -> Result<(), YamlError> {
                 // Skipping a document expands no alias and does not recurse: this only asks
                 // the decoder's parser whether the text is YAML, and for its own message.
                 serde_norway::from_str::<serde::de::IgnoredAny>(text)?;
-                let at = LineCol { line: error.marker().line(), column: error.marker().col() + 1 };
-                return Err(YamlError::Unchecked { at, message: error.info().to_owned() });
+                let at = LineCol {
+                    line: error.marker().line(),
+                    column: error.marker().col() + 1,
+                };
+                return Err(YamlError::Unchecked {
+                    at,
+                    message: error.info().to_owned(),
+                });
             }
         };
         let nodes = match event {
             Event::StreamEnd => return Ok(()),
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if open.len() == MAX_YAML_DEPTH {
-                    let limit = LimitError::TooDeep { what: "the YAML document", limit: MAX_YAML_DEPTH };
+                    let limit = LimitError::TooDeep {
+                        what: "the YAML document",
+                        limit: MAX_YAML_DEPTH,
+                    };
                     return Err(YamlError::Limit { at: line_col(mark), limit });
                 }
                 open.push((anchor, 1));
@@ -316,7 +333,10 @@ pub fn check_yaml(text: &str) -> Result<(), YamlError> {
                 let nodes = anchored.get(&anchor).copied().unwrap_or(1);
                 added = added.saturating_add(nodes);
                 if added > MAX_ALIAS_NODES {
-                    return Err(YamlError::Limit { at: line_col(mark), limit: LimitError::AliasExpansion { limit: MAX_ALIAS_NODES } });
+                    return Err(YamlError::Limit {
+                        at: line_col(mark),
+                        limit: LimitError::AliasExpansion { limit: MAX_ALIAS_NODES },
+                    });
                 }
                 nodes
             }
@@ -366,7 +386,10 @@ mod limit_tests {
     fn nesting_up_to_the_limit_passes_and_one_more_is_refused_where_it_starts() {
         assert!(check_yaml(&nested(MAX_YAML_DEPTH)).is_ok());
         let error = check_yaml(&nested(MAX_YAML_DEPTH + 1)).unwrap_err();
-        assert_eq!(error.to_string(), format!("1:{}: the YAML document nests deeper than 64 levels", MAX_YAML_DEPTH + 3));
+        assert_eq!(
+            error.to_string(),
+            format!("1:{}: the YAML document nests deeper than 64 levels", MAX_YAML_DEPTH + 3)
+        );
         let block = format!("a:\n  {}x\n", "- ".repeat(MAX_YAML_DEPTH));
         assert!(check_yaml(&block).unwrap_err().to_string().starts_with("2:"));
     }
@@ -379,7 +402,16 @@ mod limit_tests {
             text.push_str(&format!("l{level}: &l{level} [*l{}, *l{}]\n", level - 1, level - 1));
         }
         let error = check_yaml(&text).unwrap_err();
-        assert!(matches!(error, YamlError::Limit { limit: LimitError::AliasExpansion { .. }, .. }), "{error}");
+        assert!(
+            matches!(
+                error,
+                YamlError::Limit {
+                    limit: LimitError::AliasExpansion { .. },
+                    ..
+                }
+            ),
+            "{error}"
+        );
         assert!(error.to_string().contains("aliases expand to more than 100000 nodes"), "{error}");
         // Ordinary use of anchors passes, and so does an alias of a collection still open.
         assert!(check_yaml("base: &b { a: 1, b: [1, 2] }\none: *b\ntwo: *b\n").is_ok());

@@ -25,7 +25,9 @@ impl SpaceType {
 
     /// Parses the API word.
     pub fn parse(text: &str) -> Option<SpaceType> {
-        [SpaceType::Shared, SpaceType::Managed, SpaceType::Data].into_iter().find(|t| t.as_str() == text)
+        [SpaceType::Shared, SpaceType::Managed, SpaceType::Data]
+            .into_iter()
+            .find(|t| t.as_str() == text)
     }
 
     /// The roles a member of a space of this type may hold.
@@ -33,12 +35,8 @@ impl SpaceType {
         use SpaceRole::*;
         match self {
             SpaceType::Shared => SpaceRoleSet::of(&[Producer, Codeveloper, Consumer, Dataconsumer, Facilitator]),
-            SpaceType::Managed => {
-                SpaceRoleSet::of(&[Facilitator, Publisher, Contributor, Consumer, Basicconsumer, Dataconsumer, Operator])
-            }
-            SpaceType::Data => {
-                SpaceRoleSet::of(&[Facilitator, Producer, Consumer, Datapreview, Dataconsumer, Operator, Publisher])
-            }
+            SpaceType::Managed => SpaceRoleSet::of(&[Facilitator, Publisher, Contributor, Consumer, Basicconsumer, Dataconsumer, Operator]),
+            SpaceType::Data => SpaceRoleSet::of(&[Facilitator, Producer, Consumer, Datapreview, Dataconsumer, Operator, Publisher]),
         }
     }
 
@@ -46,9 +44,7 @@ impl SpaceType {
     pub fn shareable_roles(self) -> SpaceRoleSet {
         match self {
             SpaceType::Shared => SpaceRoleSet::of(&[SpaceRole::Consumer]),
-            SpaceType::Managed => {
-                SpaceRoleSet::of(&[SpaceRole::Consumer, SpaceRole::Contributor, SpaceRole::Basicconsumer])
-            }
+            SpaceType::Managed => SpaceRoleSet::of(&[SpaceRole::Consumer, SpaceRole::Contributor, SpaceRole::Basicconsumer]),
             SpaceType::Data => SpaceRoleSet::EMPTY,
         }
     }

@@ -35,12 +35,18 @@ fn hash(key: &str) -> u64 {
 impl<T: Keyed> Table<T> {
     /// An empty table.
     pub fn new() -> Self {
-        Table { rows: Vec::new(), index: HashTable::new() }
+        Table {
+            rows: Vec::new(),
+            index: HashTable::new(),
+        }
     }
 
     /// An empty table with room for `capacity` rows.
     pub fn with_capacity(capacity: usize) -> Self {
-        Table { rows: Vec::with_capacity(capacity), index: HashTable::with_capacity(capacity) }
+        Table {
+            rows: Vec::with_capacity(capacity),
+            index: HashTable::with_capacity(capacity),
+        }
     }
 
     /// Makes room for `additional` more rows.

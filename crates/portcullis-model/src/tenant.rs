@@ -118,9 +118,7 @@ impl TenantSetting {
     pub fn toggle_role(self) -> Option<&'static str> {
         match self {
             TenantSetting::AutoAssignCreateSharedSpacesRoleToProfessionals => Some("SharedSpaceCreator"),
-            TenantSetting::AutoAssignPrivateAnalyticsContentCreatorRoleToProfessionals => {
-                Some("PrivateAnalyticsContentCreator")
-            }
+            TenantSetting::AutoAssignPrivateAnalyticsContentCreatorRoleToProfessionals => Some("PrivateAnalyticsContentCreator"),
             TenantSetting::AutoAssignDataServicesContributorRoleToProfessionals => Some("DataServicesContributor"),
             _ => None,
         }
@@ -416,7 +414,10 @@ impl Tenant {
 
     fn user_mut(&mut self, id: &str) -> Result<&mut User, ModelError> {
         let known = self.users.len();
-        self.users.get_mut(id).ok_or_else(|| ModelError::UnknownUser { id: id.to_owned(), n_known: known })
+        self.users.get_mut(id).ok_or_else(|| ModelError::UnknownUser {
+            id: id.to_owned(),
+            n_known: known,
+        })
     }
 
     /// A group by name.
@@ -444,7 +445,10 @@ impl Tenant {
             return Err(ModelError::UserDefaultNotAssignable);
         }
         if self.role(role_name).is_none() {
-            return Err(ModelError::UnknownRole { name: role_name.to_owned(), known: self.known_role_names() });
+            return Err(ModelError::UnknownRole {
+                name: role_name.to_owned(),
+                known: self.known_role_names(),
+            });
         }
         Ok(())
     }
@@ -459,7 +463,10 @@ impl Tenant {
                 match user.roles.iter_mut().find(|r| r.role == role_name) {
                     // An explicit assignment supersedes a toggle's record; both are removed by unassign.
                     Some(existing) => existing.origin = DirectOrigin::Assigned,
-                    None => user.roles.push(DirectRole { role: role_name.to_owned(), origin: DirectOrigin::Assigned }),
+                    None => user.roles.push(DirectRole {
+                        role: role_name.to_owned(),
+                        origin: DirectOrigin::Assigned,
+                    }),
                 }
                 return Ok(());
             }
@@ -503,7 +510,10 @@ impl Tenant {
         }
         let user = self.user_mut(user_id)?;
         if user.groups.iter().any(|g| g == group_name) {
-            return Err(ModelError::AlreadyMember { user: user_id.to_owned(), group: group_name.to_owned() });
+            return Err(ModelError::AlreadyMember {
+                user: user_id.to_owned(),
+                group: group_name.to_owned(),
+            });
         }
         user.groups.push(group_name.to_owned());
         Ok(())
@@ -531,7 +541,11 @@ impl Tenant {
             return Err(ModelError::NotInUserDefault { permission: def.key });
         }
         if !def.values.contains(&value) {
-            return Err(ModelError::BadPermissionValue { permission: def.key, value: value.as_str().to_owned(), known: def.value_names() });
+            return Err(ModelError::BadPermissionValue {
+                permission: def.key,
+                value: value.as_str().to_owned(),
+                known: def.value_names(),
+            });
         }
         self.user_default.insert(permission, value);
         Ok(())
@@ -548,8 +562,11 @@ impl Tenant {
     /// A login: every entitlement toggle that is on records its role for a matching user,
     /// kept until unassigned (conformance README). Returns the roles recorded now.
     pub fn record_login(&mut self, user_id: &str) -> Result<Vec<&'static str>, ModelError> {
-        let toggles: Vec<TenantSetting> =
-            TenantSetting::ALL.iter().copied().filter(|s| s.toggle_role().is_some() && self.setting(*s)).collect();
+        let toggles: Vec<TenantSetting> = TenantSetting::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.toggle_role().is_some() && self.setting(*s))
+            .collect();
         let entitlement = self.toggle_entitlement();
         let user = self.user_mut(user_id)?;
         let mut recorded = Vec::new();
@@ -559,7 +576,10 @@ impl Tenant {
         for toggle in toggles {
             let Some(role_name) = toggle.toggle_role() else { continue };
             if !user.roles.iter().any(|r| r.role == role_name) {
-                user.roles.push(DirectRole { role: role_name.to_owned(), origin: DirectOrigin::Setting(toggle) });
+                user.roles.push(DirectRole {
+                    role: role_name.to_owned(),
+                    origin: DirectOrigin::Setting(toggle),
+                });
                 recorded.push(role_name);
             }
         }

@@ -233,7 +233,10 @@ impl TenantFileError {
             lines: problems
                 .iter()
                 .map(|p| {
-                    let at = lines.locate(&p.path).map(|pos| format!("{label}:{pos}")).unwrap_or_else(|| label.to_owned());
+                    let at = lines
+                        .locate(&p.path)
+                        .map(|pos| format!("{label}:{pos}"))
+                        .unwrap_or_else(|| label.to_owned());
                     match &p.hint {
                         Some(hint) => format!("{at}: {} (at `{}`); hint: {hint}", p.message, p.path),
                         None => format!("{at}: {} (at `{}`)", p.message, p.path),
@@ -289,7 +292,10 @@ fn is_scenario(label: &str, text: &str) -> Result<bool, TenantFileError> {
     if text.lines().any(|line| line.starts_with("tenant:")) {
         return Ok(true);
     }
-    let first = text.lines().map(str::trim_start).find(|line| !line.is_empty() && !line.starts_with('#') && *line != "---");
+    let first = text
+        .lines()
+        .map(str::trim_start)
+        .find(|line| !line.is_empty() && !line.starts_with('#') && *line != "---");
     if !first.is_some_and(|line| line.starts_with('{')) {
         return Ok(false);
     }
@@ -329,7 +335,11 @@ struct Validator {
 
 fn suggest<'a>(known: impl Iterator<Item = &'a str>) -> String {
     let list: Vec<&str> = known.collect();
-    if list.is_empty() { "none are defined".to_owned() } else { format!("known: {}", list.join(", ")) }
+    if list.is_empty() {
+        "none are defined".to_owned()
+    } else {
+        format!("known: {}", list.join(", "))
+    }
 }
 
 impl Validator {
@@ -356,9 +366,10 @@ impl Validator {
     fn tenant(&mut self, raw: &RawTenant, base: &SourcePath) -> Tenant {
         let mut tenant = Tenant::new(raw.name.clone().unwrap_or_else(|| "default".to_owned()));
         if let Some(text) = &raw.subscription
-            && let Some(s) = self.word(base.key("subscription"), "subscription", text, Subscription::parse, Subscription::known()) {
-                tenant.subscription = s;
-            }
+            && let Some(s) = self.word(base.key("subscription"), "subscription", text, Subscription::parse, Subscription::known())
+        {
+            tenant.subscription = s;
+        }
         for (name, value) in &raw.settings {
             let path = base.key("settings").key(name);
             if let Some(s) = self.word(path, "tenant setting", name, TenantSetting::parse, TenantSetting::known()) {
@@ -370,13 +381,21 @@ impl Validator {
         }
         let mut role_names = HashSet::new();
         if raw.roles.len() > MAX_CUSTOM_ROLES {
-            self.problem(base.key("roles"), format!("{} custom roles; a tenant holds at most {MAX_CUSTOM_ROLES}", raw.roles.len()), None);
+            self.problem(
+                base.key("roles"),
+                format!("{} custom roles; a tenant holds at most {MAX_CUSTOM_ROLES}", raw.roles.len()),
+                None,
+            );
         }
         for (i, role) in raw.roles.iter().enumerate() {
             let path = base.key("roles").index(i);
             self.unique(&mut role_names, path.key("name"), "custom role name", &role.name);
             if role::builtin_role(&role.name).is_some() || role.name == USER_DEFAULT {
-                self.problem(path.key("name"), format!("custom role `{}` has the name of a built-in role", role.name), Some("choose another name".into()));
+                self.problem(
+                    path.key("name"),
+                    format!("custom role `{}` has the name of a built-in role", role.name),
+                    Some("choose another name".into()),
+                );
             }
             let custom = self.custom_role(role, &path);
             tenant.custom_roles.upsert(custom);
@@ -385,14 +404,26 @@ impl Validator {
         for (i, group) in raw.groups.iter().enumerate() {
             let path = base.key("groups").index(i);
             let provider_type = match &group.provider_type {
-                Some(text) => self.word(path.key("providerType"), "provider type", text, ProviderType::parse, ProviderType::known()).unwrap_or(ProviderType::Idp),
+                Some(text) => self
+                    .word(
+                        path.key("providerType"),
+                        "provider type",
+                        text,
+                        ProviderType::parse,
+                        ProviderType::known(),
+                    )
+                    .unwrap_or(ProviderType::Idp),
                 None => ProviderType::Idp,
             };
             self.unique(&mut group_names, path.key("name"), "group name", &group.name);
             if group.roles.len() > 100 {
                 self.problem(path.key("roles"), format!("{} roles on one group; at most 100", group.roles.len()), None);
             }
-            tenant.groups.upsert(Group { name: group.name.clone(), provider_type, roles: group.roles.clone() });
+            tenant.groups.upsert(Group {
+                name: group.name.clone(),
+                provider_type,
+                roles: group.roles.clone(),
+            });
         }
         // Roles are checked once every custom role is known.
         for (i, group) in raw.groups.iter().enumerate() {
@@ -422,19 +453,31 @@ impl Validator {
 
     fn user_default_entry(&mut self, tenant: &mut Tenant, path: SourcePath, key: &str, value: &str) {
         let Some(permission) = Permission::parse(key) else {
-            self.problem(path, format!("unknown permission `{key}`"), Some(format!("known permissions: {}", Permission::known_keys())));
+            self.problem(
+                path,
+                format!("unknown permission `{key}`"),
+                Some(format!("known permissions: {}", Permission::known_keys())),
+            );
             return;
         };
         let def = permission.def();
         if !def.in_user_default {
-            self.problem(path, format!("permission `{key}` cannot be set in UserDefault"), Some("set it in a custom role".into()));
+            self.problem(
+                path,
+                format!("permission `{key}` cannot be set in UserDefault"),
+                Some("set it in a custom role".into()),
+            );
             return;
         }
         match PermissionValue::parse(value).filter(|v| def.values.contains(v)) {
             Some(v) => {
                 tenant.user_default.insert(permission, v);
             }
-            None => self.problem(path, format!("permission `{key}` does not take the value `{value}`"), Some(format!("use one of {}", def.value_names()))),
+            None => self.problem(
+                path,
+                format!("permission `{key}` does not take the value `{value}`"),
+                Some(format!("use one of {}", def.value_names())),
+            ),
         }
     }
 
@@ -443,17 +486,29 @@ impl Validator {
         for (key, value) in &role.permissions {
             let at = path.key("permissions").key(key);
             let Some(permission) = Permission::parse(key) else {
-                self.problem(at, format!("unknown permission `{key}` in custom role `{}`", role.name), Some(format!("known permissions: {}", Permission::known_keys())));
+                self.problem(
+                    at,
+                    format!("unknown permission `{key}` in custom role `{}`", role.name),
+                    Some(format!("known permissions: {}", Permission::known_keys())),
+                );
                 continue;
             };
             let def = permission.def();
             if !def.in_custom_roles {
-                self.problem(at, format!("permission `{key}` cannot be set in a custom role"), Some("set it in UserDefault".into()));
+                self.problem(
+                    at,
+                    format!("permission `{key}` cannot be set in a custom role"),
+                    Some("set it in UserDefault".into()),
+                );
                 continue;
             }
             let setting = if value == "user-default" {
                 if !def.in_user_default {
-                    self.problem(at, format!("permission `{key}` has no UserDefault value to follow"), Some(format!("use one of {}", def.value_names())));
+                    self.problem(
+                        at,
+                        format!("permission `{key}` has no UserDefault value to follow"),
+                        Some(format!("use one of {}", def.value_names())),
+                    );
                     continue;
                 }
                 RoleSetting::UserDefault
@@ -462,29 +517,50 @@ impl Validator {
                     Some(PermissionValue::NotAllowed) => {
                         self.problem(
                             at,
-                            format!("custom role `{}` sets `{key}` to `not-allowed`, which exists only in UserDefault: custom roles can only add", role.name),
-                            Some("omit the permission, or use `user-default`; to withhold it from most users set UserDefault to `not-allowed`".into()),
+                            format!(
+                                "custom role `{}` sets `{key}` to `not-allowed`, which exists only in UserDefault: custom roles can only add",
+                                role.name
+                            ),
+                            Some(
+                                "omit the permission, or use `user-default`; to withhold it from most users set UserDefault to `not-allowed`".into(),
+                            ),
                         );
                         continue;
                     }
                     Some(v) => RoleSetting::Value(v),
                     None => {
-                        self.problem(at, format!("permission `{key}` does not take the value `{value}`"), Some(format!("use one of {}, or user-default", def.value_names())));
+                        self.problem(
+                            at,
+                            format!("permission `{key}` does not take the value `{value}`"),
+                            Some(format!("use one of {}, or user-default", def.value_names())),
+                        );
                         continue;
                     }
                 }
             };
             permissions.insert(permission, setting);
         }
-        CustomRole { name: role.name.clone(), description: role.description.clone().unwrap_or_default(), permissions }
+        CustomRole {
+            name: role.name.clone(),
+            description: role.description.clone().unwrap_or_default(),
+            permissions,
+        }
     }
 
     fn role_list(&mut self, tenant: &Tenant, roles: &[String], path: &SourcePath) {
         for (i, name) in roles.iter().enumerate() {
             if name == USER_DEFAULT {
-                self.problem(path.index(i), "`UserDefault` is every user's baseline and cannot be assigned".into(), Some("remove it from the list".into()));
+                self.problem(
+                    path.index(i),
+                    "`UserDefault` is every user's baseline and cannot be assigned".into(),
+                    Some("remove it from the list".into()),
+                );
             } else if tenant.role(name).is_none() {
-                self.problem(path.index(i), format!("unknown role `{name}`"), Some(format!("known roles: {}", tenant.known_role_names())));
+                self.problem(
+                    path.index(i),
+                    format!("unknown role `{name}`"),
+                    Some(format!("known roles: {}", tenant.known_role_names())),
+                );
             }
         }
     }
@@ -499,16 +575,17 @@ impl Validator {
                 None => Some(tenant.toggle_entitlement()),
             };
             if let Some(e) = entitlement
-                && !e.fits(tenant.subscription) {
-                    self.problem(
-                        path.key("entitlement"),
-                        format!("entitlement `{e}` does not exist on a {} tenant", tenant.subscription),
-                        Some(match tenant.subscription {
-                            Subscription::UserBased => "use professional, analyzer or analyzer-capacity".into(),
-                            Subscription::CapacityBased => "use full or basic".into(),
-                        }),
-                    );
-                }
+                && !e.fits(tenant.subscription)
+            {
+                self.problem(
+                    path.key("entitlement"),
+                    format!("entitlement `{e}` does not exist on a {} tenant", tenant.subscription),
+                    Some(match tenant.subscription {
+                        Subscription::UserBased => "use professional, analyzer or analyzer-capacity".into(),
+                        Subscription::CapacityBased => "use full or basic".into(),
+                    }),
+                );
+            }
             let status = match &user.status {
                 Some(text) => self.word(path.key("status"), "user status", text, UserStatus::parse, UserStatus::known()),
                 None => Some(UserStatus::Active),
@@ -516,7 +593,11 @@ impl Validator {
             self.role_list(tenant, &user.roles, &path.key("roles"));
             for (g, group) in user.groups.iter().enumerate() {
                 if tenant.group(group).is_none() {
-                    self.problem(path.key("groups").index(g), format!("unknown group `{group}`"), Some(suggest(tenant.groups.iter().map(|g| g.name.as_str()))));
+                    self.problem(
+                        path.key("groups").index(g),
+                        format!("unknown group `{group}`"),
+                        Some(suggest(tenant.groups.iter().map(|g| g.name.as_str()))),
+                    );
                 }
             }
             tenant.users.upsert(User {
@@ -525,7 +606,13 @@ impl Validator {
                 email: user.email.clone(),
                 entitlement: entitlement.unwrap_or(Entitlement::Professional),
                 status: status.unwrap_or(UserStatus::Active),
-                roles: dedup(&user.roles).into_iter().map(|role| DirectRole { role, origin: DirectOrigin::Assigned }).collect(),
+                roles: dedup(&user.roles)
+                    .into_iter()
+                    .map(|role| DirectRole {
+                        role,
+                        origin: DirectOrigin::Assigned,
+                    })
+                    .collect(),
                 groups: dedup(&user.groups),
             });
         }
@@ -545,7 +632,11 @@ impl Validator {
             }
             (None, Some(group)) => {
                 if tenant.group(group).is_none() {
-                    self.problem(path.key("group"), format!("unknown group `{group}`"), Some(suggest(tenant.groups.iter().map(|g| g.name.as_str()))));
+                    self.problem(
+                        path.key("group"),
+                        format!("unknown group `{group}`"),
+                        Some(suggest(tenant.groups.iter().map(|g| g.name.as_str()))),
+                    );
                 }
                 Some(Assignee::Group(group.clone()))
             }
@@ -559,13 +650,25 @@ impl Validator {
     fn space_roles(&mut self, roles: &[String], allowed: SpaceRoleSet, where_: &str, path: &SourcePath) -> SpaceRoleSet {
         let mut set = SpaceRoleSet::EMPTY;
         if roles.is_empty() {
-            self.problem(path.clone(), "the role list is empty".into(), Some(format!("give at least one of {}", allowed.names())));
+            self.problem(
+                path.clone(),
+                "the role list is empty".into(),
+                Some(format!("give at least one of {}", allowed.names())),
+            );
         }
         for (i, name) in roles.iter().enumerate() {
             match SpaceRole::parse(name) {
                 Some(role) if allowed.contains(role) => set.insert(role),
-                Some(role) => self.problem(path.index(i), format!("space role `{role}` is not assignable {where_}"), Some(format!("use one of {}", allowed.names()))),
-                None => self.problem(path.index(i), format!("unknown space role `{name}`"), Some(format!("use one of {}", allowed.names()))),
+                Some(role) => self.problem(
+                    path.index(i),
+                    format!("space role `{role}` is not assignable {where_}"),
+                    Some(format!("use one of {}", allowed.names())),
+                ),
+                None => self.problem(
+                    path.index(i),
+                    format!("unknown space role `{name}`"),
+                    Some(format!("use one of {}", allowed.names())),
+                ),
             }
         }
         set
@@ -579,7 +682,13 @@ impl Validator {
             self.unique(&mut ids, path.key("id"), "space id", &space.id);
             let name = space.name.clone().unwrap_or_else(|| space.id.clone());
             self.unique(&mut names, path.key("name"), "space name", &name);
-            let space_type = self.word(path.key("type"), "space type", &space.space_type, SpaceType::parse, "shared, managed, data".into());
+            let space_type = self.word(
+                path.key("type"),
+                "space type",
+                &space.space_type,
+                SpaceType::parse,
+                "shared, managed, data".into(),
+            );
             self.user_ref(tenant, path.key("owner"), &space.owner);
             let mut members = Vec::new();
             let mut seen = HashSet::new();
@@ -587,16 +696,35 @@ impl Validator {
                 let at = path.key("members").index(m);
                 let Some(assignee) = self.assignee(tenant, member, &at) else { continue };
                 if assignee == Assignee::User(space.owner.clone()) {
-                    self.problem(at.clone(), format!("the owner `{}` is assigned a role in their own space", space.owner), Some("the owner holds the Owner column already; remove the assignment".into()));
+                    self.problem(
+                        at.clone(),
+                        format!("the owner `{}` is assigned a role in their own space", space.owner),
+                        Some("the owner holds the Owner column already; remove the assignment".into()),
+                    );
                 }
                 if !seen.insert(assignee.clone()) {
-                    self.problem(at.clone(), format!("{assignee} is assigned twice in space `{}`", space.id), Some("put every role in one assignment".into()));
+                    self.problem(
+                        at.clone(),
+                        format!("{assignee} is assigned twice in space `{}`", space.id),
+                        Some("put every role in one assignment".into()),
+                    );
                 }
                 let Some(space_type) = space_type else { continue };
-                let roles = self.space_roles(&member.roles, space_type.assignable_roles(), &format!("in a {space_type} space"), &at.key("roles"));
+                let roles = self.space_roles(
+                    &member.roles,
+                    space_type.assignable_roles(),
+                    &format!("in a {space_type} space"),
+                    &at.key("roles"),
+                );
                 members.push(SpaceMember { assignee, roles });
             }
-            tenant.spaces.upsert(Space { id: space.id.clone(), name, space_type: space_type.unwrap_or(SpaceType::Shared), owner: space.owner.clone(), members });
+            tenant.spaces.upsert(Space {
+                id: space.id.clone(),
+                name,
+                space_type: space_type.unwrap_or(SpaceType::Shared),
+                owner: space.owner.clone(),
+                members,
+            });
         }
     }
 
@@ -608,10 +736,18 @@ impl Validator {
             let kind = self.word(path.key("type"), "content type", &item.kind, ContentKind::parse, ContentKind::known());
             if let Some(space) = &item.space {
                 match tenant.space(space) {
-                    None => self.problem(path.key("space"), format!("unknown space `{space}`"), Some(suggest(tenant.spaces.iter().map(|s| s.id.as_str())))),
+                    None => self.problem(
+                        path.key("space"),
+                        format!("unknown space `{space}`"),
+                        Some(suggest(tenant.spaces.iter().map(|s| s.id.as_str()))),
+                    ),
                     Some(s) if s.space_type == SpaceType::Data && kind == Some(ContentKind::App) => self.problem(
                         path.key("space"),
-                        ModelError::AppInDataSpace { app: item.id.clone(), space: space.clone() }.to_string(),
+                        ModelError::AppInDataSpace {
+                            app: item.id.clone(),
+                            space: space.clone(),
+                        }
+                        .to_string(),
                         Some("put the app in a shared or managed space, or omit `space` for its owner's personal space".into()),
                     ),
                     Some(_) => {}
@@ -633,37 +769,72 @@ impl Validator {
             let path = base.key("uses").index(i);
             for (field, id) in [("consumer", &use_.consumer), ("source", &use_.source)] {
                 if tenant.content_item(id).is_none() {
-                    self.problem(path.key(field), format!("unknown content `{id}`"), Some("declare it under `content`".into()));
+                    self.problem(
+                        path.key(field),
+                        format!("unknown content `{id}`"),
+                        Some("declare it under `content`".into()),
+                    );
                 }
             }
             if use_.consumer == use_.source {
                 self.problem(path.clone(), format!("`{}` cannot consume itself", use_.consumer), None);
             }
-            tenant.uses.push(Use { consumer: use_.consumer.clone(), source: use_.source.clone() });
+            tenant.uses.push(Use {
+                consumer: use_.consumer.clone(),
+                source: use_.source.clone(),
+            });
         }
     }
 
     fn shares(&mut self, tenant: &mut Tenant, raw: &RawTenant, base: &SourcePath) {
         for (i, share) in raw.shares.iter().enumerate() {
             let path = base.key("shares").index(i);
-            let assignment = RawAssignment { user: share.user.clone(), group: share.group.clone(), roles: share.roles.clone() };
+            let assignment = RawAssignment {
+                user: share.user.clone(),
+                group: share.group.clone(),
+                roles: share.roles.clone(),
+            };
             let assignee = self.assignee(tenant, &assignment, &path);
             let Some(item) = tenant.content_item(&share.resource) else {
-                self.problem(path.key("resource"), format!("unknown content `{}`", share.resource), Some("declare it under `content`".into()));
+                self.problem(
+                    path.key("resource"),
+                    format!("unknown content `{}`", share.resource),
+                    Some("declare it under `content`".into()),
+                );
                 continue;
             };
             if item.kind != ContentKind::App {
-                self.problem(path.key("resource"), format!("`{}` is a {}; only apps can be shared one by one", share.resource, item.kind), None);
+                self.problem(
+                    path.key("resource"),
+                    format!("`{}` is a {}; only apps can be shared one by one", share.resource, item.kind),
+                    None,
+                );
                 continue;
             }
             let Some(space) = item.space.as_deref().and_then(|s| tenant.space(s)) else {
-                self.problem(path.key("resource"), format!("app `{}` is in a personal space; apps in personal spaces cannot be shared", share.resource), Some("move the app to a shared or managed space".into()));
+                self.problem(
+                    path.key("resource"),
+                    format!(
+                        "app `{}` is in a personal space; apps in personal spaces cannot be shared",
+                        share.resource
+                    ),
+                    Some("move the app to a shared or managed space".into()),
+                );
                 continue;
             };
             let space_type = space.space_type;
-            let roles = self.space_roles(&share.roles, space_type.shareable_roles(), &format!("on a share of an app in a {space_type} space"), &path.key("roles"));
+            let roles = self.space_roles(
+                &share.roles,
+                space_type.shareable_roles(),
+                &format!("on a share of an app in a {space_type} space"),
+                &path.key("roles"),
+            );
             if let Some(assignee) = assignee {
-                tenant.shares.push(Share { resource: share.resource.clone(), assignee, roles });
+                tenant.shares.push(Share {
+                    resource: share.resource.clone(),
+                    assignee,
+                    roles,
+                });
             }
         }
     }

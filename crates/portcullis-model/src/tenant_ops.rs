@@ -60,17 +60,25 @@ impl Tenant {
     /// Adds a user.
     pub fn create_user(&mut self, user: User) -> Result<(), OpError> {
         if user.id.trim().is_empty() {
-            return Err(OpError::Invalid { message: "a user needs a non-empty `subject`".into() });
+            return Err(OpError::Invalid {
+                message: "a user needs a non-empty `subject`".into(),
+            });
         }
         if self.user(&user.id).is_some() {
             return Err(conflict("user", &user.id));
         }
         if !user.entitlement.fits(self.subscription) {
-            return Err(OpError::Invalid { message: format!("entitlement `{}` does not exist on a {} tenant", user.entitlement, self.subscription) });
+            return Err(OpError::Invalid {
+                message: format!("entitlement `{}` does not exist on a {} tenant", user.entitlement, self.subscription),
+            });
         }
         for role in &user.roles {
             if role.role == USER_DEFAULT || self.role(&role.role).is_none() {
-                return Err(ModelError::UnknownRole { name: role.role.clone(), known: self.known_role_names() }.into());
+                return Err(ModelError::UnknownRole {
+                    name: role.role.clone(),
+                    known: self.known_role_names(),
+                }
+                .into());
             }
         }
         for group in &user.groups {
@@ -98,14 +106,23 @@ impl Tenant {
     pub fn replace_user_roles(&mut self, id: &str, roles: &[String]) -> Result<(), OpError> {
         for role in roles {
             if role == USER_DEFAULT || self.role(role).is_none() {
-                return Err(ModelError::UnknownRole { name: role.clone(), known: self.known_role_names() }.into());
+                return Err(ModelError::UnknownRole {
+                    name: role.clone(),
+                    known: self.known_role_names(),
+                }
+                .into());
             }
         }
         let user = self.users.get_mut(id).ok_or_else(|| not_found("user", id))?;
         let mut kept: Vec<DirectRole> = Vec::new();
         for role in roles {
             if !kept.iter().any(|r| &r.role == role) {
-                let origin = user.roles.iter().find(|r| &r.role == role).map(|r| r.origin).unwrap_or(DirectOrigin::Assigned);
+                let origin = user
+                    .roles
+                    .iter()
+                    .find(|r| &r.role == role)
+                    .map(|r| r.origin)
+                    .unwrap_or(DirectOrigin::Assigned);
                 kept.push(DirectRole { role: role.clone(), origin });
             }
         }
@@ -120,10 +137,14 @@ impl Tenant {
             return Err(not_found("user", id));
         }
         if let Some(space) = self.spaces.iter().find(|s| s.owner == id) {
-            return Err(OpError::InUse { message: format!("user `{id}` owns space `{}`; change its owner first", space.id) });
+            return Err(OpError::InUse {
+                message: format!("user `{id}` owns space `{}`; change its owner first", space.id),
+            });
         }
         if let Some(item) = self.content.iter().find(|c| c.owner == id) {
-            return Err(OpError::InUse { message: format!("user `{id}` owns `{}`; change its owner first", item.id) });
+            return Err(OpError::InUse {
+                message: format!("user `{id}` owns `{}`; change its owner first", item.id),
+            });
         }
         let assignee = Assignee::User(id.to_owned());
         self.users.remove(id);
@@ -137,14 +158,18 @@ impl Tenant {
     /// Adds a group. Names are unique per provider type.
     pub fn create_group(&mut self, group: Group) -> Result<(), OpError> {
         if group.name.trim().is_empty() {
-            return Err(OpError::Invalid { message: "a group needs a non-empty `name`".into() });
+            return Err(OpError::Invalid {
+                message: "a group needs a non-empty `name`".into(),
+            });
         }
         if self.groups.contains(&group.name) {
             return Err(conflict("group", &group.name));
         }
         self.check_roles(&group.roles)?;
         if group.roles.len() > 100 {
-            return Err(OpError::Invalid { message: format!("{} roles on one group; at most 100", group.roles.len()) });
+            return Err(OpError::Invalid {
+                message: format!("{} roles on one group; at most 100", group.roles.len()),
+            });
         }
         self.groups.upsert(group);
         Ok(())
@@ -154,7 +179,9 @@ impl Tenant {
     pub fn replace_group_roles(&mut self, name: &str, roles: &[String]) -> Result<(), OpError> {
         self.check_roles(roles)?;
         if roles.len() > 100 {
-            return Err(OpError::Invalid { message: format!("{} roles on one group; at most 100", roles.len()) });
+            return Err(OpError::Invalid {
+                message: format!("{} roles on one group; at most 100", roles.len()),
+            });
         }
         let group = self.groups.get_mut(name).ok_or_else(|| not_found("group", name))?;
         group.roles = dedup(roles);
@@ -173,7 +200,9 @@ impl Tenant {
         let group = self.group(name).ok_or_else(|| not_found("group", name))?;
         let n_members = self.users.iter().filter(|u| u.groups.iter().any(|g| g == name)).count();
         if group.provider_type == ProviderType::Custom && n_members > 0 {
-            return Err(OpError::InUse { message: format!("group `{name}` still has {n_members} members; remove them first") });
+            return Err(OpError::InUse {
+                message: format!("group `{name}` still has {n_members} members; remove them first"),
+            });
         }
         let assignee = Assignee::Group(name.to_owned());
         self.groups.remove(name);
@@ -190,7 +219,11 @@ impl Tenant {
     fn check_roles(&self, roles: &[String]) -> Result<(), OpError> {
         for role in roles {
             if role == USER_DEFAULT || self.role(role).is_none() {
-                return Err(ModelError::UnknownRole { name: role.clone(), known: self.known_role_names() }.into());
+                return Err(ModelError::UnknownRole {
+                    name: role.clone(),
+                    known: self.known_role_names(),
+                }
+                .into());
             }
         }
         Ok(())
@@ -199,13 +232,17 @@ impl Tenant {
     /// Adds a custom role (unique name, not a built-in one, at most 500 per tenant).
     pub fn create_custom_role(&mut self, role: CustomRole) -> Result<(), OpError> {
         if role.name.trim().is_empty() {
-            return Err(OpError::Invalid { message: "a role needs a non-empty `name`".into() });
+            return Err(OpError::Invalid {
+                message: "a role needs a non-empty `name`".into(),
+            });
         }
         if self.role(&role.name).is_some() || role.name == USER_DEFAULT {
             return Err(conflict("role", &role.name));
         }
         if self.custom_roles.len() >= MAX_CUSTOM_ROLES {
-            return Err(OpError::Invalid { message: format!("a tenant holds at most {MAX_CUSTOM_ROLES} custom roles") });
+            return Err(OpError::Invalid {
+                message: format!("a tenant holds at most {MAX_CUSTOM_ROLES} custom roles"),
+            });
         }
         check_custom_permissions(&role.permissions)?;
         self.custom_roles.upsert(role);
@@ -213,9 +250,16 @@ impl Tenant {
     }
 
     /// Replaces a custom role's permissions and description.
-    pub fn update_custom_role(&mut self, name: &str, description: Option<String>, permissions: Option<BTreeMap<Permission, RoleSetting>>) -> Result<(), OpError> {
+    pub fn update_custom_role(
+        &mut self,
+        name: &str,
+        description: Option<String>,
+        permissions: Option<BTreeMap<Permission, RoleSetting>>,
+    ) -> Result<(), OpError> {
         if role::builtin_role(name).is_some() || name == USER_DEFAULT {
-            return Err(OpError::Invalid { message: format!("`{name}` is a default role and cannot be changed (UserDefault's scopes excepted)") });
+            return Err(OpError::Invalid {
+                message: format!("`{name}` is a default role and cannot be changed (UserDefault's scopes excepted)"),
+            });
         }
         if let Some(permissions) = &permissions {
             check_custom_permissions(permissions)?;
@@ -232,8 +276,18 @@ impl Tenant {
 
     /// Where a role is assigned: users, groups, Everyone.
     pub fn role_assignees(&self, name: &str) -> Vec<String> {
-        let mut out: Vec<String> = self.users.iter().filter(|u| u.roles.iter().any(|r| r.role == name)).map(|u| format!("user `{}`", u.id)).collect();
-        out.extend(self.groups.iter().filter(|g| g.roles.iter().any(|r| r == name)).map(|g| format!("group `{}`", g.name)));
+        let mut out: Vec<String> = self
+            .users
+            .iter()
+            .filter(|u| u.roles.iter().any(|r| r.role == name))
+            .map(|u| format!("user `{}`", u.id))
+            .collect();
+        out.extend(
+            self.groups
+                .iter()
+                .filter(|g| g.roles.iter().any(|r| r == name))
+                .map(|g| format!("group `{}`", g.name)),
+        );
         if self.everyone_roles.iter().any(|r| r == name) {
             out.push("Everyone".into());
         }
@@ -243,14 +297,18 @@ impl Tenant {
     /// Deletes a custom role, only once it is unassigned everywhere (spec §3.3).
     pub fn delete_custom_role(&mut self, name: &str) -> Result<(), OpError> {
         if role::builtin_role(name).is_some() || name == USER_DEFAULT {
-            return Err(OpError::Invalid { message: format!("`{name}` is a default role and cannot be deleted") });
+            return Err(OpError::Invalid {
+                message: format!("`{name}` is a default role and cannot be deleted"),
+            });
         }
         if !self.custom_roles.contains(name) {
             return Err(not_found("role", name));
         }
         let assignees = self.role_assignees(name);
         if !assignees.is_empty() {
-            return Err(OpError::InUse { message: format!("role `{name}` is still assigned to {}; unassign it first", assignees.join(", ")) });
+            return Err(OpError::InUse {
+                message: format!("role `{name}` is still assigned to {}; unassign it first", assignees.join(", ")),
+            });
         }
         self.custom_roles.remove(name);
         Ok(())
@@ -264,7 +322,12 @@ impl Tenant {
                 return Err(ModelError::NotInUserDefault { permission: def.key }.into());
             }
             if !def.values.contains(value) {
-                return Err(ModelError::BadPermissionValue { permission: def.key, value: value.as_str().into(), known: def.value_names() }.into());
+                return Err(ModelError::BadPermissionValue {
+                    permission: def.key,
+                    value: value.as_str().into(),
+                    known: def.value_names(),
+                }
+                .into());
             }
         }
         self.user_default = values;
@@ -274,7 +337,9 @@ impl Tenant {
     /// Adds a space (unique id and name; the owner must exist).
     pub fn create_space(&mut self, space: Space) -> Result<(), OpError> {
         if space.name.trim().is_empty() {
-            return Err(OpError::Invalid { message: "a space needs a non-empty `name`".into() });
+            return Err(OpError::Invalid {
+                message: "a space needs a non-empty `name`".into(),
+            });
         }
         if self.space(&space.id).is_some() {
             return Err(conflict("space", &space.id));
@@ -285,7 +350,10 @@ impl Tenant {
         if self.user(&space.owner).is_none() {
             return Err(not_found("user", &space.owner));
         }
-        self.spaces.upsert(Space { members: Vec::new(), ..space.clone() });
+        self.spaces.upsert(Space {
+            members: Vec::new(),
+            ..space.clone()
+        });
         for member in &space.members {
             if let Err(error) = self.set_space_member(&space.id, member.assignee.clone(), member.roles) {
                 self.spaces.remove(&space.id);
@@ -298,13 +366,15 @@ impl Tenant {
     /// Renames a space (names stay unique) or changes its owner.
     pub fn update_space(&mut self, id: &str, name: Option<&str>, owner: Option<&str>) -> Result<(), OpError> {
         if let Some(name) = name
-            && self.spaces.iter().any(|s| s.name == name && s.id != id) {
-                return Err(conflict("space name", name));
-            }
+            && self.spaces.iter().any(|s| s.name == name && s.id != id)
+        {
+            return Err(conflict("space name", name));
+        }
         if let Some(owner) = owner
-            && self.user(owner).is_none() {
-                return Err(not_found("user", owner));
-            }
+            && self.user(owner).is_none()
+        {
+            return Err(not_found("user", owner));
+        }
         let space = self.spaces.get_mut(id).ok_or_else(|| not_found("space", id))?;
         if let Some(name) = name {
             space.name = name.to_owned();
@@ -324,7 +394,9 @@ impl Tenant {
         }
         let n_items = self.content.iter().filter(|c| c.space.as_deref() == Some(id)).count();
         if n_items > 0 {
-            return Err(OpError::InUse { message: format!("space `{id}` still holds {n_items} items; move or delete them first") });
+            return Err(OpError::InUse {
+                message: format!("space `{id}` still holds {n_items} items; move or delete them first"),
+            });
         }
         self.spaces.remove(id);
         Ok(())
@@ -335,14 +407,23 @@ impl Tenant {
         self.check_assignee(&assignee)?;
         let space = self.spaces.get_mut(space_id).ok_or_else(|| not_found("space", space_id))?;
         if roles.is_empty() {
-            return Err(OpError::Invalid { message: "an assignment needs at least one role".into() });
+            return Err(OpError::Invalid {
+                message: "an assignment needs at least one role".into(),
+            });
         }
         let assignable = space.space_type.assignable_roles();
         if let Some(role) = roles.iter().find(|r| !assignable.contains(*r)) {
-            return Err(ModelError::RoleNotAssignableInSpace { role: role.as_str(), space_type: space.space_type, assignable: assignable.names() }.into());
+            return Err(ModelError::RoleNotAssignableInSpace {
+                role: role.as_str(),
+                space_type: space.space_type,
+                assignable: assignable.names(),
+            }
+            .into());
         }
         if assignee == Assignee::User(space.owner.clone()) {
-            return Err(OpError::Invalid { message: format!("`{}` owns space `{space_id}` and holds every role already", space.owner) });
+            return Err(OpError::Invalid {
+                message: format!("`{}` owns space `{space_id}` and holds every role already", space.owner),
+            });
         }
         match space.members.iter_mut().find(|m| m.assignee == assignee) {
             Some(member) => member.roles = roles,
@@ -389,11 +470,19 @@ impl Tenant {
     pub fn move_content(&mut self, id: &str, space: Option<&str>) -> Result<(), OpError> {
         let item = self.content_item(id).ok_or_else(|| not_found("content", id))?;
         self.check_placement(id, item.kind, space)?;
-        let shareable = space.and_then(|s| self.space(s)).map_or(SpaceRoleSet::EMPTY, |s| s.space_type.shareable_roles());
-        let n_broken = self.shares.iter().filter(|s| s.resource == id && s.roles.iter().any(|r| !shareable.contains(r))).count();
+        let shareable = space
+            .and_then(|s| self.space(s))
+            .map_or(SpaceRoleSet::EMPTY, |s| s.space_type.shareable_roles());
+        let n_broken = self
+            .shares
+            .iter()
+            .filter(|s| s.resource == id && s.roles.iter().any(|r| !shareable.contains(r)))
+            .count();
         if n_broken > 0 {
             let place = space.map_or_else(|| "a personal space".to_owned(), |s| format!("space `{s}`"));
-            return Err(OpError::InUse { message: format!("`{id}` has {n_broken} shares that {place} cannot hold; remove them first") });
+            return Err(OpError::InUse {
+                message: format!("`{id}` has {n_broken} shares that {place} cannot hold; remove them first"),
+            });
         }
         if let Some(item) = self.content.get_mut(id) {
             item.space = space.map(str::to_owned);
@@ -407,7 +496,11 @@ impl Tenant {
         let Some(space) = space else { return Ok(()) };
         let target = self.space(space).ok_or_else(|| not_found("space", space))?;
         if kind == ContentKind::App && target.space_type == SpaceType::Data {
-            return Err(ModelError::AppInDataSpace { app: id.to_owned(), space: space.to_owned() }.into());
+            return Err(ModelError::AppInDataSpace {
+                app: id.to_owned(),
+                space: space.to_owned(),
+            }
+            .into());
         }
         Ok(())
     }
@@ -431,7 +524,9 @@ impl Tenant {
             }
         }
         if reference.consumer == reference.source {
-            return Err(OpError::Invalid { message: format!("`{}` cannot consume itself", reference.consumer) });
+            return Err(OpError::Invalid {
+                message: format!("`{}` cannot consume itself", reference.consumer),
+            });
         }
         if !self.uses.contains(&reference) {
             self.uses.push(reference);
@@ -444,17 +539,27 @@ impl Tenant {
         self.check_assignee(&share.assignee)?;
         let item = self.content_item(&share.resource).ok_or_else(|| not_found("app", &share.resource))?;
         if item.kind != ContentKind::App {
-            return Err(OpError::Invalid { message: format!("`{}` is not an app; only apps are shared one by one", item.id) });
+            return Err(OpError::Invalid {
+                message: format!("`{}` is not an app; only apps are shared one by one", item.id),
+            });
         }
         let space_type = item.space.as_deref().and_then(|s| self.space(s)).map(|s| s.space_type);
         let Some(space_type) = space_type.filter(|t| *t != SpaceType::Data) else {
-            return Err(OpError::Invalid { message: format!("app `{}` is not in a shared or managed space and cannot be shared one by one", item.id) });
+            return Err(OpError::Invalid {
+                message: format!("app `{}` is not in a shared or managed space and cannot be shared one by one", item.id),
+            });
         };
         let shareable = space_type.shareable_roles();
         if share.roles.is_empty() || share.roles.iter().any(|r| !shareable.contains(r)) {
-            return Err(OpError::Invalid { message: format!("a share of an app in a {space_type} space takes the roles {}", shareable.names()) });
+            return Err(OpError::Invalid {
+                message: format!("a share of an app in a {space_type} space takes the roles {}", shareable.names()),
+            });
         }
-        match self.shares.iter_mut().find(|s| s.resource == share.resource && s.assignee == share.assignee) {
+        match self
+            .shares
+            .iter_mut()
+            .find(|s| s.resource == share.resource && s.assignee == share.assignee)
+        {
             Some(existing) => existing.roles = share.roles,
             None => self.shares.push(share),
         }
@@ -505,7 +610,9 @@ fn check_custom_permissions(permissions: &BTreeMap<Permission, RoleSetting>) -> 
     for (permission, setting) in permissions {
         let def = permission.def();
         if !def.in_custom_roles {
-            return Err(OpError::Invalid { message: format!("permission `{}` cannot be set in a custom role", def.key) });
+            return Err(OpError::Invalid {
+                message: format!("permission `{}` cannot be set in a custom role", def.key),
+            });
         }
         match setting {
             RoleSetting::Value(PermissionValue::NotAllowed) => {
@@ -514,10 +621,17 @@ fn check_custom_permissions(permissions: &BTreeMap<Permission, RoleSetting>) -> 
                 });
             }
             RoleSetting::Value(value) if !def.values.contains(value) => {
-                return Err(ModelError::BadPermissionValue { permission: def.key, value: value.as_str().into(), known: def.value_names() }.into());
+                return Err(ModelError::BadPermissionValue {
+                    permission: def.key,
+                    value: value.as_str().into(),
+                    known: def.value_names(),
+                }
+                .into());
             }
             RoleSetting::UserDefault if !def.in_user_default => {
-                return Err(OpError::Invalid { message: format!("permission `{}` has no UserDefault value to follow", def.key) });
+                return Err(OpError::Invalid {
+                    message: format!("permission `{}` has no UserDefault value to follow", def.key),
+                });
             }
             _ => {}
         }
@@ -574,7 +688,15 @@ mod tests {
     }
 
     fn user(id: &str) -> User {
-        User { id: id.into(), name: id.into(), email: None, entitlement: Entitlement::Professional, status: UserStatus::Active, roles: vec![], groups: vec![] }
+        User {
+            id: id.into(),
+            name: id.into(),
+            email: None,
+            entitlement: Entitlement::Professional,
+            status: UserStatus::Active,
+            roles: vec![],
+            groups: vec![],
+        }
     }
 
     #[test]
@@ -602,13 +724,36 @@ mod tests {
     #[test]
     fn spaces_keep_unique_names_refuse_bad_roles_and_refuse_deletion_while_full() {
         let mut t = tenant();
-        let space = Space { id: "s1".into(), name: "Sales".into(), space_type: SpaceType::Shared, owner: "ann".into(), members: vec![] };
+        let space = Space {
+            id: "s1".into(),
+            name: "Sales".into(),
+            space_type: SpaceType::Shared,
+            owner: "ann".into(),
+            members: vec![],
+        };
         t.create_space(space.clone()).unwrap();
-        assert!(matches!(t.create_space(Space { id: "s2".into(), ..space.clone() }), Err(OpError::Conflict { .. })));
+        assert!(matches!(
+            t.create_space(Space {
+                id: "s2".into(),
+                ..space.clone()
+            }),
+            Err(OpError::Conflict { .. })
+        ));
         let publisher = SpaceRoleSet::of(&[SpaceRole::Publisher]);
-        assert!(matches!(t.set_space_member("s1", Assignee::User("bob".into()), publisher), Err(OpError::Model(ModelError::RoleNotAssignableInSpace { .. }))));
-        t.set_space_member("s1", Assignee::User("bob".into()), SpaceRoleSet::of(&[SpaceRole::Consumer])).unwrap();
-        t.create_content(Content { id: "a".into(), name: "a".into(), kind: ContentKind::App, space: Some("s1".into()), owner: "ann".into() }).unwrap();
+        assert!(matches!(
+            t.set_space_member("s1", Assignee::User("bob".into()), publisher),
+            Err(OpError::Model(ModelError::RoleNotAssignableInSpace { .. }))
+        ));
+        t.set_space_member("s1", Assignee::User("bob".into()), SpaceRoleSet::of(&[SpaceRole::Consumer]))
+            .unwrap();
+        t.create_content(Content {
+            id: "a".into(),
+            name: "a".into(),
+            kind: ContentKind::App,
+            space: Some("s1".into()),
+            owner: "ann".into(),
+        })
+        .unwrap();
         assert!(matches!(t.delete_space("s1"), Err(OpError::InUse { .. })));
         t.delete_content("a").unwrap();
         t.delete_space("s1").unwrap();
@@ -617,20 +762,41 @@ mod tests {
     #[test]
     fn an_app_is_never_created_in_or_moved_to_a_data_space() {
         let mut t = tenant();
-        let space = |id: &str, space_type| Space { id: id.into(), name: id.into(), space_type, owner: "ann".into(), members: vec![] };
+        let space = |id: &str, space_type| Space {
+            id: id.into(),
+            name: id.into(),
+            space_type,
+            owner: "ann".into(),
+            members: vec![],
+        };
         t.create_space(space("lake", SpaceType::Data)).unwrap();
         t.create_space(space("team", SpaceType::Shared)).unwrap();
-        let item = |id: &str, kind, space: Option<&str>| Content { id: id.into(), name: id.into(), kind, space: space.map(str::to_owned), owner: "ann".into() };
+        let item = |id: &str, kind, space: Option<&str>| Content {
+            id: id.into(),
+            name: id.into(),
+            kind,
+            space: space.map(str::to_owned),
+            owner: "ann".into(),
+        };
         let before = t.clone();
         let refused = t.create_content(item("report", ContentKind::App, Some("lake"))).unwrap_err();
-        assert_eq!(refused, OpError::Model(ModelError::AppInDataSpace { app: "report".into(), space: "lake".into() }));
+        assert_eq!(
+            refused,
+            OpError::Model(ModelError::AppInDataSpace {
+                app: "report".into(),
+                space: "lake".into()
+            })
+        );
         assert!(refused.to_string().contains("data space `lake`"), "{refused}");
         assert_eq!(t, before);
 
         t.create_content(item("dwh", ContentKind::DataConnection, Some("lake"))).unwrap();
         t.create_content(item("report", ContentKind::App, Some("team"))).unwrap();
         let before = t.clone();
-        assert!(matches!(t.move_content("report", Some("lake")), Err(OpError::Model(ModelError::AppInDataSpace { .. }))));
+        assert!(matches!(
+            t.move_content("report", Some("lake")),
+            Err(OpError::Model(ModelError::AppInDataSpace { .. }))
+        ));
         assert!(matches!(t.move_content("report", Some("nowhere")), Err(OpError::NotFound { .. })));
         assert_eq!(t, before);
         t.move_content("dwh", Some("team")).unwrap();
@@ -638,7 +804,12 @@ mod tests {
         assert_eq!(t.content_item("dwh").unwrap().space.as_deref(), Some("lake"));
 
         // A move that would strand a fine-grained share is refused too.
-        t.create_share(Share { resource: "report".into(), assignee: Assignee::User("bob".into()), roles: SpaceRoleSet::of(&[SpaceRole::Consumer]) }).unwrap();
+        t.create_share(Share {
+            resource: "report".into(),
+            assignee: Assignee::User("bob".into()),
+            roles: SpaceRoleSet::of(&[SpaceRole::Consumer]),
+        })
+        .unwrap();
         let before = t.clone();
         assert!(matches!(t.move_content("report", None), Err(OpError::InUse { .. })));
         assert_eq!(t, before);

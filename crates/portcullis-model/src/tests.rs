@@ -41,8 +41,14 @@ fn every_problem_is_reported_with_its_line() {
     let error = load_tenant_text("bad.yaml", text).unwrap_err();
     assert_eq!(error.lines.len(), 2, "{error}");
     assert!(error.lines[0].starts_with("bad.yaml:2:"), "{error}");
-    assert!(error.lines[0].contains("unknown role `Nope`") && error.lines[0].contains("TenantAdmin"), "{error}");
-    assert!(error.lines[1].starts_with("bad.yaml:3:") && error.lines[1].contains("unknown user status `asleep`"), "{error}");
+    assert!(
+        error.lines[0].contains("unknown role `Nope`") && error.lines[0].contains("TenantAdmin"),
+        "{error}"
+    );
+    assert!(
+        error.lines[1].starts_with("bad.yaml:3:") && error.lines[1].contains("unknown user status `asleep`"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -53,7 +59,11 @@ fn a_syntax_error_names_the_line() {
 
 #[test]
 fn a_custom_role_cannot_take_a_built_in_name_or_hold_too_much() {
-    let error = load_tenant_text("r.yaml", "roles:\n  - { name: Steward }\n  - { name: x, permissions: { manage-notes: sometimes } }\n").unwrap_err();
+    let error = load_tenant_text(
+        "r.yaml",
+        "roles:\n  - { name: Steward }\n  - { name: x, permissions: { manage-notes: sometimes } }\n",
+    )
+    .unwrap_err();
     let text = error.to_string();
     assert!(text.contains("name of a built-in role"), "{text}");
     assert!(text.contains("does not take the value `sometimes`"), "{text}");
@@ -81,9 +91,18 @@ fn steps_that_change_nothing_succeed_and_change_nothing() {
     tenant.leave_group("zed", "sales").unwrap();
     assert_eq!(tenant, before);
     // Only references that do not exist are refused.
-    assert!(matches!(tenant.unassign_role("Nope", &RoleTarget::Everyone), Err(ModelError::UnknownRole { .. })));
-    assert!(matches!(tenant.unassign_role("Steward", &RoleTarget::User("nobody".into())), Err(ModelError::UnknownUser { .. })));
-    assert!(matches!(tenant.unassign_role("Steward", &RoleTarget::Group("nope".into())), Err(ModelError::UnknownGroup { .. })));
+    assert!(matches!(
+        tenant.unassign_role("Nope", &RoleTarget::Everyone),
+        Err(ModelError::UnknownRole { .. })
+    ));
+    assert!(matches!(
+        tenant.unassign_role("Steward", &RoleTarget::User("nobody".into())),
+        Err(ModelError::UnknownUser { .. })
+    ));
+    assert!(matches!(
+        tenant.unassign_role("Steward", &RoleTarget::Group("nope".into())),
+        Err(ModelError::UnknownGroup { .. })
+    ));
     assert!(matches!(tenant.leave_group("ann", "nope"), Err(ModelError::UnknownGroup { .. })));
     assert!(matches!(tenant.leave_group("nobody", "sales"), Err(ModelError::UnknownUser { .. })));
     assert_eq!(tenant, before);
@@ -92,7 +111,12 @@ fn steps_that_change_nothing_succeed_and_change_nothing() {
 #[test]
 fn a_login_of_a_user_who_is_not_active_records_nothing() {
     let mut tenant = load_tenant_text("t.yaml", TENANT).unwrap();
-    for status in [crate::UserStatus::Invited, crate::UserStatus::Disabled, crate::UserStatus::Deleted, crate::UserStatus::Provisioned] {
+    for status in [
+        crate::UserStatus::Invited,
+        crate::UserStatus::Disabled,
+        crate::UserStatus::Deleted,
+        crate::UserStatus::Provisioned,
+    ] {
         tenant.set_user_status("ann", status).unwrap();
         let before = tenant.clone();
         assert!(tenant.record_login("ann").unwrap().is_empty(), "{status}");
@@ -106,8 +130,14 @@ fn a_login_of_a_user_who_is_not_active_records_nothing() {
 fn mutations_refuse_unknown_names_and_change_nothing() {
     let mut tenant = load_tenant_text("t.yaml", TENANT).unwrap();
     let before = tenant.clone();
-    assert!(matches!(tenant.assign_role("Nope", &RoleTarget::Everyone), Err(ModelError::UnknownRole { .. })));
-    assert!(matches!(tenant.assign_role("UserDefault", &RoleTarget::Everyone), Err(ModelError::UserDefaultNotAssignable)));
+    assert!(matches!(
+        tenant.assign_role("Nope", &RoleTarget::Everyone),
+        Err(ModelError::UnknownRole { .. })
+    ));
+    assert!(matches!(
+        tenant.assign_role("UserDefault", &RoleTarget::Everyone),
+        Err(ModelError::UserDefaultNotAssignable)
+    ));
     assert!(matches!(tenant.join_group("ann", "nope"), Err(ModelError::UnknownGroup { .. })));
     assert!(matches!(tenant.join_group("ann", "sales"), Err(ModelError::AlreadyMember { .. })));
     assert!(matches!(tenant.leave_group("zed", "nope"), Err(ModelError::UnknownGroup { .. })));
@@ -120,7 +150,10 @@ fn login_records_toggle_roles_for_matching_entitlements_only() {
     assert_eq!(tenant.record_login("ann").unwrap(), ["SharedSpaceCreator"]);
     assert!(tenant.record_login("zed").unwrap().is_empty(), "analyzers are not Professionals");
     let recorded = tenant.user("ann").unwrap().roles.iter().find(|r| r.role == "SharedSpaceCreator").unwrap();
-    assert_eq!(recorded.origin, DirectOrigin::Setting(TenantSetting::AutoAssignCreateSharedSpacesRoleToProfessionals));
+    assert_eq!(
+        recorded.origin,
+        DirectOrigin::Setting(TenantSetting::AutoAssignCreateSharedSpacesRoleToProfessionals)
+    );
     // Turning the toggle off keeps what was recorded; a second login records nothing new.
     tenant.set_setting(TenantSetting::AutoAssignCreateSharedSpacesRoleToProfessionals, false);
     assert!(tenant.record_login("ann").unwrap().is_empty());
@@ -134,9 +167,15 @@ fn user_default_accepts_only_its_permissions_and_values() {
     tenant.set_user_default(download, PermissionValue::NoData).unwrap();
     assert_eq!(tenant.user_default_value(download), Some(PermissionValue::NoData));
     let shared_automations = Permission::parse("manage-automations-shared").unwrap();
-    assert!(matches!(tenant.set_user_default(shared_automations, PermissionValue::Allowed), Err(ModelError::NotInUserDefault { .. })));
+    assert!(matches!(
+        tenant.set_user_default(shared_automations, PermissionValue::Allowed),
+        Err(ModelError::NotInUserDefault { .. })
+    ));
     let notes = Permission::parse("manage-notes").unwrap();
-    assert!(matches!(tenant.set_user_default(notes, PermissionValue::NoData), Err(ModelError::BadPermissionValue { .. })));
+    assert!(matches!(
+        tenant.set_user_default(notes, PermissionValue::NoData),
+        Err(ModelError::BadPermissionValue { .. })
+    ));
 }
 
 #[test]
@@ -168,10 +207,15 @@ settings:
     let tenant = load_tenant_text("t.yaml", text).unwrap();
     assert_eq!(tenant.settings.len(), 6);
     assert!(tenant.setting(TenantSetting::EnableAnalyticCreation));
-    assert_eq!(TenantSetting::parse("enableAnalyticCreation"), Some(TenantSetting::EnableAnalyticCreation));
+    assert_eq!(
+        TenantSetting::parse("enableAnalyticCreation"),
+        Some(TenantSetting::EnableAnalyticCreation)
+    );
     assert_eq!(TenantSetting::EnableAnalyticCreation.toggle_role(), None, "deprecated: it gives no role");
 
-    let error = load_tenant_text("t.yaml", "users: [ { id: ann } ]\nsettings:\n  enableAnalyticsCreation: true\n").unwrap_err().to_string();
+    let error = load_tenant_text("t.yaml", "users: [ { id: ann } ]\nsettings:\n  enableAnalyticsCreation: true\n")
+        .unwrap_err()
+        .to_string();
     assert!(error.starts_with("t.yaml:3:3:"), "{error}");
     assert!(error.contains("unknown tenant setting `enableAnalyticsCreation`"), "{error}");
     assert!(error.contains("enableAnalyticCreation"), "the hint lists the known names: {error}");
@@ -179,14 +223,22 @@ settings:
 
 /// Runs `f` on a thread with a test thread's default stack (2 MiB).
 fn on_test_stack(f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new().stack_size(2 << 20).spawn(f).expect("a thread starts").join().expect("no panic");
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(f)
+        .expect("a thread starts")
+        .join()
+        .expect("no panic");
 }
 
 #[test]
 fn a_deeply_nested_document_is_refused_naming_the_limit() {
     on_test_stack(|| {
         // Deep junk beside the tenant of a scenario file, and a problem that needs the line index.
-        let text = format!("tenant:\n  users:\n    - {{ id: ann, roles: [Nope] }}\njunk:\n  {}x\n", "- ".repeat(100_000));
+        let text = format!(
+            "tenant:\n  users:\n    - {{ id: ann, roles: [Nope] }}\njunk:\n  {}x\n",
+            "- ".repeat(100_000)
+        );
         let error = load_tenant_text("deep.yaml", &text).unwrap_err().to_string();
         assert!(error.contains("nests deeper than 64 levels"), "{error}");
         assert!(error.starts_with("deep.yaml:5:"), "{error}");
@@ -200,7 +252,11 @@ fn a_deeply_nested_document_is_refused_naming_the_limit() {
 fn aliases_that_expand_past_the_limit_are_refused() {
     // One anchored list of 1,000 groups, used by 200 users: 200,000 nodes from a 30 KB file.
     let groups: Vec<String> = (0..1_000).map(|i| format!("g{i}")).collect();
-    let mut text = format!("groups: [{}]\nusers:\n  - {{ id: u0, groups: &many [{}] }}\n", groups.iter().map(|g| format!("{{ name: {g} }}")).collect::<Vec<_>>().join(", "), groups.join(", "));
+    let mut text = format!(
+        "groups: [{}]\nusers:\n  - {{ id: u0, groups: &many [{}] }}\n",
+        groups.iter().map(|g| format!("{{ name: {g} }}")).collect::<Vec<_>>().join(", "),
+        groups.join(", ")
+    );
     for i in 1..200 {
         text.push_str(&format!("  - {{ id: u{i}, groups: *many }}\n"));
     }

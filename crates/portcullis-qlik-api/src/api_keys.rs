@@ -103,34 +103,21 @@ fn manages_users(ctx: &Ctx<'_>) -> bool {
 /// Whose keys a list may read: `None` = everyone's (admins), else the caller's only.
 pub fn list_owner(ctx: &Ctx<'_>) -> Result<Option<String>, ApiError> {
     ctx.caller_idx()?;
-    Ok(if manages_users(ctx) {
-        None
-    } else {
-        Some(ctx.caller.user_id.clone())
-    })
+    Ok(if manages_users(ctx) { None } else { Some(ctx.caller.user_id.clone()) })
 }
 
 /// `GET /api-keys` over the keys the host returned for [`list_owner`].
 pub fn list(ctx: &Ctx<'_>, keys: Vec<ApiKeyInfo>, query: &Query) -> Result<ApiKeyPage, ApiError> {
-    let sort = parse_sort(
-        S,
-        query.get("sort"),
-        &["createdByUser", "sub", "status", "description", "created"],
-    )?;
+    let sort = parse_sort(S, query.get("sort"), &["createdByUser", "sub", "status", "description", "created"])?;
     let wanted_status = query.get("status");
     if let Some(s) = wanted_status.filter(|s| !["active", "expired", "revoked"].contains(s)) {
-        return Err(ApiError::bad_request(
-            S,
-            format!("`status` is active, expired or revoked, not `{s}`"),
-        ));
+        return Err(ApiError::bad_request(S, format!("`status` is active, expired or revoked, not `{s}`")));
     }
     let wanted_user = query.get("sub").or(query.get("createdByUser"));
     let mut items: Vec<ApiKeyDto> = keys
         .iter()
         .map(|k| key_dto(ctx, k, None))
-        .filter(|k| {
-            wanted_status.is_none_or(|s| k.status == s) && wanted_user.is_none_or(|u| k.sub == u)
-        })
+        .filter(|k| wanted_status.is_none_or(|s| k.status == s) && wanted_user.is_none_or(|u| k.sub == u))
         .collect();
     sort_by_keys(&mut items, &sort, |k, field| match field {
         "createdByUser" => k.created_by_user.clone(),
@@ -157,35 +144,21 @@ pub fn plan_create(ctx: &Ctx<'_>, body: &Value) -> Result<NewApiKey, ApiError> {
     let user_id = match body.get("sub").and_then(Value::as_str) {
         None => ctx.caller.user_id.clone(),
         Some(sub) => {
-            let subject = user_subject_by_id(ctx.tenant, sub)
-                .ok_or_else(|| ApiError::bad_request(S, format!("no user with id `{sub}`")))?;
+            let subject = user_subject_by_id(ctx.tenant, sub).ok_or_else(|| ApiError::bad_request(S, format!("no user with id `{sub}`")))?;
             if subject != ctx.caller.user_id && !manages_users(ctx) {
-                return Err(ApiError::forbidden(
-                    S,
-                    "only user administrators create keys for other users",
-                ));
+                return Err(ApiError::forbidden(S, "only user administrators create keys for other users"));
             }
             subject
         }
     };
-    if let Some(kind) = body
-        .get("subType")
-        .and_then(Value::as_str)
-        .filter(|k| *k != "user")
-    {
-        return Err(ApiError::bad_request(
-            S,
-            format!("Portcullis issues keys for users only, not `{kind}`"),
-        ));
+    if let Some(kind) = body.get("subType").and_then(Value::as_str).filter(|k| *k != "user") {
+        return Err(ApiError::bad_request(S, format!("Portcullis issues keys for users only, not `{kind}`")));
     }
     let lifetime = match body.get("expiry").and_then(Value::as_str) {
         None => DEFAULT_EXPIRY_SECONDS,
-        Some(text) => parse_duration(text).ok_or_else(|| {
-            ApiError::bad_request(
-                S,
-                format!("`expiry` is an ISO 8601 duration such as `P7D`, not `{text}`"),
-            )
-        })?,
+        Some(text) => {
+            parse_duration(text).ok_or_else(|| ApiError::bad_request(S, format!("`expiry` is an ISO 8601 duration such as `P7D`, not `{text}`")))?
+        }
     };
     Ok(NewApiKey {
         user_id,

@@ -68,20 +68,15 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// The caller's index; a credential of a user who no longer exists is refused with 401.
     pub fn caller_idx(&self) -> Result<UserIdx, ApiError> {
-        self.snapshot.user_idx(&self.caller.user_id).ok_or_else(|| {
-            ApiError::unauthorized(format!(
-                "the credential's user `{}` no longer exists",
-                self.caller.user_id
-            ))
-        })
+        self.snapshot
+            .user_idx(&self.caller.user_id)
+            .ok_or_else(|| ApiError::unauthorized(format!("the credential's user `{}` no longer exists", self.caller.user_id)))
     }
 
     fn channel(&self, user: UserIdx) -> Option<Channel<'a>> {
         Some(match &self.caller.channel {
             CallerChannel::ApiKey { .. } => Channel::ApiKey,
-            CallerChannel::OAuth { client_id } => {
-                Channel::OAuth(self.snapshot.client_idx(client_id)?)
-            }
+            CallerChannel::OAuth { client_id } => Channel::OAuth(self.snapshot.client_idx(client_id)?),
             CallerChannel::Session => Channel::Session(&self.snapshot.user(user).rights),
         })
     }
@@ -113,10 +108,7 @@ impl<'a> Ctx<'a> {
         if self.allowed(action, Resource::Tenant) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(
-                service,
-                format!("the caller may not `{action}`"),
-            ))
+            Err(ApiError::forbidden(service, format!("the caller may not `{action}`")))
         }
     }
 

@@ -60,10 +60,7 @@ pub fn role_kind(tenant: &Tenant, name: &str) -> (&'static str, &'static str) {
     match tenant.role(name) {
         Some(RoleRef::Builtin(role)) => ("default", role.level.as_str()),
         Some(RoleRef::Custom(role)) => {
-            let admin = role
-                .permissions
-                .keys()
-                .any(|p| p.def().permission_type == PermissionType::Admin);
+            let admin = role.permissions.keys().any(|p| p.def().permission_type == PermissionType::Admin);
             ("custom", if admin { "admin" } else { "user" })
         }
         None => ("custom", "user"),
@@ -87,12 +84,8 @@ pub fn group_ref(tenant: &Tenant, name: &str) -> GroupRefDto {
     GroupRefDto {
         id: ids::group_id(name),
         name: name.to_owned(),
-        provider_type: group
-            .map(|g| provider_word(g.provider_type))
-            .unwrap_or("idp"),
-        assigned_roles: group
-            .map(|g| g.roles.iter().map(|r| role_ref(tenant, r)).collect())
-            .unwrap_or_default(),
+        provider_type: group.map(|g| provider_word(g.provider_type)).unwrap_or("idp"),
+        assigned_roles: group.map(|g| g.roles.iter().map(|r| role_ref(tenant, r)).collect()).unwrap_or_default(),
     }
 }
 
@@ -104,47 +97,29 @@ pub fn provider_word(provider_type: ProviderType) -> &'static str {
 /// Every role name the tenant knows, UserDefault included.
 pub fn all_role_names(tenant: &Tenant) -> Vec<String> {
     let mut names = vec![USER_DEFAULT.to_owned()];
-    names.extend(
-        portcullis_model::role::BUILTIN_ROLES
-            .iter()
-            .map(|r| r.name.to_owned()),
-    );
+    names.extend(portcullis_model::role::BUILTIN_ROLES.iter().map(|r| r.name.to_owned()));
     names.extend(tenant.custom_roles.iter().map(|r| r.name.clone()));
     names
 }
 
 /// The role with this API id.
 pub fn role_name_by_id(tenant: &Tenant, id: &str) -> Option<String> {
-    all_role_names(tenant)
-        .into_iter()
-        .find(|name| ids::role_id(name) == id)
+    all_role_names(tenant).into_iter().find(|name| ids::role_id(name) == id)
 }
 
 /// The group with this API id (not Everyone).
 pub fn group_name_by_id(tenant: &Tenant, id: &str) -> Option<String> {
-    tenant
-        .groups
-        .iter()
-        .find(|g| ids::group_id(&g.name) == id)
-        .map(|g| g.name.clone())
+    tenant.groups.iter().find(|g| ids::group_id(&g.name) == id).map(|g| g.name.clone())
 }
 
 /// The user (subject) with this API id.
 pub fn user_subject_by_id(tenant: &Tenant, id: &str) -> Option<String> {
-    tenant
-        .users
-        .iter()
-        .find(|u| ids::user_id(&u.id) == id)
-        .map(|u| u.id.clone())
+    tenant.users.iter().find(|u| ids::user_id(&u.id) == id).map(|u| u.id.clone())
 }
 
 /// Resolves a role reference: `{"id"}`, `{"name"}`, or a bare string (an id, else a name).
 /// UserDefault is nobody's to assign.
-pub fn resolve_role_ref(
-    service: Service,
-    tenant: &Tenant,
-    value: &Value,
-) -> Result<String, ApiError> {
+pub fn resolve_role_ref(service: Service, tenant: &Tenant, value: &Value) -> Result<String, ApiError> {
     let (id, name) = reference_parts(value);
     let found = match (&id, &name) {
         (Some(id), _) => role_name_by_id(tenant, id).or_else(|| {
@@ -161,35 +136,22 @@ pub fn resolve_role_ref(
         (None, None) => {
             return Err(ApiError::bad_request(
                 service,
-                format!(
-                    "a role reference is `{{\"id\": ...}}` or `{{\"name\": ...}}`, not `{value}`"
-                ),
+                format!("a role reference is `{{\"id\": ...}}` or `{{\"name\": ...}}`, not `{value}`"),
             ));
         }
     };
     match found {
-        Some(name) if name == USER_DEFAULT => Err(ApiError::bad_request(
-            service,
-            "UserDefault applies to every user and cannot be assigned",
-        )),
+        Some(name) if name == USER_DEFAULT => Err(ApiError::bad_request(service, "UserDefault applies to every user and cannot be assigned")),
         Some(name) => Ok(name),
         None => Err(ApiError::bad_request(
             service,
-            format!(
-                "no role {}; known roles: {}",
-                describe_ref(&id, &name),
-                tenant.known_role_names()
-            ),
+            format!("no role {}; known roles: {}", describe_ref(&id, &name), tenant.known_role_names()),
         )),
     }
 }
 
 /// Resolves a list of role references (a JSON array).
-pub fn resolve_role_refs(
-    service: Service,
-    tenant: &Tenant,
-    value: &Value,
-) -> Result<Vec<String>, ApiError> {
+pub fn resolve_role_refs(service: Service, tenant: &Tenant, value: &Value) -> Result<Vec<String>, ApiError> {
     let Some(items) = value.as_array() else {
         return Err(ApiError::bad_request(
             service,
@@ -207,11 +169,7 @@ pub fn resolve_role_refs(
 }
 
 /// Resolves a group reference: `{"id"}`, `{"name"}` or a bare id string.
-pub fn resolve_group_ref(
-    service: Service,
-    tenant: &Tenant,
-    value: &Value,
-) -> Result<String, ApiError> {
+pub fn resolve_group_ref(service: Service, tenant: &Tenant, value: &Value) -> Result<String, ApiError> {
     let (id, name) = reference_parts(value);
     if id.as_deref() == Some(ids::EVERYONE_ID) {
         return Err(ApiError::bad_request(
@@ -225,15 +183,11 @@ pub fn resolve_group_ref(
         (None, None) => {
             return Err(ApiError::bad_request(
                 service,
-                format!(
-                    "a group reference is an id or `{{\"id\"}}` / `{{\"name\"}}`, not `{value}`"
-                ),
+                format!("a group reference is an id or `{{\"id\"}}` / `{{\"name\"}}`, not `{value}`"),
             ));
         }
     };
-    found.ok_or_else(|| {
-        ApiError::bad_request(service, format!("no group {}", describe_ref(&id, &name)))
-    })
+    found.ok_or_else(|| ApiError::bad_request(service, format!("no group {}", describe_ref(&id, &name))))
 }
 
 fn reference_parts(value: &Value) -> (Option<String>, Option<String>) {
@@ -267,11 +221,7 @@ pub fn project_fields(value: Value, fields: Option<&str>) -> Value {
     };
     let wanted: Vec<&str> = fields.split(',').map(str::trim).collect();
     match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .filter(|(k, _)| wanted.contains(&k.as_str()))
-                .collect(),
-        ),
+        Value::Object(map) => Value::Object(map.into_iter().filter(|(k, _)| wanted.contains(&k.as_str())).collect()),
         other => other,
     }
 }

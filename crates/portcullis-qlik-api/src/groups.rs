@@ -9,17 +9,13 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::caller::Ctx;
-use crate::dto::{
-    ListDto, RoleRefDto, group_name_by_id, provider_word, resolve_role_refs, role_ref,
-};
+use crate::dto::{ListDto, RoleRefDto, group_name_by_id, provider_word, resolve_role_refs, role_ref};
 use crate::err::{ApiError, Service};
 use crate::ids::{self, EVERYONE_ID, EVERYONE_NAME};
 use crate::mutation::{AuditNote, Mutation};
-use portcullis_model::Change;
-use crate::paging::{
-    Href, Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys,
-};
+use crate::paging::{Href, Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
 use crate::patch::parse_patch;
+use portcullis_model::Change;
 
 const S: Service = Service::Groups;
 
@@ -35,14 +31,7 @@ pub const FILTER_ATTRIBUTES: &[&str] = &[
 ];
 
 /// Fields `sort` may name.
-pub const SORT_FIELDS: &[&str] = &[
-    "name",
-    "id",
-    "providerType",
-    "status",
-    "createdAt",
-    "lastUpdatedAt",
-];
+pub const SORT_FIELDS: &[&str] = &["name", "id", "providerType", "status", "createdAt", "lastUpdatedAt"];
 
 /// A group on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -87,11 +76,7 @@ pub fn everyone_dto(tenant: &Tenant, api_base: &str) -> GroupDto {
         name: EVERYONE_NAME.to_owned(),
         provider_type: None,
         status: "active",
-        assigned_roles: tenant
-            .everyone_roles
-            .iter()
-            .map(|r| role_ref(tenant, r))
-            .collect(),
+        assigned_roles: tenant.everyone_roles.iter().map(|r| role_ref(tenant, r)).collect(),
         links: SelfLink::new(api_base, &format!("/groups/{EVERYONE_ID}")),
     }
 }
@@ -115,19 +100,9 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<GroupDto>, ApiError>
     let total_results = query.flag(S, "totalResults")?;
     if query.flag(S, "systemGroups")? {
         if let Some((other, _)) = query.pairs.iter().find(|(k, _)| k != "systemGroups") {
-            return Err(ApiError::bad_request(
-                S,
-                format!("`systemGroups` cannot be combined with `{other}`"),
-            ));
+            return Err(ApiError::bad_request(S, format!("`systemGroups` cannot be combined with `{other}`")));
         }
-        let page = paginate(
-            vec![everyone_dto(ctx.tenant, ctx.api_base)],
-            query,
-            S,
-            STANDARD,
-            ctx.api_base,
-            "/groups",
-        )?;
+        let page = paginate(vec![everyone_dto(ctx.tenant, ctx.api_base)], query, S, STANDARD, ctx.api_base, "/groups")?;
         return Ok(ListDto {
             data: page.items,
             links: page.links,
@@ -140,25 +115,14 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<GroupDto>, ApiError>
         .tenant
         .groups
         .iter()
-        .filter(|g| {
-            filter
-                .as_ref()
-                .is_none_or(|f| f.matches(&|attr| attribute(ctx.tenant, g, attr)))
-        })
+        .filter(|g| filter.as_ref().is_none_or(|f| f.matches(&|attr| attribute(ctx.tenant, g, attr))))
         .collect();
     sort_by_keys(&mut groups, &sort, |g, field| {
-        attribute(ctx.tenant, g, field)
-            .into_iter()
-            .next()
-            .unwrap_or_default()
+        attribute(ctx.tenant, g, field).into_iter().next().unwrap_or_default()
     });
     let page = paginate(groups, query, S, STANDARD, ctx.api_base, "/groups")?;
     Ok(ListDto {
-        data: page
-            .items
-            .iter()
-            .map(|g| group_dto(ctx.tenant, ctx.api_base, g))
-            .collect(),
+        data: page.items.iter().map(|g| group_dto(ctx.tenant, ctx.api_base, g)).collect(),
         links: page.links,
         total_results: total_results.then_some(page.total),
     })
@@ -188,25 +152,16 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<GroupDto>, ApiErro
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request(S, "a group needs a `name`"))?;
     if name.chars().count() > 256 {
-        return Err(ApiError::bad_request(
-            S,
-            "a group name has at most 256 characters",
-        ));
+        return Err(ApiError::bad_request(S, "a group name has at most 256 characters"));
     }
     if name == EVERYONE_NAME {
-        return Err(ApiError::conflict(
-            S,
-            format!("`{EVERYONE_NAME}` is the system group Everyone"),
-        ));
+        return Err(ApiError::conflict(S, format!("`{EVERYONE_NAME}` is the system group Everyone")));
     }
     let provider_type = match body.get("providerType").and_then(Value::as_str) {
         None | Some("idp") => ProviderType::Idp,
         Some("custom") => ProviderType::Custom,
         Some(other) => {
-            return Err(ApiError::bad_request(
-                S,
-                format!("`providerType` is `idp` or `custom`, not `{other}`"),
-            ));
+            return Err(ApiError::bad_request(S, format!("`providerType` is `idp` or `custom`, not `{other}`")));
         }
     };
     let roles = match body.get("assignedRoles") {
@@ -236,10 +191,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<GroupDto>, ApiErro
 pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::GroupManage)?;
     if id == EVERYONE_ID {
-        return Err(ApiError::bad_request(
-            S,
-            "Everyone's roles are changed through `/groups/settings`",
-        ));
+        return Err(ApiError::bad_request(S, "Everyone's roles are changed through `/groups/settings`"));
     }
     let name = find(ctx, id)?.name.clone();
     let mut changes = Vec::new();
@@ -252,21 +204,13 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
             ("replace", "name" | "description") => {
                 return Err(ApiError::bad_request(
                     S,
-                    format!(
-                        "`{}` of a group cannot be changed in Portcullis; create a new group instead",
-                        op.target()
-                    ),
+                    format!("`{}` of a group cannot be changed in Portcullis; create a new group instead", op.target()),
                 ));
             }
             _ => return Err(op.unsupported(S)),
         }
     }
-    let note = AuditNote::new(
-        EventType::GroupUpdated,
-        "group",
-        id,
-        json!({ "name": name, "patch": body }),
-    );
+    let note = AuditNote::new(EventType::GroupUpdated, "group", id, json!({ "name": name, "patch": body }));
     Ok(Mutation::new(changes, note, S, 400, ()))
 }
 
@@ -277,12 +221,7 @@ pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
         return Err(ApiError::bad_request(S, "Everyone cannot be deleted"));
     }
     let name = find(ctx, id)?.name.clone();
-    let note = AuditNote::new(
-        EventType::GroupDeleted,
-        "group",
-        id,
-        json!({ "name": name }),
-    );
+    let note = AuditNote::new(EventType::GroupDeleted, "group", id, json!({ "name": name }));
     Ok(Mutation::new(vec![Change::DeleteGroup { name }], note, S, 409, ()))
 }
 
@@ -317,11 +256,7 @@ pub fn settings(ctx: &Ctx<'_>) -> Result<GroupSettingsDto, ApiError> {
 }
 
 fn settings_dto(tenant: &Tenant, api_base: &str) -> GroupSettingsDto {
-    let roles: Vec<RoleRefDto> = tenant
-        .everyone_roles
-        .iter()
-        .map(|r| role_ref(tenant, r))
-        .collect();
+    let roles: Vec<RoleRefDto> = tenant.everyone_roles.iter().map(|r| role_ref(tenant, r)).collect();
     GroupSettingsDto {
         tenant_id: ids::tenant_id(&tenant.name),
         auto_create_groups: true,
@@ -347,8 +282,7 @@ pub fn patch_settings(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<()>, ApiEr
                 let roles = resolve_role_refs(S, ctx.tenant, op.value(S)?)?;
                 changes.push(Change::ReplaceEveryoneRoles { roles });
             }
-            ("replace", "autoCreateGroups" | "syncIdpGroups")
-                if op.value(S)?.as_bool() == Some(true) => {}
+            ("replace", "autoCreateGroups" | "syncIdpGroups") if op.value(S)?.as_bool() == Some(true) => {}
             ("replace", "autoCreateGroups" | "syncIdpGroups") => {
                 return Err(ApiError::bad_request(
                     S,

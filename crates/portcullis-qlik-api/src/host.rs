@@ -31,7 +31,10 @@ pub struct TenantState {
 
 impl fmt::Debug for TenantState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TenantState").field("tenant", &self.tenant.name).field("revision", &self.revision).finish()
+        f.debug_struct("TenantState")
+            .field("tenant", &self.tenant.name)
+            .field("revision", &self.revision)
+            .finish()
     }
 }
 
@@ -117,47 +120,23 @@ pub enum HostError {
 /// The server side of the API.
 pub trait ApiHost: Clone + Send + Sync + 'static {
     /// The tenant's current state.
-    fn tenant_state(
-        &self,
-        tenant: &str,
-    ) -> impl Future<Output = Result<TenantState, HostError>> + Send;
+    fn tenant_state(&self, tenant: &str) -> impl Future<Output = Result<TenantState, HostError>> + Send;
 
     /// Applies the commit's changes to the tenant at `base_revision` (all or none) and stores
     /// what they touched in one transaction, with the notes' events; returns the new revision
     /// ([`HostError::Rejected`] when the model refuses one). The next [`ApiHost::tenant_state`] (and every decision) sees the change.
-    fn commit(
-        &self,
-        tenant: &str,
-        commit: Commit<'_>,
-    ) -> impl Future<Output = Result<u64, HostError>> + Send;
+    fn commit(&self, tenant: &str, commit: Commit<'_>) -> impl Future<Output = Result<u64, HostError>> + Send;
 
     /// Creates an API key.
-    fn create_api_key(
-        &self,
-        tenant: &str,
-        key: NewApiKey,
-    ) -> impl Future<Output = Result<CreatedApiKey, HostError>> + Send;
+    fn create_api_key(&self, tenant: &str, key: NewApiKey) -> impl Future<Output = Result<CreatedApiKey, HostError>> + Send;
 
     /// The tenant's API keys, or one user's.
-    fn api_keys(
-        &self,
-        tenant: &str,
-        user_id: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<ApiKeyInfo>, HostError>> + Send;
+    fn api_keys(&self, tenant: &str, user_id: Option<&str>) -> impl Future<Output = Result<Vec<ApiKeyInfo>, HostError>> + Send;
 
     /// Revokes a key.
-    fn revoke_api_key(
-        &self,
-        tenant: &str,
-        key_id: &str,
-    ) -> impl Future<Output = Result<(), HostError>> + Send;
+    fn revoke_api_key(&self, tenant: &str, key_id: &str) -> impl Future<Output = Result<(), HostError>> + Send;
 
     /// Creates a secret for an OAuth client of the tenant; returns it in clear (shown once).
     /// `client_credentials` tokens of that secret act as `bot_user` (the creator).
-    fn create_client_secret(
-        &self,
-        tenant: &str,
-        client_id: &str,
-        bot_user: &str,
-    ) -> impl Future<Output = Result<String, HostError>> + Send;
+    fn create_client_secret(&self, tenant: &str, client_id: &str, bot_user: &str) -> impl Future<Output = Result<String, HostError>> + Send;
 }

@@ -61,10 +61,7 @@ pub fn hashed_id(kind: IdKind, key: &str) -> String {
 
 /// True for 24 lowercase hex characters.
 pub fn is_api_id(text: &str) -> bool {
-    text.len() == 24
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    text.len() == 24 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A user's id.
@@ -89,11 +86,7 @@ pub fn tenant_id(name: &str) -> String {
 
 /// A space's id: its key when that already is an id, else the key's hash.
 pub fn space_id(key: &str) -> String {
-    if is_api_id(key) {
-        key.to_owned()
-    } else {
-        hashed_id(IdKind::Space, key)
-    }
+    if is_api_id(key) { key.to_owned() } else { hashed_id(IdKind::Space, key) }
 }
 
 /// A content item's id, like [`space_id`].
@@ -115,18 +108,12 @@ pub fn assignee_key(assignee: &portcullis_model::Assignee) -> String {
 
 /// A space assignment's id.
 pub fn assignment_id(space_key: &str, assignee: &portcullis_model::Assignee) -> String {
-    hashed_id(
-        IdKind::Assignment,
-        &format!("{space_key}\0{}", assignee_key(assignee)),
-    )
+    hashed_id(IdKind::Assignment, &format!("{space_key}\0{}", assignee_key(assignee)))
 }
 
 /// A share's id.
 pub fn share_id(content_key: &str, assignee: &portcullis_model::Assignee) -> String {
-    hashed_id(
-        IdKind::Share,
-        &format!("{content_key}\0{}", assignee_key(assignee)),
-    )
+    hashed_id(IdKind::Share, &format!("{content_key}\0{}", assignee_key(assignee)))
 }
 
 /// A fresh model key for a space or content created through the API: an id derived from

@@ -26,12 +26,7 @@ pub struct AuditNote {
 
 impl AuditNote {
     /// A note.
-    pub fn new(
-        event: EventType,
-        resource_kind: &'static str,
-        resource_id: impl Into<String>,
-        data: serde_json::Value,
-    ) -> AuditNote {
+    pub fn new(event: EventType, resource_kind: &'static str, resource_id: impl Into<String>, data: serde_json::Value) -> AuditNote {
         AuditNote {
             event,
             resource_kind,
@@ -76,7 +71,12 @@ impl<T> Mutation<T> {
     /// The usual write: its changes, one note, a ready body; a refusal is answered with
     /// `ApiError::from_op(service, in_use_status, _)`.
     pub fn new(changes: Vec<Change>, note: AuditNote, service: Service, in_use_status: u16, body: T) -> Mutation<T> {
-        Mutation { changes, notes: vec![note], refusal: (service, in_use_status), body: Reply::Ready(body) }
+        Mutation {
+            changes,
+            notes: vec![note],
+            refusal: (service, in_use_status),
+            body: Reply::Ready(body),
+        }
     }
 
     /// Like [`Mutation::new`], with the body computed on the committed state.
@@ -87,7 +87,12 @@ impl<T> Mutation<T> {
         in_use_status: u16,
         body: impl FnOnce(&Ctx<'_>) -> Result<T, ApiError> + Send + Sync + 'static,
     ) -> Mutation<T> {
-        Mutation { changes, notes: vec![note], refusal: (service, in_use_status), body: Reply::After(Box::new(body)) }
+        Mutation {
+            changes,
+            notes: vec![note],
+            refusal: (service, in_use_status),
+            body: Reply::After(Box::new(body)),
+        }
     }
 
     /// The answer to the model's refusal of one of the changes.

@@ -13,9 +13,9 @@ use crate::dto::ListDto;
 use crate::err::{ApiError, Service};
 use crate::ids::{self, IdKind};
 use crate::mutation::{AuditNote, Mutation};
-use portcullis_model::Change;
 use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
 use crate::patch::parse_patch;
+use portcullis_model::Change;
 
 const S: Service = Service::OauthClients;
 
@@ -76,50 +76,26 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<OauthClientDto>, Api
     let filter = parse_filter(
         S,
         query.get("filter"),
-        &[
-            "clientId",
-            "clientName",
-            "appType",
-            "tenantId",
-            "createdByType",
-        ],
+        &["clientId", "clientName", "appType", "tenantId", "createdByType"],
     )?;
     let sort = parse_sort(
         S,
         query.get("sort"),
-        &[
-            "clientId",
-            "clientName",
-            "appType",
-            "tenantId",
-            "createdAt",
-            "updatedAt",
-        ],
+        &["clientId", "clientName", "appType", "tenantId", "createdAt", "updatedAt"],
     )?;
     let total_results = query.flag(S, "totalResults")?;
     let mut clients: Vec<&OauthClient> = ctx
         .tenant
         .oauth_clients
         .iter()
-        .filter(|c| {
-            filter
-                .as_ref()
-                .is_none_or(|f| f.matches(&|a| attribute(ctx.tenant, c, a)))
-        })
+        .filter(|c| filter.as_ref().is_none_or(|f| f.matches(&|a| attribute(ctx.tenant, c, a))))
         .collect();
     sort_by_keys(&mut clients, &sort, |c, field| {
-        attribute(ctx.tenant, c, field)
-            .into_iter()
-            .next()
-            .unwrap_or_default()
+        attribute(ctx.tenant, c, field).into_iter().next().unwrap_or_default()
     });
     let page = paginate(clients, query, S, STANDARD, ctx.api_base, "/oauth-clients")?;
     Ok(ListDto {
-        data: page
-            .items
-            .iter()
-            .map(|c| client_dto(ctx.tenant, ctx.api_base, c))
-            .collect(),
+        data: page.items.iter().map(|c| client_dto(ctx.tenant, ctx.api_base, c)).collect(),
         links: page.links,
         total_results: total_results.then_some(page.total),
     })
@@ -143,15 +119,12 @@ fn scopes(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
         Some(Value::Array(items)) => items
             .iter()
             .map(|v| {
-                v.as_str().map(str::to_owned).ok_or_else(|| {
-                    ApiError::bad_request(S, "`allowedScopes` must be an array of strings")
-                })
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| ApiError::bad_request(S, "`allowedScopes` must be an array of strings"))
             })
             .collect(),
-        Some(_) => Err(ApiError::bad_request(
-            S,
-            "`allowedScopes` must be an array of strings",
-        )),
+        Some(_) => Err(ApiError::bad_request(S, "`allowedScopes` must be an array of strings")),
     }
 }
 
@@ -164,11 +137,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<OauthClientDto>, A
         .and_then(Value::as_str)
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request(S, "a client needs a `clientName`"))?;
-    if let Some(app_type) = body
-        .get("appType")
-        .and_then(Value::as_str)
-        .filter(|t| *t != "web")
-    {
+    if let Some(app_type) = body.get("appType").and_then(Value::as_str).filter(|t| *t != "web") {
         return Err(ApiError::bad_request(
             S,
             format!("Portcullis supports `web` clients only, not `{app_type}`"),
@@ -215,12 +184,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
             _ => return Err(op.unsupported(S)),
         });
     }
-    let note = AuditNote::new(
-        EventType::OauthClientUpdated,
-        "oauth-client",
-        id,
-        json!({ "patch": body }),
-    );
+    let note = AuditNote::new(EventType::OauthClientUpdated, "oauth-client", id, json!({ "patch": body }));
     Ok(Mutation::new(changes, note, S, 400, ()))
 }
 

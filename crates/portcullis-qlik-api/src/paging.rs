@@ -21,19 +21,13 @@ impl Query {
     /// A query from pairs.
     pub fn new(pairs: &[(&str, &str)]) -> Query {
         Query {
-            pairs: pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            pairs: pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         }
     }
 
     /// The first value of a parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// A boolean parameter (`true`/`false`); absent is false.
@@ -42,20 +36,13 @@ impl Query {
             None => Ok(false),
             Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
             Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-            Some(v) => Err(ApiError::bad_request(
-                service,
-                format!("`{name}` must be `true` or `false`, not `{v}`"),
-            )),
+            Some(v) => Err(ApiError::bad_request(service, format!("`{name}` must be `true` or `false`, not `{v}`"))),
         }
     }
 
     /// Every parameter but the cursors, for the links.
     fn without_cursors(&self, cursor_names: [&str; 2]) -> Vec<(String, String)> {
-        self.pairs
-            .iter()
-            .filter(|(k, _)| !cursor_names.contains(&k.as_str()))
-            .cloned()
-            .collect()
+        self.pairs.iter().filter(|(k, _)| !cursor_names.contains(&k.as_str())).cloned().collect()
     }
 }
 
@@ -104,18 +91,7 @@ pub fn encode_component(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {
-            b'A'..=b'Z'
-            | b'a'..=b'z'
-            | b'0'..=b'9'
-            | b'-'
-            | b'_'
-            | b'.'
-            | b'!'
-            | b'~'
-            | b'*'
-            | b'\''
-            | b'('
-            | b')' => out.push(byte as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')' => out.push(byte as char),
             other => out.push_str(&format!("%{other:02X}")),
         }
     }
@@ -143,12 +119,7 @@ fn decode_cursor(service: Service, name: &str, text: &str) -> Result<usize, ApiE
         .ok()
         .map(|v| (v ^ 0x5a5a_5a5a) as usize)
         .filter(|v| *v < 1 << 31)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                service,
-                format!("`{name}` is not a cursor this server issued; follow `links.next.href`"),
-            )
-        })
+        .ok_or_else(|| ApiError::bad_request(service, format!("`{name}` is not a cursor this server issued; follow `links.next.href`")))
 }
 
 /// How a list pages: the parameter names of its cursors and its limits.
@@ -185,14 +156,7 @@ pub struct Page<T> {
 
 /// Cuts one page out of `items` (already filtered and sorted) following the query's cursor
 /// and `limit`, and builds absolute links for `path` under `api_base`.
-pub fn paginate<T>(
-    items: Vec<T>,
-    query: &Query,
-    service: Service,
-    style: PageStyle,
-    api_base: &str,
-    path: &str,
-) -> Result<Page<T>, ApiError> {
+pub fn paginate<T>(items: Vec<T>, query: &Query, service: Service, style: PageStyle, api_base: &str, path: &str) -> Result<Page<T>, ApiError> {
     let limit = match query.get("limit") {
         None => style.default_limit,
         Some(text) => match text.parse::<usize>() {
@@ -200,10 +164,7 @@ pub fn paginate<T>(
             _ => {
                 return Err(ApiError::bad_request(
                     service,
-                    format!(
-                        "`limit` must be a number from 1 to {}, not `{text}`",
-                        style.max_limit
-                    ),
+                    format!("`limit` must be a number from 1 to {}, not `{text}`", style.max_limit),
                 ));
             }
         },
@@ -212,10 +173,7 @@ pub fn paginate<T>(
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
                 service,
-                format!(
-                    "`{}` and `{}` cannot be used together",
-                    style.next, style.prev
-                ),
+                format!("`{}` and `{}` cannot be used together", style.next, style.prev),
             ));
         }
         (Some(cursor), None) => decode_cursor(service, style.next, cursor)?,
@@ -241,11 +199,7 @@ pub fn paginate<T>(
         prev: (start > 0).then(|| link(style.prev, start.saturating_sub(limit))),
     };
     let items = items.into_iter().skip(start).take(end - start).collect();
-    Ok(Page {
-        items,
-        links,
-        total,
-    })
+    Ok(Page { items, links, total })
 }
 
 /// One sort key: a field and its direction.
@@ -258,11 +212,7 @@ pub struct SortKey {
 }
 
 /// Parses `sort=+name,-createdAt` against the fields a list supports.
-pub fn parse_sort(
-    service: Service,
-    text: Option<&str>,
-    allowed: &[&str],
-) -> Result<Vec<SortKey>, ApiError> {
+pub fn parse_sort(service: Service, text: Option<&str>, allowed: &[&str]) -> Result<Vec<SortKey>, ApiError> {
     let Some(text) = text else {
         return Ok(Vec::new());
     };
@@ -278,10 +228,7 @@ pub fn parse_sort(
         if !allowed.contains(&field) {
             return Err(ApiError::bad_request(
                 service,
-                format!(
-                    "cannot sort by `{field}`; sort by one of {}",
-                    allowed.join(", ")
-                ),
+                format!("cannot sort by `{field}`; sort by one of {}", allowed.join(", ")),
             ));
         }
         keys.push(SortKey {
@@ -300,14 +247,8 @@ pub fn sort_by_keys<T>(items: &mut [T], keys: &[SortKey], value: impl Fn(&T, &st
     }
     items.sort_by(|a, b| {
         for key in keys {
-            let ordering = value(a, &key.field)
-                .to_lowercase()
-                .cmp(&value(b, &key.field).to_lowercase());
-            let ordering = if key.descending {
-                ordering.reverse()
-            } else {
-                ordering
-            };
+            let ordering = value(a, &key.field).to_lowercase().cmp(&value(b, &key.field).to_lowercase());
+            let ordering = if key.descending { ordering.reverse() } else { ordering };
             if ordering != Ordering::Equal {
                 return ordering;
             }
@@ -317,11 +258,7 @@ pub fn sort_by_keys<T>(items: &mut [T], keys: &[SortKey], value: impl Fn(&T, &st
 }
 
 /// Parses a SCIM filter and checks its attributes against those a list supports.
-pub fn parse_filter(
-    service: Service,
-    text: Option<&str>,
-    allowed: &[&str],
-) -> Result<Option<portcullis_model::filter::Filter>, ApiError> {
+pub fn parse_filter(service: Service, text: Option<&str>, allowed: &[&str]) -> Result<Option<portcullis_model::filter::Filter>, ApiError> {
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
         return Ok(None);
     };
@@ -332,17 +269,10 @@ pub fn parse_filter(
         };
         ApiError::bad_request(service, detail)
     })?;
-    if let Some(attr) = filter
-        .attributes()
-        .into_iter()
-        .find(|a| !allowed.contains(a))
-    {
+    if let Some(attr) = filter.attributes().into_iter().find(|a| !allowed.contains(a)) {
         return Err(ApiError::bad_request(
             service,
-            format!(
-                "cannot filter on `{attr}`; filter on one of {}",
-                allowed.join(", ")
-            ),
+            format!("cannot filter on `{attr}`; filter on one of {}", allowed.join(", ")),
         ));
     }
     Ok(Some(filter))
@@ -363,15 +293,12 @@ mod tests {
         assert!(first.links.prev.is_none());
         let next = first.links.next.unwrap().href;
         assert!(
-            next.starts_with(
-                "http://127.0.0.1:9/api/v1/users?limit=2&filter=name%20co%20%22a%22&next="
-            ),
+            next.starts_with("http://127.0.0.1:9/api/v1/users?limit=2&filter=name%20co%20%22a%22&next="),
             "{next}"
         );
         let cursor = next.rsplit('=').next().unwrap();
         let q2 = Query::new(&[("limit", "2"), ("next", cursor)]);
-        let second =
-            paginate(items.clone(), &q2, Service::Users, STANDARD, base, "/users").unwrap();
+        let second = paginate(items.clone(), &q2, Service::Users, STANDARD, base, "/users").unwrap();
         assert_eq!(second.items, [2, 3]);
         let prev = second.links.prev.unwrap().href;
         let cursor = prev.rsplit('=').next().unwrap();
@@ -396,15 +323,7 @@ mod tests {
             vec![("next", "zz")],
             vec![("next", "1"), ("prev", "1")],
         ] {
-            let error = paginate(
-                items.clone(),
-                &Query::new(&pairs),
-                Service::Users,
-                STANDARD,
-                "",
-                "/users",
-            )
-            .unwrap_err();
+            let error = paginate(items.clone(), &Query::new(&pairs), Service::Users, STANDARD, "", "/users").unwrap_err();
             assert_eq!(error.status, 400, "{pairs:?}");
         }
     }
@@ -413,19 +332,8 @@ mod tests {
     fn sorts_by_several_keys() {
         let keys = parse_sort(Service::Users, Some("-b,+a"), &["a", "b"]).unwrap();
         let mut items = vec![("x", "1"), ("y", "2"), ("a", "2")];
-        sort_by_keys(&mut items, &keys, |item, field| {
-            if field == "a" {
-                item.0.into()
-            } else {
-                item.1.into()
-            }
-        });
+        sort_by_keys(&mut items, &keys, |item, field| if field == "a" { item.0.into() } else { item.1.into() });
         assert_eq!(items, [("a", "2"), ("y", "2"), ("x", "1")]);
-        assert_eq!(
-            parse_sort(Service::Users, Some("color"), &["a"])
-                .unwrap_err()
-                .status,
-            400
-        );
+        assert_eq!(parse_sort(Service::Users, Some("color"), &["a"]).unwrap_err().status, 400);
     }
 }

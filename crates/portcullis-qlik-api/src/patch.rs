@@ -27,46 +27,30 @@ impl PatchOp {
 
     /// The value, or 400.
     pub fn value(&self, service: Service) -> Result<&Value, ApiError> {
-        self.value.as_ref().ok_or_else(|| {
-            ApiError::bad_request(
-                service,
-                format!("`{} {}` needs a `value`", self.op, self.path),
-            )
-        })
+        self.value
+            .as_ref()
+            .ok_or_else(|| ApiError::bad_request(service, format!("`{} {}` needs a `value`", self.op, self.path)))
     }
 
     /// The value as a string, or 400.
     pub fn string(&self, service: Service) -> Result<&str, ApiError> {
-        self.value(service)?.as_str().ok_or_else(|| {
-            ApiError::bad_request(
-                service,
-                format!("`{} {}` takes a string value", self.op, self.path),
-            )
-        })
+        self.value(service)?
+            .as_str()
+            .ok_or_else(|| ApiError::bad_request(service, format!("`{} {}` takes a string value", self.op, self.path)))
     }
 
     /// 400 for an op this path does not take.
     pub fn unsupported(&self, service: Service) -> ApiError {
-        ApiError::bad_request(
-            service,
-            format!("`{}` on `{}` is not supported", self.op, self.path),
-        )
+        ApiError::bad_request(service, format!("`{}` on `{}` is not supported", self.op, self.path))
     }
 }
 
 /// Parses a patch body (a JSON array of operations).
 pub fn parse_patch(service: Service, body: &Value) -> Result<Vec<PatchOp>, ApiError> {
-    let ops: Vec<PatchOp> = serde_json::from_value(body.clone()).map_err(|e| {
-        ApiError::bad_request(
-            service,
-            format!("a patch is an array of `{{op, path, value}}`: {e}"),
-        )
-    })?;
+    let ops: Vec<PatchOp> = serde_json::from_value(body.clone())
+        .map_err(|e| ApiError::bad_request(service, format!("a patch is an array of `{{op, path, value}}`: {e}")))?;
     if ops.is_empty() {
-        return Err(ApiError::bad_request(
-            service,
-            "the patch holds no operation",
-        ));
+        return Err(ApiError::bad_request(service, "the patch holds no operation"));
     }
     Ok(ops)
 }

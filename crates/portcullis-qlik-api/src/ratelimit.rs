@@ -93,18 +93,14 @@ impl RateLimiter {
             return Ok(());
         }
         if self.windows.len() > PRUNE_ABOVE {
-            self.windows
-                .retain(|_, w| now_ms < w.start_ms.saturating_add(2 * WINDOW_MS));
+            self.windows.retain(|_, w| now_ms < w.start_ms.saturating_add(2 * WINDOW_MS));
         }
         let aligned = now_ms - now_ms % WINDOW_MS;
-        let window = self
-            .windows
-            .entry((tenant.to_owned(), user.to_owned(), tier))
-            .or_insert(Window {
-                start_ms: aligned,
-                current: 0,
-                previous: 0,
-            });
+        let window = self.windows.entry((tenant.to_owned(), user.to_owned(), tier)).or_insert(Window {
+            start_ms: aligned,
+            current: 0,
+            previous: 0,
+        });
         if now_ms >= window.start_ms.saturating_add(2 * WINDOW_MS) {
             *window = Window {
                 start_ms: aligned,
@@ -145,16 +141,8 @@ mod tests {
         }
         let retry = limiter.check("t", "ann", Tier::One, 1_000).unwrap_err();
         assert_eq!(retry, 59);
-        assert_eq!(
-            limiter.check("t", "bob", Tier::One, 1_000),
-            Ok(()),
-            "another user has their own budget"
-        );
-        assert_eq!(
-            limiter.check("t", "ann", Tier::Two, 1_000),
-            Ok(()),
-            "writes count apart"
-        );
+        assert_eq!(limiter.check("t", "bob", Tier::One, 1_000), Ok(()), "another user has their own budget");
+        assert_eq!(limiter.check("t", "ann", Tier::Two, 1_000), Ok(()), "writes count apart");
         assert!(limiter.check("t", "ann", Tier::Two, 2_000).is_err());
         // Two minutes later the window is empty again.
         assert_eq!(limiter.check("t", "ann", Tier::One, 121_000), Ok(()));
@@ -171,10 +159,6 @@ mod tests {
         // Just after the minute turns, nearly all of the previous minute still overlaps.
         assert!(limiter.check("t", "u", Tier::One, 60_100).is_err());
         assert!(limiter.check("t", "u", Tier::One, 110_000).is_ok());
-        assert_eq!(
-            limiter.check("t", "u", Tier::Two, 0),
-            Ok(()),
-            "0 turns a tier off"
-        );
+        assert_eq!(limiter.check("t", "u", Tier::Two, 0), Ok(()), "0 turns a tier off");
     }
 }

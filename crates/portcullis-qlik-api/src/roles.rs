@@ -21,33 +21,18 @@ use crate::dto::{ListDto, role_kind, role_name_by_id};
 use crate::err::{ApiError, Service};
 use crate::ids;
 use crate::mutation::{AuditNote, Mutation};
-use portcullis_model::Change;
 use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
 use crate::patch::parse_patch;
 use crate::users::custom_role_caps;
+use portcullis_model::Change;
 
 const S: Service = Service::Roles;
 
 /// Attributes `filter` may name.
-pub const FILTER_ATTRIBUTES: &[&str] = &[
-    "id",
-    "name",
-    "type",
-    "level",
-    "description",
-    "assignedScopes",
-];
+pub const FILTER_ATTRIBUTES: &[&str] = &["id", "name", "type", "level", "description", "assignedScopes"];
 
 /// Fields `sort` may name.
-pub const SORT_FIELDS: &[&str] = &[
-    "name",
-    "id",
-    "type",
-    "level",
-    "description",
-    "createdAt",
-    "lastUpdatedAt",
-];
+pub const SORT_FIELDS: &[&str] = &["name", "id", "type", "level", "description", "createdAt", "lastUpdatedAt"];
 
 /// A role on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -110,12 +95,7 @@ pub fn role_dto(tenant: &Tenant, api_base: &str, name: &str) -> Option<RoleDto> 
         )
     } else {
         match tenant.role(name)? {
-            RoleRef::Builtin(role) => (
-                role.description.to_owned(),
-                scopes_of(role.grants),
-                role.promotes_basic,
-                false,
-            ),
+            RoleRef::Builtin(role) => (role.description.to_owned(), scopes_of(role.grants), role.promotes_basic, false),
             RoleRef::Custom(role) => (
                 role.description.clone(),
                 scopes_of(custom_role_caps(tenant, &role.permissions)),
@@ -146,10 +126,7 @@ fn all_roles(tenant: &Tenant, api_base: &str) -> Vec<RoleDto> {
     let mut names = vec![USER_DEFAULT.to_owned()];
     names.extend(BUILTIN_ROLES.iter().map(|r| r.name.to_owned()));
     names.extend(tenant.custom_roles.iter().map(|r| r.name.clone()));
-    names
-        .iter()
-        .filter_map(|n| role_dto(tenant, api_base, n))
-        .collect()
+    names.iter().filter_map(|n| role_dto(tenant, api_base, n)).collect()
 }
 
 fn attribute(role: &RoleDto, attr: &str) -> Vec<String> {
@@ -172,15 +149,9 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<RoleDto>, ApiError> 
     let total_results = query.flag(S, "totalResults")?;
     let mut roles: Vec<RoleDto> = all_roles(ctx.tenant, ctx.api_base)
         .into_iter()
-        .filter(|r| {
-            filter
-                .as_ref()
-                .is_none_or(|f| f.matches(&|a| attribute(r, a)))
-        })
+        .filter(|r| filter.as_ref().is_none_or(|f| f.matches(&|a| attribute(r, a))))
         .collect();
-    sort_by_keys(&mut roles, &sort, |r, field| {
-        attribute(r, field).into_iter().next().unwrap_or_default()
-    });
+    sort_by_keys(&mut roles, &sort, |r, field| attribute(r, field).into_iter().next().unwrap_or_default());
     let page = paginate(roles, query, S, STANDARD, ctx.api_base, "/roles")?;
     Ok(ListDto {
         data: page.items,
@@ -190,16 +161,14 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<RoleDto>, ApiError> 
 }
 
 fn find(ctx: &Ctx<'_>, id: &str) -> Result<String, ApiError> {
-    role_name_by_id(ctx.tenant, id)
-        .ok_or_else(|| ApiError::not_found(S, format!("no role with id `{id}`")))
+    role_name_by_id(ctx.tenant, id).ok_or_else(|| ApiError::not_found(S, format!("no role with id `{id}`")))
 }
 
 /// `GET /roles/{id}`.
 pub fn get(ctx: &Ctx<'_>, id: &str) -> Result<RoleDto, ApiError> {
     ctx.caller_idx()?;
     let name = find(ctx, id)?;
-    role_dto(ctx.tenant, ctx.api_base, &name)
-        .ok_or_else(|| ApiError::not_found(S, format!("no role with id `{id}`")))
+    role_dto(ctx.tenant, ctx.api_base, &name).ok_or_else(|| ApiError::not_found(S, format!("no role with id `{id}`")))
 }
 
 fn known_scopes(custom: bool) -> String {
@@ -217,10 +186,7 @@ fn known_scopes(custom: bool) -> String {
 
 /// The permission values a list of scopes stands for, for a custom role (`custom`) or
 /// UserDefault; 400 when a scope is not accounted for.
-pub fn values_for_scopes(
-    scopes: &[String],
-    custom: bool,
-) -> Result<BTreeMap<Permission, PermissionValue>, ApiError> {
+pub fn values_for_scopes(scopes: &[String], custom: bool) -> Result<BTreeMap<Permission, PermissionValue>, ApiError> {
     let values: BTreeMap<Permission, PermissionValue> = values_from_scopes(scopes)
         .into_iter()
         .filter(|(p, v)| {
@@ -231,10 +197,7 @@ pub fn values_for_scopes(
             }
         })
         .collect();
-    let covered: BTreeSet<&str> = values
-        .iter()
-        .flat_map(|(p, v)| p.def().scopes(*v))
-        .collect();
+    let covered: BTreeSet<&str> = values.iter().flat_map(|(p, v)| p.def().scopes(*v)).collect();
     if let Some(scope) = scopes.iter().find(|s| !covered.contains(s.as_str())) {
         return Err(ApiError::bad_request(
             S,
@@ -255,9 +218,9 @@ fn string_list(value: &Value, what: &str) -> Result<Vec<String>, ApiError> {
     items
         .iter()
         .map(|v| {
-            v.as_str().map(str::to_owned).ok_or_else(|| {
-                ApiError::bad_request(S, format!("`{what}` must be an array of strings"))
-            })
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| ApiError::bad_request(S, format!("`{what}` must be an array of strings")))
         })
         .collect()
 }
@@ -270,11 +233,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<RoleDto>, ApiError
         .and_then(Value::as_str)
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request(S, "a role needs a `name`"))?;
-    let description = body
-        .get("description")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let description = body.get("description").and_then(Value::as_str).unwrap_or_default().to_owned();
     let scopes = match body.get("assignedScopes") {
         None | Some(Value::Null) => Vec::new(),
         Some(value) => string_list(value, "assignedScopes")?,
@@ -301,9 +260,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<RoleDto>, ApiError
 }
 
 fn current_scopes(tenant: &Tenant, name: &str) -> Vec<String> {
-    role_dto(tenant, "", name)
-        .map(|r| r.assigned_scopes)
-        .unwrap_or_default()
+    role_dto(tenant, "", name).map(|r| r.assigned_scopes).unwrap_or_default()
 }
 
 /// `PATCH /roles/{id}` (204). Default roles: 403, except UserDefault's scopes.
@@ -313,10 +270,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
     let user_default = name == USER_DEFAULT;
     let custom = ctx.tenant.custom_roles.iter().any(|r| r.name == name);
     if !custom && !user_default {
-        return Err(ApiError::forbidden(
-            S,
-            format!("`{name}` is a default role and cannot be changed"),
-        ));
+        return Err(ApiError::forbidden(S, format!("`{name}` is a default role and cannot be changed")));
     }
     let mut changes = Vec::new();
     // The role's scopes as the operations so far leave them.
@@ -334,10 +288,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
             ("remove-value", "assignedScopes") => {
                 let scope = op.string(S)?;
                 if !scopes.iter().any(|s| s == scope) {
-                    return Err(ApiError::bad_request(
-                        S,
-                        format!("role `{name}` does not hold scope `{scope}`"),
-                    ));
+                    return Err(ApiError::bad_request(S, format!("role `{name}` does not hold scope `{scope}`")));
                 }
                 scopes.retain(|s| s != scope);
             }
@@ -356,31 +307,26 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                 ));
             }
             ("replace", "description") => {
-                return Err(ApiError::forbidden(
-                    S,
-                    "UserDefault's description cannot be changed",
-                ));
+                return Err(ApiError::forbidden(S, "UserDefault's description cannot be changed"));
             }
             _ => return Err(op.unsupported(S)),
         }
         let values = values_for_scopes(&scopes, custom)?;
         if custom {
-            let settings = values
-                .into_iter()
-                .map(|(p, v)| (p, RoleSetting::Value(v)))
-                .collect();
-            changes.push(Change::UpdateCustomRole { name: name.clone(), description: None, permissions: Some(settings) });
+            let settings = values.into_iter().map(|(p, v)| (p, RoleSetting::Value(v))).collect();
+            changes.push(Change::UpdateCustomRole {
+                name: name.clone(),
+                description: None,
+                permissions: Some(settings),
+            });
         } else {
-            changes.push(Change::ReplaceUserDefault { values: values.into_iter().collect() });
+            changes.push(Change::ReplaceUserDefault {
+                values: values.into_iter().collect(),
+            });
         }
         held = scopes;
     }
-    let note = AuditNote::new(
-        EventType::RoleUpdated,
-        "role",
-        id,
-        json!({ "name": name, "patch": body }),
-    );
+    let note = AuditNote::new(EventType::RoleUpdated, "role", id, json!({ "name": name, "patch": body }));
     Ok(Mutation::new(changes, note, S, 400, ()))
 }
 
@@ -389,10 +335,7 @@ pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::RoleCreate)?;
     let name = find(ctx, id)?;
     if !ctx.tenant.custom_roles.iter().any(|r| r.name == name) {
-        return Err(ApiError::forbidden(
-            S,
-            format!("`{name}` is a default role and cannot be deleted"),
-        ));
+        return Err(ApiError::forbidden(S, format!("`{name}` is a default role and cannot be deleted")));
     }
     let note = AuditNote::new(EventType::RoleDeleted, "role", id, json!({ "name": name }));
     Ok(Mutation::new(vec![Change::DeleteCustomRole { name }], note, S, 403, ()))

@@ -66,15 +66,16 @@ impl ApiConfig {
         if let Some(url) = lookup(ENV_PUBLIC_URL).filter(|u| !u.trim().is_empty()) {
             config.public_base_url = Some(url.trim().trim_end_matches('/').to_owned());
         }
-        let number =
-            |name: &str| -> Result<Option<u32>, String> {
-                match lookup(name) {
-                    None => Ok(None),
-                    Some(text) => text.trim().parse().map(Some).map_err(|_| {
-                        format!("`{name}={text}` is not a number of requests per minute")
-                    }),
-                }
-            };
+        let number = |name: &str| -> Result<Option<u32>, String> {
+            match lookup(name) {
+                None => Ok(None),
+                Some(text) => text
+                    .trim()
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| format!("`{name}={text}` is not a number of requests per minute")),
+            }
+        };
         if let Some(reads) = number(ENV_READS_PER_MINUTE)? {
             config.rate_limits.tier1_per_minute = reads;
         }
@@ -111,28 +112,21 @@ pub struct Failure {
 
 impl From<ApiError> for Failure {
     fn from(error: ApiError) -> Failure {
-        Failure {
-            error,
-            retry_after: None,
-        }
+        Failure { error, retry_after: None }
     }
 }
 
 static TRACE_COUNTER: AtomicU64 = AtomicU64::new(1);
 
 fn trace_id() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
     let n = TRACE_COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{:016x}{:08x}", nanos, n as u32)
 }
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let trace = trace_id();
         if status.is_server_error() {
             tracing::warn!(trace_id = %trace, error = %self.error, "management API failure");
@@ -149,10 +143,7 @@ impl IntoResponse for Failure {
 
 fn host_error(error: HostError) -> ApiError {
     match error {
-        HostError::Stale { .. } => ApiError::conflict(
-            Service::Api,
-            "the tenant changed while the request ran; send it again",
-        ),
+        HostError::Stale { .. } => ApiError::conflict(Service::Api, "the tenant changed while the request ran; send it again"),
         HostError::NotFound(what) => ApiError::unauthorized(format!("`{what}` does not exist")),
         HostError::Refused(message) => ApiError::bad_request(Service::Api, message),
         HostError::Rejected { error, .. } => ApiError::from_op(Service::Api, 400, error),
@@ -170,18 +161,13 @@ fn percent_decode(text: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                    16,
-                ) {
-                    Ok(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                Ok(byte) => {
+                    out.push(byte);
+                    i += 2;
                 }
-            }
+                Err(_) => out.push(b'%'),
+            },
             other => out.push(other),
         }
         i += 1;
@@ -204,10 +190,7 @@ pub fn parse_query(raw: Option<&str>) -> Query {
 }
 
 fn now_seconds() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// Everything a handler needs from the request: the caller (401 without one), the absolute
@@ -223,27 +206,20 @@ impl<H: ApiHost> FromRequestParts<Shared<H>> for Req {
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut Parts, app: &Shared<H>) -> Result<Req, Failure> {
-        let caller = parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
-            ApiError::unauthorized(
-                "the request carries no valid credential; send `Authorization: Bearer <API key>`",
-            )
-        })?;
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("the request carries no valid credential; send `Authorization: Bearer <API key>`"))?;
         let tier = Tier::of_method(parts.method.as_str());
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         let verdict = app
             .limiter
             .lock()
             .map(|mut l| l.check(&caller.tenant, &caller.user_id, tier, now_ms))
             .unwrap_or(Ok(()));
         if let Err(seconds) = verdict {
-            let error = ApiError::new(
-                Service::Api,
-                429,
-                format!("too many requests; retry in {seconds} seconds"),
-            );
+            let error = ApiError::new(Service::Api, 429, format!("too many requests; retry in {seconds} seconds"));
             return Err(Failure {
                 error,
                 retry_after: Some(seconds),
@@ -252,11 +228,7 @@ impl<H: ApiHost> FromRequestParts<Shared<H>> for Req {
         let origin = match &app.config.public_base_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => {
-                let host = parts
-                    .headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or("localhost");
+                let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
                 format!("http://{host}")
             }
         };
@@ -282,17 +254,10 @@ impl Req {
 }
 
 async fn load<H: ApiHost>(app: &App<H>, req: &Req) -> Result<TenantState, Failure> {
-    app.host
-        .tenant_state(&req.caller.tenant)
-        .await
-        .map_err(|e| Failure::from(host_error(e)))
+    app.host.tenant_state(&req.caller.tenant).await.map_err(|e| Failure::from(host_error(e)))
 }
 
-async fn read<H: ApiHost, T: Serialize>(
-    app: &App<H>,
-    req: &Req,
-    handler: impl FnOnce(&Ctx<'_>) -> Result<T, ApiError>,
-) -> Result<Value, Failure> {
+async fn read<H: ApiHost, T: Serialize>(app: &App<H>, req: &Req, handler: impl FnOnce(&Ctx<'_>) -> Result<T, ApiError>) -> Result<Value, Failure> {
     let state = load(app, req).await?;
     let body = handler(&req.ctx(&state))?;
     serde_json::to_value(body).map_err(|_| Failure::from(ApiError::internal()))
@@ -368,9 +333,7 @@ fn body_json(service: Service, body: &Bytes) -> Result<Value, Failure> {
     if body.is_empty() {
         return Err(ApiError::bad_request(service, "the request needs a JSON body").into());
     }
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(service, format!("the body is not valid JSON: {e}")).into()
-    })
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(service, format!("the body is not valid JSON: {e}")).into())
 }
 
 fn project_list(mut value: Value, fields: Option<&str>) -> Value {
@@ -390,29 +353,17 @@ type Reply = Result<Response, Failure>;
 
 async fn users_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
     let value = read(&app, &req, |ctx| users::list(ctx, &req.query)).await?;
-    Ok(json(
-        StatusCode::OK,
-        project_list(value, req.query.get("fields")),
-    ))
+    Ok(json(StatusCode::OK, project_list(value, req.query.get("fields"))))
 }
 
-async fn users_filter<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    mut req: Req,
-    Body(body): Body,
-) -> Reply {
+async fn users_filter<H: ApiHost>(State(app): State<Shared<H>>, mut req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Users, &body)?;
     if let Some(filter) = body.get("filter").and_then(Value::as_str) {
         req.query.pairs.retain(|(k, _)| k != "filter");
-        req.query
-            .pairs
-            .push(("filter".to_owned(), filter.to_owned()));
+        req.query.pairs.push(("filter".to_owned(), filter.to_owned()));
     }
     let value = read(&app, &req, |ctx| users::list(ctx, &req.query)).await?;
-    Ok(json(
-        StatusCode::OK,
-        project_list(value, req.query.get("fields")),
-    ))
+    Ok(json(StatusCode::OK, project_list(value, req.query.get("fields"))))
 }
 
 async fn users_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
@@ -423,44 +374,25 @@ async fn users_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(b
 
 async fn users_me<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
     let value = read(&app, &req, users::me).await?;
-    Ok(json(
-        StatusCode::OK,
-        project_fields(value, req.query.get("fields")),
-    ))
+    Ok(json(StatusCode::OK, project_fields(value, req.query.get("fields"))))
 }
 
 async fn users_count<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
     Ok(json(StatusCode::OK, read(&app, &req, users::count).await?))
 }
 
-async fn users_get<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-) -> Reply {
+async fn users_get<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
     let value = read(&app, &req, |ctx| users::get(ctx, &id)).await?;
-    Ok(json(
-        StatusCode::OK,
-        project_fields(value, req.query.get("fields")),
-    ))
+    Ok(json(StatusCode::OK, project_fields(value, req.query.get("fields"))))
 }
 
-async fn users_patch<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-    Body(body): Body,
-) -> Reply {
+async fn users_patch<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Users, &body)?;
     write(&app, &req, |ctx| users::patch(ctx, &id, &body)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn users_delete<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-) -> Reply {
+async fn users_delete<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
     write(&app, &req, |ctx| users::delete(ctx, &id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -468,28 +400,16 @@ async fn users_delete<H: ApiHost>(
 // ---- groups --------------------------------------------------------------------------------
 
 async fn groups_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
-    Ok(json(
-        StatusCode::OK,
-        read(&app, &req, |ctx| groups::list(ctx, &req.query)).await?,
-    ))
+    Ok(json(StatusCode::OK, read(&app, &req, |ctx| groups::list(ctx, &req.query)).await?))
 }
 
-async fn groups_filter<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    mut req: Req,
-    Body(body): Body,
-) -> Reply {
+async fn groups_filter<H: ApiHost>(State(app): State<Shared<H>>, mut req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Groups, &body)?;
     if let Some(filter) = body.get("filter").and_then(Value::as_str) {
         req.query.pairs.retain(|(k, _)| k != "filter");
-        req.query
-            .pairs
-            .push(("filter".to_owned(), filter.to_owned()));
+        req.query.pairs.push(("filter".to_owned(), filter.to_owned()));
     }
-    Ok(json(
-        StatusCode::OK,
-        read(&app, &req, |ctx| groups::list(ctx, &req.query)).await?,
-    ))
+    Ok(json(StatusCode::OK, read(&app, &req, |ctx| groups::list(ctx, &req.query)).await?))
 }
 
 async fn groups_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
@@ -498,49 +418,26 @@ async fn groups_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(
     Ok(json(StatusCode::CREATED, to_json(group)?))
 }
 
-async fn groups_get<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-) -> Reply {
-    Ok(json(
-        StatusCode::OK,
-        read(&app, &req, |ctx| groups::get(ctx, &id)).await?,
-    ))
+async fn groups_get<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+    Ok(json(StatusCode::OK, read(&app, &req, |ctx| groups::get(ctx, &id)).await?))
 }
 
-async fn groups_patch<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-    Body(body): Body,
-) -> Reply {
+async fn groups_patch<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Groups, &body)?;
     write(&app, &req, |ctx| groups::patch(ctx, &id, &body)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn groups_delete<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-) -> Reply {
+async fn groups_delete<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
     write(&app, &req, |ctx| groups::delete(ctx, &id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn group_settings<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
-    Ok(json(
-        StatusCode::OK,
-        read(&app, &req, groups::settings).await?,
-    ))
+    Ok(json(StatusCode::OK, read(&app, &req, groups::settings).await?))
 }
 
-async fn group_settings_patch<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    req: Req,
-    Body(body): Body,
-) -> Reply {
+async fn group_settings_patch<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Groups, &body)?;
     write(&app, &req, |ctx| groups::patch_settings(ctx, &body)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -549,10 +446,7 @@ async fn group_settings_patch<H: ApiHost>(
 // ---- roles ---------------------------------------------------------------------------------
 
 async fn roles_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
-    Ok(json(
-        StatusCode::OK,
-        read(&app, &req, |ctx| roles::list(ctx, &req.query)).await?,
-    ))
+    Ok(json(StatusCode::OK, read(&app, &req, |ctx| roles::list(ctx, &req.query)).await?))
 }
 
 async fn roles_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
@@ -561,33 +455,17 @@ async fn roles_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(b
     Ok(json(StatusCode::CREATED, to_json(role)?))
 }
 
-async fn roles_get<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-) -> Reply {
-    Ok(json(
-        StatusCode::OK,
-        read(&app, &req, |ctx| roles::get(ctx, &id)).await?,
-    ))
+async fn roles_get<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+    Ok(json(StatusCode::OK, read(&app, &req, |ctx| roles::get(ctx, &id)).await?))
 }
 
-async fn roles_patch<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-    Body(body): Body,
-) -> Reply {
+async fn roles_patch<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Roles, &body)?;
     write(&app, &req, |ctx| roles::patch(ctx, &id, &body)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn roles_delete<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-) -> Reply {
+async fn roles_delete<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
     write(&app, &req, |ctx| roles::delete(ctx, &id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -595,10 +473,7 @@ async fn roles_delete<H: ApiHost>(
 // ---- spaces --------------------------------------------------------------------------------
 
 async fn spaces_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
-    Ok(json(
-        StatusCode::OK,
-        read(&app, &req, |ctx| spaces::list(ctx, &req.query)).await?,
-    ))
+    Ok(json(StatusCode::OK, read(&app, &req, |ctx| spaces::list(ctx, &req.query)).await?))
 }
 
 async fn spaces_types<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
@@ -614,84 +489,44 @@ async fn spaces_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(
     Ok(json(StatusCode::CREATED, to_json(space)?))
 }
 
-async fn spaces_get<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-) -> Reply {
-    Ok(json(
-        StatusCode::OK,
-        read(&app, &req, |ctx| spaces::get(ctx, &id)).await?,
-    ))
+async fn spaces_get<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+    Ok(json(StatusCode::OK, read(&app, &req, |ctx| spaces::get(ctx, &id)).await?))
 }
 
-async fn spaces_patch<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-    Body(body): Body,
-) -> Reply {
+async fn spaces_patch<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let space = write(&app, &req, |ctx| spaces::patch(ctx, &id, &body)).await?;
     Ok(json(StatusCode::OK, to_json(space)?))
 }
 
-async fn spaces_put<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-    Body(body): Body,
-) -> Reply {
+async fn spaces_put<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let space = write(&app, &req, |ctx| spaces::put(ctx, &id, &body)).await?;
     Ok(json(StatusCode::OK, to_json(space)?))
 }
 
-async fn spaces_delete<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-) -> Reply {
+async fn spaces_delete<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
     write(&app, &req, |ctx| spaces::delete(ctx, &id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn assignments_list<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-) -> Reply {
+async fn assignments_list<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
     Ok(json(
         StatusCode::OK,
-        read(&app, &req, |ctx| {
-            spaces::list_assignments(ctx, &id, &req.query)
-        })
-        .await?,
+        read(&app, &req, |ctx| spaces::list_assignments(ctx, &id, &req.query)).await?,
     ))
 }
 
-async fn assignments_create<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-    Body(body): Body,
-) -> Reply {
+async fn assignments_create<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let assignment = write(&app, &req, |ctx| spaces::create_assignment(ctx, &id, &body)).await?;
     Ok(json(StatusCode::CREATED, to_json(assignment)?))
 }
 
-async fn assignments_get<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path((id, assignment)): Path<(String, String)>,
-    req: Req,
-) -> Reply {
+async fn assignments_get<H: ApiHost>(State(app): State<Shared<H>>, Path((id, assignment)): Path<(String, String)>, req: Req) -> Reply {
     Ok(json(
         StatusCode::OK,
-        read(&app, &req, |ctx| {
-            spaces::get_assignment(ctx, &id, &assignment)
-        })
-        .await?,
+        read(&app, &req, |ctx| spaces::get_assignment(ctx, &id, &assignment)).await?,
     ))
 }
 
@@ -702,77 +537,39 @@ async fn assignments_put<H: ApiHost>(
     Body(body): Body,
 ) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
-    let updated = write(&app, &req, |ctx| {
-        spaces::update_assignment(ctx, &id, &assignment, &body)
-    })
-    .await?;
+    let updated = write(&app, &req, |ctx| spaces::update_assignment(ctx, &id, &assignment, &body)).await?;
     Ok(json(StatusCode::OK, to_json(updated)?))
 }
 
-async fn assignments_delete<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path((id, assignment)): Path<(String, String)>,
-    req: Req,
-) -> Reply {
-    write(&app, &req, |ctx| {
-        spaces::delete_assignment(ctx, &id, &assignment)
-    })
-    .await?;
+async fn assignments_delete<H: ApiHost>(State(app): State<Shared<H>>, Path((id, assignment)): Path<(String, String)>, req: Req) -> Reply {
+    write(&app, &req, |ctx| spaces::delete_assignment(ctx, &id, &assignment)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn shares_list<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-) -> Reply {
+async fn shares_list<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
     Ok(json(
         StatusCode::OK,
         read(&app, &req, |ctx| spaces::list_shares(ctx, &id, &req.query)).await?,
     ))
 }
 
-async fn shares_create<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-    Body(body): Body,
-) -> Reply {
+async fn shares_create<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let share = write(&app, &req, |ctx| spaces::create_share(ctx, &id, &body)).await?;
     Ok(json(StatusCode::CREATED, to_json(share)?))
 }
 
-async fn shares_get<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path((id, share)): Path<(String, String)>,
-    req: Req,
-) -> Reply {
-    Ok(json(
-        StatusCode::OK,
-        read(&app, &req, |ctx| spaces::get_share(ctx, &id, &share)).await?,
-    ))
+async fn shares_get<H: ApiHost>(State(app): State<Shared<H>>, Path((id, share)): Path<(String, String)>, req: Req) -> Reply {
+    Ok(json(StatusCode::OK, read(&app, &req, |ctx| spaces::get_share(ctx, &id, &share)).await?))
 }
 
-async fn shares_patch<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path((id, share)): Path<(String, String)>,
-    req: Req,
-    Body(body): Body,
-) -> Reply {
+async fn shares_patch<H: ApiHost>(State(app): State<Shared<H>>, Path((id, share)): Path<(String, String)>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
-    let updated = write(&app, &req, |ctx| {
-        spaces::patch_share(ctx, &id, &share, &body)
-    })
-    .await?;
+    let updated = write(&app, &req, |ctx| spaces::patch_share(ctx, &id, &share, &body)).await?;
     Ok(json(StatusCode::OK, to_json(updated)?))
 }
 
-async fn shares_delete<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path((id, share)): Path<(String, String)>,
-    req: Req,
-) -> Reply {
+async fn shares_delete<H: ApiHost>(State(app): State<Shared<H>>, Path((id, share)): Path<(String, String)>, req: Req) -> Reply {
     write(&app, &req, |ctx| spaces::delete_share(ctx, &id, &share)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -780,10 +577,7 @@ async fn shares_delete<H: ApiHost>(
 // ---- OAuth clients -------------------------------------------------------------------------
 
 async fn clients_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
-    Ok(json(
-        StatusCode::OK,
-        read(&app, &req, |ctx| oauth_clients::list(ctx, &req.query)).await?,
-    ))
+    Ok(json(StatusCode::OK, read(&app, &req, |ctx| oauth_clients::list(ctx, &req.query)).await?))
 }
 
 async fn clients_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
@@ -798,56 +592,29 @@ async fn clients_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body
     Ok(json(StatusCode::CREATED, to_json(client)?))
 }
 
-async fn clients_get<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-) -> Reply {
-    Ok(json(
-        StatusCode::OK,
-        read(&app, &req, |ctx| oauth_clients::get(ctx, &id)).await?,
-    ))
+async fn clients_get<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+    Ok(json(StatusCode::OK, read(&app, &req, |ctx| oauth_clients::get(ctx, &id)).await?))
 }
 
-async fn clients_patch<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-    Body(body): Body,
-) -> Reply {
+async fn clients_patch<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::OauthClients, &body)?;
     write(&app, &req, |ctx| oauth_clients::patch(ctx, &id, &body)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn clients_delete<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-) -> Reply {
+async fn clients_delete<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
     write(&app, &req, |ctx| oauth_clients::delete(ctx, &id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn clients_new_secret<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-) -> Reply {
+async fn clients_new_secret<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
     read(&app, &req, |ctx| oauth_clients::get(ctx, &id)).await?;
     let secret = app
         .host
         .create_client_secret(&req.caller.tenant, &id, &req.caller.user_id)
         .await
         .map_err(|e| Failure::from(host_error(e)))?;
-    let hint: String = secret
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    let hint: String = secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
     Ok(json(
         StatusCode::CREATED,
         serde_json::json!({ "clientId": id, "clientSecret": secret, "hint": hint }),
@@ -870,10 +637,7 @@ async fn keys_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply 
         .await
         .map_err(|e| Failure::from(host_error(e)))?;
     let state = load(&app, &req).await?;
-    Ok(json(
-        StatusCode::OK,
-        to_json(api_keys::list(&req.ctx(&state), keys, &req.query)?)?,
-    ))
+    Ok(json(StatusCode::OK, to_json(api_keys::list(&req.ctx(&state), keys, &req.query)?)?))
 }
 
 async fn keys_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
@@ -904,32 +668,16 @@ async fn find_key<H: ApiHost>(app: &App<H>, req: &Req, id: &str) -> Result<crate
     let key = keys.into_iter().find(|k| k.id == id);
     let state = load(app, req).await?;
     api_keys::check_access(&req.ctx(&state), key.as_ref(), id)?;
-    key.ok_or_else(|| {
-        Failure::from(ApiError::not_found(
-            Service::ApiKeys,
-            format!("no API key with id `{id}`"),
-        ))
-    })
+    key.ok_or_else(|| Failure::from(ApiError::not_found(Service::ApiKeys, format!("no API key with id `{id}`"))))
 }
 
-async fn keys_get<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-) -> Reply {
+async fn keys_get<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
     let key = find_key(&app, &req, &id).await?;
     let state = load(&app, &req).await?;
-    Ok(json(
-        StatusCode::OK,
-        to_json(api_keys::key_dto(&req.ctx(&state), &key, None))?,
-    ))
+    Ok(json(StatusCode::OK, to_json(api_keys::key_dto(&req.ctx(&state), &key, None))?))
 }
 
-async fn keys_delete<H: ApiHost>(
-    State(app): State<Shared<H>>,
-    Path(id): Path<String>,
-    req: Req,
-) -> Reply {
+async fn keys_delete<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
     find_key(&app, &req, &id).await?;
     app.host
         .revoke_api_key(&req.caller.tenant, &id)
@@ -947,52 +695,21 @@ async fn not_found() -> Failure {
 }
 
 /// The management API, to mount at [`ApiConfig::mount_path`] in a router of any state.
-pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(
-    host: H,
-    config: ApiConfig,
-) -> Router<S> {
+pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: ApiConfig) -> Router<S> {
     let limiter = Mutex::new(RateLimiter::new(config.rate_limits));
-    let app: Shared<H> = Arc::new(App {
-        host,
-        config,
-        limiter,
-    });
+    let app: Shared<H> = Arc::new(App { host, config, limiter });
     Router::new()
         .route("/users", get(users_list::<H>).post(users_create::<H>))
         .route("/users/me", get(users_me::<H>))
         .route("/users/actions/count", get(users_count::<H>))
-        .route(
-            "/users/actions/filter",
-            axum::routing::post(users_filter::<H>),
-        )
-        .route(
-            "/users/{id}",
-            get(users_get::<H>)
-                .patch(users_patch::<H>)
-                .delete(users_delete::<H>),
-        )
+        .route("/users/actions/filter", axum::routing::post(users_filter::<H>))
+        .route("/users/{id}", get(users_get::<H>).patch(users_patch::<H>).delete(users_delete::<H>))
         .route("/groups", get(groups_list::<H>).post(groups_create::<H>))
-        .route(
-            "/groups/actions/filter",
-            axum::routing::post(groups_filter::<H>),
-        )
-        .route(
-            "/groups/settings",
-            get(group_settings::<H>).patch(group_settings_patch::<H>),
-        )
-        .route(
-            "/groups/{id}",
-            get(groups_get::<H>)
-                .patch(groups_patch::<H>)
-                .delete(groups_delete::<H>),
-        )
+        .route("/groups/actions/filter", axum::routing::post(groups_filter::<H>))
+        .route("/groups/settings", get(group_settings::<H>).patch(group_settings_patch::<H>))
+        .route("/groups/{id}", get(groups_get::<H>).patch(groups_patch::<H>).delete(groups_delete::<H>))
         .route("/roles", get(roles_list::<H>).post(roles_create::<H>))
-        .route(
-            "/roles/{id}",
-            get(roles_get::<H>)
-                .patch(roles_patch::<H>)
-                .delete(roles_delete::<H>),
-        )
+        .route("/roles/{id}", get(roles_get::<H>).patch(roles_patch::<H>).delete(roles_delete::<H>))
         .route("/spaces", get(spaces_list::<H>).post(spaces_create::<H>))
         .route("/spaces/types", get(spaces_types::<H>))
         .route(
@@ -1002,45 +719,24 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(
                 .put(spaces_put::<H>)
                 .delete(spaces_delete::<H>),
         )
-        .route(
-            "/spaces/{id}/assignments",
-            get(assignments_list::<H>).post(assignments_create::<H>),
-        )
+        .route("/spaces/{id}/assignments", get(assignments_list::<H>).post(assignments_create::<H>))
         .route(
             "/spaces/{id}/assignments/{assignment}",
-            get(assignments_get::<H>)
-                .put(assignments_put::<H>)
-                .delete(assignments_delete::<H>),
+            get(assignments_get::<H>).put(assignments_put::<H>).delete(assignments_delete::<H>),
         )
-        .route(
-            "/spaces/{id}/shares",
-            get(shares_list::<H>).post(shares_create::<H>),
-        )
+        .route("/spaces/{id}/shares", get(shares_list::<H>).post(shares_create::<H>))
         .route(
             "/spaces/{id}/shares/{share}",
-            get(shares_get::<H>)
-                .patch(shares_patch::<H>)
-                .delete(shares_delete::<H>),
+            get(shares_get::<H>).patch(shares_patch::<H>).delete(shares_delete::<H>),
         )
-        .route(
-            "/oauth-clients",
-            get(clients_list::<H>).post(clients_create::<H>),
-        )
+        .route("/oauth-clients", get(clients_list::<H>).post(clients_create::<H>))
         .route(
             "/oauth-clients/{id}",
-            get(clients_get::<H>)
-                .patch(clients_patch::<H>)
-                .delete(clients_delete::<H>),
+            get(clients_get::<H>).patch(clients_patch::<H>).delete(clients_delete::<H>),
         )
-        .route(
-            "/oauth-clients/{id}/client-secrets",
-            axum::routing::post(clients_new_secret::<H>),
-        )
+        .route("/oauth-clients/{id}/client-secrets", axum::routing::post(clients_new_secret::<H>))
         .route("/api-keys", get(keys_list::<H>).post(keys_create::<H>))
-        .route(
-            "/api-keys/{id}",
-            get(keys_get::<H>).delete(keys_delete::<H>),
-        )
+        .route("/api-keys/{id}", get(keys_get::<H>).delete(keys_delete::<H>))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
@@ -1052,9 +748,7 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(
 pub fn product_info_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new().route(
         "/resources/autogenerated/product-info.json",
-        get(|| async {
-            axum::Json(serde_json::json!({ "composition": { "deploymentType": "QlikCloud" } }))
-        }),
+        get(|| async { axum::Json(serde_json::json!({ "composition": { "deploymentType": "QlikCloud" } })) }),
     )
 }
 
@@ -1070,21 +764,9 @@ mod tests {
             _ => None,
         };
         let config = ApiConfig::from_lookup(env).unwrap();
-        assert_eq!(
-            config.public_base_url.as_deref(),
-            Some("https://pc.example.com")
-        );
-        assert_eq!(
-            (
-                config.rate_limits.tier1_per_minute,
-                config.rate_limits.tier2_per_minute
-            ),
-            (1000, 5)
-        );
-        let bad = ApiConfig::from_lookup(|name| {
-            (name == ENV_READS_PER_MINUTE).then(|| "lots".to_owned())
-        })
-        .unwrap_err();
+        assert_eq!(config.public_base_url.as_deref(), Some("https://pc.example.com"));
+        assert_eq!((config.rate_limits.tier1_per_minute, config.rate_limits.tier2_per_minute), (1000, 5));
+        let bad = ApiConfig::from_lookup(|name| (name == ENV_READS_PER_MINUTE).then(|| "lots".to_owned())).unwrap_err();
         assert!(bad.contains(ENV_READS_PER_MINUTE), "{bad}");
     }
 

@@ -10,9 +10,7 @@
 use portcullis_audit::EventType;
 use portcullis_engine::Resource;
 use portcullis_model::tenant::Share;
-use portcullis_model::{
-    Action, Assignee, Content, ContentKind, Space, SpaceRole, SpaceRoleSet, SpaceType, Tenant,
-};
+use portcullis_model::{Action, Assignee, Content, ContentKind, Space, SpaceRole, SpaceRoleSet, SpaceType, Tenant};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -21,9 +19,9 @@ use crate::dto::{group_name_by_id, user_subject_by_id};
 use crate::err::{ApiError, Service};
 use crate::ids::{self, IdKind};
 use crate::mutation::{AuditNote, Mutation};
-use portcullis_model::Change;
 use crate::paging::{Href, Links, Query, STANDARD, paginate, parse_sort, sort_by_keys};
 use crate::patch::parse_patch;
+use portcullis_model::Change;
 
 const S: Service = Service::Spaces;
 
@@ -93,10 +91,7 @@ pub fn caller_roles(tenant: &Tenant, space: &Space, user_id: &str) -> SpaceRoleS
     if space.owner == user_id {
         return space.space_type.assignable_roles();
     }
-    let groups: &[String] = tenant
-        .user(user_id)
-        .map(|u| u.groups.as_slice())
-        .unwrap_or_default();
+    let groups: &[String] = tenant.user(user_id).map(|u| u.groups.as_slice()).unwrap_or_default();
     space
         .members
         .iter()
@@ -181,9 +176,7 @@ fn find<'t>(ctx: &Ctx<'t>, id: &str) -> Result<&'t Space, ApiError> {
 pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<SpacesDto, ApiError> {
     ctx.caller_idx()?;
     let sort = parse_sort(S, query.get("sort"), &["type", "name", "createdAt"])?;
-    let types: Option<Vec<&str>> = query
-        .get("type")
-        .map(|t| t.split(',').map(str::trim).collect());
+    let types: Option<Vec<&str>> = query.get("type").map(|t| t.split(',').map(str::trim).collect());
     let name = query.get("name").map(str::to_lowercase);
     let owner = query.get("ownerId");
     let wanted_roles: Option<Vec<SpaceRole>> = match query.get("roles") {
@@ -191,35 +184,21 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<SpacesDto, ApiError> {
         Some(text) => Some(
             text.split(',')
                 .map(str::trim)
-                .map(|r| {
-                    SpaceRole::parse(r).ok_or_else(|| {
-                        ApiError::bad_request(S, format!("`{r}` is not a space role"))
-                    })
-                })
+                .map(|r| SpaceRole::parse(r).ok_or_else(|| ApiError::bad_request(S, format!("`{r}` is not a space role"))))
                 .collect::<Result<_, _>>()?,
         ),
     };
     let action = query.get("action");
     if let Some(action) = action.filter(|a| *a != "publish") {
-        return Err(ApiError::bad_request(
-            S,
-            format!("`action` supports only `publish`, not `{action}`"),
-        ));
+        return Err(ApiError::bad_request(S, format!("`action` supports only `publish`, not `{action}`")));
     }
     let mut spaces: Vec<SpaceDto> = ctx
         .tenant
         .spaces
         .iter()
         .filter(|s| readable(ctx, s))
-        .filter(|s| {
-            types
-                .as_ref()
-                .is_none_or(|t| t.contains(&s.space_type.as_str()))
-        })
-        .filter(|s| {
-            name.as_ref()
-                .is_none_or(|n| s.name.to_lowercase().contains(n.as_str()))
-        })
+        .filter(|s| types.as_ref().is_none_or(|t| t.contains(&s.space_type.as_str())))
+        .filter(|s| name.as_ref().is_none_or(|n| s.name.to_lowercase().contains(n.as_str())))
         .filter(|s| owner.is_none_or(|o| ids::user_id(&s.owner) == o))
         .filter(|s| {
             wanted_roles.as_ref().is_none_or(|roles| {
@@ -255,15 +234,10 @@ pub fn get(ctx: &Ctx<'_>, id: &str) -> Result<SpaceDto, ApiError> {
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
-    if name.trim().is_empty()
-        || name.chars().count() > 256
-        || name.chars().any(|c| "\"*?<>/|\\:".contains(c))
-    {
+    if name.trim().is_empty() || name.chars().count() > 256 || name.chars().any(|c| "\"*?<>/|\\:".contains(c)) {
         return Err(ApiError::bad_request(
             S,
-            format!(
-                "`{name}` is not a space name: 1 to 256 characters, none of \" * ? < > / | \\ :"
-            ),
+            format!("`{name}` is not a space name: 1 to 256 characters, none of \" * ? < > / | \\ :"),
         ));
     }
     Ok(())
@@ -279,15 +253,12 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<SpaceDto>, ApiErro
         .get("name")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::bad_request(S, "a space needs a `name`"))?;
-    let type_word = body.get("type").and_then(Value::as_str).ok_or_else(|| {
-        ApiError::bad_request(S, "a space needs a `type`: shared, managed or data")
-    })?;
-    let space_type = SpaceType::parse(type_word).ok_or_else(|| {
-        ApiError::bad_request(
-            S,
-            format!("`{type_word}` is not a space type; use shared, managed or data"),
-        )
-    })?;
+    let type_word = body
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request(S, "a space needs a `type`: shared, managed or data"))?;
+    let space_type = SpaceType::parse(type_word)
+        .ok_or_else(|| ApiError::bad_request(S, format!("`{type_word}` is not a space type; use shared, managed or data")))?;
     check_name(name)?;
     let action = match space_type {
         SpaceType::Shared => Action::SpaceCreateShared,
@@ -296,10 +267,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<SpaceDto>, ApiErro
     };
     ctx.require(S, action)?;
     if ctx.tenant.spaces.iter().any(|s| s.name == name) {
-        return Err(ApiError::conflict(
-            S,
-            format!("a space named `{name}` exists already"),
-        ));
+        return Err(ApiError::conflict(S, format!("a space named `{name}` exists already")));
     }
     let key = ids::fresh_key(IdKind::Space, name, |k| ctx.tenant.space(k).is_some());
     let space = Space {
@@ -323,50 +291,29 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<SpaceDto>, ApiErro
 }
 
 fn owner_actions(space_type: SpaceType) -> Vec<&'static str> {
-    let create_word = if space_type == SpaceType::Managed {
-        "publish"
-    } else {
-        "create"
-    };
+    let create_word = if space_type == SpaceType::Managed { "publish" } else { "create" };
     let mut actions = vec![create_word, "delete", "read", "update"];
     actions.sort_unstable();
     actions
 }
 
-fn update(
-    ctx: &Ctx<'_>,
-    id: &str,
-    name: Option<&str>,
-    owner_id: Option<&str>,
-    data: Value,
-) -> Result<Mutation<SpaceDto>, ApiError> {
+fn update(ctx: &Ctx<'_>, id: &str, name: Option<&str>, owner_id: Option<&str>, data: Value) -> Result<Mutation<SpaceDto>, ApiError> {
     let current = find(ctx, id)?;
     let key = current.id.clone();
     if let Some(name) = name {
         ctx.require_space(&key, Action::SpaceUpdate)?;
         check_name(name)?;
-        if ctx
-            .tenant
-            .spaces
-            .iter()
-            .any(|s| s.name == name && s.id != key)
-        {
-            return Err(ApiError::conflict(
-                S,
-                format!("a space named `{name}` exists already"),
-            ));
+        if ctx.tenant.spaces.iter().any(|s| s.name == name && s.id != key) {
+            return Err(ApiError::conflict(S, format!("a space named `{name}` exists already")));
         }
     }
-    let owner =
-        match owner_id {
-            None => None,
-            Some(owner_id) => {
-                ctx.require_space(&key, Action::SpaceChangeOwner)?;
-                Some(user_subject_by_id(ctx.tenant, owner_id).ok_or_else(|| {
-                    ApiError::bad_request(S, format!("no user with id `{owner_id}`"))
-                })?)
-            }
-        };
+    let owner = match owner_id {
+        None => None,
+        Some(owner_id) => {
+            ctx.require_space(&key, Action::SpaceChangeOwner)?;
+            Some(user_subject_by_id(ctx.tenant, owner_id).ok_or_else(|| ApiError::bad_request(S, format!("no user with id `{owner_id}`")))?)
+        }
+    };
     // The space as the update leaves it (`Tenant::update_space`), described as before.
     let mut space = current.clone();
     if let Some(name) = name {
@@ -378,7 +325,11 @@ fn update(
     }
     let dto = space_dto(ctx, ctx.tenant, &space);
     let note = AuditNote::new(EventType::SpaceUpdated, "space", id, data);
-    let change = Change::UpdateSpace { id: key, name: name.map(str::to_owned), owner };
+    let change = Change::UpdateSpace {
+        id: key,
+        name: name.map(str::to_owned),
+        owner,
+    };
     Ok(Mutation::new(vec![change], note, S, IN_USE, dto))
 }
 
@@ -392,21 +343,12 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<SpaceDto>
             ("replace", "name") => name = Some(op.string(S)?.to_owned()),
             ("replace", "ownerId") => owner = Some(op.string(S)?.to_owned()),
             ("replace", "description") => {
-                return Err(ApiError::bad_request(
-                    S,
-                    "Portcullis keeps no space descriptions",
-                ));
+                return Err(ApiError::bad_request(S, "Portcullis keeps no space descriptions"));
             }
             _ => return Err(op.unsupported(S)),
         }
     }
-    update(
-        ctx,
-        id,
-        name.as_deref(),
-        owner.as_deref(),
-        json!({ "patch": body }),
-    )
+    update(ctx, id, name.as_deref(), owner.as_deref(), json!({ "patch": body }))
 }
 
 /// `PUT /spaces/{id}`: `{name?, ownerId?}`.
@@ -420,12 +362,7 @@ pub fn put(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<SpaceDto>, 
 pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
     let space = find(ctx, id)?;
     ctx.require_space(&space.id, Action::SpaceDelete)?;
-    let note = AuditNote::new(
-        EventType::SpaceDeleted,
-        "space",
-        id,
-        json!({ "name": space.name }),
-    );
+    let note = AuditNote::new(EventType::SpaceDeleted, "space", id, json!({ "name": space.name }));
     Ok(Mutation::new(vec![Change::DeleteSpace { id: space.id.clone() }], note, S, IN_USE, ()))
 }
 
@@ -480,13 +417,7 @@ fn assignee_id(assignee: &Assignee) -> (String, &'static str) {
     }
 }
 
-fn assignment_dto(
-    ctx: &Ctx<'_>,
-    tenant: &Tenant,
-    space: &Space,
-    assignee: &Assignee,
-    roles: SpaceRoleSet,
-) -> AssignmentDto {
+fn assignment_dto(ctx: &Ctx<'_>, tenant: &Tenant, space: &Space, assignee: &Assignee, roles: SpaceRoleSet) -> AssignmentDto {
     let space_id = ids::space_id(&space.id);
     let id = ids::assignment_id(&space.id, assignee);
     let (assignee_id, assignee_type) = assignee_id(assignee);
@@ -509,11 +440,7 @@ fn assignment_dto(
 }
 
 /// `GET /spaces/{id}/assignments`: `assigneeId`, `type`, cursors. The owner is never listed.
-pub fn list_assignments(
-    ctx: &Ctx<'_>,
-    id: &str,
-    query: &Query,
-) -> Result<MemberListDto<AssignmentDto>, ApiError> {
+pub fn list_assignments(ctx: &Ctx<'_>, id: &str, query: &Query) -> Result<MemberListDto<AssignmentDto>, ApiError> {
     let space = find(ctx, id)?;
     let wanted_assignee = query.get("assigneeId");
     let wanted_type = query.get("type");
@@ -521,19 +448,9 @@ pub fn list_assignments(
         .members
         .iter()
         .map(|m| assignment_dto(ctx, ctx.tenant, space, &m.assignee, m.roles))
-        .filter(|a| {
-            wanted_assignee.is_none_or(|w| a.assignee_id == w)
-                && wanted_type.is_none_or(|t| a.assignee_type == t)
-        })
+        .filter(|a| wanted_assignee.is_none_or(|w| a.assignee_id == w) && wanted_type.is_none_or(|t| a.assignee_type == t))
         .collect();
-    let page = paginate(
-        items,
-        query,
-        S,
-        STANDARD,
-        ctx.api_base,
-        &format!("/spaces/{id}/assignments"),
-    )?;
+    let page = paginate(items, query, S, STANDARD, ctx.api_base, &format!("/spaces/{id}/assignments"))?;
     Ok(MemberListDto {
         data: page.items,
         links: page.links,
@@ -543,34 +460,18 @@ pub fn list_assignments(
 
 fn parse_roles(value: Option<&Value>) -> Result<Vec<SpaceRole>, ApiError> {
     let words: Vec<String> = match value {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().unwrap_or_default().to_owned())
-            .collect(),
-        Some(Value::String(text)) => text
-            .split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect(),
+        Some(Value::String(text)) => text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
         _ => {
-            return Err(ApiError::bad_request(
-                S,
-                "`roles` must be a non-empty array of space roles",
-            ));
+            return Err(ApiError::bad_request(S, "`roles` must be a non-empty array of space roles"));
         }
     };
     if words.is_empty() {
-        return Err(ApiError::bad_request(
-            S,
-            "`roles` must be a non-empty array of space roles",
-        ));
+        return Err(ApiError::bad_request(S, "`roles` must be a non-empty array of space roles"));
     }
     words
         .iter()
-        .map(|w| {
-            SpaceRole::parse(w)
-                .ok_or_else(|| ApiError::bad_request(S, format!("`{w}` is not a space role")))
-        })
+        .map(|w| SpaceRole::parse(w).ok_or_else(|| ApiError::bad_request(S, format!("`{w}` is not a space role"))))
         .collect()
 }
 
@@ -582,19 +483,12 @@ fn resolve_assignee(ctx: &Ctx<'_>, kind: &str, id: &str) -> Result<Assignee, Api
         "group" => group_name_by_id(ctx.tenant, id)
             .map(Assignee::Group)
             .ok_or_else(|| ApiError::not_found(S, format!("no group with id `{id}`"))),
-        other => Err(ApiError::bad_request(
-            S,
-            format!("`type` is `user` or `group`, not `{other}`"),
-        )),
+        other => Err(ApiError::bad_request(S, format!("`type` is `user` or `group`, not `{other}`"))),
     }
 }
 
 /// `POST /spaces/{id}/assignments`: `{type, assigneeId, roles}` (201); one per assignee (409).
-pub fn create_assignment(
-    ctx: &Ctx<'_>,
-    id: &str,
-    body: &Value,
-) -> Result<Mutation<AssignmentDto>, ApiError> {
+pub fn create_assignment(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<AssignmentDto>, ApiError> {
     let space = find(ctx, id)?;
     ctx.require_space(&space.id, Action::SpaceManageMembers)?;
     let kind = body.get("type").and_then(Value::as_str).unwrap_or("user");
@@ -609,8 +503,7 @@ pub fn create_assignment(
             format!("{assignee} has an assignment in this space already; update it instead"),
         ));
     }
-    let roles = Tenant::check_space_roles(space.space_type, &parse_roles(body.get("roles"))?)
-        .map_err(|e| ApiError::from_model(S, e))?;
+    let roles = Tenant::check_space_roles(space.space_type, &parse_roles(body.get("roles"))?).map_err(|e| ApiError::from_model(S, e))?;
     let dto = assignment_dto(ctx, ctx.tenant, space, &assignee, roles);
     let note = AuditNote::new(
         EventType::SpaceAssignmentCreated,
@@ -618,55 +511,35 @@ pub fn create_assignment(
         dto.id.clone(),
         json!({ "spaceId": id, "assigneeId": assignee_text, "roles": dto.roles }),
     );
-    let change = Change::SetSpaceMember { space: space.id.clone(), assignee, roles };
+    let change = Change::SetSpaceMember {
+        space: space.id.clone(),
+        assignee,
+        roles,
+    };
     Ok(Mutation::new(vec![change], note, S, IN_USE, dto))
 }
 
-fn find_assignment<'t>(
-    space: &'t Space,
-    assignment_id: &str,
-) -> Result<&'t portcullis_model::SpaceMember, ApiError> {
+fn find_assignment<'t>(space: &'t Space, assignment_id: &str) -> Result<&'t portcullis_model::SpaceMember, ApiError> {
     space
         .members
         .iter()
         .find(|m| ids::assignment_id(&space.id, &m.assignee) == assignment_id)
-        .ok_or_else(|| {
-            ApiError::not_found(
-                S,
-                format!("no assignment with id `{assignment_id}` in this space"),
-            )
-        })
+        .ok_or_else(|| ApiError::not_found(S, format!("no assignment with id `{assignment_id}` in this space")))
 }
 
 /// `GET /spaces/{id}/assignments/{assignmentId}`.
-pub fn get_assignment(
-    ctx: &Ctx<'_>,
-    id: &str,
-    assignment_id: &str,
-) -> Result<AssignmentDto, ApiError> {
+pub fn get_assignment(ctx: &Ctx<'_>, id: &str, assignment_id: &str) -> Result<AssignmentDto, ApiError> {
     let space = find(ctx, id)?;
     let member = find_assignment(space, assignment_id)?;
-    Ok(assignment_dto(
-        ctx,
-        ctx.tenant,
-        space,
-        &member.assignee,
-        member.roles,
-    ))
+    Ok(assignment_dto(ctx, ctx.tenant, space, &member.assignee, member.roles))
 }
 
 /// `PUT /spaces/{id}/assignments/{assignmentId}`: `{roles}`, the complete list (200).
-pub fn update_assignment(
-    ctx: &Ctx<'_>,
-    id: &str,
-    assignment_id: &str,
-    body: &Value,
-) -> Result<Mutation<AssignmentDto>, ApiError> {
+pub fn update_assignment(ctx: &Ctx<'_>, id: &str, assignment_id: &str, body: &Value) -> Result<Mutation<AssignmentDto>, ApiError> {
     let space = find(ctx, id)?;
     let assignee = find_assignment(space, assignment_id)?.assignee.clone();
     ctx.require_space(&space.id, Action::SpaceManageMembers)?;
-    let roles = Tenant::check_space_roles(space.space_type, &parse_roles(body.get("roles"))?)
-        .map_err(|e| ApiError::from_model(S, e))?;
+    let roles = Tenant::check_space_roles(space.space_type, &parse_roles(body.get("roles"))?).map_err(|e| ApiError::from_model(S, e))?;
     let dto = assignment_dto(ctx, ctx.tenant, space, &assignee, roles);
     let note = AuditNote::new(
         EventType::SpaceAssignmentUpdated,
@@ -674,16 +547,16 @@ pub fn update_assignment(
         assignment_id,
         json!({ "spaceId": id, "roles": dto.roles }),
     );
-    let change = Change::SetSpaceMember { space: space.id.clone(), assignee, roles };
+    let change = Change::SetSpaceMember {
+        space: space.id.clone(),
+        assignee,
+        roles,
+    };
     Ok(Mutation::new(vec![change], note, S, IN_USE, dto))
 }
 
 /// `DELETE /spaces/{id}/assignments/{assignmentId}` (204).
-pub fn delete_assignment(
-    ctx: &Ctx<'_>,
-    id: &str,
-    assignment_id: &str,
-) -> Result<Mutation<()>, ApiError> {
+pub fn delete_assignment(ctx: &Ctx<'_>, id: &str, assignment_id: &str) -> Result<Mutation<()>, ApiError> {
     let space = find(ctx, id)?;
     let assignee = find_assignment(space, assignment_id)?.assignee.clone();
     ctx.require_space(&space.id, Action::SpaceManageMembers)?;
@@ -693,7 +566,10 @@ pub fn delete_assignment(
         assignment_id,
         json!({ "spaceId": id, "assignee": assignee.to_string() }),
     );
-    let change = Change::RemoveSpaceMember { space: space.id.clone(), assignee };
+    let change = Change::RemoveSpaceMember {
+        space: space.id.clone(),
+        assignee,
+    };
     Ok(Mutation::new(vec![change], note, S, IN_USE, ()))
 }
 
@@ -728,13 +604,7 @@ pub struct ShareDto {
     pub links: AssignmentLinks,
 }
 
-fn share_dto(
-    ctx: &Ctx<'_>,
-    tenant: &Tenant,
-    space: &Space,
-    item: &Content,
-    share: &Share,
-) -> ShareDto {
+fn share_dto(ctx: &Ctx<'_>, tenant: &Tenant, space: &Space, item: &Content, share: &Share) -> ShareDto {
     let space_id = ids::space_id(&space.id);
     let id = ids::share_id(&item.id, &share.assignee);
     let (assignee_id, assignee_type) = assignee_id(&share.assignee);
@@ -760,10 +630,7 @@ fn share_dto(
     }
 }
 
-fn shares_in<'t>(
-    tenant: &'t Tenant,
-    space: &'t Space,
-) -> impl Iterator<Item = (&'t Content, &'t Share)> + 't {
+fn shares_in<'t>(tenant: &'t Tenant, space: &'t Space) -> impl Iterator<Item = (&'t Content, &'t Share)> + 't {
     tenant.shares.iter().filter_map(move |share| {
         let item = tenant.content_item(&share.resource)?;
         (item.space.as_deref() == Some(space.id.as_str())).then_some((item, share))
@@ -771,35 +638,16 @@ fn shares_in<'t>(
 }
 
 /// `GET /spaces/{id}/shares`: `resourceId`, `type`, `userId`, `groupId`, cursors.
-pub fn list_shares(
-    ctx: &Ctx<'_>,
-    id: &str,
-    query: &Query,
-) -> Result<MemberListDto<ShareDto>, ApiError> {
+pub fn list_shares(ctx: &Ctx<'_>, id: &str, query: &Query) -> Result<MemberListDto<ShareDto>, ApiError> {
     let space = find(ctx, id)?;
     let items: Vec<ShareDto> = shares_in(ctx.tenant, space)
         .map(|(item, share)| share_dto(ctx, ctx.tenant, space, item, share))
         .filter(|s| query.get("resourceId").is_none_or(|r| s.resource_id == r))
         .filter(|s| query.get("type").is_none_or(|t| s.assignee_type == t))
-        .filter(|s| {
-            query
-                .get("userId")
-                .is_none_or(|u| s.assignee_type == "user" && s.assignee_id == u)
-        })
-        .filter(|s| {
-            query
-                .get("groupId")
-                .is_none_or(|g| s.assignee_type == "group" && s.assignee_id == g)
-        })
+        .filter(|s| query.get("userId").is_none_or(|u| s.assignee_type == "user" && s.assignee_id == u))
+        .filter(|s| query.get("groupId").is_none_or(|g| s.assignee_type == "group" && s.assignee_id == g))
         .collect();
-    let page = paginate(
-        items,
-        query,
-        S,
-        STANDARD,
-        ctx.api_base,
-        &format!("/spaces/{id}/shares"),
-    )?;
+    let page = paginate(items, query, S, STANDARD, ctx.api_base, &format!("/spaces/{id}/shares"))?;
     Ok(MemberListDto {
         data: page.items,
         links: page.links,
@@ -815,10 +663,7 @@ fn require_share(ctx: &Ctx<'_>, item: &Content) -> Result<(), ApiError> {
     if allowed {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            S,
-            format!("the caller may not `app:share` app `{}`", item.name),
-        ))
+        Err(ApiError::forbidden(S, format!("the caller may not `app:share` app `{}`", item.name)))
     }
 }
 
@@ -826,15 +671,8 @@ fn require_share(ctx: &Ctx<'_>, item: &Content) -> Result<(), ApiError> {
 /// (201); needs `app:share` on the app; 409 when the assignee has a share of it already.
 pub fn create_share(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<ShareDto>, ApiError> {
     let space = find(ctx, id)?;
-    if let Some(kind) = body
-        .get("resourceType")
-        .and_then(Value::as_str)
-        .filter(|k| *k != "app")
-    {
-        return Err(ApiError::bad_request(
-            S,
-            format!("only apps are shared one by one, not `{kind}`"),
-        ));
+    if let Some(kind) = body.get("resourceType").and_then(Value::as_str).filter(|k| *k != "app") {
+        return Err(ApiError::bad_request(S, format!("only apps are shared one by one, not `{kind}`")));
     }
     let resource_id = body
         .get("resourceId")
@@ -844,14 +682,8 @@ pub fn create_share(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<Sh
         .tenant
         .content
         .iter()
-        .find(|c| {
-            ids::content_id(&c.id) == resource_id
-                && c.space.as_deref() == Some(space.id.as_str())
-                && c.kind == ContentKind::App
-        })
-        .ok_or_else(|| {
-            ApiError::not_found(S, format!("no app with id `{resource_id}` in this space"))
-        })?;
+        .find(|c| ids::content_id(&c.id) == resource_id && c.space.as_deref() == Some(space.id.as_str()) && c.kind == ContentKind::App)
+        .ok_or_else(|| ApiError::not_found(S, format!("no app with id `{resource_id}` in this space")))?;
     require_share(ctx, item)?;
     let kind = body.get("type").and_then(Value::as_str).unwrap_or("user");
     let assignee_text = body
@@ -859,16 +691,8 @@ pub fn create_share(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<Sh
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::bad_request(S, "a share needs an `assigneeId`"))?;
     let assignee = resolve_assignee(ctx, kind, assignee_text)?;
-    if ctx
-        .tenant
-        .shares
-        .iter()
-        .any(|s| s.resource == item.id && s.assignee == assignee)
-    {
-        return Err(ApiError::conflict(
-            S,
-            format!("app `{}` is shared with {assignee} already", item.name),
-        ));
+    if ctx.tenant.shares.iter().any(|s| s.resource == item.id && s.assignee == assignee) {
+        return Err(ApiError::conflict(S, format!("app `{}` is shared with {assignee} already", item.name)));
     }
     let roles = SpaceRoleSet::of(&parse_roles(body.get("roles"))?);
     let share = Share {
@@ -886,16 +710,10 @@ pub fn create_share(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<Sh
     Ok(Mutation::new(vec![Change::CreateShare { share }], note, S, IN_USE, dto))
 }
 
-fn find_share<'t>(
-    ctx: &Ctx<'t>,
-    space: &'t Space,
-    share_id: &str,
-) -> Result<(&'t Content, &'t Share), ApiError> {
+fn find_share<'t>(ctx: &Ctx<'t>, space: &'t Space, share_id: &str) -> Result<(&'t Content, &'t Share), ApiError> {
     shares_in(ctx.tenant, space)
         .find(|(item, share)| ids::share_id(&item.id, &share.assignee) == share_id)
-        .ok_or_else(|| {
-            ApiError::not_found(S, format!("no share with id `{share_id}` in this space"))
-        })
+        .ok_or_else(|| ApiError::not_found(S, format!("no share with id `{share_id}` in this space")))
 }
 
 /// `GET /spaces/{id}/shares/{shareId}`.
@@ -906,37 +724,22 @@ pub fn get_share(ctx: &Ctx<'_>, id: &str, share_id: &str) -> Result<ShareDto, Ap
 }
 
 /// `PATCH /spaces/{id}/shares/{shareId}`: `replace /roles` (200).
-pub fn patch_share(
-    ctx: &Ctx<'_>,
-    id: &str,
-    share_id: &str,
-    body: &Value,
-) -> Result<Mutation<ShareDto>, ApiError> {
+pub fn patch_share(ctx: &Ctx<'_>, id: &str, share_id: &str, body: &Value) -> Result<Mutation<ShareDto>, ApiError> {
     let space = find(ctx, id)?;
     let (item, share) = find_share(ctx, space, share_id)?;
     require_share(ctx, item)?;
     let mut updated = share.clone();
     for op in parse_patch(S, body)? {
         match (op.op.as_str(), op.target()) {
-            ("replace", "roles") => {
-                updated.roles = SpaceRoleSet::of(&parse_roles(op.value.as_ref())?)
-            }
+            ("replace", "roles") => updated.roles = SpaceRoleSet::of(&parse_roles(op.value.as_ref())?),
             ("replace", "disabled") => {
-                return Err(ApiError::bad_request(
-                    S,
-                    "only link shares can be disabled, and Portcullis has none",
-                ));
+                return Err(ApiError::bad_request(S, "only link shares can be disabled, and Portcullis has none"));
             }
             _ => return Err(op.unsupported(S)),
         }
     }
     let dto = share_dto(ctx, ctx.tenant, space, item, &updated);
-    let note = AuditNote::new(
-        EventType::ShareCreated,
-        "share",
-        share_id,
-        json!({ "spaceId": id, "patch": body }),
-    );
+    let note = AuditNote::new(EventType::ShareCreated, "share", share_id, json!({ "spaceId": id, "patch": body }));
     Ok(Mutation::new(vec![Change::CreateShare { share: updated }], note, S, IN_USE, dto))
 }
 
@@ -945,12 +748,10 @@ pub fn delete_share(ctx: &Ctx<'_>, id: &str, share_id: &str) -> Result<Mutation<
     let space = find(ctx, id)?;
     let (item, share) = find_share(ctx, space, share_id)?;
     require_share(ctx, item)?;
-    let note = AuditNote::new(
-        EventType::ShareDeleted,
-        "share",
-        share_id,
-        json!({ "spaceId": id }),
-    );
-    let change = Change::DeleteShare { resource: item.id.clone(), assignee: share.assignee.clone() };
+    let note = AuditNote::new(EventType::ShareDeleted, "share", share_id, json!({ "spaceId": id }));
+    let change = Change::DeleteShare {
+        resource: item.id.clone(),
+        assignee: share.assignee.clone(),
+    };
     Ok(Mutation::new(vec![change], note, S, IN_USE, ()))
 }

@@ -59,11 +59,7 @@ pub fn parse_duration(text: &str) -> Option<i64> {
             }
         }
     }
-    if number.is_empty() && total > 0 {
-        Some(total)
-    } else {
-        None
-    }
+    if number.is_empty() && total > 0 { Some(total) } else { None }
 }
 
 #[cfg(test)]

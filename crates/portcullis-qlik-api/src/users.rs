@@ -8,24 +8,18 @@ use std::collections::BTreeSet;
 use portcullis_audit::EventType;
 use portcullis_engine::Resource;
 use portcullis_model::permission::Permission;
-use portcullis_model::{
-    Action, CapSet, Entitlement, ProviderType, RoleRef, RoleSetting, Subscription, Tenant, User,
-    UserStatus,
-};
+use portcullis_model::{Action, CapSet, Entitlement, ProviderType, RoleRef, RoleSetting, Subscription, Tenant, User, UserStatus};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::caller::Ctx;
-use crate::dto::{
-    GroupRefDto, ListDto, RoleRefDto, group_ref, resolve_group_ref, resolve_role_ref,
-    resolve_role_refs, role_ref, user_subject_by_id,
-};
+use crate::dto::{GroupRefDto, ListDto, RoleRefDto, group_ref, resolve_group_ref, resolve_role_ref, resolve_role_refs, role_ref, user_subject_by_id};
 use crate::err::{ApiError, Service};
 use crate::ids;
 use crate::mutation::{AuditNote, Mutation};
-use portcullis_model::Change;
 use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
 use crate::patch::parse_patch;
+use portcullis_model::Change;
 
 const S: Service = Service::Users;
 
@@ -119,10 +113,7 @@ pub fn user_scopes(tenant: &Tenant, user: &User) -> Vec<String> {
 }
 
 /// What a custom role's settings grant now (a `user-default` setting follows UserDefault).
-pub fn custom_role_caps(
-    tenant: &Tenant,
-    permissions: &std::collections::BTreeMap<Permission, RoleSetting>,
-) -> CapSet {
+pub fn custom_role_caps(tenant: &Tenant, permissions: &std::collections::BTreeMap<Permission, RoleSetting>) -> CapSet {
     let mut caps = CapSet::EMPTY;
     for (permission, setting) in permissions {
         let value = match setting {
@@ -147,20 +138,14 @@ pub fn user_dto(tenant: &Tenant, api_base: &str, user: &User, full: bool) -> Use
         name: user.name.clone(),
         email: user.email.clone(),
         status: user.status.as_str(),
-        assigned_roles: full.then(|| {
-            user.roles
-                .iter()
-                .map(|r| role_ref(tenant, &r.role))
-                .collect()
-        }),
+        assigned_roles: full.then(|| user.roles.iter().map(|r| role_ref(tenant, &r.role)).collect()),
         assigned_groups: full.then(|| user.groups.iter().map(|g| group_ref(tenant, g)).collect()),
         assigned_scopes: full.then(|| user_scopes(tenant, user)),
     }
 }
 
 fn sees_details(ctx: &Ctx<'_>) -> bool {
-    ctx.allowed(Action::RoleRead, Resource::Tenant)
-        || ctx.allowed(Action::UserManage, Resource::Tenant)
+    ctx.allowed(Action::RoleRead, Resource::Tenant) || ctx.allowed(Action::UserManage, Resource::Tenant)
 }
 
 fn attribute(tenant: &Tenant, user: &User, attr: &str, full: bool) -> Vec<String> {
@@ -211,9 +196,7 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<UserDto>, ApiError> 
         .iter()
         .filter(|user| {
             let full = details || user.id == ctx.caller.user_id;
-            filter
-                .as_ref()
-                .is_none_or(|f| f.matches(&|attr| attribute(ctx.tenant, user, attr, full)))
+            filter.as_ref().is_none_or(|f| f.matches(&|attr| attribute(ctx.tenant, user, attr, full)))
         })
         .collect();
     sort_by_keys(&mut users, &sort, |user, field| sort_value(user, field));
@@ -222,14 +205,7 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<UserDto>, ApiError> 
         data: page
             .items
             .iter()
-            .map(|u| {
-                user_dto(
-                    ctx.tenant,
-                    ctx.api_base,
-                    u,
-                    details || u.id == ctx.caller.user_id,
-                )
-            })
+            .map(|u| user_dto(ctx.tenant, ctx.api_base, u, details || u.id == ctx.caller.user_id))
             .collect(),
         links: page.links,
         total_results: total_results.then_some(page.total),
@@ -237,8 +213,7 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<UserDto>, ApiError> 
 }
 
 fn find<'t>(ctx: &Ctx<'t>, id: &str) -> Result<&'t User, ApiError> {
-    let subject = user_subject_by_id(ctx.tenant, id)
-        .ok_or_else(|| ApiError::not_found(S, format!("no user with id `{id}`")))?;
+    let subject = user_subject_by_id(ctx.tenant, id).ok_or_else(|| ApiError::not_found(S, format!("no user with id `{id}`")))?;
     ctx.tenant
         .user(&subject)
         .ok_or_else(|| ApiError::not_found(S, format!("no user with id `{id}`")))
@@ -255,12 +230,10 @@ pub fn get(ctx: &Ctx<'_>, id: &str) -> Result<UserDto, ApiError> {
 /// `GET /users/me`.
 pub fn me(ctx: &Ctx<'_>) -> Result<UserDto, ApiError> {
     ctx.caller_idx()?;
-    let user = ctx.tenant.user(&ctx.caller.user_id).ok_or_else(|| {
-        ApiError::unauthorized(format!(
-            "the credential's user `{}` no longer exists",
-            ctx.caller.user_id
-        ))
-    })?;
+    let user = ctx
+        .tenant
+        .user(&ctx.caller.user_id)
+        .ok_or_else(|| ApiError::unauthorized(format!("the credential's user `{}` no longer exists", ctx.caller.user_id)))?;
     Ok(user_dto(ctx.tenant, ctx.api_base, user, true))
 }
 
@@ -281,10 +254,7 @@ fn optional_string(body: &Value, field: &str) -> Result<Option<String>, ApiError
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(other) => Err(ApiError::bad_request(
-            S,
-            format!("`{field}` must be a string, not `{other}`"),
-        )),
+        Some(other) => Err(ApiError::bad_request(S, format!("`{field}` must be a string, not `{other}`"))),
     }
 }
 
@@ -341,9 +311,7 @@ fn custom_group(service: Service, tenant: &Tenant, name: &str) -> Result<(), Api
         Some(ProviderType::Custom) => Ok(()),
         _ => Err(ApiError::bad_request(
             service,
-            format!(
-                "group `{name}` comes from the identity provider; its membership cannot be changed through the API"
-            ),
+            format!("group `{name}` comes from the identity provider; its membership cannot be changed through the API"),
         )),
     }
 }
@@ -368,7 +336,10 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
             }
         }
         *roles = kept.clone();
-        changes.push(Change::ReplaceUserRoles { id: subject.clone(), roles: kept });
+        changes.push(Change::ReplaceUserRoles {
+            id: subject.clone(),
+            roles: kept,
+        });
     };
     for op in &ops {
         let target = op.target();
@@ -389,7 +360,11 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                         ));
                     }
                 };
-                changes.push(Change::UpdateUser { id: subject.clone(), name: None, status: Some(status) });
+                changes.push(Change::UpdateUser {
+                    id: subject.clone(),
+                    name: None,
+                    status: Some(status),
+                });
             }
             ("replace" | "set", "assignedRoles" | "roles") => {
                 let wanted = resolve_role_refs(S, tenant, op.value(S)?)?;
@@ -398,10 +373,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
             ("add", "assignedRoles/-" | "assignedRoles") => {
                 let role = resolve_role_ref(S, tenant, op.value(S)?)?;
                 if roles.contains(&role) {
-                    return Err(ApiError::bad_request(
-                        S,
-                        format!("the user holds role `{role}` already"),
-                    ));
+                    return Err(ApiError::bad_request(S, format!("the user holds role `{role}` already")));
                 }
                 let mut wanted = roles.clone();
                 wanted.push(role);
@@ -422,21 +394,24 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                     groups.push(group.clone());
                 }
                 // Joining twice is refused by the model (`AlreadyMember`).
-                changes.push(Change::JoinGroup { user: subject.clone(), group });
+                changes.push(Change::JoinGroup {
+                    user: subject.clone(),
+                    group,
+                });
             }
             ("remove-value", "assignedGroups") => {
                 // Leaving a group the user is not in changes nothing (model `leave_group`).
                 let group = resolve_group_ref(S, tenant, op.value(S)?)?;
                 custom_group(S, tenant, &group)?;
                 groups.retain(|g| g != &group);
-                changes.push(Change::LeaveGroup { user: subject.clone(), group });
+                changes.push(Change::LeaveGroup {
+                    user: subject.clone(),
+                    group,
+                });
             }
             ("replace" | "set", "assignedGroups") => {
                 let Some(items) = op.value(S)?.as_array() else {
-                    return Err(ApiError::bad_request(
-                        S,
-                        "`assignedGroups` is replaced with an array of group references",
-                    ));
+                    return Err(ApiError::bad_request(S, "`assignedGroups` is replaced with an array of group references"));
                 };
                 let mut wanted: Vec<String> = Vec::new();
                 for item in items {
@@ -448,17 +423,20 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                 }
                 let held = groups.clone();
                 for group in held.iter().filter(|g| !wanted.contains(g)) {
-                    if tenant
-                        .group(group)
-                        .is_some_and(|g| g.provider_type == ProviderType::Custom)
-                    {
+                    if tenant.group(group).is_some_and(|g| g.provider_type == ProviderType::Custom) {
                         groups.retain(|g| g != group);
-                        changes.push(Change::LeaveGroup { user: subject.clone(), group: group.clone() });
+                        changes.push(Change::LeaveGroup {
+                            user: subject.clone(),
+                            group: group.clone(),
+                        });
                     }
                 }
                 for group in wanted.iter().filter(|g| !held.contains(g)) {
                     groups.push(group.clone());
-                    changes.push(Change::JoinGroup { user: subject.clone(), group: group.clone() });
+                    changes.push(Change::JoinGroup {
+                        user: subject.clone(),
+                        group: group.clone(),
+                    });
                 }
             }
             _ => return Err(op.unsupported(S)),
@@ -472,11 +450,6 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
 pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::UserManage)?;
     let subject = find(ctx, id)?.id.clone();
-    let note = AuditNote::new(
-        EventType::UserDeleted,
-        "user",
-        id,
-        json!({ "subject": subject }),
-    );
+    let note = AuditNote::new(EventType::UserDeleted, "user", id, json!({ "subject": subject }));
     Ok(Mutation::new(vec![Change::DeleteUser { id: subject }], note, S, 400, ()))
 }

@@ -41,13 +41,19 @@ fn site(n_users: usize, n_resources: usize, n_custom_rules: usize) -> Site {
     let mut resources = Vec::with_capacity(n_resources);
     for idx in 0..n_resources {
         let id = format!("r{idx}");
-        let mut resource = Resource { id, name: Some(format!("Resource {idx}")), ..Resource::default() };
+        let mut resource = Resource {
+            id,
+            name: Some(format!("Resource {idx}")),
+            ..Resource::default()
+        };
         if idx < n_streams {
             resource.resource_type = "Stream".into();
-            resource.custom_properties =
-                [("GroupAccess".to_owned(), vec![format!("proj{}", rng.next(n_groups)), format!("proj{}", rng.next(n_groups))])]
-                    .into_iter()
-                    .collect();
+            resource.custom_properties = [(
+                "GroupAccess".to_owned(),
+                vec![format!("proj{}", rng.next(n_groups)), format!("proj{}", rng.next(n_groups))],
+            )]
+            .into_iter()
+            .collect();
         } else if idx % 2 == 0 {
             resource.resource_type = "App".into();
             if rng.next(4) != 0 {
@@ -57,7 +63,9 @@ fn site(n_users: usize, n_resources: usize, n_custom_rules: usize) -> Site {
         } else if idx % 7 == 1 {
             resource.resource_type = "DataConnection".into();
             resource.attributes = [("type".to_owned(), vec!["QvOdbcConnectorPackage.exe".to_owned()])].into_iter().collect();
-            resource.custom_properties = [("GroupAccess".to_owned(), vec![format!("proj{}", rng.next(n_groups))])].into_iter().collect();
+            resource.custom_properties = [("GroupAccess".to_owned(), vec![format!("proj{}", rng.next(n_groups))])]
+                .into_iter()
+                .collect();
         } else if idx % 7 == 3 {
             resource.resource_type = "ReloadTask".into();
             resource.app = Some(format!("r{}", (idx - 1) & !1));
@@ -77,13 +85,29 @@ fn site(n_users: usize, n_resources: usize, n_custom_rules: usize) -> Site {
     let mut rules = default_rules::rules();
     let shapes = [
         ("Stream_*, DataConnection_*", "resource.@GroupAccess = user.group", 2),
-        ("App*", "resource.resourcetype = \"App\" and resource.stream.@GroupAccess = user.group and user.@Dept = \"dept{n}\"", 6),
-        ("App.Object_*", "resource.app.stream.@GroupAccess = user.group and resource.objectType = \"sheet\" and user.group like \"proj{n}*\"", 1),
+        (
+            "App*",
+            "resource.resourcetype = \"App\" and resource.stream.@GroupAccess = user.group and user.@Dept = \"dept{n}\"",
+            6,
+        ),
+        (
+            "App.Object_*",
+            "resource.app.stream.@GroupAccess = user.group and resource.objectType = \"sheet\" and user.group like \"proj{n}*\"",
+            1,
+        ),
         ("ReloadTask_*", "resource.app.HasPrivilege(\"update\") and user.group = \"proj{n}\"", 14),
-        ("App_*", "user.group = \"proj{n}\" or (resource.@Level = \"gold\" and !user.IsAnonymous())", 32),
+        (
+            "App_*",
+            "user.group = \"proj{n}\" or (resource.@Level = \"gold\" and !user.IsAnonymous())",
+            32,
+        ),
         ("Stream_r{n}", "user.roles = \"Publisher{n}\"", 34),
         ("QmcSection_App, QmcSection_Stream", "user.group = \"proj{n}\"", 2),
-        ("DataConnection_*", "resource.type != \"folder\" and user.group = \"proj{n}\" and resource.name matches \"Resource 1.*\"", 4),
+        (
+            "DataConnection_*",
+            "resource.type != \"folder\" and user.group = \"proj{n}\" and resource.name matches \"Resource 1.*\"",
+            4,
+        ),
     ];
     for idx in 0..n_custom_rules {
         let (filter, condition, actions) = shapes[idx % shapes.len()];
@@ -135,7 +159,9 @@ fn decisions(c: &mut Criterion) {
     group.finish();
     let mut group = c.benchmark_group("compile");
     group.sample_size(10);
-    group.bench_function("compile the 10k × 100k site", |b| b.iter(|| black_box(CompiledSite::compile(&site).is_ok())));
+    group.bench_function("compile the 10k × 100k site", |b| {
+        b.iter(|| black_box(CompiledSite::compile(&site).is_ok()))
+    });
     group.finish();
 }
 
@@ -143,14 +169,19 @@ fn parsing(c: &mut Criterion) {
     let condition = r#"(resource.resourcetype = "App" and resource.stream.HasPrivilege("read") and resource.@AppLevelMgmt.empty())
         or ((resource.resourcetype = "App.Object" and resource.published = "true" and resource.objectType != "app_appscript")
         and resource.app.stream.HasPrivilege("read"))"#;
-    c.bench_function("parse a 300-character condition", |b| b.iter(|| black_box(portcullis_rules::parse_condition(black_box(condition)))));
+    c.bench_function("parse a 300-character condition", |b| {
+        b.iter(|| black_box(portcullis_rules::parse_condition(black_box(condition))))
+    });
 }
 
 fn audit_matrix(c: &mut Criterion) {
     let site = site(1_000, 10_000, 200);
     let compiled = CompiledSite::compile(&site).expect("bench site compiles");
     let mut group = c.benchmark_group("audit");
-    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(20));
     group.bench_function("matrix 1,000 users × 10,000 resources (hub)", |b| {
         b.iter(|| black_box(audit(&compiled, RequestContext::Hub, &AuditScope::default()).cells.len()))
     });

@@ -80,12 +80,18 @@ impl Action {
     /// The action of a name, ignoring case, spaces, `_` and `-` (`ChangeOwner`, `change owner`);
     /// `OfflineAccess` (the QRS enum name) is accepted too.
     pub fn parse(name: &str) -> Result<Action, ActionError> {
-        let folded: String =
-            name.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect();
+        let folded: String = name
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '_' | '-'))
+            .flat_map(char::to_lowercase)
+            .collect();
         if folded == "offlineaccess" {
             return Ok(Action::AccessOffline);
         }
-        Action::ALL.into_iter().find(|a| a.name() == folded).ok_or_else(|| ActionError::UnknownName(name.to_owned()))
+        Action::ALL
+            .into_iter()
+            .find(|a| a.name() == folded)
+            .ok_or_else(|| ActionError::UnknownName(name.to_owned()))
     }
 }
 
@@ -112,7 +118,9 @@ impl ActionSet {
 
     /// The set of a list of names.
     pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<ActionSet, ActionError> {
-        names.iter().try_fold(ActionSet::NONE, |set, name| Ok(set.with(Action::parse(name.as_ref())?)))
+        names
+            .iter()
+            .try_fold(ActionSet::NONE, |set, name| Ok(set.with(Action::parse(name.as_ref())?)))
     }
 
     /// The set with `action` added.

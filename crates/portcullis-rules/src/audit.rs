@@ -107,7 +107,10 @@ pub fn audit(site: &CompiledSite, context: RequestContext, scope: &AuditScope) -
             let rules = granting
                 .iter()
                 .filter_map(|idx| site.rules().get(*idx as usize))
-                .map(|rule| RuleGrant { rule: rule.name.clone(), actions: ActionSet(rule.actions.0 & wanted.0) })
+                .map(|rule| RuleGrant {
+                    rule: rule.name.clone(),
+                    actions: ActionSet(rule.actions.0 & wanted.0),
+                })
                 .collect();
             cells.push(AuditCell {
                 user: site.user_key(*user).to_owned(),
@@ -123,7 +126,11 @@ pub fn audit(site: &CompiledSite, context: RequestContext, scope: &AuditScope) -
         resources: resources
             .iter()
             .filter_map(|r| site.resource_source(*r))
-            .map(|r| AuditResource { id: r.id.clone(), resource_type: r.resource_type.clone(), name: r.name.clone() })
+            .map(|r| AuditResource {
+                id: r.id.clone(),
+                resource_type: r.resource_type.clone(),
+                name: r.name.clone(),
+            })
             .collect(),
         cells,
     }
@@ -202,16 +209,36 @@ pub fn diff(before: &AuditMatrix, after: &AuditMatrix, previewed: Vec<String>) -
             continue;
         }
         let added_by = new_cell
-            .map(|c| c.rules.iter().filter(|g| !ActionSet(g.actions.0 & added.0).is_empty()).map(|g| g.rule.clone()).collect())
+            .map(|c| {
+                c.rules
+                    .iter()
+                    .filter(|g| !ActionSet(g.actions.0 & added.0).is_empty())
+                    .map(|g| g.rule.clone())
+                    .collect()
+            })
             .unwrap_or_default();
-        changes.push(DiffCell { user: key.0.clone(), resource: key.1.clone(), added, removed, added_by });
+        changes.push(DiffCell {
+            user: key.0.clone(),
+            resource: key.1.clone(),
+            added,
+            removed,
+            added_by,
+        });
     }
-    AuditDiff { context: before.context, previewed, changes }
+    AuditDiff {
+        context: before.context,
+        previewed,
+        changes,
+    }
 }
 
 fn resource_label(matrix: &AuditMatrix, id: &str) -> String {
     match matrix.resources.iter().find(|r| r.id == id) {
-        Some(AuditResource { resource_type, name: Some(name), .. }) => format!("{id} ({resource_type} `{name}`)"),
+        Some(AuditResource {
+            resource_type,
+            name: Some(name),
+            ..
+        }) => format!("{id} ({resource_type} `{name}`)"),
         Some(AuditResource { resource_type, .. }) => format!("{id} ({resource_type})"),
         None => id.to_owned(),
     }
@@ -249,7 +276,14 @@ impl AuditMatrix {
         let rows: Vec<Vec<String>> = self
             .cells
             .iter()
-            .map(|c| vec![c.user.clone(), resource_label(self, &c.resource), c.granted.to_string(), grants_text(&c.rules)])
+            .map(|c| {
+                vec![
+                    c.user.clone(),
+                    resource_label(self, &c.resource),
+                    c.granted.to_string(),
+                    grants_text(&c.rules),
+                ]
+            })
             .collect();
         let mut out = table(&["USER", "RESOURCE", "ACTIONS", "GRANTED BY"], &rows);
         let _ = writeln!(
@@ -300,10 +334,22 @@ impl AuditDiff {
         let mut rows = Vec::new();
         for change in &self.changes {
             if !change.added.is_empty() {
-                rows.push(vec!["+".into(), change.user.clone(), change.resource.clone(), change.added.to_string(), change.added_by.join(", ")]);
+                rows.push(vec![
+                    "+".into(),
+                    change.user.clone(),
+                    change.resource.clone(),
+                    change.added.to_string(),
+                    change.added_by.join(", "),
+                ]);
             }
             if !change.removed.is_empty() {
-                rows.push(vec!["-".into(), change.user.clone(), change.resource.clone(), change.removed.to_string(), String::new()]);
+                rows.push(vec![
+                    "-".into(),
+                    change.user.clone(),
+                    change.resource.clone(),
+                    change.removed.to_string(),
+                    String::new(),
+                ]);
             }
         }
         let mut out = table(&["", "USER", "RESOURCE", "ACTIONS", "GRANTED BY"], &rows);
@@ -325,7 +371,14 @@ impl AuditDiff {
             for (sign, actions, rules) in [("+", change.added, change.added_by.join(";")), ("-", change.removed, String::new())] {
                 if !actions.is_empty() {
                     let names: Vec<&str> = actions.actions().map(|a| a.name()).collect();
-                    let _ = writeln!(out, "{sign},{},{},{},{}", csv_field(&change.user), csv_field(&change.resource), names.join(";"), csv_field(&rules));
+                    let _ = writeln!(
+                        out,
+                        "{sign},{},{},{},{}",
+                        csv_field(&change.user),
+                        csv_field(&change.resource),
+                        names.join(";"),
+                        csv_field(&rules)
+                    );
                 }
             }
         }
@@ -339,5 +392,9 @@ impl AuditDiff {
 }
 
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
 }

@@ -54,7 +54,10 @@ impl Interner {
     }
 
     pub fn val(&mut self, text: &str) -> Val {
-        Val { exact: self.intern(text), folded: self.intern(&fold(text)) }
+        Val {
+            exact: self.intern(text),
+            folded: self.intern(&fold(text)),
+        }
     }
 
     pub fn name(&mut self, text: &str) -> Sym {
@@ -172,12 +175,21 @@ pub(crate) struct LCompare {
 pub(crate) enum Node {
     True,
     /// Children are `kids[start..start + len]`.
-    Or { start: u32, len: u32 },
-    And { start: u32, len: u32 },
+    Or {
+        start: u32,
+        len: u32,
+    },
+    And {
+        start: u32,
+        len: u32,
+    },
     Not(u32),
     Compare(u32),
     Empty(u32),
-    HasPrivilege { path: u32, action: Result<Action, Box<str>> },
+    HasPrivilege {
+        path: u32,
+        action: Result<Action, Box<str>>,
+    },
     IsAnonymous(u32),
     IsOwned(u32),
 }
@@ -269,7 +281,14 @@ impl CompiledSite {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let Compiler { mut strings, nodes, kids, paths, compares, .. } = compiler;
+        let Compiler {
+            mut strings,
+            nodes,
+            kids,
+            paths,
+            compares,
+            ..
+        } = compiler;
 
         let mut user_by_key = HashMap::new();
         let mut users = Vec::with_capacity(site.users.len());
@@ -306,7 +325,11 @@ impl CompiledSite {
             };
             let next = keys.len() as u32;
             let index_key = *key_of.entry(key_text).or_insert_with(|| {
-                let shown = if transient { resource.name.clone().unwrap_or_default() } else { resource.resource_type.clone() };
+                let shown = if transient {
+                    resource.name.clone().unwrap_or_default()
+                } else {
+                    resource.resource_type.clone()
+                };
                 keys.push((transient, shown));
                 next
             });
@@ -351,7 +374,10 @@ impl CompiledSite {
                 let Some(check_instance) = selection else { continue };
                 for context in RequestContext::ALL {
                     if rule.context.applies_to(context) {
-                        lists[context.index()].push(Candidate { rule: rule_idx as u32, check_instance });
+                        lists[context.index()].push(Candidate {
+                            rule: rule_idx as u32,
+                            check_instance,
+                        });
                     }
                 }
             }
@@ -423,7 +449,10 @@ impl CompiledSite {
 
     /// The rules that may apply to `resource` in `context` (filter and context match).
     pub fn applicable_rules(&self, resource: ResourceId, context: RequestContext) -> impl Iterator<Item = RuleId> + '_ {
-        self.candidates_of(resource, context).iter().filter(move |c| self.candidate_applies(c, resource)).map(|c| RuleId(c.rule))
+        self.candidates_of(resource, context)
+            .iter()
+            .filter(move |c| self.candidate_applies(c, resource))
+            .map(|c| RuleId(c.rule))
     }
 
     pub(crate) fn candidates_of(&self, resource: ResourceId, context: RequestContext) -> &[Candidate] {
@@ -437,8 +466,7 @@ impl CompiledSite {
         if !candidate.check_instance {
             return true;
         }
-        let (Some(rule), Some(res)) = (self.rules.get(candidate.rule as usize), self.resources.get(resource.0 as usize))
-        else {
+        let (Some(rule), Some(res)) = (self.rules.get(candidate.rule as usize), self.resources.get(resource.0 as usize)) else {
             return false;
         };
         rule.filter.matches(FilterTarget::Stored {
@@ -479,7 +507,9 @@ pub(crate) fn anchored_regex(pattern: &str) -> Result<Regex, String> {
 }
 
 fn attrs(strings: &mut Interner, map: &std::collections::BTreeMap<String, Vec<String>>) -> Attrs {
-    map.iter().map(|(name, values)| (strings.name(name), values.iter().map(|v| strings.val(v)).collect())).collect()
+    map.iter()
+        .map(|(name, values)| (strings.name(name), values.iter().map(|v| strings.val(v)).collect()))
+        .collect()
 }
 
 #[derive(Default)]
@@ -552,7 +582,11 @@ impl Compiler {
                 let start = self.kids.len() as u32;
                 self.kids.extend_from_slice(&children);
                 let len = children.len() as u32;
-                let node = if matches!(expr.kind, ExprKind::Or(_)) { Node::Or { start, len } } else { Node::And { start, len } };
+                let node = if matches!(expr.kind, ExprKind::Or(_)) {
+                    Node::Or { start, len }
+                } else {
+                    Node::And { start, len }
+                };
                 self.push(node)
             }
             ExprKind::Not(inner) => {
@@ -561,9 +595,7 @@ impl Compiler {
             }
             ExprKind::Compare { lhs, op, rhs } => {
                 let regex = match (&rhs.kind, op) {
-                    (OperandKind::Str(pattern) | OperandKind::Bare(pattern), CmpOp::Matches) => {
-                        Some(anchored_regex(pattern))
-                    }
+                    (OperandKind::Str(pattern) | OperandKind::Bare(pattern), CmpOp::Matches) => Some(anchored_regex(pattern)),
                     _ => None,
                 };
                 let lhs = self.operand(lhs);
@@ -578,7 +610,10 @@ impl Compiler {
                     Function::Empty => Node::Empty(path),
                     Function::HasPrivilege => {
                         let name = argument.clone().unwrap_or_default();
-                        Node::HasPrivilege { path, action: Action::parse(&name).map_err(|_| name.into_boxed_str()) }
+                        Node::HasPrivilege {
+                            path,
+                            action: Action::parse(&name).map_err(|_| name.into_boxed_str()),
+                        }
                     }
                     Function::IsAnonymous => Node::IsAnonymous(path),
                     Function::IsOwned => Node::IsOwned(path),
@@ -645,7 +680,13 @@ impl Compiler {
             }
             idx += 1;
         }
-        self.paths.push(LPath { root: path.root, nav: nav.into_boxed_slice(), term, term_name, text: path.to_string().into() });
+        self.paths.push(LPath {
+            root: path.root,
+            nav: nav.into_boxed_slice(),
+            term,
+            term_name,
+            text: path.to_string().into(),
+        });
         (self.paths.len() - 1) as u32
     }
 }

@@ -19,7 +19,9 @@ pub const MONITORING_APPS_STREAM_ID: &str = "a70ca8a5-1d59-4cc9-b5fa-6e207978dca
 /// The default rules. A test checks that the shipped file decodes and compiles, so a broken
 /// file cannot be released; should it not decode anyway, the list is empty.
 pub fn rules() -> Vec<Rule> {
-    let Ok(files) = serde_norway::from_str::<Vec<RuleFile>>(DEFAULT_RULES_YAML) else { return Vec::new() };
+    let Ok(files) = serde_norway::from_str::<Vec<RuleFile>>(DEFAULT_RULES_YAML) else {
+        return Vec::new();
+    };
     let mut errors = Vec::new();
     files
         .iter()

@@ -118,7 +118,11 @@ pub struct SiteError {
 impl SiteError {
     /// A site error at `path`.
     pub fn new(path: SourcePath, message: impl Into<String>, hint: Option<String>) -> Self {
-        SiteError { path, message: message.into(), hint }
+        SiteError {
+            path,
+            message: message.into(),
+            hint,
+        }
     }
 
     /// The error of a rule's condition, naming the rule and the position inside the condition.

@@ -95,7 +95,11 @@ impl CompiledSite {
                 Ok(false) => RuleResult::NotGranted { cycle: evaluator.cycle },
                 Err(error) => RuleResult::Failed(error),
             };
-            outcomes.push(RuleOutcome { rule: rule.name.clone(), actions: rule.actions, result });
+            outcomes.push(RuleOutcome {
+                rule: rule.name.clone(),
+                actions: rule.actions,
+                result,
+            });
         }
         let allowed = outcomes.iter().any(|o| o.result == RuleResult::Granted);
         Decision {
@@ -207,7 +211,9 @@ impl<'s, 'm> Evaluator<'s, 'm> {
                 Some(Tri::False) => continue,
                 _ => {}
             }
-            if let Ok(true) = self.rule(rule.root, resource) { return Ok(true) }
+            if let Ok(true) = self.rule(rule.root, resource) {
+                return Ok(true);
+            }
         }
         Ok(false)
     }
@@ -259,12 +265,18 @@ impl<'s, 'm> Evaluator<'s, 'm> {
                 Tri::Unknown => Tri::Unknown,
             },
             Node::Compare(cmp) => {
-                let Some(compare) = site.compares.get(*cmp as usize) else { return Tri::Unknown };
+                let Some(compare) = site.compares.get(*cmp as usize) else {
+                    return Tri::Unknown;
+                };
                 let side_ok = |operand: &LOperand| match operand {
                     LOperand::Const(_) => true,
                     LOperand::Path(path) => user_rooted(path),
                 };
-                if side_ok(&compare.lhs) && side_ok(&compare.rhs) { decided(self.node(idx, resource)) } else { Tri::Unknown }
+                if side_ok(&compare.lhs) && side_ok(&compare.rhs) {
+                    decided(self.node(idx, resource))
+                } else {
+                    Tri::Unknown
+                }
             }
             Node::Empty(path) | Node::IsAnonymous(path) if user_rooted(path) => decided(self.node(idx, resource)),
             Node::Empty(_) | Node::IsAnonymous(_) | Node::IsOwned(_) | Node::HasPrivilege { .. } => Tri::Unknown,
@@ -306,7 +318,9 @@ impl<'s, 'm> Evaluator<'s, 'm> {
             };
             // Up, until an `and`/`or` needs its next child.
             loop {
-                let Some((parent, child)) = depth.checked_sub(1).and_then(|top| stack.get_mut(top)) else { return Ok(value) };
+                let Some((parent, child)) = depth.checked_sub(1).and_then(|top| stack.get_mut(top)) else {
+                    return Ok(value);
+                };
                 match site.nodes.get(*parent as usize) {
                     Some(Node::Not(_)) => value = !value,
                     Some(node @ (Node::Or { start, len } | Node::And { start, len })) => {
@@ -456,20 +470,36 @@ impl<'s, 'm> Evaluator<'s, 'm> {
             (LOperand::Const(l), LOperand::Const(r)) => test(*l, *r)?,
             (LOperand::Path(p), LOperand::Const(r)) => {
                 let path = self.path(*p)?;
-                visit_values(site, user, resource, path, &mut |l| Ok(if test(l, *r)? { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }))?
-                    .is_break()
+                visit_values(site, user, resource, path, &mut |l| {
+                    Ok(if test(l, *r)? {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    })
+                })?
+                .is_break()
             }
             (LOperand::Const(l), LOperand::Path(q)) => {
                 let path = self.path(*q)?;
-                visit_values(site, user, resource, path, &mut |r| Ok(if test(*l, r)? { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }))?
-                    .is_break()
+                visit_values(site, user, resource, path, &mut |r| {
+                    Ok(if test(*l, r)? {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    })
+                })?
+                .is_break()
             }
             (LOperand::Path(p), LOperand::Path(q)) => {
                 let left = self.path(*p)?;
                 let right = self.path(*q)?;
                 visit_values(site, user, resource, left, &mut |l| {
                     let inner = visit_values(site, user, resource, right, &mut |r| {
-                        Ok(if test(l, r)? { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
+                        Ok(if test(l, r)? {
+                            ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
+                        })
                     })?;
                     Ok(inner)
                 })?
@@ -494,8 +524,12 @@ fn visit_entities(site: &CompiledSite, user: u32, resource: u32, path: &LPath, v
 
 fn walk(site: &CompiledSite, entity: Ent, nav: &[Nav], visit: &mut dyn FnMut(Ent) -> Flow) -> Flow {
     let Some((step, rest)) = nav.split_first() else { return visit(entity) };
-    let Ent::Resource(idx) = entity else { return Ok(ControlFlow::Continue(())) };
-    let Some(resource) = site.resources.get(idx as usize) else { return Ok(ControlFlow::Continue(())) };
+    let Ent::Resource(idx) = entity else {
+        return Ok(ControlFlow::Continue(()));
+    };
+    let Some(resource) = site.resources.get(idx as usize) else {
+        return Ok(ControlFlow::Continue(()));
+    };
     match step {
         Nav::Stream => match resource.stream {
             Some(stream) => walk(site, Ent::Resource(stream), rest, visit),
@@ -553,7 +587,9 @@ fn visit_values(site: &CompiledSite, user: u32, resource: u32, path: &LPath, vis
             _ => Ok(ControlFlow::Continue(())),
         },
         Ent::User(idx) => {
-            let Some(u) = site.users.get(idx as usize) else { return Ok(ControlFlow::Continue(())) };
+            let Some(u) = site.users.get(idx as usize) else {
+                return Ok(ControlFlow::Continue(()));
+            };
             let one = |v: Option<Val>, visit: &mut dyn FnMut(Val) -> Flow| match v {
                 Some(v) => visit(v),
                 None => Ok(ControlFlow::Continue(())),
@@ -573,7 +609,9 @@ fn visit_values(site: &CompiledSite, user: u32, resource: u32, path: &LPath, vis
             }
         }
         Ent::Resource(idx) => {
-            let Some(r) = site.resources.get(idx as usize) else { return Ok(ControlFlow::Continue(())) };
+            let Some(r) = site.resources.get(idx as usize) else {
+                return Ok(ControlFlow::Continue(()));
+            };
             match term {
                 Term::Entity | Term::Id => visit(r.id),
                 Term::Name => match r.name {
@@ -604,13 +642,21 @@ fn test(site: &CompiledSite, op: CmpOp, regex: Option<&Result<Regex, String>>, l
             match regex {
                 Some(Ok(regex)) => regex.is_match(value),
                 Some(Err(message)) => {
-                    return Err(EvalError::BadRegex { pattern: site.strings.get(r.exact).to_owned(), message: message.clone() });
+                    return Err(EvalError::BadRegex {
+                        pattern: site.strings.get(r.exact).to_owned(),
+                        message: message.clone(),
+                    });
                 }
                 None => {
                     let pattern = site.strings.get(r.exact);
                     match crate::compile::anchored_regex(pattern) {
                         Ok(regex) => regex.is_match(value),
-                        Err(message) => return Err(EvalError::BadRegex { pattern: pattern.to_owned(), message }),
+                        Err(message) => {
+                            return Err(EvalError::BadRegex {
+                                pattern: pattern.to_owned(),
+                                message,
+                            });
+                        }
                     }
                 }
             }

@@ -86,16 +86,12 @@ impl FilterItem {
                 FilterItem::All => true,
                 FilterItem::TypePrefix(prefix) => starts_with_ci(resource_type, prefix),
                 FilterItem::Type(type_name) => resource_type.eq_ignore_ascii_case(type_name),
-                FilterItem::Instance { type_name, instance } => {
-                    resource_type.eq_ignore_ascii_case(type_name) && id.eq_ignore_ascii_case(instance)
-                }
+                FilterItem::Instance { type_name, instance } => resource_type.eq_ignore_ascii_case(type_name) && id.eq_ignore_ascii_case(instance),
             },
             FilterTarget::Transient { name } => match self {
                 FilterItem::All => true,
                 FilterItem::TypePrefix(prefix) => starts_with_ci(name, prefix),
-                FilterItem::Type(type_name) => {
-                    starts_with_ci(name, type_name) && name.as_bytes().get(type_name.len()) == Some(&b'_')
-                }
+                FilterItem::Type(type_name) => starts_with_ci(name, type_name) && name.as_bytes().get(type_name.len()) == Some(&b'_'),
                 FilterItem::Instance { type_name, instance } => {
                     name.len() == type_name.len() + 1 + instance.len()
                         && starts_with_ci(name, type_name)
@@ -128,9 +124,7 @@ impl FilterItem {
         match self {
             FilterItem::All => true,
             FilterItem::TypePrefix(prefix) => starts_with_ci(resource_type, prefix),
-            FilterItem::Type(type_name) | FilterItem::Instance { type_name, .. } => {
-                resource_type.eq_ignore_ascii_case(type_name)
-            }
+            FilterItem::Type(type_name) | FilterItem::Instance { type_name, .. } => resource_type.eq_ignore_ascii_case(type_name),
         }
     }
 }
@@ -161,7 +155,10 @@ impl ResourceFilter {
 /// [`MAX_RESOURCE_FILTER_BYTES`] is refused unread.
 pub fn parse_filter(text: &str) -> Result<ResourceFilter, Vec<FilterError>> {
     if text.len() > MAX_RESOURCE_FILTER_BYTES {
-        return Err(vec![FilterError::Limit(LimitError::TooLong { what: "resource filter", limit: MAX_RESOURCE_FILTER_BYTES })]);
+        return Err(vec![FilterError::Limit(LimitError::TooLong {
+            what: "resource filter",
+            limit: MAX_RESOURCE_FILTER_BYTES,
+        })]);
     }
     if text.trim().is_empty() {
         return Err(vec![FilterError::Empty]);
@@ -171,7 +168,11 @@ pub fn parse_filter(text: &str) -> Result<ResourceFilter, Vec<FilterError>> {
     // Characters before the current entry (columns count characters, not bytes).
     let mut chars_before = 0;
     for raw in text.split(',') {
-        let leading = if raw.trim().is_empty() { "" } else { &raw[..raw.len() - raw.trim_start().len()] };
+        let leading = if raw.trim().is_empty() {
+            ""
+        } else {
+            &raw[..raw.len() - raw.trim_start().len()]
+        };
         let column = chars_before + leading.chars().count() + 1;
         chars_before += raw.chars().count() + 1;
         match parse_item(raw.trim(), column) {
@@ -190,23 +191,39 @@ fn parse_item(item: &str, column: usize) -> Result<FilterItem, FilterError> {
         return Ok(FilterItem::All);
     }
     if let Some(ch) = item.chars().find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '*'))) {
-        return Err(FilterError::BadChar { item: item.to_owned(), ch, column });
+        return Err(FilterError::BadChar {
+            item: item.to_owned(),
+            ch,
+            column,
+        });
     }
     let stars = item.matches('*').count();
     if stars > 1 || (stars == 1 && !item.ends_with('*')) {
         if item.contains("*_") {
-            return Err(FilterError::PrefixWithInstance { item: item.to_owned(), column });
+            return Err(FilterError::PrefixWithInstance {
+                item: item.to_owned(),
+                column,
+            });
         }
-        return Err(FilterError::InnerStar { item: item.to_owned(), column });
+        return Err(FilterError::InnerStar {
+            item: item.to_owned(),
+            column,
+        });
     }
     match item.split_once('_') {
         None => match item.strip_suffix('*') {
             Some(prefix) => Ok(FilterItem::TypePrefix(prefix.to_owned())),
-            None => Err(FilterError::NoSelector { item: item.to_owned(), column }),
+            None => Err(FilterError::NoSelector {
+                item: item.to_owned(),
+                column,
+            }),
         },
         Some((type_name, rest)) => {
             if type_name.is_empty() {
-                return Err(FilterError::NoSelector { item: item.to_owned(), column });
+                return Err(FilterError::NoSelector {
+                    item: item.to_owned(),
+                    column,
+                });
             }
             if rest == "*" {
                 Ok(FilterItem::Type(type_name.to_owned()))
@@ -214,9 +231,15 @@ fn parse_item(item: &str, column: usize) -> Result<FilterItem, FilterError> {
                 // `QmcSection_App*`: a prefix of transient names; a stored type never matches.
                 Ok(FilterItem::TypePrefix(format!("{type_name}_{prefix}")))
             } else if rest.is_empty() {
-                Err(FilterError::NoSelector { item: type_name.to_owned(), column })
+                Err(FilterError::NoSelector {
+                    item: type_name.to_owned(),
+                    column,
+                })
             } else {
-                Ok(FilterItem::Instance { type_name: type_name.to_owned(), instance: rest.to_owned() })
+                Ok(FilterItem::Instance {
+                    type_name: type_name.to_owned(),
+                    instance: rest.to_owned(),
+                })
             }
         }
     }

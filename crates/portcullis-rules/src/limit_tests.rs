@@ -14,7 +14,12 @@ fn on_test_stack(f: impl FnOnce() + Send + 'static) {
 }
 
 fn on_stack(bytes: usize, f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new().stack_size(bytes).spawn(f).expect("a thread starts").join().expect("no panic");
+    std::thread::Builder::new()
+        .stack_size(bytes)
+        .spawn(f)
+        .expect("a thread starts")
+        .join()
+        .expect("no panic");
 }
 
 fn first_error(text: &str) -> String {
@@ -31,9 +36,17 @@ fn nested(levels: usize) -> String {
 fn attack_conditions_are_refused_naming_the_limit() {
     on_test_stack(|| {
         let parens = nested(10_000);
-        assert!(first_error(&parens).contains("condition nests deeper than 64 levels"), "{}", first_error(&parens));
+        assert!(
+            first_error(&parens).contains("condition nests deeper than 64 levels"),
+            "{}",
+            first_error(&parens)
+        );
         let bangs = format!("{}user.name = \"a\"", "!".repeat(100_000));
-        assert!(first_error(&bangs).contains("condition is longer than 65536 bytes"), "{}", first_error(&bangs));
+        assert!(
+            first_error(&bangs).contains("condition is longer than 65536 bytes"),
+            "{}",
+            first_error(&bangs)
+        );
         let fewer_bangs = format!("{}user.name = \"a\"", "!".repeat(10_000));
         assert!(first_error(&fewer_bangs).contains("condition nests deeper than 64 levels"));
         // Unclosed, too.
@@ -45,10 +58,21 @@ fn attack_conditions_are_refused_naming_the_limit() {
 fn nesting_is_counted_in_parentheses_and_negations() {
     assert!(parse_condition(&nested(MAX_CONDITION_DEPTH)).is_ok());
     let error = first_error(&nested(MAX_CONDITION_DEPTH + 1));
-    assert!(error.starts_with(&format!("1:{}:", MAX_CONDITION_DEPTH + 1)), "points at the first `(` too many: {error}");
-    let mixed = format!("{}user.name = \"a\"{}", "!(".repeat(MAX_CONDITION_DEPTH / 2), ")".repeat(MAX_CONDITION_DEPTH / 2));
+    assert!(
+        error.starts_with(&format!("1:{}:", MAX_CONDITION_DEPTH + 1)),
+        "points at the first `(` too many: {error}"
+    );
+    let mixed = format!(
+        "{}user.name = \"a\"{}",
+        "!(".repeat(MAX_CONDITION_DEPTH / 2),
+        ")".repeat(MAX_CONDITION_DEPTH / 2)
+    );
     assert!(parse_condition(&mixed).is_ok());
-    let mixed = format!("{}user.name = \"a\"{}", "!(".repeat(MAX_CONDITION_DEPTH / 2 + 1), ")".repeat(MAX_CONDITION_DEPTH / 2 + 1));
+    let mixed = format!(
+        "{}user.name = \"a\"{}",
+        "!(".repeat(MAX_CONDITION_DEPTH / 2 + 1),
+        ")".repeat(MAX_CONDITION_DEPTH / 2 + 1)
+    );
     assert!(first_error(&mixed).contains("nests deeper"));
     // Siblings do not add up.
     let siblings = vec![nested(MAX_CONDITION_DEPTH); 50].join(" and ");
@@ -75,7 +99,11 @@ fn paths_longer_than_the_limit_are_refused() {
     let ok = format!("resource{} = \"x\"", ".stream".repeat(MAX_PATH_STEPS));
     assert!(parse_condition(&ok).is_ok());
     let long = format!("resource{} = \"x\"", ".stream".repeat(MAX_PATH_STEPS + 1));
-    assert!(first_error(&long).contains(&format!("path has more than {MAX_PATH_STEPS} steps")), "{}", first_error(&long));
+    assert!(
+        first_error(&long).contains(&format!("path has more than {MAX_PATH_STEPS} steps")),
+        "{}",
+        first_error(&long)
+    );
 }
 
 #[test]
@@ -85,7 +113,14 @@ fn a_condition_reports_a_bounded_number_of_problems() {
         let started = std::time::Instant::now();
         let parsed = parse_condition(&text);
         assert_eq!(parsed.diagnostics.len(), MAX_DIAGNOSTICS + 1);
-        assert!(parsed.diagnostics.last().unwrap().to_string().contains(&format!("more than {MAX_DIAGNOSTICS} problems")));
+        assert!(
+            parsed
+                .diagnostics
+                .last()
+                .unwrap()
+                .to_string()
+                .contains(&format!("more than {MAX_DIAGNOSTICS} problems"))
+        );
         assert!(started.elapsed().as_secs() < 5);
     });
 }
@@ -101,7 +136,11 @@ fn resource_filters_have_a_length_limit_and_parse_in_linear_time() {
     assert!(started.elapsed().as_secs() < 5);
     let long = format!("App_{}", "a".repeat(MAX_RESOURCE_FILTER_BYTES));
     let errors = parse_filter(&long).unwrap_err();
-    assert!(errors[0].to_string().contains("resource filter is longer than 65536 bytes"), "{}", errors[0]);
+    assert!(
+        errors[0].to_string().contains("resource filter is longer than 65536 bytes"),
+        "{}",
+        errors[0]
+    );
 }
 
 /// 32 rules, each granting read on resource `rN` when the user may read `r(N+1)`, through a
@@ -110,7 +149,11 @@ fn deepest_site() -> String {
     let mut yaml = String::from("users:\n  - { userDirectory: D, userId: u }\nresources:\n");
     let n = crate::eval::MAX_PRIVILEGE_DEPTH;
     for i in 0..=n {
-        let link = if i < n { format!(", relations: {{ next: [r{}] }}", i + 1) } else { String::new() };
+        let link = if i < n {
+            format!(", relations: {{ next: [r{}] }}", i + 1)
+        } else {
+            String::new()
+        };
         yaml.push_str(&format!("  - {{ id: r{i}, type: Thing{i}{link} }}\n"));
     }
     yaml.push_str("rules:\n");
@@ -119,9 +162,13 @@ fn deepest_site() -> String {
         let level = "user.name = \"zz\" or user.name = \"u\" and (";
         let inner = "resource.next.HasPrivilege(\"read\")";
         let condition = format!("{}{inner}{}", level.repeat(MAX_CONDITION_DEPTH), ")".repeat(MAX_CONDITION_DEPTH));
-        yaml.push_str(&format!("  - {{ name: rule{i}, resourceFilter: Thing{i}_*, actions: [read], condition: '{condition}' }}\n"));
+        yaml.push_str(&format!(
+            "  - {{ name: rule{i}, resourceFilter: Thing{i}_*, actions: [read], condition: '{condition}' }}\n"
+        ));
     }
-    yaml.push_str(&format!("  - {{ name: last, resourceFilter: Thing{n}_*, actions: [read], condition: '' }}\n"));
+    yaml.push_str(&format!(
+        "  - {{ name: last, resourceFilter: Thing{n}_*, actions: [read], condition: '' }}\n"
+    ));
     yaml
 }
 
@@ -184,7 +231,10 @@ fn a_site_full_of_errors_reports_a_bounded_number() {
         actions: crate::ActionSet(1),
         ..crate::Rule::default()
     };
-    let site = crate::Site { rules: (0..2_000).map(rule).collect(), ..crate::Site::default() };
+    let site = crate::Site {
+        rules: (0..2_000).map(rule).collect(),
+        ..crate::Site::default()
+    };
     let errors = CompiledSite::compile(&site).unwrap_err();
     assert_eq!(errors.len(), MAX_RULE_ERRORS + 1);
     assert!(errors.last().unwrap().to_string().contains("the rules after this one were not checked"));

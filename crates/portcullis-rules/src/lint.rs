@@ -17,9 +17,7 @@ use crate::qrs;
 use crate::site::{Rule, RuleCategory};
 use crate::site_file::{RuleFile, from_yaml};
 use crate::suggest::closest;
-use crate::syntax::{
-    CmpOp, Expr, ExprKind, Function, OperandKind, Path, Root, Severity, StepKind, line_col, parse_condition, print_expr,
-};
+use crate::syntax::{CmpOp, Expr, ExprKind, Function, OperandKind, Path, Root, Severity, StepKind, line_col, parse_condition, print_expr};
 
 /// A rule to lint, with the problems its loader already found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +75,13 @@ pub fn read_rule_file(name: &str, text: &str) -> Result<Vec<LintRule>, String> {
     let is_json = name.to_ascii_lowercase().ends_with(".json") || text.trim_start().starts_with('[');
     if is_json {
         let imported = qrs::import(text).map_err(|e| e.to_string())?;
-        return Ok(imported.into_iter().map(|i| LintRule { rule: i.rule, load_problems: i.problems }).collect());
+        return Ok(imported
+            .into_iter()
+            .map(|i| LintRule {
+                rule: i.rule,
+                load_problems: i.problems,
+            })
+            .collect());
     }
     portcullis_model::source::check_yaml(text).map_err(|e| e.to_string())?;
     let files: Vec<RuleFile> = match serde_norway::from_str::<Vec<RuleFile>>(text) {
@@ -95,7 +99,10 @@ pub fn read_rule_file(name: &str, text: &str) -> Result<Vec<LintRule>, String> {
         .map(|(idx, file)| {
             let mut errors = Vec::new();
             let rule = file.to_rule(&SourcePath::root().index(idx), &mut errors);
-            LintRule { rule, load_problems: errors.iter().map(|e| e.with_hint()).collect() }
+            LintRule {
+                rule,
+                load_problems: errors.iter().map(|e| e.with_hint()).collect(),
+            }
         })
         .collect())
 }
@@ -135,16 +142,36 @@ pub fn lint(rules: &[LintRule]) -> Vec<Finding> {
     for (rule_idx, lint_rule) in rules.iter().enumerate() {
         let rule = &lint_rule.rule;
         let mut push = |severity, code, at: Option<LineCol>, message: String, hint: Option<String>| {
-            findings.push(Finding { severity, code, rule_idx, rule_name: rule.name.clone(), at, message, hint });
+            findings.push(Finding {
+                severity,
+                code,
+                rule_idx,
+                rule_name: rule.name.clone(),
+                at,
+                message,
+                hint,
+            });
         };
         for problem in &lint_rule.load_problems {
             push(Severity::Error, "field", None, problem.clone(), None);
         }
         if lint_rule.load_problems.is_empty() && rule.actions.is_empty() {
-            push(Severity::Warning, "no-actions", None, "the rule grants no action".into(), Some("set at least one action".into()));
+            push(
+                Severity::Warning,
+                "no-actions",
+                None,
+                "the rule grants no action".into(),
+                Some("set at least one action".into()),
+            );
         }
         if rule.disabled {
-            push(Severity::Note, "disabled", None, "the rule is disabled: it grants nothing (audit and preview can still run it)".into(), None);
+            push(
+                Severity::Note,
+                "disabled",
+                None,
+                "the rule is disabled: it grants nothing (audit and preview can still run it)".into(),
+                None,
+            );
         }
         let filter = match parse_filter(&rule.resource_filter) {
             Ok(filter) => Some(filter),
@@ -157,7 +184,13 @@ pub fn lint(rules: &[LintRule]) -> Vec<Finding> {
         };
         let condition = parse_condition(&rule.condition);
         for diagnostic in &condition.diagnostics {
-            push(diagnostic.severity, "syntax", Some(diagnostic.at), diagnostic.error.to_string(), diagnostic.hint.clone());
+            push(
+                diagnostic.severity,
+                "syntax",
+                Some(diagnostic.at),
+                diagnostic.error.to_string(),
+                diagnostic.hint.clone(),
+            );
         }
         if condition.is_ok() && condition.expr.is_none() && rule.category == RuleCategory::Security {
             push(
@@ -217,46 +250,49 @@ fn lint_expr(rule: &Rule, expr: &Expr, filter: Option<&ResourceFilter>, push: &m
             if matches!(op, CmpOp::Ne | CmpOp::StrictNe) {
                 for operand in [lhs, rhs] {
                     if let OperandKind::Path(path) = &operand.kind
-                        && is_multi_valued(path) {
-                            let other = if std::ptr::eq(operand, lhs) { rhs } else { lhs };
-                            let other_text = &text[other.span.start.min(text.len())..other.span.end.min(text.len())];
-                            let eq = if *op == CmpOp::Ne { "=" } else { "==" };
-                            push(
-                                Severity::Warning,
-                                "not-equal-on-list",
-                                at(node.span.start),
-                                format!(
-                                    "`{path} {} ...` is true when *some* value differs, so it holds for members with other values too",
-                                    op.as_str()
-                                ),
-                                Some(format!("for \"not a member\" write `!({path} {eq} {other_text})`")),
-                            );
-                            break;
-                        }
+                        && is_multi_valued(path)
+                    {
+                        let other = if std::ptr::eq(operand, lhs) { rhs } else { lhs };
+                        let other_text = &text[other.span.start.min(text.len())..other.span.end.min(text.len())];
+                        let eq = if *op == CmpOp::Ne { "=" } else { "==" };
+                        push(
+                            Severity::Warning,
+                            "not-equal-on-list",
+                            at(node.span.start),
+                            format!(
+                                "`{path} {} ...` is true when *some* value differs, so it holds for members with other values too",
+                                op.as_str()
+                            ),
+                            Some(format!("for \"not a member\" write `!({path} {eq} {other_text})`")),
+                        );
+                        break;
+                    }
                 }
             }
             if *op == CmpOp::Like
                 && let OperandKind::Str(pattern) = &rhs.kind
-                    && !pattern.contains('*') {
-                        push(
-                            Severity::Note,
-                            "like-without-wildcard",
-                            at(rhs.span.start),
-                            format!("`like \"{pattern}\"` has no `*`: it works as `=`"),
-                            None,
-                        );
-                    }
+                && !pattern.contains('*')
+            {
+                push(
+                    Severity::Note,
+                    "like-without-wildcard",
+                    at(rhs.span.start),
+                    format!("`like \"{pattern}\"` has no `*`: it works as `=`"),
+                    None,
+                );
+            }
             if *op == CmpOp::Matches
                 && let OperandKind::Str(pattern) | OperandKind::Bare(pattern) = &rhs.kind
-                    && let Err(problem) = crate::compile::anchored_regex(pattern) {
-                        push(
-                            Severity::Error,
-                            "bad-regex",
-                            at(rhs.span.start),
-                            format!("`{pattern}` is not a valid regular expression: {problem}"),
-                            Some("the rule will fail, and grant nothing, whenever this comparison is evaluated".into()),
-                        );
-                    }
+                && let Err(problem) = crate::compile::anchored_regex(pattern)
+            {
+                push(
+                    Severity::Error,
+                    "bad-regex",
+                    at(rhs.span.start),
+                    format!("`{pattern}` is not a valid regular expression: {problem}"),
+                    Some("the rule will fail, and grant nothing, whenever this comparison is evaluated".into()),
+                );
+            }
         }
         ExprKind::Call { target, function, argument } => {
             check_path(rule, target, text, push);
@@ -277,9 +313,16 @@ fn lint_expr(rule: &Rule, expr: &Expr, filter: Option<&ResourceFilter>, push: &m
             }
             if *function == Function::HasPrivilege
                 && let Some(name) = argument
-                    && let Err(error) = Action::parse(name) {
-                        push(Severity::Error, "unknown-action", at(node.span.start), error.to_string(), Some(error.hint()));
-                    }
+                && let Err(error) = Action::parse(name)
+            {
+                push(
+                    Severity::Error,
+                    "unknown-action",
+                    at(node.span.start),
+                    error.to_string(),
+                    Some(error.hint()),
+                );
+            }
         }
         ExprKind::And(_) | ExprKind::Not(_) => {}
     });
@@ -290,7 +333,10 @@ fn lint_expr(rule: &Rule, expr: &Expr, filter: Option<&ResourceFilter>, push: &m
                 Severity::Warning,
                 "never-matches-filter",
                 at(expr.span.start),
-                format!("the condition requires a resource type that the filter `{}` never selects", rule.resource_filter),
+                format!(
+                    "the condition requires a resource type that the filter `{}` never selects",
+                    rule.resource_filter
+                ),
                 Some("fix the resource filter or the `resource.resourcetype` test".into()),
             );
         } else if let ExprKind::Or(items) = &expr.kind {
@@ -300,7 +346,10 @@ fn lint_expr(rule: &Rule, expr: &Expr, filter: Option<&ResourceFilter>, push: &m
                         Severity::Warning,
                         "never-matches-filter",
                         at(item.span.start),
-                        format!("this alternative requires a resource type that the filter `{}` never selects", rule.resource_filter),
+                        format!(
+                            "this alternative requires a resource type that the filter `{}` never selects",
+                            rule.resource_filter
+                        ),
                         Some("add the type to the resource filter, or drop the alternative".into()),
                     );
                 }
@@ -327,9 +376,7 @@ fn entity_kind(path: &Path) -> Option<EntityKind> {
     for step in &path.steps {
         kind = match (&step.kind, kind) {
             (StepKind::Name(name), EntityKind::Resource) if name.eq_ignore_ascii_case("owner") => EntityKind::User,
-            (StepKind::Name(name), EntityKind::Resource)
-                if ["stream", "app", "contentlibrarys"].iter().any(|n| name.eq_ignore_ascii_case(n)) =>
-            {
+            (StepKind::Name(name), EntityKind::Resource) if ["stream", "app", "contentlibrarys"].iter().any(|n| name.eq_ignore_ascii_case(n)) => {
                 EntityKind::Resource
             }
             _ => EntityKind::Value,
@@ -378,7 +425,10 @@ fn check_path(rule: &Rule, path: &Path, text: &str, push: &mut Push<'_>) {
         if !known.iter().any(|k| k.eq_ignore_ascii_case(name)) {
             let suggestion = closest(name, known.iter().copied());
             let (severity, message) = if kind == EntityKind::User {
-                (Severity::Note, format!("`{name}` is not a Qlik user attribute: it must come from the user directory"))
+                (
+                    Severity::Note,
+                    format!("`{name}` is not a Qlik user attribute: it must come from the user directory"),
+                )
             } else {
                 (Severity::Warning, format!("unknown attribute `{name}` in `{path}`"))
             };
@@ -391,9 +441,7 @@ fn check_path(rule: &Rule, path: &Path, text: &str, push: &mut Push<'_>) {
         }
         kind = match kind {
             EntityKind::Resource if name.eq_ignore_ascii_case("owner") => EntityKind::User,
-            EntityKind::Resource if ["stream", "app", "contentlibrarys"].iter().any(|n| n.eq_ignore_ascii_case(name)) => {
-                EntityKind::Resource
-            }
+            EntityKind::Resource if ["stream", "app", "contentlibrarys"].iter().any(|n| n.eq_ignore_ascii_case(name)) => EntityKind::Resource,
             _ => EntityKind::Value,
         };
         if kind == EntityKind::Value && steps.peek().is_some() {
@@ -415,13 +463,17 @@ fn possible(expr: &Expr, filter: &ResourceFilter) -> bool {
     match &expr.kind {
         ExprKind::Or(items) => items.iter().any(|item| possible(item, filter)),
         ExprKind::And(items) => items.iter().all(|item| possible(item, filter)),
-        ExprKind::Compare { lhs, op: CmpOp::Eq | CmpOp::StrictEq, rhs } => {
+        ExprKind::Compare {
+            lhs,
+            op: CmpOp::Eq | CmpOp::StrictEq,
+            rhs,
+        } => {
             fn type_test<'e>(path: &OperandKind, value: &'e OperandKind) -> Option<&'e str> {
                 match (path, value) {
-                (OperandKind::Path(p), OperandKind::Str(v)) if p.root == Root::Resource && p.steps.len() == 1 => {
-                    matches!(&p.steps[0].kind, StepKind::Name(n) if n.eq_ignore_ascii_case("resourcetype")).then_some(v.as_str())
-                }
-                _ => None,
+                    (OperandKind::Path(p), OperandKind::Str(v)) if p.root == Root::Resource && p.steps.len() == 1 => {
+                        matches!(&p.steps[0].kind, StepKind::Name(n) if n.eq_ignore_ascii_case("resourcetype")).then_some(v.as_str())
+                    }
+                    _ => None,
                 }
             }
             match type_test(&lhs.kind, &rhs.kind).or_else(|| type_test(&rhs.kind, &lhs.kind)) {
@@ -447,13 +499,18 @@ fn lint_shadowing(rules: &[LintRule], parsed: &[Option<(ResourceFilter, Option<E
                         ExprKind::And(items) => items.iter().map(|i| print_expr(&i.without_spans())).collect(),
                         _ => vec![print_expr(&expr.without_spans())],
                     };
-                    (print_expr(&expr.without_spans()).to_lowercase(), terms.into_iter().map(|t| t.to_lowercase()).collect())
+                    (
+                        print_expr(&expr.without_spans()).to_lowercase(),
+                        terms.into_iter().map(|t| t.to_lowercase()).collect(),
+                    )
                 }
             })
         })
         .collect();
     for (b_idx, b) in rules.iter().enumerate() {
-        let (Some((b_filter, _)), Some((b_text, b_terms))) = (&parsed[b_idx], &printed[b_idx]) else { continue };
+        let (Some((b_filter, _)), Some((b_text, b_terms))) = (&parsed[b_idx], &printed[b_idx]) else {
+            continue;
+        };
         if b.rule.disabled || b.rule.actions.is_empty() {
             continue;
         }
@@ -461,7 +518,9 @@ fn lint_shadowing(rules: &[LintRule], parsed: &[Option<(ResourceFilter, Option<E
             if a_idx == b_idx || a.rule.disabled || a.rule.category != b.rule.category {
                 continue;
             }
-            let (Some((a_filter, _)), Some((a_text, a_terms))) = (&parsed[a_idx], &printed[a_idx]) else { continue };
+            let (Some((a_filter, _)), Some((a_text, a_terms))) = (&parsed[a_idx], &printed[a_idx]) else {
+                continue;
+            };
             let implied = a_text.is_empty() || a_text == b_text || a_terms.iter().all(|t| b_terms.contains(t));
             let broader = a_filter.covers(b_filter) && a.rule.actions.contains_all(b.rule.actions) && a.rule.context.covers(b.rule.context);
             if !(implied && broader) {

@@ -21,8 +21,12 @@ const MAX_DEPTH: usize = crate::eval::MAX_PRIVILEGE_DEPTH;
 /// True when some enabled security rule of `site` grants `action` on the resource `resource_id`
 /// to the user `user_key` in `context`. Unknown users or resources get nothing.
 pub fn is_allowed(site: &Site, user_key: &str, resource_id: &str, action: Action, context: RequestContext) -> bool {
-    let Some(user) = site.users.iter().find(|u| u.key().to_lowercase() == user_key.to_lowercase()) else { return false };
-    let Some(resource) = site.resources.iter().find(|r| r.id == resource_id) else { return false };
+    let Some(user) = site.users.iter().find(|u| u.key().to_lowercase() == user_key.to_lowercase()) else {
+        return false;
+    };
+    let Some(resource) = site.resources.iter().find(|r| r.id == resource_id) else {
+        return false;
+    };
     let mut stack = Vec::new();
     allows(site, user, resource, action, context, &mut stack)
 }
@@ -41,9 +45,14 @@ fn allows<'s>(
         }
         let Ok(filter) = parse_filter(&rule.resource_filter) else { continue };
         let target = if resource.is_transient() {
-            FilterTarget::Transient { name: resource.name.as_deref().unwrap_or_default() }
+            FilterTarget::Transient {
+                name: resource.name.as_deref().unwrap_or_default(),
+            }
         } else {
-            FilterTarget::Stored { resource_type: &resource.resource_type, id: &resource.id }
+            FilterTarget::Stored {
+                resource_type: &resource.resource_type,
+                id: &resource.id,
+            }
         };
         if !filter.matches(target) {
             continue;
@@ -179,7 +188,11 @@ impl<'s> Reference<'s> {
 
     fn is_relation(&self, name: &str) -> bool {
         ["stream", "app", "owner"].contains(&name.to_lowercase().as_str())
-            || self.site.resources.iter().any(|r| r.relations.keys().any(|k| k.to_lowercase() == name.to_lowercase()))
+            || self
+                .site
+                .resources
+                .iter()
+                .any(|r| r.relations.keys().any(|k| k.to_lowercase() == name.to_lowercase()))
     }
 
     /// The entities reached by the navigation steps of `path`, and whether the path then ends
@@ -236,10 +249,17 @@ impl<'s> Reference<'s> {
                 .collect();
         }
         // The steps after the last navigation: one attribute, `environment.X`, or nothing valid.
-        let n_nav = path.steps.iter().take_while(|s| matches!(&s.kind, StepKind::Name(n) if self.is_relation(n))).count();
+        let n_nav = path
+            .steps
+            .iter()
+            .take_while(|s| matches!(&s.kind, StepKind::Name(n) if self.is_relation(n)))
+            .count();
         let rest = &path.steps[n_nav..];
         let lookup = |map: &std::collections::BTreeMap<String, Vec<String>>, key: &str| -> Vec<String> {
-            map.iter().find(|(k, _)| k.to_lowercase() == key.to_lowercase()).map(|(_, v)| v.clone()).unwrap_or_default()
+            map.iter()
+                .find(|(k, _)| k.to_lowercase() == key.to_lowercase())
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
         };
         let mut values = Vec::new();
         for entity in entities {
@@ -268,9 +288,10 @@ impl<'s> Reference<'s> {
                 },
                 ([environment, step], Entity::User(user)) => {
                     if let (StepKind::Name(env), StepKind::Name(name)) = (&environment.kind, &step.kind)
-                        && env.eq_ignore_ascii_case("environment") {
-                            values.extend(lookup(&user.environment, name));
-                        }
+                        && env.eq_ignore_ascii_case("environment")
+                    {
+                        values.extend(lookup(&user.environment, name));
+                    }
                 }
                 _ => {}
             }
@@ -285,7 +306,10 @@ fn compare(op: CmpOp, l: &str, r: &str) -> Outcome<bool> {
         CmpOp::Ne => l.to_lowercase() != r.to_lowercase(),
         CmpOp::StrictEq => l == r,
         CmpOp::StrictNe => l != r,
-        CmpOp::Like => wildcard(&l.to_lowercase().chars().collect::<Vec<_>>(), &r.to_lowercase().chars().collect::<Vec<_>>()),
+        CmpOp::Like => wildcard(
+            &l.to_lowercase().chars().collect::<Vec<_>>(),
+            &r.to_lowercase().chars().collect::<Vec<_>>(),
+        ),
         CmpOp::Matches => {
             if Regex::new(r).is_err() {
                 return Err(());

@@ -235,7 +235,11 @@ impl RuleFile {
                 ActionSet::NONE
             }
             Some(actions) => actions.to_set().unwrap_or_else(|error| {
-                errors.push(SiteError::new(path.key("actions"), format!("rule `{}`: {error}", self.name), Some(error.hint())));
+                errors.push(SiteError::new(
+                    path.key("actions"),
+                    format!("rule `{}`: {error}", self.name),
+                    Some(error.hint()),
+                ));
                 ActionSet::NONE
             }),
         };
@@ -298,7 +302,11 @@ impl SiteFile {
             return Err(errors);
         }
         match CompiledSite::compile(&site) {
-            Ok(compiled) => Ok(LoadedSite { site, n_default_rules, compiled }),
+            Ok(compiled) => Ok(LoadedSite {
+                site,
+                n_default_rules,
+                compiled,
+            }),
             Err(rule_errors) => Err(rule_errors
                 .into_iter()
                 .map(|error| {

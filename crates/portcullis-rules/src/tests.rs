@@ -45,7 +45,9 @@ fn filters_parse_and_match() {
     assert!(filter.matches(stored("DataConnection", "ABC")));
     assert!(!filter.matches(stored("DataConnection", "abd")));
     assert!(filter.matches(FilterTarget::Transient { name: "QmcSection_App" }));
-    assert!(!filter.matches(FilterTarget::Transient { name: "QmcSection_App.Object" }));
+    assert!(!filter.matches(FilterTarget::Transient {
+        name: "QmcSection_App.Object"
+    }));
     let sections = parse_filter("QmcSection_*").expect("parses");
     assert!(sections.matches(FilterTarget::Transient { name: "QmcSection_Task" }));
     assert!(!sections.matches(stored("QmcSection", "x")) || sections.matches(stored("QmcSection", "x")));
@@ -57,7 +59,10 @@ fn filters_parse_and_match() {
         Err(errors) => errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
     };
     assert_eq!(errors("App*_*"), "`App*_*` at column 1 combines a type prefix `*` with `_*`");
-    assert_eq!(errors("App_*, ,Stream"), "empty entry at column 7; `Stream` at column 9 names no resources");
+    assert_eq!(
+        errors("App_*, ,Stream"),
+        "empty entry at column 7; `Stream` at column 9 names no resources"
+    );
     assert_eq!(errors(""), "the resource filter is empty");
     assert_eq!(errors("Ap*p_*"), "`Ap*p_*` at column 1 has `*` in the middle");
 }
@@ -133,7 +138,12 @@ fn explanations_name_failures_and_cycles() {
         "deny duplicate on `a1` for `ACME\\ann` in hub because [no-grant]; rule `BadRegex` failed: `(` is not a valid regular expression: unclosed group"
     );
     let decision = compiled.decide(ann, a1, Action::Update, RequestContext::Hub);
-    assert!(decision.to_string().contains("rule `SelfLoop` condition false (a HasPrivilege cycle grants nothing)"), "{decision}");
+    assert!(
+        decision
+            .to_string()
+            .contains("rule `SelfLoop` condition false (a HasPrivilege cycle grants nothing)"),
+        "{decision}"
+    );
     assert_eq!(compiled.granted_actions(ann, a1, RequestContext::Hub).to_string(), "read, export");
 }
 
@@ -167,7 +177,10 @@ fn load_errors_name_their_place() {
 fn default_rules_compile() {
     let rules = crate::default_rules::rules();
     assert!(rules.len() > 20, "{} default rules", rules.len());
-    let site = crate::Site { rules, ..crate::Site::default() };
+    let site = crate::Site {
+        rules,
+        ..crate::Site::default()
+    };
     let compiled = crate::CompiledSite::compile(&site);
     assert!(compiled.is_ok(), "{:?}", compiled.err());
 }

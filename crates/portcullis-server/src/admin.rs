@@ -104,13 +104,16 @@ pub async fn mint_api_key(state: &AppState, caller: &Caller, request: NewApiKeyR
     let (token, hash) = new_secret(API_KEY_PREFIX)?;
     let record = state
         .store()
-        .create_api_key(&NewApiKey {
-            tenant: caller.tenant.id,
-            user_id: user,
-            hash,
-            description: request.description.unwrap_or_default(),
-            expires_at: Some(portcullis_store::now() + i64::from(days) * 86_400),
-        }, &caller.author())
+        .create_api_key(
+            &NewApiKey {
+                tenant: caller.tenant.id,
+                user_id: user,
+                hash,
+                description: request.description.unwrap_or_default(),
+                expires_at: Some(portcullis_store::now() + i64::from(days) * 86_400),
+            },
+            &caller.author(),
+        )
         .await?;
     Ok(ApiKeyBody::new(record, Some(token)))
 }
@@ -142,7 +145,11 @@ pub async fn create_api_key(
 )]
 pub async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<ApiKeyBody>>, ApiError> {
     let view = caller.tenant.view();
-    let only = if caller.may(&view.snapshot, Action::UserManage) { None } else { caller.user_id() };
+    let only = if caller.may(&view.snapshot, Action::UserManage) {
+        None
+    } else {
+        caller.user_id()
+    };
     let keys = state.store().api_keys(caller.tenant.id, only).await?;
     Ok(Json(keys.into_iter().map(|k| ApiKeyBody::new(k, None)).collect()))
 }
@@ -166,10 +173,14 @@ pub async fn revoke_api_key(State(state): State<AppState>, caller: Caller, Path(
             return Err(not_found());
         }
     }
-    state.store().revoke_api_key(caller.tenant.id, id, &caller.author()).await.map_err(|e| match e {
-        portcullis_store::StoreError::NotFound(_) => not_found(),
-        other => other.into(),
-    })?;
+    state
+        .store()
+        .revoke_api_key(caller.tenant.id, id, &caller.author())
+        .await
+        .map_err(|e| match e {
+            portcullis_store::StoreError::NotFound(_) => not_found(),
+            other => other.into(),
+        })?;
     state.forget_credentials();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -232,7 +243,9 @@ pub async fn login(State(state): State<AppState>, caller: Caller, ApiJson(body):
         caller.require(&caller.tenant.view().snapshot, Action::UserManage)?;
     }
     let view = state.login(&caller.tenant, &body.user, &caller.author()).await?;
-    Ok(Json(RevisionBody { revision: view.snapshot.revision }))
+    Ok(Json(RevisionBody {
+        revision: view.snapshot.revision,
+    }))
 }
 
 /// Who a role assignment goes to: exactly one of `user`, `group`, `everyone: true`.
@@ -298,17 +311,32 @@ fn role_target(body: &AssignBody) -> Result<RoleTarget, ApiError> {
         (Some(user), None, false) => Ok(RoleTarget::User(user.clone())),
         (None, Some(group), false) => Ok(RoleTarget::Group(group.clone())),
         (None, None, true) => Ok(RoleTarget::Everyone),
-        _ => Err(ApiError::bad_request("bad_assignment", "an assignment names exactly one of `user`, `group` or `everyone: true`")),
+        _ => Err(ApiError::bad_request(
+            "bad_assignment",
+            "an assignment names exactly one of `user`, `group` or `everyone: true`",
+        )),
     }
 }
 
 /// The store's change for a wire change.
 pub fn change_of(body: &ChangeBody) -> Result<Change, ApiError> {
     Ok(match body {
-        ChangeBody::Assign(a) => Change::AssignRole { role: a.role.clone(), target: role_target(a)? },
-        ChangeBody::Unassign(a) => Change::UnassignRole { role: a.role.clone(), target: role_target(a)? },
-        ChangeBody::Join(m) => Change::JoinGroup { user: m.user.clone(), group: m.group.clone() },
-        ChangeBody::Leave(m) => Change::LeaveGroup { user: m.user.clone(), group: m.group.clone() },
+        ChangeBody::Assign(a) => Change::AssignRole {
+            role: a.role.clone(),
+            target: role_target(a)?,
+        },
+        ChangeBody::Unassign(a) => Change::UnassignRole {
+            role: a.role.clone(),
+            target: role_target(a)?,
+        },
+        ChangeBody::Join(m) => Change::JoinGroup {
+            user: m.user.clone(),
+            group: m.group.clone(),
+        },
+        ChangeBody::Leave(m) => Change::LeaveGroup {
+            user: m.user.clone(),
+            group: m.group.clone(),
+        },
         ChangeBody::Set(set) => match (&set.setting, &set.user_default) {
             (Some(name), None) => {
                 let setting = TenantSetting::parse(name).ok_or_else(|| {
@@ -316,9 +344,10 @@ pub fn change_of(body: &ChangeBody) -> Result<Change, ApiError> {
                         .hint(format!("known settings: {}", TenantSetting::known()))
                         .field("set.setting")
                 })?;
-                let value = set.value.as_bool().ok_or_else(|| {
-                    ApiError::bad_request("bad_value", format!("setting `{name}` takes true or false")).field("set.value")
-                })?;
+                let value = set
+                    .value
+                    .as_bool()
+                    .ok_or_else(|| ApiError::bad_request("bad_value", format!("setting `{name}` takes true or false")).field("set.value"))?;
                 Change::SetSetting { setting, value }
             }
             (None, Some(key)) => {
@@ -334,7 +363,12 @@ pub fn change_of(body: &ChangeBody) -> Result<Change, ApiError> {
                 })?;
                 Change::SetUserDefault { permission, value }
             }
-            _ => return Err(ApiError::bad_request("bad_set", "a `set` names exactly one of `setting` or `userDefault`")),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "bad_set",
+                    "a `set` names exactly one of `setting` or `userDefault`",
+                ));
+            }
         },
     })
 }
@@ -355,7 +389,9 @@ pub async fn apply_change(State(state): State<AppState>, caller: Caller, ApiJson
     caller.require(&caller.tenant.view().snapshot, Action::UserManage)?;
     let change = change_of(&body)?;
     let view = state.apply(&caller.tenant, &change, &caller.author()).await?;
-    Ok(Json(RevisionBody { revision: view.snapshot.revision }))
+    Ok(Json(RevisionBody {
+        revision: view.snapshot.revision,
+    }))
 }
 
 /// A new OAuth client secret.
@@ -412,9 +448,24 @@ pub async fn create_client_secret(
     let (secret, hash) = new_secret(CLIENT_SECRET_PREFIX)?;
     state
         .store()
-        .create_client_secret(&NewClientSecret { tenant: caller.tenant.id, client_id: client_id.clone(), hash, bot_user: bot_user.clone() }, &caller.author())
+        .create_client_secret(
+            &NewClientSecret {
+                tenant: caller.tenant.id,
+                client_id: client_id.clone(),
+                hash,
+                bot_user: bot_user.clone(),
+            },
+            &caller.author(),
+        )
         .await?;
-    Ok((StatusCode::CREATED, Json(ClientSecretBody { client_id, client_secret: secret, bot_user })))
+    Ok((
+        StatusCode::CREATED,
+        Json(ClientSecretBody {
+            client_id,
+            client_secret: secret,
+            bot_user,
+        }),
+    ))
 }
 
 /// The operator: a server-wide credential for automation, configured at start.
@@ -484,7 +535,11 @@ pub async fn import_tenant(
         ImportOutcome::Replaced => "replaced",
         ImportOutcome::Kept => "kept",
     };
-    Ok(Json(ImportBody { tenant: imported.tenant.name, revision: imported.tenant.revision, outcome }))
+    Ok(Json(ImportBody {
+        tenant: imported.tenant.name,
+        revision: imported.tenant.revision,
+        outcome,
+    }))
 }
 
 /// Deletes a tenant and everything in it (operator only).

@@ -10,13 +10,13 @@
 
 use std::collections::BTreeSet;
 
+use axum::Json;
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Json;
 
 use portcullis_model::Action;
 use portcullis_store::{AuditQuery, AuditSettings, DecisionLogMode, DecisionLogPolicy, EventBody, EventType};
@@ -41,8 +41,18 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
 }
 
 fn qlik_error(status: StatusCode, code: &str, title: &str, detail: impl Into<String>) -> Response {
-    let trace = format!("{:016x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0));
-    (status, Json(json!({ "errors": [{ "code": code, "title": title, "detail": detail.into(), "status": status.as_u16() }], "traceId": trace }))).into_response()
+    let trace = format!(
+        "{:016x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    );
+    (
+        status,
+        Json(json!({ "errors": [{ "code": code, "title": title, "detail": detail.into(), "status": status.as_u16() }], "traceId": trace })),
+    )
+        .into_response()
 }
 
 async fn reader(parts: &mut Parts, state: &AppState, action: Action) -> Result<Caller, Response> {
@@ -52,7 +62,12 @@ async fn reader(parts: &mut Parts, state: &AppState, action: Action) -> Result<C
     if caller.may(&caller.tenant.view().snapshot, action) {
         Ok(caller)
     } else {
-        Err(qlik_error(StatusCode::FORBIDDEN, "AUDITS-3", "Forbidden", format!("reading the audit trail needs `{action}` (TenantAdmin or AuditAdmin)")))
+        Err(qlik_error(
+            StatusCode::FORBIDDEN,
+            "AUDITS-3",
+            "Forbidden",
+            format!("reading the audit trail needs `{action}` (TenantAdmin or AuditAdmin)"),
+        ))
     }
 }
 
@@ -60,7 +75,11 @@ fn base_url(parts: &Parts) -> String {
     if let Ok(url) = std::env::var("PORTCULLIS_PUBLIC_URL") {
         return url.trim_end_matches('/').to_owned();
     }
-    let host = parts.headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let host = parts
+        .headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
     format!("http://{host}")
 }
 
@@ -124,16 +143,35 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Response {
     let newest_first = match params.sort.as_deref() {
         None | Some("-eventTime") => true,
         Some("+eventTime") => false,
-        Some(other) => return qlik_error(StatusCode::BAD_REQUEST, "AUDITS-2", "Bad request", format!("unsupported sort `{other}`; use `-eventTime` or `+eventTime`")),
+        Some(other) => {
+            return qlik_error(
+                StatusCode::BAD_REQUEST,
+                "AUDITS-2",
+                "Bad request",
+                format!("unsupported sort `{other}`; use `-eventTime` or `+eventTime`"),
+            );
+        }
     };
     let limit = params.limit.unwrap_or(10).clamp(1, MAX_LIMIT);
-    let mut query = AuditQuery { limit: limit + 1, newest_first, ..AuditQuery::default() };
+    let mut query = AuditQuery {
+        limit: limit + 1,
+        newest_first,
+        ..AuditQuery::default()
+    };
     if let Some(types) = &params.event_type {
         query.event_types = types.split(',').map(str::to_owned).collect();
     }
     if let Some(source) = &params.source {
-        let of_source: Vec<String> = EventType::ALL.iter().filter(|t| t.source() == source).map(|t| t.as_str().to_owned()).collect();
-        query.event_types = if query.event_types.is_empty() { of_source } else { query.event_types.into_iter().filter(|t| of_source.contains(t)).collect() };
+        let of_source: Vec<String> = EventType::ALL
+            .iter()
+            .filter(|t| t.source() == source)
+            .map(|t| t.as_str().to_owned())
+            .collect();
+        query.event_types = if query.event_types.is_empty() {
+            of_source
+        } else {
+            query.event_types.into_iter().filter(|t| of_source.contains(t)).collect()
+        };
         if query.event_types.is_empty() {
             query.event_types = vec!["(none)".to_owned()];
         }
@@ -141,7 +179,12 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Response {
     query.user = params.user_id.clone();
     if let Some(range) = &params.event_time {
         let Some((start, end)) = range.split_once('/') else {
-            return qlik_error(StatusCode::BAD_REQUEST, "AUDITS-2", "Bad request", "`eventTime` is an interval `start/end` (RFC 3339)");
+            return qlik_error(
+                StatusCode::BAD_REQUEST,
+                "AUDITS-2",
+                "Bad request",
+                "`eventTime` is an interval `start/end` (RFC 3339)",
+            );
         };
         query.since = (!start.is_empty()).then(|| start.to_owned());
         query.until = (!end.is_empty()).then(|| end.to_owned());
@@ -150,19 +193,41 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Response {
     let cursor = |text: &str| text.strip_prefix('s').and_then(|n| n.parse::<u64>().ok());
     let going_back = params.prev.is_some();
     match (params.next.as_deref().map(cursor), params.prev.as_deref().map(cursor)) {
-        (Some(None), _) | (_, Some(None)) => return qlik_error(StatusCode::BAD_REQUEST, "AUDITS-2", "Bad request", "unknown cursor; follow `links.next.href`"),
+        (Some(None), _) | (_, Some(None)) => {
+            return qlik_error(
+                StatusCode::BAD_REQUEST,
+                "AUDITS-2",
+                "Bad request",
+                "unknown cursor; follow `links.next.href`",
+            );
+        }
         (Some(Some(seq)), _) => {
-            if newest_first { query.before_seq = Some(seq) } else { query.after_seq = Some(seq) }
+            if newest_first {
+                query.before_seq = Some(seq)
+            } else {
+                query.after_seq = Some(seq)
+            }
         }
         (_, Some(Some(seq))) => {
             query.newest_first = !newest_first;
-            if newest_first { query.after_seq = Some(seq) } else { query.before_seq = Some(seq) }
+            if newest_first {
+                query.after_seq = Some(seq)
+            } else {
+                query.before_seq = Some(seq)
+            }
         }
         _ => {}
     }
     let mut found = match state.store().audit_events(caller.tenant.id, &query).await {
         Ok(found) => found,
-        Err(e) => return qlik_error(StatusCode::INTERNAL_SERVER_ERROR, "AUDITS-5", "Internal error", format!("cannot read the audit trail: {e}")),
+        Err(e) => {
+            return qlik_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "AUDITS-5",
+                "Internal error",
+                format!("cannot read the audit trail: {e}"),
+            );
+        }
     };
     let more = found.len() > limit;
     found.truncate(limit);
@@ -170,9 +235,18 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Response {
         found.reverse();
     }
     let base = base_url(&parts);
-    let data: Vec<Value> = found.iter().map(|(sealed, body)| event_json(&base, &caller.tenant.name, sealed.seq, &sealed.hash, body)).collect();
+    let data: Vec<Value> = found
+        .iter()
+        .map(|(sealed, body)| event_json(&base, &caller.tenant.name, sealed.seq, &sealed.hash, body))
+        .collect();
     let mut keep = String::new();
-    for (key, value) in [("eventType", &params.event_type), ("userId", &params.user_id), ("eventTime", &params.event_time), ("source", &params.source), ("sort", &params.sort)] {
+    for (key, value) in [
+        ("eventType", &params.event_type),
+        ("userId", &params.user_id),
+        ("eventTime", &params.event_time),
+        ("source", &params.source),
+        ("sort", &params.sort),
+    ] {
         if let Some(value) = value {
             keep.push_str(&format!("&{key}={}", urlencode(value)));
         }
@@ -211,7 +285,12 @@ pub async fn one(State(state): State<AppState>, Path(id): Path<String>, request:
     match state.store().audit_event(caller.tenant.id, seq).await {
         Ok(Some((sealed, body))) => Json(event_json(&base_url(&parts), &caller.tenant.name, sealed.seq, &sealed.hash, &body)).into_response(),
         Ok(None) => not_found(),
-        Err(e) => qlik_error(StatusCode::INTERNAL_SERVER_ERROR, "AUDITS-5", "Internal error", format!("cannot read the audit trail: {e}")),
+        Err(e) => qlik_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "AUDITS-5",
+            "Internal error",
+            format!("cannot read the audit trail: {e}"),
+        ),
     }
 }
 
@@ -288,7 +367,14 @@ pub async fn put_settings(State(state): State<AppState>, request: Request) -> Re
     };
     let change: SettingsBody = match serde_json::from_slice(&bytes) {
         Ok(change) => change,
-        Err(e) => return qlik_error(StatusCode::BAD_REQUEST, "AUDITS-2", "Bad request", format!("{e}; fields: decisionLogMode (off, denies, all), samplePerMillion (0-1000000), retentionDays")),
+        Err(e) => {
+            return qlik_error(
+                StatusCode::BAD_REQUEST,
+                "AUDITS-2",
+                "Bad request",
+                format!("{e}; fields: decisionLogMode (off, denies, all), samplePerMillion (0-1000000), retentionDays"),
+            );
+        }
     };
     if change.sample_per_million.is_some_and(|s| s > 1_000_000) {
         return qlik_error(StatusCode::BAD_REQUEST, "AUDITS-2", "Bad request", "samplePerMillion is at most 1000000");
@@ -311,4 +397,3 @@ pub async fn put_settings(State(state): State<AppState>, request: Request) -> Re
     caller.tenant.set_audit_policy(policy);
     Json(settings_json(&settings)).into_response()
 }
-

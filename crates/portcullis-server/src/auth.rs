@@ -98,7 +98,17 @@ impl Caller {
             },
             None => Channel::ApiKey,
         };
-        decide(snapshot, &Request { user, channel, action, resource: Resource::Tenant, explain: false }).allowed
+        decide(
+            snapshot,
+            &Request {
+                user,
+                channel,
+                action,
+                resource: Resource::Tenant,
+                explain: false,
+            },
+        )
+        .allowed
     }
 
     /// Refuses with 403 unless the caller may ask about `subject`: itself always; anyone else
@@ -107,9 +117,11 @@ impl Caller {
         if self.user_id() == Some(subject) || self.may(snapshot, Action::DecisionAskOthers) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!("the caller may ask only about itself, not about `{subject}`"))
-                .hint("asking about other users needs the role TenantAdmin or a custom role with `evaluate-decisions-for-others: allowed`")
-                .field("user"))
+            Err(
+                ApiError::forbidden(format!("the caller may ask only about itself, not about `{subject}`"))
+                    .hint("asking about other users needs the role TenantAdmin or a custom role with `evaluate-decisions-for-others: allowed`")
+                    .field("user"),
+            )
         }
     }
 
@@ -133,7 +145,9 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
         .headers
         .get(axum::http::header::AUTHORIZATION)
         .ok_or_else(|| ApiError::unauthenticated("the request has no credentials"))?;
-    let text = header.to_str().map_err(|_| ApiError::unauthenticated("the Authorization header is not text"))?;
+    let text = header
+        .to_str()
+        .map_err(|_| ApiError::unauthenticated("the Authorization header is not text"))?;
     let token = text
         .strip_prefix("Bearer ")
         .or_else(|| text.strip_prefix("bearer "))
@@ -149,16 +163,17 @@ impl FromRequestParts<AppState> for Caller {
         let hash = hash_secret(token);
         let now = portcullis_store::now();
         if state.config().operator_token_hash.is_some_and(|operator| operator == hash) {
-            let name = parts
-                .headers
-                .get(TENANT_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| ApiError::bad_request("missing_tenant", "the operator must name a tenant").hint(format!("send the header `{TENANT_HEADER}: NAME`")))?;
+            let name = parts.headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(|| {
+                ApiError::bad_request("missing_tenant", "the operator must name a tenant").hint(format!("send the header `{TENANT_HEADER}: NAME`"))
+            })?;
             let tenant = state
                 .tenant_by_name(name)
                 .await?
                 .ok_or_else(|| ApiError::not_found("unknown_tenant", format!("unknown tenant `{name}`")).field(TENANT_HEADER))?;
-            return Ok(Caller { tenant, principal: Principal::Operator });
+            return Ok(Caller {
+                tenant,
+                principal: Principal::Operator,
+            });
         }
         let cached = state.verified_credential(&hash).filter(|c| c.expires_at.is_none_or(|at| now < at));
         let (tenant_id, user_id, via) = if let Some(credential) = cached {
@@ -173,7 +188,10 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(ApiError::unauthenticated("the access token has expired").hint("ask /oauth/token for a new one"));
             }
             let via = format!("oauth:{}", record.client_id);
-            state.remember_credential(hash, VerifiedCredential::new(record.tenant, record.user_id.clone(), via.clone(), Some(record.expires_at)));
+            state.remember_credential(
+                hash,
+                VerifiedCredential::new(record.tenant, record.user_id.clone(), via.clone(), Some(record.expires_at)),
+            );
             (record.tenant, record.user_id, via)
         } else {
             let record = state
@@ -184,13 +202,22 @@ impl FromRequestParts<AppState> for Caller {
             if !record.is_usable(now) {
                 return Err(ApiError::unauthenticated("the API key is revoked or expired").hint("create a new API key"));
             }
-            state.remember_credential(hash, VerifiedCredential::new(record.tenant, record.user_id.clone(), "api-key".to_owned(), record.expires_at));
+            state.remember_credential(
+                hash,
+                VerifiedCredential::new(record.tenant, record.user_id.clone(), "api-key".to_owned(), record.expires_at),
+            );
             (record.tenant, record.user_id, "api-key".to_owned())
         };
-        let tenant = state.tenant(tenant_id).await?.ok_or_else(|| ApiError::unauthenticated("the credential's tenant no longer exists"))?;
+        let tenant = state
+            .tenant(tenant_id)
+            .await?
+            .ok_or_else(|| ApiError::unauthenticated("the credential's tenant no longer exists"))?;
         if tenant.view().snapshot.user_idx(&user_id).is_none() {
             return Err(ApiError::unauthenticated("the credential's user no longer exists"));
         }
-        Ok(Caller { tenant, principal: Principal::User { id: user_id, via } })
+        Ok(Caller {
+            tenant,
+            principal: Principal::User { id: user_id, via },
+        })
     }
 }

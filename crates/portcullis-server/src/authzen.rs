@@ -138,7 +138,10 @@ pub struct EvaluationsResponse {
 }
 
 fn error_response(error: ApiError) -> EvaluationResponse {
-    EvaluationResponse { decision: false, context: json!({ "error": error.body }) }
+    EvaluationResponse {
+        decision: false,
+        context: json!({ "error": error.body }),
+    }
 }
 
 /// Evaluates one request on a view and logs it as the tenant's policy says (data-leaving
@@ -154,12 +157,18 @@ async fn evaluate(
 ) -> Result<EvaluationResponse, ApiError> {
     if subject.kind != "user" {
         return Ok(error_response(
-            ApiError::bad_request("unknown_subject_type", format!("subject type `{}` is not known", subject.kind)).hint("use `user`").field("subject.type"),
+            ApiError::bad_request("unknown_subject_type", format!("subject type `{}` is not known", subject.kind))
+                .hint("use `user`")
+                .field("subject.type"),
         ));
     }
-    caller.check_may_ask_about(&view.snapshot, &subject.id).map_err(|e| e.field("subject.id"))?;
+    caller
+        .check_may_ask_about(&view.snapshot, &subject.id)
+        .map_err(|e| e.field("subject.id"))?;
     let Some(parsed) = Action::parse(&action.name) else {
-        return Ok(error_response(ApiError::from(portcullis_engine::RequestError::UnknownAction(action.name.clone())).field("action.name")));
+        return Ok(error_response(
+            ApiError::from(portcullis_engine::RequestError::UnknownAction(action.name.clone())).field("action.name"),
+        ));
     };
     let wanted = match parsed.resource_kind() {
         ResourceKind::Tenant => "tenant",
@@ -169,23 +178,31 @@ async fn evaluate(
     };
     if resource.kind != wanted {
         return Ok(error_response(
-            ApiError::bad_request("wrong_resource_type", format!("action `{parsed}` applies to a resource of type `{wanted}`, not `{}`", resource.kind))
-                .field("resource.type"),
+            ApiError::bad_request(
+                "wrong_resource_type",
+                format!("action `{parsed}` applies to a resource of type `{wanted}`, not `{}`", resource.kind),
+            )
+            .field("resource.type"),
         ));
     }
     let resource_id = if wanted == "tenant" { None } else { resource.id.as_deref() };
     let via = context.and_then(|c| c.get("via")).and_then(Value::as_str).unwrap_or("api-key");
-    let raw = RawRequest { user: &subject.id, via, action: &action.name, resource: resource_id };
+    let raw = RawRequest {
+        user: &subject.id,
+        via,
+        action: &action.name,
+        resource: resource_id,
+    };
     Ok(match decide_raw(view, &raw, true) {
         Ok(decision) => {
             crate::decision::log_decision(state, caller, view, &raw, &decision).await;
             EvaluationResponse {
-            decision: decision.allowed,
-            context: json!({
-                "reason_admin": { "en": decision.explanation.sentence() },
-                "tokens": decision.explanation.tokens(),
-                "revision": view.snapshot.revision,
-            }),
+                decision: decision.allowed,
+                context: json!({
+                    "reason_admin": { "en": decision.explanation.sentence() },
+                    "tokens": decision.explanation.tokens(),
+                    "revision": view.snapshot.revision,
+                }),
             }
         }
         Err(error) => error_response(ApiError::from(error)),
@@ -203,10 +220,16 @@ async fn evaluate(
     ),
     security(("bearer" = []))
 )]
-pub async fn evaluation(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<EvaluationRequest>) -> Result<Json<EvaluationResponse>, ApiError> {
+pub async fn evaluation(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<EvaluationRequest>,
+) -> Result<Json<EvaluationResponse>, ApiError> {
     let view = state.view_at_least(&caller.tenant, None).await?;
     let response = evaluate(&state, &view, &caller, &body.subject, &body.action, &body.resource, body.context.as_ref()).await?;
-    state.metrics().record_decisions(u64::from(response.decision), u64::from(!response.decision));
+    state
+        .metrics()
+        .record_decisions(u64::from(response.decision), u64::from(!response.decision));
     Ok(Json(response))
 }
 
@@ -220,26 +243,44 @@ pub async fn evaluation(State(state): State<AppState>, caller: Caller, ApiJson(b
     ),
     security(("bearer" = []))
 )]
-pub async fn evaluations(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<EvaluationsRequest>) -> Result<Json<EvaluationsResponse>, ApiError> {
+pub async fn evaluations(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<EvaluationsRequest>,
+) -> Result<Json<EvaluationsResponse>, ApiError> {
     let view = state.view_at_least(&caller.tenant, None).await?;
-    let semantic = body.options.as_ref().and_then(|o| o.get("evaluations_semantic")).and_then(Value::as_str).unwrap_or("execute_all");
+    let semantic = body
+        .options
+        .as_ref()
+        .and_then(|o| o.get("evaluations_semantic"))
+        .and_then(Value::as_str)
+        .unwrap_or("execute_all");
     let stop_on = match semantic {
         "execute_all" => None,
         "deny_on_first_deny" => Some(false),
         "permit_on_first_permit" => Some(true),
         other => {
-            return Err(ApiError::bad_request("unknown_semantic", format!("unknown evaluations_semantic `{other}`"))
-                .hint("use execute_all, deny_on_first_deny or permit_on_first_permit")
-                .field("options.evaluations_semantic"));
+            return Err(
+                ApiError::bad_request("unknown_semantic", format!("unknown evaluations_semantic `{other}`"))
+                    .hint("use execute_all, deny_on_first_deny or permit_on_first_permit")
+                    .field("options.evaluations_semantic"),
+            );
         }
     };
     let items = body.evaluations.clone().unwrap_or_else(|| vec![PartialEvaluation::default()]);
     let mut responses = Vec::with_capacity(items.len());
     for (idx, item) in items.iter().enumerate() {
         let missing = |part: &str| {
-            error_response(ApiError::bad_request("missing_part", format!("evaluation {idx} has no {part}, and the request no default one")).field(format!("evaluations[{idx}].{part}")))
+            error_response(
+                ApiError::bad_request("missing_part", format!("evaluation {idx} has no {part}, and the request no default one"))
+                    .field(format!("evaluations[{idx}].{part}")),
+            )
         };
-        let response = match (item.subject.as_ref().or(body.subject.as_ref()), item.action.as_ref().or(body.action.as_ref()), item.resource.as_ref().or(body.resource.as_ref())) {
+        let response = match (
+            item.subject.as_ref().or(body.subject.as_ref()),
+            item.action.as_ref().or(body.action.as_ref()),
+            item.resource.as_ref().or(body.resource.as_ref()),
+        ) {
             (None, _, _) => missing("subject"),
             (_, None, _) => missing("action"),
             (_, _, None) => missing("resource"),
@@ -263,7 +304,10 @@ pub async fn evaluations(State(state): State<AppState>, caller: Caller, ApiJson(
 /// The PDP's AuthZEN metadata.
 #[utoipa::path(get, path = "/.well-known/authzen-configuration", tag = "authzen", responses((status = 200, description = "Metadata", body = Object)))]
 pub async fn configuration(headers: axum::http::HeaderMap) -> Json<Value> {
-    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:8080");
     let base = format!("http://{host}");
     Json(json!({
         "policy_decision_point": base,

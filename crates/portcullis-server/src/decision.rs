@@ -6,9 +6,7 @@
 use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
-use portcullis_engine::{
-    Channel, Decision, RawRequest, Request, RequestError, Resource, SpaceIdx, TenantRights, UserIdx, decide, resolve,
-};
+use portcullis_engine::{Channel, Decision, RawRequest, Request, RequestError, Resource, SpaceIdx, TenantRights, UserIdx, decide, resolve};
 use portcullis_model::{Action, ContentKind, ResourceKind};
 
 use crate::auth::Caller;
@@ -34,7 +32,11 @@ pub(crate) fn decide_raw(view: &View, raw: &RawRequest<'_>, explain: bool) -> Re
 
 fn session_rights<'v>(view: &'v View, user: UserIdx, via: &str) -> &'v TenantRights {
     let current = &view.snapshot.user(user).rights;
-    if via == "session" { view.sessions.rights(&view.snapshot.user(user).id).unwrap_or(current) } else { current }
+    if via == "session" {
+        view.sessions.rights(&view.snapshot.user(user).id).unwrap_or(current)
+    } else {
+        current
+    }
 }
 
 /// Sends a decision to the decision log when the tenant's policy logs it (data-leaving
@@ -57,7 +59,13 @@ pub(crate) async fn log_decision(state: &AppState, caller: &Caller, view: &View,
     } else {
         decision
     };
-    let decided = crate::decision_log::Decided { author: caller.author(), user: raw.user, via: raw.via, action: raw.action, resource: raw.resource };
+    let decided = crate::decision_log::Decided {
+        author: caller.author(),
+        user: raw.user,
+        via: raw.via,
+        action: raw.action,
+        resource: raw.resource,
+    };
     let draft = crate::decision_log::decision_event(&view.snapshot, &decided, decision);
     state.decision_log().record(caller.tenant.id, draft).await;
 }
@@ -80,10 +88,17 @@ pub async fn check(State(state): State<AppState>, caller: Caller, ApiJson(body):
     let view = state.view_at_least(&caller.tenant, body.min_revision).await?;
     caller.check_may_ask_about(&view.snapshot, &body.user)?;
     let via = body.via.as_deref().unwrap_or("api-key");
-    let raw = RawRequest { user: &body.user, via, action: &body.action, resource: body.resource.as_deref() };
+    let raw = RawRequest {
+        user: &body.user,
+        via,
+        action: &body.action,
+        resource: body.resource.as_deref(),
+    };
     let decision = decide_raw(&view, &raw, body.explain)?;
     log_decision(&state, &caller, &view, &raw, &decision).await;
-    state.metrics().record_decisions(u64::from(decision.allowed), u64::from(!decision.allowed));
+    state
+        .metrics()
+        .record_decisions(u64::from(decision.allowed), u64::from(!decision.allowed));
     Ok(Json(DecisionBody::new(&decision, view.snapshot.revision, body.explain)))
 }
 
@@ -99,11 +114,18 @@ pub async fn check(State(state): State<AppState>, caller: Caller, ApiJson(body):
     ),
     security(("bearer" = []))
 )]
-pub async fn check_batch(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<BatchRequest>) -> Result<Json<BatchResponse>, ApiError> {
+pub async fn check_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<BatchRequest>,
+) -> Result<Json<BatchResponse>, ApiError> {
     if body.checks.len() > MAX_BATCH {
-        return Err(ApiError::bad_request("batch_too_large", format!("{} checks in one batch; at most {MAX_BATCH}", body.checks.len()))
-            .hint("split the batch")
-            .field("checks"));
+        return Err(ApiError::bad_request(
+            "batch_too_large",
+            format!("{} checks in one batch; at most {MAX_BATCH}", body.checks.len()),
+        )
+        .hint("split the batch")
+        .field("checks"));
     }
     let view = state.view_at_least(&caller.tenant, body.min_revision).await?;
     let default_via = body.via.as_deref().unwrap_or("api-key");
@@ -115,14 +137,22 @@ pub async fn check_batch(State(state): State<AppState>, caller: Caller, ApiJson(
             || *may_ask_others.get_or_insert_with(|| caller.may(&view.snapshot, Action::DecisionAskOthers));
         let outcome = if allowed_to_ask {
             let via = check.via.as_deref().unwrap_or(default_via);
-            let raw = RawRequest { user: &check.user, via, action: &check.action, resource: check.resource.as_deref() };
+            let raw = RawRequest {
+                user: &check.user,
+                via,
+                action: &check.action,
+                resource: check.resource.as_deref(),
+            };
             let decided = decide_raw(&view, &raw, body.explain).map_err(ApiError::from);
             if let Ok(decision) = &decided {
                 log_decision(&state, &caller, &view, &raw, decision).await;
             }
             decided
         } else {
-            caller.check_may_ask_about(&view.snapshot, &check.user).map(|()| Decision { allowed: false, explanation: Default::default() })
+            caller.check_may_ask_about(&view.snapshot, &check.user).map(|()| Decision {
+                allowed: false,
+                explanation: Default::default(),
+            })
         };
         results.push(match outcome {
             Ok(decision) => {
@@ -147,13 +177,18 @@ pub async fn check_batch(State(state): State<AppState>, caller: Caller, ApiJson(
         });
     }
     state.metrics().record_decisions(n_allowed, n_denied);
-    Ok(Json(BatchResponse { revision: view.snapshot.revision, results }))
+    Ok(Json(BatchResponse {
+        revision: view.snapshot.revision,
+        results,
+    }))
 }
 
 /// The user and channel of a list request.
 fn user_channel<'v>(view: &'v View, user: &str, via: &str) -> Result<(UserIdx, Channel<'v>), ApiError> {
     let snapshot = &view.snapshot;
-    let user_idx = snapshot.user_idx(user).ok_or_else(|| ApiError::from(RequestError::UnknownUser(user.to_owned())))?;
+    let user_idx = snapshot
+        .user_idx(user)
+        .ok_or_else(|| ApiError::from(RequestError::UnknownUser(user.to_owned())))?;
     Ok((user_idx, channel(view, user_idx, via)?))
 }
 
@@ -179,9 +214,7 @@ fn parse_action(name: &str) -> Result<Action, ApiError> {
 fn page_limit(limit: Option<u32>) -> Result<usize, ApiError> {
     match limit.unwrap_or(DEFAULT_LIMIT) {
         0 => Err(ApiError::bad_request("bad_limit", "`limit` must be at least 1").field("limit")),
-        n if n > MAX_LIMIT => {
-            Err(ApiError::bad_request("bad_limit", format!("`limit` is {n}; at most {MAX_LIMIT}")).field("limit"))
-        }
+        n if n > MAX_LIMIT => Err(ApiError::bad_request("bad_limit", format!("`limit` is {n}; at most {MAX_LIMIT}")).field("limit")),
         n => Ok(n as usize),
     }
 }
@@ -197,7 +230,9 @@ fn bad_cursor() -> ApiError {
 }
 
 fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad_cursor())?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad_cursor())?;
     String::from_utf8(bytes).map_err(|_| bad_cursor())
 }
 
@@ -234,13 +269,28 @@ pub async fn list_resources(
     let snapshot = &view.snapshot;
     let after = body.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut resources = Vec::new();
-    let allowed = |resource| decide(snapshot, &Request { user, channel, action, resource, explain: false }).allowed;
+    let allowed = |resource| {
+        decide(
+            snapshot,
+            &Request {
+                user,
+                channel,
+                action,
+                resource,
+                explain: false,
+            },
+        )
+        .allowed
+    };
     let mut more = false;
     match action.resource_kind() {
         ResourceKind::Tenant => {
-            return Err(ApiError::bad_request("tenant_action", format!("`{action}` is a tenant-level action: it has no resources to list"))
-                .hint("use /v1/check for tenant-level actions")
-                .field("action"));
+            return Err(ApiError::bad_request(
+                "tenant_action",
+                format!("`{action}` is a tenant-level action: it has no resources to list"),
+            )
+            .hint("use /v1/check for tenant-level actions")
+            .field("action"));
         }
         ResourceKind::Space => {
             let start = match &after {
@@ -254,12 +304,20 @@ pub async fn list_resources(
                 }
                 let Some(space) = snapshot.spaces.get(idx) else { continue };
                 if allowed(Resource::Space(SpaceIdx(idx as u32))) {
-                    resources.push(ResourceBody { id: space.id.to_string(), name: space.name.to_string(), kind: "space" });
+                    resources.push(ResourceBody {
+                        id: space.id.to_string(),
+                        name: space.name.to_string(),
+                        kind: "space",
+                    });
                 }
             }
         }
         kind => {
-            let wanted = if kind == ResourceKind::App { ContentKind::App } else { ContentKind::DataConnection };
+            let wanted = if kind == ResourceKind::App {
+                ContentKind::App
+            } else {
+                ContentKind::DataConnection
+            };
             let start = match &after {
                 Some(id) => snapshot.content_idx(id).ok_or_else(bad_cursor)?.0 as usize + 1,
                 None => 0,
@@ -273,12 +331,20 @@ pub async fn list_resources(
                 }
                 let item = snapshot.content_item(item_idx);
                 debug_assert_eq!(item.kind, wanted);
-                resources.push(ResourceBody { id: item.id.to_string(), name: item.name.to_string(), kind: content_kind_word(item.kind) });
+                resources.push(ResourceBody {
+                    id: item.id.to_string(),
+                    name: item.name.to_string(),
+                    kind: content_kind_word(item.kind),
+                });
             }
         }
     }
     let next_cursor = if more { resources.last().map(|r| encode_cursor(&r.id)) } else { None };
-    Ok(Json(ListResourcesResponse { revision: snapshot.revision, resources, next_cursor }))
+    Ok(Json(ListResourcesResponse {
+        revision: snapshot.revision,
+        resources,
+        next_cursor,
+    }))
 }
 
 /// Resolves the resource of an action, as the engine's `resolve` would.
@@ -288,12 +354,17 @@ fn resource_of(view: &View, action: Action, resource: Option<&str>) -> Result<Re
         (ResourceKind::Tenant, None) => Ok(Resource::Tenant),
         (ResourceKind::Tenant, Some(id)) => Err(RequestError::UnexpectedResource { action, id: id.to_owned() }.into()),
         (kind, None) => Err(RequestError::MissingResource { action, kind }.into()),
-        (ResourceKind::Space, Some(id)) => snapshot
-            .space_idx(id)
-            .map(Resource::Space)
-            .ok_or_else(|| RequestError::UnknownResource { kind: ResourceKind::Space, id: id.to_owned() }.into()),
+        (ResourceKind::Space, Some(id)) => snapshot.space_idx(id).map(Resource::Space).ok_or_else(|| {
+            RequestError::UnknownResource {
+                kind: ResourceKind::Space,
+                id: id.to_owned(),
+            }
+            .into()
+        }),
         (kind, Some(id)) => {
-            let idx = snapshot.content_idx(id).ok_or_else(|| ApiError::from(RequestError::UnknownResource { kind, id: id.to_owned() }))?;
+            let idx = snapshot
+                .content_idx(id)
+                .ok_or_else(|| ApiError::from(RequestError::UnknownResource { kind, id: id.to_owned() }))?;
             let actual = match snapshot.content_item(idx).kind {
                 ContentKind::App => ResourceKind::App,
                 ContentKind::DataConnection => ResourceKind::DataConnection,
@@ -301,7 +372,12 @@ fn resource_of(view: &View, action: Action, resource: Option<&str>) -> Result<Re
             if actual == kind {
                 Ok(Resource::Content(idx))
             } else {
-                Err(RequestError::WrongResourceKind { action, id: id.to_owned(), actual }.into())
+                Err(RequestError::WrongResourceKind {
+                    action,
+                    id: id.to_owned(),
+                    actual,
+                }
+                .into())
             }
         }
     }
@@ -350,11 +426,29 @@ pub async fn list_users(
         }
         let user = UserIdx(idx as u32);
         let channel = channel(&view, user, via)?;
-        if decide(snapshot, &Request { user, channel, action, resource, explain: false }).allowed {
+        if decide(
+            snapshot,
+            &Request {
+                user,
+                channel,
+                action,
+                resource,
+                explain: false,
+            },
+        )
+        .allowed
+        {
             let info = snapshot.user(user);
-            users.push(UserBody { id: info.id.to_string(), name: info.name.to_string() });
+            users.push(UserBody {
+                id: info.id.to_string(),
+                name: info.name.to_string(),
+            });
         }
     }
     let next_cursor = if more { users.last().map(|u| encode_cursor(&u.id)) } else { None };
-    Ok(Json(ListUsersResponse { revision: snapshot.revision, users, next_cursor }))
+    Ok(Json(ListUsersResponse {
+        revision: snapshot.revision,
+        users,
+        next_cursor,
+    }))
 }

@@ -145,13 +145,23 @@ pub fn decision_event(snapshot: &Snapshot, decided: &Decided<'_>, decision: &Dec
         Some(idx) => {
             let item = snapshot.content_item(idx);
             ResourceRef {
-                kind: if item.kind == portcullis_model::ContentKind::App { "app" } else { "data-connection" }.to_owned(),
+                kind: if item.kind == portcullis_model::ContentKind::App {
+                    "app"
+                } else {
+                    "data-connection"
+                }
+                .to_owned(),
                 id: id.to_owned(),
                 space: item.space.map(|s| snapshot.space(s).id.to_string()),
                 owner: Some(snapshot.user(item.owner).id.to_string()),
             }
         }
-        None => ResourceRef { kind: "space".to_owned(), id: id.to_owned(), space: Some(id.to_owned()), owner: None },
+        None => ResourceRef {
+            kind: "space".to_owned(),
+            id: id.to_owned(),
+            space: Some(id.to_owned()),
+            owner: None,
+        },
     });
     let mut author = decided.author.clone();
     // The event is about the decided user; the asker is kept when it is someone else.

@@ -78,10 +78,17 @@ impl ExplanationBody {
             .map(|reason| {
                 let mut tokens = Vec::new();
                 reason.tokens(&mut tokens);
-                ReasonBody { kind: reason.kind(), tokens, text: reason.sentence() }
+                ReasonBody {
+                    kind: reason.kind(),
+                    tokens,
+                    text: reason.sentence(),
+                }
             })
             .collect();
-        ExplanationBody { tokens: explanation.tokens(), reasons }
+        ExplanationBody {
+            tokens: explanation.tokens(),
+            reasons,
+        }
     }
 }
 

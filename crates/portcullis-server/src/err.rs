@@ -40,7 +40,15 @@ pub struct ErrorBody {
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, body: ErrorBody { code, message: message.into(), hint: None, field: None } }
+        ApiError {
+            status,
+            body: ErrorBody {
+                code,
+                message: message.into(),
+                hint: None,
+                field: None,
+            },
+        }
     }
 
     /// Adds a hint.
@@ -67,8 +75,7 @@ impl ApiError {
 
     /// 401: no usable credential.
     pub fn unauthenticated(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
-            .hint("send `Authorization: Bearer <API key or access token>`")
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message).hint("send `Authorization: Bearer <API key or access token>`")
     }
 
     /// 403: the caller may not do this.
@@ -78,8 +85,12 @@ impl ApiError {
 
     /// 413: the request body is longer than [`crate::MAX_BODY_BYTES`].
     pub fn body_too_large() -> ApiError {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the request body is longer than {} bytes", crate::MAX_BODY_BYTES))
-            .hint("split the request; a body may hold at most 16 MiB")
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the request body is longer than {} bytes", crate::MAX_BODY_BYTES),
+        )
+        .hint("split the request; a body may hold at most 16 MiB")
     }
 
     /// A body that could not be read: 413 when it was over the limit, 400 otherwise.
@@ -94,7 +105,11 @@ impl ApiError {
     /// 500/503 for failures that are not the caller's; the detail goes to the log only.
     pub fn internal(context: &str, detail: &dyn std::fmt::Display) -> ApiError {
         tracing::error!(%detail, "{context}");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{context}; the server log has the details"))
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("{context}; the server log has the details"),
+        )
     }
 
     /// Prefixes the field with a path, e.g. `checks[3]`.
@@ -118,12 +133,10 @@ impl From<JsonRejection> for ApiError {
         let message = rejection.body_text();
         match rejection {
             JsonRejection::MissingJsonContentType(_) => {
-                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
-                    .hint("send `Content-Type: application/json`")
+                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message).hint("send `Content-Type: application/json`")
             }
             JsonRejection::BytesRejection(_) if rejection_is_too_large(&message) => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", message)
-                    .hint("split the request; a body may hold at most 16 MiB")
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", message).hint("split the request; a body may hold at most 16 MiB")
             }
             _ => ApiError::bad_request("bad_json", message).hint("see /openapi.json for the request's shape"),
         }
@@ -185,11 +198,16 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Rejected(refusal) => refusal.into(),
             StoreError::NotFound(what) => ApiError::not_found("not_found", format!("{what} was not found")),
-            StoreError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", "the write collided with another; nothing was changed")
-                .hint("retry the request"),
+            StoreError::Conflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", "the write collided with another; nothing was changed").hint("retry the request")
+            }
             StoreError::Unavailable(detail) => {
                 tracing::error!(%detail, "the database is unavailable");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "the database is unavailable; try again shortly")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database is unavailable; try again shortly",
+                )
             }
             other => ApiError::internal("the store failed", &other),
         }

@@ -90,7 +90,11 @@ pub fn app(state: AppState) -> Router {
 /// Refuses a request whose `Content-Length` is over [`MAX_BODY_BYTES`] before its body is
 /// read: 413 in the JSON envelope of its route.
 async fn limit_body(request: Request, next: Next) -> Response {
-    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_none_or(|length| length <= MAX_BODY_BYTES as u64) {
         return next.run(request).await;
     }
@@ -107,8 +111,14 @@ async fn limit_body(request: Request, next: Next) -> Response {
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().as_str().to_owned();
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
     let response = next.run(request).await;
-    state.metrics().record_request(&method, &route, response.status().as_u16(), started.elapsed());
+    state
+        .metrics()
+        .record_request(&method, &route, response.status().as_u16(), started.elapsed());
     response
 }

@@ -35,7 +35,10 @@ impl Metrics {
             *requests.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
         }
         if let Ok(mut latency) = self.latency.lock() {
-            let histogram = latency.entry(route.to_owned()).or_insert_with(|| Histogram { counts: vec![0; BUCKETS.len()], ..Default::default() });
+            let histogram = latency.entry(route.to_owned()).or_insert_with(|| Histogram {
+                counts: vec![0; BUCKETS.len()],
+                ..Default::default()
+            });
             let seconds = elapsed.as_secs_f64();
             for (bound, count) in BUCKETS.iter().zip(histogram.counts.iter_mut()) {
                 if seconds <= *bound {
@@ -60,7 +63,11 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE portcullis_http_requests_total counter");
         if let Ok(requests) = self.requests.lock() {
             for ((method, route, status), count) in requests.iter() {
-                let _ = writeln!(out, "portcullis_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {count}", escape(route));
+                let _ = writeln!(
+                    out,
+                    "portcullis_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {count}",
+                    escape(route)
+                );
             }
         }
         let _ = writeln!(out, "# HELP portcullis_http_request_duration_seconds HTTP request latency by route.");
@@ -69,18 +76,40 @@ impl Metrics {
             for (route, histogram) in latency.iter() {
                 let route = escape(route);
                 for (bound, count) in BUCKETS.iter().zip(&histogram.counts) {
-                    let _ = writeln!(out, "portcullis_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}");
+                    let _ = writeln!(
+                        out,
+                        "portcullis_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
+                    );
                 }
-                let _ = writeln!(out, "portcullis_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", histogram.count);
+                let _ = writeln!(
+                    out,
+                    "portcullis_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                    histogram.count
+                );
                 let _ = writeln!(out, "portcullis_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", histogram.sum);
-                let _ = writeln!(out, "portcullis_http_request_duration_seconds_count{{route=\"{route}\"}} {}", histogram.count);
+                let _ = writeln!(
+                    out,
+                    "portcullis_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                    histogram.count
+                );
             }
         }
         let _ = writeln!(out, "# HELP portcullis_decisions_total Decisions made, by outcome.");
         let _ = writeln!(out, "# TYPE portcullis_decisions_total counter");
-        let _ = writeln!(out, "portcullis_decisions_total{{decision=\"allow\"}} {}", self.allowed.load(Ordering::Relaxed));
-        let _ = writeln!(out, "portcullis_decisions_total{{decision=\"deny\"}} {}", self.denied.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP portcullis_snapshot_revision The revision of each tenant's snapshot on this node.");
+        let _ = writeln!(
+            out,
+            "portcullis_decisions_total{{decision=\"allow\"}} {}",
+            self.allowed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "portcullis_decisions_total{{decision=\"deny\"}} {}",
+            self.denied.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_snapshot_revision The revision of each tenant's snapshot on this node."
+        );
         let _ = writeln!(out, "# TYPE portcullis_snapshot_revision gauge");
         for (tenant, revision) in revisions {
             let _ = writeln!(out, "portcullis_snapshot_revision{{tenant=\"{}\"}} {revision}", escape(tenant));

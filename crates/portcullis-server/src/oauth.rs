@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -49,7 +49,14 @@ pub struct OauthError {
 }
 
 fn oauth_error(status: StatusCode, error: &'static str, description: impl Into<String>) -> Response {
-    (status, Json(OauthError { error, error_description: description.into() })).into_response()
+    (
+        status,
+        Json(OauthError {
+            error,
+            error_description: description.into(),
+        }),
+    )
+        .into_response()
 }
 
 /// Reads the token request's fields from a form or JSON body (flattening `user_lookup`).
@@ -57,14 +64,17 @@ fn oauth_error(status: StatusCode, error: &'static str, description: impl Into<S
 type Refusal = (StatusCode, &'static str, String);
 
 fn fields(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, Refusal> {
-    let is_json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
     if !is_json {
         return serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
             .map(|pairs| pairs.into_iter().collect())
             .map_err(|e| (StatusCode::BAD_REQUEST, "invalid_request", format!("the form cannot be read: {e}")));
     }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| (StatusCode::BAD_REQUEST, "invalid_request", format!("the JSON cannot be read: {e}")))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| (StatusCode::BAD_REQUEST, "invalid_request", format!("the JSON cannot be read: {e}")))?;
     let Value::Object(object) = value else {
         return Err((StatusCode::BAD_REQUEST, "invalid_request", "the body must be a JSON object".to_owned()));
     };
@@ -107,7 +117,11 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Resu
     };
     let get = |key: &str| fields.get(key).map(String::as_str).filter(|v| !v.is_empty());
     let (Some(grant_type), Some(client_id), Some(client_secret)) = (get("grant_type"), get("client_id"), get("client_secret")) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "`grant_type`, `client_id` and `client_secret` are required");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "`grant_type`, `client_id` and `client_secret` are required",
+        );
     };
     let secret = match state.store().client_secret_by_hash(&hash_secret(client_secret)).await {
         Ok(Some(secret)) if secret.client_id == client_id => secret,
@@ -128,11 +142,21 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Resu
         IMPERSONATION_GRANT => {
             let field = get("user_lookup[field]").unwrap_or("subject");
             if field != "subject" {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", format!("user_lookup field `{field}` is not supported; use `subject`"));
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    format!("user_lookup field `{field}` is not supported; use `subject`"),
+                );
             }
             match get("user_lookup[value]").or_else(|| get("subject")) {
                 Some(subject) => subject.to_owned(),
-                None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "impersonation needs `user_lookup[value]` (the user's subject)"),
+                None => {
+                    return oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "impersonation needs `user_lookup[value]` (the user's subject)",
+                    );
+                }
             }
         }
         other => {
@@ -162,5 +186,11 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Resu
     if let Err(error) = state.store().create_oauth_token(&record).await {
         return crate::err::ApiError::from(error).into_response();
     }
-    Json(TokenResponse { access_token, token_type: "Bearer", expires_in: TOKEN_SECONDS, scope: scopes.join(" ") }).into_response()
+    Json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: TOKEN_SECONDS,
+        scope: scopes.join(" "),
+    })
+    .into_response()
 }

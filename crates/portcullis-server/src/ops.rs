@@ -31,7 +31,11 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
         portcullis_store::Backend::Sqlite => "sqlite",
         portcullis_store::Backend::Postgres => "postgres",
     };
-    Ok(Json(Health { status: "ok", store, tenants: state.tenants().len() }))
+    Ok(Json(Health {
+        status: "ok",
+        store,
+        tenants: state.tenants().len(),
+    }))
 }
 
 /// Prometheus metrics.
@@ -54,8 +58,12 @@ pub async fn not_found(uri: axum::http::Uri) -> ApiError {
 
 /// 405 for a known route with another method.
 pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("`{}` does not take {method}", uri.path()))
-        .hint("see /openapi.json for the routes")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("`{}` does not take {method}", uri.path()),
+    )
+    .hint("see /openapi.json for the routes")
 }
 
 /// The answer when a request took longer than the server's timeout.

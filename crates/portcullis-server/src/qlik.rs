@@ -20,8 +20,8 @@ use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use portcullis_qlik_api::{ApiConfig, ApiHost, ApiKeyInfo, CallerChannel, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
 use portcullis_qlik_api::AuditNote;
+use portcullis_qlik_api::{ApiConfig, ApiHost, ApiKeyInfo, CallerChannel, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
 use portcullis_store::{Author, EventDraft, NewClientSecret, ResourceRef, StoreError};
 
 use crate::auth::{API_KEY_PREFIX, CLIENT_SECRET_PREFIX, Caller, Principal, new_secret};
@@ -51,7 +51,11 @@ fn host_error(error: StoreError) -> HostError {
 
 impl QlikHost {
     async fn tenant(&self, name: &str) -> Result<Arc<crate::state::TenantState>, HostError> {
-        self.state.tenant_by_name(name).await.map_err(host_error)?.ok_or_else(|| HostError::NotFound(format!("tenant `{name}`")))
+        self.state
+            .tenant_by_name(name)
+            .await
+            .map_err(host_error)?
+            .ok_or_else(|| HostError::NotFound(format!("tenant `{name}`")))
     }
 }
 
@@ -63,18 +67,27 @@ impl ApiHost for QlikHost {
         let snapshot = record.view().snapshot.clone();
         let revision = live.revision;
         let tenant = tokio::sync::OwnedRwLockReadGuard::map(live, |live| &live.tenant);
-        Ok(TenantState { tenant: Box::new(tenant), snapshot, revision })
+        Ok(TenantState {
+            tenant: Box::new(tenant),
+            snapshot,
+            revision,
+        })
     }
 
     async fn commit(&self, tenant: &str, commit: Commit<'_>) -> Result<u64, HostError> {
         let record = self.tenant(tenant).await?;
         let author = author_of(commit.actor);
         let drafts: Vec<EventDraft> = commit.notes.iter().map(|note| draft_of(note, &author)).collect();
-        let options = WriteOptions { base_revision: Some(commit.base_revision), events: Some(&drafts) };
+        let options = WriteOptions {
+            base_revision: Some(commit.base_revision),
+            events: Some(&drafts),
+        };
         match self.state.write_with(&record, commit.changes, &author, options).await {
             Ok(written) => Ok(written.view.snapshot.revision),
             Err(WriteFailure::Refused { index, error }) => Err(HostError::Rejected { index, error }),
-            Err(WriteFailure::Store(StoreError::Conflict(_))) => Err(HostError::Stale { base_revision: commit.base_revision }),
+            Err(WriteFailure::Store(StoreError::Conflict(_))) => Err(HostError::Stale {
+                base_revision: commit.base_revision,
+            }),
             Err(WriteFailure::Store(other)) => Err(host_error(other)),
         }
     }
@@ -85,16 +98,22 @@ impl ApiHost for QlikHost {
         let stored = self
             .state
             .store()
-            .create_api_key(&portcullis_store::NewApiKey {
-                tenant: record.id,
-                user_id: key.user_id.clone(),
-                hash,
-                description: key.description,
-                expires_at: key.expires_at,
-            }, &portcullis_store::Author::user(key.user_id.clone(), "api-key"))
+            .create_api_key(
+                &portcullis_store::NewApiKey {
+                    tenant: record.id,
+                    user_id: key.user_id.clone(),
+                    hash,
+                    description: key.description,
+                    expires_at: key.expires_at,
+                },
+                &portcullis_store::Author::user(key.user_id.clone(), "api-key"),
+            )
             .await
             .map_err(host_error)?;
-        Ok(CreatedApiKey { key: key_info(stored), token })
+        Ok(CreatedApiKey {
+            key: key_info(stored),
+            token,
+        })
     }
 
     async fn api_keys(&self, tenant: &str, user_id: Option<&str>) -> Result<Vec<ApiKeyInfo>, HostError> {
@@ -107,7 +126,10 @@ impl ApiHost for QlikHost {
         let record = self.tenant(tenant).await?;
         let id: i64 = key_id.parse().map_err(|_| HostError::NotFound(format!("API key `{key_id}`")))?;
         // The host is not told who revokes; the event records the management API as the channel.
-        let author = portcullis_store::Author { channel: "management-api".to_owned(), ..portcullis_store::Author::default() };
+        let author = portcullis_store::Author {
+            channel: "management-api".to_owned(),
+            ..portcullis_store::Author::default()
+        };
         self.state.store().revoke_api_key(record.id, id, &author).await.map_err(host_error)?;
         self.state.forget_credentials();
         Ok(())
@@ -116,7 +138,12 @@ impl ApiHost for QlikHost {
     async fn create_client_secret(&self, tenant: &str, client_id: &str, bot_user: &str) -> Result<String, HostError> {
         let record = self.tenant(tenant).await?;
         let (secret, hash) = new_secret(CLIENT_SECRET_PREFIX).map_err(|e| HostError::Unavailable(e.body.message))?;
-        let new = NewClientSecret { tenant: record.id, client_id: client_id.to_owned(), hash, bot_user: bot_user.to_owned() };
+        let new = NewClientSecret {
+            tenant: record.id,
+            client_id: client_id.to_owned(),
+            hash,
+            bot_user: bot_user.to_owned(),
+        };
         let author = portcullis_store::Author::user(bot_user, "api-key");
         self.state.store().create_client_secret(&new, &author).await.map_err(host_error)?;
         Ok(secret)
@@ -140,7 +167,12 @@ fn draft_of(note: &AuditNote, author: &Author) -> EventDraft {
         "space" => Some(note.resource_id.clone()),
         _ => note.data.get("spaceId").and_then(|s| s.as_str()).map(str::to_owned),
     };
-    let resource = ResourceRef { kind: note.resource_kind.to_owned(), id: note.resource_id.clone(), space, owner: None };
+    let resource = ResourceRef {
+        kind: note.resource_kind.to_owned(),
+        id: note.resource_id.clone(),
+        space,
+        owner: None,
+    };
     let action = note.event.as_str().trim_start_matches("com.qlik.v1.").to_owned();
     EventDraft::change(note.event, author, action, Some(resource), note.data.clone())
 }
@@ -160,12 +192,22 @@ fn key_info(record: portcullis_store::ApiKeyRecord) -> ApiKeyInfo {
 /// the API's `Caller`.
 async fn insert_caller(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
-    if let Ok(Caller { tenant, principal: Principal::User { id, via } }) = Caller::from_request_parts(&mut parts, &state).await {
+    if let Ok(Caller {
+        tenant,
+        principal: Principal::User { id, via },
+    }) = Caller::from_request_parts(&mut parts, &state).await
+    {
         let channel = match via.strip_prefix("oauth:") {
-            Some(client) => CallerChannel::OAuth { client_id: client.to_owned() },
+            Some(client) => CallerChannel::OAuth {
+                client_id: client.to_owned(),
+            },
             None => CallerChannel::ApiKey { key_id: String::new() },
         };
-        parts.extensions.insert(portcullis_qlik_api::Caller { tenant: tenant.name.clone(), user_id: id, channel });
+        parts.extensions.insert(portcullis_qlik_api::Caller {
+            tenant: tenant.name.clone(),
+            user_id: id,
+            channel,
+        });
     }
     next.run(Request::from_parts(parts, body)).await
 }

@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, Request, State};
-use axum::http::StatusCode;
 use axum::Router;
 use axum::extract::FromRequest as _;
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use portcullis_model::Action as CloudAction;
@@ -34,9 +34,19 @@ use crate::state::AppState;
 
 /// Records a change of a site in the audit trail before the change is acknowledged.
 async fn audit_site_change(state: &RulesState, caller: &Caller, name: &str, data: serde_json::Value) -> Result<(), ApiError> {
-    let resource = ResourceRef { kind: "rule-site".to_owned(), id: name.to_owned(), space: None, owner: None };
+    let resource = ResourceRef {
+        kind: "rule-site".to_owned(),
+        id: name.to_owned(),
+        space: None,
+        owner: None,
+    };
     let draft = EventDraft::change(EventType::RulesUpdated, &caller.author(), "rules:update", Some(resource), data);
-    state.app.store().append_events(caller.tenant.id, &[draft]).await.map_err(ApiError::from)?;
+    state
+        .app
+        .store()
+        .append_events(caller.tenant.id, &[draft])
+        .await
+        .map_err(ApiError::from)?;
     Ok(())
 }
 
@@ -93,7 +103,13 @@ pub(crate) async fn list_sites(State(state): State<RulesState>, request: Request
         .sites
         .0
         .read()
-        .map(|sites| sites.keys().filter(|(tenant, _)| *tenant == caller.tenant.name).map(|(_, name)| name.clone()).collect())
+        .map(|sites| {
+            sites
+                .keys()
+                .filter(|(tenant, _)| *tenant == caller.tenant.name)
+                .map(|(_, name)| name.clone())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     Ok(Json(json!({ "sites": names })).into_response())
@@ -126,11 +142,21 @@ pub(crate) async fn put_site(State(state): State<RulesState>, Path(name): Path<S
     })?;
     let (n_users, n_resources, n_rules) = (loaded.site.users.len(), loaded.site.resources.len(), loaded.site.rules.len());
     let rule_names: Vec<&str> = loaded.site.rules.iter().map(|r| r.name.as_str()).collect();
-    audit_site_change(&state, &caller, &name, json!({ "loaded": { "users": n_users, "resources": n_resources, "rules": rule_names } })).await?;
+    audit_site_change(
+        &state,
+        &caller,
+        &name,
+        json!({ "loaded": { "users": n_users, "resources": n_resources, "rules": rule_names } }),
+    )
+    .await?;
     if let Ok(mut sites) = state.sites.0.write() {
         sites.insert((caller.tenant.name.clone(), name.clone()), Arc::new(loaded));
     }
-    Ok((StatusCode::OK, Json(json!({ "site": name, "users": n_users, "resources": n_resources, "rules": n_rules }))).into_response())
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "site": name, "users": n_users, "resources": n_resources, "rules": n_rules })),
+    )
+        .into_response())
 }
 
 /// Forgets a rule site.
@@ -138,7 +164,12 @@ pub(crate) async fn put_site(State(state): State<RulesState>, Path(name): Path<S
 pub(crate) async fn delete_site(State(state): State<RulesState>, Path(name): Path<String>, request: Request) -> Result<Response, ApiError> {
     let (caller, _) = caller(&state, request).await?;
     may_manage(&caller)?;
-    let removed = state.sites.0.write().ok().and_then(|mut sites| sites.remove(&(caller.tenant.name.clone(), name.clone())));
+    let removed = state
+        .sites
+        .0
+        .write()
+        .ok()
+        .and_then(|mut sites| sites.remove(&(caller.tenant.name.clone(), name.clone())));
     match removed {
         Some(_) => {
             audit_site_change(&state, &caller, &name, json!({ "deleted": true })).await?;
@@ -162,24 +193,46 @@ struct CheckBody {
 pub(crate) async fn check(State(state): State<RulesState>, Path(name): Path<String>, request: Request) -> Result<Response, ApiError> {
     let (caller, request) = caller(&state, request).await?;
     if !caller.may(&caller.tenant.view().snapshot, CloudAction::DecisionAskOthers) {
-        return Err(ApiError::forbidden("asking rule decisions needs `decision:ask-others` (TenantAdmin or the `evaluate-decisions-for-others` permission)"));
+        return Err(ApiError::forbidden(
+            "asking rule decisions needs `decision:ask-others` (TenantAdmin or the `evaluate-decisions-for-others` permission)",
+        ));
     }
     let Json(body): Json<CheckBody> = Json::from_request(request, &()).await?;
-    let site = state.sites.get(&caller.tenant.name, &name).ok_or_else(|| ApiError::not_found("unknown_site", format!("no rule site `{name}` in this tenant")))?;
+    let site = state
+        .sites
+        .get(&caller.tenant.name, &name)
+        .ok_or_else(|| ApiError::not_found("unknown_site", format!("no rule site `{name}` in this tenant")))?;
     let compiled = &site.compiled;
-    let user = compiled
-        .user(&body.user)
-        .ok_or_else(|| ApiError::not_found("unknown_user", format!("unknown user `{}`", body.user)).hint("write users as DIRECTORY\\userId").field("user"))?;
-    let resource =
-        compiled.resource(&body.resource).ok_or_else(|| ApiError::not_found("unknown_resource", format!("unknown resource `{}`", body.resource)).field("resource"))?;
+    let user = compiled.user(&body.user).ok_or_else(|| {
+        ApiError::not_found("unknown_user", format!("unknown user `{}`", body.user))
+            .hint("write users as DIRECTORY\\userId")
+            .field("user")
+    })?;
+    let resource = compiled
+        .resource(&body.resource)
+        .ok_or_else(|| ApiError::not_found("unknown_resource", format!("unknown resource `{}`", body.resource)).field("resource"))?;
     let action = Action::parse(&body.action).map_err(|e| ApiError::bad_request("unknown_action", e.to_string()).hint(e.hint()).field("action"))?;
-    let context = RequestContext::parse(&body.context)
-        .ok_or_else(|| ApiError::bad_request("unknown_context", format!("unknown context `{}`", body.context)).hint("use `hub` or `qmc`").field("context"))?;
+    let context = RequestContext::parse(&body.context).ok_or_else(|| {
+        ApiError::bad_request("unknown_context", format!("unknown context `{}`", body.context))
+            .hint("use `hub` or `qmc`")
+            .field("context")
+    })?;
     let decision = compiled.decide(user, resource, action, context);
     if matches!(body.action.to_ascii_lowercase().as_str(), "export" | "exportdata") {
         // Data leaves: always logged, allowed or denied, with the reasons of this moment.
-        let resource_ref = ResourceRef { kind: format!("rule-site:{name}"), id: body.resource.clone(), space: None, owner: None };
-        let mut draft = EventDraft::change(EventType::RuleExportDecided, &caller.author(), body.action.to_ascii_lowercase(), Some(resource_ref), json!({ "user": body.user, "context": body.context }));
+        let resource_ref = ResourceRef {
+            kind: format!("rule-site:{name}"),
+            id: body.resource.clone(),
+            space: None,
+            owner: None,
+        };
+        let mut draft = EventDraft::change(
+            EventType::RuleExportDecided,
+            &caller.author(),
+            body.action.to_ascii_lowercase(),
+            Some(resource_ref),
+            json!({ "user": body.user, "context": body.context }),
+        );
         draft.decision = Some(if decision.allowed { "allow" } else { "deny" }.to_owned());
         draft.explanation = Some(json!({ "tokens": decision.tokens(), "text": decision.to_string() }));
         state.app.decision_log().record(caller.tenant.id, draft).await;

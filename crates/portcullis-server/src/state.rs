@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use portcullis_engine::{Sessions, Snapshot};
 use portcullis_model::Tenant;
-use portcullis_store::{Applied, Author, Change, ChangeSet, DecisionLogPolicy, ImportMode, Imported, SecretHash, Store, StoreError, TenantId, Touched};
+use portcullis_store::{
+    Applied, Author, Change, ChangeSet, DecisionLogPolicy, ImportMode, Imported, SecretHash, Store, StoreError, TenantId, Touched,
+};
 
 use crate::decision_log::DecisionLog;
 use crate::err::ApiError;
@@ -150,7 +152,13 @@ pub struct VerifiedCredential {
 impl VerifiedCredential {
     /// A credential confirmed now.
     pub fn new(tenant: TenantId, user_id: String, via: String, expires_at: Option<i64>) -> VerifiedCredential {
-        VerifiedCredential { tenant, user_id, via, expires_at, verified_at: std::time::Instant::now() }
+        VerifiedCredential {
+            tenant,
+            user_id,
+            via,
+            expires_at,
+            verified_at: std::time::Instant::now(),
+        }
     }
 }
 
@@ -162,7 +170,13 @@ async fn load_live(store: &Arc<dyn Store>, id: TenantId, sessions: Sessions) -> 
         let snapshot = Snapshot::build(&tenant, revision);
         let mut sessions = sessions;
         sessions.rebind(&snapshot);
-        (Live { tenant, revision }, View { snapshot: Arc::new(snapshot), sessions })
+        (
+            Live { tenant, revision },
+            View {
+                snapshot: Arc::new(snapshot),
+                sessions,
+            },
+        )
     })
     .await
     .map_err(|e| StoreError::Database(format!("building the snapshot failed: {e}")))
@@ -355,7 +369,10 @@ impl AppState {
             Err(ApiError::new(
                 axum::http::StatusCode::CONFLICT,
                 "revision_not_reached",
-                format!("the tenant is at revision {}, before the requested minRevision {min}", view.snapshot.revision),
+                format!(
+                    "the tenant is at revision {}, before the requested minRevision {min}",
+                    view.snapshot.revision
+                ),
             )
             .hint("pass a revision returned by a write, or leave minRevision out")
             .field("minRevision"))
@@ -388,17 +405,25 @@ impl AppState {
     /// Applies changes to the tenant, all or none, through the one write path; returns the view
     /// that includes them. Changes that touch nothing write nothing.
     pub async fn write(&self, tenant: &TenantState, changes: &[Change], author: &Author) -> Result<Written, StoreError> {
-        self.write_with(tenant, changes, author, WriteOptions::default()).await.map_err(|failure| match failure {
-            WriteFailure::Refused { error, .. } => StoreError::Rejected(error),
-            WriteFailure::Store(error) => error,
-        })
+        self.write_with(tenant, changes, author, WriteOptions::default())
+            .await
+            .map_err(|failure| match failure {
+                WriteFailure::Refused { error, .. } => StoreError::Rejected(error),
+                WriteFailure::Store(error) => error,
+            })
     }
 
     /// [`AppState::write`] with its options: the revision the changes were planned at (a write
     /// based on an older one is refused with [`StoreError::Conflict`] and not retried, since
     /// whoever planned it must look again) and the events to store instead of one per change.
     /// A refusal of the model names the position of the refused change.
-    pub async fn write_with(&self, tenant: &TenantState, changes: &[Change], author: &Author, options: WriteOptions<'_>) -> Result<Written, WriteFailure> {
+    pub async fn write_with(
+        &self,
+        tenant: &TenantState,
+        changes: &[Change],
+        author: &Author,
+        options: WriteOptions<'_>,
+    ) -> Result<Written, WriteFailure> {
         let mut live = tenant.live.write().await;
         let mut attempt = 0;
         loop {
@@ -409,13 +434,19 @@ impl AppState {
                 self.catch_up(tenant, &mut live).await?;
                 return Err(StoreError::Conflict(format!("the tenant is at revision {}, not {base}", live.revision)).into());
             }
-            let applied = live.tenant.apply_all(changes).map_err(|(index, error)| WriteFailure::Refused { index, error })?;
+            let applied = live
+                .tenant
+                .apply_all(changes)
+                .map_err(|(index, error)| WriteFailure::Refused { index, error })?;
             let mut touched = Touched::default();
             for one in &applied {
                 touched.merge(one.touched.clone());
             }
             if touched.is_empty() {
-                return Ok(Written { view: tenant.view(), applied });
+                return Ok(Written {
+                    view: tenant.view(),
+                    applied,
+                });
             }
             let events: Vec<_> = match options.events {
                 Some(events) => events.to_vec(),
@@ -433,7 +464,14 @@ impl AppState {
                     .collect(),
             };
             let base_revision = live.revision;
-            let write = ChangeSet { base_revision, after: &live.tenant, changes, touched: &touched, events: &events, author };
+            let write = ChangeSet {
+                base_revision,
+                after: &live.tenant,
+                changes,
+                touched: &touched,
+                events: &events,
+                author,
+            };
             let committed = self.0.store.commit_changes(tenant.id, write).await;
             match committed {
                 Ok(revision) => {
@@ -448,8 +486,14 @@ impl AppState {
                         Snapshot::build(&live.tenant, revision)
                     };
                     sessions.rebind(&snapshot);
-                    tenant.swap(View { snapshot: Arc::new(snapshot), sessions });
-                    return Ok(Written { view: tenant.view(), applied });
+                    tenant.swap(View {
+                        snapshot: Arc::new(snapshot),
+                        sessions,
+                    });
+                    return Ok(Written {
+                        view: tenant.view(),
+                        applied,
+                    });
                 }
                 Err(error) => {
                     for one in applied.into_iter().rev() {
@@ -489,7 +533,10 @@ impl AppState {
             sessions.login(&current.snapshot, user);
         }
         let _ = written;
-        tenant.swap(View { snapshot: current.snapshot.clone(), sessions });
+        tenant.swap(View {
+            snapshot: current.snapshot.clone(),
+            sessions,
+        });
         Ok(tenant.view())
     }
 
@@ -525,4 +572,3 @@ impl AppState {
         }
     }
 }
-

@@ -21,17 +21,29 @@ pub struct Author {
 impl Author {
     /// A user acting through `channel`.
     pub fn user(user: impl Into<String>, channel: impl Into<String>) -> Author {
-        Author { actor: Actor { user: Some(user.into()), ..Actor::default() }, channel: channel.into() }
+        Author {
+            actor: Actor {
+                user: Some(user.into()),
+                ..Actor::default()
+            },
+            channel: channel.into(),
+        }
     }
 
     /// The operator token (automation), acting as no user.
     pub fn operator() -> Author {
-        Author { actor: Actor::default(), channel: "operator".to_owned() }
+        Author {
+            actor: Actor::default(),
+            channel: "operator".to_owned(),
+        }
     }
 
     /// The command line, on the database directly.
     pub fn cli() -> Author {
-        Author { actor: Actor::default(), channel: "cli".to_owned() }
+        Author {
+            actor: Actor::default(),
+            channel: "cli".to_owned(),
+        }
     }
 }
 
@@ -59,7 +71,13 @@ pub struct EventDraft {
 
 impl EventDraft {
     /// A change event with `data`, stamped when stored.
-    pub fn change(event_type: EventType, author: &Author, action: impl Into<String>, resource: Option<ResourceRef>, data: serde_json::Value) -> EventDraft {
+    pub fn change(
+        event_type: EventType,
+        author: &Author,
+        action: impl Into<String>,
+        resource: Option<ResourceRef>,
+        data: serde_json::Value,
+    ) -> EventDraft {
         EventDraft {
             event_type,
             author: author.clone(),
@@ -168,7 +186,10 @@ impl AuditChain {
             None => (self.archived_seq, self.archived_hash.as_str()),
         };
         if last_seq != self.head_seq || last_hash != self.head_hash {
-            return Err(portcullis_audit::ChainBreak::Truncated { last: last_seq, head: self.head_seq });
+            return Err(portcullis_audit::ChainBreak::Truncated {
+                last: last_seq,
+                head: self.head_seq,
+            });
         }
         Ok(n_checked)
     }
@@ -181,11 +202,24 @@ fn target_resource(target: &portcullis_model::tenant::RoleTarget) -> (EventType,
         RoleTarget::Group(group) => (EventType::GroupUpdated, "group", group.as_str()),
         RoleTarget::Everyone => (EventType::GroupUpdated, "group", "Everyone"),
     };
-    (event_type, ResourceRef { kind: kind.to_owned(), id: id.to_owned(), space: None, owner: None })
+    (
+        event_type,
+        ResourceRef {
+            kind: kind.to_owned(),
+            id: id.to_owned(),
+            space: None,
+            owner: None,
+        },
+    )
 }
 
 fn resource(kind: &str, id: &str) -> Option<ResourceRef> {
-    Some(ResourceRef { kind: kind.to_owned(), id: id.to_owned(), space: None, owner: None })
+    Some(ResourceRef {
+        kind: kind.to_owned(),
+        id: id.to_owned(),
+        space: None,
+        owner: None,
+    })
 }
 
 /// The event that records a [`crate::Change`].
@@ -200,14 +234,24 @@ pub fn change_event(change: &crate::Change, author: &Author) -> EventDraft {
             let (event_type, target) = target_resource(target);
             event(event_type, Some(target), json!({ "role": role }))
         }
-        Change::JoinGroup { user, group } | Change::LeaveGroup { user, group } => event(EventType::UserUpdated, resource("user", user), json!({ "group": group })),
-        Change::SetSetting { setting, value } => event(EventType::TenantSettingsUpdated, None, json!({ "setting": setting.as_str(), "value": value })),
+        Change::JoinGroup { user, group } | Change::LeaveGroup { user, group } => {
+            event(EventType::UserUpdated, resource("user", user), json!({ "group": group }))
+        }
+        Change::SetSetting { setting, value } => event(
+            EventType::TenantSettingsUpdated,
+            None,
+            json!({ "setting": setting.as_str(), "value": value }),
+        ),
         Change::SetUserDefault { permission, value } => event(
             EventType::RoleUpdated,
             resource("role", portcullis_model::role::USER_DEFAULT),
             json!({ "permission": permission.def().key, "value": value.as_str() }),
         ),
-        Change::ReplaceUserDefault { values } => event(EventType::RoleUpdated, resource("role", portcullis_model::role::USER_DEFAULT), json!({ "values": values })),
+        Change::ReplaceUserDefault { values } => event(
+            EventType::RoleUpdated,
+            resource("role", portcullis_model::role::USER_DEFAULT),
+            json!({ "values": values }),
+        ),
         Change::RecordLogin { user } => event(EventType::UserUpdated, resource("user", user), json!({})),
         Change::CreateUser { user } => event(EventType::UserCreated, resource("user", &user.id), json!({ "user": user })),
         Change::UpdateUser { id, name, status } => event(EventType::UserUpdated, resource("user", id), json!({ "name": name, "status": status })),
@@ -218,25 +262,56 @@ pub fn change_event(change: &crate::Change, author: &Author) -> EventDraft {
         Change::ReplaceEveryoneRoles { roles } => event(EventType::GroupUpdated, resource("group", "Everyone"), json!({ "roles": roles })),
         Change::DeleteGroup { name } => event(EventType::GroupDeleted, resource("group", name), json!({})),
         Change::CreateCustomRole { role } => event(EventType::RoleCreated, resource("role", &role.name), json!({ "role": role })),
-        Change::UpdateCustomRole { name, description, permissions } => {
-            event(EventType::RoleUpdated, resource("role", name), json!({ "description": description, "permissions": permissions }))
-        }
+        Change::UpdateCustomRole {
+            name,
+            description,
+            permissions,
+        } => event(
+            EventType::RoleUpdated,
+            resource("role", name),
+            json!({ "description": description, "permissions": permissions }),
+        ),
         Change::DeleteCustomRole { name } => event(EventType::RoleDeleted, resource("role", name), json!({})),
         Change::CreateSpace { space } => event(EventType::SpaceCreated, resource("space", &space.id), json!({ "space": space })),
         Change::UpdateSpace { id, name, owner } => event(EventType::SpaceUpdated, resource("space", id), json!({ "name": name, "owner": owner })),
         Change::DeleteSpace { id } => event(EventType::SpaceDeleted, resource("space", id), json!({})),
-        Change::SetSpaceMember { space, assignee: who, roles } => {
-            event(EventType::SpaceAssignmentUpdated, resource("space", space), json!({ "assignee": assignee(who), "roles": roles }))
-        }
-        Change::RemoveSpaceMember { space, assignee: who } => event(EventType::SpaceAssignmentDeleted, resource("space", space), json!({ "assignee": assignee(who) })),
+        Change::SetSpaceMember { space, assignee: who, roles } => event(
+            EventType::SpaceAssignmentUpdated,
+            resource("space", space),
+            json!({ "assignee": assignee(who), "roles": roles }),
+        ),
+        Change::RemoveSpaceMember { space, assignee: who } => event(
+            EventType::SpaceAssignmentDeleted,
+            resource("space", space),
+            json!({ "assignee": assignee(who) }),
+        ),
         Change::CreateContent { item } => event(EventType::ItemCreated, resource(item.kind.as_str(), &item.id), json!({ "item": item })),
         Change::MoveContent { id, space } => event(EventType::ItemUpdated, resource("content", id), json!({ "space": space })),
         Change::DeleteContent { id } => event(EventType::ItemDeleted, resource("content", id), json!({})),
-        Change::AddUse { reference } => event(EventType::ItemUpdated, resource("content", &reference.consumer), json!({ "source": reference.source })),
-        Change::CreateShare { share } => event(EventType::ShareCreated, resource("app", &share.resource), json!({ "assignee": assignee(&share.assignee), "roles": share.roles })),
-        Change::DeleteShare { resource: app, assignee: who } => event(EventType::ShareDeleted, resource("app", app), json!({ "assignee": assignee(who) })),
-        Change::CreateOauthClient { client } => event(EventType::OauthClientCreated, resource("oauth-client", &client.id), json!({ "client": client })),
-        Change::UpdateOauthClient { id, name, scopes } => event(EventType::OauthClientUpdated, resource("oauth-client", id), json!({ "name": name, "scopes": scopes })),
+        Change::AddUse { reference } => event(
+            EventType::ItemUpdated,
+            resource("content", &reference.consumer),
+            json!({ "source": reference.source }),
+        ),
+        Change::CreateShare { share } => event(
+            EventType::ShareCreated,
+            resource("app", &share.resource),
+            json!({ "assignee": assignee(&share.assignee), "roles": share.roles }),
+        ),
+        Change::DeleteShare {
+            resource: app,
+            assignee: who,
+        } => event(EventType::ShareDeleted, resource("app", app), json!({ "assignee": assignee(who) })),
+        Change::CreateOauthClient { client } => event(
+            EventType::OauthClientCreated,
+            resource("oauth-client", &client.id),
+            json!({ "client": client }),
+        ),
+        Change::UpdateOauthClient { id, name, scopes } => event(
+            EventType::OauthClientUpdated,
+            resource("oauth-client", id),
+            json!({ "name": name, "scopes": scopes }),
+        ),
         Change::DeleteOauthClient { id } => event(EventType::OauthClientDeleted, resource("oauth-client", id), json!({})),
     }
 }

@@ -23,8 +23,8 @@ use portcullis_model::Tenant;
 
 pub use audit::{AuditChain, AuditSettings, Author, EventDraft, change_event, rfc3339_millis, rfc3339_now};
 pub use change::{Applied, Change, Touched};
-pub use portcullis_audit::{Actor, AuditQuery, ChainBreak, DecisionLogMode, DecisionLogPolicy, EventBody, EventType, ResourceRef, SealedEvent};
 pub use err::StoreError;
+pub use portcullis_audit::{Actor, AuditQuery, ChainBreak, DecisionLogMode, DecisionLogPolicy, EventBody, EventType, ResourceRef, SealedEvent};
 pub use record::*;
 
 /// Which backend a store is.
@@ -153,8 +153,12 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 
 /// The URL with any password replaced by `***`, for messages and logs.
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((credentials, host)) = rest.split_once('@') else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
     match credentials.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),

@@ -46,7 +46,9 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(60);
         let base = loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = receiver.recv_timeout(left).unwrap_or_else(|_| panic!("the server did not start; it printed {printed:?}"));
+            let line = receiver
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("the server did not start; it printed {printed:?}"));
             if let Some(rest) = line.split("listening on ").nth(1) {
                 break rest.split_whitespace().next().expect("an address").to_owned();
             }
@@ -60,7 +62,11 @@ impl Server {
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().expect("kill runs");
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
         assert!(status.success());
     }
 
@@ -84,7 +90,11 @@ impl Drop for Server {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(20))).build().into()
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
 }
 
 /// POSTs JSON with a bearer token; the status and the JSON answer.
@@ -95,7 +105,11 @@ fn post(agent: &ureq::Agent, url: &str, token: &str, body: &Value) -> Result<(u1
 }
 
 fn get(agent: &ureq::Agent, url: &str, token: &str) -> (u16, Value) {
-    let mut response = agent.get(url).header("Authorization", format!("Bearer {token}")).call().expect("the server answers");
+    let mut response = agent
+        .get(url)
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .expect("the server answers");
     let status = response.status().as_u16();
     (status, response.body_mut().read_json().unwrap_or(Value::Null))
 }
@@ -103,7 +117,10 @@ fn get(agent: &ureq::Agent, url: &str, token: &str) -> (u16, Value) {
 /// Pulls `-H 'Authorization: Bearer KEY'`, `-d 'BODY'` and the URL out of the printed curl line.
 fn parse_curl(line: &str) -> (String, Value, String) {
     let quoted: Vec<&str> = line.split('\'').collect();
-    let key = quoted[1].strip_prefix("Authorization: Bearer ").expect("the first header is the key").to_owned();
+    let key = quoted[1]
+        .strip_prefix("Authorization: Bearer ")
+        .expect("the first header is the key")
+        .to_owned();
     let body: Value = serde_json::from_str(quoted[5]).expect("the -d body is JSON");
     let url = quoted[6].trim().to_owned();
     (key, body, url)
@@ -113,8 +130,15 @@ fn parse_curl(line: &str) -> (String, Value, String) {
 fn a_fresh_start_prints_a_key_and_a_curl_line_that_works() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    assert!(dir.path().join("portcullis.db").exists(), "the store is `portcullis.db` in the working directory");
-    let curl = server.printed.iter().find(|l| l.trim_start().starts_with("curl ")).unwrap_or_else(|| panic!("no curl line in {:?}", server.printed));
+    assert!(
+        dir.path().join("portcullis.db").exists(),
+        "the store is `portcullis.db` in the working directory"
+    );
+    let curl = server
+        .printed
+        .iter()
+        .find(|l| l.trim_start().starts_with("curl "))
+        .unwrap_or_else(|| panic!("no curl line in {:?}", server.printed));
     let (key, body, url) = parse_curl(curl);
     assert!(url.starts_with(&server.base), "{url}");
     let agent = agent();
@@ -166,7 +190,11 @@ fn acknowledged_writes_survive_sigkill() {
             let agent = agent();
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let change = if n.is_multiple_of(2) { json!({"join": {"user": "bob", "group": "finance"}}) } else { json!({"leave": {"user": "bob", "group": "finance"}}) };
+                let change = if n.is_multiple_of(2) {
+                    json!({"join": {"user": "bob", "group": "finance"}})
+                } else {
+                    json!({"leave": {"user": "bob", "group": "finance"}})
+                };
                 match post(&agent, &format!("{base}/v1/changes"), KNOWN_KEY, &change) {
                     Ok((200, body)) => *revision.lock().unwrap() = body["revision"].as_u64().unwrap(),
                     Ok((status, body)) => panic!("a change failed: {status} {body}"),
@@ -186,7 +214,11 @@ fn acknowledged_writes_survive_sigkill() {
     }
     let keys = acknowledged_keys.lock().unwrap().clone();
     let revision = *acknowledged_revision.lock().unwrap();
-    assert!(keys.len() > 5 && revision > 5, "too few writes to mean anything: {} keys, revision {revision}", keys.len());
+    assert!(
+        keys.len() > 5 && revision > 5,
+        "too few writes to mean anything: {} keys, revision {revision}",
+        keys.len()
+    );
 
     let server = Server::start(dir.path(), &args);
     let agent = agent();
@@ -199,9 +231,18 @@ fn acknowledged_writes_survive_sigkill() {
     }
     // The tenant is whole: bob is in finance exactly when the stored revision says the last join won.
     let bob_in_finance = !(stored - 1).is_multiple_of(2);
-    let (_, body) = post(&agent, &format!("{}/v1/check", server.base), KNOWN_KEY, &json!({"user": "bob", "action": "app:update", "resource": "budget"})).unwrap();
+    let (_, body) = post(
+        &agent,
+        &format!("{}/v1/check", server.base),
+        KNOWN_KEY,
+        &json!({"user": "bob", "action": "app:update", "resource": "budget"}),
+    )
+    .unwrap();
     assert_eq!(body["allowed"], bob_in_finance, "revision {stored}: {body}");
-    eprintln!("SIGKILL after {} acknowledged key writes and revision {revision}; stored revision {stored}", keys.len());
+    eprintln!(
+        "SIGKILL after {} acknowledged key writes and revision {revision}; stored revision {stored}",
+        keys.len()
+    );
 
     // Every acknowledged write has its event, and the chain is whole.
     let database = format!("sqlite://{}", dir.path().join("portcullis.db").display());
@@ -209,7 +250,10 @@ fn acknowledged_writes_survive_sigkill() {
     assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stdout));
     let queried = audit(&["query", "--database", &database, "--tenant", "demo", "--format", "json"]);
     assert!(queried.status.success());
-    let events: Vec<Value> = String::from_utf8_lossy(&queried.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<Value> = String::from_utf8_lossy(&queried.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let created: std::collections::BTreeSet<String> = events
         .iter()
         .filter(|e| e["eventType"] == "com.qlik.v1.api-key.created")
@@ -242,7 +286,11 @@ fn conformance_through_http(folder: &Path) -> String {
         .output()
         .expect("the runner starts");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "through HTTP:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "through HTTP:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     stdout
 }
 

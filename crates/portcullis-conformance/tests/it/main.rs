@@ -68,7 +68,8 @@ fn a_wrong_expectation_is_reported_with_the_actual_explanation() {
 
 #[test]
 fn a_missing_because_token_fails_the_check() {
-    let text = format!("name: t{TENANT}checks:\n  - {{ user: bob, action: app:read, resource: app1, expect: allow, because: [space-role:producer] }}\n");
+    let text =
+        format!("name: t{TENANT}checks:\n  - {{ user: bob, action: app:read, resource: app1, expect: allow, because: [space-role:producer] }}\n");
     let (_, failed, rendered) = check(&text);
     assert_eq!(failed, 1);
     assert!(rendered.contains("missing tokens"), "{rendered}");
@@ -76,7 +77,8 @@ fn a_missing_because_token_fails_the_check() {
 
 #[test]
 fn because_tokens_match_case_insensitively() {
-    let text = format!("name: t{TENANT}checks:\n  - {{ user: bob, action: app:read, resource: app1, expect: allow, because: [SPACE-ROLE:Consumer] }}\n");
+    let text =
+        format!("name: t{TENANT}checks:\n  - {{ user: bob, action: app:read, resource: app1, expect: allow, because: [SPACE-ROLE:Consumer] }}\n");
     assert_eq!(check(&text).0, 1);
 }
 
@@ -113,7 +115,9 @@ fn a_step_that_cannot_apply_is_a_failure() {
 
 #[test]
 fn a_step_that_changes_nothing_applies() {
-    let text = format!("name: t{TENANT}steps:\n  - unassign: {{ role: Steward, user: bob }}\n  - check: {{ user: bob, action: app:read, resource: app1, expect: allow }}\n");
+    let text = format!(
+        "name: t{TENANT}steps:\n  - unassign: {{ role: Steward, user: bob }}\n  - check: {{ user: bob, action: app:read, resource: app1, expect: allow }}\n"
+    );
     let (passed, failed, rendered) = check(&text);
     assert_eq!((passed, failed), (1, 0), "{rendered}");
 }

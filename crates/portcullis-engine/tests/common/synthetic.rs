@@ -45,14 +45,33 @@ pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
     tenant.user_default.insert(download, PermissionValue::NoData);
     for r in 0..10 {
         let mut permissions = BTreeMap::new();
-        permissions.insert(download, if r % 2 == 0 { RoleSetting::Value(PermissionValue::Allowed) } else { RoleSetting::UserDefault });
-        tenant.custom_roles.upsert(CustomRole { name: format!("custom{r}"), description: String::new(), permissions });
+        permissions.insert(
+            download,
+            if r % 2 == 0 {
+                RoleSetting::Value(PermissionValue::Allowed)
+            } else {
+                RoleSetting::UserDefault
+            },
+        );
+        tenant.custom_roles.upsert(CustomRole {
+            name: format!("custom{r}"),
+            description: String::new(),
+            permissions,
+        });
     }
     let builtin = ["SharedSpaceCreator", "ManagedSpaceCreator", "Steward", "PrivateAnalyticsContentCreator"];
     let n_groups = (n_users / 20).max(2);
     for g in 0..n_groups {
-        let roles = if g % 3 == 0 { vec![format!("custom{}", g % 10)] } else { vec![builtin[g % builtin.len()].to_owned()] };
-        tenant.groups.upsert(Group { name: format!("g{g}"), provider_type: ProviderType::Idp, roles });
+        let roles = if g % 3 == 0 {
+            vec![format!("custom{}", g % 10)]
+        } else {
+            vec![builtin[g % builtin.len()].to_owned()]
+        };
+        tenant.groups.upsert(Group {
+            name: format!("g{g}"),
+            provider_type: ProviderType::Idp,
+            roles,
+        });
     }
     tenant.everyone_roles.push("Steward".into());
     for i in 0..n_users {
@@ -70,7 +89,13 @@ pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
             email: None,
             entitlement: if i % 7 == 0 { Entitlement::Analyzer } else { Entitlement::Professional },
             status: if i % 97 == 0 { UserStatus::Disabled } else { UserStatus::Active },
-            roles: roles.into_iter().map(|role| DirectRole { role, origin: DirectOrigin::Assigned }).collect(),
+            roles: roles
+                .into_iter()
+                .map(|role| DirectRole {
+                    role,
+                    origin: DirectOrigin::Assigned,
+                })
+                .collect(),
             groups,
         });
     }
@@ -82,20 +107,36 @@ pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
         let mut members = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for _ in 0..8 {
-            let assignee = if rng.below(3) == 0 { Assignee::Group(format!("g{}", rng.below(n_groups))) } else { Assignee::User(user_id(rng.below(n_users))) };
+            let assignee = if rng.below(3) == 0 {
+                Assignee::Group(format!("g{}", rng.below(n_groups)))
+            } else {
+                Assignee::User(user_id(rng.below(n_users)))
+            };
             if assignee == Assignee::User(owner.clone()) || !seen.insert(assignee.clone()) {
                 continue;
             }
             let roles = SpaceRoleSet::of(&[assignable[rng.below(assignable.len())]]);
             members.push(SpaceMember { assignee, roles });
         }
-        tenant.spaces.upsert(Space { id: format!("s{s}"), name: format!("Space {s}"), space_type, owner, members });
+        tenant.spaces.upsert(Space {
+            id: format!("s{s}"),
+            name: format!("Space {s}"),
+            space_type,
+            owner,
+            members,
+        });
     }
     for c in 0..n_content {
         let in_space = rng.below(4) != 0;
         let space = in_space.then(|| format!("s{}", rng.below(n_spaces)));
         let kind = if c % 4 == 3 { ContentKind::DataConnection } else { ContentKind::App };
-        tenant.content.upsert(Content { id: format!("c{c}"), name: format!("Item {c}"), kind, space, owner: user_id(rng.below(n_users)) });
+        tenant.content.upsert(Content {
+            id: format!("c{c}"),
+            name: format!("Item {c}"),
+            kind,
+            space,
+            owner: user_id(rng.below(n_users)),
+        });
     }
     for c in 0..n_content {
         if tenant.content[c].kind != ContentKind::App {
@@ -104,18 +145,38 @@ pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
         if rng.below(3) == 0 {
             let source = (c / 4) * 4 + 3;
             if source < n_content {
-                tenant.uses.push(Use { consumer: format!("c{c}"), source: format!("c{source}") });
+                tenant.uses.push(Use {
+                    consumer: format!("c{c}"),
+                    source: format!("c{source}"),
+                });
             }
         }
         let space_type = tenant.content[c].space.as_ref().and_then(|s| tenant.space(s)).map(|s| s.space_type);
         if let Some(space_type) = space_type.filter(|t| *t != SpaceType::Data)
-            && rng.below(5) == 0 {
-                let role = space_type.shareable_roles().iter().next().unwrap();
-                tenant.shares.push(Share { resource: format!("c{c}"), assignee: Assignee::User(user_id(rng.below(n_users))), roles: SpaceRoleSet::of(&[role]) });
-            }
+            && rng.below(5) == 0
+        {
+            let role = space_type.shareable_roles().iter().next().unwrap();
+            tenant.shares.push(Share {
+                resource: format!("c{c}"),
+                assignee: Assignee::User(user_id(rng.below(n_users))),
+                roles: SpaceRoleSet::of(&[role]),
+            });
+        }
     }
-    tenant.oauth_clients.upsert(OauthClient { id: "portal".into(), name: "portal".into(), scopes: vec!["user_default".into()] });
-    tenant.oauth_clients.upsert(OauthClient { id: "reader".into(), name: "reader".into(), scopes: vec!["apps:read".into(), "spaces:read".into()] });
-    tenant.oauth_clients.upsert(OauthClient { id: "console".into(), name: "console".into(), scopes: vec!["user_default".into(), "admin_classic".into()] });
+    tenant.oauth_clients.upsert(OauthClient {
+        id: "portal".into(),
+        name: "portal".into(),
+        scopes: vec!["user_default".into()],
+    });
+    tenant.oauth_clients.upsert(OauthClient {
+        id: "reader".into(),
+        name: "reader".into(),
+        scopes: vec!["apps:read".into(), "spaces:read".into()],
+    });
+    tenant.oauth_clients.upsert(OauthClient {
+        id: "console".into(),
+        name: "console".into(),
+        scopes: vec!["user_default".into(), "admin_classic".into()],
+    });
     tenant
 }

@@ -17,7 +17,13 @@ use proptest::prelude::*;
 use crate::prop::{ROLE_POOL, SCOPE_POOL, random_tenant};
 use crate::synthetic::Rng;
 
-const PERMS: &[&str] = &["in-app-content-download", "share-apps-fine-grained", "manage-api-keys", "private-automations", "evaluate-decisions-for-others"];
+const PERMS: &[&str] = &[
+    "in-app-content-download",
+    "share-apps-fine-grained",
+    "manage-api-keys",
+    "private-automations",
+    "evaluate-decisions-for-others",
+];
 
 fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
     &items[rng.below(items.len())]
@@ -25,7 +31,11 @@ fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
 
 /// An id that is usually taken and sometimes new (or unknown, for a refusal).
 fn some_id(rng: &mut Rng, taken: &[String], prefix: &str, spare: usize) -> String {
-    if !taken.is_empty() && rng.below(4) != 0 { pick(rng, taken).clone() } else { format!("{prefix}{}", rng.below(taken.len() + spare)) }
+    if !taken.is_empty() && rng.below(4) != 0 {
+        pick(rng, taken).clone()
+    } else {
+        format!("{prefix}{}", rng.below(taken.len() + spare))
+    }
 }
 
 fn role_names(rng: &mut Rng, t: &Tenant) -> Vec<String> {
@@ -54,7 +64,11 @@ fn permissions(rng: &mut Rng) -> BTreeMap<Permission, RoleSetting> {
 }
 
 fn assignee(rng: &mut Rng, users: &[String], groups: &[String]) -> Assignee {
-    if !groups.is_empty() && rng.below(3) == 0 { Assignee::Group(some_id(rng, groups, "g", 2)) } else { Assignee::User(some_id(rng, users, "u", 2)) }
+    if !groups.is_empty() && rng.below(3) == 0 {
+        Assignee::Group(some_id(rng, groups, "g", 2))
+    } else {
+        Assignee::User(some_id(rng, users, "u", 2))
+    }
 }
 
 fn space_roles(rng: &mut Rng, space_type: SpaceType) -> SpaceRoleSet {
@@ -92,17 +106,46 @@ fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
         Subscription::CapacityBased => *pick(rng, &[Entitlement::Full, Entitlement::Basic]),
         Subscription::UserBased => *pick(rng, &[Entitlement::Professional, Entitlement::Analyzer, Entitlement::AnalyzerCapacity]),
     };
-    let status = |rng: &mut Rng| *pick(rng, &[UserStatus::Active, UserStatus::Active, UserStatus::Active, UserStatus::Disabled, UserStatus::Invited]);
+    let status = |rng: &mut Rng| {
+        *pick(
+            rng,
+            &[
+                UserStatus::Active,
+                UserStatus::Active,
+                UserStatus::Active,
+                UserStatus::Disabled,
+                UserStatus::Invited,
+            ],
+        )
+    };
     match rng.below(36) {
-        0 | 1 => Change::AssignRole { role: role(rng), target: target(rng) },
-        2 => Change::UnassignRole { role: role(rng), target: target(rng) },
-        3 | 4 => Change::JoinGroup { user: user(rng), group: group(rng) },
-        5 => Change::LeaveGroup { user: user(rng), group: group(rng) },
-        6 => Change::SetSetting { setting: *pick(rng, TenantSetting::ALL), value: rng.below(2) == 0 },
+        0 | 1 => Change::AssignRole {
+            role: role(rng),
+            target: target(rng),
+        },
+        2 => Change::UnassignRole {
+            role: role(rng),
+            target: target(rng),
+        },
+        3 | 4 => Change::JoinGroup {
+            user: user(rng),
+            group: group(rng),
+        },
+        5 => Change::LeaveGroup {
+            user: user(rng),
+            group: group(rng),
+        },
+        6 => Change::SetSetting {
+            setting: *pick(rng, TenantSetting::ALL),
+            value: rng.below(2) == 0,
+        },
         7 => {
             let key = *pick(rng, &PERMS[..4]);
             let p = Permission::parse(key).unwrap();
-            Change::SetUserDefault { permission: p, value: *pick(rng, p.def().values) }
+            Change::SetUserDefault {
+                permission: p,
+                value: *pick(rng, p.def().values),
+            }
         }
         8 => {
             let mut values = BTreeMap::new();
@@ -116,24 +159,73 @@ fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
         }
         9 => Change::RecordLogin { user: user(rng) },
         10 | 11 => {
-            let member_of: Vec<String> = (0..rng.below(3)).filter(|_| !groups.is_empty()).map(|_| pick(rng, &groups).clone()).collect::<BTreeSet<_>>().into_iter().collect();
-            let direct = role_names(rng, t).into_iter().map(|role| DirectRole { role, origin: DirectOrigin::Assigned }).collect();
+            let member_of: Vec<String> = (0..rng.below(3))
+                .filter(|_| !groups.is_empty())
+                .map(|_| pick(rng, &groups).clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let direct = role_names(rng, t)
+                .into_iter()
+                .map(|role| DirectRole {
+                    role,
+                    origin: DirectOrigin::Assigned,
+                })
+                .collect();
             let id = format!("u{}", rng.below(users.len() + 3));
-            Change::CreateUser { user: User { name: id.clone(), id, email: None, entitlement: entitlement(rng), status: status(rng), roles: direct, groups: member_of } }
+            Change::CreateUser {
+                user: User {
+                    name: id.clone(),
+                    id,
+                    email: None,
+                    entitlement: entitlement(rng),
+                    status: status(rng),
+                    roles: direct,
+                    groups: member_of,
+                },
+            }
         }
-        12 => Change::UpdateUser { id: user(rng), name: (rng.below(2) == 0).then(|| format!("n{}", rng.below(9))), status: (rng.below(2) == 0).then(|| status(rng)) },
-        13 => Change::ReplaceUserRoles { id: user(rng), roles: role_names(rng, t) },
+        12 => Change::UpdateUser {
+            id: user(rng),
+            name: (rng.below(2) == 0).then(|| format!("n{}", rng.below(9))),
+            status: (rng.below(2) == 0).then(|| status(rng)),
+        },
+        13 => Change::ReplaceUserRoles {
+            id: user(rng),
+            roles: role_names(rng, t),
+        },
         14 => Change::DeleteUser { id: user(rng) },
         15 => {
             let provider_type = if rng.below(2) == 0 { ProviderType::Idp } else { ProviderType::Custom };
-            Change::CreateGroup { group: Group { name: format!("g{}", rng.below(groups.len() + 2)), provider_type, roles: role_names(rng, t) } }
+            Change::CreateGroup {
+                group: Group {
+                    name: format!("g{}", rng.below(groups.len() + 2)),
+                    provider_type,
+                    roles: role_names(rng, t),
+                },
+            }
         }
-        16 => Change::ReplaceGroupRoles { name: group(rng), roles: role_names(rng, t) },
+        16 => Change::ReplaceGroupRoles {
+            name: group(rng),
+            roles: role_names(rng, t),
+        },
         17 => Change::ReplaceEveryoneRoles { roles: role_names(rng, t) },
         18 => Change::DeleteGroup { name: group(rng) },
-        19 => Change::CreateCustomRole { role: CustomRole { name: format!("c{}", rng.below(roles.len() + 2)), description: String::new(), permissions: permissions(rng) } },
-        20 => Change::UpdateCustomRole { name: some_id(rng, &roles, "c", 1), description: None, permissions: Some(permissions(rng)) },
-        21 => Change::DeleteCustomRole { name: some_id(rng, &roles, "c", 1) },
+        19 => Change::CreateCustomRole {
+            role: CustomRole {
+                name: format!("c{}", rng.below(roles.len() + 2)),
+                description: String::new(),
+                permissions: permissions(rng),
+            },
+        },
+        20 => Change::UpdateCustomRole {
+            name: some_id(rng, &roles, "c", 1),
+            description: None,
+            permissions: Some(permissions(rng)),
+        },
+        21 => Change::DeleteCustomRole {
+            name: some_id(rng, &roles, "c", 1),
+        },
         22 => {
             let space_type = *pick(rng, &[SpaceType::Shared, SpaceType::Managed, SpaceType::Data]);
             let owner = user(rng);
@@ -141,50 +233,121 @@ fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
             for _ in 0..rng.below(3) {
                 let assignee = assignee(rng, &users, &groups);
                 if assignee != Assignee::User(owner.clone()) && !members.iter().any(|m| m.assignee == assignee) {
-                    members.push(SpaceMember { assignee, roles: space_roles(rng, space_type) });
+                    members.push(SpaceMember {
+                        assignee,
+                        roles: space_roles(rng, space_type),
+                    });
                 }
             }
             let id = format!("s{}", rng.below(spaces.len() + 2));
-            Change::CreateSpace { space: Space { name: id.clone(), id, space_type, owner, members } }
+            Change::CreateSpace {
+                space: Space {
+                    name: id.clone(),
+                    id,
+                    space_type,
+                    owner,
+                    members,
+                },
+            }
         }
-        23 => Change::UpdateSpace { id: space(rng), name: None, owner: (rng.below(2) == 0).then(|| user(rng)) },
+        23 => Change::UpdateSpace {
+            id: space(rng),
+            name: None,
+            owner: (rng.below(2) == 0).then(|| user(rng)),
+        },
         24 => Change::DeleteSpace { id: space(rng) },
         25 | 26 => {
             let id = space(rng);
             let space_type = t.space(&id).map_or(SpaceType::Shared, |s| s.space_type);
-            Change::SetSpaceMember { space: id, assignee: assignee(rng, &users, &groups), roles: space_roles(rng, space_type) }
+            Change::SetSpaceMember {
+                space: id,
+                assignee: assignee(rng, &users, &groups),
+                roles: space_roles(rng, space_type),
+            }
         }
-        27 => Change::RemoveSpaceMember { space: space(rng), assignee: assignee(rng, &users, &groups) },
+        27 => Change::RemoveSpaceMember {
+            space: space(rng),
+            assignee: assignee(rng, &users, &groups),
+        },
         28 | 29 => {
-            let kind = if rng.below(3) == 0 { ContentKind::DataConnection } else { ContentKind::App };
+            let kind = if rng.below(3) == 0 {
+                ContentKind::DataConnection
+            } else {
+                ContentKind::App
+            };
             let in_space = !spaces.is_empty() && rng.below(4) != 0;
             let id = format!("c{}", rng.below(content.len() + 2));
-            Change::CreateContent { item: Content { name: id.clone(), id, kind, space: in_space.then(|| space(rng)), owner: user(rng) } }
+            Change::CreateContent {
+                item: Content {
+                    name: id.clone(),
+                    id,
+                    kind,
+                    space: in_space.then(|| space(rng)),
+                    owner: user(rng),
+                },
+            }
         }
         30 => match rng.below(2) {
             0 => Change::DeleteContent { id: item(rng) },
-            _ => Change::MoveContent { id: item(rng), space: (!spaces.is_empty() && rng.below(4) != 0).then(|| space(rng)) },
+            _ => Change::MoveContent {
+                id: item(rng),
+                space: (!spaces.is_empty() && rng.below(4) != 0).then(|| space(rng)),
+            },
         },
-        31 => Change::AddUse { reference: Use { consumer: item(rng), source: item(rng) } },
+        31 => Change::AddUse {
+            reference: Use {
+                consumer: item(rng),
+                source: item(rng),
+            },
+        },
         32 | 33 => {
             let resource = item(rng);
-            let space_type = t.content_item(&resource).and_then(|c| c.space.as_deref()).and_then(|s| t.space(s)).map_or(SpaceType::Shared, |s| s.space_type);
+            let space_type = t
+                .content_item(&resource)
+                .and_then(|c| c.space.as_deref())
+                .and_then(|s| t.space(s))
+                .map_or(SpaceType::Shared, |s| s.space_type);
             let shareable: Vec<_> = space_type.shareable_roles().iter().collect();
-            let roles = if shareable.is_empty() { SpaceRoleSet::EMPTY } else { SpaceRoleSet::of(&[*pick(rng, &shareable)]) };
-            Change::CreateShare { share: Share { resource, assignee: assignee(rng, &users, &groups), roles } }
+            let roles = if shareable.is_empty() {
+                SpaceRoleSet::EMPTY
+            } else {
+                SpaceRoleSet::of(&[*pick(rng, &shareable)])
+            };
+            Change::CreateShare {
+                share: Share {
+                    resource,
+                    assignee: assignee(rng, &users, &groups),
+                    roles,
+                },
+            }
         }
-        34 => Change::DeleteShare { resource: item(rng), assignee: assignee(rng, &users, &groups) },
+        34 => Change::DeleteShare {
+            resource: item(rng),
+            assignee: assignee(rng, &users, &groups),
+        },
         _ => match rng.below(3) {
             0 => {
                 let scopes = (0..1 + rng.below(3)).map(|_| pick(rng, SCOPE_POOL).to_string()).collect();
                 let id = format!("o{}", rng.below(clients.len() + 2));
-                Change::CreateOauthClient { client: OauthClient { name: id.clone(), id, scopes } }
+                Change::CreateOauthClient {
+                    client: OauthClient {
+                        name: id.clone(),
+                        id,
+                        scopes,
+                    },
+                }
             }
             1 => {
                 let scopes = (0..1 + rng.below(3)).map(|_| pick(rng, SCOPE_POOL).to_string()).collect();
-                Change::UpdateOauthClient { id: some_id(rng, &clients, "o", 1), name: None, scopes: Some(scopes) }
+                Change::UpdateOauthClient {
+                    id: some_id(rng, &clients, "o", 1),
+                    name: None,
+                    scopes: Some(scopes),
+                }
             }
-            _ => Change::DeleteOauthClient { id: some_id(rng, &clients, "o", 1) },
+            _ => Change::DeleteOauthClient {
+                id: some_id(rng, &clients, "o", 1),
+            },
         },
     }
 }
@@ -193,7 +356,11 @@ fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
 fn decision(snapshot: &Snapshot, sessions: &Sessions, raw: &RawRequest<'_>) -> Result<(Decision, bool), String> {
     let resolved = resolve(snapshot, raw).map_err(|e| e.to_string())?;
     let live = &snapshot.user(resolved.user).rights;
-    let rights = if raw.via == "session" { sessions.rights(raw.user).unwrap_or(live) } else { live };
+    let rights = if raw.via == "session" {
+        sessions.rights(raw.user).unwrap_or(live)
+    } else {
+        live
+    };
     let explained = decide(snapshot, &resolved.request(rights, true));
     let silent = decide(snapshot, &resolved.request(rights, false)).allowed;
     Ok((explained, silent))
@@ -207,21 +374,41 @@ fn listed(snapshot: &Snapshot, sessions: &Sessions, user: &str, via: &str, actio
         "api-key" => Channel::ApiKey,
         other => Channel::OAuth(snapshot.client_idx(other.strip_prefix("oauth:").unwrap()).unwrap()),
     };
-    let mut ids: Vec<String> = permitted_content(snapshot, idx, channel, action).map(|c| snapshot.content_item(c).id.to_string()).collect();
+    let mut ids: Vec<String> = permitted_content(snapshot, idx, channel, action)
+        .map(|c| snapshot.content_item(c).id.to_string())
+        .collect();
     ids.sort();
     ids
 }
 
 /// Everything the live snapshot answers equals what the fresh one answers.
 fn same_answers(rng: &mut Rng, tenant: &Tenant, live: (&Snapshot, &Sessions), fresh: (&Snapshot, &Sessions)) -> Result<usize, String> {
-    let counts = |s: &Snapshot| (s.users.iter().count(), s.groups.iter().count(), s.spaces.iter().count(), s.content.iter().count(), s.clients.iter().count());
+    let counts = |s: &Snapshot| {
+        (
+            s.users.iter().count(),
+            s.groups.iter().count(),
+            s.spaces.iter().count(),
+            s.content.iter().count(),
+            s.clients.iter().count(),
+        )
+    };
     if counts(live.0) != counts(fresh.0) {
         return Err(format!("live entities {:?}, fresh {:?}", counts(live.0), counts(fresh.0)));
     }
     let mut vias = vec!["session".to_owned(), "api-key".to_owned()];
     vias.extend(tenant.oauth_clients.iter().map(|c| format!("oauth:{}", c.id)));
-    let apps: Vec<&str> = tenant.content.iter().filter(|c| c.kind == ContentKind::App).map(|c| c.id.as_str()).collect();
-    let connections: Vec<&str> = tenant.content.iter().filter(|c| c.kind == ContentKind::DataConnection).map(|c| c.id.as_str()).collect();
+    let apps: Vec<&str> = tenant
+        .content
+        .iter()
+        .filter(|c| c.kind == ContentKind::App)
+        .map(|c| c.id.as_str())
+        .collect();
+    let connections: Vec<&str> = tenant
+        .content
+        .iter()
+        .filter(|c| c.kind == ContentKind::DataConnection)
+        .map(|c| c.id.as_str())
+        .collect();
     let mut n = 0;
     for user in &tenant.users {
         if (live.1.rights(&user.id).is_some()) != (fresh.1.rights(&user.id).is_some()) {
@@ -237,7 +424,12 @@ fn same_answers(rng: &mut Rng, tenant: &Tenant, live: (&Snapshot, &Sessions), fr
             };
             for resource in &resources {
                 for via in &vias {
-                    let raw = RawRequest { user: &user.id, via, action: action.as_str(), resource: *resource };
+                    let raw = RawRequest {
+                        user: &user.id,
+                        via,
+                        action: action.as_str(),
+                        resource: *resource,
+                    };
                     let (a, b) = (decision(live.0, live.1, &raw), decision(fresh.0, fresh.1, &raw));
                     match (&a, &b) {
                         (Ok((a, a_silent)), Ok((b, _))) if a == b && *a_silent == a.allowed => {}
@@ -247,7 +439,12 @@ fn same_answers(rng: &mut Rng, tenant: &Tenant, live: (&Snapshot, &Sessions), fr
                                 Ok((d, silent)) => format!("{} (silent {silent}) {}", d.allowed, d.explanation),
                                 Err(e) => format!("error {e}"),
                             };
-                            return Err(format!("{} {action} {resource:?} via {via}: live {}, fresh {}", user.id, show(&a), show(&b)));
+                            return Err(format!(
+                                "{} {action} {resource:?} via {via}: live {}, fresh {}",
+                                user.id,
+                                show(&a),
+                                show(&b)
+                            ));
                         }
                     }
                     n += 1;
@@ -255,7 +452,10 @@ fn same_answers(rng: &mut Rng, tenant: &Tenant, live: (&Snapshot, &Sessions), fr
             }
             if matches!(action.resource_kind(), ResourceKind::App | ResourceKind::DataConnection) {
                 for via in &vias {
-                    let (a, b) = (listed(live.0, live.1, &user.id, via, *action), listed(fresh.0, fresh.1, &user.id, via, *action));
+                    let (a, b) = (
+                        listed(live.0, live.1, &user.id, via, *action),
+                        listed(fresh.0, fresh.1, &user.id, via, *action),
+                    );
                     if a != b {
                         return Err(format!("{} list {action} via {via}: live {a:?}, fresh {b:?}", user.id));
                     }
@@ -268,7 +468,11 @@ fn same_answers(rng: &mut Rng, tenant: &Tenant, live: (&Snapshot, &Sessions), fr
 
 /// All of `ids` when there are few, else four picked at random.
 fn sample<'a>(rng: &mut Rng, ids: &[&'a str]) -> Vec<Option<&'a str>> {
-    if ids.len() <= 4 { ids.iter().map(|id| Some(*id)).collect() } else { (0..4).map(|_| Some(*pick(rng, ids))).collect() }
+    if ids.len() <= 4 {
+        ids.iter().map(|id| Some(*id)).collect()
+    } else {
+        (0..4).map(|_| Some(*pick(rng, ids))).collect()
+    }
 }
 
 /// Half the time, a capacity tenant whose Basic users mostly hold no promoting role, so that
@@ -319,7 +523,11 @@ fn run(seed: u64, steps: usize) -> Result<(usize, usize), String> {
             }
         }
         revision += 1;
-        let before: Vec<(String, u32)> = tenant.users.iter().filter_map(|u| live.user_idx(&u.id).map(|i| (u.id.clone(), i.0))).collect();
+        let before: Vec<(String, u32)> = tenant
+            .users
+            .iter()
+            .filter_map(|u| live.user_idx(&u.id).map(|i| (u.id.clone(), i.0)))
+            .collect();
         live = live.apply(&tenant, &touched, revision);
         let fresh = Snapshot::build(&tenant, revision);
         for (id, idx) in before {
@@ -363,7 +571,9 @@ fn random_writes_are_mostly_accepted_and_cover_every_kind() {
         for _ in 0..40 {
             let change = random_change(&mut rng, &tenant);
             total += 1;
-            if let Ok(done) = tenant.apply(&change) && !done.touched.is_empty() {
+            if let Ok(done) = tenant.apply(&change)
+                && !done.touched.is_empty()
+            {
                 accepted += 1;
                 kinds.insert(change.kind());
             }
@@ -389,14 +599,35 @@ fn sessions_follow_a_group_deleted_and_created_again() {
     let mut sessions = Sessions::default();
     sessions.login(&live, live.user_idx("ann").unwrap());
     let space_read = |snapshot: &Snapshot, sessions: &Sessions| {
-        let raw = RawRequest { user: "ann", via: "session", action: "space:read", resource: Some("s1") };
+        let raw = RawRequest {
+            user: "ann",
+            via: "session",
+            action: "space:read",
+            resource: Some("s1"),
+        };
         decision(snapshot, sessions, &raw).unwrap().0.allowed
     };
     assert!(space_read(&live, &sessions));
     let steps = [
         (Change::DeleteGroup { name: "crew".into() }, false),
-        (Change::CreateGroup { group: Group { name: "crew".into(), provider_type: ProviderType::Idp, roles: vec![] } }, false),
-        (Change::SetSpaceMember { space: "s1".into(), assignee: Assignee::Group("crew".into()), roles: SpaceRoleSet::of(&[portcullis_model::SpaceRole::Consumer]) }, true),
+        (
+            Change::CreateGroup {
+                group: Group {
+                    name: "crew".into(),
+                    provider_type: ProviderType::Idp,
+                    roles: vec![],
+                },
+            },
+            false,
+        ),
+        (
+            Change::SetSpaceMember {
+                space: "s1".into(),
+                assignee: Assignee::Group("crew".into()),
+                roles: SpaceRoleSet::of(&[portcullis_model::SpaceRole::Consumer]),
+            },
+            true,
+        ),
     ];
     for (revision, (change, allowed)) in steps.into_iter().enumerate() {
         let touched = tenant.apply(&change).unwrap().touched;
@@ -411,6 +642,12 @@ fn sessions_follow_a_group_deleted_and_created_again() {
     }
     // A write that creates or deletes no group leaves the sessions' groups as they are.
     let binding = live.group_binding();
-    let touched = tenant.apply(&Change::JoinGroup { user: "bob".into(), group: "other".into() }).unwrap().touched;
+    let touched = tenant
+        .apply(&Change::JoinGroup {
+            user: "bob".into(),
+            group: "other".into(),
+        })
+        .unwrap()
+        .touched;
     assert_eq!(live.apply(&tenant, &touched, 9).group_binding(), binding);
 }

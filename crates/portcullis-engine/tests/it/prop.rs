@@ -12,12 +12,33 @@ use crate::reference::{self, Via};
 use crate::synthetic::Rng;
 
 pub const SCOPE_POOL: &[&str] = &[
-    "user_default", "admin_classic", "apps", "apps:read", "apps.data:export", "spaces", "spaces:read",
-    "data-connections", "data-connections:read", "admin.apps", "admin.spaces", "glossaries", "api-keys",
+    "user_default",
+    "admin_classic",
+    "apps",
+    "apps:read",
+    "apps.data:export",
+    "spaces",
+    "spaces:read",
+    "data-connections",
+    "data-connections:read",
+    "admin.apps",
+    "admin.spaces",
+    "glossaries",
+    "api-keys",
 ];
 pub const ROLE_POOL: &[&str] = &[
-    "TenantAdmin", "AnalyticsAdmin", "DataAdmin", "AuditAdmin", "SharedSpaceCreator", "Steward", "Developer",
-    "CollaborationPlatformUser", "PrivateAnalyticsContentCreator", "c0", "c1", "c2",
+    "TenantAdmin",
+    "AnalyticsAdmin",
+    "DataAdmin",
+    "AuditAdmin",
+    "SharedSpaceCreator",
+    "Steward",
+    "Developer",
+    "CollaborationPlatformUser",
+    "PrivateAnalyticsContentCreator",
+    "c0",
+    "c1",
+    "c2",
 ];
 
 fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
@@ -39,7 +60,12 @@ pub fn random_tenant(seed: u64) -> Tenant {
             t.settings.insert(*setting, true);
         }
     }
-    let perms = ["in-app-content-download", "share-apps-fine-grained", "manage-api-keys", "private-automations"];
+    let perms = [
+        "in-app-content-download",
+        "share-apps-fine-grained",
+        "manage-api-keys",
+        "private-automations",
+    ];
     for key in perms {
         let p = Permission::parse(key).unwrap();
         if rng.below(2) == 0 {
@@ -61,28 +87,53 @@ pub fn random_tenant(seed: u64) -> Tenant {
                 _ => {}
             }
         }
-        t.custom_roles.upsert(CustomRole { name: format!("c{r}"), description: String::new(), permissions });
+        t.custom_roles.upsert(CustomRole {
+            name: format!("c{r}"),
+            description: String::new(),
+            permissions,
+        });
     }
     let n_groups = rng.below(4);
     for g in 0..n_groups {
-        let roles = (0..rng.below(3)).map(|_| pick(&mut rng, ROLE_POOL).to_string()).collect::<std::collections::BTreeSet<_>>();
-        t.groups.upsert(Group { name: format!("g{g}"), provider_type: ProviderType::Idp, roles: roles.into_iter().collect() });
+        let roles = (0..rng.below(3))
+            .map(|_| pick(&mut rng, ROLE_POOL).to_string())
+            .collect::<std::collections::BTreeSet<_>>();
+        t.groups.upsert(Group {
+            name: format!("g{g}"),
+            provider_type: ProviderType::Idp,
+            roles: roles.into_iter().collect(),
+        });
     }
     if rng.below(3) == 0 {
         t.everyone_roles.push(pick(&mut rng, ROLE_POOL).to_string());
     }
     let n_users = 1 + rng.below(5);
-    let entitlements: &[Entitlement] = if capacity { &[Entitlement::Full, Entitlement::Basic] } else { &[Entitlement::Professional, Entitlement::Analyzer, Entitlement::AnalyzerCapacity] };
+    let entitlements: &[Entitlement] = if capacity {
+        &[Entitlement::Full, Entitlement::Basic]
+    } else {
+        &[Entitlement::Professional, Entitlement::Analyzer, Entitlement::AnalyzerCapacity]
+    };
     for u in 0..n_users {
-        let roles = (0..rng.below(3)).map(|_| pick(&mut rng, ROLE_POOL).to_string()).collect::<std::collections::BTreeSet<_>>();
-        let groups = (0..rng.below(3)).filter(|_| n_groups > 0).map(|_| format!("g{}", rng.below(n_groups))).collect::<std::collections::BTreeSet<_>>();
+        let roles = (0..rng.below(3))
+            .map(|_| pick(&mut rng, ROLE_POOL).to_string())
+            .collect::<std::collections::BTreeSet<_>>();
+        let groups = (0..rng.below(3))
+            .filter(|_| n_groups > 0)
+            .map(|_| format!("g{}", rng.below(n_groups)))
+            .collect::<std::collections::BTreeSet<_>>();
         t.users.upsert(User {
             id: format!("u{u}"),
             name: format!("u{u}"),
             email: None,
             entitlement: *pick(&mut rng, entitlements),
             status: if rng.below(8) == 0 { UserStatus::Disabled } else { UserStatus::Active },
-            roles: roles.into_iter().map(|role| DirectRole { role, origin: DirectOrigin::Assigned }).collect(),
+            roles: roles
+                .into_iter()
+                .map(|role| DirectRole {
+                    role,
+                    origin: DirectOrigin::Assigned,
+                })
+                .collect(),
             groups: groups.into_iter().collect(),
         });
     }
@@ -93,7 +144,11 @@ pub fn random_tenant(seed: u64) -> Tenant {
         let assignable: Vec<_> = space_type.assignable_roles().iter().collect();
         let mut members: Vec<SpaceMember> = Vec::new();
         for _ in 0..rng.below(5) {
-            let assignee = if n_groups > 0 && rng.below(3) == 0 { Assignee::Group(format!("g{}", rng.below(n_groups))) } else { Assignee::User(format!("u{}", rng.below(n_users))) };
+            let assignee = if n_groups > 0 && rng.below(3) == 0 {
+                Assignee::Group(format!("g{}", rng.below(n_groups)))
+            } else {
+                Assignee::User(format!("u{}", rng.below(n_users)))
+            };
             if assignee == Assignee::User(owner.clone()) || members.iter().any(|m| m.assignee == assignee) {
                 continue;
             }
@@ -103,19 +158,38 @@ pub fn random_tenant(seed: u64) -> Tenant {
             }
             members.push(SpaceMember { assignee, roles });
         }
-        t.spaces.upsert(Space { id: format!("s{s}"), name: format!("s{s}"), space_type, owner, members });
+        t.spaces.upsert(Space {
+            id: format!("s{s}"),
+            name: format!("s{s}"),
+            space_type,
+            owner,
+            members,
+        });
     }
     let n_content = rng.below(6);
     for c in 0..n_content {
         let space = (n_spaces > 0 && rng.below(3) != 0).then(|| format!("s{}", rng.below(n_spaces)));
-        let kind = if rng.below(3) == 0 { ContentKind::DataConnection } else { ContentKind::App };
-        t.content.upsert(Content { id: format!("c{c}"), name: format!("c{c}"), kind, space, owner: format!("u{}", rng.below(n_users)) });
+        let kind = if rng.below(3) == 0 {
+            ContentKind::DataConnection
+        } else {
+            ContentKind::App
+        };
+        t.content.upsert(Content {
+            id: format!("c{c}"),
+            name: format!("c{c}"),
+            kind,
+            space,
+            owner: format!("u{}", rng.below(n_users)),
+        });
     }
     for c in 0..n_content {
         if n_content > 1 && rng.below(2) == 0 {
             let source = rng.below(n_content);
             if source != c {
-                t.uses.push(Use { consumer: format!("c{c}"), source: format!("c{source}") });
+                t.uses.push(Use {
+                    consumer: format!("c{c}"),
+                    source: format!("c{source}"),
+                });
             }
         }
         let item = &t.content[c];
@@ -123,14 +197,26 @@ pub fn random_tenant(seed: u64) -> Tenant {
         if let (ContentKind::App, Some(space_type)) = (item.kind, space_type) {
             let shareable: Vec<_> = space_type.shareable_roles().iter().collect();
             if !shareable.is_empty() && rng.below(2) == 0 {
-                let assignee = if n_groups > 0 && rng.below(2) == 0 { Assignee::Group(format!("g{}", rng.below(n_groups))) } else { Assignee::User(format!("u{}", rng.below(n_users))) };
-                t.shares.push(Share { resource: format!("c{c}"), assignee, roles: SpaceRoleSet::of(&[*pick(&mut rng, &shareable)]) });
+                let assignee = if n_groups > 0 && rng.below(2) == 0 {
+                    Assignee::Group(format!("g{}", rng.below(n_groups)))
+                } else {
+                    Assignee::User(format!("u{}", rng.below(n_users)))
+                };
+                t.shares.push(Share {
+                    resource: format!("c{c}"),
+                    assignee,
+                    roles: SpaceRoleSet::of(&[*pick(&mut rng, &shareable)]),
+                });
             }
         }
     }
     for k in 0..1 + rng.below(3) {
         let scopes = (0..1 + rng.below(3)).map(|_| pick(&mut rng, SCOPE_POOL).to_string()).collect();
-        t.oauth_clients.upsert(OauthClient { id: format!("o{k}"), name: format!("o{k}"), scopes });
+        t.oauth_clients.upsert(OauthClient {
+            id: format!("o{k}"),
+            name: format!("o{k}"),
+            scopes,
+        });
     }
     t
 }
@@ -145,12 +231,27 @@ fn compare(tenant: &Tenant) -> Result<usize, String> {
             let resources: Vec<Option<String>> = match action.resource_kind() {
                 ResourceKind::Tenant => vec![None],
                 ResourceKind::Space => tenant.spaces.iter().map(|s| Some(s.id.clone())).collect(),
-                ResourceKind::App => tenant.content.iter().filter(|c| c.kind == ContentKind::App).map(|c| Some(c.id.clone())).collect(),
-                ResourceKind::DataConnection => tenant.content.iter().filter(|c| c.kind == ContentKind::DataConnection).map(|c| Some(c.id.clone())).collect(),
+                ResourceKind::App => tenant
+                    .content
+                    .iter()
+                    .filter(|c| c.kind == ContentKind::App)
+                    .map(|c| Some(c.id.clone()))
+                    .collect(),
+                ResourceKind::DataConnection => tenant
+                    .content
+                    .iter()
+                    .filter(|c| c.kind == ContentKind::DataConnection)
+                    .map(|c| Some(c.id.clone()))
+                    .collect(),
             };
             for resource in &resources {
                 for (via_name, via) in &vias {
-                    let raw = RawRequest { user: &user.id, via: via_name, action: action.as_str(), resource: resource.as_deref() };
+                    let raw = RawRequest {
+                        user: &user.id,
+                        via: via_name,
+                        action: action.as_str(),
+                        resource: resource.as_deref(),
+                    };
                     let resolved = resolve(&snapshot, &raw).map_err(|e| e.to_string())?;
                     let rights = &snapshot.user(resolved.user).rights;
                     let decision = decide(&snapshot, &resolved.request(rights, true));
@@ -197,8 +298,17 @@ fn random_tenants_exercise_both_outcomes() {
         let snapshot = Snapshot::build(&tenant, 1);
         for user in &tenant.users {
             for item in &tenant.content {
-                let action = if item.kind == ContentKind::App { "app:read" } else { "data-connection:read" };
-                let raw = RawRequest { user: &user.id, via: "api-key", action, resource: Some(&item.id) };
+                let action = if item.kind == ContentKind::App {
+                    "app:read"
+                } else {
+                    "data-connection:read"
+                };
+                let raw = RawRequest {
+                    user: &user.id,
+                    via: "api-key",
+                    action,
+                    resource: Some(&item.id),
+                };
                 let resolved = resolve(&snapshot, &raw).unwrap();
                 total += 1;
                 allowed += usize::from(decide(&snapshot, &resolved.request(&snapshot.user(resolved.user).rights, false)).allowed);
@@ -226,7 +336,18 @@ fn listing_agrees(tenant: &Tenant) -> Result<(), String> {
                             ResourceKind::DataConnection => snapshot.content_item(*item).kind == ContentKind::DataConnection,
                             _ => false,
                         };
-                        kind_fits && decide(&snapshot, &Request { user, channel: *channel, action: *action, resource: Resource::Content(*item), explain: false }).allowed
+                        kind_fits
+                            && decide(
+                                &snapshot,
+                                &Request {
+                                    user,
+                                    channel: *channel,
+                                    action: *action,
+                                    resource: Resource::Content(*item),
+                                    explain: false,
+                                },
+                            )
+                            .allowed
                     })
                     .collect();
                 if listed != expected {

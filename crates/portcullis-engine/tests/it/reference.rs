@@ -43,7 +43,9 @@ fn permission_is(t: &Tenant, user: &str, key: &str, values: &[PermissionValue]) 
     if t.user_default_value(permission).is_some_and(|v| values.contains(&v)) {
         return true;
     }
-    roles_held(t, user).iter().any(|r| custom_value(t, r, key).is_some_and(|v| values.contains(&v)))
+    roles_held(t, user)
+        .iter()
+        .any(|r| custom_value(t, r, key).is_some_and(|v| values.contains(&v)))
 }
 
 fn holds(t: &Tenant, user: &str, role: &str) -> bool {
@@ -112,20 +114,122 @@ fn role_allows(space_type: SpaceType, role: SpaceRole, action: Action) -> bool {
     use SpaceRole::*;
     let exports_and_read = [AppRead, AppExportData, AppExportImage];
     let list: &[Action] = match (space_type, role) {
-        (SpaceType::Shared, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, SpaceCreateApp, SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppDuplicate, AppExport, AppPublish, AppShare, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
-        (SpaceType::Shared, Codeveloper) => &[SpaceCreateApp, SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppDuplicate, AppExport, AppPublish, AppEditScript, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
-        (SpaceType::Shared, Producer) => &[SpaceCreateApp, SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppDuplicate, AppExport, AppPublish, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
+        (SpaceType::Shared, Facilitator) => &[
+            SpaceUpdate,
+            SpaceDelete,
+            SpaceManageMembers,
+            SpaceCreateApp,
+            SpaceCreateDataConnection,
+            AppRead,
+            AppUpdate,
+            AppDelete,
+            AppDuplicate,
+            AppExport,
+            AppPublish,
+            AppShare,
+            AppExportData,
+            AppExportImage,
+            DataConnectionRead,
+            DataConnectionUse,
+            DataConnectionUpdate,
+            DataConnectionDelete,
+        ],
+        (SpaceType::Shared, Codeveloper) => &[
+            SpaceCreateApp,
+            SpaceCreateDataConnection,
+            AppRead,
+            AppUpdate,
+            AppDelete,
+            AppDuplicate,
+            AppExport,
+            AppPublish,
+            AppEditScript,
+            AppExportData,
+            AppExportImage,
+            DataConnectionRead,
+            DataConnectionUse,
+            DataConnectionUpdate,
+            DataConnectionDelete,
+        ],
+        (SpaceType::Shared, Producer) => &[
+            SpaceCreateApp,
+            SpaceCreateDataConnection,
+            AppRead,
+            AppUpdate,
+            AppDelete,
+            AppDuplicate,
+            AppExport,
+            AppPublish,
+            AppExportData,
+            AppExportImage,
+            DataConnectionRead,
+            DataConnectionUse,
+            DataConnectionUpdate,
+            DataConnectionDelete,
+        ],
         (SpaceType::Shared, Consumer) => &exports_and_read,
         (SpaceType::Shared, Dataconsumer) => &[DataConnectionRead, DataConnectionUse],
-        (SpaceType::Managed, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppExport, AppShare, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
+        (SpaceType::Managed, Facilitator) => &[
+            SpaceUpdate,
+            SpaceDelete,
+            SpaceManageMembers,
+            SpaceCreateDataConnection,
+            AppRead,
+            AppUpdate,
+            AppDelete,
+            AppExport,
+            AppShare,
+            AppReload,
+            AppExportData,
+            AppExportImage,
+            DataConnectionRead,
+            DataConnectionUse,
+            DataConnectionUpdate,
+            DataConnectionDelete,
+        ],
         // Apps enter a managed space only by publishing; Can publish uses no data connection (README).
         (SpaceType::Managed, Publisher) => &[SpacePublishApp, AppPublish],
         (SpaceType::Managed, Contributor | Consumer | Basicconsumer) => &exports_and_read,
-        (SpaceType::Managed, Operator) => &[AppRead, AppUpdate, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse],
+        (SpaceType::Managed, Operator) => &[
+            AppRead,
+            AppUpdate,
+            AppReload,
+            AppExportData,
+            AppExportImage,
+            DataConnectionRead,
+            DataConnectionUse,
+        ],
         (SpaceType::Managed, Dataconsumer) => &[DataConnectionRead, DataConnectionUse],
         // A data space holds no apps: nobody creates one there (README).
-        (SpaceType::Data, Facilitator) => &[SpaceUpdate, SpaceDelete, SpaceManageMembers, SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
-        (SpaceType::Data, Producer) => &[SpaceCreateDataConnection, AppRead, AppUpdate, AppDelete, AppReload, AppExportData, AppExportImage, DataConnectionRead, DataConnectionUse, DataConnectionUpdate, DataConnectionDelete],
+        (SpaceType::Data, Facilitator) => &[
+            SpaceUpdate,
+            SpaceDelete,
+            SpaceManageMembers,
+            SpaceCreateDataConnection,
+            AppRead,
+            AppUpdate,
+            AppDelete,
+            AppReload,
+            AppExportData,
+            AppExportImage,
+            DataConnectionRead,
+            DataConnectionUse,
+            DataConnectionUpdate,
+            DataConnectionDelete,
+        ],
+        (SpaceType::Data, Producer) => &[
+            SpaceCreateDataConnection,
+            AppRead,
+            AppUpdate,
+            AppDelete,
+            AppReload,
+            AppExportData,
+            AppExportImage,
+            DataConnectionRead,
+            DataConnectionUse,
+            DataConnectionUpdate,
+            DataConnectionDelete,
+        ],
         (SpaceType::Data, Operator) => &[AppRead, AppReload, AppExportData, AppExportImage, DataConnectionRead],
         (SpaceType::Data, Consumer) => &[AppRead, AppExportData, AppExportImage, DataConnectionRead],
         (SpaceType::Data, Datapreview) => &[DataConnectionRead],
@@ -169,8 +273,7 @@ fn in_space(t: &Tenant, user: &str, space: &str, action: Action) -> bool {
     if action == Action::SpaceRead {
         return s.owner == user || !space_roles(t, user, space).is_empty();
     }
-    (s.owner == user && owner_allows(s.space_type, action))
-        || space_roles(t, user, space).iter().any(|r| role_allows(s.space_type, *r, action))
+    (s.owner == user && owner_allows(s.space_type, action)) || space_roles(t, user, space).iter().any(|r| role_allows(s.space_type, *r, action))
 }
 
 /// The non-admin grant of a content action, before requirements.
@@ -186,13 +289,11 @@ fn user_path_content(t: &Tenant, user: &str, item_id: &str, action: Action) -> b
             in_space(t, user, space_id, Action::AppEditScript) || (owns && in_space(t, user, space_id, Action::AppUpdate))
         }
         (SpaceType::Shared, Action::AppReload) => {
-            in_space(t, user, space_id, Action::AppUpdate)
-                && (owns || in_space(t, user, space_id, Action::AppEditScript))
+            in_space(t, user, space_id, Action::AppUpdate) && (owns || in_space(t, user, space_id, Action::AppEditScript))
         }
         _ => in_space(t, user, space_id, action),
     };
-    granted
-        || (matches!(action, Action::AppRead | Action::AppExportData | Action::AppExportImage) && !share_roles(t, user, item_id).is_empty())
+    granted || (matches!(action, Action::AppRead | Action::AppExportData | Action::AppExportImage) && !share_roles(t, user, item_id).is_empty())
 }
 
 fn requirements(t: &Tenant, user: &str, action: Action) -> bool {
@@ -216,8 +317,10 @@ fn admin_path_space(t: &Tenant, user: &str, space_id: Option<&str>, action: Acti
         SpaceType::Data => &["TenantAdmin", "DataAdmin"],
     };
     let is_admin = admins.iter().any(|r| holds(t, user, r));
-    let action_ok = matches!(action, SpaceRead | SpaceUpdate | SpaceDelete | SpaceManageMembers | SpaceChangeOwner | AppDelete | AppChangeOwner)
-        || (action == AppRead && t.setting(TenantSetting::AdminsCanOpenAppsWithoutSpaceRole));
+    let action_ok = matches!(
+        action,
+        SpaceRead | SpaceUpdate | SpaceDelete | SpaceManageMembers | SpaceChangeOwner | AppDelete | AppChangeOwner
+    ) || (action == AppRead && t.setting(TenantSetting::AdminsCanOpenAppsWithoutSpaceRole));
     is_admin && action_ok
 }
 
@@ -245,7 +348,9 @@ fn tenant_admin_path(t: &Tenant, user: &str, action: Action) -> bool {
         AuditRead => any(&["TenantAdmin", "AuditAdmin"]),
         DecisionAskOthers => {
             any(&["TenantAdmin"])
-                || roles_held(t, user).iter().any(|r| custom_value(t, r, "evaluate-decisions-for-others") == Some(PermissionValue::Allowed))
+                || roles_held(t, user)
+                    .iter()
+                    .any(|r| custom_value(t, r, "evaluate-decisions-for-others") == Some(PermissionValue::Allowed))
         }
         SpaceCreateShared | SpaceCreateManaged => any(&["TenantAdmin", "AnalyticsAdmin"]),
         SpaceCreateData => any(&["TenantAdmin", "DataAdmin"]),
@@ -292,7 +397,11 @@ fn admin_scope_ok(scopes: Option<&[String]>, action: Action) -> bool {
     let name = action.as_str();
     let admin_scope = if name.starts_with("app:") {
         Some("admin.apps")
-    } else if name.starts_with("space:") && !name.starts_with("space:create-shared") && !name.starts_with("space:create-managed") && !name.starts_with("space:create-data") {
+    } else if name.starts_with("space:")
+        && !name.starts_with("space:create-shared")
+        && !name.starts_with("space:create-managed")
+        && !name.starts_with("space:create-data")
+    {
         Some("admin.spaces")
     } else if name.starts_with("data-connection:") {
         Some("admin.data-connections")
@@ -331,7 +440,11 @@ pub fn allows(t: &Tenant, user: &str, via: &Via, action: Action, resource: Optio
     let item_id = resource.unwrap();
     t.uses.iter().filter(|u| u.consumer == item_id).all(|u| {
         let source = t.content_item(&u.source).unwrap();
-        let source_action = if source.kind == ContentKind::DataConnection { Action::DataConnectionUse } else { Action::AppRead };
+        let source_action = if source.kind == ContentKind::DataConnection {
+            Action::DataConnectionUse
+        } else {
+            Action::AppRead
+        };
         allows(t, user, &Via::ApiKey, source_action, Some(&u.source))
     })
 }

@@ -41,8 +41,7 @@ content:
 "#;
 
 pub fn tenant() -> Tenant {
-    portcullis_model::tenant_file::load_tenant_text("acme.yaml", TENANT_YAML)
-        .expect("fixture tenant loads")
+    portcullis_model::tenant_file::load_tenant_text("acme.yaml", TENANT_YAML).expect("fixture tenant loads")
 }
 
 pub fn caller(user: &str) -> Caller {
@@ -95,7 +94,11 @@ impl World {
             Reply::Ready(body) => body,
             Reply::After(body) => World::new(tenant.clone()).check(user, |ctx| body(ctx))?,
         };
-        Ok(Written { tenant, notes: mutation.notes, body })
+        Ok(Written {
+            tenant,
+            notes: mutation.notes,
+            body,
+        })
     }
 
     /// The world after a mutation.

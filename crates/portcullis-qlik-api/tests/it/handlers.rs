@@ -32,70 +32,26 @@ fn users_filter_sort_and_page_with_absolute_links() {
     assert_eq!(page.total_results, Some(5));
     let next = page.links.next.as_ref().unwrap().href.clone();
     assert!(
-        next.starts_with(&format!(
-            "{BASE}/users?limit=2&sort=-name&totalResults=true&next="
-        )),
+        next.starts_with(&format!("{BASE}/users?limit=2&sort=-name&totalResults=true&next=")),
         "{next}"
     );
-    let q2 = Query::new(&[
-        ("limit", "2"),
-        ("sort", "-name"),
-        ("next", &cursor(&next, "next")),
-    ]);
+    let q2 = Query::new(&[("limit", "2"), ("sort", "-name"), ("next", &cursor(&next, "next"))]);
     let second = w.check("admin", |ctx| users::list(ctx, &q2)).unwrap();
-    assert_eq!(
-        second
-            .data
-            .iter()
-            .map(|u| u.name.as_str())
-            .collect::<Vec<_>>(),
-        ["Bob Stone", "Ann Lee"]
-    );
+    assert_eq!(second.data.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), ["Bob Stone", "Ann Lee"]);
     let prev = second.links.prev.unwrap().href;
-    let q3 = Query::new(&[
-        ("limit", "2"),
-        ("sort", "-name"),
-        ("prev", &cursor(&prev, "prev")),
-    ]);
-    assert_eq!(
-        w.check("admin", |ctx| users::list(ctx, &q3)).unwrap().data[0].name,
-        "Dee Park"
-    );
+    let q3 = Query::new(&[("limit", "2"), ("sort", "-name"), ("prev", &cursor(&prev, "prev"))]);
+    assert_eq!(w.check("admin", |ctx| users::list(ctx, &q3)).unwrap().data[0].name, "Dee Park");
 
     let filtered = Query::new(&[
-        (
-            "filter",
-            r#"status eq "active" and (name co "LEE" or email co "ada")"#,
-        ),
+        ("filter", r#"status eq "active" and (name co "LEE" or email co "ada")"#),
         ("sort", "name"),
     ]);
     let page = w.check("admin", |ctx| users::list(ctx, &filtered)).unwrap();
-    assert_eq!(
-        page.data
-            .iter()
-            .map(|u| u.subject.as_str())
-            .collect::<Vec<_>>(),
-        ["admin", "ann"]
-    );
+    assert_eq!(page.data.iter().map(|u| u.subject.as_str()).collect::<Vec<_>>(), ["admin", "ann"]);
     let by_role = Query::new(&[("filter", "assignedRoles.name eq 'tenantadmin'")]);
-    assert_eq!(
-        w.check("admin", |ctx| users::list(ctx, &by_role))
-            .unwrap()
-            .data[0]
-            .subject,
-        "admin"
-    );
-    let by_group_role = Query::new(&[(
-        "filter",
-        r#"assignedGroupsAssignedRoles.name eq "Exporters""#,
-    )]);
-    assert_eq!(
-        w.check("admin", |ctx| users::list(ctx, &by_group_role))
-            .unwrap()
-            .data[0]
-            .subject,
-        "cid"
-    );
+    assert_eq!(w.check("admin", |ctx| users::list(ctx, &by_role)).unwrap().data[0].subject, "admin");
+    let by_group_role = Query::new(&[("filter", r#"assignedGroupsAssignedRoles.name eq "Exporters""#)]);
+    assert_eq!(w.check("admin", |ctx| users::list(ctx, &by_group_role)).unwrap().data[0].subject, "cid");
 
     for bad in [
         vec![("filter", "color eq 'red'")],
@@ -103,9 +59,7 @@ fn users_filter_sort_and_page_with_absolute_links() {
         vec![("sort", "+shoeSize")],
         vec![("limit", "500")],
     ] {
-        let error = w
-            .check("admin", |ctx| users::list(ctx, &Query::new(&bad)))
-            .unwrap_err();
+        let error = w.check("admin", |ctx| users::list(ctx, &Query::new(&bad))).unwrap_err();
         assert_eq!(error.status, 400, "{bad:?}: {error}");
     }
 }
@@ -113,61 +67,33 @@ fn users_filter_sort_and_page_with_absolute_links() {
 #[test]
 fn other_users_roles_are_hidden_from_callers_who_cannot_read_roles() {
     let w = world();
-    let page = w
-        .check("dee", |ctx| users::list(ctx, &Query::default()))
-        .unwrap();
+    let page = w.check("dee", |ctx| users::list(ctx, &Query::default())).unwrap();
     let admin = page.data.iter().find(|u| u.subject == "admin").unwrap();
     assert!(admin.assigned_roles.is_none());
     let me = w.check("dee", users::me).unwrap();
-    assert!(
-        me.assigned_scopes
-            .as_ref()
-            .unwrap()
-            .contains(&"apps.data:export".to_owned())
-    );
-    let seen = w
-        .check("admin", |ctx| users::get(ctx, &ids::user_id("admin")))
-        .unwrap();
+    assert!(me.assigned_scopes.as_ref().unwrap().contains(&"apps.data:export".to_owned()));
+    let seen = w.check("admin", |ctx| users::get(ctx, &ids::user_id("admin"))).unwrap();
     assert_eq!(seen.assigned_roles.unwrap()[0].name, "TenantAdmin");
     assert_eq!(seen.id, ids::user_id("admin"));
-    assert_eq!(
-        w.check("admin", |ctx| users::get(ctx, "nope"))
-            .unwrap_err()
-            .status,
-        404
-    );
+    assert_eq!(w.check("admin", |ctx| users::get(ctx, "nope")).unwrap_err().status, 404);
 }
 
 #[test]
 fn users_are_created_patched_and_deleted_by_user_managers_only() {
     let w = world();
-    let body =
-        json!({ "subject": "eve", "name": "Eve", "assignedRoles": [{ "name": "Exporters" }] });
-    assert_eq!(
-        w.write("dee", |ctx| users::create(ctx, &body))
-            .unwrap_err()
-            .status,
-        403
-    );
+    let body = json!({ "subject": "eve", "name": "Eve", "assignedRoles": [{ "name": "Exporters" }] });
+    assert_eq!(w.write("dee", |ctx| users::create(ctx, &body)).unwrap_err().status, 403);
     let created = w.write("admin", |ctx| users::create(ctx, &body)).unwrap();
     assert_eq!(created.body.subject, "eve");
+    assert_eq!(created.notes[0].event, portcullis_audit::EventType::UserCreated);
     assert_eq!(
-        created.notes[0].event,
-        portcullis_audit::EventType::UserCreated
-    );
-    assert_eq!(
-        w.write("admin", |ctx| users::create(
-            ctx,
-            &json!({ "subject": "ann" })
-        ))
-        .unwrap_err()
-        .status,
+        w.write("admin", |ctx| users::create(ctx, &json!({ "subject": "ann" })))
+            .unwrap_err()
+            .status,
         409
     );
     assert_eq!(
-        w.write("admin", |ctx| users::create(ctx, &json!({ "name": "x" })))
-            .unwrap_err()
-            .status,
+        w.write("admin", |ctx| users::create(ctx, &json!({ "name": "x" }))).unwrap_err().status,
         400
     );
 
@@ -181,20 +107,10 @@ fn users_are_created_patched_and_deleted_by_user_managers_only() {
         { "op": "remove-value", "path": "/assignedGroups", "value": crew },
         { "op": "add", "path": "/assignedGroups/-", "value": crew },
     ]);
-    let changed = World::after(
-        w.write("admin", |ctx| users::patch(ctx, &ann, &patch))
-            .unwrap()
-            .tenant,
-    );
+    let changed = World::after(w.write("admin", |ctx| users::patch(ctx, &ann, &patch)).unwrap().tenant);
     let user = changed.tenant.user("ann").unwrap();
     assert_eq!(user.name, "Ann L.");
-    assert_eq!(
-        user.roles
-            .iter()
-            .map(|r| r.role.as_str())
-            .collect::<Vec<_>>(),
-        ["SharedSpaceCreator"]
-    );
+    assert_eq!(user.roles.iter().map(|r| r.role.as_str()).collect::<Vec<_>>(), ["SharedSpaceCreator"]);
     assert_eq!(user.groups, ["crew"]);
     assert!(
         changed.decide("ann", "space:create-shared", None),
@@ -203,18 +119,9 @@ fn users_are_created_patched_and_deleted_by_user_managers_only() {
     assert!(!w.decide("ann", "space:create-shared", None));
 
     let refusals = [
-        (
-            json!([{ "op": "add", "path": "/assignedGroups/-", "value": crew }]),
-            400,
-        ),
-        (
-            json!([{ "op": "add", "path": "/assignedGroups/-", "value": analysts }]),
-            400,
-        ),
-        (
-            json!([{ "op": "add", "path": "/assignedGroups/-", "value": EVERYONE_ID }]),
-            400,
-        ),
+        (json!([{ "op": "add", "path": "/assignedGroups/-", "value": crew }]), 400),
+        (json!([{ "op": "add", "path": "/assignedGroups/-", "value": analysts }]), 400),
+        (json!([{ "op": "add", "path": "/assignedGroups/-", "value": EVERYONE_ID }]), 400),
         (
             json!([{ "op": "replace", "path": "/assignedRoles", "value": [{ "name": "UserDefault" }] }]),
             400,
@@ -223,20 +130,12 @@ fn users_are_created_patched_and_deleted_by_user_managers_only() {
             json!([{ "op": "replace", "path": "/assignedRoles", "value": [{ "name": "Astronaut" }] }]),
             400,
         ),
-        (
-            json!([{ "op": "replace", "path": "/status", "value": "deleted" }]),
-            400,
-        ),
-        (
-            json!([{ "op": "replace", "path": "/preferredLocale", "value": "fr" }]),
-            400,
-        ),
+        (json!([{ "op": "replace", "path": "/status", "value": "deleted" }]), 400),
+        (json!([{ "op": "replace", "path": "/preferredLocale", "value": "fr" }]), 400),
         (json!({ "op": "replace" }), 400),
     ];
     for (patch, status) in refusals {
-        let error = w
-            .write("admin", |ctx| users::patch(ctx, &ann, &patch))
-            .unwrap_err();
+        let error = w.write("admin", |ctx| users::patch(ctx, &ann, &patch)).unwrap_err();
         assert_eq!(error.status, status, "{patch}: {error}");
     }
     assert_eq!(
@@ -252,191 +151,91 @@ fn users_are_created_patched_and_deleted_by_user_managers_only() {
 
     let disabled = World::after(
         w.write("admin", |ctx| {
-            users::patch(
-                ctx,
-                &ann,
-                &json!([{ "op": "replace", "path": "/status", "value": "disabled" }]),
-            )
+            users::patch(ctx, &ann, &json!([{ "op": "replace", "path": "/status", "value": "disabled" }]))
         })
         .unwrap()
         .tenant,
     );
     assert!(!disabled.decide("ann", "space:read", Some("sales")));
 
-    let error = w
-        .write("admin", |ctx| users::delete(ctx, &ids::user_id("bob")))
-        .unwrap_err();
+    let error = w.write("admin", |ctx| users::delete(ctx, &ids::user_id("bob"))).unwrap_err();
     assert_eq!(error.status, 400, "bob owns a space: {error}");
-    let gone = World::after(
-        w.write("admin", |ctx| users::delete(ctx, &ids::user_id("dee")))
-            .unwrap()
-            .tenant,
-    );
+    let gone = World::after(w.write("admin", |ctx| users::delete(ctx, &ids::user_id("dee"))).unwrap().tenant);
     assert!(gone.tenant.user("dee").is_none());
 }
 
 #[test]
 fn groups_list_settings_create_patch_and_delete() {
     let w = world();
-    let system = w
-        .check("dee", |ctx| {
-            groups::list(ctx, &Query::new(&[("systemGroups", "true")]))
-        })
-        .unwrap();
+    let system = w.check("dee", |ctx| groups::list(ctx, &Query::new(&[("systemGroups", "true")]))).unwrap();
     assert_eq!(system.data.len(), 1);
     assert_eq!(system.data[0].id, EVERYONE_ID);
     let mixed = Query::new(&[("systemGroups", "true"), ("limit", "5")]);
-    assert_eq!(
-        w.check("dee", |ctx| groups::list(ctx, &mixed))
-            .unwrap_err()
-            .status,
-        400
-    );
+    assert_eq!(w.check("dee", |ctx| groups::list(ctx, &mixed)).unwrap_err().status, 400);
     let custom = w
-        .check("dee", |ctx| {
-            groups::list(
-                ctx,
-                &Query::new(&[("filter", r#"providerType eq "custom""#)]),
-            )
-        })
+        .check("dee", |ctx| groups::list(ctx, &Query::new(&[("filter", r#"providerType eq "custom""#)])))
         .unwrap();
-    assert_eq!(
-        custom
-            .data
-            .iter()
-            .map(|g| g.name.as_str())
-            .collect::<Vec<_>>(),
-        ["crew"]
-    );
+    assert_eq!(custom.data.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["crew"]);
 
     let body = json!({ "name": "auditors", "providerType": "custom", "assignedRoles": [{ "name": "AuditAdmin" }] });
-    assert_eq!(
-        w.write("dee", |ctx| groups::create(ctx, &body))
-            .unwrap_err()
-            .status,
-        403
-    );
+    assert_eq!(w.write("dee", |ctx| groups::create(ctx, &body)).unwrap_err().status, 403);
     let created = w.write("admin", |ctx| groups::create(ctx, &body)).unwrap();
     assert_eq!(created.body.assigned_roles[0].level, "admin");
     let w2 = World::after(created.tenant);
-    assert_eq!(
-        w2.write("admin", |ctx| groups::create(ctx, &body))
-            .unwrap_err()
-            .status,
-        409
-    );
+    assert_eq!(w2.write("admin", |ctx| groups::create(ctx, &body)).unwrap_err().status, 409);
 
-    let patch =
-        json!([{ "op": "replace", "path": "assignedRoles", "value": [{ "name": "Steward" }] }]);
+    let patch = json!([{ "op": "replace", "path": "assignedRoles", "value": [{ "name": "Steward" }] }]);
     let id = ids::group_id("auditors");
-    let w3 = World::after(
-        w2.write("admin", |ctx| groups::patch(ctx, &id, &patch))
-            .unwrap()
-            .tenant,
-    );
+    let w3 = World::after(w2.write("admin", |ctx| groups::patch(ctx, &id, &patch)).unwrap().tenant);
     assert_eq!(w3.tenant.group("auditors").unwrap().roles, ["Steward"]);
 
-    let error = w
-        .write("admin", |ctx| groups::delete(ctx, &ids::group_id("crew")))
-        .unwrap_err();
+    let error = w.write("admin", |ctx| groups::delete(ctx, &ids::group_id("crew"))).unwrap_err();
     assert_eq!(error.status, 409, "{error}");
     assert!(error.detail.unwrap().contains("members"));
+    assert_eq!(w3.write("admin", |ctx| groups::delete(ctx, &id)).map(|m| m.notes.len()).unwrap(), 1);
     assert_eq!(
-        w3.write("admin", |ctx| groups::delete(ctx, &id))
-            .map(|m| m.notes.len())
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        w.check("admin", |ctx| groups::get(ctx, "ffffffffffffffffffffffff"))
-            .unwrap_err()
-            .status,
+        w.check("admin", |ctx| groups::get(ctx, "ffffffffffffffffffffffff")).unwrap_err().status,
         404
     );
 
-    let settings_patch = json!([{ "op": "replace", "path": format!("/systemGroups/{EVERYONE_ID}/assignedRoles"), "value": [{ "name": "SharedSpaceCreator" }] }]);
+    let settings_patch =
+        json!([{ "op": "replace", "path": format!("/systemGroups/{EVERYONE_ID}/assignedRoles"), "value": [{ "name": "SharedSpaceCreator" }] }]);
     assert_eq!(
-        w.write("dee", |ctx| groups::patch_settings(ctx, &settings_patch))
-            .unwrap_err()
-            .status,
+        w.write("dee", |ctx| groups::patch_settings(ctx, &settings_patch)).unwrap_err().status,
         403
     );
-    let w4 = World::after(
-        w.write("admin", |ctx| groups::patch_settings(ctx, &settings_patch))
-            .unwrap()
-            .tenant,
-    );
-    assert!(
-        w4.decide("dee", "space:create-shared", None),
-        "a role on Everyone reaches every user"
-    );
+    let w4 = World::after(w.write("admin", |ctx| groups::patch_settings(ctx, &settings_patch)).unwrap().tenant);
+    assert!(w4.decide("dee", "space:create-shared", None), "a role on Everyone reaches every user");
     let settings = serde_json::to_value(w4.check("admin", groups::settings).unwrap()).unwrap();
-    assert_eq!(
-        settings["systemGroups"][EVERYONE_ID]["assignedRoles"][0]["name"],
-        "SharedSpaceCreator"
-    );
+    assert_eq!(settings["systemGroups"][EVERYONE_ID]["assignedRoles"][0]["name"], "SharedSpaceCreator");
 }
 
 #[test]
 fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
     let w = world();
-    assert_eq!(
-        w.check("dee", |ctx| roles::list(ctx, &Query::default()))
-            .unwrap_err()
-            .status,
-        403
-    );
+    assert_eq!(w.check("dee", |ctx| roles::list(ctx, &Query::default())).unwrap_err().status, 403);
     let all = w
         .check("admin", |ctx| {
-            roles::list(
-                ctx,
-                &Query::new(&[("limit", "100"), ("filter", "type eq 'custom'")]),
-            )
+            roles::list(ctx, &Query::new(&[("limit", "100"), ("filter", "type eq 'custom'")]))
         })
         .unwrap();
-    assert_eq!(
-        all.data.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
-        ["Exporters"]
-    );
-    assert_eq!(
-        all.data[0].assigned_scopes,
-        ["apps.data:export", "apps.image:export"]
-    );
+    assert_eq!(all.data.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["Exporters"]);
+    assert_eq!(all.data[0].assigned_scopes, ["apps.data:export", "apps.image:export"]);
 
     let body = json!({ "name": "KeyMakers", "description": "may make API keys", "assignedScopes": ["api-keys"] });
-    assert_eq!(
-        w.write("dee", |ctx| roles::create(ctx, &body))
-            .unwrap_err()
-            .status,
-        403
-    );
+    assert_eq!(w.write("dee", |ctx| roles::create(ctx, &body)).unwrap_err().status, 403);
     let created = w.write("admin", |ctx| roles::create(ctx, &body)).unwrap();
     assert!(created.body.can_delete && created.body.can_edit);
     assert_eq!(created.body.role_type, "custom");
     let w2 = World::after(created.tenant);
-    assert_eq!(
-        w2.write("admin", |ctx| roles::create(ctx, &body))
-            .unwrap_err()
-            .status,
-        409
-    );
+    assert_eq!(w2.write("admin", |ctx| roles::create(ctx, &body)).unwrap_err().status, 409);
     let bad_scope = json!({ "name": "X", "assignedScopes": ["admin_classic"] });
-    assert_eq!(
-        w.write("admin", |ctx| roles::create(ctx, &bad_scope))
-            .unwrap_err()
-            .status,
-        400
-    );
+    assert_eq!(w.write("admin", |ctx| roles::create(ctx, &bad_scope)).unwrap_err().status, 400);
 
     // Assign it to dee, who may then create API keys.
     let dee = ids::user_id("dee");
-    let assign =
-        json!([{ "op": "replace", "path": "/assignedRoles", "value": [{ "name": "KeyMakers" }] }]);
-    let w3 = World::after(
-        w2.write("admin", |ctx| users::patch(ctx, &dee, &assign))
-            .unwrap()
-            .tenant,
-    );
+    let assign = json!([{ "op": "replace", "path": "/assignedRoles", "value": [{ "name": "KeyMakers" }] }]);
+    let w3 = World::after(w2.write("admin", |ctx| users::patch(ctx, &dee, &assign)).unwrap().tenant);
     assert!(w3.decide("dee", "api-key:create", None));
     assert!(!w.decide("dee", "api-key:create", None));
 
@@ -445,15 +244,9 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
         { "op": "add", "path": "/assignedScopes/-", "value": "apps.image:export" },
         { "op": "remove-value", "path": "/assignedScopes", "value": "api-keys" },
     ]);
-    let w4 = World::after(
-        w3.write("admin", |ctx| roles::patch(ctx, &id, &patch))
-            .unwrap()
-            .tenant,
-    );
+    let w4 = World::after(w3.write("admin", |ctx| roles::patch(ctx, &id, &patch)).unwrap().tenant);
     assert_eq!(
-        w4.check("admin", |ctx| roles::get(ctx, &id))
-            .unwrap()
-            .assigned_scopes,
+        w4.check("admin", |ctx| roles::get(ctx, &id)).unwrap().assigned_scopes,
         ["apps.image:export"]
     );
     assert!(
@@ -461,58 +254,30 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
         "the narrowed role is visible to the next decision"
     );
 
-    let error = w4
-        .write("admin", |ctx| roles::delete(ctx, &id))
-        .unwrap_err();
+    let error = w4.write("admin", |ctx| roles::delete(ctx, &id)).unwrap_err();
     assert_eq!(error.status, 403);
     assert!(error.detail.unwrap().contains("user `dee`"));
     let admin_id = ids::role_id("TenantAdmin");
+    assert_eq!(w.write("admin", |ctx| roles::patch(ctx, &admin_id, &patch)).unwrap_err().status, 403);
+    assert_eq!(w.write("admin", |ctx| roles::delete(ctx, &admin_id)).unwrap_err().status, 403);
     assert_eq!(
-        w.write("admin", |ctx| roles::patch(ctx, &admin_id, &patch))
-            .unwrap_err()
-            .status,
-        403
-    );
-    assert_eq!(
-        w.write("admin", |ctx| roles::delete(ctx, &admin_id))
-            .unwrap_err()
-            .status,
-        403
-    );
-    assert_eq!(
-        w.check("admin", |ctx| roles::get(ctx, "000000000000000000000bad"))
-            .unwrap_err()
-            .status,
+        w.check("admin", |ctx| roles::get(ctx, "000000000000000000000bad")).unwrap_err().status,
         404
     );
 
     // UserDefault's scopes can be changed: withholding exports from everyone.
     let user_default = ids::role_id("UserDefault");
     let half = json!({ "name": "Half", "assignedScopes": ["apps.data:export"] });
-    let error = w
-        .write("admin", |ctx| roles::create(ctx, &half))
-        .unwrap_err();
+    let error = w.write("admin", |ctx| roles::create(ctx, &half)).unwrap_err();
     assert_eq!(
         error.status, 400,
         "data export without images is no value of the download permission: {error}"
     );
-    let narrow =
-        json!([{ "op": "remove-value", "path": "/assignedScopes", "value": "apps.data:export" }]);
-    let w_no_data = World::after(
-        w.write("admin", |ctx| roles::patch(ctx, &user_default, &narrow))
-            .unwrap()
-            .tenant,
-    );
-    assert!(
-        !w_no_data.decide("dee", "app:exportdata", Some("kpi"))
-            && !w_no_data.decide("ann", "app:exportdata", Some("kpi"))
-    );
+    let narrow = json!([{ "op": "remove-value", "path": "/assignedScopes", "value": "apps.data:export" }]);
+    let w_no_data = World::after(w.write("admin", |ctx| roles::patch(ctx, &user_default, &narrow)).unwrap().tenant);
+    assert!(!w_no_data.decide("dee", "app:exportdata", Some("kpi")) && !w_no_data.decide("ann", "app:exportdata", Some("kpi")));
     let replace = json!([{ "op": "replace", "path": "/assignedScopes", "value": ["apps.image:export", "notes"] }]);
-    let w5 = World::after(
-        w.write("admin", |ctx| roles::patch(ctx, &user_default, &replace))
-            .unwrap()
-            .tenant,
-    );
+    let w5 = World::after(w.write("admin", |ctx| roles::patch(ctx, &user_default, &replace)).unwrap().tenant);
     assert!(!w5.decide("ann", "app:exportdata", Some("kpi")));
     assert!(w.decide("ann", "app:exportdata", Some("kpi")));
 }
@@ -520,81 +285,42 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
 #[test]
 fn spaces_show_only_what_the_caller_may_see_with_meta() {
     let w = world();
-    let ann = w
-        .check("ann", |ctx| spaces::list(ctx, &Query::default()))
-        .unwrap();
-    assert_eq!(
-        ann.data.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
-        ["Sales"]
-    );
+    let ann = w.check("ann", |ctx| spaces::list(ctx, &Query::default())).unwrap();
+    assert_eq!(ann.data.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["Sales"]);
     assert_eq!(ann.meta["count"], 1);
     assert_eq!(ann.data[0].meta.roles, ["consumer"]);
     assert_eq!(ann.data[0].meta.actions, ["read"]);
-    let bob = w
-        .check("bob", |ctx| spaces::get(ctx, &ids::space_id("sales")))
-        .unwrap();
-    assert_eq!(
-        bob.meta.roles.len(),
-        5,
-        "the owner holds every assignable role"
-    );
+    let bob = w.check("bob", |ctx| spaces::get(ctx, &ids::space_id("sales"))).unwrap();
+    assert_eq!(bob.meta.roles.len(), 5, "the owner holds every assignable role");
     assert!(bob.meta.actions.contains(&"delete"));
-    assert_eq!(
-        w.check("dee", |ctx| spaces::get(ctx, &ids::space_id("sales")))
-            .unwrap_err()
-            .status,
-        404
-    );
+    assert_eq!(w.check("dee", |ctx| spaces::get(ctx, &ids::space_id("sales"))).unwrap_err().status, 404);
     let admin = w
-        .check("admin", |ctx| {
-            spaces::list(ctx, &Query::new(&[("sort", "-name"), ("type", "shared")]))
-        })
+        .check("admin", |ctx| spaces::list(ctx, &Query::new(&[("sort", "-name"), ("type", "shared")])))
         .unwrap();
-    assert_eq!(
-        admin
-            .data
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>(),
-        ["Secret", "Sales"]
-    );
+    assert_eq!(admin.data.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["Secret", "Sales"]);
 }
 
 #[test]
 fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty() {
     let w = world();
     let body = json!({ "name": "Marketing", "type": "shared" });
+    assert_eq!(w.write("dee", |ctx| spaces::create(ctx, &body)).unwrap_err().status, 403);
     assert_eq!(
-        w.write("dee", |ctx| spaces::create(ctx, &body))
+        w.write("bob", |ctx| spaces::create(ctx, &json!({ "name": "M", "type": "managed" })))
             .unwrap_err()
             .status,
         403
     );
     assert_eq!(
-        w.write("bob", |ctx| spaces::create(
-            ctx,
-            &json!({ "name": "M", "type": "managed" })
-        ))
-        .unwrap_err()
-        .status,
-        403
-    );
-    assert_eq!(
-        w.write("bob", |ctx| spaces::create(
-            ctx,
-            &json!({ "name": "Sales", "type": "shared" })
-        ))
-        .unwrap_err()
-        .status,
+        w.write("bob", |ctx| spaces::create(ctx, &json!({ "name": "Sales", "type": "shared" })))
+            .unwrap_err()
+            .status,
         409
     );
     assert_eq!(
-        w.write("bob", |ctx| spaces::create(
-            ctx,
-            &json!({ "name": "a/b", "type": "shared" })
-        ))
-        .unwrap_err()
-        .status,
+        w.write("bob", |ctx| spaces::create(ctx, &json!({ "name": "a/b", "type": "shared" })))
+            .unwrap_err()
+            .status,
         400
     );
     let created = w.write("bob", |ctx| spaces::create(ctx, &body)).unwrap();
@@ -607,80 +333,49 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
         "the API id is the model key of API-created spaces"
     );
 
-    let assignment =
-        json!({ "type": "user", "assigneeId": ids::user_id("dee"), "roles": ["producer"] });
+    let assignment = json!({ "type": "user", "assigneeId": ids::user_id("dee"), "roles": ["producer"] });
     assert_eq!(
-        w2.write("dee", |ctx| spaces::create_assignment(
-            ctx,
-            &id,
-            &assignment
-        ))
-        .unwrap_err()
-        .status,
+        w2.write("dee", |ctx| spaces::create_assignment(ctx, &id, &assignment))
+            .unwrap_err()
+            .status,
         404,
         "dee cannot see it"
     );
     assert_eq!(
-        w2.write("ann", |ctx| spaces::create_assignment(
-            ctx,
-            &id,
-            &assignment
-        ))
-        .unwrap_err()
-        .status,
+        w2.write("ann", |ctx| spaces::create_assignment(ctx, &id, &assignment))
+            .unwrap_err()
+            .status,
         404
     );
-    let made = w2
-        .write("bob", |ctx| {
-            spaces::create_assignment(ctx, &id, &assignment)
-        })
-        .unwrap();
+    let made = w2.write("bob", |ctx| spaces::create_assignment(ctx, &id, &assignment)).unwrap();
     let assignment_id = made.body.id.clone();
     let w3 = World::after(made.tenant);
     assert!(w3.decide("dee", "space:create-app", Some(&id)));
     assert_eq!(
-        w3.write("bob", |ctx| spaces::create_assignment(
-            ctx,
-            &id,
-            &assignment
-        ))
-        .unwrap_err()
-        .status,
+        w3.write("bob", |ctx| spaces::create_assignment(ctx, &id, &assignment))
+            .unwrap_err()
+            .status,
         409
     );
     let owner = json!({ "type": "user", "assigneeId": ids::user_id("bob"), "roles": ["consumer"] });
     assert_eq!(
-        w3.write("bob", |ctx| spaces::create_assignment(ctx, &id, &owner))
+        w3.write("bob", |ctx| spaces::create_assignment(ctx, &id, &owner)).unwrap_err().status,
+        400
+    );
+    let wrong_role = json!({ "type": "user", "assigneeId": ids::user_id("ann"), "roles": ["publisher"] });
+    assert_eq!(
+        w3.write("bob", |ctx| spaces::create_assignment(ctx, &id, &wrong_role))
             .unwrap_err()
             .status,
         400
     );
-    let wrong_role =
-        json!({ "type": "user", "assigneeId": ids::user_id("ann"), "roles": ["publisher"] });
+    let nobody = json!({ "type": "user", "assigneeId": "aaaaaaaaaaaaaaaaaaaaaaaa", "roles": ["consumer"] });
     assert_eq!(
-        w3.write("bob", |ctx| spaces::create_assignment(
-            ctx,
-            &id,
-            &wrong_role
-        ))
-        .unwrap_err()
-        .status,
-        400
-    );
-    let nobody =
-        json!({ "type": "user", "assigneeId": "aaaaaaaaaaaaaaaaaaaaaaaa", "roles": ["consumer"] });
-    assert_eq!(
-        w3.write("bob", |ctx| spaces::create_assignment(ctx, &id, &nobody))
-            .unwrap_err()
-            .status,
+        w3.write("bob", |ctx| spaces::create_assignment(ctx, &id, &nobody)).unwrap_err().status,
         404
     );
 
-    let listed = w3
-        .check("dee", |ctx| {
-            spaces::list_assignments(ctx, &id, &Query::default())
-        })
-        .unwrap();
+    let listed = w3.check("dee", |ctx| spaces::list_assignments(ctx, &id, &Query::default())).unwrap();
     assert_eq!(listed.data.len(), 1, "the owner is never listed");
     let updated = w3
         .write("bob", |ctx| {
@@ -689,51 +384,30 @@ fn spaces_are_created_by_creators_with_unique_names_and_deleted_only_when_empty(
         .unwrap();
     let w4 = World::after(updated.tenant);
     assert!(!w4.decide("dee", "space:create-app", Some(&id)));
-    let w5 = World::after(
-        w4.write("bob", |ctx| {
-            spaces::delete_assignment(ctx, &id, &assignment_id)
-        })
-        .unwrap()
-        .tenant,
-    );
+    let w5 = World::after(w4.write("bob", |ctx| spaces::delete_assignment(ctx, &id, &assignment_id)).unwrap().tenant);
     assert!(!w5.decide("dee", "space:read", Some(&id)));
 
     let renamed = w5
         .write("bob", |ctx| {
-            spaces::patch(
-                ctx,
-                &id,
-                &json!([{ "op": "replace", "path": "/name", "value": "Mkt" }]),
-            )
+            spaces::patch(ctx, &id, &json!([{ "op": "replace", "path": "/name", "value": "Mkt" }]))
         })
         .unwrap();
     assert_eq!(renamed.body.name, "Mkt");
-    let owner_change =
-        json!([{ "op": "replace", "path": "/ownerId", "value": ids::user_id("ann") }]);
+    let owner_change = json!([{ "op": "replace", "path": "/ownerId", "value": ids::user_id("ann") }]);
     assert_eq!(
-        w5.write("bob", |ctx| spaces::patch(ctx, &id, &owner_change))
-            .unwrap_err()
-            .status,
+        w5.write("bob", |ctx| spaces::patch(ctx, &id, &owner_change)).unwrap_err().status,
         403,
         "only admins change owners"
     );
     assert_eq!(
-        w5.write("admin", |ctx| spaces::patch(ctx, &id, &owner_change))
-            .unwrap()
-            .body
-            .owner_id,
+        w5.write("admin", |ctx| spaces::patch(ctx, &id, &owner_change)).unwrap().body.owner_id,
         ids::user_id("ann")
     );
 
-    let error = w
-        .write("bob", |ctx| spaces::delete(ctx, &ids::space_id("sales")))
-        .unwrap_err();
+    let error = w.write("bob", |ctx| spaces::delete(ctx, &ids::space_id("sales"))).unwrap_err();
     assert_eq!(error.status, 412, "{error}");
     assert_eq!(
-        w5.write("bob", |ctx| spaces::delete(ctx, &id))
-            .unwrap()
-            .notes[0]
-            .event,
+        w5.write("bob", |ctx| spaces::delete(ctx, &id)).unwrap().notes[0].event,
         portcullis_audit::EventType::SpaceDeleted
     );
 }
@@ -743,40 +417,20 @@ fn shares_need_app_share_and_reach_the_next_decision() {
     let w = world();
     let sales = ids::space_id("sales");
     let body = json!({ "type": "user", "assigneeId": ids::user_id("dee"), "resourceId": ids::content_id("kpi"), "resourceType": "app", "roles": ["consumer"] });
-    assert_eq!(
-        w.write("ann", |ctx| spaces::create_share(ctx, &sales, &body))
-            .unwrap_err()
-            .status,
-        403
-    );
-    let made = w
-        .write("bob", |ctx| spaces::create_share(ctx, &sales, &body))
-        .unwrap();
+    assert_eq!(w.write("ann", |ctx| spaces::create_share(ctx, &sales, &body)).unwrap_err().status, 403);
+    let made = w.write("bob", |ctx| spaces::create_share(ctx, &sales, &body)).unwrap();
     let share_id = made.body.id.clone();
     let w2 = World::after(made.tenant);
     assert!(w2.decide("dee", "app:read", Some("kpi")));
+    assert_eq!(w2.write("bob", |ctx| spaces::create_share(ctx, &sales, &body)).unwrap_err().status, 409);
     assert_eq!(
-        w2.write("bob", |ctx| spaces::create_share(ctx, &sales, &body))
-            .unwrap_err()
-            .status,
-        409
-    );
-    assert_eq!(
-        w2.check("bob", |ctx| spaces::list_shares(
-            ctx,
-            &sales,
-            &Query::default()
-        ))
-        .unwrap()
-        .data
-        .len(),
+        w2.check("bob", |ctx| spaces::list_shares(ctx, &sales, &Query::default()))
+            .unwrap()
+            .data
+            .len(),
         1
     );
-    let w3 = World::after(
-        w2.write("bob", |ctx| spaces::delete_share(ctx, &sales, &share_id))
-            .unwrap()
-            .tenant,
-    );
+    let w3 = World::after(w2.write("bob", |ctx| spaces::delete_share(ctx, &sales, &share_id)).unwrap().tenant);
     assert!(!w3.decide("dee", "app:read", Some("kpi")));
 }
 
@@ -806,12 +460,7 @@ fn a_managed_space_offers_publish_never_create() {
     }
     let w = World::new(tenant);
     let prod = ids::space_id("prod");
-    let actions = |user: &str| {
-        w.check(user, |ctx| spaces::get(ctx, &prod))
-            .unwrap()
-            .meta
-            .actions
-    };
+    let actions = |user: &str| w.check(user, |ctx| spaces::get(ctx, &prod)).unwrap().meta.actions;
     assert_eq!(actions("bob"), ["delete", "publish", "read", "update"]);
     assert_eq!(actions("ann"), ["publish", "read"]);
     assert_eq!(actions("dee"), ["delete", "read", "update"]);
@@ -846,12 +495,7 @@ fn a_data_space_offers_create_for_its_data_connections_never_for_apps() {
     }
     let w = World::new(tenant);
     let lake = ids::space_id("lake");
-    let actions = |user: &str| {
-        w.check(user, |ctx| spaces::get(ctx, &lake))
-            .unwrap()
-            .meta
-            .actions
-    };
+    let actions = |user: &str| w.check(user, |ctx| spaces::get(ctx, &lake)).unwrap().meta.actions;
     assert_eq!(actions("ann"), ["create", "delete", "read", "update"]);
     assert_eq!(actions("dee"), ["create", "read"]);
     assert_eq!(actions("bob"), ["read"]);
@@ -876,18 +520,14 @@ fn removing_what_a_user_does_not_hold_changes_nothing() {
             "ann",
             json!([{ "op": "remove-value", "path": "/assignedRoles", "value": { "id": ids::role_id("TenantAdmin") } }]),
         ),
-        (
-            "dee",
-            json!([{ "op": "remove-value", "path": "/assignedGroups", "value": crew }]),
-        ),
+        ("dee", json!([{ "op": "remove-value", "path": "/assignedGroups", "value": crew }])),
     ] {
         let done = w
             .write("admin", |ctx| users::patch(ctx, &ids::user_id(user), &patch))
             .unwrap_or_else(|e| panic!("{patch}: {e}"));
         assert_eq!(done.tenant, *w.tenant, "{patch}");
     }
-    let unknown =
-        json!([{ "op": "remove-value", "path": "/assignedRoles", "value": { "name": "Astronaut" } }]);
+    let unknown = json!([{ "op": "remove-value", "path": "/assignedRoles", "value": { "name": "Astronaut" } }]);
     assert_eq!(
         w.write("admin", |ctx| users::patch(ctx, &ids::user_id("ann"), &unknown))
             .unwrap_err()

@@ -5,9 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use portcullis_engine::Snapshot;
 use portcullis_model::Tenant;
-use portcullis_qlik_api::{
-    ApiHost, ApiKeyInfo, AuditNote, Commit, CreatedApiKey, HostError, NewApiKey, TenantState,
-};
+use portcullis_qlik_api::{ApiHost, ApiKeyInfo, AuditNote, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
 
 #[derive(Debug)]
 struct Inner {
@@ -64,11 +62,7 @@ impl MemoryHost {
     /// The user a bearer token stands for.
     pub fn token_user(&self, token: &str) -> Option<String> {
         let inner = self.inner.lock().unwrap();
-        let key_id = inner
-            .tokens
-            .iter()
-            .find(|(_, t)| t == token)
-            .map(|(id, _)| id.clone())?;
+        let key_id = inner.tokens.iter().find(|(_, t)| t == token).map(|(id, _)| id.clone())?;
         inner
             .keys
             .iter()
@@ -128,11 +122,7 @@ impl ApiHost for MemoryHost {
         Ok(revision)
     }
 
-    async fn create_api_key(
-        &self,
-        _tenant: &str,
-        key: NewApiKey,
-    ) -> Result<CreatedApiKey, HostError> {
+    async fn create_api_key(&self, _tenant: &str, key: NewApiKey) -> Result<CreatedApiKey, HostError> {
         let mut inner = self.inner.lock().unwrap();
         let id = format!("key{}", inner.keys.len() + 1);
         let info = ApiKeyInfo {
@@ -149,18 +139,9 @@ impl ApiHost for MemoryHost {
         Ok(CreatedApiKey { key: info, token })
     }
 
-    async fn api_keys(
-        &self,
-        _tenant: &str,
-        user_id: Option<&str>,
-    ) -> Result<Vec<ApiKeyInfo>, HostError> {
+    async fn api_keys(&self, _tenant: &str, user_id: Option<&str>) -> Result<Vec<ApiKeyInfo>, HostError> {
         let inner = self.inner.lock().unwrap();
-        Ok(inner
-            .keys
-            .iter()
-            .filter(|k| user_id.is_none_or(|u| k.user_id == u))
-            .cloned()
-            .collect())
+        Ok(inner.keys.iter().filter(|k| user_id.is_none_or(|u| k.user_id == u)).cloned().collect())
     }
 
     async fn revoke_api_key(&self, _tenant: &str, key_id: &str) -> Result<(), HostError> {
@@ -174,12 +155,7 @@ impl ApiHost for MemoryHost {
         Ok(())
     }
 
-    async fn create_client_secret(
-        &self,
-        _tenant: &str,
-        client_id: &str,
-        _bot_user: &str,
-    ) -> Result<String, HostError> {
+    async fn create_client_secret(&self, _tenant: &str, client_id: &str, _bot_user: &str) -> Result<String, HostError> {
         let mut inner = self.inner.lock().unwrap();
         let secret = format!("secret-{client_id}-{}", inner.secrets.len() + 1);
         inner.secrets.push((client_id.to_owned(), secret.clone()));

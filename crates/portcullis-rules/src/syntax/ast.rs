@@ -21,7 +21,10 @@ impl Span {
 
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -170,7 +173,9 @@ impl Root {
 
     /// The root of that name, ignoring case.
     pub fn from_name(name: &str) -> Option<Root> {
-        [Root::User, Root::Resource, Root::Node].into_iter().find(|r| r.as_str().eq_ignore_ascii_case(name))
+        [Root::User, Root::Resource, Root::Node]
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(name))
     }
 }
 
@@ -224,12 +229,16 @@ impl Expr {
             ExprKind::Or(items) => ExprKind::Or(items.iter().map(Expr::without_spans).collect()),
             ExprKind::And(items) => ExprKind::And(items.iter().map(Expr::without_spans).collect()),
             ExprKind::Not(inner) => ExprKind::Not(Box::new(inner.without_spans())),
-            ExprKind::Compare { lhs, op, rhs } => {
-                ExprKind::Compare { lhs: lhs.without_spans(), op: *op, rhs: rhs.without_spans() }
-            }
-            ExprKind::Call { target, function, argument } => {
-                ExprKind::Call { target: target.without_spans(), function: *function, argument: argument.clone() }
-            }
+            ExprKind::Compare { lhs, op, rhs } => ExprKind::Compare {
+                lhs: lhs.without_spans(),
+                op: *op,
+                rhs: rhs.without_spans(),
+            },
+            ExprKind::Call { target, function, argument } => ExprKind::Call {
+                target: target.without_spans(),
+                function: *function,
+                argument: argument.clone(),
+            },
         };
         Expr { kind, span: Span::default() }
     }
@@ -261,7 +270,14 @@ impl Path {
     pub fn without_spans(&self) -> Path {
         Path {
             root: self.root,
-            steps: self.steps.iter().map(|s| Step { kind: s.kind.clone(), span: Span::default() }).collect(),
+            steps: self
+                .steps
+                .iter()
+                .map(|s| Step {
+                    kind: s.kind.clone(),
+                    span: Span::default(),
+                })
+                .collect(),
             span: Span::default(),
         }
     }

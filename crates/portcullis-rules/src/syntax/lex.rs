@@ -85,7 +85,10 @@ pub fn lex(text: &str) -> (Vec<Token>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let mut chars = text.char_indices().peekable();
     while let Some((start, ch)) = chars.next() {
-        let single = |kind: TokenKind, len: usize| Token { kind, span: Span::new(start, start + len) };
+        let single = |kind: TokenKind, len: usize| Token {
+            kind,
+            span: Span::new(start, start + len),
+        };
         let token = match ch {
             c if c.is_whitespace() => continue,
             '.' => single(TokenKind::Dot, 1),
@@ -150,7 +153,10 @@ pub fn lex(text: &str) -> (Vec<Token>, Vec<Diagnostic>) {
                         text.len()
                     }
                 };
-                Token { kind: TokenKind::Str(value), span: Span::new(start, end) }
+                Token {
+                    kind: TokenKind::Str(value),
+                    span: Span::new(start, end),
+                }
             }
             c if is_word_char(c) => {
                 let mut end = start + c.len_utf8();
@@ -171,7 +177,10 @@ pub fn lex(text: &str) -> (Vec<Token>, Vec<Diagnostic>) {
                 } else {
                     TokenKind::Bare(word.to_owned())
                 };
-                Token { kind, span: Span::new(start, end) }
+                Token {
+                    kind,
+                    span: Span::new(start, end),
+                }
             }
             '\u{201c}' | '\u{201d}' | '\u{201e}' | '\'' => {
                 // A string in the wrong quotes: report it, and read it as a string.
@@ -185,9 +194,22 @@ pub fn lex(text: &str) -> (Vec<Token>, Vec<Diagnostic>) {
                     }
                     value.push(c);
                 }
-                let hint = if ch == '\'' { "strings are written in double quotes `\"`" } else { "use straight double quotes `\"`" };
-                report(&mut diagnostics, text, SyntaxError::UnexpectedChar(ch), Span::new(start, start + ch.len_utf8()), Some(hint.to_owned()));
-                Token { kind: TokenKind::Str(value), span: Span::new(start, end) }
+                let hint = if ch == '\'' {
+                    "strings are written in double quotes `\"`"
+                } else {
+                    "use straight double quotes `\"`"
+                };
+                report(
+                    &mut diagnostics,
+                    text,
+                    SyntaxError::UnexpectedChar(ch),
+                    Span::new(start, start + ch.len_utf8()),
+                    Some(hint.to_owned()),
+                );
+                Token {
+                    kind: TokenKind::Str(value),
+                    span: Span::new(start, end),
+                }
             }
             other => {
                 let hint = match other {
@@ -202,12 +224,18 @@ pub fn lex(text: &str) -> (Vec<Token>, Vec<Diagnostic>) {
                     Span::new(start, start + other.len_utf8()),
                     hint,
                 );
-                Token { kind: TokenKind::Error, span: Span::new(start, start + other.len_utf8()) }
+                Token {
+                    kind: TokenKind::Error,
+                    span: Span::new(start, start + other.len_utf8()),
+                }
             }
         };
         tokens.push(token);
     }
-    tokens.push(Token { kind: TokenKind::Eof, span: Span::new(text.len(), text.len()) });
+    tokens.push(Token {
+        kind: TokenKind::Eof,
+        span: Span::new(text.len(), text.len()),
+    });
     (tokens, diagnostics)
 }
 
@@ -219,5 +247,11 @@ fn report(diagnostics: &mut Vec<Diagnostic>, text: &str, error: SyntaxError, spa
 }
 
 pub(crate) fn diagnostic(text: &str, error: SyntaxError, span: Span, hint: Option<String>) -> Diagnostic {
-    Diagnostic { severity: Severity::Error, error, span, at: line_col(text, span.start), hint }
+    Diagnostic {
+        severity: Severity::Error,
+        error,
+        span,
+        at: line_col(text, span.start),
+        hint,
+    }
 }

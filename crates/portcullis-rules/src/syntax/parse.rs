@@ -40,13 +40,28 @@ impl ParsedCondition {
 /// longer than [`MAX_CONDITION_BYTES`] gives only the diagnostic that says so.
 pub fn parse_condition(text: &str) -> ParsedCondition {
     if text.len() > MAX_CONDITION_BYTES {
-        let limit = LimitError::TooLong { what: "condition", limit: MAX_CONDITION_BYTES };
+        let limit = LimitError::TooLong {
+            what: "condition",
+            limit: MAX_CONDITION_BYTES,
+        };
         let diagnostic = diagnostic(text, SyntaxError::Limit(limit), Span::new(0, 0), Some(limit.hint()));
-        return ParsedCondition { expr: None, diagnostics: vec![diagnostic] };
+        return ParsedCondition {
+            expr: None,
+            diagnostics: vec![diagnostic],
+        };
     }
     let (tokens, mut diagnostics) = lex(text);
     let room = (MAX_DIAGNOSTICS + 1).saturating_sub(diagnostics.len());
-    let mut parser = Parser { text, tokens, pos: 0, diagnostics: Vec::new(), depth: 0, room, dropped: false, abandoned: false };
+    let mut parser = Parser {
+        text,
+        tokens,
+        pos: 0,
+        diagnostics: Vec::new(),
+        depth: 0,
+        room,
+        dropped: false,
+        abandoned: false,
+    };
     let mut expr = None;
     if parser.peek() != &TokenKind::Eof {
         expr = parser.parse_or();
@@ -65,7 +80,10 @@ pub fn parse_condition(text: &str) -> ParsedCondition {
         ));
     }
     let has_error = diagnostics.iter().any(|d| d.severity == Severity::Error);
-    ParsedCondition { expr: if has_error { None } else { expr }, diagnostics }
+    ParsedCondition {
+        expr: if has_error { None } else { expr },
+        diagnostics,
+    }
 }
 
 struct Parser<'t> {
@@ -90,7 +108,10 @@ impl Parser<'_> {
 
     fn peek_at(&self, ahead: usize) -> &TokenKind {
         // INVARIANT: the token list ends with Eof, and `pos` never moves past it.
-        self.tokens.get(self.pos + ahead).or(self.tokens.last()).map_or(&TokenKind::Eof, |t| &t.kind)
+        self.tokens
+            .get(self.pos + ahead)
+            .or(self.tokens.last())
+            .map_or(&TokenKind::Eof, |t| &t.kind)
     }
 
     fn span(&self) -> Span {
@@ -98,7 +119,10 @@ impl Parser<'_> {
     }
 
     fn bump(&mut self) -> Token {
-        let token = self.tokens.get(self.pos).cloned().unwrap_or(Token { kind: TokenKind::Eof, span: self.span() });
+        let token = self.tokens.get(self.pos).cloned().unwrap_or(Token {
+            kind: TokenKind::Eof,
+            span: self.span(),
+        });
         if token.kind != TokenKind::Eof {
             self.pos += 1;
         }
@@ -132,9 +156,13 @@ impl Parser<'_> {
     fn descend(&mut self) -> Option<Span> {
         let span = self.span();
         if self.depth == MAX_CONDITION_DEPTH {
-            let limit = LimitError::TooDeep { what: "condition", limit: MAX_CONDITION_DEPTH };
+            let limit = LimitError::TooDeep {
+                what: "condition",
+                limit: MAX_CONDITION_DEPTH,
+            };
             // Recorded even without room: it is why parsing stops.
-            self.diagnostics.push(diagnostic(self.text, SyntaxError::Limit(limit), span, Some(limit.hint())));
+            self.diagnostics
+                .push(diagnostic(self.text, SyntaxError::Limit(limit), span, Some(limit.hint())));
             self.abandoned = true;
             self.pos = self.tokens.len().saturating_sub(1);
             return None;
@@ -147,7 +175,14 @@ impl Parser<'_> {
     fn expected(&mut self, expected: &str, hint: Option<String>) {
         let found = self.peek().describe();
         let span = self.span();
-        self.error(SyntaxError::Expected { expected: expected.to_owned(), found }, span, hint);
+        self.error(
+            SyntaxError::Expected {
+                expected: expected.to_owned(),
+                found,
+            },
+            span,
+            hint,
+        );
     }
 
     /// Skips to the next `and`, `or`, unmatched `)` or the end.
@@ -196,7 +231,10 @@ impl Parser<'_> {
                         span,
                         Some("join conditions with `and` or `or`".into()),
                     );
-                    if matches!(other, TokenKind::And | TokenKind::Or | TokenKind::Cmp(_) | TokenKind::Dot | TokenKind::At | TokenKind::Comma) {
+                    if matches!(
+                        other,
+                        TokenKind::And | TokenKind::Or | TokenKind::Cmp(_) | TokenKind::Dot | TokenKind::At | TokenKind::Comma
+                    ) {
                         self.bump();
                     }
                     // Parse what follows only to find more problems; its tree is dropped.
@@ -223,7 +261,10 @@ impl Parser<'_> {
         let items: Option<Vec<Expr>> = items.into_iter().collect();
         let items = items?;
         let span = items.first()?.span.to(items.last()?.span);
-        Some(Expr { kind: ExprKind::Or(items), span })
+        Some(Expr {
+            kind: ExprKind::Or(items),
+            span,
+        })
     }
 
     fn parse_and(&mut self) -> Option<Expr> {
@@ -239,7 +280,10 @@ impl Parser<'_> {
         let items: Option<Vec<Expr>> = items.into_iter().collect();
         let items = items?;
         let span = items.first()?.span.to(items.last()?.span);
-        Some(Expr { kind: ExprKind::And(items), span })
+        Some(Expr {
+            kind: ExprKind::And(items),
+            span,
+        })
     }
 
     fn parse_unary(&mut self) -> Option<Expr> {
@@ -249,7 +293,10 @@ impl Parser<'_> {
             self.depth -= 1;
             let inner = inner?;
             let span = start.to(inner.span);
-            return Some(Expr { kind: ExprKind::Not(Box::new(inner)), span });
+            return Some(Expr {
+                kind: ExprKind::Not(Box::new(inner)),
+                span,
+            });
         }
         self.parse_primary()
     }
@@ -371,14 +418,27 @@ impl Parser<'_> {
             }
         };
         let span = lhs.span.to(rhs.span);
-        Some(Expr { kind: ExprKind::Compare { lhs, op, rhs }, span })
+        Some(Expr {
+            kind: ExprKind::Compare { lhs, op, rhs },
+            span,
+        })
     }
 
     fn parse_operand(&mut self) -> Option<Parsed> {
         let token = self.bump();
         let word = match token.kind {
-            TokenKind::Str(value) => return Some(Parsed::Operand(Operand { kind: OperandKind::Str(value), span: token.span })),
-            TokenKind::Bare(value) => return Some(Parsed::Operand(Operand { kind: OperandKind::Bare(value), span: token.span })),
+            TokenKind::Str(value) => {
+                return Some(Parsed::Operand(Operand {
+                    kind: OperandKind::Str(value),
+                    span: token.span,
+                }));
+            }
+            TokenKind::Bare(value) => {
+                return Some(Parsed::Operand(Operand {
+                    kind: OperandKind::Bare(value),
+                    span: token.span,
+                }));
+            }
             TokenKind::Ident(word) => word,
             _ => {
                 self.pos = self.pos.saturating_sub(1);
@@ -400,16 +460,29 @@ impl Parser<'_> {
                 // makes the tree unusable.
                 Root::Resource
             }
-            None => return Some(Parsed::Operand(Operand { kind: OperandKind::Bare(word), span: token.span })),
+            None => {
+                return Some(Parsed::Operand(Operand {
+                    kind: OperandKind::Bare(word),
+                    span: token.span,
+                }));
+            }
         };
         self.parse_steps(root, token.span)
     }
 
     fn parse_steps(&mut self, root: Root, root_span: Span) -> Option<Parsed> {
-        let mut path = Path { root, steps: Vec::new(), span: root_span };
+        let mut path = Path {
+            root,
+            steps: Vec::new(),
+            span: root_span,
+        };
         while self.peek() == &TokenKind::Dot {
             if path.steps.len() == MAX_PATH_STEPS {
-                let limit = LimitError::TooMany { what: "path", limit: MAX_PATH_STEPS, parts: "steps" };
+                let limit = LimitError::TooMany {
+                    what: "path",
+                    limit: MAX_PATH_STEPS,
+                    parts: "steps",
+                };
                 let span = self.span();
                 self.error(SyntaxError::Limit(limit), span, Some(limit.hint()));
                 self.synchronize();
@@ -422,7 +495,10 @@ impl Parser<'_> {
                     match self.peek().clone() {
                         TokenKind::Ident(name) | TokenKind::Bare(name) => {
                             let span = at.to(self.bump().span);
-                            path.steps.push(Step { kind: StepKind::CustomProperty(name), span });
+                            path.steps.push(Step {
+                                kind: StepKind::CustomProperty(name),
+                                span,
+                            });
                             path.span = path.span.to(span);
                         }
                         _ => {
@@ -437,7 +513,10 @@ impl Parser<'_> {
                 }
                 TokenKind::Ident(name) => {
                     let span = self.bump().span;
-                    path.steps.push(Step { kind: StepKind::Name(name), span });
+                    path.steps.push(Step {
+                        kind: StepKind::Name(name),
+                        span,
+                    });
                     path.span = path.span.to(span);
                 }
                 _ => {
@@ -448,7 +527,10 @@ impl Parser<'_> {
             }
         }
         let span = path.span;
-        Some(Parsed::Operand(Operand { kind: OperandKind::Path(path), span }))
+        Some(Parsed::Operand(Operand {
+            kind: OperandKind::Path(path),
+            span,
+        }))
     }
 
     fn parse_call(&mut self, target: Path, name: String) -> Option<Parsed> {
@@ -492,7 +574,11 @@ impl Parser<'_> {
                     let open_at = line_col(self.text, name_span.end);
                     let found = self.peek().describe();
                     let span = self.span();
-                    self.error(SyntaxError::UnclosedParen { open: open_at }, span, Some(format!("add `)` before {found}")));
+                    self.error(
+                        SyntaxError::UnclosedParen { open: open_at },
+                        span,
+                        Some(format!("add `)` before {found}")),
+                    );
                     self.synchronize();
                     return None;
                 }
@@ -512,9 +598,19 @@ impl Parser<'_> {
                 Function::HasPrivilege => "one action name in double quotes, like `HasPrivilege(\"read\")`",
                 _ => "no arguments",
             };
-            self.error(SyntaxError::Arity { function: function.name(), expected }, name_span.to(close), None);
+            self.error(
+                SyntaxError::Arity {
+                    function: function.name(),
+                    expected,
+                },
+                name_span.to(close),
+                None,
+            );
         }
-        Some(Parsed::Call(Expr { kind: ExprKind::Call { target, function, argument }, span }))
+        Some(Parsed::Call(Expr {
+            kind: ExprKind::Call { target, function, argument },
+            span,
+        }))
     }
 }
 

@@ -26,7 +26,11 @@ fn render(text: &str) -> String {
         let printed = print_expr(expr);
         // The printed form parses back to the same tree.
         let again = parse_condition(&printed);
-        assert_eq!(again.expr.map(|e| e.without_spans()), Some(expr.without_spans()), "round trip of {printed}");
+        assert_eq!(
+            again.expr.map(|e| e.without_spans()),
+            Some(expr.without_spans()),
+            "round trip of {printed}"
+        );
         out.push_str(&printed);
         out.push('\n');
     }

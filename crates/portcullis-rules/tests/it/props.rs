@@ -60,7 +60,16 @@ fn cmp_op() -> impl Strategy<Value = CmpOp> {
 
 fn leaf(path: BoxedStrategy<Path>, operand: BoxedStrategy<Operand>, argument: BoxedStrategy<String>) -> impl Strategy<Value = Expr> {
     let compare = (operand.clone(), cmp_op(), operand).prop_map(|(lhs, op, rhs)| ExprKind::Compare { lhs, op, rhs });
-    let call = (path, prop_oneof![Just(Function::Empty), Just(Function::HasPrivilege), Just(Function::IsAnonymous), Just(Function::IsOwned)], argument)
+    let call = (
+        path,
+        prop_oneof![
+            Just(Function::Empty),
+            Just(Function::HasPrivilege),
+            Just(Function::IsAnonymous),
+            Just(Function::IsOwned)
+        ],
+        argument,
+    )
         .prop_map(|(target, function, argument)| ExprKind::Call {
             target,
             function,
@@ -156,12 +165,18 @@ fn site_path() -> impl Strategy<Value = Path> {
 }
 
 fn site_operand() -> impl Strategy<Value = Operand> {
-    prop_oneof![site_path().prop_map(OperandKind::Path), value().prop_map(OperandKind::Str)]
-        .prop_map(|kind| Operand { kind, span: Span::default() })
+    prop_oneof![site_path().prop_map(OperandKind::Path), value().prop_map(OperandKind::Str)].prop_map(|kind| Operand { kind, span: Span::default() })
 }
 
 fn site_condition() -> impl Strategy<Value = Expr> {
-    tree(leaf(site_path().boxed(), site_operand().boxed(), prop::sample::select(vec!["read".to_owned(), "update".to_owned(), "bogus".to_owned()]).boxed()).boxed())
+    tree(
+        leaf(
+            site_path().boxed(),
+            site_operand().boxed(),
+            prop::sample::select(vec!["read".to_owned(), "update".to_owned(), "bogus".to_owned()]).boxed(),
+        )
+        .boxed(),
+    )
 }
 
 fn values() -> impl Strategy<Value = Vec<String>> {
@@ -172,9 +187,28 @@ fn site() -> impl Strategy<Value = Site> {
     let user = (values(), values(), prop::option::of(value()), values(), any::<bool>(), values(), values());
     let users = prop::collection::vec(user, 1..4);
     let types = prop::sample::select(vec!["App", "Stream", "App.Object", "TransientObject", "DataConnection"]);
-    let resource = (types, prop::option::of(prop::sample::select(vec!["a", "QmcSection_App", "sales", "QmcSection_Task"])), 0usize..6, 0usize..6, 0usize..5, values(), values(), prop::collection::vec(0usize..6, 0..3));
+    let resource = (
+        types,
+        prop::option::of(prop::sample::select(vec!["a", "QmcSection_App", "sales", "QmcSection_Task"])),
+        0usize..6,
+        0usize..6,
+        0usize..5,
+        values(),
+        values(),
+        prop::collection::vec(0usize..6, 0..3),
+    );
     let resources = prop::collection::vec(resource, 1..6);
-    let filters = prop::sample::select(vec!["*", "App*", "App_*", "Stream_*", "App_r0", "QmcSection_*", "App.Object_*, Stream*", "QmcSection_App", "DataConnection_r4"]);
+    let filters = prop::sample::select(vec![
+        "*",
+        "App*",
+        "App_*",
+        "Stream_*",
+        "App_r0",
+        "QmcSection_*",
+        "App.Object_*, Stream*",
+        "QmcSection_App",
+        "DataConnection_r4",
+    ]);
     let rule = (filters, prop::option::of(site_condition()), 1u32..8, 0i64..3, prop::bool::weighted(0.15));
     let rules = prop::collection::vec(rule, 1..6);
     (users, resources, rules).prop_map(|(users, resources, rules)| {
@@ -213,7 +247,9 @@ fn site() -> impl Strategy<Value = Site> {
                         _ => None,
                     },
                     custom_properties: [("Dept".to_owned(), dept)].into_iter().collect(),
-                    relations: [("Libs".to_owned(), libs.iter().map(|l| format!("r{l}")).collect())].into_iter().collect(),
+                    relations: [("Libs".to_owned(), libs.iter().map(|l| format!("r{l}")).collect())]
+                        .into_iter()
+                        .collect(),
                     attributes: [("published".to_owned(), published)].into_iter().collect(),
                 })
                 .collect(),

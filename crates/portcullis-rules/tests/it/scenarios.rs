@@ -35,7 +35,11 @@ fn check(path: &Path) -> Vec<String> {
     let scenario: Scenario = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let loaded = scenario.site.load(&SourcePath::root().key("site"));
     if scenario.rejects.is_some() {
-        return if loaded.is_err() { Vec::new() } else { vec![format!("{}: loaded but should be refused", path.display())] };
+        return if loaded.is_err() {
+            Vec::new()
+        } else {
+            vec![format!("{}: loaded but should be refused", path.display())]
+        };
     }
     let loaded = match loaded {
         Ok(loaded) => loaded,
@@ -53,7 +57,12 @@ fn check(path: &Path) -> Vec<String> {
         let tokens: Vec<String> = decision.tokens().iter().map(|t| t.to_lowercase()).collect();
         let ok = decision.allowed == (check.expect == "allow") && check.because.iter().all(|b| tokens.contains(&b.to_lowercase()));
         if !ok {
-            failures.push(format!("{}: expected {} {:?}, got {decision}", path.display(), check.expect, check.because));
+            failures.push(format!(
+                "{}: expected {} {:?}, got {decision}",
+                path.display(),
+                check.expect,
+                check.because
+            ));
         }
     }
     failures
@@ -61,7 +70,12 @@ fn check(path: &Path) -> Vec<String> {
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect())
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files

@@ -18,10 +18,18 @@ async fn events(app: &TestApp, token: &str, query: &str) -> Value {
 async fn admins_read_changes_and_exports_with_qlik_fields_and_absolute_paging() {
     let app = TestApp::new().await;
     let admin = app.key("demo", "admin").await;
-    let (status, body) = app.post("/v1/changes", &admin, json!({"assign": {"role": "Exporters", "user": "bob"}})).await;
+    let (status, body) = app
+        .post("/v1/changes", &admin, json!({"assign": {"role": "Exporters", "user": "bob"}}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // A denied data export is logged (off the hot path): wait for it to land.
-    let (_, decision) = app.post("/v1/check", &admin, json!({"user": "carl", "action": "app:exportdata", "resource": "sales-dashboard"})).await;
+    let (_, decision) = app
+        .post(
+            "/v1/check",
+            &admin,
+            json!({"user": "carl", "action": "app:exportdata", "resource": "sales-dashboard"}),
+        )
+        .await;
     assert_eq!(decision["decision"], "deny");
     let mut exports = Value::Null;
     for _ in 0..50 {
@@ -45,7 +53,10 @@ async fn admins_read_changes_and_exports_with_qlik_fields_and_absolute_paging() 
     assert!(next.starts_with("http://"), "{next}");
     let path = next.split_once("127.0.0.1").map(|(_, p)| p.to_owned()).unwrap();
     let (_, second) = app.call("GET", &path, Some(&admin), None).await;
-    let (a, b) = (first["data"][0]["id"].as_str().unwrap().parse::<u64>().unwrap(), second["data"][0]["id"].as_str().unwrap().parse::<u64>().unwrap());
+    let (a, b) = (
+        first["data"][0]["id"].as_str().unwrap().parse::<u64>().unwrap(),
+        second["data"][0]["id"].as_str().unwrap().parse::<u64>().unwrap(),
+    );
     assert!(b < a, "{a} then {b}");
     assert!(second["links"]["prev"]["href"].is_string(), "{second}");
 
@@ -85,12 +96,22 @@ async fn only_audit_readers_see_the_trail_and_only_admins_change_its_settings() 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(settings["data"]["decisionLogMode"], "off");
     let change = json!({"decisionLogMode": "denies", "retentionDays": 90});
-    assert_eq!(app.call("PUT", "/api/v1/audits/settings", Some(&bob), Some(change.clone())).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.call("PUT", "/api/v1/audits/settings", Some(&bob), Some(change.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
     let (status, updated) = app.call("PUT", "/api/v1/audits/settings", Some(&admin), Some(change)).await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["data"]["decisionLogMode"], "denies");
     assert_eq!(updated["data"]["EventTTL"], 90 * 86_400);
-    let (status, _) = app.call("PUT", "/api/v1/audits/settings", Some(&admin), Some(json!({"decisionLogMode": "sometimes"}))).await;
+    let (status, _) = app
+        .call(
+            "PUT",
+            "/api/v1/audits/settings",
+            Some(&admin),
+            Some(json!({"decisionLogMode": "sometimes"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 

@@ -19,16 +19,30 @@ async fn an_authzen_evaluation_answers_like_a_check() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["decision"], true);
     assert!(body["context"]["reason_admin"]["en"].as_str().unwrap().contains("Exporters"));
-    let tenant_level = json!({"subject": {"type": "user", "id": "admin"}, "action": {"name": "user:manage"}, "resource": {"type": "tenant", "id": "demo"}});
+    let tenant_level =
+        json!({"subject": {"type": "user", "id": "admin"}, "action": {"name": "user:manage"}, "resource": {"type": "tenant", "id": "demo"}});
     assert_eq!(app.post("/access/v1/evaluation", &admin, tenant_level).await.1["decision"], true);
     let wrong_type = json!({"subject": {"type": "user", "id": "ann"}, "action": {"name": "app:read"}, "resource": {"type": "space", "id": "budget"}});
     let (_, body) = app.post("/access/v1/evaluation", &admin, wrong_type).await;
-    assert_eq!((body["decision"].clone(), body["context"]["error"]["code"].clone()), (json!(false), json!("wrong_resource_type")));
+    assert_eq!(
+        (body["decision"].clone(), body["context"]["error"]["code"].clone()),
+        (json!(false), json!("wrong_resource_type"))
+    );
 
     let ann = app.key("demo", "ann").await;
     let about_bob = json!({"subject": {"type": "user", "id": "bob"}, "action": {"name": "app:read"}, "resource": {"type": "app", "id": "budget"}});
-    assert_error(&app.post("/access/v1/evaluation", &ann, about_bob).await, StatusCode::FORBIDDEN, "forbidden", Some("subject.id"));
-    assert_error(&app.post("/access/v1/evaluation", &ann, json!({"subject": "ann"})).await, StatusCode::BAD_REQUEST, "bad_json", None);
+    assert_error(
+        &app.post("/access/v1/evaluation", &ann, about_bob).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        Some("subject.id"),
+    );
+    assert_error(
+        &app.post("/access/v1/evaluation", &ann, json!({"subject": "ann"})).await,
+        StatusCode::BAD_REQUEST,
+        "bad_json",
+        None,
+    );
 }
 
 #[tokio::test]
@@ -48,7 +62,12 @@ async fn authzen_evaluations_take_defaults_and_semantics() {
     });
     let (status, body) = app.post("/access/v1/evaluations", &admin, request.clone()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let decisions: Vec<bool> = body["evaluations"].as_array().unwrap().iter().map(|e| e["decision"].as_bool().unwrap()).collect();
+    let decisions: Vec<bool> = body["evaluations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["decision"].as_bool().unwrap())
+        .collect();
     assert_eq!(decisions, [true, false, true, false, false]);
     assert_eq!(body["evaluations"][3]["context"]["error"]["code"], "unknown_user");
     assert_eq!(body["evaluations"][4]["context"]["error"]["code"], "missing_part");

@@ -11,14 +11,39 @@ const CHECK: &str = "/v1/whoami";
 #[tokio::test]
 async fn missing_or_bad_credentials_get_401() {
     let app = TestApp::new().await;
-    assert_error(&app.call("GET", CHECK, None, None).await, StatusCode::UNAUTHORIZED, "unauthenticated", None);
-    assert_error(&app.call("GET", CHECK, Some("pc_not-a-key"), None).await, StatusCode::UNAUTHORIZED, "unauthenticated", None);
-    assert_error(&app.call("GET", CHECK, Some("pct_not-a-token"), None).await, StatusCode::UNAUTHORIZED, "unauthenticated", None);
-    let request = Request::get(CHECK).header("authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l").body(Body::empty()).unwrap();
+    assert_error(
+        &app.call("GET", CHECK, None, None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        None,
+    );
+    assert_error(
+        &app.call("GET", CHECK, Some("pc_not-a-key"), None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        None,
+    );
+    assert_error(
+        &app.call("GET", CHECK, Some("pct_not-a-token"), None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        None,
+    );
+    let request = Request::get(CHECK)
+        .header("authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l")
+        .body(Body::empty())
+        .unwrap();
     assert_error(&app.send(request).await, StatusCode::UNAUTHORIZED, "unauthenticated", None);
     let expired = app.key_expiring("demo", "ann", Some(portcullis_store::now() - 1)).await;
-    assert_error(&app.call("GET", CHECK, Some(&expired), None).await, StatusCode::UNAUTHORIZED, "unauthenticated", None);
-    let answer = app.post("/v1/check", "pc_nope", json!({"user": "ann", "action": "app:read", "resource": "budget"})).await;
+    assert_error(
+        &app.call("GET", CHECK, Some(&expired), None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        None,
+    );
+    let answer = app
+        .post("/v1/check", "pc_nope", json!({"user": "ann", "action": "app:read", "resource": "budget"}))
+        .await;
     assert_error(&answer, StatusCode::UNAUTHORIZED, "unauthenticated", None);
 }
 
@@ -38,7 +63,12 @@ async fn api_keys_are_shown_once_listed_without_secret_and_revocable() {
     let id = created["id"].as_i64().unwrap();
     let (status, _) = app.call("DELETE", &format!("/v1/api-keys/{id}"), Some(&admin), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_error(&app.call("GET", CHECK, Some(&token), None).await, StatusCode::UNAUTHORIZED, "unauthenticated", None);
+    assert_error(
+        &app.call("GET", CHECK, Some(&token), None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        None,
+    );
 
     // Keys for oneself need `api-key:create` (Developer role or the permission); ann has neither.
     let ann = app.key("demo", "ann").await;
@@ -48,7 +78,12 @@ async fn api_keys_are_shown_once_listed_without_secret_and_revocable() {
     assert_eq!(status, StatusCode::CREATED);
     let (_, me) = app.call("GET", CHECK, for_gateway["token"].as_str(), None).await;
     assert_eq!(me["user"], "gateway");
-    assert_error(&app.post("/v1/api-keys", &admin, json!({"user": "nobody"})).await, StatusCode::NOT_FOUND, "unknown_user", Some("user"));
+    assert_error(
+        &app.post("/v1/api-keys", &admin, json!({"user": "nobody"})).await,
+        StatusCode::NOT_FOUND,
+        "unknown_user",
+        Some("user"),
+    );
 }
 
 #[tokio::test]
@@ -60,7 +95,10 @@ async fn oauth_tokens_carry_their_clients_scopes() {
     let client_secret = secret["clientSecret"].as_str().unwrap().to_owned();
 
     let form = format!("grant_type=client_credentials&client_id=reporting&client_secret={client_secret}");
-    let request = Request::post("/oauth/token").header("content-type", "application/x-www-form-urlencoded").body(Body::from(form)).unwrap();
+    let request = Request::post("/oauth/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .unwrap();
     let (status, token) = app.send(request).await;
     assert_eq!(status, StatusCode::OK, "{token}");
     assert_eq!(token["token_type"], "Bearer");
@@ -85,5 +123,10 @@ async fn oauth_tokens_carry_their_clients_scopes() {
     let (status, error) = app.call("POST", "/oauth/token", None, Some(body)).await;
     assert_eq!((status, &error["error"]), (StatusCode::BAD_REQUEST, &json!("unsupported_grant_type")));
     let ann = app.key("demo", "ann").await;
-    assert_error(&app.post("/v1/oauth-clients/reporting/secrets", &ann, json!({})).await, StatusCode::FORBIDDEN, "forbidden", None);
+    assert_error(
+        &app.post("/v1/oauth-clients/reporting/secrets", &ann, json!({})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        None,
+    );
 }

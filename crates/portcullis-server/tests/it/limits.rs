@@ -16,14 +16,25 @@ where
 {
     std::thread::Builder::new()
         .stack_size(2 << 20)
-        .spawn(move || tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime").block_on(test()))
+        .spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(test())
+        })
         .expect("a thread starts")
         .join()
         .expect("the test passes");
 }
 
 fn request(method: &str, path: &str, token: &str, body: impl Into<Body>) -> Request<Body> {
-    Request::builder().method(method).uri(path).header("authorization", format!("Bearer {token}")).body(body.into()).expect("a valid request")
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(body.into())
+        .expect("a valid request")
 }
 
 /// The server still decides after the attack.
@@ -60,11 +71,20 @@ fn scim_filter_attacks_are_refused_naming_the_limit() {
         let nested = format!("{}name pr{}", "(".repeat(10_000), ")".repeat(10_000));
         let answer = app.post("/api/v1/users/actions/filter", &admin, json!({ "filter": nested })).await;
         assert_qlik_limit(&answer, "filter is longer than 16384 bytes");
-        let encoded = portcullis_qlik_api::paging::encode_component(&nested).replace('(', "%28").replace(')', "%29");
+        let encoded = portcullis_qlik_api::paging::encode_component(&nested)
+            .replace('(', "%28")
+            .replace(')', "%29");
         let answer = app.call("GET", &format!("/api/v1/users?filter={encoded}"), Some(&admin), None).await;
         assert_qlik_limit(&answer, "filter is longer than 16384 bytes");
         let deep = format!("{}name pr{}", "(".repeat(1_000), ")".repeat(1_000));
-        let answer = app.call("GET", &format!("/api/v1/groups?filter={}", portcullis_qlik_api::paging::encode_component(&deep)), Some(&admin), None).await;
+        let answer = app
+            .call(
+                "GET",
+                &format!("/api/v1/groups?filter={}", portcullis_qlik_api::paging::encode_component(&deep)),
+                Some(&admin),
+                None,
+            )
+            .await;
         assert_qlik_limit(&answer, "filter nests deeper than 64 levels");
         // 1.2 MB of `name pr and name pr and ...`.
         let flat = vec!["name pr"; 100_001].join(" and ");
@@ -86,13 +106,19 @@ fn rule_condition_attacks_are_refused_naming_the_limit() {
         let app = TestApp::new().await;
         let admin = app.key("demo", "admin").await;
         let parens = format!("{}user.name = \"ann\"{}", "(".repeat(10_000), ")".repeat(10_000));
-        let answer = app.send(request("PUT", "/v1/rules/sites/deep", &admin, site_with_condition(&parens))).await;
+        let answer = app
+            .send(request("PUT", "/v1/rules/sites/deep", &admin, site_with_condition(&parens)))
+            .await;
         assert_limit(&answer, "invalid_site", "condition nests deeper than 64 levels");
         let bangs = format!("{}user.name = \"ann\"", "!".repeat(100_000));
-        let answer = app.send(request("PUT", "/v1/rules/sites/deep", &admin, site_with_condition(&bangs))).await;
+        let answer = app
+            .send(request("PUT", "/v1/rules/sites/deep", &admin, site_with_condition(&bangs)))
+            .await;
         assert_limit(&answer, "invalid_site", "condition is longer than 65536 bytes");
         let bangs = format!("{}user.name = \"ann\"", "!".repeat(10_000));
-        let answer = app.send(request("PUT", "/v1/rules/sites/deep", &admin, site_with_condition(&bangs))).await;
+        let answer = app
+            .send(request("PUT", "/v1/rules/sites/deep", &admin, site_with_condition(&bangs)))
+            .await;
         assert_limit(&answer, "invalid_site", "condition nests deeper than 64 levels");
         // Deep YAML beside a site with a problem (whose line is looked up).
         let yaml = format!("{}junk:\n  {}x\n", site_with_condition("user.name ="), "- ".repeat(100_000));
@@ -112,10 +138,16 @@ fn rule_condition_attacks_are_refused_naming_the_limit() {
 fn tenant_file_attacks_are_refused_naming_the_limit() {
     on_test_stack(|| async {
         let app = TestApp::new().await;
-        let deep = format!("tenant:\n  users:\n    - {{ id: amy, roles: [Nope] }}\njunk:\n  {}x\n", "- ".repeat(100_000));
+        let deep = format!(
+            "tenant:\n  users:\n    - {{ id: amy, roles: [Nope] }}\njunk:\n  {}x\n",
+            "- ".repeat(100_000)
+        );
         let answer = app.send(request("PUT", "/v1/operator/tenants/deep", OPERATOR, deep)).await;
         assert_limit(&answer, "invalid_tenant", "the YAML document nests deeper than 64 levels");
-        let mut laughs = format!("groups: [{{ name: g }}]\nusers:\n  - {{ id: u0, groups: &many [{}] }}\n", vec!["g"; 1_000].join(", "));
+        let mut laughs = format!(
+            "groups: [{{ name: g }}]\nusers:\n  - {{ id: u0, groups: &many [{}] }}\n",
+            vec!["g"; 1_000].join(", ")
+        );
         for i in 1..200 {
             laughs.push_str(&format!("  - {{ id: u{i}, groups: *many }}\n"));
         }
@@ -153,7 +185,11 @@ fn bodies_over_the_limit_are_refused_413_in_json_on_every_route() {
                 }
                 req.headers_mut().insert("content-type", "application/json".parse().unwrap());
                 let (status, body) = app.send(req).await;
-                assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{method} {path} (length declared: {declared}): {body}");
+                assert_eq!(
+                    status,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "{method} {path} (length declared: {declared}): {body}"
+                );
                 if qlik {
                     assert_eq!(body["errors"][0]["code"], "HTTP-413", "{method} {path}: {body}");
                 } else {
@@ -182,7 +218,11 @@ fn deeply_nested_json_is_refused_as_bad_json() {
                 req.headers_mut().insert("content-type", "application/json".parse().unwrap());
                 let (status, body) = app.send(req).await;
                 assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
-                let text = if path.starts_with("/api/v1") { &body["errors"][0]["detail"] } else { &body["message"] };
+                let text = if path.starts_with("/api/v1") {
+                    &body["errors"][0]["detail"]
+                } else {
+                    &body["message"]
+                };
                 assert!(text.is_string(), "{path}: {body}");
             }
         }

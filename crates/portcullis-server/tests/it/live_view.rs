@@ -6,9 +6,11 @@
 use std::sync::Arc;
 
 use portcullis_engine::{RawRequest, decide, resolve};
-use portcullis_model::tenant::{Assignee, Content, RoleTarget, Share, Space, SpaceMember, User, Use};
+use portcullis_model::tenant::{Assignee, Content, RoleTarget, Share, Space, SpaceMember, Use, User};
 use portcullis_model::tenant_file::load_tenant_text;
-use portcullis_model::{Action, Change, ContentKind, Entitlement, Permission, PermissionValue, SpaceRole, SpaceRoleSet, SpaceType, TenantSetting, UserStatus};
+use portcullis_model::{
+    Action, Change, ContentKind, Entitlement, Permission, PermissionValue, SpaceRole, SpaceRoleSet, SpaceType, TenantSetting, UserStatus,
+};
 use portcullis_server::{AppState, ServerConfig};
 use portcullis_store::{Author, ImportMode, Store};
 
@@ -26,30 +28,91 @@ fn changes() -> Vec<Vec<Change>> {
     };
     let roles = |r: &[SpaceRole]| SpaceRoleSet::of(r);
     vec![
-        vec![Change::JoinGroup { user: "carl".into(), group: "finance".into() }],
-        vec![Change::AssignRole { role: "Steward".into(), target: RoleTarget::Group("sales".into()) }],
-        vec![Change::CreateUser { user: user("zoe") }, Change::AssignRole { role: "Developer".into(), target: RoleTarget::User("zoe".into()) }],
+        vec![Change::JoinGroup {
+            user: "carl".into(),
+            group: "finance".into(),
+        }],
+        vec![Change::AssignRole {
+            role: "Steward".into(),
+            target: RoleTarget::Group("sales".into()),
+        }],
+        vec![
+            Change::CreateUser { user: user("zoe") },
+            Change::AssignRole {
+                role: "Developer".into(),
+                target: RoleTarget::User("zoe".into()),
+            },
+        ],
         vec![Change::CreateSpace {
             space: Space {
                 id: "lab".into(),
                 name: "Lab".into(),
                 space_type: SpaceType::Shared,
                 owner: "zoe".into(),
-                members: vec![SpaceMember { assignee: Assignee::Group("sales".into()), roles: roles(&[SpaceRole::Consumer]) }],
+                members: vec![SpaceMember {
+                    assignee: Assignee::Group("sales".into()),
+                    roles: roles(&[SpaceRole::Consumer]),
+                }],
             },
         }],
         vec![
-            Change::CreateContent { item: Content { id: "lab-app".into(), name: "Lab app".into(), kind: ContentKind::App, space: Some("lab".into()), owner: "zoe".into() } },
-            Change::CreateContent { item: Content { id: "lab-dc".into(), name: "Lab DC".into(), kind: ContentKind::DataConnection, space: Some("lab".into()), owner: "zoe".into() } },
-            Change::AddUse { reference: Use { consumer: "lab-app".into(), source: "lab-dc".into() } },
+            Change::CreateContent {
+                item: Content {
+                    id: "lab-app".into(),
+                    name: "Lab app".into(),
+                    kind: ContentKind::App,
+                    space: Some("lab".into()),
+                    owner: "zoe".into(),
+                },
+            },
+            Change::CreateContent {
+                item: Content {
+                    id: "lab-dc".into(),
+                    name: "Lab DC".into(),
+                    kind: ContentKind::DataConnection,
+                    space: Some("lab".into()),
+                    owner: "zoe".into(),
+                },
+            },
+            Change::AddUse {
+                reference: Use {
+                    consumer: "lab-app".into(),
+                    source: "lab-dc".into(),
+                },
+            },
         ],
-        vec![Change::CreateShare { share: Share { resource: "lab-app".into(), assignee: Assignee::User("ann".into()), roles: roles(&[SpaceRole::Consumer]) } }],
-        vec![Change::SetSpaceMember { space: "lab".into(), assignee: Assignee::User("bob".into()), roles: roles(&[SpaceRole::Facilitator]) }],
-        vec![Change::SetSetting { setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole, value: true }],
-        vec![Change::SetUserDefault { permission: Permission::parse("in-app-content-download").expect("a permission"), value: PermissionValue::NoData }],
-        vec![Change::LeaveGroup { user: "ann".into(), group: "sales".into() }],
-        vec![Change::UnassignRole { role: "Steward".into(), target: RoleTarget::Group("sales".into()) }],
-        vec![Change::MoveContent { id: "lab-dc".into(), space: None }],
+        vec![Change::CreateShare {
+            share: Share {
+                resource: "lab-app".into(),
+                assignee: Assignee::User("ann".into()),
+                roles: roles(&[SpaceRole::Consumer]),
+            },
+        }],
+        vec![Change::SetSpaceMember {
+            space: "lab".into(),
+            assignee: Assignee::User("bob".into()),
+            roles: roles(&[SpaceRole::Facilitator]),
+        }],
+        vec![Change::SetSetting {
+            setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole,
+            value: true,
+        }],
+        vec![Change::SetUserDefault {
+            permission: Permission::parse("in-app-content-download").expect("a permission"),
+            value: PermissionValue::NoData,
+        }],
+        vec![Change::LeaveGroup {
+            user: "ann".into(),
+            group: "sales".into(),
+        }],
+        vec![Change::UnassignRole {
+            role: "Steward".into(),
+            target: RoleTarget::Group("sales".into()),
+        }],
+        vec![Change::MoveContent {
+            id: "lab-dc".into(),
+            space: None,
+        }],
         vec![Change::DeleteContent { id: "lab-dc".into() }],
         vec![Change::RecordLogin { user: "bob".into() }],
     ]
@@ -60,9 +123,15 @@ fn decisions(tenant: &portcullis_server::state::TenantState, clients: &[String])
     let view = tenant.view();
     let snapshot = &view.snapshot;
     let mut out = Vec::new();
-    let users: Vec<String> = (0..snapshot.users.len()).filter_map(|i| snapshot.users.get(i).map(|u| u.id.to_string())).collect();
-    let spaces: Vec<String> = (0..snapshot.spaces.len()).filter_map(|i| snapshot.spaces.get(i).map(|s| s.id.to_string())).collect();
-    let content: Vec<String> = (0..snapshot.content.len()).filter_map(|i| snapshot.content.get(i).map(|c| c.id.to_string())).collect();
+    let users: Vec<String> = (0..snapshot.users.len())
+        .filter_map(|i| snapshot.users.get(i).map(|u| u.id.to_string()))
+        .collect();
+    let spaces: Vec<String> = (0..snapshot.spaces.len())
+        .filter_map(|i| snapshot.spaces.get(i).map(|s| s.id.to_string()))
+        .collect();
+    let content: Vec<String> = (0..snapshot.content.len())
+        .filter_map(|i| snapshot.content.get(i).map(|c| c.id.to_string()))
+        .collect();
     let mut vias = vec!["api-key".to_owned()];
     vias.extend(clients.iter().map(|c| format!("oauth:{c}")));
     for user in &users {
@@ -74,7 +143,12 @@ fn decisions(tenant: &portcullis_server::state::TenantState, clients: &[String])
                     _ => content.iter().map(|c| Some(c.as_str())).collect(),
                 };
                 for resource in resources {
-                    let raw = RawRequest { user, via, action: action.as_str(), resource };
+                    let raw = RawRequest {
+                        user,
+                        via,
+                        action: action.as_str(),
+                        resource,
+                    };
                     let line = match resolve(snapshot, &raw) {
                         Ok(resolved) => {
                             let rights = &snapshot.user(resolved.user).rights;
@@ -100,7 +174,10 @@ async fn the_live_view_equals_a_fresh_start(store: Arc<dyn Store>, name: &str) {
     let state = AppState::new(store.clone(), ServerConfig::default()).await.expect("the state loads");
     let tenant = state.tenant_by_name(name).await.expect("the store answers").expect("the tenant is live");
     for batch in changes() {
-        state.write(&tenant, &batch, &Author::cli()).await.unwrap_or_else(|e| panic!("{batch:?}: {e}"));
+        state
+            .write(&tenant, &batch, &Author::cli())
+            .await
+            .unwrap_or_else(|e| panic!("{batch:?}: {e}"));
     }
     let fresh = AppState::new(store.clone(), ServerConfig::default()).await.expect("a fresh state loads");
     let fresh_tenant = fresh.tenant_by_name(name).await.expect("the store answers").expect("the tenant is there");
@@ -111,7 +188,10 @@ async fn the_live_view_equals_a_fresh_start(store: Arc<dyn Store>, name: &str) {
     for (a, b) in live.iter().zip(&rebuilt) {
         assert_eq!(a, b, "the live view and a fresh start disagree");
     }
-    assert!(live.iter().any(|l| l.contains("lab-app") && l.contains(": true")), "the new content is decided on");
+    assert!(
+        live.iter().any(|l| l.contains("lab-app") && l.contains(": true")),
+        "the new content is decided on"
+    );
     let record = store.tenant_by_name(name).await.expect("the store answers").expect("the tenant");
     store.delete_tenant(record.id).await.expect("clean up");
 }
@@ -119,7 +199,9 @@ async fn the_live_view_equals_a_fresh_start(store: Arc<dyn Store>, name: &str) {
 #[tokio::test]
 async fn on_sqlite_the_live_view_equals_a_fresh_start() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = portcullis_store::open(&format!("sqlite://{}", dir.path().join("live.db").display())).await.expect("the store opens");
+    let store = portcullis_store::open(&format!("sqlite://{}", dir.path().join("live.db").display()))
+        .await
+        .expect("the store opens");
     the_live_view_equals_a_fresh_start(store, "live-sqlite").await;
 }
 
@@ -136,6 +218,9 @@ async fn on_postgres_the_live_view_equals_a_fresh_start() {
             return;
         }
     };
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     the_live_view_equals_a_fresh_start(store, &format!("live-pg-{}-{nanos}", std::process::id())).await;
 }

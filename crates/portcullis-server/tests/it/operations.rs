@@ -13,7 +13,8 @@ async fn health_metrics_and_openapi_answer() {
     assert_eq!(health, json!({"status": "ok", "store": "sqlite", "tenants": 2}));
 
     let admin = app.key("demo", "admin").await;
-    app.post("/v1/check", &admin, json!({"user": "ann", "action": "app:read", "resource": "budget"})).await;
+    app.post("/v1/check", &admin, json!({"user": "ann", "action": "app:read", "resource": "budget"}))
+        .await;
     let (status, metrics) = app.call("GET", "/metrics", None, None).await;
     assert_eq!(status, StatusCode::OK);
     let text = metrics.as_str().unwrap();
@@ -30,9 +31,23 @@ async fn health_metrics_and_openapi_answer() {
     assert_eq!(status, StatusCode::OK);
     let paths = doc["paths"].as_object().unwrap();
     for path in [
-        "/health", "/metrics", "/openapi.json", "/v1/check", "/v1/check/batch", "/v1/list-resources", "/v1/list-users",
-        "/v1/whoami", "/v1/api-keys", "/v1/api-keys/{id}", "/v1/sessions", "/v1/changes", "/v1/oauth-clients/{id}/secrets",
-        "/v1/operator/tenants/{name}", "/oauth/token", "/access/v1/evaluation", "/access/v1/evaluations",
+        "/health",
+        "/metrics",
+        "/openapi.json",
+        "/v1/check",
+        "/v1/check/batch",
+        "/v1/list-resources",
+        "/v1/list-users",
+        "/v1/whoami",
+        "/v1/api-keys",
+        "/v1/api-keys/{id}",
+        "/v1/sessions",
+        "/v1/changes",
+        "/v1/oauth-clients/{id}/secrets",
+        "/v1/operator/tenants/{name}",
+        "/oauth/token",
+        "/access/v1/evaluation",
+        "/access/v1/evaluations",
         "/.well-known/authzen-configuration",
     ] {
         assert!(paths.contains_key(path), "the OpenAPI document lacks {path}");
@@ -44,5 +59,10 @@ async fn health_metrics_and_openapi_answer() {
 async fn unknown_routes_and_methods_get_json_errors() {
     let app = TestApp::new().await;
     assert_error(&app.call("GET", "/v2/nothing", None, None).await, StatusCode::NOT_FOUND, "no_route", None);
-    assert_error(&app.call("GET", "/v1/check", None, None).await, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None);
+    assert_error(
+        &app.call("GET", "/v1/check", None, None).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        None,
+    );
 }

@@ -48,9 +48,19 @@ async fn a_site_is_loaded_and_decides_with_its_reasons() {
     assert_eq!(answer["decision"], "deny");
     assert_eq!(answer["explanation"]["tokens"], json!(["no-grant"]));
 
-    assert_error(&app.post("/v1/rules/sites/acme/check", &admin, ask("ACME\\zed")).await, StatusCode::NOT_FOUND, "unknown_user", Some("user"));
+    assert_error(
+        &app.post("/v1/rules/sites/acme/check", &admin, ask("ACME\\zed")).await,
+        StatusCode::NOT_FOUND,
+        "unknown_user",
+        Some("user"),
+    );
     let bad_context = json!({"user": "ACME\\ann", "action": "read", "resource": "s1", "context": "desk"});
-    assert_error(&app.post("/v1/rules/sites/acme/check", &admin, bad_context).await, StatusCode::BAD_REQUEST, "unknown_context", Some("context"));
+    assert_error(
+        &app.post("/v1/rules/sites/acme/check", &admin, bad_context).await,
+        StatusCode::BAD_REQUEST,
+        "unknown_context",
+        Some("context"),
+    );
 }
 
 #[tokio::test]
@@ -62,7 +72,10 @@ async fn a_bad_site_is_refused_with_every_problem_and_keeps_the_old_one() {
     let (status, body) = put_site(&app, &admin, "acme", &broken).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let message = body["message"].as_str().unwrap();
-    assert!(message.contains("HasPrivelage") && message.contains("ResourceAccess") && message.contains("line 10"), "{message}");
+    assert!(
+        message.contains("HasPrivelage") && message.contains("ResourceAccess") && message.contains("line 10"),
+        "{message}"
+    );
     // Nothing was replaced: the old site still answers.
     let ask = json!({"user": "ACME\\ann", "action": "read", "resource": "s1", "context": "hub"});
     assert_eq!(app.post("/v1/rules/sites/acme/check", &admin, ask).await.1["decision"], "allow");
@@ -76,14 +89,25 @@ async fn sites_belong_to_their_tenant_and_need_admin_rights() {
     let bob = app.key("demo", "bob").await;
     assert_eq!(put_site(&app, &admin, "acme", SITE).await.0, StatusCode::OK);
     let ask = json!({"user": "ACME\\ann", "action": "read", "resource": "s1", "context": "hub"});
-    assert_error(&app.post("/v1/rules/sites/acme/check", &other_admin, ask.clone()).await, StatusCode::NOT_FOUND, "unknown_site", None);
+    assert_error(
+        &app.post("/v1/rules/sites/acme/check", &other_admin, ask.clone()).await,
+        StatusCode::NOT_FOUND,
+        "unknown_site",
+        None,
+    );
     assert_eq!(app.post("/v1/rules/sites/acme/check", &bob, ask).await.0, StatusCode::FORBIDDEN);
     assert_eq!(put_site(&app, &bob, "mine", SITE).await.0, StatusCode::FORBIDDEN);
     assert_eq!(app.call("GET", "/v1/rules/sites", None, None).await.0, StatusCode::UNAUTHORIZED);
     let (_, listed) = app.call("GET", "/v1/rules/sites", Some(&admin), None).await;
     assert_eq!(listed["sites"], json!(["acme"]));
-    assert_eq!(app.call("DELETE", "/v1/rules/sites/acme", Some(&admin), None).await.0, StatusCode::NO_CONTENT);
-    assert_eq!(app.call("DELETE", "/v1/rules/sites/acme", Some(&admin), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.call("DELETE", "/v1/rules/sites/acme", Some(&admin), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.call("DELETE", "/v1/rules/sites/acme", Some(&admin), None).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -92,7 +116,9 @@ async fn site_changes_and_rule_exports_leave_audit_events() {
     let admin = app.key("demo", "admin").await;
     let with_export = SITE.replace("actions: [read]", "actions: [read, exportdata]");
     assert_eq!(put_site(&app, &admin, "acme", &with_export).await.0, StatusCode::OK);
-    let (_, changes) = app.call("GET", "/api/v1/audits?eventType=com.qlik.v1.security-rule.updated", Some(&admin), None).await;
+    let (_, changes) = app
+        .call("GET", "/api/v1/audits?eventType=com.qlik.v1.security-rule.updated", Some(&admin), None)
+        .await;
     let change = &changes["data"][0];
     assert_eq!(change["data"]["resource"]["id"], "acme", "{changes}");
     assert_eq!(change["userId"], "admin");
@@ -100,7 +126,14 @@ async fn site_changes_and_rule_exports_leave_audit_events() {
     let ask = json!({"user": "ACME\\bob", "action": "exportdata", "resource": "s1", "context": "hub"});
     assert_eq!(app.post("/v1/rules/sites/acme/check", &admin, ask).await.1["decision"], "deny");
     for _ in 0..50 {
-        let (_, found) = app.call("GET", "/api/v1/audits?eventType=com.qlik.v1.security-rule.export.decided", Some(&admin), None).await;
+        let (_, found) = app
+            .call(
+                "GET",
+                "/api/v1/audits?eventType=com.qlik.v1.security-rule.export.decided",
+                Some(&admin),
+                None,
+            )
+            .await;
         if let Some(event) = found["data"].as_array().and_then(|d| d.first()) {
             assert_eq!(event["data"]["decision"], "deny");
             assert_eq!(event["data"]["explanation"]["tokens"], json!(["no-grant"]));

@@ -27,16 +27,28 @@ impl TestApp {
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
         let store = portcullis_store::open(&url).await.expect("the store opens");
         let demo = load_tenant_text("demo", DEMO).expect("the demo tenant loads");
-        store.import_tenant(&demo, ImportMode::KeepExisting, &portcullis_store::Author::cli()).await.expect("import demo");
+        store
+            .import_tenant(&demo, ImportMode::KeepExisting, &portcullis_store::Author::cli())
+            .await
+            .expect("import demo");
         let mut other = demo.clone();
         other.name = "other".to_owned();
         let mut only_here = other.content[0].clone();
         only_here.id = "other-only".to_owned();
         other.content.upsert(only_here);
-        store.import_tenant(&other, ImportMode::KeepExisting, &portcullis_store::Author::cli()).await.expect("import other");
-        let config = ServerConfig { operator_token_hash: Some(portcullis_server::auth::hash_secret(OPERATOR)) };
+        store
+            .import_tenant(&other, ImportMode::KeepExisting, &portcullis_store::Author::cli())
+            .await
+            .expect("import other");
+        let config = ServerConfig {
+            operator_token_hash: Some(portcullis_server::auth::hash_secret(OPERATOR)),
+        };
         let state = AppState::new(store, config).await.expect("the state loads");
-        TestApp { router: app(state.clone()), state, _dir: dir }
+        TestApp {
+            router: app(state.clone()),
+            state,
+            _dir: dir,
+        }
     }
 
     /// A fresh API key for a user of a tenant, minted in the store.
@@ -49,7 +61,16 @@ impl TestApp {
         let (token, hash) = new_secret(API_KEY_PREFIX).unwrap();
         self.state
             .store()
-            .create_api_key(&NewApiKey { tenant: record.id, user_id: user.to_owned(), hash, description: "test".into(), expires_at }, &portcullis_store::Author::cli())
+            .create_api_key(
+                &NewApiKey {
+                    tenant: record.id,
+                    user_id: user.to_owned(),
+                    hash,
+                    description: "test".into(),
+                    expires_at,
+                },
+                &portcullis_store::Author::cli(),
+            )
             .await
             .unwrap();
         token

@@ -12,22 +12,33 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::audit::{AuditChain, AuditSettings, Author, EventDraft};
 use crate::change::Change;
-use portcullis_audit::{AuditQuery, EventBody, SealedEvent};
 use crate::err::{StoreError, from_sqlx};
 use crate::record::*;
 use crate::sql::Migration;
 use crate::{Backend, Store, redact};
+use portcullis_audit::{AuditQuery, EventBody, SealedEvent};
 
 mod sql {
     crate::sql::define_sql_store!(sqlx::Postgres, Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
 }
 
 /// PostgreSQL's migrations, in order.
-const MIGRATIONS: &[Migration] =
-    &[
-    Migration { version: 1, name: "initial", sql: include_str!("../../migrations/postgres/0001_initial.sql") },
-    Migration { version: 2, name: "audit", sql: include_str!("../../migrations/postgres/0002_audit.sql") },
-    Migration { version: 3, name: "change log", sql: include_str!("../../migrations/postgres/0003_change_log.sql") },
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "audit",
+        sql: include_str!("../../migrations/postgres/0002_audit.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "change log",
+        sql: include_str!("../../migrations/postgres/0003_change_log.sql"),
+    },
 ];
 
 /// The advisory lock key held while migrating ("pcls" in ASCII).
@@ -42,8 +53,10 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to `postgres://...` and migrates.
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
-        let options =
-            PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl { url: redact(url), reason: e.to_string() })?;
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
+            url: redact(url),
+            reason: e.to_string(),
+        })?;
         PgStore::open_with(options).await
     }
 

@@ -12,22 +12,33 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use crate::audit::{AuditChain, AuditSettings, Author, EventDraft};
 use crate::change::Change;
-use portcullis_audit::{AuditQuery, EventBody, SealedEvent};
 use crate::err::{StoreError, from_sqlx};
 use crate::record::*;
 use crate::sql::Migration;
 use crate::{Backend, Store};
+use portcullis_audit::{AuditQuery, EventBody, SealedEvent};
 
 mod sql {
     crate::sql::define_sql_store!(sqlx::Sqlite, None::<&str>);
 }
 
 /// SQLite's migrations, in order.
-const MIGRATIONS: &[Migration] =
-    &[
-    Migration { version: 1, name: "initial", sql: include_str!("../../migrations/sqlite/0001_initial.sql") },
-    Migration { version: 2, name: "audit", sql: include_str!("../../migrations/sqlite/0002_audit.sql") },
-    Migration { version: 3, name: "change log", sql: include_str!("../../migrations/sqlite/0003_change_log.sql") },
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "audit",
+        sql: include_str!("../../migrations/sqlite/0002_audit.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "change log",
+        sql: include_str!("../../migrations/sqlite/0003_change_log.sql"),
+    },
 ];
 
 /// The SQLite store.
@@ -41,7 +52,10 @@ impl SqliteStore {
     /// Opens (creating the file when missing) and migrates `sqlite://PATH` or `sqlite::memory:`.
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::BadUrl { url: url.to_owned(), reason: e.to_string() })?
+            .map_err(|e| StoreError::BadUrl {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -57,16 +71,18 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(|e| match from_sqlx(e) {
-                StoreError::Unavailable(reason) | StoreError::Database(reason) => {
-                    StoreError::Unavailable(format!("cannot open `{url}`: {reason}"))
-                }
+                StoreError::Unavailable(reason) | StoreError::Database(reason) => StoreError::Unavailable(format!("cannot open `{url}`: {reason}")),
                 other => other,
             })?;
         sql::migrate(&writer, MIGRATIONS, None).await?;
         let reader = if in_memory {
             writer.clone()
         } else {
-            SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(from_sqlx)?
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options)
+                .await
+                .map_err(from_sqlx)?
         };
         Ok(SqliteStore { writer, reader })
     }

@@ -16,7 +16,13 @@ fn ann() -> Author {
 
 async fn events(store: &std::sync::Arc<dyn Store>, id: TenantId) -> Vec<EventBody> {
     let query = AuditQuery::default();
-    store.audit_events(id, &query).await.expect("events").into_iter().map(|(_, body)| body).collect()
+    store
+        .audit_events(id, &query)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|(_, body)| body)
+        .collect()
 }
 
 /// Runs one write and checks it left exactly one more event, returned for field checks.
@@ -34,28 +40,52 @@ pub async fn each_write_leaves_exactly_one_event(h: &impl Harness) {
     let store = h.open().await;
     let record = import(&store, &tenant(DEMO)).await;
     let imported = one_event(&store, record.id, 0).await;
-    assert_eq!((imported.event_type.as_str(), imported.channel.as_str()), ("com.qlik.v1.tenant.imported", "cli"));
+    assert_eq!(
+        (imported.event_type.as_str(), imported.channel.as_str()),
+        ("com.qlik.v1.tenant.imported", "cli")
+    );
     assert_eq!(imported.data["outcome"], "created");
 
     let author = ann();
     let cases: Vec<(Change, &str, Option<(&str, &str)>)> = vec![
         (assign("Steward", user("bob")), "com.qlik.v1.user.updated", Some(("user", "bob"))),
         (assign("Steward", group("sales")), "com.qlik.v1.group.updated", Some(("group", "sales"))),
-        (assign("Steward", RoleTarget::Everyone), "com.qlik.v1.group.updated", Some(("group", "Everyone"))),
+        (
+            assign("Steward", RoleTarget::Everyone),
+            "com.qlik.v1.group.updated",
+            Some(("group", "Everyone")),
+        ),
         (unassign("Steward", user("bob")), "com.qlik.v1.user.updated", Some(("user", "bob"))),
         (join("carl", "finance"), "com.qlik.v1.user.updated", Some(("user", "carl"))),
         (leave("ann", "sales"), "com.qlik.v1.user.updated", Some(("user", "ann"))),
-        (Change::SetSetting { setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole, value: true }, "com.qlik.v1.tenant.settings.updated", None),
         (
-            Change::SetUserDefault { permission: Permission::parse("in-app-content-download").unwrap(), value: PermissionValue::Allowed },
+            Change::SetSetting {
+                setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole,
+                value: true,
+            },
+            "com.qlik.v1.tenant.settings.updated",
+            None,
+        ),
+        (
+            Change::SetUserDefault {
+                permission: Permission::parse("in-app-content-download").unwrap(),
+                value: PermissionValue::Allowed,
+            },
             "com.qlik.v1.role.updated",
             Some(("role", "UserDefault")),
         ),
-        (Change::RecordLogin { user: "ann".into() }, "com.qlik.v1.user.updated", Some(("user", "ann"))),
+        (
+            Change::RecordLogin { user: "ann".into() },
+            "com.qlik.v1.user.updated",
+            Some(("user", "ann")),
+        ),
     ];
     let mut n = 1;
     for (change, event_type, resource) in &cases {
-        let revision = store.apply(record.id, change, &author).await.unwrap_or_else(|e| panic!("{change:?}: {e}"));
+        let revision = store
+            .apply(record.id, change, &author)
+            .await
+            .unwrap_or_else(|e| panic!("{change:?}: {e}"));
         let event = one_event(&store, record.id, n).await;
         n += 1;
         assert_eq!(event.event_type, *event_type, "{change:?}");
@@ -67,12 +97,24 @@ pub async fn each_write_leaves_exactly_one_event(h: &impl Harness) {
     }
 
     let key = store
-        .create_api_key(&NewApiKey { tenant: record.id, user_id: "bob".into(), hash: [3; 32], description: "ci".into(), expires_at: None }, &author)
+        .create_api_key(
+            &NewApiKey {
+                tenant: record.id,
+                user_id: "bob".into(),
+                hash: [3; 32],
+                description: "ci".into(),
+                expires_at: None,
+            },
+            &author,
+        )
         .await
         .unwrap();
     let created = one_event(&store, record.id, n).await;
     assert_eq!(created.event_type, "com.qlik.v1.api-key.created");
-    assert_eq!(created.resource.as_ref().map(|r| (r.id.clone(), r.owner.clone())), Some((key.id.to_string(), Some("bob".into()))));
+    assert_eq!(
+        created.resource.as_ref().map(|r| (r.id.clone(), r.owner.clone())),
+        Some((key.id.to_string(), Some("bob".into())))
+    );
     n += 1;
     store.revoke_api_key(record.id, key.id, &author).await.unwrap();
     assert_eq!(one_event(&store, record.id, n).await.event_type, "com.qlik.v1.api-key.revoked");
@@ -81,25 +123,51 @@ pub async fn each_write_leaves_exactly_one_event(h: &impl Harness) {
     assert_eq!(events(&store, record.id).await.len(), n, "revoking a revoked key changes nothing");
 
     store
-        .create_client_secret(&NewClientSecret { tenant: record.id, client_id: "reporting".into(), hash: [4; 32], bot_user: "admin".into() }, &author)
+        .create_client_secret(
+            &NewClientSecret {
+                tenant: record.id,
+                client_id: "reporting".into(),
+                hash: [4; 32],
+                bot_user: "admin".into(),
+            },
+            &author,
+        )
         .await
         .unwrap();
     let secret = one_event(&store, record.id, n).await;
-    assert_eq!((secret.event_type.as_str(), secret.action.as_str()), ("com.qlik.v1.oauth-client.updated", "create-client-secret"));
+    assert_eq!(
+        (secret.event_type.as_str(), secret.action.as_str()),
+        ("com.qlik.v1.oauth-client.updated", "create-client-secret")
+    );
     assert!(!secret.body_text().contains("hash"), "no secret material in events");
     n += 1;
 
-    let settings = AuditSettings { policy: DecisionLogPolicy { mode: DecisionLogMode::Denies, sample_per_million: 500_000 }, retention_days: Some(90) };
+    let settings = AuditSettings {
+        policy: DecisionLogPolicy {
+            mode: DecisionLogMode::Denies,
+            sample_per_million: 500_000,
+        },
+        retention_days: Some(90),
+    };
     store.set_audit_settings(record.id, &settings, &author).await.unwrap();
     assert_eq!(one_event(&store, record.id, n).await.data["audit"]["mode"], "denies");
     n += 1;
 
-    let replaced = store.import_tenant(&tenant(DEMO), ImportMode::Replace, &Author::operator()).await.unwrap();
+    let replaced = store
+        .import_tenant(&tenant(DEMO), ImportMode::Replace, &Author::operator())
+        .await
+        .unwrap();
     assert_eq!(replaced.outcome, ImportOutcome::Replaced);
     let reimported = one_event(&store, record.id, n).await;
-    assert_eq!((reimported.data["outcome"].as_str(), reimported.channel.as_str()), (Some("replaced"), "operator"));
+    assert_eq!(
+        (reimported.data["outcome"].as_str(), reimported.channel.as_str()),
+        (Some("replaced"), "operator")
+    );
     n += 1;
-    store.import_tenant(&tenant(DEMO), ImportMode::KeepExisting, &Author::cli()).await.unwrap();
+    store
+        .import_tenant(&tenant(DEMO), ImportMode::KeepExisting, &Author::cli())
+        .await
+        .unwrap();
     assert_eq!(events(&store, record.id).await.len(), n, "a kept import writes nothing");
 
     assert_eq!(store.audit_chain(record.id).await.unwrap().verify(), Ok(n as u64));
@@ -130,7 +198,13 @@ pub async fn refused_writes_leave_no_event(h: &impl Harness) {
 }
 
 fn app(id: &str, space: &str) -> Content {
-    Content { id: id.into(), name: id.into(), kind: ContentKind::App, space: Some(space.into()), owner: "ann".into() }
+    Content {
+        id: id.into(),
+        name: id.into(),
+        kind: ContentKind::App,
+        space: Some(space.into()),
+        owner: "ann".into(),
+    }
 }
 
 pub async fn commit_changes_writes_the_touched_rows_and_refuses_a_stale_base(h: &impl Harness) {
@@ -139,26 +213,70 @@ pub async fn commit_changes_writes_the_touched_rows_and_refuses_a_stale_base(h: 
     let record = import(&store, &before).await;
     let mut after = before.clone();
     let changes = [
-        Change::CreateContent { item: app("new-app", "finance-team") },
+        Change::CreateContent {
+            item: app("new-app", "finance-team"),
+        },
         Change::DeleteUser { id: "dana".into() },
-        Change::ReplaceGroupRoles { name: "sales".into(), roles: vec!["Steward".into()] },
+        Change::ReplaceGroupRoles {
+            name: "sales".into(),
+            roles: vec!["Steward".into()],
+        },
     ];
     let mut touched = Touched::default();
     for applied in after.apply_all(&changes).expect("the model takes them") {
         touched.merge(applied.touched);
     }
     let drafts = [
-        EventDraft::change(EventType::UserDeleted, &ann(), "user:manage", Some(ResourceRef { kind: "user".into(), id: "dana".into(), space: None, owner: None }), json!({})),
-        EventDraft::change(EventType::GroupUpdated, &ann(), "group:manage", Some(ResourceRef { kind: "group".into(), id: "sales".into(), space: None, owner: None }), json!({ "roles": ["Steward"] })),
+        EventDraft::change(
+            EventType::UserDeleted,
+            &ann(),
+            "user:manage",
+            Some(ResourceRef {
+                kind: "user".into(),
+                id: "dana".into(),
+                space: None,
+                owner: None,
+            }),
+            json!({}),
+        ),
+        EventDraft::change(
+            EventType::GroupUpdated,
+            &ann(),
+            "group:manage",
+            Some(ResourceRef {
+                kind: "group".into(),
+                id: "sales".into(),
+                space: None,
+                owner: None,
+            }),
+            json!({ "roles": ["Steward"] }),
+        ),
     ];
     let author = ann();
-    let write = ChangeSet { base_revision: 1, after: &after, changes: &changes, touched: &touched, events: &drafts, author: &author };
+    let write = ChangeSet {
+        base_revision: 1,
+        after: &after,
+        changes: &changes,
+        touched: &touched,
+        events: &drafts,
+        author: &author,
+    };
     assert_eq!(store.commit_changes(record.id, write).await.unwrap(), 2);
     assert_eq!(loaded(&store, record.id).await, (after.clone(), 2));
     let all = events(&store, record.id).await;
-    assert_eq!(all.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(), ["com.qlik.v1.tenant.imported", "com.qlik.v1.user.deleted", "com.qlik.v1.group.updated"]);
+    assert_eq!(
+        all.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(),
+        ["com.qlik.v1.tenant.imported", "com.qlik.v1.user.deleted", "com.qlik.v1.group.updated"]
+    );
 
-    let write = ChangeSet { base_revision: 1, after: &before, changes: &changes, touched: &touched, events: &drafts, author: &author };
+    let write = ChangeSet {
+        base_revision: 1,
+        after: &before,
+        changes: &changes,
+        touched: &touched,
+        events: &drafts,
+        author: &author,
+    };
     let error = store.commit_changes(record.id, write).await.unwrap_err();
     assert!(matches!(error, StoreError::Conflict(_)), "{error}");
     assert_eq!(loaded(&store, record.id).await, (after, 2), "a stale commit writes nothing");
@@ -168,7 +286,12 @@ pub async fn commit_changes_writes_the_touched_rows_and_refuses_a_stale_base(h: 
 /// A tenant with five events (an import and four changes); returns its key.
 async fn five_events(store: &std::sync::Arc<dyn Store>) -> TenantId {
     let record = import(store, &tenant(DEMO)).await;
-    for change in [join("carl", "finance"), leave("carl", "finance"), join("carl", "finance"), leave("carl", "finance")] {
+    for change in [
+        join("carl", "finance"),
+        leave("carl", "finance"),
+        join("carl", "finance"),
+        leave("carl", "finance"),
+    ] {
         store.apply(record.id, &change, &ann()).await.unwrap();
     }
     record.id
@@ -181,18 +304,34 @@ pub async fn tampering_is_found_by_verify(h: &impl Harness) {
     let t = id.0;
 
     // A changed field.
-    h.execute(&format!("UPDATE audit_events SET body_json = REPLACE(body_json, '\"admin\"', '\"eve\"') WHERE tenant_id = {t} AND seq = 3")).await;
+    h.execute(&format!(
+        "UPDATE audit_events SET body_json = REPLACE(body_json, '\"admin\"', '\"eve\"') WHERE tenant_id = {t} AND seq = 3"
+    ))
+    .await;
     assert_eq!(store.audit_chain(id).await.unwrap().verify(), Err(ChainBreak::Altered { seq: 3 }));
-    h.execute(&format!("UPDATE audit_events SET body_json = REPLACE(body_json, '\"eve\"', '\"admin\"') WHERE tenant_id = {t} AND seq = 3")).await;
+    h.execute(&format!(
+        "UPDATE audit_events SET body_json = REPLACE(body_json, '\"eve\"', '\"admin\"') WHERE tenant_id = {t} AND seq = 3"
+    ))
+    .await;
     assert_eq!(store.audit_chain(id).await.unwrap().verify(), Ok(5));
 
     // A changed field with its hash recomputed breaks the next link.
     let (sealed, _) = store.audit_event(id, 2).await.unwrap().unwrap();
     let forged = sealed.body_json.replace("\"carl\"", "\"bob\"");
     let forged_hash = portcullis_audit::chain::hash_of(&sealed.prev_hash, &forged);
-    h.execute(&format!("UPDATE audit_events SET body_json = '{forged}', hash = '{forged_hash}' WHERE tenant_id = {t} AND seq = 2")).await;
-    assert_eq!(store.audit_chain(id).await.unwrap().verify(), Err(ChainBreak::Gap { seq: 3, expected_prev: 2 }));
-    h.execute(&format!("UPDATE audit_events SET body_json = '{}', hash = '{}' WHERE tenant_id = {t} AND seq = 2", sealed.body_json, sealed.hash)).await;
+    h.execute(&format!(
+        "UPDATE audit_events SET body_json = '{forged}', hash = '{forged_hash}' WHERE tenant_id = {t} AND seq = 2"
+    ))
+    .await;
+    assert_eq!(
+        store.audit_chain(id).await.unwrap().verify(),
+        Err(ChainBreak::Gap { seq: 3, expected_prev: 2 })
+    );
+    h.execute(&format!(
+        "UPDATE audit_events SET body_json = '{}', hash = '{}' WHERE tenant_id = {t} AND seq = 2",
+        sealed.body_json, sealed.hash
+    ))
+    .await;
 
     // Reordered events.
     h.execute(&format!(
@@ -212,11 +351,20 @@ pub async fn tampering_is_found_by_verify(h: &impl Harness) {
 
     // A deleted row in the middle, at the start, and at the end.
     h.execute(&format!("DELETE FROM audit_events WHERE tenant_id = {t} AND seq = 5")).await;
-    assert_eq!(store.audit_chain(id).await.unwrap().verify(), Err(ChainBreak::Truncated { last: 4, head: 5 }));
+    assert_eq!(
+        store.audit_chain(id).await.unwrap().verify(),
+        Err(ChainBreak::Truncated { last: 4, head: 5 })
+    );
     h.execute(&format!("DELETE FROM audit_events WHERE tenant_id = {t} AND seq = 3")).await;
-    assert!(matches!(store.audit_chain(id).await.unwrap().verify(), Err(ChainBreak::Gap { seq: 4, .. })));
+    assert!(matches!(
+        store.audit_chain(id).await.unwrap().verify(),
+        Err(ChainBreak::Gap { seq: 4, .. })
+    ));
     h.execute(&format!("DELETE FROM audit_events WHERE tenant_id = {t} AND seq = 1")).await;
-    assert!(matches!(store.audit_chain(id).await.unwrap().verify(), Err(ChainBreak::Gap { seq: 2, .. })));
+    assert!(matches!(
+        store.audit_chain(id).await.unwrap().verify(),
+        Err(ChainBreak::Gap { seq: 2, .. })
+    ));
 }
 
 fn decision(user: &str, action: &str, space: &str, allowed: bool, time: &str) -> EventDraft {
@@ -224,7 +372,12 @@ fn decision(user: &str, action: &str, space: &str, allowed: bool, time: &str) ->
         event_type: EventType::for_decision(action),
         author: Author::user(user, "api-key"),
         action: action.into(),
-        resource: Some(ResourceRef { kind: "app".into(), id: format!("app-in-{space}"), space: Some(space.into()), owner: Some("ann".into()) }),
+        resource: Some(ResourceRef {
+            kind: "app".into(),
+            id: format!("app-in-{space}"),
+            space: Some(space.into()),
+            owner: Some("ann".into()),
+        }),
         decision: Some(if allowed { "allow" } else { "deny" }.into()),
         explanation: Some(json!({ "sentences": ["because"] })),
         data: json!({}),
@@ -244,18 +397,79 @@ pub async fn queries_filter_and_page(h: &impl Harness) {
     assert_eq!(store.append_events(record.id, &drafts).await.unwrap(), [2, 3, 4, 5]);
     let seqs = |q: AuditQuery| {
         let store = store.clone();
-        async move { store.audit_events(record.id, &q).await.unwrap().into_iter().map(|(s, _)| s.seq).collect::<Vec<_>>() }
+        async move {
+            store
+                .audit_events(record.id, &q)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(s, _)| s.seq)
+                .collect::<Vec<_>>()
+        }
     };
-    assert_eq!(seqs(AuditQuery { event_types: vec!["com.qlik.v1.app.exported".into()], ..Default::default() }).await, [2, 5]);
-    assert_eq!(seqs(AuditQuery { user: Some("ann".into()), ..Default::default() }).await, [2, 4]);
-    assert_eq!(seqs(AuditQuery { space: Some("finance-team".into()), ..Default::default() }).await, [2, 3]);
-    let week = AuditQuery { since: Some("2026-01-02T00:00:00Z".into()), until: Some("2026-01-04T00:00:00Z".into()), ..Default::default() };
+    assert_eq!(
+        seqs(AuditQuery {
+            event_types: vec!["com.qlik.v1.app.exported".into()],
+            ..Default::default()
+        })
+        .await,
+        [2, 5]
+    );
+    assert_eq!(
+        seqs(AuditQuery {
+            user: Some("ann".into()),
+            ..Default::default()
+        })
+        .await,
+        [2, 4]
+    );
+    assert_eq!(
+        seqs(AuditQuery {
+            space: Some("finance-team".into()),
+            ..Default::default()
+        })
+        .await,
+        [2, 3]
+    );
+    let week = AuditQuery {
+        since: Some("2026-01-02T00:00:00Z".into()),
+        until: Some("2026-01-04T00:00:00Z".into()),
+        ..Default::default()
+    };
     assert_eq!(seqs(week).await, [3, 4]);
-    assert_eq!(seqs(AuditQuery { newest_first: true, limit: 2, ..Default::default() }).await, [5, 4]);
-    assert_eq!(seqs(AuditQuery { newest_first: true, limit: 2, before_seq: Some(4), ..Default::default() }).await, [3, 2]);
-    assert_eq!(seqs(AuditQuery { after_seq: Some(3), limit: 1, ..Default::default() }).await, [4]);
+    assert_eq!(
+        seqs(AuditQuery {
+            newest_first: true,
+            limit: 2,
+            ..Default::default()
+        })
+        .await,
+        [5, 4]
+    );
+    assert_eq!(
+        seqs(AuditQuery {
+            newest_first: true,
+            limit: 2,
+            before_seq: Some(4),
+            ..Default::default()
+        })
+        .await,
+        [3, 2]
+    );
+    assert_eq!(
+        seqs(AuditQuery {
+            after_seq: Some(3),
+            limit: 1,
+            ..Default::default()
+        })
+        .await,
+        [4]
+    );
     let (_, denied) = store.audit_event(record.id, 3).await.unwrap().unwrap();
-    assert_eq!((denied.decision.as_deref(), denied.explanation.clone()), (Some("deny"), Some(json!({ "sentences": ["because"] }))));
+    assert_eq!(
+        (denied.decision.as_deref(), denied.explanation.clone()),
+        (Some("deny"), Some(json!({ "sentences": ["because"] })))
+    );
     assert!(store.audit_event(record.id, 99).await.unwrap().is_none());
     assert_eq!(store.audit_chain(record.id).await.unwrap().verify(), Ok(5));
 }
@@ -270,16 +484,26 @@ pub async fn archiving_moves_the_anchor_and_verify_continues(h: &impl Harness) {
         decision("bob", "app:export", "finance-team", true, "2020-01-02T10:00:00.000Z"),
     ];
     store.append_events(record.id, &drafts).await.unwrap();
-    assert!(store.expired_audit_events(record.id, "2021-01-01T00:00:00Z").await.unwrap().is_empty(), "the import is recent");
+    assert!(
+        store.expired_audit_events(record.id, "2021-01-01T00:00:00Z").await.unwrap().is_empty(),
+        "the import is recent"
+    );
     let expired = store.expired_audit_events(record.id, "2999-01-01T00:00:00Z").await.unwrap();
     assert_eq!(expired.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
     let last = &expired[1];
-    assert!(matches!(store.archive_audit_events(record.id, 2, "not-its-hash").await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        store.archive_audit_events(record.id, 2, "not-its-hash").await,
+        Err(StoreError::Conflict(_))
+    ));
     assert_eq!(store.archive_audit_events(record.id, last.seq, &last.hash).await.unwrap(), 2);
     let chain = store.audit_chain(record.id).await.unwrap();
     assert_eq!((chain.archived_seq, chain.events.len()), (2, 1));
     assert_eq!(chain.verify(), Ok(1));
-    assert_eq!(portcullis_audit::verify(&expired[..2], portcullis_audit::GENESIS), Ok(2), "the archive verifies on its own");
+    assert_eq!(
+        portcullis_audit::verify(&expired[..2], portcullis_audit::GENESIS),
+        Ok(2),
+        "the archive verifies on its own"
+    );
     store.apply(record.id, &join("carl", "finance"), &ann()).await.unwrap();
     let chain = store.audit_chain(record.id).await.unwrap();
     assert_eq!(chain.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4]);
@@ -290,7 +514,13 @@ pub async fn audit_settings_round_trip(h: &impl Harness) {
     let store = h.open().await;
     let record = import(&store, &tenant(DEMO)).await;
     assert_eq!(store.audit_settings(record.id).await.unwrap(), AuditSettings::default());
-    let settings = AuditSettings { policy: DecisionLogPolicy { mode: DecisionLogMode::All, sample_per_million: 1000 }, retention_days: None };
+    let settings = AuditSettings {
+        policy: DecisionLogPolicy {
+            mode: DecisionLogMode::All,
+            sample_per_million: 1000,
+        },
+        retention_days: None,
+    };
     store.set_audit_settings(record.id, &settings, &ann()).await.unwrap();
     assert_eq!(store.audit_settings(record.id).await.unwrap(), settings);
     let store = h.open().await;

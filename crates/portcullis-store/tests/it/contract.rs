@@ -68,7 +68,10 @@ fn named(text: &str, name: &str) -> Tenant {
 }
 
 pub(crate) async fn import(store: &Arc<dyn Store>, tenant: &Tenant) -> TenantRecord {
-    let imported = store.import_tenant(tenant, ImportMode::KeepExisting, &Author::cli()).await.expect("import");
+    let imported = store
+        .import_tenant(tenant, ImportMode::KeepExisting, &Author::cli())
+        .await
+        .expect("import");
     assert_eq!(imported.outcome, ImportOutcome::Created);
     imported.tenant
 }
@@ -97,7 +100,13 @@ pub async fn import_keeps_an_existing_tenant_unless_replace(h: &impl Harness) {
     let second = named(RICH, "t");
     let record = import(&store, &first).await;
     let kept = store.import_tenant(&second, ImportMode::KeepExisting, &Author::cli()).await.unwrap();
-    assert_eq!(kept, Imported { tenant: record.clone(), outcome: ImportOutcome::Kept });
+    assert_eq!(
+        kept,
+        Imported {
+            tenant: record.clone(),
+            outcome: ImportOutcome::Kept
+        }
+    );
     assert_eq!(loaded(&store, record.id).await, (first, 1));
     let replaced = store.import_tenant(&second, ImportMode::Replace, &Author::cli()).await.unwrap();
     assert_eq!(replaced.outcome, ImportOutcome::Replaced);
@@ -137,19 +146,31 @@ pub(crate) fn group(name: &str) -> RoleTarget {
 }
 
 pub(crate) fn assign(role: &str, target: RoleTarget) -> Change {
-    Change::AssignRole { role: role.to_owned(), target }
+    Change::AssignRole {
+        role: role.to_owned(),
+        target,
+    }
 }
 
 pub(crate) fn unassign(role: &str, target: RoleTarget) -> Change {
-    Change::UnassignRole { role: role.to_owned(), target }
+    Change::UnassignRole {
+        role: role.to_owned(),
+        target,
+    }
 }
 
 pub(crate) fn join(user: &str, group: &str) -> Change {
-    Change::JoinGroup { user: user.to_owned(), group: group.to_owned() }
+    Change::JoinGroup {
+        user: user.to_owned(),
+        group: group.to_owned(),
+    }
 }
 
 pub(crate) fn leave(user: &str, group: &str) -> Change {
-    Change::LeaveGroup { user: user.to_owned(), group: group.to_owned() }
+    Change::LeaveGroup {
+        user: user.to_owned(),
+        group: group.to_owned(),
+    }
 }
 
 pub async fn changes_follow_the_model_and_bump_the_revision(h: &impl Harness) {
@@ -166,14 +187,35 @@ pub async fn changes_follow_the_model_and_bump_the_revision(h: &impl Harness) {
         unassign("TenantAdmin", user("admin")),
         join("carl", "finance"),
         leave("ann", "sales"),
-        Change::SetSetting { setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole, value: true },
-        Change::SetSetting { setting: TenantSetting::AutoAssignCreateSharedSpacesRoleToProfessionals, value: false },
+        Change::SetSetting {
+            setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole,
+            value: true,
+        },
+        Change::SetSetting {
+            setting: TenantSetting::AutoAssignCreateSharedSpacesRoleToProfessionals,
+            value: false,
+        },
         // Every tenant boolean is kept, Qlik's deprecated one included.
-        Change::SetSetting { setting: TenantSetting::EnableAnalyticCreation, value: true },
-        Change::SetSetting { setting: TenantSetting::AutoAssignPrivateAnalyticsContentCreatorRoleToProfessionals, value: true },
-        Change::SetSetting { setting: TenantSetting::CapacityUserTypesUnified, value: true },
-        Change::SetUserDefault { permission: Permission::parse("in-app-content-download").unwrap(), value: PermissionValue::Allowed },
-        Change::SetUserDefault { permission: Permission::parse("manage-api-keys").unwrap(), value: PermissionValue::NotAllowed },
+        Change::SetSetting {
+            setting: TenantSetting::EnableAnalyticCreation,
+            value: true,
+        },
+        Change::SetSetting {
+            setting: TenantSetting::AutoAssignPrivateAnalyticsContentCreatorRoleToProfessionals,
+            value: true,
+        },
+        Change::SetSetting {
+            setting: TenantSetting::CapacityUserTypesUnified,
+            value: true,
+        },
+        Change::SetUserDefault {
+            permission: Permission::parse("in-app-content-download").unwrap(),
+            value: PermissionValue::Allowed,
+        },
+        Change::SetUserDefault {
+            permission: Permission::parse("manage-api-keys").unwrap(),
+            value: PermissionValue::NotAllowed,
+        },
         assign("TenantAdmin", user("admin")),
         // Changes that change nothing succeed (README): a role not held on that path (ann holds
         // no Exporters, finance no Steward, Everyone no Developer), leaving a group twice.
@@ -186,7 +228,10 @@ pub async fn changes_follow_the_model_and_bump_the_revision(h: &impl Harness) {
     let mut expected_revision = 1;
     for change in &changes {
         let changed = apply_to_model(&mut model, change).unwrap_or_else(|e| panic!("the model refuses {change:?}: {e}"));
-        let revision = store.apply(record.id, change, &Author::cli()).await.unwrap_or_else(|e| panic!("the store refuses {change:?}: {e}"));
+        let revision = store
+            .apply(record.id, change, &Author::cli())
+            .await
+            .unwrap_or_else(|e| panic!("the store refuses {change:?}: {e}"));
         // A step that changes nothing writes nothing: no new revision.
         expected_revision += u64::from(changed);
         assert_eq!(revision, expected_revision, "{change:?}");
@@ -212,7 +257,10 @@ pub async fn refused_changes_write_nothing(h: &impl Harness) {
         join("nobody", "finance"),
         leave("nobody", "finance"),
         leave("ann", "nogroup"),
-        Change::SetUserDefault { permission: Permission::parse("evaluate-decisions-for-others").unwrap(), value: PermissionValue::Allowed },
+        Change::SetUserDefault {
+            permission: Permission::parse("evaluate-decisions-for-others").unwrap(),
+            value: PermissionValue::Allowed,
+        },
         Change::RecordLogin { user: "nobody".to_owned() },
     ];
     for change in &refused {
@@ -223,7 +271,10 @@ pub async fn refused_changes_write_nothing(h: &impl Harness) {
         }
     }
     assert_eq!(loaded(&store, record.id).await, (model, 1));
-    let missing = store.apply(TenantId(record.id.0 + 1000), &join("ann", "sales"), &Author::cli()).await.unwrap_err();
+    let missing = store
+        .apply(TenantId(record.id.0 + 1000), &join("ann", "sales"), &Author::cli())
+        .await
+        .unwrap_err();
     assert!(matches!(missing, StoreError::NotFound(_)), "{missing:?}");
 }
 
@@ -235,7 +286,10 @@ pub async fn record_login_stores_toggle_roles(h: &impl Harness) {
         Change::RecordLogin { user: "ann".to_owned() },
         Change::RecordLogin { user: "ann".to_owned() },
         Change::RecordLogin { user: "carl".to_owned() },
-        Change::SetSetting { setting: TenantSetting::AutoAssignDataServicesContributorRoleToProfessionals, value: true },
+        Change::SetSetting {
+            setting: TenantSetting::AutoAssignDataServicesContributorRoleToProfessionals,
+            value: true,
+        },
         Change::RecordLogin { user: "ann".to_owned() },
         assign("SharedSpaceCreator", user("ann")),
         // dana is a disabled Professional: her login records no toggle role.
@@ -260,11 +314,23 @@ pub async fn tenants_are_isolated(h: &impl Harness) {
     store.apply(a.id, &assign("Steward", user("bob")), &Author::cli()).await.unwrap();
     assert_eq!(loaded(&store, b.id).await, (b_model, 1));
     let key = store
-        .create_api_key(&NewApiKey { tenant: a.id, user_id: "bob".into(), hash: [7; 32], description: "a's".into(), expires_at: None }, &Author::cli())
+        .create_api_key(
+            &NewApiKey {
+                tenant: a.id,
+                user_id: "bob".into(),
+                hash: [7; 32],
+                description: "a's".into(),
+                expires_at: None,
+            },
+            &Author::cli(),
+        )
         .await
         .unwrap();
     assert!(store.api_keys(b.id, None).await.unwrap().is_empty());
-    assert!(matches!(store.revoke_api_key(b.id, key.id, &Author::cli()).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.revoke_api_key(b.id, key.id, &Author::cli()).await,
+        Err(StoreError::NotFound(_))
+    ));
     assert_eq!(store.api_key_by_hash(&[7; 32]).await.unwrap().map(|k| k.revoked_at), Some(None));
     store.delete_tenant(b.id).await.unwrap();
     assert_eq!(loaded(&store, a.id).await.1, 2);
@@ -282,7 +348,10 @@ pub async fn api_keys_are_stored_hashed_and_revocable(h: &impl Harness) {
         expires_at,
     };
     let first = store.create_api_key(&new("ann", 1, None), &Author::cli()).await.unwrap();
-    let second = store.create_api_key(&new("bob", 2, Some(first.created_at + 60)), &Author::cli()).await.unwrap();
+    let second = store
+        .create_api_key(&new("bob", 2, Some(first.created_at + 60)), &Author::cli())
+        .await
+        .unwrap();
     assert_ne!(first.id, second.id);
     let duplicate = store.create_api_key(&new("bob", 2, None), &Author::cli()).await.unwrap_err();
     assert!(matches!(duplicate, StoreError::Conflict(_)), "{duplicate:?}");
@@ -297,7 +366,10 @@ pub async fn api_keys_are_stored_hashed_and_revocable(h: &impl Harness) {
     let revoked = store.api_key_by_hash(&[1; 32]).await.unwrap().unwrap();
     assert!(revoked.revoked_at.is_some());
     assert!(!revoked.is_usable(revoked.created_at));
-    assert!(matches!(store.revoke_api_key(record.id, 9999, &Author::cli()).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.revoke_api_key(record.id, 9999, &Author::cli()).await,
+        Err(StoreError::NotFound(_))
+    ));
     assert_eq!(store.revision(record.id).await.unwrap(), 1, "credentials do not move the revision");
 }
 
@@ -305,7 +377,15 @@ pub async fn oauth_secrets_and_tokens_round_trip(h: &impl Harness) {
     let store = h.open().await;
     let record = import(&store, &tenant(DEMO)).await;
     let secret = store
-        .create_client_secret(&NewClientSecret { tenant: record.id, client_id: "reporting".into(), hash: [9; 32], bot_user: "admin".into() }, &Author::cli())
+        .create_client_secret(
+            &NewClientSecret {
+                tenant: record.id,
+                client_id: "reporting".into(),
+                hash: [9; 32],
+                bot_user: "admin".into(),
+            },
+            &Author::cli(),
+        )
         .await
         .unwrap();
     assert_eq!(store.client_secret_by_hash(&[9; 32]).await.unwrap(), Some(secret));
@@ -322,7 +402,13 @@ pub async fn oauth_secrets_and_tokens_round_trip(h: &impl Harness) {
     let found = store.oauth_token_by_hash(&[5; 32]).await.unwrap().unwrap();
     assert_eq!(
         found,
-        OauthTokenRecord { tenant: record.id, client_id: token.client_id, user_id: token.user_id, scopes: token.scopes, expires_at: 1_000 }
+        OauthTokenRecord {
+            tenant: record.id,
+            client_id: token.client_id,
+            user_id: token.user_id,
+            scopes: token.scopes,
+            expires_at: 1_000
+        }
     );
 }
 
@@ -330,13 +416,25 @@ pub async fn delete_tenant_removes_everything(h: &impl Harness) {
     let store = h.open().await;
     let record = import(&store, &tenant(DEMO)).await;
     store
-        .create_api_key(&NewApiKey { tenant: record.id, user_id: "ann".into(), hash: [1; 32], description: String::new(), expires_at: None }, &Author::cli())
+        .create_api_key(
+            &NewApiKey {
+                tenant: record.id,
+                user_id: "ann".into(),
+                hash: [1; 32],
+                description: String::new(),
+                expires_at: None,
+            },
+            &Author::cli(),
+        )
         .await
         .unwrap();
     store.apply(record.id, &join("carl", "finance"), &Author::cli()).await.unwrap();
     store.delete_tenant(record.id).await.unwrap();
     assert_eq!(store.tenant_by_name("demo").await.unwrap(), None);
-    assert!(store.changes_since(record.id, 0).await.unwrap().is_empty(), "the change log goes with the tenant");
+    assert!(
+        store.changes_since(record.id, 0).await.unwrap().is_empty(),
+        "the change log goes with the tenant"
+    );
     assert_eq!(store.api_key_by_hash(&[1; 32]).await.unwrap(), None);
     assert!(matches!(store.load_tenant(record.id).await, Err(StoreError::NotFound(_))));
     assert!(matches!(store.delete_tenant(record.id).await, Err(StoreError::NotFound(_))));
@@ -379,7 +477,9 @@ pub async fn concurrent_writes_each_get_their_own_revision(h: &impl Harness) {
     let mut tasks = Vec::new();
     for n in 0..16 {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move { store.apply(record.id, &join(&format!("extra{n}"), "sales"), &Author::cli()).await }));
+        tasks.push(tokio::spawn(async move {
+            store.apply(record.id, &join(&format!("extra{n}"), "sales"), &Author::cli()).await
+        }));
     }
     let mut revisions = BTreeSet::new();
     for task in tasks {
@@ -400,7 +500,10 @@ pub async fn committed_changes_store_touched_rows_and_log_each_change(h: &impl H
     let changes = vec![
         join("carl", "finance"),
         assign("Steward", group("sales")),
-        Change::SetSetting { setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole, value: true },
+        Change::SetSetting {
+            setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole,
+            value: true,
+        },
         Change::DeleteUser { id: "carl".to_owned() },
     ];
     let applied = live.apply_all(&changes).expect("the model takes them");
@@ -409,19 +512,39 @@ pub async fn committed_changes_store_touched_rows_and_log_each_change(h: &impl H
         touched.merge(a.touched.clone());
     }
     let author = Author::cli();
-    let write = ChangeSet { base_revision: 1, after: &live, changes: &changes, touched: &touched, events: &[], author: &author };
+    let write = ChangeSet {
+        base_revision: 1,
+        after: &live,
+        changes: &changes,
+        touched: &touched,
+        events: &[],
+        author: &author,
+    };
     assert_eq!(store.commit_changes(record.id, write).await.unwrap(), 2);
     assert_eq!(loaded(&store, record.id).await, (live.clone(), 2));
-    let logged: Vec<Change> = store.changes_since(record.id, 1).await.unwrap().into_iter().map(|(revision, change)| {
-        assert_eq!(revision, 2);
-        change
-    }).collect();
+    let logged: Vec<Change> = store
+        .changes_since(record.id, 1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(revision, change)| {
+            assert_eq!(revision, 2);
+            change
+        })
+        .collect();
     assert_eq!(logged, changes);
     assert!(store.changes_since(record.id, 2).await.unwrap().is_empty());
     // A write computed on revision 1 after revision 2 is stored: refused, nothing written.
     let mut stale = live.clone();
     let applied = stale.apply(&leave("ann", "sales")).unwrap();
-    let write = ChangeSet { base_revision: 1, after: &stale, changes: &[leave("ann", "sales")], touched: &applied.touched, events: &[], author: &author };
+    let write = ChangeSet {
+        base_revision: 1,
+        after: &stale,
+        changes: &[leave("ann", "sales")],
+        touched: &applied.touched,
+        events: &[],
+        author: &author,
+    };
     assert!(matches!(store.commit_changes(record.id, write).await, Err(StoreError::Conflict(_))));
     assert_eq!(loaded(&store, record.id).await, (live, 2));
 }

@@ -27,7 +27,9 @@ pub struct SqliteHarness {
 
 impl SqliteHarness {
     pub fn new() -> Self {
-        SqliteHarness { dir: tempfile::tempdir().expect("a temporary directory") }
+        SqliteHarness {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
     }
 }
 
@@ -40,7 +42,11 @@ impl Harness for SqliteHarness {
     async fn execute(&self, sql: &str) {
         let url = format!("sqlite://{}", self.dir.path().join("test.db").display());
         // A one-connection pool: a pool is an executor that can be held across awaits.
-        let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&url).await.expect("a SQLite connection");
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .expect("a SQLite connection");
         sqlx::raw_sql(sql).execute(&pool).await.unwrap_or_else(|e| panic!("`{sql}`: {e}"));
         pool.close().await;
     }
@@ -72,7 +78,10 @@ impl PgHarness {
             Ok(Err(error)) => return skip(test, &error.to_string()),
             Err(_) => return skip(test, "no answer within 3 s"),
         };
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         let short: String = test.chars().take(30).collect();
         let schema = format!("pc_{short}_{}_{nanos}", std::process::id());
         sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
@@ -87,7 +96,9 @@ impl PgHarness {
     /// Removes the test's schema.
     pub async fn drop_schema(&self) {
         if let Ok(mut connection) = PgConnection::connect_with(&self.options).await {
-            let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).execute(&mut connection).await;
+            let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
+                .execute(&mut connection)
+                .await;
             let _ = connection.close().await;
         }
     }
@@ -108,7 +119,11 @@ impl Harness for PgHarness {
     }
 
     async fn execute(&self, sql: &str) {
-        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(self.options.clone()).await.expect("a PostgreSQL connection");
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(self.options.clone())
+            .await
+            .expect("a PostgreSQL connection");
         sqlx::raw_sql(sql).execute(&pool).await.unwrap_or_else(|e| panic!("`{sql}`: {e}"));
         pool.close().await;
     }
