@@ -16,7 +16,11 @@ fuzz_target!(|text: &str| {
         Ok(tenant) => {
             assert!(checked.is_ok());
             for user in &tenant.users {
-                assert!(user.groups.iter().all(|g| tenant.group(g).is_some()), "user `{}` names an unknown group", user.id);
+                assert!(
+                    user.groups.iter().all(|g| tenant.group(g).is_some()),
+                    "user `{}` names an unknown group",
+                    user.id
+                );
             }
         }
         Err(error) => {
