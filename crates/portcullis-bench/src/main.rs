@@ -99,6 +99,8 @@ enum Command {
     Load(load::LoadArgs),
     /// Times loading, snapshot building and writes at two tenant sizes; prints the ratio.
     Scale(scale::ScaleArgs),
+    /// Times a server start from an existing store, step by step.
+    Startup(scale::StartupArgs),
 }
 
 fn generate(shape: &Shape, tenant_path: Option<&PathBuf>, requests_path: Option<&PathBuf>, n: usize, mix: Mix, bias: Bias) -> Result<()> {
@@ -175,6 +177,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Load(args) => load::run(&args),
         Command::Scale(args) => scale::run(&args),
+        Command::Startup(args) => scale::startup(&args),
     }
 }
 

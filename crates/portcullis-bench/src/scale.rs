@@ -34,6 +34,10 @@ pub struct ScaleArgs {
     /// Writes (and logins) timed per size.
     #[arg(long, default_value_t = 500)]
     pub writes: usize,
+    /// Also time importing and starting from a PostgreSQL store at this URL (its `portcullis`
+    /// tables are used; the benchmark's tenant is deleted afterwards).
+    #[arg(long)]
+    pub postgres: Option<String>,
 }
 
 /// One size's figures.
@@ -44,7 +48,9 @@ struct Row {
     load_file: Duration,
     build_snapshot: Duration,
     import: Duration,
+    load_rows: Duration,
     startup: Duration,
+    postgres: Option<(Duration, Duration)>,
     write_p50: Duration,
     write_p99: Duration,
     login_p50: Duration,
@@ -52,7 +58,18 @@ struct Row {
     users_page_p50: Duration,
 }
 
-fn measure(users: usize, seed: u64, n_writes: usize, runtime: &tokio::runtime::Runtime) -> Result<Row> {
+/// Imports the tenant into the store at `url` and times the import and a server start from it.
+async fn import_and_start(url: &str, tenant: &portcullis_model::Tenant) -> Result<(Duration, Duration, Arc<dyn portcullis_store::Store>, AppState)> {
+    let store = portcullis_store::open(url).await?;
+    let start = Instant::now();
+    store.import_tenant(tenant, ImportMode::Replace, &Author::cli()).await?;
+    let import = start.elapsed();
+    let start = Instant::now();
+    let state = AppState::new(Arc::clone(&store), ServerConfig::default()).await?;
+    Ok((import, start.elapsed(), store, state))
+}
+
+fn measure(users: usize, seed: u64, n_writes: usize, postgres: Option<&str>, runtime: &tokio::runtime::Runtime) -> Result<Row> {
     let tenant = workload::generate(&Shape::scaled(users, seed));
     let mut text = Vec::new();
     write_tenant(&tenant, &mut text).context("writing the tenant file")?;
@@ -72,14 +89,21 @@ fn measure(users: usize, seed: u64, n_writes: usize, runtime: &tokio::runtime::R
     let dir = std::env::temp_dir().join(format!("portcullis-scale-{}-{users}", std::process::id()));
     std::fs::create_dir_all(&dir).context("a temporary folder")?;
     let url = format!("sqlite://{}", dir.join("scale.db").display());
+    let postgres = match postgres {
+        Some(url) => Some(runtime.block_on(async {
+            let (import, startup, store, state) = import_and_start(url, &loaded).await?;
+            let live = state.tenant_by_name(&loaded.name).await?.context("the tenant is live")?;
+            store.delete_tenant(live.id).await?;
+            anyhow::Ok((import, startup))
+        })?),
+        None => None,
+    };
     let result = runtime.block_on(async {
-        let store = portcullis_store::open(&url).await?;
+        let (import, startup, store, state) = import_and_start(&url, &loaded).await?;
+        let id = state.tenant_by_name(&loaded.name).await?.context("the tenant is live")?.id;
         let start = Instant::now();
-        store.import_tenant(&loaded, ImportMode::Replace, &Author::cli()).await?;
-        let import = start.elapsed();
-        let start = Instant::now();
-        let state = AppState::new(Arc::clone(&store), ServerConfig::default()).await?;
-        let startup = start.elapsed();
+        store.load_tenant(id).await?;
+        let load_rows = start.elapsed();
         let live = state.tenant_by_name(&loaded.name).await?.context("the tenant is live")?;
         let author = Author::cli();
         // A user joins a group they are not in, then leaves it again: every write changes one
@@ -157,10 +181,10 @@ fn measure(users: usize, seed: u64, n_writes: usize, runtime: &tokio::runtime::R
         };
         let me = timed("/api/v1/users/me").await?;
         let page = timed("/api/v1/users?limit=100").await?;
-        anyhow::Ok((import, startup, writes, logins, me, page))
+        anyhow::Ok((import, load_rows, startup, writes, logins, me, page))
     });
     let _ = std::fs::remove_dir_all(&dir);
-    let (import, startup, mut writes, mut logins, mut me, mut page) = result?;
+    let (import, load_rows, startup, mut writes, mut logins, mut me, mut page) = result?;
     writes.sort();
     logins.sort();
     me.sort();
@@ -172,7 +196,9 @@ fn measure(users: usize, seed: u64, n_writes: usize, runtime: &tokio::runtime::R
         load_file,
         build_snapshot,
         import,
+        load_rows,
         startup,
+        postgres,
         write_p50: at(&writes, 0.5),
         write_p99: at(&writes, 0.99),
         login_p50: at(&logins, 0.5),
@@ -194,17 +220,18 @@ pub fn run(args: &ScaleArgs) -> Result<()> {
     let mut rows = Vec::new();
     for &users in &args.users {
         eprintln!("measuring {users} users ...");
-        rows.push(measure(users, args.seed, args.writes, &runtime)?);
+        rows.push(measure(users, args.seed, args.writes, args.postgres.as_deref(), &runtime)?);
     }
     println!(
-        "| users | items | load + validate file | build snapshot | import (SQLite) | start from store | write p50 | write p99 | login p50 | users/me p50 | users?limit=100 p50 |"
+        "| users | items | load + validate file | build snapshot | import (SQLite) | rows → model (SQLite) | start from store (SQLite) | write p50 | write p99 | login p50 | users/me p50 | users?limit=100 p50 |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let cells = |r: &Row| {
         [
             r.load_file,
             r.build_snapshot,
             r.import,
+            r.load_rows,
             r.startup,
             r.write_p50,
             r.write_p99,
@@ -227,5 +254,74 @@ pub fn run(args: &ScaleArgs) -> Result<()> {
             .collect();
         println!("| ratio {}k → {}k | | {} |", small.users / 1000, large.users / 1000, ratios.join(" | "));
     }
+    if rows.iter().any(|r| r.postgres.is_some()) {
+        println!();
+        println!("| users | items | import (PostgreSQL) | start from store (PostgreSQL) |");
+        println!("|---:|---:|---:|---:|");
+        for row in &rows {
+            if let Some((import, startup)) = row.postgres {
+                println!("| {} | {} | {} | {} |", row.users, row.items, ms(import), ms(startup));
+            }
+        }
+    }
     Ok(())
+}
+
+/// What `startup` measures.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StartupArgs {
+    /// The store (`sqlite://PATH` or `postgres://…`); a generated tenant is imported when it has none.
+    #[arg(long)]
+    pub url: String,
+    /// Users of the generated tenant (items are ten per user).
+    #[arg(long, default_value_t = 100_000)]
+    pub users: usize,
+    /// The workload's seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Times each step is repeated.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+}
+
+/// CPU time this process has used (user + system), where the platform says (Linux).
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Starting from an existing store, step by step: rows → model, and a whole server start
+/// (model and view). Wall and CPU time, so a busy machine can still be read.
+pub fn startup(args: &StartupArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("a tokio runtime")?;
+    runtime.block_on(async {
+        let store = portcullis_store::open(&args.url).await?;
+        if store.tenants().await?.is_empty() {
+            eprintln!("importing a generated tenant of {} users ...", args.users);
+            let tenant = workload::generate(&Shape::scaled(args.users, args.seed));
+            store.import_tenant(&tenant, ImportMode::Replace, &Author::cli()).await?;
+        }
+        let id = store.tenants().await?.first().context("a tenant")?.id;
+        let timed = |label: &'static str, wall: Duration, cpu: Option<Duration>| {
+            let cpu = cpu.map(ms).unwrap_or_else(|| "?".into());
+            println!("{label}: {} wall, {cpu} CPU", ms(wall));
+        };
+        for _ in 0..args.repeat {
+            let (cpu, start) = (cpu_time(), Instant::now());
+            let (tenant, _) = store.load_tenant(id).await?;
+            timed("rows → model", start.elapsed(), cpu_time().zip(cpu).map(|(b, a)| b - a));
+            drop(tenant);
+            let (cpu, start) = (cpu_time(), Instant::now());
+            let state = AppState::new(Arc::clone(&store), ServerConfig::default()).await?;
+            timed("server start (model + view)", start.elapsed(), cpu_time().zip(cpu).map(|(b, a)| b - a));
+            drop(state);
+        }
+        anyhow::Ok(())
+    })
 }

@@ -416,7 +416,6 @@ impl Snapshot {
             users: with_capacity(tenant.users.len()),
             groups: with_capacity(tenant.groups.len()),
             spaces: with_capacity(tenant.spaces.len()),
-            content: with_capacity(tenant.content.len()),
         };
         let mut groups = Vec::with_capacity(tenant.groups.len());
         for group in &tenant.groups {
@@ -434,28 +433,11 @@ impl Snapshot {
         }
         snapshot.groups = groups.into_iter().collect();
 
-        let mut users = Vec::with_capacity(tenant.users.len());
-        let mut members: Vec<Vec<UserIdx>> = vec![Vec::new(); snapshot.groups.len()];
-        let mut holders: FxHashMap<Arc<str>, Vec<UserIdx>> = FxHashMap::default();
-        for user in &tenant.users {
-            let idx = UserIdx(users.len() as u32);
-            let info = snapshot.user_info(&ids, user, None);
-            for &group in info.rights.groups.iter() {
-                members[group.0 as usize].push(idx);
-            }
-            for name in direct_role_names(&info.rights) {
-                holders.entry(name.clone()).or_default().push(idx);
-            }
-            ids.users.entry(info.id.clone()).or_insert(idx);
-            users.push(info);
+        // Users' ids first: spaces and content resolve owners, members and shares through them
+        // while the users' rights are computed beside.
+        for (idx, user) in tenant.users.iter().enumerate() {
+            ids.users.entry(Arc::from(user.id.as_str())).or_insert(UserIdx(idx as u32));
         }
-        for (slot, group_members) in members.into_iter().enumerate() {
-            if let Some(group) = snapshot.groups.get_mut(slot) {
-                group.members = group_members.into_iter().collect();
-            }
-        }
-        snapshot.derived.direct_holders = holders.into_iter().map(|(name, users)| (name, users.into_iter().collect())).collect();
-
         let mut spaces = Vec::with_capacity(tenant.spaces.len());
         for space in &tenant.spaces {
             let Some(info) = space_info(&ids, space) else { continue };
@@ -464,25 +446,22 @@ impl Snapshot {
         }
         snapshot.spaces = spaces.into_iter().collect();
 
-        let mut content = Vec::with_capacity(tenant.content.len());
-        for item in &tenant.content {
-            let Some(info) = content_info(&ids, item) else { continue };
-            ids.content.entry(info.id.clone()).or_insert(ContentIdx(content.len() as u32));
-            content.push(info);
-        }
-        for use_ in &tenant.uses {
-            if let (Some(consumer), Some(source)) = (ids.content(&use_.consumer), ids.content(&use_.source)) {
-                content[consumer.0 as usize].sources.push(source);
+        // The two large halves on two threads: the users' rights here, the content with its
+        // links (and its id map) beside.
+        let ((mut users, members, holders, user_by_id), (content, content_by_id)) = std::thread::scope(|scope| {
+            let content = scope.spawn(|| build_content(&ids, tenant));
+            let users = snapshot.build_users(&ids, tenant);
+            let content = content.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (users, content)
+        });
+        snapshot.user_by_id = user_by_id;
+        snapshot.content_by_id = content_by_id;
+        for (slot, group_members) in members.into_iter().enumerate() {
+            if let Some(group) = snapshot.groups.get_mut(slot) {
+                group.members = group_members.into_iter().collect();
             }
         }
-        for share in &tenant.shares {
-            let Some(item) = ids.content(&share.resource) else { continue };
-            add_share(&ids, &mut content[item.0 as usize], share);
-        }
-        for item in &mut content {
-            item.user_shares = sorted(std::mem::take(&mut item.user_shares));
-            item.group_shares = sorted(std::mem::take(&mut item.group_shares));
-        }
+        snapshot.derived.direct_holders = holders.into_iter().map(|(name, users)| (name, users.into_iter().collect())).collect();
         snapshot.content_hot = content.iter().map(ContentHot::of).collect();
 
         // Basic promotion counts, then the entitlements they decide.
@@ -519,11 +498,30 @@ impl Snapshot {
             });
         }
         snapshot.clients = clients.into_iter().collect();
-        snapshot.user_by_id = ids.users.into_iter().collect();
         snapshot.group_by_name = ids.groups.into_iter().collect();
         snapshot.space_by_id = ids.spaces.into_iter().collect();
-        snapshot.content_by_id = ids.content.into_iter().collect();
         snapshot
+    }
+
+    /// The users half of [`Snapshot::build`]: every user's rights (entitlement not yet
+    /// promoted), each group's members, each role's direct holders, and the id map.
+    fn build_users(&self, ids: &BuildIds, tenant: &Tenant) -> BuiltUsers {
+        let mut users = Vec::with_capacity(tenant.users.len());
+        let mut members: Vec<Vec<UserIdx>> = vec![Vec::new(); self.groups.len()];
+        let mut holders: FxHashMap<Arc<str>, Vec<UserIdx>> = FxHashMap::default();
+        for user in &tenant.users {
+            let idx = UserIdx(users.len() as u32);
+            let info = self.user_info(ids, user, None);
+            for &group in info.rights.groups.iter() {
+                members[group.0 as usize].push(idx);
+            }
+            for name in direct_role_names(&info.rights) {
+                holders.entry(name.clone()).or_default().push(idx);
+            }
+            users.push(info);
+        }
+        let by_id = ids.users.iter().map(|(id, idx)| (id.clone(), *idx)).collect();
+        (users, members, holders, by_id)
     }
 
     /// A user's info with rights from this snapshot's roles and groups; the entitlement is the
@@ -1126,12 +1124,40 @@ fn add_share(ids: &impl Ids, item: &mut ContentInfo, share: &Share) {
     }
 }
 
+/// What [`Snapshot::build_users`] gives back.
+type BuiltUsers = (Vec<UserInfo>, Vec<Vec<UserIdx>>, FxHashMap<Arc<str>, Vec<UserIdx>>, IdMap<UserIdx>);
+
+/// The content half of [`Snapshot::build`]: every item with its sources and sorted shares, and
+/// the id map.
+fn build_content(ids: &BuildIds, tenant: &Tenant) -> (Vec<ContentInfo>, IdMap<ContentIdx>) {
+    let mut by_id = with_capacity(tenant.content.len());
+    let mut content = Vec::with_capacity(tenant.content.len());
+    for item in &tenant.content {
+        let Some(info) = content_info(ids, item) else { continue };
+        by_id.entry(info.id.clone()).or_insert(ContentIdx(content.len() as u32));
+        content.push(info);
+    }
+    for use_ in &tenant.uses {
+        if let (Some(consumer), Some(source)) = (by_id.get(use_.consumer.as_str()), by_id.get(use_.source.as_str())) {
+            content[consumer.0 as usize].sources.push(*source);
+        }
+    }
+    for share in &tenant.shares {
+        let Some(item) = by_id.get(share.resource.as_str()) else { continue };
+        add_share(ids, &mut content[item.0 as usize], share);
+    }
+    for item in &mut content {
+        item.user_shares = sorted(std::mem::take(&mut item.user_shares));
+        item.group_shares = sorted(std::mem::take(&mut item.group_shares));
+    }
+    (content, by_id.into_iter().collect())
+}
+
 /// Id → index resolution: the snapshot's persistent maps, or plain hash maps while building.
 trait Ids {
     fn user(&self, id: &str) -> Option<UserIdx>;
     fn group(&self, name: &str) -> Option<GroupIdx>;
     fn space(&self, id: &str) -> Option<SpaceIdx>;
-    fn content(&self, id: &str) -> Option<ContentIdx>;
 }
 
 impl Ids for Snapshot {
@@ -1144,9 +1170,6 @@ impl Ids for Snapshot {
     fn space(&self, id: &str) -> Option<SpaceIdx> {
         self.space_idx(id)
     }
-    fn content(&self, id: &str) -> Option<ContentIdx> {
-        self.content_idx(id)
-    }
 }
 
 fn with_capacity<V>(n: usize) -> FxHashMap<Arc<str>, V> {
@@ -1157,7 +1180,6 @@ struct BuildIds {
     users: FxHashMap<Arc<str>, UserIdx>,
     groups: FxHashMap<Arc<str>, GroupIdx>,
     spaces: FxHashMap<Arc<str>, SpaceIdx>,
-    content: FxHashMap<Arc<str>, ContentIdx>,
 }
 
 impl Ids for BuildIds {
@@ -1169,9 +1191,6 @@ impl Ids for BuildIds {
     }
     fn space(&self, id: &str) -> Option<SpaceIdx> {
         self.spaces.get(id).copied()
-    }
-    fn content(&self, id: &str) -> Option<ContentIdx> {
-        self.content.get(id).copied()
     }
 }
 

@@ -10,6 +10,7 @@
 mod audit;
 mod change;
 mod err;
+mod load;
 mod record;
 mod sql;
 

@@ -77,15 +77,8 @@ pub(crate) fn parse_word<T>(what: &str, word: &str, parse: fn(&str) -> Option<T>
 /// `$begin_read` is the statement that makes a transaction one consistent read.
 macro_rules! define_sql_store {
     ($db:ty, $begin_read:expr) => {
-        use std::collections::BTreeMap;
-
-        use portcullis_model::tenant::{
-            CustomRole, DirectRole, Group, OauthClient, Share, Space, SpaceMember, Tenant, Use, User,
-        };
-        use portcullis_model::{
-            Content, ContentKind, Entitlement, Permission, PermissionValue, ProviderType, SpaceRoleSet,
-            SpaceType, Subscription, TenantSetting, UserStatus,
-        };
+        use portcullis_model::tenant::{CustomRole, Group, OauthClient, Share, Space, Tenant, Use, User};
+        use portcullis_model::{Content, Subscription};
         use sqlx::{Pool, QueryBuilder, Transaction};
 
         use $crate::audit::{AuditChain, AuditSettings, Author, EventDraft};
@@ -400,94 +393,37 @@ macro_rules! define_sql_store {
         }
 
         pub(crate) async fn load_tenant(pool: &Pool<$db>, tenant_id: TenantId) -> Result<(Tenant, u64), StoreError> {
+            use sqlx::Row as _;
+            use $crate::load::{Assembler, HEAD, Row, TABLES};
+
+            /// A fetched row, read through the assembler's column interface.
+            struct Fetched(<$db as sqlx::Database>::Row);
+            impl Row for Fetched {
+                fn text(&self, i: usize) -> Result<Option<&str>, StoreError> {
+                    self.0.try_get(i).map_err(from_sqlx)
+                }
+                fn int(&self, i: usize) -> Result<i64, StoreError> {
+                    self.0.try_get(i).map_err(from_sqlx)
+                }
+            }
+
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             if let Some(statement) = $begin_read {
                 sqlx::query(statement).execute(&mut *tx).await.map_err(from_sqlx)?;
             }
             let id = tenant_id.0;
-            let head: Option<(String, String, i64)> = sqlx::query_as("SELECT name, subscription, revision FROM tenants WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(from_sqlx)?;
-            let Some((name, subscription, revision)) = head else {
+            let head = sqlx::query(HEAD).bind(id).fetch_optional(&mut *tx).await.map_err(from_sqlx)?;
+            let Some(head) = head else {
                 return Err(StoreError::NotFound(format!("tenant {tenant_id}")));
             };
-            let mut tenant = Tenant::new(name);
-            tenant.subscription = parse_word("subscription", &subscription, Subscription::parse)?;
-
-            macro_rules! rows {
-                ($ty:ty, $sql:literal) => {{
-                    let rows: Vec<$ty> = sqlx::query_as($sql).bind(id).fetch_all(&mut *tx).await.map_err(from_sqlx)?;
-                    rows
-                }};
-            }
-
-            for (name, value) in rows!((String, i64), "SELECT name, value FROM settings WHERE tenant_id = $1 ORDER BY seq") {
-                tenant.settings.insert(parse_word("tenant setting", &name, TenantSetting::parse)?, value != 0);
-            }
-            for (key, value) in rows!((String, String), "SELECT permission, value FROM user_default WHERE tenant_id = $1 ORDER BY seq") {
-                tenant.user_default.insert(parse_word("permission", &key, Permission::parse)?, parse_word("permission value", &value, PermissionValue::parse)?);
-            }
-            for (name, description) in rows!((String, String), "SELECT name, description FROM custom_roles WHERE tenant_id = $1 ORDER BY seq") {
-                tenant.custom_roles.upsert(CustomRole { name, description, permissions: BTreeMap::new() });
-            }
-            for (role, key, value) in rows!((String, String, String), "SELECT role, permission, value FROM role_permissions WHERE tenant_id = $1 ORDER BY seq") {
-                let custom = tenant.custom_roles.get_mut(&role).ok_or_else(|| StoreError::Corrupt(format!("permission of unknown role `{role}`")))?;
-                custom.permissions.insert(parse_word("permission", &key, Permission::parse)?, parse_role_setting(&value)?);
-            }
-            for (name, provider) in rows!((String, String), "SELECT name, provider_type FROM tenant_groups WHERE tenant_id = $1 ORDER BY seq") {
-                let provider_type = parse_word("provider type", &provider, ProviderType::parse)?;
-                tenant.groups.upsert(Group { name, provider_type, roles: Vec::new() });
-            }
-            for (group, role) in rows!((String, String), "SELECT group_name, role FROM group_roles WHERE tenant_id = $1 ORDER BY seq") {
-                tenant.groups.get_mut(&group).ok_or_else(|| StoreError::Corrupt(format!("role of unknown group `{group}`")))?.roles.push(role);
-            }
-            for (role,) in rows!((String,), "SELECT role FROM everyone_roles WHERE tenant_id = $1 ORDER BY seq") {
-                tenant.everyone_roles.push(role);
-            }
-            for (uid, name, email, entitlement, status) in rows!((String, String, Option<String>, String, String), "SELECT id, name, email, entitlement, status FROM users WHERE tenant_id = $1 ORDER BY seq") {
-                tenant.users.upsert(User {
-                    id: uid,
-                    name,
-                    email,
-                    entitlement: parse_word("entitlement", &entitlement, Entitlement::parse)?,
-                    status: parse_word("user status", &status, UserStatus::parse)?,
-                    roles: Vec::new(),
-                    groups: Vec::new(),
-                });
-            }
-            for (user, role, origin) in rows!((String, String, String), "SELECT user_id, role, origin FROM user_roles WHERE tenant_id = $1 ORDER BY seq") {
-                tenant.users.get_mut(&user).ok_or_else(|| StoreError::Corrupt(format!("role of unknown user `{user}`")))?.roles.push(DirectRole { role, origin: parse_origin(&origin)? });
-            }
-            for (user, group) in rows!((String, String), "SELECT user_id, group_name FROM user_groups WHERE tenant_id = $1 ORDER BY seq") {
-                tenant.users.get_mut(&user).ok_or_else(|| StoreError::Corrupt(format!("group of unknown user `{user}`")))?.groups.push(group);
-            }
-            for (cid, name) in rows!((String, String), "SELECT id, name FROM oauth_clients WHERE tenant_id = $1 ORDER BY seq") {
-                tenant.oauth_clients.upsert(OauthClient { id: cid, name, scopes: Vec::new() });
-            }
-            for (client, scope) in rows!((String, String), "SELECT client_id, scope FROM oauth_client_scopes WHERE tenant_id = $1 ORDER BY seq") {
-                tenant.oauth_clients.get_mut(&client).ok_or_else(|| StoreError::Corrupt(format!("scope of unknown client `{client}`")))?.scopes.push(scope);
-            }
-            for (sid, name, space_type, owner) in rows!((String, String, String, String), "SELECT id, name, space_type, owner FROM spaces WHERE tenant_id = $1 ORDER BY seq") {
-                let space_type = parse_word("space type", &space_type, SpaceType::parse)?;
-                tenant.spaces.upsert(Space { id: sid, name, space_type, owner, members: Vec::new() });
-            }
-            for (space, kind, assignee, roles) in rows!((String, String, String, i64), "SELECT space_id, assignee_kind, assignee, roles FROM space_members WHERE tenant_id = $1 ORDER BY seq") {
-                tenant.spaces.get_mut(&space).ok_or_else(|| StoreError::Corrupt(format!("member of unknown space `{space}`")))?.members.push(SpaceMember { assignee: parse_assignee(&kind, assignee)?, roles: SpaceRoleSet(roles as u16) });
-            }
-            for (cid, name, kind, space, owner) in rows!((String, String, String, Option<String>, String), "SELECT id, name, kind, space_id, owner FROM content WHERE tenant_id = $1 ORDER BY seq") {
-                let kind = parse_word("content type", &kind, ContentKind::parse)?;
-                tenant.content.upsert(Content { id: cid, name, kind, space, owner });
-            }
-            for (consumer, source) in rows!((String, String), "SELECT consumer, source FROM uses WHERE tenant_id = $1 ORDER BY seq") {
-                tenant.uses.push(Use { consumer, source });
-            }
-            for (resource, kind, assignee, roles) in rows!((String, String, String, i64), "SELECT resource, assignee_kind, assignee, roles FROM shares WHERE tenant_id = $1 ORDER BY seq") {
-                tenant.shares.push(Share { resource, assignee: parse_assignee(&kind, assignee)?, roles: SpaceRoleSet(roles as u16) });
+            let mut tenant = Assembler::new(&Fetched(head))?;
+            for table in TABLES {
+                for row in sqlx::query(table.query()).bind(id).fetch_all(&mut *tx).await.map_err(from_sqlx)? {
+                    tenant.add(table, &Fetched(row))?;
+                }
             }
             tx.commit().await.map_err(from_sqlx)?;
-            Ok((tenant, revision as u64))
+            Ok(tenant.finish())
         }
 
         /// Applies one change with the model's rules on the stored tenant: a convenience for

@@ -39,6 +39,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "change log",
         sql: include_str!("../../migrations/postgres/0003_change_log.sql"),
     },
+    Migration {
+        version: 4,
+        name: "load order",
+        sql: include_str!("../../migrations/postgres/0004_load_order.sql"),
+    },
 ];
 
 /// The advisory lock key held while migrating ("pcls" in ASCII).

@@ -18,6 +18,8 @@ use crate::sql::Migration;
 use crate::{Backend, Store};
 use portcullis_audit::{AuditQuery, EventBody, SealedEvent};
 
+mod bulk;
+
 mod sql {
     crate::sql::define_sql_store!(sqlx::Sqlite, None::<&str>);
 }
@@ -39,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "change log",
         sql: include_str!("../../migrations/sqlite/0003_change_log.sql"),
     },
+    Migration {
+        version: 4,
+        name: "load order",
+        sql: include_str!("../../migrations/sqlite/0004_load_order.sql"),
+    },
 ];
 
 /// The SQLite store.
@@ -46,6 +53,8 @@ const MIGRATIONS: &[Migration] = &[
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The database file (`None`: in memory), which whole-tenant reads open on their own.
+    file: Option<std::path::PathBuf>,
 }
 
 impl SqliteStore {
@@ -80,11 +89,12 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(4)
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await
                 .map_err(from_sqlx)?
         };
-        Ok(SqliteStore { writer, reader })
+        let file = (!in_memory).then(|| options.get_filename().to_owned());
+        Ok(SqliteStore { writer, reader, file })
     }
 }
 
@@ -111,7 +121,10 @@ impl Store for SqliteStore {
     }
 
     async fn load_tenant(&self, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
-        sql::load_tenant(&self.reader, tenant).await
+        match &self.file {
+            Some(file) => bulk::load_tenant(file, tenant).await,
+            None => sql::load_tenant(&self.reader, tenant).await,
+        }
     }
 
     async fn delete_tenant(&self, tenant: TenantId) -> Result<(), StoreError> {

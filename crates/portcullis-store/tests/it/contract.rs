@@ -445,6 +445,29 @@ pub async fn delete_tenant_removes_everything(h: &impl Harness) {
     assert_eq!(store.apply(again.id, &join("carl", "finance"), &Author::cli()).await.unwrap(), 2);
 }
 
+pub async fn a_damaged_row_is_reported_not_loaded(h: &impl Harness) {
+    let store = h.open().await;
+    let id = import(&store, &tenant(DEMO)).await.id.0;
+    // A membership of a user who is not there.
+    h.execute(&format!(
+        "INSERT INTO user_groups (tenant_id, user_id, group_name) VALUES ({id}, 'ghost', 'finance')"
+    ))
+    .await;
+    match store.load_tenant(TenantId(id)).await {
+        Err(StoreError::Corrupt(message)) => assert!(message.contains("unknown user `ghost`"), "{message}"),
+        other => panic!("an orphan membership loaded: {other:?}"),
+    }
+    h.execute(&format!("DELETE FROM user_groups WHERE user_id = 'ghost' AND tenant_id = {id}"))
+        .await;
+    assert_eq!(loaded(&store, TenantId(id)).await, (tenant(DEMO), 1));
+    // A word the model does not know.
+    h.execute(&format!("UPDATE users SET entitlement = 'Gold' WHERE tenant_id = {id}")).await;
+    match store.load_tenant(TenantId(id)).await {
+        Err(StoreError::Corrupt(message)) => assert!(message.contains("unknown entitlement `Gold`"), "{message}"),
+        other => panic!("an unknown entitlement loaded: {other:?}"),
+    }
+}
+
 pub async fn data_survives_reopening(h: &impl Harness) {
     let mut model = tenant(RICH);
     let id = {

@@ -1,0 +1,288 @@
+//! Reading a tenant's rows back into the model, written once for every way of fetching rows.
+//!
+//! A load is one read transaction that runs [`TABLES`]' queries in order (parents before their
+//! children, each in write order) and hands each row to [`Assembler`]; how rows are fetched is
+//! the backend's business (sqlx rows for PostgreSQL, SQLite's own row API for the embedded
+//! store, where sqlx's per-row hand-off between threads cost more than the rest of a start).
+//! The assembler is where stored words become model values and a row pointing at a missing
+//! parent becomes [`StoreError::Corrupt`].
+
+use std::collections::BTreeMap;
+
+use portcullis_model::tenant::{CustomRole, DirectRole, Group, OauthClient, Share, Space, SpaceMember, Tenant, Use, User};
+use portcullis_model::{
+    Content, ContentKind, Entitlement, Permission, PermissionValue, ProviderType, SpaceRoleSet, SpaceType, Subscription, TenantSetting, UserStatus,
+};
+
+use crate::err::StoreError;
+use crate::sql::{parse_assignee, parse_origin, parse_role_setting, parse_word};
+
+/// The tenant's head row: name, subscription, revision.
+pub(crate) const HEAD: &str = "SELECT name, subscription, revision FROM tenants WHERE id = $1";
+
+/// One model table as it is read: the query (bound to the tenant id as `$1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Table {
+    Settings,
+    UserDefault,
+    CustomRoles,
+    RolePermissions,
+    Groups,
+    GroupRoles,
+    EveryoneRoles,
+    Users,
+    UserRoles,
+    UserGroups,
+    Clients,
+    ClientScopes,
+    Spaces,
+    SpaceMembers,
+    Content,
+    Uses,
+    Shares,
+}
+
+/// Every model table, parents before children: [`ACCESS_TABLES`] then [`CONTENT_TABLES`].
+pub(crate) const TABLES: [Table; 17] = [
+    Table::Settings,
+    Table::UserDefault,
+    Table::CustomRoles,
+    Table::RolePermissions,
+    Table::Groups,
+    Table::GroupRoles,
+    Table::EveryoneRoles,
+    Table::Users,
+    Table::UserRoles,
+    Table::UserGroups,
+    Table::Clients,
+    Table::ClientScopes,
+    Table::Spaces,
+    Table::SpaceMembers,
+    Table::Content,
+    Table::Uses,
+    Table::Shares,
+];
+
+/// The tables of who is who (settings, roles, groups, users, clients, spaces): one half of a
+/// parallel read, assembled on their own.
+pub(crate) const ACCESS_TABLES: &[Table] = TABLES.split_at(14).0;
+
+/// The tables of content and its links (the larger half, a million rows at 100k users).
+pub(crate) const CONTENT_TABLES: &[Table] = TABLES.split_at(14).1;
+
+impl Table {
+    /// The query reading this table's rows of one tenant, in the order they were written
+    /// (the `(tenant_id, seq)` indexes make that a walk, not a sort).
+    pub(crate) fn query(self) -> &'static str {
+        match self {
+            Table::Settings => "SELECT name, value FROM settings WHERE tenant_id = $1 ORDER BY seq",
+            Table::UserDefault => "SELECT permission, value FROM user_default WHERE tenant_id = $1 ORDER BY seq",
+            Table::CustomRoles => "SELECT name, description FROM custom_roles WHERE tenant_id = $1 ORDER BY seq",
+            Table::RolePermissions => "SELECT role, permission, value FROM role_permissions WHERE tenant_id = $1 ORDER BY seq",
+            Table::Groups => "SELECT name, provider_type FROM tenant_groups WHERE tenant_id = $1 ORDER BY seq",
+            Table::GroupRoles => "SELECT group_name, role FROM group_roles WHERE tenant_id = $1 ORDER BY seq",
+            Table::EveryoneRoles => "SELECT role FROM everyone_roles WHERE tenant_id = $1 ORDER BY seq",
+            Table::Users => "SELECT id, name, email, entitlement, status FROM users WHERE tenant_id = $1 ORDER BY seq",
+            Table::UserRoles => "SELECT user_id, role, origin FROM user_roles WHERE tenant_id = $1 ORDER BY seq",
+            Table::UserGroups => "SELECT user_id, group_name FROM user_groups WHERE tenant_id = $1 ORDER BY seq",
+            Table::Clients => "SELECT id, name FROM oauth_clients WHERE tenant_id = $1 ORDER BY seq",
+            Table::ClientScopes => "SELECT client_id, scope FROM oauth_client_scopes WHERE tenant_id = $1 ORDER BY seq",
+            Table::Spaces => "SELECT id, name, space_type, owner FROM spaces WHERE tenant_id = $1 ORDER BY seq",
+            Table::SpaceMembers => "SELECT space_id, assignee_kind, assignee, roles FROM space_members WHERE tenant_id = $1 ORDER BY seq",
+            Table::Content => "SELECT id, name, kind, space_id, owner FROM content WHERE tenant_id = $1 ORDER BY seq",
+            Table::Uses => "SELECT consumer, source FROM uses WHERE tenant_id = $1 ORDER BY seq",
+            Table::Shares => "SELECT resource, assignee_kind, assignee, roles FROM shares WHERE tenant_id = $1 ORDER BY seq",
+        }
+    }
+}
+
+/// One stored row, column by column: a backend's row type exposes its columns through this.
+pub(crate) trait Row {
+    /// Column `i` as text (`None` when NULL).
+    fn text(&self, i: usize) -> Result<Option<&str>, StoreError>;
+    /// Column `i` as an integer.
+    fn int(&self, i: usize) -> Result<i64, StoreError>;
+
+    /// Column `i` as text that may not be NULL.
+    fn word(&self, i: usize) -> Result<&str, StoreError> {
+        self.text(i)?.ok_or_else(|| StoreError::Corrupt(format!("column {i} is NULL")))
+    }
+    /// Column `i` as an owned string that may not be NULL.
+    fn string(&self, i: usize) -> Result<String, StoreError> {
+        self.word(i).map(str::to_owned)
+    }
+}
+
+/// Builds a [`Tenant`] from its head and its tables' rows.
+pub(crate) struct Assembler {
+    tenant: Tenant,
+    revision: u64,
+}
+
+impl Assembler {
+    /// Starts from the head row (name, subscription, revision).
+    pub(crate) fn new(head: &impl Row) -> Result<Assembler, StoreError> {
+        let mut tenant = Tenant::new(head.string(0)?);
+        tenant.subscription = parse_word("subscription", head.word(1)?, Subscription::parse)?;
+        Ok(Assembler {
+            tenant,
+            revision: head.int(2)? as u64,
+        })
+    }
+
+    /// The tenant and the revision it was read at.
+    pub(crate) fn finish(self) -> (Tenant, u64) {
+        (self.tenant, self.revision)
+    }
+
+    /// The revision the head row was read at.
+    pub(crate) fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// Takes the rows of [`CONTENT_TABLES`] from an assembler that read them (at the same revision).
+    pub(crate) fn absorb_content(&mut self, other: Assembler) {
+        self.tenant.content = other.tenant.content;
+        self.tenant.uses = other.tenant.uses;
+        self.tenant.shares = other.tenant.shares;
+    }
+
+    /// Adds one row of `table`.
+    pub(crate) fn add(&mut self, table: Table, row: &impl Row) -> Result<(), StoreError> {
+        let tenant = &mut self.tenant;
+        match table {
+            Table::Settings => {
+                tenant
+                    .settings
+                    .insert(parse_word("tenant setting", row.word(0)?, TenantSetting::parse)?, row.int(1)? != 0);
+            }
+            Table::UserDefault => {
+                let permission = parse_word("permission", row.word(0)?, Permission::parse)?;
+                tenant
+                    .user_default
+                    .insert(permission, parse_word("permission value", row.word(1)?, PermissionValue::parse)?);
+            }
+            Table::CustomRoles => {
+                tenant.custom_roles.upsert(CustomRole {
+                    name: row.string(0)?,
+                    description: row.string(1)?,
+                    permissions: BTreeMap::new(),
+                });
+            }
+            Table::RolePermissions => {
+                let role = row.word(0)?;
+                let custom = tenant.custom_roles.get_mut(role).ok_or_else(|| orphan("permission", "role", role))?;
+                custom.permissions.insert(
+                    parse_word("permission", row.word(1)?, Permission::parse)?,
+                    parse_role_setting(row.word(2)?)?,
+                );
+            }
+            Table::Groups => {
+                tenant.groups.upsert(Group {
+                    name: row.string(0)?,
+                    provider_type: parse_word("provider type", row.word(1)?, ProviderType::parse)?,
+                    roles: Vec::new(),
+                });
+            }
+            Table::GroupRoles => {
+                let group = row.word(0)?;
+                tenant
+                    .groups
+                    .get_mut(group)
+                    .ok_or_else(|| orphan("role", "group", group))?
+                    .roles
+                    .push(row.string(1)?);
+            }
+            Table::EveryoneRoles => tenant.everyone_roles.push(row.string(0)?),
+            Table::Users => {
+                tenant.users.upsert(User {
+                    id: row.string(0)?,
+                    name: row.string(1)?,
+                    email: row.text(2)?.map(str::to_owned),
+                    entitlement: parse_word("entitlement", row.word(3)?, Entitlement::parse)?,
+                    status: parse_word("user status", row.word(4)?, UserStatus::parse)?,
+                    roles: Vec::new(),
+                    groups: Vec::new(),
+                });
+            }
+            Table::UserRoles => {
+                let user = row.word(0)?;
+                let role = DirectRole {
+                    role: row.string(1)?,
+                    origin: parse_origin(row.word(2)?)?,
+                };
+                tenant.users.get_mut(user).ok_or_else(|| orphan("role", "user", user))?.roles.push(role);
+            }
+            Table::UserGroups => {
+                let user = row.word(0)?;
+                tenant
+                    .users
+                    .get_mut(user)
+                    .ok_or_else(|| orphan("group", "user", user))?
+                    .groups
+                    .push(row.string(1)?);
+            }
+            Table::Clients => {
+                tenant.oauth_clients.upsert(OauthClient {
+                    id: row.string(0)?,
+                    name: row.string(1)?,
+                    scopes: Vec::new(),
+                });
+            }
+            Table::ClientScopes => {
+                let client = row.word(0)?;
+                tenant
+                    .oauth_clients
+                    .get_mut(client)
+                    .ok_or_else(|| orphan("scope", "client", client))?
+                    .scopes
+                    .push(row.string(1)?);
+            }
+            Table::Spaces => {
+                tenant.spaces.upsert(Space {
+                    id: row.string(0)?,
+                    name: row.string(1)?,
+                    space_type: parse_word("space type", row.word(2)?, SpaceType::parse)?,
+                    owner: row.string(3)?,
+                    members: Vec::new(),
+                });
+            }
+            Table::SpaceMembers => {
+                let space = row.word(0)?;
+                let member = SpaceMember {
+                    assignee: parse_assignee(row.word(1)?, row.string(2)?)?,
+                    roles: SpaceRoleSet(row.int(3)? as u16),
+                };
+                tenant
+                    .spaces
+                    .get_mut(space)
+                    .ok_or_else(|| orphan("member", "space", space))?
+                    .members
+                    .push(member);
+            }
+            Table::Content => {
+                tenant.content.upsert(Content {
+                    id: row.string(0)?,
+                    name: row.string(1)?,
+                    kind: parse_word("content type", row.word(2)?, ContentKind::parse)?,
+                    space: row.text(3)?.map(str::to_owned),
+                    owner: row.string(4)?,
+                });
+            }
+            Table::Uses => tenant.uses.push(Use {
+                consumer: row.string(0)?,
+                source: row.string(1)?,
+            }),
+            Table::Shares => tenant.shares.push(Share {
+                resource: row.string(0)?,
+                assignee: parse_assignee(row.word(1)?, row.string(2)?)?,
+                roles: SpaceRoleSet(row.int(3)? as u16),
+            }),
+        }
+        Ok(())
+    }
+}
+
+fn orphan(what: &str, parent: &str, key: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} of unknown {parent} `{key}`"))
+}

@@ -1,0 +1,89 @@
+//! Reading a whole tenant from an SQLite file with SQLite's own row API (`rusqlite`, on a
+//! read-only connection of its own): sqlx hands every row from its connection thread to the
+//! caller one by one, which at a million rows cost more than everything else in a start. The
+//! rows go through the same [`Assembler`] as sqlx's (which still reads in-memory databases,
+//! invisible to other connections, and PostgreSQL).
+
+use std::path::Path;
+use std::time::Duration;
+
+use portcullis_model::Tenant;
+use rusqlite::OpenFlags;
+use rusqlite::types::ValueRef;
+
+use crate::TenantId;
+use crate::err::StoreError;
+use crate::load::{ACCESS_TABLES, Assembler, CONTENT_TABLES, HEAD, Row, Table};
+
+/// How often a read is repeated when a write landed between its two halves.
+const ATTEMPTS: usize = 5;
+
+/// The tenant as of one revision, read in two halves on two connections at once (the machine's
+/// second core), and its revision.
+pub(crate) async fn load_tenant(file: &Path, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
+    for _ in 0..ATTEMPTS {
+        // Reading a million rows is seconds of CPU: off the async threads.
+        let (file_a, file_b) = (file.to_owned(), file.to_owned());
+        let access = tokio::task::spawn_blocking(move || read(&file_a, tenant, ACCESS_TABLES));
+        let content = tokio::task::spawn_blocking(move || read(&file_b, tenant, CONTENT_TABLES));
+        let stopped = |e: tokio::task::JoinError| StoreError::Database(format!("reading the tenant stopped: {e}"));
+        let (mut access, content) = (access.await.map_err(stopped)??, content.await.map_err(stopped)??);
+        // Each half is one read transaction; equal revisions make them one state of the tenant.
+        if access.revision() == content.revision() {
+            access.absorb_content(content);
+            return Ok(access.finish());
+        }
+    }
+    Err(StoreError::Conflict(format!("tenant {tenant} kept changing while it was read")))
+}
+
+/// Reads `tables` of the tenant in one read transaction on a connection of its own.
+fn read(file: &Path, tenant: TenantId, tables: &[Table]) -> Result<Assembler, StoreError> {
+    // Read-write without create (a read-only connection may fail to open a WAL database
+    // whose shared-memory file is gone), made query-only so it cannot write.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let db = rusqlite::Connection::open_with_flags(file, flags).map_err(from_sqlite)?;
+    db.busy_timeout(Duration::from_secs(10)).map_err(from_sqlite)?;
+    db.pragma_update(None, "query_only", true).map_err(from_sqlite)?;
+    let tx = db.unchecked_transaction().map_err(from_sqlite)?;
+    let mut assembler = {
+        let mut head = tx.prepare(HEAD).map_err(from_sqlite)?;
+        let mut rows = head.query([tenant.0]).map_err(from_sqlite)?;
+        match rows.next().map_err(from_sqlite)? {
+            Some(row) => Assembler::new(&Stored(row))?,
+            None => return Err(StoreError::NotFound(format!("tenant {tenant}"))),
+        }
+    };
+    for &table in tables {
+        let mut statement = tx.prepare(table.query()).map_err(from_sqlite)?;
+        let mut rows = statement.query([tenant.0]).map_err(from_sqlite)?;
+        while let Some(row) = rows.next().map_err(from_sqlite)? {
+            assembler.add(table, &Stored(row))?;
+        }
+    }
+    tx.commit().map_err(from_sqlite)?;
+    Ok(assembler)
+}
+
+/// A row as SQLite hands it out.
+struct Stored<'s, 'r>(&'r rusqlite::Row<'s>);
+
+impl Row for Stored<'_, '_> {
+    fn text(&self, i: usize) -> Result<Option<&str>, StoreError> {
+        match self.0.get_ref(i).map_err(from_sqlite)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("column {i} is not UTF-8: {e}"))),
+            other => Err(StoreError::Corrupt(format!("column {i} holds {:?}, not text", other.data_type()))),
+        }
+    }
+
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.0.get(i).map_err(from_sqlite)
+    }
+}
+
+fn from_sqlite(error: rusqlite::Error) -> StoreError {
+    StoreError::Database(error.to_string())
+}
