@@ -1,7 +1,8 @@
 //! Reading a tenant's rows back into the model, written once for every way of fetching rows.
 //!
-//! A load is one read transaction that runs [`TABLES`]' queries in order (parents before their
-//! children, each in write order) and hands each row to [`Assembler`]; how rows are fetched is
+//! A load reads [`TABLES`] in two halves at once ([`in_two_halves`]), each in one read
+//! transaction, parents before their children and each table in write order, and hands each
+//! row to [`Assembler`]; how rows are fetched is
 //! the backend's business (sqlx rows for PostgreSQL, SQLite's own row API for the embedded
 //! store, where sqlx's per-row hand-off between threads cost more than the rest of a start).
 //! The assembler is where stored words become model values and a row pointing at a missing
@@ -14,8 +15,37 @@ use portcullis_model::{
     Content, ContentKind, Entitlement, Permission, PermissionValue, ProviderType, SpaceRoleSet, SpaceType, Subscription, TenantSetting, UserStatus,
 };
 
+use crate::TenantId;
 use crate::err::StoreError;
 use crate::sql::{parse_assignee, parse_origin, parse_role_setting, parse_word};
+
+/// How often a read is repeated when a write landed between its two halves.
+const ATTEMPTS: usize = 5;
+
+/// Reads a tenant in two halves at once — [`ACCESS_TABLES`] and [`CONTENT_TABLES`], each in a
+/// read transaction of its own, so a start uses both of a small machine's cores — and puts
+/// them together when both saw the same revision (each write moves it), reading again when
+/// not. `read` must run its half off the calling task (a spawned task or thread).
+pub(crate) async fn in_two_halves<F, Fut>(tenant: TenantId, read: F) -> Result<(Tenant, u64), StoreError>
+where
+    F: Fn(&'static [Table]) -> Fut,
+    Fut: Future<Output = Result<Assembler, StoreError>>,
+{
+    for _ in 0..ATTEMPTS {
+        let (access, content) = tokio::join!(read(ACCESS_TABLES), read(CONTENT_TABLES));
+        let (mut access, content) = (access?, content?);
+        if access.revision == content.revision {
+            access.absorb_content(content);
+            return Ok(access.finish());
+        }
+    }
+    Err(StoreError::Conflict(format!("tenant {tenant} kept changing while it was read")))
+}
+
+/// A half's task stopped without an answer (it panicked or the runtime is going down).
+pub(crate) fn stopped(error: tokio::task::JoinError) -> StoreError {
+    StoreError::Database(format!("reading the tenant stopped: {error}"))
+}
 
 /// The tenant's head row: name, subscription, revision.
 pub(crate) const HEAD: &str = "SELECT name, subscription, revision FROM tenants WHERE id = $1";
@@ -43,7 +73,7 @@ pub(crate) enum Table {
 }
 
 /// Every model table, parents before children: [`ACCESS_TABLES`] then [`CONTENT_TABLES`].
-pub(crate) const TABLES: [Table; 17] = [
+const TABLES: [Table; 17] = [
     Table::Settings,
     Table::UserDefault,
     Table::CustomRoles,
@@ -65,10 +95,10 @@ pub(crate) const TABLES: [Table; 17] = [
 
 /// The tables of who is who (settings, roles, groups, users, clients, spaces): one half of a
 /// parallel read, assembled on their own.
-pub(crate) const ACCESS_TABLES: &[Table] = TABLES.split_at(14).0;
+const ACCESS_TABLES: &[Table] = TABLES.split_at(14).0;
 
 /// The tables of content and its links (the larger half, a million rows at 100k users).
-pub(crate) const CONTENT_TABLES: &[Table] = TABLES.split_at(14).1;
+const CONTENT_TABLES: &[Table] = TABLES.split_at(14).1;
 
 impl Table {
     /// The query reading this table's rows of one tenant, in the order they were written
@@ -135,13 +165,8 @@ impl Assembler {
         (self.tenant, self.revision)
     }
 
-    /// The revision the head row was read at.
-    pub(crate) fn revision(&self) -> u64 {
-        self.revision
-    }
-
     /// Takes the rows of [`CONTENT_TABLES`] from an assembler that read them (at the same revision).
-    pub(crate) fn absorb_content(&mut self, other: Assembler) {
+    fn absorb_content(&mut self, other: Assembler) {
         self.tenant.content = other.tenant.content;
         self.tenant.uses = other.tenant.uses;
         self.tenant.shares = other.tenant.shares;

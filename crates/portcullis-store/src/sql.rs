@@ -392,9 +392,18 @@ macro_rules! define_sql_store {
             Ok(())
         }
 
-        pub(crate) async fn load_tenant(pool: &Pool<$db>, tenant_id: TenantId) -> Result<(Tenant, u64), StoreError> {
+        pub(crate) async fn load_tenant(pool: &Pool<$db>, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
+            $crate::load::in_two_halves(tenant, |tables| {
+                let pool = pool.clone();
+                async move { tokio::spawn(load_tables(pool, tenant, tables)).await.map_err($crate::load::stopped)? }
+            })
+            .await
+        }
+
+        /// Reads `tables` of a tenant in one read transaction.
+        async fn load_tables(pool: Pool<$db>, tenant: TenantId, tables: &'static [$crate::load::Table]) -> Result<$crate::load::Assembler, StoreError> {
             use sqlx::Row as _;
-            use $crate::load::{Assembler, HEAD, Row, TABLES};
+            use $crate::load::{Assembler, HEAD, Row};
 
             /// A fetched row, read through the assembler's column interface.
             struct Fetched(<$db as sqlx::Database>::Row);
@@ -411,19 +420,20 @@ macro_rules! define_sql_store {
             if let Some(statement) = $begin_read {
                 sqlx::query(statement).execute(&mut *tx).await.map_err(from_sqlx)?;
             }
-            let id = tenant_id.0;
-            let head = sqlx::query(HEAD).bind(id).fetch_optional(&mut *tx).await.map_err(from_sqlx)?;
+            let head = sqlx::query(HEAD).bind(tenant.0).fetch_optional(&mut *tx).await.map_err(from_sqlx)?;
             let Some(head) = head else {
-                return Err(StoreError::NotFound(format!("tenant {tenant_id}")));
+                return Err(StoreError::NotFound(format!("tenant {tenant}")));
             };
-            let mut tenant = Assembler::new(&Fetched(head))?;
-            for table in TABLES {
-                for row in sqlx::query(table.query()).bind(id).fetch_all(&mut *tx).await.map_err(from_sqlx)? {
-                    tenant.add(table, &Fetched(row))?;
+            let mut assembler = Assembler::new(&Fetched(head))?;
+            for &table in tables {
+                // Streamed: a million rows are never all in memory as rows.
+                let mut rows = sqlx::query(table.query()).bind(tenant.0).fetch(&mut *tx);
+                while let Some(row) = futures_util::TryStreamExt::try_next(&mut rows).await.map_err(from_sqlx)? {
+                    assembler.add(table, &Fetched(row))?;
                 }
             }
             tx.commit().await.map_err(from_sqlx)?;
-            Ok(tenant.finish())
+            Ok(assembler)
         }
 
         /// Applies one change with the model's rules on the stored tenant: a convenience for

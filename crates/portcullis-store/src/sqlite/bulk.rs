@@ -13,28 +13,16 @@ use rusqlite::types::ValueRef;
 
 use crate::TenantId;
 use crate::err::StoreError;
-use crate::load::{ACCESS_TABLES, Assembler, CONTENT_TABLES, HEAD, Row, Table};
+use crate::load::{Assembler, HEAD, Row, Table, in_two_halves, stopped};
 
-/// How often a read is repeated when a write landed between its two halves.
-const ATTEMPTS: usize = 5;
-
-/// The tenant as of one revision, read in two halves on two connections at once (the machine's
-/// second core), and its revision.
+/// The tenant as of one revision, and the revision.
 pub(crate) async fn load_tenant(file: &Path, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
-    for _ in 0..ATTEMPTS {
+    in_two_halves(tenant, |tables| {
+        let file = file.to_owned();
         // Reading a million rows is seconds of CPU: off the async threads.
-        let (file_a, file_b) = (file.to_owned(), file.to_owned());
-        let access = tokio::task::spawn_blocking(move || read(&file_a, tenant, ACCESS_TABLES));
-        let content = tokio::task::spawn_blocking(move || read(&file_b, tenant, CONTENT_TABLES));
-        let stopped = |e: tokio::task::JoinError| StoreError::Database(format!("reading the tenant stopped: {e}"));
-        let (mut access, content) = (access.await.map_err(stopped)??, content.await.map_err(stopped)??);
-        // Each half is one read transaction; equal revisions make them one state of the tenant.
-        if access.revision() == content.revision() {
-            access.absorb_content(content);
-            return Ok(access.finish());
-        }
-    }
-    Err(StoreError::Conflict(format!("tenant {tenant} kept changing while it was read")))
+        async move { tokio::task::spawn_blocking(move || read(&file, tenant, tables)).await.map_err(stopped)? }
+    })
+    .await
 }
 
 /// Reads `tables` of the tenant in one read transaction on a connection of its own.

@@ -445,6 +445,57 @@ pub async fn delete_tenant_removes_everything(h: &impl Harness) {
     assert_eq!(store.apply(again.id, &join("carl", "finance"), &Author::cli()).await.unwrap(), 2);
 }
 
+/// A tenant is read in two halves at once (who is who; content): a read during writes to
+/// both halves still returns the tenant exactly as it was at one revision.
+pub async fn a_read_during_writes_sees_one_revision(h: &impl Harness) {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    let store = h.open().await;
+    let mut model = tenant(RICH);
+    let id = import(&store, &model).await.id;
+    let expected = Arc::new(Mutex::new(HashMap::from([(1u64, model.clone())])));
+    let writer = {
+        let (store, expected) = (store.clone(), expected.clone());
+        tokio::spawn(async move {
+            for n in 0..40 {
+                // Every other write lands in the other half of the read.
+                let change = if n % 2 == 0 {
+                    if n % 4 == 0 { join("u2", "g1") } else { leave("u2", "g1") }
+                } else {
+                    Change::CreateContent {
+                        item: portcullis_model::Content {
+                            id: format!("new{n}"),
+                            name: format!("New {n}"),
+                            kind: portcullis_model::ContentKind::App,
+                            space: None,
+                            owner: "u3".to_owned(),
+                        },
+                    }
+                };
+                let revision = store.apply(id, &change, &Author::cli()).await.expect("the write");
+                apply_to_model(&mut model, &change).expect("the model takes it");
+                expected.lock().unwrap().insert(revision, model.clone());
+            }
+        })
+    };
+    let mut seen = BTreeSet::new();
+    while !writer.is_finished() || seen.is_empty() {
+        let (read, revision) = loaded(&store, id).await;
+        // The writer records a revision just after the store acknowledges it.
+        let want = loop {
+            if let Some(want) = expected.lock().unwrap().get(&revision).cloned() {
+                break want;
+            }
+            tokio::task::yield_now().await;
+        };
+        assert_eq!(read, want, "the tenant as read at revision {revision}");
+        seen.insert(revision);
+    }
+    writer.await.unwrap();
+    assert!(seen.len() > 1, "reads saw only revisions {seen:?}");
+}
+
 pub async fn a_damaged_row_is_reported_not_loaded(h: &impl Harness) {
     let store = h.open().await;
     let id = import(&store, &tenant(DEMO)).await.id.0;
