@@ -40,9 +40,9 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/postgres/0003_change_log.sql"),
     },
     Migration {
-        version: 4,
+        version: 5,
         name: "load order",
-        sql: include_str!("../../migrations/postgres/0004_load_order.sql"),
+        sql: include_str!("../../migrations/postgres/0005_load_order.sql"),
     },
 ];
 

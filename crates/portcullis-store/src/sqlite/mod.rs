@@ -42,9 +42,9 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0003_change_log.sql"),
     },
     Migration {
-        version: 4,
+        version: 5,
         name: "load order",
-        sql: include_str!("../../migrations/sqlite/0004_load_order.sql"),
+        sql: include_str!("../../migrations/sqlite/0005_load_order.sql"),
     },
 ];
 
