@@ -540,3 +540,43 @@ async fn another_node_drops_revoked_credentials_at_its_next_poll(env: Env) {
     assert_eq!(there.whoami(&admin).await, StatusCode::OK, "other credentials keep working");
     env.done().await;
 }
+
+/// The figures behind the cache's design (BENCHMARKS.md, "Credentials"): a request whose
+/// credential is cached, a single-row read of the store (what checking a revocation counter
+/// on every request would add), and a token issuance (a transaction with its audit event).
+/// `cargo test --release -p portcullis-server --test it -- --ignored credential_costs --nocapture`
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn credential_costs() {
+    let mut envs = vec![("sqlite", Env::sqlite().await)];
+    if let Some(env) = Env::postgres("credential_costs").await {
+        envs.push(("postgres", env));
+    }
+    for (backend, env) in envs {
+        let node = env.node().await;
+        let admin = env.key("admin").await;
+        let id = env.store.tenant_by_name(&env.tenant).await.unwrap().unwrap().id;
+        let per = |started: std::time::Instant, n: u32| started.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+        let n = 5_000;
+        assert_eq!(node.whoami(&admin).await, StatusCode::OK);
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            assert_eq!(node.whoami(&admin).await, StatusCode::OK);
+        }
+        let cached = per(started, n);
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            env.store.revision(id).await.unwrap();
+        }
+        let read = per(started, n);
+        let (client, secret) = node.create_client(&admin, "Bench", None).await;
+        let m = 500;
+        let started = std::time::Instant::now();
+        for _ in 0..m {
+            assert_eq!(node.client_credentials(&client, &secret).await.0, StatusCode::OK);
+        }
+        let issued = per(started, m);
+        println!("{backend}: whoami with a cached key {cached:.1} µs; one single-row store read {read:.1} µs; one token issued {issued:.1} µs");
+        env.done().await;
+    }
+}
