@@ -54,6 +54,7 @@ event_types! {
     OauthClientCreated = "com.qlik.v1.oauth-client.created", "com.qlik/oauth-clients", "an OAuth client was created",
     OauthClientUpdated = "com.qlik.v1.oauth-client.updated", "com.qlik/oauth-clients", "an OAuth client's scopes changed",
     OauthClientDeleted = "com.qlik.v1.oauth-client.deleted", "com.qlik/oauth-clients", "an OAuth client was deleted",
+    OauthTokenIssued = "com.qlik.v1.oauth-token.issued", "com.qlik/oauth-clients", "an OAuth access token was issued (any grant)",
     ItemCreated = "com.qlik.v1.item.created", "com.qlik/items", "an app or data connection was created",
     ItemUpdated = "com.qlik.v1.item.updated", "com.qlik/items", "what an item consumes when it runs changed",
     ItemDeleted = "com.qlik.v1.item.deleted", "com.qlik/items", "an app or data connection was deleted",

@@ -375,6 +375,7 @@ pub fn generate(shape: &Shape) -> Tenant {
             id: format!("client{k}"),
             name: format!("Client {k}"),
             scopes,
+            impersonation: false,
         });
     }
     tenant

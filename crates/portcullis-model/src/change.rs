@@ -215,7 +215,7 @@ pub enum Change {
         /// The client.
         client: OauthClient,
     },
-    /// Changes an OAuth client's name or scopes.
+    /// Changes an OAuth client's name, scopes or whether it may impersonate users.
     UpdateOauthClient {
         /// Client id.
         id: String,
@@ -223,6 +223,10 @@ pub enum Change {
         name: Option<String>,
         /// New scopes.
         scopes: Option<Vec<String>>,
+        /// Allow (or stop) the user-impersonation grant (absent in change-log rows written
+        /// before the flag existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        impersonation: Option<bool>,
     },
     /// Deletes an OAuth client.
     DeleteOauthClient {
@@ -649,7 +653,12 @@ impl Tenant {
             Change::CreateShare { share } => self.create_share(share.clone())?,
             Change::DeleteShare { resource, assignee } => self.delete_share(resource, assignee)?,
             Change::CreateOauthClient { client } => self.create_oauth_client(client.clone())?,
-            Change::UpdateOauthClient { id, name, scopes } => self.update_oauth_client(id, name.clone(), scopes.clone())?,
+            Change::UpdateOauthClient {
+                id,
+                name,
+                scopes,
+                impersonation,
+            } => self.update_oauth_client(id, name.clone(), scopes.clone(), *impersonation)?,
             Change::DeleteOauthClient { id } => self.delete_oauth_client(id)?,
         }
         Ok(Vec::new())

@@ -221,6 +221,10 @@ pub struct OauthClient {
     pub name: String,
     /// Allowed scopes.
     pub scopes: Vec<String>,
+    /// Whether the client may mint tokens for any user of the tenant (the user-impersonation
+    /// grant). Off unless asked for: such a client's secret is as strong as every user's login.
+    #[serde(default)]
+    pub impersonation: bool,
 }
 
 /// Who a space assignment or a share is for.

@@ -125,6 +125,9 @@ pub struct RawOauthClient {
     /// Scopes.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// May mint tokens for any user (the user-impersonation grant); default false.
+    #[serde(default)]
+    pub impersonation: bool,
 }
 
 /// A space as written.
@@ -442,6 +445,7 @@ impl Validator {
                 id: client.id.clone(),
                 name: client.name.clone().unwrap_or_else(|| client.id.clone()),
                 scopes: client.scopes.clone(),
+                impersonation: client.impersonation,
             });
         }
         self.spaces(&mut tenant, raw, base);

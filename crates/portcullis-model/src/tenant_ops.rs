@@ -585,14 +585,23 @@ impl Tenant {
         Ok(())
     }
 
-    /// Replaces an OAuth client's name and scopes.
-    pub fn update_oauth_client(&mut self, id: &str, name: Option<String>, scopes: Option<Vec<String>>) -> Result<(), OpError> {
+    /// Replaces an OAuth client's name, scopes and impersonation flag (each when given).
+    pub fn update_oauth_client(
+        &mut self,
+        id: &str,
+        name: Option<String>,
+        scopes: Option<Vec<String>>,
+        impersonation: Option<bool>,
+    ) -> Result<(), OpError> {
         let client = self.oauth_clients.get_mut(id).ok_or_else(|| not_found("OAuth client", id))?;
         if let Some(name) = name {
             client.name = name;
         }
         if let Some(scopes) = scopes {
             client.scopes = scopes;
+        }
+        if let Some(impersonation) = impersonation {
+            client.impersonation = impersonation;
         }
         Ok(())
     }

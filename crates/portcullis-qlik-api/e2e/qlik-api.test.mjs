@@ -176,3 +176,47 @@ test("fine-grained shares of one app", async () => {
   assert.equal(await decision("gateway", "app:read", "forecast"), "deny");
   await refused(ann.spaces.getSpaceShare(finance.id, share.id, fresh), 404);
 });
+
+async function token(form) {
+  const response = await fetch(`${host}/oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(form).toString(),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+test("OAuth clients: random ids, impersonation only when allowed, credentials gone with the client", async () => {
+  const impersonation = "urn:qlik:oauth:user-impersonation";
+  const body = { clientName: "e2e-portal", appType: "web", allowedScopes: ["user_default"] };
+  const { data: plain } = await admin.oauthClients.createOAuthClient(body);
+  assert.match(plain.clientId, /^[0-9a-f]{32}$/);
+  assert.deepEqual(plain.allowedGrantTypes, ["client_credentials"]);
+  const asUser = (client, secret) => ({
+    grant_type: impersonation,
+    client_id: client,
+    client_secret: secret,
+    "user_lookup[field]": "subject",
+    "user_lookup[value]": "bob",
+  });
+  let answer = await token(asUser(plain.clientId, plain.clientSecret));
+  assert.equal(answer.status, 400);
+  assert.equal(answer.body.error, "unauthorized_client");
+
+  await admin.oauthClients.patchOAuthClient(plain.clientId, [
+    { op: "replace", path: "/allowedGrantTypes", value: ["client_credentials", impersonation] },
+  ]);
+  const { data: shown } = await admin.oauthClients.getOAuthClient(plain.clientId, fresh);
+  assert.deepEqual(shown.allowedGrantTypes, ["client_credentials", impersonation]);
+  answer = await token(asUser(plain.clientId, plain.clientSecret));
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+
+  await admin.oauthClients.deleteOAuthClient(plain.clientId);
+  const gone = await fetch(`${host}/v1/whoami`, { headers: { authorization: `Bearer ${answer.body.access_token}` } });
+  assert.equal(gone.status, 401, "the token died with its client");
+  const { data: again } = await admin.oauthClients.createOAuthClient({ ...body, allowedGrantTypes: ["client_credentials", impersonation] });
+  assert.notEqual(again.clientId, plain.clientId, "the same name is another client");
+  answer = await token({ grant_type: "client_credentials", client_id: again.clientId, client_secret: plain.clientSecret });
+  assert.equal(answer.status, 401);
+  await admin.oauthClients.deleteOAuthClient(again.clientId);
+});

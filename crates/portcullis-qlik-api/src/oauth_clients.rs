@@ -1,7 +1,15 @@
 //! `/oauth-clients`: list, create (the secret is shown once, by the router, from
-//! [`crate::ApiHost::create_client_secret`]), get, patch (`/clientName`, `/allowedScopes`)
-//! and delete. Everything needs `oauth-client:manage`. Portcullis keeps a client's id, name
-//! and scopes; the other request fields are echoed at creation but not stored.
+//! [`crate::ApiHost::create_client_secret`]), get, patch (`/clientName`, `/allowedScopes`,
+//! `/allowedGrantTypes`) and delete. Everything needs `oauth-client:manage`. Portcullis keeps
+//! a client's id, name, scopes and whether it may impersonate users; the other request fields
+//! are echoed at creation but not stored.
+//!
+//! A client's id is random (the router draws it, [`new_client_id`]), never derived from its
+//! name: a client deleted and created again under the same name is another client, and what
+//! was issued to the old one (secrets, tokens) names an id nobody gets again.
+//!
+//! Every client may use `client_credentials`; the user-impersonation grant, which mints
+//! tokens for any user of the tenant, only when `allowedGrantTypes` lists it (off by default).
 
 use portcullis_audit::EventType;
 use portcullis_model::{Action, OauthClient, Tenant};
@@ -11,7 +19,7 @@ use serde_json::{Value, json};
 use crate::caller::Ctx;
 use crate::dto::ListDto;
 use crate::err::{ApiError, Service};
-use crate::ids::{self, IdKind};
+use crate::ids;
 use crate::mutation::{AuditNote, Mutation};
 use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
 use crate::patch::parse_patch;
@@ -31,7 +39,7 @@ pub struct OauthClientDto {
     pub app_type: &'static str,
     /// Scopes the client may ask for.
     pub allowed_scopes: Vec<String>,
-    /// `client_credentials` and impersonation.
+    /// `client_credentials`, and the impersonation grant when the client may impersonate.
     pub allowed_grant_types: Vec<&'static str>,
     /// Always `user`.
     pub created_by_type: &'static str,
@@ -52,11 +60,55 @@ pub fn client_dto(tenant: &Tenant, api_base: &str, client: &OauthClient) -> Oaut
         client_name: client.name.clone(),
         app_type: "web",
         allowed_scopes: client.scopes.clone(),
-        allowed_grant_types: vec!["client_credentials", "urn:qlik:oauth:user-impersonation"],
+        allowed_grant_types: grant_types(client),
         created_by_type: "user",
         tenant_id: ids::tenant_id(&tenant.name),
         client_secret: None,
     }
+}
+
+/// The grant every client may use.
+pub const CLIENT_CREDENTIALS: &str = "client_credentials";
+/// The grant that mints tokens for any user; a client uses it only when allowed.
+pub const IMPERSONATION_GRANT: &str = "urn:qlik:oauth:user-impersonation";
+
+fn grant_types(client: &OauthClient) -> Vec<&'static str> {
+    if client.impersonation {
+        vec![CLIENT_CREDENTIALS, IMPERSONATION_GRANT]
+    } else {
+        vec![CLIENT_CREDENTIALS]
+    }
+}
+
+/// A new client id: 32 lowercase hex characters from `random` (16 bytes the router draws),
+/// the shape of Qlik Cloud's client ids.
+pub fn new_client_id(random: [u8; 16]) -> String {
+    random.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `allowedGrantTypes` asks for impersonation; `None` when absent. Unknown grants
+/// are refused; `client_credentials` is always allowed, listed or not.
+fn impersonation(value: Option<&Value>) -> Result<Option<bool>, ApiError> {
+    let items = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(ApiError::bad_request(S, "`allowedGrantTypes` must be an array of strings")),
+    };
+    let mut impersonate = false;
+    for item in items {
+        match item.as_str() {
+            Some(CLIENT_CREDENTIALS) => {}
+            Some(IMPERSONATION_GRANT) => impersonate = true,
+            Some(other) => {
+                return Err(ApiError::bad_request(
+                    S,
+                    format!("grant type `{other}` is not supported; use `{CLIENT_CREDENTIALS}` or `{IMPERSONATION_GRANT}`"),
+                ));
+            }
+            None => return Err(ApiError::bad_request(S, "`allowedGrantTypes` must be an array of strings")),
+        }
+    }
+    Ok(Some(impersonate))
 }
 
 fn attribute(tenant: &Tenant, client: &OauthClient, attr: &str) -> Vec<String> {
@@ -128,9 +180,10 @@ fn scopes(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
     }
 }
 
-/// `POST /oauth-clients`: `{clientName, appType?, allowedScopes?, ...}` (201). The router adds
-/// `clientSecret` once the host has stored it.
-pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<OauthClientDto>, ApiError> {
+/// `POST /oauth-clients`: `{clientName, appType?, allowedScopes?, allowedGrantTypes?, ...}`
+/// (201) under the fresh id `new_id` (see [`new_client_id`]). The router adds `clientSecret`
+/// once the host has stored it.
+pub fn create(ctx: &Ctx<'_>, body: &Value, new_id: &str) -> Result<Mutation<OauthClientDto>, ApiError> {
     ctx.require(S, Action::OauthClientManage)?;
     let name = body
         .get("clientName")
@@ -144,19 +197,23 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<OauthClientDto>, A
         ));
     }
     let allowed_scopes = scopes(body.get("allowedScopes"))?;
-    let id = ids::fresh_key(IdKind::Content, &format!("oauth-client\0{name}"), |k| {
-        ctx.tenant.oauth_client(k).is_some()
-    });
+    let impersonation = impersonation(body.get("allowedGrantTypes"))?.unwrap_or(false);
+    if ctx.tenant.oauth_client(new_id).is_some() {
+        // 128 random bits do not collide; if they ever did, the client asks again.
+        return Err(ApiError::conflict(S, "the new client's id is taken; send the request again"));
+    }
+    let id = new_id.to_owned();
     let client = OauthClient {
         id: id.clone(),
         name: name.to_owned(),
         scopes: allowed_scopes.clone(),
+        impersonation,
     };
     let note = AuditNote::new(
         EventType::OauthClientCreated,
         "oauth-client",
         id.clone(),
-        json!({ "clientName": name, "allowedScopes": allowed_scopes }),
+        json!({ "clientName": name, "allowedScopes": allowed_scopes, "allowedGrantTypes": grant_types(&client) }),
     );
     Ok(Mutation::then(vec![Change::CreateOauthClient { client }], note, S, 400, move |ctx| {
         let client = ctx.tenant.oauth_client(&id).ok_or_else(ApiError::internal)?;
@@ -164,7 +221,8 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<OauthClientDto>, A
     }))
 }
 
-/// `PATCH /oauth-clients/{id}`: `replace` of `/clientName` or `/allowedScopes` (204).
+/// `PATCH /oauth-clients/{id}`: `replace` of `/clientName`, `/allowedScopes` or
+/// `/allowedGrantTypes` (204).
 pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::OauthClientManage)?;
     find(ctx, id)?;
@@ -175,11 +233,19 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                 id: id.to_owned(),
                 name: Some(op.string(S)?.to_owned()),
                 scopes: None,
+                impersonation: None,
             },
             ("replace", "allowedScopes") => Change::UpdateOauthClient {
                 id: id.to_owned(),
                 name: None,
                 scopes: Some(scopes(op.value.as_ref())?),
+                impersonation: None,
+            },
+            ("replace", "allowedGrantTypes") => Change::UpdateOauthClient {
+                id: id.to_owned(),
+                name: None,
+                scopes: None,
+                impersonation: Some(impersonation(op.value.as_ref())?.unwrap_or(false)),
             },
             _ => return Err(op.unsupported(S)),
         });

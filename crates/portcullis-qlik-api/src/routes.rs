@@ -582,7 +582,10 @@ async fn clients_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Rep
 
 async fn clients_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::OauthClients, &body)?;
-    let mut client = write(&app, &req, |ctx| oauth_clients::create(ctx, &body)).await?;
+    let mut random = [0u8; 16];
+    getrandom::fill(&mut random).map_err(|_| Failure::from(ApiError::internal()))?;
+    let id = oauth_clients::new_client_id(random);
+    let mut client = write(&app, &req, |ctx| oauth_clients::create(ctx, &body, &id)).await?;
     let secret = app
         .host
         .create_client_secret(&req.caller.tenant, &client.client_id, &req.caller.user_id)

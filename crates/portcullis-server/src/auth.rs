@@ -212,8 +212,15 @@ impl FromRequestParts<AppState> for Caller {
             .tenant(tenant_id)
             .await?
             .ok_or_else(|| ApiError::unauthenticated("the credential's tenant no longer exists"))?;
-        if tenant.view().snapshot.user_idx(&user_id).is_none() {
+        let view = tenant.view();
+        if view.snapshot.user_idx(&user_id).is_none() {
             return Err(ApiError::unauthenticated("the credential's user no longer exists"));
+        }
+        // A token dies with its client, even when this node still remembers it.
+        if let Some(client) = via.strip_prefix("oauth:")
+            && view.snapshot.client_idx(client).is_none()
+        {
+            return Err(ApiError::unauthenticated("the token's OAuth client no longer exists"));
         }
         Ok(Caller {
             tenant,

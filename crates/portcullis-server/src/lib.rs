@@ -69,7 +69,7 @@ pub fn app(state: AppState) -> Router {
         .merge(audits::routes(state.clone()))
         .nest("/api/v1", qlik::management_api(state.clone(), portcullis_qlik_api::ApiConfig::from_env()))
         .merge(portcullis_qlik_api::product_info_routes())
-        .merge(rules_api::routes(state.clone(), rules_api::RuleSites::default()))
+        .merge(rules_api::routes(state.clone()))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         // Bodies sent without a length are cut at the limit as they are read (and the

@@ -1,7 +1,10 @@
 //! `POST /oauth/token`: OAuth 2.0 access tokens for the tenant's OAuth clients, with the
 //! grants `client_credentials` (the token acts as the secret's bot user) and
-//! `urn:qlik:oauth:user-impersonation` (the token acts as the user named by `user_lookup`).
-//! A token carries its client's scopes: decisions through it read `oauth:<client>`.
+//! `urn:qlik:oauth:user-impersonation` (the token acts as the user named by `user_lookup`;
+//! only for a client whose `impersonation` flag is on, since such a token acts as anyone).
+//! A token carries its client's scopes: decisions through it read `oauth:<client>`. Every
+//! token issued is an audit event (`com.qlik.v1.oauth-token.issued`: the client, the user,
+//! the grant, the scopes, when), stored with the token in one transaction.
 //!
 //! Errors here use OAuth's own shape (`{"error", "error_description"}`, RFC 6749 §5.2),
 //! because OAuth client libraries read that shape; every other route uses `ApiError`.
@@ -24,7 +27,7 @@ use crate::state::AppState;
 /// How long an access token lives: 6 hours.
 pub const TOKEN_SECONDS: i64 = 6 * 3600;
 /// The impersonation grant's name.
-pub const IMPERSONATION_GRANT: &str = "urn:qlik:oauth:user-impersonation";
+pub const IMPERSONATION_GRANT: &str = portcullis_store::IMPERSONATION_GRANT;
 
 /// An access token.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -42,7 +45,8 @@ pub struct TokenResponse {
 /// An OAuth error (RFC 6749 §5.2).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OauthError {
-    /// `invalid_request`, `invalid_client`, `invalid_grant`, `unsupported_grant_type`.
+    /// `invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`,
+    /// `unsupported_grant_type`.
     pub error: &'static str,
     /// In words.
     pub error_description: String,
@@ -140,6 +144,16 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Resu
     let user = match grant_type {
         "client_credentials" => secret.bot_user.clone(),
         IMPERSONATION_GRANT => {
+            // Read from the live model (the snapshot does not carry the flag); the store checks
+            // it again when it stores the token, in case it was turned off meanwhile.
+            let may_impersonate = tenant.live().await.tenant.oauth_client(client_id).is_some_and(|c| c.impersonation);
+            if !may_impersonate {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "unauthorized_client",
+                    format!("OAuth client `{client_id}` may not impersonate users"),
+                );
+            }
             let field = get("user_lookup[field]").unwrap_or("subject");
             if field != "subject" {
                 return oauth_error(
@@ -175,6 +189,10 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Resu
         Ok(pair) => pair,
         Err(error) => return error.into_response(),
     };
+    // The event's actor is the user the token acts as, with the client acting for it, as for
+    // every write made through such a token.
+    let mut author = portcullis_store::Author::user(user.clone(), format!("oauth:{client_id}"));
+    author.actor.client = Some(client_id.to_owned());
     let record = portcullis_store::NewOauthToken {
         tenant: tenant.id,
         client_id: client_id.to_owned(),
@@ -182,9 +200,20 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Resu
         scopes: scopes.clone(),
         hash,
         expires_at: portcullis_store::now() + TOKEN_SECONDS,
+        grant_type: grant_type.to_owned(),
+        secret_id: secret.id,
     };
-    if let Err(error) = state.store().create_oauth_token(&record).await {
-        return crate::err::ApiError::from(error).into_response();
+    match state.store().create_oauth_token(&record, &author).await {
+        Ok(()) => {}
+        // The client, its secret or the user went away, or the client lost the impersonation
+        // flag, after the checks above.
+        Err(portcullis_store::StoreError::NotFound(what)) => {
+            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", format!("{what} no longer exists"));
+        }
+        Err(portcullis_store::StoreError::Rejected(why)) => {
+            return oauth_error(StatusCode::BAD_REQUEST, "unauthorized_client", why.to_string());
+        }
+        Err(error) => return crate::err::ApiError::from(error).into_response(),
     }
     Json(TokenResponse {
         access_token,

@@ -4,8 +4,10 @@
 //! `PUT /v1/rules/sites/{name}` takes a site file (YAML or JSON; a whole scenario file is
 //! accepted and its `site:` taken), validates and compiles it, and answers 400 with every
 //! problem (rule name, line and column) when it cannot; `POST /v1/rules/sites/{name}/check`
-//! decides `{user, action, resource, context}`. Sites are held in memory by this node, per
-//! tenant; they are not yet persisted in the store, so a restart forgets them. Loading or
+//! decides `{user, action, resource, context}`. Sites are held in memory by this node, in the
+//! tenant's own state ([`crate::state::TenantState::rule_sites`]), so they go with the tenant:
+//! a tenant deleted and created again under the same name starts without sites. They are not
+//! yet persisted in the store, so a restart forgets them. Loading or
 //! deleting a site is an audit event (`com.qlik.v1.security-rule.updated`), stored before the
 //! answer; a decision on `export` or `exportdata` is always logged through the decision log.
 
@@ -50,33 +52,53 @@ async fn audit_site_change(state: &RulesState, caller: &Caller, name: &str, data
     Ok(())
 }
 
-/// Loaded sites by (tenant name, site name).
-type SiteMap = HashMap<(String, String), Arc<LoadedSite>>;
-
-/// The loaded sites of every tenant on this node.
-#[derive(Clone, Default)]
-pub struct RuleSites(Arc<RwLock<SiteMap>>);
+/// One tenant's loaded sites on this node, by site name.
+#[derive(Debug, Default)]
+pub struct RuleSites(RwLock<HashMap<String, Arc<LoadedSite>>>);
 
 impl RuleSites {
-    fn get(&self, tenant: &str, name: &str) -> Option<Arc<LoadedSite>> {
-        self.0.read().ok()?.get(&(tenant.to_owned(), name.to_owned())).cloned()
+    fn get(&self, name: &str) -> Option<Arc<LoadedSite>> {
+        self.0.read().ok()?.get(name).cloned()
+    }
+
+    fn insert(&self, name: String, site: Arc<LoadedSite>) {
+        if let Ok(mut sites) = self.0.write() {
+            sites.insert(name, site);
+        }
+    }
+
+    fn remove(&self, name: &str) -> Option<Arc<LoadedSite>> {
+        self.0.write().ok()?.remove(name)
+    }
+
+    /// The sites' names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.0.read().map(|sites| sites.keys().cloned().collect()).unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// Forgets every site (the tenant is gone).
+    pub fn clear(&self) {
+        if let Ok(mut sites) = self.0.write() {
+            sites.clear();
+        }
     }
 }
 
-/// What the rule-site routes share: the server's state and the sites.
+/// What the rule-site routes share: the server's state.
 #[derive(Clone)]
 pub(crate) struct RulesState {
     app: AppState,
-    sites: RuleSites,
 }
 
-/// The routes, with their own registry; they carry their state, so they merge into any router.
-pub fn routes<S: Clone + Send + Sync + 'static>(app: AppState, sites: RuleSites) -> Router<S> {
+/// The routes; they carry their state, so they merge into any router.
+pub fn routes<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
     Router::new()
         .route("/v1/rules/sites", get(list_sites))
         .route("/v1/rules/sites/{name}", axum::routing::put(put_site).delete(delete_site))
         .route("/v1/rules/sites/{name}/check", post(check))
-        .with_state(RulesState { app, sites })
+        .with_state(RulesState { app })
 }
 
 async fn caller(state: &RulesState, request: Request) -> Result<(Caller, Request), ApiError> {
@@ -99,20 +121,7 @@ fn may_manage(caller: &Caller) -> Result<(), ApiError> {
 pub(crate) async fn list_sites(State(state): State<RulesState>, request: Request) -> Result<Response, ApiError> {
     let (caller, _) = caller(&state, request).await?;
     may_manage(&caller)?;
-    let mut names: Vec<String> = state
-        .sites
-        .0
-        .read()
-        .map(|sites| {
-            sites
-                .keys()
-                .filter(|(tenant, _)| *tenant == caller.tenant.name)
-                .map(|(_, name)| name.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    Ok(Json(json!({ "sites": names })).into_response())
+    Ok(Json(json!({ "sites": caller.tenant.rule_sites.names() })).into_response())
 }
 
 /// Loads (or replaces) a rule site from a site file; refused whole with every problem located.
@@ -149,9 +158,7 @@ pub(crate) async fn put_site(State(state): State<RulesState>, Path(name): Path<S
         json!({ "loaded": { "users": n_users, "resources": n_resources, "rules": rule_names } }),
     )
     .await?;
-    if let Ok(mut sites) = state.sites.0.write() {
-        sites.insert((caller.tenant.name.clone(), name.clone()), Arc::new(loaded));
-    }
+    caller.tenant.rule_sites.insert(name.clone(), Arc::new(loaded));
     Ok((
         StatusCode::OK,
         Json(json!({ "site": name, "users": n_users, "resources": n_resources, "rules": n_rules })),
@@ -164,12 +171,7 @@ pub(crate) async fn put_site(State(state): State<RulesState>, Path(name): Path<S
 pub(crate) async fn delete_site(State(state): State<RulesState>, Path(name): Path<String>, request: Request) -> Result<Response, ApiError> {
     let (caller, _) = caller(&state, request).await?;
     may_manage(&caller)?;
-    let removed = state
-        .sites
-        .0
-        .write()
-        .ok()
-        .and_then(|mut sites| sites.remove(&(caller.tenant.name.clone(), name.clone())));
+    let removed = caller.tenant.rule_sites.remove(&name);
     match removed {
         Some(_) => {
             audit_site_change(&state, &caller, &name, json!({ "deleted": true })).await?;
@@ -198,9 +200,10 @@ pub(crate) async fn check(State(state): State<RulesState>, Path(name): Path<Stri
         ));
     }
     let Json(body): Json<CheckBody> = Json::from_request(request, &()).await?;
-    let site = state
-        .sites
-        .get(&caller.tenant.name, &name)
+    let site = caller
+        .tenant
+        .rule_sites
+        .get(&name)
         .ok_or_else(|| ApiError::not_found("unknown_site", format!("no rule site `{name}` in this tenant")))?;
     let compiled = &site.compiled;
     let user = compiled.user(&body.user).ok_or_else(|| {

@@ -47,6 +47,8 @@ pub struct TenantState {
     live: Arc<tokio::sync::RwLock<Live>>,
     /// Which decisions this tenant logs (read from the store at load, updated by this node's writes).
     audit_policy: RwLock<DecisionLogPolicy>,
+    /// The security-rule sites loaded into this tenant on this node; they go with the tenant.
+    pub rule_sites: crate::rules_api::RuleSites,
 }
 
 /// A tenant's model as of one revision.
@@ -125,11 +127,20 @@ struct Inner {
     config: ServerConfig,
     decision_log: DecisionLog,
     credentials: std::sync::Mutex<HashMap<portcullis_store::SecretHash, VerifiedCredential>>,
+    /// Per tenant, the store's credentials revision [`AppState::follow_store`] last saw.
+    credentials_seen: std::sync::Mutex<HashMap<TenantId, u64>>,
 }
 
-/// How long a verified credential is trusted without asking the store again. A revocation
-/// on this node clears the cache at once; other nodes sharing the database see it within
-/// this time.
+/// How long a verified credential is trusted without asking the store again.
+///
+/// A revocation on this node (a key revoked; a user, client or tenant deleted) drops the
+/// affected entries at once. Another node learns of it from the tenant's credentials revision,
+/// which it reads with the tenant list it polls anyway ([`AppState::follow_store`], every
+/// `--poll-ms`, 1 s by default): it then drops the tenant's entries, so it sees the revocation
+/// within one poll, and at worst (the poll failing) within this time. Asking the store on every
+/// request instead would cost a round trip per request (BENCHMARKS.md, "Credentials").
+/// Entries name their tenant by its store id, which is never handed out twice, so an entry
+/// never acts in a tenant created later under the same name.
 pub const CREDENTIAL_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Most credentials the cache holds; past it the cache starts over.
@@ -230,6 +241,7 @@ impl AppState {
             config,
             decision_log,
             credentials: std::sync::Mutex::new(HashMap::new()),
+            credentials_seen: std::sync::Mutex::new(HashMap::new()),
         }));
         for record in state.0.store.tenants().await? {
             state.load(record.id, record.name).await?;
@@ -262,6 +274,67 @@ impl AppState {
     pub fn forget_credentials(&self) {
         if let Ok(mut cache) = self.0.credentials.lock() {
             cache.clear();
+        }
+    }
+
+    fn forget_credentials_where(&self, gone: impl Fn(&VerifiedCredential) -> bool) {
+        if let Ok(mut cache) = self.0.credentials.lock() {
+            cache.retain(|_, credential| !gone(credential));
+        }
+    }
+
+    /// Forgets the cached credentials of a tenant (deleted, replaced, or its credentials
+    /// revision moved on another node).
+    pub fn forget_tenant_credentials(&self, tenant: TenantId) {
+        self.forget_credentials_where(|c| c.tenant == tenant);
+    }
+
+    /// Forgets the cached credentials acting as `users` or through `clients` of a tenant
+    /// (deleted on this node: a user or client created again under the same key must not
+    /// find them).
+    pub fn forget_credentials_of(&self, tenant: TenantId, users: &[&str], clients: &[&str]) {
+        if users.is_empty() && clients.is_empty() {
+            return;
+        }
+        self.forget_credentials_where(|c| {
+            c.tenant == tenant
+                && (users.contains(&c.user_id.as_str()) || c.via.strip_prefix("oauth:").is_some_and(|client| clients.contains(&client)))
+        });
+    }
+
+    /// After a write on this node: forgets the cached credentials of the users and clients it
+    /// deleted (the store retired them in the write's transaction). Runs under the live
+    /// model's lock, so no write creating them again can come first.
+    fn forget_retired_credentials(&self, tenant: TenantId, after: &Tenant, touched: &Touched) {
+        let users: Vec<&str> = touched
+            .users
+            .iter()
+            .filter(|u| after.users.get(u).is_none())
+            .map(String::as_str)
+            .collect();
+        let clients: Vec<&str> = touched
+            .clients
+            .iter()
+            .filter(|c| after.oauth_clients.get(c).is_none())
+            .map(String::as_str)
+            .collect();
+        self.forget_credentials_of(tenant, &users, &clients);
+    }
+
+    /// Drops the cached credentials of every tenant whose credentials revision in the store
+    /// differs from the one last seen here (or that is new to this node), and of tenants that
+    /// are gone. `records` is the store's tenant list.
+    fn follow_credentials(&self, records: &[portcullis_store::TenantRecord]) {
+        let Ok(mut seen) = self.0.credentials_seen.lock() else { return };
+        for record in records {
+            if seen.insert(record.id, record.credentials_revision) != Some(record.credentials_revision) {
+                self.forget_tenant_credentials(record.id);
+            }
+        }
+        let gone: Vec<TenantId> = seen.keys().filter(|id| !records.iter().any(|r| r.id == **id)).copied().collect();
+        for id in gone {
+            seen.remove(&id);
+            self.forget_tenant_credentials(id);
         }
     }
 
@@ -326,6 +399,7 @@ impl AppState {
             view: RwLock::new(Arc::new(view)),
             live: Arc::new(tokio::sync::RwLock::new(live)),
             audit_policy,
+            rule_sites: Default::default(),
         });
         let mut tenants = match self.0.tenants.write() {
             Ok(guard) => guard,
@@ -382,6 +456,10 @@ impl AppState {
     /// Imports a tenant and makes it live on this node.
     pub async fn import(&self, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError> {
         let imported = self.0.store.import_tenant(tenant, mode, author).await?;
+        if imported.outcome == portcullis_store::ImportOutcome::Replaced {
+            // Users and clients the new content leaves out lost their credentials in the store.
+            self.forget_tenant_credentials(imported.tenant.id);
+        }
         match self.tenant(imported.tenant.id).await? {
             Some(state) => {
                 self.refresh(&state).await?;
@@ -391,14 +469,18 @@ impl AppState {
         Ok(imported)
     }
 
-    /// Deletes a tenant everywhere.
+    /// Deletes a tenant everywhere, with its credentials and (on this node) its rule sites.
     pub async fn delete(&self, tenant: &TenantState) -> Result<(), StoreError> {
         self.0.store.delete_tenant(tenant.id).await?;
-        let mut tenants = match self.0.tenants.write() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        tenants.remove(&tenant.id);
+        {
+            let mut tenants = match self.0.tenants.write() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            tenants.remove(&tenant.id);
+        }
+        tenant.rule_sites.clear();
+        self.forget_tenant_credentials(tenant.id);
         Ok(())
     }
 
@@ -476,6 +558,7 @@ impl AppState {
             match committed {
                 Ok(revision) => {
                     live.revision = revision;
+                    self.forget_retired_credentials(tenant.id, &live.tenant, &touched);
                     let current = tenant.view();
                     let mut sessions = current.sessions.clone();
                     // The view is the live model's at the base revision (both change under this
@@ -545,28 +628,40 @@ impl AppState {
         let mut ticker = tokio::time::interval(every);
         loop {
             ticker.tick().await;
-            let Ok(records) = self.0.store.tenants().await else { continue };
-            for record in records {
-                match self.tenant(record.id).await {
-                    Ok(Some(tenant)) if tenant.view().snapshot.revision < record.revision => {
-                        if let Err(error) = self.refresh(&tenant).await {
-                            tracing::warn!(tenant = %record.name, %error, "cannot refresh the tenant");
-                        }
+            self.follow_once().await;
+        }
+    }
+
+    /// One poll of [`AppState::follow_store`]: drops the cached credentials of tenants whose
+    /// credentials moved, catches up with other nodes' writes, and forgets deleted tenants.
+    pub async fn follow_once(&self) {
+        let Ok(records) = self.0.store.tenants().await else { return };
+        // Credentials first: a view refreshed below must not meet a revoked credential
+        // still cached.
+        self.follow_credentials(&records);
+        for record in records {
+            match self.tenant(record.id).await {
+                Ok(Some(tenant)) if tenant.view().snapshot.revision < record.revision => {
+                    if let Err(error) = self.refresh(&tenant).await {
+                        tracing::warn!(tenant = %record.name, %error, "cannot refresh the tenant");
                     }
-                    Ok(_) => {}
-                    Err(error) => tracing::warn!(tenant = %record.name, %error, "cannot load the tenant"),
                 }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(tenant = %record.name, %error, "cannot load the tenant"),
             }
-            let known: Vec<TenantId> = self.tenants().iter().map(|t| t.id).collect();
-            if let Ok(records) = self.0.store.tenants().await {
-                let mut tenants = match self.0.tenants.write() {
-                    Ok(guard) => guard,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
-                for id in known {
-                    if !records.iter().any(|r| r.id == id) {
-                        tenants.remove(&id);
+        }
+        let known: Vec<TenantId> = self.tenants().iter().map(|t| t.id).collect();
+        if let Ok(records) = self.0.store.tenants().await {
+            let mut tenants = match self.0.tenants.write() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            for id in known {
+                if !records.iter().any(|r| r.id == id) {
+                    if let Some(gone) = tenants.remove(&id) {
+                        gone.rule_sites.clear();
                     }
+                    self.forget_tenant_credentials(id);
                 }
             }
         }

@@ -307,10 +307,15 @@ pub fn change_event(change: &crate::Change, author: &Author) -> EventDraft {
             resource("oauth-client", &client.id),
             json!({ "client": client }),
         ),
-        Change::UpdateOauthClient { id, name, scopes } => event(
+        Change::UpdateOauthClient {
+            id,
+            name,
+            scopes,
+            impersonation,
+        } => event(
             EventType::OauthClientUpdated,
             resource("oauth-client", id),
-            json!({ "name": name, "scopes": scopes }),
+            json!({ "name": name, "scopes": scopes, "impersonation": impersonation }),
         ),
         Change::DeleteOauthClient { id } => event(EventType::OauthClientDeleted, resource("oauth-client", id), json!({})),
     }

@@ -42,9 +42,15 @@ pub enum Backend {
 /// INVARIANT: every method that writes runs in one transaction; a tenant's revision grows by
 /// exactly one with each write to its access model (imports and committed [`Change`]s), in the
 /// same transaction as the write. Credential writes (keys, secrets, tokens) do not move it: they
-/// change no decision. Every administrative write (all of those but OAuth tokens) appends its
-/// audit event to the tenant's chain in the same transaction, so a change is never without
-/// its event.
+/// change no decision. Every administrative write and every token issuance appends its audit
+/// event to the tenant's chain in the same transaction, so a change is never without its event.
+///
+/// INVARIANT: credentials die with their owner. Deleting a user (a commit, or an import that
+/// replaces the tenant without it) revokes its API keys and deletes the tokens acting as it and
+/// the secrets it is the bot user of; deleting a client deletes its secrets and tokens; both in
+/// the deleting transaction, and a credential is only created while its user and client exist
+/// (checked under the tenant's lock). So a user or client created again under the same key
+/// never inherits a credential. Tenant, key and secret ids are never handed out twice.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Which backend this is.
@@ -130,8 +136,10 @@ pub trait Store: Send + Sync + 'static {
     /// The client secret with this hash.
     async fn client_secret_by_hash(&self, hash: &SecretHash) -> Result<Option<ClientSecretRecord>, StoreError>;
 
-    /// Stores an OAuth access token.
-    async fn create_oauth_token(&self, token: &NewOauthToken) -> Result<(), StoreError>;
+    /// Stores an OAuth access token and its issuance event, if its client, secret and user
+    /// still exist (`NotFound` otherwise) and, for an impersonation token, the client may
+    /// impersonate (`Rejected` otherwise), as of the transaction.
+    async fn create_oauth_token(&self, token: &NewOauthToken, author: &Author) -> Result<(), StoreError>;
 
     /// The OAuth access token with this hash, expired ones included.
     async fn oauth_token_by_hash(&self, hash: &SecretHash) -> Result<Option<OauthTokenRecord>, StoreError>;

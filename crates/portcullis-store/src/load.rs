@@ -115,7 +115,7 @@ impl Table {
             Table::Users => "SELECT id, name, email, entitlement, status FROM users WHERE tenant_id = $1 ORDER BY seq",
             Table::UserRoles => "SELECT user_id, role, origin FROM user_roles WHERE tenant_id = $1 ORDER BY seq",
             Table::UserGroups => "SELECT user_id, group_name FROM user_groups WHERE tenant_id = $1 ORDER BY seq",
-            Table::Clients => "SELECT id, name FROM oauth_clients WHERE tenant_id = $1 ORDER BY seq",
+            Table::Clients => "SELECT id, name, impersonation FROM oauth_clients WHERE tenant_id = $1 ORDER BY seq",
             Table::ClientScopes => "SELECT client_id, scope FROM oauth_client_scopes WHERE tenant_id = $1 ORDER BY seq",
             Table::Spaces => "SELECT id, name, space_type, owner FROM spaces WHERE tenant_id = $1 ORDER BY seq",
             Table::SpaceMembers => "SELECT space_id, assignee_kind, assignee, roles FROM space_members WHERE tenant_id = $1 ORDER BY seq",
@@ -252,6 +252,7 @@ impl Assembler {
                     id: row.string(0)?,
                     name: row.string(1)?,
                     scopes: Vec::new(),
+                    impersonation: row.int(2)? != 0,
                 });
             }
             Table::ClientScopes => {

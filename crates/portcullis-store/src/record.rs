@@ -23,6 +23,10 @@ pub struct TenantRecord {
     pub name: String,
     /// Grows by one with every write to the tenant's access model.
     pub revision: u64,
+    /// Grows whenever one of the tenant's credentials is revoked or deleted (a key revoked, a
+    /// user or client deleted with its credentials): a node that caches verified credentials
+    /// drops the tenant's when it sees this move.
+    pub credentials_revision: u64,
 }
 
 /// What an import does with a tenant of the same name that is already stored.
@@ -139,7 +143,15 @@ pub struct NewOauthToken {
     pub hash: SecretHash,
     /// Unix seconds after which it is refused.
     pub expires_at: i64,
+    /// The grant that issued it (`client_credentials` or [`IMPERSONATION_GRANT`]); an
+    /// impersonation token is stored only while its client may impersonate.
+    pub grant_type: String,
+    /// The client secret that asked for it.
+    pub secret_id: i64,
 }
+
+/// The OAuth grant that mints tokens for any user of the tenant.
+pub const IMPERSONATION_GRANT: &str = "urn:qlik:oauth:user-impersonation";
 
 /// A stored OAuth access token (without its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]

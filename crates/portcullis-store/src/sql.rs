@@ -96,19 +96,37 @@ macro_rules! define_sql_store {
             "custom_roles", "user_default", "settings",
         ];
 
+        type TenantRow = (i64, String, i64, i64);
+
+        fn tenant_record((id, name, revision, credentials_revision): TenantRow) -> TenantRecord {
+            TenantRecord { id: TenantId(id), name, revision: revision as u64, credentials_revision: credentials_revision as u64 }
+        }
+
         pub(crate) async fn tenants(pool: &Pool<$db>) -> Result<Vec<TenantRecord>, StoreError> {
-            let rows: Vec<(i64, String, i64)> =
-                sqlx::query_as("SELECT id, name, revision FROM tenants ORDER BY name").fetch_all(pool).await.map_err(from_sqlx)?;
-            Ok(rows.into_iter().map(|(id, name, revision)| TenantRecord { id: TenantId(id), name, revision: revision as u64 }).collect())
+            let rows: Vec<TenantRow> = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants ORDER BY name")
+                .fetch_all(pool)
+                .await
+                .map_err(from_sqlx)?;
+            Ok(rows.into_iter().map(tenant_record).collect())
         }
 
         pub(crate) async fn tenant_by_name(pool: &Pool<$db>, name: &str) -> Result<Option<TenantRecord>, StoreError> {
-            let row: Option<(i64, String, i64)> = sqlx::query_as("SELECT id, name, revision FROM tenants WHERE name = $1")
+            let row: Option<TenantRow> = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants WHERE name = $1")
                 .bind(name)
                 .fetch_optional(pool)
                 .await
                 .map_err(from_sqlx)?;
-            Ok(row.map(|(id, name, revision)| TenantRecord { id: TenantId(id), name, revision: revision as u64 }))
+            Ok(row.map(tenant_record))
+        }
+
+        /// A tenant's record as the open transaction sees it.
+        async fn tenant_in(tx: &mut Tx, id: i64) -> Result<TenantRecord, StoreError> {
+            let row: TenantRow = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(from_sqlx)?;
+            Ok(tenant_record(row))
         }
 
         pub(crate) async fn revision(pool: &Pool<$db>, tenant: TenantId) -> Result<u64, StoreError> {
@@ -144,14 +162,13 @@ macro_rules! define_sql_store {
             let (id, revision, outcome) = match (inserted, mode) {
                 (Some((id,)), _) => (id, 1, ImportOutcome::Created),
                 (None, ImportMode::KeepExisting) => {
-                    let (id, revision): (i64, i64) = sqlx::query_as("SELECT id, revision FROM tenants WHERE name = $1")
+                    let row: TenantRow = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants WHERE name = $1")
                         .bind(&tenant.name)
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(from_sqlx)?;
                     tx.rollback().await.map_err(from_sqlx)?;
-                    let record = TenantRecord { id: TenantId(id), name: tenant.name.clone(), revision: revision as u64 };
-                    return Ok(Imported { tenant: record, outcome: ImportOutcome::Kept });
+                    return Ok(Imported { tenant: tenant_record(row), outcome: ImportOutcome::Kept });
                 }
                 (None, ImportMode::Replace) => {
                     let (id, revision): (i64, i64) = sqlx::query_as(
@@ -181,8 +198,15 @@ macro_rules! define_sql_store {
             let resource = portcullis_audit::ResourceRef { kind: "tenant".to_owned(), id: tenant.name.clone(), space: None, owner: None };
             let draft = EventDraft::change(portcullis_audit::EventType::TenantImported, author, "import", Some(resource), data);
             append(&mut tx, id, &tenant.name, &[draft]).await?;
+            if outcome == ImportOutcome::Replaced {
+                // Users and clients the new content leaves out lose their credentials.
+                let gone = credential_owners(&mut tx, id).await?;
+                let users: Vec<String> = gone.0.into_iter().filter(|u| tenant.users.get(u).is_none()).collect();
+                let clients: Vec<String> = gone.1.into_iter().filter(|c| tenant.oauth_clients.get(c).is_none()).collect();
+                retire_credentials(&mut tx, id, &tenant.name, &users, &clients, author).await?;
+            }
+            let record = tenant_in(&mut tx, id).await?;
             tx.commit().await.map_err(from_sqlx)?;
-            let record = TenantRecord { id: TenantId(id), name: tenant.name.clone(), revision: revision as u64 };
             Ok(Imported { tenant: record, outcome })
         }
 
@@ -327,8 +351,8 @@ macro_rules! define_sql_store {
         }
 
         async fn insert_clients(tx: &mut Tx, id: i64, clients: &[OauthClient]) -> Result<(), StoreError> {
-            insert_rows(tx, "oauth_clients", "id, name", id, clients, |row, client| {
-                row.push_bind(client.id.as_str()).push_bind(client.name.as_str());
+            insert_rows(tx, "oauth_clients", "id, name, impersonation", id, clients, |row, client| {
+                row.push_bind(client.id.as_str()).push_bind(client.name.as_str()).push_bind(i64::from(client.impersonation));
             })
             .await?;
             let scopes: Vec<(&str, &str)> = clients.iter().flat_map(|c| c.scopes.iter().map(move |s| (c.id.as_str(), s.as_str()))).collect();
@@ -508,6 +532,7 @@ macro_rules! define_sql_store {
                 })
                 .collect();
             append(&mut tx, id, &name, &events).await?;
+            retire_credentials_of_deleted(&mut tx, id, &name, write.after, write.touched, write.author).await?;
             tx.commit().await.map_err(from_sqlx)?;
             Ok(revision as u64)
         }
@@ -638,6 +663,8 @@ macro_rules! define_sql_store {
             let created_at = $crate::now();
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             let name = lock_tenant(&mut tx, key.tenant.0).await?;
+            // Under the tenant's lock, so a key is never stored for a user deleted meanwhile.
+            require_row(&mut tx, "users", "id", key.tenant.0, &key.user_id, "user").await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO api_keys (tenant_id, user_id, hash, description, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -716,6 +743,7 @@ macro_rules! define_sql_store {
                 let data = serde_json::json!({ "sub": user_id });
                 let draft = EventDraft::change(portcullis_audit::EventType::ApiKeyRevoked, author, "revoke-api-key", Some(resource), data);
                 append(&mut tx, tenant.0, &name, &[draft]).await?;
+                bump_credentials_revision(&mut tx, tenant.0).await?;
             }
             tx.commit().await.map_err(from_sqlx)?;
             Ok(())
@@ -724,6 +752,8 @@ macro_rules! define_sql_store {
         pub(crate) async fn create_client_secret(pool: &Pool<$db>, secret: &NewClientSecret, author: &Author) -> Result<ClientSecretRecord, StoreError> {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             let name = lock_tenant(&mut tx, secret.tenant.0).await?;
+            require_row(&mut tx, "oauth_clients", "id", secret.tenant.0, &secret.client_id, "OAuth client").await?;
+            require_row(&mut tx, "users", "id", secret.tenant.0, &secret.bot_user, "user").await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO oauth_client_secrets (tenant_id, client_id, hash, bot_user, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
             )
@@ -753,7 +783,37 @@ macro_rules! define_sql_store {
             Ok(row.map(|(id, tenant, client_id, bot_user)| ClientSecretRecord { id, tenant: TenantId(tenant), client_id, bot_user }))
         }
 
-        pub(crate) async fn create_oauth_token(pool: &Pool<$db>, token: &NewOauthToken) -> Result<(), StoreError> {
+        pub(crate) async fn create_oauth_token(pool: &Pool<$db>, token: &NewOauthToken, author: &Author) -> Result<(), StoreError> {
+            let mut tx = pool.begin().await.map_err(from_sqlx)?;
+            let name = lock_tenant(&mut tx, token.tenant.0).await?;
+            // Under the tenant's lock: the client, its secret and the user are there now (a
+            // deletion meanwhile has removed their credentials and would miss this token), and
+            // an impersonation token needs the client's flag as stored now.
+            let client: Option<(i64,)> = sqlx::query_as("SELECT impersonation FROM oauth_clients WHERE tenant_id = $1 AND id = $2")
+                .bind(token.tenant.0)
+                .bind(&token.client_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+            match client {
+                None => return Err(StoreError::NotFound(format!("OAuth client `{}`", token.client_id))),
+                Some((0,)) if token.grant_type == IMPERSONATION_GRANT => {
+                    let message = format!("OAuth client `{}` may not impersonate users", token.client_id);
+                    return Err(StoreError::Rejected(portcullis_model::tenant_ops::OpError::Invalid { message }));
+                }
+                Some(_) => {}
+            }
+            let secret: Option<(i64,)> = sqlx::query_as("SELECT id FROM oauth_client_secrets WHERE tenant_id = $1 AND id = $2 AND client_id = $3")
+                .bind(token.tenant.0)
+                .bind(token.secret_id)
+                .bind(&token.client_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+            if secret.is_none() {
+                return Err(StoreError::NotFound(format!("secret {} of OAuth client `{}`", token.secret_id, token.client_id)));
+            }
+            require_row(&mut tx, "users", "id", token.tenant.0, &token.user_id, "user").await?;
             sqlx::query(
                 "INSERT INTO oauth_tokens (hash, tenant_id, client_id, user_id, scopes, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
@@ -763,9 +823,22 @@ macro_rules! define_sql_store {
             .bind(&token.user_id)
             .bind(token.scopes.join(" "))
             .bind(token.expires_at)
-            .execute(pool)
+            .execute(&mut *tx)
             .await
             .map_err(from_sqlx)?;
+            // Every issuance is on record: which client, for which user, with which scopes, when.
+            let resource = portcullis_audit::ResourceRef { kind: "oauth-client".to_owned(), id: token.client_id.clone(), space: None, owner: None };
+            let data = serde_json::json!({
+                "clientId": token.client_id,
+                "sub": token.user_id,
+                "grantType": token.grant_type,
+                "scopes": token.scopes,
+                "expiresAt": token.expires_at,
+                "secretId": token.secret_id,
+            });
+            let draft = EventDraft::change(portcullis_audit::EventType::OauthTokenIssued, author, "issue-oauth-token", Some(resource), data);
+            append(&mut tx, token.tenant.0, &name, &[draft]).await?;
+            tx.commit().await.map_err(from_sqlx)?;
             Ok(())
         }
 
@@ -783,6 +856,145 @@ macro_rules! define_sql_store {
                 scopes: scopes.split_whitespace().map(str::to_owned).collect(),
                 expires_at,
             }))
+        }
+
+        // ---- Credentials die with their owner --------------------------------------------
+
+        /// Refuses with `NotFound` unless the tenant has a `table` row whose `column` is `key`.
+        async fn require_row(tx: &mut Tx, table: &str, column: &str, id: i64, key: &str, what: &str) -> Result<(), StoreError> {
+            let found: Option<(String,)> = sqlx::query_as(&format!("SELECT {column} FROM {table} WHERE tenant_id = $1 AND {column} = $2"))
+                .bind(id)
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(from_sqlx)?;
+            match found {
+                Some(_) => Ok(()),
+                None => Err(StoreError::NotFound(format!("{what} `{key}`"))),
+            }
+        }
+
+        async fn bump_credentials_revision(tx: &mut Tx, id: i64) -> Result<(), StoreError> {
+            sqlx::query("UPDATE tenants SET credentials_revision = credentials_revision + 1 WHERE id = $1")
+                .bind(id)
+                .execute(&mut **tx)
+                .await
+                .map_err(from_sqlx)?;
+            Ok(())
+        }
+
+        /// The users and the clients that hold live credentials in a tenant (usable API keys,
+        /// tokens, secrets and their bot users), each once.
+        async fn credential_owners(tx: &mut Tx, id: i64) -> Result<(Vec<String>, Vec<String>), StoreError> {
+            let users: Vec<(String,)> = sqlx::query_as(
+                "SELECT user_id FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL \
+                 UNION SELECT user_id FROM oauth_tokens WHERE tenant_id = $1 \
+                 UNION SELECT bot_user FROM oauth_client_secrets WHERE tenant_id = $1",
+            )
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(from_sqlx)?;
+            let clients: Vec<(String,)> = sqlx::query_as(
+                "SELECT client_id FROM oauth_tokens WHERE tenant_id = $1 UNION SELECT client_id FROM oauth_client_secrets WHERE tenant_id = $1",
+            )
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(from_sqlx)?;
+            Ok((users.into_iter().map(|(u,)| u).collect(), clients.into_iter().map(|(c,)| c).collect()))
+        }
+
+        /// After a commit: the credentials of the users and clients it deleted go with them.
+        /// Costs nothing when the commit deleted neither.
+        async fn retire_credentials_of_deleted(
+            tx: &mut Tx,
+            id: i64,
+            name: &str,
+            after: &Tenant,
+            touched: &portcullis_model::Touched,
+            author: &Author,
+        ) -> Result<(), StoreError> {
+            let users: Vec<String> = touched.users.iter().filter(|u| after.users.get(u).is_none()).cloned().collect();
+            let clients: Vec<String> = touched.clients.iter().filter(|c| after.oauth_clients.get(c).is_none()).cloned().collect();
+            retire_credentials(tx, id, name, &users, &clients, author).await
+        }
+
+        /// Retires what acts as `users` or through `clients`, which no longer exist: a user's
+        /// API keys are revoked (kept, so they are listed as revoked), the OAuth tokens acting
+        /// as the user or issued to the client are deleted, and so are the client's secrets and
+        /// the secrets whose bot user the user was. So a user or client created again under the
+        /// same key starts without credentials. Each revoked key and deleted secret is an
+        /// event; the tenant's credentials revision moves when anything was retired.
+        async fn retire_credentials(tx: &mut Tx, id: i64, name: &str, users: &[String], clients: &[String], author: &Author) -> Result<(), StoreError> {
+            if users.is_empty() && clients.is_empty() {
+                return Ok(());
+            }
+            let now = $crate::now();
+            let mut drafts = Vec::new();
+            let mut retired = 0u64;
+            for user in users {
+                let keys: Vec<(i64,)> =
+                    sqlx::query_as("UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id")
+                        .bind(id)
+                        .bind(user)
+                        .bind(now)
+                        .fetch_all(&mut **tx)
+                        .await
+                        .map_err(from_sqlx)?;
+                for (key,) in keys {
+                    let resource = portcullis_audit::ResourceRef { kind: "api-key".to_owned(), id: key.to_string(), space: None, owner: Some(user.clone()) };
+                    let data = serde_json::json!({ "sub": user, "reason": "user-deleted" });
+                    drafts.push(EventDraft::change(portcullis_audit::EventType::ApiKeyRevoked, author, "revoke-api-key", Some(resource), data));
+                    retired += 1;
+                }
+                let tokens = sqlx::query("DELETE FROM oauth_tokens WHERE tenant_id = $1 AND user_id = $2")
+                    .bind(id)
+                    .bind(user)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(from_sqlx)?;
+                retired += tokens.rows_affected();
+                let secrets: Vec<(i64, String)> =
+                    sqlx::query_as("DELETE FROM oauth_client_secrets WHERE tenant_id = $1 AND bot_user = $2 RETURNING id, client_id")
+                        .bind(id)
+                        .bind(user)
+                        .fetch_all(&mut **tx)
+                        .await
+                        .map_err(from_sqlx)?;
+                for (secret, client) in secrets {
+                    let resource = portcullis_audit::ResourceRef { kind: "oauth-client".to_owned(), id: client, space: None, owner: None };
+                    let data = serde_json::json!({ "secretDeleted": secret, "botUser": user, "reason": "bot-user-deleted" });
+                    drafts.push(EventDraft::change(portcullis_audit::EventType::OauthClientUpdated, author, "delete-client-secret", Some(resource), data));
+                    retired += 1;
+                }
+            }
+            for client in clients {
+                let tokens = sqlx::query("DELETE FROM oauth_tokens WHERE tenant_id = $1 AND client_id = $2")
+                    .bind(id)
+                    .bind(client)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(from_sqlx)?;
+                retired += tokens.rows_affected();
+                let secrets: Vec<(i64,)> = sqlx::query_as("DELETE FROM oauth_client_secrets WHERE tenant_id = $1 AND client_id = $2 RETURNING id")
+                    .bind(id)
+                    .bind(client)
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map_err(from_sqlx)?;
+                for (secret,) in secrets {
+                    let resource = portcullis_audit::ResourceRef { kind: "oauth-client".to_owned(), id: client.clone(), space: None, owner: None };
+                    let data = serde_json::json!({ "secretDeleted": secret, "reason": "client-deleted" });
+                    drafts.push(EventDraft::change(portcullis_audit::EventType::OauthClientUpdated, author, "delete-client-secret", Some(resource), data));
+                    retired += 1;
+                }
+            }
+            append(tx, id, name, &drafts).await?;
+            if retired > 0 {
+                bump_credentials_revision(tx, id).await?;
+            }
+            Ok(())
         }
 
         // ---- The audit trail -------------------------------------------------------------

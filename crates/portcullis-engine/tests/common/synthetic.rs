@@ -167,16 +167,19 @@ pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
         id: "portal".into(),
         name: "portal".into(),
         scopes: vec!["user_default".into()],
+        impersonation: false,
     });
     tenant.oauth_clients.upsert(OauthClient {
         id: "reader".into(),
         name: "reader".into(),
         scopes: vec!["apps:read".into(), "spaces:read".into()],
+        impersonation: false,
     });
     tenant.oauth_clients.upsert(OauthClient {
         id: "console".into(),
         name: "console".into(),
         scopes: vec!["user_default".into(), "admin_classic".into()],
+        impersonation: false,
     });
     tenant
 }

@@ -334,6 +334,7 @@ fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
                         name: id.clone(),
                         id,
                         scopes,
+                        impersonation: false,
                     },
                 }
             }
@@ -343,6 +344,7 @@ fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
                     id: some_id(rng, &clients, "o", 1),
                     name: None,
                     scopes: Some(scopes),
+                    impersonation: None,
                 }
             }
             _ => Change::DeleteOauthClient {

@@ -216,6 +216,7 @@ pub fn random_tenant(seed: u64) -> Tenant {
             id: format!("o{k}"),
             name: format!("o{k}"),
             scopes,
+            impersonation: false,
         });
     }
     t

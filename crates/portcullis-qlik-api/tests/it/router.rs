@@ -528,3 +528,47 @@ async fn a_body_over_the_limit_is_refused_in_the_envelope() {
     assert_eq!(reply.body["errors"][0]["code"], "HTTP-413", "{}", reply.body);
     still_answers(&app).await;
 }
+
+/// A client's id is random: the same name again (after a delete, or at once) is another
+/// client. Impersonation is listed only when asked for, and unknown grants are refused.
+#[tokio::test]
+async fn client_ids_are_random_and_impersonation_is_asked_for() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF);
+    let create = |grants: Option<Value>| {
+        let mut body = json!({ "clientName": "Bot", "appType": "web" });
+        if let Some(grants) = grants {
+            body["allowedGrantTypes"] = grants;
+        }
+        body
+    };
+    let first = send(&app, "POST", "/api/v1/oauth-clients", Some("admin-key"), Some(create(None))).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let first_id = first.body["clientId"].as_str().unwrap().to_owned();
+    assert!(first_id.len() == 32 && first_id.bytes().all(|b| b.is_ascii_hexdigit()), "{first_id}");
+    assert_eq!(first.body["allowedGrantTypes"], json!(["client_credentials"]));
+    let deleted = send(&app, "DELETE", &format!("/api/v1/oauth-clients/{first_id}"), Some("admin-key"), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let again = send(&app, "POST", "/api/v1/oauth-clients", Some("admin-key"), Some(create(None))).await;
+    assert_ne!(again.body["clientId"], json!(first_id), "an id is never derived from the name");
+    let both = json!(["client_credentials", "urn:qlik:oauth:user-impersonation"]);
+    let impersonating = send(&app, "POST", "/api/v1/oauth-clients", Some("admin-key"), Some(create(Some(both.clone())))).await;
+    assert_eq!(impersonating.status, StatusCode::CREATED, "{}", impersonating.body);
+    assert_eq!(impersonating.body["allowedGrantTypes"], both);
+    assert_ne!(impersonating.body["clientId"], again.body["clientId"]);
+    let refused = send(
+        &app,
+        "POST",
+        "/api/v1/oauth-clients",
+        Some("admin-key"),
+        Some(create(Some(json!(["password"])))),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    let id = again.body["clientId"].as_str().unwrap();
+    let patch = json!([{ "op": "replace", "path": "/allowedGrantTypes", "value": both }]);
+    let patched = send(&app, "PATCH", &format!("/api/v1/oauth-clients/{id}"), Some("admin-key"), Some(patch)).await;
+    assert_eq!(patched.status, StatusCode::NO_CONTENT, "{}", patched.body);
+    let read = send(&app, "GET", &format!("/api/v1/oauth-clients/{id}"), Some("admin-key"), None).await;
+    assert_eq!(read.body["allowedGrantTypes"], both);
+}

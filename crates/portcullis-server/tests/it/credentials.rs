@@ -108,9 +108,14 @@ async fn oauth_tokens_carry_their_clients_scopes() {
     assert_eq!(me["via"], "oauth:reporting");
     assert_eq!(me["user"], "ann");
 
-    // Impersonation, as JSON.
+    // Impersonation, as JSON: refused until the client is allowed it.
     let body = json!({"grant_type": "urn:qlik:oauth:user-impersonation", "client_id": "reporting", "client_secret": client_secret,
                       "user_lookup": {"field": "subject", "value": "bob"}});
+    let (status, error) = app.call("POST", "/oauth/token", None, Some(body.clone())).await;
+    assert_eq!((status, &error["error"]), (StatusCode::BAD_REQUEST, &json!("unauthorized_client")));
+    let allow = json!([{"op": "replace", "path": "/allowedGrantTypes", "value": ["client_credentials", "urn:qlik:oauth:user-impersonation"]}]);
+    let (status, _) = app.call("PATCH", "/api/v1/oauth-clients/reporting", Some(&admin), Some(allow)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, token) = app.call("POST", "/oauth/token", None, Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{token}");
     let (_, me) = app.call("GET", CHECK, token["access_token"].as_str(), None).await;

@@ -9,6 +9,7 @@ mod authzen;
 mod credentials;
 mod decisions;
 mod isolation;
+mod lifecycle;
 mod limits;
 mod live_view;
 mod operations;

@@ -40,6 +40,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/postgres/0003_change_log.sql"),
     },
     Migration {
+        version: 4,
+        name: "credentials",
+        sql: include_str!("../../migrations/postgres/0004_credentials.sql"),
+    },
+    Migration {
         version: 5,
         name: "load order",
         sql: include_str!("../../migrations/postgres/0005_load_order.sql"),
@@ -179,8 +184,8 @@ impl Store for PgStore {
         sql::client_secret_by_hash(&self.pool, hash).await
     }
 
-    async fn create_oauth_token(&self, token: &NewOauthToken) -> Result<(), StoreError> {
-        sql::create_oauth_token(&self.pool, token).await
+    async fn create_oauth_token(&self, token: &NewOauthToken, author: &Author) -> Result<(), StoreError> {
+        sql::create_oauth_token(&self.pool, token, author).await
     }
 
     async fn oauth_token_by_hash(&self, hash: &SecretHash) -> Result<Option<OauthTokenRecord>, StoreError> {

@@ -42,6 +42,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0003_change_log.sql"),
     },
     Migration {
+        version: 4,
+        name: "credentials",
+        sql: include_str!("../../migrations/sqlite/0004_credentials.sql"),
+    },
+    Migration {
         version: 5,
         name: "load order",
         sql: include_str!("../../migrations/sqlite/0005_load_order.sql"),
@@ -199,8 +204,8 @@ impl Store for SqliteStore {
         sql::client_secret_by_hash(&self.reader, hash).await
     }
 
-    async fn create_oauth_token(&self, token: &NewOauthToken) -> Result<(), StoreError> {
-        sql::create_oauth_token(&self.writer, token).await
+    async fn create_oauth_token(&self, token: &NewOauthToken, author: &Author) -> Result<(), StoreError> {
+        sql::create_oauth_token(&self.writer, token, author).await
     }
 
     async fn oauth_token_by_hash(&self, hash: &SecretHash) -> Result<Option<OauthTokenRecord>, StoreError> {

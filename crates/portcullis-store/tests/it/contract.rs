@@ -14,6 +14,7 @@ use portcullis_store::*;
 use crate::harness::Harness;
 
 pub use crate::audit::*;
+pub use crate::credentials::*;
 
 pub(crate) const DEMO: &str = include_str!("../../../../examples/demo-tenant.yaml");
 
@@ -388,7 +389,7 @@ pub async fn oauth_secrets_and_tokens_round_trip(h: &impl Harness) {
         )
         .await
         .unwrap();
-    assert_eq!(store.client_secret_by_hash(&[9; 32]).await.unwrap(), Some(secret));
+    assert_eq!(store.client_secret_by_hash(&[9; 32]).await.unwrap(), Some(secret.clone()));
     assert_eq!(store.client_secret_by_hash(&[8; 32]).await.unwrap(), None);
     let token = NewOauthToken {
         tenant: record.id,
@@ -397,8 +398,10 @@ pub async fn oauth_secrets_and_tokens_round_trip(h: &impl Harness) {
         scopes: vec!["apps:read".into(), "spaces:read".into()],
         hash: [5; 32],
         expires_at: 1_000,
+        grant_type: "client_credentials".into(),
+        secret_id: secret.id,
     };
-    store.create_oauth_token(&token).await.unwrap();
+    store.create_oauth_token(&token, &Author::cli()).await.unwrap();
     let found = store.oauth_token_by_hash(&[5; 32]).await.unwrap().unwrap();
     assert_eq!(
         found,

@@ -13,6 +13,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 /// A database a test can open (and open again, to see what was made durable).
 pub trait Harness: Sync {
+    /// Which backend the test's database is.
+    fn backend(&self) -> portcullis_store::Backend;
+
     /// Opens a store on the test's database.
     fn open(&self) -> impl Future<Output = Arc<dyn Store>> + Send;
 
@@ -34,17 +37,23 @@ impl SqliteHarness {
 }
 
 impl Harness for SqliteHarness {
+    fn backend(&self) -> portcullis_store::Backend {
+        portcullis_store::Backend::Sqlite
+    }
+
     async fn open(&self) -> Arc<dyn Store> {
         let url = format!("sqlite://{}", self.dir.path().join("test.db").display());
         Arc::new(SqliteStore::open(&url).await.expect("the SQLite store opens"))
     }
 
     async fn execute(&self, sql: &str) {
-        let url = format!("sqlite://{}", self.dir.path().join("test.db").display());
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(self.dir.path().join("test.db"))
+            .create_if_missing(true);
         // A one-connection pool: a pool is an executor that can be held across awaits.
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(1)
-            .connect(&url)
+            .connect_with(options)
             .await
             .expect("a SQLite connection");
         sqlx::raw_sql(sql).execute(&pool).await.unwrap_or_else(|e| panic!("`{sql}`: {e}"));
@@ -114,6 +123,10 @@ fn skip(test: &str, reason: &str) -> Option<PgHarness> {
 }
 
 impl Harness for PgHarness {
+    fn backend(&self) -> portcullis_store::Backend {
+        portcullis_store::Backend::Postgres
+    }
+
     async fn open(&self) -> Arc<dyn Store> {
         Arc::new(PgStore::open_with(self.options.clone()).await.expect("the PostgreSQL store opens"))
     }

@@ -4,6 +4,7 @@
 
 mod audit;
 mod contract;
+mod credentials;
 mod harness;
 
 /// Declares each contract test once per backend, so every test has its own name on each.
@@ -55,4 +56,10 @@ contract_tests!(
     queries_filter_and_page,
     archiving_moves_the_anchor_and_verify_continues,
     audit_settings_round_trip,
+    deleting_a_user_retires_its_credentials,
+    deleting_a_client_retires_its_secrets_and_tokens,
+    replacing_a_tenant_retires_what_it_leaves_out,
+    identifiers_are_never_handed_out_twice,
+    token_issuance_is_checked_and_audited,
+    migration_4_keeps_ids_and_stops_reuse,
 );
