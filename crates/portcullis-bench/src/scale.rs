@@ -34,6 +34,9 @@ pub struct ScaleArgs {
     /// Writes (and logins) timed per size.
     #[arg(long, default_value_t = 500)]
     pub writes: usize,
+    /// The write measurements (`scale_writes`).
+    #[command(flatten)]
+    pub write_load: crate::scale_writes::WritesArgs,
 }
 
 /// One size's figures.
@@ -191,6 +194,9 @@ pub fn run(args: &ScaleArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("a tokio runtime")?;
+    if args.write_load.writes_only {
+        return crate::scale_writes::run(&args.users, args.seed, &args.write_load, &runtime);
+    }
     let mut rows = Vec::new();
     for &users in &args.users {
         eprintln!("measuring {users} users ...");
@@ -227,5 +233,6 @@ pub fn run(args: &ScaleArgs) -> Result<()> {
             .collect();
         println!("| ratio {}k → {}k | | {} |", small.users / 1000, large.users / 1000, ratios.join(" | "));
     }
-    Ok(())
+    println!();
+    crate::scale_writes::run(&args.users, args.seed, &args.write_load, &runtime)
 }
