@@ -142,7 +142,7 @@ async fn in_process_writes(state: &AppState, live: &Arc<TenantState>, pairs: &[V
         tasks.push(tokio::spawn(async move {
             let author = Author::user(format!("writer-{w}"), "cli");
             let mut times = Vec::new();
-            let mut i = 0;
+            let mut i = 0usize;
             // An even number of writes leaves every pair as it was, for the next measurement.
             while Instant::now() < deadline || !i.is_multiple_of(2) {
                 let change = nth_change(&own, i);
@@ -185,16 +185,16 @@ fn http_write(agent: &ureq::Agent, url: &str, auth: &str, body: &Value) -> Resul
 
 /// (b): one client writing sequentially, then `pairs.len()` clients for `seconds`, over HTTP.
 fn http_writes(url: &str, auth: &str, pairs: &[Vec<(String, String)>], n_single: usize, seconds: u64) -> Result<(Vec<Duration>, f64, Vec<Duration>)> {
-    let agent = agent();
+    let client = agent();
     // The first pairs' writes, timed one after another (a warm-up request first).
-    http_write(&agent, url, auth, &change_json(&nth_change(&pairs[0], 0)))?;
-    http_write(&agent, url, auth, &change_json(&nth_change(&pairs[0], 1)))?;
+    http_write(&client, url, auth, &change_json(&nth_change(&pairs[0], 0)))?;
+    http_write(&client, url, auth, &change_json(&nth_change(&pairs[0], 1)))?;
     let n_single = n_single & !1;
     let mut single = Vec::with_capacity(n_single);
     for i in 0..n_single {
         let body = change_json(&nth_change(&pairs[0], i));
         let start = Instant::now();
-        http_write(&agent, url, auth, &body)?;
+        http_write(&client, url, auth, &body)?;
         single.push(start.elapsed());
     }
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -209,7 +209,7 @@ fn http_writes(url: &str, auth: &str, pairs: &[Vec<(String, String)>], n_single:
                 let mut times = Vec::new();
                 // An even number of writes leaves every pair as it was (as the single client
                 // above left pairs[0]).
-                let mut i = 0;
+                let mut i = 0usize;
                 while Instant::now() < deadline || !i.is_multiple_of(2) {
                     let body = change_json(&nth_change(&own, i));
                     let one = Instant::now();
@@ -233,7 +233,7 @@ fn http_writes(url: &str, auth: &str, pairs: &[Vec<(String, String)>], n_single:
 async fn timed_checks(router: &axum::Router, token: &str, bodies: &[Value], seconds: u64) -> Result<Vec<Duration>> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut times = Vec::new();
-    let mut i = 0;
+    let mut i = 0usize;
     while Instant::now() < deadline {
         let body = serde_json::to_vec(&bodies[i % bodies.len()]).context("a check body")?;
         let request = axum::http::Request::builder()
@@ -317,7 +317,7 @@ fn measure(users: usize, seed: u64, args: &WritesArgs, runtime: &tokio::runtime:
                 let mut ticker = tokio::time::interval(every);
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 let author = Author::user("background", "cli");
-                let mut i = 0;
+                let mut i = 0usize;
                 while !stop.load(Ordering::Relaxed) || !i.is_multiple_of(2) {
                     ticker.tick().await;
                     state.write(&live, std::slice::from_ref(&nth_change(&background, i)), &author).await?;
