@@ -290,7 +290,9 @@ fn measure(users: usize, seed: u64, args: &WritesArgs, runtime: &tokio::runtime:
         };
         store.create_api_key(&key, &author).await?;
 
-        // (a) In process, many writers.
+        // (a) In process, many writers, after two seconds of the same untimed (the first
+        // writes after an import also checkpoint SQLite's write-ahead log into the database).
+        in_process_writes(&state, &live, &pairs, 2).await?;
         let (writes_per_s, write_times) = in_process_writes(&state, &live, &pairs, args.write_seconds).await?;
 
         // (b) Over HTTP on a loopback socket.

@@ -652,21 +652,31 @@ macro_rules! define_sql_store {
             }
         }
 
-        /// Deletes `key`'s rows from each `(table, key column)`.
-        async fn delete_keyed(tx: &mut Tx, id: i64, key: &str, tables: &[(&str, &str)]) -> Result<(), StoreError> {
+        /// Deletes the rows of `keys` from each `(table, key column)`: a statement per table (per
+        /// 2,000 keys), however many entities a write or a batch of writes touched.
+        async fn delete_keyed(tx: &mut Tx, id: i64, keys: &[&str], tables: &[(&str, &str)]) -> Result<(), StoreError> {
             for (table, column) in tables {
-                sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1 AND {column} = $2"))
-                    .bind(id)
-                    .bind(key)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(from_sqlx)?;
+                for chunk in keys.chunks(ROWS_PER_INSERT) {
+                    let mut builder: QueryBuilder<'_, $db> = QueryBuilder::new(format!("DELETE FROM {table} WHERE tenant_id = "));
+                    builder.push_bind(id).push(format!(" AND {column} IN ("));
+                    let mut list = builder.separated(", ");
+                    for key in chunk {
+                        list.push_bind(*key);
+                    }
+                    builder.push(")");
+                    builder.build().execute(&mut **tx).await.map_err(from_sqlx)?;
+                }
             }
             Ok(())
         }
 
-        /// Rewrites the rows of every touched entity from `tenant` (deleted entities lose theirs).
+        /// Rewrites the rows of every touched entity from `tenant` (deleted entities lose theirs):
+        /// per kind, their rows are deleted and those still in the tenant inserted again, in a few
+        /// statements whatever their number (a batch of writes touches many).
         async fn write_touched(tx: &mut Tx, id: i64, tenant: &Tenant, touched: &portcullis_model::Touched) -> Result<(), StoreError> {
+            fn keys(set: &std::collections::BTreeSet<String>) -> Vec<&str> {
+                set.iter().map(String::as_str).collect()
+            }
             if touched.settings {
                 clear(tx, id, &["settings"]).await?;
                 insert_settings(tx, id, tenant).await?;
@@ -679,43 +689,35 @@ macro_rules! define_sql_store {
                 clear(tx, id, &["everyone_roles"]).await?;
                 insert_everyone_roles(tx, id, tenant).await?;
             }
-            for name in &touched.custom_roles {
-                delete_keyed(tx, id, name, &[("custom_roles", "name"), ("role_permissions", "role")]).await?;
-                if let Some(role) = tenant.custom_roles.get(name) {
-                    insert_custom_roles(tx, id, std::slice::from_ref(role)).await?;
-                }
+            if !touched.custom_roles.is_empty() {
+                delete_keyed(tx, id, &keys(&touched.custom_roles), &[("custom_roles", "name"), ("role_permissions", "role")]).await?;
+                let rows: Vec<CustomRole> = touched.custom_roles.iter().filter_map(|k| tenant.custom_roles.get(k)).cloned().collect();
+                insert_custom_roles(tx, id, &rows).await?;
             }
-            for name in &touched.groups {
-                delete_keyed(tx, id, name, &[("tenant_groups", "name"), ("group_roles", "group_name")]).await?;
-                if let Some(group) = tenant.groups.get(name) {
-                    insert_groups(tx, id, std::slice::from_ref(group)).await?;
-                }
+            if !touched.groups.is_empty() {
+                delete_keyed(tx, id, &keys(&touched.groups), &[("tenant_groups", "name"), ("group_roles", "group_name")]).await?;
+                let rows: Vec<Group> = touched.groups.iter().filter_map(|k| tenant.groups.get(k)).cloned().collect();
+                insert_groups(tx, id, &rows).await?;
             }
-            for user_id in &touched.users {
-                delete_keyed(tx, id, user_id, &[("users", "id"), ("user_roles", "user_id"), ("user_groups", "user_id")]).await?;
-                if let Some(user) = tenant.users.get(user_id) {
-                    insert_users(tx, id, std::slice::from_ref(user)).await?;
-                }
+            if !touched.users.is_empty() {
+                delete_keyed(tx, id, &keys(&touched.users), &[("users", "id"), ("user_roles", "user_id"), ("user_groups", "user_id")]).await?;
+                let rows: Vec<User> = touched.users.iter().filter_map(|k| tenant.users.get(k)).cloned().collect();
+                insert_users(tx, id, &rows).await?;
             }
-            for client_id in &touched.clients {
-                delete_keyed(tx, id, client_id, &[("oauth_clients", "id"), ("oauth_client_scopes", "client_id")]).await?;
-                if let Some(client) = tenant.oauth_clients.get(client_id) {
-                    insert_clients(tx, id, std::slice::from_ref(client)).await?;
-                }
+            if !touched.clients.is_empty() {
+                delete_keyed(tx, id, &keys(&touched.clients), &[("oauth_clients", "id"), ("oauth_client_scopes", "client_id")]).await?;
+                let rows: Vec<OauthClient> = touched.clients.iter().filter_map(|k| tenant.oauth_clients.get(k)).cloned().collect();
+                insert_clients(tx, id, &rows).await?;
             }
-            for space_id in &touched.spaces {
-                delete_keyed(tx, id, space_id, &[("spaces", "id"), ("space_members", "space_id")]).await?;
-                if let Some(space) = tenant.spaces.get(space_id) {
-                    insert_spaces(tx, id, std::slice::from_ref(space)).await?;
-                }
+            if !touched.spaces.is_empty() {
+                delete_keyed(tx, id, &keys(&touched.spaces), &[("spaces", "id"), ("space_members", "space_id")]).await?;
+                let rows: Vec<Space> = touched.spaces.iter().filter_map(|k| tenant.spaces.get(k)).cloned().collect();
+                insert_spaces(tx, id, &rows).await?;
             }
             if !touched.content.is_empty() {
-                for item_id in &touched.content {
-                    delete_keyed(tx, id, item_id, &[("content", "id"), ("shares", "resource"), ("uses", "consumer")]).await?;
-                    if let Some(item) = tenant.content.get(item_id) {
-                        insert_content(tx, id, std::slice::from_ref(item)).await?;
-                    }
-                }
+                delete_keyed(tx, id, &keys(&touched.content), &[("content", "id"), ("shares", "resource"), ("uses", "consumer")]).await?;
+                let rows: Vec<Content> = touched.content.iter().filter_map(|k| tenant.content.get(k)).cloned().collect();
+                insert_content(tx, id, &rows).await?;
                 // Per item: its shares and the `uses` it consumes, found in one pass each.
                 let shares: Vec<&Share> = tenant.shares.iter().filter(|s| touched.content.contains(&s.resource)).collect();
                 let uses: Vec<&Use> = tenant.uses.iter().filter(|u| touched.content.contains(&u.consumer)).collect();
