@@ -543,6 +543,9 @@ impl AppState {
         }
         let _reset = Reset(&tenant);
         loop {
+            // The writers just answered are woken on this thread: let them queue their next
+            // writes before the batch is taken, or it would be a batch of one.
+            tokio::task::yield_now().await;
             let mut live = tenant.live.write().await;
             let batch = {
                 let mut queue = tenant.queue();
