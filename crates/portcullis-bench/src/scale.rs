@@ -38,6 +38,9 @@ pub struct ScaleArgs {
     /// tables are used; the benchmark's tenant is deleted afterwards).
     #[arg(long)]
     pub postgres: Option<String>,
+    /// The write measurements (`scale_writes`).
+    #[command(flatten)]
+    pub write_load: crate::scale_writes::WritesArgs,
 }
 
 /// One size's figures.
@@ -217,6 +220,9 @@ pub fn run(args: &ScaleArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("a tokio runtime")?;
+    if args.write_load.writes_only {
+        return crate::scale_writes::run(&args.users, args.seed, &args.write_load, &runtime);
+    }
     let mut rows = Vec::new();
     for &users in &args.users {
         eprintln!("measuring {users} users ...");
@@ -264,7 +270,8 @@ pub fn run(args: &ScaleArgs) -> Result<()> {
             }
         }
     }
-    Ok(())
+    println!();
+    crate::scale_writes::run(&args.users, args.seed, &args.write_load, &runtime)
 }
 
 /// What `startup` measures.

@@ -242,10 +242,8 @@ pub async fn login(State(state): State<AppState>, caller: Caller, ApiJson(body):
     if caller.user_id() != Some(body.user.as_str()) {
         caller.require(&caller.tenant.view().snapshot, Action::UserManage)?;
     }
-    let view = state.login(&caller.tenant, &body.user, &caller.author()).await?;
-    Ok(Json(RevisionBody {
-        revision: view.snapshot.revision,
-    }))
+    let written = state.login(&caller.tenant, &body.user, &caller.author()).await?;
+    Ok(Json(RevisionBody { revision: written.revision }))
 }
 
 /// Who a role assignment goes to: exactly one of `user`, `group`, `everyone: true`.
@@ -388,10 +386,8 @@ pub fn change_of(body: &ChangeBody) -> Result<Change, ApiError> {
 pub async fn apply_change(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<ChangeBody>) -> Result<Json<RevisionBody>, ApiError> {
     caller.require(&caller.tenant.view().snapshot, Action::UserManage)?;
     let change = change_of(&body)?;
-    let view = state.apply(&caller.tenant, &change, &caller.author()).await?;
-    Ok(Json(RevisionBody {
-        revision: view.snapshot.revision,
-    }))
+    let written = state.apply(&caller.tenant, &change, &caller.author()).await?;
+    Ok(Json(RevisionBody { revision: written.revision }))
 }
 
 /// A new OAuth client secret.

@@ -1,6 +1,6 @@
 //! Prometheus metrics, rendered by hand in the text format: requests by route and status,
-//! request latency histograms by route, decisions by outcome, and each tenant's snapshot
-//! revision. Counters are atomics or short critical sections; nothing here blocks a request
+//! request latency histograms by route, decisions by outcome, committed writes and the store
+//! transactions that carried them (group commit), and each tenant's snapshot revision. Counters are atomics or short critical sections; nothing here blocks a request
 //! for long.
 
 use std::collections::BTreeMap;
@@ -26,6 +26,8 @@ pub struct Metrics {
     latency: Mutex<BTreeMap<String, Histogram>>,
     allowed: AtomicU64,
     denied: AtomicU64,
+    writes: AtomicU64,
+    write_transactions: AtomicU64,
 }
 
 impl Metrics {
@@ -54,6 +56,17 @@ impl Metrics {
     pub fn record_decisions(&self, allowed: u64, denied: u64) {
         self.allowed.fetch_add(allowed, Ordering::Relaxed);
         self.denied.fetch_add(denied, Ordering::Relaxed);
+    }
+
+    /// Counts one store transaction of the write path and the writes it committed.
+    pub fn record_commit(&self, writes: u64) {
+        self.writes.fetch_add(writes, Ordering::Relaxed);
+        self.write_transactions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Writes committed so far, and the store transactions that carried them.
+    pub fn commits(&self) -> (u64, u64) {
+        (self.writes.load(Ordering::Relaxed), self.write_transactions.load(Ordering::Relaxed))
     }
 
     /// The text exposition, with the revisions of the tenants given.
@@ -106,6 +119,19 @@ impl Metrics {
             "portcullis_decisions_total{{decision=\"deny\"}} {}",
             self.denied.load(Ordering::Relaxed)
         );
+        let (writes, transactions) = self.commits();
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_writes_total Writes committed to the store (each with its own revision)."
+        );
+        let _ = writeln!(out, "# TYPE portcullis_writes_total counter");
+        let _ = writeln!(out, "portcullis_writes_total {writes}");
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_write_transactions_total Store transactions that committed writes (concurrent writes share one)."
+        );
+        let _ = writeln!(out, "# TYPE portcullis_write_transactions_total counter");
+        let _ = writeln!(out, "portcullis_write_transactions_total {transactions}");
         let _ = writeln!(
             out,
             "# HELP portcullis_snapshot_revision The revision of each tenant's snapshot on this node."

@@ -83,7 +83,7 @@ impl ApiHost for QlikHost {
             events: Some(&drafts),
         };
         match self.state.write_with(&record, commit.changes, &author, options).await {
-            Ok(written) => Ok(written.view.snapshot.revision),
+            Ok(written) => Ok(written.revision),
             Err(WriteFailure::Refused { index, error }) => Err(HostError::Rejected { index, error }),
             Err(WriteFailure::Store(StoreError::Conflict(_))) => Err(HostError::Stale {
                 base_revision: commit.base_revision,

@@ -3,10 +3,17 @@
 //! node's interactive sessions) that decisions read without locking anything.
 //!
 //! A write is the one write path: `Tenant::apply` on the live model (the model's rules), then
-//! `Store::commit_changes` (the touched rows, the change log and the events, with a
-//! compare-and-swap on the revision), then the next view derived with `Snapshot::apply` at the
-//! cost of what was touched; a refused or failed write is undone on the live model, so it
-//! always equals the store at its revision.
+//! the store (the touched rows, the change log and the events, with a compare-and-swap on the
+//! revision), then the next view derived with `Snapshot::apply` at the cost of what was
+//! touched; a refused or failed write is undone on the live model, so it always equals the
+//! store at its revision.
+//!
+//! Group commit: a tenant's writes queue while a transaction is in flight, and its committer
+//! (one task per tenant while there is work) takes them all as the next batch — each applied
+//! in order (a refused one undone on its own), one store transaction for all of them (each with
+//! its own revision, change-log rows and events), one snapshot derivation. A writer is answered
+//! only after the transaction committed. If it fails, the batch is undone and its writes are
+//! committed one by one, so one bad write cannot fail its neighbours.
 //!
 //! INVARIANT: a decision reads one `Arc<View>` from start to end; views are never mutated,
 //! only replaced, and a replacement never goes back in revision.
@@ -18,7 +25,7 @@ use std::time::Duration;
 use portcullis_engine::{Sessions, Snapshot};
 use portcullis_model::Tenant;
 use portcullis_store::{
-    Applied, Author, Change, ChangeSet, DecisionLogPolicy, ImportMode, Imported, SecretHash, Store, StoreError, TenantId, Touched,
+    Applied, Author, Change, ChangeSet, DecisionLogPolicy, EventDraft, ImportMode, Imported, SecretHash, Store, StoreError, TenantId, Touched,
 };
 
 use crate::decision_log::DecisionLog;
@@ -42,13 +49,51 @@ pub struct TenantState {
     /// The tenant's name.
     pub name: String,
     view: RwLock<Arc<View>>,
-    /// The live model and its revision; writers hold it from `apply` to the new view, so this
-    /// node's writes to the tenant are serialized.
+    /// The live model and its revision; the committer holds it from `apply` to the new view,
+    /// so this node's writes to the tenant are serialized.
     live: Arc<tokio::sync::RwLock<Live>>,
+    /// Writes waiting for the committer.
+    queue: std::sync::Mutex<Queue>,
     /// Which decisions this tenant logs (read from the store at load, updated by this node's writes).
     audit_policy: RwLock<DecisionLogPolicy>,
     /// The security-rule sites loaded into this tenant on this node; they go with the tenant.
     pub rule_sites: crate::rules_api::RuleSites,
+}
+
+/// A tenant's writes waiting to be committed, and whether its committer is running.
+#[derive(Debug, Default)]
+struct Queue {
+    pending: Vec<Pending>,
+    committing: bool,
+}
+
+/// A queued write and where its answer goes.
+#[derive(Debug)]
+struct Pending {
+    request: Request,
+    reply: tokio::sync::oneshot::Sender<Result<Written, WriteFailure>>,
+}
+
+/// One write as the committer takes it: owned, since it waits in the queue.
+#[derive(Debug)]
+struct Request {
+    changes: Vec<Change>,
+    author: Author,
+    /// [`WriteOptions::base_revision`].
+    base_revision: Option<u64>,
+    /// [`WriteOptions::events`].
+    events: Option<Vec<EventDraft>>,
+    /// A login: the user whose session opens on this node once the write is committed.
+    login: Option<String>,
+}
+
+/// A write applied to the live model, waiting for its transaction.
+struct Staged {
+    applied: Vec<Applied>,
+    touched: Touched,
+    events: Vec<EventDraft>,
+    /// Its revision once committed (the one before it when it touched nothing).
+    revision: u64,
 }
 
 /// A tenant's model as of one revision.
@@ -95,6 +140,13 @@ impl TenantState {
     /// API keeps it for the duration of one handler; drop it before writing).
     pub async fn live_owned(&self) -> tokio::sync::OwnedRwLockReadGuard<Live> {
         self.live.clone().read_owned().await
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        match self.queue.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
     fn swap(&self, view: View) {
@@ -221,10 +273,13 @@ pub enum WriteFailure {
     Store(#[from] StoreError),
 }
 
-/// A write that went through: the view that includes it and what each change did.
+/// A write that went through: its revision, the view that includes it and what each change did.
 #[derive(Debug)]
 pub struct Written {
-    /// The view at the write's revision (read-your-writes).
+    /// The write's own revision (the one before it when it touched nothing). Writes committed
+    /// together each have theirs; the view may be at a later one.
+    pub revision: u64,
+    /// A view that includes the write (read-your-writes): at its revision or later.
     pub view: Arc<View>,
     /// Per change, what it touched (and for a login, the roles it recorded).
     pub applied: Vec<Applied>,
@@ -398,6 +453,7 @@ impl AppState {
             name,
             view: RwLock::new(Arc::new(view)),
             live: Arc::new(tokio::sync::RwLock::new(live)),
+            queue: std::sync::Mutex::new(Queue::default()),
             audit_policy,
             rule_sites: Default::default(),
         });
@@ -486,13 +542,10 @@ impl AppState {
 
     /// Applies changes to the tenant, all or none, through the one write path; returns the view
     /// that includes them. Changes that touch nothing write nothing.
-    pub async fn write(&self, tenant: &TenantState, changes: &[Change], author: &Author) -> Result<Written, StoreError> {
+    pub async fn write(&self, tenant: &Arc<TenantState>, changes: &[Change], author: &Author) -> Result<Written, StoreError> {
         self.write_with(tenant, changes, author, WriteOptions::default())
             .await
-            .map_err(|failure| match failure {
-                WriteFailure::Refused { error, .. } => StoreError::Rejected(error),
-                WriteFailure::Store(error) => error,
-            })
+            .map_err(WriteFailure::into_store_error)
     }
 
     /// [`AppState::write`] with its options: the revision the changes were planned at (a write
@@ -501,95 +554,237 @@ impl AppState {
     /// A refusal of the model names the position of the refused change.
     pub async fn write_with(
         &self,
-        tenant: &TenantState,
+        tenant: &Arc<TenantState>,
         changes: &[Change],
         author: &Author,
         options: WriteOptions<'_>,
     ) -> Result<Written, WriteFailure> {
-        let mut live = tenant.live.write().await;
+        let request = Request {
+            changes: changes.to_vec(),
+            author: author.clone(),
+            base_revision: options.base_revision,
+            events: options.events.map(<[EventDraft]>::to_vec),
+            login: None,
+        };
+        self.submit(tenant, request).await
+    }
+
+    /// Applies one change and returns the write (read-your-writes).
+    pub async fn apply(&self, tenant: &Arc<TenantState>, change: &Change, author: &Author) -> Result<Written, StoreError> {
+        self.write(tenant, std::slice::from_ref(change), author).await
+    }
+
+    /// Records a login (entitlement toggles; nothing is written when none applies), then
+    /// freezes the user's rights in a session on this node, under the same hold of the live
+    /// model (sessions change only there, so two logins cannot lose each other).
+    pub async fn login(&self, tenant: &Arc<TenantState>, user_id: &str, author: &Author) -> Result<Written, StoreError> {
+        let request = Request {
+            changes: vec![Change::RecordLogin { user: user_id.to_owned() }],
+            author: author.clone(),
+            base_revision: None,
+            events: None,
+            login: Some(user_id.to_owned()),
+        };
+        self.submit(tenant, request).await.map_err(WriteFailure::into_store_error)
+    }
+
+    /// Queues a write for the tenant's committer (starting it when it is not running) and
+    /// waits for the answer, which comes once the write's transaction committed or failed.
+    async fn submit(&self, tenant: &Arc<TenantState>, request: Request) -> Result<Written, WriteFailure> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut queue = tenant.queue();
+            queue.pending.push(Pending { request, reply });
+            !std::mem::replace(&mut queue.committing, true)
+        };
+        if start {
+            // Its own task: a writer that goes away (a client hanging up) drops only its wait,
+            // never a batch half way through.
+            let (state, tenant) = (self.clone(), tenant.clone());
+            tokio::spawn(async move { state.committer(tenant).await });
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("the write was interrupted; its outcome is unknown".to_owned()).into()))
+    }
+
+    /// Commits the tenant's queued writes, a batch at a time (every write queued by the time it
+    /// holds the live model), until the queue is empty.
+    async fn committer(&self, tenant: Arc<TenantState>) {
+        /// On a panic: lets the next write start a committer, and answers the queued writes
+        /// with an error (their senders are dropped) instead of leaving them waiting.
+        struct Reset<'a>(&'a TenantState);
+        impl Drop for Reset<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    let mut queue = self.0.queue();
+                    queue.committing = false;
+                    queue.pending.clear();
+                }
+            }
+        }
+        let _reset = Reset(&tenant);
+        loop {
+            // The writers just answered are woken on this thread: let them queue their next
+            // writes before the batch is taken, or it would be a batch of one.
+            tokio::task::yield_now().await;
+            let mut live = tenant.live.write().await;
+            let batch = {
+                let mut queue = tenant.queue();
+                if queue.pending.is_empty() {
+                    queue.committing = false;
+                    return;
+                }
+                std::mem::take(&mut queue.pending)
+            };
+            self.commit_batch(&tenant, &mut live, batch).await;
+        }
+    }
+
+    /// Commits a batch of writes and answers each: applied in order on the live model, one
+    /// store transaction, one new view. When the transaction fails, everything is undone and
+    /// the writes are committed one by one.
+    async fn commit_batch(&self, tenant: &TenantState, live: &mut Live, mut batch: Vec<Pending>) {
+        if batch.len() == 1
+            && let Some(Pending { request, reply }) = batch.pop()
+        {
+            let _ = reply.send(self.write_one(tenant, live, &request).await);
+            return;
+        }
+        let base_revision = live.revision;
+        let mut revision = base_revision;
+        let staged: Vec<Result<Staged, WriteFailure>> = batch
+            .iter()
+            .map(|pending| {
+                let one = stage(&mut live.tenant, &pending.request, revision);
+                if let Ok(one) = &one {
+                    revision = one.revision;
+                }
+                one
+            })
+            .collect();
+        let committed = {
+            let writes: Vec<ChangeSet<'_>> = batch
+                .iter()
+                .zip(&staged)
+                .filter_map(|(pending, one)| match one {
+                    Ok(one) if !one.touched.is_empty() => Some(ChangeSet {
+                        base_revision: one.revision - 1,
+                        after: &live.tenant,
+                        changes: &pending.request.changes,
+                        touched: &one.touched,
+                        events: &one.events,
+                        author: &pending.request.author,
+                    }),
+                    _ => None,
+                })
+                .collect();
+            if writes.is_empty() {
+                Ok(Vec::new())
+            } else {
+                let committed = self.0.store.commit_batch(tenant.id, &writes).await;
+                if committed.is_ok() {
+                    self.0.metrics.record_commit(writes.len() as u64);
+                }
+                committed
+            }
+        };
+        match committed {
+            Ok(revisions) => {
+                debug_assert_eq!(revisions.last().copied().unwrap_or(base_revision), revision);
+                let mut touched = Touched::default();
+                for one in staged.iter().flatten() {
+                    touched.merge(one.touched.clone());
+                }
+                if !touched.is_empty() {
+                    live.revision = revision;
+                    self.forget_retired_credentials(tenant.id, &live.tenant, &touched);
+                    next_view(tenant, live, base_revision, &touched);
+                }
+                let logins = batch
+                    .iter()
+                    .zip(&staged)
+                    .filter(|(_, one)| one.is_ok())
+                    .filter_map(|(pending, _)| pending.request.login.as_deref());
+                open_sessions(tenant, logins);
+                let view = tenant.view();
+                for (pending, one) in batch.into_iter().zip(staged) {
+                    let answer = one.map(|one| Written {
+                        revision: one.revision,
+                        view: view.clone(),
+                        applied: one.applied,
+                    });
+                    let _ = pending.reply.send(answer);
+                }
+            }
+            Err(error) => {
+                for one in staged.into_iter().rev().flatten() {
+                    for applied in one.applied.into_iter().rev() {
+                        live.tenant.undo(applied.undo);
+                    }
+                }
+                tracing::warn!(%error, writes = batch.len(), "a batch of writes failed; committing them one by one");
+                for Pending { request, reply } in batch {
+                    let _ = reply.send(self.write_one(tenant, live, &request).await);
+                }
+            }
+        }
+    }
+
+    /// Commits one write on its own: applied on the live model, one transaction, the next
+    /// view; on a conflict with another node's write it catches up and applies it again (unless
+    /// the write was planned at a given revision).
+    async fn write_one(&self, tenant: &TenantState, live: &mut Live, request: &Request) -> Result<Written, WriteFailure> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if let Some(base) = options.base_revision
+            if let Some(base) = request.base_revision
                 && base != live.revision
             {
-                self.catch_up(tenant, &mut live).await?;
+                self.catch_up(tenant, live).await?;
                 return Err(StoreError::Conflict(format!("the tenant is at revision {}, not {base}", live.revision)).into());
             }
-            let applied = live
-                .tenant
-                .apply_all(changes)
-                .map_err(|(index, error)| WriteFailure::Refused { index, error })?;
-            let mut touched = Touched::default();
-            for one in &applied {
-                touched.merge(one.touched.clone());
-            }
-            if touched.is_empty() {
+            let base_revision = live.revision;
+            let staged = stage(&mut live.tenant, request, base_revision)?;
+            if staged.touched.is_empty() {
+                open_sessions(tenant, request.login.as_deref());
                 return Ok(Written {
+                    revision: base_revision,
                     view: tenant.view(),
-                    applied,
+                    applied: staged.applied,
                 });
             }
-            let events: Vec<_> = match options.events {
-                Some(events) => events.to_vec(),
-                None => changes
-                    .iter()
-                    .zip(&applied)
-                    .filter(|(_, one)| !one.touched.is_empty())
-                    .map(|(change, one)| {
-                        let mut event = portcullis_store::change_event(change, author);
-                        if !one.recorded_roles.is_empty() {
-                            event.data["recordedRoles"] = serde_json::json!(one.recorded_roles);
-                        }
-                        event
-                    })
-                    .collect(),
-            };
-            let base_revision = live.revision;
             let write = ChangeSet {
                 base_revision,
                 after: &live.tenant,
-                changes,
-                touched: &touched,
-                events: &events,
-                author,
+                changes: &request.changes,
+                touched: &staged.touched,
+                events: &staged.events,
+                author: &request.author,
             };
-            let committed = self.0.store.commit_changes(tenant.id, write).await;
-            match committed {
+            match self.0.store.commit_changes(tenant.id, write).await {
                 Ok(revision) => {
+                    self.0.metrics.record_commit(1);
                     live.revision = revision;
-                    self.forget_retired_credentials(tenant.id, &live.tenant, &touched);
-                    let current = tenant.view();
-                    let mut sessions = current.sessions.clone();
-                    // The view is the live model's at the base revision (both change under this
-                    // lock), so the next snapshot is derived at the cost of what was touched.
-                    let snapshot = if current.snapshot.revision == base_revision {
-                        current.snapshot.apply(&live.tenant, &touched, revision)
-                    } else {
-                        Snapshot::build(&live.tenant, revision)
-                    };
-                    sessions.rebind(&snapshot);
-                    tenant.swap(View {
-                        snapshot: Arc::new(snapshot),
-                        sessions,
-                    });
+                    self.forget_retired_credentials(tenant.id, &live.tenant, &staged.touched);
+                    next_view(tenant, live, base_revision, &staged.touched);
+                    open_sessions(tenant, request.login.as_deref());
                     return Ok(Written {
+                        revision,
                         view: tenant.view(),
-                        applied,
+                        applied: staged.applied,
                     });
                 }
                 Err(error) => {
-                    for one in applied.into_iter().rev() {
+                    for one in staged.applied.into_iter().rev() {
                         live.tenant.undo(one.undo);
                     }
                     match error {
                         // Another node wrote first: catch up and apply again on its state
                         // (unless the caller planned the changes at a given revision).
-                        StoreError::Conflict(_) if attempt < WRITE_ATTEMPTS && options.base_revision.is_none() => {
-                            self.catch_up(tenant, &mut live).await?
-                        }
+                        StoreError::Conflict(_) if attempt < WRITE_ATTEMPTS && request.base_revision.is_none() => self.catch_up(tenant, live).await?,
                         StoreError::Conflict(message) => {
-                            self.catch_up(tenant, &mut live).await?;
+                            self.catch_up(tenant, live).await?;
                             return Err(StoreError::Conflict(message).into());
                         }
                         other => return Err(other.into()),
@@ -597,30 +792,6 @@ impl AppState {
                 }
             }
         }
-    }
-
-    /// Applies one change and returns the view that includes it (read-your-writes).
-    pub async fn apply(&self, tenant: &TenantState, change: &Change, author: &Author) -> Result<Arc<View>, StoreError> {
-        Ok(self.write(tenant, std::slice::from_ref(change), author).await?.view)
-    }
-
-    /// Records a login (entitlement toggles; nothing is written when none applies), then
-    /// freezes the user's rights in a session on this node.
-    pub async fn login(&self, tenant: &TenantState, user_id: &str, author: &Author) -> Result<Arc<View>, StoreError> {
-        let written = self.write(tenant, &[Change::RecordLogin { user: user_id.to_owned() }], author).await?;
-        // Sessions change under the live model's lock, so two logins cannot lose each other.
-        let _live = tenant.live.write().await;
-        let current = tenant.view();
-        let mut sessions = current.sessions.clone();
-        if let Some(user) = current.snapshot.user_idx(user_id) {
-            sessions.login(&current.snapshot, user);
-        }
-        let _ = written;
-        tenant.swap(View {
-            snapshot: current.snapshot.clone(),
-            sessions,
-        });
-        Ok(tenant.view())
     }
 
     /// Polls the store for writes made by other nodes, forever (PostgreSQL deployments).
@@ -666,4 +837,97 @@ impl AppState {
             }
         }
     }
+}
+
+impl WriteFailure {
+    /// As a store error (a refusal of the model is [`StoreError::Rejected`]).
+    pub fn into_store_error(self) -> StoreError {
+        match self {
+            WriteFailure::Refused { error, .. } => StoreError::Rejected(error),
+            WriteFailure::Store(error) => error,
+        }
+    }
+}
+
+/// Applies a write on the live model at `revision`, all or none: a write planned at another
+/// revision is refused with a conflict, a refusal of the model leaves the model as it was.
+fn stage(tenant: &mut Tenant, request: &Request, revision: u64) -> Result<Staged, WriteFailure> {
+    if let Some(base) = request.base_revision
+        && base != revision
+    {
+        return Err(StoreError::Conflict(format!("the tenant is at revision {revision}, not {base}")).into());
+    }
+    let applied = tenant
+        .apply_all(&request.changes)
+        .map_err(|(index, error)| WriteFailure::Refused { index, error })?;
+    let mut touched = Touched::default();
+    for one in &applied {
+        touched.merge(one.touched.clone());
+    }
+    if touched.is_empty() {
+        return Ok(Staged {
+            applied,
+            touched,
+            events: Vec::new(),
+            revision,
+        });
+    }
+    let events = match &request.events {
+        Some(events) => events.clone(),
+        None => request
+            .changes
+            .iter()
+            .zip(&applied)
+            .filter(|(_, one)| !one.touched.is_empty())
+            .map(|(change, one)| {
+                let mut event = portcullis_store::change_event(change, &request.author);
+                if !one.recorded_roles.is_empty() {
+                    event.data["recordedRoles"] = serde_json::json!(one.recorded_roles);
+                }
+                event
+            })
+            .collect(),
+    };
+    Ok(Staged {
+        applied,
+        touched,
+        events,
+        revision: revision + 1,
+    })
+}
+
+/// Derives the view at `live.revision` from the one at `base_revision` (the live model's, as
+/// both change only under its lock) at the cost of what was touched.
+fn next_view(tenant: &TenantState, live: &Live, base_revision: u64, touched: &Touched) {
+    let current = tenant.view();
+    let mut sessions = current.sessions.clone();
+    let snapshot = if current.snapshot.revision == base_revision {
+        current.snapshot.apply(&live.tenant, touched, live.revision)
+    } else {
+        Snapshot::build(&live.tenant, live.revision)
+    };
+    sessions.rebind(&snapshot);
+    tenant.swap(View {
+        snapshot: Arc::new(snapshot),
+        sessions,
+    });
+}
+
+/// Opens sessions for users who logged in (callers hold the live model's lock).
+fn open_sessions<'a>(tenant: &TenantState, users: impl IntoIterator<Item = &'a str>) {
+    let mut users = users.into_iter().peekable();
+    if users.peek().is_none() {
+        return;
+    }
+    let current = tenant.view();
+    let mut sessions = current.sessions.clone();
+    for user in users {
+        if let Some(user) = current.snapshot.user_idx(user) {
+            sessions.login(&current.snapshot, user);
+        }
+    }
+    tenant.swap(View {
+        snapshot: current.snapshot.clone(),
+        sessions,
+    });
 }

@@ -83,8 +83,19 @@ pub trait Store: Send + Sync + 'static {
     /// Stores changes already applied to a live tenant (the one write path): in one
     /// transaction, a compare-and-swap on the revision, the rows of exactly the touched
     /// entities, a change-log row per change and the events; returns the new revision (the
-    /// base revision when nothing was touched and there is no event).
-    async fn commit_changes(&self, tenant: TenantId, write: ChangeSet<'_>) -> Result<u64, StoreError>;
+    /// base revision when nothing was touched and there is no event). A batch of one.
+    async fn commit_changes(&self, tenant: TenantId, write: ChangeSet<'_>) -> Result<u64, StoreError> {
+        let revisions = self.commit_batch(tenant, std::slice::from_ref(&write)).await?;
+        Ok(revisions.last().copied().unwrap_or(write.base_revision))
+    }
+
+    /// Stores several writes applied one after another to a live tenant (group commit) in one
+    /// transaction, each as [`Store::commit_changes`] would alone: write `i` is based on the
+    /// revision write `i - 1` reached (the first on the stored one, compare-and-swap), gets
+    /// the next revision when it stores anything, and keeps its own change-log rows and events
+    /// (in order, one hash chain). The rows of everything they touched are written once, from
+    /// the last write's `after`. All or nothing; returns each write's revision.
+    async fn commit_batch(&self, tenant: TenantId, writes: &[ChangeSet<'_>]) -> Result<Vec<u64>, StoreError>;
 
     /// The changes committed after `after_revision`, in order, with their revisions.
     async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError>;

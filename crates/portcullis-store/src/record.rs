@@ -168,14 +168,15 @@ pub struct OauthTokenRecord {
     pub expires_at: i64,
 }
 
-/// Changes already applied to a live tenant by `Tenant::apply`, to store in one transaction
-/// ([`crate::Store::commit_changes`]).
+/// One write: changes already applied to a live tenant by `Tenant::apply`, to store in one
+/// transaction ([`crate::Store::commit_changes`], or with others in [`crate::Store::commit_batch`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ChangeSet<'a> {
     /// The revision the tenant was at before the changes: the write is refused with
     /// [`crate::StoreError::Conflict`] when the store has moved on.
     pub base_revision: u64,
-    /// The tenant after the changes.
+    /// The tenant after the changes (in a batch, the last write's is the one whose rows are
+    /// stored: the tenant after all of them).
     pub after: &'a portcullis_model::Tenant,
     /// The changes, in order (logged one row each).
     pub changes: &'a [portcullis_model::Change],

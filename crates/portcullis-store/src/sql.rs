@@ -480,61 +480,106 @@ macro_rules! define_sql_store {
                 let write = ChangeSet { base_revision: revision, after: &model, changes: std::slice::from_ref(change), touched: &applied.touched, events: &[event], author };
                 // Another writer went first: read again (this path reads the whole tenant; it is
                 // for the CLI and tests, where writers are few).
-                match commit_changes(pool, tenant, write).await {
+                match commit_changes(pool, tenant, &[write]).await {
                     Err(StoreError::Conflict(_)) if attempt < 64 => continue,
-                    other => return other,
+                    other => return other.map(|revisions| revisions.last().copied().unwrap_or(revision)),
                 }
             }
         }
 
-        /// Stores a set of changes already applied to `after` by `Tenant::apply`: in one
-        /// transaction, a compare-and-swap on the revision, the rows of every touched entity
-        /// rewritten from `after` (nothing else), one change-log row per change and the events.
-        /// Nothing touched and no events: nothing is written and the revision stays.
-        pub(crate) async fn commit_changes(pool: &Pool<$db>, tenant: TenantId, write: ChangeSet<'_>) -> Result<u64, StoreError> {
-            if write.touched.is_empty() && write.events.is_empty() {
-                return Ok(write.base_revision);
+        /// Stores writes already applied, in order, to a live tenant by `Tenant::apply`, in one
+        /// transaction: one compare-and-swap moving the revision from the first write's base by
+        /// one per write that stores anything (touched rows or events), the rows of every entity
+        /// any of them touched rewritten once from the last write's `after` (the tenant after
+        /// all of them), and per write its change-log rows and its events (stamped with its own
+        /// revision), so each keeps the revision, log and events it would have had alone. A
+        /// write touching nothing and without events stores nothing and keeps the revision
+        /// before it. Returns each write's revision. The single-write path is a batch of one.
+        pub(crate) async fn commit_changes(pool: &Pool<$db>, tenant: TenantId, writes: &[ChangeSet<'_>]) -> Result<Vec<u64>, StoreError> {
+            let (Some(first), Some(last)) = (writes.first(), writes.last()) else { return Ok(Vec::new()) };
+            let base = first.base_revision;
+            let mut revisions = Vec::with_capacity(writes.len());
+            let mut current = base;
+            for write in writes {
+                // Each write must have been planned on the one before it.
+                if write.base_revision != current {
+                    return Err(StoreError::Conflict(format!(
+                        "a write of the batch is based on revision {}, not {current}",
+                        write.base_revision
+                    )));
+                }
+                if !(write.touched.is_empty() && write.events.is_empty()) {
+                    current += 1;
+                }
+                revisions.push(current);
+            }
+            if current == base {
+                return Ok(revisions);
             }
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             let id = tenant.0;
-            let (revision, name) = bump_revision(&mut tx, tenant, write.base_revision, write.after.subscription).await?;
-            write_touched(&mut tx, id, write.after, write.touched).await?;
-            let author = serde_json::json!({ "actor": write.author.actor, "channel": write.author.channel }).to_string();
-            let at = $crate::now();
-            for (position, change) in write.changes.iter().enumerate() {
-                let text = serde_json::to_string(change).map_err(|e| StoreError::Database(format!("a change does not serialize: {e}")))?;
-                sqlx::query("INSERT INTO change_log (tenant_id, revision, position, change, author, at) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(id)
-                    .bind(revision)
-                    .bind(position as i64)
-                    .bind(text)
-                    .bind(&author)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(from_sqlx)?;
-            }
-            let kind = match write.changes {
-                [one] => one.kind(),
-                [] => "commit",
-                _ => "changes",
+            let (_, name) = bump_revision(&mut tx, tenant, base, current - base, last.after.subscription).await?;
+            let touched = match writes {
+                [one] => std::borrow::Cow::Borrowed(one.touched),
+                _ => {
+                    let mut all = portcullis_model::Touched::default();
+                    for write in writes {
+                        all.merge(write.touched.clone());
+                    }
+                    std::borrow::Cow::Owned(all)
+                }
             };
-            log_revision(&mut tx, id, revision, kind).await?;
-            let events: Vec<EventDraft> = write
-                .events
-                .iter()
-                .cloned()
-                .map(|mut event| {
+            write_touched(&mut tx, id, last.after, &touched).await?;
+            let at = $crate::now();
+            // (revision, position, change, author) per change-log row; (revision, kind) per revision.
+            let mut log: Vec<(i64, i64, String, String)> = Vec::new();
+            let mut kinds: Vec<(i64, &str)> = Vec::new();
+            let mut events: Vec<EventDraft> = Vec::new();
+            for (write, &revision) in writes.iter().zip(&revisions) {
+                if write.touched.is_empty() && write.events.is_empty() {
+                    continue;
+                }
+                let author = serde_json::json!({ "actor": write.author.actor, "channel": write.author.channel }).to_string();
+                for (position, change) in write.changes.iter().enumerate() {
+                    let text = serde_json::to_string(change).map_err(|e| StoreError::Database(format!("a change does not serialize: {e}")))?;
+                    log.push((revision as i64, position as i64, text, author.clone()));
+                }
+                let kind = match write.changes {
+                    [one] => one.kind(),
+                    [] => "commit",
+                    _ => "changes",
+                };
+                kinds.push((revision as i64, kind));
+                events.extend(write.events.iter().cloned().map(|mut event| {
                     if event.data.is_object() && event.data.get("revision").is_none() {
                         event.data["revision"] = serde_json::json!(revision);
                     }
                     event
-                })
-                .collect();
+                }));
+            }
+            // Six values a row: well under both backends' bind limits.
+            for chunk in log.chunks(ROWS_PER_INSERT) {
+                let mut builder: QueryBuilder<'_, $db> = QueryBuilder::new("INSERT INTO change_log (tenant_id, revision, position, change, author, at) ");
+                builder.push_values(chunk, |mut row, (revision, position, text, author)| {
+                    row.push_bind(id).push_bind(*revision).push_bind(*position).push_bind(text.clone()).push_bind(author.clone()).push_bind(at);
+                });
+                builder.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+            }
+            for chunk in kinds.chunks(ROWS_PER_INSERT) {
+                let mut builder: QueryBuilder<'_, $db> = QueryBuilder::new("INSERT INTO revisions (tenant_id, revision, kind, at) ");
+                builder.push_values(chunk, |mut row, (revision, kind)| {
+                    row.push_bind(id).push_bind(*revision).push_bind(*kind).push_bind(at);
+                });
+                builder.build().execute(&mut *tx).await.map_err(from_sqlx)?;
+            }
             append(&mut tx, id, &name, &events).await?;
-            retire_credentials_of_deleted(&mut tx, id, &name, write.after, write.touched, write.author).await?;
+            // The credentials of users and clients gone at the end of the batch, each retired
+            // in the name of the write that touched it (first come; later ones find nothing left).
+            for write in writes {
+                retire_credentials_of_deleted(&mut tx, id, &name, last.after, write.touched, write.author).await?;
+            }
             tx.commit().await.map_err(from_sqlx)?;
-            Ok(revision as u64)
+            Ok(revisions)
         }
 
         /// The changes logged after `after_revision`, in order: (revision, change).
@@ -554,16 +599,18 @@ macro_rules! define_sql_store {
                 .collect()
         }
 
-        /// Compare-and-swap on the revision, as a transaction's first statement (it also takes
-        /// the tenant's lock), so a change computed on a stale state is never written.
-        async fn bump_revision(tx: &mut Tx, tenant: TenantId, base_revision: u64, subscription: Subscription) -> Result<(i64, String), StoreError> {
+        /// Compare-and-swap on the revision, moving it `by` (one per write), as a transaction's
+        /// first statement (it also takes the tenant's lock), so a change computed on a stale
+        /// state is never written.
+        async fn bump_revision(tx: &mut Tx, tenant: TenantId, base_revision: u64, by: u64, subscription: Subscription) -> Result<(i64, String), StoreError> {
             let id = tenant.0;
             let bumped: Option<(i64, String)> = sqlx::query_as(
-                "UPDATE tenants SET revision = revision + 1, subscription = $3 WHERE id = $1 AND revision = $2 RETURNING revision, name",
+                "UPDATE tenants SET revision = revision + $4, subscription = $3 WHERE id = $1 AND revision = $2 RETURNING revision, name",
             )
             .bind(id)
             .bind(base_revision as i64)
             .bind(subscription.as_str())
+            .bind(by as i64)
             .fetch_optional(&mut **tx)
             .await
             .map_err(from_sqlx)?;
@@ -580,21 +627,31 @@ macro_rules! define_sql_store {
             }
         }
 
-        /// Deletes `key`'s rows from each `(table, key column)`.
-        async fn delete_keyed(tx: &mut Tx, id: i64, key: &str, tables: &[(&str, &str)]) -> Result<(), StoreError> {
+        /// Deletes the rows of `keys` from each `(table, key column)`: a statement per table (per
+        /// 2,000 keys), however many entities a write or a batch of writes touched.
+        async fn delete_keyed(tx: &mut Tx, id: i64, keys: &[&str], tables: &[(&str, &str)]) -> Result<(), StoreError> {
             for (table, column) in tables {
-                sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1 AND {column} = $2"))
-                    .bind(id)
-                    .bind(key)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(from_sqlx)?;
+                for chunk in keys.chunks(ROWS_PER_INSERT) {
+                    let mut builder: QueryBuilder<'_, $db> = QueryBuilder::new(format!("DELETE FROM {table} WHERE tenant_id = "));
+                    builder.push_bind(id).push(format!(" AND {column} IN ("));
+                    let mut list = builder.separated(", ");
+                    for key in chunk {
+                        list.push_bind(*key);
+                    }
+                    builder.push(")");
+                    builder.build().execute(&mut **tx).await.map_err(from_sqlx)?;
+                }
             }
             Ok(())
         }
 
-        /// Rewrites the rows of every touched entity from `tenant` (deleted entities lose theirs).
+        /// Rewrites the rows of every touched entity from `tenant` (deleted entities lose theirs):
+        /// per kind, their rows are deleted and those still in the tenant inserted again, in a few
+        /// statements whatever their number (a batch of writes touches many).
         async fn write_touched(tx: &mut Tx, id: i64, tenant: &Tenant, touched: &portcullis_model::Touched) -> Result<(), StoreError> {
+            fn keys(set: &std::collections::BTreeSet<String>) -> Vec<&str> {
+                set.iter().map(String::as_str).collect()
+            }
             if touched.settings {
                 clear(tx, id, &["settings"]).await?;
                 insert_settings(tx, id, tenant).await?;
@@ -607,43 +664,35 @@ macro_rules! define_sql_store {
                 clear(tx, id, &["everyone_roles"]).await?;
                 insert_everyone_roles(tx, id, tenant).await?;
             }
-            for name in &touched.custom_roles {
-                delete_keyed(tx, id, name, &[("custom_roles", "name"), ("role_permissions", "role")]).await?;
-                if let Some(role) = tenant.custom_roles.get(name) {
-                    insert_custom_roles(tx, id, std::slice::from_ref(role)).await?;
-                }
+            if !touched.custom_roles.is_empty() {
+                delete_keyed(tx, id, &keys(&touched.custom_roles), &[("custom_roles", "name"), ("role_permissions", "role")]).await?;
+                let rows: Vec<CustomRole> = touched.custom_roles.iter().filter_map(|k| tenant.custom_roles.get(k)).cloned().collect();
+                insert_custom_roles(tx, id, &rows).await?;
             }
-            for name in &touched.groups {
-                delete_keyed(tx, id, name, &[("tenant_groups", "name"), ("group_roles", "group_name")]).await?;
-                if let Some(group) = tenant.groups.get(name) {
-                    insert_groups(tx, id, std::slice::from_ref(group)).await?;
-                }
+            if !touched.groups.is_empty() {
+                delete_keyed(tx, id, &keys(&touched.groups), &[("tenant_groups", "name"), ("group_roles", "group_name")]).await?;
+                let rows: Vec<Group> = touched.groups.iter().filter_map(|k| tenant.groups.get(k)).cloned().collect();
+                insert_groups(tx, id, &rows).await?;
             }
-            for user_id in &touched.users {
-                delete_keyed(tx, id, user_id, &[("users", "id"), ("user_roles", "user_id"), ("user_groups", "user_id")]).await?;
-                if let Some(user) = tenant.users.get(user_id) {
-                    insert_users(tx, id, std::slice::from_ref(user)).await?;
-                }
+            if !touched.users.is_empty() {
+                delete_keyed(tx, id, &keys(&touched.users), &[("users", "id"), ("user_roles", "user_id"), ("user_groups", "user_id")]).await?;
+                let rows: Vec<User> = touched.users.iter().filter_map(|k| tenant.users.get(k)).cloned().collect();
+                insert_users(tx, id, &rows).await?;
             }
-            for client_id in &touched.clients {
-                delete_keyed(tx, id, client_id, &[("oauth_clients", "id"), ("oauth_client_scopes", "client_id")]).await?;
-                if let Some(client) = tenant.oauth_clients.get(client_id) {
-                    insert_clients(tx, id, std::slice::from_ref(client)).await?;
-                }
+            if !touched.clients.is_empty() {
+                delete_keyed(tx, id, &keys(&touched.clients), &[("oauth_clients", "id"), ("oauth_client_scopes", "client_id")]).await?;
+                let rows: Vec<OauthClient> = touched.clients.iter().filter_map(|k| tenant.oauth_clients.get(k)).cloned().collect();
+                insert_clients(tx, id, &rows).await?;
             }
-            for space_id in &touched.spaces {
-                delete_keyed(tx, id, space_id, &[("spaces", "id"), ("space_members", "space_id")]).await?;
-                if let Some(space) = tenant.spaces.get(space_id) {
-                    insert_spaces(tx, id, std::slice::from_ref(space)).await?;
-                }
+            if !touched.spaces.is_empty() {
+                delete_keyed(tx, id, &keys(&touched.spaces), &[("spaces", "id"), ("space_members", "space_id")]).await?;
+                let rows: Vec<Space> = touched.spaces.iter().filter_map(|k| tenant.spaces.get(k)).cloned().collect();
+                insert_spaces(tx, id, &rows).await?;
             }
             if !touched.content.is_empty() {
-                for item_id in &touched.content {
-                    delete_keyed(tx, id, item_id, &[("content", "id"), ("shares", "resource"), ("uses", "consumer")]).await?;
-                    if let Some(item) = tenant.content.get(item_id) {
-                        insert_content(tx, id, std::slice::from_ref(item)).await?;
-                    }
-                }
+                delete_keyed(tx, id, &keys(&touched.content), &[("content", "id"), ("shares", "resource"), ("uses", "consumer")]).await?;
+                let rows: Vec<Content> = touched.content.iter().filter_map(|k| tenant.content.get(k)).cloned().collect();
+                insert_content(tx, id, &rows).await?;
                 // Per item: its shares and the `uses` it consumes, found in one pass each.
                 let shares: Vec<&Share> = tenant.shares.iter().filter(|s| touched.content.contains(&s.resource)).collect();
                 let uses: Vec<&Use> = tenant.uses.iter().filter(|u| touched.content.contains(&u.consumer)).collect();

@@ -119,7 +119,7 @@ fn changes() -> Vec<Vec<Change>> {
 }
 
 /// Every user × action × resource × channel, with the explanation, as text.
-fn decisions(tenant: &portcullis_server::state::TenantState, clients: &[String]) -> Vec<String> {
+pub(crate) fn decisions(tenant: &portcullis_server::state::TenantState, clients: &[String]) -> Vec<String> {
     let view = tenant.view();
     let snapshot = &view.snapshot;
     let mut out = Vec::new();

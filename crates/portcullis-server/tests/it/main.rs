@@ -8,6 +8,7 @@ mod audits_api;
 mod authzen;
 mod credentials;
 mod decisions;
+mod group_commit;
 mod isolation;
 mod lifecycle;
 mod limits;

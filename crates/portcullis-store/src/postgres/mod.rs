@@ -136,8 +136,8 @@ impl Store for PgStore {
         sql::apply(&self.pool, tenant, change, author).await
     }
 
-    async fn commit_changes(&self, tenant: TenantId, write: ChangeSet<'_>) -> Result<u64, StoreError> {
-        sql::commit_changes(&self.pool, tenant, write).await
+    async fn commit_batch(&self, tenant: TenantId, writes: &[ChangeSet<'_>]) -> Result<Vec<u64>, StoreError> {
+        sql::commit_changes(&self.pool, tenant, writes).await
     }
 
     async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError> {

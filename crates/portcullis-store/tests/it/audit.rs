@@ -283,6 +283,122 @@ pub async fn commit_changes_writes_the_touched_rows_and_refuses_a_stale_base(h: 
     assert_eq!(events(&store, record.id).await.len(), 3, "and records nothing");
 }
 
+/// Group commit: several writes in one transaction each keep the revision, change-log rows and
+/// events they would have had alone (in order, one chain); a write that stores nothing keeps
+/// the revision before it; the rows are those of the tenant after all of them.
+pub async fn commit_batch_gives_each_write_its_revision_log_and_events(h: &impl Harness) {
+    let store = h.open().await;
+    let mut live = tenant(DEMO);
+    let record = import(&store, &live).await;
+    let writes: Vec<(Vec<Change>, Author)> = vec![
+        (vec![join("carl", "finance")], ann()),
+        // An analyzer's login records no toggle role: a no-op, stored as nothing.
+        (vec![Change::RecordLogin { user: "carl".into() }], ann()),
+        (
+            vec![
+                assign("Steward", group("sales")),
+                Change::SetSetting {
+                    setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole,
+                    value: true,
+                },
+            ],
+            Author::cli(),
+        ),
+        (vec![leave("ann", "sales")], Author::user("bob", "session")),
+    ];
+    let mut staged = Vec::new();
+    for (changes, author) in &writes {
+        let mut touched = Touched::default();
+        for applied in live.apply_all(changes).expect("the model takes them") {
+            touched.merge(applied.touched);
+        }
+        let events: Vec<EventDraft> = if touched.is_empty() {
+            Vec::new()
+        } else {
+            changes.iter().map(|c| change_event(c, author)).collect()
+        };
+        staged.push((touched, events));
+    }
+    let bases = [1, 2, 2, 3];
+    let sets: Vec<ChangeSet<'_>> = writes
+        .iter()
+        .zip(&staged)
+        .zip(bases)
+        .map(|(((changes, author), (touched, events)), base_revision)| ChangeSet {
+            base_revision,
+            after: &live,
+            changes,
+            touched,
+            events,
+            author,
+        })
+        .collect();
+    assert_eq!(store.commit_batch(record.id, &sets).await.unwrap(), [2, 2, 3, 4]);
+    assert_eq!(loaded(&store, record.id).await, (live.clone(), 4));
+    assert_eq!(
+        store.changes_since(record.id, 1).await.unwrap(),
+        [
+            (2, join("carl", "finance")),
+            (3, assign("Steward", group("sales"))),
+            (
+                3,
+                Change::SetSetting {
+                    setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole,
+                    value: true
+                }
+            ),
+            (4, leave("ann", "sales")),
+        ]
+    );
+    let all = events(&store, record.id).await;
+    let stored: Vec<(u64, &str, Option<u64>, &str)> = all
+        .iter()
+        .skip(1)
+        .map(|e| (e.seq, e.action.as_str(), e.data["revision"].as_u64(), e.channel.as_str()))
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            (2, "join-group", Some(2), "api-key"),
+            (3, "assign-role", Some(3), "cli"),
+            (4, "set-setting", Some(3), "cli"),
+            (5, "leave-group", Some(4), "session"),
+        ]
+    );
+    assert_eq!(store.audit_chain(record.id).await.unwrap().verify(), Ok(5));
+
+    // A batch whose second write was not planned on the first's revision: nothing is stored.
+    let before = live.clone();
+    let mut touched = Vec::new();
+    for change in [join("bob", "finance"), leave("carl", "sales")] {
+        touched.push(live.apply(&change).expect("the model takes it").touched);
+    }
+    let author = ann();
+    let (first, second) = ([join("bob", "finance")], [leave("carl", "sales")]);
+    let (first_events, second_events) = ([change_event(&first[0], &author)], [change_event(&second[0], &author)]);
+    let stale = [
+        ChangeSet {
+            base_revision: 4,
+            after: &live,
+            changes: &first,
+            touched: &touched[0],
+            events: &first_events,
+            author: &author,
+        },
+        ChangeSet {
+            base_revision: 4,
+            after: &live,
+            changes: &second,
+            touched: &touched[1],
+            events: &second_events,
+            author: &author,
+        },
+    ];
+    assert!(matches!(store.commit_batch(record.id, &stale).await, Err(StoreError::Conflict(_))));
+    assert_eq!(loaded(&store, record.id).await, (before, 4), "nothing of the batch is stored");
+    assert_eq!(events(&store, record.id).await.len(), 5, "and nothing recorded");
+}
+
 /// A tenant with five events (an import and four changes); returns its key.
 async fn five_events(store: &std::sync::Arc<dyn Store>) -> TenantId {
     let record = import(store, &tenant(DEMO)).await;

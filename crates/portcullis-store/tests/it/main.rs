@@ -52,6 +52,7 @@ contract_tests!(
     each_write_leaves_exactly_one_event,
     refused_writes_leave_no_event,
     commit_changes_writes_the_touched_rows_and_refuses_a_stale_base,
+    commit_batch_gives_each_write_its_revision_log_and_events,
     tampering_is_found_by_verify,
     queries_filter_and_page,
     archiving_moves_the_anchor_and_verify_continues,
