@@ -12,7 +12,18 @@ if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432
   fi
 fi
 
+# Style first (cheap, and a red here says what to fix): formatting, lints with warnings denied,
+# and the documentation (private items included: it is written for the people changing the code).
 # The benchmark crate (Cedar side by side) stays out: it is heavy and only for measuring.
+if command -v rustup >/dev/null 2>&1; then
+  rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+cargo fmt --all --check
+cargo fmt --all --check --manifest-path fuzz/Cargo.toml
+cargo clippy --workspace --exclude portcullis-bench --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings -A rustdoc::private-intra-doc-links" \
+  cargo doc --workspace --exclude portcullis-bench --no-deps --document-private-items --locked --quiet
+
 cargo test --workspace --exclude portcullis-bench --locked
 
 # The official @qlik/api client against the real server (needs Node 20+ and the npm registry).

@@ -388,8 +388,12 @@ pub struct Undo {
     clients: Vec<(String, Option<OauthClient>)>,
     spaces: Vec<(String, Option<Space>)>,
     /// Per item: the item, its shares and the `uses` it consumes.
-    content: Vec<(String, Option<Content>, Vec<Share>, Vec<Use>)>,
+    content: Vec<ContentImage>,
 }
+
+/// An item as it was before a write: its id, the item (`None`: it did not exist), its shares and
+/// the `uses` it consumes.
+type ContentImage = (String, Option<Content>, Vec<Share>, Vec<Use>);
 
 /// The spaces with an assignment for `assignee` and the apps shared with it.
 fn assignee_rows(tenant: &Tenant, assignee: &Assignee) -> Touched {

@@ -42,8 +42,11 @@ pub enum Reply<T> {
     /// The body is ready.
     Ready(T),
     /// Run on the state read after the commit.
-    After(Box<dyn FnOnce(&Ctx<'_>) -> Result<T, ApiError> + Send + Sync>),
+    After(Box<Later<T>>),
 }
+
+/// A reply computed from the state read after the commit.
+pub type Later<T> = dyn FnOnce(&Ctx<'_>) -> Result<T, ApiError> + Send + Sync;
 
 impl<T> std::fmt::Debug for Reply<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

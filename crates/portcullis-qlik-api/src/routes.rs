@@ -244,7 +244,7 @@ impl<H: ApiHost> FromRequestParts<Shared<H>> for Req {
 impl Req {
     fn ctx<'a>(&'a self, state: &'a TenantState) -> Ctx<'a> {
         Ctx {
-            tenant: &**state.tenant,
+            tenant: &state.tenant,
             snapshot: &state.snapshot,
             caller: &self.caller,
             api_base: &self.api_base,

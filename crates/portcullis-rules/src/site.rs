@@ -113,7 +113,7 @@ impl RuleCategory {
     }
 }
 
-/// A rule as written: allow [actions] on [resources matched by the filter] when [condition].
+/// A rule as written: allow *actions* on *resources matched by the filter* when *condition*.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rule {
     /// Its name.

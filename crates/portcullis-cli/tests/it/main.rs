@@ -1,3 +1,4 @@
 //! End-to-end tests of the `portcullis` binary, each in its own temporary directory.
 
 mod serve;
+mod tidy;

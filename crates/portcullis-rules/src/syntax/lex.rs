@@ -1,6 +1,6 @@
 //! Splits a condition into tokens. Never fails: a character that starts no token becomes an
 //! [`TokenKind::Error`] token and a diagnostic, and lexing goes on. Past
-//! [`MAX_DIAGNOSTICS`](super::MAX_DIAGNOSTICS) problems, one more is kept (to say there are
+//! [`super::MAX_DIAGNOSTICS`] problems, one more is kept (to say there are
 //! more) and the rest are not recorded, so a long run of bad characters costs no more.
 
 use super::ast::{CmpOp, Span};

@@ -47,7 +47,9 @@ pub async fn each_write_leaves_exactly_one_event(h: &impl Harness) {
     assert_eq!(imported.data["outcome"], "created");
 
     let author = ann();
-    let cases: Vec<(Change, &str, Option<(&str, &str)>)> = vec![
+    // (change, event type, the event's resource as (kind, id)).
+    type Case<'a> = (Change, &'a str, Option<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
         (assign("Steward", user("bob")), "com.qlik.v1.user.updated", Some(("user", "bob"))),
         (assign("Steward", group("sales")), "com.qlik.v1.group.updated", Some(("group", "sales"))),
         (
