@@ -3,6 +3,7 @@
 
 mod audit_cmd;
 mod check_cmd;
+mod progress;
 mod rules_cmd;
 mod serve_cmd;
 mod test_cmd;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use portcullis_model::source::LineIndex;
-use portcullis_rules::audit::{AuditScope, audit, preview};
+use portcullis_rules::audit::{AuditScope, audit_with_progress, preview_with_progress};
 use portcullis_rules::lint::{counts, lint, read_rule_file};
 use portcullis_rules::site_file::{LoadedSite, from_yaml, rules_to_yaml};
 use portcullis_rules::{Action, ActionSet, RequestContext, qrs};
@@ -130,7 +130,9 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
             };
             let output = match preview_file {
                 None => {
-                    let matrix = audit(&loaded.compiled, context, &scope);
+                    let bar = crate::progress::bar("auditing");
+                    let matrix = audit_with_progress(&loaded.compiled, context, &scope, &mut crate::progress::reporter(&bar));
+                    bar.finish_and_clear();
                     match format {
                         AuditFormat::Table => matrix.to_table(),
                         AuditFormat::Csv => matrix.to_csv(),
@@ -143,7 +145,10 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
                         .map_err(anyhow::Error::msg)
                         .with_context(|| format!("cannot read the rules of {}", rule_file.display()))?;
                     let unsaved: Vec<_> = unsaved.into_iter().map(|r| r.rule).collect();
-                    let diff = preview(&loaded.site, &unsaved, context, &scope).map_err(|errors| {
+                    let bar = crate::progress::bar("previewing");
+                    let previewed = preview_with_progress(&loaded.site, &unsaved, context, &scope, &mut crate::progress::reporter(&bar));
+                    bar.finish_and_clear();
+                    let diff = previewed.map_err(|errors| {
                         let lines: Vec<String> = errors.iter().map(|e| format!("{}: {e}", rule_file.display())).collect();
                         anyhow::anyhow!(lines.join("\n"))
                     })?;

@@ -93,13 +93,23 @@ fn scope_ids(site: &CompiledSite, scope: &AuditScope) -> (Vec<UserId>, Vec<Resou
     (users, resources)
 }
 
+/// Reports how far long work has come: `(done, total)` in the work's own units (users' rows).
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
 /// Computes the matrix. Rules are evaluated one by one (not stopped at the first grant) so
 /// every granting rule is named.
 pub fn audit(site: &CompiledSite, context: RequestContext, scope: &AuditScope) -> AuditMatrix {
+    audit_with_progress(site, context, scope, &mut |_, _| {})
+}
+
+/// [`audit`], reporting each user's row as it is done (a large site takes seconds).
+pub fn audit_with_progress(site: &CompiledSite, context: RequestContext, scope: &AuditScope, progress: Progress<'_>) -> AuditMatrix {
     let (users, resources) = scope_ids(site, scope);
     let wanted = if scope.actions.is_empty() { ActionSet::ALL } else { scope.actions };
     let mut cells = Vec::new();
-    for user in &users {
+    let total = users.len() as u64;
+    for (done, user) in users.iter().enumerate() {
+        progress(done as u64, total);
         site.audit_row(*user, &resources, context, wanted, &mut |resource, granted, granting| {
             if granted.is_empty() {
                 return;
@@ -120,6 +130,7 @@ pub fn audit(site: &CompiledSite, context: RequestContext, scope: &AuditScope) -
             });
         });
     }
+    progress(total, total);
     AuditMatrix {
         context: context.name(),
         users: users.iter().map(|u| site.user_key(*u).to_owned()).collect(),
@@ -167,6 +178,17 @@ pub struct AuditDiff {
 /// Previews `unsaved` rules on `site`: a rule with the name of an existing rule replaces it (an
 /// edit), others are added. Previewed rules run even when marked disabled, as in the QMC.
 pub fn preview(site: &Site, unsaved: &[Rule], context: RequestContext, scope: &AuditScope) -> Result<AuditDiff, Vec<RuleError>> {
+    preview_with_progress(site, unsaved, context, scope, &mut |_, _| {})
+}
+
+/// [`preview`], reporting progress over both matrices (before and after) as one piece of work.
+pub fn preview_with_progress(
+    site: &Site,
+    unsaved: &[Rule],
+    context: RequestContext,
+    scope: &AuditScope,
+    progress: Progress<'_>,
+) -> Result<AuditDiff, Vec<RuleError>> {
     let before_site = CompiledSite::compile(site)?;
     let mut after = site.clone();
     let mut previewed = Vec::new();
@@ -185,8 +207,8 @@ pub fn preview(site: &Site, unsaved: &[Rule], context: RequestContext, scope: &A
         }
     }
     let after_site = CompiledSite::compile(&after)?;
-    let before = audit(&before_site, context, scope);
-    let after_matrix = audit(&after_site, context, scope);
+    let before = audit_with_progress(&before_site, context, scope, &mut |done, total| progress(done, 2 * total));
+    let after_matrix = audit_with_progress(&after_site, context, scope, &mut |done, total| progress(total + done, 2 * total));
     Ok(diff(&before, &after_matrix, previewed))
 }
 

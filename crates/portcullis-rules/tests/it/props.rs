@@ -321,4 +321,19 @@ proptest! {
             prop_assert_eq!(actual, expected);
         }
     }
+
+    /// Progress runs from 0 to every user's row, never backwards, and does not change the matrix.
+    #[test]
+    fn audit_progress_counts_every_row(site in site()) {
+        use portcullis_rules::audit::{AuditScope, audit, audit_with_progress};
+        let compiled = CompiledSite::compile(&site).expect("generated rules parse");
+        let context = RequestContext::ALL[0];
+        let mut seen = Vec::new();
+        let matrix = audit_with_progress(&compiled, context, &AuditScope::default(), &mut |done, total| seen.push((done, total)));
+        prop_assert_eq!(&matrix, &audit(&compiled, context, &AuditScope::default()));
+        let rows = matrix.users.len() as u64;
+        prop_assert!(seen.iter().all(|&(_, total)| total == rows));
+        prop_assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0));
+        prop_assert_eq!(seen.last().copied(), Some((rows, rows)));
+    }
 }
