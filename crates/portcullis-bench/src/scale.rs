@@ -300,6 +300,20 @@ fn cpu_time() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// This process's resident memory (Linux), in MiB.
+fn resident_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
 /// Starting from an existing store, step by step: rows → model, and a whole server start
 /// (model and view). Wall and CPU time, so a busy machine can still be read.
 pub fn startup(args: &StartupArgs) -> Result<()> {
@@ -327,6 +341,9 @@ pub fn startup(args: &StartupArgs) -> Result<()> {
             let (cpu, start) = (cpu_time(), Instant::now());
             let state = AppState::new(Arc::clone(&store), ServerConfig::default()).await?;
             timed("server start (model + view)", start.elapsed(), cpu_time().zip(cpu).map(|(b, a)| b - a));
+            if let Some(rss) = resident_mib() {
+                println!("resident with the live model and the view: {rss:.0} MiB");
+            }
             drop(state);
         }
         anyhow::Ok(())

@@ -1,8 +1,8 @@
 //! Reading a tenant's rows back into the model, written once for every way of fetching rows.
 //!
-//! A load reads [`TABLES`] in two halves at once ([`in_two_halves`]), each in one read
-//! transaction, parents before their children and each table in write order, and hands each
-//! row to [`Assembler`]; how rows are fetched is
+//! A load reads [`TABLES`] in three parts at once ([`in_parts`]), each in one read transaction,
+//! parents before their children and each table in write order, and hands each row to
+//! [`Assembler`]; how rows are fetched is
 //! the backend's business (sqlx rows for PostgreSQL, SQLite's own row API for the embedded
 //! store, where sqlx's per-row hand-off between threads cost more than the rest of a start).
 //! The assembler is where stored words become model values and a row pointing at a missing
@@ -19,30 +19,33 @@ use crate::TenantId;
 use crate::err::StoreError;
 use crate::sql::{parse_assignee, parse_origin, parse_role_setting, parse_word};
 
-/// How often a read is repeated when a write landed between its two halves.
+/// How often a read is repeated when a write landed between its parts.
 const ATTEMPTS: usize = 5;
 
-/// Reads a tenant in two halves at once — [`ACCESS_TABLES`] and [`CONTENT_TABLES`], each in a
-/// read transaction of its own, so a start uses both of a small machine's cores — and puts
-/// them together when both saw the same revision (each write moves it), reading again when
-/// not. `read` must run its half off the calling task (a spawned task or thread).
-pub(crate) async fn in_two_halves<F, Fut>(tenant: TenantId, read: F) -> Result<(Tenant, u64), StoreError>
+/// Reads a tenant in [`PARTS`] at once — each part in a read transaction of its own, so a
+/// start uses every core of a small machine — and puts them together when all saw the same
+/// revision (each write moves it), reading again when not. `read` must run its part off the
+/// calling task (a spawned task or thread).
+pub(crate) async fn in_parts<F, Fut>(tenant: TenantId, read: F) -> Result<(Tenant, u64), StoreError>
 where
     F: Fn(&'static [Table]) -> Fut,
     Fut: Future<Output = Result<Assembler, StoreError>>,
 {
+    let [access, content, links] = PARTS;
     for _ in 0..ATTEMPTS {
-        let (access, content) = tokio::join!(read(ACCESS_TABLES), read(CONTENT_TABLES));
-        let (mut access, content) = (access?, content?);
-        if access.revision == content.revision {
-            access.absorb_content(content);
-            return Ok(access.finish());
+        let (access, content, links) = tokio::join!(read(access), read(content), read(links));
+        let (mut whole, content, links) = (access?, content?, links?);
+        if whole.revision == content.revision && whole.revision == links.revision {
+            whole.tenant.content = content.tenant.content;
+            whole.tenant.uses = links.tenant.uses;
+            whole.tenant.shares = links.tenant.shares;
+            return Ok(whole.finish());
         }
     }
     Err(StoreError::Conflict(format!("tenant {tenant} kept changing while it was read")))
 }
 
-/// A half's task stopped without an answer (it panicked or the runtime is going down).
+/// A part's task stopped without an answer (it panicked or the runtime is going down).
 pub(crate) fn stopped(error: tokio::task::JoinError) -> StoreError {
     StoreError::Database(format!("reading the tenant stopped: {error}"))
 }
@@ -72,7 +75,7 @@ pub(crate) enum Table {
     Shares,
 }
 
-/// Every model table, parents before children: [`ACCESS_TABLES`] then [`CONTENT_TABLES`].
+/// Every model table, parents before children.
 const TABLES: [Table; 17] = [
     Table::Settings,
     Table::UserDefault,
@@ -93,12 +96,10 @@ const TABLES: [Table; 17] = [
     Table::Shares,
 ];
 
-/// The tables of who is who (settings, roles, groups, users, clients, spaces): one half of a
-/// parallel read, assembled on their own.
-const ACCESS_TABLES: &[Table] = TABLES.split_at(14).0;
-
-/// The tables of content and its links (the larger half, a million rows at 100k users).
-const CONTENT_TABLES: &[Table] = TABLES.split_at(14).1;
+/// The parts a tenant is read in, of similar size for a large tenant (at 100k users: 0.7M,
+/// 1M and 0.9M rows): who is who (settings, roles, groups, users, clients, spaces); content;
+/// the links between items and their shares. Each part holds its parents.
+const PARTS: [&[Table]; 3] = [TABLES.split_at(14).0, &[Table::Content], &[Table::Uses, Table::Shares]];
 
 impl Table {
     /// The query reading this table's rows of one tenant, in the order they were written
@@ -163,13 +164,6 @@ impl Assembler {
     /// The tenant and the revision it was read at.
     pub(crate) fn finish(self) -> (Tenant, u64) {
         (self.tenant, self.revision)
-    }
-
-    /// Takes the rows of [`CONTENT_TABLES`] from an assembler that read them (at the same revision).
-    fn absorb_content(&mut self, other: Assembler) {
-        self.tenant.content = other.tenant.content;
-        self.tenant.uses = other.tenant.uses;
-        self.tenant.shares = other.tenant.shares;
     }
 
     /// Adds one row of `table`.

@@ -417,7 +417,7 @@ macro_rules! define_sql_store {
         }
 
         pub(crate) async fn load_tenant(pool: &Pool<$db>, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
-            $crate::load::in_two_halves(tenant, |tables| {
+            $crate::load::in_parts(tenant, |tables| {
                 let pool = pool.clone();
                 async move { tokio::spawn(load_tables(pool, tenant, tables)).await.map_err($crate::load::stopped)? }
             })

@@ -13,11 +13,11 @@ use rusqlite::types::ValueRef;
 
 use crate::TenantId;
 use crate::err::StoreError;
-use crate::load::{Assembler, HEAD, Row, Table, in_two_halves, stopped};
+use crate::load::{Assembler, HEAD, Row, Table, in_parts, stopped};
 
 /// The tenant as of one revision, and the revision.
 pub(crate) async fn load_tenant(file: &Path, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
-    in_two_halves(tenant, |tables| {
+    in_parts(tenant, |tables| {
         let file = file.to_owned();
         // Reading a million rows is seconds of CPU: off the async threads.
         async move { tokio::task::spawn_blocking(move || read(&file, tenant, tables)).await.map_err(stopped)? }

@@ -448,8 +448,8 @@ pub async fn delete_tenant_removes_everything(h: &impl Harness) {
     assert_eq!(store.apply(again.id, &join("carl", "finance"), &Author::cli()).await.unwrap(), 2);
 }
 
-/// A tenant is read in two halves at once (who is who; content): a read during writes to
-/// both halves still returns the tenant exactly as it was at one revision.
+/// A tenant is read in three parts at once (who is who; content; links): a read during
+/// writes to every part still returns the tenant exactly as it was at one revision.
 pub async fn a_read_during_writes_sees_one_revision(h: &impl Harness) {
     use std::collections::HashMap;
     use std::sync::Mutex;
@@ -461,10 +461,17 @@ pub async fn a_read_during_writes_sees_one_revision(h: &impl Harness) {
     let writer = {
         let (store, expected) = (store.clone(), expected.clone());
         tokio::spawn(async move {
-            for n in 0..40 {
-                // Every other write lands in the other half of the read.
-                let change = if n % 2 == 0 {
-                    if n % 4 == 0 { join("u2", "g1") } else { leave("u2", "g1") }
+            for n in 0..60 {
+                // The writes take turns at the three parts of the read.
+                let change = if n % 3 == 0 {
+                    if n % 2 == 0 { join("u2", "g1") } else { leave("u2", "g1") }
+                } else if n % 3 == 2 {
+                    Change::AddUse {
+                        reference: portcullis_model::tenant::Use {
+                            consumer: format!("new{}", n - 1),
+                            source: "dc".to_owned(),
+                        },
+                    }
                 } else {
                     Change::CreateContent {
                         item: portcullis_model::Content {
