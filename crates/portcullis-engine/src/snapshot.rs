@@ -446,23 +446,30 @@ impl Snapshot {
         }
         snapshot.spaces = spaces.into_iter().collect();
 
-        // The two large halves on two threads: the users' rights here, the content with its
-        // links (and its id map) beside.
-        let ((mut users, members, holders, user_by_id), (content, content_by_id)) = std::thread::scope(|scope| {
-            let content = scope.spawn(|| build_content(&ids, tenant));
+        // The large parts on two threads: the items beside while the users' rights are worked
+        // out here; then the items' links (and their hot entries) beside while the items' id map
+        // is made persistent here.
+        let (users, content, content_hot, content_by_id) = std::thread::scope(|scope| {
+            let items = scope.spawn(|| content_items(&ids, tenant));
             let users = snapshot.build_users(&ids, tenant);
-            let content = content.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (users, content)
+            let (mut content, by_id) = items.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let (hot, persistent) = std::thread::scope(|inner| {
+                let links = inner.spawn(|| link_content(&ids, tenant, &by_id, &mut content));
+                let persistent: IdMap<ContentIdx> = by_id.iter().map(|(id, idx)| (id.clone(), *idx)).collect();
+                (links.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), persistent)
+            });
+            (users, content, hot, persistent)
         });
+        let (mut users, members, holders, user_by_id) = users;
         snapshot.user_by_id = user_by_id;
         snapshot.content_by_id = content_by_id;
+        snapshot.content_hot = content_hot;
         for (slot, group_members) in members.into_iter().enumerate() {
             if let Some(group) = snapshot.groups.get_mut(slot) {
                 group.members = group_members.into_iter().collect();
             }
         }
         snapshot.derived.direct_holders = holders.into_iter().map(|(name, users)| (name, users.into_iter().collect())).collect();
-        snapshot.content_hot = content.iter().map(ContentHot::of).collect();
 
         // Basic promotion counts, then the entitlements they decide.
         let mut user_promotions = vec![0u32; users.len()];
@@ -1127,9 +1134,8 @@ fn add_share(ids: &impl Ids, item: &mut ContentInfo, share: &Share) {
 /// What [`Snapshot::build_users`] gives back.
 type BuiltUsers = (Vec<UserInfo>, Vec<Vec<UserIdx>>, FxHashMap<Arc<str>, Vec<UserIdx>>, IdMap<UserIdx>);
 
-/// The content half of [`Snapshot::build`]: every item with its sources and sorted shares, and
-/// the id map.
-fn build_content(ids: &BuildIds, tenant: &Tenant) -> (Vec<ContentInfo>, IdMap<ContentIdx>) {
+/// Every item of the tenant without its links, and the items' ids while building.
+fn content_items(ids: &BuildIds, tenant: &Tenant) -> (Vec<ContentInfo>, FxHashMap<Arc<str>, ContentIdx>) {
     let mut by_id = with_capacity(tenant.content.len());
     let mut content = Vec::with_capacity(tenant.content.len());
     for item in &tenant.content {
@@ -1137,6 +1143,11 @@ fn build_content(ids: &BuildIds, tenant: &Tenant) -> (Vec<ContentInfo>, IdMap<Co
         by_id.entry(info.id.clone()).or_insert(ContentIdx(content.len() as u32));
         content.push(info);
     }
+    (content, by_id)
+}
+
+/// Adds every item's sources and (sorted) shares; returns the items' hot entries.
+fn link_content(ids: &BuildIds, tenant: &Tenant, by_id: &FxHashMap<Arc<str>, ContentIdx>, content: &mut [ContentInfo]) -> CowVec<ContentHot> {
     for use_ in &tenant.uses {
         if let (Some(consumer), Some(source)) = (by_id.get(use_.consumer.as_str()), by_id.get(use_.source.as_str())) {
             content[consumer.0 as usize].sources.push(*source);
@@ -1146,11 +1157,11 @@ fn build_content(ids: &BuildIds, tenant: &Tenant) -> (Vec<ContentInfo>, IdMap<Co
         let Some(item) = by_id.get(share.resource.as_str()) else { continue };
         add_share(ids, &mut content[item.0 as usize], share);
     }
-    for item in &mut content {
+    for item in content.iter_mut() {
         item.user_shares = sorted(std::mem::take(&mut item.user_shares));
         item.group_shares = sorted(std::mem::take(&mut item.group_shares));
     }
-    (content, by_id.into_iter().collect())
+    content.iter().map(ContentHot::of).collect()
 }
 
 /// Id → index resolution: the snapshot's persistent maps, or plain hash maps while building.
