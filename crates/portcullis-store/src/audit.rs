@@ -126,28 +126,10 @@ pub fn rfc3339_now() -> String {
     rfc3339_millis(millis)
 }
 
-/// Unix milliseconds as RFC 3339 in UTC with milliseconds.
+/// Unix milliseconds as RFC 3339 in UTC with milliseconds (clamped to years -9999..=9999).
 pub fn rfc3339_millis(unix_millis: i64) -> String {
-    let seconds = unix_millis.div_euclid(1000);
-    let days = seconds.div_euclid(86_400);
-    let secs = seconds.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60,
-        unix_millis.rem_euclid(1000)
-    )
+    let at = jiff::Timestamp::from_millisecond(unix_millis).unwrap_or(if unix_millis < 0 { jiff::Timestamp::MIN } else { jiff::Timestamp::MAX });
+    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 #[cfg(test)]
@@ -156,6 +138,9 @@ mod tests {
     fn times_are_rfc3339_utc() {
         assert_eq!(super::rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(super::rfc3339_millis(1_795_435_200_123), "2026-11-23T12:00:00.123Z");
+        assert_eq!(super::rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
+        // Out of range: the latest instant there is.
+        assert_eq!(super::rfc3339_millis(i64::MAX), "9999-12-30T22:00:00.999Z");
     }
 }
 
