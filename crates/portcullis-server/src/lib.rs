@@ -18,6 +18,7 @@ pub mod decision_log;
 pub mod dto;
 pub mod err;
 pub mod extract;
+pub mod listen;
 pub mod metrics;
 pub mod oauth;
 pub mod ops;
@@ -37,12 +38,14 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 pub use err::{ApiError, ErrorBody};
+pub use listen::{ConnectionLimits, serve};
 pub use state::{AppState, ServerConfig};
 
 /// The largest request body, on every route: room for a batch of 100,000 checks. A longer
 /// one is answered 413 in the route's JSON error envelope (Qlik's under `/api/v1`).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-/// How long a request may take before it is answered with a 503.
+/// How long a request may take (reading its body included) before it is answered with a
+/// 503, unless [`ServerConfig::request_timeout`] says otherwise.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole HTTP application.
@@ -80,7 +83,7 @@ pub fn app(state: AppState) -> Router {
         .layer(
             tower::ServiceBuilder::new()
                 .layer(axum::error_handling::HandleErrorLayer::new(ops::timed_out))
-                .layer(tower::timeout::TimeoutLayer::new(REQUEST_TIMEOUT)),
+                .layer(tower::timeout::TimeoutLayer::new(state.config().request_timeout)),
         )
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())

@@ -161,11 +161,22 @@ impl TenantState {
 }
 
 /// Settings of the server that are not in the store.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// SHA-256 of the operator token (automation only: imports tenants, acts as an admin in
     /// the tenant named by the `Portcullis-Tenant` header). `None` = no operator.
     pub operator_token_hash: Option<SecretHash>,
+    /// How long one request may take, its body's reading included (503 after).
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            operator_token_hash: None,
+            request_timeout: crate::REQUEST_TIMEOUT,
+        }
+    }
 }
 
 /// The state every route shares. Cheap to clone.

@@ -6,6 +6,7 @@ mod support;
 mod audit_log;
 mod audits_api;
 mod authzen;
+mod connections;
 mod credentials;
 mod decisions;
 mod group_commit;

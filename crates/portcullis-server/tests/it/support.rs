@@ -42,6 +42,7 @@ impl TestApp {
             .expect("import other");
         let config = ServerConfig {
             operator_token_hash: Some(portcullis_server::auth::hash_secret(OPERATOR)),
+            ..ServerConfig::default()
         };
         let state = AppState::new(store, config).await.expect("the state loads");
         TestApp {
