@@ -361,8 +361,13 @@ pub async fn put_settings(State(state): State<AppState>, request: Request) -> Re
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    let bytes = match axum::body::to_bytes(body, 64 * 1024).await {
+    const SETTINGS_BODY_BYTES: usize = 64 * 1024;
+    let bytes = match axum::body::to_bytes(body, SETTINGS_BODY_BYTES).await {
         Ok(bytes) => bytes,
+        // Over this route's limit (or the server's): 413, like every other route.
+        Err(e) if e.to_string().contains("length limit") => {
+            return crate::ops::qlik_error(413, format!("the request body is longer than {SETTINGS_BODY_BYTES} bytes"));
+        }
         Err(e) => return qlik_error(StatusCode::BAD_REQUEST, "AUDITS-2", "Bad request", e.to_string()),
     };
     let change: SettingsBody = match serde_json::from_slice(&bytes) {

@@ -101,11 +101,8 @@ async fn limit_body(request: Request, next: Next) -> Response {
     if declared.is_none_or(|length| length <= MAX_BODY_BYTES as u64) {
         return next.run(request).await;
     }
-    let path = request.uri().path();
-    if path == "/api/v1" || path.starts_with("/api/v1/") {
-        let message = format!("the request body is longer than {MAX_BODY_BYTES} bytes");
-        let error = portcullis_qlik_api::ApiError::new(portcullis_qlik_api::err::Service::Api, 413, message);
-        return portcullis_qlik_api::routes::Failure::from(error).into_response();
+    if ops::is_qlik_path(request.uri().path()) {
+        return ops::qlik_error(413, format!("the request body is longer than {MAX_BODY_BYTES} bytes"));
     }
     ApiError::body_too_large().into_response()
 }

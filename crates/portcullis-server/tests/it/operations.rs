@@ -66,3 +66,32 @@ async fn unknown_routes_and_methods_get_json_errors() {
         None,
     );
 }
+
+/// Every unknown route and wrong method answers JSON: the server's envelope outside
+/// `/api/v1`, Qlik's `{errors: [...]}` inside it (merged routes like `/api/v1/audits` included).
+#[tokio::test]
+async fn every_router_answers_404_and_405_in_its_json_envelope() {
+    let app = TestApp::new().await;
+    for (method, path, status) in [
+        ("DELETE", "/v1/rules/sites", StatusCode::METHOD_NOT_ALLOWED),
+        ("POST", "/.well-known/authzen-configuration", StatusCode::METHOD_NOT_ALLOWED),
+        ("DELETE", "/metrics", StatusCode::METHOD_NOT_ALLOWED),
+        ("GET", "/v1/nothing/here", StatusCode::NOT_FOUND),
+    ] {
+        let answer = app.call(method, path, None, None).await;
+        assert_eq!(answer.0, status, "{method} {path}: {}", answer.1);
+        assert!(answer.1["code"].is_string(), "{method} {path}: {}", answer.1);
+    }
+    for (method, path, status) in [
+        ("DELETE", "/api/v1/audits", StatusCode::METHOD_NOT_ALLOWED),
+        ("DELETE", "/api/v1/users", StatusCode::METHOD_NOT_ALLOWED),
+        ("PUT", "/api/v1/roles", StatusCode::METHOD_NOT_ALLOWED),
+        ("GET", "/api/v1/nothing", StatusCode::NOT_FOUND),
+        ("GET", "/api/v1/audits/x/y/z", StatusCode::NOT_FOUND),
+        ("GET", "/api/v1", StatusCode::NOT_FOUND),
+    ] {
+        let answer = app.call(method, path, None, None).await;
+        assert_eq!(answer.0, status, "{method} {path}: {}", answer.1);
+        assert_eq!(answer.1["errors"][0]["status"], status.as_u16(), "{method} {path}: {}", answer.1);
+    }
+}
