@@ -38,10 +38,23 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
     }))
 }
 
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let revisions: Vec<(String, u64)> = state.tenants().iter().map(|t| (t.name.clone(), t.view().snapshot.revision)).collect();
+/// Prometheus metrics. Tenants' names (the per-tenant snapshot revisions) are shown to the
+/// operator only (`Authorization: Bearer <operator token>`): anyone may scrape the rest, which
+/// names routes and outcomes but no tenant.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format; per-tenant series only for the operator", body = String, content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> impl IntoResponse {
+    let operator = state.config().operator_token_hash.is_some_and(|operator| {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|token| crate::auth::hash_secret(token.trim()) == operator)
+    });
+    let revisions: Vec<(String, u64)> = if operator {
+        state.tenants().iter().map(|t| (t.name.clone(), t.view().snapshot.revision)).collect()
+    } else {
+        Vec::new()
+    };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics().render(&revisions))
 }
 

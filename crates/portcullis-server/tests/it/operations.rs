@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::support::{TestApp, assert_error};
+use crate::support::{OPERATOR, TestApp, assert_error};
 
 #[tokio::test]
 async fn health_metrics_and_openapi_answer() {
@@ -15,7 +15,7 @@ async fn health_metrics_and_openapi_answer() {
     let admin = app.key("demo", "admin").await;
     app.post("/v1/check", &admin, json!({"user": "ann", "action": "app:read", "resource": "budget"}))
         .await;
-    let (status, metrics) = app.call("GET", "/metrics", None, None).await;
+    let (status, metrics) = app.call("GET", "/metrics", Some(OPERATOR), None).await;
     assert_eq!(status, StatusCode::OK);
     let text = metrics.as_str().unwrap();
     for needle in [
@@ -25,6 +25,17 @@ async fn health_metrics_and_openapi_answer() {
         "portcullis_snapshot_revision{tenant=\"demo\"} 1",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
+    }
+
+    // Without the operator token (or with a tenant's key): the same series, no tenant's name.
+    for token in [None, Some(admin.as_str())] {
+        let (status, metrics) = app.call("GET", "/metrics", token, None).await;
+        assert_eq!(status, StatusCode::OK);
+        let text = metrics.as_str().unwrap();
+        assert!(text.contains("portcullis_decisions_total{decision=\"allow\"} 1"), "{text}");
+        for name in ["demo", "other", "tenant="] {
+            assert!(!text.contains(name), "`{name}` in the metrics without the operator token:\n{text}");
+        }
     }
 
     let (status, doc) = app.call("GET", "/openapi.json", None, None).await;
