@@ -47,6 +47,11 @@ pub struct ServeArgs {
     /// With PostgreSQL: how often to look for writes made by other nodes, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     poll_ms: u64,
+    /// The public origin of every absolute URL the server writes (AuthZEN metadata, API links),
+    /// e.g. `https://portcullis.example.com`. Without it (and without `PORTCULLIS_PUBLIC_URL`),
+    /// URLs are built from the request's `Host` header, which the client chooses.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
     /// Seconds a client has to send a request's head (line and headers); slower ones are cut off.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     header_timeout: u64,
@@ -151,6 +156,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServerConfig {
         operator_token_hash: args.operator_token.as_deref().map(hash_secret),
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        public_url: args.public_url.as_deref().map(public_origin).transpose()?,
     };
     let state = AppState::new(store.clone(), config).await.context("cannot load the tenants")?;
     if store.backend() == portcullis_store::Backend::Postgres {
@@ -240,6 +246,18 @@ async fn register_key(store: &Arc<dyn Store>, imported: &[TenantRecord], spec: &
         }
     }
     Ok(())
+}
+
+/// `--public-url`, checked: `http(s)://host[:port][/prefix]`, without the trailing `/`.
+fn public_origin(url: &str) -> anyhow::Result<String> {
+    let url = url.trim().trim_end_matches('/');
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
+        bail!("`--public-url {url}` does not start with `http://` or `https://`");
+    };
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+        bail!("`--public-url {url}` is not an origin like `https://portcullis.example.com`");
+    }
+    Ok(url.to_owned())
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -71,16 +71,8 @@ async fn reader(parts: &mut Parts, state: &AppState, action: Action) -> Result<C
     }
 }
 
-fn base_url(parts: &Parts) -> String {
-    if let Ok(url) = std::env::var("PORTCULLIS_PUBLIC_URL") {
-        return url.trim_end_matches('/').to_owned();
-    }
-    let host = parts
-        .headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
-    format!("http://{host}")
+fn base_url(state: &AppState, parts: &Parts) -> String {
+    state.config().public_origin(&parts.headers)
 }
 
 /// One event in the Qlik shape.
@@ -234,7 +226,7 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Response {
     if going_back {
         found.reverse();
     }
-    let base = base_url(&parts);
+    let base = base_url(&state, &parts);
     let data: Vec<Value> = found
         .iter()
         .map(|(sealed, body)| event_json(&base, &caller.tenant.name, sealed.seq, &sealed.hash, body))
@@ -283,7 +275,14 @@ pub async fn one(State(state): State<AppState>, Path(id): Path<String>, request:
     let not_found = || qlik_error(StatusCode::NOT_FOUND, "AUDITS-4", "Not found", format!("no audit event `{id}`"));
     let Ok(seq) = id.parse::<u64>() else { return not_found() };
     match state.store().audit_event(caller.tenant.id, seq).await {
-        Ok(Some((sealed, body))) => Json(event_json(&base_url(&parts), &caller.tenant.name, sealed.seq, &sealed.hash, &body)).into_response(),
+        Ok(Some((sealed, body))) => Json(event_json(
+            &base_url(&state, &parts),
+            &caller.tenant.name,
+            sealed.seq,
+            &sealed.hash,
+            &body,
+        ))
+        .into_response(),
         Ok(None) => not_found(),
         Err(e) => qlik_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -302,7 +301,7 @@ pub async fn types(State(state): State<AppState>, request: Request) -> Response 
         return response;
     }
     let data: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
-    Json(json!({ "data": data, "links": { "self": { "href": format!("{}/api/v1/audits/types", base_url(&parts)) } } })).into_response()
+    Json(json!({ "data": data, "links": { "self": { "href": format!("{}/api/v1/audits/types", base_url(&state, &parts)) } } })).into_response()
 }
 
 /// Every event source.
@@ -313,7 +312,7 @@ pub async fn sources(State(state): State<AppState>, request: Request) -> Respons
         return response;
     }
     let data: BTreeSet<&str> = EventType::ALL.iter().map(|t| t.source()).collect();
-    Json(json!({ "data": data, "links": { "self": { "href": format!("{}/api/v1/audits/sources", base_url(&parts)) } } })).into_response()
+    Json(json!({ "data": data, "links": { "self": { "href": format!("{}/api/v1/audits/sources", base_url(&state, &parts)) } } })).into_response()
 }
 
 fn settings_json(settings: &AuditSettings) -> Value {

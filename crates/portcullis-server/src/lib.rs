@@ -70,7 +70,7 @@ pub fn app(state: AppState) -> Router {
         .route("/access/v1/evaluations", post(authzen::evaluations))
         .route("/.well-known/authzen-configuration", get(authzen::configuration))
         .merge(audits::routes(state.clone()))
-        .nest("/api/v1", qlik::management_api(state.clone(), portcullis_qlik_api::ApiConfig::from_env()))
+        .nest("/api/v1", qlik::management_api(state.clone(), qlik_config(&state)))
         .merge(portcullis_qlik_api::product_info_routes())
         .merge(rules_api::routes(state.clone()))
         .fallback(ops::not_found)
@@ -88,6 +88,15 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The management API's settings: the environment's, with the server's public URL.
+fn qlik_config(state: &AppState) -> portcullis_qlik_api::ApiConfig {
+    let mut config = portcullis_qlik_api::ApiConfig::from_env();
+    if let Some(url) = &state.config().public_url {
+        config.public_base_url = Some(url.trim_end_matches('/').to_owned());
+    }
+    config
 }
 
 /// Refuses a request whose `Content-Length` is over [`MAX_BODY_BYTES`] before its body is

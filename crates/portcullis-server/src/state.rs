@@ -168,6 +168,31 @@ pub struct ServerConfig {
     pub operator_token_hash: Option<SecretHash>,
     /// How long one request may take, its body's reading included (503 after).
     pub request_timeout: Duration,
+    /// The public origin (`https://portcullis.example.com`, no trailing `/`) of every absolute
+    /// URL the server writes. `None`: `PORTCULLIS_PUBLIC_URL`, else `http://` and the
+    /// request's `Host` header, which a client chooses.
+    pub public_url: Option<String>,
+}
+
+impl ServerConfig {
+    /// The origin of absolute URLs for a request with these headers: [`ServerConfig::public_url`],
+    /// else `PORTCULLIS_PUBLIC_URL`, else `http://` and the `Host` header.
+    pub fn public_origin(&self, headers: &axum::http::HeaderMap) -> String {
+        if let Some(url) = &self.public_url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        if let Some(url) = std::env::var(portcullis_qlik_api::routes::ENV_PUBLIC_URL)
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        {
+            return url.trim().trim_end_matches('/').to_owned();
+        }
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1:8080");
+        format!("http://{host}")
+    }
 }
 
 impl Default for ServerConfig {
@@ -175,6 +200,7 @@ impl Default for ServerConfig {
         ServerConfig {
             operator_token_hash: None,
             request_timeout: crate::REQUEST_TIMEOUT,
+            public_url: None,
         }
     }
 }

@@ -23,6 +23,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn new() -> TestApp {
+        TestApp::with_config(ServerConfig::default()).await
+    }
+
+    /// A test app with settings of its own (the operator token is always the test one).
+    pub async fn with_config(config: ServerConfig) -> TestApp {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
         let store = portcullis_store::open(&url).await.expect("the store opens");
@@ -42,7 +47,7 @@ impl TestApp {
             .expect("import other");
         let config = ServerConfig {
             operator_token_hash: Some(portcullis_server::auth::hash_secret(OPERATOR)),
-            ..ServerConfig::default()
+            ..config
         };
         let state = AppState::new(store, config).await.expect("the state loads");
         TestApp {
