@@ -187,10 +187,7 @@ impl ServerConfig {
         {
             return url.trim().trim_end_matches('/').to_owned();
         }
-        let host = headers
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("127.0.0.1:8080");
+        let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
         format!("http://{host}")
     }
 }

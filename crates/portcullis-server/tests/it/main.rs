@@ -10,6 +10,7 @@ mod connections;
 mod credentials;
 mod decisions;
 mod group_commit;
+mod hygiene;
 mod isolation;
 mod lifecycle;
 mod limits;
