@@ -21,8 +21,8 @@ use crate::state::AppState;
 
 /// Default lifetime of a new API key.
 const DEFAULT_KEY_DAYS: u32 = 90;
-/// Longest lifetime of a new API key.
-const MAX_KEY_DAYS: u32 = 3650;
+/// Longest lifetime of a new API key: the management API's cap, in days.
+const MAX_KEY_DAYS: u32 = (portcullis_qlik_api::api_keys::MAX_EXPIRY_SECONDS / 86_400) as u32;
 
 /// A new API key.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

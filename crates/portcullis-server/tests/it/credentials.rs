@@ -135,3 +135,42 @@ async fn oauth_tokens_carry_their_clients_scopes() {
         None,
     );
 }
+
+/// Both key APIs cap a new key's lifetime at the same ten years, and answer past it with 400.
+#[tokio::test]
+async fn both_key_apis_share_one_expiry_cap() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    let cap_days = portcullis_qlik_api::api_keys::MAX_EXPIRY_SECONDS / 86_400;
+    assert_eq!(cap_days, 3650);
+    // The management API wants a role that may make keys.
+    let (status, body) = app
+        .post("/v1/changes", &admin, json!({"assign": {"role": "Developer", "user": "admin"}}))
+        .await;
+    assert!(status.is_success(), "{body}");
+
+    let (status, body) = app
+        .post("/v1/api-keys", &admin, json!({"description": "at the cap", "expiresInDays": cap_days}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .post("/v1/api-keys", &admin, json!({"description": "over", "expiresInDays": cap_days + 1}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let (status, body) = app
+        .post(
+            "/api/v1/api-keys",
+            &admin,
+            json!({"description": "at the cap", "expiry": format!("P{cap_days}D")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for expiry in [format!("P{}D", cap_days + 1), "P100Y".to_owned(), "P0D".to_owned()] {
+        let (status, body) = app
+            .post("/api/v1/api-keys", &admin, json!({"description": "over", "expiry": expiry}))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{expiry}: {body}");
+        assert!(body["errors"][0]["detail"].as_str().unwrap_or_default().contains("expiry"), "{body}");
+    }
+}
