@@ -71,6 +71,65 @@ async fn reader(parts: &mut Parts, state: &AppState, action: Action) -> Result<C
     }
 }
 
+/// The most unreadable events one listing skips before it gives up (a table that bad is
+/// a case for `portcullis audit verify`, not for paging around).
+const MAX_SKIPPED: usize = 100;
+
+/// [`Store::audit_events`], but an event whose stored JSON does not parse is skipped (logged,
+/// counted in `portcullis_audit_events_unreadable_total`) and the others are still returned:
+/// the store reports the first unreadable row in the query's order, so the rows before it are
+/// read on their own and the query goes on after it.
+async fn events_skipping_unreadable(
+    state: &AppState,
+    tenant: portcullis_store::TenantId,
+    query: &portcullis_store::AuditQuery,
+) -> Result<Vec<(portcullis_store::SealedEvent, portcullis_store::EventBody)>, portcullis_store::StoreError> {
+    let limit = query.limit;
+    let mut query = query.clone();
+    let mut found = Vec::new();
+    let mut skipped = 0;
+    loop {
+        let error = match state.store().audit_events(tenant, &query).await {
+            Ok(rest) => {
+                found.extend(rest);
+                return Ok(found);
+            }
+            Err(error) => error,
+        };
+        let seq = match &error {
+            portcullis_store::StoreError::Corrupt(detail) => unreadable_seq(detail),
+            _ => None,
+        };
+        let Some(seq) = seq.filter(|_| skipped < MAX_SKIPPED) else {
+            return Err(error);
+        };
+        skipped += 1;
+        tracing::warn!(tenant = tenant.0, seq, %error, "audit event skipped: its stored JSON does not parse");
+        state.metrics().record_unreadable_audit_event();
+        let mut before = query.clone();
+        if query.newest_first {
+            before.after_seq = Some(before.after_seq.map_or(seq, |after| after.max(seq)));
+            query.before_seq = Some(seq);
+        } else {
+            before.before_seq = Some(before.before_seq.map_or(seq, |b| b.min(seq)));
+            query.after_seq = Some(seq);
+        }
+        found.extend(state.store().audit_events(tenant, &before).await?);
+        if limit > 0 {
+            let taken = found.len() + skipped;
+            if taken >= limit {
+                return Ok(found);
+            }
+            query.limit = limit - taken;
+        }
+    }
+}
+
+/// The sequence number in the store's `audit event N does not parse` refusal.
+fn unreadable_seq(detail: &str) -> Option<u64> {
+    detail.strip_prefix("audit event ")?.split_whitespace().next()?.parse().ok()
+}
+
 fn base_url(state: &AppState, parts: &Parts) -> String {
     state.config().public_origin(&parts.headers)
 }
@@ -210,7 +269,7 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Response {
         }
         _ => {}
     }
-    let mut found = match state.store().audit_events(caller.tenant.id, &query).await {
+    let mut found = match events_skipping_unreadable(&state, caller.tenant.id, &query).await {
         Ok(found) => found,
         Err(e) => {
             return qlik_error(

@@ -18,6 +18,8 @@ pub const OPERATOR: &str = "operator-secret-for-tests";
 pub struct TestApp {
     pub router: Router,
     pub state: AppState,
+    /// The store's URL (a test may reach past the server into the database).
+    pub url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -53,6 +55,7 @@ impl TestApp {
         TestApp {
             router: app(state.clone()),
             state,
+            url,
             _dir: dir,
         }
     }
