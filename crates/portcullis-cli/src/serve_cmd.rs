@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// URLs are built from the request's `Host` header, which the client chooses.
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
+    /// Logins (`POST /v1/sessions`) per user and token grants (`POST /oauth/token`) per OAuth client
+    /// allowed a minute; more are answered 429 with `Retry-After`. 0 turns the limit off.
+    #[arg(long, value_name = "N", default_value_t = portcullis_server::state::ISSUES_PER_MINUTE)]
+    issue_rate_limit: u32,
     /// Seconds a client has to send a request's head (line and headers); slower ones are cut off.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     header_timeout: u64,
@@ -156,6 +160,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServerConfig {
         operator_token_hash: args.operator_token.as_deref().map(hash_secret),
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        issues_per_minute: args.issue_rate_limit,
         public_url: args.public_url.as_deref().map(public_origin).transpose()?,
     };
     let state = AppState::new(store.clone(), config).await.context("cannot load the tenants")?;

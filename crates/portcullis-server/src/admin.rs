@@ -242,6 +242,12 @@ pub async fn login(State(state): State<AppState>, caller: Caller, ApiJson(body):
     if caller.user_id() != Some(body.user.as_str()) {
         caller.require(&caller.tenant.view().snapshot, Action::UserManage)?;
     }
+    if let Err(seconds) = state.count_issue(&format!("login:{}", caller.tenant.name), &body.user) {
+        return Err(ApiError::too_many(
+            format!("too many logins of `{}`; retry in {seconds} seconds", body.user),
+            seconds,
+        ));
+    }
     let written = state.login(&caller.tenant, &body.user, &caller.author()).await?;
     Ok(Json(RevisionBody { revision: written.revision }))
 }
