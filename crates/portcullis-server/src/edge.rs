@@ -19,11 +19,6 @@ use crate::ops::{is_qlik_path, qlik_error};
 pub async fn refuse_control_characters(request: Request, next: Next) -> Response {
     let qlik = is_qlik_path(request.uri().path());
     let template = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    // The management API is nested: out here its template is a catch-all; the same check runs
-    // again inside it (see `qlik::management_api`), where the template names the parameters.
-    if template.as_deref().is_none_or(|t| t.contains("{*")) && qlik {
-        return next.run(request).await;
-    }
     if let Some(field) = bad_path_parameter(request.uri().path(), template.as_deref()) {
         return refuse(qlik, &field, "path parameter");
     }

@@ -214,7 +214,5 @@ async fn insert_caller(State(state): State<AppState>, request: Request, next: Ne
 
 /// The management API, to nest at `/api/v1`.
 pub fn management_api(state: AppState, config: ApiConfig) -> Router<AppState> {
-    portcullis_qlik_api::routes(QlikHost::new(state.clone()), config)
-        .layer(middleware::from_fn_with_state(state, insert_caller))
-        .route_layer(middleware::from_fn(crate::edge::refuse_control_characters))
+    portcullis_qlik_api::routes(QlikHost::new(state.clone()), config).layer(middleware::from_fn_with_state(state, insert_caller))
 }
