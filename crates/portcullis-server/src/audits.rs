@@ -75,7 +75,7 @@ async fn reader(parts: &mut Parts, state: &AppState, action: Action) -> Result<C
 /// a case for `portcullis audit verify`, not for paging around).
 const MAX_SKIPPED: usize = 100;
 
-/// [`Store::audit_events`], but an event whose stored JSON does not parse is skipped (logged,
+/// [`portcullis_store::Store::audit_events`], but an event whose stored JSON does not parse is skipped (logged,
 /// counted in `portcullis_audit_events_unreadable_total`) and the others are still returned:
 /// the store reports the first unreadable row in the query's order, so the rows before it are
 /// read on their own and the query goes on after it.
