@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use portcullis_model::tenant_file::load_tenant_text;
 use portcullis_server::auth::{API_KEY_PREFIX, hash_secret, new_secret};
-use portcullis_server::{AppState, ServerConfig};
+use portcullis_server::{AppState, ConnectionLimits, ServerConfig};
 use portcullis_store::{Author, ImportMode, ImportOutcome, NewApiKey, Store, TenantRecord};
 
 /// The demo tenant imported on a first start.
@@ -47,6 +47,27 @@ pub struct ServeArgs {
     /// With PostgreSQL: how often to look for writes made by other nodes, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     poll_ms: u64,
+    /// The public origin of every absolute URL the server writes (AuthZEN metadata, API links),
+    /// e.g. `https://portcullis.example.com`. Without it (and without `PORTCULLIS_PUBLIC_URL`),
+    /// URLs are built from the request's `Host` header, which the client chooses.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// Logins (`POST /v1/sessions`) per user and token grants (`POST /oauth/token`) per OAuth client
+    /// allowed a minute; more are answered 429 with `Retry-After`. 0 turns the limit off.
+    #[arg(long, value_name = "N", default_value_t = portcullis_server::state::ISSUES_PER_MINUTE)]
+    issue_rate_limit: u32,
+    /// Seconds a client has to send a request's head (line and headers); slower ones are cut off.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds one request may take, its body included, before it is answered 503.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    request_timeout: u64,
+    /// Seconds a connection may stay open with no request in flight.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    idle_timeout: u64,
+    /// On SIGTERM or Ctrl-C: seconds the requests in flight may still take before the server stops anyway.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    shutdown_grace: u64,
     /// Write logs as JSON lines.
     #[arg(long)]
     log_json: bool,
@@ -138,6 +159,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let config = ServerConfig {
         operator_token_hash: args.operator_token.as_deref().map(hash_secret),
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        issues_per_minute: args.issue_rate_limit,
+        public_url: args.public_url.as_deref().map(public_origin).transpose()?,
     };
     let state = AppState::new(store.clone(), config).await.context("cannot load the tenants")?;
     if store.backend() == portcullis_store::Backend::Postgres {
@@ -161,8 +185,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     tracing::info!(%address, "serving");
-    axum::serve(listener, portcullis_server::app(state.clone()))
-        .with_graceful_shutdown(shutdown_signal())
+    let limits = ConnectionLimits {
+        header_read: Duration::from_secs(args.header_timeout.max(1)),
+        idle: Duration::from_secs(args.idle_timeout.max(1)),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+    };
+    portcullis_server::serve(listener, portcullis_server::app(state.clone()), limits, shutdown_signal())
         .await
         .context("the server failed")?;
     // Decision events still queued are stored before the process ends.
@@ -223,6 +251,18 @@ async fn register_key(store: &Arc<dyn Store>, imported: &[TenantRecord], spec: &
         }
     }
     Ok(())
+}
+
+/// `--public-url`, checked: `http(s)://host[:port][/prefix]`, without the trailing `/`.
+fn public_origin(url: &str) -> anyhow::Result<String> {
+    let url = url.trim().trim_end_matches('/');
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
+        bail!("`--public-url {url}` does not start with `http://` or `https://`");
+    };
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+        bail!("`--public-url {url}` is not an origin like `https://portcullis.example.com`");
+    }
+    Ok(url.to_owned())
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -28,6 +28,9 @@ pub const KEY_PAGES: PageStyle = PageStyle {
 
 /// Default key lifetime when `expiry` is absent: one year.
 pub const DEFAULT_EXPIRY_SECONDS: i64 = 365 * 86_400;
+/// The longest lifetime of a new key, ten years: the one cap of both key APIs (the server's
+/// `/v1/api-keys` takes it in days), so a leaked key cannot outlive every review.
+pub const MAX_EXPIRY_SECONDS: i64 = 3650 * 86_400;
 
 /// An API key on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -160,6 +163,12 @@ pub fn plan_create(ctx: &Ctx<'_>, body: &Value) -> Result<NewApiKey, ApiError> {
             parse_duration(text).ok_or_else(|| ApiError::bad_request(S, format!("`expiry` is an ISO 8601 duration such as `P7D`, not `{text}`")))?
         }
     };
+    if lifetime <= 0 || lifetime > MAX_EXPIRY_SECONDS {
+        return Err(ApiError::bad_request(
+            S,
+            format!("`expiry` is {lifetime} seconds; use more than 0 and at most {MAX_EXPIRY_SECONDS} (P3650D)"),
+        ));
+    }
     Ok(NewApiKey {
         user_id,
         description,

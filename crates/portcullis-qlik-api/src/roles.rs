@@ -164,9 +164,10 @@ fn find(ctx: &Ctx<'_>, id: &str) -> Result<String, ApiError> {
     role_name_by_id(ctx.tenant, id).ok_or_else(|| ApiError::not_found(S, format!("no role with id `{id}`")))
 }
 
-/// `GET /roles/{id}`.
+/// `GET /roles/{id}`: 403 to whoever may not list the roles, as the list answers (one role
+/// must not tell what the list would not).
 pub fn get(ctx: &Ctx<'_>, id: &str) -> Result<RoleDto, ApiError> {
-    ctx.caller_idx()?;
+    ctx.require(S, Action::RoleRead)?;
     let name = find(ctx, id)?;
     role_dto(ctx.tenant, ctx.api_base, &name).ok_or_else(|| ApiError::not_found(S, format!("no role with id `{id}`")))
 }

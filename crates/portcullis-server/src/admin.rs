@@ -21,8 +21,8 @@ use crate::state::AppState;
 
 /// Default lifetime of a new API key.
 const DEFAULT_KEY_DAYS: u32 = 90;
-/// Longest lifetime of a new API key.
-const MAX_KEY_DAYS: u32 = 3650;
+/// Longest lifetime of a new API key: the management API's cap, in days.
+const MAX_KEY_DAYS: u32 = (portcullis_qlik_api::api_keys::MAX_EXPIRY_SECONDS / 86_400) as u32;
 
 /// A new API key.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -241,6 +241,12 @@ pub struct RevisionBody {
 pub async fn login(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<SessionRequest>) -> Result<Json<RevisionBody>, ApiError> {
     if caller.user_id() != Some(body.user.as_str()) {
         caller.require(&caller.tenant.view().snapshot, Action::UserManage)?;
+    }
+    if let Err(seconds) = state.count_issue(&format!("login:{}", caller.tenant.name), &body.user) {
+        return Err(ApiError::too_many(
+            format!("too many logins of `{}`; retry in {seconds} seconds", body.user),
+            seconds,
+        ));
     }
     let written = state.login(&caller.tenant, &body.user, &caller.author()).await?;
     Ok(Json(RevisionBody { revision: written.revision }))

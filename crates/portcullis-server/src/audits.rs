@@ -71,16 +71,67 @@ async fn reader(parts: &mut Parts, state: &AppState, action: Action) -> Result<C
     }
 }
 
-fn base_url(parts: &Parts) -> String {
-    if let Ok(url) = std::env::var("PORTCULLIS_PUBLIC_URL") {
-        return url.trim_end_matches('/').to_owned();
+/// The most unreadable events one listing skips before it gives up (a table that bad is
+/// a case for `portcullis audit verify`, not for paging around).
+const MAX_SKIPPED: usize = 100;
+
+/// [`portcullis_store::Store::audit_events`], but an event whose stored JSON does not parse is skipped (logged,
+/// counted in `portcullis_audit_events_unreadable_total`) and the others are still returned:
+/// the store reports the first unreadable row in the query's order, so the rows before it are
+/// read on their own and the query goes on after it.
+async fn events_skipping_unreadable(
+    state: &AppState,
+    tenant: portcullis_store::TenantId,
+    query: &portcullis_store::AuditQuery,
+) -> Result<Vec<(portcullis_store::SealedEvent, portcullis_store::EventBody)>, portcullis_store::StoreError> {
+    let limit = query.limit;
+    let mut query = query.clone();
+    let mut found = Vec::new();
+    let mut skipped = 0;
+    loop {
+        let error = match state.store().audit_events(tenant, &query).await {
+            Ok(rest) => {
+                found.extend(rest);
+                return Ok(found);
+            }
+            Err(error) => error,
+        };
+        let seq = match &error {
+            portcullis_store::StoreError::Corrupt(detail) => unreadable_seq(detail),
+            _ => None,
+        };
+        let Some(seq) = seq.filter(|_| skipped < MAX_SKIPPED) else {
+            return Err(error);
+        };
+        skipped += 1;
+        tracing::warn!(tenant = tenant.0, seq, %error, "audit event skipped: its stored JSON does not parse");
+        state.metrics().record_unreadable_audit_event();
+        let mut before = query.clone();
+        if query.newest_first {
+            before.after_seq = Some(before.after_seq.map_or(seq, |after| after.max(seq)));
+            query.before_seq = Some(seq);
+        } else {
+            before.before_seq = Some(before.before_seq.map_or(seq, |b| b.min(seq)));
+            query.after_seq = Some(seq);
+        }
+        found.extend(state.store().audit_events(tenant, &before).await?);
+        if limit > 0 {
+            let taken = found.len() + skipped;
+            if taken >= limit {
+                return Ok(found);
+            }
+            query.limit = limit - taken;
+        }
     }
-    let host = parts
-        .headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
-    format!("http://{host}")
+}
+
+/// The sequence number in the store's `audit event N does not parse` refusal.
+fn unreadable_seq(detail: &str) -> Option<u64> {
+    detail.strip_prefix("audit event ")?.split_whitespace().next()?.parse().ok()
+}
+
+fn base_url(state: &AppState, parts: &Parts) -> String {
+    state.config().public_origin(&parts.headers)
 }
 
 /// One event in the Qlik shape.
@@ -218,7 +269,7 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Response {
         }
         _ => {}
     }
-    let mut found = match state.store().audit_events(caller.tenant.id, &query).await {
+    let mut found = match events_skipping_unreadable(&state, caller.tenant.id, &query).await {
         Ok(found) => found,
         Err(e) => {
             return qlik_error(
@@ -234,7 +285,7 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Response {
     if going_back {
         found.reverse();
     }
-    let base = base_url(&parts);
+    let base = base_url(&state, &parts);
     let data: Vec<Value> = found
         .iter()
         .map(|(sealed, body)| event_json(&base, &caller.tenant.name, sealed.seq, &sealed.hash, body))
@@ -283,7 +334,14 @@ pub async fn one(State(state): State<AppState>, Path(id): Path<String>, request:
     let not_found = || qlik_error(StatusCode::NOT_FOUND, "AUDITS-4", "Not found", format!("no audit event `{id}`"));
     let Ok(seq) = id.parse::<u64>() else { return not_found() };
     match state.store().audit_event(caller.tenant.id, seq).await {
-        Ok(Some((sealed, body))) => Json(event_json(&base_url(&parts), &caller.tenant.name, sealed.seq, &sealed.hash, &body)).into_response(),
+        Ok(Some((sealed, body))) => Json(event_json(
+            &base_url(&state, &parts),
+            &caller.tenant.name,
+            sealed.seq,
+            &sealed.hash,
+            &body,
+        ))
+        .into_response(),
         Ok(None) => not_found(),
         Err(e) => qlik_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -302,7 +360,7 @@ pub async fn types(State(state): State<AppState>, request: Request) -> Response 
         return response;
     }
     let data: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
-    Json(json!({ "data": data, "links": { "self": { "href": format!("{}/api/v1/audits/types", base_url(&parts)) } } })).into_response()
+    Json(json!({ "data": data, "links": { "self": { "href": format!("{}/api/v1/audits/types", base_url(&state, &parts)) } } })).into_response()
 }
 
 /// Every event source.
@@ -313,7 +371,7 @@ pub async fn sources(State(state): State<AppState>, request: Request) -> Respons
         return response;
     }
     let data: BTreeSet<&str> = EventType::ALL.iter().map(|t| t.source()).collect();
-    Json(json!({ "data": data, "links": { "self": { "href": format!("{}/api/v1/audits/sources", base_url(&parts)) } } })).into_response()
+    Json(json!({ "data": data, "links": { "self": { "href": format!("{}/api/v1/audits/sources", base_url(&state, &parts)) } } })).into_response()
 }
 
 fn settings_json(settings: &AuditSettings) -> Value {
@@ -361,8 +419,13 @@ pub async fn put_settings(State(state): State<AppState>, request: Request) -> Re
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    let bytes = match axum::body::to_bytes(body, 64 * 1024).await {
+    const SETTINGS_BODY_BYTES: usize = 64 * 1024;
+    let bytes = match axum::body::to_bytes(body, SETTINGS_BODY_BYTES).await {
         Ok(bytes) => bytes,
+        // Over this route's limit (or the server's): 413, like every other route.
+        Err(e) if e.to_string().contains("length limit") => {
+            return crate::ops::qlik_error(413, format!("the request body is longer than {SETTINGS_BODY_BYTES} bytes"));
+        }
         Err(e) => return qlik_error(StatusCode::BAD_REQUEST, "AUDITS-2", "Bad request", e.to_string()),
     };
     let change: SettingsBody = match serde_json::from_slice(&bytes) {

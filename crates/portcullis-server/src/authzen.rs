@@ -303,12 +303,8 @@ pub async fn evaluations(
 
 /// The PDP's AuthZEN metadata.
 #[utoipa::path(get, path = "/.well-known/authzen-configuration", tag = "authzen", responses((status = 200, description = "Metadata", body = Object)))]
-pub async fn configuration(headers: axum::http::HeaderMap) -> Json<Value> {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1:8080");
-    let base = format!("http://{host}");
+pub async fn configuration(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Json<Value> {
+    let base = state.config().public_origin(&headers);
     Json(json!({
         "policy_decision_point": base,
         "access_evaluation_endpoint": format!("{base}/access/v1/evaluation"),

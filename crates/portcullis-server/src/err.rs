@@ -20,6 +20,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// The body.
     pub body: ErrorBody,
+    /// Seconds to wait before retrying (429), sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 /// The JSON body of every error.
@@ -48,6 +50,7 @@ impl ApiError {
                 hint: None,
                 field: None,
             },
+            retry_after: None,
         }
     }
 
@@ -81,6 +84,13 @@ impl ApiError {
     /// 403: the caller may not do this.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 429: too many of these requests; try again in `seconds` (sent as `Retry-After`).
+    pub fn too_many(message: impl Into<String>, seconds: u64) -> ApiError {
+        let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message).hint(format!("retry in {seconds} seconds"));
+        error.retry_after = Some(seconds);
+        error
     }
 
     /// 413: the request body is longer than [`crate::MAX_BODY_BYTES`].
@@ -124,7 +134,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
+        let retry_after = self.retry_after;
+        let mut response = (self.status, Json(self.body)).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

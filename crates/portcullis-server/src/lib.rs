@@ -16,8 +16,10 @@ pub mod authzen;
 pub mod decision;
 pub mod decision_log;
 pub mod dto;
+pub mod edge;
 pub mod err;
 pub mod extract;
+pub mod listen;
 pub mod metrics;
 pub mod oauth;
 pub mod ops;
@@ -37,12 +39,14 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 pub use err::{ApiError, ErrorBody};
+pub use listen::{ConnectionLimits, serve};
 pub use state::{AppState, ServerConfig};
 
 /// The largest request body, on every route: room for a batch of 100,000 checks. A longer
 /// one is answered 413 in the route's JSON error envelope (Qlik's under `/api/v1`).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-/// How long a request may take before it is answered with a 503.
+/// How long a request may take (reading its body included) before it is answered with a
+/// 503, unless [`ServerConfig::request_timeout`] says otherwise.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole HTTP application.
@@ -67,24 +71,34 @@ pub fn app(state: AppState) -> Router {
         .route("/access/v1/evaluations", post(authzen::evaluations))
         .route("/.well-known/authzen-configuration", get(authzen::configuration))
         .merge(audits::routes(state.clone()))
-        .nest("/api/v1", qlik::management_api(state.clone(), portcullis_qlik_api::ApiConfig::from_env()))
+        .nest("/api/v1", qlik::management_api(state.clone(), qlik_config(&state)))
         .merge(portcullis_qlik_api::product_info_routes())
         .merge(rules_api::routes(state.clone()))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         // Bodies sent without a length are cut at the limit as they are read (and the
         // extractors answer 413 in JSON); a declared length over it is refused before.
+        .layer(middleware::from_fn(edge::refuse_control_characters))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limit_body))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(axum::error_handling::HandleErrorLayer::new(ops::timed_out))
-                .layer(tower::timeout::TimeoutLayer::new(REQUEST_TIMEOUT)),
+                .layer(tower::timeout::TimeoutLayer::new(state.config().request_timeout)),
         )
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The management API's settings: the environment's, with the server's public URL.
+fn qlik_config(state: &AppState) -> portcullis_qlik_api::ApiConfig {
+    let mut config = portcullis_qlik_api::ApiConfig::from_env();
+    if let Some(url) = &state.config().public_url {
+        config.public_base_url = Some(url.trim_end_matches('/').to_owned());
+    }
+    config
 }
 
 /// Refuses a request whose `Content-Length` is over [`MAX_BODY_BYTES`] before its body is
@@ -98,11 +112,8 @@ async fn limit_body(request: Request, next: Next) -> Response {
     if declared.is_none_or(|length| length <= MAX_BODY_BYTES as u64) {
         return next.run(request).await;
     }
-    let path = request.uri().path();
-    if path == "/api/v1" || path.starts_with("/api/v1/") {
-        let message = format!("the request body is longer than {MAX_BODY_BYTES} bytes");
-        let error = portcullis_qlik_api::ApiError::new(portcullis_qlik_api::err::Service::Api, 413, message);
-        return portcullis_qlik_api::routes::Failure::from(error).into_response();
+    if ops::is_qlik_path(request.uri().path()) {
+        return ops::qlik_error(413, format!("the request body is longer than {MAX_BODY_BYTES} bytes"));
     }
     ApiError::body_too_large().into_response()
 }

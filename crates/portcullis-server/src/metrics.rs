@@ -28,6 +28,7 @@ pub struct Metrics {
     denied: AtomicU64,
     writes: AtomicU64,
     write_transactions: AtomicU64,
+    unreadable_audit_events: AtomicU64,
 }
 
 impl Metrics {
@@ -62,6 +63,11 @@ impl Metrics {
     pub fn record_commit(&self, writes: u64) {
         self.writes.fetch_add(writes, Ordering::Relaxed);
         self.write_transactions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a stored audit event a listing skipped because its JSON does not parse.
+    pub fn record_unreadable_audit_event(&self) {
+        self.unreadable_audit_events.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Writes committed so far, and the store transactions that carried them.
@@ -132,6 +138,16 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE portcullis_write_transactions_total counter");
         let _ = writeln!(out, "portcullis_write_transactions_total {transactions}");
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_audit_events_unreadable_total Stored audit events skipped by a listing because they do not parse."
+        );
+        let _ = writeln!(out, "# TYPE portcullis_audit_events_unreadable_total counter");
+        let _ = writeln!(
+            out,
+            "portcullis_audit_events_unreadable_total {}",
+            self.unreadable_audit_events.load(Ordering::Relaxed)
+        );
         let _ = writeln!(
             out,
             "# HELP portcullis_snapshot_revision The revision of each tenant's snapshot on this node."

@@ -127,6 +127,16 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Resu
             "`grant_type`, `client_id` and `client_secret` are required",
         );
     };
+    // Counted before the secret is checked: guesses at a client's secret are slowed as well.
+    if let Err(seconds) = state.count_issue("oauth", client_id) {
+        let mut response = oauth_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!("too many token requests for client `{client_id}`; retry in {seconds} seconds"),
+        );
+        response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        return response;
+    }
     let secret = match state.store().client_secret_by_hash(&hash_secret(client_secret)).await {
         Ok(Some(secret)) if secret.client_id == client_id => secret,
         Ok(_) => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "the client id and secret do not match"),

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -38,10 +38,23 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
     }))
 }
 
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let revisions: Vec<(String, u64)> = state.tenants().iter().map(|t| (t.name.clone(), t.view().snapshot.revision)).collect();
+/// Prometheus metrics. Tenants' names (the per-tenant snapshot revisions) are shown to the
+/// operator only (`Authorization: Bearer <operator token>`): anyone may scrape the rest, which
+/// names routes and outcomes but no tenant.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format; per-tenant series only for the operator", body = String, content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> impl IntoResponse {
+    let operator = state.config().operator_token_hash.is_some_and(|operator| {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|token| crate::auth::hash_secret(token.trim()) == operator)
+    });
+    let revisions: Vec<(String, u64)> = if operator {
+        state.tenants().iter().map(|t| (t.name.clone(), t.view().snapshot.revision)).collect()
+    } else {
+        Vec::new()
+    };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics().render(&revisions))
 }
 
@@ -51,19 +64,38 @@ pub async fn openapi() -> impl IntoResponse {
     Json(ApiDoc::openapi())
 }
 
-/// 404 for a route that does not exist.
-pub async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found("no_route", format!("there is no route `{}`", uri.path())).hint("see /openapi.json for the routes")
+/// 404 for a route that does not exist (in Qlik's envelope under `/api/v1`).
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    if is_qlik_path(path) {
+        return qlik_error(404, format!("there is no route `{path}`"));
+    }
+    ApiError::not_found("no_route", format!("there is no route `{path}`"))
+        .hint("see /openapi.json for the routes")
+        .into_response()
 }
 
-/// 405 for a known route with another method.
-pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("`{}` does not take {method}", uri.path()),
-    )
-    .hint("see /openapi.json for the routes")
+/// 405 for a known route with another method (in Qlik's envelope under `/api/v1`: the
+/// audit routes are the server's own but live there).
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let message = format!("`{}` does not take {method}", uri.path());
+    if is_qlik_path(uri.path()) {
+        return qlik_error(405, message);
+    }
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", message)
+        .hint("see /openapi.json for the routes")
+        .into_response()
+}
+
+/// Whether a path is under the Qlik-compatible API, whose errors use Qlik's envelope.
+pub fn is_qlik_path(path: &str) -> bool {
+    path == "/api/v1" || path.starts_with("/api/v1/")
+}
+
+/// An error in Qlik's envelope, for answers given outside the Qlik router.
+pub fn qlik_error(status: u16, message: String) -> Response {
+    let error = portcullis_qlik_api::ApiError::new(portcullis_qlik_api::err::Service::Api, status, message);
+    portcullis_qlik_api::routes::Failure::from(error).into_response()
 }
 
 /// The answer when a request took longer than the server's timeout.

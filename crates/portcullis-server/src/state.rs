@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use portcullis_engine::{Sessions, Snapshot};
 use portcullis_model::Tenant;
+use portcullis_qlik_api::ratelimit::{RateLimitConfig, RateLimiter, Tier};
 use portcullis_store::{
     Applied, Author, Change, ChangeSet, DecisionLogPolicy, EventDraft, ImportMode, Imported, SecretHash, Store, StoreError, TenantId, Touched,
 };
@@ -161,11 +162,53 @@ impl TenantState {
 }
 
 /// Settings of the server that are not in the store.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// SHA-256 of the operator token (automation only: imports tenants, acts as an admin in
     /// the tenant named by the `Portcullis-Tenant` header). `None` = no operator.
     pub operator_token_hash: Option<SecretHash>,
+    /// How long one request may take, its body's reading included (503 after).
+    pub request_timeout: Duration,
+    /// Logins (`POST /v1/sessions`, per user) and token grants (`POST /oauth/token`, per OAuth
+    /// client) allowed a minute; 0 = no limit. Over it: 429 with `Retry-After`.
+    pub issues_per_minute: u32,
+    /// The public origin (`https://portcullis.example.com`, no trailing `/`) of every absolute
+    /// URL the server writes. `None`: `PORTCULLIS_PUBLIC_URL`, else `http://` and the
+    /// request's `Host` header, which a client chooses.
+    pub public_url: Option<String>,
+}
+
+impl ServerConfig {
+    /// The origin of absolute URLs for a request with these headers: [`ServerConfig::public_url`],
+    /// else `PORTCULLIS_PUBLIC_URL`, else `http://` and the `Host` header.
+    pub fn public_origin(&self, headers: &axum::http::HeaderMap) -> String {
+        if let Some(url) = &self.public_url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        if let Some(url) = std::env::var(portcullis_qlik_api::routes::ENV_PUBLIC_URL)
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        {
+            return url.trim().trim_end_matches('/').to_owned();
+        }
+        let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+        format!("http://{host}")
+    }
+}
+
+/// Default of [`ServerConfig::issues_per_minute`]: far above what a person or a gateway needs
+/// for one user or client, far below what guessing needs.
+pub const ISSUES_PER_MINUTE: u32 = 60;
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            operator_token_hash: None,
+            request_timeout: crate::REQUEST_TIMEOUT,
+            issues_per_minute: ISSUES_PER_MINUTE,
+            public_url: None,
+        }
+    }
 }
 
 /// The state every route shares. Cheap to clone.
@@ -181,6 +224,8 @@ struct Inner {
     credentials: std::sync::Mutex<HashMap<portcullis_store::SecretHash, VerifiedCredential>>,
     /// Per tenant, the store's credentials revision [`AppState::follow_store`] last saw.
     credentials_seen: std::sync::Mutex<HashMap<TenantId, u64>>,
+    /// Counts logins and token grants against [`ServerConfig::issues_per_minute`].
+    issue_limiter: std::sync::Mutex<RateLimiter>,
 }
 
 /// How long a verified credential is trusted without asking the store again.
@@ -289,6 +334,7 @@ impl AppState {
     /// Loads every stored tenant's view.
     pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<AppState, StoreError> {
         let decision_log = DecisionLog::start(store.clone());
+        let issues_per_minute = config.issues_per_minute;
         let state = AppState(Arc::new(Inner {
             store,
             tenants: RwLock::new(HashMap::new()),
@@ -297,6 +343,10 @@ impl AppState {
             decision_log,
             credentials: std::sync::Mutex::new(HashMap::new()),
             credentials_seen: std::sync::Mutex::new(HashMap::new()),
+            issue_limiter: std::sync::Mutex::new(RateLimiter::new(RateLimitConfig {
+                tier1_per_minute: 0,
+                tier2_per_minute: issues_per_minute,
+            })),
         }));
         for record in state.0.store.tenants().await? {
             state.load(record.id, record.name).await?;
@@ -401,6 +451,19 @@ impl AppState {
     /// The decision log's queue.
     pub fn decision_log(&self) -> &DecisionLog {
         &self.0.decision_log
+    }
+
+    /// Counts one login or token grant for `key` in `scope` (`login:TENANT`, `oauth`);
+    /// `Err(seconds)` to wait when over [`ServerConfig::issues_per_minute`].
+    pub fn count_issue(&self, scope: &str, key: &str) -> Result<(), u64> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.0
+            .issue_limiter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .check(scope, key, Tier::Two, now_ms)
     }
 
     /// The configuration.

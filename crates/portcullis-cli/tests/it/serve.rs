@@ -159,6 +159,60 @@ fn a_fresh_start_prints_a_key_and_a_curl_line_that_works() {
     assert_eq!((status, &decision["decision"]), (200, &json!("allow")));
 }
 
+/// The connection limits and the public URL as flags: half a request head is cut off at
+/// `--header-timeout`; SIGTERM waits for a request whose body never comes only
+/// `--shutdown-grace` seconds; `--public-url` is what the AuthZEN metadata says, whatever
+/// `Host` the client sends.
+#[test]
+fn connection_limits_and_the_public_url_are_flags() {
+    use std::io::{Read as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--header-timeout",
+            "1",
+            "--shutdown-grace",
+            "1",
+            "--public-url",
+            "https://pc.example.com",
+            "--api-key",
+            &format!("admin={KNOWN_KEY}"),
+        ],
+    );
+    let address = server.base.trim_start_matches("http://").to_owned();
+
+    let mut half = std::net::TcpStream::connect(&address).unwrap();
+    half.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    half.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let started = Instant::now();
+    let mut received = Vec::new();
+    half.read_to_end(&mut received)
+        .expect("the server closes the connection before the read timeout");
+    assert!(started.elapsed() < Duration::from_secs(5), "cut off after {:?}", started.elapsed());
+
+    let mut forged = std::net::TcpStream::connect(&address).unwrap();
+    forged.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    forged
+        .write_all(b"GET /.well-known/authzen-configuration HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    forged.read_to_string(&mut answer).unwrap();
+    assert!(answer.contains("\"policy_decision_point\":\"https://pc.example.com\""), "{answer}");
+    assert!(!answer.contains("evil.example"), "{answer}");
+
+    let mut stuck = std::net::TcpStream::connect(&address).unwrap();
+    let head = format!(
+        "POST /v1/check HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KNOWN_KEY}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+    );
+    stuck.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    server.signal("TERM");
+    assert!(server.wait().success(), "SIGTERM stops the server cleanly");
+    assert!(started.elapsed() < Duration::from_secs(8), "stopped after {:?}", started.elapsed());
+}
+
 /// Concurrent clients of the SIGKILL test, each toggling its own user in a group.
 const CLIENTS: usize = 16;
 

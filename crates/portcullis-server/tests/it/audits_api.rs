@@ -133,3 +133,57 @@ async fn authzen_exports_are_logged_too() {
     }
     panic!("the AuthZEN export decision was not logged");
 }
+
+/// One stored event whose JSON no longer parses does not fail the listing: it is skipped
+/// (and counted), the others are listed, in order, paging included.
+#[tokio::test]
+async fn an_unreadable_event_is_skipped_and_the_others_listed() {
+    use sqlx::Connection as _;
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    for user in ["bob", "carl", "dana"] {
+        let (status, body) = app
+            .post("/v1/changes", &admin, json!({"assign": {"role": "Exporters", "user": user}}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let before = events(&app, &admin, "?limit=100").await;
+    let ids: Vec<String> = before["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(ids.len() >= 3, "{before}");
+    let broken = ids[1].clone();
+
+    let mut db = sqlx::SqliteConnection::connect(&app.url).await.unwrap();
+    let changed = sqlx::query("UPDATE audit_events SET body_json = '{not json' WHERE seq = ?")
+        .bind(broken.parse::<i64>().unwrap())
+        .execute(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(changed.rows_affected(), 1);
+
+    let after = events(&app, &admin, "?limit=100").await;
+    let listed: Vec<String> = after["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = ids.iter().filter(|id| **id != broken).cloned().collect();
+    assert_eq!(listed, expected);
+    // Oldest first too, and one page at a time across the broken row.
+    let oldest = events(&app, &admin, "?limit=100&sort=%2BeventTime").await;
+    assert_eq!(oldest["data"].as_array().unwrap().len(), expected.len(), "{oldest}");
+    let (first, second) = (events(&app, &admin, "?limit=1").await, events(&app, &admin, "?limit=2").await);
+    assert_eq!(first["data"][0]["id"], json!(expected[0]));
+    assert_eq!(second["data"][1]["id"], json!(expected[1]), "{second}");
+
+    let (_, metrics) = app.call("GET", "/metrics", None, None).await;
+    assert!(
+        metrics.as_str().unwrap().contains("portcullis_audit_events_unreadable_total 4"),
+        "{metrics}"
+    );
+}

@@ -79,3 +79,40 @@ async fn authzen_evaluations_take_defaults_and_semantics() {
     assert_eq!(status, StatusCode::OK);
     assert!(meta["access_evaluation_endpoint"].as_str().unwrap().ends_with("/access/v1/evaluation"));
 }
+
+/// With a public URL set, a client's `Host` header changes no absolute URL: not the AuthZEN
+/// metadata, not the management API's links, not the audit log's.
+#[tokio::test]
+async fn a_forged_host_header_changes_no_url_when_the_public_url_is_set() {
+    let app = TestApp::with_config(portcullis_server::ServerConfig {
+        public_url: Some("https://pc.example.com/".to_owned()),
+        ..Default::default()
+    })
+    .await;
+    let admin = app.key("demo", "admin").await;
+    let forged = |path: &str| {
+        axum::http::Request::builder()
+            .uri(path)
+            .header("host", "evil.example")
+            .header("authorization", format!("Bearer {admin}"))
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let (status, meta) = app.send(forged("/.well-known/authzen-configuration")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(meta["policy_decision_point"], "https://pc.example.com");
+    assert_eq!(meta["access_evaluation_endpoint"], "https://pc.example.com/access/v1/evaluation");
+    assert_eq!(meta["access_evaluations_endpoint"], "https://pc.example.com/access/v1/evaluations");
+    for path in ["/api/v1/users?limit=1", "/api/v1/audits/types"] {
+        let (status, page) = app.send(forged(path)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {page}");
+        let text = page.to_string();
+        assert!(!text.contains("evil.example"), "{path}: {text}");
+        assert!(text.contains("https://pc.example.com/api/v1/"), "{path}: {text}");
+    }
+
+    // Without it, the Host header is used (documented).
+    let app = TestApp::new().await;
+    let (_, meta) = app.send(forged("/.well-known/authzen-configuration")).await;
+    assert_eq!(meta["policy_decision_point"], "http://evil.example");
+}

@@ -135,3 +135,102 @@ async fn oauth_tokens_carry_their_clients_scopes() {
         None,
     );
 }
+
+/// Both key APIs cap a new key's lifetime at the same ten years, and answer past it with 400.
+#[tokio::test]
+async fn both_key_apis_share_one_expiry_cap() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    let cap_days = portcullis_qlik_api::api_keys::MAX_EXPIRY_SECONDS / 86_400;
+    assert_eq!(cap_days, 3650);
+    // The management API wants a role that may make keys.
+    let (status, body) = app
+        .post("/v1/changes", &admin, json!({"assign": {"role": "Developer", "user": "admin"}}))
+        .await;
+    assert!(status.is_success(), "{body}");
+
+    let (status, body) = app
+        .post("/v1/api-keys", &admin, json!({"description": "at the cap", "expiresInDays": cap_days}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .post("/v1/api-keys", &admin, json!({"description": "over", "expiresInDays": cap_days + 1}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let (status, body) = app
+        .post(
+            "/api/v1/api-keys",
+            &admin,
+            json!({"description": "at the cap", "expiry": format!("P{cap_days}D")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for expiry in [format!("P{}D", cap_days + 1), "P100Y".to_owned(), "P0D".to_owned()] {
+        let (status, body) = app
+            .post("/api/v1/api-keys", &admin, json!({"description": "over", "expiry": expiry}))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{expiry}: {body}");
+        assert!(body["errors"][0]["detail"].as_str().unwrap_or_default().contains("expiry"), "{body}");
+    }
+}
+
+/// Logins and token grants are rate-limited (per user, per OAuth client): past the limit,
+/// 429 with `Retry-After`, in each route's envelope; another user or client is not slowed.
+#[tokio::test]
+async fn logins_and_token_grants_are_rate_limited() {
+    use tower::ServiceExt as _;
+    let app = TestApp::with_config(portcullis_server::ServerConfig {
+        issues_per_minute: 3,
+        ..Default::default()
+    })
+    .await;
+    let admin = app.key("demo", "admin").await;
+    let answer = |request: Request<Body>| {
+        let router = app.router.clone();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            (status, retry_after, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap())
+        }
+    };
+    let login = |user: &str| {
+        Request::post("/v1/sessions")
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "application/json")
+            .body(Body::from(json!({"user": user}).to_string()))
+            .unwrap()
+    };
+    for _ in 0..3 {
+        let (status, _, body) = answer(login("bob")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, retry_after, body) = answer(login("bob")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["code"], "too_many_requests");
+    assert!(retry_after.is_some_and(|s| s.parse::<u64>().is_ok_and(|s| (1..=60).contains(&s))));
+    assert_eq!(answer(login("carl")).await.0, StatusCode::OK);
+
+    let (status, secret) = app.post("/v1/oauth-clients/reporting/secrets", &admin, json!({"botUser": "ann"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{secret}");
+    let grant = |secret: &str| {
+        Request::post("/oauth/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "grant_type=client_credentials&client_id=reporting&client_secret={secret}"
+            )))
+            .unwrap()
+    };
+    // Wrong secrets count too: guessing is what the limit slows.
+    assert_eq!(answer(grant("pcs_wrong")).await.0, StatusCode::UNAUTHORIZED);
+    for _ in 0..2 {
+        let (status, _, body) = answer(grant(secret["clientSecret"].as_str().unwrap())).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, retry_after, body) = answer(grant(secret["clientSecret"].as_str().unwrap())).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"], "too_many_requests");
+    assert!(retry_after.is_some());
+}

@@ -113,6 +113,7 @@ impl Env {
     async fn node(&self) -> Node {
         let config = ServerConfig {
             operator_token_hash: Some(hash_secret(OPERATOR)),
+            ..ServerConfig::default()
         };
         let state = AppState::new(self.store.clone(), config).await.expect("the state loads");
         Node {

@@ -175,6 +175,12 @@ fn bodies_over_the_limit_are_refused_413_in_json_on_every_route() {
             ("POST", "/access/v1/evaluation", admin.as_str(), false),
             ("POST", "/api/v1/users/actions/filter", admin.as_str(), true),
             ("POST", "/api/v1/users", admin.as_str(), true),
+            ("POST", "/v1/sessions", admin.as_str(), false),
+            ("POST", "/v1/changes", admin.as_str(), false),
+            ("POST", "/v1/api-keys", admin.as_str(), false),
+            ("POST", "/access/v1/evaluations", admin.as_str(), false),
+            ("PUT", "/api/v1/audits/settings", admin.as_str(), true),
+            ("POST", "/api/v1/api-keys", admin.as_str(), true),
         ];
         for (method, path, token, qlik) in routes {
             for declared in [true, false] {

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::support::{TestApp, assert_error};
+use crate::support::{OPERATOR, TestApp, assert_error};
 
 #[tokio::test]
 async fn health_metrics_and_openapi_answer() {
@@ -15,7 +15,7 @@ async fn health_metrics_and_openapi_answer() {
     let admin = app.key("demo", "admin").await;
     app.post("/v1/check", &admin, json!({"user": "ann", "action": "app:read", "resource": "budget"}))
         .await;
-    let (status, metrics) = app.call("GET", "/metrics", None, None).await;
+    let (status, metrics) = app.call("GET", "/metrics", Some(OPERATOR), None).await;
     assert_eq!(status, StatusCode::OK);
     let text = metrics.as_str().unwrap();
     for needle in [
@@ -25,6 +25,17 @@ async fn health_metrics_and_openapi_answer() {
         "portcullis_snapshot_revision{tenant=\"demo\"} 1",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
+    }
+
+    // Without the operator token (or with a tenant's key): the same series, no tenant's name.
+    for token in [None, Some(admin.as_str())] {
+        let (status, metrics) = app.call("GET", "/metrics", token, None).await;
+        assert_eq!(status, StatusCode::OK);
+        let text = metrics.as_str().unwrap();
+        assert!(text.contains("portcullis_decisions_total{decision=\"allow\"} 1"), "{text}");
+        for name in ["demo", "other", "tenant="] {
+            assert!(!text.contains(name), "`{name}` in the metrics without the operator token:\n{text}");
+        }
     }
 
     let (status, doc) = app.call("GET", "/openapi.json", None, None).await;
@@ -65,4 +76,33 @@ async fn unknown_routes_and_methods_get_json_errors() {
         "method_not_allowed",
         None,
     );
+}
+
+/// Every unknown route and wrong method answers JSON: the server's envelope outside
+/// `/api/v1`, Qlik's `{errors: [...]}` inside it (merged routes like `/api/v1/audits` included).
+#[tokio::test]
+async fn every_router_answers_404_and_405_in_its_json_envelope() {
+    let app = TestApp::new().await;
+    for (method, path, status) in [
+        ("DELETE", "/v1/rules/sites", StatusCode::METHOD_NOT_ALLOWED),
+        ("POST", "/.well-known/authzen-configuration", StatusCode::METHOD_NOT_ALLOWED),
+        ("DELETE", "/metrics", StatusCode::METHOD_NOT_ALLOWED),
+        ("GET", "/v1/nothing/here", StatusCode::NOT_FOUND),
+    ] {
+        let answer = app.call(method, path, None, None).await;
+        assert_eq!(answer.0, status, "{method} {path}: {}", answer.1);
+        assert!(answer.1["code"].is_string(), "{method} {path}: {}", answer.1);
+    }
+    for (method, path, status) in [
+        ("DELETE", "/api/v1/audits", StatusCode::METHOD_NOT_ALLOWED),
+        ("DELETE", "/api/v1/users", StatusCode::METHOD_NOT_ALLOWED),
+        ("PUT", "/api/v1/roles", StatusCode::METHOD_NOT_ALLOWED),
+        ("GET", "/api/v1/nothing", StatusCode::NOT_FOUND),
+        ("GET", "/api/v1/audits/x/y/z", StatusCode::NOT_FOUND),
+        ("GET", "/api/v1", StatusCode::NOT_FOUND),
+    ] {
+        let answer = app.call(method, path, None, None).await;
+        assert_eq!(answer.0, status, "{method} {path}: {}", answer.1);
+        assert_eq!(answer.1["errors"][0]["status"], status.as_u16(), "{method} {path}: {}", answer.1);
+    }
 }

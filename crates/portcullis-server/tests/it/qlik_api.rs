@@ -347,3 +347,25 @@ async fn management_api_writes_are_logged_changes() {
         .await;
     assert_eq!((status, still["name"].clone()), (StatusCode::OK, json!("creators")));
 }
+
+/// A role, custom or default, is shown only to whoever may list the roles: the same 403.
+#[tokio::test]
+async fn one_role_is_refused_like_the_list() {
+    let app = crate::support::TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    let ann = app.key("demo", "ann").await;
+    let (status, role) = app
+        .post("/api/v1/roles", &admin, json!({ "name": "Secretive", "assignedScopes": ["api-keys"] }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{role}");
+    let id = role["id"].as_str().unwrap().to_owned();
+    let (status, _) = app.call("GET", &format!("/api/v1/roles/{id}"), Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (list_status, list) = app.call("GET", "/api/v1/roles", Some(&ann), None).await;
+    assert_eq!(list_status, StatusCode::FORBIDDEN, "{list}");
+    let (status, one) = app.call("GET", &format!("/api/v1/roles/{id}"), Some(&ann), None).await;
+    assert_eq!(status, list_status, "{one}");
+    assert_eq!(one["errors"][0]["code"], list["errors"][0]["code"], "{one}");
+    assert!(!one.to_string().contains("Secretive"), "{one}");
+}

@@ -18,11 +18,18 @@ pub const OPERATOR: &str = "operator-secret-for-tests";
 pub struct TestApp {
     pub router: Router,
     pub state: AppState,
+    /// The store's URL (a test may reach past the server into the database).
+    pub url: String,
     _dir: tempfile::TempDir,
 }
 
 impl TestApp {
     pub async fn new() -> TestApp {
+        TestApp::with_config(ServerConfig::default()).await
+    }
+
+    /// A test app with settings of its own (the operator token is always the test one).
+    pub async fn with_config(config: ServerConfig) -> TestApp {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
         let store = portcullis_store::open(&url).await.expect("the store opens");
@@ -42,11 +49,13 @@ impl TestApp {
             .expect("import other");
         let config = ServerConfig {
             operator_token_hash: Some(portcullis_server::auth::hash_secret(OPERATOR)),
+            ..config
         };
         let state = AppState::new(store, config).await.expect("the state loads");
         TestApp {
             router: app(state.clone()),
             state,
+            url,
             _dir: dir,
         }
     }
