@@ -65,7 +65,10 @@ fn targets(tenant: &Tenant) -> Result<Targets> {
         .take(64)
         .map(|c| c.id.clone())
         .collect();
-    anyhow::ensure!(!spaces.is_empty() && !users.is_empty() && !sources.is_empty(), "the tenant has no space, user or data connection to use");
+    anyhow::ensure!(
+        !spaces.is_empty() && !users.is_empty() && !sources.is_empty(),
+        "the tenant has no space, user or data connection to use"
+    );
     Ok(Targets { spaces, users, sources })
 }
 
@@ -74,7 +77,14 @@ fn cycle(targets: &Targets, i: usize) -> [Change; 4] {
     let id = format!("bench-app-{i}");
     let (space, owner) = &targets.spaces[i % targets.spaces.len()];
     // Any user but the space's owner (who holds every role already) takes a share.
-    let user = targets.users.iter().cycle().skip(i).find(|u| *u != owner).expect("a user besides the owner").clone();
+    let user = targets
+        .users
+        .iter()
+        .cycle()
+        .skip(i)
+        .find(|u| *u != owner)
+        .expect("a user besides the owner")
+        .clone();
     [
         Change::CreateContent {
             item: Content {
