@@ -89,19 +89,27 @@ fn at<T>(rows: &[Option<T>], pos: u32) -> &T {
     rows[pos as usize].as_ref().expect("chains hold live rows only")
 }
 
-/// Puts the row at `pos` at the tail of its chain on `side` (whose end `end` reads).
+/// Puts the row at `pos` at the tail of its chain on `side` (whose end `end` reads), unless a
+/// row on that chain is `taken` (then nothing changes and the answer is false). One hash lookup.
 fn link_in<T, K: ?Sized + Hash + Eq>(
     rows: &[Option<T>],
     steps: &mut [[Step; 2]],
     chains: &mut HashTable<Chain>,
-    side: usize,
-    end: fn(&T) -> &K,
+    (side, end): (usize, fn(&T) -> &K),
     pos: u32,
-) {
+    taken: impl Fn(&T) -> bool,
+) -> bool {
     let value = end(at(rows, pos));
     let h = hash(value);
     match chains.find_mut(h, |c| end(at(rows, c.head)) == value) {
         Some(chain) => {
+            let mut p = chain.head;
+            while p != NIL {
+                if taken(at(rows, p)) {
+                    return false;
+                }
+                p = steps[p as usize][side].next;
+            }
             steps[chain.tail as usize][side].next = pos;
             steps[pos as usize][side] = Step { prev: chain.tail, next: NIL };
             chain.tail = pos;
@@ -120,6 +128,7 @@ fn link_in<T, K: ?Sized + Hash + Eq>(
             );
         }
     }
+    true
 }
 
 /// Takes the (still live) row at `pos` off its chain on `side`.
@@ -256,11 +265,9 @@ impl<T: Link> LinkTable<T> {
         self.position(key, other).is_some()
     }
 
-    /// Adds a row at the end; gives it back when a row links the same ends.
+    /// Adds a row at the end; gives it back when a row links the same ends. Two hash lookups,
+    /// and a walk of the key's chain (an item's few rows) to find a taken pair.
     pub fn insert(&mut self, row: T) -> Result<(), T> {
-        if self.contains(row.key(), row.other()) {
-            return Err(row);
-        }
         let pos = u32::try_from(self.rows.len())
             .ok()
             .filter(|p| *p != NIL)
@@ -268,19 +275,24 @@ impl<T: Link> LinkTable<T> {
         self.rows.push(Some(row));
         self.steps.push([LONE; 2]);
         let [keys, others] = &mut self.chains;
-        link_in(&self.rows, &mut self.steps, keys, KEY, T::key, pos);
-        link_in(&self.rows, &mut self.steps, others, OTHER, T::other, pos);
+        let new = at(&self.rows, pos);
+        // Pass the row's ends by reference so the closure does not hold the vector.
+        let other = new.other();
+        if !link_in(&self.rows, &mut self.steps, keys, (KEY, T::key), pos, |r| r.other() == other) {
+            self.steps.pop();
+            return Err(self.rows.pop().flatten().expect("the row just pushed"));
+        }
+        link_in(&self.rows, &mut self.steps, others, (OTHER, T::other), pos, |_| false);
         self.live += 1;
         Ok(())
     }
 
     /// Adds a row at the end, or replaces the row linking the same ends in its place.
     pub fn upsert(&mut self, row: T) {
-        match self.position(row.key(), row.other()) {
-            Some(pos) => self.rows[pos as usize] = Some(row),
-            None => {
-                let _ = self.insert(row);
-            }
+        if let Err(row) = self.insert(row)
+            && let Some(pos) = self.position(row.key(), row.other())
+        {
+            self.rows[pos as usize] = Some(row);
         }
     }
 
