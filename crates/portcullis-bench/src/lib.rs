@@ -12,6 +12,7 @@ pub mod load;
 pub mod requests;
 pub mod rng;
 pub mod scale;
+pub mod scale_content;
 pub mod scale_writes;
 pub mod stats;
 pub mod tenant_file;

@@ -41,6 +41,9 @@ pub struct ScaleArgs {
     /// The write measurements (`scale_writes`).
     #[command(flatten)]
     pub write_load: crate::scale_writes::WritesArgs,
+    /// The content-write measurements (`scale_content`).
+    #[command(flatten)]
+    pub content: crate::scale_content::ContentArgs,
 }
 
 /// One size's figures.
@@ -220,6 +223,9 @@ pub fn run(args: &ScaleArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("a tokio runtime")?;
+    if args.content.content_only {
+        return crate::scale_content::run(&args.users, args.seed, &args.content, &runtime);
+    }
     if args.write_load.writes_only {
         return crate::scale_writes::run(&args.users, args.seed, &args.write_load, &runtime);
     }
@@ -271,7 +277,9 @@ pub fn run(args: &ScaleArgs) -> Result<()> {
         }
     }
     println!();
-    crate::scale_writes::run(&args.users, args.seed, &args.write_load, &runtime)
+    crate::scale_writes::run(&args.users, args.seed, &args.write_load, &runtime)?;
+    println!();
+    crate::scale_content::run(&args.users, args.seed, &args.content, &runtime)
 }
 
 /// What `startup` measures.

@@ -326,7 +326,7 @@ pub fn generate(shape: &Shape) -> Tenant {
                     sources.sort_unstable();
                     sources.dedup();
                     for source in sources {
-                        tenant.uses.push(Use {
+                        tenant.uses.upsert(Use {
                             consumer: content_id(c),
                             source: content_id(source),
                         });
@@ -343,7 +343,7 @@ pub fn generate(shape: &Shape) -> Tenant {
                     } else {
                         Assignee::User(user_id(rng.below(shape.users)))
                     };
-                    tenant.shares.push(Share {
+                    tenant.shares.upsert(Share {
                         resource: content_id(c),
                         assignee,
                         roles: role,

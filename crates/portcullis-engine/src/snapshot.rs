@@ -13,7 +13,6 @@
 //! holders, Basic-promotion counts). INVARIANT: `apply` decides exactly as `build` on the same
 //! tenant (`tests/it/live.rs` checks it on random tenants and writes).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -263,9 +262,6 @@ struct Derived {
     user_promotions: CowVec<u32>,
     /// The same per group slot.
     group_promotions: CowVec<u32>,
-    /// The tenant's number of `uses` and shares at this revision.
-    uses_len: usize,
-    shares_len: usize,
     /// Which `build` this snapshot descends from, and how many times since groups were created
     /// or deleted: sessions re-resolve their groups only when this pair changes.
     lineage: u64,
@@ -403,8 +399,6 @@ impl Snapshot {
                 direct_holders: Default::default(),
                 user_promotions: CowVec::new(),
                 group_promotions: CowVec::new(),
-                uses_len: tenant.uses.len(),
-                shares_len: tenant.shares.len(),
                 lineage: LINEAGE.fetch_add(1, Ordering::Relaxed),
                 group_epoch: 0,
             },
@@ -638,9 +632,8 @@ impl Snapshot {
     /// ```
     ///
     /// Tenant-wide changes (settings that matter to rights, UserDefault, the roles of Everyone)
-    /// recompute every user. A write that touches existing content (a share, a `uses`, a
-    /// deletion) scans the tenant's lists of shares and `uses` once: the model keeps no index of
-    /// them, and its own write scanned them too. Creating items needs no scan.
+    /// recompute every user. A touched content item reads its own shares and `uses` through the
+    /// model's index of them, so content writes cost the item's rows, not the tenant's.
     pub fn apply(&self, tenant: &Tenant, touched: &Touched, revision: u64) -> Snapshot {
         let mut next = self.clone();
         next.revision = revision;
@@ -653,11 +646,9 @@ impl Snapshot {
         next.apply_groups(tenant, touched, &mut work);
         next.apply_user_slots(tenant, touched, &mut work);
         next.apply_spaces(tenant, touched, &mut work);
-        next.apply_content(self, tenant, touched, &mut work);
+        next.apply_content(tenant, touched, &mut work);
         next.apply_clients(tenant, touched);
         next.apply_users(tenant, &mut work);
-        next.derived.uses_len = tenant.uses.len();
-        next.derived.shares_len = tenant.shares.len();
         next
     }
 
@@ -902,7 +893,7 @@ impl Snapshot {
 
     /// Touched items: new ones get a slot, deleted ones a tombstone, the rest are recomputed
     /// with their sources and shares.
-    fn apply_content(&mut self, before: &Snapshot, tenant: &Tenant, touched: &Touched, work: &mut Work) {
+    fn apply_content(&mut self, tenant: &Tenant, touched: &Touched, work: &mut Work) {
         if touched.content.is_empty() {
             return;
         }
@@ -926,16 +917,14 @@ impl Snapshot {
                 _ => {}
             }
         }
-        let links = Links::of(before, tenant, touched);
         for id in &touched.content {
             let Some(idx) = self.content_idx(id) else { continue };
             let slot = idx.0 as usize;
             let Some(mut info) = tenant.content_item(id).and_then(|item| content_info(self, item)) else {
                 continue;
             };
-            let (sources, shares) = links.of_item(id);
-            info.sources = sources.iter().filter_map(|source| self.content_idx(source)).collect();
-            for share in shares {
+            info.sources = tenant.uses.of(id).filter_map(|u| self.content_idx(&u.source)).collect();
+            for share in tenant.shares.of(id) {
                 add_share(self, &mut info, share);
             }
             info.user_shares = sorted(info.user_shares);
@@ -1217,58 +1206,6 @@ struct Work {
     all_users: bool,
     /// Groups whose Basic promotion flipped.
     flipped_groups: Vec<u32>,
-}
-
-/// The `uses` and shares of the touched content items, found once per `apply`.
-struct Links<'t> {
-    by_item: BTreeMap<&'t str, (Vec<&'t str>, Vec<&'t Share>)>,
-}
-
-impl<'t> Links<'t> {
-    /// When every touched item is new and nothing was deleted, every link of theirs was
-    /// appended by this write: the model only pushes `uses` and shares, and removes them only
-    /// along with a deleted entity or through a touched item. Then the links are the tails of
-    /// the tenant's lists past their lengths at `before`, and creating an app costs no scan.
-    /// Otherwise one pass over each list.
-    fn of(before: &Snapshot, tenant: &'t Tenant, touched: &'t Touched) -> Links<'t> {
-        let all_new = touched.content.iter().all(|id| before.content_idx(id).is_none());
-        let deleted = touched.users.iter().any(|id| tenant.user(id).is_none())
-            || touched.groups.iter().any(|name| tenant.group(name).is_none())
-            || touched.content.iter().any(|id| tenant.content_item(id).is_none());
-        let d = &before.derived;
-        let tails = all_new && !deleted && tenant.uses.len() >= d.uses_len && tenant.shares.len() >= d.shares_len;
-        let (uses, shares) = if tails {
-            (&tenant.uses[d.uses_len..], &tenant.shares[d.shares_len..])
-        } else {
-            (&tenant.uses[..], &tenant.shares[..])
-        };
-        let mut by_item: BTreeMap<&str, (Vec<&str>, Vec<&Share>)> = touched.content.iter().map(|id| (id.as_str(), Default::default())).collect();
-        if by_item.len() == 1 {
-            // The usual write: compare strings rather than look each one up.
-            let (id, (sources, item_shares)) = by_item.iter_mut().next().expect("one entry");
-            sources.extend(uses.iter().filter(|u| u.consumer == *id).map(|u| u.source.as_str()));
-            item_shares.extend(shares.iter().filter(|s| s.resource == *id));
-        } else {
-            for use_ in uses {
-                if let Some((sources, _)) = by_item.get_mut(use_.consumer.as_str()) {
-                    sources.push(use_.source.as_str());
-                }
-            }
-            for share in shares {
-                if let Some((_, item_shares)) = by_item.get_mut(share.resource.as_str()) {
-                    item_shares.push(share);
-                }
-            }
-        }
-        Links { by_item }
-    }
-
-    fn of_item(&self, id: &str) -> (&[&'t str], &[&'t Share]) {
-        match self.by_item.get(id) {
-            Some((sources, shares)) => (sources, shares),
-            None => (&[], &[]),
-        }
-    }
 }
 
 #[cfg(test)]

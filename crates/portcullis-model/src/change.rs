@@ -403,7 +403,7 @@ fn assignee_rows(tenant: &Tenant, assignee: &Assignee) -> Touched {
             touched.spaces.insert(space.id.clone());
         }
     }
-    for share in tenant.shares.iter().filter(|s| &s.assignee == assignee) {
+    for share in tenant.shares.of_other(assignee) {
         touched.content.insert(share.resource.clone());
     }
     touched
@@ -487,9 +487,9 @@ impl Tenant {
                     self.content.remove(&id);
                 }
             }
-            self.shares.retain(|s| s.resource != id);
+            self.shares.remove_of(&id);
             self.shares.extend(shares);
-            self.uses.retain(|u| u.consumer != id);
+            self.uses.remove_of(&id);
             self.uses.extend(uses);
         }
     }
@@ -547,9 +547,7 @@ impl Tenant {
             Change::MoveContent { id, .. } => Touched::content(id),
             Change::DeleteContent { id } => {
                 let mut touched = Touched::content(id);
-                touched
-                    .content
-                    .extend(self.uses.iter().filter(|u| &u.source == id).map(|u| u.consumer.clone()));
+                touched.content.extend(self.uses.of_other(id).map(|u| u.consumer.clone()));
                 touched
             }
             Change::AddUse { reference } => Touched::content(&reference.consumer),
@@ -574,8 +572,8 @@ impl Tenant {
                 .content
                 .iter()
                 .map(|id| {
-                    let shares = self.shares.iter().filter(|s| &s.resource == id).cloned().collect();
-                    let uses = self.uses.iter().filter(|u| &u.consumer == id).cloned().collect();
+                    let shares = self.shares.of(id).cloned().collect();
+                    let uses = self.uses.of(id).cloned().collect();
                     (id.clone(), self.content.get(id).cloned(), shares, uses)
                 })
                 .collect(),
@@ -597,9 +595,7 @@ impl Tenant {
                 .content
                 .iter()
                 .filter(|(id, item, shares, uses)| {
-                    self.content.get(id) != item.as_ref()
-                        || !same_rows(self.shares.iter().filter(|s| &s.resource == id), shares)
-                        || !same_rows(self.uses.iter().filter(|u| &u.consumer == id), uses)
+                    self.content.get(id) != item.as_ref() || !same_rows(self.shares.of(id), shares) || !same_rows(self.uses.of(id), uses)
                 })
                 .map(|(id, ..)| id.clone())
                 .collect(),

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::err::ModelError;
+use crate::links::{Link, LinkTable};
 use crate::permission::{Permission, PermissionValue};
 use crate::role::{self, BuiltinRole, USER_DEFAULT};
 use crate::space::{SpaceRole, SpaceRoleSet, SpaceType};
@@ -335,10 +336,10 @@ pub struct Tenant {
     pub spaces: Table<Space>,
     /// Apps and data connections.
     pub content: Table<Content>,
-    /// Design-time references.
-    pub uses: Vec<Use>,
-    /// Fine-grained shares.
-    pub shares: Vec<Share>,
+    /// Design-time references, by consumer ([`Link::key`]) and by source.
+    pub uses: LinkTable<Use>,
+    /// Fine-grained shares, by app ([`Link::key`]) and by assignee.
+    pub shares: LinkTable<Share>,
 }
 
 macro_rules! keyed {
@@ -352,6 +353,30 @@ macro_rules! keyed {
 }
 
 keyed!(CustomRole => name, User => id, Group => name, OauthClient => id, Space => id, Content => id);
+
+/// A `uses` row belongs to its consumer: the store keeps it with the consuming item.
+impl Link for Use {
+    type Key = str;
+    type Other = str;
+    fn key(&self) -> &str {
+        &self.consumer
+    }
+    fn other(&self) -> &str {
+        &self.source
+    }
+}
+
+/// A share belongs to its app.
+impl Link for Share {
+    type Key = str;
+    type Other = Assignee;
+    fn key(&self) -> &str {
+        &self.resource
+    }
+    fn other(&self) -> &Assignee {
+        &self.assignee
+    }
+}
 
 /// Where a role assignment goes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -380,8 +405,8 @@ impl Tenant {
             oauth_clients: Table::new(),
             spaces: Table::new(),
             content: Table::new(),
-            uses: Vec::new(),
-            shares: Vec::new(),
+            uses: LinkTable::new(),
+            shares: LinkTable::new(),
         }
     }
 

@@ -783,7 +783,8 @@ impl Validator {
             if use_.consumer == use_.source {
                 self.problem(path.clone(), format!("`{}` cannot consume itself", use_.consumer), None);
             }
-            tenant.uses.push(Use {
+            // A repeated reference is the same reference.
+            tenant.uses.upsert(Use {
                 consumer: use_.consumer.clone(),
                 source: use_.source.clone(),
             });
@@ -834,7 +835,8 @@ impl Validator {
                 &path.key("roles"),
             );
             if let Some(assignee) = assignee {
-                tenant.shares.push(Share {
+                // One share per app and assignee: a later one replaces the roles, as the API does.
+                tenant.shares.upsert(Share {
                     resource: share.resource.clone(),
                     assignee,
                     roles,

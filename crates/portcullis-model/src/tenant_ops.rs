@@ -151,7 +151,7 @@ impl Tenant {
         for space in &mut self.spaces {
             space.members.retain(|m| m.assignee != assignee);
         }
-        self.shares.retain(|s| s.assignee != assignee);
+        self.shares.remove_of_other(&assignee);
         Ok(())
     }
 
@@ -212,7 +212,7 @@ impl Tenant {
         for space in &mut self.spaces {
             space.members.retain(|m| m.assignee != assignee);
         }
-        self.shares.retain(|s| s.assignee != assignee);
+        self.shares.remove_of_other(&assignee);
         Ok(())
     }
 
@@ -473,11 +473,7 @@ impl Tenant {
         let shareable = space
             .and_then(|s| self.space(s))
             .map_or(SpaceRoleSet::EMPTY, |s| s.space_type.shareable_roles());
-        let n_broken = self
-            .shares
-            .iter()
-            .filter(|s| s.resource == id && s.roles.iter().any(|r| !shareable.contains(r)))
-            .count();
+        let n_broken = self.shares.of(id).filter(|s| s.roles.iter().any(|r| !shareable.contains(r))).count();
         if n_broken > 0 {
             let place = space.map_or_else(|| "a personal space".to_owned(), |s| format!("space `{s}`"));
             return Err(OpError::InUse {
@@ -511,8 +507,9 @@ impl Tenant {
             return Err(not_found("content", id));
         }
         self.content.remove(id);
-        self.shares.retain(|s| s.resource != id);
-        self.uses.retain(|u| u.consumer != id && u.source != id);
+        self.shares.remove_of(id);
+        self.uses.remove_of(id);
+        self.uses.remove_of_other(id);
         Ok(())
     }
 
@@ -528,9 +525,7 @@ impl Tenant {
                 message: format!("`{}` cannot consume itself", reference.consumer),
             });
         }
-        if !self.uses.contains(&reference) {
-            self.uses.push(reference);
-        }
+        let _ = self.uses.insert(reference);
         Ok(())
     }
 
@@ -555,25 +550,16 @@ impl Tenant {
                 message: format!("a share of an app in a {space_type} space takes the roles {}", shareable.names()),
             });
         }
-        match self
-            .shares
-            .iter_mut()
-            .find(|s| s.resource == share.resource && s.assignee == share.assignee)
-        {
-            Some(existing) => existing.roles = share.roles,
-            None => self.shares.push(share),
-        }
+        self.shares.upsert(share);
         Ok(())
     }
 
     /// Removes a share.
     pub fn delete_share(&mut self, resource: &str, assignee: &Assignee) -> Result<(), OpError> {
-        let before = self.shares.len();
-        self.shares.retain(|s| !(s.resource == resource && &s.assignee == assignee));
-        if before == self.shares.len() {
-            return Err(not_found("share", &format!("{resource} for {assignee}")));
+        match self.shares.remove(resource, assignee) {
+            Some(_) => Ok(()),
+            None => Err(not_found("share", &format!("{resource} for {assignee}"))),
         }
-        Ok(())
     }
 
     /// Adds an OAuth client.

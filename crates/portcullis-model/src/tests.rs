@@ -267,3 +267,23 @@ fn aliases_that_expand_past_the_limit_are_refused() {
     let tenant = load_tenant_text("small.yaml", small).unwrap();
     assert_eq!(tenant.user("y").unwrap().groups.len(), 2);
 }
+
+#[test]
+fn a_repeated_use_or_share_is_one_row_the_later_share_winning() {
+    use crate::tenant::Assignee;
+    use crate::{SpaceRole, SpaceRoleSet};
+    let text = "\
+users: [ { id: ann }, { id: bob } ]
+spaces: [ { id: m, type: managed, owner: ann } ]
+content: [ { id: a, type: app, space: m, owner: ann }, { id: d, type: data-connection, space: m, owner: ann } ]
+uses: [ { consumer: a, source: d }, { consumer: a, source: d } ]
+shares:
+  - { resource: a, user: bob, roles: [consumer] }
+  - { resource: a, user: bob, roles: [contributor] }
+";
+    let tenant = load_tenant_text("t.yaml", text).unwrap();
+    assert_eq!(tenant.uses.len(), 1);
+    assert_eq!(tenant.shares.len(), 1);
+    let bob = Assignee::User("bob".into());
+    assert_eq!(tenant.shares.get("a", &bob).unwrap().roles, SpaceRoleSet::of(&[SpaceRole::Contributor]));
+}

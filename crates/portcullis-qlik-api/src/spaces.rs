@@ -691,7 +691,7 @@ pub fn create_share(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<Sh
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::bad_request(S, "a share needs an `assigneeId`"))?;
     let assignee = resolve_assignee(ctx, kind, assignee_text)?;
-    if ctx.tenant.shares.iter().any(|s| s.resource == item.id && s.assignee == assignee) {
+    if ctx.tenant.shares.contains(&item.id, &assignee) {
         return Err(ApiError::conflict(S, format!("app `{}` is shared with {assignee} already", item.name)));
     }
     let roles = SpaceRoleSet::of(&parse_roles(body.get("roles"))?);

@@ -289,11 +289,11 @@ impl Assembler {
                     owner: row.string(4)?,
                 });
             }
-            Table::Uses => tenant.uses.push(Use {
+            Table::Uses => tenant.uses.upsert(Use {
                 consumer: row.string(0)?,
                 source: row.string(1)?,
             }),
-            Table::Shares => tenant.shares.push(Share {
+            Table::Shares => tenant.shares.upsert(Share {
                 resource: row.string(0)?,
                 assignee: parse_assignee(row.word(1)?, row.string(2)?)?,
                 roles: SpaceRoleSet(row.int(3)? as u16),

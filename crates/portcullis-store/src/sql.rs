@@ -693,9 +693,9 @@ macro_rules! define_sql_store {
                 delete_keyed(tx, id, &keys(&touched.content), &[("content", "id"), ("shares", "resource"), ("uses", "consumer")]).await?;
                 let rows: Vec<Content> = touched.content.iter().filter_map(|k| tenant.content.get(k)).cloned().collect();
                 insert_content(tx, id, &rows).await?;
-                // Per item: its shares and the `uses` it consumes, found in one pass each.
-                let shares: Vec<&Share> = tenant.shares.iter().filter(|s| touched.content.contains(&s.resource)).collect();
-                let uses: Vec<&Use> = tenant.uses.iter().filter(|u| touched.content.contains(&u.consumer)).collect();
+                // Per item: its shares and the `uses` it consumes, through the model's index.
+                let shares: Vec<&Share> = touched.content.iter().flat_map(|k| tenant.shares.of(k)).collect();
+                let uses: Vec<&Use> = touched.content.iter().flat_map(|k| tenant.uses.of(k)).collect();
                 insert_shares(tx, id, &shares).await?;
                 insert_uses(tx, id, &uses).await?;
             }

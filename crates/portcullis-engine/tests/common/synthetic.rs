@@ -145,7 +145,7 @@ pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
         if rng.below(3) == 0 {
             let source = (c / 4) * 4 + 3;
             if source < n_content {
-                tenant.uses.push(Use {
+                tenant.uses.upsert(Use {
                     consumer: format!("c{c}"),
                     source: format!("c{source}"),
                 });
@@ -156,7 +156,7 @@ pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
             && rng.below(5) == 0
         {
             let role = space_type.shareable_roles().iter().next().unwrap();
-            tenant.shares.push(Share {
+            tenant.shares.upsert(Share {
                 resource: format!("c{c}"),
                 assignee: Assignee::User(user_id(rng.below(n_users))),
                 roles: SpaceRoleSet::of(&[role]),

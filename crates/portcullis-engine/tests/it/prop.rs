@@ -186,7 +186,7 @@ pub fn random_tenant(seed: u64) -> Tenant {
         if n_content > 1 && rng.below(2) == 0 {
             let source = rng.below(n_content);
             if source != c {
-                t.uses.push(Use {
+                t.uses.upsert(Use {
                     consumer: format!("c{c}"),
                     source: format!("c{source}"),
                 });
@@ -202,7 +202,7 @@ pub fn random_tenant(seed: u64) -> Tenant {
                 } else {
                     Assignee::User(format!("u{}", rng.below(n_users)))
                 };
-                t.shares.push(Share {
+                t.shares.upsert(Share {
                     resource: format!("c{c}"),
                     assignee,
                     roles: SpaceRoleSet::of(&[*pick(&mut rng, &shareable)]),

@@ -241,6 +241,66 @@ pub async fn changes_follow_the_model_and_bump_the_revision(h: &impl Harness) {
     }
 }
 
+/// Content writes rewrite an item's shares and `uses` after everyone else's rows, so the store
+/// reads them back in another order than the model holds them: the two must still be equal.
+pub async fn content_writes_store_what_the_model_holds(h: &impl Harness) {
+    use portcullis_model::tenant::{Assignee, Content, ContentKind, Share, Use};
+    use portcullis_model::{SpaceRole, SpaceRoleSet};
+    let store = h.open().await;
+    let mut model = tenant(RICH);
+    let record = import(&store, &model).await;
+    let share = |resource: &str, assignee: Assignee, roles: &[SpaceRole]| Change::CreateShare {
+        share: Share {
+            resource: resource.to_owned(),
+            assignee,
+            roles: SpaceRoleSet::of(roles),
+        },
+    };
+    let uses = |consumer: &str, source: &str| Change::AddUse {
+        reference: Use {
+            consumer: consumer.to_owned(),
+            source: source.to_owned(),
+        },
+    };
+    let changes = [
+        Change::CreateContent {
+            item: Content {
+                id: "app3".into(),
+                name: "App three".into(),
+                kind: ContentKind::App,
+                space: Some("s2".into()),
+                owner: "u3".into(),
+            },
+        },
+        uses("app3", "dc"),
+        share("app3", Assignee::User("u1".into()), &[SpaceRole::Consumer]),
+        // app1's shares are rewritten after app3's: the store now reads them back last.
+        share("app1", Assignee::Group("g1".into()), &[SpaceRole::Consumer]),
+        Change::DeleteShare {
+            resource: "app1".into(),
+            assignee: Assignee::User("u2".into()),
+        },
+        uses("app2", "dc"),
+        share("app3", Assignee::Group("g2".into()), &[SpaceRole::Contributor]),
+        // Cascades: the group's share of app3, then every `uses` of dc (app1, app2, app3).
+        Change::DeleteGroup { name: "g2".into() },
+        Change::DeleteContent { id: "dc".into() },
+    ];
+    for change in &changes {
+        assert!(
+            apply_to_model(&mut model, change).unwrap_or_else(|e| panic!("the model refuses {change:?}: {e}")),
+            "{change:?}"
+        );
+        store
+            .apply(record.id, change, &Author::cli())
+            .await
+            .unwrap_or_else(|e| panic!("the store refuses {change:?}: {e}"));
+        assert_eq!(loaded(&store, record.id).await.0, model, "after {change:?}");
+    }
+    assert!(model.uses.is_empty());
+    assert_eq!(model.shares.len(), 2, "{:?}", model.shares);
+}
+
 pub async fn refused_changes_write_nothing(h: &impl Harness) {
     let store = h.open().await;
     let model = tenant(DEMO);

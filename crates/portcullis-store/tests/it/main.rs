@@ -38,6 +38,7 @@ contract_tests!(
     import_keeps_an_existing_tenant_unless_replace,
     a_failed_import_changes_nothing,
     changes_follow_the_model_and_bump_the_revision,
+    content_writes_store_what_the_model_holds,
     refused_changes_write_nothing,
     record_login_stores_toggle_roles,
     committed_changes_store_touched_rows_and_log_each_change,
