@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::stats::{ms, quantile};
 use anyhow::{Context, Result};
 use portcullis_engine::Snapshot;
 use portcullis_model::Change;
@@ -195,7 +196,7 @@ fn measure(users: usize, seed: u64, n_writes: usize, postgres: Option<&str>, run
     logins.sort();
     me.sort();
     page.sort();
-    let at = |v: &[Duration], q: f64| v.get(((v.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
+    let at = quantile;
     Ok(Row {
         users: tenant.users.len(),
         items: tenant.content.len(),
@@ -211,10 +212,6 @@ fn measure(users: usize, seed: u64, n_writes: usize, postgres: Option<&str>, run
         me_p50: at(&me, 0.5),
         users_page_p50: at(&page, 0.5),
     })
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
 /// Runs every size and prints a table with the ratio of the largest to the smallest.
@@ -308,20 +305,6 @@ fn cpu_time() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-/// This process's resident memory (Linux), in MiB.
-fn resident_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
-}
-
 /// Starting from an existing store, step by step: rows → model, and a whole server start
 /// (model and view). Wall and CPU time, so a busy machine can still be read.
 pub fn startup(args: &StartupArgs) -> Result<()> {
@@ -349,8 +332,9 @@ pub fn startup(args: &StartupArgs) -> Result<()> {
             let (cpu, start) = (cpu_time(), Instant::now());
             let state = AppState::new(Arc::clone(&store), ServerConfig::default()).await?;
             timed("server start (model + view)", start.elapsed(), cpu_time().zip(cpu).map(|(b, a)| b - a));
-            if let Some(rss) = resident_mib() {
-                println!("resident with the live model and the view: {rss:.0} MiB");
+            let rss = crate::stats::resident_bytes();
+            if rss > 0 {
+                println!("resident with the live model and the view: {:.0} MiB", rss as f64 / 1_048_576.0);
             }
             drop(state);
         }

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::stats::{ms, quantile};
 use anyhow::{Context, Result};
 use portcullis_model::tenant::{Assignee, Content, ContentKind, Share, Use};
 use portcullis_model::{Change, SpaceRole, SpaceRoleSet, SpaceType, Tenant};
@@ -112,10 +113,6 @@ fn cycle(targets: &Targets, i: usize) -> [Change; 4] {
     ]
 }
 
-fn quantile(sorted: &[Duration], q: f64) -> Duration {
-    sorted.get(((sorted.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default()
-}
-
 fn p50_p99(mut v: Vec<Duration>) -> (Duration, Duration) {
     v.sort();
     (quantile(&v, 0.5), quantile(&v, 0.99))
@@ -164,10 +161,6 @@ fn measure(users: usize, seed: u64, cycles: usize, runtime: &tokio::runtime::Run
         per_kind: [p50_p99(a), p50_p99(b), p50_p99(c), p50_p99(d)],
         all,
     })
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
 /// Measures every size and prints the content-write table, with the ratio of the largest size

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::stats::{ms, quantile};
 use anyhow::{Context, Result};
 use portcullis_model::{Change, Tenant};
 use portcullis_server::state::{AppState, ServerConfig, TenantState};
@@ -121,10 +122,6 @@ fn check_bodies(tenant: &Tenant, seed: u64) -> Vec<Value> {
             json!({"user": tenant.users[r.user].id, "via": via, "action": r.action.as_str(), "resource": resource})
         })
         .collect()
-}
-
-fn quantile(sorted: &[Duration], q: f64) -> Duration {
-    sorted.get(((sorted.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default()
 }
 
 fn sorted(mut v: Vec<Duration>) -> Vec<Duration> {
@@ -356,10 +353,6 @@ fn measure(users: usize, seed: u64, args: &WritesArgs, runtime: &tokio::runtime:
         check_busy_p99: quantile(&busy, 0.99),
         background_per_s,
     })
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
 /// Measures every size and prints the write table.

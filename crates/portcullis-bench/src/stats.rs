@@ -80,6 +80,16 @@ pub fn resident_bytes() -> u64 {
     pages * 4096
 }
 
+/// The `q` quantile (0..=1) of sorted durations (zero when there are none).
+pub fn quantile(sorted: &[std::time::Duration], q: f64) -> std::time::Duration {
+    sorted.get(((sorted.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default()
+}
+
+/// Formats a duration in milliseconds for a table.
+pub fn ms(d: std::time::Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
 /// Formats nanoseconds for a table.
 pub fn ns(value: f64) -> String {
     if value >= 1_000_000.0 {
