@@ -1,5 +1,5 @@
-//! Reading a whole tenant from an SQLite file with SQLite's own row API (`rusqlite`, on a
-//! read-only connection of its own): sqlx hands every row from its connection thread to the
+//! Reading a whole tenant from an SQLite file with SQLite's own row API (`rusqlite`, on
+//! query-only connections of its own): sqlx hands every row from its connection thread to the
 //! caller one by one, which at a million rows cost more than everything else in a start. The
 //! rows go through the same [`Assembler`] as sqlx's (which still reads in-memory databases,
 //! invisible to other connections, and PostgreSQL).
