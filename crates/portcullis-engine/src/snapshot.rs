@@ -504,7 +504,7 @@ impl Snapshot {
         snapshot
     }
 
-    /// The users half of [`Snapshot::build`]: every user's rights (entitlement not yet
+    /// The users' part of [`Snapshot::build`]: every user's rights (entitlement not yet
     /// promoted), each group's members, each role's direct holders, and the id map.
     fn build_users(&self, ids: &BuildIds, tenant: &Tenant) -> BuiltUsers {
         let mut users = Vec::with_capacity(tenant.users.len());
