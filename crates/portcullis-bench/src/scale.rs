@@ -35,8 +35,8 @@ pub struct ScaleArgs {
     /// Writes (and logins) timed per size.
     #[arg(long, default_value_t = 500)]
     pub writes: usize,
-    /// Also time importing and starting from a PostgreSQL store at this URL (its `portcullis`
-    /// tables are used; the benchmark's tenant is deleted afterwards).
+    /// Also time importing and starting from a PostgreSQL store at this URL: give an empty
+    /// database (a start loads every tenant in it); the benchmark's tenant is deleted afterwards.
     #[arg(long)]
     pub postgres: Option<String>,
     /// The write measurements (`scale_writes`).
