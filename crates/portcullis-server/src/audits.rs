@@ -75,59 +75,25 @@ async fn reader(parts: &mut Parts, state: &AppState, action: Action) -> Result<C
 /// a case for `portcullis audit verify`, not for paging around).
 const MAX_SKIPPED: usize = 100;
 
-/// [`portcullis_store::Store::audit_events`], but an event whose stored JSON does not parse is skipped (logged,
-/// counted in `portcullis_audit_events_unreadable_total`) and the others are still returned:
-/// the store reports the first unreadable row in the query's order, so the rows before it are
-/// read on their own and the query goes on after it.
+/// [`portcullis_store::Store::readable_audit_events`], each skipped event logged and counted in
+/// `portcullis_audit_events_unreadable_total`; past [`MAX_SKIPPED`] of them the listing fails.
 async fn events_skipping_unreadable(
     state: &AppState,
     tenant: portcullis_store::TenantId,
     query: &portcullis_store::AuditQuery,
 ) -> Result<Vec<(portcullis_store::SealedEvent, portcullis_store::EventBody)>, portcullis_store::StoreError> {
-    let limit = query.limit;
-    let mut query = query.clone();
-    let mut found = Vec::new();
-    let mut skipped = 0;
-    loop {
-        let error = match state.store().audit_events(tenant, &query).await {
-            Ok(rest) => {
-                found.extend(rest);
-                return Ok(found);
-            }
-            Err(error) => error,
-        };
-        let seq = match &error {
-            portcullis_store::StoreError::Corrupt(detail) => unreadable_seq(detail),
-            _ => None,
-        };
-        let Some(seq) = seq.filter(|_| skipped < MAX_SKIPPED) else {
-            return Err(error);
-        };
-        skipped += 1;
-        tracing::warn!(tenant = tenant.0, seq, %error, "audit event skipped: its stored JSON does not parse");
-        state.metrics().record_unreadable_audit_event();
-        let mut before = query.clone();
-        if query.newest_first {
-            before.after_seq = Some(before.after_seq.map_or(seq, |after| after.max(seq)));
-            query.before_seq = Some(seq);
-        } else {
-            before.before_seq = Some(before.before_seq.map_or(seq, |b| b.min(seq)));
-            query.after_seq = Some(seq);
-        }
-        found.extend(state.store().audit_events(tenant, &before).await?);
-        if limit > 0 {
-            let taken = found.len() + skipped;
-            if taken >= limit {
-                return Ok(found);
-            }
-            query.limit = limit - taken;
-        }
+    let (found, unreadable) = state.store().readable_audit_events(tenant, query).await?;
+    if unreadable.len() > MAX_SKIPPED {
+        return Err(portcullis_store::StoreError::Corrupt(format!(
+            "{} audit events of this listing do not parse; run `portcullis audit verify`",
+            unreadable.len()
+        )));
     }
-}
-
-/// The sequence number in the store's `audit event N does not parse` refusal.
-fn unreadable_seq(detail: &str) -> Option<u64> {
-    detail.strip_prefix("audit event ")?.split_whitespace().next()?.parse().ok()
+    for seq in unreadable {
+        tracing::warn!(tenant = tenant.0, seq, "audit event skipped: its stored JSON does not parse");
+        state.metrics().record_unreadable_audit_event();
+    }
+    Ok(found)
 }
 
 fn base_url(state: &AppState, parts: &Parts) -> String {

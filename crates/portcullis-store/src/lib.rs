@@ -107,6 +107,11 @@ pub trait Store: Send + Sync + 'static {
     /// A tenant's events that pass `query`, with their parsed bodies.
     async fn audit_events(&self, tenant: TenantId, query: &AuditQuery) -> Result<Vec<(SealedEvent, EventBody)>, StoreError>;
 
+    /// Like [`Store::audit_events`], but an event whose stored body does not parse is left out
+    /// and its sequence number returned beside the others (it still counts towards the limit),
+    /// so one damaged row does not hide the rest from a listing.
+    async fn readable_audit_events(&self, tenant: TenantId, query: &AuditQuery) -> Result<(Vec<(SealedEvent, EventBody)>, Vec<u64>), StoreError>;
+
     /// One event by sequence number.
     async fn audit_event(&self, tenant: TenantId, seq: u64) -> Result<Option<(SealedEvent, EventBody)>, StoreError>;
 

@@ -1146,6 +1146,29 @@ macro_rules! define_sql_store {
             tenant: TenantId,
             query: &portcullis_audit::AuditQuery,
         ) -> Result<Vec<(portcullis_audit::SealedEvent, portcullis_audit::EventBody)>, StoreError> {
+            audit_event_rows(pool, tenant, query).await?.into_iter().map(event_of).collect()
+        }
+
+        /// Like [`audit_events`], with the events whose stored body does not parse left out and
+        /// named by sequence number instead of failing the whole answer.
+        pub(crate) async fn readable_audit_events(
+            pool: &Pool<$db>,
+            tenant: TenantId,
+            query: &portcullis_audit::AuditQuery,
+        ) -> Result<(Vec<(portcullis_audit::SealedEvent, portcullis_audit::EventBody)>, Vec<u64>), StoreError> {
+            let mut readable = Vec::new();
+            let mut unreadable = Vec::new();
+            for row in audit_event_rows(pool, tenant, query).await? {
+                let seq = row.0 as u64;
+                match event_of(row) {
+                    Ok(event) => readable.push(event),
+                    Err(_) => unreadable.push(seq),
+                }
+            }
+            Ok((readable, unreadable))
+        }
+
+        async fn audit_event_rows(pool: &Pool<$db>, tenant: TenantId, query: &portcullis_audit::AuditQuery) -> Result<Vec<EventRow>, StoreError> {
             let mut builder: QueryBuilder<'_, $db> =
                 QueryBuilder::new("SELECT seq, body_json, prev_hash, hash FROM audit_events WHERE tenant_id = ");
             builder.push_bind(tenant.0);
@@ -1179,8 +1202,7 @@ macro_rules! define_sql_store {
             if query.limit > 0 {
                 builder.push(" LIMIT ").push_bind(query.limit as i64);
             }
-            let rows: Vec<EventRow> = builder.build_query_as().fetch_all(pool).await.map_err(from_sqlx)?;
-            rows.into_iter().map(event_of).collect()
+            builder.build_query_as().fetch_all(pool).await.map_err(from_sqlx)
         }
 
         pub(crate) async fn audit_event(

@@ -152,6 +152,10 @@ impl Store for PgStore {
         sql::audit_events(&self.pool, tenant, query).await
     }
 
+    async fn readable_audit_events(&self, tenant: TenantId, query: &AuditQuery) -> Result<(Vec<(SealedEvent, EventBody)>, Vec<u64>), StoreError> {
+        sql::readable_audit_events(&self.pool, tenant, query).await
+    }
+
     async fn audit_event(&self, tenant: TenantId, seq: u64) -> Result<Option<(SealedEvent, EventBody)>, StoreError> {
         sql::audit_event(&self.pool, tenant, seq).await
     }
