@@ -42,6 +42,25 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
     }
 }
 
+/// Whether `user` may do `action` on `resource` through `channel`: [`decide`] without an
+/// explanation (allocates nothing), for callers that need only the answer.
+pub fn allows(
+    snapshot: &Snapshot,
+    user: crate::UserIdx,
+    channel: crate::Channel<'_>,
+    action: portcullis_model::Action,
+    resource: crate::Resource,
+) -> bool {
+    let request = Request {
+        user,
+        channel,
+        action,
+        resource,
+        explain: false,
+    };
+    evaluate(snapshot, &request, &mut Silent)
+}
+
 /// Where reasons go. `Silent` makes every call a no-op so the plain decision allocates nothing.
 pub(crate) trait Trace: Sized {
     fn push(&mut self, reason: impl FnOnce() -> Reason);

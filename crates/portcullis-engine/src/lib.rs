@@ -16,7 +16,7 @@ pub mod session;
 pub mod snapshot;
 pub mod tables;
 
-pub use decide::{Decision, admin_scope, decide, tenant_caps, user_scope};
+pub use decide::{Decision, admin_scope, allows, decide, tenant_caps, user_scope};
 pub use err::RequestError;
 pub use explain::{Explanation, Reason, Via};
 pub use list::permitted_content;

@@ -2,7 +2,7 @@
 //! caller and the API's absolute base URL. The API's own permissions are asked here, as
 //! engine decisions, so that "who may do what" is written once (in the engine).
 
-use portcullis_engine::{Channel, Request, Resource, Snapshot, UserIdx, decide};
+use portcullis_engine::{Channel, Resource, Snapshot, UserIdx, allows};
 use portcullis_model::{Action, Tenant};
 
 use crate::err::{ApiError, Service};
@@ -89,17 +89,7 @@ impl<'a> Ctx<'a> {
         let Some(channel) = self.channel(user) else {
             return false;
         };
-        decide(
-            self.snapshot,
-            &Request {
-                user,
-                channel,
-                action,
-                resource,
-                explain: false,
-            },
-        )
-        .allowed
+        allows(self.snapshot, user, channel, action, resource)
     }
 
     /// A tenant-level action the caller must be allowed, else 403.

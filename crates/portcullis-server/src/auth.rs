@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use base64::Engine as _;
-use portcullis_engine::{Channel, Request, Resource, Snapshot, UserIdx, decide};
+use portcullis_engine::{Channel, Resource, Snapshot, UserIdx, allows};
 use portcullis_model::Action;
 use portcullis_store::SecretHash;
 use sha2::{Digest, Sha256};
@@ -98,17 +98,7 @@ impl Caller {
             },
             None => Channel::ApiKey,
         };
-        decide(
-            snapshot,
-            &Request {
-                user,
-                channel,
-                action,
-                resource: Resource::Tenant,
-                explain: false,
-            },
-        )
-        .allowed
+        allows(snapshot, user, channel, action, Resource::Tenant)
     }
 
     /// Refuses with 403 unless the caller may ask about `subject`: itself always; anyone else

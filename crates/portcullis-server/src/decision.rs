@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
-use portcullis_engine::{Channel, Decision, RawRequest, Request, RequestError, Resource, SpaceIdx, TenantRights, UserIdx, decide, resolve};
+use portcullis_engine::{Channel, Decision, RawRequest, RequestError, Resource, SpaceIdx, TenantRights, UserIdx, allows, decide, resolve};
 use portcullis_model::{Action, ContentKind, ResourceKind};
 
 use crate::auth::Caller;
@@ -269,19 +269,7 @@ pub async fn list_resources(
     let snapshot = &view.snapshot;
     let after = body.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut resources = Vec::new();
-    let allowed = |resource| {
-        decide(
-            snapshot,
-            &Request {
-                user,
-                channel,
-                action,
-                resource,
-                explain: false,
-            },
-        )
-        .allowed
-    };
+    let allowed = |resource| allows(snapshot, user, channel, action, resource);
     let mut more = false;
     match action.resource_kind() {
         ResourceKind::Tenant => {
@@ -426,18 +414,7 @@ pub async fn list_users(
         }
         let user = UserIdx(idx as u32);
         let channel = channel(&view, user, via)?;
-        if decide(
-            snapshot,
-            &Request {
-                user,
-                channel,
-                action,
-                resource,
-                explain: false,
-            },
-        )
-        .allowed
-        {
+        if allows(snapshot, user, channel, action, resource) {
             let info = snapshot.user(user);
             users.push(UserBody {
                 id: info.id.to_string(),
