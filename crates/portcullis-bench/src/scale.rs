@@ -65,8 +65,19 @@ struct Row {
     users_page_p50: Duration,
 }
 
+/// A scratch SQLite database for one measurement: its folder (remove it afterwards) and URL.
+pub(crate) fn scratch_sqlite(label: &str, users: usize) -> Result<(std::path::PathBuf, String)> {
+    let dir = std::env::temp_dir().join(format!("portcullis-{label}-{}-{users}", std::process::id()));
+    std::fs::create_dir_all(&dir).context("a temporary folder")?;
+    let url = format!("sqlite://{}", dir.join("scale.db").display());
+    Ok((dir, url))
+}
+
 /// Imports the tenant into the store at `url` and times the import and a server start from it.
-async fn import_and_start(url: &str, tenant: &portcullis_model::Tenant) -> Result<(Duration, Duration, Arc<dyn portcullis_store::Store>, AppState)> {
+pub(crate) async fn import_and_start(
+    url: &str,
+    tenant: &portcullis_model::Tenant,
+) -> Result<(Duration, Duration, Arc<dyn portcullis_store::Store>, AppState)> {
     let store = portcullis_store::open(url).await?;
     let start = Instant::now();
     store.import_tenant(tenant, ImportMode::Replace, &Author::cli()).await?;
@@ -93,9 +104,7 @@ fn measure(users: usize, seed: u64, n_writes: usize, postgres: Option<&str>, run
     let build_snapshot = start.elapsed();
     drop(snapshot);
 
-    let dir = std::env::temp_dir().join(format!("portcullis-scale-{}-{users}", std::process::id()));
-    std::fs::create_dir_all(&dir).context("a temporary folder")?;
-    let url = format!("sqlite://{}", dir.join("scale.db").display());
+    let (dir, url) = scratch_sqlite("scale", users)?;
     let postgres = match postgres {
         Some(url) => Some(runtime.block_on(async {
             let (import, startup, store, state) = import_and_start(url, &loaded).await?;

@@ -7,15 +7,13 @@
 //! These are the writes whose cost used to follow the tenant's lists of `uses` and shares
 //! (hundreds of thousands of rows at 100k users) rather than the rows of the one app.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::stats::{ms, quantile};
 use anyhow::{Context, Result};
 use portcullis_model::tenant::{Assignee, Content, ContentKind, Share, Use};
 use portcullis_model::{Change, SpaceRole, SpaceRoleSet, SpaceType, Tenant};
-use portcullis_server::state::{AppState, ServerConfig};
-use portcullis_store::{Author, ImportMode};
+use portcullis_store::Author;
 
 use crate::workload::{self, Shape};
 
@@ -123,14 +121,10 @@ fn measure(users: usize, seed: u64, cycles: usize, runtime: &tokio::runtime::Run
     let targets = targets(&tenant)?;
     let (items, links) = (tenant.content.len(), tenant.uses.len() + tenant.shares.len());
     let name = tenant.name.clone();
-    let dir = std::env::temp_dir().join(format!("portcullis-scale-content-{}-{users}", std::process::id()));
-    std::fs::create_dir_all(&dir).context("a temporary folder")?;
-    let url = format!("sqlite://{}", dir.join("scale.db").display());
+    let (dir, url) = crate::scale::scratch_sqlite("scale-content", users)?;
     let result = runtime.block_on(async {
-        let store = portcullis_store::open(&url).await?;
-        store.import_tenant(&tenant, ImportMode::Replace, &Author::cli()).await?;
+        let (_, _, _store, state) = crate::scale::import_and_start(&url, &tenant).await?;
         drop(tenant);
-        let state = AppState::new(Arc::clone(&store), ServerConfig::default()).await?;
         let live = state.tenant_by_name(&name).await?.context("the tenant is live")?;
         let author = Author::cli();
         let mut times: [Vec<Duration>; 4] = Default::default();

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use crate::stats::{ms, quantile};
 use anyhow::{Context, Result};
 use portcullis_model::{Change, Tenant};
-use portcullis_server::state::{AppState, ServerConfig, TenantState};
-use portcullis_store::{Author, ImportMode};
+use portcullis_server::state::{AppState, TenantState};
+use portcullis_store::Author;
 use serde_json::{Value, json};
 
 use crate::requests::{self, Bias, Mix, Target, TenantIndex, Via};
@@ -261,14 +261,10 @@ fn measure(users: usize, seed: u64, args: &WritesArgs, runtime: &tokio::runtime:
     let admin = tenant.users[0].id.clone();
     let name = tenant.name.clone();
 
-    let dir = std::env::temp_dir().join(format!("portcullis-scale-writes-{}-{users}", std::process::id()));
-    std::fs::create_dir_all(&dir).context("a temporary folder")?;
-    let url = format!("sqlite://{}", dir.join("scale.db").display());
+    let (dir, url) = crate::scale::scratch_sqlite("scale-writes", users)?;
     let result = runtime.block_on(async {
-        let store = portcullis_store::open(&url).await?;
-        store.import_tenant(&tenant, ImportMode::Replace, &Author::cli()).await?;
+        let (_, _, store, state) = crate::scale::import_and_start(&url, &tenant).await?;
         drop(tenant);
-        let state = AppState::new(Arc::clone(&store), ServerConfig::default()).await?;
         let live = state.tenant_by_name(&name).await?.context("the tenant is live")?;
         let author = Author::cli();
         let promote = Change::AssignRole {
