@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::decision::decide_raw;
+use crate::decision_log::DecisionEvents;
 use crate::err::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::state::{AppState, View};
@@ -144,10 +145,10 @@ fn error_response(error: ApiError) -> EvaluationResponse {
     }
 }
 
-/// Evaluates one request on a view and logs it as the tenant's policy says (data-leaving
-/// actions always); `Err` only when the caller may not ask.
-async fn evaluate(
-    state: &AppState,
+/// Evaluates one request on a view and adds its event to `events` as the tenant's policy says
+/// (data-leaving actions always); `Err` only when the caller may not ask.
+fn evaluate(
+    events: &mut DecisionEvents,
     view: &View,
     caller: &Caller,
     subject: &Subject,
@@ -195,7 +196,7 @@ async fn evaluate(
     };
     Ok(match decide_raw(view, &raw, true) {
         Ok(decision) => {
-            crate::decision::log_decision(state, caller, view, &raw, &decision).await;
+            crate::decision::log_decision(events, caller, view, &raw, &decision);
             EvaluationResponse {
                 decision: decision.allowed,
                 context: json!({
@@ -226,7 +227,17 @@ pub async fn evaluation(
     ApiJson(body): ApiJson<EvaluationRequest>,
 ) -> Result<Json<EvaluationResponse>, ApiError> {
     let view = state.view_at_least(&caller.tenant, None).await?;
-    let response = evaluate(&state, &view, &caller, &body.subject, &body.action, &body.resource, body.context.as_ref()).await?;
+    let mut events = DecisionEvents::default();
+    let response = evaluate(
+        &mut events,
+        &view,
+        &caller,
+        &body.subject,
+        &body.action,
+        &body.resource,
+        body.context.as_ref(),
+    )?;
+    events.store(state.decision_log(), caller.tenant.id).await?;
     state
         .metrics()
         .record_decisions(u64::from(response.decision), u64::from(!response.decision));
@@ -269,6 +280,7 @@ pub async fn evaluations(
     };
     let items = body.evaluations.clone().unwrap_or_else(|| vec![PartialEvaluation::default()]);
     let mut responses = Vec::with_capacity(items.len());
+    let mut events = DecisionEvents::default();
     for (idx, item) in items.iter().enumerate() {
         let missing = |part: &str| {
             error_response(
@@ -286,8 +298,7 @@ pub async fn evaluations(
             (_, _, None) => missing("resource"),
             (Some(subject), Some(action), Some(resource)) => {
                 let context = item.context.as_ref().or(body.context.as_ref());
-                evaluate(&state, &view, &caller, subject, action, resource, context)
-                    .await
+                evaluate(&mut events, &view, &caller, subject, action, resource, context)
                     .unwrap_or_else(|e| error_response(e.within(&format!("evaluations[{idx}]"))))
             }
         };
@@ -298,6 +309,7 @@ pub async fn evaluations(
             break;
         }
     }
+    events.store(state.decision_log(), caller.tenant.id).await?;
     Ok(Json(EvaluationsResponse { evaluations: responses }))
 }
 

@@ -10,6 +10,7 @@ use portcullis_engine::{Channel, Decision, RawRequest, RequestError, Resource, S
 use portcullis_model::{Action, ContentKind, ResourceKind};
 
 use crate::auth::Caller;
+use crate::decision_log::DecisionEvents;
 use crate::dto::*;
 use crate::err::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
@@ -39,9 +40,10 @@ fn session_rights<'v>(view: &'v View, user: UserIdx, via: &str) -> &'v TenantRig
     }
 }
 
-/// Sends a decision to the decision log when the tenant's policy logs it (data-leaving
-/// actions always). The explanation is worked out here when the caller did not ask for it.
-pub(crate) async fn log_decision(state: &AppState, caller: &Caller, view: &View, raw: &RawRequest<'_>, decision: &Decision) {
+/// Adds a decision's event to `events` when the tenant's policy logs it (data-leaving actions
+/// always, to be stored before the answer). The explanation is worked out here when the caller
+/// did not ask for it.
+pub(crate) fn log_decision(events: &mut DecisionEvents, caller: &Caller, view: &View, raw: &RawRequest<'_>, decision: &Decision) {
     let data_leaving = Action::parse(raw.action).is_some_and(Action::is_data_leaving);
     let sample_key = crate::decision_log::sample_key(&[raw.user, raw.action, raw.resource.unwrap_or("")]);
     if !caller.tenant.audit_policy().should_log(data_leaving, decision.allowed, sample_key) {
@@ -66,8 +68,7 @@ pub(crate) async fn log_decision(state: &AppState, caller: &Caller, view: &View,
         action: raw.action,
         resource: raw.resource,
     };
-    let draft = crate::decision_log::decision_event(&view.snapshot, &decided, decision);
-    state.decision_log().record(caller.tenant.id, draft).await;
+    events.push(crate::decision_log::decision_event(&view.snapshot, &decided, decision), data_leaving);
 }
 
 /// Decides one request.
@@ -95,7 +96,9 @@ pub async fn check(State(state): State<AppState>, caller: Caller, ApiJson(body):
         resource: body.resource.as_deref(),
     };
     let decision = decide_raw(&view, &raw, body.explain)?;
-    log_decision(&state, &caller, &view, &raw, &decision).await;
+    let mut events = DecisionEvents::default();
+    log_decision(&mut events, &caller, &view, &raw, &decision);
+    events.store(state.decision_log(), caller.tenant.id).await?;
     state
         .metrics()
         .record_decisions(u64::from(decision.allowed), u64::from(!decision.allowed));
@@ -131,6 +134,7 @@ pub async fn check_batch(
     let default_via = body.via.as_deref().unwrap_or("api-key");
     let mut may_ask_others: Option<bool> = None;
     let mut results = Vec::with_capacity(body.checks.len());
+    let mut events = DecisionEvents::default();
     let (mut n_allowed, mut n_denied) = (0u64, 0u64);
     for (idx, check) in body.checks.iter().enumerate() {
         let allowed_to_ask = caller.user_id() == Some(check.user.as_str())
@@ -145,7 +149,7 @@ pub async fn check_batch(
             };
             let decided = decide_raw(&view, &raw, body.explain).map_err(ApiError::from);
             if let Ok(decision) = &decided {
-                log_decision(&state, &caller, &view, &raw, decision).await;
+                log_decision(&mut events, &caller, &view, &raw, decision);
             }
             decided
         } else {
@@ -176,6 +180,7 @@ pub async fn check_batch(
             },
         });
     }
+    events.store(state.decision_log(), caller.tenant.id).await?;
     state.metrics().record_decisions(n_allowed, n_denied);
     Ok(Json(BatchResponse {
         revision: view.snapshot.revision,

@@ -132,6 +132,19 @@ impl ApiError {
     }
 }
 
+impl From<crate::decision_log::NotLogged> for ApiError {
+    /// 503: a data-leaving decision whose event could not be stored is not answered.
+    fn from(error: crate::decision_log::NotLogged) -> ApiError {
+        tracing::error!(%error, "a data-leaving decision was not answered: its event could not be stored");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "decision_not_logged",
+            "the decision lets data leave and could not be written to the audit trail, so it is not answered",
+        )
+        .hint("retry; if it persists, the store is unavailable")
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let retry_after = self.retry_after;

@@ -9,7 +9,7 @@
 //! a tenant deleted and created again under the same name starts without sites. They are not
 //! yet persisted in the store, so a restart forgets them. Loading or
 //! deleting a site is an audit event (`com.qlik.v1.security-rule.updated`), stored before the
-//! answer; a decision on `export` or `exportdata` is always logged through the decision log.
+//! answer; a decision on `export` or `exportdata` is always logged, and stored before it is answered.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -238,7 +238,7 @@ pub(crate) async fn check(State(state): State<RulesState>, Path(name): Path<Stri
         );
         draft.decision = Some(if decision.allowed { "allow" } else { "deny" }.to_owned());
         draft.explanation = Some(json!({ "tokens": decision.tokens(), "text": decision.to_string() }));
-        state.app.decision_log().record(caller.tenant.id, draft).await;
+        state.app.decision_log().store(caller.tenant.id, vec![draft]).await?;
     }
     Ok(Json(json!({
         "decision": if decision.allowed { "allow" } else { "deny" },

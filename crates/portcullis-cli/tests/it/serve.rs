@@ -1,7 +1,8 @@
 //! `portcullis serve` as a person and an operator meet it: a fresh start prints a key and a
 //! `curl` line that works; SIGTERM stops it cleanly; SIGKILL during a burst of writes from 16
-//! concurrent clients (committed in groups) loses no acknowledged write and no acknowledged
-//! write's audit event (checked with `portcullis audit` and the store).
+//! concurrent clients (committed in groups) loses no acknowledged write, no acknowledged
+//! write's audit event and no acknowledged download decision's event (checked with
+//! `portcullis audit` and the store).
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -216,15 +217,19 @@ fn connection_limits_and_the_public_url_are_flags() {
 /// Concurrent clients of the SIGKILL test, each toggling its own user in a group.
 const CLIENTS: usize = 16;
 
-/// An administrator and one user per client.
+/// Clients of the SIGKILL test asking batches of download decisions, each for its own user.
+const EXPORTERS: usize = 4;
+
+/// An administrator, one user per client, and an app to download from.
 fn crew_tenant() -> String {
     let mut text = String::from(
         "name: demo\nsubscription: user-based\ngroups:\n  - { name: crew, providerType: idp }\nusers:\n  \
          - { id: admin, name: Ada Admin, entitlement: professional, roles: [TenantAdmin] }\n",
     );
-    for i in 0..CLIENTS {
+    for i in 0..CLIENTS.max(EXPORTERS) {
         text.push_str(&format!("  - {{ id: w{i}, entitlement: professional }}\n"));
     }
+    text.push_str("content:\n  - { id: report, name: Report, type: app, owner: admin }\n");
     text
 }
 
@@ -252,6 +257,23 @@ fn acknowledged_writes_survive_sigkill() {
                         keys.lock().unwrap().push((key["token"].as_str().unwrap().to_owned(), id));
                     }
                     Ok((status, body)) => panic!("a key write failed: {status} {body}"),
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    // Per exporter, how many download decisions were answered.
+    let downloads = Arc::new(Mutex::new(vec![0usize; EXPORTERS]));
+    for exporter in 0..EXPORTERS {
+        let (stop, downloads, base) = (stop.clone(), downloads.clone(), server.base.clone());
+        writers.push(std::thread::spawn(move || {
+            let agent = agent();
+            let check = json!({"user": format!("w{exporter}"), "action": "app:exportdata", "resource": "report"});
+            let batch = json!({ "checks": vec![check; 50] });
+            while !stop.load(Ordering::Relaxed) {
+                match post(&agent, &format!("{base}/v1/check/batch"), KNOWN_KEY, &batch) {
+                    Ok((200, body)) => downloads.lock().unwrap()[exporter] += body["results"].as_array().unwrap().len(),
+                    Ok((status, body)) => panic!("a batch of downloads failed: {status} {body}"),
                     Err(_) => break,
                 }
             }
@@ -285,11 +307,12 @@ fn acknowledged_writes_survive_sigkill() {
     }
     let keys = acknowledged_keys.lock().unwrap().clone();
     let acknowledged = acknowledged.lock().unwrap().clone();
+    let downloads = downloads.lock().unwrap().clone();
     let n_changes: usize = acknowledged.iter().map(Vec::len).sum();
     let revision = acknowledged.iter().flatten().map(|(r, _)| *r).max().unwrap_or(0);
     assert!(
-        keys.len() > 5 && acknowledged.iter().all(|a| a.len() > 1),
-        "too few writes to mean anything: {} keys, changes per client {:?}",
+        keys.len() > 5 && acknowledged.iter().all(|a| a.len() > 1) && downloads.iter().all(|n| *n > 0),
+        "too few writes to mean anything: {} keys, changes per client {:?}, downloads per exporter {downloads:?}",
         keys.len(),
         acknowledged.iter().map(Vec::len).collect::<Vec<_>>()
     );
@@ -304,7 +327,8 @@ fn acknowledged_writes_survive_sigkill() {
         assert_eq!(status, 200, "an acknowledged API key was lost: {me}");
     }
     eprintln!(
-        "SIGKILL after {} acknowledged key writes and {n_changes} acknowledged changes from {CLIENTS} clients (up to revision {revision}); stored revision {stored}",
+        "SIGKILL after {} acknowledged key writes, {n_changes} acknowledged changes from {CLIENTS} clients (up to revision {revision}) \
+         and {downloads:?} answered download decisions; stored revision {stored}",
         keys.len()
     );
 
@@ -325,6 +349,15 @@ fn acknowledged_writes_survive_sigkill() {
         .collect();
     for (_, id) in &keys {
         assert!(created.contains(id), "acknowledged API key {id} has no event");
+    }
+    // Every answered download decision is in the trail (a batch in flight at the kill may add more).
+    for (exporter, answered) in downloads.iter().enumerate() {
+        let user = format!("w{exporter}");
+        let logged = events
+            .iter()
+            .filter(|e| e["eventType"] == "com.qlik.v1.app.data.exported" && e["actor"]["user"] == user.as_str())
+            .count();
+        assert!(logged >= *answered, "{user}: {answered} download decisions answered, {logged} logged");
     }
     let changes: Vec<(u64, String, bool)> = events
         .iter()

@@ -1,5 +1,6 @@
 //! Decision logging through the router: a denied export is logged with its reason, ordinary
-//! decisions follow the tenant's policy, and a batch logs like single checks.
+//! decisions follow the tenant's policy, and a batch logs like single checks. A download
+//! decision is stored before it is answered; one that cannot be stored is not answered.
 
 use portcullis_store::{AuditQuery, AuditSettings, Author, DecisionLogMode, DecisionLogPolicy, EventBody};
 use serde_json::json;
@@ -96,4 +97,66 @@ async fn ordinary_decisions_follow_the_tenants_policy() {
     );
     let record = app.state.store().tenant_by_name("demo").await.unwrap().unwrap();
     assert!(app.state.store().audit_chain(record.id).await.unwrap().verify().is_ok());
+}
+
+/// The events of a tenant as stored now, without waiting for the decision log.
+async fn stored_now(app: &TestApp, event_type: &str) -> usize {
+    let record = app.state.store().tenant_by_name("demo").await.unwrap().unwrap();
+    let query = AuditQuery {
+        event_types: vec![event_type.to_owned()],
+        ..AuditQuery::default()
+    };
+    app.state.store().audit_events(record.id, &query).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn a_download_decision_is_stored_before_it_is_answered() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    let export = json!({"user": "ann", "action": "app:exportdata", "resource": "sales-dashboard"});
+    let (status, _) = app.post("/v1/check", &admin, export.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(stored_now(&app, "com.qlik.v1.app.data.exported").await, 1, "stored when the answer came");
+    let (status, body) = app.post("/v1/check/batch", &admin, json!({"checks": vec![export.clone(); 7]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(stored_now(&app, "com.qlik.v1.app.data.exported").await, 8);
+    let evaluation = json!({
+        "subject": {"type": "user", "id": "ann"},
+        "action": {"name": "app:exportdata"},
+        "resource": {"type": "app", "id": "sales-dashboard"},
+    });
+    let (status, body) = app.post("/access/v1/evaluation", &admin, evaluation).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(stored_now(&app, "com.qlik.v1.app.data.exported").await, 9);
+}
+
+#[tokio::test]
+async fn a_download_decision_that_cannot_be_logged_is_not_answered() {
+    use sqlx::Connection as _;
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    // Someone breaks the trail: every download event is refused by the database.
+    let mut db = sqlx::SqliteConnection::connect(&app.url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse_downloads BEFORE INSERT ON audit_events \
+         WHEN NEW.event_type = 'com.qlik.v1.app.data.exported' BEGIN SELECT RAISE(ABORT, 'no room'); END",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let export = json!({"user": "ann", "action": "app:exportdata", "resource": "sales-dashboard"});
+    let answer = app.post("/v1/check", &admin, export.clone()).await;
+    crate::support::assert_error(&answer, axum::http::StatusCode::SERVICE_UNAVAILABLE, "decision_not_logged", None);
+    assert!(
+        !answer.1.to_string().contains("no room"),
+        "no store text reaches the client: {}",
+        answer.1
+    );
+    let (status, body) = app.post("/v1/check/batch", &admin, json!({"checks": [export]})).await;
+    assert_eq!(status, 503, "{body}");
+    // A decision that lets no data leave is answered as before.
+    let (status, body) = app
+        .post("/v1/check", &admin, json!({"user": "ann", "action": "app:read", "resource": "budget"}))
+        .await;
+    assert_eq!((status.as_u16(), body["decision"].as_str()), (200, Some("allow")), "{body}");
 }
