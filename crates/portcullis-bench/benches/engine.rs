@@ -61,10 +61,10 @@ fn bench(c: &mut Criterion) {
     let busiest = (0..tenant.users.len()).max_by_key(|&u| index.spaces_of(u).len()).unwrap_or(0);
     let user = snapshot.user_idx(&tenant.users[busiest].id).expect("generated user");
     group.bench_function("app_read_one_user", |b| {
-        b.iter(|| permitted_content(&snapshot, user, Channel::ApiKey, Action::AppRead).count())
+        b.iter(|| permitted_content(&snapshot, user, Channel::ApiKey, None, Action::AppRead).count())
     });
     group.bench_function("data_connection_use_one_user", |b| {
-        b.iter(|| permitted_content(&snapshot, user, Channel::ApiKey, Action::DataConnectionUse).count())
+        b.iter(|| permitted_content(&snapshot, user, Channel::ApiKey, None, Action::DataConnectionUse).count())
     });
     group.finish();
 

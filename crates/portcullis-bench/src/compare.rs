@@ -161,7 +161,7 @@ pub fn run(options: &CompareOptions) -> Result<()> {
     let busiest = (0..tenant.users.len()).max_by_key(|&u| index_spaces(&index, u)).unwrap_or(0);
     let user = snapshot.user_idx(&tenant.users[busiest].id).expect("generated user is in the snapshot");
     let list_start = Instant::now();
-    let n_listed = permitted_content(&snapshot, user, portcullis_engine::Channel::ApiKey, Action::AppRead).count();
+    let n_listed = permitted_content(&snapshot, user, portcullis_engine::Channel::ApiKey, None, Action::AppRead).count();
     let list_time = list_start.elapsed();
 
     println!();

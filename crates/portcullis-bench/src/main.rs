@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use portcullis_bench::compare::{self, CompareOptions};
-use portcullis_bench::requests::{self, Bias, Mix, Target, TenantIndex, Via};
+use portcullis_bench::requests::{self, Bias, Mix, Target, TenantIndex};
 use portcullis_bench::workload::{self, Shape};
 use portcullis_bench::{load, scale, tenant_file};
 
@@ -134,11 +134,7 @@ fn generate(shape: &Shape, tenant_path: Option<&PathBuf>, requests_path: Option<
         let file = File::create(path).with_context(|| format!("creating `{}`", path.display()))?;
         let mut out = BufWriter::new(file);
         for request in &work {
-            let via = match request.via {
-                Via::Session => "session".to_owned(),
-                Via::ApiKey => "api-key".to_owned(),
-                Via::OAuth(c) => format!("oauth:{}", tenant.oauth_clients[c].id),
-            };
+            let via = request.via.map_client(|&c| tenant.oauth_clients[c].id.clone()).to_string();
             let resource = match request.target {
                 Target::Tenant => None,
                 Target::Space(s) => Some(tenant.spaces[s].id.as_str()),

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use portcullis_engine::{Channel, Request, Resource, Snapshot};
+use portcullis_engine::{Request, Resource, Snapshot};
 use portcullis_model::tenant::{Assignee, ContentKind, Tenant, UserStatus};
 use portcullis_model::{Action, ResourceKind};
 
@@ -36,16 +36,9 @@ pub enum Bias {
     DenyHeavy,
 }
 
-/// How the user reaches the tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    /// An interactive session (logged in now, so its rights are the current ones).
-    Session,
-    /// An API key.
-    ApiKey,
-    /// An OAuth client, by position in the tenant.
-    OAuth(usize),
-}
+/// How the user reaches the tenant, the OAuth client by position in the tenant (a session is
+/// logged in now, so its rights are the current ones).
+pub type Via = portcullis_model::Channel<usize>;
 
 /// What a request is about, by position in the tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,24 +297,20 @@ pub fn to_engine<'s>(snapshot: &'s Snapshot, tenant: &Tenant, request: &WorkRequ
     let user = snapshot
         .user_idx(&tenant.users[request.user].id)
         .expect("generated user is in the snapshot");
-    let channel = match request.via {
-        // A session logged in now: its frozen rights equal the current ones.
-        Via::Session => Channel::Session(&snapshot.user(user).rights),
-        Via::ApiKey => Channel::ApiKey,
-        Via::OAuth(client) => Channel::OAuth(
-            snapshot
-                .client_idx(&tenant.oauth_clients[client].id)
-                .expect("generated client is in the snapshot"),
-        ),
-    };
+    let channel = request
+        .via
+        .try_map_client(|&client| snapshot.client_idx(&tenant.oauth_clients[client].id).ok_or(()))
+        .expect("generated client is in the snapshot");
     let resource = match request.target {
         Target::Tenant => Resource::Tenant,
         Target::Space(s) => Resource::Space(snapshot.space_idx(&tenant.spaces[s].id).expect("generated space is in the snapshot")),
         Target::Content(c) => Resource::Content(snapshot.content_idx(&tenant.content[c].id).expect("generated item is in the snapshot")),
     };
+    // A session logged in now: its frozen rights are the current ones (`session: None`).
     Request {
         user,
         channel,
+        session: None,
         action: request.action,
         resource,
         explain,

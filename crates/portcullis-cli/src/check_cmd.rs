@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use portcullis_engine::RawRequest;
-use portcullis_engine::{Sessions, Snapshot, decide, resolve};
+use portcullis_engine::{RawRequest, Sessions, Snapshot, decide, resolve};
+use portcullis_model::Channel;
 use portcullis_model::tenant_file::load_tenant_text;
 
 /// Arguments of `portcullis check`.
@@ -25,7 +25,7 @@ pub struct CheckArgs {
     resource: Option<String>,
     /// `session` (default: a fresh login), `api-key` or `oauth:<client id>`.
     #[arg(long, default_value = "session")]
-    via: String,
+    via: Channel,
     /// Print the decision as JSON.
     #[arg(long)]
     json: bool,
@@ -36,7 +36,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let label = args.tenant.display().to_string();
     let text = std::fs::read_to_string(&args.tenant).with_context(|| format!("cannot read the tenant file `{label}`"))?;
     let mut tenant = load_tenant_text(&label, &text)?;
-    if args.via == "session" {
+    if args.via == Channel::Session {
         // A session check logs the user in first, as the scenario runner does.
         tenant.record_login(&args.user)?;
     }
@@ -50,9 +50,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let resolved = resolve(&snapshot, &raw)?;
     let mut sessions = Sessions::default();
     sessions.login(&snapshot, resolved.user);
-    let live = &snapshot.user(resolved.user).rights;
-    let rights = sessions.rights(&args.user).unwrap_or(live);
-    let decision = decide(&snapshot, &resolved.request(rights, true));
+    let decision = decide(&snapshot, &resolved.request(sessions.rights(&args.user), true));
     let verdict = if decision.allowed { "allow" } else { "deny" };
     if args.json {
         let reasons: Vec<serde_json::Value> = decision

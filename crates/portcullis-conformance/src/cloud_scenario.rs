@@ -6,7 +6,7 @@ use portcullis_engine::{Decision, RawRequest, Sessions, Snapshot, decide, resolv
 use portcullis_model::source::SourcePath;
 use portcullis_model::tenant::RoleTarget;
 use portcullis_model::tenant_file::{RawTenant, TenantFileError, tenant_from_raw};
-use portcullis_model::{Change, Permission, PermissionValue, Tenant, TenantSetting};
+use portcullis_model::{Change, Channel, Permission, PermissionValue, Tenant, TenantSetting};
 use serde::Deserialize;
 
 use crate::report::{CheckFailure, ScenarioReport};
@@ -319,20 +319,22 @@ fn run_check(source: &SourceFile, state: &mut State, check: &RawCheck, path: &So
         expected: expected.clone(),
         actual,
     };
-    let via = check.via.as_deref().unwrap_or("session");
+    // A scenario's check is a person in the hub unless it names another channel.
+    let via = match check.via.as_deref() {
+        Some(text) => text.parse().map_err(|e| fail(format!("the request is invalid: {e}")))?,
+        None => Channel::Session,
+    };
     let raw = RawRequest {
         user: &check.user,
-        via,
+        via: &via,
         action: &check.action,
         resource: check.resource.as_deref(),
     };
     let resolved = resolve(&state.snapshot, &raw).map_err(|e| fail(format!("the request is invalid: {e}")))?;
-    if via == "session" && state.sessions.rights(&check.user).is_none() {
+    if via == Channel::Session && state.sessions.rights(&check.user).is_none() {
         state.login(&check.user).map_err(&fail)?;
     }
-    let user_rights = &state.snapshot.user(resolved.user).rights;
-    let rights = state.sessions.rights(&check.user).unwrap_or(user_rights);
-    let decision = decide(&state.snapshot, &resolved.request(rights, true));
+    let decision = decide(&state.snapshot, &resolved.request(state.sessions.rights(&check.user), true));
     let tokens: Vec<String> = decision.explanation.tokens().iter().map(|t| t.to_lowercase()).collect();
     let missing: Vec<&String> = check.because.iter().filter(|b| !tokens.contains(&b.to_lowercase())).collect();
     if decision.allowed == (check.expect == Expect::Allow) && missing.is_empty() {

@@ -10,6 +10,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use portcullis_model::Channel;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -345,11 +346,12 @@ fn run_check(target: &HttpTarget, tenant: &str, logged_in: &mut Vec<String>, che
         format!("{} because {:?}", check.expect, check.because)
     };
     let fail = |actual: String| failure(described.clone(), &expected, actual);
+    let via: Channel = via.parse().map_err(|e| fail(format!("the request is invalid: {e}")))?;
     // As in process: a `session` check for a user who never logged in logs them in first.
-    if via == "session" && !logged_in.contains(&check.user) {
+    if via == Channel::Session && !logged_in.contains(&check.user) {
         login(target, tenant, logged_in, &check.user).map_err(&fail)?;
     }
-    let body = json!({"user": check.user, "via": via, "action": check.action, "resource": check.resource});
+    let body = json!({"user": check.user, "via": via.to_string(), "action": check.action, "resource": check.resource});
     let (status, answer) = target.send("POST", "/v1/check", tenant, Some(&body), None).map_err(&fail)?;
     if status != 200 {
         return Err(fail(format!("the request is invalid: {status} {answer}")));

@@ -8,10 +8,10 @@ mod synthetic;
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use portcullis_engine::{Channel, ContentIdx, Request, Resource, Snapshot, decide, permitted_content};
+use portcullis_engine::{Channel, ClientIdx, ContentIdx, Request, Resource, Snapshot, decide, permitted_content};
 use portcullis_model::Action;
 
-fn requests(snapshot: &Snapshot, n: usize, channel: Channel<'static>, explain: bool) -> Vec<Request<'static>> {
+fn requests(snapshot: &Snapshot, n: usize, channel: Channel<ClientIdx>, explain: bool) -> Vec<Request<'static>> {
     let mut rng = synthetic::Rng::new(42);
     let actions = [
         Action::AppRead,
@@ -27,6 +27,7 @@ fn requests(snapshot: &Snapshot, n: usize, channel: Channel<'static>, explain: b
             Request {
                 user,
                 channel,
+                session: None,
                 action: actions[rng.below(actions.len())],
                 resource,
                 explain,
@@ -59,6 +60,7 @@ fn bench(c: &mut Criterion) {
         let request = Request {
             user,
             channel: Channel::ApiKey,
+            session: None,
             action: Action::SpaceCreateShared,
             resource: Resource::Tenant,
             explain: false,
@@ -67,7 +69,7 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("list_resources_app_read", |b| {
         let user = snapshot.user_idx("u1").unwrap();
-        b.iter(|| black_box(permitted_content(&snapshot, user, Channel::ApiKey, Action::AppRead).count()))
+        b.iter(|| black_box(permitted_content(&snapshot, user, Channel::ApiKey, None, Action::AppRead).count()))
     });
     group.finish();
 
@@ -86,7 +88,7 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("list_resources_app_read", |b| {
         let user = large_snapshot.user_idx("u1").unwrap();
-        b.iter(|| black_box(permitted_content(&large_snapshot, user, Channel::ApiKey, Action::AppRead).count()))
+        b.iter(|| black_box(permitted_content(&large_snapshot, user, Channel::ApiKey, None, Action::AppRead).count()))
     });
     group.sample_size(10);
     group.bench_function("snapshot_build", |b| {

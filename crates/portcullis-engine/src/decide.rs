@@ -12,7 +12,9 @@ use portcullis_model::scope::{ADMIN_CLASSIC_SCOPE, ScopeSet, USER_DEFAULT_SCOPE}
 use portcullis_model::{Action, CapSet, Capability, ContentKind, Permission, SpaceRoleSet, SpaceType, TenantSetting, UserStatus};
 
 use crate::explain::{Explanation, Reason};
-use crate::request::{Channel, Request, Resource};
+use portcullis_model::Channel;
+
+use crate::request::{Request, Resource};
 use crate::snapshot::{ContentInfo, GroupIdx, Snapshot, SpaceIdx, SpaceInfo, TenantRights, UserIdx};
 use crate::tables::{self, Row};
 
@@ -42,18 +44,21 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
     }
 }
 
-/// Whether `user` may do `action` on `resource` through `channel`: [`decide`] without an
-/// explanation (allocates nothing), for callers that need only the answer.
+/// Whether `user` may do `action` on `resource` through `channel` (`session`: the rights frozen
+/// at login, see [`Request::session`]): [`decide`] without an explanation (allocates nothing),
+/// for callers that need only the answer.
 pub fn allows(
     snapshot: &Snapshot,
     user: crate::UserIdx,
-    channel: crate::Channel<'_>,
+    channel: Channel<crate::ClientIdx>,
+    session: Option<&TenantRights>,
     action: portcullis_model::Action,
     resource: crate::Resource,
 ) -> bool {
     let request = Request {
         user,
         channel,
+        session,
         action,
         resource,
         explain: false,
@@ -129,7 +134,7 @@ pub(crate) fn evaluate<T: Trace>(snapshot: &Snapshot, request: &Request<'_>, tra
         return false;
     }
     let (rights, scopes) = match request.channel {
-        Channel::Session(rights) => (rights, None),
+        Channel::Session => (request.session.unwrap_or(&user.rights), None),
         Channel::ApiKey => (&user.rights, None),
         Channel::OAuth(client) => match snapshot.clients.get(client.0 as usize) {
             Some(client) => (&user.rights, Some(&client.scopes)),

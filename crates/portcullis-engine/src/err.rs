@@ -11,9 +11,6 @@ pub enum RequestError {
     /// No such OAuth client.
     #[error("unknown OAuth client `{0}`")]
     UnknownClient(String),
-    /// Not a channel.
-    #[error("unknown channel `{0}`; use `session`, `api-key` or `oauth:<client id>`")]
-    UnknownChannel(String),
     /// Not an action.
     #[error("unknown action `{0}`; known actions: {known}", known = Action::known_names())]
     UnknownAction(String),

@@ -20,6 +20,7 @@ pub use decide::{Decision, admin_scope, allows, decide, tenant_caps, user_scope}
 pub use err::RequestError;
 pub use explain::{Explanation, Reason, Via};
 pub use list::permitted_content;
-pub use request::{Channel, ChannelKind, RawRequest, Request, Resolved, Resource, resolve};
+pub use portcullis_model::Channel;
+pub use request::{RawRequest, Request, Resolved, Resource, resolve};
 pub use session::Sessions;
 pub use snapshot::{ClientIdx, ContentHot, ContentIdx, GroupBinding, GroupIdx, Snapshot, SpaceIdx, TenantRights, UserIdx};

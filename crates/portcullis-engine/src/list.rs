@@ -7,11 +7,11 @@
 //! Reloads, whose sources are checked item by item, go through the full decision.
 //! INVARIANT: the result equals filtering every item through `decide` (a property test checks it).
 
-use portcullis_model::{Action, ContentKind, ResourceKind, SpaceType, UserStatus};
+use portcullis_model::{Action, Channel, ContentKind, ResourceKind, SpaceType, UserStatus};
 
 use crate::decide::{Ctx, Silent, admin_without_role, edit_script_in_shared, evaluate, requirements, scope_allows, shared_with, space_row};
-use crate::request::{Channel, Request, Resource};
-use crate::snapshot::{ContentHot, ContentIdx, Snapshot, UserIdx};
+use crate::request::{Request, Resource};
+use crate::snapshot::{ClientIdx, ContentHot, ContentIdx, Snapshot, TenantRights, UserIdx};
 use crate::tables;
 
 /// What the user path and the admin path give in one space.
@@ -25,12 +25,19 @@ struct SpaceGrant {
     admin: bool,
 }
 
-/// The content the user may take `action` on (empty for tenant and space actions).
-pub fn permitted_content<'s>(snapshot: &'s Snapshot, user: UserIdx, channel: Channel<'s>, action: Action) -> impl Iterator<Item = ContentIdx> + 's {
-    list(snapshot, user, channel, action).into_iter()
+/// The content the user may take `action` on through `channel` (empty for tenant and space
+/// actions); `session` as in [`Request::session`].
+pub fn permitted_content<'s>(
+    snapshot: &'s Snapshot,
+    user: UserIdx,
+    channel: Channel<ClientIdx>,
+    session: Option<&'s TenantRights>,
+    action: Action,
+) -> impl Iterator<Item = ContentIdx> + 's {
+    list(snapshot, user, channel, session, action).into_iter()
 }
 
-fn list(snapshot: &Snapshot, user: UserIdx, channel: Channel<'_>, action: Action) -> Vec<ContentIdx> {
+fn list(snapshot: &Snapshot, user: UserIdx, channel: Channel<ClientIdx>, session: Option<&TenantRights>, action: Action) -> Vec<ContentIdx> {
     let kind = match action.resource_kind() {
         ResourceKind::App => ContentKind::App,
         ResourceKind::DataConnection => ContentKind::DataConnection,
@@ -55,6 +62,7 @@ fn list(snapshot: &Snapshot, user: UserIdx, channel: Channel<'_>, action: Action
                     &Request {
                         user,
                         channel,
+                        session,
                         action,
                         resource: Resource::Content(item),
                         explain: false,
@@ -65,7 +73,7 @@ fn list(snapshot: &Snapshot, user: UserIdx, channel: Channel<'_>, action: Action
             .collect();
     }
     let (rights, scopes) = match channel {
-        Channel::Session(rights) => (rights, None),
+        Channel::Session => (session.unwrap_or(&info.rights), None),
         Channel::ApiKey => (&info.rights, None),
         Channel::OAuth(client) => match snapshot.clients.get(client.0 as usize) {
             Some(client) => (&info.rights, Some(&client.scopes)),

@@ -1,21 +1,10 @@
 //! Requests: the validated form the engine decides on, and the as-received form (names as
 //! strings) that [`resolve`] turns into it with a clear error for every unknown name.
 
-use portcullis_model::{Action, ResourceKind};
+use portcullis_model::{Action, Channel, ResourceKind};
 
 use crate::err::RequestError;
 use crate::snapshot::{ClientIdx, ContentIdx, Snapshot, SpaceIdx, TenantRights, UserIdx};
-
-/// How the user reaches the tenant.
-#[derive(Debug, Clone, Copy)]
-pub enum Channel<'a> {
-    /// An interactive session: tenant-level rights fixed at login.
-    Session(&'a TenantRights),
-    /// An API key: the user's full current rights.
-    ApiKey,
-    /// An OAuth client: current rights intersected with the client's scopes.
-    OAuth(ClientIdx),
-}
 
 /// The resource of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +23,10 @@ pub struct Request<'a> {
     /// Who asks.
     pub user: UserIdx,
     /// Through what.
-    pub channel: Channel<'a>,
+    pub channel: Channel<ClientIdx>,
+    /// For [`Channel::Session`]: the tenant-level rights frozen at the user's login; `None`
+    /// decides with the user's rights now, as a login now would freeze them.
+    pub session: Option<&'a TenantRights>,
     /// To do what.
     pub action: Action,
     /// On what.
@@ -48,23 +40,12 @@ pub struct Request<'a> {
 pub struct RawRequest<'a> {
     /// User id (IdP subject).
     pub user: &'a str,
-    /// `session`, `api-key` or `oauth:<client id>`.
-    pub via: &'a str,
+    /// The channel, as the caller named it.
+    pub via: &'a Channel,
     /// Action name.
     pub action: &'a str,
     /// Resource id, for space and content actions.
     pub resource: Option<&'a str>,
-}
-
-/// The channel named by a raw request, before sessions are looked up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelKind {
-    /// `session`
-    Session,
-    /// `api-key`
-    ApiKey,
-    /// `oauth:<client>`
-    OAuth(ClientIdx),
 }
 
 /// A raw request with its names resolved; the caller supplies the session's rights.
@@ -72,8 +53,8 @@ pub enum ChannelKind {
 pub struct Resolved {
     /// The user.
     pub user: UserIdx,
-    /// The channel kind.
-    pub channel: ChannelKind,
+    /// The channel, its client resolved.
+    pub channel: Channel<ClientIdx>,
     /// The action.
     pub action: Action,
     /// The resource.
@@ -81,16 +62,13 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// The request, given the rights a session froze (used only for `session`).
-    pub fn request<'a>(&self, session_rights: &'a TenantRights, explain: bool) -> Request<'a> {
-        let channel = match self.channel {
-            ChannelKind::Session => Channel::Session(session_rights),
-            ChannelKind::ApiKey => Channel::ApiKey,
-            ChannelKind::OAuth(client) => Channel::OAuth(client),
-        };
+    /// The request, given the rights the user's session froze, if the caller has them (used
+    /// only for [`Channel::Session`]).
+    pub fn request<'a>(&self, session: Option<&'a TenantRights>, explain: bool) -> Request<'a> {
         Request {
             user: self.user,
-            channel,
+            channel: self.channel,
+            session,
             action: self.action,
             resource: self.resource,
             explain,
@@ -103,18 +81,9 @@ pub fn resolve(snapshot: &Snapshot, raw: &RawRequest<'_>) -> Result<Resolved, Re
     let user = snapshot
         .user_idx(raw.user)
         .ok_or_else(|| RequestError::UnknownUser(raw.user.to_owned()))?;
-    let channel = match raw.via {
-        "session" => ChannelKind::Session,
-        "api-key" => ChannelKind::ApiKey,
-        other => match other.strip_prefix("oauth:") {
-            Some(client) => ChannelKind::OAuth(
-                snapshot
-                    .client_idx(client)
-                    .ok_or_else(|| RequestError::UnknownClient(client.to_owned()))?,
-            ),
-            None => return Err(RequestError::UnknownChannel(other.to_owned())),
-        },
-    };
+    let channel = raw
+        .via
+        .try_map_client(|client| snapshot.client_idx(client).ok_or_else(|| RequestError::UnknownClient(client.clone())))?;
     let action = Action::parse(raw.action).ok_or_else(|| RequestError::UnknownAction(raw.action.to_owned()))?;
     let resource = match (action.resource_kind(), raw.resource) {
         (ResourceKind::Tenant, None) => Resource::Tenant,

@@ -37,6 +37,7 @@ fn decisions_without_explanation_do_not_allocate() {
                     requests.push(Request {
                         user,
                         channel,
+                        session: None,
                         action: *action,
                         resource,
                         explain: false,

@@ -5,6 +5,7 @@
 pub mod action;
 pub mod capability;
 pub mod change;
+pub mod channel;
 pub mod err;
 pub mod filter;
 pub mod links;
@@ -21,6 +22,7 @@ pub mod tenant_ops;
 pub use action::{Action, ResourceKind};
 pub use capability::{CapSet, Capability};
 pub use change::{Applied, Change, Touched};
+pub use channel::{Channel, UnknownChannel};
 pub use err::{LimitError, ModelError};
 pub use links::{Link, LinkTable};
 pub use permission::{Permission, PermissionValue};

@@ -17,37 +17,9 @@ pub struct Caller {
     pub tenant: String,
     /// The user's id in the tenant model (the IdP subject, not the API's hex id).
     pub user_id: String,
-    /// The credential's kind.
-    pub channel: CallerChannel,
-}
-
-/// How the caller authenticated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallerChannel {
-    /// An API key (`Authorization: Bearer <key>`), by key id.
-    ApiKey {
-        /// The key's id.
-        key_id: String,
-    },
-    /// An OAuth access token of a client; decisions are filtered by the client's scopes.
-    OAuth {
-        /// The client id.
-        client_id: String,
-    },
-    /// An interactive session. The API evaluates it with the user's current rights, as a
-    /// fresh login would.
-    Session,
-}
-
-impl CallerChannel {
-    /// The channel as audit events name it (`api-key`, `oauth:<client>`, `session`).
-    pub fn label(&self) -> String {
-        match self {
-            CallerChannel::ApiKey { .. } => "api-key".to_owned(),
-            CallerChannel::OAuth { client_id } => format!("oauth:{client_id}"),
-            CallerChannel::Session => "session".to_owned(),
-        }
-    }
+    /// The credential's channel. A session is evaluated with the user's current rights, as a
+    /// fresh login would freeze them.
+    pub channel: Channel,
 }
 
 /// What a pure handler reads.
@@ -73,23 +45,15 @@ impl<'a> Ctx<'a> {
             .ok_or_else(|| ApiError::unauthorized(format!("the credential's user `{}` no longer exists", self.caller.user_id)))
     }
 
-    fn channel(&self, user: UserIdx) -> Option<Channel<'a>> {
-        Some(match &self.caller.channel {
-            CallerChannel::ApiKey { .. } => Channel::ApiKey,
-            CallerChannel::OAuth { client_id } => Channel::OAuth(self.snapshot.client_idx(client_id)?),
-            CallerChannel::Session => Channel::Session(&self.snapshot.user(user).rights),
-        })
-    }
-
     /// The engine's decision for the caller (false for a caller that does not resolve).
     pub fn allowed(&self, action: Action, resource: Resource) -> bool {
         let Ok(user) = self.caller_idx() else {
             return false;
         };
-        let Some(channel) = self.channel(user) else {
+        let Ok(channel) = self.caller.channel.try_map_client(|client| self.snapshot.client_idx(client).ok_or(())) else {
             return false;
         };
-        allows(self.snapshot, user, channel, action, resource)
+        allows(self.snapshot, user, channel, None, action, resource)
     }
 
     /// A tenant-level action the caller must be allowed, else 403.

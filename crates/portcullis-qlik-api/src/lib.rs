@@ -34,7 +34,7 @@ pub mod spaces;
 pub mod time;
 pub mod users;
 
-pub use caller::{Caller, CallerChannel, Ctx};
+pub use caller::{Caller, Ctx};
 pub use err::{ApiError, ErrorEnvelope};
 pub use host::{ApiHost, ApiKeyInfo, Commit, CreatedApiKey, HostError, NewApiKey, TenantRef, TenantState};
 pub use mutation::{AuditNote, Mutation, Reply};

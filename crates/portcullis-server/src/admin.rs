@@ -204,7 +204,7 @@ pub struct WhoAmI {
 #[utoipa::path(get, path = "/v1/whoami", tag = "credentials", responses((status = 200, description = "The caller", body = WhoAmI)), security(("bearer" = [])))]
 pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
     let via = match &caller.principal {
-        crate::auth::Principal::User { via, .. } => via.clone(),
+        crate::auth::Principal::User { via, .. } => via.to_string(),
         crate::auth::Principal::Operator => "operator".to_owned(),
     };
     Json(WhoAmI {

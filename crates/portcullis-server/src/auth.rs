@@ -48,8 +48,9 @@ pub enum Principal {
     User {
         /// The user's id.
         id: String,
-        /// `api-key` or `oauth:<client>`: the channel the caller's own rights are read through.
-        via: String,
+        /// The credential's channel (an API key or an OAuth client): the caller's own rights
+        /// are read through it.
+        via: Channel,
     },
     /// The operator (automation): acts as an administrator in the tenant it names.
     Operator,
@@ -77,11 +78,7 @@ impl Caller {
     /// client acting for it; the operator acts as no user.
     pub fn author(&self) -> portcullis_store::Author {
         match &self.principal {
-            Principal::User { id, via } => {
-                let mut author = portcullis_store::Author::user(id.clone(), via.clone());
-                author.actor.client = via.strip_prefix("oauth:").map(str::to_owned);
-                author
-            }
+            Principal::User { id, via } => portcullis_store::Author::through(id.clone(), via),
             Principal::Operator => portcullis_store::Author::operator(),
         }
     }
@@ -91,14 +88,10 @@ impl Caller {
     pub fn may(&self, snapshot: &Snapshot, action: Action) -> bool {
         let Principal::User { id, via } = &self.principal else { return true };
         let Some(user) = snapshot.user_idx(id) else { return false };
-        let channel = match via.strip_prefix("oauth:") {
-            Some(client) => match snapshot.client_idx(client) {
-                Some(client) => Channel::OAuth(client),
-                None => return false,
-            },
-            None => Channel::ApiKey,
+        let Ok(channel) = via.try_map_client(|client| snapshot.client_idx(client).ok_or(())) else {
+            return false;
         };
-        allows(snapshot, user, channel, action, Resource::Tenant)
+        allows(snapshot, user, channel, None, action, Resource::Tenant)
     }
 
     /// Refuses with 403 unless the caller may ask about `subject`: itself always; anyone else
@@ -177,7 +170,7 @@ impl FromRequestParts<AppState> for Caller {
             if record.expires_at <= now {
                 return Err(ApiError::unauthenticated("the access token has expired").hint("ask /oauth/token for a new one"));
             }
-            let via = format!("oauth:{}", record.client_id);
+            let via = Channel::oauth(record.client_id);
             state.remember_credential(
                 hash,
                 VerifiedCredential::new(record.tenant, record.user_id.clone(), via.clone(), Some(record.expires_at)),
@@ -194,9 +187,9 @@ impl FromRequestParts<AppState> for Caller {
             }
             state.remember_credential(
                 hash,
-                VerifiedCredential::new(record.tenant, record.user_id.clone(), "api-key".to_owned(), record.expires_at),
+                VerifiedCredential::new(record.tenant, record.user_id.clone(), Channel::ApiKey, record.expires_at),
             );
-            (record.tenant, record.user_id, "api-key".to_owned())
+            (record.tenant, record.user_id, Channel::ApiKey)
         };
         let tenant = state
             .tenant(tenant_id)
@@ -207,7 +200,7 @@ impl FromRequestParts<AppState> for Caller {
             return Err(ApiError::unauthenticated("the credential's user no longer exists"));
         }
         // A token dies with its client, even when this node still remembers it.
-        if let Some(client) = via.strip_prefix("oauth:")
+        if let Some(client) = via.client()
             && view.snapshot.client_idx(client).is_none()
         {
             return Err(ApiError::unauthenticated("the token's OAuth client no longer exists"));

@@ -11,7 +11,7 @@
 use axum::Json;
 use axum::extract::State;
 use portcullis_engine::RawRequest;
-use portcullis_model::{Action, ResourceKind};
+use portcullis_model::{Action, Channel, ResourceKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -187,10 +187,13 @@ fn evaluate(
         ));
     }
     let resource_id = if wanted == "tenant" { None } else { resource.id.as_deref() };
-    let via = context.and_then(|c| c.get("via")).and_then(Value::as_str).unwrap_or("api-key");
+    let via = match crate::decision::channel_named(context.and_then(|c| c.get("via")).and_then(Value::as_str), &Channel::ApiKey) {
+        Ok(via) => via,
+        Err(error) => return Ok(error_response(error.field("context.via"))),
+    };
     let raw = RawRequest {
         user: &subject.id,
-        via,
+        via: &via,
         action: &action.name,
         resource: resource_id,
     };

@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
-use portcullis_engine::{Channel, Decision, RawRequest, RequestError, Resource, SpaceIdx, TenantRights, UserIdx, allows, decide, resolve};
+use portcullis_engine::{Channel, ClientIdx, Decision, RawRequest, RequestError, Resource, SpaceIdx, TenantRights, UserIdx, allows, decide, resolve};
 use portcullis_model::{Action, ContentKind, ResourceKind};
 
 use crate::auth::Caller;
@@ -27,17 +27,18 @@ const MAX_LIMIT: u32 = 1000;
 /// there is one, else the user's rights now (as a fresh login would freeze them).
 pub(crate) fn decide_raw(view: &View, raw: &RawRequest<'_>, explain: bool) -> Result<Decision, RequestError> {
     let resolved = resolve(&view.snapshot, raw)?;
-    let rights = session_rights(view, resolved.user, raw.via);
-    Ok(decide(&view.snapshot, &resolved.request(rights, explain)))
+    Ok(decide(&view.snapshot, &resolved.request(session(view, resolved.user), explain)))
 }
 
-fn session_rights<'v>(view: &'v View, user: UserIdx, via: &str) -> &'v TenantRights {
-    let current = &view.snapshot.user(user).rights;
-    if via == "session" {
-        view.sessions.rights(&view.snapshot.user(user).id).unwrap_or(current)
-    } else {
-        current
-    }
+/// The rights the user's session on this node froze, if there is one.
+fn session(view: &View, user: UserIdx) -> Option<&TenantRights> {
+    view.sessions.rights(&view.snapshot.user(user).id)
+}
+
+/// The channel a request names (`via`), parsed once here; absent, an API key: a caller of the
+/// decision API is a program.
+pub(crate) fn channel_named(via: Option<&str>, default: &Channel) -> Result<Channel, ApiError> {
+    via.map_or_else(|| Ok(default.clone()), |text| text.parse().map_err(ApiError::from))
 }
 
 /// Adds a decision's event to `events` when the tenant's policy logs it (data-leaving actions
@@ -88,10 +89,10 @@ pub(crate) fn log_decision(events: &mut DecisionEvents, caller: &Caller, view: &
 pub async fn check(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<CheckRequest>) -> Result<Json<DecisionBody>, ApiError> {
     let view = state.view_at_least(&caller.tenant, body.min_revision).await?;
     caller.check_may_ask_about(&view.snapshot, &body.user)?;
-    let via = body.via.as_deref().unwrap_or("api-key");
+    let via = channel_named(body.via.as_deref(), &Channel::ApiKey)?;
     let raw = RawRequest {
         user: &body.user,
-        via,
+        via: &via,
         action: &body.action,
         resource: body.resource.as_deref(),
     };
@@ -131,7 +132,7 @@ pub async fn check_batch(
         .field("checks"));
     }
     let view = state.view_at_least(&caller.tenant, body.min_revision).await?;
-    let default_via = body.via.as_deref().unwrap_or("api-key");
+    let default_via = channel_named(body.via.as_deref(), &Channel::ApiKey)?;
     let mut may_ask_others: Option<bool> = None;
     let mut results = Vec::with_capacity(body.checks.len());
     let mut events = DecisionEvents::default();
@@ -140,18 +141,17 @@ pub async fn check_batch(
         let allowed_to_ask = caller.user_id() == Some(check.user.as_str())
             || *may_ask_others.get_or_insert_with(|| caller.may(&view.snapshot, Action::DecisionAskOthers));
         let outcome = if allowed_to_ask {
-            let via = check.via.as_deref().unwrap_or(default_via);
-            let raw = RawRequest {
-                user: &check.user,
-                via,
-                action: &check.action,
-                resource: check.resource.as_deref(),
-            };
-            let decided = decide_raw(&view, &raw, body.explain).map_err(ApiError::from);
-            if let Ok(decision) = &decided {
-                log_decision(&mut events, &caller, &view, &raw, decision);
-            }
-            decided
+            channel_named(check.via.as_deref(), &default_via).and_then(|via| {
+                let raw = RawRequest {
+                    user: &check.user,
+                    via: &via,
+                    action: &check.action,
+                    resource: check.resource.as_deref(),
+                };
+                let decision = decide_raw(&view, &raw, body.explain)?;
+                log_decision(&mut events, &caller, &view, &raw, &decision);
+                Ok(decision)
+            })
         } else {
             caller.check_may_ask_about(&view.snapshot, &check.user).map(|()| Decision {
                 allowed: false,
@@ -189,27 +189,21 @@ pub async fn check_batch(
 }
 
 /// The user and channel of a list request.
-fn user_channel<'v>(view: &'v View, user: &str, via: &str) -> Result<(UserIdx, Channel<'v>), ApiError> {
+fn user_channel(view: &View, user: &str, via: Option<&str>) -> Result<(UserIdx, Channel<ClientIdx>), ApiError> {
     let snapshot = &view.snapshot;
     let user_idx = snapshot
         .user_idx(user)
         .ok_or_else(|| ApiError::from(RequestError::UnknownUser(user.to_owned())))?;
-    Ok((user_idx, channel(view, user_idx, via)?))
+    Ok((user_idx, resolve_channel(view, via)?))
 }
 
-fn channel<'v>(view: &'v View, user: UserIdx, via: &str) -> Result<Channel<'v>, ApiError> {
-    match via {
-        "api-key" => Ok(Channel::ApiKey),
-        "session" => Ok(Channel::Session(session_rights(view, user, via))),
-        other => match other.strip_prefix("oauth:") {
-            Some(client) => view
-                .snapshot
-                .client_idx(client)
-                .map(Channel::OAuth)
-                .ok_or_else(|| RequestError::UnknownClient(client.to_owned()).into()),
-            None => Err(RequestError::UnknownChannel(other.to_owned()).into()),
-        },
-    }
+/// The channel a list request names, its client looked up.
+fn resolve_channel(view: &View, via: Option<&str>) -> Result<Channel<ClientIdx>, ApiError> {
+    channel_named(via, &Channel::ApiKey)?.try_map_client(|client| {
+        view.snapshot
+            .client_idx(client)
+            .ok_or_else(|| RequestError::UnknownClient(client.clone()).into())
+    })
 }
 
 fn parse_action(name: &str) -> Result<Action, ApiError> {
@@ -270,11 +264,12 @@ pub async fn list_resources(
     caller.check_may_ask_about(&view.snapshot, &body.user)?;
     let action = parse_action(&body.action)?;
     let limit = page_limit(body.limit)?;
-    let (user, channel) = user_channel(&view, &body.user, body.via.as_deref().unwrap_or("api-key"))?;
+    let (user, channel) = user_channel(&view, &body.user, body.via.as_deref())?;
     let snapshot = &view.snapshot;
     let after = body.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut resources = Vec::new();
-    let allowed = |resource| allows(snapshot, user, channel, action, resource);
+    let session = session(&view, user);
+    let allowed = |resource| allows(snapshot, user, channel, session, action, resource);
     let mut more = false;
     match action.resource_kind() {
         ResourceKind::Tenant => {
@@ -317,7 +312,7 @@ pub async fn list_resources(
             };
             // The engine's listing path: grant paths worked out once per space, then one look
             // per item (equal to deciding every item; the engine's property test checks it).
-            for item_idx in portcullis_engine::permitted_content(snapshot, user, channel, action).filter(|i| i.0 as usize >= start) {
+            for item_idx in portcullis_engine::permitted_content(snapshot, user, channel, session, action).filter(|i| i.0 as usize >= start) {
                 if resources.len() == limit {
                     more = true;
                     break;
@@ -401,7 +396,7 @@ pub async fn list_users(
     let action = parse_action(&body.action)?;
     let resource = resource_of(&view, action, body.resource.as_deref())?;
     let limit = page_limit(body.limit)?;
-    let via = body.via.as_deref().unwrap_or("api-key");
+    let channel = resolve_channel(&view, body.via.as_deref())?;
     let snapshot = &view.snapshot;
     let start = match body.cursor.as_deref().map(decode_cursor).transpose()? {
         Some(id) => snapshot.user_idx(&id).ok_or_else(bad_cursor)?.0 as usize + 1,
@@ -418,8 +413,7 @@ pub async fn list_users(
             continue;
         }
         let user = UserIdx(idx as u32);
-        let channel = channel(&view, user, via)?;
-        if allows(snapshot, user, channel, action, resource) {
+        if allows(snapshot, user, channel, session(&view, user), action, resource) {
             let info = snapshot.user(user);
             users.push(UserBody {
                 id: info.id.to_string(),

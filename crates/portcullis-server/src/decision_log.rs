@@ -221,7 +221,7 @@ pub struct Decided<'a> {
     /// The user the decision is about.
     pub user: &'a str,
     /// The channel the decision was made for.
-    pub via: &'a str,
+    pub via: &'a portcullis_model::Channel,
     /// The action.
     pub action: &'a str,
     /// The resource id.
@@ -263,7 +263,7 @@ pub fn decision_event(snapshot: &Snapshot, decided: &Decided<'_>, decision: &Dec
         resource,
         decision: Some(if decision.allowed { "allow" } else { "deny" }.to_owned()),
         explanation,
-        data: serde_json::json!({ "via": decided.via, "askedBy": asker }),
+        data: serde_json::json!({ "via": decided.via.to_string(), "askedBy": asker }),
         event_time: Some(portcullis_store::rfc3339_now()),
     }
 }

@@ -156,6 +156,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<portcullis_model::UnknownChannel> for ApiError {
+    fn from(error: portcullis_model::UnknownChannel) -> ApiError {
+        ApiError::bad_request("unknown_channel", error.to_string()).field("via")
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> ApiError {
         let message = rejection.body_text();
@@ -181,7 +187,6 @@ impl From<RequestError> for ApiError {
         match error {
             RequestError::UnknownUser(_) => ApiError::not_found("unknown_user", message).field("user"),
             RequestError::UnknownClient(_) => ApiError::not_found("unknown_oauth_client", message).field("via"),
-            RequestError::UnknownChannel(_) => ApiError::bad_request("unknown_channel", message).field("via"),
             RequestError::UnknownAction(name) => ApiError::bad_request("unknown_action", format!("unknown action `{name}`"))
                 .hint(format!("known actions: {}", portcullis_model::Action::known_names()))
                 .field("action"),

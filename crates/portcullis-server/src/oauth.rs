@@ -201,8 +201,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Resu
     };
     // The event's actor is the user the token acts as, with the client acting for it, as for
     // every write made through such a token.
-    let mut author = portcullis_store::Author::user(user.clone(), format!("oauth:{client_id}"));
-    author.actor.client = Some(client_id.to_owned());
+    let author = portcullis_store::Author::through(user.clone(), &portcullis_model::Channel::oauth(client_id));
     let record = portcullis_store::NewOauthToken {
         tenant: tenant.id,
         client_id: client_id.to_owned(),

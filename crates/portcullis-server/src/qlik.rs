@@ -21,7 +21,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use portcullis_qlik_api::AuditNote;
-use portcullis_qlik_api::{ApiConfig, ApiHost, ApiKeyInfo, CallerChannel, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
+use portcullis_qlik_api::{ApiConfig, ApiHost, ApiKeyInfo, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
 use portcullis_store::{Author, EventDraft, NewClientSecret, ResourceRef, StoreError};
 
 use crate::auth::{API_KEY_PREFIX, CLIENT_SECRET_PREFIX, Caller, Principal, new_secret};
@@ -152,13 +152,7 @@ impl ApiHost for QlikHost {
 
 /// The author of a management API change: the caller, and the client acting for it.
 fn author_of(caller: &portcullis_qlik_api::Caller) -> Author {
-    let mut author = Author::user(caller.user_id.clone(), caller.channel.label());
-    match &caller.channel {
-        CallerChannel::OAuth { client_id } => author.actor.client = Some(client_id.clone()),
-        CallerChannel::ApiKey { key_id } if !key_id.is_empty() => author.actor.api_key = Some(key_id.clone()),
-        _ => {}
-    }
-    author
+    Author::through(caller.user_id.clone(), &caller.channel)
 }
 
 /// The audit event of one management API change.
@@ -197,16 +191,10 @@ async fn insert_caller(State(state): State<AppState>, request: Request, next: Ne
         principal: Principal::User { id, via },
     }) = Caller::from_request_parts(&mut parts, &state).await
     {
-        let channel = match via.strip_prefix("oauth:") {
-            Some(client) => CallerChannel::OAuth {
-                client_id: client.to_owned(),
-            },
-            None => CallerChannel::ApiKey { key_id: String::new() },
-        };
         parts.extensions.insert(portcullis_qlik_api::Caller {
             tenant: tenant.name.clone(),
             user_id: id,
-            channel,
+            channel: via,
         });
     }
     next.run(Request::from_parts(parts, body)).await

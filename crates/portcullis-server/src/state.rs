@@ -23,7 +23,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use portcullis_engine::{Sessions, Snapshot};
-use portcullis_model::Tenant;
+use portcullis_model::{Channel, Tenant};
 use portcullis_qlik_api::ratelimit::{RateLimitConfig, RateLimiter, Tier};
 use portcullis_store::{
     Applied, Author, Change, ChangeSet, DecisionLogPolicy, EventDraft, ImportMode, Imported, SecretHash, Store, StoreError, TenantId, Touched,
@@ -250,8 +250,8 @@ pub struct VerifiedCredential {
     pub tenant: TenantId,
     /// Its user.
     pub user_id: String,
-    /// `api-key` or `oauth:<client>`.
-    pub via: String,
+    /// An API key's or an OAuth client's.
+    pub via: Channel,
     /// Unix seconds after which it is refused (`None`: never).
     pub expires_at: Option<i64>,
     verified_at: std::time::Instant,
@@ -259,7 +259,7 @@ pub struct VerifiedCredential {
 
 impl VerifiedCredential {
     /// A credential confirmed now.
-    pub fn new(tenant: TenantId, user_id: String, via: String, expires_at: Option<i64>) -> VerifiedCredential {
+    pub fn new(tenant: TenantId, user_id: String, via: Channel, expires_at: Option<i64>) -> VerifiedCredential {
         VerifiedCredential {
             tenant,
             user_id,
@@ -402,8 +402,7 @@ impl AppState {
             return;
         }
         self.forget_credentials_where(|c| {
-            c.tenant == tenant
-                && (users.contains(&c.user_id.as_str()) || c.via.strip_prefix("oauth:").is_some_and(|client| clients.contains(&client)))
+            c.tenant == tenant && (users.contains(&c.user_id.as_str()) || c.via.client().is_some_and(|client| clients.contains(&client.as_str())))
         });
     }
 

@@ -30,6 +30,13 @@ impl Author {
         }
     }
 
+    /// A user acting through a channel; an OAuth client is recorded as the acting client.
+    pub fn through(user: impl Into<String>, channel: &portcullis_model::Channel) -> Author {
+        let mut author = Author::user(user, channel.to_string());
+        author.actor.client = channel.client().cloned();
+        author
+    }
+
     /// The operator token (automation), acting as no user.
     pub fn operator() -> Author {
         Author {

@@ -357,26 +357,16 @@ fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
 /// The decisions of one snapshot for one request, with the sessions the channel reads.
 fn decision(snapshot: &Snapshot, sessions: &Sessions, raw: &RawRequest<'_>) -> Result<(Decision, bool), String> {
     let resolved = resolve(snapshot, raw).map_err(|e| e.to_string())?;
-    let live = &snapshot.user(resolved.user).rights;
-    let rights = if raw.via == "session" {
-        sessions.rights(raw.user).unwrap_or(live)
-    } else {
-        live
-    };
-    let explained = decide(snapshot, &resolved.request(rights, true));
-    let silent = decide(snapshot, &resolved.request(rights, false)).allowed;
+    let session = sessions.rights(raw.user);
+    let explained = decide(snapshot, &resolved.request(session, true));
+    let silent = decide(snapshot, &resolved.request(session, false)).allowed;
     Ok((explained, silent))
 }
 
-fn listed(snapshot: &Snapshot, sessions: &Sessions, user: &str, via: &str, action: Action) -> Vec<String> {
+fn listed(snapshot: &Snapshot, sessions: &Sessions, user: &str, via: &Channel, action: Action) -> Vec<String> {
     let idx = snapshot.user_idx(user).unwrap();
-    let live = &snapshot.user(idx).rights;
-    let channel = match via {
-        "session" => Channel::Session(sessions.rights(user).unwrap_or(live)),
-        "api-key" => Channel::ApiKey,
-        other => Channel::OAuth(snapshot.client_idx(other.strip_prefix("oauth:").unwrap()).unwrap()),
-    };
-    let mut ids: Vec<String> = permitted_content(snapshot, idx, channel, action)
+    let channel = via.try_map_client(|client| snapshot.client_idx(client).ok_or(())).unwrap();
+    let mut ids: Vec<String> = permitted_content(snapshot, idx, channel, sessions.rights(user), action)
         .map(|c| snapshot.content_item(c).id.to_string())
         .collect();
     ids.sort();
@@ -397,8 +387,8 @@ fn same_answers(rng: &mut Rng, tenant: &Tenant, live: (&Snapshot, &Sessions), fr
     if counts(live.0) != counts(fresh.0) {
         return Err(format!("live entities {:?}, fresh {:?}", counts(live.0), counts(fresh.0)));
     }
-    let mut vias = vec!["session".to_owned(), "api-key".to_owned()];
-    vias.extend(tenant.oauth_clients.iter().map(|c| format!("oauth:{}", c.id)));
+    let mut vias = vec![Channel::Session, Channel::ApiKey];
+    vias.extend(tenant.oauth_clients.iter().map(|c| Channel::oauth(c.id.as_str())));
     let apps: Vec<&str> = tenant
         .content
         .iter()
@@ -603,7 +593,7 @@ fn sessions_follow_a_group_deleted_and_created_again() {
     let space_read = |snapshot: &Snapshot, sessions: &Sessions| {
         let raw = RawRequest {
             user: "ann",
-            via: "session",
+            via: &Channel::Session,
             action: "space:read",
             resource: Some("s1"),
         };

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use portcullis_engine::{RawRequest, Snapshot, decide, resolve};
 use portcullis_model::tenant::*;
-use portcullis_model::{Action, Permission, PermissionValue, ResourceKind, SpaceRoleSet, SpaceType};
+use portcullis_model::{Action, Channel, Permission, PermissionValue, ResourceKind, SpaceRoleSet, SpaceType};
 use proptest::prelude::*;
 
 use crate::reference::{self, Via};
@@ -224,8 +224,13 @@ pub fn random_tenant(seed: u64) -> Tenant {
 
 fn compare(tenant: &Tenant) -> Result<usize, String> {
     let snapshot = Snapshot::build(tenant, 1);
-    let mut vias = vec![("api-key".to_owned(), Via::ApiKey)];
-    vias.extend(tenant.oauth_clients.iter().map(|c| (format!("oauth:{}", c.id), Via::OAuth(c.id.clone()))));
+    let mut vias = vec![(Channel::ApiKey, Via::ApiKey)];
+    vias.extend(
+        tenant
+            .oauth_clients
+            .iter()
+            .map(|c| (Channel::oauth(c.id.as_str()), Via::OAuth(c.id.clone()))),
+    );
     let mut n = 0;
     for user in &tenant.users {
         for action in Action::ALL {
@@ -254,8 +259,7 @@ fn compare(tenant: &Tenant) -> Result<usize, String> {
                         resource: resource.as_deref(),
                     };
                     let resolved = resolve(&snapshot, &raw).map_err(|e| e.to_string())?;
-                    let rights = &snapshot.user(resolved.user).rights;
-                    let decision = decide(&snapshot, &resolved.request(rights, true));
+                    let decision = decide(&snapshot, &resolved.request(None, true));
                     let expected = reference::allows(tenant, &user.id, via, *action, resource.as_deref());
                     if decision.allowed != expected {
                         return Err(format!(
@@ -266,7 +270,7 @@ fn compare(tenant: &Tenant) -> Result<usize, String> {
                     if !decision.allowed && decision.explanation.reasons.is_empty() {
                         return Err(format!("{} {} {:?} via {via_name}: a deny without a reason", user.id, action, resource));
                     }
-                    let silent = decide(&snapshot, &resolved.request(rights, false));
+                    let silent = decide(&snapshot, &resolved.request(None, false));
                     if silent.allowed != decision.allowed {
                         return Err(format!("{} {} {:?}: explained and silent decisions differ", user.id, action, resource));
                     }
@@ -306,13 +310,13 @@ fn random_tenants_exercise_both_outcomes() {
                 };
                 let raw = RawRequest {
                     user: &user.id,
-                    via: "api-key",
+                    via: &Channel::ApiKey,
                     action,
                     resource: Some(&item.id),
                 };
                 let resolved = resolve(&snapshot, &raw).unwrap();
                 total += 1;
-                allowed += usize::from(decide(&snapshot, &resolved.request(&snapshot.user(resolved.user).rights, false)).allowed);
+                allowed += usize::from(decide(&snapshot, &resolved.request(None, false)).allowed);
             }
         }
     }
@@ -320,7 +324,7 @@ fn random_tenants_exercise_both_outcomes() {
 }
 
 fn listing_agrees(tenant: &Tenant) -> Result<(), String> {
-    use portcullis_engine::{Channel, ContentIdx, Request, Resource, permitted_content};
+    use portcullis_engine::{ContentIdx, Request, Resource, permitted_content};
     let snapshot = Snapshot::build(tenant, 1);
     let mut channels = vec![Channel::ApiKey];
     channels.extend((0..snapshot.clients.len() as u32).map(|c| Channel::OAuth(portcullis_engine::ClientIdx(c))));
@@ -328,7 +332,7 @@ fn listing_agrees(tenant: &Tenant) -> Result<(), String> {
         let user = portcullis_engine::UserIdx(u);
         for action in Action::ALL {
             for channel in &channels {
-                let listed: Vec<ContentIdx> = permitted_content(&snapshot, user, *channel, *action).collect();
+                let listed: Vec<ContentIdx> = permitted_content(&snapshot, user, *channel, None, *action).collect();
                 let expected: Vec<ContentIdx> = (0..snapshot.content.len() as u32)
                     .map(ContentIdx)
                     .filter(|item| {
@@ -343,6 +347,7 @@ fn listing_agrees(tenant: &Tenant) -> Result<(), String> {
                                 &Request {
                                     user,
                                     channel: *channel,
+                                    session: None,
                                     action: *action,
                                     resource: Resource::Content(*item),
                                     explain: false,

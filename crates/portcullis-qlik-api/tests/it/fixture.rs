@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use portcullis_engine::Snapshot;
-use portcullis_model::Tenant;
-use portcullis_qlik_api::{ApiError, AuditNote, Caller, CallerChannel, Ctx, Mutation, Reply};
+use portcullis_model::{Channel, Tenant};
+use portcullis_qlik_api::{ApiError, AuditNote, Caller, Ctx, Mutation, Reply};
 
 pub const BASE: &str = "http://127.0.0.1:8080/api/v1";
 
@@ -48,9 +48,7 @@ pub fn caller(user: &str) -> Caller {
     Caller {
         tenant: "acme".into(),
         user_id: user.into(),
-        channel: CallerChannel::ApiKey {
-            key_id: format!("{user}-key"),
-        },
+        channel: Channel::ApiKey,
     }
 }
 
@@ -110,13 +108,12 @@ impl World {
     pub fn decide(&self, user: &str, action: &str, resource: Option<&str>) -> bool {
         let raw = portcullis_engine::RawRequest {
             user,
-            via: "api-key",
+            via: &Channel::ApiKey,
             action,
             resource,
         };
         let resolved = portcullis_engine::resolve(&self.snapshot, &raw).expect("request resolves");
-        let rights = &self.snapshot.user(resolved.user).rights;
-        portcullis_engine::decide(&self.snapshot, &resolved.request(rights, false)).allowed
+        portcullis_engine::decide(&self.snapshot, &resolved.request(None, false)).allowed
     }
 }
 

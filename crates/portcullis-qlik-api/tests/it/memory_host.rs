@@ -75,15 +75,14 @@ impl MemoryHost {
         let state = self.state();
         let raw = portcullis_engine::RawRequest {
             user,
-            via: "api-key",
+            via: &portcullis_model::Channel::ApiKey,
             action,
             resource,
         };
         let Ok(resolved) = portcullis_engine::resolve(&state.snapshot, &raw) else {
             return false;
         };
-        let rights = &state.snapshot.user(resolved.user).rights;
-        portcullis_engine::decide(&state.snapshot, &resolved.request(rights, false)).allowed
+        portcullis_engine::decide(&state.snapshot, &resolved.request(None, false)).allowed
     }
 }
 

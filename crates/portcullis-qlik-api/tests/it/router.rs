@@ -4,8 +4,9 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use portcullis_model::Channel;
 use portcullis_qlik_api::ids;
-use portcullis_qlik_api::{ApiConfig, Caller, CallerChannel, RateLimitConfig, product_info_routes, routes};
+use portcullis_qlik_api::{ApiConfig, Caller, RateLimitConfig, product_info_routes, routes};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -41,7 +42,7 @@ fn app(host: &MemoryHost, limits: RateLimitConfig) -> Router {
                         request.extensions_mut().insert(Caller {
                             tenant: "acme".into(),
                             user_id: user,
-                            channel: CallerChannel::ApiKey { key_id: "k".into() },
+                            channel: Channel::ApiKey,
                         });
                     }
                     next.run(request).await

@@ -132,8 +132,8 @@ pub(crate) fn decisions(tenant: &portcullis_server::state::TenantState, clients:
     let content: Vec<String> = (0..snapshot.content.len())
         .filter_map(|i| snapshot.content.get(i).map(|c| c.id.to_string()))
         .collect();
-    let mut vias = vec!["api-key".to_owned()];
-    vias.extend(clients.iter().map(|c| format!("oauth:{c}")));
+    let mut vias = vec![portcullis_model::Channel::ApiKey];
+    vias.extend(clients.iter().map(|c| portcullis_model::Channel::oauth(c.as_str())));
     for user in &users {
         for via in &vias {
             for action in Action::ALL {
@@ -151,8 +151,7 @@ pub(crate) fn decisions(tenant: &portcullis_server::state::TenantState, clients:
                     };
                     let line = match resolve(snapshot, &raw) {
                         Ok(resolved) => {
-                            let rights = &snapshot.user(resolved.user).rights;
-                            let decision = decide(snapshot, &resolved.request(rights, true));
+                            let decision = decide(snapshot, &resolved.request(None, true));
                             format!("{user} {via} {action} {resource:?}: {} {}", decision.allowed, decision.explanation)
                         }
                         Err(error) => format!("{user} {via} {action} {resource:?}: {error}"),
