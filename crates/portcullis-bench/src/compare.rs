@@ -123,9 +123,9 @@ pub fn run(options: &CompareOptions) -> Result<()> {
                 println!(
                     "DISAGREE {}: portcullis {} ({}), cedar {} (errors: {:?})",
                     work[i],
-                    if mine { "allow" } else { "deny" },
+                    portcullis_model::verdict(mine),
                     explanation.join(" "),
-                    if cedars { "allow" } else { "deny" },
+                    portcullis_model::verdict(cedars),
                     cedar::errors(&authorizer, &cedar_tenant, &theirs[i])
                 );
             }

@@ -51,7 +51,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut sessions = Sessions::default();
     sessions.login(&snapshot, resolved.user);
     let decision = decide(&snapshot, &resolved.request(sessions.rights(&args.user), true));
-    let verdict = if decision.allowed { "allow" } else { "deny" };
+    let verdict = decision.verdict();
     if args.json {
         let reasons: Vec<serde_json::Value> = decision
             .explanation

@@ -299,7 +299,7 @@ fn describe(check: &RawCheck) -> String {
 }
 
 fn render(decision: &Decision) -> String {
-    let verdict = if decision.allowed { "allow" } else { "deny" };
+    let verdict = decision.verdict();
     format!("{verdict} {}", decision.explanation)
 }
 

@@ -27,6 +27,13 @@ pub struct Decision {
     pub explanation: Explanation,
 }
 
+impl Decision {
+    /// `allow` or `deny`.
+    pub fn verdict(&self) -> &'static str {
+        portcullis_model::verdict(self.allowed)
+    }
+}
+
 /// Decides a request. Never panics on a request resolved against this snapshot.
 pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
     if request.explain {

@@ -85,7 +85,19 @@ pub fn resolve(snapshot: &Snapshot, raw: &RawRequest<'_>) -> Result<Resolved, Re
         .via
         .try_map_client(|client| snapshot.client_idx(client).ok_or_else(|| RequestError::UnknownClient(client.clone())))?;
     let action = Action::parse(raw.action).ok_or_else(|| RequestError::UnknownAction(raw.action.to_owned()))?;
-    let resource = match (action.resource_kind(), raw.resource) {
+    let resource = resolve_resource(snapshot, action, raw.resource)?;
+    Ok(Resolved {
+        user,
+        channel,
+        action,
+        resource,
+    })
+}
+
+/// Resolves the resource an action is asked on: none for a tenant action, a space, or an item
+/// of the kind the action takes.
+pub fn resolve_resource(snapshot: &Snapshot, action: Action, resource: Option<&str>) -> Result<Resource, RequestError> {
+    Ok(match (action.resource_kind(), resource) {
         (ResourceKind::Tenant, None) => Resource::Tenant,
         (ResourceKind::Tenant, Some(id)) => return Err(RequestError::UnexpectedResource { action, id: id.to_owned() }),
         (kind, None) => return Err(RequestError::MissingResource { action, kind }),
@@ -97,10 +109,7 @@ pub fn resolve(snapshot: &Snapshot, raw: &RawRequest<'_>) -> Result<Resolved, Re
             let idx = snapshot
                 .content_idx(id)
                 .ok_or_else(|| RequestError::UnknownResource { kind, id: id.to_owned() })?;
-            let actual = match snapshot.content_item(idx).kind {
-                portcullis_model::ContentKind::App => ResourceKind::App,
-                portcullis_model::ContentKind::DataConnection => ResourceKind::DataConnection,
-            };
+            let actual = snapshot.content_item(idx).kind.resource_kind();
             if actual != kind {
                 return Err(RequestError::WrongResourceKind {
                     action,
@@ -110,11 +119,5 @@ pub fn resolve(snapshot: &Snapshot, raw: &RawRequest<'_>) -> Result<Resolved, Re
             }
             Resource::Content(idx)
         }
-    };
-    Ok(Resolved {
-        user,
-        channel,
-        action,
-        resource,
     })
 }

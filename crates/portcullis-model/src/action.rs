@@ -29,6 +29,17 @@ impl ResourceKind {
             ResourceKind::DataConnection => "data connection",
         }
     }
+
+    /// The type as the APIs name it (`tenant`, `space`, `app`, `data-connection`): an item's
+    /// type is its [`crate::ContentKind`] word.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            ResourceKind::Tenant => "tenant",
+            ResourceKind::Space => "space",
+            ResourceKind::App => crate::ContentKind::App.as_str(),
+            ResourceKind::DataConnection => crate::ContentKind::DataConnection.as_str(),
+        }
+    }
 }
 
 macro_rules! actions {

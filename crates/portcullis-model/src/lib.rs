@@ -30,5 +30,10 @@ pub use space::{SpaceRole, SpaceRoleSet, SpaceType};
 pub use table::{Keyed, Table};
 pub use tenant::*;
 
+/// The word for a decision in every answer, event and report: `allow` or `deny`.
+pub fn verdict(allowed: bool) -> &'static str {
+    if allowed { "allow" } else { "deny" }
+}
+
 #[cfg(test)]
 mod tests;

@@ -131,6 +131,16 @@ word_enum! {
     ContentKind { App = "app", DataConnection = "data-connection" }
 }
 
+impl ContentKind {
+    /// The kind of resource an action on such an item takes.
+    pub fn resource_kind(self) -> crate::ResourceKind {
+        match self {
+            ContentKind::App => crate::ResourceKind::App,
+            ContentKind::DataConnection => crate::ResourceKind::DataConnection,
+        }
+    }
+}
+
 /// A custom role's setting for one permission: a value, or "follow UserDefault".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleSetting {

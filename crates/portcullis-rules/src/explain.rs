@@ -53,6 +53,11 @@ pub enum RuleResult {
 }
 
 impl Decision {
+    /// `allow` or `deny`.
+    pub fn verdict(&self) -> &'static str {
+        portcullis_model::verdict(self.allowed)
+    }
+
     /// The rules that granted the action.
     pub fn granting_rules(&self) -> impl Iterator<Item = &str> {
         self.outcomes.iter().filter(|o| o.result == RuleResult::Granted).map(|o| o.rule.as_str())
@@ -70,7 +75,7 @@ impl Decision {
     /// The decision as JSON-ready data.
     pub fn to_report(&self) -> DecisionReport {
         DecisionReport {
-            decision: if self.allowed { "allow" } else { "deny" },
+            decision: self.verdict(),
             user: self.user.clone(),
             resource: self.resource.clone(),
             action: self.action.name(),
@@ -129,7 +134,7 @@ impl fmt::Display for Decision {
         write!(
             f,
             "{} {} on `{}` for `{}` in {} because [{}]",
-            if self.allowed { "allow" } else { "deny" },
+            self.verdict(),
             self.action,
             self.resource,
             self.user,

@@ -31,7 +31,7 @@ fn decide(site: &LoadedSite, user: &str, action: &str, resource: &str, context: 
             decision.context
         )
     );
-    format!("{} [{}]", if decision.allowed { "allow" } else { "deny" }, decision.tokens().join(", "))
+    format!("{} [{}]", decision.verdict(), decision.tokens().join(", "))
 }
 
 #[test]

@@ -11,7 +11,7 @@
 use axum::Json;
 use axum::extract::State;
 use portcullis_engine::RawRequest;
-use portcullis_model::{Action, Channel, ResourceKind};
+use portcullis_model::{Action, Channel};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -171,12 +171,7 @@ fn evaluate(
             ApiError::from(portcullis_engine::RequestError::UnknownAction(action.name.clone())).field("action.name"),
         ));
     };
-    let wanted = match parsed.resource_kind() {
-        ResourceKind::Tenant => "tenant",
-        ResourceKind::Space => "space",
-        ResourceKind::App => "app",
-        ResourceKind::DataConnection => "data-connection",
-    };
+    let wanted = parsed.resource_kind().type_name();
     if resource.kind != wanted {
         return Ok(error_response(
             ApiError::bad_request(

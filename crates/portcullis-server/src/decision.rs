@@ -6,7 +6,9 @@
 use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
-use portcullis_engine::{Channel, ClientIdx, Decision, RawRequest, RequestError, Resource, SpaceIdx, TenantRights, UserIdx, allows, decide, resolve};
+use portcullis_engine::{
+    Channel, ClientIdx, Decision, RawRequest, RequestError, Resource, SpaceIdx, TenantRights, UserIdx, allows, decide, resolve, resolve_resource,
+};
 use portcullis_model::{Action, ContentKind, ResourceKind};
 
 use crate::auth::Caller;
@@ -166,7 +168,7 @@ pub async fn check_batch(
                     n_denied += 1;
                 }
                 BatchResult {
-                    decision: if decision.allowed { "allow" } else { "deny" },
+                    decision: decision.verdict(),
                     allowed: decision.allowed,
                     explanation: body.explain.then(|| ExplanationBody::from_explanation(&decision.explanation)),
                     error: None,
@@ -233,13 +235,6 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .decode(cursor)
         .map_err(|_| bad_cursor())?;
     String::from_utf8(bytes).map_err(|_| bad_cursor())
-}
-
-fn content_kind_word(kind: ContentKind) -> &'static str {
-    match kind {
-        ContentKind::App => "app",
-        ContentKind::DataConnection => "data-connection",
-    }
 }
 
 /// Lists the resources a user may take an action on, one page at a time (resumes after the
@@ -322,7 +317,7 @@ pub async fn list_resources(
                 resources.push(ResourceBody {
                     id: item.id.to_string(),
                     name: item.name.to_string(),
-                    kind: content_kind_word(item.kind),
+                    kind: item.kind.as_str(),
                 });
             }
         }
@@ -333,42 +328,6 @@ pub async fn list_resources(
         resources,
         next_cursor,
     }))
-}
-
-/// Resolves the resource of an action, as the engine's `resolve` would.
-fn resource_of(view: &View, action: Action, resource: Option<&str>) -> Result<Resource, ApiError> {
-    let snapshot = &view.snapshot;
-    match (action.resource_kind(), resource) {
-        (ResourceKind::Tenant, None) => Ok(Resource::Tenant),
-        (ResourceKind::Tenant, Some(id)) => Err(RequestError::UnexpectedResource { action, id: id.to_owned() }.into()),
-        (kind, None) => Err(RequestError::MissingResource { action, kind }.into()),
-        (ResourceKind::Space, Some(id)) => snapshot.space_idx(id).map(Resource::Space).ok_or_else(|| {
-            RequestError::UnknownResource {
-                kind: ResourceKind::Space,
-                id: id.to_owned(),
-            }
-            .into()
-        }),
-        (kind, Some(id)) => {
-            let idx = snapshot
-                .content_idx(id)
-                .ok_or_else(|| ApiError::from(RequestError::UnknownResource { kind, id: id.to_owned() }))?;
-            let actual = match snapshot.content_item(idx).kind {
-                ContentKind::App => ResourceKind::App,
-                ContentKind::DataConnection => ResourceKind::DataConnection,
-            };
-            if actual == kind {
-                Ok(Resource::Content(idx))
-            } else {
-                Err(RequestError::WrongResourceKind {
-                    action,
-                    id: id.to_owned(),
-                    actual,
-                }
-                .into())
-            }
-        }
-    }
 }
 
 /// Lists the users who may take an action on a resource (needs the right to ask about others).
@@ -394,7 +353,7 @@ pub async fn list_users(
             .hint("the role TenantAdmin, or a custom role with `evaluate-decisions-for-others: allowed`"));
     }
     let action = parse_action(&body.action)?;
-    let resource = resource_of(&view, action, body.resource.as_deref())?;
+    let resource = resolve_resource(&view.snapshot, action, body.resource.as_deref())?;
     let limit = page_limit(body.limit)?;
     let channel = resolve_channel(&view, body.via.as_deref())?;
     let snapshot = &view.snapshot;

@@ -234,12 +234,7 @@ pub fn decision_event(snapshot: &Snapshot, decided: &Decided<'_>, decision: &Dec
         Some(idx) => {
             let item = snapshot.content_item(idx);
             ResourceRef {
-                kind: if item.kind == portcullis_model::ContentKind::App {
-                    "app"
-                } else {
-                    "data-connection"
-                }
-                .to_owned(),
+                kind: item.kind.as_str().to_owned(),
                 id: id.to_owned(),
                 space: item.space.map(|s| snapshot.space(s).id.to_string()),
                 owner: Some(snapshot.user(item.owner).id.to_string()),
@@ -261,7 +256,7 @@ pub fn decision_event(snapshot: &Snapshot, decided: &Decided<'_>, decision: &Dec
         author,
         action: decided.action.to_owned(),
         resource,
-        decision: Some(if decision.allowed { "allow" } else { "deny" }.to_owned()),
+        decision: Some(decision.verdict().to_owned()),
         explanation,
         data: serde_json::json!({ "via": decided.via.to_string(), "askedBy": asker }),
         event_time: Some(portcullis_store::rfc3339_now()),

@@ -96,7 +96,7 @@ impl DecisionBody {
     /// The wire form of a decision.
     pub fn new(decision: &Decision, revision: u64, explain: bool) -> DecisionBody {
         DecisionBody {
-            decision: if decision.allowed { "allow" } else { "deny" },
+            decision: decision.verdict(),
             allowed: decision.allowed,
             revision,
             explanation: explain.then(|| ExplanationBody::from_explanation(&decision.explanation)),

@@ -236,12 +236,12 @@ pub(crate) async fn check(State(state): State<RulesState>, Path(name): Path<Stri
             Some(resource_ref),
             json!({ "user": body.user, "context": body.context }),
         );
-        draft.decision = Some(if decision.allowed { "allow" } else { "deny" }.to_owned());
+        draft.decision = Some(decision.verdict().to_owned());
         draft.explanation = Some(json!({ "tokens": decision.tokens(), "text": decision.to_string() }));
         state.app.decision_log().store(caller.tenant.id, vec![draft]).await?;
     }
     Ok(Json(json!({
-        "decision": if decision.allowed { "allow" } else { "deny" },
+        "decision": decision.verdict(),
         "allowed": decision.allowed,
         "explanation": { "tokens": decision.tokens(), "text": decision.to_string() },
     }))
