@@ -14,6 +14,7 @@ pub mod rng;
 pub mod scale;
 pub mod scale_content;
 pub mod scale_writes;
+pub mod soak;
 pub mod stats;
 pub mod tenant_file;
 pub mod workload;

@@ -45,7 +45,7 @@ pub struct LoadArgs {
 }
 
 /// Demo-tenant checks: allows and denies, content and tenant actions.
-fn demo_checks() -> Vec<Value> {
+pub(crate) fn demo_checks() -> Vec<Value> {
     let mut checks = Vec::new();
     for user in ["ann", "bob", "carl", "admin", "dana"] {
         for (action, resource) in [
@@ -63,7 +63,8 @@ fn demo_checks() -> Vec<Value> {
     checks
 }
 
-fn loopback_only(url: &str) -> Result<()> {
+/// Refuses a URL that is not on this machine: the load commands only target loopback.
+pub(crate) fn loopback_only(url: &str) -> Result<()> {
     let rest = url
         .strip_prefix("http://")
         .context("the URL must start with http:// (loopback, no TLS)")?;
@@ -84,7 +85,8 @@ fn loopback_only(url: &str) -> Result<()> {
     Ok(())
 }
 
-fn agent() -> ureq::Agent {
+/// An HTTP client that returns every status instead of failing on 4xx/5xx.
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))

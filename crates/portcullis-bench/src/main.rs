@@ -97,6 +97,8 @@ enum Command {
     },
     /// Loads a running server on loopback: single checks at a fixed rate, then batches.
     Load(load::LoadArgs),
+    /// Minutes of mixed load on a running server at a fixed rate: errors and memory over time.
+    Soak(portcullis_bench::soak::SoakArgs),
     /// Times loading, snapshot building and writes at two tenant sizes; prints the ratio.
     Scale(scale::ScaleArgs),
     /// Times a server start from an existing store, step by step.
@@ -172,6 +174,7 @@ fn run(cli: Cli) -> Result<()> {
             compare::run(&options)
         }
         Command::Load(args) => load::run(&args),
+        Command::Soak(args) => portcullis_bench::soak::run(&args),
         Command::Scale(args) => scale::run(&args),
         Command::Startup(args) => scale::startup(&args),
     }

@@ -73,11 +73,18 @@ pub fn streaming<T, R>(items: &[T], rounds: u32, mut run: impl FnMut(&T) -> R) -
 
 /// The process's resident memory in bytes (0 where `/proc` is missing).
 pub fn resident_bytes() -> u64 {
-    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else {
-        return 0;
-    };
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-    pages * 4096
+    resident_bytes_at("/proc/self/statm").unwrap_or(0)
+}
+
+/// Another process's resident memory in bytes (`None` when it is gone or unreadable).
+pub fn resident_bytes_of(pid: u32) -> Option<u64> {
+    resident_bytes_at(&format!("/proc/{pid}/statm"))
+}
+
+fn resident_bytes_at(statm: &str) -> Option<u64> {
+    let statm = std::fs::read_to_string(statm).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
 }
 
 /// The `q` quantile (0..=1) of sorted durations (zero when there are none).
