@@ -147,7 +147,7 @@ pub fn plan_create(ctx: &Ctx<'_>, body: &Value) -> Result<NewApiKey, ApiError> {
     let user_id = match body.get("sub").and_then(Value::as_str) {
         None => ctx.caller.user_id.clone(),
         Some(sub) => {
-            let subject = user_subject_by_id(ctx.tenant, sub).ok_or_else(|| ApiError::bad_request(S, format!("no user with id `{sub}`")))?;
+            let subject = user_subject_by_id(ctx.ids, sub).ok_or_else(|| ApiError::bad_request(S, format!("no user with id `{sub}`")))?;
             if subject != ctx.caller.user_id && !manages_users(ctx) {
                 return Err(ApiError::forbidden(S, "only user administrators create keys for other users"));
             }

@@ -29,6 +29,8 @@ pub struct Ctx<'a> {
     pub tenant: &'a Tenant,
     /// The engine's view of the same tenant.
     pub snapshot: &'a Snapshot,
+    /// The API ids of its users and groups.
+    pub ids: &'a crate::ids::ApiIds,
     /// Who asks.
     pub caller: &'a Caller,
     /// Absolute URL of `/api/v1`, without a trailing slash (e.g. `http://127.0.0.1:8080/api/v1`).

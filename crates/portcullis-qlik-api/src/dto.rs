@@ -108,13 +108,13 @@ pub fn role_name_by_id(tenant: &Tenant, id: &str) -> Option<String> {
 }
 
 /// The group with this API id (not Everyone).
-pub fn group_name_by_id(tenant: &Tenant, id: &str) -> Option<String> {
-    tenant.groups.iter().find(|g| ids::group_id(&g.name) == id).map(|g| g.name.clone())
+pub fn group_name_by_id(ids: &ids::ApiIds, id: &str) -> Option<String> {
+    ids.group(id).map(str::to_owned)
 }
 
 /// The user (subject) with this API id.
-pub fn user_subject_by_id(tenant: &Tenant, id: &str) -> Option<String> {
-    tenant.users.iter().find(|u| ids::user_id(&u.id) == id).map(|u| u.id.clone())
+pub fn user_subject_by_id(ids: &ids::ApiIds, id: &str) -> Option<String> {
+    ids.user(id).map(str::to_owned)
 }
 
 /// Resolves a role reference: `{"id"}`, `{"name"}`, or a bare string (an id, else a name).
@@ -169,7 +169,7 @@ pub fn resolve_role_refs(service: Service, tenant: &Tenant, value: &Value) -> Re
 }
 
 /// Resolves a group reference: `{"id"}`, `{"name"}` or a bare id string.
-pub fn resolve_group_ref(service: Service, tenant: &Tenant, value: &Value) -> Result<String, ApiError> {
+pub fn resolve_group_ref(service: Service, tenant: &Tenant, ids: &ids::ApiIds, value: &Value) -> Result<String, ApiError> {
     let (id, name) = reference_parts(value);
     if id.as_deref() == Some(ids::EVERYONE_ID) {
         return Err(ApiError::bad_request(
@@ -178,7 +178,7 @@ pub fn resolve_group_ref(service: Service, tenant: &Tenant, value: &Value) -> Re
         ));
     }
     let found = match (&id, &name) {
-        (Some(id), _) => group_name_by_id(tenant, id),
+        (Some(id), _) => group_name_by_id(ids, id),
         (None, Some(name)) => tenant.group(name).map(|g| g.name.clone()),
         (None, None) => {
             return Err(ApiError::bad_request(

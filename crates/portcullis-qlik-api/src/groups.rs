@@ -129,7 +129,7 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<GroupDto>, ApiError>
 }
 
 fn find<'t>(ctx: &Ctx<'t>, id: &str) -> Result<&'t Group, ApiError> {
-    group_name_by_id(ctx.tenant, id)
+    group_name_by_id(ctx.ids, id)
         .and_then(|name| ctx.tenant.group(&name))
         .ok_or_else(|| ApiError::not_found(S, format!("no group with id `{id}`")))
 }

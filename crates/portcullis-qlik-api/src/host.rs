@@ -25,6 +25,8 @@ pub struct TenantState {
     pub tenant: TenantRef,
     /// Its snapshot (built from `tenant` at `revision`).
     pub snapshot: Arc<Snapshot>,
+    /// The API ids of its users and groups, at the same revision.
+    pub ids: crate::ids::ApiIds,
     /// The revision both were read at.
     pub revision: u64,
 }

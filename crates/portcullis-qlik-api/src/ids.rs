@@ -4,7 +4,12 @@
 //!
 //! Spaces and content created through the API get a model key that already is such an id,
 //! and such keys are shown as they are; keys from tenant files (`sales`, `app1`) are hashed.
+//!
+//! A hash cannot be read backwards, so [`ApiIds`] maps the ids of users and groups back to
+//! their keys; the host keeps it beside its snapshot and updates it with each write's
+//! [`Touched`], so finding a user by id costs a lookup, not a hash per user.
 
+use portcullis_model::{Tenant, Touched};
 use sha2::{Digest, Sha256};
 
 /// The id of the system group Everyone.
@@ -149,5 +154,54 @@ mod tests {
         assert_ne!(space_id("sales"), "sales");
         let taken = key.clone();
         assert_ne!(fresh_key(IdKind::Space, "Sales", |k| k == taken), key);
+    }
+}
+
+/// The API ids of a tenant's users and groups, each mapped to its model key. Persistent maps:
+/// a copy is O(1) and a write costs what it touched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiIds {
+    users: imbl::HashMap<String, String>,
+    groups: imbl::HashMap<String, String>,
+}
+
+impl ApiIds {
+    /// The ids of every user and group of `tenant`.
+    pub fn build(tenant: &Tenant) -> ApiIds {
+        ApiIds {
+            users: tenant.users.iter().map(|u| (user_id(&u.id), u.id.clone())).collect(),
+            groups: tenant.groups.iter().map(|g| (group_id(&g.name), g.name.clone())).collect(),
+        }
+    }
+
+    /// The ids after a write: the touched users and groups still in `tenant` are added, the
+    /// others removed.
+    pub fn after(&self, tenant: &Tenant, touched: &Touched) -> ApiIds {
+        let mut next = self.clone();
+        for key in &touched.users {
+            if tenant.user(key).is_some() {
+                next.users.insert(user_id(key), key.clone());
+            } else {
+                next.users.remove(&user_id(key));
+            }
+        }
+        for name in &touched.groups {
+            if tenant.group(name).is_some() {
+                next.groups.insert(group_id(name), name.clone());
+            } else {
+                next.groups.remove(&group_id(name));
+            }
+        }
+        next
+    }
+
+    /// The subject of the user with this API id.
+    pub fn user(&self, id: &str) -> Option<&str> {
+        self.users.get(id).map(String::as_str)
+    }
+
+    /// The name of the group with this API id (not Everyone).
+    pub fn group(&self, id: &str) -> Option<&str> {
+        self.groups.get(id).map(String::as_str)
     }
 }

@@ -37,6 +37,7 @@ pub mod users;
 pub use caller::{Caller, Ctx};
 pub use err::{ApiError, ErrorEnvelope};
 pub use host::{ApiHost, ApiKeyInfo, Commit, CreatedApiKey, HostError, NewApiKey, TenantRef, TenantState};
+pub use ids::ApiIds;
 pub use mutation::{AuditNote, Mutation, Reply};
 pub use ratelimit::{RateLimitConfig, RateLimiter, Tier};
 pub use routes::{ApiConfig, product_info_routes, routes};

@@ -246,6 +246,7 @@ impl Req {
         Ctx {
             tenant: &state.tenant,
             snapshot: &state.snapshot,
+            ids: &state.ids,
             caller: &self.caller,
             api_base: &self.api_base,
             now: now_seconds(),

@@ -311,7 +311,7 @@ fn update(ctx: &Ctx<'_>, id: &str, name: Option<&str>, owner_id: Option<&str>, d
         None => None,
         Some(owner_id) => {
             ctx.require_space(&key, Action::SpaceChangeOwner)?;
-            Some(user_subject_by_id(ctx.tenant, owner_id).ok_or_else(|| ApiError::bad_request(S, format!("no user with id `{owner_id}`")))?)
+            Some(user_subject_by_id(ctx.ids, owner_id).ok_or_else(|| ApiError::bad_request(S, format!("no user with id `{owner_id}`")))?)
         }
     };
     // The space as the update leaves it (`Tenant::update_space`), described as before.
@@ -477,10 +477,10 @@ fn parse_roles(value: Option<&Value>) -> Result<Vec<SpaceRole>, ApiError> {
 
 fn resolve_assignee(ctx: &Ctx<'_>, kind: &str, id: &str) -> Result<Assignee, ApiError> {
     match kind {
-        "user" | "bot" => user_subject_by_id(ctx.tenant, id)
+        "user" | "bot" => user_subject_by_id(ctx.ids, id)
             .map(Assignee::User)
             .ok_or_else(|| ApiError::not_found(S, format!("no user with id `{id}`"))),
-        "group" => group_name_by_id(ctx.tenant, id)
+        "group" => group_name_by_id(ctx.ids, id)
             .map(Assignee::Group)
             .ok_or_else(|| ApiError::not_found(S, format!("no group with id `{id}`"))),
         other => Err(ApiError::bad_request(S, format!("`type` is `user` or `group`, not `{other}`"))),

@@ -213,7 +213,7 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<UserDto>, ApiError> 
 }
 
 fn find<'t>(ctx: &Ctx<'t>, id: &str) -> Result<&'t User, ApiError> {
-    let subject = user_subject_by_id(ctx.tenant, id).ok_or_else(|| ApiError::not_found(S, format!("no user with id `{id}`")))?;
+    let subject = user_subject_by_id(ctx.ids, id).ok_or_else(|| ApiError::not_found(S, format!("no user with id `{id}`")))?;
     ctx.tenant
         .user(&subject)
         .ok_or_else(|| ApiError::not_found(S, format!("no user with id `{id}`")))
@@ -388,7 +388,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                 replace_roles(&mut roles, wanted, &mut changes);
             }
             ("add", "assignedGroups/-" | "assignedGroups") => {
-                let group = resolve_group_ref(S, tenant, op.value(S)?)?;
+                let group = resolve_group_ref(S, tenant, ctx.ids, op.value(S)?)?;
                 custom_group(S, tenant, &group)?;
                 if !groups.contains(&group) {
                     groups.push(group.clone());
@@ -401,7 +401,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
             }
             ("remove-value", "assignedGroups") => {
                 // Leaving a group the user is not in changes nothing (model `leave_group`).
-                let group = resolve_group_ref(S, tenant, op.value(S)?)?;
+                let group = resolve_group_ref(S, tenant, ctx.ids, op.value(S)?)?;
                 custom_group(S, tenant, &group)?;
                 groups.retain(|g| g != &group);
                 changes.push(Change::LeaveGroup {
@@ -415,7 +415,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                 };
                 let mut wanted: Vec<String> = Vec::new();
                 for item in items {
-                    let group = resolve_group_ref(S, tenant, item)?;
+                    let group = resolve_group_ref(S, tenant, ctx.ids, item)?;
                     custom_group(S, tenant, &group)?;
                     if !wanted.contains(&group) {
                         wanted.push(group);

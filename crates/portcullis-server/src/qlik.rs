@@ -64,12 +64,13 @@ impl ApiHost for QlikHost {
         let record = self.tenant(tenant).await?;
         let live = record.live_owned().await;
         // While the guard is held the view is at the live model's revision.
-        let snapshot = record.view().snapshot.clone();
+        let view = record.view();
         let revision = live.revision;
         let tenant = tokio::sync::OwnedRwLockReadGuard::map(live, |live| &live.tenant);
         Ok(TenantState {
             tenant: Box::new(tenant),
-            snapshot,
+            snapshot: view.snapshot.clone(),
+            ids: view.api_ids.clone(),
             revision,
         })
     }

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use portcullis_engine::{Sessions, Snapshot};
 use portcullis_model::{Channel, Tenant};
+use portcullis_qlik_api::ApiIds;
 use portcullis_qlik_api::ratelimit::{RateLimitConfig, RateLimiter, Tier};
 use portcullis_store::{
     Applied, Author, Change, ChangeSet, DecisionLogPolicy, EventDraft, ImportMode, Imported, SecretHash, Store, StoreError, TenantId, Touched,
@@ -40,6 +41,8 @@ pub struct View {
     pub snapshot: Arc<Snapshot>,
     /// Sessions opened on this node (`POST /v1/sessions`), re-bound to `snapshot`.
     pub sessions: Sessions,
+    /// The management API's ids of the users and groups of `snapshot`.
+    pub api_ids: ApiIds,
 }
 
 /// One tenant on this node.
@@ -276,6 +279,7 @@ async fn load_live(store: &Arc<dyn Store>, id: TenantId, sessions: Sessions) -> 
     // Building a snapshot is CPU work proportional to the tenant: off the async threads.
     tokio::task::spawn_blocking(move || {
         let snapshot = Snapshot::build(&tenant, revision);
+        let api_ids = ApiIds::build(&tenant);
         let mut sessions = sessions;
         sessions.rebind(&snapshot);
         (
@@ -283,6 +287,7 @@ async fn load_live(store: &Arc<dyn Store>, id: TenantId, sessions: Sessions) -> 
             View {
                 snapshot: Arc::new(snapshot),
                 sessions,
+                api_ids,
             },
         )
     })
@@ -963,15 +968,19 @@ fn stage(tenant: &mut Tenant, request: &Request, revision: u64) -> Result<Staged
 fn next_view(tenant: &TenantState, live: &Live, base_revision: u64, touched: &Touched) {
     let current = tenant.view();
     let mut sessions = current.sessions.clone();
-    let snapshot = if current.snapshot.revision == base_revision {
-        current.snapshot.apply(&live.tenant, touched, live.revision)
+    let (snapshot, api_ids) = if current.snapshot.revision == base_revision {
+        (
+            current.snapshot.apply(&live.tenant, touched, live.revision),
+            current.api_ids.after(&live.tenant, touched),
+        )
     } else {
-        Snapshot::build(&live.tenant, live.revision)
+        (Snapshot::build(&live.tenant, live.revision), ApiIds::build(&live.tenant))
     };
     sessions.rebind(&snapshot);
     tenant.swap(View {
         snapshot: Arc::new(snapshot),
         sessions,
+        api_ids,
     });
 }
 
@@ -991,5 +1000,6 @@ fn open_sessions<'a>(tenant: &TenantState, users: impl IntoIterator<Item = &'a s
     tenant.swap(View {
         snapshot: current.snapshot.clone(),
         sessions,
+        api_ids: current.api_ids.clone(),
     });
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use portcullis_engine::Snapshot;
 use portcullis_model::{Channel, Tenant};
-use portcullis_qlik_api::{ApiError, AuditNote, Caller, Ctx, Mutation, Reply};
+use portcullis_qlik_api::{ApiError, ApiIds, AuditNote, Caller, Ctx, Mutation, Reply};
 
 pub const BASE: &str = "http://127.0.0.1:8080/api/v1";
 
@@ -70,9 +70,11 @@ impl World {
     /// Runs a handler as `user`.
     pub fn check<T>(&self, user: &str, handler: impl FnOnce(&Ctx<'_>) -> T) -> T {
         let caller = caller(user);
+        let ids = ApiIds::build(&self.tenant);
         let ctx = Ctx {
             tenant: &self.tenant,
             snapshot: &self.snapshot,
+            ids: &ids,
             caller: &caller,
             api_base: BASE,
             now: 1_700_000_000,

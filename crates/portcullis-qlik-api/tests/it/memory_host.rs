@@ -47,6 +47,7 @@ impl MemoryHost {
         TenantState {
             tenant: Box::new(inner.tenant.clone()),
             snapshot: inner.snapshot.clone(),
+            ids: portcullis_qlik_api::ApiIds::build(&inner.tenant),
             revision: inner.revision,
         }
     }

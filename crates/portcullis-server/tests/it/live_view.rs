@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use portcullis_engine::{RawRequest, decide, resolve};
-use portcullis_model::tenant::{Assignee, Content, RoleTarget, Share, Space, SpaceMember, Use, User};
+use portcullis_model::tenant::{Assignee, Content, Group, ProviderType, RoleTarget, Share, Space, SpaceMember, Use, User};
 use portcullis_model::tenant_file::load_tenant_text;
 use portcullis_model::{
     Action, Change, ContentKind, Entitlement, Permission, PermissionValue, SpaceRole, SpaceRoleSet, SpaceType, TenantSetting, UserStatus,
@@ -115,6 +115,26 @@ fn changes() -> Vec<Vec<Change>> {
         }],
         vec![Change::DeleteContent { id: "lab-dc".into() }],
         vec![Change::RecordLogin { user: "bob".into() }],
+        // Users and groups come and go (the management API finds them by their ids).
+        vec![
+            Change::CreateUser { user: user("yan") },
+            Change::CreateGroup {
+                group: Group {
+                    name: "lab-team".into(),
+                    provider_type: ProviderType::Custom,
+                    roles: vec![],
+                },
+            },
+            Change::CreateGroup {
+                group: Group {
+                    name: "short-lived".into(),
+                    provider_type: ProviderType::Custom,
+                    roles: vec![],
+                },
+            },
+        ],
+        vec![Change::DeleteUser { id: "yan".into() }],
+        vec![Change::DeleteGroup { name: "short-lived".into() }],
     ]
 }
 
@@ -181,6 +201,9 @@ async fn the_live_view_equals_a_fresh_start(store: Arc<dyn Store>, name: &str) {
     let fresh = AppState::new(store.clone(), ServerConfig::default()).await.expect("a fresh state loads");
     let fresh_tenant = fresh.tenant_by_name(name).await.expect("the store answers").expect("the tenant is there");
     assert_eq!(tenant.view().snapshot.revision, fresh_tenant.view().snapshot.revision);
+    assert_eq!(tenant.view().api_ids, fresh_tenant.view().api_ids, "the API ids follow the writes");
+    assert!(tenant.view().api_ids.group(&portcullis_qlik_api::ids::group_id("lab-team")).is_some());
+    assert!(tenant.view().api_ids.user(&portcullis_qlik_api::ids::user_id("yan")).is_none());
     let live = decisions(&tenant, &clients);
     let rebuilt = decisions(&fresh_tenant, &clients);
     assert_eq!(live.len(), rebuilt.len());
