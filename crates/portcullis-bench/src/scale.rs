@@ -5,9 +5,9 @@
 //! Each size is generated, written as a tenant file and then timed: loading and validating the
 //! file, building the engine's snapshot; then, on an embedded SQLite store in a temporary
 //! folder, the server's state: importing the tenant, starting from the store, writes through the
-//! one write path (acknowledged and visible on the node), logins, and two management-API reads
-//! through the server's router (`GET /api/v1/users/me`, `GET /api/v1/users?limit=100`, with an
-//! API key, no sockets). The figures go to BENCHMARKS.md.
+//! one write path (acknowledged and visible on the node), logins, and three management-API reads
+//! through the server's router (`GET /api/v1/users/me`, `GET /api/v1/users?limit=100` and the
+//! last user by API id, `GET /api/v1/users/{id}`, with an API key, no sockets). The figures go to BENCHMARKS.md.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,6 +63,7 @@ struct Row {
     login_p50: Duration,
     me_p50: Duration,
     users_page_p50: Duration,
+    user_by_id_p50: Duration,
 }
 
 /// A scratch SQLite database for one measurement: its folder (remove it afterwards) and URL.
@@ -174,14 +175,14 @@ fn measure(users: usize, seed: u64, n_writes: usize, postgres: Option<&str>, run
         };
         store.create_api_key(&key, &author).await?;
         let router = portcullis_server::app(state.clone());
-        let timed = |path: &'static str| {
+        let timed = |path: String| {
             let router = router.clone();
             let token = token.clone();
             async move {
                 let mut times = Vec::new();
                 for _ in 0..150 {
                     let request = axum::http::Request::builder()
-                        .uri(path)
+                        .uri(path.as_str())
                         .header("Authorization", format!("Bearer {token}"))
                         .body(axum::body::Body::empty())
                         .context("a request")?;
@@ -195,16 +196,19 @@ fn measure(users: usize, seed: u64, n_writes: usize, postgres: Option<&str>, run
                 anyhow::Ok(times)
             }
         };
-        let me = timed("/api/v1/users/me").await?;
-        let page = timed("/api/v1/users?limit=100").await?;
-        anyhow::Ok((import, load_rows, startup, writes, logins, me, page))
+        let me = timed("/api/v1/users/me".to_owned()).await?;
+        let page = timed("/api/v1/users?limit=100".to_owned()).await?;
+        let last_user = &tenant.users.iter().last().context("a user")?.id;
+        let by_id = timed(format!("/api/v1/users/{}", portcullis_qlik_api::ids::user_id(last_user))).await?;
+        anyhow::Ok((import, load_rows, startup, writes, logins, me, page, by_id))
     });
     let _ = std::fs::remove_dir_all(&dir);
-    let (import, load_rows, startup, mut writes, mut logins, mut me, mut page) = result?;
+    let (import, load_rows, startup, mut writes, mut logins, mut me, mut page, mut by_id) = result?;
     writes.sort();
     logins.sort();
     me.sort();
     page.sort();
+    by_id.sort();
     let at = quantile;
     Ok(Row {
         users: tenant.users.len(),
@@ -220,6 +224,7 @@ fn measure(users: usize, seed: u64, n_writes: usize, postgres: Option<&str>, run
         login_p50: at(&logins, 0.5),
         me_p50: at(&me, 0.5),
         users_page_p50: at(&page, 0.5),
+        user_by_id_p50: at(&by_id, 0.5),
     })
 }
 
@@ -241,9 +246,9 @@ pub fn run(args: &ScaleArgs) -> Result<()> {
         rows.push(measure(users, args.seed, args.writes, args.postgres.as_deref(), &runtime)?);
     }
     println!(
-        "| users | items | load + validate file | build snapshot | import (SQLite) | rows → model (SQLite) | start from store (SQLite) | write p50 | write p99 | login p50 | users/me p50 | users?limit=100 p50 |"
+        "| users | items | load + validate file | build snapshot | import (SQLite) | rows → model (SQLite) | start from store (SQLite) | write p50 | write p99 | login p50 | users/me p50 | users?limit=100 p50 | users/{{id}} p50 |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let cells = |r: &Row| {
         [
             r.load_file,
@@ -256,6 +261,7 @@ pub fn run(args: &ScaleArgs) -> Result<()> {
             r.login_p50,
             r.me_p50,
             r.users_page_p50,
+            r.user_by_id_p50,
         ]
     };
     for row in &rows {
