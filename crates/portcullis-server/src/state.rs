@@ -18,7 +18,7 @@
 //! INVARIANT: a decision reads one `Arc<View>` from start to end; views are never mutated,
 //! only replaced, and a replacement never goes back in revision.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -224,7 +224,8 @@ struct Inner {
     metrics: Metrics,
     config: ServerConfig,
     decision_log: DecisionLog,
-    credentials: std::sync::Mutex<HashMap<portcullis_store::SecretHash, VerifiedCredential>>,
+    /// Verified credentials, each for [`CREDENTIAL_TTL`], at most [`MAX_CACHED_CREDENTIALS`].
+    credentials: moka::sync::Cache<portcullis_store::SecretHash, VerifiedCredential>,
     /// Per tenant, the store's credentials revision [`AppState::follow_store`] last saw.
     credentials_seen: std::sync::Mutex<HashMap<TenantId, u64>>,
     /// Counts logins and token grants against [`ServerConfig::issues_per_minute`].
@@ -243,8 +244,8 @@ struct Inner {
 /// never acts in a tenant created later under the same name.
 pub const CREDENTIAL_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Most credentials the cache holds; past it the cache starts over.
-const MAX_CACHED_CREDENTIALS: usize = 100_000;
+/// Most credentials the cache holds; past it the least used are dropped.
+const MAX_CACHED_CREDENTIALS: u64 = 100_000;
 
 /// A bearer credential the store has confirmed: whose it is and until when it is usable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,7 +258,6 @@ pub struct VerifiedCredential {
     pub via: Channel,
     /// Unix seconds after which it is refused (`None`: never).
     pub expires_at: Option<i64>,
-    verified_at: std::time::Instant,
 }
 
 impl VerifiedCredential {
@@ -268,7 +268,6 @@ impl VerifiedCredential {
             user_id,
             via,
             expires_at,
-            verified_at: std::time::Instant::now(),
         }
     }
 }
@@ -346,7 +345,11 @@ impl AppState {
             metrics: Metrics::default(),
             config,
             decision_log,
-            credentials: std::sync::Mutex::new(HashMap::new()),
+            credentials: moka::sync::Cache::builder()
+                .max_capacity(MAX_CACHED_CREDENTIALS)
+                .time_to_live(CREDENTIAL_TTL)
+                .support_invalidation_closures()
+                .build(),
             credentials_seen: std::sync::Mutex::new(HashMap::new()),
             issue_limiter: std::sync::Mutex::new(RateLimiter::new(RateLimitConfig {
                 tier1_per_minute: 0,
@@ -366,37 +369,32 @@ impl AppState {
 
     /// A credential verified less than [`CREDENTIAL_TTL`] ago.
     pub fn verified_credential(&self, hash: &portcullis_store::SecretHash) -> Option<VerifiedCredential> {
-        let cache = self.0.credentials.lock().ok()?;
-        cache.get(hash).filter(|c| c.verified_at.elapsed() < CREDENTIAL_TTL).cloned()
+        self.0.credentials.get(hash)
     }
 
     /// Remembers a credential the store has just confirmed.
     pub fn remember_credential(&self, hash: portcullis_store::SecretHash, credential: VerifiedCredential) {
-        if let Ok(mut cache) = self.0.credentials.lock() {
-            if cache.len() >= MAX_CACHED_CREDENTIALS {
-                cache.clear();
-            }
-            cache.insert(hash, credential);
-        }
+        self.0.credentials.insert(hash, credential);
     }
 
     /// Forgets every cached credential (after a revocation on this node).
     pub fn forget_credentials(&self) {
-        if let Ok(mut cache) = self.0.credentials.lock() {
-            cache.clear();
-        }
+        self.0.credentials.invalidate_all();
     }
 
-    fn forget_credentials_where(&self, gone: impl Fn(&VerifiedCredential) -> bool) {
-        if let Ok(mut cache) = self.0.credentials.lock() {
-            cache.retain(|_, credential| !gone(credential));
+    /// Forgets the cached credentials `gone` picks; none of them is returned again.
+    fn forget_credentials_where(&self, gone: impl Fn(&VerifiedCredential) -> bool + Send + Sync + 'static) {
+        if let Err(error) = self.0.credentials.invalidate_entries_if(move |_, credential| gone(credential)) {
+            // Only when the cache was built without invalidation closures: drop everything.
+            tracing::error!(%error, "cannot forget credentials selectively; forgetting all");
+            self.0.credentials.invalidate_all();
         }
     }
 
     /// Forgets the cached credentials of a tenant (deleted, replaced, or its credentials
     /// revision moved on another node).
     pub fn forget_tenant_credentials(&self, tenant: TenantId) {
-        self.forget_credentials_where(|c| c.tenant == tenant);
+        self.forget_credentials_where(move |c| c.tenant == tenant);
     }
 
     /// Forgets the cached credentials acting as `users` or through `clients` of a tenant
@@ -406,8 +404,10 @@ impl AppState {
         if users.is_empty() && clients.is_empty() {
             return;
         }
-        self.forget_credentials_where(|c| {
-            c.tenant == tenant && (users.contains(&c.user_id.as_str()) || c.via.client().is_some_and(|client| clients.contains(&client.as_str())))
+        let users: HashSet<String> = users.iter().map(|u| (*u).to_owned()).collect();
+        let clients: HashSet<String> = clients.iter().map(|c| (*c).to_owned()).collect();
+        self.forget_credentials_where(move |c| {
+            c.tenant == tenant && (users.contains(&c.user_id) || c.via.client().is_some_and(|client| clients.contains(client)))
         });
     }
 
