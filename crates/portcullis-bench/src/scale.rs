@@ -164,8 +164,8 @@ fn measure(users: usize, seed: u64, n_writes: usize, postgres: Option<&str>, run
             target: portcullis_model::tenant::RoleTarget::User(admin.clone()),
         };
         state.write(&live, &[promote], &author).await?;
-        let (token, hash) =
-            portcullis_server::auth::new_secret(portcullis_server::auth::API_KEY_PREFIX).map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+        let (token, hash) = portcullis_server::auth::new_secret(portcullis_server::auth::API_KEY_PREFIX)
+            .map_err(|e| anyhow::anyhow!("no randomness for a new secret: {e}"))?;
         let key = portcullis_store::NewApiKey {
             tenant: live.id,
             user_id: admin,

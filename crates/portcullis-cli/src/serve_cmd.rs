@@ -131,7 +131,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .import_tenant(&demo, ImportMode::KeepExisting, &Author::cli())
             .await
             .context("cannot import the demo tenant")?;
-        let (token, hash) = new_secret(API_KEY_PREFIX).map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+        let (token, hash) = new_secret(API_KEY_PREFIX).map_err(|e| anyhow::anyhow!("no randomness for a new secret: {e}"))?;
         store
             .create_api_key(
                 &NewApiKey {

@@ -28,9 +28,9 @@ pub const CLIENT_SECRET_PREFIX: &str = "pcs_";
 pub const TENANT_HEADER: &str = "portcullis-tenant";
 
 /// A new random secret with a prefix, and its hash.
-pub fn new_secret(prefix: &str) -> Result<(String, SecretHash), ApiError> {
+pub fn new_secret(prefix: &str) -> Result<(String, SecretHash), getrandom::Error> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal("no randomness for a new secret", &e))?;
+    getrandom::fill(&mut bytes)?;
     let token = format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
     let hash = hash_secret(&token);
     Ok((token, hash))

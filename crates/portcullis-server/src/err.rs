@@ -156,6 +156,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<getrandom::Error> for ApiError {
+    fn from(error: getrandom::Error) -> ApiError {
+        ApiError::internal("no randomness for a new secret", &error)
+    }
+}
+
 impl From<portcullis_model::UnknownChannel> for ApiError {
     fn from(error: portcullis_model::UnknownChannel) -> ApiError {
         ApiError::bad_request("unknown_channel", error.to_string()).field("via")

@@ -197,7 +197,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Resu
     let scopes: Vec<String> = client.scopes.names().to_vec();
     let (access_token, hash) = match new_secret(ACCESS_TOKEN_PREFIX) {
         Ok(pair) => pair,
-        Err(error) => return error.into_response(),
+        Err(error) => return crate::err::ApiError::from(error).into_response(),
     };
     // The event's actor is the user the token acts as, with the client acting for it, as for
     // every write made through such a token.

@@ -95,7 +95,7 @@ impl ApiHost for QlikHost {
 
     async fn create_api_key(&self, tenant: &str, key: NewApiKey) -> Result<CreatedApiKey, HostError> {
         let record = self.tenant(tenant).await?;
-        let (token, hash) = new_secret(API_KEY_PREFIX).map_err(|e| HostError::Unavailable(e.body.message))?;
+        let (token, hash) = new_secret(API_KEY_PREFIX).map_err(|e| HostError::Unavailable(format!("no randomness for a new secret: {e}")))?;
         let stored = self
             .state
             .store()
@@ -138,7 +138,7 @@ impl ApiHost for QlikHost {
 
     async fn create_client_secret(&self, tenant: &str, client_id: &str, bot_user: &str) -> Result<String, HostError> {
         let record = self.tenant(tenant).await?;
-        let (secret, hash) = new_secret(CLIENT_SECRET_PREFIX).map_err(|e| HostError::Unavailable(e.body.message))?;
+        let (secret, hash) = new_secret(CLIENT_SECRET_PREFIX).map_err(|e| HostError::Unavailable(format!("no randomness for a new secret: {e}")))?;
         let new = NewClientSecret {
             tenant: record.id,
             client_id: client_id.to_owned(),
