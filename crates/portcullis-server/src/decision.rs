@@ -111,6 +111,7 @@ pub async fn check(State(state): State<AppState>, caller: Caller, ApiJson(body):
         (status = 400, description = "The body is not valid", body = ErrorBody),
         (status = 401, description = "No usable credential", body = ErrorBody),
         (status = 413, description = "The body is larger than 16 MiB", body = ErrorBody),
+        (status = 409, description = "minRevision not reached", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -253,6 +254,7 @@ fn content_kind_word(kind: ContentKind) -> &'static str {
         (status = 400, description = "A field is not valid", body = ErrorBody),
         (status = 403, description = "The caller may not ask about this user", body = ErrorBody),
         (status = 404, description = "No such user or client", body = ErrorBody),
+        (status = 409, description = "minRevision not reached", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -380,6 +382,7 @@ fn resource_of(view: &View, action: Action, resource: Option<&str>) -> Result<Re
         (status = 400, description = "A field is not valid", body = ErrorBody),
         (status = 403, description = "The caller may not ask about other users", body = ErrorBody),
         (status = 404, description = "No such resource or client", body = ErrorBody),
+        (status = 409, description = "minRevision not reached", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
