@@ -11,15 +11,16 @@
 # Without python3, or without a reachable package index to install schemathesis, it says so
 # and exits 0, unless PORTCULLIS_REQUIRE_E2E=1, which makes that a failure.
 #
-# Knobs: PORTCULLIS_FUZZ_EXAMPLES (examples per operation, default 20), PORTCULLIS_FUZZ_SEED
+# Knobs: PORTCULLIS_FUZZ_EXAMPLES (examples per operation, default 50), PORTCULLIS_FUZZ_SEED
 # (default 20251130).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 version=4.32.5
-examples="${PORTCULLIS_FUZZ_EXAMPLES:-20}"
+examples="${PORTCULLIS_FUZZ_EXAMPLES:-50}"
 seed="${PORTCULLIS_FUZZ_SEED:-20251130}"
 target="${CARGO_TARGET_DIR:-target}"
+case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
 venv="$target/schemathesis-venv"
 
 skip() {
@@ -93,13 +94,14 @@ fuzz() {
   local name=$1 token=$2
   shift 2
   echo "== schemathesis: $name"
-  timeout 300 "$st" run "$url/openapi.json" \
+  # From the scratch folder: schemathesis keeps a cache in its working directory.
+  (cd "$work" && timeout 300 "$st" run "$url/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --phases examples,coverage,fuzzing \
     --max-examples "$examples" --seed "$seed" --workers 2 --request-timeout 20 \
     --no-color --output-truncate true \
-    "$@"
+    "$@")
 }
 
 status=0

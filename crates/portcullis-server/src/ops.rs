@@ -98,13 +98,19 @@ pub fn qlik_error(status: u16, message: String) -> Response {
     portcullis_qlik_api::routes::Failure::from(error).into_response()
 }
 
-/// The answer when a request took longer than the server's timeout.
-pub async fn timed_out(error: tower::BoxError) -> ApiError {
-    if error.is::<tower::timeout::error::Elapsed>() {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long and was stopped").hint("retry, or split a large batch")
-    } else {
-        ApiError::internal("the request failed", &error)
+/// The answer when a request took longer than the server's timeout, in its route's envelope
+/// (Qlik's under `/api/v1`, as the document says).
+pub async fn timed_out(uri: axum::http::Uri, error: tower::BoxError) -> Response {
+    if !error.is::<tower::timeout::error::Elapsed>() {
+        return ApiError::internal("the request failed", &error).into_response();
     }
+    let message = "the request took too long and was stopped";
+    if is_qlik_path(uri.path()) {
+        return qlik_error(503, message.to_owned());
+    }
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", message)
+        .hint("retry, or split a large batch")
+        .into_response()
 }
 
 /// The security schemes, and the error responses every route shares because its layers
