@@ -1,5 +1,5 @@
 //! The OpenAPI description of `/api/v1`: the routes' annotations are on the handlers in
-//! [`crate::routes`]; here are the shapes the handlers read from the query and the body (they
+//! [`mod@crate::routes`]; here are the shapes the handlers read from the query and the body (they
 //! parse JSON values themselves, to answer Qlik's error envelope, so these types only describe)
 //! and [`QlikApiDoc`], the document the server nests under `/api/v1`.
 //!
