@@ -29,6 +29,9 @@ cargo test --workspace --exclude portcullis-bench --locked
 # The official @qlik/api client against the real server (needs Node 20+ and the npm registry).
 scripts/e2e-qlik-api.sh
 
+# HTTP API fuzzing: schemathesis against /openapi.json, bounded (needs python3 and the package index).
+scripts/schemathesis.sh
+
 # The fuzz targets (their own workspace) must keep compiling; fuzzing itself is `cargo +nightly fuzz run`.
 cargo build --quiet --manifest-path fuzz/Cargo.toml
 

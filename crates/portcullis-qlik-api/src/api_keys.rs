@@ -33,7 +33,7 @@ pub const DEFAULT_EXPIRY_SECONDS: i64 = 365 * 86_400;
 pub const MAX_EXPIRY_SECONDS: i64 = 3650 * 86_400;
 
 /// An API key on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyDto {
     /// Key id.
@@ -63,7 +63,7 @@ pub struct ApiKeyDto {
 }
 
 /// `ApiKeyPage`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ApiKeyPage {
     /// The page.
     pub data: Vec<ApiKeyDto>,

@@ -12,7 +12,7 @@ use crate::ids;
 use crate::paging::Links;
 
 /// `{id, name, type, level}`: a role as users and groups show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RoleRefDto {
     /// Role id.
     pub id: String,
@@ -26,7 +26,7 @@ pub struct RoleRefDto {
 }
 
 /// `{id, name, providerType, assignedRoles}`: a group as users show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupRefDto {
     /// Group id.
@@ -40,7 +40,7 @@ pub struct GroupRefDto {
 }
 
 /// The list envelope `{data, links, totalResults?}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListDto<T> {
     /// The page.

@@ -162,7 +162,7 @@ impl ApiError {
 }
 
 /// The JSON body of every error.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorEnvelope {
     /// One item per problem (Portcullis sends one).
@@ -173,7 +173,7 @@ pub struct ErrorEnvelope {
 }
 
 /// One problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorItem {
     /// Qlik code.
     pub code: String,

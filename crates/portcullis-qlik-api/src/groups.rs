@@ -34,7 +34,7 @@ pub const FILTER_ATTRIBUTES: &[&str] = &[
 pub const SORT_FIELDS: &[&str] = &["name", "id", "providerType", "status", "createdAt", "lastUpdatedAt"];
 
 /// A group on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupDto {
     /// API id.
@@ -226,7 +226,7 @@ pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
 }
 
 /// `GroupSettings`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupSettingsDto {
     /// Tenant id.
@@ -242,7 +242,7 @@ pub struct GroupSettingsDto {
 }
 
 /// `{self: {href}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SelfLinkOnly {
     /// The settings.
     #[serde(rename = "self")]

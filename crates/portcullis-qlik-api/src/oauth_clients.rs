@@ -28,7 +28,7 @@ use portcullis_model::Change;
 const S: Service = Service::OauthClients;
 
 /// An OAuth client on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OauthClientDto {
     /// The client id (as used at `/oauth/token`).

@@ -47,14 +47,14 @@ impl Query {
 }
 
 /// An `href` holder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Href {
     /// Absolute URL.
     pub href: String,
 }
 
 /// A list's `links`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Links {
     /// This page.
     #[serde(rename = "self")]
@@ -68,7 +68,7 @@ pub struct Links {
 }
 
 /// A resource's `links` with only `self`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SelfLink {
     /// The resource.
     #[serde(rename = "self")]

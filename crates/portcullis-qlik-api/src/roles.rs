@@ -35,7 +35,7 @@ pub const FILTER_ATTRIBUTES: &[&str] = &["id", "name", "type", "level", "descrip
 pub const SORT_FIELDS: &[&str] = &["name", "id", "type", "level", "description", "createdAt", "lastUpdatedAt"];
 
 /// A role on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleDto {
     /// API id.

@@ -3,19 +3,19 @@
 //! pure handler and, for writes, commits the changes it returns (re-reading and retrying when
 //! the tenant moved on in between). Every failure is rendered in Qlik's error envelope.
 //!
-//! Mount with `.nest("/api/v1", routes(host, config))` and `.merge(product_info_routes())`.
+//! Mount with `.nest("/api/v1", routes(host, config))` and `.merge(product_info_routes())`
+//! (both are [`RouteTable`]s: the router, and the list of routes it serves, each built from
+//! its handler's OpenAPI annotation; the document is [`crate::openapi::QlikApiDoc`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -26,7 +26,16 @@ use crate::host::{ApiHost, Commit, HostError, TenantState};
 use crate::mutation::{Mutation, Reply as Answer};
 use crate::paging::Query;
 use crate::ratelimit::{RateLimitConfig, RateLimiter, Tier};
+use crate::route_table::RouteTable;
 use crate::{api_keys, groups, oauth_clients, roles, spaces, users};
+// The types the routes' OpenAPI annotations name.
+use crate::api_keys::{ApiKeyDto, ApiKeyPage};
+use crate::dto::ListDto;
+use crate::groups::{GroupDto, GroupSettingsDto};
+use crate::oauth_clients::OauthClientDto;
+use crate::roles::RoleDto;
+use crate::spaces::{AssignmentDto, MemberListDto, ShareDto, SpaceDto, SpacesDto};
+use crate::users::UserDto;
 
 /// How the router is set up.
 #[derive(Debug, Clone)]
@@ -311,6 +320,21 @@ fn to_json<T: Serialize>(value: T) -> Result<Value, Failure> {
     serde_json::to_value(value).map_err(|_| Failure::from(ApiError::internal()))
 }
 
+/// Path parameters. Percent-encoding that does not decode to UTF-8 is refused 400 in the
+/// envelope, like every other failure (axum's own `Path` answers it in plain text).
+struct Ids<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for Ids<T> {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Ids<T>, Failure> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| Ids(value))
+            .map_err(|rejection| ApiError::bad_request(Service::Api, format!("cannot read the path: {}", rejection.body_text())).into())
+    }
+}
+
 /// A request body; over the body limit (axum's `DefaultBodyLimit`, which the host sets) it is
 /// refused 413 in the error envelope, like every other failure.
 struct Body(Bytes);
@@ -352,11 +376,15 @@ type Reply = Result<Response, Failure>;
 
 // ---- users ---------------------------------------------------------------------------------
 
+/// Lists users.
+#[utoipa::path(get, path = "/users", tag = "users", params(crate::openapi::ListParams, crate::openapi::FieldsParam), responses((status = 200, description = "A page of users", body = ListDto<UserDto>)), security(("bearer" = [])))]
 async fn users_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
     let value = read(&app, &req, |ctx| users::list(ctx, &req.query)).await?;
     Ok(json(StatusCode::OK, project_list(value, req.query.get("fields"))))
 }
 
+/// Lists users matching the body's filter.
+#[utoipa::path(post, path = "/users/actions/filter", tag = "users", params(crate::openapi::ListParams, crate::openapi::FieldsParam), request_body = crate::openapi::FilterBody, responses((status = 200, description = "A page of users", body = ListDto<UserDto>)), security(("bearer" = [])))]
 async fn users_filter<H: ApiHost>(State(app): State<Shared<H>>, mut req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Users, &body)?;
     if let Some(filter) = body.get("filter").and_then(Value::as_str) {
@@ -367,43 +395,59 @@ async fn users_filter<H: ApiHost>(State(app): State<Shared<H>>, mut req: Req, Bo
     Ok(json(StatusCode::OK, project_list(value, req.query.get("fields"))))
 }
 
+/// Creates a user (`user:manage`).
+#[utoipa::path(post, path = "/users", tag = "users", request_body = crate::openapi::UserCreate, responses((status = 201, description = "The user", body = UserDto), (status = 403, description = "Needs user:manage"), (status = 409, description = "The subject exists")), security(("bearer" = [])))]
 async fn users_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Users, &body)?;
     let user = write(&app, &req, |ctx| users::create(ctx, &body)).await?;
     Ok(json(StatusCode::CREATED, to_json(user)?))
 }
 
+/// The caller.
+#[utoipa::path(get, path = "/users/me", tag = "users", params(crate::openapi::FieldsParam), responses((status = 200, description = "The caller", body = UserDto)), security(("bearer" = [])))]
 async fn users_me<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
     let value = read(&app, &req, users::me).await?;
     Ok(json(StatusCode::OK, project_fields(value, req.query.get("fields"))))
 }
 
+/// Counts users.
+#[utoipa::path(get, path = "/users/actions/count", tag = "users", responses((status = 200, description = "The count", body = crate::openapi::UserCount)), security(("bearer" = [])))]
 async fn users_count<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
     Ok(json(StatusCode::OK, read(&app, &req, users::count).await?))
 }
 
-async fn users_get<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+/// One user.
+#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "API id"), crate::openapi::FieldsParam), responses((status = 200, description = "The user", body = UserDto), (status = 404, description = "No such user in the caller's tenant")), security(("bearer" = [])))]
+async fn users_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     let value = read(&app, &req, |ctx| users::get(ctx, &id)).await?;
     Ok(json(StatusCode::OK, project_fields(value, req.query.get("fields"))))
 }
 
-async fn users_patch<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
+/// Changes a user: `name`, `status`, `assignedRoles`, `assignedGroups` (all operations or none).
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::openapi::PatchOperation>, responses((status = 204, description = "Changed"), (status = 403, description = "Needs user:manage"), (status = 404, description = "No such user in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
+async fn users_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Users, &body)?;
     write(&app, &req, |ctx| users::patch(ctx, &id, &body)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn users_delete<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+/// Deletes a user, revoking its credentials.
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "API id")), responses((status = 204, description = "Deleted"), (status = 403, description = "Needs user:manage"), (status = 404, description = "No such user in the caller's tenant"), (status = 409, description = "The user cannot be deleted")), security(("bearer" = [])))]
+async fn users_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     write(&app, &req, |ctx| users::delete(ctx, &id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 // ---- groups --------------------------------------------------------------------------------
 
+/// Lists groups.
+#[utoipa::path(get, path = "/groups", tag = "groups", params(crate::openapi::ListParams, crate::openapi::GroupListParams), responses((status = 200, description = "A page of groups", body = ListDto<GroupDto>)), security(("bearer" = [])))]
 async fn groups_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| groups::list(ctx, &req.query)).await?))
 }
 
+/// Lists groups matching the body's filter.
+#[utoipa::path(post, path = "/groups/actions/filter", tag = "groups", params(crate::openapi::ListParams, crate::openapi::GroupListParams), request_body = crate::openapi::FilterBody, responses((status = 200, description = "A page of groups", body = ListDto<GroupDto>)), security(("bearer" = [])))]
 async fn groups_filter<H: ApiHost>(State(app): State<Shared<H>>, mut req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Groups, &body)?;
     if let Some(filter) = body.get("filter").and_then(Value::as_str) {
@@ -413,31 +457,43 @@ async fn groups_filter<H: ApiHost>(State(app): State<Shared<H>>, mut req: Req, B
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| groups::list(ctx, &req.query)).await?))
 }
 
+/// Creates a group (`group:manage`).
+#[utoipa::path(post, path = "/groups", tag = "groups", request_body = crate::openapi::GroupCreate, responses((status = 201, description = "The group", body = GroupDto), (status = 403, description = "Needs group:manage"), (status = 409, description = "The name is taken")), security(("bearer" = [])))]
 async fn groups_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Groups, &body)?;
     let group = write(&app, &req, |ctx| groups::create(ctx, &body)).await?;
     Ok(json(StatusCode::CREATED, to_json(group)?))
 }
 
-async fn groups_get<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+/// One group (Everyone included).
+#[utoipa::path(get, path = "/groups/{id}", tag = "groups", params(("id" = String, Path, description = "API id")), responses((status = 200, description = "The group", body = GroupDto), (status = 404, description = "No such group in the caller's tenant")), security(("bearer" = [])))]
+async fn groups_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| groups::get(ctx, &id)).await?))
 }
 
-async fn groups_patch<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
+/// Replaces a group's `assignedRoles`.
+#[utoipa::path(patch, path = "/groups/{id}", tag = "groups", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::openapi::PatchOperation>, responses((status = 204, description = "Changed"), (status = 403, description = "Needs group:manage"), (status = 404, description = "No such group in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
+async fn groups_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Groups, &body)?;
     write(&app, &req, |ctx| groups::patch(ctx, &id, &body)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn groups_delete<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+/// Deletes a custom group without members.
+#[utoipa::path(delete, path = "/groups/{id}", tag = "groups", params(("id" = String, Path, description = "API id")), responses((status = 204, description = "Deleted"), (status = 403, description = "Needs group:manage"), (status = 404, description = "No such group in the caller's tenant"), (status = 409, description = "The group has members")), security(("bearer" = [])))]
+async fn groups_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     write(&app, &req, |ctx| groups::delete(ctx, &id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Group settings and the system group Everyone.
+#[utoipa::path(get, path = "/groups/settings", tag = "groups", responses((status = 200, description = "The settings", body = GroupSettingsDto), (status = 403, description = "Needs group:manage")), security(("bearer" = [])))]
 async fn group_settings<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
     Ok(json(StatusCode::OK, read(&app, &req, groups::settings).await?))
 }
 
+/// Gives roles to Everyone: `replace /systemGroups/{id}/assignedRoles`.
+#[utoipa::path(patch, path = "/groups/settings", tag = "groups", request_body = Vec<crate::openapi::PatchOperation>, responses((status = 204, description = "Changed"), (status = 403, description = "Needs group:manage"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
 async fn group_settings_patch<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Groups, &body)?;
     write(&app, &req, |ctx| groups::patch_settings(ctx, &body)).await?;
@@ -446,37 +502,51 @@ async fn group_settings_patch<H: ApiHost>(State(app): State<Shared<H>>, req: Req
 
 // ---- roles ---------------------------------------------------------------------------------
 
+/// Lists roles (`role:read`).
+#[utoipa::path(get, path = "/roles", tag = "roles", params(crate::openapi::ListParams), responses((status = 200, description = "A page of roles", body = ListDto<RoleDto>), (status = 403, description = "Needs role:read")), security(("bearer" = [])))]
 async fn roles_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| roles::list(ctx, &req.query)).await?))
 }
 
+/// Creates a custom role.
+#[utoipa::path(post, path = "/roles", tag = "roles", request_body = crate::openapi::RoleCreate, responses((status = 201, description = "The role", body = RoleDto), (status = 403, description = "Needs role:create, or the name is taken"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
 async fn roles_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Roles, &body)?;
     let role = write(&app, &req, |ctx| roles::create(ctx, &body)).await?;
     Ok(json(StatusCode::CREATED, to_json(role)?))
 }
 
-async fn roles_get<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+/// One role.
+#[utoipa::path(get, path = "/roles/{id}", tag = "roles", params(("id" = String, Path, description = "API id")), responses((status = 200, description = "The role", body = RoleDto), (status = 403, description = "Needs role:read"), (status = 404, description = "No such role in the caller's tenant")), security(("bearer" = [])))]
+async fn roles_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| roles::get(ctx, &id)).await?))
 }
 
-async fn roles_patch<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
+/// Changes a custom role (or UserDefault's scopes).
+#[utoipa::path(patch, path = "/roles/{id}", tag = "roles", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::openapi::PatchOperation>, responses((status = 204, description = "Changed"), (status = 403, description = "Needs role:create; default roles cannot be changed"), (status = 404, description = "No such role in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
+async fn roles_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Roles, &body)?;
     write(&app, &req, |ctx| roles::patch(ctx, &id, &body)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn roles_delete<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+/// Deletes a custom role that nobody holds.
+#[utoipa::path(delete, path = "/roles/{id}", tag = "roles", params(("id" = String, Path, description = "API id")), responses((status = 204, description = "Deleted"), (status = 403, description = "A default role, a role in use, or no role:create"), (status = 404, description = "No such role in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
+async fn roles_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     write(&app, &req, |ctx| roles::delete(ctx, &id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 // ---- spaces --------------------------------------------------------------------------------
 
+/// Lists the spaces the caller can see.
+#[utoipa::path(get, path = "/spaces", tag = "spaces", params(crate::openapi::SpaceListParams), responses((status = 200, description = "A page of spaces", body = SpacesDto)), security(("bearer" = [])))]
 async fn spaces_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| spaces::list(ctx, &req.query)).await?))
 }
 
+/// The space types.
+#[utoipa::path(get, path = "/spaces/types", tag = "spaces", responses((status = 200, description = "The types", body = crate::openapi::SpaceTypes)), security(("bearer" = [])))]
 async fn spaces_types<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
     Ok(json(
         StatusCode::OK,
@@ -484,56 +554,74 @@ async fn spaces_types<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Rep
     ))
 }
 
+/// Creates a space owned by the caller.
+#[utoipa::path(post, path = "/spaces", tag = "spaces", request_body = crate::openapi::SpaceCreate, responses((status = 201, description = "The space", body = SpaceDto), (status = 403, description = "The caller may not create this type of space"), (status = 409, description = "The name is taken")), security(("bearer" = [])))]
 async fn spaces_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let space = write(&app, &req, |ctx| spaces::create(ctx, &body)).await?;
     Ok(json(StatusCode::CREATED, to_json(space)?))
 }
 
-async fn spaces_get<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+/// One space.
+#[utoipa::path(get, path = "/spaces/{id}", tag = "spaces", params(("id" = String, Path, description = "API id")), responses((status = 200, description = "The space", body = SpaceDto), (status = 403, description = "The caller may not read this space"), (status = 404, description = "No such space in the caller's tenant")), security(("bearer" = [])))]
+async fn spaces_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| spaces::get(ctx, &id)).await?))
 }
 
-async fn spaces_patch<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
+/// Replaces `/name` or `/ownerId`.
+#[utoipa::path(patch, path = "/spaces/{id}", tag = "spaces", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::openapi::PatchOperation>, responses((status = 200, description = "The space", body = SpaceDto), (status = 403, description = "Needs space:update or space:change_owner"), (status = 404, description = "No such space in the caller's tenant"), (status = 409, description = "The name is taken")), security(("bearer" = [])))]
+async fn spaces_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let space = write(&app, &req, |ctx| spaces::patch(ctx, &id, &body)).await?;
     Ok(json(StatusCode::OK, to_json(space)?))
 }
 
-async fn spaces_put<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
+/// Renames a space or gives it to another owner.
+#[utoipa::path(put, path = "/spaces/{id}", tag = "spaces", params(("id" = String, Path, description = "API id")), request_body = crate::openapi::SpaceUpdate, responses((status = 200, description = "The space", body = SpaceDto), (status = 403, description = "Needs space:update or space:change_owner"), (status = 404, description = "No such space in the caller's tenant"), (status = 409, description = "The name is taken")), security(("bearer" = [])))]
+async fn spaces_put<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let space = write(&app, &req, |ctx| spaces::put(ctx, &id, &body)).await?;
     Ok(json(StatusCode::OK, to_json(space)?))
 }
 
-async fn spaces_delete<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+/// Deletes an empty space.
+#[utoipa::path(delete, path = "/spaces/{id}", tag = "spaces", params(("id" = String, Path, description = "API id")), responses((status = 204, description = "Deleted"), (status = 403, description = "Needs space:delete"), (status = 404, description = "No such space in the caller's tenant"), (status = 409, description = "The change collides with the tenant"), (status = 412, description = "Content remains in the space")), security(("bearer" = [])))]
+async fn spaces_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     write(&app, &req, |ctx| spaces::delete(ctx, &id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn assignments_list<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+/// A space's members (the owner is not listed).
+#[utoipa::path(get, path = "/spaces/{id}/assignments", tag = "spaces", params(("id" = String, Path, description = "API id"), crate::openapi::AssignmentListParams), responses((status = 200, description = "A page of assignments", body = MemberListDto<AssignmentDto>), (status = 403, description = "The caller may not read this space"), (status = 404, description = "No such space in the caller's tenant")), security(("bearer" = [])))]
+async fn assignments_list<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     Ok(json(
         StatusCode::OK,
         read(&app, &req, |ctx| spaces::list_assignments(ctx, &id, &req.query)).await?,
     ))
 }
 
-async fn assignments_create<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
+/// Adds a member.
+#[utoipa::path(post, path = "/spaces/{id}/assignments", tag = "spaces", params(("id" = String, Path, description = "API id")), request_body = crate::openapi::AssignmentCreate, responses((status = 201, description = "The assignment", body = AssignmentDto), (status = 403, description = "Needs space:manage_members"), (status = 404, description = "No such space in the caller's tenant"), (status = 409, description = "The assignee is a member already")), security(("bearer" = [])))]
+async fn assignments_create<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let assignment = write(&app, &req, |ctx| spaces::create_assignment(ctx, &id, &body)).await?;
     Ok(json(StatusCode::CREATED, to_json(assignment)?))
 }
 
-async fn assignments_get<H: ApiHost>(State(app): State<Shared<H>>, Path((id, assignment)): Path<(String, String)>, req: Req) -> Reply {
+/// One member.
+#[utoipa::path(get, path = "/spaces/{id}/assignments/{assignment}", tag = "spaces", params(("id" = String, Path, description = "API id"), ("assignment" = String, Path, description = "API id")), responses((status = 200, description = "The assignment", body = AssignmentDto), (status = 403, description = "The caller may not read this space"), (status = 404, description = "No such space or assignment in the caller's tenant")), security(("bearer" = [])))]
+async fn assignments_get<H: ApiHost>(State(app): State<Shared<H>>, Ids((id, assignment)): Ids<(String, String)>, req: Req) -> Reply {
     Ok(json(
         StatusCode::OK,
         read(&app, &req, |ctx| spaces::get_assignment(ctx, &id, &assignment)).await?,
     ))
 }
 
+/// Replaces a member's roles.
+#[utoipa::path(put, path = "/spaces/{id}/assignments/{assignment}", tag = "spaces", params(("id" = String, Path, description = "API id"), ("assignment" = String, Path, description = "API id")), request_body = crate::openapi::AssignmentUpdate, responses((status = 200, description = "The assignment", body = AssignmentDto), (status = 403, description = "Needs space:manage_members"), (status = 404, description = "No such space or assignment in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
 async fn assignments_put<H: ApiHost>(
     State(app): State<Shared<H>>,
-    Path((id, assignment)): Path<(String, String)>,
+    Ids((id, assignment)): Ids<(String, String)>,
     req: Req,
     Body(body): Body,
 ) -> Reply {
@@ -542,45 +630,61 @@ async fn assignments_put<H: ApiHost>(
     Ok(json(StatusCode::OK, to_json(updated)?))
 }
 
-async fn assignments_delete<H: ApiHost>(State(app): State<Shared<H>>, Path((id, assignment)): Path<(String, String)>, req: Req) -> Reply {
+/// Removes a member.
+#[utoipa::path(delete, path = "/spaces/{id}/assignments/{assignment}", tag = "spaces", params(("id" = String, Path, description = "API id"), ("assignment" = String, Path, description = "API id")), responses((status = 204, description = "Removed"), (status = 403, description = "Needs space:manage_members"), (status = 404, description = "No such space or assignment in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
+async fn assignments_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids((id, assignment)): Ids<(String, String)>, req: Req) -> Reply {
     write(&app, &req, |ctx| spaces::delete_assignment(ctx, &id, &assignment)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn shares_list<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+/// Shares of the space's apps.
+#[utoipa::path(get, path = "/spaces/{id}/shares", tag = "spaces", params(("id" = String, Path, description = "API id"), crate::openapi::ShareListParams), responses((status = 200, description = "A page of shares", body = MemberListDto<ShareDto>), (status = 403, description = "The caller may not read this space"), (status = 404, description = "No such space in the caller's tenant")), security(("bearer" = [])))]
+async fn shares_list<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     Ok(json(
         StatusCode::OK,
         read(&app, &req, |ctx| spaces::list_shares(ctx, &id, &req.query)).await?,
     ))
 }
 
-async fn shares_create<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
+/// Shares an app.
+#[utoipa::path(post, path = "/spaces/{id}/shares", tag = "spaces", params(("id" = String, Path, description = "API id")), request_body = crate::openapi::ShareCreate, responses((status = 201, description = "The share", body = ShareDto), (status = 403, description = "Needs app:share"), (status = 404, description = "No such space or app in the caller's tenant"), (status = 409, description = "The assignee has a share already")), security(("bearer" = [])))]
+async fn shares_create<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let share = write(&app, &req, |ctx| spaces::create_share(ctx, &id, &body)).await?;
     Ok(json(StatusCode::CREATED, to_json(share)?))
 }
 
-async fn shares_get<H: ApiHost>(State(app): State<Shared<H>>, Path((id, share)): Path<(String, String)>, req: Req) -> Reply {
+/// One share.
+#[utoipa::path(get, path = "/spaces/{id}/shares/{share}", tag = "spaces", params(("id" = String, Path, description = "API id"), ("share" = String, Path, description = "API id")), responses((status = 200, description = "The share", body = ShareDto), (status = 403, description = "The caller may not read this space"), (status = 404, description = "No such space or share in the caller's tenant")), security(("bearer" = [])))]
+async fn shares_get<H: ApiHost>(State(app): State<Shared<H>>, Ids((id, share)): Ids<(String, String)>, req: Req) -> Reply {
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| spaces::get_share(ctx, &id, &share)).await?))
 }
 
-async fn shares_patch<H: ApiHost>(State(app): State<Shared<H>>, Path((id, share)): Path<(String, String)>, req: Req, Body(body): Body) -> Reply {
+/// Replaces a share's `/roles`.
+#[utoipa::path(patch, path = "/spaces/{id}/shares/{share}", tag = "spaces", params(("id" = String, Path, description = "API id"), ("share" = String, Path, description = "API id")), request_body = Vec<crate::openapi::PatchOperation>, responses((status = 200, description = "The share", body = ShareDto), (status = 403, description = "Needs app:share"), (status = 404, description = "No such space or share in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
+async fn shares_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids((id, share)): Ids<(String, String)>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::Spaces, &body)?;
     let updated = write(&app, &req, |ctx| spaces::patch_share(ctx, &id, &share, &body)).await?;
     Ok(json(StatusCode::OK, to_json(updated)?))
 }
 
-async fn shares_delete<H: ApiHost>(State(app): State<Shared<H>>, Path((id, share)): Path<(String, String)>, req: Req) -> Reply {
+/// Removes a share.
+#[utoipa::path(delete, path = "/spaces/{id}/shares/{share}", tag = "spaces", params(("id" = String, Path, description = "API id"), ("share" = String, Path, description = "API id")), responses((status = 204, description = "Removed"), (status = 403, description = "Needs app:share"), (status = 404, description = "No such space or share in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
+async fn shares_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids((id, share)): Ids<(String, String)>, req: Req) -> Reply {
     write(&app, &req, |ctx| spaces::delete_share(ctx, &id, &share)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 // ---- OAuth clients -------------------------------------------------------------------------
 
+/// Lists OAuth clients.
+#[utoipa::path(get, path = "/oauth-clients", tag = "oauth-clients", params(crate::openapi::ListParams), responses((status = 200, description = "A page of clients", body = ListDto<OauthClientDto>), (status = 403, description = "Needs oauth-client:manage")), security(("bearer" = [])))]
 async fn clients_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| oauth_clients::list(ctx, &req.query)).await?))
 }
 
+/// Creates an OAuth client and its first secret.
+#[utoipa::path(post, path = "/oauth-clients", tag = "oauth-clients", request_body = crate::openapi::OauthClientCreate, responses((status = 201, description = "The client, with `clientSecret` shown once", body = OauthClientDto), (status = 403, description = "Needs oauth-client:manage"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
 async fn clients_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::OauthClients, &body)?;
     let mut random = [0u8; 16];
@@ -596,22 +700,30 @@ async fn clients_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body
     Ok(json(StatusCode::CREATED, to_json(client)?))
 }
 
-async fn clients_get<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+/// One OAuth client.
+#[utoipa::path(get, path = "/oauth-clients/{id}", tag = "oauth-clients", params(("id" = String, Path, description = "API id")), responses((status = 200, description = "The client", body = OauthClientDto), (status = 403, description = "Needs oauth-client:manage"), (status = 404, description = "No such client in the caller's tenant")), security(("bearer" = [])))]
+async fn clients_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| oauth_clients::get(ctx, &id)).await?))
 }
 
-async fn clients_patch<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req, Body(body): Body) -> Reply {
+/// Replaces `/clientName`, `/allowedScopes` or `/allowedGrantTypes`.
+#[utoipa::path(patch, path = "/oauth-clients/{id}", tag = "oauth-clients", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::openapi::PatchOperation>, responses((status = 204, description = "Changed"), (status = 403, description = "Needs oauth-client:manage"), (status = 404, description = "No such client in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
+async fn clients_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::OauthClients, &body)?;
     write(&app, &req, |ctx| oauth_clients::patch(ctx, &id, &body)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn clients_delete<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+/// Deletes an OAuth client, its secrets and tokens.
+#[utoipa::path(delete, path = "/oauth-clients/{id}", tag = "oauth-clients", params(("id" = String, Path, description = "API id")), responses((status = 204, description = "Deleted"), (status = 403, description = "Needs oauth-client:manage"), (status = 404, description = "No such client in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
+async fn clients_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     write(&app, &req, |ctx| oauth_clients::delete(ctx, &id)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn clients_new_secret<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+/// A new secret for a client.
+#[utoipa::path(post, path = "/oauth-clients/{id}/client-secrets", tag = "oauth-clients", params(("id" = String, Path, description = "API id")), responses((status = 201, description = "The secret, shown once", body = crate::openapi::ClientSecret), (status = 403, description = "Needs oauth-client:manage"), (status = 404, description = "No such client in the caller's tenant")), security(("bearer" = [])))]
+async fn clients_new_secret<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     read(&app, &req, |ctx| oauth_clients::get(ctx, &id)).await?;
     let secret = app
         .host
@@ -630,6 +742,8 @@ async fn clients_new_secret<H: ApiHost>(State(app): State<Shared<H>>, Path(id): 
 // The live tenant is read under a read guard: a handler drops it before a store call (which
 // may take milliseconds) and reads again after, so writes to the tenant never wait on the store.
 
+/// Lists the caller's API keys (every key for user administrators).
+#[utoipa::path(get, path = "/api-keys", tag = "api-keys", params(crate::openapi::ApiKeyListParams), responses((status = 200, description = "A page of keys", body = ApiKeyPage), (status = 403, description = "Needs api-key:create")), security(("bearer" = [])))]
 async fn keys_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
     let owner = {
         let state = load(&app, &req).await?;
@@ -644,6 +758,8 @@ async fn keys_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply 
     Ok(json(StatusCode::OK, to_json(api_keys::list(&req.ctx(&state), keys, &req.query)?)?))
 }
 
+/// Creates an API key; its token is shown once.
+#[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = crate::openapi::ApiKeyCreate, responses((status = 201, description = "The key, with `token`", body = ApiKeyDto), (status = 403, description = "Needs api-key:create; another user's key needs user:manage")), security(("bearer" = [])))]
 async fn keys_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body = body_json(Service::ApiKeys, &body)?;
     let new_key = {
@@ -675,13 +791,17 @@ async fn find_key<H: ApiHost>(app: &App<H>, req: &Req, id: &str) -> Result<crate
     key.ok_or_else(|| Failure::from(ApiError::not_found(Service::ApiKeys, format!("no API key with id `{id}`"))))
 }
 
-async fn keys_get<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+/// One API key.
+#[utoipa::path(get, path = "/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "API id")), responses((status = 200, description = "The key", body = ApiKeyDto), (status = 404, description = "No such key in the caller's tenant")), security(("bearer" = [])))]
+async fn keys_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     let key = find_key(&app, &req, &id).await?;
     let state = load(&app, &req).await?;
     Ok(json(StatusCode::OK, to_json(api_keys::key_dto(&req.ctx(&state), &key, None))?))
 }
 
-async fn keys_delete<H: ApiHost>(State(app): State<Shared<H>>, Path(id): Path<String>, req: Req) -> Reply {
+/// Revokes an API key.
+#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "API id")), responses((status = 204, description = "Revoked"), (status = 404, description = "No such key in the caller's tenant")), security(("bearer" = [])))]
+async fn keys_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     find_key(&app, &req, &id).await?;
     app.host
         .revoke_api_key(&req.caller.tenant, &id)
@@ -698,62 +818,86 @@ async fn not_found() -> Failure {
     ApiError::not_found(Service::Api, "no such endpoint in the management API").into()
 }
 
-/// The management API, to mount at [`ApiConfig::mount_path`] in a router of any state.
-pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: ApiConfig) -> Router<S> {
+/// The management API, to mount at [`ApiConfig::mount_path`] in a router of any state, with
+/// the list of its routes (relative to the mount point).
+pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: ApiConfig) -> RouteTable<S> {
     let limiter = Mutex::new(RateLimiter::new(config.rate_limits));
     let app: Shared<H> = Arc::new(App { host, config, limiter });
-    Router::new()
-        .route("/users", get(users_list::<H>).post(users_create::<H>))
-        .route("/users/me", get(users_me::<H>))
-        .route("/users/actions/count", get(users_count::<H>))
-        .route("/users/actions/filter", axum::routing::post(users_filter::<H>))
-        .route("/users/{id}", get(users_get::<H>).patch(users_patch::<H>).delete(users_delete::<H>))
-        .route("/groups", get(groups_list::<H>).post(groups_create::<H>))
-        .route("/groups/actions/filter", axum::routing::post(groups_filter::<H>))
-        .route("/groups/settings", get(group_settings::<H>).patch(group_settings_patch::<H>))
-        .route("/groups/{id}", get(groups_get::<H>).patch(groups_patch::<H>).delete(groups_delete::<H>))
-        .route("/roles", get(roles_list::<H>).post(roles_create::<H>))
-        .route("/roles/{id}", get(roles_get::<H>).patch(roles_patch::<H>).delete(roles_delete::<H>))
-        .route("/spaces", get(spaces_list::<H>).post(spaces_create::<H>))
-        .route("/spaces/types", get(spaces_types::<H>))
-        .route(
-            "/spaces/{id}",
-            get(spaces_get::<H>)
-                .patch(spaces_patch::<H>)
-                .put(spaces_put::<H>)
-                .delete(spaces_delete::<H>),
-        )
-        .route("/spaces/{id}/assignments", get(assignments_list::<H>).post(assignments_create::<H>))
-        .route(
-            "/spaces/{id}/assignments/{assignment}",
-            get(assignments_get::<H>).put(assignments_put::<H>).delete(assignments_delete::<H>),
-        )
-        .route("/spaces/{id}/shares", get(shares_list::<H>).post(shares_create::<H>))
-        .route(
-            "/spaces/{id}/shares/{share}",
-            get(shares_get::<H>).patch(shares_patch::<H>).delete(shares_delete::<H>),
-        )
-        .route("/oauth-clients", get(clients_list::<H>).post(clients_create::<H>))
-        .route(
-            "/oauth-clients/{id}",
-            get(clients_get::<H>).patch(clients_patch::<H>).delete(clients_delete::<H>),
-        )
-        .route("/oauth-clients/{id}/client-secrets", axum::routing::post(clients_new_secret::<H>))
-        .route("/api-keys", get(keys_list::<H>).post(keys_create::<H>))
-        .route("/api-keys/{id}", get(keys_get::<H>).delete(keys_delete::<H>))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+    RouteTable::new()
+        .add(__path_users_list, users_list::<H>)
+        .add(__path_users_create, users_create::<H>)
+        .add(__path_users_me, users_me::<H>)
+        .add(__path_users_count, users_count::<H>)
+        .add(__path_users_filter, users_filter::<H>)
+        .add(__path_users_get, users_get::<H>)
+        .add(__path_users_patch, users_patch::<H>)
+        .add(__path_users_delete, users_delete::<H>)
+        .add(__path_groups_list, groups_list::<H>)
+        .add(__path_groups_create, groups_create::<H>)
+        .add(__path_groups_filter, groups_filter::<H>)
+        .add(__path_group_settings, group_settings::<H>)
+        .add(__path_group_settings_patch, group_settings_patch::<H>)
+        .add(__path_groups_get, groups_get::<H>)
+        .add(__path_groups_patch, groups_patch::<H>)
+        .add(__path_groups_delete, groups_delete::<H>)
+        .add(__path_roles_list, roles_list::<H>)
+        .add(__path_roles_create, roles_create::<H>)
+        .add(__path_roles_get, roles_get::<H>)
+        .add(__path_roles_patch, roles_patch::<H>)
+        .add(__path_roles_delete, roles_delete::<H>)
+        .add(__path_spaces_list, spaces_list::<H>)
+        .add(__path_spaces_create, spaces_create::<H>)
+        .add(__path_spaces_types, spaces_types::<H>)
+        .add(__path_spaces_get, spaces_get::<H>)
+        .add(__path_spaces_patch, spaces_patch::<H>)
+        .add(__path_spaces_put, spaces_put::<H>)
+        .add(__path_spaces_delete, spaces_delete::<H>)
+        .add(__path_assignments_list, assignments_list::<H>)
+        .add(__path_assignments_create, assignments_create::<H>)
+        .add(__path_assignments_get, assignments_get::<H>)
+        .add(__path_assignments_put, assignments_put::<H>)
+        .add(__path_assignments_delete, assignments_delete::<H>)
+        .add(__path_shares_list, shares_list::<H>)
+        .add(__path_shares_create, shares_create::<H>)
+        .add(__path_shares_get, shares_get::<H>)
+        .add(__path_shares_patch, shares_patch::<H>)
+        .add(__path_shares_delete, shares_delete::<H>)
+        .add(__path_clients_list, clients_list::<H>)
+        .add(__path_clients_create, clients_create::<H>)
+        .add(__path_clients_get, clients_get::<H>)
+        .add(__path_clients_patch, clients_patch::<H>)
+        .add(__path_clients_delete, clients_delete::<H>)
+        .add(__path_clients_new_secret, clients_new_secret::<H>)
+        .add(__path_keys_list, keys_list::<H>)
+        .add(__path_keys_create, keys_create::<H>)
+        .add(__path_keys_get, keys_get::<H>)
+        .add(__path_keys_delete, keys_delete::<H>)
+        .map_router(|router| router.fallback(not_found).method_not_allowed_fallback(method_not_allowed))
         .with_state(app)
+}
+
+/// The probe's answer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductInfo {
+    /// `{deploymentType: "QlikCloud"}`.
+    #[schema(value_type = Object)]
+    pub composition: Value,
+}
+
+/// The unauthenticated probe `@qlik/api` sends before every call.
+#[utoipa::path(get, path = "/resources/autogenerated/product-info.json", tag = "qlik", responses((status = 200, description = "A cloud deployment", body = ProductInfo)))]
+pub async fn product_info() -> axum::Json<ProductInfo> {
+    axum::Json(ProductInfo {
+        composition: serde_json::json!({ "deploymentType": "QlikCloud" }),
+    })
 }
 
 /// `GET /resources/autogenerated/product-info.json`, without credentials: the probe
 /// `@qlik/api` sends before every call. Answering a small JSON that names a cloud deployment
 /// makes the client treat the host as Qlik Cloud (and cache the answer). Mount at the root.
-pub fn product_info_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().route(
-        "/resources/autogenerated/product-info.json",
-        get(|| async { axum::Json(serde_json::json!({ "composition": { "deploymentType": "QlikCloud" } })) }),
-    )
+pub fn product_info_routes<S: Clone + Send + Sync + 'static>() -> RouteTable<S> {
+    RouteTable::new().add(__path_product_info, product_info)
 }
 
 #[cfg(test)]

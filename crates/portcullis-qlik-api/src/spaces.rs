@@ -26,7 +26,7 @@ use portcullis_model::Change;
 const S: Service = Service::Spaces;
 
 /// A space on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SpaceDto {
     /// API id.
@@ -49,7 +49,7 @@ pub struct SpaceDto {
 }
 
 /// A space's links.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SpaceLinks {
     /// The space.
     #[serde(rename = "self")]
@@ -59,7 +59,7 @@ pub struct SpaceLinks {
 }
 
 /// `meta` of a space.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SpaceMeta {
     /// What the caller may do (`ActionName`s).
@@ -71,7 +71,7 @@ pub struct SpaceMeta {
 }
 
 /// The list envelope of spaces (`meta.count` instead of `totalResults`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SpacesDto {
     /// The page.
     pub data: Vec<SpaceDto>,
@@ -369,7 +369,7 @@ pub fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Mutation<()>, ApiError> {
 // ---- assignments -------------------------------------------------------------------------
 
 /// A space assignment on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssignmentDto {
     /// API id.
@@ -390,7 +390,7 @@ pub struct AssignmentDto {
 }
 
 /// An assignment's or share's links.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AssignmentLinks {
     /// Itself.
     #[serde(rename = "self")]
@@ -400,7 +400,7 @@ pub struct AssignmentLinks {
 }
 
 /// The list envelope of assignments and shares (`meta.count`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MemberListDto<T> {
     /// The page.
     pub data: Vec<T>,
@@ -576,7 +576,7 @@ pub fn delete_assignment(ctx: &Ctx<'_>, id: &str, assignment_id: &str) -> Result
 // ---- shares ------------------------------------------------------------------------------
 
 /// A fine-grained share on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ShareDto {
     /// API id.

@@ -54,22 +54,28 @@ pub const SORT_FIELDS: &[&str] = &[
     "createdAt",
 ];
 
-/// A user on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A user on the wire. With the `fields` parameter only the named properties are sent, so
+/// the document marks none of them required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserDto {
     /// API id.
+    #[schema(required = false)]
     pub id: String,
     /// Tenant id.
+    #[schema(required = false)]
     pub tenant_id: String,
     /// IdP subject (a tenant file's user `id`).
+    #[schema(required = false)]
     pub subject: String,
     /// Display name.
+    #[schema(required = false)]
     pub name: String,
     /// E-mail.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Status.
+    #[schema(required = false)]
     pub status: &'static str,
     /// Directly assigned roles (hidden from callers who may not read roles).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,6 +87,7 @@ pub struct UserDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assigned_scopes: Option<Vec<String>>,
     /// `self`.
+    #[schema(required = false)]
     pub links: SelfLink,
 }
 

@@ -4,7 +4,7 @@
 //! refreshes this node's view, and answers with the revision that includes it.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use portcullis_model::tenant::RoleTarget;
@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{API_KEY_PREFIX, CLIENT_SECRET_PREFIX, Caller, hash_secret, new_secret};
 use crate::err::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiText};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiText};
 use crate::state::AppState;
 
 /// Default lifetime of a new API key.
@@ -164,7 +164,7 @@ pub async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> Res
     ),
     security(("bearer" = []))
 )]
-pub async fn revoke_api_key(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+pub async fn revoke_api_key(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
     let view = caller.tenant.view();
     let not_found = || ApiError::not_found("unknown_api_key", format!("no API key {id}")).field("id");
     if !caller.may(&view.snapshot, Action::UserManage) {
@@ -431,7 +431,7 @@ pub struct ClientSecretBody {
 pub async fn create_client_secret(
     State(state): State<AppState>,
     caller: Caller,
-    Path(client_id): Path<String>,
+    ApiPath(client_id): ApiPath<String>,
     ApiJson(body): ApiJson<NewClientSecretRequest>,
 ) -> Result<(StatusCode, Json<ClientSecretBody>), ApiError> {
     let view = caller.tenant.view();
@@ -518,13 +518,13 @@ pub struct ImportBody {
         (status = 200, description = "Imported", body = ImportBody),
         (status = 400, description = "The tenant file is not valid; every problem is listed", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("operator" = []))
 )]
 pub async fn import_tenant(
     State(state): State<AppState>,
     _operator: Operator,
-    Path(name): Path<String>,
-    Query(query): Query<ImportQuery>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ImportQuery>,
     ApiText(body): ApiText,
 ) -> Result<Json<ImportBody>, ApiError> {
     let mut tenant = load_tenant_text(&name, &body)
@@ -549,9 +549,9 @@ pub async fn import_tenant(
     delete, path = "/v1/operator/tenants/{name}", tag = "operator",
     params(("name" = String, Path, description = "Tenant name")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such tenant", body = ErrorBody)),
-    security(("bearer" = []))
+    security(("operator" = []))
 )]
-pub async fn delete_tenant(State(state): State<AppState>, _operator: Operator, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_tenant(State(state): State<AppState>, _operator: Operator, ApiPath(name): ApiPath<String>) -> Result<StatusCode, ApiError> {
     let tenant = state
         .tenant_by_name(&name)
         .await?

@@ -11,14 +11,14 @@
 use std::collections::BTreeSet;
 
 use axum::Json;
-use axum::Router;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
 use portcullis_model::Action;
+use portcullis_qlik_api::route_table::RouteTable;
 use portcullis_store::{AuditQuery, AuditSettings, DecisionLogMode, DecisionLogPolicy, EventBody, EventType};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -30,13 +30,14 @@ use crate::state::AppState;
 const MAX_LIMIT: usize = 100;
 
 /// The audit routes (absolute paths), to merge into the app.
-pub fn routes<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
-    Router::new()
-        .route("/api/v1/audits", get(list))
-        .route("/api/v1/audits/types", get(types))
-        .route("/api/v1/audits/sources", get(sources))
-        .route("/api/v1/audits/settings", get(get_settings).put(put_settings))
-        .route("/api/v1/audits/{id}", get(one))
+pub fn routes<S: Clone + Send + Sync + 'static>(state: AppState) -> RouteTable<S> {
+    RouteTable::new()
+        .add(__path_list, list)
+        .add(__path_types, types)
+        .add(__path_sources, sources)
+        .add(__path_get_settings, get_settings)
+        .add(__path_put_settings, put_settings)
+        .add(__path_one, one)
         .with_state(state)
 }
 
@@ -132,6 +133,102 @@ fn event_json(base: &str, tenant: &str, seq: u64, hash: &str, body: &EventBody) 
     })
 }
 
+/// One audit event in Qlik's shape.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "describes a response for the OpenAPI document; the handlers write it with json!")]
+pub(crate) struct AuditEvent {
+    /// The event's sequence number in its tenant's chain.
+    id: String,
+    /// Its hash in the chain.
+    event_id: String,
+    /// RFC 3339.
+    event_time: String,
+    /// `com.qlik.v1.<noun>.<verb>`.
+    event_type: String,
+    /// `1.0`.
+    event_type_version: String,
+    /// The service that emitted it.
+    source: String,
+    /// The tenant.
+    tenant_id: String,
+    /// The acting user, when one acted.
+    user_id: Option<String>,
+    /// `application/json`.
+    content_type: String,
+    /// Action, channel, resource, decision and its explanation, change details.
+    #[schema(value_type = Object)]
+    data: Value,
+    /// The actor, owner, space and top-level resource.
+    #[schema(value_type = Object)]
+    extensions: Value,
+    /// `self`.
+    links: portcullis_qlik_api::paging::SelfLink,
+}
+
+/// `GET /api/v1/audits`.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes a response for the OpenAPI document; the handlers write it with json!")]
+pub(crate) struct AuditPage {
+    /// The page.
+    data: Vec<AuditEvent>,
+    /// `self`, and `next` / `prev` when there are more.
+    links: portcullis_qlik_api::paging::Links,
+}
+
+/// `GET /api/v1/audits/types` and `/sources`.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes a response for the OpenAPI document; the handlers write it with json!")]
+pub(crate) struct AuditNames {
+    /// The names.
+    data: Vec<String>,
+    /// `self`.
+    links: portcullis_qlik_api::paging::SelfLink,
+}
+
+/// The audit settings.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes a response for the OpenAPI document; the handlers write it with json!")]
+pub(crate) struct AuditSettingsData {
+    /// Always true: expired events are archived, not dropped.
+    #[schema(rename = "ArchiveEnabled")]
+    archive_enabled: bool,
+    /// Retention in seconds; none means kept for ever.
+    #[schema(rename = "EventTTL")]
+    event_ttl: Option<u64>,
+    /// `off`, `denies` or `all`.
+    #[schema(rename = "decisionLogMode")]
+    decision_log_mode: String,
+    /// Sampling of logged decisions, per million.
+    #[schema(rename = "samplePerMillion")]
+    sample_per_million: u32,
+    /// Retention in days; none means kept for ever.
+    #[schema(rename = "retentionDays")]
+    retention_days: Option<u32>,
+}
+
+/// `GET` and `PUT /api/v1/audits/settings`.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes a response for the OpenAPI document; the handlers write it with json!")]
+pub(crate) struct AuditSettingsBody {
+    /// The settings.
+    data: AuditSettingsData,
+}
+
+/// A change of the audit settings; absent fields keep their value.
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "describes a request body for the OpenAPI document; the handler reads `SettingsBody`")]
+pub(crate) struct AuditSettingsChange {
+    /// `off`, `denies` or `all`.
+    decision_log_mode: Option<String>,
+    /// 0 to 1,000,000.
+    #[schema(maximum = 1_000_000)]
+    sample_per_million: Option<u32>,
+    /// Days to keep events before they may be archived.
+    retention_days: Option<u32>,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct ListParams {
@@ -146,7 +243,7 @@ struct ListParams {
 }
 
 /// Audit events, newest first by default, in Qlik's audits shape.
-#[utoipa::path(get, path = "/api/v1/audits", tag = "audits", params(("eventType" = Option<String>, Query, description = "Comma list"), ("userId" = Option<String>, Query, description = "Actor"), ("eventTime" = Option<String>, Query, description = "`start/end` (RFC 3339)"), ("source" = Option<String>, Query, description = "Source service"), ("limit" = Option<usize>, Query, description = "1-100, default 10"), ("next" = Option<String>, Query, description = "Cursor"), ("prev" = Option<String>, Query, description = "Cursor"), ("sort" = Option<String>, Query, description = "`-eventTime` (default) or `+eventTime`")), responses((status = 200, description = "`{data, links}`"), (status = 401, description = "No credentials"), (status = 403, description = "Needs audit:read")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/audits", tag = "audits", params(("eventType" = Option<String>, Query, description = "Comma list"), ("userId" = Option<String>, Query, description = "Actor"), ("eventTime" = Option<String>, Query, description = "`start/end` (RFC 3339)"), ("source" = Option<String>, Query, description = "Source service"), ("limit" = Option<usize>, Query, description = "1-100, default 10"), ("next" = Option<String>, Query, description = "Cursor"), ("prev" = Option<String>, Query, description = "Cursor"), ("sort" = Option<String>, Query, description = "`-eventTime` (default) or `+eventTime`")), responses((status = 200, description = "A page of events", body = AuditPage), (status = 403, description = "Needs audit:read")), security(("bearer" = [])))]
 pub async fn list(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
     let caller = match reader(&mut parts, &state, Action::AuditRead).await {
@@ -290,9 +387,13 @@ fn urlencode(text: &str) -> String {
 }
 
 /// One audit event.
-#[utoipa::path(get, path = "/api/v1/audits/{id}", tag = "audits", params(("id" = String, Path, description = "Event id")), responses((status = 200, description = "The event"), (status = 404, description = "No such event")), security(("bearer" = [])))]
-pub async fn one(State(state): State<AppState>, Path(id): Path<String>, request: Request) -> Response {
+#[utoipa::path(get, path = "/api/v1/audits/{id}", tag = "audits", params(("id" = String, Path, description = "Event id")), responses((status = 200, description = "The event", body = AuditEvent), (status = 403, description = "Needs audit:read"), (status = 404, description = "No such event")), security(("bearer" = [])))]
+pub async fn one(State(state): State<AppState>, id: Result<Path<String>, PathRejection>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
+    let id = match id {
+        Ok(Path(id)) => id,
+        Err(rejection) => return qlik_error(StatusCode::BAD_REQUEST, "AUDITS-2", "Bad request", rejection.body_text()),
+    };
     let caller = match reader(&mut parts, &state, Action::AuditRead).await {
         Ok(caller) => caller,
         Err(response) => return response,
@@ -319,7 +420,7 @@ pub async fn one(State(state): State<AppState>, Path(id): Path<String>, request:
 }
 
 /// Every event type.
-#[utoipa::path(get, path = "/api/v1/audits/types", tag = "audits", responses((status = 200, description = "`{data: [eventType]}`")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/audits/types", tag = "audits", responses((status = 200, description = "Every event type", body = AuditNames), (status = 403, description = "Needs audit:read")), security(("bearer" = [])))]
 pub async fn types(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
     if let Err(response) = reader(&mut parts, &state, Action::AuditRead).await {
@@ -330,7 +431,7 @@ pub async fn types(State(state): State<AppState>, request: Request) -> Response 
 }
 
 /// Every event source.
-#[utoipa::path(get, path = "/api/v1/audits/sources", tag = "audits", responses((status = 200, description = "`{data: [source]}`")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/audits/sources", tag = "audits", responses((status = 200, description = "Every source", body = AuditNames), (status = 403, description = "Needs audit:read")), security(("bearer" = [])))]
 pub async fn sources(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
     if let Err(response) = reader(&mut parts, &state, Action::AuditRead).await {
@@ -356,7 +457,7 @@ fn settings_json(settings: &AuditSettings) -> Value {
 }
 
 /// The tenant's audit settings (decision-log mode, sampling, retention).
-#[utoipa::path(get, path = "/api/v1/audits/settings", tag = "audits", responses((status = 200, description = "`{data: {ArchiveEnabled, EventTTL, decisionLogMode, samplePerMillion, retentionDays}}`")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/audits/settings", tag = "audits", responses((status = 200, description = "The settings", body = AuditSettingsBody), (status = 403, description = "Needs audit:read")), security(("bearer" = [])))]
 pub async fn get_settings(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
     let caller = match reader(&mut parts, &state, Action::AuditRead).await {
@@ -378,7 +479,7 @@ struct SettingsBody {
 }
 
 /// Changes the audit settings (TenantAdmin): `{decisionLogMode: off|denies|all, samplePerMillion, retentionDays}`.
-#[utoipa::path(put, path = "/api/v1/audits/settings", tag = "audits", responses((status = 200, description = "The new settings"), (status = 400, description = "Bad value"), (status = 403, description = "Needs TenantAdmin")), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/api/v1/audits/settings", tag = "audits", request_body = AuditSettingsChange, responses((status = 200, description = "The new settings", body = AuditSettingsBody), (status = 400, description = "Bad value"), (status = 403, description = "Needs TenantAdmin")), security(("bearer" = [])))]
 pub async fn put_settings(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
     let caller = match reader(&mut parts, &state, Action::RoleCreate).await {

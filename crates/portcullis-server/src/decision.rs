@@ -117,6 +117,7 @@ pub async fn check(State(state): State<AppState>, caller: Caller, ApiJson(body):
         (status = 400, description = "The body is not valid", body = ErrorBody),
         (status = 401, description = "No usable credential", body = ErrorBody),
         (status = 413, description = "The body is larger than 16 MiB", body = ErrorBody),
+        (status = 409, description = "minRevision not reached", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -247,6 +248,7 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         (status = 400, description = "A field is not valid", body = ErrorBody),
         (status = 403, description = "The caller may not ask about this user", body = ErrorBody),
         (status = 404, description = "No such user or client", body = ErrorBody),
+        (status = 409, description = "minRevision not reached", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -339,6 +341,7 @@ pub async fn list_resources(
         (status = 400, description = "A field is not valid", body = ErrorBody),
         (status = 403, description = "The caller may not ask about other users", body = ErrorBody),
         (status = 404, description = "No such resource or client", body = ErrorBody),
+        (status = 409, description = "minRevision not reached", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -34,12 +34,13 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 pub use err::{ApiError, ErrorBody};
 pub use listen::{ConnectionLimits, serve};
+pub use portcullis_qlik_api::route_table::Route;
+use portcullis_qlik_api::route_table::RouteTable;
 pub use state::{AppState, ServerConfig};
 
 /// The largest request body, on every route: room for a batch of 100,000 checks. A longer
@@ -49,31 +50,45 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// 503, unless [`ServerConfig::request_timeout`] says otherwise.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The whole HTTP application.
-pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(ops::health))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
-        .route("/v1/check", post(decision::check))
-        .route("/v1/check/batch", post(decision::check_batch))
-        .route("/v1/list-resources", post(decision::list_resources))
-        .route("/v1/list-users", post(decision::list_users))
-        .route("/v1/whoami", get(admin::whoami))
-        .route("/v1/api-keys", post(admin::create_api_key).get(admin::list_api_keys))
-        .route("/v1/api-keys/{id}", delete(admin::revoke_api_key))
-        .route("/v1/sessions", post(admin::login))
-        .route("/v1/changes", post(admin::apply_change))
-        .route("/v1/oauth-clients/{id}/secrets", post(admin::create_client_secret))
-        .route("/v1/operator/tenants/{name}", put(admin::import_tenant).delete(admin::delete_tenant))
-        .route("/oauth/token", post(oauth::token))
-        .route("/access/v1/evaluation", post(authzen::evaluation))
-        .route("/access/v1/evaluations", post(authzen::evaluations))
-        .route("/.well-known/authzen-configuration", get(authzen::configuration))
+/// Every route the server answers, each from its handler's OpenAPI annotation; the document
+/// ([`ops::ApiDoc`]) must list exactly these, which a test checks.
+fn route_table(state: &AppState) -> RouteTable<AppState> {
+    RouteTable::new()
+        .add(ops::__path_health, ops::health)
+        .add(ops::__path_metrics, ops::metrics)
+        .add(ops::__path_openapi, ops::openapi)
+        .add(decision::__path_check, decision::check)
+        .add(decision::__path_check_batch, decision::check_batch)
+        .add(decision::__path_list_resources, decision::list_resources)
+        .add(decision::__path_list_users, decision::list_users)
+        .add(admin::__path_whoami, admin::whoami)
+        .add(admin::__path_create_api_key, admin::create_api_key)
+        .add(admin::__path_list_api_keys, admin::list_api_keys)
+        .add(admin::__path_revoke_api_key, admin::revoke_api_key)
+        .add(admin::__path_login, admin::login)
+        .add(admin::__path_apply_change, admin::apply_change)
+        .add(admin::__path_create_client_secret, admin::create_client_secret)
+        .add(admin::__path_import_tenant, admin::import_tenant)
+        .add(admin::__path_delete_tenant, admin::delete_tenant)
+        .add(oauth::__path_token, oauth::token)
+        .add(authzen::__path_evaluation, authzen::evaluation)
+        .add(authzen::__path_evaluations, authzen::evaluations)
+        .add(authzen::__path_configuration, authzen::configuration)
         .merge(audits::routes(state.clone()))
-        .nest("/api/v1", qlik::management_api(state.clone(), qlik_config(&state)))
+        .nest("/api/v1", qlik::management_api(state.clone(), qlik_config(state)))
         .merge(portcullis_qlik_api::product_info_routes())
         .merge(rules_api::routes(state.clone()))
+}
+
+/// The routes the server answers (method and path), as its router serves them.
+pub fn served_routes(state: &AppState) -> Vec<Route> {
+    route_table(state).routes().to_vec()
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    route_table(&state)
+        .into_router()
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         // Bodies sent without a length are cut at the limit as they are read (and the

@@ -98,25 +98,112 @@ pub fn qlik_error(status: u16, message: String) -> Response {
     portcullis_qlik_api::routes::Failure::from(error).into_response()
 }
 
-/// The answer when a request took longer than the server's timeout.
-pub async fn timed_out(error: tower::BoxError) -> ApiError {
-    if error.is::<tower::timeout::error::Elapsed>() {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long and was stopped").hint("retry, or split a large batch")
-    } else {
-        ApiError::internal("the request failed", &error)
+/// The answer when a request took longer than the server's timeout, in its route's envelope
+/// (Qlik's under `/api/v1`, as the document says).
+pub async fn timed_out(uri: axum::http::Uri, error: tower::BoxError) -> Response {
+    if !error.is::<tower::timeout::error::Elapsed>() {
+        return ApiError::internal("the request failed", &error).into_response();
     }
+    let message = "the request took too long and was stopped";
+    if is_qlik_path(uri.path()) {
+        return qlik_error(503, message.to_owned());
+    }
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", message)
+        .hint("retry, or split a large batch")
+        .into_response()
 }
 
-struct BearerAuth;
+/// The security schemes, and the error responses every route shares because its layers
+/// answer them (so a handler's annotation lists only its own), each in its route's envelope.
+struct Conventions;
 
-impl Modify for BearerAuth {
+/// What every route may answer before or around its handler: 400 (a control character in
+/// the path or query, see `edge.rs`) and 503 (the request timed out, or the store is down).
+const SHARED_ERRORS: &[(&str, &str)] = &[
+    (
+        "400",
+        "A parameter or the body is not valid (a control character, a field of the wrong type)",
+    ),
+    ("503", "The request took too long, or the store is unavailable"),
+];
+
+impl Modify for Conventions {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::Operation;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key (`pc_...`), an OAuth access token (`pct_...`), or the operator token with the header `portcullis-tenant: NAME`",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "operator",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The operator token (`portcullis serve --operator-token`)"))
+                    .build(),
+            ),
+        );
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let envelope = if path == "/oauth/token" {
+                "OauthError"
+            } else if is_qlik_path(path) {
+                "ErrorEnvelope"
+            } else {
+                "ErrorBody"
+            };
+            let operations: [&mut Option<Operation>; 5] = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let takes_body = operation.request_body.is_some();
+                let mut shared: Vec<(&str, &str)> = SHARED_ERRORS.to_vec();
+                if secured {
+                    shared.push(("401", "No usable credential"));
+                }
+                if takes_body {
+                    shared.push(("413", "The body is longer than 16 MiB"));
+                }
+                // The server's JSON extractor refuses another content type; the Qlik API reads
+                // the bytes whatever their label, as Qlik does.
+                let json_body = operation
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|body| body.content.contains_key("application/json"));
+                if json_body && !is_qlik_path(path) {
+                    shared.push(("415", "The body is not labelled `Content-Type: application/json`"));
+                }
+                if is_qlik_path(path) && secured || path == "/v1/sessions" || path == "/oauth/token" {
+                    shared.push(("429", "Too many requests; see `Retry-After`"));
+                }
+                let responses = &mut operation.responses.responses;
+                for (status, description) in shared {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| ResponseBuilder::new().description(description).into());
+                }
+                for (status, response) in responses.iter_mut() {
+                    let utoipa::openapi::RefOr::T(response) = response else { continue };
+                    if status.starts_with(['4', '5']) && response.content.is_empty() {
+                        let content = ContentBuilder::new().schema(Some(Ref::from_schema_name(envelope))).build();
+                        response.content.insert("application/json".to_owned(), content);
+                    }
+                }
+            }
+        }
     }
 }
 
-/// The OpenAPI document.
+/// The OpenAPI document: every route the router serves (a test checks it against the
+/// router's [`crate::served_routes`]), the Qlik-compatible API nested under `/api/v1`.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Portcullis", description = "Authorization decisions for the Qlik Cloud access model, with their reasons."),
@@ -131,7 +218,10 @@ impl Modify for BearerAuth {
         crate::rules_api::list_sites, crate::rules_api::put_site, crate::rules_api::delete_site, crate::rules_api::check,
         crate::audits::list, crate::audits::one, crate::audits::types, crate::audits::sources,
         crate::audits::get_settings, crate::audits::put_settings,
+        portcullis_qlik_api::routes::product_info,
     ),
-    modifiers(&BearerAuth)
+    components(schemas(crate::err::ErrorBody, crate::oauth::OauthError)),
+    nest((path = "/api/v1", api = portcullis_qlik_api::openapi::QlikApiDoc)),
+    modifiers(&Conventions)
 )]
 pub struct ApiDoc;

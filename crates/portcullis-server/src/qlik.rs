@@ -16,11 +16,11 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use portcullis_qlik_api::AuditNote;
+use portcullis_qlik_api::route_table::RouteTable;
 use portcullis_qlik_api::{ApiConfig, ApiHost, ApiKeyInfo, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
 use portcullis_store::{Author, EventDraft, NewClientSecret, ResourceRef, StoreError};
 
@@ -202,6 +202,7 @@ async fn insert_caller(State(state): State<AppState>, request: Request, next: Ne
 }
 
 /// The management API, to nest at `/api/v1`.
-pub fn management_api(state: AppState, config: ApiConfig) -> Router<AppState> {
-    portcullis_qlik_api::routes(QlikHost::new(state.clone()), config).layer(middleware::from_fn_with_state(state, insert_caller))
+pub fn management_api(state: AppState, config: ApiConfig) -> RouteTable<AppState> {
+    portcullis_qlik_api::routes(QlikHost::new(state.clone()), config)
+        .map_router(|router| router.layer(middleware::from_fn_with_state(state, insert_caller)))
 }

@@ -15,14 +15,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use axum::Json;
-use axum::Router;
 use axum::extract::FromRequest as _;
-use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use portcullis_model::Action as CloudAction;
 use portcullis_model::source::LineIndex;
+use portcullis_qlik_api::route_table::RouteTable;
 use portcullis_rules::site_file::{LoadedSite, from_yaml};
 use portcullis_rules::{Action, RequestContext};
 use serde::Deserialize;
@@ -32,6 +31,7 @@ use portcullis_store::{EventDraft, EventType, ResourceRef};
 
 use crate::auth::Caller;
 use crate::err::ApiError;
+use crate::extract::ApiPath;
 use crate::state::AppState;
 
 /// Records a change of a site in the audit trail before the change is acknowledged.
@@ -93,11 +93,12 @@ pub(crate) struct RulesState {
 }
 
 /// The routes; they carry their state, so they merge into any router.
-pub fn routes<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
-    Router::new()
-        .route("/v1/rules/sites", get(list_sites))
-        .route("/v1/rules/sites/{name}", axum::routing::put(put_site).delete(delete_site))
-        .route("/v1/rules/sites/{name}/check", post(check))
+pub fn routes<S: Clone + Send + Sync + 'static>(app: AppState) -> RouteTable<S> {
+    RouteTable::new()
+        .add(__path_list_sites, list_sites)
+        .add(__path_put_site, put_site)
+        .add(__path_delete_site, delete_site)
+        .add(__path_check, check)
         .with_state(RulesState { app })
 }
 
@@ -117,7 +118,7 @@ fn may_manage(caller: &Caller) -> Result<(), ApiError> {
 }
 
 /// The tenant's rule sites.
-#[utoipa::path(get, path = "/v1/rules/sites", tag = "rules", responses((status = 200, description = "`{sites: [name]}`"), (status = 401, description = "No credentials"), (status = 403, description = "Needs TenantAdmin")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/rules/sites", tag = "rules", responses((status = 200, description = "The site names", body = SiteList), (status = 401, description = "No credentials"), (status = 403, description = "Needs TenantAdmin")), security(("bearer" = [])))]
 pub(crate) async fn list_sites(State(state): State<RulesState>, request: Request) -> Result<Response, ApiError> {
     let (caller, _) = caller(&state, request).await?;
     may_manage(&caller)?;
@@ -125,8 +126,8 @@ pub(crate) async fn list_sites(State(state): State<RulesState>, request: Request
 }
 
 /// Loads (or replaces) a rule site from a site file; refused whole with every problem located.
-#[utoipa::path(put, path = "/v1/rules/sites/{name}", tag = "rules", params(("name" = String, Path, description = "Site name")), request_body(content = String, content_type = "application/yaml", description = "A site file: users, resources, rules"), responses((status = 200, description = "Loaded: counts of users, resources, rules"), (status = 400, description = "Every problem, with line:column"), (status = 403, description = "Needs TenantAdmin")), security(("bearer" = [])))]
-pub(crate) async fn put_site(State(state): State<RulesState>, Path(name): Path<String>, request: Request) -> Result<Response, ApiError> {
+#[utoipa::path(put, path = "/v1/rules/sites/{name}", tag = "rules", params(("name" = String, Path, description = "Site name")), request_body(content = String, content_type = "application/yaml", description = "A site file: users, resources, rules"), responses((status = 200, description = "Loaded: counts of users, resources, rules", body = SiteLoaded), (status = 400, description = "Every problem, with line:column"), (status = 403, description = "Needs TenantAdmin")), security(("bearer" = [])))]
+pub(crate) async fn put_site(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
     let (caller, request) = caller(&state, request).await?;
     may_manage(&caller)?;
     let bytes = axum::body::to_bytes(request.into_body(), crate::MAX_BODY_BYTES)
@@ -167,8 +168,8 @@ pub(crate) async fn put_site(State(state): State<RulesState>, Path(name): Path<S
 }
 
 /// Forgets a rule site.
-#[utoipa::path(delete, path = "/v1/rules/sites/{name}", tag = "rules", params(("name" = String, Path, description = "Site name")), responses((status = 204, description = "Deleted"), (status = 404, description = "No such site")), security(("bearer" = [])))]
-pub(crate) async fn delete_site(State(state): State<RulesState>, Path(name): Path<String>, request: Request) -> Result<Response, ApiError> {
+#[utoipa::path(delete, path = "/v1/rules/sites/{name}", tag = "rules", params(("name" = String, Path, description = "Site name")), responses((status = 204, description = "Deleted"), (status = 403, description = "Needs TenantAdmin"), (status = 404, description = "No such site")), security(("bearer" = [])))]
+pub(crate) async fn delete_site(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
     let (caller, _) = caller(&state, request).await?;
     may_manage(&caller)?;
     let removed = caller.tenant.rule_sites.remove(&name);
@@ -181,18 +182,67 @@ pub(crate) async fn delete_site(State(state): State<RulesState>, Path(name): Pat
     }
 }
 
-#[derive(Deserialize)]
+/// A rule decision to make.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CheckBody {
+pub(crate) struct CheckBody {
+    /// `DIRECTORY\userId`.
     user: String,
+    /// `read`, `update`, `export`, ...
     action: String,
+    /// A resource id of the site.
     resource: String,
+    /// `hub` or `qmc`.
     context: String,
 }
 
+/// `GET /v1/rules/sites`.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes a response for the OpenAPI document; the handler writes it with json!")]
+pub(crate) struct SiteList {
+    /// The site names, sorted.
+    sites: Vec<String>,
+}
+
+/// `PUT /v1/rules/sites/{name}`.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes a response for the OpenAPI document; the handler writes it with json!")]
+pub(crate) struct SiteLoaded {
+    /// The site's name.
+    site: String,
+    /// How many users it holds.
+    users: u64,
+    /// How many resources.
+    resources: u64,
+    /// How many rules.
+    rules: u64,
+}
+
+/// A rule decision's explanation.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes a response for the OpenAPI document; the handler writes it with json!")]
+pub(crate) struct RuleExplanation {
+    /// `rule:<name>` for each granting rule, or `no-grant`.
+    tokens: Vec<String>,
+    /// The same in words.
+    text: String,
+}
+
+/// `POST /v1/rules/sites/{name}/check`.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes a response for the OpenAPI document; the handler writes it with json!")]
+pub(crate) struct RuleDecision {
+    /// `allow` or `deny`.
+    decision: String,
+    /// The same as a boolean.
+    allowed: bool,
+    /// Why.
+    explanation: RuleExplanation,
+}
+
 /// A rule decision with its explanation: `{user: "DIR\\id", action, resource, context: hub|qmc}`.
-#[utoipa::path(post, path = "/v1/rules/sites/{name}/check", tag = "rules", params(("name" = String, Path, description = "Site name")), responses((status = 200, description = "`{decision, allowed, explanation: {tokens, text}}`"), (status = 400, description = "Unknown action or context"), (status = 404, description = "Unknown site, user or resource")), security(("bearer" = [])))]
-pub(crate) async fn check(State(state): State<RulesState>, Path(name): Path<String>, request: Request) -> Result<Response, ApiError> {
+#[utoipa::path(post, path = "/v1/rules/sites/{name}/check", tag = "rules", params(("name" = String, Path, description = "Site name")), request_body = CheckBody, responses((status = 200, description = "The decision and why", body = RuleDecision), (status = 400, description = "Unknown action or context"), (status = 403, description = "Needs decision:ask-others"), (status = 404, description = "Unknown site, user or resource")), security(("bearer" = [])))]
+pub(crate) async fn check(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
     let (caller, request) = caller(&state, request).await?;
     if !caller.may(&caller.tenant.view().snapshot, CloudAction::DecisionAskOthers) {
         return Err(ApiError::forbidden(

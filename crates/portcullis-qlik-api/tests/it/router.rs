@@ -23,8 +23,8 @@ fn app(host: &MemoryHost, limits: RateLimitConfig) -> Router {
     };
     let auth_host = host.clone();
     Router::new()
-        .nest("/api/v1", routes(host.clone(), config))
-        .merge(product_info_routes())
+        .nest("/api/v1", routes(host.clone(), config).into_router())
+        .merge(product_info_routes().into_router())
         .layer(axum::middleware::from_fn(
             move |mut request: Request<Body>, next: axum::middleware::Next| {
                 let host = auth_host.clone();

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod api_fuzzing;
 mod audit_log;
 mod audits_api;
 mod authzen;

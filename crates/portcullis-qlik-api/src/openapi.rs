@@ -1,0 +1,385 @@
+//! The OpenAPI description of `/api/v1`: the routes' annotations are on the handlers in
+//! [`mod@crate::routes`]; here are the shapes the handlers read from the query and the body (they
+//! parse JSON values themselves, to answer Qlik's error envelope, so these types only describe)
+//! and [`QlikApiDoc`], the document the server nests under `/api/v1`.
+//!
+//! Error statuses each handler can answer are listed on its annotation; their body (Qlik's
+//! [`ErrorEnvelope`]) and the statuses every route shares (400 for control characters, 401,
+//! 413, 429, 503) are added by the server, which knows its layers.
+
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::api_keys::{ApiKeyDto, ApiKeyPage};
+use crate::dto::{GroupRefDto, ListDto, RoleRefDto};
+use crate::err::{ErrorEnvelope, ErrorItem};
+use crate::groups::{GroupDto, GroupSettingsDto, SelfLinkOnly};
+use crate::oauth_clients::OauthClientDto;
+use crate::paging::{Href, Links, SelfLink};
+use crate::roles::RoleDto;
+use crate::spaces::{AssignmentDto, AssignmentLinks, MemberListDto, ShareDto, SpaceDto, SpaceLinks, SpaceMeta, SpacesDto};
+use crate::users::UserDto;
+
+/// The list parameters most lists share: a SCIM filter, sort keys, a page size and cursors.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the query for the OpenAPI document; the handlers read it as pairs")]
+pub struct ListParams {
+    /// A SCIM filter, e.g. `name eq "Ann"` (at most 16 KiB and 64 levels).
+    filter: Option<String>,
+    /// Comma list of fields, `-` for descending: `-name,createdAt`.
+    sort: Option<String>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// The cursor of the next page (from `links.next.href`).
+    next: Option<String>,
+    /// The cursor of the previous page (from `links.prev.href`).
+    prev: Option<String>,
+    /// Also return `totalResults`.
+    #[param(rename = "totalResults")]
+    total_results: Option<bool>,
+}
+
+/// `fields`: keep only these top-level properties of each user.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the query for the OpenAPI document; the handlers read it as pairs")]
+pub struct FieldsParam {
+    /// Comma list of properties to return (`id,name`); the others are left out.
+    fields: Option<String>,
+}
+
+/// `GET /groups`: the list parameters and `systemGroups`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the query for the OpenAPI document; the handlers read it as pairs")]
+pub struct GroupListParams {
+    /// Include the system group Everyone.
+    #[param(rename = "systemGroups")]
+    system_groups: Option<bool>,
+}
+
+/// `GET /spaces`: filters on the caller's spaces.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the query for the OpenAPI document; the handlers read it as pairs")]
+pub struct SpaceListParams {
+    /// Substring of the name (case-insensitive).
+    name: Option<String>,
+    /// Comma list of `shared`, `managed`, `data`.
+    #[param(rename = "type")]
+    space_type: Option<String>,
+    /// The owner's user id.
+    #[param(rename = "ownerId")]
+    owner_id: Option<String>,
+    /// Comma list of the caller's space roles.
+    roles: Option<String>,
+    /// `publish`: spaces the caller may publish to.
+    action: Option<String>,
+    /// `type`, `name` or `createdAt`, `-` for descending.
+    sort: Option<String>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// The cursor of the next page.
+    next: Option<String>,
+    /// The cursor of the previous page.
+    prev: Option<String>,
+}
+
+/// `GET /spaces/{id}/assignments`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the query for the OpenAPI document; the handlers read it as pairs")]
+pub struct AssignmentListParams {
+    /// Only this assignee.
+    #[param(rename = "assigneeId")]
+    assignee_id: Option<String>,
+    /// `user` or `group`.
+    #[param(rename = "type")]
+    assignee_type: Option<String>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// The cursor of the next page.
+    next: Option<String>,
+    /// The cursor of the previous page.
+    prev: Option<String>,
+}
+
+/// `GET /spaces/{id}/shares`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the query for the OpenAPI document; the handlers read it as pairs")]
+pub struct ShareListParams {
+    /// Only shares of this item.
+    #[param(rename = "resourceId")]
+    resource_id: Option<String>,
+    /// `user` or `group`.
+    #[param(rename = "type")]
+    assignee_type: Option<String>,
+    /// Only shares with this user.
+    #[param(rename = "userId")]
+    user_id: Option<String>,
+    /// Only shares with this group.
+    #[param(rename = "groupId")]
+    group_id: Option<String>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// The cursor of the next page.
+    next: Option<String>,
+    /// The cursor of the previous page.
+    prev: Option<String>,
+}
+
+/// `GET /api-keys`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the query for the OpenAPI document; the handlers read it as pairs")]
+pub struct ApiKeyListParams {
+    /// `active`, `expired` or `revoked`.
+    status: Option<String>,
+    /// Only keys of this user (an API user id).
+    sub: Option<String>,
+    /// Same as `sub`.
+    #[param(rename = "createdByUser")]
+    created_by_user: Option<String>,
+    /// `createdByUser`, `sub`, `status`, `description` or `created`, `-` for descending.
+    sort: Option<String>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// The cursor of the next page.
+    #[param(rename = "startingAfter")]
+    starting_after: Option<String>,
+    /// The cursor of the previous page.
+    #[param(rename = "endingBefore")]
+    ending_before: Option<String>,
+}
+
+/// A role or group reference: `{id}` or `{name}` (a bare id string is accepted too).
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "describes a request body for the OpenAPI document")]
+pub struct Reference {
+    /// API id.
+    id: Option<String>,
+    /// Name.
+    name: Option<String>,
+}
+
+/// `POST /users`.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "describes a request body for the OpenAPI document")]
+pub struct UserCreate {
+    /// The identity provider's subject.
+    subject: String,
+    /// Display name (the subject when absent).
+    name: Option<String>,
+    /// E-mail.
+    email: Option<String>,
+    /// `active` (default) or `invited`.
+    status: Option<String>,
+    /// Roles to assign.
+    assigned_roles: Option<Vec<Reference>>,
+}
+
+/// One JSON Patch operation, with Qlik's extra ops (`remove-value`, `set`, `unset`, `renew`).
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "describes a request body for the OpenAPI document")]
+pub struct PatchOperation {
+    /// `replace`, `add`, `remove`, `remove-value`, `set`, `unset`, `renew`.
+    op: String,
+    /// The target, e.g. `/assignedRoles` (the leading slash is optional).
+    path: String,
+    /// The value, when the op takes one.
+    #[schema(value_type = Object)]
+    value: Option<serde_json::Value>,
+}
+
+/// `POST /users/actions/filter` and `POST /groups/actions/filter`.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "describes a request body for the OpenAPI document")]
+pub struct FilterBody {
+    /// A SCIM filter; it replaces the `filter` query parameter.
+    filter: Option<String>,
+}
+
+/// `POST /groups`.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "describes a request body for the OpenAPI document")]
+pub struct GroupCreate {
+    /// Name (at most 256 characters; the group's id follows it).
+    name: String,
+    /// `idp` (default) or `custom`.
+    provider_type: Option<String>,
+    /// Roles to assign.
+    assigned_roles: Option<Vec<Reference>>,
+}
+
+/// `POST /roles`.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "describes a request body for the OpenAPI document")]
+pub struct RoleCreate {
+    /// Name.
+    name: String,
+    /// Description.
+    description: Option<String>,
+    /// Scopes, e.g. `apps:read`.
+    assigned_scopes: Option<Vec<String>>,
+}
+
+/// `POST /spaces`.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "describes a request body for the OpenAPI document")]
+pub struct SpaceCreate {
+    /// Name.
+    name: String,
+    /// `shared`, `managed` or `data`.
+    #[schema(rename = "type")]
+    space_type: String,
+    /// Description.
+    description: Option<String>,
+}
+
+/// `PUT /spaces/{id}`.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "describes a request body for the OpenAPI document")]
+pub struct SpaceUpdate {
+    /// New name.
+    name: Option<String>,
+    /// New owner (an API user id).
+    owner_id: Option<String>,
+}
+
+/// `POST /spaces/{id}/assignments`.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "describes a request body for the OpenAPI document")]
+pub struct AssignmentCreate {
+    /// `user` (default) or `group`.
+    #[schema(rename = "type")]
+    assignee_type: Option<String>,
+    /// The user's or group's API id.
+    assignee_id: String,
+    /// Space roles: `consumer`, `contributor`, `dataconsumer`, `facilitator`, `operator`,
+    /// `producer`, `publisher`, `basicconsumer`, `codeveloper`.
+    roles: Vec<String>,
+}
+
+/// `PUT /spaces/{id}/assignments/{assignmentId}`.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "describes a request body for the OpenAPI document")]
+pub struct AssignmentUpdate {
+    /// The complete list of space roles.
+    roles: Vec<String>,
+}
+
+/// `POST /spaces/{id}/shares`.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "describes a request body for the OpenAPI document")]
+pub struct ShareCreate {
+    /// `user` (default) or `group`.
+    #[schema(rename = "type")]
+    assignee_type: Option<String>,
+    /// The user's or group's API id.
+    assignee_id: String,
+    /// The app's API id.
+    resource_id: String,
+    /// `app`.
+    resource_type: Option<String>,
+    /// Roles on the app.
+    roles: Vec<String>,
+}
+
+/// `POST /oauth-clients`.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "describes a request body for the OpenAPI document")]
+pub struct OauthClientCreate {
+    /// Name.
+    client_name: String,
+    /// `web` only.
+    app_type: Option<String>,
+    /// Scopes the client may ask for.
+    allowed_scopes: Option<Vec<String>>,
+    /// `client_credentials`, and `urn:qlik:oauth:user-impersonation` to act as users.
+    allowed_grant_types: Option<Vec<String>>,
+}
+
+/// `POST /api-keys`.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "describes a request body for the OpenAPI document")]
+pub struct ApiKeyCreate {
+    /// What the key is for.
+    description: String,
+    /// An ISO 8601 duration, `P7D` or `PT12H` (at most `P3650D`).
+    expiry: Option<String>,
+    /// The key's user (an API user id); another user's key needs user administration.
+    sub: Option<String>,
+    /// `user` only.
+    sub_type: Option<String>,
+}
+
+/// `GET /users/actions/count`.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "describes a response body for the OpenAPI document")]
+pub struct UserCount {
+    /// How many users the tenant has.
+    total: u64,
+}
+
+/// `GET /spaces/types`.
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "describes a response body for the OpenAPI document")]
+pub struct SpaceTypes {
+    /// `shared`, `managed`, `data`.
+    data: Vec<String>,
+}
+
+/// `POST /oauth-clients/{id}/client-secrets`: the secret, shown once.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "describes a response body for the OpenAPI document")]
+pub struct ClientSecret {
+    /// The client.
+    client_id: String,
+    /// The secret.
+    client_secret: String,
+    /// Its last four characters.
+    hint: String,
+}
+
+/// The OpenAPI document of the management API, with paths relative to its mount point.
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        crate::routes::users_list, crate::routes::users_create, crate::routes::users_me, crate::routes::users_count,
+        crate::routes::users_filter, crate::routes::users_get, crate::routes::users_patch, crate::routes::users_delete,
+        crate::routes::groups_list, crate::routes::groups_create, crate::routes::groups_filter, crate::routes::group_settings,
+        crate::routes::group_settings_patch, crate::routes::groups_get, crate::routes::groups_patch, crate::routes::groups_delete,
+        crate::routes::roles_list, crate::routes::roles_create, crate::routes::roles_get, crate::routes::roles_patch, crate::routes::roles_delete,
+        crate::routes::spaces_list, crate::routes::spaces_create, crate::routes::spaces_types, crate::routes::spaces_get,
+        crate::routes::spaces_patch, crate::routes::spaces_put, crate::routes::spaces_delete,
+        crate::routes::assignments_list, crate::routes::assignments_create, crate::routes::assignments_get,
+        crate::routes::assignments_put, crate::routes::assignments_delete,
+        crate::routes::shares_list, crate::routes::shares_create, crate::routes::shares_get, crate::routes::shares_patch,
+        crate::routes::shares_delete,
+        crate::routes::clients_list, crate::routes::clients_create, crate::routes::clients_get, crate::routes::clients_patch,
+        crate::routes::clients_delete, crate::routes::clients_new_secret,
+        crate::routes::keys_list, crate::routes::keys_create, crate::routes::keys_get, crate::routes::keys_delete,
+    ),
+    components(schemas(
+        ErrorEnvelope, ErrorItem, Href, Links, SelfLink, SelfLinkOnly, RoleRefDto, GroupRefDto, UserDto, GroupDto, GroupSettingsDto,
+        RoleDto, SpaceDto, SpaceLinks, SpaceMeta, SpacesDto, AssignmentDto, AssignmentLinks, ShareDto, OauthClientDto, ApiKeyDto,
+        ApiKeyPage, ListDto<UserDto>, ListDto<GroupDto>, ListDto<RoleDto>, ListDto<OauthClientDto>, MemberListDto<AssignmentDto>,
+        MemberListDto<ShareDto>,
+    ))
+)]
+pub struct QlikApiDoc;
