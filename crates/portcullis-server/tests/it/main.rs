@@ -3,6 +3,7 @@
 
 mod support;
 
+mod audit_integrity;
 mod audit_log;
 mod audits_api;
 mod authzen;
