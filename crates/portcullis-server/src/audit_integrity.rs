@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use portcullis_store::checkpoint::{Checkpoint, by_tenant, check_keyed_after, parse_checkpoints};
+use portcullis_store::checkpoint::{Checkpoint, check_keyed_after, parse_checkpoints};
 use portcullis_store::{AuditQuery, Store, TenantId};
 
 use crate::state::AppState;
@@ -58,8 +58,10 @@ struct ChainState {
 #[derive(Debug, Default)]
 pub struct AuditIntegrity {
     checkpoints: Option<CheckpointConfig>,
-    /// The file's checkpoints at start.
-    from_file: Vec<Checkpoint>,
+    /// Per tenant (name, store id) in the file at start: its latest checkpoint, and whether it
+    /// has a tombstone. Only these are kept, so a file of years of checkpoints costs memory in
+    /// proportion to its tenants.
+    from_file: BTreeMap<(String, i64), (Checkpoint, bool)>,
     /// Per tenant store id.
     chains: Mutex<BTreeMap<i64, ChainState>>,
     /// Serializes appends to the file.
@@ -80,14 +82,33 @@ impl AuditIntegrity {
     /// Reads the checkpoint file (a missing file is an empty one). A file that is not a
     /// checkpoint file is an error: it is the operator's, and damage to it must be seen.
     pub fn open(checkpoints: Option<CheckpointConfig>) -> Result<AuditIntegrity, String> {
-        let from_file = match &checkpoints {
-            Some(config) => match std::fs::read_to_string(&config.path) {
-                Ok(text) => parse_checkpoints(&text).map_err(|e| format!("the checkpoint file `{}`: {e}", config.path.display()))?,
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                Err(error) => return Err(format!("cannot read the checkpoint file `{}`: {error}", config.path.display())),
-            },
-            None => Vec::new(),
-        };
+        let mut from_file: BTreeMap<(String, i64), (Checkpoint, bool)> = BTreeMap::new();
+        if let Some(config) = &checkpoints {
+            let shown = config.path.display();
+            let file = match std::fs::File::open(&config.path) {
+                Ok(file) => Some(file),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+                Err(error) => return Err(format!("cannot read the checkpoint file `{shown}`: {error}")),
+            };
+            // Line by line: only each tenant's latest checkpoint is kept.
+            for (index, line) in file
+                .into_iter()
+                .flat_map(|f| std::io::BufRead::lines(std::io::BufReader::new(f)))
+                .enumerate()
+            {
+                let line = line.map_err(|e| format!("cannot read the checkpoint file `{shown}`: {e}"))?;
+                let parsed = parse_checkpoints(&line).map_err(|e| format!("the checkpoint file `{shown}`, line {}: {e}", index + 1))?;
+                for checkpoint in parsed {
+                    let entry = from_file
+                        .entry((checkpoint.tenant.clone(), checkpoint.tenant_id))
+                        .or_insert_with(|| (checkpoint.clone(), false));
+                    entry.1 |= checkpoint.deleted;
+                    if checkpoint.seq >= entry.0.seq {
+                        entry.0 = checkpoint;
+                    }
+                }
+            }
+        }
         Ok(AuditIntegrity {
             checkpoints,
             from_file,
@@ -137,10 +158,7 @@ impl AuditIntegrity {
 
     /// The tenant's latest checkpoint in the file as read at start.
     fn latest_in_file(&self, tenant: TenantId, name: &str) -> Option<Checkpoint> {
-        by_tenant(&self.from_file)
-            .into_iter()
-            .find(|group| group.tenant_id == tenant.0 && group.tenant == name)
-            .and_then(|group| group.latest().cloned())
+        self.from_file.get(&(name.to_owned(), tenant.0)).map(|(latest, _)| latest.clone())
     }
 
     /// Checks a tenant's chain (anchor, tail, latest checkpoint) and records what was found.
@@ -178,17 +196,16 @@ impl AuditIntegrity {
     /// Tenants with checkpoints in the file that are not in the store and were not deleted
     /// through a server (no tombstone): marked broken, since their trail vanished.
     pub fn check_gone(&self, stored: &[(TenantId, String)]) {
-        for group in by_tenant(&self.from_file) {
-            let present = stored.iter().any(|(id, name)| id.0 == group.tenant_id && name == group.tenant);
-            if present || group.tombstone().is_some() {
+        for ((tenant, tenant_id), (latest, tombstoned)) in &self.from_file {
+            let present = stored.iter().any(|(id, name)| id.0 == *tenant_id && name == tenant);
+            if present || *tombstoned {
                 continue;
             }
-            let Some(latest) = group.latest() else { continue };
             let problem = format!(
-                "tenant `{}` (store id {}) has checkpoints (the latest at {}, event {}) but is not in the database: it was deleted",
-                group.tenant, group.tenant_id, latest.time, latest.seq
+                "tenant `{tenant}` (store id {tenant_id}) has checkpoints (the latest at {}, event {}) but is not in the database: it was deleted",
+                latest.time, latest.seq
             );
-            self.mark_broken(TenantId(group.tenant_id), group.tenant, problem);
+            self.mark_broken(TenantId(*tenant_id), tenant, problem);
         }
     }
 

@@ -291,3 +291,27 @@ async fn checkpoints_follow_the_chains_and_a_deleted_tenant_leaves_a_tombstone()
     let node = restart(&app, checkpoints).await;
     assert!(metrics(&node, None).await.contains("portcullis_audit_chains_broken 0"));
 }
+
+/// A checkpoint file that is not one stops the start, naming the line: it is the operator's,
+/// and damage to it must be seen rather than read as "no checkpoints".
+#[tokio::test]
+async fn a_damaged_checkpoint_file_stops_the_start() {
+    let (app, checkpoints) = keyed_app(true).await;
+    let config = checkpoints.clone().expect("a checkpoint file");
+    assert_eq!(app.state.checkpoint_once(&config).await, 2);
+    let mut text = std::fs::read_to_string(&config.path).expect("the file");
+    text.push_str("{\"tenant\":\"demo\"}\n");
+    std::fs::write(&config.path, text).expect("written");
+    let store = portcullis_store::open_with_keys(&app.url, keys()).await.expect("the store opens");
+    let error = AppState::new(
+        store,
+        ServerConfig {
+            audit_checkpoints: checkpoints,
+            ..ServerConfig::default()
+        },
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert!(error.to_string().contains("line 3"), "{error}");
+}
