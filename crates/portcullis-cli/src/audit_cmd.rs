@@ -31,9 +31,9 @@ pub enum AuditCommand {
         #[arg(long)]
         tenant: Option<String>,
         /// A checkpoint file (JSON lines written by `audit checkpoint` or `serve
-        /// --audit-checkpoints`) the chains must agree with.
+        /// --audit-checkpoints`) the chains must agree with; repeatable (one file per node).
         #[arg(long, value_name = "FILE")]
-        checkpoints: Option<PathBuf>,
+        checkpoints: Vec<PathBuf>,
         #[command(flatten)]
         keys: KeyArgs,
     },
@@ -47,9 +47,9 @@ pub enum AuditCommand {
         /// Only this tenant (default: every tenant).
         #[arg(long)]
         tenant: Option<String>,
-        /// The checkpoint file so far: a chain that disagrees with it gets no new checkpoint.
+        /// The checkpoint file so far (repeatable): a chain that disagrees with it gets no new checkpoint.
         #[arg(long, value_name = "FILE")]
-        checkpoints: Option<PathBuf>,
+        checkpoints: Vec<PathBuf>,
         #[command(flatten)]
         keys: KeyArgs,
     },
@@ -121,13 +121,13 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
                 tenant,
                 checkpoints,
                 keys,
-            } => verify(&database, tenant.as_deref(), checkpoints.as_deref(), &keys).await,
+            } => verify(&database, tenant.as_deref(), &checkpoints, &keys).await,
             AuditCommand::Checkpoint {
                 database,
                 tenant,
                 checkpoints,
                 keys,
-            } => checkpoint(&database, tenant.as_deref(), checkpoints.as_deref(), &keys).await,
+            } => checkpoint(&database, tenant.as_deref(), &checkpoints, &keys).await,
             AuditCommand::Query(args) => query(args).await,
             AuditCommand::Archive {
                 database,
@@ -159,10 +159,17 @@ async fn tenants(store: &Arc<dyn Store>, only: Option<&str>) -> anyhow::Result<V
     })
 }
 
-/// Reads a checkpoint file whole.
-fn read_checkpoints(path: &std::path::Path) -> anyhow::Result<Vec<Checkpoint>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the checkpoint file `{}`", path.display()))?;
-    parse_checkpoints(&text).with_context(|| format!("the checkpoint file `{}`", path.display()))
+/// Reads checkpoint files whole, one after the other (`None`: no file given).
+fn read_checkpoints(paths: &[PathBuf]) -> anyhow::Result<Option<Vec<Checkpoint>>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut all = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the checkpoint file `{}`", path.display()))?;
+        all.extend(parse_checkpoints(&text).with_context(|| format!("the checkpoint file `{}`", path.display()))?);
+    }
+    Ok(Some(all))
 }
 
 /// How one tenant's check ended.
@@ -250,10 +257,10 @@ fn verify_tenant(record: &TenantRecord, chain: &AuditChain, groups: Option<&[Ten
     Verdict::Verified(said)
 }
 
-async fn verify(database: &str, only: Option<&str>, checkpoints: Option<&std::path::Path>, keys: &KeyArgs) -> anyhow::Result<ExitCode> {
+async fn verify(database: &str, only: Option<&str>, checkpoints: &[PathBuf], keys: &KeyArgs) -> anyhow::Result<ExitCode> {
     let store = open(database, keys).await?;
     let records = tenants(&store, only).await?;
-    let checkpoints = checkpoints.map(read_checkpoints).transpose()?;
+    let checkpoints = read_checkpoints(checkpoints)?;
     let groups = checkpoints.as_deref().map(by_tenant);
     let (mut n_broken, mut n_unverifiable) = (0, 0);
     let mut tell = |name: &str, verdict: Verdict| match verdict {
@@ -305,7 +312,7 @@ async fn verify(database: &str, only: Option<&str>, checkpoints: Option<&std::pa
     })
 }
 
-async fn checkpoint(database: &str, only: Option<&str>, checkpoints: Option<&std::path::Path>, keys: &KeyArgs) -> anyhow::Result<ExitCode> {
+async fn checkpoint(database: &str, only: Option<&str>, checkpoints: &[PathBuf], keys: &KeyArgs) -> anyhow::Result<ExitCode> {
     let store = open(database, keys).await?;
     let Some(key) = store.audit_keys().sealing().cloned() else {
         bail!(
@@ -313,7 +320,7 @@ async fn checkpoint(database: &str, only: Option<&str>, checkpoints: Option<&std
             crate::audit_keys::ENV_AUDIT_KEY
         );
     };
-    let checkpoints = checkpoints.map(read_checkpoints).transpose()?;
+    let checkpoints = read_checkpoints(checkpoints)?;
     let groups = checkpoints.as_deref().map(by_tenant);
     let mut n_refused = 0;
     let mut out = std::io::stdout().lock();

@@ -125,11 +125,14 @@ impl AuditIntegrity {
         self.chains.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Each known chain's tenant and whether it checked out, by tenant name.
+    /// Each known chain's tenant and whether it checked out, by tenant name (a name that two
+    /// store ids had, a tenant deleted and created again, is one series: broken if either is).
     pub fn statuses(&self) -> Vec<(String, bool)> {
-        let mut all: Vec<(String, bool)> = self.chains().values().map(|c| (c.tenant.clone(), c.problem.is_none())).collect();
-        all.sort();
-        all
+        let mut by_name: BTreeMap<String, bool> = BTreeMap::new();
+        for chain in self.chains().values() {
+            *by_name.entry(chain.tenant.clone()).or_insert(true) &= chain.problem.is_none();
+        }
+        by_name.into_iter().collect()
     }
 
     /// How many chains did not check out.
@@ -209,7 +212,7 @@ impl AuditIntegrity {
         }
     }
 
-    /// Forgets a tenant deleted through this node.
+    /// Forgets a tenant deleted (through this node, or another one).
     pub fn forget(&self, tenant: TenantId) {
         self.chains().remove(&tenant.0);
     }

@@ -928,6 +928,7 @@ impl AppState {
                         gone.rule_sites.clear();
                     }
                     self.forget_tenant_credentials(id);
+                    self.0.audit_integrity.forget(id);
                 }
             }
         }
