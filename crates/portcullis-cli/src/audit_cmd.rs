@@ -1,7 +1,8 @@
-//! `portcullis audit`: verify a tenant's hash chain, query its events (table, JSON, CSV), and
-//! archive expired events to newline-delimited JSON. Works on the database directly, so it
-//! runs with or without a server; it never changes an event, and archiving writes and flushes
-//! the archive file before it deletes anything.
+//! `portcullis audit`: verify a tenant's hash chain (against signed checkpoints too), write
+//! checkpoints, query its events (table, JSON, CSV), and archive expired events to
+//! newline-delimited JSON. Works on the database directly, so it runs with or without a
+//! server; it never changes an event, and archiving writes and flushes the archive file
+//! before it deletes anything. The audit key comes from `audit_keys.rs`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -9,13 +10,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use portcullis_store::{AuditQuery, EventBody, SealedEvent, Store, TenantRecord};
+use portcullis_store::checkpoint::{TenantCheckpoints, by_tenant, check_checkpoints, parse_checkpoints};
+use portcullis_store::{AuditChain, AuditQuery, ChainBreak, Checkpoint, CheckpointBreak, EventBody, SealedEvent, Store, TenantRecord};
+
+use crate::audit_keys::KeyArgs;
 
 /// `portcullis audit ...`.
 #[derive(clap::Subcommand)]
 pub enum AuditCommand {
-    /// Recompute each tenant's hash chain; exit status 1 and the first broken event named when
-    /// an event was altered, removed or reordered.
+    /// Recompute each tenant's hash chain (keyed hashes with the audit key) and check its
+    /// indexed columns; with `--checkpoints`, also that it agrees with every signed checkpoint.
+    /// Exit status 1 and the first break named when an event was altered, removed, reordered or
+    /// re-indexed, or the chain was rewritten, truncated or deleted; 2 when it cannot be checked
+    /// (a key that was not given).
     Verify {
         /// `sqlite://PATH` or `postgres://...`.
         #[arg(long)]
@@ -23,6 +30,28 @@ pub enum AuditCommand {
         /// Only this tenant (default: every tenant).
         #[arg(long)]
         tenant: Option<String>,
+        /// A checkpoint file (JSON lines written by `audit checkpoint` or `serve
+        /// --audit-checkpoints`) the chains must agree with; repeatable (one file per node).
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Vec<PathBuf>,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+    /// Verify each tenant's chain, then print a checkpoint of its head signed with the audit
+    /// key (one JSON line per tenant, for an append-only file or a SIEM: `>> FILE`). A chain
+    /// that does not verify gets none (exit status 1).
+    Checkpoint {
+        /// `sqlite://PATH` or `postgres://...`.
+        #[arg(long)]
+        database: String,
+        /// Only this tenant (default: every tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The checkpoint file so far (repeatable): a chain that disagrees with it gets no new checkpoint.
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Vec<PathBuf>,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// Print a tenant's events, oldest first.
     Query(QueryArgs),
@@ -41,6 +70,8 @@ pub enum AuditCommand {
         /// The archive file.
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
 }
 
@@ -74,6 +105,8 @@ pub struct QueryArgs {
     /// `table`, `json` (one event per line) or `csv`.
     #[arg(long, default_value = "table")]
     format: String,
+    #[command(flatten)]
+    keys: KeyArgs,
 }
 
 pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
@@ -83,20 +116,33 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         match command {
-            AuditCommand::Verify { database, tenant } => verify(&database, tenant.as_deref()).await,
+            AuditCommand::Verify {
+                database,
+                tenant,
+                checkpoints,
+                keys,
+            } => verify(&database, tenant.as_deref(), &checkpoints, &keys).await,
+            AuditCommand::Checkpoint {
+                database,
+                tenant,
+                checkpoints,
+                keys,
+            } => checkpoint(&database, tenant.as_deref(), &checkpoints, &keys).await,
             AuditCommand::Query(args) => query(args).await,
             AuditCommand::Archive {
                 database,
                 tenant,
                 older_than,
                 out,
-            } => archive(&database, &tenant, older_than, &out).await,
+                keys,
+            } => archive(&database, &tenant, older_than, &out, &keys).await,
         }
     })
 }
 
-async fn open(database: &str) -> anyhow::Result<Arc<dyn Store>> {
-    portcullis_store::open(database)
+async fn open(database: &str, keys: &KeyArgs) -> anyhow::Result<Arc<dyn Store>> {
+    let keyring = keys.keyring()?;
+    portcullis_store::open_with_keys(database, keyring)
         .await
         .with_context(|| format!("cannot open `{}`", portcullis_store::redact(database)))
 }
@@ -105,33 +151,204 @@ async fn tenant(store: &Arc<dyn Store>, name: &str) -> anyhow::Result<TenantReco
     store.tenant_by_name(name).await?.with_context(|| format!("there is no tenant `{name}`"))
 }
 
-async fn verify(database: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
-    let store = open(database).await?;
-    let tenants = match only {
-        Some(name) => vec![tenant(&store, name).await?],
+/// The tenants named (one, or every stored one).
+async fn tenants(store: &Arc<dyn Store>, only: Option<&str>) -> anyhow::Result<Vec<TenantRecord>> {
+    Ok(match only {
+        Some(name) => vec![tenant(store, name).await?],
         None => store.tenants().await?,
+    })
+}
+
+/// Reads checkpoint files whole, one after the other (`None`: no file given).
+fn read_checkpoints(paths: &[PathBuf]) -> anyhow::Result<Option<Vec<Checkpoint>>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut all = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the checkpoint file `{}`", path.display()))?;
+        all.extend(parse_checkpoints(&text).with_context(|| format!("the checkpoint file `{}`", path.display()))?);
+    }
+    Ok(Some(all))
+}
+
+/// How one tenant's check ended.
+enum Verdict {
+    /// It checks out; the sentence says how far.
+    Verified(String),
+    /// Evidence of tampering.
+    Broken(String),
+    /// It cannot be checked with the keys given.
+    Unverifiable(String),
+}
+
+fn chain_verdict(error: &ChainBreak) -> Verdict {
+    match error {
+        ChainBreak::UnknownKey { .. } => Verdict::Unverifiable(error.to_string()),
+        _ => Verdict::Broken(error.to_string()),
+    }
+}
+
+fn checkpoint_verdict(error: &CheckpointBreak) -> Verdict {
+    match error {
+        CheckpointBreak::UnknownKey { .. } => Verdict::Unverifiable(error.to_string()),
+        _ => Verdict::Broken(error.to_string()),
+    }
+}
+
+/// Verifies one stored tenant's chain and, when given, its checkpoints.
+fn verify_tenant(record: &TenantRecord, chain: &AuditChain, groups: Option<&[TenantCheckpoints<'_>]>) -> Verdict {
+    let n_verified = match chain.verify() {
+        Ok(n) => n,
+        Err(error) => return chain_verdict(&error),
     };
-    let mut n_broken = 0;
-    for record in tenants {
+    let mut said = format!("{n_verified} events verified");
+    let n_unkeyed = chain.n_unkeyed();
+    if let Some(key_id) = chain.events.iter().rev().find_map(|e| e.key_id.as_deref()) {
+        said.push_str(&format!(
+            " ({} keyed, the latest with the audit key `{key_id}`",
+            chain.events.len() - n_unkeyed
+        ));
+        if n_unkeyed > 0 {
+            said.push_str(&format!("; {n_unkeyed} sealed before the key, without it"));
+        }
+        said.push(')');
+    } else if n_verified > 0 {
+        said.push_str(" (not keyed: sealed without an audit key)");
+    }
+    if chain.archived_seq > 0 {
+        said.push_str(&format!("; events 1 to {} are archived", chain.archived_seq));
+    }
+    let Some(groups) = groups else { return Verdict::Verified(said) };
+    let mut n_checkpoints = 0;
+    for group in groups.iter().filter(|g| g.tenant == record.name) {
+        if group.tenant_id != record.id.0 {
+            // A tenant of the same name before this one: gone on purpose, or not.
+            match group.tombstone() {
+                Some(_) => continue,
+                None => {
+                    return Verdict::Broken(
+                        CheckpointBreak::Recreated {
+                            tenant: record.name.clone(),
+                            checkpointed_id: group.tenant_id,
+                            tenant_id: record.id.0,
+                        }
+                        .to_string(),
+                    );
+                }
+            }
+        }
+        match check_checkpoints(chain, record.id.0, &group.checkpoints) {
+            Ok(n) => n_checkpoints += n,
+            Err(error) => return checkpoint_verdict(&error),
+        }
+    }
+    match groups
+        .iter()
+        .filter(|g| g.tenant == record.name && g.tenant_id == record.id.0)
+        .find_map(|g| g.latest())
+    {
+        Some(latest) => said.push_str(&format!(
+            "; {n_checkpoints} checkpoints agree (the latest at {}, event {})",
+            latest.time, latest.seq
+        )),
+        None => said.push_str("; no checkpoint"),
+    }
+    Verdict::Verified(said)
+}
+
+async fn verify(database: &str, only: Option<&str>, checkpoints: &[PathBuf], keys: &KeyArgs) -> anyhow::Result<ExitCode> {
+    let store = open(database, keys).await?;
+    let records = tenants(&store, only).await?;
+    let checkpoints = read_checkpoints(checkpoints)?;
+    let groups = checkpoints.as_deref().map(by_tenant);
+    let (mut n_broken, mut n_unverifiable) = (0, 0);
+    let mut tell = |name: &str, verdict: Verdict| match verdict {
+        Verdict::Verified(said) => println!("tenant `{name}`: {said}"),
+        Verdict::Broken(said) => {
+            n_broken += 1;
+            println!("tenant `{name}`: {said}");
+        }
+        Verdict::Unverifiable(said) => {
+            n_unverifiable += 1;
+            println!("tenant `{name}`: {said}");
+        }
+    };
+    for record in &records {
         let chain = store
             .audit_chain(record.id)
             .await
             .with_context(|| format!("cannot read the audit trail of `{}`", record.name))?;
-        match chain.verify() {
-            Ok(n) if chain.archived_seq > 0 => {
-                println!(
-                    "tenant `{}`: {n} events verified (events 1 to {} are archived)",
-                    record.name, chain.archived_seq
+        tell(&record.name, verify_tenant(record, &chain, groups.as_deref()));
+    }
+    // Checkpointed tenants no longer in the database.
+    for group in groups.iter().flatten() {
+        if only.is_some_and(|name| name != group.tenant) || records.iter().any(|r| r.name == group.tenant) {
+            continue;
+        }
+        let Some(latest) = group.latest() else { continue };
+        let verdict = match group.checkpoints.iter().try_for_each(|c| c.check_signature(store.audit_keys())) {
+            Err(error) => checkpoint_verdict(&error),
+            Ok(()) => match group.tombstone() {
+                Some(tombstone) => Verdict::Verified(format!("deleted on purpose at {} (store id {})", tombstone.time, group.tenant_id)),
+                None => Verdict::Broken(
+                    CheckpointBreak::TenantGone {
+                        tenant: group.tenant.to_owned(),
+                        seq: latest.seq,
+                        time: latest.time.clone(),
+                    }
+                    .to_string(),
+                ),
+            },
+        };
+        tell(group.tenant, verdict);
+    }
+    Ok(if n_broken > 0 {
+        ExitCode::from(1)
+    } else if n_unverifiable > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn checkpoint(database: &str, only: Option<&str>, checkpoints: &[PathBuf], keys: &KeyArgs) -> anyhow::Result<ExitCode> {
+    let store = open(database, keys).await?;
+    let Some(key) = store.audit_keys().sealing().cloned() else {
+        bail!(
+            "checkpoints are signed with the audit key: pass `--audit-key-file` or set `{}`",
+            crate::audit_keys::ENV_AUDIT_KEY
+        );
+    };
+    let checkpoints = read_checkpoints(checkpoints)?;
+    let groups = checkpoints.as_deref().map(by_tenant);
+    let mut n_refused = 0;
+    let mut out = std::io::stdout().lock();
+    for record in tenants(&store, only).await? {
+        let chain = store
+            .audit_chain(record.id)
+            .await
+            .with_context(|| format!("cannot read the audit trail of `{}`", record.name))?;
+        match verify_tenant(&record, &chain, groups.as_deref()) {
+            Verdict::Verified(_) => {
+                let checkpoint = Checkpoint::sign(
+                    &key,
+                    &record.name,
+                    record.id.0,
+                    chain.head_seq,
+                    &chain.head_hash,
+                    &portcullis_store::rfc3339_now(),
                 );
+                writeln!(out, "{}", checkpoint.to_line())?;
             }
-            Ok(n) => println!("tenant `{}`: {n} events verified", record.name),
-            Err(broken) => {
-                n_broken += 1;
-                println!("tenant `{}`: {broken}", record.name);
+            Verdict::Broken(said) | Verdict::Unverifiable(said) => {
+                n_refused += 1;
+                eprintln!("tenant `{}`: no checkpoint: {said}", record.name);
             }
         }
     }
-    Ok(if n_broken == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    out.flush()?;
+    Ok(if n_refused == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// An RFC 3339 time, or `Nd` / `Nh` / `Nm` back from now.
@@ -150,7 +367,7 @@ async fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     if !matches!(args.format.as_str(), "table" | "json" | "csv") {
         bail!("unknown format `{}`: use `table`, `json` or `csv`", args.format);
     }
-    let store = open(&args.database).await?;
+    let store = open(&args.database, &args.keys).await?;
     let record = tenant(&store, &args.tenant).await?;
     let query = AuditQuery {
         event_types: args
@@ -234,17 +451,18 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-/// One archived event as a line: its position, hashes, and its body verbatim (the exact text
-/// the hash covers, so the archive can be verified on its own).
+/// One archived event as a line: its position, hashes, the key that sealed it (if any), and
+/// its body verbatim (the exact text the hash covers, so the archive can be verified on its own).
 fn archive_line(event: &SealedEvent) -> String {
+    let key_id = event.key_id.as_ref().map(|id| format!(",\"keyId\":\"{id}\"")).unwrap_or_default();
     format!(
-        "{{\"seq\":{},\"prevHash\":\"{}\",\"hash\":\"{}\",\"body\":{}}}",
+        "{{\"seq\":{},\"prevHash\":\"{}\",\"hash\":\"{}\"{key_id},\"body\":{}}}",
         event.seq, event.prev_hash, event.hash, event.body_json
     )
 }
 
-async fn archive(database: &str, name: &str, older_than: Option<u32>, out: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let store = open(database).await?;
+async fn archive(database: &str, name: &str, older_than: Option<u32>, out: &std::path::Path, keys: &KeyArgs) -> anyhow::Result<ExitCode> {
+    let store = open(database, keys).await?;
     let record = tenant(&store, name).await?;
     let days = match older_than {
         Some(days) => days,

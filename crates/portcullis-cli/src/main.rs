@@ -2,6 +2,7 @@
 //! Errors are printed once, as a chain, and mapped to an exit code here.
 
 mod audit_cmd;
+mod audit_keys;
 mod check_cmd;
 mod progress;
 mod rules_cmd;
@@ -29,7 +30,7 @@ enum Command {
     /// Security rules: audit, lint.
     #[command(subcommand)]
     Rules(rules_cmd::RulesCommand),
-    /// The audit trail: verify its hash chains, query it, archive expired events.
+    /// The audit trail: verify its hash chains and checkpoints, write checkpoints, query it, archive expired events.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
     /// Run the decision server (embedded SQLite `portcullis.db` and a demo tenant by default).

@@ -71,6 +71,19 @@ pub struct ServeArgs {
     /// Write logs as JSON lines.
     #[arg(long)]
     log_json: bool,
+    #[command(flatten)]
+    audit_keys: crate::audit_keys::KeyArgs,
+    /// Append a signed checkpoint of each tenant's audit chain to this file (JSON lines; keep it
+    /// where the database's owner cannot rewrite it), and check the chains against it at start.
+    /// Needs the audit key.
+    #[arg(long, value_name = "FILE")]
+    audit_checkpoints: Option<PathBuf>,
+    /// With `--audit-checkpoints`: a tenant whose chain grew by this many events is checkpointed.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    audit_checkpoint_events: u64,
+    /// With `--audit-checkpoints`: a tenant whose chain grew at all is checkpointed at least this often.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    audit_checkpoint_secs: u64,
 }
 
 /// Runs the server until it is told to stop.
@@ -93,7 +106,28 @@ fn init_logs(json: bool) {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let store = portcullis_store::open(&args.database)
+    let keys = args.audit_keys.keyring()?;
+    let audit_checkpoints = args
+        .audit_checkpoints
+        .as_ref()
+        .map(|path| portcullis_server::audit_integrity::CheckpointConfig {
+            path: path.clone(),
+            every_events: args.audit_checkpoint_events.max(1),
+            every: Duration::from_secs(args.audit_checkpoint_secs.max(1)),
+        });
+    if audit_checkpoints.is_some() && keys.sealing().is_none() {
+        bail!(
+            "`--audit-checkpoints` needs the audit key that signs them: pass `--audit-key-file` or set `{}`",
+            crate::audit_keys::ENV_AUDIT_KEY
+        );
+    }
+    // A damaged checkpoint file stops the start here, with its own message.
+    portcullis_server::audit_integrity::AuditIntegrity::open(audit_checkpoints.clone()).map_err(|e| anyhow::anyhow!(e))?;
+    match keys.sealing() {
+        Some(key) => tracing::info!(key_id = key.id(), "audit events are sealed with the audit key"),
+        None => tracing::warn!("no audit key: audit events are sealed with plain SHA-256, which whoever can write to the database can recompute"),
+    }
+    let store = portcullis_store::open_with_keys(&args.database, keys)
         .await
         .with_context(|| format!("cannot open the store `{}`", portcullis_store::redact(&args.database)))?;
     let first_start = store.tenants().await.context("cannot list the stored tenants")?.is_empty();
@@ -162,10 +196,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
         issues_per_minute: args.issue_rate_limit,
         public_url: args.public_url.as_deref().map(public_origin).transpose()?,
+        audit_checkpoints,
     };
     let state = AppState::new(store.clone(), config).await.context("cannot load the tenants")?;
     if store.backend() == portcullis_store::Backend::Postgres {
         tokio::spawn(state.clone().follow_store(Duration::from_millis(args.poll_ms.max(50))));
+    }
+    if state.audit_integrity().config().is_some() {
+        tokio::spawn(state.clone().write_checkpoints());
+    }
+    let n_broken = state.audit_integrity().n_broken();
+    if n_broken > 0 {
+        println!("{n_broken} tenants' audit trails do not check out (see the log); run `portcullis audit verify`");
     }
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -7,6 +7,11 @@
 //! Reading is a decision like any other: the caller needs `audit:read` (TenantAdmin,
 //! AuditAdmin); changing the settings needs the tenant-admin right to manage roles. Errors use
 //! Qlik's envelope `{"errors":[{code,title,detail}],"traceId"}`.
+//!
+//! Every event is checked before it is served: its hash covers its body (under the audit key
+//! that sealed it), its indexed columns agree with it, and it is keyed where this node knows
+//! every event is. One that fails is never served as if intact: a listing leaves it out, a
+//! read of it alone answers 500; either way it is logged as an error and counted.
 
 use std::collections::BTreeSet;
 
@@ -19,12 +24,12 @@ use axum::response::{IntoResponse, Response};
 
 use portcullis_model::Action;
 use portcullis_qlik_api::route_table::RouteTable;
-use portcullis_store::{AuditQuery, AuditSettings, DecisionLogMode, DecisionLogPolicy, EventBody, EventType};
+use portcullis_store::{AuditQuery, AuditSettings, ChainBreak, DecisionLogMode, DecisionLogPolicy, EventBody, EventType, SealedEvent, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
-use crate::state::AppState;
+use crate::state::{AppState, TenantState};
 
 /// Most events one page holds.
 const MAX_LIMIT: usize = 100;
@@ -72,29 +77,51 @@ async fn reader(parts: &mut Parts, state: &AppState, action: Action) -> Result<C
     }
 }
 
-/// The most unreadable events one listing skips before it gives up (a table that bad is
+/// The most damaged events one listing skips before it gives up (a table that bad is
 /// a case for `portcullis audit verify`, not for paging around).
 const MAX_SKIPPED: usize = 100;
 
-/// [`portcullis_store::Store::readable_audit_events`], each skipped event logged and counted in
-/// `portcullis_audit_events_unreadable_total`; past [`MAX_SKIPPED`] of them the listing fails.
-async fn events_skipping_unreadable(
-    state: &AppState,
-    tenant: portcullis_store::TenantId,
-    query: &portcullis_store::AuditQuery,
-) -> Result<Vec<(portcullis_store::SealedEvent, portcullis_store::EventBody)>, portcullis_store::StoreError> {
-    let (found, unreadable) = state.store().readable_audit_events(tenant, query).await?;
-    if unreadable.len() > MAX_SKIPPED {
-        return Err(portcullis_store::StoreError::Corrupt(format!(
-            "{} audit events of this listing do not parse; run `portcullis audit verify`",
-            unreadable.len()
+/// Logs and counts an event a read refused: in `portcullis_audit_events_unreadable_total`
+/// when its JSON does not parse, in `portcullis_audit_integrity_failures_total` otherwise.
+fn report_refused(state: &AppState, tenant: &TenantState, fault: &ChainBreak) {
+    if matches!(fault, ChainBreak::Unreadable { .. }) {
+        tracing::warn!(tenant = %tenant.name, %fault, "audit event skipped: its stored JSON does not parse");
+        state.metrics().record_unreadable_audit_event();
+    } else {
+        tracing::error!(tenant = %tenant.name, %fault, "audit event refused: it fails its integrity check; run `portcullis audit verify`");
+        state.metrics().record_audit_integrity_failure();
+    }
+}
+
+/// This node's own check on top of the store's: an unkeyed event where this node knows every
+/// event is keyed ([`TenantState::audit_keyed_from`]) was rewritten without the key.
+fn downgraded(tenant: &TenantState, sealed: &SealedEvent) -> Option<ChainBreak> {
+    let keyed_from = tenant.audit_keyed_from?;
+    (sealed.key_id.is_none() && sealed.seq >= keyed_from).then_some(ChainBreak::NotKeyed { seq: sealed.seq, keyed_from })
+}
+
+/// [`portcullis_store::Store::readable_audit_events`] with [`downgraded`] on top; each event
+/// left out is logged and counted ([`report_refused`]); past [`MAX_SKIPPED`] of them the
+/// listing fails.
+async fn intact_events(state: &AppState, tenant: &TenantState, query: &AuditQuery) -> Result<Vec<(SealedEvent, EventBody)>, StoreError> {
+    let (found, mut refused) = state.store().readable_audit_events(tenant.id, query).await?;
+    let mut intact = Vec::with_capacity(found.len());
+    for (sealed, body) in found {
+        match downgraded(tenant, &sealed) {
+            Some(fault) => refused.push(fault),
+            None => intact.push((sealed, body)),
+        }
+    }
+    if refused.len() > MAX_SKIPPED {
+        return Err(StoreError::Corrupt(format!(
+            "{} audit events of this listing fail their check; run `portcullis audit verify`",
+            refused.len()
         )));
     }
-    for seq in unreadable {
-        tracing::warn!(tenant = tenant.0, seq, "audit event skipped: its stored JSON does not parse");
-        state.metrics().record_unreadable_audit_event();
+    for fault in &refused {
+        report_refused(state, tenant, fault);
     }
-    Ok(found)
+    Ok(intact)
 }
 
 fn base_url(state: &AppState, parts: &Parts) -> String {
@@ -332,7 +359,7 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Response {
         }
         _ => {}
     }
-    let mut found = match events_skipping_unreadable(&state, caller.tenant.id, &query).await {
+    let mut found = match intact_events(&state, &caller.tenant, &query).await {
         Ok(found) => found,
         Err(e) => {
             return qlik_error(
@@ -400,7 +427,23 @@ pub async fn one(State(state): State<AppState>, id: Result<Path<String>, PathRej
     };
     let not_found = || qlik_error(StatusCode::NOT_FOUND, "AUDITS-4", "Not found", format!("no audit event `{id}`"));
     let Ok(seq) = id.parse::<u64>() else { return not_found() };
-    match state.store().audit_event(caller.tenant.id, seq).await {
+    let refused = |fault: ChainBreak| {
+        report_refused(&state, &caller.tenant, &fault);
+        qlik_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "AUDITS-5",
+            "Internal error",
+            format!("audit event {seq} fails its integrity check: {fault}; run `portcullis audit verify`"),
+        )
+    };
+    let found = state.store().audit_event(caller.tenant.id, seq).await;
+    if let Ok(Some((sealed, _))) = &found
+        && let Some(fault) = downgraded(&caller.tenant, sealed)
+    {
+        return refused(fault);
+    }
+    match found {
+        Err(StoreError::Integrity(fault)) => refused(fault),
         Ok(Some((sealed, body))) => Json(event_json(
             &base_url(&state, &parts),
             &caller.tenant.name,

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod audit_integrity;
 pub mod audits;
 pub mod auth;
 pub mod authzen;

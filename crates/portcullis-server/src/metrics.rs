@@ -1,6 +1,8 @@
 //! Prometheus metrics, rendered by hand in the text format: requests by route and status,
 //! request latency histograms by route, decisions by outcome, committed writes and the store
-//! transactions that carried them (group commit), and each tenant's snapshot revision. Counters are atomics or short critical sections; nothing here blocks a request
+//! transactions that carried them (group commit), each tenant's snapshot revision, and the
+//! audit trail's integrity (events refused on reads, checkpoints written, chains that do not
+//! check out). Counters are atomics or short critical sections; nothing here blocks a request
 //! for long.
 
 use std::collections::BTreeMap;
@@ -29,6 +31,17 @@ pub struct Metrics {
     writes: AtomicU64,
     write_transactions: AtomicU64,
     unreadable_audit_events: AtomicU64,
+    audit_integrity_failures: AtomicU64,
+    audit_checkpoints: AtomicU64,
+}
+
+/// The audit chains' state for [`Metrics::render`].
+#[derive(Debug, Default)]
+pub struct AuditChains {
+    /// How many chains do not check out on this node.
+    pub n_broken: usize,
+    /// Per tenant (name), whether its chain checks out: shown to the operator only.
+    pub per_tenant: Vec<(String, bool)>,
 }
 
 impl Metrics {
@@ -70,13 +83,24 @@ impl Metrics {
         self.unreadable_audit_events.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a stored audit event a read refused because it fails its integrity check
+    /// (altered, an edited column, unkeyed where it must be keyed, sealed with an unknown key).
+    pub fn record_audit_integrity_failure(&self) {
+        self.audit_integrity_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a checkpoint written to the checkpoint file.
+    pub fn record_checkpoint(&self) {
+        self.audit_checkpoints.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Writes committed so far, and the store transactions that carried them.
     pub fn commits(&self) -> (u64, u64) {
         (self.writes.load(Ordering::Relaxed), self.write_transactions.load(Ordering::Relaxed))
     }
 
-    /// The text exposition, with the revisions of the tenants given.
-    pub fn render(&self, revisions: &[(String, u64)]) -> String {
+    /// The text exposition, with the revisions of the tenants given and the audit chains' state.
+    pub fn render(&self, revisions: &[(String, u64)], chains: &AuditChains) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# HELP portcullis_http_requests_total HTTP requests by method, route and status.");
         let _ = writeln!(out, "# TYPE portcullis_http_requests_total counter");
@@ -148,6 +172,42 @@ impl Metrics {
             "portcullis_audit_events_unreadable_total {}",
             self.unreadable_audit_events.load(Ordering::Relaxed)
         );
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_audit_integrity_failures_total Stored audit events a read refused because they fail their integrity check."
+        );
+        let _ = writeln!(out, "# TYPE portcullis_audit_integrity_failures_total counter");
+        let _ = writeln!(
+            out,
+            "portcullis_audit_integrity_failures_total {}",
+            self.audit_integrity_failures.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_audit_checkpoints_total Signed audit checkpoints written to the checkpoint file."
+        );
+        let _ = writeln!(out, "# TYPE portcullis_audit_checkpoints_total counter");
+        let _ = writeln!(
+            out,
+            "portcullis_audit_checkpoints_total {}",
+            self.audit_checkpoints.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_audit_chains_broken Tenants whose audit chain does not check out on this node (see the log)."
+        );
+        let _ = writeln!(out, "# TYPE portcullis_audit_chains_broken gauge");
+        let _ = writeln!(out, "portcullis_audit_chains_broken {}", chains.n_broken);
+        if !chains.per_tenant.is_empty() {
+            let _ = writeln!(
+                out,
+                "# HELP portcullis_audit_chain_ok Whether each tenant's audit chain checks out on this node (1) or not (0)."
+            );
+            let _ = writeln!(out, "# TYPE portcullis_audit_chain_ok gauge");
+            for (tenant, ok) in &chains.per_tenant {
+                let _ = writeln!(out, "portcullis_audit_chain_ok{{tenant=\"{}\"}} {}", escape(tenant), u8::from(*ok));
+            }
+        }
         let _ = writeln!(
             out,
             "# HELP portcullis_snapshot_revision The revision of each tenant's snapshot on this node."

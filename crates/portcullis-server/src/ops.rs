@@ -38,8 +38,8 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
     }))
 }
 
-/// Prometheus metrics. Tenants' names (the per-tenant snapshot revisions) are shown to the
-/// operator only (`Authorization: Bearer <operator token>`): anyone may scrape the rest, which
+/// Prometheus metrics. Tenants' names (the per-tenant snapshot revisions and audit chain
+/// states) are shown to the operator only (`Authorization: Bearer <operator token>`): anyone may scrape the rest, which
 /// names routes and outcomes but no tenant.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format; per-tenant series only for the operator", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> impl IntoResponse {
@@ -55,7 +55,14 @@ pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderM
     } else {
         Vec::new()
     };
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics().render(&revisions))
+    let chains = crate::metrics::AuditChains {
+        n_broken: state.audit_integrity().n_broken(),
+        per_tenant: if operator { state.audit_integrity().statuses() } else { Vec::new() },
+    };
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics().render(&revisions, &chains),
+    )
 }
 
 /// The OpenAPI document of every route.

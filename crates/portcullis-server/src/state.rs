@@ -62,6 +62,10 @@ pub struct TenantState {
     audit_policy: RwLock<DecisionLogPolicy>,
     /// The security-rule sites loaded into this tenant on this node; they go with the tenant.
     pub rule_sites: crate::rules_api::RuleSites,
+    /// From this sequence number on, every event read must be keyed (`None`: this node holds
+    /// no audit key). Learnt when the tenant was loaded: its first keyed event in the checked
+    /// tail, else its head then, after which this node seals everything it appends.
+    pub audit_keyed_from: Option<u64>,
 }
 
 /// A tenant's writes waiting to be committed, and whether its committer is running.
@@ -179,6 +183,9 @@ pub struct ServerConfig {
     /// URL the server writes. `None`: `PORTCULLIS_PUBLIC_URL`, else `http://` and the
     /// request's `Host` header, which a client chooses.
     pub public_url: Option<String>,
+    /// Where and how often signed audit checkpoints are written (`None`: not written, and
+    /// chains are checked at load without one).
+    pub audit_checkpoints: Option<crate::audit_integrity::CheckpointConfig>,
 }
 
 impl ServerConfig {
@@ -210,6 +217,7 @@ impl Default for ServerConfig {
             request_timeout: crate::REQUEST_TIMEOUT,
             issues_per_minute: ISSUES_PER_MINUTE,
             public_url: None,
+            audit_checkpoints: None,
         }
     }
 }
@@ -230,6 +238,8 @@ struct Inner {
     credentials_seen: std::sync::Mutex<HashMap<TenantId, u64>>,
     /// Counts logins and token grants against [`ServerConfig::issues_per_minute`].
     issue_limiter: std::sync::Mutex<RateLimiter>,
+    /// The checkpoint file and each tenant's audit chain state.
+    audit_integrity: crate::audit_integrity::AuditIntegrity,
 }
 
 /// How long a verified credential is trusted without asking the store again.
@@ -335,8 +345,11 @@ pub struct Written {
 }
 
 impl AppState {
-    /// Loads every stored tenant's view.
+    /// Loads every stored tenant's view, checking each one's audit chain (its anchor, its last
+    /// events and its latest checkpoint); a checkpoint file that cannot be read is
+    /// [`StoreError::Corrupt`].
     pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<AppState, StoreError> {
+        let audit_integrity = crate::audit_integrity::AuditIntegrity::open(config.audit_checkpoints.clone()).map_err(StoreError::Corrupt)?;
         let decision_log = DecisionLog::start(store.clone());
         let issues_per_minute = config.issues_per_minute;
         let state = AppState(Arc::new(Inner {
@@ -355,11 +368,20 @@ impl AppState {
                 tier1_per_minute: 0,
                 tier2_per_minute: issues_per_minute,
             })),
+            audit_integrity,
         }));
-        for record in state.0.store.tenants().await? {
-            state.load(record.id, record.name).await?;
+        let records = state.0.store.tenants().await?;
+        for record in &records {
+            state.load(record.id, record.name.clone()).await?;
         }
+        let stored: Vec<(TenantId, String)> = records.into_iter().map(|r| (r.id, r.name)).collect();
+        state.0.audit_integrity.check_gone(&stored);
         Ok(state)
+    }
+
+    /// The audit chains' state on this node and the checkpoint file.
+    pub fn audit_integrity(&self) -> &crate::audit_integrity::AuditIntegrity {
+        &self.0.audit_integrity
     }
 
     /// The store.
@@ -515,6 +537,7 @@ impl AppState {
     async fn load(&self, id: TenantId, name: String) -> Result<Arc<TenantState>, StoreError> {
         let (live, view) = load_live(&self.0.store, id, Sessions::default()).await?;
         let audit_policy = RwLock::new(self.0.store.audit_settings(id).await?.policy);
+        let audit = self.0.audit_integrity.check_tenant(self.0.store.as_ref(), id, &name).await;
         let tenant = Arc::new(TenantState {
             id,
             name,
@@ -523,6 +546,7 @@ impl AppState {
             queue: std::sync::Mutex::new(Queue::default()),
             audit_policy,
             rule_sites: Default::default(),
+            audit_keyed_from: audit.keyed_from,
         });
         let mut tenants = match self.0.tenants.write() {
             Ok(guard) => guard,
@@ -594,7 +618,15 @@ impl AppState {
 
     /// Deletes a tenant everywhere, with its credentials and (on this node) its rule sites.
     pub async fn delete(&self, tenant: &TenantState) -> Result<(), StoreError> {
+        let head = self
+            .0
+            .store
+            .audit_tail(tenant.id, 0)
+            .await
+            .ok()
+            .map(|chain| (chain.head_seq, chain.head_hash));
         self.0.store.delete_tenant(tenant.id).await?;
+        self.write_tombstone(tenant.id, &tenant.name, head).await;
         {
             let mut tenants = match self.0.tenants.write() {
                 Ok(guard) => guard,
@@ -900,6 +932,7 @@ impl AppState {
                         gone.rule_sites.clear();
                     }
                     self.forget_tenant_credentials(id);
+                    self.0.audit_integrity.forget(id);
                 }
             }
         }

@@ -139,54 +139,6 @@ pub fn rfc3339_millis(unix_millis: i64) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times_are_rfc3339_utc() {
-        assert_eq!(super::rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::rfc3339_millis(1_795_435_200_123), "2026-11-23T12:00:00.123Z");
-        assert_eq!(super::rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
-        // Out of range: the latest instant there is.
-        assert_eq!(super::rfc3339_millis(i64::MAX), "9999-12-30T22:00:00.999Z");
-    }
-}
-
-/// A tenant's whole stored chain: where its archived prefix ends, its head, and its events in
-/// sequence order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditChain {
-    /// The last archived event's sequence number (0 when nothing was archived).
-    pub archived_seq: u64,
-    /// Its hash ([`portcullis_audit::GENESIS`] when nothing was archived): the first stored event must follow it.
-    pub archived_hash: String,
-    /// The last appended event's sequence number.
-    pub head_seq: u64,
-    /// Its hash.
-    pub head_hash: String,
-    /// The stored events.
-    pub events: Vec<portcullis_audit::SealedEvent>,
-}
-
-impl AuditChain {
-    /// Recomputes the chain: every event follows the one before it (the first follows the
-    /// archive), each hash covers its body, and the last event is the recorded head. Returns
-    /// the number of events checked, or the first break.
-    pub fn verify(&self) -> Result<u64, portcullis_audit::ChainBreak> {
-        let n_checked = portcullis_audit::verify(&self.events, &self.archived_hash)?;
-        let (last_seq, last_hash) = match self.events.last() {
-            Some(last) => (last.seq, last.hash.as_str()),
-            None => (self.archived_seq, self.archived_hash.as_str()),
-        };
-        if last_seq != self.head_seq || last_hash != self.head_hash {
-            return Err(portcullis_audit::ChainBreak::Truncated {
-                last: last_seq,
-                head: self.head_seq,
-            });
-        }
-        Ok(n_checked)
-    }
-}
-
 fn target_resource(target: &portcullis_model::tenant::RoleTarget) -> (EventType, ResourceRef) {
     use portcullis_model::tenant::RoleTarget;
     let (event_type, kind, id) = match target {
@@ -310,5 +262,17 @@ pub fn change_event(change: &crate::Change, author: &Author) -> EventDraft {
             json!({ "name": name, "scopes": scopes, "impersonation": impersonation }),
         ),
         Change::DeleteOauthClient { id } => event(EventType::OauthClientDeleted, resource("oauth-client", id), json!({})),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(super::rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::rfc3339_millis(1_795_435_200_123), "2026-11-23T12:00:00.123Z");
+        assert_eq!(super::rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
+        // Out of range: the latest instant there is.
+        assert_eq!(super::rfc3339_millis(i64::MAX), "9999-12-30T22:00:00.999Z");
     }
 }

@@ -34,6 +34,13 @@ pub enum StoreError {
     /// A stored value that the model does not accept (a database edited by hand, or a newer version).
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// A stored audit event fails its check (altered, an edited column, sealed with a key
+    /// not held): it is not handed out as if it were intact.
+    #[error("audit event failed its integrity check: {0}; run `portcullis audit verify`")]
+    Integrity(portcullis_audit::ChainBreak),
+    /// The operation needs the audit key, which this store was not opened with.
+    #[error("the audit key is needed: {0}")]
+    KeyNeeded(String),
     /// Any other database failure.
     #[error("the database failed: {0}")]
     Database(String),
@@ -50,6 +57,8 @@ impl StoreError {
             StoreError::BadUrl { .. } => "bad-url",
             StoreError::Migration(_) => "migration",
             StoreError::Corrupt(_) => "corrupt",
+            StoreError::Integrity(_) => "integrity",
+            StoreError::KeyNeeded(_) => "key-needed",
             StoreError::Database(_) => "database",
         }
     }

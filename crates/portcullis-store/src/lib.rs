@@ -22,10 +22,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use portcullis_model::Tenant;
 
-pub use audit::{AuditChain, AuditSettings, Author, EventDraft, change_event, rfc3339_millis, rfc3339_now};
+pub use audit::{AuditSettings, Author, EventDraft, change_event, rfc3339_millis, rfc3339_now};
 pub use change::{Applied, Change, Touched};
 pub use err::StoreError;
-pub use portcullis_audit::{Actor, AuditQuery, ChainBreak, DecisionLogMode, DecisionLogPolicy, EventBody, EventType, ResourceRef, SealedEvent};
+pub use portcullis_audit::checkpoint;
+pub use portcullis_audit::{
+    Actor, AuditChain, AuditKey, AuditQuery, ChainBreak, Checkpoint, CheckpointBreak, DecisionLogMode, DecisionLogPolicy, EventBody, EventType,
+    GENESIS, KeyError, Keyring, ResourceRef, SealedEvent, verify,
+};
 pub use record::*;
 
 /// Which backend a store is.
@@ -104,19 +108,41 @@ pub trait Store: Send + Sync + 'static {
     /// sequence numbers.
     async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError>;
 
-    /// A tenant's events that pass `query`, with their parsed bodies.
+    /// The audit keys this store was opened with: the first seals the events it appends and
+    /// signs archive anchors; all of them check what they sealed when events are read.
+    fn audit_keys(&self) -> &Keyring;
+
+    /// A tenant's events that pass `query`, with their parsed bodies. Each is checked on its
+    /// own first (its hash covers its body under the key that sealed it, its indexed columns
+    /// agree with it): an event that fails is [`StoreError::Integrity`].
     async fn audit_events(&self, tenant: TenantId, query: &AuditQuery) -> Result<Vec<(SealedEvent, EventBody)>, StoreError>;
 
-    /// Like [`Store::audit_events`], but an event whose stored body does not parse is left out
-    /// and its sequence number returned beside the others (it still counts towards the limit),
-    /// so one damaged row does not hide the rest from a listing.
-    async fn readable_audit_events(&self, tenant: TenantId, query: &AuditQuery) -> Result<(Vec<(SealedEvent, EventBody)>, Vec<u64>), StoreError>;
+    /// Like [`Store::audit_events`], but an event that fails its check (its body does not
+    /// parse, it was altered, a column was edited, it was sealed with a key not held) is left
+    /// out and returned beside the others, with why (it still counts towards the limit), so
+    /// one damaged row does not hide the rest from a listing. Note that an event whose
+    /// indexed column was edited so that the query no longer selects it cannot be found here:
+    /// `portcullis audit verify` finds it.
+    async fn readable_audit_events(
+        &self,
+        tenant: TenantId,
+        query: &AuditQuery,
+    ) -> Result<(Vec<(SealedEvent, EventBody)>, Vec<ChainBreak>), StoreError>;
 
-    /// One event by sequence number.
+    /// One event by sequence number, checked like [`Store::audit_events`].
     async fn audit_event(&self, tenant: TenantId, seq: u64) -> Result<Option<(SealedEvent, EventBody)>, StoreError>;
 
-    /// A tenant's whole stored chain, for verification (one consistent read).
+    /// A tenant's whole stored chain, for verification (one consistent read), with this
+    /// store's keys.
     async fn audit_chain(&self, tenant: TenantId) -> Result<AuditChain, StoreError>;
+
+    /// A tenant's anchor and its last `n` events (one consistent read): what a server checks
+    /// at start, at a cost that does not grow with the chain.
+    async fn audit_tail(&self, tenant: TenantId, n: u64) -> Result<AuditChain, StoreError>;
+
+    /// Every tenant's chain head as its anchor records it: (tenant, last sequence number, its
+    /// hash), in one query (a checkpoint writer polls it).
+    async fn audit_heads(&self) -> Result<Vec<(TenantId, u64, String)>, StoreError>;
 
     /// A tenant's audit settings (the defaults when never set).
     async fn audit_settings(&self, tenant: TenantId) -> Result<AuditSettings, StoreError>;
@@ -128,7 +154,8 @@ pub trait Store: Send + Sync + 'static {
     async fn expired_audit_events(&self, tenant: TenantId, older_than: &str) -> Result<Vec<SealedEvent>, StoreError>;
 
     /// Deletes the events up to `through_seq` (whose hash must be `through_hash`) and moves the
-    /// archive anchor there, in one transaction; returns how many were deleted.
+    /// archive anchor there, signed with the sealing key, in one transaction; returns how many
+    /// were deleted. Without a key, archiving up to keyed events is [`StoreError::KeyNeeded`].
     ///
     /// INVARIANT: the caller has written the events to the archive file and flushed it to disk
     /// before calling this, so an event is never gone from both.
@@ -162,12 +189,17 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens (creating when needed) and migrates the store at `url`: `sqlite://PATH`,
-/// `sqlite::memory:`, or `postgres://...`.
+/// `sqlite::memory:`, or `postgres://...`; without audit keys (events sealed with plain SHA-256).
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_with_keys(url, Keyring::none()).await
+}
+
+/// Like [`open`], with the audit keys that seal and check events ([`Store::audit_keys`]).
+pub async fn open_with_keys(url: &str, keys: Keyring) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+        Ok(Arc::new(sqlite::SqliteStore::open(url).await?.with_audit_keys(keys)))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PgStore::open(url).await?))
+        Ok(Arc::new(postgres::PgStore::open(url).await?.with_audit_keys(keys)))
     } else {
         Err(StoreError::BadUrl {
             url: redact(url),

@@ -81,13 +81,17 @@ macro_rules! define_sql_store {
         use portcullis_model::{Content, Subscription};
         use sqlx::{Pool, QueryBuilder, Transaction};
 
-        use $crate::audit::{AuditChain, AuditSettings, Author, EventDraft};
+        use $crate::audit::{AuditSettings, Author, EventDraft};
+        use portcullis_audit::AuditChain;
         use $crate::change::Change;
         use $crate::err::{StoreError, from_sqlx};
         use $crate::record::*;
         use $crate::sql::*;
 
         type Tx = Transaction<'static, $db>;
+
+        /// The key that seals the events a write appends (`None`: plain SHA-256).
+        type Sealer<'a> = Option<&'a portcullis_audit::AuditKey>;
 
         /// The tables that hold a tenant's access model, children first.
         const MODEL_TABLES: &[&str] = &[
@@ -147,7 +151,7 @@ macro_rules! define_sql_store {
             Ok(())
         }
 
-        pub(crate) async fn import_tenant(pool: &Pool<$db>, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError> {
+        pub(crate) async fn import_tenant(pool: &Pool<$db>, sealer: Sealer<'_>, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError> {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             let inserted: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO tenants (name, subscription, revision, created_at) VALUES ($1, $2, 1, $3) \
@@ -197,13 +201,13 @@ macro_rules! define_sql_store {
             });
             let resource = portcullis_audit::ResourceRef { kind: "tenant".to_owned(), id: tenant.name.clone(), space: None, owner: None };
             let draft = EventDraft::change(portcullis_audit::EventType::TenantImported, author, "import", Some(resource), data);
-            append(&mut tx, id, &tenant.name, &[draft]).await?;
+            append(&mut tx, sealer, id, &tenant.name, &[draft]).await?;
             if outcome == ImportOutcome::Replaced {
                 // Users and clients the new content leaves out lose their credentials.
                 let gone = credential_owners(&mut tx, id).await?;
                 let users: Vec<String> = gone.0.into_iter().filter(|u| tenant.users.get(u).is_none()).collect();
                 let clients: Vec<String> = gone.1.into_iter().filter(|c| tenant.oauth_clients.get(c).is_none()).collect();
-                retire_credentials(&mut tx, id, &tenant.name, &users, &clients, author).await?;
+                retire_credentials(&mut tx, sealer, id, &tenant.name, &users, &clients, author).await?;
             }
             let record = tenant_in(&mut tx, id).await?;
             tx.commit().await.map_err(from_sqlx)?;
@@ -463,7 +467,7 @@ macro_rules! define_sql_store {
         /// Applies one change with the model's rules on the stored tenant: a convenience for
         /// callers without a live tenant (the CLI, tests). It reads the whole tenant; the
         /// server applies changes to its live tenant and calls [`commit_changes`] instead.
-        pub(crate) async fn apply(pool: &Pool<$db>, tenant: TenantId, change: &Change, author: &Author) -> Result<u64, StoreError> {
+        pub(crate) async fn apply(pool: &Pool<$db>, sealer: Sealer<'_>, tenant: TenantId, change: &Change, author: &Author) -> Result<u64, StoreError> {
             let mut attempt = 0;
             loop {
                 attempt += 1;
@@ -480,7 +484,7 @@ macro_rules! define_sql_store {
                 let write = ChangeSet { base_revision: revision, after: &model, changes: std::slice::from_ref(change), touched: &applied.touched, events: &[event], author };
                 // Another writer went first: read again (this path reads the whole tenant; it is
                 // for the CLI and tests, where writers are few).
-                match commit_changes(pool, tenant, &[write]).await {
+                match commit_changes(pool, sealer, tenant, &[write]).await {
                     Err(StoreError::Conflict(_)) if attempt < 64 => continue,
                     other => return other.map(|revisions| revisions.last().copied().unwrap_or(revision)),
                 }
@@ -495,7 +499,7 @@ macro_rules! define_sql_store {
         /// revision), so each keeps the revision, log and events it would have had alone. A
         /// write touching nothing and without events stores nothing and keeps the revision
         /// before it. Returns each write's revision. The single-write path is a batch of one.
-        pub(crate) async fn commit_changes(pool: &Pool<$db>, tenant: TenantId, writes: &[ChangeSet<'_>]) -> Result<Vec<u64>, StoreError> {
+        pub(crate) async fn commit_changes(pool: &Pool<$db>, sealer: Sealer<'_>, tenant: TenantId, writes: &[ChangeSet<'_>]) -> Result<Vec<u64>, StoreError> {
             let (Some(first), Some(last)) = (writes.first(), writes.last()) else { return Ok(Vec::new()) };
             let base = first.base_revision;
             let mut revisions = Vec::with_capacity(writes.len());
@@ -572,11 +576,11 @@ macro_rules! define_sql_store {
                 });
                 builder.build().execute(&mut *tx).await.map_err(from_sqlx)?;
             }
-            append(&mut tx, id, &name, &events).await?;
+            append(&mut tx, sealer, id, &name, &events).await?;
             // The credentials of users and clients gone at the end of the batch, each retired
             // in the name of the write that touched it (first come; later ones find nothing left).
             for write in writes {
-                retire_credentials_of_deleted(&mut tx, id, &name, last.after, write.touched, write.author).await?;
+                retire_credentials_of_deleted(&mut tx, sealer, id, &name, last.after, write.touched, write.author).await?;
             }
             tx.commit().await.map_err(from_sqlx)?;
             Ok(revisions)
@@ -708,7 +712,7 @@ macro_rules! define_sql_store {
             ApiKeyRecord { id, tenant: TenantId(tenant), user_id, description, created_at, expires_at, revoked_at }
         }
 
-        pub(crate) async fn create_api_key(pool: &Pool<$db>, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError> {
+        pub(crate) async fn create_api_key(pool: &Pool<$db>, sealer: Sealer<'_>, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError> {
             let created_at = $crate::now();
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             let name = lock_tenant(&mut tx, key.tenant.0).await?;
@@ -730,7 +734,7 @@ macro_rules! define_sql_store {
             let data = serde_json::json!({ "sub": key.user_id, "description": key.description, "expiresAt": key.expires_at });
             let resource = portcullis_audit::ResourceRef { kind: "api-key".to_owned(), id: id.to_string(), space: None, owner: Some(key.user_id.clone()) };
             let draft = EventDraft::change(portcullis_audit::EventType::ApiKeyCreated, author, "create-api-key", Some(resource), data);
-            append(&mut tx, key.tenant.0, &name, &[draft]).await?;
+            append(&mut tx, sealer, key.tenant.0, &name, &[draft]).await?;
             tx.commit().await.map_err(from_sqlx)?;
             Ok(ApiKeyRecord {
                 id,
@@ -767,7 +771,7 @@ macro_rules! define_sql_store {
             Ok(rows.into_iter().map(key_record).collect())
         }
 
-        pub(crate) async fn revoke_api_key(pool: &Pool<$db>, tenant: TenantId, key_id: i64, author: &Author) -> Result<(), StoreError> {
+        pub(crate) async fn revoke_api_key(pool: &Pool<$db>, sealer: Sealer<'_>, tenant: TenantId, key_id: i64, author: &Author) -> Result<(), StoreError> {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             let name = lock_tenant(&mut tx, tenant.0).await?;
             let key: Option<(String, Option<i64>)> = sqlx::query_as("SELECT user_id, revoked_at FROM api_keys WHERE tenant_id = $1 AND id = $2")
@@ -791,14 +795,14 @@ macro_rules! define_sql_store {
                 let resource = portcullis_audit::ResourceRef { kind: "api-key".to_owned(), id: key_id.to_string(), space: None, owner: Some(user_id.clone()) };
                 let data = serde_json::json!({ "sub": user_id });
                 let draft = EventDraft::change(portcullis_audit::EventType::ApiKeyRevoked, author, "revoke-api-key", Some(resource), data);
-                append(&mut tx, tenant.0, &name, &[draft]).await?;
+                append(&mut tx, sealer, tenant.0, &name, &[draft]).await?;
                 bump_credentials_revision(&mut tx, tenant.0).await?;
             }
             tx.commit().await.map_err(from_sqlx)?;
             Ok(())
         }
 
-        pub(crate) async fn create_client_secret(pool: &Pool<$db>, secret: &NewClientSecret, author: &Author) -> Result<ClientSecretRecord, StoreError> {
+        pub(crate) async fn create_client_secret(pool: &Pool<$db>, sealer: Sealer<'_>, secret: &NewClientSecret, author: &Author) -> Result<ClientSecretRecord, StoreError> {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             let name = lock_tenant(&mut tx, secret.tenant.0).await?;
             require_row(&mut tx, "oauth_clients", "id", secret.tenant.0, &secret.client_id, "OAuth client").await?;
@@ -817,7 +821,7 @@ macro_rules! define_sql_store {
             let resource = portcullis_audit::ResourceRef { kind: "oauth-client".to_owned(), id: secret.client_id.clone(), space: None, owner: None };
             let data = serde_json::json!({ "secretCreated": id, "botUser": secret.bot_user });
             let draft = EventDraft::change(portcullis_audit::EventType::OauthClientUpdated, author, "create-client-secret", Some(resource), data);
-            append(&mut tx, secret.tenant.0, &name, &[draft]).await?;
+            append(&mut tx, sealer, secret.tenant.0, &name, &[draft]).await?;
             tx.commit().await.map_err(from_sqlx)?;
             Ok(ClientSecretRecord { id, tenant: secret.tenant, client_id: secret.client_id.clone(), bot_user: secret.bot_user.clone() })
         }
@@ -832,7 +836,7 @@ macro_rules! define_sql_store {
             Ok(row.map(|(id, tenant, client_id, bot_user)| ClientSecretRecord { id, tenant: TenantId(tenant), client_id, bot_user }))
         }
 
-        pub(crate) async fn create_oauth_token(pool: &Pool<$db>, token: &NewOauthToken, author: &Author) -> Result<(), StoreError> {
+        pub(crate) async fn create_oauth_token(pool: &Pool<$db>, sealer: Sealer<'_>, token: &NewOauthToken, author: &Author) -> Result<(), StoreError> {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             let name = lock_tenant(&mut tx, token.tenant.0).await?;
             // Under the tenant's lock: the client, its secret and the user are there now (a
@@ -886,7 +890,7 @@ macro_rules! define_sql_store {
                 "secretId": token.secret_id,
             });
             let draft = EventDraft::change(portcullis_audit::EventType::OauthTokenIssued, author, "issue-oauth-token", Some(resource), data);
-            append(&mut tx, token.tenant.0, &name, &[draft]).await?;
+            append(&mut tx, sealer, token.tenant.0, &name, &[draft]).await?;
             tx.commit().await.map_err(from_sqlx)?;
             Ok(())
         }
@@ -958,6 +962,7 @@ macro_rules! define_sql_store {
         /// Costs nothing when the commit deleted neither.
         async fn retire_credentials_of_deleted(
             tx: &mut Tx,
+            sealer: Sealer<'_>,
             id: i64,
             name: &str,
             after: &Tenant,
@@ -966,7 +971,7 @@ macro_rules! define_sql_store {
         ) -> Result<(), StoreError> {
             let users: Vec<String> = touched.users.iter().filter(|u| after.users.get(u).is_none()).cloned().collect();
             let clients: Vec<String> = touched.clients.iter().filter(|c| after.oauth_clients.get(c).is_none()).cloned().collect();
-            retire_credentials(tx, id, name, &users, &clients, author).await
+            retire_credentials(tx, sealer, id, name, &users, &clients, author).await
         }
 
         /// Retires what acts as `users` or through `clients`, which no longer exist: a user's
@@ -975,7 +980,7 @@ macro_rules! define_sql_store {
         /// the secrets whose bot user the user was. So a user or client created again under the
         /// same key starts without credentials. Each revoked key and deleted secret is an
         /// event; the tenant's credentials revision moves when anything was retired.
-        async fn retire_credentials(tx: &mut Tx, id: i64, name: &str, users: &[String], clients: &[String], author: &Author) -> Result<(), StoreError> {
+        async fn retire_credentials(tx: &mut Tx, sealer: Sealer<'_>, id: i64, name: &str, users: &[String], clients: &[String], author: &Author) -> Result<(), StoreError> {
             if users.is_empty() && clients.is_empty() {
                 return Ok(());
             }
@@ -1039,7 +1044,7 @@ macro_rules! define_sql_store {
                     retired += 1;
                 }
             }
-            append(tx, id, name, &drafts).await?;
+            append(tx, sealer, id, name, &drafts).await?;
             if retired > 0 {
                 bump_credentials_revision(tx, id).await?;
             }
@@ -1060,8 +1065,9 @@ macro_rules! define_sql_store {
         }
 
         /// Appends events to a tenant's chain inside the writing transaction (the tenant's row
-        /// is already locked); returns their sequence numbers.
-        async fn append(tx: &mut Tx, id: i64, tenant: &str, drafts: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
+        /// is already locked), sealed with `sealer` (plain SHA-256 without one); returns their
+        /// sequence numbers.
+        async fn append(tx: &mut Tx, sealer: Sealer<'_>, id: i64, tenant: &str, drafts: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
             if drafts.is_empty() {
                 return Ok(Vec::new());
             }
@@ -1089,25 +1095,27 @@ macro_rules! define_sql_store {
                     explanation: draft.explanation.clone(),
                     data: draft.data.clone(),
                 };
-                let sealed = portcullis_audit::seal(&prev_hash, &body).map_err(|e| StoreError::Database(format!("cannot encode an event: {e}")))?;
+                let sealed = portcullis_audit::seal_with(sealer, &prev_hash, &body).map_err(|e| StoreError::Database(format!("cannot encode an event: {e}")))?;
                 prev_hash.clone_from(&sealed.hash);
-                rows.push((sealed, body));
+                rows.push(sealed);
             }
-            // Nine values a row: well under both backends' bind limits.
+            // Ten values a row: well under both backends' bind limits.
             for chunk in rows.chunks(500) {
                 let mut builder: QueryBuilder<'_, $db> = QueryBuilder::new(
-                    "INSERT INTO audit_events (tenant_id, seq, event_time, event_type, user_id, space_id, body_json, prev_hash, hash) ",
+                    "INSERT INTO audit_events (tenant_id, seq, event_time, event_type, user_id, space_id, body_json, prev_hash, hash, key_id) ",
                 );
-                builder.push_values(chunk, |mut row, (sealed, body)| {
+                builder.push_values(chunk, |mut row, sealed| {
+                    let columns = sealed.columns.clone().unwrap_or_default();
                     row.push_bind(id)
                         .push_bind(sealed.seq as i64)
-                        .push_bind(body.event_time.clone())
-                        .push_bind(body.event_type.clone())
-                        .push_bind(body.actor.user.clone())
-                        .push_bind(body.resource.as_ref().and_then(|r| r.space.clone()))
+                        .push_bind(columns.event_time)
+                        .push_bind(columns.event_type)
+                        .push_bind(columns.user_id)
+                        .push_bind(columns.space_id)
                         .push_bind(sealed.body_json.clone())
                         .push_bind(sealed.prev_hash.clone())
-                        .push_bind(sealed.hash.clone());
+                        .push_bind(sealed.hash.clone())
+                        .push_bind(sealed.key_id.clone());
                 });
                 builder.build().execute(&mut **tx).await.map_err(from_sqlx)?;
             }
@@ -1122,55 +1130,71 @@ macro_rules! define_sql_store {
             .execute(&mut **tx)
             .await
             .map_err(from_sqlx)?;
-            Ok(rows.iter().map(|(sealed, _)| sealed.seq).collect())
+            Ok(rows.iter().map(|sealed| sealed.seq).collect())
         }
 
-        pub(crate) async fn append_events(pool: &Pool<$db>, tenant: TenantId, drafts: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
+        pub(crate) async fn append_events(pool: &Pool<$db>, sealer: Sealer<'_>, tenant: TenantId, drafts: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             let name = lock_tenant(&mut tx, tenant.0).await?;
-            let seqs = append(&mut tx, tenant.0, &name, drafts).await?;
+            let seqs = append(&mut tx, sealer, tenant.0, &name, drafts).await?;
             tx.commit().await.map_err(from_sqlx)?;
             Ok(seqs)
         }
 
-        type EventRow = (i64, String, String, String);
+        /// The columns of an event row, in this order.
+        const EVENT_COLUMNS: &str = "seq, body_json, prev_hash, hash, key_id, event_time, event_type, user_id, space_id";
 
-        fn event_of((seq, body_json, prev_hash, hash): EventRow) -> Result<(portcullis_audit::SealedEvent, portcullis_audit::EventBody), StoreError> {
-            let body: portcullis_audit::EventBody = serde_json::from_str(&body_json)
-                .map_err(|e| StoreError::Corrupt(format!("audit event {seq} does not parse ({e}); run `portcullis audit verify`")))?;
-            Ok((portcullis_audit::SealedEvent { seq: seq as u64, body_json, prev_hash, hash }, body))
+        type EventRow = (i64, String, String, String, Option<String>, String, String, Option<String>, Option<String>);
+
+        fn sealed_of((seq, body_json, prev_hash, hash, key_id, event_time, event_type, user_id, space_id): EventRow) -> portcullis_audit::SealedEvent {
+            portcullis_audit::SealedEvent {
+                seq: seq as u64,
+                body_json,
+                prev_hash,
+                hash,
+                key_id,
+                columns: Some(portcullis_audit::IndexColumns { event_time, event_type, user_id, space_id }),
+            }
+        }
+
+        /// An event row, checked on its own ([`portcullis_audit::check_event`]: it parses, its
+        /// hash covers it, its columns agree with it).
+        fn event_of(keys: &portcullis_audit::Keyring, row: EventRow) -> Result<(portcullis_audit::SealedEvent, portcullis_audit::EventBody), portcullis_audit::ChainBreak> {
+            let sealed = sealed_of(row);
+            let body = portcullis_audit::check_event(&sealed, keys)?;
+            Ok((sealed, body))
         }
 
         pub(crate) async fn audit_events(
             pool: &Pool<$db>,
+            keys: &portcullis_audit::Keyring,
             tenant: TenantId,
             query: &portcullis_audit::AuditQuery,
         ) -> Result<Vec<(portcullis_audit::SealedEvent, portcullis_audit::EventBody)>, StoreError> {
-            audit_event_rows(pool, tenant, query).await?.into_iter().map(event_of).collect()
+            audit_event_rows(pool, tenant, query).await?.into_iter().map(|row| event_of(keys, row).map_err(StoreError::Integrity)).collect()
         }
 
-        /// Like [`audit_events`], with the events whose stored body does not parse left out and
-        /// named by sequence number instead of failing the whole answer.
+        /// Like [`audit_events`], with the events that fail their check left out and named
+        /// (with why) instead of failing the whole answer.
         pub(crate) async fn readable_audit_events(
             pool: &Pool<$db>,
+            keys: &portcullis_audit::Keyring,
             tenant: TenantId,
             query: &portcullis_audit::AuditQuery,
-        ) -> Result<(Vec<(portcullis_audit::SealedEvent, portcullis_audit::EventBody)>, Vec<u64>), StoreError> {
-            let mut readable = Vec::new();
-            let mut unreadable = Vec::new();
+        ) -> Result<(Vec<(portcullis_audit::SealedEvent, portcullis_audit::EventBody)>, Vec<portcullis_audit::ChainBreak>), StoreError> {
+            let mut intact = Vec::new();
+            let mut failed = Vec::new();
             for row in audit_event_rows(pool, tenant, query).await? {
-                let seq = row.0 as u64;
-                match event_of(row) {
-                    Ok(event) => readable.push(event),
-                    Err(_) => unreadable.push(seq),
+                match event_of(keys, row) {
+                    Ok(event) => intact.push(event),
+                    Err(fault) => failed.push(fault),
                 }
             }
-            Ok((readable, unreadable))
+            Ok((intact, failed))
         }
 
         async fn audit_event_rows(pool: &Pool<$db>, tenant: TenantId, query: &portcullis_audit::AuditQuery) -> Result<Vec<EventRow>, StoreError> {
-            let mut builder: QueryBuilder<'_, $db> =
-                QueryBuilder::new("SELECT seq, body_json, prev_hash, hash FROM audit_events WHERE tenant_id = ");
+            let mut builder: QueryBuilder<'_, $db> = QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE tenant_id = "));
             builder.push_bind(tenant.0);
             if !query.event_types.is_empty() {
                 builder.push(" AND event_type IN (");
@@ -1207,48 +1231,80 @@ macro_rules! define_sql_store {
 
         pub(crate) async fn audit_event(
             pool: &Pool<$db>,
+            keys: &portcullis_audit::Keyring,
             tenant: TenantId,
             seq: u64,
         ) -> Result<Option<(portcullis_audit::SealedEvent, portcullis_audit::EventBody)>, StoreError> {
-            let row: Option<EventRow> = sqlx::query_as("SELECT seq, body_json, prev_hash, hash FROM audit_events WHERE tenant_id = $1 AND seq = $2")
+            let row: Option<EventRow> = sqlx::query_as(&format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE tenant_id = $1 AND seq = $2"))
                 .bind(tenant.0)
                 .bind(seq as i64)
                 .fetch_optional(pool)
                 .await
                 .map_err(from_sqlx)?;
-            row.map(event_of).transpose()
+            row.map(|row| event_of(keys, row).map_err(StoreError::Integrity)).transpose()
         }
 
-        pub(crate) async fn audit_chain(pool: &Pool<$db>, tenant: TenantId) -> Result<AuditChain, StoreError> {
+        /// A tenant's chain as one consistent read: its anchor and its events, all of them or
+        /// (`tail`) only the last `tail` ones.
+        pub(crate) async fn audit_chain(pool: &Pool<$db>, keys: &portcullis_audit::Keyring, tenant: TenantId, tail: Option<u64>) -> Result<AuditChain, StoreError> {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             if let Some(statement) = $begin_read {
                 sqlx::query(statement).execute(&mut *tx).await.map_err(from_sqlx)?;
             }
-            let anchor: Option<(i64, String, i64, String)> =
-                sqlx::query_as("SELECT archived_seq, archived_hash, head_seq, head_hash FROM audit_anchors WHERE tenant_id = $1")
-                    .bind(tenant.0)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(from_sqlx)?;
-            let rows: Vec<(i64, String, String, String)> =
-                sqlx::query_as("SELECT seq, body_json, prev_hash, hash FROM audit_events WHERE tenant_id = $1 ORDER BY seq")
+            let (name,): (String,) = sqlx::query_as("SELECT name FROM tenants WHERE id = $1")
+                .bind(tenant.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(from_sqlx)?
+                .ok_or_else(|| StoreError::NotFound(format!("tenant {tenant}")))?;
+            type AnchorRow = (i64, String, i64, String, Option<String>, Option<String>);
+            let anchor: Option<AnchorRow> = sqlx::query_as(
+                "SELECT archived_seq, archived_hash, head_seq, head_hash, archived_key_id, archived_sig FROM audit_anchors WHERE tenant_id = $1",
+            )
+            .bind(tenant.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+            let rows: Vec<EventRow> = match tail {
+                None => sqlx::query_as(&format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE tenant_id = $1 ORDER BY seq"))
                     .bind(tenant.0)
                     .fetch_all(&mut *tx)
                     .await
-                    .map_err(from_sqlx)?;
+                    .map_err(from_sqlx)?,
+                Some(n) => {
+                    let mut rows: Vec<EventRow> = sqlx::query_as(&format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE tenant_id = $1 ORDER BY seq DESC LIMIT $2"))
+                        .bind(tenant.0)
+                        .bind(n.min(i64::MAX as u64) as i64)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(from_sqlx)?;
+                    rows.reverse();
+                    rows
+                }
+            };
             tx.commit().await.map_err(from_sqlx)?;
             let genesis = portcullis_audit::GENESIS.to_owned();
-            let (archived_seq, archived_hash, head_seq, head_hash) = anchor.unwrap_or((0, genesis.clone(), 0, genesis));
+            let (archived_seq, archived_hash, head_seq, head_hash, archived_key_id, archived_sig) =
+                anchor.unwrap_or((0, genesis.clone(), 0, genesis, None, None));
             Ok(AuditChain {
+                tenant: name,
                 archived_seq: archived_seq as u64,
                 archived_hash,
+                archived_sig: archived_key_id.zip(archived_sig),
                 head_seq: head_seq as u64,
                 head_hash,
-                events: rows
-                    .into_iter()
-                    .map(|(seq, body_json, prev_hash, hash)| portcullis_audit::SealedEvent { seq: seq as u64, body_json, prev_hash, hash })
-                    .collect(),
+                events: rows.into_iter().map(sealed_of).collect(),
+                partial: tail.is_some(),
+                keys: keys.clone(),
             })
+        }
+
+        pub(crate) async fn audit_heads(pool: &Pool<$db>) -> Result<Vec<(TenantId, u64, String)>, StoreError> {
+            let rows: Vec<(i64, i64, String)> = sqlx::query_as("SELECT tenant_id, head_seq, head_hash FROM audit_anchors ORDER BY tenant_id")
+                .fetch_all(pool)
+                .await
+                .map_err(from_sqlx)?;
+            Ok(rows.into_iter().map(|(tenant, seq, hash)| (TenantId(tenant), seq as u64, hash)).collect())
         }
 
         pub(crate) async fn audit_settings(pool: &Pool<$db>, tenant: TenantId) -> Result<AuditSettings, StoreError> {
@@ -1268,7 +1324,7 @@ macro_rules! define_sql_store {
             })
         }
 
-        pub(crate) async fn set_audit_settings(pool: &Pool<$db>, tenant: TenantId, settings: &AuditSettings, author: &Author) -> Result<(), StoreError> {
+        pub(crate) async fn set_audit_settings(pool: &Pool<$db>, sealer: Sealer<'_>, tenant: TenantId, settings: &AuditSettings, author: &Author) -> Result<(), StoreError> {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
             let name = lock_tenant(&mut tx, tenant.0).await?;
             let mode = $crate::audit::mode_word(settings.policy.mode);
@@ -1288,7 +1344,7 @@ macro_rules! define_sql_store {
                 "audit": { "mode": mode, "samplePerMillion": settings.policy.sample_per_million, "retentionDays": settings.retention_days }
             });
             let draft = EventDraft::change(portcullis_audit::EventType::TenantSettingsUpdated, author, "set-audit-settings", None, data);
-            append(&mut tx, tenant.0, &name, &[draft]).await?;
+            append(&mut tx, sealer, tenant.0, &name, &[draft]).await?;
             tx.commit().await.map_err(from_sqlx)?;
             Ok(())
         }
@@ -1305,20 +1361,21 @@ macro_rules! define_sql_store {
                 .fetch_one(pool)
                 .await
                 .map_err(from_sqlx)?;
-            let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
-                "SELECT seq, body_json, prev_hash, hash FROM audit_events WHERE tenant_id = $1 AND seq < $2 ORDER BY seq",
-            )
-            .bind(tenant.0)
-            .bind(first_kept.unwrap_or(i64::MAX))
-            .fetch_all(pool)
-            .await
-            .map_err(from_sqlx)?;
-            Ok(rows.into_iter().map(|(seq, body_json, prev_hash, hash)| portcullis_audit::SealedEvent { seq: seq as u64, body_json, prev_hash, hash }).collect())
+            let rows: Vec<EventRow> = sqlx::query_as(&format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE tenant_id = $1 AND seq < $2 ORDER BY seq"))
+                .bind(tenant.0)
+                .bind(first_kept.unwrap_or(i64::MAX))
+                .fetch_all(pool)
+                .await
+                .map_err(from_sqlx)?;
+            Ok(rows.into_iter().map(sealed_of).collect())
         }
 
-        pub(crate) async fn archive_audit_events(pool: &Pool<$db>, tenant: TenantId, through_seq: u64, through_hash: &str) -> Result<u64, StoreError> {
+        /// Deletes the archived prefix and moves the anchor, signed with `sealer` when there
+        /// is one. Without one, a prefix followed by keyed events is refused: its anchor could
+        /// not be told from one moved by someone deleting events.
+        pub(crate) async fn archive_audit_events(pool: &Pool<$db>, sealer: Sealer<'_>, tenant: TenantId, through_seq: u64, through_hash: &str) -> Result<u64, StoreError> {
             let mut tx = pool.begin().await.map_err(from_sqlx)?;
-            lock_tenant(&mut tx, tenant.0).await?;
+            let name = lock_tenant(&mut tx, tenant.0).await?;
             let stored: Option<(String,)> = sqlx::query_as("SELECT hash FROM audit_events WHERE tenant_id = $1 AND seq = $2")
                 .bind(tenant.0)
                 .bind(through_seq as i64)
@@ -1328,16 +1385,32 @@ macro_rules! define_sql_store {
             if stored.as_ref().map(|(h,)| h.as_str()) != Some(through_hash) {
                 return Err(StoreError::Conflict(format!("audit event {through_seq} is not the one that was written to the archive")));
             }
+            if sealer.is_none() {
+                let next: Option<(Option<String>,)> = sqlx::query_as("SELECT key_id FROM audit_events WHERE tenant_id = $1 AND seq = $2")
+                    .bind(tenant.0)
+                    .bind(through_seq as i64 + 1)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(from_sqlx)?;
+                if let Some((Some(key_id),)) = next {
+                    return Err(StoreError::KeyNeeded(format!(
+                        "the events after the archive are sealed with the audit key `{key_id}`: archive with that key, so the anchor is signed"
+                    )));
+                }
+            }
             let deleted = sqlx::query("DELETE FROM audit_events WHERE tenant_id = $1 AND seq <= $2")
                 .bind(tenant.0)
                 .bind(through_seq as i64)
                 .execute(&mut *tx)
                 .await
                 .map_err(from_sqlx)?;
-            sqlx::query("UPDATE audit_anchors SET archived_seq = $2, archived_hash = $3 WHERE tenant_id = $1")
+            let (key_id, sig) = sealer.map(|key| portcullis_audit::chain::sign_archive(key, &name, through_seq, through_hash)).unzip();
+            sqlx::query("UPDATE audit_anchors SET archived_seq = $2, archived_hash = $3, archived_key_id = $4, archived_sig = $5 WHERE tenant_id = $1")
                 .bind(tenant.0)
                 .bind(through_seq as i64)
                 .bind(through_hash)
+                .bind(key_id)
+                .bind(sig)
                 .execute(&mut *tx)
                 .await
                 .map_err(from_sqlx)?;

@@ -1,4 +1,5 @@
 //! End-to-end tests of the `portcullis` binary, each in its own temporary directory.
 
+mod audit;
 mod serve;
 mod tidy;

@@ -4,6 +4,7 @@
 mod support;
 
 mod api_fuzzing;
+mod audit_integrity;
 mod audit_log;
 mod audits_api;
 mod authzen;

@@ -20,7 +20,8 @@ pub struct TestApp {
     pub state: AppState,
     /// The store's URL (a test may reach past the server into the database).
     pub url: String,
-    _dir: tempfile::TempDir,
+    /// The database's directory (`None`: another app owns it).
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestApp {
@@ -30,9 +31,18 @@ impl TestApp {
 
     /// A test app with settings of its own (the operator token is always the test one).
     pub async fn with_config(config: ServerConfig) -> TestApp {
-        let dir = tempfile::tempdir().expect("a temporary directory");
+        TestApp::with_keys(
+            config,
+            portcullis_store::Keyring::none(),
+            tempfile::tempdir().expect("a temporary directory"),
+        )
+        .await
+    }
+
+    /// A test app whose store holds audit keys, on a database in `dir`.
+    pub async fn with_keys(config: ServerConfig, keys: portcullis_store::Keyring, dir: tempfile::TempDir) -> TestApp {
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = portcullis_store::open(&url).await.expect("the store opens");
+        let store = portcullis_store::open_with_keys(&url, keys).await.expect("the store opens");
         let demo = load_tenant_text("demo", DEMO).expect("the demo tenant loads");
         store
             .import_tenant(&demo, ImportMode::KeepExisting, &portcullis_store::Author::cli())
@@ -56,7 +66,17 @@ impl TestApp {
             router: app(state.clone()),
             state,
             url,
-            _dir: dir,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A test app around a state of its own on another app's database (a restarted node).
+    pub fn around(state: AppState, url: String) -> TestApp {
+        TestApp {
+            router: app(state.clone()),
+            state,
+            url,
+            _dir: None,
         }
     }
 

@@ -10,13 +10,13 @@ use async_trait::async_trait;
 use portcullis_model::Tenant;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::audit::{AuditChain, AuditSettings, Author, EventDraft};
+use crate::audit::{AuditSettings, Author, EventDraft};
 use crate::change::Change;
 use crate::err::{StoreError, from_sqlx};
 use crate::record::*;
 use crate::sql::Migration;
 use crate::{Backend, Store, redact};
-use portcullis_audit::{AuditQuery, EventBody, SealedEvent};
+use portcullis_audit::{AuditChain, AuditQuery, ChainBreak, EventBody, Keyring, SealedEvent};
 
 mod sql {
     crate::sql::define_sql_store!(sqlx::Postgres, Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
@@ -49,6 +49,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "load order",
         sql: include_str!("../../migrations/postgres/0005_load_order.sql"),
     },
+    Migration {
+        version: 6,
+        name: "audit keys",
+        sql: include_str!("../../migrations/postgres/0006_audit_keys.sql"),
+    },
 ];
 
 /// The advisory lock key held while migrating ("pcls" in ASCII).
@@ -65,6 +70,8 @@ const ANALYZE_MODEL: &str = "ANALYZE settings, user_default, custom_roles, role_
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The audit keys (none unless [`PgStore::with_audit_keys`]).
+    keys: Keyring,
 }
 
 impl PgStore {
@@ -89,7 +96,12 @@ impl PgStore {
                 other => other,
             })?;
         sql::migrate(&pool, MIGRATIONS, Some(MIGRATION_LOCK)).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, keys: Keyring::none() })
+    }
+
+    /// The store with audit keys: the first seals what it appends, all check what they sealed.
+    pub fn with_audit_keys(self, keys: Keyring) -> PgStore {
+        PgStore { keys, ..self }
     }
 }
 
@@ -112,7 +124,7 @@ impl Store for PgStore {
     }
 
     async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError> {
-        let imported = sql::import_tenant(&self.pool, tenant, mode, author).await?;
+        let imported = sql::import_tenant(&self.pool, self.keys.sealing(), tenant, mode, author).await?;
         // A large import changes the tables' statistics at once; without fresh ones the
         // planner may read a tenant back through a bitmap scan and a sort (3× slower at a
         // million rows) until autovacuum gets to it.
@@ -133,11 +145,11 @@ impl Store for PgStore {
     }
 
     async fn apply(&self, tenant: TenantId, change: &Change, author: &Author) -> Result<u64, StoreError> {
-        sql::apply(&self.pool, tenant, change, author).await
+        sql::apply(&self.pool, self.keys.sealing(), tenant, change, author).await
     }
 
     async fn commit_batch(&self, tenant: TenantId, writes: &[ChangeSet<'_>]) -> Result<Vec<u64>, StoreError> {
-        sql::commit_changes(&self.pool, tenant, writes).await
+        sql::commit_changes(&self.pool, self.keys.sealing(), tenant, writes).await
     }
 
     async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError> {
@@ -145,23 +157,39 @@ impl Store for PgStore {
     }
 
     async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
-        sql::append_events(&self.pool, tenant, events).await
+        sql::append_events(&self.pool, self.keys.sealing(), tenant, events).await
+    }
+
+    fn audit_keys(&self) -> &Keyring {
+        &self.keys
     }
 
     async fn audit_events(&self, tenant: TenantId, query: &AuditQuery) -> Result<Vec<(SealedEvent, EventBody)>, StoreError> {
-        sql::audit_events(&self.pool, tenant, query).await
+        sql::audit_events(&self.pool, &self.keys, tenant, query).await
     }
 
-    async fn readable_audit_events(&self, tenant: TenantId, query: &AuditQuery) -> Result<(Vec<(SealedEvent, EventBody)>, Vec<u64>), StoreError> {
-        sql::readable_audit_events(&self.pool, tenant, query).await
+    async fn readable_audit_events(
+        &self,
+        tenant: TenantId,
+        query: &AuditQuery,
+    ) -> Result<(Vec<(SealedEvent, EventBody)>, Vec<ChainBreak>), StoreError> {
+        sql::readable_audit_events(&self.pool, &self.keys, tenant, query).await
     }
 
     async fn audit_event(&self, tenant: TenantId, seq: u64) -> Result<Option<(SealedEvent, EventBody)>, StoreError> {
-        sql::audit_event(&self.pool, tenant, seq).await
+        sql::audit_event(&self.pool, &self.keys, tenant, seq).await
     }
 
     async fn audit_chain(&self, tenant: TenantId) -> Result<AuditChain, StoreError> {
-        sql::audit_chain(&self.pool, tenant).await
+        sql::audit_chain(&self.pool, &self.keys, tenant, None).await
+    }
+
+    async fn audit_tail(&self, tenant: TenantId, n: u64) -> Result<AuditChain, StoreError> {
+        sql::audit_chain(&self.pool, &self.keys, tenant, Some(n)).await
+    }
+
+    async fn audit_heads(&self) -> Result<Vec<(TenantId, u64, String)>, StoreError> {
+        sql::audit_heads(&self.pool).await
     }
 
     async fn audit_settings(&self, tenant: TenantId) -> Result<AuditSettings, StoreError> {
@@ -169,7 +197,7 @@ impl Store for PgStore {
     }
 
     async fn set_audit_settings(&self, tenant: TenantId, settings: &AuditSettings, author: &Author) -> Result<(), StoreError> {
-        sql::set_audit_settings(&self.pool, tenant, settings, author).await
+        sql::set_audit_settings(&self.pool, self.keys.sealing(), tenant, settings, author).await
     }
 
     async fn expired_audit_events(&self, tenant: TenantId, older_than: &str) -> Result<Vec<SealedEvent>, StoreError> {
@@ -177,11 +205,11 @@ impl Store for PgStore {
     }
 
     async fn archive_audit_events(&self, tenant: TenantId, through_seq: u64, through_hash: &str) -> Result<u64, StoreError> {
-        sql::archive_audit_events(&self.pool, tenant, through_seq, through_hash).await
+        sql::archive_audit_events(&self.pool, self.keys.sealing(), tenant, through_seq, through_hash).await
     }
 
     async fn create_api_key(&self, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError> {
-        sql::create_api_key(&self.pool, key, author).await
+        sql::create_api_key(&self.pool, self.keys.sealing(), key, author).await
     }
 
     async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -193,11 +221,11 @@ impl Store for PgStore {
     }
 
     async fn revoke_api_key(&self, tenant: TenantId, key_id: i64, author: &Author) -> Result<(), StoreError> {
-        sql::revoke_api_key(&self.pool, tenant, key_id, author).await
+        sql::revoke_api_key(&self.pool, self.keys.sealing(), tenant, key_id, author).await
     }
 
     async fn create_client_secret(&self, secret: &NewClientSecret, author: &Author) -> Result<ClientSecretRecord, StoreError> {
-        sql::create_client_secret(&self.pool, secret, author).await
+        sql::create_client_secret(&self.pool, self.keys.sealing(), secret, author).await
     }
 
     async fn client_secret_by_hash(&self, hash: &SecretHash) -> Result<Option<ClientSecretRecord>, StoreError> {
@@ -205,7 +233,7 @@ impl Store for PgStore {
     }
 
     async fn create_oauth_token(&self, token: &NewOauthToken, author: &Author) -> Result<(), StoreError> {
-        sql::create_oauth_token(&self.pool, token, author).await
+        sql::create_oauth_token(&self.pool, self.keys.sealing(), token, author).await
     }
 
     async fn oauth_token_by_hash(&self, hash: &SecretHash) -> Result<Option<OauthTokenRecord>, StoreError> {

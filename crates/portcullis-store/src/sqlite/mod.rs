@@ -10,13 +10,13 @@ use async_trait::async_trait;
 use portcullis_model::Tenant;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::audit::{AuditChain, AuditSettings, Author, EventDraft};
+use crate::audit::{AuditSettings, Author, EventDraft};
 use crate::change::Change;
 use crate::err::{StoreError, from_sqlx};
 use crate::record::*;
 use crate::sql::Migration;
 use crate::{Backend, Store};
-use portcullis_audit::{AuditQuery, EventBody, SealedEvent};
+use portcullis_audit::{AuditChain, AuditQuery, ChainBreak, EventBody, Keyring, SealedEvent};
 
 mod bulk;
 
@@ -51,6 +51,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "load order",
         sql: include_str!("../../migrations/sqlite/0005_load_order.sql"),
     },
+    Migration {
+        version: 6,
+        name: "audit keys",
+        sql: include_str!("../../migrations/sqlite/0006_audit_keys.sql"),
+    },
 ];
 
 /// The SQLite store.
@@ -60,6 +65,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// The database file (`None`: in memory), which whole-tenant reads open on their own.
     file: Option<std::path::PathBuf>,
+    /// The audit keys (none unless [`SqliteStore::with_audit_keys`]).
+    keys: Keyring,
 }
 
 impl SqliteStore {
@@ -99,7 +106,17 @@ impl SqliteStore {
                 .map_err(from_sqlx)?
         };
         let file = (!in_memory).then(|| options.get_filename().to_owned());
-        Ok(SqliteStore { writer, reader, file })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            file,
+            keys: Keyring::none(),
+        })
+    }
+
+    /// The store with audit keys: the first seals what it appends, all check what they sealed.
+    pub fn with_audit_keys(self, keys: Keyring) -> SqliteStore {
+        SqliteStore { keys, ..self }
     }
 }
 
@@ -122,7 +139,7 @@ impl Store for SqliteStore {
     }
 
     async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError> {
-        sql::import_tenant(&self.writer, tenant, mode, author).await
+        sql::import_tenant(&self.writer, self.keys.sealing(), tenant, mode, author).await
     }
 
     async fn load_tenant(&self, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
@@ -137,11 +154,11 @@ impl Store for SqliteStore {
     }
 
     async fn apply(&self, tenant: TenantId, change: &Change, author: &Author) -> Result<u64, StoreError> {
-        sql::apply(&self.writer, tenant, change, author).await
+        sql::apply(&self.writer, self.keys.sealing(), tenant, change, author).await
     }
 
     async fn commit_batch(&self, tenant: TenantId, writes: &[ChangeSet<'_>]) -> Result<Vec<u64>, StoreError> {
-        sql::commit_changes(&self.writer, tenant, writes).await
+        sql::commit_changes(&self.writer, self.keys.sealing(), tenant, writes).await
     }
 
     async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError> {
@@ -149,23 +166,39 @@ impl Store for SqliteStore {
     }
 
     async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
-        sql::append_events(&self.writer, tenant, events).await
+        sql::append_events(&self.writer, self.keys.sealing(), tenant, events).await
+    }
+
+    fn audit_keys(&self) -> &Keyring {
+        &self.keys
     }
 
     async fn audit_events(&self, tenant: TenantId, query: &AuditQuery) -> Result<Vec<(SealedEvent, EventBody)>, StoreError> {
-        sql::audit_events(&self.reader, tenant, query).await
+        sql::audit_events(&self.reader, &self.keys, tenant, query).await
     }
 
-    async fn readable_audit_events(&self, tenant: TenantId, query: &AuditQuery) -> Result<(Vec<(SealedEvent, EventBody)>, Vec<u64>), StoreError> {
-        sql::readable_audit_events(&self.reader, tenant, query).await
+    async fn readable_audit_events(
+        &self,
+        tenant: TenantId,
+        query: &AuditQuery,
+    ) -> Result<(Vec<(SealedEvent, EventBody)>, Vec<ChainBreak>), StoreError> {
+        sql::readable_audit_events(&self.reader, &self.keys, tenant, query).await
     }
 
     async fn audit_event(&self, tenant: TenantId, seq: u64) -> Result<Option<(SealedEvent, EventBody)>, StoreError> {
-        sql::audit_event(&self.reader, tenant, seq).await
+        sql::audit_event(&self.reader, &self.keys, tenant, seq).await
     }
 
     async fn audit_chain(&self, tenant: TenantId) -> Result<AuditChain, StoreError> {
-        sql::audit_chain(&self.reader, tenant).await
+        sql::audit_chain(&self.reader, &self.keys, tenant, None).await
+    }
+
+    async fn audit_tail(&self, tenant: TenantId, n: u64) -> Result<AuditChain, StoreError> {
+        sql::audit_chain(&self.reader, &self.keys, tenant, Some(n)).await
+    }
+
+    async fn audit_heads(&self) -> Result<Vec<(TenantId, u64, String)>, StoreError> {
+        sql::audit_heads(&self.reader).await
     }
 
     async fn audit_settings(&self, tenant: TenantId) -> Result<AuditSettings, StoreError> {
@@ -173,7 +206,7 @@ impl Store for SqliteStore {
     }
 
     async fn set_audit_settings(&self, tenant: TenantId, settings: &AuditSettings, author: &Author) -> Result<(), StoreError> {
-        sql::set_audit_settings(&self.writer, tenant, settings, author).await
+        sql::set_audit_settings(&self.writer, self.keys.sealing(), tenant, settings, author).await
     }
 
     async fn expired_audit_events(&self, tenant: TenantId, older_than: &str) -> Result<Vec<SealedEvent>, StoreError> {
@@ -181,11 +214,11 @@ impl Store for SqliteStore {
     }
 
     async fn archive_audit_events(&self, tenant: TenantId, through_seq: u64, through_hash: &str) -> Result<u64, StoreError> {
-        sql::archive_audit_events(&self.writer, tenant, through_seq, through_hash).await
+        sql::archive_audit_events(&self.writer, self.keys.sealing(), tenant, through_seq, through_hash).await
     }
 
     async fn create_api_key(&self, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError> {
-        sql::create_api_key(&self.writer, key, author).await
+        sql::create_api_key(&self.writer, self.keys.sealing(), key, author).await
     }
 
     async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -197,11 +230,11 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_api_key(&self, tenant: TenantId, key_id: i64, author: &Author) -> Result<(), StoreError> {
-        sql::revoke_api_key(&self.writer, tenant, key_id, author).await
+        sql::revoke_api_key(&self.writer, self.keys.sealing(), tenant, key_id, author).await
     }
 
     async fn create_client_secret(&self, secret: &NewClientSecret, author: &Author) -> Result<ClientSecretRecord, StoreError> {
-        sql::create_client_secret(&self.writer, secret, author).await
+        sql::create_client_secret(&self.writer, self.keys.sealing(), secret, author).await
     }
 
     async fn client_secret_by_hash(&self, hash: &SecretHash) -> Result<Option<ClientSecretRecord>, StoreError> {
@@ -209,7 +242,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_oauth_token(&self, token: &NewOauthToken, author: &Author) -> Result<(), StoreError> {
-        sql::create_oauth_token(&self.writer, token, author).await
+        sql::create_oauth_token(&self.writer, self.keys.sealing(), token, author).await
     }
 
     async fn oauth_token_by_hash(&self, hash: &SecretHash) -> Result<Option<OauthTokenRecord>, StoreError> {

@@ -618,7 +618,7 @@ pub async fn archiving_moves_the_anchor_and_verify_continues(h: &impl Harness) {
     assert_eq!((chain.archived_seq, chain.events.len()), (2, 1));
     assert_eq!(chain.verify(), Ok(1));
     assert_eq!(
-        portcullis_audit::verify(&expired[..2], portcullis_audit::GENESIS),
+        portcullis_audit::verify(&expired[..2], portcullis_audit::GENESIS, &Keyring::none()),
         Ok(2),
         "the archive verifies on its own"
     );

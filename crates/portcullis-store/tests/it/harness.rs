@@ -19,6 +19,9 @@ pub trait Harness: Sync {
     /// Opens a store on the test's database.
     fn open(&self) -> impl Future<Output = Arc<dyn Store>> + Send;
 
+    /// Opens a store on the test's database with audit keys.
+    fn open_with_keys(&self, keys: portcullis_store::Keyring) -> impl Future<Output = Arc<dyn Store>> + Send;
+
     /// Runs SQL on the test's database behind the store's back (to tamper with it).
     fn execute(&self, sql: &str) -> impl Future<Output = ()> + Send;
 }
@@ -42,8 +45,12 @@ impl Harness for SqliteHarness {
     }
 
     async fn open(&self) -> Arc<dyn Store> {
+        self.open_with_keys(portcullis_store::Keyring::none()).await
+    }
+
+    async fn open_with_keys(&self, keys: portcullis_store::Keyring) -> Arc<dyn Store> {
         let url = format!("sqlite://{}", self.dir.path().join("test.db").display());
-        Arc::new(SqliteStore::open(&url).await.expect("the SQLite store opens"))
+        Arc::new(SqliteStore::open(&url).await.expect("the SQLite store opens").with_audit_keys(keys))
     }
 
     async fn execute(&self, sql: &str) {
@@ -128,7 +135,16 @@ impl Harness for PgHarness {
     }
 
     async fn open(&self) -> Arc<dyn Store> {
-        Arc::new(PgStore::open_with(self.options.clone()).await.expect("the PostgreSQL store opens"))
+        self.open_with_keys(portcullis_store::Keyring::none()).await
+    }
+
+    async fn open_with_keys(&self, keys: portcullis_store::Keyring) -> Arc<dyn Store> {
+        Arc::new(
+            PgStore::open_with(self.options.clone())
+                .await
+                .expect("the PostgreSQL store opens")
+                .with_audit_keys(keys),
+        )
     }
 
     async fn execute(&self, sql: &str) {

@@ -6,6 +6,7 @@ mod audit;
 mod contract;
 mod credentials;
 mod harness;
+mod integrity;
 
 /// Declares each contract test once per backend, so every test has its own name on each.
 macro_rules! contract_tests {
@@ -65,4 +66,12 @@ contract_tests!(
     identifiers_are_never_handed_out_twice,
     token_issuance_is_checked_and_audited,
     migration_4_keeps_ids_and_stops_reuse,
+    issue_11_a_rewritten_and_recomputed_chain_is_found,
+    issue_11_truncation_with_the_anchor_moved_back_is_found_with_checkpoints,
+    issue_11_deleting_every_event_and_the_anchor_is_found_with_checkpoints,
+    issue_11_an_edited_user_id_column_is_found,
+    issue_11_a_wrong_key_is_a_clear_error,
+    events_sealed_before_the_key_still_verify,
+    a_signed_archive_anchor_cannot_be_moved,
+    the_tail_and_the_heads_are_read_cheaply,
 );
