@@ -11,14 +11,9 @@ cd "$(dirname "$0")/.."
 
 e2e=crates/portcullis-qlik-api/e2e
 
-skip() {
-  echo "e2e-qlik-api: NOT RUN: $1"
-  if [ "${PORTCULLIS_REQUIRE_E2E:-0}" = "1" ]; then
-    echo "e2e-qlik-api: PORTCULLIS_REQUIRE_E2E=1, so this is a failure"
-    exit 1
-  fi
-  exit 0
-}
+script=e2e-qlik-api
+# shellcheck source=scripts/real-server.sh
+source scripts/real-server.sh
 
 command -v node >/dev/null 2>&1 || skip "node is not installed"
 command -v npm >/dev/null 2>&1 || skip "npm is not installed"
@@ -30,48 +25,14 @@ if ! (cd "$e2e" && timeout 300 npm ci --no-audit --no-fund --loglevel=error); th
   skip "cannot install @qlik/api from the npm registry (is it reachable?)"
 fi
 
-echo "== building portcullis"
-timeout 1200 cargo build --locked --quiet -p portcullis-cli
-bin="${CARGO_TARGET_DIR:-target}/debug/portcullis"
+build_portcullis
 
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-port=$(node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
-url="http://127.0.0.1:$port"
 random() { node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))'; }
 admin_key="e2e-admin-$(random)"
 bob_key="e2e-bob-$(random)"
 ann_key="e2e-ann-$(random)"
 
-echo "== starting portcullis serve on $url"
-"$bin" serve --listen "127.0.0.1:$port" --database "sqlite://$work/e2e.db" \
-  --tenant examples/demo-tenant.yaml --api-key "admin=$admin_key" --api-key "bob=$bob_key" --api-key "ann=$ann_key" \
-  >"$work/server.log" 2>&1 &
-server_pid=$!
-
-up=0
-for _ in $(seq 1 150); do
-  if node -e 'fetch(process.argv[1]).then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$url/health" 2>/dev/null; then
-    up=1
-    break
-  fi
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.2
-done
-if [ "$up" != "1" ]; then
-  echo "e2e-qlik-api: the server did not come up; its log:"
-  cat "$work/server.log"
-  exit 1
-fi
+start_portcullis --tenant examples/demo-tenant.yaml --api-key "admin=$admin_key" --api-key "bob=$bob_key" --api-key "ann=$ann_key"
 
 echo "== running the @qlik/api tests"
 status=0

@@ -23,14 +23,9 @@ target="${CARGO_TARGET_DIR:-target}"
 case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
 venv="$target/schemathesis-venv"
 
-skip() {
-  echo "schemathesis: NOT RUN: $1"
-  if [ "${PORTCULLIS_REQUIRE_E2E:-0}" = "1" ]; then
-    echo "schemathesis: PORTCULLIS_REQUIRE_E2E=1, so this is a failure"
-    exit 1
-  fi
-  exit 0
-}
+script=schemathesis
+# shellcheck source=scripts/real-server.sh
+source scripts/real-server.sh
 
 command -v python3 >/dev/null 2>&1 || skip "python3 is not installed"
 
@@ -45,49 +40,15 @@ if ! "$st" --version 2>/dev/null | grep -q "version $version\$"; then
   fi
 fi
 
-echo "== building portcullis"
-timeout 1200 cargo build --locked --quiet -p portcullis-cli
-bin="$target/debug/portcullis"
-
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+build_portcullis
 
 py() { "$venv/bin/python" -c "$@"; }
-port=$(py 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-url="http://127.0.0.1:$port"
 admin_key="fuzz-admin-$(py 'import secrets; print(secrets.token_hex(24))')"
 operator_token="fuzz-operator-$(py 'import secrets; print(secrets.token_hex(24))')"
 
-echo "== starting portcullis serve on $url"
 # The management API's per-user rate limits are off: with them, most of a run would be 429s.
-PORTCULLIS_API_READS_PER_MINUTE=0 PORTCULLIS_API_WRITES_PER_MINUTE=0 \
-  "$bin" serve --listen "127.0.0.1:$port" --database "sqlite://$work/fuzz.db" \
-  --tenant examples/demo-tenant.yaml --api-key "admin=$admin_key" --operator-token "$operator_token" \
-  >"$work/server.log" 2>&1 &
-server_pid=$!
-
-up=0
-for _ in $(seq 1 150); do
-  if py 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$url/health" 2>/dev/null; then
-    up=1
-    break
-  fi
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.2
-done
-if [ "$up" != "1" ]; then
-  echo "schemathesis: the server did not come up; its log:"
-  cat "$work/server.log"
-  exit 1
-fi
+export PORTCULLIS_API_READS_PER_MINUTE=0 PORTCULLIS_API_WRITES_PER_MINUTE=0
+start_portcullis --tenant examples/demo-tenant.yaml --api-key "admin=$admin_key" --operator-token "$operator_token"
 
 # One run of schemathesis over the operations its filter arguments select, as `$1`'s token.
 fuzz() {

@@ -2,7 +2,11 @@
 //! checks, batches, writes, management API reads, API keys created and revoked, audit reads —
 //! counting every unexpected answer and sampling the server's resident memory, so that "no
 //! errors and flat memory over time" is a measurement, not a hope. Loopback only; it starts
-//! nothing itself: point it at `portcullis serve` with the demo tenant and an administrator's key.
+//! nothing itself: point it at `portcullis serve` with the demo tenant and an administrator's key,
+//! started with the management API's per-user rate limits off
+//! (`PORTCULLIS_API_READS_PER_MINUTE=0 PORTCULLIS_API_WRITES_PER_MINUTE=0`): every request comes
+//! from one user, whose management reads pass Qlik's 1,000 a minute from about 85 req/s on, and
+//! a 429 counts as an error.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
