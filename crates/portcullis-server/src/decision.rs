@@ -29,12 +29,18 @@ const MAX_LIMIT: u32 = 1000;
 /// there is one, else the user's rights now (as a fresh login would freeze them).
 pub(crate) fn decide_raw(view: &View, raw: &RawRequest<'_>, explain: bool) -> Result<Decision, RequestError> {
     let resolved = resolve(&view.snapshot, raw)?;
-    Ok(decide(&view.snapshot, &resolved.request(session(view, resolved.user), explain)))
+    Ok(decide(
+        &view.snapshot,
+        &resolved.request(session(view, resolved.user, resolved.channel), explain),
+    ))
 }
 
-/// The rights the user's session on this node froze, if there is one.
-fn session(view: &View, user: UserIdx) -> Option<&TenantRights> {
-    view.sessions.rights(&view.snapshot.user(user).id)
+/// For a session: the rights the user's session on this node froze, if there is one.
+fn session(view: &View, user: UserIdx, channel: Channel<ClientIdx>) -> Option<&TenantRights> {
+    match channel {
+        Channel::Session => view.sessions.rights(&view.snapshot.user(user).id),
+        Channel::ApiKey | Channel::OAuth(_) => None,
+    }
 }
 
 /// The channel a request names (`via`), parsed once here; absent, an API key: a caller of the
@@ -265,7 +271,7 @@ pub async fn list_resources(
     let snapshot = &view.snapshot;
     let after = body.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut resources = Vec::new();
-    let session = session(&view, user);
+    let session = session(&view, user, channel);
     let allowed = |resource| allows(snapshot, user, channel, session, action, resource);
     let mut more = false;
     match action.resource_kind() {
@@ -375,7 +381,7 @@ pub async fn list_users(
             continue;
         }
         let user = UserIdx(idx as u32);
-        if allows(snapshot, user, channel, session(&view, user), action, resource) {
+        if allows(snapshot, user, channel, session(&view, user, channel), action, resource) {
             let info = snapshot.user(user);
             users.push(UserBody {
                 id: info.id.to_string(),
