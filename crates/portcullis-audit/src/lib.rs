@@ -10,6 +10,7 @@
 
 pub mod chain;
 pub mod checkpoint;
+pub mod draft;
 pub mod event;
 pub mod key;
 pub mod policy;
@@ -17,6 +18,7 @@ pub mod query;
 
 pub use chain::{AuditChain, ChainBreak, GENESIS, IndexColumns, Position, SealedEvent, check_event, seal, seal_with, verify};
 pub use checkpoint::{Checkpoint, CheckpointBreak, TenantCheckpoints};
+pub use draft::{AuditSettings, Author, EventDraft, change_event, rfc3339_millis};
 pub use event::{Actor, EventBody, EventType, ResourceRef};
 pub use key::{AuditKey, KeyError, Keyring};
 pub use policy::{DecisionLogMode, DecisionLogPolicy};

@@ -5,9 +5,13 @@
 //! an import replaces a tenant atomically. The store knows SQL and nothing about HTTP or
 //! decisions: the server loads a tenant with [`Store::load_tenant`] and builds the engine's
 //! snapshot from it. Only this crate knows SQL.
+//!
+//! INVARIANT: an audit event is appended in the same transaction as the write it records, after
+//! the tenant's row is locked, so a tenant's chain is extended by one writer at a time.
 #![warn(missing_docs)]
 
-mod audit;
+/// The trail's values (`portcullis_audit::draft`), under the name the SQL modules use.
+use portcullis_audit::draft as audit;
 mod change;
 mod err;
 mod load;
@@ -22,7 +26,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use portcullis_model::Tenant;
 
-pub use audit::{AuditSettings, Author, EventDraft, change_event, rfc3339_millis, rfc3339_now};
 pub use change::{Applied, Change, Touched};
 pub use err::StoreError;
 pub use portcullis_audit::checkpoint;
@@ -30,6 +33,7 @@ pub use portcullis_audit::{
     Actor, AuditChain, AuditKey, AuditQuery, ChainBreak, Checkpoint, CheckpointBreak, DecisionLogMode, DecisionLogPolicy, EventBody, EventType,
     GENESIS, KeyError, Keyring, ResourceRef, SealedEvent, verify,
 };
+pub use portcullis_audit::{AuditSettings, Author, EventDraft, change_event, rfc3339_millis};
 pub use record::*;
 
 /// Which backend a store is.
@@ -228,4 +232,13 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Now as RFC 3339 in UTC with milliseconds (`2026-11-23T10:00:00.123Z`), which orders as text.
+pub fn rfc3339_now() -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    portcullis_audit::rfc3339_millis(millis)
 }

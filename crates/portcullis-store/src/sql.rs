@@ -1078,7 +1078,7 @@ macro_rules! define_sql_store {
                 .map_err(from_sqlx)?;
             let (head_seq, mut prev_hash) = anchor.unwrap_or((0, portcullis_audit::GENESIS.to_owned()));
             let mut seq = head_seq as u64;
-            let now = $crate::audit::rfc3339_now();
+            let now = $crate::rfc3339_now();
             let mut rows = Vec::with_capacity(drafts.len());
             for draft in drafts {
                 seq += 1;

@@ -1,12 +1,9 @@
-//! The audit trail's values as the store takes and gives them: who writes ([`Author`]), an
-//! event to append ([`EventDraft`]), a tenant's audit settings, and the clock that stamps
-//! events. The chain itself (hashes, verification) is `portcullis_audit`'s; the SQL that
-//! appends and reads events is in `sql.rs`.
-//!
-//! INVARIANT: an event is appended in the same transaction as the write it records, after the
-//! tenant's row is locked, so a tenant's chain is extended by one writer at a time.
+//! The trail's values as writers make them: who writes ([`Author`]), an event to append
+//! ([`EventDraft`], and [`change_event`], the event of each model `Change`), a tenant's audit
+//! settings and the RFC 3339 form of event times. Pure: the store appends drafts (sealing them
+//! into the chain) and stamps them with the clock.
 
-use portcullis_audit::{Actor, DecisionLogMode, DecisionLogPolicy, EventType, ResourceRef};
+use crate::{Actor, DecisionLogMode, DecisionLogPolicy, EventType, ResourceRef};
 
 /// Who makes a write, and through which channel (`api-key`, `oauth:<client>`, `session`,
 /// `operator`, `cli`).
@@ -107,7 +104,8 @@ pub struct AuditSettings {
     pub retention_days: Option<u32>,
 }
 
-pub(crate) fn mode_word(mode: DecisionLogMode) -> &'static str {
+/// A decision-log mode as stored and shown (`off`, `denies`, `all`).
+pub fn mode_word(mode: DecisionLogMode) -> &'static str {
     match mode {
         DecisionLogMode::Off => "off",
         DecisionLogMode::Denies => "denies",
@@ -115,22 +113,14 @@ pub(crate) fn mode_word(mode: DecisionLogMode) -> &'static str {
     }
 }
 
-pub(crate) fn parse_mode(word: &str) -> Option<DecisionLogMode> {
+/// The mode a word names ([`mode_word`]'s inverse).
+pub fn parse_mode(word: &str) -> Option<DecisionLogMode> {
     match word {
         "off" => Some(DecisionLogMode::Off),
         "denies" => Some(DecisionLogMode::Denies),
         "all" => Some(DecisionLogMode::All),
         _ => None,
     }
-}
-
-/// Now as RFC 3339 in UTC with milliseconds (`2026-11-23T10:00:00.123Z`), which orders as text.
-pub fn rfc3339_now() -> String {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    rfc3339_millis(millis)
 }
 
 /// Unix milliseconds as RFC 3339 in UTC with milliseconds (clamped to years -9999..=9999).
@@ -166,9 +156,9 @@ fn resource(kind: &str, id: &str) -> Option<ResourceRef> {
     })
 }
 
-/// The event that records a [`crate::Change`].
-pub fn change_event(change: &crate::Change, author: &Author) -> EventDraft {
-    use crate::Change;
+/// The event that records a [`portcullis_model::Change`].
+pub fn change_event(change: &portcullis_model::Change, author: &Author) -> EventDraft {
+    use portcullis_model::Change;
     use serde_json::json;
     let action = change.kind();
     let event = |event_type, resource, data| EventDraft::change(event_type, author, action, resource, data);
