@@ -29,6 +29,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
+use crate::err::ApiError;
 use crate::state::{AppState, TenantState};
 
 /// Most events one page holds.
@@ -61,10 +62,42 @@ fn qlik_error(status: StatusCode, code: &str, title: &str, detail: impl Into<Str
         .into_response()
 }
 
+/// One of the server's own errors in this API's envelope, with its status, message and hint (a
+/// store failure's detail stays in the log, as everywhere).
+fn in_envelope(error: ApiError) -> Response {
+    let (code, title) = match error.status {
+        StatusCode::BAD_REQUEST => ("AUDITS-2", "Bad request"),
+        StatusCode::UNAUTHORIZED => ("AUDITS-1", "Unauthorized"),
+        StatusCode::FORBIDDEN => ("AUDITS-3", "Forbidden"),
+        StatusCode::NOT_FOUND => ("AUDITS-4", "Not found"),
+        StatusCode::SERVICE_UNAVAILABLE => ("AUDITS-6", "Service unavailable"),
+        _ => ("AUDITS-5", "Internal error"),
+    };
+    let detail = match error.body.hint {
+        Some(hint) => format!("{}; {hint}", error.body.message),
+        None => error.body.message,
+    };
+    qlik_error(error.status, code, title, detail)
+}
+
+/// A read of the trail that failed: a damaged or unverifiable trail is named (our own words,
+/// pointing at `portcullis audit verify`); any other store failure keeps its detail in the log.
+fn trail_failure(error: StoreError) -> Response {
+    match error {
+        StoreError::Corrupt(_) | StoreError::Integrity(_) | StoreError::KeyNeeded(_) => qlik_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "AUDITS-5",
+            "Internal error",
+            format!("cannot read the audit trail: {error}"),
+        ),
+        other => in_envelope(other.into()),
+    }
+}
+
 async fn reader(parts: &mut Parts, state: &AppState, action: Action) -> Result<Caller, Response> {
-    let caller = Caller::from_request_parts(parts, state)
-        .await
-        .map_err(|e| qlik_error(StatusCode::UNAUTHORIZED, "AUDITS-1", "Unauthorized", e.body.message))?;
+    // A missing credential is 401, but a store outage is 503 and an operator without a
+    // tenant header is 400: the server's own status, in this API's envelope.
+    let caller = Caller::from_request_parts(parts, state).await.map_err(in_envelope)?;
     if caller.may(&caller.tenant.view().snapshot, action) {
         Ok(caller)
     } else {
@@ -361,14 +394,7 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Response {
     }
     let mut found = match intact_events(&state, &caller.tenant, &query).await {
         Ok(found) => found,
-        Err(e) => {
-            return qlik_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "AUDITS-5",
-                "Internal error",
-                format!("cannot read the audit trail: {e}"),
-            );
-        }
+        Err(e) => return trail_failure(e),
     };
     let more = found.len() > limit;
     found.truncate(limit);
@@ -453,12 +479,7 @@ pub async fn one(State(state): State<AppState>, id: Result<Path<String>, PathRej
         ))
         .into_response(),
         Ok(None) => not_found(),
-        Err(e) => qlik_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "AUDITS-5",
-            "Internal error",
-            format!("cannot read the audit trail: {e}"),
-        ),
+        Err(e) => trail_failure(e),
     }
 }
 
@@ -509,7 +530,7 @@ pub async fn get_settings(State(state): State<AppState>, request: Request) -> Re
     };
     match state.store().audit_settings(caller.tenant.id).await {
         Ok(settings) => Json(settings_json(&settings)).into_response(),
-        Err(e) => qlik_error(StatusCode::INTERNAL_SERVER_ERROR, "AUDITS-5", "Internal error", e.to_string()),
+        Err(e) => in_envelope(e.into()),
     }
 }
 
@@ -554,7 +575,7 @@ pub async fn put_settings(State(state): State<AppState>, request: Request) -> Re
     }
     let mut settings = match state.store().audit_settings(caller.tenant.id).await {
         Ok(settings) => settings,
-        Err(e) => return qlik_error(StatusCode::INTERNAL_SERVER_ERROR, "AUDITS-5", "Internal error", e.to_string()),
+        Err(e) => return in_envelope(e.into()),
     };
     let policy = DecisionLogPolicy {
         mode: change.decision_log_mode.unwrap_or(settings.policy.mode),
@@ -565,7 +586,7 @@ pub async fn put_settings(State(state): State<AppState>, request: Request) -> Re
         settings.retention_days = change.retention_days;
     }
     if let Err(e) = state.store().set_audit_settings(caller.tenant.id, &settings, &caller.author()).await {
-        return qlik_error(StatusCode::INTERNAL_SERVER_ERROR, "AUDITS-5", "Internal error", e.to_string());
+        return in_envelope(e.into());
     }
     caller.tenant.set_audit_policy(policy);
     Json(settings_json(&settings)).into_response()

@@ -187,3 +187,26 @@ async fn an_unreadable_event_is_skipped_and_the_others_listed() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_credential_failure_keeps_its_status_in_the_audits_envelope() {
+    let app = TestApp::new().await;
+    // No credential: 401.
+    let (status, body) = app.call("GET", "/api/v1/audits", None, None).await;
+    assert_eq!(
+        (status, body["errors"][0]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("AUDITS-1")),
+        "{body}"
+    );
+    // The operator without a tenant header asked a bad question, and is told so: 400, not 401.
+    let (status, body) = app.call("GET", "/api/v1/audits", Some(crate::support::OPERATOR), None).await;
+    assert_eq!(
+        (status, body["errors"][0]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("AUDITS-2")),
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["detail"].as_str().unwrap_or_default().contains("portcullis-tenant"),
+        "{body}"
+    );
+}
