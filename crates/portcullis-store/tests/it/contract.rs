@@ -689,7 +689,13 @@ pub async fn a_read_during_writes_sees_one_revision(h: &impl Harness) {
     };
     let mut seen = BTreeSet::new();
     while !writer.is_finished() || seen.is_empty() {
-        let (read, revision) = loaded(&store, id).await;
+        // A read that keeps meeting writes gives up with `Conflict` (after its retries) rather
+        // than mix revisions; on a loaded machine that can happen, and is not what is tested.
+        let (read, revision) = match store.load_tenant(id).await {
+            Ok(loaded) => loaded,
+            Err(portcullis_store::StoreError::Conflict(_)) => continue,
+            Err(error) => panic!("load: {error:?}"),
+        };
         // The writer records a revision just after the store acknowledges it.
         let want = loop {
             if let Some(want) = expected.lock().unwrap().get(&revision).cloned() {
