@@ -63,6 +63,18 @@ pub(crate) fn demo_checks() -> Vec<Value> {
     checks
 }
 
+/// Open-loop pacing: sleeps until `next`, or, when the client is already past it, says whether
+/// it is more than 100 ms late (counted, never made up for by skipping).
+pub(crate) fn wait_until(next: Instant) -> bool {
+    let now = Instant::now();
+    if next > now {
+        std::thread::sleep(next - now);
+        false
+    } else {
+        now - next > Duration::from_millis(100)
+    }
+}
+
 /// Refuses a URL that is not on this machine: the load commands only target loopback.
 pub(crate) fn loopback_only(url: &str) -> Result<()> {
     let rest = url
@@ -137,12 +149,7 @@ pub fn run(args: &LoadArgs) -> Result<()> {
                 let mut next = Instant::now() + per_thread_interval.mul_f64(t as f64 / threads as f64);
                 let mut i = t;
                 while next < deadline {
-                    let now = Instant::now();
-                    if next > now {
-                        std::thread::sleep(next - now);
-                    } else if now - next > Duration::from_millis(100) {
-                        late += 1;
-                    }
+                    late += usize::from(wait_until(next));
                     // Latency counts from the scheduled time, so a client that falls behind
                     // shows the server's queueing instead of hiding it.
                     let scheduled = next;

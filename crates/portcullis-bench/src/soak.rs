@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::load::{agent, demo_checks, loopback_only};
+use crate::load::{agent, demo_checks, loopback_only, wait_until};
 use crate::stats::{Summary, resident_bytes_of};
 
 /// Options of `soak`.
@@ -225,12 +225,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
                 let mut next = Instant::now() + interval.mul_f64(t as f64 / threads as f64);
                 let mut i = t;
                 while next < deadline {
-                    let now = Instant::now();
-                    if next > now {
-                        std::thread::sleep(next - now);
-                    } else if now - next > Duration::from_millis(100) {
-                        seen.late += 1;
-                    }
+                    seen.late += usize::from(wait_until(next));
                     let op = CYCLE[i % CYCLE.len()];
                     let scheduled = next;
                     match client.run(op, i) {
