@@ -15,6 +15,24 @@ use portcullis_store::{AuditChain, AuditQuery, ChainBreak, Checkpoint, Checkpoin
 
 use crate::audit_keys::KeyArgs;
 
+/// The chains `verify` and `checkpoint` look at, and what they check them against.
+#[derive(clap::Args)]
+pub struct ChainArgs {
+    /// `sqlite://PATH` or `postgres://...`.
+    #[arg(long)]
+    database: String,
+    /// Only this tenant (default: every tenant).
+    #[arg(long)]
+    tenant: Option<String>,
+    /// A checkpoint file (JSON lines written by `audit checkpoint` or `serve
+    /// --audit-checkpoints`) the chains must agree with; repeatable (one file per node). A chain
+    /// that disagrees fails `verify` and gets no new checkpoint.
+    #[arg(long, value_name = "FILE")]
+    checkpoints: Vec<PathBuf>,
+    #[command(flatten)]
+    keys: KeyArgs,
+}
+
 /// `portcullis audit ...`.
 #[derive(clap::Subcommand)]
 pub enum AuditCommand {
@@ -23,36 +41,11 @@ pub enum AuditCommand {
     /// Exit status 1 and the first break named when an event was altered, removed, reordered or
     /// re-indexed, or the chain was rewritten, truncated or deleted; 2 when it cannot be checked
     /// (a key that was not given).
-    Verify {
-        /// `sqlite://PATH` or `postgres://...`.
-        #[arg(long)]
-        database: String,
-        /// Only this tenant (default: every tenant).
-        #[arg(long)]
-        tenant: Option<String>,
-        /// A checkpoint file (JSON lines written by `audit checkpoint` or `serve
-        /// --audit-checkpoints`) the chains must agree with; repeatable (one file per node).
-        #[arg(long, value_name = "FILE")]
-        checkpoints: Vec<PathBuf>,
-        #[command(flatten)]
-        keys: KeyArgs,
-    },
+    Verify(ChainArgs),
     /// Verify each tenant's chain, then print a checkpoint of its head signed with the audit
     /// key (one JSON line per tenant, for an append-only file or a SIEM: `>> FILE`). A chain
     /// that does not verify gets none (exit status 1).
-    Checkpoint {
-        /// `sqlite://PATH` or `postgres://...`.
-        #[arg(long)]
-        database: String,
-        /// Only this tenant (default: every tenant).
-        #[arg(long)]
-        tenant: Option<String>,
-        /// The checkpoint file so far (repeatable): a chain that disagrees with it gets no new checkpoint.
-        #[arg(long, value_name = "FILE")]
-        checkpoints: Vec<PathBuf>,
-        #[command(flatten)]
-        keys: KeyArgs,
-    },
+    Checkpoint(ChainArgs),
     /// Print a tenant's events, oldest first.
     Query(QueryArgs),
     /// Move a tenant's expired events to a newline-delimited JSON file (appended to), then
@@ -116,18 +109,8 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         match command {
-            AuditCommand::Verify {
-                database,
-                tenant,
-                checkpoints,
-                keys,
-            } => verify(&database, tenant.as_deref(), &checkpoints, &keys).await,
-            AuditCommand::Checkpoint {
-                database,
-                tenant,
-                checkpoints,
-                keys,
-            } => checkpoint(&database, tenant.as_deref(), &checkpoints, &keys).await,
+            AuditCommand::Verify(chains) => verify(&chains.database, chains.tenant.as_deref(), &chains.checkpoints, &chains.keys).await,
+            AuditCommand::Checkpoint(chains) => checkpoint(&chains.database, chains.tenant.as_deref(), &chains.checkpoints, &chains.keys).await,
             AuditCommand::Query(args) => query(args).await,
             AuditCommand::Archive {
                 database,
