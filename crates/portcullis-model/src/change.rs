@@ -439,8 +439,19 @@ impl Tenant {
     pub fn apply(&mut self, change: &Change) -> Result<Applied, OpError> {
         let undo = self.save(&self.plan(change));
         let recorded_roles = self.run(change)?;
+        let touched = self.changed_since(&undo);
+        for (id, before) in undo.users.iter().filter(|(id, _)| touched.users.contains(id)) {
+            self.refs.replace_user(before.as_ref(), self.users.get(id));
+        }
+        for (id, before) in undo.spaces.iter().filter(|(id, _)| touched.spaces.contains(id)) {
+            self.refs.replace_space(before.as_ref(), self.spaces.get(id));
+        }
+        for (id, before, shares, _) in undo.content.iter().filter(|(id, ..)| touched.content.contains(id)) {
+            let after = self.content.get(id).map(|item| (item, self.shares.of(id).next().is_some()));
+            self.refs.replace_item(before.as_ref().map(|item| (item, !shares.is_empty())), after);
+        }
         Ok(Applied {
-            touched: self.changed_since(&undo),
+            touched,
             recorded_roles,
             undo,
         })
@@ -477,9 +488,19 @@ impl Tenant {
         }
         restore(&mut self.custom_roles, undo.custom_roles);
         restore(&mut self.groups, undo.groups);
+        for (id, before) in &undo.users {
+            self.refs.replace_user(self.users.get(id), before.as_ref());
+        }
         restore(&mut self.users, undo.users);
         restore(&mut self.oauth_clients, undo.clients);
+        for (id, before) in &undo.spaces {
+            self.refs.replace_space(self.spaces.get(id), before.as_ref());
+        }
         restore(&mut self.spaces, undo.spaces);
+        for (id, before, shares, _) in &undo.content {
+            let now = self.content.get(id).map(|item| (item, self.shares.of(id).next().is_some()));
+            self.refs.replace_item(now, before.as_ref().map(|item| (item, !shares.is_empty())));
+        }
         for (id, item, shares, uses) in undo.content {
             match item {
                 Some(item) => self.content.upsert(item),
@@ -529,12 +550,7 @@ impl Tenant {
             },
             Change::DeleteGroup { name } => {
                 let mut touched = assignee_rows(self, &Assignee::Group(name.clone()));
-                touched.users = self
-                    .users
-                    .iter()
-                    .filter(|u| u.groups.iter().any(|g| g == name))
-                    .map(|u| u.id.clone())
-                    .collect();
+                touched.users = self.refs().members_of(name).map(str::to_owned).collect();
                 touched.groups.insert(name.clone());
                 touched
             }
@@ -854,15 +870,22 @@ mod tests {
             },
             Change::DeleteSpace { id: "nope".into() },
         ];
+        // The counts are kept from here on, and must follow every write and every undo.
+        let counted = t.refs().clone();
+        assert_eq!((counted.items_in("s1"), counted.shared_items_in("s1").count()), (2, 1));
         let (at, _) = t.apply_all(&batch).unwrap_err();
         assert_eq!(at, 3);
         assert_eq!(t, before);
+        assert_eq!(*t.refs(), counted);
         let applied = t.apply_all(&batch[..3]).unwrap();
         assert_ne!(t, before);
+        assert_eq!(*t.refs(), crate::Refs::build(&t));
+        assert_eq!((t.refs().items_in("s1"), t.refs().shared_items_in("s1").count()), (1, 0));
         for applied in applied.into_iter().rev() {
             t.undo(applied.undo);
         }
         assert_eq!(t, before);
+        assert_eq!(*t.refs(), counted);
     }
 
     #[test]

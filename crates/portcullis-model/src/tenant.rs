@@ -8,6 +8,7 @@ use std::fmt;
 use crate::err::ModelError;
 use crate::links::{Link, LinkTable};
 use crate::permission::{Permission, PermissionValue};
+use crate::refs::{Refs, RefsCell};
 use crate::role::{self, BuiltinRole, USER_DEFAULT};
 use crate::space::{SpaceRole, SpaceRoleSet, SpaceType};
 use crate::table::{Keyed, Table};
@@ -350,6 +351,8 @@ pub struct Tenant {
     pub uses: LinkTable<Use>,
     /// Fine-grained shares, by app ([`Link::key`]) and by assignee.
     pub shares: LinkTable<Share>,
+    /// Counts the write rules ask for (who owns what, what a space holds, space names).
+    pub(crate) refs: RefsCell,
 }
 
 macro_rules! keyed {
@@ -417,6 +420,7 @@ impl Tenant {
             content: Table::new(),
             uses: LinkTable::new(),
             shares: LinkTable::new(),
+            refs: RefsCell::default(),
         }
     }
 
@@ -472,6 +476,11 @@ impl Tenant {
     /// A content item by id.
     pub fn content_item(&self, id: &str) -> Option<&Content> {
         self.content.get(id)
+    }
+
+    /// The counts the write rules ask for, counted from the rows on the first call.
+    pub fn refs(&self) -> &Refs {
+        self.refs.get(self)
     }
 
     /// An OAuth client by id.

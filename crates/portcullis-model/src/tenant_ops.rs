@@ -132,18 +132,19 @@ impl Tenant {
 
     /// Deletes a user, with their space memberships and shares. Content they own and spaces
     /// they own keep them as owner id (the REST API refuses such deletes first).
-    pub fn delete_user(&mut self, id: &str) -> Result<(), OpError> {
+    pub(crate) fn delete_user(&mut self, id: &str) -> Result<(), OpError> {
         if self.user(id).is_none() {
             return Err(not_found("user", id));
         }
-        if let Some(space) = self.spaces.iter().find(|s| s.owner == id) {
+        let owned = self.refs().owned_by(id);
+        if owned.spaces > 0 {
             return Err(OpError::InUse {
-                message: format!("user `{id}` owns space `{}`; change its owner first", space.id),
+                message: format!("user `{id}` owns {} spaces; change their owner first", owned.spaces),
             });
         }
-        if let Some(item) = self.content.iter().find(|c| c.owner == id) {
+        if owned.items > 0 {
             return Err(OpError::InUse {
-                message: format!("user `{id}` owns `{}`; change its owner first", item.id),
+                message: format!("user `{id}` owns {} apps or data connections; change their owner first", owned.items),
             });
         }
         let assignee = Assignee::User(id.to_owned());
@@ -196,18 +197,21 @@ impl Tenant {
     }
 
     /// Deletes a group; a custom group only when it has no members (spec §5.3).
-    pub fn delete_group(&mut self, name: &str) -> Result<(), OpError> {
+    pub(crate) fn delete_group(&mut self, name: &str) -> Result<(), OpError> {
         let group = self.group(name).ok_or_else(|| not_found("group", name))?;
-        let n_members = self.users.iter().filter(|u| u.groups.iter().any(|g| g == name)).count();
+        let n_members = self.refs().n_members(name);
         if group.provider_type == ProviderType::Custom && n_members > 0 {
             return Err(OpError::InUse {
                 message: format!("group `{name}` still has {n_members} members; remove them first"),
             });
         }
         let assignee = Assignee::Group(name.to_owned());
+        let members: Vec<String> = self.refs().members_of(name).map(str::to_owned).collect();
         self.groups.remove(name);
-        for user in &mut self.users {
-            user.groups.retain(|g| g != name);
+        for member in members {
+            if let Some(user) = self.users.get_mut(&member) {
+                user.groups.retain(|g| g != name);
+            }
         }
         for space in &mut self.spaces {
             space.members.retain(|m| m.assignee != assignee);
@@ -335,7 +339,7 @@ impl Tenant {
     }
 
     /// Adds a space (unique id and name; the owner must exist).
-    pub fn create_space(&mut self, space: Space) -> Result<(), OpError> {
+    pub(crate) fn create_space(&mut self, space: Space) -> Result<(), OpError> {
         if space.name.trim().is_empty() {
             return Err(OpError::Invalid {
                 message: "a space needs a non-empty `name`".into(),
@@ -344,7 +348,7 @@ impl Tenant {
         if self.space(&space.id).is_some() {
             return Err(conflict("space", &space.id));
         }
-        if self.spaces.iter().any(|s| s.name == space.name) {
+        if self.refs().space_named(&space.name).is_some() {
             return Err(conflict("space name", &space.name));
         }
         if self.user(&space.owner).is_none() {
@@ -364,9 +368,9 @@ impl Tenant {
     }
 
     /// Renames a space (names stay unique) or changes its owner.
-    pub fn update_space(&mut self, id: &str, name: Option<&str>, owner: Option<&str>) -> Result<(), OpError> {
+    pub(crate) fn update_space(&mut self, id: &str, name: Option<&str>, owner: Option<&str>) -> Result<(), OpError> {
         if let Some(name) = name
-            && self.spaces.iter().any(|s| s.name == name && s.id != id)
+            && self.refs().space_named(name).is_some_and(|named| named != id)
         {
             return Err(conflict("space name", name));
         }
@@ -388,11 +392,11 @@ impl Tenant {
     }
 
     /// Deletes a space, refused while it holds content.
-    pub fn delete_space(&mut self, id: &str) -> Result<(), OpError> {
+    pub(crate) fn delete_space(&mut self, id: &str) -> Result<(), OpError> {
         if self.space(id).is_none() {
             return Err(not_found("space", id));
         }
-        let n_items = self.content.iter().filter(|c| c.space.as_deref() == Some(id)).count();
+        let n_items = self.refs().items_in(id);
         if n_items > 0 {
             return Err(OpError::InUse {
                 message: format!("space `{id}` still holds {n_items} items; move or delete them first"),
@@ -452,7 +456,7 @@ impl Tenant {
     }
 
     /// Adds an app or data connection (an app never in a data space).
-    pub fn create_content(&mut self, item: Content) -> Result<(), OpError> {
+    pub(crate) fn create_content(&mut self, item: Content) -> Result<(), OpError> {
         if self.content_item(&item.id).is_some() {
             return Err(conflict("content", &item.id));
         }
@@ -467,7 +471,7 @@ impl Tenant {
     /// Moves an item to another space, or with `None` to its owner's personal space. An app
     /// never goes to a data space, and is refused where its fine-grained shares would not
     /// hold (a personal space, or a space type that does not take their roles).
-    pub fn move_content(&mut self, id: &str, space: Option<&str>) -> Result<(), OpError> {
+    pub(crate) fn move_content(&mut self, id: &str, space: Option<&str>) -> Result<(), OpError> {
         let item = self.content_item(id).ok_or_else(|| not_found("content", id))?;
         self.check_placement(id, item.kind, space)?;
         let shareable = space
@@ -502,7 +506,7 @@ impl Tenant {
     }
 
     /// Deletes an item with its shares and `uses` references.
-    pub fn delete_content(&mut self, id: &str) -> Result<(), OpError> {
+    pub(crate) fn delete_content(&mut self, id: &str) -> Result<(), OpError> {
         if self.content_item(id).is_none() {
             return Err(not_found("content", id));
         }
@@ -530,7 +534,7 @@ impl Tenant {
     }
 
     /// Shares one app with a user or group (apps in shared or managed spaces only).
-    pub fn create_share(&mut self, share: Share) -> Result<(), OpError> {
+    pub(crate) fn create_share(&mut self, share: Share) -> Result<(), OpError> {
         self.check_assignee(&share.assignee)?;
         let item = self.content_item(&share.resource).ok_or_else(|| not_found("app", &share.resource))?;
         if item.kind != ContentKind::App {
@@ -555,7 +559,7 @@ impl Tenant {
     }
 
     /// Removes a share.
-    pub fn delete_share(&mut self, resource: &str, assignee: &Assignee) -> Result<(), OpError> {
+    pub(crate) fn delete_share(&mut self, resource: &str, assignee: &Assignee) -> Result<(), OpError> {
         match self.shares.remove(resource, assignee) {
             Some(_) => Ok(()),
             None => Err(not_found("share", &format!("{resource} for {assignee}"))),
@@ -671,6 +675,12 @@ pub fn values_from_scopes(scopes: &[String]) -> BTreeMap<Permission, PermissionV
 
 #[cfg(test)]
 mod tests {
+    use crate::change::Change;
+
+    /// Runs one change the way every writer does.
+    fn ap(t: &mut Tenant, change: Change) -> Result<(), OpError> {
+        t.apply(&change).map(|_| ())
+    }
     use super::*;
     use crate::space::SpaceRole;
 
@@ -699,8 +709,14 @@ mod tests {
         let mut t = tenant();
         let before = t.clone();
         assert!(matches!(t.create_user(user("ann")), Err(OpError::Conflict { .. })));
-        assert!(matches!(t.delete_group("crew"), Err(OpError::InUse { .. })));
-        assert!(matches!(t.delete_space("nope"), Err(OpError::NotFound { .. })));
+        assert!(matches!(
+            ap(&mut t, Change::DeleteGroup { name: "crew".into() }),
+            Err(OpError::InUse { .. })
+        ));
+        assert!(matches!(
+            ap(&mut t, Change::DeleteSpace { id: "nope".into() }),
+            Err(OpError::NotFound { .. })
+        ));
         assert!(matches!(t.update_custom_role("TenantAdmin", None, None), Err(OpError::Invalid { .. })));
         assert_eq!(t, before);
     }
@@ -726,12 +742,17 @@ mod tests {
             owner: "ann".into(),
             members: vec![],
         };
-        t.create_space(space.clone()).unwrap();
+        ap(&mut t, Change::CreateSpace { space: space.clone() }).unwrap();
         assert!(matches!(
-            t.create_space(Space {
-                id: "s2".into(),
-                ..space.clone()
-            }),
+            ap(
+                &mut t,
+                Change::CreateSpace {
+                    space: Space {
+                        id: "s2".into(),
+                        ..space.clone()
+                    }
+                }
+            ),
             Err(OpError::Conflict { .. })
         ));
         let publisher = SpaceRoleSet::of(&[SpaceRole::Publisher]);
@@ -741,17 +762,22 @@ mod tests {
         ));
         t.set_space_member("s1", Assignee::User("bob".into()), SpaceRoleSet::of(&[SpaceRole::Consumer]))
             .unwrap();
-        t.create_content(Content {
-            id: "a".into(),
-            name: "a".into(),
-            kind: ContentKind::App,
-            space: Some("s1".into()),
-            owner: "ann".into(),
-        })
+        ap(
+            &mut t,
+            Change::CreateContent {
+                item: Content {
+                    id: "a".into(),
+                    name: "a".into(),
+                    kind: ContentKind::App,
+                    space: Some("s1".into()),
+                    owner: "ann".into(),
+                },
+            },
+        )
         .unwrap();
-        assert!(matches!(t.delete_space("s1"), Err(OpError::InUse { .. })));
-        t.delete_content("a").unwrap();
-        t.delete_space("s1").unwrap();
+        assert!(matches!(ap(&mut t, Change::DeleteSpace { id: "s1".into() }), Err(OpError::InUse { .. })));
+        ap(&mut t, Change::DeleteContent { id: "a".into() }).unwrap();
+        ap(&mut t, Change::DeleteSpace { id: "s1".into() }).unwrap();
     }
 
     #[test]
@@ -764,8 +790,20 @@ mod tests {
             owner: "ann".into(),
             members: vec![],
         };
-        t.create_space(space("lake", SpaceType::Data)).unwrap();
-        t.create_space(space("team", SpaceType::Shared)).unwrap();
+        ap(
+            &mut t,
+            Change::CreateSpace {
+                space: space("lake", SpaceType::Data),
+            },
+        )
+        .unwrap();
+        ap(
+            &mut t,
+            Change::CreateSpace {
+                space: space("team", SpaceType::Shared),
+            },
+        )
+        .unwrap();
         let item = |id: &str, kind, space: Option<&str>| Content {
             id: id.into(),
             name: id.into(),
@@ -774,7 +812,13 @@ mod tests {
             owner: "ann".into(),
         };
         let before = t.clone();
-        let refused = t.create_content(item("report", ContentKind::App, Some("lake"))).unwrap_err();
+        let refused = ap(
+            &mut t,
+            Change::CreateContent {
+                item: item("report", ContentKind::App, Some("lake")),
+            },
+        )
+        .unwrap_err();
         assert_eq!(
             refused,
             OpError::Model(ModelError::AppInDataSpace {
@@ -785,31 +829,100 @@ mod tests {
         assert!(refused.to_string().contains("data space `lake`"), "{refused}");
         assert_eq!(t, before);
 
-        t.create_content(item("dwh", ContentKind::DataConnection, Some("lake"))).unwrap();
-        t.create_content(item("report", ContentKind::App, Some("team"))).unwrap();
+        ap(
+            &mut t,
+            Change::CreateContent {
+                item: item("dwh", ContentKind::DataConnection, Some("lake")),
+            },
+        )
+        .unwrap();
+        ap(
+            &mut t,
+            Change::CreateContent {
+                item: item("report", ContentKind::App, Some("team")),
+            },
+        )
+        .unwrap();
         let before = t.clone();
         assert!(matches!(
-            t.move_content("report", Some("lake")),
+            ap(
+                &mut t,
+                Change::MoveContent {
+                    id: "report".into(),
+                    space: Some("lake".into())
+                }
+            ),
             Err(OpError::Model(ModelError::AppInDataSpace { .. }))
         ));
-        assert!(matches!(t.move_content("report", Some("nowhere")), Err(OpError::NotFound { .. })));
+        assert!(matches!(
+            ap(
+                &mut t,
+                Change::MoveContent {
+                    id: "report".into(),
+                    space: Some("nowhere".into())
+                }
+            ),
+            Err(OpError::NotFound { .. })
+        ));
         assert_eq!(t, before);
-        t.move_content("dwh", Some("team")).unwrap();
-        t.move_content("dwh", Some("lake")).unwrap();
+        ap(
+            &mut t,
+            Change::MoveContent {
+                id: "dwh".into(),
+                space: Some("team".into()),
+            },
+        )
+        .unwrap();
+        ap(
+            &mut t,
+            Change::MoveContent {
+                id: "dwh".into(),
+                space: Some("lake".into()),
+            },
+        )
+        .unwrap();
         assert_eq!(t.content_item("dwh").unwrap().space.as_deref(), Some("lake"));
 
         // A move that would strand a fine-grained share is refused too.
-        t.create_share(Share {
-            resource: "report".into(),
-            assignee: Assignee::User("bob".into()),
-            roles: SpaceRoleSet::of(&[SpaceRole::Consumer]),
-        })
+        ap(
+            &mut t,
+            Change::CreateShare {
+                share: Share {
+                    resource: "report".into(),
+                    assignee: Assignee::User("bob".into()),
+                    roles: SpaceRoleSet::of(&[SpaceRole::Consumer]),
+                },
+            },
+        )
         .unwrap();
         let before = t.clone();
-        assert!(matches!(t.move_content("report", None), Err(OpError::InUse { .. })));
+        assert!(matches!(
+            ap(
+                &mut t,
+                Change::MoveContent {
+                    id: "report".into(),
+                    space: None
+                }
+            ),
+            Err(OpError::InUse { .. })
+        ));
         assert_eq!(t, before);
-        t.delete_share("report", &Assignee::User("bob".into())).unwrap();
-        t.move_content("report", None).unwrap();
+        ap(
+            &mut t,
+            Change::DeleteShare {
+                resource: "report".into(),
+                assignee: Assignee::User("bob".into()),
+            },
+        )
+        .unwrap();
+        ap(
+            &mut t,
+            Change::MoveContent {
+                id: "report".into(),
+                space: None,
+            },
+        )
+        .unwrap();
         assert_eq!(t.content_item("report").unwrap().space, None);
     }
 

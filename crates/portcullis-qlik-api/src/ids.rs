@@ -5,9 +5,12 @@
 //! Spaces and content created through the API get a model key that already is such an id,
 //! and such keys are shown as they are; keys from tenant files (`sales`, `app1`) are hashed.
 //!
-//! A hash cannot be read backwards, so [`ApiIds`] maps the ids of users and groups back to
-//! their keys; the host keeps it beside its snapshot and updates it with each write's
-//! [`Touched`], so finding a user by id costs a lookup, not a hash per user.
+//! A hash cannot be read backwards, so [`ApiIds`] maps the ids of users, groups, spaces and
+//! content back to their keys; the host keeps it beside its snapshot and updates it with each
+//! write's [`Touched`], so finding a user by id costs a lookup, not a hash per user.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
 
 use portcullis_model::{Tenant, Touched};
 use sha2::{Digest, Sha256};
@@ -54,14 +57,26 @@ impl IdKind {
     }
 }
 
-/// The hashed id of `key`.
-pub fn hashed_id(kind: IdKind, key: &str) -> String {
+/// The 96 bits an id shows: the first 12 bytes of the SHA-256 of kind and key.
+fn digest(kind: IdKind, key: &str) -> u128 {
     let mut hasher = Sha256::new();
     hasher.update(kind.as_str().as_bytes());
     hasher.update([0u8]);
     hasher.update(key.as_bytes());
     let digest = hasher.finalize();
-    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+    let mut bits = [0u8; 16];
+    bits[4..].copy_from_slice(&digest[..12]);
+    u128::from_be_bytes(bits)
+}
+
+/// The hashed id of `key`.
+pub fn hashed_id(kind: IdKind, key: &str) -> String {
+    format!("{:024x}", digest(kind, key))
+}
+
+/// The 96 bits of an API id (24 lowercase hex characters).
+fn id_bits(text: &str) -> Option<u128> {
+    is_api_id(text).then(|| u128::from_str_radix(text, 16).ok()).flatten()
 }
 
 /// True for 24 lowercase hex characters.
@@ -134,6 +149,112 @@ pub fn fresh_key(kind: IdKind, seed: &str, taken: impl Fn(&str) -> bool) -> Stri
     }
 }
 
+/// The API ids of a tenant's users, groups, spaces and content, each mapped back to its model
+/// key. Persistent maps: a copy is O(1) and a write costs what it touched.
+///
+/// Content is counted in millions and only sharing one app asks for it, so its index is built
+/// on that first question (about a second of hashing at a million items) rather than at every
+/// start; after that each write moves it by the items it touched.
+#[derive(Debug, Clone, Default)]
+pub struct ApiIds {
+    users: imbl::HashMap<String, String>,
+    groups: imbl::HashMap<String, String>,
+    spaces: imbl::HashMap<String, String>,
+    content: Arc<OnceLock<imbl::HashMap<u128, String>>>,
+}
+
+/// Equal when the same ids name the same keys; an index not built yet counts as the tenant's.
+impl PartialEq for ApiIds {
+    fn eq(&self, other: &ApiIds) -> bool {
+        let content_equal = match (self.content.get(), other.content.get()) {
+            (Some(mine), Some(theirs)) => mine == theirs,
+            _ => true,
+        };
+        self.users == other.users && self.groups == other.groups && self.spaces == other.spaces && content_equal
+    }
+}
+
+impl Eq for ApiIds {}
+
+impl ApiIds {
+    /// The ids of every user, group and space of `tenant` (content: on first use).
+    pub fn build(tenant: &Tenant) -> ApiIds {
+        ApiIds {
+            users: tenant.users.iter().map(|u| (user_id(&u.id), u.id.clone())).collect(),
+            groups: tenant.groups.iter().map(|g| (group_id(&g.name), g.name.clone())).collect(),
+            spaces: tenant.spaces.iter().map(|s| (space_id(&s.id), s.id.clone())).collect(),
+            content: Arc::default(),
+        }
+    }
+
+    /// The ids after a write: the touched rows still in `tenant` are added, the others removed.
+    pub fn after(&self, tenant: &Tenant, touched: &Touched) -> ApiIds {
+        let mut next = self.clone();
+        follow(&mut next.users, &touched.users, user_id, |key| tenant.user(key).is_some());
+        follow(&mut next.groups, &touched.groups, group_id, |name| tenant.group(name).is_some());
+        follow(&mut next.spaces, &touched.spaces, space_id, |key| tenant.space(key).is_some());
+        next.content = match self.content.get() {
+            Some(content) if !touched.content.is_empty() => {
+                let mut content = content.clone();
+                for key in &touched.content {
+                    let bits = content_bits(key);
+                    if tenant.content_item(key).is_some() {
+                        content.insert(bits, key.clone());
+                    } else {
+                        content.remove(&bits);
+                    }
+                }
+                Arc::new(OnceLock::from(content))
+            }
+            Some(_) => self.content.clone(),
+            // Never asked: the next question builds it from that revision's rows.
+            None => Arc::default(),
+        };
+        next
+    }
+
+    /// The subject of the user with this API id.
+    pub fn user(&self, id: &str) -> Option<&str> {
+        self.users.get(id).map(String::as_str)
+    }
+
+    /// The name of the group with this API id (not Everyone).
+    pub fn group(&self, id: &str) -> Option<&str> {
+        self.groups.get(id).map(String::as_str)
+    }
+
+    /// The key of the space with this API id.
+    pub fn space(&self, id: &str) -> Option<&str> {
+        self.spaces.get(id).map(String::as_str)
+    }
+
+    /// The key of the app or data connection with this API id. `tenant` must be the rows these
+    /// ids were made for; they build the index on the first call.
+    pub fn content<'t>(&'t self, tenant: &Tenant, id: &str) -> Option<&'t str> {
+        let bits = id_bits(id)?;
+        let content = self
+            .content
+            .get_or_init(|| tenant.content.iter().map(|item| (content_bits(&item.id), item.id.clone())).collect());
+        content.get(&bits).map(String::as_str)
+    }
+}
+
+/// A content key's id as bits: the key itself when it already is an id.
+fn content_bits(key: &str) -> u128 {
+    id_bits(key).unwrap_or_else(|| digest(IdKind::Content, key))
+}
+
+/// Moves one map by the touched keys: present rows (by `exists`) are added, the rest removed.
+fn follow(map: &mut imbl::HashMap<String, String>, touched: &BTreeSet<String>, id_of: fn(&str) -> String, exists: impl Fn(&str) -> bool) {
+    for key in touched {
+        if exists(key) {
+            map.insert(id_of(key), key.clone());
+        } else {
+            map.remove(&id_of(key));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,53 +276,56 @@ mod tests {
         let taken = key.clone();
         assert_ne!(fresh_key(IdKind::Space, "Sales", |k| k == taken), key);
     }
-}
 
-/// The API ids of a tenant's users and groups, each mapped to its model key. Persistent maps:
-/// a copy is O(1) and a write costs what it touched.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ApiIds {
-    users: imbl::HashMap<String, String>,
-    groups: imbl::HashMap<String, String>,
-}
+    #[test]
+    fn every_kind_of_id_is_found_again_and_follows_writes() {
+        use portcullis_model::{Change, Content, ContentKind, Space, SpaceType, User};
+        let mut tenant = Tenant::new("t");
+        let user = User {
+            id: "ann".into(),
+            name: "Ann".into(),
+            email: None,
+            entitlement: portcullis_model::Entitlement::Professional,
+            status: portcullis_model::UserStatus::Active,
+            roles: Vec::new(),
+            groups: Vec::new(),
+        };
+        tenant.apply(&Change::CreateUser { user }).unwrap();
+        let space = Space {
+            id: "sales".into(),
+            name: "Sales".into(),
+            space_type: SpaceType::Shared,
+            owner: "ann".into(),
+            members: Vec::new(),
+        };
+        tenant.apply(&Change::CreateSpace { space }).unwrap();
+        let item = |id: &str| Content {
+            id: id.into(),
+            name: id.into(),
+            kind: ContentKind::App,
+            space: Some("sales".into()),
+            owner: "ann".into(),
+        };
+        tenant.apply(&Change::CreateContent { item: item("app1") }).unwrap();
+        let ids = ApiIds::build(&tenant);
+        assert_eq!(ids.user(&user_id("ann")), Some("ann"));
+        assert_eq!(ids.space(&space_id("sales")), Some("sales"));
+        assert_eq!(ids.content(&tenant, &content_id("app1")), Some("app1"));
+        assert_eq!(ids.content(&tenant, "not an id"), None);
 
-impl ApiIds {
-    /// The ids of every user and group of `tenant`.
-    pub fn build(tenant: &Tenant) -> ApiIds {
-        ApiIds {
-            users: tenant.users.iter().map(|u| (user_id(&u.id), u.id.clone())).collect(),
-            groups: tenant.groups.iter().map(|g| (group_id(&g.name), g.name.clone())).collect(),
-        }
-    }
-
-    /// The ids after a write: the touched users and groups still in `tenant` are added, the
-    /// others removed.
-    pub fn after(&self, tenant: &Tenant, touched: &Touched) -> ApiIds {
-        let mut next = self.clone();
-        for key in &touched.users {
-            if tenant.user(key).is_some() {
-                next.users.insert(user_id(key), key.clone());
-            } else {
-                next.users.remove(&user_id(key));
-            }
-        }
-        for name in &touched.groups {
-            if tenant.group(name).is_some() {
-                next.groups.insert(group_id(name), name.clone());
-            } else {
-                next.groups.remove(&group_id(name));
-            }
-        }
-        next
-    }
-
-    /// The subject of the user with this API id.
-    pub fn user(&self, id: &str) -> Option<&str> {
-        self.users.get(id).map(String::as_str)
-    }
-
-    /// The name of the group with this API id (not Everyone).
-    pub fn group(&self, id: &str) -> Option<&str> {
-        self.groups.get(id).map(String::as_str)
+        // A key that already is an id is its own id.
+        let api_key = fresh_key(IdKind::Content, "Budget", |_| false);
+        let applied = tenant.apply(&Change::CreateContent { item: item(&api_key) }).unwrap();
+        let gone = tenant.apply(&Change::DeleteContent { id: "app1".into() }).unwrap();
+        let mut touched = applied.touched;
+        touched.content.extend(gone.touched.content);
+        let next = ids.after(&tenant, &touched);
+        assert_eq!(next.content(&tenant, &api_key), Some(api_key.as_str()));
+        assert_eq!(next.content(&tenant, &content_id("app1")), None);
+        assert_eq!(next, ApiIds::build(&tenant));
+        // Built after the write, from the rows, the index says the same.
+        let fresh = ApiIds::build(&tenant);
+        assert_eq!(fresh.content(&tenant, &api_key), Some(api_key.as_str()));
+        assert_eq!(fresh, next);
     }
 }

@@ -163,10 +163,9 @@ fn readable(ctx: &Ctx<'_>, space: &Space) -> bool {
 }
 
 fn find<'t>(ctx: &Ctx<'t>, id: &str) -> Result<&'t Space, ApiError> {
-    ctx.tenant
-        .spaces
-        .iter()
-        .find(|s| ids::space_id(&s.id) == id)
+    ctx.ids
+        .space(id)
+        .and_then(|key| ctx.tenant.space(key))
         .filter(|s| readable(ctx, s))
         .ok_or_else(|| ApiError::not_found(S, format!("no space with id `{id}`")))
 }
@@ -266,7 +265,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<SpaceDto>, ApiErro
         SpaceType::Data => Action::SpaceCreateData,
     };
     ctx.require(S, action)?;
-    if ctx.tenant.spaces.iter().any(|s| s.name == name) {
+    if ctx.tenant.refs().space_named(name).is_some() {
         return Err(ApiError::conflict(S, format!("a space named `{name}` exists already")));
     }
     let key = ids::fresh_key(IdKind::Space, name, |k| ctx.tenant.space(k).is_some());
@@ -303,7 +302,7 @@ fn update(ctx: &Ctx<'_>, id: &str, name: Option<&str>, owner_id: Option<&str>, d
     if let Some(name) = name {
         ctx.require_space(&key, Action::SpaceUpdate)?;
         check_name(name)?;
-        if ctx.tenant.spaces.iter().any(|s| s.name == name && s.id != key) {
+        if ctx.tenant.refs().space_named(name).is_some_and(|named| named != key) {
             return Err(ApiError::conflict(S, format!("a space named `{name}` exists already")));
         }
     }
@@ -630,11 +629,13 @@ fn share_dto(ctx: &Ctx<'_>, tenant: &Tenant, space: &Space, item: &Content, shar
     }
 }
 
+/// The space's shares, by app id: only its shared apps are visited, not every share.
 fn shares_in<'t>(tenant: &'t Tenant, space: &'t Space) -> impl Iterator<Item = (&'t Content, &'t Share)> + 't {
-    tenant.shares.iter().filter_map(move |share| {
-        let item = tenant.content_item(&share.resource)?;
-        (item.space.as_deref() == Some(space.id.as_str())).then_some((item, share))
-    })
+    tenant
+        .refs()
+        .shared_items_in(&space.id)
+        .filter_map(|id| tenant.content_item(id))
+        .flat_map(|item| tenant.shares.of(&item.id).map(move |share| (item, share)))
 }
 
 /// `GET /spaces/{id}/shares`: `resourceId`, `type`, `userId`, `groupId`, cursors.
@@ -679,10 +680,10 @@ pub fn create_share(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<Sh
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::bad_request(S, "a share needs a `resourceId`"))?;
     let item = ctx
-        .tenant
-        .content
-        .iter()
-        .find(|c| ids::content_id(&c.id) == resource_id && c.space.as_deref() == Some(space.id.as_str()) && c.kind == ContentKind::App)
+        .ids
+        .content(ctx.tenant, resource_id)
+        .and_then(|key| ctx.tenant.content_item(key))
+        .filter(|c| c.space.as_deref() == Some(space.id.as_str()) && c.kind == ContentKind::App)
         .ok_or_else(|| ApiError::not_found(S, format!("no app with id `{resource_id}` in this space")))?;
     require_share(ctx, item)?;
     let kind = body.get("type").and_then(Value::as_str).unwrap_or("user");

@@ -304,6 +304,16 @@ async fn load_live(store: &Arc<dyn Store>, id: TenantId, sessions: Sessions) -> 
     .map_err(|e| StoreError::Database(format!("building the snapshot failed: {e}")))
 }
 
+/// Counts the model's [`Refs`](portcullis_model::Refs) off the start path: they are O(tenant) to
+/// build once (a second or so at a million items) and the first write that asks would otherwise
+/// pay for them. Writes wait for the count (it holds a read lock); decisions never do.
+async fn count_refs_in_background(tenant: &TenantState) {
+    let live = tenant.live.clone().read_owned().await;
+    tokio::task::spawn_blocking(move || {
+        let _ = live.tenant.refs();
+    });
+}
+
 /// How often a write is retried when another node wrote first.
 const WRITE_ATTEMPTS: usize = 3;
 
@@ -548,6 +558,7 @@ impl AppState {
             rule_sites: Default::default(),
             audit_keyed_from: audit.keyed_from,
         });
+        count_refs_in_background(&tenant).await;
         let mut tenants = match self.0.tenants.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),

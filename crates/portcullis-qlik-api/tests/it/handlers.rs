@@ -438,12 +438,14 @@ fn shares_need_app_share_and_reach_the_next_decision() {
 fn a_managed_space_offers_publish_never_create() {
     let mut tenant = tenant();
     tenant
-        .create_space(portcullis_model::tenant::Space {
-            id: "prod".into(),
-            name: "Prod".into(),
-            space_type: portcullis_model::SpaceType::Managed,
-            owner: "bob".into(),
-            members: Vec::new(),
+        .apply(&portcullis_model::Change::CreateSpace {
+            space: portcullis_model::tenant::Space {
+                id: "prod".into(),
+                name: "Prod".into(),
+                space_type: portcullis_model::SpaceType::Managed,
+                owner: "bob".into(),
+                members: Vec::new(),
+            },
         })
         .unwrap();
     for (user, role) in [
@@ -473,12 +475,14 @@ fn a_managed_space_offers_publish_never_create() {
 fn a_data_space_offers_create_for_its_data_connections_never_for_apps() {
     let mut tenant = tenant();
     tenant
-        .create_space(portcullis_model::tenant::Space {
-            id: "lake".into(),
-            name: "Lake".into(),
-            space_type: portcullis_model::SpaceType::Data,
-            owner: "ann".into(),
-            members: Vec::new(),
+        .apply(&portcullis_model::Change::CreateSpace {
+            space: portcullis_model::tenant::Space {
+                id: "lake".into(),
+                name: "Lake".into(),
+                space_type: portcullis_model::SpaceType::Data,
+                owner: "ann".into(),
+                members: Vec::new(),
+            },
         })
         .unwrap();
     for (user, role) in [
