@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use portcullis_conformance::{RunSummary, collect_scenario_files, run_file};
+use portcullis_conformance::{HttpTarget, InProcess, RunSummary, Target, collect_scenario_files, run_file};
 
 /// Arguments of `portcullis test`.
 #[derive(clap::Args)]
@@ -26,16 +26,13 @@ pub fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
     if files.is_empty() {
         anyhow::bail!("no scenario files (*.yaml) under the given paths");
     }
-    let target = match (&args.server, &args.operator_token) {
-        (Some(server), Some(token)) => Some(portcullis_conformance::http_runner::HttpTarget::new(server, token)),
-        _ => None,
+    let mut target: Box<dyn Target> = match (&args.server, &args.operator_token) {
+        (Some(server), Some(token)) => Box::new(HttpTarget::new(server, token)),
+        _ => Box::new(InProcess::default()),
     };
     let mut summary = RunSummary::default();
     for file in &files {
-        let report = match &target {
-            Some(target) => portcullis_conformance::http_runner::run_file(target, file),
-            None => run_file(file),
-        };
+        let report = run_file(target.as_mut(), file);
         print!("{}", report.render());
         summary.add(&report);
     }

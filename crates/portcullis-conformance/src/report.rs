@@ -69,3 +69,18 @@ impl ScenarioReport {
         out
     }
 }
+
+/// A report for a file that could not be loaded: one failed check carrying the message.
+pub fn load_failure(file: &str, name: &str, message: String) -> ScenarioReport {
+    ScenarioReport {
+        file: file.to_owned(),
+        name: name.to_owned(),
+        n_passed: 0,
+        failures: vec![CheckFailure {
+            check: "load the scenario".into(),
+            expected: "a valid scenario".into(),
+            actual: message,
+        }],
+        expected_failure: None,
+    }
+}

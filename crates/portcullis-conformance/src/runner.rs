@@ -1,12 +1,11 @@
-//! Finds scenario files, reads them and sends each to the runner for its model.
+//! Finds scenario files, reads them and hands each to the interpreter with a target.
 
 use std::path::{Path, PathBuf};
 
 use portcullis_model::source::{LineIndex, SourcePath};
-use serde::Deserialize;
 
-use crate::report::{CheckFailure, ScenarioReport};
-use crate::{cloud_scenario, rules_scenario};
+use crate::interpreter::{Target, run};
+use crate::report::{ScenarioReport, load_failure};
 
 /// Scenarios that we believe are wrong, kept failing on purpose: (file name, reason).
 /// Empty today: every shared scenario is expected to pass.
@@ -115,58 +114,14 @@ impl RunSummary {
     }
 }
 
-#[derive(Deserialize)]
-struct ModelProbe {
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-}
-
-/// Reads and runs one scenario file.
-pub fn run_file(path: &Path) -> ScenarioReport {
+/// Reads and runs one scenario file against a target.
+pub fn run_file(target: &mut dyn Target, path: &Path) -> ScenarioReport {
     let label = path.display().to_string();
     let mut report = match std::fs::read_to_string(path) {
-        Ok(text) => run_source(&SourceFile::new(label.clone(), text)),
+        Ok(text) => run(target, &SourceFile::new(label.clone(), text)),
         Err(error) => load_failure(&label, &label, format!("{label}: cannot read the file: {error}")),
     };
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     report.expected_failure = EXPECTED_FAILURES.iter().find(|(name, _)| *name == file_name).map(|(_, reason)| *reason);
     report
-}
-
-/// Runs a scenario already read into memory.
-pub fn run_source(source: &SourceFile) -> ScenarioReport {
-    let probe: ModelProbe = match serde_norway::from_str(&source.text) {
-        Ok(probe) => probe,
-        Err(error) => return load_failure(&source.label, &source.label, source.decode_error(&error)),
-    };
-    let name = probe.name.unwrap_or_else(|| source.label.clone());
-    match probe.model.as_deref() {
-        None | Some("cloud") => cloud_scenario::run(source, name),
-        Some("rules") => rules_scenario::run(source, name),
-        Some(other) => load_failure(
-            &source.label,
-            &name,
-            format!(
-                "{}: unknown model `{other}`; expected `cloud` or `rules`",
-                source.locate(&SourcePath::root().key("model"))
-            ),
-        ),
-    }
-}
-
-/// A report for a file that could not be loaded: one failed check carrying the message.
-pub fn load_failure(file: &str, name: &str, message: String) -> ScenarioReport {
-    ScenarioReport {
-        file: file.to_owned(),
-        name: name.to_owned(),
-        n_passed: 0,
-        failures: vec![CheckFailure {
-            check: "load the scenario".into(),
-            expected: "a valid scenario".into(),
-            actual: message,
-        }],
-        expected_failure: None,
-    }
 }

@@ -400,14 +400,14 @@ fn audit(args: &[&str]) -> std::process::Output {
     Command::new(BINARY).arg("audit").args(args).output().expect("the binary runs")
 }
 
-/// Runs `portcullis test --server` on a folder against a server started for it.
-fn conformance_through_http(folder: &Path) -> String {
+/// Runs `portcullis test --server` on folders against a server started for them.
+fn conformance_through_http(folders: &[&Path]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let operator = "operator-token-for-conformance";
     let server = Server::start(dir.path(), &["--operator-token", operator]);
     let output = Command::new(BINARY)
         .args(["test", "--server", &server.base, "--operator-token", operator])
-        .arg(folder)
+        .args(folders)
         .output()
         .expect("the runner starts");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -422,12 +422,16 @@ fn conformance_through_http(folder: &Path) -> String {
 #[test]
 fn the_conformance_scenarios_pass_through_the_http_api() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let stdout = conformance_through_http(&repo.join("crates/portcullis-conformance/test_data"));
+    // The project's own corpus: cloud tenants, and the rules crate's rule sites.
+    let stdout = conformance_through_http(&[
+        &repo.join("crates/portcullis-conformance/test_data"),
+        &repo.join("crates/portcullis-rules/test_data/scenarios"),
+    ]);
     assert!(stdout.lines().last().is_some_and(|l| l.ends_with(" 0 failed")), "{stdout}");
     // The shared corpus, when it sits beside the repository (as `scripts/test.sh` expects it).
     let shared = repo.join("../shared/conformance");
     if shared.is_dir() {
-        let stdout = conformance_through_http(&shared);
+        let stdout = conformance_through_http(&[&shared]);
         eprintln!("shared corpus through HTTP: {}", stdout.lines().last().unwrap_or_default());
     }
 }

@@ -1,93 +1,33 @@
 //! Runs the `model: rules` scenario files of `test_data/scenarios` (and the shared conformance
-//! scenarios when the shared folder sits beside the repository) through one `check` helper.
+//! scenarios when the shared folder sits beside the repository) through the conformance
+//! crate's scenario interpreter, in process: one reader of the format for every runner.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use portcullis_model::source::SourcePath;
-use portcullis_rules::site_file::SiteFile;
-use portcullis_rules::{Action, RequestContext};
-use serde::Deserialize;
+use portcullis_conformance::{InProcess, collect_scenario_files, run_file};
 
-#[derive(Deserialize)]
-struct Scenario {
-    #[serde(default)]
-    rejects: Option<serde_norway::Value>,
-    #[serde(default)]
-    site: SiteFile,
-    #[serde(default)]
-    checks: Vec<Check>,
-}
-
-#[derive(Deserialize)]
-struct Check {
-    user: String,
-    action: String,
-    resource: String,
-    context: String,
-    expect: String,
-    #[serde(default)]
-    because: Vec<String>,
-}
-
-/// Runs one scenario file; returns the failures in words.
-fn check(path: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(path).expect("readable scenario");
-    let scenario: Scenario = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let loaded = scenario.site.load(&SourcePath::root().key("site"));
-    if scenario.rejects.is_some() {
-        return if loaded.is_err() {
-            Vec::new()
-        } else {
-            vec![format!("{}: loaded but should be refused", path.display())]
-        };
-    }
-    let loaded = match loaded {
-        Ok(loaded) => loaded,
-        Err(errors) => return vec![format!("{}: {errors:?}", path.display())],
-    };
-    let site = &loaded.compiled;
-    let mut failures = Vec::new();
-    for check in &scenario.checks {
-        let decision = site.decide(
-            site.user(&check.user).expect("user"),
-            site.resource(&check.resource).expect("resource"),
-            Action::parse(&check.action).expect("action"),
-            RequestContext::parse(&check.context).expect("context"),
-        );
-        let tokens: Vec<String> = decision.tokens().iter().map(|t| t.to_lowercase()).collect();
-        let ok = decision.allowed == (check.expect == "allow") && check.because.iter().all(|b| tokens.contains(&b.to_lowercase()));
-        if !ok {
-            failures.push(format!(
-                "{}: expected {} {:?}, got {decision}",
-                path.display(),
-                check.expect,
-                check.because
-            ));
+/// Runs every scenario under `dir`; returns the reports of those that failed, and how many checks ran.
+fn check(dir: &Path) -> (String, usize) {
+    let files = collect_scenario_files(&[dir.to_path_buf()]).expect("the scenario folder lists");
+    assert!(!files.is_empty(), "no scenarios under {}", dir.display());
+    let mut target = InProcess::default();
+    let mut failures = String::new();
+    let mut n_checks = 0;
+    for file in &files {
+        let report = run_file(&mut target, file);
+        n_checks += report.n_passed + report.failures.len();
+        if !report.passed() {
+            failures.push_str(&report.render());
         }
     }
-    failures
-}
-
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
+    (failures, n_checks)
 }
 
 #[test]
 fn own_scenarios_pass() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/scenarios");
-    let files = yaml_files(&dir);
-    assert!(!files.is_empty());
-    let failures: Vec<String> = files.iter().flat_map(|f| check(f)).collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let (failures, n_checks) = check(&Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/scenarios"));
+    assert!(failures.is_empty(), "{failures}");
+    assert!(n_checks >= 45, "only {n_checks} checks ran");
 }
 
 #[test]
@@ -97,6 +37,6 @@ fn shared_conformance_scenarios_pass() {
         println!("note: {} not found; skipping the shared rule scenarios", dir.display());
         return;
     }
-    let failures: Vec<String> = yaml_files(&dir).iter().flat_map(|f| check(f)).collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let (failures, _) = check(&dir);
+    assert!(failures.is_empty(), "{failures}");
 }
