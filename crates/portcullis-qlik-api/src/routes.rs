@@ -108,6 +108,8 @@ struct App<H> {
     host: H,
     config: ApiConfig,
     limiter: Mutex<RateLimiter>,
+    /// Per tenant, the turn a write takes after losing a race (see [`write`]).
+    turns: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 type Shared<H> = Arc<App<H>>;
@@ -273,34 +275,40 @@ async fn read<H: ApiHost, T: Serialize>(app: &App<H>, req: &Req, handler: impl F
     serde_json::to_value(body).map_err(|_| Failure::from(ApiError::internal()))
 }
 
-const COMMIT_ATTEMPTS: usize = 3;
+/// How often a write is planned again after losing a race while it holds its tenant's turn.
+/// Holders are served one at a time, so only writes from elsewhere (the decision API, other
+/// nodes) can still move the tenant under one.
+const TURN_ATTEMPTS: usize = 8;
 
+/// Plans `handler`'s changes on the tenant as it is and commits them at that revision.
+///
+/// The first try runs alongside every other write (group commit batches them). A write whose
+/// revision was moved past meanwhile waits for its tenant's turn and is planned again on the
+/// newer state, one writer at a time, so concurrent scripts do not starve each other into 409s;
+/// it is refused with 409 only when writes from elsewhere win every one of its turns.
 async fn write<H, T, F>(app: &App<H>, req: &Req, handler: F) -> Result<T, Failure>
 where
     H: ApiHost,
     T: Send,
     F: Fn(&Ctx<'_>) -> Result<Mutation<T>, ApiError> + Send + Sync,
 {
-    let mut attempt = 0;
-    let mutation = loop {
-        attempt += 1;
-        // Read, run the pure handler, and let go of the state before committing: the host may
-        // hold a read lock on its model through it.
-        let (mutation, base_revision) = {
-            let state = load(app, req).await?;
-            (handler(&req.ctx(&state))?, state.revision)
-        };
-        let commit = Commit {
-            base_revision,
-            changes: &mutation.changes,
-            notes: &mutation.notes,
-            actor: &req.caller,
-        };
-        match app.host.commit(&req.caller.tenant, commit).await {
-            Ok(_) => break mutation,
-            Err(HostError::Stale { .. }) if attempt < COMMIT_ATTEMPTS => continue,
-            Err(HostError::Rejected { error, .. }) => return Err(mutation.refused(error).into()),
-            Err(error) => return Err(host_error(error).into()),
+    let mutation = match plan_and_commit(app, req, &handler).await? {
+        Ok(mutation) => mutation,
+        Err(mut stale) => {
+            let turn = {
+                let mut turns = app.turns.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                turns.entry(req.caller.tenant.clone()).or_default().clone()
+            };
+            let _turn = turn.lock().await;
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                match plan_and_commit(app, req, &handler).await? {
+                    Ok(mutation) => break mutation,
+                    Err(again) if attempts < TURN_ATTEMPTS => stale = again,
+                    Err(_) => return Err(host_error(stale).into()),
+                }
+            }
         }
     };
     match mutation.body {
@@ -309,6 +317,34 @@ where
             let state = load(app, req).await?;
             Ok(body(&req.ctx(&state))?)
         }
+    }
+}
+
+/// One try of [`write`]: the inner error is [`HostError::Stale`], another write having moved the
+/// tenant past the planned revision.
+async fn plan_and_commit<H, T, F>(app: &App<H>, req: &Req, handler: &F) -> Result<Result<Mutation<T>, HostError>, Failure>
+where
+    H: ApiHost,
+    T: Send,
+    F: Fn(&Ctx<'_>) -> Result<Mutation<T>, ApiError> + Send + Sync,
+{
+    // Read, run the pure handler, and let go of the state before committing: the host may
+    // hold a read lock on its model through it.
+    let (mutation, base_revision) = {
+        let state = load(app, req).await?;
+        (handler(&req.ctx(&state))?, state.revision)
+    };
+    let commit = Commit {
+        base_revision,
+        changes: &mutation.changes,
+        notes: &mutation.notes,
+        actor: &req.caller,
+    };
+    match app.host.commit(&req.caller.tenant, commit).await {
+        Ok(_) => Ok(Ok(mutation)),
+        Err(stale @ HostError::Stale { .. }) => Ok(Err(stale)),
+        Err(HostError::Rejected { error, .. }) => Err(mutation.refused(error).into()),
+        Err(error) => Err(host_error(error).into()),
     }
 }
 
@@ -822,7 +858,12 @@ async fn not_found() -> Failure {
 /// the list of its routes (relative to the mount point).
 pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: ApiConfig) -> RouteTable<S> {
     let limiter = Mutex::new(RateLimiter::new(config.rate_limits));
-    let app: Shared<H> = Arc::new(App { host, config, limiter });
+    let app: Shared<H> = Arc::new(App {
+        host,
+        config,
+        limiter,
+        turns: Mutex::default(),
+    });
     RouteTable::new()
         .add(__path_users_list, users_list::<H>)
         .add(__path_users_create, users_create::<H>)

@@ -425,7 +425,11 @@ async fn a_commit_that_loses_a_race_is_retried_on_fresh_state() {
     host.refuse_next_commits(2);
     let made = send(&app, "POST", "/api/v1/users", Some("admin-key"), Some(json!({ "subject": "eve" }))).await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
-    host.refuse_next_commits(3);
+    // One try alongside the others, then eight on the tenant's turn.
+    host.refuse_next_commits(8);
+    let late = send(&app, "POST", "/api/v1/users", Some("admin-key"), Some(json!({ "subject": "gus" }))).await;
+    assert_eq!(late.status, StatusCode::CREATED, "{}", late.body);
+    host.refuse_next_commits(9);
     let lost = send(&app, "POST", "/api/v1/users", Some("admin-key"), Some(json!({ "subject": "fay" }))).await;
     assert_eq!(lost.status, StatusCode::CONFLICT);
     let broken = send(&app, "POST", "/api/v1/users", Some("admin-key"), Some(json!("not an object"))).await;
