@@ -12,6 +12,7 @@ pub mod load;
 pub mod requests;
 pub mod rng;
 pub mod scale;
+pub mod scale_admin;
 pub mod scale_content;
 pub mod scale_writes;
 pub mod soak;

@@ -45,6 +45,9 @@ pub struct ScaleArgs {
     /// The content-write measurements (`scale_content`).
     #[command(flatten)]
     pub content: crate::scale_content::ContentArgs,
+    /// The management-API measurements (`scale_admin`).
+    #[command(flatten)]
+    pub admin: crate::scale_admin::AdminArgs,
 }
 
 /// One size's figures.
@@ -234,6 +237,9 @@ pub fn run(args: &ScaleArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("a tokio runtime")?;
+    if args.admin.admin_only {
+        return crate::scale_admin::run(&args.users, args.seed, &args.admin, &runtime);
+    }
     if args.content.content_only {
         return crate::scale_content::run(&args.users, args.seed, &args.content, &runtime);
     }
@@ -291,7 +297,9 @@ pub fn run(args: &ScaleArgs) -> Result<()> {
     println!();
     crate::scale_writes::run(&args.users, args.seed, &args.write_load, &runtime)?;
     println!();
-    crate::scale_content::run(&args.users, args.seed, &args.content, &runtime)
+    crate::scale_content::run(&args.users, args.seed, &args.content, &runtime)?;
+    println!();
+    crate::scale_admin::run(&args.users, args.seed, &args.admin, &runtime)
 }
 
 /// What `startup` measures.
