@@ -4,9 +4,10 @@
 
 use portcullis_engine::{RawRequest, Sessions, Snapshot, decide, resolve};
 use portcullis_model::source::SourcePath;
+use portcullis_model::step::{self, SetValue, StepError};
 use portcullis_model::tenant::RoleTarget;
 use portcullis_model::tenant_file::{RawTenant, TenantFileError, tenant_from_raw};
-use portcullis_model::{Change, Permission, PermissionValue, Tenant, TenantSetting};
+use portcullis_model::{Change, Tenant};
 use portcullis_rules::site_file::{LoadedSite, SiteFile};
 use portcullis_rules::{Action, RequestContext};
 use serde::Deserialize;
@@ -177,33 +178,23 @@ impl Target for InProcess {
 }
 
 fn role_target(assign: &Assign) -> Result<RoleTarget, String> {
-    match (&assign.user, &assign.group, assign.everyone) {
-        (Some(user), None, false) => Ok(RoleTarget::User(user.clone())),
-        (None, Some(group), false) => Ok(RoleTarget::Group(group.clone())),
-        (None, None, true) => Ok(RoleTarget::Everyone),
-        _ => Err("an assignment names exactly one of `user`, `group` or `everyone: true`".into()),
-    }
+    step::role_target(assign.user.as_deref(), assign.group.as_deref(), assign.everyone).map_err(step_message)
 }
 
 fn set_change(set: &Set) -> Result<Change, String> {
-    match (&set.setting, &set.user_default) {
-        (Some(name), None) => {
-            let setting =
-                TenantSetting::parse(name).ok_or_else(|| format!("unknown tenant setting `{name}`; known settings: {}", TenantSetting::known()))?;
-            let value = set.value.as_bool().ok_or_else(|| format!("setting `{name}` takes true or false"))?;
-            Ok(Change::SetSetting { setting, value })
-        }
-        (None, Some(key)) => {
-            let permission =
-                Permission::parse(key).ok_or_else(|| format!("unknown permission `{key}`; known permissions: {}", Permission::known_keys()))?;
-            let text = set
-                .value
-                .as_str()
-                .ok_or_else(|| format!("permission `{key}` takes a value such as `allowed`"))?;
-            let value = PermissionValue::parse(text)
-                .ok_or_else(|| format!("permission `{key}` does not take `{text}`; values: {}", permission.def().value_names()))?;
-            Ok(Change::SetUserDefault { permission, value })
-        }
-        _ => Err("a `set` step names exactly one of `setting` or `userDefault`".into()),
+    let shown = serde_norway::to_string(&set.value).unwrap_or_default();
+    let value = match &set.value {
+        serde_norway::Value::Bool(b) => SetValue::Bool(*b),
+        serde_norway::Value::String(text) => SetValue::Text(text),
+        _ => SetValue::Other(shown.trim()),
+    };
+    step::set_change(set.setting.as_deref(), set.user_default.as_deref(), value).map_err(step_message)
+}
+
+/// The model's refusal of a step, with its hint, as one line.
+fn step_message(error: StepError) -> String {
+    match error.hint {
+        Some(hint) => format!("{}; {hint}", error.message),
+        None => error.message,
     }
 }

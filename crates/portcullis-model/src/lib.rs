@@ -15,6 +15,7 @@ pub mod role;
 pub mod scope;
 pub mod source;
 pub mod space;
+pub mod step;
 pub mod table;
 pub mod tenant;
 pub mod tenant_file;

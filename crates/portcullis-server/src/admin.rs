@@ -7,9 +7,10 @@ use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use portcullis_model::Action;
+use portcullis_model::step::{self, SetValue, StepError};
 use portcullis_model::tenant::RoleTarget;
 use portcullis_model::tenant_file::load_tenant_text;
-use portcullis_model::{Action, Permission, PermissionValue, TenantSetting};
 use portcullis_store::{ApiKeyRecord, Change, ImportMode, ImportOutcome, NewApiKey, NewClientSecret};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -310,16 +311,20 @@ pub enum ChangeBody {
     Set(SetBody),
 }
 
-fn role_target(body: &AssignBody) -> Result<RoleTarget, ApiError> {
-    match (&body.user, &body.group, body.everyone) {
-        (Some(user), None, false) => Ok(RoleTarget::User(user.clone())),
-        (None, Some(group), false) => Ok(RoleTarget::Group(group.clone())),
-        (None, None, true) => Ok(RoleTarget::Everyone),
-        _ => Err(ApiError::bad_request(
-            "bad_assignment",
-            "an assignment names exactly one of `user`, `group` or `everyone: true`",
-        )),
+/// The step's words checked by the model (the scenario runner reads them the same way).
+fn step_error(error: StepError) -> ApiError {
+    let mut api = ApiError::bad_request(error.code, error.message);
+    if let Some(hint) = error.hint {
+        api = api.hint(hint);
     }
+    if let Some(field) = error.field {
+        api = api.field(field);
+    }
+    api
+}
+
+fn role_target(body: &AssignBody) -> Result<RoleTarget, ApiError> {
+    step::role_target(body.user.as_deref(), body.group.as_deref(), body.everyone).map_err(step_error)
 }
 
 /// The store's change for a wire change.
@@ -341,39 +346,15 @@ pub fn change_of(body: &ChangeBody) -> Result<Change, ApiError> {
             user: m.user.clone(),
             group: m.group.clone(),
         },
-        ChangeBody::Set(set) => match (&set.setting, &set.user_default) {
-            (Some(name), None) => {
-                let setting = TenantSetting::parse(name).ok_or_else(|| {
-                    ApiError::bad_request("unknown_setting", format!("unknown tenant setting `{name}`"))
-                        .hint(format!("known settings: {}", TenantSetting::known()))
-                        .field("set.setting")
-                })?;
-                let value = set
-                    .value
-                    .as_bool()
-                    .ok_or_else(|| ApiError::bad_request("bad_value", format!("setting `{name}` takes true or false")).field("set.value"))?;
-                Change::SetSetting { setting, value }
-            }
-            (None, Some(key)) => {
-                let permission = Permission::parse(key).ok_or_else(|| {
-                    ApiError::bad_request("unknown_permission", format!("unknown permission `{key}`"))
-                        .hint(format!("known permissions: {}", Permission::known_keys()))
-                        .field("set.userDefault")
-                })?;
-                let value = set.value.as_str().and_then(PermissionValue::parse).ok_or_else(|| {
-                    ApiError::bad_request("bad_value", format!("permission `{key}` does not take {}", set.value))
-                        .hint(format!("values: {}", permission.def().value_names()))
-                        .field("set.value")
-                })?;
-                Change::SetUserDefault { permission, value }
-            }
-            _ => {
-                return Err(ApiError::bad_request(
-                    "bad_set",
-                    "a `set` names exactly one of `setting` or `userDefault`",
-                ));
-            }
-        },
+        ChangeBody::Set(set) => {
+            let shown = set.value.to_string();
+            let value = match &set.value {
+                serde_json::Value::Bool(b) => SetValue::Bool(*b),
+                serde_json::Value::String(text) => SetValue::Text(text),
+                _ => SetValue::Other(&shown),
+            };
+            step::set_change(set.setting.as_deref(), set.user_default.as_deref(), value).map_err(step_error)?
+        }
     })
 }
 
