@@ -15,7 +15,7 @@ use crate::change::Change;
 use crate::err::{StoreError, from_sqlx};
 use crate::record::*;
 use crate::sql::{Dialect, Migration, Sql};
-use crate::{Backend, Store, redact};
+use crate::{Backend, ImportProgress, Store, redact};
 use portcullis_audit::{AuditChain, AuditQuery, ChainBreak, EventBody, Keyring, SealedEvent};
 
 /// PostgreSQL's migrations, in order.
@@ -137,8 +137,14 @@ impl Store for PgStore {
         Sql::revision(&self.pool, tenant).await
     }
 
-    async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError> {
-        let imported = Sql::import_tenant(&self.pool, self.keys.sealing(), tenant, mode, author).await?;
+    async fn import_tenant_with_progress(
+        &self,
+        tenant: &Tenant,
+        mode: ImportMode,
+        author: &Author,
+        progress: ImportProgress<'_>,
+    ) -> Result<Imported, StoreError> {
+        let imported = Sql::import_tenant(&self.pool, self.keys.sealing(), tenant, mode, author, progress).await?;
         // A large import changes the tables' statistics at once; without fresh ones the
         // planner may read a tenant back through a bitmap scan and a sort (3× slower at a
         // million rows) until autovacuum gets to it.

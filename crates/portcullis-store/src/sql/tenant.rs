@@ -7,6 +7,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row a
 use sqlx::{Pool, QueryBuilder};
 
 use super::{Dialect, ROWS_PER_INSERT, Sealer, Sql, Tx};
+use crate::ImportProgress;
 use crate::audit::{Author, EventDraft};
 use crate::change::Change;
 use crate::err::{StoreError, from_sqlx};
@@ -111,6 +112,7 @@ where
         tenant: &Tenant,
         mode: ImportMode,
         author: &Author,
+        progress: ImportProgress<'_>,
     ) -> Result<Imported, StoreError> {
         let mut tx = pool.begin().await.map_err(from_sqlx)?;
         let inserted: Option<(i64,)> = sqlx::query_as(
@@ -149,7 +151,7 @@ where
                 (id, revision, ImportOutcome::Replaced)
             }
         };
-        Self::write_model(&mut tx, id, tenant).await?;
+        Self::write_model(&mut tx, id, tenant, progress).await?;
         Self::log_revision(&mut tx, id, revision, "import").await?;
         let data = serde_json::json!({
             "outcome": if outcome == ImportOutcome::Created { "created" } else { "replaced" },

@@ -15,7 +15,7 @@ use crate::change::Change;
 use crate::err::{StoreError, from_sqlx};
 use crate::record::*;
 use crate::sql::{Dialect, Migration, Sql};
-use crate::{Backend, Store};
+use crate::{Backend, ImportProgress, Store};
 use portcullis_audit::{AuditChain, AuditQuery, ChainBreak, EventBody, Keyring, SealedEvent};
 
 mod bulk;
@@ -152,8 +152,14 @@ impl Store for SqliteStore {
         Sql::revision(&self.reader, tenant).await
     }
 
-    async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError> {
-        Sql::import_tenant(&self.writer, self.keys.sealing(), tenant, mode, author).await
+    async fn import_tenant_with_progress(
+        &self,
+        tenant: &Tenant,
+        mode: ImportMode,
+        author: &Author,
+        progress: ImportProgress<'_>,
+    ) -> Result<Imported, StoreError> {
+        Sql::import_tenant(&self.writer, self.keys.sealing(), tenant, mode, author, progress).await
     }
 
     async fn load_tenant(&self, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
