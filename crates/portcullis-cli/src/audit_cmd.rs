@@ -179,9 +179,28 @@ fn checkpoint_verdict(error: &CheckpointBreak) -> Verdict {
     }
 }
 
+/// Reads one stored tenant's chain and verifies it (and, when given, its checkpoints), with a
+/// spinner while it is read and a bar while its events are checked.
+async fn read_and_verify(
+    store: &Arc<dyn Store>,
+    record: &TenantRecord,
+    groups: Option<&[TenantCheckpoints<'_>]>,
+) -> anyhow::Result<(AuditChain, Verdict)> {
+    let reading = crate::progress::spinner(format!("reading the audit trail of `{}`", record.name));
+    let chain = store
+        .audit_chain(record.id)
+        .await
+        .with_context(|| format!("cannot read the audit trail of `{}`", record.name))?;
+    reading.finish_and_clear();
+    let bar = crate::progress::bar(format!("verifying `{}` (events)", record.name));
+    let verdict = verify_tenant(record, &chain, groups, &mut crate::progress::reporter(&bar));
+    bar.finish_and_clear();
+    Ok((chain, verdict))
+}
+
 /// Verifies one stored tenant's chain and, when given, its checkpoints.
-fn verify_tenant(record: &TenantRecord, chain: &AuditChain, groups: Option<&[TenantCheckpoints<'_>]>) -> Verdict {
-    let n_verified = match chain.verify() {
+fn verify_tenant(record: &TenantRecord, chain: &AuditChain, groups: Option<&[TenantCheckpoints<'_>]>, progress: &mut dyn FnMut(u64, u64)) -> Verdict {
+    let n_verified = match chain.verify_with_progress(progress) {
         Ok(n) => n,
         Err(error) => return chain_verdict(&error),
     };
@@ -258,11 +277,8 @@ async fn verify(database: &str, only: Option<&str>, checkpoints: &[PathBuf], key
         }
     };
     for record in &records {
-        let chain = store
-            .audit_chain(record.id)
-            .await
-            .with_context(|| format!("cannot read the audit trail of `{}`", record.name))?;
-        tell(&record.name, verify_tenant(record, &chain, groups.as_deref()));
+        let (_, verdict) = read_and_verify(&store, record, groups.as_deref()).await?;
+        tell(&record.name, verdict);
     }
     // Checkpointed tenants no longer in the database.
     for group in groups.iter().flatten() {
@@ -308,11 +324,8 @@ async fn checkpoint(database: &str, only: Option<&str>, checkpoints: &[PathBuf],
     let mut n_refused = 0;
     let mut out = std::io::stdout().lock();
     for record in tenants(&store, only).await? {
-        let chain = store
-            .audit_chain(record.id)
-            .await
-            .with_context(|| format!("cannot read the audit trail of `{}`", record.name))?;
-        match verify_tenant(&record, &chain, groups.as_deref()) {
+        let (chain, verdict) = read_and_verify(&store, &record, groups.as_deref()).await?;
+        match verdict {
             Verdict::Verified(_) => {
                 let checkpoint = Checkpoint::sign(
                     &key,
@@ -371,7 +384,9 @@ async fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
         limit: args.limit,
         ..AuditQuery::default()
     };
+    let reading = crate::progress::spinner(format!("reading the events of `{}`", record.name));
     let events = store.audit_events(record.id, &query).await?;
+    reading.finish_and_clear();
     let mut out = std::io::stdout().lock();
     match args.format.as_str() {
         "json" => {
@@ -454,7 +469,9 @@ async fn archive(database: &str, name: &str, older_than: Option<u32>, out: &std:
         })?,
     };
     let cutoff = portcullis_store::rfc3339_millis((portcullis_store::now() - i64::from(days) * 86_400) * 1000);
+    let step = crate::progress::spinner(format!("reading the events of `{name}` before {cutoff}"));
     let expired = store.expired_audit_events(record.id, &cutoff).await?;
+    step.finish_and_clear();
     let Some(last) = expired.last() else {
         println!("tenant `{name}`: no events before {cutoff}");
         return Ok(ExitCode::SUCCESS);
@@ -462,6 +479,7 @@ async fn archive(database: &str, name: &str, older_than: Option<u32>, out: &std:
     // INVARIANT: the file is written and flushed to disk before the events are deleted, so a
     // crash in between leaves them in both places (archiving again appends them again), never
     // in neither.
+    let step = crate::progress::spinner(format!("writing {} events to {}", expired.len(), out.display()));
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -475,7 +493,9 @@ async fn archive(database: &str, name: &str, older_than: Option<u32>, out: &std:
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write the archive `{}`", out.display()))?;
+    step.set_message(format!("deleting the archived events of `{name}` from the database"));
     let n_deleted = store.archive_audit_events(record.id, last.seq, &last.hash).await?;
+    step.finish_and_clear();
     println!(
         "tenant `{name}`: archived events {} to {} ({n_deleted} removed from the database) to {}",
         expired[0].seq,

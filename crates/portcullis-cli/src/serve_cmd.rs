@@ -136,14 +136,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mode = if args.replace { ImportMode::Replace } else { ImportMode::KeepExisting };
     for path in &args.tenants {
         let label = path.display().to_string();
+        let reading = crate::progress::spinner(format!("reading {label}"));
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the tenant file `{label}`"))?;
         let tenant = load_tenant_text(&label, &text)
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("the tenant file `{label}` is not valid"))?;
+        reading.finish_and_clear();
+        let bar = crate::progress::bar(format!("importing {label} (rows)"));
         let outcome = store
-            .import_tenant(&tenant, mode, &Author::cli())
+            .import_tenant_with_progress(&tenant, mode, &Author::cli(), &crate::progress::reporter(&bar))
             .await
             .with_context(|| format!("cannot import `{label}`"))?;
+        bar.finish_and_clear();
         let what = match outcome.outcome {
             ImportOutcome::Created => "imported",
             ImportOutcome::Replaced => "replaced",

@@ -36,6 +36,10 @@ pub use portcullis_audit::{
 pub use portcullis_audit::{AuditSettings, Author, EventDraft, change_event, rfc3339_millis};
 pub use record::*;
 
+/// Reports how far an import has come: `(rows written, rows to write)`. Called between the
+/// import's statements, on the task that writes: it should be cheap (a progress bar's move).
+pub type ImportProgress<'a> = &'a (dyn Fn(u64, u64) + Send + Sync);
+
 /// Which backend a store is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -75,7 +79,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a validated tenant under its name, atomically: a new tenant, or (with
     /// [`ImportMode::Replace`]) a whole new content for an existing one.
-    async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError>;
+    async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError> {
+        self.import_tenant_with_progress(tenant, mode, author, &|_, _| {}).await
+    }
+
+    /// [`Store::import_tenant`], reporting the rows written as it goes (a million-item tenant
+    /// takes seconds).
+    async fn import_tenant_with_progress(
+        &self,
+        tenant: &Tenant,
+        mode: ImportMode,
+        author: &Author,
+        progress: ImportProgress<'_>,
+    ) -> Result<Imported, StoreError>;
 
     /// A tenant's whole state and the revision it was read at (one consistent read).
     async fn load_tenant(&self, tenant: TenantId) -> Result<(Tenant, u64), StoreError>;

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `portcullis` binary, each in its own temporary directory.
 
 mod audit;
+mod progress;
 mod serve;
 mod tidy;

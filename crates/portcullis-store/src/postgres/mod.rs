@@ -14,13 +14,9 @@ use crate::audit::{AuditSettings, Author, EventDraft};
 use crate::change::Change;
 use crate::err::{StoreError, from_sqlx};
 use crate::record::*;
-use crate::sql::Migration;
-use crate::{Backend, Store, redact};
+use crate::sql::{Dialect, Migration, Sql};
+use crate::{Backend, ImportProgress, Store, redact};
 use portcullis_audit::{AuditChain, AuditQuery, ChainBreak, EventBody, Keyring, SealedEvent};
-
-mod sql {
-    crate::sql::define_sql_store!(sqlx::Postgres, Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
-}
 
 /// PostgreSQL's migrations, in order.
 const MIGRATIONS: &[Migration] = &[
@@ -59,6 +55,24 @@ const MIGRATIONS: &[Migration] = &[
 /// The advisory lock key held while migrating ("pcls" in ASCII).
 const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(1885564019)";
 
+/// PostgreSQL reads a whole tenant at `REPEATABLE READ` (one snapshot for every statement of
+/// the transaction) and migrates under an advisory lock.
+impl Dialect for sqlx::Postgres {
+    const BEGIN_READ: Option<&'static str> = Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    const MIGRATION_LOCK: Option<&'static str> = Some(MIGRATION_LOCK);
+    const MIGRATIONS: &'static [Migration] = MIGRATIONS;
+
+    fn built<'b>(
+        builder: &'b mut sqlx::QueryBuilder<'_, sqlx::Postgres>,
+    ) -> sqlx::query::Query<'b, sqlx::Postgres, <sqlx::Postgres as sqlx::Database>::Arguments<'b>> {
+        builder.build()
+    }
+
+    fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
 /// Rows from which an import refreshes the planner's statistics.
 const LARGE_IMPORT: usize = 10_000;
 
@@ -95,7 +109,7 @@ impl PgStore {
                 StoreError::Database(reason) => StoreError::Unavailable(reason),
                 other => other,
             })?;
-        sql::migrate(&pool, MIGRATIONS, Some(MIGRATION_LOCK)).await?;
+        Sql::migrate(&pool).await?;
         Ok(PgStore { pool, keys: Keyring::none() })
     }
 
@@ -112,19 +126,25 @@ impl Store for PgStore {
     }
 
     async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
-        sql::tenants(&self.pool).await
+        Sql::tenants(&self.pool).await
     }
 
     async fn tenant_by_name(&self, name: &str) -> Result<Option<TenantRecord>, StoreError> {
-        sql::tenant_by_name(&self.pool, name).await
+        Sql::tenant_by_name(&self.pool, name).await
     }
 
     async fn revision(&self, tenant: TenantId) -> Result<u64, StoreError> {
-        sql::revision(&self.pool, tenant).await
+        Sql::revision(&self.pool, tenant).await
     }
 
-    async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError> {
-        let imported = sql::import_tenant(&self.pool, self.keys.sealing(), tenant, mode, author).await?;
+    async fn import_tenant_with_progress(
+        &self,
+        tenant: &Tenant,
+        mode: ImportMode,
+        author: &Author,
+        progress: ImportProgress<'_>,
+    ) -> Result<Imported, StoreError> {
+        let imported = Sql::import_tenant(&self.pool, self.keys.sealing(), tenant, mode, author, progress).await?;
         // A large import changes the tables' statistics at once; without fresh ones the
         // planner may read a tenant back through a bitmap scan and a sort (3× slower at a
         // million rows) until autovacuum gets to it.
@@ -137,27 +157,27 @@ impl Store for PgStore {
     }
 
     async fn load_tenant(&self, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
-        sql::load_tenant(&self.pool, tenant).await
+        Sql::load_tenant(&self.pool, tenant).await
     }
 
     async fn delete_tenant(&self, tenant: TenantId) -> Result<(), StoreError> {
-        sql::delete_tenant(&self.pool, tenant).await
+        Sql::delete_tenant(&self.pool, tenant).await
     }
 
     async fn apply(&self, tenant: TenantId, change: &Change, author: &Author) -> Result<u64, StoreError> {
-        sql::apply(&self.pool, self.keys.sealing(), tenant, change, author).await
+        Sql::apply(&self.pool, self.keys.sealing(), tenant, change, author).await
     }
 
     async fn commit_batch(&self, tenant: TenantId, writes: &[ChangeSet<'_>]) -> Result<Vec<u64>, StoreError> {
-        sql::commit_changes(&self.pool, self.keys.sealing(), tenant, writes).await
+        Sql::commit_changes(&self.pool, self.keys.sealing(), tenant, writes).await
     }
 
     async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError> {
-        sql::changes_since(&self.pool, tenant, after_revision).await
+        Sql::changes_since(&self.pool, tenant, after_revision).await
     }
 
     async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
-        sql::append_events(&self.pool, self.keys.sealing(), tenant, events).await
+        Sql::append_events(&self.pool, self.keys.sealing(), tenant, events).await
     }
 
     fn audit_keys(&self) -> &Keyring {
@@ -165,7 +185,7 @@ impl Store for PgStore {
     }
 
     async fn audit_events(&self, tenant: TenantId, query: &AuditQuery) -> Result<Vec<(SealedEvent, EventBody)>, StoreError> {
-        sql::audit_events(&self.pool, &self.keys, tenant, query).await
+        Sql::audit_events(&self.pool, &self.keys, tenant, query).await
     }
 
     async fn readable_audit_events(
@@ -173,70 +193,70 @@ impl Store for PgStore {
         tenant: TenantId,
         query: &AuditQuery,
     ) -> Result<(Vec<(SealedEvent, EventBody)>, Vec<ChainBreak>), StoreError> {
-        sql::readable_audit_events(&self.pool, &self.keys, tenant, query).await
+        Sql::readable_audit_events(&self.pool, &self.keys, tenant, query).await
     }
 
     async fn audit_event(&self, tenant: TenantId, seq: u64) -> Result<Option<(SealedEvent, EventBody)>, StoreError> {
-        sql::audit_event(&self.pool, &self.keys, tenant, seq).await
+        Sql::audit_event(&self.pool, &self.keys, tenant, seq).await
     }
 
     async fn audit_chain(&self, tenant: TenantId) -> Result<AuditChain, StoreError> {
-        sql::audit_chain(&self.pool, &self.keys, tenant, None).await
+        Sql::audit_chain(&self.pool, &self.keys, tenant, None).await
     }
 
     async fn audit_tail(&self, tenant: TenantId, n: u64) -> Result<AuditChain, StoreError> {
-        sql::audit_chain(&self.pool, &self.keys, tenant, Some(n)).await
+        Sql::audit_chain(&self.pool, &self.keys, tenant, Some(n)).await
     }
 
     async fn audit_heads(&self) -> Result<Vec<(TenantId, u64, String)>, StoreError> {
-        sql::audit_heads(&self.pool).await
+        Sql::audit_heads(&self.pool).await
     }
 
     async fn audit_settings(&self, tenant: TenantId) -> Result<AuditSettings, StoreError> {
-        sql::audit_settings(&self.pool, tenant).await
+        Sql::audit_settings(&self.pool, tenant).await
     }
 
     async fn set_audit_settings(&self, tenant: TenantId, settings: &AuditSettings, author: &Author) -> Result<(), StoreError> {
-        sql::set_audit_settings(&self.pool, self.keys.sealing(), tenant, settings, author).await
+        Sql::set_audit_settings(&self.pool, self.keys.sealing(), tenant, settings, author).await
     }
 
     async fn expired_audit_events(&self, tenant: TenantId, older_than: &str) -> Result<Vec<SealedEvent>, StoreError> {
-        sql::expired_audit_events(&self.pool, tenant, older_than).await
+        Sql::expired_audit_events(&self.pool, tenant, older_than).await
     }
 
     async fn archive_audit_events(&self, tenant: TenantId, through_seq: u64, through_hash: &str) -> Result<u64, StoreError> {
-        sql::archive_audit_events(&self.pool, self.keys.sealing(), tenant, through_seq, through_hash).await
+        Sql::archive_audit_events(&self.pool, self.keys.sealing(), tenant, through_seq, through_hash).await
     }
 
     async fn create_api_key(&self, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError> {
-        sql::create_api_key(&self.pool, self.keys.sealing(), key, author).await
+        Sql::create_api_key(&self.pool, self.keys.sealing(), key, author).await
     }
 
     async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        sql::api_key_by_hash(&self.pool, hash).await
+        Sql::api_key_by_hash(&self.pool, hash).await
     }
 
     async fn api_keys(&self, tenant: TenantId, user_id: Option<&str>) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        sql::api_keys(&self.pool, tenant, user_id).await
+        Sql::api_keys(&self.pool, tenant, user_id).await
     }
 
     async fn revoke_api_key(&self, tenant: TenantId, key_id: i64, author: &Author) -> Result<(), StoreError> {
-        sql::revoke_api_key(&self.pool, self.keys.sealing(), tenant, key_id, author).await
+        Sql::revoke_api_key(&self.pool, self.keys.sealing(), tenant, key_id, author).await
     }
 
     async fn create_client_secret(&self, secret: &NewClientSecret, author: &Author) -> Result<ClientSecretRecord, StoreError> {
-        sql::create_client_secret(&self.pool, self.keys.sealing(), secret, author).await
+        Sql::create_client_secret(&self.pool, self.keys.sealing(), secret, author).await
     }
 
     async fn client_secret_by_hash(&self, hash: &SecretHash) -> Result<Option<ClientSecretRecord>, StoreError> {
-        sql::client_secret_by_hash(&self.pool, hash).await
+        Sql::client_secret_by_hash(&self.pool, hash).await
     }
 
     async fn create_oauth_token(&self, token: &NewOauthToken, author: &Author) -> Result<(), StoreError> {
-        sql::create_oauth_token(&self.pool, self.keys.sealing(), token, author).await
+        Sql::create_oauth_token(&self.pool, self.keys.sealing(), token, author).await
     }
 
     async fn oauth_token_by_hash(&self, hash: &SecretHash) -> Result<Option<OauthTokenRecord>, StoreError> {
-        sql::oauth_token_by_hash(&self.pool, hash).await
+        Sql::oauth_token_by_hash(&self.pool, hash).await
     }
 }

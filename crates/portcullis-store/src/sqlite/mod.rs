@@ -14,15 +14,11 @@ use crate::audit::{AuditSettings, Author, EventDraft};
 use crate::change::Change;
 use crate::err::{StoreError, from_sqlx};
 use crate::record::*;
-use crate::sql::Migration;
-use crate::{Backend, Store};
+use crate::sql::{Dialect, Migration, Sql};
+use crate::{Backend, ImportProgress, Store};
 use portcullis_audit::{AuditChain, AuditQuery, ChainBreak, EventBody, Keyring, SealedEvent};
 
 mod bulk;
-
-mod sql {
-    crate::sql::define_sql_store!(sqlx::Sqlite, None::<&str>);
-}
 
 /// SQLite's migrations, in order.
 const MIGRATIONS: &[Migration] = &[
@@ -57,6 +53,24 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0006_audit_keys.sql"),
     },
 ];
+
+/// SQLite needs no statement for a consistent read (a read transaction sees one snapshot of
+/// the WAL) nor a migration lock (the migration's write transaction excludes other writers).
+impl Dialect for sqlx::Sqlite {
+    const BEGIN_READ: Option<&'static str> = None;
+    const MIGRATION_LOCK: Option<&'static str> = None;
+    const MIGRATIONS: &'static [Migration] = MIGRATIONS;
+
+    fn built<'b>(
+        builder: &'b mut sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+    ) -> sqlx::query::Query<'b, sqlx::Sqlite, <sqlx::Sqlite as sqlx::Database>::Arguments<'b>> {
+        builder.build()
+    }
+
+    fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -95,7 +109,7 @@ impl SqliteStore {
                 StoreError::Unavailable(reason) | StoreError::Database(reason) => StoreError::Unavailable(format!("cannot open `{url}`: {reason}")),
                 other => other,
             })?;
-        sql::migrate(&writer, MIGRATIONS, None).await?;
+        Sql::migrate(&writer).await?;
         let reader = if in_memory {
             writer.clone()
         } else {
@@ -127,46 +141,52 @@ impl Store for SqliteStore {
     }
 
     async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
-        sql::tenants(&self.reader).await
+        Sql::tenants(&self.reader).await
     }
 
     async fn tenant_by_name(&self, name: &str) -> Result<Option<TenantRecord>, StoreError> {
-        sql::tenant_by_name(&self.reader, name).await
+        Sql::tenant_by_name(&self.reader, name).await
     }
 
     async fn revision(&self, tenant: TenantId) -> Result<u64, StoreError> {
-        sql::revision(&self.reader, tenant).await
+        Sql::revision(&self.reader, tenant).await
     }
 
-    async fn import_tenant(&self, tenant: &Tenant, mode: ImportMode, author: &Author) -> Result<Imported, StoreError> {
-        sql::import_tenant(&self.writer, self.keys.sealing(), tenant, mode, author).await
+    async fn import_tenant_with_progress(
+        &self,
+        tenant: &Tenant,
+        mode: ImportMode,
+        author: &Author,
+        progress: ImportProgress<'_>,
+    ) -> Result<Imported, StoreError> {
+        Sql::import_tenant(&self.writer, self.keys.sealing(), tenant, mode, author, progress).await
     }
 
     async fn load_tenant(&self, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
         match &self.file {
             Some(file) => bulk::load_tenant(file, tenant).await,
-            None => sql::load_tenant(&self.reader, tenant).await,
+            None => Sql::load_tenant(&self.reader, tenant).await,
         }
     }
 
     async fn delete_tenant(&self, tenant: TenantId) -> Result<(), StoreError> {
-        sql::delete_tenant(&self.writer, tenant).await
+        Sql::delete_tenant(&self.writer, tenant).await
     }
 
     async fn apply(&self, tenant: TenantId, change: &Change, author: &Author) -> Result<u64, StoreError> {
-        sql::apply(&self.writer, self.keys.sealing(), tenant, change, author).await
+        Sql::apply(&self.writer, self.keys.sealing(), tenant, change, author).await
     }
 
     async fn commit_batch(&self, tenant: TenantId, writes: &[ChangeSet<'_>]) -> Result<Vec<u64>, StoreError> {
-        sql::commit_changes(&self.writer, self.keys.sealing(), tenant, writes).await
+        Sql::commit_changes(&self.writer, self.keys.sealing(), tenant, writes).await
     }
 
     async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError> {
-        sql::changes_since(&self.writer, tenant, after_revision).await
+        Sql::changes_since(&self.writer, tenant, after_revision).await
     }
 
     async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
-        sql::append_events(&self.writer, self.keys.sealing(), tenant, events).await
+        Sql::append_events(&self.writer, self.keys.sealing(), tenant, events).await
     }
 
     fn audit_keys(&self) -> &Keyring {
@@ -174,7 +194,7 @@ impl Store for SqliteStore {
     }
 
     async fn audit_events(&self, tenant: TenantId, query: &AuditQuery) -> Result<Vec<(SealedEvent, EventBody)>, StoreError> {
-        sql::audit_events(&self.reader, &self.keys, tenant, query).await
+        Sql::audit_events(&self.reader, &self.keys, tenant, query).await
     }
 
     async fn readable_audit_events(
@@ -182,70 +202,70 @@ impl Store for SqliteStore {
         tenant: TenantId,
         query: &AuditQuery,
     ) -> Result<(Vec<(SealedEvent, EventBody)>, Vec<ChainBreak>), StoreError> {
-        sql::readable_audit_events(&self.reader, &self.keys, tenant, query).await
+        Sql::readable_audit_events(&self.reader, &self.keys, tenant, query).await
     }
 
     async fn audit_event(&self, tenant: TenantId, seq: u64) -> Result<Option<(SealedEvent, EventBody)>, StoreError> {
-        sql::audit_event(&self.reader, &self.keys, tenant, seq).await
+        Sql::audit_event(&self.reader, &self.keys, tenant, seq).await
     }
 
     async fn audit_chain(&self, tenant: TenantId) -> Result<AuditChain, StoreError> {
-        sql::audit_chain(&self.reader, &self.keys, tenant, None).await
+        Sql::audit_chain(&self.reader, &self.keys, tenant, None).await
     }
 
     async fn audit_tail(&self, tenant: TenantId, n: u64) -> Result<AuditChain, StoreError> {
-        sql::audit_chain(&self.reader, &self.keys, tenant, Some(n)).await
+        Sql::audit_chain(&self.reader, &self.keys, tenant, Some(n)).await
     }
 
     async fn audit_heads(&self) -> Result<Vec<(TenantId, u64, String)>, StoreError> {
-        sql::audit_heads(&self.reader).await
+        Sql::audit_heads(&self.reader).await
     }
 
     async fn audit_settings(&self, tenant: TenantId) -> Result<AuditSettings, StoreError> {
-        sql::audit_settings(&self.reader, tenant).await
+        Sql::audit_settings(&self.reader, tenant).await
     }
 
     async fn set_audit_settings(&self, tenant: TenantId, settings: &AuditSettings, author: &Author) -> Result<(), StoreError> {
-        sql::set_audit_settings(&self.writer, self.keys.sealing(), tenant, settings, author).await
+        Sql::set_audit_settings(&self.writer, self.keys.sealing(), tenant, settings, author).await
     }
 
     async fn expired_audit_events(&self, tenant: TenantId, older_than: &str) -> Result<Vec<SealedEvent>, StoreError> {
-        sql::expired_audit_events(&self.reader, tenant, older_than).await
+        Sql::expired_audit_events(&self.reader, tenant, older_than).await
     }
 
     async fn archive_audit_events(&self, tenant: TenantId, through_seq: u64, through_hash: &str) -> Result<u64, StoreError> {
-        sql::archive_audit_events(&self.writer, self.keys.sealing(), tenant, through_seq, through_hash).await
+        Sql::archive_audit_events(&self.writer, self.keys.sealing(), tenant, through_seq, through_hash).await
     }
 
     async fn create_api_key(&self, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError> {
-        sql::create_api_key(&self.writer, self.keys.sealing(), key, author).await
+        Sql::create_api_key(&self.writer, self.keys.sealing(), key, author).await
     }
 
     async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        sql::api_key_by_hash(&self.reader, hash).await
+        Sql::api_key_by_hash(&self.reader, hash).await
     }
 
     async fn api_keys(&self, tenant: TenantId, user_id: Option<&str>) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        sql::api_keys(&self.reader, tenant, user_id).await
+        Sql::api_keys(&self.reader, tenant, user_id).await
     }
 
     async fn revoke_api_key(&self, tenant: TenantId, key_id: i64, author: &Author) -> Result<(), StoreError> {
-        sql::revoke_api_key(&self.writer, self.keys.sealing(), tenant, key_id, author).await
+        Sql::revoke_api_key(&self.writer, self.keys.sealing(), tenant, key_id, author).await
     }
 
     async fn create_client_secret(&self, secret: &NewClientSecret, author: &Author) -> Result<ClientSecretRecord, StoreError> {
-        sql::create_client_secret(&self.writer, self.keys.sealing(), secret, author).await
+        Sql::create_client_secret(&self.writer, self.keys.sealing(), secret, author).await
     }
 
     async fn client_secret_by_hash(&self, hash: &SecretHash) -> Result<Option<ClientSecretRecord>, StoreError> {
-        sql::client_secret_by_hash(&self.reader, hash).await
+        Sql::client_secret_by_hash(&self.reader, hash).await
     }
 
     async fn create_oauth_token(&self, token: &NewOauthToken, author: &Author) -> Result<(), StoreError> {
-        sql::create_oauth_token(&self.writer, self.keys.sealing(), token, author).await
+        Sql::create_oauth_token(&self.writer, self.keys.sealing(), token, author).await
     }
 
     async fn oauth_token_by_hash(&self, hash: &SecretHash) -> Result<Option<OauthTokenRecord>, StoreError> {
-        sql::oauth_token_by_hash(&self.reader, hash).await
+        Sql::oauth_token_by_hash(&self.reader, hash).await
     }
 }

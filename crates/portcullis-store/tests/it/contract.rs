@@ -117,6 +117,39 @@ pub async fn import_keeps_an_existing_tenant_unless_replace(h: &impl Harness) {
     assert_eq!(loaded(&store, record.id).await, (second, 2));
 }
 
+/// An import reports its rows as it writes them: from (0, total) up to (total, total), the
+/// total never changing (so it counts exactly the rows written), and the tenant is stored as
+/// without a report. A kept tenant writes nothing and reports nothing.
+pub async fn an_import_reports_every_row_it_writes(h: &impl Harness) {
+    let store = h.open().await;
+    let original = tenant(RICH);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let report = |done: u64, total: u64| seen.lock().unwrap().push((done, total));
+    let imported = store
+        .import_tenant_with_progress(&original, ImportMode::KeepExisting, &Author::cli(), &report)
+        .await
+        .expect("import");
+    assert_eq!(loaded(&store, imported.tenant.id).await, (original.clone(), 1));
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    let total = seen[0].1;
+    assert!(
+        total > original.users.len() as u64 + original.content.len() as u64,
+        "links count too: {seen:?}"
+    );
+    assert_eq!(seen.first(), Some(&(0, total)));
+    assert_eq!(seen.last(), Some(&(total, total)));
+    assert!(seen.iter().all(|&(_, t)| t == total), "the total is the rows written: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "rows only grow: {seen:?}");
+    let kept = std::sync::Mutex::new(Vec::new());
+    let report = |done: u64, total: u64| kept.lock().unwrap().push((done, total));
+    let again = store
+        .import_tenant_with_progress(&original, ImportMode::KeepExisting, &Author::cli(), &report)
+        .await
+        .expect("import");
+    assert_eq!(again.outcome, ImportOutcome::Kept);
+    assert!(kept.lock().unwrap().is_empty());
+}
+
 pub async fn a_failed_import_changes_nothing(h: &impl Harness) {
     let store = h.open().await;
     let good = tenant(DEMO);

@@ -37,6 +37,7 @@ macro_rules! contract_tests {
 contract_tests!(
     import_then_load_gives_the_same_tenant,
     import_keeps_an_existing_tenant_unless_replace,
+    an_import_reports_every_row_it_writes,
     a_failed_import_changes_nothing,
     changes_follow_the_model_and_bump_the_revision,
     content_writes_store_what_the_model_holds,

@@ -1,0 +1,480 @@
+//! A tenant's record and its whole-tenant work: import, delete, read back, and the commit
+//! of changes (the compare-and-swap on the revision, the change log, the events).
+
+use portcullis_model::Subscription;
+use portcullis_model::tenant::Tenant;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row as _, Type};
+use sqlx::{Pool, QueryBuilder};
+
+use super::{Dialect, ROWS_PER_INSERT, Sealer, Sql, Tx};
+use crate::ImportProgress;
+use crate::audit::{Author, EventDraft};
+use crate::change::Change;
+use crate::err::{StoreError, from_sqlx};
+use crate::record::*;
+
+/// The tables that hold a tenant's access model, children first.
+const MODEL_TABLES: &[&str] = &[
+    "shares",
+    "uses",
+    "content",
+    "space_members",
+    "spaces",
+    "oauth_client_scopes",
+    "oauth_clients",
+    "user_groups",
+    "user_roles",
+    "users",
+    "everyone_roles",
+    "group_roles",
+    "tenant_groups",
+    "role_permissions",
+    "custom_roles",
+    "user_default",
+    "settings",
+];
+
+type TenantRow = (i64, String, i64, i64);
+
+fn tenant_record((id, name, revision, credentials_revision): TenantRow) -> TenantRecord {
+    TenantRecord {
+        id: TenantId(id),
+        name,
+        revision: revision as u64,
+        credentials_revision: credentials_revision as u64,
+    }
+}
+
+impl<DB: Dialect> Sql<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> Option<String>: Encode<'q, DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+{
+    pub(crate) async fn tenants(pool: &Pool<DB>) -> Result<Vec<TenantRecord>, StoreError> {
+        let rows: Vec<TenantRow> = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants ORDER BY name")
+            .fetch_all(pool)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(rows.into_iter().map(tenant_record).collect())
+    }
+
+    pub(crate) async fn tenant_by_name(pool: &Pool<DB>, name: &str) -> Result<Option<TenantRecord>, StoreError> {
+        let row: Option<TenantRow> = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants WHERE name = $1")
+            .bind(name)
+            .fetch_optional(pool)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(row.map(tenant_record))
+    }
+
+    /// A tenant's record as the open transaction sees it.
+    pub(super) async fn tenant_in(tx: &mut Tx<DB>, id: i64) -> Result<TenantRecord, StoreError> {
+        let row: TenantRow = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(tenant_record(row))
+    }
+
+    pub(crate) async fn revision(pool: &Pool<DB>, tenant: TenantId) -> Result<u64, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT revision FROM tenants WHERE id = $1")
+            .bind(tenant.0)
+            .fetch_optional(pool)
+            .await
+            .map_err(from_sqlx)?;
+        row.map(|(r,)| r as u64).ok_or_else(|| StoreError::NotFound(format!("tenant {tenant}")))
+    }
+
+    pub(super) async fn log_revision(tx: &mut Tx<DB>, tenant: i64, revision: i64, kind: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO revisions (tenant_id, revision, kind, at) VALUES ($1, $2, $3, $4)")
+            .bind(tenant)
+            .bind(revision)
+            .bind(kind)
+            .bind(crate::now())
+            .execute(&mut **tx)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    pub(crate) async fn import_tenant(
+        pool: &Pool<DB>,
+        sealer: Sealer<'_>,
+        tenant: &Tenant,
+        mode: ImportMode,
+        author: &Author,
+        progress: ImportProgress<'_>,
+    ) -> Result<Imported, StoreError> {
+        let mut tx = pool.begin().await.map_err(from_sqlx)?;
+        let inserted: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO tenants (name, subscription, revision, created_at) VALUES ($1, $2, 1, $3) \
+             ON CONFLICT (name) DO NOTHING RETURNING id",
+        )
+        .bind(&tenant.name)
+        .bind(tenant.subscription.as_str())
+        .bind(crate::now())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        let (id, revision, outcome) = match (inserted, mode) {
+            (Some((id,)), _) => (id, 1, ImportOutcome::Created),
+            (None, ImportMode::KeepExisting) => {
+                let row: TenantRow = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants WHERE name = $1")
+                    .bind(&tenant.name)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(from_sqlx)?;
+                tx.rollback().await.map_err(from_sqlx)?;
+                return Ok(Imported {
+                    tenant: tenant_record(row),
+                    outcome: ImportOutcome::Kept,
+                });
+            }
+            (None, ImportMode::Replace) => {
+                let (id, revision): (i64, i64) =
+                    sqlx::query_as("UPDATE tenants SET revision = revision + 1, subscription = $2 WHERE name = $1 RETURNING id, revision")
+                        .bind(&tenant.name)
+                        .bind(tenant.subscription.as_str())
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(from_sqlx)?;
+                Self::delete_model(&mut tx, id).await?;
+                (id, revision, ImportOutcome::Replaced)
+            }
+        };
+        Self::write_model(&mut tx, id, tenant, progress).await?;
+        Self::log_revision(&mut tx, id, revision, "import").await?;
+        let data = serde_json::json!({
+            "outcome": if outcome == ImportOutcome::Created { "created" } else { "replaced" },
+            "revision": revision,
+            "users": tenant.users.len(),
+            "groups": tenant.groups.len(),
+            "customRoles": tenant.custom_roles.len(),
+            "spaces": tenant.spaces.len(),
+            "content": tenant.content.len(),
+            "oauthClients": tenant.oauth_clients.len(),
+        });
+        let resource = portcullis_audit::ResourceRef {
+            kind: "tenant".to_owned(),
+            id: tenant.name.clone(),
+            space: None,
+            owner: None,
+        };
+        let draft = EventDraft::change(portcullis_audit::EventType::TenantImported, author, "import", Some(resource), data);
+        Self::append(&mut tx, sealer, id, &tenant.name, &[draft]).await?;
+        if outcome == ImportOutcome::Replaced {
+            // Users and clients the new content leaves out lose their credentials.
+            let gone = Self::credential_owners(&mut tx, id).await?;
+            let users: Vec<String> = gone.0.into_iter().filter(|u| tenant.users.get(u).is_none()).collect();
+            let clients: Vec<String> = gone.1.into_iter().filter(|c| tenant.oauth_clients.get(c).is_none()).collect();
+            Self::retire_credentials(&mut tx, sealer, id, &tenant.name, &users, &clients, author).await?;
+        }
+        let record = Self::tenant_in(&mut tx, id).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(Imported { tenant: record, outcome })
+    }
+
+    pub(super) async fn delete_model(tx: &mut Tx<DB>, tenant: i64) -> Result<(), StoreError> {
+        for table in MODEL_TABLES {
+            sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1"))
+                .bind(tenant)
+                .execute(&mut **tx)
+                .await
+                .map_err(from_sqlx)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn delete_tenant(pool: &Pool<DB>, tenant: TenantId) -> Result<(), StoreError> {
+        let mut tx = pool.begin().await.map_err(from_sqlx)?;
+        Self::delete_model(&mut tx, tenant.0).await?;
+        // The tenant's audit trail goes with it (archive it first to keep it).
+        for table in [
+            "api_keys",
+            "oauth_client_secrets",
+            "oauth_tokens",
+            "revisions",
+            "change_log",
+            "audit_events",
+            "audit_settings",
+            "audit_anchors",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1"))
+                .bind(tenant.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+        }
+        let deleted = sqlx::query("DELETE FROM tenants WHERE id = $1")
+            .bind(tenant.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        if DB::rows_affected(&deleted) == 0 {
+            return Err(StoreError::NotFound(format!("tenant {tenant}")));
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    pub(crate) async fn load_tenant(pool: &Pool<DB>, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
+        crate::load::in_parts(tenant, |tables| {
+            let pool = pool.clone();
+            async move {
+                tokio::spawn(Self::load_tables(pool, tenant, tables))
+                    .await
+                    .map_err(crate::load::stopped)?
+            }
+        })
+        .await
+    }
+
+    /// Reads `tables` of a tenant in one read transaction.
+    pub(super) async fn load_tables(
+        pool: Pool<DB>,
+        tenant: TenantId,
+        tables: &'static [crate::load::Table],
+    ) -> Result<crate::load::Assembler, StoreError> {
+        use crate::load::{Assembler, HEAD};
+
+        let mut tx = pool.begin().await.map_err(from_sqlx)?;
+        if let Some(statement) = DB::BEGIN_READ {
+            sqlx::query(statement).execute(&mut *tx).await.map_err(from_sqlx)?;
+        }
+        let head = sqlx::query(HEAD).bind(tenant.0).fetch_optional(&mut *tx).await.map_err(from_sqlx)?;
+        let Some(head) = head else {
+            return Err(StoreError::NotFound(format!("tenant {tenant}")));
+        };
+        let mut assembler = Assembler::new(&Fetched::<DB>(head))?;
+        for &table in tables {
+            // Streamed: a million rows are never all in memory as rows.
+            let mut rows = sqlx::query(table.query()).bind(tenant.0).fetch(&mut *tx);
+            while let Some(row) = futures_util::TryStreamExt::try_next(&mut rows).await.map_err(from_sqlx)? {
+                assembler.add(table, &Fetched::<DB>(row))?;
+            }
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(assembler)
+    }
+
+    /// Applies one change with the model's rules on the stored tenant: a convenience for
+    /// callers without a live tenant (the CLI, tests). It reads the whole tenant; the
+    /// server applies changes to its live tenant and calls [`Self::commit_changes`] instead.
+    pub(crate) async fn apply(pool: &Pool<DB>, sealer: Sealer<'_>, tenant: TenantId, change: &Change, author: &Author) -> Result<u64, StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (mut model, revision) = Self::load_tenant(pool, tenant).await?;
+            let applied = model.apply(change)?;
+            if applied.touched.is_empty() {
+                // A step that changes nothing (spec: a no-op, not an error) writes nothing.
+                return Ok(revision);
+            }
+            let mut event = crate::audit::change_event(change, author);
+            if !applied.recorded_roles.is_empty() {
+                event.data["recordedRoles"] = serde_json::json!(applied.recorded_roles);
+            }
+            let write = ChangeSet {
+                base_revision: revision,
+                after: &model,
+                changes: std::slice::from_ref(change),
+                touched: &applied.touched,
+                events: &[event],
+                author,
+            };
+            // Another writer went first: read again (this path reads the whole tenant; it is
+            // for the CLI and tests, where writers are few).
+            match Self::commit_changes(pool, sealer, tenant, &[write]).await {
+                Err(StoreError::Conflict(_)) if attempt < 64 => continue,
+                other => return other.map(|revisions| revisions.last().copied().unwrap_or(revision)),
+            }
+        }
+    }
+
+    /// Stores writes already applied, in order, to a live tenant by `Tenant::apply`, in one
+    /// transaction: one compare-and-swap moving the revision from the first write's base by
+    /// one per write that stores anything (touched rows or events), the rows of every entity
+    /// any of them touched rewritten once from the last write's `after` (the tenant after
+    /// all of them), and per write its change-log rows and its events (stamped with its own
+    /// revision), so each keeps the revision, log and events it would have had alone. A
+    /// write touching nothing and without events stores nothing and keeps the revision
+    /// before it. Returns each write's revision. The single-write path is a batch of one.
+    pub(crate) async fn commit_changes(
+        pool: &Pool<DB>,
+        sealer: Sealer<'_>,
+        tenant: TenantId,
+        writes: &[ChangeSet<'_>],
+    ) -> Result<Vec<u64>, StoreError> {
+        let (Some(first), Some(last)) = (writes.first(), writes.last()) else {
+            return Ok(Vec::new());
+        };
+        let base = first.base_revision;
+        let mut revisions = Vec::with_capacity(writes.len());
+        let mut current = base;
+        for write in writes {
+            // Each write must have been planned on the one before it.
+            if write.base_revision != current {
+                return Err(StoreError::Conflict(format!(
+                    "a write of the batch is based on revision {}, not {current}",
+                    write.base_revision
+                )));
+            }
+            if !(write.touched.is_empty() && write.events.is_empty()) {
+                current += 1;
+            }
+            revisions.push(current);
+        }
+        if current == base {
+            return Ok(revisions);
+        }
+        let mut tx = pool.begin().await.map_err(from_sqlx)?;
+        let id = tenant.0;
+        let (_, name) = Self::bump_revision(&mut tx, tenant, base, current - base, last.after.subscription).await?;
+        let touched = match writes {
+            [one] => std::borrow::Cow::Borrowed(one.touched),
+            _ => {
+                let mut all = portcullis_model::Touched::default();
+                for write in writes {
+                    all.merge(write.touched.clone());
+                }
+                std::borrow::Cow::Owned(all)
+            }
+        };
+        Self::write_touched(&mut tx, id, last.after, &touched).await?;
+        let at = crate::now();
+        // (revision, position, change, author) per change-log row; (revision, kind) per revision.
+        let mut log: Vec<(i64, i64, String, String)> = Vec::new();
+        let mut kinds: Vec<(i64, &str)> = Vec::new();
+        let mut events: Vec<EventDraft> = Vec::new();
+        for (write, &revision) in writes.iter().zip(&revisions) {
+            if write.touched.is_empty() && write.events.is_empty() {
+                continue;
+            }
+            let author = serde_json::json!({ "actor": write.author.actor, "channel": write.author.channel }).to_string();
+            for (position, change) in write.changes.iter().enumerate() {
+                let text = serde_json::to_string(change).map_err(|e| StoreError::Database(format!("a change does not serialize: {e}")))?;
+                log.push((revision as i64, position as i64, text, author.clone()));
+            }
+            let kind = match write.changes {
+                [one] => one.kind(),
+                [] => "commit",
+                _ => "changes",
+            };
+            kinds.push((revision as i64, kind));
+            events.extend(write.events.iter().cloned().map(|mut event| {
+                if event.data.is_object() && event.data.get("revision").is_none() {
+                    event.data["revision"] = serde_json::json!(revision);
+                }
+                event
+            }));
+        }
+        // Six values a row: well under both backends' bind limits.
+        for chunk in log.chunks(ROWS_PER_INSERT) {
+            let mut builder: QueryBuilder<'_, DB> = QueryBuilder::new("INSERT INTO change_log (tenant_id, revision, position, change, author, at) ");
+            builder.push_values(chunk, |mut row, (revision, position, text, author)| {
+                row.push_bind(id)
+                    .push_bind(*revision)
+                    .push_bind(*position)
+                    .push_bind(text.clone())
+                    .push_bind(author.clone())
+                    .push_bind(at);
+            });
+            DB::built(&mut builder).execute(&mut *tx).await.map_err(from_sqlx)?;
+        }
+        for chunk in kinds.chunks(ROWS_PER_INSERT) {
+            let mut builder: QueryBuilder<'_, DB> = QueryBuilder::new("INSERT INTO revisions (tenant_id, revision, kind, at) ");
+            builder.push_values(chunk, |mut row, (revision, kind)| {
+                row.push_bind(id).push_bind(*revision).push_bind(*kind).push_bind(at);
+            });
+            DB::built(&mut builder).execute(&mut *tx).await.map_err(from_sqlx)?;
+        }
+        Self::append(&mut tx, sealer, id, &name, &events).await?;
+        // The credentials of users and clients gone at the end of the batch, each retired
+        // in the name of the write that touched it (first come; later ones find nothing left).
+        for write in writes {
+            Self::retire_credentials_of_deleted(&mut tx, sealer, id, &name, last.after, write.touched, write.author).await?;
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(revisions)
+    }
+
+    /// The changes logged after `after_revision`, in order: (revision, change).
+    pub(crate) async fn changes_since(pool: &Pool<DB>, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT revision, change FROM change_log WHERE tenant_id = $1 AND revision > $2 ORDER BY revision, position")
+                .bind(tenant.0)
+                .bind(after_revision as i64)
+                .fetch_all(pool)
+                .await
+                .map_err(from_sqlx)?;
+        rows.into_iter()
+            .map(|(revision, text)| {
+                let change = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("change-log row of revision {revision}: {e}")))?;
+                Ok((revision as u64, change))
+            })
+            .collect()
+    }
+
+    /// Compare-and-swap on the revision, moving it `by` (one per write), as a transaction's
+    /// first statement (it also takes the tenant's lock), so a change computed on a stale
+    /// state is never written.
+    pub(super) async fn bump_revision(
+        tx: &mut Tx<DB>,
+        tenant: TenantId,
+        base_revision: u64,
+        by: u64,
+        subscription: Subscription,
+    ) -> Result<(i64, String), StoreError> {
+        let id = tenant.0;
+        let bumped: Option<(i64, String)> =
+            sqlx::query_as("UPDATE tenants SET revision = revision + $4, subscription = $3 WHERE id = $1 AND revision = $2 RETURNING revision, name")
+                .bind(id)
+                .bind(base_revision as i64)
+                .bind(subscription.as_str())
+                .bind(by as i64)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(from_sqlx)?;
+        match bumped {
+            Some(bumped) => Ok(bumped),
+            None => {
+                let stored: Option<(i64,)> = sqlx::query_as("SELECT revision FROM tenants WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(from_sqlx)?;
+                Err(match stored {
+                    Some((stored,)) => StoreError::Conflict(format!("the tenant is at revision {stored}, not {base_revision}")),
+                    None => StoreError::NotFound(format!("tenant {tenant}")),
+                })
+            }
+        }
+    }
+}
+
+/// A row sqlx fetched, read through the assembler's column interface.
+struct Fetched<DB: Database>(DB::Row);
+
+impl<DB: Database> crate::load::Row for Fetched<DB>
+where
+    usize: ColumnIndex<DB::Row>,
+    for<'r> &'r str: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+{
+    fn text(&self, i: usize) -> Result<Option<&str>, StoreError> {
+        self.0.try_get(i).map_err(from_sqlx)
+    }
+
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.0.try_get(i).map_err(from_sqlx)
+    }
+}
