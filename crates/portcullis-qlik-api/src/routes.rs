@@ -108,7 +108,7 @@ struct App<H> {
     host: H,
     config: ApiConfig,
     limiter: Mutex<RateLimiter>,
-    /// Per tenant, the turn a write takes after losing a race (see [`write`]).
+    /// Per tenant, the turn a write takes after losing a race (see [`write()`]).
     turns: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -320,7 +320,7 @@ where
     }
 }
 
-/// One try of [`write`]: the inner error is [`HostError::Stale`], another write having moved the
+/// One try of [`write()`]: the inner error is [`HostError::Stale`], another write having moved the
 /// tenant past the planned revision.
 async fn plan_and_commit<H, T, F>(app: &App<H>, req: &Req, handler: &F) -> Result<Result<Mutation<T>, HostError>, Failure>
 where
