@@ -15,6 +15,8 @@ use crate::change::Change;
 use crate::err::{StoreError, from_sqlx};
 use crate::record::*;
 use crate::sql::{Dialect, Migration, Sql};
+
+mod copy;
 use crate::{Backend, ImportProgress, Store, redact};
 use portcullis_audit::{AuditChain, AuditQuery, ChainBreak, EventBody, Keyring, SealedEvent};
 
@@ -157,7 +159,7 @@ impl Store for PgStore {
     }
 
     async fn load_tenant(&self, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
-        Sql::load_tenant(&self.pool, tenant).await
+        copy::load_tenant(&self.pool, tenant).await
     }
 
     async fn delete_tenant(&self, tenant: TenantId) -> Result<(), StoreError> {
