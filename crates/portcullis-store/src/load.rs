@@ -2,7 +2,7 @@
 //!
 //! A load reads [`TABLES`] in three parts at once ([`in_parts`]), each in one read transaction,
 //! parents before their children and each table in write order, and hands each row to
-//! [`Assembler`]; how rows are fetched is the backend's business (sqlx rows for PostgreSQL,
+//! [`Assembler`]; how rows are fetched is the backend's business (binary `COPY` for PostgreSQL,
 //! SQLite's own row API for the embedded store, where sqlx's per-row hand-off between threads
 //! cost more than the rest of a start).
 //! The assembler is where stored words become model values and a row pointing at a missing
