@@ -523,6 +523,38 @@ fn attack_filters_are_refused_naming_the_limit() {
     });
 }
 
+/// Query strings read as browsers write them (`+` is a space); a `%` that starts no escape,
+/// or escapes that are not UTF-8, are refused naming the parameter rather than guessed at.
+#[tokio::test]
+async fn query_strings_read_plus_as_space_and_refuse_what_does_not_decode() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF);
+    let names = |reply: &Reply| -> Vec<String> {
+        let data = reply.body["data"].as_array().cloned().unwrap_or_default();
+        data.iter().map(|u| u["name"].as_str().unwrap_or_default().to_owned()).collect()
+    };
+    let plus = send(&app, "GET", "/api/v1/users?filter=name+eq+%22Ann+Lee%22", Some("admin-key"), None).await;
+    assert_eq!(plus.status, StatusCode::OK, "{}", plus.body);
+    assert_eq!(names(&plus), ["Ann Lee"]);
+    // An unencoded `+` before a sort field is a space too, read as ascending.
+    let sorted = send(&app, "GET", "/api/v1/users?sort=+name&limit=2", Some("admin-key"), None).await;
+    assert_eq!(names(&sorted), ["Ada Admin", "Ann Lee"]);
+    for (query, parameter, problem) in [
+        ("filter=name%20co%20%22100%zz%22", "filter", "`%zz`, which is not a percent-escape"),
+        ("limit=2&sort=name%2", "sort", "`%2`, which is not a percent-escape"),
+        ("filter=name%20eq%20%22%FF%22", "filter", "is not UTF-8 once percent-decoded"),
+    ] {
+        let reply = send(&app, "GET", &format!("/api/v1/users?{query}"), Some("admin-key"), None).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}: {}", reply.body);
+        assert_eq!(reply.body["errors"][0]["code"], "HTTP-400", "{query}: {}", reply.body);
+        let detail = reply.body["errors"][0]["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains(&format!("query parameter `{parameter}`")) && detail.contains(problem),
+            "{query}: {detail}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_body_over_the_limit_is_refused_in_the_envelope() {
     let host = MemoryHost::new(tenant());
