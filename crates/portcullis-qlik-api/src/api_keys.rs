@@ -5,8 +5,7 @@
 
 use portcullis_engine::Resource;
 use portcullis_model::Action;
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
 use crate::caller::Ctx;
 use crate::dto::user_subject_by_id;
@@ -136,15 +135,29 @@ pub fn list(ctx: &Ctx<'_>, keys: Vec<ApiKeyInfo>, query: &Query) -> Result<ApiKe
     })
 }
 
+/// `POST /api-keys`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyCreate {
+    /// What the key is for.
+    #[schema(required = true, value_type = String)]
+    pub description: Option<String>,
+    /// An ISO 8601 duration, `P7D` or `PT12H` (at most `P3650D`).
+    pub expiry: Option<String>,
+    /// The key's user (an API user id); another user's key needs user administration.
+    pub sub: Option<String>,
+    /// `user` only.
+    pub sub_type: Option<String>,
+}
+
 /// `POST /api-keys`: `{description, expiry?, sub?}` → what to store.
-pub fn plan_create(ctx: &Ctx<'_>, body: &Value) -> Result<NewApiKey, ApiError> {
+pub fn plan_create(ctx: &Ctx<'_>, body: &ApiKeyCreate) -> Result<NewApiKey, ApiError> {
     ctx.require(S, Action::ApiKeyCreate)?;
     let description = body
-        .get("description")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request(S, "an API key needs a `description`"))?
-        .to_owned();
-    let user_id = match body.get("sub").and_then(Value::as_str) {
+        .description
+        .clone()
+        .ok_or_else(|| ApiError::bad_request(S, "an API key needs a `description`"))?;
+    let user_id = match body.sub.as_deref() {
         None => ctx.caller.user_id.clone(),
         Some(sub) => {
             let subject = user_subject_by_id(ctx.ids, sub).ok_or_else(|| ApiError::bad_request(S, format!("no user with id `{sub}`")))?;
@@ -154,10 +167,10 @@ pub fn plan_create(ctx: &Ctx<'_>, body: &Value) -> Result<NewApiKey, ApiError> {
             subject
         }
     };
-    if let Some(kind) = body.get("subType").and_then(Value::as_str).filter(|k| *k != "user") {
+    if let Some(kind) = body.sub_type.as_deref().filter(|k| *k != "user") {
         return Err(ApiError::bad_request(S, format!("Portcullis issues keys for users only, not `{kind}`")));
     }
-    let lifetime = match body.get("expiry").and_then(Value::as_str) {
+    let lifetime = match body.expiry.as_deref() {
         None => DEFAULT_EXPIRY_SECONDS,
         Some(text) => {
             parse_duration(text).ok_or_else(|| ApiError::bad_request(S, format!("`expiry` is an ISO 8601 duration such as `P7D`, not `{text}`")))?

@@ -7,6 +7,7 @@ use portcullis_model::{ProviderType, RoleRef, Tenant};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::body::Reference;
 use crate::err::{ApiError, Service};
 use crate::ids;
 use crate::paging::Links;
@@ -119,24 +120,22 @@ pub fn user_subject_by_id(ids: &ids::ApiIds, id: &str) -> Option<String> {
 
 /// Resolves a role reference: `{"id"}`, `{"name"}`, or a bare string (an id, else a name).
 /// UserDefault is nobody's to assign.
-pub fn resolve_role_ref(service: Service, tenant: &Tenant, value: &Value) -> Result<String, ApiError> {
-    let (id, name) = reference_parts(value);
-    let found = match (&id, &name) {
+pub fn resolve_role_ref(service: Service, tenant: &Tenant, reference: &Reference) -> Result<String, ApiError> {
+    let (id, name) = (reference.id(), reference.name());
+    let found = match (id, name) {
         (Some(id), _) => role_name_by_id(tenant, id).or_else(|| {
-            if value.is_string() {
-                Some(id.clone()).filter(|n| tenant.role(n).is_some())
-            } else {
-                None
-            }
+            matches!(reference, Reference::Bare(_))
+                .then(|| id.to_owned())
+                .filter(|n| tenant.role(n).is_some())
         }),
         (None, Some(name)) => tenant
             .role(name)
-            .map(|_| name.clone())
-            .or_else(|| (name == USER_DEFAULT).then(|| name.clone())),
+            .map(|_| name.to_owned())
+            .or_else(|| (name == USER_DEFAULT).then(|| name.to_owned())),
         (None, None) => {
             return Err(ApiError::bad_request(
                 service,
-                format!("a role reference is `{{\"id\": ...}}` or `{{\"name\": ...}}`, not `{value}`"),
+                "a role reference is `{\"id\": ...}` or `{\"name\": ...}`; this one gives neither",
             ));
         }
     };
@@ -145,22 +144,16 @@ pub fn resolve_role_ref(service: Service, tenant: &Tenant, value: &Value) -> Res
         Some(name) => Ok(name),
         None => Err(ApiError::bad_request(
             service,
-            format!("no role {}; known roles: {}", describe_ref(&id, &name), tenant.known_role_names()),
+            format!("no role {}; known roles: {}", describe_ref(id, name), tenant.known_role_names()),
         )),
     }
 }
 
-/// Resolves a list of role references (a JSON array).
-pub fn resolve_role_refs(service: Service, tenant: &Tenant, value: &Value) -> Result<Vec<String>, ApiError> {
-    let Some(items) = value.as_array() else {
-        return Err(ApiError::bad_request(
-            service,
-            "`assignedRoles` must be an array of `{\"id\"}` or `{\"name\"}` references",
-        ));
-    };
+/// Resolves a list of role references, each role once.
+pub fn resolve_role_refs(service: Service, tenant: &Tenant, references: &[Reference]) -> Result<Vec<String>, ApiError> {
     let mut names: Vec<String> = Vec::new();
-    for item in items {
-        let name = resolve_role_ref(service, tenant, item)?;
+    for reference in references {
+        let name = resolve_role_ref(service, tenant, reference)?;
         if !names.contains(&name) {
             names.push(name);
         }
@@ -169,39 +162,28 @@ pub fn resolve_role_refs(service: Service, tenant: &Tenant, value: &Value) -> Re
 }
 
 /// Resolves a group reference: `{"id"}`, `{"name"}` or a bare id string.
-pub fn resolve_group_ref(service: Service, tenant: &Tenant, ids: &ids::ApiIds, value: &Value) -> Result<String, ApiError> {
-    let (id, name) = reference_parts(value);
-    if id.as_deref() == Some(ids::EVERYONE_ID) {
+pub fn resolve_group_ref(service: Service, tenant: &Tenant, ids: &ids::ApiIds, reference: &Reference) -> Result<String, ApiError> {
+    let (id, name) = (reference.id(), reference.name());
+    if id == Some(ids::EVERYONE_ID) {
         return Err(ApiError::bad_request(
             service,
             "every user is in Everyone; its membership cannot be changed",
         ));
     }
-    let found = match (&id, &name) {
+    let found = match (id, name) {
         (Some(id), _) => group_name_by_id(ids, id),
         (None, Some(name)) => tenant.group(name).map(|g| g.name.clone()),
         (None, None) => {
             return Err(ApiError::bad_request(
                 service,
-                format!("a group reference is an id or `{{\"id\"}}` / `{{\"name\"}}`, not `{value}`"),
+                "a group reference is an id or `{\"id\": ...}` / `{\"name\": ...}`; this one gives neither",
             ));
         }
     };
-    found.ok_or_else(|| ApiError::bad_request(service, format!("no group {}", describe_ref(&id, &name))))
+    found.ok_or_else(|| ApiError::bad_request(service, format!("no group {}", describe_ref(id, name))))
 }
 
-fn reference_parts(value: &Value) -> (Option<String>, Option<String>) {
-    match value {
-        Value::String(text) => (Some(text.clone()), None),
-        Value::Object(map) => (
-            map.get("id").and_then(Value::as_str).map(str::to_owned),
-            map.get("name").and_then(Value::as_str).map(str::to_owned),
-        ),
-        _ => (None, None),
-    }
-}
-
-fn describe_ref(id: &Option<String>, name: &Option<String>) -> String {
+fn describe_ref(id: Option<&str>, name: Option<&str>) -> String {
     match (id, name) {
         (Some(id), _) => format!("with id `{id}`"),
         (None, Some(name)) => format!("named `{name}`"),

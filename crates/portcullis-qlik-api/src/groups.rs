@@ -5,16 +5,17 @@
 
 use portcullis_audit::EventType;
 use portcullis_model::{Action, Group, ProviderType, Tenant};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::body::Reference;
 use crate::caller::Ctx;
 use crate::dto::{ListDto, RoleRefDto, group_name_by_id, provider_word, resolve_role_refs, role_ref};
 use crate::err::{ApiError, Service};
 use crate::ids::{self, EVERYONE_ID, EVERYONE_NAME};
 use crate::mutation::{AuditNote, Mutation};
 use crate::paging::{Href, Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
-use crate::patch::parse_patch;
+use crate::patch::{PatchOp, PatchOperation};
 use portcullis_model::Change;
 
 const S: Service = Service::Groups;
@@ -143,12 +144,25 @@ pub fn get(ctx: &Ctx<'_>, id: &str) -> Result<GroupDto, ApiError> {
     Ok(group_dto(ctx.tenant, ctx.api_base, find(ctx, id)?))
 }
 
+/// `POST /groups`. Qlik's other fields (`description`, `status`) are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupCreate {
+    /// Name (at most 256 characters; the group's id follows it).
+    #[schema(required = true, value_type = String)]
+    pub name: Option<String>,
+    /// `idp` (default) or `custom`.
+    pub provider_type: Option<String>,
+    /// Roles to assign.
+    pub assigned_roles: Option<Vec<Reference>>,
+}
+
 /// `POST /groups`: `{name, providerType?: "idp"|"custom", assignedRoles?}`.
-pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<GroupDto>, ApiError> {
+pub fn create(ctx: &Ctx<'_>, body: &GroupCreate) -> Result<Mutation<GroupDto>, ApiError> {
     ctx.require(S, Action::GroupManage)?;
     let name = body
-        .get("name")
-        .and_then(Value::as_str)
+        .name
+        .as_deref()
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request(S, "a group needs a `name`"))?;
     if name.chars().count() > 256 {
@@ -157,16 +171,16 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<GroupDto>, ApiErro
     if name == EVERYONE_NAME {
         return Err(ApiError::conflict(S, format!("`{EVERYONE_NAME}` is the system group Everyone")));
     }
-    let provider_type = match body.get("providerType").and_then(Value::as_str) {
+    let provider_type = match body.provider_type.as_deref() {
         None | Some("idp") => ProviderType::Idp,
         Some("custom") => ProviderType::Custom,
         Some(other) => {
             return Err(ApiError::bad_request(S, format!("`providerType` is `idp` or `custom`, not `{other}`")));
         }
     };
-    let roles = match body.get("assignedRoles") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(value) => resolve_role_refs(S, ctx.tenant, value)?,
+    let roles = match &body.assigned_roles {
+        None => Vec::new(),
+        Some(references) => resolve_role_refs(S, ctx.tenant, references)?,
     };
     let group = Group {
         name: name.to_owned(),
@@ -188,20 +202,20 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<GroupDto>, ApiErro
 
 /// `PATCH /groups/{id}`: `replace` of `assignedRoles` (204). Renaming is not supported: a
 /// group's id follows its name.
-pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiError> {
+pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::GroupManage)?;
     if id == EVERYONE_ID {
         return Err(ApiError::bad_request(S, "Everyone's roles are changed through `/groups/settings`"));
     }
     let name = find(ctx, id)?.name.clone();
     let mut changes = Vec::new();
-    for op in parse_patch(S, body)? {
-        match (op.op.as_str(), op.target()) {
-            ("replace", "assignedRoles") => {
-                let roles = resolve_role_refs(S, ctx.tenant, op.value(S)?)?;
+    for op in ops {
+        match (op.op, op.target()) {
+            (PatchOp::Replace, "assignedRoles") => {
+                let roles = resolve_role_refs(S, ctx.tenant, &op.value::<Vec<Reference>>(S)?)?;
                 changes.push(Change::ReplaceGroupRoles { name: name.clone(), roles });
             }
-            ("replace", "name" | "description") => {
+            (PatchOp::Replace, "name" | "description") => {
                 return Err(ApiError::bad_request(
                     S,
                     format!("`{}` of a group cannot be changed in Portcullis; create a new group instead", op.target()),
@@ -210,7 +224,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
             _ => return Err(op.unsupported(S)),
         }
     }
-    let note = AuditNote::new(EventType::GroupUpdated, "group", id, json!({ "name": name, "patch": body }));
+    let note = AuditNote::new(EventType::GroupUpdated, "group", id, json!({ "name": name, "patch": ops }));
     Ok(Mutation::new(changes, note, S, 400, ()))
 }
 
@@ -272,18 +286,18 @@ fn settings_dto(tenant: &Tenant, api_base: &str) -> GroupSettingsDto {
 
 /// `PATCH /groups/settings`: `replace /systemGroups/{id}/assignedRoles` gives roles to
 /// Everyone (204).
-pub fn patch_settings(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<()>, ApiError> {
+pub fn patch_settings(ctx: &Ctx<'_>, ops: &[PatchOperation]) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::GroupManage)?;
     let mut changes = Vec::new();
     let everyone_path = format!("systemGroups/{EVERYONE_ID}/assignedRoles");
-    for op in parse_patch(S, body)? {
-        match (op.op.as_str(), op.target()) {
-            ("replace", path) if path == everyone_path => {
-                let roles = resolve_role_refs(S, ctx.tenant, op.value(S)?)?;
+    for op in ops {
+        match (op.op, op.target()) {
+            (PatchOp::Replace, path) if path == everyone_path => {
+                let roles = resolve_role_refs(S, ctx.tenant, &op.value::<Vec<Reference>>(S)?)?;
                 changes.push(Change::ReplaceEveryoneRoles { roles });
             }
-            ("replace", "autoCreateGroups" | "syncIdpGroups") if op.value(S)?.as_bool() == Some(true) => {}
-            ("replace", "autoCreateGroups" | "syncIdpGroups") => {
+            (PatchOp::Replace, "autoCreateGroups" | "syncIdpGroups") if op.value::<bool>(S)? => {}
+            (PatchOp::Replace, "autoCreateGroups" | "syncIdpGroups") => {
                 return Err(ApiError::bad_request(
                     S,
                     "Portcullis always creates groups from login claims; `false` is not supported",
@@ -296,7 +310,7 @@ pub fn patch_settings(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<()>, ApiEr
         EventType::GroupUpdated,
         "group",
         EVERYONE_ID,
-        json!({ "name": EVERYONE_NAME, "patch": body }),
+        json!({ "name": EVERYONE_NAME, "patch": ops }),
     );
     Ok(Mutation::new(changes, note, S, 400, ()))
 }

@@ -6,8 +6,10 @@
 //! - **pure handlers** ([`users`], [`groups`], [`roles`], [`spaces`], [`oauth_clients`],
 //!   [`api_keys`]) over a [`Ctx`] (the tenant, its snapshot and the [`Caller`]): reads return a
 //!   wire DTO, writes return a [`Mutation`] (the changed tenant, the audit notes, the DTO), and
-//!   every refusal is an [`ApiError`] in Qlik's envelope. The API's own permissions are engine
-//!   decisions (`role:create`, `user:manage`, `space:read`, ...). No HTTP types here;
+//!   every refusal is an [`ApiError`] in Qlik's envelope. A handler that reads a body takes a
+//!   derived type, decoded by [`body`] so a mistyped value is refused naming its JSON path.
+//!   The API's own permissions are engine decisions (`role:create`, `user:manage`,
+//!   `space:read`, ...). No HTTP types here;
 //! - **the router** ([`routes()`]) over an [`ApiHost`] that the server implements over its store
 //!   and snapshot registry, plus the unauthenticated [`product_info_routes()`] and the rate
 //!   limiter ([`ratelimit`]).
@@ -17,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod api_keys;
+pub mod body;
 pub mod caller;
 pub mod dto;
 pub mod err;

@@ -13,8 +13,8 @@
 
 use portcullis_audit::EventType;
 use portcullis_model::{Action, OauthClient, Tenant};
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::caller::Ctx;
 use crate::dto::ListDto;
@@ -22,7 +22,7 @@ use crate::err::{ApiError, Service};
 use crate::ids;
 use crate::mutation::{AuditNote, Mutation};
 use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
-use crate::patch::parse_patch;
+use crate::patch::{PatchOp, PatchOperation};
 use portcullis_model::Change;
 
 const S: Service = Service::OauthClients;
@@ -88,24 +88,21 @@ pub fn new_client_id(random: [u8; 16]) -> String {
 
 /// Whether `allowedGrantTypes` asks for impersonation; `None` when absent. Unknown grants
 /// are refused; `client_credentials` is always allowed, listed or not.
-fn impersonation(value: Option<&Value>) -> Result<Option<bool>, ApiError> {
-    let items = match value {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Array(items)) => items,
-        Some(_) => return Err(ApiError::bad_request(S, "`allowedGrantTypes` must be an array of strings")),
+fn impersonation(grants: Option<&[String]>) -> Result<Option<bool>, ApiError> {
+    let Some(grants) = grants else {
+        return Ok(None);
     };
     let mut impersonate = false;
-    for item in items {
-        match item.as_str() {
-            Some(CLIENT_CREDENTIALS) => {}
-            Some(IMPERSONATION_GRANT) => impersonate = true,
-            Some(other) => {
+    for grant in grants {
+        match grant.as_str() {
+            CLIENT_CREDENTIALS => {}
+            IMPERSONATION_GRANT => impersonate = true,
+            other => {
                 return Err(ApiError::bad_request(
                     S,
                     format!("grant type `{other}` is not supported; use `{CLIENT_CREDENTIALS}` or `{IMPERSONATION_GRANT}`"),
                 ));
             }
-            None => return Err(ApiError::bad_request(S, "`allowedGrantTypes` must be an array of strings")),
         }
     }
     Ok(Some(impersonate))
@@ -165,39 +162,45 @@ pub fn get(ctx: &Ctx<'_>, id: &str) -> Result<OauthClientDto, ApiError> {
     Ok(client_dto(ctx.tenant, ctx.api_base, find(ctx, id)?))
 }
 
-fn scopes(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
-    match value {
-        None | Some(Value::Null) => Ok(vec!["user_default".to_owned()]),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| ApiError::bad_request(S, "`allowedScopes` must be an array of strings"))
-            })
-            .collect(),
-        Some(_) => Err(ApiError::bad_request(S, "`allowedScopes` must be an array of strings")),
-    }
+/// The scopes asked for; `user_default` when none are given.
+fn scopes(asked: Option<Vec<String>>) -> Vec<String> {
+    asked.unwrap_or_else(|| vec!["user_default".to_owned()])
+}
+
+/// `POST /oauth-clients`. Qlik's other fields (`redirectUris`, `allowedOrigins`, `logoUri`, ...)
+/// are ignored: Portcullis keeps no record of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OauthClientCreate {
+    /// Name.
+    #[schema(required = true, value_type = String)]
+    pub client_name: Option<String>,
+    /// `web` only.
+    pub app_type: Option<String>,
+    /// Scopes the client may ask for (`user_default` when absent).
+    pub allowed_scopes: Option<Vec<String>>,
+    /// `client_credentials`, and `urn:qlik:oauth:user-impersonation` to act as users.
+    pub allowed_grant_types: Option<Vec<String>>,
 }
 
 /// `POST /oauth-clients`: `{clientName, appType?, allowedScopes?, allowedGrantTypes?, ...}`
 /// (201) under the fresh id `new_id` (see [`new_client_id`]). The router adds `clientSecret`
 /// once the host has stored it.
-pub fn create(ctx: &Ctx<'_>, body: &Value, new_id: &str) -> Result<Mutation<OauthClientDto>, ApiError> {
+pub fn create(ctx: &Ctx<'_>, body: &OauthClientCreate, new_id: &str) -> Result<Mutation<OauthClientDto>, ApiError> {
     ctx.require(S, Action::OauthClientManage)?;
     let name = body
-        .get("clientName")
-        .and_then(Value::as_str)
+        .client_name
+        .as_deref()
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request(S, "a client needs a `clientName`"))?;
-    if let Some(app_type) = body.get("appType").and_then(Value::as_str).filter(|t| *t != "web") {
+    if let Some(app_type) = body.app_type.as_deref().filter(|t| *t != "web") {
         return Err(ApiError::bad_request(
             S,
             format!("Portcullis supports `web` clients only, not `{app_type}`"),
         ));
     }
-    let allowed_scopes = scopes(body.get("allowedScopes"))?;
-    let impersonation = impersonation(body.get("allowedGrantTypes"))?.unwrap_or(false);
+    let allowed_scopes = scopes(body.allowed_scopes.clone());
+    let impersonation = impersonation(body.allowed_grant_types.as_deref())?.unwrap_or(false);
     if ctx.tenant.oauth_client(new_id).is_some() {
         // 128 random bits do not collide; if they ever did, the client asks again.
         return Err(ApiError::conflict(S, "the new client's id is taken; send the request again"));
@@ -223,34 +226,34 @@ pub fn create(ctx: &Ctx<'_>, body: &Value, new_id: &str) -> Result<Mutation<Oaut
 
 /// `PATCH /oauth-clients/{id}`: `replace` of `/clientName`, `/allowedScopes` or
 /// `/allowedGrantTypes` (204).
-pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiError> {
+pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::OauthClientManage)?;
     find(ctx, id)?;
     let mut changes = Vec::new();
-    for op in parse_patch(S, body)? {
-        changes.push(match (op.op.as_str(), op.target()) {
-            ("replace", "clientName") => Change::UpdateOauthClient {
+    for op in ops {
+        changes.push(match (op.op, op.target()) {
+            (PatchOp::Replace, "clientName") => Change::UpdateOauthClient {
                 id: id.to_owned(),
-                name: Some(op.string(S)?.to_owned()),
+                name: Some(op.value(S)?),
                 scopes: None,
                 impersonation: None,
             },
-            ("replace", "allowedScopes") => Change::UpdateOauthClient {
+            (PatchOp::Replace, "allowedScopes") => Change::UpdateOauthClient {
                 id: id.to_owned(),
                 name: None,
-                scopes: Some(scopes(op.value.as_ref())?),
+                scopes: Some(scopes(op.optional_value(S)?)),
                 impersonation: None,
             },
-            ("replace", "allowedGrantTypes") => Change::UpdateOauthClient {
+            (PatchOp::Replace, "allowedGrantTypes") => Change::UpdateOauthClient {
                 id: id.to_owned(),
                 name: None,
                 scopes: None,
-                impersonation: Some(impersonation(op.value.as_ref())?.unwrap_or(false)),
+                impersonation: Some(impersonation(op.optional_value::<Vec<String>>(S)?.as_deref())?.unwrap_or(false)),
             },
             _ => return Err(op.unsupported(S)),
         });
     }
-    let note = AuditNote::new(EventType::OauthClientUpdated, "oauth-client", id, json!({ "patch": body }));
+    let note = AuditNote::new(EventType::OauthClientUpdated, "oauth-client", id, json!({ "patch": ops }));
     Ok(Mutation::new(changes, note, S, 400, ()))
 }
 

@@ -6,6 +6,7 @@
 
 use std::cmp::Ordering;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
 use crate::err::{ApiError, Service};
@@ -17,7 +18,52 @@ pub struct Query {
     pub pairs: Vec<(String, String)>,
 }
 
+/// A query string that cannot be read, naming the parameter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// A `%` not followed by two hex digits.
+    #[error("the query parameter `{parameter}` holds `{escape}`, which is not a percent-escape; write `%` as `%25`")]
+    BadEscape {
+        /// The parameter's name.
+        parameter: String,
+        /// The `%` and what follows it.
+        escape: String,
+    },
+    /// Escapes that do not decode to UTF-8.
+    #[error("the query parameter `{parameter}` is not UTF-8 once percent-decoded")]
+    NotUtf8 {
+        /// The parameter's name.
+        parameter: String,
+    },
+}
+
+impl QueryError {
+    /// The parameter that cannot be read.
+    pub fn parameter(&self) -> &str {
+        match self {
+            QueryError::BadEscape { parameter, .. } | QueryError::NotUtf8 { parameter } => parameter,
+        }
+    }
+}
+
 impl Query {
+    /// Reads a raw query string as browsers and `URLSearchParams` write it
+    /// (`application/x-www-form-urlencoded`: `&`-separated pairs, `+` for a space). The
+    /// decoding is `form_urlencoded`'s, which keeps a bad escape as it is and replaces what
+    /// is not UTF-8; both are refused here instead, so a client never gets an answer to a
+    /// question it did not ask.
+    pub fn parse(raw: Option<&str>) -> Result<Query, QueryError> {
+        let raw = raw.unwrap_or_default();
+        if raw.contains('%') {
+            for piece in raw.split('&') {
+                check_escapes(piece)?;
+            }
+        }
+        Ok(Query {
+            pairs: form_urlencoded::parse(raw.as_bytes()).into_owned().collect(),
+        })
+    }
+
     /// A query from pairs.
     pub fn new(pairs: &[(&str, &str)]) -> Query {
         Query {
@@ -86,16 +132,46 @@ impl SelfLink {
     }
 }
 
-/// Percent-encodes like JavaScript's `encodeURIComponent`.
-pub fn encode_component(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')' => out.push(byte as char),
-            other => out.push_str(&format!("%{other:02X}")),
+/// One `name=value` piece of a query: every `%` starts an escape, and the escapes decode to
+/// UTF-8.
+fn check_escapes(piece: &str) -> Result<(), QueryError> {
+    let parameter = || {
+        form_urlencoded::parse(piece.as_bytes())
+            .next()
+            .map(|(name, _)| name.into_owned())
+            .unwrap_or_default()
+    };
+    let bytes = piece.as_bytes();
+    for (at, _) in piece.match_indices('%') {
+        if !bytes.get(at + 1..at + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)) {
+            let escape = String::from_utf8_lossy(&bytes[at..bytes.len().min(at + 3)]).into_owned();
+            return Err(QueryError::BadEscape {
+                parameter: parameter(),
+                escape,
+            });
         }
     }
-    out
+    if percent_encoding::percent_decode_str(piece).decode_utf8().is_err() {
+        return Err(QueryError::NotUtf8 { parameter: parameter() });
+    }
+    Ok(())
+}
+
+/// What JavaScript's `encodeURIComponent` leaves as it is: letters, digits and `-_.!~*'()`.
+const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// Percent-encodes like JavaScript's `encodeURIComponent`.
+pub fn encode_component(text: &str) -> String {
+    utf8_percent_encode(text, URI_COMPONENT).to_string()
 }
 
 fn url(api_base: &str, path: &str, pairs: &[(String, String)]) -> String {
@@ -326,6 +402,53 @@ mod tests {
             let error = paginate(items.clone(), &Query::new(&pairs), Service::Users, STANDARD, "", "/users").unwrap_err();
             assert_eq!(error.status, 400, "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn queries_decode_like_a_browser_encodes() {
+        let query = Query::parse(Some("filter=name%20eq%20%22a%2Bb%22&sort=+name&flag&&=x&name=J%C3%B6rg")).unwrap();
+        assert_eq!(query.get("filter"), Some("name eq \"a+b\""));
+        // `+` is a space; `parse_sort` reads ` name` as ascending.
+        assert_eq!(query.get("sort"), Some(" name"));
+        assert_eq!(query.get("flag"), Some(""));
+        assert_eq!(query.get(""), Some("x"));
+        assert_eq!(query.get("name"), Some("Jörg"));
+        assert_eq!(Query::parse(None).unwrap(), Query::default());
+        // What a browser writes, read back.
+        let text = "a b+c&d=é%";
+        let encoded = format!("x={}", encode_component(text));
+        assert_eq!(encoded, "x=a%20b%2Bc%26d%3D%C3%A9%25");
+        assert_eq!(Query::parse(Some(&encoded)).unwrap().get("x"), Some(text));
+        assert_eq!(encode_component("-_.!~*'()"), "-_.!~*'()");
+    }
+
+    #[test]
+    fn a_bad_escape_or_bytes_that_are_not_utf8_name_their_parameter() {
+        let error = |raw: &str| Query::parse(Some(raw)).unwrap_err();
+        assert_eq!(
+            error("limit=5&filter=100%zz"),
+            QueryError::BadEscape {
+                parameter: "filter".to_owned(),
+                escape: "%zz".to_owned()
+            }
+        );
+        assert_eq!(
+            error("sort=name%").to_string(),
+            "the query parameter `sort` holds `%`, which is not a percent-escape; write `%` as `%25`"
+        );
+        assert_eq!(error("sort=name%4").parameter(), "sort");
+        assert_eq!(error("na%zzme=x").parameter(), "na%zzme");
+        assert_eq!(
+            error("limit=1&name=%FF"),
+            QueryError::NotUtf8 {
+                parameter: "name".to_owned()
+            }
+        );
+        assert_eq!(error("name=%C3%28").parameter(), "name");
+        assert_eq!(
+            error("%FF=1").to_string(),
+            "the query parameter `\u{fffd}` is not UTF-8 once percent-decoded"
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ use portcullis_model::permission::Permission;
 use portcullis_model::role::{BUILTIN_ROLES, USER_DEFAULT};
 use portcullis_model::tenant_ops::values_from_scopes;
 use portcullis_model::{Action, CapSet, CustomRole, PermissionValue, RoleRef, RoleSetting, Tenant};
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::caller::Ctx;
 use crate::dto::{ListDto, role_kind, role_name_by_id};
@@ -22,7 +22,7 @@ use crate::err::{ApiError, Service};
 use crate::ids;
 use crate::mutation::{AuditNote, Mutation};
 use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
-use crate::patch::parse_patch;
+use crate::patch::{PatchOp, PatchOperation};
 use crate::users::custom_role_caps;
 use portcullis_model::Change;
 
@@ -212,33 +212,29 @@ pub fn values_for_scopes(scopes: &[String], custom: bool) -> Result<BTreeMap<Per
     Ok(values)
 }
 
-fn string_list(value: &Value, what: &str) -> Result<Vec<String>, ApiError> {
-    let items = value
-        .as_array()
-        .ok_or_else(|| ApiError::bad_request(S, format!("`{what}` must be an array of strings")))?;
-    items
-        .iter()
-        .map(|v| {
-            v.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| ApiError::bad_request(S, format!("`{what}` must be an array of strings")))
-        })
-        .collect()
+/// `POST /roles`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleCreate {
+    /// Name.
+    #[schema(required = true, value_type = String)]
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Scopes, e.g. `apps:read`.
+    pub assigned_scopes: Option<Vec<String>>,
 }
 
 /// `POST /roles`: `{name, description?, assignedScopes?}` (201).
-pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<RoleDto>, ApiError> {
+pub fn create(ctx: &Ctx<'_>, body: &RoleCreate) -> Result<Mutation<RoleDto>, ApiError> {
     ctx.require(S, Action::RoleCreate)?;
     let name = body
-        .get("name")
-        .and_then(Value::as_str)
+        .name
+        .as_deref()
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request(S, "a role needs a `name`"))?;
-    let description = body.get("description").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let scopes = match body.get("assignedScopes") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(value) => string_list(value, "assignedScopes")?,
-    };
+    let description = body.description.clone().unwrap_or_default();
+    let scopes = body.assigned_scopes.clone().unwrap_or_default();
     let permissions = values_for_scopes(&scopes, true)?
         .into_iter()
         .map(|(p, v)| (p, RoleSetting::Value(v)))
@@ -265,7 +261,7 @@ fn current_scopes(tenant: &Tenant, name: &str) -> Vec<String> {
 }
 
 /// `PATCH /roles/{id}` (204). Default roles: 403, except UserDefault's scopes.
-pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiError> {
+pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::RoleCreate)?;
     let name = find(ctx, id)?;
     let user_default = name == USER_DEFAULT;
@@ -276,38 +272,38 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
     let mut changes = Vec::new();
     // The role's scopes as the operations so far leave them.
     let mut held = current_scopes(ctx.tenant, &name);
-    for op in parse_patch(S, body)? {
+    for op in ops {
         let mut scopes = held.clone();
-        match (op.op.as_str(), op.target()) {
-            ("replace", "assignedScopes") => scopes = string_list(op.value(S)?, "assignedScopes")?,
-            ("add", "assignedScopes/-" | "assignedScopes") => {
-                let scope = op.string(S)?.to_owned();
+        match (op.op, op.target()) {
+            (PatchOp::Replace, "assignedScopes") => scopes = op.value(S)?,
+            (PatchOp::Add, "assignedScopes/-" | "assignedScopes") => {
+                let scope: String = op.value(S)?;
                 if !scopes.contains(&scope) {
                     scopes.push(scope);
                 }
             }
-            ("remove-value", "assignedScopes") => {
-                let scope = op.string(S)?;
-                if !scopes.iter().any(|s| s == scope) {
+            (PatchOp::RemoveValue, "assignedScopes") => {
+                let scope: String = op.value(S)?;
+                if !scopes.contains(&scope) {
                     return Err(ApiError::bad_request(S, format!("role `{name}` does not hold scope `{scope}`")));
                 }
-                scopes.retain(|s| s != scope);
+                scopes.retain(|s| *s != scope);
             }
-            ("replace", "description") if custom => {
+            (PatchOp::Replace, "description") if custom => {
                 changes.push(Change::UpdateCustomRole {
                     name: name.clone(),
-                    description: Some(op.string(S)?.to_owned()),
+                    description: Some(op.value(S)?),
                     permissions: None,
                 });
                 continue;
             }
-            ("replace", "name") => {
+            (PatchOp::Replace, "name") => {
                 return Err(ApiError::bad_request(
                     S,
                     "a role's name cannot be changed in Portcullis (its id follows its name); create a new role",
                 ));
             }
-            ("replace", "description") => {
+            (PatchOp::Replace, "description") => {
                 return Err(ApiError::forbidden(S, "UserDefault's description cannot be changed"));
             }
             _ => return Err(op.unsupported(S)),
@@ -327,7 +323,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
         }
         held = scopes;
     }
-    let note = AuditNote::new(EventType::RoleUpdated, "role", id, json!({ "name": name, "patch": body }));
+    let note = AuditNote::new(EventType::RoleUpdated, "role", id, json!({ "name": name, "patch": ops }));
     Ok(Mutation::new(changes, note, S, 400, ()))
 }
 

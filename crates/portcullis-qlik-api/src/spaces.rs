@@ -7,11 +7,14 @@
 //! (409). Deleting is refused (412) while the space holds content. The owner is never an
 //! assignment. Shares are fine-grained app shares and need `app:share` on the app.
 
+use std::fmt;
+
 use portcullis_audit::EventType;
 use portcullis_engine::Resource;
 use portcullis_model::tenant::Share;
 use portcullis_model::{Action, Assignee, Content, ContentKind, Space, SpaceRole, SpaceRoleSet, SpaceType, Tenant};
-use serde::Serialize;
+use serde::de::{self, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 
 use crate::caller::Ctx;
@@ -20,7 +23,7 @@ use crate::err::{ApiError, Service};
 use crate::ids::{self, IdKind};
 use crate::mutation::{AuditNote, Mutation};
 use crate::paging::{Href, Links, Query, STANDARD, paginate, parse_sort, sort_by_keys};
-use crate::patch::parse_patch;
+use crate::patch::{PatchOp, PatchOperation};
 use portcullis_model::Change;
 
 const S: Service = Service::Spaces;
@@ -245,16 +248,27 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 /// The status of "still in use" for spaces (`ApiError::from_op`).
 const IN_USE: u16 = 412;
 
+/// `POST /spaces`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+pub struct SpaceCreate {
+    /// Name.
+    #[schema(required = true, value_type = String)]
+    pub name: Option<String>,
+    /// `shared`, `managed` or `data`.
+    #[serde(rename = "type")]
+    #[schema(required = true, value_type = String)]
+    pub space_type: Option<String>,
+    /// Description (Portcullis keeps none).
+    pub description: Option<String>,
+}
+
 /// `POST /spaces`: `{name, type, description?}` (201); the caller becomes the owner.
-pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<SpaceDto>, ApiError> {
+pub fn create(ctx: &Ctx<'_>, body: &SpaceCreate) -> Result<Mutation<SpaceDto>, ApiError> {
     ctx.caller_idx()?;
-    let name = body
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request(S, "a space needs a `name`"))?;
+    let name = body.name.as_deref().ok_or_else(|| ApiError::bad_request(S, "a space needs a `name`"))?;
     let type_word = body
-        .get("type")
-        .and_then(Value::as_str)
+        .space_type
+        .as_deref()
         .ok_or_else(|| ApiError::bad_request(S, "a space needs a `type`: shared, managed or data"))?;
     let space_type = SpaceType::parse(type_word)
         .ok_or_else(|| ApiError::bad_request(S, format!("`{type_word}` is not a space type; use shared, managed or data")))?;
@@ -334,27 +348,37 @@ fn update(ctx: &Ctx<'_>, id: &str, name: Option<&str>, owner_id: Option<&str>, d
 
 /// `PATCH /spaces/{id}`: `replace` of `/name` (`space:update`) or `/ownerId`
 /// (`space:change_owner`); 200 with the space.
-pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<SpaceDto>, ApiError> {
+pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation<SpaceDto>, ApiError> {
     let mut name = None;
     let mut owner = None;
-    for op in parse_patch(S, body)? {
-        match (op.op.as_str(), op.target()) {
-            ("replace", "name") => name = Some(op.string(S)?.to_owned()),
-            ("replace", "ownerId") => owner = Some(op.string(S)?.to_owned()),
-            ("replace", "description") => {
+    for op in ops {
+        match (op.op, op.target()) {
+            (PatchOp::Replace, "name") => name = Some(op.value::<String>(S)?),
+            (PatchOp::Replace, "ownerId") => owner = Some(op.value::<String>(S)?),
+            (PatchOp::Replace, "description") => {
                 return Err(ApiError::bad_request(S, "Portcullis keeps no space descriptions"));
             }
             _ => return Err(op.unsupported(S)),
         }
     }
-    update(ctx, id, name.as_deref(), owner.as_deref(), json!({ "patch": body }))
+    update(ctx, id, name.as_deref(), owner.as_deref(), json!({ "patch": ops }))
+}
+
+/// `PUT /spaces/{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SpaceUpdate {
+    /// New name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New owner (an API user id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
 }
 
 /// `PUT /spaces/{id}`: `{name?, ownerId?}`.
-pub fn put(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<SpaceDto>, ApiError> {
-    let name = body.get("name").and_then(Value::as_str);
-    let owner = body.get("ownerId").and_then(Value::as_str);
-    update(ctx, id, name, owner, body.clone())
+pub fn put(ctx: &Ctx<'_>, id: &str, body: &SpaceUpdate) -> Result<Mutation<SpaceDto>, ApiError> {
+    update(ctx, id, body.name.as_deref(), body.owner_id.as_deref(), json!(body))
 }
 
 /// `DELETE /spaces/{id}`: `space:delete`; 412 while content remains.
@@ -457,17 +481,43 @@ pub fn list_assignments(ctx: &Ctx<'_>, id: &str, query: &Query) -> Result<Member
     })
 }
 
-fn parse_roles(value: Option<&Value>) -> Result<Vec<SpaceRole>, ApiError> {
-    let words: Vec<String> = match value {
-        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect(),
-        Some(Value::String(text)) => text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
-        _ => {
-            return Err(ApiError::bad_request(S, "`roles` must be a non-empty array of space roles"));
+/// Space or share roles as a body gives them: an array of role names or, leniently, one
+/// comma-separated string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpaceRoles(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for SpaceRoles {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<SpaceRoles, D::Error> {
+        struct Shape;
+
+        impl<'de> Visitor<'de> for Shape {
+            type Value = SpaceRoles;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("an array of space roles")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<SpaceRoles, E> {
+                Ok(SpaceRoles(
+                    text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+                ))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<SpaceRoles, A::Error> {
+                // Read by the derived impl, so an element's error keeps its index.
+                Vec::<String>::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(SpaceRoles)
+            }
         }
-    };
-    if words.is_empty() {
-        return Err(ApiError::bad_request(S, "`roles` must be a non-empty array of space roles"));
+
+        deserializer.deserialize_any(Shape)
     }
+}
+
+fn parse_roles(roles: Option<&SpaceRoles>) -> Result<Vec<SpaceRole>, ApiError> {
+    let words = match roles {
+        Some(SpaceRoles(words)) if !words.is_empty() => words,
+        _ => return Err(ApiError::bad_request(S, "`roles` must be a non-empty array of space roles")),
+    };
     words
         .iter()
         .map(|w| SpaceRole::parse(w).ok_or_else(|| ApiError::bad_request(S, format!("`{w}` is not a space role"))))
@@ -486,14 +536,30 @@ fn resolve_assignee(ctx: &Ctx<'_>, kind: &str, id: &str) -> Result<Assignee, Api
     }
 }
 
+/// `POST /spaces/{id}/assignments`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignmentCreate {
+    /// `user` (default) or `group`.
+    #[serde(rename = "type")]
+    pub assignee_type: Option<String>,
+    /// The user's or group's API id.
+    #[schema(required = true, value_type = String)]
+    pub assignee_id: Option<String>,
+    /// Space roles: `consumer`, `contributor`, `dataconsumer`, `facilitator`, `operator`,
+    /// `producer`, `publisher`, `basicconsumer`, `codeveloper`.
+    #[schema(required = true, value_type = Vec<String>)]
+    pub roles: Option<SpaceRoles>,
+}
+
 /// `POST /spaces/{id}/assignments`: `{type, assigneeId, roles}` (201); one per assignee (409).
-pub fn create_assignment(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<AssignmentDto>, ApiError> {
+pub fn create_assignment(ctx: &Ctx<'_>, id: &str, body: &AssignmentCreate) -> Result<Mutation<AssignmentDto>, ApiError> {
     let space = find(ctx, id)?;
     ctx.require_space(&space.id, Action::SpaceManageMembers)?;
-    let kind = body.get("type").and_then(Value::as_str).unwrap_or("user");
+    let kind = body.assignee_type.as_deref().unwrap_or("user");
     let assignee_text = body
-        .get("assigneeId")
-        .and_then(Value::as_str)
+        .assignee_id
+        .as_deref()
         .ok_or_else(|| ApiError::bad_request(S, "an assignment needs an `assigneeId`"))?;
     let assignee = resolve_assignee(ctx, kind, assignee_text)?;
     if Tenant::space_member_roles(space, &assignee).is_some() {
@@ -502,7 +568,7 @@ pub fn create_assignment(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutati
             format!("{assignee} has an assignment in this space already; update it instead"),
         ));
     }
-    let roles = Tenant::check_space_roles(space.space_type, &parse_roles(body.get("roles"))?).map_err(|e| ApiError::from_model(S, e))?;
+    let roles = Tenant::check_space_roles(space.space_type, &parse_roles(body.roles.as_ref())?).map_err(|e| ApiError::from_model(S, e))?;
     let dto = assignment_dto(ctx, ctx.tenant, space, &assignee, roles);
     let note = AuditNote::new(
         EventType::SpaceAssignmentCreated,
@@ -533,12 +599,20 @@ pub fn get_assignment(ctx: &Ctx<'_>, id: &str, assignment_id: &str) -> Result<As
     Ok(assignment_dto(ctx, ctx.tenant, space, &member.assignee, member.roles))
 }
 
+/// `PUT /spaces/{id}/assignments/{assignmentId}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+pub struct AssignmentUpdate {
+    /// The complete list of space roles.
+    #[schema(required = true, value_type = Vec<String>)]
+    pub roles: Option<SpaceRoles>,
+}
+
 /// `PUT /spaces/{id}/assignments/{assignmentId}`: `{roles}`, the complete list (200).
-pub fn update_assignment(ctx: &Ctx<'_>, id: &str, assignment_id: &str, body: &Value) -> Result<Mutation<AssignmentDto>, ApiError> {
+pub fn update_assignment(ctx: &Ctx<'_>, id: &str, assignment_id: &str, body: &AssignmentUpdate) -> Result<Mutation<AssignmentDto>, ApiError> {
     let space = find(ctx, id)?;
     let assignee = find_assignment(space, assignment_id)?.assignee.clone();
     ctx.require_space(&space.id, Action::SpaceManageMembers)?;
-    let roles = Tenant::check_space_roles(space.space_type, &parse_roles(body.get("roles"))?).map_err(|e| ApiError::from_model(S, e))?;
+    let roles = Tenant::check_space_roles(space.space_type, &parse_roles(body.roles.as_ref())?).map_err(|e| ApiError::from_model(S, e))?;
     let dto = assignment_dto(ctx, ctx.tenant, space, &assignee, roles);
     let note = AuditNote::new(
         EventType::SpaceAssignmentUpdated,
@@ -668,16 +742,36 @@ fn require_share(ctx: &Ctx<'_>, item: &Content) -> Result<(), ApiError> {
     }
 }
 
+/// `POST /spaces/{id}/shares`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareCreate {
+    /// `user` (default) or `group`.
+    #[serde(rename = "type")]
+    pub assignee_type: Option<String>,
+    /// The user's or group's API id.
+    #[schema(required = true, value_type = String)]
+    pub assignee_id: Option<String>,
+    /// The app's API id.
+    #[schema(required = true, value_type = String)]
+    pub resource_id: Option<String>,
+    /// `app`.
+    pub resource_type: Option<String>,
+    /// Roles on the app.
+    #[schema(required = true, value_type = Vec<String>)]
+    pub roles: Option<SpaceRoles>,
+}
+
 /// `POST /spaces/{id}/shares`: `{type, assigneeId, resourceId, resourceType: "app", roles}`
 /// (201); needs `app:share` on the app; 409 when the assignee has a share of it already.
-pub fn create_share(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<ShareDto>, ApiError> {
+pub fn create_share(ctx: &Ctx<'_>, id: &str, body: &ShareCreate) -> Result<Mutation<ShareDto>, ApiError> {
     let space = find(ctx, id)?;
-    if let Some(kind) = body.get("resourceType").and_then(Value::as_str).filter(|k| *k != "app") {
+    if let Some(kind) = body.resource_type.as_deref().filter(|k| *k != "app") {
         return Err(ApiError::bad_request(S, format!("only apps are shared one by one, not `{kind}`")));
     }
     let resource_id = body
-        .get("resourceId")
-        .and_then(Value::as_str)
+        .resource_id
+        .as_deref()
         .ok_or_else(|| ApiError::bad_request(S, "a share needs a `resourceId`"))?;
     let item = ctx
         .ids
@@ -686,16 +780,16 @@ pub fn create_share(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<Sh
         .filter(|c| c.space.as_deref() == Some(space.id.as_str()) && c.kind == ContentKind::App)
         .ok_or_else(|| ApiError::not_found(S, format!("no app with id `{resource_id}` in this space")))?;
     require_share(ctx, item)?;
-    let kind = body.get("type").and_then(Value::as_str).unwrap_or("user");
+    let kind = body.assignee_type.as_deref().unwrap_or("user");
     let assignee_text = body
-        .get("assigneeId")
-        .and_then(Value::as_str)
+        .assignee_id
+        .as_deref()
         .ok_or_else(|| ApiError::bad_request(S, "a share needs an `assigneeId`"))?;
     let assignee = resolve_assignee(ctx, kind, assignee_text)?;
     if ctx.tenant.shares.contains(&item.id, &assignee) {
         return Err(ApiError::conflict(S, format!("app `{}` is shared with {assignee} already", item.name)));
     }
-    let roles = SpaceRoleSet::of(&parse_roles(body.get("roles"))?);
+    let roles = SpaceRoleSet::of(&parse_roles(body.roles.as_ref())?);
     let share = Share {
         resource: item.id.clone(),
         assignee,
@@ -725,22 +819,22 @@ pub fn get_share(ctx: &Ctx<'_>, id: &str, share_id: &str) -> Result<ShareDto, Ap
 }
 
 /// `PATCH /spaces/{id}/shares/{shareId}`: `replace /roles` (200).
-pub fn patch_share(ctx: &Ctx<'_>, id: &str, share_id: &str, body: &Value) -> Result<Mutation<ShareDto>, ApiError> {
+pub fn patch_share(ctx: &Ctx<'_>, id: &str, share_id: &str, ops: &[PatchOperation]) -> Result<Mutation<ShareDto>, ApiError> {
     let space = find(ctx, id)?;
     let (item, share) = find_share(ctx, space, share_id)?;
     require_share(ctx, item)?;
     let mut updated = share.clone();
-    for op in parse_patch(S, body)? {
-        match (op.op.as_str(), op.target()) {
-            ("replace", "roles") => updated.roles = SpaceRoleSet::of(&parse_roles(op.value.as_ref())?),
-            ("replace", "disabled") => {
+    for op in ops {
+        match (op.op, op.target()) {
+            (PatchOp::Replace, "roles") => updated.roles = SpaceRoleSet::of(&parse_roles(op.optional_value(S)?.as_ref())?),
+            (PatchOp::Replace, "disabled") => {
                 return Err(ApiError::bad_request(S, "only link shares can be disabled, and Portcullis has none"));
             }
             _ => return Err(op.unsupported(S)),
         }
     }
     let dto = share_dto(ctx, ctx.tenant, space, item, &updated);
-    let note = AuditNote::new(EventType::ShareCreated, "share", share_id, json!({ "spaceId": id, "patch": body }));
+    let note = AuditNote::new(EventType::ShareCreated, "share", share_id, json!({ "spaceId": id, "patch": ops }));
     Ok(Mutation::new(vec![Change::CreateShare { share: updated }], note, S, IN_USE, dto))
 }
 

@@ -9,16 +9,17 @@ use portcullis_audit::EventType;
 use portcullis_engine::Resource;
 use portcullis_model::permission::Permission;
 use portcullis_model::{Action, CapSet, Entitlement, ProviderType, RoleRef, RoleSetting, Subscription, Tenant, User, UserStatus};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::body::Reference;
 use crate::caller::Ctx;
 use crate::dto::{GroupRefDto, ListDto, RoleRefDto, group_ref, resolve_group_ref, resolve_role_ref, resolve_role_refs, role_ref, user_subject_by_id};
 use crate::err::{ApiError, Service};
 use crate::ids;
 use crate::mutation::{AuditNote, Mutation};
 use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
-use crate::patch::parse_patch;
+use crate::patch::{PatchOp, PatchOperation};
 use portcullis_model::Change;
 
 const S: Service = Service::Users;
@@ -257,22 +258,33 @@ fn default_entitlement(subscription: Subscription) -> Entitlement {
     }
 }
 
-fn optional_string(body: &Value, field: &str) -> Result<Option<String>, ApiError> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(other) => Err(ApiError::bad_request(S, format!("`{field}` must be a string, not `{other}`"))),
-    }
+/// `POST /users`. Qlik's other fields (`picture`, `tenantId`, ...) are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserCreate {
+    /// The identity provider's subject.
+    #[schema(required = true, value_type = String)]
+    pub subject: Option<String>,
+    /// Display name (the subject when absent).
+    pub name: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// `active` (default) or `invited`.
+    pub status: Option<String>,
+    /// Roles to assign.
+    pub assigned_roles: Option<Vec<Reference>>,
 }
 
 /// `POST /users`: `{subject, name?, email?, status?, assignedRoles?}`. New users are
 /// Professional on user-based tenants and Full on capacity tenants.
-pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<UserDto>, ApiError> {
+pub fn create(ctx: &Ctx<'_>, body: &UserCreate) -> Result<Mutation<UserDto>, ApiError> {
     ctx.require(S, Action::UserManage)?;
-    let subject = optional_string(body, "subject")?
+    let subject = body
+        .subject
+        .clone()
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request(S, "a user needs a `subject`"))?;
-    let status = match optional_string(body, "status")?.as_deref() {
+    let status = match body.status.as_deref() {
         None | Some("active") => UserStatus::Active,
         Some("invited") => UserStatus::Invited,
         Some(other) => {
@@ -282,13 +294,13 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Mutation<UserDto>, ApiError
             ));
         }
     };
-    let roles = match body.get("assignedRoles") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(value) => resolve_role_refs(S, ctx.tenant, value)?,
+    let roles = match &body.assigned_roles {
+        None => Vec::new(),
+        Some(references) => resolve_role_refs(S, ctx.tenant, references)?,
     };
     let user = User {
-        name: optional_string(body, "name")?.unwrap_or_else(|| subject.clone()),
-        email: optional_string(body, "email")?,
+        name: body.name.clone().unwrap_or_else(|| subject.clone()),
+        email: body.email.clone(),
         entitlement: default_entitlement(ctx.tenant.subscription),
         status,
         roles: roles
@@ -324,11 +336,10 @@ fn custom_group(service: Service, tenant: &Tenant, name: &str) -> Result<(), Api
 }
 
 /// `PATCH /users/{id}`: every operation applies, or none (204 on success).
-pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiError> {
+pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::UserManage)?;
     let user = find(ctx, id)?;
     let subject = user.id.clone();
-    let ops = parse_patch(S, body)?;
     let tenant = ctx.tenant;
     // The user's roles and groups as the operations so far leave them (the model applies the
     // changes in order; a patch creates no roles or groups, so references resolve on `tenant`).
@@ -348,16 +359,16 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
             roles: kept,
         });
     };
-    for op in &ops {
+    for op in ops {
         let target = op.target();
-        match (op.op.as_str(), target) {
-            ("replace" | "set", "name") => changes.push(Change::UpdateUser {
+        match (op.op, target) {
+            (PatchOp::Replace | PatchOp::Set, "name") => changes.push(Change::UpdateUser {
                 id: subject.clone(),
-                name: Some(op.string(S)?.to_owned()),
+                name: Some(op.value::<String>(S)?),
                 status: None,
             }),
-            ("replace" | "set", "status") => {
-                let status = match op.string(S)? {
+            (PatchOp::Replace | PatchOp::Set, "status") => {
+                let status = match op.value::<String>(S)?.as_str() {
                     "active" => UserStatus::Active,
                     "disabled" => UserStatus::Disabled,
                     other => {
@@ -373,12 +384,12 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                     status: Some(status),
                 });
             }
-            ("replace" | "set", "assignedRoles" | "roles") => {
-                let wanted = resolve_role_refs(S, tenant, op.value(S)?)?;
+            (PatchOp::Replace | PatchOp::Set, "assignedRoles" | "roles") => {
+                let wanted = resolve_role_refs(S, tenant, &op.value::<Vec<Reference>>(S)?)?;
                 replace_roles(&mut roles, wanted, &mut changes);
             }
-            ("add", "assignedRoles/-" | "assignedRoles") => {
-                let role = resolve_role_ref(S, tenant, op.value(S)?)?;
+            (PatchOp::Add, "assignedRoles/-" | "assignedRoles") => {
+                let role = resolve_role_ref(S, tenant, &op.value(S)?)?;
                 if roles.contains(&role) {
                     return Err(ApiError::bad_request(S, format!("the user holds role `{role}` already")));
                 }
@@ -386,16 +397,16 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                 wanted.push(role);
                 replace_roles(&mut roles, wanted, &mut changes);
             }
-            ("remove-value", "assignedRoles" | "roles") => {
+            (PatchOp::RemoveValue, "assignedRoles" | "roles") => {
                 // A role the user does not hold directly stays where it is: no change, no
                 // error (conformance README: steps that change nothing are no-ops).
-                let role = resolve_role_ref(S, tenant, op.value(S)?)?;
+                let role = resolve_role_ref(S, tenant, &op.value(S)?)?;
                 let mut wanted = roles.clone();
                 wanted.retain(|r| r != &role);
                 replace_roles(&mut roles, wanted, &mut changes);
             }
-            ("add", "assignedGroups/-" | "assignedGroups") => {
-                let group = resolve_group_ref(S, tenant, ctx.ids, op.value(S)?)?;
+            (PatchOp::Add, "assignedGroups/-" | "assignedGroups") => {
+                let group = resolve_group_ref(S, tenant, ctx.ids, &op.value(S)?)?;
                 custom_group(S, tenant, &group)?;
                 if !groups.contains(&group) {
                     groups.push(group.clone());
@@ -406,9 +417,9 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                     group,
                 });
             }
-            ("remove-value", "assignedGroups") => {
+            (PatchOp::RemoveValue, "assignedGroups") => {
                 // Leaving a group the user is not in changes nothing (model `leave_group`).
-                let group = resolve_group_ref(S, tenant, ctx.ids, op.value(S)?)?;
+                let group = resolve_group_ref(S, tenant, ctx.ids, &op.value(S)?)?;
                 custom_group(S, tenant, &group)?;
                 groups.retain(|g| g != &group);
                 changes.push(Change::LeaveGroup {
@@ -416,13 +427,10 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
                     group,
                 });
             }
-            ("replace" | "set", "assignedGroups") => {
-                let Some(items) = op.value(S)?.as_array() else {
-                    return Err(ApiError::bad_request(S, "`assignedGroups` is replaced with an array of group references"));
-                };
+            (PatchOp::Replace | PatchOp::Set, "assignedGroups") => {
                 let mut wanted: Vec<String> = Vec::new();
-                for item in items {
-                    let group = resolve_group_ref(S, tenant, ctx.ids, item)?;
+                for reference in &op.value::<Vec<Reference>>(S)? {
+                    let group = resolve_group_ref(S, tenant, ctx.ids, reference)?;
                     custom_group(S, tenant, &group)?;
                     if !wanted.contains(&group) {
                         wanted.push(group);
@@ -449,7 +457,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value) -> Result<Mutation<()>, ApiE
             _ => return Err(op.unsupported(S)),
         }
     }
-    let note = AuditNote::new(EventType::UserUpdated, "user", id, json!({ "patch": body }));
+    let note = AuditNote::new(EventType::UserUpdated, "user", id, json!({ "patch": ops }));
     Ok(Mutation::new(changes, note, S, 400, ()))
 }
 

@@ -415,7 +415,7 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Response {
         ("sort", &params.sort),
     ] {
         if let Some(value) = value {
-            keep.push_str(&format!("&{key}={}", urlencode(value)));
+            keep.push_str(&format!("&{key}={}", portcullis_qlik_api::paging::encode_component(value)));
         }
     }
     let page = |cursor: &str, seq: u64| format!("{base}/api/v1/audits?limit={limit}{keep}&{cursor}=s{seq}");
@@ -428,15 +428,6 @@ pub async fn list(State(state): State<AppState>, request: Request) -> Response {
         links["prev"] = json!({ "href": page("prev", first) });
     }
     Json(json!({ "data": data, "links": links })).into_response()
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// One audit event.

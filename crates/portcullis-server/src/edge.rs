@@ -1,6 +1,8 @@
 //! Input hygiene at the edge: control characters in path parameters, query parameters and
 //! JSON strings are refused with 400 naming the field, before any route or store sees them.
-//! NUL above all: PostgreSQL cannot store it and used to answer with a driver error.
+//! NUL above all: PostgreSQL cannot store it and used to answer with a driver error. So is a
+//! query string that does not decode (a `%` starting no escape, escapes that are not UTF-8),
+//! which the routes' decoders would otherwise keep or replace silently.
 //!
 //! Path and query parameters may hold no control character at all; JSON strings may hold tab,
 //! line feed and carriage return (free text: descriptions, rule conditions) but no other.
@@ -10,20 +12,24 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use percent_encoding::percent_decode_str;
+use portcullis_qlik_api::paging::Query;
 use serde_json::Value;
 
 use crate::err::ApiError;
 use crate::ops::{is_qlik_path, qlik_error};
 
 /// The middleware: checks path, query and (JSON) body, then passes the request on.
-pub async fn refuse_control_characters(request: Request, next: Next) -> Response {
+pub async fn refuse_bad_input(request: Request, next: Next) -> Response {
     let qlik = is_qlik_path(request.uri().path());
     let template = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     if let Some(field) = bad_path_parameter(request.uri().path(), template.as_deref()) {
         return refuse(qlik, &field, "path parameter");
     }
-    if let Some(field) = request.uri().query().and_then(bad_query_parameter) {
-        return refuse(qlik, &field, "query parameter");
+    match request.uri().query().map(bad_query_parameter) {
+        Some(Err(unreadable)) => return refuse_query(qlik, unreadable.parameter(), unreadable.to_string()),
+        Some(Ok(Some(field))) => return refuse(qlik, &field, "query parameter"),
+        Some(Ok(None)) | None => {}
     }
     let is_json = request
         .headers()
@@ -57,6 +63,16 @@ fn refuse(qlik: bool, field: &str, what: &str) -> Response {
         .into_response()
 }
 
+fn refuse_query(qlik: bool, field: &str, message: String) -> Response {
+    if qlik {
+        return qlik_error(400, message);
+    }
+    ApiError::bad_request("bad_query", message)
+        .hint("percent-encode the parameter as `encodeURIComponent` or `URLSearchParams` do")
+        .field(field)
+        .into_response()
+}
+
 /// The name of the first path parameter (from the route's template) holding a control
 /// character, `path` when the route is unknown.
 fn bad_path_parameter(path: &str, template: Option<&str>) -> Option<String> {
@@ -65,7 +81,7 @@ fn bad_path_parameter(path: &str, template: Option<&str>) -> Option<String> {
     }
     let names: Vec<&str> = template.map(|t| t.split('/').collect()).unwrap_or_default();
     for (index, segment) in path.split('/').enumerate() {
-        if percent_decode(segment).chars().any(char::is_control) {
+        if percent_decode_str(segment).decode_utf8_lossy().chars().any(char::is_control) {
             let name = names
                 .get(index)
                 .and_then(|n| n.strip_prefix('{'))
@@ -77,16 +93,17 @@ fn bad_path_parameter(path: &str, template: Option<&str>) -> Option<String> {
     None
 }
 
-/// The name of the first query parameter whose name or value holds a control character.
-fn bad_query_parameter(query: &str) -> Option<String> {
+/// The name of the first query parameter whose name or value holds a control character, or
+/// why the query string cannot be read.
+fn bad_query_parameter(query: &str) -> Result<Option<String>, portcullis_qlik_api::paging::QueryError> {
     if !query.contains('%') && !query.chars().any(char::is_control) {
-        return None;
+        return Ok(None);
     }
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
-    pairs
+    Ok(Query::parse(Some(query))?
+        .pairs
         .into_iter()
         .find(|(name, value)| name.chars().any(char::is_control) || value.chars().any(char::is_control))
-        .map(|(name, _)| name.chars().filter(|c| !c.is_control()).collect())
+        .map(|(name, _)| name.chars().filter(|c| !c.is_control()).collect()))
 }
 
 /// Whether a JSON string may hold `c`.
@@ -124,28 +141,6 @@ fn find_forbidden(value: &Value, at: String) -> Option<String> {
     }
 }
 
-/// `%XX` decoding of a path segment (invalid escapes are kept as they are).
-fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(byte) = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +153,18 @@ mod tests {
         );
         assert_eq!(bad_path_parameter("/x/%1f", None), Some("path".to_owned()));
         assert_eq!(bad_path_parameter("/api/v1/users/a%20b", Some("/api/v1/users/{id}")), None);
+    }
+
+    #[test]
+    fn query_parameters_are_named_when_they_hold_a_control_character_or_do_not_decode() {
+        assert_eq!(bad_query_parameter("a=1&b=x%00y"), Ok(Some("b".to_owned())));
+        assert_eq!(bad_query_parameter("a%01b=1"), Ok(Some("ab".to_owned())));
+        assert_eq!(bad_query_parameter("a=1&b=x%20y+z"), Ok(None));
+        assert_eq!(
+            bad_query_parameter("a=1&b=100%").map_err(|e| e.parameter().to_owned()),
+            Err("b".to_owned())
+        );
+        assert_eq!(bad_query_parameter("b=%FF").map_err(|e| e.parameter().to_owned()), Err("b".to_owned()));
     }
 
     #[test]

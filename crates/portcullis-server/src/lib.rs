@@ -94,7 +94,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(ops::method_not_allowed)
         // Bodies sent without a length are cut at the limit as they are read (and the
         // extractors answer 413 in JSON); a declared length over it is refused before.
-        .layer(middleware::from_fn(edge::refuse_control_characters))
+        .layer(middleware::from_fn(edge::refuse_bad_input))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limit_body))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

@@ -125,11 +125,12 @@ pub async fn timed_out(uri: axum::http::Uri, error: tower::BoxError) -> Response
 struct Conventions;
 
 /// What every route may answer before or around its handler: 400 (a control character in
-/// the path or query, see `edge.rs`) and 503 (the request timed out, or the store is down).
+/// the path or query, or a query string that does not decode, see `edge.rs`) and 503 (the
+/// request timed out, or the store is down).
 const SHARED_ERRORS: &[(&str, &str)] = &[
     (
         "400",
-        "A parameter or the body is not valid (a control character, a field of the wrong type)",
+        "A parameter or the body is not valid (a control character, a query string that does not decode, a field of the wrong type)",
     ),
     ("503", "The request took too long, or the store is unavailable"),
 ];

@@ -5,7 +5,11 @@ use std::sync::Arc;
 
 use portcullis_engine::Snapshot;
 use portcullis_model::{Channel, Tenant};
+use portcullis_qlik_api::err::Service;
+use portcullis_qlik_api::patch::{PatchOperation, patch_of};
 use portcullis_qlik_api::{ApiError, ApiIds, AuditNote, Caller, Ctx, Mutation, Reply};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 pub const BASE: &str = "http://127.0.0.1:8080/api/v1";
 
@@ -42,6 +46,21 @@ content:
 
 pub fn tenant() -> Tenant {
     portcullis_model::tenant_file::load_tenant_text("acme.yaml", TENANT_YAML).expect("fixture tenant loads")
+}
+
+/// A request body decoded as the router decodes it.
+pub fn decoded<T: DeserializeOwned>(value: Value) -> T {
+    portcullis_qlik_api::body::read(Service::Api, &value).unwrap_or_else(|e| panic!("{value} is a body of the route's shape: {e}"))
+}
+
+/// A patch decoded as the router decodes it, or its refusal.
+pub fn try_ops(value: &Value) -> Result<Vec<PatchOperation>, ApiError> {
+    patch_of(Service::Api, portcullis_qlik_api::body::read(Service::Api, value)?)
+}
+
+/// A patch decoded as the router decodes it.
+pub fn ops(value: Value) -> Vec<PatchOperation> {
+    try_ops(&value).unwrap_or_else(|e| panic!("{value} is a patch: {e}"))
 }
 
 pub fn caller(user: &str) -> Caller {

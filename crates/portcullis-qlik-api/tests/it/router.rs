@@ -523,6 +523,139 @@ fn attack_filters_are_refused_naming_the_limit() {
     });
 }
 
+/// A body whose values are of the wrong type is refused before the handler runs, in Qlik's
+/// envelope with the JSON path of the value, and nothing is written; fields the API does not
+/// use are ignored, as Qlik ignores them.
+#[tokio::test]
+async fn bodies_of_the_wrong_shape_are_refused_naming_the_path_and_write_nothing() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF);
+    let revision = host.state().revision;
+    let ann = format!("/api/v1/users/{}", ids::user_id("ann"));
+    let refusals = [
+        (
+            "POST",
+            "/api/v1/users".to_owned(),
+            json!({ "subject": "zed", "assignedRoles": [{ "name": "Exporters" }, "x", { "name": 5 }] }),
+            "USERS-3",
+            "`assignedRoles[2].name`: invalid type: integer `5`, expected a string",
+        ),
+        (
+            "PATCH",
+            ann.clone(),
+            json!([
+                { "op": "replace", "path": "/name", "value": "Ann Changed" },
+                { "op": "replace", "path": "/assignedRoles", "value": [{ "name": "Exporters" }, { "id": false }] },
+            ]),
+            "USERS-3",
+            "`[1].value[1].id`: invalid type: boolean `false`, expected a string",
+        ),
+        (
+            "PATCH",
+            ann.clone(),
+            json!([{ "op": "move", "path": "/name", "from": "/email" }]),
+            "USERS-3",
+            "`[0].op`: unknown variant `move`, expected one of",
+        ),
+        (
+            "POST",
+            "/api/v1/groups".to_owned(),
+            json!({ "name": "crew2", "providerType": ["custom"] }),
+            "GROUPS-3",
+            "`providerType`: invalid type: sequence, expected a string",
+        ),
+        (
+            "POST",
+            "/api/v1/roles".to_owned(),
+            json!({ "name": "R", "assignedScopes": ["apps:read", 1] }),
+            "IDENTITIES-3",
+            "`assignedScopes[1]`: invalid type: integer `1`, expected a string",
+        ),
+        (
+            "POST",
+            "/api/v1/spaces".to_owned(),
+            json!([{ "name": "S", "type": "shared" }]),
+            "SPACES-3",
+            "the body must be a JSON object, not an array",
+        ),
+        (
+            "POST",
+            format!("/api/v1/spaces/{}/assignments", ids::space_id("sales")),
+            json!({ "type": "user", "assigneeId": ids::user_id("dee"), "roles": ["consumer", null] }),
+            "SPACES-3",
+            "`roles[1]`: invalid type: null, expected a string",
+        ),
+        (
+            "POST",
+            "/api/v1/oauth-clients".to_owned(),
+            json!({ "clientName": "C", "allowedGrantTypes": "client_credentials" }),
+            "OAUTH-CLIENTS-3",
+            "`allowedGrantTypes`: invalid type: string \"client_credentials\", expected a sequence",
+        ),
+        (
+            "POST",
+            "/api/v1/api-keys".to_owned(),
+            json!({ "description": "k", "expiry": 7 }),
+            "API-KEYS-3",
+            "`expiry`: invalid type: integer `7`, expected a string",
+        ),
+    ];
+    for (method, path, body, code, detail) in refusals {
+        let reply = send(&app, method, &path, Some("admin-key"), Some(body.clone())).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{method} {path} {body}: {}", reply.body);
+        assert_eq!(reply.body["errors"][0]["code"], code, "{body}: {}", reply.body);
+        let said = reply.body["errors"][0]["detail"].as_str().unwrap_or_default();
+        assert!(said.starts_with(detail), "{body}: {said}");
+    }
+    assert_eq!(host.state().revision, revision, "nothing was written");
+    assert_eq!(host.state().tenant.user("ann").map(|u| u.name.clone()).as_deref(), Some("Ann Lee"));
+
+    // Fields Qlik defines but Portcullis does not keep are accepted and ignored.
+    let group = json!({ "name": "auditors", "providerType": "custom", "description": "d", "status": "active", "assignedRoles": [{ "name": "AuditAdmin", "type": "default" }] });
+    let created = send(&app, "POST", "/api/v1/groups", Some("admin-key"), Some(group)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["assignedRoles"][0]["name"], "AuditAdmin");
+    let user = json!({ "subject": "zed", "picture": "https://example.com/zed.png", "tenantId": "t", "assignedRoles": ["TenantAdmin"] });
+    let created = send(&app, "POST", "/api/v1/users", Some("admin-key"), Some(user)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(
+        created.body["assignedRoles"][0]["name"], "TenantAdmin",
+        "a bare string is a role's id, else its name"
+    );
+}
+
+/// Query strings read as browsers write them (`+` is a space); a `%` that starts no escape,
+/// or escapes that are not UTF-8, are refused naming the parameter rather than guessed at.
+#[tokio::test]
+async fn query_strings_read_plus_as_space_and_refuse_what_does_not_decode() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF);
+    let names = |reply: &Reply| -> Vec<String> {
+        let data = reply.body["data"].as_array().cloned().unwrap_or_default();
+        data.iter().map(|u| u["name"].as_str().unwrap_or_default().to_owned()).collect()
+    };
+    let plus = send(&app, "GET", "/api/v1/users?filter=name+eq+%22Ann+Lee%22", Some("admin-key"), None).await;
+    assert_eq!(plus.status, StatusCode::OK, "{}", plus.body);
+    assert_eq!(names(&plus), ["Ann Lee"]);
+    // An unencoded `+` before a sort field is a space too, read as ascending.
+    let sorted = send(&app, "GET", "/api/v1/users?sort=+name&limit=2", Some("admin-key"), None).await;
+    assert_eq!(names(&sorted), ["Ada Admin", "Ann Lee"]);
+    for (query, parameter, problem) in [
+        ("filter=name%20co%20%22100%zz%22", "filter", "`%zz`, which is not a percent-escape"),
+        ("limit=2&sort=name%2", "sort", "`%2`, which is not a percent-escape"),
+        ("filter=name%20eq%20%22%FF%22", "filter", "is not UTF-8 once percent-decoded"),
+    ] {
+        let reply = send(&app, "GET", &format!("/api/v1/users?{query}"), Some("admin-key"), None).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}: {}", reply.body);
+        assert_eq!(reply.body["errors"][0]["code"], "HTTP-400", "{query}: {}", reply.body);
+        let detail = reply.body["errors"][0]["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains(&format!("query parameter `{parameter}`")) && detail.contains(problem),
+            "{query}: {detail}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_body_over_the_limit_is_refused_in_the_envelope() {
     let host = MemoryHost::new(tenant());

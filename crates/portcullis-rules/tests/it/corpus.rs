@@ -1,9 +1,12 @@
 //! Condition corpora: every `test_data/ok/*.rule` parses and prints as its `.expected` file
-//! says; every `test_data/err/*.rule` yields the diagnostics its `.expected` file lists. Run
-//! with `UPDATE_EXPECT=1` to rewrite the expected files after a deliberate change. Also lints
-//! the shared corpus of real rules when the shared folder sits beside the repository.
+//! says; every `test_data/err/*.rule` yields the diagnostics its `.expected` file lists. The
+//! files are `expect-test` snapshots: run with `UPDATE_EXPECT=1` to rewrite them after a
+//! deliberate change. Also lints the shared corpus of real rules when the shared folder sits
+//! beside the repository.
 
 use std::path::{Path, PathBuf};
+
+use expect_test::expect_file;
 
 use portcullis_rules::lint::{lint, read_rule_file};
 use portcullis_rules::syntax::{Severity, parse_condition, print_expr};
@@ -43,7 +46,6 @@ fn render(text: &str) -> String {
 fn check_corpus(kind: &str, want_errors: bool) {
     let files = rule_files(kind);
     assert!(!files.is_empty());
-    let update = std::env::var_os("UPDATE_EXPECT").is_some();
     let mut mismatches = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("readable");
@@ -51,17 +53,18 @@ fn check_corpus(kind: &str, want_errors: bool) {
         let has_errors = parsed.diagnostics.iter().any(|d| d.severity == Severity::Error);
         assert_eq!(has_errors, want_errors, "{}: {:?}", file.display(), parsed.diagnostics);
         let actual = render(&text);
-        let expected_path = file.with_extension("expected");
-        if update {
-            std::fs::write(&expected_path, &actual).expect("writable");
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if expected != actual {
-            mismatches.push(format!("{}:\n--- expected\n{expected}--- actual\n{actual}", file.display()));
+        // `expect-test` prints the diff and unwinds on a mismatch (or rewrites the file under
+        // `UPDATE_EXPECT=1`); catching it lets one run report every file that differs.
+        let expected = expect_file![file.with_extension("expected")];
+        if std::panic::catch_unwind(|| expected.assert_eq(&actual)).is_err() {
+            mismatches.push(file.with_extension("expected").display().to_string());
         }
     }
-    assert!(mismatches.is_empty(), "{}\n(run with UPDATE_EXPECT=1 to accept)", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "these files differ from their `.expected` (diffs above; run with UPDATE_EXPECT=1 to accept):\n{}",
+        mismatches.join("\n")
+    );
 }
 
 #[test]

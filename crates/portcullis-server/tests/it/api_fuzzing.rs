@@ -59,6 +59,38 @@ async fn a_query_parameter_that_cannot_be_read_is_a_json_400() {
     assert_error(&(status, body), StatusCode::BAD_REQUEST, "bad_query", None);
 }
 
+/// A query string that does not decode (a `%` starting no escape, escapes that are not
+/// UTF-8) is refused at the edge naming the parameter, on every route and in its envelope,
+/// instead of being kept or replaced by the route's decoder; `+` is a space everywhere.
+#[tokio::test]
+async fn a_query_string_that_does_not_decode_is_a_400_naming_the_parameter() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    for (method, path, token, field) in [
+        ("PUT", "/v1/operator/tenants/fresh?replace=tr%zzue", OPERATOR, "replace"),
+        ("PUT", "/v1/operator/tenants/fresh?replace=%FF", OPERATOR, "replace"),
+        ("GET", "/v1/api-keys?x=1%", admin.as_str(), "x"),
+    ] {
+        let (status, content_type, body) = raw(&app, method, path, token).await;
+        assert_eq!(content_type, "application/json", "{method} {path}");
+        assert_error(&(status, body), StatusCode::BAD_REQUEST, "bad_query", Some(field));
+    }
+    for path in [
+        "/api/v1/users?filter=name%20co%20%22100%zz%22",
+        "/api/v1/users?limit=2&filter=%C3%28",
+        "/api/v1/audits?eventType=%FF",
+    ] {
+        let (status, _, body) = raw(&app, "GET", path, &admin).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["errors"][0]["code"], "HTTP-400", "{path}: {body}");
+        let detail = body["errors"][0]["detail"].as_str().unwrap_or_default();
+        assert!(detail.starts_with("the query parameter `"), "{path}: {detail}");
+    }
+    let (status, _, body) = raw(&app, "GET", "/api/v1/users?filter=subject+eq+%22admin%22", &admin).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"].as_array().map(Vec::len), Some(1), "{body}");
+}
+
 /// The same under `/api/v1`, in Qlik's envelope: the management API's routes and the audits.
 #[tokio::test]
 async fn an_unreadable_path_under_api_v1_is_a_400_in_qliks_envelope() {
