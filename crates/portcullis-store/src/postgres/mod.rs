@@ -4,6 +4,7 @@
 //! starting together migrate one at a time.
 
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,13 +14,20 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::audit::{AuditSettings, Author, EventDraft};
 use crate::change::Change;
 use crate::err::{StoreError, from_sqlx};
+use crate::feed::{Feed, LogPage};
 use crate::record::*;
 use crate::sql::Migration;
 use crate::{Backend, Store, redact};
 use portcullis_audit::{AuditChain, AuditQuery, ChainBreak, EventBody, Keyring, SealedEvent};
 
+mod listen;
+
 mod sql {
     crate::sql::define_sql_store!(sqlx::Postgres, Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
+}
+
+mod feed_sql {
+    crate::feed::define_feed_sql!(sqlx::Postgres, Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
 }
 
 /// PostgreSQL's migrations, in order.
@@ -54,6 +62,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "audit keys",
         sql: include_str!("../../migrations/postgres/0006_audit_keys.sql"),
     },
+    Migration {
+        version: 7,
+        name: "change feed",
+        sql: include_str!("../../migrations/postgres/0007_change_feed.sql"),
+    },
 ];
 
 /// The advisory lock key held while migrating ("pcls" in ASCII).
@@ -72,6 +85,10 @@ pub struct PgStore {
     pool: PgPool,
     /// The audit keys (none unless [`PgStore::with_audit_keys`]).
     keys: Keyring,
+    /// The schema the store's tables are in: the feed hears only its notices.
+    schema: Arc<str>,
+    /// The change feed's listener, started by the first subscription.
+    feed: Arc<OnceLock<listen::Hub>>,
 }
 
 impl PgStore {
@@ -96,7 +113,13 @@ impl PgStore {
                 other => other,
             })?;
         sql::migrate(&pool, MIGRATIONS, Some(MIGRATION_LOCK)).await?;
-        Ok(PgStore { pool, keys: Keyring::none() })
+        let (schema,): (String,) = sqlx::query_as("SELECT current_schema()").fetch_one(&pool).await.map_err(from_sqlx)?;
+        Ok(PgStore {
+            pool,
+            keys: Keyring::none(),
+            schema: schema.into(),
+            feed: Arc::default(),
+        })
     }
 
     /// The store with audit keys: the first seals what it appends, all check what they sealed.
@@ -154,6 +177,18 @@ impl Store for PgStore {
 
     async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError> {
         sql::changes_since(&self.pool, tenant, after_revision).await
+    }
+
+    async fn changes_after(&self, tenant: TenantId, after_revision: u64, limit: u64) -> Result<LogPage, StoreError> {
+        feed_sql::changes_after(&self.pool, tenant, after_revision, limit).await
+    }
+
+    fn subscribe(&self) -> Option<Feed> {
+        Some(
+            self.feed
+                .get_or_init(|| listen::Hub::start(self.pool.clone(), self.schema.to_string()))
+                .subscribe(),
+        )
     }
 
     async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {

@@ -24,6 +24,10 @@ mod sql {
     crate::sql::define_sql_store!(sqlx::Sqlite, None::<&str>);
 }
 
+mod feed_sql {
+    crate::feed::define_feed_sql!(sqlx::Sqlite, None::<&str>);
+}
+
 /// SQLite's migrations, in order.
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -163,6 +167,10 @@ impl Store for SqliteStore {
 
     async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError> {
         sql::changes_since(&self.writer, tenant, after_revision).await
+    }
+
+    async fn changes_after(&self, tenant: TenantId, after_revision: u64, limit: u64) -> Result<crate::LogPage, StoreError> {
+        feed_sql::changes_after(&self.reader, tenant, after_revision, limit).await
     }
 
     async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
