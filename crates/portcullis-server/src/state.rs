@@ -131,6 +131,11 @@ impl TenantState {
         }
     }
 
+    /// The revision of the current view, as it moves (to wait for one).
+    pub fn revisions(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revision.subscribe()
+    }
+
     /// Which decisions this tenant logs.
     pub fn audit_policy(&self) -> DecisionLogPolicy {
         match self.audit_policy.read() {

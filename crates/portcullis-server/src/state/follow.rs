@@ -268,7 +268,7 @@ impl AppState {
             return Ok(view);
         }
         let deadline = Instant::now() + MIN_REVISION_WAIT;
-        let mut seen = tenant.revision.subscribe();
+        let mut seen = tenant.revisions();
         loop {
             match self.refresh_to(tenant, min).await {
                 Ok(view) if view.snapshot.revision >= min => return Ok(view),

@@ -40,6 +40,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     a_change_through_one_node_reaches_the_other_from_the_log,
     a_read_with_a_writes_revision_sees_it_on_the_other_node,
+    every_read_api_takes_the_token_on_the_other_node,
 );
 
 /// PostgreSQL only: what the feed carries, without any poll.
@@ -317,5 +318,216 @@ async fn audit_settings_and_deletions_reach_the_other_node(env: Env) {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     assert_eq!(there.whoami(&admin).await, StatusCode::UNAUTHORIZED);
+    env.done().await;
+}
+
+/// A request with optional extra headers; the status, the answer's `Portcullis-Revision` and
+/// its JSON body.
+async fn send(
+    node: &Node,
+    method: &str,
+    path: &str,
+    token: &str,
+    headers: &[(&str, String)],
+    body: Option<Value>,
+) -> (StatusCode, Option<u64>, Value) {
+    let mut request = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "portcullis.test")
+        .header("authorization", format!("Bearer {token}"));
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let request = match body {
+        Some(body) => request
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string())),
+        None => request.body(axum::body::Body::empty()),
+    }
+    .unwrap();
+    let response = tower::ServiceExt::oneshot(node.router.clone(), request).await.unwrap();
+    let status = response.status();
+    let revision = response
+        .headers()
+        .get("portcullis-revision")
+        .map(|v| v.to_str().unwrap().parse::<u64>().expect("a revision number"));
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, revision, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// The consistency token on every read API, on a node that neither polls nor listens: the
+/// management API answers a write's revision in `Portcullis-Revision`; the other node, asked
+/// with it (`Portcullis-Min-Revision`, or `minRevision` in a body), answers with the write.
+async fn every_read_api_takes_the_token_on_the_other_node(env: Env) {
+    let here = env.node().await;
+    let there = env.node().await;
+    let admin = env.key("admin").await;
+    let min = |revision: u64| vec![("portcullis-min-revision", revision.to_string())];
+
+    // A user created through one node's management API.
+    let (status, written, made) = send(
+        &here,
+        "POST",
+        "/api/v1/users",
+        &admin,
+        &[],
+        Some(json!({"subject": "zed", "name": "Zed"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let written = written.expect("a management write says its revision");
+    let id = made["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/users/{id}");
+    // Asked without the token, the other node has not seen it (nothing brought it there)...
+    let (status, read, _) = send(&there, "GET", &path, &admin, &[], None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(read.unwrap() < written);
+    // ...with it, it has.
+    let (status, read, user) = send(&there, "GET", &path, &admin, &min(written), None).await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert!(read.unwrap() >= written);
+    assert_eq!(user["name"], "Zed");
+
+    // Decisions: the header and the body's field, on each decision API.
+    let exporters = write(&here, &admin, json!({"assign": {"role": "Exporters", "user": "bob"}})).await;
+    let ask = json!({"user": "bob", "action": "app:exportdata", "resource": "sales-dashboard"});
+    let (status, _, body) = send(&there, "POST", "/v1/check", &admin, &min(exporters), Some(ask.clone())).await;
+    assert_eq!(
+        (status, &body["allowed"], body["revision"].as_u64() >= Some(exporters)),
+        (StatusCode::OK, &json!(true), true),
+        "{body}"
+    );
+    let (status, _, body) = send(
+        &there,
+        "POST",
+        "/v1/check/batch",
+        &admin,
+        &[],
+        Some(json!({"checks": [ask.clone()], "minRevision": exporters})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["revision"].as_u64() >= Some(exporters), "{body}");
+
+    let revoked = write(&here, &admin, json!({"unassign": {"role": "Exporters", "user": "bob"}})).await;
+    let (status, _, body) = send(
+        &there,
+        "POST",
+        "/v1/check/batch",
+        &admin,
+        &min(revoked),
+        Some(json!({"checks": [ask.clone()]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["allowed"], false, "{body}");
+
+    let joined = write(&here, &admin, json!({"join": {"user": "zed", "group": "sales"}})).await;
+    let (status, _, body) = send(
+        &there,
+        "POST",
+        "/v1/list-users",
+        &admin,
+        &min(joined),
+        Some(json!({"action": "app:read", "resource": "sales-dashboard"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.to_string().contains("\"zed\""), "zed reads the app through sales: {body}");
+    let (status, _, body) = send(
+        &there,
+        "POST",
+        "/v1/list-resources",
+        &admin,
+        &min(joined),
+        Some(json!({"user": "zed", "action": "app:read"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.to_string().contains("sales-dashboard"), "{body}");
+
+    // AuthZEN: `context.minRevision`, or the header.
+    let again = write(&here, &admin, json!({"assign": {"role": "Exporters", "user": "bob"}})).await;
+    let evaluation = json!({
+        "subject": {"type": "user", "id": "bob"},
+        "action": {"name": "app:exportdata"},
+        "resource": {"type": "app", "id": "sales-dashboard"},
+        "context": {"minRevision": again}
+    });
+    let (status, _, body) = send(&there, "POST", "/access/v1/evaluation", &admin, &[], Some(evaluation)).await;
+    assert_eq!((status, &body["decision"]), (StatusCode::OK, &json!(true)), "{body}");
+    assert!(body["context"]["revision"].as_u64() >= Some(again), "{body}");
+    let last = write(&here, &admin, json!({"unassign": {"role": "Exporters", "user": "bob"}})).await;
+    let evaluations = json!({
+        "subject": {"type": "user", "id": "bob"},
+        "action": {"name": "app:exportdata"},
+        "evaluations": [{"resource": {"type": "app", "id": "sales-dashboard"}}]
+    });
+    let (status, _, body) = send(&there, "POST", "/access/v1/evaluations", &admin, &min(last), Some(evaluations)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["evaluations"][0]["decision"], false, "{body}");
+
+    // A token no node has reached is a 409 naming the revision this node has; a malformed one, a 400.
+    let (status, _, body) = send(&there, "POST", "/v1/check", &admin, &min(last + 100), Some(ask.clone())).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["message"].as_str().unwrap().contains(&format!("at revision {last}")), "{body}");
+    let (status, _, body) = send(&there, "GET", &path, &admin, &min(last + 100), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["errors"][0].is_object(), "Qlik's envelope: {body}");
+    let (status, _, body) = send(
+        &there,
+        "POST",
+        "/v1/check",
+        &admin,
+        &[("portcullis-min-revision", "soon".to_owned())],
+        Some(ask),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(reloads(&there.state), 0, "every catch-up came from the log");
+    env.done().await;
+}
+
+/// The figure behind BENCHMARKS.md, "Change feed": 1,000 changes through one node, each timed
+/// from its acknowledgement until the other node's view holds it (PostgreSQL, both nodes in
+/// this process).
+/// `cargo test --release -p portcullis-server --test it -- --ignored propagation_latency --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn propagation_latency() {
+    let Some(env) = Env::postgres("feed_propagation_latency").await else {
+        return;
+    };
+    let (here, there) = two_nodes(&env).await;
+    let admin = env.key("admin").await;
+    let tenant = there.state.tenant_by_name(&env.tenant).await.unwrap().unwrap();
+    let mut revisions = tenant.revisions();
+    let mut waits = Vec::with_capacity(1_000);
+    for round in 0..1_000 {
+        let change = if round % 2 == 0 {
+            json!({"assign": {"role": "Exporters", "user": "bob"}})
+        } else {
+            json!({"unassign": {"role": "Exporters", "user": "bob"}})
+        };
+        let revision = write(&here, &admin, change).await;
+        let acknowledged = Instant::now();
+        tokio::time::timeout(FEED_WAIT, revisions.wait_for(|seen| *seen >= revision))
+            .await
+            .expect("the change arrives")
+            .unwrap();
+        waits.push(acknowledged.elapsed());
+    }
+    waits.sort();
+    let at = |q: f64| waits[((waits.len() as f64 * q) as usize).min(waits.len() - 1)];
+    println!(
+        "1000 changes: the other node held each {:?} (p50), {:?} (p99), {:?} (max) after it was acknowledged; {} reloads, {} changes followed",
+        at(0.5),
+        at(0.99),
+        waits[waits.len() - 1],
+        reloads(&there.state),
+        there.state.metrics().followed().1
+    );
+    assert_eq!(reloads(&there.state), 0);
     env.done().await;
 }

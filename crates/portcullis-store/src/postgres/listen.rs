@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use sqlx::postgres::{PgListener, PgPool};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use tokio::sync::{broadcast, watch};
 
 use crate::feed::{CHANNEL, Feed, FeedEvent, Notice};
@@ -31,8 +31,13 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    /// Starts listening for `schema`'s notices (must run inside a tokio runtime).
-    pub(crate) fn start(pool: PgPool, schema: String) -> Hub {
+    /// Starts listening for `schema`'s notices (must run inside a tokio runtime), on a
+    /// connection of its own: it never takes one of the store's pool.
+    pub(crate) fn start(options: PgConnectOptions, schema: String) -> Hub {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(options);
         let (sender, _) = broadcast::channel(CAPACITY);
         let (stop, stopped) = watch::channel(());
         let listening = Arc::new(AtomicBool::new(false));

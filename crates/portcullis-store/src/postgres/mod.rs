@@ -89,6 +89,18 @@ pub struct PgStore {
     schema: Arc<str>,
     /// The change feed's listener, started by the first subscription.
     feed: Arc<OnceLock<listen::Hub>>,
+    /// How the listener connects (its connection is its own, outside `pool`).
+    options: ListenOptions,
+}
+
+/// The connect options, kept for the listener; never printed (they hold the password).
+#[derive(Clone)]
+struct ListenOptions(PgConnectOptions);
+
+impl std::fmt::Debug for ListenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ListenOptions(..)")
+    }
 }
 
 impl PgStore {
@@ -103,6 +115,7 @@ impl PgStore {
 
     /// Connects with explicit options (e.g. a `search_path` for one schema) and migrates.
     pub async fn open_with(options: PgConnectOptions) -> Result<PgStore, StoreError> {
+        let listen_options = options.clone();
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
@@ -119,6 +132,7 @@ impl PgStore {
             keys: Keyring::none(),
             schema: schema.into(),
             feed: Arc::default(),
+            options: ListenOptions(listen_options),
         })
     }
 
@@ -186,7 +200,7 @@ impl Store for PgStore {
     fn subscribe(&self) -> Option<Feed> {
         Some(
             self.feed
-                .get_or_init(|| listen::Hub::start(self.pool.clone(), self.schema.to_string()))
+                .get_or_init(|| listen::Hub::start(self.options.0.clone(), self.schema.to_string()))
                 .subscribe(),
         )
     }
