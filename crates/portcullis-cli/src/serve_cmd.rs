@@ -44,7 +44,8 @@ pub struct ServeArgs {
     /// tenant named by the `Portcullis-Tenant` header). Off when not given.
     #[arg(long, value_name = "TOKEN")]
     operator_token: Option<String>,
-    /// With PostgreSQL: how often to look for writes made by other nodes, in milliseconds.
+    /// With PostgreSQL: how often to poll for writes made by other nodes, in milliseconds. The
+    /// change feed (`LISTEN/NOTIFY`) brings them at once; the poll heals a missed notification.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     poll_ms: u64,
     /// The public origin of every absolute URL the server writes (AuthZEN metadata, API links),

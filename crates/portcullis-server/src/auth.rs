@@ -158,6 +158,7 @@ impl FromRequestParts<AppState> for Caller {
                 principal: Principal::Operator,
             });
         }
+        let epoch = state.credentials_epoch();
         let cached = state.verified_credential(&hash).filter(|c| c.expires_at.is_none_or(|at| now < at));
         let (tenant_id, user_id, via) = if let Some(credential) = cached {
             (credential.tenant, credential.user_id, credential.via)
@@ -174,6 +175,7 @@ impl FromRequestParts<AppState> for Caller {
             state.remember_credential(
                 hash,
                 VerifiedCredential::new(record.tenant, record.user_id.clone(), via.clone(), Some(record.expires_at)),
+                epoch,
             );
             (record.tenant, record.user_id, via)
         } else {
@@ -188,6 +190,7 @@ impl FromRequestParts<AppState> for Caller {
             state.remember_credential(
                 hash,
                 VerifiedCredential::new(record.tenant, record.user_id.clone(), Channel::ApiKey, record.expires_at),
+                epoch,
             );
             (record.tenant, record.user_id, Channel::ApiKey)
         };

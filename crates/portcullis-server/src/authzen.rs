@@ -20,7 +20,7 @@ use crate::auth::Caller;
 use crate::decision::decide_raw;
 use crate::decision_log::DecisionEvents;
 use crate::err::{ApiError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, MinRevision};
 use crate::state::{AppState, View};
 
 /// An AuthZEN subject.
@@ -72,10 +72,24 @@ pub struct EvaluationRequest {
     pub action: AzAction,
     /// On what.
     pub resource: AzResource,
-    /// `{"via": "api-key" | "oauth:<client>" | "session"}`.
+    /// `{"via": "api-key" | "oauth:<client>" | "session", "minRevision": N}` (`minRevision`:
+    /// decide at that tenant revision or later, as the `Portcullis-Min-Revision` header).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub context: Option<Value>,
+}
+
+/// The consistency token of an AuthZEN request: `context.minRevision` (the revision a write
+/// answered with), or the `Portcullis-Min-Revision` header.
+fn context_min_revision(context: Option<&Value>) -> Result<Option<u64>, ApiError> {
+    match context.and_then(|c| c.get("minRevision")) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value.as_u64().map(Some).ok_or_else(|| {
+            ApiError::bad_request("bad_min_revision", "`context.minRevision` is not a revision number")
+                .hint("send a revision a write answered with")
+                .field("context.minRevision")
+        }),
+    }
 }
 
 /// One access evaluation response.
@@ -215,6 +229,7 @@ fn evaluate(
     responses(
         (status = 200, description = "The decision", body = EvaluationResponse),
         (status = 400, description = "The body is not valid", body = ErrorBody),
+        (status = 409, description = "minRevision not reached", body = ErrorBody),
         (status = 403, description = "The caller may not ask about this subject", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -222,9 +237,11 @@ fn evaluate(
 pub async fn evaluation(
     State(state): State<AppState>,
     caller: Caller,
+    min: MinRevision,
     ApiJson(body): ApiJson<EvaluationRequest>,
 ) -> Result<Json<EvaluationResponse>, ApiError> {
-    let view = state.view_at_least(&caller.tenant, None).await?;
+    let min = min.or(context_min_revision(body.context.as_ref())?);
+    let view = state.view_at_least(&caller.tenant, min).await?;
     let mut events = DecisionEvents::default();
     let response = evaluate(
         &mut events,
@@ -249,15 +266,18 @@ pub async fn evaluation(
     responses(
         (status = 200, description = "The decisions, in order", body = EvaluationsResponse),
         (status = 400, description = "The body is not valid", body = ErrorBody),
+        (status = 409, description = "minRevision not reached", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn evaluations(
     State(state): State<AppState>,
     caller: Caller,
+    min: MinRevision,
     ApiJson(body): ApiJson<EvaluationsRequest>,
 ) -> Result<Json<EvaluationsResponse>, ApiError> {
-    let view = state.view_at_least(&caller.tenant, None).await?;
+    let min = min.or(context_min_revision(body.context.as_ref())?);
+    let view = state.view_at_least(&caller.tenant, min).await?;
     let semantic = body
         .options
         .as_ref()

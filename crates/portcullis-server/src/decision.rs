@@ -15,7 +15,7 @@ use crate::auth::Caller;
 use crate::decision_log::DecisionEvents;
 use crate::dto::*;
 use crate::err::{ApiError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, MinRevision};
 use crate::state::{AppState, View};
 
 /// At most this many checks in one batch.
@@ -98,8 +98,13 @@ pub(crate) fn log_decision(events: &mut DecisionEvents, caller: &Caller, view: &
     ),
     security(("bearer" = []))
 )]
-pub async fn check(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<CheckRequest>) -> Result<Json<DecisionBody>, ApiError> {
-    let view = state.view_at_least(&caller.tenant, body.min_revision).await?;
+pub async fn check(
+    State(state): State<AppState>,
+    caller: Caller,
+    min: MinRevision,
+    ApiJson(body): ApiJson<CheckRequest>,
+) -> Result<Json<DecisionBody>, ApiError> {
+    let view = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
     caller.check_may_ask_about(&view.snapshot, &body.user)?;
     let via = channel_named(body.via.as_deref(), &Channel::ApiKey)?;
     let raw = RawRequest {
@@ -134,6 +139,7 @@ pub async fn check(State(state): State<AppState>, caller: Caller, ApiJson(body):
 pub async fn check_batch(
     State(state): State<AppState>,
     caller: Caller,
+    min: MinRevision,
     ApiJson(body): ApiJson<BatchRequest>,
 ) -> Result<Json<BatchResponse>, ApiError> {
     if body.checks.len() > MAX_BATCH {
@@ -144,7 +150,7 @@ pub async fn check_batch(
         .hint("split the batch")
         .field("checks"));
     }
-    let view = state.view_at_least(&caller.tenant, body.min_revision).await?;
+    let view = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
     let default_via = channel_named(body.via.as_deref(), &Channel::ApiKey)?.into_owned();
     let mut may_ask_others: Option<bool> = None;
     let mut results = Vec::with_capacity(body.checks.len());
@@ -265,9 +271,10 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
 pub async fn list_resources(
     State(state): State<AppState>,
     caller: Caller,
+    min: MinRevision,
     ApiJson(body): ApiJson<ListResourcesRequest>,
 ) -> Result<Json<ListResourcesResponse>, ApiError> {
-    let view = state.view_at_least(&caller.tenant, body.min_revision).await?;
+    let view = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
     caller.check_may_ask_about(&view.snapshot, &body.user)?;
     let action = parse_action(&body.action)?;
     let limit = page_limit(body.limit)?;
@@ -358,9 +365,10 @@ pub async fn list_resources(
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
+    min: MinRevision,
     ApiJson(body): ApiJson<ListUsersRequest>,
 ) -> Result<Json<ListUsersResponse>, ApiError> {
-    let view = state.view_at_least(&caller.tenant, body.min_revision).await?;
+    let view = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
     if !caller.may(&view.snapshot, Action::DecisionAskOthers) {
         return Err(ApiError::forbidden("listing users needs the right to ask about other users")
             .hint("the role TenantAdmin, or a custom role with `evaluate-decisions-for-others: allowed`"));

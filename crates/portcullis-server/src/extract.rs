@@ -69,3 +69,48 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiQuer
         }
     }
 }
+
+/// The request header that carries a consistency token: answer at this tenant revision or
+/// later (a revision a write answered with, on any node). The same as `minRevision` in the
+/// bodies that have it; every read API takes it.
+pub const MIN_REVISION_HEADER: &str = "portcullis-min-revision";
+
+/// The response header naming the tenant revision an answer was made at (for a write: a
+/// revision that includes it), where the body has no `revision` of its own.
+pub const REVISION_HEADER: &str = "portcullis-revision";
+
+/// The [`MIN_REVISION_HEADER`] of a request, if sent; anything but a number is a 400.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MinRevision(pub Option<u64>);
+
+impl MinRevision {
+    /// The header and a body's `minRevision` together: the later of the two.
+    pub fn or(self, body: Option<u64>) -> Option<u64> {
+        self.0.max(body)
+    }
+
+    /// Reads the header from `headers`.
+    pub fn from_headers(headers: &axum::http::HeaderMap) -> Result<MinRevision, ApiError> {
+        let Some(value) = headers.get(MIN_REVISION_HEADER) else {
+            return Ok(MinRevision(None));
+        };
+        value
+            .to_str()
+            .ok()
+            .and_then(|text| text.trim().parse::<u64>().ok())
+            .map(|revision| MinRevision(Some(revision)))
+            .ok_or_else(|| {
+                ApiError::bad_request("bad_min_revision", format!("the `{MIN_REVISION_HEADER}` header is not a revision number"))
+                    .hint("send a revision a write answered with, e.g. `Portcullis-Min-Revision: 42`")
+                    .field(MIN_REVISION_HEADER)
+            })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MinRevision {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<MinRevision, ApiError> {
+        MinRevision::from_headers(&parts.headers)
+    }
+}

@@ -1,6 +1,7 @@
 //! Prometheus metrics, rendered by hand in the text format: requests by route and status,
 //! request latency histograms by route, decisions by outcome, committed writes and the store
-//! transactions that carried them (group commit), each tenant's snapshot revision, and the
+//! transactions that carried them (group commit), other nodes' changes followed from the change
+//! log and tenants read whole instead, each tenant's snapshot revision, and the
 //! audit trail's integrity (events refused on reads, checkpoints written, chains that do not
 //! check out). Counters are atomics or short critical sections; nothing here blocks a request
 //! for long.
@@ -33,6 +34,8 @@ pub struct Metrics {
     unreadable_audit_events: AtomicU64,
     audit_integrity_failures: AtomicU64,
     audit_checkpoints: AtomicU64,
+    tenant_reloads: AtomicU64,
+    changes_followed: AtomicU64,
 }
 
 /// The audit chains' state for [`Metrics::render`].
@@ -92,6 +95,21 @@ impl Metrics {
     /// Counts a checkpoint written to the checkpoint file.
     pub fn record_checkpoint(&self) {
         self.audit_checkpoints.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a tenant read whole from the store to catch up (not its first load).
+    pub fn record_reload(&self) {
+        self.tenant_reloads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts changes of other nodes applied from the change log.
+    pub fn record_followed(&self, changes: u64) {
+        self.changes_followed.fetch_add(changes, Ordering::Relaxed);
+    }
+
+    /// Tenants read whole to catch up, and changes applied from the log, so far.
+    pub fn followed(&self) -> (u64, u64) {
+        (self.tenant_reloads.load(Ordering::Relaxed), self.changes_followed.load(Ordering::Relaxed))
     }
 
     /// Writes committed so far, and the store transactions that carried them.
@@ -162,6 +180,19 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE portcullis_write_transactions_total counter");
         let _ = writeln!(out, "portcullis_write_transactions_total {transactions}");
+        let (reloads, followed) = self.followed();
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_tenant_reloads_total Tenants read whole from the store to catch up (when the change log could not bring them)."
+        );
+        let _ = writeln!(out, "# TYPE portcullis_tenant_reloads_total counter");
+        let _ = writeln!(out, "portcullis_tenant_reloads_total {reloads}");
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_changes_followed_total Changes made through a different node, applied here from the change log."
+        );
+        let _ = writeln!(out, "# TYPE portcullis_changes_followed_total counter");
+        let _ = writeln!(out, "portcullis_changes_followed_total {followed}");
         let _ = writeln!(
             out,
             "# HELP portcullis_audit_events_unreadable_total Stored audit events skipped by a listing because they do not parse."

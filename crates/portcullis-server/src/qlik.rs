@@ -25,6 +25,7 @@ use portcullis_qlik_api::{ApiConfig, ApiHost, ApiKeyInfo, Commit, CreatedApiKey,
 use portcullis_store::{Author, EventDraft, NewClientSecret, ResourceRef, StoreError};
 
 use crate::auth::{API_KEY_PREFIX, CLIENT_SECRET_PREFIX, Caller, Principal, new_secret};
+use crate::extract::{MinRevision, REVISION_HEADER};
 use crate::state::{AppState, WriteFailure, WriteOptions};
 
 /// The API's host: this server's store and views.
@@ -184,21 +185,41 @@ fn key_info(record: portcullis_store::ApiKeyRecord) -> ApiKeyInfo {
 }
 
 /// Resolves the request's credential with the server's own check and, for a user, inserts
-/// the API's `Caller`.
+/// the API's `Caller`. For a user's request it also keeps the consistency token: a
+/// `Portcullis-Min-Revision` header makes the request wait for that revision (or answers 409 in
+/// Qlik's envelope), and the answer says its revision in `Portcullis-Revision` — a read's is
+/// the revision it read at least, a write's one that includes it.
 async fn insert_caller(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
+    let mut tenant = None;
     if let Ok(Caller {
-        tenant,
+        tenant: caller_tenant,
         principal: Principal::User { id, via },
     }) = Caller::from_request_parts(&mut parts, &state).await
     {
         parts.extensions.insert(portcullis_qlik_api::Caller {
-            tenant: tenant.name.clone(),
+            tenant: caller_tenant.name.clone(),
             user_id: id,
             channel: via,
         });
+        tenant = Some(caller_tenant);
     }
-    next.run(Request::from_parts(parts, body)).await
+    let Some(tenant) = tenant else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    let read = parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD;
+    let min = match MinRevision::from_headers(&parts.headers) {
+        Ok(min) => min,
+        Err(error) => return crate::ops::qlik_error(error.status.as_u16(), error.body.message),
+    };
+    let before = match state.view_at_least(&tenant, min.0).await {
+        Ok(view) => view.snapshot.revision,
+        Err(error) => return crate::ops::qlik_error(error.status.as_u16(), error.body.message),
+    };
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let revision = if read { before } else { tenant.view().snapshot.revision };
+    response.headers_mut().insert(REVISION_HEADER, axum::http::HeaderValue::from(revision));
+    response
 }
 
 /// The management API, to nest at `/api/v1`.

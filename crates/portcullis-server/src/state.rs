@@ -15,6 +15,9 @@
 //! only after the transaction committed. If it fails, the batch is undone and its writes are
 //! committed one by one, so one bad write cannot fail its neighbours.
 //!
+//! Other nodes' writes are followed from the change log (`follow.rs`: the change feed, the
+//! poll, `minRevision`), through the same `next_view`.
+//!
 //! INVARIANT: a decision reads one `Arc<View>` from start to end; views are never mutated,
 //! only replaced, and a replacement never goes back in revision.
 
@@ -29,6 +32,10 @@ use portcullis_qlik_api::ratelimit::{RateLimitConfig, RateLimiter, Tier};
 use portcullis_store::{
     Applied, Author, Change, ChangeSet, DecisionLogPolicy, EventDraft, ImportMode, Imported, SecretHash, Store, StoreError, TenantId, Touched,
 };
+
+mod follow;
+
+pub use follow::MIN_REVISION_WAIT;
 
 use crate::decision_log::DecisionLog;
 use crate::err::ApiError;
@@ -53,6 +60,8 @@ pub struct TenantState {
     /// The tenant's name.
     pub name: String,
     view: RwLock<Arc<View>>,
+    /// The revision of `view`, for readers waiting for one (`minRevision`).
+    revision: tokio::sync::watch::Sender<u64>,
     /// The live model and its revision; the committer holds it from `apply` to the new view,
     /// so this node's writes to the tenant are serialized.
     live: Arc<tokio::sync::RwLock<Live>>,
@@ -122,6 +131,11 @@ impl TenantState {
         }
     }
 
+    /// The revision of the current view, as it moves (to wait for one).
+    pub fn revisions(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revision.subscribe()
+    }
+
     /// Which decisions this tenant logs.
     pub fn audit_policy(&self) -> DecisionLogPolicy {
         match self.audit_policy.read() {
@@ -163,7 +177,10 @@ impl TenantState {
             Err(poisoned) => poisoned.into_inner(),
         };
         if view.snapshot.revision >= guard.snapshot.revision {
+            let revision = view.snapshot.revision;
             *guard = Arc::new(view);
+            drop(guard);
+            self.revision.send_if_modified(|seen| std::mem::replace(seen, revision) != revision);
         }
     }
 }
@@ -236,6 +253,11 @@ struct Inner {
     credentials: moka::sync::Cache<portcullis_store::SecretHash, VerifiedCredential>,
     /// Per tenant, the store's credentials revision [`AppState::follow_store`] last saw.
     credentials_seen: std::sync::Mutex<HashMap<TenantId, u64>>,
+    /// Moves with every forgetting of cached credentials, so a credential verified before a
+    /// revocation was heard is not cached after it ([`AppState::remember_credential`]).
+    credentials_epoch: std::sync::atomic::AtomicU64,
+    /// Whether the change feed is listening now (`None`: no feed is followed).
+    feed: std::sync::OnceLock<portcullis_store::feed::Listening>,
     /// Counts logins and token grants against [`ServerConfig::issues_per_minute`].
     issue_limiter: std::sync::Mutex<RateLimiter>,
     /// The checkpoint file and each tenant's audit chain state.
@@ -245,17 +267,21 @@ struct Inner {
 /// How long a verified credential is trusted without asking the store again.
 ///
 /// A revocation on this node (a key revoked; a user, client or tenant deleted) drops the
-/// affected entries at once. Another node learns of it from the tenant's credentials revision,
-/// which it reads with the tenant list it polls anyway ([`AppState::follow_store`], every
-/// `--poll-ms`, 1 s by default): it then drops the tenant's entries, so it sees the revocation
-/// within one poll, and at worst (the poll failing) within this time. Asking the store on every
-/// request instead would cost a round trip per request (BENCHMARKS.md, "Credentials").
-/// Entries name their tenant by its store id, which is never handed out twice, so an entry
-/// never acts in a tenant created later under the same name.
+/// affected entries at once. Another node learns of it from the change feed (a notice that the
+/// tenant's credentials revision moved, about a millisecond after the commit) and, should the
+/// notice be lost, from the tenant list it polls ([`AppState::follow_store`], every
+/// `--poll-ms`): it then drops the tenant's entries; at worst (feed and poll failing) the entry
+/// dies after this time. Asking the store on every request instead would cost a round trip per
+/// request (BENCHMARKS.md, "Credentials"). Entries name their tenant by its store id, which is
+/// never handed out twice, so an entry never acts in a tenant created later under the same name.
 pub const CREDENTIAL_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Most credentials the cache holds; past it the least used are dropped.
 const MAX_CACHED_CREDENTIALS: u64 = 100_000;
+
+/// A moment in the life of the credential cache ([`AppState::credentials_epoch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialsEpoch(u64);
 
 /// A bearer credential the store has confirmed: whose it is and until when it is usable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -374,6 +400,8 @@ impl AppState {
                 .support_invalidation_closures()
                 .build(),
             credentials_seen: std::sync::Mutex::new(HashMap::new()),
+            credentials_epoch: std::sync::atomic::AtomicU64::new(0),
+            feed: std::sync::OnceLock::new(),
             issue_limiter: std::sync::Mutex::new(RateLimiter::new(RateLimitConfig {
                 tier1_per_minute: 0,
                 tier2_per_minute: issues_per_minute,
@@ -404,18 +432,35 @@ impl AppState {
         self.0.credentials.get(hash)
     }
 
-    /// Remembers a credential the store has just confirmed.
-    pub fn remember_credential(&self, hash: portcullis_store::SecretHash, credential: VerifiedCredential) {
+    /// Where cached credentials stand now: take it before asking the store about a
+    /// credential, and give it to [`AppState::remember_credential`].
+    pub fn credentials_epoch(&self) -> CredentialsEpoch {
+        CredentialsEpoch(self.0.credentials_epoch.load(std::sync::atomic::Ordering::Acquire))
+    }
+
+    /// Remembers a credential the store confirmed after `epoch` was taken — unless cached
+    /// credentials were forgotten since (a revocation heard meanwhile may be of this one: the
+    /// next request asks the store again).
+    pub fn remember_credential(&self, hash: portcullis_store::SecretHash, credential: VerifiedCredential, epoch: CredentialsEpoch) {
+        if self.credentials_epoch() != epoch {
+            return;
+        }
         self.0.credentials.insert(hash, credential);
+        // A forgetting between the check and the insert may have missed the entry.
+        if self.credentials_epoch() != epoch {
+            self.0.credentials.invalidate(&hash);
+        }
     }
 
     /// Forgets every cached credential (after a revocation on this node).
     pub fn forget_credentials(&self) {
+        self.0.credentials_epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.0.credentials.invalidate_all();
     }
 
     /// Forgets the cached credentials `gone` picks; none of them is returned again.
     fn forget_credentials_where(&self, gone: impl Fn(&VerifiedCredential) -> bool + Send + Sync + 'static) {
+        self.0.credentials_epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         if let Err(error) = self.0.credentials.invalidate_entries_if(move |_, credential| gone(credential)) {
             // Only when the cache was built without invalidation closures: drop everything.
             tracing::error!(%error, "cannot forget credentials selectively; forgetting all");
@@ -551,6 +596,7 @@ impl AppState {
         let tenant = Arc::new(TenantState {
             id,
             name,
+            revision: tokio::sync::watch::Sender::new(view.snapshot.revision),
             view: RwLock::new(Arc::new(view)),
             live: Arc::new(tokio::sync::RwLock::new(live)),
             queue: std::sync::Mutex::new(Queue::default()),
@@ -566,49 +612,12 @@ impl AppState {
         Ok(tenants.entry(id).or_insert(tenant).clone())
     }
 
-    /// Reloads a tenant's model and view from the store when the store is ahead of this node
+    /// Brings a tenant's model and view up to the store when the store is ahead of this node
     /// (another node wrote); returns the view.
     pub async fn refresh(&self, tenant: &TenantState) -> Result<Arc<View>, StoreError> {
         let mut live = tenant.live.write().await;
         self.catch_up(tenant, &mut live).await?;
         Ok(tenant.view())
-    }
-
-    async fn catch_up(&self, tenant: &TenantState, live: &mut Live) -> Result<(), StoreError> {
-        let stored = self.0.store.revision(tenant.id).await?;
-        // Behind, or (a tenant deleted and its id given to a new one) ahead of the store:
-        // either way the store is the truth.
-        if stored != live.revision {
-            let (fresh, view) = load_live(&self.0.store, tenant.id, tenant.view().sessions.clone()).await?;
-            *live = fresh;
-            tenant.swap(view);
-        }
-        Ok(())
-    }
-
-    /// The view of a tenant at `min_revision` or later (refreshing from the store when this
-    /// node is behind), or a 409 when the tenant has not reached that revision anywhere.
-    pub async fn view_at_least(&self, tenant: &TenantState, min_revision: Option<u64>) -> Result<Arc<View>, ApiError> {
-        let view = tenant.view();
-        let Some(min) = min_revision else { return Ok(view) };
-        if view.snapshot.revision >= min {
-            return Ok(view);
-        }
-        let view = self.refresh(tenant).await?;
-        if view.snapshot.revision >= min {
-            Ok(view)
-        } else {
-            Err(ApiError::new(
-                axum::http::StatusCode::CONFLICT,
-                "revision_not_reached",
-                format!(
-                    "the tenant is at revision {}, before the requested minRevision {min}",
-                    view.snapshot.revision
-                ),
-            )
-            .hint("pass a revision returned by a write, or leave minRevision out")
-            .field("minRevision"))
-        }
     }
 
     /// Imports a tenant and makes it live on this node.
@@ -899,51 +908,6 @@ impl AppState {
                         }
                         other => return Err(other.into()),
                     }
-                }
-            }
-        }
-    }
-
-    /// Polls the store for writes made by other nodes, forever (PostgreSQL deployments).
-    pub async fn follow_store(self, every: Duration) {
-        let mut ticker = tokio::time::interval(every);
-        loop {
-            ticker.tick().await;
-            self.follow_once().await;
-        }
-    }
-
-    /// One poll of [`AppState::follow_store`]: drops the cached credentials of tenants whose
-    /// credentials moved, catches up with other nodes' writes, and forgets deleted tenants.
-    pub async fn follow_once(&self) {
-        let Ok(records) = self.0.store.tenants().await else { return };
-        // Credentials first: a view refreshed below must not meet a revoked credential
-        // still cached.
-        self.follow_credentials(&records);
-        for record in records {
-            match self.tenant(record.id).await {
-                Ok(Some(tenant)) if tenant.view().snapshot.revision < record.revision => {
-                    if let Err(error) = self.refresh(&tenant).await {
-                        tracing::warn!(tenant = %record.name, %error, "cannot refresh the tenant");
-                    }
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(tenant = %record.name, %error, "cannot load the tenant"),
-            }
-        }
-        let known: Vec<TenantId> = self.tenants().iter().map(|t| t.id).collect();
-        if let Ok(records) = self.0.store.tenants().await {
-            let mut tenants = match self.0.tenants.write() {
-                Ok(guard) => guard,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            for id in known {
-                if !records.iter().any(|r| r.id == id) {
-                    if let Some(gone) = tenants.remove(&id) {
-                        gone.rule_sites.clear();
-                    }
-                    self.forget_tenant_credentials(id);
-                    self.0.audit_integrity.forget(id);
                 }
             }
         }

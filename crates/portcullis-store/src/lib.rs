@@ -14,6 +14,7 @@
 use portcullis_audit::draft as audit;
 mod change;
 mod err;
+pub mod feed;
 mod load;
 mod record;
 mod sql;
@@ -28,6 +29,7 @@ use portcullis_model::Tenant;
 
 pub use change::{Applied, Change, Touched};
 pub use err::StoreError;
+pub use feed::{Feed, FeedEvent, LogPage, Notice, NoticeKind};
 pub use portcullis_audit::checkpoint;
 pub use portcullis_audit::{
     Actor, AuditChain, AuditKey, AuditQuery, ChainBreak, Checkpoint, CheckpointBreak, DecisionLogMode, DecisionLogPolicy, EventBody, EventType,
@@ -123,6 +125,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// The changes committed after `after_revision`, in order, with their revisions.
     async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError>;
+
+    /// The change log of a tenant after `after_revision`, at most `limit` revisions, read in
+    /// one transaction with the tenant's revision: what a node applies to follow another
+    /// node's writes, or [`LogPage::Missing`] when only reading the tenant whole brings it to
+    /// the store's revision (an import, rows no longer logged).
+    async fn changes_after(&self, tenant: TenantId, after_revision: u64, limit: u64) -> Result<LogPage, StoreError>;
+
+    /// Subscribes to the notices of changes committed by any node on this database (the
+    /// change feed), or `None` when the backend has none (SQLite: one node, which follows the
+    /// log by polling if at all).
+    fn subscribe(&self) -> Option<Feed> {
+        None
+    }
 
     /// Appends events that record no write (decisions), in one transaction; returns their
     /// sequence numbers.

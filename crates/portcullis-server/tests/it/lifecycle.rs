@@ -24,22 +24,22 @@ const IMPERSONATION: &str = "urn:qlik:oauth:user-impersonation";
 
 /// A store (a temporary SQLite file, or the test PostgreSQL database) holding the demo tenant
 /// under a name of the test's own.
-struct Env {
-    store: Arc<dyn Store>,
-    tenant: String,
+pub(crate) struct Env {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) tenant: String,
     _dir: Option<tempfile::TempDir>,
     /// PostgreSQL: the test's own schema, dropped at the end.
     schema: Option<(sqlx::postgres::PgConnectOptions, String)>,
 }
 
 /// One server node over the env's store.
-struct Node {
-    router: Router,
-    state: AppState,
+pub(crate) struct Node {
+    pub(crate) router: Router,
+    pub(crate) state: AppState,
 }
 
 impl Env {
-    async fn sqlite() -> Env {
+    pub(crate) async fn sqlite() -> Env {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let store = portcullis_store::open(&format!("sqlite://{}", dir.path().join("test.db").display()))
             .await
@@ -49,7 +49,7 @@ impl Env {
 
     /// A fresh schema of the test PostgreSQL database (so tests running at once never see each
     /// other's tenants), or `None` when PostgreSQL does not answer and is not required.
-    async fn postgres(test: &str) -> Option<Env> {
+    pub(crate) async fn postgres(test: &str) -> Option<Env> {
         use sqlx::Connection as _;
         use std::str::FromStr as _;
 
@@ -90,7 +90,7 @@ impl Env {
         Some(env)
     }
 
-    async fn with(store: Arc<dyn Store>, tenant: String, dir: Option<tempfile::TempDir>) -> Env {
+    pub(crate) async fn with(store: Arc<dyn Store>, tenant: String, dir: Option<tempfile::TempDir>) -> Env {
         let env = Env {
             store,
             tenant,
@@ -101,7 +101,7 @@ impl Env {
         env
     }
 
-    async fn import(&self, name: &str) {
+    pub(crate) async fn import(&self, name: &str) {
         let mut demo = load_tenant_text("demo", DEMO).expect("the demo tenant loads");
         demo.name = name.to_owned();
         self.store
@@ -110,7 +110,7 @@ impl Env {
             .expect("import");
     }
 
-    async fn node(&self) -> Node {
+    pub(crate) async fn node(&self) -> Node {
         let config = ServerConfig {
             operator_token_hash: Some(hash_secret(OPERATOR)),
             ..ServerConfig::default()
@@ -123,7 +123,7 @@ impl Env {
     }
 
     /// An API key for a user of `tenant`, minted in the store.
-    async fn key_in(&self, tenant: &str, user: &str) -> String {
+    pub(crate) async fn key_in(&self, tenant: &str, user: &str) -> String {
         let record = self.store.tenant_by_name(tenant).await.unwrap().expect("the tenant exists");
         let (token, hash) = new_secret(API_KEY_PREFIX).unwrap();
         let key = NewApiKey {
@@ -137,11 +137,11 @@ impl Env {
         token
     }
 
-    async fn key(&self, user: &str) -> String {
+    pub(crate) async fn key(&self, user: &str) -> String {
         self.key_in(&self.tenant.clone(), user).await
     }
 
-    async fn done(self) {
+    pub(crate) async fn done(self) {
         use sqlx::Connection as _;
 
         if let Some((options, schema)) = &self.schema
@@ -156,7 +156,7 @@ impl Env {
 }
 
 impl Node {
-    async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
         let mut request = Request::builder().method(method).uri(path).header("host", "portcullis.test");
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
@@ -168,14 +168,14 @@ impl Node {
         self.send(request.unwrap()).await
     }
 
-    async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
+    pub(crate) async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
-    async fn whoami(&self, token: &str) -> StatusCode {
+    pub(crate) async fn whoami(&self, token: &str) -> StatusCode {
         self.call("GET", WHOAMI, Some(token), None).await.0
     }
 

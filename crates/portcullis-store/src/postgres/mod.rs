@@ -4,6 +4,7 @@
 //! starting together migrate one at a time.
 
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,10 +14,13 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::audit::{AuditSettings, Author, EventDraft};
 use crate::change::Change;
 use crate::err::{StoreError, from_sqlx};
+use crate::feed::{Feed, LogPage};
 use crate::record::*;
 use crate::sql::{Dialect, Migration, Sql};
 
 mod copy;
+mod listen;
+
 use crate::{Backend, ImportProgress, Store, redact};
 use portcullis_audit::{AuditChain, AuditQuery, ChainBreak, EventBody, Keyring, SealedEvent};
 
@@ -51,6 +55,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "audit keys",
         sql: include_str!("../../migrations/postgres/0006_audit_keys.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "change feed",
+        sql: include_str!("../../migrations/postgres/0007_change_feed.sql"),
     },
 ];
 
@@ -88,6 +97,22 @@ pub struct PgStore {
     pool: PgPool,
     /// The audit keys (none unless [`PgStore::with_audit_keys`]).
     keys: Keyring,
+    /// The schema the store's tables are in: the feed hears only its notices.
+    schema: Arc<str>,
+    /// The change feed's listener, started by the first subscription.
+    feed: Arc<OnceLock<listen::Hub>>,
+    /// How the listener connects (its connection is its own, outside `pool`).
+    options: ListenOptions,
+}
+
+/// The connect options, kept for the listener; never printed (they hold the password).
+#[derive(Clone)]
+struct ListenOptions(PgConnectOptions);
+
+impl std::fmt::Debug for ListenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ListenOptions(..)")
+    }
 }
 
 impl PgStore {
@@ -102,6 +127,7 @@ impl PgStore {
 
     /// Connects with explicit options (e.g. a `search_path` for one schema) and migrates.
     pub async fn open_with(options: PgConnectOptions) -> Result<PgStore, StoreError> {
+        let listen_options = options.clone();
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
@@ -112,7 +138,14 @@ impl PgStore {
                 other => other,
             })?;
         Sql::migrate(&pool).await?;
-        Ok(PgStore { pool, keys: Keyring::none() })
+        let (schema,): (String,) = sqlx::query_as("SELECT current_schema()").fetch_one(&pool).await.map_err(from_sqlx)?;
+        Ok(PgStore {
+            pool,
+            keys: Keyring::none(),
+            schema: schema.into(),
+            feed: Arc::default(),
+            options: ListenOptions(listen_options),
+        })
     }
 
     /// The store with audit keys: the first seals what it appends, all check what they sealed.
@@ -176,6 +209,18 @@ impl Store for PgStore {
 
     async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError> {
         Sql::changes_since(&self.pool, tenant, after_revision).await
+    }
+
+    async fn changes_after(&self, tenant: TenantId, after_revision: u64, limit: u64) -> Result<LogPage, StoreError> {
+        Sql::changes_after(&self.pool, tenant, after_revision, limit).await
+    }
+
+    fn subscribe(&self) -> Option<Feed> {
+        Some(
+            self.feed
+                .get_or_init(|| listen::Hub::start(self.options.0.clone(), self.schema.to_string()))
+                .subscribe(),
+        )
     }
 
     async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {

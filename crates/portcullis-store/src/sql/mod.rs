@@ -14,6 +14,7 @@
 
 mod audit;
 mod credentials;
+mod feed;
 mod migrate;
 mod rows;
 mod tenant;

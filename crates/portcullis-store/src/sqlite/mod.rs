@@ -185,6 +185,10 @@ impl Store for SqliteStore {
         Sql::changes_since(&self.writer, tenant, after_revision).await
     }
 
+    async fn changes_after(&self, tenant: TenantId, after_revision: u64, limit: u64) -> Result<crate::LogPage, StoreError> {
+        Sql::changes_after(&self.reader, tenant, after_revision, limit).await
+    }
+
     async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
         Sql::append_events(&self.writer, self.keys.sealing(), tenant, events).await
     }

@@ -15,6 +15,7 @@ use crate::harness::Harness;
 
 pub use crate::audit::*;
 pub use crate::credentials::*;
+pub use crate::feed::*;
 pub use crate::integrity::*;
 
 pub(crate) const DEMO: &str = include_str!("../../../../examples/demo-tenant.yaml");

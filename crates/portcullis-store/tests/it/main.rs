@@ -5,6 +5,7 @@
 mod audit;
 mod contract;
 mod credentials;
+mod feed;
 mod harness;
 mod integrity;
 
@@ -75,4 +76,18 @@ contract_tests!(
     events_sealed_before_the_key_still_verify,
     a_signed_archive_anchor_cannot_be_moved,
     the_tail_and_the_heads_are_read_cheaply,
+    the_log_after_a_revision_replays_to_the_stored_tenant,
 );
+
+#[tokio::test]
+async fn postgres_every_committed_write_notifies() {
+    let Some(harness) = crate::harness::PgHarness::new("every_committed_write_notifies").await else {
+        return;
+    };
+    let Some(other) = crate::harness::PgHarness::new("every_committed_write_notifies_other").await else {
+        return;
+    };
+    crate::feed::postgres_every_committed_write_notifies(&harness, &other).await;
+    harness.drop_schema().await;
+    other.drop_schema().await;
+}

@@ -1,0 +1,533 @@
+//! Two nodes on one store: a change made through one reaches the other from the change log
+//! (never by reading the tenant whole, unless an import replaced it), a read carrying a
+//! write's revision sees the write on the other node at once, and on PostgreSQL the change
+//! feed carries revocations, audit settings and deletions to the other node without a poll.
+//! On SQLite (one node in production) the same catch-up runs from the poll.
+
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use portcullis_server::AppState;
+use portcullis_store::AuditQuery;
+use serde_json::{Value, json};
+
+use crate::lifecycle::{Env, Node};
+
+/// Declares each test once per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::lifecycle::Env::sqlite().await).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(env) = crate::lifecycle::Env::postgres(concat!("feed_", stringify!($name))).await else { return };
+                    super::$name(env).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    a_change_through_one_node_reaches_the_other_from_the_log,
+    a_read_with_a_writes_revision_sees_it_on_the_other_node,
+    every_read_api_takes_the_token_on_the_other_node,
+);
+
+/// PostgreSQL only: what the feed carries, without any poll.
+macro_rules! on_postgres {
+    ($($name:ident),* $(,)?) => {
+        mod feed_on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(env) = crate::lifecycle::Env::postgres(concat!("feed_", stringify!($name))).await else { return };
+                    super::$name(env).await;
+                }
+            )*
+        }
+    };
+}
+
+on_postgres!(
+    a_key_revoked_through_one_node_is_refused_by_the_other_at_once,
+    audit_settings_and_deletions_reach_the_other_node,
+);
+
+/// The feed's grace in these tests: far above what it takes, far below a poll.
+const FEED_WAIT: Duration = Duration::from_secs(1);
+
+/// Two nodes; the second follows the store's feed when there is one (PostgreSQL).
+async fn two_nodes(env: &Env) -> (Node, Node) {
+    let here = env.node().await;
+    let there = env.node().await;
+    tokio::spawn(there.state.clone().follow_feed());
+    if env.store.subscribe().is_some() {
+        // Listening before the test writes (the feed's first event is its resync).
+        let started = Instant::now();
+        while there.state.feed_listening() != Some(true) {
+            assert!(started.elapsed() < Duration::from_secs(5), "the feed listens");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    (here, there)
+}
+
+/// The revision of the env's tenant on a node.
+async fn revision_on(node: &Node, env: &Env) -> u64 {
+    let tenant = node.state.tenant_by_name(&env.tenant).await.unwrap().expect("the tenant is loaded");
+    tenant.view().snapshot.revision
+}
+
+/// Waits until `node` holds `revision`: by the feed on PostgreSQL (no poll: the feed must
+/// bring it within [`FEED_WAIT`]), by one poll on SQLite.
+async fn reach(node: &Node, env: &Env, revision: u64) -> Duration {
+    let started = Instant::now();
+    if env.store.subscribe().is_none() {
+        node.state.follow_once().await;
+    }
+    while revision_on(node, env).await < revision {
+        assert!(started.elapsed() < FEED_WAIT, "revision {revision} did not arrive within {FEED_WAIT:?}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    started.elapsed()
+}
+
+async fn write(node: &Node, token: &str, change: Value) -> u64 {
+    let (status, body) = node.call("POST", "/v1/changes", Some(token), Some(change)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["revision"].as_u64().expect("a write answers its revision")
+}
+
+async fn check(node: &Node, token: &str, body: Value) -> (StatusCode, Value) {
+    node.call("POST", "/v1/check", Some(token), Some(body)).await
+}
+
+fn reloads(state: &AppState) -> u64 {
+    state.metrics().followed().0
+}
+
+async fn a_change_through_one_node_reaches_the_other_from_the_log(env: Env) {
+    let (here, there) = two_nodes(&env).await;
+    let admin = env.key("admin").await;
+    let ask = json!({"user": "bob", "action": "app:exportdata", "resource": "sales-dashboard"});
+    let (_, before) = check(&there, &admin, ask.clone()).await;
+    assert_eq!(before["allowed"], false, "{before}");
+
+    let mut last = 0;
+    for change in [
+        json!({"assign": {"role": "Exporters", "user": "bob"}}),
+        json!({"join": {"user": "carl", "group": "finance"}}),
+        json!({"leave": {"user": "ann", "group": "sales"}}),
+        json!({"set": {"userDefault": "in-app-content-download", "value": "allowed"}}),
+    ] {
+        last = write(&here, &admin, change).await;
+    }
+    // A user deleted through the management API: the model's delete, its credentials retired.
+    let carl = portcullis_qlik_api::ids::user_id("carl");
+    let (status, _) = here.call("DELETE", &format!("/api/v1/users/{carl}"), Some(&admin), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let stored = env.store.tenant_by_name(&env.tenant).await.unwrap().unwrap().revision;
+    assert!(stored > last);
+    reach(&there, &env, stored).await;
+
+    let (_, after) = check(&there, &admin, ask).await;
+    assert_eq!(after["allowed"], true, "{after}");
+    assert_eq!(after["revision"], stored, "the decision says which revision it was made at");
+    // The follower's model is the store's, and it got there change by change.
+    let tenant = there.state.tenant_by_name(&env.tenant).await.unwrap().unwrap();
+    let (fresh, revision) = env.store.load_tenant(tenant.id).await.unwrap();
+    assert_eq!(revision, stored);
+    assert_eq!(tenant.live().await.tenant, fresh, "the live model equals the store");
+    assert_eq!(reloads(&there.state), 0, "no tenant read whole");
+    assert_eq!(there.state.metrics().followed().1, 5, "five changes applied from the log");
+    let (status, metrics) = {
+        let request = axum::http::Request::get("/metrics")
+            .header("authorization", format!("Bearer {}", crate::support::OPERATOR))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(there.router.clone(), request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    };
+    assert_eq!(status, StatusCode::OK);
+    assert!(metrics.contains("portcullis_tenant_reloads_total 0"), "{metrics}");
+    assert!(metrics.contains("portcullis_changes_followed_total 5"), "{metrics}");
+
+    // An import replaces the tenant: that is read whole, once.
+    let (status, body) = {
+        let request = axum::http::Request::put(format!("/v1/operator/tenants/{}?replace=true", env.tenant))
+            .header("authorization", format!("Bearer {}", crate::support::OPERATOR))
+            .header("content-type", "application/yaml")
+            .body(axum::body::Body::from(crate::support::DEMO))
+            .unwrap();
+        here.send(request).await
+    };
+    assert_eq!((status, &body["outcome"]), (StatusCode::OK, &json!("replaced")), "{body}");
+    let imported = env.store.tenant_by_name(&env.tenant).await.unwrap().unwrap().revision;
+    reach(&there, &env, imported).await;
+    assert_eq!(reloads(&there.state), 1);
+    let (_, again) = check(
+        &there,
+        &admin,
+        json!({"user": "bob", "action": "app:exportdata", "resource": "sales-dashboard"}),
+    )
+    .await;
+    assert_eq!(again["allowed"], false, "the import took Exporters back: {again}");
+    env.done().await;
+}
+
+async fn a_read_with_a_writes_revision_sees_it_on_the_other_node(env: Env) {
+    // No feed and no poll on the reader: the revision alone brings the write.
+    let here = env.node().await;
+    let there = env.node().await;
+    let admin = env.key("admin").await;
+    let ask = |min: u64| json!({"user": "bob", "action": "app:exportdata", "resource": "sales-dashboard", "minRevision": min});
+    let (status, body) = check(
+        &there,
+        &admin,
+        json!({"user": "bob", "action": "app:exportdata", "resource": "sales-dashboard"}),
+    )
+    .await;
+    assert_eq!((status, &body["allowed"]), (StatusCode::OK, &json!(false)), "{body}");
+    for round in 0..20 {
+        let change = if round % 2 == 0 {
+            json!({"assign": {"role": "Exporters", "user": "bob"}})
+        } else {
+            json!({"unassign": {"role": "Exporters", "user": "bob"}})
+        };
+        let revision = write(&here, &admin, change).await;
+        let (status, body) = check(&there, &admin, ask(revision)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body["revision"].as_u64().unwrap() >= revision, "{body}");
+        assert_eq!(
+            body["allowed"],
+            round % 2 == 0,
+            "round {round}: the other node answers with the write: {body}"
+        );
+    }
+    assert_eq!(reloads(&there.state), 0, "caught up from the log");
+    // A revision no node has reached: 409 with the revision this node has, at once.
+    let stored = env.store.tenant_by_name(&env.tenant).await.unwrap().unwrap().revision;
+    let started = Instant::now();
+    let (status, body) = check(&there, &admin, ask(stored + 10)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["message"].as_str().unwrap().contains(&format!("at revision {stored}")), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(1), "the store is asked, not waited for");
+    env.done().await;
+}
+
+async fn a_key_revoked_through_one_node_is_refused_by_the_other_at_once(env: Env) {
+    let (here, there) = two_nodes(&env).await;
+    let admin = env.key("admin").await;
+    let mut waits = Vec::new();
+    for round in 0..10 {
+        let (status, made) = here.call("POST", "/v1/api-keys", Some(&admin), Some(json!({"user": "bob"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let token = made["token"].as_str().unwrap().to_owned();
+        assert_eq!(there.whoami(&token).await, StatusCode::OK, "round {round}: cached on the other node");
+        let id = made["id"].as_i64().unwrap();
+        let (status, _) = here.call("DELETE", &format!("/v1/api-keys/{id}"), Some(&admin), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(here.whoami(&token).await, StatusCode::UNAUTHORIZED);
+        let started = Instant::now();
+        while there.whoami(&token).await != StatusCode::UNAUTHORIZED {
+            assert!(started.elapsed() < FEED_WAIT, "round {round}: the other node still takes the revoked key");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        waits.push(started.elapsed());
+    }
+    // A deleted user's key, through the management API.
+    let (status, made) = here.call("POST", "/v1/api-keys", Some(&admin), Some(json!({"user": "carl"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let carls = made["token"].as_str().unwrap().to_owned();
+    assert_eq!(there.whoami(&carls).await, StatusCode::OK);
+    let carl = portcullis_qlik_api::ids::user_id("carl");
+    assert_eq!(
+        here.call("DELETE", &format!("/api/v1/users/{carl}"), Some(&admin), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let started = Instant::now();
+    while there.whoami(&carls).await != StatusCode::UNAUTHORIZED {
+        assert!(started.elapsed() < FEED_WAIT, "the deleted user's key still works on the other node");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(there.whoami(&admin).await, StatusCode::OK, "other credentials keep working");
+    waits.sort();
+    eprintln!(
+        "revocation reached the other node in {:?} (median), {:?} (slowest)",
+        waits[waits.len() / 2],
+        waits[waits.len() - 1]
+    );
+    assert_eq!(reloads(&there.state), 0);
+    env.done().await;
+}
+
+async fn audit_settings_and_deletions_reach_the_other_node(env: Env) {
+    let (here, there) = two_nodes(&env).await;
+    let admin = env.key("admin").await;
+    let tenant = there.state.tenant_by_name(&env.tenant).await.unwrap().unwrap();
+    assert_eq!(tenant.audit_policy().mode, portcullis_store::DecisionLogMode::Off);
+    let (status, body) = here
+        .call("PUT", "/api/v1/audits/settings", Some(&admin), Some(json!({"decisionLogMode": "all"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let started = Instant::now();
+    while tenant.audit_policy().mode != portcullis_store::DecisionLogMode::All {
+        assert!(started.elapsed() < FEED_WAIT, "the audit settings did not reach the other node");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // The other node now logs its decisions.
+    let (status, _) = check(
+        &there,
+        &admin,
+        json!({"user": "bob", "action": "app:read", "resource": "sales-dashboard"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    there.state.decision_log().flush().await;
+    let events = env.store.audit_events(tenant.id, &AuditQuery::default()).await.unwrap();
+    assert!(
+        events.iter().any(|(_, body)| body.event_type == "com.qlik.v1.decision.made"),
+        "the other node logged the decision"
+    );
+
+    // The tenant deleted through one node is gone from the other, keys included.
+    let (status, _) = here
+        .call(
+            "DELETE",
+            &format!("/v1/operator/tenants/{}", env.tenant),
+            Some(crate::support::OPERATOR),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let started = Instant::now();
+    while there.state.tenants().iter().any(|t| t.id == tenant.id) {
+        assert!(started.elapsed() < FEED_WAIT, "the deleted tenant is still on the other node");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(there.whoami(&admin).await, StatusCode::UNAUTHORIZED);
+    env.done().await;
+}
+
+/// A request with optional extra headers; the status, the answer's `Portcullis-Revision` and
+/// its JSON body.
+async fn send(
+    node: &Node,
+    method: &str,
+    path: &str,
+    token: &str,
+    headers: &[(&str, String)],
+    body: Option<Value>,
+) -> (StatusCode, Option<u64>, Value) {
+    let mut request = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "portcullis.test")
+        .header("authorization", format!("Bearer {token}"));
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let request = match body {
+        Some(body) => request
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string())),
+        None => request.body(axum::body::Body::empty()),
+    }
+    .unwrap();
+    let response = tower::ServiceExt::oneshot(node.router.clone(), request).await.unwrap();
+    let status = response.status();
+    let revision = response
+        .headers()
+        .get("portcullis-revision")
+        .map(|v| v.to_str().unwrap().parse::<u64>().expect("a revision number"));
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, revision, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// The consistency token on every read API, on a node that neither polls nor listens: the
+/// management API answers a write's revision in `Portcullis-Revision`; the other node, asked
+/// with it (`Portcullis-Min-Revision`, or `minRevision` in a body), answers with the write.
+async fn every_read_api_takes_the_token_on_the_other_node(env: Env) {
+    let here = env.node().await;
+    let there = env.node().await;
+    let admin = env.key("admin").await;
+    let min = |revision: u64| vec![("portcullis-min-revision", revision.to_string())];
+
+    // A user created through one node's management API.
+    let (status, written, made) = send(
+        &here,
+        "POST",
+        "/api/v1/users",
+        &admin,
+        &[],
+        Some(json!({"subject": "zed", "name": "Zed"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let written = written.expect("a management write says its revision");
+    let id = made["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/users/{id}");
+    // Asked without the token, the other node has not seen it (nothing brought it there)...
+    let (status, read, _) = send(&there, "GET", &path, &admin, &[], None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(read.unwrap() < written);
+    // ...with it, it has.
+    let (status, read, user) = send(&there, "GET", &path, &admin, &min(written), None).await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert!(read.unwrap() >= written);
+    assert_eq!(user["name"], "Zed");
+
+    // Decisions: the header and the body's field, on each decision API.
+    let exporters = write(&here, &admin, json!({"assign": {"role": "Exporters", "user": "bob"}})).await;
+    let ask = json!({"user": "bob", "action": "app:exportdata", "resource": "sales-dashboard"});
+    let (status, _, body) = send(&there, "POST", "/v1/check", &admin, &min(exporters), Some(ask.clone())).await;
+    assert_eq!(
+        (status, &body["allowed"], body["revision"].as_u64() >= Some(exporters)),
+        (StatusCode::OK, &json!(true), true),
+        "{body}"
+    );
+    let (status, _, body) = send(
+        &there,
+        "POST",
+        "/v1/check/batch",
+        &admin,
+        &[],
+        Some(json!({"checks": [ask.clone()], "minRevision": exporters})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["revision"].as_u64() >= Some(exporters), "{body}");
+
+    let revoked = write(&here, &admin, json!({"unassign": {"role": "Exporters", "user": "bob"}})).await;
+    let (status, _, body) = send(
+        &there,
+        "POST",
+        "/v1/check/batch",
+        &admin,
+        &min(revoked),
+        Some(json!({"checks": [ask.clone()]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["allowed"], false, "{body}");
+
+    let joined = write(&here, &admin, json!({"join": {"user": "zed", "group": "sales"}})).await;
+    let (status, _, body) = send(
+        &there,
+        "POST",
+        "/v1/list-users",
+        &admin,
+        &min(joined),
+        Some(json!({"action": "app:read", "resource": "sales-dashboard"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.to_string().contains("\"zed\""), "zed reads the app through sales: {body}");
+    let (status, _, body) = send(
+        &there,
+        "POST",
+        "/v1/list-resources",
+        &admin,
+        &min(joined),
+        Some(json!({"user": "zed", "action": "app:read"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.to_string().contains("sales-dashboard"), "{body}");
+
+    // AuthZEN: `context.minRevision`, or the header.
+    let again = write(&here, &admin, json!({"assign": {"role": "Exporters", "user": "bob"}})).await;
+    let evaluation = json!({
+        "subject": {"type": "user", "id": "bob"},
+        "action": {"name": "app:exportdata"},
+        "resource": {"type": "app", "id": "sales-dashboard"},
+        "context": {"minRevision": again}
+    });
+    let (status, _, body) = send(&there, "POST", "/access/v1/evaluation", &admin, &[], Some(evaluation)).await;
+    assert_eq!((status, &body["decision"]), (StatusCode::OK, &json!(true)), "{body}");
+    assert!(body["context"]["revision"].as_u64() >= Some(again), "{body}");
+    let last = write(&here, &admin, json!({"unassign": {"role": "Exporters", "user": "bob"}})).await;
+    let evaluations = json!({
+        "subject": {"type": "user", "id": "bob"},
+        "action": {"name": "app:exportdata"},
+        "evaluations": [{"resource": {"type": "app", "id": "sales-dashboard"}}]
+    });
+    let (status, _, body) = send(&there, "POST", "/access/v1/evaluations", &admin, &min(last), Some(evaluations)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["evaluations"][0]["decision"], false, "{body}");
+
+    // A token no node has reached is a 409 naming the revision this node has; a malformed one, a 400.
+    let (status, _, body) = send(&there, "POST", "/v1/check", &admin, &min(last + 100), Some(ask.clone())).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["message"].as_str().unwrap().contains(&format!("at revision {last}")), "{body}");
+    let (status, _, body) = send(&there, "GET", &path, &admin, &min(last + 100), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["errors"][0].is_object(), "Qlik's envelope: {body}");
+    let (status, _, body) = send(
+        &there,
+        "POST",
+        "/v1/check",
+        &admin,
+        &[("portcullis-min-revision", "soon".to_owned())],
+        Some(ask),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(reloads(&there.state), 0, "every catch-up came from the log");
+    env.done().await;
+}
+
+/// The figure behind BENCHMARKS.md, "Change feed": 1,000 changes through one node, each timed
+/// from its acknowledgement until the other node's view holds it (PostgreSQL, both nodes in
+/// this process).
+/// `cargo test --release -p portcullis-server --test it -- --ignored propagation_latency --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn propagation_latency() {
+    let Some(env) = Env::postgres("feed_propagation_latency").await else {
+        return;
+    };
+    let (here, there) = two_nodes(&env).await;
+    let admin = env.key("admin").await;
+    let tenant = there.state.tenant_by_name(&env.tenant).await.unwrap().unwrap();
+    let mut revisions = tenant.revisions();
+    let mut waits = Vec::with_capacity(1_000);
+    for round in 0..1_000 {
+        let change = if round % 2 == 0 {
+            json!({"assign": {"role": "Exporters", "user": "bob"}})
+        } else {
+            json!({"unassign": {"role": "Exporters", "user": "bob"}})
+        };
+        let revision = write(&here, &admin, change).await;
+        let acknowledged = Instant::now();
+        tokio::time::timeout(FEED_WAIT, revisions.wait_for(|seen| *seen >= revision))
+            .await
+            .expect("the change arrives")
+            .unwrap();
+        waits.push(acknowledged.elapsed());
+    }
+    waits.sort();
+    let at = |q: f64| waits[((waits.len() as f64 * q) as usize).min(waits.len() - 1)];
+    println!(
+        "1000 changes: the other node held each {:?} (p50), {:?} (p99), {:?} (max) after it was acknowledged; {} reloads, {} changes followed",
+        at(0.5),
+        at(0.99),
+        waits[waits.len() - 1],
+        reloads(&there.state),
+        there.state.metrics().followed().1
+    );
+    assert_eq!(reloads(&there.state), 0);
+    env.done().await;
+}
