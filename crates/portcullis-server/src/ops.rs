@@ -21,6 +21,10 @@ pub struct Health {
     pub store: &'static str,
     /// Tenants loaded on this node.
     pub tenants: usize,
+    /// The change feed from other nodes: `listening`, or `reconnecting` while its connection
+    /// is being made again (other nodes' writes then arrive by the poll); absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feed: Option<&'static str>,
 }
 
 /// Health: 200 when the store answers, 503 when it does not.
@@ -35,6 +39,9 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
         status: "ok",
         store,
         tenants: state.tenants().len(),
+        feed: state
+            .feed_listening()
+            .map(|listening| if listening { "listening" } else { "reconnecting" }),
     }))
 }
 
