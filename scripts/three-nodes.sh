@@ -208,7 +208,8 @@ decided=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer 
   -d '{"user":"bob","action":"app:read","resource":"sales-dashboard"}' "${nodes[1]}/v1/check" || true)
 echo "   $(at): database down: a decision on node 1 answers $decided"
 [ "$decided" = "200" ] || { echo "$script: decisions stopped with the database"; exit 1; }
-sleep 1
+health=$(curl -s -m 5 -w ' (%{http_code})' "${nodes[1]}/health" || true)
+echo "   $(at): database down: node 1's /health: $health"
 pg_start
 echo "== $(at): PostgreSQL back"
 wait "$writer"
