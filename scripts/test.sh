@@ -32,6 +32,10 @@ scripts/e2e-qlik-api.sh
 # HTTP API fuzzing: schemathesis against /openapi.json, bounded (needs python3 and the package index).
 scripts/schemathesis.sh
 
+# Three nodes on one PostgreSQL behind nginx: the change feed, consistency tokens, revocation,
+# a node killed and PostgreSQL restarted under writes (needs PostgreSQL's programs and nginx).
+scripts/three-nodes.sh
+
 # The fuzz targets (their own workspace) must keep compiling; fuzzing itself is `cargo +nightly fuzz run`.
 cargo build --quiet --manifest-path fuzz/Cargo.toml
 

@@ -9,6 +9,7 @@
 pub mod cedar;
 pub mod compare;
 pub mod load;
+pub mod nodes;
 pub mod requests;
 pub mod rng;
 pub mod scale;

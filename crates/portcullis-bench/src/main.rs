@@ -1,6 +1,6 @@
 //! The `portcullis-bench` binary: `generate` a workload (and write it as a tenant file),
 //! `compare` Portcullis with Cedar on it, `load` a running server over HTTP, `scale` the cost
-//! around decisions at two tenant sizes.
+//! around decisions at two tenant sizes, drive several `nodes` on one database.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -103,6 +103,8 @@ enum Command {
     Scale(scale::ScaleArgs),
     /// Times a server start from an existing store, step by step.
     Startup(scale::StartupArgs),
+    /// Several nodes on one database: propagation, consistency tokens, revocation, writes under faults.
+    Nodes(portcullis_bench::nodes::NodesArgs),
 }
 
 fn generate(shape: &Shape, tenant_path: Option<&PathBuf>, requests_path: Option<&PathBuf>, n: usize, mix: Mix, bias: Bias) -> Result<()> {
@@ -177,6 +179,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Soak(args) => portcullis_bench::soak::run(&args),
         Command::Scale(args) => scale::run(&args),
         Command::Startup(args) => scale::startup(&args),
+        Command::Nodes(args) => portcullis_bench::nodes::run(&args),
     }
 }
 

@@ -226,6 +226,7 @@ fn evaluate(
 #[utoipa::path(
     post, path = "/access/v1/evaluation", tag = "authzen",
     request_body = EvaluationRequest,
+    params(("Portcullis-Min-Revision" = Option<u64>, Header, description = "Consistency token: answer at this tenant revision or later")),
     responses(
         (status = 200, description = "The decision", body = EvaluationResponse),
         (status = 400, description = "The body is not valid", body = ErrorBody),
@@ -263,6 +264,7 @@ pub async fn evaluation(
 #[utoipa::path(
     post, path = "/access/v1/evaluations", tag = "authzen",
     request_body = EvaluationsRequest,
+    params(("Portcullis-Min-Revision" = Option<u64>, Header, description = "Consistency token: answer at this tenant revision or later")),
     responses(
         (status = 200, description = "The decisions, in order", body = EvaluationsResponse),
         (status = 400, description = "The body is not valid", body = ErrorBody),

@@ -88,6 +88,7 @@ pub(crate) fn log_decision(events: &mut DecisionEvents, caller: &Caller, view: &
 #[utoipa::path(
     post, path = "/v1/check", tag = "decisions",
     request_body = CheckRequest,
+    params(("Portcullis-Min-Revision" = Option<u64>, Header, description = "Consistency token: answer at this tenant revision or later")),
     responses(
         (status = 200, description = "The decision", body = DecisionBody),
         (status = 400, description = "A field is not valid", body = ErrorBody),
@@ -127,6 +128,7 @@ pub async fn check(
 #[utoipa::path(
     post, path = "/v1/check/batch", tag = "decisions",
     request_body = BatchRequest,
+    params(("Portcullis-Min-Revision" = Option<u64>, Header, description = "Consistency token: answer at this tenant revision or later")),
     responses(
         (status = 200, description = "One result per check, in order", body = BatchResponse),
         (status = 400, description = "The body is not valid", body = ErrorBody),
@@ -259,6 +261,7 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
 #[utoipa::path(
     post, path = "/v1/list-resources", tag = "decisions",
     request_body = ListResourcesRequest,
+    params(("Portcullis-Min-Revision" = Option<u64>, Header, description = "Consistency token: answer at this tenant revision or later")),
     responses(
         (status = 200, description = "One page", body = ListResourcesResponse),
         (status = 400, description = "A field is not valid", body = ErrorBody),
@@ -353,6 +356,7 @@ pub async fn list_resources(
 #[utoipa::path(
     post, path = "/v1/list-users", tag = "decisions",
     request_body = ListUsersRequest,
+    params(("Portcullis-Min-Revision" = Option<u64>, Header, description = "Consistency token: answer at this tenant revision or later")),
     responses(
         (status = 200, description = "One page", body = ListUsersResponse),
         (status = 400, description = "A field is not valid", body = ErrorBody),

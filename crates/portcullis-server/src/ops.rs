@@ -21,20 +21,53 @@ pub struct Health {
     pub store: &'static str,
     /// Tenants loaded on this node.
     pub tenants: usize,
+    /// The change feed from other nodes: `listening`, or `reconnecting` while its connection
+    /// is being made again (other nodes' writes then arrive by the poll); absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feed: Option<&'static str>,
+    /// For how long (ms) the feed has been in that state: while reconnecting, how long this
+    /// node's views may have missed other nodes' writes (the poll, every `--poll-ms`, still
+    /// catches up whenever the database answers).
+    #[serde(rename = "feedSinceMs", skip_serializing_if = "Option::is_none")]
+    pub feed_since_ms: Option<u64>,
 }
 
-/// Health: 200 when the store answers, 503 when it does not.
+/// How long `/health` waits for the store.
+const HEALTH_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Health: 200 when the store answers, 503 when it does not (decisions still go on from this
+/// node's views; the answer's hint says how long the change feed has been down).
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "Healthy", body = Health), (status = 503, description = "The store does not answer", body = crate::err::ErrorBody)))]
 pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    state.store().tenants().await?;
+    // A probe answers quickly: the pool would wait up to 10 s for a connection.
+    let answered = match tokio::time::timeout(HEALTH_PROBE, state.store().tenants()).await {
+        Ok(answered) => answered.map(drop),
+        Err(_) => Err(portcullis_store::StoreError::Unavailable(format!(
+            "the database did not answer within {} s",
+            HEALTH_PROBE.as_secs()
+        ))),
+    };
+    if let Err(error) = answered {
+        let error = ApiError::from(error);
+        return Err(match state.feed_state() {
+            Some((false, down)) => error.hint(format!(
+                "decisions are answered from this node's views, which have not heard other nodes' writes for {} ms",
+                down.as_millis()
+            )),
+            _ => error.hint("decisions are answered from this node's views"),
+        });
+    }
     let store = match state.store().backend() {
         portcullis_store::Backend::Sqlite => "sqlite",
         portcullis_store::Backend::Postgres => "postgres",
     };
+    let feed = state.feed_state();
     Ok(Json(Health {
         status: "ok",
         store,
         tenants: state.tenants().len(),
+        feed: feed.map(|(listening, _)| if listening { "listening" } else { "reconnecting" }),
+        feed_since_ms: feed.map(|(_, since)| since.as_millis() as u64),
     }))
 }
 

@@ -111,23 +111,23 @@ pub enum FeedEvent {
 #[derive(Debug)]
 pub struct Feed {
     receiver: tokio::sync::broadcast::Receiver<FeedEvent>,
-    listening: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    listening: Listening,
 }
 
 impl Feed {
-    pub(crate) fn new(receiver: tokio::sync::broadcast::Receiver<FeedEvent>, listening: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Feed {
+    pub(crate) fn new(receiver: tokio::sync::broadcast::Receiver<FeedEvent>, listening: Listening) -> Feed {
         Feed { receiver, listening }
     }
 
     /// Whether the feed is listening to the database now (false while its connection is
     /// being made again: notices are then caught up with a [`FeedEvent::Resync`]).
     pub fn is_listening(&self) -> bool {
-        self.listening.load(std::sync::atomic::Ordering::Acquire)
+        self.listening.get()
     }
 
     /// A handle that tells whether the feed is listening, for whoever reports on it.
     pub fn listening(&self) -> Listening {
-        Listening(self.listening.clone())
+        self.listening.clone()
     }
 
     /// The next event; a subscriber that fell behind gets [`FeedEvent::Resync`] for what it
@@ -152,14 +152,45 @@ impl Feed {
     }
 }
 
-/// Whether a feed is listening to the database now ([`Feed::listening`]).
+/// Whether a feed is listening to the database now, and since when ([`Feed::listening`]).
 #[derive(Debug, Clone)]
-pub struct Listening(std::sync::Arc<std::sync::atomic::AtomicBool>);
+pub struct Listening(std::sync::Arc<ListenState>);
+
+#[derive(Debug)]
+struct ListenState {
+    listening: std::sync::atomic::AtomicBool,
+    /// When `listening` last changed (or the feed started), in milliseconds since `start`.
+    changed_ms: std::sync::atomic::AtomicU64,
+    start: std::time::Instant,
+}
 
 impl Listening {
+    /// Not listening yet.
+    pub(crate) fn new() -> Listening {
+        Listening(std::sync::Arc::new(ListenState {
+            listening: std::sync::atomic::AtomicBool::new(false),
+            changed_ms: std::sync::atomic::AtomicU64::new(0),
+            start: std::time::Instant::now(),
+        }))
+    }
+
+    /// Records that the feed listens, or stopped listening, now.
+    pub(crate) fn set(&self, listening: bool) {
+        use std::sync::atomic::Ordering;
+        if self.0.listening.swap(listening, Ordering::AcqRel) != listening {
+            self.0.changed_ms.store(self.0.start.elapsed().as_millis() as u64, Ordering::Release);
+        }
+    }
+
     /// True while the feed's connection is up and listening.
     pub fn get(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Acquire)
+        self.0.listening.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// How long the feed has been in its state (listening or not).
+    pub fn for_how_long(&self) -> std::time::Duration {
+        let changed = std::time::Duration::from_millis(self.0.changed_ms.load(std::sync::atomic::Ordering::Acquire));
+        self.0.start.elapsed().saturating_sub(changed)
     }
 }
 

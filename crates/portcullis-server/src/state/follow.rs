@@ -69,6 +69,12 @@ impl AppState {
         self.0.feed.get().map(portcullis_store::feed::Listening::get)
     }
 
+    /// Whether this node listens to the change feed now, and for how long it has (or has
+    /// not): `None` when it follows none.
+    pub fn feed_state(&self) -> Option<(bool, Duration)> {
+        self.0.feed.get().map(|feed| (feed.get(), feed.for_how_long()))
+    }
+
     async fn on_feed(&self, events: Vec<FeedEvent>) {
         let mut wanted: BTreeMap<TenantId, Wanted> = BTreeMap::new();
         let mut resync = false;

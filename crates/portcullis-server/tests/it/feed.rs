@@ -119,6 +119,14 @@ fn reloads(state: &AppState) -> u64 {
 async fn a_change_through_one_node_reaches_the_other_from_the_log(env: Env) {
     let (here, there) = two_nodes(&env).await;
     let admin = env.key("admin").await;
+    let (status, health) = there.call("GET", "/health", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let feed = if env.store.subscribe().is_some() {
+        json!("listening")
+    } else {
+        Value::Null
+    };
+    assert_eq!(health["feed"], feed, "{health}");
     let ask = json!({"user": "bob", "action": "app:exportdata", "resource": "sales-dashboard"});
     let (_, before) = check(&there, &admin, ask.clone()).await;
     assert_eq!(before["allowed"], false, "{before}");

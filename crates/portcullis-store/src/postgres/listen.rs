@@ -7,14 +7,12 @@
 //! The task starts with the first subscription (a CLI command never starts it) and stops when
 //! the last handle of the store is dropped.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use tokio::sync::{broadcast, watch};
 
-use crate::feed::{CHANNEL, Feed, FeedEvent, Notice};
+use crate::feed::{CHANNEL, Feed, FeedEvent, Listening, Notice};
 
 /// Events a slow subscriber may fall behind by before it is told to resync.
 const CAPACITY: usize = 4096;
@@ -26,7 +24,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub(crate) struct Hub {
     sender: broadcast::Sender<FeedEvent>,
-    listening: Arc<AtomicBool>,
+    listening: Listening,
     _stop: watch::Sender<()>,
 }
 
@@ -40,7 +38,7 @@ impl Hub {
             .connect_lazy_with(options);
         let (sender, _) = broadcast::channel(CAPACITY);
         let (stop, stopped) = watch::channel(());
-        let listening = Arc::new(AtomicBool::new(false));
+        let listening = Listening::new();
         tokio::spawn(run(pool, schema, sender.clone(), stopped, listening.clone()));
         Hub {
             sender,
@@ -55,11 +53,14 @@ impl Hub {
     }
 }
 
-async fn run(pool: PgPool, schema: String, sender: broadcast::Sender<FeedEvent>, mut stop: watch::Receiver<()>, listening: Arc<AtomicBool>) {
+async fn run(pool: PgPool, schema: String, sender: broadcast::Sender<FeedEvent>, mut stop: watch::Receiver<()>, listening: Listening) {
     let mut backoff = Duration::from_millis(50);
     loop {
         let connect = async {
             let mut listener = PgListener::connect_with(&pool).await?;
+            // A lost connection is reported at once (`Ok(None)`), not made again inside
+            // `try_recv`, so the state says so while this task connects again.
+            listener.eager_reconnect(false);
             listener.listen(CHANNEL).await?;
             Ok::<_, sqlx::Error>(listener)
         };
@@ -79,7 +80,7 @@ async fn run(pool: PgPool, schema: String, sender: broadcast::Sender<FeedEvent>,
             },
         };
         backoff = Duration::from_millis(50);
-        listening.store(true, Ordering::Release);
+        listening.set(true);
         tracing::info!("listening to the change feed");
         // Whatever was committed while nobody listened is in the log.
         let _ = sender.send(FeedEvent::Resync);
@@ -92,10 +93,10 @@ async fn run(pool: PgPool, schema: String, sender: broadcast::Sender<FeedEvent>,
                             let _ = sender.send(FeedEvent::Notice(notice));
                         }
                     }
-                    // The connection dropped and was made again (listening again): what was
-                    // said meanwhile is lost.
+                    // The connection dropped: listen again (then resync) below.
                     Ok(None) => {
-                        let _ = sender.send(FeedEvent::Resync);
+                        tracing::warn!("the change feed's connection dropped; listening again");
+                        break;
                     }
                     Err(error) => {
                         tracing::warn!(%error, "the change feed's connection failed; listening again");
@@ -104,6 +105,6 @@ async fn run(pool: PgPool, schema: String, sender: broadcast::Sender<FeedEvent>,
                 }
             }
         }
-        listening.store(false, Ordering::Release);
+        listening.set(false);
     }
 }

@@ -210,3 +210,36 @@ pub async fn postgres_every_committed_write_notifies(h: &impl Harness, other: &i
     let notice = next_notice(&mut feed).await;
     assert_eq!((notice.tenant, notice.kind), (id, NoticeKind::TenantDeleted));
 }
+
+/// The listening connection is cut (its backend terminated, as a restart or a network fault
+/// would): the feed says so, listens again by itself, and resyncs — so the subscriber reads
+/// the log for whatever it missed — and the next write notifies again.
+pub async fn postgres_a_lost_listener_listens_again_and_resyncs(h: &crate::harness::PgHarness) {
+    let store = h.open().await;
+    let id = import(&store, &tenant(DEMO)).await.id;
+    let mut feed = store.subscribe().expect("PostgreSQL has a feed");
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), feed.next()).await.ok().flatten(),
+        Some(FeedEvent::Resync)
+    );
+    // Only this test's listening connection: its application name is the test's schema.
+    h.execute(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{}' AND query LIKE 'LISTEN%'",
+        h.schema()
+    ))
+    .await;
+    let started = std::time::Instant::now();
+    match tokio::time::timeout(Duration::from_secs(10), feed.next()).await {
+        Ok(Some(FeedEvent::Resync)) => {}
+        other => panic!("the feed listens again and resyncs, got {other:?}"),
+    }
+    assert!(feed.is_listening());
+    assert!(feed.listening().for_how_long() <= started.elapsed(), "listening again since the cut");
+    store.apply(id, &join("carl", "finance"), &Author::cli()).await.unwrap();
+    let notice = next_notice(&mut feed).await;
+    assert_eq!(
+        (notice.tenant, notice.revision, notice.kind),
+        (id, 2, NoticeKind::Model),
+        "notices flow again"
+    );
+}

@@ -105,8 +105,14 @@ impl PgHarness {
             .await
             .expect("a fresh schema");
         let _ = connection.close().await;
-        let options = options.options([("search_path", schema.as_str())]);
+        // The schema names the test's connections too, so a test can find its own.
+        let options = options.options([("search_path", schema.as_str())]).application_name(&schema);
         Some(PgHarness { options, schema })
+    }
+
+    /// The schema (also the application name of the test's connections).
+    pub fn schema(&self) -> &str {
+        &self.schema
     }
 
     /// Removes the test's schema.

@@ -91,3 +91,12 @@ async fn postgres_every_committed_write_notifies() {
     harness.drop_schema().await;
     other.drop_schema().await;
 }
+
+#[tokio::test]
+async fn postgres_a_lost_listener_listens_again_and_resyncs() {
+    let Some(harness) = crate::harness::PgHarness::new("a_lost_listener_listens_again").await else {
+        return;
+    };
+    crate::feed::postgres_a_lost_listener_listens_again_and_resyncs(&harness).await;
+    harness.drop_schema().await;
+}
