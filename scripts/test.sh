@@ -12,6 +12,16 @@ if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432
   fi
 fi
 
+# The tests get a PostgreSQL database of their own, made here and dropped at the end, so a
+# schema another checkout's tests left in the shared database cannot get in the way.
+if [ -z "${PORTCULLIS_TEST_POSTGRES:-}" ] && command -v psql >/dev/null 2>&1 \
+  && psql -h 127.0.0.1 -U postgres -d test -qtAc 'SELECT 1' >/dev/null 2>&1; then
+  test_db="portcullis_test_$$"
+  psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE $test_db" >/dev/null
+  export PORTCULLIS_TEST_POSTGRES="postgres://postgres@127.0.0.1:5432/$test_db"
+  trap 'psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $test_db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+fi
+
 # Style first (cheap, and a red here says what to fix): formatting, lints with warnings denied,
 # and the documentation (private items included: it is written for the people changing the code).
 # The benchmark crate (Cedar side by side) stays out: it is heavy and only for measuring.
