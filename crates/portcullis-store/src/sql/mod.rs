@@ -14,7 +14,6 @@
 
 mod audit;
 mod credentials;
-mod feed;
 mod migrate;
 mod rows;
 mod tenant;
