@@ -208,6 +208,13 @@ decided=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer 
   -d '{"user":"bob","action":"app:read","resource":"sales-dashboard"}' "${nodes[1]}/v1/check" || true)
 echo "   $(at): database down: a decision on node 1 answers $decided"
 [ "$decided" = "200" ] || { echo "$script: decisions stopped with the database"; exit 1; }
+# A write (a new API key) is refused at once with 503 (the node knows the database is gone), not after the
+# pool's 10 s wait for a connection.
+refused=$(curl -s -m 15 -o /dev/null -w '%{http_code} %{time_total}' -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  -d '{"user":"bob"}' "${nodes[1]}/v1/api-keys" || true)
+echo "   $(at): database down: a write on node 1 answers $refused s"
+python3 -c 'import sys; code, took = sys.argv[1].split(); sys.exit(0 if code == "503" and float(took) < 1.0 else 1)' "$refused" \
+  || { echo "$script: a write while the database is down must be refused with 503 within 1 s"; exit 1; }
 health=$(curl -s -m 5 -w ' (%{http_code})' "${nodes[1]}/health" || true)
 echo "   $(at): database down: node 1's /health: $health"
 pg_start

@@ -49,12 +49,16 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
     };
     if let Err(error) = answered {
         let error = ApiError::from(error);
+        let unanswered = match state.store().unreachable_for() {
+            Some(down) => format!("the database has not answered for {} ms; ", down.as_millis()),
+            None => String::new(),
+        };
         return Err(match state.feed_state() {
             Some((false, down)) => error.hint(format!(
-                "decisions are answered from this node's views, which have not heard other nodes' writes for {} ms",
+                "{unanswered}decisions are answered from this node's views, which have not heard other nodes' writes for {} ms",
                 down.as_millis()
             )),
-            _ => error.hint("decisions are answered from this node's views"),
+            _ => error.hint(format!("{unanswered}decisions are answered from this node's views")),
         });
     }
     let store = match state.store().backend() {

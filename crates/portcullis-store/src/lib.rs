@@ -132,6 +132,13 @@ pub trait Store: Send + Sync + 'static {
     /// the store's revision (an import, rows no longer logged).
     async fn changes_after(&self, tenant: TenantId, after_revision: u64, limit: u64) -> Result<LogPage, StoreError>;
 
+    /// For how long the database has not answered, if it is known not to (PostgreSQL: calls
+    /// are then refused at once until it answers again); `None` while it answers or when the
+    /// backend cannot tell.
+    fn unreachable_for(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Subscribes to the notices of changes committed by any node on this database (the
     /// change feed), or `None` when the backend has none (SQLite: one node, which follows the
     /// log by polling if at all).

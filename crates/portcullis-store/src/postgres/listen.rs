@@ -12,6 +12,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use tokio::sync::{broadcast, watch};
 
+use super::reach::Reach;
 use crate::feed::{CHANNEL, Feed, FeedEvent, Listening, Notice};
 
 /// Events a slow subscriber may fall behind by before it is told to resync.
@@ -30,8 +31,9 @@ pub(crate) struct Hub {
 
 impl Hub {
     /// Starts listening for `schema`'s notices (must run inside a tokio runtime), on a
-    /// connection of its own: it never takes one of the store's pool.
-    pub(crate) fn start(options: PgConnectOptions, schema: String) -> Hub {
+    /// connection of its own: it never takes one of the store's pool. A lost connection tells
+    /// `reach` at once, so the store refuses calls without waiting for its pool to time out.
+    pub(crate) fn start(options: PgConnectOptions, schema: String, reach: Reach) -> Hub {
         let pool = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(5))
@@ -39,7 +41,7 @@ impl Hub {
         let (sender, _) = broadcast::channel(CAPACITY);
         let (stop, stopped) = watch::channel(());
         let listening = Listening::new();
-        tokio::spawn(run(pool, schema, sender.clone(), stopped, listening.clone()));
+        tokio::spawn(run(pool, schema, sender.clone(), stopped, listening.clone(), reach));
         Hub {
             sender,
             listening,
@@ -53,7 +55,7 @@ impl Hub {
     }
 }
 
-async fn run(pool: PgPool, schema: String, sender: broadcast::Sender<FeedEvent>, mut stop: watch::Receiver<()>, listening: Listening) {
+async fn run(pool: PgPool, schema: String, sender: broadcast::Sender<FeedEvent>, mut stop: watch::Receiver<()>, listening: Listening, reach: Reach) {
     let mut backoff = Duration::from_millis(50);
     loop {
         let connect = async {
@@ -81,6 +83,7 @@ async fn run(pool: PgPool, schema: String, sender: broadcast::Sender<FeedEvent>,
         };
         backoff = Duration::from_millis(50);
         listening.set(true);
+        reach.answered();
         tracing::info!("listening to the change feed");
         // Whatever was committed while nobody listened is in the log.
         let _ = sender.send(FeedEvent::Resync);
@@ -106,5 +109,6 @@ async fn run(pool: PgPool, schema: String, sender: broadcast::Sender<FeedEvent>,
             }
         }
         listening.set(false);
+        reach.lost();
     }
 }

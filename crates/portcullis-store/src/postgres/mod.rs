@@ -20,6 +20,7 @@ use crate::sql::{Dialect, Migration, Sql};
 
 mod copy;
 mod listen;
+mod reach;
 
 use crate::{Backend, ImportProgress, Store, redact};
 use portcullis_audit::{AuditChain, AuditQuery, ChainBreak, EventBody, Keyring, SealedEvent};
@@ -103,6 +104,8 @@ pub struct PgStore {
     feed: Arc<OnceLock<listen::Hub>>,
     /// How the listener connects (its connection is its own, outside `pool`).
     options: ListenOptions,
+    /// Whether the database answers: while it does not, calls are refused at once.
+    reach: reach::Reach,
 }
 
 /// The connect options, kept for the listener; never printed (they hold the password).
@@ -128,6 +131,7 @@ impl PgStore {
     /// Connects with explicit options (e.g. a `search_path` for one schema) and migrates.
     pub async fn open_with(options: PgConnectOptions) -> Result<PgStore, StoreError> {
         let listen_options = options.clone();
+        let reach = reach::Reach::new(options.clone());
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
@@ -145,6 +149,7 @@ impl PgStore {
             schema: schema.into(),
             feed: Arc::default(),
             options: ListenOptions(listen_options),
+            reach,
         })
     }
 
@@ -161,15 +166,15 @@ impl Store for PgStore {
     }
 
     async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
-        Sql::tenants(&self.pool).await
+        self.reach.call(Sql::tenants(&self.pool)).await
     }
 
     async fn tenant_by_name(&self, name: &str) -> Result<Option<TenantRecord>, StoreError> {
-        Sql::tenant_by_name(&self.pool, name).await
+        self.reach.call(Sql::tenant_by_name(&self.pool, name)).await
     }
 
     async fn revision(&self, tenant: TenantId) -> Result<u64, StoreError> {
-        Sql::revision(&self.pool, tenant).await
+        self.reach.call(Sql::revision(&self.pool, tenant)).await
     }
 
     async fn import_tenant_with_progress(
@@ -179,7 +184,10 @@ impl Store for PgStore {
         author: &Author,
         progress: ImportProgress<'_>,
     ) -> Result<Imported, StoreError> {
-        let imported = Sql::import_tenant(&self.pool, self.keys.sealing(), tenant, mode, author, progress).await?;
+        let imported = self
+            .reach
+            .call(Sql::import_tenant(&self.pool, self.keys.sealing(), tenant, mode, author, progress))
+            .await?;
         // A large import changes the tables' statistics at once; without fresh ones the
         // planner may read a tenant back through a bitmap scan and a sort (3× slower at a
         // million rows) until autovacuum gets to it.
@@ -192,39 +200,45 @@ impl Store for PgStore {
     }
 
     async fn load_tenant(&self, tenant: TenantId) -> Result<(Tenant, u64), StoreError> {
-        copy::load_tenant(&self.pool, tenant).await
+        self.reach.call(copy::load_tenant(&self.pool, tenant)).await
     }
 
     async fn delete_tenant(&self, tenant: TenantId) -> Result<(), StoreError> {
-        Sql::delete_tenant(&self.pool, tenant).await
+        self.reach.call(Sql::delete_tenant(&self.pool, tenant)).await
     }
 
     async fn apply(&self, tenant: TenantId, change: &Change, author: &Author) -> Result<u64, StoreError> {
-        Sql::apply(&self.pool, self.keys.sealing(), tenant, change, author).await
+        self.reach.call(Sql::apply(&self.pool, self.keys.sealing(), tenant, change, author)).await
     }
 
     async fn commit_batch(&self, tenant: TenantId, writes: &[ChangeSet<'_>]) -> Result<Vec<u64>, StoreError> {
-        Sql::commit_changes(&self.pool, self.keys.sealing(), tenant, writes).await
+        self.reach
+            .call(Sql::commit_changes(&self.pool, self.keys.sealing(), tenant, writes))
+            .await
     }
 
     async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError> {
-        Sql::changes_since(&self.pool, tenant, after_revision).await
+        self.reach.call(Sql::changes_since(&self.pool, tenant, after_revision)).await
     }
 
     async fn changes_after(&self, tenant: TenantId, after_revision: u64, limit: u64) -> Result<LogPage, StoreError> {
-        Sql::changes_after(&self.pool, tenant, after_revision, limit).await
+        self.reach.call(Sql::changes_after(&self.pool, tenant, after_revision, limit)).await
+    }
+
+    fn unreachable_for(&self) -> Option<Duration> {
+        self.reach.down_for()
     }
 
     fn subscribe(&self) -> Option<Feed> {
         Some(
             self.feed
-                .get_or_init(|| listen::Hub::start(self.options.0.clone(), self.schema.to_string()))
+                .get_or_init(|| listen::Hub::start(self.options.0.clone(), self.schema.to_string(), self.reach.clone()))
                 .subscribe(),
         )
     }
 
     async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {
-        Sql::append_events(&self.pool, self.keys.sealing(), tenant, events).await
+        self.reach.call(Sql::append_events(&self.pool, self.keys.sealing(), tenant, events)).await
     }
 
     fn audit_keys(&self) -> &Keyring {
@@ -232,7 +246,7 @@ impl Store for PgStore {
     }
 
     async fn audit_events(&self, tenant: TenantId, query: &AuditQuery) -> Result<Vec<(SealedEvent, EventBody)>, StoreError> {
-        Sql::audit_events(&self.pool, &self.keys, tenant, query).await
+        self.reach.call(Sql::audit_events(&self.pool, &self.keys, tenant, query)).await
     }
 
     async fn readable_audit_events(
@@ -240,70 +254,86 @@ impl Store for PgStore {
         tenant: TenantId,
         query: &AuditQuery,
     ) -> Result<(Vec<(SealedEvent, EventBody)>, Vec<ChainBreak>), StoreError> {
-        Sql::readable_audit_events(&self.pool, &self.keys, tenant, query).await
+        self.reach.call(Sql::readable_audit_events(&self.pool, &self.keys, tenant, query)).await
     }
 
     async fn audit_event(&self, tenant: TenantId, seq: u64) -> Result<Option<(SealedEvent, EventBody)>, StoreError> {
-        Sql::audit_event(&self.pool, &self.keys, tenant, seq).await
+        self.reach.call(Sql::audit_event(&self.pool, &self.keys, tenant, seq)).await
     }
 
     async fn audit_chain(&self, tenant: TenantId) -> Result<AuditChain, StoreError> {
-        Sql::audit_chain(&self.pool, &self.keys, tenant, None).await
+        self.reach.call(Sql::audit_chain(&self.pool, &self.keys, tenant, None)).await
     }
 
     async fn audit_tail(&self, tenant: TenantId, n: u64) -> Result<AuditChain, StoreError> {
-        Sql::audit_chain(&self.pool, &self.keys, tenant, Some(n)).await
+        self.reach.call(Sql::audit_chain(&self.pool, &self.keys, tenant, Some(n))).await
     }
 
     async fn audit_heads(&self) -> Result<Vec<(TenantId, u64, String)>, StoreError> {
-        Sql::audit_heads(&self.pool).await
+        self.reach.call(Sql::audit_heads(&self.pool)).await
     }
 
     async fn audit_settings(&self, tenant: TenantId) -> Result<AuditSettings, StoreError> {
-        Sql::audit_settings(&self.pool, tenant).await
+        self.reach.call(Sql::audit_settings(&self.pool, tenant)).await
     }
 
     async fn set_audit_settings(&self, tenant: TenantId, settings: &AuditSettings, author: &Author) -> Result<(), StoreError> {
-        Sql::set_audit_settings(&self.pool, self.keys.sealing(), tenant, settings, author).await
+        self.reach
+            .call(Sql::set_audit_settings(&self.pool, self.keys.sealing(), tenant, settings, author))
+            .await
     }
 
     async fn expired_audit_events(&self, tenant: TenantId, older_than: &str) -> Result<Vec<SealedEvent>, StoreError> {
-        Sql::expired_audit_events(&self.pool, tenant, older_than).await
+        self.reach.call(Sql::expired_audit_events(&self.pool, tenant, older_than)).await
     }
 
     async fn archive_audit_events(&self, tenant: TenantId, through_seq: u64, through_hash: &str) -> Result<u64, StoreError> {
-        Sql::archive_audit_events(&self.pool, self.keys.sealing(), tenant, through_seq, through_hash).await
+        self.reach
+            .call(Sql::archive_audit_events(
+                &self.pool,
+                self.keys.sealing(),
+                tenant,
+                through_seq,
+                through_hash,
+            ))
+            .await
     }
 
     async fn create_api_key(&self, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError> {
-        Sql::create_api_key(&self.pool, self.keys.sealing(), key, author).await
+        self.reach.call(Sql::create_api_key(&self.pool, self.keys.sealing(), key, author)).await
     }
 
     async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        Sql::api_key_by_hash(&self.pool, hash).await
+        self.reach.call(Sql::api_key_by_hash(&self.pool, hash)).await
     }
 
     async fn api_keys(&self, tenant: TenantId, user_id: Option<&str>) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        Sql::api_keys(&self.pool, tenant, user_id).await
+        self.reach.call(Sql::api_keys(&self.pool, tenant, user_id)).await
     }
 
     async fn revoke_api_key(&self, tenant: TenantId, key_id: i64, author: &Author) -> Result<(), StoreError> {
-        Sql::revoke_api_key(&self.pool, self.keys.sealing(), tenant, key_id, author).await
+        self.reach
+            .call(Sql::revoke_api_key(&self.pool, self.keys.sealing(), tenant, key_id, author))
+            .await
     }
 
     async fn create_client_secret(&self, secret: &NewClientSecret, author: &Author) -> Result<ClientSecretRecord, StoreError> {
-        Sql::create_client_secret(&self.pool, self.keys.sealing(), secret, author).await
+        self.reach
+            .call(Sql::create_client_secret(&self.pool, self.keys.sealing(), secret, author))
+            .await
     }
 
     async fn client_secret_by_hash(&self, hash: &SecretHash) -> Result<Option<ClientSecretRecord>, StoreError> {
-        Sql::client_secret_by_hash(&self.pool, hash).await
+        self.reach.call(Sql::client_secret_by_hash(&self.pool, hash)).await
     }
 
     async fn create_oauth_token(&self, token: &NewOauthToken, author: &Author) -> Result<(), StoreError> {
-        Sql::create_oauth_token(&self.pool, self.keys.sealing(), token, author).await
+        self.reach
+            .call(Sql::create_oauth_token(&self.pool, self.keys.sealing(), token, author))
+            .await
     }
 
     async fn oauth_token_by_hash(&self, hash: &SecretHash) -> Result<Option<OauthTokenRecord>, StoreError> {
-        Sql::oauth_token_by_hash(&self.pool, hash).await
+        self.reach.call(Sql::oauth_token_by_hash(&self.pool, hash)).await
     }
 }

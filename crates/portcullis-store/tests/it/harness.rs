@@ -115,6 +115,11 @@ impl PgHarness {
         &self.schema
     }
 
+    /// How the test connects (to its own schema).
+    pub fn options(&self) -> PgConnectOptions {
+        self.options.clone()
+    }
+
     /// Removes the test's schema.
     pub async fn drop_schema(&self) {
         if let Ok(mut connection) = PgConnection::connect_with(&self.options).await {

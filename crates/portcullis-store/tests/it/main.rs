@@ -8,6 +8,7 @@ mod credentials;
 mod feed;
 mod harness;
 mod integrity;
+mod reach;
 
 /// Declares each contract test once per backend, so every test has its own name on each.
 macro_rules! contract_tests {
@@ -98,5 +99,14 @@ async fn postgres_a_lost_listener_listens_again_and_resyncs() {
         return;
     };
     crate::feed::postgres_a_lost_listener_listens_again_and_resyncs(&harness).await;
+    harness.drop_schema().await;
+}
+
+#[tokio::test]
+async fn postgres_calls_are_refused_at_once_while_the_database_is_down() {
+    let Some(harness) = crate::harness::PgHarness::new("refused_at_once_while_down").await else {
+        return;
+    };
+    crate::reach::postgres_calls_are_refused_at_once_while_the_database_is_down(&harness).await;
     harness.drop_schema().await;
 }
