@@ -12,7 +12,7 @@ use crate::dto::user_subject_by_id;
 use crate::err::{ApiError, Service};
 use crate::host::{ApiKeyInfo, NewApiKey};
 use crate::ids;
-use crate::paging::{Links, PageStyle, Query, paginate, parse_sort, sort_by_keys};
+use crate::paging::{Links, PageStyle, Query, paginate_by_id, parse_sort};
 use crate::time::{parse_duration, rfc3339};
 
 const S: Service = Service::ApiKeys;
@@ -116,19 +116,19 @@ pub fn list(ctx: &Ctx<'_>, keys: Vec<ApiKeyInfo>, query: &Query) -> Result<ApiKe
         return Err(ApiError::bad_request(S, format!("`status` is active, expired or revoked, not `{s}`")));
     }
     let wanted_user = query.get("sub").or(query.get("createdByUser"));
-    let mut items: Vec<ApiKeyDto> = keys
+    let items: Vec<ApiKeyDto> = keys
         .iter()
         .map(|k| key_dto(ctx, k, None))
         .filter(|k| wanted_status.is_none_or(|s| k.status == s) && wanted_user.is_none_or(|u| k.sub == u))
         .collect();
-    sort_by_keys(&mut items, &sort, |k, field| match field {
+    let value = |k: &ApiKeyDto, field: &str| match field {
         "createdByUser" => k.created_by_user.clone(),
         "sub" => k.sub.clone(),
         "status" => k.status.to_owned(),
         "description" => k.description.clone(),
         _ => k.created.clone(),
-    });
-    let page = paginate(items, query, S, KEY_PAGES, ctx.api_base, "/api-keys")?;
+    };
+    let page = paginate_by_id(items, &sort, value, |k| k.id.clone(), query, S, KEY_PAGES, (ctx.api_base, "/api-keys"))?;
     Ok(ApiKeyPage {
         data: page.items,
         links: page.links,

@@ -14,7 +14,7 @@ use crate::dto::{ListDto, RoleRefDto, group_name_by_id, provider_word, resolve_r
 use crate::err::{ApiError, Service};
 use crate::ids::{self, EVERYONE_ID, EVERYONE_NAME};
 use crate::mutation::{AuditNote, Mutation};
-use crate::paging::{Href, Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
+use crate::paging::{Href, Query, STANDARD, SelfLink, paginate, paginate_by_id, parse_filter, parse_sort};
 use crate::patch::{PatchOp, PatchOperation};
 use portcullis_model::Change;
 
@@ -112,16 +112,23 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<GroupDto>, ApiError>
     }
     let filter = parse_filter(S, query.get("filter"), FILTER_ATTRIBUTES)?;
     let sort = parse_sort(S, query.get("sort"), SORT_FIELDS)?;
-    let mut groups: Vec<&Group> = ctx
+    let groups: Vec<&Group> = ctx
         .tenant
         .groups
         .iter()
         .filter(|g| filter.as_ref().is_none_or(|f| f.matches(&|attr| attribute(ctx.tenant, g, attr))))
         .collect();
-    sort_by_keys(&mut groups, &sort, |g, field| {
-        attribute(ctx.tenant, g, field).into_iter().next().unwrap_or_default()
-    });
-    let page = paginate(groups, query, S, STANDARD, ctx.api_base, "/groups")?;
+    // Qlik's group cursors are group ids: the page after (or before) that group.
+    let page = paginate_by_id(
+        groups,
+        &sort,
+        |g, field| attribute(ctx.tenant, g, field).into_iter().next().unwrap_or_default(),
+        |g| ids::group_id(&g.name),
+        query,
+        S,
+        STANDARD,
+        (ctx.api_base, "/groups"),
+    )?;
     Ok(ListDto {
         data: page.items.iter().map(|g| group_dto(ctx.tenant, ctx.api_base, g)).collect(),
         links: page.links,

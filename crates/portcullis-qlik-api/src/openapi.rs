@@ -42,6 +42,46 @@ pub struct ListParams {
     total_results: Option<bool>,
 }
 
+/// `GET /users`'s older parameters, which Qlik still accepts (each refused together with
+/// `filter`, `sort`, `next` or `prev`).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the query for the OpenAPI document; the handlers read it as pairs")]
+pub struct LegacyUserParams {
+    /// Deprecated: users with this e-mail (case-insensitive).
+    #[deprecated]
+    email: Option<String>,
+    /// Deprecated: the user with this subject.
+    #[deprecated]
+    subject: Option<String>,
+    /// Deprecated: users with this status.
+    #[deprecated]
+    status: Option<String>,
+    /// Deprecated: users assigned this role (by name) directly.
+    #[deprecated]
+    role: Option<String>,
+    /// Deprecated: users of this tenant id (every user, or none).
+    #[deprecated]
+    #[param(rename = "tenantId")]
+    tenant_id: Option<String>,
+    /// Deprecated: users whose ids come after this user id (a page in id order).
+    #[deprecated]
+    #[param(rename = "startingAfter")]
+    starting_after: Option<String>,
+    /// Deprecated: users whose ids come before this user id.
+    #[deprecated]
+    #[param(rename = "endingBefore")]
+    ending_before: Option<String>,
+    /// Deprecated: `name`.
+    #[deprecated]
+    #[param(rename = "sortBy")]
+    sort_by: Option<String>,
+    /// Deprecated: `asc` or `desc`.
+    #[deprecated]
+    #[param(rename = "sortOrder")]
+    sort_order: Option<String>,
+}
+
 /// `fields`: keep only these top-level properties of each user.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -233,28 +233,11 @@ pub struct Page<T> {
 /// Cuts one page out of `items` (already filtered and sorted) following the query's cursor
 /// and `limit`, and builds absolute links for `path` under `api_base`.
 pub fn paginate<T>(items: Vec<T>, query: &Query, service: Service, style: PageStyle, api_base: &str, path: &str) -> Result<Page<T>, ApiError> {
-    let limit = match query.get("limit") {
-        None => style.default_limit,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=style.max_limit).contains(&n) => n,
-            _ => {
-                return Err(ApiError::bad_request(
-                    service,
-                    format!("`limit` must be a number from 1 to {}, not `{text}`", style.max_limit),
-                ));
-            }
-        },
-    };
-    let start = match (query.get(style.next), query.get(style.prev)) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                service,
-                format!("`{}` and `{}` cannot be used together", style.next, style.prev),
-            ));
-        }
-        (Some(cursor), None) => decode_cursor(service, style.next, cursor)?,
-        (None, Some(cursor)) => decode_cursor(service, style.prev, cursor)?,
-        (None, None) => 0,
+    let limit = parse_limit(query, service, style)?;
+    let start = match cursors(query, service, style)? {
+        Some(Cursor::After(cursor)) => decode_cursor(service, style.next, cursor)?,
+        Some(Cursor::Before(cursor)) => decode_cursor(service, style.prev, cursor)?,
+        None => 0,
     };
     let total = items.len();
     let start = start.min(total);
@@ -275,6 +258,133 @@ pub fn paginate<T>(items: Vec<T>, query: &Query, service: Service, style: PageSt
         prev: (start > 0).then(|| link(style.prev, start.saturating_sub(limit))),
     };
     let items = items.into_iter().skip(start).take(end - start).collect();
+    Ok(Page { items, links, total })
+}
+
+/// `limit`, within the style's bounds.
+fn parse_limit(query: &Query, service: Service, style: PageStyle) -> Result<usize, ApiError> {
+    match query.get("limit") {
+        None => Ok(style.default_limit),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=style.max_limit).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_request(
+                service,
+                format!("`limit` must be a number from 1 to {}, not `{text}`", style.max_limit),
+            )),
+        },
+    }
+}
+
+/// Which way a request pages, with its cursor's text.
+enum Cursor<'q> {
+    After(&'q str),
+    Before(&'q str),
+}
+
+fn cursors<'q>(query: &'q Query, service: Service, style: PageStyle) -> Result<Option<Cursor<'q>>, ApiError> {
+    match (query.get(style.next), query.get(style.prev)) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            service,
+            format!("`{}` and `{}` cannot be used together", style.next, style.prev),
+        )),
+        (Some(cursor), None) => Ok(Some(Cursor::After(cursor))),
+        (None, Some(cursor)) => Ok(Some(Cursor::Before(cursor))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Sorts `items` by the sort keys and then by id, and cuts the page after (or before) the item
+/// whose id the cursor holds, as Qlik's id cursors do (`startingAfter`/`endingBefore` for API
+/// keys and the older user parameters; `next`/`prev` for groups). The position is found by
+/// the cursor item's key, not by a count, so items created or deleted between two requests
+/// are neither skipped nor repeated; without sort keys the order is the ids' and a cursor
+/// whose item is gone still places the page. With sort keys a cursor naming no listed item
+/// is refused (there is no key to place it by).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the list's parts and the request's; a struct would only name them twice"
+)]
+pub fn paginate_by_id<T>(
+    mut items: Vec<T>,
+    keys: &[SortKey],
+    value: impl Fn(&T, &str) -> String,
+    id: impl Fn(&T) -> String,
+    query: &Query,
+    service: Service,
+    style: PageStyle,
+    (api_base, path): (&str, &str),
+) -> Result<Page<T>, ApiError> {
+    let limit = parse_limit(query, service, style)?;
+    let cursor = cursors(query, service, style)?;
+    let mut keyed: Vec<(Vec<String>, T)> = items
+        .drain(..)
+        .map(|item| {
+            let mut key: Vec<String> = keys.iter().map(|k| value(&item, &k.field).to_lowercase()).collect();
+            key.push(id(&item));
+            (key, item)
+        })
+        .collect();
+    let order = |a: &[String], b: &[String]| -> Ordering {
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            // Ids of one list have one width (hex) or are numbers: by length first, numbers order as numbers.
+            let ordering = if i == keys.len() { (x.len(), x).cmp(&(y.len(), y)) } else { x.cmp(y) };
+            let ordering = if keys.get(i).is_some_and(|k| k.descending) {
+                ordering.reverse()
+            } else {
+                ordering
+            };
+            if ordering != Ordering::Equal {
+                return ordering;
+            }
+        }
+        Ordering::Equal
+    };
+    keyed.sort_by(|(a, _), (b, _)| order(a, b));
+    let key_of = |cursor_id: &str, name: &str| -> Result<Vec<String>, ApiError> {
+        if keys.is_empty() {
+            return Ok(vec![cursor_id.to_owned()]);
+        }
+        keyed
+            .iter()
+            .find(|(key, _)| key.last().is_some_and(|last| last == cursor_id))
+            .map(|(key, _)| key.clone())
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    service,
+                    format!("`{name}` names `{cursor_id}`, which is not in this sorted list; start from the first page"),
+                )
+            })
+    };
+    let total = keyed.len();
+    let (start, end) = match cursor {
+        None => (0, limit.min(total)),
+        Some(Cursor::After(after)) => {
+            let after = key_of(after, style.next)?;
+            let start = keyed.partition_point(|(key, _)| order(key, &after) != Ordering::Greater);
+            (start, start.saturating_add(limit).min(total))
+        }
+        Some(Cursor::Before(before)) => {
+            let before = key_of(before, style.prev)?;
+            let end = keyed.partition_point(|(key, _)| order(key, &before) == Ordering::Less);
+            (end.saturating_sub(limit), end)
+        }
+    };
+    let base_pairs = query.without_cursors([style.next, style.prev]);
+    let link = |name: &str, (key, _): &(Vec<String>, T)| {
+        let mut pairs = base_pairs.clone();
+        pairs.push((name.to_owned(), key.last().cloned().unwrap_or_default()));
+        Href {
+            href: url(api_base, path, &pairs),
+        }
+    };
+    let links = Links {
+        self_: Href {
+            href: url(api_base, path, &query.pairs),
+        },
+        next: (end < total).then(|| link(style.next, &keyed[end - 1])).filter(|_| end > start),
+        prev: (start > 0).then(|| link(style.prev, &keyed[start])).filter(|_| end > start),
+    };
+    let items = keyed.into_iter().skip(start).take(end - start).map(|(_, item)| item).collect();
     Ok(Page { items, links, total })
 }
 

@@ -370,7 +370,7 @@ type Reply = Result<Response, Failure>;
 // ---- users ---------------------------------------------------------------------------------
 
 /// Lists users.
-#[utoipa::path(get, path = "/users", tag = "users", params(crate::openapi::ListParams, crate::openapi::FieldsParam), responses((status = 200, description = "A page of users", body = ListDto<UserDto>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/users", tag = "users", params(crate::openapi::ListParams, crate::openapi::LegacyUserParams, crate::openapi::FieldsParam), responses((status = 200, description = "A page of users", body = ListDto<UserDto>)), security(("bearer" = [])))]
 async fn users_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
     let value = read(&app, &req, |ctx| users::list(ctx, &req.query)).await?;
     Ok(json(StatusCode::OK, project_list(value, req.query.get("fields"))))

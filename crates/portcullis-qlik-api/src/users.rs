@@ -18,7 +18,7 @@ use crate::dto::{GroupRefDto, ListDto, RoleRefDto, group_ref, resolve_group_ref,
 use crate::err::{ApiError, Service};
 use crate::ids;
 use crate::mutation::{AuditNote, Mutation};
-use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
+use crate::paging::{PageStyle, Query, STANDARD, SelfLink, SortKey, paginate, paginate_by_id, parse_filter, parse_sort, sort_by_keys};
 use crate::patch::{PatchOp, PatchOperation};
 use portcullis_model::Change;
 
@@ -191,24 +191,122 @@ fn sort_value(user: &User, field: &str) -> String {
     }
 }
 
+/// The older query parameters of `GET /users` that Qlik still accepts (deprecated in favour of
+/// `filter`, `sort` and `next`/`prev`, and refused in combination with them).
+const LEGACY: &[&str] = &[
+    "email",
+    "subject",
+    "status",
+    "role",
+    "tenantId",
+    "startingAfter",
+    "endingBefore",
+    "sortBy",
+    "sortOrder",
+];
+
+/// `startingAfter`/`endingBefore`: user ids, as Qlik's older cursors are.
+const LEGACY_PAGES: PageStyle = PageStyle {
+    next: "startingAfter",
+    prev: "endingBefore",
+    ..STANDARD
+};
+
+/// The older parameters read: equality filters, and `sortBy`/`sortOrder` as sort keys.
+struct Legacy<'q> {
+    email: Option<&'q str>,
+    subject: Option<&'q str>,
+    status: Option<UserStatus>,
+    role: Option<&'q str>,
+    tenant_id: Option<&'q str>,
+    sort: Vec<SortKey>,
+}
+
+impl Legacy<'_> {
+    fn parse(query: &Query) -> Result<Option<Legacy<'_>>, ApiError> {
+        let used: Vec<&str> = LEGACY.iter().copied().filter(|name| query.get(name).is_some()).collect();
+        let Some(first) = used.first() else { return Ok(None) };
+        for modern in ["filter", "sort", "next", "prev"] {
+            if query.get(modern).is_some() {
+                return Err(ApiError::bad_request(
+                    S,
+                    format!("`{modern}` cannot be combined with the deprecated `{first}`; use `filter`, `sort` and `next`/`prev` alone"),
+                ));
+            }
+        }
+        let status = match query.get("status") {
+            None => None,
+            Some(word) => Some(UserStatus::parse(word).ok_or_else(|| {
+                let known: Vec<&str> = UserStatus::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::bad_request(S, format!("`status` is one of {}, not `{word}`", known.join(", ")))
+            })?),
+        };
+        let descending = match query.get("sortOrder") {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(other) => return Err(ApiError::bad_request(S, format!("`sortOrder` is `asc` or `desc`, not `{other}`"))),
+        };
+        let sort = match query.get("sortBy") {
+            Some("name") => vec![SortKey {
+                field: "name".to_owned(),
+                descending,
+            }],
+            Some(other) => return Err(ApiError::bad_request(S, format!("`sortBy` is `name`, not `{other}`"))),
+            None => Vec::new(),
+        };
+        Ok(Some(Legacy {
+            email: query.get("email"),
+            subject: query.get("subject"),
+            status,
+            role: query.get("role"),
+            tenant_id: query.get("tenantId"),
+            sort,
+        }))
+    }
+
+    fn matches(&self, tenant: &Tenant, user: &User) -> bool {
+        self.email
+            .is_none_or(|email| user.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)))
+            && self.subject.is_none_or(|subject| user.id == subject)
+            && self.status.is_none_or(|status| user.status == status)
+            && self.role.is_none_or(|role| user.roles.iter().any(|r| r.role.eq_ignore_ascii_case(role)))
+            && self.tenant_id.is_none_or(|id| ids::tenant_id(&tenant.name) == id)
+    }
+}
+
 /// `GET /users`.
 pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<UserDto>, ApiError> {
     ctx.caller_idx()?;
-    let filter = parse_filter(S, query.get("filter"), FILTER_ATTRIBUTES)?;
-    let sort = parse_sort(S, query.get("sort"), SORT_FIELDS)?;
     let total_results = query.flag(S, "totalResults")?;
     let details = sees_details(ctx);
-    let mut users: Vec<&User> = ctx
-        .tenant
-        .users
-        .iter()
-        .filter(|user| {
-            let full = details || user.id == ctx.caller.user_id;
-            filter.as_ref().is_none_or(|f| f.matches(&|attr| attribute(ctx.tenant, user, attr, full)))
-        })
-        .collect();
-    sort_by_keys(&mut users, &sort, |user, field| sort_value(user, field));
-    let page = paginate(users, query, S, STANDARD, ctx.api_base, "/users")?;
+    let page = if let Some(legacy) = Legacy::parse(query)? {
+        let users: Vec<&User> = ctx.tenant.users.iter().filter(|user| legacy.matches(ctx.tenant, user)).collect();
+        let id = |user: &&User| ids::user_id(&user.id);
+        paginate_by_id(
+            users,
+            &legacy.sort,
+            |user, field| sort_value(user, field),
+            id,
+            query,
+            S,
+            LEGACY_PAGES,
+            (ctx.api_base, "/users"),
+        )?
+    } else {
+        let filter = parse_filter(S, query.get("filter"), FILTER_ATTRIBUTES)?;
+        let sort = parse_sort(S, query.get("sort"), SORT_FIELDS)?;
+        let mut users: Vec<&User> = ctx
+            .tenant
+            .users
+            .iter()
+            .filter(|user| {
+                let full = details || user.id == ctx.caller.user_id;
+                filter.as_ref().is_none_or(|f| f.matches(&|attr| attribute(ctx.tenant, user, attr, full)))
+            })
+            .collect();
+        sort_by_keys(&mut users, &sort, |user, field| sort_value(user, field));
+        paginate(users, query, S, STANDARD, ctx.api_base, "/users")?
+    };
     Ok(ListDto {
         data: page
             .items

@@ -710,3 +710,155 @@ async fn client_ids_are_random_and_impersonation_is_asked_for() {
     let read = send(&app, "GET", &format!("/api/v1/oauth-clients/{id}"), Some("admin-key"), None).await;
     assert_eq!(read.body["allowedGrantTypes"], both);
 }
+
+/// The subjects of a page of users.
+fn subjects(page: &Reply) -> Vec<String> {
+    page.body["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a page of users: {}", page.body))
+        .iter()
+        .map(|u| u["subject"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_older_user_parameters_filter_sort_and_page_by_id_as_qlik_does() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF);
+    let get = |query: &str| {
+        let path = format!("/api/v1/users?{query}");
+        let app = app.clone();
+        async move { send(&app, "GET", &path, Some("admin-key"), None).await }
+    };
+    // Before, each of these answered every user; a script acting on `data[0]` acted on the wrong one.
+    assert_eq!(subjects(&get("email=ANN%40acme.example").await), ["ann"]);
+    assert_eq!(subjects(&get("subject=bob").await), ["bob"]);
+    assert_eq!(subjects(&get("status=disabled").await), ["cid"]);
+    assert_eq!(subjects(&get("role=TenantAdmin").await), ["admin"]);
+    assert_eq!(subjects(&get("email=nobody%40acme.example").await), Vec::<String>::new());
+    assert_eq!(subjects(&get("tenantId=someone-else").await), Vec::<String>::new());
+    let everyone = subjects(&get(&format!("tenantId={}", ids::tenant_id("acme"))).await);
+    assert_eq!(everyone.len(), 5, "{everyone:?}");
+
+    // Dee Park, Cid Moss, Bob Stone, Ann Lee, Ada Admin.
+    assert_eq!(subjects(&get("sortBy=name&sortOrder=desc").await), ["dee", "cid", "bob", "ann", "admin"]);
+    assert_eq!(subjects(&get("sortBy=name").await), ["admin", "ann", "bob", "cid", "dee"]);
+
+    for (query, parameter) in [
+        ("status=asleep", "status"),
+        ("sortBy=email", "sortBy"),
+        ("sortOrder=up", "sortOrder"),
+        ("email=a%40b.c&filter=name%20eq%20%22x%22", "filter"),
+        ("subject=bob&sort=name", "sort"),
+        ("startingAfter=x&endingBefore=y", "startingAfter"),
+    ] {
+        let refused = get(query).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{query}: {}", refused.body);
+        let detail = refused.body["errors"][0]["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains(&format!("`{parameter}`")),
+            "{query}: the error names `{parameter}`: {detail}"
+        );
+    }
+
+    // Pages in id order, `startingAfter` the last id of a page; a user created meanwhile
+    // neither shifts nor repeats the others.
+    let mut by_id: Vec<(String, String)> = everyone.iter().map(|s| (ids::user_id(s), s.clone())).collect();
+    by_id.sort();
+    let first = get("limit=2&status=active").await;
+    let active: Vec<String> = by_id.iter().filter(|(_, s)| s != "cid").map(|(_, s)| s.clone()).collect();
+    assert_eq!(subjects(&first), active[..2]);
+    let created = send(&app, "POST", "/api/v1/users", Some("admin-key"), Some(json!({ "subject": "aaron" }))).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let mut seen = subjects(&first);
+    let mut href = first.body["links"]["next"]["href"].as_str().map(|h| path_of(h).to_owned());
+    assert!(
+        href.as_deref()
+            .is_some_and(|h| h.contains(&format!("startingAfter={}", ids::user_id(&active[1])))),
+        "{href:?}"
+    );
+    while let Some(next) = href {
+        let page = send(&app, "GET", &next, Some("admin-key"), None).await;
+        seen.extend(subjects(&page));
+        href = page.body["links"]["next"]["href"].as_str().map(|h| path_of(h).to_owned());
+    }
+    let aaron = ids::user_id("aaron");
+    let mut expected: Vec<(String, String)> = by_id.into_iter().filter(|(_, s)| s != "cid").collect();
+    expected.push((aaron.clone(), "aaron".to_owned()));
+    expected.sort();
+    let expected: Vec<String> = expected
+        .into_iter()
+        .filter(|(id, s)| s != "aaron" || id > &ids::user_id(&active[1]))
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(
+        seen, expected,
+        "every user once, in id order; the new one only if it sorts after the first page"
+    );
+
+    // `endingBefore`: the page just before that id.
+    let mut now: Vec<(String, String)> = ["admin", "ann", "bob", "dee", "aaron"]
+        .iter()
+        .map(|s| (ids::user_id(s), s.to_string()))
+        .collect();
+    now.sort();
+    let before = get(&format!("status=active&limit=2&endingBefore={}", now[4].0)).await;
+    assert_eq!(subjects(&before), [now[2].1.clone(), now[3].1.clone()]);
+    let prev = before.body["links"]["prev"]["href"].as_str().map(path_of).unwrap_or_default().to_owned();
+    assert!(prev.contains(&format!("endingBefore={}", now[2].0)), "{prev}");
+}
+
+#[tokio::test]
+async fn group_pages_follow_ids_so_a_deletion_between_pages_skips_nothing() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF);
+    for name in ["g1", "g2", "g3", "g4"] {
+        let created = send(&app, "POST", "/api/v1/groups", Some("admin-key"), Some(json!({ "name": name }))).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    }
+    let names = |page: &Reply| -> Vec<String> {
+        page.body["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a page of groups: {}", page.body))
+            .iter()
+            .map(|g| g["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Groups without members (which may be deleted): those named `g…`.
+    let mut by_id: Vec<(String, String)> = ["g1", "g2", "g3", "g4"].iter().map(|n| (ids::group_id(n), n.to_string())).collect();
+    by_id.sort();
+    let first = send(&app, "GET", "/api/v1/groups?limit=2&filter=name%20co%20%22g%22", Some("admin-key"), None).await;
+    assert_eq!(names(&first), [by_id[0].1.clone(), by_id[1].1.clone()]);
+    let next = path_of(first.body["links"]["next"]["href"].as_str().expect("a next page")).to_owned();
+    assert!(
+        next.contains(&format!("next={}", by_id[1].0)),
+        "the cursor is the last group's id: {next}"
+    );
+    // The first group of the page goes; a position cursor would now skip a group.
+    let deleted = send(&app, "DELETE", &format!("/api/v1/groups/{}", by_id[0].0), Some("admin-key"), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    let mut seen = names(&first);
+    let mut href = Some(next);
+    while let Some(path) = href {
+        let page = send(&app, "GET", &path, Some("admin-key"), None).await;
+        seen.extend(names(&page));
+        href = page.body["links"]["next"]["href"].as_str().map(|h| path_of(h).to_owned());
+    }
+    assert_eq!(seen, by_id.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>());
+
+    // With a sort, the cursor is still a group id, placed by that group's sort key.
+    let remaining: Vec<&str> = ["g4", "g3", "g2", "g1"].into_iter().filter(|n| *n != by_id[0].1).collect();
+    let sorted = send(
+        &app,
+        "GET",
+        "/api/v1/groups?limit=2&sort=-name&filter=name%20co%20%22g%22",
+        Some("admin-key"),
+        None,
+    )
+    .await;
+    assert_eq!(names(&sorted), remaining[..2]);
+    let next = path_of(sorted.body["links"]["next"]["href"].as_str().expect("a next page")).to_owned();
+    assert_eq!(names(&send(&app, "GET", &next, Some("admin-key"), None).await), remaining[2..]);
+    let unknown = send(&app, "GET", "/api/v1/groups?sort=name&next=nosuchid", Some("admin-key"), None).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
+}
