@@ -157,7 +157,12 @@ pub struct ShareListParams {
     /// Only shares of this item.
     #[param(rename = "resourceId")]
     resource_id: Option<String>,
-    /// `user` or `group`.
+    /// `app` (the only kind shared one by one).
+    #[param(rename = "resourceType")]
+    resource_type: Option<String>,
+    /// Only shares of apps whose name contains this (any case).
+    name: Option<String>,
+    /// `user`, `group` or `link`.
     #[param(rename = "type")]
     assignee_type: Option<String>,
     /// Only shares with this user.

@@ -712,10 +712,23 @@ fn shares_in<'t>(tenant: &'t Tenant, space: &'t Space) -> impl Iterator<Item = (
         .flat_map(|item| tenant.shares.of(&item.id).map(move |share| (item, share)))
 }
 
-/// `GET /spaces/{id}/shares`: `resourceId`, `type`, `userId`, `groupId`, cursors.
+/// `GET /spaces/{id}/shares`: `resourceId`, `resourceType` (`app`, the only kind shared one by
+/// one), `name` (the app's name, a case-insensitive substring), `type`, `userId`, `groupId`,
+/// cursors.
 pub fn list_shares(ctx: &Ctx<'_>, id: &str, query: &Query) -> Result<MemberListDto<ShareDto>, ApiError> {
     let space = find(ctx, id)?;
+    if let Some(kind) = query.get("resourceType").filter(|k| *k != "app") {
+        return Err(ApiError::bad_request(
+            S,
+            format!("`resourceType` is `app` (only apps are shared one by one), not `{kind}`"),
+        ));
+    }
+    if let Some(kind) = query.get("type").filter(|k| !["user", "group", "link"].contains(k)) {
+        return Err(ApiError::bad_request(S, format!("`type` is `user`, `group` or `link`, not `{kind}`")));
+    }
+    let name = query.get("name").map(str::to_lowercase);
     let items: Vec<ShareDto> = shares_in(ctx.tenant, space)
+        .filter(|(item, _)| name.as_deref().is_none_or(|n| item.name.to_lowercase().contains(n)))
         .map(|(item, share)| share_dto(ctx, ctx.tenant, space, item, share))
         .filter(|s| query.get("resourceId").is_none_or(|r| s.resource_id == r))
         .filter(|s| query.get("type").is_none_or(|t| s.assignee_type == t))

@@ -430,13 +430,20 @@ fn shares_need_app_share_and_reach_the_next_decision() {
     let w2 = World::after(made.tenant);
     assert!(w2.decide("dee", "app:read", Some("kpi")));
     assert_eq!(w2.write("bob", |ctx| spaces::create_share(ctx, &sales, &body)).unwrap_err().status, 409);
+    let listed = |pairs: &[(&str, &str)]| w2.check("bob", |ctx| spaces::list_shares(ctx, &sales, &Query::new(pairs)));
+    assert_eq!(listed(&[]).unwrap().data.len(), 1);
     assert_eq!(
-        w2.check("bob", |ctx| spaces::list_shares(ctx, &sales, &Query::default()))
-            .unwrap()
-            .data
-            .len(),
-        1
+        listed(&[("name", "kp"), ("resourceType", "app")]).unwrap().data.len(),
+        1,
+        "the app's name, any case"
     );
+    assert_eq!(listed(&[("name", "budget")]).unwrap().data.len(), 0);
+    assert_eq!(listed(&[("type", "group")]).unwrap().data.len(), 0);
+    for refused in [("resourceType", "space"), ("type", "robot")] {
+        let error = listed(&[refused]).unwrap_err();
+        assert_eq!(error.status, 400, "{error}");
+        assert!(error.to_string().contains(&format!("`{}`", refused.0)), "{error}");
+    }
     let w3 = World::after(w2.write("bob", |ctx| spaces::delete_share(ctx, &sales, &share_id)).unwrap().tenant);
     assert!(!w3.decide("dee", "app:read", Some("kpi")));
 }
