@@ -214,6 +214,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if n_broken > 0 {
         println!("{n_broken} tenants' audit trails do not check out (see the log); run `portcullis audit verify`");
     }
+    let shutdown = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on `{}`", args.listen))?;
@@ -237,7 +238,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         idle: Duration::from_secs(args.idle_timeout.max(1)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
     };
-    portcullis_server::serve(listener, portcullis_server::app(state.clone()), limits, shutdown_signal())
+    portcullis_server::serve(listener, portcullis_server::app(state.clone()), limits, shutdown)
         .await
         .context("the server failed")?;
     // Decision events still queued are stored before the process ends.
@@ -312,27 +313,32 @@ fn public_origin(url: &str) -> anyhow::Result<String> {
     Ok(url.to_owned())
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Takes over SIGTERM now, before the server says it is listening (a signal sent as soon as
+/// the line is read must not kill the process), and resolves on SIGTERM or Ctrl-C.
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(unix)]
+        let terminate = async move {
+            match terminate {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {}
+            () = terminate => {}
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+        tracing::info!("shutting down: finishing the requests in flight");
     }
-    tracing::info!("shutting down: finishing the requests in flight");
 }
