@@ -134,7 +134,7 @@ fn target_resource(target: &portcullis_model::tenant::RoleTarget) -> (EventType,
     let (event_type, kind, id) = match target {
         RoleTarget::User(user) => (EventType::UserUpdated, "user", user.as_str()),
         RoleTarget::Group(group) => (EventType::GroupUpdated, "group", group.as_str()),
-        RoleTarget::Everyone => (EventType::GroupUpdated, "group", "Everyone"),
+        RoleTarget::Everyone => (EventType::GroupSettingUpdated, "group", "Everyone"),
     };
     (
         event_type,
@@ -193,7 +193,7 @@ pub fn change_event(change: &portcullis_model::Change, author: &Author) -> Event
         Change::DeleteUser { id } => event(EventType::UserDeleted, resource("user", id), json!({})),
         Change::CreateGroup { group } => event(EventType::GroupCreated, resource("group", &group.name), json!({ "group": group })),
         Change::ReplaceGroupRoles { name, roles } => event(EventType::GroupUpdated, resource("group", name), json!({ "roles": roles })),
-        Change::ReplaceEveryoneRoles { roles } => event(EventType::GroupUpdated, resource("group", "Everyone"), json!({ "roles": roles })),
+        Change::ReplaceEveryoneRoles { roles } => event(EventType::GroupSettingUpdated, resource("group", "Everyone"), json!({ "roles": roles })),
         Change::DeleteGroup { name } => event(EventType::GroupDeleted, resource("group", name), json!({})),
         Change::CreateCustomRole { role } => event(EventType::RoleCreated, resource("role", &role.name), json!({ "role": role })),
         Change::UpdateCustomRole {

@@ -34,23 +34,25 @@ macro_rules! event_types {
 event_types! {
     TenantImported = "com.qlik.v1.tenant.imported", "com.qlik/portcullis", "a tenant file was imported (or replaced)",
     TenantSettingsUpdated = "com.qlik.v1.tenant.settings.updated", "com.qlik/tenants", "a tenant setting changed",
-    UserCreated = "com.qlik.v1.user.created", "com.qlik/users", "a user was created",
-    UserUpdated = "com.qlik.v1.user.updated", "com.qlik/users", "a user's name, status, roles or groups changed",
-    UserDeleted = "com.qlik.v1.user.deleted", "com.qlik/users", "a user was deleted",
-    GroupCreated = "com.qlik.v1.group.created", "com.qlik/groups", "a group was created",
-    GroupUpdated = "com.qlik.v1.group.updated", "com.qlik/groups", "a group's roles changed",
-    GroupDeleted = "com.qlik.v1.group.deleted", "com.qlik/groups", "a group was deleted",
+    UserCreated = "com.qlik.v1.user.created", "com.qlik/identities", "a user was created",
+    UserUpdated = "com.qlik.v1.user.updated", "com.qlik/identities", "a user's name, status, roles or groups changed",
+    UserDeleted = "com.qlik.v1.user.deleted", "com.qlik/identities", "a user was deleted",
+    GroupCreated = "com.qlik.v1.group.created", "com.qlik/identities", "a group was created",
+    GroupUpdated = "com.qlik.v1.group.updated", "com.qlik/identities", "a group's roles changed",
+    GroupDeleted = "com.qlik.v1.group.deleted", "com.qlik/identities", "a group was deleted",
+    GroupSettingUpdated = "com.qlik.v1.group-setting.updated", "com.qlik/identities", "the roles of Everyone (the group settings) changed",
     RoleCreated = "com.qlik.v1.role.created", "com.qlik/roles", "a custom role was created",
     RoleUpdated = "com.qlik.v1.role.updated", "com.qlik/roles", "a role's scopes changed (UserDefault included)",
     RoleDeleted = "com.qlik.v1.role.deleted", "com.qlik/roles", "a custom role was deleted",
-    SpaceCreated = "com.qlik.v1.space.created", "com.qlik/spaces", "a space was created",
-    SpaceUpdated = "com.qlik.v1.space.updated", "com.qlik/spaces", "a space was renamed or changed owner",
-    SpaceDeleted = "com.qlik.v1.space.deleted", "com.qlik/spaces", "a space was deleted",
-    SpaceAssignmentCreated = "com.qlik.v1.space.assignment.created", "com.qlik/spaces", "a member was added to a space",
-    SpaceAssignmentUpdated = "com.qlik.v1.space.assignment.updated", "com.qlik/spaces", "a member's space roles changed",
-    SpaceAssignmentDeleted = "com.qlik.v1.space.assignment.deleted", "com.qlik/spaces", "a member was removed from a space",
-    ShareCreated = "com.qlik.v1.space.share.created", "com.qlik/spaces", "an app was shared one by one",
-    ShareDeleted = "com.qlik.v1.space.share.deleted", "com.qlik/spaces", "a fine-grained share was removed",
+    SpaceCreated = "com.qlik.space.created", "com.qlik/spaces", "a space was created",
+    SpaceUpdated = "com.qlik.space.updated", "com.qlik/spaces", "a space was renamed or changed owner",
+    SpaceDeleted = "com.qlik.space.deleted", "com.qlik/spaces", "a space was deleted",
+    SpaceAssignmentCreated = "com.qlik.space.assignment.created", "com.qlik/spaces", "a member was added to a space",
+    SpaceAssignmentUpdated = "com.qlik.space.assignment.updated", "com.qlik/spaces", "a member's space roles changed",
+    SpaceAssignmentDeleted = "com.qlik.space.assignment.deleted", "com.qlik/spaces", "a member was removed from a space",
+    ShareCreated = "com.qlik.space.share.created", "com.qlik/spaces", "an app was shared one by one",
+    ShareUpdated = "com.qlik.space.share.updated", "com.qlik/spaces", "a fine-grained share's roles changed",
+    ShareDeleted = "com.qlik.space.share.deleted", "com.qlik/spaces", "a fine-grained share was removed",
     OauthClientCreated = "com.qlik.v1.oauth-client.created", "com.qlik/oauth-clients", "an OAuth client was created",
     OauthClientUpdated = "com.qlik.v1.oauth-client.updated", "com.qlik/oauth-clients", "an OAuth client's scopes changed",
     OauthClientDeleted = "com.qlik.v1.oauth-client.deleted", "com.qlik/oauth-clients", "an OAuth client was deleted",
@@ -58,8 +60,8 @@ event_types! {
     ItemCreated = "com.qlik.v1.item.created", "com.qlik/items", "an app or data connection was created",
     ItemUpdated = "com.qlik.v1.item.updated", "com.qlik/items", "what an item consumes when it runs changed",
     ItemDeleted = "com.qlik.v1.item.deleted", "com.qlik/items", "an app or data connection was deleted",
-    ApiKeyCreated = "com.qlik.v1.api-key.created", "com.qlik/api-keys", "an API key was created",
-    ApiKeyRevoked = "com.qlik.v1.api-key.revoked", "com.qlik/api-keys", "an API key was revoked",
+    ApiKeyCreated = "com.qlik.api-key.created", "com.qlik/api-keys", "an API key was created",
+    ApiKeyRevoked = "com.qlik.api-key.deleted", "com.qlik/api-keys", "an API key was revoked (deleted)",
     RulesUpdated = "com.qlik.v1.security-rule.updated", "com.qlik/security-rules", "security rules were changed",
     AppExported = "com.qlik.v1.app.exported", "com.qlik/decisions", "a download of an app file was decided",
     AppDataExported = "com.qlik.v1.app.data.exported", "com.qlik/decisions", "a download of data from an app was decided",
@@ -69,9 +71,16 @@ event_types! {
 }
 
 impl EventType {
-    /// Parses an `eventType` string.
+    /// Parses an `eventType` string, also in the names Portcullis wrote before it took Qlik's
+    /// (events already in a trail keep the name they were sealed with).
     pub fn parse(name: &str) -> Option<EventType> {
-        EventType::ALL.iter().copied().find(|t| t.as_str() == name)
+        EventType::ALL.iter().copied().find(|t| t.as_str() == name).or_else(|| {
+            let earlier = match name {
+                "com.qlik.v1.api-key.revoked" => return Some(EventType::ApiKeyRevoked),
+                other => other.strip_prefix("com.qlik.v1.").map(|rest| format!("com.qlik.{rest}"))?,
+            };
+            EventType::ALL.iter().copied().find(|t| t.as_str() == earlier)
+        })
     }
 
     /// The event type that records a decision on `action` (an action name of either model).
@@ -151,4 +160,34 @@ pub struct EventBody {
     /// Free details of a change (old and new values).
     #[serde(default)]
     pub data: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventType;
+
+    #[test]
+    fn events_qlik_publishes_carry_qlik_names_and_sources() {
+        assert_eq!(EventType::UserCreated.source(), "com.qlik/identities");
+        assert_eq!(EventType::GroupSettingUpdated.as_str(), "com.qlik.v1.group-setting.updated");
+        assert_eq!(EventType::SpaceAssignmentCreated.as_str(), "com.qlik.space.assignment.created");
+        assert_eq!(EventType::ApiKeyRevoked.as_str(), "com.qlik.api-key.deleted");
+        for event in EventType::ALL {
+            assert_eq!(EventType::parse(event.as_str()), Some(*event), "{event:?} reads back");
+        }
+    }
+
+    #[test]
+    fn names_sealed_before_still_parse() {
+        assert_eq!(EventType::parse("com.qlik.v1.space.created"), Some(EventType::SpaceCreated));
+        assert_eq!(EventType::parse("com.qlik.v1.space.share.deleted"), Some(EventType::ShareDeleted));
+        assert_eq!(EventType::parse("com.qlik.v1.api-key.created"), Some(EventType::ApiKeyCreated));
+        assert_eq!(EventType::parse("com.qlik.v1.api-key.revoked"), Some(EventType::ApiKeyRevoked));
+        assert_eq!(EventType::parse("com.qlik.v1.no.such"), None);
+        assert_eq!(
+            EventType::parse("com.qlik.user.created"),
+            None,
+            "only names Portcullis wrote are read as earlier ones"
+        );
+    }
 }

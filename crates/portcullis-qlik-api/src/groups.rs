@@ -314,7 +314,7 @@ pub fn patch_settings(ctx: &Ctx<'_>, ops: &[PatchOperation]) -> Result<Mutation<
         }
     }
     let note = AuditNote::new(
-        EventType::GroupUpdated,
+        EventType::GroupSettingUpdated,
         "group",
         EVERYONE_ID,
         json!({ "name": EVERYONE_NAME, "patch": ops }),

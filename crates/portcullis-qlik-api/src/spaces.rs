@@ -847,7 +847,7 @@ pub fn patch_share(ctx: &Ctx<'_>, id: &str, share_id: &str, ops: &[PatchOperatio
         }
     }
     let dto = share_dto(ctx, ctx.tenant, space, item, &updated);
-    let note = AuditNote::new(EventType::ShareCreated, "share", share_id, json!({ "spaceId": id, "patch": ops }));
+    let note = AuditNote::new(EventType::ShareUpdated, "share", share_id, json!({ "spaceId": id, "patch": ops }));
     Ok(Mutation::new(vec![Change::CreateShare { share: updated }], note, S, IN_USE, dto))
 }
 

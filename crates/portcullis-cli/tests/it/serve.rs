@@ -344,7 +344,7 @@ fn acknowledged_writes_survive_sigkill() {
         .collect();
     let created: std::collections::BTreeSet<String> = events
         .iter()
-        .filter(|e| e["eventType"] == "com.qlik.v1.api-key.created")
+        .filter(|e| e["eventType"] == "com.qlik.api-key.created")
         .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
         .collect();
     for (_, id) in &keys {

@@ -359,7 +359,7 @@ async fn groups_spaces_and_assignments_through_http() {
     );
     let events: Vec<&str> = host.notes().iter().map(|n| n.event.as_str()).collect();
     assert!(
-        events.contains(&"com.qlik.v1.space.assignment.created") && events.contains(&"com.qlik.v1.space.deleted"),
+        events.contains(&"com.qlik.space.assignment.created") && events.contains(&"com.qlik.space.deleted"),
         "{events:?}"
     );
 }

@@ -54,7 +54,7 @@ pub async fn each_write_leaves_exactly_one_event(h: &impl Harness) {
         (assign("Steward", group("sales")), "com.qlik.v1.group.updated", Some(("group", "sales"))),
         (
             assign("Steward", RoleTarget::Everyone),
-            "com.qlik.v1.group.updated",
+            "com.qlik.v1.group-setting.updated",
             Some(("group", "Everyone")),
         ),
         (unassign("Steward", user("bob")), "com.qlik.v1.user.updated", Some(("user", "bob"))),
@@ -112,14 +112,14 @@ pub async fn each_write_leaves_exactly_one_event(h: &impl Harness) {
         .await
         .unwrap();
     let created = one_event(&store, record.id, n).await;
-    assert_eq!(created.event_type, "com.qlik.v1.api-key.created");
+    assert_eq!(created.event_type, "com.qlik.api-key.created");
     assert_eq!(
         created.resource.as_ref().map(|r| (r.id.clone(), r.owner.clone())),
         Some((key.id.to_string(), Some("bob".into())))
     );
     n += 1;
     store.revoke_api_key(record.id, key.id, &author).await.unwrap();
-    assert_eq!(one_event(&store, record.id, n).await.event_type, "com.qlik.v1.api-key.revoked");
+    assert_eq!(one_event(&store, record.id, n).await.event_type, "com.qlik.api-key.deleted");
     n += 1;
     store.revoke_api_key(record.id, key.id, &author).await.unwrap();
     assert_eq!(events(&store, record.id).await.len(), n, "revoking a revoked key changes nothing");
