@@ -129,14 +129,15 @@ pub trait ApiHost: Clone + Send + Sync + 'static {
     /// ([`HostError::Rejected`] when the model refuses one). The next [`ApiHost::tenant_state`] (and every decision) sees the change.
     fn commit(&self, tenant: &str, commit: Commit<'_>) -> impl Future<Output = Result<u64, HostError>> + Send;
 
-    /// Creates an API key.
-    fn create_api_key(&self, tenant: &str, key: NewApiKey) -> impl Future<Output = Result<CreatedApiKey, HostError>> + Send;
+    /// Creates an API key in the caller's tenant; the caller (who may be an admin creating a
+    /// key for someone else) is the event's actor.
+    fn create_api_key(&self, caller: &Caller, key: NewApiKey) -> impl Future<Output = Result<CreatedApiKey, HostError>> + Send;
 
     /// The tenant's API keys, or one user's.
     fn api_keys(&self, tenant: &str, user_id: Option<&str>) -> impl Future<Output = Result<Vec<ApiKeyInfo>, HostError>> + Send;
 
-    /// Revokes a key.
-    fn revoke_api_key(&self, tenant: &str, key_id: &str) -> impl Future<Output = Result<(), HostError>> + Send;
+    /// Revokes a key of the caller's tenant; the caller is the event's actor.
+    fn revoke_api_key(&self, caller: &Caller, key_id: &str) -> impl Future<Output = Result<(), HostError>> + Send;
 
     /// Creates a secret for an OAuth client of the tenant; returns it in clear (shown once).
     /// `client_credentials` tokens of that secret act as `bot_user` (the creator).

@@ -761,7 +761,7 @@ async fn keys_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(bo
     };
     let created = app
         .host
-        .create_api_key(&req.caller.tenant, new_key)
+        .create_api_key(&req.caller, new_key)
         .await
         .map_err(|e| Failure::from(host_error(e)))?;
     let state = load(&app, &req).await?;
@@ -797,7 +797,7 @@ async fn keys_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>
 async fn keys_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
     find_key(&app, &req, &id).await?;
     app.host
-        .revoke_api_key(&req.caller.tenant, &id)
+        .revoke_api_key(&req.caller, &id)
         .await
         .map_err(|e| Failure::from(host_error(e)))?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -94,8 +94,8 @@ impl ApiHost for QlikHost {
         }
     }
 
-    async fn create_api_key(&self, tenant: &str, key: NewApiKey) -> Result<CreatedApiKey, HostError> {
-        let record = self.tenant(tenant).await?;
+    async fn create_api_key(&self, caller: &portcullis_qlik_api::Caller, key: NewApiKey) -> Result<CreatedApiKey, HostError> {
+        let record = self.tenant(&caller.tenant).await?;
         let (token, hash) = new_secret(API_KEY_PREFIX).map_err(|e| HostError::Unavailable(format!("no randomness for a new secret: {e}")))?;
         let stored = self
             .state
@@ -108,7 +108,7 @@ impl ApiHost for QlikHost {
                     description: key.description,
                     expires_at: key.expires_at,
                 },
-                &portcullis_store::Author::user(key.user_id.clone(), "api-key"),
+                &portcullis_store::Author::through(caller.user_id.clone(), &caller.channel),
             )
             .await
             .map_err(host_error)?;
@@ -124,14 +124,10 @@ impl ApiHost for QlikHost {
         Ok(keys.into_iter().map(key_info).collect())
     }
 
-    async fn revoke_api_key(&self, tenant: &str, key_id: &str) -> Result<(), HostError> {
-        let record = self.tenant(tenant).await?;
+    async fn revoke_api_key(&self, caller: &portcullis_qlik_api::Caller, key_id: &str) -> Result<(), HostError> {
+        let record = self.tenant(&caller.tenant).await?;
         let id: i64 = key_id.parse().map_err(|_| HostError::NotFound(format!("API key `{key_id}`")))?;
-        // The host is not told who revokes; the event records the management API as the channel.
-        let author = portcullis_store::Author {
-            channel: "management-api".to_owned(),
-            ..portcullis_store::Author::default()
-        };
+        let author = portcullis_store::Author::through(caller.user_id.clone(), &caller.channel);
         self.state.store().revoke_api_key(record.id, id, &author).await.map_err(host_error)?;
         self.state.forget_credentials();
         Ok(())

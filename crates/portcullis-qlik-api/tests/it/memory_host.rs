@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use portcullis_engine::Snapshot;
 use portcullis_model::Tenant;
-use portcullis_qlik_api::{ApiHost, ApiKeyInfo, AuditNote, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
+use portcullis_qlik_api::{ApiHost, ApiKeyInfo, AuditNote, Caller, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
 
 #[derive(Debug)]
 struct Inner {
@@ -122,7 +122,7 @@ impl ApiHost for MemoryHost {
         Ok(revision)
     }
 
-    async fn create_api_key(&self, _tenant: &str, key: NewApiKey) -> Result<CreatedApiKey, HostError> {
+    async fn create_api_key(&self, _caller: &Caller, key: NewApiKey) -> Result<CreatedApiKey, HostError> {
         let mut inner = self.inner.lock().unwrap();
         let id = format!("key{}", inner.keys.len() + 1);
         let info = ApiKeyInfo {
@@ -144,7 +144,7 @@ impl ApiHost for MemoryHost {
         Ok(inner.keys.iter().filter(|k| user_id.is_none_or(|u| k.user_id == u)).cloned().collect())
     }
 
-    async fn revoke_api_key(&self, _tenant: &str, key_id: &str) -> Result<(), HostError> {
+    async fn revoke_api_key(&self, _caller: &Caller, key_id: &str) -> Result<(), HostError> {
         let mut inner = self.inner.lock().unwrap();
         let key = inner
             .keys

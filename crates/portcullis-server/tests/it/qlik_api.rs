@@ -150,6 +150,17 @@ async fn scenario(q: Qlik) {
     let (status, me) = q.call("GET", "/api/v1/users/me", Some(key["token"].as_str().unwrap()), None).await;
     assert_eq!((status, me["subject"].clone()), (StatusCode::OK, json!("bob")));
 
+    // An admin who revokes bob's key is the event's actor, not the key's user.
+    let revoke = format!("/api/v1/api-keys/{}", key["id"].as_str().unwrap());
+    assert_eq!(q.call("DELETE", &revoke, Some(&admin), None).await.0, StatusCode::NO_CONTENT);
+    for (event, by) in [("com.qlik.api-key.created", "bob"), ("com.qlik.api-key.deleted", "admin")] {
+        let (status, events) = q
+            .call("GET", &format!("/api/v1/audits?eventType={event}&limit=1"), Some(&admin), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{events}");
+        assert_eq!(events["data"][0]["userId"], by, "{event}: {events}");
+    }
+
     // Groups, spaces and assignments.
     let (status, group) = q
         .call(
