@@ -58,6 +58,15 @@ impl<'a> Ctx<'a> {
         allows(self.snapshot, user, channel, None, action, resource)
     }
 
+    /// The content the caller may take `action` on, through the engine's listing (its cost
+    /// follows the spaces, not a decision per item).
+    pub fn readable(&self, user: UserIdx, action: Action) -> Vec<portcullis_engine::ContentIdx> {
+        let Ok(channel) = self.caller.channel.try_map_client(|client| self.snapshot.client_idx(client).ok_or(())) else {
+            return Vec::new();
+        };
+        portcullis_engine::list::permitted_content(self.snapshot, user, channel, None, action).collect()
+    }
+
     /// A tenant-level action the caller must be allowed, else 403.
     pub fn require(&self, service: Service, action: Action) -> Result<(), ApiError> {
         self.caller_idx()?;

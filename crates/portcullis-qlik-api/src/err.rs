@@ -23,6 +23,8 @@ pub enum Service {
     OauthClients,
     /// `/api-keys`
     ApiKeys,
+    /// `/items`
+    Items,
     /// Anything else (unknown routes, the envelope itself).
     Api,
 }
@@ -36,6 +38,7 @@ impl Service {
             Service::Spaces => "SPACES",
             Service::OauthClients => "OAUTH-CLIENTS",
             Service::ApiKeys => "API-KEYS",
+            Service::Items => "ITEMS",
             Service::Api => "HTTP",
         }
     }

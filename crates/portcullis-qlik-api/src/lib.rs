@@ -26,6 +26,7 @@ pub mod err;
 pub mod groups;
 pub mod host;
 pub mod ids;
+pub mod items;
 pub mod mutation;
 pub mod oauth_clients;
 pub mod openapi;

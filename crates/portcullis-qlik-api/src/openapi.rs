@@ -15,6 +15,7 @@ use crate::api_keys::{ApiKeyDto, ApiKeyPage};
 use crate::dto::{GroupRefDto, ListDto, RoleRefDto};
 use crate::err::{ErrorEnvelope, ErrorItem};
 use crate::groups::{GroupDto, GroupSettingsDto, SelfLinkOnly};
+use crate::items::{ItemDto, ItemsDto};
 use crate::oauth_clients::OauthClientDto;
 use crate::paging::{Href, Links, SelfLink};
 use crate::roles::RoleDto;
@@ -180,6 +181,52 @@ pub struct ShareListParams {
     prev: Option<String>,
 }
 
+/// `GET /items`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the query for the OpenAPI document; the handlers read it as pairs")]
+pub struct ItemListParams {
+    /// Comma list of item types (`app`, `qvapp`, ...); only apps are items here.
+    #[param(rename = "resourceType")]
+    resource_type: Option<String>,
+    /// A space id, or `personal`.
+    #[param(rename = "spaceId")]
+    space_id: Option<String>,
+    /// Comma list of `shared`, `managed`, `personal`, `data`.
+    #[param(rename = "spaceType")]
+    space_type: Option<String>,
+    /// Only items of this owner (a user id).
+    #[param(rename = "ownerId")]
+    owner_id: Option<String>,
+    /// No items of this owner.
+    #[param(rename = "notOwnerId")]
+    not_owner_id: Option<String>,
+    /// Name contains this (any case).
+    name: Option<String>,
+    /// Name contains this (any case); no descriptions are kept.
+    query: Option<String>,
+    /// The item with this id.
+    id: Option<String>,
+    /// The item of this app id (needs `resourceType`).
+    #[param(rename = "resourceId")]
+    resource_id: Option<String>,
+    /// The items of these app ids, comma-separated, at most 100 (needs `resourceType`).
+    #[param(rename = "resourceIds")]
+    resource_ids: Option<String>,
+    /// Leave out `actions` (faster).
+    #[param(rename = "noActions")]
+    no_actions: Option<bool>,
+    /// `±createdAt`, `±name`, `±updatedAt`, `±recentlyUsed`.
+    sort: Option<String>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// The cursor of the next page.
+    next: Option<String>,
+    /// The cursor of the previous page.
+    prev: Option<String>,
+}
+
 /// `GET /api-keys`.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -252,12 +299,13 @@ pub struct ClientSecret {
         crate::routes::clients_list, crate::routes::clients_create, crate::routes::clients_get, crate::routes::clients_patch,
         crate::routes::clients_delete, crate::routes::clients_new_secret,
         crate::routes::keys_list, crate::routes::keys_create, crate::routes::keys_get, crate::routes::keys_delete,
+        crate::routes::items_list, crate::routes::items_get,
     ),
     components(schemas(
         ErrorEnvelope, ErrorItem, Href, Links, SelfLink, SelfLinkOnly, RoleRefDto, GroupRefDto, UserDto, GroupDto, GroupSettingsDto,
         RoleDto, SpaceDto, SpaceLinks, SpaceMeta, SpacesDto, AssignmentDto, AssignmentLinks, ShareDto, OauthClientDto, ApiKeyDto,
         ApiKeyPage, ListDto<UserDto>, ListDto<GroupDto>, ListDto<RoleDto>, ListDto<OauthClientDto>, MemberListDto<AssignmentDto>,
-        MemberListDto<ShareDto>,
+        MemberListDto<ShareDto>, ItemDto, ItemsDto,
     ))
 )]
 pub struct QlikApiDoc;

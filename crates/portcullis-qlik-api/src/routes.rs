@@ -538,6 +538,20 @@ async fn spaces_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Repl
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| spaces::list(ctx, &req.query)).await?))
 }
 
+// ---- items ---------------------------------------------------------------------------------
+
+/// The apps the caller may open, as items.
+#[utoipa::path(get, path = "/items", tag = "items", params(crate::openapi::ItemListParams), responses((status = 200, description = "A page of items", body = crate::items::ItemsDto)), security(("bearer" = [])))]
+async fn items_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    Ok(json(StatusCode::OK, read(&app, &req, |ctx| crate::items::list(ctx, &req.query)).await?))
+}
+
+/// One item (404 when the caller may not read its app).
+#[utoipa::path(get, path = "/items/{id}", tag = "items", params(("id" = String, Path, description = "Item id")), responses((status = 200, description = "The item", body = crate::items::ItemDto), (status = 404, description = "No such item the caller may read")), security(("bearer" = [])))]
+async fn items_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
+    Ok(json(StatusCode::OK, read(&app, &req, |ctx| crate::items::get(ctx, &id)).await?))
+}
+
 /// The space types.
 #[utoipa::path(get, path = "/spaces/types", tag = "spaces", responses((status = 200, description = "The types", body = crate::openapi::SpaceTypes)), security(("bearer" = [])))]
 async fn spaces_types<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
@@ -843,6 +857,8 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: Api
         .add(__path_roles_get, roles_get::<H>)
         .add(__path_roles_patch, roles_patch::<H>)
         .add(__path_roles_delete, roles_delete::<H>)
+        .add(__path_items_list, items_list::<H>)
+        .add(__path_items_get, items_get::<H>)
         .add(__path_spaces_list, spaces_list::<H>)
         .add(__path_spaces_create, spaces_create::<H>)
         .add(__path_spaces_types, spaces_types::<H>)

@@ -862,3 +862,88 @@ async fn group_pages_follow_ids_so_a_deletion_between_pages_skips_nothing() {
     let unknown = send(&app, "GET", "/api/v1/groups?sort=name&next=nosuchid", Some("admin-key"), None).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
 }
+
+#[tokio::test]
+async fn items_list_the_apps_the_caller_may_read_with_the_callers_actions() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF);
+    let items = |key: &'static str, query: &str| {
+        let (app, path) = (app.clone(), format!("/api/v1/items{query}"));
+        async move { send(&app, "GET", &path, Some(key), None).await }
+    };
+    let page = items("ann-key", "").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let kpi = &page.body["data"][0];
+    assert_eq!(page.body["data"].as_array().unwrap().len(), 1, "{}", page.body);
+    assert_eq!(kpi["name"], "KPI");
+    assert_eq!(kpi["resourceType"], "app");
+    assert_eq!(kpi["resourceId"], ids::content_id("kpi"));
+    assert_eq!(kpi["ownerId"], ids::user_id("bob"));
+    assert_eq!(kpi["spaceId"], ids::space_id("sales"));
+    assert_ne!(kpi["id"], kpi["resourceId"], "an item's id is not its app's");
+    let actions: Vec<&str> = kpi["actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert!(
+        actions.contains(&"read") && !actions.contains(&"delete"),
+        "a consumer reads, never deletes: {actions:?}"
+    );
+    let owner_actions = items("bob-key", "").await;
+    let owner_actions: Vec<&str> = owner_actions.body["data"][0]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(owner_actions.contains(&"delete"), "the owner may delete: {owner_actions:?}");
+    assert_eq!(items("dee-key", "").await.body["data"], json!([]), "dee may read no app");
+
+    let bob = ids::user_id("bob");
+    let sales = ids::space_id("sales");
+    for (query, expected) in [
+        (format!("?ownerId={bob}"), 1),
+        (format!("?notOwnerId={bob}"), 0),
+        (format!("?spaceId={sales}"), 1),
+        ("?spaceId=personal".to_owned(), 0),
+        ("?spaceType=shared,managed".to_owned(), 1),
+        ("?spaceType=personal".to_owned(), 0),
+        ("?resourceType=qvapp".to_owned(), 0),
+        ("?name=kp".to_owned(), 1),
+        ("?query=nothing".to_owned(), 0),
+        (
+            format!("?resourceType=app&resourceIds={},{}", ids::content_id("kpi"), ids::content_id("other")),
+            1,
+        ),
+    ] {
+        let page = items("ann-key", &query).await;
+        assert_eq!(page.status, StatusCode::OK, "{query}: {}", page.body);
+        assert_eq!(page.body["data"].as_array().unwrap().len(), expected, "{query}");
+    }
+    let quiet = items("ann-key", "?noActions=true").await;
+    assert!(quiet.body["data"][0].get("actions").is_none(), "{}", quiet.body);
+    for (query, parameter) in [
+        ("?resourceType=spreadsheet", "resourceType"),
+        ("?resourceId=x", "resourceId"),
+        ("?sort=-size", "sort"),
+    ] {
+        let refused = items("ann-key", query).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{query}: {}", refused.body);
+        assert!(
+            refused.body["errors"][0]["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(&format!("`{parameter}")),
+            "{}",
+            refused.body
+        );
+    }
+
+    let one = format!("/api/v1/items/{}", kpi["id"].as_str().unwrap());
+    let got = send(&app, "GET", &one, Some("ann-key"), None).await;
+    assert_eq!((got.status, got.body["name"].clone()), (StatusCode::OK, json!("KPI")));
+    assert_eq!(
+        send(&app, "GET", &one, Some("dee-key"), None).await.status,
+        StatusCode::NOT_FOUND,
+        "not readable: not found"
+    );
+    let by_app_id = format!("/api/v1/items/{}", ids::content_id("kpi"));
+    assert_eq!(send(&app, "GET", &by_app_id, Some("ann-key"), None).await.status, StatusCode::NOT_FOUND);
+}
