@@ -177,6 +177,30 @@ test("fine-grained shares of one app", async () => {
   await refused(ann.spaces.getSpaceShare(finance.id, share.id, fresh), 404);
 });
 
+test("items: the apps a user may read, with what that user may do", async () => {
+  const { data: spaces } = await ann.spaces.getSpaces({ name: "finance" }, fresh);
+  const finance = spaces.data[0];
+  const { data: page } = await bob.items.getItems({ resourceType: "app", spaceId: finance.id, sort: "+name" }, fresh);
+  assert.deepEqual(page.data.map((item) => item.name), ["Budget 2026", "Forecast"]);
+  const forecast = page.data[1];
+  assert.equal(forecast.resourceType, "app");
+  assert.ok(forecast.actions.includes("read") && !forecast.actions.includes("delete"), forecast.actions.join());
+  const { data: mine } = await bob.items.getItems({ spaceId: "personal" }, fresh);
+  assert.deepEqual(mine.data.map((item) => item.name), ["Bob's scratch app"]);
+  const { data: one } = await bob.items.getItem(forecast.id, fresh);
+  assert.equal(one.resourceId, forecast.resourceId);
+  const { data: annOwns } = await ann.items.getItems({ ownerId: await userId("ann"), noActions: true }, fresh);
+  assert.deepEqual(annOwns.data.map((item) => item.name).sort(), ["Budget 2026", "Forecast"]);
+  assert.equal(annOwns.data[0].actions, undefined);
+  await refused(bob.items.getItems({ resourceType: "spreadsheet" }, fresh), 400);
+});
+
+test("the older user parameters find one user, as Qlik does", async () => {
+  const { data } = await admin.users.getUsers({ subject: "carl" }, fresh);
+  assert.deepEqual(data.data.map((u) => u.subject), ["carl"]);
+  await refused(admin.users.getUsers({ subject: "carl", filter: 'name eq "x"' }, fresh), 400);
+});
+
 async function token(form) {
   const response = await fetch(`${host}/oauth/token`, {
     method: "POST",
