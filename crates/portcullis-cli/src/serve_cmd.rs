@@ -218,6 +218,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on `{}`", args.listen))?;
     let address = listener.local_addr().context("cannot read the listening address")?;
+    // Taken before anyone is told the server listens: a SIGTERM sent on that word must be heard.
+    let shutdown = shutdown_signal();
     println!(
         "portcullis listening on http://{address} (store {}; {} tenants)",
         portcullis_store::redact(&args.database),
@@ -237,7 +239,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         idle: Duration::from_secs(args.idle_timeout.max(1)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
     };
-    portcullis_server::serve(listener, portcullis_server::app(state.clone()), limits, shutdown_signal())
+    portcullis_server::serve(listener, portcullis_server::app(state.clone()), limits, shutdown)
         .await
         .context("the server failed")?;
     // Decision events still queued are stored before the process ends.
@@ -312,27 +314,33 @@ fn public_origin(url: &str) -> anyhow::Result<String> {
     Ok(url.to_owned())
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Resolves on SIGTERM or Ctrl-C. The SIGTERM handler is installed when this is called, not
+/// when the future is first polled (the server polls it only once it serves), so a SIGTERM
+/// sent as soon as the server says it listens stops it gracefully instead of killing it.
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(unix)]
+        let terminate = async move {
+            match terminate {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {}
+            () = terminate => {}
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+        tracing::info!("shutting down: finishing the requests in flight");
     }
-    tracing::info!("shutting down: finishing the requests in flight");
 }

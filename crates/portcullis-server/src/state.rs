@@ -69,7 +69,8 @@ pub struct TenantState {
     queue: std::sync::Mutex<Queue>,
     /// Which decisions this tenant logs (read from the store at load, updated by this node's writes).
     audit_policy: RwLock<DecisionLogPolicy>,
-    /// The security-rule sites loaded into this tenant on this node; they go with the tenant.
+    /// The tenant's security-rule sites, compiled (read from the store at load, following it
+    /// after); they go with the tenant.
     pub rule_sites: crate::rules_api::RuleSites,
     /// From this sequence number on, every event read must be keyed (`None`: this node holds
     /// no audit key). Learnt when the tenant was loaded: its first keyed event in the checked
@@ -593,6 +594,7 @@ impl AppState {
         let (live, view) = load_live(&self.0.store, id, Sessions::default()).await?;
         let audit_policy = RwLock::new(self.0.store.audit_settings(id).await?.policy);
         let audit = self.0.audit_integrity.check_tenant(self.0.store.as_ref(), id, &name).await;
+        let rule_sites = crate::rules_api::RuleSites::load(self.0.store.as_ref(), id).await?;
         let tenant = Arc::new(TenantState {
             id,
             name,
@@ -601,7 +603,7 @@ impl AppState {
             live: Arc::new(tokio::sync::RwLock::new(live)),
             queue: std::sync::Mutex::new(Queue::default()),
             audit_policy,
-            rule_sites: Default::default(),
+            rule_sites,
             audit_keyed_from: audit.keyed_from,
         });
         count_refs_in_background(&tenant).await;
@@ -636,7 +638,7 @@ impl AppState {
         Ok(imported)
     }
 
-    /// Deletes a tenant everywhere, with its credentials and (on this node) its rule sites.
+    /// Deletes a tenant everywhere, with its credentials and rule sites.
     pub async fn delete(&self, tenant: &TenantState) -> Result<(), StoreError> {
         let head = self
             .0

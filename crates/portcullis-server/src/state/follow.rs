@@ -9,7 +9,8 @@
 //!
 //! Revocations travel the same way: a notice that a tenant's credentials moved drops the
 //! tenant's cached credentials on the spot, as does the poll when it sees the credentials
-//! revision move. Audit settings and tenant deletions are notices too.
+//! revision move. Audit settings, rule sites (only the sites written since the rule-sites
+//! revision this node holds are read again) and tenant deletions are notices too.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -32,6 +33,8 @@ struct Wanted {
     revision: u64,
     /// The highest credentials revision announced, if any.
     credentials: Option<u64>,
+    /// The highest rule-sites revision announced.
+    rule_sites: u64,
     audit_settings: bool,
     deleted: bool,
 }
@@ -92,6 +95,7 @@ impl AppState {
                 NoticeKind::Credentials => entry.credentials = entry.credentials.max(Some(notice.credentials_revision)),
                 NoticeKind::AuditSettings => entry.audit_settings = true,
                 NoticeKind::TenantDeleted => entry.deleted = true,
+                NoticeKind::RuleSites => entry.rule_sites = entry.rule_sites.max(notice.rule_sites_revision),
             }
         }
         // Credentials first: a view brought forward below must not meet a revoked credential
@@ -118,6 +122,11 @@ impl AppState {
             let Some(tenant) = self.tenants_read().get(&id).cloned() else { continue };
             if wanted.audit_settings {
                 self.follow_audit_settings(&tenant).await;
+            }
+            if wanted.rule_sites > tenant.rule_sites.revision() {
+                let state = self.clone();
+                let tenant = tenant.clone();
+                catch_ups.spawn(async move { state.follow_rule_sites(&tenant).await });
             }
             if wanted.revision > tenant.view().snapshot.revision {
                 let state = self.clone();
@@ -150,6 +159,13 @@ impl AppState {
         }
     }
 
+    /// Reads again the rule sites another node wrote (only those).
+    async fn follow_rule_sites(&self, tenant: &TenantState) {
+        if let Err(error) = tenant.rule_sites.follow(self.0.store.as_ref(), tenant.id).await {
+            tracing::warn!(tenant = %tenant.name, %error, "cannot follow the tenant's rule sites");
+        }
+    }
+
     /// Forgets a tenant deleted by another node: its view, rule sites and cached credentials.
     fn forget_tenant(&self, id: TenantId) {
         let gone = {
@@ -174,6 +190,12 @@ impl AppState {
         // still cached.
         self.follow_credentials(&records);
         for record in records {
+            let held = self.tenants_read().get(&record.id).cloned();
+            if let Some(tenant) = held
+                && tenant.rule_sites.revision() < record.rule_sites_revision
+            {
+                self.follow_rule_sites(&tenant).await;
+            }
             match self.tenant(record.id).await {
                 Ok(Some(tenant)) if tenant.view().snapshot.revision < record.revision => {
                     if let Err(error) = self.refresh_to(&tenant, record.revision).await {

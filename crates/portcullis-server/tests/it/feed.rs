@@ -41,6 +41,7 @@ on_both_backends!(
     a_change_through_one_node_reaches_the_other_from_the_log,
     a_read_with_a_writes_revision_sees_it_on_the_other_node,
     every_read_api_takes_the_token_on_the_other_node,
+    a_rule_site_written_through_one_node_decides_on_the_other,
 );
 
 /// PostgreSQL only: what the feed carries, without any poll.
@@ -326,6 +327,89 @@ async fn audit_settings_and_deletions_reach_the_other_node(env: Env) {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     assert_eq!(there.whoami(&admin).await, StatusCode::UNAUTHORIZED);
+    env.done().await;
+}
+
+/// A site whose one rule grants `read` or `update` on stream `s1` to ann's group.
+fn rule_site(action: &str) -> String {
+    format!(
+        "users:\n  - {{ userDirectory: ACME, userId: ann, groups: [g1] }}\nresources:\n  - {{ id: s1, type: Stream, name: S1, customProperties: {{ GroupAccess: [g1] }} }}\n\
+         rules:\n  - {{ name: Access, resourceFilter: Stream_*, condition: resource.@GroupAccess = user.group, actions: [{action}] }}\n"
+    )
+}
+
+/// Waits until a rule check of ann's `read` on `node` answers with site revision `revision`
+/// (or, `None`, that the site is unknown): by the feed on PostgreSQL within [`FEED_WAIT`], by
+/// one poll on SQLite. Returns the last answer and how long it took.
+async fn site_on(node: &Node, env: &Env, token: &str, revision: Option<u64>) -> (Value, Duration) {
+    let started = Instant::now();
+    if env.store.subscribe().is_none() {
+        node.state.follow_once().await;
+    }
+    let ask = json!({"user": "ACME\\ann", "action": "read", "resource": "s1", "context": "hub"});
+    loop {
+        let (status, answer) = node.call("POST", "/v1/rules/sites/acme/check", Some(token), Some(ask.clone())).await;
+        let seen = (status == StatusCode::OK).then(|| answer["siteRevision"].as_u64()).flatten();
+        if seen == revision && (revision.is_some() || status == StatusCode::NOT_FOUND) {
+            return (answer, started.elapsed());
+        }
+        assert!(
+            started.elapsed() < FEED_WAIT,
+            "site revision {revision:?} did not reach the other node within {FEED_WAIT:?}: {status} {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// A rule site put, replaced and deleted through one node is what decides on the other within
+/// the feed's latency (PostgreSQL; the poll on SQLite); the other node reads only the site that
+/// changed, never the tenant.
+async fn a_rule_site_written_through_one_node_decides_on_the_other(env: Env) {
+    let (here, there) = two_nodes(&env).await;
+    let admin = env.key("admin").await;
+    let put = |name: &'static str, text: String| {
+        let request = axum::http::Request::put(format!("/v1/rules/sites/{name}"))
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "application/yaml")
+            .body(axum::body::Body::from(text))
+            .unwrap();
+        here.send(request)
+    };
+    let (status, body) = put("keep", rule_site("read")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = put("acme", rule_site("read")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let created = body["revision"].as_u64().unwrap();
+    let (answer, took) = site_on(&there, &env, &admin, Some(created)).await;
+    assert_eq!(answer["decision"], "allow", "{answer}");
+    let mut waits = vec![took];
+    let tenant = there.state.tenant_by_name(&env.tenant).await.unwrap().unwrap();
+    let kept = tenant.rule_sites.get("keep").expect("both sites reached the other node");
+
+    // Replaced: the other node decides with the new version; the untouched site is not read again.
+    let (status, body) = put("acme", rule_site("update")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let replaced = body["revision"].as_u64().unwrap();
+    assert!(replaced > created);
+    let (answer, took) = site_on(&there, &env, &admin, Some(replaced)).await;
+    assert_eq!(answer["decision"], "deny", "{answer}");
+    waits.push(took);
+    assert!(
+        std::sync::Arc::ptr_eq(&kept, &tenant.rule_sites.get("keep").unwrap()),
+        "the site that did not change is kept as compiled"
+    );
+    assert_eq!(tenant.rule_sites.revision(), replaced);
+
+    // Deleted: gone on the other node too.
+    let (status, _) = here.call("DELETE", "/v1/rules/sites/acme", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (answer, took) = site_on(&there, &env, &admin, None).await;
+    assert_eq!(answer["code"], "unknown_site", "{answer}");
+    waits.push(took);
+    assert_eq!(tenant.rule_sites.names(), [("keep".to_owned(), 1)]);
+    assert_eq!(reloads(&there.state), 0, "sites never make a node read the tenant");
+    assert_eq!(revision_on(&there, &env).await, 1, "nor move the model's revision");
+    eprintln!("rule sites reached the other node in {waits:?}");
     env.done().await;
 }
 

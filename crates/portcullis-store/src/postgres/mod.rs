@@ -61,6 +61,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "change feed",
         sql: include_str!("../../migrations/postgres/0007_change_feed.sql"),
     },
+    Migration {
+        version: 8,
+        name: "rule sites",
+        sql: include_str!("../../migrations/postgres/0008_rule_sites.sql"),
+    },
 ];
 
 /// The advisory lock key held while migrating ("pcls" in ASCII).
@@ -221,6 +226,22 @@ impl Store for PgStore {
                 .get_or_init(|| listen::Hub::start(self.options.0.clone(), self.schema.to_string()))
                 .subscribe(),
         )
+    }
+
+    async fn put_rule_site(&self, site: &NewRuleSite<'_>, author: &Author) -> Result<RuleSiteRecord, StoreError> {
+        Sql::put_rule_site(&self.pool, self.keys.sealing(), site, author).await
+    }
+
+    async fn delete_rule_site(&self, tenant: TenantId, name: &str, expected_revision: Option<u64>, author: &Author) -> Result<u64, StoreError> {
+        Sql::delete_rule_site(&self.pool, self.keys.sealing(), tenant, name, expected_revision, author).await
+    }
+
+    async fn rule_site(&self, tenant: TenantId, name: &str) -> Result<Option<RuleSiteRecord>, StoreError> {
+        Sql::rule_site(&self.pool, tenant, name).await
+    }
+
+    async fn rule_sites_after(&self, tenant: TenantId, after_revision: u64) -> Result<RuleSitesRead, StoreError> {
+        Sql::rule_sites_after(&self.pool, tenant, after_revision).await
     }
 
     async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {

@@ -34,14 +34,15 @@ const MODEL_TABLES: &[&str] = &[
     "settings",
 ];
 
-type TenantRow = (i64, String, i64, i64);
+type TenantRow = (i64, String, i64, i64, i64);
 
-fn tenant_record((id, name, revision, credentials_revision): TenantRow) -> TenantRecord {
+fn tenant_record((id, name, revision, credentials_revision, rule_sites_revision): TenantRow) -> TenantRecord {
     TenantRecord {
         id: TenantId(id),
         name,
         revision: revision as u64,
         credentials_revision: credentials_revision as u64,
+        rule_sites_revision: rule_sites_revision as u64,
     }
 }
 
@@ -59,7 +60,7 @@ where
     for<'q> Option<&'q str>: Encode<'q, DB>,
 {
     pub(crate) async fn tenants(pool: &Pool<DB>) -> Result<Vec<TenantRecord>, StoreError> {
-        let rows: Vec<TenantRow> = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants ORDER BY name")
+        let rows: Vec<TenantRow> = sqlx::query_as("SELECT id, name, revision, credentials_revision, rule_sites_revision FROM tenants ORDER BY name")
             .fetch_all(pool)
             .await
             .map_err(from_sqlx)?;
@@ -67,17 +68,18 @@ where
     }
 
     pub(crate) async fn tenant_by_name(pool: &Pool<DB>, name: &str) -> Result<Option<TenantRecord>, StoreError> {
-        let row: Option<TenantRow> = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants WHERE name = $1")
-            .bind(name)
-            .fetch_optional(pool)
-            .await
-            .map_err(from_sqlx)?;
+        let row: Option<TenantRow> =
+            sqlx::query_as("SELECT id, name, revision, credentials_revision, rule_sites_revision FROM tenants WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+                .map_err(from_sqlx)?;
         Ok(row.map(tenant_record))
     }
 
     /// A tenant's record as the open transaction sees it.
     pub(super) async fn tenant_in(tx: &mut Tx<DB>, id: i64) -> Result<TenantRecord, StoreError> {
-        let row: TenantRow = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants WHERE id = $1")
+        let row: TenantRow = sqlx::query_as("SELECT id, name, revision, credentials_revision, rule_sites_revision FROM tenants WHERE id = $1")
             .bind(id)
             .fetch_one(&mut **tx)
             .await
@@ -128,11 +130,12 @@ where
         let (id, revision, outcome) = match (inserted, mode) {
             (Some((id,)), _) => (id, 1, ImportOutcome::Created),
             (None, ImportMode::KeepExisting) => {
-                let row: TenantRow = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants WHERE name = $1")
-                    .bind(&tenant.name)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(from_sqlx)?;
+                let row: TenantRow =
+                    sqlx::query_as("SELECT id, name, revision, credentials_revision, rule_sites_revision FROM tenants WHERE name = $1")
+                        .bind(&tenant.name)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(from_sqlx)?;
                 tx.rollback().await.map_err(from_sqlx)?;
                 return Ok(Imported {
                     tenant: tenant_record(row),
@@ -204,6 +207,7 @@ where
             "oauth_tokens",
             "revisions",
             "change_log",
+            "rule_sites",
             "audit_events",
             "audit_settings",
             "audit_anchors",

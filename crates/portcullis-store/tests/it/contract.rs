@@ -17,6 +17,7 @@ pub use crate::audit::*;
 pub use crate::credentials::*;
 pub use crate::feed::*;
 pub use crate::integrity::*;
+pub use crate::rule_sites::*;
 
 pub(crate) const DEMO: &str = include_str!("../../../../examples/demo-tenant.yaml");
 

@@ -8,6 +8,7 @@ mod credentials;
 mod feed;
 mod harness;
 mod integrity;
+mod rule_sites;
 
 /// Declares each contract test once per backend, so every test has its own name on each.
 macro_rules! contract_tests {
@@ -77,6 +78,9 @@ contract_tests!(
     a_signed_archive_anchor_cannot_be_moved,
     the_tail_and_the_heads_are_read_cheaply,
     the_log_after_a_revision_replays_to_the_stored_tenant,
+    rule_sites_are_created_replaced_and_deleted_with_revisions,
+    a_stale_site_revision_writes_nothing,
+    site_limits_refuse_a_write_whole,
 );
 
 #[tokio::test]
