@@ -109,7 +109,7 @@ pub trait Store: Send + Sync + 'static {
     /// Stores changes already applied to a live tenant (the one write path): in one
     /// transaction, a compare-and-swap on the revision, the rows of exactly the touched
     /// entities, a change-log row per change and the events; returns the new revision (the
-    /// base revision when nothing was touched and there is no event). A batch of one.
+    /// base revision when nothing was touched and there is no event nor session). A batch of one.
     async fn commit_changes(&self, tenant: TenantId, write: ChangeSet<'_>) -> Result<u64, StoreError> {
         let revisions = self.commit_batch(tenant, std::slice::from_ref(&write)).await?;
         Ok(revisions.last().copied().unwrap_or(write.base_revision))
@@ -138,6 +138,11 @@ pub trait Store: Send + Sync + 'static {
     fn subscribe(&self) -> Option<Feed> {
         None
     }
+
+    /// A tenant's stored sessions (the rights each user's last login froze, written by the
+    /// login's commit: [`ChangeSet::sessions`]): every one, or only those of `users` (what a
+    /// node following the change log reads for the logins it replays).
+    async fn sessions(&self, tenant: TenantId, users: Option<&[String]>) -> Result<Vec<SessionRecord>, StoreError>;
 
     /// Creates or replaces a tenant's security-rule site, with its audit event
     /// (`com.qlik.v1.security-rule.updated`), in one transaction that moves the tenant's

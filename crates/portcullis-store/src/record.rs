@@ -187,8 +187,41 @@ pub struct ChangeSet<'a> {
     pub touched: &'a portcullis_model::Touched,
     /// The audit events to append.
     pub events: &'a [crate::EventDraft],
+    /// The sessions a login opens (the rights it froze): stored with the write's revision. A
+    /// write with a session is stored even when it touched nothing and has no event.
+    pub sessions: &'a [NewSession],
     /// Who made them.
     pub author: &'a crate::Author,
+}
+
+impl ChangeSet<'_> {
+    /// Whether the write stores anything (and so takes a revision of its own).
+    pub fn stores_anything(&self) -> bool {
+        !(self.touched.is_empty() && self.events.is_empty() && self.sessions.is_empty())
+    }
+}
+
+/// A session a login opens: the user, and the rights the login froze, as the server wrote
+/// them (JSON in the model's words; the store keeps them as text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// The user who logged in.
+    pub user_id: String,
+    /// The frozen rights.
+    pub rights: String,
+}
+
+/// A stored session: the rights a user's last login froze.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The user.
+    pub user_id: String,
+    /// The revision of the login.
+    pub revision: u64,
+    /// The frozen rights, as written ([`NewSession::rights`]).
+    pub rights: String,
+    /// Unix seconds of the login.
+    pub logged_in_at: i64,
 }
 
 /// The most security-rule sites a tenant holds: every node keeps each one compiled in memory.

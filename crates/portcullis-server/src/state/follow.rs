@@ -233,7 +233,23 @@ impl AppState {
         loop {
             match self.0.store.changes_after(tenant.id, live.revision, CATCH_UP_PAGE).await? {
                 LogPage::Changes { through, revision, changes } => {
-                    if through > live.revision && !self.replay(tenant, live, through, &changes) {
+                    // The sessions the page's logins froze, read before the view moves, so no
+                    // reader sees a login's revision without its session.
+                    let users: Vec<String> = changes
+                        .iter()
+                        .filter_map(|(_, change)| match change {
+                            Change::RecordLogin { user } => Some(user.clone()),
+                            _ => None,
+                        })
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .collect();
+                    let logins = if users.is_empty() {
+                        Vec::new()
+                    } else {
+                        self.0.store.sessions(tenant.id, Some(&users)).await?
+                    };
+                    if through > live.revision && !self.replay(tenant, live, through, &changes, logins) {
                         return self.reload(tenant, live).await;
                     }
                     if through >= revision {
@@ -246,9 +262,18 @@ impl AppState {
     }
 
     /// Applies logged changes (every revision after the live model's through `through`) to
-    /// the live model and derives the next view from what they touched; false (the model as
-    /// it was) when one does not apply, which means this node's model is not the store's.
-    fn replay(&self, tenant: &TenantState, live: &mut Live, through: u64, changes: &[(u64, Change)]) -> bool {
+    /// the live model and derives the next view from what they touched, opening the sessions
+    /// the logins among them froze (`logins`, read from the store: the rights of the login's
+    /// revision, whatever later changes of the page do); false (the model as it was) when one
+    /// does not apply, which means this node's model is not the store's.
+    fn replay(
+        &self,
+        tenant: &TenantState,
+        live: &mut Live,
+        through: u64,
+        changes: &[(u64, Change)],
+        logins: Vec<portcullis_store::SessionRecord>,
+    ) -> bool {
         let base_revision = live.revision;
         let mut touched = Touched::default();
         let mut undo = Vec::with_capacity(changes.len());
@@ -269,14 +294,21 @@ impl AppState {
         }
         live.revision = through;
         self.forget_retired_credentials(tenant.id, &live.tenant, &touched);
-        next_view(tenant, live, base_revision, &touched);
+        next_view(
+            tenant,
+            live,
+            base_revision,
+            &touched,
+            None,
+            logins.into_iter().map(Login::Stored).collect(),
+        );
         self.0.metrics.record_followed(changes.len() as u64);
         true
     }
 
-    /// Reads a tenant whole from the store (keeping this node's sessions) and counts it.
+    /// Reads a tenant whole from the store (its sessions too) and counts it.
     async fn reload(&self, tenant: &TenantState, live: &mut Live) -> Result<(), StoreError> {
-        let (fresh, view) = load_live(&self.0.store, tenant.id, tenant.view().sessions.clone()).await?;
+        let (fresh, view) = load_live(&self.0.store, tenant.id).await?;
         *live = fresh;
         tenant.swap(view);
         self.0.metrics.record_reload();

@@ -42,6 +42,9 @@ on_both_backends!(
     a_read_with_a_writes_revision_sees_it_on_the_other_node,
     every_read_api_takes_the_token_on_the_other_node,
     a_rule_site_written_through_one_node_decides_on_the_other,
+    a_session_decides_on_the_other_node_with_the_rights_of_its_login,
+    a_login_replayed_with_later_changes_in_one_page_keeps_its_rights,
+    sessions_survive_a_restart_and_die_with_their_user,
 );
 
 /// PostgreSQL only: what the feed carries, without any poll.
@@ -410,6 +413,145 @@ async fn a_rule_site_written_through_one_node_decides_on_the_other(env: Env) {
     assert_eq!(reloads(&there.state), 0, "sites never make a node read the tenant");
     assert_eq!(revision_on(&there, &env).await, 1, "nor move the model's revision");
     eprintln!("rule sites reached the other node in {waits:?}");
+    env.done().await;
+}
+
+/// Logs `user` in through `node`; the login's revision.
+async fn login(node: &Node, token: &str, user: &str) -> u64 {
+    let (status, body) = node.call("POST", "/v1/sessions", Some(token), Some(json!({ "user": user }))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["revision"].as_u64().expect("a login answers its revision")
+}
+
+/// Whether `user` may do `action` (on `resource`) through `via`, asked of `node` at `min` or later.
+async fn allowed(node: &Node, token: &str, user: &str, via: &str, action: &str, resource: Option<&str>, min: u64) -> bool {
+    let mut ask = json!({"user": user, "via": via, "action": action, "minRevision": min});
+    if let Some(resource) = resource {
+        ask["resource"] = json!(resource);
+    }
+    let (status, body) = check(node, token, ask).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["revision"].as_u64() >= Some(min), "{body}");
+    body["allowed"].as_bool().expect("a decision")
+}
+
+/// A login through one node holds on the other: a `via: session` check there decides with the
+/// rights frozen at the login's revision, asked at that revision and after later changes to
+/// the user's roles and groups, gained or lost; a fresh login takes the new ones.
+async fn a_session_decides_on_the_other_node_with_the_rights_of_its_login(env: Env) {
+    let (here, there) = two_nodes(&env).await;
+    let admin = env.key("admin").await;
+    let logged_in = login(&here, &admin, "bob").await;
+    for via in ["session", "api-key"] {
+        assert!(!allowed(&there, &admin, "bob", via, "glossary:create", None, logged_in).await, "{via}");
+        assert!(
+            !allowed(&there, &admin, "bob", via, "app:exportdata", Some("sales-dashboard"), logged_in).await,
+            "{via}"
+        );
+    }
+    // bob gains a role and a group (whose role lets him download) after his login.
+    write(&here, &admin, json!({"join": {"user": "bob", "group": "finance"}})).await;
+    let later = write(&here, &admin, json!({"assign": {"role": "Steward", "user": "bob"}})).await;
+    assert!(allowed(&there, &admin, "bob", "api-key", "glossary:create", None, later).await);
+    assert!(allowed(&there, &admin, "bob", "api-key", "app:exportdata", Some("sales-dashboard"), later).await);
+    assert!(
+        !allowed(&there, &admin, "bob", "session", "glossary:create", None, later).await,
+        "the session keeps its login's roles"
+    );
+    assert!(
+        !allowed(&there, &admin, "bob", "session", "app:exportdata", Some("sales-dashboard"), later).await,
+        "and its login's groups"
+    );
+    // ann loses the group that lets her download after her login: her session keeps it.
+    let ann_in = login(&here, &admin, "ann").await;
+    assert!(allowed(&there, &admin, "ann", "session", "app:exportdata", Some("sales-dashboard"), ann_in).await);
+    let left = write(&here, &admin, json!({"leave": {"user": "ann", "group": "finance"}})).await;
+    assert!(!allowed(&there, &admin, "ann", "api-key", "app:exportdata", Some("sales-dashboard"), left).await);
+    assert!(allowed(&there, &admin, "ann", "session", "app:exportdata", Some("sales-dashboard"), left).await);
+    // A fresh login takes the rights of its moment, on the other node too.
+    let again = login(&here, &admin, "bob").await;
+    assert!(allowed(&there, &admin, "bob", "session", "glossary:create", None, again).await);
+    assert!(allowed(&there, &admin, "bob", "session", "app:exportdata", Some("sales-dashboard"), again).await);
+    let tenant = there.state.tenant_by_name(&env.tenant).await.unwrap().unwrap();
+    assert_eq!(tenant.view().sessions.revision("bob"), Some(again));
+    assert_eq!(reloads(&there.state), 0, "every login came from the log and the sessions table");
+    env.done().await;
+}
+
+/// A node that follows nothing, asked at a revision after a login and a later change, reads
+/// both in one page of the log: the session still has the rights of its login's revision. A
+/// login that records no role (an analyzer's) is a revision of its own, so it is seen too.
+async fn a_login_replayed_with_later_changes_in_one_page_keeps_its_rights(env: Env) {
+    let here = env.node().await;
+    let there = env.node().await;
+    let admin = env.key("admin").await;
+    let before = revision_on(&there, &env).await;
+    let logged_in = login(&here, &admin, "bob").await;
+    let later = write(&here, &admin, json!({"assign": {"role": "Steward", "user": "bob"}})).await;
+    assert_eq!(revision_on(&there, &env).await, before, "nothing brought the writes there yet");
+    assert!(!allowed(&there, &admin, "bob", "session", "glossary:create", None, later).await);
+    assert!(allowed(&there, &admin, "bob", "api-key", "glossary:create", None, later).await);
+    let tenant = there.state.tenant_by_name(&env.tenant).await.unwrap().unwrap();
+    assert_eq!(tenant.view().sessions.revision("bob"), Some(logged_in));
+
+    // carl's login records nothing, yet takes a revision, its log row and its session.
+    let carl_in = login(&here, &admin, "carl").await;
+    assert_eq!(carl_in, later + 1);
+    let (status, body) = check(
+        &there,
+        &admin,
+        json!({"user": "carl", "via": "session", "action": "app:read", "resource": "sales-dashboard", "minRevision": carl_in}),
+    )
+    .await;
+    assert_eq!((status, &body["allowed"]), (StatusCode::OK, &json!(true)), "{body}");
+    assert_eq!(tenant.view().sessions.revision("carl"), Some(carl_in));
+    assert_eq!(reloads(&there.state), 0);
+    env.done().await;
+}
+
+/// A node started again over the same store decides sessions with their logins' rights; a
+/// deleted user's session is gone from every node and from the store.
+async fn sessions_survive_a_restart_and_die_with_their_user(env: Env) {
+    let here = env.node().await;
+    let admin = env.key("admin").await;
+    login(&here, &admin, "bob").await;
+    login(&here, &admin, "carl").await;
+    let later = write(&here, &admin, json!({"assign": {"role": "Steward", "user": "bob"}})).await;
+    drop(here);
+    let restarted = env.node().await;
+    assert!(
+        !allowed(&restarted, &admin, "bob", "session", "glossary:create", None, later).await,
+        "frozen before the restart"
+    );
+    assert!(allowed(&restarted, &admin, "bob", "api-key", "glossary:create", None, later).await);
+
+    let other = env.node().await;
+    let carl = portcullis_qlik_api::ids::user_id("carl");
+    let (status, _) = restarted.call("DELETE", &format!("/api/v1/users/{carl}"), Some(&admin), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let deleted = env.store.tenant_by_name(&env.tenant).await.unwrap().unwrap().revision;
+    let tenant = env.store.tenant_by_name(&env.tenant).await.unwrap().unwrap();
+    let stored: Vec<String> = env
+        .store
+        .sessions(tenant.id, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.user_id)
+        .collect();
+    assert_eq!(stored, ["bob"], "the store closed carl's session with carl");
+    for node in [&restarted, &other] {
+        let (status, _) = check(
+            node,
+            &admin,
+            json!({"user": "bob", "action": "app:read", "resource": "sales-dashboard", "minRevision": deleted}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let tenant = node.state.tenant_by_name(&env.tenant).await.unwrap().unwrap();
+        assert!(tenant.view().sessions.rights("carl").is_none(), "carl's session is closed on every node");
+        assert!(tenant.view().sessions.rights("bob").is_some());
+    }
     env.done().await;
 }
 

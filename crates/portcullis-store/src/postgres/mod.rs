@@ -66,6 +66,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "rule sites",
         sql: include_str!("../../migrations/postgres/0008_rule_sites.sql"),
     },
+    Migration {
+        version: 9,
+        name: "sessions",
+        sql: include_str!("../../migrations/postgres/0009_sessions.sql"),
+    },
 ];
 
 /// The advisory lock key held while migrating ("pcls" in ASCII).
@@ -226,6 +231,10 @@ impl Store for PgStore {
                 .get_or_init(|| listen::Hub::start(self.options.0.clone(), self.schema.to_string()))
                 .subscribe(),
         )
+    }
+
+    async fn sessions(&self, tenant: TenantId, users: Option<&[String]>) -> Result<Vec<SessionRecord>, StoreError> {
+        Sql::sessions(&self.pool, tenant, users).await
     }
 
     async fn put_rule_site(&self, site: &NewRuleSite<'_>, author: &Author) -> Result<RuleSiteRecord, StoreError> {

@@ -58,6 +58,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "rule sites",
         sql: include_str!("../../migrations/sqlite/0008_rule_sites.sql"),
     },
+    Migration {
+        version: 9,
+        name: "sessions",
+        sql: include_str!("../../migrations/sqlite/0009_sessions.sql"),
+    },
 ];
 
 /// SQLite needs no statement for a consistent read (a read transaction sees one snapshot of
@@ -193,6 +198,10 @@ impl Store for SqliteStore {
 
     async fn changes_after(&self, tenant: TenantId, after_revision: u64, limit: u64) -> Result<crate::LogPage, StoreError> {
         Sql::changes_after(&self.reader, tenant, after_revision, limit).await
+    }
+
+    async fn sessions(&self, tenant: TenantId, users: Option<&[String]>) -> Result<Vec<SessionRecord>, StoreError> {
+        Sql::sessions(&self.reader, tenant, users).await
     }
 
     async fn put_rule_site(&self, site: &NewRuleSite<'_>, author: &Author) -> Result<RuleSiteRecord, StoreError> {

@@ -143,6 +143,7 @@ pub async fn postgres_every_committed_write_notifies(h: &impl Harness, other: &i
         changes: &[leave("ann", "sales")],
         touched: &applied.touched,
         events: &[],
+        sessions: &[],
         author: &Author::cli(),
     };
     assert!(matches!(store.commit_changes(id, write).await, Err(StoreError::Conflict(_))));

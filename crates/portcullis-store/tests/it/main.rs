@@ -9,6 +9,7 @@ mod feed;
 mod harness;
 mod integrity;
 mod rule_sites;
+mod sessions;
 
 /// Declares each contract test once per backend, so every test has its own name on each.
 macro_rules! contract_tests {
@@ -81,6 +82,7 @@ contract_tests!(
     rule_sites_are_created_replaced_and_deleted_with_revisions,
     a_stale_site_revision_writes_nothing,
     site_limits_refuse_a_write_whole,
+    a_login_stores_its_session_with_a_revision_of_its_own,
 );
 
 #[tokio::test]
