@@ -7,6 +7,7 @@ mod check_cmd;
 mod progress;
 mod rules_cmd;
 mod serve_cmd;
+mod sites_cmd;
 mod test_cmd;
 
 use std::process::ExitCode;
@@ -27,7 +28,7 @@ enum Command {
     Test(test_cmd::TestArgs),
     /// Decide one request on a tenant file and explain it.
     Check(check_cmd::CheckArgs),
-    /// Security rules: audit, lint.
+    /// Security rules: audit, lint, check, QRS import/export, a tenant's stored sites.
     #[command(subcommand)]
     Rules(rules_cmd::RulesCommand),
     /// The audit trail: verify its hash chains and checkpoints, write checkpoints, query it, archive expired events.

@@ -1,5 +1,6 @@
 //! `portcullis rules ...`: lint rule files, audit a rule site (with a preview of unsaved
-//! rules), decide one request with its explanation, and convert rules to and from QRS JSON.
+//! rules), decide one request with its explanation, convert rules to and from QRS JSON, and
+//! manage a tenant's stored sites (`sites_cmd.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -79,6 +80,10 @@ pub enum RulesCommand {
     },
     /// Print the shipped default rule set (YAML).
     Defaults,
+    /// A tenant's stored rule sites (what `PUT /v1/rules/sites/{name}` stores), on the
+    /// database directly: list, put, get, delete.
+    #[command(subcommand)]
+    Sites(crate::sites_cmd::SitesCommand),
 }
 
 /// Output formats of `rules lint`.
@@ -207,6 +212,7 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
             print!("{}", portcullis_rules::default_rules::DEFAULT_RULES_YAML);
             Ok(ExitCode::SUCCESS)
         }
+        RulesCommand::Sites(command) => crate::sites_cmd::run(command),
     }
 }
 
@@ -215,11 +221,14 @@ fn read(path: &Path) -> anyhow::Result<String> {
 }
 
 fn load_site(path: &Path) -> anyhow::Result<LoadedSite> {
-    let text = read(path)?;
-    let label = path.display().to_string();
-    let (file, base) = from_yaml(&text).map_err(|error| anyhow::anyhow!("{label}: {error}"))?;
+    load_site_text(&path.display().to_string(), &read(path)?)
+}
+
+/// Loads a site file's text (`label` names it in messages): every problem at label:line:col.
+pub(crate) fn load_site_text(label: &str, text: &str) -> anyhow::Result<LoadedSite> {
+    let (file, base) = from_yaml(text).map_err(|error| anyhow::anyhow!("{label}: {error}"))?;
     file.load(&base).map_err(|errors| {
-        let lines = LineIndex::build(&text);
+        let lines = LineIndex::build(text);
         let rendered: Vec<String> = errors
             .iter()
             .map(|error| match lines.locate(&error.path) {

@@ -6,37 +6,73 @@
 //! (groups were created or deleted, or it was built from scratch), [`Sessions::rebind`]
 //! re-resolves them by name. Carrying sessions to the next snapshot is O(1) otherwise: the map
 //! is persistent, so cloning it copies nothing.
+//!
+//! A session outlives the process and travels between nodes as [`FrozenRights`]: the same
+//! rights in the model's words (group and role names, capability scopes, the entitlement), so
+//! a node that did not see the login — another node, or this one after a restart — decides
+//! with exactly the rights frozen then, whatever its own snapshot says now.
 
 use std::sync::Arc;
 
+use portcullis_model::{CapSet, Capability, Entitlement, TenantSetting};
 use rustc_hash::FxBuildHasher;
+use serde::{Deserialize, Serialize};
 
-use crate::snapshot::{GroupBinding, Snapshot, TenantRights, UserIdx};
+use crate::explain::Via;
+use crate::snapshot::{Assignment, GroupBinding, RoleInfo, Snapshot, TenantRights, UserIdx};
+
+/// One open session: the rights frozen at a login, and the revision of that login.
+#[derive(Debug, Clone)]
+struct Session {
+    rights: TenantRights,
+    revision: u64,
+}
 
 /// The open sessions of one tenant, by user id.
 #[derive(Debug, Clone, Default)]
 pub struct Sessions {
-    by_user: imbl::GenericHashMap<Arc<str>, TenantRights, FxBuildHasher, imbl::shared_ptr::DefaultSharedPtr>,
+    by_user: imbl::GenericHashMap<Arc<str>, Session, FxBuildHasher, imbl::shared_ptr::DefaultSharedPtr>,
     /// The snapshot numbering every session's groups are resolved against (`None`: unknown).
     bound: Option<GroupBinding>,
 }
 
 impl Sessions {
-    /// Logs a user in: freezes their current rights. Returns false for an unknown user.
+    /// Logs a user in: freezes their current rights, at the snapshot's revision. Returns false
+    /// for an unknown user.
     pub fn login(&mut self, snapshot: &Snapshot, user: UserIdx) -> bool {
         let Some(info) = snapshot.users.get(user.0 as usize) else { return false };
-        self.by_user.insert(info.id.clone(), info.rights.clone());
+        self.insert(info.id.clone(), info.rights.clone(), snapshot.revision, snapshot.group_binding())
+    }
+
+    /// Opens (or replaces) a user's session with rights frozen at the login of `revision`,
+    /// their groups resolved against a snapshot of `binding`; a session from a later login is
+    /// kept (returns false then).
+    pub fn insert(&mut self, user_id: Arc<str>, rights: TenantRights, revision: u64, binding: GroupBinding) -> bool {
+        if self.by_user.get(&user_id).is_some_and(|held| held.revision > revision) {
+            return false;
+        }
+        self.by_user.insert(user_id, Session { rights, revision });
         if self.by_user.len() == 1 {
-            self.bound = Some(snapshot.group_binding());
-        } else if self.bound != Some(snapshot.group_binding()) {
+            self.bound = Some(binding);
+        } else if self.bound != Some(binding) {
             self.bound = None;
         }
         true
     }
 
+    /// Closes a user's session (the user was deleted).
+    pub fn remove(&mut self, user_id: &str) {
+        self.by_user.remove(user_id);
+    }
+
     /// The frozen rights of a user's session, if logged in.
     pub fn rights(&self, user_id: &str) -> Option<&TenantRights> {
-        self.by_user.get(user_id)
+        self.by_user.get(user_id).map(|session| &session.rights)
+    }
+
+    /// The revision of the login a user's session froze, if logged in.
+    pub fn revision(&self, user_id: &str) -> Option<u64> {
+        self.by_user.get(user_id).map(|session| session.revision)
     }
 
     /// The number of open sessions.
@@ -56,9 +92,136 @@ impl Sessions {
         if self.bound == Some(binding) {
             return;
         }
-        for (_, rights) in self.by_user.iter_mut() {
-            rights.rebind(snapshot);
+        for (_, session) in self.by_user.iter_mut() {
+            session.rights.rebind(snapshot);
         }
         self.bound = Some(binding);
+    }
+}
+
+/// A session's rights in the model's words, to store and to read on another node: what
+/// [`TenantRights`] holds, with every role's capabilities as they were at the login (a custom
+/// role edited since keeps its old meaning in the session) and groups by name (resolved
+/// against the snapshot that reads it: space roles are read live through them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FrozenRights {
+    /// The user's groups, by name, in the order of the user's memberships.
+    pub groups: Vec<String>,
+    /// What UserDefault granted (capability scopes).
+    pub user_default: Vec<String>,
+    /// Every role held, on every path.
+    pub roles: Vec<FrozenRole>,
+    /// The entitlement decisions used (a promoted Basic user counts as `full`).
+    pub entitlement: String,
+}
+
+/// One role of a [`FrozenRights`], with its path and what it granted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FrozenRole {
+    /// The role's name.
+    pub role: String,
+    /// How it reached the user.
+    pub via: FrozenVia,
+    /// Its user-level capabilities (scopes).
+    pub user_caps: Vec<String>,
+    /// Its admin-level capabilities (scopes).
+    pub admin_caps: Vec<String>,
+    /// Whether it promoted a Basic user.
+    pub promotes_basic: bool,
+}
+
+/// How a role reached the user ([`Via`] in words).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "kebab-case")]
+pub enum FrozenVia {
+    /// Assigned to the user.
+    Direct,
+    /// Recorded at a login by this tenant setting.
+    Setting(String),
+    /// Through this group.
+    Group(String),
+    /// Through Everyone.
+    Everyone,
+}
+
+fn scopes(caps: CapSet) -> Vec<String> {
+    caps.iter().map(|c| c.scope().to_owned()).collect()
+}
+
+fn caps_of(scopes: &[String]) -> Result<CapSet, String> {
+    scopes.iter().try_fold(CapSet::EMPTY, |set, scope| {
+        Capability::from_scope(scope)
+            .map(|c| set | c.bit())
+            .ok_or_else(|| format!("unknown capability `{scope}`"))
+    })
+}
+
+impl TenantRights {
+    /// These rights in the model's words, to store ([`FrozenRights::thaw`] reads them back).
+    pub fn freeze(&self) -> FrozenRights {
+        FrozenRights {
+            groups: self.group_names.iter().map(|g| g.to_string()).collect(),
+            user_default: scopes(self.user_default),
+            roles: self
+                .assignments
+                .iter()
+                .map(|a| FrozenRole {
+                    role: a.role.name.to_string(),
+                    via: match &a.via {
+                        Via::Direct => FrozenVia::Direct,
+                        Via::Setting(setting) => FrozenVia::Setting(setting.as_str().to_owned()),
+                        Via::Group(group) => FrozenVia::Group(group.to_string()),
+                        Via::Everyone => FrozenVia::Everyone,
+                    },
+                    user_caps: scopes(a.role.user_caps),
+                    admin_caps: scopes(a.role.admin_caps),
+                    promotes_basic: a.role.promotes_basic,
+                })
+                .collect(),
+            entitlement: self.entitlement.as_str().to_owned(),
+        }
+    }
+}
+
+impl FrozenRights {
+    /// The rights again, their groups resolved against `snapshot` (groups it does not hold are
+    /// kept by name and left out, as [`TenantRights::rebind`] does); a word this build does not
+    /// know is an error naming it.
+    pub fn thaw(&self, snapshot: &Snapshot) -> Result<TenantRights, String> {
+        let user_default = caps_of(&self.user_default)?;
+        let mut assignments = Vec::with_capacity(self.roles.len());
+        for role in &self.roles {
+            let via = match &role.via {
+                FrozenVia::Direct => Via::Direct,
+                FrozenVia::Setting(word) => Via::Setting(TenantSetting::parse(word).ok_or_else(|| format!("unknown tenant setting `{word}`"))?),
+                FrozenVia::Group(name) => Via::Group(Arc::from(name.as_str())),
+                FrozenVia::Everyone => Via::Everyone,
+            };
+            let info = RoleInfo {
+                name: Arc::from(role.role.as_str()),
+                user_caps: caps_of(&role.user_caps)?,
+                admin_caps: caps_of(&role.admin_caps)?,
+                promotes_basic: role.promotes_basic,
+            };
+            assignments.push(Assignment { role: Arc::new(info), via });
+        }
+        let (user_caps, admin_caps) = assignments.iter().fold((user_default, CapSet::EMPTY), |(u, a), asg| {
+            (u | asg.role.user_caps, a | asg.role.admin_caps)
+        });
+        let entitlement = Entitlement::parse(&self.entitlement).ok_or_else(|| format!("unknown entitlement `{}`", self.entitlement))?;
+        let group_names: Arc<[Arc<str>]> = self.groups.iter().map(|g| Arc::from(g.as_str())).collect();
+        let mut rights = TenantRights {
+            groups: Arc::from([]),
+            group_names,
+            user_default,
+            assignments: assignments.into(),
+            user_caps,
+            admin_caps,
+            entitlement,
+        };
+        rights.rebind(snapshot);
+        Ok(rights)
     }
 }

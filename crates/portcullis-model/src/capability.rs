@@ -25,6 +25,11 @@ macro_rules! capabilities {
             pub fn scope(self) -> &'static str {
                 match self { $(Capability::$variant => $scope),* }
             }
+
+            /// The capability a scope stands for (each has its own), e.g. in a stored session.
+            pub fn from_scope(scope: &str) -> Option<Capability> {
+                Capability::ALL.iter().copied().find(|c| c.scope() == scope)
+            }
         }
     };
 }

@@ -231,8 +231,9 @@ pub struct RevisionBody {
     pub revision: u64,
 }
 
-/// Logs a user in: records the login (entitlement toggles), then freezes the user's
-/// tenant-level rights in a session on this node; `via: session` checks read it.
+/// Logs a user in: records the login (entitlement toggles) and freezes the user's
+/// tenant-level rights in a session, stored with it: `via: session` checks on every node read
+/// it (pass the answered revision as `minRevision` to read it on another node at once).
 #[utoipa::path(
     post, path = "/v1/sessions", tag = "writes",
     request_body = SessionRequest,

@@ -25,8 +25,9 @@ const DEFAULT_LIMIT: u32 = 100;
 /// Largest page size of the list routes.
 const MAX_LIMIT: u32 = 1000;
 
-/// Decides a raw request on a view; `session` reads the user's session on this node when
-/// there is one, else the user's rights now (as a fresh login would freeze them).
+/// Decides a raw request on a view; `session` reads the user's session when there is one
+/// (the rights its login froze, on whichever node it was made), else the user's rights now (as
+/// a fresh login would freeze them).
 pub(crate) fn decide_raw(view: &View, raw: &RawRequest<'_>, explain: bool) -> Result<Decision, RequestError> {
     let resolved = resolve(&view.snapshot, raw)?;
     Ok(decide(
@@ -35,7 +36,7 @@ pub(crate) fn decide_raw(view: &View, raw: &RawRequest<'_>, explain: bool) -> Re
     ))
 }
 
-/// For a session: the rights the user's session on this node froze, if there is one.
+/// For a session: the rights the user's last login froze, if there is one.
 fn session(view: &View, user: UserIdx, channel: Channel<ClientIdx>) -> Option<&TenantRights> {
     match channel {
         Channel::Session => view.sessions.rights(&view.snapshot.user(user).id),

@@ -240,6 +240,9 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", "the write collided with another; nothing was changed").hint("retry the request")
             }
+            StoreError::PreconditionFailed(message) => ApiError::new(StatusCode::PRECONDITION_FAILED, "precondition_failed", message)
+                .hint("read it again and retry with the revision it is at now (its `ETag`)"),
+            StoreError::LimitReached(message) => ApiError::new(StatusCode::CONFLICT, "limit_reached", message),
             StoreError::Unavailable(detail) => {
                 tracing::error!(%detail, "the database is unavailable");
                 ApiError::new(

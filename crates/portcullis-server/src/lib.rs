@@ -47,6 +47,10 @@ pub use state::{AppState, ServerConfig};
 /// The largest request body, on every route: room for a batch of 100,000 checks. A longer
 /// one is answered 413 in the route's JSON error envelope (Qlik's under `/api/v1`).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+// A rule site is sent as one body: the store keeps any site the server can take.
+const _: () = assert!(portcullis_store::MAX_RULE_SITE_BYTES == MAX_BODY_BYTES);
+
 /// How long a request may take (reading its body included) before it is answered with a
 /// 503, unless [`ServerConfig::request_timeout`] says otherwise.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -260,7 +260,7 @@ impl Modify for Conventions {
         crate::admin::import_tenant, crate::admin::delete_tenant,
         crate::oauth::token,
         crate::authzen::evaluation, crate::authzen::evaluations, crate::authzen::configuration,
-        crate::rules_api::list_sites, crate::rules_api::put_site, crate::rules_api::delete_site, crate::rules_api::check,
+        crate::rules_api::list_sites, crate::rules_api::put_site, crate::rules_api::get_site, crate::rules_api::delete_site, crate::rules_api::check,
         crate::audits::list, crate::audits::one, crate::audits::types, crate::audits::sources,
         crate::audits::get_settings, crate::audits::put_settings,
         portcullis_qlik_api::routes::product_info,

@@ -3,13 +3,24 @@
 //!
 //! `PUT /v1/rules/sites/{name}` takes a site file (YAML or JSON; a whole scenario file is
 //! accepted and its `site:` taken), validates and compiles it, and answers 400 with every
-//! problem (rule name, line and column) when it cannot; `POST /v1/rules/sites/{name}/check`
-//! decides `{user, action, resource, context}`. Sites are held in memory by this node, in the
-//! tenant's own state ([`crate::state::TenantState::rule_sites`]), so they go with the tenant:
-//! a tenant deleted and created again under the same name starts without sites. They are not
-//! yet persisted in the store, so a restart forgets them. Loading or
-//! deleting a site is an audit event (`com.qlik.v1.security-rule.updated`), stored before the
-//! answer; a decision on `export` or `exportdata` is always logged, and stored before it is answered.
+//! problem (rule name, line and column) when it cannot; `GET` gives the text back as uploaded,
+//! `DELETE` removes it, and `POST /v1/rules/sites/{name}/check` decides
+//! `{user, action, resource, context}`.
+//!
+//! Sites are stored (`Store::put_rule_site`: the text as uploaded, its format, a per-site
+//! revision, who wrote it and when), each write in one transaction with its audit event
+//! (`com.qlik.v1.security-rule.updated`). A write answers the site's revision as its `ETag`,
+//! and a replacement or deletion may send it back as `If-Match` (412 when the site moved on).
+//! Every node keeps each of its tenants' sites compiled in memory ([`RuleSites`], in the
+//! tenant's `TenantState`, so they go with the tenant): read from the store when the tenant is
+//! loaded, swapped in after this node's own writes before they are answered, and, for other
+//! nodes' writes, read again one site at a time when the tenant's rule-sites revision moves
+//! (the change feed's `rule-sites` notice, or the poll). Writes and catch-ups of a tenant's
+//! sites on a node run one at a time, and a site is never replaced by an older revision of
+//! itself, so a node never answers from a site older than one it acknowledged.
+//!
+//! Listing and reading a site back ask the store; checks read the compiled copy. A decision
+//! on `export` or `exportdata` is always logged, and stored before it is answered.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -17,7 +28,7 @@ use std::sync::{Arc, RwLock};
 use axum::Json;
 use axum::extract::FromRequest as _;
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_model::Action as CloudAction;
 use portcullis_model::source::LineIndex;
@@ -27,63 +38,140 @@ use portcullis_rules::{Action, RequestContext};
 use serde::Deserialize;
 use serde_json::json;
 
-use portcullis_store::{EventDraft, EventType, ResourceRef};
+use portcullis_store::{EventDraft, EventType, NewRuleSite, ResourceRef, RuleSiteFormat, Store, StoreError, TenantId};
 
 use crate::auth::Caller;
 use crate::err::ApiError;
 use crate::extract::ApiPath;
 use crate::state::AppState;
 
-/// Records a change of a site in the audit trail before the change is acknowledged.
-async fn audit_site_change(state: &RulesState, caller: &Caller, name: &str, data: serde_json::Value) -> Result<(), ApiError> {
-    let resource = ResourceRef {
-        kind: "rule-site".to_owned(),
-        id: name.to_owned(),
-        space: None,
-        owner: None,
-    };
-    let draft = EventDraft::change(EventType::RulesUpdated, &caller.author(), "rules:update", Some(resource), data);
-    state
-        .app
-        .store()
-        .append_events(caller.tenant.id, &[draft])
-        .await
-        .map_err(ApiError::from)?;
-    Ok(())
+/// A site as this node holds it: compiled from the stored text of one revision.
+#[derive(Debug)]
+pub struct HeldSite {
+    /// The site's revision (its `ETag`).
+    pub revision: u64,
+    /// The compiled site, or why the stored text does not compile on this node (a database
+    /// written by another version): checks on it then answer 500 saying so.
+    pub compiled: Result<LoadedSite, String>,
 }
 
-/// One tenant's loaded sites on this node, by site name.
+/// What a node holds of one tenant's sites.
 #[derive(Debug, Default)]
-pub struct RuleSites(RwLock<HashMap<String, Arc<LoadedSite>>>);
+struct Held {
+    /// The tenant's rule-sites revision these sites are complete at: every write up to it is
+    /// in `sites` (later writes of this node may be too).
+    revision: u64,
+    sites: HashMap<String, Arc<HeldSite>>,
+}
+
+/// One tenant's rule sites on this node, compiled, by site name.
+#[derive(Debug, Default)]
+pub struct RuleSites {
+    held: RwLock<Held>,
+    /// Taken by every write and catch-up of these sites on this node, so one never
+    /// overtakes another: a catch-up's read comes after every write this node acknowledged.
+    writing: tokio::sync::Mutex<()>,
+}
 
 impl RuleSites {
-    fn get(&self, name: &str) -> Option<Arc<LoadedSite>> {
-        self.0.read().ok()?.get(name).cloned()
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Held> {
+        self.held.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn insert(&self, name: String, site: Arc<LoadedSite>) {
-        if let Ok(mut sites) = self.0.write() {
-            sites.insert(name, site);
-        }
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Held> {
+        self.held.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn remove(&self, name: &str) -> Option<Arc<LoadedSite>> {
-        self.0.write().ok()?.remove(name)
+    /// Reads a tenant's sites from the store and compiles them (when the tenant is loaded).
+    pub async fn load(store: &dyn Store, tenant: TenantId) -> Result<RuleSites, StoreError> {
+        let sites = RuleSites::default();
+        let held = read_sites(store, tenant, &sites).await?;
+        *sites.write() = held;
+        Ok(sites)
     }
 
-    /// The sites' names, sorted.
-    pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.0.read().map(|sites| sites.keys().cloned().collect()).unwrap_or_default();
+    /// A site by name.
+    pub fn get(&self, name: &str) -> Option<Arc<HeldSite>> {
+        self.read().sites.get(name).cloned()
+    }
+
+    /// The sites' names and revisions, by name.
+    pub fn names(&self) -> Vec<(String, u64)> {
+        let mut names: Vec<(String, u64)> = self.read().sites.iter().map(|(name, site)| (name.clone(), site.revision)).collect();
         names.sort();
         names
     }
 
+    /// The tenant's rule-sites revision these sites are complete at.
+    pub fn revision(&self) -> u64 {
+        self.read().revision
+    }
+
     /// Forgets every site (the tenant is gone).
     pub fn clear(&self) {
-        if let Ok(mut sites) = self.0.write() {
-            sites.clear();
+        let mut held = self.write();
+        held.sites.clear();
+    }
+
+    /// Takes in this node's own write of a site (or its deletion, `None`) at `revision`;
+    /// never replaces a newer revision of the site.
+    fn written(&self, name: &str, revision: u64, site: Option<HeldSite>) {
+        let mut held = self.write();
+        if held.sites.get(name).is_some_and(|held| held.revision >= revision) {
+            return;
+        }
+        match site {
+            Some(site) => held.sites.insert(name.to_owned(), Arc::new(site)),
+            None => held.sites.remove(name),
+        };
+        // Nobody else wrote in between: the sites are complete at this revision too.
+        if held.revision + 1 == revision {
+            held.revision = revision;
         }
     }
+
+    /// Brings the sites up to the store's, reading only the sites written since the revision
+    /// held (another node's writes): after the change feed's `rule-sites` notice or a poll.
+    pub async fn follow(&self, store: &dyn Store, tenant: TenantId) -> Result<(), StoreError> {
+        let _writing = self.writing.lock().await;
+        let held = read_sites(store, tenant, self).await?;
+        *self.write() = held;
+        Ok(())
+    }
+}
+
+/// The tenant's sites as the store has them now, reusing the compiled sites of `current`
+/// whose revision did not move and compiling the others (off the async threads).
+async fn read_sites(store: &dyn Store, tenant: TenantId, current: &RuleSites) -> Result<Held, StoreError> {
+    let after = current.revision();
+    let read = store.rule_sites_after(tenant, after).await?;
+    let mut changed: HashMap<String, portcullis_store::RuleSiteRecord> = read.changed.into_iter().map(|site| (site.name.clone(), site)).collect();
+    let mut sites = HashMap::with_capacity(read.heads.len());
+    for (name, revision) in read.heads {
+        if let Some(held) = current.get(&name).filter(|held| held.revision == revision) {
+            sites.insert(name, held);
+            continue;
+        }
+        let record = match changed.remove(&name) {
+            Some(record) => record,
+            // Written at or before the revision held, but not held here: read it alone.
+            None => match store.rule_site(tenant, &name).await? {
+                Some(record) => record,
+                None => continue,
+            },
+        };
+        let compiled = tokio::task::spawn_blocking(move || compile(&record.source).map_err(|error| error.body.message))
+            .await
+            .map_err(|e| StoreError::Database(format!("compiling a rule site failed: {e}")))?;
+        if let Err(problem) = &compiled {
+            tracing::error!(%tenant, site = %name, revision, %problem, "a stored rule site does not compile on this node");
+        }
+        sites.insert(name, Arc::new(HeldSite { revision, compiled }));
+    }
+    Ok(Held {
+        revision: read.revision,
+        sites,
+    })
 }
 
 /// What the rule-site routes share: the server's state.
@@ -97,6 +185,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(app: AppState) -> RouteTable<S> 
     RouteTable::new()
         .add(__path_list_sites, list_sites)
         .add(__path_put_site, put_site)
+        .add(__path_get_site, get_site)
         .add(__path_delete_site, delete_site)
         .add(__path_check, check)
         .with_state(RulesState { app })
@@ -117,30 +206,15 @@ fn may_manage(caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
-/// The tenant's rule sites.
-#[utoipa::path(get, path = "/v1/rules/sites", tag = "rules", responses((status = 200, description = "The site names", body = SiteList), (status = 401, description = "No credentials"), (status = 403, description = "Needs TenantAdmin")), security(("bearer" = [])))]
-pub(crate) async fn list_sites(State(state): State<RulesState>, request: Request) -> Result<Response, ApiError> {
-    let (caller, _) = caller(&state, request).await?;
-    may_manage(&caller)?;
-    Ok(Json(json!({ "sites": caller.tenant.rule_sites.names() })).into_response())
-}
-
-/// Loads (or replaces) a rule site from a site file; refused whole with every problem located.
-#[utoipa::path(put, path = "/v1/rules/sites/{name}", tag = "rules", params(("name" = String, Path, description = "Site name")), request_body(content = String, content_type = "application/yaml", description = "A site file: users, resources, rules"), responses((status = 200, description = "Loaded: counts of users, resources, rules", body = SiteLoaded), (status = 400, description = "Every problem, with line:column"), (status = 403, description = "Needs TenantAdmin")), security(("bearer" = [])))]
-pub(crate) async fn put_site(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
-    let (caller, request) = caller(&state, request).await?;
-    may_manage(&caller)?;
-    let bytes = axum::body::to_bytes(request.into_body(), crate::MAX_BODY_BYTES)
-        .await
-        .map_err(|e| ApiError::unreadable_body(StatusCode::BAD_REQUEST, &e.to_string()))?;
-    let text = String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("not_utf8", "the site file is not UTF-8 text"))?;
-    let (file, base) = from_yaml(&text).map_err(|e| {
+/// Parses and compiles a site file, or says every problem with its line and column.
+pub fn compile(text: &str) -> Result<LoadedSite, ApiError> {
+    let (file, base) = from_yaml(text).map_err(|e| {
         let at = e.location().map(|at| format!("line {at}: ")).unwrap_or_default();
         let hint = e.hint().unwrap_or_else(|| "send a site file: `users`, `resources`, `rules`".to_owned());
         ApiError::bad_request("invalid_site", format!("{at}{}", e.message())).hint(hint)
     })?;
-    let loaded = file.load(&base).map_err(|errors| {
-        let lines = LineIndex::build(&text);
+    file.load(&base).map_err(|errors| {
+        let lines = LineIndex::build(text);
         let problems: Vec<String> = errors
             .iter()
             .map(|error| match lines.locate(&error.path) {
@@ -149,36 +223,171 @@ pub(crate) async fn put_site(State(state): State<RulesState>, ApiPath(name): Api
             })
             .collect();
         ApiError::bad_request("invalid_site", problems.join("; ")).hint("fix every problem listed; nothing was stored")
-    })?;
-    let (n_users, n_resources, n_rules) = (loaded.site.users.len(), loaded.site.resources.len(), loaded.site.rules.len());
-    let rule_names: Vec<&str> = loaded.site.rules.iter().map(|r| r.name.as_str()).collect();
-    audit_site_change(
-        &state,
-        &caller,
-        &name,
-        json!({ "loaded": { "users": n_users, "resources": n_resources, "rules": rule_names } }),
-    )
-    .await?;
-    caller.tenant.rule_sites.insert(name.clone(), Arc::new(loaded));
-    Ok((
-        StatusCode::OK,
-        Json(json!({ "site": name, "users": n_users, "resources": n_resources, "rules": n_rules })),
-    )
-        .into_response())
+    })
 }
 
-/// Forgets a rule site.
-#[utoipa::path(delete, path = "/v1/rules/sites/{name}", tag = "rules", params(("name" = String, Path, description = "Site name")), responses((status = 204, description = "Deleted"), (status = 403, description = "Needs TenantAdmin"), (status = 404, description = "No such site")), security(("bearer" = [])))]
-pub(crate) async fn delete_site(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
+/// The format of an uploaded site: its `Content-Type` when it says, else its first character.
+pub fn format_of(content_type: Option<&str>, text: &str) -> RuleSiteFormat {
+    match content_type.map(str::to_ascii_lowercase) {
+        Some(kind) if kind.contains("json") => RuleSiteFormat::Json,
+        Some(kind) if kind.contains("yaml") => RuleSiteFormat::Yaml,
+        _ if text.trim_start().starts_with(['{', '[']) => RuleSiteFormat::Json,
+        _ => RuleSiteFormat::Yaml,
+    }
+}
+
+/// The `Content-Type` of a site's text.
+fn content_type(format: RuleSiteFormat) -> &'static str {
+    match format {
+        RuleSiteFormat::Yaml => "application/yaml",
+        RuleSiteFormat::Json => "application/json",
+    }
+}
+
+/// The `ETag` of a site revision.
+fn etag(revision: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{revision}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+/// The revision an `If-Match` header names (`"3"`, `W/"3"` or `3`), if sent.
+fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let bad = || {
+        ApiError::bad_request("invalid_if_match", "`If-Match` must be one site revision, as its `ETag` gives it")
+            .hint("send the `ETag` of the site's last read or write, e.g. `If-Match: \"3\"`")
+            .field("If-Match")
+    };
+    let text = value.to_str().map_err(|_| bad())?.trim();
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    let text = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
+    text.parse::<u64>().map(Some).map_err(|_| bad())
+}
+
+/// A site name not found in this tenant.
+fn unknown_site(name: &str) -> ApiError {
+    ApiError::not_found("unknown_site", format!("no rule site `{name}` in this tenant"))
+}
+
+/// The tenant's rule sites.
+#[utoipa::path(get, path = "/v1/rules/sites", tag = "rules", responses((status = 200, description = "The sites' names and revisions", body = SiteList), (status = 401, description = "No credentials"), (status = 403, description = "Needs TenantAdmin")), security(("bearer" = [])))]
+pub(crate) async fn list_sites(State(state): State<RulesState>, request: Request) -> Result<Response, ApiError> {
     let (caller, _) = caller(&state, request).await?;
     may_manage(&caller)?;
-    let removed = caller.tenant.rule_sites.remove(&name);
-    match removed {
-        Some(_) => {
-            audit_site_change(&state, &caller, &name, json!({ "deleted": true })).await?;
+    // The heads only (no text): `u64::MAX` asks for no site whole.
+    let read = state.app.store().rule_sites_after(caller.tenant.id, u64::MAX).await?;
+    let names: Vec<&str> = read.heads.iter().map(|(name, _)| name.as_str()).collect();
+    let items: Vec<serde_json::Value> = read
+        .heads
+        .iter()
+        .map(|(name, revision)| json!({ "name": name, "revision": revision }))
+        .collect();
+    Ok(Json(json!({ "sites": names, "items": items })).into_response())
+}
+
+/// Loads (or replaces) a rule site from a site file; refused whole with every problem located.
+#[utoipa::path(put, path = "/v1/rules/sites/{name}", tag = "rules",
+    params(("name" = String, Path, description = "Site name (at most 200 bytes)"), ("If-Match" = Option<String>, Header, description = "Replace only the site at this revision (its `ETag`)")),
+    request_body(content = String, content_type = "application/yaml", description = "A site file: users, resources, rules (YAML, or JSON with `Content-Type: application/json`)"),
+    responses(
+        (status = 200, description = "Stored and loaded: its revision and counts of users, resources, rules", body = SiteLoaded, headers(("ETag" = String, description = "The site's revision"))),
+        (status = 400, description = "Every problem, with line:column"),
+        (status = 403, description = "Needs TenantAdmin"),
+        (status = 409, description = "The tenant holds as many sites as it may (`limit_reached`)"),
+        (status = 412, description = "`If-Match` names another revision than the stored one")),
+    security(("bearer" = [])))]
+pub(crate) async fn put_site(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
+    let (caller, request) = caller(&state, request).await?;
+    may_manage(&caller)?;
+    let expected_revision = if_match(request.headers())?;
+    let kind = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = axum::body::to_bytes(request.into_body(), crate::MAX_BODY_BYTES)
+        .await
+        .map_err(|e| ApiError::unreadable_body(StatusCode::BAD_REQUEST, &e.to_string()))?;
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("not_utf8", "the site file is not UTF-8 text"))?;
+    let loaded = compile(&text)?;
+    let (n_users, n_resources, n_rules) = (loaded.site.users.len(), loaded.site.resources.len(), loaded.site.rules.len());
+    let rule_names: Vec<&str> = loaded.site.rules.iter().map(|r| r.name.as_str()).collect();
+    let site = NewRuleSite {
+        tenant: caller.tenant.id,
+        name: &name,
+        format: format_of(kind.as_deref(), &text),
+        source: &text,
+        expected_revision,
+        summary: json!({ "users": n_users, "resources": n_resources, "rules": rule_names }),
+    };
+    let sites = &caller.tenant.rule_sites;
+    let stored = {
+        let _writing = sites.writing.lock().await;
+        let stored = state.app.store().put_rule_site(&site, &caller.author()).await?;
+        sites.written(
+            &name,
+            stored.revision,
+            Some(HeldSite {
+                revision: stored.revision,
+                compiled: Ok(loaded),
+            }),
+        );
+        stored
+    };
+    let mut response = (
+        StatusCode::OK,
+        Json(json!({ "site": name, "revision": stored.revision, "users": n_users, "resources": n_resources, "rules": n_rules })),
+    )
+        .into_response();
+    response.headers_mut().insert(header::ETAG, etag(stored.revision));
+    Ok(response)
+}
+
+/// A rule site's text as it was uploaded, with its revision as `ETag`.
+#[utoipa::path(get, path = "/v1/rules/sites/{name}", tag = "rules", params(("name" = String, Path, description = "Site name")),
+    responses(
+        (status = 200, description = "The site file as uploaded (`application/yaml` or `application/json`)", content_type = "application/yaml", body = String, headers(("ETag" = String, description = "The site's revision"))),
+        (status = 403, description = "Needs TenantAdmin"),
+        (status = 404, description = "No such site")),
+    security(("bearer" = [])))]
+pub(crate) async fn get_site(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
+    let (caller, _) = caller(&state, request).await?;
+    may_manage(&caller)?;
+    let site = state
+        .app
+        .store()
+        .rule_site(caller.tenant.id, &name)
+        .await?
+        .ok_or_else(|| unknown_site(&name))?;
+    let mut response = site.source.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(site.format)));
+    headers.insert(header::ETAG, etag(site.revision));
+    Ok(response)
+}
+
+/// Deletes a rule site.
+#[utoipa::path(delete, path = "/v1/rules/sites/{name}", tag = "rules",
+    params(("name" = String, Path, description = "Site name"), ("If-Match" = Option<String>, Header, description = "Delete only the site at this revision (its `ETag`)")),
+    responses((status = 204, description = "Deleted"), (status = 403, description = "Needs TenantAdmin"), (status = 404, description = "No such site"), (status = 412, description = "`If-Match` names another revision than the stored one")),
+    security(("bearer" = [])))]
+pub(crate) async fn delete_site(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
+    let (caller, request) = caller(&state, request).await?;
+    may_manage(&caller)?;
+    let expected_revision = if_match(request.headers())?;
+    let sites = &caller.tenant.rule_sites;
+    let _writing = sites.writing.lock().await;
+    match state
+        .app
+        .store()
+        .delete_rule_site(caller.tenant.id, &name, expected_revision, &caller.author())
+        .await
+    {
+        Ok(revision) => {
+            sites.written(&name, revision, None);
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        None => Err(ApiError::not_found("unknown_site", format!("no rule site `{name}` in this tenant"))),
+        Err(StoreError::NotFound(_)) => Err(unknown_site(&name)),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -202,6 +411,18 @@ pub(crate) struct CheckBody {
 pub(crate) struct SiteList {
     /// The site names, sorted.
     sites: Vec<String>,
+    /// Each site's name and revision, by name.
+    items: Vec<SiteHead>,
+}
+
+/// A site's name and revision.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes a response for the OpenAPI document; the handler writes it with json!")]
+pub(crate) struct SiteHead {
+    /// The site's name.
+    name: String,
+    /// Its revision (its `ETag`).
+    revision: u64,
 }
 
 /// `PUT /v1/rules/sites/{name}`.
@@ -210,6 +431,8 @@ pub(crate) struct SiteList {
 pub(crate) struct SiteLoaded {
     /// The site's name.
     site: String,
+    /// Its new revision (also the `ETag`).
+    revision: u64,
     /// How many users it holds.
     users: u64,
     /// How many resources.
@@ -230,6 +453,7 @@ pub(crate) struct RuleExplanation {
 
 /// `POST /v1/rules/sites/{name}/check`.
 #[derive(utoipa::ToSchema)]
+#[schema(rename_all = "camelCase")]
 #[expect(dead_code, reason = "describes a response for the OpenAPI document; the handler writes it with json!")]
 pub(crate) struct RuleDecision {
     /// `allow` or `deny`.
@@ -238,10 +462,12 @@ pub(crate) struct RuleDecision {
     allowed: bool,
     /// Why.
     explanation: RuleExplanation,
+    /// The revision of the site that decided.
+    site_revision: u64,
 }
 
 /// A rule decision with its explanation: `{user: "DIR\\id", action, resource, context: hub|qmc}`.
-#[utoipa::path(post, path = "/v1/rules/sites/{name}/check", tag = "rules", params(("name" = String, Path, description = "Site name")), request_body = CheckBody, responses((status = 200, description = "The decision and why", body = RuleDecision), (status = 400, description = "Unknown action or context"), (status = 403, description = "Needs decision:ask-others"), (status = 404, description = "Unknown site, user or resource")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/rules/sites/{name}/check", tag = "rules", params(("name" = String, Path, description = "Site name")), request_body = CheckBody, responses((status = 200, description = "The decision and why", body = RuleDecision), (status = 400, description = "Unknown action or context"), (status = 403, description = "Needs decision:ask-others"), (status = 404, description = "Unknown site, user or resource"), (status = 500, description = "The stored site does not compile on this node")), security(("bearer" = [])))]
 pub(crate) async fn check(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
     let (caller, request) = caller(&state, request).await?;
     if !caller.may(&caller.tenant.view().snapshot, CloudAction::DecisionAskOthers) {
@@ -250,12 +476,18 @@ pub(crate) async fn check(State(state): State<RulesState>, ApiPath(name): ApiPat
         ));
     }
     let Json(body): Json<CheckBody> = Json::from_request(request, &()).await?;
-    let site = caller
-        .tenant
-        .rule_sites
-        .get(&name)
-        .ok_or_else(|| ApiError::not_found("unknown_site", format!("no rule site `{name}` in this tenant")))?;
-    let compiled = &site.compiled;
+    let site = caller.tenant.rule_sites.get(&name).ok_or_else(|| unknown_site(&name))?;
+    let compiled = match &site.compiled {
+        Ok(loaded) => &loaded.compiled,
+        Err(problem) => {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "site_unavailable",
+                format!("rule site `{name}` (revision {}) does not compile on this node: {problem}", site.revision),
+            )
+            .hint("store the site again (`PUT`), or run the version of portcullis that stored it"));
+        }
+    };
     let user = compiled.user(&body.user).ok_or_else(|| {
         ApiError::not_found("unknown_user", format!("unknown user `{}`", body.user))
             .hint("write users as DIRECTORY\\userId")
@@ -284,7 +516,7 @@ pub(crate) async fn check(State(state): State<RulesState>, ApiPath(name): ApiPat
             &caller.author(),
             body.action.to_ascii_lowercase(),
             Some(resource_ref),
-            json!({ "user": body.user, "context": body.context }),
+            json!({ "user": body.user, "context": body.context, "siteRevision": site.revision }),
         );
         draft.decision = Some(decision.verdict().to_owned());
         draft.explanation = Some(json!({ "tokens": decision.tokens(), "text": decision.to_string() }));
@@ -294,6 +526,7 @@ pub(crate) async fn check(State(state): State<RulesState>, ApiPath(name): ApiPat
         "decision": decision.verdict(),
         "allowed": decision.allowed,
         "explanation": { "tokens": decision.tokens(), "text": decision.to_string() },
+        "siteRevision": site.revision,
     }))
     .into_response())
 }

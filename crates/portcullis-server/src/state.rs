@@ -1,6 +1,6 @@
 //! The server's shared state: the store, and per tenant the live model (the `Tenant` every
-//! write of this node is applied to) and an immutable [`View`] (the engine's snapshot plus this
-//! node's interactive sessions) that decisions read without locking anything.
+//! write of this node is applied to) and an immutable [`View`] (the engine's snapshot plus the
+//! tenant's interactive sessions) that decisions read without locking anything.
 //!
 //! A write is the one write path: `Tenant::apply` on the live model (the model's rules), then
 //! the store (the touched rows, the change log and the events, with a compare-and-swap on the
@@ -15,6 +15,12 @@
 //! only after the transaction committed. If it fails, the batch is undone and its writes are
 //! committed one by one, so one bad write cannot fail its neighbours.
 //!
+//! Sessions: a login freezes the user's rights from the snapshot at its own revision (within a
+//! batch, derived as the batch is staged: [`Freezer`]) and stores them (the engine's
+//! `FrozenRights` as JSON) in its transaction; other nodes replaying the login read them back
+//! from the store, and a node loading a tenant opens every stored session. A deleted user's
+//! session goes with the user.
+//!
 //! Other nodes' writes are followed from the change log (`follow.rs`: the change feed, the
 //! poll, `minRevision`), through the same `next_view`.
 //!
@@ -25,7 +31,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use portcullis_engine::{Sessions, Snapshot};
+use portcullis_engine::{FrozenRights, GroupBinding, Sessions, Snapshot, TenantRights};
 use portcullis_model::{Channel, Tenant};
 use portcullis_qlik_api::ApiIds;
 use portcullis_qlik_api::ratelimit::{RateLimitConfig, RateLimiter, Tier};
@@ -46,7 +52,7 @@ use crate::metrics::Metrics;
 pub struct View {
     /// The engine's snapshot.
     pub snapshot: Arc<Snapshot>,
-    /// Sessions opened on this node (`POST /v1/sessions`), re-bound to `snapshot`.
+    /// The tenant's sessions (`POST /v1/sessions` on any node), re-bound to `snapshot`.
     pub sessions: Sessions,
     /// The management API's ids of the users and groups of `snapshot`.
     pub api_ids: ApiIds,
@@ -69,7 +75,8 @@ pub struct TenantState {
     queue: std::sync::Mutex<Queue>,
     /// Which decisions this tenant logs (read from the store at load, updated by this node's writes).
     audit_policy: RwLock<DecisionLogPolicy>,
-    /// The security-rule sites loaded into this tenant on this node; they go with the tenant.
+    /// The tenant's security-rule sites, compiled (read from the store at load, following it
+    /// after); they go with the tenant.
     pub rule_sites: crate::rules_api::RuleSites,
     /// From this sequence number on, every event read must be keyed (`None`: this node holds
     /// no audit key). Learnt when the tenant was loaded: its first keyed event in the checked
@@ -100,7 +107,7 @@ struct Request {
     base_revision: Option<u64>,
     /// [`WriteOptions::events`].
     events: Option<Vec<EventDraft>>,
-    /// A login: the user whose session opens on this node once the write is committed.
+    /// A login: the user whose session opens once the write is committed.
     login: Option<String>,
 }
 
@@ -109,8 +116,80 @@ struct Staged {
     applied: Vec<Applied>,
     touched: Touched,
     events: Vec<EventDraft>,
-    /// Its revision once committed (the one before it when it touched nothing).
+    /// Its revision once committed (the one before it when it stores nothing).
     revision: u64,
+    /// A login's session: the rights frozen at the write's revision.
+    login: Option<Login>,
+    /// The same as the store keeps it (none, or one).
+    sessions: Vec<portcullis_store::NewSession>,
+}
+
+impl Staged {
+    /// Whether the write stores anything (a login always does: its session and log row).
+    fn stores_anything(&self) -> bool {
+        !self.touched.is_empty() || !self.sessions.is_empty()
+    }
+}
+
+/// A session to open in the next view.
+#[derive(Debug, Clone)]
+enum Login {
+    /// Frozen on this node: the user, the rights, the login's revision, and the group
+    /// numbering the rights were resolved against.
+    Frozen(Arc<str>, TenantRights, u64, GroupBinding),
+    /// Frozen by another node's login, read from the store.
+    Stored(portcullis_store::SessionRecord),
+}
+
+/// The snapshots the logins of a batch freeze their rights from: derived from the view at the
+/// batch's base as the batch is staged, at each login's revision (a login sees the writes
+/// before it in the batch and none after), only when the batch holds a login. The last one is
+/// carried on to the batch's view.
+#[derive(Default)]
+struct Freezer {
+    /// The snapshot at the last login staged (`None`: no login yet; the view is the base).
+    snapshot: Option<Snapshot>,
+    /// What the writes staged since touched.
+    pending: Touched,
+}
+
+impl Freezer {
+    /// Freezes `user`'s rights at `revision`, `model` being the live model at that revision.
+    fn freeze(
+        &mut self,
+        tenant: &TenantState,
+        model: &Tenant,
+        base_revision: u64,
+        revision: u64,
+        user: &str,
+    ) -> Option<(Login, portcullis_store::NewSession)> {
+        let pending = std::mem::take(&mut self.pending);
+        let snapshot = match self.snapshot.take() {
+            Some(previous) => previous.apply(model, &pending, revision),
+            None => {
+                let view = tenant.view();
+                if view.snapshot.revision == base_revision {
+                    view.snapshot.apply(model, &pending, revision)
+                } else {
+                    Snapshot::build(model, revision)
+                }
+            }
+        };
+        let frozen = snapshot.user_idx(user).map(|idx| snapshot.user(idx).clone());
+        let binding = snapshot.group_binding();
+        self.snapshot = Some(snapshot);
+        let info = frozen?;
+        let stored = portcullis_store::NewSession {
+            user_id: user.to_owned(),
+            rights: serde_json::to_string(&info.rights.freeze()).ok()?,
+        };
+        Some((Login::Frozen(info.id, info.rights, revision, binding), stored))
+    }
+
+    /// The snapshot at `revision` of `model`, derived from the last login's, if there was one.
+    fn finish(self, model: &Tenant, revision: u64) -> Option<Snapshot> {
+        self.snapshot.map(|snapshot| snapshot.apply(model, &self.pending, revision))
+    }
 }
 
 /// A tenant's model as of one revision.
@@ -308,15 +387,19 @@ impl VerifiedCredential {
     }
 }
 
-/// Reads a tenant whole from the store and builds its view (startup, another node's writes).
-async fn load_live(store: &Arc<dyn Store>, id: TenantId, sessions: Sessions) -> Result<(Live, View), StoreError> {
+/// Reads a tenant whole from the store, with its stored sessions, and builds its view
+/// (startup, another node's import).
+async fn load_live(store: &Arc<dyn Store>, id: TenantId) -> Result<(Live, View), StoreError> {
     let (tenant, revision) = store.load_tenant(id).await?;
+    let stored = store.sessions(id, None).await?;
     // Building a snapshot is CPU work proportional to the tenant: off the async threads.
     tokio::task::spawn_blocking(move || {
         let snapshot = Snapshot::build(&tenant, revision);
         let api_ids = ApiIds::build(&tenant);
-        let mut sessions = sessions;
-        sessions.rebind(&snapshot);
+        let mut sessions = Sessions::default();
+        for record in stored {
+            open_stored(&mut sessions, &snapshot, &tenant.name, record);
+        }
         (
             Live { tenant, revision },
             View {
@@ -590,9 +673,10 @@ impl AppState {
     }
 
     async fn load(&self, id: TenantId, name: String) -> Result<Arc<TenantState>, StoreError> {
-        let (live, view) = load_live(&self.0.store, id, Sessions::default()).await?;
+        let (live, view) = load_live(&self.0.store, id).await?;
         let audit_policy = RwLock::new(self.0.store.audit_settings(id).await?.policy);
         let audit = self.0.audit_integrity.check_tenant(self.0.store.as_ref(), id, &name).await;
+        let rule_sites = crate::rules_api::RuleSites::load(self.0.store.as_ref(), id).await?;
         let tenant = Arc::new(TenantState {
             id,
             name,
@@ -601,7 +685,7 @@ impl AppState {
             live: Arc::new(tokio::sync::RwLock::new(live)),
             queue: std::sync::Mutex::new(Queue::default()),
             audit_policy,
-            rule_sites: Default::default(),
+            rule_sites,
             audit_keyed_from: audit.keyed_from,
         });
         count_refs_in_background(&tenant).await;
@@ -636,7 +720,7 @@ impl AppState {
         Ok(imported)
     }
 
-    /// Deletes a tenant everywhere, with its credentials and (on this node) its rule sites.
+    /// Deletes a tenant everywhere, with its credentials and rule sites.
     pub async fn delete(&self, tenant: &TenantState) -> Result<(), StoreError> {
         let head = self
             .0
@@ -693,9 +777,11 @@ impl AppState {
         self.write(tenant, std::slice::from_ref(change), author).await
     }
 
-    /// Records a login (entitlement toggles; nothing is written when none applies), then
-    /// freezes the user's rights in a session on this node, under the same hold of the live
-    /// model (sessions change only there, so two logins cannot lose each other).
+    /// Records a login (entitlement toggles) and freezes the user's rights at its revision in
+    /// a session, stored with the login in one transaction (so every node, and this one after
+    /// a restart, opens it), under the same hold of the live model (sessions change only there,
+    /// so two logins cannot lose each other). A login always takes a revision of its own, with
+    /// its change-log row, even when it records no role: that is how other nodes hear of it.
     pub async fn login(&self, tenant: &Arc<TenantState>, user_id: &str, author: &Author) -> Result<Written, StoreError> {
         let request = Request {
             changes: vec![Change::RecordLogin { user: user_id.to_owned() }],
@@ -772,10 +858,11 @@ impl AppState {
         }
         let base_revision = live.revision;
         let mut revision = base_revision;
+        let mut freezer = Freezer::default();
         let staged: Vec<Result<Staged, WriteFailure>> = batch
             .iter()
             .map(|pending| {
-                let one = stage(&mut live.tenant, &pending.request, revision);
+                let one = stage(tenant, &mut live.tenant, &pending.request, revision, base_revision, &mut freezer);
                 if let Ok(one) = &one {
                     revision = one.revision;
                 }
@@ -787,12 +874,13 @@ impl AppState {
                 .iter()
                 .zip(&staged)
                 .filter_map(|(pending, one)| match one {
-                    Ok(one) if !one.touched.is_empty() => Some(ChangeSet {
+                    Ok(one) if one.stores_anything() => Some(ChangeSet {
                         base_revision: one.revision - 1,
                         after: &live.tenant,
                         changes: &pending.request.changes,
                         touched: &one.touched,
                         events: &one.events,
+                        sessions: &one.sessions,
                         author: &pending.request.author,
                     }),
                     _ => None,
@@ -812,20 +900,17 @@ impl AppState {
             Ok(revisions) => {
                 debug_assert_eq!(revisions.last().copied().unwrap_or(base_revision), revision);
                 let mut touched = Touched::default();
+                let mut logins = Vec::new();
                 for one in staged.iter().flatten() {
                     touched.merge(one.touched.clone());
+                    logins.extend(one.login.clone());
                 }
-                if !touched.is_empty() {
+                if revision != base_revision {
                     live.revision = revision;
                     self.forget_retired_credentials(tenant.id, &live.tenant, &touched);
-                    next_view(tenant, live, base_revision, &touched);
+                    let derived = freezer.finish(&live.tenant, revision);
+                    next_view(tenant, live, base_revision, &touched, derived, logins);
                 }
-                let logins = batch
-                    .iter()
-                    .zip(&staged)
-                    .filter(|(_, one)| one.is_ok())
-                    .filter_map(|(pending, _)| pending.request.login.as_deref());
-                open_sessions(tenant, logins);
                 let view = tenant.view();
                 for (pending, one) in batch.into_iter().zip(staged) {
                     let answer = one.map(|one| Written {
@@ -864,9 +949,9 @@ impl AppState {
                 return Err(StoreError::Conflict(format!("the tenant is at revision {}, not {base}", live.revision)).into());
             }
             let base_revision = live.revision;
-            let staged = stage(&mut live.tenant, request, base_revision)?;
-            if staged.touched.is_empty() {
-                open_sessions(tenant, request.login.as_deref());
+            let mut freezer = Freezer::default();
+            let staged = stage(tenant, &mut live.tenant, request, base_revision, base_revision, &mut freezer)?;
+            if !staged.stores_anything() {
                 return Ok(Written {
                     revision: base_revision,
                     view: tenant.view(),
@@ -879,6 +964,7 @@ impl AppState {
                 changes: &request.changes,
                 touched: &staged.touched,
                 events: &staged.events,
+                sessions: &staged.sessions,
                 author: &request.author,
             };
             match self.0.store.commit_changes(tenant.id, write).await {
@@ -886,8 +972,8 @@ impl AppState {
                     self.0.metrics.record_commit(1);
                     live.revision = revision;
                     self.forget_retired_credentials(tenant.id, &live.tenant, &staged.touched);
-                    next_view(tenant, live, base_revision, &staged.touched);
-                    open_sessions(tenant, request.login.as_deref());
+                    let derived = freezer.finish(&live.tenant, revision);
+                    next_view(tenant, live, base_revision, &staged.touched, derived, staged.login.into_iter().collect());
                     return Ok(Written {
                         revision,
                         view: tenant.view(),
@@ -925,8 +1011,17 @@ impl WriteFailure {
 }
 
 /// Applies a write on the live model at `revision`, all or none: a write planned at another
-/// revision is refused with a conflict, a refusal of the model leaves the model as it was.
-fn stage(tenant: &mut Tenant, request: &Request, revision: u64) -> Result<Staged, WriteFailure> {
+/// revision is refused with a conflict, a refusal of the model leaves the model as it was. A
+/// login freezes the user's rights at its own revision (`freezer`: the batch's snapshots from
+/// its base), so a login always stores something, if only its session.
+fn stage(
+    state: &TenantState,
+    tenant: &mut Tenant,
+    request: &Request,
+    revision: u64,
+    base_revision: u64,
+    freezer: &mut Freezer,
+) -> Result<Staged, WriteFailure> {
     if let Some(base) = request.base_revision
         && base != revision
     {
@@ -939,15 +1034,27 @@ fn stage(tenant: &mut Tenant, request: &Request, revision: u64) -> Result<Staged
     for one in &applied {
         touched.merge(one.touched.clone());
     }
-    if touched.is_empty() {
+    freezer.pending.merge(touched.clone());
+    let (login, sessions) = match request
+        .login
+        .as_deref()
+        .and_then(|user| freezer.freeze(state, tenant, base_revision, revision + 1, user))
+    {
+        Some((login, stored)) => (Some(login), vec![stored]),
+        None => (None, Vec::new()),
+    };
+    if touched.is_empty() && login.is_none() {
         return Ok(Staged {
             applied,
             touched,
             events: Vec::new(),
             revision,
+            login,
+            sessions,
         });
     }
     let events = match &request.events {
+        _ if touched.is_empty() => Vec::new(),
         Some(events) => events.clone(),
         None => request
             .changes
@@ -968,22 +1075,42 @@ fn stage(tenant: &mut Tenant, request: &Request, revision: u64) -> Result<Staged
         touched,
         events,
         revision: revision + 1,
+        login,
+        sessions,
     })
 }
 
 /// Derives the view at `live.revision` from the one at `base_revision` (the live model's, as
-/// both change only under its lock) at the cost of what was touched.
-fn next_view(tenant: &TenantState, live: &Live, base_revision: u64, touched: &Touched) {
+/// both change only under its lock) at the cost of what was touched, or takes `derived` (the
+/// snapshot at `live.revision` the batch's logins were frozen on); closes the sessions of users
+/// deleted and opens the `logins`' sessions.
+fn next_view(tenant: &TenantState, live: &Live, base_revision: u64, touched: &Touched, derived: Option<Snapshot>, logins: Vec<Login>) {
     let current = tenant.view();
     let mut sessions = current.sessions.clone();
-    let (snapshot, api_ids) = if current.snapshot.revision == base_revision {
-        (
-            current.snapshot.apply(&live.tenant, touched, live.revision),
-            current.api_ids.after(&live.tenant, touched),
-        )
-    } else {
-        (Snapshot::build(&live.tenant, live.revision), ApiIds::build(&live.tenant))
+    let from_current = current.snapshot.revision == base_revision;
+    let snapshot = match derived {
+        Some(snapshot) => snapshot,
+        None if from_current => current.snapshot.apply(&live.tenant, touched, live.revision),
+        None => Snapshot::build(&live.tenant, live.revision),
     };
+    let api_ids = if from_current {
+        current.api_ids.after(&live.tenant, touched)
+    } else {
+        ApiIds::build(&live.tenant)
+    };
+    for user in &touched.users {
+        if live.tenant.users.get(user).is_none() {
+            sessions.remove(user);
+        }
+    }
+    for login in logins {
+        match login {
+            Login::Frozen(user, rights, revision, binding) => {
+                sessions.insert(user, rights, revision, binding);
+            }
+            Login::Stored(record) => open_stored(&mut sessions, &snapshot, &live.tenant.name, record),
+        }
+    }
     sessions.rebind(&snapshot);
     tenant.swap(View {
         snapshot: Arc::new(snapshot),
@@ -992,22 +1119,17 @@ fn next_view(tenant: &TenantState, live: &Live, base_revision: u64, touched: &To
     });
 }
 
-/// Opens sessions for users who logged in (callers hold the live model's lock).
-fn open_sessions<'a>(tenant: &TenantState, users: impl IntoIterator<Item = &'a str>) {
-    let mut users = users.into_iter().peekable();
-    if users.peek().is_none() {
-        return;
-    }
-    let current = tenant.view();
-    let mut sessions = current.sessions.clone();
-    for user in users {
-        if let Some(user) = current.snapshot.user_idx(user) {
-            sessions.login(&current.snapshot, user);
+/// Opens a session another node's login froze (or this node's, before a restart), read from
+/// the store; one that this build cannot read is left closed and logged (its `via: session`
+/// checks then decide as a login now would).
+fn open_stored(sessions: &mut Sessions, snapshot: &Snapshot, tenant: &str, record: portcullis_store::SessionRecord) {
+    let rights = serde_json::from_str::<FrozenRights>(&record.rights)
+        .map_err(|e| e.to_string())
+        .and_then(|frozen| frozen.thaw(snapshot));
+    match rights {
+        Ok(rights) => {
+            sessions.insert(record.user_id.as_str().into(), rights, record.revision, snapshot.group_binding());
         }
+        Err(error) => tracing::error!(tenant, user = %record.user_id, revision = record.revision, %error, "a stored session cannot be read"),
     }
-    tenant.swap(View {
-        snapshot: current.snapshot.clone(),
-        sessions,
-        api_ids: current.api_ids.clone(),
-    });
 }

@@ -14,6 +14,14 @@ pub enum StoreError {
     /// A write collided with existing data (a unique key, a concurrent writer).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A conditional write found another version than the one it was made for (`If-Match`);
+    /// nothing was written.
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
+    /// A write would go over one of the store's limits (named in the message); nothing was
+    /// written.
+    #[error("limit reached: {0}")]
+    LimitReached(String),
     /// The change is refused by the model's rules; nothing was written.
     #[error(transparent)]
     Rejected(#[from] OpError),
@@ -52,6 +60,8 @@ impl StoreError {
         match self {
             StoreError::NotFound(_) => "not-found",
             StoreError::Conflict(_) => "conflict",
+            StoreError::PreconditionFailed(_) => "precondition-failed",
+            StoreError::LimitReached(_) => "limit-reached",
             StoreError::Rejected(_) => "rejected",
             StoreError::Unavailable(_) => "unavailable",
             StoreError::BadUrl { .. } => "bad-url",

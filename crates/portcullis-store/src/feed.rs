@@ -1,6 +1,6 @@
 //! The change feed between nodes on one database: what a committed write announces
 //! ([`Notice`], sent by PostgreSQL's `NOTIFY` from a trigger in the committing transaction,
-//! migration 0007) and the change log read back after a revision ([`LogPage`]), so a node
+//! migrations 0007 and 0008) and the change log read back after a revision ([`LogPage`]), so a node
 //! follows another node's writes change by change instead of reading the tenant whole.
 //!
 //! A notice only says that something moved; the log is the truth. A missed notice is healed by
@@ -28,6 +28,8 @@ pub enum NoticeKind {
     AuditSettings,
     /// The tenant was deleted.
     TenantDeleted,
+    /// A security-rule site of the tenant was written (the rule-sites revision moved).
+    RuleSites,
 }
 
 impl NoticeKind {
@@ -38,6 +40,7 @@ impl NoticeKind {
             NoticeKind::Credentials => "credentials",
             NoticeKind::AuditSettings => "audit-settings",
             NoticeKind::TenantDeleted => "tenant-deleted",
+            NoticeKind::RuleSites => "rule-sites",
         }
     }
 
@@ -48,6 +51,7 @@ impl NoticeKind {
             NoticeKind::Credentials,
             NoticeKind::AuditSettings,
             NoticeKind::TenantDeleted,
+            NoticeKind::RuleSites,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == word)
@@ -63,6 +67,8 @@ pub struct Notice {
     pub revision: u64,
     /// Its credentials revision after the write (0 when the notice does not say).
     pub credentials_revision: u64,
+    /// Its rule-sites revision after the write (0 when the notice does not say).
+    pub rule_sites_revision: u64,
     /// What moved.
     pub kind: NoticeKind,
 }
@@ -76,6 +82,8 @@ struct Payload {
     revision: Option<i64>,
     #[serde(default)]
     credentials: Option<i64>,
+    #[serde(default)]
+    sites: Option<i64>,
     kind: String,
 }
 
@@ -92,6 +100,7 @@ impl Notice {
             tenant: TenantId(payload.tenant),
             revision: count(payload.revision),
             credentials_revision: count(payload.credentials),
+            rule_sites_revision: count(payload.sites),
             kind: NoticeKind::parse(&payload.kind)?,
         })
     }
@@ -268,8 +277,14 @@ mod tests {
                 tenant: TenantId(7),
                 revision: 12,
                 credentials_revision: 3,
+                rule_sites_revision: 0,
                 kind: NoticeKind::Credentials
             })
+        );
+        let sites = r#"{"schema":"public","tenant":7,"revision":12,"credentials":3,"sites":5,"kind":"rule-sites"}"#;
+        assert_eq!(
+            Notice::parse(sites, "public").map(|n| (n.kind, n.rule_sites_revision)),
+            Some((NoticeKind::RuleSites, 5))
         );
         assert_eq!(Notice::parse(payload, "other"), None);
         let settings = r#"{"schema":"public","tenant":7,"kind":"audit-settings"}"#;

@@ -109,7 +109,7 @@ pub trait Store: Send + Sync + 'static {
     /// Stores changes already applied to a live tenant (the one write path): in one
     /// transaction, a compare-and-swap on the revision, the rows of exactly the touched
     /// entities, a change-log row per change and the events; returns the new revision (the
-    /// base revision when nothing was touched and there is no event). A batch of one.
+    /// base revision when nothing was touched and there is no event nor session). A batch of one.
     async fn commit_changes(&self, tenant: TenantId, write: ChangeSet<'_>) -> Result<u64, StoreError> {
         let revisions = self.commit_batch(tenant, std::slice::from_ref(&write)).await?;
         Ok(revisions.last().copied().unwrap_or(write.base_revision))
@@ -145,6 +145,31 @@ pub trait Store: Send + Sync + 'static {
     fn subscribe(&self) -> Option<Feed> {
         None
     }
+
+    /// A tenant's stored sessions (the rights each user's last login froze, written by the
+    /// login's commit: [`ChangeSet::sessions`]): every one, or only those of `users` (what a
+    /// node following the change log reads for the logins it replays).
+    async fn sessions(&self, tenant: TenantId, users: Option<&[String]>) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Creates or replaces a tenant's security-rule site, with its audit event
+    /// (`com.qlik.v1.security-rule.updated`), in one transaction that moves the tenant's
+    /// rule-sites revision (not its model revision): the site's new revision. Refused with
+    /// [`StoreError::PreconditionFailed`] when [`NewRuleSite::expected_revision`] is not the
+    /// stored one, with [`StoreError::LimitReached`] over [`MAX_RULE_SITES`],
+    /// [`MAX_RULE_SITE_BYTES`] or [`MAX_RULE_SITE_NAME_BYTES`]; nothing is written then.
+    async fn put_rule_site(&self, site: &NewRuleSite<'_>, author: &Author) -> Result<RuleSiteRecord, StoreError>;
+
+    /// Deletes a tenant's rule site (only at `expected_revision` when given), with its
+    /// audit event, in one transaction; returns the rule-sites revision the deletion reached.
+    async fn delete_rule_site(&self, tenant: TenantId, name: &str, expected_revision: Option<u64>, author: &Author) -> Result<u64, StoreError>;
+
+    /// One of a tenant's rule sites, whole.
+    async fn rule_site(&self, tenant: TenantId, name: &str) -> Result<Option<RuleSiteRecord>, StoreError>;
+
+    /// A tenant's rule sites as one consistent read: every site's name and revision, and
+    /// whole only those written after `after_revision` (0: all of them), so a node that holds
+    /// the sites as of that revision reads only what changed since.
+    async fn rule_sites_after(&self, tenant: TenantId, after_revision: u64) -> Result<RuleSitesRead, StoreError>;
 
     /// Appends events that record no write (decisions), in one transaction; returns their
     /// sequence numbers.

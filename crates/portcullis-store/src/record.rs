@@ -27,6 +27,9 @@ pub struct TenantRecord {
     /// user or client deleted with its credentials): a node that caches verified credentials
     /// drops the tenant's when it sees this move.
     pub credentials_revision: u64,
+    /// Grows by one with every write to the tenant's security-rule sites: a node holding
+    /// the tenant's sites at a lower value reads the sites written since.
+    pub rule_sites_revision: u64,
 }
 
 /// What an import does with a tenant of the same name that is already stored.
@@ -184,6 +187,128 @@ pub struct ChangeSet<'a> {
     pub touched: &'a portcullis_model::Touched,
     /// The audit events to append.
     pub events: &'a [crate::EventDraft],
+    /// The sessions a login opens (the rights it froze): stored with the write's revision. A
+    /// write with a session is stored even when it touched nothing and has no event.
+    pub sessions: &'a [NewSession],
     /// Who made them.
     pub author: &'a crate::Author,
+}
+
+impl ChangeSet<'_> {
+    /// Whether the write stores anything (and so takes a revision of its own).
+    pub fn stores_anything(&self) -> bool {
+        !(self.touched.is_empty() && self.events.is_empty() && self.sessions.is_empty())
+    }
+}
+
+/// A session a login opens: the user, and the rights the login froze, as the server wrote
+/// them (JSON in the model's words; the store keeps them as text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// The user who logged in.
+    pub user_id: String,
+    /// The frozen rights.
+    pub rights: String,
+}
+
+/// A stored session: the rights a user's last login froze.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The user.
+    pub user_id: String,
+    /// The revision of the login.
+    pub revision: u64,
+    /// The frozen rights, as written ([`NewSession::rights`]).
+    pub rights: String,
+    /// Unix seconds of the login.
+    pub logged_in_at: i64,
+}
+
+/// The most security-rule sites a tenant holds: every node keeps each one compiled in memory.
+pub const MAX_RULE_SITES: u64 = 100;
+
+/// The longest source text of a security-rule site, in bytes (the server's body limit).
+pub const MAX_RULE_SITE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The longest name of a security-rule site, in bytes (it travels in URLs and notices).
+pub const MAX_RULE_SITE_NAME_BYTES: usize = 200;
+
+/// How a rule site's source text is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleSiteFormat {
+    /// A YAML site file (or scenario file).
+    Yaml,
+    /// The same as JSON.
+    Json,
+}
+
+impl RuleSiteFormat {
+    /// Its stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleSiteFormat::Yaml => "yaml",
+            RuleSiteFormat::Json => "json",
+        }
+    }
+
+    /// The format a stored word names.
+    pub fn parse(word: &str) -> Option<RuleSiteFormat> {
+        match word {
+            "yaml" => Some(RuleSiteFormat::Yaml),
+            "json" => Some(RuleSiteFormat::Json),
+            _ => None,
+        }
+    }
+}
+
+/// A security-rule site to store ([`crate::Store::put_rule_site`]); its source was checked
+/// (parsed and compiled) by the caller, which the store cannot do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRuleSite<'a> {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The site's name (unique in the tenant).
+    pub name: &'a str,
+    /// How `source` is written.
+    pub format: RuleSiteFormat,
+    /// The source text as uploaded.
+    pub source: &'a str,
+    /// Replace only the site at this revision (`If-Match`): any other revision, or no such
+    /// site, is [`crate::StoreError::PreconditionFailed`]. `None`: create or replace.
+    pub expected_revision: Option<u64>,
+    /// What the audit event says about the site (counts of users, resources, rules); the
+    /// store adds its revision.
+    pub summary: serde_json::Value,
+}
+
+/// A stored security-rule site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSiteRecord {
+    /// Its name.
+    pub name: String,
+    /// How `source` is written.
+    pub format: RuleSiteFormat,
+    /// The source text as uploaded.
+    pub source: String,
+    /// The tenant's rule-sites revision its last write reached (its `ETag`).
+    pub revision: u64,
+    /// Unix seconds of its creation.
+    pub created_at: i64,
+    /// Who created it (the author as JSON: `{"actor": ..., "channel": ...}`).
+    pub created_by: String,
+    /// Unix seconds of its last write.
+    pub updated_at: i64,
+    /// Who wrote it last (as `created_by`).
+    pub updated_by: String,
+}
+
+/// A tenant's sites as one consistent read ([`crate::Store::rule_sites_after`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSitesRead {
+    /// The tenant's rule-sites revision when read: the state below is the one it reached.
+    pub revision: u64,
+    /// Every site there is, as (name, revision), by name.
+    pub heads: Vec<(String, u64)>,
+    /// The sites written after the revision asked for, whole, by name.
+    pub changed: Vec<RuleSiteRecord>,
 }

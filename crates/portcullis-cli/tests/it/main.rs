@@ -3,4 +3,5 @@
 mod audit;
 mod progress;
 mod serve;
+mod sites;
 mod tidy;

@@ -4,11 +4,13 @@
 //! with `Snapshot::build`: every user × action × resource (all spaces, sampled content), every
 //! channel (session, API key, each OAuth client), explanations included, and list-resources.
 //! Sessions are carried the way the server carries them (clone, then `rebind`) and compared
-//! with sessions re-bound to each fresh build.
+//! with sessions re-bound to each fresh build, and with sessions stored as the server stores
+//! them (frozen at the login, as JSON) and read back against each fresh build, as a restarted
+//! node or another node would.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use portcullis_engine::{Channel, Decision, RawRequest, Sessions, Snapshot, decide, permitted_content, resolve};
+use portcullis_engine::{Channel, Decision, FrozenRights, RawRequest, Sessions, Snapshot, decide, permitted_content, resolve};
 use portcullis_model::change::{Change, Touched};
 use portcullis_model::tenant::*;
 use portcullis_model::{Action, Permission, PermissionValue, Refs, ResourceKind, SpaceRoleSet, SpaceType};
@@ -502,6 +504,8 @@ fn run(seed: u64, steps: usize) -> Result<(usize, usize), String> {
     let mut live = Snapshot::build(&tenant, revision);
     let mut live_sessions = Sessions::default();
     let mut fresh_sessions = Sessions::default();
+    // Each login's rights as the store keeps them: (revision, JSON), by user.
+    let mut stored: BTreeMap<String, (u64, String)> = BTreeMap::new();
     let (mut applied, mut compared) = (0, 0);
     for step in 0..steps {
         // One change, or a batch of a few merged into one `apply`.
@@ -539,9 +543,19 @@ fn run(seed: u64, steps: usize) -> Result<(usize, usize), String> {
             let user = tenant.users[rng.below(tenant.users.len())].id.clone();
             live_sessions.login(&live, live.user_idx(&user).unwrap());
             fresh_sessions.login(&fresh, fresh.user_idx(&user).unwrap());
+            let frozen = live.user(live.user_idx(&user).unwrap()).rights.freeze();
+            stored.insert(user, (revision, serde_json::to_string(&frozen).unwrap()));
         }
         compared += same_answers(&mut rng, &tenant, (&live, &live_sessions), (&fresh, &fresh_sessions))
             .map_err(|message| format!("step {step} after {changes:?} (touched {touched:?}): {message}"))?;
+        let mut restored = Sessions::default();
+        for (user, (at, json)) in &stored {
+            let frozen: FrozenRights = serde_json::from_str(json).map_err(|e| format!("{user}'s stored session: {e}"))?;
+            let rights = frozen.thaw(&fresh).map_err(|e| format!("{user}'s stored session: {e}"))?;
+            restored.insert(user.as_str().into(), rights, *at, fresh.group_binding());
+        }
+        compared += same_answers(&mut rng, &tenant, (&live, &live_sessions), (&fresh, &restored))
+            .map_err(|message| format!("step {step}, sessions read back from storage: {message}"))?;
     }
     Ok((applied, compared))
 }
@@ -647,4 +661,48 @@ fn sessions_follow_a_group_deleted_and_created_again() {
         .unwrap()
         .touched;
     assert_eq!(live.apply(&tenant, &touched, 9).group_binding(), binding);
+}
+
+/// Stored sessions are read back in the model's words: a word this build does not know is an
+/// error naming it (never a session with fewer or other rights); a later login is not replaced
+/// by an earlier one arriving late.
+#[test]
+fn a_stored_session_names_what_it_cannot_read_and_never_goes_back() {
+    let tenant = portcullis_model::tenant_file::load_tenant_text(
+        "t.yaml",
+        "groups: [ { name: crew, providerType: idp, roles: [Steward] } ]\nusers: [ { id: ann, roles: [TenantAdmin], groups: [crew] } ]\n",
+    )
+    .unwrap();
+    let snapshot = Snapshot::build(&tenant, 3);
+    let frozen = snapshot.user(snapshot.user_idx("ann").unwrap()).rights.freeze();
+    let json = serde_json::to_value(&frozen).unwrap();
+    assert_eq!(json["groups"], serde_json::json!(["crew"]));
+    assert!(
+        json["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["via"] == serde_json::json!({"kind": "group", "name": "crew"}))
+    );
+    let mut bad = frozen.clone();
+    bad.roles[0].admin_caps.push("admin.everything".to_owned());
+    assert_eq!(bad.thaw(&snapshot).unwrap_err(), "unknown capability `admin.everything`");
+    let mut bad = frozen.clone();
+    bad.entitlement = "platinum".to_owned();
+    assert_eq!(bad.thaw(&snapshot).unwrap_err(), "unknown entitlement `platinum`");
+    let mut bad = frozen.clone();
+    bad.roles[0].via = portcullis_engine::FrozenVia::Setting("autoAssignEverything".to_owned());
+    assert!(bad.thaw(&snapshot).unwrap_err().contains("`autoAssignEverything`"));
+    assert!(serde_json::from_str::<FrozenRights>(r#"{"groups":[],"userDefault":[],"roles":[],"entitlement":"full","extra":1}"#).is_err());
+
+    let mut sessions = Sessions::default();
+    let rights = frozen.thaw(&snapshot).unwrap();
+    assert!(sessions.insert("ann".into(), rights.clone(), 7, snapshot.group_binding()));
+    assert!(
+        !sessions.insert("ann".into(), rights.clone(), 5, snapshot.group_binding()),
+        "an older login arriving late"
+    );
+    assert_eq!(sessions.revision("ann"), Some(7));
+    sessions.remove("ann");
+    assert!(sessions.rights("ann").is_none());
 }

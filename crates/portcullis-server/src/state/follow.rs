@@ -9,7 +9,8 @@
 //!
 //! Revocations travel the same way: a notice that a tenant's credentials moved drops the
 //! tenant's cached credentials on the spot, as does the poll when it sees the credentials
-//! revision move. Audit settings and tenant deletions are notices too.
+//! revision move. Audit settings, rule sites (only the sites written since the rule-sites
+//! revision this node holds are read again) and tenant deletions are notices too.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -32,6 +33,8 @@ struct Wanted {
     revision: u64,
     /// The highest credentials revision announced, if any.
     credentials: Option<u64>,
+    /// The highest rule-sites revision announced.
+    rule_sites: u64,
     audit_settings: bool,
     deleted: bool,
 }
@@ -92,6 +95,7 @@ impl AppState {
                 NoticeKind::Credentials => entry.credentials = entry.credentials.max(Some(notice.credentials_revision)),
                 NoticeKind::AuditSettings => entry.audit_settings = true,
                 NoticeKind::TenantDeleted => entry.deleted = true,
+                NoticeKind::RuleSites => entry.rule_sites = entry.rule_sites.max(notice.rule_sites_revision),
             }
         }
         // Credentials first: a view brought forward below must not meet a revoked credential
@@ -118,6 +122,11 @@ impl AppState {
             let Some(tenant) = self.tenants_read().get(&id).cloned() else { continue };
             if wanted.audit_settings {
                 self.follow_audit_settings(&tenant).await;
+            }
+            if wanted.rule_sites > tenant.rule_sites.revision() {
+                let state = self.clone();
+                let tenant = tenant.clone();
+                catch_ups.spawn(async move { state.follow_rule_sites(&tenant).await });
             }
             if wanted.revision > tenant.view().snapshot.revision {
                 let state = self.clone();
@@ -150,6 +159,13 @@ impl AppState {
         }
     }
 
+    /// Reads again the rule sites another node wrote (only those).
+    async fn follow_rule_sites(&self, tenant: &TenantState) {
+        if let Err(error) = tenant.rule_sites.follow(self.0.store.as_ref(), tenant.id).await {
+            tracing::warn!(tenant = %tenant.name, %error, "cannot follow the tenant's rule sites");
+        }
+    }
+
     /// Forgets a tenant deleted by another node: its view, rule sites and cached credentials.
     fn forget_tenant(&self, id: TenantId) {
         let gone = {
@@ -174,6 +190,12 @@ impl AppState {
         // still cached.
         self.follow_credentials(&records);
         for record in records {
+            let held = self.tenants_read().get(&record.id).cloned();
+            if let Some(tenant) = held
+                && tenant.rule_sites.revision() < record.rule_sites_revision
+            {
+                self.follow_rule_sites(&tenant).await;
+            }
             match self.tenant(record.id).await {
                 Ok(Some(tenant)) if tenant.view().snapshot.revision < record.revision => {
                     if let Err(error) = self.refresh_to(&tenant, record.revision).await {
@@ -211,7 +233,23 @@ impl AppState {
         loop {
             match self.0.store.changes_after(tenant.id, live.revision, CATCH_UP_PAGE).await? {
                 LogPage::Changes { through, revision, changes } => {
-                    if through > live.revision && !self.replay(tenant, live, through, &changes) {
+                    // The sessions the page's logins froze, read before the view moves, so no
+                    // reader sees a login's revision without its session.
+                    let users: Vec<String> = changes
+                        .iter()
+                        .filter_map(|(_, change)| match change {
+                            Change::RecordLogin { user } => Some(user.clone()),
+                            _ => None,
+                        })
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .collect();
+                    let logins = if users.is_empty() {
+                        Vec::new()
+                    } else {
+                        self.0.store.sessions(tenant.id, Some(&users)).await?
+                    };
+                    if through > live.revision && !self.replay(tenant, live, through, &changes, logins) {
                         return self.reload(tenant, live).await;
                     }
                     if through >= revision {
@@ -224,9 +262,18 @@ impl AppState {
     }
 
     /// Applies logged changes (every revision after the live model's through `through`) to
-    /// the live model and derives the next view from what they touched; false (the model as
-    /// it was) when one does not apply, which means this node's model is not the store's.
-    fn replay(&self, tenant: &TenantState, live: &mut Live, through: u64, changes: &[(u64, Change)]) -> bool {
+    /// the live model and derives the next view from what they touched, opening the sessions
+    /// the logins among them froze (`logins`, read from the store: the rights of the login's
+    /// revision, whatever later changes of the page do); false (the model as it was) when one
+    /// does not apply, which means this node's model is not the store's.
+    fn replay(
+        &self,
+        tenant: &TenantState,
+        live: &mut Live,
+        through: u64,
+        changes: &[(u64, Change)],
+        logins: Vec<portcullis_store::SessionRecord>,
+    ) -> bool {
         let base_revision = live.revision;
         let mut touched = Touched::default();
         let mut undo = Vec::with_capacity(changes.len());
@@ -247,14 +294,21 @@ impl AppState {
         }
         live.revision = through;
         self.forget_retired_credentials(tenant.id, &live.tenant, &touched);
-        next_view(tenant, live, base_revision, &touched);
+        next_view(
+            tenant,
+            live,
+            base_revision,
+            &touched,
+            None,
+            logins.into_iter().map(Login::Stored).collect(),
+        );
         self.0.metrics.record_followed(changes.len() as u64);
         true
     }
 
-    /// Reads a tenant whole from the store (keeping this node's sessions) and counts it.
+    /// Reads a tenant whole from the store (its sessions too) and counts it.
     async fn reload(&self, tenant: &TenantState, live: &mut Live) -> Result<(), StoreError> {
-        let (fresh, view) = load_live(&self.0.store, tenant.id, tenant.view().sessions.clone()).await?;
+        let (fresh, view) = load_live(&self.0.store, tenant.id).await?;
         *live = fresh;
         tenant.swap(view);
         self.0.metrics.record_reload();

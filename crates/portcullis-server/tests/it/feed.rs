@@ -41,6 +41,10 @@ on_both_backends!(
     a_change_through_one_node_reaches_the_other_from_the_log,
     a_read_with_a_writes_revision_sees_it_on_the_other_node,
     every_read_api_takes_the_token_on_the_other_node,
+    a_rule_site_written_through_one_node_decides_on_the_other,
+    a_session_decides_on_the_other_node_with_the_rights_of_its_login,
+    a_login_replayed_with_later_changes_in_one_page_keeps_its_rights,
+    sessions_survive_a_restart_and_die_with_their_user,
 );
 
 /// PostgreSQL only: what the feed carries, without any poll.
@@ -326,6 +330,244 @@ async fn audit_settings_and_deletions_reach_the_other_node(env: Env) {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     assert_eq!(there.whoami(&admin).await, StatusCode::UNAUTHORIZED);
+    env.done().await;
+}
+
+/// A site whose one rule grants `read` or `update` on stream `s1` to ann's group.
+fn rule_site(action: &str) -> String {
+    format!(
+        "users:\n  - {{ userDirectory: ACME, userId: ann, groups: [g1] }}\nresources:\n  - {{ id: s1, type: Stream, name: S1, customProperties: {{ GroupAccess: [g1] }} }}\n\
+         rules:\n  - {{ name: Access, resourceFilter: Stream_*, condition: resource.@GroupAccess = user.group, actions: [{action}] }}\n"
+    )
+}
+
+/// Waits until a rule check of ann's `read` on `node` answers with site revision `revision`
+/// (or, `None`, that the site is unknown): by the feed on PostgreSQL within [`FEED_WAIT`], by
+/// one poll on SQLite. Returns the last answer and how long it took.
+async fn site_on(node: &Node, env: &Env, token: &str, revision: Option<u64>) -> (Value, Duration) {
+    let started = Instant::now();
+    if env.store.subscribe().is_none() {
+        node.state.follow_once().await;
+    }
+    let ask = json!({"user": "ACME\\ann", "action": "read", "resource": "s1", "context": "hub"});
+    loop {
+        let (status, answer) = node.call("POST", "/v1/rules/sites/acme/check", Some(token), Some(ask.clone())).await;
+        let seen = (status == StatusCode::OK).then(|| answer["siteRevision"].as_u64()).flatten();
+        if seen == revision && (revision.is_some() || status == StatusCode::NOT_FOUND) {
+            return (answer, started.elapsed());
+        }
+        assert!(
+            started.elapsed() < FEED_WAIT,
+            "site revision {revision:?} did not reach the other node within {FEED_WAIT:?}: {status} {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// A rule site put, replaced and deleted through one node is what decides on the other within
+/// the feed's latency (PostgreSQL; the poll on SQLite); the other node reads only the site that
+/// changed, never the tenant.
+async fn a_rule_site_written_through_one_node_decides_on_the_other(env: Env) {
+    let (here, there) = two_nodes(&env).await;
+    let admin = env.key("admin").await;
+    let put = |name: &'static str, text: String| {
+        let request = axum::http::Request::put(format!("/v1/rules/sites/{name}"))
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "application/yaml")
+            .body(axum::body::Body::from(text))
+            .unwrap();
+        here.send(request)
+    };
+    let (status, body) = put("keep", rule_site("read")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = put("acme", rule_site("read")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let created = body["revision"].as_u64().unwrap();
+    let (answer, took) = site_on(&there, &env, &admin, Some(created)).await;
+    assert_eq!(answer["decision"], "allow", "{answer}");
+    let mut waits = vec![took];
+    let tenant = there.state.tenant_by_name(&env.tenant).await.unwrap().unwrap();
+    let kept = tenant.rule_sites.get("keep").expect("both sites reached the other node");
+
+    // Replaced: the other node decides with the new version; the untouched site is not read again.
+    let (status, body) = put("acme", rule_site("update")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let replaced = body["revision"].as_u64().unwrap();
+    assert!(replaced > created);
+    let (answer, took) = site_on(&there, &env, &admin, Some(replaced)).await;
+    assert_eq!(answer["decision"], "deny", "{answer}");
+    waits.push(took);
+    assert!(
+        std::sync::Arc::ptr_eq(&kept, &tenant.rule_sites.get("keep").unwrap()),
+        "the site that did not change is kept as compiled"
+    );
+    assert_eq!(tenant.rule_sites.revision(), replaced);
+
+    // Deleted: gone on the other node too.
+    let (status, _) = here.call("DELETE", "/v1/rules/sites/acme", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (answer, took) = site_on(&there, &env, &admin, None).await;
+    assert_eq!(answer["code"], "unknown_site", "{answer}");
+    waits.push(took);
+    assert_eq!(tenant.rule_sites.names(), [("keep".to_owned(), 1)]);
+    assert_eq!(reloads(&there.state), 0, "sites never make a node read the tenant");
+    assert_eq!(revision_on(&there, &env).await, 1, "nor move the model's revision");
+    eprintln!("rule sites reached the other node in {waits:?}");
+    env.done().await;
+}
+
+/// Logs `user` in through `node`; the login's revision.
+async fn login(node: &Node, token: &str, user: &str) -> u64 {
+    let (status, body) = node.call("POST", "/v1/sessions", Some(token), Some(json!({ "user": user }))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["revision"].as_u64().expect("a login answers its revision")
+}
+
+/// Whether `user` may do `action` (on `resource`) through `via`, asked of `node` at `min` or later.
+async fn allowed(node: &Node, token: &str, user: &str, via: &str, action: &str, resource: Option<&str>, min: u64) -> bool {
+    let mut ask = json!({"user": user, "via": via, "action": action, "minRevision": min});
+    if let Some(resource) = resource {
+        ask["resource"] = json!(resource);
+    }
+    let (status, body) = check(node, token, ask).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["revision"].as_u64() >= Some(min), "{body}");
+    body["allowed"].as_bool().expect("a decision")
+}
+
+/// A login through one node holds on the other: a `via: session` check there decides with the
+/// rights frozen at the login's revision, asked at that revision and after later changes to
+/// the user's roles and groups, gained or lost; a fresh login takes the new ones.
+async fn a_session_decides_on_the_other_node_with_the_rights_of_its_login(env: Env) {
+    let (here, there) = two_nodes(&env).await;
+    let admin = env.key("admin").await;
+    // Without a token, the feed (the poll on SQLite) brings each login's session there.
+    let tenant = there.state.tenant_by_name(&env.tenant).await.unwrap().unwrap();
+    let mut waits = Vec::new();
+    for _ in 0..10 {
+        let carl_in = login(&here, &admin, "carl").await;
+        waits.push(reach(&there, &env, carl_in).await);
+        assert_eq!(
+            tenant.view().sessions.revision("carl"),
+            Some(carl_in),
+            "the session comes with its login's revision"
+        );
+    }
+    waits.sort();
+    eprintln!(
+        "a login's session reached the other node in {:?} (median), {:?} (slowest)",
+        waits[5], waits[9]
+    );
+    let logged_in = login(&here, &admin, "bob").await;
+    for via in ["session", "api-key"] {
+        assert!(!allowed(&there, &admin, "bob", via, "glossary:create", None, logged_in).await, "{via}");
+        assert!(
+            !allowed(&there, &admin, "bob", via, "app:exportdata", Some("sales-dashboard"), logged_in).await,
+            "{via}"
+        );
+    }
+    // bob gains a role and a group (whose role lets him download) after his login.
+    write(&here, &admin, json!({"join": {"user": "bob", "group": "finance"}})).await;
+    let later = write(&here, &admin, json!({"assign": {"role": "Steward", "user": "bob"}})).await;
+    assert!(allowed(&there, &admin, "bob", "api-key", "glossary:create", None, later).await);
+    assert!(allowed(&there, &admin, "bob", "api-key", "app:exportdata", Some("sales-dashboard"), later).await);
+    assert!(
+        !allowed(&there, &admin, "bob", "session", "glossary:create", None, later).await,
+        "the session keeps its login's roles"
+    );
+    assert!(
+        !allowed(&there, &admin, "bob", "session", "app:exportdata", Some("sales-dashboard"), later).await,
+        "and its login's groups"
+    );
+    // ann loses the group that lets her download after her login: her session keeps it.
+    let ann_in = login(&here, &admin, "ann").await;
+    assert!(allowed(&there, &admin, "ann", "session", "app:exportdata", Some("sales-dashboard"), ann_in).await);
+    let left = write(&here, &admin, json!({"leave": {"user": "ann", "group": "finance"}})).await;
+    assert!(!allowed(&there, &admin, "ann", "api-key", "app:exportdata", Some("sales-dashboard"), left).await);
+    assert!(allowed(&there, &admin, "ann", "session", "app:exportdata", Some("sales-dashboard"), left).await);
+    // A fresh login takes the rights of its moment, on the other node too.
+    let again = login(&here, &admin, "bob").await;
+    assert!(allowed(&there, &admin, "bob", "session", "glossary:create", None, again).await);
+    assert!(allowed(&there, &admin, "bob", "session", "app:exportdata", Some("sales-dashboard"), again).await);
+    assert_eq!(tenant.view().sessions.revision("bob"), Some(again));
+    assert_eq!(reloads(&there.state), 0, "every login came from the log and the sessions table");
+    env.done().await;
+}
+
+/// A node that follows nothing, asked at a revision after a login and a later change, reads
+/// both in one page of the log: the session still has the rights of its login's revision. A
+/// login that records no role (an analyzer's) is a revision of its own, so it is seen too.
+async fn a_login_replayed_with_later_changes_in_one_page_keeps_its_rights(env: Env) {
+    let here = env.node().await;
+    let there = env.node().await;
+    let admin = env.key("admin").await;
+    let before = revision_on(&there, &env).await;
+    let logged_in = login(&here, &admin, "bob").await;
+    let later = write(&here, &admin, json!({"assign": {"role": "Steward", "user": "bob"}})).await;
+    assert_eq!(revision_on(&there, &env).await, before, "nothing brought the writes there yet");
+    assert!(!allowed(&there, &admin, "bob", "session", "glossary:create", None, later).await);
+    assert!(allowed(&there, &admin, "bob", "api-key", "glossary:create", None, later).await);
+    let tenant = there.state.tenant_by_name(&env.tenant).await.unwrap().unwrap();
+    assert_eq!(tenant.view().sessions.revision("bob"), Some(logged_in));
+
+    // carl's login records nothing, yet takes a revision, its log row and its session.
+    let carl_in = login(&here, &admin, "carl").await;
+    assert_eq!(carl_in, later + 1);
+    let (status, body) = check(
+        &there,
+        &admin,
+        json!({"user": "carl", "via": "session", "action": "app:read", "resource": "sales-dashboard", "minRevision": carl_in}),
+    )
+    .await;
+    assert_eq!((status, &body["allowed"]), (StatusCode::OK, &json!(true)), "{body}");
+    assert_eq!(tenant.view().sessions.revision("carl"), Some(carl_in));
+    assert_eq!(reloads(&there.state), 0);
+    env.done().await;
+}
+
+/// A node started again over the same store decides sessions with their logins' rights; a
+/// deleted user's session is gone from every node and from the store.
+async fn sessions_survive_a_restart_and_die_with_their_user(env: Env) {
+    let here = env.node().await;
+    let admin = env.key("admin").await;
+    login(&here, &admin, "bob").await;
+    login(&here, &admin, "carl").await;
+    let later = write(&here, &admin, json!({"assign": {"role": "Steward", "user": "bob"}})).await;
+    drop(here);
+    let restarted = env.node().await;
+    assert!(
+        !allowed(&restarted, &admin, "bob", "session", "glossary:create", None, later).await,
+        "frozen before the restart"
+    );
+    assert!(allowed(&restarted, &admin, "bob", "api-key", "glossary:create", None, later).await);
+
+    let other = env.node().await;
+    let carl = portcullis_qlik_api::ids::user_id("carl");
+    let (status, _) = restarted.call("DELETE", &format!("/api/v1/users/{carl}"), Some(&admin), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let deleted = env.store.tenant_by_name(&env.tenant).await.unwrap().unwrap().revision;
+    let tenant = env.store.tenant_by_name(&env.tenant).await.unwrap().unwrap();
+    let stored: Vec<String> = env
+        .store
+        .sessions(tenant.id, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.user_id)
+        .collect();
+    assert_eq!(stored, ["bob"], "the store closed carl's session with carl");
+    for node in [&restarted, &other] {
+        let (status, _) = check(
+            node,
+            &admin,
+            json!({"user": "bob", "action": "app:read", "resource": "sales-dashboard", "minRevision": deleted}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let tenant = node.state.tenant_by_name(&env.tenant).await.unwrap().unwrap();
+        assert!(tenant.view().sessions.rights("carl").is_none(), "carl's session is closed on every node");
+        assert!(tenant.view().sessions.rights("bob").is_some());
+    }
     env.done().await;
 }
 

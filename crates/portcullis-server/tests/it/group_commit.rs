@@ -163,11 +163,85 @@ async fn concurrent_writers_each_get_their_own_answer() {
     for (a, b) in live.iter().zip(&rebuilt) {
         assert_eq!(a, b, "the live view and a fresh start disagree");
     }
-    // Sessions are this node's: every writer's login is in the live view.
+    // Every writer's login is in the live view, and stored with the login's revision.
     let view = tenant.view();
+    let stored = store.sessions(tenant.id, None).await.unwrap();
     for w in 0..WRITERS {
-        assert!(view.sessions.rights(&format!("w{w}")).is_some(), "w{w}'s session was lost");
+        let me = format!("w{w}");
+        assert!(view.sessions.rights(&me).is_some(), "{me}'s session was lost");
+        let login = accepted
+            .iter()
+            .find(|(_, changes)| changes[..] == [Change::RecordLogin { user: me.clone() }]);
+        let revision = login.map(|(revision, _)| *revision);
+        assert_eq!(view.sessions.revision(&me), revision, "{me}");
+        assert_eq!(stored.iter().find(|s| s.user_id == me).map(|s| s.revision), revision, "{me}");
     }
+}
+
+/// Logins queued into one batch with writes before and after them: each freezes the rights
+/// of its own place in the batch (the writes before it, none after), here and as stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_login_in_a_batch_freezes_the_rights_of_its_place() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = portcullis_store::open(&format!("sqlite://{}", dir.path().join("group.db").display()))
+        .await
+        .expect("the store opens");
+    let demo = load_tenant_text("demo", DEMO).expect("the demo tenant loads");
+    let clients: Vec<String> = demo.oauth_clients.iter().map(|c| c.id.clone()).collect();
+    store.import_tenant(&demo, ImportMode::Replace, &Author::cli()).await.expect("import");
+    let state = AppState::new(store.clone(), ServerConfig::default()).await.expect("the state loads");
+    let tenant = state.tenant_by_name("demo").await.unwrap().expect("the tenant is live");
+    let steward = |user: &str| Change::AssignRole {
+        role: "Steward".into(),
+        target: RoleTarget::User(user.into()),
+    };
+    let join = Change::JoinGroup {
+        user: "carl".into(),
+        group: "finance".into(),
+    };
+    // In this order: bob's login, Steward for bob, carl into finance, carl's login, Steward for carl.
+    let steps: Vec<Option<Change>> = vec![None, Some(steward("bob")), Some(join), None, Some(steward("carl"))];
+    let hold = tenant.live().await;
+    let mut tasks = Vec::new();
+    for (i, step) in steps.into_iter().enumerate() {
+        let (state, tenant) = (state.clone(), tenant.clone());
+        tasks.push(tokio::spawn(async move {
+            let author = Author::cli();
+            match step {
+                Some(change) => state.write(&tenant, &[change], &author).await,
+                None => state.login(&tenant, if i == 0 { "bob" } else { "carl" }, &author).await,
+            }
+        }));
+        // Queued in this order.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    drop(hold);
+    let mut revisions = Vec::new();
+    for task in tasks {
+        revisions.push(task.await.expect("a writer").expect("a write").revision);
+    }
+    assert_eq!(revisions, [2, 3, 4, 5, 6]);
+    assert_eq!(state.metrics().commits(), (5, 1), "one batch");
+    let rights = |user: &str| {
+        let view = tenant.view();
+        let rights = view.sessions.rights(user).unwrap_or_else(|| panic!("{user}'s session")).clone();
+        let roles: Vec<String> = rights.assignments.iter().map(|a| a.role.name.to_string()).collect();
+        let groups: Vec<String> = rights.group_names.iter().map(|g| g.to_string()).collect();
+        (roles, groups)
+    };
+    let (bob_roles, _) = rights("bob");
+    assert!(!bob_roles.contains(&"Steward".to_owned()), "bob logged in before Steward: {bob_roles:?}");
+    let (carl_roles, carl_groups) = rights("carl");
+    assert!(carl_groups.contains(&"finance".to_owned()), "carl logged in after joining finance");
+    assert!(
+        carl_roles.contains(&"Exporters".to_owned()) && !carl_roles.contains(&"Steward".to_owned()),
+        "{carl_roles:?}"
+    );
+    assert_eq!(tenant.view().sessions.revision("carl"), Some(5));
+    // A node started from the store decides every session exactly so.
+    let fresh = AppState::new(store.clone(), ServerConfig::default()).await.expect("a fresh state loads");
+    let fresh_tenant = fresh.tenant_by_name("demo").await.unwrap().expect("the tenant is there");
+    assert_eq!(decisions(&tenant, &clients), decisions(&fresh_tenant, &clients));
 }
 
 /// A batch whose transaction fails (here: another node wrote first, so the revision moved) is

@@ -152,7 +152,8 @@ pub(crate) fn decisions(tenant: &portcullis_server::state::TenantState, clients:
     let content: Vec<String> = (0..snapshot.content.len())
         .filter_map(|i| snapshot.content.get(i).map(|c| c.id.to_string()))
         .collect();
-    let mut vias = vec![portcullis_model::Channel::ApiKey];
+    // Sessions too: they are stored, so a fresh start opens the same ones.
+    let mut vias = vec![portcullis_model::Channel::Session, portcullis_model::Channel::ApiKey];
     vias.extend(clients.iter().map(|c| portcullis_model::Channel::oauth(c.as_str())));
     for user in &users {
         for via in &vias {
@@ -171,7 +172,11 @@ pub(crate) fn decisions(tenant: &portcullis_server::state::TenantState, clients:
                     };
                     let line = match resolve(snapshot, &raw) {
                         Ok(resolved) => {
-                            let decision = decide(snapshot, &resolved.request(None, true));
+                            let session = match via {
+                                portcullis_model::Channel::Session => view.sessions.rights(user),
+                                _ => None,
+                            };
+                            let decision = decide(snapshot, &resolved.request(session, true));
                             format!("{user} {via} {action} {resource:?}: {} {}", decision.allowed, decision.explanation)
                         }
                         Err(error) => format!("{user} {via} {action} {resource:?}: {error}"),

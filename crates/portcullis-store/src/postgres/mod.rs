@@ -62,6 +62,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "change feed",
         sql: include_str!("../../migrations/postgres/0007_change_feed.sql"),
     },
+    Migration {
+        version: 8,
+        name: "rule sites",
+        sql: include_str!("../../migrations/postgres/0008_rule_sites.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "sessions",
+        sql: include_str!("../../migrations/postgres/0009_sessions.sql"),
+    },
 ];
 
 /// The advisory lock key held while migrating ("pcls" in ASCII).
@@ -235,6 +245,35 @@ impl Store for PgStore {
                 .get_or_init(|| listen::Hub::start(self.options.0.clone(), self.schema.to_string(), self.reach.clone()))
                 .subscribe(),
         )
+    }
+
+    async fn sessions(&self, tenant: TenantId, users: Option<&[String]>) -> Result<Vec<SessionRecord>, StoreError> {
+        self.reach.call(Sql::sessions(&self.pool, tenant, users)).await
+    }
+
+    async fn put_rule_site(&self, site: &NewRuleSite<'_>, author: &Author) -> Result<RuleSiteRecord, StoreError> {
+        self.reach.call(Sql::put_rule_site(&self.pool, self.keys.sealing(), site, author)).await
+    }
+
+    async fn delete_rule_site(&self, tenant: TenantId, name: &str, expected_revision: Option<u64>, author: &Author) -> Result<u64, StoreError> {
+        self.reach
+            .call(Sql::delete_rule_site(
+                &self.pool,
+                self.keys.sealing(),
+                tenant,
+                name,
+                expected_revision,
+                author,
+            ))
+            .await
+    }
+
+    async fn rule_site(&self, tenant: TenantId, name: &str) -> Result<Option<RuleSiteRecord>, StoreError> {
+        self.reach.call(Sql::rule_site(&self.pool, tenant, name)).await
+    }
+
+    async fn rule_sites_after(&self, tenant: TenantId, after_revision: u64) -> Result<RuleSitesRead, StoreError> {
+        self.reach.call(Sql::rule_sites_after(&self.pool, tenant, after_revision)).await
     }
 
     async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {

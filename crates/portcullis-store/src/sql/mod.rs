@@ -6,7 +6,7 @@
 //! backend's [`Dialect`] (in `sqlite/` and `postgres/`).
 //!
 //! The functions are associated functions of [`Sql`], one `impl` block per part (tenant and
-//! its writes, the rows of the model, credentials, the audit trail, migrations), each under
+//! its writes, the rows of the model, credentials, the audit trail, rule sites, migrations), each under
 //! the same `where` clause: sqlx states per driver which Rust types it binds and reads and
 //! that its connections execute queries, and Rust does not carry such bounds from a trait to
 //! its users, so each block says them once. The codecs (model values ↔ stored words) are
@@ -16,6 +16,7 @@ mod audit;
 mod credentials;
 mod migrate;
 mod rows;
+mod rule_sites;
 mod tenant;
 
 use std::marker::PhantomData;

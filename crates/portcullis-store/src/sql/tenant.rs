@@ -34,14 +34,15 @@ const MODEL_TABLES: &[&str] = &[
     "settings",
 ];
 
-type TenantRow = (i64, String, i64, i64);
+type TenantRow = (i64, String, i64, i64, i64);
 
-fn tenant_record((id, name, revision, credentials_revision): TenantRow) -> TenantRecord {
+fn tenant_record((id, name, revision, credentials_revision, rule_sites_revision): TenantRow) -> TenantRecord {
     TenantRecord {
         id: TenantId(id),
         name,
         revision: revision as u64,
         credentials_revision: credentials_revision as u64,
+        rule_sites_revision: rule_sites_revision as u64,
     }
 }
 
@@ -59,7 +60,7 @@ where
     for<'q> Option<&'q str>: Encode<'q, DB>,
 {
     pub(crate) async fn tenants(pool: &Pool<DB>) -> Result<Vec<TenantRecord>, StoreError> {
-        let rows: Vec<TenantRow> = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants ORDER BY name")
+        let rows: Vec<TenantRow> = sqlx::query_as("SELECT id, name, revision, credentials_revision, rule_sites_revision FROM tenants ORDER BY name")
             .fetch_all(pool)
             .await
             .map_err(from_sqlx)?;
@@ -67,17 +68,18 @@ where
     }
 
     pub(crate) async fn tenant_by_name(pool: &Pool<DB>, name: &str) -> Result<Option<TenantRecord>, StoreError> {
-        let row: Option<TenantRow> = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants WHERE name = $1")
-            .bind(name)
-            .fetch_optional(pool)
-            .await
-            .map_err(from_sqlx)?;
+        let row: Option<TenantRow> =
+            sqlx::query_as("SELECT id, name, revision, credentials_revision, rule_sites_revision FROM tenants WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+                .map_err(from_sqlx)?;
         Ok(row.map(tenant_record))
     }
 
     /// A tenant's record as the open transaction sees it.
     pub(super) async fn tenant_in(tx: &mut Tx<DB>, id: i64) -> Result<TenantRecord, StoreError> {
-        let row: TenantRow = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants WHERE id = $1")
+        let row: TenantRow = sqlx::query_as("SELECT id, name, revision, credentials_revision, rule_sites_revision FROM tenants WHERE id = $1")
             .bind(id)
             .fetch_one(&mut **tx)
             .await
@@ -128,11 +130,12 @@ where
         let (id, revision, outcome) = match (inserted, mode) {
             (Some((id,)), _) => (id, 1, ImportOutcome::Created),
             (None, ImportMode::KeepExisting) => {
-                let row: TenantRow = sqlx::query_as("SELECT id, name, revision, credentials_revision FROM tenants WHERE name = $1")
-                    .bind(&tenant.name)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(from_sqlx)?;
+                let row: TenantRow =
+                    sqlx::query_as("SELECT id, name, revision, credentials_revision, rule_sites_revision FROM tenants WHERE name = $1")
+                        .bind(&tenant.name)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(from_sqlx)?;
                 tx.rollback().await.map_err(from_sqlx)?;
                 return Ok(Imported {
                     tenant: tenant_record(row),
@@ -177,6 +180,13 @@ where
             let users: Vec<String> = gone.0.into_iter().filter(|u| tenant.users.get(u).is_none()).collect();
             let clients: Vec<String> = gone.1.into_iter().filter(|c| tenant.oauth_clients.get(c).is_none()).collect();
             Self::retire_credentials(&mut tx, sealer, id, &tenant.name, &users, &clients, author).await?;
+            let logged_in: Vec<(String,)> = sqlx::query_as("SELECT user_id FROM sessions WHERE tenant_id = $1")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+            let gone: Vec<String> = logged_in.into_iter().map(|(u,)| u).filter(|u| tenant.users.get(u).is_none()).collect();
+            Self::close_sessions(&mut tx, id, &gone).await?;
         }
         let record = Self::tenant_in(&mut tx, id).await?;
         tx.commit().await.map_err(from_sqlx)?;
@@ -204,6 +214,8 @@ where
             "oauth_tokens",
             "revisions",
             "change_log",
+            "rule_sites",
+            "sessions",
             "audit_events",
             "audit_settings",
             "audit_anchors",
@@ -289,6 +301,7 @@ where
                 changes: std::slice::from_ref(change),
                 touched: &applied.touched,
                 events: &[event],
+                sessions: &[],
                 author,
             };
             // Another writer went first: read again (this path reads the whole tenant; it is
@@ -328,7 +341,7 @@ where
                     write.base_revision
                 )));
             }
-            if !(write.touched.is_empty() && write.events.is_empty()) {
+            if write.stores_anything() {
                 current += 1;
             }
             revisions.push(current);
@@ -355,9 +368,14 @@ where
         let mut log: Vec<(i64, i64, String, String)> = Vec::new();
         let mut kinds: Vec<(i64, &str)> = Vec::new();
         let mut events: Vec<EventDraft> = Vec::new();
+        // The sessions logins open, the last login of each user winning.
+        let mut sessions: std::collections::BTreeMap<&str, (i64, &str)> = std::collections::BTreeMap::new();
         for (write, &revision) in writes.iter().zip(&revisions) {
-            if write.touched.is_empty() && write.events.is_empty() {
+            if !write.stores_anything() {
                 continue;
+            }
+            for session in write.sessions {
+                sessions.insert(&session.user_id, (revision as i64, &session.rights));
             }
             let author = serde_json::json!({ "actor": write.author.actor, "channel": write.author.channel }).to_string();
             for (position, change) in write.changes.iter().enumerate() {
@@ -398,6 +416,21 @@ where
             DB::built(&mut builder).execute(&mut *tx).await.map_err(from_sqlx)?;
         }
         Self::append(&mut tx, sealer, id, &name, &events).await?;
+        let sessions: Vec<(&str, (i64, &str))> = sessions.into_iter().collect();
+        for chunk in sessions.chunks(ROWS_PER_INSERT) {
+            let mut builder: QueryBuilder<'_, DB> = QueryBuilder::new("INSERT INTO sessions (tenant_id, user_id, revision, rights, logged_in_at) ");
+            builder.push_values(chunk, |mut row, (user, (revision, rights))| {
+                row.push_bind(id).push_bind(*user).push_bind(*revision).push_bind(*rights).push_bind(at);
+            });
+            builder.push(
+                " ON CONFLICT (tenant_id, user_id) DO UPDATE SET revision = excluded.revision, rights = excluded.rights, \
+                 logged_in_at = excluded.logged_in_at",
+            );
+            DB::built(&mut builder).execute(&mut *tx).await.map_err(from_sqlx)?;
+        }
+        // Sessions die with their user, like credentials.
+        let gone: Vec<String> = touched.users.iter().filter(|u| last.after.users.get(u).is_none()).cloned().collect();
+        Self::close_sessions(&mut tx, id, &gone).await?;
         // The credentials of users and clients gone at the end of the batch, each retired
         // in the name of the write that touched it (first come; later ones find nothing left).
         for write in writes {
@@ -405,6 +438,57 @@ where
         }
         tx.commit().await.map_err(from_sqlx)?;
         Ok(revisions)
+    }
+
+    /// Deletes the sessions of `users` (gone from the tenant).
+    pub(super) async fn close_sessions(tx: &mut Tx<DB>, tenant: i64, users: &[String]) -> Result<(), StoreError> {
+        for chunk in users.chunks(ROWS_PER_INSERT) {
+            let mut builder: QueryBuilder<'_, DB> = QueryBuilder::new("DELETE FROM sessions WHERE tenant_id = ");
+            builder.push_bind(tenant).push(" AND user_id IN (");
+            let mut list = builder.separated(", ");
+            for user in chunk {
+                list.push_bind(user.as_str());
+            }
+            builder.push(")");
+            DB::built(&mut builder).execute(&mut **tx).await.map_err(from_sqlx)?;
+        }
+        Ok(())
+    }
+
+    /// A tenant's stored sessions: every one, or only those of `users`.
+    pub(crate) async fn sessions(pool: &Pool<DB>, tenant: TenantId, users: Option<&[String]>) -> Result<Vec<SessionRecord>, StoreError> {
+        type SessionRow = (String, i64, String, i64);
+        let record = |(user_id, revision, rights, logged_in_at): SessionRow| SessionRecord {
+            user_id,
+            revision: revision.max(0) as u64,
+            rights,
+            logged_in_at,
+        };
+        let Some(users) = users else {
+            let rows: Vec<SessionRow> =
+                sqlx::query_as("SELECT user_id, revision, rights, logged_in_at FROM sessions WHERE tenant_id = $1 ORDER BY user_id")
+                    .bind(tenant.0)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(from_sqlx)?;
+            return Ok(rows.into_iter().map(record).collect());
+        };
+        let mut found = Vec::new();
+        for chunk in users.chunks(ROWS_PER_INSERT) {
+            let mut builder: QueryBuilder<'_, DB> =
+                QueryBuilder::new("SELECT user_id, revision, rights, logged_in_at FROM sessions WHERE tenant_id = ");
+            builder.push_bind(tenant.0).push(" AND user_id IN (");
+            let mut list = builder.separated(", ");
+            for user in chunk {
+                list.push_bind(user.as_str());
+            }
+            builder.push(") ORDER BY user_id");
+            let rows = DB::built(&mut builder).fetch_all(pool).await.map_err(from_sqlx)?;
+            for row in &rows {
+                found.push(record(<SessionRow as sqlx::FromRow<'_, DB::Row>>::from_row(row).map_err(from_sqlx)?));
+            }
+        }
+        Ok(found)
     }
 
     /// The change log of `tenant` after revision `after`, at most `limit` revisions, read

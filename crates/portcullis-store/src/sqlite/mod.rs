@@ -52,6 +52,17 @@ const MIGRATIONS: &[Migration] = &[
         name: "audit keys",
         sql: include_str!("../../migrations/sqlite/0006_audit_keys.sql"),
     },
+    // Version 7 is PostgreSQL's change feed: SQLite has no feed, so no migration 7.
+    Migration {
+        version: 8,
+        name: "rule sites",
+        sql: include_str!("../../migrations/sqlite/0008_rule_sites.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "sessions",
+        sql: include_str!("../../migrations/sqlite/0009_sessions.sql"),
+    },
 ];
 
 /// SQLite needs no statement for a consistent read (a read transaction sees one snapshot of
@@ -187,6 +198,26 @@ impl Store for SqliteStore {
 
     async fn changes_after(&self, tenant: TenantId, after_revision: u64, limit: u64) -> Result<crate::LogPage, StoreError> {
         Sql::changes_after(&self.reader, tenant, after_revision, limit).await
+    }
+
+    async fn sessions(&self, tenant: TenantId, users: Option<&[String]>) -> Result<Vec<SessionRecord>, StoreError> {
+        Sql::sessions(&self.reader, tenant, users).await
+    }
+
+    async fn put_rule_site(&self, site: &NewRuleSite<'_>, author: &Author) -> Result<RuleSiteRecord, StoreError> {
+        Sql::put_rule_site(&self.writer, self.keys.sealing(), site, author).await
+    }
+
+    async fn delete_rule_site(&self, tenant: TenantId, name: &str, expected_revision: Option<u64>, author: &Author) -> Result<u64, StoreError> {
+        Sql::delete_rule_site(&self.writer, self.keys.sealing(), tenant, name, expected_revision, author).await
+    }
+
+    async fn rule_site(&self, tenant: TenantId, name: &str) -> Result<Option<RuleSiteRecord>, StoreError> {
+        Sql::rule_site(&self.reader, tenant, name).await
+    }
+
+    async fn rule_sites_after(&self, tenant: TenantId, after_revision: u64) -> Result<RuleSitesRead, StoreError> {
+        Sql::rule_sites_after(&self.reader, tenant, after_revision).await
     }
 
     async fn append_events(&self, tenant: TenantId, events: &[EventDraft]) -> Result<Vec<u64>, StoreError> {

@@ -261,6 +261,7 @@ pub async fn commit_changes_writes_the_touched_rows_and_refuses_a_stale_base(h: 
         changes: &changes,
         touched: &touched,
         events: &drafts,
+        sessions: &[],
         author: &author,
     };
     assert_eq!(store.commit_changes(record.id, write).await.unwrap(), 2);
@@ -277,6 +278,7 @@ pub async fn commit_changes_writes_the_touched_rows_and_refuses_a_stale_base(h: 
         changes: &changes,
         touched: &touched,
         events: &drafts,
+        sessions: &[],
         author: &author,
     };
     let error = store.commit_changes(record.id, write).await.unwrap_err();
@@ -332,6 +334,7 @@ pub async fn commit_batch_gives_each_write_its_revision_log_and_events(h: &impl 
             changes,
             touched,
             events,
+            sessions: &[],
             author,
         })
         .collect();
@@ -385,6 +388,7 @@ pub async fn commit_batch_gives_each_write_its_revision_log_and_events(h: &impl 
             changes: &first,
             touched: &touched[0],
             events: &first_events,
+            sessions: &[],
             author: &author,
         },
         ChangeSet {
@@ -393,6 +397,7 @@ pub async fn commit_batch_gives_each_write_its_revision_log_and_events(h: &impl 
             changes: &second,
             touched: &touched[1],
             events: &second_events,
+            sessions: &[],
             author: &author,
         },
     ];

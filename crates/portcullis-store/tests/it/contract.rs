@@ -17,6 +17,8 @@ pub use crate::audit::*;
 pub use crate::credentials::*;
 pub use crate::feed::*;
 pub use crate::integrity::*;
+pub use crate::rule_sites::*;
+pub use crate::sessions::*;
 
 pub(crate) const DEMO: &str = include_str!("../../../../examples/demo-tenant.yaml");
 
@@ -840,6 +842,7 @@ pub async fn committed_changes_store_touched_rows_and_log_each_change(h: &impl H
         changes: &changes,
         touched: &touched,
         events: &[],
+        sessions: &[],
         author: &author,
     };
     assert_eq!(store.commit_changes(record.id, write).await.unwrap(), 2);
@@ -865,6 +868,7 @@ pub async fn committed_changes_store_touched_rows_and_log_each_change(h: &impl H
         changes: &[leave("ann", "sales")],
         touched: &applied.touched,
         events: &[],
+        sessions: &[],
         author: &author,
     };
     assert!(matches!(store.commit_changes(record.id, write).await, Err(StoreError::Conflict(_))));

@@ -143,6 +143,7 @@ pub async fn postgres_every_committed_write_notifies(h: &impl Harness, other: &i
         changes: &[leave("ann", "sales")],
         touched: &applied.touched,
         events: &[],
+        sessions: &[],
         author: &Author::cli(),
     };
     assert!(matches!(store.commit_changes(id, write).await, Err(StoreError::Conflict(_))));
@@ -199,6 +200,28 @@ pub async fn postgres_every_committed_write_notifies(h: &impl Harness, other: &i
     store.set_audit_settings(id, &settings, &Author::cli()).await.unwrap();
     let notice = next_notice(&mut feed).await;
     assert_eq!((notice.tenant, notice.kind), (id, NoticeKind::AuditSettings));
+
+    // A rule site written: the rule-sites revision moves, not the model's; a stale one says nothing.
+    let site = NewRuleSite {
+        tenant: id,
+        name: "acme",
+        format: RuleSiteFormat::Yaml,
+        source: "users: []\n",
+        expected_revision: None,
+        summary: serde_json::json!({}),
+    };
+    store.put_rule_site(&site, &Author::cli()).await.unwrap();
+    let notice = next_notice(&mut feed).await;
+    assert_eq!((notice.kind, notice.revision, notice.rule_sites_revision), (NoticeKind::RuleSites, 3, 1));
+    let stale = NewRuleSite {
+        expected_revision: Some(9),
+        ..site.clone()
+    };
+    assert!(store.put_rule_site(&stale, &Author::cli()).await.is_err());
+    quiet(&mut feed, Duration::from_millis(300)).await;
+    store.delete_rule_site(id, "acme", None, &Author::cli()).await.unwrap();
+    let notice = next_notice(&mut feed).await;
+    assert_eq!((notice.kind, notice.rule_sites_revision), (NoticeKind::RuleSites, 2));
 
     // Another schema of the same database is another deployment.
     let elsewhere = other.open().await;

@@ -9,6 +9,8 @@ mod feed;
 mod harness;
 mod integrity;
 mod reach;
+mod rule_sites;
+mod sessions;
 
 /// Declares each contract test once per backend, so every test has its own name on each.
 macro_rules! contract_tests {
@@ -78,6 +80,10 @@ contract_tests!(
     a_signed_archive_anchor_cannot_be_moved,
     the_tail_and_the_heads_are_read_cheaply,
     the_log_after_a_revision_replays_to_the_stored_tenant,
+    rule_sites_are_created_replaced_and_deleted_with_revisions,
+    a_stale_site_revision_writes_nothing,
+    site_limits_refuse_a_write_whole,
+    a_login_stores_its_session_with_a_revision_of_its_own,
 );
 
 #[tokio::test]
