@@ -8,6 +8,7 @@
 //!   wire DTO, writes return a [`Mutation`] (the changed tenant, the audit notes, the DTO), and
 //!   every refusal is an [`ApiError`] in Qlik's envelope. A handler that reads a body takes a
 //!   derived type, decoded by [`body`] so a mistyped value is refused naming its JSON path.
+//!   Lists read their query with [`paging`], whose SCIM filters [`filter`] parses.
 //!   The API's own permissions are engine decisions (`role:create`, `user:manage`,
 //!   `space:read`, ...). No HTTP types here;
 //! - **the router** ([`routes()`]) over an [`ApiHost`] that the server implements over its store
@@ -23,6 +24,7 @@ pub mod body;
 pub mod caller;
 pub mod dto;
 pub mod err;
+pub mod filter;
 pub mod groups;
 pub mod host;
 pub mod ids;
