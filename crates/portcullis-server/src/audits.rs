@@ -5,7 +5,7 @@
 //! is Portcullis's extension for the decision-log mode, sampling and retention).
 //!
 //! Reading is a decision like any other: the caller needs `audit:read` (TenantAdmin,
-//! AuditAdmin); changing the settings needs the tenant-admin right to manage roles. Errors use
+//! AuditAdmin); changing the settings needs `audit:manage` (TenantAdmin). Errors use
 //! Qlik's envelope `{"errors":[{code,title,detail}],"traceId"}`.
 //!
 //! Every event is checked before it is served: its hash covers its body (under the audit key
@@ -105,7 +105,10 @@ async fn reader(parts: &mut Parts, state: &AppState, action: Action) -> Result<C
             StatusCode::FORBIDDEN,
             "AUDITS-3",
             "Forbidden",
-            format!("reading the audit trail needs `{action}` (TenantAdmin or AuditAdmin)"),
+            match action {
+                Action::AuditManage => format!("changing the audit settings needs `{action}` (TenantAdmin)"),
+                _ => format!("reading the audit trail needs `{action}` (TenantAdmin or AuditAdmin)"),
+            },
         ))
     }
 }
@@ -534,10 +537,10 @@ struct SettingsBody {
 }
 
 /// Changes the audit settings (TenantAdmin): `{decisionLogMode: off|denies|all, samplePerMillion, retentionDays}`.
-#[utoipa::path(put, path = "/api/v1/audits/settings", tag = "audits", request_body = AuditSettingsChange, responses((status = 200, description = "The new settings", body = AuditSettingsBody), (status = 400, description = "Bad value"), (status = 403, description = "Needs TenantAdmin")), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/api/v1/audits/settings", tag = "audits", request_body = AuditSettingsChange, responses((status = 200, description = "The new settings", body = AuditSettingsBody), (status = 400, description = "Bad value"), (status = 403, description = "Needs audit:manage (TenantAdmin)")), security(("bearer" = [])))]
 pub async fn put_settings(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
-    let caller = match reader(&mut parts, &state, Action::RoleCreate).await {
+    let caller = match reader(&mut parts, &state, Action::AuditManage).await {
         Ok(caller) => caller,
         Err(response) => return response,
     };

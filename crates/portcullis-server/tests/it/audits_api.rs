@@ -113,6 +113,23 @@ async fn only_audit_readers_see_the_trail_and_only_admins_change_its_settings() 
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // An AuditAdmin reads the trail and its settings, but changing them is `audit:manage`.
+    let (status, body) = app
+        .post("/v1/changes", &admin, json!({"assign": {"role": "AuditAdmin", "user": "bob"}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.call("GET", "/api/v1/audits", Some(&bob), None).await.0, StatusCode::OK);
+    let (status, settings) = app.call("GET", "/api/v1/audits/settings", Some(&bob), None).await;
+    assert_eq!((status, &settings["data"]["decisionLogMode"]), (StatusCode::OK, &json!("denies")));
+    let (status, body) = app
+        .call("PUT", "/api/v1/audits/settings", Some(&bob), Some(json!({"decisionLogMode": "off"})))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["errors"][0]["detail"].as_str().unwrap_or_default().contains("audit:manage"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
