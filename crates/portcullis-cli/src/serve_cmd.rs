@@ -196,11 +196,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         register_key(&store, &imported, spec).await?;
     }
 
+    // The environment is read here, once; the server keeps what it says.
+    let api = portcullis_qlik_api::ApiConfig::from_lookup(|name| std::env::var(name).ok()).map_err(|e| anyhow::anyhow!(e))?;
     let config = ServerConfig {
         operator_token_hash: args.operator_token.as_deref().map(hash_secret),
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
         issues_per_minute: args.issue_rate_limit,
-        public_url: args.public_url.as_deref().map(public_origin).transpose()?,
+        public_url: args.public_url.or(api.public_base_url).as_deref().map(public_origin).transpose()?,
+        api_rate_limits: api.rate_limits,
         audit_checkpoints,
     };
     let state = AppState::new(store.clone(), config).await.context("cannot load the tenants")?;
@@ -300,7 +303,8 @@ async fn register_key(store: &Arc<dyn Store>, imported: &[TenantRecord], spec: &
     Ok(())
 }
 
-/// `--public-url`, checked: `http(s)://host[:port][/prefix]`, without the trailing `/`.
+/// `--public-url` (or `PORTCULLIS_PUBLIC_URL`), checked: `http(s)://host[:port][/prefix]`,
+/// without the trailing `/`.
 fn public_origin(url: &str) -> anyhow::Result<String> {
     let url = url.trim().trim_end_matches('/');
     let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {

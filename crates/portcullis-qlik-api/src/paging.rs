@@ -174,7 +174,8 @@ pub fn encode_component(text: &str) -> String {
     utf8_percent_encode(text, URI_COMPONENT).to_string()
 }
 
-fn url(api_base: &str, path: &str, pairs: &[(String, String)]) -> String {
+/// `path` under the API base with the query `pairs`, each encoded as `encodeURIComponent` would.
+pub(crate) fn url(api_base: &str, path: &str, pairs: &[(String, String)]) -> String {
     if pairs.is_empty() {
         return format!("{api_base}{path}");
     }

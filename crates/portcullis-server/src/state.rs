@@ -197,9 +197,12 @@ pub struct ServerConfig {
     /// client) allowed a minute; 0 = no limit. Over it: 429 with `Retry-After`.
     pub issues_per_minute: u32,
     /// The public origin (`https://portcullis.example.com`, no trailing `/`) of every absolute
-    /// URL the server writes. `None`: `PORTCULLIS_PUBLIC_URL`, else `http://` and the
-    /// request's `Host` header, which a client chooses.
+    /// URL the server writes. `None`: `http://` and the request's `Host` header, which a client
+    /// chooses. (`portcullis serve` reads `--public-url` or `PORTCULLIS_PUBLIC_URL` once, at start.)
     pub public_url: Option<String>,
+    /// The management API's per-user limits (`PORTCULLIS_API_READS_PER_MINUTE`,
+    /// `PORTCULLIS_API_WRITES_PER_MINUTE` for `portcullis serve`).
+    pub api_rate_limits: RateLimitConfig,
     /// Where and how often signed audit checkpoints are written (`None`: not written, and
     /// chains are checked at load without one).
     pub audit_checkpoints: Option<crate::audit_integrity::CheckpointConfig>,
@@ -207,19 +210,9 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// The origin of absolute URLs for a request with these headers: [`ServerConfig::public_url`],
-    /// else `PORTCULLIS_PUBLIC_URL`, else `http://` and the `Host` header.
+    /// else `http://` and the `Host` header.
     pub fn public_origin(&self, headers: &axum::http::HeaderMap) -> String {
-        if let Some(url) = &self.public_url {
-            return url.trim_end_matches('/').to_owned();
-        }
-        if let Some(url) = std::env::var(portcullis_qlik_api::routes::ENV_PUBLIC_URL)
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-        {
-            return url.trim().trim_end_matches('/').to_owned();
-        }
-        let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-        format!("http://{host}")
+        portcullis_qlik_api::routes::public_origin(self.public_url.as_deref(), headers)
     }
 }
 
@@ -234,6 +227,7 @@ impl Default for ServerConfig {
             request_timeout: crate::REQUEST_TIMEOUT,
             issues_per_minute: ISSUES_PER_MINUTE,
             public_url: None,
+            api_rate_limits: RateLimitConfig::default(),
             audit_checkpoints: None,
         }
     }
