@@ -217,6 +217,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if n_broken > 0 {
         println!("{n_broken} tenants' audit trails do not check out (see the log); run `portcullis audit verify`");
     }
+    // Listened for before the address is printed: a SIGTERM sent as soon as the server says it
+    // listens stops it gracefully instead of killing it.
+    let shutdown = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on `{}`", args.listen))?;
@@ -240,7 +243,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         idle: Duration::from_secs(args.idle_timeout.max(1)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
     };
-    portcullis_server::serve(listener, portcullis_server::app(state.clone()), limits, shutdown_signal())
+    portcullis_server::serve(listener, portcullis_server::app(state.clone()), limits, shutdown)
         .await
         .context("the server failed")?;
     // Decision events still queued are stored before the process ends.
@@ -317,26 +320,32 @@ fn public_origin(url: &str) -> anyhow::Result<String> {
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// SIGTERM's handler is installed when this is called (not when the future is first polled),
+/// so the process is not killed by a signal that arrives in between.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(unix)]
+        let terminate = async {
+            match terminate {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {}
+            () = terminate => {}
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+        tracing::info!("shutting down: finishing the requests in flight");
     }
-    tracing::info!("shutting down: finishing the requests in flight");
 }
