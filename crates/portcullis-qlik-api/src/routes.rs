@@ -102,7 +102,7 @@ impl ApiConfig {
 struct App<H> {
     host: H,
     config: ApiConfig,
-    limiter: Mutex<RateLimiter>,
+    limiter: RateLimiter,
     /// Per tenant, the turn a write takes after losing a race (see [`write()`]).
     turns: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -159,13 +159,7 @@ impl<H: ApiHost> FromRequestParts<Shared<H>> for Req {
             .cloned()
             .ok_or_else(|| ApiError::unauthorized("the request carries no valid credential; send `Authorization: Bearer <API key>`"))?;
         let tier = Tier::of_method(parts.method.as_str());
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        let verdict = app
-            .limiter
-            .lock()
-            .map(|mut l| l.check(&caller.tenant, &caller.user_id, tier, now_ms))
-            .unwrap_or(Ok(()));
-        if let Err(seconds) = verdict {
+        if let Err(seconds) = app.limiter.check(&caller.tenant, &caller.user_id, tier) {
             return Err(Failure::rate_limited(seconds));
         }
         let origin = public_origin(app.config.public_base_url.as_deref(), &parts.headers);
@@ -855,7 +849,7 @@ async fn not_found() -> Failure {
 /// The management API, to mount at [`ApiConfig::mount_path`] in a router of any state, with
 /// the list of its routes (relative to the mount point).
 pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: ApiConfig) -> RouteTable<S> {
-    let limiter = Mutex::new(RateLimiter::new(config.rate_limits));
+    let limiter = RateLimiter::new(config.rate_limits);
     let app: Shared<H> = Arc::new(App {
         host,
         config,

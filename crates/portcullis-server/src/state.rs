@@ -28,7 +28,7 @@ use std::time::Duration;
 use portcullis_engine::{Sessions, Snapshot};
 use portcullis_model::{Channel, Tenant};
 use portcullis_qlik_api::ApiIds;
-use portcullis_qlik_api::ratelimit::{RateLimitConfig, RateLimiter, Tier};
+use portcullis_qlik_api::ratelimit::{Limit, QUOTA_WINDOW, RateLimitConfig};
 use portcullis_store::{
     Applied, Author, Change, ChangeSet, DecisionLogPolicy, EventDraft, ImportMode, Imported, SecretHash, Store, StoreError, TenantId, Touched,
 };
@@ -253,7 +253,7 @@ struct Inner {
     /// Whether the change feed is listening now (`None`: no feed is followed).
     feed: std::sync::OnceLock<portcullis_store::feed::Listening>,
     /// Counts logins and token grants against [`ServerConfig::issues_per_minute`].
-    issue_limiter: std::sync::Mutex<RateLimiter>,
+    issue_limiter: Limit,
     /// The checkpoint file and each tenant's audit chain state.
     audit_integrity: crate::audit_integrity::AuditIntegrity,
 }
@@ -396,10 +396,7 @@ impl AppState {
             credentials_seen: std::sync::Mutex::new(HashMap::new()),
             credentials_epoch: std::sync::atomic::AtomicU64::new(0),
             feed: std::sync::OnceLock::new(),
-            issue_limiter: std::sync::Mutex::new(RateLimiter::new(RateLimitConfig {
-                tier1_per_minute: 0,
-                tier2_per_minute: issues_per_minute,
-            })),
+            issue_limiter: Limit::new(issues_per_minute, QUOTA_WINDOW),
             audit_integrity,
         }));
         let records = state.0.store.tenants().await?;
@@ -531,14 +528,7 @@ impl AppState {
     /// Counts one login or token grant for `key` in `scope` (`login:TENANT`, `oauth`);
     /// `Err(seconds)` to wait when over [`ServerConfig::issues_per_minute`].
     pub fn count_issue(&self, scope: &str, key: &str) -> Result<(), u64> {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        self.0
-            .issue_limiter
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .check(scope, key, Tier::Two, now_ms)
+        self.0.issue_limiter.check(scope, key)
     }
 
     /// The configuration.

@@ -402,6 +402,7 @@ async fn rate_limits_answer_429_with_retry_after() {
         RateLimitConfig {
             tier1_per_minute: 2,
             tier2_per_minute: 1,
+            ..RateLimitConfig::default()
         },
     );
     assert_eq!(send(&app, "GET", "/api/v1/users/me", Some("ann-key"), None).await.status, StatusCode::OK);
