@@ -93,7 +93,7 @@ pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderM
         per_tenant: if operator { state.audit_integrity().statuses() } else { Vec::new() },
     };
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state.metrics().render(&revisions, &chains),
     )
 }
