@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis_model::filter::{Filter, MAX_FILTER_BYTES, MAX_FILTER_DEPTH};
+use portcullis_qlik_api::filter::{Filter, MAX_FILTER_BYTES, MAX_FILTER_DEPTH};
 
 /// Levels of the tree: an `or`, an `and` per `(` (and one at the top), one per `not`.
 fn depth(filter: &Filter) -> usize {

@@ -78,6 +78,7 @@ pub(crate) fn scratch_sqlite(label: &str, users: usize) -> Result<(std::path::Pa
 }
 
 /// Imports the tenant into the store at `url` and times the import and a server start from it.
+/// The management API's rate limits are off: a benchmark sends every request as one user.
 pub(crate) async fn import_and_start(
     url: &str,
     tenant: &portcullis_model::Tenant,
@@ -87,7 +88,11 @@ pub(crate) async fn import_and_start(
     store.import_tenant(tenant, ImportMode::Replace, &Author::cli()).await?;
     let import = start.elapsed();
     let start = Instant::now();
-    let state = AppState::new(Arc::clone(&store), ServerConfig::default()).await?;
+    let config = ServerConfig {
+        api_rate_limits: portcullis_qlik_api::RateLimitConfig::OFF,
+        ..ServerConfig::default()
+    };
+    let state = AppState::new(Arc::clone(&store), config).await?;
     Ok((import, start.elapsed(), store, state))
 }
 

@@ -196,11 +196,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         register_key(&store, &imported, spec).await?;
     }
 
+    // The environment is read here, once; the server keeps what it says.
+    let api = portcullis_qlik_api::ApiConfig::from_lookup(|name| std::env::var(name).ok()).map_err(|e| anyhow::anyhow!(e))?;
     let config = ServerConfig {
         operator_token_hash: args.operator_token.as_deref().map(hash_secret),
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
         issues_per_minute: args.issue_rate_limit,
-        public_url: args.public_url.as_deref().map(public_origin).transpose()?,
+        public_url: args.public_url.or(api.public_base_url).as_deref().map(public_origin).transpose()?,
+        api_rate_limits: api.rate_limits,
         audit_checkpoints,
     };
     let state = AppState::new(store.clone(), config).await.context("cannot load the tenants")?;
@@ -214,6 +217,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if n_broken > 0 {
         println!("{n_broken} tenants' audit trails do not check out (see the log); run `portcullis audit verify`");
     }
+    // Listened for before the address is printed: a SIGTERM sent as soon as the server says it
+    // listens stops it gracefully instead of killing it.
     let shutdown = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -301,7 +306,8 @@ async fn register_key(store: &Arc<dyn Store>, imported: &[TenantRecord], spec: &
     Ok(())
 }
 
-/// `--public-url`, checked: `http(s)://host[:port][/prefix]`, without the trailing `/`.
+/// `--public-url` (or `PORTCULLIS_PUBLIC_URL`), checked: `http(s)://host[:port][/prefix]`,
+/// without the trailing `/`.
 fn public_origin(url: &str) -> anyhow::Result<String> {
     let url = url.trim().trim_end_matches('/');
     let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
@@ -313,11 +319,12 @@ fn public_origin(url: &str) -> anyhow::Result<String> {
     Ok(url.to_owned())
 }
 
-/// Takes over SIGTERM now, before the server says it is listening (a signal sent as soon as
-/// the line is read must not kill the process), and resolves on SIGTERM or Ctrl-C.
-fn shutdown_signal() -> impl Future<Output = ()> {
+/// Resolves on SIGTERM or Ctrl-C.
+/// SIGTERM's handler is installed when this is called (not when the future is first polled),
+/// so the process is not killed by a signal that arrives in between.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     async move {
         let ctrl_c = async {
             if tokio::signal::ctrl_c().await.is_err() {
@@ -325,12 +332,12 @@ fn shutdown_signal() -> impl Future<Output = ()> {
             }
         };
         #[cfg(unix)]
-        let terminate = async move {
+        let terminate = async {
             match terminate {
-                Ok(mut signal) => {
+                Some(mut signal) => {
                     signal.recv().await;
                 }
-                Err(_) => std::future::pending::<()>().await,
+                None => std::future::pending::<()>().await,
             }
         };
         #[cfg(not(unix))]

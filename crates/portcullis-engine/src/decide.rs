@@ -236,6 +236,7 @@ pub fn tenant_caps(action: Action) -> CapSet {
         Action::GroupManage => &[C::ManageGroups],
         Action::OauthClientManage => &[C::ManageOauthClients],
         Action::AuditRead => &[C::ReadAudit],
+        Action::AuditManage => &[C::ManageAudit],
         Action::DecisionAskOthers => &[C::AskForOthers],
         _ => &[],
     };
@@ -261,7 +262,15 @@ pub fn user_scope(action: Action) -> Option<&'static str> {
         GlossaryCreate => "glossaries",
         ApiKeyCreate => "api-keys",
         DataIntegrationAccess => "data-integration",
-        ManagementConsoleAccess | RoleCreate | RoleRead | UserManage | GroupManage | OauthClientManage | AuditRead | DecisionAskOthers => {
+        ManagementConsoleAccess
+        | RoleCreate
+        | RoleRead
+        | UserManage
+        | GroupManage
+        | OauthClientManage
+        | AuditRead
+        | AuditManage
+        | DecisionAskOthers => {
             return None;
         }
     })

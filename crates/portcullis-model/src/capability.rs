@@ -62,6 +62,7 @@ capabilities! {
     ManageGroups = "admin.groups",
     ManageOauthClients = "admin.oauth-clients",
     ReadAudit = "admin.audits:read",
+    ManageAudit = "admin.audits",
     AskForOthers = "decisions:others",
     AdminAnalyticsSpaces = "admin.spaces",
     AdminDataSpaces = "admin.data-spaces",

@@ -7,7 +7,6 @@ pub mod capability;
 pub mod change;
 pub mod channel;
 pub mod err;
-pub mod filter;
 pub mod links;
 pub mod permission;
 pub mod refs;

@@ -67,6 +67,7 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
             ManageGroups,
             ManageOauthClients,
             ReadAudit,
+            ManageAudit,
             AskForOthers,
             CreateSharedSpace,
             CreateManagedSpace,

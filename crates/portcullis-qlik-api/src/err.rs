@@ -1,9 +1,16 @@
 //! The Qlik error envelope: `{"errors":[{"code","title","detail","status"}],"traceId"}`.
 //!
-//! Every refusal of a pure handler is an [`ApiError`]; the router renders it with a trace id.
+//! Every refusal under `/api/v1` is an [`ApiError`], rendered as a [`Failure`] with a trace id:
+//! the pure handlers', the router's, and the server's own answers there (a credential it
+//! cannot check, an unknown route, a timeout, a body over the limit).
 //! Codes follow Qlik's `<SERVICE>-<n>` pattern (`USERS-7` is "Not found", as in Qlik's
 //! examples); 401 is `AUTH-1` and 429 `HTTP-429`, as the official client reports them.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use portcullis_model::ModelError;
 use portcullis_model::tenant_ops::OpError;
 use serde::{Deserialize, Serialize};
@@ -25,6 +32,8 @@ pub enum Service {
     ApiKeys,
     /// `/items`
     Items,
+    /// `/audits`
+    Audits,
     /// Anything else (unknown routes, the envelope itself).
     Api,
 }
@@ -39,6 +48,7 @@ impl Service {
             Service::OauthClients => "OAUTH-CLIENTS",
             Service::ApiKeys => "API-KEYS",
             Service::Items => "ITEMS",
+            Service::Audits => "AUDITS",
             Service::Api => "HTTP",
         }
     }
@@ -164,6 +174,60 @@ impl ApiError {
     }
 }
 
+/// An error on its way out: the envelope, plus `retry-after` for 429.
+#[derive(Debug)]
+pub struct Failure {
+    error: ApiError,
+    retry_after: Option<u64>,
+}
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Failure {
+        Failure { error, retry_after: None }
+    }
+}
+
+impl Failure {
+    /// 429: over the caller's rate limit; `retry-after` says in how many seconds to try again.
+    pub fn rate_limited(seconds: u64) -> Failure {
+        Failure {
+            error: ApiError::new(Service::Api, 429, format!("too many requests; retry in {seconds} seconds")),
+            retry_after: Some(seconds),
+        }
+    }
+
+    /// The error inside.
+    pub fn error(&self) -> &ApiError {
+        &self.error
+    }
+}
+
+static TRACE_COUNTER: AtomicU64 = AtomicU64::new(1);
+
+/// A trace id: the time in nanoseconds and a counter, so two answers never share one.
+fn trace_id() -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let n = TRACE_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}{:08x}", nanos, n as u32)
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let trace = trace_id();
+        if status.is_server_error() {
+            tracing::warn!(trace_id = %trace, error = %self.error, "management API failure");
+        }
+        let mut response = (status, axum::Json(self.error.envelope(&trace))).into_response();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
 /// The JSON body of every error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -203,5 +267,13 @@ mod tests {
             serde_json::json!({"errors":[{"code":"USERS-7","title":"Not found","detail":"no user `x`","status":404}],"traceId":"t1"})
         );
         assert_eq!(ApiError::unauthorized("x").code, "AUTH-1");
+        assert_eq!(ApiError::forbidden(Service::Audits, "x").code, "AUDITS-11");
+    }
+
+    #[test]
+    fn a_rate_limited_answer_says_when_to_retry() {
+        let response = Failure::rate_limited(7).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "7");
     }
 }

@@ -1,13 +1,14 @@
 //! What the router needs from the server: a tenant's current state, a way to commit
-//! [`Change`]s to it, and the credential stores (API keys, OAuth client secrets), which live
-//! outside the tenant model. The server implements [`ApiHost`] over its store and snapshot
-//! registry; tests implement it in memory.
+//! [`Change`]s to it, the credential stores (API keys, OAuth client secrets) and the audit
+//! trail (its events and settings), which live outside the tenant model. The server implements
+//! [`ApiHost`] over its store and snapshot registry; tests implement it in memory.
 
 use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use portcullis_audit::{AuditQuery, AuditSettings, EventBody};
 use portcullis_engine::Snapshot;
 use portcullis_model::tenant_ops::OpError;
 use portcullis_model::{Change, Tenant};
@@ -91,6 +92,17 @@ pub struct CreatedApiKey {
     pub token: String,
 }
 
+/// One event of a tenant's audit trail, as the host read it and checked it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Its sequence number in the tenant's chain.
+    pub seq: u64,
+    /// Its hash in the chain.
+    pub hash: String,
+    /// What it records.
+    pub body: EventBody,
+}
+
 /// A host failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HostError {
@@ -114,6 +126,10 @@ pub enum HostError {
         /// The model's reason.
         error: OpError,
     },
+    /// What the store holds fails its integrity check (an audit event altered, say); the
+    /// message is safe to show and says what to run. Answered 500.
+    #[error("{0}")]
+    Damaged(String),
     /// Storage is unavailable; the message is for logs only.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -142,4 +158,20 @@ pub trait ApiHost: Clone + Send + Sync + 'static {
     /// Creates a secret for an OAuth client of the tenant; returns it in clear (shown once).
     /// `client_credentials` tokens of that secret act as `bot_user` (the creator).
     fn create_client_secret(&self, tenant: &str, client_id: &str, bot_user: &str) -> impl Future<Output = Result<String, HostError>> + Send;
+
+    /// The tenant's audit events that `query` selects, in its order, each checked: an event
+    /// that fails its check is left out (the host logs and counts it), and a trail too damaged
+    /// to page around is [`HostError::Damaged`].
+    fn audit_events(&self, tenant: &str, query: &AuditQuery) -> impl Future<Output = Result<Vec<AuditRecord>, HostError>> + Send;
+
+    /// One audit event by sequence number (`None`: no such event); one that fails its check
+    /// is [`HostError::Damaged`], never served as if intact.
+    fn audit_event(&self, tenant: &str, seq: u64) -> impl Future<Output = Result<Option<AuditRecord>, HostError>> + Send;
+
+    /// The tenant's audit settings (decision-log mode and sampling, retention).
+    fn audit_settings(&self, tenant: &str) -> impl Future<Output = Result<AuditSettings, HostError>> + Send;
+
+    /// Replaces the tenant's audit settings (stored with their audit event, by `actor`); the
+    /// next decision logs by them.
+    fn set_audit_settings(&self, tenant: &str, settings: &AuditSettings, actor: &Caller) -> impl Future<Output = Result<(), HostError>> + Send;
 }

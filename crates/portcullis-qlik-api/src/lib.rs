@@ -1,17 +1,19 @@
-//! The Qlik Cloud–compatible management REST API (`/api/v1/users`, `groups`, `roles`,
-//! `spaces`, `oauth-clients`, `api-keys`), so that existing tooling such as the official
-//! `@qlik/api` client works against Portcullis unchanged.
+//! The Qlik Cloud–compatible REST API under `/api/v1`: the management API (`users`,
+//! `groups`, `roles`, `spaces`, `oauth-clients`, `api-keys`) and the audit trail (`audits`), so
+//! that existing tooling such as the official `@qlik/api` client works against Portcullis
+//! unchanged. Every error under `/api/v1` is an [`ApiError`] in Qlik's envelope ([`err`]).
 //!
 //! Two layers:
 //! - **pure handlers** ([`users`], [`groups`], [`roles`], [`spaces`], [`oauth_clients`],
-//!   [`api_keys`]) over a [`Ctx`] (the tenant, its snapshot and the [`Caller`]): reads return a
+//!   [`api_keys`]; [`audits`] shapes what the host reads of the trail) over a [`Ctx`] (the tenant, its snapshot and the [`Caller`]): reads return a
 //!   wire DTO, writes return a [`Mutation`] (the changed tenant, the audit notes, the DTO), and
 //!   every refusal is an [`ApiError`] in Qlik's envelope. A handler that reads a body takes a
 //!   derived type, decoded by [`body`] so a mistyped value is refused naming its JSON path.
+//!   Lists read their query with [`paging`], whose SCIM filters [`filter`] parses.
 //!   The API's own permissions are engine decisions (`role:create`, `user:manage`,
-//!   `space:read`, ...). No HTTP types here;
+//!   `space:read`, `audit:read`, ...). No HTTP types here;
 //! - **the router** ([`routes()`]) over an [`ApiHost`] that the server implements over its store
-//!   and snapshot registry, plus the unauthenticated [`product_info_routes()`] and the rate
+//!   and snapshot registry (the tenant, the credentials, the audit trail), plus the unauthenticated [`product_info_routes()`] and the rate
 //!   limiter ([`ratelimit`]).
 //!
 //! It deliberately does not authenticate: the server resolves each credential and inserts a
@@ -19,10 +21,12 @@
 #![warn(missing_docs)]
 
 pub mod api_keys;
+pub mod audits;
 pub mod body;
 pub mod caller;
 pub mod dto;
 pub mod err;
+pub mod filter;
 pub mod groups;
 pub mod host;
 pub mod ids;
@@ -41,8 +45,8 @@ pub mod time;
 pub mod users;
 
 pub use caller::{Caller, Ctx};
-pub use err::{ApiError, ErrorEnvelope};
-pub use host::{ApiHost, ApiKeyInfo, Commit, CreatedApiKey, HostError, NewApiKey, TenantRef, TenantState};
+pub use err::{ApiError, ErrorEnvelope, Failure};
+pub use host::{ApiHost, ApiKeyInfo, AuditRecord, Commit, CreatedApiKey, HostError, NewApiKey, TenantRef, TenantState};
 pub use ids::ApiIds;
 pub use mutation::{AuditNote, Mutation, Reply};
 pub use ratelimit::{RateLimitConfig, RateLimiter, Tier};

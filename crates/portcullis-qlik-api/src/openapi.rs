@@ -252,6 +252,33 @@ pub struct ApiKeyListParams {
     ending_before: Option<String>,
 }
 
+/// `GET /audits`: Qlik's filters, a page size and cursors.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes the query for the OpenAPI document; the handlers read it as pairs")]
+pub struct AuditListParams {
+    /// Comma list of event types (`com.qlik.v1.user.updated`).
+    #[param(rename = "eventType")]
+    event_type: Option<String>,
+    /// Only events of this acting user.
+    #[param(rename = "userId")]
+    user_id: Option<String>,
+    /// `start/end` (RFC 3339; either side may be empty).
+    #[param(rename = "eventTime")]
+    event_time: Option<String>,
+    /// Only events of this source service (`com.qlik/users`).
+    source: Option<String>,
+    /// `-eventTime` (newest first, the default) or `+eventTime`.
+    sort: Option<String>,
+    /// Page size (10 by default; more than 100 is read as 100).
+    #[param(minimum = 1)]
+    limit: Option<u32>,
+    /// The cursor of the next page (from `links.next.href`).
+    next: Option<String>,
+    /// The cursor of the previous page (from `links.prev.href`).
+    prev: Option<String>,
+}
+
 /// `GET /users/actions/count`.
 #[derive(Debug, ToSchema)]
 #[expect(dead_code, reason = "describes a response body for the OpenAPI document")]
@@ -300,6 +327,8 @@ pub struct ClientSecret {
         crate::routes::clients_delete, crate::routes::clients_new_secret,
         crate::routes::keys_list, crate::routes::keys_create, crate::routes::keys_get, crate::routes::keys_delete,
         crate::routes::items_list, crate::routes::items_get,
+        crate::routes::audits_list, crate::routes::audits_get, crate::routes::audits_types, crate::routes::audits_sources,
+        crate::routes::audits_settings, crate::routes::audits_settings_put,
     ),
     components(schemas(
         ErrorEnvelope, ErrorItem, Href, Links, SelfLink, SelfLinkOnly, RoleRefDto, GroupRefDto, UserDto, GroupDto, GroupSettingsDto,

@@ -174,7 +174,8 @@ pub fn encode_component(text: &str) -> String {
     utf8_percent_encode(text, URI_COMPONENT).to_string()
 }
 
-fn url(api_base: &str, path: &str, pairs: &[(String, String)]) -> String {
+/// `path` under the API base with the query `pairs`, each encoded as `encodeURIComponent` would.
+pub(crate) fn url(api_base: &str, path: &str, pairs: &[(String, String)]) -> String {
     if pairs.is_empty() {
         return format!("{api_base}{path}");
     }
@@ -444,11 +445,11 @@ pub fn sort_by_keys<T>(items: &mut [T], keys: &[SortKey], value: impl Fn(&T, &st
 }
 
 /// Parses a SCIM filter and checks its attributes against those a list supports.
-pub fn parse_filter(service: Service, text: Option<&str>, allowed: &[&str]) -> Result<Option<portcullis_model::filter::Filter>, ApiError> {
+pub fn parse_filter(service: Service, text: Option<&str>, allowed: &[&str]) -> Result<Option<crate::filter::Filter>, ApiError> {
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
         return Ok(None);
     };
-    let filter = portcullis_model::filter::Filter::parse(text).map_err(|e| {
+    let filter = crate::filter::Filter::parse(text).map_err(|e| {
         let detail = match e.hint() {
             Some(hint) => format!("{e}; {hint}"),
             None => e.to_string(),

@@ -1,11 +1,36 @@
 //! Rate limits per (tenant, user), as Qlik applies them: tier 1 for reads (default 1000 a
-//! minute), tier 2 for writes (default 100 a minute). A sliding-window counter (this and the
-//! previous minute, the previous one weighted by how much of it still overlaps) keeps two
-//! numbers per key. Over the limit the router answers 429 with `retry-after` in seconds.
+//! minute), tier 2 for writes (default 100 a minute). Over the limit the router answers 429
+//! with `retry-after` in seconds. The server counts logins and token grants with the same
+//! [`Limit`].
 //!
-//! Time is passed in (milliseconds), so the limiter is deterministic under test.
+//! Each tier is a `governor` keyed limiter (GCRA, the generic cell rate algorithm): a quota
+//! of N a minute is a bucket of N requests (the burst) that refills one request every 60/N
+//! seconds. This differs from the sliding window it replaced (this minute's count plus the
+//! previous minute's, weighted by how much of it still overlapped):
+//! - a caller who spent the whole burst may send again after 60/N seconds, one request at a
+//!   time, rather than when enough of the window has slid by; `retry-after` is the time until
+//!   one more request conforms (0.6 s rounded up to 1 s at 100 a minute), not until the window
+//!   frees;
+//! - in any span of `t` seconds a caller gets at most N + N·t/60 requests (the full bucket,
+//!   then the refill), so at most 2N in a minute that starts with a full bucket, where the
+//!   window estimated about N; over longer spans both average N a minute;
+//! - the state per key is one timestamp, exact, with no estimate.
+//!
+//! The span a quota is counted over is [`RateLimitConfig::window`] (one minute by default):
+//! over a window of `w` minutes the bucket holds `w`·N, the rate staying N a minute (qlik.dev
+//! counts tiers over 5 minutes). Keys whose bucket is full again are dropped every
+//! [`PRUNE_EVERY`] checks once there are more than [`PRUNE_ABOVE`] of them, so the map stays
+//! bounded by the callers of the last window. The clock is a parameter, so tests run on
+//! `governor`'s fake clock and are deterministic.
 
-use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use governor::clock::{Clock, MonotonicClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter as Gcra};
 
 /// Which limit a request counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,6 +52,9 @@ impl Tier {
     }
 }
 
+/// The span a quota is counted over when nothing else is said: one minute.
+pub const QUOTA_WINDOW: Duration = Duration::from_secs(60);
+
 /// Limits per minute; 0 turns a tier's limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitConfig {
@@ -34,6 +62,8 @@ pub struct RateLimitConfig {
     pub tier1_per_minute: u32,
     /// Writes per minute per user.
     pub tier2_per_minute: u32,
+    /// The span each quota is counted over: the burst is the rate times this (see the module).
+    pub window: Duration,
 }
 
 impl Default for RateLimitConfig {
@@ -41,6 +71,7 @@ impl Default for RateLimitConfig {
         RateLimitConfig {
             tier1_per_minute: 1000,
             tier2_per_minute: 100,
+            window: QUOTA_WINDOW,
         }
     }
 }
@@ -50,115 +81,198 @@ impl RateLimitConfig {
     pub const OFF: RateLimitConfig = RateLimitConfig {
         tier1_per_minute: 0,
         tier2_per_minute: 0,
+        window: QUOTA_WINDOW,
     };
+}
 
-    fn limit(&self, tier: Tier) -> u32 {
-        match tier {
-            Tier::One => self.tier1_per_minute,
-            Tier::Two => self.tier2_per_minute,
-        }
+/// How many keys a limiter holds before it drops those whose bucket is full again.
+pub const PRUNE_ABOVE: usize = 10_000;
+/// How often (in checks) a limiter over [`PRUNE_ABOVE`] keys prunes.
+pub const PRUNE_EVERY: u64 = 1024;
+
+/// `per_minute` over `window` as a GCRA quota: one request every 60/`per_minute` seconds,
+/// a burst of `per_minute` times the window in minutes (at least `per_minute`); `None` for 0.
+fn quota(per_minute: u32, window: Duration) -> Option<Quota> {
+    let rate = NonZeroU32::new(per_minute)?;
+    let burst = (u128::from(per_minute) * window.as_millis() / 60_000).clamp(u128::from(per_minute), u128::from(u32::MAX));
+    let burst = NonZeroU32::new(u32::try_from(burst).unwrap_or(u32::MAX)).unwrap_or(rate);
+    Some(Quota::per_minute(rate).allow_burst(burst))
+}
+
+/// A (scope, key) pair, such as (tenant, user).
+type Key = (String, String);
+
+/// `governor`'s keyed limiter over a `DashMap`, on clock `C`.
+type Keyed<C> = Gcra<Key, DashMapStateStore<Key>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
+/// One keyed quota: requests per minute for each (scope, key) pair, such as (tenant, user).
+pub struct Limit<C: Clock + Clone = MonotonicClock> {
+    /// `None`: the limit is off.
+    gcra: Option<Keyed<C>>,
+    clock: C,
+    checks: AtomicU64,
+}
+
+impl<C: Clock + Clone> std::fmt::Debug for Limit<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limit")
+            .field("on", &self.gcra.is_some())
+            .field("keys", &self.keys())
+            .finish()
     }
 }
 
-const WINDOW_MS: u64 = 60_000;
-const PRUNE_ABOVE: usize = 10_000;
-
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    start_ms: u64,
-    current: u32,
-    previous: u32,
+impl Limit {
+    /// `per_minute` for each key over `window` (0 = off), on the monotonic clock.
+    pub fn new(per_minute: u32, window: Duration) -> Limit {
+        Limit::with_clock(per_minute, window, MonotonicClock)
+    }
 }
 
-/// The limiter's state.
-#[derive(Debug, Default)]
-pub struct RateLimiter {
-    config: RateLimitConfig,
-    windows: HashMap<(String, String, Tier), Window>,
+impl<C: Clock + Clone> Limit<C> {
+    /// The same limit on another clock (tests use `governor`'s fake clock).
+    pub fn with_clock(per_minute: u32, window: Duration, clock: C) -> Limit<C> {
+        Limit {
+            gcra: quota(per_minute, window).map(|quota| Gcra::dashmap_with_clock(quota, clock.clone())),
+            clock,
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one request of `key` in `scope`; `Err(seconds)` (at least 1) until one more
+    /// would conform, when it is over the limit (a refused request is not counted).
+    pub fn check(&self, scope: &str, key: &str) -> Result<(), u64> {
+        let Some(gcra) = &self.gcra else { return Ok(()) };
+        let verdict = gcra.check_key(&(scope.to_owned(), key.to_owned()));
+        if self.checks.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 && gcra.len() > PRUNE_ABOVE {
+            gcra.retain_recent();
+            gcra.shrink_to_fit();
+        }
+        verdict.map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+        })
+    }
+
+    /// How many keys the limiter holds now.
+    pub fn keys(&self) -> usize {
+        self.gcra.as_ref().map_or(0, |gcra| gcra.len())
+    }
+}
+
+/// The management API's limiter: one [`Limit`] per tier.
+#[derive(Debug)]
+pub struct RateLimiter<C: Clock + Clone = MonotonicClock> {
+    reads: Limit<C>,
+    writes: Limit<C>,
 }
 
 impl RateLimiter {
-    /// A limiter with these limits.
+    /// A limiter with these limits, on the monotonic clock.
     pub fn new(config: RateLimitConfig) -> RateLimiter {
+        RateLimiter::with_clock(config, MonotonicClock)
+    }
+}
+
+impl<C: Clock + Clone> RateLimiter<C> {
+    /// A limiter with these limits on another clock.
+    pub fn with_clock(config: RateLimitConfig, clock: C) -> RateLimiter<C> {
         RateLimiter {
-            config,
-            windows: HashMap::new(),
+            reads: Limit::with_clock(config.tier1_per_minute, config.window, clock.clone()),
+            writes: Limit::with_clock(config.tier2_per_minute, config.window, clock),
         }
     }
 
     /// Counts one request; `Err(seconds)` when it is over the limit (the request is not counted).
-    pub fn check(&mut self, tenant: &str, user: &str, tier: Tier, now_ms: u64) -> Result<(), u64> {
-        let limit = self.config.limit(tier);
-        if limit == 0 {
-            return Ok(());
+    pub fn check(&self, tenant: &str, user: &str, tier: Tier) -> Result<(), u64> {
+        match tier {
+            Tier::One => self.reads.check(tenant, user),
+            Tier::Two => self.writes.check(tenant, user),
         }
-        if self.windows.len() > PRUNE_ABOVE {
-            self.windows.retain(|_, w| now_ms < w.start_ms.saturating_add(2 * WINDOW_MS));
-        }
-        let aligned = now_ms - now_ms % WINDOW_MS;
-        let window = self.windows.entry((tenant.to_owned(), user.to_owned(), tier)).or_insert(Window {
-            start_ms: aligned,
-            current: 0,
-            previous: 0,
-        });
-        if now_ms >= window.start_ms.saturating_add(2 * WINDOW_MS) {
-            *window = Window {
-                start_ms: aligned,
-                current: 0,
-                previous: 0,
-            };
-        } else if now_ms >= window.start_ms.saturating_add(WINDOW_MS) {
-            *window = Window {
-                start_ms: window.start_ms + WINDOW_MS,
-                current: 0,
-                previous: window.current,
-            };
-        }
-        let elapsed = now_ms.saturating_sub(window.start_ms);
-        let overlap = (WINDOW_MS - elapsed.min(WINDOW_MS)) as f64 / WINDOW_MS as f64;
-        let estimate = f64::from(window.previous) * overlap + f64::from(window.current);
-        if estimate + 1.0 > f64::from(limit) {
-            let remaining_ms = window.start_ms + WINDOW_MS - now_ms;
-            return Err(remaining_ms.div_ceil(1000).max(1));
-        }
-        window.current += 1;
-        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use governor::clock::FakeRelativeClock;
 
     #[test]
-    fn refuses_over_the_limit_per_user_and_tier_then_recovers() {
-        let mut limiter = RateLimiter::new(RateLimitConfig {
-            tier1_per_minute: 3,
-            tier2_per_minute: 1,
-        });
+    fn refuses_over_the_limit_per_user_and_tier_then_refills_one_at_a_time() {
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::with_clock(
+            RateLimitConfig {
+                tier1_per_minute: 3,
+                tier2_per_minute: 1,
+                window: QUOTA_WINDOW,
+            },
+            clock.clone(),
+        );
         for _ in 0..3 {
-            assert_eq!(limiter.check("t", "ann", Tier::One, 1_000), Ok(()));
+            assert_eq!(limiter.check("t", "ann", Tier::One), Ok(()));
         }
-        let retry = limiter.check("t", "ann", Tier::One, 1_000).unwrap_err();
-        assert_eq!(retry, 59);
-        assert_eq!(limiter.check("t", "bob", Tier::One, 1_000), Ok(()), "another user has their own budget");
-        assert_eq!(limiter.check("t", "ann", Tier::Two, 1_000), Ok(()), "writes count apart");
-        assert!(limiter.check("t", "ann", Tier::Two, 2_000).is_err());
-        // Two minutes later the window is empty again.
-        assert_eq!(limiter.check("t", "ann", Tier::One, 121_000), Ok(()));
+        // A burst of 3 spent: the next cell comes in 60/3 = 20 s.
+        assert_eq!(limiter.check("t", "ann", Tier::One), Err(20));
+        assert_eq!(limiter.check("t", "bob", Tier::One), Ok(()), "another user has their own budget");
+        assert_eq!(limiter.check("u", "ann", Tier::One), Ok(()), "and so has the same user in another tenant");
+        assert_eq!(limiter.check("t", "ann", Tier::Two), Ok(()), "writes count apart");
+        assert_eq!(limiter.check("t", "ann", Tier::Two), Err(60));
+        clock.advance(Duration::from_millis(19_500));
+        assert_eq!(limiter.check("t", "ann", Tier::One), Err(1), "half a second left is one second to wait");
+        clock.advance(Duration::from_millis(500));
+        assert_eq!(limiter.check("t", "ann", Tier::One), Ok(()), "one request back after 20 s");
+        assert_eq!(limiter.check("t", "ann", Tier::One), Err(20), "only one");
+        // After a whole minute the bucket is full again.
+        clock.advance(Duration::from_secs(60));
+        for _ in 0..3 {
+            assert_eq!(limiter.check("t", "ann", Tier::One), Ok(()));
+        }
+        assert!(limiter.check("t", "ann", Tier::One).is_err());
     }
 
     #[test]
-    fn the_previous_minute_still_weighs() {
-        let mut limiter = RateLimiter::new(RateLimitConfig {
-            tier1_per_minute: 2,
-            tier2_per_minute: 0,
-        });
-        limiter.check("t", "u", Tier::One, 59_000).unwrap();
-        limiter.check("t", "u", Tier::One, 59_500).unwrap();
-        // Just after the minute turns, nearly all of the previous minute still overlaps.
-        assert!(limiter.check("t", "u", Tier::One, 60_100).is_err());
-        assert!(limiter.check("t", "u", Tier::One, 110_000).is_ok());
-        assert_eq!(limiter.check("t", "u", Tier::Two, 0), Ok(()), "0 turns a tier off");
+    fn zero_turns_a_tier_off_and_the_window_sets_the_burst() {
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::with_clock(
+            RateLimitConfig {
+                tier1_per_minute: 2,
+                tier2_per_minute: 0,
+                window: Duration::from_secs(5 * 60),
+            },
+            clock.clone(),
+        );
+        for _ in 0..1000 {
+            assert_eq!(limiter.check("t", "u", Tier::Two), Ok(()), "0 turns a tier off");
+        }
+        // Two a minute over five minutes: a burst of ten, then one every 30 s.
+        for _ in 0..10 {
+            assert_eq!(limiter.check("t", "u", Tier::One), Ok(()));
+        }
+        assert_eq!(limiter.check("t", "u", Tier::One), Err(30));
+        clock.advance(Duration::from_secs(30));
+        assert_eq!(limiter.check("t", "u", Tier::One), Ok(()));
+    }
+
+    #[test]
+    fn keys_whose_bucket_is_full_again_are_dropped() {
+        let clock = FakeRelativeClock::default();
+        let limit = Limit::with_clock(10, QUOTA_WINDOW, clock.clone());
+        for _ in 0..10 {
+            limit.check("t", "busy").unwrap();
+        }
+        for n in 0..PRUNE_ABOVE + 10 {
+            limit.check("t", &format!("user{n}")).unwrap();
+        }
+        assert_eq!(limit.keys(), PRUNE_ABOVE + 11);
+        // 30 s later one request's cell (6 s) is long refilled, the busy user's burst is not:
+        // the next pruning check keeps only what still waits.
+        clock.advance(Duration::from_secs(30));
+        for _ in 0..PRUNE_EVERY {
+            // Refused past its burst: still a check, which is what pruning counts.
+            let _ = limit.check("t", "other");
+        }
+        assert_eq!(limit.keys(), 2, "the busy user and the one still checking");
+        assert!(limit.check("t", "busy").is_ok(), "half of its burst came back in 30 s");
+        assert_eq!(Limit::with_clock(0, QUOTA_WINDOW, clock).keys(), 0, "an off limit holds nothing");
     }
 }

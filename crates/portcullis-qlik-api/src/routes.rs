@@ -7,14 +7,13 @@
 //! (both are [`RouteTable`]s: the router, and the list of routes it serves, each built from
 //! its handler's OpenAPI annotation; the document is [`crate::openapi::QlikApiDoc`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
@@ -22,16 +21,18 @@ use serde_json::Value;
 use crate::body::{FilterBody, decode};
 use crate::caller::{Caller, Ctx};
 use crate::dto::project_fields;
-use crate::err::{ApiError, Service};
+use crate::err::{ApiError, Failure, Service};
 use crate::host::{ApiHost, Commit, HostError, TenantState};
 use crate::mutation::{Mutation, Reply as Answer};
 use crate::paging::Query;
 use crate::patch::parse_patch;
 use crate::ratelimit::{RateLimitConfig, RateLimiter, Tier};
 use crate::route_table::RouteTable;
-use crate::{api_keys, groups, oauth_clients, roles, spaces, users};
+use crate::{api_keys, audits, groups, oauth_clients, roles, spaces, users};
+use portcullis_model::Action;
 // The types the routes' OpenAPI annotations name.
 use crate::api_keys::{ApiKeyDto, ApiKeyPage};
+use crate::audits::{AuditEventDto, AuditNames, AuditPage, AuditSettingsDto};
 use crate::dto::ListDto;
 use crate::groups::{GroupDto, GroupSettingsDto};
 use crate::oauth_clients::OauthClientDto;
@@ -71,7 +72,8 @@ pub const ENV_WRITES_PER_MINUTE: &str = "PORTCULLIS_API_WRITES_PER_MINUTE";
 impl ApiConfig {
     /// The defaults, changed by whatever `lookup` finds for [`ENV_PUBLIC_URL`],
     /// [`ENV_READS_PER_MINUTE`] and [`ENV_WRITES_PER_MINUTE`]; an error names the variable
-    /// whose value is not a number.
+    /// whose value is not a number. The binary reads the environment through it once, at
+    /// start; nothing reads it per request.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<ApiConfig, String> {
         let mut config = ApiConfig::default();
         if let Some(url) = lookup(ENV_PUBLIC_URL).filter(|u| !u.trim().is_empty()) {
@@ -95,64 +97,17 @@ impl ApiConfig {
         }
         Ok(config)
     }
-
-    /// [`ApiConfig::from_lookup`] over the process environment; a bad value is logged and the
-    /// defaults are used.
-    pub fn from_env() -> ApiConfig {
-        ApiConfig::from_lookup(|name| std::env::var(name).ok()).unwrap_or_else(|error| {
-            tracing::warn!(%error, "management API settings ignored");
-            ApiConfig::default()
-        })
-    }
 }
 
 struct App<H> {
     host: H,
     config: ApiConfig,
-    limiter: Mutex<RateLimiter>,
+    limiter: RateLimiter,
     /// Per tenant, the turn a write takes after losing a race (see [`write()`]).
     turns: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 type Shared<H> = Arc<App<H>>;
-
-/// An error on its way out: the envelope, plus `retry-after` for 429.
-#[derive(Debug)]
-pub struct Failure {
-    error: ApiError,
-    retry_after: Option<u64>,
-}
-
-impl From<ApiError> for Failure {
-    fn from(error: ApiError) -> Failure {
-        Failure { error, retry_after: None }
-    }
-}
-
-static TRACE_COUNTER: AtomicU64 = AtomicU64::new(1);
-
-fn trace_id() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-    let n = TRACE_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{:016x}{:08x}", nanos, n as u32)
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let trace = trace_id();
-        if status.is_server_error() {
-            tracing::warn!(trace_id = %trace, error = %self.error, "management API failure");
-        }
-        let mut response = (status, axum::Json(self.error.envelope(&trace))).into_response();
-        if let Some(seconds) = self.retry_after
-            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        response
-    }
-}
 
 fn host_error(error: HostError) -> ApiError {
     match error {
@@ -160,9 +115,23 @@ fn host_error(error: HostError) -> ApiError {
         HostError::NotFound(what) => ApiError::unauthorized(format!("`{what}` does not exist")),
         HostError::Refused(message) => ApiError::bad_request(Service::Api, message),
         HostError::Rejected { error, .. } => ApiError::from_op(Service::Api, 400, error),
+        HostError::Damaged(message) => ApiError::new(Service::Api, 500, message),
         HostError::Unavailable(message) => {
             tracing::warn!(%message, "storage unavailable");
             ApiError::new(Service::Api, 503, "storage is unavailable; try again")
+        }
+    }
+}
+
+/// The origin of absolute URLs: the configured public origin, else `http://` and the
+/// request's `Host` header (which the client chooses), else the loopback address. The server
+/// builds its own absolute URLs with it too, so every link it writes follows one rule.
+pub fn public_origin(configured: Option<&str>, headers: &axum::http::HeaderMap) -> String {
+    match configured {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+            format!("http://{host}")
         }
     }
 }
@@ -190,26 +159,10 @@ impl<H: ApiHost> FromRequestParts<Shared<H>> for Req {
             .cloned()
             .ok_or_else(|| ApiError::unauthorized("the request carries no valid credential; send `Authorization: Bearer <API key>`"))?;
         let tier = Tier::of_method(parts.method.as_str());
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        let verdict = app
-            .limiter
-            .lock()
-            .map(|mut l| l.check(&caller.tenant, &caller.user_id, tier, now_ms))
-            .unwrap_or(Ok(()));
-        if let Err(seconds) = verdict {
-            let error = ApiError::new(Service::Api, 429, format!("too many requests; retry in {seconds} seconds"));
-            return Err(Failure {
-                error,
-                retry_after: Some(seconds),
-            });
+        if let Err(seconds) = app.limiter.check(&caller.tenant, &caller.user_id, tier) {
+            return Err(Failure::rate_limited(seconds));
         }
-        let origin = match &app.config.public_base_url {
-            Some(url) => url.trim_end_matches('/').to_owned(),
-            None => {
-                let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-                format!("http://{host}")
-            }
-        };
+        let origin = public_origin(app.config.public_base_url.as_deref(), &parts.headers);
         let api_base = format!("{origin}{}", app.config.mount_path.trim_end_matches('/'));
         let query = Query::parse(parts.uri.query()).map_err(|error| ApiError::bad_request(Service::Api, error.to_string()))?;
         Ok(Req { caller, api_base, query })
@@ -817,6 +770,88 @@ async fn keys_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<Stri
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+// ---- audits --------------------------------------------------------------------------------
+
+// The trail is the host's (its store); the tenant is read only to ask the engine whether the
+// caller may, and let go of before the host is asked.
+
+/// 403 unless the caller may take `action` in its tenant.
+async fn require<H: ApiHost>(app: &App<H>, req: &Req, action: Action) -> Result<(), Failure> {
+    let state = load(app, req).await?;
+    req.ctx(&state).require(Service::Audits, action).map_err(Failure::from)
+}
+
+/// Audit events, newest first by default, in Qlik's audits shape.
+#[utoipa::path(get, path = "/audits", tag = "audits", params(crate::openapi::AuditListParams), responses((status = 200, description = "A page of events", body = AuditPage), (status = 403, description = "Needs audit:read"), (status = 500, description = "The trail fails its integrity check")), security(("bearer" = [])))]
+async fn audits_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    require(&app, &req, Action::AuditRead).await?;
+    let listing = audits::Listing::parse(&req.query)?;
+    let found = app
+        .host
+        .audit_events(&req.caller.tenant, listing.query())
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?;
+    Ok(json(StatusCode::OK, to_json(listing.page(&req.api_base, &req.caller.tenant, found))?))
+}
+
+/// One audit event.
+#[utoipa::path(get, path = "/audits/{id}", tag = "audits", params(("id" = String, Path, description = "Event id")), responses((status = 200, description = "The event", body = AuditEventDto), (status = 403, description = "Needs audit:read"), (status = 404, description = "No such event"), (status = 500, description = "The event fails its integrity check")), security(("bearer" = [])))]
+async fn audits_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
+    require(&app, &req, Action::AuditRead).await?;
+    let not_found = || Failure::from(ApiError::not_found(Service::Audits, format!("no audit event `{id}`")));
+    let seq = audits::parse_id(&id).ok_or_else(not_found)?;
+    let record = app
+        .host
+        .audit_event(&req.caller.tenant, seq)
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?
+        .ok_or_else(not_found)?;
+    Ok(json(
+        StatusCode::OK,
+        to_json(audits::event_dto(&req.api_base, &req.caller.tenant, &record))?,
+    ))
+}
+
+/// Every event type.
+#[utoipa::path(get, path = "/audits/types", tag = "audits", responses((status = 200, description = "Every event type", body = AuditNames), (status = 403, description = "Needs audit:read")), security(("bearer" = [])))]
+async fn audits_types<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    require(&app, &req, Action::AuditRead).await?;
+    Ok(json(StatusCode::OK, to_json(audits::types(&req.api_base))?))
+}
+
+/// Every event source.
+#[utoipa::path(get, path = "/audits/sources", tag = "audits", responses((status = 200, description = "Every source", body = AuditNames), (status = 403, description = "Needs audit:read")), security(("bearer" = [])))]
+async fn audits_sources<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    require(&app, &req, Action::AuditRead).await?;
+    Ok(json(StatusCode::OK, to_json(audits::sources(&req.api_base))?))
+}
+
+/// The tenant's audit settings (decision-log mode, sampling, retention).
+#[utoipa::path(get, path = "/audits/settings", tag = "audits", responses((status = 200, description = "The settings", body = AuditSettingsDto), (status = 403, description = "Needs audit:read")), security(("bearer" = [])))]
+async fn audits_settings<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    require(&app, &req, Action::AuditRead).await?;
+    let settings = app
+        .host
+        .audit_settings(&req.caller.tenant)
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?;
+    Ok(json(StatusCode::OK, to_json(audits::settings_dto(&settings))?))
+}
+
+/// Changes the audit settings (`audit:manage`, TenantAdmin): `{decisionLogMode: off|denies|all, samplePerMillion, retentionDays}`.
+#[utoipa::path(put, path = "/audits/settings", tag = "audits", request_body = crate::audits::AuditSettingsChange, responses((status = 200, description = "The new settings", body = AuditSettingsDto), (status = 400, description = "Bad value"), (status = 403, description = "Needs audit:manage (TenantAdmin)")), security(("bearer" = [])))]
+async fn audits_settings_put<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
+    require(&app, &req, Action::AuditManage).await?;
+    let change: audits::AuditSettingsChange = decode(Service::Audits, &body)?;
+    let host_failure = |e| Failure::from(host_error(e));
+    let settings = change.apply(app.host.audit_settings(&req.caller.tenant).await.map_err(host_failure)?)?;
+    app.host
+        .set_audit_settings(&req.caller.tenant, &settings, &req.caller)
+        .await
+        .map_err(host_failure)?;
+    Ok(json(StatusCode::OK, to_json(audits::settings_dto(&settings))?))
+}
+
 async fn method_not_allowed() -> Failure {
     ApiError::new(Service::Api, 405, "this endpoint does not take that method").into()
 }
@@ -828,7 +863,7 @@ async fn not_found() -> Failure {
 /// The management API, to mount at [`ApiConfig::mount_path`] in a router of any state, with
 /// the list of its routes (relative to the mount point).
 pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: ApiConfig) -> RouteTable<S> {
-    let limiter = Mutex::new(RateLimiter::new(config.rate_limits));
+    let limiter = RateLimiter::new(config.rate_limits);
     let app: Shared<H> = Arc::new(App {
         host,
         config,
@@ -886,6 +921,12 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: Api
         .add(__path_keys_create, keys_create::<H>)
         .add(__path_keys_get, keys_get::<H>)
         .add(__path_keys_delete, keys_delete::<H>)
+        .add(__path_audits_list, audits_list::<H>)
+        .add(__path_audits_types, audits_types::<H>)
+        .add(__path_audits_sources, audits_sources::<H>)
+        .add(__path_audits_settings, audits_settings::<H>)
+        .add(__path_audits_settings_put, audits_settings_put::<H>)
+        .add(__path_audits_get, audits_get::<H>)
         .map_router(|router| router.fallback(not_found).method_not_allowed_fallback(method_not_allowed))
         .with_state(app)
 }

@@ -11,7 +11,6 @@
 
 pub mod admin;
 pub mod audit_integrity;
-pub mod audits;
 pub mod auth;
 pub mod authzen;
 pub mod decision;
@@ -79,7 +78,6 @@ fn route_table(state: &AppState) -> RouteTable<AppState> {
         .add(authzen::__path_evaluation, authzen::evaluation)
         .add(authzen::__path_evaluations, authzen::evaluations)
         .add(authzen::__path_configuration, authzen::configuration)
-        .merge(audits::routes(state.clone()))
         .nest("/api/v1", qlik::management_api(state.clone(), qlik_config(state)))
         .merge(portcullis_qlik_api::product_info_routes())
         .merge(rules_api::routes(state.clone()))
@@ -112,13 +110,14 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The management API's settings: the environment's, with the server's public URL.
+/// The management API's settings, from the server's (read once, at start).
 fn qlik_config(state: &AppState) -> portcullis_qlik_api::ApiConfig {
-    let mut config = portcullis_qlik_api::ApiConfig::from_env();
-    if let Some(url) = &state.config().public_url {
-        config.public_base_url = Some(url.trim_end_matches('/').to_owned());
+    let config = state.config();
+    portcullis_qlik_api::ApiConfig {
+        public_base_url: config.public_url.as_ref().map(|url| url.trim_end_matches('/').to_owned()),
+        rate_limits: config.api_rate_limits,
+        ..portcullis_qlik_api::ApiConfig::default()
     }
-    config
 }
 
 /// Refuses a request whose `Content-Length` is over [`MAX_BODY_BYTES`] before its body is

@@ -1,41 +1,95 @@
-//! Prometheus metrics, rendered by hand in the text format: requests by route and status,
+//! Prometheus metrics, kept and rendered by `prometheus-client`: requests by route and status,
 //! request latency histograms by route, decisions by outcome, committed writes and the store
 //! transactions that carried them (group commit), other nodes' changes followed from the change
-//! log and tenants read whole instead, each tenant's snapshot revision, and the
-//! audit trail's integrity (events refused on reads, checkpoints written, chains that do not
-//! check out). Counters are atomics or short critical sections; nothing here blocks a request
-//! for long.
+//! log and tenants read whole instead, each tenant's snapshot revision, and the audit trail's
+//! integrity (events refused on reads, checkpoints written, chains that do not check out).
+//!
+//! Counters and histograms live as long as the server; the gauges of a scrape (the chains that
+//! are broken, and the per-tenant series) are read from the server's state when it is scraped.
+//! A scrape registers them all in a registry of its own, the per-tenant series only when the
+//! operator asks, and encodes it in the Prometheus text format (0.0.4). Recording is an atomic
+//! add (a family's label set is found under a read lock); nothing here blocks a request for long.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// The `Content-Type` of what [`Metrics::render`] writes.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    counts: Vec<u64>,
-    sum: f64,
-    count: u64,
+/// A request's series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+/// A route's latency series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+/// A decision outcome's series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct DecisionLabels {
+    decision: &'static str,
+}
+
+/// A tenant's series (the operator's only).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TenantLabels {
+    tenant: String,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS.iter().copied())
 }
 
 /// The server's counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
-    allowed: AtomicU64,
-    denied: AtomicU64,
-    writes: AtomicU64,
-    write_transactions: AtomicU64,
-    unreadable_audit_events: AtomicU64,
-    audit_integrity_failures: AtomicU64,
-    audit_checkpoints: AtomicU64,
-    tenant_reloads: AtomicU64,
-    changes_followed: AtomicU64,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    decisions: Family<DecisionLabels, Counter>,
+    writes: Counter,
+    write_transactions: Counter,
+    unreadable_audit_events: Counter,
+    audit_integrity_failures: Counter,
+    audit_checkpoints: Counter,
+    tenant_reloads: Counter,
+    changes_followed: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        // Both outcomes are shown from the start, 0 until counted.
+        for decision in ["allow", "deny"] {
+            drop(decisions.get_or_create(&DecisionLabels { decision }));
+        }
+        Metrics {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+            decisions,
+            writes: Counter::default(),
+            write_transactions: Counter::default(),
+            unreadable_audit_events: Counter::default(),
+            audit_integrity_failures: Counter::default(),
+            audit_checkpoints: Counter::default(),
+            tenant_reloads: Counter::default(),
+            changes_followed: Counter::default(),
+        }
+    }
 }
 
 /// The audit chains' state for [`Metrics::render`].
@@ -50,207 +104,215 @@ pub struct AuditChains {
 impl Metrics {
     /// Counts a finished request.
     pub fn record_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        if let Ok(mut requests) = self.requests.lock() {
-            *requests.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
-        }
-        if let Ok(mut latency) = self.latency.lock() {
-            let histogram = latency.entry(route.to_owned()).or_insert_with(|| Histogram {
-                counts: vec![0; BUCKETS.len()],
-                ..Default::default()
-            });
-            let seconds = elapsed.as_secs_f64();
-            for (bound, count) in BUCKETS.iter().zip(histogram.counts.iter_mut()) {
-                if seconds <= *bound {
-                    *count += 1;
-                }
-            }
-            histogram.sum += seconds;
-            histogram.count += 1;
-        }
+        let labels = RequestLabels {
+            method: method.to_owned(),
+            route: route.to_owned(),
+            status,
+        };
+        self.requests.get_or_create(&labels).inc();
+        self.latency
+            .get_or_create(&RouteLabels { route: labels.route })
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Counts decisions.
     pub fn record_decisions(&self, allowed: u64, denied: u64) {
-        self.allowed.fetch_add(allowed, Ordering::Relaxed);
-        self.denied.fetch_add(denied, Ordering::Relaxed);
+        for (decision, n) in [("allow", allowed), ("deny", denied)] {
+            if n > 0 {
+                self.decisions.get_or_create(&DecisionLabels { decision }).inc_by(n);
+            }
+        }
     }
 
     /// Counts one store transaction of the write path and the writes it committed.
     pub fn record_commit(&self, writes: u64) {
-        self.writes.fetch_add(writes, Ordering::Relaxed);
-        self.write_transactions.fetch_add(1, Ordering::Relaxed);
+        self.writes.inc_by(writes);
+        self.write_transactions.inc();
     }
 
     /// Counts a stored audit event a listing skipped because its JSON does not parse.
     pub fn record_unreadable_audit_event(&self) {
-        self.unreadable_audit_events.fetch_add(1, Ordering::Relaxed);
+        self.unreadable_audit_events.inc();
     }
 
     /// Counts a stored audit event a read refused because it fails its integrity check
     /// (altered, an edited column, unkeyed where it must be keyed, sealed with an unknown key).
     pub fn record_audit_integrity_failure(&self) {
-        self.audit_integrity_failures.fetch_add(1, Ordering::Relaxed);
+        self.audit_integrity_failures.inc();
     }
 
     /// Counts a checkpoint written to the checkpoint file.
     pub fn record_checkpoint(&self) {
-        self.audit_checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.audit_checkpoints.inc();
     }
 
     /// Counts a tenant read whole from the store to catch up (not its first load).
     pub fn record_reload(&self) {
-        self.tenant_reloads.fetch_add(1, Ordering::Relaxed);
+        self.tenant_reloads.inc();
     }
 
     /// Counts changes of other nodes applied from the change log.
     pub fn record_followed(&self, changes: u64) {
-        self.changes_followed.fetch_add(changes, Ordering::Relaxed);
+        self.changes_followed.inc_by(changes);
     }
 
     /// Tenants read whole to catch up, and changes applied from the log, so far.
     pub fn followed(&self) -> (u64, u64) {
-        (self.tenant_reloads.load(Ordering::Relaxed), self.changes_followed.load(Ordering::Relaxed))
+        (self.tenant_reloads.get(), self.changes_followed.get())
     }
 
     /// Writes committed so far, and the store transactions that carried them.
     pub fn commits(&self) -> (u64, u64) {
-        (self.writes.load(Ordering::Relaxed), self.write_transactions.load(Ordering::Relaxed))
+        (self.writes.get(), self.write_transactions.get())
     }
 
-    /// The text exposition, with the revisions of the tenants given and the audit chains' state.
+    /// The text exposition, with the revisions of the tenants given and the audit chains'
+    /// state; the per-tenant series appear only when `revisions` or `chains.per_tenant` hold
+    /// some (the operator's scrape).
     pub fn render(&self, revisions: &[(String, u64)], chains: &AuditChains) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "# HELP portcullis_http_requests_total HTTP requests by method, route and status.");
-        let _ = writeln!(out, "# TYPE portcullis_http_requests_total counter");
-        if let Ok(requests) = self.requests.lock() {
-            for ((method, route, status), count) in requests.iter() {
-                let _ = writeln!(
-                    out,
-                    "portcullis_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {count}",
-                    escape(route)
-                );
-            }
-        }
-        let _ = writeln!(out, "# HELP portcullis_http_request_duration_seconds HTTP request latency by route.");
-        let _ = writeln!(out, "# TYPE portcullis_http_request_duration_seconds histogram");
-        if let Ok(latency) = self.latency.lock() {
-            for (route, histogram) in latency.iter() {
-                let route = escape(route);
-                for (bound, count) in BUCKETS.iter().zip(&histogram.counts) {
-                    let _ = writeln!(
-                        out,
-                        "portcullis_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "portcullis_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                    histogram.count
-                );
-                let _ = writeln!(out, "portcullis_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", histogram.sum);
-                let _ = writeln!(
-                    out,
-                    "portcullis_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                    histogram.count
-                );
-            }
-        }
-        let _ = writeln!(out, "# HELP portcullis_decisions_total Decisions made, by outcome.");
-        let _ = writeln!(out, "# TYPE portcullis_decisions_total counter");
-        let _ = writeln!(
-            out,
-            "portcullis_decisions_total{{decision=\"allow\"}} {}",
-            self.allowed.load(Ordering::Relaxed)
+        // Counter names are given without `_total`: the encoder adds it, as Prometheus names them.
+        let mut registry = Registry::default();
+        registry.register(
+            "portcullis_http_requests",
+            "HTTP requests by method, route and status",
+            self.requests.clone(),
         );
-        let _ = writeln!(
-            out,
-            "portcullis_decisions_total{{decision=\"deny\"}} {}",
-            self.denied.load(Ordering::Relaxed)
+        registry.register(
+            "portcullis_http_request_duration_seconds",
+            "HTTP request latency by route",
+            self.latency.clone(),
         );
-        let (writes, transactions) = self.commits();
-        let _ = writeln!(
-            out,
-            "# HELP portcullis_writes_total Writes committed to the store (each with its own revision)."
+        registry.register("portcullis_decisions", "Decisions made, by outcome", self.decisions.clone());
+        registry.register(
+            "portcullis_writes",
+            "Writes committed to the store (each with its own revision)",
+            self.writes.clone(),
         );
-        let _ = writeln!(out, "# TYPE portcullis_writes_total counter");
-        let _ = writeln!(out, "portcullis_writes_total {writes}");
-        let _ = writeln!(
-            out,
-            "# HELP portcullis_write_transactions_total Store transactions that committed writes (concurrent writes share one)."
+        registry.register(
+            "portcullis_write_transactions",
+            "Store transactions that committed writes (concurrent writes share one)",
+            self.write_transactions.clone(),
         );
-        let _ = writeln!(out, "# TYPE portcullis_write_transactions_total counter");
-        let _ = writeln!(out, "portcullis_write_transactions_total {transactions}");
-        let (reloads, followed) = self.followed();
-        let _ = writeln!(
-            out,
-            "# HELP portcullis_tenant_reloads_total Tenants read whole from the store to catch up (when the change log could not bring them)."
+        registry.register(
+            "portcullis_tenant_reloads",
+            "Tenants read whole from the store to catch up (when the change log could not bring them)",
+            self.tenant_reloads.clone(),
         );
-        let _ = writeln!(out, "# TYPE portcullis_tenant_reloads_total counter");
-        let _ = writeln!(out, "portcullis_tenant_reloads_total {reloads}");
-        let _ = writeln!(
-            out,
-            "# HELP portcullis_changes_followed_total Changes made through a different node, applied here from the change log."
+        registry.register(
+            "portcullis_changes_followed",
+            "Changes made through a different node, applied here from the change log",
+            self.changes_followed.clone(),
         );
-        let _ = writeln!(out, "# TYPE portcullis_changes_followed_total counter");
-        let _ = writeln!(out, "portcullis_changes_followed_total {followed}");
-        let _ = writeln!(
-            out,
-            "# HELP portcullis_audit_events_unreadable_total Stored audit events skipped by a listing because they do not parse."
+        registry.register(
+            "portcullis_audit_events_unreadable",
+            "Stored audit events skipped by a listing because they do not parse",
+            self.unreadable_audit_events.clone(),
         );
-        let _ = writeln!(out, "# TYPE portcullis_audit_events_unreadable_total counter");
-        let _ = writeln!(
-            out,
-            "portcullis_audit_events_unreadable_total {}",
-            self.unreadable_audit_events.load(Ordering::Relaxed)
+        registry.register(
+            "portcullis_audit_integrity_failures",
+            "Stored audit events a read refused because they fail their integrity check",
+            self.audit_integrity_failures.clone(),
         );
-        let _ = writeln!(
-            out,
-            "# HELP portcullis_audit_integrity_failures_total Stored audit events a read refused because they fail their integrity check."
+        registry.register(
+            "portcullis_audit_checkpoints",
+            "Signed audit checkpoints written to the checkpoint file",
+            self.audit_checkpoints.clone(),
         );
-        let _ = writeln!(out, "# TYPE portcullis_audit_integrity_failures_total counter");
-        let _ = writeln!(
-            out,
-            "portcullis_audit_integrity_failures_total {}",
-            self.audit_integrity_failures.load(Ordering::Relaxed)
+        let broken = Gauge::<i64>::default();
+        broken.set(i64::try_from(chains.n_broken).unwrap_or(i64::MAX));
+        registry.register(
+            "portcullis_audit_chains_broken",
+            "Tenants whose audit chain does not check out on this node (see the log)",
+            broken,
         );
-        let _ = writeln!(
-            out,
-            "# HELP portcullis_audit_checkpoints_total Signed audit checkpoints written to the checkpoint file."
-        );
-        let _ = writeln!(out, "# TYPE portcullis_audit_checkpoints_total counter");
-        let _ = writeln!(
-            out,
-            "portcullis_audit_checkpoints_total {}",
-            self.audit_checkpoints.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP portcullis_audit_chains_broken Tenants whose audit chain does not check out on this node (see the log)."
-        );
-        let _ = writeln!(out, "# TYPE portcullis_audit_chains_broken gauge");
-        let _ = writeln!(out, "portcullis_audit_chains_broken {}", chains.n_broken);
         if !chains.per_tenant.is_empty() {
-            let _ = writeln!(
-                out,
-                "# HELP portcullis_audit_chain_ok Whether each tenant's audit chain checks out on this node (1) or not (0)."
-            );
-            let _ = writeln!(out, "# TYPE portcullis_audit_chain_ok gauge");
+            let chain_ok = Family::<TenantLabels, Gauge>::default();
             for (tenant, ok) in &chains.per_tenant {
-                let _ = writeln!(out, "portcullis_audit_chain_ok{{tenant=\"{}\"}} {}", escape(tenant), u8::from(*ok));
+                chain_ok.get_or_create(&TenantLabels { tenant: tenant.clone() }).set(i64::from(*ok));
             }
+            registry.register(
+                "portcullis_audit_chain_ok",
+                "Whether each tenant's audit chain checks out on this node (1) or not (0)",
+                chain_ok,
+            );
         }
-        let _ = writeln!(
-            out,
-            "# HELP portcullis_snapshot_revision The revision of each tenant's snapshot on this node."
-        );
-        let _ = writeln!(out, "# TYPE portcullis_snapshot_revision gauge");
-        for (tenant, revision) in revisions {
-            let _ = writeln!(out, "portcullis_snapshot_revision{{tenant=\"{}\"}} {revision}", escape(tenant));
+        if !revisions.is_empty() {
+            let revision = Family::<TenantLabels, Gauge>::default();
+            for (tenant, at) in revisions {
+                revision
+                    .get_or_create(&TenantLabels { tenant: tenant.clone() })
+                    .set(i64::try_from(*at).unwrap_or(i64::MAX));
+            }
+            registry.register(
+                "portcullis_snapshot_revision",
+                "The revision of each tenant's snapshot on this node",
+                revision,
+            );
+        }
+        let mut out = String::new();
+        // Writing to a String cannot fail; a metric's own encoder failing would leave the rest out.
+        if let Err(error) = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry) {
+            tracing::error!(%error, "metrics could not be encoded");
         }
         out
     }
 }
 
-fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_series_keep_their_names_and_labels_and_tenants_only_when_given() {
+        let metrics = Metrics::default();
+        let fresh = metrics.render(&[], &AuditChains::default());
+        assert!(fresh.contains("portcullis_decisions_total{decision=\"allow\"} 0"), "{fresh}");
+        metrics.record_request("GET", "/v1/check", 200, Duration::from_millis(3));
+        metrics.record_request("GET", "/v1/check", 200, Duration::from_secs(20));
+        metrics.record_decisions(2, 1);
+        metrics.record_commit(3);
+        metrics.record_followed(5);
+        let public = metrics.render(
+            &[],
+            &AuditChains {
+                n_broken: 1,
+                per_tenant: Vec::new(),
+            },
+        );
+        for needle in [
+            "# TYPE portcullis_http_requests_total counter",
+            "portcullis_http_requests_total{method=\"GET\",route=\"/v1/check\",status=\"200\"} 2",
+            "# TYPE portcullis_http_request_duration_seconds histogram",
+            "portcullis_http_request_duration_seconds_bucket{route=\"/v1/check\",le=\"0.0025\"} 0",
+            "portcullis_http_request_duration_seconds_bucket{route=\"/v1/check\",le=\"0.005\"} 1",
+            "portcullis_http_request_duration_seconds_bucket{route=\"/v1/check\",le=\"10\"} 1",
+            "portcullis_http_request_duration_seconds_bucket{route=\"/v1/check\",le=\"+Inf\"} 2",
+            "portcullis_http_request_duration_seconds_count{route=\"/v1/check\"} 2",
+            "portcullis_decisions_total{decision=\"allow\"} 2",
+            "portcullis_decisions_total{decision=\"deny\"} 1",
+            "portcullis_writes_total 3",
+            "portcullis_write_transactions_total 1",
+            "portcullis_changes_followed_total 5",
+            "portcullis_tenant_reloads_total 0",
+            "portcullis_audit_chains_broken 1",
+            "# HELP portcullis_audit_chains_broken Tenants whose audit chain does not check out on this node (see the log).\n",
+        ] {
+            assert!(public.contains(needle), "missing `{needle}` in:\n{public}");
+        }
+        assert!(!public.contains("tenant="), "{public}");
+        let operator = metrics.render(
+            &[("demo".to_owned(), 7)],
+            &AuditChains {
+                n_broken: 1,
+                per_tenant: vec![("demo".to_owned(), false), ("other \"x\"".to_owned(), true)],
+            },
+        );
+        for needle in [
+            "portcullis_snapshot_revision{tenant=\"demo\"} 7",
+            "portcullis_audit_chain_ok{tenant=\"demo\"} 0",
+            "portcullis_audit_chain_ok{tenant=\"other \\\"x\\\"\"} 1",
+        ] {
+            assert!(operator.contains(needle), "missing `{needle}` in:\n{operator}");
+        }
+    }
 }

@@ -97,7 +97,7 @@ pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderM
         per_tenant: if operator { state.audit_integrity().statuses() } else { Vec::new() },
     };
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state.metrics().render(&revisions, &chains),
     )
 }
@@ -119,8 +119,7 @@ pub async fn not_found(uri: axum::http::Uri) -> Response {
         .into_response()
 }
 
-/// 405 for a known route with another method (in Qlik's envelope under `/api/v1`: the
-/// audit routes are the server's own but live there).
+/// 405 for a known route with another method (in Qlik's envelope under `/api/v1`).
 pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
     let message = format!("`{}` does not take {method}", uri.path());
     if is_qlik_path(uri.path()) {
@@ -139,7 +138,17 @@ pub fn is_qlik_path(path: &str) -> bool {
 /// An error in Qlik's envelope, for answers given outside the Qlik router.
 pub fn qlik_error(status: u16, message: String) -> Response {
     let error = portcullis_qlik_api::ApiError::new(portcullis_qlik_api::err::Service::Api, status, message);
-    portcullis_qlik_api::routes::Failure::from(error).into_response()
+    portcullis_qlik_api::Failure::from(error).into_response()
+}
+
+/// One of the server's own errors under `/api/v1`: its status, and its message and hint as
+/// the detail, in Qlik's envelope (a store failure's detail stays in the log, as everywhere).
+pub fn in_qlik_envelope(error: ApiError) -> Response {
+    let detail = match error.body.hint {
+        Some(hint) => format!("{}; {hint}", error.body.message),
+        None => error.body.message,
+    };
+    qlik_error(error.status.as_u16(), detail)
 }
 
 /// The answer when a request took longer than the server's timeout, in its route's envelope
@@ -261,8 +270,6 @@ impl Modify for Conventions {
         crate::oauth::token,
         crate::authzen::evaluation, crate::authzen::evaluations, crate::authzen::configuration,
         crate::rules_api::list_sites, crate::rules_api::put_site, crate::rules_api::get_site, crate::rules_api::delete_site, crate::rules_api::check,
-        crate::audits::list, crate::audits::one, crate::audits::types, crate::audits::sources,
-        crate::audits::get_settings, crate::audits::put_settings,
         portcullis_qlik_api::routes::product_info,
     ),
     components(schemas(crate::err::ErrorBody, crate::oauth::OauthError)),

@@ -1,10 +1,19 @@
-//! Mounts the Qlik Cloud–compatible management API (`portcullis-qlik-api`) on this server:
-//! [`QlikHost`] implements its `ApiHost` over the store and the tenants' views, and
-//! [`management_api`] turns the server's own credential check into the API's `Caller`.
+//! Mounts the Qlik Cloud–compatible API (`portcullis-qlik-api`: the management API and the
+//! audit trail) on this server: [`QlikHost`] implements its `ApiHost` over the store and the
+//! tenants' views, and [`management_api`] turns the server's own credential check into the
+//! API's `Caller`.
 //!
 //! A request without a usable credential reaches the API without a caller and is answered
-//! 401 in Qlik's error envelope, which is what `@qlik/api` reads. The operator token is not
-//! a user and gets no caller here.
+//! 401 in Qlik's error envelope, which is what `@qlik/api` reads; a credential the server
+//! cannot check for another reason (the operator naming no tenant: 400; the store down: 503)
+//! is answered with that status, in the same envelope. The operator token is not a user and
+//! acts only in the server's own `/v1` routes: under `/api/v1` it is answered 401.
+//!
+//! The audit trail is read through the store, and every event is checked before it is
+//! served: its hash covers its body (under the audit key that sealed it), its indexed columns
+//! agree with it, and it is keyed where this node knows every event is. One that fails is
+//! never served as if intact: a listing leaves it out, a read of it alone answers 500; either
+//! way it is logged as an error and counted.
 //!
 //! A read borrows the live model (a read guard on it, held while the handler runs); nothing is
 //! copied. A commit is the one write path (`AppState::write_with`): the handler's `Change`s are
@@ -21,8 +30,8 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use portcullis_qlik_api::AuditNote;
 use portcullis_qlik_api::route_table::RouteTable;
-use portcullis_qlik_api::{ApiConfig, ApiHost, ApiKeyInfo, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
-use portcullis_store::{Author, EventDraft, NewClientSecret, ResourceRef, StoreError};
+use portcullis_qlik_api::{ApiConfig, ApiHost, ApiKeyInfo, AuditRecord, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
+use portcullis_store::{AuditQuery, AuditSettings, Author, ChainBreak, EventDraft, NewClientSecret, ResourceRef, SealedEvent, StoreError};
 
 use crate::auth::{API_KEY_PREFIX, CLIENT_SECRET_PREFIX, Caller, Principal, new_secret};
 use crate::extract::{MinRevision, REVISION_HEADER};
@@ -146,6 +155,107 @@ impl ApiHost for QlikHost {
         self.state.store().create_client_secret(&new, &author).await.map_err(host_error)?;
         Ok(secret)
     }
+
+    async fn audit_events(&self, tenant: &str, query: &AuditQuery) -> Result<Vec<AuditRecord>, HostError> {
+        let record = self.tenant(tenant).await?;
+        let (found, mut refused) = self.state.store().readable_audit_events(record.id, query).await.map_err(trail_failure)?;
+        let mut intact = Vec::with_capacity(found.len());
+        for (sealed, body) in found {
+            match downgraded(&record, &sealed) {
+                Some(fault) => refused.push(fault),
+                None => intact.push(AuditRecord {
+                    seq: sealed.seq,
+                    hash: sealed.hash,
+                    body,
+                }),
+            }
+        }
+        if refused.len() > MAX_SKIPPED {
+            return Err(HostError::Damaged(format!(
+                "{} audit events of this listing fail their check; run `portcullis audit verify`",
+                refused.len()
+            )));
+        }
+        for fault in &refused {
+            self.report_refused(&record, fault);
+        }
+        Ok(intact)
+    }
+
+    async fn audit_event(&self, tenant: &str, seq: u64) -> Result<Option<AuditRecord>, HostError> {
+        let record = self.tenant(tenant).await?;
+        let refused = |fault: ChainBreak| {
+            self.report_refused(&record, &fault);
+            HostError::Damaged(format!(
+                "audit event {seq} fails its integrity check: {fault}; run `portcullis audit verify`"
+            ))
+        };
+        match self.state.store().audit_event(record.id, seq).await {
+            Ok(Some((sealed, body))) => match downgraded(&record, &sealed) {
+                Some(fault) => Err(refused(fault)),
+                None => Ok(Some(AuditRecord {
+                    seq: sealed.seq,
+                    hash: sealed.hash,
+                    body,
+                })),
+            },
+            Ok(None) => Ok(None),
+            Err(StoreError::Integrity(fault)) => Err(refused(fault)),
+            Err(other) => Err(trail_failure(other)),
+        }
+    }
+
+    async fn audit_settings(&self, tenant: &str) -> Result<AuditSettings, HostError> {
+        let record = self.tenant(tenant).await?;
+        self.state.store().audit_settings(record.id).await.map_err(host_error)
+    }
+
+    async fn set_audit_settings(&self, tenant: &str, settings: &AuditSettings, actor: &portcullis_qlik_api::Caller) -> Result<(), HostError> {
+        let record = self.tenant(tenant).await?;
+        self.state
+            .store()
+            .set_audit_settings(record.id, settings, &author_of(actor))
+            .await
+            .map_err(host_error)?;
+        record.set_audit_policy(settings.policy);
+        Ok(())
+    }
+}
+
+/// The most damaged events one listing skips before it gives up (a table that bad is a case
+/// for `portcullis audit verify`, not for paging around).
+const MAX_SKIPPED: usize = 100;
+
+impl QlikHost {
+    /// Logs and counts an event a read refused: in `portcullis_audit_events_unreadable_total`
+    /// when its JSON does not parse, in `portcullis_audit_integrity_failures_total` otherwise.
+    fn report_refused(&self, tenant: &crate::state::TenantState, fault: &ChainBreak) {
+        if matches!(fault, ChainBreak::Unreadable { .. }) {
+            tracing::warn!(tenant = %tenant.name, %fault, "audit event skipped: its stored JSON does not parse");
+            self.state.metrics().record_unreadable_audit_event();
+        } else {
+            tracing::error!(tenant = %tenant.name, %fault, "audit event refused: it fails its integrity check; run `portcullis audit verify`");
+            self.state.metrics().record_audit_integrity_failure();
+        }
+    }
+}
+
+/// This node's own check on top of the store's: an unkeyed event where this node knows every
+/// event is keyed ([`crate::state::TenantState::audit_keyed_from`]) was rewritten without the key.
+fn downgraded(tenant: &crate::state::TenantState, sealed: &SealedEvent) -> Option<ChainBreak> {
+    let keyed_from = tenant.audit_keyed_from?;
+    (sealed.key_id.is_none() && sealed.seq >= keyed_from).then_some(ChainBreak::NotKeyed { seq: sealed.seq, keyed_from })
+}
+
+/// A read of the trail that failed: a damaged or unverifiable trail is named (our own words,
+/// pointing at `portcullis audit verify`); any other store failure keeps its detail in the log.
+fn trail_failure(error: StoreError) -> HostError {
+    match error {
+        StoreError::Corrupt(_) | StoreError::Integrity(_) | StoreError::KeyNeeded(_) => {
+            HostError::Damaged(format!("cannot read the audit trail: {error}; run `portcullis audit verify`"))
+        }
+        other => host_error(other),
+    }
 }
 
 /// The author of a management API change: the caller, and the client acting for it.
@@ -187,30 +297,40 @@ fn key_info(record: portcullis_store::ApiKeyRecord) -> ApiKeyInfo {
 /// the revision it read at least, a write's one that includes it.
 async fn insert_caller(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
-    let mut tenant = None;
-    if let Ok(Caller {
-        tenant: caller_tenant,
-        principal: Principal::User { id, via },
-    }) = Caller::from_request_parts(&mut parts, &state).await
-    {
-        parts.extensions.insert(portcullis_qlik_api::Caller {
-            tenant: caller_tenant.name.clone(),
-            user_id: id,
-            channel: via,
-        });
-        tenant = Some(caller_tenant);
-    }
-    let Some(tenant) = tenant else {
-        return next.run(Request::from_parts(parts, body)).await;
+    let tenant = match Caller::from_request_parts(&mut parts, &state).await {
+        Ok(Caller {
+            tenant,
+            principal: Principal::User { id, via },
+        }) => {
+            parts.extensions.insert(portcullis_qlik_api::Caller {
+                tenant: tenant.name.clone(),
+                user_id: id,
+                channel: via,
+            });
+            tenant
+        }
+        Ok(Caller {
+            principal: Principal::Operator,
+            ..
+        }) => {
+            return crate::ops::qlik_error(
+                401,
+                "the operator token acts only in the server's own `/v1` routes; send a user's API key or OAuth token".to_owned(),
+            );
+        }
+        // No credential, or one that is not known: the API answers 401 in its own words.
+        Err(error) if error.status == axum::http::StatusCode::UNAUTHORIZED => return next.run(Request::from_parts(parts, body)).await,
+        // A question the server cannot answer as asked (400) or a store that does not (503).
+        Err(error) => return crate::ops::in_qlik_envelope(error),
     };
     let read = parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD;
     let min = match MinRevision::from_headers(&parts.headers) {
         Ok(min) => min,
-        Err(error) => return crate::ops::qlik_error(error.status.as_u16(), error.body.message),
+        Err(error) => return crate::ops::in_qlik_envelope(error),
     };
     let before = match state.view_at_least(&tenant, min.0).await {
         Ok(view) => view.snapshot.revision,
-        Err(error) => return crate::ops::qlik_error(error.status.as_u16(), error.body.message),
+        Err(error) => return crate::ops::in_qlik_envelope(error),
     };
     let mut response = next.run(Request::from_parts(parts, body)).await;
     let revision = if read { before } else { tenant.view().snapshot.revision };

@@ -34,7 +34,7 @@ use std::time::Duration;
 use portcullis_engine::{FrozenRights, GroupBinding, Sessions, Snapshot, TenantRights};
 use portcullis_model::{Channel, Tenant};
 use portcullis_qlik_api::ApiIds;
-use portcullis_qlik_api::ratelimit::{RateLimitConfig, RateLimiter, Tier};
+use portcullis_qlik_api::ratelimit::{Limit, QUOTA_WINDOW, RateLimitConfig};
 use portcullis_store::{
     Applied, Author, Change, ChangeSet, DecisionLogPolicy, EventDraft, ImportMode, Imported, SecretHash, Store, StoreError, TenantId, Touched,
 };
@@ -276,9 +276,12 @@ pub struct ServerConfig {
     /// client) allowed a minute; 0 = no limit. Over it: 429 with `Retry-After`.
     pub issues_per_minute: u32,
     /// The public origin (`https://portcullis.example.com`, no trailing `/`) of every absolute
-    /// URL the server writes. `None`: `PORTCULLIS_PUBLIC_URL`, else `http://` and the
-    /// request's `Host` header, which a client chooses.
+    /// URL the server writes. `None`: `http://` and the request's `Host` header, which a client
+    /// chooses. (`portcullis serve` reads `--public-url` or `PORTCULLIS_PUBLIC_URL` once, at start.)
     pub public_url: Option<String>,
+    /// The management API's per-user limits (`PORTCULLIS_API_READS_PER_MINUTE`,
+    /// `PORTCULLIS_API_WRITES_PER_MINUTE` for `portcullis serve`).
+    pub api_rate_limits: RateLimitConfig,
     /// Where and how often signed audit checkpoints are written (`None`: not written, and
     /// chains are checked at load without one).
     pub audit_checkpoints: Option<crate::audit_integrity::CheckpointConfig>,
@@ -286,19 +289,9 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// The origin of absolute URLs for a request with these headers: [`ServerConfig::public_url`],
-    /// else `PORTCULLIS_PUBLIC_URL`, else `http://` and the `Host` header.
+    /// else `http://` and the `Host` header.
     pub fn public_origin(&self, headers: &axum::http::HeaderMap) -> String {
-        if let Some(url) = &self.public_url {
-            return url.trim_end_matches('/').to_owned();
-        }
-        if let Some(url) = std::env::var(portcullis_qlik_api::routes::ENV_PUBLIC_URL)
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-        {
-            return url.trim().trim_end_matches('/').to_owned();
-        }
-        let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-        format!("http://{host}")
+        portcullis_qlik_api::routes::public_origin(self.public_url.as_deref(), headers)
     }
 }
 
@@ -313,6 +306,7 @@ impl Default for ServerConfig {
             request_timeout: crate::REQUEST_TIMEOUT,
             issues_per_minute: ISSUES_PER_MINUTE,
             public_url: None,
+            api_rate_limits: RateLimitConfig::default(),
             audit_checkpoints: None,
         }
     }
@@ -338,7 +332,7 @@ struct Inner {
     /// Whether the change feed is listening now (`None`: no feed is followed).
     feed: std::sync::OnceLock<portcullis_store::feed::Listening>,
     /// Counts logins and token grants against [`ServerConfig::issues_per_minute`].
-    issue_limiter: std::sync::Mutex<RateLimiter>,
+    issue_limiter: Limit,
     /// The checkpoint file and each tenant's audit chain state.
     audit_integrity: crate::audit_integrity::AuditIntegrity,
 }
@@ -485,10 +479,7 @@ impl AppState {
             credentials_seen: std::sync::Mutex::new(HashMap::new()),
             credentials_epoch: std::sync::atomic::AtomicU64::new(0),
             feed: std::sync::OnceLock::new(),
-            issue_limiter: std::sync::Mutex::new(RateLimiter::new(RateLimitConfig {
-                tier1_per_minute: 0,
-                tier2_per_minute: issues_per_minute,
-            })),
+            issue_limiter: Limit::new(issues_per_minute, QUOTA_WINDOW),
             audit_integrity,
         }));
         let records = state.0.store.tenants().await?;
@@ -620,14 +611,7 @@ impl AppState {
     /// Counts one login or token grant for `key` in `scope` (`login:TENANT`, `oauth`);
     /// `Err(seconds)` to wait when over [`ServerConfig::issues_per_minute`].
     pub fn count_issue(&self, scope: &str, key: &str) -> Result<(), u64> {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        self.0
-            .issue_limiter
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .check(scope, key, Tier::Two, now_ms)
+        self.0.issue_limiter.check(scope, key)
     }
 
     /// The configuration.

@@ -346,6 +346,8 @@ fn tenant_admin_path(t: &Tenant, user: &str, action: Action) -> bool {
         ManagementConsoleAccess => any(&["TenantAdmin", "AnalyticsAdmin", "AuditAdmin", "DataAdmin"]),
         RoleCreate | RoleRead | UserManage | GroupManage | OauthClientManage => any(&["TenantAdmin"]),
         AuditRead => any(&["TenantAdmin", "AuditAdmin"]),
+        // The settings decide what the trail records: TenantAdmin alone, not the auditor.
+        AuditManage => any(&["TenantAdmin"]),
         DecisionAskOthers => {
             any(&["TenantAdmin"])
                 || roles_held(t, user)

@@ -1,11 +1,13 @@
 //! An in-memory [`ApiHost`]: one tenant, its snapshot rebuilt on every commit, API keys and
-//! client secrets in vectors. What the server does over its store, minus the store.
+//! client secrets in vectors, an audit trail of the commits' notes. What the server does over
+//! its store, minus the store.
 
 use std::sync::{Arc, Mutex};
 
+use portcullis_audit::{Actor, AuditQuery, AuditSettings, EventBody, ResourceRef};
 use portcullis_engine::Snapshot;
 use portcullis_model::Tenant;
-use portcullis_qlik_api::{ApiHost, ApiKeyInfo, AuditNote, Caller, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
+use portcullis_qlik_api::{ApiHost, ApiKeyInfo, AuditNote, AuditRecord, Caller, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
 
 #[derive(Debug)]
 struct Inner {
@@ -16,6 +18,11 @@ struct Inner {
     tokens: Vec<(String, String)>,
     secrets: Vec<(String, String)>,
     notes: Vec<AuditNote>,
+    /// The trail: an event per note committed.
+    events: Vec<AuditRecord>,
+    /// Events that fail their check (as if altered in the store).
+    damaged: Vec<u64>,
+    audit_settings: AuditSettings,
     /// Commits to refuse as stale before accepting (to test the router's retry).
     stale_commits: u32,
 }
@@ -37,6 +44,9 @@ impl MemoryHost {
                 tokens: Vec::new(),
                 secrets: Vec::new(),
                 notes: Vec::new(),
+                events: Vec::new(),
+                damaged: Vec::new(),
+                audit_settings: AuditSettings::default(),
                 stale_commits: 0,
             })),
         }
@@ -54,6 +64,15 @@ impl MemoryHost {
 
     pub fn notes(&self) -> Vec<AuditNote> {
         self.inner.lock().unwrap().notes.clone()
+    }
+
+    /// Marks an event as failing its check: the host never serves it.
+    pub fn damage(&self, seq: u64) {
+        self.inner.lock().unwrap().damaged.push(seq);
+    }
+
+    pub fn audit_settings_now(&self) -> AuditSettings {
+        self.inner.lock().unwrap().audit_settings
     }
 
     pub fn refuse_next_commits(&self, n: u32) {
@@ -119,6 +138,34 @@ impl ApiHost for MemoryHost {
         inner.tenant = Arc::new(tenant);
         inner.revision = revision;
         inner.notes.extend(commit.notes.iter().cloned());
+        for note in commit.notes {
+            let seq = inner.events.len() as u64 + 1;
+            let body = EventBody {
+                tenant: inner.tenant.name.clone(),
+                seq,
+                event_time: format!("2026-01-01T00:00:{seq:02}.000Z"),
+                event_type: note.event.as_str().to_owned(),
+                actor: Actor {
+                    user: Some(commit.actor.user_id.clone()),
+                    ..Actor::default()
+                },
+                channel: commit.actor.channel.to_string(),
+                action: note.event.as_str().trim_start_matches("com.qlik.v1.").to_owned(),
+                resource: Some(ResourceRef {
+                    kind: note.resource_kind.to_owned(),
+                    id: note.resource_id.clone(),
+                    ..ResourceRef::default()
+                }),
+                decision: None,
+                explanation: None,
+                data: note.data.clone(),
+            };
+            inner.events.push(AuditRecord {
+                seq,
+                hash: format!("{seq:064x}"),
+                body,
+            });
+        }
         Ok(revision)
     }
 
@@ -160,5 +207,37 @@ impl ApiHost for MemoryHost {
         let secret = format!("secret-{client_id}-{}", inner.secrets.len() + 1);
         inner.secrets.push((client_id.to_owned(), secret.clone()));
         Ok(secret)
+    }
+
+    async fn audit_events(&self, _tenant: &str, query: &AuditQuery) -> Result<Vec<AuditRecord>, HostError> {
+        let inner = self.inner.lock().unwrap();
+        let mut found: Vec<AuditRecord> = inner
+            .events
+            .iter()
+            .filter(|r| query.matches(&r.body) && !inner.damaged.contains(&r.seq))
+            .cloned()
+            .collect();
+        if query.newest_first {
+            found.reverse();
+        }
+        found.truncate(query.limit);
+        Ok(found)
+    }
+
+    async fn audit_event(&self, _tenant: &str, seq: u64) -> Result<Option<AuditRecord>, HostError> {
+        let inner = self.inner.lock().unwrap();
+        if inner.damaged.contains(&seq) {
+            return Err(HostError::Damaged(format!("audit event {seq} fails its integrity check")));
+        }
+        Ok(inner.events.iter().find(|r| r.seq == seq).cloned())
+    }
+
+    async fn audit_settings(&self, _tenant: &str) -> Result<AuditSettings, HostError> {
+        Ok(self.inner.lock().unwrap().audit_settings)
+    }
+
+    async fn set_audit_settings(&self, _tenant: &str, settings: &AuditSettings, _actor: &Caller) -> Result<(), HostError> {
+        self.inner.lock().unwrap().audit_settings = *settings;
+        Ok(())
     }
 }

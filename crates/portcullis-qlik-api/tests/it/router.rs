@@ -10,7 +10,7 @@ use portcullis_qlik_api::{ApiConfig, Caller, RateLimitConfig, product_info_route
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::fixture::tenant;
+use crate::fixture::{BASE, tenant};
 use crate::memory_host::MemoryHost;
 
 /// The app as the server would mount it: the API under `/api/v1`, the probe at the root, and
@@ -402,6 +402,7 @@ async fn rate_limits_answer_429_with_retry_after() {
         RateLimitConfig {
             tier1_per_minute: 2,
             tier2_per_minute: 1,
+            ..RateLimitConfig::default()
         },
     );
     assert_eq!(send(&app, "GET", "/api/v1/users/me", Some("ann-key"), None).await.status, StatusCode::OK);
@@ -946,4 +947,104 @@ async fn items_list_the_apps_the_caller_may_read_with_the_callers_actions() {
     );
     let by_app_id = format!("/api/v1/items/{}", ids::content_id("kpi"));
     assert_eq!(send(&app, "GET", &by_app_id, Some("ann-key"), None).await.status, StatusCode::NOT_FOUND);
+}
+
+/// The audit trail through the router: its readers only, Qlik's shape, cursors the client
+/// follows as they are, an event that fails its check never served, and its settings for
+/// `audit:manage` alone.
+#[tokio::test]
+async fn the_audit_trail_pages_for_its_readers_and_its_settings_are_managed() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF);
+    for name in ["g1", "g2", "g3"] {
+        let made = send(&app, "POST", "/api/v1/groups", Some("admin-key"), Some(json!({ "name": name }))).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    }
+    let refused = send(&app, "GET", "/api/v1/audits", Some("ann-key"), None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.body["errors"][0]["code"], "AUDITS-11");
+    assert!(refused.body["errors"][0]["detail"].as_str().unwrap().contains("audit:read"));
+
+    // Newest first, one at a time, following `next` to the oldest and `prev` back.
+    let mut href = "/api/v1/audits?limit=1&eventType=com.qlik.v1.group.created".to_owned();
+    let mut seen = Vec::new();
+    let last = loop {
+        let page = send(&app, "GET", &href, Some("admin-key"), None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let event = &page.body["data"][0];
+        assert_eq!(event["eventType"], "com.qlik.v1.group.created");
+        assert_eq!(event["source"], "com.qlik/identities");
+        assert_eq!(event["userId"], "admin");
+        assert_eq!(event["links"]["self"]["href"], format!("{BASE}/audits/{}", event["id"].as_str().unwrap()));
+        seen.push(event["id"].as_str().unwrap().to_owned());
+        match page.body["links"]["next"]["href"].as_str() {
+            Some(next) => href = path_of(next).to_owned(),
+            None => break page,
+        }
+    };
+    assert_eq!(seen, ["3", "2", "1"]);
+    let back = send(
+        &app,
+        "GET",
+        path_of(last.body["links"]["prev"]["href"].as_str().unwrap()),
+        Some("admin-key"),
+        None,
+    )
+    .await;
+    assert_eq!(back.body["data"][0]["id"], "2", "{}", back.body);
+
+    // One event; a missing one; one that fails its check is never served as if intact.
+    let one = send(&app, "GET", "/api/v1/audits/2", Some("admin-key"), None).await;
+    assert_eq!((one.status, &one.body["id"]), (StatusCode::OK, &json!("2")));
+    let missing = send(&app, "GET", "/api/v1/audits/99", Some("admin-key"), None).await;
+    assert_eq!(
+        (missing.status, &missing.body["errors"][0]["code"]),
+        (StatusCode::NOT_FOUND, &json!("AUDITS-7"))
+    );
+    host.damage(2);
+    let damaged = send(&app, "GET", "/api/v1/audits/2", Some("admin-key"), None).await;
+    assert_eq!(damaged.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", damaged.body);
+    assert!(damaged.body["errors"][0]["detail"].as_str().unwrap().contains("integrity"));
+    let listed = send(&app, "GET", "/api/v1/audits?limit=100", Some("admin-key"), None).await;
+    let ids: Vec<&str> = listed.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["3", "1"]);
+    let bad = send(&app, "GET", "/api/v1/audits?eventTime=yesterday", Some("admin-key"), None).await;
+    assert_eq!(
+        (bad.status, &bad.body["errors"][0]["code"]),
+        (StatusCode::BAD_REQUEST, &json!("AUDITS-3"))
+    );
+    let types = send(&app, "GET", "/api/v1/audits/types", Some("admin-key"), None).await;
+    assert!(types.body["data"].as_array().unwrap().iter().any(|t| t == "com.qlik.v1.group.created"));
+
+    // Settings: read by audit readers, changed with `audit:manage` only.
+    let settings = send(&app, "GET", "/api/v1/audits/settings", Some("admin-key"), None).await;
+    assert_eq!(settings.body["data"]["decisionLogMode"], "off", "{}", settings.body);
+    let change = json!({ "decisionLogMode": "denies", "retentionDays": 30 });
+    let forbidden = send(&app, "PUT", "/api/v1/audits/settings", Some("ann-key"), Some(change.clone())).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    assert!(forbidden.body["errors"][0]["detail"].as_str().unwrap().contains("audit:manage"));
+    let changed = send(&app, "PUT", "/api/v1/audits/settings", Some("admin-key"), Some(change)).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(changed.body["data"]["EventTTL"], 30 * 86_400);
+    assert_eq!(host.audit_settings_now().retention_days, Some(30));
+    let wrong = send(
+        &app,
+        "PUT",
+        "/api/v1/audits/settings",
+        Some("admin-key"),
+        Some(json!({ "decisionLogMode": "sometimes" })),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(
+        wrong.body["errors"][0]["detail"].as_str().unwrap().contains("decisionLogMode"),
+        "{}",
+        wrong.body
+    );
+    assert_eq!(host.audit_settings_now().retention_days, Some(30), "a refused change writes nothing");
 }

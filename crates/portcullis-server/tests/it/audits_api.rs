@@ -113,6 +113,23 @@ async fn only_audit_readers_see_the_trail_and_only_admins_change_its_settings() 
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // An AuditAdmin reads the trail and its settings, but changing them is `audit:manage`.
+    let (status, body) = app
+        .post("/v1/changes", &admin, json!({"assign": {"role": "AuditAdmin", "user": "bob"}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.call("GET", "/api/v1/audits", Some(&bob), None).await.0, StatusCode::OK);
+    let (status, settings) = app.call("GET", "/api/v1/audits/settings", Some(&bob), None).await;
+    assert_eq!((status, &settings["data"]["decisionLogMode"]), (StatusCode::OK, &json!("denies")));
+    let (status, body) = app
+        .call("PUT", "/api/v1/audits/settings", Some(&bob), Some(json!({"decisionLogMode": "off"})))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["errors"][0]["detail"].as_str().unwrap_or_default().contains("audit:manage"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -188,25 +205,46 @@ async fn an_unreadable_event_is_skipped_and_the_others_listed() {
     );
 }
 
+/// The audits answer in the same envelope, with the same codes, as the rest of `/api/v1`.
 #[tokio::test]
 async fn a_credential_failure_keeps_its_status_in_the_audits_envelope() {
     let app = TestApp::new().await;
-    // No credential: 401.
+    // No credential: 401, as `@qlik/api` reads it.
     let (status, body) = app.call("GET", "/api/v1/audits", None, None).await;
     assert_eq!(
         (status, body["errors"][0]["code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("AUDITS-1")),
+        (StatusCode::UNAUTHORIZED, Some("AUTH-1")),
         "{body}"
     );
     // The operator without a tenant header asked a bad question, and is told so: 400, not 401.
-    let (status, body) = app.call("GET", "/api/v1/audits", Some(crate::support::OPERATOR), None).await;
+    for path in ["/api/v1/audits", "/api/v1/users"] {
+        let (status, body) = app.call("GET", path, Some(crate::support::OPERATOR), None).await;
+        assert_eq!(
+            (status, body["errors"][0]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("HTTP-400")),
+            "{path}: {body}"
+        );
+        assert!(
+            body["errors"][0]["detail"].as_str().unwrap_or_default().contains("portcullis-tenant"),
+            "{path}: {body}"
+        );
+    }
+    // With one, the operator is still no user of the tenant: under `/api/v1` it is told where it acts.
+    let request = axum::http::Request::builder()
+        .uri("/api/v1/audits")
+        .header("authorization", format!("Bearer {}", crate::support::OPERATOR))
+        .header("portcullis-tenant", "demo")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, body) = app.send(request).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["errors"][0]["detail"].as_str().unwrap_or_default().contains("/v1"), "{body}");
+    // Refusals of the audits themselves use their service's codes.
+    let bob = app.key("demo", "bob").await;
+    let (status, body) = app.call("GET", "/api/v1/audits", Some(&bob), None).await;
     assert_eq!(
         (status, body["errors"][0]["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("AUDITS-2")),
-        "{body}"
-    );
-    assert!(
-        body["errors"][0]["detail"].as_str().unwrap_or_default().contains("portcullis-tenant"),
+        (StatusCode::FORBIDDEN, Some("AUDITS-11")),
         "{body}"
     );
 }

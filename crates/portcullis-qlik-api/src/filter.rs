@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use crate::err::LimitError;
+use portcullis_model::LimitError;
 
 /// The longest filter read, in bytes.
 pub const MAX_FILTER_BYTES: usize = 16 * 1024;
