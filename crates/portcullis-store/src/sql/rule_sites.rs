@@ -130,68 +130,45 @@ where
         }
         let now = crate::now();
         let by = author_text(author);
-        let record = match existing {
-            Some(stored) => {
-                sqlx::query(
-                    "UPDATE rule_sites SET format = $3, source = $4, revision = $5, updated_at = $6, updated_by = $7 \
-                     WHERE tenant_id = $1 AND name = $2",
-                )
+        if existing.is_none() {
+            let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM rule_sites WHERE tenant_id = $1")
                 .bind(site.tenant.0)
-                .bind(site.name)
-                .bind(site.format.as_str())
-                .bind(site.source)
-                .bind(revision as i64)
-                .bind(now)
-                .bind(by.as_str())
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(from_sqlx)?;
-                RuleSiteRecord {
-                    format: site.format,
-                    source: site.source.to_owned(),
-                    revision,
-                    updated_at: now,
-                    updated_by: by,
-                    ..stored
-                }
+            if count.max(0) as u64 >= MAX_RULE_SITES {
+                return Err(StoreError::LimitReached(format!(
+                    "a tenant holds at most {MAX_RULE_SITES} rule sites; delete one before creating `{}`",
+                    site.name
+                )));
             }
-            None => {
-                let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM rule_sites WHERE tenant_id = $1")
-                    .bind(site.tenant.0)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(from_sqlx)?;
-                if count.max(0) as u64 >= MAX_RULE_SITES {
-                    return Err(StoreError::LimitReached(format!(
-                        "a tenant holds at most {MAX_RULE_SITES} rule sites; delete one before creating `{}`",
-                        site.name
-                    )));
-                }
-                sqlx::query(
-                    "INSERT INTO rule_sites (tenant_id, name, format, source, revision, created_at, created_by, updated_at, updated_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $7)",
-                )
-                .bind(site.tenant.0)
-                .bind(site.name)
-                .bind(site.format.as_str())
-                .bind(site.source)
-                .bind(revision as i64)
-                .bind(now)
-                .bind(by.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(from_sqlx)?;
-                RuleSiteRecord {
-                    name: site.name.to_owned(),
-                    format: site.format,
-                    source: site.source.to_owned(),
-                    revision,
-                    created_at: now,
-                    created_by: by.clone(),
-                    updated_at: now,
-                    updated_by: by,
-                }
-            }
+        }
+        // One statement for both: a replacement keeps the site's creation time and author.
+        sqlx::query(
+            "INSERT INTO rule_sites (tenant_id, name, format, source, revision, created_at, created_by, updated_at, updated_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $7) \
+             ON CONFLICT (tenant_id, name) DO UPDATE SET format = excluded.format, source = excluded.source, \
+             revision = excluded.revision, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        )
+        .bind(site.tenant.0)
+        .bind(site.name)
+        .bind(site.format.as_str())
+        .bind(site.source)
+        .bind(revision as i64)
+        .bind(now)
+        .bind(by.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        let record = RuleSiteRecord {
+            name: site.name.to_owned(),
+            format: site.format,
+            source: site.source.to_owned(),
+            revision,
+            created_at: existing.as_ref().map_or(now, |stored| stored.created_at),
+            created_by: existing.map_or_else(|| by.clone(), |stored| stored.created_by),
+            updated_at: now,
+            updated_by: by,
         };
         let data = serde_json::json!({ "loaded": site.summary, "format": site.format.as_str(), "revision": revision });
         Self::append(&mut tx, sealer, site.tenant.0, &tenant_name, &[site_event(author, site.name, data)]).await?;
