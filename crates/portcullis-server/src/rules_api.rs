@@ -403,6 +403,34 @@ pub(crate) struct CheckBody {
     resource: String,
     /// `hub` or `qmc`.
     context: String,
+    /// Decide with the tenant's rule sites at this revision or later (a site write's `ETag` or
+    /// `revision`, or a decision's `siteRevision`); also the `Portcullis-Min-Site-Revision` header.
+    #[serde(default, rename = "minSiteRevision")]
+    min_site_revision: Option<u64>,
+}
+
+/// The header form of [`CheckBody::min_site_revision`].
+pub const MIN_SITE_REVISION_HEADER: &str = "portcullis-min-site-revision";
+
+/// Brings this node's sites of the caller's tenant to `min` (a revision some node answered):
+/// read from the store at once when it is behind; 409 naming the revision held when the store
+/// has not reached it either.
+async fn sites_at_least(state: &RulesState, caller: &Caller, min: Option<u64>) -> Result<(), ApiError> {
+    let Some(min) = min else { return Ok(()) };
+    let sites = &caller.tenant.rule_sites;
+    if sites.revision() < min {
+        sites.follow(state.app.store().as_ref(), caller.tenant.id).await?;
+    }
+    let held = sites.revision();
+    if held < min {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "site_revision_not_reached",
+            format!("the rule sites are at revision {held}, not {min}"),
+        )
+        .hint("pass a revision this deployment answered (a site write's `ETag`, or `siteRevision`)"));
+    }
+    Ok(())
 }
 
 /// `GET /v1/rules/sites`.
@@ -467,7 +495,7 @@ pub(crate) struct RuleDecision {
 }
 
 /// A rule decision with its explanation: `{user: "DIR\\id", action, resource, context: hub|qmc}`.
-#[utoipa::path(post, path = "/v1/rules/sites/{name}/check", tag = "rules", params(("name" = String, Path, description = "Site name")), request_body = CheckBody, responses((status = 200, description = "The decision and why", body = RuleDecision), (status = 400, description = "Unknown action or context"), (status = 403, description = "Needs decision:ask-others"), (status = 404, description = "Unknown site, user or resource"), (status = 500, description = "The stored site does not compile on this node")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/rules/sites/{name}/check", tag = "rules", params(("name" = String, Path, description = "Site name"), ("Portcullis-Min-Site-Revision" = Option<u64>, Header, description = "Decide with the rule sites at this revision or later (as `minSiteRevision`)")), request_body = CheckBody, responses((status = 200, description = "The decision and why", body = RuleDecision), (status = 400, description = "Unknown action or context"), (status = 403, description = "Needs decision:ask-others"), (status = 404, description = "Unknown site, user or resource"), (status = 409, description = "`minSiteRevision` is not reached, not even by the store"), (status = 500, description = "The stored site does not compile on this node")), security(("bearer" = [])))]
 pub(crate) async fn check(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
     let (caller, request) = caller(&state, request).await?;
     if !caller.may(&caller.tenant.view().snapshot, CloudAction::DecisionAskOthers) {
@@ -475,7 +503,18 @@ pub(crate) async fn check(State(state): State<RulesState>, ApiPath(name): ApiPat
             "asking rule decisions needs `decision:ask-others` (TenantAdmin or the `evaluate-decisions-for-others` permission)",
         ));
     }
+    let header = match request.headers().get(MIN_SITE_REVISION_HEADER) {
+        None => None,
+        Some(value) => Some(value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_min_site_revision",
+                format!("the `{MIN_SITE_REVISION_HEADER}` header is not a revision number"),
+            )
+            .field(MIN_SITE_REVISION_HEADER)
+        })?),
+    };
     let Json(body): Json<CheckBody> = Json::from_request(request, &()).await?;
+    sites_at_least(&state, &caller, body.min_site_revision.or(header)).await?;
     let site = caller.tenant.rule_sites.get(&name).ok_or_else(|| unknown_site(&name))?;
     let compiled = match &site.compiled {
         Ok(loaded) => &loaded.compiled,

@@ -42,6 +42,7 @@ on_both_backends!(
     a_read_with_a_writes_revision_sees_it_on_the_other_node,
     every_read_api_takes_the_token_on_the_other_node,
     a_rule_site_written_through_one_node_decides_on_the_other,
+    a_site_revision_token_is_answered_at_once_by_the_other_node,
     a_session_decides_on_the_other_node_with_the_rights_of_its_login,
     a_login_replayed_with_later_changes_in_one_page_keeps_its_rights,
     sessions_survive_a_restart_and_die_with_their_user,
@@ -413,6 +414,59 @@ async fn a_rule_site_written_through_one_node_decides_on_the_other(env: Env) {
     assert_eq!(reloads(&there.state), 0, "sites never make a node read the tenant");
     assert_eq!(revision_on(&there, &env).await, 1, "nor move the model's revision");
     eprintln!("rule sites reached the other node in {waits:?}");
+    env.done().await;
+}
+
+/// A site write's revision passed as a token to another node is answered at that revision at
+/// once (the node reads the store), by the body's `minSiteRevision` or the header; a revision
+/// no node answered is a 409 naming the one held.
+async fn a_site_revision_token_is_answered_at_once_by_the_other_node(env: Env) {
+    let here = env.node().await;
+    // No feed and no poll on the other node: only the token can bring the site there.
+    let there = env.node().await;
+    let admin = env.key("admin").await;
+    let put = |text: String| {
+        let request = axum::http::Request::put("/v1/rules/sites/acme")
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "application/yaml")
+            .body(axum::body::Body::from(text))
+            .unwrap();
+        here.send(request)
+    };
+    let ask = json!({"user": "ACME\\ann", "action": "read", "resource": "s1", "context": "hub"});
+    let (status, body) = put(rule_site("read")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let created = body["revision"].as_u64().unwrap();
+    let mut with_token = ask.clone();
+    with_token["minSiteRevision"] = json!(created);
+    let (status, answer) = there.call("POST", "/v1/rules/sites/acme/check", Some(&admin), Some(with_token)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        (answer["decision"].clone(), answer["siteRevision"].as_u64()),
+        (json!("allow"), Some(created))
+    );
+
+    let (status, body) = put(rule_site("update")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let replaced = body["revision"].as_u64().unwrap();
+    let asked = |min: u64| {
+        let request = axum::http::Request::post("/v1/rules/sites/acme/check")
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "application/json")
+            .header("portcullis-min-site-revision", min.to_string())
+            .body(axum::body::Body::from(ask.to_string()))
+            .unwrap();
+        there.send(request)
+    };
+    let (status, answer) = asked(replaced).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        (answer["decision"].clone(), answer["siteRevision"].as_u64()),
+        (json!("deny"), Some(replaced))
+    );
+    let (status, answer) = asked(replaced + 100).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["code"], "site_revision_not_reached", "{answer}");
     env.done().await;
 }
 
