@@ -378,12 +378,14 @@ pub fn paginate_by_id<T>(
             href: url(api_base, path, &pairs),
         }
     };
+    // An empty page (a cursor past either end) names no item to go on from: no links.
+    let page_of = end > start;
     let links = Links {
         self_: Href {
             href: url(api_base, path, &query.pairs),
         },
-        next: (end < total).then(|| link(style.next, &keyed[end - 1])).filter(|_| end > start),
-        prev: (start > 0).then(|| link(style.prev, &keyed[start])).filter(|_| end > start),
+        next: (page_of && end < total).then(|| link(style.next, &keyed[end - 1])),
+        prev: (page_of && start > 0).then(|| link(style.prev, &keyed[start])),
     };
     let items = keyed.into_iter().skip(start).take(end - start).map(|(_, item)| item).collect();
     Ok(Page { items, links, total })
@@ -468,6 +470,33 @@ pub fn parse_filter(service: Service, text: Option<&str>, allowed: &[&str]) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_cursors_past_either_end_give_an_empty_page_without_links() {
+        let page = |pairs: &[(&str, &str)]| {
+            let ids = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
+            paginate_by_id(
+                ids,
+                &[],
+                |_, _| String::new(),
+                Clone::clone,
+                &Query::new(pairs),
+                Service::Groups,
+                STANDARD,
+                ("http://h/api/v1", "/groups"),
+            )
+            .unwrap()
+        };
+        for pairs in [[("prev", "")], [("prev", "a")], [("next", "c")], [("next", "zzz")]] {
+            let empty = page(&pairs);
+            assert!(empty.items.is_empty(), "{pairs:?}");
+            assert_eq!((empty.links.next, empty.links.prev), (None, None), "{pairs:?}");
+        }
+        let middle = page(&[("next", "a"), ("limit", "1")]);
+        assert_eq!(middle.items, ["b"]);
+        assert!(middle.links.next.unwrap().href.ends_with("next=b"));
+        assert!(middle.links.prev.unwrap().href.ends_with("prev=b"));
+    }
 
     #[test]
     fn pages_forward_and_back_with_absolute_links() {

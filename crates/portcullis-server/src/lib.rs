@@ -106,6 +106,9 @@ pub fn app(state: AppState) -> Router {
                 .layer(tower::timeout::TimeoutLayer::new(state.config().request_timeout)),
         )
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A bug that panics in a handler answers that request 500 (and is logged) instead of
+        // dropping its connection without a word.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(ops::panicked))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

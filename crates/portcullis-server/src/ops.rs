@@ -277,3 +277,51 @@ impl Modify for Conventions {
     modifiers(&Conventions)
 )]
 pub struct ApiDoc;
+
+/// The answer to a request whose handler panicked: 500 in the server's JSON shape, the panic
+/// logged (its message may hold internals, so it is not sent).
+pub(crate) fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "a request's handler panicked");
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the request failed inside the server; it was logged",
+    )
+    .into_response()
+}
+
+#[cfg(test)]
+mod panic_tests {
+    use std::convert::Infallible;
+
+    use axum::body::Body;
+    use axum::http::{Request, Response, StatusCode};
+    use tower::{Service as _, ServiceBuilder};
+    use tower_http::catch_panic::CatchPanicLayer;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_500_in_json() {
+        let mut service = ServiceBuilder::new()
+            .layer(CatchPanicLayer::custom(super::panicked))
+            .service_fn(|request: Request<Body>| async move {
+                if request.uri().path() == "/boom" {
+                    panic!("internal detail");
+                }
+                Ok::<_, Infallible>(Response::new(Body::empty()))
+            });
+        let response = service.call(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(Body::new(response.into_body()), 1 << 16).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["code"], "internal");
+        assert!(
+            !body.to_string().contains("internal detail"),
+            "the panic's message stays in the log: {body}"
+        );
+    }
+}

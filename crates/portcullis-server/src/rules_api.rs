@@ -345,7 +345,7 @@ pub(crate) async fn put_site(State(state): State<RulesState>, ApiPath(name): Api
 /// A rule site's text as it was uploaded, with its revision as `ETag`.
 #[utoipa::path(get, path = "/v1/rules/sites/{name}", tag = "rules", params(("name" = String, Path, description = "Site name")),
     responses(
-        (status = 200, description = "The site file as uploaded (`application/yaml` or `application/json`)", content_type = "application/yaml", body = String, headers(("ETag" = String, description = "The site's revision"))),
+        (status = 200, description = "The site file as uploaded (a YAML or JSON document of `users`, `resources`, `rules`)", content((Object = "application/yaml"), (Object = "application/json")), headers(("ETag" = String, description = "The site's revision"))),
         (status = 403, description = "Needs TenantAdmin"),
         (status = 404, description = "No such site")),
     security(("bearer" = [])))]
