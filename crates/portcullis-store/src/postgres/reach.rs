@@ -15,7 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use crate::err::StoreError;
 
 /// How often the probe connects while the database is unreachable.
-pub(crate) const PROBE_EVERY: Duration = Duration::from_millis(200);
+const PROBE_EVERY: Duration = Duration::from_millis(200);
 
 /// How long one probe may take to connect.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
