@@ -10,6 +10,8 @@
 //! fields Qlik marks required carry the Unix epoch (`1970-01-01T00:00:00.001Z`, what Qlik shows
 //! for static records), and `+createdAt`/`-createdAt` sort in the tenant's order.
 
+use std::collections::HashSet;
+
 use portcullis_engine::{ContentIdx, Resource};
 use portcullis_model::{Action, ContentKind, SpaceType};
 use serde::Serialize;
@@ -210,35 +212,38 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ItemsDto, ApiError> {
     };
     let with_actions = !query.flag(S, "noActions")?;
     let name = query.get("name").or(query.get("query")).map(str::to_lowercase);
-    let space = query.get("spaceId");
-    let owner = query.get("ownerId");
-    let not_owner = query.get("notOwnerId");
-    let item = query.get("id");
+    // The ids a query names, resolved once to the snapshot's indices (`None` inside: an id
+    // that names nothing here, so nothing matches), so no item is hashed to be compared.
+    let user_of = |id: &str| ctx.ids.user(id).and_then(|subject| ctx.snapshot.user_idx(subject));
+    let app_of = |id: &str| ctx.ids.content(ctx.tenant, id).and_then(|key| ctx.snapshot.content_idx(key));
+    let space = query.get("spaceId").map(|id| match id {
+        "personal" => Some(None),
+        id => ctx.ids.space(id).and_then(|key| ctx.snapshot.space_idx(key)).map(Some),
+    });
+    let owner = query.get("ownerId").map(user_of);
+    let not_owner = query.get("notOwnerId").map(user_of);
+    let apps: Option<HashSet<ContentIdx>> = resource_ids.map(|ids| ids.into_iter().filter_map(app_of).collect());
+    let item = query.get("id").map(|id| content_of_item(id).and_then(|app| app_of(&app)));
     let wants_apps = types.as_ref().is_none_or(|t| t.contains(&"app"));
     let mut items: Vec<ContentIdx> = if wants_apps {
         ctx.readable(user, Action::AppRead)
             .into_iter()
             .filter(|&idx| {
                 let info = ctx.snapshot.content_item(idx);
-                let space_type = info.space.map(|s| ctx.snapshot.space(s).space_type);
-                let space_word = match space_type {
+                let space_word = match info.space.map(|s| ctx.snapshot.space(s).space_type) {
                     None => "personal",
                     Some(SpaceType::Shared) => "shared",
                     Some(SpaceType::Managed) => "managed",
                     Some(SpaceType::Data) => "data",
                 };
-                let owner_id = || ids::user_id(&ctx.snapshot.user(info.owner).id);
                 info.kind == ContentKind::App
                     && space_types.as_ref().is_none_or(|t| t.contains(&space_word))
-                    && space.is_none_or(|s| match info.space {
-                        None => s == "personal",
-                        Some(space) => ids::space_id(&ctx.snapshot.space(space).id) == s,
-                    })
-                    && owner.is_none_or(|o| owner_id() == o)
-                    && not_owner.is_none_or(|o| owner_id() != o)
+                    && space.is_none_or(|want| want == Some(info.space))
+                    && owner.is_none_or(|want| want == Some(info.owner))
+                    && not_owner.is_none_or(|other| other != Some(info.owner))
                     && name.as_deref().is_none_or(|n| info.name.to_lowercase().contains(n))
-                    && resource_ids.as_ref().is_none_or(|ids| ids.contains(&ids::content_id(&info.id).as_str()))
-                    && item.is_none_or(|i| item_id(&info.id) == i)
+                    && apps.as_ref().is_none_or(|apps| apps.contains(&idx))
+                    && item.is_none_or(|want| want == Some(idx))
             })
             .collect()
     } else {
