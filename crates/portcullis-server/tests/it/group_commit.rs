@@ -11,10 +11,46 @@ use portcullis_model::tenant_file::load_tenant_text;
 use portcullis_model::{Change, Entitlement, UserStatus};
 use portcullis_server::state::{TenantState, Written};
 use portcullis_server::{AppState, ServerConfig};
-use portcullis_store::{Author, ImportMode, StoreError};
+use portcullis_store::{Author, ImportMode, Store, StoreError};
 
 use crate::live_view::decisions;
 use crate::support::DEMO;
+
+/// The demo tenant imported into a fresh SQLite store and loaded by a node.
+struct Demo {
+    /// Holds the database file: keep it as long as the store.
+    dir: tempfile::TempDir,
+    /// The store's URL, for another node on the same database.
+    url: String,
+    store: Arc<dyn Store>,
+    state: AppState,
+    tenant: Arc<TenantState>,
+    /// The ids of its OAuth clients (the channels `decisions` asks through).
+    clients: Vec<String>,
+}
+
+async fn demo() -> Demo {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("group.db").display());
+    let store = portcullis_store::open(&url).await.expect("the store opens");
+    let demo = load_tenant_text("demo", DEMO).expect("the demo tenant loads");
+    let clients: Vec<String> = demo.oauth_clients.iter().map(|c| c.id.clone()).collect();
+    store.import_tenant(&demo, ImportMode::Replace, &Author::cli()).await.expect("import");
+    let state = AppState::new(store.clone(), ServerConfig::default()).await.expect("the state loads");
+    let tenant = state
+        .tenant_by_name("demo")
+        .await
+        .expect("the store answers")
+        .expect("the tenant is live");
+    Demo {
+        dir,
+        url,
+        store,
+        state,
+        tenant,
+        clients,
+    }
+}
 
 const WRITERS: usize = 16;
 const ROUNDS: usize = 4;
@@ -105,19 +141,14 @@ async fn writer(state: AppState, tenant: Arc<TenantState>, w: usize) -> Vec<(u64
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_each_get_their_own_answer() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = portcullis_store::open(&format!("sqlite://{}", dir.path().join("group.db").display()))
-        .await
-        .expect("the store opens");
-    let demo = load_tenant_text("demo", DEMO).expect("the demo tenant loads");
-    let clients: Vec<String> = demo.oauth_clients.iter().map(|c| c.id.clone()).collect();
-    store.import_tenant(&demo, ImportMode::Replace, &Author::cli()).await.expect("import");
-    let state = AppState::new(store.clone(), ServerConfig::default()).await.expect("the state loads");
-    let tenant = state
-        .tenant_by_name("demo")
-        .await
-        .expect("the store answers")
-        .expect("the tenant is live");
+    let Demo {
+        dir: _dir,
+        store,
+        state,
+        tenant,
+        clients,
+        ..
+    } = demo().await;
 
     let tasks: Vec<_> = (0..WRITERS).map(|w| tokio::spawn(writer(state.clone(), tenant.clone(), w))).collect();
     let mut accepted: BTreeMap<u64, Vec<Change>> = BTreeMap::new();
@@ -182,15 +213,14 @@ async fn concurrent_writers_each_get_their_own_answer() {
 /// of its own place in the batch (the writes before it, none after), here and as stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_login_in_a_batch_freezes_the_rights_of_its_place() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = portcullis_store::open(&format!("sqlite://{}", dir.path().join("group.db").display()))
-        .await
-        .expect("the store opens");
-    let demo = load_tenant_text("demo", DEMO).expect("the demo tenant loads");
-    let clients: Vec<String> = demo.oauth_clients.iter().map(|c| c.id.clone()).collect();
-    store.import_tenant(&demo, ImportMode::Replace, &Author::cli()).await.expect("import");
-    let state = AppState::new(store.clone(), ServerConfig::default()).await.expect("the state loads");
-    let tenant = state.tenant_by_name("demo").await.unwrap().expect("the tenant is live");
+    let Demo {
+        dir: _dir,
+        store,
+        state,
+        tenant,
+        clients,
+        ..
+    } = demo().await;
     let steward = |user: &str| Change::AssignRole {
         role: "Steward".into(),
         target: RoleTarget::User(user.into()),
@@ -250,18 +280,14 @@ async fn a_login_in_a_batch_freezes_the_rights_of_its_place() {
 /// conflict, a refused one keeps its own refusal, and the live view equals a fresh start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_batch_is_committed_one_by_one() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let url = format!("sqlite://{}", dir.path().join("group.db").display());
-    let store = portcullis_store::open(&url).await.expect("the store opens");
-    let demo = load_tenant_text("demo", DEMO).expect("the demo tenant loads");
-    let clients: Vec<String> = demo.oauth_clients.iter().map(|c| c.id.clone()).collect();
-    store.import_tenant(&demo, ImportMode::Replace, &Author::cli()).await.expect("import");
-    let state = AppState::new(store.clone(), ServerConfig::default()).await.expect("the state loads");
-    let tenant = state
-        .tenant_by_name("demo")
-        .await
-        .expect("the store answers")
-        .expect("the tenant is live");
+    let Demo {
+        dir: _dir,
+        url,
+        store,
+        state,
+        tenant,
+        clients,
+    } = demo().await;
     // Another node on the same database.
     let other = AppState::new(portcullis_store::open(&url).await.expect("a second store"), ServerConfig::default())
         .await
