@@ -10,6 +10,7 @@ pub mod cow;
 pub mod decide;
 pub mod err;
 pub mod explain;
+pub mod id_map;
 pub mod list;
 pub mod request;
 pub mod session;

@@ -27,6 +27,7 @@ use portcullis_model::{CapSet, ContentKind, Entitlement, Permission, SpaceRole, 
 
 pub use crate::cow::{CowVec, Rows};
 use crate::explain::Via;
+use crate::id_map::IdMap;
 
 /// Dense index of a user in a snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,11 +44,6 @@ pub struct ContentIdx(pub u32);
 /// Dense index of an OAuth client in a snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClientIdx(pub u32);
-
-/// A persistent map from an id to its index. The Fx hash: keys come from the tenant's
-/// administrators, lookups are on the request path, and SipHash's flooding resistance would
-/// cost more than it protects here.
-pub type IdMap<I> = imbl::GenericHashMap<Arc<str>, I, FxBuildHasher, imbl::shared_ptr::DefaultSharedPtr>;
 
 /// Users are stored eight to a leaf: a role given to a large group rewrites members scattered
 /// over the whole table, and each of them copies its leaf.
@@ -492,7 +488,9 @@ impl Snapshot {
         let mut clients = Vec::with_capacity(tenant.oauth_clients.len());
         for client in &tenant.oauth_clients {
             let id: Arc<str> = Arc::from(client.id.as_str());
-            snapshot.client_by_id.entry(id.clone()).or_insert(ClientIdx(clients.len() as u32));
+            if snapshot.client_by_id.get(&id).is_none() {
+                snapshot.client_by_id.insert(id.clone(), ClientIdx(clients.len() as u32));
+            }
             clients.push(ClientInfo {
                 id,
                 scopes: ScopeSet::new(client.scopes.iter().cloned()),

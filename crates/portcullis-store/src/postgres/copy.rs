@@ -45,6 +45,10 @@ async fn read(pool: PgPool, tenant: TenantId, tables: &'static [Table]) -> Resul
     .await?;
     let mut assembler = assembler.ok_or_else(|| StoreError::NotFound(format!("tenant {tenant}")))?;
     for &table in tables {
+        if let Some(count) = table.count_query() {
+            let rows: i64 = sqlx::query_scalar(count).bind(tenant.0).fetch_one(&mut *tx).await.map_err(from_sqlx)?;
+            assembler.reserve(table, rows);
+        }
         copy(&mut tx, &bound(table.query(), tenant), |row| assembler.add(table, row)).await?;
     }
     tx.commit().await.map_err(from_sqlx)?;

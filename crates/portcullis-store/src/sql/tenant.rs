@@ -268,6 +268,10 @@ where
         };
         let mut assembler = Assembler::new(&Fetched::<DB>(head))?;
         for &table in tables {
+            if let Some(count) = table.count_query() {
+                let rows: i64 = sqlx::query_scalar(count).bind(tenant.0).fetch_one(&mut *tx).await.map_err(from_sqlx)?;
+                assembler.reserve(table, rows);
+            }
             // Streamed: a million rows are never all in memory as rows.
             let mut rows = sqlx::query(table.query()).bind(tenant.0).fetch(&mut *tx);
             while let Some(row) = futures_util::TryStreamExt::try_next(&mut rows).await.map_err(from_sqlx)? {

@@ -43,6 +43,10 @@ fn read(file: &Path, tenant: TenantId, tables: &[Table]) -> Result<Assembler, St
         }
     };
     for &table in tables {
+        if let Some(count) = table.count_query() {
+            let rows: i64 = tx.query_row(count, [tenant.0], |row| row.get(0)).map_err(from_sqlite)?;
+            assembler.reserve(table, rows);
+        }
         let mut statement = tx.prepare(table.query()).map_err(from_sqlite)?;
         let mut rows = statement.query([tenant.0]).map_err(from_sqlite)?;
         while let Some(row) = rows.next().map_err(from_sqlite)? {
