@@ -375,12 +375,10 @@ impl Model {
     }
 
     fn evaluate(&self, asking: &mut Asking<'_>, question: &Question<'_>, explain: bool) -> Result<EvaluationResponse, ApiError> {
-        let response = match self {
-            Model::Qlik(view) => qlik::evaluate(asking, view, question, explain)?,
-            Model::Site(site) => site::evaluate(asking, site, question, explain)?,
-        };
-        asking.counted(response.decision);
-        Ok(response)
+        match self {
+            Model::Qlik(view) => qlik::evaluate(asking, view, question, explain),
+            Model::Site(site) => site::evaluate(asking, site, question, explain),
+        }
     }
 }
 
@@ -463,6 +461,7 @@ pub async fn evaluation(
     let model = Model::read(&state, &caller, &headers, body.context.as_ref()).await?;
     let mut asking = Asking::new(&caller);
     let response = model.evaluate(&mut asking, &question, true)?;
+    asking.counted(response.decision);
     asking.finish(&state).await?;
     Ok(Json(response))
 }
@@ -526,12 +525,10 @@ pub async fn evaluations(
         );
         let response = match question {
             Ok(question) => model.evaluate(&mut asking, &question, explain).unwrap_or_else(within),
-            Err(error) => {
-                asking.counted(false);
-                within(error)
-            }
+            Err(error) => within(error),
         };
         let decision = response.decision;
+        asking.counted(decision);
         responses.push(response);
         if stop_on == Some(decision) {
             break;
@@ -569,6 +566,24 @@ impl Found {
     }
 }
 
+/// The three searches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SearchKind {
+    Subject,
+    Resource,
+    Action,
+}
+
+impl SearchKind {
+    fn name(self) -> &'static str {
+        match self {
+            SearchKind::Subject => "subject",
+            SearchKind::Resource => "resource",
+            SearchKind::Action => "action",
+        }
+    }
+}
+
 /// What a search asks, checked.
 pub(crate) struct Search<'a> {
     subject: &'a Entity,
@@ -580,26 +595,32 @@ pub(crate) struct Search<'a> {
 }
 
 impl<'a> Search<'a> {
-    /// Reads a search request: `subject.type` and `resource.type` are required, and so are
-    /// `action.name` (but in an action search) and the ids `ids` names (`subject.id`, `resource.id`).
-    fn read(kind: &str, body: &'a SearchRequest, needs_action: bool, ids: &[&str]) -> Result<Search<'a>, ApiError> {
+    /// Reads a search request: `subject.type` and `resource.type` are required, and so are the
+    /// parts of the entities not searched for: `action.name` (but in an action search),
+    /// `subject.id` (but in a subject search), `resource.id` (but in a resource search).
+    fn read(kind: SearchKind, body: &'a SearchRequest) -> Result<Search<'a>, ApiError> {
         let subject = body.subject.as_ref().ok_or_else(|| missing("subject"))?;
         let resource = body.resource.as_ref().ok_or_else(|| missing("resource"))?;
         required(subject.kind.as_ref(), "subject.type")?;
         required(resource.kind.as_ref(), "resource.type")?;
-        for id in ids {
-            let entity = if id.starts_with("subject") { subject } else { resource };
-            required(entity.id.as_ref(), id)?;
+        if kind != SearchKind::Subject {
+            required(subject.id.as_ref(), "subject.id")?;
         }
-        let action = match (needs_action, body.action.as_ref()) {
-            (true, action) => Some(required(action.ok_or_else(|| missing("action"))?.name.as_ref(), "action.name")?),
-            (false, _) => None,
+        if kind != SearchKind::Resource {
+            required(resource.id.as_ref(), "resource.id")?;
+        }
+        let action = match kind {
+            SearchKind::Action => None,
+            SearchKind::Subject | SearchKind::Resource => Some(required(
+                body.action.as_ref().ok_or_else(|| missing("action"))?.name.as_ref(),
+                "action.name",
+            )?),
         };
         let mut query = serde_json::to_value(body).unwrap_or_default();
         if let Some(page) = query.get_mut("page").and_then(Value::as_object_mut) {
             page.remove("token");
         }
-        query["search"] = kind.into();
+        query["search"] = kind.name().into();
         Ok(Search {
             subject,
             action,
@@ -642,7 +663,7 @@ pub async fn search_subject(
     headers: HeaderMap,
     ApiJson(body): ApiJson<SearchRequest>,
 ) -> Result<Json<EntitySearchResponse>, ApiError> {
-    let search = Search::read("subject", &body, true, &["resource.id"])?;
+    let search = Search::read(SearchKind::Subject, &body)?;
     let model = Model::read(&state, &caller, &headers, search.context).await?;
     let mut asking = Asking::new(&caller);
     asking.require_ask_others()?;
@@ -676,7 +697,7 @@ pub async fn search_resource(
     headers: HeaderMap,
     ApiJson(body): ApiJson<SearchRequest>,
 ) -> Result<Json<EntitySearchResponse>, ApiError> {
-    let search = Search::read("resource", &body, true, &["subject.id"])?;
+    let search = Search::read(SearchKind::Resource, &body)?;
     let model = Model::read(&state, &caller, &headers, search.context).await?;
     let found = match &model {
         Model::Qlik(view) => qlik::resources(&caller, view, &search)?,
@@ -711,7 +732,7 @@ pub async fn search_action(
     headers: HeaderMap,
     ApiJson(body): ApiJson<SearchRequest>,
 ) -> Result<Json<ActionSearchResponse>, ApiError> {
-    let search = Search::read("action", &body, false, &["subject.id", "resource.id"])?;
+    let search = Search::read(SearchKind::Action, &body)?;
     let model = Model::read(&state, &caller, &headers, search.context).await?;
     let found = match &model {
         Model::Qlik(view) => qlik::actions(&caller, view, &search)?,
