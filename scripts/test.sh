@@ -49,6 +49,10 @@ scripts/three-nodes.sh
 # The fuzz targets (their own workspace) must keep compiling; fuzzing itself is `cargo +nightly fuzz run`.
 cargo build --quiet --manifest-path fuzz/Cargo.toml
 
+# The AuthZEN working group's interop suites (Todo, API gateway, Search) against the real
+# server, each scenario a rule site (needs python3).
+scripts/authzen-interop.sh
+
 if [ -d ../shared/conformance ]; then
   echo "== shared conformance scenarios"
   cargo run --quiet --locked -p portcullis-cli -- test ../shared/conformance

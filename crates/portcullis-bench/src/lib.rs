@@ -16,6 +16,7 @@ pub mod scale;
 pub mod scale_admin;
 pub mod scale_content;
 pub mod scale_writes;
+pub mod search;
 pub mod soak;
 pub mod stats;
 pub mod tenant_file;

@@ -103,6 +103,8 @@ enum Command {
     Scale(scale::ScaleArgs),
     /// Times a server start from an existing store, step by step.
     Startup(scale::StartupArgs),
+    /// The AuthZEN subject search on the Qlik model at two tenant sizes, page by page.
+    Search(portcullis_bench::search::SearchArgs),
     /// Several nodes on one database: propagation, consistency tokens, revocation, writes under faults.
     Nodes(portcullis_bench::nodes::NodesArgs),
 }
@@ -179,6 +181,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Soak(args) => portcullis_bench::soak::run(&args),
         Command::Scale(args) => scale::run(&args),
         Command::Startup(args) => scale::startup(&args),
+        Command::Search(args) => portcullis_bench::search::run(&args),
         Command::Nodes(args) => portcullis_bench::nodes::run(&args),
     }
 }

@@ -40,6 +40,14 @@ pub struct ServeArgs {
     /// when several are loaded (repeatable; for automation and tests).
     #[arg(long = "api-key", value_name = "[TENANT/]USER=TOKEN")]
     api_keys: Vec<String>,
+    /// Store a security-rule site file at start under a name (repeatable): checked and
+    /// compiled first, stored when its text differs from the stored site's.
+    #[arg(long = "rule-site", value_name = "[TENANT/]NAME=FILE")]
+    rule_sites: Vec<String>,
+    /// Answer a tenant's AuthZEN requests (`/access/v1/...`) from one of its rule sites
+    /// instead of its Qlik Cloud model (repeatable, one per tenant).
+    #[arg(long = "authzen-site", value_name = "[TENANT/]SITE")]
+    authzen_sites: Vec<String>,
     /// A server-wide operator token (automation: imports tenants, acts as an administrator in the
     /// tenant named by the `Portcullis-Tenant` header). Off when not given.
     #[arg(long, value_name = "TOKEN")]
@@ -195,6 +203,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     for spec in &args.api_keys {
         register_key(&store, &imported, spec).await?;
     }
+    for spec in &args.rule_sites {
+        store_rule_site(&store, &imported, spec).await?;
+    }
+    let mut authzen_sites = std::collections::BTreeMap::new();
+    for spec in &args.authzen_sites {
+        let (tenant, site) = tenant_and(&store, &imported, spec, "--authzen-site", "SITE").await?;
+        if store.rule_site(tenant.id, site).await?.is_none() {
+            tracing::warn!(tenant = %tenant.name, %site, "`--authzen-site`: the tenant has no such rule site yet; AuthZEN requests fail until it is stored");
+        }
+        if let Some(other) = authzen_sites.insert(tenant.name.clone(), site.to_owned()) {
+            bail!("`--authzen-site`: tenant `{}` is given two sites, `{other}` and `{site}`", tenant.name);
+        }
+    }
 
     // The environment is read here, once; the server keeps what it says.
     let api = portcullis_qlik_api::ApiConfig::from_lookup(|name| std::env::var(name).ok()).map_err(|e| anyhow::anyhow!(e))?;
@@ -205,6 +226,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         public_url: args.public_url.or(api.public_base_url).as_deref().map(public_origin).transpose()?,
         api_rate_limits: api.rate_limits,
         audit_checkpoints,
+        authzen_sites,
     };
     let state = AppState::new(store.clone(), config).await.context("cannot load the tenants")?;
     if store.backend() == portcullis_store::Backend::Postgres {
@@ -260,26 +282,7 @@ async fn register_key(store: &Arc<dyn Store>, imported: &[TenantRecord], spec: &
     if token.len() < 16 {
         bail!("the token of `--api-key {who}=...` is shorter than 16 characters; use a long random one");
     }
-    let (tenant, user) = match who.split_once('/') {
-        Some((tenant_name, user)) => {
-            let tenant = store
-                .tenant_by_name(tenant_name)
-                .await?
-                .with_context(|| format!("`--api-key`: unknown tenant `{tenant_name}`"))?;
-            (tenant, user)
-        }
-        None => match imported {
-            [only] => (only.clone(), who),
-            [] => {
-                let all = store.tenants().await?;
-                match all.as_slice() {
-                    [only] => (only.clone(), who),
-                    _ => bail!("`--api-key {who}=...`: {} tenants are stored; write `TENANT/{who}=TOKEN`", all.len()),
-                }
-            }
-            _ => bail!("`--api-key {who}=...`: several tenants were imported; write `TENANT/{who}=TOKEN`"),
-        },
-    };
+    let (tenant, user) = tenant_and(store, imported, who, "--api-key", "USER=TOKEN").await?;
     let (tenant_model, _) = store.load_tenant(tenant.id).await?;
     if tenant_model.user(user).is_none() {
         bail!("`--api-key`: tenant `{}` has no user `{user}`", tenant.name);
@@ -303,6 +306,51 @@ async fn register_key(store: &Arc<dyn Store>, imported: &[TenantRecord], spec: &
                 .await?;
         }
     }
+    Ok(())
+}
+
+/// The tenant of a flag's `[TENANT/]REST` and the rest: without a tenant, the one tenant
+/// imported at this start, or else the one tenant stored. `what` names the rest in messages.
+async fn tenant_and<'a>(
+    store: &Arc<dyn Store>,
+    imported: &[TenantRecord],
+    spec: &'a str,
+    flag: &str,
+    what: &str,
+) -> anyhow::Result<(TenantRecord, &'a str)> {
+    if let Some((tenant_name, rest)) = spec.split_once('/') {
+        let tenant = store
+            .tenant_by_name(tenant_name)
+            .await?
+            .with_context(|| format!("`{flag}`: unknown tenant `{tenant_name}`"))?;
+        return Ok((tenant, rest));
+    }
+    match imported {
+        [only] => Ok((only.clone(), spec)),
+        [] => {
+            let all = store.tenants().await?;
+            match all.as_slice() {
+                [only] => Ok((only.clone(), spec)),
+                _ => bail!("`{flag} {spec}`: {} tenants are stored; write `TENANT/{what}`", all.len()),
+            }
+        }
+        _ => bail!("`{flag} {spec}`: several tenants were imported; write `TENANT/{what}`"),
+    }
+}
+
+/// Stores `[TENANT/]NAME=FILE` as a rule site, unless the stored site has the same text.
+async fn store_rule_site(store: &Arc<dyn Store>, imported: &[TenantRecord], spec: &str) -> anyhow::Result<()> {
+    let Some((who, file)) = spec.split_once('=') else {
+        bail!("`--rule-site {spec}` is not `NAME=FILE` or `TENANT/NAME=FILE`");
+    };
+    let (tenant, name) = tenant_and(store, imported, who, "--rule-site", "NAME=FILE").await?;
+    let path = PathBuf::from(file);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read the rule site file `{file}`"))?;
+    if store.rule_site(tenant.id, name).await?.is_some_and(|stored| stored.source == text) {
+        println!("rule site `{name}` of tenant `{}` from {file}: kept as stored (same text)", tenant.name);
+        return Ok(());
+    }
+    crate::sites_cmd::store_site(store, &tenant, name, &path, &text, None, None).await?;
     Ok(())
 }
 

@@ -158,11 +158,27 @@ fn who(author: &str) -> String {
 }
 
 async fn put(at: &SiteStore, name: &str, file: &std::path::Path, if_match: Option<u64>, format: Option<Format>) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let (store, tenant) = open(at).await?;
+    store_site(&store, &tenant, name, file, &text, if_match, format).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Checks and compiles a site file's `text` (read from `file`), then stores it under `name`;
+/// answers its new revision.
+pub async fn store_site(
+    store: &Arc<dyn Store>,
+    tenant: &TenantRecord,
+    name: &str,
+    file: &std::path::Path,
+    text: &str,
+    if_match: Option<u64>,
+    format: Option<Format>,
+) -> anyhow::Result<u64> {
     if name.trim().is_empty() {
         bail!("a rule site needs a name");
     }
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let loaded = crate::rules_cmd::load_site_text(&file.display().to_string(), &text)?;
+    let loaded = crate::rules_cmd::load_site_text(&file.display().to_string(), text)?;
     let format = match format {
         Some(Format::Json) => RuleSiteFormat::Json,
         Some(Format::Yaml) => RuleSiteFormat::Yaml,
@@ -171,12 +187,11 @@ async fn put(at: &SiteStore, name: &str, file: &std::path::Path, if_match: Optio
     };
     let (users, resources) = (loaded.site.users.len(), loaded.site.resources.len());
     let rules: Vec<&str> = loaded.site.rules.iter().map(|r| r.name.as_str()).collect();
-    let (store, tenant) = open(at).await?;
     let site = NewRuleSite {
         tenant: tenant.id,
         name,
         format,
-        source: &text,
+        source: text,
         expected_revision: if_match,
         summary: serde_json::json!({ "users": users, "resources": resources, "rules": rules }),
     };
@@ -187,7 +202,7 @@ async fn put(at: &SiteStore, name: &str, file: &std::path::Path, if_match: Optio
         stored.revision,
         rules.len()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(stored.revision)
 }
 
 async fn get(at: &SiteStore, name: &str) -> anyhow::Result<ExitCode> {

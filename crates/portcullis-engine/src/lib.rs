@@ -20,7 +20,7 @@ pub mod tables;
 pub use decide::{Decision, admin_scope, allows, decide, tenant_caps, user_scope};
 pub use err::RequestError;
 pub use explain::{Explanation, Reason, Via};
-pub use list::permitted_content;
+pub use list::{candidate_users, permitted_content};
 pub use portcullis_model::Channel;
 pub use request::{RawRequest, Request, Resolved, Resource, resolve, resolve_resource};
 pub use session::{FrozenRights, FrozenRole, FrozenVia, Sessions};

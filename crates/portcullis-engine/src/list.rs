@@ -1,4 +1,5 @@
-//! `list-resources`: every content item a user may take one action on, in snapshot order.
+//! `list-resources`: every content item a user may take one action on, in snapshot order;
+//! and the other way round, who may take an action on one resource ([`candidate_users`]).
 //!
 //! A listing asks the same question of up to a million items, and almost all of the answer
 //! depends on the item's space, not the item. So the grant paths of `decide.rs` are worked
@@ -6,12 +7,18 @@
 //! the OAuth filter — and each item then costs a look at its packed `ContentHot` entry.
 //! Reloads, whose sources are checked item by item, go through the full decision.
 //! INVARIANT: the result equals filtering every item through `decide` (a property test checks it).
+//!
+//! Who may act on a resource is answered from the other side: a space or an item can only be
+//! reached by its owners, the members it names (users and the members of groups), its
+//! sharees, and the administrators whose role reaches every space of its type, so those are
+//! the only users worth deciding for. INVARIANT: every user `decide` allows through an API
+//! key or an OAuth client is a candidate (a property test checks it).
 
-use portcullis_model::{Action, Channel, ContentKind, ResourceKind, SpaceType, UserStatus};
+use portcullis_model::{Action, Capability, Channel, ContentKind, ResourceKind, SpaceType, UserStatus};
 
 use crate::decide::{Ctx, Silent, admin_without_role, edit_script_in_shared, evaluate, requirements, scope_allows, shared_with, space_row};
 use crate::request::{Request, Resource};
-use crate::snapshot::{ClientIdx, ContentHot, ContentIdx, Snapshot, TenantRights, UserIdx};
+use crate::snapshot::{ClientIdx, ContentHot, ContentIdx, Snapshot, SpaceInfo, TenantRights, UserIdx};
 use crate::tables;
 
 /// What the user path and the admin path give in one space.
@@ -139,4 +146,56 @@ fn list(snapshot: &Snapshot, user: UserIdx, channel: Channel<ClientIdx>, session
         base += leaf.len();
     }
     out
+}
+
+/// The users who can hold a grant of any action on `resource` through an API key or an OAuth
+/// client, sorted and without repeats: a superset of those [`crate::decide()`] allows there,
+/// found through the snapshot's indices (space members, group members, shares, the holders
+/// of admin roles) instead of every user. `None` when every user is a candidate: tenant-level
+/// actions (UserDefault grants capabilities to everyone), and spaces whose administrators'
+/// role is Everyone's. Not for sessions, whose rights were frozen at login.
+pub fn candidate_users(snapshot: &Snapshot, resource: Resource) -> Option<Vec<UserIdx>> {
+    let mut users = Vec::new();
+    let space = match resource {
+        Resource::Tenant => return None,
+        Resource::Space(space) => snapshot.spaces.get(space.0 as usize),
+        Resource::Content(item) => {
+            let Some(info) = snapshot.content.get(item.0 as usize) else {
+                return Some(users);
+            };
+            users.push(info.owner);
+            users.extend(info.user_shares.iter().map(|(user, _)| *user));
+            for (group, _) in &info.group_shares {
+                if let Some(group) = snapshot.groups.get(group.0 as usize) {
+                    users.extend(group.members.iter().copied());
+                }
+            }
+            info.space.and_then(|space| snapshot.spaces.get(space.0 as usize))
+        }
+    };
+    if let Some(space) = space
+        && !space_candidates(snapshot, space, &mut users)
+    {
+        return None;
+    }
+    users.sort_unstable();
+    users.dedup();
+    Some(users)
+}
+
+/// Adds the users a space's own table can grant to (its owner and members) and its
+/// administrators without a role; false when those are every user.
+fn space_candidates(snapshot: &Snapshot, space: &SpaceInfo, users: &mut Vec<UserIdx>) -> bool {
+    users.push(space.owner);
+    users.extend(space.user_roles.iter().map(|(user, _)| *user));
+    for (group, _) in space.group_roles.iter() {
+        if let Some(group) = snapshot.groups.get(group.0 as usize) {
+            users.extend(group.members.iter().copied());
+        }
+    }
+    let admin = match space.space_type {
+        SpaceType::Shared | SpaceType::Managed => Capability::AdminAnalyticsSpaces,
+        SpaceType::Data => Capability::AdminDataSpaces,
+    };
+    snapshot.admin_cap_holders(admin, users)
 }

@@ -1069,6 +1069,29 @@ impl Snapshot {
     pub fn client(&self, idx: ClientIdx) -> &ClientInfo {
         self.clients.get(idx.0 as usize).expect("a live client index")
     }
+
+    /// Adds to `out` every user holding `capability` at admin level through a role, directly
+    /// or through a group, found through the reverse indices (each role's direct holders,
+    /// each group's members); false, adding nothing, when Everyone's roles give it to every user.
+    pub(crate) fn admin_cap_holders(&self, capability: portcullis_model::Capability, out: &mut Vec<UserIdx>) -> bool {
+        let d = &self.derived;
+        if d.everyone.iter().any(|role| role.admin_caps.contains(capability)) {
+            return false;
+        }
+        for (name, role) in d.roles.iter() {
+            if role.admin_caps.contains(capability)
+                && let Some(holders) = d.direct_holders.get(name)
+            {
+                out.extend(holders.iter().copied());
+            }
+        }
+        for (_, group) in self.groups.iter() {
+            if group.roles.iter().any(|role| role.admin_caps.contains(capability)) {
+                out.extend(group.members.iter().copied());
+            }
+        }
+        true
+    }
 }
 
 fn space_info(ids: &impl Ids, space: &Space) -> Option<SpaceInfo> {

@@ -6,7 +6,7 @@
 //! Only syntax errors refuse a rule here (a filter or condition that does not parse, an unknown
 //! function). Everything else that can go wrong is found when a rule is evaluated.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use regex::Regex;
 
@@ -66,6 +66,16 @@ impl Interner {
 
     pub fn get(&self, sym: Sym) -> &str {
         self.strings.get(sym as usize).map_or("", |s| s)
+    }
+
+    /// The symbol of `text` if it was interned.
+    pub fn lookup(&self, text: &str) -> Option<Sym> {
+        self.map.get(text).copied()
+    }
+
+    /// How many strings are interned (the first symbol a later overlay may use).
+    pub fn len(&self) -> usize {
+        self.strings.len()
     }
 }
 
@@ -238,6 +248,8 @@ pub struct CompiledSite {
     pub(crate) candidates: Vec<[Box<[Candidate]>; 2]>,
     user_by_key: HashMap<String, u32>,
     resource_by_id: HashMap<String, u32>,
+    /// The types the site holds resources of, case-folded.
+    held_types: HashSet<String>,
     /// The source of each resource (for filters and messages).
     pub(crate) source_resources: Vec<Resource>,
     pub(crate) source_users: Vec<User>,
@@ -397,6 +409,7 @@ impl CompiledSite {
             candidates,
             user_by_key,
             resource_by_id,
+            held_types: site.resources.iter().map(|r| fold(&r.resource_type)).collect(),
             source_resources: site.resources.clone(),
             source_users: site.users.clone(),
         })
@@ -420,6 +433,31 @@ impl CompiledSite {
     /// Every resource, in site order.
     pub fn resource_ids(&self) -> impl Iterator<Item = ResourceId> + '_ {
         (0..self.resources.len() as u32).map(ResourceId)
+    }
+
+    /// The users of one directory (ignoring case), in site order.
+    pub fn users_in_directory(&self, directory: &str) -> impl Iterator<Item = UserId> + '_ {
+        let folded = self.strings.lookup(&fold(directory));
+        self.users
+            .iter()
+            .enumerate()
+            .filter(move |(_, user)| Some(user.user_directory.folded) == folded)
+            .map(|(idx, _)| UserId(idx as u32))
+    }
+
+    /// Whether the site holds resources of a type (ignoring case).
+    pub fn holds_type(&self, resource_type: &str) -> bool {
+        self.held_types.contains(&fold(resource_type))
+    }
+
+    /// The resources of one type (ignoring case), in site order.
+    pub fn resources_of_type(&self, resource_type: &str) -> impl Iterator<Item = ResourceId> + '_ {
+        let folded = self.strings.lookup(&fold(resource_type));
+        self.resources
+            .iter()
+            .enumerate()
+            .filter(move |(_, resource)| Some(resource.resource_type.folded) == folded)
+            .map(|(idx, _)| ResourceId(idx as u32))
     }
 
     /// The user's `DIRECTORY\userId`.

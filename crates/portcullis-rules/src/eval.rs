@@ -12,10 +12,11 @@ use std::ops::ControlFlow;
 use regex::Regex;
 
 use crate::action::{Action, ActionSet};
-use crate::compile::{CompiledSite, LOperand, LPath, Nav, Node, ResourceId, Term, UserId, Val};
+use crate::compile::{CResource, Candidate, CompiledSite, LOperand, LPath, Nav, Node, ResourceId, Sym, Term, UserId, Val};
 use crate::context::RequestContext;
 use crate::err::EvalError;
 use crate::explain::{Decision, RuleOutcome, RuleResult};
+use crate::supplied::{SuppliedResource, Target};
 use crate::syntax::{CmpOp, MAX_CONDITION_DEPTH, Root};
 
 /// How deep `HasPrivilege` calls may nest before evaluation fails.
@@ -34,6 +35,70 @@ enum Ent {
     Resource(u32),
 }
 
+/// What a decision reads: the site, and the resource the request supplied if any, which goes
+/// by the index one past the site's resources.
+#[derive(Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    pub(crate) site: &'a CompiledSite,
+    supplied: Option<&'a SuppliedResource>,
+}
+
+impl<'a> Scope<'a> {
+    pub(crate) fn of(site: &'a CompiledSite) -> Scope<'a> {
+        Scope { site, supplied: None }
+    }
+
+    /// The scope of a decision on `target`, and the target's index in it.
+    fn target(site: &'a CompiledSite, target: Target<'a>) -> (Scope<'a>, u32) {
+        match target {
+            Target::Held(resource) => (Scope::of(site), resource.0),
+            Target::Supplied(supplied) => (
+                Scope {
+                    site,
+                    supplied: Some(supplied),
+                },
+                site.resources.len() as u32,
+            ),
+        }
+    }
+
+    fn is_supplied(self, idx: u32) -> bool {
+        self.supplied.is_some() && idx as usize == self.site.resources.len()
+    }
+
+    fn resource(self, idx: u32) -> Option<&'a CResource> {
+        match self.site.resources.get(idx as usize) {
+            Some(resource) => Some(resource),
+            None => self.supplied.filter(|_| self.is_supplied(idx)).map(|s| &s.resource),
+        }
+    }
+
+    fn text(self, sym: Sym) -> &'a str {
+        if (sym as usize) < self.site.strings.len() {
+            self.site.strings.get(sym)
+        } else {
+            self.supplied.map_or("", |s| s.text(sym))
+        }
+    }
+
+    fn resource_id(self, idx: u32) -> &'a str {
+        self.resource(idx).map_or("", |r| self.text(r.id.exact))
+    }
+
+    /// The rules that may apply to a resource in `context` (filter and context checked, but
+    /// for `Type_<id>` entries: see [`Scope::applies`]).
+    fn candidates(self, idx: u32, context: RequestContext) -> &'a [Candidate] {
+        match self.supplied {
+            Some(supplied) if self.is_supplied(idx) => &supplied.candidates[context.index()],
+            _ => self.site.candidates_of(ResourceId(idx), context),
+        }
+    }
+
+    fn applies(self, candidate: &Candidate, idx: u32) -> bool {
+        self.is_supplied(idx) || self.site.candidate_applies(candidate, ResourceId(idx))
+    }
+}
+
 /// Results of nested `HasPrivilege` decisions for one user and context, kept across the
 /// cells of an audit row: (resource, action) → (result, how many levels it went deeper).
 pub(crate) type PrivilegeMemo = HashMap<(u32, u8), (bool, usize)>;
@@ -41,6 +106,7 @@ pub(crate) type PrivilegeMemo = HashMap<(u32, u8), (bool, usize)>;
 /// One evaluation: the requesting user, the context and the `HasPrivilege` stack.
 struct Evaluator<'s, 'm> {
     site: &'s CompiledSite,
+    scope: Scope<'s>,
     user: u32,
     context: RequestContext,
     stack: [(u32, u8); MAX_PRIVILEGE_DEPTH],
@@ -59,20 +125,32 @@ struct Evaluator<'s, 'm> {
 impl CompiledSite {
     /// True when some rule grants `action` on `resource` to `user` in `context`.
     pub fn is_allowed(&self, user: UserId, resource: ResourceId, action: Action, context: RequestContext) -> bool {
-        let mut evaluator = Evaluator::new(self, user, context);
-        evaluator.allows(resource.0, action).unwrap_or(false)
+        self.allows_on(user, Target::Held(resource), action, context)
+    }
+
+    /// [`CompiledSite::is_allowed`] on a held or a supplied resource.
+    pub fn allows_on(&self, user: UserId, target: Target<'_>, action: Action, context: RequestContext) -> bool {
+        let (scope, resource) = Scope::target(self, target);
+        let mut evaluator = Evaluator::new(scope, user, context);
+        evaluator.allows(resource, action).unwrap_or(false)
     }
 
     /// Every action some rule grants on `resource` to `user` in `context` (one audit cell).
     pub fn granted_actions(&self, user: UserId, resource: ResourceId, context: RequestContext) -> ActionSet {
-        let mut evaluator = Evaluator::new(self, user, context);
+        self.granted_actions_on(user, Target::Held(resource), context)
+    }
+
+    /// [`CompiledSite::granted_actions`] on a held or a supplied resource.
+    pub fn granted_actions_on(&self, user: UserId, target: Target<'_>, context: RequestContext) -> ActionSet {
+        let (scope, resource) = Scope::target(self, target);
+        let mut evaluator = Evaluator::new(scope, user, context);
         let mut granted = ActionSet::NONE;
-        for candidate in self.candidates_of(resource, context) {
+        for candidate in scope.candidates(resource, context) {
             let Some(rule) = self.rules.get(candidate.rule as usize) else { continue };
-            if granted.contains_all(rule.actions) || !self.candidate_applies(candidate, resource) {
+            if granted.contains_all(rule.actions) || !scope.applies(candidate, resource) {
                 continue;
             }
-            if let Ok(true) = evaluator.rule(rule.root, resource.0) {
+            if let Ok(true) = evaluator.rule(rule.root, resource) {
                 granted = granted.union(rule.actions);
             }
         }
@@ -82,15 +160,21 @@ impl CompiledSite {
     /// The decision with its explanation: every applicable rule that could grant `action`,
     /// and whether it granted, did not, or failed (and why).
     pub fn decide(&self, user: UserId, resource: ResourceId, action: Action, context: RequestContext) -> Decision {
-        let mut evaluator = Evaluator::new(self, user, context);
+        self.decide_on(user, Target::Held(resource), action, context)
+    }
+
+    /// [`CompiledSite::decide`] on a held or a supplied resource.
+    pub fn decide_on(&self, user: UserId, target: Target<'_>, action: Action, context: RequestContext) -> Decision {
+        let (scope, resource) = Scope::target(self, target);
+        let mut evaluator = Evaluator::new(scope, user, context);
         let mut outcomes = Vec::new();
-        for candidate in self.candidates_of(resource, context) {
+        for candidate in scope.candidates(resource, context) {
             let Some(rule) = self.rules.get(candidate.rule as usize) else { continue };
-            if !rule.actions.contains(action) || !self.candidate_applies(candidate, resource) {
+            if !rule.actions.contains(action) || !scope.applies(candidate, resource) {
                 continue;
             }
             evaluator.cycle = false;
-            let result = match evaluator.rule(rule.root, resource.0) {
+            let result = match evaluator.rule(rule.root, resource) {
                 Ok(true) => RuleResult::Granted,
                 Ok(false) => RuleResult::NotGranted { cycle: evaluator.cycle },
                 Err(error) => RuleResult::Failed(error),
@@ -105,7 +189,7 @@ impl CompiledSite {
         Decision {
             allowed,
             user: self.user_key(user).to_owned(),
-            resource: self.resource_id(resource).to_owned(),
+            resource: scope.resource_id(resource).to_owned(),
             action,
             context,
             outcomes,
@@ -122,7 +206,7 @@ impl CompiledSite {
         context: RequestContext,
     ) -> Result<bool, EvalError> {
         let Some(rule) = self.rules.get(rule.0 as usize) else { return Ok(false) };
-        Evaluator::new(self, user, context).rule(rule.root, resource.0)
+        Evaluator::new(Scope::of(self), user, context).rule(rule.root, resource.0)
     }
 }
 
@@ -152,7 +236,7 @@ impl CompiledSite {
         emit: &mut dyn FnMut(ResourceId, ActionSet, &[u32]),
     ) {
         let mut memo = PrivilegeMemo::new();
-        let mut evaluator = Evaluator::new(self, user, context);
+        let mut evaluator = Evaluator::new(Scope::of(self), user, context);
         let any_resource = resources.first().map_or(0, |r| r.0);
         let prefilter: Vec<Tri> = self.rules.iter().map(|rule| evaluator.user_only_rule(rule.root, any_resource)).collect();
         evaluator.memo = Some(&mut memo);
@@ -183,9 +267,10 @@ impl CompiledSite {
 }
 
 impl<'s, 'm> Evaluator<'s, 'm> {
-    fn new(site: &'s CompiledSite, user: UserId, context: RequestContext) -> Self {
+    fn new(scope: Scope<'s>, user: UserId, context: RequestContext) -> Self {
         Evaluator {
-            site,
+            site: scope.site,
+            scope,
             user: user.0,
             context,
             stack: [(0, 0); MAX_PRIVILEGE_DEPTH],
@@ -200,10 +285,10 @@ impl<'s, 'm> Evaluator<'s, 'm> {
 
     /// True when some applicable rule grants `action` on `resource` (rules that fail grant nothing).
     fn allows(&mut self, resource: u32, action: Action) -> Result<bool, EvalError> {
-        let site = self.site;
-        for candidate in site.candidates_of(ResourceId(resource), self.context) {
+        let (site, scope) = (self.site, self.scope);
+        for candidate in scope.candidates(resource, self.context) {
             let Some(rule) = site.rules.get(candidate.rule as usize) else { continue };
-            if !rule.actions.contains(action) || !site.candidate_applies(candidate, ResourceId(resource)) {
+            if !rule.actions.contains(action) || !scope.applies(candidate, resource) {
                 continue;
             }
             match self.prefilter.and_then(|p| p.get(candidate.rule as usize)) {
@@ -342,7 +427,7 @@ impl<'s, 'm> Evaluator<'s, 'm> {
 
     /// The value of a condition's leaf: a comparison or a function call.
     fn leaf(&mut self, node: &Node, resource: u32) -> Result<bool, EvalError> {
-        let site = self.site;
+        let scope = self.scope;
         match node {
             Node::True => Ok(true),
             // Walked by `node`.
@@ -350,7 +435,7 @@ impl<'s, 'm> Evaluator<'s, 'm> {
             Node::Compare(cmp) => self.compare(*cmp, resource),
             Node::Empty(path) => {
                 let path = self.path(*path)?;
-                let found = visit_values(site, self.user, resource, path, &mut |_| Ok(ControlFlow::Break(())))?;
+                let found = visit_values(scope, self.user, resource, path, &mut |_| Ok(ControlFlow::Break(())))?;
                 Ok(found.is_continue())
             }
             Node::HasPrivilege { path, action } => {
@@ -367,7 +452,7 @@ impl<'s, 'm> Evaluator<'s, 'm> {
                     });
                 }
                 let mut found = false;
-                let flow = visit_entities(site, self.user, resource, path, &mut |entity| match entity {
+                let flow = visit_entities(scope, self.user, resource, path, &mut |entity| match entity {
                     Ent::Resource(target) => {
                         if self.nested(target, action)? {
                             found = true;
@@ -387,9 +472,9 @@ impl<'s, 'm> Evaluator<'s, 'm> {
             Node::IsAnonymous(path) => {
                 let path = self.path(*path)?;
                 let mut anonymous = false;
-                let _ = visit_entities(site, self.user, resource, path, &mut |entity| match entity {
+                let _ = visit_entities(scope, self.user, resource, path, &mut |entity| match entity {
                     Ent::User(user) => {
-                        anonymous |= site.users.get(user as usize).is_some_and(|u| u.anonymous);
+                        anonymous |= scope.site.users.get(user as usize).is_some_and(|u| u.anonymous);
                         Ok(ControlFlow::Continue(()))
                     }
                     Ent::ExtUser(_) => Ok(ControlFlow::Continue(())),
@@ -404,9 +489,9 @@ impl<'s, 'm> Evaluator<'s, 'm> {
             Node::IsOwned(path) => {
                 let path = self.path(*path)?;
                 let mut owned = false;
-                let _ = visit_entities(site, self.user, resource, path, &mut |entity| match entity {
+                let _ = visit_entities(scope, self.user, resource, path, &mut |entity| match entity {
                     Ent::Resource(target) => {
-                        owned |= site.resources.get(target as usize).is_some_and(|r| r.owner_key.is_some());
+                        owned |= scope.resource(target).is_some_and(|r| r.owner_key.is_some());
                         Ok(ControlFlow::Continue(()))
                     }
                     Ent::User(_) | Ent::ExtUser(_) => Err(EvalError::FunctionTarget {
@@ -462,15 +547,17 @@ impl<'s, 'm> Evaluator<'s, 'm> {
     }
 
     fn compare(&mut self, idx: u32, resource: u32) -> Result<bool, EvalError> {
-        let site = self.site;
-        let Some(cmp) = site.compares.get(idx as usize) else { return Ok(false) };
+        let scope = self.scope;
+        let Some(cmp) = scope.site.compares.get(idx as usize) else {
+            return Ok(false);
+        };
         let user = self.user;
-        let test = |l: Val, r: Val| test(site, cmp.op, cmp.regex.as_ref(), l, r);
+        let test = |l: Val, r: Val| test(scope, cmp.op, cmp.regex.as_ref(), l, r);
         let found = match (&cmp.lhs, &cmp.rhs) {
             (LOperand::Const(l), LOperand::Const(r)) => test(*l, *r)?,
             (LOperand::Path(p), LOperand::Const(r)) => {
                 let path = self.path(*p)?;
-                visit_values(site, user, resource, path, &mut |l| {
+                visit_values(scope, user, resource, path, &mut |l| {
                     Ok(if test(l, *r)? {
                         ControlFlow::Break(())
                     } else {
@@ -481,7 +568,7 @@ impl<'s, 'm> Evaluator<'s, 'm> {
             }
             (LOperand::Const(l), LOperand::Path(q)) => {
                 let path = self.path(*q)?;
-                visit_values(site, user, resource, path, &mut |r| {
+                visit_values(scope, user, resource, path, &mut |r| {
                     Ok(if test(*l, r)? {
                         ControlFlow::Break(())
                     } else {
@@ -493,8 +580,8 @@ impl<'s, 'm> Evaluator<'s, 'm> {
             (LOperand::Path(p), LOperand::Path(q)) => {
                 let left = self.path(*p)?;
                 let right = self.path(*q)?;
-                visit_values(site, user, resource, left, &mut |l| {
-                    let inner = visit_values(site, user, resource, right, &mut |r| {
+                visit_values(scope, user, resource, left, &mut |l| {
+                    let inner = visit_values(scope, user, resource, right, &mut |r| {
                         Ok(if test(l, r)? {
                             ControlFlow::Break(())
                         } else {
@@ -513,42 +600,42 @@ impl<'s, 'm> Evaluator<'s, 'm> {
 type Flow = Result<ControlFlow<()>, EvalError>;
 
 /// Calls `visit` on every entity `path` reaches, until it breaks.
-fn visit_entities(site: &CompiledSite, user: u32, resource: u32, path: &LPath, visit: &mut dyn FnMut(Ent) -> Flow) -> Flow {
+fn visit_entities(scope: Scope<'_>, user: u32, resource: u32, path: &LPath, visit: &mut dyn FnMut(Ent) -> Flow) -> Flow {
     let start = match path.root {
         Root::User => Ent::User(user),
         Root::Resource => Ent::Resource(resource),
         Root::Node => return Err(EvalError::NodeInSecurityRule(path.text.to_string())),
     };
-    walk(site, start, &path.nav, visit)
+    walk(scope, start, &path.nav, visit)
 }
 
-fn walk(site: &CompiledSite, entity: Ent, nav: &[Nav], visit: &mut dyn FnMut(Ent) -> Flow) -> Flow {
+fn walk(scope: Scope<'_>, entity: Ent, nav: &[Nav], visit: &mut dyn FnMut(Ent) -> Flow) -> Flow {
     let Some((step, rest)) = nav.split_first() else { return visit(entity) };
     let Ent::Resource(idx) = entity else {
         return Ok(ControlFlow::Continue(()));
     };
-    let Some(resource) = site.resources.get(idx as usize) else {
+    let Some(resource) = scope.resource(idx) else {
         return Ok(ControlFlow::Continue(()));
     };
     match step {
         Nav::Stream => match resource.stream {
-            Some(stream) => walk(site, Ent::Resource(stream), rest, visit),
+            Some(stream) => walk(scope, Ent::Resource(stream), rest, visit),
             None => Ok(ControlFlow::Continue(())),
         },
         Nav::App => match resource.app {
-            Some(app) => walk(site, Ent::Resource(app), rest, visit),
+            Some(app) => walk(scope, Ent::Resource(app), rest, visit),
             None => Ok(ControlFlow::Continue(())),
         },
         Nav::Owner => match (resource.owner, resource.owner_key) {
-            (Some(user), _) => walk(site, Ent::User(user), rest, visit),
-            (None, Some(key)) => walk(site, Ent::ExtUser(key), rest, visit),
+            (Some(user), _) => walk(scope, Ent::User(user), rest, visit),
+            (None, Some(key)) => walk(scope, Ent::ExtUser(key), rest, visit),
             (None, None) => Ok(ControlFlow::Continue(())),
         },
         Nav::Relation(name) => {
             for (relation, targets) in resource.relations.iter() {
                 if relation == name {
                     for target in targets.iter() {
-                        if walk(site, Ent::Resource(*target), rest, visit)?.is_break() {
+                        if walk(scope, Ent::Resource(*target), rest, visit)?.is_break() {
                             return Ok(ControlFlow::Break(()));
                         }
                     }
@@ -578,16 +665,16 @@ fn named(attrs: &[(u32, Box<[Val]>)], name: u32, visit: &mut dyn FnMut(Val) -> F
 }
 
 /// Calls `visit` on every value of `path`, until it breaks. No value: no call.
-fn visit_values(site: &CompiledSite, user: u32, resource: u32, path: &LPath, visit: &mut dyn FnMut(Val) -> Flow) -> Flow {
+fn visit_values(scope: Scope<'_>, user: u32, resource: u32, path: &LPath, visit: &mut dyn FnMut(Val) -> Flow) -> Flow {
     let term = path.term;
     let name = path.term_name;
-    visit_entities(site, user, resource, path, &mut |entity| match entity {
+    visit_entities(scope, user, resource, path, &mut |entity| match entity {
         Ent::ExtUser(key) => match term {
             Term::Entity => visit(key),
             _ => Ok(ControlFlow::Continue(())),
         },
         Ent::User(idx) => {
-            let Some(u) = site.users.get(idx as usize) else {
+            let Some(u) = scope.site.users.get(idx as usize) else {
                 return Ok(ControlFlow::Continue(()));
             };
             let one = |v: Option<Val>, visit: &mut dyn FnMut(Val) -> Flow| match v {
@@ -609,7 +696,7 @@ fn visit_values(site: &CompiledSite, user: u32, resource: u32, path: &LPath, vis
             }
         }
         Ent::Resource(idx) => {
-            let Some(r) = site.resources.get(idx as usize) else {
+            let Some(r) = scope.resource(idx) else {
                 return Ok(ControlFlow::Continue(()));
             };
             match term {
@@ -630,25 +717,25 @@ fn visit_values(site: &CompiledSite, user: u32, resource: u32, path: &LPath, vis
 }
 
 /// One pair of values under an operator.
-fn test(site: &CompiledSite, op: CmpOp, regex: Option<&Result<Regex, String>>, l: Val, r: Val) -> Result<bool, EvalError> {
+fn test(scope: Scope<'_>, op: CmpOp, regex: Option<&Result<Regex, String>>, l: Val, r: Val) -> Result<bool, EvalError> {
     Ok(match op {
         CmpOp::Eq => l.folded == r.folded,
         CmpOp::Ne => l.folded != r.folded,
         CmpOp::StrictEq => l.exact == r.exact,
         CmpOp::StrictNe => l.exact != r.exact,
-        CmpOp::Like => like(site.strings.get(l.folded).as_bytes(), site.strings.get(r.folded).as_bytes()),
+        CmpOp::Like => like(scope.text(l.folded).as_bytes(), scope.text(r.folded).as_bytes()),
         CmpOp::Matches => {
-            let value = site.strings.get(l.exact);
+            let value = scope.text(l.exact);
             match regex {
                 Some(Ok(regex)) => regex.is_match(value),
                 Some(Err(message)) => {
                     return Err(EvalError::BadRegex {
-                        pattern: site.strings.get(r.exact).to_owned(),
+                        pattern: scope.text(r.exact).to_owned(),
                         message: message.clone(),
                     });
                 }
                 None => {
-                    let pattern = site.strings.get(r.exact);
+                    let pattern = scope.text(r.exact);
                     match crate::compile::anchored_regex(pattern) {
                         Ok(regex) => regex.is_match(value),
                         Err(message) => {

@@ -2,13 +2,15 @@
 //! with diagnostics, printing them back, resource filters, actions and contexts; a site model
 //! compiled once into an indexed, interned form; decisions with explanations; the shipped
 //! default rule set; QRS `SystemRule` JSON import/export; the audit matrix with preview diffs;
-//! and the linter.
+//! the linter; and a site as an AuthZEN decision point (action names, resources a request
+//! supplies, searches).
 //!
 //! Pure: no IO, no async. Callers read files and hand over text.
 #![warn(missing_docs)]
 
 pub mod action;
 pub mod audit;
+pub mod authzen;
 pub mod compile;
 pub mod context;
 pub mod default_rules;
@@ -22,6 +24,7 @@ pub mod reference;
 pub mod site;
 pub mod site_file;
 mod suggest;
+pub mod supplied;
 pub mod syntax;
 
 pub use action::{Action, ActionSet};
@@ -31,6 +34,7 @@ pub use err::{ActionError, EvalError, FilterError, RuleError, SiteError};
 pub use explain::{Decision, RuleOutcome, RuleResult};
 pub use filter::{FilterItem, FilterTarget, ResourceFilter, parse_filter};
 pub use site::{Resource, Rule, RuleCategory, Site, User};
+pub use supplied::{SuppliedResource, Target};
 pub use syntax::{MAX_CONDITION_BYTES, MAX_CONDITION_DEPTH, MAX_PATH_STEPS, ParsedCondition, parse_condition, print_expr};
 
 #[cfg(test)]

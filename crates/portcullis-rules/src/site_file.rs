@@ -11,6 +11,7 @@ use portcullis_model::source::{SourcePath, YamlError, check_yaml};
 use serde::Deserialize;
 
 use crate::action::ActionSet;
+use crate::authzen::{AuthzenFile, Binding};
 use crate::compile::CompiledSite;
 use crate::context::RuleContext;
 use crate::default_rules;
@@ -83,6 +84,9 @@ pub struct SiteFile {
     /// The rules.
     #[serde(default)]
     pub rules: Vec<RuleFile>,
+    /// How the site answers the AuthZEN API (its action names).
+    #[serde(default)]
+    pub authzen: Option<AuthzenFile>,
 }
 
 /// A user as written.
@@ -289,6 +293,8 @@ pub struct LoadedSite {
     pub n_default_rules: usize,
     /// The compiled site.
     pub compiled: CompiledSite,
+    /// How it answers the AuthZEN API.
+    pub authzen: Binding,
 }
 
 impl SiteFile {
@@ -297,6 +303,10 @@ impl SiteFile {
     pub fn load(&self, base: &SourcePath) -> Result<LoadedSite, Vec<SiteError>> {
         let mut errors = Vec::new();
         let site = self.to_site(base, &mut errors);
+        let authzen = match &self.authzen {
+            Some(file) => Binding::load(file, &base.key("authzen"), &mut errors),
+            None => Binding::default(),
+        };
         let n_default_rules = if self.default_rules { default_rules::rules().len() } else { 0 };
         if !errors.is_empty() {
             return Err(errors);
@@ -306,6 +316,7 @@ impl SiteFile {
                 site,
                 n_default_rules,
                 compiled,
+                authzen,
             }),
             Err(rule_errors) => Err(rule_errors
                 .into_iter()

@@ -184,3 +184,92 @@ fn default_rules_compile() {
     let compiled = crate::CompiledSite::compile(&site);
     assert!(compiled.is_ok(), "{:?}", compiled.err());
 }
+
+/// A site's `authzen:` names map AuthZEN actions per resource type, and are checked at load.
+#[test]
+fn authzen_action_names_map_onto_actions_per_type() {
+    use crate::authzen::ActionNameError;
+    let site = load(
+        r#"
+authzen:
+  actions:
+    - { name: can_read, action: read }
+    - { name: view, action: read, resourceTypes: [record] }
+    - { name: edit, action: update, resourceTypes: [record, Note] }
+"#,
+    );
+    let binding = &site.authzen;
+    assert_eq!(binding.action("can_read", "anything"), Ok(Action::Read));
+    assert_eq!(binding.action("edit", "note"), Ok(Action::Update));
+    assert!(matches!(binding.action("view", "todo"), Err(ActionNameError::WrongType { .. })));
+    let unknown = binding.action("read", "record").unwrap_err();
+    assert_eq!(unknown.to_string(), "the site knows no action `read`");
+    assert_eq!(unknown.hint(), "use one of: can_read, view, edit");
+    let granted = ActionSet::NONE.with(Action::Read).with(Action::Update);
+    assert_eq!(
+        binding.names(granted, "record"),
+        [("can_read", Action::Read), ("view", Action::Read), ("edit", Action::Update)]
+    );
+    assert_eq!(binding.names(granted, "todo"), [("can_read", Action::Read)]);
+
+    // Without names, AuthZEN's are the rule language's.
+    let plain = load("users: []");
+    assert_eq!(plain.authzen.action("ExportData", "App"), Ok(Action::ExportData));
+    assert_eq!(plain.authzen.names(granted, "App"), [("read", Action::Read), ("update", Action::Update)]);
+
+    let (file, base) = from_yaml("authzen:\n  actions:\n    - { name: x, action: fly }\n    - { name: x, action: read }\n").expect("decodes");
+    let errors = file.load(&base).expect_err("refused");
+    let messages: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect();
+    assert_eq!(
+        messages,
+        [
+            "authzen.actions[0].action: AuthZEN action `x`: unknown action `fly`",
+            "authzen.actions[1].name: AuthZEN action `x` is listed twice"
+        ]
+    );
+}
+
+/// A resource the request describes: `owner` and `name` are the rule language's, other
+/// properties attributes (lists from arrays; objects and nulls not read).
+#[test]
+fn a_supplied_resource_reads_its_authzen_properties() {
+    use crate::authzen::supplied_resource;
+    let properties = serde_json::json!({
+        "ownerID": "rick@the-citadel.com",
+        "owner": "ACME\\ann",
+        "name": "Todo",
+        "tags": ["a", 1, true, null],
+        "record": {"isbn": "978"},
+        "gone": null
+    });
+    let resource = supplied_resource("todo", "t1", properties.as_object());
+    assert_eq!(resource.owner.as_deref(), Some("ACME\\ann"));
+    assert_eq!(resource.name.as_deref(), Some("Todo"));
+    let attributes: Vec<(&str, Vec<&str>)> = resource
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.iter().map(String::as_str).collect()))
+        .collect();
+    assert_eq!(attributes, [("ownerID", vec!["rick@the-citadel.com"]), ("tags", vec!["a", "1", "true"])]);
+
+    let site = load(
+        r#"
+users:
+  - { userDirectory: ACME, userId: ann, email: ann@acme.test }
+rules:
+  - { name: Own, resourceFilter: todo_*, actions: [update], condition: resource.ownerID = user.email }
+  - { name: Owner, resourceFilter: todo_*, actions: [delete], condition: resource.owner = user }
+"#,
+    );
+    let compiled = &site.compiled;
+    let ann = compiled.user("acme\\ann").expect("user");
+    let decide = |properties: serde_json::Value, action| {
+        let supplied = compiled.supply(&supplied_resource("todo", "t9", properties.as_object()));
+        let decision = compiled.decide_on(ann, crate::Target::Supplied(&supplied), action, RequestContext::Hub);
+        format!("{} {}", decision.verdict(), decision.resource)
+    };
+    assert_eq!(decide(serde_json::json!({"ownerID": "ANN@acme.test"}), Action::Update), "allow t9");
+    assert_eq!(decide(serde_json::json!({"ownerID": "bob@acme.test"}), Action::Update), "deny t9");
+    assert_eq!(decide(serde_json::json!({"owner": "ACME\\ann"}), Action::Delete), "allow t9");
+    assert_eq!(decide(serde_json::json!({}), Action::Delete), "deny t9");
+}

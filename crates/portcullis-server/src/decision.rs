@@ -37,7 +37,7 @@ pub(crate) fn decide_raw(view: &View, raw: &RawRequest<'_>, explain: bool) -> Re
 }
 
 /// For a session: the rights the user's last login froze, if there is one.
-fn session(view: &View, user: UserIdx, channel: Channel<ClientIdx>) -> Option<&TenantRights> {
+pub(crate) fn session(view: &View, user: UserIdx, channel: Channel<ClientIdx>) -> Option<&TenantRights> {
     match channel {
         Channel::Session => view.sessions.rights(&view.snapshot.user(user).id),
         Channel::ApiKey | Channel::OAuth(_) => None,

@@ -77,6 +77,9 @@ fn route_table(state: &AppState) -> RouteTable<AppState> {
         .add(oauth::__path_token, oauth::token)
         .add(authzen::__path_evaluation, authzen::evaluation)
         .add(authzen::__path_evaluations, authzen::evaluations)
+        .add(authzen::__path_search_subject, authzen::search_subject)
+        .add(authzen::__path_search_resource, authzen::search_resource)
+        .add(authzen::__path_search_action, authzen::search_action)
         .add(authzen::__path_configuration, authzen::configuration)
         .nest("/api/v1", qlik::management_api(state.clone(), qlik_config(state)))
         .merge(portcullis_qlik_api::product_info_routes())
@@ -110,7 +113,22 @@ pub fn app(state: AppState) -> Router {
         // dropping its connection without a word.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(ops::panicked))
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(echo_request_id))
         .with_state(state)
+}
+
+/// The header a client may identify a request by (AuthZEN's request identification).
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Answers a request that carries `X-Request-ID` with the same header, whatever the answer
+/// (AuthZEN requires it of a decision point; the other routes do it too).
+async fn echo_request_id(request: Request, next: Next) -> Response {
+    let id = request.headers().get(REQUEST_ID_HEADER).cloned();
+    let mut response = next.run(request).await;
+    if let Some(id) = id {
+        response.headers_mut().insert(REQUEST_ID_HEADER, id);
+    }
+    response
 }
 
 /// The management API's settings, from the server's (read once, at start).

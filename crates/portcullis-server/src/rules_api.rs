@@ -412,14 +412,70 @@ pub(crate) struct CheckBody {
 /// The header form of [`CheckBody::min_site_revision`].
 pub const MIN_SITE_REVISION_HEADER: &str = "portcullis-min-site-revision";
 
+/// The [`MIN_SITE_REVISION_HEADER`] of a request, if sent; anything but a number is a 400.
+pub(crate) fn min_site_revision(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(MIN_SITE_REVISION_HEADER) else {
+        return Ok(None);
+    };
+    value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()).map(Some).ok_or_else(|| {
+        ApiError::bad_request(
+            "bad_min_site_revision",
+            format!("the `{MIN_SITE_REVISION_HEADER}` header is not a revision number"),
+        )
+        .field(MIN_SITE_REVISION_HEADER)
+    })
+}
+
+/// The site a request decides with: compiled, or 500 saying why the stored text does not
+/// compile on this node.
+pub(crate) fn loaded<'a>(name: &str, site: &'a HeldSite) -> Result<&'a LoadedSite, ApiError> {
+    site.compiled.as_ref().map_err(|problem| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "site_unavailable",
+            format!("rule site `{name}` (revision {}) does not compile on this node: {problem}", site.revision),
+        )
+        .hint("store the site again (`PUT`), or run the version of portcullis that stored it")
+    })
+}
+
+/// The audit event of an `export` or `exportdata` decision on a site, which is always logged
+/// (data leaves), allowed or denied, with the reasons of this moment.
+pub(crate) fn export_event(
+    caller: &Caller,
+    site: (&str, u64),
+    user: &str,
+    action: Action,
+    resource: &str,
+    decision: &portcullis_rules::Decision,
+) -> EventDraft {
+    let (name, revision) = site;
+    let resource_ref = ResourceRef {
+        kind: format!("rule-site:{name}"),
+        id: resource.to_owned(),
+        space: None,
+        owner: None,
+    };
+    let mut draft = EventDraft::change(
+        EventType::RuleExportDecided,
+        &caller.author(),
+        action.name().to_owned(),
+        Some(resource_ref),
+        json!({ "user": user, "context": decision.context.name(), "siteRevision": revision }),
+    );
+    draft.decision = Some(decision.verdict().to_owned());
+    draft.explanation = Some(json!({ "tokens": decision.tokens(), "text": decision.to_string() }));
+    draft
+}
+
 /// Brings this node's sites of the caller's tenant to `min` (a revision some node answered):
 /// read from the store at once when it is behind; 409 naming the revision held when the store
 /// has not reached it either.
-async fn sites_at_least(state: &RulesState, caller: &Caller, min: Option<u64>) -> Result<(), ApiError> {
+pub(crate) async fn sites_at_least(app: &AppState, caller: &Caller, min: Option<u64>) -> Result<(), ApiError> {
     let Some(min) = min else { return Ok(()) };
     let sites = &caller.tenant.rule_sites;
     if sites.revision() < min {
-        sites.follow(state.app.store().as_ref(), caller.tenant.id).await?;
+        sites.follow(app.store().as_ref(), caller.tenant.id).await?;
     }
     let held = sites.revision();
     if held < min {
@@ -503,30 +559,11 @@ pub(crate) async fn check(State(state): State<RulesState>, ApiPath(name): ApiPat
             "asking rule decisions needs `decision:ask-others` (TenantAdmin or the `evaluate-decisions-for-others` permission)",
         ));
     }
-    let header = match request.headers().get(MIN_SITE_REVISION_HEADER) {
-        None => None,
-        Some(value) => Some(value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(|| {
-            ApiError::bad_request(
-                "bad_min_site_revision",
-                format!("the `{MIN_SITE_REVISION_HEADER}` header is not a revision number"),
-            )
-            .field(MIN_SITE_REVISION_HEADER)
-        })?),
-    };
+    let header = min_site_revision(request.headers())?;
     let Json(body): Json<CheckBody> = Json::from_request(request, &()).await?;
-    sites_at_least(&state, &caller, body.min_site_revision.or(header)).await?;
+    sites_at_least(&state.app, &caller, body.min_site_revision.or(header)).await?;
     let site = caller.tenant.rule_sites.get(&name).ok_or_else(|| unknown_site(&name))?;
-    let compiled = match &site.compiled {
-        Ok(loaded) => &loaded.compiled,
-        Err(problem) => {
-            return Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "site_unavailable",
-                format!("rule site `{name}` (revision {}) does not compile on this node: {problem}", site.revision),
-            )
-            .hint("store the site again (`PUT`), or run the version of portcullis that stored it"));
-        }
-    };
+    let compiled = &loaded(&name, &site)?.compiled;
     let user = compiled.user(&body.user).ok_or_else(|| {
         ApiError::not_found("unknown_user", format!("unknown user `{}`", body.user))
             .hint("write users as DIRECTORY\\userId")
@@ -542,23 +579,8 @@ pub(crate) async fn check(State(state): State<RulesState>, ApiPath(name): ApiPat
             .field("context")
     })?;
     let decision = compiled.decide(user, resource, action, context);
-    if matches!(body.action.to_ascii_lowercase().as_str(), "export" | "exportdata") {
-        // Data leaves: always logged, allowed or denied, with the reasons of this moment.
-        let resource_ref = ResourceRef {
-            kind: format!("rule-site:{name}"),
-            id: body.resource.clone(),
-            space: None,
-            owner: None,
-        };
-        let mut draft = EventDraft::change(
-            EventType::RuleExportDecided,
-            &caller.author(),
-            body.action.to_ascii_lowercase(),
-            Some(resource_ref),
-            json!({ "user": body.user, "context": body.context, "siteRevision": site.revision }),
-        );
-        draft.decision = Some(decision.verdict().to_owned());
-        draft.explanation = Some(json!({ "tokens": decision.tokens(), "text": decision.to_string() }));
+    if matches!(action, Action::Export | Action::ExportData) {
+        let draft = export_event(&caller, (&name, site.revision), &body.user, action, &body.resource, &decision);
         state.app.decision_log().store(caller.tenant.id, vec![draft]).await?;
     }
     Ok(Json(json!({

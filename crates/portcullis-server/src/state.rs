@@ -285,6 +285,10 @@ pub struct ServerConfig {
     /// Where and how often signed audit checkpoints are written (`None`: not written, and
     /// chains are checked at load without one).
     pub audit_checkpoints: Option<crate::audit_integrity::CheckpointConfig>,
+    /// Tenants whose AuthZEN requests are answered from one of their rule sites: tenant
+    /// name → site name (`--authzen-site TENANT/SITE`). Other tenants answer from their Qlik
+    /// Cloud model.
+    pub authzen_sites: std::collections::BTreeMap<String, String>,
 }
 
 impl ServerConfig {
@@ -308,6 +312,7 @@ impl Default for ServerConfig {
             public_url: None,
             api_rate_limits: RateLimitConfig::default(),
             audit_checkpoints: None,
+            authzen_sites: Default::default(),
         }
     }
 }

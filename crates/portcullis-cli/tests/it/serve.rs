@@ -214,6 +214,69 @@ fn connection_limits_and_the_public_url_are_flags() {
     assert!(started.elapsed() < Duration::from_secs(8), "stopped after {:?}", started.elapsed());
 }
 
+/// `--rule-site` stores a site at start (once: the same text again is kept), `--authzen-site`
+/// answers the tenant's AuthZEN requests from it; a site that does not load stops the start.
+#[test]
+fn rule_sites_and_the_authzen_site_are_flags() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/authzen");
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("authzen.db").display());
+    let args = [
+        "--database".to_owned(),
+        database.clone(),
+        "--tenant".to_owned(),
+        examples.join("tenant.yaml").display().to_string(),
+        "--api-key".to_owned(),
+        format!("pep={KNOWN_KEY}"),
+        "--rule-site".to_owned(),
+        format!("todo={}", examples.join("todo.yaml").display()),
+        "--authzen-site".to_owned(),
+        "todo".to_owned(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(dir.path(), &args);
+    assert!(
+        server.printed.iter().any(|l| l.starts_with("stored rule site `todo`")),
+        "{:?}",
+        server.printed
+    );
+    let rick_deletes = json!({
+        "subject": {"type": "user", "id": "CiRmZDA2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs"},
+        "action": {"name": "can_delete_todo"},
+        "resource": {"type": "todo", "id": "t1", "properties": {"ownerID": "jerry@the-smiths.com"}}
+    });
+    let (status, answer) = post(&agent(), &format!("{}/access/v1/evaluation", server.base), KNOWN_KEY, &rick_deletes).unwrap();
+    assert_eq!((status, answer["decision"].clone()), (200, json!(true)), "{answer}");
+    assert_eq!(answer["context"]["tokens"], json!(["rule:Admins delete any todo"]));
+    server.signal("TERM");
+    assert!(server.wait().success());
+
+    let again = Server::start(dir.path(), &args);
+    assert!(
+        again.printed.iter().any(|l| l.contains("kept as stored (same text)")),
+        "{:?}",
+        again.printed
+    );
+    drop(again);
+
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "rules:\n  - { name: R, resourceFilter: todo_*, actions: [read], condition: user.roles = }\n",
+    )
+    .unwrap();
+    let output = Command::new(BINARY)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &database])
+        .arg("--rule-site")
+        .arg(format!("todo={}", broken.display()))
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("broken.yaml") && stderr.contains("rule `R`"), "{stderr}");
+}
+
 /// Concurrent clients of the SIGKILL test, each toggling its own user in a group.
 const CLIENTS: usize = 16;
 

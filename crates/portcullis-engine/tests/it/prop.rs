@@ -376,3 +376,74 @@ proptest! {
         }
     }
 }
+
+/// Every user `decide` allows on a resource, through an API key or an OAuth client, is among
+/// its candidate users (who may act on it is searched among those alone).
+fn candidates_cover(tenant: &Tenant) -> Result<usize, String> {
+    use portcullis_engine::{ContentIdx, Request, Resource, SpaceIdx, UserIdx, candidate_users};
+    let snapshot = Snapshot::build(tenant, 1);
+    let mut channels = vec![Channel::ApiKey];
+    channels.extend((0..snapshot.clients.len() as u32).map(|c| Channel::OAuth(portcullis_engine::ClientIdx(c))));
+    let mut resources = vec![Resource::Tenant];
+    resources.extend((0..snapshot.spaces.len() as u32).map(|s| Resource::Space(SpaceIdx(s))));
+    resources.extend((0..snapshot.content.len() as u32).map(|c| Resource::Content(ContentIdx(c))));
+    let mut n_narrowed = 0;
+    for resource in resources {
+        let candidates = candidate_users(&snapshot, resource);
+        if let Some(list) = &candidates {
+            if list.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(format!("{resource:?}: candidates not sorted and unique: {list:?}"));
+            }
+            n_narrowed += usize::from(list.len() < snapshot.users.len());
+        }
+        let Some(candidates) = candidates else { continue };
+        for action in Action::ALL {
+            let fits = match (resource, action.resource_kind()) {
+                (Resource::Space(_), ResourceKind::Space) => true,
+                (Resource::Content(item), ResourceKind::App) => snapshot.content_item(item).kind == ContentKind::App,
+                (Resource::Content(item), ResourceKind::DataConnection) => snapshot.content_item(item).kind == ContentKind::DataConnection,
+                _ => false,
+            };
+            if !fits {
+                continue;
+            }
+            for u in 0..snapshot.users.len() as u32 {
+                let user = UserIdx(u);
+                for channel in &channels {
+                    let request = Request {
+                        user,
+                        channel: *channel,
+                        session: None,
+                        action: *action,
+                        resource,
+                        explain: false,
+                    };
+                    if decide(&snapshot, &request).allowed && candidates.binary_search(&user).is_err() {
+                        return Err(format!("user {u} may {action} {resource:?} via {channel:?} but is not a candidate"));
+                    }
+                }
+            }
+        }
+    }
+    Ok(n_narrowed)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn candidate_users_include_everyone_allowed(seed in any::<u64>()) {
+        let tenant = random_tenant(seed);
+        if let Err(message) = candidates_cover(&tenant) {
+            prop_assert!(false, "seed {seed}: {message}");
+        }
+    }
+}
+
+/// The candidates do narrow the search on the random tenants (the property above is not
+/// met by answering every user).
+#[test]
+fn candidate_users_narrow_the_search() {
+    let narrowed: usize = (0..50).map(|seed| candidates_cover(&random_tenant(seed)).unwrap_or(0)).sum();
+    assert!(narrowed > 50, "only {narrowed} resources had fewer candidates than users");
+}

@@ -20,7 +20,7 @@ rules:
     actions: [read]
 "#;
 
-async fn put_site(app: &TestApp, token: &str, name: &str, text: &str) -> (StatusCode, serde_json::Value) {
+pub async fn put_site(app: &TestApp, token: &str, name: &str, text: &str) -> (StatusCode, serde_json::Value) {
     let request = Request::builder()
         .method("PUT")
         .uri(format!("/v1/rules/sites/{name}"))
