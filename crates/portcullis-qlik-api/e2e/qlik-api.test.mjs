@@ -244,3 +244,29 @@ test("OAuth clients: random ids, impersonation only when allowed, credentials go
   assert.equal(answer.status, 401);
   await admin.oauthClients.deleteOAuthClient(again.clientId);
 });
+
+test("audits: ids as every resource shows them, by id, sorted by type or source, a day's archive", async () => {
+  const { data: group } = await admin.groups.createGroup({ name: "e2e-audited", providerType: "custom" });
+  const { data: page } = await admin.audits.getAudits({ eventType: "com.qlik.v1.group.created", limit: 1 }, fresh);
+  const [event] = page.data;
+  assert.equal(event.userId, await userId("admin"), "the actor as /users shows it");
+  const { data: me } = await admin.users.getMyUser(fresh);
+  assert.equal(event.tenantId, me.tenantId, "the tenant as /users shows it");
+  const { data: byId } = await admin.audits.getAudits({ id: event.id }, fresh);
+  assert.deepEqual(byId.data.map((e) => e.id), [event.id]);
+  for (const [sort, field] of [["+eventType", "eventType"], ["-eventType", "eventType"], ["+source", "source"], ["-source", "source"]]) {
+    let listed = await admin.audits.getAudits({ sort, limit: 3 }, fresh);
+    const keys = listed.data.data.map((e) => e[field]);
+    while (listed.next && keys.length < 12) {
+      listed = await listed.next();
+      keys.push(...listed.data.data.map((e) => e[field]));
+    }
+    const sorted = [...keys].sort();
+    assert.deepEqual(keys, sort.startsWith("+") ? sorted : sorted.reverse(), `${sort}: ${keys}`);
+  }
+  const day = event.eventTime.slice(0, 10);
+  const { data: archive } = await admin.audits.getArchivedAudits({ date: day }, fresh);
+  assert.ok(archive.data.some((e) => e.eventId === event.eventId), "the day's archive holds the event");
+  await refused(admin.audits.getArchivedAudits({ date: "yesterday" }, fresh), 400);
+  await admin.groups.deleteGroup(group.id);
+});

@@ -784,8 +784,12 @@ async fn require<H: ApiHost>(app: &App<H>, req: &Req, action: Action) -> Result<
 /// Audit events, newest first by default, in Qlik's audits shape.
 #[utoipa::path(get, path = "/audits", tag = "audits", params(crate::openapi::AuditListParams), responses((status = 200, description = "A page of events", body = AuditPage), (status = 403, description = "Needs audit:read"), (status = 500, description = "The trail fails its integrity check")), security(("bearer" = [])))]
 async fn audits_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
-    require(&app, &req, Action::AuditRead).await?;
-    let listing = audits::Listing::parse(&req.query)?;
+    let listing = {
+        let state = load(&app, &req).await?;
+        let ctx = req.ctx(&state);
+        ctx.require(Service::Audits, Action::AuditRead)?;
+        audits::Listing::parse(&req.query, |id| ctx.ids.user(id).map(str::to_owned))?
+    };
     let found = app
         .host
         .audit_events(&req.caller.tenant, listing.query())
@@ -809,6 +813,23 @@ async fn audits_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<Strin
     Ok(json(
         StatusCode::OK,
         to_json(audits::event_dto(&req.api_base, &req.caller.tenant, &record))?,
+    ))
+}
+
+/// The events of one UTC day (`date=YYYY-MM-DD`), oldest first: the trail as this store still
+/// holds it (what `portcullis audit archive` moved out lives in the operator's files).
+#[utoipa::path(get, path = "/audits/archive", tag = "audits", params(crate::openapi::AuditArchiveParams), responses((status = 200, description = "The day's events", body = crate::audits::ArchiveDto), (status = 400, description = "`date` is missing or not a day, or the day holds too many events"), (status = 403, description = "Needs audit:read"), (status = 500, description = "The trail fails its integrity check")), security(("bearer" = [])))]
+async fn audits_archive<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    require(&app, &req, Action::AuditRead).await?;
+    let query = audits::archive_query(&req.query)?;
+    let found = app
+        .host
+        .audit_events(&req.caller.tenant, &query)
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?;
+    Ok(json(
+        StatusCode::OK,
+        to_json(audits::archive(&req.api_base, &req.caller.tenant, &found)?)?,
     ))
 }
 
@@ -922,6 +943,7 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: Api
         .add(__path_keys_get, keys_get::<H>)
         .add(__path_keys_delete, keys_delete::<H>)
         .add(__path_audits_list, audits_list::<H>)
+        .add(__path_audits_archive, audits_archive::<H>)
         .add(__path_audits_types, audits_types::<H>)
         .add(__path_audits_sources, audits_sources::<H>)
         .add(__path_audits_settings, audits_settings::<H>)

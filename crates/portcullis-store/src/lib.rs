@@ -32,8 +32,8 @@ pub use err::StoreError;
 pub use feed::{Feed, FeedEvent, LogPage, Notice, NoticeKind};
 pub use portcullis_audit::checkpoint;
 pub use portcullis_audit::{
-    Actor, AuditChain, AuditKey, AuditQuery, ChainBreak, Checkpoint, CheckpointBreak, DecisionLogMode, DecisionLogPolicy, EventBody, EventType,
-    GENESIS, KeyError, Keyring, ResourceRef, SealedEvent, verify,
+    Actor, AuditChain, AuditKey, AuditOrder, AuditQuery, ChainBreak, Checkpoint, CheckpointBreak, DecisionLogMode, DecisionLogPolicy, EventBody,
+    EventType, GENESIS, KeyError, Keyring, ResourceRef, SealedEvent, verify,
 };
 pub use portcullis_audit::{AuditSettings, Author, EventDraft, change_event, rfc3339_millis};
 pub use record::*;

@@ -217,6 +217,7 @@ impl ApiHost for MemoryHost {
             .filter(|r| query.matches(&r.body) && !inner.damaged.contains(&r.seq))
             .cloned()
             .collect();
+        found.sort_by_key(|r| query.sort_key(&r.body));
         if query.newest_first {
             found.reverse();
         }

@@ -949,6 +949,15 @@ async fn items_list_the_apps_the_caller_may_read_with_the_callers_actions() {
     assert_eq!(send(&app, "GET", &by_app_id, Some("ann-key"), None).await.status, StatusCode::NOT_FOUND);
 }
 
+fn event_ids(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The audit trail through the router: its readers only, Qlik's shape, cursors the client
 /// follows as they are, an event that fails its check never served, and its settings for
 /// `audit:manage` alone.
@@ -974,7 +983,8 @@ async fn the_audit_trail_pages_for_its_readers_and_its_settings_are_managed() {
         let event = &page.body["data"][0];
         assert_eq!(event["eventType"], "com.qlik.v1.group.created");
         assert_eq!(event["source"], "com.qlik/identities");
-        assert_eq!(event["userId"], "admin");
+        assert_eq!(event["userId"], ids::user_id("admin"), "the user's API id, as `/users` shows it");
+        assert_eq!(event["tenantId"], ids::tenant_id("acme"), "the tenant's API id");
         assert_eq!(event["links"]["self"]["href"], format!("{BASE}/audits/{}", event["id"].as_str().unwrap()));
         seen.push(event["id"].as_str().unwrap().to_owned());
         match page.body["links"]["next"]["href"].as_str() {
@@ -1006,18 +1016,81 @@ async fn the_audit_trail_pages_for_its_readers_and_its_settings_are_managed() {
     assert_eq!(damaged.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", damaged.body);
     assert!(damaged.body["errors"][0]["detail"].as_str().unwrap().contains("integrity"));
     let listed = send(&app, "GET", "/api/v1/audits?limit=100", Some("admin-key"), None).await;
-    let ids: Vec<&str> = listed.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["3", "1"]);
+    assert_eq!(event_ids(&listed.body), ["3", "1"]);
     let bad = send(&app, "GET", "/api/v1/audits?eventTime=yesterday", Some("admin-key"), None).await;
     assert_eq!(
         (bad.status, &bad.body["errors"][0]["code"]),
         (StatusCode::BAD_REQUEST, &json!("AUDITS-3"))
     );
+    // By id, by the acting user's API id, by type or source either way (cursors past
+    // the last event shown, key and all), and a day's archive.
+    let by_id = send(&app, "GET", "/api/v1/audits?id=1,3,7", Some("admin-key"), None).await;
+    assert_eq!(event_ids(&by_id.body), ["3", "1"]);
+    let by_user = format!("/api/v1/audits?userId={}", ids::user_id("admin"));
+    assert_eq!(event_ids(&send(&app, "GET", &by_user, Some("admin-key"), None).await.body), ["3", "1"]);
+    let by_nobody = format!("/api/v1/audits?userId={}", ids::user_id("ann"));
+    assert!(event_ids(&send(&app, "GET", &by_nobody, Some("admin-key"), None).await.body).is_empty());
+    // Event 2 is still damaged: left out of every listing.
+    let made_role = send(&app, "POST", "/api/v1/roles", Some("admin-key"), Some(json!({ "name": "R" }))).await;
+    assert_eq!(made_role.status, StatusCode::CREATED, "{}", made_role.body);
+    for (sort, expected) in [
+        (
+            "%2BeventType",
+            ["com.qlik.v1.group.created", "com.qlik.v1.group.created", "com.qlik.v1.role.created"],
+        ),
+        (
+            "-eventType",
+            ["com.qlik.v1.role.created", "com.qlik.v1.group.created", "com.qlik.v1.group.created"],
+        ),
+        ("-source", ["com.qlik/roles", "com.qlik/identities", "com.qlik/identities"]),
+        ("%2Bsource", ["com.qlik/identities", "com.qlik/identities", "com.qlik/roles"]),
+    ] {
+        let field = if sort.ends_with("source") { "source" } else { "eventType" };
+        let mut href = format!("/api/v1/audits?limit=1&sort={sort}");
+        let mut seen = Vec::new();
+        loop {
+            let page = send(&app, "GET", &href, Some("admin-key"), None).await;
+            assert_eq!(page.status, StatusCode::OK, "{sort}: {}", page.body);
+            seen.extend(
+                page.body["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e[field].as_str().unwrap().to_owned()),
+            );
+            match page.body["links"]["next"]["href"].as_str() {
+                Some(next) => href = path_of(next).to_owned(),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{sort}");
+    }
+    let day = send(&app, "GET", "/api/v1/audits/archive?date=2026-01-01", Some("admin-key"), None).await;
+    assert_eq!(day.status, StatusCode::OK, "{}", day.body);
+    let archived: Vec<&str> = day.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        archived,
+        ["com.qlik.v1.group.created", "com.qlik.v1.group.created", "com.qlik.v1.role.created"],
+        "oldest first"
+    );
+    assert!(day.body["data"][0].get("id").is_none(), "archived events carry no id: {}", day.body);
+    let other_day = send(&app, "GET", "/api/v1/audits/archive?date=2025-12-31", Some("admin-key"), None).await;
+    assert_eq!(other_day.body, json!({ "data": [] }));
+    let no_date = send(&app, "GET", "/api/v1/audits/archive", Some("admin-key"), None).await;
+    assert_eq!(no_date.status, StatusCode::BAD_REQUEST);
+    assert!(no_date.body["errors"][0]["detail"].as_str().unwrap().contains("`date`"));
+    assert_eq!(
+        send(&app, "GET", "/api/v1/audits/archive?date=2026-01-01", Some("ann-key"), None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+
     let types = send(&app, "GET", "/api/v1/audits/types", Some("admin-key"), None).await;
     assert!(types.body["data"].as_array().unwrap().iter().any(|t| t == "com.qlik.v1.group.created"));
 

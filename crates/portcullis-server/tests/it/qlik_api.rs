@@ -158,7 +158,7 @@ async fn scenario(q: Qlik) {
             .call("GET", &format!("/api/v1/audits?eventType={event}&limit=1"), Some(&admin), None)
             .await;
         assert_eq!(status, StatusCode::OK, "{events}");
-        assert_eq!(events["data"][0]["userId"], by, "{event}: {events}");
+        assert_eq!(events["data"][0]["userId"], portcullis_qlik_api::ids::user_id(by), "{event}: {events}");
     }
 
     // Groups, spaces and assignments.
