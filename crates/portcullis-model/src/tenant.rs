@@ -104,12 +104,14 @@ word_enum! {
 word_enum! {
     /// The tenant booleans: every Qlik one of spec §2 by its exact name (the three entitlement
     /// toggles, and `enableAnalyticCreation`, deprecated by Qlik: accepted and kept, with no
-    /// effect), then Portcullis's own switches. Any other name is refused.
+    /// effect), Qlik's `enableAppOpeningFeedback` (kept, no effect on decisions), then
+    /// Portcullis's own switches. Any other name is refused.
     TenantSetting {
         AutoAssignCreateSharedSpacesRoleToProfessionals = "autoAssignCreateSharedSpacesRoleToProfessionals",
         AutoAssignPrivateAnalyticsContentCreatorRoleToProfessionals = "autoAssignPrivateAnalyticsContentCreatorRoleToProfessionals",
         AutoAssignDataServicesContributorRoleToProfessionals = "autoAssignDataServicesContributorRoleToProfessionals",
         EnableAnalyticCreation = "enableAnalyticCreation",
+        EnableAppOpeningFeedback = "enableAppOpeningFeedback",
         AdminsCanOpenAppsWithoutSpaceRole = "adminsCanOpenAppsWithoutSpaceRole",
         CapacityUserTypesUnified = "capacityUserTypesUnified",
     }

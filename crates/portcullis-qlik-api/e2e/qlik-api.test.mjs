@@ -270,3 +270,20 @@ test("audits: ids as every resource shows them, by id, sorted by type or source,
   await refused(admin.audits.getArchivedAudits({ date: "yesterday" }, fresh), 400);
   await admin.groups.deleteGroup(group.id);
 });
+
+test("tenants: the caller's tenant, its auto-assign toggles patched by TenantAdmin only", async () => {
+  const { data: mine } = await bob.tenants.getMyTenant(fresh);
+  const { data: me } = await bob.users.getMyUser(fresh);
+  assert.equal(mine.id, me.tenantId, "the tenant id users carry");
+  const { data: byId } = await bob.tenants.getTenant(mine.id, fresh);
+  assert.equal(byId.name, mine.name);
+  await refused(bob.tenants.getTenant("ffffffffffffffffffffffff", fresh), 404);
+  const path = "/autoAssignDataServicesContributorRoleToProfessionals";
+  await refused(bob.tenants.patchTenant(mine.id, [{ op: "replace", path, value: true }]), 403);
+  const { status } = await admin.tenants.patchTenant(mine.id, [{ op: "replace", path, value: true }]);
+  assert.equal(status, 204);
+  const { data: after } = await bob.tenants.getTenant(mine.id, fresh);
+  assert.equal(after.autoAssignDataServicesContributorRoleToProfessionals, true);
+  await refused(admin.tenants.patchTenant(mine.id, [{ op: "replace", path: "/name", value: "renamed" }]), 400);
+  await admin.tenants.patchTenant(mine.id, [{ op: "replace", path, value: false }]);
+});

@@ -34,6 +34,8 @@ pub enum Service {
     Items,
     /// `/audits`
     Audits,
+    /// `/tenants`
+    Tenants,
     /// Anything else (unknown routes, the envelope itself).
     Api,
 }
@@ -49,6 +51,7 @@ impl Service {
             Service::ApiKeys => "API-KEYS",
             Service::Items => "ITEMS",
             Service::Audits => "AUDITS",
+            Service::Tenants => "TENANTS",
             Service::Api => "HTTP",
         }
     }

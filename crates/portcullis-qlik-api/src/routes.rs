@@ -28,7 +28,7 @@ use crate::paging::Query;
 use crate::patch::parse_patch;
 use crate::ratelimit::{RateLimitConfig, RateLimiter, Tier};
 use crate::route_table::RouteTable;
-use crate::{api_keys, audits, groups, oauth_clients, roles, spaces, users};
+use crate::{api_keys, audits, groups, oauth_clients, roles, spaces, tenants, users};
 use portcullis_model::Action;
 // The types the routes' OpenAPI annotations name.
 use crate::api_keys::{ApiKeyDto, ApiKeyPage};
@@ -770,6 +770,28 @@ async fn keys_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<Stri
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+// ---- tenants -------------------------------------------------------------------------------
+
+/// The caller's tenant.
+#[utoipa::path(get, path = "/tenants/me", tag = "tenants", responses((status = 200, description = "The tenant", body = crate::tenants::TenantDto)), security(("bearer" = [])))]
+async fn tenants_me<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    Ok(json(StatusCode::OK, read(&app, &req, tenants::me).await?))
+}
+
+/// The caller's tenant, by id.
+#[utoipa::path(get, path = "/tenants/{id}", tag = "tenants", params(("id" = String, Path, description = "API id")), responses((status = 200, description = "The tenant", body = crate::tenants::TenantDto), (status = 404, description = "Not the caller's tenant")), security(("bearer" = [])))]
+async fn tenants_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
+    Ok(json(StatusCode::OK, read(&app, &req, |ctx| tenants::get(ctx, &id)).await?))
+}
+
+/// Replaces tenant booleans: the `autoAssign…ToProfessionals` toggles, `enableAnalyticCreation`, `enableAppOpeningFeedback` (`tenant:manage`, TenantAdmin).
+#[utoipa::path(patch, path = "/tenants/{id}", tag = "tenants", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 400, description = "A path or value the tenant does not take"), (status = 403, description = "Needs tenant:manage (TenantAdmin)"), (status = 404, description = "Not the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
+async fn tenants_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
+    let ops = parse_patch(Service::Tenants, &body)?;
+    write(&app, &req, |ctx| tenants::patch(ctx, &id, &ops)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 // ---- audits --------------------------------------------------------------------------------
 
 // The trail is the host's (its store); the tenant is read only to ask the engine whether the
@@ -942,6 +964,9 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: Api
         .add(__path_keys_create, keys_create::<H>)
         .add(__path_keys_get, keys_get::<H>)
         .add(__path_keys_delete, keys_delete::<H>)
+        .add(__path_tenants_me, tenants_me::<H>)
+        .add(__path_tenants_get, tenants_get::<H>)
+        .add(__path_tenants_patch, tenants_patch::<H>)
         .add(__path_audits_list, audits_list::<H>)
         .add(__path_audits_archive, audits_archive::<H>)
         .add(__path_audits_types, audits_types::<H>)

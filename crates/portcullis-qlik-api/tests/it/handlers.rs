@@ -3,7 +3,7 @@
 
 use portcullis_qlik_api::ids::{self, EVERYONE_ID};
 use portcullis_qlik_api::paging::Query;
-use portcullis_qlik_api::{groups, roles, spaces, users};
+use portcullis_qlik_api::{groups, roles, spaces, tenants, users};
 use serde_json::json;
 
 use crate::fixture::{BASE, World, decoded, ops, tenant, try_ops};
@@ -552,4 +552,76 @@ fn removing_what_a_user_does_not_hold_changes_nothing() {
             .status,
         400
     );
+}
+
+#[test]
+fn the_tenant_is_read_by_its_users_and_its_booleans_changed_by_tenant_admins() {
+    use portcullis_model::TenantSetting;
+    let w = world();
+    let me = w.check("dee", tenants::me).unwrap();
+    assert_eq!((me.id.as_str(), me.name.as_str()), (ids::tenant_id("acme").as_str(), "acme"));
+    assert_eq!(me.hostnames, ["127.0.0.1:8080"]);
+    assert!(!me.auto_assign_create_shared_spaces_role_to_professionals);
+    assert_eq!(w.check("dee", |ctx| tenants::get(ctx, &me.id)).unwrap(), me);
+    assert_eq!(w.check("dee", |ctx| tenants::get(ctx, &ids::tenant_id("other"))).unwrap_err().status, 404);
+
+    let toggle = ops(json!([
+        { "op": "replace", "path": "/autoAssignCreateSharedSpacesRoleToProfessionals", "value": true },
+        { "op": "replace", "path": "/enableAnalyticCreation", "value": true },
+        { "op": "replace", "path": "/enableAppOpeningFeedback", "value": true },
+    ]));
+    assert_eq!(w.write("dee", |ctx| tenants::patch(ctx, &me.id, &toggle)).unwrap_err().status, 403);
+    assert_eq!(
+        w.write("admin", |ctx| tenants::patch(ctx, &ids::tenant_id("other"), &toggle))
+            .unwrap_err()
+            .status,
+        404,
+        "another tenant's id is not found, whoever asks"
+    );
+    let written = w.write("admin", |ctx| tenants::patch(ctx, &me.id, &toggle)).unwrap();
+    assert_eq!(written.notes[0].event, portcullis_audit::EventType::TenantSettingsUpdated);
+    let mut on = written.tenant;
+    assert!(on.setting(TenantSetting::AutoAssignCreateSharedSpacesRoleToProfessionals));
+    let shown = World::after(on.clone()).check("dee", tenants::me).unwrap();
+    assert!(shown.auto_assign_create_shared_spaces_role_to_professionals && shown.enable_analytic_creation && shown.enable_app_opening_feedback);
+
+    // The toggle records its role at dee's next login; turning it off keeps what was recorded.
+    on.apply(&portcullis_model::Change::RecordLogin { user: "dee".into() }).unwrap();
+    let off = World::after(on)
+        .write("admin", |ctx| {
+            tenants::patch(
+                ctx,
+                &me.id,
+                &ops(json!([{ "op": "replace", "path": "autoAssignCreateSharedSpacesRoleToProfessionals", "value": false }])),
+            )
+        })
+        .unwrap()
+        .tenant;
+    assert!(!off.setting(TenantSetting::AutoAssignCreateSharedSpacesRoleToProfessionals));
+    assert!(
+        off.user("dee").unwrap().roles.iter().any(|r| r.role == "SharedSpaceCreator"),
+        "a role already recorded stays until unassigned"
+    );
+    assert!(World::after(off).decide("dee", "space:create-shared", None));
+
+    for (patch, words) in [
+        (json!([{ "op": "replace", "path": "/name", "value": "acme2" }]), "`/name`"),
+        (
+            json!([{ "op": "replace", "path": "/hostnames/1", "value": "x.example" }]),
+            "`/hostnames/1`",
+        ),
+        (
+            json!([{ "op": "replace", "path": "/adminsCanOpenAppsWithoutSpaceRole", "value": true }]),
+            "`/adminsCanOpenAppsWithoutSpaceRole`",
+        ),
+        (
+            json!([{ "op": "replace", "path": "/enableAnalyticCreation", "value": "yes" }]),
+            "[0].value",
+        ),
+        (json!([{ "op": "remove", "path": "/enableAnalyticCreation" }]), "`remove`"),
+    ] {
+        let error = w.write("admin", |ctx| tenants::patch(ctx, &me.id, &ops(patch.clone()))).unwrap_err();
+        assert_eq!(error.status, 400, "{patch}");
+        assert!(error.detail.as_deref().unwrap_or_default().contains(words), "{patch}: {error}");
+    }
 }

@@ -1121,3 +1121,29 @@ async fn the_audit_trail_pages_for_its_readers_and_its_settings_are_managed() {
     );
     assert_eq!(host.audit_settings_now().retention_days, Some(30), "a refused change writes nothing");
 }
+
+/// `/tenants`: the caller's tenant, by `me` or id; its booleans patched by TenantAdmin only,
+/// answered 204 and shown at once; another tenant's id not found.
+#[tokio::test]
+async fn the_tenant_is_shown_and_patched_through_the_router() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF);
+    let me = send(&app, "GET", "/api/v1/tenants/me", Some("ann-key"), None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    let id = ids::tenant_id("acme");
+    assert_eq!(me.body["id"], id.as_str());
+    assert_eq!(me.body["links"]["self"]["href"], format!("{BASE}/tenants/{id}"));
+    let path = format!("/api/v1/tenants/{id}");
+    let patch = json!([{ "op": "replace", "path": "/autoAssignPrivateAnalyticsContentCreatorRoleToProfessionals", "value": true }]);
+    let refused = send(&app, "PATCH", &path, Some("ann-key"), Some(patch.clone())).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body["errors"][0]["detail"].as_str().unwrap().contains("tenant:manage"));
+    assert_eq!(refused.body["errors"][0]["code"], "TENANTS-11");
+    let elsewhere = format!("/api/v1/tenants/{}", ids::tenant_id("other"));
+    assert_eq!(send(&app, "GET", &elsewhere, Some("admin-key"), None).await.status, StatusCode::NOT_FOUND);
+    let done = send(&app, "PATCH", &path, Some("admin-key"), Some(patch)).await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    let shown = send(&app, "GET", &path, Some("ann-key"), None).await;
+    assert_eq!(shown.body["autoAssignPrivateAnalyticsContentCreatorRoleToProfessionals"], true);
+    assert_eq!(host.notes().last().unwrap().event, portcullis_audit::EventType::TenantSettingsUpdated);
+}
