@@ -287,3 +287,18 @@ test("tenants: the caller's tenant, its auto-assign toggles patched by TenantAdm
   await refused(admin.tenants.patchTenant(mine.id, [{ op: "replace", path: "/name", value: "renamed" }]), 400);
   await admin.tenants.patchTenant(mine.id, [{ op: "replace", path, value: false }]);
 });
+
+test("invite: new e-mails become invited users, known ones are reported, bad ones refused one by one", async () => {
+  await refused(bob.users.inviteUsers({ invitees: [{ email: "x@example.com" }] }), 403);
+  const invitees = [{ email: "e2e-invitee@example.com", name: "Ivy Invitee" }, { email: "bob@example.com" }, { email: "nobody" }];
+  const { status, data } = await admin.users.inviteUsers({ invitees });
+  assert.equal(status, 207);
+  assert.deepEqual(data.data.map((r) => r.status), ["ok", "exists", "error"]);
+  assert.equal(data.data[1].userId, await userId("bob"));
+  const { data: invited } = await admin.users.getUser(data.data[0].userId, {}, fresh);
+  assert.equal(invited.status, "invited");
+  assert.equal(invited.email, "e2e-invitee@example.com");
+  const { data: again } = await admin.users.inviteUsers({ invitees: [{ email: "E2E-Invitee@example.com" }] });
+  assert.deepEqual(again.data.map((r) => [r.status, r.userId]), [["exists", invited.id]], "nothing to write: still answered");
+  await admin.users.deleteUser(invited.id);
+});

@@ -325,7 +325,7 @@ pub struct ClientSecret {
 #[openapi(
     paths(
         crate::routes::users_list, crate::routes::users_create, crate::routes::users_me, crate::routes::users_count,
-        crate::routes::users_filter, crate::routes::users_get, crate::routes::users_patch, crate::routes::users_delete,
+        crate::routes::users_filter, crate::routes::users_invite, crate::routes::users_get, crate::routes::users_patch, crate::routes::users_delete,
         crate::routes::groups_list, crate::routes::groups_create, crate::routes::groups_filter, crate::routes::group_settings,
         crate::routes::group_settings_patch, crate::routes::groups_get, crate::routes::groups_patch, crate::routes::groups_delete,
         crate::routes::roles_list, crate::routes::roles_create, crate::routes::roles_get, crate::routes::roles_patch, crate::routes::roles_delete,

@@ -349,6 +349,19 @@ async fn users_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(b
     Ok(json(StatusCode::CREATED, to_json(user)?))
 }
 
+/// Invites users by e-mail (`user:manage`): 207 with one result per invitee.
+#[utoipa::path(post, path = "/users/actions/invite", tag = "users", request_body = crate::users::InviteRequest, responses((status = 207, description = "One result per invitee: `ok`, `exists` or `error`", body = crate::users::InviteResults), (status = 400, description = "No invitees, or too many"), (status = 403, description = "Needs user:manage")), security(("bearer" = [])))]
+async fn users_invite<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
+    let body: users::InviteRequest = decode(Service::Users, &body)?;
+    let count = body.invitees.as_ref().map_or(0, Vec::len).min(users::MAX_INVITEES);
+    let mut random = vec![[0u8; 16]; count];
+    for bytes in &mut random {
+        getrandom::fill(bytes).map_err(|_| Failure::from(ApiError::internal()))?;
+    }
+    let results = write(&app, &req, |ctx| users::invite(ctx, &body, &random)).await?;
+    Ok(json(StatusCode::MULTI_STATUS, to_json(results)?))
+}
+
 /// The caller.
 #[utoipa::path(get, path = "/users/me", tag = "users", params(crate::openapi::FieldsParam), responses((status = 200, description = "The caller", body = UserDto)), security(("bearer" = [])))]
 async fn users_me<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
@@ -919,6 +932,7 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: Api
         .add(__path_users_me, users_me::<H>)
         .add(__path_users_count, users_count::<H>)
         .add(__path_users_filter, users_filter::<H>)
+        .add(__path_users_invite, users_invite::<H>)
         .add(__path_users_get, users_get::<H>)
         .add(__path_users_patch, users_patch::<H>)
         .add(__path_users_delete, users_delete::<H>)

@@ -1,5 +1,6 @@
-//! `/users`: list (SCIM filter, sort, cursors, `totalResults`), get, `me`, create, JSON Patch
-//! (`name`, `status`, `assignedRoles`, `assignedGroups`) and delete. Managing users needs
+//! `/users`: list (SCIM filter, sort, cursors, `totalResults`), get, `me`, create, invite by
+//! e-mail (207, one result per invitee), JSON Patch (`name`, `status`, `assignedRoles`,
+//! `assignedGroups`) and delete. Managing users needs
 //! `user:manage`; other users' roles, groups and scopes are shown only to callers who may
 //! read roles (`role:read`) or manage users, as Qlik does.
 
@@ -421,6 +422,209 @@ pub fn create(ctx: &Ctx<'_>, body: &UserCreate) -> Result<Mutation<UserDto>, Api
         let created = ctx.tenant.user(&subject).ok_or_else(ApiError::internal)?;
         Ok(user_dto(ctx.tenant, ctx.api_base, created, true))
     }))
+}
+
+/// Most invitees one `POST /users/actions/invite` takes.
+pub const MAX_INVITEES: usize = 1000;
+
+/// `POST /users/actions/invite`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteRequest {
+    /// Who to invite.
+    #[schema(required = true)]
+    pub invitees: Option<Vec<Invitee>>,
+}
+
+/// One invitee.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Invitee {
+    /// E-mail address.
+    #[schema(required = true, value_type = String)]
+    pub email: Option<String>,
+    /// Display name (the e-mail when absent).
+    pub name: Option<String>,
+    /// The invitation's language (ISO 639-1); Portcullis sends no mail, so it is not kept.
+    pub language: Option<String>,
+    /// Invite again a user who is invited already (reported as an error for active and
+    /// disabled users).
+    pub resend: Option<bool>,
+}
+
+/// One invitee's result: `ok` (invited now), `exists` (a user has this e-mail; nothing
+/// changed) or `error` (with `code`, `title` and `detail`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteResult {
+    /// The invitee's e-mail, as sent.
+    pub email: String,
+    /// `ok`, `exists` or `error`.
+    pub status: &'static str,
+    /// The user's subject (`ok`, `exists`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The user's API id (`ok`, `exists`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// `400` (bad invitee), `1001` (an active user has this e-mail), `1002` (a disabled one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The error's summary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What exactly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// `InviteDataResponse`: one result per invitee, in order (answered 207).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct InviteResults {
+    /// The results.
+    pub data: Vec<InviteResult>,
+}
+
+impl InviteResult {
+    fn user(email: &str, status: &'static str, subject: &str) -> InviteResult {
+        InviteResult {
+            email: email.to_owned(),
+            status,
+            subject: Some(subject.to_owned()),
+            user_id: Some(ids::user_id(subject)),
+            code: None,
+            title: None,
+            detail: None,
+        }
+    }
+
+    fn error(email: &str, code: &str, title: &str, detail: String) -> InviteResult {
+        InviteResult {
+            email: email.to_owned(),
+            status: "error",
+            subject: None,
+            user_id: None,
+            code: Some(code.to_owned()),
+            title: Some(title.to_owned()),
+            detail: Some(detail),
+        }
+    }
+}
+
+/// Why an e-mail address is not one (`None`: it looks like one: a local part, `@`, a domain
+/// with a dot, no spaces or control characters, at most 254 characters).
+fn email_problem(email: &str) -> Option<&'static str> {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return Some("has no `@`");
+    };
+    if email.len() > 254 {
+        return Some("is longer than 254 characters");
+    }
+    if local.is_empty() || domain.is_empty() || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+        return Some("is not `name@domain.example`");
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("holds a space or a control character");
+    }
+    None
+}
+
+/// A new invitee's subject: a UUID (as an identity provider makes them) from 16 random bytes.
+pub fn invitee_subject(random: [u8; 16]) -> String {
+    let mut bytes = random;
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+/// `POST /users/actions/invite` (`user:manage`): each invitee is reported on its own (207).
+/// A new e-mail becomes a user with status `invited` (Professional on user-based tenants, Full
+/// on capacity ones), its subject drawn from `random` (one per invitee); an e-mail a user
+/// already has is reported `exists` and changes nothing, and with `resend` an invited user is
+/// `ok` again while an active or disabled one is an error (`1001`, `1002`); an invitee without
+/// a usable e-mail is an error (`400`). The users are created all together or, if the model
+/// refuses one, not at all.
+pub fn invite(ctx: &Ctx<'_>, body: &InviteRequest, random: &[[u8; 16]]) -> Result<Mutation<InviteResults>, ApiError> {
+    ctx.require(S, Action::UserManage)?;
+    let invitees = body
+        .invitees
+        .as_deref()
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| ApiError::bad_request(S, "`invitees` is required: a list of `{email, name?, resend?}`"))?;
+    if invitees.len() > MAX_INVITEES || invitees.len() > random.len() {
+        return Err(ApiError::bad_request(
+            S,
+            format!("{} invitees in one request; send at most {MAX_INVITEES} at a time", invitees.len()),
+        ));
+    }
+    // Who holds each e-mail now (case-insensitive), and who this request invites.
+    let mut by_email: std::collections::HashMap<String, (String, UserStatus)> = ctx
+        .tenant
+        .users
+        .iter()
+        .filter_map(|u| u.email.as_ref().map(|e| (e.to_lowercase(), (u.id.clone(), u.status))))
+        .collect();
+    let mut results = Vec::with_capacity(invitees.len());
+    let mut changes = Vec::new();
+    let mut notes = Vec::new();
+    for (index, (invitee, random)) in invitees.iter().zip(random).enumerate() {
+        let email = invitee.email.as_deref().unwrap_or_default().trim();
+        if let Some(problem) = if email.is_empty() { Some("is missing") } else { email_problem(email) } {
+            results.push(InviteResult::error(
+                email,
+                "400",
+                "Invalid email",
+                format!("`invitees[{index}].email` {problem}; give the invitee's e-mail address"),
+            ));
+            continue;
+        }
+        match by_email.get(&email.to_lowercase()) {
+            Some((subject, status)) if invitee.resend == Some(true) => results.push(match status {
+                UserStatus::Active => InviteResult::error(
+                    email,
+                    "1001",
+                    "Active user",
+                    format!("user `{subject}` with this e-mail is active already"),
+                ),
+                UserStatus::Disabled => InviteResult::error(
+                    email,
+                    "1002",
+                    "Disabled user",
+                    format!("user `{subject}` with this e-mail is disabled; enable it with `replace /status`"),
+                ),
+                _ => InviteResult::user(email, "ok", subject),
+            }),
+            Some((subject, _)) => results.push(InviteResult::user(email, "exists", subject)),
+            None => {
+                let subject = invitee_subject(*random);
+                let user = User {
+                    id: subject.clone(),
+                    name: invitee.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| email.to_owned()),
+                    email: Some(email.to_owned()),
+                    entitlement: default_entitlement(ctx.tenant.subscription),
+                    status: UserStatus::Invited,
+                    roles: Vec::new(),
+                    groups: Vec::new(),
+                };
+                notes.push(AuditNote::new(
+                    EventType::UserCreated,
+                    "user",
+                    ids::user_id(&subject),
+                    json!({ "subject": subject, "email": email, "status": "invited" }),
+                ));
+                changes.push(Change::CreateUser { user });
+                by_email.insert(email.to_lowercase(), (subject.clone(), UserStatus::Invited));
+                results.push(InviteResult::user(email, "ok", &subject));
+            }
+        }
+    }
+    Ok(Mutation {
+        changes,
+        notes,
+        refusal: (S, 400),
+        body: crate::mutation::Reply::Ready(InviteResults { data: results }),
+    })
 }
 
 fn custom_group(service: Service, tenant: &Tenant, name: &str) -> Result<(), ApiError> {

@@ -625,3 +625,51 @@ fn the_tenant_is_read_by_its_users_and_its_booleans_changed_by_tenant_admins() {
         assert!(error.detail.as_deref().unwrap_or_default().contains(words), "{patch}: {error}");
     }
 }
+
+#[test]
+fn invitees_are_created_invited_reported_when_they_exist_and_refused_one_by_one() {
+    use portcullis_model::UserStatus;
+    let w = world();
+    let body: users::InviteRequest = decoded(json!({ "invitees": [
+        { "email": "new@acme.example", "name": "Nia New" },
+        { "email": "ANN@acme.example" },
+        { "email": "not-an-address" },
+        { "email": "new@acme.example" },
+        { "email": "ada@acme.example", "resend": true },
+        {},
+    ] }));
+    let random = [[7u8; 16], [8; 16], [9; 16], [10; 16], [11; 16], [12; 16]];
+    assert_eq!(w.write("dee", |ctx| users::invite(ctx, &body, &random)).unwrap_err().status, 403);
+    let written = w.write("admin", |ctx| users::invite(ctx, &body, &random)).unwrap();
+    let results = &written.body.data;
+    let statuses: Vec<(&str, Option<&str>)> = results.iter().map(|r| (r.status, r.code.as_deref())).collect();
+    assert_eq!(
+        statuses,
+        [
+            ("ok", None),
+            ("exists", None),
+            ("error", Some("400")),
+            ("exists", None),
+            ("error", Some("1001")),
+            ("error", Some("400"))
+        ]
+    );
+    assert_eq!(results[1].user_id.as_deref(), Some(ids::user_id("ann").as_str()));
+    assert!(results[2].detail.as_deref().unwrap().contains("`invitees[2].email`"), "{:?}", results[2]);
+    let subject = results[0].subject.clone().unwrap();
+    assert_eq!(subject, users::invitee_subject([7; 16]));
+    assert_eq!(results[3].subject.as_deref(), Some(subject.as_str()), "the same e-mail twice is one user");
+    let invited = written.tenant.user(&subject).unwrap();
+    assert_eq!((invited.status, invited.name.as_str()), (UserStatus::Invited, "Nia New"));
+    assert_eq!(written.tenant.users.len(), w.tenant.users.len() + 1);
+    assert_eq!(written.notes.len(), 1, "one event per user created");
+
+    // Sent again with `resend`: the invited user is `ok`, nothing is created.
+    let again = World::after(written.tenant);
+    let resend: users::InviteRequest = decoded(json!({ "invitees": [{ "email": "new@acme.example", "resend": true }] }));
+    let second = again.write("admin", |ctx| users::invite(ctx, &resend, &[[1; 16]])).unwrap();
+    assert_eq!((second.body.data[0].status, second.tenant.users.len()), ("ok", again.tenant.users.len()));
+
+    let none: users::InviteRequest = decoded(json!({ "invitees": [] }));
+    assert_eq!(w.write("admin", |ctx| users::invite(ctx, &none, &[])).unwrap_err().status, 400);
+}
