@@ -302,3 +302,42 @@ test("invite: new e-mails become invited users, known ones are reported, bad one
   assert.deepEqual(again.data.map((r) => [r.status, r.userId]), [["exists", invited.id]], "nothing to write: still answered");
   await admin.users.deleteUser(invited.id);
 });
+
+test("API keys: settings bound new keys, the owner renames and deletes, an admin revokes", async () => {
+  const annId = await userId("ann");
+  const { data: ann0 } = await admin.users.getUser(annId, {}, fresh);
+  const roles = ann0.assignedRoles.map((r) => ({ id: r.id }));
+  await admin.users.patchUser(annId, [{ op: "replace", path: "/assignedRoles", value: [...roles, { name: "Developer" }] }]);
+  const { data: me } = await ann.users.getMyUser(fresh);
+  const { data: config } = await ann.apiKeys.getApiKeysConfig(me.tenantId, fresh);
+  assert.deepEqual(config, { api_keys_enabled: true, max_api_key_expiry: "P3650D", max_keys_per_user: 1000 });
+  await refused(ann.apiKeys.patchApiKeysConfig(me.tenantId, [{ op: "replace", path: "/max_keys_per_user", value: 2 }]), 403);
+  // ann's key registered at start counts: one more is allowed.
+  await admin.apiKeys.patchApiKeysConfig(me.tenantId, [
+    { op: "replace", path: "/max_keys_per_user", value: 2 },
+    { op: "replace", path: "/max_api_key_expiry", value: "P7D" },
+  ]);
+  await refused(ann.apiKeys.createApiKey({ description: "too long", expiry: "P8D" }), 400);
+  const { data: key } = await ann.apiKeys.createApiKey({ description: "e2e ann" });
+  await refused(ann.apiKeys.createApiKey({ description: "one too many", expiry: "P1D" }), 403);
+
+  const { status } = await ann.apiKeys.patchApiKey(key.id, [{ op: "replace", path: "/description", value: "renamed" }]);
+  assert.equal(status, 204);
+  const { data: renamed } = await ann.apiKeys.getApiKey(key.id, fresh);
+  assert.equal(renamed.description, "renamed");
+  await ann.apiKeys.deleteApiKey(key.id);
+  await refused(ann.apiKeys.getApiKey(key.id, fresh), 404);
+  const gone = await fetch(`${host}/v1/whoami`, { headers: { authorization: `Bearer ${key.token}` } });
+  assert.equal(gone.status, 401, "a deleted key is refused");
+
+  const { data: another } = await ann.apiKeys.createApiKey({ description: "e2e revoked", expiry: "P1D" });
+  await admin.apiKeys.deleteApiKey(another.id);
+  const { data: revoked } = await admin.apiKeys.getApiKey(another.id, fresh);
+  assert.equal(revoked.status, "revoked", "an administrator revokes; the key stays listed");
+
+  await admin.apiKeys.patchApiKeysConfig(me.tenantId, [
+    { op: "replace", path: "/max_keys_per_user", value: 1000 },
+    { op: "replace", path: "/max_api_key_expiry", value: "P3650D" },
+  ]);
+  await admin.users.patchUser(annId, [{ op: "replace", path: "/assignedRoles", value: roles }]);
+});

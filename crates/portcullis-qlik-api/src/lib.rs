@@ -47,7 +47,7 @@ pub mod users;
 
 pub use caller::{Caller, Ctx};
 pub use err::{ApiError, ErrorEnvelope, Failure};
-pub use host::{ApiHost, ApiKeyInfo, AuditRecord, Commit, CreatedApiKey, HostError, NewApiKey, TenantRef, TenantState};
+pub use host::{ApiHost, ApiKeyInfo, ApiKeySettings, AuditRecord, Commit, CreatedApiKey, HostError, NewApiKey, TenantRef, TenantState};
 pub use ids::ApiIds;
 pub use mutation::{AuditNote, Mutation, Reply};
 pub use ratelimit::{RateLimitConfig, RateLimiter, Tier};

@@ -116,6 +116,7 @@ fn host_error(error: HostError) -> ApiError {
         HostError::Refused(message) => ApiError::bad_request(Service::Api, message),
         HostError::Rejected { error, .. } => ApiError::from_op(Service::Api, 400, error),
         HostError::Damaged(message) => ApiError::new(Service::Api, 500, message),
+        HostError::Denied(message) => ApiError::forbidden(Service::Api, message),
         HostError::Unavailable(message) => {
             tracing::warn!(%message, "storage unavailable");
             ApiError::new(Service::Api, 503, "storage is unavailable; try again")
@@ -735,9 +736,14 @@ async fn keys_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply 
 #[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = crate::api_keys::ApiKeyCreate, responses((status = 201, description = "The key, with `token`", body = ApiKeyDto), (status = 403, description = "Needs api-key:create; another user's key needs user:manage")), security(("bearer" = [])))]
 async fn keys_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body: api_keys::ApiKeyCreate = decode(Service::ApiKeys, &body)?;
+    let settings = app
+        .host
+        .api_key_settings(&req.caller.tenant)
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?;
     let new_key = {
         let state = load(&app, &req).await?;
-        api_keys::plan_create(&req.ctx(&state), &body)?
+        api_keys::plan_create(&req.ctx(&state), &body, &settings)?
     };
     let created = app
         .host
@@ -772,14 +778,60 @@ async fn keys_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>
     Ok(json(StatusCode::OK, to_json(api_keys::key_dto(&req.ctx(&state), &key, None))?))
 }
 
-/// Revokes an API key.
-#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "API id")), responses((status = 204, description = "Revoked"), (status = 404, description = "No such key in the caller's tenant")), security(("bearer" = [])))]
-async fn keys_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
+/// Changes a key's description: `replace /description` (the key's owner, or `user:manage`).
+#[utoipa::path(patch, path = "/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 400, description = "A path other than `/description`"), (status = 404, description = "No such key the caller may see")), security(("bearer" = [])))]
+async fn keys_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
+    let description = api_keys::patched_description(&parse_patch(Service::ApiKeys, &body)?)?;
     find_key(&app, &req, &id).await?;
     app.host
-        .revoke_api_key(&req.caller, &id)
+        .update_api_key(&req.caller, &id, &description)
         .await
         .map_err(|e| Failure::from(host_error(e)))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Retires an API key as Qlik does: its owner deletes it; an administrator (`user:manage`) revokes it, and it stays listed as `revoked`.
+#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "API id")), responses((status = 204, description = "Deleted (by its owner) or revoked (by an administrator)"), (status = 404, description = "No such key the caller may see")), security(("bearer" = [])))]
+async fn keys_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
+    let key = find_key(&app, &req, &id).await?;
+    let retirement = {
+        let state = load(&app, &req).await?;
+        api_keys::retirement(&req.ctx(&state), &key)
+    };
+    let retired = match retirement {
+        api_keys::Retirement::Delete => app.host.delete_api_key(&req.caller, &id).await,
+        api_keys::Retirement::Revoke => app.host.revoke_api_key(&req.caller, &id).await,
+    };
+    retired.map_err(|e| Failure::from(host_error(e)))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The tenant's API-key settings (`api_keys_enabled`, `max_api_key_expiry`, `max_keys_per_user`).
+#[utoipa::path(get, path = "/api-keys/configs/{tenantId}", tag = "api-keys", params(("tenantId" = String, Path, description = "The tenant's API id")), responses((status = 200, description = "The settings", body = crate::api_keys::ApiKeysConfigDto), (status = 404, description = "Not the caller's tenant")), security(("bearer" = [])))]
+async fn keys_config<H: ApiHost>(State(app): State<Shared<H>>, Ids(tenant_id): Ids<String>, req: Req) -> Reply {
+    {
+        let state = load(&app, &req).await?;
+        api_keys::check_tenant(&req.ctx(&state), &tenant_id)?;
+    }
+    let settings = app
+        .host
+        .api_key_settings(&req.caller.tenant)
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?;
+    Ok(json(StatusCode::OK, to_json(api_keys::config_dto(&settings))?))
+}
+
+/// Changes the tenant's API-key settings (`tenant:manage`, TenantAdmin): `replace` of `/api_keys_enabled`, `/max_api_key_expiry`, `/max_keys_per_user`.
+#[utoipa::path(patch, path = "/api-keys/configs/{tenantId}", tag = "api-keys", params(("tenantId" = String, Path, description = "The tenant's API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 400, description = "A setting or value the tenant does not take"), (status = 403, description = "Needs tenant:manage (TenantAdmin)"), (status = 404, description = "Not the caller's tenant")), security(("bearer" = [])))]
+async fn keys_config_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(tenant_id): Ids<String>, req: Req, Body(body): Body) -> Reply {
+    let ops = parse_patch(Service::ApiKeys, &body)?;
+    let host_failure = |e| Failure::from(host_error(e));
+    let current = app.host.api_key_settings(&req.caller.tenant).await.map_err(host_failure)?;
+    let settings = {
+        let state = load(&app, &req).await?;
+        api_keys::patch_config(&req.ctx(&state), &tenant_id, &ops, current)?
+    };
+    app.host.set_api_key_settings(&req.caller, &settings).await.map_err(host_failure)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -977,7 +1029,10 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: Api
         .add(__path_keys_list, keys_list::<H>)
         .add(__path_keys_create, keys_create::<H>)
         .add(__path_keys_get, keys_get::<H>)
+        .add(__path_keys_patch, keys_patch::<H>)
         .add(__path_keys_delete, keys_delete::<H>)
+        .add(__path_keys_config, keys_config::<H>)
+        .add(__path_keys_config_patch, keys_config_patch::<H>)
         .add(__path_tenants_me, tenants_me::<H>)
         .add(__path_tenants_get, tenants_get::<H>)
         .add(__path_tenants_patch, tenants_patch::<H>)

@@ -1147,3 +1147,139 @@ async fn the_tenant_is_shown_and_patched_through_the_router() {
     assert_eq!(shown.body["autoAssignPrivateAnalyticsContentCreatorRoleToProfessionals"], true);
     assert_eq!(host.notes().last().unwrap().event, portcullis_audit::EventType::TenantSettingsUpdated);
 }
+
+/// API keys as Qlik answers them: a description patched by the key's owner, `DELETE` deleting
+/// the owner's key and revoking another's for an administrator, and the tenant's API-key
+/// settings read by its users, changed by TenantAdmin and binding the next key.
+#[tokio::test]
+async fn api_keys_are_renamed_deleted_or_revoked_and_bound_by_the_tenant_settings() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF);
+    let create = |description: &str, expiry: Option<&str>| {
+        let mut body = json!({ "description": description });
+        if let Some(expiry) = expiry {
+            body["expiry"] = json!(expiry);
+        }
+        body
+    };
+    let developer = json!([{ "op": "replace", "path": "/assignedRoles", "value": [{ "name": "TenantAdmin" }, { "name": "Developer" }] }]);
+    let admin = format!("/api/v1/users/{}", ids::user_id("admin"));
+    assert_eq!(
+        send(&app, "PATCH", &admin, Some("admin-key"), Some(developer)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let made = send(&app, "POST", "/api/v1/api-keys", Some("admin-key"), Some(create("mine", None))).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let mine = format!("/api/v1/api-keys/{}", made.body["id"].as_str().unwrap());
+    let rename = json!([{ "op": "replace", "path": "/description", "value": "renamed" }]);
+    assert_eq!(
+        send(&app, "PATCH", &mine, Some("admin-key"), Some(rename)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let shown = send(&app, "GET", &mine, Some("admin-key"), None).await;
+    assert_eq!(shown.body["description"], "renamed");
+    assert_ne!(shown.body["lastUpdated"], shown.body["created"], "{}", shown.body);
+    let wrong = send(
+        &app,
+        "PATCH",
+        &mine,
+        Some("admin-key"),
+        Some(json!([{ "op": "replace", "path": "/sub", "value": "x" }])),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(wrong.body["errors"][0]["detail"].as_str().unwrap().contains("`/sub`"));
+    assert_eq!(
+        send(
+            &app,
+            "PATCH",
+            &mine,
+            Some("ann-key"),
+            Some(json!([{ "op": "replace", "path": "/description", "value": "x" }]))
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND,
+        "another user's key is not there for ann"
+    );
+
+    // The owner deletes: the key leaves the list.
+    assert_eq!(send(&app, "DELETE", &mine, Some("admin-key"), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(send(&app, "GET", &mine, Some("admin-key"), None).await.status, StatusCode::NOT_FOUND);
+    // An administrator revokes someone else's: it stays, `revoked`.
+    let bobs = send(
+        &app,
+        "POST",
+        "/api/v1/api-keys",
+        Some("admin-key"),
+        Some(json!({ "description": "bob's", "sub": ids::user_id("bob") })),
+    )
+    .await;
+    let bobs = format!("/api/v1/api-keys/{}", bobs.body["id"].as_str().unwrap());
+    assert_eq!(send(&app, "DELETE", &bobs, Some("admin-key"), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(send(&app, "GET", &bobs, Some("admin-key"), None).await.body["status"], "revoked");
+
+    // The settings: read by any user of the tenant, changed by TenantAdmin, binding new keys.
+    let tenant_id = ids::tenant_id("acme");
+    let configs = format!("/api/v1/api-keys/configs/{tenant_id}");
+    let read = send(&app, "GET", &configs, Some("ann-key"), None).await;
+    assert_eq!(
+        read.body,
+        json!({ "api_keys_enabled": true, "max_api_key_expiry": "P3650D", "max_keys_per_user": 1000 })
+    );
+    let elsewhere = format!("/api/v1/api-keys/configs/{}", ids::tenant_id("other"));
+    assert_eq!(send(&app, "GET", &elsewhere, Some("admin-key"), None).await.status, StatusCode::NOT_FOUND);
+    let tighten = json!([
+        { "op": "replace", "path": "/max_api_key_expiry", "value": "P30D" },
+        { "op": "replace", "path": "/max_keys_per_user", "value": 1 },
+    ]);
+    let refused = send(&app, "PATCH", &configs, Some("ann-key"), Some(tighten.clone())).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body["errors"][0]["detail"].as_str().unwrap().contains("tenant:manage"));
+    assert_eq!(
+        send(&app, "PATCH", &configs, Some("admin-key"), Some(tighten)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send(&app, "GET", &configs, Some("admin-key"), None).await.body["max_api_key_expiry"],
+        "P30D"
+    );
+    let too_long = send(&app, "POST", "/api/v1/api-keys", Some("admin-key"), Some(create("long", Some("P31D")))).await;
+    assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
+    assert!(too_long.body["errors"][0]["detail"].as_str().unwrap().contains("max_api_key_expiry"));
+    let first = send(&app, "POST", "/api/v1/api-keys", Some("admin-key"), Some(create("one", None))).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let lifetime = first.body["expiry"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap().as_second() - jiff::Timestamp::now().as_second();
+    assert!(
+        (30 * 86_400 - 60..=30 * 86_400).contains(&lifetime),
+        "no expiry asked: the tenant's maximum, when under a year ({lifetime} s)"
+    );
+    let second = send(&app, "POST", "/api/v1/api-keys", Some("admin-key"), Some(create("two", None))).await;
+    assert_eq!(second.status, StatusCode::FORBIDDEN, "{}", second.body);
+    assert!(second.body["errors"][0]["detail"].as_str().unwrap().contains("max_keys_per_user"));
+    for (patch, words) in [
+        (json!([{ "op": "replace", "path": "/max_keys_per_user", "value": 0 }]), "1 to 1000"),
+        (json!([{ "op": "replace", "path": "/max_api_key_expiry", "value": "P9999D" }]), "P3650D"),
+        (
+            json!([{ "op": "replace", "path": "/scim_externalClient_expiry", "value": "P1D" }]),
+            "SCIM",
+        ),
+        (json!([{ "op": "replace", "path": "/color", "value": 1 }]), "`/color`"),
+    ] {
+        let refused = send(&app, "PATCH", &configs, Some("admin-key"), Some(patch.clone())).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{patch}");
+        assert!(
+            refused.body["errors"][0]["detail"].as_str().unwrap().contains(words),
+            "{patch}: {}",
+            refused.body
+        );
+    }
+    let off = json!([{ "op": "replace", "path": "/api_keys_enabled", "value": false }]);
+    assert_eq!(
+        send(&app, "PATCH", &configs, Some("admin-key"), Some(off)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let disabled = send(&app, "POST", "/api/v1/api-keys", Some("admin-key"), Some(create("x", None))).await;
+    assert_eq!(disabled.status, StatusCode::FORBIDDEN);
+    assert!(disabled.body["errors"][0]["detail"].as_str().unwrap().contains("api_keys_enabled"));
+}

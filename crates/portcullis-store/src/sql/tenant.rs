@@ -210,6 +210,7 @@ where
         // The tenant's audit trail goes with it (archive it first to keep it).
         for table in [
             "api_keys",
+            "api_key_settings",
             "oauth_client_secrets",
             "oauth_tokens",
             "revisions",
