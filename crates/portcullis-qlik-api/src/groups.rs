@@ -190,6 +190,7 @@ pub fn create(ctx: &Ctx<'_>, body: &GroupCreate) -> Result<Mutation<GroupDto>, A
         Some(references) => resolve_role_refs(S, ctx.tenant, references)?,
     };
     let group = Group {
+        meta: Default::default(),
         name: name.to_owned(),
         provider_type,
         roles: roles.clone(),

@@ -282,6 +282,7 @@ mod tests {
         use portcullis_model::{Change, Content, ContentKind, Space, SpaceType, User};
         let mut tenant = Tenant::new("t");
         let user = User {
+            meta: Default::default(),
             id: "ann".into(),
             name: "Ann".into(),
             email: None,
@@ -292,6 +293,7 @@ mod tests {
         };
         tenant.apply(&Change::CreateUser { user }).unwrap();
         let space = Space {
+            meta: Default::default(),
             id: "sales".into(),
             name: "Sales".into(),
             space_type: SpaceType::Shared,

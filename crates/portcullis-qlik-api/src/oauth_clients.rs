@@ -207,6 +207,7 @@ pub fn create(ctx: &Ctx<'_>, body: &OauthClientCreate, new_id: &str) -> Result<M
     }
     let id = new_id.to_owned();
     let client = OauthClient {
+        meta: Default::default(),
         id: id.clone(),
         name: name.to_owned(),
         scopes: allowed_scopes.clone(),

@@ -240,6 +240,7 @@ pub fn create(ctx: &Ctx<'_>, body: &RoleCreate) -> Result<Mutation<RoleDto>, Api
         .map(|(p, v)| (p, RoleSetting::Value(v)))
         .collect();
     let role = CustomRole {
+        meta: Default::default(),
         name: name.to_owned(),
         description,
         permissions,

@@ -284,6 +284,7 @@ pub fn create(ctx: &Ctx<'_>, body: &SpaceCreate) -> Result<Mutation<SpaceDto>, A
     }
     let key = ids::fresh_key(IdKind::Space, name, |k| ctx.tenant.space(k).is_some());
     let space = Space {
+        meta: Default::default(),
         id: key.clone(),
         name: name.to_owned(),
         space_type,

@@ -398,6 +398,7 @@ pub fn create(ctx: &Ctx<'_>, body: &UserCreate) -> Result<Mutation<UserDto>, Api
         Some(references) => resolve_role_refs(S, ctx.tenant, references)?,
     };
     let user = User {
+        meta: Default::default(),
         name: body.name.clone().unwrap_or_else(|| subject.clone()),
         email: body.email.clone(),
         entitlement: default_entitlement(ctx.tenant.subscription),
@@ -599,6 +600,7 @@ pub fn invite(ctx: &Ctx<'_>, body: &InviteRequest, random: &[[u8; 16]]) -> Resul
             None => {
                 let subject = invitee_subject(*random);
                 let user = User {
+                    meta: Default::default(),
                     id: subject.clone(),
                     name: invitee.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| email.to_owned()),
                     email: Some(email.to_owned()),

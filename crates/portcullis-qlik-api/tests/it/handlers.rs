@@ -454,6 +454,7 @@ fn a_managed_space_offers_publish_never_create() {
     tenant
         .apply(&portcullis_model::Change::CreateSpace {
             space: portcullis_model::tenant::Space {
+                meta: Default::default(),
                 id: "prod".into(),
                 name: "Prod".into(),
                 space_type: portcullis_model::SpaceType::Managed,
@@ -491,6 +492,7 @@ fn a_data_space_offers_create_for_its_data_connections_never_for_apps() {
     tenant
         .apply(&portcullis_model::Change::CreateSpace {
             space: portcullis_model::tenant::Space {
+                meta: Default::default(),
                 id: "lake".into(),
                 name: "Lake".into(),
                 space_type: portcullis_model::SpaceType::Data,

@@ -332,6 +332,7 @@ async fn management_api_writes_are_logged_changes() {
         [
             Change::CreateGroup {
                 group: Group {
+                    meta: Default::default(),
                     name: "creators".into(),
                     provider_type: ProviderType::Custom,
                     roles: Vec::new()

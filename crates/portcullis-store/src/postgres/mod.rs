@@ -105,7 +105,7 @@ const LARGE_IMPORT: usize = 10_000;
 
 /// Refreshes the statistics of the tables a tenant is read from.
 const ANALYZE_MODEL: &str = "ANALYZE settings, user_default, custom_roles, role_permissions, tenant_groups, group_roles, \
-    everyone_roles, users, user_roles, user_groups, oauth_clients, oauth_client_scopes, spaces, space_members, content, uses, shares";
+    everyone_roles, users, user_roles, user_groups, oauth_clients, oauth_client_scopes, spaces, space_members, content, uses, shares, entity_meta";
 
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]

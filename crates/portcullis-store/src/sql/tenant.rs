@@ -15,6 +15,7 @@ use crate::record::*;
 
 /// The tables that hold a tenant's access model, children first.
 const MODEL_TABLES: &[&str] = &[
+    "entity_meta",
     "shares",
     "uses",
     "content",

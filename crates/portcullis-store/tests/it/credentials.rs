@@ -45,6 +45,7 @@ fn token(tenant: TenantId, client: &str, secret_id: i64, user: &str, grant: &str
 
 fn carl() -> User {
     User {
+        meta: Default::default(),
         id: "carl".into(),
         name: "Carl again".into(),
         email: None,
@@ -57,6 +58,7 @@ fn carl() -> User {
 
 fn client(id: &str, impersonation: bool) -> portcullis_model::tenant::OauthClient {
     portcullis_model::tenant::OauthClient {
+        meta: Default::default(),
         id: id.to_owned(),
         name: id.to_owned(),
         scopes: vec!["user_default".to_owned()],
