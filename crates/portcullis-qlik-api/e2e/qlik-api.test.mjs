@@ -341,3 +341,31 @@ test("API keys: settings bound new keys, the owner renames and deletes, an admin
   ]);
   await admin.users.patchUser(annId, [{ op: "replace", path: "/assignedRoles", value: roles }]);
 });
+
+test("users: every patch path Qlik has, 207 naming the operations that failed", async () => {
+  const carlId = await userId("carl");
+  const { status } = await admin.users.patchUser(carlId, [
+    { op: "replace", path: "/preferredLocale", value: "sv-SE" },
+    { op: "replace", path: "/preferredZoneinfo", value: "Europe/Stockholm" },
+    { op: "replace", path: "/picture", value: "https://example.com/carl.png" },
+  ]);
+  assert.equal(status, 204);
+  const { data: carl } = await admin.users.getUser(carlId, {}, fresh);
+  assert.equal(carl.preferredLocale, "sv-SE");
+  assert.equal(carl.preferredZoneinfo, "Europe/Stockholm");
+  assert.ok(Date.parse(carl.lastUpdatedAt) > 0, carl.lastUpdatedAt);
+  const partial = await admin.users.patchUser(carlId, [
+    { op: "unset", path: "/preferredLocale" },
+    { op: "replace", path: "/assignedRoles", value: [{ name: "NoSuchRole" }] },
+  ]);
+  assert.equal(partial.status, 207);
+  assert.equal(partial.data.errors.length, 1);
+  assert.equal(partial.data.errors[0].source.pointer, "/1");
+  const { data: after } = await admin.users.getUser(carlId, {}, fresh);
+  assert.equal(after.preferredLocale, undefined, "the operation that could apply was written");
+  await refused(admin.users.patchUser(carlId, [{ op: "replace", path: "/shoeSize", value: "44" }]), 400);
+  await admin.users.patchUser(carlId, [
+    { op: "unset", path: "/preferredZoneinfo" },
+    { op: "unset", path: "/picture" },
+  ]);
+});

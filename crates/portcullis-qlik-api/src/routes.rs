@@ -383,12 +383,14 @@ async fn users_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String
     Ok(json(StatusCode::OK, project_fields(value, req.query.get("fields"))))
 }
 
-/// Changes a user: `name`, `status`, `assignedRoles`, `assignedGroups` (all operations or none).
-#[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 403, description = "Needs user:manage"), (status = 404, description = "No such user in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
+/// Changes a user: `name`, `status`, `assignedRoles` (`roles`), `assignedGroups`, `inviteExpiry`, `locale`, `preferredLocale`, `preferredZoneinfo`, `picture`; each operation on its own, as Qlik does: 204 when all apply, 207 naming each that did not (the others applied).
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 207, description = "Some operations applied; each other one is an error pointing at it (`source.pointer`: `/<index>`)", body = crate::err::ErrorEnvelope), (status = 400, description = "No operation applies"), (status = 403, description = "Needs user:manage"), (status = 404, description = "No such user in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
 async fn users_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let ops = parse_patch(Service::Users, &body)?;
-    write(&app, &req, |ctx| users::patch(ctx, &id, &ops)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    match write(&app, &req, |ctx| users::patch(ctx, &id, &ops)).await? {
+        users::PatchOutcome::Done => Ok(StatusCode::NO_CONTENT.into_response()),
+        users::PatchOutcome::Partial(failed) => Ok(json(StatusCode::MULTI_STATUS, to_json(ApiError::multi_status(&failed))?)),
+    }
 }
 
 /// Deletes a user, revoking its credentials.

@@ -1,6 +1,7 @@
 //! `/users`: list (SCIM filter, sort, cursors, `totalResults`), get, `me`, create, invite by
 //! e-mail (207, one result per invitee), JSON Patch (`name`, `status`, `assignedRoles`,
-//! `assignedGroups`) and delete. Managing users needs
+//! `assignedGroups`, the invitation's expiry and the profile: `locale`, `preferredLocale`,
+//! `preferredZoneinfo`, `picture`; 207 when only some operations apply) and delete. Managing users needs
 //! `user:manage`; other users' roles, groups and scopes are shown only to callers who may
 //! read roles (`role:read`) or manage users, as Qlik does.
 
@@ -21,7 +22,8 @@ use crate::ids;
 use crate::mutation::{AuditNote, Mutation};
 use crate::paging::{PageStyle, Query, STANDARD, SelfLink, SortKey, paginate, paginate_by_id, parse_filter, parse_sort, sort_by_keys};
 use crate::patch::{PatchOp, PatchOperation};
-use portcullis_model::Change;
+use crate::time::rfc3339;
+use portcullis_model::{Change, Meta, MetaTarget};
 
 const S: Service = Service::Users;
 
@@ -88,6 +90,27 @@ pub struct UserDto {
     /// Scopes of every role the user holds, UserDefault included (read-only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assigned_scopes: Option<Vec<String>>,
+    /// When the API created the user (absent for users from a tenant file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// When the API last changed the user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_updated_at: Option<String>,
+    /// Unix seconds an invited user's invitation expires at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invite_expiry: Option<i64>,
+    /// Language tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// Preferred language tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_locale: Option<String>,
+    /// Preferred time zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_zoneinfo: Option<String>,
+    /// URL of the user's picture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
     /// `self`.
     #[schema(required = false)]
     pub links: SelfLink,
@@ -150,6 +173,13 @@ pub fn user_dto(tenant: &Tenant, api_base: &str, user: &User, full: bool) -> Use
         assigned_roles: full.then(|| user.roles.iter().map(|r| role_ref(tenant, &r.role)).collect()),
         assigned_groups: full.then(|| user.groups.iter().map(|g| group_ref(tenant, g)).collect()),
         assigned_scopes: full.then(|| user_scopes(tenant, user)),
+        created_at: user.meta.created_at.map(rfc3339),
+        last_updated_at: user.meta.updated_at.map(rfc3339),
+        invite_expiry: user.meta.invite_expiry,
+        locale: user.meta.locale.clone(),
+        preferred_locale: user.meta.preferred_locale.clone(),
+        preferred_zoneinfo: user.meta.preferred_zoneinfo.clone(),
+        picture: user.meta.picture.clone(),
     }
 }
 
@@ -357,7 +387,7 @@ fn default_entitlement(subscription: Subscription) -> Entitlement {
     }
 }
 
-/// `POST /users`. Qlik's other fields (`picture`, `tenantId`, ...) are ignored.
+/// `POST /users`. Qlik's `tenantId` is ignored (a user is created in the caller's tenant).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserCreate {
@@ -372,9 +402,11 @@ pub struct UserCreate {
     pub status: Option<String>,
     /// Roles to assign.
     pub assigned_roles: Option<Vec<Reference>>,
+    /// URL of the user's picture.
+    pub picture: Option<String>,
 }
 
-/// `POST /users`: `{subject, name?, email?, status?, assignedRoles?}`. New users are
+/// `POST /users`: `{subject, name?, email?, status?, assignedRoles?, picture?}`. New users are
 /// Professional on user-based tenants and Full on capacity tenants.
 pub fn create(ctx: &Ctx<'_>, body: &UserCreate) -> Result<Mutation<UserDto>, ApiError> {
     ctx.require(S, Action::UserManage)?;
@@ -397,8 +429,19 @@ pub fn create(ctx: &Ctx<'_>, body: &UserCreate) -> Result<Mutation<UserDto>, Api
         None => Vec::new(),
         Some(references) => resolve_role_refs(S, ctx.tenant, references)?,
     };
+    if let Some(picture) = body
+        .picture
+        .as_deref()
+        .filter(|p| !(p.starts_with("https://") || p.starts_with("http://")))
+    {
+        return Err(ApiError::bad_request(S, format!("`picture` is an `http(s)://` URL, not `{picture}`")));
+    }
     let user = User {
-        meta: Default::default(),
+        meta: Meta {
+            invite_expiry: (status == UserStatus::Invited).then_some(ctx.now + INVITE_VALID_SECONDS),
+            picture: body.picture.clone(),
+            ..Meta::created(ctx.now)
+        },
         name: body.name.clone().unwrap_or_else(|| subject.clone()),
         email: body.email.clone(),
         entitlement: default_entitlement(ctx.tenant.subscription),
@@ -594,13 +637,35 @@ pub fn invite(ctx: &Ctx<'_>, body: &InviteRequest, random: &[[u8; 16]]) -> Resul
                     "Disabled user",
                     format!("user `{subject}` with this e-mail is disabled; enable it with `replace /status`"),
                 ),
-                _ => InviteResult::user(email, "ok", subject),
+                _ => {
+                    // Invited again: the invitation runs from now.
+                    if let Some(user) = ctx.tenant.user(subject) {
+                        let meta = Meta {
+                            invite_expiry: Some(ctx.now + INVITE_VALID_SECONDS),
+                            ..user.meta.updated(ctx.now)
+                        };
+                        notes.push(AuditNote::new(
+                            EventType::UserUpdated,
+                            "user",
+                            ids::user_id(subject),
+                            json!({ "subject": subject, "inviteExpiry": meta.invite_expiry }),
+                        ));
+                        changes.push(Change::SetMeta {
+                            target: MetaTarget::User(subject.clone()),
+                            meta,
+                        });
+                    }
+                    InviteResult::user(email, "ok", subject)
+                }
             }),
             Some((subject, _)) => results.push(InviteResult::user(email, "exists", subject)),
             None => {
                 let subject = invitee_subject(*random);
                 let user = User {
-                    meta: Default::default(),
+                    meta: Meta {
+                        invite_expiry: Some(ctx.now + INVITE_VALID_SECONDS),
+                        ..Meta::created(ctx.now)
+                    },
                     id: subject.clone(),
                     name: invitee.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| email.to_owned()),
                     email: Some(email.to_owned()),
@@ -639,130 +704,341 @@ fn custom_group(service: Service, tenant: &Tenant, name: &str) -> Result<(), Api
     }
 }
 
-/// `PATCH /users/{id}`: every operation applies, or none (204 on success).
-pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation<()>, ApiError> {
-    ctx.require(S, Action::UserManage)?;
-    let user = find(ctx, id)?;
-    let subject = user.id.clone();
-    let tenant = ctx.tenant;
-    // The user's roles and groups as the operations so far leave them (the model applies the
-    // changes in order; a patch creates no roles or groups, so references resolve on `tenant`).
-    let mut roles: Vec<String> = user.roles.iter().map(|r| r.role.clone()).collect();
-    let mut groups: Vec<String> = user.groups.clone();
-    let mut changes: Vec<Change> = Vec::new();
-    let replace_roles = |roles: &mut Vec<String>, wanted: Vec<String>, changes: &mut Vec<Change>| {
+/// How long an invitation is valid: seven days (Qlik says only "a limited period").
+pub const INVITE_VALID_SECONDS: i64 = 7 * 86_400;
+
+/// The paths a user patch may name (without the slash), for hints.
+pub const PATCH_PATHS: &[&str] = &[
+    "name",
+    "status",
+    "assignedRoles",
+    "roles",
+    "assignedGroups",
+    "inviteExpiry",
+    "locale",
+    "preferredLocale",
+    "preferredZoneinfo",
+    "picture",
+];
+
+/// What a `PATCH /users/{id}` did: every operation (204), or all but those that failed, each
+/// answered in a `207 Multi-Status` body pointing at it, as Qlik does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatchOutcome {
+    /// Every operation applied.
+    Done,
+    /// These operations (by position) failed; the others applied.
+    Partial(Vec<(usize, ApiError)>),
+}
+
+/// Why one operation of a patch does not apply: its value is not of the shape its path takes
+/// (the whole patch is refused, as a body of the wrong shape is), or it is refused on its own.
+#[derive(Debug)]
+enum OpFailure {
+    Shape(ApiError),
+    Refused(ApiError),
+}
+
+impl From<ApiError> for OpFailure {
+    fn from(error: ApiError) -> OpFailure {
+        OpFailure::Refused(error)
+    }
+}
+
+/// A value read as its path's type; a mismatch is a failure of the patch's shape.
+fn shape<T>(read: Result<T, ApiError>) -> Result<T, OpFailure> {
+    read.map_err(OpFailure::Shape)
+}
+
+/// The user as the operations so far leave it.
+#[derive(Debug, Clone)]
+struct UserPlan {
+    roles: Vec<String>,
+    groups: Vec<String>,
+    name: Option<String>,
+    status: Option<UserStatus>,
+    meta: Meta,
+    /// Role and group changes, in order.
+    changes: Vec<Change>,
+}
+
+/// A language tag (`en`, `sv-SE`, `en_US_POSIX`): letters, digits, `-` and `_`, at most 35.
+fn is_language_tag(text: &str) -> bool {
+    let mut parts = text.split(['-', '_']);
+    parts
+        .next()
+        .is_some_and(|first| (2..=8).contains(&first.len()) && first.bytes().all(|b| b.is_ascii_alphabetic()))
+        && parts.all(|part| (1..=8).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && text.len() <= 35
+}
+
+/// A time zone name of the tz database (`UTC`, `Europe/Stockholm`, `America/Argentina/Salta`).
+fn is_zone_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text.split('/').all(|part| {
+            part.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()) && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+-".contains(&b))
+        })
+}
+
+impl UserPlan {
+    /// Reads one operation into the plan, or says why it cannot apply (the plan unchanged).
+    fn apply(&mut self, ctx: &Ctx<'_>, subject: &str, status_now: UserStatus, op: &PatchOperation) -> Result<(), OpFailure> {
+        let tenant = ctx.tenant;
+        let set = matches!(op.op, PatchOp::Replace | PatchOp::Set | PatchOp::Add);
+        match (op.op, op.target()) {
+            (PatchOp::Replace | PatchOp::Set, "name") => {
+                let name: String = shape(op.value(S))?;
+                if name.trim().is_empty() {
+                    return Err(OpFailure::Refused(ApiError::bad_request(
+                        S,
+                        format!("`[{}].value`: a user's name cannot be empty", op.index),
+                    )));
+                }
+                self.name = Some(name);
+            }
+            (PatchOp::Replace | PatchOp::Set, "status") => {
+                self.status = Some(match shape(op.value::<String>(S))?.as_str() {
+                    "active" => UserStatus::Active,
+                    "disabled" => UserStatus::Disabled,
+                    other => {
+                        return Err(OpFailure::Refused(ApiError::bad_request(
+                            S,
+                            format!("`status` is set to `active` or `disabled`, not `{other}`"),
+                        )));
+                    }
+                });
+            }
+            (PatchOp::Replace | PatchOp::Set, "assignedRoles" | "roles") => {
+                let wanted = resolve_role_refs(S, tenant, &shape(op.value::<Vec<Reference>>(S))?)?;
+                self.replace_roles(subject, wanted);
+            }
+            (PatchOp::Unset, "assignedRoles" | "roles") => self.replace_roles(subject, Vec::new()),
+            (PatchOp::Add, "assignedRoles/-" | "assignedRoles" | "roles") => {
+                let role = resolve_role_ref(S, tenant, &shape(op.value(S))?)?;
+                if self.roles.contains(&role) {
+                    return Err(OpFailure::Refused(ApiError::bad_request(
+                        S,
+                        format!("the user holds role `{role}` already"),
+                    )));
+                }
+                let mut wanted = self.roles.clone();
+                wanted.push(role);
+                self.replace_roles(subject, wanted);
+            }
+            (PatchOp::RemoveValue, "assignedRoles" | "roles") => {
+                // A role the user does not hold directly stays where it is: no change, no
+                // error (conformance README: steps that change nothing are no-ops).
+                let role = resolve_role_ref(S, tenant, &shape(op.value(S))?)?;
+                let mut wanted = self.roles.clone();
+                wanted.retain(|r| r != &role);
+                self.replace_roles(subject, wanted);
+            }
+            (PatchOp::Add, "assignedGroups/-" | "assignedGroups") => {
+                let group = resolve_group_ref(S, tenant, ctx.ids, &shape(op.value(S))?)?;
+                custom_group(S, tenant, &group)?;
+                if self.groups.contains(&group) {
+                    // Qlik: adding a group the user has already is refused (spec §5.3).
+                    return Err(OpFailure::Refused(ApiError::bad_request(
+                        S,
+                        format!("user `{subject}` is in group `{group}` already"),
+                    )));
+                }
+                self.groups.push(group.clone());
+                self.changes.push(Change::JoinGroup {
+                    user: subject.to_owned(),
+                    group,
+                });
+            }
+            (PatchOp::RemoveValue, "assignedGroups") => {
+                // Leaving a group the user is not in changes nothing (model `leave_group`).
+                let group = resolve_group_ref(S, tenant, ctx.ids, &shape(op.value(S))?)?;
+                custom_group(S, tenant, &group)?;
+                self.groups.retain(|g| g != &group);
+                self.changes.push(Change::LeaveGroup {
+                    user: subject.to_owned(),
+                    group,
+                });
+            }
+            (PatchOp::Replace | PatchOp::Set | PatchOp::Unset, "assignedGroups") => {
+                let mut wanted: Vec<String> = Vec::new();
+                if op.op != PatchOp::Unset {
+                    for reference in &shape(op.value::<Vec<Reference>>(S))? {
+                        let group = resolve_group_ref(S, tenant, ctx.ids, reference)?;
+                        custom_group(S, tenant, &group)?;
+                        if !wanted.contains(&group) {
+                            wanted.push(group);
+                        }
+                    }
+                }
+                let held = self.groups.clone();
+                for group in held.iter().filter(|g| !wanted.contains(g)) {
+                    if tenant.group(group).is_some_and(|g| g.provider_type == ProviderType::Custom) {
+                        self.groups.retain(|g| g != group);
+                        self.changes.push(Change::LeaveGroup {
+                            user: subject.to_owned(),
+                            group: group.clone(),
+                        });
+                    }
+                }
+                for group in wanted.iter().filter(|g| !held.contains(g)) {
+                    self.groups.push(group.clone());
+                    self.changes.push(Change::JoinGroup {
+                        user: subject.to_owned(),
+                        group: group.clone(),
+                    });
+                }
+            }
+            (PatchOp::Renew, "inviteExpiry") => {
+                if status_now != UserStatus::Invited {
+                    return Err(OpFailure::Refused(ApiError::bad_request(
+                        S,
+                        format!("user `{subject}` is {status_now}, not invited: only an invitation is renewed"),
+                    )));
+                }
+                self.meta.invite_expiry = Some(ctx.now + INVITE_VALID_SECONDS);
+            }
+            (PatchOp::Replace | PatchOp::Set, "inviteExpiry") => {
+                let at: i64 = shape(op.value(S))?;
+                if at <= ctx.now {
+                    return Err(OpFailure::Refused(ApiError::bad_request(
+                        S,
+                        format!(
+                            "`[{}].value` is {at}; an invitation expires in the future (Unix seconds), or use `renew`",
+                            op.index
+                        ),
+                    )));
+                }
+                self.meta.invite_expiry = Some(at);
+            }
+            (PatchOp::Unset | PatchOp::Remove, "inviteExpiry") => self.meta.invite_expiry = None,
+            (_, field @ ("locale" | "preferredLocale" | "preferredZoneinfo" | "picture"))
+                if set || matches!(op.op, PatchOp::Unset | PatchOp::Remove) =>
+            {
+                let value: Option<String> = if set { Some(shape(op.value(S))?) } else { None };
+                if let Some(text) = &value {
+                    let fits = match field {
+                        "preferredZoneinfo" => is_zone_name(text),
+                        "picture" => (text.starts_with("https://") || text.starts_with("http://")) && text.len() <= 2048,
+                        _ => is_language_tag(text),
+                    };
+                    if !fits {
+                        let expected = match field {
+                            "preferredZoneinfo" => "a time zone such as `Europe/Stockholm`",
+                            "picture" => "an `http(s)://` URL of at most 2048 characters",
+                            _ => "a language tag such as `en-US`",
+                        };
+                        return Err(OpFailure::Refused(ApiError::bad_request(
+                            S,
+                            format!("`{}` is {expected}, not `{text}`", op.path),
+                        )));
+                    }
+                }
+                let slot = match field {
+                    "locale" => &mut self.meta.locale,
+                    "preferredLocale" => &mut self.meta.preferred_locale,
+                    "preferredZoneinfo" => &mut self.meta.preferred_zoneinfo,
+                    _ => &mut self.meta.picture,
+                };
+                *slot = value;
+            }
+            (_, target) if PATCH_PATHS.contains(&target) || PATCH_PATHS.iter().any(|p| target.strip_suffix("/-") == Some(p)) => {
+                return Err(OpFailure::Refused(op.unsupported(S)));
+            }
+            _ => {
+                return Err(OpFailure::Refused(ApiError::bad_request(
+                    S,
+                    format!(
+                        "`{}` is not a user field a patch may change; use one of {}",
+                        op.path,
+                        PATCH_PATHS.iter().map(|p| format!("`/{p}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn replace_roles(&mut self, subject: &str, wanted: Vec<String>) {
         let mut kept: Vec<String> = Vec::new();
         for role in wanted {
             if !kept.contains(&role) {
                 kept.push(role);
             }
         }
-        *roles = kept.clone();
-        changes.push(Change::ReplaceUserRoles {
-            id: subject.clone(),
+        self.roles = kept.clone();
+        self.changes.push(Change::ReplaceUserRoles {
+            id: subject.to_owned(),
             roles: kept,
         });
+    }
+}
+
+/// `PATCH /users/{id}` (`user:manage`): Qlik's operations (`replace`, `set`, `unset`, `add`,
+/// `renew`, `remove-value`) on `/name`, `/status`, `/assignedRoles` (`/roles`),
+/// `/assignedGroups`, `/inviteExpiry`, `/locale`, `/preferredLocale`, `/preferredZoneinfo`,
+/// `/picture`. A value not of its path's shape refuses the whole patch (400); otherwise each
+/// operation is checked on its own, as Qlik does: when all apply the answer
+/// is 204; when some do not, the others are written and each failure is reported (207); when
+/// none does, the first failure is the answer. A patch that changes the user stamps its
+/// `lastUpdatedAt`; one that changes nothing writes nothing.
+pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation<PatchOutcome>, ApiError> {
+    ctx.require(S, Action::UserManage)?;
+    let user = find(ctx, id)?;
+    let subject = user.id.clone();
+    let mut plan = UserPlan {
+        roles: user.roles.iter().map(|r| r.role.clone()).collect(),
+        groups: user.groups.clone(),
+        name: None,
+        status: None,
+        meta: user.meta.clone(),
+        changes: Vec::new(),
     };
+    let mut failed: Vec<(usize, ApiError)> = Vec::new();
     for op in ops {
-        let target = op.target();
-        match (op.op, target) {
-            (PatchOp::Replace | PatchOp::Set, "name") => changes.push(Change::UpdateUser {
-                id: subject.clone(),
-                name: Some(op.value::<String>(S)?),
-                status: None,
-            }),
-            (PatchOp::Replace | PatchOp::Set, "status") => {
-                let status = match op.value::<String>(S)?.as_str() {
-                    "active" => UserStatus::Active,
-                    "disabled" => UserStatus::Disabled,
-                    other => {
-                        return Err(ApiError::bad_request(
-                            S,
-                            format!("`status` is set to `active` or `disabled`, not `{other}`"),
-                        ));
-                    }
-                };
-                changes.push(Change::UpdateUser {
-                    id: subject.clone(),
-                    name: None,
-                    status: Some(status),
-                });
-            }
-            (PatchOp::Replace | PatchOp::Set, "assignedRoles" | "roles") => {
-                let wanted = resolve_role_refs(S, tenant, &op.value::<Vec<Reference>>(S)?)?;
-                replace_roles(&mut roles, wanted, &mut changes);
-            }
-            (PatchOp::Add, "assignedRoles/-" | "assignedRoles") => {
-                let role = resolve_role_ref(S, tenant, &op.value(S)?)?;
-                if roles.contains(&role) {
-                    return Err(ApiError::bad_request(S, format!("the user holds role `{role}` already")));
-                }
-                let mut wanted = roles.clone();
-                wanted.push(role);
-                replace_roles(&mut roles, wanted, &mut changes);
-            }
-            (PatchOp::RemoveValue, "assignedRoles" | "roles") => {
-                // A role the user does not hold directly stays where it is: no change, no
-                // error (conformance README: steps that change nothing are no-ops).
-                let role = resolve_role_ref(S, tenant, &op.value(S)?)?;
-                let mut wanted = roles.clone();
-                wanted.retain(|r| r != &role);
-                replace_roles(&mut roles, wanted, &mut changes);
-            }
-            (PatchOp::Add, "assignedGroups/-" | "assignedGroups") => {
-                let group = resolve_group_ref(S, tenant, ctx.ids, &op.value(S)?)?;
-                custom_group(S, tenant, &group)?;
-                if !groups.contains(&group) {
-                    groups.push(group.clone());
-                }
-                // Joining twice is refused by the model (`AlreadyMember`).
-                changes.push(Change::JoinGroup {
-                    user: subject.clone(),
-                    group,
-                });
-            }
-            (PatchOp::RemoveValue, "assignedGroups") => {
-                // Leaving a group the user is not in changes nothing (model `leave_group`).
-                let group = resolve_group_ref(S, tenant, ctx.ids, &op.value(S)?)?;
-                custom_group(S, tenant, &group)?;
-                groups.retain(|g| g != &group);
-                changes.push(Change::LeaveGroup {
-                    user: subject.clone(),
-                    group,
-                });
-            }
-            (PatchOp::Replace | PatchOp::Set, "assignedGroups") => {
-                let mut wanted: Vec<String> = Vec::new();
-                for reference in &op.value::<Vec<Reference>>(S)? {
-                    let group = resolve_group_ref(S, tenant, ctx.ids, reference)?;
-                    custom_group(S, tenant, &group)?;
-                    if !wanted.contains(&group) {
-                        wanted.push(group);
-                    }
-                }
-                let held = groups.clone();
-                for group in held.iter().filter(|g| !wanted.contains(g)) {
-                    if tenant.group(group).is_some_and(|g| g.provider_type == ProviderType::Custom) {
-                        groups.retain(|g| g != group);
-                        changes.push(Change::LeaveGroup {
-                            user: subject.clone(),
-                            group: group.clone(),
-                        });
-                    }
-                }
-                for group in wanted.iter().filter(|g| !held.contains(g)) {
-                    groups.push(group.clone());
-                    changes.push(Change::JoinGroup {
-                        user: subject.clone(),
-                        group: group.clone(),
-                    });
-                }
-            }
-            _ => return Err(op.unsupported(S)),
+        let mut attempt = plan.clone();
+        match attempt.apply(ctx, &subject, user.status, op) {
+            Ok(()) => plan = attempt,
+            Err(OpFailure::Shape(error)) => return Err(error),
+            Err(OpFailure::Refused(error)) => failed.push((op.index, error)),
         }
     }
-    let note = AuditNote::new(EventType::UserUpdated, "user", id, json!({ "patch": ops }));
-    Ok(Mutation::new(changes, note, S, 400, ()))
+    if !failed.is_empty() && failed.len() == ops.len() {
+        let (_, first) = failed.swap_remove(0);
+        return Err(first);
+    }
+    let same = |a: &[String], b: &[String]| a.len() == b.len() && a.iter().all(|x| b.contains(x));
+    let changed = plan.name.as_ref().is_some_and(|n| *n != user.name)
+        || plan.status.is_some_and(|s| s != user.status)
+        || !same(&plan.roles, &user.roles.iter().map(|r| r.role.clone()).collect::<Vec<_>>())
+        || !same(&plan.groups, &user.groups)
+        || plan.meta != user.meta;
+    let mut changes = plan.changes;
+    if plan.name.is_some() || plan.status.is_some() {
+        changes.insert(
+            0,
+            Change::UpdateUser {
+                id: subject.clone(),
+                name: plan.name,
+                status: plan.status,
+            },
+        );
+    }
+    // A patch that changes nothing stamps nothing (steps that change nothing are no-ops).
+    if changed {
+        changes.push(Change::SetMeta {
+            target: MetaTarget::User(subject.clone()),
+            meta: plan.meta.updated(ctx.now),
+        });
+    }
+    let applied: Vec<&PatchOperation> = ops.iter().filter(|op| !failed.iter().any(|(i, _)| *i == op.index)).collect();
+    let note = AuditNote::new(EventType::UserUpdated, "user", id, json!({ "patch": applied }));
+    let outcome = if failed.is_empty() {
+        PatchOutcome::Done
+    } else {
+        PatchOutcome::Partial(failed)
+    };
+    Ok(Mutation::new(changes, note, S, 400, outcome))
 }
 
 /// `DELETE /users/{id}`: refused (400) while the user owns a space or content.

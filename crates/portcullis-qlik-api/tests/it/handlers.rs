@@ -133,7 +133,8 @@ fn users_are_created_patched_and_deleted_by_user_managers_only() {
             400,
         ),
         (json!([{ "op": "replace", "path": "/status", "value": "deleted" }]), 400),
-        (json!([{ "op": "replace", "path": "/preferredLocale", "value": "fr" }]), 400),
+        (json!([{ "op": "replace", "path": "/preferredLocale", "value": "no locale" }]), 400),
+        (json!([{ "op": "replace", "path": "/email", "value": "x@acme.example" }]), 400),
         (json!({ "op": "replace" }), 400),
     ];
     for (patch, status) in refusals {
@@ -674,4 +675,116 @@ fn invitees_are_created_invited_reported_when_they_exist_and_refused_one_by_one(
 
     let none: users::InviteRequest = decoded(json!({ "invitees": [] }));
     assert_eq!(w.write("admin", |ctx| users::invite(ctx, &none, &[])).unwrap_err().status, 400);
+}
+
+#[test]
+fn a_user_patch_takes_every_path_qlik_has_and_reports_each_failure_on_its_own() {
+    use portcullis_model::UserStatus;
+    let w = world();
+    let ann = ids::user_id("ann");
+    let profile = ops(json!([
+        { "op": "replace", "path": "/preferredLocale", "value": "sv-SE" },
+        { "op": "set", "path": "/preferredZoneinfo", "value": "Europe/Stockholm" },
+        { "op": "add", "path": "/locale", "value": "en_US_POSIX" },
+        { "op": "replace", "path": "/picture", "value": "https://acme.example/ann.png" },
+        { "op": "replace", "path": "/roles", "value": [{ "name": "Exporters" }] },
+        { "op": "set", "path": "/name", "value": "Ann Lee-Park" },
+    ]));
+    let written = w.write("admin", |ctx| users::patch(ctx, &ann, &profile)).unwrap();
+    assert_eq!(written.body, users::PatchOutcome::Done);
+    let after = World::after(written.tenant);
+    let shown = after.check("admin", |ctx| users::get(ctx, &ann)).unwrap();
+    assert_eq!(
+        (
+            shown.preferred_locale.as_deref(),
+            shown.preferred_zoneinfo.as_deref(),
+            shown.locale.as_deref(),
+            shown.picture.as_deref(),
+            shown.name.as_str()
+        ),
+        (
+            Some("sv-SE"),
+            Some("Europe/Stockholm"),
+            Some("en_US_POSIX"),
+            Some("https://acme.example/ann.png"),
+            "Ann Lee-Park"
+        )
+    );
+    assert_eq!(
+        shown.last_updated_at.as_deref(),
+        Some("2023-11-14T22:13:20.000Z"),
+        "stamped with the time of the patch"
+    );
+    assert_eq!(
+        shown.assigned_roles.unwrap()[0].name,
+        "Exporters",
+        "`/roles` is the deprecated `/assignedRoles`"
+    );
+
+    // unset clears; one failing operation among good ones is reported alone (207) and the
+    // others are written.
+    let mixed = ops(json!([
+        { "op": "unset", "path": "/preferredLocale" },
+        { "op": "add", "path": "/assignedRoles/-", "value": { "name": "Astronaut" } },
+        { "op": "replace", "path": "/status", "value": "disabled" },
+        { "op": "renew", "path": "/inviteExpiry" },
+    ]));
+    let partial = after.write("admin", |ctx| users::patch(ctx, &ann, &mixed)).unwrap();
+    let users::PatchOutcome::Partial(failed) = &partial.body else {
+        panic!("two operations fail: {:?}", partial.body)
+    };
+    assert_eq!(failed.iter().map(|(i, e)| (*i, e.status)).collect::<Vec<_>>(), [(1, 400), (3, 400)]);
+    assert!(failed[1].1.detail.as_deref().unwrap().contains("not invited"), "{:?}", failed[1]);
+    let user = partial.tenant.user("ann").unwrap();
+    assert_eq!((user.status, user.meta.preferred_locale.as_deref()), (UserStatus::Disabled, None));
+    let body = serde_json::to_value(portcullis_qlik_api::ApiError::multi_status(failed)).unwrap();
+    assert_eq!(body["errors"][1]["source"]["pointer"], "/3", "{body}");
+
+    // An invited user's invitation is renewed, set, or unset.
+    let invited: users::UserCreate = decoded(json!({ "subject": "ivy", "status": "invited", "email": "ivy@acme.example" }));
+    let with_ivy = World::after(w.write("admin", |ctx| users::create(ctx, &invited)).unwrap().tenant);
+    let ivy = ids::user_id("ivy");
+    let created = with_ivy.check("admin", |ctx| users::get(ctx, &ivy)).unwrap();
+    assert_eq!(created.invite_expiry, Some(1_700_000_000 + users::INVITE_VALID_SECONDS));
+    assert_eq!(created.created_at.as_deref(), Some("2023-11-14T22:13:20.000Z"));
+    let later = ops(json!([{ "op": "replace", "path": "/inviteExpiry", "value": 1_800_000_000 }]));
+    let moved = with_ivy.write("admin", |ctx| users::patch(ctx, &ivy, &later)).unwrap().tenant;
+    assert_eq!(moved.user("ivy").unwrap().meta.invite_expiry, Some(1_800_000_000));
+    let renewed = World::after(moved)
+        .write("admin", |ctx| {
+            users::patch(ctx, &ivy, &ops(json!([{ "op": "renew", "path": "/inviteExpiry" }])))
+        })
+        .unwrap();
+    assert_eq!(
+        renewed.tenant.user("ivy").unwrap().meta.invite_expiry,
+        Some(1_700_000_000 + users::INVITE_VALID_SECONDS)
+    );
+
+    // A patch that changes nothing writes nothing; one that cannot apply at all is its error.
+    let nothing = ops(json!([{ "op": "replace", "path": "/name", "value": "Ann Lee" }]));
+    assert_eq!(w.write("admin", |ctx| users::patch(ctx, &ann, &nothing)).unwrap().tenant, *w.tenant);
+    for (patch, words) in [
+        (
+            json!([{ "op": "replace", "path": "/zoneinfo", "value": "UTC" }]),
+            "`/zoneinfo` is not a user field",
+        ),
+        (json!([{ "op": "renew", "path": "/name" }]), "`renew` on `/name`"),
+        (
+            json!([{ "op": "replace", "path": "/preferredZoneinfo", "value": "Mars/Base One" }]),
+            "time zone",
+        ),
+        (json!([{ "op": "replace", "path": "/picture", "value": "file:///etc/passwd" }]), "URL"),
+        (json!([{ "op": "replace", "path": "/inviteExpiry", "value": 5 }]), "in the future"),
+    ] {
+        let error = w.write("admin", |ctx| users::patch(ctx, &ann, &ops(patch.clone()))).unwrap_err();
+        assert_eq!(error.status, 400, "{patch}");
+        assert!(error.detail.as_deref().unwrap_or_default().contains(words), "{patch}: {error}");
+    }
+    // A value of the wrong shape refuses the whole patch, as a body of the wrong shape does.
+    let shape = ops(json!([
+        { "op": "replace", "path": "/name", "value": "Ann X" },
+        { "op": "replace", "path": "/locale", "value": 7 },
+    ]));
+    let error = w.write("admin", |ctx| users::patch(ctx, &ann, &shape)).unwrap_err();
+    assert!(error.detail.unwrap().contains("[1].value"));
 }
