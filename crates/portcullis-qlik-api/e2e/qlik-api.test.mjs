@@ -369,3 +369,46 @@ test("users: every patch path Qlik has, 207 naming the operations that failed", 
     { op: "unset", path: "/picture" },
   ]);
 });
+
+test("timestamps and descriptions; groups and roles renamed keep their ids, created again get new ones", async () => {
+  const { data: group } = await admin.groups.createGroup({ name: "e2e-crew", providerType: "custom", description: "first" });
+  assert.ok(Date.parse(group.createdAt) > 0 && group.lastUpdatedAt, JSON.stringify(group));
+  assert.equal(group.description, "first");
+  await admin.groups.patchGroup(group.id, [
+    { op: "replace", path: "name", value: "e2e-deckhands" },
+    { op: "replace", path: "description", value: "second" },
+  ]);
+  const { data: renamed } = await admin.groups.getGroup(group.id, fresh);
+  assert.deepEqual([renamed.id, renamed.name, renamed.description], [group.id, "e2e-deckhands", "second"]);
+  await admin.groups.deleteGroup(group.id);
+  const { data: again } = await admin.groups.createGroup({ name: "e2e-crew", providerType: "custom" });
+  assert.notEqual(again.id, group.id, "a group created again is another group");
+  await refused(admin.groups.getGroup(group.id, fresh), 404);
+  await admin.groups.deleteGroup(again.id);
+
+  const { data: role } = await admin.roles.createRole({ name: "E2E Pilots", assignedScopes: ["api-keys"] });
+  assert.ok(role.createdAt, JSON.stringify(role));
+  await admin.roles.patchRole(role.id, [{ op: "replace", path: "/name", value: "E2E Aviators" }]);
+  const { data: renamedRole } = await admin.roles.getRole(role.id, fresh);
+  assert.equal(renamedRole.name, "E2E Aviators");
+  await admin.roles.deleteRole(role.id);
+  const { data: roleAgain } = await admin.roles.createRole({ name: "E2E Pilots" });
+  assert.notEqual(roleAgain.id, role.id);
+  await admin.roles.deleteRole(roleAgain.id);
+
+  const { data: space } = await admin.spaces.createSpace({ name: "e2e described", type: "shared", description: "plans" });
+  assert.equal(space.description, "plans");
+  assert.equal(space.createdBy, await userId("admin"));
+  assert.ok(space.createdAt);
+  const { data: patched } = await admin.spaces.patchSpace(space.id, [{ op: "replace", path: "/description", value: "new plans" }]);
+  assert.equal(patched.description, "new plans");
+  const { data: put } = await admin.spaces.updateSpace(space.id, { description: "final plans" });
+  assert.equal(put.description, "final plans");
+  assert.ok(put.updatedAt);
+  await admin.spaces.deleteSpace(space.id);
+
+  const { data: newest } = await admin.users.getUsers({ sort: "-createdAt", limit: 100 }, fresh);
+  const stamped = newest.data.filter((u) => u.createdAt).map((u) => u.createdAt);
+  assert.deepEqual(stamped, [...stamped].sort().reverse(), "newest first");
+  await refused(admin.users.getUsers({ sort: "+clientId" }, fresh), 400);
+});

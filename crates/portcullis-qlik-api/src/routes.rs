@@ -266,6 +266,13 @@ where
     }
 }
 
+/// A fresh random API id for a group or custom role created through the API.
+fn random_api_id() -> Result<String, Failure> {
+    let mut random = [0u8; 12];
+    getrandom::fill(&mut random).map_err(|_| Failure::from(ApiError::internal()))?;
+    Ok(crate::ids::random_id(random))
+}
+
 fn json(status: StatusCode, value: Value) -> Response {
     (status, axum::Json(value)).into_response()
 }
@@ -423,7 +430,8 @@ async fn groups_filter<H: ApiHost>(State(app): State<Shared<H>>, mut req: Req, B
 #[utoipa::path(post, path = "/groups", tag = "groups", request_body = crate::groups::GroupCreate, responses((status = 201, description = "The group", body = GroupDto), (status = 403, description = "Needs group:manage"), (status = 409, description = "The name is taken")), security(("bearer" = [])))]
 async fn groups_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body: groups::GroupCreate = decode(Service::Groups, &body)?;
-    let group = write(&app, &req, |ctx| groups::create(ctx, &body)).await?;
+    let new_id = random_api_id()?;
+    let group = write(&app, &req, |ctx| groups::create(ctx, &body, &new_id)).await?;
     Ok(json(StatusCode::CREATED, to_json(group)?))
 }
 
@@ -433,7 +441,7 @@ async fn groups_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<Strin
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| groups::get(ctx, &id)).await?))
 }
 
-/// Replaces a group's `assignedRoles`.
+/// Replaces a group's `assignedRoles`, or a custom group's `name` (its id stays) or `description`.
 #[utoipa::path(patch, path = "/groups/{id}", tag = "groups", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 403, description = "Needs group:manage"), (status = 404, description = "No such group in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
 async fn groups_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let ops = parse_patch(Service::Groups, &body)?;
@@ -474,7 +482,8 @@ async fn roles_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply
 #[utoipa::path(post, path = "/roles", tag = "roles", request_body = crate::roles::RoleCreate, responses((status = 201, description = "The role", body = RoleDto), (status = 403, description = "Needs role:create, or the name is taken"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
 async fn roles_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body: roles::RoleCreate = decode(Service::Roles, &body)?;
-    let role = write(&app, &req, |ctx| roles::create(ctx, &body)).await?;
+    let new_id = random_api_id()?;
+    let role = write(&app, &req, |ctx| roles::create(ctx, &body, &new_id)).await?;
     Ok(json(StatusCode::CREATED, to_json(role)?))
 }
 
@@ -484,7 +493,7 @@ async fn roles_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| roles::get(ctx, &id)).await?))
 }
 
-/// Changes a custom role (or UserDefault's scopes).
+/// Changes a custom role's scopes, description or name (its id stays), or UserDefault's scopes.
 #[utoipa::path(patch, path = "/roles/{id}", tag = "roles", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 403, description = "Needs role:create; default roles cannot be changed"), (status = 404, description = "No such role in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
 async fn roles_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let ops = parse_patch(Service::Roles, &body)?;
@@ -544,7 +553,7 @@ async fn spaces_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<Strin
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| spaces::get(ctx, &id)).await?))
 }
 
-/// Replaces `/name` or `/ownerId`.
+/// Replaces `/name`, `/description` or `/ownerId`.
 #[utoipa::path(patch, path = "/spaces/{id}", tag = "spaces", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 200, description = "The space", body = SpaceDto), (status = 403, description = "Needs space:update or space:change_owner"), (status = 404, description = "No such space in the caller's tenant"), (status = 409, description = "The name is taken")), security(("bearer" = [])))]
 async fn spaces_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let ops = parse_patch(Service::Spaces, &body)?;
@@ -552,7 +561,7 @@ async fn spaces_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<Str
     Ok(json(StatusCode::OK, to_json(space)?))
 }
 
-/// Renames a space or gives it to another owner.
+/// Renames a space, changes its description or gives it to another owner.
 #[utoipa::path(put, path = "/spaces/{id}", tag = "spaces", params(("id" = String, Path, description = "API id")), request_body = crate::spaces::SpaceUpdate, responses((status = 200, description = "The space", body = SpaceDto), (status = 403, description = "Needs space:update or space:change_owner"), (status = 404, description = "No such space in the caller's tenant"), (status = 409, description = "The name is taken")), security(("bearer" = [])))]
 async fn spaces_put<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let body: spaces::SpaceUpdate = decode(Service::Spaces, &body)?;

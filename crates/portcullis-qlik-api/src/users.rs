@@ -22,7 +22,7 @@ use crate::ids;
 use crate::mutation::{AuditNote, Mutation};
 use crate::paging::{PageStyle, Query, STANDARD, SelfLink, SortKey, paginate, paginate_by_id, parse_filter, parse_sort, sort_by_keys};
 use crate::patch::{PatchOp, PatchOperation};
-use crate::time::rfc3339;
+use crate::time::{rfc3339, sort_key};
 use portcullis_model::{Change, Meta, MetaTarget};
 
 const S: Service = Service::Users;
@@ -196,9 +196,9 @@ fn attribute(tenant: &Tenant, user: &User, attr: &str, full: bool) -> Vec<String
         "status" => vec![user.status.as_str().to_owned()],
         "tenantId" => vec![ids::tenant_id(&tenant.name)],
         _ if !full => Vec::new(),
-        "assignedRoles.id" => user.roles.iter().map(|r| ids::role_id(&r.role)).collect(),
+        "assignedRoles.id" => user.roles.iter().map(|r| ids::role_api_id(tenant, &r.role)).collect(),
         "assignedRoles.name" => user.roles.iter().map(|r| r.role.clone()).collect(),
-        "assignedGroups.id" => user.groups.iter().map(|g| ids::group_id(g)).collect(),
+        "assignedGroups.id" => user.groups.iter().filter_map(|g| tenant.group(g)).map(ids::group_api_id).collect(),
         "assignedGroups.name" => user.groups.clone(),
         "assignedGroupsAssignedRoles.name" => user
             .groups
@@ -211,15 +211,34 @@ fn attribute(tenant: &Tenant, user: &User, attr: &str, full: bool) -> Vec<String
     }
 }
 
-fn sort_value(user: &User, field: &str) -> String {
+fn sort_value(tenant: &Tenant, user: &User, field: &str) -> String {
     match field {
         "name" => user.name.clone(),
         "_id" | "id" => ids::user_id(&user.id),
         "subject" => user.id.clone(),
         "status" => user.status.as_str().to_owned(),
         "email" => user.email.clone().unwrap_or_default(),
+        "tenantId" => ids::tenant_id(&tenant.name),
+        "createdAt" => sort_key(user.meta.created_at),
+        "inviteExpiry" => sort_key(user.meta.invite_expiry),
         _ => String::new(),
     }
+}
+
+/// `clientId` names no user here (Qlik's bot users of OAuth clients are not modelled as users
+/// with a client id), so a filter or sort on it would answer nothing or in no order: refused.
+fn refuse_client_id(filter: Option<&crate::filter::Filter>, sort: &[SortKey]) -> Result<(), ApiError> {
+    let in_filter = filter.is_some_and(|f| f.attributes().contains(&"clientId"));
+    if in_filter || sort.iter().any(|k| k.field == "clientId") {
+        return Err(ApiError::bad_request(
+            S,
+            format!(
+                "`clientId` in `{}` names no user in Portcullis: users carry no OAuth client id; filter or sort by `subject`, `id` or `name` instead",
+                if in_filter { "filter" } else { "sort" }
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The older query parameters of `GET /users` that Qlik still accepts (deprecated in favour of
@@ -316,7 +335,7 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<UserDto>, ApiError> 
         paginate_by_id(
             users,
             &legacy.sort,
-            |user, field| sort_value(user, field),
+            |user, field| sort_value(ctx.tenant, user, field),
             id,
             query,
             S,
@@ -326,6 +345,7 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<UserDto>, ApiError> 
     } else {
         let filter = parse_filter(S, query.get("filter"), FILTER_ATTRIBUTES)?;
         let sort = parse_sort(S, query.get("sort"), SORT_FIELDS)?;
+        refuse_client_id(filter.as_ref(), &sort)?;
         let mut users: Vec<&User> = ctx
             .tenant
             .users
@@ -335,7 +355,7 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<UserDto>, ApiError> 
                 filter.as_ref().is_none_or(|f| f.matches(&|attr| attribute(ctx.tenant, user, attr, full)))
             })
             .collect();
-        sort_by_keys(&mut users, &sort, |user, field| sort_value(user, field));
+        sort_by_keys(&mut users, &sort, |user, field| sort_value(ctx.tenant, user, field));
         paginate(users, query, S, STANDARD, ctx.api_base, "/users")?
     };
     Ok(ListDto {

@@ -8,6 +8,10 @@ use serde_json::json;
 
 use crate::fixture::{BASE, World, decoded, ops, tenant, try_ops};
 
+/// The ids the router would draw for a group or role created in a test.
+const NEW_ID: &str = "a1a1a1a1a1a1a1a1a1a1a1a1";
+const OTHER_ID: &str = "b2b2b2b2b2b2b2b2b2b2b2b2";
+
 fn world() -> World {
     World::new(tenant())
 }
@@ -184,14 +188,15 @@ fn groups_list_settings_create_patch_and_delete() {
     assert_eq!(custom.data.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["crew"]);
 
     let body = decoded(json!({ "name": "auditors", "providerType": "custom", "assignedRoles": [{ "name": "AuditAdmin" }] }));
-    assert_eq!(w.write("dee", |ctx| groups::create(ctx, &body)).unwrap_err().status, 403);
-    let created = w.write("admin", |ctx| groups::create(ctx, &body)).unwrap();
+    assert_eq!(w.write("dee", |ctx| groups::create(ctx, &body, NEW_ID)).unwrap_err().status, 403);
+    let created = w.write("admin", |ctx| groups::create(ctx, &body, NEW_ID)).unwrap();
     assert_eq!(created.body.assigned_roles[0].level, "admin");
+    assert_eq!(created.body.id, NEW_ID, "a group created here is known by the id the router drew");
     let w2 = World::after(created.tenant);
-    assert_eq!(w2.write("admin", |ctx| groups::create(ctx, &body)).unwrap_err().status, 409);
+    assert_eq!(w2.write("admin", |ctx| groups::create(ctx, &body, OTHER_ID)).unwrap_err().status, 409);
 
     let patch = ops(json!([{ "op": "replace", "path": "assignedRoles", "value": [{ "name": "Steward" }] }]));
-    let id = ids::group_id("auditors");
+    let id = NEW_ID.to_owned();
     let w3 = World::after(w2.write("admin", |ctx| groups::patch(ctx, &id, &patch)).unwrap().tenant);
     assert_eq!(w3.tenant.group("auditors").unwrap().roles, ["Steward"]);
 
@@ -229,14 +234,14 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
     assert_eq!(all.data[0].assigned_scopes, ["apps.data:export", "apps.image:export"]);
 
     let body = decoded(json!({ "name": "KeyMakers", "description": "may make API keys", "assignedScopes": ["api-keys"] }));
-    assert_eq!(w.write("dee", |ctx| roles::create(ctx, &body)).unwrap_err().status, 403);
-    let created = w.write("admin", |ctx| roles::create(ctx, &body)).unwrap();
+    assert_eq!(w.write("dee", |ctx| roles::create(ctx, &body, NEW_ID)).unwrap_err().status, 403);
+    let created = w.write("admin", |ctx| roles::create(ctx, &body, NEW_ID)).unwrap();
     assert!(created.body.can_delete && created.body.can_edit);
     assert_eq!(created.body.role_type, "custom");
     let w2 = World::after(created.tenant);
-    assert_eq!(w2.write("admin", |ctx| roles::create(ctx, &body)).unwrap_err().status, 409);
+    assert_eq!(w2.write("admin", |ctx| roles::create(ctx, &body, OTHER_ID)).unwrap_err().status, 409);
     let bad_scope = decoded(json!({ "name": "X", "assignedScopes": ["admin_classic"] }));
-    assert_eq!(w.write("admin", |ctx| roles::create(ctx, &bad_scope)).unwrap_err().status, 400);
+    assert_eq!(w.write("admin", |ctx| roles::create(ctx, &bad_scope, OTHER_ID)).unwrap_err().status, 400);
 
     // Assign it to dee, who may then create API keys.
     let dee = ids::user_id("dee");
@@ -245,7 +250,7 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
     assert!(w3.decide("dee", "api-key:create", None));
     assert!(!w.decide("dee", "api-key:create", None));
 
-    let id = ids::role_id("KeyMakers");
+    let id = NEW_ID.to_owned();
     let patch = ops(json!([
         { "op": "add", "path": "/assignedScopes/-", "value": "apps.image:export" },
         { "op": "remove-value", "path": "/assignedScopes", "value": "api-keys" },
@@ -274,7 +279,7 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
     // UserDefault's scopes can be changed: withholding exports from everyone.
     let user_default = ids::role_id("UserDefault");
     let half = decoded(json!({ "name": "Half", "assignedScopes": ["apps.data:export"] }));
-    let error = w.write("admin", |ctx| roles::create(ctx, &half)).unwrap_err();
+    let error = w.write("admin", |ctx| roles::create(ctx, &half, OTHER_ID)).unwrap_err();
     assert_eq!(
         error.status, 400,
         "data export without images is no value of the download permission: {error}"
@@ -787,4 +792,131 @@ fn a_user_patch_takes_every_path_qlik_has_and_reports_each_failure_on_its_own() 
     ]));
     let error = w.write("admin", |ctx| users::patch(ctx, &ann, &shape)).unwrap_err();
     assert!(error.detail.unwrap().contains("[1].value"));
+}
+
+#[test]
+fn groups_and_roles_are_renamed_keeping_their_ids_and_stamped() {
+    let w = world();
+    // A tenant-file group keeps the id of its first name.
+    let crew = ids::group_id("crew");
+    let rename = ops(json!([
+        { "op": "replace", "path": "/name", "value": "deckhands" },
+        { "op": "replace", "path": "description", "value": "who sails" },
+    ]));
+    let renamed = World::after(w.write("admin", |ctx| groups::patch(ctx, &crew, &rename)).unwrap().tenant);
+    let group = renamed.check("dee", |ctx| groups::get(ctx, &crew)).unwrap();
+    assert_eq!((group.name.as_str(), group.description.as_deref()), ("deckhands", Some("who sails")));
+    assert_eq!(group.last_updated_at.as_deref(), Some("2023-11-14T22:13:20.000Z"));
+    assert!(renamed.tenant.group("crew").is_none());
+    assert_eq!(renamed.tenant.user("ann").unwrap().groups, ["deckhands"], "members follow");
+    let ann = renamed.check("admin", |ctx| users::get(ctx, &ids::user_id("ann"))).unwrap();
+    assert_eq!(ann.assigned_groups.unwrap()[0].id, crew, "users show the group by its kept id");
+    let by_id = Query::new(&[("filter", &format!("id eq \"{crew}\""))]);
+    assert_eq!(renamed.check("dee", |ctx| groups::list(ctx, &by_id)).unwrap().data[0].name, "deckhands");
+
+    for (patch, status) in [
+        (json!([{ "op": "replace", "path": "/name", "value": "analysts" }]), 409),
+        (json!([{ "op": "replace", "path": "/name", "value": "" }]), 400),
+        (json!([{ "op": "replace", "path": "/name", "value": "com.qlik.Everyone" }]), 409),
+    ] {
+        let error = w.write("admin", |ctx| groups::patch(ctx, &crew, &ops(patch.clone()))).unwrap_err();
+        assert_eq!(error.status, status, "{patch}: {error}");
+    }
+    let idp = ops(json!([{ "op": "replace", "path": "/name", "value": "x" }]));
+    let error = w.write("admin", |ctx| groups::patch(ctx, &ids::group_id("analysts"), &idp)).unwrap_err();
+    assert!(error.status == 400 && error.detail.unwrap().contains("identity provider"));
+
+    // A custom role: renamed, its holders hold it under the new name; its id stays.
+    let exporters = ids::role_id("Exporters");
+    let rename_role = ops(json!([{ "op": "replace", "path": "/name", "value": "Downloaders" }]));
+    let with_role = World::after(w.write("admin", |ctx| roles::patch(ctx, &exporters, &rename_role)).unwrap().tenant);
+    let role = with_role.check("admin", |ctx| roles::get(ctx, &exporters)).unwrap();
+    assert_eq!(role.name, "Downloaders");
+    assert!(role.last_updated_at.is_some());
+    assert_eq!(with_role.tenant.group("analysts").unwrap().roles, ["Downloaders"]);
+    assert_eq!(
+        with_role.decide("cid", "app:exportdata", Some("kpi")),
+        w.decide("cid", "app:exportdata", Some("kpi")),
+        "a rename changes no decision"
+    );
+    let taken = ops(json!([{ "op": "replace", "path": "/name", "value": "TenantAdmin" }]));
+    assert_eq!(w.write("admin", |ctx| roles::patch(ctx, &exporters, &taken)).unwrap_err().status, 409);
+    let user_default = ids::role_id("UserDefault");
+    assert_eq!(
+        w.write("admin", |ctx| roles::patch(ctx, &user_default, &rename_role)).unwrap_err().status,
+        403
+    );
+}
+
+#[test]
+fn clients_and_spaces_carry_their_times_and_spaces_their_descriptions() {
+    use portcullis_qlik_api::oauth_clients;
+    let w = world();
+    let body: oauth_clients::OauthClientCreate = decoded(json!({ "clientName": "ETL 2", "appType": "web" }));
+    let id = "c".repeat(32);
+    let made = w.write("admin", |ctx| oauth_clients::create(ctx, &body, &id)).unwrap();
+    assert_eq!(made.body.created_at.as_deref(), Some("2023-11-14T22:13:20.000Z"));
+    let rename = ops(json!([{ "op": "replace", "path": "/clientName", "value": "ETL two" }]));
+    let renamed = World::after(made.tenant)
+        .write("admin", |ctx| oauth_clients::patch(ctx, &id, &rename))
+        .unwrap();
+    assert_eq!(renamed.tenant.oauth_client(&id).unwrap().meta.updated_at, Some(1_700_000_000));
+
+    let space: spaces::SpaceCreate = decoded(json!({ "name": "Plans", "type": "shared", "description": "next year" }));
+    let created = w.write("bob", |ctx| spaces::create(ctx, &space)).unwrap();
+    assert_eq!(created.body.description, "next year");
+    assert_eq!(created.body.created_by.as_deref(), Some(ids::user_id("bob").as_str()));
+    let space_id = created.body.id.clone();
+    let w2 = World::after(created.tenant);
+    let patched = w2
+        .write("bob", |ctx| {
+            spaces::patch(
+                ctx,
+                &space_id,
+                &ops(json!([{ "op": "replace", "path": "/description", "value": "the plan" }])),
+            )
+        })
+        .unwrap();
+    assert_eq!((patched.body.description.as_str(), patched.body.updated_at.is_some()), ("the plan", true));
+    let w3 = World::after(patched.tenant);
+    let put: spaces::SpaceUpdate = decoded(json!({ "description": "" }));
+    let cleared = w3.write("bob", |ctx| spaces::put(ctx, &space_id, &put)).unwrap();
+    assert_eq!(cleared.body.description, "");
+    assert!(cleared.tenant.space(&space_id).unwrap().meta.description.is_none());
+    let w4 = World::after(cleared.tenant);
+    assert_eq!(
+        w4.write("ann", |ctx| spaces::put(ctx, &space_id, &decoded(json!({ "description": "mine" }))))
+            .unwrap_err()
+            .status,
+        404,
+        "ann does not see the space"
+    );
+    let sorted = w4
+        .check("admin", |ctx| spaces::list(ctx, &Query::new(&[("sort", "-createdAt")])))
+        .unwrap();
+    assert_eq!(sorted.data[0].name, "Plans", "the only space with a creation time sorts first going down");
+}
+
+#[test]
+fn users_sort_by_their_times_and_refuse_client_ids() {
+    let w = world();
+    let invited: users::UserCreate = decoded(json!({ "subject": "ivy", "status": "invited" }));
+    let w2 = World::after(w.write("admin", |ctx| users::create(ctx, &invited)).unwrap().tenant);
+    for sort in ["-createdAt", "-inviteExpiry"] {
+        let page = w2.check("admin", |ctx| users::list(ctx, &Query::new(&[("sort", sort)]))).unwrap();
+        assert_eq!(page.data[0].subject, "ivy", "{sort}: the only user with the value first going down");
+        let up = w2
+            .check("admin", |ctx| users::list(ctx, &Query::new(&[("sort", &sort.replace('-', "+"))])))
+            .unwrap();
+        assert_eq!(up.data.last().unwrap().subject, "ivy", "{sort} reversed");
+    }
+    let by_tenant = w2
+        .check("admin", |ctx| users::list(ctx, &Query::new(&[("sort", "tenantId"), ("limit", "100")])))
+        .unwrap();
+    assert_eq!(by_tenant.data.len(), 6);
+    for query in [vec![("filter", r#"clientId eq "etl""#)], vec![("sort", "+clientId")]] {
+        let error = w2.check("admin", |ctx| users::list(ctx, &Query::new(&query))).unwrap_err();
+        assert_eq!(error.status, 400, "{query:?}");
+        assert!(error.detail.unwrap().contains("`clientId`"));
+    }
 }

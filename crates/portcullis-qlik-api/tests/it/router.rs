@@ -813,9 +813,11 @@ async fn the_older_user_parameters_filter_sort_and_page_by_id_as_qlik_does() {
 async fn group_pages_follow_ids_so_a_deletion_between_pages_skips_nothing() {
     let host = MemoryHost::new(tenant());
     let app = app(&host, RateLimitConfig::OFF);
+    let mut by_id: Vec<(String, String)> = Vec::new();
     for name in ["g1", "g2", "g3", "g4"] {
         let created = send(&app, "POST", "/api/v1/groups", Some("admin-key"), Some(json!({ "name": name }))).await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        by_id.push((created.body["id"].as_str().unwrap().to_owned(), name.to_owned()));
     }
     let names = |page: &Reply| -> Vec<String> {
         page.body["data"]
@@ -825,8 +827,7 @@ async fn group_pages_follow_ids_so_a_deletion_between_pages_skips_nothing() {
             .map(|g| g["name"].as_str().unwrap().to_owned())
             .collect()
     };
-    // Groups without members (which may be deleted): those named `g…`.
-    let mut by_id: Vec<(String, String)> = ["g1", "g2", "g3", "g4"].iter().map(|n| (ids::group_id(n), n.to_string())).collect();
+    // Groups without members (which may be deleted): those named `g…`, by the ids they got.
     by_id.sort();
     let first = send(&app, "GET", "/api/v1/groups?limit=2&filter=name%20co%20%22g%22", Some("admin-key"), None).await;
     assert_eq!(names(&first), [by_id[0].1.clone(), by_id[1].1.clone()]);
@@ -1282,4 +1283,36 @@ async fn api_keys_are_renamed_deleted_or_revoked_and_bound_by_the_tenant_setting
     let disabled = send(&app, "POST", "/api/v1/api-keys", Some("admin-key"), Some(create("x", None))).await;
     assert_eq!(disabled.status, StatusCode::FORBIDDEN);
     assert!(disabled.body["errors"][0]["detail"].as_str().unwrap().contains("api_keys_enabled"));
+}
+
+/// Ids do not follow names: a group or role renamed keeps its id; one deleted and created
+/// again under its name is another, with another id, and the old id finds nothing.
+#[tokio::test]
+async fn renamed_groups_and_roles_keep_their_ids_and_recreated_ones_get_new_ones() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF);
+    for (path, body, rename) in [
+        ("/api/v1/groups", json!({ "name": "pilots", "providerType": "custom" }), "aviators"),
+        ("/api/v1/roles", json!({ "name": "Pilots", "assignedScopes": ["api-keys"] }), "Aviators"),
+    ] {
+        let made = send(&app, "POST", path, Some("admin-key"), Some(body.clone())).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        let id = made.body["id"].as_str().unwrap().to_owned();
+        let one = format!("{path}/{id}");
+        let patch = json!([{ "op": "replace", "path": "/name", "value": rename }]);
+        assert_eq!(
+            send(&app, "PATCH", &one, Some("admin-key"), Some(patch)).await.status,
+            StatusCode::NO_CONTENT
+        );
+        let shown = send(&app, "GET", &one, Some("admin-key"), None).await;
+        assert_eq!(
+            (shown.body["id"].as_str(), shown.body["name"].as_str()),
+            (Some(id.as_str()), Some(rename))
+        );
+        assert_eq!(send(&app, "DELETE", &one, Some("admin-key"), None).await.status, StatusCode::NO_CONTENT);
+        let again = send(&app, "POST", path, Some("admin-key"), Some(body)).await;
+        assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+        assert_ne!(again.body["id"], json!(id), "created again: another id");
+        assert_eq!(send(&app, "GET", &one, Some("admin-key"), None).await.status, StatusCode::NOT_FOUND);
+    }
 }
