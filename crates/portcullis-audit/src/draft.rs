@@ -252,6 +252,19 @@ pub fn change_event(change: &portcullis_model::Change, author: &Author) -> Event
             json!({ "name": name, "scopes": scopes, "impersonation": impersonation }),
         ),
         Change::DeleteOauthClient { id } => event(EventType::OauthClientDeleted, resource("oauth-client", id), json!({})),
+        Change::SetMeta { target, meta } => {
+            use portcullis_model::MetaTarget;
+            let (event_type, kind, id) = match target {
+                MetaTarget::User(id) => (EventType::UserUpdated, "user", id),
+                MetaTarget::Group(name) => (EventType::GroupUpdated, "group", name),
+                MetaTarget::CustomRole(name) => (EventType::RoleUpdated, "role", name),
+                MetaTarget::Client(id) => (EventType::OauthClientUpdated, "oauth-client", id),
+                MetaTarget::Space(id) => (EventType::SpaceUpdated, "space", id),
+            };
+            event(event_type, resource(kind, id), json!({ "meta": meta }))
+        }
+        Change::RenameGroup { name, new_name } => event(EventType::GroupUpdated, resource("group", name), json!({ "newName": new_name })),
+        Change::RenameCustomRole { name, new_name } => event(EventType::RoleUpdated, resource("role", name), json!({ "newName": new_name })),
     }
 }
 

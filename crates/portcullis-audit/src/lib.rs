@@ -22,4 +22,4 @@ pub use draft::{AuditSettings, Author, EventDraft, change_event, rfc3339_millis}
 pub use event::{Actor, EventBody, EventType, ResourceRef};
 pub use key::{AuditKey, KeyError, Keyring};
 pub use policy::{DecisionLogMode, DecisionLogPolicy};
-pub use query::AuditQuery;
+pub use query::{AuditOrder, AuditQuery};

@@ -109,6 +109,7 @@ fn custom_roles(n: usize) -> Vec<CustomRole> {
                 permissions.insert(share, RoleSetting::Value(PermissionValue::Allowed));
             }
             CustomRole {
+                meta: Default::default(),
                 name: format!("Custom{r:02}"),
                 description: format!("generated role {r}"),
                 permissions,
@@ -180,6 +181,7 @@ pub fn generate(shape: &Shape) -> Tenant {
         };
         let provider_type = if g % 8 == 7 { ProviderType::Custom } else { ProviderType::Idp };
         tenant.groups.upsert(Group {
+            meta: Default::default(),
             name: group_name(g),
             provider_type,
             roles,
@@ -225,6 +227,7 @@ pub fn generate(shape: &Shape) -> Tenant {
             Entitlement::Analyzer
         };
         tenant.users.upsert(User {
+            meta: Default::default(),
             id: user_id(u),
             name: format!("User {u}"),
             email: Some(format!("u{u}@example.com")),
@@ -275,6 +278,7 @@ pub fn generate(shape: &Shape) -> Tenant {
             });
         }
         tenant.spaces.upsert(Space {
+            meta: Default::default(),
             id: space_id(s),
             name: format!("Space {s}"),
             space_type,
@@ -372,6 +376,7 @@ pub fn generate(shape: &Shape) -> Tenant {
     for k in 0..shape.clients {
         let scopes = scope_sets[k % scope_sets.len()].iter().map(|s| (*s).to_owned()).collect();
         tenant.oauth_clients.upsert(OauthClient {
+            meta: Default::default(),
             id: format!("client{k}"),
             name: format!("Client {k}"),
             scopes,

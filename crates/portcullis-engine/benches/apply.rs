@@ -25,6 +25,7 @@ const BIG_GROUP: &str = "bench-5k";
 fn tenant(n_users: usize) -> Tenant {
     let mut tenant = synthetic::tenant_sized(n_users, n_users * 10, 1);
     let group = Group {
+        meta: Default::default(),
         name: BIG_GROUP.into(),
         provider_type: ProviderType::Idp,
         roles: Vec::new(),

@@ -237,6 +237,7 @@ pub fn tenant_caps(action: Action) -> CapSet {
         Action::OauthClientManage => &[C::ManageOauthClients],
         Action::AuditRead => &[C::ReadAudit],
         Action::AuditManage => &[C::ManageAudit],
+        Action::TenantManage => &[C::ManageTenant],
         Action::DecisionAskOthers => &[C::AskForOthers],
         _ => &[],
     };
@@ -270,6 +271,7 @@ pub fn user_scope(action: Action) -> Option<&'static str> {
         | OauthClientManage
         | AuditRead
         | AuditManage
+        | TenantManage
         | DecisionAskOthers => {
             return None;
         }

@@ -1,7 +1,7 @@
 //! The actions a request can ask about, and the kind of resource each one targets.
 //!
 //! The v1 vocabulary of the conformance README, plus the administrative actions the
-//! server's own API needs (`user:manage`, `audit:read`, `audit:manage`, ...). Actions are a closed enum so
+//! server's own API needs (`user:manage`, `audit:read`, `audit:manage`, `tenant:manage`, ...). Actions are a closed enum so
 //! that the engine can index tables by them without hashing.
 
 use std::fmt;
@@ -88,6 +88,7 @@ actions! {
     OauthClientManage = "oauth-client:manage": Tenant,
     AuditRead = "audit:read": Tenant,
     AuditManage = "audit:manage": Tenant,
+    TenantManage = "tenant:manage": Tenant,
     DecisionAskOthers = "decision:ask-others": Tenant,
     SpaceRead = "space:read": Space,
     SpaceUpdate = "space:update": Space,

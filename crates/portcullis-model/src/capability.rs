@@ -63,6 +63,7 @@ capabilities! {
     ManageOauthClients = "admin.oauth-clients",
     ReadAudit = "admin.audits:read",
     ManageAudit = "admin.audits",
+    ManageTenant = "admin.tenants",
     AskForOthers = "decisions:others",
     AdminAnalyticsSpaces = "admin.spaces",
     AdminDataSpaces = "admin.data-spaces",

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::meta::{Meta, MetaTarget};
 use crate::permission::{Permission, PermissionValue};
 use crate::space::{SpaceRole, SpaceRoleSet, SpaceType};
 use crate::tenant::*;
@@ -233,6 +234,28 @@ pub enum Change {
         /// Client id.
         id: String,
     },
+    /// Replaces the API's extra fields of a user, group, custom role, client or space
+    /// (timestamps, profile, description, a stable API id: [`Meta`]).
+    SetMeta {
+        /// Whose.
+        target: MetaTarget,
+        /// The fields, all of them.
+        meta: Meta,
+    },
+    /// Renames a group; members, space assignments and shares follow.
+    RenameGroup {
+        /// Group name.
+        name: String,
+        /// Its new name.
+        new_name: String,
+    },
+    /// Renames a custom role; its holders hold it under the new name.
+    RenameCustomRole {
+        /// Role name.
+        name: String,
+        /// Its new name.
+        new_name: String,
+    },
 }
 
 impl Change {
@@ -272,6 +295,9 @@ impl Change {
             Change::CreateOauthClient { .. } => "create-oauth-client",
             Change::UpdateOauthClient { .. } => "update-oauth-client",
             Change::DeleteOauthClient { .. } => "delete-oauth-client",
+            Change::SetMeta { .. } => "set-meta",
+            Change::RenameGroup { .. } => "rename-group",
+            Change::RenameCustomRole { .. } => "rename-custom-role",
         }
     }
 }
@@ -571,6 +597,29 @@ impl Tenant {
             Change::DeleteShare { resource, .. } => Touched::content(resource),
             Change::CreateOauthClient { client } => Touched::client(&client.id),
             Change::UpdateOauthClient { id, .. } | Change::DeleteOauthClient { id } => Touched::client(id),
+            Change::SetMeta { target, .. } => match target {
+                MetaTarget::User(id) => Touched::user(id),
+                MetaTarget::Group(name) => Touched::group(name),
+                MetaTarget::CustomRole(name) => Touched::custom_role(name),
+                MetaTarget::Client(id) => Touched::client(id),
+                MetaTarget::Space(id) => Touched::space(id),
+            },
+            Change::RenameGroup { name, new_name } => {
+                let mut touched = assignee_rows(self, &Assignee::Group(name.clone()));
+                touched.users = self.refs().members_of(name).map(str::to_owned).collect();
+                touched.groups.extend([name.clone(), new_name.clone()]);
+                touched
+            }
+            Change::RenameCustomRole { name, new_name } => {
+                let (users, groups) = self.role_holders(name);
+                Touched {
+                    everyone_roles: true,
+                    custom_roles: BTreeSet::from([name.clone(), new_name.clone()]),
+                    users: users.into_iter().collect(),
+                    groups: groups.into_iter().collect(),
+                    ..Touched::default()
+                }
+            }
         }
     }
 
@@ -676,6 +725,9 @@ impl Tenant {
                 impersonation,
             } => self.update_oauth_client(id, name.clone(), scopes.clone(), *impersonation)?,
             Change::DeleteOauthClient { id } => self.delete_oauth_client(id)?,
+            Change::SetMeta { target, meta } => self.set_meta(target, meta.clone())?,
+            Change::RenameGroup { name, new_name } => self.rename_group(name, new_name)?,
+            Change::RenameCustomRole { name, new_name } => self.rename_custom_role(name, new_name)?,
         }
         Ok(Vec::new())
     }

@@ -68,6 +68,7 @@ pub static BUILTIN_ROLES: &[BuiltinRole] = &[
             ManageOauthClients,
             ReadAudit,
             ManageAudit,
+            ManageTenant,
             AskForOthers,
             CreateSharedSpace,
             CreateManagedSpace,

@@ -7,6 +7,7 @@ use std::fmt;
 
 use crate::err::ModelError;
 use crate::links::{Link, LinkTable};
+use crate::meta::Meta;
 use crate::permission::{Permission, PermissionValue};
 use crate::refs::{Refs, RefsCell};
 use crate::role::{self, BuiltinRole, USER_DEFAULT};
@@ -104,12 +105,14 @@ word_enum! {
 word_enum! {
     /// The tenant booleans: every Qlik one of spec §2 by its exact name (the three entitlement
     /// toggles, and `enableAnalyticCreation`, deprecated by Qlik: accepted and kept, with no
-    /// effect), then Portcullis's own switches. Any other name is refused.
+    /// effect), Qlik's `enableAppOpeningFeedback` (kept, no effect on decisions), then
+    /// Portcullis's own switches. Any other name is refused.
     TenantSetting {
         AutoAssignCreateSharedSpacesRoleToProfessionals = "autoAssignCreateSharedSpacesRoleToProfessionals",
         AutoAssignPrivateAnalyticsContentCreatorRoleToProfessionals = "autoAssignPrivateAnalyticsContentCreatorRoleToProfessionals",
         AutoAssignDataServicesContributorRoleToProfessionals = "autoAssignDataServicesContributorRoleToProfessionals",
         EnableAnalyticCreation = "enableAnalyticCreation",
+        EnableAppOpeningFeedback = "enableAppOpeningFeedback",
         AdminsCanOpenAppsWithoutSpaceRole = "adminsCanOpenAppsWithoutSpaceRole",
         CapacityUserTypesUnified = "capacityUserTypesUnified",
     }
@@ -161,6 +164,9 @@ pub struct CustomRole {
     pub description: String,
     /// The permissions it sets.
     pub permissions: BTreeMap<Permission, RoleSetting>,
+    /// What the API shows beyond the model (`crate::meta`); no decision reads it.
+    #[serde(default, skip_serializing_if = "Meta::is_empty")]
+    pub meta: Meta,
 }
 
 /// A reference to a role the tenant knows.
@@ -209,6 +215,9 @@ pub struct User {
     pub roles: Vec<DirectRole>,
     /// Group names the user belongs to.
     pub groups: Vec<String>,
+    /// What the API shows beyond the model (`crate::meta`); no decision reads it.
+    #[serde(default, skip_serializing_if = "Meta::is_empty")]
+    pub meta: Meta,
 }
 
 /// A group.
@@ -221,6 +230,9 @@ pub struct Group {
     pub provider_type: ProviderType,
     /// Roles every member gets.
     pub roles: Vec<String>,
+    /// What the API shows beyond the model (`crate::meta`); no decision reads it.
+    #[serde(default, skip_serializing_if = "Meta::is_empty")]
+    pub meta: Meta,
 }
 
 /// An OAuth client.
@@ -237,6 +249,9 @@ pub struct OauthClient {
     /// grant). Off unless asked for: such a client's secret is as strong as every user's login.
     #[serde(default)]
     pub impersonation: bool,
+    /// What the API shows beyond the model (`crate::meta`); no decision reads it.
+    #[serde(default, skip_serializing_if = "Meta::is_empty")]
+    pub meta: Meta,
 }
 
 /// Who a space assignment or a share is for.
@@ -282,6 +297,9 @@ pub struct Space {
     pub owner: String,
     /// Assignments; the owner has none.
     pub members: Vec<SpaceMember>,
+    /// What the API shows beyond the model (`crate::meta`); no decision reads it.
+    #[serde(default, skip_serializing_if = "Meta::is_empty")]
+    pub meta: Meta,
 }
 
 /// An app or data connection.

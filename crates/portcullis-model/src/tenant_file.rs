@@ -423,6 +423,7 @@ impl Validator {
                 self.problem(path.key("roles"), format!("{} roles on one group; at most 100", group.roles.len()), None);
             }
             tenant.groups.upsert(Group {
+                meta: Default::default(),
                 name: group.name.clone(),
                 provider_type,
                 roles: group.roles.clone(),
@@ -442,6 +443,7 @@ impl Validator {
             let path = base.key("oauthClients").index(i);
             self.unique(&mut client_ids, path.key("id"), "OAuth client id", &client.id);
             tenant.oauth_clients.upsert(OauthClient {
+                meta: Default::default(),
                 id: client.id.clone(),
                 name: client.name.clone().unwrap_or_else(|| client.id.clone()),
                 scopes: client.scopes.clone(),
@@ -545,6 +547,7 @@ impl Validator {
             permissions.insert(permission, setting);
         }
         CustomRole {
+            meta: Default::default(),
             name: role.name.clone(),
             description: role.description.clone().unwrap_or_default(),
             permissions,
@@ -605,6 +608,7 @@ impl Validator {
                 }
             }
             tenant.users.upsert(User {
+                meta: Default::default(),
                 id: user.id.clone(),
                 name: user.name.clone().unwrap_or_else(|| user.id.clone()),
                 email: user.email.clone(),
@@ -723,6 +727,7 @@ impl Validator {
                 members.push(SpaceMember { assignee, roles });
             }
             tenant.spaces.upsert(Space {
+                meta: Default::default(),
                 id: space.id.clone(),
                 name,
                 space_type: space_type.unwrap_or(SpaceType::Shared),

@@ -694,6 +694,7 @@ mod tests {
 
     fn user(id: &str) -> User {
         User {
+            meta: Default::default(),
             id: id.into(),
             name: id.into(),
             email: None,
@@ -736,6 +737,7 @@ mod tests {
     fn spaces_keep_unique_names_refuse_bad_roles_and_refuse_deletion_while_full() {
         let mut t = tenant();
         let space = Space {
+            meta: Default::default(),
             id: "s1".into(),
             name: "Sales".into(),
             space_type: SpaceType::Shared,
@@ -784,6 +786,7 @@ mod tests {
     fn an_app_is_never_created_in_or_moved_to_a_data_space() {
         let mut t = tenant();
         let space = |id: &str, space_type| Space {
+            meta: Default::default(),
             id: id.into(),
             name: id.into(),
             space_type,

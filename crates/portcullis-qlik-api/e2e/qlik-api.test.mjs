@@ -244,3 +244,171 @@ test("OAuth clients: random ids, impersonation only when allowed, credentials go
   assert.equal(answer.status, 401);
   await admin.oauthClients.deleteOAuthClient(again.clientId);
 });
+
+test("audits: ids as every resource shows them, by id, sorted by type or source, a day's archive", async () => {
+  const { data: group } = await admin.groups.createGroup({ name: "e2e-audited", providerType: "custom" });
+  const { data: page } = await admin.audits.getAudits({ eventType: "com.qlik.v1.group.created", limit: 1 }, fresh);
+  const [event] = page.data;
+  assert.equal(event.userId, await userId("admin"), "the actor as /users shows it");
+  const { data: me } = await admin.users.getMyUser(fresh);
+  assert.equal(event.tenantId, me.tenantId, "the tenant as /users shows it");
+  const { data: byId } = await admin.audits.getAudits({ id: event.id }, fresh);
+  assert.deepEqual(byId.data.map((e) => e.id), [event.id]);
+  for (const [sort, field] of [["+eventType", "eventType"], ["-eventType", "eventType"], ["+source", "source"], ["-source", "source"]]) {
+    let listed = await admin.audits.getAudits({ sort, limit: 3 }, fresh);
+    const keys = listed.data.data.map((e) => e[field]);
+    while (listed.next && keys.length < 12) {
+      listed = await listed.next();
+      keys.push(...listed.data.data.map((e) => e[field]));
+    }
+    const sorted = [...keys].sort();
+    assert.deepEqual(keys, sort.startsWith("+") ? sorted : sorted.reverse(), `${sort}: ${keys}`);
+  }
+  const day = event.eventTime.slice(0, 10);
+  const { data: archive } = await admin.audits.getArchivedAudits({ date: day }, fresh);
+  assert.ok(archive.data.some((e) => e.eventId === event.eventId), "the day's archive holds the event");
+  await refused(admin.audits.getArchivedAudits({ date: "yesterday" }, fresh), 400);
+  await admin.groups.deleteGroup(group.id);
+});
+
+test("tenants: the caller's tenant, its auto-assign toggles patched by TenantAdmin only", async () => {
+  const { data: mine } = await bob.tenants.getMyTenant(fresh);
+  const { data: me } = await bob.users.getMyUser(fresh);
+  assert.equal(mine.id, me.tenantId, "the tenant id users carry");
+  const { data: byId } = await bob.tenants.getTenant(mine.id, fresh);
+  assert.equal(byId.name, mine.name);
+  await refused(bob.tenants.getTenant("ffffffffffffffffffffffff", fresh), 404);
+  const path = "/autoAssignDataServicesContributorRoleToProfessionals";
+  await refused(bob.tenants.patchTenant(mine.id, [{ op: "replace", path, value: true }]), 403);
+  const { status } = await admin.tenants.patchTenant(mine.id, [{ op: "replace", path, value: true }]);
+  assert.equal(status, 204);
+  const { data: after } = await bob.tenants.getTenant(mine.id, fresh);
+  assert.equal(after.autoAssignDataServicesContributorRoleToProfessionals, true);
+  await refused(admin.tenants.patchTenant(mine.id, [{ op: "replace", path: "/name", value: "renamed" }]), 400);
+  await admin.tenants.patchTenant(mine.id, [{ op: "replace", path, value: false }]);
+});
+
+test("invite: new e-mails become invited users, known ones are reported, bad ones refused one by one", async () => {
+  await refused(bob.users.inviteUsers({ invitees: [{ email: "x@example.com" }] }), 403);
+  const invitees = [{ email: "e2e-invitee@example.com", name: "Ivy Invitee" }, { email: "bob@example.com" }, { email: "nobody" }];
+  const { status, data } = await admin.users.inviteUsers({ invitees });
+  assert.equal(status, 207);
+  assert.deepEqual(data.data.map((r) => r.status), ["ok", "exists", "error"]);
+  assert.equal(data.data[1].userId, await userId("bob"));
+  const { data: invited } = await admin.users.getUser(data.data[0].userId, {}, fresh);
+  assert.equal(invited.status, "invited");
+  assert.equal(invited.email, "e2e-invitee@example.com");
+  const { data: again } = await admin.users.inviteUsers({ invitees: [{ email: "E2E-Invitee@example.com" }] });
+  assert.deepEqual(again.data.map((r) => [r.status, r.userId]), [["exists", invited.id]], "nothing to write: still answered");
+  await admin.users.deleteUser(invited.id);
+});
+
+test("API keys: settings bound new keys, the owner renames and deletes, an admin revokes", async () => {
+  const annId = await userId("ann");
+  const { data: ann0 } = await admin.users.getUser(annId, {}, fresh);
+  const roles = ann0.assignedRoles.map((r) => ({ id: r.id }));
+  await admin.users.patchUser(annId, [{ op: "replace", path: "/assignedRoles", value: [...roles, { name: "Developer" }] }]);
+  const { data: me } = await ann.users.getMyUser(fresh);
+  const { data: config } = await ann.apiKeys.getApiKeysConfig(me.tenantId, fresh);
+  assert.deepEqual(config, { api_keys_enabled: true, max_api_key_expiry: "P3650D", max_keys_per_user: 1000 });
+  await refused(ann.apiKeys.patchApiKeysConfig(me.tenantId, [{ op: "replace", path: "/max_keys_per_user", value: 2 }]), 403);
+  // ann's key registered at start counts: one more is allowed.
+  await admin.apiKeys.patchApiKeysConfig(me.tenantId, [
+    { op: "replace", path: "/max_keys_per_user", value: 2 },
+    { op: "replace", path: "/max_api_key_expiry", value: "P7D" },
+  ]);
+  await refused(ann.apiKeys.createApiKey({ description: "too long", expiry: "P8D" }), 400);
+  const { data: key } = await ann.apiKeys.createApiKey({ description: "e2e ann" });
+  await refused(ann.apiKeys.createApiKey({ description: "one too many", expiry: "P1D" }), 403);
+
+  const { status } = await ann.apiKeys.patchApiKey(key.id, [{ op: "replace", path: "/description", value: "renamed" }]);
+  assert.equal(status, 204);
+  const { data: renamed } = await ann.apiKeys.getApiKey(key.id, fresh);
+  assert.equal(renamed.description, "renamed");
+  await ann.apiKeys.deleteApiKey(key.id);
+  await refused(ann.apiKeys.getApiKey(key.id, fresh), 404);
+  const gone = await fetch(`${host}/v1/whoami`, { headers: { authorization: `Bearer ${key.token}` } });
+  assert.equal(gone.status, 401, "a deleted key is refused");
+
+  const { data: another } = await ann.apiKeys.createApiKey({ description: "e2e revoked", expiry: "P1D" });
+  await admin.apiKeys.deleteApiKey(another.id);
+  const { data: revoked } = await admin.apiKeys.getApiKey(another.id, fresh);
+  assert.equal(revoked.status, "revoked", "an administrator revokes; the key stays listed");
+
+  await admin.apiKeys.patchApiKeysConfig(me.tenantId, [
+    { op: "replace", path: "/max_keys_per_user", value: 1000 },
+    { op: "replace", path: "/max_api_key_expiry", value: "P3650D" },
+  ]);
+  await admin.users.patchUser(annId, [{ op: "replace", path: "/assignedRoles", value: roles }]);
+});
+
+test("users: every patch path Qlik has, 207 naming the operations that failed", async () => {
+  const carlId = await userId("carl");
+  const { status } = await admin.users.patchUser(carlId, [
+    { op: "replace", path: "/preferredLocale", value: "sv-SE" },
+    { op: "replace", path: "/preferredZoneinfo", value: "Europe/Stockholm" },
+    { op: "replace", path: "/picture", value: "https://example.com/carl.png" },
+  ]);
+  assert.equal(status, 204);
+  const { data: carl } = await admin.users.getUser(carlId, {}, fresh);
+  assert.equal(carl.preferredLocale, "sv-SE");
+  assert.equal(carl.preferredZoneinfo, "Europe/Stockholm");
+  assert.ok(Date.parse(carl.lastUpdatedAt) > 0, carl.lastUpdatedAt);
+  const partial = await admin.users.patchUser(carlId, [
+    { op: "unset", path: "/preferredLocale" },
+    { op: "replace", path: "/assignedRoles", value: [{ name: "NoSuchRole" }] },
+  ]);
+  assert.equal(partial.status, 207);
+  assert.equal(partial.data.errors.length, 1);
+  assert.equal(partial.data.errors[0].source.pointer, "/1");
+  const { data: after } = await admin.users.getUser(carlId, {}, fresh);
+  assert.equal(after.preferredLocale, undefined, "the operation that could apply was written");
+  await refused(admin.users.patchUser(carlId, [{ op: "replace", path: "/shoeSize", value: "44" }]), 400);
+  await admin.users.patchUser(carlId, [
+    { op: "unset", path: "/preferredZoneinfo" },
+    { op: "unset", path: "/picture" },
+  ]);
+});
+
+test("timestamps and descriptions; groups and roles renamed keep their ids, created again get new ones", async () => {
+  const { data: group } = await admin.groups.createGroup({ name: "e2e-crew", providerType: "custom", description: "first" });
+  assert.ok(Date.parse(group.createdAt) > 0 && group.lastUpdatedAt, JSON.stringify(group));
+  assert.equal(group.description, "first");
+  await admin.groups.patchGroup(group.id, [
+    { op: "replace", path: "name", value: "e2e-deckhands" },
+    { op: "replace", path: "description", value: "second" },
+  ]);
+  const { data: renamed } = await admin.groups.getGroup(group.id, fresh);
+  assert.deepEqual([renamed.id, renamed.name, renamed.description], [group.id, "e2e-deckhands", "second"]);
+  await admin.groups.deleteGroup(group.id);
+  const { data: again } = await admin.groups.createGroup({ name: "e2e-crew", providerType: "custom" });
+  assert.notEqual(again.id, group.id, "a group created again is another group");
+  await refused(admin.groups.getGroup(group.id, fresh), 404);
+  await admin.groups.deleteGroup(again.id);
+
+  const { data: role } = await admin.roles.createRole({ name: "E2E Pilots", assignedScopes: ["api-keys"] });
+  assert.ok(role.createdAt, JSON.stringify(role));
+  await admin.roles.patchRole(role.id, [{ op: "replace", path: "/name", value: "E2E Aviators" }]);
+  const { data: renamedRole } = await admin.roles.getRole(role.id, fresh);
+  assert.equal(renamedRole.name, "E2E Aviators");
+  await admin.roles.deleteRole(role.id);
+  const { data: roleAgain } = await admin.roles.createRole({ name: "E2E Pilots" });
+  assert.notEqual(roleAgain.id, role.id);
+  await admin.roles.deleteRole(roleAgain.id);
+
+  const { data: space } = await admin.spaces.createSpace({ name: "e2e described", type: "shared", description: "plans" });
+  assert.equal(space.description, "plans");
+  assert.equal(space.createdBy, await userId("admin"));
+  assert.ok(space.createdAt);
+  const { data: patched } = await admin.spaces.patchSpace(space.id, [{ op: "replace", path: "/description", value: "new plans" }]);
+  assert.equal(patched.description, "new plans");
+  const { data: put } = await admin.spaces.updateSpace(space.id, { description: "final plans" });
+  assert.equal(put.description, "final plans");
+  assert.ok(put.updatedAt);
+  await admin.spaces.deleteSpace(space.id);
+
+  const { data: newest } = await admin.users.getUsers({ sort: "-createdAt", limit: 100 }, fresh);
+  const stamped = newest.data.filter((u) => u.createdAt).map((u) => u.createdAt);
+  assert.deepEqual(stamped, [...stamped].sort().reverse(), "newest first");
+  await refused(admin.users.getUsers({ sort: "+clientId" }, fresh), 400);
+});

@@ -1,8 +1,10 @@
 //! The audit trail in the shape of Qlik's audits API: `GET /audits` (filters `eventType`,
-//! `userId`, `eventTime=start/end`, `source`; `limit`; `next`/`prev` cursors with absolute
-//! links; `sort` `-eventTime` (default) or `+eventTime`), `/audits/{id}`, `/audits/types`,
+//! `userId`, `eventTime=start/end`, `source`, `id`; `limit`; `next`/`prev` cursors with
+//! absolute links; `sort` by `eventTime` (default `-eventTime`), `eventType` or `source`, either
+//! way), `/audits/{id}`, `/audits/archive?date=` (a day's events), `/audits/types`,
 //! `/audits/sources`, and `/audits/settings` (GET; PUT is Portcullis's extension for the
-//! decision-log mode, sampling and retention).
+//! decision-log mode, sampling and retention). Events name the tenant and the users by their
+//! API ids, as every other resource does.
 //!
 //! Reading needs `audit:read` (TenantAdmin, AuditAdmin) and changing the settings
 //! `audit:manage` (TenantAdmin): engine decisions, which the router asks before it asks the
@@ -12,12 +14,14 @@
 
 use std::collections::BTreeSet;
 
-use portcullis_audit::{AuditQuery, AuditSettings, DecisionLogMode, DecisionLogPolicy, EventType};
+use portcullis_audit::query::source_of;
+use portcullis_audit::{AuditOrder, AuditQuery, AuditSettings, DecisionLogMode, DecisionLogPolicy, EventType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::err::{ApiError, Service};
 use crate::host::AuditRecord;
+use crate::ids;
 use crate::paging::{Href, Links, Query, SelfLink, parse_sort, url};
 
 /// Page size when `limit` is absent.
@@ -41,9 +45,9 @@ pub struct AuditEventDto {
     pub event_type_version: String,
     /// The service that emitted it.
     pub source: String,
-    /// The tenant.
+    /// The tenant's API id.
     pub tenant_id: String,
-    /// The acting user, when one acted.
+    /// The acting user's API id, when one acted.
     pub user_id: Option<String>,
     /// `application/json`.
     pub content_type: String,
@@ -149,24 +153,34 @@ pub fn settings_dto(settings: &AuditSettings) -> AuditSettingsDto {
     }
 }
 
-/// One event in Qlik's shape, its `self` link under `api_base`.
+/// One event in Qlik's shape, its `self` link under `api_base`; `tenant` is the tenant's name.
 pub fn event_dto(api_base: &str, tenant: &str, record: &AuditRecord) -> AuditEventDto {
     let body = &record.body;
-    let source = EventType::parse(&body.event_type).map(EventType::source).unwrap_or("com.qlik/portcullis");
     let resource = body.resource.as_ref();
+    let user = body.actor.user.as_deref().map(ids::user_id);
     let (sub, sub_type) = match &body.actor.client {
-        Some(client) => (Some(client), "client"),
-        None => (body.actor.user.as_ref(), "user"),
+        Some(client) => (Some(client.clone()), "client"),
+        None => (user.clone(), "user"),
     };
+    // Decisions name owners and spaces by model key, management API notes by API id; both
+    // are shown as API ids.
+    let owner = resource
+        .and_then(|r| r.owner.as_deref())
+        .map(|owner| if ids::is_api_id(owner) { owner.to_owned() } else { ids::user_id(owner) });
+    let top_level = resource.map(|r| match r.kind.as_str() {
+        "app" | "data-connection" => ids::content_id(&r.id),
+        "space" => ids::space_id(&r.id),
+        _ => r.id.clone(),
+    });
     AuditEventDto {
         id: record.seq.to_string(),
         event_id: record.hash.clone(),
         event_time: body.event_time.clone(),
         event_type: body.event_type.clone(),
         event_type_version: "1.0".to_owned(),
-        source: source.to_owned(),
-        tenant_id: tenant.to_owned(),
-        user_id: body.actor.user.clone(),
+        source: source_of(&body.event_type).to_owned(),
+        tenant_id: ids::tenant_id(tenant),
+        user_id: user,
         content_type: "application/json".to_owned(),
         data: json!({
             "action": body.action,
@@ -178,12 +192,106 @@ pub fn event_dto(api_base: &str, tenant: &str, record: &AuditRecord) -> AuditEve
         }),
         extensions: json!({
             "actor": { "sub": sub, "subType": sub_type },
-            "ownerId": resource.and_then(|r| r.owner.clone()),
-            "spaceId": resource.and_then(|r| r.space.clone()),
-            "topLevelResourceId": resource.map(|r| r.id.clone()),
+            "ownerId": owner,
+            "spaceId": resource.and_then(|r| r.space.as_deref()).map(ids::space_id),
+            "topLevelResourceId": top_level,
         }),
         links: SelfLink::new(api_base, &format!("/audits/{}", record.seq)),
     }
+}
+
+/// One archived event (`ArchiveItem`): an event without its id and links.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchiveItemDto {
+    /// Its hash in the chain.
+    pub event_id: String,
+    /// RFC 3339.
+    pub event_time: String,
+    /// The event type.
+    pub event_type: String,
+    /// `1.0`.
+    pub event_type_version: String,
+    /// The service that emitted it.
+    pub source: String,
+    /// The tenant's API id.
+    pub tenant_id: String,
+    /// The acting user's API id, when one acted.
+    pub user_id: Option<String>,
+    /// `application/json`.
+    pub content_type: String,
+    /// As in `/audits`.
+    #[schema(value_type = Object)]
+    pub data: Value,
+    /// As in `/audits`.
+    #[schema(value_type = Object)]
+    pub extensions: Value,
+}
+
+/// `GET /audits/archive`.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ArchiveDto {
+    /// The day's events, oldest first.
+    pub data: Vec<ArchiveItemDto>,
+}
+
+/// Most events `/audits/archive` answers for one day; a busier day is read through `/audits`
+/// with `eventTime`, which pages.
+pub const MAX_ARCHIVE_EVENTS: usize = 10_000;
+
+/// `GET /audits/archive?date=YYYY-MM-DD`: what to ask the host for (every event of that UTC
+/// day, oldest first, one more than answered to know it is too many); 400 naming `date` when
+/// it is absent or not a day.
+pub fn archive_query(query: &Query) -> Result<AuditQuery, ApiError> {
+    let text = query
+        .get("date")
+        .ok_or_else(|| ApiError::bad_request(Service::Audits, "`date` is required: the day whose events to read, as `YYYY-MM-DD`"))?;
+    let day: jiff::civil::Date = text
+        .parse()
+        .ok()
+        .filter(|_| text.len() == 10)
+        .ok_or_else(|| ApiError::bad_request(Service::Audits, format!("`date` is a day such as `2026-01-31`, not `{text}`")))?;
+    let next = day
+        .tomorrow()
+        .map_err(|_| ApiError::bad_request(Service::Audits, format!("`date` `{text}` has no following day")))?;
+    Ok(AuditQuery {
+        since: Some(format!("{day}T00:00:00Z")),
+        until: Some(format!("{next}T00:00:00Z")),
+        limit: MAX_ARCHIVE_EVENTS + 1,
+        ..AuditQuery::default()
+    })
+}
+
+/// The day's events the host found for [`archive_query`]; 400 when there are more than
+/// [`MAX_ARCHIVE_EVENTS`].
+pub fn archive(api_base: &str, tenant: &str, found: &[AuditRecord]) -> Result<ArchiveDto, ApiError> {
+    if found.len() > MAX_ARCHIVE_EVENTS {
+        return Err(ApiError::bad_request(
+            Service::Audits,
+            format!(
+                "that day holds more than {MAX_ARCHIVE_EVENTS} events; read it a page at a time through `/audits?eventTime=<day>T00:00:00Z/<next day>T00:00:00Z`"
+            ),
+        ));
+    }
+    let data = found
+        .iter()
+        .map(|record| {
+            let event = event_dto(api_base, tenant, record);
+            ArchiveItemDto {
+                event_id: event.event_id,
+                event_time: event.event_time,
+                event_type: event.event_type,
+                event_type_version: event.event_type_version,
+                source: event.source,
+                tenant_id: event.tenant_id,
+                user_id: event.user_id,
+                content_type: event.content_type,
+                data: event.data,
+                extensions: event.extensions,
+            }
+        })
+        .collect();
+    Ok(ArchiveDto { data })
 }
 
 /// The sequence number an event id names; `None` for an id no event has.
@@ -208,15 +316,23 @@ pub fn sources(api_base: &str) -> AuditNames {
     }
 }
 
+/// Where a cursor points: past (or before) the event with this sequence number, whose sort key
+/// (its type or source, for those orders) it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Mark {
+    seq: u64,
+    key: Option<String>,
+}
+
 /// Which way a page is read, from its cursor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Cursor {
     /// The first page.
     First,
     /// Past the last event shown (`next`).
-    Next(u64),
+    Next(Mark),
     /// Before the first event shown (`prev`).
-    Prev(u64),
+    Prev(Mark),
 }
 
 /// A listing as its query asks for it: what to ask the host, and how to page the answer.
@@ -231,24 +347,52 @@ pub struct Listing {
     pairs: Vec<(String, String)>,
 }
 
-/// A cursor as this API writes it: `s` and a sequence number.
-fn read_cursor(name: &str, text: &str) -> Result<u64, ApiError> {
-    text.strip_prefix('s').and_then(|n| n.parse().ok()).ok_or_else(|| {
+/// A cursor as this API writes it: `s` and a sequence number, then `:` and the event's sort
+/// key when the listing is sorted by type or source.
+fn read_cursor(name: &str, text: &str, order: AuditOrder) -> Result<Mark, ApiError> {
+    let refused = || {
         ApiError::bad_request(
             Service::Audits,
-            format!("`{name}` is not a cursor this server issued; follow `links.{name}.href`"),
+            format!("`{name}` is not a cursor this server issued for this sort; follow `links.{name}.href`"),
         )
-    })
+    };
+    let rest = text.strip_prefix('s').ok_or_else(refused)?;
+    let (seq, key) = match rest.split_once(':') {
+        Some((seq, key)) => (seq, Some(key.to_owned())),
+        None => (rest, None),
+    };
+    let seq = seq.parse().map_err(|_| refused())?;
+    if key.is_some() != (order != AuditOrder::Seq) {
+        return Err(refused());
+    }
+    Ok(Mark { seq, key })
+}
+
+/// The sort a listing asks for: an order and a direction (newest first by default).
+fn read_sort(query: &Query) -> Result<(AuditOrder, bool), ApiError> {
+    let keys = parse_sort(Service::Audits, query.get("sort"), &["eventTime", "eventType", "source"])?;
+    match keys.as_slice() {
+        [] => Ok((AuditOrder::Seq, true)),
+        [key] => {
+            let order = match key.field.as_str() {
+                "eventType" => AuditOrder::EventType,
+                "source" => AuditOrder::Source,
+                _ => AuditOrder::Seq,
+            };
+            Ok((order, key.descending))
+        }
+        _ => Err(ApiError::bad_request(
+            Service::Audits,
+            "sort by one key: `eventTime`, `eventType` or `source`, prefixed by `+` or `-`",
+        )),
+    }
 }
 
 impl Listing {
-    /// Reads the listing's query parameters (400 naming the one that cannot be read).
-    pub fn parse(query: &Query) -> Result<Listing, ApiError> {
-        let newest_first = match parse_sort(Service::Audits, query.get("sort"), &["eventTime"])?.as_slice() {
-            [] => true,
-            [key] => key.descending,
-            _ => return Err(ApiError::bad_request(Service::Audits, "sort by one key: `-eventTime` or `+eventTime`")),
-        };
+    /// Reads the listing's query parameters (400 naming the one that cannot be read);
+    /// `subject_of` finds the subject of a user's API id (`userId`), when the user exists.
+    pub fn parse(query: &Query, subject_of: impl Fn(&str) -> Option<String>) -> Result<Listing, ApiError> {
+        let (order, descending) = read_sort(query)?;
         let limit = match query.get("limit") {
             None => DEFAULT_LIMIT,
             Some(text) => text
@@ -258,14 +402,15 @@ impl Listing {
         };
         let cursor = match (query.get("next"), query.get("prev")) {
             (Some(_), Some(_)) => return Err(ApiError::bad_request(Service::Audits, "`next` and `prev` cannot be used together")),
-            (Some(next), None) => Cursor::Next(read_cursor("next", next)?),
-            (None, Some(prev)) => Cursor::Prev(read_cursor("prev", prev)?),
+            (Some(next), None) => Cursor::Next(read_cursor("next", next, order)?),
+            (None, Some(prev)) => Cursor::Prev(read_cursor("prev", prev, order)?),
             (None, None) => Cursor::First,
         };
         let mut store = AuditQuery {
             // One more than shown, to know whether there is a next page.
             limit: limit + 1,
-            newest_first,
+            newest_first: descending,
+            order,
             ..AuditQuery::default()
         };
         if let Some(types) = query.get("eventType") {
@@ -287,7 +432,12 @@ impl Listing {
                 store.event_types = vec!["(none)".to_owned()];
             }
         }
-        store.user = query.get("userId").map(str::to_owned);
+        if let Some(ids) = query.get("id") {
+            // Event ids are sequence numbers; one that is not names no event.
+            store.seqs = Some(ids.split(',').filter_map(|id| parse_id(id.trim())).collect());
+        }
+        // A user's API id, as events show it; a user deleted since is found by subject.
+        store.user = query.get("userId").map(|id| subject_of(id).unwrap_or_else(|| id.to_owned()));
         if let Some(range) = query.get("eventTime") {
             let Some((start, end)) = range.split_once('/') else {
                 return Err(ApiError::bad_request(
@@ -300,16 +450,19 @@ impl Listing {
         }
         // `next` continues past the last event shown; `prev` reads back from the first, in the
         // other order, and the page is turned round again.
-        match cursor {
+        let rank = |mark: &Mark| mark.key.as_deref().map(|key| order.rank_of_key(key));
+        match &cursor {
             Cursor::First => {}
-            Cursor::Next(seq) if newest_first => store.before_seq = Some(seq),
-            Cursor::Next(seq) => store.after_seq = Some(seq),
-            Cursor::Prev(seq) => {
-                store.newest_first = !newest_first;
-                if newest_first {
-                    store.after_seq = Some(seq);
+            Cursor::Next(mark) | Cursor::Prev(mark) => {
+                let going_back = matches!(cursor, Cursor::Prev(_));
+                if going_back {
+                    store.newest_first = !descending;
+                }
+                // Reading descending is reading below the mark.
+                if store.newest_first {
+                    (store.before_seq, store.before_rank) = (Some(mark.seq), rank(mark));
                 } else {
-                    store.before_seq = Some(seq);
+                    (store.after_seq, store.after_rank) = (Some(mark.seq), rank(mark));
                 }
             }
         }
@@ -333,7 +486,8 @@ impl Listing {
         &self.query
     }
 
-    /// The page of what the host found for [`Listing::query`], with absolute links.
+    /// The page of what the host found for [`Listing::query`], with absolute links; `tenant` is
+    /// the tenant's name.
     pub fn page(&self, api_base: &str, tenant: &str, mut found: Vec<AuditRecord>) -> AuditPage {
         let more = found.len() > self.limit;
         found.truncate(self.limit);
@@ -341,22 +495,26 @@ impl Listing {
         if going_back {
             found.reverse();
         }
-        let link = |name: &str, seq: u64| {
+        let order = self.query.order;
+        let link = |name: &str, record: &AuditRecord| {
             let mut pairs = vec![("limit".to_owned(), self.limit.to_string())];
             pairs.extend(self.kept.iter().cloned());
-            pairs.push((name.to_owned(), format!("s{seq}")));
+            let cursor = match order {
+                AuditOrder::Seq => format!("s{}", record.seq),
+                _ => format!("s{}:{}", record.seq, order.key_of(&record.body.event_type)),
+            };
+            pairs.push((name.to_owned(), cursor));
             Href {
                 href: url(api_base, "/audits", &pairs),
             }
         };
-        let (first, last) = (found.first().map(|r| r.seq), found.last().map(|r| r.seq));
         let came_forward = matches!(self.cursor, Cursor::Next(_));
         let links = Links {
             self_: Href {
                 href: url(api_base, "/audits", &self.pairs),
             },
-            next: last.filter(|_| more || going_back).map(|seq| link("next", seq)),
-            prev: first.filter(|_| came_forward || (going_back && more)).map(|seq| link("prev", seq)),
+            next: found.last().filter(|_| more || going_back).map(|r| link("next", r)),
+            prev: found.first().filter(|_| came_forward || (going_back && more)).map(|r| link("prev", r)),
         };
         AuditPage {
             data: found.iter().map(|record| event_dto(api_base, tenant, record)).collect(),
@@ -394,7 +552,7 @@ mod tests {
     }
 
     fn listing(pairs: &[(&str, &str)]) -> Result<Listing, ApiError> {
-        Listing::parse(&Query::new(pairs))
+        Listing::parse(&Query::new(pairs), |id| (id == ids::user_id("admin")).then(|| "admin".to_owned()))
     }
 
     #[test]
@@ -447,7 +605,10 @@ mod tests {
     fn bad_parameters_are_refused_naming_them() {
         for (pairs, words) in [
             (vec![("eventTime", "yesterday")], "start/end"),
-            (vec![("sort", "-source")], "`source`"),
+            (vec![("sort", "-userId")], "`userId`"),
+            (vec![("sort", "-source,+eventTime")], "one key"),
+            (vec![("sort", "+eventType"), ("next", "s8")], "`next`"),
+            (vec![("next", "s8:com.qlik/identities")], "`next`"),
             (vec![("limit", "many")], "`limit`"),
             (vec![("next", "8")], "`next`"),
             (vec![("next", "s8"), ("prev", "s2")], "together"),
@@ -461,6 +622,70 @@ mod tests {
             MAX_LIMIT + 1,
             "a large limit is the largest"
         );
+    }
+
+    #[test]
+    fn sorted_by_type_or_source_the_cursor_carries_the_key_and_reads_past_it() {
+        let mut other = record(3);
+        other.body.event_type = EventType::ApiKeyCreated.as_str().to_owned();
+        let by_type = listing(&[("sort", "+eventType"), ("limit", "1")]).unwrap();
+        assert_eq!((by_type.query().order, by_type.query().newest_first), (AuditOrder::EventType, false));
+        let page = by_type.page("http://h/api/v1", "acme", vec![other.clone(), record(1)]);
+        let next = page.links.next.unwrap().href;
+        assert!(next.ends_with("&next=s3%3Acom.qlik.api-key.created"), "{next}");
+        let second = listing(&[("sort", "+eventType"), ("limit", "1"), ("next", "s3:com.qlik.api-key.created")]).unwrap();
+        let key_rank = AuditOrder::EventType.rank(EventType::ApiKeyCreated.as_str());
+        assert_eq!((second.query().after_seq, second.query().after_rank), (Some(3), Some(key_rank)));
+        assert!(second.query().matches(&record(1).body), "a later type follows");
+        assert!(!second.query().matches(&other.body), "the cursor's own event does not");
+
+        let by_source = listing(&[("sort", "-source"), ("prev", "s1:com.qlik/identities")]).unwrap();
+        let q = by_source.query();
+        assert_eq!(
+            (q.order, q.newest_first, q.after_seq),
+            (AuditOrder::Source, false, Some(1)),
+            "back from a descending page"
+        );
+        assert!(q.matches(&{
+            let mut later = record(5);
+            later.body.event_type = EventType::OauthClientCreated.as_str().to_owned();
+            later.body
+        }));
+    }
+
+    #[test]
+    fn ids_and_users_are_api_ids() {
+        let by_id = listing(&[("id", "3, 9,x")]).unwrap();
+        assert_eq!(by_id.query().seqs, Some(vec![3, 9]));
+        assert_eq!(listing(&[("id", "x")]).unwrap().query().seqs, Some(Vec::new()), "no event has id `x`");
+        let by_user = listing(&[("userId", &ids::user_id("admin"))]).unwrap();
+        assert_eq!(by_user.query().user.as_deref(), Some("admin"));
+        let event = event_dto("http://h/api/v1", "acme", &record(4));
+        assert_eq!((event.tenant_id, event.user_id), (ids::tenant_id("acme"), Some(ids::user_id("admin"))));
+        assert_eq!(event.extensions["actor"]["sub"], ids::user_id("admin"));
+    }
+
+    #[test]
+    fn the_archive_is_one_utc_day() {
+        let query = archive_query(&Query::new(&[("date", "2026-02-28")])).unwrap();
+        assert_eq!(
+            (query.since.as_deref(), query.until.as_deref(), query.newest_first),
+            (Some("2026-02-28T00:00:00Z"), Some("2026-03-01T00:00:00Z"), false)
+        );
+        for bad in [
+            vec![],
+            vec![("date", "yesterday")],
+            vec![("date", "2026-02-30")],
+            vec![("date", "2026-2-3")],
+        ] {
+            let error = archive_query(&Query::new(&bad)).unwrap_err();
+            assert_eq!(error.status, 400, "{bad:?}");
+            assert!(error.detail.unwrap_or_default().contains("`date`"));
+        }
+        let day = archive("http://h/api/v1", "acme", &[record(1), record(2)]).unwrap();
+        assert_eq!(day.data.len(), 2);
+        let too_many: Vec<AuditRecord> = (1..=MAX_ARCHIVE_EVENTS as u64 + 1).map(record).collect();
+        assert_eq!(archive("http://h/api/v1", "acme", &too_many).unwrap_err().status, 400);
     }
 
     #[test]

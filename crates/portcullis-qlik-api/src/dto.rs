@@ -72,7 +72,7 @@ pub fn role_kind(tenant: &Tenant, name: &str) -> (&'static str, &'static str) {
 pub fn role_ref(tenant: &Tenant, name: &str) -> RoleRefDto {
     let (role_type, level) = role_kind(tenant, name);
     RoleRefDto {
-        id: ids::role_id(name),
+        id: ids::role_api_id(tenant, name),
         name: name.to_owned(),
         role_type,
         level,
@@ -83,7 +83,7 @@ pub fn role_ref(tenant: &Tenant, name: &str) -> RoleRefDto {
 pub fn group_ref(tenant: &Tenant, name: &str) -> GroupRefDto {
     let group = tenant.group(name);
     GroupRefDto {
-        id: ids::group_id(name),
+        id: group.map(ids::group_api_id).unwrap_or_else(|| ids::group_id(name)),
         name: name.to_owned(),
         provider_type: group.map(|g| provider_word(g.provider_type)).unwrap_or("idp"),
         assigned_roles: group.map(|g| g.roles.iter().map(|r| role_ref(tenant, r)).collect()).unwrap_or_default(),
@@ -105,7 +105,7 @@ pub fn all_role_names(tenant: &Tenant) -> Vec<String> {
 
 /// The role with this API id.
 pub fn role_name_by_id(tenant: &Tenant, id: &str) -> Option<String> {
-    all_role_names(tenant).into_iter().find(|name| ids::role_id(name) == id)
+    all_role_names(tenant).into_iter().find(|name| ids::role_api_id(tenant, name) == id)
 }
 
 /// The group with this API id (not Everyone).

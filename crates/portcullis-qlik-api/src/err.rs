@@ -34,6 +34,8 @@ pub enum Service {
     Items,
     /// `/audits`
     Audits,
+    /// `/tenants`
+    Tenants,
     /// Anything else (unknown routes, the envelope itself).
     Api,
 }
@@ -49,6 +51,7 @@ impl Service {
             Service::ApiKeys => "API-KEYS",
             Service::Items => "ITEMS",
             Service::Audits => "AUDITS",
+            Service::Tenants => "TENANTS",
             Service::Api => "HTTP",
         }
     }
@@ -163,13 +166,27 @@ impl ApiError {
     /// The JSON body, with a trace id.
     pub fn envelope(&self, trace_id: &str) -> ErrorEnvelope {
         ErrorEnvelope {
-            errors: vec![ErrorItem {
-                code: self.code.clone(),
-                title: self.title.clone(),
-                detail: self.detail.clone(),
-                status: Some(self.status),
-            }],
+            errors: vec![self.item(None)],
             trace_id: Some(trace_id.to_owned()),
+        }
+    }
+
+    fn item(&self, pointer: Option<String>) -> ErrorItem {
+        ErrorItem {
+            code: self.code.clone(),
+            title: self.title.clone(),
+            detail: self.detail.clone(),
+            status: Some(self.status),
+            source: pointer.map(|pointer| ErrorSource { pointer }),
+        }
+    }
+
+    /// The body of a `207 Multi-Status` answer: one item per failed part of the request, each
+    /// pointing at it (`/2`: the third operation of a patch).
+    pub fn multi_status(failed: &[(usize, ApiError)]) -> ErrorEnvelope {
+        ErrorEnvelope {
+            errors: failed.iter().map(|(index, error)| error.item(Some(format!("/{index}")))).collect(),
+            trace_id: Some(trace_id()),
         }
     }
 }
@@ -252,6 +269,16 @@ pub struct ErrorItem {
     /// HTTP status.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub status: Option<u16>,
+    /// What part of the request it is about.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub source: Option<ErrorSource>,
+}
+
+/// Where a problem is in the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorSource {
+    /// A JSON Pointer into the body (`/2`: the third operation of a patch).
+    pub pointer: String,
 }
 
 #[cfg(test)]

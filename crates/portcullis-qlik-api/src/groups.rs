@@ -1,10 +1,15 @@
 //! `/groups`: list (SCIM filter, sort, cursors; `systemGroups=true` lists only Everyone),
-//! create, get, patch `assignedRoles` (with or without the leading slash), delete (custom
-//! groups only when empty), and `/groups/settings` for Everyone's roles. Reads are open to
-//! every user of the tenant; writes need `group:manage`.
+//! create, get, patch `assignedRoles`, `name` and `description` (with or without the leading
+//! slash; a custom group's name and description only), delete (custom groups only when empty),
+//! and `/groups/settings` for Everyone's roles. Reads are open to every user of the tenant;
+//! writes need `group:manage`.
+//!
+//! A group's id does not follow its name: a group created here gets a random id, kept in its
+//! meta, and a group from a tenant file keeps the id of its first name when renamed. A group
+//! deleted and created again is another group, with another id.
 
 use portcullis_audit::EventType;
-use portcullis_model::{Action, Group, ProviderType, Tenant};
+use portcullis_model::{Action, Group, Meta, MetaTarget, ProviderType, Tenant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -16,6 +21,7 @@ use crate::ids::{self, EVERYONE_ID, EVERYONE_NAME};
 use crate::mutation::{AuditNote, Mutation};
 use crate::paging::{Href, Query, STANDARD, SelfLink, paginate, paginate_by_id, parse_filter, parse_sort};
 use crate::patch::{PatchOp, PatchOperation};
+use crate::time::{rfc3339, sort_key};
 use portcullis_model::Change;
 
 const S: Service = Service::Groups;
@@ -44,6 +50,9 @@ pub struct GroupDto {
     pub tenant_id: String,
     /// Name.
     pub name: String,
+    /// Free text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// `idp` or `custom` (absent for Everyone).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_type: Option<&'static str>,
@@ -51,21 +60,30 @@ pub struct GroupDto {
     pub status: &'static str,
     /// Roles every member gets.
     pub assigned_roles: Vec<RoleRefDto>,
+    /// When the API created the group (absent for groups from a tenant file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// When the API last changed the group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_updated_at: Option<String>,
     /// `self`.
     pub links: SelfLink,
 }
 
 /// A group as the API shows it.
 pub fn group_dto(tenant: &Tenant, api_base: &str, group: &Group) -> GroupDto {
-    let id = ids::group_id(&group.name);
+    let id = ids::group_api_id(group);
     GroupDto {
         links: SelfLink::new(api_base, &format!("/groups/{id}")),
         id,
         tenant_id: ids::tenant_id(&tenant.name),
         name: group.name.clone(),
+        description: group.meta.description.clone(),
         provider_type: Some(provider_word(group.provider_type)),
         status: "active",
         assigned_roles: group.roles.iter().map(|r| role_ref(tenant, r)).collect(),
+        created_at: group.meta.created_at.map(rfc3339),
+        last_updated_at: group.meta.updated_at.map(rfc3339),
     }
 }
 
@@ -75,22 +93,27 @@ pub fn everyone_dto(tenant: &Tenant, api_base: &str) -> GroupDto {
         id: EVERYONE_ID.to_owned(),
         tenant_id: ids::tenant_id(&tenant.name),
         name: EVERYONE_NAME.to_owned(),
+        description: None,
         provider_type: None,
         status: "active",
         assigned_roles: tenant.everyone_roles.iter().map(|r| role_ref(tenant, r)).collect(),
+        created_at: None,
+        last_updated_at: None,
         links: SelfLink::new(api_base, &format!("/groups/{EVERYONE_ID}")),
     }
 }
 
 fn attribute(tenant: &Tenant, group: &Group, attr: &str) -> Vec<String> {
     match attr {
-        "id" => vec![ids::group_id(&group.name)],
+        "id" => vec![ids::group_api_id(group)],
         "name" => vec![group.name.clone()],
         "providerType" => vec![provider_word(group.provider_type).to_owned()],
         "status" => vec!["active".to_owned()],
         "tenantId" => vec![ids::tenant_id(&tenant.name)],
-        "assignedRoles.id" => group.roles.iter().map(|r| ids::role_id(r)).collect(),
+        "assignedRoles.id" => group.roles.iter().map(|r| ids::role_api_id(tenant, r)).collect(),
         "assignedRoles.name" => group.roles.clone(),
+        "createdAt" => vec![sort_key(group.meta.created_at)],
+        "lastUpdatedAt" => vec![sort_key(group.meta.updated_at)],
         _ => Vec::new(),
     }
 }
@@ -123,7 +146,7 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<GroupDto>, ApiError>
         groups,
         &sort,
         |g, field| attribute(ctx.tenant, g, field).into_iter().next().unwrap_or_default(),
-        |g| ids::group_id(&g.name),
+        |g| ids::group_api_id(g),
         query,
         S,
         STANDARD,
@@ -151,33 +174,41 @@ pub fn get(ctx: &Ctx<'_>, id: &str) -> Result<GroupDto, ApiError> {
     Ok(group_dto(ctx.tenant, ctx.api_base, find(ctx, id)?))
 }
 
-/// `POST /groups`. Qlik's other fields (`description`, `status`) are ignored.
+/// `POST /groups`. Qlik's `status` is ignored (groups are `active`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupCreate {
-    /// Name (at most 256 characters; the group's id follows it).
+    /// Name (at most 256 characters).
     #[schema(required = true, value_type = String)]
     pub name: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
     /// `idp` (default) or `custom`.
     pub provider_type: Option<String>,
     /// Roles to assign.
     pub assigned_roles: Option<Vec<Reference>>,
 }
 
-/// `POST /groups`: `{name, providerType?: "idp"|"custom", assignedRoles?}`.
-pub fn create(ctx: &Ctx<'_>, body: &GroupCreate) -> Result<Mutation<GroupDto>, ApiError> {
-    ctx.require(S, Action::GroupManage)?;
-    let name = body
-        .name
-        .as_deref()
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| ApiError::bad_request(S, "a group needs a `name`"))?;
+/// A group name a client may give: 1 to 256 characters, not Everyone's.
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() {
+        return Err(ApiError::bad_request(S, "a group needs a `name`"));
+    }
     if name.chars().count() > 256 {
         return Err(ApiError::bad_request(S, "a group name has at most 256 characters"));
     }
     if name == EVERYONE_NAME {
         return Err(ApiError::conflict(S, format!("`{EVERYONE_NAME}` is the system group Everyone")));
     }
+    Ok(())
+}
+
+/// `POST /groups`: `{name, description?, providerType?: "idp"|"custom", assignedRoles?}`; the
+/// group is known by `new_id` (random, drawn by the router) from then on.
+pub fn create(ctx: &Ctx<'_>, body: &GroupCreate, new_id: &str) -> Result<Mutation<GroupDto>, ApiError> {
+    ctx.require(S, Action::GroupManage)?;
+    let name = body.name.as_deref().unwrap_or_default();
+    check_name(name)?;
     let provider_type = match body.provider_type.as_deref() {
         None | Some("idp") => ProviderType::Idp,
         Some("custom") => ProviderType::Custom,
@@ -190,6 +221,11 @@ pub fn create(ctx: &Ctx<'_>, body: &GroupCreate) -> Result<Mutation<GroupDto>, A
         Some(references) => resolve_role_refs(S, ctx.tenant, references)?,
     };
     let group = Group {
+        meta: Meta {
+            api_id: Some(new_id.to_owned()),
+            description: body.description.clone().filter(|d| !d.is_empty()),
+            ..Meta::created(ctx.now)
+        },
         name: name.to_owned(),
         provider_type,
         roles: roles.clone(),
@@ -197,7 +233,7 @@ pub fn create(ctx: &Ctx<'_>, body: &GroupCreate) -> Result<Mutation<GroupDto>, A
     let note = AuditNote::new(
         EventType::GroupCreated,
         "group",
-        ids::group_id(name),
+        new_id,
         json!({ "name": name, "providerType": provider_type.as_str(), "assignedRoles": roles }),
     );
     let name = name.to_owned();
@@ -207,29 +243,54 @@ pub fn create(ctx: &Ctx<'_>, body: &GroupCreate) -> Result<Mutation<GroupDto>, A
     }))
 }
 
-/// `PATCH /groups/{id}`: `replace` of `assignedRoles` (204). Renaming is not supported: a
-/// group's id follows its name.
+/// `PATCH /groups/{id}`: `replace` of `assignedRoles`, `name` or `description` (204); a
+/// group's name and description change for custom groups only (Qlik's rule). A rename keeps the
+/// group's id (recorded in its meta from then on); every change stamps `lastUpdatedAt`.
 pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::GroupManage)?;
     if id == EVERYONE_ID {
         return Err(ApiError::bad_request(S, "Everyone's roles are changed through `/groups/settings`"));
     }
-    let name = find(ctx, id)?.name.clone();
+    let group = find(ctx, id)?;
+    let name = group.name.clone();
     let mut changes = Vec::new();
+    let mut new_name: Option<String> = None;
+    let mut meta = group.meta.clone();
     for op in ops {
         match (op.op, op.target()) {
             (PatchOp::Replace, "assignedRoles") => {
                 let roles = resolve_role_refs(S, ctx.tenant, &op.value::<Vec<Reference>>(S)?)?;
                 changes.push(Change::ReplaceGroupRoles { name: name.clone(), roles });
             }
-            (PatchOp::Replace, "name" | "description") => {
+            (PatchOp::Replace, target @ ("name" | "description")) if group.provider_type != ProviderType::Custom => {
                 return Err(ApiError::bad_request(
                     S,
-                    format!("`{}` of a group cannot be changed in Portcullis; create a new group instead", op.target()),
+                    format!("`{target}` of group `{name}` comes from the identity provider; only a custom group's is changed here"),
                 ));
+            }
+            (PatchOp::Replace, "name") => {
+                let wanted: String = op.value(S)?;
+                check_name(&wanted)?;
+                new_name = Some(wanted);
+            }
+            (PatchOp::Replace, "description") => {
+                let description: String = op.value(S)?;
+                meta.description = Some(description).filter(|d| !d.is_empty());
             }
             _ => return Err(op.unsupported(S)),
         }
+    }
+    // The id stays what it is now, whatever the name becomes.
+    meta.api_id = Some(ids::group_api_id(group));
+    changes.push(Change::SetMeta {
+        target: MetaTarget::Group(name.clone()),
+        meta: meta.updated(ctx.now),
+    });
+    if let Some(new_name) = new_name.filter(|n| *n != name) {
+        changes.push(Change::RenameGroup {
+            name: name.clone(),
+            new_name,
+        });
     }
     let note = AuditNote::new(EventType::GroupUpdated, "group", id, json!({ "name": name, "patch": ops }));
     Ok(Mutation::new(changes, note, S, 400, ()))

@@ -81,6 +81,20 @@ pub struct ApiKeyInfo {
     pub expires_at: Option<i64>,
     /// Unix seconds of revocation.
     pub revoked_at: Option<i64>,
+    /// Unix seconds of the last change of its description.
+    pub updated_at: Option<i64>,
+}
+
+/// A tenant's API-key settings: whether keys may be created, the longest lifetime of a new
+/// key, how many active keys one user may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiKeySettings {
+    /// Whether keys may be created.
+    pub enabled: bool,
+    /// Seconds.
+    pub max_expiry_seconds: i64,
+    /// Active (neither revoked nor expired) keys per user.
+    pub max_keys_per_user: u32,
 }
 
 /// A created key and its token, shown once.
@@ -130,6 +144,10 @@ pub enum HostError {
     /// message is safe to show and says what to run. Answered 500.
     #[error("{0}")]
     Damaged(String),
+    /// The tenant's settings do not allow it (a key over the API-key settings, say); the
+    /// message is safe to show and names the setting. Answered 403.
+    #[error("{0}")]
+    Denied(String),
     /// Storage is unavailable; the message is for logs only.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -145,9 +163,22 @@ pub trait ApiHost: Clone + Send + Sync + 'static {
     /// ([`HostError::Rejected`] when the model refuses one). The next [`ApiHost::tenant_state`] (and every decision) sees the change.
     fn commit(&self, tenant: &str, commit: Commit<'_>) -> impl Future<Output = Result<u64, HostError>> + Send;
 
-    /// Creates an API key in the caller's tenant; the caller (who may be an admin creating a
-    /// key for someone else) is the event's actor.
+    /// Creates an API key in the caller's tenant, within the tenant's [`ApiKeySettings`]
+    /// (checked as it is stored: [`HostError::Denied`] naming the setting); the caller (who
+    /// may be an admin creating a key for someone else) is the event's actor.
     fn create_api_key(&self, caller: &Caller, key: NewApiKey) -> impl Future<Output = Result<CreatedApiKey, HostError>> + Send;
+
+    /// The tenant's API-key settings.
+    fn api_key_settings(&self, tenant: &str) -> impl Future<Output = Result<ApiKeySettings, HostError>> + Send;
+
+    /// Replaces the caller's tenant's API-key settings (the caller is the event's actor).
+    fn set_api_key_settings(&self, caller: &Caller, settings: &ApiKeySettings) -> impl Future<Output = Result<(), HostError>> + Send;
+
+    /// Changes a key's description (the caller is the event's actor).
+    fn update_api_key(&self, caller: &Caller, key_id: &str, description: &str) -> impl Future<Output = Result<(), HostError>> + Send;
+
+    /// Deletes a key: its owner's way of retiring it (the caller is the event's actor).
+    fn delete_api_key(&self, caller: &Caller, key_id: &str) -> impl Future<Output = Result<(), HostError>> + Send;
 
     /// The tenant's API keys, or one user's.
     fn api_keys(&self, tenant: &str, user_id: Option<&str>) -> impl Future<Output = Result<Vec<ApiKeyInfo>, HostError>> + Send;

@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
-use portcullis_model::{Tenant, Touched};
+use portcullis_model::{Group, Tenant, Touched};
 use sha2::{Digest, Sha256};
 
 /// The id of the system group Everyone.
@@ -89,14 +89,38 @@ pub fn user_id(subject: &str) -> String {
     hashed_id(IdKind::User, subject)
 }
 
-/// A group's id.
+/// The id a group named `name` gets when nothing else is recorded for it (a group from a
+/// tenant file, before any rename).
 pub fn group_id(name: &str) -> String {
     hashed_id(IdKind::Group, name)
 }
 
-/// A role's id.
+/// The id a role named `name` gets when nothing else is recorded for it (the default roles,
+/// custom roles from a tenant file before any rename).
 pub fn role_id(name: &str) -> String {
     hashed_id(IdKind::Role, name)
+}
+
+/// A group's API id: the one recorded in its meta (groups created or renamed through the API:
+/// the id does not follow the name), else [`group_id`] of its name.
+pub fn group_api_id(group: &Group) -> String {
+    group.meta.api_id.clone().unwrap_or_else(|| group_id(&group.name))
+}
+
+/// A role's API id, by name: a custom role's recorded id, else [`role_id`] of the name.
+pub fn role_api_id(tenant: &Tenant, name: &str) -> String {
+    tenant
+        .custom_roles
+        .get(name)
+        .and_then(|role| role.meta.api_id.clone())
+        .unwrap_or_else(|| role_id(name))
+}
+
+/// A fresh API id from 12 random bytes (the router draws them): what a group or custom role
+/// created through the API is known by, so one deleted and created again under its name is
+/// another.
+pub fn random_id(random: [u8; 12]) -> String {
+    random.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A tenant's id.
@@ -159,6 +183,9 @@ pub fn fresh_key(kind: IdKind, seed: &str, taken: impl Fn(&str) -> bool) -> Stri
 pub struct ApiIds {
     users: imbl::HashMap<String, String>,
     groups: imbl::HashMap<String, String>,
+    /// Each group's id by name, to drop the id of a group deleted or renamed (its id may be
+    /// recorded rather than derived from the name).
+    group_ids: imbl::HashMap<String, String>,
     spaces: imbl::HashMap<String, String>,
     content: Arc<OnceLock<imbl::HashMap<u128, String>>>,
 }
@@ -170,7 +197,7 @@ impl PartialEq for ApiIds {
             (Some(mine), Some(theirs)) => mine == theirs,
             _ => true,
         };
-        self.users == other.users && self.groups == other.groups && self.spaces == other.spaces && content_equal
+        self.users == other.users && self.groups == other.groups && self.group_ids == other.group_ids && self.spaces == other.spaces && content_equal
     }
 }
 
@@ -181,7 +208,8 @@ impl ApiIds {
     pub fn build(tenant: &Tenant) -> ApiIds {
         ApiIds {
             users: tenant.users.iter().map(|u| (user_id(&u.id), u.id.clone())).collect(),
-            groups: tenant.groups.iter().map(|g| (group_id(&g.name), g.name.clone())).collect(),
+            groups: tenant.groups.iter().map(|g| (group_api_id(g), g.name.clone())).collect(),
+            group_ids: tenant.groups.iter().map(|g| (g.name.clone(), group_api_id(g))).collect(),
             spaces: tenant.spaces.iter().map(|s| (space_id(&s.id), s.id.clone())).collect(),
             content: Arc::default(),
         }
@@ -191,7 +219,16 @@ impl ApiIds {
     pub fn after(&self, tenant: &Tenant, touched: &Touched) -> ApiIds {
         let mut next = self.clone();
         follow(&mut next.users, &touched.users, user_id, |key| tenant.user(key).is_some());
-        follow(&mut next.groups, &touched.groups, group_id, |name| tenant.group(name).is_some());
+        for name in &touched.groups {
+            if let Some(id) = next.group_ids.remove(name) {
+                next.groups.remove(&id);
+            }
+            if let Some(group) = tenant.group(name) {
+                let id = group_api_id(group);
+                next.groups.insert(id.clone(), name.clone());
+                next.group_ids.insert(name.clone(), id);
+            }
+        }
         follow(&mut next.spaces, &touched.spaces, space_id, |key| tenant.space(key).is_some());
         next.content = match self.content.get() {
             Some(content) if !touched.content.is_empty() => {
@@ -282,6 +319,7 @@ mod tests {
         use portcullis_model::{Change, Content, ContentKind, Space, SpaceType, User};
         let mut tenant = Tenant::new("t");
         let user = User {
+            meta: Default::default(),
             id: "ann".into(),
             name: "Ann".into(),
             email: None,
@@ -292,6 +330,7 @@ mod tests {
         };
         tenant.apply(&Change::CreateUser { user }).unwrap();
         let space = Space {
+            meta: Default::default(),
             id: "sales".into(),
             name: "Sales".into(),
             space_type: SpaceType::Shared,
@@ -327,5 +366,34 @@ mod tests {
         let fresh = ApiIds::build(&tenant);
         assert_eq!(fresh.content(&tenant, &api_key), Some(api_key.as_str()));
         assert_eq!(fresh, next);
+
+        // A group's id follows it through a rename and leaves with it.
+        use portcullis_model::{Group, Meta, ProviderType};
+        let kept = random_id([7; 12]);
+        let group = Group {
+            meta: Meta {
+                api_id: Some(kept.clone()),
+                ..Meta::default()
+            },
+            name: "crew".into(),
+            provider_type: ProviderType::Custom,
+            roles: Vec::new(),
+        };
+        let created = tenant.apply(&Change::CreateGroup { group }).unwrap();
+        let with_group = next.after(&tenant, &created.touched);
+        assert_eq!(with_group.group(&kept), Some("crew"));
+        let renamed = tenant
+            .apply(&Change::RenameGroup {
+                name: "crew".into(),
+                new_name: "team".into(),
+            })
+            .unwrap();
+        let after_rename = with_group.after(&tenant, &renamed.touched);
+        assert_eq!(after_rename.group(&kept), Some("team"));
+        assert_eq!(after_rename, ApiIds::build(&tenant));
+        let gone = tenant.apply(&Change::DeleteGroup { name: "team".into() }).unwrap();
+        let after_delete = after_rename.after(&tenant, &gone.touched);
+        assert_eq!(after_delete.group(&kept), None);
+        assert_eq!(after_delete, ApiIds::build(&tenant));
     }
 }

@@ -1,11 +1,11 @@
 //! The Qlik Cloud–compatible REST API under `/api/v1`: the management API (`users`,
-//! `groups`, `roles`, `spaces`, `oauth-clients`, `api-keys`) and the audit trail (`audits`), so
-//! that existing tooling such as the official `@qlik/api` client works against Portcullis
-//! unchanged. Every error under `/api/v1` is an [`ApiError`] in Qlik's envelope ([`err`]).
+//! `groups`, `roles`, `spaces`, `oauth-clients`, `api-keys`, `items`, `tenants`) and the audit
+//! trail (`audits`), so that existing tooling such as the official `@qlik/api` client works
+//! against Portcullis unchanged. Every error under `/api/v1` is an [`ApiError`] in Qlik's envelope ([`err`]).
 //!
 //! Two layers:
 //! - **pure handlers** ([`users`], [`groups`], [`roles`], [`spaces`], [`oauth_clients`],
-//!   [`api_keys`]; [`audits`] shapes what the host reads of the trail) over a [`Ctx`] (the tenant, its snapshot and the [`Caller`]): reads return a
+//!   [`api_keys`], [`items`], [`tenants`]; [`audits`] shapes what the host reads of the trail) over a [`Ctx`] (the tenant, its snapshot and the [`Caller`]): reads return a
 //!   wire DTO, writes return a [`Mutation`] (the changed tenant, the audit notes, the DTO), and
 //!   every refusal is an [`ApiError`] in Qlik's envelope. A handler that reads a body takes a
 //!   derived type, decoded by [`body`] so a mistyped value is refused naming its JSON path.
@@ -41,12 +41,13 @@ pub mod roles;
 pub mod route_table;
 pub mod routes;
 pub mod spaces;
+pub mod tenants;
 pub mod time;
 pub mod users;
 
 pub use caller::{Caller, Ctx};
 pub use err::{ApiError, ErrorEnvelope, Failure};
-pub use host::{ApiHost, ApiKeyInfo, AuditRecord, Commit, CreatedApiKey, HostError, NewApiKey, TenantRef, TenantState};
+pub use host::{ApiHost, ApiKeyInfo, ApiKeySettings, AuditRecord, Commit, CreatedApiKey, HostError, NewApiKey, TenantRef, TenantState};
 pub use ids::ApiIds;
 pub use mutation::{AuditNote, Mutation, Reply};
 pub use ratelimit::{RateLimitConfig, RateLimiter, Tier};

@@ -12,7 +12,7 @@
 //! tokens for any user of the tenant, only when `allowedGrantTypes` lists it (off by default).
 
 use portcullis_audit::EventType;
-use portcullis_model::{Action, OauthClient, Tenant};
+use portcullis_model::{Action, Meta, MetaTarget, OauthClient, Tenant};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -23,6 +23,7 @@ use crate::ids;
 use crate::mutation::{AuditNote, Mutation};
 use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
 use crate::patch::{PatchOp, PatchOperation};
+use crate::time::{rfc3339, sort_key};
 use portcullis_model::Change;
 
 const S: Service = Service::OauthClients;
@@ -48,6 +49,12 @@ pub struct OauthClientDto {
     /// The secret, only in the response that created it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// When the API created the client (absent for clients from a tenant file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// When the API last changed the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
     /// `self`.
     pub links: SelfLink,
 }
@@ -64,6 +71,8 @@ pub fn client_dto(tenant: &Tenant, api_base: &str, client: &OauthClient) -> Oaut
         created_by_type: "user",
         tenant_id: ids::tenant_id(&tenant.name),
         client_secret: None,
+        created_at: client.meta.created_at.map(rfc3339),
+        updated_at: client.meta.updated_at.map(rfc3339),
     }
 }
 
@@ -115,6 +124,8 @@ fn attribute(tenant: &Tenant, client: &OauthClient, attr: &str) -> Vec<String> {
         "appType" => vec!["web".to_owned()],
         "tenantId" => vec![ids::tenant_id(&tenant.name)],
         "createdByType" => vec!["user".to_owned()],
+        "createdAt" => vec![sort_key(client.meta.created_at)],
+        "updatedAt" => vec![sort_key(client.meta.updated_at)],
         _ => Vec::new(),
     }
 }
@@ -207,6 +218,7 @@ pub fn create(ctx: &Ctx<'_>, body: &OauthClientCreate, new_id: &str) -> Result<M
     }
     let id = new_id.to_owned();
     let client = OauthClient {
+        meta: Meta::created(ctx.now),
         id: id.clone(),
         name: name.to_owned(),
         scopes: allowed_scopes.clone(),
@@ -228,7 +240,7 @@ pub fn create(ctx: &Ctx<'_>, body: &OauthClientCreate, new_id: &str) -> Result<M
 /// `/allowedGrantTypes` (204).
 pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::OauthClientManage)?;
-    find(ctx, id)?;
+    let client = find(ctx, id)?;
     let mut changes = Vec::new();
     for op in ops {
         changes.push(match (op.op, op.target()) {
@@ -253,6 +265,10 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation
             _ => return Err(op.unsupported(S)),
         });
     }
+    changes.push(Change::SetMeta {
+        target: MetaTarget::Client(id.to_owned()),
+        meta: client.meta.updated(ctx.now),
+    });
     let note = AuditNote::new(EventType::OauthClientUpdated, "oauth-client", id, json!({ "patch": ops }));
     Ok(Mutation::new(changes, note, S, 400, ()))
 }

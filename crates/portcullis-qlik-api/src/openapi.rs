@@ -260,15 +260,18 @@ pub struct AuditListParams {
     /// Comma list of event types (`com.qlik.v1.user.updated`).
     #[param(rename = "eventType")]
     event_type: Option<String>,
-    /// Only events of this acting user.
+    /// Only events of this acting user (its API id).
     #[param(rename = "userId")]
     user_id: Option<String>,
     /// `start/end` (RFC 3339; either side may be empty).
     #[param(rename = "eventTime")]
     event_time: Option<String>,
-    /// Only events of this source service (`com.qlik/users`).
+    /// Only events of this source service (`com.qlik/identities`).
     source: Option<String>,
-    /// `-eventTime` (newest first, the default) or `+eventTime`.
+    /// Comma list of event ids.
+    id: Option<String>,
+    /// `eventTime` (`-eventTime`, newest first, is the default), `eventType` or `source`,
+    /// prefixed by `+` (ascending) or `-` (descending).
     sort: Option<String>,
     /// Page size (10 by default; more than 100 is read as 100).
     #[param(minimum = 1)]
@@ -277,6 +280,15 @@ pub struct AuditListParams {
     next: Option<String>,
     /// The cursor of the previous page (from `links.prev.href`).
     prev: Option<String>,
+}
+
+/// `GET /audits/archive`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "describes query parameters for the OpenAPI document")]
+pub struct AuditArchiveParams {
+    /// The UTC day whose events to read, `YYYY-MM-DD`.
+    date: String,
 }
 
 /// `GET /users/actions/count`.
@@ -313,7 +325,7 @@ pub struct ClientSecret {
 #[openapi(
     paths(
         crate::routes::users_list, crate::routes::users_create, crate::routes::users_me, crate::routes::users_count,
-        crate::routes::users_filter, crate::routes::users_get, crate::routes::users_patch, crate::routes::users_delete,
+        crate::routes::users_filter, crate::routes::users_invite, crate::routes::users_get, crate::routes::users_patch, crate::routes::users_delete,
         crate::routes::groups_list, crate::routes::groups_create, crate::routes::groups_filter, crate::routes::group_settings,
         crate::routes::group_settings_patch, crate::routes::groups_get, crate::routes::groups_patch, crate::routes::groups_delete,
         crate::routes::roles_list, crate::routes::roles_create, crate::routes::roles_get, crate::routes::roles_patch, crate::routes::roles_delete,
@@ -325,9 +337,11 @@ pub struct ClientSecret {
         crate::routes::shares_delete,
         crate::routes::clients_list, crate::routes::clients_create, crate::routes::clients_get, crate::routes::clients_patch,
         crate::routes::clients_delete, crate::routes::clients_new_secret,
-        crate::routes::keys_list, crate::routes::keys_create, crate::routes::keys_get, crate::routes::keys_delete,
+        crate::routes::keys_list, crate::routes::keys_create, crate::routes::keys_get, crate::routes::keys_patch, crate::routes::keys_delete,
+        crate::routes::keys_config, crate::routes::keys_config_patch,
         crate::routes::items_list, crate::routes::items_get,
-        crate::routes::audits_list, crate::routes::audits_get, crate::routes::audits_types, crate::routes::audits_sources,
+        crate::routes::tenants_me, crate::routes::tenants_get, crate::routes::tenants_patch,
+        crate::routes::audits_list, crate::routes::audits_get, crate::routes::audits_archive, crate::routes::audits_types, crate::routes::audits_sources,
         crate::routes::audits_settings, crate::routes::audits_settings_put,
     ),
     components(schemas(

@@ -1,7 +1,11 @@
 //! `/roles`: list (TenantAdmin only since 2024-04: `role:read`, else 403), get, create custom
 //! roles from `assignedScopes`, patch (`/assignedScopes` replace, `/assignedScopes/-` add,
-//! `remove-value`; `/description`), delete (refused with 403 while assigned). Default roles
-//! cannot be changed, except UserDefault's scopes.
+//! `remove-value`; `/description`; `/name`), delete (refused with 403 while assigned). Default
+//! roles cannot be changed, except UserDefault's scopes.
+//!
+//! A custom role's id does not follow its name: one created here gets a random id, kept in its
+//! meta, and one from a tenant file keeps the id of its first name when renamed; a role deleted
+//! and created again is another role, with another id.
 //!
 //! Scopes map to the permission catalogue through `tenant_ops::values_from_scopes`; a scope
 //! that no permission value accounts for is refused rather than silently dropped.
@@ -12,7 +16,7 @@ use portcullis_audit::EventType;
 use portcullis_model::permission::Permission;
 use portcullis_model::role::{BUILTIN_ROLES, USER_DEFAULT};
 use portcullis_model::tenant_ops::values_from_scopes;
-use portcullis_model::{Action, CapSet, CustomRole, PermissionValue, RoleRef, RoleSetting, Tenant};
+use portcullis_model::{Action, CapSet, CustomRole, Meta, MetaTarget, PermissionValue, RoleRef, RoleSetting, Tenant};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -23,6 +27,7 @@ use crate::ids;
 use crate::mutation::{AuditNote, Mutation};
 use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
 use crate::patch::{PatchOp, PatchOperation};
+use crate::time::rfc3339;
 use crate::users::custom_role_caps;
 use portcullis_model::Change;
 
@@ -63,6 +68,12 @@ pub struct RoleDto {
     pub user_entitlement_type: &'static str,
     /// Deprecated twin of `userEntitlementType`.
     pub full_user: bool,
+    /// When the API created the role (custom roles created through the API).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// When the API last changed the role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_updated_at: Option<String>,
     /// `self`.
     pub links: SelfLink,
 }
@@ -104,7 +115,8 @@ pub fn role_dto(tenant: &Tenant, api_base: &str, name: &str) -> Option<RoleDto> 
             ),
         }
     };
-    let id = ids::role_id(name);
+    let id = ids::role_api_id(tenant, name);
+    let meta = tenant.custom_roles.get(name).map(|r| r.meta.clone()).unwrap_or_default();
     Some(RoleDto {
         links: SelfLink::new(api_base, &format!("/roles/{id}")),
         id,
@@ -119,6 +131,8 @@ pub fn role_dto(tenant: &Tenant, api_base: &str, name: &str) -> Option<RoleDto> 
         can_delete: custom,
         user_entitlement_type: if promotes { "fullUser" } else { "" },
         full_user: promotes,
+        created_at: meta.created_at.map(rfc3339),
+        last_updated_at: meta.updated_at.map(rfc3339),
     })
 }
 
@@ -137,6 +151,9 @@ fn attribute(role: &RoleDto, attr: &str) -> Vec<String> {
         "level" => vec![role.level.to_owned()],
         "description" => vec![role.description.clone()],
         "assignedScopes" => role.assigned_scopes.clone(),
+        // RFC 3339 in one format: the text sorts as the time does.
+        "createdAt" => role.created_at.clone().into_iter().collect(),
+        "lastUpdatedAt" => role.last_updated_at.clone().into_iter().collect(),
         _ => Vec::new(),
     }
 }
@@ -225,8 +242,9 @@ pub struct RoleCreate {
     pub assigned_scopes: Option<Vec<String>>,
 }
 
-/// `POST /roles`: `{name, description?, assignedScopes?}` (201).
-pub fn create(ctx: &Ctx<'_>, body: &RoleCreate) -> Result<Mutation<RoleDto>, ApiError> {
+/// `POST /roles`: `{name, description?, assignedScopes?}` (201); the role is known by `new_id`
+/// (random, drawn by the router) from then on.
+pub fn create(ctx: &Ctx<'_>, body: &RoleCreate, new_id: &str) -> Result<Mutation<RoleDto>, ApiError> {
     ctx.require(S, Action::RoleCreate)?;
     let name = body
         .name
@@ -240,16 +258,15 @@ pub fn create(ctx: &Ctx<'_>, body: &RoleCreate) -> Result<Mutation<RoleDto>, Api
         .map(|(p, v)| (p, RoleSetting::Value(v)))
         .collect();
     let role = CustomRole {
+        meta: Meta {
+            api_id: Some(new_id.to_owned()),
+            ..Meta::created(ctx.now)
+        },
         name: name.to_owned(),
         description,
         permissions,
     };
-    let note = AuditNote::new(
-        EventType::RoleCreated,
-        "role",
-        ids::role_id(name),
-        json!({ "name": name, "assignedScopes": scopes }),
-    );
+    let note = AuditNote::new(EventType::RoleCreated, "role", new_id, json!({ "name": name, "assignedScopes": scopes }));
     let name = name.to_owned();
     Ok(Mutation::then(vec![Change::CreateCustomRole { role }], note, S, 403, move |ctx| {
         role_dto(ctx.tenant, ctx.api_base, &name).ok_or_else(ApiError::internal)
@@ -260,7 +277,8 @@ fn current_scopes(tenant: &Tenant, name: &str) -> Vec<String> {
     role_dto(tenant, "", name).map(|r| r.assigned_scopes).unwrap_or_default()
 }
 
-/// `PATCH /roles/{id}` (204). Default roles: 403, except UserDefault's scopes.
+/// `PATCH /roles/{id}` (204). Default roles: 403, except UserDefault's scopes. A custom role's
+/// rename keeps its id; every change of a custom role stamps `lastUpdatedAt`.
 pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation<()>, ApiError> {
     ctx.require(S, Action::RoleCreate)?;
     let name = find(ctx, id)?;
@@ -270,6 +288,7 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation
         return Err(ApiError::forbidden(S, format!("`{name}` is a default role and cannot be changed")));
     }
     let mut changes = Vec::new();
+    let mut new_name: Option<String> = None;
     // The role's scopes as the operations so far leave them.
     let mut held = current_scopes(ctx.tenant, &name);
     for op in ops {
@@ -297,11 +316,16 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation
                 });
                 continue;
             }
+            (PatchOp::Replace, "name") if custom => {
+                let wanted: String = op.value(S)?;
+                if wanted.trim().is_empty() {
+                    return Err(ApiError::bad_request(S, format!("`[{}].value`: a role's name cannot be empty", op.index)));
+                }
+                new_name = Some(wanted);
+                continue;
+            }
             (PatchOp::Replace, "name") => {
-                return Err(ApiError::bad_request(
-                    S,
-                    "a role's name cannot be changed in Portcullis (its id follows its name); create a new role",
-                ));
+                return Err(ApiError::forbidden(S, "UserDefault keeps its name"));
             }
             (PatchOp::Replace, "description") => {
                 return Err(ApiError::forbidden(S, "UserDefault's description cannot be changed"));
@@ -322,6 +346,23 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation
             });
         }
         held = scopes;
+    }
+    if let Some(role) = ctx.tenant.custom_roles.get(&name) {
+        // The id stays what it is now, whatever the name becomes; the change is stamped.
+        let meta = Meta {
+            api_id: Some(ids::role_api_id(ctx.tenant, &name)),
+            ..role.meta.updated(ctx.now)
+        };
+        changes.push(Change::SetMeta {
+            target: MetaTarget::CustomRole(name.clone()),
+            meta,
+        });
+    }
+    if let Some(new_name) = new_name.filter(|n| *n != name) {
+        changes.push(Change::RenameCustomRole {
+            name: name.clone(),
+            new_name,
+        });
     }
     let note = AuditNote::new(EventType::RoleUpdated, "role", id, json!({ "name": name, "patch": ops }));
     Ok(Mutation::new(changes, note, S, 400, ()))

@@ -28,7 +28,7 @@ use crate::paging::Query;
 use crate::patch::parse_patch;
 use crate::ratelimit::{RateLimitConfig, RateLimiter, Tier};
 use crate::route_table::RouteTable;
-use crate::{api_keys, audits, groups, oauth_clients, roles, spaces, users};
+use crate::{api_keys, audits, groups, oauth_clients, roles, spaces, tenants, users};
 use portcullis_model::Action;
 // The types the routes' OpenAPI annotations name.
 use crate::api_keys::{ApiKeyDto, ApiKeyPage};
@@ -116,6 +116,7 @@ fn host_error(error: HostError) -> ApiError {
         HostError::Refused(message) => ApiError::bad_request(Service::Api, message),
         HostError::Rejected { error, .. } => ApiError::from_op(Service::Api, 400, error),
         HostError::Damaged(message) => ApiError::new(Service::Api, 500, message),
+        HostError::Denied(message) => ApiError::forbidden(Service::Api, message),
         HostError::Unavailable(message) => {
             tracing::warn!(%message, "storage unavailable");
             ApiError::new(Service::Api, 503, "storage is unavailable; try again")
@@ -265,6 +266,13 @@ where
     }
 }
 
+/// A fresh random API id for a group or custom role created through the API.
+fn random_api_id() -> Result<String, Failure> {
+    let mut random = [0u8; 12];
+    getrandom::fill(&mut random).map_err(|_| Failure::from(ApiError::internal()))?;
+    Ok(crate::ids::random_id(random))
+}
+
 fn json(status: StatusCode, value: Value) -> Response {
     (status, axum::Json(value)).into_response()
 }
@@ -349,6 +357,19 @@ async fn users_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(b
     Ok(json(StatusCode::CREATED, to_json(user)?))
 }
 
+/// Invites users by e-mail (`user:manage`): 207 with one result per invitee.
+#[utoipa::path(post, path = "/users/actions/invite", tag = "users", request_body = crate::users::InviteRequest, responses((status = 207, description = "One result per invitee: `ok`, `exists` or `error`", body = crate::users::InviteResults), (status = 400, description = "No invitees, or too many"), (status = 403, description = "Needs user:manage")), security(("bearer" = [])))]
+async fn users_invite<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
+    let body: users::InviteRequest = decode(Service::Users, &body)?;
+    let count = body.invitees.as_ref().map_or(0, Vec::len).min(users::MAX_INVITEES);
+    let mut random = vec![[0u8; 16]; count];
+    for bytes in &mut random {
+        getrandom::fill(bytes).map_err(|_| Failure::from(ApiError::internal()))?;
+    }
+    let results = write(&app, &req, |ctx| users::invite(ctx, &body, &random)).await?;
+    Ok(json(StatusCode::MULTI_STATUS, to_json(results)?))
+}
+
 /// The caller.
 #[utoipa::path(get, path = "/users/me", tag = "users", params(crate::openapi::FieldsParam), responses((status = 200, description = "The caller", body = UserDto)), security(("bearer" = [])))]
 async fn users_me<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
@@ -369,12 +390,14 @@ async fn users_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String
     Ok(json(StatusCode::OK, project_fields(value, req.query.get("fields"))))
 }
 
-/// Changes a user: `name`, `status`, `assignedRoles`, `assignedGroups` (all operations or none).
-#[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 403, description = "Needs user:manage"), (status = 404, description = "No such user in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
+/// Changes a user: `name`, `status`, `assignedRoles` (`roles`), `assignedGroups`, `inviteExpiry`, `locale`, `preferredLocale`, `preferredZoneinfo`, `picture`; each operation on its own, as Qlik does: 204 when all apply, 207 naming each that did not (the others applied).
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 207, description = "Some operations applied; each other one is an error pointing at it (`source.pointer`: `/<index>`)", body = crate::err::ErrorEnvelope), (status = 400, description = "No operation applies"), (status = 403, description = "Needs user:manage"), (status = 404, description = "No such user in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
 async fn users_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let ops = parse_patch(Service::Users, &body)?;
-    write(&app, &req, |ctx| users::patch(ctx, &id, &ops)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    match write(&app, &req, |ctx| users::patch(ctx, &id, &ops)).await? {
+        users::PatchOutcome::Done => Ok(StatusCode::NO_CONTENT.into_response()),
+        users::PatchOutcome::Partial(failed) => Ok(json(StatusCode::MULTI_STATUS, to_json(ApiError::multi_status(&failed))?)),
+    }
 }
 
 /// Deletes a user, revoking its credentials.
@@ -407,7 +430,8 @@ async fn groups_filter<H: ApiHost>(State(app): State<Shared<H>>, mut req: Req, B
 #[utoipa::path(post, path = "/groups", tag = "groups", request_body = crate::groups::GroupCreate, responses((status = 201, description = "The group", body = GroupDto), (status = 403, description = "Needs group:manage"), (status = 409, description = "The name is taken")), security(("bearer" = [])))]
 async fn groups_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body: groups::GroupCreate = decode(Service::Groups, &body)?;
-    let group = write(&app, &req, |ctx| groups::create(ctx, &body)).await?;
+    let new_id = random_api_id()?;
+    let group = write(&app, &req, |ctx| groups::create(ctx, &body, &new_id)).await?;
     Ok(json(StatusCode::CREATED, to_json(group)?))
 }
 
@@ -417,7 +441,7 @@ async fn groups_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<Strin
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| groups::get(ctx, &id)).await?))
 }
 
-/// Replaces a group's `assignedRoles`.
+/// Replaces a group's `assignedRoles`, or a custom group's `name` (its id stays) or `description`.
 #[utoipa::path(patch, path = "/groups/{id}", tag = "groups", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 403, description = "Needs group:manage"), (status = 404, description = "No such group in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
 async fn groups_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let ops = parse_patch(Service::Groups, &body)?;
@@ -458,7 +482,8 @@ async fn roles_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply
 #[utoipa::path(post, path = "/roles", tag = "roles", request_body = crate::roles::RoleCreate, responses((status = 201, description = "The role", body = RoleDto), (status = 403, description = "Needs role:create, or the name is taken"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
 async fn roles_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body: roles::RoleCreate = decode(Service::Roles, &body)?;
-    let role = write(&app, &req, |ctx| roles::create(ctx, &body)).await?;
+    let new_id = random_api_id()?;
+    let role = write(&app, &req, |ctx| roles::create(ctx, &body, &new_id)).await?;
     Ok(json(StatusCode::CREATED, to_json(role)?))
 }
 
@@ -468,7 +493,7 @@ async fn roles_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| roles::get(ctx, &id)).await?))
 }
 
-/// Changes a custom role (or UserDefault's scopes).
+/// Changes a custom role's scopes, description or name (its id stays), or UserDefault's scopes.
 #[utoipa::path(patch, path = "/roles/{id}", tag = "roles", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 403, description = "Needs role:create; default roles cannot be changed"), (status = 404, description = "No such role in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
 async fn roles_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let ops = parse_patch(Service::Roles, &body)?;
@@ -528,7 +553,7 @@ async fn spaces_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<Strin
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| spaces::get(ctx, &id)).await?))
 }
 
-/// Replaces `/name` or `/ownerId`.
+/// Replaces `/name`, `/description` or `/ownerId`.
 #[utoipa::path(patch, path = "/spaces/{id}", tag = "spaces", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 200, description = "The space", body = SpaceDto), (status = 403, description = "Needs space:update or space:change_owner"), (status = 404, description = "No such space in the caller's tenant"), (status = 409, description = "The name is taken")), security(("bearer" = [])))]
 async fn spaces_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let ops = parse_patch(Service::Spaces, &body)?;
@@ -536,7 +561,7 @@ async fn spaces_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<Str
     Ok(json(StatusCode::OK, to_json(space)?))
 }
 
-/// Renames a space or gives it to another owner.
+/// Renames a space, changes its description or gives it to another owner.
 #[utoipa::path(put, path = "/spaces/{id}", tag = "spaces", params(("id" = String, Path, description = "API id")), request_body = crate::spaces::SpaceUpdate, responses((status = 200, description = "The space", body = SpaceDto), (status = 403, description = "Needs space:update or space:change_owner"), (status = 404, description = "No such space in the caller's tenant"), (status = 409, description = "The name is taken")), security(("bearer" = [])))]
 async fn spaces_put<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let body: spaces::SpaceUpdate = decode(Service::Spaces, &body)?;
@@ -722,9 +747,14 @@ async fn keys_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply 
 #[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = crate::api_keys::ApiKeyCreate, responses((status = 201, description = "The key, with `token`", body = ApiKeyDto), (status = 403, description = "Needs api-key:create; another user's key needs user:manage")), security(("bearer" = [])))]
 async fn keys_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
     let body: api_keys::ApiKeyCreate = decode(Service::ApiKeys, &body)?;
+    let settings = app
+        .host
+        .api_key_settings(&req.caller.tenant)
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?;
     let new_key = {
         let state = load(&app, &req).await?;
-        api_keys::plan_create(&req.ctx(&state), &body)?
+        api_keys::plan_create(&req.ctx(&state), &body, &settings)?
     };
     let created = app
         .host
@@ -759,14 +789,82 @@ async fn keys_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>
     Ok(json(StatusCode::OK, to_json(api_keys::key_dto(&req.ctx(&state), &key, None))?))
 }
 
-/// Revokes an API key.
-#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "API id")), responses((status = 204, description = "Revoked"), (status = 404, description = "No such key in the caller's tenant")), security(("bearer" = [])))]
-async fn keys_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
+/// Changes a key's description: `replace /description` (the key's owner, or `user:manage`).
+#[utoipa::path(patch, path = "/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 400, description = "A path other than `/description`"), (status = 404, description = "No such key the caller may see")), security(("bearer" = [])))]
+async fn keys_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
+    let description = api_keys::patched_description(&parse_patch(Service::ApiKeys, &body)?)?;
     find_key(&app, &req, &id).await?;
     app.host
-        .revoke_api_key(&req.caller, &id)
+        .update_api_key(&req.caller, &id, &description)
         .await
         .map_err(|e| Failure::from(host_error(e)))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Retires an API key as Qlik does: its owner deletes it; an administrator (`user:manage`) revokes it, and it stays listed as `revoked`.
+#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "API id")), responses((status = 204, description = "Deleted (by its owner) or revoked (by an administrator)"), (status = 404, description = "No such key the caller may see")), security(("bearer" = [])))]
+async fn keys_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
+    let key = find_key(&app, &req, &id).await?;
+    let retirement = {
+        let state = load(&app, &req).await?;
+        api_keys::retirement(&req.ctx(&state), &key)
+    };
+    let retired = match retirement {
+        api_keys::Retirement::Delete => app.host.delete_api_key(&req.caller, &id).await,
+        api_keys::Retirement::Revoke => app.host.revoke_api_key(&req.caller, &id).await,
+    };
+    retired.map_err(|e| Failure::from(host_error(e)))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The tenant's API-key settings (`api_keys_enabled`, `max_api_key_expiry`, `max_keys_per_user`).
+#[utoipa::path(get, path = "/api-keys/configs/{tenantId}", tag = "api-keys", params(("tenantId" = String, Path, description = "The tenant's API id")), responses((status = 200, description = "The settings", body = crate::api_keys::ApiKeysConfigDto), (status = 404, description = "Not the caller's tenant")), security(("bearer" = [])))]
+async fn keys_config<H: ApiHost>(State(app): State<Shared<H>>, Ids(tenant_id): Ids<String>, req: Req) -> Reply {
+    {
+        let state = load(&app, &req).await?;
+        api_keys::check_tenant(&req.ctx(&state), &tenant_id)?;
+    }
+    let settings = app
+        .host
+        .api_key_settings(&req.caller.tenant)
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?;
+    Ok(json(StatusCode::OK, to_json(api_keys::config_dto(&settings))?))
+}
+
+/// Changes the tenant's API-key settings (`tenant:manage`, TenantAdmin): `replace` of `/api_keys_enabled`, `/max_api_key_expiry`, `/max_keys_per_user`.
+#[utoipa::path(patch, path = "/api-keys/configs/{tenantId}", tag = "api-keys", params(("tenantId" = String, Path, description = "The tenant's API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 400, description = "A setting or value the tenant does not take"), (status = 403, description = "Needs tenant:manage (TenantAdmin)"), (status = 404, description = "Not the caller's tenant")), security(("bearer" = [])))]
+async fn keys_config_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(tenant_id): Ids<String>, req: Req, Body(body): Body) -> Reply {
+    let ops = parse_patch(Service::ApiKeys, &body)?;
+    let host_failure = |e| Failure::from(host_error(e));
+    let current = app.host.api_key_settings(&req.caller.tenant).await.map_err(host_failure)?;
+    let settings = {
+        let state = load(&app, &req).await?;
+        api_keys::patch_config(&req.ctx(&state), &tenant_id, &ops, current)?
+    };
+    app.host.set_api_key_settings(&req.caller, &settings).await.map_err(host_failure)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- tenants -------------------------------------------------------------------------------
+
+/// The caller's tenant.
+#[utoipa::path(get, path = "/tenants/me", tag = "tenants", responses((status = 200, description = "The tenant", body = crate::tenants::TenantDto)), security(("bearer" = [])))]
+async fn tenants_me<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    Ok(json(StatusCode::OK, read(&app, &req, tenants::me).await?))
+}
+
+/// The caller's tenant, by id.
+#[utoipa::path(get, path = "/tenants/{id}", tag = "tenants", params(("id" = String, Path, description = "API id")), responses((status = 200, description = "The tenant", body = crate::tenants::TenantDto), (status = 404, description = "Not the caller's tenant")), security(("bearer" = [])))]
+async fn tenants_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
+    Ok(json(StatusCode::OK, read(&app, &req, |ctx| tenants::get(ctx, &id)).await?))
+}
+
+/// Replaces tenant booleans: the `autoAssign…ToProfessionals` toggles, `enableAnalyticCreation`, `enableAppOpeningFeedback` (`tenant:manage`, TenantAdmin).
+#[utoipa::path(patch, path = "/tenants/{id}", tag = "tenants", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 400, description = "A path or value the tenant does not take"), (status = 403, description = "Needs tenant:manage (TenantAdmin)"), (status = 404, description = "Not the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
+async fn tenants_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
+    let ops = parse_patch(Service::Tenants, &body)?;
+    write(&app, &req, |ctx| tenants::patch(ctx, &id, &ops)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -784,8 +882,12 @@ async fn require<H: ApiHost>(app: &App<H>, req: &Req, action: Action) -> Result<
 /// Audit events, newest first by default, in Qlik's audits shape.
 #[utoipa::path(get, path = "/audits", tag = "audits", params(crate::openapi::AuditListParams), responses((status = 200, description = "A page of events", body = AuditPage), (status = 403, description = "Needs audit:read"), (status = 500, description = "The trail fails its integrity check")), security(("bearer" = [])))]
 async fn audits_list<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
-    require(&app, &req, Action::AuditRead).await?;
-    let listing = audits::Listing::parse(&req.query)?;
+    let listing = {
+        let state = load(&app, &req).await?;
+        let ctx = req.ctx(&state);
+        ctx.require(Service::Audits, Action::AuditRead)?;
+        audits::Listing::parse(&req.query, |id| ctx.ids.user(id).map(str::to_owned))?
+    };
     let found = app
         .host
         .audit_events(&req.caller.tenant, listing.query())
@@ -809,6 +911,23 @@ async fn audits_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<Strin
     Ok(json(
         StatusCode::OK,
         to_json(audits::event_dto(&req.api_base, &req.caller.tenant, &record))?,
+    ))
+}
+
+/// The events of one UTC day (`date=YYYY-MM-DD`), oldest first: the trail as this store still
+/// holds it (what `portcullis audit archive` moved out lives in the operator's files).
+#[utoipa::path(get, path = "/audits/archive", tag = "audits", params(crate::openapi::AuditArchiveParams), responses((status = 200, description = "The day's events", body = crate::audits::ArchiveDto), (status = 400, description = "`date` is missing or not a day, or the day holds too many events"), (status = 403, description = "Needs audit:read"), (status = 500, description = "The trail fails its integrity check")), security(("bearer" = [])))]
+async fn audits_archive<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
+    require(&app, &req, Action::AuditRead).await?;
+    let query = audits::archive_query(&req.query)?;
+    let found = app
+        .host
+        .audit_events(&req.caller.tenant, &query)
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?;
+    Ok(json(
+        StatusCode::OK,
+        to_json(audits::archive(&req.api_base, &req.caller.tenant, &found)?)?,
     ))
 }
 
@@ -876,6 +995,7 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: Api
         .add(__path_users_me, users_me::<H>)
         .add(__path_users_count, users_count::<H>)
         .add(__path_users_filter, users_filter::<H>)
+        .add(__path_users_invite, users_invite::<H>)
         .add(__path_users_get, users_get::<H>)
         .add(__path_users_patch, users_patch::<H>)
         .add(__path_users_delete, users_delete::<H>)
@@ -920,8 +1040,15 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: Api
         .add(__path_keys_list, keys_list::<H>)
         .add(__path_keys_create, keys_create::<H>)
         .add(__path_keys_get, keys_get::<H>)
+        .add(__path_keys_patch, keys_patch::<H>)
         .add(__path_keys_delete, keys_delete::<H>)
+        .add(__path_keys_config, keys_config::<H>)
+        .add(__path_keys_config_patch, keys_config_patch::<H>)
+        .add(__path_tenants_me, tenants_me::<H>)
+        .add(__path_tenants_get, tenants_get::<H>)
+        .add(__path_tenants_patch, tenants_patch::<H>)
         .add(__path_audits_list, audits_list::<H>)
+        .add(__path_audits_archive, audits_archive::<H>)
         .add(__path_audits_types, audits_types::<H>)
         .add(__path_audits_sources, audits_sources::<H>)
         .add(__path_audits_settings, audits_settings::<H>)

@@ -12,7 +12,7 @@ use std::fmt;
 use portcullis_audit::EventType;
 use portcullis_engine::Resource;
 use portcullis_model::tenant::Share;
-use portcullis_model::{Action, Assignee, Content, ContentKind, Space, SpaceRole, SpaceRoleSet, SpaceType, Tenant};
+use portcullis_model::{Action, Assignee, Content, ContentKind, Meta, MetaTarget, Space, SpaceRole, SpaceRoleSet, SpaceType, Tenant};
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
@@ -24,6 +24,7 @@ use crate::ids::{self, IdKind};
 use crate::mutation::{AuditNote, Mutation};
 use crate::paging::{Href, Links, Query, STANDARD, paginate, parse_sort, sort_by_keys};
 use crate::patch::{PatchOp, PatchOperation};
+use crate::time::rfc3339;
 use portcullis_model::Change;
 
 const S: Service = Service::Spaces;
@@ -38,13 +39,22 @@ pub struct SpaceDto {
     pub tenant_id: String,
     /// Unique name.
     pub name: String,
-    /// Always empty: Portcullis keeps no space descriptions.
+    /// Free text (empty when none was given).
     pub description: String,
     /// `shared`, `managed` or `data`.
     #[serde(rename = "type")]
     pub space_type: &'static str,
     /// The owner's user id.
     pub owner_id: String,
+    /// When the API created the space (absent for spaces from a tenant file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// Who created it (a user id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// When the API last changed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
     /// `self` and `assignments`.
     pub links: SpaceLinks,
     /// The caller's view of the space.
@@ -148,9 +158,12 @@ pub fn space_dto(ctx: &Ctx<'_>, tenant: &Tenant, space: &Space) -> SpaceDto {
         id,
         tenant_id: ids::tenant_id(&tenant.name),
         name: space.name.clone(),
-        description: String::new(),
+        description: space.meta.description.clone().unwrap_or_default(),
         space_type: space.space_type.as_str(),
         owner_id: ids::user_id(&space.owner),
+        created_at: space.meta.created_at.map(rfc3339),
+        created_by: space.meta.created_by.as_deref().map(ids::user_id),
+        updated_at: space.meta.updated_at.map(rfc3339),
         meta: SpaceMeta {
             actions: actions(ctx, space),
             roles: roles_of(caller_roles(tenant, space, &ctx.caller.user_id)),
@@ -211,10 +224,11 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<SpacesDto, ApiError> {
         .map(|s| space_dto(ctx, ctx.tenant, s))
         .filter(|s| action.is_none() || s.meta.actions.contains(&"publish"))
         .collect();
+    // RFC 3339 in one format: `createdAt` sorts as the time does (absent first, going up).
     sort_by_keys(&mut spaces, &sort, |s, field| match field {
         "type" => s.space_type.to_owned(),
         "name" => s.name.clone(),
-        _ => String::new(),
+        _ => s.created_at.clone().unwrap_or_default(),
     });
     let page = paginate(spaces, query, S, STANDARD, ctx.api_base, "/spaces")?;
     Ok(SpacesDto {
@@ -258,7 +272,7 @@ pub struct SpaceCreate {
     #[serde(rename = "type")]
     #[schema(required = true, value_type = String)]
     pub space_type: Option<String>,
-    /// Description (Portcullis keeps none).
+    /// Free text.
     pub description: Option<String>,
 }
 
@@ -284,6 +298,11 @@ pub fn create(ctx: &Ctx<'_>, body: &SpaceCreate) -> Result<Mutation<SpaceDto>, A
     }
     let key = ids::fresh_key(IdKind::Space, name, |k| ctx.tenant.space(k).is_some());
     let space = Space {
+        meta: Meta {
+            description: body.description.clone().filter(|d| !d.is_empty()),
+            created_by: Some(ctx.caller.user_id.clone()),
+            ..Meta::created(ctx.now)
+        },
         id: key.clone(),
         name: name.to_owned(),
         space_type,
@@ -310,11 +329,22 @@ fn owner_actions(space_type: SpaceType) -> Vec<&'static str> {
     actions
 }
 
-fn update(ctx: &Ctx<'_>, id: &str, name: Option<&str>, owner_id: Option<&str>, data: Value) -> Result<Mutation<SpaceDto>, ApiError> {
+/// What a PATCH or PUT changes of a space; `None` leaves it.
+#[derive(Debug)]
+struct SpaceEdit<'a> {
+    name: Option<&'a str>,
+    owner_id: Option<&'a str>,
+    description: Option<&'a str>,
+}
+
+fn update(ctx: &Ctx<'_>, id: &str, edit: SpaceEdit<'_>, data: Value) -> Result<Mutation<SpaceDto>, ApiError> {
+    let SpaceEdit { name, owner_id, description } = edit;
     let current = find(ctx, id)?;
     let key = current.id.clone();
-    if let Some(name) = name {
+    if name.is_some() || description.is_some() {
         ctx.require_space(&key, Action::SpaceUpdate)?;
+    }
+    if let Some(name) = name {
         check_name(name)?;
         if ctx.tenant.refs().space_named(name).is_some_and(|named| named != key) {
             return Err(ApiError::conflict(S, format!("a space named `{name}` exists already")));
@@ -336,32 +366,47 @@ fn update(ctx: &Ctx<'_>, id: &str, name: Option<&str>, owner_id: Option<&str>, d
         space.owner = owner.clone();
         space.members.retain(|m| m.assignee != Assignee::User(owner.clone()));
     }
+    if let Some(description) = description {
+        space.meta.description = Some(description.to_owned()).filter(|d| !d.is_empty());
+    }
+    space.meta = space.meta.updated(ctx.now);
     let dto = space_dto(ctx, ctx.tenant, &space);
     let note = AuditNote::new(EventType::SpaceUpdated, "space", id, data);
-    let change = Change::UpdateSpace {
-        id: key,
-        name: name.map(str::to_owned),
-        owner,
-    };
-    Ok(Mutation::new(vec![change], note, S, IN_USE, dto))
+    let mut changes = Vec::new();
+    if name.is_some() || owner.is_some() {
+        changes.push(Change::UpdateSpace {
+            id: key.clone(),
+            name: name.map(str::to_owned),
+            owner,
+        });
+    }
+    changes.push(Change::SetMeta {
+        target: MetaTarget::Space(key),
+        meta: space.meta,
+    });
+    Ok(Mutation::new(changes, note, S, IN_USE, dto))
 }
 
-/// `PATCH /spaces/{id}`: `replace` of `/name` (`space:update`) or `/ownerId`
-/// (`space:change_owner`); 200 with the space.
+/// `PATCH /spaces/{id}`: `replace` of `/name` or `/description` (`space:update`) or
+/// `/ownerId` (`space:change_owner`); 200 with the space.
 pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation<SpaceDto>, ApiError> {
     let mut name = None;
     let mut owner = None;
+    let mut description = None;
     for op in ops {
         match (op.op, op.target()) {
             (PatchOp::Replace, "name") => name = Some(op.value::<String>(S)?),
             (PatchOp::Replace, "ownerId") => owner = Some(op.value::<String>(S)?),
-            (PatchOp::Replace, "description") => {
-                return Err(ApiError::bad_request(S, "Portcullis keeps no space descriptions"));
-            }
+            (PatchOp::Replace, "description") => description = Some(op.value::<String>(S)?),
             _ => return Err(op.unsupported(S)),
         }
     }
-    update(ctx, id, name.as_deref(), owner.as_deref(), json!({ "patch": ops }))
+    let edit = SpaceEdit {
+        name: name.as_deref(),
+        owner_id: owner.as_deref(),
+        description: description.as_deref(),
+    };
+    update(ctx, id, edit, json!({ "patch": ops }))
 }
 
 /// `PUT /spaces/{id}`.
@@ -374,11 +419,19 @@ pub struct SpaceUpdate {
     /// New owner (an API user id).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<String>,
+    /// New description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
-/// `PUT /spaces/{id}`: `{name?, ownerId?}`.
+/// `PUT /spaces/{id}`: `{name?, ownerId?, description?}`.
 pub fn put(ctx: &Ctx<'_>, id: &str, body: &SpaceUpdate) -> Result<Mutation<SpaceDto>, ApiError> {
-    update(ctx, id, body.name.as_deref(), body.owner_id.as_deref(), json!(body))
+    let edit = SpaceEdit {
+        name: body.name.as_deref(),
+        owner_id: body.owner_id.as_deref(),
+        description: body.description.as_deref(),
+    };
+    update(ctx, id, edit, json!(body))
 }
 
 /// `DELETE /spaces/{id}`: `space:delete`; 412 while content remains.
@@ -433,17 +486,17 @@ pub struct MemberListDto<T> {
     pub meta: Value,
 }
 
-fn assignee_id(assignee: &Assignee) -> (String, &'static str) {
+fn assignee_id(tenant: &Tenant, assignee: &Assignee) -> (String, &'static str) {
     match assignee {
         Assignee::User(id) => (ids::user_id(id), "user"),
-        Assignee::Group(name) => (ids::group_id(name), "group"),
+        Assignee::Group(name) => (tenant.group(name).map(ids::group_api_id).unwrap_or_else(|| ids::group_id(name)), "group"),
     }
 }
 
 fn assignment_dto(ctx: &Ctx<'_>, tenant: &Tenant, space: &Space, assignee: &Assignee, roles: SpaceRoleSet) -> AssignmentDto {
     let space_id = ids::space_id(&space.id);
     let id = ids::assignment_id(&space.id, assignee);
-    let (assignee_id, assignee_type) = assignee_id(assignee);
+    let (assignee_id, assignee_type) = assignee_id(tenant, assignee);
     AssignmentDto {
         links: AssignmentLinks {
             self_: Href {
@@ -680,7 +733,7 @@ pub struct ShareDto {
 fn share_dto(ctx: &Ctx<'_>, tenant: &Tenant, space: &Space, item: &Content, share: &Share) -> ShareDto {
     let space_id = ids::space_id(&space.id);
     let id = ids::share_id(&item.id, &share.assignee);
-    let (assignee_id, assignee_type) = assignee_id(&share.assignee);
+    let (assignee_id, assignee_type) = assignee_id(tenant, &share.assignee);
     ShareDto {
         links: AssignmentLinks {
             self_: Href {

@@ -7,6 +7,14 @@ pub fn rfc3339(unix_seconds: i64) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S.000Z").to_string()
 }
 
+/// Unix seconds as a text that sorts as the number does (what list sorts compare); absent
+/// values are empty, so they sort first going up and last going down.
+pub fn sort_key(unix_seconds: Option<i64>) -> String {
+    unix_seconds
+        .map(|s| format!("{:020}", i128::from(s) - i128::from(i64::MIN)))
+        .unwrap_or_default()
+}
+
 /// An ISO 8601 duration (`P7D`, `P1Y2M`, `PT12H`, `P2W`) in seconds; years count 365 days and
 /// months 30. `None` when it does not parse.
 pub fn parse_duration(text: &str) -> Option<i64> {
@@ -49,6 +57,13 @@ mod tests {
     fn formats_unix_seconds() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20.000Z");
+    }
+
+    #[test]
+    fn sort_keys_order_as_the_numbers() {
+        let mut keys = [Some(10), None, Some(-5), Some(1_700_000_000), Some(9)].map(sort_key);
+        keys.sort();
+        assert_eq!(keys, [None, Some(-5), Some(9), Some(10), Some(1_700_000_000)].map(sort_key));
     }
 
     #[test]

@@ -103,19 +103,20 @@ pub async fn mint_api_key(state: &AppState, caller: &Caller, request: NewApiKeyR
         return Err(ApiError::bad_request("bad_expiry", format!("`expiresInDays` is {days}; use 1 to {MAX_KEY_DAYS}")).field("expiresInDays"));
     }
     let (token, hash) = new_secret(API_KEY_PREFIX)?;
-    let record = state
-        .store()
-        .create_api_key(
-            &NewApiKey {
-                tenant: caller.tenant.id,
-                user_id: user,
-                hash,
-                description: request.description.unwrap_or_default(),
-                expires_at: Some(portcullis_store::now() + i64::from(days) * 86_400),
-            },
-            &caller.author(),
-        )
-        .await?;
+    let key = NewApiKey {
+        tenant: caller.tenant.id,
+        user_id: user,
+        hash,
+        description: request.description.unwrap_or_default(),
+        expires_at: Some(portcullis_store::now() + i64::from(days) * 86_400),
+    };
+    // A user's key is bound by the tenant's API-key settings, as through the Qlik API; the
+    // operator's is not.
+    let record = if caller.user_id().is_some() {
+        state.store().create_api_key_within_settings(&key, &caller.author()).await?
+    } else {
+        state.store().create_api_key(&key, &caller.author()).await?
+    };
     Ok(ApiKeyBody::new(record, Some(token)))
 }
 

@@ -30,7 +30,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use portcullis_qlik_api::AuditNote;
 use portcullis_qlik_api::route_table::RouteTable;
-use portcullis_qlik_api::{ApiConfig, ApiHost, ApiKeyInfo, AuditRecord, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
+use portcullis_qlik_api::{ApiConfig, ApiHost, ApiKeyInfo, ApiKeySettings, AuditRecord, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
 use portcullis_store::{AuditQuery, AuditSettings, Author, ChainBreak, EventDraft, NewClientSecret, ResourceRef, SealedEvent, StoreError};
 
 use crate::auth::{API_KEY_PREFIX, CLIENT_SECRET_PREFIX, Caller, Principal, new_secret};
@@ -55,6 +55,7 @@ fn host_error(error: StoreError) -> HostError {
         StoreError::NotFound(what) => HostError::NotFound(what),
         StoreError::Conflict(what) => HostError::Refused(format!("the write collided with another: {what}")),
         StoreError::Rejected(model) => HostError::Refused(model.to_string()),
+        StoreError::LimitReached(why) => HostError::Denied(why),
         other => HostError::Unavailable(other.to_string()),
     }
 }
@@ -109,7 +110,7 @@ impl ApiHost for QlikHost {
         let stored = self
             .state
             .store()
-            .create_api_key(
+            .create_api_key_within_settings(
                 &portcullis_store::NewApiKey {
                     tenant: record.id,
                     user_id: key.user_id.clone(),
@@ -138,6 +139,52 @@ impl ApiHost for QlikHost {
         let id: i64 = key_id.parse().map_err(|_| HostError::NotFound(format!("API key `{key_id}`")))?;
         let author = portcullis_store::Author::through(caller.user_id.clone(), &caller.channel);
         self.state.store().revoke_api_key(record.id, id, &author).await.map_err(host_error)?;
+        self.state.forget_credentials();
+        Ok(())
+    }
+
+    async fn api_key_settings(&self, tenant: &str) -> Result<ApiKeySettings, HostError> {
+        let record = self.tenant(tenant).await?;
+        let stored = self.state.store().api_key_settings(record.id).await.map_err(host_error)?;
+        Ok(ApiKeySettings {
+            enabled: stored.enabled,
+            max_expiry_seconds: stored.max_expiry_seconds,
+            max_keys_per_user: stored.max_keys_per_user,
+        })
+    }
+
+    async fn set_api_key_settings(&self, caller: &portcullis_qlik_api::Caller, settings: &ApiKeySettings) -> Result<(), HostError> {
+        let record = self.tenant(&caller.tenant).await?;
+        let stored = portcullis_store::ApiKeySettings {
+            enabled: settings.enabled,
+            max_expiry_seconds: settings.max_expiry_seconds,
+            max_keys_per_user: settings.max_keys_per_user,
+        };
+        self.state
+            .store()
+            .set_api_key_settings(record.id, &stored, &author_of(caller))
+            .await
+            .map_err(host_error)
+    }
+
+    async fn update_api_key(&self, caller: &portcullis_qlik_api::Caller, key_id: &str, description: &str) -> Result<(), HostError> {
+        let record = self.tenant(&caller.tenant).await?;
+        let id: i64 = key_id.parse().map_err(|_| HostError::NotFound(format!("API key `{key_id}`")))?;
+        self.state
+            .store()
+            .update_api_key(record.id, id, description, &author_of(caller))
+            .await
+            .map_err(host_error)
+    }
+
+    async fn delete_api_key(&self, caller: &portcullis_qlik_api::Caller, key_id: &str) -> Result<(), HostError> {
+        let record = self.tenant(&caller.tenant).await?;
+        let id: i64 = key_id.parse().map_err(|_| HostError::NotFound(format!("API key `{key_id}`")))?;
+        self.state
+            .store()
+            .delete_api_key(record.id, id, &author_of(caller))
+            .await
+            .map_err(host_error)?;
         self.state.forget_credentials();
         Ok(())
     }
@@ -287,6 +334,7 @@ fn key_info(record: portcullis_store::ApiKeyRecord) -> ApiKeyInfo {
         created_at: record.created_at,
         expires_at: record.expires_at,
         revoked_at: record.revoked_at,
+        updated_at: record.updated_at,
     }
 }
 

@@ -32,8 +32,8 @@ pub use err::StoreError;
 pub use feed::{Feed, FeedEvent, LogPage, Notice, NoticeKind};
 pub use portcullis_audit::checkpoint;
 pub use portcullis_audit::{
-    Actor, AuditChain, AuditKey, AuditQuery, ChainBreak, Checkpoint, CheckpointBreak, DecisionLogMode, DecisionLogPolicy, EventBody, EventType,
-    GENESIS, KeyError, Keyring, ResourceRef, SealedEvent, verify,
+    Actor, AuditChain, AuditKey, AuditOrder, AuditQuery, ChainBreak, Checkpoint, CheckpointBreak, DecisionLogMode, DecisionLogPolicy, EventBody,
+    EventType, GENESIS, KeyError, Keyring, ResourceRef, SealedEvent, verify,
 };
 pub use portcullis_audit::{AuditSettings, Author, EventDraft, change_event, rfc3339_millis};
 pub use record::*;
@@ -228,8 +228,28 @@ pub trait Store: Send + Sync + 'static {
     /// before calling this, so an event is never gone from both.
     async fn archive_audit_events(&self, tenant: TenantId, through_seq: u64, through_hash: &str) -> Result<u64, StoreError>;
 
-    /// Stores an API key.
+    /// Stores an API key (the operator's: no tenant setting applies).
     async fn create_api_key(&self, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError>;
+
+    /// Stores an API key a user asked for, within the tenant's [`ApiKeySettings`], checked
+    /// under the tenant's lock: [`StoreError::LimitReached`] (naming the setting) while keys
+    /// are turned off, for a key without expiry or living longer than the maximum, or when its
+    /// user holds the maximum of active keys already.
+    async fn create_api_key_within_settings(&self, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError>;
+
+    /// A tenant's API-key settings (the defaults when never set).
+    async fn api_key_settings(&self, tenant: TenantId) -> Result<ApiKeySettings, StoreError>;
+
+    /// Sets a tenant's API-key settings, with their event (`com.qlik.api-keys-config.updated`).
+    async fn set_api_key_settings(&self, tenant: TenantId, settings: &ApiKeySettings, author: &Author) -> Result<(), StoreError>;
+
+    /// Changes the description of one of a tenant's API keys, with its event (not found for
+    /// another tenant's key).
+    async fn update_api_key(&self, tenant: TenantId, key_id: i64, description: &str, author: &Author) -> Result<(), StoreError>;
+
+    /// Deletes one of a tenant's API keys (its owner's way of retiring it; an administrator
+    /// revokes instead), with its event; the key is refused from then on, like a revoked one.
+    async fn delete_api_key(&self, tenant: TenantId, key_id: i64, author: &Author) -> Result<(), StoreError>;
 
     /// The API key with this hash, revoked or expired ones included.
     async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError>;

@@ -12,12 +12,13 @@ use std::collections::BTreeMap;
 
 use portcullis_model::tenant::{CustomRole, DirectRole, Group, OauthClient, Share, Space, SpaceMember, Tenant, Use, User};
 use portcullis_model::{
-    Content, ContentKind, Entitlement, Permission, PermissionValue, ProviderType, SpaceRoleSet, SpaceType, Subscription, TenantSetting, UserStatus,
+    Content, ContentKind, Entitlement, Meta, Permission, PermissionValue, ProviderType, SpaceRoleSet, SpaceType, Subscription, TenantSetting,
+    UserStatus,
 };
 
 use crate::TenantId;
 use crate::err::StoreError;
-use crate::sql::{parse_assignee, parse_origin, parse_role_setting, parse_word};
+use crate::sql::{WithMeta, parse_assignee, parse_origin, parse_role_setting, parse_word};
 
 /// How often a read is repeated when a write landed between its parts.
 const ATTEMPTS: usize = 5;
@@ -70,13 +71,14 @@ pub(crate) enum Table {
     ClientScopes,
     Spaces,
     SpaceMembers,
+    Meta,
     Content,
     Uses,
     Shares,
 }
 
 /// Every model table, parents before children.
-const TABLES: [Table; 17] = [
+const TABLES: [Table; 18] = [
     Table::Settings,
     Table::UserDefault,
     Table::CustomRoles,
@@ -91,15 +93,16 @@ const TABLES: [Table; 17] = [
     Table::ClientScopes,
     Table::Spaces,
     Table::SpaceMembers,
+    Table::Meta,
     Table::Content,
     Table::Uses,
     Table::Shares,
 ];
 
 /// The parts a tenant is read in, of similar size for a large tenant (at 100k users: 0.7M,
-/// 1M and 0.9M rows): who is who (settings, roles, groups, users, clients, spaces); content;
-/// the links between items and their shares. Each part holds its parents.
-const PARTS: [&[Table]; 3] = [TABLES.split_at(14).0, &[Table::Content], &[Table::Uses, Table::Shares]];
+/// 1M and 0.9M rows): who is who (settings, roles, groups, users, clients, spaces, and their
+/// API meta); content; the links between items and their shares. Each part holds its parents.
+const PARTS: [&[Table]; 3] = [TABLES.split_at(15).0, &[Table::Content], &[Table::Uses, Table::Shares]];
 
 impl Table {
     /// The query reading this table's rows of one tenant, in the order they were written
@@ -120,6 +123,7 @@ impl Table {
             Table::ClientScopes => "SELECT client_id, scope FROM oauth_client_scopes WHERE tenant_id = $1 ORDER BY seq",
             Table::Spaces => "SELECT id, name, space_type, owner FROM spaces WHERE tenant_id = $1 ORDER BY seq",
             Table::SpaceMembers => "SELECT space_id, assignee_kind, assignee, roles FROM space_members WHERE tenant_id = $1 ORDER BY seq",
+            Table::Meta => "SELECT kind, key, meta FROM entity_meta WHERE tenant_id = $1 ORDER BY seq",
             Table::Content => "SELECT id, name, kind, space_id, owner FROM content WHERE tenant_id = $1 ORDER BY seq",
             Table::Uses => "SELECT consumer, source FROM uses WHERE tenant_id = $1 ORDER BY seq",
             Table::Shares => "SELECT resource, assignee_kind, assignee, roles FROM shares WHERE tenant_id = $1 ORDER BY seq",
@@ -211,6 +215,7 @@ impl Assembler {
             }
             Table::CustomRoles => {
                 tenant.custom_roles.upsert(CustomRole {
+                    meta: Default::default(),
                     name: row.string(0)?,
                     description: row.string(1)?,
                     permissions: BTreeMap::new(),
@@ -226,6 +231,7 @@ impl Assembler {
             }
             Table::Groups => {
                 tenant.groups.upsert(Group {
+                    meta: Default::default(),
                     name: row.string(0)?,
                     provider_type: parse_word("provider type", row.word(1)?, ProviderType::parse)?,
                     roles: Vec::new(),
@@ -243,6 +249,7 @@ impl Assembler {
             Table::EveryoneRoles => tenant.everyone_roles.push(row.string(0)?),
             Table::Users => {
                 tenant.users.upsert(User {
+                    meta: Default::default(),
                     id: row.string(0)?,
                     name: row.string(1)?,
                     email: row.text(2)?.map(str::to_owned),
@@ -271,6 +278,7 @@ impl Assembler {
             }
             Table::Clients => {
                 tenant.oauth_clients.upsert(OauthClient {
+                    meta: Default::default(),
                     id: row.string(0)?,
                     name: row.string(1)?,
                     scopes: Vec::new(),
@@ -288,6 +296,7 @@ impl Assembler {
             }
             Table::Spaces => {
                 tenant.spaces.upsert(Space {
+                    meta: Default::default(),
                     id: row.string(0)?,
                     name: row.string(1)?,
                     space_type: parse_word("space type", row.word(2)?, SpaceType::parse)?,
@@ -307,6 +316,19 @@ impl Assembler {
                     .ok_or_else(|| orphan("member", "space", space))?
                     .members
                     .push(member);
+            }
+            Table::Meta => {
+                let (kind, key) = (row.word(0)?, row.word(1)?);
+                let meta: Meta = serde_json::from_str(row.word(2)?).map_err(|e| StoreError::Corrupt(format!("the meta of {kind} `{key}`: {e}")))?;
+                let slot = match kind {
+                    User::KIND => tenant.users.get_mut(key).map(|r| &mut r.meta),
+                    Group::KIND => tenant.groups.get_mut(key).map(|r| &mut r.meta),
+                    CustomRole::KIND => tenant.custom_roles.get_mut(key).map(|r| &mut r.meta),
+                    OauthClient::KIND => tenant.oauth_clients.get_mut(key).map(|r| &mut r.meta),
+                    Space::KIND => tenant.spaces.get_mut(key).map(|r| &mut r.meta),
+                    other => return Err(StoreError::Corrupt(format!("meta of unknown kind `{other}`"))),
+                };
+                *slot.ok_or_else(|| orphan("meta", kind, key))? = meta;
             }
             Table::Content => {
                 tenant.content.upsert(Content {

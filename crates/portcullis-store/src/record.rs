@@ -96,6 +96,33 @@ pub struct ApiKeyRecord {
     pub expires_at: Option<i64>,
     /// Unix seconds of revocation, if revoked.
     pub revoked_at: Option<i64>,
+    /// Unix seconds of the last change of its description, if it changed.
+    pub updated_at: Option<i64>,
+}
+
+/// A tenant's API-key settings (Qlik's `api_keys_enabled`, `max_api_key_expiry`,
+/// `max_keys_per_user`), checked whenever a key is created through
+/// [`crate::Store::create_api_key_within_settings`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiKeySettings {
+    /// Whether keys may be created.
+    pub enabled: bool,
+    /// The longest lifetime of a new key, in seconds.
+    pub max_expiry_seconds: i64,
+    /// How many active (neither revoked nor expired) keys one user may hold.
+    pub max_keys_per_user: u32,
+}
+
+impl Default for ApiKeySettings {
+    /// On, ten years, a thousand keys: what Portcullis allowed before the settings existed
+    /// (a thousand is the most Qlik lets a tenant set).
+    fn default() -> Self {
+        ApiKeySettings {
+            enabled: true,
+            max_expiry_seconds: 3650 * 86_400,
+            max_keys_per_user: 1000,
+        }
+    }
 }
 
 impl ApiKeyRecord {

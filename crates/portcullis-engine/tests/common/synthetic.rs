@@ -54,6 +54,7 @@ pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
             },
         );
         tenant.custom_roles.upsert(CustomRole {
+            meta: Default::default(),
             name: format!("custom{r}"),
             description: String::new(),
             permissions,
@@ -68,6 +69,7 @@ pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
             vec![builtin[g % builtin.len()].to_owned()]
         };
         tenant.groups.upsert(Group {
+            meta: Default::default(),
             name: format!("g{g}"),
             provider_type: ProviderType::Idp,
             roles,
@@ -84,6 +86,7 @@ pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
             _ => vec![],
         };
         tenant.users.upsert(User {
+            meta: Default::default(),
             id: user_id(i),
             name: format!("User {i}"),
             email: None,
@@ -119,6 +122,7 @@ pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
             members.push(SpaceMember { assignee, roles });
         }
         tenant.spaces.upsert(Space {
+            meta: Default::default(),
             id: format!("s{s}"),
             name: format!("Space {s}"),
             space_type,
@@ -164,18 +168,21 @@ pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
         }
     }
     tenant.oauth_clients.upsert(OauthClient {
+        meta: Default::default(),
         id: "portal".into(),
         name: "portal".into(),
         scopes: vec!["user_default".into()],
         impersonation: false,
     });
     tenant.oauth_clients.upsert(OauthClient {
+        meta: Default::default(),
         id: "reader".into(),
         name: "reader".into(),
         scopes: vec!["apps:read".into(), "spaces:read".into()],
         impersonation: false,
     });
     tenant.oauth_clients.upsert(OauthClient {
+        meta: Default::default(),
         id: "console".into(),
         name: "console".into(),
         scopes: vec!["user_default".into(), "admin_classic".into()],

@@ -120,7 +120,7 @@ fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
             ],
         )
     };
-    match rng.below(36) {
+    match rng.below(38) {
         0 | 1 => Change::AssignRole {
             role: role(rng),
             target: target(rng),
@@ -177,6 +177,7 @@ fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
             let id = format!("u{}", rng.below(users.len() + 3));
             Change::CreateUser {
                 user: User {
+                    meta: Default::default(),
                     name: id.clone(),
                     id,
                     email: None,
@@ -201,6 +202,7 @@ fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
             let provider_type = if rng.below(2) == 0 { ProviderType::Idp } else { ProviderType::Custom };
             Change::CreateGroup {
                 group: Group {
+                    meta: Default::default(),
                     name: format!("g{}", rng.below(groups.len() + 2)),
                     provider_type,
                     roles: role_names(rng, t),
@@ -215,6 +217,7 @@ fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
         18 => Change::DeleteGroup { name: group(rng) },
         19 => Change::CreateCustomRole {
             role: CustomRole {
+                meta: Default::default(),
                 name: format!("c{}", rng.below(roles.len() + 2)),
                 description: String::new(),
                 permissions: permissions(rng),
@@ -244,6 +247,7 @@ fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
             let id = format!("s{}", rng.below(spaces.len() + 2));
             Change::CreateSpace {
                 space: Space {
+                    meta: Default::default(),
                     name: id.clone(),
                     id,
                     space_type,
@@ -327,12 +331,21 @@ fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
             resource: item(rng),
             assignee: assignee(rng, &users, &groups),
         },
+        36 => Change::RenameGroup {
+            name: group(rng),
+            new_name: format!("g{}", rng.below(groups.len() + 2)),
+        },
+        37 => Change::RenameCustomRole {
+            name: some_id(rng, &roles, "c", 1),
+            new_name: format!("c{}", rng.below(roles.len() + 2)),
+        },
         _ => match rng.below(3) {
             0 => {
                 let scopes = (0..1 + rng.below(3)).map(|_| pick(rng, SCOPE_POOL).to_string()).collect();
                 let id = format!("o{}", rng.below(clients.len() + 2));
                 Change::CreateOauthClient {
                     client: OauthClient {
+                        meta: Default::default(),
                         name: id.clone(),
                         id,
                         scopes,
@@ -591,7 +604,7 @@ fn random_writes_are_mostly_accepted_and_cover_every_kind() {
         }
     }
     assert!(accepted * 3 > total, "{accepted} of {total} writes accepted");
-    assert_eq!(kinds.len(), 32, "kinds seen: {kinds:?}");
+    assert_eq!(kinds.len(), 35, "kinds seen: {kinds:?}");
 }
 
 /// A session frozen while its user was in a group follows the group by name: deleted, the
@@ -624,6 +637,7 @@ fn sessions_follow_a_group_deleted_and_created_again() {
         (
             Change::CreateGroup {
                 group: Group {
+                    meta: Default::default(),
                     name: "crew".into(),
                     provider_type: ProviderType::Idp,
                     roles: vec![],

@@ -88,6 +88,7 @@ pub fn random_tenant(seed: u64) -> Tenant {
             }
         }
         t.custom_roles.upsert(CustomRole {
+            meta: Default::default(),
             name: format!("c{r}"),
             description: String::new(),
             permissions,
@@ -99,6 +100,7 @@ pub fn random_tenant(seed: u64) -> Tenant {
             .map(|_| pick(&mut rng, ROLE_POOL).to_string())
             .collect::<std::collections::BTreeSet<_>>();
         t.groups.upsert(Group {
+            meta: Default::default(),
             name: format!("g{g}"),
             provider_type: ProviderType::Idp,
             roles: roles.into_iter().collect(),
@@ -122,6 +124,7 @@ pub fn random_tenant(seed: u64) -> Tenant {
             .map(|_| format!("g{}", rng.below(n_groups)))
             .collect::<std::collections::BTreeSet<_>>();
         t.users.upsert(User {
+            meta: Default::default(),
             id: format!("u{u}"),
             name: format!("u{u}"),
             email: None,
@@ -159,6 +162,7 @@ pub fn random_tenant(seed: u64) -> Tenant {
             members.push(SpaceMember { assignee, roles });
         }
         t.spaces.upsert(Space {
+            meta: Default::default(),
             id: format!("s{s}"),
             name: format!("s{s}"),
             space_type,
@@ -213,6 +217,7 @@ pub fn random_tenant(seed: u64) -> Tenant {
     for k in 0..1 + rng.below(3) {
         let scopes = (0..1 + rng.below(3)).map(|_| pick(&mut rng, SCOPE_POOL).to_string()).collect();
         t.oauth_clients.upsert(OauthClient {
+            meta: Default::default(),
             id: format!("o{k}"),
             name: format!("o{k}"),
             scopes,

@@ -348,6 +348,8 @@ fn tenant_admin_path(t: &Tenant, user: &str, action: Action) -> bool {
         AuditRead => any(&["TenantAdmin", "AuditAdmin"]),
         // The settings decide what the trail records: TenantAdmin alone, not the auditor.
         AuditManage => any(&["TenantAdmin"]),
+        // The tenant's settings and its API-key settings: TenantAdmin alone.
+        TenantManage => any(&["TenantAdmin"]),
         DecisionAskOthers => {
             any(&["TenantAdmin"])
                 || roles_held(t, user)

@@ -3,10 +3,14 @@
 
 use portcullis_qlik_api::ids::{self, EVERYONE_ID};
 use portcullis_qlik_api::paging::Query;
-use portcullis_qlik_api::{groups, roles, spaces, users};
+use portcullis_qlik_api::{groups, roles, spaces, tenants, users};
 use serde_json::json;
 
 use crate::fixture::{BASE, World, decoded, ops, tenant, try_ops};
+
+/// The ids the router would draw for a group or role created in a test.
+const NEW_ID: &str = "a1a1a1a1a1a1a1a1a1a1a1a1";
+const OTHER_ID: &str = "b2b2b2b2b2b2b2b2b2b2b2b2";
 
 fn world() -> World {
     World::new(tenant())
@@ -133,7 +137,8 @@ fn users_are_created_patched_and_deleted_by_user_managers_only() {
             400,
         ),
         (json!([{ "op": "replace", "path": "/status", "value": "deleted" }]), 400),
-        (json!([{ "op": "replace", "path": "/preferredLocale", "value": "fr" }]), 400),
+        (json!([{ "op": "replace", "path": "/preferredLocale", "value": "no locale" }]), 400),
+        (json!([{ "op": "replace", "path": "/email", "value": "x@acme.example" }]), 400),
         (json!({ "op": "replace" }), 400),
     ];
     for (patch, status) in refusals {
@@ -183,14 +188,15 @@ fn groups_list_settings_create_patch_and_delete() {
     assert_eq!(custom.data.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["crew"]);
 
     let body = decoded(json!({ "name": "auditors", "providerType": "custom", "assignedRoles": [{ "name": "AuditAdmin" }] }));
-    assert_eq!(w.write("dee", |ctx| groups::create(ctx, &body)).unwrap_err().status, 403);
-    let created = w.write("admin", |ctx| groups::create(ctx, &body)).unwrap();
+    assert_eq!(w.write("dee", |ctx| groups::create(ctx, &body, NEW_ID)).unwrap_err().status, 403);
+    let created = w.write("admin", |ctx| groups::create(ctx, &body, NEW_ID)).unwrap();
     assert_eq!(created.body.assigned_roles[0].level, "admin");
+    assert_eq!(created.body.id, NEW_ID, "a group created here is known by the id the router drew");
     let w2 = World::after(created.tenant);
-    assert_eq!(w2.write("admin", |ctx| groups::create(ctx, &body)).unwrap_err().status, 409);
+    assert_eq!(w2.write("admin", |ctx| groups::create(ctx, &body, OTHER_ID)).unwrap_err().status, 409);
 
     let patch = ops(json!([{ "op": "replace", "path": "assignedRoles", "value": [{ "name": "Steward" }] }]));
-    let id = ids::group_id("auditors");
+    let id = NEW_ID.to_owned();
     let w3 = World::after(w2.write("admin", |ctx| groups::patch(ctx, &id, &patch)).unwrap().tenant);
     assert_eq!(w3.tenant.group("auditors").unwrap().roles, ["Steward"]);
 
@@ -228,14 +234,14 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
     assert_eq!(all.data[0].assigned_scopes, ["apps.data:export", "apps.image:export"]);
 
     let body = decoded(json!({ "name": "KeyMakers", "description": "may make API keys", "assignedScopes": ["api-keys"] }));
-    assert_eq!(w.write("dee", |ctx| roles::create(ctx, &body)).unwrap_err().status, 403);
-    let created = w.write("admin", |ctx| roles::create(ctx, &body)).unwrap();
+    assert_eq!(w.write("dee", |ctx| roles::create(ctx, &body, NEW_ID)).unwrap_err().status, 403);
+    let created = w.write("admin", |ctx| roles::create(ctx, &body, NEW_ID)).unwrap();
     assert!(created.body.can_delete && created.body.can_edit);
     assert_eq!(created.body.role_type, "custom");
     let w2 = World::after(created.tenant);
-    assert_eq!(w2.write("admin", |ctx| roles::create(ctx, &body)).unwrap_err().status, 409);
+    assert_eq!(w2.write("admin", |ctx| roles::create(ctx, &body, OTHER_ID)).unwrap_err().status, 409);
     let bad_scope = decoded(json!({ "name": "X", "assignedScopes": ["admin_classic"] }));
-    assert_eq!(w.write("admin", |ctx| roles::create(ctx, &bad_scope)).unwrap_err().status, 400);
+    assert_eq!(w.write("admin", |ctx| roles::create(ctx, &bad_scope, OTHER_ID)).unwrap_err().status, 400);
 
     // Assign it to dee, who may then create API keys.
     let dee = ids::user_id("dee");
@@ -244,7 +250,7 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
     assert!(w3.decide("dee", "api-key:create", None));
     assert!(!w.decide("dee", "api-key:create", None));
 
-    let id = ids::role_id("KeyMakers");
+    let id = NEW_ID.to_owned();
     let patch = ops(json!([
         { "op": "add", "path": "/assignedScopes/-", "value": "apps.image:export" },
         { "op": "remove-value", "path": "/assignedScopes", "value": "api-keys" },
@@ -273,7 +279,7 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
     // UserDefault's scopes can be changed: withholding exports from everyone.
     let user_default = ids::role_id("UserDefault");
     let half = decoded(json!({ "name": "Half", "assignedScopes": ["apps.data:export"] }));
-    let error = w.write("admin", |ctx| roles::create(ctx, &half)).unwrap_err();
+    let error = w.write("admin", |ctx| roles::create(ctx, &half, OTHER_ID)).unwrap_err();
     assert_eq!(
         error.status, 400,
         "data export without images is no value of the download permission: {error}"
@@ -454,6 +460,7 @@ fn a_managed_space_offers_publish_never_create() {
     tenant
         .apply(&portcullis_model::Change::CreateSpace {
             space: portcullis_model::tenant::Space {
+                meta: Default::default(),
                 id: "prod".into(),
                 name: "Prod".into(),
                 space_type: portcullis_model::SpaceType::Managed,
@@ -491,6 +498,7 @@ fn a_data_space_offers_create_for_its_data_connections_never_for_apps() {
     tenant
         .apply(&portcullis_model::Change::CreateSpace {
             space: portcullis_model::tenant::Space {
+                meta: Default::default(),
                 id: "lake".into(),
                 name: "Lake".into(),
                 space_type: portcullis_model::SpaceType::Data,
@@ -552,4 +560,363 @@ fn removing_what_a_user_does_not_hold_changes_nothing() {
             .status,
         400
     );
+}
+
+#[test]
+fn the_tenant_is_read_by_its_users_and_its_booleans_changed_by_tenant_admins() {
+    use portcullis_model::TenantSetting;
+    let w = world();
+    let me = w.check("dee", tenants::me).unwrap();
+    assert_eq!((me.id.as_str(), me.name.as_str()), (ids::tenant_id("acme").as_str(), "acme"));
+    assert_eq!(me.hostnames, ["127.0.0.1:8080"]);
+    assert!(!me.auto_assign_create_shared_spaces_role_to_professionals);
+    assert_eq!(w.check("dee", |ctx| tenants::get(ctx, &me.id)).unwrap(), me);
+    assert_eq!(w.check("dee", |ctx| tenants::get(ctx, &ids::tenant_id("other"))).unwrap_err().status, 404);
+
+    let toggle = ops(json!([
+        { "op": "replace", "path": "/autoAssignCreateSharedSpacesRoleToProfessionals", "value": true },
+        { "op": "replace", "path": "/enableAnalyticCreation", "value": true },
+        { "op": "replace", "path": "/enableAppOpeningFeedback", "value": true },
+    ]));
+    assert_eq!(w.write("dee", |ctx| tenants::patch(ctx, &me.id, &toggle)).unwrap_err().status, 403);
+    assert_eq!(
+        w.write("admin", |ctx| tenants::patch(ctx, &ids::tenant_id("other"), &toggle))
+            .unwrap_err()
+            .status,
+        404,
+        "another tenant's id is not found, whoever asks"
+    );
+    let written = w.write("admin", |ctx| tenants::patch(ctx, &me.id, &toggle)).unwrap();
+    assert_eq!(written.notes[0].event, portcullis_audit::EventType::TenantSettingsUpdated);
+    let mut on = written.tenant;
+    assert!(on.setting(TenantSetting::AutoAssignCreateSharedSpacesRoleToProfessionals));
+    let shown = World::after(on.clone()).check("dee", tenants::me).unwrap();
+    assert!(shown.auto_assign_create_shared_spaces_role_to_professionals && shown.enable_analytic_creation && shown.enable_app_opening_feedback);
+
+    // The toggle records its role at dee's next login; turning it off keeps what was recorded.
+    on.apply(&portcullis_model::Change::RecordLogin { user: "dee".into() }).unwrap();
+    let off = World::after(on)
+        .write("admin", |ctx| {
+            tenants::patch(
+                ctx,
+                &me.id,
+                &ops(json!([{ "op": "replace", "path": "autoAssignCreateSharedSpacesRoleToProfessionals", "value": false }])),
+            )
+        })
+        .unwrap()
+        .tenant;
+    assert!(!off.setting(TenantSetting::AutoAssignCreateSharedSpacesRoleToProfessionals));
+    assert!(
+        off.user("dee").unwrap().roles.iter().any(|r| r.role == "SharedSpaceCreator"),
+        "a role already recorded stays until unassigned"
+    );
+    assert!(World::after(off).decide("dee", "space:create-shared", None));
+
+    for (patch, words) in [
+        (json!([{ "op": "replace", "path": "/name", "value": "acme2" }]), "`/name`"),
+        (
+            json!([{ "op": "replace", "path": "/hostnames/1", "value": "x.example" }]),
+            "`/hostnames/1`",
+        ),
+        (
+            json!([{ "op": "replace", "path": "/adminsCanOpenAppsWithoutSpaceRole", "value": true }]),
+            "`/adminsCanOpenAppsWithoutSpaceRole`",
+        ),
+        (
+            json!([{ "op": "replace", "path": "/enableAnalyticCreation", "value": "yes" }]),
+            "[0].value",
+        ),
+        (json!([{ "op": "remove", "path": "/enableAnalyticCreation" }]), "`remove`"),
+    ] {
+        let error = w.write("admin", |ctx| tenants::patch(ctx, &me.id, &ops(patch.clone()))).unwrap_err();
+        assert_eq!(error.status, 400, "{patch}");
+        assert!(error.detail.as_deref().unwrap_or_default().contains(words), "{patch}: {error}");
+    }
+}
+
+#[test]
+fn invitees_are_created_invited_reported_when_they_exist_and_refused_one_by_one() {
+    use portcullis_model::UserStatus;
+    let w = world();
+    let body: users::InviteRequest = decoded(json!({ "invitees": [
+        { "email": "new@acme.example", "name": "Nia New" },
+        { "email": "ANN@acme.example" },
+        { "email": "not-an-address" },
+        { "email": "new@acme.example" },
+        { "email": "ada@acme.example", "resend": true },
+        {},
+    ] }));
+    let random = [[7u8; 16], [8; 16], [9; 16], [10; 16], [11; 16], [12; 16]];
+    assert_eq!(w.write("dee", |ctx| users::invite(ctx, &body, &random)).unwrap_err().status, 403);
+    let written = w.write("admin", |ctx| users::invite(ctx, &body, &random)).unwrap();
+    let results = &written.body.data;
+    let statuses: Vec<(&str, Option<&str>)> = results.iter().map(|r| (r.status, r.code.as_deref())).collect();
+    assert_eq!(
+        statuses,
+        [
+            ("ok", None),
+            ("exists", None),
+            ("error", Some("400")),
+            ("exists", None),
+            ("error", Some("1001")),
+            ("error", Some("400"))
+        ]
+    );
+    assert_eq!(results[1].user_id.as_deref(), Some(ids::user_id("ann").as_str()));
+    assert!(results[2].detail.as_deref().unwrap().contains("`invitees[2].email`"), "{:?}", results[2]);
+    let subject = results[0].subject.clone().unwrap();
+    assert_eq!(subject, users::invitee_subject([7; 16]));
+    assert_eq!(results[3].subject.as_deref(), Some(subject.as_str()), "the same e-mail twice is one user");
+    let invited = written.tenant.user(&subject).unwrap();
+    assert_eq!((invited.status, invited.name.as_str()), (UserStatus::Invited, "Nia New"));
+    assert_eq!(written.tenant.users.len(), w.tenant.users.len() + 1);
+    assert_eq!(written.notes.len(), 1, "one event per user created");
+
+    // Sent again with `resend`: the invited user is `ok`, nothing is created.
+    let again = World::after(written.tenant);
+    let resend: users::InviteRequest = decoded(json!({ "invitees": [{ "email": "new@acme.example", "resend": true }] }));
+    let second = again.write("admin", |ctx| users::invite(ctx, &resend, &[[1; 16]])).unwrap();
+    assert_eq!((second.body.data[0].status, second.tenant.users.len()), ("ok", again.tenant.users.len()));
+
+    let none: users::InviteRequest = decoded(json!({ "invitees": [] }));
+    assert_eq!(w.write("admin", |ctx| users::invite(ctx, &none, &[])).unwrap_err().status, 400);
+}
+
+#[test]
+fn a_user_patch_takes_every_path_qlik_has_and_reports_each_failure_on_its_own() {
+    use portcullis_model::UserStatus;
+    let w = world();
+    let ann = ids::user_id("ann");
+    let profile = ops(json!([
+        { "op": "replace", "path": "/preferredLocale", "value": "sv-SE" },
+        { "op": "set", "path": "/preferredZoneinfo", "value": "Europe/Stockholm" },
+        { "op": "add", "path": "/locale", "value": "en_US_POSIX" },
+        { "op": "replace", "path": "/picture", "value": "https://acme.example/ann.png" },
+        { "op": "replace", "path": "/roles", "value": [{ "name": "Exporters" }] },
+        { "op": "set", "path": "/name", "value": "Ann Lee-Park" },
+    ]));
+    let written = w.write("admin", |ctx| users::patch(ctx, &ann, &profile)).unwrap();
+    assert_eq!(written.body, users::PatchOutcome::Done);
+    let after = World::after(written.tenant);
+    let shown = after.check("admin", |ctx| users::get(ctx, &ann)).unwrap();
+    assert_eq!(
+        (
+            shown.preferred_locale.as_deref(),
+            shown.preferred_zoneinfo.as_deref(),
+            shown.locale.as_deref(),
+            shown.picture.as_deref(),
+            shown.name.as_str()
+        ),
+        (
+            Some("sv-SE"),
+            Some("Europe/Stockholm"),
+            Some("en_US_POSIX"),
+            Some("https://acme.example/ann.png"),
+            "Ann Lee-Park"
+        )
+    );
+    assert_eq!(
+        shown.last_updated_at.as_deref(),
+        Some("2023-11-14T22:13:20.000Z"),
+        "stamped with the time of the patch"
+    );
+    assert_eq!(
+        shown.assigned_roles.unwrap()[0].name,
+        "Exporters",
+        "`/roles` is the deprecated `/assignedRoles`"
+    );
+
+    // unset clears; one failing operation among good ones is reported alone (207) and the
+    // others are written.
+    let mixed = ops(json!([
+        { "op": "unset", "path": "/preferredLocale" },
+        { "op": "add", "path": "/assignedRoles/-", "value": { "name": "Astronaut" } },
+        { "op": "replace", "path": "/status", "value": "disabled" },
+        { "op": "renew", "path": "/inviteExpiry" },
+    ]));
+    let partial = after.write("admin", |ctx| users::patch(ctx, &ann, &mixed)).unwrap();
+    let users::PatchOutcome::Partial(failed) = &partial.body else {
+        panic!("two operations fail: {:?}", partial.body)
+    };
+    assert_eq!(failed.iter().map(|(i, e)| (*i, e.status)).collect::<Vec<_>>(), [(1, 400), (3, 400)]);
+    assert!(failed[1].1.detail.as_deref().unwrap().contains("not invited"), "{:?}", failed[1]);
+    let user = partial.tenant.user("ann").unwrap();
+    assert_eq!((user.status, user.meta.preferred_locale.as_deref()), (UserStatus::Disabled, None));
+    let body = serde_json::to_value(portcullis_qlik_api::ApiError::multi_status(failed)).unwrap();
+    assert_eq!(body["errors"][1]["source"]["pointer"], "/3", "{body}");
+
+    // An invited user's invitation is renewed, set, or unset.
+    let invited: users::UserCreate = decoded(json!({ "subject": "ivy", "status": "invited", "email": "ivy@acme.example" }));
+    let with_ivy = World::after(w.write("admin", |ctx| users::create(ctx, &invited)).unwrap().tenant);
+    let ivy = ids::user_id("ivy");
+    let created = with_ivy.check("admin", |ctx| users::get(ctx, &ivy)).unwrap();
+    assert_eq!(created.invite_expiry, Some(1_700_000_000 + users::INVITE_VALID_SECONDS));
+    assert_eq!(created.created_at.as_deref(), Some("2023-11-14T22:13:20.000Z"));
+    let later = ops(json!([{ "op": "replace", "path": "/inviteExpiry", "value": 1_800_000_000 }]));
+    let moved = with_ivy.write("admin", |ctx| users::patch(ctx, &ivy, &later)).unwrap().tenant;
+    assert_eq!(moved.user("ivy").unwrap().meta.invite_expiry, Some(1_800_000_000));
+    let renewed = World::after(moved)
+        .write("admin", |ctx| {
+            users::patch(ctx, &ivy, &ops(json!([{ "op": "renew", "path": "/inviteExpiry" }])))
+        })
+        .unwrap();
+    assert_eq!(
+        renewed.tenant.user("ivy").unwrap().meta.invite_expiry,
+        Some(1_700_000_000 + users::INVITE_VALID_SECONDS)
+    );
+
+    // A patch that changes nothing writes nothing; one that cannot apply at all is its error.
+    let nothing = ops(json!([{ "op": "replace", "path": "/name", "value": "Ann Lee" }]));
+    assert_eq!(w.write("admin", |ctx| users::patch(ctx, &ann, &nothing)).unwrap().tenant, *w.tenant);
+    for (patch, words) in [
+        (
+            json!([{ "op": "replace", "path": "/zoneinfo", "value": "UTC" }]),
+            "`/zoneinfo` is not a user field",
+        ),
+        (json!([{ "op": "renew", "path": "/name" }]), "`renew` on `/name`"),
+        (
+            json!([{ "op": "replace", "path": "/preferredZoneinfo", "value": "Mars/Base One" }]),
+            "time zone",
+        ),
+        (json!([{ "op": "replace", "path": "/picture", "value": "file:///etc/passwd" }]), "URL"),
+        (json!([{ "op": "replace", "path": "/inviteExpiry", "value": 5 }]), "in the future"),
+    ] {
+        let error = w.write("admin", |ctx| users::patch(ctx, &ann, &ops(patch.clone()))).unwrap_err();
+        assert_eq!(error.status, 400, "{patch}");
+        assert!(error.detail.as_deref().unwrap_or_default().contains(words), "{patch}: {error}");
+    }
+    // A value of the wrong shape refuses the whole patch, as a body of the wrong shape does.
+    let shape = ops(json!([
+        { "op": "replace", "path": "/name", "value": "Ann X" },
+        { "op": "replace", "path": "/locale", "value": 7 },
+    ]));
+    let error = w.write("admin", |ctx| users::patch(ctx, &ann, &shape)).unwrap_err();
+    assert!(error.detail.unwrap().contains("[1].value"));
+}
+
+#[test]
+fn groups_and_roles_are_renamed_keeping_their_ids_and_stamped() {
+    let w = world();
+    // A tenant-file group keeps the id of its first name.
+    let crew = ids::group_id("crew");
+    let rename = ops(json!([
+        { "op": "replace", "path": "/name", "value": "deckhands" },
+        { "op": "replace", "path": "description", "value": "who sails" },
+    ]));
+    let renamed = World::after(w.write("admin", |ctx| groups::patch(ctx, &crew, &rename)).unwrap().tenant);
+    let group = renamed.check("dee", |ctx| groups::get(ctx, &crew)).unwrap();
+    assert_eq!((group.name.as_str(), group.description.as_deref()), ("deckhands", Some("who sails")));
+    assert_eq!(group.last_updated_at.as_deref(), Some("2023-11-14T22:13:20.000Z"));
+    assert!(renamed.tenant.group("crew").is_none());
+    assert_eq!(renamed.tenant.user("ann").unwrap().groups, ["deckhands"], "members follow");
+    let ann = renamed.check("admin", |ctx| users::get(ctx, &ids::user_id("ann"))).unwrap();
+    assert_eq!(ann.assigned_groups.unwrap()[0].id, crew, "users show the group by its kept id");
+    let by_id = Query::new(&[("filter", &format!("id eq \"{crew}\""))]);
+    assert_eq!(renamed.check("dee", |ctx| groups::list(ctx, &by_id)).unwrap().data[0].name, "deckhands");
+
+    for (patch, status) in [
+        (json!([{ "op": "replace", "path": "/name", "value": "analysts" }]), 409),
+        (json!([{ "op": "replace", "path": "/name", "value": "" }]), 400),
+        (json!([{ "op": "replace", "path": "/name", "value": "com.qlik.Everyone" }]), 409),
+    ] {
+        let error = w.write("admin", |ctx| groups::patch(ctx, &crew, &ops(patch.clone()))).unwrap_err();
+        assert_eq!(error.status, status, "{patch}: {error}");
+    }
+    let idp = ops(json!([{ "op": "replace", "path": "/name", "value": "x" }]));
+    let error = w.write("admin", |ctx| groups::patch(ctx, &ids::group_id("analysts"), &idp)).unwrap_err();
+    assert!(error.status == 400 && error.detail.unwrap().contains("identity provider"));
+
+    // A custom role: renamed, its holders hold it under the new name; its id stays.
+    let exporters = ids::role_id("Exporters");
+    let rename_role = ops(json!([{ "op": "replace", "path": "/name", "value": "Downloaders" }]));
+    let with_role = World::after(w.write("admin", |ctx| roles::patch(ctx, &exporters, &rename_role)).unwrap().tenant);
+    let role = with_role.check("admin", |ctx| roles::get(ctx, &exporters)).unwrap();
+    assert_eq!(role.name, "Downloaders");
+    assert!(role.last_updated_at.is_some());
+    assert_eq!(with_role.tenant.group("analysts").unwrap().roles, ["Downloaders"]);
+    assert_eq!(
+        with_role.decide("cid", "app:exportdata", Some("kpi")),
+        w.decide("cid", "app:exportdata", Some("kpi")),
+        "a rename changes no decision"
+    );
+    let taken = ops(json!([{ "op": "replace", "path": "/name", "value": "TenantAdmin" }]));
+    assert_eq!(w.write("admin", |ctx| roles::patch(ctx, &exporters, &taken)).unwrap_err().status, 409);
+    let user_default = ids::role_id("UserDefault");
+    assert_eq!(
+        w.write("admin", |ctx| roles::patch(ctx, &user_default, &rename_role)).unwrap_err().status,
+        403
+    );
+}
+
+#[test]
+fn clients_and_spaces_carry_their_times_and_spaces_their_descriptions() {
+    use portcullis_qlik_api::oauth_clients;
+    let w = world();
+    let body: oauth_clients::OauthClientCreate = decoded(json!({ "clientName": "ETL 2", "appType": "web" }));
+    let id = "c".repeat(32);
+    let made = w.write("admin", |ctx| oauth_clients::create(ctx, &body, &id)).unwrap();
+    assert_eq!(made.body.created_at.as_deref(), Some("2023-11-14T22:13:20.000Z"));
+    let rename = ops(json!([{ "op": "replace", "path": "/clientName", "value": "ETL two" }]));
+    let renamed = World::after(made.tenant)
+        .write("admin", |ctx| oauth_clients::patch(ctx, &id, &rename))
+        .unwrap();
+    assert_eq!(renamed.tenant.oauth_client(&id).unwrap().meta.updated_at, Some(1_700_000_000));
+
+    let space: spaces::SpaceCreate = decoded(json!({ "name": "Plans", "type": "shared", "description": "next year" }));
+    let created = w.write("bob", |ctx| spaces::create(ctx, &space)).unwrap();
+    assert_eq!(created.body.description, "next year");
+    assert_eq!(created.body.created_by.as_deref(), Some(ids::user_id("bob").as_str()));
+    let space_id = created.body.id.clone();
+    let w2 = World::after(created.tenant);
+    let patched = w2
+        .write("bob", |ctx| {
+            spaces::patch(
+                ctx,
+                &space_id,
+                &ops(json!([{ "op": "replace", "path": "/description", "value": "the plan" }])),
+            )
+        })
+        .unwrap();
+    assert_eq!((patched.body.description.as_str(), patched.body.updated_at.is_some()), ("the plan", true));
+    let w3 = World::after(patched.tenant);
+    let put: spaces::SpaceUpdate = decoded(json!({ "description": "" }));
+    let cleared = w3.write("bob", |ctx| spaces::put(ctx, &space_id, &put)).unwrap();
+    assert_eq!(cleared.body.description, "");
+    assert!(cleared.tenant.space(&space_id).unwrap().meta.description.is_none());
+    let w4 = World::after(cleared.tenant);
+    assert_eq!(
+        w4.write("ann", |ctx| spaces::put(ctx, &space_id, &decoded(json!({ "description": "mine" }))))
+            .unwrap_err()
+            .status,
+        404,
+        "ann does not see the space"
+    );
+    let sorted = w4
+        .check("admin", |ctx| spaces::list(ctx, &Query::new(&[("sort", "-createdAt")])))
+        .unwrap();
+    assert_eq!(sorted.data[0].name, "Plans", "the only space with a creation time sorts first going down");
+}
+
+#[test]
+fn users_sort_by_their_times_and_refuse_client_ids() {
+    let w = world();
+    let invited: users::UserCreate = decoded(json!({ "subject": "ivy", "status": "invited" }));
+    let w2 = World::after(w.write("admin", |ctx| users::create(ctx, &invited)).unwrap().tenant);
+    for sort in ["-createdAt", "-inviteExpiry"] {
+        let page = w2.check("admin", |ctx| users::list(ctx, &Query::new(&[("sort", sort)]))).unwrap();
+        assert_eq!(page.data[0].subject, "ivy", "{sort}: the only user with the value first going down");
+        let up = w2
+            .check("admin", |ctx| users::list(ctx, &Query::new(&[("sort", &sort.replace('-', "+"))])))
+            .unwrap();
+        assert_eq!(up.data.last().unwrap().subject, "ivy", "{sort} reversed");
+    }
+    let by_tenant = w2
+        .check("admin", |ctx| users::list(ctx, &Query::new(&[("sort", "tenantId"), ("limit", "100")])))
+        .unwrap();
+    assert_eq!(by_tenant.data.len(), 6);
+    for query in [vec![("filter", r#"clientId eq "etl""#)], vec![("sort", "+clientId")]] {
+        let error = w2.check("admin", |ctx| users::list(ctx, &Query::new(&query))).unwrap_err();
+        assert_eq!(error.status, 400, "{query:?}");
+        assert!(error.detail.unwrap().contains("`clientId`"));
+    }
 }

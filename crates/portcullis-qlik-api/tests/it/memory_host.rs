@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use portcullis_audit::{Actor, AuditQuery, AuditSettings, EventBody, ResourceRef};
 use portcullis_engine::Snapshot;
 use portcullis_model::Tenant;
-use portcullis_qlik_api::{ApiHost, ApiKeyInfo, AuditNote, AuditRecord, Caller, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
+use portcullis_qlik_api::{
+    ApiHost, ApiKeyInfo, ApiKeySettings, AuditNote, AuditRecord, Caller, Commit, CreatedApiKey, HostError, NewApiKey, TenantState,
+};
 
 #[derive(Debug)]
 struct Inner {
@@ -23,6 +25,7 @@ struct Inner {
     /// Events that fail their check (as if altered in the store).
     damaged: Vec<u64>,
     audit_settings: AuditSettings,
+    api_key_settings: ApiKeySettings,
     /// Commits to refuse as stale before accepting (to test the router's retry).
     stale_commits: u32,
 }
@@ -47,6 +50,11 @@ impl MemoryHost {
                 events: Vec::new(),
                 damaged: Vec::new(),
                 audit_settings: AuditSettings::default(),
+                api_key_settings: ApiKeySettings {
+                    enabled: true,
+                    max_expiry_seconds: 3650 * 86_400,
+                    max_keys_per_user: 1000,
+                },
                 stale_commits: 0,
             })),
         }
@@ -171,6 +179,13 @@ impl ApiHost for MemoryHost {
 
     async fn create_api_key(&self, _caller: &Caller, key: NewApiKey) -> Result<CreatedApiKey, HostError> {
         let mut inner = self.inner.lock().unwrap();
+        let active = inner.keys.iter().filter(|k| k.user_id == key.user_id && k.revoked_at.is_none()).count();
+        if active >= inner.api_key_settings.max_keys_per_user as usize {
+            return Err(HostError::Denied(format!(
+                "`{}` holds the most keys allowed (`max_keys_per_user`)",
+                key.user_id
+            )));
+        }
         let id = format!("key{}", inner.keys.len() + 1);
         let info = ApiKeyInfo {
             id: id.clone(),
@@ -179,6 +194,7 @@ impl ApiHost for MemoryHost {
             created_at: 1_700_000_000,
             expires_at: key.expires_at,
             revoked_at: None,
+            updated_at: None,
         };
         let token = format!("token-{id}");
         inner.keys.push(info.clone());
@@ -202,6 +218,37 @@ impl ApiHost for MemoryHost {
         Ok(())
     }
 
+    async fn api_key_settings(&self, _tenant: &str) -> Result<ApiKeySettings, HostError> {
+        Ok(self.inner.lock().unwrap().api_key_settings)
+    }
+
+    async fn set_api_key_settings(&self, _caller: &Caller, settings: &ApiKeySettings) -> Result<(), HostError> {
+        self.inner.lock().unwrap().api_key_settings = *settings;
+        Ok(())
+    }
+
+    async fn update_api_key(&self, _caller: &Caller, key_id: &str, description: &str) -> Result<(), HostError> {
+        let mut inner = self.inner.lock().unwrap();
+        let key = inner
+            .keys
+            .iter_mut()
+            .find(|k| k.id == key_id)
+            .ok_or_else(|| HostError::NotFound(key_id.to_owned()))?;
+        key.description = description.to_owned();
+        key.updated_at = Some(1_700_000_200);
+        Ok(())
+    }
+
+    async fn delete_api_key(&self, _caller: &Caller, key_id: &str) -> Result<(), HostError> {
+        let mut inner = self.inner.lock().unwrap();
+        let before = inner.keys.len();
+        inner.keys.retain(|k| k.id != key_id);
+        if inner.keys.len() == before {
+            return Err(HostError::NotFound(key_id.to_owned()));
+        }
+        Ok(())
+    }
+
     async fn create_client_secret(&self, _tenant: &str, client_id: &str, _bot_user: &str) -> Result<String, HostError> {
         let mut inner = self.inner.lock().unwrap();
         let secret = format!("secret-{client_id}-{}", inner.secrets.len() + 1);
@@ -217,6 +264,7 @@ impl ApiHost for MemoryHost {
             .filter(|r| query.matches(&r.body) && !inner.damaged.contains(&r.seq))
             .cloned()
             .collect();
+        found.sort_by_key(|r| query.sort_key(&r.body));
         if query.newest_first {
             found.reverse();
         }

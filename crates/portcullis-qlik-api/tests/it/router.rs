@@ -813,9 +813,11 @@ async fn the_older_user_parameters_filter_sort_and_page_by_id_as_qlik_does() {
 async fn group_pages_follow_ids_so_a_deletion_between_pages_skips_nothing() {
     let host = MemoryHost::new(tenant());
     let app = app(&host, RateLimitConfig::OFF);
+    let mut by_id: Vec<(String, String)> = Vec::new();
     for name in ["g1", "g2", "g3", "g4"] {
         let created = send(&app, "POST", "/api/v1/groups", Some("admin-key"), Some(json!({ "name": name }))).await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        by_id.push((created.body["id"].as_str().unwrap().to_owned(), name.to_owned()));
     }
     let names = |page: &Reply| -> Vec<String> {
         page.body["data"]
@@ -825,8 +827,7 @@ async fn group_pages_follow_ids_so_a_deletion_between_pages_skips_nothing() {
             .map(|g| g["name"].as_str().unwrap().to_owned())
             .collect()
     };
-    // Groups without members (which may be deleted): those named `g…`.
-    let mut by_id: Vec<(String, String)> = ["g1", "g2", "g3", "g4"].iter().map(|n| (ids::group_id(n), n.to_string())).collect();
+    // Groups without members (which may be deleted): those named `g…`, by the ids they got.
     by_id.sort();
     let first = send(&app, "GET", "/api/v1/groups?limit=2&filter=name%20co%20%22g%22", Some("admin-key"), None).await;
     assert_eq!(names(&first), [by_id[0].1.clone(), by_id[1].1.clone()]);
@@ -949,6 +950,15 @@ async fn items_list_the_apps_the_caller_may_read_with_the_callers_actions() {
     assert_eq!(send(&app, "GET", &by_app_id, Some("ann-key"), None).await.status, StatusCode::NOT_FOUND);
 }
 
+fn event_ids(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The audit trail through the router: its readers only, Qlik's shape, cursors the client
 /// follows as they are, an event that fails its check never served, and its settings for
 /// `audit:manage` alone.
@@ -974,7 +984,8 @@ async fn the_audit_trail_pages_for_its_readers_and_its_settings_are_managed() {
         let event = &page.body["data"][0];
         assert_eq!(event["eventType"], "com.qlik.v1.group.created");
         assert_eq!(event["source"], "com.qlik/identities");
-        assert_eq!(event["userId"], "admin");
+        assert_eq!(event["userId"], ids::user_id("admin"), "the user's API id, as `/users` shows it");
+        assert_eq!(event["tenantId"], ids::tenant_id("acme"), "the tenant's API id");
         assert_eq!(event["links"]["self"]["href"], format!("{BASE}/audits/{}", event["id"].as_str().unwrap()));
         seen.push(event["id"].as_str().unwrap().to_owned());
         match page.body["links"]["next"]["href"].as_str() {
@@ -1006,18 +1017,81 @@ async fn the_audit_trail_pages_for_its_readers_and_its_settings_are_managed() {
     assert_eq!(damaged.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", damaged.body);
     assert!(damaged.body["errors"][0]["detail"].as_str().unwrap().contains("integrity"));
     let listed = send(&app, "GET", "/api/v1/audits?limit=100", Some("admin-key"), None).await;
-    let ids: Vec<&str> = listed.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["3", "1"]);
+    assert_eq!(event_ids(&listed.body), ["3", "1"]);
     let bad = send(&app, "GET", "/api/v1/audits?eventTime=yesterday", Some("admin-key"), None).await;
     assert_eq!(
         (bad.status, &bad.body["errors"][0]["code"]),
         (StatusCode::BAD_REQUEST, &json!("AUDITS-3"))
     );
+    // By id, by the acting user's API id, by type or source either way (cursors past
+    // the last event shown, key and all), and a day's archive.
+    let by_id = send(&app, "GET", "/api/v1/audits?id=1,3,7", Some("admin-key"), None).await;
+    assert_eq!(event_ids(&by_id.body), ["3", "1"]);
+    let by_user = format!("/api/v1/audits?userId={}", ids::user_id("admin"));
+    assert_eq!(event_ids(&send(&app, "GET", &by_user, Some("admin-key"), None).await.body), ["3", "1"]);
+    let by_nobody = format!("/api/v1/audits?userId={}", ids::user_id("ann"));
+    assert!(event_ids(&send(&app, "GET", &by_nobody, Some("admin-key"), None).await.body).is_empty());
+    // Event 2 is still damaged: left out of every listing.
+    let made_role = send(&app, "POST", "/api/v1/roles", Some("admin-key"), Some(json!({ "name": "R" }))).await;
+    assert_eq!(made_role.status, StatusCode::CREATED, "{}", made_role.body);
+    for (sort, expected) in [
+        (
+            "%2BeventType",
+            ["com.qlik.v1.group.created", "com.qlik.v1.group.created", "com.qlik.v1.role.created"],
+        ),
+        (
+            "-eventType",
+            ["com.qlik.v1.role.created", "com.qlik.v1.group.created", "com.qlik.v1.group.created"],
+        ),
+        ("-source", ["com.qlik/roles", "com.qlik/identities", "com.qlik/identities"]),
+        ("%2Bsource", ["com.qlik/identities", "com.qlik/identities", "com.qlik/roles"]),
+    ] {
+        let field = if sort.ends_with("source") { "source" } else { "eventType" };
+        let mut href = format!("/api/v1/audits?limit=1&sort={sort}");
+        let mut seen = Vec::new();
+        loop {
+            let page = send(&app, "GET", &href, Some("admin-key"), None).await;
+            assert_eq!(page.status, StatusCode::OK, "{sort}: {}", page.body);
+            seen.extend(
+                page.body["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e[field].as_str().unwrap().to_owned()),
+            );
+            match page.body["links"]["next"]["href"].as_str() {
+                Some(next) => href = path_of(next).to_owned(),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{sort}");
+    }
+    let day = send(&app, "GET", "/api/v1/audits/archive?date=2026-01-01", Some("admin-key"), None).await;
+    assert_eq!(day.status, StatusCode::OK, "{}", day.body);
+    let archived: Vec<&str> = day.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        archived,
+        ["com.qlik.v1.group.created", "com.qlik.v1.group.created", "com.qlik.v1.role.created"],
+        "oldest first"
+    );
+    assert!(day.body["data"][0].get("id").is_none(), "archived events carry no id: {}", day.body);
+    let other_day = send(&app, "GET", "/api/v1/audits/archive?date=2025-12-31", Some("admin-key"), None).await;
+    assert_eq!(other_day.body, json!({ "data": [] }));
+    let no_date = send(&app, "GET", "/api/v1/audits/archive", Some("admin-key"), None).await;
+    assert_eq!(no_date.status, StatusCode::BAD_REQUEST);
+    assert!(no_date.body["errors"][0]["detail"].as_str().unwrap().contains("`date`"));
+    assert_eq!(
+        send(&app, "GET", "/api/v1/audits/archive?date=2026-01-01", Some("ann-key"), None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+
     let types = send(&app, "GET", "/api/v1/audits/types", Some("admin-key"), None).await;
     assert!(types.body["data"].as_array().unwrap().iter().any(|t| t == "com.qlik.v1.group.created"));
 
@@ -1047,4 +1121,198 @@ async fn the_audit_trail_pages_for_its_readers_and_its_settings_are_managed() {
         wrong.body
     );
     assert_eq!(host.audit_settings_now().retention_days, Some(30), "a refused change writes nothing");
+}
+
+/// `/tenants`: the caller's tenant, by `me` or id; its booleans patched by TenantAdmin only,
+/// answered 204 and shown at once; another tenant's id not found.
+#[tokio::test]
+async fn the_tenant_is_shown_and_patched_through_the_router() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF);
+    let me = send(&app, "GET", "/api/v1/tenants/me", Some("ann-key"), None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    let id = ids::tenant_id("acme");
+    assert_eq!(me.body["id"], id.as_str());
+    assert_eq!(me.body["links"]["self"]["href"], format!("{BASE}/tenants/{id}"));
+    let path = format!("/api/v1/tenants/{id}");
+    let patch = json!([{ "op": "replace", "path": "/autoAssignPrivateAnalyticsContentCreatorRoleToProfessionals", "value": true }]);
+    let refused = send(&app, "PATCH", &path, Some("ann-key"), Some(patch.clone())).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body["errors"][0]["detail"].as_str().unwrap().contains("tenant:manage"));
+    assert_eq!(refused.body["errors"][0]["code"], "TENANTS-11");
+    let elsewhere = format!("/api/v1/tenants/{}", ids::tenant_id("other"));
+    assert_eq!(send(&app, "GET", &elsewhere, Some("admin-key"), None).await.status, StatusCode::NOT_FOUND);
+    let done = send(&app, "PATCH", &path, Some("admin-key"), Some(patch)).await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    let shown = send(&app, "GET", &path, Some("ann-key"), None).await;
+    assert_eq!(shown.body["autoAssignPrivateAnalyticsContentCreatorRoleToProfessionals"], true);
+    assert_eq!(host.notes().last().unwrap().event, portcullis_audit::EventType::TenantSettingsUpdated);
+}
+
+/// API keys as Qlik answers them: a description patched by the key's owner, `DELETE` deleting
+/// the owner's key and revoking another's for an administrator, and the tenant's API-key
+/// settings read by its users, changed by TenantAdmin and binding the next key.
+#[tokio::test]
+async fn api_keys_are_renamed_deleted_or_revoked_and_bound_by_the_tenant_settings() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF);
+    let create = |description: &str, expiry: Option<&str>| {
+        let mut body = json!({ "description": description });
+        if let Some(expiry) = expiry {
+            body["expiry"] = json!(expiry);
+        }
+        body
+    };
+    let developer = json!([{ "op": "replace", "path": "/assignedRoles", "value": [{ "name": "TenantAdmin" }, { "name": "Developer" }] }]);
+    let admin = format!("/api/v1/users/{}", ids::user_id("admin"));
+    assert_eq!(
+        send(&app, "PATCH", &admin, Some("admin-key"), Some(developer)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let made = send(&app, "POST", "/api/v1/api-keys", Some("admin-key"), Some(create("mine", None))).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let mine = format!("/api/v1/api-keys/{}", made.body["id"].as_str().unwrap());
+    let rename = json!([{ "op": "replace", "path": "/description", "value": "renamed" }]);
+    assert_eq!(
+        send(&app, "PATCH", &mine, Some("admin-key"), Some(rename)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let shown = send(&app, "GET", &mine, Some("admin-key"), None).await;
+    assert_eq!(shown.body["description"], "renamed");
+    assert_ne!(shown.body["lastUpdated"], shown.body["created"], "{}", shown.body);
+    let wrong = send(
+        &app,
+        "PATCH",
+        &mine,
+        Some("admin-key"),
+        Some(json!([{ "op": "replace", "path": "/sub", "value": "x" }])),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(wrong.body["errors"][0]["detail"].as_str().unwrap().contains("`/sub`"));
+    assert_eq!(
+        send(
+            &app,
+            "PATCH",
+            &mine,
+            Some("ann-key"),
+            Some(json!([{ "op": "replace", "path": "/description", "value": "x" }]))
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND,
+        "another user's key is not there for ann"
+    );
+
+    // The owner deletes: the key leaves the list.
+    assert_eq!(send(&app, "DELETE", &mine, Some("admin-key"), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(send(&app, "GET", &mine, Some("admin-key"), None).await.status, StatusCode::NOT_FOUND);
+    // An administrator revokes someone else's: it stays, `revoked`.
+    let bobs = send(
+        &app,
+        "POST",
+        "/api/v1/api-keys",
+        Some("admin-key"),
+        Some(json!({ "description": "bob's", "sub": ids::user_id("bob") })),
+    )
+    .await;
+    let bobs = format!("/api/v1/api-keys/{}", bobs.body["id"].as_str().unwrap());
+    assert_eq!(send(&app, "DELETE", &bobs, Some("admin-key"), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(send(&app, "GET", &bobs, Some("admin-key"), None).await.body["status"], "revoked");
+
+    // The settings: read by any user of the tenant, changed by TenantAdmin, binding new keys.
+    let tenant_id = ids::tenant_id("acme");
+    let configs = format!("/api/v1/api-keys/configs/{tenant_id}");
+    let read = send(&app, "GET", &configs, Some("ann-key"), None).await;
+    assert_eq!(
+        read.body,
+        json!({ "api_keys_enabled": true, "max_api_key_expiry": "P3650D", "max_keys_per_user": 1000 })
+    );
+    let elsewhere = format!("/api/v1/api-keys/configs/{}", ids::tenant_id("other"));
+    assert_eq!(send(&app, "GET", &elsewhere, Some("admin-key"), None).await.status, StatusCode::NOT_FOUND);
+    let tighten = json!([
+        { "op": "replace", "path": "/max_api_key_expiry", "value": "P30D" },
+        { "op": "replace", "path": "/max_keys_per_user", "value": 1 },
+    ]);
+    let refused = send(&app, "PATCH", &configs, Some("ann-key"), Some(tighten.clone())).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body["errors"][0]["detail"].as_str().unwrap().contains("tenant:manage"));
+    assert_eq!(
+        send(&app, "PATCH", &configs, Some("admin-key"), Some(tighten)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send(&app, "GET", &configs, Some("admin-key"), None).await.body["max_api_key_expiry"],
+        "P30D"
+    );
+    let too_long = send(&app, "POST", "/api/v1/api-keys", Some("admin-key"), Some(create("long", Some("P31D")))).await;
+    assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
+    assert!(too_long.body["errors"][0]["detail"].as_str().unwrap().contains("max_api_key_expiry"));
+    let first = send(&app, "POST", "/api/v1/api-keys", Some("admin-key"), Some(create("one", None))).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let lifetime = first.body["expiry"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap().as_second() - jiff::Timestamp::now().as_second();
+    assert!(
+        (30 * 86_400 - 60..=30 * 86_400).contains(&lifetime),
+        "no expiry asked: the tenant's maximum, when under a year ({lifetime} s)"
+    );
+    let second = send(&app, "POST", "/api/v1/api-keys", Some("admin-key"), Some(create("two", None))).await;
+    assert_eq!(second.status, StatusCode::FORBIDDEN, "{}", second.body);
+    assert!(second.body["errors"][0]["detail"].as_str().unwrap().contains("max_keys_per_user"));
+    for (patch, words) in [
+        (json!([{ "op": "replace", "path": "/max_keys_per_user", "value": 0 }]), "1 to 1000"),
+        (json!([{ "op": "replace", "path": "/max_api_key_expiry", "value": "P9999D" }]), "P3650D"),
+        (
+            json!([{ "op": "replace", "path": "/scim_externalClient_expiry", "value": "P1D" }]),
+            "SCIM",
+        ),
+        (json!([{ "op": "replace", "path": "/color", "value": 1 }]), "`/color`"),
+    ] {
+        let refused = send(&app, "PATCH", &configs, Some("admin-key"), Some(patch.clone())).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{patch}");
+        assert!(
+            refused.body["errors"][0]["detail"].as_str().unwrap().contains(words),
+            "{patch}: {}",
+            refused.body
+        );
+    }
+    let off = json!([{ "op": "replace", "path": "/api_keys_enabled", "value": false }]);
+    assert_eq!(
+        send(&app, "PATCH", &configs, Some("admin-key"), Some(off)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let disabled = send(&app, "POST", "/api/v1/api-keys", Some("admin-key"), Some(create("x", None))).await;
+    assert_eq!(disabled.status, StatusCode::FORBIDDEN);
+    assert!(disabled.body["errors"][0]["detail"].as_str().unwrap().contains("api_keys_enabled"));
+}
+
+/// Ids do not follow names: a group or role renamed keeps its id; one deleted and created
+/// again under its name is another, with another id, and the old id finds nothing.
+#[tokio::test]
+async fn renamed_groups_and_roles_keep_their_ids_and_recreated_ones_get_new_ones() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF);
+    for (path, body, rename) in [
+        ("/api/v1/groups", json!({ "name": "pilots", "providerType": "custom" }), "aviators"),
+        ("/api/v1/roles", json!({ "name": "Pilots", "assignedScopes": ["api-keys"] }), "Aviators"),
+    ] {
+        let made = send(&app, "POST", path, Some("admin-key"), Some(body.clone())).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        let id = made.body["id"].as_str().unwrap().to_owned();
+        let one = format!("{path}/{id}");
+        let patch = json!([{ "op": "replace", "path": "/name", "value": rename }]);
+        assert_eq!(
+            send(&app, "PATCH", &one, Some("admin-key"), Some(patch)).await.status,
+            StatusCode::NO_CONTENT
+        );
+        let shown = send(&app, "GET", &one, Some("admin-key"), None).await;
+        assert_eq!(
+            (shown.body["id"].as_str(), shown.body["name"].as_str()),
+            (Some(id.as_str()), Some(rename))
+        );
+        assert_eq!(send(&app, "DELETE", &one, Some("admin-key"), None).await.status, StatusCode::NO_CONTENT);
+        let again = send(&app, "POST", path, Some("admin-key"), Some(body)).await;
+        assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+        assert_ne!(again.body["id"], json!(id), "created again: another id");
+        assert_eq!(send(&app, "GET", &one, Some("admin-key"), None).await.status, StatusCode::NOT_FOUND);
+    }
 }

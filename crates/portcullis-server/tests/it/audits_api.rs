@@ -43,7 +43,12 @@ async fn admins_read_changes_and_exports_with_qlik_fields_and_absolute_paging() 
     assert_eq!(export["source"], "com.qlik/decisions");
     assert_eq!(export["data"]["decision"], "deny");
     assert_eq!(export["data"]["resource"]["id"], "sales-dashboard");
-    assert_eq!(export["extensions"]["spaceId"], "sales-published");
+    assert_eq!(
+        export["extensions"]["spaceId"],
+        portcullis_qlik_api::ids::space_id("sales-published"),
+        "the space's API id"
+    );
+    assert_eq!(export["tenantId"], portcullis_qlik_api::ids::tenant_id("demo"), "the tenant's API id");
     assert!(export["data"]["explanation"].to_string().contains("user-default"), "{export}");
 
     // Newest first; paging by one follows absolute `next` links to older events.
@@ -73,8 +78,10 @@ async fn admins_read_changes_and_exports_with_qlik_fields_and_absolute_paging() 
     assert!(sources["data"].as_array().unwrap().iter().any(|s| s == "com.qlik/decisions"));
 
     // Filters: by user and by time range.
-    let by_admin = events(&app, &admin, "?userId=admin&limit=100").await;
-    assert!(by_admin["data"].as_array().unwrap().iter().all(|e| e["userId"] == "admin"));
+    let admin_id = portcullis_qlik_api::ids::user_id("admin");
+    let by_admin = events(&app, &admin, &format!("?userId={admin_id}&limit=100")).await;
+    assert!(!by_admin["data"].as_array().unwrap().is_empty());
+    assert!(by_admin["data"].as_array().unwrap().iter().all(|e| e["userId"] == admin_id.as_str()));
     let none = events(&app, &admin, "?eventTime=2000-01-01T00:00:00Z/2000-01-02T00:00:00Z").await;
     assert!(none["data"].as_array().unwrap().is_empty());
     let (status, bad) = app.call("GET", "/api/v1/audits?eventTime=yesterday", Some(&admin), None).await;

@@ -57,6 +57,7 @@ const ROUNDS: usize = 4;
 
 fn new_user(id: &str) -> User {
     User {
+        meta: Default::default(),
         id: id.into(),
         name: id.into(),
         email: None,

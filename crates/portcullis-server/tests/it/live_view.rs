@@ -18,6 +18,7 @@ use crate::support::DEMO;
 
 fn changes() -> Vec<Vec<Change>> {
     let user = |id: &str| User {
+        meta: Default::default(),
         id: id.into(),
         name: id.into(),
         email: None,
@@ -45,6 +46,7 @@ fn changes() -> Vec<Vec<Change>> {
         ],
         vec![Change::CreateSpace {
             space: Space {
+                meta: Default::default(),
                 id: "lab".into(),
                 name: "Lab".into(),
                 space_type: SpaceType::Shared,
@@ -120,6 +122,7 @@ fn changes() -> Vec<Vec<Change>> {
             Change::CreateUser { user: user("yan") },
             Change::CreateGroup {
                 group: Group {
+                    meta: Default::default(),
                     name: "lab-team".into(),
                     provider_type: ProviderType::Custom,
                     roles: vec![],
@@ -127,6 +130,7 @@ fn changes() -> Vec<Vec<Change>> {
             },
             Change::CreateGroup {
                 group: Group {
+                    meta: Default::default(),
                     name: "short-lived".into(),
                     provider_type: ProviderType::Custom,
                     roles: vec![],

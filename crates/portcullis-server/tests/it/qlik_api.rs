@@ -158,7 +158,7 @@ async fn scenario(q: Qlik) {
             .call("GET", &format!("/api/v1/audits?eventType={event}&limit=1"), Some(&admin), None)
             .await;
         assert_eq!(status, StatusCode::OK, "{events}");
-        assert_eq!(events["data"][0]["userId"], by, "{event}: {events}");
+        assert_eq!(events["data"][0]["userId"], portcullis_qlik_api::ids::user_id(by), "{event}: {events}");
     }
 
     // Groups, spaces and assignments.
@@ -292,7 +292,7 @@ async fn the_management_api_on_postgres() {
 /// model refuses answers as before and writes nothing.
 #[tokio::test]
 async fn management_api_writes_are_logged_changes() {
-    use portcullis_model::{Change, Group, ProviderType};
+    use portcullis_model::{Change, ProviderType};
 
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = portcullis_store::open(&format!("sqlite://{}", dir.path().join("qlik.db").display()))
@@ -327,22 +327,20 @@ async fn management_api_writes_are_logged_changes() {
         .into_iter()
         .map(|(_, change)| change)
         .collect();
+    // The group, the membership, and the user's `lastUpdatedAt` the patch stamped.
     assert_eq!(
-        logged,
-        [
-            Change::CreateGroup {
-                group: Group {
-                    name: "creators".into(),
-                    provider_type: ProviderType::Custom,
-                    roles: Vec::new()
-                }
-            },
-            Change::JoinGroup {
-                user: "carl".into(),
-                group: "creators".into()
-            },
-        ]
+        logged.iter().map(Change::kind).collect::<Vec<_>>(),
+        ["create-group", "join-group", "set-meta"]
     );
+    assert!(matches!(&logged[0], Change::CreateGroup { group } if group.name == "creators" && group.provider_type == ProviderType::Custom));
+    assert_eq!(
+        logged[1],
+        Change::JoinGroup {
+            user: "carl".into(),
+            group: "creators".into()
+        }
+    );
+    assert!(matches!(&logged[2], Change::SetMeta { meta, .. } if meta.updated_at.is_some()));
 
     // A custom group with members is not deleted: 409 as before, and nothing is written.
     let before = q.store.revision(id).await.unwrap();

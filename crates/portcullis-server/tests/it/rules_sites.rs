@@ -121,7 +121,7 @@ async fn site_changes_and_rule_exports_leave_audit_events() {
         .await;
     let change = &changes["data"][0];
     assert_eq!(change["data"]["resource"]["id"], "acme", "{changes}");
-    assert_eq!(change["userId"], "admin");
+    assert_eq!(change["userId"], portcullis_qlik_api::ids::user_id("admin"), "the user's API id");
 
     let ask = json!({"user": "ACME\\bob", "action": "exportdata", "resource": "s1", "context": "hub"});
     assert_eq!(app.post("/v1/rules/sites/acme/check", &admin, ask).await.1["decision"], "deny");

@@ -72,6 +72,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "sessions",
         sql: include_str!("../../migrations/postgres/0009_sessions.sql"),
     },
+    Migration {
+        version: 10,
+        name: "qlik fidelity",
+        sql: include_str!("../../migrations/postgres/0010_qlik_fidelity.sql"),
+    },
 ];
 
 /// The advisory lock key held while migrating ("pcls" in ASCII).
@@ -100,7 +105,7 @@ const LARGE_IMPORT: usize = 10_000;
 
 /// Refreshes the statistics of the tables a tenant is read from.
 const ANALYZE_MODEL: &str = "ANALYZE settings, user_default, custom_roles, role_permissions, tenant_groups, group_roles, \
-    everyone_roles, users, user_roles, user_groups, oauth_clients, oauth_client_scopes, spaces, space_members, content, uses, shares";
+    everyone_roles, users, user_roles, user_groups, oauth_clients, oauth_client_scopes, spaces, space_members, content, uses, shares, entity_meta";
 
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -339,7 +344,37 @@ impl Store for PgStore {
     }
 
     async fn create_api_key(&self, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError> {
-        self.reach.call(Sql::create_api_key(&self.pool, self.keys.sealing(), key, author)).await
+        self.reach
+            .call(Sql::create_api_key(&self.pool, self.keys.sealing(), key, author, false))
+            .await
+    }
+
+    async fn create_api_key_within_settings(&self, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError> {
+        self.reach
+            .call(Sql::create_api_key(&self.pool, self.keys.sealing(), key, author, true))
+            .await
+    }
+
+    async fn api_key_settings(&self, tenant: TenantId) -> Result<ApiKeySettings, StoreError> {
+        self.reach.call(Sql::api_key_settings(&self.pool, tenant)).await
+    }
+
+    async fn set_api_key_settings(&self, tenant: TenantId, settings: &ApiKeySettings, author: &Author) -> Result<(), StoreError> {
+        self.reach
+            .call(Sql::set_api_key_settings(&self.pool, self.keys.sealing(), tenant, settings, author))
+            .await
+    }
+
+    async fn update_api_key(&self, tenant: TenantId, key_id: i64, description: &str, author: &Author) -> Result<(), StoreError> {
+        self.reach
+            .call(Sql::update_api_key(&self.pool, self.keys.sealing(), tenant, key_id, description, author))
+            .await
+    }
+
+    async fn delete_api_key(&self, tenant: TenantId, key_id: i64, author: &Author) -> Result<(), StoreError> {
+        self.reach
+            .call(Sql::delete_api_key(&self.pool, self.keys.sealing(), tenant, key_id, author))
+            .await
     }
 
     async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {

@@ -1,7 +1,7 @@
 //! The audit trail: appending sealed events under the tenant's lock, reading and checking
 //! them, the chain's anchor, the tenant's audit settings, and archiving an expired prefix.
 
-use portcullis_audit::AuditChain;
+use portcullis_audit::{AuditChain, AuditOrder};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, IntoArguments, Type};
 use sqlx::{Pool, QueryBuilder};
 
@@ -220,13 +220,57 @@ where
         if let Some(until) = &query.until {
             builder.push(" AND event_time < ").push_bind(until.clone());
         }
-        if let Some(after) = query.after_seq {
-            builder.push(" AND seq > ").push_bind(after as i64);
+        if let Some(seqs) = &query.seqs {
+            if seqs.is_empty() {
+                return Ok(Vec::new());
+            }
+            builder.push(" AND seq IN (");
+            let mut list = builder.separated(", ");
+            for seq in seqs {
+                list.push_bind(*seq as i64);
+            }
+            builder.push(")");
         }
-        if let Some(before) = query.before_seq {
-            builder.push(" AND seq < ").push_bind(before as i64);
+        // By sequence number alone, or by the rank of the event's type under the order, then
+        // the sequence number; a cursor is a position in that order.
+        let ranked = query.order != AuditOrder::Seq;
+        let ranks = query.order.ranks();
+        let unlisted = i64::from(query.order.unlisted_rank());
+        let push_rank = |builder: &mut QueryBuilder<'_, DB>| {
+            builder.push("(CASE event_type");
+            for (name, rank) in &ranks {
+                builder.push(" WHEN ").push_bind(name.clone()).push(" THEN ").push_bind(i64::from(*rank));
+            }
+            builder.push(" ELSE ").push_bind(unlisted).push(" END)");
+        };
+        for (cursor, rank, beyond) in [(query.after_seq, query.after_rank, " > "), (query.before_seq, query.before_rank, " < ")] {
+            let Some(seq) = cursor else { continue };
+            match rank.filter(|_| ranked) {
+                None => {
+                    builder.push(" AND seq").push(beyond).push_bind(seq as i64);
+                }
+                Some(rank) => {
+                    builder.push(" AND (");
+                    push_rank(&mut builder);
+                    builder.push(beyond).push_bind(i64::from(rank)).push(" OR (");
+                    push_rank(&mut builder);
+                    builder
+                        .push(" = ")
+                        .push_bind(i64::from(rank))
+                        .push(" AND seq")
+                        .push(beyond)
+                        .push_bind(seq as i64)
+                        .push("))");
+                }
+            }
         }
-        builder.push(if query.newest_first { " ORDER BY seq DESC" } else { " ORDER BY seq" });
+        let direction = if query.newest_first { " DESC" } else { "" };
+        builder.push(" ORDER BY ");
+        if ranked {
+            push_rank(&mut builder);
+            builder.push(direction).push(", ");
+        }
+        builder.push("seq").push(direction);
         if query.limit > 0 {
             builder.push(" LIMIT ").push_bind(query.limit as i64);
         }

@@ -10,9 +10,12 @@ use crate::audit::{Author, EventDraft};
 use crate::err::{StoreError, from_sqlx};
 use crate::record::*;
 
-type KeyRow = (i64, i64, String, String, i64, Option<i64>, Option<i64>);
+type KeyRow = (i64, i64, String, String, i64, Option<i64>, Option<i64>, Option<i64>);
 
-fn key_record((id, tenant, user_id, description, created_at, expires_at, revoked_at): KeyRow) -> ApiKeyRecord {
+/// The columns a [`KeyRow`] is read from.
+const KEY_COLUMNS: &str = "id, tenant_id, user_id, description, created_at, expires_at, revoked_at, updated_at";
+
+fn key_record((id, tenant, user_id, description, created_at, expires_at, revoked_at, updated_at): KeyRow) -> ApiKeyRecord {
     ApiKeyRecord {
         id,
         tenant: TenantId(tenant),
@@ -21,7 +24,19 @@ fn key_record((id, tenant, user_id, description, created_at, expires_at, revoked
         created_at,
         expires_at,
         revoked_at,
+        updated_at,
     }
+}
+
+/// The event of a change to one API key, by `author`.
+fn key_event(event: portcullis_audit::EventType, action: &str, key_id: i64, user_id: &str, data: serde_json::Value, author: &Author) -> EventDraft {
+    let resource = portcullis_audit::ResourceRef {
+        kind: "api-key".to_owned(),
+        id: key_id.to_string(),
+        space: None,
+        owner: Some(user_id.to_owned()),
+    };
+    EventDraft::change(event, author, action, Some(resource), data)
 }
 
 impl<DB: Dialect> Sql<DB>
@@ -37,12 +52,22 @@ where
     for<'q> Option<String>: Encode<'q, DB>,
     for<'q> Option<&'q str>: Encode<'q, DB>,
 {
-    pub(crate) async fn create_api_key(pool: &Pool<DB>, sealer: Sealer<'_>, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError> {
+    pub(crate) async fn create_api_key(
+        pool: &Pool<DB>,
+        sealer: Sealer<'_>,
+        key: &NewApiKey,
+        author: &Author,
+        within_settings: bool,
+    ) -> Result<ApiKeyRecord, StoreError> {
         let created_at = crate::now();
         let mut tx = pool.begin().await.map_err(from_sqlx)?;
         let name = Self::lock_tenant(&mut tx, key.tenant.0).await?;
-        // Under the tenant's lock, so a key is never stored for a user deleted meanwhile.
+        // Under the tenant's lock, so a key is never stored for a user deleted meanwhile, nor
+        // past a setting changed or a key created meanwhile.
         Self::require_row(&mut tx, "users", "id", key.tenant.0, &key.user_id, "user").await?;
+        if within_settings {
+            Self::check_api_key_settings(&mut tx, key, created_at).await?;
+        }
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO api_keys (tenant_id, user_id, hash, description, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -57,13 +82,14 @@ where
         .await
         .map_err(from_sqlx)?;
         let data = serde_json::json!({ "sub": key.user_id, "description": key.description, "expiresAt": key.expires_at });
-        let resource = portcullis_audit::ResourceRef {
-            kind: "api-key".to_owned(),
-            id: id.to_string(),
-            space: None,
-            owner: Some(key.user_id.clone()),
-        };
-        let draft = EventDraft::change(portcullis_audit::EventType::ApiKeyCreated, author, "create-api-key", Some(resource), data);
+        let draft = key_event(
+            portcullis_audit::EventType::ApiKeyCreated,
+            "create-api-key",
+            id,
+            &key.user_id,
+            data,
+            author,
+        );
         Self::append(&mut tx, sealer, key.tenant.0, &name, &[draft]).await?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok(ApiKeyRecord {
@@ -74,24 +100,192 @@ where
             created_at,
             expires_at: key.expires_at,
             revoked_at: None,
+            updated_at: None,
         })
     }
 
-    pub(crate) async fn api_key_by_hash(pool: &Pool<DB>, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let row: Option<KeyRow> =
-            sqlx::query_as("SELECT id, tenant_id, user_id, description, created_at, expires_at, revoked_at FROM api_keys WHERE hash = $1")
-                .bind(&hash[..])
-                .fetch_optional(pool)
+    /// Refuses a key the tenant's API-key settings do not allow (run under the tenant's lock).
+    async fn check_api_key_settings(tx: &mut Tx<DB>, key: &NewApiKey, now: i64) -> Result<(), StoreError> {
+        let settings = Self::read_api_key_settings(&mut **tx, key.tenant).await?;
+        if !settings.enabled {
+            return Err(StoreError::LimitReached(
+                "API keys are turned off for this tenant (`api_keys_enabled` is false); a tenant administrator turns them on".to_owned(),
+            ));
+        }
+        let lifetime = key.expires_at.map(|at| at - now);
+        if lifetime.is_none_or(|seconds| seconds > settings.max_expiry_seconds) {
+            return Err(StoreError::LimitReached(format!(
+                "a key lives at most {} seconds in this tenant (`max_api_key_expiry`); ask for a shorter `expiry`",
+                settings.max_expiry_seconds
+            )));
+        }
+        let (active,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM api_keys WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > $3)",
+        )
+        .bind(key.tenant.0)
+        .bind(&key.user_id)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(from_sqlx)?;
+        if active >= i64::from(settings.max_keys_per_user) {
+            return Err(StoreError::LimitReached(format!(
+                "user `{}` holds {active} active API keys, the most this tenant allows (`max_keys_per_user`); revoke one first",
+                key.user_id
+            )));
+        }
+        Ok(())
+    }
+
+    async fn read_api_key_settings<'e, E: Executor<'e, Database = DB>>(executor: E, tenant: TenantId) -> Result<ApiKeySettings, StoreError> {
+        let row: Option<(i64, i64, i64)> =
+            sqlx::query_as("SELECT enabled, max_expiry_seconds, max_keys_per_user FROM api_key_settings WHERE tenant_id = $1")
+                .bind(tenant.0)
+                .fetch_optional(executor)
                 .await
                 .map_err(from_sqlx)?;
+        Ok(match row {
+            None => ApiKeySettings::default(),
+            Some((enabled, max_expiry_seconds, max_keys_per_user)) => ApiKeySettings {
+                enabled: enabled != 0,
+                max_expiry_seconds,
+                max_keys_per_user: u32::try_from(max_keys_per_user)
+                    .map_err(|_| StoreError::Corrupt(format!("max_keys_per_user {max_keys_per_user}")))?,
+            },
+        })
+    }
+
+    pub(crate) async fn api_key_settings(pool: &Pool<DB>, tenant: TenantId) -> Result<ApiKeySettings, StoreError> {
+        Self::read_api_key_settings(pool, tenant).await
+    }
+
+    pub(crate) async fn set_api_key_settings(
+        pool: &Pool<DB>,
+        sealer: Sealer<'_>,
+        tenant: TenantId,
+        settings: &ApiKeySettings,
+        author: &Author,
+    ) -> Result<(), StoreError> {
+        let mut tx = pool.begin().await.map_err(from_sqlx)?;
+        let name = Self::lock_tenant(&mut tx, tenant.0).await?;
+        sqlx::query(
+            "INSERT INTO api_key_settings (tenant_id, enabled, max_expiry_seconds, max_keys_per_user) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id) DO UPDATE SET enabled = excluded.enabled, max_expiry_seconds = excluded.max_expiry_seconds, \
+             max_keys_per_user = excluded.max_keys_per_user",
+        )
+        .bind(tenant.0)
+        .bind(i64::from(settings.enabled))
+        .bind(settings.max_expiry_seconds)
+        .bind(i64::from(settings.max_keys_per_user))
+        .execute(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        let data = serde_json::json!({
+            "apiKeysEnabled": settings.enabled,
+            "maxApiKeyExpirySeconds": settings.max_expiry_seconds,
+            "maxKeysPerUser": settings.max_keys_per_user,
+        });
+        let draft = EventDraft::change(
+            portcullis_audit::EventType::ApiKeysConfigUpdated,
+            author,
+            "set-api-key-settings",
+            None,
+            data,
+        );
+        Self::append(&mut tx, sealer, tenant.0, &name, &[draft]).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    /// The user of one of the tenant's keys, under the lock `tx` holds.
+    async fn key_user(tx: &mut Tx<DB>, tenant: TenantId, key_id: i64) -> Result<(String, Option<i64>), StoreError> {
+        let key: Option<(String, Option<i64>)> = sqlx::query_as("SELECT user_id, revoked_at FROM api_keys WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(key_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(from_sqlx)?;
+        key.ok_or_else(|| StoreError::NotFound(format!("API key {key_id}")))
+    }
+
+    pub(crate) async fn update_api_key(
+        pool: &Pool<DB>,
+        sealer: Sealer<'_>,
+        tenant: TenantId,
+        key_id: i64,
+        description: &str,
+        author: &Author,
+    ) -> Result<(), StoreError> {
+        let mut tx = pool.begin().await.map_err(from_sqlx)?;
+        let name = Self::lock_tenant(&mut tx, tenant.0).await?;
+        let (user_id, _) = Self::key_user(&mut tx, tenant, key_id).await?;
+        sqlx::query("UPDATE api_keys SET description = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(key_id)
+            .bind(description)
+            .bind(crate::now())
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        let data = serde_json::json!({ "sub": user_id, "description": description });
+        let draft = key_event(
+            portcullis_audit::EventType::ApiKeyUpdated,
+            "update-api-key",
+            key_id,
+            &user_id,
+            data,
+            author,
+        );
+        Self::append(&mut tx, sealer, tenant.0, &name, &[draft]).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_api_key(
+        pool: &Pool<DB>,
+        sealer: Sealer<'_>,
+        tenant: TenantId,
+        key_id: i64,
+        author: &Author,
+    ) -> Result<(), StoreError> {
+        let mut tx = pool.begin().await.map_err(from_sqlx)?;
+        let name = Self::lock_tenant(&mut tx, tenant.0).await?;
+        let (user_id, _) = Self::key_user(&mut tx, tenant, key_id).await?;
+        sqlx::query("DELETE FROM api_keys WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(key_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        let data = serde_json::json!({ "sub": user_id, "deleted": true });
+        let draft = key_event(
+            portcullis_audit::EventType::ApiKeyRevoked,
+            "delete-api-key",
+            key_id,
+            &user_id,
+            data,
+            author,
+        );
+        Self::append(&mut tx, sealer, tenant.0, &name, &[draft]).await?;
+        Self::bump_credentials_revision(&mut tx, tenant.0).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    pub(crate) async fn api_key_by_hash(pool: &Pool<DB>, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let row: Option<KeyRow> = sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = $1"))
+            .bind(&hash[..])
+            .fetch_optional(pool)
+            .await
+            .map_err(from_sqlx)?;
         Ok(row.map(key_record))
     }
 
     pub(crate) async fn api_keys(pool: &Pool<DB>, tenant: TenantId, user_id: Option<&str>) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let rows: Vec<KeyRow> = sqlx::query_as(
-            "SELECT id, tenant_id, user_id, description, created_at, expires_at, revoked_at FROM api_keys \
-             WHERE tenant_id = $1 AND ($2 IS NULL OR user_id = $2) ORDER BY id",
-        )
+        let rows: Vec<KeyRow> = sqlx::query_as(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND ($2 IS NULL OR user_id = $2) ORDER BY id"
+        ))
         .bind(tenant.0)
         .bind(user_id)
         .fetch_all(pool)
@@ -109,15 +303,7 @@ where
     ) -> Result<(), StoreError> {
         let mut tx = pool.begin().await.map_err(from_sqlx)?;
         let name = Self::lock_tenant(&mut tx, tenant.0).await?;
-        let key: Option<(String, Option<i64>)> = sqlx::query_as("SELECT user_id, revoked_at FROM api_keys WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.0)
-            .bind(key_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(from_sqlx)?;
-        let Some((user_id, revoked_at)) = key else {
-            return Err(StoreError::NotFound(format!("API key {key_id}")));
-        };
+        let (user_id, revoked_at) = Self::key_user(&mut tx, tenant, key_id).await?;
         // Revoking a revoked key changes nothing and records nothing.
         if revoked_at.is_none() {
             sqlx::query("UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2")
@@ -127,14 +313,15 @@ where
                 .execute(&mut *tx)
                 .await
                 .map_err(from_sqlx)?;
-            let resource = portcullis_audit::ResourceRef {
-                kind: "api-key".to_owned(),
-                id: key_id.to_string(),
-                space: None,
-                owner: Some(user_id.clone()),
-            };
             let data = serde_json::json!({ "sub": user_id });
-            let draft = EventDraft::change(portcullis_audit::EventType::ApiKeyRevoked, author, "revoke-api-key", Some(resource), data);
+            let draft = key_event(
+                portcullis_audit::EventType::ApiKeyRevoked,
+                "revoke-api-key",
+                key_id,
+                &user_id,
+                data,
+                author,
+            );
             Self::append(&mut tx, sealer, tenant.0, &name, &[draft]).await?;
             Self::bump_credentials_revision(&mut tx, tenant.0).await?;
         }

@@ -16,6 +16,8 @@ mod audit;
 mod credentials;
 mod migrate;
 mod rows;
+
+pub(crate) use rows::WithMeta;
 mod rule_sites;
 mod tenant;
 

@@ -1,8 +1,8 @@
 //! The rows of a tenant's access model: one writer per table group, used by imports (every
 //! row) and by commits (the rows of the touched entities), so each row is encoded in one place.
 
-use portcullis_model::Content;
 use portcullis_model::tenant::{CustomRole, Group, OauthClient, Share, Space, Tenant, Use, User};
+use portcullis_model::{Content, Meta};
 use sqlx::QueryBuilder;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
@@ -58,7 +58,43 @@ where
         Self::insert_spaces(tx, id, &tenant.spaces, written).await?;
         Self::insert_content(tx, id, &tenant.content, written).await?;
         Self::insert_shares(tx, id, &tenant.shares.iter().collect::<Vec<_>>(), written).await?;
-        Self::insert_uses(tx, id, &tenant.uses.iter().collect::<Vec<_>>(), written).await
+        Self::insert_uses(tx, id, &tenant.uses.iter().collect::<Vec<_>>(), written).await?;
+        let mut metas = meta_rows(&tenant.users)?;
+        metas.extend(meta_rows(&tenant.groups)?);
+        metas.extend(meta_rows(&tenant.custom_roles)?);
+        metas.extend(meta_rows(&tenant.oauth_clients)?);
+        metas.extend(meta_rows(&tenant.spaces)?);
+        Self::insert_meta(tx, id, &metas, written).await
+    }
+
+    /// The API's extra fields of entities (`entity_meta`), as `(kind, key, JSON)`.
+    pub(super) async fn insert_meta(tx: &mut Tx<DB>, id: i64, rows: &[(&str, &str, String)], written: &mut Written<'_>) -> Result<(), StoreError> {
+        Self::insert_rows(tx, written, "entity_meta", "kind, key, meta", id, rows, |row, (kind, key, meta)| {
+            row.push_bind(*kind).push_bind(*key).push_bind(meta.as_str());
+        })
+        .await
+    }
+
+    /// Rewrites the `entity_meta` rows of the touched entities of one kind (`keys`) from the
+    /// ones still in the tenant (`rows`).
+    async fn replace_meta<T: WithMeta>(tx: &mut Tx<DB>, id: i64, keys: &[&str], rows: &[T], written: &mut Written<'_>) -> Result<(), StoreError> {
+        Self::delete_meta(tx, id, T::KIND, keys).await?;
+        Self::insert_meta(tx, id, &meta_rows(rows)?, written).await
+    }
+
+    /// Deletes the `entity_meta` rows of the entities of one kind with these keys.
+    async fn delete_meta(tx: &mut Tx<DB>, id: i64, kind: &str, keys: &[&str]) -> Result<(), StoreError> {
+        for chunk in keys.chunks(ROWS_PER_INSERT) {
+            let mut builder: QueryBuilder<'_, DB> = QueryBuilder::new("DELETE FROM entity_meta WHERE tenant_id = ");
+            builder.push_bind(id).push(" AND kind = ").push_bind(kind).push(" AND key IN (");
+            let mut list = builder.separated(", ");
+            for key in chunk {
+                list.push_bind(*key);
+            }
+            builder.push(")");
+            DB::built(&mut builder).execute(&mut **tx).await.map_err(from_sqlx)?;
+        }
+        Ok(())
     }
 
     // One writer per table group, used by imports (every row) and by writes (the rows of the
@@ -333,6 +369,7 @@ where
             .await?;
             let rows: Vec<CustomRole> = touched.custom_roles.iter().filter_map(|k| tenant.custom_roles.get(k)).cloned().collect();
             Self::insert_custom_roles(tx, id, &rows, written).await?;
+            Self::replace_meta(tx, id, &keys(&touched.custom_roles), &rows, written).await?;
         }
         if !touched.groups.is_empty() {
             Self::delete_keyed(
@@ -344,6 +381,7 @@ where
             .await?;
             let rows: Vec<Group> = touched.groups.iter().filter_map(|k| tenant.groups.get(k)).cloned().collect();
             Self::insert_groups(tx, id, &rows, written).await?;
+            Self::replace_meta(tx, id, &keys(&touched.groups), &rows, written).await?;
         }
         if !touched.users.is_empty() {
             Self::delete_keyed(
@@ -355,6 +393,7 @@ where
             .await?;
             let rows: Vec<User> = touched.users.iter().filter_map(|k| tenant.users.get(k)).cloned().collect();
             Self::insert_users(tx, id, &rows, written).await?;
+            Self::replace_meta(tx, id, &keys(&touched.users), &rows, written).await?;
         }
         if !touched.clients.is_empty() {
             Self::delete_keyed(
@@ -366,11 +405,13 @@ where
             .await?;
             let rows: Vec<OauthClient> = touched.clients.iter().filter_map(|k| tenant.oauth_clients.get(k)).cloned().collect();
             Self::insert_clients(tx, id, &rows, written).await?;
+            Self::replace_meta(tx, id, &keys(&touched.clients), &rows, written).await?;
         }
         if !touched.spaces.is_empty() {
             Self::delete_keyed(tx, id, &keys(&touched.spaces), &[("spaces", "id"), ("space_members", "space_id")]).await?;
             let rows: Vec<Space> = touched.spaces.iter().filter_map(|k| tenant.spaces.get(k)).cloned().collect();
             Self::insert_spaces(tx, id, &rows, written).await?;
+            Self::replace_meta(tx, id, &keys(&touched.spaces), &rows, written).await?;
         }
         if !touched.content.is_empty() {
             Self::delete_keyed(
@@ -390,6 +431,60 @@ where
         }
         Ok(())
     }
+}
+
+/// An entity that carries a [`Meta`], stored in `entity_meta` under its kind and key.
+pub(crate) trait WithMeta {
+    /// `entity_meta.kind`.
+    const KIND: &'static str;
+    /// Its key in the model.
+    fn meta_key(&self) -> &str;
+    /// Its meta.
+    fn meta(&self) -> &Meta;
+}
+
+macro_rules! with_meta {
+    ($($row:ty => $kind:literal, $key:ident;)*) => {
+        $(impl WithMeta for $row {
+            const KIND: &'static str = $kind;
+            fn meta_key(&self) -> &str {
+                &self.$key
+            }
+            fn meta(&self) -> &Meta {
+                &self.meta
+            }
+        })*
+    };
+}
+
+with_meta! {
+    User => "user", id;
+    Group => "group", name;
+    CustomRole => "role", name;
+    OauthClient => "client", id;
+    Space => "space", id;
+}
+
+/// The set metas of `rows` as stored: `(kind, key, the model's JSON of the meta)`.
+fn meta_rows<'a, T: WithMeta + 'a>(rows: impl IntoIterator<Item = &'a T>) -> Result<Vec<(&'static str, &'a str, String)>, StoreError> {
+    rows.into_iter()
+        .filter(|row| !row.meta().is_empty())
+        .map(|row| {
+            let json = serde_json::to_string(row.meta())
+                .map_err(|e| StoreError::Database(format!("cannot write the meta of {} `{}`: {e}", T::KIND, row.meta_key())))?;
+            Ok((T::KIND, row.meta_key(), json))
+        })
+        .collect()
+}
+
+/// How many `entity_meta` rows a tenant has.
+fn n_metas(tenant: &Tenant) -> usize {
+    let set = |meta: &Meta| !meta.is_empty();
+    tenant.users.iter().filter(|r| set(&r.meta)).count()
+        + tenant.groups.iter().filter(|r| set(&r.meta)).count()
+        + tenant.custom_roles.iter().filter(|r| set(&r.meta)).count()
+        + tenant.oauth_clients.iter().filter(|r| set(&r.meta)).count()
+        + tenant.spaces.iter().filter(|r| set(&r.meta)).count()
 }
 
 /// Counts the rows an import has written and reports them with the total.
@@ -424,6 +519,7 @@ fn model_rows(tenant: &Tenant) -> u64 {
         + tenant.spaces.iter().map(|s| 1 + s.members.len()).sum::<usize>()
         + tenant.content.len()
         + tenant.shares.len()
-        + tenant.uses.len();
+        + tenant.uses.len()
+        + n_metas(tenant);
     rows as u64
 }

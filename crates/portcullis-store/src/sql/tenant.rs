@@ -15,6 +15,7 @@ use crate::record::*;
 
 /// The tables that hold a tenant's access model, children first.
 const MODEL_TABLES: &[&str] = &[
+    "entity_meta",
     "shares",
     "uses",
     "content",
@@ -210,6 +211,7 @@ where
         // The tenant's audit trail goes with it (archive it first to keep it).
         for table in [
             "api_keys",
+            "api_key_settings",
             "oauth_client_secrets",
             "oauth_tokens",
             "revisions",

@@ -63,6 +63,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "sessions",
         sql: include_str!("../../migrations/sqlite/0009_sessions.sql"),
     },
+    Migration {
+        version: 10,
+        name: "qlik fidelity",
+        sql: include_str!("../../migrations/sqlite/0010_qlik_fidelity.sql"),
+    },
 ];
 
 /// SQLite needs no statement for a consistent read (a read transaction sees one snapshot of
@@ -273,7 +278,27 @@ impl Store for SqliteStore {
     }
 
     async fn create_api_key(&self, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError> {
-        Sql::create_api_key(&self.writer, self.keys.sealing(), key, author).await
+        Sql::create_api_key(&self.writer, self.keys.sealing(), key, author, false).await
+    }
+
+    async fn create_api_key_within_settings(&self, key: &NewApiKey, author: &Author) -> Result<ApiKeyRecord, StoreError> {
+        Sql::create_api_key(&self.writer, self.keys.sealing(), key, author, true).await
+    }
+
+    async fn api_key_settings(&self, tenant: TenantId) -> Result<ApiKeySettings, StoreError> {
+        Sql::api_key_settings(&self.reader, tenant).await
+    }
+
+    async fn set_api_key_settings(&self, tenant: TenantId, settings: &ApiKeySettings, author: &Author) -> Result<(), StoreError> {
+        Sql::set_api_key_settings(&self.writer, self.keys.sealing(), tenant, settings, author).await
+    }
+
+    async fn update_api_key(&self, tenant: TenantId, key_id: i64, description: &str, author: &Author) -> Result<(), StoreError> {
+        Sql::update_api_key(&self.writer, self.keys.sealing(), tenant, key_id, description, author).await
+    }
+
+    async fn delete_api_key(&self, tenant: TenantId, key_id: i64, author: &Author) -> Result<(), StoreError> {
+        Sql::delete_api_key(&self.writer, self.keys.sealing(), tenant, key_id, author).await
     }
 
     async fn api_key_by_hash(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {

@@ -588,6 +588,59 @@ pub async fn queries_filter_and_page(h: &impl Harness) {
         .await,
         [4]
     );
+    assert_eq!(
+        seqs(AuditQuery {
+            seqs: Some(vec![2, 4, 99]),
+            ..Default::default()
+        })
+        .await,
+        [2, 4]
+    );
+    assert!(
+        seqs(AuditQuery {
+            seqs: Some(Vec::new()),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+    // By type (byte order), then sequence number; a cursor is a (rank, seq) position.
+    let by_type = AuditQuery {
+        order: AuditOrder::EventType,
+        ..Default::default()
+    };
+    assert_eq!(seqs(by_type.clone()).await, [3, 2, 5, 4, 1]);
+    let exported = AuditOrder::EventType.rank("com.qlik.v1.app.exported");
+    assert_eq!(
+        seqs(AuditQuery {
+            after_seq: Some(2),
+            after_rank: Some(exported),
+            limit: 2,
+            ..by_type.clone()
+        })
+        .await,
+        [5, 4]
+    );
+    assert_eq!(
+        seqs(AuditQuery {
+            before_seq: Some(5),
+            before_rank: Some(exported),
+            newest_first: true,
+            ..by_type
+        })
+        .await,
+        [2, 3]
+    );
+    // By source: the import's `com.qlik/portcullis` after the decisions' `com.qlik/decisions`.
+    assert_eq!(
+        seqs(AuditQuery {
+            order: AuditOrder::Source,
+            newest_first: true,
+            ..Default::default()
+        })
+        .await,
+        [1, 5, 4, 3, 2]
+    );
     let (_, denied) = store.audit_event(record.id, 3).await.unwrap().unwrap();
     assert_eq!(
         (denied.decision.as_deref(), denied.explanation.clone()),

@@ -602,6 +602,7 @@ pub async fn random_writes_store_exactly_the_model(h: &impl Harness) {
                 3 => unassign(rng.pick(ROLES), group(rng.pick(GROUPS))),
                 4 => Change::CreateUser {
                     user: User {
+                        meta: Default::default(),
                         id: rng.pick(USERS).to_owned(),
                         name: format!("step {step}"),
                         email: None,
@@ -616,6 +617,7 @@ pub async fn random_writes_store_exactly_the_model(h: &impl Harness) {
                 },
                 6 => Change::CreateGroup {
                     group: Group {
+                        meta: Default::default(),
                         name: rng.pick(GROUPS).to_owned(),
                         provider_type: portcullis_model::ProviderType::Custom,
                         roles: vec![rng.pick(ROLES).to_owned()],
@@ -788,6 +790,7 @@ pub async fn concurrent_writes_each_get_their_own_revision(h: &impl Harness) {
     let mut model = tenant(DEMO);
     for n in 0..16 {
         model.users.upsert(User {
+            meta: Default::default(),
             id: format!("extra{n}"),
             name: format!("Extra {n}"),
             email: None,
@@ -873,4 +876,75 @@ pub async fn committed_changes_store_touched_rows_and_log_each_change(h: &impl H
     };
     assert!(matches!(store.commit_changes(record.id, write).await, Err(StoreError::Conflict(_))));
     assert_eq!(loaded(&store, record.id).await, (live, 2));
+}
+
+/// The API's meta of every kind of entity is stored and read back, rewritten with its row by
+/// a commit, and carried by the change log with the renames of a group and a custom role,
+/// whose references follow them in the stored rows.
+pub async fn meta_and_renames_are_stored_and_replayed(h: &impl Harness) {
+    use portcullis_model::{Meta, MetaTarget};
+    let store = h.open().await;
+    let mut original = named(RICH, "meta");
+    let profile = Meta {
+        locale: Some("sv-SE".into()),
+        preferred_zoneinfo: Some("Europe/Stockholm".into()),
+        invite_expiry: Some(1_800_000_000),
+        ..Meta::created(1_700_000_000)
+    };
+    original.users.get_mut("u2").unwrap().meta = profile.clone();
+    original.groups.get_mut("g1").unwrap().meta = Meta {
+        api_id: Some("0123456789abcdef01234567".into()),
+        description: Some("the first".into()),
+        ..Meta::default()
+    };
+    original.custom_roles.get_mut("Follower").unwrap().meta = Meta::created(1_700_000_001);
+    original.oauth_clients.get_mut("c1").unwrap().meta = Meta::created(1_700_000_002);
+    original.spaces.get_mut("s2").unwrap().meta = Meta {
+        description: Some("managed".into()),
+        created_by: Some("u3".into()),
+        ..Meta::created(1_700_000_003)
+    };
+    let id = import(&store, &original).await.id;
+    assert_eq!(loaded(&store, id).await, (original.clone(), 1), "an import stores every meta");
+
+    let changes = [
+        Change::SetMeta {
+            target: MetaTarget::User("u2".into()),
+            meta: profile.updated(1_700_000_100),
+        },
+        Change::SetMeta {
+            target: MetaTarget::Client("c1".into()),
+            meta: Meta::default(),
+        },
+        Change::RenameGroup {
+            name: "g1".into(),
+            new_name: "group one".into(),
+        },
+        Change::RenameCustomRole {
+            name: "Follower".into(),
+            new_name: "Followers".into(),
+        },
+    ];
+    let mut live = original.clone();
+    for change in &changes {
+        live.apply(change).expect("the change applies");
+        store.apply(id, change, &Author::cli()).await.expect("the change is stored");
+    }
+    let (stored, revision) = loaded(&store, id).await;
+    assert_eq!(stored, live, "the rows follow the renames, meta included");
+    let renamed = stored.group("group one").expect("renamed");
+    assert_eq!(renamed.meta.description.as_deref(), Some("the first"));
+    assert!(renamed.roles.contains(&"Followers".to_owned()), "the group holds the renamed role");
+    assert!(stored.user("u3").unwrap().groups.contains(&"group one".to_owned()));
+    assert!(stored.oauth_client("c1").unwrap().meta.is_empty(), "an emptied meta is no row");
+
+    let mut follower = original;
+    let LogPage::Changes { changes: logged, .. } = store.changes_after(id, 1, 100).await.unwrap() else {
+        panic!("the log holds every revision");
+    };
+    assert_eq!(logged.len() as u64, revision - 1);
+    for (_, change) in &logged {
+        follower.apply(change).expect("a logged change applies");
+    }
+    assert_eq!(follower, stored, "the change log carries meta and renames to other nodes");
 }

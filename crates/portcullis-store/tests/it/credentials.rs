@@ -45,6 +45,7 @@ fn token(tenant: TenantId, client: &str, secret_id: i64, user: &str, grant: &str
 
 fn carl() -> User {
     User {
+        meta: Default::default(),
         id: "carl".into(),
         name: "Carl again".into(),
         email: None,
@@ -57,6 +58,7 @@ fn carl() -> User {
 
 fn client(id: &str, impersonation: bool) -> portcullis_model::tenant::OauthClient {
     portcullis_model::tenant::OauthClient {
+        meta: Default::default(),
         id: id.to_owned(),
         name: id.to_owned(),
         scopes: vec!["user_default".to_owned()],
@@ -400,4 +402,92 @@ pub async fn migration_4_keeps_ids_and_stops_reuse(h: &impl Harness) {
 
 fn key_for(tenant: TenantId) -> NewApiKey {
     key(tenant, "ann", 2)
+}
+
+/// The tenant's API-key settings: defaults until set, checked under the tenant's lock by
+/// `create_api_key_within_settings` (and not by the operator's `create_api_key`); a key's
+/// description changes and its owner deletes it, each with its event.
+pub async fn api_key_settings_bound_new_keys_and_keys_are_renamed_and_deleted(h: &impl Harness) {
+    let store = h.open().await;
+    let record = import(&store, &tenant(DEMO)).await;
+    let admin = Author::user("admin", "api-key");
+    assert_eq!(store.api_key_settings(record.id).await.unwrap(), ApiKeySettings::default());
+    let strict = ApiKeySettings {
+        enabled: true,
+        max_expiry_seconds: 7 * 86_400,
+        max_keys_per_user: 2,
+    };
+    store.set_api_key_settings(record.id, &strict, &admin).await.unwrap();
+    assert_eq!(store.api_key_settings(record.id).await.unwrap(), strict);
+    assert_eq!(events_of(&store, record.id, EventType::ApiKeysConfigUpdated).await.len(), 1);
+
+    let within = |hash: u8, days: Option<i64>| NewApiKey {
+        expires_at: days.map(|d| now() + d * 86_400),
+        ..key(record.id, "bob", hash)
+    };
+    let limit = |error: StoreError| match error {
+        StoreError::LimitReached(message) => message,
+        other => panic!("a limit, not {other:?}"),
+    };
+    let too_long = store.create_api_key_within_settings(&within(1, Some(8)), &admin).await.unwrap_err();
+    assert!(limit(too_long).contains("max_api_key_expiry"));
+    let forever = store.create_api_key_within_settings(&within(1, None), &admin).await.unwrap_err();
+    assert!(limit(forever).contains("max_api_key_expiry"), "a key without expiry outlives any maximum");
+    let first = store.create_api_key_within_settings(&within(1, Some(7)), &admin).await.unwrap();
+    store.create_api_key_within_settings(&within(2, Some(1)), &admin).await.unwrap();
+    let third = store.create_api_key_within_settings(&within(3, Some(1)), &admin).await.unwrap_err();
+    assert!(limit(third).contains("max_keys_per_user"));
+    let operators = store
+        .create_api_key(&key(record.id, "bob", 4), &admin)
+        .await
+        .expect("the operator's keys are not bound by the tenant's settings");
+    // Revoked keys no longer count (the operator's counted: bob held three).
+    store.revoke_api_key(record.id, first.id, &admin).await.unwrap();
+    store.revoke_api_key(record.id, operators.id, &admin).await.unwrap();
+    store.create_api_key_within_settings(&within(5, Some(1)), &admin).await.unwrap();
+    store
+        .set_api_key_settings(record.id, &ApiKeySettings { enabled: false, ..strict }, &admin)
+        .await
+        .unwrap();
+    let anns = NewApiKey {
+        expires_at: Some(now() + 86_400),
+        ..key(record.id, "ann", 6)
+    };
+    let off = store.create_api_key_within_settings(&anns, &admin).await.unwrap_err();
+    assert!(limit(off).contains("api_keys_enabled"));
+    assert_eq!(
+        store.api_keys(record.id, Some("ann")).await.unwrap().len(),
+        0,
+        "a refused key is not stored"
+    );
+
+    // Renamed, then deleted by its owner: gone, refused as a credential, each change an event.
+    let bobs = store.create_api_key(&key(record.id, "bob", 7), &admin).await.unwrap();
+    store.update_api_key(record.id, bobs.id, "nightly export", &admin).await.unwrap();
+    let renamed = store.api_key_by_hash(&[7; 32]).await.unwrap().unwrap();
+    assert_eq!(renamed.description, "nightly export");
+    assert!(renamed.updated_at.is_some());
+    assert_eq!(events_of(&store, record.id, EventType::ApiKeyUpdated).await.len(), 1);
+    let before = credentials_revision(&store, "demo").await;
+    store.delete_api_key(record.id, bobs.id, &Author::user("bob", "api-key")).await.unwrap();
+    assert_eq!(store.api_key_by_hash(&[7; 32]).await.unwrap(), None);
+    assert!(
+        credentials_revision(&store, "demo").await > before,
+        "other nodes drop the key they cached"
+    );
+    assert!(matches!(
+        store.delete_api_key(record.id, bobs.id, &admin).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.update_api_key(record.id, bobs.id, "x", &admin).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let deleted = events_of(&store, record.id, EventType::ApiKeyRevoked).await;
+    assert_eq!(deleted.last().unwrap().action, "delete-api-key");
+
+    // The tenant's deletion takes its settings along.
+    store.delete_tenant(record.id).await.unwrap();
+    let again = import(&store, &tenant(DEMO)).await;
+    assert_eq!(store.api_key_settings(again.id).await.unwrap(), ApiKeySettings::default());
 }

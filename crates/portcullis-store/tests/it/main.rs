@@ -84,6 +84,8 @@ contract_tests!(
     a_stale_site_revision_writes_nothing,
     site_limits_refuse_a_write_whole,
     a_login_stores_its_session_with_a_revision_of_its_own,
+    api_key_settings_bound_new_keys_and_keys_are_renamed_and_deleted,
+    meta_and_renames_are_stored_and_replayed,
 );
 
 #[tokio::test]
