@@ -246,6 +246,9 @@ pub struct CompiledSite {
     pub(crate) compares: Vec<LCompare>,
     /// Candidate rules per index key and request context (`[hub, qmc]`).
     pub(crate) candidates: Vec<[Box<[Candidate]>; 2]>,
+    /// The relation names some resource of the site uses (folded): a path's last step under
+    /// one of them navigates, under another name it reads an attribute.
+    pub(crate) relation_names: Vec<Sym>,
     user_by_key: HashMap<String, u32>,
     resource_by_id: HashMap<String, u32>,
     /// The types the site holds resources of, case-folded.
@@ -269,7 +272,9 @@ impl CompiledSite {
         for resource in &site.resources {
             for name in resource.relations.keys() {
                 let sym = compiler.strings.name(name);
-                compiler.relation_names.push(sym);
+                if !compiler.relation_names.contains(&sym) {
+                    compiler.relation_names.push(sym);
+                }
             }
         }
         let mut rules = Vec::with_capacity(site.rules.len());
@@ -299,7 +304,7 @@ impl CompiledSite {
             kids,
             paths,
             compares,
-            ..
+            relation_names,
         } = compiler;
 
         let mut user_by_key = HashMap::new();
@@ -407,6 +412,7 @@ impl CompiledSite {
             paths,
             compares,
             candidates,
+            relation_names,
             user_by_key,
             resource_by_id,
             held_types: site.resources.iter().map(|r| fold(&r.resource_type)).collect(),
@@ -699,11 +705,10 @@ impl Compiler {
                             }
                             break;
                         }
-                        _ if self.relation_names.contains(&sym) => nav.push(Nav::Relation(sym)),
-                        _ if !last => {
-                            term = Term::Nothing;
-                            break;
-                        }
+                        // A name before the last step can only be a relation: one that no
+                        // resource of the site has reaches nothing, yet still navigates from a
+                        // supplied resource that has it.
+                        _ if !last || self.relation_names.contains(&sym) => nav.push(Nav::Relation(sym)),
                         "id" => term = Term::Id,
                         "name" => term = Term::Name,
                         "resourcetype" => term = Term::ResourceType,

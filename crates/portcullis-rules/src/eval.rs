@@ -94,6 +94,15 @@ impl<'a> Scope<'a> {
         }
     }
 
+    /// The relation a path's last step names when only the supplied resource uses that
+    /// relation name: the site compiled the step as an attribute, but with the resource held
+    /// it would navigate.
+    fn late_relation(self, path: &LPath) -> Option<Sym> {
+        let supplied = self.supplied?;
+        let named = !matches!(path.term, Term::Entity | Term::CustomProperty(_) | Term::Environment(_) | Term::Nothing);
+        (named && supplied.new_relations.contains(&path.term_name)).then_some(path.term_name)
+    }
+
     fn applies(self, candidate: &Candidate, idx: u32) -> bool {
         self.is_supplied(idx) || self.site.candidate_applies(candidate, ResourceId(idx))
     }
@@ -444,7 +453,7 @@ impl<'s, 'm> Evaluator<'s, 'm> {
                     Ok(action) => *action,
                     Err(name) => return Err(EvalError::UnknownAction(name.to_string())),
                 };
-                if path.term != Term::Entity {
+                if path.term != Term::Entity && scope.late_relation(path).is_none() {
                     return Err(EvalError::FunctionTarget {
                         function: "HasPrivilege",
                         path: path.text.to_string(),
@@ -606,7 +615,13 @@ fn visit_entities(scope: Scope<'_>, user: u32, resource: u32, path: &LPath, visi
         Root::Resource => Ent::Resource(resource),
         Root::Node => return Err(EvalError::NodeInSecurityRule(path.text.to_string())),
     };
-    walk(scope, start, &path.nav, visit)
+    match scope.late_relation(path) {
+        None => walk(scope, start, &path.nav, visit),
+        Some(relation) => walk(scope, start, &path.nav, &mut |entity| match entity {
+            Ent::Resource(_) => walk(scope, entity, &[Nav::Relation(relation)], visit),
+            Ent::User(_) | Ent::ExtUser(_) => Ok(ControlFlow::Continue(())),
+        }),
+    }
 }
 
 fn walk(scope: Scope<'_>, entity: Ent, nav: &[Nav], visit: &mut dyn FnMut(Ent) -> Flow) -> Flow {
@@ -666,7 +681,7 @@ fn named(attrs: &[(u32, Box<[Val]>)], name: u32, visit: &mut dyn FnMut(Val) -> F
 
 /// Calls `visit` on every value of `path`, until it breaks. No value: no call.
 fn visit_values(scope: Scope<'_>, user: u32, resource: u32, path: &LPath, visit: &mut dyn FnMut(Val) -> Flow) -> Flow {
-    let term = path.term;
+    let term = if scope.late_relation(path).is_some() { Term::Entity } else { path.term };
     let name = path.term_name;
     visit_entities(scope, user, resource, path, &mut |entity| match entity {
         Ent::ExtUser(key) => match term {

@@ -6,7 +6,8 @@
 //! strings are looked up in the site's interner (so `=` stays a comparison of symbols) and
 //! kept in a small overlay when the site has never seen them; its owner, stream, app and
 //! relations are resolved to the site's users and resources; the rules whose filter and
-//! context select it are picked out. A decision on it ([`Target::Supplied`]) then runs the
+//! context select it are picked out. A relation name only it uses makes a path that ends on
+//! that name navigate, as it would in a site that held the resource. A decision on it ([`Target::Supplied`]) then runs the
 //! same evaluator as one on a held resource.
 //!
 //! The site does not change: nothing in it refers to a supplied resource, which lives as long
@@ -39,6 +40,9 @@ pub struct SuppliedResource {
     base: usize,
     /// The rules that may apply to it, per request context (`[hub, qmc]`).
     pub(crate) candidates: [Box<[Candidate]>; 2],
+    /// Its relation names that no resource of the site uses: a path ending on one of them
+    /// navigates, as it would if the site held this resource.
+    pub(crate) new_relations: Box<[Sym]>,
 }
 
 impl SuppliedResource {
@@ -91,8 +95,7 @@ impl Overlay<'_> {
 impl CompiledSite {
     /// Compiles a resource the site does not hold, for decisions on it
     /// ([`Target::Supplied`]). References to resources and users the site does not have are
-    /// absent values, as they are for held resources; a relation navigates only under a name
-    /// that some resource of the site uses (other names read as attributes).
+    /// absent values, as they are for held resources.
     pub fn supply(&self, resource: &Resource) -> SuppliedResource {
         let mut overlay = Overlay {
             site: &self.strings,
@@ -100,13 +103,18 @@ impl CompiledSite {
             map: HashMap::new(),
         };
         let find = |id: &Option<String>| id.as_ref().and_then(|id| self.resource(id)).map(|r| r.0);
-        let relations = resource
+        let relations: Box<[(Sym, Box<[u32]>)]> = resource
             .relations
             .iter()
             .map(|(name, ids)| {
                 let targets: Box<[u32]> = ids.iter().filter_map(|id| self.resource(id)).map(|r| r.0).collect();
                 (overlay.intern(&fold(name)), targets)
             })
+            .collect();
+        let new_relations = relations
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| !self.relation_names.contains(name))
             .collect();
         let compiled = CResource {
             id: overlay.val(&resource.id),
@@ -152,6 +160,7 @@ impl CompiledSite {
             base: self.strings.len(),
             strings: overlay.strings,
             candidates: [hub.into_boxed_slice(), qmc.into_boxed_slice()],
+            new_relations,
         }
     }
 }

@@ -273,3 +273,52 @@ rules:
     assert_eq!(decide(serde_json::json!({"owner": "ACME\\ann"}), Action::Delete), "allow t9");
     assert_eq!(decide(serde_json::json!({}), Action::Delete), "deny t9");
 }
+
+/// A relation name that only the supplied resource uses navigates, before the last step and
+/// at it, as it would if the site held the resource; held resources that lack it reach nothing.
+#[test]
+fn a_supplied_resource_navigates_a_relation_the_site_never_uses() {
+    let site = load(
+        r#"
+users:
+  - { userDirectory: ACME, userId: ann }
+resources:
+  - { id: lib1, type: DataConnection, owner: ACME\ann }
+  - { id: doc0, type: Doc }
+rules:
+  - { name: ViaOwner, resourceFilter: Doc_*, actions: [read], condition: resource.Libs.owner = user }
+  - { name: ById, resourceFilter: Doc_*, actions: [update], condition: resource.Libs = "lib1" }
+  - { name: Nested, resourceFilter: Doc_*, actions: [delete], condition: resource.Libs.HasPrivilege("read") }
+  - { name: Lib, resourceFilter: DataConnection_*, actions: [read], condition: resource.owner = user }
+"#,
+    );
+    let compiled = &site.compiled;
+    let ann = compiled.user("acme\\ann").expect("user");
+    let supplied = |relations: &[&str]| {
+        let mut resource = crate::Resource {
+            id: "doc9".into(),
+            resource_type: "Doc".into(),
+            ..Default::default()
+        };
+        if !relations.is_empty() {
+            resource
+                .relations
+                .insert("Libs".into(), relations.iter().map(|r| (*r).to_owned()).collect());
+        }
+        compiled.supply(&resource)
+    };
+    let linked = supplied(&["lib1"]);
+    let unlinked = supplied(&[]);
+    for action in [Action::Read, Action::Update, Action::Delete] {
+        assert!(
+            compiled.allows_on(ann, crate::Target::Supplied(&linked), action, RequestContext::Hub),
+            "{action}"
+        );
+        assert!(
+            !compiled.allows_on(ann, crate::Target::Supplied(&unlinked), action, RequestContext::Hub),
+            "{action}"
+        );
+        let held = compiled.resource("doc0").expect("held");
+        assert!(!compiled.is_allowed(ann, held, action, RequestContext::Hub), "{action}");
+    }
+}
