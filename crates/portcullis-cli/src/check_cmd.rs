@@ -48,9 +48,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         resource: args.resource.as_deref(),
     };
     let resolved = resolve(&snapshot, &raw)?;
+    // A session of this one question: it has no timeouts, so its clock does not matter.
     let mut sessions = Sessions::default();
-    sessions.login(&snapshot, resolved.user);
-    let decision = decide(&snapshot, &resolved.request(sessions.rights(&args.user), true));
+    sessions.login(&snapshot, resolved.user, 0);
+    let decision = decide(&snapshot, &resolved.request(sessions.rights(&args.user, 0), true));
     let verdict = decision.verdict();
     if args.json {
         let reasons: Vec<serde_json::Value> = decision

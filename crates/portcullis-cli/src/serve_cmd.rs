@@ -65,6 +65,14 @@ pub struct ServeArgs {
     /// allowed a minute; more are answered 429 with `Retry-After`. 0 turns the limit off.
     #[arg(long, value_name = "N", default_value_t = portcullis_server::state::ISSUES_PER_MINUTE)]
     issue_rate_limit: u32,
+    /// Hours an interactive session keeps the rights of its login, however active (Qlik Cloud's
+    /// "Maximum session duration": 1 to 168, default 24); 0: no limit.
+    #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = session_limit::<1, 168>)]
+    session_max_hours: i64,
+    /// Minutes a session may go without a decision before it ends (Qlik Cloud's "Session
+    /// inactivity timeout": 15 to 1440, default 30); 0: no limit. Counted per node.
+    #[arg(long, value_name = "MINUTES", default_value_t = 30, value_parser = session_limit::<15, 1440>)]
+    session_idle_minutes: i64,
     /// Seconds a client has to send a request's head (line and headers); slower ones are cut off.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     header_timeout: u64,
@@ -93,6 +101,18 @@ pub struct ServeArgs {
     /// With `--audit-checkpoints`: a tenant whose chain grew at all is checkpointed at least this often.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     audit_checkpoint_secs: u64,
+}
+
+/// A session timeout: 0 (no limit) or within Qlik Cloud's range `MIN..=MAX`.
+fn session_limit<const MIN: i64, const MAX: i64>(text: &str) -> Result<i64, String> {
+    let value: i64 = text.parse().map_err(|_| format!("`{text}` is not a whole number"))?;
+    if value == 0 || (MIN..=MAX).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "`{value}` is outside {MIN}..={MAX} (or 0 for no limit), the range Qlik Cloud allows"
+        ))
+    }
 }
 
 /// Runs the server until it is told to stop.
@@ -227,6 +247,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         api_rate_limits: api.rate_limits,
         audit_checkpoints,
         authzen_sites,
+        session_timeouts: portcullis_engine::SessionTimeouts {
+            max_duration: (args.session_max_hours > 0).then_some(args.session_max_hours * 3600),
+            inactivity: (args.session_idle_minutes > 0).then_some(args.session_idle_minutes * 60),
+        },
     };
     let state = AppState::new(store.clone(), config).await.context("cannot load the tenants")?;
     if store.backend() == portcullis_store::Backend::Postgres {

@@ -47,7 +47,8 @@ impl CloudState {
     fn login(&mut self, user: &str) -> Result<(), String> {
         self.apply(&Change::RecordLogin { user: user.to_owned() })?;
         let idx = self.snapshot.user_idx(user).ok_or_else(|| format!("unknown user `{user}`"))?;
-        self.sessions.login(&self.snapshot, idx);
+        // Scenarios have no clock: their sessions have no timeouts, and time stands at 0.
+        self.sessions.login(&self.snapshot, idx, 0);
         Ok(())
     }
 
@@ -60,7 +61,7 @@ impl CloudState {
             resource: check.resource.as_deref(),
         };
         let resolved = resolve(&self.snapshot, &raw).map_err(|e| format!("the request is invalid: {e}"))?;
-        let decision = decide(&self.snapshot, &resolved.request(self.sessions.rights(&check.user), true));
+        let decision = decide(&self.snapshot, &resolved.request(self.sessions.rights(&check.user, 0), true));
         Ok(Answer {
             allowed: decision.allowed,
             tokens: decision.explanation.tokens(),

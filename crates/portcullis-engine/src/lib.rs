@@ -23,5 +23,5 @@ pub use explain::{Explanation, Reason, Via};
 pub use list::{candidate_users, permitted_content};
 pub use portcullis_model::Channel;
 pub use request::{RawRequest, Request, Resolved, Resource, resolve, resolve_resource};
-pub use session::{FrozenRights, FrozenRole, FrozenVia, Sessions};
+pub use session::{FrozenRights, FrozenRole, FrozenVia, SessionTimeouts, Sessions};
 pub use snapshot::{ClientIdx, ContentHot, ContentIdx, GroupBinding, GroupIdx, Snapshot, SpaceIdx, TenantRights, UserIdx};

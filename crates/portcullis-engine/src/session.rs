@@ -7,12 +7,18 @@
 //! re-resolves them by name. Carrying sessions to the next snapshot is O(1) otherwise: the map
 //! is persistent, so cloning it copies nothing.
 //!
+//! A session lasts as Qlik Cloud's tenant session timeouts say ([`SessionTimeouts`]): at most a
+//! maximum duration after its login, and not past a spell of inactivity (no decision asked for
+//! it). An expired session is as none: the user's current rights decide, as a new login would
+//! freeze them. Activity is counted per node and from the login after a restart.
+//!
 //! A session outlives the process and travels between nodes as [`FrozenRights`]: the same
 //! rights in the model's words (group and role names, capability scopes, the entitlement), so
 //! a node that did not see the login — another node, or this one after a restart — decides
 //! with exactly the rights frozen then, whatever its own snapshot says now.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use portcullis_model::{CapSet, Capability, Entitlement, TenantSetting};
 use rustc_hash::FxBuildHasher;
@@ -21,11 +27,32 @@ use serde::{Deserialize, Serialize};
 use crate::explain::Via;
 use crate::snapshot::{Assignment, GroupBinding, RoleInfo, Snapshot, TenantRights, UserIdx};
 
-/// One open session: the rights frozen at a login, and the revision of that login.
+/// How long a session lasts, in seconds (`None`: no limit). Qlik Cloud's defaults are a
+/// maximum of 24 hours and 30 minutes of inactivity ([`SessionTimeouts::QLIK_CLOUD`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionTimeouts {
+    /// The longest a session lasts after its login, however active.
+    pub max_duration: Option<i64>,
+    /// The longest a session lasts without a decision asking for it.
+    pub inactivity: Option<i64>,
+}
+
+impl SessionTimeouts {
+    /// Qlik Cloud's defaults: 24 hours at most, 30 minutes of inactivity.
+    pub const QLIK_CLOUD: SessionTimeouts = SessionTimeouts {
+        max_duration: Some(24 * 3600),
+        inactivity: Some(30 * 60),
+    };
+}
+
+/// One open session: the rights frozen at a login, the revision and time (Unix seconds) of
+/// that login, and when a decision last asked for it (shared by the views that hold it).
 #[derive(Debug, Clone)]
 struct Session {
     rights: TenantRights,
     revision: u64,
+    logged_in_at: i64,
+    last_active: Arc<AtomicI64>,
 }
 
 /// The open sessions of one tenant, by user id.
@@ -34,24 +61,39 @@ pub struct Sessions {
     by_user: imbl::GenericHashMap<Arc<str>, Session, FxBuildHasher, imbl::shared_ptr::DefaultSharedPtr>,
     /// The snapshot numbering every session's groups are resolved against (`None`: unknown).
     bound: Option<GroupBinding>,
+    timeouts: SessionTimeouts,
 }
 
 impl Sessions {
-    /// Logs a user in: freezes their current rights, at the snapshot's revision. Returns false
-    /// for an unknown user.
-    pub fn login(&mut self, snapshot: &Snapshot, user: UserIdx) -> bool {
-        let Some(info) = snapshot.users.get(user.0 as usize) else { return false };
-        self.insert(info.id.clone(), info.rights.clone(), snapshot.revision, snapshot.group_binding())
+    /// No session yet; sessions last as `timeouts` say.
+    pub fn with_timeouts(timeouts: SessionTimeouts) -> Sessions {
+        Sessions {
+            timeouts,
+            ..Sessions::default()
+        }
     }
 
-    /// Opens (or replaces) a user's session with rights frozen at the login of `revision`,
-    /// their groups resolved against a snapshot of `binding`; a session from a later login is
-    /// kept (returns false then).
-    pub fn insert(&mut self, user_id: Arc<str>, rights: TenantRights, revision: u64, binding: GroupBinding) -> bool {
+    /// Logs a user in at `now` (Unix seconds): freezes their current rights, at the snapshot's
+    /// revision. Returns false for an unknown user.
+    pub fn login(&mut self, snapshot: &Snapshot, user: UserIdx, now: i64) -> bool {
+        let Some(info) = snapshot.users.get(user.0 as usize) else { return false };
+        self.insert(info.id.clone(), info.rights.clone(), snapshot.revision, snapshot.group_binding(), now)
+    }
+
+    /// Opens (or replaces) a user's session with rights frozen at the login of `revision` at
+    /// `logged_in_at` (Unix seconds), their groups resolved against a snapshot of `binding`; a
+    /// session from a later login is kept (returns false then).
+    pub fn insert(&mut self, user_id: Arc<str>, rights: TenantRights, revision: u64, binding: GroupBinding, logged_in_at: i64) -> bool {
         if self.by_user.get(&user_id).is_some_and(|held| held.revision > revision) {
             return false;
         }
-        self.by_user.insert(user_id, Session { rights, revision });
+        let session = Session {
+            rights,
+            revision,
+            logged_in_at,
+            last_active: Arc::new(AtomicI64::new(logged_in_at)),
+        };
+        self.by_user.insert(user_id, session);
         if self.by_user.len() == 1 {
             self.bound = Some(binding);
         } else if self.bound != Some(binding) {
@@ -65,9 +107,17 @@ impl Sessions {
         self.by_user.remove(user_id);
     }
 
-    /// The frozen rights of a user's session, if logged in.
-    pub fn rights(&self, user_id: &str) -> Option<&TenantRights> {
-        self.by_user.get(user_id).map(|session| &session.rights)
+    /// The frozen rights of a user's session at `now` (Unix seconds), if logged in and the
+    /// session has not expired; asking counts as activity.
+    pub fn rights(&self, user_id: &str, now: i64) -> Option<&TenantRights> {
+        let session = self.by_user.get(user_id)?;
+        let within = |limit: Option<i64>, since: i64| limit.is_none_or(|limit| now.saturating_sub(since) <= limit);
+        let last_active = session.last_active.load(Ordering::Relaxed);
+        if !within(self.timeouts.max_duration, session.logged_in_at) || !within(self.timeouts.inactivity, last_active) {
+            return None;
+        }
+        session.last_active.fetch_max(now, Ordering::Relaxed);
+        Some(&session.rights)
     }
 
     /// The revision of the login a user's session froze, if logged in.

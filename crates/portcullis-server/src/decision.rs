@@ -39,7 +39,7 @@ pub(crate) fn decide_raw(view: &View, raw: &RawRequest<'_>, explain: bool) -> Re
 /// For a session: the rights the user's last login froze, if there is one.
 pub(crate) fn session(view: &View, user: UserIdx, channel: Channel<ClientIdx>) -> Option<&TenantRights> {
     match channel {
-        Channel::Session => view.sessions.rights(&view.snapshot.user(user).id),
+        Channel::Session => view.sessions.rights(&view.snapshot.user(user).id, portcullis_store::now()),
         Channel::ApiKey | Channel::OAuth(_) => None,
     }
 }

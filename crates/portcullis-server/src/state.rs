@@ -31,7 +31,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use portcullis_engine::{FrozenRights, GroupBinding, Sessions, Snapshot, TenantRights};
+use portcullis_engine::{FrozenRights, GroupBinding, SessionTimeouts, Sessions, Snapshot, TenantRights};
 use portcullis_model::{Channel, Tenant};
 use portcullis_qlik_api::ApiIds;
 use portcullis_qlik_api::ratelimit::{Limit, QUOTA_WINDOW, RateLimitConfig};
@@ -289,6 +289,9 @@ pub struct ServerConfig {
     /// name → site name (`--authzen-site TENANT/SITE`). Other tenants answer from their Qlik
     /// Cloud model.
     pub authzen_sites: std::collections::BTreeMap<String, String>,
+    /// How long interactive sessions keep the rights of their login (Qlik Cloud's session
+    /// timeouts; `--session-max-hours`, `--session-idle-minutes`).
+    pub session_timeouts: SessionTimeouts,
 }
 
 impl ServerConfig {
@@ -313,6 +316,7 @@ impl Default for ServerConfig {
             api_rate_limits: RateLimitConfig::default(),
             audit_checkpoints: None,
             authzen_sites: Default::default(),
+            session_timeouts: SessionTimeouts::QLIK_CLOUD,
         }
     }
 }
@@ -388,7 +392,7 @@ impl VerifiedCredential {
 
 /// Reads a tenant whole from the store, with its stored sessions, and builds its view
 /// (startup, another node's import).
-async fn load_live(store: &Arc<dyn Store>, id: TenantId) -> Result<(Live, View), StoreError> {
+async fn load_live(store: &Arc<dyn Store>, id: TenantId, timeouts: SessionTimeouts) -> Result<(Live, View), StoreError> {
     let started = Instant::now();
     let ((tenant, revision), stored) = tokio::try_join!(store.load_tenant(id), store.sessions(id, None))?;
     let read = started.elapsed();
@@ -400,7 +404,7 @@ async fn load_live(store: &Arc<dyn Store>, id: TenantId) -> Result<(Live, View),
             let snapshot = Snapshot::build(&tenant, revision);
             (snapshot, api_ids.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         });
-        let mut sessions = Sessions::default();
+        let mut sessions = Sessions::with_timeouts(timeouts);
         for record in stored {
             open_stored(&mut sessions, &snapshot, &tenant.name, record);
         }
@@ -678,7 +682,7 @@ impl AppState {
         // The small reads go beside the large one: a start waits for the slowest, not the sum.
         let started = Instant::now();
         let (loaded, audit_settings, audit, rule_sites) = tokio::join!(
-            load_live(&self.0.store, id),
+            load_live(&self.0.store, id, self.0.config.session_timeouts),
             self.0.store.audit_settings(id),
             self.0.audit_integrity.check_tenant(self.0.store.as_ref(), id, &name),
             crate::rules_api::RuleSites::load(self.0.store.as_ref(), id),
@@ -1116,7 +1120,7 @@ fn next_view(tenant: &TenantState, live: &Live, base_revision: u64, touched: &To
     for login in logins {
         match login {
             Login::Frozen(user, rights, revision, binding) => {
-                sessions.insert(user, rights, revision, binding);
+                sessions.insert(user, rights, revision, binding, portcullis_store::now());
             }
             Login::Stored(record) => open_stored(&mut sessions, &snapshot, &live.tenant.name, record),
         }
@@ -1138,7 +1142,13 @@ fn open_stored(sessions: &mut Sessions, snapshot: &Snapshot, tenant: &str, recor
         .and_then(|frozen| frozen.thaw(snapshot));
     match rights {
         Ok(rights) => {
-            sessions.insert(record.user_id.as_str().into(), rights, record.revision, snapshot.group_binding());
+            sessions.insert(
+                record.user_id.as_str().into(),
+                rights,
+                record.revision,
+                snapshot.group_binding(),
+                record.logged_in_at,
+            );
         }
         Err(error) => tracing::error!(tenant, user = %record.user_id, revision = record.revision, %error, "a stored session cannot be read"),
     }

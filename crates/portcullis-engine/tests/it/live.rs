@@ -372,7 +372,7 @@ fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
 /// The decisions of one snapshot for one request, with the sessions the channel reads.
 fn decision(snapshot: &Snapshot, sessions: &Sessions, raw: &RawRequest<'_>) -> Result<(Decision, bool), String> {
     let resolved = resolve(snapshot, raw).map_err(|e| e.to_string())?;
-    let session = sessions.rights(raw.user);
+    let session = sessions.rights(raw.user, 0);
     let explained = decide(snapshot, &resolved.request(session, true));
     let silent = decide(snapshot, &resolved.request(session, false)).allowed;
     Ok((explained, silent))
@@ -381,7 +381,7 @@ fn decision(snapshot: &Snapshot, sessions: &Sessions, raw: &RawRequest<'_>) -> R
 fn listed(snapshot: &Snapshot, sessions: &Sessions, user: &str, via: &Channel, action: Action) -> Vec<String> {
     let idx = snapshot.user_idx(user).unwrap();
     let channel = via.try_map_client(|client| snapshot.client_idx(client).ok_or(())).unwrap();
-    let mut ids: Vec<String> = permitted_content(snapshot, idx, channel, sessions.rights(user), action)
+    let mut ids: Vec<String> = permitted_content(snapshot, idx, channel, sessions.rights(user, 0), action)
         .map(|c| snapshot.content_item(c).id.to_string())
         .collect();
     ids.sort();
@@ -418,7 +418,7 @@ fn same_answers(rng: &mut Rng, tenant: &Tenant, live: (&Snapshot, &Sessions), fr
         .collect();
     let mut n = 0;
     for user in &tenant.users {
-        if (live.1.rights(&user.id).is_some()) != (fresh.1.rights(&user.id).is_some()) {
+        if (live.1.rights(&user.id, 0).is_some()) != (fresh.1.rights(&user.id, 0).is_some()) {
             return Err(format!("{}: logged in on one side only", user.id));
         }
         let (app_sample, connection_sample) = (sample(rng, &apps), sample(rng, &connections));
@@ -554,8 +554,8 @@ fn run(seed: u64, steps: usize) -> Result<(usize, usize), String> {
         fresh_sessions.rebind(&fresh);
         if !tenant.users.is_empty() && rng.below(2) == 0 {
             let user = tenant.users[rng.below(tenant.users.len())].id.clone();
-            live_sessions.login(&live, live.user_idx(&user).unwrap());
-            fresh_sessions.login(&fresh, fresh.user_idx(&user).unwrap());
+            live_sessions.login(&live, live.user_idx(&user).unwrap(), 0);
+            fresh_sessions.login(&fresh, fresh.user_idx(&user).unwrap(), 0);
             let frozen = live.user(live.user_idx(&user).unwrap()).rights.freeze();
             stored.insert(user, (revision, serde_json::to_string(&frozen).unwrap()));
         }
@@ -565,7 +565,7 @@ fn run(seed: u64, steps: usize) -> Result<(usize, usize), String> {
         for (user, (at, json)) in &stored {
             let frozen: FrozenRights = serde_json::from_str(json).map_err(|e| format!("{user}'s stored session: {e}"))?;
             let rights = frozen.thaw(&fresh).map_err(|e| format!("{user}'s stored session: {e}"))?;
-            restored.insert(user.as_str().into(), rights, *at, fresh.group_binding());
+            restored.insert(user.as_str().into(), rights, *at, fresh.group_binding(), 0);
         }
         compared += same_answers(&mut rng, &tenant, (&live, &live_sessions), (&fresh, &restored))
             .map_err(|message| format!("step {step}, sessions read back from storage: {message}"))?;
@@ -621,7 +621,7 @@ fn sessions_follow_a_group_deleted_and_created_again() {
     .unwrap();
     let mut live = Snapshot::build(&tenant, 1);
     let mut sessions = Sessions::default();
-    sessions.login(&live, live.user_idx("ann").unwrap());
+    sessions.login(&live, live.user_idx("ann").unwrap(), 0);
     let space_read = |snapshot: &Snapshot, sessions: &Sessions| {
         let raw = RawRequest {
             user: "ann",
@@ -711,12 +711,52 @@ fn a_stored_session_names_what_it_cannot_read_and_never_goes_back() {
 
     let mut sessions = Sessions::default();
     let rights = frozen.thaw(&snapshot).unwrap();
-    assert!(sessions.insert("ann".into(), rights.clone(), 7, snapshot.group_binding()));
+    assert!(sessions.insert("ann".into(), rights.clone(), 7, snapshot.group_binding(), 0));
     assert!(
-        !sessions.insert("ann".into(), rights.clone(), 5, snapshot.group_binding()),
+        !sessions.insert("ann".into(), rights.clone(), 5, snapshot.group_binding(), 0),
         "an older login arriving late"
     );
     assert_eq!(sessions.revision("ann"), Some(7));
     sessions.remove("ann");
-    assert!(sessions.rights("ann").is_none());
+    assert!(sessions.rights("ann", 0).is_none());
+}
+
+/// A session lasts as Qlik Cloud's timeouts say: its login's rights until the maximum duration
+/// whatever the activity, and not past a spell of inactivity; expired, it is as none (the
+/// current rights decide), and a new login opens it again.
+#[test]
+fn sessions_expire_at_their_maximum_duration_and_after_inactivity() {
+    let tenant = portcullis_model::tenant_file::load_tenant_text("t.yaml", "users: [ { id: ann, roles: [TenantAdmin] } ]\n").unwrap();
+    let snapshot = Snapshot::build(&tenant, 3);
+    let ann = snapshot.user_idx("ann").unwrap();
+    let timeouts = portcullis_engine::SessionTimeouts {
+        max_duration: Some(3600),
+        inactivity: Some(600),
+    };
+    let mut sessions = Sessions::with_timeouts(timeouts);
+    let login = 1_000_000;
+    assert!(sessions.login(&snapshot, ann, login));
+    // Active every 10 minutes: kept until the hour is up, whatever the activity.
+    for minutes in (10..=60).step_by(10) {
+        assert!(sessions.rights("ann", login + minutes * 60).is_some(), "{minutes} min after the login");
+    }
+    assert!(sessions.rights("ann", login + 3601).is_none(), "past the maximum duration");
+    assert!(sessions.login(&snapshot, ann, login + 4000));
+    assert!(sessions.rights("ann", login + 4000 + 600).is_some(), "idle for exactly the limit");
+    assert!(sessions.rights("ann", login + 4000 + 1201).is_none(), "idle for longer than the limit");
+    assert!(sessions.rights("ann", login + 4000 + 1202).is_none(), "an expired session stays expired");
+    assert_eq!(
+        sessions.revision("ann"),
+        Some(snapshot.revision),
+        "still recorded, until the next login replaces it"
+    );
+    // A clone (the next view) shares the activity.
+    assert!(sessions.login(&snapshot, ann, login + 10_000));
+    let next_view = sessions.clone();
+    assert!(sessions.rights("ann", login + 10_500).is_some());
+    assert!(next_view.rights("ann", login + 11_000).is_some(), "activity seen through the other view");
+    // No timeouts: a session never expires.
+    let mut forever = Sessions::default();
+    forever.login(&snapshot, ann, 0);
+    assert!(forever.rights("ann", i64::MAX).is_some());
 }

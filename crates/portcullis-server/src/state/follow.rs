@@ -308,7 +308,7 @@ impl AppState {
 
     /// Reads a tenant whole from the store (its sessions too) and counts it.
     async fn reload(&self, tenant: &TenantState, live: &mut Live) -> Result<(), StoreError> {
-        let (fresh, view) = load_live(&self.0.store, tenant.id).await?;
+        let (fresh, view) = load_live(&self.0.store, tenant.id, self.0.config.session_timeouts).await?;
         *live = fresh;
         tenant.swap(view);
         self.0.metrics.record_reload();

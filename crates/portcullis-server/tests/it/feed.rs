@@ -619,8 +619,11 @@ async fn sessions_survive_a_restart_and_die_with_their_user(env: Env) {
         .await;
         assert_eq!(status, StatusCode::OK);
         let tenant = node.state.tenant_by_name(&env.tenant).await.unwrap().unwrap();
-        assert!(tenant.view().sessions.rights("carl").is_none(), "carl's session is closed on every node");
-        assert!(tenant.view().sessions.rights("bob").is_some());
+        assert!(
+            tenant.view().sessions.rights("carl", portcullis_store::now()).is_none(),
+            "carl's session is closed on every node"
+        );
+        assert!(tenant.view().sessions.rights("bob", portcullis_store::now()).is_some());
     }
     env.done().await;
 }

@@ -90,7 +90,10 @@ async fn writer(state: AppState, tenant: Arc<TenantState>, w: usize) -> Vec<(u64
 
     // The demo tenant auto-assigns a role to professionals at their first login: a write.
     let login = state.login(&tenant, &me, &author).await.expect("a login");
-    assert!(login.view.sessions.rights(&me).is_some(), "{me}'s session is in the view of its login");
+    assert!(
+        login.view.sessions.rights(&me, portcullis_store::now()).is_some(),
+        "{me}'s session is in the view of its login"
+    );
     assert_eq!(login.applied[0].recorded_roles.len(), 1, "{me}'s first login records its role");
     accepted.push((login.revision, vec![Change::RecordLogin { user: me.clone() }]));
 
@@ -200,7 +203,7 @@ async fn concurrent_writers_each_get_their_own_answer() {
     let stored = store.sessions(tenant.id, None).await.unwrap();
     for w in 0..WRITERS {
         let me = format!("w{w}");
-        assert!(view.sessions.rights(&me).is_some(), "{me}'s session was lost");
+        assert!(view.sessions.rights(&me, portcullis_store::now()).is_some(), "{me}'s session was lost");
         let login = accepted
             .iter()
             .find(|(_, changes)| changes[..] == [Change::RecordLogin { user: me.clone() }]);
@@ -255,7 +258,11 @@ async fn a_login_in_a_batch_freezes_the_rights_of_its_place() {
     assert_eq!(state.metrics().commits(), (5, 1), "one batch");
     let rights = |user: &str| {
         let view = tenant.view();
-        let rights = view.sessions.rights(user).unwrap_or_else(|| panic!("{user}'s session")).clone();
+        let rights = view
+            .sessions
+            .rights(user, portcullis_store::now())
+            .unwrap_or_else(|| panic!("{user}'s session"))
+            .clone();
         let roles: Vec<String> = rights.assignments.iter().map(|a| a.role.name.to_string()).collect();
         let groups: Vec<String> = rights.group_names.iter().map(|g| g.to_string()).collect();
         (roles, groups)

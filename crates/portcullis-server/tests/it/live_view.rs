@@ -177,7 +177,7 @@ pub(crate) fn decisions(tenant: &portcullis_server::state::TenantState, clients:
                     let line = match resolve(snapshot, &raw) {
                         Ok(resolved) => {
                             let session = match via {
-                                portcullis_model::Channel::Session => view.sessions.rights(user),
+                                portcullis_model::Channel::Session => view.sessions.rights(user, portcullis_store::now()),
                                 _ => None,
                             };
                             let decision = decide(snapshot, &resolved.request(session, true));

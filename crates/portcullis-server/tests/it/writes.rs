@@ -194,6 +194,32 @@ async fn a_session_keeps_the_rights_of_its_login() {
     assert_eq!(app.post("/v1/check", &admin, glossary("session")).await.1["decision"], "allow");
 }
 
+/// An idle session ends (Qlik Cloud's inactivity timeout, here 2 s): the user's current rights
+/// decide again, as a new login would freeze them.
+#[tokio::test]
+async fn an_idle_session_ends_and_the_current_rights_decide() {
+    let app = TestApp::with_config(portcullis_server::ServerConfig {
+        session_timeouts: portcullis_engine::SessionTimeouts {
+            max_duration: None,
+            inactivity: Some(2),
+        },
+        ..Default::default()
+    })
+    .await;
+    let admin = app.key("demo", "admin").await;
+    app.post("/v1/sessions", &admin, json!({"user": "bob"})).await;
+    app.post("/v1/changes", &admin, json!({"assign": {"role": "Steward", "user": "bob"}}))
+        .await;
+    let glossary = json!({"user": "bob", "via": "session", "action": "glossary:create"});
+    assert_eq!(
+        app.post("/v1/check", &admin, glossary.clone()).await.1["decision"],
+        "deny",
+        "frozen at the login"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    assert_eq!(app.post("/v1/check", &admin, glossary).await.1["decision"], "allow", "the session ended");
+}
+
 #[tokio::test]
 async fn the_operator_imports_tenants() {
     let app = TestApp::new().await;
