@@ -249,18 +249,58 @@ fn etag(revision: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{revision}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
-/// The revision an `If-Match` header names (`"3"`, `W/"3"` or `3`), if sent.
-fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
-    let bad = || {
-        ApiError::bad_request("invalid_if_match", "`If-Match` must be one site revision, as its `ETag` gives it")
-            .hint("send the `ETag` of the site's last read or write, e.g. `If-Match: \"3\"`")
-            .field("If-Match")
-    };
-    let text = value.to_str().map_err(|_| bad())?.trim();
-    let text = text.strip_prefix("W/").unwrap_or(text);
-    let text = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
-    text.parse::<u64>().map(Some).map_err(|_| bad())
+/// What an `If-Match` header asks of the stored site (RFC 9110 §13.1.1).
+enum IfMatch {
+    /// No header: write whatever is stored.
+    Absent,
+    /// `*`: the site must exist.
+    Exists,
+    /// One or more revisions (`"3"`, `W/"3"`, `3`, or a list `"3", "4"`): the stored one must be among them.
+    OneOf(Vec<u64>),
+}
+
+impl IfMatch {
+    fn of(headers: &HeaderMap) -> Result<IfMatch, ApiError> {
+        let Some(value) = headers.get(header::IF_MATCH) else {
+            return Ok(IfMatch::Absent);
+        };
+        let bad = || {
+            ApiError::bad_request("invalid_if_match", "`If-Match` must be `*` or site revisions, as their `ETag` gives them")
+                .hint("send the `ETag` of the site's last read or write, e.g. `If-Match: \"3\"`")
+                .field("If-Match")
+        };
+        let text = value.to_str().map_err(|_| bad())?.trim();
+        if text == "*" {
+            return Ok(IfMatch::Exists);
+        }
+        let revision = |tag: &str| {
+            let tag = tag.trim();
+            let tag = tag.strip_prefix("W/").unwrap_or(tag);
+            let tag = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(tag);
+            tag.parse::<u64>().map_err(|_| bad())
+        };
+        text.split(',').map(revision).collect::<Result<Vec<u64>, ApiError>>().map(IfMatch::OneOf)
+    }
+
+    /// The revision the store must find (its compare-and-swap), or 412 when the stored site
+    /// already fails the condition. `*` and lists are checked against the stored revision,
+    /// which then guards the write: a site that moves on meanwhile fails it too.
+    async fn expected_revision(self, state: &RulesState, tenant: portcullis_store::TenantId, name: &str) -> Result<Option<u64>, ApiError> {
+        let allowed = match self {
+            IfMatch::Absent => return Ok(None),
+            IfMatch::OneOf(revisions) if revisions.len() == 1 => return Ok(revisions.first().copied()),
+            IfMatch::Exists => None,
+            IfMatch::OneOf(revisions) => Some(revisions),
+        };
+        let stored = state.app.store().rule_site(tenant, name).await?.map(|site| site.revision);
+        match stored {
+            Some(revision) if allowed.as_ref().is_none_or(|allowed| allowed.contains(&revision)) => Ok(Some(revision)),
+            Some(revision) => {
+                Err(StoreError::PreconditionFailed(format!("rule site `{name}` is at revision {revision}, not one `If-Match` names")).into())
+            }
+            None => Err(StoreError::PreconditionFailed(format!("`If-Match` asks for rule site `{name}`, which does not exist")).into()),
+        }
+    }
 }
 
 /// A site name not found in this tenant.
@@ -298,7 +338,7 @@ pub(crate) async fn list_sites(State(state): State<RulesState>, request: Request
 pub(crate) async fn put_site(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
     let (caller, request) = caller(&state, request).await?;
     may_manage(&caller)?;
-    let expected_revision = if_match(request.headers())?;
+    let expected_revision = IfMatch::of(request.headers())?.expected_revision(&state, caller.tenant.id, &name).await?;
     let kind = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -373,7 +413,7 @@ pub(crate) async fn get_site(State(state): State<RulesState>, ApiPath(name): Api
 pub(crate) async fn delete_site(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
     let (caller, request) = caller(&state, request).await?;
     may_manage(&caller)?;
-    let expected_revision = if_match(request.headers())?;
+    let expected_revision = IfMatch::of(request.headers())?.expected_revision(&state, caller.tenant.id, &name).await?;
     let sites = &caller.tenant.rule_sites;
     let _writing = sites.writing.lock().await;
     match state

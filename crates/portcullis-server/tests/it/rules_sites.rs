@@ -273,6 +273,19 @@ async fn a_replacement_names_the_revision_it_replaces() {
     assert!(body.contains("invalid_if_match") && body.contains("If-Match"), "{body}");
     let (status, _, _) = raw(&app, "PUT", "/v1/rules/sites/new", &admin, &[("if-match", "\"1\"")], SITE).await;
     assert_eq!(status, StatusCode::PRECONDITION_FAILED, "If-Match on a site that does not exist");
+    // `*` asks only that the site exist; a list, that it be at one of the revisions.
+    let (status, _, body) = raw(&app, "PUT", "/v1/rules/sites/new", &admin, &[("if-match", "*")], SITE).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    assert!(body.contains("does not exist"), "{body}");
+    let (status, _, body) = raw(&app, "PUT", "/v1/rules/sites/acme", &admin, &[("if-match", "\"1\", W/\"7\"")], &denying).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    let (status, headers, body) = raw(&app, "PUT", "/v1/rules/sites/acme", &admin, &[("if-match", "\"1\", \"2\"")], &denying).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let second = etag_of(&headers).to_owned();
+    let (status, headers, body) = raw(&app, "PUT", "/v1/rules/sites/acme", &admin, &[("if-match", "*")], &denying).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_ne!(etag_of(&headers), second);
+    let second = etag_of(&headers).to_owned();
     let (status, _, _) = raw(&app, "DELETE", "/v1/rules/sites/acme", &admin, &[("if-match", &second)], "").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
@@ -287,7 +300,7 @@ async fn a_replacement_names_the_revision_it_replaces() {
         .map(|e| e["data"]["details"]["revision"].as_u64().unwrap_or_else(|| panic!("{e}")))
         .collect();
     revisions.sort();
-    assert_eq!(revisions, [1, 2, 3], "{events}");
+    assert_eq!(revisions, [1, 2, 3, 4, 5], "{events}");
 }
 
 #[tokio::test]
