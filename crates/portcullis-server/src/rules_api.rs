@@ -326,7 +326,7 @@ pub(crate) async fn list_sites(State(state): State<RulesState>, request: Request
 
 /// Loads (or replaces) a rule site from a site file; refused whole with every problem located.
 #[utoipa::path(put, path = "/v1/rules/sites/{name}", tag = "rules",
-    params(("name" = String, Path, description = "Site name (at most 200 bytes)"), ("If-Match" = Option<String>, Header, description = "Replace only the site at this revision (its `ETag`)")),
+    params(("name" = String, Path, description = "Site name (at most 200 bytes)"), ("If-Match" = Option<String>, Header, description = "Replace only the site at this revision (its `ETag`), one of a list of them, or `*`: only if it exists")),
     request_body(content = String, content_type = "application/yaml", description = "A site file: users, resources, rules (YAML, or JSON with `Content-Type: application/json`)"),
     responses(
         (status = 200, description = "Stored and loaded: its revision and counts of users, resources, rules", body = SiteLoaded, headers(("ETag" = String, description = "The site's revision"))),
@@ -407,7 +407,7 @@ pub(crate) async fn get_site(State(state): State<RulesState>, ApiPath(name): Api
 
 /// Deletes a rule site.
 #[utoipa::path(delete, path = "/v1/rules/sites/{name}", tag = "rules",
-    params(("name" = String, Path, description = "Site name"), ("If-Match" = Option<String>, Header, description = "Delete only the site at this revision (its `ETag`)")),
+    params(("name" = String, Path, description = "Site name"), ("If-Match" = Option<String>, Header, description = "Delete only the site at this revision (its `ETag`), one of a list of them, or `*`: only if it exists")),
     responses((status = 204, description = "Deleted"), (status = 403, description = "Needs TenantAdmin"), (status = 404, description = "No such site"), (status = 412, description = "`If-Match` names another revision than the stored one")),
     security(("bearer" = [])))]
 pub(crate) async fn delete_site(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
