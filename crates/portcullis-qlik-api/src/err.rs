@@ -32,6 +32,8 @@ pub enum Service {
     ApiKeys,
     /// `/items`
     Items,
+    /// `/apps` (the owner change only)
+    Apps,
     /// `/audits`
     Audits,
     /// `/tenants`
@@ -50,6 +52,7 @@ impl Service {
             Service::OauthClients => "OAUTH-CLIENTS",
             Service::ApiKeys => "API-KEYS",
             Service::Items => "ITEMS",
+            Service::Apps => "APPS",
             Service::Audits => "AUDITS",
             Service::Tenants => "TENANTS",
             Service::Api => "HTTP",

@@ -339,7 +339,7 @@ pub struct ClientSecret {
         crate::routes::clients_delete, crate::routes::clients_new_secret,
         crate::routes::keys_list, crate::routes::keys_create, crate::routes::keys_get, crate::routes::keys_patch, crate::routes::keys_delete,
         crate::routes::keys_config, crate::routes::keys_config_patch,
-        crate::routes::items_list, crate::routes::items_get,
+        crate::routes::items_list, crate::routes::items_get, crate::routes::apps_owner,
         crate::routes::tenants_me, crate::routes::tenants_get, crate::routes::tenants_patch,
         crate::routes::audits_list, crate::routes::audits_get, crate::routes::audits_archive, crate::routes::audits_types, crate::routes::audits_sources,
         crate::routes::audits_settings, crate::routes::audits_settings_put,

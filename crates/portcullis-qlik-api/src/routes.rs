@@ -530,6 +530,14 @@ async fn items_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| crate::items::get(ctx, &id)).await?))
 }
 
+/// Gives an app another owner (an admin handing on what a deleted user left).
+#[utoipa::path(put, path = "/apps/{appId}/owner", tag = "apps", params(("appId" = String, Path, description = "App id")), request_body = crate::apps::UpdateOwner, responses((status = 200, description = "The app", body = crate::apps::NxApp), (status = 400, description = "No such new owner"), (status = 403, description = "Needs app:change_owner, or user:manage for an app without an owner"), (status = 404, description = "No such app the caller may read")), security(("bearer" = [])))]
+async fn apps_owner<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
+    let body: crate::apps::UpdateOwner = decode(Service::Apps, &body)?;
+    let nx_app = write(&app, &req, |ctx| crate::apps::change_owner(ctx, &id, &body)).await?;
+    Ok(json(StatusCode::OK, to_json(nx_app)?))
+}
+
 /// The space types.
 #[utoipa::path(get, path = "/spaces/types", tag = "spaces", responses((status = 200, description = "The types", body = crate::openapi::SpaceTypes)), security(("bearer" = [])))]
 async fn spaces_types<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
@@ -1014,6 +1022,7 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: Api
         .add(__path_roles_delete, roles_delete::<H>)
         .add(__path_items_list, items_list::<H>)
         .add(__path_items_get, items_get::<H>)
+        .add(__path_apps_owner, apps_owner::<H>)
         .add(__path_spaces_list, spaces_list::<H>)
         .add(__path_spaces_create, spaces_create::<H>)
         .add(__path_spaces_types, spaces_types::<H>)

@@ -148,13 +148,7 @@ pub fn user_scopes(tenant: &Tenant, user: &User) -> Vec<String> {
 pub fn custom_role_caps(tenant: &Tenant, permissions: &std::collections::BTreeMap<Permission, RoleSetting>) -> CapSet {
     let mut caps = CapSet::EMPTY;
     for (permission, setting) in permissions {
-        let value = match setting {
-            RoleSetting::Value(value) => Some(*value),
-            RoleSetting::UserDefault => tenant.user_default_value(*permission),
-        };
-        if let Some(value) = value {
-            caps |= permission.def().grants(value);
-        }
+        caps |= tenant.custom_setting_grants(*permission, *setting);
     }
     caps
 }
