@@ -211,7 +211,7 @@ impl Failure {
     /// 429: over the caller's rate limit; `retry-after` says in how many seconds to try again.
     pub fn rate_limited(seconds: u64) -> Failure {
         Failure {
-            error: ApiError::new(Service::Api, 429, format!("too many requests; retry in {seconds} seconds")),
+            error: ApiError::new(Service::Api, 429, format!("you need to wait {seconds} seconds until the limit is lifted")),
             retry_after: Some(seconds),
         }
     }

@@ -3,7 +3,7 @@
 
 use portcullis_qlik_api::ids::{self, EVERYONE_ID};
 use portcullis_qlik_api::paging::Query;
-use portcullis_qlik_api::{apps, groups, roles, spaces, tenants, users};
+use portcullis_qlik_api::{apps, groups, oauth_clients, roles, spaces, tenants, users};
 use serde_json::json;
 
 use crate::fixture::{BASE, World, decoded, ops, tenant, try_ops};
@@ -949,7 +949,6 @@ fn groups_and_roles_are_renamed_keeping_their_ids_and_stamped() {
 
 #[test]
 fn clients_and_spaces_carry_their_times_and_spaces_their_descriptions() {
-    use portcullis_qlik_api::oauth_clients;
     let w = world();
     let body: oauth_clients::OauthClientCreate = decoded(json!({ "clientName": "ETL 2", "appType": "web" }));
     let id = "c".repeat(32);
@@ -1018,4 +1017,123 @@ fn users_sort_by_their_times_and_refuse_client_ids() {
         assert_eq!(error.status, 400, "{query:?}");
         assert!(error.detail.unwrap().contains("`clientId`"));
     }
+}
+
+#[test]
+fn oauth_clients_keep_qliks_fields_and_public_clients_take_no_grants() {
+    let w = world();
+    let body: oauth_clients::OauthClientCreate = decoded(json!({
+        "clientName": "Portal",
+        "appType": "spa",
+        "description": "the customer portal",
+        "redirectUris": ["https://portal.example/callback"],
+        "allowedOrigins": ["https://portal.example"],
+        "clientUri": "https://portal.example",
+        "allowedScopes": ["user_default"],
+        "connectionConfig": { "consentMethod": "trusted" },
+    }));
+    let id = "c0ffee00c0ffee00c0ffee00c0ffee00".to_owned();
+    assert_eq!(w.write("dee", |ctx| oauth_clients::create(ctx, &body, &id)).unwrap_err().status, 403);
+    let made = w.write("admin", |ctx| oauth_clients::create(ctx, &body, &id)).unwrap();
+    let client = made.body;
+    assert_eq!(client.app_type, "spa");
+    assert_eq!(client.description, "the customer portal");
+    assert_eq!(client.redirect_uris, ["https://portal.example/callback"]);
+    assert_eq!(client.allowed_origins, ["https://portal.example"]);
+    assert_eq!(client.connection_config.consent_method, "trusted");
+    assert!(
+        client.allowed_grant_types.is_empty() && client.allowed_auth_methods.is_empty(),
+        "a public client"
+    );
+    assert!(client.created_at.is_some());
+    let w2 = World::after(made.tenant);
+
+    // Refusals name the field.
+    for (bad, says) in [
+        (json!({ "clientName": "X", "appType": "desktop" }), "`appType` `desktop` is not one of"),
+        (
+            json!({ "clientName": "X", "appType": "native", "allowedGrantTypes": ["client_credentials"] }),
+            "takes no grants",
+        ),
+        (
+            json!({ "clientName": "X", "allowedAuthMethods": ["private_key_jwt"] }),
+            "`private_key_jwt` is not supported",
+        ),
+        (json!({ "clientName": "X", "jwksUri": "https://keys.example" }), "not supported"),
+        (
+            json!({ "clientName": "X", "connectionConfig": { "consentMethod": "maybe" } }),
+            "`maybe` is not one of",
+        ),
+    ] {
+        let body: oauth_clients::OauthClientCreate = decoded(bad.clone());
+        let error = w
+            .write("admin", |ctx| oauth_clients::create(ctx, &body, "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1"))
+            .unwrap_err();
+        assert_eq!(error.status, 400, "{bad}");
+        assert!(error.to_string().contains(says), "{bad}: {error}");
+    }
+
+    // Every path Qlik lets a PATCH change.
+    let patch = ops(json!([
+        { "op": "add", "path": "/redirectUris", "value": "https://portal.example/other" },
+        { "op": "remove-value", "path": "/allowedOrigins", "value": "https://portal.example" },
+        { "op": "replace", "path": "/description", "value": "renamed portal" },
+        { "op": "replace", "path": "/logoUri", "value": "https://portal.example/logo.png" },
+        { "op": "remove", "path": "/clientUri" },
+        { "op": "replace", "path": "/clientName", "value": "Portal 2" },
+        { "op": "replace", "path": "/allowedScopes", "value": ["apps:read"] },
+    ]));
+    let w3 = World::after(w2.write("admin", |ctx| oauth_clients::patch(ctx, &id, &patch)).unwrap().tenant);
+    let client = w3.check("admin", |ctx| oauth_clients::get(ctx, &id)).unwrap();
+    assert_eq!(client.redirect_uris, ["https://portal.example/callback", "https://portal.example/other"]);
+    assert!(client.allowed_origins.is_empty());
+    assert_eq!(
+        (client.description.as_str(), client.logo_uri.as_deref(), client.client_uri.as_deref()),
+        ("renamed portal", Some("https://portal.example/logo.png"), None)
+    );
+    assert_eq!(
+        (client.client_name.as_str(), client.allowed_scopes.clone()),
+        ("Portal 2", vec!["apps:read".to_owned()])
+    );
+    assert_eq!(client.app_type, "spa", "the app type stays");
+    let grants = ops(json!([{ "op": "replace", "path": "/allowedGrantTypes", "value": ["client_credentials"] }]));
+    assert_eq!(w3.write("admin", |ctx| oauth_clients::patch(ctx, &id, &grants)).unwrap_err().status, 400);
+    let keys = ops(json!([{ "op": "add", "path": "/publicKeys", "value": [] }]));
+    assert_eq!(w3.write("admin", |ctx| oauth_clients::patch(ctx, &id, &keys)).unwrap_err().status, 400);
+
+    // Publishing records the time once; the consent method is set and reset.
+    let published = w3.write("admin", |ctx| oauth_clients::publish(ctx, &id)).unwrap();
+    assert_eq!(published.body["publishedAt"], "2023-11-14T22:13:20.000Z");
+    let w4 = World::after(published.tenant);
+    assert_eq!(
+        w4.check("admin", |ctx| oauth_clients::get(ctx, &id)).unwrap().published_at.as_deref(),
+        Some("2023-11-14T22:13:20.000Z")
+    );
+    let required = ops(json!([{ "op": "replace", "path": "/consentMethod", "value": "required" }]));
+    let w5 = World::after(
+        w4.write("admin", |ctx| oauth_clients::patch_connection_config(ctx, &id, &required))
+            .unwrap()
+            .tenant,
+    );
+    assert_eq!(
+        w5.check("admin", |ctx| oauth_clients::connection_config(ctx, &id))
+            .unwrap()
+            .consent_method,
+        "required"
+    );
+    let bad = ops(json!([{ "op": "replace", "path": "/consentMethod", "value": "never" }]));
+    assert_eq!(
+        w5.write("admin", |ctx| oauth_clients::patch_connection_config(ctx, &id, &bad))
+            .unwrap_err()
+            .status,
+        400
+    );
+    let w6 = World::after(w5.write("admin", |ctx| oauth_clients::delete_connection_config(ctx, &id)).unwrap().tenant);
+    assert_eq!(
+        w6.check("admin", |ctx| oauth_clients::connection_config(ctx, &id))
+            .unwrap()
+            .consent_method,
+        "required"
+    );
+    assert_eq!(w6.check("dee", |ctx| oauth_clients::connection_config(ctx, &id)).unwrap_err().status, 403);
 }

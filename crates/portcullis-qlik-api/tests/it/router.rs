@@ -402,16 +402,48 @@ async fn rate_limits_answer_429_with_retry_after() {
         RateLimitConfig {
             tier1_per_minute: 2,
             tier2_per_minute: 1,
+            filter_per_minute: 1,
+            audits_per_minute: 1,
             ..RateLimitConfig::default()
         },
     );
-    assert_eq!(send(&app, "GET", "/api/v1/users/me", Some("ann-key"), None).await.status, StatusCode::OK);
-    assert_eq!(send(&app, "GET", "/api/v1/users/me", Some("ann-key"), None).await.status, StatusCode::OK);
+    // Two a minute, counted over Qlik's five minutes: a burst of ten.
+    for _ in 0..10 {
+        assert_eq!(send(&app, "GET", "/api/v1/users/me", Some("ann-key"), None).await.status, StatusCode::OK);
+    }
     let limited = send(&app, "GET", "/api/v1/users/me", Some("ann-key"), None).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.body["errors"][0]["code"], "HTTP-429");
     assert_eq!(limited.body["errors"][0]["title"], "API rate limit reached.");
-    assert!(limited.retry_after.unwrap().parse::<u64>().unwrap() >= 1);
+    assert_eq!(limited.retry_after.as_deref(), Some("30"), "one read every 30 s");
+    assert_eq!(
+        limited.body["errors"][0]["detail"],
+        "you need to wait 30 seconds until the limit is lifted"
+    );
+    // The Special limits are budgets of their own.
+    let filter = || {
+        send(
+            &app,
+            "POST",
+            "/api/v1/users/actions/filter",
+            Some("admin-key"),
+            Some(json!({ "filter": "name co \"a\"" })),
+        )
+    };
+    assert_eq!(filter().await.status, StatusCode::OK);
+    let limited = filter().await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.retry_after.as_deref(), Some("60"));
+    assert_eq!(send(&app, "GET", "/api/v1/audits", Some("admin-key"), None).await.status, StatusCode::OK);
+    assert_eq!(
+        send(&app, "GET", "/api/v1/audits/types", Some("admin-key"), None).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        send(&app, "GET", "/api/v1/users/me", Some("admin-key"), None).await.status,
+        StatusCode::OK,
+        "tier 1 is apart"
+    );
     assert_eq!(
         send(&app, "GET", "/api/v1/users/me", Some("bob-key"), None).await.status,
         StatusCode::OK,
