@@ -72,6 +72,10 @@ pub struct ApiError {
     pub title: String,
     /// What exactly, in one line (lowercase, user input in backticks).
     pub detail: Option<String>,
+    /// The part of the request it is about, where Qlik names it: the query parameter, or a
+    /// JSON Pointer into the body (`source` on the wire; named otherwise here because
+    /// `thiserror` reads a field called `source` as the error's cause).
+    pub part: Option<ErrorSource>,
 }
 
 fn number(status: u16) -> u16 {
@@ -115,6 +119,29 @@ impl ApiError {
             code,
             title: title(status).to_owned(),
             detail: Some(detail.into()),
+            part: None,
+        }
+    }
+
+    /// This error, about the query parameter `name` (`source.parameter`).
+    pub fn at_parameter(self, name: &str) -> ApiError {
+        ApiError {
+            part: Some(ErrorSource {
+                parameter: Some(name.to_owned()),
+                pointer: None,
+            }),
+            ..self
+        }
+    }
+
+    /// This error, about the body's value at `pointer` (a JSON Pointer, `source.pointer`).
+    pub fn at_pointer(self, pointer: impl Into<String>) -> ApiError {
+        ApiError {
+            part: Some(ErrorSource {
+                parameter: None,
+                pointer: Some(pointer.into()),
+            }),
+            ..self
         }
     }
 
@@ -180,7 +207,13 @@ impl ApiError {
             title: self.title.clone(),
             detail: self.detail.clone(),
             status: Some(self.status),
-            source: pointer.map(|pointer| ErrorSource { pointer }),
+            source: match pointer {
+                Some(pointer) => Some(ErrorSource {
+                    parameter: None,
+                    pointer: Some(pointer),
+                }),
+                None => self.part.clone(),
+            },
         }
     }
 
@@ -277,11 +310,15 @@ pub struct ErrorItem {
     pub source: Option<ErrorSource>,
 }
 
-/// Where a problem is in the request.
+/// Where a problem is in the request (Qlik's `source`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorSource {
-    /// A JSON Pointer into the body (`/2`: the third operation of a patch).
-    pub pointer: String,
+    /// The query parameter at fault (`limit`, `filter`, ...).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub parameter: Option<String>,
+    /// A JSON Pointer into the body (`/2`: the third operation of a patch; `/name`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pointer: Option<String>,
 }
 
 #[cfg(test)]
@@ -298,6 +335,10 @@ mod tests {
         );
         assert_eq!(ApiError::unauthorized("x").code, "AUTH-1");
         assert_eq!(ApiError::forbidden(Service::Audits, "x").code, "AUDITS-11");
+        let at_limit = serde_json::to_value(ApiError::bad_request(Service::Users, "x").at_parameter("limit").envelope("t")).unwrap();
+        assert_eq!(at_limit["errors"][0]["source"], serde_json::json!({ "parameter": "limit" }));
+        let at_name = serde_json::to_value(ApiError::bad_request(Service::Users, "x").at_pointer("/name").envelope("t")).unwrap();
+        assert_eq!(at_name["errors"][0]["source"], serde_json::json!({ "pointer": "/name" }));
     }
 
     #[test]

@@ -639,6 +639,42 @@ async fn bodies_of_the_wrong_shape_are_refused_naming_the_path_and_write_nothing
         assert_eq!(reply.body["errors"][0]["code"], code, "{body}: {}", reply.body);
         let said = reply.body["errors"][0]["detail"].as_str().unwrap_or_default();
         assert!(said.starts_with(detail), "{body}: {said}");
+        // `source.pointer` points at the value at fault, as Qlik's errors do.
+        let path = detail
+            .strip_prefix('`')
+            .and_then(|d| d.split('`').next())
+            .filter(|_| detail.starts_with('`'));
+        if let Some(path) = path {
+            let pointer: String = path
+                .split(['.', '['])
+                .filter(|p| !p.is_empty())
+                .map(|p| format!("/{}", p.trim_end_matches(']')))
+                .collect();
+            assert_eq!(reply.body["errors"][0]["source"]["pointer"], json!(pointer), "{body}: {}", reply.body);
+        }
+    }
+    // `source.parameter` names the query parameter at fault.
+    for (query, parameter) in [
+        ("limit=0", "limit"),
+        ("sort=-shoeSize", "sort"),
+        ("filter=shoeSize eq 1", "filter"),
+        ("next=nope", "next"),
+    ] {
+        let reply = send(
+            &app,
+            "GET",
+            &format!("/api/v1/users?{}", query.replace(' ', "%20")),
+            Some("admin-key"),
+            None,
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(
+            reply.body["errors"][0]["source"],
+            json!({ "parameter": parameter }),
+            "{query}: {}",
+            reply.body
+        );
     }
     assert_eq!(host.state().revision, revision, "nothing was written");
     assert_eq!(host.state().tenant.user("ann").map(|u| u.name.clone()).as_deref(), Some("Ann Lee"));
