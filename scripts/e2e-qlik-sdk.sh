@@ -38,7 +38,7 @@ start_portcullis --tenant examples/demo-tenant.yaml --api-key "admin=$admin_key"
 
 echo "== running the qlik-sdk tests"
 status=0
-(cd "$tests" && PORTCULLIS_URL="$url" PORTCULLIS_ADMIN_KEY="$admin_key" PORTCULLIS_BOB_KEY="$bob_key" PORTCULLIS_ANN_KEY="$ann_key" \
+(cd "$tests" && PYTHONDONTWRITEBYTECODE=1 PORTCULLIS_URL="$url" PORTCULLIS_ADMIN_KEY="$admin_key" PORTCULLIS_BOB_KEY="$bob_key" PORTCULLIS_ANN_KEY="$ann_key" \
   timeout 120 "$work/venv/bin/python" -m unittest -v test_qlik_sdk) || status=$?
 if [ "$status" != "0" ]; then
   echo "e2e-qlik-sdk: the tests failed; the server's log:"

@@ -75,7 +75,8 @@ pub struct ApiError {
     /// The part of the request it is about, where Qlik names it: the query parameter, or a
     /// JSON Pointer into the body (`source` on the wire; named otherwise here because
     /// `thiserror` reads a field called `source` as the error's cause).
-    pub part: Option<ErrorSource>,
+    /// Boxed: most errors have none, and the error stays small to return.
+    pub part: Option<Box<ErrorSource>>,
 }
 
 fn number(status: u16) -> u16 {
@@ -126,10 +127,10 @@ impl ApiError {
     /// This error, about the query parameter `name` (`source.parameter`).
     pub fn at_parameter(self, name: &str) -> ApiError {
         ApiError {
-            part: Some(ErrorSource {
+            part: Some(Box::new(ErrorSource {
                 parameter: Some(name.to_owned()),
                 pointer: None,
-            }),
+            })),
             ..self
         }
     }
@@ -137,10 +138,10 @@ impl ApiError {
     /// This error, about the body's value at `pointer` (a JSON Pointer, `source.pointer`).
     pub fn at_pointer(self, pointer: impl Into<String>) -> ApiError {
         ApiError {
-            part: Some(ErrorSource {
+            part: Some(Box::new(ErrorSource {
                 parameter: None,
                 pointer: Some(pointer.into()),
-            }),
+            })),
             ..self
         }
     }
@@ -212,7 +213,7 @@ impl ApiError {
                     parameter: None,
                     pointer: Some(pointer),
                 }),
-                None => self.part.clone(),
+                None => self.part.as_deref().cloned(),
             },
         }
     }
