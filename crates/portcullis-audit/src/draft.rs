@@ -221,6 +221,7 @@ pub fn change_event(change: &portcullis_model::Change, author: &Author) -> Event
         ),
         Change::CreateContent { item } => event(EventType::ItemCreated, resource(item.kind.as_str(), &item.id), json!({ "item": item })),
         Change::MoveContent { id, space } => event(EventType::ItemUpdated, resource("content", id), json!({ "space": space })),
+        Change::SetContentOwner { id, owner } => event(EventType::ItemUpdated, resource("content", id), json!({ "owner": owner })),
         Change::DeleteContent { id } => event(EventType::ItemDeleted, resource("content", id), json!({})),
         Change::AddUse { reference } => event(
             EventType::ItemUpdated,

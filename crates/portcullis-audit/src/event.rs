@@ -58,7 +58,7 @@ event_types! {
     OauthClientDeleted = "com.qlik.v1.oauth-client.deleted", "com.qlik/oauth-clients", "an OAuth client was deleted",
     OauthTokenIssued = "com.qlik.v1.oauth-token.issued", "com.qlik/oauth-clients", "an OAuth access token was issued (any grant)",
     ItemCreated = "com.qlik.v1.item.created", "com.qlik/items", "an app or data connection was created",
-    ItemUpdated = "com.qlik.v1.item.updated", "com.qlik/items", "what an item consumes when it runs changed",
+    ItemUpdated = "com.qlik.v1.item.updated", "com.qlik/items", "an item was moved or given another owner, or what it consumes when it runs changed",
     ItemDeleted = "com.qlik.v1.item.deleted", "com.qlik/items", "an app or data connection was deleted",
     ApiKeyCreated = "com.qlik.api-key.created", "com.qlik/api-keys", "an API key was created",
     ApiKeyRevoked = "com.qlik.api-key.deleted", "com.qlik/api-keys", "an API key was revoked by an administrator, or deleted by its owner",

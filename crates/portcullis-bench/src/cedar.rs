@@ -38,7 +38,7 @@ use portcullis_engine::tables::{self, Row};
 use portcullis_engine::{Snapshot, admin_scope, tenant_caps, user_scope};
 use portcullis_model::permission::PermissionType;
 use portcullis_model::role::{BUILTIN_ROLES, RoleLevel};
-use portcullis_model::tenant::{Assignee, ContentKind, RoleSetting, Tenant};
+use portcullis_model::tenant::{Assignee, ContentKind, Tenant};
 use portcullis_model::{Action, CapSet, Capability, Entitlement, Permission, ResourceKind, SpaceRole, SpaceType, TenantSetting};
 
 use crate::requests::{Target, Via, WorkRequest};
@@ -128,14 +128,10 @@ fn role_caps(tenant: &Tenant) -> Vec<(String, CapSet, CapSet)> {
     for role in &tenant.custom_roles {
         let (mut user, mut admin) = (CapSet::EMPTY, CapSet::EMPTY);
         for (permission, setting) in &role.permissions {
-            let value = match setting {
-                RoleSetting::Value(value) => Some(*value),
-                RoleSetting::UserDefault => tenant.user_default_value(*permission),
-            };
-            let Some(value) = value else { continue };
+            let caps = tenant.custom_setting_grants(*permission, *setting);
             match permission.def().permission_type {
-                PermissionType::User => user |= permission.def().grants(value),
-                PermissionType::Admin => admin |= permission.def().grants(value),
+                PermissionType::User => user |= caps,
+                PermissionType::Admin => admin |= caps,
             }
         }
         roles.push((role.name.clone(), user, admin));
@@ -526,7 +522,10 @@ pub fn encode(tenant: &Tenant, snapshot: &Snapshot) -> Result<CedarTenant> {
     for space in &tenant.spaces {
         let mut attrs = HashMap::from([
             ("type".to_owned(), string(space.space_type.as_str())),
-            ("owner".to_owned(), RestrictedExpression::new_entity_uid(uid(&types.user, &space.owner))),
+            (
+                "owner".to_owned(),
+                RestrictedExpression::new_entity_uid(uid(&types.user, space.owner.as_deref().unwrap_or_default())),
+            ),
         ]);
         for role in space.space_type.assignable_roles().iter() {
             attrs.insert(
@@ -537,7 +536,10 @@ pub fn encode(tenant: &Tenant, snapshot: &Snapshot) -> Result<CedarTenant> {
         entities.push(entity(uid(&types.space, &space.id), attrs, HashSet::new())?);
     }
     for item in &tenant.content {
-        let mut attrs = HashMap::from([("owner".to_owned(), RestrictedExpression::new_entity_uid(uid(&types.user, &item.owner)))]);
+        let mut attrs = HashMap::from([(
+            "owner".to_owned(),
+            RestrictedExpression::new_entity_uid(uid(&types.user, item.owner.as_deref().unwrap_or_default())),
+        )]);
         if let Some(space) = &item.space {
             attrs.insert("space".to_owned(), RestrictedExpression::new_entity_uid(uid(&types.space, space)));
         }

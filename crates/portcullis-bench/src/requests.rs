@@ -92,7 +92,7 @@ impl TenantIndex {
         let mut spaces_of_group: HashMap<&str, Vec<u32>> = HashMap::new();
         let mut spaces_of_user: Vec<Vec<u32>> = vec![Vec::new(); tenant.users.len()];
         for (s, space) in tenant.spaces.iter().enumerate() {
-            if let Some(&owner) = user_pos.get(space.owner.as_str()) {
+            if let Some(&owner) = space.owner.as_deref().and_then(|o| user_pos.get(o)) {
                 spaces_of_user[owner as usize].push(s as u32);
             }
             for member in &space.members {
@@ -140,7 +140,7 @@ impl TenantIndex {
                     ContentKind::DataConnection => connections_in_space[s as usize].push(c),
                 },
                 None => {
-                    if let Some(&owner) = user_pos.get(item.owner.as_str()) {
+                    if let Some(&owner) = item.owner.as_deref().and_then(|o| user_pos.get(o)) {
                         personal_of_user.entry(owner).or_default().push(c);
                     }
                 }

@@ -113,7 +113,7 @@ async fn cycle(
         name: format!("Bench app {i}"),
         kind: ContentKind::App,
         space: Some(space_id.clone()),
-        owner: owner.to_owned(),
+        owner: Some(owner.to_owned()),
     };
     state.write(live, &[Change::CreateContent { item }], &Author::cli()).await?;
     let share = json!({

@@ -54,7 +54,7 @@ fn targets(tenant: &Tenant) -> Result<Targets> {
         .iter()
         .filter(|s| s.space_type != SpaceType::Data)
         .take(64)
-        .map(|s| (s.id.clone(), s.owner.clone()))
+        .filter_map(|s| Some((s.id.clone(), s.owner.clone()?)))
         .collect();
     let users: Vec<String> = tenant.users.iter().skip(1).step_by(97).take(64).map(|u| u.id.clone()).collect();
     let sources: Vec<String> = tenant
@@ -91,7 +91,7 @@ fn cycle(targets: &Targets, i: usize) -> [Change; 4] {
                 name: format!("Bench app {i}"),
                 kind: ContentKind::App,
                 space: Some(space.clone()),
-                owner: owner.clone(),
+                owner: Some(owner.clone()),
             },
         },
         Change::CreateShare {

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use portcullis_model::SpaceRoleSet;
-use portcullis_model::tenant::{Assignee, RoleSetting, Tenant};
+use portcullis_model::tenant::{Assignee, Tenant};
 
 fn quoted(text: &str) -> String {
     serde_json::to_string(text).expect("a string always serializes")
@@ -58,13 +58,7 @@ pub fn write_tenant(tenant: &Tenant, out: &mut impl Write) -> io::Result<()> {
         let permissions: Vec<String> = role
             .permissions
             .iter()
-            .map(|(permission, setting)| {
-                let value = match setting {
-                    RoleSetting::Value(value) => value.as_str(),
-                    RoleSetting::UserDefault => "user-default",
-                };
-                format!("{}: {value}", permission.key())
-            })
+            .map(|(permission, setting)| format!("{}: {}", permission.key(), setting.word()))
             .collect();
         writeln!(
             out,
@@ -118,7 +112,9 @@ pub fn write_tenant(tenant: &Tenant, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "  - id: {}", quoted(&space.id))?;
         writeln!(out, "    name: {}", quoted(&space.name))?;
         writeln!(out, "    type: {}", space.space_type.as_str())?;
-        writeln!(out, "    owner: {}", quoted(&space.owner))?;
+        if let Some(owner) = &space.owner {
+            writeln!(out, "    owner: {}", quoted(owner))?;
+        }
         writeln!(out, "    members:{}", empty(space.members.is_empty()))?;
         for member in &space.members {
             writeln!(out, "      - {{ {}, roles: {} }}", assignee(&member.assignee), roles(member.roles))?;
@@ -138,7 +134,10 @@ pub fn write_tenant(tenant: &Tenant, out: &mut impl Write) -> io::Result<()> {
         if let Some(space) = &item.space {
             write!(line, ", space: {}", quoted(space)).expect("string write");
         }
-        write!(line, ", owner: {} }}", quoted(&item.owner)).expect("string write");
+        if let Some(owner) = &item.owner {
+            write!(line, ", owner: {}", quoted(owner)).expect("string write");
+        }
+        line.push_str(" }");
         writeln!(out, "{line}")?;
     }
     writeln!(out, "uses:{}", empty(tenant.uses.is_empty()))?;

@@ -282,7 +282,7 @@ pub fn generate(shape: &Shape) -> Tenant {
             id: space_id(s),
             name: format!("Space {s}"),
             space_type,
-            owner: user_id(owner),
+            owner: Some(user_id(owner)),
             members,
         });
     }
@@ -360,7 +360,7 @@ pub fn generate(shape: &Shape) -> Tenant {
             name: format!("Item {c}"),
             kind,
             space: space.map(space_id),
-            owner: user_id(owner),
+            owner: Some(user_id(owner)),
         });
     }
 

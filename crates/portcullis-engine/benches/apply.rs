@@ -53,7 +53,11 @@ fn writes(tenant: &Tenant) -> Vec<(&'static str, Change, Change)> {
     let space = tenant
         .spaces
         .iter()
-        .find(|s| s.space_type != SpaceType::Data && !s.members.iter().any(|m| m.assignee == Assignee::User(user.id.clone())) && s.owner != user.id)
+        .find(|s| {
+            s.space_type != SpaceType::Data
+                && !s.members.iter().any(|m| m.assignee == Assignee::User(user.id.clone()))
+                && s.owner.as_deref() != Some(user.id.as_str())
+        })
         .expect("a space");
     let member_role = space.space_type.assignable_roles().iter().next().expect("a role");
     let app = tenant
@@ -76,7 +80,7 @@ fn writes(tenant: &Tenant) -> Vec<(&'static str, Change, Change)> {
         name: "bench app".into(),
         kind: ContentKind::App,
         space: Some(space.id.clone()),
-        owner: user.id.clone(),
+        owner: Some(user.id.clone()),
     };
     let member = Assignee::User(user.id.clone());
     vec![

@@ -414,7 +414,7 @@ pub(crate) fn lookup<K: Ord + Copy>(entries: &[(K, SpaceRoleSet)], key: K) -> Op
 /// Grants when the user is the space owner (and the row has the Owner column) or holds one
 /// of the row's roles; records which.
 pub(crate) fn space_row<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, row: Row, trace: &mut T) -> bool {
-    if row.owner && space.owner == ctx.user {
+    if row.owner && space.owner == Some(ctx.user) {
         trace.push(|| Reason::SpaceOwner { space: space.id.clone() });
         return true;
     }
@@ -525,7 +525,7 @@ fn content_action<T: Trace>(ctx: &Ctx<'_>, item: &ContentInfo, action: Action, t
     let space = item.space.and_then(|s: SpaceIdx| ctx.snapshot.spaces.get(s.0 as usize));
     decide_paths(ctx, action, space, trace, |trace| match space {
         None => {
-            let granted = item.owner == ctx.user && tables::personal_owner_grants(action);
+            let granted = item.owner == Some(ctx.user) && tables::personal_owner_grants(action);
             if granted {
                 trace.push(|| Reason::Owner);
             }
@@ -536,7 +536,7 @@ fn content_action<T: Trace>(ctx: &Ctx<'_>, item: &ContentInfo, action: Action, t
 }
 
 fn space_content<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, item: &ContentInfo, action: Action, trace: &mut T) -> bool {
-    let owns_app = item.owner == ctx.user;
+    let owns_app = item.owner == Some(ctx.user);
     match (space.space_type, action) {
         // Editing the script of one's own app needs Can edit or more; of another's, Can edit data.
         (SpaceType::Shared, Action::AppEditScript) => edit_script_in_shared(ctx, space, owns_app, trace),

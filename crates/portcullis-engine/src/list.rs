@@ -163,7 +163,7 @@ pub fn candidate_users(snapshot: &Snapshot, resource: Resource) -> Option<Vec<Us
             let Some(info) = snapshot.content.get(item.0 as usize) else {
                 return Some(users);
             };
-            users.push(info.owner);
+            users.extend(info.owner);
             users.extend(info.user_shares.iter().map(|(user, _)| *user));
             for (group, _) in &info.group_shares {
                 if let Some(group) = snapshot.groups.get(group.0 as usize) {
@@ -186,7 +186,7 @@ pub fn candidate_users(snapshot: &Snapshot, resource: Resource) -> Option<Vec<Us
 /// Adds the users a space's own table can grant to (its owner and members) and its
 /// administrators without a role; false when those are every user.
 fn space_candidates(snapshot: &Snapshot, space: &SpaceInfo, users: &mut Vec<UserIdx>) -> bool {
-    users.push(space.owner);
+    users.extend(space.owner);
     users.extend(space.user_roles.iter().map(|(user, _)| *user));
     for (group, _) in space.group_roles.iter() {
         if let Some(group) = snapshot.groups.get(group.0 as usize) {

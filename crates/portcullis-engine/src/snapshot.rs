@@ -22,7 +22,7 @@ use portcullis_model::change::Touched;
 use portcullis_model::permission::PermissionType;
 use portcullis_model::role::{BUILTIN_ROLES, RoleLevel};
 use portcullis_model::scope::ScopeSet;
-use portcullis_model::tenant::{Assignee, Content, RoleRef, RoleSetting, Share, Space, Tenant, User};
+use portcullis_model::tenant::{Assignee, Content, RoleRef, Share, Space, Tenant, User};
 use portcullis_model::{CapSet, ContentKind, Entitlement, Permission, SpaceRole, SpaceRoleSet, SpaceType, TenantSetting, UserStatus};
 
 pub use crate::cow::{CowVec, Rows};
@@ -137,8 +137,8 @@ pub struct SpaceInfo {
     pub name: Arc<str>,
     /// Type.
     pub space_type: SpaceType,
-    /// Owner.
-    pub owner: UserIdx,
+    /// Owner; `None` once the owner was deleted.
+    pub owner: Option<UserIdx>,
     /// Individual assignments, sorted by user.
     pub user_roles: Arc<[(UserIdx, SpaceRoleSet)]>,
     /// Group assignments, sorted by group.
@@ -156,8 +156,8 @@ pub struct ContentInfo {
     pub kind: ContentKind,
     /// Space, or `None` for the owner's personal space.
     pub space: Option<SpaceIdx>,
-    /// Owner.
-    pub owner: UserIdx,
+    /// Owner; `None` once the owner was deleted.
+    pub owner: Option<UserIdx>,
     /// Sources it consumes when it runs, in the tenant's order of `uses`.
     pub sources: Vec<ContentIdx>,
     /// Shares to users, sorted.
@@ -171,7 +171,7 @@ pub struct ContentInfo {
 pub struct ContentHot {
     /// Its space's index, or `u32::MAX` for a personal item.
     pub space: u32,
-    /// Its owner's index.
+    /// Its owner's index, or [`ContentHot::NO_OWNER`].
     pub owner: u32,
     /// App or data connection; `None` for a deleted item's slot.
     pub kind: Option<ContentKind>,
@@ -183,10 +183,13 @@ impl ContentHot {
     /// The marker for "personal space".
     pub const PERSONAL: u32 = u32::MAX;
 
+    /// The marker for "no owner" (its owner was deleted): no user's index.
+    pub const NO_OWNER: u32 = u32::MAX;
+
     /// The entry of a deleted item: matches no kind.
     pub const TOMBSTONE: ContentHot = ContentHot {
         space: ContentHot::PERSONAL,
-        owner: u32::MAX,
+        owner: ContentHot::NO_OWNER,
         kind: None,
         shared: false,
     };
@@ -194,7 +197,7 @@ impl ContentHot {
     fn of(item: &ContentInfo) -> ContentHot {
         ContentHot {
             space: item.space.map_or(ContentHot::PERSONAL, |s| s.0),
-            owner: item.owner.0,
+            owner: item.owner.map_or(ContentHot::NO_OWNER, |o| o.0),
             kind: Some(item.kind),
             shared: !item.user_shares.is_empty() || !item.group_shares.is_empty(),
         }
@@ -291,12 +294,7 @@ fn role_info(tenant: &Tenant, name: &str) -> Option<RoleInfo> {
         }
         RoleRef::Custom(role) => {
             for (permission, setting) in &role.permissions {
-                let value = match setting {
-                    RoleSetting::Value(value) => Some(*value),
-                    RoleSetting::UserDefault => tenant.user_default_value(*permission),
-                };
-                let Some(value) = value else { continue };
-                let caps = permission.def().grants(value);
+                let caps = tenant.custom_setting_grants(*permission, *setting);
                 match permission.def().permission_type {
                     PermissionType::Admin => info.admin_caps |= caps,
                     PermissionType::User => info.user_caps |= caps,
@@ -466,7 +464,9 @@ impl Snapshot {
         let mut group_promotions = vec![0u32; snapshot.groups.len()];
         // A space owner holds every assignable role of the space (spec §8.1, README).
         for (_, space) in snapshot.spaces.iter() {
-            user_promotions[space.owner.0 as usize] += u32::from(promotes(space.space_type.assignable_roles()));
+            if let Some(owner) = space.owner {
+                user_promotions[owner.0 as usize] += u32::from(promotes(space.space_type.assignable_roles()));
+            }
         }
         let space_entries = snapshot.spaces.iter().map(|(_, s)| (&s.user_roles[..], &s.group_roles[..]));
         for (user_entries, group_entries) in space_entries.chain(content.iter().map(|c| (&c.user_shares[..], &c.group_shares[..]))) {
@@ -867,9 +867,9 @@ impl Snapshot {
             let new_entries = info.as_ref().map_or(none, |s| (&s.user_roles[..], &s.group_roles[..]));
             self.count_promotions(old_entries, new_entries, work);
             // The owner counts as holding every assignable role of the space.
-            let owner_entry = |s: &SpaceInfo| [(s.owner, s.space_type.assignable_roles())];
-            let old_owner = old.as_ref().map(owner_entry);
-            let new_owner = info.as_ref().map(owner_entry);
+            let owner_entry = |s: &SpaceInfo| s.owner.map(|owner| [(owner, s.space_type.assignable_roles())]);
+            let old_owner = old.as_ref().and_then(owner_entry);
+            let new_owner = info.as_ref().and_then(owner_entry);
             let old_owner_entries: Entries<'_> = (old_owner.as_ref().map_or(&[][..], |e| &e[..]), &[]);
             let new_owner_entries: Entries<'_> = (new_owner.as_ref().map_or(&[][..], |e| &e[..]), &[]);
             self.count_promotions(old_owner_entries, new_owner_entries, work);
@@ -1095,7 +1095,10 @@ impl Snapshot {
 }
 
 fn space_info(ids: &impl Ids, space: &Space) -> Option<SpaceInfo> {
-    let owner = ids.user(&space.owner)?;
+    let owner = match &space.owner {
+        Some(owner) => Some(ids.user(owner)?),
+        None => None,
+    };
     let mut user_roles = Vec::new();
     let mut group_roles = Vec::new();
     for member in &space.members {
@@ -1116,7 +1119,10 @@ fn space_info(ids: &impl Ids, space: &Space) -> Option<SpaceInfo> {
 
 /// An item without its sources and shares; `None` when its owner or space is unknown.
 fn content_info(ids: &impl Ids, item: &Content) -> Option<ContentInfo> {
-    let owner = ids.user(&item.owner)?;
+    let owner = match &item.owner {
+        Some(owner) => Some(ids.user(owner)?),
+        None => None,
+    };
     let space = match &item.space {
         Some(space_id) => Some(ids.space(space_id)?),
         None => None,

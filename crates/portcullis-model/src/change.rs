@@ -156,6 +156,13 @@ pub enum Change {
         /// New owner.
         owner: Option<String>,
     },
+    /// Names an app's or data connection's owner (Qlik's `PUT /apps/{id}/owner`).
+    SetContentOwner {
+        /// Content id.
+        id: String,
+        /// The new owner's user id.
+        owner: String,
+    },
     /// Deletes an empty space.
     DeleteSpace {
         /// Space id.
@@ -288,6 +295,7 @@ impl Change {
             Change::RemoveSpaceMember { .. } => "remove-space-member",
             Change::CreateContent { .. } => "create-content",
             Change::MoveContent { .. } => "move-content",
+            Change::SetContentOwner { .. } => "set-content-owner",
             Change::DeleteContent { .. } => "delete-content",
             Change::AddUse { .. } => "add-use",
             Change::CreateShare { .. } => "create-share",
@@ -566,6 +574,10 @@ impl Tenant {
             Change::DeleteUser { id } => {
                 let mut touched = assignee_rows(self, &Assignee::User(id.clone()));
                 touched.users.insert(id.clone());
+                // What the user owns is left without an owner.
+                let owned = self.refs().owned_by(id);
+                touched.spaces.extend(owned.spaces.iter().cloned());
+                touched.content.extend(owned.items.iter().cloned());
                 touched
             }
             Change::CreateGroup { group } => Touched::group(&group.name),
@@ -586,7 +598,7 @@ impl Tenant {
             Change::UpdateSpace { id, .. } | Change::DeleteSpace { id } => Touched::space(id),
             Change::SetSpaceMember { space, .. } | Change::RemoveSpaceMember { space, .. } => Touched::space(space),
             Change::CreateContent { item } => Touched::content(&item.id),
-            Change::MoveContent { id, .. } => Touched::content(id),
+            Change::MoveContent { id, .. } | Change::SetContentOwner { id, .. } => Touched::content(id),
             Change::DeleteContent { id } => {
                 let mut touched = Touched::content(id);
                 touched.content.extend(self.uses.of_other(id).map(|u| u.consumer.clone()));
@@ -713,6 +725,7 @@ impl Tenant {
             Change::RemoveSpaceMember { space, assignee } => self.remove_space_member(space, assignee)?,
             Change::CreateContent { item } => self.create_content(item.clone())?,
             Change::MoveContent { id, space } => self.move_content(id, space.as_deref())?,
+            Change::SetContentOwner { id, owner } => self.set_content_owner(id, owner)?,
             Change::DeleteContent { id } => self.delete_content(id)?,
             Change::AddUse { reference } => self.add_use(reference.clone())?,
             Change::CreateShare { share } => self.create_share(share.clone())?,
@@ -789,22 +802,14 @@ impl<'de> Deserialize<'de> for SpaceRoleSet {
 
 impl Serialize for RoleSetting {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            RoleSetting::Value(value) => value.serialize(serializer),
-            RoleSetting::UserDefault => serializer.serialize_str("user-default"),
-        }
+        serializer.serialize_str(&self.word())
     }
 }
 
 impl<'de> Deserialize<'de> for RoleSetting {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RoleSetting, D::Error> {
         let text = String::deserialize(deserializer)?;
-        if text == "user-default" {
-            return Ok(RoleSetting::UserDefault);
-        }
-        PermissionValue::parse(&text)
-            .map(RoleSetting::Value)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown permission value `{text}`")))
+        RoleSetting::parse_word(&text).ok_or_else(|| serde::de::Error::custom(format!("unknown permission value `{text}`")))
     }
 }
 

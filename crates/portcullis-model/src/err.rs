@@ -54,6 +54,25 @@ pub enum ModelError {
         /// Its values.
         known: String,
     },
+    /// A scope no permission a custom role may set stands for (an OAuth-only scope such as
+    /// `admin_classic`, a built-in role's scope, or an unknown word).
+    #[error("scope `{scope}` cannot be held by a custom role; the scopes a custom role can hold are {known}")]
+    ScopeNotInCustomRoles {
+        /// The scope given.
+        scope: String,
+        /// Every scope a custom role can hold.
+        known: String,
+    },
+    /// A custom role's scope setting outside its permission, or empty.
+    #[error("custom role setting `{setting}` is not a set of the scopes of permission `{permission}` ({known})")]
+    BadScopeSetting {
+        /// The permission key.
+        permission: &'static str,
+        /// The setting in words.
+        setting: String,
+        /// The permission's scopes.
+        known: String,
+    },
     /// An app placed in a data space: apps cannot live there (spec §8.1, §8.4; README).
     #[error("app `{app}` cannot be in data space `{space}`: a data space holds no apps")]
     AppInDataSpace {

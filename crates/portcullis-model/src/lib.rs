@@ -27,7 +27,7 @@ pub use change::{Applied, Change, Touched};
 pub use channel::{Channel, UnknownChannel};
 pub use err::{LimitError, ModelError};
 pub use links::{Link, LinkTable};
-pub use meta::{Meta, MetaTarget};
+pub use meta::{ClientProfile, Meta, MetaTarget};
 pub use permission::{Permission, PermissionValue};
 pub use refs::{Owned, Refs};
 pub use space::{SpaceRole, SpaceRoleSet, SpaceType};

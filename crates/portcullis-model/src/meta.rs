@@ -1,6 +1,7 @@
 //! What the management API shows of an entity beyond what decisions read: Qlik's timestamps
 //! (`createdAt`, `lastUpdatedAt`, `createdBy`), a user's profile (`inviteExpiry`, `locale`,
-//! `preferredLocale`, `preferredZoneinfo`, `picture`), a group's or space's `description`,
+//! `preferredLocale`, `preferredZoneinfo`, `picture`), a group's, space's or OAuth client's
+//! `description`, an OAuth client's profile ([`ClientProfile`]),
 //! and the API id of a group or custom role once it no longer follows the name. No decision
 //! reads it; it travels with its row (created, renamed and deleted with it) and is written
 //! by [`Change::SetMeta`](crate::Change::SetMeta), which the API sends with the time in it, so
@@ -52,6 +53,38 @@ pub struct Meta {
     /// A static URL of a user's picture.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub picture: Option<String>,
+    /// What Qlik keeps of an OAuth client beyond what tokens read (OAuth clients only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<Box<ClientProfile>>,
+}
+
+/// An OAuth client's fields that Qlik keeps and shows and no decision reads: `appType`,
+/// `redirectUris`, `allowedOrigins`, `clientUri`, `logoUri`, when it was published, and the
+/// tenant's consent method for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClientProfile {
+    /// `web`, `native`, `spa` or `anonymous-embed` (fixed at creation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_type: Option<String>,
+    /// Where the authorization server may send a user back.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redirect_uris: Vec<String>,
+    /// Origins a browser client may call from (`spa`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+    /// The client's home page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    /// The client's logo.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// Unix seconds it was published at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<i64>,
+    /// `required` or `trusted`; `None`: the default (`required`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent_method: Option<String>,
 }
 
 impl Meta {

@@ -92,6 +92,16 @@ impl PermissionDef {
         self.grants(value).iter().map(Capability::scope).collect()
     }
 
+    /// Everything any of its values grants: the scopes a custom role may hold through it.
+    pub fn all_grants(&self) -> CapSet {
+        self.values.iter().fold(CapSet::EMPTY, |caps, value| caps | self.grants(*value))
+    }
+
+    /// The value that grants exactly `caps`, if one does.
+    pub fn value_granting(&self, caps: CapSet) -> Option<PermissionValue> {
+        self.values.iter().copied().find(|value| self.grants(*value) == caps)
+    }
+
     /// The accepted values in words, for hints.
     pub fn value_names(&self) -> String {
         self.values.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")

@@ -1,6 +1,6 @@
 //! [`Refs`]: what the model's write rules ask about the whole tenant, counted instead of scanned.
 //!
-//! Deleting a user must know whether they own a space or an item; deleting a space whether it
+//! Deleting a user must know the spaces and items they own (left without an owner); deleting a space whether it
 //! holds content; naming a space whether the name is taken; listing a space's shares which of
 //! its items are shared; deleting a group who its members are. Scanning a million items for that makes one request cost the whole
 //! tenant, so these answers are kept as counts and small indexes.
@@ -18,13 +18,19 @@ use rustc_hash::FxHashMap;
 
 use crate::tenant::{Content, Space, Tenant, User};
 
-/// How much one user owns.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What one user owns, by id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Owned {
     /// Spaces whose owner the user is.
-    pub spaces: u32,
+    pub spaces: BTreeSet<String>,
     /// Apps and data connections whose owner the user is.
-    pub items: u32,
+    pub items: BTreeSet<String>,
+}
+
+impl Owned {
+    fn is_empty(&self) -> bool {
+        self.spaces.is_empty() && self.items.is_empty()
+    }
 }
 
 /// Counts and the space-name index; see the module docs.
@@ -62,8 +68,12 @@ impl Refs {
     }
 
     /// What `user` owns.
-    pub fn owned_by(&self, user: &str) -> Owned {
-        self.owned.get(user).copied().unwrap_or_default()
+    pub fn owned_by(&self, user: &str) -> &Owned {
+        static NOTHING: Owned = Owned {
+            spaces: BTreeSet::new(),
+            items: BTreeSet::new(),
+        };
+        self.owned.get(user).unwrap_or(&NOTHING)
     }
 
     /// How many items sit in `space`.
@@ -105,18 +115,24 @@ impl Refs {
 
     fn add_space(&mut self, space: &Space) {
         self.space_by_name.insert(space.name.clone(), space.id.clone());
-        self.owned.entry(space.owner.clone()).or_default().spaces += 1;
+        if let Some(owner) = &space.owner {
+            self.owned.entry(owner.clone()).or_default().spaces.insert(space.id.clone());
+        }
     }
 
     fn remove_space(&mut self, space: &Space) {
         if self.space_by_name.get(&space.name) == Some(&space.id) {
             self.space_by_name.remove(&space.name);
         }
-        decrement(&mut self.owned, &space.owner, |o| &mut o.spaces, |o| *o == Owned::default());
+        if let Some(owner) = &space.owner {
+            disown(&mut self.owned, owner, |o| &mut o.spaces, &space.id);
+        }
     }
 
     fn add_item(&mut self, (item, shared): ItemRow<'_>) {
-        self.owned.entry(item.owner.clone()).or_default().items += 1;
+        if let Some(owner) = &item.owner {
+            self.owned.entry(owner.clone()).or_default().items.insert(item.id.clone());
+        }
         if let Some(space) = &item.space {
             *self.items_in_space.entry(space.clone()).or_default() += 1;
             if shared {
@@ -126,7 +142,9 @@ impl Refs {
     }
 
     fn remove_item(&mut self, (item, shared): ItemRow<'_>) {
-        decrement(&mut self.owned, &item.owner, |o| &mut o.items, |o| *o == Owned::default());
+        if let Some(owner) = &item.owner {
+            disown(&mut self.owned, owner, |o| &mut o.items, &item.id);
+        }
         if let Some(space) = &item.space {
             decrement(&mut self.items_in_space, space, |n| n, |n| *n == 0);
             if shared && let Some(items) = self.shared_in_space.get_mut(space) {
@@ -135,6 +153,16 @@ impl Refs {
                     self.shared_in_space.remove(space);
                 }
             }
+        }
+    }
+}
+
+/// Takes one id from what a user owns, dropping the user's entry when nothing is left.
+fn disown(owned: &mut FxHashMap<String, Owned>, owner: &str, set: impl Fn(&mut Owned) -> &mut BTreeSet<String>, id: &str) {
+    if let Some(entry) = owned.get_mut(owner) {
+        set(entry).remove(id);
+        if entry.is_empty() {
+            owned.remove(owner);
         }
     }
 }

@@ -2,9 +2,11 @@
 //! store persists and the engine snapshots. Mutations here keep every reference valid;
 //! each returns a [`ModelError`] instead of leaving the tenant half-changed.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::capability::{CapSet, Capability};
 use crate::err::ModelError;
 use crate::links::{Link, LinkTable};
 use crate::meta::Meta;
@@ -145,13 +147,48 @@ impl ContentKind {
     }
 }
 
-/// A custom role's setting for one permission: a value, or "follow UserDefault".
+/// A custom role's setting for one permission: a value, "follow UserDefault", or some of the
+/// permission's scopes that no value names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleSetting {
     /// An explicit value (never `not-allowed`).
     Value(PermissionValue),
     /// `user-default`: whatever UserDefault says now.
     UserDefault,
+    /// Exactly these of the permission's capabilities (each one scope), a non-empty set that
+    /// none of its values grants: Qlik's custom roles hold scopes, so a role may hold
+    /// `apps.data:export` without `apps.image:export`, which no value of In-app content
+    /// download stands for.
+    Scopes(CapSet),
+}
+
+impl RoleSetting {
+    /// The setting in words, as tenant files and the store write it: the value's key,
+    /// `user-default`, or the scopes separated by spaces (no scope is spelled like a value).
+    pub fn word(self) -> Cow<'static, str> {
+        match self {
+            RoleSetting::Value(value) => Cow::Borrowed(value.as_str()),
+            RoleSetting::UserDefault => Cow::Borrowed("user-default"),
+            RoleSetting::Scopes(caps) => Cow::Owned(caps.iter().map(Capability::scope).collect::<Vec<_>>().join(" ")),
+        }
+    }
+
+    /// Reads [`RoleSetting::word`]; `None` for a word that is neither a value, `user-default`,
+    /// nor a list of known scopes. Whether the permission takes it is
+    /// [`Tenant::apply`]'s check (and the tenant file's).
+    pub fn parse_word(word: &str) -> Option<RoleSetting> {
+        if word == "user-default" {
+            return Some(RoleSetting::UserDefault);
+        }
+        if let Some(value) = PermissionValue::parse(word) {
+            return Some(RoleSetting::Value(value));
+        }
+        let mut caps = CapSet::EMPTY;
+        for scope in word.split(' ') {
+            caps |= Capability::from_scope(scope)?.bit();
+        }
+        Some(RoleSetting::Scopes(caps))
+    }
 }
 
 /// A custom role.
@@ -293,8 +330,8 @@ pub struct Space {
     pub name: String,
     /// Type.
     pub space_type: SpaceType,
-    /// Owner's user id.
-    pub owner: String,
+    /// Owner's user id; `None` once its owner was deleted, until an admin names another.
+    pub owner: Option<String>,
     /// Assignments; the owner has none.
     pub members: Vec<SpaceMember>,
     /// What the API shows beyond the model (`crate::meta`); no decision reads it.
@@ -314,8 +351,8 @@ pub struct Content {
     pub kind: ContentKind,
     /// Its space; `None` = the owner's personal space.
     pub space: Option<String>,
-    /// Owner's user id.
-    pub owner: String,
+    /// Owner's user id; `None` once its owner was deleted, until an admin names another.
+    pub owner: Option<String>,
 }
 
 /// A design-time reference: `consumer` reads `source` when it runs.
@@ -450,6 +487,16 @@ impl Tenant {
     /// UserDefault's current value for a permission that UserDefault holds.
     pub fn user_default_value(&self, permission: Permission) -> Option<PermissionValue> {
         self.user_default.get(&permission).copied().or(permission.def().default)
+    }
+
+    /// What a custom role's setting of a permission grants now (a `user-default` setting
+    /// follows UserDefault).
+    pub fn custom_setting_grants(&self, permission: Permission, setting: RoleSetting) -> CapSet {
+        match setting {
+            RoleSetting::Value(value) => permission.def().grants(value),
+            RoleSetting::UserDefault => self.user_default_value(permission).map_or(CapSet::EMPTY, |v| permission.def().grants(v)),
+            RoleSetting::Scopes(caps) => caps,
+        }
     }
 
     /// Resolves a role name (built-in API name or custom name).

@@ -141,8 +141,8 @@ pub struct RawSpace {
     /// `shared`, `managed` or `data`.
     #[serde(rename = "type")]
     pub space_type: String,
-    /// Owner's user id.
-    pub owner: String,
+    /// Owner's user id; omitted: no owner (its owner was deleted).
+    pub owner: Option<String>,
     /// Assignments.
     #[serde(default)]
     pub members: Vec<RawAssignment>,
@@ -174,8 +174,8 @@ pub struct RawContent {
     pub kind: String,
     /// Space id; omitted = the owner's personal space.
     pub space: Option<String>,
-    /// Owner's user id.
-    pub owner: String,
+    /// Owner's user id; omitted: no owner (its owner was deleted).
+    pub owner: Option<String>,
 }
 
 /// A design-time reference as written.
@@ -534,14 +534,25 @@ impl Validator {
                         continue;
                     }
                     Some(v) => RoleSetting::Value(v),
-                    None => {
-                        self.problem(
-                            at,
-                            format!("permission `{key}` does not take the value `{value}`"),
-                            Some(format!("use one of {}, or user-default", def.value_names())),
-                        );
-                        continue;
-                    }
+                    None => match RoleSetting::parse_word(value) {
+                        // Some of the permission's scopes, as Qlik's `assignedScopes` hold them.
+                        Some(RoleSetting::Scopes(caps)) if caps.0 & !def.all_grants().0 == 0 => match def.value_granting(caps) {
+                            Some(v) => RoleSetting::Value(v),
+                            None => RoleSetting::Scopes(caps),
+                        },
+                        _ => {
+                            self.problem(
+                                at,
+                                format!("permission `{key}` does not take the value `{value}`"),
+                                Some(format!(
+                                    "use one of {}, or user-default, or some of its scopes separated by spaces ({})",
+                                    def.value_names(),
+                                    def.all_grants().iter().map(|c| c.scope()).collect::<Vec<_>>().join(", ")
+                                )),
+                            );
+                            continue;
+                        }
+                    },
                 }
             };
             permissions.insert(permission, setting);
@@ -697,16 +708,20 @@ impl Validator {
                 SpaceType::parse,
                 "shared, managed, data".into(),
             );
-            self.user_ref(tenant, path.key("owner"), &space.owner);
+            if let Some(owner) = &space.owner {
+                self.user_ref(tenant, path.key("owner"), owner);
+            }
             let mut members = Vec::new();
             let mut seen = HashSet::new();
             for (m, member) in space.members.iter().enumerate() {
                 let at = path.key("members").index(m);
                 let Some(assignee) = self.assignee(tenant, member, &at) else { continue };
-                if assignee == Assignee::User(space.owner.clone()) {
+                if let Some(owner) = &space.owner
+                    && assignee == Assignee::User(owner.clone())
+                {
                     self.problem(
                         at.clone(),
-                        format!("the owner `{}` is assigned a role in their own space", space.owner),
+                        format!("the owner `{owner}` is assigned a role in their own space"),
                         Some("the owner holds the Owner column already; remove the assignment".into()),
                     );
                 }
@@ -762,7 +777,9 @@ impl Validator {
                     Some(_) => {}
                 }
             }
-            self.user_ref(tenant, path.key("owner"), &item.owner);
+            if let Some(owner) = &item.owner {
+                self.user_ref(tenant, path.key("owner"), owner);
+            }
             tenant.content.upsert(Content {
                 id: item.id.clone(),
                 name: item.name.clone().unwrap_or_else(|| item.id.clone()),

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::capability::{CapSet, Capability};
 use crate::err::ModelError;
 use crate::permission::{Permission, PermissionValue};
 use crate::role::{self, MAX_CUSTOM_ROLES, USER_DEFAULT};
@@ -136,16 +137,19 @@ impl Tenant {
         if self.user(id).is_none() {
             return Err(not_found("user", id));
         }
+        // As Qlik does: what the user owned stays where it is, without an owner, until an
+        // admin names another (`update_space`, `set_content_owner`).
         let owned = self.refs().owned_by(id);
-        if owned.spaces > 0 {
-            return Err(OpError::InUse {
-                message: format!("user `{id}` owns {} spaces; change their owner first", owned.spaces),
-            });
+        let (spaces, items): (Vec<String>, Vec<String>) = (owned.spaces.iter().cloned().collect(), owned.items.iter().cloned().collect());
+        for space in spaces {
+            if let Some(space) = self.spaces.get_mut(&space) {
+                space.owner = None;
+            }
         }
-        if owned.items > 0 {
-            return Err(OpError::InUse {
-                message: format!("user `{id}` owns {} apps or data connections; change their owner first", owned.items),
-            });
+        for item in items {
+            if let Some(item) = self.content.get_mut(&item) {
+                item.owner = None;
+            }
         }
         let assignee = Assignee::User(id.to_owned());
         self.users.remove(id);
@@ -351,8 +355,10 @@ impl Tenant {
         if self.refs().space_named(&space.name).is_some() {
             return Err(conflict("space name", &space.name));
         }
-        if self.user(&space.owner).is_none() {
-            return Err(not_found("user", &space.owner));
+        if let Some(owner) = &space.owner
+            && self.user(owner).is_none()
+        {
+            return Err(not_found("user", owner));
         }
         self.spaces.upsert(Space {
             members: Vec::new(),
@@ -384,7 +390,7 @@ impl Tenant {
             space.name = name.to_owned();
         }
         if let Some(owner) = owner {
-            space.owner = owner.to_owned();
+            space.owner = Some(owner.to_owned());
             // The owner holds the Owner column, never an assignment.
             space.members.retain(|m| m.assignee != Assignee::User(owner.to_owned()));
         }
@@ -424,9 +430,11 @@ impl Tenant {
             }
             .into());
         }
-        if assignee == Assignee::User(space.owner.clone()) {
+        if let Some(owner) = &space.owner
+            && assignee == Assignee::User(owner.clone())
+        {
             return Err(OpError::Invalid {
-                message: format!("`{}` owns space `{space_id}` and holds every role already", space.owner),
+                message: format!("`{owner}` owns space `{space_id}` and holds every role already"),
             });
         }
         match space.members.iter_mut().find(|m| m.assignee == assignee) {
@@ -460,11 +468,25 @@ impl Tenant {
         if self.content_item(&item.id).is_some() {
             return Err(conflict("content", &item.id));
         }
-        if self.user(&item.owner).is_none() {
-            return Err(not_found("user", &item.owner));
+        if let Some(owner) = &item.owner
+            && self.user(owner).is_none()
+        {
+            return Err(not_found("user", owner));
         }
         self.check_placement(&item.id, item.kind, item.space.as_deref())?;
         self.content.upsert(item);
+        Ok(())
+    }
+
+    /// Names an item's owner (an admin giving a deleted user's app to someone, or an owner
+    /// handing it on). The item stays where it is: one in a personal space moves with it to
+    /// the new owner's.
+    pub(crate) fn set_content_owner(&mut self, id: &str, owner: &str) -> Result<(), OpError> {
+        if self.user(owner).is_none() {
+            return Err(not_found("user", owner));
+        }
+        let item = self.content.get_mut(id).ok_or_else(|| not_found("content", id))?;
+        item.owner = Some(owner.to_owned());
         Ok(())
     }
 
@@ -632,6 +654,14 @@ fn check_custom_permissions(permissions: &BTreeMap<Permission, RoleSetting>) -> 
                     message: format!("permission `{}` has no UserDefault value to follow", def.key),
                 });
             }
+            RoleSetting::Scopes(caps) if caps.is_empty() || caps.0 & !def.all_grants().0 != 0 => {
+                return Err(ModelError::BadScopeSetting {
+                    permission: def.key,
+                    setting: setting.word().into_owned(),
+                    known: def.all_grants().iter().map(Capability::scope).collect::<Vec<_>>().join(", "),
+                }
+                .into());
+            }
             _ => {}
         }
     }
@@ -646,6 +676,45 @@ fn dedup(items: &[String]) -> Vec<String> {
         }
     }
     out
+}
+
+/// The scopes a custom role can hold: every scope of every permission custom roles may set.
+pub fn custom_role_scopes() -> Vec<&'static str> {
+    let mut caps = CapSet::EMPTY;
+    for permission in Permission::all().filter(|p| p.def().in_custom_roles) {
+        caps |= permission.def().all_grants();
+    }
+    caps.iter().map(Capability::scope).collect()
+}
+
+/// A custom role's settings holding exactly `scopes` (Qlik's `assignedScopes`): per
+/// permission, the value granting exactly its scopes in the list, else those scopes as a
+/// [`RoleSetting::Scopes`] (so `apps.data:export` alone is data export without images).
+/// Refused naming the first scope that no permission a custom role may set stands for.
+pub fn custom_settings_from_scopes(scopes: &[String]) -> Result<BTreeMap<Permission, RoleSetting>, ModelError> {
+    let mut held: BTreeMap<Permission, CapSet> = BTreeMap::new();
+    for scope in scopes {
+        let permission = Capability::from_scope(scope)
+            .and_then(|cap| Some((cap, Permission::granting(cap)?)))
+            .filter(|(_, permission)| permission.def().in_custom_roles);
+        let Some((cap, permission)) = permission else {
+            return Err(ModelError::ScopeNotInCustomRoles {
+                scope: scope.clone(),
+                known: custom_role_scopes().join(", "),
+            });
+        };
+        *held.entry(permission).or_default() |= cap.bit();
+    }
+    Ok(held
+        .into_iter()
+        .map(|(permission, caps)| {
+            let setting = match permission.def().value_granting(caps) {
+                Some(value) => RoleSetting::Value(value),
+                None => RoleSetting::Scopes(caps),
+            };
+            (permission, setting)
+        })
+        .collect())
 }
 
 /// The permission values that a set of scopes stands for: for each permission, the most
@@ -741,7 +810,7 @@ mod tests {
             id: "s1".into(),
             name: "Sales".into(),
             space_type: SpaceType::Shared,
-            owner: "ann".into(),
+            owner: Some("ann".into()),
             members: vec![],
         };
         ap(&mut t, Change::CreateSpace { space: space.clone() }).unwrap();
@@ -772,7 +841,7 @@ mod tests {
                     name: "a".into(),
                     kind: ContentKind::App,
                     space: Some("s1".into()),
-                    owner: "ann".into(),
+                    owner: Some("ann".into()),
                 },
             },
         )
@@ -790,7 +859,7 @@ mod tests {
             id: id.into(),
             name: id.into(),
             space_type,
-            owner: "ann".into(),
+            owner: Some("ann".into()),
             members: vec![],
         };
         ap(
@@ -812,7 +881,7 @@ mod tests {
             name: id.into(),
             kind,
             space: space.map(str::to_owned),
-            owner: "ann".into(),
+            owner: Some("ann".into()),
         };
         let before = t.clone();
         let refused = ap(
@@ -938,5 +1007,71 @@ mod tests {
         assert_eq!(values[&Permission::parse("manage-notes").unwrap()], PermissionValue::NotAllowed);
         let all = values_from_scopes(&["apps.data:export".into(), "apps.image:export".into()]);
         assert_eq!(all[&download], PermissionValue::Allowed);
+    }
+
+    #[test]
+    fn custom_roles_hold_any_set_of_their_scopes_each_meaning_itself() {
+        let download = Permission::parse("in-app-content-download").unwrap();
+        let reports = Permission::parse("generate-reports").unwrap();
+        let scopes = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let data_only = custom_settings_from_scopes(&scopes(&["apps.data:export", "reports"])).unwrap();
+        assert_eq!(data_only[&download], RoleSetting::Scopes(Capability::ExportData.bit()));
+        assert_eq!(data_only[&reports], RoleSetting::Scopes(Capability::ReportsFull.bit()));
+        assert_eq!(data_only.len(), 2, "permissions not named are not set");
+        let both = custom_settings_from_scopes(&scopes(&["apps.image:export", "apps.data:export", "api-keys"])).unwrap();
+        assert_eq!(
+            both[&download],
+            RoleSetting::Value(PermissionValue::Allowed),
+            "a set a value grants is that value"
+        );
+        assert_eq!(
+            both[&Permission::parse("manage-api-keys").unwrap()],
+            RoleSetting::Value(PermissionValue::Allowed)
+        );
+        for refused in ["admin_classic", "spaces.shared:create", "nope"] {
+            let error = custom_settings_from_scopes(&scopes(&["notes", refused])).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .starts_with(&format!("scope `{refused}` cannot be held by a custom role")),
+                "{error}"
+            );
+        }
+        // In words, as the store and tenant files keep them, and back.
+        for setting in [
+            data_only[&download],
+            both[&download],
+            RoleSetting::UserDefault,
+            RoleSetting::Scopes(CapSet::of(&[Capability::ReportsFull])),
+        ] {
+            assert_eq!(RoleSetting::parse_word(&setting.word()), Some(setting));
+        }
+        assert_eq!(data_only[&download].word(), "apps.data:export");
+        // In the change log, as every node replays it.
+        let change = Change::UpdateCustomRole {
+            name: "Half".into(),
+            description: None,
+            permissions: Some(data_only.clone()),
+        };
+        let text = serde_json::to_string(&change).unwrap();
+        assert!(text.contains(r#""in-app-content-download":"apps.data:export""#), "{text}");
+        assert_eq!(serde_json::from_str::<Change>(&text).unwrap(), change);
+        // The model refuses a scope setting outside its permission.
+        let mut tenant = Tenant::new("t");
+        let mut permissions = BTreeMap::new();
+        permissions.insert(download, RoleSetting::Scopes(Capability::ManageNotes.bit()));
+        let role = CustomRole {
+            name: "Odd".into(),
+            description: String::new(),
+            permissions,
+            meta: Default::default(),
+        };
+        let error = ap(&mut tenant, Change::CreateCustomRole { role }).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("not a set of the scopes of permission `in-app-content-download`"),
+            "{error}"
+        );
     }
 }

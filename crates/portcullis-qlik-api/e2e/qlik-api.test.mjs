@@ -198,7 +198,12 @@ test("items: the apps a user may read, with what that user may do", async () => 
 test("the older user parameters find one user, as Qlik does", async () => {
   const { data } = await admin.users.getUsers({ subject: "carl" }, fresh);
   assert.deepEqual(data.data.map((u) => u.subject), ["carl"]);
-  await refused(admin.users.getUsers({ subject: "carl", filter: 'name eq "x"' }, fresh), 400);
+  // Combined with the newer ones (Qlik's Python SDK sends both), every filter must hold.
+  const { data: none } = await admin.users.getUsers({ subject: "carl", filter: 'name eq "x"' }, fresh);
+  assert.deepEqual(none.data, []);
+  const { data: both } = await admin.users.getUsers({ subject: "carl", filter: 'name co "carl"' }, fresh);
+  assert.deepEqual(both.data.map((u) => u.subject), ["carl"]);
+  await refused(admin.users.getUsers({ startingAfter: "x", next: "y" }, fresh), 400);
 });
 
 async function token(form) {
@@ -411,4 +416,58 @@ test("timestamps and descriptions; groups and roles renamed keep their ids, crea
   const stamped = newest.data.filter((u) => u.createdAt).map((u) => u.createdAt);
   assert.deepEqual(stamped, [...stamped].sort().reverse(), "newest first");
   await refused(admin.users.getUsers({ sort: "+clientId" }, fresh), 400);
+});
+
+test("custom roles hold any set of scopes: data export without images", async () => {
+  const { data: role } = await admin.roles.createRole({ name: "e2e-data-only", assignedScopes: ["apps.data:export"] });
+  assert.deepEqual(role.assignedScopes, ["apps.data:export"]);
+  await refused(admin.roles.createRole({ name: "e2e-bad", assignedScopes: ["admin_classic"] }), 400);
+  await admin.roles.deleteRole(role.id);
+});
+
+test("OAuth clients: app types, Qlik's fields, publish and the consent method", async () => {
+  const { data: spa } = await admin.oauthClients.createOAuthClient({
+    clientName: "e2e-spa",
+    appType: "spa",
+    description: "a browser app",
+    redirectUris: ["https://spa.example/callback"],
+    allowedOrigins: ["https://spa.example"],
+    allowedScopes: ["user_default"],
+  });
+  assert.equal(spa.appType, "spa");
+  assert.equal(spa.clientSecret, undefined, "a public client holds no secret");
+  assert.deepEqual(spa.allowedGrantTypes, []);
+  assert.ok(spa.createdAt);
+  await admin.oauthClients.patchOAuthClient(spa.clientId, [
+    { op: "add", path: "/redirectUris", value: "https://spa.example/other" },
+    { op: "replace", path: "/description", value: "renamed" },
+  ]);
+  const { data: published } = await admin.oauthClients.publishOAuthClient(spa.clientId);
+  assert.ok(published.publishedAt);
+  await admin.oauthClients.patchOAuthClientConnectionConfig(spa.clientId, [{ op: "replace", path: "/consentMethod", value: "trusted" }]);
+  const { data: config } = await admin.oauthClients.getOAuthClientConnectionConfig(spa.clientId, fresh);
+  assert.equal(config.consentMethod, "trusted");
+  const { data: shown } = await admin.oauthClients.getOAuthClient(spa.clientId, fresh);
+  assert.deepEqual(shown.redirectUris, ["https://spa.example/callback", "https://spa.example/other"]);
+  assert.equal(shown.description, "renamed");
+  assert.equal(shown.publishedAt, published.publishedAt);
+  await refused(admin.oauthClients.createOAuthClientSecret(spa.clientId), 400);
+  await admin.oauthClients.deleteOAuthClientConnectionConfig(spa.clientId);
+  await admin.oauthClients.deleteOAuthClient(spa.clientId);
+});
+
+// Last: it deletes bob.
+test("deleting a user leaves their app without an owner; an admin hands it on", async () => {
+  const { data: bobs } = await bob.items.getItems({ resourceType: "app", limit: 100 }, fresh);
+  const scratch = bobs.data.find((item) => item.name === "Bob's scratch app");
+  assert.ok(scratch, "bob's personal app is an item of his");
+  const bobId = await userId("bob");
+  const annId = await userId("ann");
+  await admin.users.deleteUser(bobId);
+  await refused(bob.users.getMyUser(fresh), 401);
+  await refused(ann.apps.updateAppOwner(scratch.resourceId, { ownerId: annId }), 404);
+  const { data: app } = await admin.apps.updateAppOwner(scratch.resourceId, { ownerId: annId });
+  assert.equal(app.attributes.ownerId, annId);
+  const { data: anns } = await ann.items.getItems({ resourceType: "app", ownerId: annId, limit: 100 }, fresh);
+  assert.ok(anns.data.some((item) => item.name === "Bob's scratch app"), "ann owns it now");
 });

@@ -62,8 +62,20 @@ pub fn read_at<T: DeserializeOwned>(service: Service, prefix: &str, value: &Valu
         } else {
             format!("`{at}`: {}", error.inner())
         };
-        ApiError::bad_request(service, detail)
+        ApiError::bad_request(service, detail).at_pointer(json_pointer(&at))
     })
+}
+
+/// A path as `serde_path_to_error` writes it (`[3].value`, `assignedRoles[0].name`) as a JSON
+/// Pointer (`/3/value`, `/assignedRoles/0/name`); `""` is the whole body.
+fn json_pointer(path: &str) -> String {
+    let mut pointer = String::new();
+    for part in path.split(['.', '[']).filter(|p| !p.is_empty()) {
+        pointer.push('/');
+        // RFC 6901: `~` is `~0` and `/` is `~1` inside a reference token.
+        pointer.push_str(&part.trim_end_matches(']').replace('~', "~0").replace('/', "~1"));
+    }
+    pointer
 }
 
 /// A role or group reference: `{"id": ...}`, `{"name": ...}`, or a bare string (an id; for
@@ -157,6 +169,15 @@ mod tests {
 
     fn detail(error: ApiError) -> String {
         error.detail.unwrap_or_default()
+    }
+
+    #[test]
+    fn paths_become_json_pointers() {
+        assert_eq!(json_pointer(""), "");
+        assert_eq!(json_pointer("name"), "/name");
+        assert_eq!(json_pointer("[3].value"), "/3/value");
+        assert_eq!(json_pointer("assignedRoles[0].name"), "/assignedRoles/0/name");
+        assert_eq!(json_pointer("a/b~c"), "/a~1b~0c");
     }
 
     #[test]

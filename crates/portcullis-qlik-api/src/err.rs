@@ -32,6 +32,8 @@ pub enum Service {
     ApiKeys,
     /// `/items`
     Items,
+    /// `/apps` (the owner change only)
+    Apps,
     /// `/audits`
     Audits,
     /// `/tenants`
@@ -50,6 +52,7 @@ impl Service {
             Service::OauthClients => "OAUTH-CLIENTS",
             Service::ApiKeys => "API-KEYS",
             Service::Items => "ITEMS",
+            Service::Apps => "APPS",
             Service::Audits => "AUDITS",
             Service::Tenants => "TENANTS",
             Service::Api => "HTTP",
@@ -69,6 +72,11 @@ pub struct ApiError {
     pub title: String,
     /// What exactly, in one line (lowercase, user input in backticks).
     pub detail: Option<String>,
+    /// The part of the request it is about, where Qlik names it: the query parameter, or a
+    /// JSON Pointer into the body (`source` on the wire; named otherwise here because
+    /// `thiserror` reads a field called `source` as the error's cause).
+    /// Boxed: most errors have none, and the error stays small to return.
+    pub part: Option<Box<ErrorSource>>,
 }
 
 fn number(status: u16) -> u16 {
@@ -112,6 +120,29 @@ impl ApiError {
             code,
             title: title(status).to_owned(),
             detail: Some(detail.into()),
+            part: None,
+        }
+    }
+
+    /// This error, about the query parameter `name` (`source.parameter`).
+    pub fn at_parameter(self, name: &str) -> ApiError {
+        ApiError {
+            part: Some(Box::new(ErrorSource {
+                parameter: Some(name.to_owned()),
+                pointer: None,
+            })),
+            ..self
+        }
+    }
+
+    /// This error, about the body's value at `pointer` (a JSON Pointer, `source.pointer`).
+    pub fn at_pointer(self, pointer: impl Into<String>) -> ApiError {
+        ApiError {
+            part: Some(Box::new(ErrorSource {
+                parameter: None,
+                pointer: Some(pointer.into()),
+            })),
+            ..self
         }
     }
 
@@ -177,7 +208,13 @@ impl ApiError {
             title: self.title.clone(),
             detail: self.detail.clone(),
             status: Some(self.status),
-            source: pointer.map(|pointer| ErrorSource { pointer }),
+            source: match pointer {
+                Some(pointer) => Some(ErrorSource {
+                    parameter: None,
+                    pointer: Some(pointer),
+                }),
+                None => self.part.as_deref().cloned(),
+            },
         }
     }
 
@@ -208,7 +245,7 @@ impl Failure {
     /// 429: over the caller's rate limit; `retry-after` says in how many seconds to try again.
     pub fn rate_limited(seconds: u64) -> Failure {
         Failure {
-            error: ApiError::new(Service::Api, 429, format!("too many requests; retry in {seconds} seconds")),
+            error: ApiError::new(Service::Api, 429, format!("you need to wait {seconds} seconds until the limit is lifted")),
             retry_after: Some(seconds),
         }
     }
@@ -274,11 +311,15 @@ pub struct ErrorItem {
     pub source: Option<ErrorSource>,
 }
 
-/// Where a problem is in the request.
+/// Where a problem is in the request (Qlik's `source`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorSource {
-    /// A JSON Pointer into the body (`/2`: the third operation of a patch).
-    pub pointer: String,
+    /// The query parameter at fault (`limit`, `filter`, ...).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub parameter: Option<String>,
+    /// A JSON Pointer into the body (`/2`: the third operation of a patch; `/name`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pointer: Option<String>,
 }
 
 #[cfg(test)]
@@ -295,6 +336,10 @@ mod tests {
         );
         assert_eq!(ApiError::unauthorized("x").code, "AUTH-1");
         assert_eq!(ApiError::forbidden(Service::Audits, "x").code, "AUDITS-11");
+        let at_limit = serde_json::to_value(ApiError::bad_request(Service::Users, "x").at_parameter("limit").envelope("t")).unwrap();
+        assert_eq!(at_limit["errors"][0]["source"], serde_json::json!({ "parameter": "limit" }));
+        let at_name = serde_json::to_value(ApiError::bad_request(Service::Users, "x").at_pointer("/name").envelope("t")).unwrap();
+        assert_eq!(at_name["errors"][0]["source"], serde_json::json!({ "pointer": "/name" }));
     }
 
     #[test]

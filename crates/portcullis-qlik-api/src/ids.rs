@@ -334,7 +334,7 @@ mod tests {
             id: "sales".into(),
             name: "Sales".into(),
             space_type: SpaceType::Shared,
-            owner: "ann".into(),
+            owner: Some("ann".into()),
             members: Vec::new(),
         };
         tenant.apply(&Change::CreateSpace { space }).unwrap();
@@ -343,7 +343,7 @@ mod tests {
             name: id.into(),
             kind: ContentKind::App,
             space: Some("sales".into()),
-            owner: "ann".into(),
+            owner: Some("ann".into()),
         };
         tenant.apply(&Change::CreateContent { item: item("app1") }).unwrap();
         let ids = ApiIds::build(&tenant);

@@ -141,7 +141,8 @@ fn content_of_item(item_id: &str) -> Option<String> {
 
 fn item_dto(ctx: &Ctx<'_>, idx: ContentIdx, with_actions: bool) -> ItemDto {
     let item = ctx.snapshot.content_item(idx);
-    let owner = ids::user_id(&ctx.snapshot.user(item.owner).id);
+    // An item whose owner was deleted has none until an admin names one: `""` on the wire.
+    let owner = item.owner.map(|owner| ids::user_id(&ctx.snapshot.user(owner).id)).unwrap_or_default();
     let id = item_id(&item.id);
     let actions = with_actions.then(|| {
         ITEM_ACTIONS
@@ -239,8 +240,8 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ItemsDto, ApiError> {
                 info.kind == ContentKind::App
                     && space_types.as_ref().is_none_or(|t| t.contains(&space_word))
                     && space.is_none_or(|want| want == Some(info.space))
-                    && owner.is_none_or(|want| want == Some(info.owner))
-                    && not_owner.is_none_or(|other| other != Some(info.owner))
+                    && owner.is_none_or(|want| want.is_some() && want == info.owner)
+                    && not_owner.is_none_or(|other| other.is_none() || other != info.owner)
                     && name.as_deref().is_none_or(|n| info.name.to_lowercase().contains(n))
                     && apps.as_ref().is_none_or(|apps| apps.contains(&idx))
                     && item.is_none_or(|want| want == Some(idx))

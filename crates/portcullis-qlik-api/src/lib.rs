@@ -5,7 +5,7 @@
 //!
 //! Two layers:
 //! - **pure handlers** ([`users`], [`groups`], [`roles`], [`spaces`], [`oauth_clients`],
-//!   [`api_keys`], [`items`], [`tenants`]; [`audits`] shapes what the host reads of the trail) over a [`Ctx`] (the tenant, its snapshot and the [`Caller`]): reads return a
+//!   [`api_keys`], [`items`], [`apps`] (the owner change), [`tenants`]; [`audits`] shapes what the host reads of the trail) over a [`Ctx`] (the tenant, its snapshot and the [`Caller`]): reads return a
 //!   wire DTO, writes return a [`Mutation`] (the changed tenant, the audit notes, the DTO), and
 //!   every refusal is an [`ApiError`] in Qlik's envelope. A handler that reads a body takes a
 //!   derived type, decoded by [`body`] so a mistyped value is refused naming its JSON path.
@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod api_keys;
+pub mod apps;
 pub mod audits;
 pub mod body;
 pub mod caller;

@@ -82,7 +82,7 @@ impl Query {
             None => Ok(false),
             Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
             Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-            Some(v) => Err(ApiError::bad_request(service, format!("`{name}` must be `true` or `false`, not `{v}`"))),
+            Some(v) => Err(ApiError::bad_request(service, format!("`{name}` must be `true` or `false`, not `{v}`")).at_parameter(name)),
         }
     }
 
@@ -196,7 +196,9 @@ fn decode_cursor(service: Service, name: &str, text: &str) -> Result<usize, ApiE
         .ok()
         .map(|v| (v ^ 0x5a5a_5a5a) as usize)
         .filter(|v| *v < 1 << 31)
-        .ok_or_else(|| ApiError::bad_request(service, format!("`{name}` is not a cursor this server issued; follow `links.next.href`")))
+        .ok_or_else(|| {
+            ApiError::bad_request(service, format!("`{name}` is not a cursor this server issued; follow `links.next.href`")).at_parameter(name)
+        })
 }
 
 /// How a list pages: the parameter names of its cursors and its limits.
@@ -268,10 +270,9 @@ fn parse_limit(query: &Query, service: Service, style: PageStyle) -> Result<usiz
         None => Ok(style.default_limit),
         Some(text) => match text.parse::<usize>() {
             Ok(n) if (1..=style.max_limit).contains(&n) => Ok(n),
-            _ => Err(ApiError::bad_request(
-                service,
-                format!("`limit` must be a number from 1 to {}, not `{text}`", style.max_limit),
-            )),
+            _ => Err(
+                ApiError::bad_request(service, format!("`limit` must be a number from 1 to {}, not `{text}`", style.max_limit)).at_parameter("limit"),
+            ),
         },
     }
 }
@@ -284,10 +285,9 @@ enum Cursor<'q> {
 
 fn cursors<'q>(query: &'q Query, service: Service, style: PageStyle) -> Result<Option<Cursor<'q>>, ApiError> {
     match (query.get(style.next), query.get(style.prev)) {
-        (Some(_), Some(_)) => Err(ApiError::bad_request(
-            service,
-            format!("`{}` and `{}` cannot be used together", style.next, style.prev),
-        )),
+        (Some(_), Some(_)) => {
+            Err(ApiError::bad_request(service, format!("`{}` and `{}` cannot be used together", style.next, style.prev)).at_parameter(style.prev))
+        }
         (Some(cursor), None) => Ok(Some(Cursor::After(cursor))),
         (None, Some(cursor)) => Ok(Some(Cursor::Before(cursor))),
         (None, None) => Ok(None),
@@ -354,6 +354,7 @@ pub fn paginate_by_id<T>(
                     service,
                     format!("`{name}` names `{cursor_id}`, which is not in this sorted list; start from the first page"),
                 )
+                .at_parameter(name)
             })
     };
     let total = keyed.len();
@@ -415,10 +416,9 @@ pub fn parse_sort(service: Service, text: Option<&str>, allowed: &[&str]) -> Res
             _ => (false, part),
         };
         if !allowed.contains(&field) {
-            return Err(ApiError::bad_request(
-                service,
-                format!("cannot sort by `{field}`; sort by one of {}", allowed.join(", ")),
-            ));
+            return Err(
+                ApiError::bad_request(service, format!("cannot sort by `{field}`; sort by one of {}", allowed.join(", "))).at_parameter("sort"),
+            );
         }
         keys.push(SortKey {
             field: field.to_owned(),
@@ -456,13 +456,12 @@ pub fn parse_filter(service: Service, text: Option<&str>, allowed: &[&str]) -> R
             Some(hint) => format!("{e}; {hint}"),
             None => e.to_string(),
         };
-        ApiError::bad_request(service, detail)
+        ApiError::bad_request(service, detail).at_parameter("filter")
     })?;
     if let Some(attr) = filter.attributes().into_iter().find(|a| !allowed.contains(a)) {
-        return Err(ApiError::bad_request(
-            service,
-            format!("cannot filter on `{attr}`; filter on one of {}", allowed.join(", ")),
-        ));
+        return Err(
+            ApiError::bad_request(service, format!("cannot filter on `{attr}`; filter on one of {}", allowed.join(", "))).at_parameter("filter"),
+        );
     }
     Ok(Some(filter))
 }

@@ -1,7 +1,10 @@
-//! Rate limits per (tenant, user), as Qlik applies them: tier 1 for reads (default 1000 a
-//! minute), tier 2 for writes (default 100 a minute). Over the limit the router answers 429
-//! with `retry-after` in seconds. The server counts logins and token grants with the same
-//! [`Limit`].
+//! Rate limits per (tenant, user), as qlik.dev describes them: tier 1 for reads (default 1000
+//! a minute), tier 2 for writes (default 100 a minute), both evaluated over a 5-minute window;
+//! and the "Special" limits Qlik publishes per endpoint, each its own budget counted per
+//! minute: `POST /users/actions/filter` and `POST /groups/actions/filter` 200 a minute, the
+//! audits API (`/audits...`) 1000 a minute. Over a limit the router answers 429 `HTTP-429`
+//! with `retry-after` in whole seconds, and a 429 holds back only its own tier. The server
+//! counts logins and token grants with the same [`Limit`].
 //!
 //! Each tier is a `governor` keyed limiter (GCRA, the generic cell rate algorithm): a quota
 //! of N a minute is a bucket of N requests (the burst) that refills one request every 60/N
@@ -16,9 +19,10 @@
 //!   window estimated about N; over longer spans both average N a minute;
 //! - the state per key is one timestamp, exact, with no estimate.
 //!
-//! The span a quota is counted over is [`RateLimitConfig::window`] (one minute by default):
-//! over a window of `w` minutes the bucket holds `w`·N, the rate staying N a minute (qlik.dev
-//! counts tiers over 5 minutes). Keys whose bucket is full again are dropped every
+//! The span tiers 1 and 2 are counted over is [`RateLimitConfig::window`] (five minutes by
+//! default, [`TIER_WINDOW`], as qlik.dev counts them): over a window of `w` minutes the bucket
+//! holds `w`·N, the rate staying N a minute, so a burst of up to 5,000 reads passes and then
+//! one read every 60 ms. The Special limits are counted per minute ([`QUOTA_WINDOW`]). Keys whose bucket is full again are dropped every
 //! [`PRUNE_EVERY`] checks once there are more than [`PRUNE_ABOVE`] of them, so the map stays
 //! bounded by the callers of the last window. The clock is a parameter, so tests run on
 //! `governor`'s fake clock and are deterministic.
@@ -39,6 +43,10 @@ pub enum Tier {
     One,
     /// Writes.
     Two,
+    /// Special: `POST /users/actions/filter` and `POST /groups/actions/filter`.
+    Filter,
+    /// Special: the audits API.
+    Audits,
 }
 
 impl Tier {
@@ -50,10 +58,26 @@ impl Tier {
             Tier::Two
         }
     }
+
+    /// The tier of a request under the API's mount: the Special endpoints by path (a
+    /// `.../actions/filter` action; anything under `/audits`), else by method.
+    pub fn of_request(method: &str, path: &str) -> Tier {
+        let path = path.trim_end_matches('/');
+        if path.ends_with("/actions/filter") && method.eq_ignore_ascii_case("POST") {
+            Tier::Filter
+        } else if path.split('/').any(|segment| segment == "audits") {
+            Tier::Audits
+        } else {
+            Tier::of_method(method)
+        }
+    }
 }
 
 /// The span a quota is counted over when nothing else is said: one minute.
 pub const QUOTA_WINDOW: Duration = Duration::from_secs(60);
+
+/// The span tiers 1 and 2 are counted over: five minutes, as qlik.dev says.
+pub const TIER_WINDOW: Duration = Duration::from_secs(5 * 60);
 
 /// Limits per minute; 0 turns a tier's limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +86,12 @@ pub struct RateLimitConfig {
     pub tier1_per_minute: u32,
     /// Writes per minute per user.
     pub tier2_per_minute: u32,
-    /// The span each quota is counted over: the burst is the rate times this (see the module).
+    /// The span tiers 1 and 2 are counted over: the burst is the rate times this (see the module).
     pub window: Duration,
+    /// `actions/filter` calls per minute per user (Special; counted per minute).
+    pub filter_per_minute: u32,
+    /// Audits API calls per minute per user (Special; counted per minute).
+    pub audits_per_minute: u32,
 }
 
 impl Default for RateLimitConfig {
@@ -71,7 +99,9 @@ impl Default for RateLimitConfig {
         RateLimitConfig {
             tier1_per_minute: 1000,
             tier2_per_minute: 100,
-            window: QUOTA_WINDOW,
+            window: TIER_WINDOW,
+            filter_per_minute: 200,
+            audits_per_minute: 1000,
         }
     }
 }
@@ -81,7 +111,9 @@ impl RateLimitConfig {
     pub const OFF: RateLimitConfig = RateLimitConfig {
         tier1_per_minute: 0,
         tier2_per_minute: 0,
-        window: QUOTA_WINDOW,
+        window: TIER_WINDOW,
+        filter_per_minute: 0,
+        audits_per_minute: 0,
     };
 }
 
@@ -165,6 +197,8 @@ impl<C: Clock + Clone> Limit<C> {
 pub struct RateLimiter<C: Clock + Clone = MonotonicClock> {
     reads: Limit<C>,
     writes: Limit<C>,
+    filters: Limit<C>,
+    audits: Limit<C>,
 }
 
 impl RateLimiter {
@@ -179,7 +213,9 @@ impl<C: Clock + Clone> RateLimiter<C> {
     pub fn with_clock(config: RateLimitConfig, clock: C) -> RateLimiter<C> {
         RateLimiter {
             reads: Limit::with_clock(config.tier1_per_minute, config.window, clock.clone()),
-            writes: Limit::with_clock(config.tier2_per_minute, config.window, clock),
+            writes: Limit::with_clock(config.tier2_per_minute, config.window, clock.clone()),
+            filters: Limit::with_clock(config.filter_per_minute, QUOTA_WINDOW, clock.clone()),
+            audits: Limit::with_clock(config.audits_per_minute, QUOTA_WINDOW, clock),
         }
     }
 
@@ -188,6 +224,8 @@ impl<C: Clock + Clone> RateLimiter<C> {
         match tier {
             Tier::One => self.reads.check(tenant, user),
             Tier::Two => self.writes.check(tenant, user),
+            Tier::Filter => self.filters.check(tenant, user),
+            Tier::Audits => self.audits.check(tenant, user),
         }
     }
 }
@@ -205,6 +243,7 @@ mod tests {
                 tier1_per_minute: 3,
                 tier2_per_minute: 1,
                 window: QUOTA_WINDOW,
+                ..RateLimitConfig::OFF
             },
             clock.clone(),
         );
@@ -238,6 +277,7 @@ mod tests {
                 tier1_per_minute: 2,
                 tier2_per_minute: 0,
                 window: Duration::from_secs(5 * 60),
+                ..RateLimitConfig::OFF
             },
             clock.clone(),
         );
@@ -251,6 +291,42 @@ mod tests {
         assert_eq!(limiter.check("t", "u", Tier::One), Err(30));
         clock.advance(Duration::from_secs(30));
         assert_eq!(limiter.check("t", "u", Tier::One), Ok(()));
+    }
+
+    #[test]
+    fn qliks_tiers_five_minutes_and_the_special_limits_count_apart() {
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::with_clock(RateLimitConfig::default(), clock.clone());
+        // Tier 2: 100 a minute over five minutes, so a burst of 500 writes, then one every 0.6 s.
+        for _ in 0..500 {
+            assert_eq!(limiter.check("t", "u", Tier::Two), Ok(()));
+        }
+        assert_eq!(limiter.check("t", "u", Tier::Two), Err(1));
+        // actions/filter: 200 a minute, counted per minute, whatever tier 2 has left.
+        for _ in 0..200 {
+            assert_eq!(limiter.check("t", "u", Tier::Filter), Ok(()));
+        }
+        assert_eq!(limiter.check("t", "u", Tier::Filter), Err(1));
+        // The audits: 1000 a minute of their own, apart from tier 1.
+        for _ in 0..1000 {
+            assert_eq!(limiter.check("t", "u", Tier::Audits), Ok(()));
+        }
+        assert!(limiter.check("t", "u", Tier::Audits).is_err());
+        assert_eq!(limiter.check("t", "u", Tier::One), Ok(()), "reads keep their budget");
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(limiter.check("t", "u", Tier::Filter), Ok(()), "a minute later the filter budget is back");
+    }
+
+    #[test]
+    fn the_special_endpoints_are_told_by_their_path() {
+        assert_eq!(Tier::of_request("POST", "/users/actions/filter"), Tier::Filter);
+        assert_eq!(Tier::of_request("POST", "/api/v1/groups/actions/filter/"), Tier::Filter);
+        assert_eq!(Tier::of_request("GET", "/audits"), Tier::Audits);
+        assert_eq!(Tier::of_request("GET", "/api/v1/audits/archive"), Tier::Audits);
+        assert_eq!(Tier::of_request("PUT", "/audits/settings"), Tier::Audits);
+        assert_eq!(Tier::of_request("POST", "/users/actions/invite"), Tier::Two);
+        assert_eq!(Tier::of_request("GET", "/users"), Tier::One);
+        assert_eq!(Tier::of_request("HEAD", "/items"), Tier::One);
     }
 
     #[test]

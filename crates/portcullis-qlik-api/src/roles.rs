@@ -7,15 +7,18 @@
 //! meta, and one from a tenant file keeps the id of its first name when renamed; a role deleted
 //! and created again is another role, with another id.
 //!
-//! Scopes map to the permission catalogue through `tenant_ops::values_from_scopes`; a scope
-//! that no permission value accounts for is refused rather than silently dropped.
+//! A custom role holds any set of the scopes custom roles can hold, each meaning exactly itself
+//! (`tenant_ops::custom_settings_from_scopes`: a permission's value where one grants exactly
+//! those scopes, else the scopes themselves); UserDefault holds values
+//! (`tenant_ops::values_from_scopes`). A scope neither can hold is refused by name rather than
+//! silently dropped.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use portcullis_audit::EventType;
 use portcullis_model::permission::Permission;
 use portcullis_model::role::{BUILTIN_ROLES, USER_DEFAULT};
-use portcullis_model::tenant_ops::values_from_scopes;
+use portcullis_model::tenant_ops::{custom_settings_from_scopes, values_from_scopes};
 use portcullis_model::{Action, CapSet, CustomRole, Meta, MetaTarget, PermissionValue, RoleRef, RoleSetting, Tenant};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -189,44 +192,37 @@ pub fn get(ctx: &Ctx<'_>, id: &str) -> Result<RoleDto, ApiError> {
     role_dto(ctx.tenant, ctx.api_base, &name).ok_or_else(|| ApiError::not_found(S, format!("no role with id `{id}`")))
 }
 
-fn known_scopes(custom: bool) -> String {
+fn user_default_scopes_known() -> String {
     let mut scopes = BTreeSet::new();
-    for permission in Permission::all() {
-        let def = permission.def();
-        if (custom && def.in_custom_roles) || (!custom && def.in_user_default) {
-            for value in def.values {
-                scopes.extend(def.scopes(*value));
-            }
-        }
+    for permission in Permission::all().filter(|p| p.def().in_user_default) {
+        scopes.extend(permission.def().all_grants().iter().map(|c| c.scope()));
     }
     scopes.into_iter().collect::<Vec<_>>().join(", ")
 }
 
-/// The permission values a list of scopes stands for, for a custom role (`custom`) or
-/// UserDefault; 400 when a scope is not accounted for.
-pub fn values_for_scopes(scopes: &[String], custom: bool) -> Result<BTreeMap<Permission, PermissionValue>, ApiError> {
-    let values: BTreeMap<Permission, PermissionValue> = values_from_scopes(scopes)
-        .into_iter()
-        .filter(|(p, v)| {
-            if custom {
-                p.def().in_custom_roles && *v != PermissionValue::NotAllowed
-            } else {
-                p.def().in_user_default
-            }
-        })
-        .collect();
+/// The permission values a list of scopes stands for in UserDefault, which holds values (a
+/// permission none of whose values fit is "not allowed"); 400 when a scope is not
+/// accounted for.
+pub fn user_default_values_for_scopes(scopes: &[String]) -> Result<BTreeMap<Permission, PermissionValue>, ApiError> {
+    let values: BTreeMap<Permission, PermissionValue> = values_from_scopes(scopes).into_iter().filter(|(p, _)| p.def().in_user_default).collect();
     let covered: BTreeSet<&str> = values.iter().flat_map(|(p, v)| p.def().scopes(*v)).collect();
     if let Some(scope) = scopes.iter().find(|s| !covered.contains(s.as_str())) {
         return Err(ApiError::bad_request(
             S,
             format!(
-                "scope `{scope}` is not one a {} can hold; known scopes: {}",
-                if custom { "custom role" } else { "UserDefault" },
-                known_scopes(custom)
+                "scope `{scope}` is not one UserDefault can hold alone; UserDefault holds each permission's values \
+                 (`apps.data:export` only with `apps.image:export`); known scopes: {}",
+                user_default_scopes_known()
             ),
         ));
     }
     Ok(values)
+}
+
+/// A custom role's settings for a list of scopes: any set of the scopes custom roles can hold
+/// (each means exactly itself); 400 naming the first scope a custom role cannot hold.
+pub fn custom_settings_for_scopes(scopes: &[String]) -> Result<BTreeMap<Permission, RoleSetting>, ApiError> {
+    custom_settings_from_scopes(scopes).map_err(|error| ApiError::bad_request(S, error.to_string()))
 }
 
 /// `POST /roles`.
@@ -253,10 +249,7 @@ pub fn create(ctx: &Ctx<'_>, body: &RoleCreate, new_id: &str) -> Result<Mutation
         .ok_or_else(|| ApiError::bad_request(S, "a role needs a `name`"))?;
     let description = body.description.clone().unwrap_or_default();
     let scopes = body.assigned_scopes.clone().unwrap_or_default();
-    let permissions = values_for_scopes(&scopes, true)?
-        .into_iter()
-        .map(|(p, v)| (p, RoleSetting::Value(v)))
-        .collect();
+    let permissions = custom_settings_for_scopes(&scopes)?;
     let role = CustomRole {
         meta: Meta {
             api_id: Some(new_id.to_owned()),
@@ -332,17 +325,15 @@ pub fn patch(ctx: &Ctx<'_>, id: &str, ops: &[PatchOperation]) -> Result<Mutation
             }
             _ => return Err(op.unsupported(S)),
         }
-        let values = values_for_scopes(&scopes, custom)?;
         if custom {
-            let settings = values.into_iter().map(|(p, v)| (p, RoleSetting::Value(v))).collect();
             changes.push(Change::UpdateCustomRole {
                 name: name.clone(),
                 description: None,
-                permissions: Some(settings),
+                permissions: Some(custom_settings_for_scopes(&scopes)?),
             });
         } else {
             changes.push(Change::ReplaceUserDefault {
-                values: values.into_iter().collect(),
+                values: user_default_values_for_scopes(&scopes)?.into_iter().collect(),
             });
         }
         held = scopes;

@@ -159,7 +159,7 @@ impl<H: ApiHost> FromRequestParts<Shared<H>> for Req {
             .get::<Caller>()
             .cloned()
             .ok_or_else(|| ApiError::unauthorized("the request carries no valid credential; send `Authorization: Bearer <API key>`"))?;
-        let tier = Tier::of_method(parts.method.as_str());
+        let tier = Tier::of_request(parts.method.as_str(), parts.uri.path());
         if let Err(seconds) = app.limiter.check(&caller.tenant, &caller.user_id, tier) {
             return Err(Failure::rate_limited(seconds));
         }
@@ -530,6 +530,14 @@ async fn items_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| crate::items::get(ctx, &id)).await?))
 }
 
+/// Gives an app another owner (an admin handing on what a deleted user left).
+#[utoipa::path(put, path = "/apps/{appId}/owner", tag = "apps", params(("appId" = String, Path, description = "App id")), request_body = crate::apps::UpdateOwner, responses((status = 200, description = "The app", body = crate::apps::NxApp), (status = 400, description = "No such new owner"), (status = 403, description = "Needs app:change_owner, or user:manage for an app without an owner"), (status = 404, description = "No such app the caller may read")), security(("bearer" = [])))]
+async fn apps_owner<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
+    let body: crate::apps::UpdateOwner = decode(Service::Apps, &body)?;
+    let nx_app = write(&app, &req, |ctx| crate::apps::change_owner(ctx, &id, &body)).await?;
+    Ok(json(StatusCode::OK, to_json(nx_app)?))
+}
+
 /// The space types.
 #[utoipa::path(get, path = "/spaces/types", tag = "spaces", responses((status = 200, description = "The types", body = crate::openapi::SpaceTypes)), security(("bearer" = [])))]
 async fn spaces_types<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
@@ -676,12 +684,15 @@ async fn clients_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body
     getrandom::fill(&mut random).map_err(|_| Failure::from(ApiError::internal()))?;
     let id = oauth_clients::new_client_id(random);
     let mut client = write(&app, &req, |ctx| oauth_clients::create(ctx, &body, &id)).await?;
-    let secret = app
-        .host
-        .create_client_secret(&req.caller.tenant, &client.client_id, &req.caller.user_id)
-        .await
-        .map_err(|e| Failure::from(host_error(e)))?;
-    client.client_secret = Some(secret);
+    // Only a confidential (`web`) client holds a secret; public clients have none, as in Qlik.
+    if client.app_type == "web" {
+        let secret = app
+            .host
+            .create_client_secret(&req.caller.tenant, &client.client_id, &req.caller.user_id)
+            .await
+            .map_err(|e| Failure::from(host_error(e)))?;
+        client.client_secret = Some(secret);
+    }
     Ok(json(StatusCode::CREATED, to_json(client)?))
 }
 
@@ -691,7 +702,7 @@ async fn clients_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<Stri
     Ok(json(StatusCode::OK, read(&app, &req, |ctx| oauth_clients::get(ctx, &id)).await?))
 }
 
-/// Replaces `/clientName`, `/allowedScopes` or `/allowedGrantTypes`.
+/// Changes Qlik's paths: `/clientName`, `/description`, `/clientUri`, `/logoUri`, `/redirectUris`, `/allowedOrigins`, `/allowedScopes`, `/allowedGrantTypes`.
 #[utoipa::path(patch, path = "/oauth-clients/{id}", tag = "oauth-clients", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 403, description = "Needs oauth-client:manage"), (status = 404, description = "No such client in the caller's tenant"), (status = 409, description = "The change collides with the tenant")), security(("bearer" = [])))]
 async fn clients_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
     let ops = parse_patch(Service::OauthClients, &body)?;
@@ -709,7 +720,14 @@ async fn clients_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<S
 /// A new secret for a client.
 #[utoipa::path(post, path = "/oauth-clients/{id}/client-secrets", tag = "oauth-clients", params(("id" = String, Path, description = "API id")), responses((status = 201, description = "The secret, shown once", body = crate::openapi::ClientSecret), (status = 403, description = "Needs oauth-client:manage"), (status = 404, description = "No such client in the caller's tenant")), security(("bearer" = [])))]
 async fn clients_new_secret<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
-    read(&app, &req, |ctx| oauth_clients::get(ctx, &id)).await?;
+    let client = read(&app, &req, |ctx| oauth_clients::get(ctx, &id)).await?;
+    let app_type = client["appType"].as_str().unwrap_or("web");
+    if app_type != "web" {
+        return Err(Failure::from(ApiError::bad_request(
+            Service::OauthClients,
+            format!("a `{app_type}` client is public and holds no secrets; only `web` clients do"),
+        )));
+    }
     let secret = app
         .host
         .create_client_secret(&req.caller.tenant, &id, &req.caller.user_id)
@@ -720,6 +738,37 @@ async fn clients_new_secret<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): I
         StatusCode::CREATED,
         serde_json::json!({ "clientId": id, "clientSecret": secret, "hint": hint }),
     ))
+}
+
+/// Publishes a client (records when; 201 `{publishedAt}`).
+#[utoipa::path(post, path = "/oauth-clients/{id}/actions/publish", tag = "oauth-clients", params(("id" = String, Path, description = "API id")), responses((status = 201, description = "`{publishedAt}`"), (status = 403, description = "Needs oauth-client:manage"), (status = 404, description = "No such client in the caller's tenant")), security(("bearer" = [])))]
+async fn clients_publish<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
+    let published = write(&app, &req, |ctx| oauth_clients::publish(ctx, &id)).await?;
+    Ok(json(StatusCode::CREATED, published))
+}
+
+/// The caller's tenant's consent method for a client.
+#[utoipa::path(get, path = "/oauth-clients/{id}/connection-configs/me", tag = "oauth-clients", params(("id" = String, Path, description = "API id")), responses((status = 200, description = "The consent method", body = oauth_clients::ConnectionConfig), (status = 403, description = "Needs oauth-client:manage"), (status = 404, description = "No such client in the caller's tenant")), security(("bearer" = [])))]
+async fn clients_connection_config<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| oauth_clients::connection_config(ctx, &id)).await?,
+    ))
+}
+
+/// Sets the consent method (`replace /consentMethod`, `required` or `trusted`).
+#[utoipa::path(patch, path = "/oauth-clients/{id}/connection-configs/me", tag = "oauth-clients", params(("id" = String, Path, description = "API id")), request_body = Vec<crate::patch::PatchOperation>, responses((status = 204, description = "Changed"), (status = 400, description = "Not a consent method"), (status = 403, description = "Needs oauth-client:manage"), (status = 404, description = "No such client in the caller's tenant")), security(("bearer" = [])))]
+async fn clients_connection_config_patch<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req, Body(body): Body) -> Reply {
+    let ops = parse_patch(Service::OauthClients, &body)?;
+    write(&app, &req, |ctx| oauth_clients::patch_connection_config(ctx, &id, &ops)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Puts the consent method back to the default (`required`).
+#[utoipa::path(delete, path = "/oauth-clients/{id}/connection-configs/me", tag = "oauth-clients", params(("id" = String, Path, description = "API id")), responses((status = 204, description = "Reset"), (status = 403, description = "Needs oauth-client:manage"), (status = 404, description = "No such client in the caller's tenant")), security(("bearer" = [])))]
+async fn clients_connection_config_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
+    write(&app, &req, |ctx| oauth_clients::delete_connection_config(ctx, &id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 // ---- API keys ------------------------------------------------------------------------------
@@ -1014,6 +1063,7 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: Api
         .add(__path_roles_delete, roles_delete::<H>)
         .add(__path_items_list, items_list::<H>)
         .add(__path_items_get, items_get::<H>)
+        .add(__path_apps_owner, apps_owner::<H>)
         .add(__path_spaces_list, spaces_list::<H>)
         .add(__path_spaces_create, spaces_create::<H>)
         .add(__path_spaces_types, spaces_types::<H>)
@@ -1037,6 +1087,10 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: Api
         .add(__path_clients_patch, clients_patch::<H>)
         .add(__path_clients_delete, clients_delete::<H>)
         .add(__path_clients_new_secret, clients_new_secret::<H>)
+        .add(__path_clients_publish, clients_publish::<H>)
+        .add(__path_clients_connection_config, clients_connection_config::<H>)
+        .add(__path_clients_connection_config_patch, clients_connection_config_patch::<H>)
+        .add(__path_clients_connection_config_delete, clients_connection_config_delete::<H>)
         .add(__path_keys_list, keys_list::<H>)
         .add(__path_keys_create, keys_create::<H>)
         .add(__path_keys_get, keys_get::<H>)

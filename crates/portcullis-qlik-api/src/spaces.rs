@@ -101,7 +101,7 @@ fn roles_of(set: SpaceRoleSet) -> Vec<&'static str> {
 /// The caller's roles in a space: every assignable role for the owner, else the union of the
 /// user's and their groups' assignments.
 pub fn caller_roles(tenant: &Tenant, space: &Space, user_id: &str) -> SpaceRoleSet {
-    if space.owner == user_id {
+    if space.owner.as_deref() == Some(user_id) {
         return space.space_type.assignable_roles();
     }
     let groups: &[String] = tenant.user(user_id).map(|u| u.groups.as_slice()).unwrap_or_default();
@@ -160,7 +160,8 @@ pub fn space_dto(ctx: &Ctx<'_>, tenant: &Tenant, space: &Space) -> SpaceDto {
         name: space.name.clone(),
         description: space.meta.description.clone().unwrap_or_default(),
         space_type: space.space_type.as_str(),
-        owner_id: ids::user_id(&space.owner),
+        // A space whose owner was deleted has none until an admin names one: `""` on the wire.
+        owner_id: space.owner.as_deref().map(ids::user_id).unwrap_or_default(),
         created_at: space.meta.created_at.map(rfc3339),
         created_by: space.meta.created_by.as_deref().map(ids::user_id),
         updated_at: space.meta.updated_at.map(rfc3339),
@@ -214,7 +215,7 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<SpacesDto, ApiError> {
         .filter(|s| readable(ctx, s))
         .filter(|s| types.as_ref().is_none_or(|t| t.contains(&s.space_type.as_str())))
         .filter(|s| name.as_ref().is_none_or(|n| s.name.to_lowercase().contains(n.as_str())))
-        .filter(|s| owner.is_none_or(|o| ids::user_id(&s.owner) == o))
+        .filter(|s| owner.is_none_or(|o| s.owner.as_deref().is_some_and(|owner| ids::user_id(owner) == o)))
         .filter(|s| {
             wanted_roles.as_ref().is_none_or(|roles| {
                 let held = caller_roles(ctx.tenant, s, &ctx.caller.user_id);
@@ -306,7 +307,7 @@ pub fn create(ctx: &Ctx<'_>, body: &SpaceCreate) -> Result<Mutation<SpaceDto>, A
         id: key.clone(),
         name: name.to_owned(),
         space_type,
-        owner: ctx.caller.user_id.clone(),
+        owner: Some(ctx.caller.user_id.clone()),
         members: Vec::new(),
     };
     // INVARIANT: `meta` describes the new space as its owner sees it; the snapshot does not
@@ -363,7 +364,7 @@ fn update(ctx: &Ctx<'_>, id: &str, edit: SpaceEdit<'_>, data: Value) -> Result<M
         space.name = name.to_owned();
     }
     if let Some(owner) = &owner {
-        space.owner = owner.clone();
+        space.owner = Some(owner.clone());
         space.members.retain(|m| m.assignee != Assignee::User(owner.clone()));
     }
     if let Some(description) = description {

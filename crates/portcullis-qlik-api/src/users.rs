@@ -148,13 +148,7 @@ pub fn user_scopes(tenant: &Tenant, user: &User) -> Vec<String> {
 pub fn custom_role_caps(tenant: &Tenant, permissions: &std::collections::BTreeMap<Permission, RoleSetting>) -> CapSet {
     let mut caps = CapSet::EMPTY;
     for (permission, setting) in permissions {
-        let value = match setting {
-            RoleSetting::Value(value) => Some(*value),
-            RoleSetting::UserDefault => tenant.user_default_value(*permission),
-        };
-        if let Some(value) = value {
-            caps |= permission.def().grants(value);
-        }
+        caps |= tenant.custom_setting_grants(*permission, *setting);
     }
     caps
 }
@@ -242,7 +236,10 @@ fn refuse_client_id(filter: Option<&crate::filter::Filter>, sort: &[SortKey]) ->
 }
 
 /// The older query parameters of `GET /users` that Qlik still accepts (deprecated in favour of
-/// `filter`, `sort` and `next`/`prev`, and refused in combination with them).
+/// `filter`, `sort` and `next`/`prev`). Qlik's Python SDK sends its defaults for them with every
+/// list (`sortBy=name&sortOrder=asc&status=active`, beside `sort=+name`), so they combine with
+/// the newer ones: every filter must hold, `sort` wins over `sortBy`/`sortOrder`, and only the
+/// two kinds of cursor are refused together.
 const LEGACY: &[&str] = &[
     "email",
     "subject",
@@ -274,15 +271,17 @@ struct Legacy<'q> {
 
 impl Legacy<'_> {
     fn parse(query: &Query) -> Result<Option<Legacy<'_>>, ApiError> {
-        let used: Vec<&str> = LEGACY.iter().copied().filter(|name| query.get(name).is_some()).collect();
-        let Some(first) = used.first() else { return Ok(None) };
-        for modern in ["filter", "sort", "next", "prev"] {
-            if query.get(modern).is_some() {
-                return Err(ApiError::bad_request(
-                    S,
-                    format!("`{modern}` cannot be combined with the deprecated `{first}`; use `filter`, `sort` and `next`/`prev` alone"),
-                ));
-            }
+        if !LEGACY.iter().any(|name| query.get(name).is_some()) {
+            return Ok(None);
+        }
+        let old_cursor = ["startingAfter", "endingBefore"].into_iter().find(|name| query.get(name).is_some());
+        let new_cursor = ["next", "prev"].into_iter().find(|name| query.get(name).is_some());
+        if let (Some(old), Some(new)) = (old_cursor, new_cursor) {
+            return Err(ApiError::bad_request(
+                S,
+                format!("`{new}` cannot be combined with the deprecated cursor `{old}`; page with `next`/`prev` alone"),
+            )
+            .at_parameter(new));
         }
         let status = match query.get("status") {
             None => None,
@@ -329,12 +328,31 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<UserDto>, ApiError> 
     ctx.caller_idx()?;
     let total_results = query.flag(S, "totalResults")?;
     let details = sees_details(ctx);
-    let page = if let Some(legacy) = Legacy::parse(query)? {
-        let users: Vec<&User> = ctx.tenant.users.iter().filter(|user| legacy.matches(ctx.tenant, user)).collect();
+    let legacy = Legacy::parse(query)?;
+    let filter = parse_filter(S, query.get("filter"), FILTER_ATTRIBUTES)?;
+    let sort = match (query.get("sort"), &legacy) {
+        (None, Some(legacy)) => legacy.sort.clone(),
+        _ => parse_sort(S, query.get("sort"), SORT_FIELDS)?,
+    };
+    refuse_client_id(filter.as_ref(), &sort)?;
+    let mut users: Vec<&User> = ctx
+        .tenant
+        .users
+        .iter()
+        .filter(|user| {
+            let full = details || user.id == ctx.caller.user_id;
+            legacy.as_ref().is_none_or(|legacy| legacy.matches(ctx.tenant, user))
+                && filter.as_ref().is_none_or(|f| f.matches(&|attr| attribute(ctx.tenant, user, attr, full)))
+        })
+        .collect();
+    // With the older parameters, pages go by id (`startingAfter`/`endingBefore`), as Qlik's
+    // older cursors do, unless the request pages with the newer `next`/`prev`.
+    let id_pages = legacy.is_some() && query.get("next").is_none() && query.get("prev").is_none();
+    let page = if id_pages {
         let id = |user: &&User| ids::user_id(&user.id);
         paginate_by_id(
             users,
-            &legacy.sort,
+            &sort,
             |user, field| sort_value(ctx.tenant, user, field),
             id,
             query,
@@ -343,18 +361,6 @@ pub fn list(ctx: &Ctx<'_>, query: &Query) -> Result<ListDto<UserDto>, ApiError> 
             (ctx.api_base, "/users"),
         )?
     } else {
-        let filter = parse_filter(S, query.get("filter"), FILTER_ATTRIBUTES)?;
-        let sort = parse_sort(S, query.get("sort"), SORT_FIELDS)?;
-        refuse_client_id(filter.as_ref(), &sort)?;
-        let mut users: Vec<&User> = ctx
-            .tenant
-            .users
-            .iter()
-            .filter(|user| {
-                let full = details || user.id == ctx.caller.user_id;
-                filter.as_ref().is_none_or(|f| f.matches(&|attr| attribute(ctx.tenant, user, attr, full)))
-            })
-            .collect();
         sort_by_keys(&mut users, &sort, |user, field| sort_value(ctx.tenant, user, field));
         paginate(users, query, S, STANDARD, ctx.api_base, "/users")?
     };

@@ -237,7 +237,7 @@ pub fn decision_event(snapshot: &Snapshot, decided: &Decided<'_>, decision: &Dec
                 kind: item.kind.as_str().to_owned(),
                 id: id.to_owned(),
                 space: item.space.map(|s| snapshot.space(s).id.to_string()),
-                owner: Some(snapshot.user(item.owner).id.to_string()),
+                owner: item.owner.map(|owner| snapshot.user(owner).id.to_string()),
             }
         }
         None => ResourceRef {

@@ -18,7 +18,7 @@ use portcullis_model::{
 
 use crate::TenantId;
 use crate::err::StoreError;
-use crate::sql::{WithMeta, parse_assignee, parse_origin, parse_role_setting, parse_word};
+use crate::sql::{WithMeta, parse_assignee, parse_origin, parse_owner, parse_role_setting, parse_word};
 
 /// How often a read is repeated when a write landed between its parts.
 const ATTEMPTS: usize = 5;
@@ -300,7 +300,7 @@ impl Assembler {
                     id: row.string(0)?,
                     name: row.string(1)?,
                     space_type: parse_word("space type", row.word(2)?, SpaceType::parse)?,
-                    owner: row.string(3)?,
+                    owner: parse_owner(row.word(3)?),
                     members: Vec::new(),
                 });
             }
@@ -336,7 +336,7 @@ impl Assembler {
                     name: row.string(1)?,
                     kind: parse_word("content type", row.word(2)?, ContentKind::parse)?,
                     space: row.text(3)?.map(str::to_owned),
-                    owner: row.string(4)?,
+                    owner: parse_owner(row.word(4)?),
                 });
             }
             Table::Uses => tenant.uses.upsert(Use {

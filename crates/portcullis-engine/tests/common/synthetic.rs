@@ -126,7 +126,7 @@ pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
             id: format!("s{s}"),
             name: format!("Space {s}"),
             space_type,
-            owner,
+            owner: Some(owner),
             members,
         });
     }
@@ -139,7 +139,7 @@ pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
             name: format!("Item {c}"),
             kind,
             space,
-            owner: user_id(rng.below(n_users)),
+            owner: Some(user_id(rng.below(n_users))),
         });
     }
     for c in 0..n_content {

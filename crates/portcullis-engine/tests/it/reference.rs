@@ -34,18 +34,31 @@ fn custom_value(t: &Tenant, role: &str, key: &str) -> Option<PermissionValue> {
     match role.permissions.get(&permission)? {
         RoleSetting::Value(v) => Some(*v),
         RoleSetting::UserDefault => t.user_default_value(permission),
+        RoleSetting::Scopes(_) => None,
     }
 }
 
-/// Does UserDefault or any held custom role give the permission one of `values`?
-fn permission_is(t: &Tenant, user: &str, key: &str, values: &[PermissionValue]) -> bool {
+/// Does a custom role hold the scope named `scope` of the permission, as a set of scopes?
+fn custom_holds_scope(t: &Tenant, role: &str, key: &str, scope: &str) -> bool {
+    let Some(role) = t.custom_roles.iter().find(|r| r.name == role) else {
+        return false;
+    };
+    match Permission::parse(key).and_then(|p| role.permissions.get(&p)) {
+        Some(RoleSetting::Scopes(caps)) => caps.iter().any(|c| c.scope() == scope),
+        _ => false,
+    }
+}
+
+/// Does UserDefault or any held custom role give the permission one of `values`, or a held
+/// custom role the `scope` itself?
+fn permission_is(t: &Tenant, user: &str, key: &str, values: &[PermissionValue], scope: &str) -> bool {
     let permission = Permission::parse(key).unwrap();
     if t.user_default_value(permission).is_some_and(|v| values.contains(&v)) {
         return true;
     }
     roles_held(t, user)
         .iter()
-        .any(|r| custom_value(t, r, key).is_some_and(|v| values.contains(&v)))
+        .any(|r| custom_value(t, r, key).is_some_and(|v| values.contains(&v)) || custom_holds_scope(t, r, key, scope))
 }
 
 fn holds(t: &Tenant, user: &str, role: &str) -> bool {
@@ -84,7 +97,7 @@ fn effective_entitlement(t: &Tenant, user: &str) -> Entitlement {
         return Entitlement::Full;
     }
     // A space owner implicitly holds every assignable role of the space (spec §8.1, README).
-    if t.spaces.iter().any(|s| s.owner == user) {
+    if t.spaces.iter().any(|s| s.owner.as_deref() == Some(user)) {
         return Entitlement::Full;
     }
     if t.content.iter().any(|c| beyond(&share_roles(t, user, &c.id))) {
@@ -257,7 +270,7 @@ fn analyzer_in_managed(t: &Tenant, user: &str, space: &str, action: Action) -> b
     let roles = space_roles(t, user, space);
     let has = |list: &[SpaceRole]| roles.iter().any(|r| list.contains(r));
     match action {
-        Action::SpaceRead => t.space(space).is_some_and(|s| s.owner == user) || !roles.is_empty(),
+        Action::SpaceRead => t.space(space).is_some_and(|s| s.owner.as_deref() == Some(user)) || !roles.is_empty(),
         Action::AppRead | Action::AppExportData | Action::AppExportImage => has(&[Facilitator, Contributor, Consumer, Basicconsumer]),
         Action::AppPublish | Action::SpacePublishApp => false,
         Action::AppExport => has(&[Facilitator]),
@@ -271,19 +284,20 @@ fn in_space(t: &Tenant, user: &str, space: &str, action: Action) -> bool {
         return analyzer_in_managed(t, user, space, action);
     }
     if action == Action::SpaceRead {
-        return s.owner == user || !space_roles(t, user, space).is_empty();
+        return s.owner.as_deref() == Some(user) || !space_roles(t, user, space).is_empty();
     }
-    (s.owner == user && owner_allows(s.space_type, action)) || space_roles(t, user, space).iter().any(|r| role_allows(s.space_type, *r, action))
+    (s.owner.as_deref() == Some(user) && owner_allows(s.space_type, action))
+        || space_roles(t, user, space).iter().any(|r| role_allows(s.space_type, *r, action))
 }
 
 /// The non-admin grant of a content action, before requirements.
 fn user_path_content(t: &Tenant, user: &str, item_id: &str, action: Action) -> bool {
     let item = t.content_item(item_id).unwrap();
     let Some(space_id) = &item.space else {
-        return item.owner == user && action != Action::AppShare;
+        return item.owner.as_deref() == Some(user) && action != Action::AppShare;
     };
     let space = t.space(space_id).unwrap();
-    let owns = item.owner == user;
+    let owns = item.owner.as_deref() == Some(user);
     let granted = match (space.space_type, action) {
         (SpaceType::Shared, Action::AppEditScript) => {
             in_space(t, user, space_id, Action::AppEditScript) || (owns && in_space(t, user, space_id, Action::AppUpdate))
@@ -299,9 +313,9 @@ fn user_path_content(t: &Tenant, user: &str, item_id: &str, action: Action) -> b
 fn requirements(t: &Tenant, user: &str, action: Action) -> bool {
     use PermissionValue::*;
     match action {
-        Action::AppExportData => permission_is(t, user, "in-app-content-download", &[Allowed]),
-        Action::AppExportImage => permission_is(t, user, "in-app-content-download", &[Allowed, NoData]),
-        Action::AppShare => permission_is(t, user, "share-apps-fine-grained", &[Allowed]),
+        Action::AppExportData => permission_is(t, user, "in-app-content-download", &[Allowed], "apps.data:export"),
+        Action::AppExportImage => permission_is(t, user, "in-app-content-download", &[Allowed, NoData], "apps.image:export"),
+        Action::AppShare => permission_is(t, user, "share-apps-fine-grained", &[Allowed], "apps:share"),
         Action::SpaceCreateApp | Action::AppEditScript | Action::AppDuplicate => {
             matches!(effective_entitlement(t, user), Entitlement::Professional | Entitlement::Full)
         }
@@ -331,9 +345,11 @@ fn tenant_user_path(t: &Tenant, user: &str, action: Action) -> bool {
         SpaceCreateManaged => holds(t, user, "ManagedSpaceCreator"),
         SpaceCreateData => holds(t, user, "DataSpaceCreator"),
         ContentCreatePrivate => holds(t, user, "PrivateAnalyticsContentCreator"),
-        AutomationCreatePrivate => holds(t, user, "AutomationCreator") || permission_is(t, user, "private-automations", &[PermissionValue::Allowed]),
+        AutomationCreatePrivate => {
+            holds(t, user, "AutomationCreator") || permission_is(t, user, "private-automations", &[PermissionValue::Allowed], "automations.private")
+        }
         GlossaryCreate => holds(t, user, "Steward"),
-        ApiKeyCreate => holds(t, user, "Developer") || permission_is(t, user, "manage-api-keys", &[PermissionValue::Allowed]),
+        ApiKeyCreate => holds(t, user, "Developer") || permission_is(t, user, "manage-api-keys", &[PermissionValue::Allowed], "api-keys"),
         DataIntegrationAccess => holds(t, user, "DataServicesContributor"),
         _ => false,
     }

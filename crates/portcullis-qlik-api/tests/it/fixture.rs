@@ -127,6 +127,15 @@ impl World {
 
     /// The engine's decision for a user on the current state.
     pub fn decide(&self, user: &str, action: &str, resource: Option<&str>) -> bool {
+        self.decision(user, action, resource, false).allowed
+    }
+
+    /// The engine's decision with its explanation.
+    pub fn explain(&self, user: &str, action: &str, resource: Option<&str>) -> portcullis_engine::Decision {
+        self.decision(user, action, resource, true)
+    }
+
+    fn decision(&self, user: &str, action: &str, resource: Option<&str>, explain: bool) -> portcullis_engine::Decision {
         let raw = portcullis_engine::RawRequest {
             user,
             via: &Channel::ApiKey,
@@ -134,7 +143,7 @@ impl World {
             resource,
         };
         let resolved = portcullis_engine::resolve(&self.snapshot, &raw).expect("request resolves");
-        portcullis_engine::decide(&self.snapshot, &resolved.request(None, false)).allowed
+        portcullis_engine::decide(&self.snapshot, &resolved.request(None, explain))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use portcullis_qlik_api::ids::{self, EVERYONE_ID};
 use portcullis_qlik_api::paging::Query;
-use portcullis_qlik_api::{groups, roles, spaces, tenants, users};
+use portcullis_qlik_api::{apps, groups, oauth_clients, roles, spaces, tenants, users};
 use serde_json::json;
 
 use crate::fixture::{BASE, World, decoded, ops, tenant, try_ops};
@@ -168,10 +168,65 @@ fn users_are_created_patched_and_deleted_by_user_managers_only() {
     );
     assert!(!disabled.decide("ann", "space:read", Some("sales")));
 
-    let error = w.write("admin", |ctx| users::delete(ctx, &ids::user_id("bob"))).unwrap_err();
-    assert_eq!(error.status, 400, "bob owns a space: {error}");
     let gone = World::after(w.write("admin", |ctx| users::delete(ctx, &ids::user_id("dee"))).unwrap().tenant);
     assert!(gone.tenant.user("dee").is_none());
+}
+
+#[test]
+fn a_deleted_owners_space_and_apps_stay_without_an_owner_until_an_admin_hands_them_on() {
+    let w = world();
+    let bob = ids::user_id("bob");
+    assert_eq!(w.write("ann", |ctx| users::delete(ctx, &bob)).unwrap_err().status, 403);
+    let gone = World::after(w.write("admin", |ctx| users::delete(ctx, &bob)).unwrap().tenant);
+    assert!(gone.tenant.user("bob").is_none(), "deleted, though bob owned a space and an app");
+    let sales = ids::space_id("sales");
+    let space = gone.check("admin", |ctx| spaces::get(ctx, &sales)).unwrap();
+    assert_eq!(space.owner_id, "", "the space stays, without an owner");
+    assert_eq!(gone.tenant.content_item("kpi").unwrap().owner, None);
+    assert!(gone.decide("ann", "app:read", Some("kpi")), "its members keep what their roles give");
+    assert!(!gone.decide("ann", "space:change_owner", Some("sales")));
+
+    // An admin names a new owner of the space (Qlik's PATCH `/ownerId`) and of the app.
+    let patch = ops(json!([{ "op": "replace", "path": "/ownerId", "value": ids::user_id("ann") }]));
+    assert_eq!(gone.write("ann", |ctx| spaces::patch(ctx, &sales, &patch)).unwrap_err().status, 403);
+    let w2 = World::after(gone.write("admin", |ctx| spaces::patch(ctx, &sales, &patch)).unwrap().tenant);
+    assert_eq!(w2.check("admin", |ctx| spaces::get(ctx, &sales)).unwrap().owner_id, ids::user_id("ann"));
+    assert_eq!(
+        w2.check("ann", |ctx| spaces::get(ctx, &sales)).unwrap().meta.roles.len(),
+        5,
+        "ann owns the space now: the owner holds every assignable role"
+    );
+
+    let kpi = ids::content_id("kpi");
+    let to_ann = decoded(json!({ "ownerId": ids::user_id("ann") }));
+    assert_eq!(
+        gone.write("dee", |ctx| apps::change_owner(ctx, &kpi, &to_ann)).unwrap_err().status,
+        404,
+        "dee may not read it"
+    );
+    assert_eq!(
+        gone.write("ann", |ctx| apps::change_owner(ctx, &kpi, &to_ann)).unwrap_err().status,
+        403,
+        "ann may read it only"
+    );
+    let unknown = decoded(json!({ "ownerId": bob }));
+    assert_eq!(
+        gone.write("admin", |ctx| apps::change_owner(ctx, &kpi, &unknown)).unwrap_err().status,
+        400,
+        "bob is gone"
+    );
+    let handed = gone.write("admin", |ctx| apps::change_owner(ctx, &kpi, &to_ann)).unwrap();
+    assert_eq!(handed.body.attributes.owner_id, ids::user_id("ann"));
+    assert_eq!(handed.body.attributes.space_id, Some(sales.clone()));
+    let w3 = World::after(handed.tenant);
+    assert_eq!(w3.tenant.content_item("kpi").unwrap().owner.as_deref(), Some("ann"));
+    // From now on the engine's `app:change_owner` decides who may hand it on.
+    let to_dee = decoded(json!({ "ownerId": ids::user_id("dee") }));
+    assert_eq!(
+        w3.write("ann", |ctx| apps::change_owner(ctx, &kpi, &to_dee)).is_ok(),
+        w3.decide("ann", "app:change_owner", Some("kpi"))
+    );
+    assert_eq!(w3.write("dee", |ctx| apps::change_owner(ctx, &kpi, &to_dee)).unwrap_err().status, 404);
 }
 
 #[test]
@@ -278,11 +333,55 @@ fn roles_are_listed_by_tenant_admins_and_custom_roles_follow_their_scopes() {
 
     // UserDefault's scopes can be changed: withholding exports from everyone.
     let user_default = ids::role_id("UserDefault");
+    // A custom role holds any set of the scopes custom roles can hold: data export alone is
+    // data export without images, though no value of the download permission says so.
     let half = decoded(json!({ "name": "Half", "assignedScopes": ["apps.data:export"] }));
-    let error = w.write("admin", |ctx| roles::create(ctx, &half, OTHER_ID)).unwrap_err();
+    let w_half = World::after(w.write("admin", |ctx| roles::create(ctx, &half, OTHER_ID)).unwrap().tenant);
     assert_eq!(
-        error.status, 400,
-        "data export without images is no value of the download permission: {error}"
+        w_half.check("admin", |ctx| roles::get(ctx, OTHER_ID)).unwrap().assigned_scopes,
+        ["apps.data:export"]
+    );
+    let withhold = ops(json!([{ "op": "replace", "path": "/assignedScopes", "value": ["notes"] }]));
+    let w_none = World::after(w_half.write("admin", |ctx| roles::patch(ctx, &user_default, &withhold)).unwrap().tenant);
+    assert!(!w_none.decide("ann", "app:exportdata", Some("kpi")) && !w_none.decide("ann", "app:exportimage", Some("kpi")));
+    let ann = ids::user_id("ann");
+    let give_half = ops(json!([{ "op": "replace", "path": "/assignedRoles", "value": [{ "name": "Half" }] }]));
+    let w_ann = World::after(w_none.write("admin", |ctx| users::patch(ctx, &ann, &give_half)).unwrap().tenant);
+    let decision = w_ann.explain("ann", "app:exportdata", Some("kpi"));
+    assert!(decision.allowed, "{:?}", decision.explanation.tokens());
+    assert!(decision.explanation.reasons.iter().any(|reason| matches!(
+        reason,
+        portcullis_engine::Reason::Role { role, capability: portcullis_model::Capability::ExportData, .. } if &**role == "Half"
+    )));
+    assert!(
+        !w_ann.decide("ann", "app:exportimage", Some("kpi")),
+        "the role does not hold apps.image:export"
+    );
+    // Adding the image scope makes it the value `allowed`; removing the data scope leaves images alone.
+    let add_image = ops(json!([{ "op": "add", "path": "/assignedScopes/-", "value": "apps.image:export" }]));
+    let w_both = World::after(w_ann.write("admin", |ctx| roles::patch(ctx, OTHER_ID, &add_image)).unwrap().tenant);
+    assert!(w_both.decide("ann", "app:exportimage", Some("kpi")) && w_both.decide("ann", "app:exportdata", Some("kpi")));
+    let drop_data = ops(json!([{ "op": "remove-value", "path": "/assignedScopes", "value": "apps.data:export" }]));
+    let w_image = World::after(w_both.write("admin", |ctx| roles::patch(ctx, OTHER_ID, &drop_data)).unwrap().tenant);
+    assert!(w_image.decide("ann", "app:exportimage", Some("kpi")) && !w_image.decide("ann", "app:exportdata", Some("kpi")));
+    assert_eq!(
+        w_image.check("admin", |ctx| roles::get(ctx, OTHER_ID)).unwrap().assigned_scopes,
+        ["apps.image:export"]
+    );
+    // Scopes a custom role cannot hold are refused by name, alone or among others.
+    for refused in ["admin_classic", "admin.apps", "spaces.shared:create", "apps:reed"] {
+        let body = decoded(json!({ "name": "Y", "assignedScopes": ["apps.data:export", refused] }));
+        let error = w.write("admin", |ctx| roles::create(ctx, &body, OTHER_ID)).unwrap_err();
+        assert_eq!(error.status, 400, "{refused}");
+        assert!(
+            error.to_string().contains(&format!("scope `{refused}` cannot be held by a custom role")),
+            "{error}"
+        );
+    }
+    let bad_add = ops(json!([{ "op": "add", "path": "/assignedScopes/-", "value": "admin_classic" }]));
+    assert_eq!(
+        w_half.write("admin", |ctx| roles::patch(ctx, OTHER_ID, &bad_add)).unwrap_err().status,
+        400
     );
     let narrow = ops(json!([{ "op": "remove-value", "path": "/assignedScopes", "value": "apps.data:export" }]));
     let w_no_data = World::after(w.write("admin", |ctx| roles::patch(ctx, &user_default, &narrow)).unwrap().tenant);
@@ -464,7 +563,7 @@ fn a_managed_space_offers_publish_never_create() {
                 id: "prod".into(),
                 name: "Prod".into(),
                 space_type: portcullis_model::SpaceType::Managed,
-                owner: "bob".into(),
+                owner: Some("bob".into()),
                 members: Vec::new(),
             },
         })
@@ -502,7 +601,7 @@ fn a_data_space_offers_create_for_its_data_connections_never_for_apps() {
                 id: "lake".into(),
                 name: "Lake".into(),
                 space_type: portcullis_model::SpaceType::Data,
-                owner: "ann".into(),
+                owner: Some("ann".into()),
                 members: Vec::new(),
             },
         })
@@ -850,7 +949,6 @@ fn groups_and_roles_are_renamed_keeping_their_ids_and_stamped() {
 
 #[test]
 fn clients_and_spaces_carry_their_times_and_spaces_their_descriptions() {
-    use portcullis_qlik_api::oauth_clients;
     let w = world();
     let body: oauth_clients::OauthClientCreate = decoded(json!({ "clientName": "ETL 2", "appType": "web" }));
     let id = "c".repeat(32);
@@ -919,4 +1017,123 @@ fn users_sort_by_their_times_and_refuse_client_ids() {
         assert_eq!(error.status, 400, "{query:?}");
         assert!(error.detail.unwrap().contains("`clientId`"));
     }
+}
+
+#[test]
+fn oauth_clients_keep_qliks_fields_and_public_clients_take_no_grants() {
+    let w = world();
+    let body: oauth_clients::OauthClientCreate = decoded(json!({
+        "clientName": "Portal",
+        "appType": "spa",
+        "description": "the customer portal",
+        "redirectUris": ["https://portal.example/callback"],
+        "allowedOrigins": ["https://portal.example"],
+        "clientUri": "https://portal.example",
+        "allowedScopes": ["user_default"],
+        "connectionConfig": { "consentMethod": "trusted" },
+    }));
+    let id = "c0ffee00c0ffee00c0ffee00c0ffee00".to_owned();
+    assert_eq!(w.write("dee", |ctx| oauth_clients::create(ctx, &body, &id)).unwrap_err().status, 403);
+    let made = w.write("admin", |ctx| oauth_clients::create(ctx, &body, &id)).unwrap();
+    let client = made.body;
+    assert_eq!(client.app_type, "spa");
+    assert_eq!(client.description, "the customer portal");
+    assert_eq!(client.redirect_uris, ["https://portal.example/callback"]);
+    assert_eq!(client.allowed_origins, ["https://portal.example"]);
+    assert_eq!(client.connection_config.consent_method, "trusted");
+    assert!(
+        client.allowed_grant_types.is_empty() && client.allowed_auth_methods.is_empty(),
+        "a public client"
+    );
+    assert!(client.created_at.is_some());
+    let w2 = World::after(made.tenant);
+
+    // Refusals name the field.
+    for (bad, says) in [
+        (json!({ "clientName": "X", "appType": "desktop" }), "`appType` `desktop` is not one of"),
+        (
+            json!({ "clientName": "X", "appType": "native", "allowedGrantTypes": ["client_credentials"] }),
+            "takes no grants",
+        ),
+        (
+            json!({ "clientName": "X", "allowedAuthMethods": ["private_key_jwt"] }),
+            "`private_key_jwt` is not supported",
+        ),
+        (json!({ "clientName": "X", "jwksUri": "https://keys.example" }), "not supported"),
+        (
+            json!({ "clientName": "X", "connectionConfig": { "consentMethod": "maybe" } }),
+            "`maybe` is not one of",
+        ),
+    ] {
+        let body: oauth_clients::OauthClientCreate = decoded(bad.clone());
+        let error = w
+            .write("admin", |ctx| oauth_clients::create(ctx, &body, "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1"))
+            .unwrap_err();
+        assert_eq!(error.status, 400, "{bad}");
+        assert!(error.to_string().contains(says), "{bad}: {error}");
+    }
+
+    // Every path Qlik lets a PATCH change.
+    let patch = ops(json!([
+        { "op": "add", "path": "/redirectUris", "value": "https://portal.example/other" },
+        { "op": "remove-value", "path": "/allowedOrigins", "value": "https://portal.example" },
+        { "op": "replace", "path": "/description", "value": "renamed portal" },
+        { "op": "replace", "path": "/logoUri", "value": "https://portal.example/logo.png" },
+        { "op": "remove", "path": "/clientUri" },
+        { "op": "replace", "path": "/clientName", "value": "Portal 2" },
+        { "op": "replace", "path": "/allowedScopes", "value": ["apps:read"] },
+    ]));
+    let w3 = World::after(w2.write("admin", |ctx| oauth_clients::patch(ctx, &id, &patch)).unwrap().tenant);
+    let client = w3.check("admin", |ctx| oauth_clients::get(ctx, &id)).unwrap();
+    assert_eq!(client.redirect_uris, ["https://portal.example/callback", "https://portal.example/other"]);
+    assert!(client.allowed_origins.is_empty());
+    assert_eq!(
+        (client.description.as_str(), client.logo_uri.as_deref(), client.client_uri.as_deref()),
+        ("renamed portal", Some("https://portal.example/logo.png"), None)
+    );
+    assert_eq!(
+        (client.client_name.as_str(), client.allowed_scopes.clone()),
+        ("Portal 2", vec!["apps:read".to_owned()])
+    );
+    assert_eq!(client.app_type, "spa", "the app type stays");
+    let grants = ops(json!([{ "op": "replace", "path": "/allowedGrantTypes", "value": ["client_credentials"] }]));
+    assert_eq!(w3.write("admin", |ctx| oauth_clients::patch(ctx, &id, &grants)).unwrap_err().status, 400);
+    let keys = ops(json!([{ "op": "add", "path": "/publicKeys", "value": [] }]));
+    assert_eq!(w3.write("admin", |ctx| oauth_clients::patch(ctx, &id, &keys)).unwrap_err().status, 400);
+
+    // Publishing records the time once; the consent method is set and reset.
+    let published = w3.write("admin", |ctx| oauth_clients::publish(ctx, &id)).unwrap();
+    assert_eq!(published.body["publishedAt"], "2023-11-14T22:13:20.000Z");
+    let w4 = World::after(published.tenant);
+    assert_eq!(
+        w4.check("admin", |ctx| oauth_clients::get(ctx, &id)).unwrap().published_at.as_deref(),
+        Some("2023-11-14T22:13:20.000Z")
+    );
+    let required = ops(json!([{ "op": "replace", "path": "/consentMethod", "value": "required" }]));
+    let w5 = World::after(
+        w4.write("admin", |ctx| oauth_clients::patch_connection_config(ctx, &id, &required))
+            .unwrap()
+            .tenant,
+    );
+    assert_eq!(
+        w5.check("admin", |ctx| oauth_clients::connection_config(ctx, &id))
+            .unwrap()
+            .consent_method,
+        "required"
+    );
+    let bad = ops(json!([{ "op": "replace", "path": "/consentMethod", "value": "never" }]));
+    assert_eq!(
+        w5.write("admin", |ctx| oauth_clients::patch_connection_config(ctx, &id, &bad))
+            .unwrap_err()
+            .status,
+        400
+    );
+    let w6 = World::after(w5.write("admin", |ctx| oauth_clients::delete_connection_config(ctx, &id)).unwrap().tenant);
+    assert_eq!(
+        w6.check("admin", |ctx| oauth_clients::connection_config(ctx, &id))
+            .unwrap()
+            .consent_method,
+        "required"
+    );
+    assert_eq!(w6.check("dee", |ctx| oauth_clients::connection_config(ctx, &id)).unwrap_err().status, 403);
 }

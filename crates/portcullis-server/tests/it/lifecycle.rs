@@ -247,6 +247,7 @@ on_both_backends!(
     every_token_issued_is_an_audit_event,
     a_tenant_created_again_under_its_name_gets_nothing_of_the_old_one,
     another_node_drops_revoked_credentials_at_its_next_poll,
+    a_deleted_owners_space_and_apps_are_left_without_an_owner_and_handed_on,
 );
 
 async fn a_deleted_users_keys_are_revoked_and_serve_no_one_after(env: Env) {
@@ -580,4 +581,57 @@ async fn credential_costs() {
         println!("{backend}: whoami with a cached key {cached:.1} µs; one single-row store read {read:.1} µs; one token issued {issued:.1} µs");
         env.done().await;
     }
+}
+
+/// `DELETE /api/v1/users/{id}` as Qlik does it: the user goes though they own a space and apps,
+/// which stay without an owner; their keys are revoked; an admin names new owners
+/// (`PATCH /spaces/{id}` `/ownerId`, `PUT /apps/{id}/owner`), and a node reading the store
+/// afresh sees the same.
+async fn a_deleted_owners_space_and_apps_are_left_without_an_owner_and_handed_on(env: Env) {
+    let node = env.node().await;
+    let admin = env.key("admin").await;
+    let anns = env.key("ann").await;
+    assert_eq!(node.whoami(&anns).await, StatusCode::OK);
+    let (ann, bob) = (ids::user_id("ann"), ids::user_id("bob"));
+    let (status, body) = node.call("DELETE", &format!("/api/v1/users/{ann}"), Some(&admin), None).await;
+    assert_eq!(
+        status,
+        StatusCode::NO_CONTENT,
+        "ann owns a space and apps, and is deleted all the same: {body}"
+    );
+    assert_eq!(node.whoami(&anns).await, StatusCode::UNAUTHORIZED, "her key is revoked");
+
+    let space = format!("/api/v1/spaces/{}", ids::space_id("finance-team"));
+    let (status, body) = node.call("GET", &space, Some(&admin), None).await;
+    assert_eq!((status, &body["ownerId"]), (StatusCode::OK, &json!("")), "{body}");
+    let budget = format!("/api/v1/apps/{}/owner", ids::content_id("budget"));
+    let (status, body) = node.call("PUT", &budget, Some(&admin), Some(json!({ "ownerId": bob }))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["attributes"]["ownerId"], json!(bob));
+    let (status, body) = node
+        .call(
+            "PATCH",
+            &space,
+            Some(&admin),
+            Some(json!([{ "op": "replace", "path": "/ownerId", "value": bob }])),
+        )
+        .await;
+    assert_eq!((status, &body["ownerId"]), (StatusCode::OK, &json!(bob)), "{body}");
+
+    // A node that reads the store afresh: the forecast app still has no owner, the rest is bob's.
+    let fresh = env.node().await;
+    let bobs = env.key("bob").await;
+    let (status, body) = fresh.call("GET", &space, Some(&bobs), None).await;
+    assert_eq!((status, &body["ownerId"]), (StatusCode::OK, &json!(bob)), "{body}");
+    let (status, body) = fresh
+        .call("GET", &format!("/api/v1/items?ownerId={bob}&limit=100"), Some(&bobs), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let names: Vec<&str> = body["data"].as_array().unwrap().iter().filter_map(|i| i["name"].as_str()).collect();
+    assert!(names.contains(&"Budget 2026") && !names.contains(&"Forecast"), "{names:?}");
+    let (status, body) = fresh.call("GET", "/api/v1/items?limit=100", Some(&bobs), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let forecast = body["data"].as_array().unwrap().iter().find(|i| i["name"] == "Forecast").cloned();
+    assert_eq!(forecast.map(|f| f["ownerId"].clone()), Some(json!("")), "{body}");
+    env.done().await;
 }

@@ -50,7 +50,7 @@ fn changes() -> Vec<Vec<Change>> {
                 id: "lab".into(),
                 name: "Lab".into(),
                 space_type: SpaceType::Shared,
-                owner: "zoe".into(),
+                owner: Some("zoe".into()),
                 members: vec![SpaceMember {
                     assignee: Assignee::Group("sales".into()),
                     roles: roles(&[SpaceRole::Consumer]),
@@ -64,7 +64,7 @@ fn changes() -> Vec<Vec<Change>> {
                     name: "Lab app".into(),
                     kind: ContentKind::App,
                     space: Some("lab".into()),
-                    owner: "zoe".into(),
+                    owner: Some("zoe".into()),
                 },
             },
             Change::CreateContent {
@@ -73,7 +73,7 @@ fn changes() -> Vec<Vec<Change>> {
                     name: "Lab DC".into(),
                     kind: ContentKind::DataConnection,
                     space: Some("lab".into()),
-                    owner: "zoe".into(),
+                    owner: Some("zoe".into()),
                 },
             },
             Change::AddUse {

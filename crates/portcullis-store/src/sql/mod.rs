@@ -26,8 +26,8 @@ use std::marker::PhantomData;
 use sqlx::query::Query;
 use sqlx::{Database, QueryBuilder, Transaction};
 
+use portcullis_model::TenantSetting;
 use portcullis_model::tenant::{Assignee, DirectOrigin, RoleSetting};
-use portcullis_model::{PermissionValue, TenantSetting};
 
 use crate::err::StoreError;
 
@@ -88,20 +88,23 @@ pub(crate) fn parse_origin(word: &str) -> Result<DirectOrigin, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("unknown role origin `{word}`")))
 }
 
-pub(crate) fn role_setting_word(setting: RoleSetting) -> &'static str {
-    match setting {
-        RoleSetting::Value(value) => value.as_str(),
-        RoleSetting::UserDefault => "user-default",
-    }
+/// A space's or item's owner column: the user id, or the empty text for one without an owner
+/// (its owner was deleted; no user id is empty), so the column keeps its `NOT NULL`.
+pub(crate) fn owner_word(owner: Option<&str>) -> &str {
+    owner.unwrap_or("")
+}
+
+/// Reads [`owner_word`].
+pub(crate) fn parse_owner(word: &str) -> Option<String> {
+    (!word.is_empty()).then(|| word.to_owned())
+}
+
+pub(crate) fn role_setting_word(setting: RoleSetting) -> std::borrow::Cow<'static, str> {
+    setting.word()
 }
 
 pub(crate) fn parse_role_setting(word: &str) -> Result<RoleSetting, StoreError> {
-    if word == "user-default" {
-        return Ok(RoleSetting::UserDefault);
-    }
-    PermissionValue::parse(word)
-        .map(RoleSetting::Value)
-        .ok_or_else(|| StoreError::Corrupt(format!("unknown permission value `{word}`")))
+    RoleSetting::parse_word(word).ok_or_else(|| StoreError::Corrupt(format!("unknown permission value `{word}`")))
 }
 
 pub(crate) fn assignee_parts(assignee: &Assignee) -> (&'static str, &str) {

@@ -6,7 +6,7 @@ use portcullis_model::{Content, Meta};
 use sqlx::QueryBuilder;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
-use super::{Dialect, ROWS_PER_INSERT, Sql, Tx, assignee_parts, origin_word, role_setting_word};
+use super::{Dialect, ROWS_PER_INSERT, Sql, Tx, assignee_parts, origin_word, owner_word, role_setting_word};
 use crate::ImportProgress;
 use crate::err::{StoreError, from_sqlx};
 
@@ -136,7 +136,7 @@ where
             row.push_bind(role.name.as_str()).push_bind(role.description.as_str());
         })
         .await?;
-        let permissions: Vec<(&str, &str, &str)> = roles
+        let permissions: Vec<(&str, &str, std::borrow::Cow<'static, str>)> = roles
             .iter()
             .flat_map(|r| {
                 r.permissions
@@ -152,7 +152,7 @@ where
             id,
             &permissions,
             |row, (role, p, v)| {
-                row.push_bind(*role).push_bind(*p).push_bind(*v);
+                row.push_bind(*role).push_bind(*p).push_bind(v.as_ref());
             },
         )
         .await
@@ -246,7 +246,7 @@ where
             row.push_bind(space.id.as_str())
                 .push_bind(space.name.as_str())
                 .push_bind(space.space_type.as_str())
-                .push_bind(space.owner.as_str());
+                .push_bind(owner_word(space.owner.as_deref()));
         })
         .await?;
         let members: Vec<(&str, &str, &str, i64)> = spaces
@@ -278,7 +278,7 @@ where
                 .push_bind(item.name.as_str())
                 .push_bind(item.kind.as_str())
                 .push_bind(item.space.as_deref())
-                .push_bind(item.owner.as_str());
+                .push_bind(owner_word(item.owner.as_deref()));
         })
         .await
     }

@@ -205,7 +205,7 @@ fn app(id: &str, space: &str) -> Content {
         name: id.into(),
         kind: ContentKind::App,
         space: Some(space.into()),
-        owner: "ann".into(),
+        owner: Some("ann".into()),
     }
 }
 

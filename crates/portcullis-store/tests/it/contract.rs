@@ -34,6 +34,9 @@ roles:
   - name: Askers
     description: ask for others
     permissions: { evaluate-decisions-for-others: allowed, manage-api-keys: allowed }
+  - name: DataOnly
+    description: scopes no value names
+    permissions: { in-app-content-download: apps.data:export, generate-reports: reports }
 groups:
   - { name: g1, providerType: custom, roles: [Follower, Steward] }
   - { name: g2 }
@@ -306,7 +309,7 @@ pub async fn content_writes_store_what_the_model_holds(h: &impl Harness) {
                 name: "App three".into(),
                 kind: ContentKind::App,
                 space: Some("s2".into()),
-                owner: "u3".into(),
+                owner: Some("u3".into()),
             },
         },
         uses("app3", "dc"),
@@ -645,7 +648,7 @@ pub async fn random_writes_store_exactly_the_model(h: &impl Harness) {
                             ContentKind::DataConnection
                         },
                         space: if rng.below(2) == 0 { Some(rng.pick(SPACES).to_owned()) } else { None },
-                        owner: rng.pick(USERS).to_owned(),
+                        owner: Some(rng.pick(USERS).to_owned()),
                     },
                 },
                 11 => Change::DeleteContent {
@@ -715,7 +718,7 @@ pub async fn a_read_during_writes_sees_one_revision(h: &impl Harness) {
                             name: format!("New {n}"),
                             kind: portcullis_model::ContentKind::App,
                             space: None,
-                            owner: "u3".to_owned(),
+                            owner: Some("u3".to_owned()),
                         },
                     }
                 };
@@ -947,4 +950,68 @@ pub async fn meta_and_renames_are_stored_and_replayed(h: &impl Harness) {
         follower.apply(change).expect("a logged change applies");
     }
     assert_eq!(follower, stored, "the change log carries meta and renames to other nodes");
+}
+
+/// Deleting a user who owns spaces and content leaves them without an owner (as Qlik does),
+/// stored so and carried by the change log; an admin then names other owners.
+pub async fn a_deleted_owners_spaces_and_content_are_left_without_an_owner(h: &impl Harness) {
+    let store = h.open().await;
+    let original = named(RICH, "owners");
+    let id = import(&store, &original).await.id;
+    let mut live = original.clone();
+    let gone = [Change::DeleteUser { id: "u3".into() }, Change::DeleteUser { id: "u2".into() }];
+    for change in &gone {
+        live.apply(change).expect("an owner may be deleted");
+        store.apply(id, change, &Author::cli()).await.expect("the deletion is stored");
+    }
+    let (stored, _) = loaded(&store, id).await;
+    assert_eq!(stored, live);
+    assert_eq!(stored.space("s2").unwrap().owner, None, "u3's space stays, without an owner");
+    assert_eq!(stored.content_item("app1").unwrap().owner, None, "u3's app stays where it was");
+    assert_eq!(stored.content_item("app1").unwrap().space.as_deref(), Some("s2"));
+    assert_eq!(stored.content_item("app2").unwrap().owner, None, "u2's personal app too");
+
+    let handed_on = [
+        Change::UpdateSpace {
+            id: "s2".into(),
+            name: None,
+            owner: Some("u1".into()),
+        },
+        Change::SetContentOwner {
+            id: "app1".into(),
+            owner: "u1".into(),
+        },
+    ];
+    for change in &handed_on {
+        live.apply(change).expect("an admin names another owner");
+        store.apply(id, change, &Author::cli()).await.expect("the owner is stored");
+    }
+    let (stored, revision) = loaded(&store, id).await;
+    assert_eq!(stored, live);
+    assert_eq!(stored.space("s2").unwrap().owner.as_deref(), Some("u1"));
+    assert_eq!(stored.content_item("app1").unwrap().owner.as_deref(), Some("u1"));
+    assert!(
+        store
+            .apply(
+                id,
+                &Change::SetContentOwner {
+                    id: "app2".into(),
+                    owner: "u3".into()
+                },
+                &Author::cli()
+            )
+            .await
+            .is_err(),
+        "a deleted user owns nothing new"
+    );
+
+    let mut follower = original;
+    let LogPage::Changes { changes: logged, .. } = store.changes_after(id, 1, 100).await.unwrap() else {
+        panic!("the log holds every revision");
+    };
+    assert_eq!(logged.len() as u64, revision - 1);
+    for (_, change) in &logged {
+        follower.apply(change).expect("a logged change applies");
+    }
+    assert_eq!(follower, stored, "the change log carries ownerless content and new owners to other nodes");
 }

@@ -86,6 +86,7 @@ contract_tests!(
     a_login_stores_its_session_with_a_revision_of_its_own,
     api_key_settings_bound_new_keys_and_keys_are_renamed_and_deleted,
     meta_and_renames_are_stored_and_replayed,
+    a_deleted_owners_spaces_and_content_are_left_without_an_owner,
 );
 
 #[tokio::test]
