@@ -39,6 +39,9 @@ cargo test --workspace --exclude portcullis-bench --locked
 # The official @qlik/api client against the real server (needs Node 20+ and the npm registry).
 scripts/e2e-qlik-api.sh
 
+# The same APIs driven by Qlik's Python SDK (`qlik-sdk`; needs python3 and the package index).
+scripts/e2e-qlik-sdk.sh
+
 # HTTP API fuzzing: schemathesis against /openapi.json, bounded (needs python3 and the package index).
 scripts/schemathesis.sh
 
