@@ -2,7 +2,7 @@
 //! a tenant file or a stored tenant, without making them; prints the counts, the changes by
 //! action and by path with samples, and (on request) the whole list.
 
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -114,6 +114,7 @@ pub fn run(args: WhatIfArgs) -> anyhow::Result<ExitCode> {
     let snapshot = Snapshot::build(&tenant, revision);
     let diff = what_if(&mut tenant, &snapshot, &changes)?;
     if args.ndjson {
+        let mut out = std::io::stdout().lock();
         for change in &diff.changes {
             let value = serde_json::json!({
                 "user": &*change.user,
@@ -122,7 +123,10 @@ pub fn run(args: WhatIfArgs) -> anyhow::Result<ExitCode> {
                 "change": if change.gained { "gained" } else { "lost" },
                 "path": &*change.path,
             });
-            println!("{value}");
+            // A reader that stops early (`| head`) ends the listing, not the program.
+            if writeln!(out, "{value}").is_err() {
+                break;
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }
