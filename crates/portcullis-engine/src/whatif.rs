@@ -33,9 +33,10 @@
 //! user × action × resource (`tests/it/whatif.rs` checks it on random tenants and change sets).
 
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
 use portcullis_model::change::{Change, Touched};
 use portcullis_model::tenant::{Assignee, Tenant};
@@ -43,6 +44,7 @@ use portcullis_model::tenant_ops::OpError;
 use portcullis_model::{Action, CapSet, Capability, Channel, ContentKind, ResourceKind, SpaceType};
 
 use crate::decide::{allows, decide};
+use crate::explain::{Explanation, Reason, Via};
 use crate::list::candidate_users;
 use crate::request::{Request, Resource};
 use crate::snapshot::{ContentHot, ContentIdx, ContentInfo, GroupIdx, Snapshot, SpaceIdx, SpaceInfo, UserIdx, UserInfo};
@@ -296,6 +298,8 @@ struct Differ<'a> {
     changes: Vec<AccessChange>,
     /// `app:read` / `data-connection:use` flips, to follow to the apps that consume the source.
     use_flips: Vec<(UserIdx, ContentIdx)>,
+    /// Paths already written out, by a hash of their explanation: most flips share a few.
+    paths: FxHashMap<u64, Vec<(Explanation, Arc<str>)>>,
 }
 
 impl Differ<'_> {
@@ -332,12 +336,7 @@ impl Differ<'_> {
             resource,
             explain: true,
         };
-        let tokens = decide(side, &request).explanation.tokens();
-        let path: Arc<str> = if tokens.is_empty() {
-            Arc::from("-")
-        } else {
-            Arc::from(tokens.join(" "))
-        };
+        let path = self.path_of(decide(side, &request).explanation);
         let (Some(user_id), resource_id) = (self.user_id(user), self.resource_id(resource)) else {
             return;
         };
@@ -351,6 +350,22 @@ impl Differ<'_> {
             gained: is,
             path,
         });
+    }
+
+    /// The explanation's tokens, written once per distinct explanation.
+    fn path_of(&mut self, explanation: Explanation) -> Arc<str> {
+        let mut hasher = FxHasher::default();
+        for reason in &explanation.reasons {
+            hash_reason(reason, &mut hasher);
+        }
+        let known = self.paths.entry(hasher.finish()).or_default();
+        if let Some((_, path)) = known.iter().find(|(e, _)| *e == explanation) {
+            return path.clone();
+        }
+        let tokens = explanation.tokens();
+        let path: Arc<str> = if tokens.is_empty() { Arc::from("-") } else { Arc::from(tokens.join(" ")) };
+        known.push((explanation, path.clone()));
+        path
     }
 
     fn check_item(&mut self, user: UserIdx, item: ContentIdx, reach: Reach) {
@@ -371,6 +386,66 @@ impl Differ<'_> {
                 self.check(user, action, Resource::Space(space));
             }
         }
+    }
+}
+
+/// Hashes what tells explanations apart: kinds and values, names by their `Arc` (the snapshot
+/// hands out one per name, and a collision only costs a comparison).
+fn hash_reason(reason: &Reason, h: &mut FxHasher) {
+    let name = |n: &Arc<str>, h: &mut FxHasher| (Arc::as_ptr(n) as *const u8 as usize).hash(h);
+    std::mem::discriminant(reason).hash(h);
+    match reason {
+        Reason::Status(status) => std::mem::discriminant(status).hash(h),
+        Reason::UserDefault { capability, granted } => {
+            std::mem::discriminant(capability).hash(h);
+            granted.hash(h);
+        }
+        Reason::Role { role, via, capability } => {
+            name(role, h);
+            hash_via(via, h);
+            std::mem::discriminant(capability).hash(h);
+        }
+        Reason::AdminWithoutSpaceRole { role, via } => {
+            name(role, h);
+            hash_via(via, h);
+        }
+        Reason::Setting(setting) => std::mem::discriminant(setting).hash(h),
+        Reason::Entitlement(entitlement) => std::mem::discriminant(entitlement).hash(h),
+        Reason::SpaceOwner { space } => name(space, h),
+        Reason::SpaceRole { space, role, group } => {
+            name(space, h);
+            std::mem::discriminant(role).hash(h);
+            if let Some(group) = group {
+                name(group, h);
+            }
+        }
+        Reason::Share { role, group } => {
+            std::mem::discriminant(role).hash(h);
+            if let Some(group) = group {
+                name(group, h);
+            }
+        }
+        Reason::Scope { scope, granted } => {
+            scope.hash(h);
+            granted.hash(h);
+        }
+        Reason::Source { id, inner } => {
+            name(id, h);
+            for reason in &inner.reasons {
+                hash_reason(reason, h);
+            }
+        }
+        Reason::Error(text) => text.hash(h),
+        Reason::Owner | Reason::NoGrant => {}
+    }
+}
+
+fn hash_via(via: &Via, h: &mut FxHasher) {
+    std::mem::discriminant(via).hash(h);
+    match via {
+        Via::Group(group) => (Arc::as_ptr(group) as *const u8 as usize).hash(h),
+        Via::Setting(setting) => std::mem::discriminant(setting).hash(h),
+        Via::Direct | Via::Everyone => {}
     }
 }
 
@@ -431,6 +506,7 @@ pub fn diff(tenant: &Tenant, before: &Snapshot, after: &Snapshot) -> AccessDiff 
         seen: FxHashSet::default(),
         changes: Vec::new(),
         use_flips: Vec::new(),
+        paths: FxHashMap::default(),
     };
     let mut cost = WhatIfCost::default();
 
@@ -715,33 +791,79 @@ fn shared_with(tenant: &Tenant, before: &Snapshot, after: &Snapshot, user: UserI
 
 /// Sorts the changes and counts them by action and by path.
 fn finish(mut changes: Vec<AccessChange>, cost: WhatIfCost) -> AccessDiff {
-    changes.sort_by(|a, b| (&a.user, a.action, &a.resource).cmp(&(&b.user, b.action, &b.resource)));
+    // By user id, action, resource id: the ids ranked once each, then a sort on numbers.
+    fn ranks<'a>(ids: impl Iterator<Item = &'a Arc<str>>) -> FxHashMap<*const u8, u32> {
+        let mut distinct: Vec<&Arc<str>> = ids.collect();
+        distinct.sort_unstable_by_key(|id| Arc::as_ptr(id) as *const u8);
+        distinct.dedup_by_key(|id| Arc::as_ptr(id) as *const u8);
+        distinct.sort_unstable();
+        let mut out = FxHashMap::default();
+        let mut rank = 0u32;
+        for (i, id) in distinct.iter().enumerate() {
+            if i > 0 && distinct[i - 1] != *id {
+                rank += 1;
+            }
+            out.insert(Arc::as_ptr(id) as *const u8, rank);
+        }
+        out
+    }
+    let users = ranks(changes.iter().map(|c| &c.user));
+    let resources = ranks(changes.iter().filter_map(|c| c.resource.as_ref()));
+    let rank = |c: &AccessChange| {
+        let user = users.get(&(Arc::as_ptr(&c.user) as *const u8)).copied().unwrap_or(0);
+        let resource = c.resource.as_ref().map_or(0, |r| 1 + resources.get(&(Arc::as_ptr(r) as *const u8)).copied().unwrap_or(0));
+        (u64::from(user) << 40) | ((c.action.index() as u64) << 32) | u64::from(resource)
+    };
+    let mut keyed: Vec<(u64, AccessChange)> = changes.drain(..).map(|c| (rank(&c), c)).collect();
+    keyed.sort_unstable_by_key(|(k, _)| *k);
+    changes.extend(keyed.into_iter().map(|(_, c)| c));
+
     let gained = changes.iter().filter(|c| c.gained).count();
     let lost = changes.len() - gained;
-    let group = |key_of: &dyn Fn(&AccessChange) -> String| -> Vec<AccessGroup> {
-        let mut groups: BTreeMap<String, AccessGroup> = BTreeMap::new();
-        for (i, change) in changes.iter().enumerate() {
-            let key = key_of(change);
-            let group = groups.entry(key.clone()).or_insert_with(|| AccessGroup {
-                key,
-                gained: 0,
-                lost: 0,
-                samples: Vec::new(),
-            });
-            if change.gained {
-                group.gained += 1;
-            } else {
-                group.lost += 1;
+    let mut by_action: Vec<Option<AccessGroup>> = vec![None; Action::ALL.len()];
+    let mut by_path: FxHashMap<*const u8, AccessGroup> = FxHashMap::default();
+    let count = |group: &mut AccessGroup, i: usize, gained: bool| {
+        if gained {
+            group.gained += 1;
+        } else {
+            group.lost += 1;
+        }
+        if group.samples.len() < SAMPLES {
+            group.samples.push(i);
+        }
+    };
+    let empty = |key: String| AccessGroup {
+        key,
+        gained: 0,
+        lost: 0,
+        samples: Vec::new(),
+    };
+    for (i, change) in changes.iter().enumerate() {
+        let slot = &mut by_action[change.action.index()];
+        count(slot.get_or_insert_with(|| empty(change.action.as_str().to_owned())), i, change.gained);
+        let group = by_path
+            .entry(Arc::as_ptr(&change.path) as *const u8)
+            .or_insert_with(|| empty(change.path.to_string()));
+        count(group, i, change.gained);
+    }
+    let by_action: Vec<AccessGroup> = by_action.into_iter().flatten().collect();
+    // Equal paths written apart (another explanation with the same tokens) are one group.
+    let mut merged: BTreeMap<String, AccessGroup> = BTreeMap::new();
+    for group in by_path.into_values() {
+        match merged.get_mut(&group.key) {
+            Some(into) => {
+                into.gained += group.gained;
+                into.lost += group.lost;
+                into.samples.extend(group.samples);
+                into.samples.sort_unstable();
+                into.samples.truncate(SAMPLES);
             }
-            if group.samples.len() < SAMPLES {
-                group.samples.push(i);
+            None => {
+                merged.insert(group.key.clone(), group);
             }
         }
-        groups.into_values().collect()
-    };
-    let mut by_action = group(&|c| c.action.as_str().to_owned());
-    by_action.sort_by_key(|g| Action::parse(&g.key).map_or(usize::MAX, Action::index));
-    let mut by_path = group(&|c| c.path.to_string());
+    }
+    let mut by_path: Vec<AccessGroup> = merged.into_values().collect();
     by_path.sort_by(|a, b| (b.gained + b.lost).cmp(&(a.gained + a.lost)).then_with(|| a.key.cmp(&b.key)));
     AccessDiff {
         changes,
