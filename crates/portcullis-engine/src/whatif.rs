@@ -300,7 +300,14 @@ struct Differ<'a> {
     use_flips: Vec<(UserIdx, ContentIdx)>,
     /// Paths already written out, by a hash of their explanation: most flips share a few.
     paths: FxHashMap<u64, Vec<(Explanation, Arc<str>)>>,
+    /// The path of a content decision that reads no item of its own, by what it reads instead.
+    by_place: FxHashMap<Place, Arc<str>>,
 }
+
+/// What the explanation of a content action other than a reload reads of an item without
+/// shares: its space (or none, personal) and whether the user owns it; with the side, the user
+/// and the action, it decides the explanation.
+type Place = (bool, u32, u8, u32, bool);
 
 impl Differ<'_> {
     fn user_id(&self, user: UserIdx) -> Option<Arc<str>> {
@@ -336,7 +343,24 @@ impl Differ<'_> {
             resource,
             explain: true,
         };
-        let path = self.path_of(decide(side, &request).explanation);
+        let place = match resource {
+            Resource::Content(item) if action != Action::AppReload => side
+                .content
+                .get(item.0 as usize)
+                .filter(|info| info.user_shares.is_empty() && info.group_shares.is_empty())
+                .map(|info| (is, user.0, action.index() as u8, info.space.map_or(u32::MAX, |s| s.0), info.owner == user)),
+            _ => None,
+        };
+        let path = match place.and_then(|p| self.by_place.get(&p)) {
+            Some(path) => path.clone(),
+            None => {
+                let path = self.path_of(decide(side, &request).explanation);
+                if let Some(place) = place {
+                    self.by_place.insert(place, path.clone());
+                }
+                path
+            }
+        };
         let (Some(user_id), resource_id) = (self.user_id(user), self.resource_id(resource)) else {
             return;
         };
@@ -363,7 +387,11 @@ impl Differ<'_> {
             return path.clone();
         }
         let tokens = explanation.tokens();
-        let path: Arc<str> = if tokens.is_empty() { Arc::from("-") } else { Arc::from(tokens.join(" ")) };
+        let path: Arc<str> = if tokens.is_empty() {
+            Arc::from("-")
+        } else {
+            Arc::from(tokens.join(" "))
+        };
         known.push((explanation, path.clone()));
         path
     }
@@ -507,6 +535,7 @@ pub fn diff(tenant: &Tenant, before: &Snapshot, after: &Snapshot) -> AccessDiff 
         changes: Vec::new(),
         use_flips: Vec::new(),
         paths: FxHashMap::default(),
+        by_place: FxHashMap::default(),
     };
     let mut cost = WhatIfCost::default();
 
@@ -811,7 +840,10 @@ fn finish(mut changes: Vec<AccessChange>, cost: WhatIfCost) -> AccessDiff {
     let resources = ranks(changes.iter().filter_map(|c| c.resource.as_ref()));
     let rank = |c: &AccessChange| {
         let user = users.get(&(Arc::as_ptr(&c.user) as *const u8)).copied().unwrap_or(0);
-        let resource = c.resource.as_ref().map_or(0, |r| 1 + resources.get(&(Arc::as_ptr(r) as *const u8)).copied().unwrap_or(0));
+        let resource = c
+            .resource
+            .as_ref()
+            .map_or(0, |r| 1 + resources.get(&(Arc::as_ptr(r) as *const u8)).copied().unwrap_or(0));
         (u64::from(user) << 40) | ((c.action.index() as u64) << 32) | u64::from(resource)
     };
     let mut keyed: Vec<(u64, AccessChange)> = changes.drain(..).map(|c| (rank(&c), c)).collect();
