@@ -329,8 +329,8 @@ impl Differ<'_> {
         if !self.seen.insert(key(user, action, resource)) {
             return;
         }
-        let was = allows(self.before, user, Channel::ApiKey, None, action, resource);
-        let is = allows(self.after, user, Channel::ApiKey, None, action, resource);
+        let was = fits(self.before, action, resource) && allows(self.before, user, Channel::ApiKey, None, action, resource);
+        let is = fits(self.after, action, resource) && allows(self.after, user, Channel::ApiKey, None, action, resource);
         if was == is {
             return;
         }
@@ -398,12 +398,18 @@ impl Differ<'_> {
 
     fn check_item(&mut self, user: UserIdx, item: ContentIdx, reach: Reach) {
         let slot = item.0 as usize;
-        let Some(kind) = self.after.content.get(slot).or_else(|| self.before.content.get(slot)).map(|i| i.kind) else {
-            return;
-        };
-        for action in actions_on(item_kind(kind)) {
-            if reach.has(action) {
-                self.check(user, action, Resource::Content(item));
+        // An item deleted and created again under its id in one proposal keeps its slot, and
+        // may change kind: the actions of both kinds are asked.
+        let (before, after) = (
+            self.before.content.get(slot).map(|i| i.kind),
+            self.after.content.get(slot).map(|i| i.kind),
+        );
+        let kinds = [after, before.filter(|k| Some(*k) != after)];
+        for kind in kinds.into_iter().flatten() {
+            for action in actions_on(item_kind(kind)) {
+                if reach.has(action) {
+                    self.check(user, action, Resource::Content(item));
+                }
             }
         }
     }
@@ -474,6 +480,18 @@ fn hash_via(via: &Via, h: &mut FxHasher) {
         Via::Group(group) => (Arc::as_ptr(group) as *const u8 as usize).hash(h),
         Via::Setting(setting) => std::mem::discriminant(setting).hash(h),
         Via::Direct | Via::Everyone => {}
+    }
+}
+
+/// Whether `action` is taken on the kind of thing `resource` is on this side (a request for
+/// another kind is refused before any decision, so it is no grant).
+fn fits(snapshot: &Snapshot, action: Action, resource: Resource) -> bool {
+    match resource {
+        Resource::Content(item) => snapshot
+            .content
+            .get(item.0 as usize)
+            .is_some_and(|info| item_kind(info.kind) == action.resource_kind()),
+        Resource::Tenant | Resource::Space(_) => true,
     }
 }
 

@@ -44,19 +44,21 @@ fn expected(before: &Tenant, after: &Tenant) -> BTreeSet<Flip> {
     let (sb, sa) = (Snapshot::build(before, 0), Snapshot::build(after, 0));
     let users: BTreeSet<&str> = before.users.iter().chain(after.users.iter()).map(|u| u.id.as_str()).collect();
     let spaces: BTreeSet<&str> = before.spaces.iter().chain(after.spaces.iter()).map(|s| s.id.as_str()).collect();
-    let items: std::collections::BTreeMap<&str, ResourceKind> = before
-        .content
-        .iter()
-        .chain(after.content.iter())
-        .map(|c| (c.id.as_str(), c.kind.resource_kind()))
-        .collect();
+    // An id deleted and created again may change kind: both kinds are asked.
+    let mut items: Vec<(&str, ResourceKind)> = Vec::new();
+    for item in before.content.iter().chain(after.content.iter()) {
+        let entry = (item.id.as_str(), item.kind.resource_kind());
+        if !items.contains(&entry) {
+            items.push(entry);
+        }
+    }
     let mut out = BTreeSet::new();
     for user in &users {
         for &action in Action::ALL {
             let resources: Vec<Option<&str>> = match action.resource_kind() {
                 ResourceKind::Tenant => vec![None],
                 ResourceKind::Space => spaces.iter().map(|s| Some(*s)).collect(),
-                kind => items.iter().filter(|(_, k)| **k == kind).map(|(id, _)| Some(*id)).collect(),
+                kind => items.iter().filter(|(_, k)| *k == kind).map(|(id, _)| Some(*id)).collect(),
             };
             for resource in resources {
                 let (was, was_path) = allowed(&sb, user, action, resource);
