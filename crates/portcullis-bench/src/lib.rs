@@ -20,4 +20,5 @@ pub mod search;
 pub mod soak;
 pub mod stats;
 pub mod tenant_file;
+pub mod what_if;
 pub mod workload;

@@ -1,6 +1,6 @@
 //! The `portcullis-bench` binary: `generate` a workload (and write it as a tenant file),
 //! `compare` Portcullis with Cedar on it, `load` a running server over HTTP, `scale` the cost
-//! around decisions at two tenant sizes, drive several `nodes` on one database.
+//! around decisions at two tenant sizes, drive several `nodes` on one database, time a `what-if`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -107,6 +107,8 @@ enum Command {
     Search(portcullis_bench::search::SearchArgs),
     /// Several nodes on one database: propagation, consistency tokens, revocation, writes under faults.
     Nodes(portcullis_bench::nodes::NodesArgs),
+    /// What-if: a role given to a 5,000-member group, at two tenant sizes in one run.
+    WhatIf(portcullis_bench::what_if::WhatIfArgs),
 }
 
 fn generate(shape: &Shape, tenant_path: Option<&PathBuf>, requests_path: Option<&PathBuf>, n: usize, mix: Mix, bias: Bias) -> Result<()> {
@@ -183,6 +185,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Startup(args) => scale::startup(&args),
         Command::Search(args) => portcullis_bench::search::run(&args),
         Command::Nodes(args) => portcullis_bench::nodes::run(&args),
+        Command::WhatIf(args) => portcullis_bench::what_if::run(&args),
     }
 }
 

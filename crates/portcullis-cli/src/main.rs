@@ -9,6 +9,7 @@ mod rules_cmd;
 mod serve_cmd;
 mod sites_cmd;
 mod test_cmd;
+mod what_if_cmd;
 
 use std::process::ExitCode;
 
@@ -36,6 +37,8 @@ enum Command {
     Audit(audit_cmd::AuditCommand),
     /// Run the decision server (embedded SQLite `portcullis.db` and a demo tenant by default).
     Serve(serve_cmd::ServeArgs),
+    /// What a proposed set of changes would do to effective permissions, without making them.
+    WhatIf(what_if_cmd::WhatIfArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Rules(command) => rules_cmd::run(command),
         Command::Serve(args) => serve_cmd::run(args),
         Command::Audit(command) => audit_cmd::run(command),
+        Command::WhatIf(args) => what_if_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -111,6 +111,36 @@ impl<T, const B: u32> CowVec<T, B> {
     pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
         self.leaves().flatten()
     }
+
+    /// The indices whose leaf `other` does not share with `self`, in order: a superset of the
+    /// rows that differ between two versions of one vector (the rows of a leaf either version
+    /// copied, and those only one of them has). Costs one pointer comparison per spine and per
+    /// leaf of a copied spine, so comparing a version with the one it was derived from costs
+    /// what the derivation copied.
+    pub fn unshared(&self, other: &Self) -> Vec<usize> {
+        let len = self.len.max(other.len);
+        let mut out = Vec::new();
+        let spines = self.root.len().max(other.root.len());
+        for s in 0..spines {
+            let (a, b) = (self.root.get(s), other.root.get(s));
+            if let (Some(a), Some(b)) = (a, b)
+                && Arc::ptr_eq(a, b)
+            {
+                continue;
+            }
+            let leaves = a.map_or(0, |a| a.len()).max(b.map_or(0, |b| b.len()));
+            for l in 0..leaves {
+                if let (Some(x), Some(y)) = (a.and_then(|a| a.get(l)), b.and_then(|b| b.get(l)))
+                    && Arc::ptr_eq(x, y)
+                {
+                    continue;
+                }
+                let start = (s << Self::BLOCK_BITS) | (l << B);
+                out.extend(start..(start + Self::LEAF).min(len));
+            }
+        }
+        out
+    }
 }
 
 impl<T: Clone, const B: u32> CowVec<T, B> {
@@ -235,6 +265,11 @@ impl<T, const B: u32> Rows<T, B> {
     /// Every slot in order, `None` for a tombstone.
     pub fn slots(&self) -> impl Iterator<Item = Option<&T>> + '_ {
         self.0.iter().map(Option::as_ref)
+    }
+
+    /// The slots whose leaf the two versions do not share (see [`CowVec::unshared`]).
+    pub fn unshared(&self, other: &Self) -> Vec<usize> {
+        self.0.unshared(&other.0)
     }
 }
 

@@ -16,6 +16,7 @@ pub mod request;
 pub mod session;
 pub mod snapshot;
 pub mod tables;
+pub mod whatif;
 
 pub use decide::{Decision, admin_scope, allows, decide, tenant_caps, user_scope};
 pub use err::RequestError;
@@ -25,3 +26,4 @@ pub use portcullis_model::Channel;
 pub use request::{RawRequest, Request, Resolved, Resource, resolve, resolve_resource};
 pub use session::{FrozenRights, FrozenRole, FrozenVia, SessionTimeouts, Sessions};
 pub use snapshot::{ClientIdx, ContentHot, ContentIdx, GroupBinding, GroupIdx, Snapshot, SpaceIdx, TenantRights, UserIdx};
+pub use whatif::{AccessChange, AccessDiff, AccessGroup, WhatIfCost, WhatIfError, diff, propose, what_if};

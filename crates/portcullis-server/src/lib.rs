@@ -26,6 +26,7 @@ pub mod ops;
 pub mod qlik;
 pub mod rules_api;
 pub mod state;
+pub mod whatif;
 
 use std::time::{Duration, Instant};
 
@@ -71,6 +72,7 @@ fn route_table(state: &AppState) -> RouteTable<AppState> {
         .add(admin::__path_revoke_api_key, admin::revoke_api_key)
         .add(admin::__path_login, admin::login)
         .add(admin::__path_apply_change, admin::apply_change)
+        .add(whatif::__path_what_if, whatif::what_if)
         .add(admin::__path_create_client_secret, admin::create_client_secret)
         .add(admin::__path_import_tenant, admin::import_tenant)
         .add(admin::__path_delete_tenant, admin::delete_tenant)

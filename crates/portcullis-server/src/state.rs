@@ -192,6 +192,15 @@ impl Freezer {
     }
 }
 
+/// Why [`TenantState::what_if`] has no answer.
+#[derive(Debug)]
+pub enum WhatIfFailure {
+    /// The model refused one of the changes; nothing was applied.
+    Refused(portcullis_engine::WhatIfError),
+    /// The diff's thread failed (a bug).
+    Failed(String),
+}
+
 /// A tenant's model as of one revision.
 #[derive(Debug)]
 pub struct Live {
@@ -241,6 +250,28 @@ impl TenantState {
     /// API keeps it for the duration of one handler; drop it before writing).
     pub async fn live_owned(&self) -> tokio::sync::OwnedRwLockReadGuard<Live> {
         self.live.clone().read_owned().await
+    }
+
+    /// What `changes` would do to effective permissions, without doing it: they are applied
+    /// to the live model under its write lock (so no write interleaves), the proposed snapshot
+    /// is derived from the current one, and they are undone before the lock is let go of for
+    /// reads; the diff is then worked out on a blocking thread while the model stays readable.
+    /// Nothing is stored, and the view never moves. Answers the revision it compared against.
+    pub async fn what_if(&self, changes: Vec<portcullis_model::Change>) -> Result<(u64, portcullis_engine::AccessDiff), WhatIfFailure> {
+        let mut live = self.live.clone().write_owned().await;
+        let view = self.view();
+        let current: Snapshot = if view.snapshot.revision == live.revision {
+            (*view.snapshot).clone()
+        } else {
+            Snapshot::build(&live.tenant, live.revision)
+        };
+        let proposed = portcullis_engine::propose(&mut live.tenant, &current, &changes).map_err(WhatIfFailure::Refused)?;
+        let live = live.downgrade();
+        let revision = live.revision;
+        let diff = tokio::task::spawn_blocking(move || portcullis_engine::diff(&live.tenant, &current, &proposed))
+            .await
+            .map_err(|e| WhatIfFailure::Failed(e.to_string()))?;
+        Ok((revision, diff))
     }
 
     fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {

@@ -5,3 +5,4 @@ mod progress;
 mod serve;
 mod sites;
 mod tidy;
+mod what_if;

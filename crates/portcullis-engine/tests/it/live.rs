@@ -90,7 +90,7 @@ fn space_roles(rng: &mut Rng, space_type: SpaceType) -> SpaceRoleSet {
 }
 
 /// A random write to `t`, of any kind; many are valid, some are refused.
-fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
+pub(crate) fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
     let users: Vec<String> = t.users.iter().map(|u| u.id.clone()).collect();
     let groups: Vec<String> = t.groups.iter().map(|g| g.name.clone()).collect();
     let spaces: Vec<String> = t.spaces.iter().map(|s| s.id.clone()).collect();
@@ -495,7 +495,7 @@ fn sample<'a>(rng: &mut Rng, ids: &[&'a str]) -> Vec<Option<&'a str>> {
 
 /// Half the time, a capacity tenant whose Basic users mostly hold no promoting role, so that
 /// space assignments and shares decide their entitlement (spec §6.2) and writes flip it.
-fn basic_heavy(rng: &mut Rng, mut tenant: Tenant) -> Tenant {
+pub(crate) fn basic_heavy(rng: &mut Rng, mut tenant: Tenant) -> Tenant {
     if rng.below(2) == 0 {
         return tenant;
     }

@@ -7,3 +7,4 @@ mod synthetic;
 mod live;
 mod prop;
 mod reference;
+mod whatif;

@@ -21,4 +21,5 @@ mod live_view;
 mod operations;
 mod qlik_api;
 mod rules_sites;
+mod what_if;
 mod writes;
