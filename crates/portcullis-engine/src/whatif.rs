@@ -348,7 +348,7 @@ impl Differ<'_> {
                 .content
                 .get(item.0 as usize)
                 .filter(|info| info.user_shares.is_empty() && info.group_shares.is_empty())
-                .map(|info| (is, user.0, action.index() as u8, info.space.map_or(u32::MAX, |s| s.0), info.owner == user)),
+                .map(|info| (is, user.0, action.index() as u8, info.space.map_or(u32::MAX, |s| s.0), info.owner == Some(user))),
             _ => None,
         };
         let path = match place.and_then(|p| self.by_place.get(&p)) {
@@ -513,7 +513,7 @@ fn every_user(before: &Snapshot, after: &Snapshot) -> Vec<UserIdx> {
 fn moved_in_space(before: &Snapshot, after: &Snapshot, b: &SpaceInfo, a: &SpaceInfo) -> Vec<UserIdx> {
     let mut users = Vec::new();
     if b.owner != a.owner {
-        users.extend([b.owner, a.owner]);
+        users.extend([b.owner, a.owner].into_iter().flatten());
     }
     let mut entries: BTreeMap<UserIdx, (Option<_>, Option<_>)> = BTreeMap::new();
     for (u, r) in b.user_roles.iter() {
@@ -741,8 +741,8 @@ fn spaces_of(before: &Snapshot, after: &Snapshot, reach: &FxHashMap<UserIdx, Rea
     for snapshot in [before, after] {
         for (slot, space) in snapshot.spaces.iter() {
             let idx = SpaceIdx(slot as u32);
-            if wanted.contains(&space.owner) {
-                out.entry(space.owner).or_default().push(idx);
+            if let Some(owner) = space.owner.filter(|owner| wanted.contains(owner)) {
+                out.entry(owner).or_default().push(idx);
             }
             for (u, _) in space.user_roles.iter().filter(|(u, _)| wanted.contains(u)) {
                 out.entry(*u).or_default().push(idx);
