@@ -348,7 +348,15 @@ impl Differ<'_> {
                 .content
                 .get(item.0 as usize)
                 .filter(|info| info.user_shares.is_empty() && info.group_shares.is_empty())
-                .map(|info| (is, user.0, action.index() as u8, info.space.map_or(u32::MAX, |s| s.0), info.owner == Some(user))),
+                .map(|info| {
+                    (
+                        is,
+                        user.0,
+                        action.index() as u8,
+                        info.space.map_or(u32::MAX, |s| s.0),
+                        info.owner == Some(user),
+                    )
+                }),
             _ => None,
         };
         let path = match place.and_then(|p| self.by_place.get(&p)) {
