@@ -4,6 +4,7 @@
 //! server; it never changes an event, and archiving writes and flushes the archive file
 //! before it deletes anything. The audit key comes from `audit_keys.rs`.
 
+use crate::out::out;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -265,20 +266,23 @@ async fn verify(database: &str, only: Option<&str>, checkpoints: &[PathBuf], key
     let checkpoints = read_checkpoints(checkpoints)?;
     let groups = checkpoints.as_deref().map(by_tenant);
     let (mut n_broken, mut n_unverifiable) = (0, 0);
-    let mut tell = |name: &str, verdict: Verdict| match verdict {
-        Verdict::Verified(said) => println!("tenant `{name}`: {said}"),
-        Verdict::Broken(said) => {
-            n_broken += 1;
-            println!("tenant `{name}`: {said}");
+    let mut tell = |name: &str, verdict: Verdict| -> anyhow::Result<()> {
+        match verdict {
+            Verdict::Verified(said) => out!("tenant `{name}`: {said}"),
+            Verdict::Broken(said) => {
+                n_broken += 1;
+                out!("tenant `{name}`: {said}");
+            }
+            Verdict::Unverifiable(said) => {
+                n_unverifiable += 1;
+                out!("tenant `{name}`: {said}");
+            }
         }
-        Verdict::Unverifiable(said) => {
-            n_unverifiable += 1;
-            println!("tenant `{name}`: {said}");
-        }
+        Ok(())
     };
     for record in &records {
         let (_, verdict) = read_and_verify(&store, record, groups.as_deref()).await?;
-        tell(&record.name, verdict);
+        tell(&record.name, verdict)?;
     }
     // Checkpointed tenants no longer in the database.
     for group in groups.iter().flatten() {
@@ -300,7 +304,7 @@ async fn verify(database: &str, only: Option<&str>, checkpoints: &[PathBuf], key
                 ),
             },
         };
-        tell(group.tenant, verdict);
+        tell(group.tenant, verdict)?;
     }
     Ok(if n_broken > 0 {
         ExitCode::from(1)
@@ -473,7 +477,7 @@ async fn archive(database: &str, name: &str, older_than: Option<u32>, out: &std:
     let expired = store.expired_audit_events(record.id, &cutoff).await?;
     step.finish_and_clear();
     let Some(last) = expired.last() else {
-        println!("tenant `{name}`: no events before {cutoff}");
+        out!("tenant `{name}`: no events before {cutoff}");
         return Ok(ExitCode::SUCCESS);
     };
     // INVARIANT: the file is written and flushed to disk before the events are deleted, so a
@@ -496,7 +500,7 @@ async fn archive(database: &str, name: &str, older_than: Option<u32>, out: &std:
     step.set_message(format!("deleting the archived events of `{name}` from the database"));
     let n_deleted = store.archive_audit_events(record.id, last.seq, &last.hash).await?;
     step.finish_and_clear();
-    println!(
+    out!(
         "tenant `{name}`: archived events {} to {} ({n_deleted} removed from the database) to {}",
         expired[0].seq,
         last.seq,

@@ -1,5 +1,6 @@
 //! `portcullis check`: one decision on a tenant file, printed in plain words or as JSON.
 
+use crate::out::out;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -73,10 +74,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             "tokens": decision.explanation.tokens(),
             "reasons": reasons,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         let target = args.resource.as_deref().map(|r| format!(" on `{r}`")).unwrap_or_default();
-        println!(
+        out!(
             "{}: `{}` may {}`{}`{target} (via {})",
             verdict.to_uppercase(),
             args.user,
@@ -85,9 +86,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             args.via
         );
         for reason in &decision.explanation.reasons {
-            println!("  - {}", reason.sentence());
+            out!("  - {}", reason.sentence());
         }
-        println!("  tokens: {}", decision.explanation.tokens().join(", "));
+        out!("  tokens: {}", decision.explanation.tokens().join(", "));
     }
     Ok(if decision.allowed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -4,6 +4,7 @@
 mod audit_cmd;
 mod audit_keys;
 mod check_cmd;
+mod out;
 mod progress;
 mod rules_cmd;
 mod serve_cmd;
@@ -53,6 +54,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // A reader that stopped early (`| head`) took what it wanted.
+        Err(error) if out::closed(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)

@@ -2,6 +2,7 @@
 //! rules), decide one request with its explanation, convert rules to and from QRS JSON, and
 //! manage a tenant's stored sites (`sites_cmd.rs`).
 
+use crate::out::{out, put};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -164,7 +165,7 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
                     }
                 }
             };
-            print!("{output}");
+            put!("{output}");
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Check {
@@ -183,9 +184,9 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
             let resource_id = compiled.resource(&resource).with_context(|| format!("unknown resource `{resource}`"))?;
             let decision = compiled.decide(user_id, resource_id, action, context);
             if json {
-                println!("{}", serde_json::to_string_pretty(&decision.to_report())?);
+                out!("{}", serde_json::to_string_pretty(&decision.to_report())?);
             } else {
-                println!("{decision}");
+                out!("{decision}");
             }
             Ok(if decision.allowed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
@@ -193,7 +194,7 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
             let text = read(&file)?;
             let rules = read_rule_file(&file.display().to_string(), &text).map_err(anyhow::Error::msg)?;
             let rules: Vec<_> = rules.into_iter().map(|r| r.rule).collect();
-            println!("{}", qrs::export(&rules));
+            out!("{}", qrs::export(&rules));
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Import { file } => {
@@ -205,11 +206,11 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
                 }
             }
             let rules: Vec<_> = imported.into_iter().map(|i| i.rule).collect();
-            print!("{}", rules_to_yaml(&rules));
+            put!("{}", rules_to_yaml(&rules));
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Defaults => {
-            print!("{}", portcullis_rules::default_rules::DEFAULT_RULES_YAML);
+            put!("{}", portcullis_rules::default_rules::DEFAULT_RULES_YAML);
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Sites(command) => crate::sites_cmd::run(command),
@@ -263,7 +264,7 @@ fn run_lint(files: &[PathBuf], format: LintFormat) -> anyhow::Result<ExitCode> {
         match format {
             LintFormat::Text => {
                 for finding in &findings {
-                    println!("{label}: {finding}");
+                    out!("{label}: {finding}");
                 }
             }
             LintFormat::Json => {
@@ -272,11 +273,11 @@ fn run_lint(files: &[PathBuf], format: LintFormat) -> anyhow::Result<ExitCode> {
         }
     }
     match format {
-        LintFormat::Text => println!(
+        LintFormat::Text => out!(
             "{n_rules} rules in {} files: {n_errors} errors, {n_warnings} warnings, {n_notes} notes",
             files.len()
         ),
-        LintFormat::Json => println!("{}", serde_json::to_string_pretty(&json_out)?),
+        LintFormat::Json => out!("{}", serde_json::to_string_pretty(&json_out)?),
     }
     if n_errors > 0 { Ok(ExitCode::FAILURE) } else { Ok(ExitCode::SUCCESS) }
 }

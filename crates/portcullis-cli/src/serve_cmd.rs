@@ -6,6 +6,7 @@
 //! Standard output carries what a person needs (address, key, example); logs go to standard
 //! error through `tracing` (`RUST_LOG` filters them, `--log-json` makes them JSON lines).
 
+use crate::out::out;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -182,9 +183,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ImportOutcome::Replaced => "replaced",
             ImportOutcome::Kept => "kept as stored (use --replace to replace it)",
         };
-        println!(
+        out!(
             "tenant `{}` from {label}: {what} (revision {})",
-            outcome.tenant.name, outcome.tenant.revision
+            outcome.tenant.name,
+            outcome.tenant.revision
         );
         imported.push(outcome.tenant);
     }
@@ -212,7 +214,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             )
             .await
             .context("cannot store the admin API key")?;
-        println!(
+        out!(
             "first start: imported the demo tenant `{}` (examples/demo-tenant.yaml)",
             outcome.tenant.name
         );
@@ -261,7 +263,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let n_broken = state.audit_integrity().n_broken();
     if n_broken > 0 {
-        println!("{n_broken} tenants' audit trails do not check out (see the log); run `portcullis audit verify`");
+        out!("{n_broken} tenants' audit trails do not check out (see the log); run `portcullis audit verify`");
     }
     // Listened for before the address is printed: a SIGTERM sent as soon as the server says it
     // listens stops it gracefully instead of killing it.
@@ -270,16 +272,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on `{}`", args.listen))?;
     let address = listener.local_addr().context("cannot read the listening address")?;
-    println!(
+    out!(
         "portcullis listening on http://{address} (store {}; {} tenants)",
         portcullis_store::redact(&args.database),
         state.tenants().len()
     );
     if let Some(token) = demo_key {
-        println!("admin API key for user `{DEMO_ADMIN}` of tenant `demo` (shown once, stored only as a hash):");
-        println!("  {token}");
-        println!("try it:");
-        println!(
+        out!("admin API key for user `{DEMO_ADMIN}` of tenant `demo` (shown once, stored only as a hash):");
+        out!("  {token}");
+        out!("try it:");
+        out!(
             "  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"user\":\"ann\",\"action\":\"app:exportdata\",\"resource\":\"sales-dashboard\"}}' http://{address}/v1/check"
         );
     }
@@ -371,7 +373,7 @@ async fn store_rule_site(store: &Arc<dyn Store>, imported: &[TenantRecord], spec
     let path = PathBuf::from(file);
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read the rule site file `{file}`"))?;
     if store.rule_site(tenant.id, name).await?.is_some_and(|stored| stored.source == text) {
-        println!("rule site `{name}` of tenant `{}` from {file}: kept as stored (same text)", tenant.name);
+        out!("rule site `{name}` of tenant `{}` from {file}: kept as stored (same text)", tenant.name);
         return Ok(());
     }
     crate::sites_cmd::store_site(store, &tenant, name, &path, &text, None, None).await?;

@@ -4,6 +4,7 @@
 //! load), print one as it was stored, delete one. Each write is one transaction with its audit
 //! event; running servers follow it through the change feed (or their poll).
 
+use crate::out::{out, put};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -115,7 +116,7 @@ async fn list(at: &SiteStore) -> anyhow::Result<ExitCode> {
     let (store, tenant) = open(at).await?;
     let read = store.rule_sites_after(tenant.id, 0).await?;
     if read.changed.is_empty() {
-        println!("tenant `{}` has no rule sites", tenant.name);
+        out!("tenant `{}` has no rule sites", tenant.name);
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<[String; 6]> = read
@@ -138,7 +139,7 @@ async fn list(at: &SiteStore) -> anyhow::Result<ExitCode> {
         .collect();
     for row in std::iter::once(&header).chain(&rows) {
         let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        println!("{}", cells.join("  ").trim_end());
+        out!("{}", cells.join("  ").trim_end());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -196,7 +197,7 @@ pub async fn store_site(
         summary: serde_json::json!({ "users": users, "resources": resources, "rules": rules }),
     };
     let stored = store.put_rule_site(&site, &Author::cli()).await?;
-    println!(
+    out!(
         "stored rule site `{name}` of tenant `{}` at revision {} ({users} users, {resources} resources, {} rules)",
         tenant.name,
         stored.revision,
@@ -211,7 +212,7 @@ async fn get(at: &SiteStore, name: &str) -> anyhow::Result<ExitCode> {
         .rule_site(tenant.id, name)
         .await?
         .with_context(|| format!("tenant `{}` has no rule site `{name}`", tenant.name))?;
-    print!("{}", site.source);
+    put!("{}", site.source);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -219,7 +220,7 @@ async fn delete(at: &SiteStore, name: &str, if_match: Option<u64>) -> anyhow::Re
     let (store, tenant) = open(at).await?;
     match store.delete_rule_site(tenant.id, name, if_match, &Author::cli()).await {
         Ok(revision) => {
-            println!("deleted rule site `{name}` of tenant `{}` (sites revision {revision})", tenant.name);
+            out!("deleted rule site `{name}` of tenant `{}` (sites revision {revision})", tenant.name);
             Ok(ExitCode::SUCCESS)
         }
         Err(portcullis_store::StoreError::NotFound(_)) => bail!("tenant `{}` has no rule site `{name}`", tenant.name),

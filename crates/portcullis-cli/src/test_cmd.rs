@@ -1,5 +1,6 @@
 //! `portcullis test PATH...`: the scenario runner.
 
+use crate::out::{out, put};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,9 +34,9 @@ pub fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
     let mut summary = RunSummary::default();
     for file in &files {
         let report = run_file(target.as_mut(), file);
-        print!("{}", report.render());
+        put!("{}", report.render());
         summary.add(&report);
     }
-    println!("{}", summary.closing_line());
+    out!("{}", summary.closing_line());
     Ok(if summary.n_failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

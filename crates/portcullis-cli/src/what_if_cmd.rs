@@ -2,6 +2,7 @@
 //! a tenant file or a stored tenant, without making them; prints the counts, the changes by
 //! action and by path with samples, and (on request) the whole list.
 
+use crate::out::out;
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,16 +73,17 @@ fn line(change: &AccessChange) -> String {
     format!("{sign} `{}` {}{on} ({})", change.user, change.action, change.path)
 }
 
-fn print_groups(title: &str, diff: &AccessDiff, groups: &[AccessGroup], samples: usize) {
-    println!("\n{title}:");
+fn print_groups(title: &str, diff: &AccessDiff, groups: &[AccessGroup], samples: usize) -> anyhow::Result<()> {
+    out!("\n{title}:");
     for group in groups {
-        println!("  {:<40} +{:<8} -{}", group.key, group.gained, group.lost);
+        out!("  {:<40} +{:<8} -{}", group.key, group.gained, group.lost);
         for &i in group.samples.iter().take(samples) {
             if let Some(change) = diff.changes.get(i) {
-                println!("      {}", line(change));
+                out!("      {}", line(change));
             }
         }
     }
+    Ok(())
 }
 
 /// Prints the difference; exit status 0.
@@ -130,25 +132,28 @@ pub fn run(args: WhatIfArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    out!(
         "{} change(s) would give {} and take away {} (user, action, resource); nothing was applied",
         changes.len(),
         diff.gained,
         diff.lost
     );
-    println!(
+    out!(
         "decided again: {} user(s), {} space(s), {} item(s) moved; {} pair(s) decided",
-        diff.cost.users, diff.cost.spaces, diff.cost.items, diff.cost.pairs
+        diff.cost.users,
+        diff.cost.spaces,
+        diff.cost.items,
+        diff.cost.pairs
     );
     if diff.changes.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    print_groups("By action", &diff, &diff.by_action, args.samples);
-    print_groups("By path", &diff, &diff.by_path, args.samples);
+    print_groups("By action", &diff, &diff.by_action, args.samples)?;
+    print_groups("By path", &diff, &diff.by_path, args.samples)?;
     if args.list {
-        println!("\nEvery change:");
+        out!("\nEvery change:");
         for change in &diff.changes {
-            println!("  {}", line(change));
+            out!("  {}", line(change));
         }
     }
     Ok(ExitCode::SUCCESS)

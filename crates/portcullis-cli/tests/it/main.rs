@@ -1,6 +1,7 @@
 //! End-to-end tests of the `portcullis` binary, each in its own temporary directory.
 
 mod audit;
+mod pipes;
 mod progress;
 mod serve;
 mod sites;

@@ -45,7 +45,7 @@ fn run(args: &[&str]) -> Output {
 }
 
 /// A site of `n` users and `n` streams, each stream readable by one group in ten.
-fn site(dir: &Path, n: usize) -> String {
+pub(crate) fn site(dir: &Path, n: usize) -> String {
     let mut text = String::from("users:\n");
     for i in 0..n {
         text.push_str(&format!("  - {{ userDirectory: ACME, userId: u{i}, groups: [g{}] }}\n", i % 10));
