@@ -19,6 +19,9 @@ pub mod logs;
 pub mod session;
 pub mod sign_in;
 
+#[cfg(test)]
+mod tests;
+
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

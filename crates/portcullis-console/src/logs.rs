@@ -280,7 +280,7 @@ fn csv_failure(failure: &ApiFailure) -> Response {
 }
 
 /// One CSV field: quoted when it needs to be, and never read as a formula by a spreadsheet.
-fn csv_field(text: &str) -> String {
+pub(crate) fn csv_field(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@']) {
         format!("'{text}")
     } else {
