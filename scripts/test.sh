@@ -42,6 +42,10 @@ scripts/e2e-qlik-api.sh
 # The same APIs driven by Qlik's Python SDK (`qlik-sdk`; needs python3 and the package index).
 scripts/e2e-qlik-sdk.sh
 
+# The web console in a real headless Chromium (Debian's), with axe-core on every page (needs
+# Node 20+, the npm registry, and chromium or apt-get to install it).
+scripts/e2e-console.sh
+
 # HTTP API fuzzing: schemathesis against /openapi.json, bounded (needs python3 and the package index).
 scripts/schemathesis.sh
 

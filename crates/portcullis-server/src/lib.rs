@@ -93,8 +93,38 @@ pub fn served_routes(state: &AppState) -> Vec<Route> {
     route_table(state).routes().to_vec()
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application: the API, and the console at `/` and `/console`, which calls
+/// that very API (in-process, with the signed-in user's key) for every piece of data.
 pub fn app(state: AppState) -> Router {
+    let api = api(state.clone());
+    let console = portcullis_console::router(api.clone(), console_config(&state))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(ops::panicked))
+        .layer(TraceLayer::new_for_http());
+    // The console has no fallback: everything it does not serve is the API's (404s included).
+    console.merge(api)
+}
+
+/// The console's routes (method, path): HTML for browsers, so not in the OpenAPI document.
+pub fn console_routes() -> Vec<Route> {
+    portcullis_console::ROUTES
+        .iter()
+        .map(|(method, path)| Route {
+            method: (*method).to_owned(),
+            path: (*path).to_owned(),
+        })
+        .collect()
+}
+
+/// The console's settings, from the server's: cookies are `Secure` behind an https public URL.
+fn console_config(state: &AppState) -> portcullis_console::ConsoleConfig {
+    let public_url = state.config().public_url.as_deref().unwrap_or_default();
+    portcullis_console::ConsoleConfig {
+        secure_cookies: public_url.to_ascii_lowercase().starts_with("https://"),
+    }
+}
+
+/// The API: every route of the route table, with the layers every API answer goes through.
+fn api(state: AppState) -> Router {
     route_table(&state)
         .into_router()
         .fallback(ops::not_found)

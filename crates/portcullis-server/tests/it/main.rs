@@ -9,6 +9,7 @@ mod audit_log;
 mod audits_api;
 mod authzen;
 mod connections;
+mod console;
 mod credentials;
 mod decisions;
 mod feed;
