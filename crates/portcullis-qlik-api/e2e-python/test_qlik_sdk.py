@@ -8,6 +8,7 @@ from Qlik fails here. scripts/e2e-qlik-sdk.sh starts the server and runs this fi
 `python -m unittest`.
 """
 
+import hashlib
 import os
 import unittest
 import warnings
@@ -113,6 +114,41 @@ class QlikSdk(unittest.TestCase):
         self.assertTrue(ADMIN.audits.get_types().data)
         self.assertEqual(status_of(lambda: BOB.audits.get_audits()), 403)
 
+
+    def test_oauth_client_secrets_rotated_through_the_sdks_rest_call(self):
+        # qlik-sdk 0.17.0 has no typed OAuth-clients API: its `rest` call sends what Qlik's
+        # REST reference describes, with the SDK's authentication.
+        made = ADMIN.rest(path="/oauth-clients", method="POST", data={"clientName": "py-sdk-rotation", "appType": "web"})
+        self.assertEqual(made.status_code, 201, made.text)
+        client = made.json()
+        path = f"/oauth-clients/{client['clientId']}/client-secrets"
+        created = ADMIN.rest(path=path, method="POST").json()
+        self.assertEqual(created["hint"], created["clientSecret"][-4:])
+        shown = ADMIN.rest(path=f"/oauth-clients/{client['clientId']}").json()
+        self.assertEqual([s["hint"] for s in shown["clientSecrets"]], [client["clientSecret"][-4:], created["hint"]])
+
+        def token(secret):
+            form = {"grant_type": "client_credentials", "client_id": client["clientId"], "client_secret": secret}
+            return requests.post(f"{HOST}/oauth/token", data=form, timeout=10).status_code
+
+        self.assertEqual(token(created["clientSecret"]), 200)
+        self.assertEqual(ADMIN.rest(path=f"{path}/{created['hint']}", method="DELETE").status_code, 204)
+        self.assertEqual(token(created["clientSecret"]), 401, "a revoked secret is refused")
+        self.assertEqual(token(client["clientSecret"]), 200)
+        self.assertEqual(ADMIN.rest(path=f"/oauth-clients/{client['clientId']}", method="DELETE").status_code, 204)
+
+    def test_data_connection_owner_through_the_sdks_rest_call(self):
+        carl = ADMIN.users.get_users(filter='subject eq "carl"')[0].id
+        ann = ADMIN.users.get_users(filter='subject eq "ann"')[0].id
+        # A tenant file's data connection has the id the server derives from its key.
+        ledger = hashlib.sha256(b"content\0ledger-db").hexdigest()[:24]
+        body = {"connections": [{"id": ledger, "ownerId": carl}]}
+        self.assertEqual(status_of(lambda: BOB.rest(path="/data-connections/actions/update", method="POST", data=body).raise_for_status()), 403)
+        done = ADMIN.rest(path="/data-connections/actions/update", method="POST", data=body)
+        self.assertEqual(done.status_code, 207, done.text)
+        self.assertEqual(done.json()["data"], [{"id": ledger, "status": 204}])
+        back = {"connections": [{"id": ledger, "ownerId": ann}]}
+        self.assertEqual(ADMIN.rest(path="/data-connections/actions/update", method="POST", data=back).status_code, 207)
 
 if __name__ == "__main__":
     unittest.main()

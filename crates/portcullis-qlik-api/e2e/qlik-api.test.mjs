@@ -8,6 +8,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { createQlikApi } from "@qlik/api";
 
 const host = process.env.PORTCULLIS_URL;
@@ -454,6 +455,88 @@ test("OAuth clients: app types, Qlik's fields, publish and the consent method", 
   await refused(admin.oauthClients.createOAuthClientSecret(spa.clientId), 400);
   await admin.oauthClients.deleteOAuthClientConnectionConfig(spa.clientId);
   await admin.oauthClients.deleteOAuthClient(spa.clientId);
+});
+
+// A tenant file's app or data connection has the id the server derives from its key: the
+// first 12 bytes of SHA-256 over "content", a zero byte and the key (it has no other way to
+// learn it: items lists apps only).
+const contentId = (key) => createHash("sha256").update(`content\0${key}`).digest("hex").slice(0, 24);
+
+test("OAuth client secrets: listed by hint, one more created, one revoked and refused at the token endpoint", async () => {
+  const { data: client } = await admin.oauthClients.createOAuthClient({ clientName: "e2e-rotation", appType: "web" });
+  const { data: listed } = await admin.oauthClients.getOAuthClients({ filter: `clientName eq "e2e-rotation"`, totalResults: true }, fresh);
+  assert.deepEqual(listed.data.map((c) => c.clientId), [client.clientId]);
+  const { data: created } = await admin.oauthClients.createOAuthClientSecret(client.clientId);
+  assert.equal(created.clientId, client.clientId);
+  assert.equal(created.hint, created.clientSecret.slice(-4));
+  assert.equal(created.createdBy, await userId("admin"));
+  const { data: shown } = await admin.oauthClients.getOAuthClient(client.clientId, fresh);
+  assert.deepEqual(shown.clientSecrets.map((s) => s.hint), [client.clientSecret.slice(-4), created.hint]);
+  assert.ok(!JSON.stringify(shown).includes(created.clientSecret), "a secret is shown once");
+  const grant = (secret) => ({ grant_type: "client_credentials", client_id: client.clientId, client_secret: secret });
+  assert.equal((await token(grant(created.clientSecret))).status, 200);
+
+  await refused(bob.oauthClients.deleteOAuthClientSecret(client.clientId, created.hint), 403);
+  await admin.oauthClients.deleteOAuthClientSecret(client.clientId, created.hint);
+  assert.equal((await token(grant(created.clientSecret))).status, 401, "a revoked secret is refused");
+  assert.equal((await token(grant(client.clientSecret))).status, 200, "the other one still works");
+  await refused(admin.oauthClients.deleteOAuthClientSecret(client.clientId, created.hint), 404);
+  for (let n = 0; n < 4; n++) await admin.oauthClients.createOAuthClientSecret(client.clientId);
+  await refused(admin.oauthClients.createOAuthClientSecret(client.clientId), 409);
+  await admin.oauthClients.deleteOAuthClient(client.clientId);
+});
+
+test("data connections: an admin gives one another owner, in Qlik's bulk update", async () => {
+  const ledger = contentId("ledger-db");
+  const carlId = await userId("carl");
+  const annId = await userId("ann");
+  await refused(bob.dataConnections.updateDataConnections({ connections: [{ id: ledger, ownerId: carlId }] }), 403);
+  const { status, data } = await admin.dataConnections.updateDataConnections({
+    connections: [{ id: ledger, ownerId: carlId }, { id: "ffffffffffffffffffffffff", ownerId: carlId }],
+  });
+  assert.equal(status, 207);
+  assert.deepEqual(data.data.map((d) => [d.id, d.status]), [[ledger, 204], ["ffffffffffffffffffffffff", 404]]);
+  const { data: back } = await admin.dataConnections.updateDataConnections({ connections: [{ id: ledger, ownerId: annId }] });
+  assert.equal(back.data[0].status, 204);
+});
+
+test("the rest of each served API: counts, filters, settings, types, one assignment, a share's roles, lists, one audit", async () => {
+  const { data: count } = await admin.users.countUsers({}, fresh);
+  assert.equal(count.total, 6);
+  const { data: found } = await admin.users.filterUsers({}, { filter: 'subject eq "bob"' });
+  assert.deepEqual(found.data.map((u) => u.subject), ["bob"]);
+  const { data: groups } = await admin.groups.filterGroups({}, { filter: 'name eq "Everyone"' });
+  assert.ok(Array.isArray(groups.data));
+  const { data: settings } = await admin.groups.getGroupsSettings(fresh);
+  assert.equal(typeof settings.autoCreateGroups, "boolean");
+  const { data: types } = await admin.spaces.getSpaceTypes(fresh);
+  assert.deepEqual([...types.data].sort(), ["data", "managed", "shared"]);
+  const { data: keys } = await admin.apiKeys.getApiKeys({}, fresh);
+  assert.ok(Array.isArray(keys.data));
+
+  const { data: space } = await admin.spaces.createSpace({ name: "e2e-rest", type: "managed" });
+  const { data: assignment } = await admin.spaces.createSpaceAssignment(space.id, { type: "user", assigneeId: await userId("carl"), roles: ["consumer"] });
+  const { data: one } = await admin.spaces.getSpaceAssignment(space.id, assignment.id, fresh);
+  assert.deepEqual(one.roles, ["consumer"]);
+  await admin.spaces.deleteSpaceAssignment(space.id, assignment.id);
+  await admin.spaces.deleteSpace(space.id);
+
+  const { data: spaces } = await ann.spaces.getSpaces({ name: "finance" }, fresh);
+  const { data: shares } = await ann.spaces.getSpaceShares(spaces.data[0].id, {}, fresh);
+  const share = shares.data[0];
+  await ann.spaces.patchShare(spaces.data[0].id, share.id, [{ op: "replace", path: "/roles", value: "consumer" }]);
+  const { data: patched } = await ann.spaces.getSpaceShare(spaces.data[0].id, share.id, fresh);
+  assert.deepEqual(patched.roles, ["consumer"]);
+
+  const { data: sources } = await admin.audits.getAuditSources(fresh);
+  assert.ok(sources.data.length > 0);
+  const { data: eventTypes } = await admin.audits.getAuditTypes(fresh);
+  assert.ok(eventTypes.data.includes("com.qlik.v1.group.created"), JSON.stringify(eventTypes.data));
+  const { data: auditSettings } = await admin.audits.getAuditsSettings(fresh);
+  assert.ok(auditSettings.data, JSON.stringify(auditSettings));
+  const { data: page } = await admin.audits.getAudits({ limit: 1 }, fresh);
+  const { data: audit } = await admin.audits.getAudit(page.data[0].id, fresh);
+  assert.equal(audit.id, page.data[0].id);
 });
 
 // Last: it deletes bob.

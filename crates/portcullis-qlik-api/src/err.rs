@@ -34,6 +34,8 @@ pub enum Service {
     Items,
     /// `/apps` (the owner change only)
     Apps,
+    /// `/data-connections` (the owner change only)
+    DataConnections,
     /// `/audits`
     Audits,
     /// `/tenants`
@@ -53,6 +55,7 @@ impl Service {
             Service::ApiKeys => "API-KEYS",
             Service::Items => "ITEMS",
             Service::Apps => "APPS",
+            Service::DataConnections => "DATA-CONNECTIONS",
             Service::Audits => "AUDITS",
             Service::Tenants => "TENANTS",
             Service::Api => "HTTP",

@@ -106,6 +106,29 @@ pub struct CreatedApiKey {
     pub token: String,
 }
 
+/// One of an OAuth client's secrets, as Qlik lists it: by its hint, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSecretInfo {
+    /// The secret's last characters; unique within the client, what it is revoked by.
+    pub hint: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// The user (model key) who created it, whom its `client_credentials` tokens act as.
+    pub created_by: String,
+}
+
+/// A created client secret and the secret itself, shown once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedClientSecret {
+    /// The stored secret's hint and origin.
+    pub info: ClientSecretInfo,
+    /// The secret.
+    pub secret: String,
+}
+
+/// The most secrets one OAuth client holds at a time, as in Qlik.
+pub const MAX_CLIENT_SECRETS: usize = 5;
+
 /// One event of a tenant's audit trail, as the host read it and checked it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {
@@ -144,6 +167,10 @@ pub enum HostError {
     /// message is safe to show and says what to run. Answered 500.
     #[error("{0}")]
     Damaged(String),
+    /// It would go over a limit of what one resource holds (a sixth secret of an OAuth
+    /// client, say); the message is safe to show and says what to do. Answered 409.
+    #[error("{0}")]
+    Full(String),
     /// The tenant's settings do not allow it (a key over the API-key settings, say); the
     /// message is safe to show and names the setting. Answered 403.
     #[error("{0}")]
@@ -186,9 +213,22 @@ pub trait ApiHost: Clone + Send + Sync + 'static {
     /// Revokes a key of the caller's tenant; the caller is the event's actor.
     fn revoke_api_key(&self, caller: &Caller, key_id: &str) -> impl Future<Output = Result<(), HostError>> + Send;
 
-    /// Creates a secret for an OAuth client of the tenant; returns it in clear (shown once).
-    /// `client_credentials` tokens of that secret act as `bot_user` (the creator).
-    fn create_client_secret(&self, tenant: &str, client_id: &str, bot_user: &str) -> impl Future<Output = Result<String, HostError>> + Send;
+    /// Creates a secret for an OAuth client of the tenant; returns it in clear (shown once)
+    /// with its hint. `client_credentials` tokens of that secret act as `bot_user` (the
+    /// creator). A client holding [`MAX_CLIENT_SECRETS`] already: [`HostError::Full`].
+    fn create_client_secret(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        bot_user: &str,
+    ) -> impl Future<Output = Result<CreatedClientSecret, HostError>> + Send;
+
+    /// An OAuth client's secrets, by hint, oldest first.
+    fn client_secrets(&self, tenant: &str, client_id: &str) -> impl Future<Output = Result<Vec<ClientSecretInfo>, HostError>> + Send;
+
+    /// Revokes the client's secret with this hint (the caller is the event's actor); the token
+    /// endpoint refuses it from then on. [`HostError::NotFound`] when the client holds none.
+    fn delete_client_secret(&self, caller: &Caller, client_id: &str, hint: &str) -> impl Future<Output = Result<(), HostError>> + Send;
 
     /// The tenant's audit events that `query` selects, in its order, each checked: an event
     /// that fails its check is left out (the host logs and counts it), and a trail too damaged

@@ -5,7 +5,7 @@
 //!
 //! Two layers:
 //! - **pure handlers** ([`users`], [`groups`], [`roles`], [`spaces`], [`oauth_clients`],
-//!   [`api_keys`], [`items`], [`apps`] (the owner change), [`tenants`]; [`audits`] shapes what the host reads of the trail) over a [`Ctx`] (the tenant, its snapshot and the [`Caller`]): reads return a
+//!   [`api_keys`], [`items`], [`apps`] and [`data_connections`] (the owner change), [`tenants`]; [`audits`] shapes what the host reads of the trail) over a [`Ctx`] (the tenant, its snapshot and the [`Caller`]): reads return a
 //!   wire DTO, writes return a [`Mutation`] (the changed tenant, the audit notes, the DTO), and
 //!   every refusal is an [`ApiError`] in Qlik's envelope. A handler that reads a body takes a
 //!   derived type, decoded by [`body`] so a mistyped value is refused naming its JSON path.
@@ -25,6 +25,7 @@ pub mod apps;
 pub mod audits;
 pub mod body;
 pub mod caller;
+pub mod data_connections;
 pub mod dto;
 pub mod err;
 pub mod filter;
@@ -48,7 +49,10 @@ pub mod users;
 
 pub use caller::{Caller, Ctx};
 pub use err::{ApiError, ErrorEnvelope, Failure};
-pub use host::{ApiHost, ApiKeyInfo, ApiKeySettings, AuditRecord, Commit, CreatedApiKey, HostError, NewApiKey, TenantRef, TenantState};
+pub use host::{
+    ApiHost, ApiKeyInfo, ApiKeySettings, AuditRecord, ClientSecretInfo, Commit, CreatedApiKey, CreatedClientSecret, HostError, MAX_CLIENT_SECRETS,
+    NewApiKey, TenantRef, TenantState,
+};
 pub use ids::ApiIds;
 pub use mutation::{AuditNote, Mutation, Reply};
 pub use ratelimit::{RateLimitConfig, RateLimiter, Tier};

@@ -27,6 +27,7 @@ use serde_json::json;
 use crate::caller::Ctx;
 use crate::dto::ListDto;
 use crate::err::{ApiError, Service};
+use crate::host::{ClientSecretInfo, CreatedClientSecret};
 use crate::ids;
 use crate::mutation::{AuditNote, Mutation};
 use crate::paging::{Query, STANDARD, SelfLink, paginate, parse_filter, parse_sort, sort_by_keys};
@@ -77,6 +78,10 @@ pub struct OauthClientDto {
     /// The secret, only in the response that created it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// The hints of the client's secrets (`GET /oauth-clients/{id}` of a `web` client): Qlik
+    /// never shows a secret again after it was created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secrets: Option<Vec<ClientSecretHint>>,
     /// When the API created the client (absent for clients from a tenant file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
@@ -85,6 +90,55 @@ pub struct OauthClientDto {
     pub updated_at: Option<String>,
     /// `self`.
     pub links: SelfLink,
+}
+
+/// One entry of a client's `clientSecrets` (Qlik's `ClientSecrets`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientSecretHint {
+    /// The secret's last characters: what it is revoked by.
+    pub hint: String,
+    /// When it was created.
+    pub created_at: String,
+    /// The user id of who created it (whom its `client_credentials` tokens act as).
+    pub created_by: String,
+}
+
+/// `POST /oauth-clients/{id}/client-secrets` (Qlik's `OAuthClientSecretResponse`): the secret,
+/// shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientSecretCreated {
+    /// The client.
+    pub client_id: String,
+    /// The secret; never shown again.
+    pub client_secret: String,
+    /// Its last characters: what it is listed and revoked by.
+    pub hint: String,
+    /// When it was created.
+    pub created_at: String,
+    /// The user id of who created it.
+    pub created_by: String,
+}
+
+fn secret_hint(secret: &ClientSecretInfo) -> ClientSecretHint {
+    ClientSecretHint {
+        hint: secret.hint.clone(),
+        created_at: rfc3339(secret.created_at),
+        created_by: ids::user_id(&secret.created_by),
+    }
+}
+
+/// The answer to `POST /oauth-clients/{id}/client-secrets`.
+pub fn secret_created(client_id: &str, created: &CreatedClientSecret) -> ClientSecretCreated {
+    let hint = secret_hint(&created.info);
+    ClientSecretCreated {
+        client_id: client_id.to_owned(),
+        client_secret: created.secret.clone(),
+        hint: hint.hint,
+        created_at: hint.created_at,
+        created_by: hint.created_by,
+    }
 }
 
 /// `connectionConfig`: the tenant's consent method for a client.
@@ -140,6 +194,7 @@ pub fn client_dto(tenant: &Tenant, api_base: &str, client: &OauthClient) -> Oaut
         created_by_type: "user",
         tenant_id: ids::tenant_id(&tenant.name),
         client_secret: None,
+        client_secrets: None,
         created_at: client.meta.created_at.map(rfc3339),
         updated_at: client.meta.updated_at.map(rfc3339),
     }
@@ -236,10 +291,35 @@ fn find<'t>(ctx: &Ctx<'t>, id: &str) -> Result<&'t OauthClient, ApiError> {
         .ok_or_else(|| ApiError::not_found(S, format!("no OAuth client with id `{id}`")))
 }
 
-/// `GET /oauth-clients/{id}`.
+/// `GET /oauth-clients/{id}`, without its secrets.
 pub fn get(ctx: &Ctx<'_>, id: &str) -> Result<OauthClientDto, ApiError> {
     ctx.require(S, Action::OauthClientManage)?;
     Ok(client_dto(ctx.tenant, ctx.api_base, find(ctx, id)?))
+}
+
+/// `GET /oauth-clients/{id}` as Qlik answers an admin: with `clientSecrets`, the hints of the
+/// `secrets` the host holds for it (a `web` client's; public clients have none).
+pub fn get_with_secrets(ctx: &Ctx<'_>, id: &str, secrets: &[ClientSecretInfo]) -> Result<OauthClientDto, ApiError> {
+    let mut dto = get(ctx, id)?;
+    if dto.app_type == "web" {
+        dto.client_secrets = Some(secrets.iter().map(secret_hint).collect());
+    }
+    Ok(dto)
+}
+
+/// Checks that the caller may manage the client's secrets and that it holds any: `web`
+/// clients only (400 for a public client, as it holds none).
+pub fn check_secrets(ctx: &Ctx<'_>, id: &str) -> Result<(), ApiError> {
+    ctx.require(S, Action::OauthClientManage)?;
+    let client = find(ctx, id)?;
+    if is_confidential(client) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            S,
+            format!("a `{}` client is public and holds no secrets; only `web` clients do", app_type(client)),
+        ))
+    }
 }
 
 /// The scopes asked for; `user_default` when none are given.

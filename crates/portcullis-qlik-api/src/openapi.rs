@@ -307,19 +307,6 @@ pub struct SpaceTypes {
     data: Vec<String>,
 }
 
-/// `POST /oauth-clients/{id}/client-secrets`: the secret, shown once.
-#[derive(Debug, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[expect(dead_code, reason = "describes a response body for the OpenAPI document")]
-pub struct ClientSecret {
-    /// The client.
-    client_id: String,
-    /// The secret.
-    client_secret: String,
-    /// Its last four characters.
-    hint: String,
-}
-
 /// The OpenAPI document of the management API, with paths relative to its mount point.
 #[derive(OpenApi)]
 #[openapi(
@@ -336,12 +323,12 @@ pub struct ClientSecret {
         crate::routes::shares_list, crate::routes::shares_create, crate::routes::shares_get, crate::routes::shares_patch,
         crate::routes::shares_delete,
         crate::routes::clients_list, crate::routes::clients_create, crate::routes::clients_get, crate::routes::clients_patch,
-        crate::routes::clients_delete, crate::routes::clients_new_secret, crate::routes::clients_publish,
+        crate::routes::clients_delete, crate::routes::clients_new_secret, crate::routes::clients_delete_secret, crate::routes::clients_publish,
         crate::routes::clients_connection_config, crate::routes::clients_connection_config_patch,
         crate::routes::clients_connection_config_delete,
         crate::routes::keys_list, crate::routes::keys_create, crate::routes::keys_get, crate::routes::keys_patch, crate::routes::keys_delete,
         crate::routes::keys_config, crate::routes::keys_config_patch,
-        crate::routes::items_list, crate::routes::items_get, crate::routes::apps_owner,
+        crate::routes::items_list, crate::routes::items_get, crate::routes::apps_owner, crate::routes::data_connections_update,
         crate::routes::tenants_me, crate::routes::tenants_get, crate::routes::tenants_patch,
         crate::routes::audits_list, crate::routes::audits_get, crate::routes::audits_archive, crate::routes::audits_types, crate::routes::audits_sources,
         crate::routes::audits_settings, crate::routes::audits_settings_put,

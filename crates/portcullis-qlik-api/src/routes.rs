@@ -117,6 +117,7 @@ fn host_error(error: HostError) -> ApiError {
         HostError::Rejected { error, .. } => ApiError::from_op(Service::Api, 400, error),
         HostError::Damaged(message) => ApiError::new(Service::Api, 500, message),
         HostError::Denied(message) => ApiError::forbidden(Service::Api, message),
+        HostError::Full(message) => ApiError::conflict(Service::Api, message),
         HostError::Unavailable(message) => {
             tracing::warn!(%message, "storage unavailable");
             ApiError::new(Service::Api, 503, "storage is unavailable; try again")
@@ -538,6 +539,14 @@ async fn apps_owner<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<Strin
     Ok(json(StatusCode::OK, to_json(nx_app)?))
 }
 
+/// Gives data connections other owners (admins; Qlik's bulk update, of which Portcullis changes `ownerId` only).
+#[utoipa::path(post, path = "/data-connections/actions/update", tag = "data-connections", request_body = crate::data_connections::ActionUpdateRequest, responses((status = 207, description = "The outcome per connection", body = crate::data_connections::BulkResponse), (status = 400, description = "No connections in the body"), (status = 403, description = "Needs user:manage (an admin)")), security(("bearer" = [])))]
+async fn data_connections_update<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body(body): Body) -> Reply {
+    let body: crate::data_connections::ActionUpdateRequest = decode(Service::DataConnections, &body)?;
+    let outcome = write(&app, &req, |ctx| crate::data_connections::update(ctx, &body)).await?;
+    Ok(json(StatusCode::MULTI_STATUS, to_json(outcome)?))
+}
+
 /// The space types.
 #[utoipa::path(get, path = "/spaces/types", tag = "spaces", responses((status = 200, description = "The types", body = crate::openapi::SpaceTypes)), security(("bearer" = [])))]
 async fn spaces_types<H: ApiHost>(State(app): State<Shared<H>>, req: Req) -> Reply {
@@ -691,15 +700,25 @@ async fn clients_create<H: ApiHost>(State(app): State<Shared<H>>, req: Req, Body
             .create_client_secret(&req.caller.tenant, &client.client_id, &req.caller.user_id)
             .await
             .map_err(|e| Failure::from(host_error(e)))?;
-        client.client_secret = Some(secret);
+        client.client_secret = Some(secret.secret);
     }
     Ok(json(StatusCode::CREATED, to_json(client)?))
 }
 
-/// One OAuth client.
+/// One OAuth client, with the hints of its secrets (`clientSecrets`).
 #[utoipa::path(get, path = "/oauth-clients/{id}", tag = "oauth-clients", params(("id" = String, Path, description = "API id")), responses((status = 200, description = "The client", body = OauthClientDto), (status = 403, description = "Needs oauth-client:manage"), (status = 404, description = "No such client in the caller's tenant")), security(("bearer" = [])))]
 async fn clients_get<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
-    Ok(json(StatusCode::OK, read(&app, &req, |ctx| oauth_clients::get(ctx, &id)).await?))
+    // Checked before the host is asked, so a caller who may not manage clients learns nothing.
+    read(&app, &req, |ctx| oauth_clients::get(ctx, &id)).await?;
+    let secrets = app
+        .host
+        .client_secrets(&req.caller.tenant, &id)
+        .await
+        .map_err(|e| Failure::from(host_error(e)))?;
+    Ok(json(
+        StatusCode::OK,
+        read(&app, &req, |ctx| oauth_clients::get_with_secrets(ctx, &id, &secrets)).await?,
+    ))
 }
 
 /// Changes Qlik's paths: `/clientName`, `/description`, `/clientUri`, `/logoUri`, `/redirectUris`, `/allowedOrigins`, `/allowedScopes`, `/allowedGrantTypes`.
@@ -717,27 +736,39 @@ async fn clients_delete<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<S
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// A new secret for a client.
-#[utoipa::path(post, path = "/oauth-clients/{id}/client-secrets", tag = "oauth-clients", params(("id" = String, Path, description = "API id")), responses((status = 201, description = "The secret, shown once", body = crate::openapi::ClientSecret), (status = 403, description = "Needs oauth-client:manage"), (status = 404, description = "No such client in the caller's tenant")), security(("bearer" = [])))]
+/// A new secret for a client (`web` clients; at most five at a time).
+#[utoipa::path(post, path = "/oauth-clients/{id}/client-secrets", tag = "oauth-clients", params(("id" = String, Path, description = "API id")), responses((status = 201, description = "The secret, shown once, and its hint", body = oauth_clients::ClientSecretCreated), (status = 400, description = "A public client holds no secrets"), (status = 403, description = "Needs oauth-client:manage"), (status = 404, description = "No such client in the caller's tenant"), (status = 409, description = "The client holds five secrets already")), security(("bearer" = [])))]
 async fn clients_new_secret<H: ApiHost>(State(app): State<Shared<H>>, Ids(id): Ids<String>, req: Req) -> Reply {
-    let client = read(&app, &req, |ctx| oauth_clients::get(ctx, &id)).await?;
-    let app_type = client["appType"].as_str().unwrap_or("web");
-    if app_type != "web" {
-        return Err(Failure::from(ApiError::bad_request(
-            Service::OauthClients,
-            format!("a `{app_type}` client is public and holds no secrets; only `web` clients do"),
-        )));
-    }
-    let secret = app
+    read(&app, &req, |ctx| oauth_clients::check_secrets(ctx, &id)).await?;
+    let created = app
         .host
         .create_client_secret(&req.caller.tenant, &id, &req.caller.user_id)
         .await
-        .map_err(|e| Failure::from(host_error(e)))?;
-    let hint: String = secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
-    Ok(json(
-        StatusCode::CREATED,
-        serde_json::json!({ "clientId": id, "clientSecret": secret, "hint": hint }),
-    ))
+        .map_err(|e| Failure::from(secret_error(e, &id)))?;
+    Ok(json(StatusCode::CREATED, to_json(oauth_clients::secret_created(&id, &created))?))
+}
+
+/// Revokes one of a client's secrets, named by its hint; the token endpoint refuses it from then on.
+#[utoipa::path(delete, path = "/oauth-clients/{id}/client-secrets/{hint}", tag = "oauth-clients", params(("id" = String, Path, description = "API id"), ("hint" = String, Path, description = "The secret's hint")), responses((status = 204, description = "Revoked"), (status = 400, description = "A public client holds no secrets"), (status = 403, description = "Needs oauth-client:manage"), (status = 404, description = "No such client, or no secret with this hint")), security(("bearer" = [])))]
+async fn clients_delete_secret<H: ApiHost>(State(app): State<Shared<H>>, Ids((id, hint)): Ids<(String, String)>, req: Req) -> Reply {
+    read(&app, &req, |ctx| oauth_clients::check_secrets(ctx, &id)).await?;
+    app.host
+        .delete_client_secret(&req.caller, &id, &hint)
+        .await
+        .map_err(|e| Failure::from(secret_error(e, &id)))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A host failure about a client's secrets, answered in the OAuth clients' codes.
+fn secret_error(error: HostError, client_id: &str) -> ApiError {
+    match error {
+        HostError::NotFound(_) => ApiError::not_found(
+            Service::OauthClients,
+            format!("OAuth client `{client_id}` holds no secret with that hint"),
+        ),
+        HostError::Full(message) => ApiError::conflict(Service::OauthClients, message),
+        other => host_error(other),
+    }
 }
 
 /// Publishes a client (records when; 201 `{publishedAt}`).
@@ -1064,6 +1095,7 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: Api
         .add(__path_items_list, items_list::<H>)
         .add(__path_items_get, items_get::<H>)
         .add(__path_apps_owner, apps_owner::<H>)
+        .add(__path_data_connections_update, data_connections_update::<H>)
         .add(__path_spaces_list, spaces_list::<H>)
         .add(__path_spaces_create, spaces_create::<H>)
         .add(__path_spaces_types, spaces_types::<H>)
@@ -1087,6 +1119,7 @@ pub fn routes<H: ApiHost, S: Clone + Send + Sync + 'static>(host: H, config: Api
         .add(__path_clients_patch, clients_patch::<H>)
         .add(__path_clients_delete, clients_delete::<H>)
         .add(__path_clients_new_secret, clients_new_secret::<H>)
+        .add(__path_clients_delete_secret, clients_delete_secret::<H>)
         .add(__path_clients_publish, clients_publish::<H>)
         .add(__path_clients_connection_config, clients_connection_config::<H>)
         .add(__path_clients_connection_config_patch, clients_connection_config_patch::<H>)

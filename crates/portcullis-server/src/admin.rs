@@ -15,7 +15,7 @@ use portcullis_store::{ApiKeyRecord, Change, ImportMode, ImportOutcome, NewApiKe
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{API_KEY_PREFIX, CLIENT_SECRET_PREFIX, Caller, hash_secret, new_secret};
+use crate::auth::{API_KEY_PREFIX, CLIENT_SECRET_PREFIX, Caller, hash_secret, new_secret, secret_hint};
 use crate::err::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, ApiText};
 use crate::state::AppState;
@@ -398,6 +398,9 @@ pub struct ClientSecretBody {
     pub client_secret: String,
     /// The bot user of `client_credentials` tokens.
     pub bot_user: String,
+    /// Its last characters, by which `/api/v1/oauth-clients/{id}` lists it and
+    /// `DELETE /api/v1/oauth-clients/{id}/client-secrets/{hint}` revokes it.
+    pub hint: String,
 }
 
 /// Creates a secret for one of the tenant's OAuth clients (needs `oauth-client:manage`).
@@ -439,6 +442,7 @@ pub async fn create_client_secret(
                 client_id: client_id.clone(),
                 hash,
                 bot_user: bot_user.clone(),
+                hint: secret_hint(&secret),
             },
             &caller.author(),
         )
@@ -447,6 +451,7 @@ pub async fn create_client_secret(
         StatusCode::CREATED,
         Json(ClientSecretBody {
             client_id,
+            hint: secret_hint(&secret),
             client_secret: secret,
             bot_user,
         }),

@@ -36,6 +36,13 @@ pub fn new_secret(prefix: &str) -> Result<(String, SecretHash), getrandom::Error
     Ok((token, hash))
 }
 
+/// What an OAuth client secret is listed and revoked by: its last four characters (of a
+/// random base64url secret, so safe in a path). The rest is never kept.
+pub fn secret_hint(secret: &str) -> String {
+    let start = secret.char_indices().rev().nth(3).map_or(0, |(at, _)| at);
+    secret[start..].to_owned()
+}
+
 /// SHA-256 of a secret, as stored.
 pub fn hash_secret(secret: &str) -> SecretHash {
     Sha256::digest(secret.as_bytes()).into()

@@ -30,10 +30,13 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use portcullis_qlik_api::AuditNote;
 use portcullis_qlik_api::route_table::RouteTable;
-use portcullis_qlik_api::{ApiConfig, ApiHost, ApiKeyInfo, ApiKeySettings, AuditRecord, Commit, CreatedApiKey, HostError, NewApiKey, TenantState};
+use portcullis_qlik_api::{
+    ApiConfig, ApiHost, ApiKeyInfo, ApiKeySettings, AuditRecord, ClientSecretInfo, Commit, CreatedApiKey, CreatedClientSecret, HostError, NewApiKey,
+    TenantState,
+};
 use portcullis_store::{AuditQuery, AuditSettings, Author, ChainBreak, EventDraft, NewClientSecret, ResourceRef, SealedEvent, StoreError};
 
-use crate::auth::{API_KEY_PREFIX, CLIENT_SECRET_PREFIX, Caller, Principal, new_secret};
+use crate::auth::{API_KEY_PREFIX, CLIENT_SECRET_PREFIX, Caller, Principal, new_secret, secret_hint};
 use crate::extract::{MinRevision, REVISION_HEADER};
 use crate::state::{AppState, WriteFailure, WriteOptions};
 
@@ -189,18 +192,61 @@ impl ApiHost for QlikHost {
         Ok(())
     }
 
-    async fn create_client_secret(&self, tenant: &str, client_id: &str, bot_user: &str) -> Result<String, HostError> {
+    async fn create_client_secret(&self, tenant: &str, client_id: &str, bot_user: &str) -> Result<CreatedClientSecret, HostError> {
         let record = self.tenant(tenant).await?;
-        let (secret, hash) = new_secret(CLIENT_SECRET_PREFIX).map_err(|e| HostError::Unavailable(format!("no randomness for a new secret: {e}")))?;
-        let new = NewClientSecret {
-            tenant: record.id,
-            client_id: client_id.to_owned(),
-            hash,
-            bot_user: bot_user.to_owned(),
-        };
         let author = portcullis_store::Author::user(bot_user, "api-key");
-        self.state.store().create_client_secret(&new, &author).await.map_err(host_error)?;
-        Ok(secret)
+        // A hint is the secret's last characters; two of one client's secrets ending alike
+        // (one chance in millions) is refused by the store, and the secret drawn again.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (secret, hash) =
+                new_secret(CLIENT_SECRET_PREFIX).map_err(|e| HostError::Unavailable(format!("no randomness for a new secret: {e}")))?;
+            let new = NewClientSecret {
+                tenant: record.id,
+                client_id: client_id.to_owned(),
+                hash,
+                bot_user: bot_user.to_owned(),
+                hint: secret_hint(&secret),
+            };
+            match self.state.store().create_client_secret(&new, &author).await {
+                Ok(stored) => {
+                    let info = ClientSecretInfo {
+                        hint: stored.hint,
+                        created_at: stored.created_at,
+                        created_by: stored.bot_user,
+                    };
+                    return Ok(CreatedClientSecret { info, secret });
+                }
+                Err(StoreError::Conflict(_)) if attempts < 3 => continue,
+                Err(StoreError::LimitReached(why)) => return Err(HostError::Full(why)),
+                Err(other) => return Err(host_error(other)),
+            }
+        }
+    }
+
+    async fn client_secrets(&self, tenant: &str, client_id: &str) -> Result<Vec<ClientSecretInfo>, HostError> {
+        let record = self.tenant(tenant).await?;
+        let stored = self.state.store().client_secrets(record.id, client_id).await.map_err(host_error)?;
+        Ok(stored
+            .into_iter()
+            .map(|secret| ClientSecretInfo {
+                hint: secret.hint,
+                created_at: secret.created_at,
+                created_by: secret.bot_user,
+            })
+            .collect())
+    }
+
+    async fn delete_client_secret(&self, caller: &portcullis_qlik_api::Caller, client_id: &str, hint: &str) -> Result<(), HostError> {
+        let record = self.tenant(&caller.tenant).await?;
+        self.state
+            .store()
+            .delete_client_secret(record.id, client_id, hint, &author_of(caller))
+            .await
+            .map_err(host_error)?;
+        self.state.forget_credentials();
+        Ok(())
     }
 
     async fn audit_events(&self, tenant: &str, query: &AuditQuery) -> Result<Vec<AuditRecord>, HostError> {

@@ -260,11 +260,19 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes one of a tenant's API keys (not found for another tenant's key).
     async fn revoke_api_key(&self, tenant: TenantId, key_id: i64, author: &Author) -> Result<(), StoreError>;
 
-    /// Stores an OAuth client secret.
+    /// Stores an OAuth client secret: `LimitReached` when the client holds
+    /// [`MAX_SECRETS_PER_CLIENT`] already, `Conflict` when one of them has the same hint.
     async fn create_client_secret(&self, secret: &NewClientSecret, author: &Author) -> Result<ClientSecretRecord, StoreError>;
 
     /// The client secret with this hash.
     async fn client_secret_by_hash(&self, hash: &SecretHash) -> Result<Option<ClientSecretRecord>, StoreError>;
+
+    /// One OAuth client's secrets (without the secrets: their hints), oldest first.
+    async fn client_secrets(&self, tenant: TenantId, client_id: &str) -> Result<Vec<ClientSecretRecord>, StoreError>;
+
+    /// Deletes the client's secret with this hint, with its event (`NotFound` when the client
+    /// holds none); the token endpoint refuses it from then on.
+    async fn delete_client_secret(&self, tenant: TenantId, client_id: &str, hint: &str, author: &Author) -> Result<(), StoreError>;
 
     /// Stores an OAuth access token and its issuance event, if its client, secret and user
     /// still exist (`NotFound` otherwise) and, for an impersonation token, the client may

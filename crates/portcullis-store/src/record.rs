@@ -141,9 +141,15 @@ pub struct NewClientSecret {
     pub client_id: String,
     /// SHA-256 of the secret.
     pub hash: SecretHash,
-    /// The user a `client_credentials` token acts as (the client's bot user).
+    /// The user a `client_credentials` token acts as (the client's bot user), who created it.
     pub bot_user: String,
+    /// What the client's secrets are listed and revoked by (the secret's last characters);
+    /// unique within the client.
+    pub hint: String,
 }
+
+/// The most secrets one OAuth client holds at a time, as in Qlik.
+pub const MAX_SECRETS_PER_CLIENT: usize = 5;
 
 /// A stored OAuth client secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,8 +160,12 @@ pub struct ClientSecretRecord {
     pub tenant: TenantId,
     /// The OAuth client.
     pub client_id: String,
-    /// The bot user of `client_credentials` tokens.
+    /// The bot user of `client_credentials` tokens (who created the secret).
     pub bot_user: String,
+    /// Its hint, unique within the client.
+    pub hint: String,
+    /// Unix seconds.
+    pub created_at: i64,
 }
 
 /// An OAuth access token to store.

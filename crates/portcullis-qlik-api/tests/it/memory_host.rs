@@ -8,7 +8,8 @@ use portcullis_audit::{Actor, AuditQuery, AuditSettings, EventBody, ResourceRef}
 use portcullis_engine::Snapshot;
 use portcullis_model::Tenant;
 use portcullis_qlik_api::{
-    ApiHost, ApiKeyInfo, ApiKeySettings, AuditNote, AuditRecord, Caller, Commit, CreatedApiKey, HostError, NewApiKey, TenantState,
+    ApiHost, ApiKeyInfo, ApiKeySettings, AuditNote, AuditRecord, Caller, ClientSecretInfo, Commit, CreatedApiKey, CreatedClientSecret, HostError,
+    MAX_CLIENT_SECRETS, NewApiKey, TenantState,
 };
 
 #[derive(Debug)]
@@ -18,7 +19,10 @@ struct Inner {
     revision: u64,
     keys: Vec<ApiKeyInfo>,
     tokens: Vec<(String, String)>,
-    secrets: Vec<(String, String)>,
+    /// Client id, secret, and how it is listed.
+    secrets: Vec<(String, String, ClientSecretInfo)>,
+    /// Secrets created so far (numbers them).
+    serial: u32,
     notes: Vec<AuditNote>,
     /// The trail: an event per note committed.
     events: Vec<AuditRecord>,
@@ -46,6 +50,7 @@ impl MemoryHost {
                 keys: Vec::new(),
                 tokens: Vec::new(),
                 secrets: Vec::new(),
+                serial: 0,
                 notes: Vec::new(),
                 events: Vec::new(),
                 damaged: Vec::new(),
@@ -249,11 +254,42 @@ impl ApiHost for MemoryHost {
         Ok(())
     }
 
-    async fn create_client_secret(&self, _tenant: &str, client_id: &str, _bot_user: &str) -> Result<String, HostError> {
+    async fn create_client_secret(&self, _tenant: &str, client_id: &str, bot_user: &str) -> Result<CreatedClientSecret, HostError> {
         let mut inner = self.inner.lock().unwrap();
-        let secret = format!("secret-{client_id}-{}", inner.secrets.len() + 1);
-        inner.secrets.push((client_id.to_owned(), secret.clone()));
-        Ok(secret)
+        if inner.secrets.iter().filter(|(client, ..)| client == client_id).count() >= MAX_CLIENT_SECRETS {
+            return Err(HostError::Full(format!(
+                "OAuth client `{client_id}` holds {MAX_CLIENT_SECRETS} secrets; delete one first"
+            )));
+        }
+        inner.serial += 1;
+        let secret = format!("secret-{client_id}-{:04}", inner.serial);
+        let info = ClientSecretInfo {
+            hint: secret[secret.len() - 4..].to_owned(),
+            created_at: 1_700_000_000 + inner.serial as i64,
+            created_by: bot_user.to_owned(),
+        };
+        inner.secrets.push((client_id.to_owned(), secret.clone(), info.clone()));
+        Ok(CreatedClientSecret { info, secret })
+    }
+
+    async fn client_secrets(&self, _tenant: &str, client_id: &str) -> Result<Vec<ClientSecretInfo>, HostError> {
+        let inner = self.inner.lock().unwrap();
+        Ok(inner
+            .secrets
+            .iter()
+            .filter(|(client, ..)| client == client_id)
+            .map(|(_, _, info)| info.clone())
+            .collect())
+    }
+
+    async fn delete_client_secret(&self, _caller: &Caller, client_id: &str, hint: &str) -> Result<(), HostError> {
+        let mut inner = self.inner.lock().unwrap();
+        let before = inner.secrets.len();
+        inner.secrets.retain(|(client, _, info)| !(client == client_id && info.hint == hint));
+        if inner.secrets.len() == before {
+            return Err(HostError::NotFound(format!("secret `{hint}` of `{client_id}`")));
+        }
+        Ok(())
     }
 
     async fn audit_events(&self, _tenant: &str, query: &AuditQuery) -> Result<Vec<AuditRecord>, HostError> {

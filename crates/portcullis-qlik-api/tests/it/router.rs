@@ -1389,3 +1389,141 @@ async fn renamed_groups_and_roles_keep_their_ids_and_recreated_ones_get_new_ones
         assert_eq!(send(&app, "GET", &one, Some("admin-key"), None).await.status, StatusCode::NOT_FOUND);
     }
 }
+
+#[tokio::test]
+async fn issue_14_client_secrets_are_listed_by_hint_created_and_revoked() {
+    let host = MemoryHost::new(tenant());
+    let app = app(&host, RateLimitConfig::OFF);
+    let made = send(
+        &app,
+        "POST",
+        "/api/v1/oauth-clients",
+        Some("admin-key"),
+        Some(json!({ "clientName": "Bot", "appType": "web" })),
+    )
+    .await;
+    let id = made.body["clientId"].as_str().unwrap().to_owned();
+    let first = made.body["clientSecret"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/oauth-clients/{id}");
+    let read = send(&app, "GET", &path, Some("admin-key"), None).await;
+    assert_eq!(read.status, StatusCode::OK);
+    let listed = read.body["clientSecrets"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 1, "{}", read.body);
+    assert_eq!(listed[0]["hint"], first[first.len() - 4..]);
+    assert_eq!(listed[0]["createdBy"], ids::user_id("admin"));
+    assert!(listed[0]["createdAt"].as_str().unwrap().ends_with('Z'));
+    assert!(!read.body.to_string().contains(&first), "a secret is never shown again");
+
+    let secrets = format!("{path}/client-secrets");
+    let created = send(&app, "POST", &secrets, Some("admin-key"), None).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let secret = created.body["clientSecret"].as_str().unwrap();
+    assert_eq!(created.body["clientId"], id.as_str());
+    assert_eq!(created.body["hint"], secret[secret.len() - 4..]);
+    assert_eq!(created.body["createdBy"], ids::user_id("admin"));
+    assert!(created.body["createdAt"].is_string());
+    let second_hint = created.body["hint"].as_str().unwrap().to_owned();
+
+    // Five at a time, as in Qlik; a sixth is a conflict.
+    for _ in 0..3 {
+        assert_eq!(send(&app, "POST", &secrets, Some("admin-key"), None).await.status, StatusCode::CREATED);
+    }
+    let sixth = send(&app, "POST", &secrets, Some("admin-key"), None).await;
+    assert_eq!(sixth.status, StatusCode::CONFLICT, "{}", sixth.body);
+    assert_eq!(sixth.body["errors"][0]["code"], "OAUTH-CLIENTS-9");
+
+    let revoke = format!("{secrets}/{second_hint}");
+    assert_eq!(send(&app, "DELETE", &revoke, Some("ann-key"), None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        send(&app, "DELETE", &revoke, Some("admin-key"), None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let again = send(&app, "DELETE", &revoke, Some("admin-key"), None).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    assert_eq!(again.body["errors"][0]["code"], "OAUTH-CLIENTS-7");
+    let hints: Vec<Value> = send(&app, "GET", &path, Some("admin-key"), None).await.body["clientSecrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["hint"].clone())
+        .collect();
+    assert_eq!(hints.len(), 4);
+    assert!(!hints.contains(&json!(second_hint)));
+    assert_eq!(
+        send(&app, "POST", &secrets, Some("admin-key"), None).await.status,
+        StatusCode::CREATED,
+        "a freed place"
+    );
+
+    // Public clients hold none; unknown clients are not found.
+    let spa = send(
+        &app,
+        "POST",
+        "/api/v1/oauth-clients",
+        Some("admin-key"),
+        Some(json!({ "clientName": "Web page", "appType": "spa" })),
+    )
+    .await;
+    let spa_id = spa.body["clientId"].as_str().unwrap();
+    let spa_read = send(&app, "GET", &format!("/api/v1/oauth-clients/{spa_id}"), Some("admin-key"), None).await;
+    assert!(spa_read.body.get("clientSecrets").is_none(), "{}", spa_read.body);
+    let refused = send(
+        &app,
+        "POST",
+        &format!("/api/v1/oauth-clients/{spa_id}/client-secrets"),
+        Some("admin-key"),
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        send(&app, "DELETE", "/api/v1/oauth-clients/nope/client-secrets/abcd", Some("admin-key"), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(send(&app, "GET", &path, Some("ann-key"), None).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn issue_14_data_connections_change_owner_in_bulk() {
+    let yaml = crate::fixture::TENANT_YAML.replace(
+        "content:\n",
+        "content:\n  - { id: db, name: Ledger, type: data-connection, space: sales, owner: ann }\n",
+    );
+    let host = MemoryHost::new(portcullis_model::tenant_file::load_tenant_text("acme.yaml", &yaml).unwrap());
+    let app = app(&host, RateLimitConfig::OFF);
+    let db = ids::content_id("db");
+    let body = json!({ "connections": [
+        { "id": db, "ownerId": ids::user_id("bob") },
+        { "id": "no-such-connection", "ownerId": ids::user_id("bob") },
+        { "id": ids::content_id("kpi"), "ownerId": ids::user_id("bob") },
+        { "id": db, "ownerId": "nobody" },
+        { "id": db, "name": "Renamed" },
+    ]});
+    let path = "/api/v1/data-connections/actions/update";
+    let denied = send(&app, "POST", path, Some("bob-key"), Some(body.clone())).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert_eq!(denied.body["errors"][0]["code"], "DATA-CONNECTIONS-11");
+    assert_eq!(host.state().tenant.content_item("db").unwrap().owner.as_deref(), Some("ann"));
+
+    let done = send(&app, "POST", path, Some("admin-key"), Some(body)).await;
+    assert_eq!(done.status, StatusCode::MULTI_STATUS, "{}", done.body);
+    let statuses: Vec<u64> = done.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [204, 404, 404, 400, 400]);
+    assert_eq!(done.body["data"][0]["id"], db.as_str());
+    assert!(done.body["data"][0].get("error").is_none());
+    assert_eq!(done.body["data"][1]["error"]["code"], "DATA-CONNECTIONS-7");
+    assert_eq!(done.body["data"][3]["error"]["status"], 400);
+    assert_eq!(host.state().tenant.content_item("db").unwrap().owner.as_deref(), Some("bob"));
+    assert!(host.notes().iter().any(|n| n.resource_kind == "data-connection"));
+
+    let empty = send(&app, "POST", path, Some("admin-key"), Some(json!({ "connections": [] }))).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    assert_eq!(empty.body["errors"][0]["source"]["pointer"], "/connections");
+}

@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{TestApp, assert_error};
 
@@ -233,4 +233,77 @@ async fn logins_and_token_grants_are_rate_limited() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(body["error"], "too_many_requests");
     assert!(retry_after.is_some());
+}
+
+/// The token endpoint's answer to a client's secret: the status and the error, if any.
+async fn token_with(app: &TestApp, client_secret: &str) -> (StatusCode, Value) {
+    let body = json!({"grant_type": "client_credentials", "client_id": "reporting", "client_secret": client_secret});
+    app.call("POST", "/oauth/token", None, Some(body)).await
+}
+
+#[tokio::test]
+async fn issue_14_a_revoked_client_secret_is_refused_at_the_token_endpoint() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    let secrets = "/api/v1/oauth-clients/reporting/client-secrets";
+    let (status, first) = app.call("POST", secrets, Some(&admin), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, second) = app.call("POST", secrets, Some(&admin), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let first_secret = first["clientSecret"].as_str().unwrap();
+    let hint = first["hint"].as_str().unwrap();
+    assert_eq!(hint, &first_secret[first_secret.len() - 4..]);
+    assert_eq!(first["createdBy"], portcullis_qlik_api::ids::user_id("admin"));
+    assert_eq!(token_with(&app, first_secret).await.0, StatusCode::OK);
+
+    // The client lists its secrets by hint, never the secrets.
+    let (status, client) = app.call("GET", "/api/v1/oauth-clients/reporting", Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let hints: Vec<&str> = client["clientSecrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["hint"].as_str().unwrap())
+        .collect();
+    assert_eq!(hints, [hint, second["hint"].as_str().unwrap()]);
+    assert!(!client.to_string().contains(first_secret));
+
+    let (status, _) = app.call("DELETE", &format!("{secrets}/{hint}"), Some(&admin), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, error) = token_with(&app, first_secret).await;
+    assert_eq!(
+        (status, &error["error"]),
+        (StatusCode::UNAUTHORIZED, &json!("invalid_client")),
+        "a revoked secret is refused"
+    );
+    assert_eq!(
+        token_with(&app, second["clientSecret"].as_str().unwrap()).await.0,
+        StatusCode::OK,
+        "the other still works"
+    );
+    let (status, error) = app.call("DELETE", &format!("{secrets}/{hint}"), Some(&admin), None).await;
+    assert_eq!((status, &error["errors"][0]["code"]), (StatusCode::NOT_FOUND, &json!("OAUTH-CLIENTS-7")));
+    let (_, client) = app.call("GET", "/api/v1/oauth-clients/reporting", Some(&admin), None).await;
+    assert_eq!(client["clientSecrets"].as_array().unwrap().len(), 1);
+
+    // Five at a time: the sixth is a conflict, and is not stored.
+    for _ in 0..4 {
+        assert_eq!(app.call("POST", secrets, Some(&admin), None).await.0, StatusCode::CREATED);
+    }
+    let (status, full) = app.call("POST", secrets, Some(&admin), None).await;
+    assert_eq!(
+        (status, &full["errors"][0]["code"]),
+        (StatusCode::CONFLICT, &json!("OAUTH-CLIENTS-9")),
+        "{full}"
+    );
+    let (_, client) = app.call("GET", "/api/v1/oauth-clients/reporting", Some(&admin), None).await;
+    assert_eq!(client["clientSecrets"].as_array().unwrap().len(), 5);
+
+    // Revoking is on the audit trail, with the hint and never the secret.
+    let (_, events) = app
+        .call("GET", "/api/v1/audits?eventType=com.qlik.v1.oauth-client.updated", Some(&admin), None)
+        .await;
+    let text = events.to_string();
+    assert!(text.contains("delete-client-secret") || text.contains(hint), "{text}");
+    assert!(!text.contains(first_secret));
 }

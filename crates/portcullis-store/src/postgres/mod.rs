@@ -77,6 +77,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "qlik fidelity",
         sql: include_str!("../../migrations/postgres/0010_qlik_fidelity.sql"),
     },
+    Migration {
+        version: 11,
+        name: "client secret hints",
+        sql: include_str!("../../migrations/postgres/0011_client_secret_hints.sql"),
+    },
 ];
 
 /// The advisory lock key held while migrating ("pcls" in ASCII).
@@ -399,6 +404,23 @@ impl Store for PgStore {
 
     async fn client_secret_by_hash(&self, hash: &SecretHash) -> Result<Option<ClientSecretRecord>, StoreError> {
         self.reach.call(Sql::client_secret_by_hash(&self.pool, hash)).await
+    }
+
+    async fn client_secrets(&self, tenant: TenantId, client_id: &str) -> Result<Vec<ClientSecretRecord>, StoreError> {
+        self.reach.call(Sql::client_secrets(&self.pool, tenant, client_id)).await
+    }
+
+    async fn delete_client_secret(&self, tenant: TenantId, client_id: &str, hint: &str, author: &Author) -> Result<(), StoreError> {
+        self.reach
+            .call(Sql::delete_client_secret(
+                &self.pool,
+                self.keys.sealing(),
+                tenant,
+                client_id,
+                hint,
+                author,
+            ))
+            .await
     }
 
     async fn create_oauth_token(&self, token: &NewOauthToken, author: &Author) -> Result<(), StoreError> {

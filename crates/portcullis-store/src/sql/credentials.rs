@@ -39,6 +39,33 @@ fn key_event(event: portcullis_audit::EventType, action: &str, key_id: i64, user
     EventDraft::change(event, author, action, Some(resource), data)
 }
 
+type SecretRow = (i64, i64, String, String, String, i64);
+
+/// The columns a [`SecretRow`] is read from.
+const SECRET_COLUMNS: &str = "id, tenant_id, client_id, bot_user, hint, created_at";
+
+fn secret_record((id, tenant, client_id, bot_user, hint, created_at): SecretRow) -> ClientSecretRecord {
+    ClientSecretRecord {
+        id,
+        tenant: TenantId(tenant),
+        client_id,
+        bot_user,
+        hint,
+        created_at,
+    }
+}
+
+/// The event of a change to one of a client's secrets, by `author`.
+fn secret_event(client_id: &str, action: &str, data: serde_json::Value, author: &Author) -> EventDraft {
+    let resource = portcullis_audit::ResourceRef {
+        kind: "oauth-client".to_owned(),
+        id: client_id.to_owned(),
+        space: None,
+        owner: None,
+    };
+    EventDraft::change(portcullis_audit::EventType::OauthClientUpdated, author, action, Some(resource), data)
+}
+
 impl<DB: Dialect> Sql<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -335,35 +362,46 @@ where
         secret: &NewClientSecret,
         author: &Author,
     ) -> Result<ClientSecretRecord, StoreError> {
+        let created_at = crate::now();
         let mut tx = pool.begin().await.map_err(from_sqlx)?;
         let name = Self::lock_tenant(&mut tx, secret.tenant.0).await?;
         Self::require_row(&mut tx, "oauth_clients", "id", secret.tenant.0, &secret.client_id, "OAuth client").await?;
         Self::require_row(&mut tx, "users", "id", secret.tenant.0, &secret.bot_user, "user").await?;
+        // Under the tenant's lock, so two secrets created at once cannot both be the sixth,
+        // nor share a hint.
+        let held: Vec<(String,)> = sqlx::query_as("SELECT hint FROM oauth_client_secrets WHERE tenant_id = $1 AND client_id = $2")
+            .bind(secret.tenant.0)
+            .bind(&secret.client_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        if held.len() >= MAX_SECRETS_PER_CLIENT {
+            return Err(StoreError::LimitReached(format!(
+                "OAuth client `{}` holds {} secrets, the most one client may; delete one first",
+                secret.client_id,
+                held.len()
+            )));
+        }
+        if held.iter().any(|(hint,)| *hint == secret.hint) {
+            return Err(StoreError::Conflict(format!(
+                "OAuth client `{}` holds a secret with the hint `{}` already",
+                secret.client_id, secret.hint
+            )));
+        }
         let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO oauth_client_secrets (tenant_id, client_id, hash, bot_user, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO oauth_client_secrets (tenant_id, client_id, hash, bot_user, created_at, hint) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(secret.tenant.0)
         .bind(&secret.client_id)
         .bind(&secret.hash[..])
         .bind(&secret.bot_user)
-        .bind(crate::now())
+        .bind(created_at)
+        .bind(&secret.hint)
         .fetch_one(&mut *tx)
         .await
         .map_err(from_sqlx)?;
-        let resource = portcullis_audit::ResourceRef {
-            kind: "oauth-client".to_owned(),
-            id: secret.client_id.clone(),
-            space: None,
-            owner: None,
-        };
-        let data = serde_json::json!({ "secretCreated": id, "botUser": secret.bot_user });
-        let draft = EventDraft::change(
-            portcullis_audit::EventType::OauthClientUpdated,
-            author,
-            "create-client-secret",
-            Some(resource),
-            data,
-        );
+        let data = serde_json::json!({ "secretCreated": id, "hint": secret.hint, "botUser": secret.bot_user });
+        let draft = secret_event(&secret.client_id, "create-client-secret", data, author);
         Self::append(&mut tx, sealer, secret.tenant.0, &name, &[draft]).await?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok(ClientSecretRecord {
@@ -371,22 +409,59 @@ where
             tenant: secret.tenant,
             client_id: secret.client_id.clone(),
             bot_user: secret.bot_user.clone(),
+            hint: secret.hint.clone(),
+            created_at,
         })
     }
 
     pub(crate) async fn client_secret_by_hash(pool: &Pool<DB>, hash: &SecretHash) -> Result<Option<ClientSecretRecord>, StoreError> {
-        let row: Option<(i64, i64, String, String)> =
-            sqlx::query_as("SELECT id, tenant_id, client_id, bot_user FROM oauth_client_secrets WHERE hash = $1")
-                .bind(&hash[..])
-                .fetch_optional(pool)
+        let row: Option<SecretRow> = sqlx::query_as(&format!("SELECT {SECRET_COLUMNS} FROM oauth_client_secrets WHERE hash = $1"))
+            .bind(&hash[..])
+            .fetch_optional(pool)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(row.map(secret_record))
+    }
+
+    pub(crate) async fn client_secrets(pool: &Pool<DB>, tenant: TenantId, client_id: &str) -> Result<Vec<ClientSecretRecord>, StoreError> {
+        let rows: Vec<SecretRow> = sqlx::query_as(&format!(
+            "SELECT {SECRET_COLUMNS} FROM oauth_client_secrets WHERE tenant_id = $1 AND client_id = $2 ORDER BY id"
+        ))
+        .bind(tenant.0)
+        .bind(client_id)
+        .fetch_all(pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(rows.into_iter().map(secret_record).collect())
+    }
+
+    pub(crate) async fn delete_client_secret(
+        pool: &Pool<DB>,
+        sealer: Sealer<'_>,
+        tenant: TenantId,
+        client_id: &str,
+        hint: &str,
+        author: &Author,
+    ) -> Result<(), StoreError> {
+        let mut tx = pool.begin().await.map_err(from_sqlx)?;
+        let name = Self::lock_tenant(&mut tx, tenant.0).await?;
+        let deleted: Option<(i64,)> =
+            sqlx::query_as("DELETE FROM oauth_client_secrets WHERE tenant_id = $1 AND client_id = $2 AND hint = $3 RETURNING id")
+                .bind(tenant.0)
+                .bind(client_id)
+                .bind(hint)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(from_sqlx)?;
-        Ok(row.map(|(id, tenant, client_id, bot_user)| ClientSecretRecord {
-            id,
-            tenant: TenantId(tenant),
-            client_id,
-            bot_user,
-        }))
+        let Some((id,)) = deleted else {
+            return Err(StoreError::NotFound(format!("secret `{hint}` of OAuth client `{client_id}`")));
+        };
+        let data = serde_json::json!({ "secretDeleted": id, "hint": hint, "reason": "revoked" });
+        let draft = secret_event(client_id, "delete-client-secret", data, author);
+        Self::append(&mut tx, sealer, tenant.0, &name, &[draft]).await?;
+        Self::bump_credentials_revision(&mut tx, tenant.0).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(())
     }
 
     pub(crate) async fn create_oauth_token(pool: &Pool<DB>, sealer: Sealer<'_>, token: &NewOauthToken, author: &Author) -> Result<(), StoreError> {

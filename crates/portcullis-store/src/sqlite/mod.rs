@@ -68,6 +68,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "qlik fidelity",
         sql: include_str!("../../migrations/sqlite/0010_qlik_fidelity.sql"),
     },
+    Migration {
+        version: 11,
+        name: "client secret hints",
+        sql: include_str!("../../migrations/sqlite/0011_client_secret_hints.sql"),
+    },
 ];
 
 /// SQLite needs no statement for a consistent read (a read transaction sees one snapshot of
@@ -319,6 +324,14 @@ impl Store for SqliteStore {
 
     async fn client_secret_by_hash(&self, hash: &SecretHash) -> Result<Option<ClientSecretRecord>, StoreError> {
         Sql::client_secret_by_hash(&self.reader, hash).await
+    }
+
+    async fn client_secrets(&self, tenant: TenantId, client_id: &str) -> Result<Vec<ClientSecretRecord>, StoreError> {
+        Sql::client_secrets(&self.reader, tenant, client_id).await
+    }
+
+    async fn delete_client_secret(&self, tenant: TenantId, client_id: &str, hint: &str, author: &Author) -> Result<(), StoreError> {
+        Sql::delete_client_secret(&self.writer, self.keys.sealing(), tenant, client_id, hint, author).await
     }
 
     async fn create_oauth_token(&self, token: &NewOauthToken, author: &Author) -> Result<(), StoreError> {

@@ -131,6 +131,7 @@ pub async fn each_write_leaves_exactly_one_event(h: &impl Harness) {
                 client_id: "reporting".into(),
                 hash: [4; 32],
                 bot_user: "admin".into(),
+                hint: "hint".into(),
             },
             &author,
         )

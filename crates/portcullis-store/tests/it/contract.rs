@@ -484,6 +484,7 @@ pub async fn oauth_secrets_and_tokens_round_trip(h: &impl Harness) {
                 client_id: "reporting".into(),
                 hash: [9; 32],
                 bot_user: "admin".into(),
+                hint: "hint".into(),
             },
             &Author::cli(),
         )

@@ -27,6 +27,7 @@ fn secret(tenant: TenantId, client: &str, bot_user: &str, hash: u8) -> NewClient
         client_id: client.to_owned(),
         hash: [hash; 32],
         bot_user: bot_user.to_owned(),
+        hint: format!("h{hash}"),
     }
 }
 
@@ -490,4 +491,75 @@ pub async fn api_key_settings_bound_new_keys_and_keys_are_renamed_and_deleted(h:
     store.delete_tenant(record.id).await.unwrap();
     let again = import(&store, &tenant(DEMO)).await;
     assert_eq!(store.api_key_settings(again.id).await.unwrap(), ApiKeySettings::default());
+}
+
+pub async fn client_secrets_are_listed_by_hint_limited_and_revoked(h: &impl Harness) {
+    let store = h.open().await;
+    let record = import(&store, &tenant(DEMO)).await;
+    let admin = Author::user("admin", "api-key");
+    let mut created = Vec::new();
+    for n in 1..=MAX_SECRETS_PER_CLIENT as u8 {
+        created.push(
+            store
+                .create_client_secret(&secret(record.id, "reporting", "admin", n), &admin)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        store.client_secrets(record.id, "reporting").await.unwrap(),
+        created,
+        "listed oldest first, by hint"
+    );
+    assert_eq!(created[0].hint, "h1");
+    assert!(created[0].created_at > 0);
+    assert!(
+        matches!(
+            store.create_client_secret(&secret(record.id, "reporting", "admin", 9), &admin).await,
+            Err(StoreError::LimitReached(why)) if why.contains("delete one first")
+        ),
+        "a sixth secret is refused"
+    );
+    assert_eq!(store.client_secret_by_hash(&[9; 32]).await.unwrap(), None, "and not stored");
+
+    let before = credentials_revision(&store, "demo").await;
+    store.delete_client_secret(record.id, "reporting", "h2", &admin).await.unwrap();
+    assert_eq!(
+        store.client_secret_by_hash(&[2; 32]).await.unwrap(),
+        None,
+        "a revoked secret is found no more"
+    );
+    assert!(credentials_revision(&store, "demo").await > before, "other nodes are told");
+    let hints: Vec<String> = store
+        .client_secrets(record.id, "reporting")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.hint)
+        .collect();
+    assert_eq!(hints, ["h1", "h3", "h4", "h5"]);
+    let events = events_of(&store, record.id, EventType::OauthClientUpdated).await;
+    assert!(
+        events.iter().any(|e| e.data["hint"] == "h2" && e.data["secretDeleted"] == created[1].id),
+        "{events:?}"
+    );
+    assert!(events.iter().all(|e| e.data.get("secret").is_none()), "no event holds a secret");
+
+    assert!(matches!(
+        store.delete_client_secret(record.id, "reporting", "h2", &admin).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.delete_client_secret(record.id, "other-client", "h1", &admin).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // A hint is unique within its client only, and a freed place takes a new secret.
+    let mut same_hint = secret(record.id, "reporting", "admin", 6);
+    same_hint.hint = "h1".to_owned();
+    assert!(matches!(
+        store.create_client_secret(&same_hint, &admin).await,
+        Err(StoreError::Conflict(_))
+    ));
+    same_hint.hint = "h6".to_owned();
+    store.create_client_secret(&same_hint, &admin).await.unwrap();
 }

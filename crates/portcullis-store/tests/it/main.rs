@@ -67,6 +67,7 @@ contract_tests!(
     audit_settings_round_trip,
     deleting_a_user_retires_its_credentials,
     deleting_a_client_retires_its_secrets_and_tokens,
+    client_secrets_are_listed_by_hint_limited_and_revoked,
     replacing_a_tenant_retires_what_it_leaves_out,
     identifiers_are_never_handed_out_twice,
     token_issuance_is_checked_and_audited,
