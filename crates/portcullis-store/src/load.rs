@@ -301,6 +301,7 @@ impl Assembler {
                     name: row.string(1)?,
                     space_type: parse_word("space type", row.word(2)?, SpaceType::parse)?,
                     owner: parse_owner(row.word(3)?),
+                    export_only_through: None,
                     members: Vec::new(),
                 });
             }
