@@ -77,6 +77,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "qlik fidelity",
         sql: include_str!("../../migrations/postgres/0010_qlik_fidelity.sql"),
     },
+    Migration {
+        version: 11,
+        name: "space export mark",
+        sql: include_str!("../../migrations/postgres/0011_space_export_mark.sql"),
+    },
 ];
 
 /// The advisory lock key held while migrating ("pcls" in ASCII).

@@ -68,6 +68,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "qlik fidelity",
         sql: include_str!("../../migrations/sqlite/0010_qlik_fidelity.sql"),
     },
+    Migration {
+        version: 11,
+        name: "space export mark",
+        sql: include_str!("../../migrations/sqlite/0011_space_export_mark.sql"),
+    },
 ];
 
 /// SQLite needs no statement for a consistent read (a read transaction sees one snapshot of
