@@ -11,6 +11,7 @@ mod authzen;
 mod connections;
 mod credentials;
 mod decisions;
+mod export_mark;
 mod feed;
 mod group_commit;
 mod hygiene;
