@@ -208,6 +208,9 @@ pub fn change_event(change: &portcullis_model::Change, author: &Author) -> Event
         Change::DeleteCustomRole { name } => event(EventType::RoleDeleted, resource("role", name), json!({})),
         Change::CreateSpace { space } => event(EventType::SpaceCreated, resource("space", &space.id), json!({ "space": space })),
         Change::UpdateSpace { id, name, owner } => event(EventType::SpaceUpdated, resource("space", id), json!({ "name": name, "owner": owner })),
+        Change::SetExportOnlyThrough { space, roles } => {
+            event(EventType::SpaceUpdated, resource("space", space), json!({ "exportOnlyThrough": roles }))
+        }
         Change::DeleteSpace { id } => event(EventType::SpaceDeleted, resource("space", id), json!({})),
         Change::SetSpaceMember { space, assignee: who, roles } => event(
             EventType::SpaceAssignmentUpdated,

@@ -283,6 +283,7 @@ pub fn generate(shape: &Shape) -> Tenant {
             name: format!("Space {s}"),
             space_type,
             owner: Some(user_id(owner)),
+            export_only_through: None,
             members,
         });
     }

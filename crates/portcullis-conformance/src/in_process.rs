@@ -160,6 +160,10 @@ impl Target for InProcess {
                 group: membership.group.clone(),
             },
             Step::Set(set) => set_change(set)?,
+            Step::Mark(mark) => Change::SetExportOnlyThrough {
+                space: mark.space.clone(),
+                roles: mark.export_only_through.clone(),
+            },
             Step::Check(_) => return Err("a check is asked, not applied".into()),
         };
         state.apply(&change)

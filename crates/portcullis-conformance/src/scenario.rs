@@ -209,6 +209,9 @@ pub enum Step {
     Leave(Membership),
     /// Set a tenant setting or a UserDefault permission.
     Set(Set),
+    /// Mark a space so that data leaves it only through named roles, or take the mark off
+    /// (Portcullis's export mark, `docs/export-control.md`).
+    Mark(Mark),
     /// Ask a question at this point.
     Check(Check),
 }
@@ -223,6 +226,7 @@ impl Step {
             Step::Join(_) => "join",
             Step::Leave(_) => "leave",
             Step::Set(_) => "set",
+            Step::Mark(_) => "mark",
             Step::Check(_) => "check",
         }
     }
@@ -243,6 +247,17 @@ pub struct Assign {
     /// The Everyone group.
     #[serde(default)]
     pub everyone: bool,
+}
+
+/// A space and the custom roles data may leave it through (absent or null: no mark).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Mark {
+    /// The space id.
+    pub space: String,
+    /// Custom role names; `[]`: no data leaves.
+    #[serde(default)]
+    pub export_only_through: Option<Vec<String>>,
 }
 
 /// A user and a group.

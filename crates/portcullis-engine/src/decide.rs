@@ -489,11 +489,35 @@ pub(crate) fn admin_without_role<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, act
     true
 }
 
+/// A space's export mark (Portcullis's extension, `docs/export-control.md`): a data-leaving
+/// action on an item of a marked space needs one of the roles it names, on any path (directly,
+/// through a group, through Everyone, recorded at login). It only restricts: true for every
+/// other action and every unmarked space. Records which role let the data out, or that none did.
+pub(crate) fn export_mark<T: Trace>(ctx: &Ctx<'_>, space: &SpaceInfo, action: Action, trace: &mut T) -> bool {
+    let Some(roles) = &space.export_only_through else { return true };
+    if !action.is_data_leaving() {
+        return true;
+    }
+    let held = ctx.rights.assignments.iter().find(|a| roles.iter().any(|r| **r == *a.role.name));
+    let through = held.map(|a| (a.role.name.clone(), a.via.clone()));
+    let allowed = through.is_some();
+    trace.push(|| Reason::ExportOnlyThrough {
+        space: space.id.clone(),
+        roles: roles.clone(),
+        through,
+    });
+    allowed
+}
+
 /// Tries the user paths, then the admin path; on a deny, keeps what was found and says
 /// `no-grant` when nothing was.
 fn decide_paths<T: Trace>(ctx: &Ctx<'_>, action: Action, space: Option<&SpaceInfo>, trace: &mut T, user_paths: impl FnOnce(&mut T) -> bool) -> bool {
     let start = trace.len();
-    if user_paths(trace) && requirements(ctx, action, trace) && scope_allows(ctx, action, false, trace) {
+    if user_paths(trace)
+        && requirements(ctx, action, trace)
+        && space.is_none_or(|space| export_mark(ctx, space, action, trace))
+        && scope_allows(ctx, action, false, trace)
+    {
         return true;
     }
     let admin_start = trace.len();

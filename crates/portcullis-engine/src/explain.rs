@@ -92,6 +92,17 @@ pub enum Reason {
         /// The inner decision on the source.
         inner: Explanation,
     },
+    /// A space's export mark (Portcullis's extension, `docs/export-control.md`) took part in a
+    /// data-leaving action on one of its items: `through` is the held role it let the data
+    /// leave through, or `None` when the user holds none of `roles` and it withheld the action.
+    ExportOnlyThrough {
+        /// Space id.
+        space: Arc<str>,
+        /// The custom roles the mark names.
+        roles: Arc<[Arc<str>]>,
+        /// The role the user holds among them, with its path.
+        through: Option<(Arc<str>, Via)>,
+    },
     /// Nothing granted it.
     NoGrant,
     /// The request could not be evaluated; deny.
@@ -139,6 +150,7 @@ impl Reason {
             Reason::Share { .. } => "share",
             Reason::Scope { .. } => "scope",
             Reason::Source { .. } => "source",
+            Reason::ExportOnlyThrough { .. } => "export-only-through",
             Reason::NoGrant => "no-grant",
             Reason::Error(_) => "error",
         }
@@ -174,6 +186,13 @@ impl Reason {
                 out.push(format!("source:{id}"));
                 out.extend(inner.tokens());
             }
+            Reason::ExportOnlyThrough { space, through, .. } => {
+                out.push(format!("export-mark:{space}"));
+                if let Some((role, via)) = through {
+                    out.push(format!("export-through:{role}"));
+                    via_tokens(via, out);
+                }
+            }
             Reason::NoGrant => out.push("no-grant".to_owned()),
             Reason::Error(_) => out.push("error".to_owned()),
         }
@@ -208,6 +227,25 @@ impl Reason {
             Reason::Scope { scope, granted: true } => format!("the OAuth client's scope `{scope}` allows it"),
             Reason::Scope { scope, granted: false } => format!("the OAuth client lacks the scope `{scope}`"),
             Reason::Source { id, inner } => format!("the executing user may not use source `{id}`: {}", inner.sentence()),
+            Reason::ExportOnlyThrough {
+                space,
+                through: Some((role, via)),
+                ..
+            } => format!(
+                "space `{space}` lets data leave only through named roles; the user holds `{role}` ({})",
+                via_words(via)
+            ),
+            Reason::ExportOnlyThrough { space, roles, through: None } => {
+                let names: Vec<String> = roles.iter().map(|r| format!("`{r}`")).collect();
+                if names.is_empty() {
+                    format!("space `{space}` lets no data leave its items")
+                } else {
+                    format!(
+                        "space `{space}` lets data leave only through {}; the user holds none of them",
+                        names.join(", ")
+                    )
+                }
+            }
             Reason::NoGrant => "nothing grants it".to_owned(),
             Reason::Error(message) => format!("the request could not be evaluated: {message}"),
         }

@@ -16,7 +16,9 @@
 
 use portcullis_model::{Action, Capability, Channel, ContentKind, ResourceKind, SpaceType, UserStatus};
 
-use crate::decide::{Ctx, Silent, admin_without_role, edit_script_in_shared, evaluate, requirements, scope_allows, shared_with, space_row};
+use crate::decide::{
+    Ctx, Silent, admin_without_role, edit_script_in_shared, evaluate, export_mark, requirements, scope_allows, shared_with, space_row,
+};
 use crate::request::{Request, Resource};
 use crate::snapshot::{ClientIdx, ContentHot, ContentIdx, Snapshot, SpaceInfo, TenantRights, UserIdx};
 use crate::tables;
@@ -30,6 +32,9 @@ struct SpaceGrant {
     owner: bool,
     /// Through the admin path.
     admin: bool,
+    /// The space's export mark withholds the action from this user on every user path
+    /// (shares included).
+    export_shut: bool,
 }
 
 /// The content the user may take `action` on through `channel` (empty for tenant and space
@@ -102,9 +107,12 @@ fn list(snapshot: &Snapshot, user: UserIdx, channel: Channel<ClientIdx>, session
         .map(|space| {
             let Some(space) = space else { return SpaceGrant::default() };
             let admin = admin_scope_open && admin_without_role(&ctx, space, action, t);
-            if !user_path_open {
+            // The export mark closes the user paths (own rows and shares) of a marked space.
+            let export_shut = user_path_open && !export_mark(&ctx, space, action, t);
+            if !user_path_open || export_shut {
                 return SpaceGrant {
                     admin,
+                    export_shut,
                     ..SpaceGrant::default()
                 };
             }
@@ -117,7 +125,12 @@ fn list(snapshot: &Snapshot, user: UserIdx, channel: Channel<ClientIdx>, session
                     (granted, granted)
                 }
             };
-            SpaceGrant { not_owner, owner, admin }
+            SpaceGrant {
+                not_owner,
+                owner,
+                admin,
+                export_shut: false,
+            }
         })
         .collect();
     let personal_open = user_path_open && tables::personal_owner_grants(action);
@@ -137,7 +150,10 @@ fn list(snapshot: &Snapshot, user: UserIdx, channel: Channel<ClientIdx>, session
                 let grant = grants.get(hot.space as usize).copied().unwrap_or_default();
                 grant.admin
                     || if owns { grant.owner } else { grant.not_owner }
-                    || (may_share && hot.shared && snapshot.content.get(i).is_some_and(|item| shared_with(&ctx, item, action, t)))
+                    || (may_share
+                        && hot.shared
+                        && !grant.export_shut
+                        && snapshot.content.get(i).is_some_and(|item| shared_with(&ctx, item, action, t)))
             };
             if allowed {
                 out.push(ContentIdx(i as u32));

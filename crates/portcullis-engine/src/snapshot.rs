@@ -143,6 +143,9 @@ pub struct SpaceInfo {
     pub user_roles: Arc<[(UserIdx, SpaceRoleSet)]>,
     /// Group assignments, sorted by group.
     pub group_roles: Arc<[(GroupIdx, SpaceRoleSet)]>,
+    /// The export mark (`docs/export-control.md`): data leaves the space's items only
+    /// through these custom roles; `None`: no mark, Qlik's behaviour.
+    pub export_only_through: Option<Arc<[Arc<str>]>>,
 }
 
 /// An app or data connection in a snapshot.
@@ -1114,6 +1117,10 @@ fn space_info(ids: &impl Ids, space: &Space) -> Option<SpaceInfo> {
         owner,
         user_roles: sorted(user_roles).into(),
         group_roles: sorted(group_roles).into(),
+        export_only_through: space
+            .export_only_through
+            .as_ref()
+            .map(|roles| roles.iter().map(|r| Arc::from(r.as_str())).collect()),
     })
 }
 

@@ -19,7 +19,10 @@
 //!   moved can change;
 //! - a space whose row differs is asked for the users whose standing in it moved (owner,
 //!   individual roles, the members of groups whose roles moved; every possible holder when the
-//!   space is created or deleted), on the space and on its items;
+//!   space is created or deleted), on the space and on its items; a space whose export mark
+//!   moved, for every candidate of each of its items, on the data-leaving actions;
+//! - a user who gains or loses a role some export mark names is asked the data-leaving actions
+//!   on the items they reach as for a change of their download permission;
 //! - an item whose row differs (moved, shared, created, deleted, new sources) is asked for every
 //!   user who could hold a grant on it before or after ([`crate::candidate_users`]);
 //! - a reload runs as its user with every consumed source: each flip of `app:read` or
@@ -246,7 +249,45 @@ fn tenant_rights_moved(before: Option<&UserInfo>, after: Option<&UserInfo>) -> b
 }
 
 fn same_space(a: &SpaceInfo, b: &SpaceInfo) -> bool {
-    a.id == b.id && a.space_type == b.space_type && a.owner == b.owner && a.user_roles == b.user_roles && a.group_roles == b.group_roles
+    a.id == b.id
+        && a.space_type == b.space_type
+        && a.owner == b.owner
+        && a.user_roles == b.user_roles
+        && a.group_roles == b.group_roles
+        && a.export_only_through == b.export_only_through
+}
+
+/// The names of the roles a user holds on any path, sorted, without repeats (what an export
+/// mark reads of the rights).
+fn held_roles(info: &UserInfo) -> Vec<&str> {
+    let mut names: Vec<&str> = info.rights.assignments.iter().map(|a| &*a.role.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// The data-leaving actions: what an export mark, or a change of the roles it names, moves.
+fn data_leaving() -> Reach {
+    let mut reach = Reach {
+        member: true,
+        ..Reach::default()
+    };
+    for &action in Action::ALL.iter().filter(|a| a.is_data_leaving()) {
+        reach.add(action);
+    }
+    reach
+}
+
+/// Every role name an export mark names, on either side (a pass over the spaces, made only when
+/// a user's held roles moved).
+fn marked_roles(before: &Snapshot, after: &Snapshot) -> FxHashSet<Arc<str>> {
+    let mut names = FxHashSet::default();
+    for snapshot in [before, after] {
+        for (_, space) in snapshot.spaces.iter() {
+            names.extend(space.export_only_through.iter().flat_map(|roles| roles.iter().cloned()));
+        }
+    }
+    names
 }
 
 fn same_item(a: &ContentInfo, b: &ContentInfo) -> bool {
@@ -477,6 +518,14 @@ fn hash_reason(reason: &Reason, h: &mut FxHasher) {
                 hash_reason(reason, h);
             }
         }
+        Reason::ExportOnlyThrough { space, roles, through } => {
+            name(space, h);
+            roles.len().hash(h);
+            if let Some((role, via)) = through {
+                role.hash(h);
+                hash_via(via, h);
+            }
+        }
         Reason::Error(text) => text.hash(h),
         Reason::Owner | Reason::NoGrant => {}
     }
@@ -567,6 +616,7 @@ pub fn diff(tenant: &Tenant, before: &Snapshot, after: &Snapshot) -> AccessDiff 
 
     // Users whose rights moved: tenant actions now, resources below.
     let mut reach: FxHashMap<UserIdx, Reach> = FxHashMap::default();
+    let mut marked: Option<FxHashSet<Arc<str>>> = None;
     for slot in before.users.unshared(&after.users) {
         let (b, a) = (before.users.get(slot), after.users.get(slot));
         let user = UserIdx(slot as u32);
@@ -581,6 +631,20 @@ pub fn diff(tenant: &Tenant, before: &Snapshot, after: &Snapshot) -> AccessDiff 
             (None, None) => true,
             _ => false,
         };
+        // The roles an export mark names move the user's data-leaving actions in marked spaces.
+        if let (Some(b), Some(a)) = (b, a) {
+            let (held_before, held_after) = (held_roles(b), held_roles(a));
+            if held_before != held_after {
+                let marked = marked.get_or_insert_with(|| marked_roles(before, after));
+                let moved = held_before
+                    .iter()
+                    .filter(|r| !held_after.contains(r))
+                    .chain(held_after.iter().filter(|r| !held_before.contains(r)));
+                if moved.into_iter().any(|r| marked.contains(*r)) {
+                    reach.entry(user).or_default().merge(data_leaving());
+                }
+            }
+        }
         if same {
             continue;
         }
@@ -615,8 +679,17 @@ pub fn diff(tenant: &Tenant, before: &Snapshot, after: &Snapshot) -> AccessDiff 
 
     // Spaces and items whose rows moved.
     let mut moved_spaces: Vec<(SpaceIdx, Option<Vec<UserIdx>>)> = Vec::new();
+    // Spaces whose export mark moved: every candidate of each of their items, for the
+    // data-leaving actions.
+    let mut moved_marks: Vec<SpaceIdx> = Vec::new();
     for slot in before.spaces.unshared(&after.spaces) {
         let space = SpaceIdx(slot as u32);
+        if let (Some(b), Some(a)) = (before.spaces.get(slot), after.spaces.get(slot))
+            && b.id == a.id
+            && b.export_only_through != a.export_only_through
+        {
+            moved_marks.push(space);
+        }
         let users = match (before.spaces.get(slot), after.spaces.get(slot)) {
             (Some(b), Some(a)) if same_space(b, a) => continue,
             (Some(b), Some(a)) if b.space_type == a.space_type && b.id == a.id => Some(moved_in_space(before, after, b, a)),
@@ -697,6 +770,15 @@ pub fn diff(tenant: &Tenant, before: &Snapshot, after: &Snapshot) -> AccessDiff 
             d.check_space(user, space, Reach::all());
             for &item in space_items.get(&space.0).unwrap_or(&no_items) {
                 d.check_item(user, item, Reach::all());
+            }
+        }
+    }
+    // The marks' side.
+    for space in moved_marks {
+        for &item in space_items.get(&space.0).unwrap_or(&no_items) {
+            let users = candidates(before, after, Resource::Content(item)).unwrap_or_else(|| every_user(before, after));
+            for user in users {
+                d.check_item(user, item, data_leaving());
             }
         }
     }

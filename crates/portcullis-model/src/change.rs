@@ -156,6 +156,16 @@ pub enum Change {
         /// New owner.
         owner: Option<String>,
     },
+    /// Marks a space so that data leaves its items only through one of `roles` (custom roles;
+    /// empty: through none), or takes the mark off (`roles` absent or null). Portcullis's own
+    /// extension beyond Qlik's model (`docs/export-control.md`).
+    SetExportOnlyThrough {
+        /// Space id.
+        space: String,
+        /// The custom roles data may leave through; `None`: no mark (Qlik's behaviour).
+        #[serde(default)]
+        roles: Option<Vec<String>>,
+    },
     /// Names an app's or data connection's owner (Qlik's `PUT /apps/{id}/owner`).
     SetContentOwner {
         /// Content id.
@@ -290,6 +300,7 @@ impl Change {
             Change::DeleteCustomRole { .. } => "delete-custom-role",
             Change::CreateSpace { .. } => "create-space",
             Change::UpdateSpace { .. } => "update-space",
+            Change::SetExportOnlyThrough { .. } => "set-export-only-through",
             Change::DeleteSpace { .. } => "delete-space",
             Change::SetSpaceMember { .. } => "set-space-member",
             Change::RemoveSpaceMember { .. } => "remove-space-member",
@@ -596,6 +607,7 @@ impl Tenant {
             Change::UpdateCustomRole { name, .. } | Change::DeleteCustomRole { name } => Touched::custom_role(name),
             Change::CreateSpace { space } => Touched::space(&space.id),
             Change::UpdateSpace { id, .. } | Change::DeleteSpace { id } => Touched::space(id),
+            Change::SetExportOnlyThrough { space, .. } => Touched::space(space),
             Change::SetSpaceMember { space, .. } | Change::RemoveSpaceMember { space, .. } => Touched::space(space),
             Change::CreateContent { item } => Touched::content(&item.id),
             Change::MoveContent { id, .. } | Change::SetContentOwner { id, .. } => Touched::content(id),
@@ -629,6 +641,7 @@ impl Tenant {
                     custom_roles: BTreeSet::from([name.clone(), new_name.clone()]),
                     users: users.into_iter().collect(),
                     groups: groups.into_iter().collect(),
+                    spaces: self.spaces_exporting_through(name).into_iter().collect(),
                     ..Touched::default()
                 }
             }
@@ -721,6 +734,7 @@ impl Tenant {
             Change::CreateSpace { space } => self.create_space(space.clone())?,
             Change::UpdateSpace { id, name, owner } => self.update_space(id, name.as_deref(), owner.as_deref())?,
             Change::DeleteSpace { id } => self.delete_space(id)?,
+            Change::SetExportOnlyThrough { space, roles } => self.set_export_only_through(space, roles.as_deref())?,
             Change::SetSpaceMember { space, assignee, roles } => self.set_space_member(space, assignee.clone(), *roles)?,
             Change::RemoveSpaceMember { space, assignee } => self.remove_space_member(space, assignee)?,
             Change::CreateContent { item } => self.create_content(item.clone())?,

@@ -221,6 +221,13 @@ impl Tenant {
         for held in self.everyone_roles.iter_mut().filter(|r| *r == name) {
             *held = new_name.to_owned();
         }
+        for space in self.spaces_exporting_through(name) {
+            if let Some(roles) = self.spaces.get_mut(&space).and_then(|s| s.export_only_through.as_mut()) {
+                for held in roles.iter_mut().filter(|r| *r == name) {
+                    *held = new_name.to_owned();
+                }
+            }
+        }
         Ok(())
     }
 

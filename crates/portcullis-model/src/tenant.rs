@@ -334,6 +334,12 @@ pub struct Space {
     pub owner: Option<String>,
     /// Assignments; the owner has none.
     pub members: Vec<SpaceMember>,
+    /// Portcullis's export mark, beyond Qlik's model (`docs/export-control.md`): when set, the
+    /// data-leaving actions on the space's items are allowed only to users holding one of
+    /// these custom roles, on top of everything else they need (an empty list: to no one).
+    /// `None`, the default, is Qlik's behaviour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_only_through: Option<Vec<String>>,
     /// What the API shows beyond the model (`crate::meta`); no decision reads it.
     #[serde(default, skip_serializing_if = "Meta::is_empty")]
     pub meta: Meta,

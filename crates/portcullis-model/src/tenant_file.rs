@@ -146,6 +146,10 @@ pub struct RawSpace {
     /// Assignments.
     #[serde(default)]
     pub members: Vec<RawAssignment>,
+    /// Portcullis's export mark: the custom roles data may leave the space's items through
+    /// (`docs/export-control.md`); omitted: Qlik's behaviour.
+    #[serde(rename = "exportOnlyThrough", default)]
+    pub export_only_through: Option<Vec<String>>,
 }
 
 /// A space assignment or share target as written: exactly one of `user` / `group`.
@@ -583,6 +587,27 @@ impl Validator {
         }
     }
 
+    /// The roles of a space's export mark: custom roles of this file, each named once.
+    fn export_roles(&mut self, tenant: &Tenant, roles: &[String], path: &SourcePath) {
+        for (i, name) in roles.iter().enumerate() {
+            if roles[..i].contains(name) {
+                self.problem(path.index(i), format!("role `{name}` is named twice"), Some("name each role once".into()));
+            } else if !tenant.custom_roles.contains(name) {
+                let hint = if tenant.role(name).is_some() || name == USER_DEFAULT {
+                    "an export mark names custom roles only: create one that holds the users data may leave through".to_owned()
+                } else {
+                    let names: Vec<&str> = tenant.custom_roles.iter().map(|r| r.name.as_str()).collect();
+                    if names.is_empty() {
+                        "the file defines no custom role; add one under `roles`".to_owned()
+                    } else {
+                        format!("custom roles: {}", names.join(", "))
+                    }
+                };
+                self.problem(path.index(i), format!("`{name}` is not a custom role"), Some(hint));
+            }
+        }
+    }
+
     fn users(&mut self, tenant: &mut Tenant, raw: &RawTenant, base: &SourcePath) {
         let mut ids = HashSet::new();
         for (i, user) in raw.users.iter().enumerate() {
@@ -741,6 +766,9 @@ impl Validator {
                 );
                 members.push(SpaceMember { assignee, roles });
             }
+            if let Some(roles) = &space.export_only_through {
+                self.export_roles(tenant, roles, &path.key("exportOnlyThrough"));
+            }
             tenant.spaces.upsert(Space {
                 meta: Default::default(),
                 id: space.id.clone(),
@@ -748,6 +776,7 @@ impl Validator {
                 space_type: space_type.unwrap_or(SpaceType::Shared),
                 owner: space.owner.clone(),
                 members,
+                export_only_through: space.export_only_through.clone(),
             });
         }
     }

@@ -318,7 +318,60 @@ impl Tenant {
                 message: format!("role `{name}` is still assigned to {}; unassign it first", assignees.join(", ")),
             });
         }
+        let marking = self.spaces_exporting_through(name);
+        if !marking.is_empty() {
+            return Err(OpError::InUse {
+                message: format!(
+                    "role `{name}` is named by the export mark of space {}; take it out of `exportOnlyThrough` first",
+                    marking.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
         self.custom_roles.remove(name);
+        Ok(())
+    }
+
+    /// The spaces whose export mark names the custom role `name` (a pass over the spaces:
+    /// only deleting and renaming a role ask, and both already pass over its holders).
+    pub(crate) fn spaces_exporting_through(&self, name: &str) -> Vec<String> {
+        self.spaces
+            .iter()
+            .filter(|s| s.export_only_through.as_ref().is_some_and(|roles| roles.iter().any(|r| r == name)))
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    /// Checks the roles of an export mark: custom roles that exist, each named once.
+    pub(crate) fn check_export_roles(&self, roles: &[String]) -> Result<(), OpError> {
+        for (i, name) in roles.iter().enumerate() {
+            if roles[..i].contains(name) {
+                return Err(OpError::Invalid {
+                    message: format!("role `{name}` is named twice in `exportOnlyThrough`"),
+                });
+            }
+            if !self.custom_roles.contains(name) {
+                let hint = if role::builtin_role(name).is_some() || name == USER_DEFAULT {
+                    "it is a default role; an export mark names custom roles only"
+                } else {
+                    "create the custom role first"
+                };
+                return Err(OpError::Invalid {
+                    message: format!("`exportOnlyThrough` names `{name}`, which is not a custom role ({hint})"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks a space so that data leaves its items only through one of `roles` (custom
+    /// roles; empty: through none), or takes the mark off (`None`). Portcullis's own
+    /// extension, off unless set (`docs/export-control.md`).
+    pub(crate) fn set_export_only_through(&mut self, id: &str, roles: Option<&[String]>) -> Result<(), OpError> {
+        if let Some(roles) = roles {
+            self.check_export_roles(roles)?;
+        }
+        let space = self.spaces.get_mut(id).ok_or_else(|| not_found("space", id))?;
+        space.export_only_through = roles.map(<[String]>::to_vec);
         Ok(())
     }
 
@@ -359,6 +412,9 @@ impl Tenant {
             && self.user(owner).is_none()
         {
             return Err(not_found("user", owner));
+        }
+        if let Some(roles) = &space.export_only_through {
+            self.check_export_roles(roles)?;
         }
         self.spaces.upsert(Space {
             members: Vec::new(),
@@ -811,6 +867,7 @@ mod tests {
             name: "Sales".into(),
             space_type: SpaceType::Shared,
             owner: Some("ann".into()),
+            export_only_through: None,
             members: vec![],
         };
         ap(&mut t, Change::CreateSpace { space: space.clone() }).unwrap();
@@ -860,6 +917,7 @@ mod tests {
             name: id.into(),
             space_type,
             owner: Some("ann".into()),
+            export_only_through: None,
             members: vec![],
         };
         ap(

@@ -287,3 +287,31 @@ shares:
     let bob = Assignee::User("bob".into());
     assert_eq!(tenant.shares.get("a", &bob).unwrap().roles, SpaceRoleSet::of(&[SpaceRole::Contributor]));
 }
+
+#[test]
+fn an_export_mark_names_custom_roles_only_and_each_problem_where_it_is_written() {
+    let text = "roles: [ { name: Exporters } ]\n\
+                spaces:\n  \
+                  - { id: s1, type: shared, exportOnlyThrough: [Exporters] }\n  \
+                  - { id: s2, type: shared, exportOnlyThrough: [Exporters, TenantAdmin, Nope, Exporters] }\n";
+    let error = load_tenant_text("t.yaml", text).unwrap_err();
+    assert_eq!(error.lines.len(), 3, "{error}");
+    assert!(error.lines.iter().all(|l| l.starts_with("t.yaml:4:")), "{error}");
+    assert!(
+        error.lines[0].contains("`TenantAdmin` is not a custom role") && error.lines[0].contains("custom roles only"),
+        "{error}"
+    );
+    assert!(
+        error.lines[1].contains("`Nope` is not a custom role") && error.lines[1].contains("custom roles: Exporters"),
+        "{error}"
+    );
+    assert!(error.lines[2].contains("named twice"), "{error}");
+    let tenant = load_tenant_text(
+        "t.yaml",
+        "roles: [ { name: Exporters } ]\nspaces: [ { id: s1, type: shared, exportOnlyThrough: [] } ]\n",
+    )
+    .unwrap();
+    assert_eq!(tenant.space("s1").unwrap().export_only_through, Some(Vec::new()));
+    let tenant = load_tenant_text("t.yaml", "spaces: [ { id: s1, type: shared } ]\n").unwrap();
+    assert_eq!(tenant.space("s1").unwrap().export_only_through, None);
+}

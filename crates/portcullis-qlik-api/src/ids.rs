@@ -335,6 +335,7 @@ mod tests {
             name: "Sales".into(),
             space_type: SpaceType::Shared,
             owner: Some("ann".into()),
+            export_only_through: None,
             members: Vec::new(),
         };
         tenant.apply(&Change::CreateSpace { space }).unwrap();

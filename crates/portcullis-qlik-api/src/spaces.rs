@@ -308,6 +308,7 @@ pub fn create(ctx: &Ctx<'_>, body: &SpaceCreate) -> Result<Mutation<SpaceDto>, A
         name: name.to_owned(),
         space_type,
         owner: Some(ctx.caller.user_id.clone()),
+        export_only_through: None,
         members: Vec::new(),
     };
     // INVARIANT: `meta` describes the new space as its owner sees it; the snapshot does not

@@ -297,6 +297,19 @@ pub struct SetBody {
     pub value: serde_json::Value,
 }
 
+/// Portcullis's export mark on a space (`docs/export-control.md`): data leaves the space's
+/// items only through the custom roles named; `exportOnlyThrough` absent or null takes the
+/// mark off (Qlik's behaviour).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MarkBody {
+    /// The space id.
+    pub space: String,
+    /// Custom role names (`[]`: no data leaves); absent or null: no mark.
+    #[serde(default)]
+    pub export_only_through: Option<Vec<String>>,
+}
+
 /// One change to the access model, in the words of the conformance scenarios' steps.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
@@ -311,6 +324,8 @@ pub enum ChangeBody {
     Leave(MembershipBody),
     /// Set a tenant setting or a UserDefault permission.
     Set(SetBody),
+    /// Mark a space so that data leaves it only through named roles, or take the mark off.
+    Mark(MarkBody),
 }
 
 /// The step's words checked by the model (the scenario runner reads them the same way).
@@ -347,6 +362,10 @@ pub fn change_of(body: &ChangeBody) -> Result<Change, ApiError> {
         ChangeBody::Leave(m) => Change::LeaveGroup {
             user: m.user.clone(),
             group: m.group.clone(),
+        },
+        ChangeBody::Mark(mark) => Change::SetExportOnlyThrough {
+            space: mark.space.clone(),
+            roles: mark.export_only_through.clone(),
         },
         ChangeBody::Set(set) => {
             let shown = set.value.to_string();

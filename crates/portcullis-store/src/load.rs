@@ -121,7 +121,7 @@ impl Table {
             Table::UserGroups => "SELECT user_id, group_name FROM user_groups WHERE tenant_id = $1 ORDER BY seq",
             Table::Clients => "SELECT id, name, impersonation FROM oauth_clients WHERE tenant_id = $1 ORDER BY seq",
             Table::ClientScopes => "SELECT client_id, scope FROM oauth_client_scopes WHERE tenant_id = $1 ORDER BY seq",
-            Table::Spaces => "SELECT id, name, space_type, owner FROM spaces WHERE tenant_id = $1 ORDER BY seq",
+            Table::Spaces => "SELECT id, name, space_type, owner, export_only_through FROM spaces WHERE tenant_id = $1 ORDER BY seq",
             Table::SpaceMembers => "SELECT space_id, assignee_kind, assignee, roles FROM space_members WHERE tenant_id = $1 ORDER BY seq",
             Table::Meta => "SELECT kind, key, meta FROM entity_meta WHERE tenant_id = $1 ORDER BY seq",
             Table::Content => "SELECT id, name, kind, space_id, owner FROM content WHERE tenant_id = $1 ORDER BY seq",
@@ -301,6 +301,13 @@ impl Assembler {
                     name: row.string(1)?,
                     space_type: parse_word("space type", row.word(2)?, SpaceType::parse)?,
                     owner: parse_owner(row.word(3)?),
+                    export_only_through: match row.text(4)? {
+                        None => None,
+                        Some(json) => Some(
+                            serde_json::from_str(json)
+                                .map_err(|e| StoreError::Corrupt(format!("the export mark of space `{}`: {e}", row.word(0).unwrap_or("?"))))?,
+                        ),
+                    },
                     members: Vec::new(),
                 });
             }

@@ -127,6 +127,7 @@ pub fn tenant_sized(n_users: usize, n_content: usize, seed: u64) -> Tenant {
             name: format!("Space {s}"),
             space_type,
             owner: Some(owner),
+            export_only_through: None,
             members,
         });
     }

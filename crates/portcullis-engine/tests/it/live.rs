@@ -127,7 +127,7 @@ pub(crate) fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
             ],
         )
     };
-    match rng.below(38) {
+    match rng.below(40) {
         0 | 1 => Change::AssignRole {
             role: role(rng),
             target: target(rng),
@@ -259,6 +259,7 @@ pub(crate) fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
                     id,
                     space_type,
                     owner: Some(owner),
+                    export_only_through: (rng.below(4) == 0).then(|| roles.iter().take(1).cloned().collect()),
                     members,
                 },
             }
@@ -341,6 +342,22 @@ pub(crate) fn random_change(rng: &mut Rng, t: &Tenant) -> Change {
         34 => Change::DeleteShare {
             resource: item(rng),
             assignee: assignee(rng, &users, &groups),
+        },
+        38 | 39 => Change::SetExportOnlyThrough {
+            space: space(rng),
+            // A name that is not a custom role now and then, so refusals are exercised too.
+            roles: (rng.below(4) != 0).then(|| {
+                let mut pool = roles.clone();
+                pool.push("Nope".into());
+                let mut chosen: Vec<String> = Vec::new();
+                for _ in 0..rng.below(3) {
+                    let name = pick(rng, &pool).clone();
+                    if !chosen.contains(&name) {
+                        chosen.push(name);
+                    }
+                }
+                chosen
+            }),
         },
         36 => Change::RenameGroup {
             name: group(rng),
@@ -615,7 +632,7 @@ fn random_writes_are_mostly_accepted_and_cover_every_kind() {
         }
     }
     assert!(accepted * 3 > total, "{accepted} of {total} writes accepted");
-    assert_eq!(kinds.len(), 36, "kinds seen: {kinds:?}");
+    assert_eq!(kinds.len(), 37, "kinds seen: {kinds:?}");
 }
 
 /// A session frozen while its user was in a group follows the group by name: deleted, the

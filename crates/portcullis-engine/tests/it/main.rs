@@ -4,6 +4,7 @@
 #[expect(dead_code, reason = "shared with the benches; not every helper is used here")]
 mod synthetic;
 
+mod export;
 mod live;
 mod prop;
 mod reference;

@@ -174,6 +174,7 @@ pub fn random_tenant(seed: u64) -> Tenant {
             name: format!("s{s}"),
             space_type,
             owner: Some(owner),
+            export_only_through: None,
             members,
         });
     }
@@ -230,6 +231,15 @@ pub fn random_tenant(seed: u64) -> Tenant {
             scopes,
             impersonation: false,
         });
+    }
+    // Export marks last, so the draws above (and the tenants of recorded seeds) stay as they were.
+    for s in 0..n_spaces {
+        if rng.below(3) == 0 {
+            let roles = (0..3).filter(|_| rng.below(2) == 0).map(|r| format!("c{r}")).collect();
+            if let Some(space) = t.spaces.get_mut(&format!("s{s}")) {
+                space.export_only_through = Some(roles);
+            }
+        }
     }
     t
 }

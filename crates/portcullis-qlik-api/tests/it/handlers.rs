@@ -564,6 +564,7 @@ fn a_managed_space_offers_publish_never_create() {
                 name: "Prod".into(),
                 space_type: portcullis_model::SpaceType::Managed,
                 owner: Some("bob".into()),
+                export_only_through: None,
                 members: Vec::new(),
             },
         })
@@ -602,6 +603,7 @@ fn a_data_space_offers_create_for_its_data_connections_never_for_apps() {
                 name: "Lake".into(),
                 space_type: portcullis_model::SpaceType::Data,
                 owner: Some("ann".into()),
+                export_only_through: None,
                 members: Vec::new(),
             },
         })

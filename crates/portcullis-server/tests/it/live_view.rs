@@ -51,6 +51,7 @@ fn changes() -> Vec<Vec<Change>> {
                 name: "Lab".into(),
                 space_type: SpaceType::Shared,
                 owner: Some("zoe".into()),
+                export_only_through: None,
                 members: vec![SpaceMember {
                     assignee: Assignee::Group("sales".into()),
                     roles: roles(&[SpaceRole::Consumer]),

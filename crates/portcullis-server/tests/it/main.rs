@@ -12,6 +12,7 @@ mod connections;
 mod console;
 mod credentials;
 mod decisions;
+mod export_mark;
 mod feed;
 mod group_commit;
 mod hygiene;

@@ -82,6 +82,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "client secret hints",
         sql: include_str!("../../migrations/postgres/0011_client_secret_hints.sql"),
     },
+    Migration {
+        version: 12,
+        name: "space export mark",
+        sql: include_str!("../../migrations/postgres/0012_space_export_mark.sql"),
+    },
 ];
 
 /// The advisory lock key held while migrating ("pcls" in ASCII).

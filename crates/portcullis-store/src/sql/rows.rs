@@ -242,12 +242,32 @@ where
     }
 
     pub(super) async fn insert_spaces(tx: &mut Tx<DB>, id: i64, spaces: &[Space], written: &mut Written<'_>) -> Result<(), StoreError> {
-        Self::insert_rows(tx, written, "spaces", "id, name, space_type, owner", id, spaces, |row, space| {
-            row.push_bind(space.id.as_str())
-                .push_bind(space.name.as_str())
-                .push_bind(space.space_type.as_str())
-                .push_bind(owner_word(space.owner.as_deref()));
-        })
+        // The export mark as JSON text, NULL when the space has none.
+        let marks: Vec<Option<String>> = spaces
+            .iter()
+            .map(|space| {
+                space
+                    .export_only_through
+                    .as_ref()
+                    .map(|roles| serde_json::Value::from(roles.clone()).to_string())
+            })
+            .collect();
+        let rows: Vec<(&Space, Option<&str>)> = spaces.iter().zip(marks.iter().map(Option::as_deref)).collect();
+        Self::insert_rows(
+            tx,
+            written,
+            "spaces",
+            "id, name, space_type, owner, export_only_through",
+            id,
+            &rows,
+            |row, (space, mark)| {
+                row.push_bind(space.id.as_str())
+                    .push_bind(space.name.as_str())
+                    .push_bind(space.space_type.as_str())
+                    .push_bind(owner_word(space.owner.as_deref()))
+                    .push_bind(*mark);
+            },
+        )
         .await?;
         let members: Vec<(&str, &str, &str, i64)> = spaces
             .iter()

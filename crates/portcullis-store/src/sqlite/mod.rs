@@ -73,6 +73,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "client secret hints",
         sql: include_str!("../../migrations/sqlite/0011_client_secret_hints.sql"),
     },
+    Migration {
+        version: 12,
+        name: "space export mark",
+        sql: include_str!("../../migrations/sqlite/0012_space_export_mark.sql"),
+    },
 ];
 
 /// SQLite needs no statement for a consistent read (a read transaction sees one snapshot of

@@ -53,7 +53,7 @@ spaces:
     type: data
     owner: u1
     members: [{ user: u2, roles: [datapreview, operator] }, { group: g1, roles: [consumer] }]
-  - { id: s2, name: Second, type: managed, owner: u3, members: [{ user: u1, roles: [publisher] }] }
+  - { id: s2, name: Second, type: managed, owner: u3, members: [{ user: u1, roles: [publisher] }], exportOnlyThrough: [DataOnly] }
 content:
   - { id: dc, type: data-connection, space: s1, owner: u1 }
   - { id: app1, name: App one, type: app, space: s2, owner: u3 }
@@ -1015,4 +1015,67 @@ pub async fn a_deleted_owners_spaces_and_content_are_left_without_an_owner(h: &i
         follower.apply(change).expect("a logged change applies");
     }
     assert_eq!(follower, stored, "the change log carries ownerless content and new owners to other nodes");
+}
+
+pub async fn export_marks_are_stored_and_replayed(h: &impl Harness) {
+    let store = h.open().await;
+    let original = named(RICH, "marks");
+    let id = import(&store, &original).await.id;
+    let (stored, _) = loaded(&store, id).await;
+    assert_eq!(stored, original);
+    assert_eq!(stored.space("s2").unwrap().export_only_through, Some(vec!["DataOnly".to_owned()]));
+    assert_eq!(stored.space("s1").unwrap().export_only_through, None, "no mark stays no mark");
+    let mut live = original.clone();
+    let changes = [
+        Change::SetExportOnlyThrough {
+            space: "s1".into(),
+            roles: Some(Vec::new()),
+        },
+        Change::SetExportOnlyThrough {
+            space: "s2".into(),
+            roles: Some(vec!["Askers".into(), "DataOnly".into()]),
+        },
+        Change::RenameCustomRole {
+            name: "DataOnly".into(),
+            new_name: "Data only".into(),
+        },
+        Change::SetExportOnlyThrough {
+            space: "s1".into(),
+            roles: None,
+        },
+    ];
+    for change in &changes {
+        live.apply(change).expect("the mark is valid");
+        store.apply(id, change, &Author::cli()).await.expect("the mark is stored");
+    }
+    assert!(
+        store
+            .apply(
+                id,
+                &Change::SetExportOnlyThrough {
+                    space: "s1".into(),
+                    roles: Some(vec!["TenantAdmin".into()]),
+                },
+                &Author::cli()
+            )
+            .await
+            .is_err(),
+        "a mark names custom roles only"
+    );
+    let (stored, revision) = loaded(&store, id).await;
+    assert_eq!(stored, live);
+    assert_eq!(
+        stored.space("s2").unwrap().export_only_through,
+        Some(vec!["Askers".to_owned(), "Data only".to_owned()])
+    );
+    assert_eq!(stored.space("s1").unwrap().export_only_through, None);
+    let mut follower = original;
+    let LogPage::Changes { changes: logged, .. } = store.changes_after(id, 1, 100).await.unwrap() else {
+        panic!("the log holds every revision");
+    };
+    assert_eq!(logged.len() as u64, revision - 1);
+    for (_, change) in &logged {
+        follower.apply(change).expect("a logged change applies");
+    }
+    assert_eq!(follower, stored, "the change log carries marks to other nodes");
 }

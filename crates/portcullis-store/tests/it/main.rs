@@ -88,6 +88,7 @@ contract_tests!(
     api_key_settings_bound_new_keys_and_keys_are_renamed_and_deleted,
     meta_and_renames_are_stored_and_replayed,
     a_deleted_owners_spaces_and_content_are_left_without_an_owner,
+    export_marks_are_stored_and_replayed,
 );
 
 #[tokio::test]
