@@ -13,6 +13,7 @@ use crate::action::ActionSet;
 use crate::compile::{CompiledSite, ResourceId, UserId};
 use crate::context::RequestContext;
 use crate::err::RuleError;
+use crate::eval::PrivilegeMemo;
 use crate::site::{Rule, Site};
 
 /// Which part of the site to audit.
@@ -117,9 +118,10 @@ pub fn audit_with_progress(site: &CompiledSite, context: RequestContext, scope: 
     let chunks: Vec<&[UserId]> = users.chunks(ROWS_PER_CHUNK).collect();
     let row_cells = |rows: &[UserId]| {
         let mut cells = Vec::new();
+        let mut memo = PrivilegeMemo::default();
         for user in rows {
             let user_key = site.user_key(*user);
-            site.audit_row(&plan, *user, context, &mut |position, granted, granting| {
+            site.audit_row(&plan, *user, context, &mut memo, &mut |position, granted, granting| {
                 let Some(resource) = resources.get(position as usize) else { return };
                 let rules = granting
                     .iter()

@@ -6,10 +6,10 @@
 //! allocate: nested `HasPrivilege` evaluations keep their stack in a fixed array, and values
 //! are visited in place. Only [`CompiledSite::decide`], which builds an explanation, allocates.
 
-use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use regex::Regex;
+use rustc_hash::FxHashMap;
 
 use crate::action::{Action, ActionSet};
 use crate::classes::{AuditPlan, PathUse};
@@ -115,7 +115,7 @@ impl<'a> Scope<'a> {
 
 /// Results of nested `HasPrivilege` decisions for one user and context, kept across the
 /// cells of an audit row: (resource, action) → (result, how many levels it went deeper).
-pub(crate) type PrivilegeMemo = HashMap<(u32, u8), (bool, usize)>;
+pub(crate) type PrivilegeMemo = FxHashMap<(u32, u8), (bool, usize)>;
 
 /// One evaluation: the requesting user, the context and the `HasPrivilege` stack.
 struct Evaluator<'s, 'm> {
@@ -251,16 +251,24 @@ impl CompiledSite {
     /// the user alone grants on all its resources; any other is evaluated once per class of
     /// resources it cannot tell apart (only the classes whose joined value the user has, when
     /// it compares a resource's value with the user's), and the result fans out to the class.
-    /// Nested `HasPrivilege` results are kept across the row.
-    pub(crate) fn audit_row(&self, plan: &AuditPlan, user: UserId, context: RequestContext, emit: &mut dyn FnMut(u32, ActionSet, &[u32])) {
-        let mut memo = PrivilegeMemo::new();
+    /// Nested `HasPrivilege` results are kept across the row, in `memo` (emptied first: a
+    /// caller doing many rows keeps its allocation).
+    pub(crate) fn audit_row(
+        &self,
+        plan: &AuditPlan,
+        user: UserId,
+        context: RequestContext,
+        memo: &mut PrivilegeMemo,
+        emit: &mut dyn FnMut(u32, ActionSet, &[u32]),
+    ) {
+        memo.clear();
         let mut evaluator = Evaluator::new(Scope::of(self), user, context);
         let prefilter: Vec<Tri> = self
             .rules
             .iter()
             .map(|rule| evaluator.user_only_rule(rule.root, plan.any_resource))
             .collect();
-        evaluator.memo = Some(&mut memo);
+        evaluator.memo = Some(memo);
         evaluator.prefilter = Some(&prefilter);
         let user_entity = self.users.get(user.0 as usize);
         // (position, rule) for every grant, rules in site order.
