@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use serde::Serialize;
 
@@ -11,6 +13,7 @@ use crate::action::ActionSet;
 use crate::compile::{CompiledSite, ResourceId, UserId};
 use crate::context::RequestContext;
 use crate::err::RuleError;
+use crate::eval::PrivilegeMemo;
 use crate::site::{Rule, Site};
 
 /// Which part of the site to audit.
@@ -103,33 +106,49 @@ pub fn audit(site: &CompiledSite, context: RequestContext, scope: &AuditScope) -
 }
 
 /// [`audit`], reporting each user's row as it is done (a large site takes seconds).
+///
+/// Rows are worked out in chunks on every core the machine offers (the plan they share is
+/// built once, see `classes.rs`), and put back in user order.
 pub fn audit_with_progress(site: &CompiledSite, context: RequestContext, scope: &AuditScope, progress: Progress<'_>) -> AuditMatrix {
     let (users, resources) = scope_ids(site, scope);
     let wanted = if scope.actions.is_empty() { ActionSet::ALL } else { scope.actions };
-    let mut cells = Vec::new();
     let total = users.len() as u64;
-    for (done, user) in users.iter().enumerate() {
-        progress(done as u64, total);
-        site.audit_row(*user, &resources, context, wanted, &mut |resource, granted, granting| {
-            if granted.is_empty() {
-                return;
-            }
-            let rules = granting
-                .iter()
-                .filter_map(|idx| site.rules().get(*idx as usize))
-                .map(|rule| RuleGrant {
-                    rule: rule.name.clone(),
-                    actions: ActionSet(rule.actions.0 & wanted.0),
-                })
-                .collect();
-            cells.push(AuditCell {
-                user: site.user_key(*user).to_owned(),
-                resource: site.resource_id(resource).to_owned(),
-                granted,
-                rules,
+    progress(0, total);
+    let plan = site.audit_plan(&resources, context, wanted);
+    let chunks: Vec<&[UserId]> = users.chunks(ROWS_PER_CHUNK).collect();
+    let row_cells = |rows: &[UserId]| {
+        let mut cells = Vec::new();
+        let mut memo = PrivilegeMemo::default();
+        for user in rows {
+            let user_key = site.user_key(*user);
+            site.audit_row(&plan, *user, context, &mut memo, &mut |position, granted, granting| {
+                let Some(resource) = resources.get(position as usize) else { return };
+                let rules = granting
+                    .iter()
+                    .filter_map(|idx| site.rules().get(*idx as usize).map(|rule| (rule, plan.actions_of(*idx))))
+                    .map(|(rule, actions)| RuleGrant {
+                        rule: rule.name.clone(),
+                        actions,
+                    })
+                    .collect();
+                cells.push(AuditCell {
+                    user: user_key.to_owned(),
+                    resource: site.resource_id(*resource).to_owned(),
+                    granted,
+                    rules,
+                });
             });
-        });
-    }
+        }
+        cells
+    };
+    let mut rows_done = 0u64;
+    let cells = in_parallel(&chunks, |chunk| row_cells(chunk), &mut |chunk: &&[UserId]| {
+        rows_done += chunk.len() as u64;
+        progress(rows_done, total);
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     progress(total, total);
     AuditMatrix {
         context: context.name(),
@@ -145,6 +164,52 @@ pub fn audit_with_progress(site: &CompiledSite, context: RequestContext, scope: 
             .collect(),
         cells,
     }
+}
+
+/// Users per chunk of audit work: enough to make handing out chunks cheap, few enough that
+/// the cores finish together and progress moves often.
+const ROWS_PER_CHUNK: usize = 16;
+
+/// `job` on each of `jobs` on as many threads as the machine has cores (none for a single
+/// job), the results in the jobs' order; `done` hears of each finished job, on this thread.
+fn in_parallel<J: Sync, T: Send>(jobs: &[J], job: impl Fn(&J) -> T + Sync, done: &mut dyn FnMut(&J)) -> Vec<T> {
+    let n_threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len());
+    if n_threads <= 1 {
+        return jobs
+            .iter()
+            .map(|j| {
+                let result = job(j);
+                done(j);
+                result
+            })
+            .collect();
+    }
+    let next = AtomicUsize::new(0);
+    let (sender, receiver) = mpsc::channel();
+    std::thread::scope(|threads| {
+        for _ in 0..n_threads {
+            let sender = sender.clone();
+            let (next, job) = (&next, &job);
+            threads.spawn(move || {
+                loop {
+                    let idx = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(j) = jobs.get(idx) else { break };
+                    if sender.send((idx, job(j))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        let mut results: Vec<Option<T>> = jobs.iter().map(|_| None).collect();
+        for (idx, result) in receiver {
+            if let (Some(slot), Some(j)) = (results.get_mut(idx), jobs.get(idx)) {
+                *slot = Some(result);
+                done(j);
+            }
+        }
+        results.into_iter().flatten().collect()
+    })
 }
 
 /// One change an unsaved rule makes to a cell.

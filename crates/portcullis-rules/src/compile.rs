@@ -122,6 +122,9 @@ pub(crate) struct CResource {
     pub attributes: Attrs,
     /// Index into the rule index's candidate lists.
     pub index_key: u32,
+    /// The rules that select this resource only through a `Type_<id>` entry naming it,
+    /// sorted: resolved once here, so a decision never matches an id by text.
+    pub instance_rules: Box<[u32]>,
 }
 
 /// A step from entities to related entities.
@@ -134,7 +137,7 @@ pub(crate) enum Nav {
 }
 
 /// What a path yields from the entities it reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Term {
     /// The entities themselves (their identity: user key or resource id).
     Entity,
@@ -223,7 +226,27 @@ pub struct CompiledRule {
     pub expr: Option<Expr>,
     /// Root of the lowered condition.
     pub(crate) root: u32,
+    /// How many `and`/`or`/`!` levels the lowered condition has (the evaluator's stack).
+    pub(crate) depth: usize,
+    /// A part of the condition that reads only the user and must hold for the rule to grant.
+    pub(crate) guard: Option<Guard>,
 }
+
+/// A rule's user guard: a conjunct of its condition (or the whole condition) that reads only
+/// the requesting user, such as `user.roles = "ContentAdmin"` or `!user.IsAnonymous()`. Whether
+/// each user meets each guard is worked out at compile time, so a decision skips a rule whose
+/// guard the user does not meet without evaluating it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Guard {
+    /// The bit of the guard in each user's guard bits.
+    pub slot: u32,
+    /// Only conjuncts that cannot fail come before it: when the guard is false, the rule's
+    /// condition is false (not failed), so an explained decision may skip it too.
+    pub leading: bool,
+}
+
+/// How many actions there are (the rule index keeps one list per action).
+const N_ACTIONS: usize = Action::ALL.len();
 
 /// A rule that may apply to resources of one index key.
 #[derive(Debug, Clone, Copy)]
@@ -246,6 +269,13 @@ pub struct CompiledSite {
     pub(crate) compares: Vec<LCompare>,
     /// Candidate rules per index key and request context (`[hub, qmc]`).
     pub(crate) candidates: Vec<[Box<[Candidate]>; 2]>,
+    /// The same candidates per index key, context and action, without those selected through
+    /// `Type_<id>` entries (a resource keeps those in `instance_rules`): the rules a yes/no
+    /// decision looks at. Indexed by `(key * 2 + context) * N_ACTIONS + action`.
+    by_action: Vec<Box<[u32]>>,
+    /// Each user's guard bits (`guard_words` words per user, bit = `Guard::slot`).
+    user_guards: Vec<u64>,
+    guard_words: usize,
     /// The relation names some resource of the site uses (folded): a path's last step under
     /// one of them navigates, under another name it reads an attribute.
     pub(crate) relation_names: Vec<Sym>,
@@ -306,6 +336,23 @@ impl CompiledSite {
             compares,
             relation_names,
         } = compiler;
+        let lowered = Lowered {
+            nodes: &nodes,
+            kids: &kids,
+            paths: &paths,
+            compares: &compares,
+        };
+        let mut guards = Vec::new();
+        for rule in &mut rules {
+            rule.depth = lowered.depth(rule.root);
+            if let Some((alternatives, leading)) = lowered.guard(rule.root) {
+                rule.guard = Some(Guard {
+                    slot: guards.len() as u32,
+                    leading,
+                });
+                guards.push(alternatives);
+            }
+        }
 
         let mut user_by_key = HashMap::new();
         let mut users = Vec::with_capacity(site.users.len());
@@ -372,6 +419,7 @@ impl CompiledSite {
                 custom_properties: attrs(&mut strings, &resource.custom_properties),
                 attributes: attrs(&mut strings, &resource.attributes),
                 index_key,
+                instance_rules: Box::default(),
             });
         }
 
@@ -401,6 +449,21 @@ impl CompiledSite {
             let [hub, qmc] = lists;
             candidates.push([hub.into_boxed_slice(), qmc.into_boxed_slice()]);
         }
+        resolve_instances(&rules, &candidates, &strings, &mut resources);
+        let by_action = candidates
+            .iter()
+            .flat_map(|lists| lists.iter())
+            .flat_map(|list| {
+                Action::ALL.map(|action| {
+                    list.iter()
+                        .filter(|c| !c.check_instance && rules.get(c.rule as usize).is_some_and(|r| r.actions.contains(action)))
+                        .map(|c| c.rule)
+                        .collect::<Box<[u32]>>()
+                })
+            })
+            .collect();
+        let guard_words = guards.len().div_ceil(64);
+        let user_guards = user_guard_bits(&users, &guards, guard_words);
 
         Ok(CompiledSite {
             strings,
@@ -412,6 +475,9 @@ impl CompiledSite {
             paths,
             compares,
             candidates,
+            by_action,
+            user_guards,
+            guard_words,
             relation_names,
             user_by_key,
             resource_by_id,
@@ -510,13 +576,294 @@ impl CompiledSite {
         if !candidate.check_instance {
             return true;
         }
-        let (Some(rule), Some(res)) = (self.rules.get(candidate.rule as usize), self.resources.get(resource.0 as usize)) else {
-            return false;
+        self.resources
+            .get(resource.0 as usize)
+            .is_some_and(|res| res.instance_rules.binary_search(&candidate.rule).is_ok())
+    }
+
+    /// The rules that may grant `action` on a held resource of `index_key` in `context`, but
+    /// for those selecting it by id (its `instance_rules`).
+    pub(crate) fn candidates_for_action(&self, index_key: u32, context: RequestContext, action: Action) -> &[u32] {
+        let idx = (index_key as usize * 2 + context.index()) * N_ACTIONS + action as usize;
+        self.by_action.get(idx).map_or(&[], |list| list)
+    }
+
+    /// The user's guard bits (empty for an unknown user: every guard then counts as met).
+    pub(crate) fn guard_bits(&self, user: u32) -> &[u64] {
+        let start = user as usize * self.guard_words;
+        self.user_guards.get(start..start + self.guard_words).unwrap_or_default()
+    }
+}
+
+/// Whether `bits` (a user's guard bits) meet `rule`'s guard; a rule without one always does.
+pub(crate) fn meets_guard(bits: &[u64], rule: &CompiledRule) -> bool {
+    rule.guard
+        .is_none_or(|guard| bits.get(guard.slot as usize / 64).is_none_or(|word| word & (1 << (guard.slot % 64)) != 0))
+}
+
+/// Fills each stored resource's `instance_rules`: the candidates of its key that select it by
+/// id, found through an index of the filters' ids (ignoring ASCII case, as filters do) rather
+/// than by matching every such rule against every resource.
+fn resolve_instances(rules: &[CompiledRule], candidates: &[[Box<[Candidate]>; 2]], strings: &Interner, resources: &mut [CResource]) {
+    use crate::filter::FilterItem;
+    let mut by_id: Vec<Option<HashMap<String, Vec<u32>>>> = vec![None; candidates.len()];
+    for (key, lists) in candidates.iter().enumerate() {
+        let mut index: HashMap<String, Vec<u32>> = HashMap::new();
+        for candidate in lists.iter().flat_map(|list| list.iter()).filter(|c| c.check_instance) {
+            let Some(rule) = rules.get(candidate.rule as usize) else { continue };
+            for item in &rule.filter.items {
+                if let FilterItem::Instance { instance, .. } = item {
+                    let rules_of_id = index.entry(instance.to_ascii_lowercase()).or_default();
+                    if !rules_of_id.contains(&candidate.rule) {
+                        rules_of_id.push(candidate.rule);
+                    }
+                }
+            }
+        }
+        if !index.is_empty() {
+            by_id[key] = Some(index);
+        }
+    }
+    for resource in resources {
+        let Some(Some(index)) = by_id.get(resource.index_key as usize) else {
+            continue;
         };
-        rule.filter.matches(FilterTarget::Stored {
-            resource_type: self.strings.get(res.resource_type.exact),
-            id: self.strings.get(res.id.exact),
+        let id = strings.get(resource.id.exact);
+        let Some(named) = index.get(&id.to_ascii_lowercase()) else { continue };
+        let target = FilterTarget::Stored {
+            resource_type: strings.get(resource.resource_type.exact),
+            id,
+        };
+        let mut selecting: Vec<u32> = named
+            .iter()
+            .copied()
+            .filter(|rule| rules.get(*rule as usize).is_some_and(|r| r.filter.matches(target)))
+            .collect();
+        selecting.sort_unstable();
+        resource.instance_rules = selecting.into_boxed_slice();
+    }
+}
+
+/// One way to meet a guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum GuardAlternative {
+    /// One of the user's values of `field` is `value` (folded, or as written when `strict`).
+    Value { field: UserField, strict: bool, value: Sym },
+    /// The user is (or is not) anonymous.
+    Anonymous(bool),
+}
+
+/// A user's value that a guard compares, as the evaluator reads it from a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum UserField {
+    Key,
+    Name,
+    UserId,
+    UserDirectory,
+    Email,
+    Groups,
+    Roles,
+    CustomProperty(Sym),
+    Environment(Sym),
+    Attribute(Sym),
+}
+
+impl UserField {
+    /// The field a path ending in `term` reads from a user (as `visit_values` does).
+    pub(crate) fn of(term: Term, term_name: Sym) -> Option<UserField> {
+        Some(match term {
+            Term::Entity | Term::Id => UserField::Key,
+            Term::Name => UserField::Name,
+            Term::UserId => UserField::UserId,
+            Term::UserDirectory => UserField::UserDirectory,
+            Term::Email => UserField::Email,
+            Term::Groups => UserField::Groups,
+            Term::Roles => UserField::Roles,
+            Term::CustomProperty(name) => UserField::CustomProperty(name),
+            Term::Environment(name) => UserField::Environment(name),
+            Term::ResourceType | Term::Attribute(_) => UserField::Attribute(term_name),
+            Term::Nothing => return None,
         })
+    }
+
+    pub(crate) fn values(self, user: &CUser) -> Vec<Val> {
+        let named = |attrs: &Attrs, name: Sym| -> Vec<Val> {
+            // The first attribute of that name, as the evaluator reads it.
+            attrs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, values)| values.to_vec())
+                .unwrap_or_default()
+        };
+        match self {
+            UserField::Key => vec![user.key],
+            UserField::Name => user.name.into_iter().collect(),
+            UserField::UserId => vec![user.user_id],
+            UserField::UserDirectory => vec![user.user_directory],
+            UserField::Email => user.email.into_iter().collect(),
+            UserField::Groups => user.groups.to_vec(),
+            UserField::Roles => user.roles.to_vec(),
+            UserField::CustomProperty(name) => named(&user.custom_properties, name),
+            UserField::Environment(name) => named(&user.environment, name),
+            UserField::Attribute(name) => named(&user.attributes, name),
+        }
+    }
+}
+
+/// Every user's guard bits: for each user and guard, whether one of the guard's alternatives
+/// holds. Looks each of the user's values up in an index of the guards' constants, so the cost
+/// is the users' values, not users × guards.
+fn user_guard_bits(users: &[CUser], guards: &[Vec<GuardAlternative>], words: usize) -> Vec<u64> {
+    let mut by_value: HashMap<(UserField, bool, Sym), Vec<u32>> = HashMap::new();
+    let mut anonymous: Vec<(u32, bool)> = Vec::new();
+    for (slot, alternatives) in guards.iter().enumerate() {
+        for alternative in alternatives {
+            match *alternative {
+                GuardAlternative::Value { field, strict, value } => by_value.entry((field, strict, value)).or_default().push(slot as u32),
+                GuardAlternative::Anonymous(wanted) => anonymous.push((slot as u32, wanted)),
+            }
+        }
+    }
+    let mut fields: Vec<UserField> = Vec::new();
+    for (field, _, _) in by_value.keys() {
+        if !fields.contains(field) {
+            fields.push(*field);
+        }
+    }
+    let mut bits = vec![0u64; users.len() * words];
+    for (user_idx, user) in users.iter().enumerate() {
+        let Some(own) = bits.get_mut(user_idx * words..(user_idx + 1) * words) else {
+            continue;
+        };
+        let mut set = |slot: u32| {
+            if let Some(word) = own.get_mut(slot as usize / 64) {
+                *word |= 1 << (slot % 64);
+            }
+        };
+        for (slot, wanted) in &anonymous {
+            if user.anonymous == *wanted {
+                set(*slot);
+            }
+        }
+        for field in &fields {
+            for value in field.values(user) {
+                for (strict, sym) in [(false, value.folded), (true, value.exact)] {
+                    for slot in by_value.get(&(*field, strict, sym)).into_iter().flatten() {
+                        set(*slot);
+                    }
+                }
+            }
+        }
+    }
+    bits
+}
+
+/// The lowered conditions, for the analyses done once all rules are lowered.
+struct Lowered<'a> {
+    nodes: &'a [Node],
+    kids: &'a [u32],
+    paths: &'a [LPath],
+    compares: &'a [LCompare],
+}
+
+impl Lowered<'_> {
+    fn children(&self, start: u32, len: u32) -> &[u32] {
+        self.kids.get(start as usize..(start + len) as usize).unwrap_or_default()
+    }
+
+    /// How many `and`/`or`/`!` nodes lie on the deepest way from `idx` to a leaf. Recurses
+    /// no deeper than the parser's nesting limit.
+    fn depth(&self, idx: u32) -> usize {
+        match self.nodes.get(idx as usize) {
+            Some(Node::Or { start, len } | Node::And { start, len }) => {
+                1 + self.children(*start, *len).iter().map(|kid| self.depth(*kid)).max().unwrap_or(0)
+            }
+            Some(Node::Not(inner)) => 1 + self.depth(*inner),
+            _ => 0,
+        }
+    }
+
+    /// True when evaluating `idx` can never fail (and so never meets a `HasPrivilege` cycle).
+    fn infallible(&self, idx: u32) -> bool {
+        let path_ok = |operand: &LOperand| match operand {
+            LOperand::Const(_) => true,
+            LOperand::Path(path) => self.paths.get(*path as usize).is_some_and(|p| p.root != Root::Node),
+        };
+        match self.nodes.get(idx as usize) {
+            Some(Node::True) => true,
+            Some(Node::Or { start, len } | Node::And { start, len }) => self.children(*start, *len).iter().all(|kid| self.infallible(*kid)),
+            Some(Node::Not(inner)) => self.infallible(*inner),
+            Some(Node::Compare(cmp)) => self.compares.get(*cmp as usize).is_some_and(|compare| {
+                (compare.op != CmpOp::Matches || matches!(compare.regex, Some(Ok(_)))) && path_ok(&compare.lhs) && path_ok(&compare.rhs)
+            }),
+            Some(Node::Empty(path)) => self.paths.get(*path as usize).is_some_and(|p| p.root != Root::Node),
+            Some(Node::IsAnonymous(path)) => self.paths.get(*path as usize).is_some_and(|p| p.root == Root::User),
+            Some(Node::HasPrivilege { .. } | Node::IsOwned(_)) | None => false,
+        }
+    }
+
+    /// The alternatives of a guard form: a comparison `=`/`==` of a user's own value with a
+    /// constant, `user.IsAnonymous()` or its negation, or an `or` of those. Each can never fail,
+    /// and is false exactly when no alternative holds for the user.
+    fn guard_alternatives(&self, idx: u32) -> Option<Vec<GuardAlternative>> {
+        let own_path = |path: u32| self.paths.get(path as usize).filter(|p| p.root == Root::User && p.nav.is_empty());
+        match self.nodes.get(idx as usize)? {
+            Node::Compare(cmp) => {
+                let compare = self.compares.get(*cmp as usize)?;
+                let strict = match compare.op {
+                    CmpOp::Eq => false,
+                    CmpOp::StrictEq => true,
+                    _ => return None,
+                };
+                let (path, value) = match (&compare.lhs, &compare.rhs) {
+                    (LOperand::Path(path), LOperand::Const(value)) | (LOperand::Const(value), LOperand::Path(path)) => (*path, *value),
+                    _ => return None,
+                };
+                let path = own_path(path)?;
+                Some(vec![GuardAlternative::Value {
+                    field: UserField::of(path.term, path.term_name)?,
+                    strict,
+                    value: if strict { value.exact } else { value.folded },
+                }])
+            }
+            Node::IsAnonymous(path) => own_path(*path)
+                .filter(|p| p.term == Term::Entity)
+                .map(|_| vec![GuardAlternative::Anonymous(true)]),
+            Node::Not(inner) => match self.nodes.get(*inner as usize)? {
+                Node::IsAnonymous(path) => own_path(*path)
+                    .filter(|p| p.term == Term::Entity)
+                    .map(|_| vec![GuardAlternative::Anonymous(false)]),
+                _ => None,
+            },
+            Node::Or { start, len } => {
+                let mut alternatives = Vec::new();
+                for kid in self.children(*start, *len) {
+                    alternatives.extend(self.guard_alternatives(*kid)?);
+                }
+                Some(alternatives)
+            }
+            _ => None,
+        }
+    }
+
+    /// The condition's guard, if it has one: the condition itself, or the first conjunct of a
+    /// top-level `and` that is a guard form; and whether only infallible conjuncts precede it.
+    fn guard(&self, root: u32) -> Option<(Vec<GuardAlternative>, bool)> {
+        if let Some(Node::And { start, len }) = self.nodes.get(root as usize) {
+            let conjuncts = self.children(*start, *len);
+            for (position, kid) in conjuncts.iter().enumerate() {
+                if let Some(alternatives) = self.guard_alternatives(*kid) {
+                    let leading = conjuncts
+                        .get(..position)
+                        .unwrap_or_default()
+                        .iter()
+                        .all(|before| self.infallible(*before));
+                    return Some((alternatives, leading));
+                }
+            }
+            return None;
+        }
+        self.guard_alternatives(root).map(|alternatives| (alternatives, true))
     }
 }
 
@@ -611,6 +958,8 @@ impl Compiler {
             filter,
             expr: parsed.expr,
             root,
+            depth: 0,
+            guard: None,
         })
     }
 

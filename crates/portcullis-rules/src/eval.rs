@@ -6,13 +6,14 @@
 //! allocate: nested `HasPrivilege` evaluations keep their stack in a fixed array, and values
 //! are visited in place. Only [`CompiledSite::decide`], which builds an explanation, allocates.
 
-use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use regex::Regex;
+use rustc_hash::FxHashMap;
 
 use crate::action::{Action, ActionSet};
-use crate::compile::{CResource, Candidate, CompiledSite, LOperand, LPath, Nav, Node, ResourceId, Sym, Term, UserId, Val};
+use crate::classes::{AuditPlan, PathUse};
+use crate::compile::{CResource, Candidate, CompiledRule, CompiledSite, LOperand, LPath, Nav, Node, ResourceId, Sym, Term, UserId, Val, meets_guard};
 use crate::context::RequestContext;
 use crate::err::EvalError;
 use crate::explain::{Decision, RuleOutcome, RuleResult};
@@ -26,6 +27,10 @@ pub const MAX_PRIVILEGE_DEPTH: usize = 32;
 /// [`MAX_CONDITION_DEPTH`] levels of `(` and `!`, and each `(` opens at most an `or` and an
 /// `and` (`a or b and (...)`), as does the top level.
 const MAX_TREE_DEPTH: usize = 2 * MAX_CONDITION_DEPTH + 2;
+
+/// Conditions at most this deep are walked with a small stack (most rules: the full one would
+/// cost a kilobyte of zeroing per rule evaluated).
+const SHALLOW_TREE_DEPTH: usize = 8;
 
 #[derive(Clone, Copy)]
 enum Ent {
@@ -110,13 +115,15 @@ impl<'a> Scope<'a> {
 
 /// Results of nested `HasPrivilege` decisions for one user and context, kept across the
 /// cells of an audit row: (resource, action) → (result, how many levels it went deeper).
-pub(crate) type PrivilegeMemo = HashMap<(u32, u8), (bool, usize)>;
+pub(crate) type PrivilegeMemo = FxHashMap<(u32, u8), (bool, usize)>;
 
 /// One evaluation: the requesting user, the context and the `HasPrivilege` stack.
 struct Evaluator<'s, 'm> {
     site: &'s CompiledSite,
     scope: Scope<'s>,
     user: u32,
+    /// The user's guard bits.
+    guards: &'s [u64],
     context: RequestContext,
     stack: [(u32, u8); MAX_PRIVILEGE_DEPTH],
     depth: usize,
@@ -156,10 +163,10 @@ impl CompiledSite {
         let mut granted = ActionSet::NONE;
         for candidate in scope.candidates(resource, context) {
             let Some(rule) = self.rules.get(candidate.rule as usize) else { continue };
-            if granted.contains_all(rule.actions) || !scope.applies(candidate, resource) {
+            if granted.contains_all(rule.actions) || !meets_guard(evaluator.guards, rule) || !scope.applies(candidate, resource) {
                 continue;
             }
-            if let Ok(true) = evaluator.rule(rule.root, resource) {
+            if let Ok(true) = evaluator.rule(rule, resource) {
                 granted = granted.union(rule.actions);
             }
         }
@@ -182,11 +189,17 @@ impl CompiledSite {
             if !rule.actions.contains(action) || !scope.applies(candidate, resource) {
                 continue;
             }
-            evaluator.cycle = false;
-            let result = match evaluator.rule(rule.root, resource) {
-                Ok(true) => RuleResult::Granted,
-                Ok(false) => RuleResult::NotGranted { cycle: evaluator.cycle },
-                Err(error) => RuleResult::Failed(error),
+            // A leading guard the user does not meet makes the condition false without
+            // evaluating it: only conjuncts that cannot fail come before the guard.
+            let result = if rule.guard.is_some_and(|guard| guard.leading) && !meets_guard(evaluator.guards, rule) {
+                RuleResult::NotGranted { cycle: false }
+            } else {
+                evaluator.cycle = false;
+                match evaluator.rule(rule, resource) {
+                    Ok(true) => RuleResult::Granted,
+                    Ok(false) => RuleResult::NotGranted { cycle: evaluator.cycle },
+                    Err(error) => RuleResult::Failed(error),
+                }
             };
             outcomes.push(RuleOutcome {
                 rule: rule.name.clone(),
@@ -215,7 +228,7 @@ impl CompiledSite {
         context: RequestContext,
     ) -> Result<bool, EvalError> {
         let Some(rule) = self.rules.get(rule.0 as usize) else { return Ok(false) };
-        Evaluator::new(Scope::of(self), user, context).rule(rule.root, resource.0)
+        Evaluator::new(Scope::of(self), user, context).rule(rule, resource.0)
     }
 }
 
@@ -229,49 +242,127 @@ enum Tri {
 }
 
 impl CompiledSite {
-    /// One row of the audit matrix: for `user` and each of `resources`, the actions in `wanted`
-    /// that applicable rules grant, and those rules (by index), passed to `emit`.
+    /// One row of the audit matrix: for `user`, each audited position (see [`AuditPlan`]) where
+    /// an applicable rule grants one of the plan's actions, with those actions and the granting
+    /// rules (by index, in site order), passed to `emit` in position order.
     ///
-    /// Two things make a row cheap: each rule's condition is first evaluated once for the user
-    /// alone (parts that depend on the resource stay unknown, so a rule that cannot hold for
-    /// this user is never evaluated again), and nested `HasPrivilege` results are kept across
-    /// the row.
+    /// The row goes rule by rule rather than cell by cell. A rule whose guard the user does not
+    /// meet, or whose condition is false for the user alone, costs nothing; one that holds for
+    /// the user alone grants on all its resources; any other is evaluated once per class of
+    /// resources it cannot tell apart (only the classes whose joined value the user has, when
+    /// it compares a resource's value with the user's), and the result fans out to the class.
+    /// Nested `HasPrivilege` results are kept across the row, in `memo` (emptied first: a
+    /// caller doing many rows keeps its allocation).
     pub(crate) fn audit_row(
         &self,
+        plan: &AuditPlan,
         user: UserId,
-        resources: &[ResourceId],
         context: RequestContext,
-        wanted: ActionSet,
-        emit: &mut dyn FnMut(ResourceId, ActionSet, &[u32]),
+        memo: &mut PrivilegeMemo,
+        emit: &mut dyn FnMut(u32, ActionSet, &[u32]),
     ) {
-        let mut memo = PrivilegeMemo::new();
+        memo.clear();
         let mut evaluator = Evaluator::new(Scope::of(self), user, context);
-        let any_resource = resources.first().map_or(0, |r| r.0);
-        let prefilter: Vec<Tri> = self.rules.iter().map(|rule| evaluator.user_only_rule(rule.root, any_resource)).collect();
-        evaluator.memo = Some(&mut memo);
+        let prefilter: Vec<Tri> = self
+            .rules
+            .iter()
+            .map(|rule| evaluator.user_only_rule(rule.root, plan.any_resource))
+            .collect();
+        evaluator.memo = Some(memo);
         evaluator.prefilter = Some(&prefilter);
-        let mut granting = Vec::new();
-        for resource in resources {
-            let mut granted = ActionSet::NONE;
-            granting.clear();
-            for candidate in self.candidates_of(*resource, context) {
-                let Some(rule) = self.rules.get(candidate.rule as usize) else { continue };
-                let actions = ActionSet(rule.actions.0 & wanted.0);
-                if actions.is_empty() || !self.candidate_applies(candidate, *resource) {
-                    continue;
+        let user_entity = self.users.get(user.0 as usize);
+        // (position, rule) for every grant, rules in site order.
+        let mut grants: Vec<(u32, u32)> = Vec::new();
+        let mut chosen: Vec<u32> = Vec::new();
+        for rule_plan in &plan.rules {
+            let Some(rule) = self.rules.get(rule_plan.rule as usize) else { continue };
+            if !meets_guard(evaluator.guards, rule) {
+                continue;
+            }
+            let all_classes = match prefilter.get(rule_plan.rule as usize) {
+                Some(Tri::False) => continue,
+                Some(Tri::True) => true,
+                _ => false,
+            };
+            chosen.clear();
+            match (&rule_plan.join, user_entity) {
+                (Some(join), Some(user_entity)) if !all_classes => {
+                    for value in join.field.values(user_entity) {
+                        let sym = if join.strict { value.exact } else { value.folded };
+                        chosen.extend(join.classes_by_value.get(&sym).into_iter().flatten());
+                    }
+                    chosen.sort_unstable();
+                    chosen.dedup();
                 }
-                let holds = match prefilter.get(candidate.rule as usize) {
-                    Some(Tri::False) => false,
-                    Some(Tri::True) => true,
-                    _ => matches!(evaluator.rule(rule.root, resource.0), Ok(true)),
+                _ => chosen.extend(0..rule_plan.classes.len() as u32),
+            }
+            for class_idx in &chosen {
+                let Some(class) = rule_plan.classes.get(*class_idx as usize) else {
+                    continue;
                 };
-                if holds {
-                    granted = granted.union(actions);
-                    granting.push(candidate.rule);
+                if all_classes || matches!(evaluator.rule(rule, class.representative), Ok(true)) {
+                    grants.extend(class.positions.iter().map(|position| (*position, rule_plan.rule)));
                 }
             }
-            emit(*resource, granted, &granting);
         }
+        // Stable: each position keeps its rules in site order.
+        grants.sort_by_key(|(position, _)| *position);
+        let mut granting = Vec::new();
+        let mut rest = grants.as_slice();
+        while let Some(((position, _), _)) = rest.split_first() {
+            let n_same = rest.iter().take_while(|(p, _)| p == position).count();
+            let (cell, after) = rest.split_at(n_same);
+            granting.clear();
+            let mut granted = ActionSet::NONE;
+            for (_, rule_idx) in cell {
+                granted = granted.union(plan.actions_of(*rule_idx));
+                granting.push(*rule_idx);
+            }
+            emit(*position, granted, &granting);
+            rest = after;
+        }
+    }
+
+    /// Appends to `key` everything that evaluating the resource-rooted `path` from `resource`
+    /// can depend on when the path is used as `path_use`, then a separator: two resources
+    /// with equal keys for every such path of a condition give it the same value for any user.
+    pub(crate) fn observe(&self, resource: u32, path: &LPath, path_use: PathUse, key: &mut Vec<u64>) {
+        let scope = Scope::of(self);
+        // Values are symbols (below 2^32); entities are tagged above that.
+        let tag = |tag: u64, value: u64| (tag << 32) | value;
+        let _ = match path_use {
+            PathUse::Values => visit_values(scope, 0, resource, path, &mut |value| {
+                key.push(u64::from(value.exact));
+                Ok(ControlFlow::Continue(()))
+            }),
+            PathUse::Exists => {
+                let found = visit_values(scope, 0, resource, path, &mut |_| Ok(ControlFlow::Break(())));
+                key.push(u64::from(matches!(found, Ok(ControlFlow::Break(())))));
+                Ok(ControlFlow::Continue(()))
+            }
+            PathUse::Owned | PathUse::Anonymous | PathUse::Identity => visit_entities(scope, 0, resource, path, &mut |entity| {
+                key.push(match (entity, path_use) {
+                    (Ent::Resource(idx), PathUse::Identity) => tag(1, u64::from(idx)),
+                    (Ent::Resource(idx), PathUse::Owned) => tag(2, u64::from(scope.resource(idx).is_some_and(|r| r.owner_key.is_some()))),
+                    (Ent::Resource(_), _) => tag(3, 0),
+                    (Ent::User(idx), PathUse::Anonymous) => tag(4, u64::from(self.users.get(idx as usize).is_some_and(|u| u.anonymous))),
+                    (Ent::User(_), _) => tag(5, 0),
+                    (Ent::ExtUser(_), _) => tag(6, 0),
+                });
+                Ok(ControlFlow::Continue(()))
+            }),
+        };
+        key.push(u64::MAX);
+    }
+
+    /// The values of `path` from `resource` (for the audit plan's joins).
+    pub(crate) fn path_values(&self, resource: u32, path: &LPath) -> Vec<Val> {
+        let mut values = Vec::new();
+        let _ = visit_values(Scope::of(self), 0, resource, path, &mut |value| {
+            values.push(value);
+            Ok(ControlFlow::Continue(()))
+        });
+        values
     }
 }
 
@@ -281,6 +372,7 @@ impl<'s, 'm> Evaluator<'s, 'm> {
             site: scope.site,
             scope,
             user: user.0,
+            guards: scope.site.guard_bits(user.0),
             context,
             stack: [(0, 0); MAX_PRIVILEGE_DEPTH],
             depth: 0,
@@ -293,23 +385,52 @@ impl<'s, 'm> Evaluator<'s, 'm> {
     }
 
     /// True when some applicable rule grants `action` on `resource` (rules that fail grant nothing).
+    ///
+    /// A held resource is looked up in the rule index by its key, the context and the action,
+    /// plus the rules naming it by id; a supplied one brings its own candidates.
     fn allows(&mut self, resource: u32, action: Action) -> Result<bool, EvalError> {
         let (site, scope) = (self.site, self.scope);
-        for candidate in scope.candidates(resource, self.context) {
-            let Some(rule) = site.rules.get(candidate.rule as usize) else { continue };
-            if !rule.actions.contains(action) || !scope.applies(candidate, resource) {
-                continue;
+        if scope.is_supplied(resource) {
+            for candidate in scope.candidates(resource, self.context) {
+                if self.grants(candidate.rule, resource, action) {
+                    return Ok(true);
+                }
             }
-            match self.prefilter.and_then(|p| p.get(candidate.rule as usize)) {
-                Some(Tri::True) => return Ok(true),
-                Some(Tri::False) => continue,
-                _ => {}
+            return Ok(false);
+        }
+        let Some(held) = site.resources.get(resource as usize) else {
+            return Ok(false);
+        };
+        for rule_idx in site.candidates_for_action(held.index_key, self.context, action) {
+            if self.grants(*rule_idx, resource, action) {
+                return Ok(true);
             }
-            if let Ok(true) = self.rule(rule.root, resource) {
+        }
+        for rule_idx in &held.instance_rules {
+            let applies = site
+                .rules
+                .get(*rule_idx as usize)
+                .is_some_and(|rule| rule.context.applies_to(self.context));
+            if applies && self.grants(*rule_idx, resource, action) {
                 return Ok(true);
             }
         }
         Ok(false)
+    }
+
+    /// Whether rule `rule_idx`, selected for `resource`, grants `action` there.
+    fn grants(&mut self, rule_idx: u32, resource: u32, action: Action) -> bool {
+        let Some(rule) = self.site.rules.get(rule_idx as usize) else {
+            return false;
+        };
+        if !rule.actions.contains(action) || !meets_guard(self.guards, rule) {
+            return false;
+        }
+        match self.prefilter.and_then(|p| p.get(rule_idx as usize)) {
+            Some(Tri::True) => true,
+            Some(Tri::False) => false,
+            _ => matches!(self.rule(rule, resource), Ok(true)),
+        }
     }
 
     /// Whether a rule can grant for this user at all: its condition for the user alone, where
@@ -367,28 +488,33 @@ impl<'s, 'm> Evaluator<'s, 'm> {
                     LOperand::Path(path) => user_rooted(path),
                 };
                 if side_ok(&compare.lhs) && side_ok(&compare.rhs) {
-                    decided(self.node(idx, resource))
+                    decided(self.node::<SHALLOW_TREE_DEPTH>(idx, resource))
                 } else {
                     Tri::Unknown
                 }
             }
-            Node::Empty(path) | Node::IsAnonymous(path) if user_rooted(path) => decided(self.node(idx, resource)),
+            Node::Empty(path) | Node::IsAnonymous(path) if user_rooted(path) => decided(self.node::<SHALLOW_TREE_DEPTH>(idx, resource)),
             Node::Empty(_) | Node::IsAnonymous(_) | Node::IsOwned(_) | Node::HasPrivilege { .. } => Tri::Unknown,
         }
     }
 
-    fn rule(&mut self, root: u32, resource: u32) -> Result<bool, EvalError> {
-        self.node(root, resource)
+    fn rule(&mut self, rule: &CompiledRule, resource: u32) -> Result<bool, EvalError> {
+        if rule.depth <= SHALLOW_TREE_DEPTH {
+            self.node::<SHALLOW_TREE_DEPTH>(rule.root, resource)
+        } else {
+            self.node::<MAX_TREE_DEPTH>(rule.root, resource)
+        }
     }
 
     /// The value of the condition below `root`. `and`, `or` and `!` are walked with a fixed
     /// stack, left to right with short-circuits, so a nested `HasPrivilege` costs one frame of
     /// this function rather than one per level of the conditions around it, and nothing is
     /// allocated.
-    fn node(&mut self, root: u32, resource: u32) -> Result<bool, EvalError> {
+    /// `DEPTH` is the stack's size: at least the condition's depth.
+    fn node<const DEPTH: usize>(&mut self, root: u32, resource: u32) -> Result<bool, EvalError> {
         let site = self.site;
         // The `and`/`or`/`!` nodes above the current one, each with the child being evaluated.
-        let mut stack = [(0u32, 0u32); MAX_TREE_DEPTH];
+        let mut stack = [(0u32, 0u32); DEPTH];
         let mut depth = 0;
         let mut idx = root;
         loop {

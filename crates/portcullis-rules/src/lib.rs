@@ -11,6 +11,7 @@
 pub mod action;
 pub mod audit;
 pub mod authzen;
+mod classes;
 pub mod compile;
 pub mod context;
 pub mod default_rules;

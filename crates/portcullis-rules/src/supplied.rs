@@ -128,6 +128,7 @@ impl CompiledSite {
             custom_properties: overlay.attrs(&resource.custom_properties),
             attributes: overlay.attrs(&resource.attributes),
             index_key: u32::MAX,
+            instance_rules: Box::default(),
         };
         let target = if resource.is_transient() {
             FilterTarget::Transient {

@@ -301,23 +301,54 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
-    /// The audit matrix (user prefilter, memoized `HasPrivilege`) agrees with one decision per cell.
+    /// The audit matrix (rules evaluated per class of resources, rows on several threads)
+    /// agrees with one explained decision per cell and action: the same granted actions and
+    /// the same granting rules, in site order, for all actions or a random few.
     #[test]
-    fn audit_matrix_agrees_with_decisions(site in site()) {
+    fn audit_matrix_agrees_with_decisions(site in site(), copies in 1usize..24, some_actions in 0u32..16) {
         use portcullis_rules::audit::{AuditScope, audit};
+        // Copies of the users make rows enough for the matrix to be split between threads.
+        let mut site = site;
+        let originals = site.users.clone();
+        for copy in 1..copies {
+            site.users.extend(originals.iter().map(|user| User {
+                user_id: format!("{}-{copy}", user.user_id),
+                ..user.clone()
+            }));
+        }
         let compiled = CompiledSite::compile(&site).expect("generated rules parse");
+        let wanted = if some_actions == 0 { ActionSet::ALL } else { ActionSet(some_actions) };
+        let scope = AuditScope {
+            actions: if some_actions == 0 { ActionSet::NONE } else { wanted },
+            ..AuditScope::default()
+        };
         for context in RequestContext::ALL {
-            let matrix = audit(&compiled, context, &AuditScope::default());
+            let matrix = audit(&compiled, context, &scope);
             let mut expected = Vec::new();
             for user in compiled.user_ids() {
                 for resource in compiled.resource_ids() {
-                    let granted = compiled.granted_actions(user, resource, context);
+                    let granted = ActionSet(compiled.granted_actions(user, resource, context).0 & wanted.0);
+                    let mut granting: Vec<String> = Vec::new();
+                    for action in Action::ALL.into_iter().filter(|a| wanted.contains(*a)) {
+                        let decision = compiled.decide(user, resource, action, context);
+                        granting.extend(decision.granting_rules().map(str::to_owned));
+                    }
+                    let rules: Vec<(String, ActionSet)> = compiled
+                        .rules()
+                        .iter()
+                        .filter(|rule| granting.contains(&rule.name))
+                        .map(|rule| (rule.name.clone(), ActionSet(rule.actions.0 & wanted.0)))
+                        .collect();
                     if !granted.is_empty() {
-                        expected.push((compiled.user_key(user).to_owned(), compiled.resource_id(resource).to_owned(), granted));
+                        expected.push((compiled.user_key(user).to_owned(), compiled.resource_id(resource).to_owned(), granted, rules));
                     }
                 }
             }
-            let actual: Vec<_> = matrix.cells.iter().map(|c| (c.user.clone(), c.resource.clone(), c.granted)).collect();
+            let actual: Vec<_> = matrix
+                .cells
+                .iter()
+                .map(|c| (c.user.clone(), c.resource.clone(), c.granted, c.rules.iter().map(|g| (g.rule.clone(), g.actions)).collect::<Vec<_>>()))
+                .collect();
             prop_assert_eq!(actual, expected);
         }
     }
@@ -393,6 +424,69 @@ proptest! {
                     compiled.granted_actions_on(user, Target::Supplied(&supplied), context),
                     held.granted_actions(held_user, held_id, context)
                 );
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// The indexed decision (rules by resource type, context and action; rules naming a
+    /// resource by id resolved at compile time; rules skipped on the user's guards) explains
+    /// exactly as a naive walk over every rule of the site: each enabled security rule whose
+    /// filter selects the resource, whose context applies and whose actions include the one
+    /// asked, in site order, with its condition evaluated on its own.
+    #[test]
+    fn indexed_decisions_explain_as_every_rule_evaluated(site in site()) {
+        use portcullis_rules::{FilterTarget, RuleCategory, RuleId, RuleResult};
+        let compiled = CompiledSite::compile(&site).expect("generated rules parse");
+        for user in compiled.user_ids() {
+            for resource in compiled.resource_ids() {
+                let source = compiled.resource_source(resource).expect("held");
+                let target = if source.is_transient() {
+                    FilterTarget::Transient { name: source.name.as_deref().unwrap_or_default() }
+                } else {
+                    FilterTarget::Stored { resource_type: &source.resource_type, id: &source.id }
+                };
+                for context in RequestContext::ALL {
+                    for action in Action::ALL {
+                        let decision = compiled.decide(user, resource, action, context);
+                        let mut expected = Vec::new();
+                        for (rule_idx, rule) in compiled.rules().iter().enumerate() {
+                            let selected = rule.category == RuleCategory::Security
+                                && !rule.disabled
+                                && rule.context.applies_to(context)
+                                && rule.actions.contains(action)
+                                && rule.filter.matches(target);
+                            if selected {
+                                let result = compiled.evaluate_rule(RuleId(rule_idx as u32), user, resource, context);
+                                expected.push((rule.name.clone(), result));
+                            }
+                        }
+                        let actual: Vec<_> = decision
+                            .outcomes
+                            .iter()
+                            .map(|o| {
+                                let result = match &o.result {
+                                    RuleResult::Granted => Ok(true),
+                                    RuleResult::NotGranted { .. } => Ok(false),
+                                    RuleResult::Failed(error) => Err(error.clone()),
+                                };
+                                (o.rule.clone(), result)
+                            })
+                            .collect();
+                        prop_assert_eq!(&actual, &expected, "{} {} {} {}", compiled.user_key(user), action, compiled.resource_id(resource), context);
+                        prop_assert_eq!(decision.allowed, compiled.is_allowed(user, resource, action, context));
+                        let applicable: Vec<String> = compiled
+                            .applicable_rules(resource, context)
+                            .filter_map(|id| compiled.rules().get(id.0 as usize))
+                            .filter(|rule| rule.actions.contains(action))
+                            .map(|rule| rule.name.clone())
+                            .collect();
+                        prop_assert_eq!(applicable, expected.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>());
+                    }
+                }
             }
         }
     }
