@@ -76,6 +76,11 @@ impl DownloadFilters {
         app.is_empty() || event["data"]["resource"]["id"].as_str() == Some(app)
     }
 
+    /// The events of an audits page that pass the filters the API cannot apply (the app).
+    fn kept(&self, page: &Value) -> Vec<Value> {
+        page["data"].as_array().into_iter().flatten().filter(|e| self.keeps(e)).cloned().collect()
+    }
+
     fn pairs(&self) -> [(&str, &str); 4] {
         [
             ("user", self.user.as_str()),
@@ -157,13 +162,7 @@ pub async fn downloads(State(console): State<Console>, SignedIn(session): Signed
         Ok(page) => page,
         Err(failure) => return console.refused(title, Section::Downloads, &session, &failure),
     };
-    let events: Vec<Value> = page["data"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| filters.keeps(e))
-        .cloned()
-        .collect();
+    let events = filters.kept(&page);
     let rows = downloads_of(&console, &session, &events, &mut HashMap::new()).await;
     let next = link_param(&page["links"]["next"], "next");
     let csv = format!("/console/downloads.csv?{}", query_string(filters.pairs()));
@@ -230,13 +229,7 @@ pub async fn downloads_csv(State(console): State<Console>, SignedIn(session): Si
             Ok(page) => page,
             Err(failure) => return csv_failure(&failure),
         };
-        let events: Vec<Value> = page["data"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|e| filters.keeps(e))
-            .cloned()
-            .collect();
+        let events = filters.kept(&page);
         for row in downloads_of(&console, &session, &events, &mut subjects).await {
             let decision = if row.allowed { "allow" } else { "deny" };
             let fields = [
