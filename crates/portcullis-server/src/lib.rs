@@ -97,7 +97,14 @@ pub fn served_routes(state: &AppState) -> Vec<Route> {
 /// that very API (in-process, with the signed-in user's key) for every piece of data.
 pub fn app(state: AppState) -> Router {
     let api = api(state.clone());
+    // A console page is bounded in time as an API request is (a CSV export walks every page
+    // of the audit trail).
     let console = portcullis_console::router(api.clone(), console_config(&state))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(ops::timed_out))
+                .layer(tower::timeout::TimeoutLayer::new(state.config().request_timeout)),
+        )
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(ops::panicked))
         .layer(TraceLayer::new_for_http());
     // The console has no fallback: everything it does not serve is the API's (404s included).
