@@ -79,11 +79,11 @@ fi
 
 # ---- build -----------------------------------------------------------------------------------
 echo "== building portcullis and portcullis-bench ($profile)"
-if [ "$profile" = "release" ]; then
-  timeout 2400 cargo build --locked --quiet --release -p portcullis-cli -p portcullis-bench
-else
-  timeout 2400 cargo build --locked --quiet -p portcullis-cli -p portcullis-bench
-fi
+# The bench binary only drives `nodes` here: built without Cedar (its `compare`), which is heavy.
+profile_flag=()
+[ "$profile" = "release" ] && profile_flag=(--release)
+timeout 2400 cargo build --locked --quiet "${profile_flag[@]}" -p portcullis-cli
+timeout 2400 cargo build --locked --quiet "${profile_flag[@]}" -p portcullis-bench --no-default-features
 portcullis_bin="$target/$profile/portcullis"
 bench_bin="$target/$profile/portcullis-bench"
 

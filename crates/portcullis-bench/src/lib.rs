@@ -6,7 +6,9 @@
 //! server binary. Speed claims come from these benches and `compare`, never from timed tests.
 #![warn(missing_docs)]
 
+#[cfg(feature = "cedar")]
 pub mod cedar;
+#[cfg(feature = "cedar")]
 pub mod compare;
 pub mod load;
 pub mod nodes;

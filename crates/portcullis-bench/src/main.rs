@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+#[cfg(feature = "cedar")]
 use portcullis_bench::compare::{self, CompareOptions};
 use portcullis_bench::requests::{self, Bias, Mix, Target, TenantIndex};
 use portcullis_bench::workload::{self, Shape};
@@ -84,6 +85,7 @@ enum Command {
         bias: Bias,
     },
     /// Decides the same requests with Portcullis and Cedar; prints a table and the speedup.
+    #[cfg(feature = "cedar")]
     Compare {
         /// A run under a minute: 10,000 users, 100,000 items.
         #[arg(long)]
@@ -168,6 +170,7 @@ fn run(cli: Cli) -> Result<()> {
             mix,
             bias,
         } => generate(&shape.shape(), tenant_file.as_ref(), requests.as_ref(), n_requests, mix, bias),
+        #[cfg(feature = "cedar")]
         Command::Compare { quick, seed, users } => {
             let mut options = if quick {
                 CompareOptions::quick(seed)
