@@ -49,10 +49,7 @@ if ! (cd "$work/e2e" && timeout 300 npm ci --no-audit --no-fund --loglevel=error
   skip "cannot install playwright-core and axe-core from the npm registry (is it reachable?)"
 fi
 
-build_portcullis
-
-admin_key="e2e-admin-$(node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))')"
-start_portcullis --tenant examples/demo-tenant.yaml --api-key "admin=$admin_key"
+start_demo_with_keys
 
 echo "== driving the console in $("$chromium_bin" --version 2>/dev/null || echo chromium)"
 rm -rf "$screenshots"
@@ -60,11 +57,7 @@ mkdir -p "$screenshots"
 screenshots=$(cd "$screenshots" && pwd)
 status=0
 started=$(date +%s)
-(cd "$work/e2e" && PORTCULLIS_URL="$url" PORTCULLIS_ADMIN_KEY="$admin_key" CHROMIUM="$chromium_bin" SCREENSHOTS="$screenshots" \
-  timeout 300 node --test --test-concurrency=1 console.test.mjs) || status=$?
+(cd "$work/e2e" && CHROMIUM="$chromium_bin" SCREENSHOTS="$screenshots" timeout 300 node --test --test-concurrency=1 console.test.mjs) || status=$?
 echo "e2e-console: the browser tests took $(($(date +%s) - started)) s; screenshots in $screenshots"
-if [ "$status" != "0" ]; then
-  echo "e2e-console: the tests failed; the server's log:"
-  tail -n 50 "$work/server.log"
-fi
+report_failure "$status"
 exit "$status"

@@ -25,21 +25,10 @@ if ! (cd "$e2e" && timeout 300 npm ci --no-audit --no-fund --loglevel=error); th
   skip "cannot install @qlik/api from the npm registry (is it reachable?)"
 fi
 
-build_portcullis
-
-random() { node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))'; }
-admin_key="e2e-admin-$(random)"
-bob_key="e2e-bob-$(random)"
-ann_key="e2e-ann-$(random)"
-
-start_portcullis --tenant examples/demo-tenant.yaml --api-key "admin=$admin_key" --api-key "bob=$bob_key" --api-key "ann=$ann_key"
+start_demo_with_keys
 
 echo "== running the @qlik/api tests"
 status=0
-(cd "$e2e" && PORTCULLIS_URL="$url" PORTCULLIS_ADMIN_KEY="$admin_key" PORTCULLIS_BOB_KEY="$bob_key" PORTCULLIS_ANN_KEY="$ann_key" \
-  timeout 300 node --test --test-concurrency=1 qlik-api.test.mjs) || status=$?
-if [ "$status" != "0" ]; then
-  echo "e2e-qlik-api: the tests failed; the server's log:"
-  tail -n 50 "$work/server.log"
-fi
+(cd "$e2e" && timeout 300 node --test --test-concurrency=1 qlik-api.test.mjs) || status=$?
+report_failure "$status"
 exit "$status"

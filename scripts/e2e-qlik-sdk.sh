@@ -27,21 +27,10 @@ if ! timeout 120 "$work/venv/bin/python" -m pip install --quiet --disable-pip-ve
   skip "cannot install qlik-sdk from the package index (is it reachable?)"
 fi
 
-build_portcullis
-
-random() { python3 -c 'import secrets; print(secrets.token_hex(24))'; }
-admin_key="e2e-admin-$(random)"
-bob_key="e2e-bob-$(random)"
-ann_key="e2e-ann-$(random)"
-
-start_portcullis --tenant examples/demo-tenant.yaml --api-key "admin=$admin_key" --api-key "bob=$bob_key" --api-key "ann=$ann_key"
+start_demo_with_keys
 
 echo "== running the qlik-sdk tests"
 status=0
-(cd "$tests" && PYTHONDONTWRITEBYTECODE=1 PORTCULLIS_URL="$url" PORTCULLIS_ADMIN_KEY="$admin_key" PORTCULLIS_BOB_KEY="$bob_key" PORTCULLIS_ANN_KEY="$ann_key" \
-  timeout 120 "$work/venv/bin/python" -m unittest -v test_qlik_sdk) || status=$?
-if [ "$status" != "0" ]; then
-  echo "e2e-qlik-sdk: the tests failed; the server's log:"
-  tail -n 50 "$work/server.log"
-fi
+(cd "$tests" && PYTHONDONTWRITEBYTECODE=1 timeout 120 "$work/venv/bin/python" -m unittest -v test_qlik_sdk) || status=$?
+report_failure "$status"
 exit "$status"

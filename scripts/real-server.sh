@@ -1,5 +1,5 @@
-# Sourced by the scripts that drive a real `portcullis serve` (e2e-qlik-api.sh,
-# schemathesis.sh): how to skip, build the binary, start it on a free loopback port with a
+# Sourced by the scripts that drive a real `portcullis serve` (e2e-qlik-api.sh, e2e-qlik-sdk.sh,
+# schemathesis.sh, ...): how to skip, build the binary, start it on a free loopback port with a
 # scratch SQLite store, and stop it (removing the scratch folder) on exit. The caller sets
 # `script` (its name, for messages) before sourcing.
 
@@ -20,7 +20,8 @@ build_portcullis() {
   portcullis_bin="${CARGO_TARGET_DIR:-target}/debug/portcullis"
 }
 
-work=$(mktemp -d)
+# A named scratch folder, so a sweep of anonymous temporary folders cannot take it mid-run.
+work=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-$script.XXXXXX")
 server_pid=""
 cleanup() {
   if [ -n "$server_pid" ]; then
@@ -50,4 +51,30 @@ start_portcullis() {
     exit 1
   fi
   echo "== portcullis serve listening on $url"
+}
+
+# start_demo_with_keys: builds `portcullis` and starts it on the demo tenant with three API
+# keys made here (random, so no key is ever written in the repository), exported for the tests
+# as PORTCULLIS_{URL,ADMIN_KEY,BOB_KEY,ANN_KEY}.
+start_demo_with_keys() {
+  build_portcullis
+  local admin_key bob_key ann_key
+  admin_key="e2e-admin-$(random_hex)"
+  bob_key="e2e-bob-$(random_hex)"
+  ann_key="e2e-ann-$(random_hex)"
+  start_portcullis --tenant examples/demo-tenant.yaml --api-key "admin=$admin_key" --api-key "bob=$bob_key" --api-key "ann=$ann_key"
+  export PORTCULLIS_URL="$url" PORTCULLIS_ADMIN_KEY="$admin_key" PORTCULLIS_BOB_KEY="$bob_key" PORTCULLIS_ANN_KEY="$ann_key"
+}
+
+# 24 random bytes as hex, from the kernel.
+random_hex() {
+  od -An -N24 -tx1 /dev/urandom | tr -d ' \n'
+}
+
+# report_failure STATUS: on a failed run, says so with the end of the server's log.
+report_failure() {
+  if [ "$1" != "0" ]; then
+    echo "$script: the tests failed; the server's log:"
+    tail -n 50 "$work/server.log"
+  fi
 }

@@ -443,10 +443,15 @@ impl Snapshot {
         let (users, content, content_hot, content_by_id) = std::thread::scope(|scope| {
             let items = scope.spawn(|| content_items(&ids, tenant));
             let users = snapshot.build_users(&ids, tenant);
-            let (mut content, by_id) = items.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let (mut content, by_position) = items.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let persistent_ids: Vec<(Arc<str>, ContentIdx)> = content
+                .iter()
+                .enumerate()
+                .map(|(idx, item)| (item.id.clone(), ContentIdx(idx as u32)))
+                .collect();
             let (hot, persistent) = std::thread::scope(|inner| {
-                let links = inner.spawn(|| link_content(&ids, tenant, &by_id, &mut content));
-                let persistent: IdMap<ContentIdx> = by_id.iter().map(|(id, idx)| (id.clone(), *idx)).collect();
+                let links = inner.spawn(|| link_content(&ids, tenant, &by_position, &mut content));
+                let persistent: IdMap<ContentIdx> = persistent_ids.into_iter().collect();
                 (links.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), persistent)
             });
             (users, content, hot, persistent)
@@ -1157,27 +1162,31 @@ fn add_share(ids: &impl Ids, item: &mut ContentInfo, share: &Share) {
 /// What [`Snapshot::build_users`] gives back.
 type BuiltUsers = (Vec<UserInfo>, Vec<Vec<UserIdx>>, FxHashMap<Arc<str>, Vec<UserIdx>>, IdMap<UserIdx>);
 
-/// Every item of the tenant without its links, and the items' ids while building.
-fn content_items(ids: &BuildIds, tenant: &Tenant) -> (Vec<ContentInfo>, FxHashMap<Arc<str>, ContentIdx>) {
-    let mut by_id = with_capacity(tenant.content.len());
+/// Every item of the tenant without its links, and per position in the model's content table
+/// the item's index (`None` for an item skipped: its owner or space is unknown). Ids resolve
+/// through the model's own index of its content and this list, so a start builds no map of a
+/// million ids just to link the items.
+fn content_items(ids: &BuildIds, tenant: &Tenant) -> (Vec<ContentInfo>, Vec<Option<ContentIdx>>) {
     let mut content = Vec::with_capacity(tenant.content.len());
+    let mut by_position = Vec::with_capacity(tenant.content.len());
     for item in &tenant.content {
-        let Some(info) = content_info(ids, item) else { continue };
-        by_id.entry(info.id.clone()).or_insert(ContentIdx(content.len() as u32));
-        content.push(info);
+        let info = content_info(ids, item);
+        by_position.push(info.is_some().then_some(ContentIdx(content.len() as u32)));
+        content.extend(info);
     }
-    (content, by_id)
+    (content, by_position)
 }
 
 /// Adds every item's sources and (sorted) shares; returns the items' hot entries.
-fn link_content(ids: &BuildIds, tenant: &Tenant, by_id: &FxHashMap<Arc<str>, ContentIdx>, content: &mut [ContentInfo]) -> CowVec<ContentHot> {
+fn link_content(ids: &BuildIds, tenant: &Tenant, by_position: &[Option<ContentIdx>], content: &mut [ContentInfo]) -> CowVec<ContentHot> {
+    let item = |id: &str| tenant.content.position(id).and_then(|p| by_position[p]);
     for use_ in &tenant.uses {
-        if let (Some(consumer), Some(source)) = (by_id.get(use_.consumer.as_str()), by_id.get(use_.source.as_str())) {
-            content[consumer.0 as usize].sources.push(*source);
+        if let (Some(consumer), Some(source)) = (item(&use_.consumer), item(&use_.source)) {
+            content[consumer.0 as usize].sources.push(source);
         }
     }
     for share in &tenant.shares {
-        let Some(item) = by_id.get(share.resource.as_str()) else { continue };
+        let Some(item) = item(&share.resource) else { continue };
         add_share(ids, &mut content[item.0 as usize], share);
     }
     for item in content.iter_mut() {

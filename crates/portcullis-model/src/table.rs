@@ -72,6 +72,11 @@ impl<T: Keyed> Table<T> {
         self.position(key).map(|i| &mut self.rows[i])
     }
 
+    /// The row at `position` (from [`Table::position`]), to change anything but its key.
+    pub fn at_mut(&mut self, position: usize) -> Option<&mut T> {
+        self.rows.get_mut(position)
+    }
+
     /// Whether a row has `key`.
     pub fn contains(&self, key: &str) -> bool {
         self.position(key).is_some()
@@ -79,22 +84,38 @@ impl<T: Keyed> Table<T> {
 
     /// Adds a row; gives it back when its key is taken.
     pub fn insert(&mut self, row: T) -> Result<(), T> {
-        if self.contains(row.key()) {
-            return Err(row);
+        match self.find_or_index(&row) {
+            Some(_) => Err(row),
+            None => {
+                self.rows.push(row);
+                Ok(())
+            }
         }
-        let position = self.rows.len() as u32;
-        let rows = &self.rows;
-        self.index.insert_unique(hash(row.key()), position, |&i| hash(rows[i as usize].key()));
-        self.rows.push(row);
-        Ok(())
     }
 
     /// Adds a row, or replaces the row with the same key in place.
     pub fn upsert(&mut self, row: T) {
-        match self.get_mut(row.key()) {
-            Some(existing) => *existing = row,
-            None => {
-                let _ = self.insert(row);
+        match self.find_or_index(&row) {
+            Some(position) => self.rows[position] = row,
+            None => self.rows.push(row),
+        }
+    }
+
+    /// The position of the row with `row`'s key, or `None` after indexing the position `row`
+    /// takes when the caller pushes it next (which the caller must): one hash of the key either
+    /// way, where a separate look-up and insert took three (a start inserts millions of rows).
+    fn find_or_index(&mut self, row: &T) -> Option<usize> {
+        let position = self.rows.len() as u32;
+        let rows = &self.rows;
+        let key = row.key();
+        match self
+            .index
+            .entry(hash(key), |&i| rows[i as usize].key() == key, |&i| hash(rows[i as usize].key()))
+        {
+            hashbrown::hash_table::Entry::Occupied(entry) => Some(*entry.get() as usize),
+            hashbrown::hash_table::Entry::Vacant(entry) => {
+                entry.insert(position);
+                None
             }
         }
     }

@@ -99,14 +99,10 @@ pub fn app(state: AppState) -> Router {
     let api = api(state.clone());
     // A console page is bounded in time as an API request is (a CSV export walks every page
     // of the audit trail).
-    let console = portcullis_console::router(api.clone(), console_config(&state))
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(axum::error_handling::HandleErrorLayer::new(ops::timed_out))
-                .layer(tower::timeout::TimeoutLayer::new(state.config().request_timeout)),
-        )
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(ops::panicked))
-        .layer(TraceLayer::new_for_http());
+    let console = guarded(
+        portcullis_console::router(api.clone(), console_config(&state)),
+        state.config().request_timeout,
+    );
     // The console has no fallback: everything it does not serve is the API's (404s included).
     console.merge(api)
 }
@@ -132,7 +128,7 @@ fn console_config(state: &AppState) -> portcullis_console::ConsoleConfig {
 
 /// The API: every route of the route table, with the layers every API answer goes through.
 fn api(state: AppState) -> Router {
-    route_table(&state)
+    let api = route_table(&state)
         .into_router()
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
@@ -142,18 +138,24 @@ fn api(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limit_body))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES));
+    guarded(api, state.config().request_timeout)
+        .layer(middleware::from_fn(echo_request_id))
+        .with_state(state)
+}
+
+/// The outer layers of every answer, API or console page: a request over `timeout` is
+/// stopped and answered 503 in its route's error envelope, and a bug that panics in a handler
+/// answers that request 500 (and is logged) instead of dropping its connection without a word.
+fn guarded<S: Clone + Send + Sync + 'static>(router: Router<S>, timeout: std::time::Duration) -> Router<S> {
+    router
         .layer(
             tower::ServiceBuilder::new()
                 .layer(axum::error_handling::HandleErrorLayer::new(ops::timed_out))
-                .layer(tower::timeout::TimeoutLayer::new(state.config().request_timeout)),
+                .layer(tower::timeout::TimeoutLayer::new(timeout)),
         )
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // A bug that panics in a handler answers that request 500 (and is logged) instead of
-        // dropping its connection without a word.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(ops::panicked))
         .layer(TraceLayer::new_for_http())
-        .layer(middleware::from_fn(echo_request_id))
-        .with_state(state)
 }
 
 /// The header a client may identify a request by (AuthZEN's request identification).

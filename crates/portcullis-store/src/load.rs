@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use portcullis_model::tenant::{CustomRole, DirectRole, Group, OauthClient, Share, Space, SpaceMember, Tenant, Use, User};
 use portcullis_model::{
-    Content, ContentKind, Entitlement, Meta, Permission, PermissionValue, ProviderType, SpaceRoleSet, SpaceType, Subscription, TenantSetting,
+    Content, ContentKind, Entitlement, Keyed, Meta, Permission, PermissionValue, ProviderType, SpaceRoleSet, SpaceType, Subscription, TenantSetting,
     UserStatus,
 };
 
@@ -166,6 +166,30 @@ pub(crate) trait Row {
 pub(crate) struct Assembler {
     tenant: Tenant,
     revision: u64,
+    /// The user and the space the last child row belonged to (see [`position_of`]).
+    last_user: Option<(String, usize)>,
+    last_space: Option<(String, usize)>,
+}
+
+/// The position of `key` in `table`, remembering the last one: child rows come in their
+/// parents' write order, so most of a user's roles and groups (a space's members) follow one
+/// another and need no look-up of their parent in a table of 100k.
+fn position_of<T: Keyed>(table: &portcullis_model::Table<T>, last: &mut Option<(String, usize)>, key: &str) -> Option<usize> {
+    if let Some((id, position)) = last
+        && id == key
+    {
+        return Some(*position);
+    }
+    let position = table.position(key)?;
+    match last {
+        Some((id, at)) => {
+            id.clear();
+            id.push_str(key);
+            *at = position;
+        }
+        None => *last = Some((key.to_owned(), position)),
+    }
+    Some(position)
 }
 
 impl Assembler {
@@ -176,6 +200,8 @@ impl Assembler {
         Ok(Assembler {
             tenant,
             revision: head.int(2)? as u64,
+            last_user: None,
+            last_space: None,
         })
     }
 
@@ -265,16 +291,13 @@ impl Assembler {
                     role: row.string(1)?,
                     origin: parse_origin(row.word(2)?)?,
                 };
-                tenant.users.get_mut(user).ok_or_else(|| orphan("role", "user", user))?.roles.push(role);
+                let at = position_of(&tenant.users, &mut self.last_user, user).ok_or_else(|| orphan("role", "user", user))?;
+                tenant.users.at_mut(at).expect("a position just found").roles.push(role);
             }
             Table::UserGroups => {
                 let user = row.word(0)?;
-                tenant
-                    .users
-                    .get_mut(user)
-                    .ok_or_else(|| orphan("group", "user", user))?
-                    .groups
-                    .push(row.string(1)?);
+                let at = position_of(&tenant.users, &mut self.last_user, user).ok_or_else(|| orphan("group", "user", user))?;
+                tenant.users.at_mut(at).expect("a position just found").groups.push(row.string(1)?);
             }
             Table::Clients => {
                 tenant.oauth_clients.upsert(OauthClient {
@@ -317,12 +340,8 @@ impl Assembler {
                     assignee: parse_assignee(row.word(1)?, row.string(2)?)?,
                     roles: SpaceRoleSet(row.int(3)? as u16),
                 };
-                tenant
-                    .spaces
-                    .get_mut(space)
-                    .ok_or_else(|| orphan("member", "space", space))?
-                    .members
-                    .push(member);
+                let at = position_of(&tenant.spaces, &mut self.last_space, space).ok_or_else(|| orphan("member", "space", space))?;
+                tenant.spaces.at_mut(at).expect("a position just found").members.push(member);
             }
             Table::Meta => {
                 let (kind, key) = (row.word(0)?, row.word(1)?);
