@@ -171,7 +171,7 @@ pub fn export(rules: &[Rule]) -> String {
 }
 
 /// A GUID-shaped id from two 64-bit FNV-1a hashes of `text`.
-fn guid_from(text: &str) -> String {
+pub(crate) fn guid_from(text: &str) -> String {
     let hash = |seed: u64| text.bytes().fold(seed, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     let a = hash(0xcbf2_9ce4_8422_2325);
     let b = hash(0x84222325_cbf29ce4);
