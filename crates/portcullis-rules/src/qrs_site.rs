@@ -89,8 +89,9 @@ impl Kind {
 
     /// The kind a file name stands for (`users.json`, any case).
     pub fn of_file(name: &str) -> Option<Kind> {
-        let stem = name.strip_suffix(".json").or_else(|| name.strip_suffix(".JSON"))?;
-        Kind::ALL.into_iter().find(|kind| kind.key().eq_ignore_ascii_case(stem))
+        let lower = name.to_ascii_lowercase();
+        let stem = lower.strip_suffix(".json")?;
+        Kind::ALL.into_iter().find(|kind| kind.key() == stem)
     }
 
     /// Whether a site must have it.
@@ -426,15 +427,21 @@ impl QrsSiteFiles {
     /// in folders (only the last part of the name counts); folders and links are skipped. The
     /// problem comes in a list, as import's do.
     pub fn from_tar_gz(label: impl Into<String>, bytes: &[u8]) -> Result<Self, Vec<QrsSiteProblem>> {
-        Self::unpack_tar_gz(label, bytes).map_err(|problem| vec![*problem])
+        Self::from_tar_gz_within(label, bytes, MAX_ARCHIVE_BYTES)
     }
 
-    fn unpack_tar_gz(label: impl Into<String>, bytes: &[u8]) -> Result<Self, Box<QrsSiteProblem>> {
+    /// [`QrsSiteFiles::from_tar_gz`] with a lower bound on what it unpacks to (a server keeps
+    /// it near what it may store).
+    pub fn from_tar_gz_within(label: impl Into<String>, bytes: &[u8], max_bytes: u64) -> Result<Self, Vec<QrsSiteProblem>> {
+        Self::unpack_tar_gz(label, bytes, max_bytes.min(MAX_ARCHIVE_BYTES)).map_err(|problem| vec![*problem])
+    }
+
+    fn unpack_tar_gz(label: impl Into<String>, bytes: &[u8], max_bytes: u64) -> Result<Self, Box<QrsSiteProblem>> {
         let mut files = QrsSiteFiles::new(label);
         let bad = |message: String| QrsSiteProblem::error(files.label.clone(), None, None, message);
         let decoder = flate2::read::GzDecoder::new(bytes);
         // One bound for the whole unpacked stream: tar headers and contents alike.
-        let mut archive = tar::Archive::new(decoder.take(MAX_ARCHIVE_BYTES + 1));
+        let mut archive = tar::Archive::new(decoder.take(max_bytes + 1));
         let entries = archive
             .entries()
             .map_err(|e| bad(format!("not a .tar.gz archive: {e}")).hint("pack the seven JSON files with `tar czf site.tar.gz *.json`"))?;
@@ -451,8 +458,8 @@ impl QrsSiteFiles {
             let path = entry.path().map_err(|e| bad(format!("an entry has an unreadable name: {e}")))?;
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             total = total.saturating_add(entry.size());
-            if total > MAX_ARCHIVE_BYTES {
-                return Err(Box::new(bad(format!("the archive unpacks to more than {MAX_ARCHIVE_BYTES} bytes"))));
+            if total > max_bytes {
+                return Err(Box::new(bad(format!("the archive unpacks to more than {max_bytes} bytes"))));
             }
             let mut text = String::new();
             entry
