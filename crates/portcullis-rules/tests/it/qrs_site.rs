@@ -615,3 +615,50 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
+
+/// Each file of the shared corpus of real, public rules, as the `systemrules.json` of the
+/// fixture site: the files without defects import, and the known defects are reported at
+/// `systemrules.json`, the rule (by index: the corpus has no ids) and the field.
+#[test]
+fn the_public_rule_corpus_imports_as_a_sites_rules() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/qseow-rules");
+    if !dir.is_dir() {
+        println!("note: {} not found; skipping the real-rule corpus", dir.display());
+        return;
+    }
+    let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(&dir).expect("dir").filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    let (mut n_imported, mut problems) = (0, Vec::new());
+    for path in paths.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+        let mut files = fixture_files();
+        files.insert("systemrules.json", std::fs::read_to_string(path).expect("readable"));
+        match qrs_site::import_files(&files) {
+            Ok(imported) => {
+                n_imported += 1;
+                assert!(CompiledSite::compile(&imported.site).is_ok());
+            }
+            Err(errors) => {
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                for error in errors {
+                    assert_eq!(error.file, "systemrules.json", "{error}");
+                    problems.push(format!("{name} {} {}", error.object.unwrap_or_default(), error.field.unwrap_or_default()));
+                }
+            }
+        }
+    }
+    // The same defects as the linter finds (corpus.rs), each where it is.
+    assert_eq!(n_imported, 5, "{problems:#?}");
+    assert_eq!(
+        problems,
+        [
+            "ahaydon_Qlik-DSC.json #0 actions",
+            "ahaydon_Qlik-DSC.json #2 resourceFilter",
+            "eapowertools-archive_iPortal.json #7 rule",
+            "eapowertools-archive_iPortal.json #7 rule",
+            "eapowertools-archive_iPortal.json #8 rule",
+            "eapowertools-archive_iPortal.json #11 rule",
+            "eapowertools-archive_iPortal.json #11 rule",
+            "senseexcel_senseexcel-reporting.json #1 rule",
+        ]
+    );
+}
