@@ -498,7 +498,7 @@ impl QrsSiteFiles {
                     kind.file_name()
                 ))),
                 None => {}
-                Some((name, text)) => match serde_json::from_str::<serde_json::Value>(text) {
+                Some((name, text)) => match serde_json::from_str::<serde_json::Value>(without_bom(text)) {
                     Ok(value) => {
                         arrays.insert(kind, (name.clone(), value));
                     }
@@ -508,6 +508,11 @@ impl QrsSiteFiles {
         }
         (decode(arrays, &mut problems), problems)
     }
+}
+
+/// The text after a UTF-8 byte order mark, which Windows tools often write before JSON.
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 /// The seven file names, for hints.
@@ -520,7 +525,7 @@ fn file_names() -> String {
 pub fn parse_object(text: &str) -> (QrsSite, Vec<QrsSiteProblem>) {
     let mut problems = Vec::new();
     let label = "the site object";
-    let object = match serde_json::from_str::<serde_json::Value>(text) {
+    let object = match serde_json::from_str::<serde_json::Value>(without_bom(text)) {
         Ok(serde_json::Value::Object(object)) => object,
         Ok(_) => {
             problems.push(QrsSiteProblem::error(label, None, None, "not a JSON object").hint(format!("send {{{}}}", key_list())));

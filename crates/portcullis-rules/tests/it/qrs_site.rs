@@ -242,6 +242,9 @@ fn a_missing_required_file_and_an_unknown_file_are_reported() {
     files.insert("users.json", "[]");
     files.insert("systemrules.json", "[]");
     assert!(qrs_site::import_files(&files).is_ok());
+    // A byte order mark before the JSON, as Windows tools write it, is skipped.
+    files.insert("systemrules.json", "\u{feff}[]");
+    assert!(qrs_site::import_files(&files).is_ok());
 }
 
 #[test]
