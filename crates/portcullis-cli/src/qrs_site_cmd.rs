@@ -81,7 +81,11 @@ pub fn import_site(path: &Path, at: &StoreArgs) -> anyhow::Result<ExitCode> {
     let imported = match read_input(path)? {
         Ok(imported) => imported,
         Err(problems) => {
-            let lines: Vec<String> = problems.iter().map(|p| format!("{label}: {p}")).collect();
+            // A problem of the archive itself already names it.
+            let lines: Vec<String> = problems
+                .iter()
+                .map(|p| if p.file == label { p.to_string() } else { format!("{label}: {p}") })
+                .collect();
             bail!("the QRS site does not import ({} problems):\n{}", problems.len(), lines.join("\n"));
         }
     };

@@ -52,6 +52,43 @@ fn a_qrs_site_folder_is_checked_and_summed_up() {
 }
 
 #[test]
+fn an_archive_and_a_json_object_are_sites_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(fixture()).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
+    let mut object = serde_json::Map::new();
+    for path in &names {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        builder.append_path_with_name(path, format!("qrs-site/{name}")).unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        object.insert(name.trim_end_matches(".json").to_owned(), serde_json::from_str(&text).unwrap());
+    }
+    let archive = dir.path().join("site.tar.gz");
+    std::fs::write(&archive, builder.into_inner().unwrap().finish().unwrap()).unwrap();
+    let json = dir.path().join("site.json");
+    std::fs::write(&json, serde_json::Value::Object(object).to_string()).unwrap();
+    for input in [&archive, &json] {
+        let out = portcullis(&["rules", "import-site", input.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("site: 5 users, 12 resources, 9 rules (1 disabled)"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    let broken = dir.path().join("broken.tgz");
+    std::fs::write(&broken, b"not an archive").unwrap();
+    let out = portcullis(&["rules", "import-site", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("broken.tgz: error: not a .tar.gz archive"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn a_broken_site_names_every_problem_and_exits_with_2() {
     let dir = tempfile::tempdir().unwrap();
     let site = dir.path().join("site");
