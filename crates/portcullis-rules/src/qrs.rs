@@ -129,6 +129,7 @@ pub fn from_system_rule(system_rule: SystemRule) -> ImportedRule {
     };
     ImportedRule {
         rule: Rule {
+            id: system_rule.id.filter(|id| !id.trim().is_empty()),
             name: system_rule.name,
             resource_filter: system_rule.resource_filter.unwrap_or_default(),
             condition: system_rule.rule.unwrap_or_default(),
@@ -142,11 +143,11 @@ pub fn from_system_rule(system_rule: SystemRule) -> ImportedRule {
     }
 }
 
-/// The `SystemRule` of a rule, as a custom rule (`type: Custom`, zero seed id). The id is
-/// derived from the name so that exporting twice gives the same document.
+/// The `SystemRule` of a rule, as a custom rule (`type: Custom`, zero seed id). The id is the
+/// rule's QRS id, or else derived from the name so that exporting twice gives the same document.
 pub fn to_system_rule(rule: &Rule) -> SystemRule {
     SystemRule {
-        id: Some(guid_from(&rule.name)),
+        id: Some(rule.id.clone().unwrap_or_else(|| guid_from(&rule.name))),
         category: Some(rule.category.name().to_owned()),
         subcategory: Some(String::new()),
         rule_type: Some("Custom".to_owned()),

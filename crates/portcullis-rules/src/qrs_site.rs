@@ -1226,15 +1226,18 @@ pub fn export(site: &Site) -> QrsSite {
             custom_properties: properties(&connection.custom_properties),
         });
     }
-    // Rule ids come from names; a name used again gets its own id, so the export imports.
+    // Rules keep their QRS ids; one without (from a site file) gets an id made from its name,
+    // and a name used again its own id, so the export imports.
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for rule in &site.rules {
         let mut system_rule = qrs::to_system_rule(rule);
-        let n = seen.entry(rule.name.as_str()).or_default();
-        if *n > 0 {
-            system_rule.id = Some(qrs::guid_from(&format!("{}#{n}", rule.name)));
+        if rule.id.is_none() {
+            let n = seen.entry(rule.name.as_str()).or_default();
+            if *n > 0 {
+                system_rule.id = Some(qrs::guid_from(&format!("{}#{n}", rule.name)));
+            }
+            *n += 1;
         }
-        *n += 1;
         out.systemrules.push(system_rule);
     }
     out

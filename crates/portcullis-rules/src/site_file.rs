@@ -187,6 +187,9 @@ pub enum ContextFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleFile {
+    /// The QRS id, when the rule came from QRS.
+    #[serde(default)]
+    pub id: Option<String>,
     /// Name.
     pub name: String,
     /// Resource filter.
@@ -272,6 +275,7 @@ impl RuleFile {
             }),
         };
         Rule {
+            id: self.id.clone(),
             name: self.name.clone(),
             resource_filter: self.resource_filter.clone(),
             condition: self.condition.clone().unwrap_or_default(),
@@ -526,7 +530,7 @@ pub fn site_to_json(site: &Site) -> String {
         .rules
         .iter()
         .map(|rule| {
-            json!({
+            let mut rule_json = json!({
                 "name": rule.name,
                 "resourceFilter": rule.resource_filter,
                 "condition": rule.condition,
@@ -535,7 +539,11 @@ pub fn site_to_json(site: &Site) -> String {
                 "disabled": rule.disabled,
                 "comment": rule.comment,
                 "category": rule.category.name(),
-            })
+            });
+            if let (Some(id), Some(object)) = (&rule.id, rule_json.as_object_mut()) {
+                object.insert("id".into(), id.clone().into());
+            }
+            rule_json
         })
         .collect();
     let document = json!({ "users": users, "resources": resources, "rules": rules });

@@ -166,7 +166,8 @@ fn import_export_import_gives_the_same_site() {
         again.insert(name.clone(), text.clone());
     }
     assert_eq!(qrs_site::import_files(&again).expect("reimports").site, site);
-    // Ids and owners come back as QRS had them.
+    // Ids and owners come back as QRS had them, rules' too.
+    assert_eq!(exported.systemrules[5].id.as_deref(), Some("7e000000-0000-4000-8000-000000000006"));
     assert_eq!(exported.users[0].id.as_deref(), Some("0f1e0000-0000-4000-8000-00000000a001"));
     assert_eq!(
         exported.apps[0].owner.as_ref().and_then(|o| o.id.as_deref()),
