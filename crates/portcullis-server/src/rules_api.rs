@@ -462,29 +462,24 @@ pub(crate) async fn put_qrs_site(State(state): State<RulesState>, ApiPath(name):
         .await
         .map_err(|e| ApiError::unreadable_body(StatusCode::BAD_REQUEST, &e.to_string()))?;
     let archive = is_archive(kind.as_deref(), &bytes);
-    // Unpacking and checking a large site is CPU work: off the async threads.
-    let imported = tokio::task::spawn_blocking(move || {
-        if archive {
+    // Unpacking, checking and compiling a large site is CPU work: off the async threads.
+    let (imported, text, loaded) = tokio::task::spawn_blocking(move || {
+        let imported = if archive {
             QrsSiteFiles::from_tar_gz_within("the archive", &bytes, MAX_QRS_ARCHIVE_BYTES).and_then(|files| qrs_site::import_files(&files))
         } else {
-            match std::str::from_utf8(&bytes) {
-                Ok(text) => qrs_site::import_object(text),
-                Err(_) => Err(Vec::new()),
-            }
-        }
+            let text = std::str::from_utf8(&bytes).map_err(|_| {
+                ApiError::bad_request("not_utf8", "the site object is not UTF-8 text")
+                    .hint("send JSON with `Content-Type: application/json`, or a .tar.gz with `Content-Type: application/gzip`")
+            })?;
+            qrs_site::import_object(text)
+        };
+        let imported = imported.map_err(|problems| qrs_problems(&problems))?;
+        let text = site_to_json(&imported.site);
+        let loaded = compile(&text)?;
+        Ok::<_, ApiError>((imported, text, loaded))
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("importing the site failed: {e}")))?;
-    let imported = match imported {
-        Ok(imported) => imported,
-        Err(problems) if problems.is_empty() => {
-            return Err(ApiError::bad_request("not_utf8", "the site object is not UTF-8 text")
-                .hint("send JSON with `Content-Type: application/json`, or a .tar.gz with `Content-Type: application/gzip`"));
-        }
-        Err(problems) => return Err(qrs_problems(&problems)),
-    };
-    let text = site_to_json(&imported.site);
-    let loaded = compile(&text)?;
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("importing the site failed: {e}")))??;
     let counts: serde_json::Map<String, serde_json::Value> = imported.counts.iter().map(|(kind, n)| (kind.key().to_owned(), json!(n))).collect();
     let warnings: Vec<String> = imported.warnings.iter().map(QrsSiteProblem::located).collect();
     let extra = serde_json::Map::from_iter([("qrs".to_owned(), json!(counts)), ("warnings".to_owned(), json!(warnings))]);
