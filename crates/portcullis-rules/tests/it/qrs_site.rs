@@ -666,3 +666,35 @@ fn the_public_rule_corpus_imports_as_a_sites_rules() {
         ]
     );
 }
+
+#[test]
+fn warnings_are_located_and_do_not_stop_the_import() {
+    let mut site = fixture();
+    site.users[3].user_directory = Some("LEGACY".into());
+    site.apps[3].published = false;
+    let imported = qrs_site::import(&site).expect("imports with warnings");
+    let warnings: Vec<(String, Option<String>, Option<String>)> = imported.warnings.into_iter().map(|w| (w.file, w.object, w.field)).collect();
+    assert_eq!(
+        warnings,
+        [
+            (
+                "users.json".to_owned(),
+                Some("0f1e0000-0000-4000-8000-00000000a004".to_owned()),
+                Some("userDirectory".to_owned())
+            ),
+            (
+                "apps.json".to_owned(),
+                Some("a0000000-0000-4000-8000-0000000000a4".to_owned()),
+                Some("published".to_owned())
+            ),
+        ]
+    );
+    // The unpublished app is still in its stream, and says it is not published.
+    let app = imported
+        .site
+        .resources
+        .iter()
+        .find(|r| r.id == "a0000000-0000-4000-8000-0000000000a4")
+        .expect("app");
+    assert_eq!(app.attributes.get("published"), Some(&vec!["false".to_owned()]));
+}
