@@ -54,6 +54,7 @@ fuzz_target!(|input: Input| {
         .take(5)
         .enumerate()
         .map(|(idx, (filter, condition, actions, context, disabled))| Rule {
+            id: None,
             name: format!("R{idx}"),
             resource_filter: filter,
             condition,

@@ -6,6 +6,7 @@ mod audit_keys;
 mod check_cmd;
 mod out;
 mod progress;
+mod qrs_site_cmd;
 mod rules_cmd;
 mod serve_cmd;
 mod sites_cmd;

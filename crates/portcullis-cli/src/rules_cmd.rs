@@ -1,6 +1,7 @@
 //! `portcullis rules ...`: lint rule files, audit a rule site (with a preview of unsaved
-//! rules), decide one request with its explanation, convert rules to and from QRS JSON, and
-//! manage a tenant's stored sites (`sites_cmd.rs`).
+//! rules), decide one request with its explanation, convert rules to and from QRS JSON, import
+//! and export whole QRS sites (`qrs_site_cmd.rs`), and manage a tenant's stored sites
+//! (`sites_cmd.rs`).
 
 use crate::out::{out, put};
 use std::path::{Path, PathBuf};
@@ -81,6 +82,36 @@ pub enum RulesCommand {
     },
     /// Print the shipped default rule set (YAML).
     Defaults,
+    /// Check a whole QRS site (the JSON of the `/qrs/<kind>/full` endpoints: a folder of
+    /// users.json, userdirectories.json, streams.json, apps.json, custompropertydefinitions.json,
+    /// dataconnections.json, systemrules.json; a .tar.gz of them; or a .json object of the
+    /// seven arrays) and print what it holds; with `--store`, `--tenant` and `--name`, store it
+    /// as a rule site. Every problem names its file, object id and field; exits with 2 when
+    /// there is an error.
+    ImportSite {
+        /// The folder, archive or JSON object file.
+        path: PathBuf,
+        #[command(flatten)]
+        at: crate::qrs_site_cmd::StoreArgs,
+    },
+    /// Write a site as a QRS site's seven JSON files: a site file, or a stored rule site by
+    /// name (with `--store` and `--tenant`).
+    ExportSite {
+        /// A site file, or the name of a stored rule site.
+        source: String,
+        /// The folder to write the files to (created when missing).
+        #[arg(long)]
+        to: PathBuf,
+        /// `sqlite://PATH` or `postgres://...` (also `--database`), for a stored site.
+        #[arg(long = "store", visible_alias = "database", value_name = "URL", requires = "tenant")]
+        store: Option<String>,
+        /// The tenant of a stored site.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The audit key the servers seal with.
+        #[command(flatten)]
+        keys: crate::audit_keys::KeyArgs,
+    },
     /// A tenant's stored rule sites (what `PUT /v1/rules/sites/{name}` stores), on the
     /// database directly: list, put, get, delete.
     #[command(subcommand)]
@@ -213,6 +244,14 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
             put!("{}", portcullis_rules::default_rules::DEFAULT_RULES_YAML);
             Ok(ExitCode::SUCCESS)
         }
+        RulesCommand::ImportSite { path, at } => crate::qrs_site_cmd::import_site(&path, &at),
+        RulesCommand::ExportSite {
+            source,
+            to,
+            store,
+            tenant,
+            keys,
+        } => crate::qrs_site_cmd::export_site(&source, &to, store.as_deref(), tenant.as_deref(), &keys),
         RulesCommand::Sites(command) => crate::sites_cmd::run(command),
     }
 }

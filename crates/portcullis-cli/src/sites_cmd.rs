@@ -102,13 +102,18 @@ pub fn run(command: SitesCommand) -> anyhow::Result<ExitCode> {
 }
 
 async fn open(at: &SiteStore) -> anyhow::Result<(Arc<dyn Store>, TenantRecord)> {
-    let store = portcullis_store::open_with_keys(&at.database, at.keys.keyring()?)
+    open_tenant(&at.database, &at.tenant, &at.keys).await
+}
+
+/// Opens the store at `database` and finds `tenant` in it (other commands that store sites).
+pub async fn open_tenant(database: &str, tenant: &str, keys: &KeyArgs) -> anyhow::Result<(Arc<dyn Store>, TenantRecord)> {
+    let store = portcullis_store::open_with_keys(database, keys.keyring()?)
         .await
-        .with_context(|| format!("cannot open `{}`", portcullis_store::redact(&at.database)))?;
+        .with_context(|| format!("cannot open `{}`", portcullis_store::redact(database)))?;
     let tenant = store
-        .tenant_by_name(&at.tenant)
+        .tenant_by_name(tenant)
         .await?
-        .with_context(|| format!("there is no tenant `{}`", at.tenant))?;
+        .with_context(|| format!("there is no tenant `{tenant}`"))?;
     Ok((store, tenant))
 }
 

@@ -113,6 +113,7 @@ fn site(n_users: usize, n_resources: usize, n_custom_rules: usize) -> Site {
         let (filter, condition, actions) = shapes[idx % shapes.len()];
         let n = idx % n_groups;
         rules.push(Rule {
+            id: None,
             name: format!("Custom{idx}"),
             resource_filter: filter.replace("{n}", &n.to_string()),
             condition: condition.replace("{n}", &n.to_string()),

@@ -2,6 +2,7 @@
 //! and loading a site (which collects all of them with where they are).
 
 use portcullis_model::source::SourcePath;
+use serde::Serialize;
 
 use crate::syntax::Diagnostic;
 
@@ -219,4 +220,59 @@ pub enum QrsError {
     /// Not JSON of the expected shape.
     #[error("not QRS SystemRule JSON: {0}")]
     Json(String),
+}
+
+/// How bad a problem is: errors fail the import, warnings are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The site is not imported.
+    Error,
+    /// Reported; the site is imported.
+    Warning,
+}
+
+/// A problem of a QRS site, located as (file, object id, field).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{}", self.located())]
+pub struct QrsSiteProblem {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The file (`apps.json`), or the archive when it is about the archive.
+    pub file: String,
+    /// The object's id (or `#index` when it has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    /// The field (`owner`, `customProperties`, `rule`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl QrsSiteProblem {
+    /// `file: object id: field `f`: severity: message (hint: ...)`, on one line.
+    pub fn located(&self) -> String {
+        use std::fmt::Write as _;
+        let mut f = String::new();
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        f.push_str(&self.file);
+        if let Some(object) = &self.object {
+            let _ = write!(f, ": object {object}");
+        }
+        if let Some(field) = &self.field {
+            let _ = write!(f, ": field `{field}`");
+        }
+        let _ = write!(f, ": {severity}: {}", self.message);
+        if let Some(hint) = &self.hint {
+            let _ = write!(f, " (hint: {hint})");
+        }
+        f
+    }
 }

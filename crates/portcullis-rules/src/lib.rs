@@ -1,11 +1,11 @@
 //! The QSEoW security-rule language (spec `security-rules.md`): lexing and parsing conditions
 //! with diagnostics, printing them back, resource filters, actions and contexts; a site model
 //! compiled once into an indexed, interned form; decisions with explanations; the shipped
-//! default rule set; QRS `SystemRule` JSON import/export; the audit matrix with preview diffs;
+//! default rule set; QRS `SystemRule` JSON import/export and whole QRS sites (`/full` JSON); the audit matrix with preview diffs;
 //! the linter; and a site as an AuthZEN decision point (action names, resources a request
 //! supplies, searches).
 //!
-//! Pure: no IO, no async. Callers read files and hand over text.
+//! Pure: no IO, no async. Callers read files and hand over text (or an archive's bytes).
 #![warn(missing_docs)]
 
 pub mod action;
@@ -21,6 +21,7 @@ pub mod explain;
 pub mod filter;
 pub mod lint;
 pub mod qrs;
+pub mod qrs_site;
 pub mod reference;
 pub mod site;
 pub mod site_file;

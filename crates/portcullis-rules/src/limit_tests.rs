@@ -225,6 +225,7 @@ fn a_deeply_nested_site_file_is_refused_naming_the_limit() {
 #[test]
 fn a_site_full_of_errors_reports_a_bounded_number() {
     let rule = |i: usize| crate::Rule {
+        id: None,
         name: format!("r{i}"),
         resource_filter: "App_*, ,".into(),
         condition: "user.name = & ".repeat(50),

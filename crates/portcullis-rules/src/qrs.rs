@@ -129,6 +129,7 @@ pub fn from_system_rule(system_rule: SystemRule) -> ImportedRule {
     };
     ImportedRule {
         rule: Rule {
+            id: system_rule.id.filter(|id| !id.trim().is_empty()),
             name: system_rule.name,
             resource_filter: system_rule.resource_filter.unwrap_or_default(),
             condition: system_rule.rule.unwrap_or_default(),
@@ -142,11 +143,11 @@ pub fn from_system_rule(system_rule: SystemRule) -> ImportedRule {
     }
 }
 
-/// The `SystemRule` of a rule, as a custom rule (`type: Custom`, zero seed id). The id is
-/// derived from the name so that exporting twice gives the same document.
+/// The `SystemRule` of a rule, as a custom rule (`type: Custom`, zero seed id). The id is the
+/// rule's QRS id, or else derived from the name so that exporting twice gives the same document.
 pub fn to_system_rule(rule: &Rule) -> SystemRule {
     SystemRule {
-        id: Some(guid_from(&rule.name)),
+        id: Some(rule.id.clone().unwrap_or_else(|| guid_from(&rule.name))),
         category: Some(rule.category.name().to_owned()),
         subcategory: Some(String::new()),
         rule_type: Some("Custom".to_owned()),
@@ -171,7 +172,7 @@ pub fn export(rules: &[Rule]) -> String {
 }
 
 /// A GUID-shaped id from two 64-bit FNV-1a hashes of `text`.
-fn guid_from(text: &str) -> String {
+pub(crate) fn guid_from(text: &str) -> String {
     let hash = |seed: u64| text.bytes().fold(seed, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     let a = hash(0xcbf2_9ce4_8422_2325);
     let b = hash(0x84222325_cbf29ce4);

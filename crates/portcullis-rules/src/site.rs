@@ -116,6 +116,9 @@ impl RuleCategory {
 /// A rule as written: allow *actions* on *resources matched by the filter* when *condition*.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rule {
+    /// Its QRS id, when it came from QRS: kept so that an export gives it back. No effect on
+    /// decisions.
+    pub id: Option<String>,
     /// Its name.
     pub name: String,
     /// The resource filter text.

@@ -187,6 +187,9 @@ pub enum ContextFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleFile {
+    /// The QRS id, when the rule came from QRS.
+    #[serde(default)]
+    pub id: Option<String>,
     /// Name.
     pub name: String,
     /// Resource filter.
@@ -272,6 +275,7 @@ impl RuleFile {
             }),
         };
         Rule {
+            id: self.id.clone(),
             name: self.name.clone(),
             resource_filter: self.resource_filter.clone(),
             condition: self.condition.clone().unwrap_or_default(),
@@ -472,4 +476,78 @@ pub fn rules_to_yaml(rules: &[Rule]) -> String {
         })
         .collect();
     serde_norway::to_string(&list).unwrap_or_default()
+}
+
+/// A site as a JSON site file (what [`from_yaml`] reads back to an equal [`Site`]): how an
+/// imported QRS site is stored as a rule site. Every value is written as a list of strings,
+/// and actions and contexts as QRS numbers, so nothing is lost on the way back.
+pub fn site_to_json(site: &Site) -> String {
+    use serde_json::{Map, Value, json};
+    fn values(map: &BTreeMap<String, Vec<String>>) -> Value {
+        Value::Object(map.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+    }
+    fn put(map: &mut Map<String, Value>, key: &str, value: Option<&String>) {
+        if let Some(value) = value {
+            map.insert(key.to_owned(), value.clone().into());
+        }
+    }
+    let users: Vec<Value> = site
+        .users
+        .iter()
+        .map(|user| {
+            let mut map = Map::new();
+            map.insert("userDirectory".into(), user.user_directory.clone().into());
+            map.insert("userId".into(), user.user_id.clone().into());
+            put(&mut map, "name", user.name.as_ref());
+            put(&mut map, "email", user.email.as_ref());
+            map.insert("groups".into(), json!(user.groups));
+            map.insert("roles".into(), json!(user.roles));
+            map.insert("customProperties".into(), values(&user.custom_properties));
+            map.insert("anonymous".into(), user.anonymous.into());
+            map.insert("environment".into(), values(&user.environment));
+            map.insert("attributes".into(), values(&user.attributes));
+            Value::Object(map)
+        })
+        .collect();
+    let resources: Vec<Value> = site
+        .resources
+        .iter()
+        .map(|resource| {
+            let mut map = Map::new();
+            map.insert("id".into(), resource.id.clone().into());
+            map.insert("type".into(), resource.resource_type.clone().into());
+            put(&mut map, "name", resource.name.as_ref());
+            put(&mut map, "owner", resource.owner.as_ref());
+            put(&mut map, "stream", resource.stream.as_ref());
+            put(&mut map, "app", resource.app.as_ref());
+            map.insert("customProperties".into(), values(&resource.custom_properties));
+            map.insert("relations".into(), values(&resource.relations));
+            map.insert("attributes".into(), values(&resource.attributes));
+            Value::Object(map)
+        })
+        .collect();
+    let rules: Vec<Value> = site
+        .rules
+        .iter()
+        .map(|rule| {
+            let mut rule_json = json!({
+                "name": rule.name,
+                "resourceFilter": rule.resource_filter,
+                "condition": rule.condition,
+                "actions": i64::from(rule.actions.0),
+                "context": rule.context.qrs(),
+                "disabled": rule.disabled,
+                "comment": rule.comment,
+                "category": rule.category.name(),
+            });
+            if let (Some(id), Some(object)) = (&rule.id, rule_json.as_object_mut()) {
+                object.insert("id".into(), id.clone().into());
+            }
+            rule_json
+        })
+        .collect();
+    let document = json!({ "users": users, "resources": resources, "rules": rules });
+    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+    text.push('\n');
+    text
 }

@@ -272,6 +272,7 @@ impl Modify for Conventions {
         crate::authzen::evaluation, crate::authzen::evaluations, crate::authzen::search_subject,
         crate::authzen::search_resource, crate::authzen::search_action, crate::authzen::configuration,
         crate::rules_api::list_sites, crate::rules_api::put_site, crate::rules_api::get_site, crate::rules_api::delete_site, crate::rules_api::check,
+        crate::rules_api::put_qrs_site, crate::rules_api::get_qrs_site,
         portcullis_qlik_api::routes::product_info,
     ),
     components(schemas(crate::err::ErrorBody, crate::oauth::OauthError)),

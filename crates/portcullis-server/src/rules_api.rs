@@ -19,6 +19,11 @@
 //! sites on a node run one at a time, and a site is never replaced by an older revision of
 //! itself, so a node never answers from a site older than one it acknowledged.
 //!
+//! `PUT /v1/rules/sites/{name}/qrs` takes a whole QRS site instead (a `.tar.gz` of the
+//! seven `/qrs/<kind>/full` JSON files, or one JSON object of the seven arrays), answers 400
+//! with every problem at its file, object id and field, and stores the site as a JSON site
+//! file; `GET …/qrs` writes a stored site back as that JSON object.
+//!
 //! Listing and reading a site back ask the store; checks read the compiled copy. A decision
 //! on `export` or `exportdata` is always logged, and stored before it is answered.
 
@@ -33,7 +38,8 @@ use axum::response::{IntoResponse, Response};
 use portcullis_model::Action as CloudAction;
 use portcullis_model::source::LineIndex;
 use portcullis_qlik_api::route_table::RouteTable;
-use portcullis_rules::site_file::{LoadedSite, from_yaml};
+use portcullis_rules::qrs_site::{self, QrsSiteFiles, QrsSiteProblem, Severity};
+use portcullis_rules::site_file::{LoadedSite, from_yaml, site_to_json};
 use portcullis_rules::{Action, RequestContext};
 use serde::Deserialize;
 use serde_json::json;
@@ -188,6 +194,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>(app: AppState) -> RouteTable<S> 
         .add(__path_get_site, get_site)
         .add(__path_delete_site, delete_site)
         .add(__path_check, check)
+        .add(__path_put_qrs_site, put_qrs_site)
+        .add(__path_get_qrs_site, get_qrs_site)
         .with_state(RulesState { app })
 }
 
@@ -349,13 +357,28 @@ pub(crate) async fn put_site(State(state): State<RulesState>, ApiPath(name): Api
         .map_err(|e| ApiError::unreadable_body(StatusCode::BAD_REQUEST, &e.to_string()))?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("not_utf8", "the site file is not UTF-8 text"))?;
     let loaded = compile(&text)?;
+    let format = format_of(kind.as_deref(), &text);
+    store_site(&state, &caller, &name, expected_revision, (format, &text), loaded, serde_json::Map::new()).await
+}
+
+/// Stores a compiled site's text under `name`, swaps it in on this node, and answers its
+/// revision and counts (with `extra` fields in the body).
+async fn store_site(
+    state: &RulesState,
+    caller: &Caller,
+    name: &str,
+    expected_revision: Option<u64>,
+    (format, text): (RuleSiteFormat, &str),
+    loaded: LoadedSite,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> Result<Response, ApiError> {
     let (n_users, n_resources, n_rules) = (loaded.site.users.len(), loaded.site.resources.len(), loaded.site.rules.len());
     let rule_names: Vec<&str> = loaded.site.rules.iter().map(|r| r.name.as_str()).collect();
     let site = NewRuleSite {
         tenant: caller.tenant.id,
-        name: &name,
-        format: format_of(kind.as_deref(), &text),
-        source: &text,
+        name,
+        format,
+        source: text,
         expected_revision,
         summary: json!({ "users": n_users, "resources": n_resources, "rules": rule_names }),
     };
@@ -364,7 +387,7 @@ pub(crate) async fn put_site(State(state): State<RulesState>, ApiPath(name): Api
         let _writing = sites.writing.lock().await;
         let stored = state.app.store().put_rule_site(&site, &caller.author()).await?;
         sites.written(
-            &name,
+            name,
             stored.revision,
             Some(HeldSite {
                 revision: stored.revision,
@@ -373,12 +396,122 @@ pub(crate) async fn put_site(State(state): State<RulesState>, ApiPath(name): Api
         );
         stored
     };
-    let mut response = (
-        StatusCode::OK,
-        Json(json!({ "site": name, "revision": stored.revision, "users": n_users, "resources": n_resources, "rules": n_rules })),
-    )
-        .into_response();
+    let mut body = json!({ "site": name, "revision": stored.revision, "users": n_users, "resources": n_resources, "rules": n_rules });
+    if let Some(object) = body.as_object_mut() {
+        object.extend(extra);
+    }
+    let mut response = (StatusCode::OK, Json(body)).into_response();
     response.headers_mut().insert(header::ETAG, etag(stored.revision));
+    Ok(response)
+}
+
+/// The most a QRS site archive may unpack to on the server: its site file is stored whole, so
+/// no more than a few times what a site may hold.
+const MAX_QRS_ARCHIVE_BYTES: u64 = 4 * crate::MAX_BODY_BYTES as u64;
+
+/// Whether a body is a gzip archive: its `Content-Type` says so, or its first two bytes do.
+fn is_archive(content_type: Option<&str>, bytes: &[u8]) -> bool {
+    match content_type.map(str::to_ascii_lowercase) {
+        Some(kind) if kind.contains("json") => false,
+        Some(kind) if kind.contains("gzip") || kind.contains("tar") => true,
+        _ => bytes.starts_with(&[0x1f, 0x8b]),
+    }
+}
+
+/// The 400 of a QRS site that does not import: every problem, located, in the message; the
+/// first error's place in `field` (`apps.json[<id>].owner`).
+fn qrs_problems(problems: &[QrsSiteProblem]) -> ApiError {
+    let lines: Vec<String> = problems.iter().map(QrsSiteProblem::located).collect();
+    let mut error = ApiError::bad_request("invalid_qrs_site", lines.join("; ")).hint("fix every problem listed; nothing was stored");
+    if let Some(first) = problems.iter().find(|p| p.severity == Severity::Error) {
+        let mut field = first.file.clone();
+        if let Some(object) = &first.object {
+            field.push_str(&format!("[{object}]"));
+        }
+        if let Some(name) = &first.field {
+            field.push('.');
+            field.push_str(name);
+        }
+        error = error.field(field);
+    }
+    error
+}
+
+/// Loads (or replaces) a rule site from a whole QRS site; refused whole with every problem at
+/// its file, object id and field.
+#[utoipa::path(put, path = "/v1/rules/sites/{name}/qrs", tag = "rules",
+    params(("name" = String, Path, description = "Site name (at most 200 bytes)"), ("If-Match" = Option<String>, Header, description = "Replace only the site at this revision (its `ETag`), one of a list of them, or `*`: only if it exists")),
+    request_body(content((QrsSiteBody = "application/json"), (Vec<u8> = "application/gzip")), description = "A QRS site: one JSON object of the seven `/qrs/<kind>/full` arrays (`users` and `systemrules` required), or a `.tar.gz` of `users.json`, `userdirectories.json`, `streams.json`, `apps.json`, `custompropertydefinitions.json`, `dataconnections.json`, `systemrules.json`"),
+    responses(
+        (status = 200, description = "Stored and loaded: its revision, counts of users, resources, rules, of each QRS kind, and warnings", body = QrsSiteLoaded, headers(("ETag" = String, description = "The site's revision"))),
+        (status = 400, description = "Every problem, as `file: object id: field: message`", body = crate::err::ErrorBody),
+        (status = 403, description = "Needs TenantAdmin"),
+        (status = 409, description = "The tenant holds as many sites as it may, or the site is too large (`limit_reached`)"),
+        (status = 412, description = "`If-Match` names another revision than the stored one")),
+    security(("bearer" = [])))]
+pub(crate) async fn put_qrs_site(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
+    let (caller, request) = caller(&state, request).await?;
+    may_manage(&caller)?;
+    let expected_revision = IfMatch::of(request.headers())?.expected_revision(&state, caller.tenant.id, &name).await?;
+    let kind = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = axum::body::to_bytes(request.into_body(), crate::MAX_BODY_BYTES)
+        .await
+        .map_err(|e| ApiError::unreadable_body(StatusCode::BAD_REQUEST, &e.to_string()))?;
+    let archive = is_archive(kind.as_deref(), &bytes);
+    // Unpacking, checking and compiling a large site is CPU work: off the async threads.
+    let (imported, text, loaded) = tokio::task::spawn_blocking(move || {
+        let imported = if archive {
+            QrsSiteFiles::from_tar_gz_within("the archive", &bytes, MAX_QRS_ARCHIVE_BYTES).and_then(|files| qrs_site::import_files(&files))
+        } else {
+            let text = std::str::from_utf8(&bytes).map_err(|_| {
+                ApiError::bad_request("not_utf8", "the site object is not UTF-8 text")
+                    .hint("send JSON with `Content-Type: application/json`, or a .tar.gz with `Content-Type: application/gzip`")
+            })?;
+            qrs_site::import_object(text)
+        };
+        let imported = imported.map_err(|problems| qrs_problems(&problems))?;
+        let text = site_to_json(&imported.site);
+        let loaded = compile(&text)?;
+        Ok::<_, ApiError>((imported, text, loaded))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("importing the site failed: {e}")))??;
+    let counts: serde_json::Map<String, serde_json::Value> = imported.counts.iter().map(|(kind, n)| (kind.key().to_owned(), json!(n))).collect();
+    let warnings: Vec<String> = imported.warnings.iter().map(QrsSiteProblem::located).collect();
+    let extra = serde_json::Map::from_iter([("qrs".to_owned(), json!(counts)), ("warnings".to_owned(), json!(warnings))]);
+    store_site(&state, &caller, &name, expected_revision, (RuleSiteFormat::Json, &text), loaded, extra).await
+}
+
+/// A stored rule site as a QRS site: one JSON object of the seven `/qrs/<kind>/full` arrays.
+#[utoipa::path(get, path = "/v1/rules/sites/{name}/qrs", tag = "rules", params(("name" = String, Path, description = "Site name")),
+    responses(
+        (status = 200, description = "The seven arrays; resources of other types (app objects, tasks) are left out", body = QrsSiteBody, headers(("ETag" = String, description = "The site's revision"))),
+        (status = 403, description = "Needs TenantAdmin"),
+        (status = 404, description = "No such site"),
+        (status = 500, description = "The stored site does not compile on this node")),
+    security(("bearer" = [])))]
+pub(crate) async fn get_qrs_site(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
+    let (caller, _) = caller(&state, request).await?;
+    may_manage(&caller)?;
+    let record = state
+        .app
+        .store()
+        .rule_site(caller.tenant.id, &name)
+        .await?
+        .ok_or_else(|| unknown_site(&name))?;
+    let loaded = compile(&record.source).map_err(|error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "site_unavailable",
+            format!("rule site `{name}` does not load: {}", error.body.message),
+        )
+    })?;
+    let mut response = Json(qrs_site::export(&loaded.site)).into_response();
+    response.headers_mut().insert(header::ETAG, etag(record.revision));
     Ok(response)
 }
 
@@ -630,4 +763,48 @@ pub(crate) async fn check(State(state): State<RulesState>, ApiPath(name): ApiPat
         "siteRevision": site.revision,
     }))
     .into_response())
+}
+
+/// `PUT /v1/rules/sites/{name}/qrs`.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes a response for the OpenAPI document; the handler writes it with json!")]
+pub(crate) struct QrsSiteLoaded {
+    /// The site's name.
+    site: String,
+    /// Its new revision (also the `ETag`).
+    revision: u64,
+    /// How many users it holds.
+    users: u64,
+    /// How many resources (user directories, custom property definitions, streams, apps, data connections).
+    resources: u64,
+    /// How many rules.
+    rules: u64,
+    /// How many objects of each QRS kind were read, by kind (`users`, `apps`, ...).
+    qrs: HashMap<String, u64>,
+    /// Problems that did not stop the import, located.
+    warnings: Vec<String>,
+}
+
+/// A QRS site: the seven arrays of the `/qrs/<kind>/full` endpoints (objects as QRS writes
+/// them; fields Portcullis does not use are accepted and dropped).
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes a request and response for the OpenAPI document; the handlers read and write it with serde_json"
+)]
+pub(crate) struct QrsSiteBody {
+    /// `/qrs/user/full` (required).
+    users: Vec<serde_json::Value>,
+    /// `/qrs/userdirectory/full`.
+    userdirectories: Vec<serde_json::Value>,
+    /// `/qrs/stream/full`.
+    streams: Vec<serde_json::Value>,
+    /// `/qrs/app/full`.
+    apps: Vec<serde_json::Value>,
+    /// `/qrs/custompropertydefinition/full`.
+    custompropertydefinitions: Vec<serde_json::Value>,
+    /// `/qrs/dataconnection/full`.
+    dataconnections: Vec<serde_json::Value>,
+    /// `/qrs/systemrule/full` (required).
+    systemrules: Vec<serde_json::Value>,
 }

@@ -3,6 +3,7 @@
 mod audit;
 mod pipes;
 mod progress;
+mod qrs_site;
 mod serve;
 mod sites;
 mod tidy;

@@ -257,6 +257,7 @@ fn site() -> impl Strategy<Value = Site> {
                 .into_iter()
                 .enumerate()
                 .map(|(idx, (filter, condition, actions, context, disabled))| Rule {
+                    id: None,
                     name: format!("R{idx}"),
                     resource_filter: filter.into(),
                     condition: condition.map(|c| portcullis_rules::print_expr(&c)).unwrap_or_default(),

@@ -22,6 +22,7 @@ mod limits;
 mod live_view;
 mod operations;
 mod qlik_api;
+mod qrs_sites;
 mod rules_sites;
 mod what_if;
 mod writes;
