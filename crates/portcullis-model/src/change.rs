@@ -421,8 +421,12 @@ pub struct Applied {
     pub undo: Undo,
 }
 
-/// The pre-images of the rows a change could touch: enough to undo it in O(touched).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The pre-images of the rows a change could touch: enough to undo it in O(touched). It
+/// serializes (JSON, in the change log beside its change) so that access history can rewind
+/// the live tenant to an earlier revision with the very rows `apply` saw, not with an inverse
+/// written by hand that could drift from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Undo {
     settings: Option<BTreeMap<TenantSetting, bool>>,
     user_default: Option<BTreeMap<Permission, PermissionValue>>,

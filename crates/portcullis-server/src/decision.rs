@@ -95,7 +95,7 @@ pub(crate) fn log_decision(events: &mut DecisionEvents, caller: &Caller, view: &
         (status = 400, description = "A field is not valid", body = ErrorBody),
         (status = 401, description = "No usable credential", body = ErrorBody),
         (status = 403, description = "The caller may not ask about this user", body = ErrorBody),
-        (status = 404, description = "No such user, resource or client in the caller's tenant", body = ErrorBody),
+        (status = 404, description = "No such user, resource or client in the caller's tenant (at `asOf`), or `asOf` is not in the retained history", body = ErrorBody),
         (status = 409, description = "minRevision not reached", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -106,8 +106,11 @@ pub async fn check(
     min: MinRevision,
     ApiJson(body): ApiJson<CheckRequest>,
 ) -> Result<Json<DecisionBody>, ApiError> {
-    let view = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
-    caller.check_may_ask_about(&view.snapshot, &body.user)?;
+    let now = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
+    // Who may ask is decided now; what is answered, at the moment asked about.
+    caller.check_may_ask_about(&now.snapshot, &body.user)?;
+    let past = crate::history::view_as_of(&state, &caller.tenant, body.as_of.as_ref()).await?;
+    let view = past.clone().unwrap_or(now);
     let via = channel_named(body.via.as_deref(), &Channel::ApiKey)?;
     let raw = RawRequest {
         user: &body.user,
@@ -116,9 +119,12 @@ pub async fn check(
         resource: body.resource.as_deref(),
     };
     let decision = decide_raw(&view, &raw, body.explain)?;
-    let mut events = DecisionEvents::default();
-    log_decision(&mut events, &caller, &view, &raw, &decision);
-    events.store(state.decision_log(), caller.tenant.id).await?;
+    // A question about the past is not a decision taken now: it is not logged as one.
+    if past.is_none() {
+        let mut events = DecisionEvents::default();
+        log_decision(&mut events, &caller, &view, &raw, &decision);
+        events.store(state.decision_log(), caller.tenant.id).await?;
+    }
     state
         .metrics()
         .record_decisions(u64::from(decision.allowed), u64::from(!decision.allowed));
@@ -267,7 +273,7 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         (status = 200, description = "One page", body = ListResourcesResponse),
         (status = 400, description = "A field is not valid", body = ErrorBody),
         (status = 403, description = "The caller may not ask about this user", body = ErrorBody),
-        (status = 404, description = "No such user or client", body = ErrorBody),
+        (status = 404, description = "No such user or client (at `asOf`), or `asOf` is not in the retained history", body = ErrorBody),
         (status = 409, description = "minRevision not reached", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -278,8 +284,11 @@ pub async fn list_resources(
     min: MinRevision,
     ApiJson(body): ApiJson<ListResourcesRequest>,
 ) -> Result<Json<ListResourcesResponse>, ApiError> {
-    let view = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
-    caller.check_may_ask_about(&view.snapshot, &body.user)?;
+    let now = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
+    caller.check_may_ask_about(&now.snapshot, &body.user)?;
+    let view = crate::history::view_as_of(&state, &caller.tenant, body.as_of.as_ref())
+        .await?
+        .unwrap_or(now);
     let action = parse_action(&body.action)?;
     let limit = page_limit(body.limit)?;
     let (user, channel) = user_channel(&view, &body.user, body.via.as_deref())?;
@@ -362,7 +371,7 @@ pub async fn list_resources(
         (status = 200, description = "One page", body = ListUsersResponse),
         (status = 400, description = "A field is not valid", body = ErrorBody),
         (status = 403, description = "The caller may not ask about other users", body = ErrorBody),
-        (status = 404, description = "No such resource or client", body = ErrorBody),
+        (status = 404, description = "No such resource or client (at `asOf`), or `asOf` is not in the retained history", body = ErrorBody),
         (status = 409, description = "minRevision not reached", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -373,11 +382,14 @@ pub async fn list_users(
     min: MinRevision,
     ApiJson(body): ApiJson<ListUsersRequest>,
 ) -> Result<Json<ListUsersResponse>, ApiError> {
-    let view = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
-    if !caller.may(&view.snapshot, Action::DecisionAskOthers) {
+    let now = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
+    if !caller.may(&now.snapshot, Action::DecisionAskOthers) {
         return Err(ApiError::forbidden("listing users needs the right to ask about other users")
             .hint("the role TenantAdmin, or a custom role with `evaluate-decisions-for-others: allowed`"));
     }
+    let view = crate::history::view_as_of(&state, &caller.tenant, body.as_of.as_ref())
+        .await?
+        .unwrap_or(now);
     let action = parse_action(&body.action)?;
     let resource = resolve_resource(&view.snapshot, action, body.resource.as_deref())?;
     let limit = page_limit(body.limit)?;
