@@ -138,6 +138,13 @@ pub trait Store: Send + Sync + 'static {
     /// undos were kept or pruned since).
     async fn history(&self, tenant: TenantId, after_revision: u64, through_revision: u64) -> Result<Option<Vec<LoggedChange>>, StoreError>;
 
+    /// Access history's retention: forgets the changes (change-log rows, with their undos) of
+    /// the revisions reached before `older_than` (Unix seconds), in one transaction, keeping
+    /// the last such revision as the moment history now starts at (returned; `None` when
+    /// nothing is that old). The audit trail keeps its own record of each change and author,
+    /// archived by its own retention.
+    async fn prune_history(&self, tenant: TenantId, older_than: i64) -> Result<Option<u64>, StoreError>;
+
     /// The last revision a tenant reached at or before `at` (Unix seconds), if any.
     async fn revision_at(&self, tenant: TenantId, at: i64) -> Result<Option<u64>, StoreError>;
 

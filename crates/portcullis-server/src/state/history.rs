@@ -71,9 +71,12 @@ impl AppState {
         match as_of {
             AsOf::Revision(revision) => Ok(revision),
             AsOf::Time(at) => self.0.store.revision_at(tenant.id, at).await?.ok_or_else(|| {
-                ApiError::not_found("not_in_history", format!("tenant `{}` did not exist yet at that time", tenant.name))
-                    .hint("ask about a later time")
-                    .field(field)
+                ApiError::not_found(
+                    "not_in_history",
+                    format!("tenant `{}` has no retained revision at or before that time", tenant.name),
+                )
+                .hint("history starts at the tenant's import and keeps what its retention keeps; ask about a later time")
+                .field(field)
             }),
         }
     }

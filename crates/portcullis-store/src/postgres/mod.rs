@@ -255,6 +255,10 @@ impl Store for PgStore {
         self.reach.call(Sql::history(&self.pool, tenant, after_revision, through_revision)).await
     }
 
+    async fn prune_history(&self, tenant: TenantId, older_than: i64) -> Result<Option<u64>, StoreError> {
+        self.reach.call(Sql::prune_history(&self.pool, tenant, older_than)).await
+    }
+
     async fn revision_at(&self, tenant: TenantId, at: i64) -> Result<Option<u64>, StoreError> {
         self.reach.call(Sql::revision_at(&self.pool, tenant, at)).await
     }

@@ -609,6 +609,11 @@ where
         .await
         .map_err(from_sqlx)?;
         tx.commit().await.map_err(from_sqlx)?;
+        // A write of changes whose rows are gone (pruned by hand) cannot be undone either.
+        let with_rows: std::collections::BTreeSet<i64> = rows.iter().map(|row| row.0).collect();
+        if kinds.iter().any(|(revision, kind)| kind != "commit" && !with_rows.contains(revision)) {
+            return Ok(None);
+        }
         let mut logged = Vec::with_capacity(rows.len());
         for (revision, position, change, author, at, undo) in rows {
             let Some(undo) = undo else { return Ok(None) };
@@ -623,6 +628,35 @@ where
             });
         }
         Ok(Some(logged))
+    }
+
+    /// Forgets the change log up to the last revision reached before `older_than`, and the
+    /// revisions before it (that one is kept: a time after it still resolves to it).
+    pub(crate) async fn prune_history(pool: &Pool<DB>, tenant: TenantId, older_than: i64) -> Result<Option<u64>, StoreError> {
+        let mut tx = pool.begin().await.map_err(from_sqlx)?;
+        let (horizon,): (Option<i64>,) = sqlx::query_as("SELECT MAX(revision) FROM revisions WHERE tenant_id = $1 AND at < $2")
+            .bind(tenant.0)
+            .bind(older_than)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        let Some(horizon) = horizon else {
+            tx.rollback().await.map_err(from_sqlx)?;
+            return Ok(None);
+        };
+        for statement in [
+            "DELETE FROM change_log WHERE tenant_id = $1 AND revision <= $2",
+            "DELETE FROM revisions WHERE tenant_id = $1 AND revision < $2",
+        ] {
+            sqlx::query(statement)
+                .bind(tenant.0)
+                .bind(horizon)
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(Some(horizon.max(0) as u64))
     }
 
     /// The last revision `tenant` reached at or before `at` (Unix seconds).

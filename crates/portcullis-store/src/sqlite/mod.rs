@@ -220,6 +220,10 @@ impl Store for SqliteStore {
         Sql::history(&self.reader, tenant, after_revision, through_revision).await
     }
 
+    async fn prune_history(&self, tenant: TenantId, older_than: i64) -> Result<Option<u64>, StoreError> {
+        Sql::prune_history(&self.writer, tenant, older_than).await
+    }
+
     async fn revision_at(&self, tenant: TenantId, at: i64) -> Result<Option<u64>, StoreError> {
         Sql::revision_at(&self.reader, tenant, at).await
     }

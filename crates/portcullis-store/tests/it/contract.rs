@@ -743,6 +743,15 @@ pub async fn history_rewinds_to_every_revision(h: &impl Harness) {
         assert!(store.history(id, 0, live_revision).await.unwrap().is_none(), "the import is the horizon");
         assert_eq!(store.revision_at(id, now() + 5).await.unwrap(), Some(live_revision));
         assert_eq!(store.revision_at(id, 0).await.unwrap(), None);
+        // Retention: nothing is older than the epoch; everything is older than a moment from
+        // now, and history then starts at the last revision, which a time still resolves to.
+        assert_eq!(store.prune_history(id, 0).await.unwrap(), None);
+        assert!(store.history(id, 1, live_revision).await.unwrap().is_some());
+        assert_eq!(store.prune_history(id, now() + 5).await.unwrap(), Some(live_revision));
+        assert!(store.history(id, live_revision - 1, live_revision).await.unwrap().is_none(), "pruned");
+        assert_eq!(store.history(id, live_revision, live_revision).await.unwrap(), Some(Vec::new()));
+        assert_eq!(store.revision_at(id, now() + 5).await.unwrap(), Some(live_revision));
+        assert!(store.changes_since(id, 0).await.unwrap().is_empty());
         store.import_tenant(&model, ImportMode::Replace, &Author::cli()).await.expect("replace");
         assert!(
             store.history(id, live_revision, live_revision + 1).await.unwrap().is_none(),
