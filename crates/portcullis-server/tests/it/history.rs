@@ -167,3 +167,28 @@ async fn moments_outside_the_history_are_refused_with_the_field_named() {
     );
     assert_eq!(app.post("/v1/access-diff", &bob, json!({"from": 1})).await.0, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn pruned_history_starts_at_the_last_pruned_revision() {
+    let app = TestApp::new().await;
+    let admin = app.key("demo", "admin").await;
+    app.post("/v1/changes", &admin, json!({"join": {"user": "bob", "group": "finance"}}))
+        .await;
+    let tenant = app.state.store().tenant_by_name("demo").await.unwrap().unwrap();
+    let horizon = app.state.store().prune_history(tenant.id, portcullis_store::now() + 5).await.unwrap();
+    assert_eq!(horizon, Some(2));
+    let check = |as_of: u64| json!({"user": "bob", "action": "app:exportdata", "resource": "sales-dashboard", "asOf": as_of});
+    assert_error(
+        &app.post("/v1/check", &admin, check(1)).await,
+        StatusCode::NOT_FOUND,
+        "not_in_history",
+        Some("asOf"),
+    );
+    // Later writes are history again.
+    app.post("/v1/changes", &admin, json!({"leave": {"user": "bob", "group": "finance"}}))
+        .await;
+    let (status, then) = app.post("/v1/check", &admin, check(2)).await;
+    assert_eq!((status, then["decision"].clone()), (StatusCode::OK, json!("allow")), "{then}");
+    let (_, diff) = app.post("/v1/access-diff", &admin, json!({"from": 2})).await;
+    assert_eq!(diff["changes"][0]["causes"][0]["change"], "leave-group", "{diff}");
+}
