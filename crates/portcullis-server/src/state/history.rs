@@ -17,8 +17,10 @@ use portcullis_store::{LoggedChange, TenantId};
 use super::{AppState, TenantState, View};
 use crate::err::ApiError;
 
-/// How many moments a node keeps built (each a whole snapshot of its tenant).
-pub const MOMENTS_KEPT: u64 = 4;
+/// How many moments a node keeps built: each is a whole snapshot of its tenant (about 316 MB
+/// at 100k users and 1M items), so two — enough for paging and explaining at one moment, or
+/// comparing two.
+pub const MOMENTS_KEPT: u64 = 2;
 
 /// A cache of moments by tenant and revision.
 pub(crate) type Moments = moka::sync::Cache<(TenantId, u64), Arc<Moment>>;
@@ -98,7 +100,7 @@ impl AppState {
         if let Some(moment) = self.0.moments.get(&(tenant.id, revision)) {
             return Ok(moment);
         }
-        let (then, _) = self.rewound(tenant, revision).await?;
+        let (then, _) = self.rewound(tenant, revision, "asOf").await?;
         let moment = tokio::task::spawn_blocking(move || {
             let snapshot = Snapshot::build(&then, revision);
             let api_ids = ApiIds::build(&then);
@@ -120,27 +122,34 @@ impl AppState {
 
     /// The model at `revision`, and the changes logged after it up to the revision this node's
     /// live model is at (oldest first). A revision this node has not reached yet is waited
-    /// for as `minRevision` is; one the log cannot take the tenant back to is a 404.
-    pub async fn rewound(&self, tenant: &TenantState, revision: u64) -> Result<(Tenant, Vec<LoggedChange>), ApiError> {
+    /// for as `minRevision` is; one the log cannot take the tenant back to is a 404 naming the
+    /// request's `field`.
+    pub async fn rewound(&self, tenant: &TenantState, revision: u64, field: &'static str) -> Result<(Tenant, Vec<LoggedChange>), ApiError> {
         if tenant.live.read().await.revision < revision {
             self.view_at_least(tenant, Some(revision)).await?;
         }
-        let live = tenant.live.clone().read_owned().await;
-        let live_revision = live.revision;
-        if revision > live_revision {
-            return Err(super::follow::revision_not_reached(live_revision, revision));
+        // The log is read without holding the live model, so writes go on meanwhile; what they
+        // added is read under the lock, which is then held only to copy the model.
+        let seen = tenant.live.read().await.revision;
+        if revision > seen {
+            return Err(super::follow::revision_not_reached(seen, revision));
         }
-        let logged = self.0.store.history(tenant.id, revision, live_revision).await?.ok_or_else(|| {
+        let not_retained = || {
             ApiError::not_found(
                 "not_in_history",
                 format!(
-                    "revision {revision} of tenant `{}` is not in its retained history (it is at revision {live_revision})",
+                    "revision {revision} of tenant `{}` is not in its retained history (it is at revision {seen})",
                     tenant.name
                 ),
             )
             .hint("history reaches back to the tenant's last import and no further than its retention; ask about a later moment")
-            .field("asOf")
-        })?;
+            .field(field)
+        };
+        let mut logged = self.0.store.history(tenant.id, revision, seen).await?.ok_or_else(not_retained)?;
+        let live = tenant.live.clone().read_owned().await;
+        if live.revision > seen {
+            logged.extend(self.0.store.history(tenant.id, seen, live.revision).await?.ok_or_else(not_retained)?);
+        }
         let tenant = tokio::task::spawn_blocking(move || {
             let mut then = live.tenant.clone();
             drop(live);
@@ -161,7 +170,7 @@ impl AppState {
         if tenant.live.read().await.revision < to {
             self.view_at_least(tenant, Some(to)).await?;
         }
-        let (then, logged) = self.rewound(tenant, from).await?;
+        let (then, logged) = self.rewound(tenant, from, "from").await?;
         let name = tenant.name.clone();
         tokio::task::spawn_blocking(move || {
             let before = Snapshot::build(&then, from);

@@ -146,6 +146,12 @@ async fn moments_outside_the_history_are_refused_with_the_field_named() {
         Some("asOf"),
     );
     assert_error(
+        &app.post("/v1/access-diff", &admin, json!({"from": 0})).await,
+        StatusCode::NOT_FOUND,
+        "not_in_history",
+        Some("from"),
+    );
+    assert_error(
         &app.post("/v1/access-diff", &admin, json!({"from": 2, "to": 1})).await,
         StatusCode::BAD_REQUEST,
         "bad_range",
