@@ -964,6 +964,34 @@ mod tests {
     }
 
     #[test]
+    fn an_undo_read_back_from_json_restores_every_row() {
+        // As access history does: the undos kept as the change log keeps them, put back newest first.
+        let mut t = tenant();
+        let before = t.clone();
+        let changes = [
+            Change::DeleteUser { id: "bob".into() },
+            Change::DeleteContent { id: "d1".into() },
+            Change::SetSetting {
+                setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole,
+                value: true,
+            },
+            Change::AssignRole {
+                role: "Steward".into(),
+                target: RoleTarget::Everyone,
+            },
+        ];
+        let logged: Vec<String> = changes
+            .iter()
+            .map(|change| serde_json::to_string(&t.apply(change).unwrap().undo).unwrap())
+            .collect();
+        for text in logged.iter().rev() {
+            t.undo(serde_json::from_str(text).unwrap());
+        }
+        assert_eq!(t, before);
+        assert_eq!(*t.refs(), crate::Refs::build(&t));
+    }
+
+    #[test]
     fn changes_round_trip_through_json() {
         let changes = vec![
             Change::AssignRole {
