@@ -159,7 +159,11 @@ pub async fn check_batch(
         .hint("split the batch")
         .field("checks"));
     }
-    let view = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
+    let now = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
+    // Who may ask is decided now; what is answered, at the moment asked about (not logged).
+    let past = crate::history::view_as_of(&state, &caller.tenant, body.as_of.as_ref()).await?;
+    let logged = past.is_none();
+    let view = past.unwrap_or_else(|| now.clone());
     let default_via = channel_named(body.via.as_deref(), &Channel::ApiKey)?.into_owned();
     let mut may_ask_others: Option<bool> = None;
     let mut results = Vec::with_capacity(body.checks.len());
@@ -167,7 +171,7 @@ pub async fn check_batch(
     let (mut n_allowed, mut n_denied) = (0u64, 0u64);
     for (idx, check) in body.checks.iter().enumerate() {
         let allowed_to_ask = caller.user_id() == Some(check.user.as_str())
-            || *may_ask_others.get_or_insert_with(|| caller.may(&view.snapshot, Action::DecisionAskOthers));
+            || *may_ask_others.get_or_insert_with(|| caller.may(&now.snapshot, Action::DecisionAskOthers));
         let outcome = if allowed_to_ask {
             channel_named(check.via.as_deref(), &default_via).and_then(|via| {
                 let raw = RawRequest {
@@ -177,11 +181,13 @@ pub async fn check_batch(
                     resource: check.resource.as_deref(),
                 };
                 let decision = decide_raw(&view, &raw, body.explain)?;
-                log_decision(&mut events, &caller, &view, &raw, &decision);
+                if logged {
+                    log_decision(&mut events, &caller, &view, &raw, &decision);
+                }
                 Ok(decision)
             })
         } else {
-            caller.check_may_ask_about(&view.snapshot, &check.user).map(|()| Decision {
+            caller.check_may_ask_about(&now.snapshot, &check.user).map(|()| Decision {
                 allowed: false,
                 explanation: Default::default(),
             })

@@ -39,6 +39,15 @@ async fn checks_lists_and_diffs_answer_as_the_tenant_stood_then() {
     let (_, then) = app.post("/v1/check", &admin, ask).await;
     assert_eq!(then["decision"], "allow", "{then}");
     assert!(then["explanation"]["tokens"].to_string().contains("group:finance"), "{then}");
+    // A batch at a past moment decides every check then.
+    let (status, batch) = app
+        .post("/v1/check/batch", &admin, json!({"checks": [bob_exports.clone()], "asOf": 1}))
+        .await;
+    assert_eq!(
+        (status, batch["results"][0]["decision"].clone()),
+        (StatusCode::OK, json!("deny")),
+        "{batch}"
+    );
     // A time resolves to the last revision at or before it.
     let mut ask = bob_exports.clone();
     ask["asOf"] = json!("2999-01-01T00:00:00Z");
