@@ -6,6 +6,7 @@
 //! server binary. Speed claims come from these benches and `compare`, never from timed tests.
 #![warn(missing_docs)]
 
+pub mod asof;
 #[cfg(feature = "cedar")]
 pub mod cedar;
 #[cfg(feature = "cedar")]

@@ -111,6 +111,8 @@ enum Command {
     Nodes(portcullis_bench::nodes::NodesArgs),
     /// What-if: a role given to a 5,000-member group, at two tenant sizes in one run.
     WhatIf(portcullis_bench::what_if::WhatIfArgs),
+    /// Access history: `asOf` and access-diff on a large tenant, by distance back.
+    Asof(portcullis_bench::asof::AsOfArgs),
 }
 
 fn generate(shape: &Shape, tenant_path: Option<&PathBuf>, requests_path: Option<&PathBuf>, n: usize, mix: Mix, bias: Bias) -> Result<()> {
@@ -189,6 +191,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Search(args) => portcullis_bench::search::run(&args),
         Command::Nodes(args) => portcullis_bench::nodes::run(&args),
         Command::WhatIf(args) => portcullis_bench::what_if::run(&args),
+        Command::Asof(args) => portcullis_bench::asof::run(&args),
     }
 }
 

@@ -473,6 +473,12 @@ async fn archive(database: &str, name: &str, older_than: Option<u32>, out: &std:
         })?,
     };
     let cutoff = portcullis_store::rfc3339_millis((portcullis_store::now() - i64::from(days) * 86_400) * 1000);
+    // Access history keeps what the audit trail keeps: the changes (and their undos) older
+    // than the retention go; each change's event is archived below with the others.
+    match store.prune_history(record.id, portcullis_store::now() - i64::from(days) * 86_400).await? {
+        Some(horizon) => out!("tenant `{name}`: access history now starts at revision {horizon}"),
+        None => out!("tenant `{name}`: no access history before {cutoff}"),
+    }
     let step = crate::progress::spinner(format!("reading the events of `{name}` before {cutoff}"));
     let expired = store.expired_audit_events(record.id, &cutoff).await?;
     step.finish_and_clear();

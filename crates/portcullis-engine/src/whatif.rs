@@ -125,6 +125,16 @@ pub struct AccessDiff {
 /// How many samples each group keeps.
 pub const SAMPLES: usize = 5;
 
+impl AccessDiff {
+    /// Keeps only the changes `keep` accepts, counted and grouped again (access-diff's
+    /// `users`, `actions` and `resources` filters); the cost stays what was decided.
+    pub fn retain(self, keep: impl FnMut(&AccessChange) -> bool) -> AccessDiff {
+        let mut changes = self.changes;
+        changes.retain(keep);
+        finish(changes, self.cost)
+    }
+}
+
 /// Applies `changes` to `tenant` through the one write path, derives the snapshot they would
 /// give from `current` (which must be `tenant`'s), and undoes them: `tenant` is left exactly as
 /// it was, refused or not. The proposed snapshot shares every untouched row with `current`.

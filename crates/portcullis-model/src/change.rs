@@ -421,8 +421,12 @@ pub struct Applied {
     pub undo: Undo,
 }
 
-/// The pre-images of the rows a change could touch: enough to undo it in O(touched).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The pre-images of the rows a change could touch: enough to undo it in O(touched). It
+/// serializes (JSON, in the change log beside its change) so that access history can rewind
+/// the live tenant to an earlier revision with the very rows `apply` saw, not with an inverse
+/// written by hand that could drift from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Undo {
     settings: Option<BTreeMap<TenantSetting, bool>>,
     user_default: Option<BTreeMap<Permission, PermissionValue>>,
@@ -957,6 +961,34 @@ mod tests {
         }
         assert_eq!(t, before);
         assert_eq!(*t.refs(), counted);
+    }
+
+    #[test]
+    fn an_undo_read_back_from_json_restores_every_row() {
+        // As access history does: the undos kept as the change log keeps them, put back newest first.
+        let mut t = tenant();
+        let before = t.clone();
+        let changes = [
+            Change::DeleteUser { id: "bob".into() },
+            Change::DeleteContent { id: "d1".into() },
+            Change::SetSetting {
+                setting: TenantSetting::AdminsCanOpenAppsWithoutSpaceRole,
+                value: true,
+            },
+            Change::AssignRole {
+                role: "Steward".into(),
+                target: RoleTarget::Everyone,
+            },
+        ];
+        let logged: Vec<String> = changes
+            .iter()
+            .map(|change| serde_json::to_string(&t.apply(change).unwrap().undo).unwrap())
+            .collect();
+        for text in logged.iter().rev() {
+            t.undo(serde_json::from_str(text).unwrap());
+        }
+        assert_eq!(t, before);
+        assert_eq!(*t.refs(), crate::Refs::build(&t));
     }
 
     #[test]

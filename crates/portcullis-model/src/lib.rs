@@ -23,7 +23,7 @@ pub mod tenant_ops;
 
 pub use action::{Action, ResourceKind};
 pub use capability::{CapSet, Capability};
-pub use change::{Applied, Change, Touched};
+pub use change::{Applied, Change, Touched, Undo};
 pub use channel::{Channel, UnknownChannel};
 pub use err::{LimitError, ModelError};
 pub use links::{Link, LinkTable};

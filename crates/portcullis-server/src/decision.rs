@@ -95,7 +95,7 @@ pub(crate) fn log_decision(events: &mut DecisionEvents, caller: &Caller, view: &
         (status = 400, description = "A field is not valid", body = ErrorBody),
         (status = 401, description = "No usable credential", body = ErrorBody),
         (status = 403, description = "The caller may not ask about this user", body = ErrorBody),
-        (status = 404, description = "No such user, resource or client in the caller's tenant", body = ErrorBody),
+        (status = 404, description = "No such user, resource or client in the caller's tenant (at `asOf`), or `asOf` is not in the retained history", body = ErrorBody),
         (status = 409, description = "minRevision not reached", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -106,8 +106,11 @@ pub async fn check(
     min: MinRevision,
     ApiJson(body): ApiJson<CheckRequest>,
 ) -> Result<Json<DecisionBody>, ApiError> {
-    let view = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
-    caller.check_may_ask_about(&view.snapshot, &body.user)?;
+    let now = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
+    // Who may ask is decided now; what is answered, at the moment asked about.
+    caller.check_may_ask_about(&now.snapshot, &body.user)?;
+    let past = crate::history::view_as_of(&state, &caller.tenant, body.as_of.as_ref()).await?;
+    let view = past.clone().unwrap_or(now);
     let via = channel_named(body.via.as_deref(), &Channel::ApiKey)?;
     let raw = RawRequest {
         user: &body.user,
@@ -116,9 +119,12 @@ pub async fn check(
         resource: body.resource.as_deref(),
     };
     let decision = decide_raw(&view, &raw, body.explain)?;
-    let mut events = DecisionEvents::default();
-    log_decision(&mut events, &caller, &view, &raw, &decision);
-    events.store(state.decision_log(), caller.tenant.id).await?;
+    // A question about the past is not a decision taken now: it is not logged as one.
+    if past.is_none() {
+        let mut events = DecisionEvents::default();
+        log_decision(&mut events, &caller, &view, &raw, &decision);
+        events.store(state.decision_log(), caller.tenant.id).await?;
+    }
     state
         .metrics()
         .record_decisions(u64::from(decision.allowed), u64::from(!decision.allowed));
@@ -153,7 +159,11 @@ pub async fn check_batch(
         .hint("split the batch")
         .field("checks"));
     }
-    let view = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
+    let now = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
+    // Who may ask is decided now; what is answered, at the moment asked about (not logged).
+    let past = crate::history::view_as_of(&state, &caller.tenant, body.as_of.as_ref()).await?;
+    let logged = past.is_none();
+    let view = past.unwrap_or_else(|| now.clone());
     let default_via = channel_named(body.via.as_deref(), &Channel::ApiKey)?.into_owned();
     let mut may_ask_others: Option<bool> = None;
     let mut results = Vec::with_capacity(body.checks.len());
@@ -161,7 +171,7 @@ pub async fn check_batch(
     let (mut n_allowed, mut n_denied) = (0u64, 0u64);
     for (idx, check) in body.checks.iter().enumerate() {
         let allowed_to_ask = caller.user_id() == Some(check.user.as_str())
-            || *may_ask_others.get_or_insert_with(|| caller.may(&view.snapshot, Action::DecisionAskOthers));
+            || *may_ask_others.get_or_insert_with(|| caller.may(&now.snapshot, Action::DecisionAskOthers));
         let outcome = if allowed_to_ask {
             channel_named(check.via.as_deref(), &default_via).and_then(|via| {
                 let raw = RawRequest {
@@ -171,11 +181,13 @@ pub async fn check_batch(
                     resource: check.resource.as_deref(),
                 };
                 let decision = decide_raw(&view, &raw, body.explain)?;
-                log_decision(&mut events, &caller, &view, &raw, &decision);
+                if logged {
+                    log_decision(&mut events, &caller, &view, &raw, &decision);
+                }
                 Ok(decision)
             })
         } else {
-            caller.check_may_ask_about(&view.snapshot, &check.user).map(|()| Decision {
+            caller.check_may_ask_about(&now.snapshot, &check.user).map(|()| Decision {
                 allowed: false,
                 explanation: Default::default(),
             })
@@ -267,7 +279,7 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         (status = 200, description = "One page", body = ListResourcesResponse),
         (status = 400, description = "A field is not valid", body = ErrorBody),
         (status = 403, description = "The caller may not ask about this user", body = ErrorBody),
-        (status = 404, description = "No such user or client", body = ErrorBody),
+        (status = 404, description = "No such user or client (at `asOf`), or `asOf` is not in the retained history", body = ErrorBody),
         (status = 409, description = "minRevision not reached", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -278,8 +290,11 @@ pub async fn list_resources(
     min: MinRevision,
     ApiJson(body): ApiJson<ListResourcesRequest>,
 ) -> Result<Json<ListResourcesResponse>, ApiError> {
-    let view = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
-    caller.check_may_ask_about(&view.snapshot, &body.user)?;
+    let now = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
+    caller.check_may_ask_about(&now.snapshot, &body.user)?;
+    let view = crate::history::view_as_of(&state, &caller.tenant, body.as_of.as_ref())
+        .await?
+        .unwrap_or(now);
     let action = parse_action(&body.action)?;
     let limit = page_limit(body.limit)?;
     let (user, channel) = user_channel(&view, &body.user, body.via.as_deref())?;
@@ -362,7 +377,7 @@ pub async fn list_resources(
         (status = 200, description = "One page", body = ListUsersResponse),
         (status = 400, description = "A field is not valid", body = ErrorBody),
         (status = 403, description = "The caller may not ask about other users", body = ErrorBody),
-        (status = 404, description = "No such resource or client", body = ErrorBody),
+        (status = 404, description = "No such resource or client (at `asOf`), or `asOf` is not in the retained history", body = ErrorBody),
         (status = 409, description = "minRevision not reached", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -373,11 +388,14 @@ pub async fn list_users(
     min: MinRevision,
     ApiJson(body): ApiJson<ListUsersRequest>,
 ) -> Result<Json<ListUsersResponse>, ApiError> {
-    let view = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
-    if !caller.may(&view.snapshot, Action::DecisionAskOthers) {
+    let now = state.view_at_least(&caller.tenant, min.or(body.min_revision)).await?;
+    if !caller.may(&now.snapshot, Action::DecisionAskOthers) {
         return Err(ApiError::forbidden("listing users needs the right to ask about other users")
             .hint("the role TenantAdmin, or a custom role with `evaluate-decisions-for-others: allowed`"));
     }
+    let view = crate::history::view_as_of(&state, &caller.tenant, body.as_of.as_ref())
+        .await?
+        .unwrap_or(now);
     let action = parse_action(&body.action)?;
     let resource = resolve_resource(&view.snapshot, action, body.resource.as_deref())?;
     let limit = page_limit(body.limit)?;

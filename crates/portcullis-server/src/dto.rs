@@ -32,6 +32,12 @@ pub struct CheckRequest {
     /// Decide on a snapshot at least this fresh (a revision returned by a write).
     #[serde(default)]
     pub min_revision: Option<u64>,
+    /// Decide as the tenant stood at a past moment (access history, `docs/history.md`): a
+    /// revision (`42`) or an RFC 3339 time (`"2026-03-03T12:00:00Z"`: the last revision at or
+    /// before it). Absent: now.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "2026-03-03T12:00:00Z")]
+    pub as_of: Option<serde_json::Value>,
 }
 
 /// A decision.
@@ -135,6 +141,12 @@ pub struct BatchRequest {
     /// Decide on a snapshot at least this fresh.
     #[serde(default)]
     pub min_revision: Option<u64>,
+    /// Decide as the tenant stood at a past moment (access history, `docs/history.md`): a
+    /// revision (`42`) or an RFC 3339 time (`"2026-03-03T12:00:00Z"`: the last revision at or
+    /// before it). Absent: now.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "2026-03-03T12:00:00Z")]
+    pub as_of: Option<serde_json::Value>,
 }
 
 /// The outcome of one check of a batch: a decision, or the error that check alone has.
@@ -183,6 +195,12 @@ pub struct ListResourcesRequest {
     /// Decide on a snapshot at least this fresh.
     #[serde(default)]
     pub min_revision: Option<u64>,
+    /// Decide as the tenant stood at a past moment (access history, `docs/history.md`): a
+    /// revision (`42`) or an RFC 3339 time (`"2026-03-03T12:00:00Z"`: the last revision at or
+    /// before it). Absent: now.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "2026-03-03T12:00:00Z")]
+    pub as_of: Option<serde_json::Value>,
 }
 
 /// A space, app or data connection.
@@ -231,6 +249,12 @@ pub struct ListUsersRequest {
     /// Decide on a snapshot at least this fresh.
     #[serde(default)]
     pub min_revision: Option<u64>,
+    /// Decide as the tenant stood at a past moment (access history, `docs/history.md`): a
+    /// revision (`42`) or an RFC 3339 time (`"2026-03-03T12:00:00Z"`: the last revision at or
+    /// before it). Absent: now.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "2026-03-03T12:00:00Z")]
+    pub as_of: Option<serde_json::Value>,
 }
 
 /// A user.

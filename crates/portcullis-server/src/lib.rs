@@ -19,6 +19,7 @@ pub mod dto;
 pub mod edge;
 pub mod err;
 pub mod extract;
+pub mod history;
 pub mod listen;
 pub mod metrics;
 pub mod oauth;
@@ -73,6 +74,7 @@ fn route_table(state: &AppState) -> RouteTable<AppState> {
         .add(admin::__path_login, admin::login)
         .add(admin::__path_apply_change, admin::apply_change)
         .add(whatif::__path_what_if, whatif::what_if)
+        .add(history::__path_access_diff, history::access_diff)
         .add(admin::__path_create_client_secret, admin::create_client_secret)
         .add(admin::__path_import_tenant, admin::import_tenant)
         .add(admin::__path_delete_tenant, admin::delete_tenant)

@@ -267,7 +267,7 @@ impl Modify for Conventions {
         crate::admin::whoami, crate::admin::create_api_key, crate::admin::list_api_keys, crate::admin::revoke_api_key,
         crate::admin::login, crate::admin::apply_change, crate::admin::create_client_secret,
         crate::admin::import_tenant, crate::admin::delete_tenant,
-        crate::whatif::what_if,
+        crate::whatif::what_if, crate::history::access_diff,
         crate::oauth::token,
         crate::authzen::evaluation, crate::authzen::evaluations, crate::authzen::search_subject,
         crate::authzen::search_resource, crate::authzen::search_action, crate::authzen::configuration,

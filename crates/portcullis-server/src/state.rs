@@ -40,8 +40,10 @@ use portcullis_store::{
 };
 
 mod follow;
+mod history;
 
 pub use follow::MIN_REVISION_WAIT;
+pub use history::{AsOf, Between, MOMENTS_KEPT, Moment};
 
 use crate::decision_log::DecisionLog;
 use crate::err::ApiError;
@@ -375,6 +377,8 @@ struct Inner {
     issue_limiter: Limit,
     /// The checkpoint file and each tenant's audit chain state.
     audit_integrity: crate::audit_integrity::AuditIntegrity,
+    /// The past moments last asked for (access history).
+    moments: history::Moments,
 }
 
 /// How long a verified credential is trusted without asking the store again.
@@ -534,6 +538,7 @@ impl AppState {
             feed: std::sync::OnceLock::new(),
             issue_limiter: Limit::new(issues_per_minute, QUOTA_WINDOW),
             audit_integrity,
+            moments: history::moments(),
         }));
         let records = state.0.store.tenants().await?;
         for record in &records {
@@ -927,6 +932,7 @@ impl AppState {
                         events: &one.events,
                         sessions: &one.sessions,
                         author: &pending.request.author,
+                        applied: &one.applied,
                     }),
                     _ => None,
                 })
@@ -1011,6 +1017,7 @@ impl AppState {
                 events: &staged.events,
                 sessions: &staged.sessions,
                 author: &request.author,
+                applied: &staged.applied,
             };
             match self.0.store.commit_changes(tenant.id, write).await {
                 Ok(revision) => {

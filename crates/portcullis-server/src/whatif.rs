@@ -133,7 +133,7 @@ fn body_of(change: &AccessChange) -> AccessChangeBody {
     }
 }
 
-fn group_of(diff: &AccessDiff, group: &AccessGroup) -> AccessGroupBody {
+pub(crate) fn group_of(diff: &AccessDiff, group: &AccessGroup) -> AccessGroupBody {
     AccessGroupBody {
         key: group.key.clone(),
         gained: group.gained,
@@ -144,34 +144,34 @@ fn group_of(diff: &AccessDiff, group: &AccessGroup) -> AccessGroupBody {
 
 /// Where the previous page ended.
 #[derive(Debug, Serialize, Deserialize)]
-struct Token {
-    v: u8,
+pub(crate) struct Token {
+    pub(crate) v: u8,
     /// The proposal's fingerprint.
-    q: String,
+    pub(crate) q: String,
     /// The last change given: user, action, resource.
-    user: String,
-    action: String,
-    resource: Option<String>,
+    pub(crate) user: String,
+    pub(crate) action: String,
+    pub(crate) resource: Option<String>,
 }
 
-fn bad_token(message: &str) -> ApiError {
+pub(crate) fn bad_token(message: &str) -> ApiError {
     ApiError::bad_request("bad_page_token", message.to_owned())
-        .hint("send the `nextPageToken` of the previous page unchanged, with the same `changes`; or no token to start again")
+        .hint("send the `nextPageToken` of the previous page unchanged, with the same request; or no token to start again")
         .field("pageToken")
 }
 
-fn fingerprint(changes: &[serde_json::Value]) -> String {
+pub(crate) fn fingerprint(changes: &[serde_json::Value]) -> String {
     let text = serde_json::Value::Array(changes.to_vec()).to_string();
     let digest = Sha256::digest(text.as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12])
 }
 
-fn encode(token: &Token) -> String {
+pub(crate) fn encode(token: &Token) -> String {
     let json = serde_json::to_vec(token).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
 }
 
-fn decode(text: &str, fingerprint: &str) -> Result<Token, ApiError> {
+pub(crate) fn decode(text: &str, fingerprint: &str) -> Result<Token, ApiError> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text)
         .map_err(|_| bad_token("`pageToken` is not a page token of this API"))?;
@@ -180,7 +180,7 @@ fn decode(text: &str, fingerprint: &str) -> Result<Token, ApiError> {
         return Err(bad_token("`pageToken` is of another version of this API"));
     }
     if token.q != fingerprint {
-        return Err(bad_token("`pageToken` belongs to another proposal"));
+        return Err(bad_token("`pageToken` belongs to another request"));
     }
     Ok(token)
 }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use portcullis_model::Tenant;
 
-pub use change::{Applied, Change, Touched};
+pub use change::{Applied, Change, Touched, Undo};
 pub use err::StoreError;
 pub use feed::{Feed, FeedEvent, LogPage, Notice, NoticeKind};
 pub use portcullis_audit::checkpoint;
@@ -131,6 +131,22 @@ pub trait Store: Send + Sync + 'static {
     /// node's writes, or [`LogPage::Missing`] when only reading the tenant whole brings it to
     /// the store's revision (an import, rows no longer logged).
     async fn changes_after(&self, tenant: TenantId, after_revision: u64, limit: u64) -> Result<LogPage, StoreError>;
+
+    /// Access history: the changes committed after `after_revision` up to `through_revision`,
+    /// oldest first, each with its undo — or `None` when the log cannot take the tenant back
+    /// that far (an import in between, which replaced the tenant whole, or rows logged before
+    /// undos were kept or pruned since).
+    async fn history(&self, tenant: TenantId, after_revision: u64, through_revision: u64) -> Result<Option<Vec<LoggedChange>>, StoreError>;
+
+    /// Access history's retention: forgets the changes (change-log rows, with their undos) of
+    /// the revisions reached before `older_than` (Unix seconds), in one transaction, keeping
+    /// the last such revision as the moment history now starts at (returned; `None` when
+    /// nothing is that old). The audit trail keeps its own record of each change and author,
+    /// archived by its own retention.
+    async fn prune_history(&self, tenant: TenantId, older_than: i64) -> Result<Option<u64>, StoreError>;
+
+    /// The last revision a tenant reached at or before `at` (Unix seconds), if any.
+    async fn revision_at(&self, tenant: TenantId, at: i64) -> Result<Option<u64>, StoreError>;
 
     /// For how long the database has not answered, if it is known not to (PostgreSQL: calls
     /// are then refused at once until it answers again); `None` while it answers or when the
@@ -314,6 +330,14 @@ pub fn redact(url: &str) -> String {
     match credentials.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),
+    }
+}
+
+/// Takes `tenant` back over `logged` (what [`Store::history`] returned from the tenant's
+/// revision down to an earlier one): each change's undo, newest first.
+pub fn rewind(tenant: &mut Tenant, logged: &[LoggedChange]) {
+    for one in logged.iter().rev() {
+        tenant.undo(one.undo.clone());
     }
 }
 

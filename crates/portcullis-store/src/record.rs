@@ -229,6 +229,28 @@ pub struct ChangeSet<'a> {
     pub sessions: &'a [NewSession],
     /// Who made them.
     pub author: &'a crate::Author,
+    /// What `Tenant::apply` returned for each change, in order: their undos are logged beside
+    /// the changes for access history. Empty when unknown: history then does not reach back
+    /// before this write.
+    pub applied: &'a [portcullis_model::Applied],
+}
+
+/// One change-log row as access history reads it: the change, who made it and when, and the
+/// rows it replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedChange {
+    /// The revision the change's write reached.
+    pub revision: u64,
+    /// Its place within that write.
+    pub position: u64,
+    /// The change.
+    pub change: portcullis_model::Change,
+    /// Who made it (`{"actor": ..., "channel": ...}`, as the change log keeps it).
+    pub author: serde_json::Value,
+    /// When, in Unix seconds.
+    pub at: i64,
+    /// The rows it replaced.
+    pub undo: portcullis_model::Undo,
 }
 
 impl ChangeSet<'_> {

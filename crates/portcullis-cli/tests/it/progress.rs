@@ -122,6 +122,11 @@ fn the_audit_trail_commands_with_piped_stderr_draw_no_bar() {
         &archive.display().to_string(),
     ]);
     assert!(String::from_utf8_lossy(&archived.stdout).contains("archived events 1 to"), "{archived:?}");
+    // Access history goes with the trail: it now starts at the last revision (the join).
+    assert!(
+        String::from_utf8_lossy(&archived.stdout).contains("access history now starts at revision 2"),
+        "{archived:?}"
+    );
     assert_no_progress("audit archive", &archived.stderr);
     for output in [&verified, &queried, &archived] {
         assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));

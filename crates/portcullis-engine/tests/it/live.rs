@@ -417,7 +417,7 @@ fn listed(snapshot: &Snapshot, sessions: &Sessions, user: &str, via: &Channel, a
 }
 
 /// Everything the live snapshot answers equals what the fresh one answers.
-fn same_answers(rng: &mut Rng, tenant: &Tenant, live: (&Snapshot, &Sessions), fresh: (&Snapshot, &Sessions)) -> Result<usize, String> {
+pub(crate) fn same_answers(rng: &mut Rng, tenant: &Tenant, live: (&Snapshot, &Sessions), fresh: (&Snapshot, &Sessions)) -> Result<usize, String> {
     let counts = |s: &Snapshot| {
         (
             s.users.iter().count(),

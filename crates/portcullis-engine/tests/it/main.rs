@@ -5,6 +5,7 @@
 mod synthetic;
 
 mod export;
+mod history;
 mod live;
 mod prop;
 mod reference;

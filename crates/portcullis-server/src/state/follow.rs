@@ -349,7 +349,7 @@ impl AppState {
 }
 
 /// The 409 of a read whose `minRevision` this node has not reached.
-fn revision_not_reached(revision: u64, min: u64) -> ApiError {
+pub(super) fn revision_not_reached(revision: u64, min: u64) -> ApiError {
     ApiError::new(
         axum::http::StatusCode::CONFLICT,
         "revision_not_reached",

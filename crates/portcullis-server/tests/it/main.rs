@@ -15,6 +15,7 @@ mod decisions;
 mod export_mark;
 mod feed;
 mod group_commit;
+mod history;
 mod hygiene;
 mod isolation;
 mod lifecycle;

@@ -87,6 +87,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "space export mark",
         sql: include_str!("../../migrations/postgres/0012_space_export_mark.sql"),
     },
+    Migration {
+        version: 13,
+        name: "change undo",
+        sql: include_str!("../../migrations/postgres/0013_change_undo.sql"),
+    },
 ];
 
 /// The advisory lock key held while migrating ("pcls" in ASCII).
@@ -244,6 +249,18 @@ impl Store for PgStore {
 
     async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError> {
         self.reach.call(Sql::changes_since(&self.pool, tenant, after_revision)).await
+    }
+
+    async fn history(&self, tenant: TenantId, after_revision: u64, through_revision: u64) -> Result<Option<Vec<crate::LoggedChange>>, StoreError> {
+        self.reach.call(Sql::history(&self.pool, tenant, after_revision, through_revision)).await
+    }
+
+    async fn prune_history(&self, tenant: TenantId, older_than: i64) -> Result<Option<u64>, StoreError> {
+        self.reach.call(Sql::prune_history(&self.pool, tenant, older_than)).await
+    }
+
+    async fn revision_at(&self, tenant: TenantId, at: i64) -> Result<Option<u64>, StoreError> {
+        self.reach.call(Sql::revision_at(&self.pool, tenant, at)).await
     }
 
     async fn changes_after(&self, tenant: TenantId, after_revision: u64, limit: u64) -> Result<LogPage, StoreError> {

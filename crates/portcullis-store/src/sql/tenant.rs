@@ -309,6 +309,7 @@ where
                 events: &[event],
                 sessions: &[],
                 author,
+                applied: std::slice::from_ref(&applied),
             };
             // Another writer went first: read again (this path reads the whole tenant; it is
             // for the CLI and tests, where writers are few).
@@ -370,8 +371,8 @@ where
         };
         Self::write_touched(&mut tx, id, last.after, &touched).await?;
         let at = crate::now();
-        // (revision, position, change, author) per change-log row; (revision, kind) per revision.
-        let mut log: Vec<(i64, i64, String, String)> = Vec::new();
+        // (revision, position, change, author, undo) per change-log row; (revision, kind) per revision.
+        let mut log: Vec<(i64, i64, String, String, Option<String>)> = Vec::new();
         let mut kinds: Vec<(i64, &str)> = Vec::new();
         let mut events: Vec<EventDraft> = Vec::new();
         // The sessions logins open, the last login of each user winning.
@@ -384,9 +385,18 @@ where
                 sessions.insert(&session.user_id, (revision as i64, &session.rights));
             }
             let author = serde_json::json!({ "actor": write.author.actor, "channel": write.author.channel }).to_string();
+            // The undos only when there is one per change: history must not rewind half a write.
+            let undos = (write.applied.len() == write.changes.len()).then_some(write.applied);
             for (position, change) in write.changes.iter().enumerate() {
                 let text = serde_json::to_string(change).map_err(|e| StoreError::Database(format!("a change does not serialize: {e}")))?;
-                log.push((revision as i64, position as i64, text, author.clone()));
+                let undo = match undos {
+                    Some(applied) => Some(
+                        serde_json::to_string(&applied[position].undo)
+                            .map_err(|e| StoreError::Database(format!("an undo does not serialize: {e}")))?,
+                    ),
+                    None => None,
+                };
+                log.push((revision as i64, position as i64, text, author.clone(), undo));
             }
             let kind = match write.changes {
                 [one] => one.kind(),
@@ -401,16 +411,18 @@ where
                 event
             }));
         }
-        // Six values a row: well under both backends' bind limits.
+        // Seven values a row: well under both backends' bind limits.
         for chunk in log.chunks(ROWS_PER_INSERT) {
-            let mut builder: QueryBuilder<'_, DB> = QueryBuilder::new("INSERT INTO change_log (tenant_id, revision, position, change, author, at) ");
-            builder.push_values(chunk, |mut row, (revision, position, text, author)| {
+            let mut builder: QueryBuilder<'_, DB> =
+                QueryBuilder::new("INSERT INTO change_log (tenant_id, revision, position, change, author, at, undo) ");
+            builder.push_values(chunk, |mut row, (revision, position, text, author, undo)| {
                 row.push_bind(id)
                     .push_bind(*revision)
                     .push_bind(*position)
                     .push_bind(text.clone())
                     .push_bind(author.clone())
-                    .push_bind(at);
+                    .push_bind(at)
+                    .push_bind(undo.clone());
             });
             DB::built(&mut builder).execute(&mut *tx).await.map_err(from_sqlx)?;
         }
@@ -558,6 +570,104 @@ where
                 Ok((revision as u64, change))
             })
             .collect()
+    }
+
+    /// The logged changes after `after` through `through`, oldest first, with their undos, read
+    /// in one transaction; `None` when they cannot rewind the tenant that far: a revision in
+    /// the range is an import or is no longer logged, or a row has no undo.
+    pub(crate) async fn history(pool: &Pool<DB>, tenant: TenantId, after: u64, through: u64) -> Result<Option<Vec<LoggedChange>>, StoreError> {
+        if through <= after {
+            return Ok(Some(Vec::new()));
+        }
+        let (low, high) = (after.min(i64::MAX as u64) as i64, through.min(i64::MAX as u64) as i64);
+        let mut tx = pool.begin().await.map_err(from_sqlx)?;
+        if let Some(statement) = DB::BEGIN_READ {
+            sqlx::query(statement).execute(&mut *tx).await.map_err(from_sqlx)?;
+        }
+        let kinds: Vec<(i64, String)> =
+            sqlx::query_as("SELECT revision, kind FROM revisions WHERE tenant_id = $1 AND revision > $2 AND revision <= $3")
+                .bind(tenant.0)
+                .bind(low)
+                .bind(high)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+        let revisions: std::collections::BTreeSet<i64> = kinds.iter().map(|(revision, _)| *revision).collect();
+        if revisions.len() as i64 != high - low || kinds.iter().any(|(_, kind)| kind == "import") {
+            tx.commit().await.map_err(from_sqlx)?;
+            return Ok(None);
+        }
+        type LogRow = (i64, i64, String, String, i64, Option<String>);
+        let rows: Vec<LogRow> = sqlx::query_as(
+            "SELECT revision, position, change, author, at, undo FROM change_log \
+             WHERE tenant_id = $1 AND revision > $2 AND revision <= $3 ORDER BY revision, position",
+        )
+        .bind(tenant.0)
+        .bind(low)
+        .bind(high)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        tx.commit().await.map_err(from_sqlx)?;
+        // A write of changes whose rows are gone (pruned by hand) cannot be undone either.
+        let with_rows: std::collections::BTreeSet<i64> = rows.iter().map(|row| row.0).collect();
+        if kinds.iter().any(|(revision, kind)| kind != "commit" && !with_rows.contains(revision)) {
+            return Ok(None);
+        }
+        let mut logged = Vec::with_capacity(rows.len());
+        for (revision, position, change, author, at, undo) in rows {
+            let Some(undo) = undo else { return Ok(None) };
+            let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("change-log row {position} of revision {revision}: {e}"));
+            logged.push(LoggedChange {
+                revision: revision.max(0) as u64,
+                position: position.max(0) as u64,
+                change: serde_json::from_str(&change).map_err(corrupt)?,
+                author: serde_json::from_str(&author).unwrap_or(serde_json::Value::String(author)),
+                at,
+                undo: serde_json::from_str(&undo).map_err(corrupt)?,
+            });
+        }
+        Ok(Some(logged))
+    }
+
+    /// Forgets the change log up to the last revision reached before `older_than`, and the
+    /// revisions before it (that one is kept: a time after it still resolves to it).
+    pub(crate) async fn prune_history(pool: &Pool<DB>, tenant: TenantId, older_than: i64) -> Result<Option<u64>, StoreError> {
+        let mut tx = pool.begin().await.map_err(from_sqlx)?;
+        let (horizon,): (Option<i64>,) = sqlx::query_as("SELECT MAX(revision) FROM revisions WHERE tenant_id = $1 AND at < $2")
+            .bind(tenant.0)
+            .bind(older_than)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        let Some(horizon) = horizon else {
+            tx.rollback().await.map_err(from_sqlx)?;
+            return Ok(None);
+        };
+        for statement in [
+            "DELETE FROM change_log WHERE tenant_id = $1 AND revision <= $2",
+            "DELETE FROM revisions WHERE tenant_id = $1 AND revision < $2",
+        ] {
+            sqlx::query(statement)
+                .bind(tenant.0)
+                .bind(horizon)
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(Some(horizon.max(0) as u64))
+    }
+
+    /// The last revision `tenant` reached at or before `at` (Unix seconds).
+    pub(crate) async fn revision_at(pool: &Pool<DB>, tenant: TenantId, at: i64) -> Result<Option<u64>, StoreError> {
+        let row: (Option<i64>,) = sqlx::query_as("SELECT MAX(revision) FROM revisions WHERE tenant_id = $1 AND at <= $2")
+            .bind(tenant.0)
+            .bind(at)
+            .fetch_one(pool)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(row.0.map(|revision| revision.max(0) as u64))
     }
 
     /// Compare-and-swap on the revision, moving it `by` (one per write), as a transaction's

@@ -78,6 +78,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "space export mark",
         sql: include_str!("../../migrations/sqlite/0012_space_export_mark.sql"),
     },
+    Migration {
+        version: 13,
+        name: "change undo",
+        sql: include_str!("../../migrations/sqlite/0013_change_undo.sql"),
+    },
 ];
 
 /// SQLite needs no statement for a consistent read (a read transaction sees one snapshot of
@@ -209,6 +214,18 @@ impl Store for SqliteStore {
 
     async fn changes_since(&self, tenant: TenantId, after_revision: u64) -> Result<Vec<(u64, Change)>, StoreError> {
         Sql::changes_since(&self.writer, tenant, after_revision).await
+    }
+
+    async fn history(&self, tenant: TenantId, after_revision: u64, through_revision: u64) -> Result<Option<Vec<crate::LoggedChange>>, StoreError> {
+        Sql::history(&self.reader, tenant, after_revision, through_revision).await
+    }
+
+    async fn prune_history(&self, tenant: TenantId, older_than: i64) -> Result<Option<u64>, StoreError> {
+        Sql::prune_history(&self.writer, tenant, older_than).await
+    }
+
+    async fn revision_at(&self, tenant: TenantId, at: i64) -> Result<Option<u64>, StoreError> {
+        Sql::revision_at(&self.reader, tenant, at).await
     }
 
     async fn changes_after(&self, tenant: TenantId, after_revision: u64, limit: u64) -> Result<crate::LogPage, StoreError> {

@@ -264,6 +264,7 @@ pub async fn commit_changes_writes_the_touched_rows_and_refuses_a_stale_base(h: 
         events: &drafts,
         sessions: &[],
         author: &author,
+        applied: &[],
     };
     assert_eq!(store.commit_changes(record.id, write).await.unwrap(), 2);
     assert_eq!(loaded(&store, record.id).await, (after.clone(), 2));
@@ -281,6 +282,7 @@ pub async fn commit_changes_writes_the_touched_rows_and_refuses_a_stale_base(h: 
         events: &drafts,
         sessions: &[],
         author: &author,
+        applied: &[],
     };
     let error = store.commit_changes(record.id, write).await.unwrap_err();
     assert!(matches!(error, StoreError::Conflict(_)), "{error}");
@@ -337,6 +339,7 @@ pub async fn commit_batch_gives_each_write_its_revision_log_and_events(h: &impl 
             events,
             sessions: &[],
             author,
+            applied: &[],
         })
         .collect();
     assert_eq!(store.commit_batch(record.id, &sets).await.unwrap(), [2, 2, 3, 4]);
@@ -391,6 +394,7 @@ pub async fn commit_batch_gives_each_write_its_revision_log_and_events(h: &impl 
             events: &first_events,
             sessions: &[],
             author: &author,
+            applied: &[],
         },
         ChangeSet {
             base_revision: 4,
@@ -400,6 +404,7 @@ pub async fn commit_batch_gives_each_write_its_revision_log_and_events(h: &impl 
             events: &second_events,
             sessions: &[],
             author: &author,
+            applied: &[],
         },
     ];
     assert!(matches!(store.commit_batch(record.id, &stale).await, Err(StoreError::Conflict(_))));

@@ -549,33 +549,124 @@ pub async fn delete_tenant_removes_everything(h: &impl Harness) {
     assert_eq!(store.apply(again.id, &join("carl", "finance"), &Author::cli()).await.unwrap(), 2);
 }
 
+/// xorshift64*: a deterministic stream without a dependency.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n.max(1)
+    }
+    fn pick<'a>(&mut self, items: &'a [&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+const USERS: &[&str] = &["u1", "u2", "u3", "n1", "n2"];
+const GROUPS: &[&str] = &["g1", "g2", "ng"];
+const ROLES: &[&str] = &["Steward", "Developer", "Follower", "Askers", "TenantAdmin"];
+const SPACES: &[&str] = &["s1", "s2"];
+const ITEMS: &[&str] = &["dc", "app1", "app2", "na1", "na2"];
+
+/// A random change among fourteen kinds over a few fixed names (many are refused: that is
+/// part of what is tested).
+fn random_store_change(rng: &mut Rng, step: usize) -> Change {
+    use portcullis_model::tenant::{Assignee, Content, Group, Share, Use};
+    use portcullis_model::{ContentKind, SpaceRole, SpaceRoleSet};
+
+    let who = |rng: &mut Rng| {
+        if rng.below(2) == 0 {
+            Assignee::User(rng.pick(USERS).to_owned())
+        } else {
+            Assignee::Group(rng.pick(GROUPS).to_owned())
+        }
+    };
+    let roles = |rng: &mut Rng| {
+        let all = [
+            SpaceRole::Consumer,
+            SpaceRole::Contributor,
+            SpaceRole::Basicconsumer,
+            SpaceRole::Publisher,
+        ];
+        SpaceRoleSet::of(&[all[rng.below(4)], all[rng.below(4)]])
+    };
+    match rng.below(14) {
+        0 => join(rng.pick(USERS), rng.pick(GROUPS)),
+        1 => leave(rng.pick(USERS), rng.pick(GROUPS)),
+        2 => assign(rng.pick(ROLES), user(rng.pick(USERS))),
+        3 => unassign(rng.pick(ROLES), group(rng.pick(GROUPS))),
+        4 => Change::CreateUser {
+            user: User {
+                meta: Default::default(),
+                id: rng.pick(USERS).to_owned(),
+                name: format!("step {step}"),
+                email: None,
+                entitlement: Entitlement::Professional,
+                status: UserStatus::Active,
+                roles: Vec::new(),
+                groups: vec![rng.pick(GROUPS).to_owned()],
+            },
+        },
+        5 => Change::DeleteUser {
+            id: rng.pick(USERS).to_owned(),
+        },
+        6 => Change::CreateGroup {
+            group: Group {
+                meta: Default::default(),
+                name: rng.pick(GROUPS).to_owned(),
+                provider_type: portcullis_model::ProviderType::Custom,
+                roles: vec![rng.pick(ROLES).to_owned()],
+            },
+        },
+        7 => Change::DeleteGroup {
+            name: rng.pick(GROUPS).to_owned(),
+        },
+        8 => Change::SetSpaceMember {
+            space: rng.pick(SPACES).to_owned(),
+            assignee: who(rng),
+            roles: roles(rng),
+        },
+        9 => Change::RemoveSpaceMember {
+            space: rng.pick(SPACES).to_owned(),
+            assignee: who(rng),
+        },
+        10 => Change::CreateContent {
+            item: Content {
+                id: rng.pick(ITEMS).to_owned(),
+                name: format!("step {step}"),
+                kind: if rng.below(2) == 0 {
+                    ContentKind::App
+                } else {
+                    ContentKind::DataConnection
+                },
+                space: if rng.below(2) == 0 { Some(rng.pick(SPACES).to_owned()) } else { None },
+                owner: Some(rng.pick(USERS).to_owned()),
+            },
+        },
+        11 => Change::DeleteContent {
+            id: rng.pick(ITEMS).to_owned(),
+        },
+        12 => Change::AddUse {
+            reference: Use {
+                consumer: rng.pick(ITEMS).to_owned(),
+                source: rng.pick(ITEMS).to_owned(),
+            },
+        },
+        _ => Change::CreateShare {
+            share: Share {
+                resource: rng.pick(ITEMS).to_owned(),
+                assignee: who(rng),
+                roles: roles(rng),
+            },
+        },
+    }
+}
+
 /// Random sequences of writes of many kinds (refused ones included): after every write the
 /// tenant read back from the rows equals the model the writes were applied to. With the
 /// engine's property test (a snapshot derived write by write decides exactly as one built from
 /// scratch), this is what makes a node's live view equal to a view built from the store.
 pub async fn random_writes_store_exactly_the_model(h: &impl Harness) {
-    use portcullis_model::tenant::{Assignee, Content, Group, Share, Use};
-    use portcullis_model::{ContentKind, SpaceRole, SpaceRoleSet};
-
-    /// xorshift64*: a deterministic stream without a dependency.
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n.max(1)
-        }
-        fn pick<'a>(&mut self, items: &'a [&'a str]) -> &'a str {
-            items[self.below(items.len())]
-        }
-    }
-    const USERS: &[&str] = &["u1", "u2", "u3", "n1", "n2"];
-    const GROUPS: &[&str] = &["g1", "g2", "ng"];
-    const ROLES: &[&str] = &["Steward", "Developer", "Follower", "Askers", "TenantAdmin"];
-    const SPACES: &[&str] = &["s1", "s2"];
-    const ITEMS: &[&str] = &["dc", "app1", "app2", "na1", "na2"];
-
     let store = h.open().await;
     let (mut accepted, mut refused) = (0, 0);
     for seed in 1..=6u64 {
@@ -583,92 +674,7 @@ pub async fn random_writes_store_exactly_the_model(h: &impl Harness) {
         let id = import(&store, &model).await.id;
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         for step in 0..40 {
-            let who = |rng: &mut Rng| {
-                if rng.below(2) == 0 {
-                    Assignee::User(rng.pick(USERS).to_owned())
-                } else {
-                    Assignee::Group(rng.pick(GROUPS).to_owned())
-                }
-            };
-            let roles = |rng: &mut Rng| {
-                let all = [
-                    SpaceRole::Consumer,
-                    SpaceRole::Contributor,
-                    SpaceRole::Basicconsumer,
-                    SpaceRole::Publisher,
-                ];
-                SpaceRoleSet::of(&[all[rng.below(4)], all[rng.below(4)]])
-            };
-            let change = match rng.below(14) {
-                0 => join(rng.pick(USERS), rng.pick(GROUPS)),
-                1 => leave(rng.pick(USERS), rng.pick(GROUPS)),
-                2 => assign(rng.pick(ROLES), user(rng.pick(USERS))),
-                3 => unassign(rng.pick(ROLES), group(rng.pick(GROUPS))),
-                4 => Change::CreateUser {
-                    user: User {
-                        meta: Default::default(),
-                        id: rng.pick(USERS).to_owned(),
-                        name: format!("step {step}"),
-                        email: None,
-                        entitlement: Entitlement::Professional,
-                        status: UserStatus::Active,
-                        roles: Vec::new(),
-                        groups: vec![rng.pick(GROUPS).to_owned()],
-                    },
-                },
-                5 => Change::DeleteUser {
-                    id: rng.pick(USERS).to_owned(),
-                },
-                6 => Change::CreateGroup {
-                    group: Group {
-                        meta: Default::default(),
-                        name: rng.pick(GROUPS).to_owned(),
-                        provider_type: portcullis_model::ProviderType::Custom,
-                        roles: vec![rng.pick(ROLES).to_owned()],
-                    },
-                },
-                7 => Change::DeleteGroup {
-                    name: rng.pick(GROUPS).to_owned(),
-                },
-                8 => Change::SetSpaceMember {
-                    space: rng.pick(SPACES).to_owned(),
-                    assignee: who(&mut rng),
-                    roles: roles(&mut rng),
-                },
-                9 => Change::RemoveSpaceMember {
-                    space: rng.pick(SPACES).to_owned(),
-                    assignee: who(&mut rng),
-                },
-                10 => Change::CreateContent {
-                    item: Content {
-                        id: rng.pick(ITEMS).to_owned(),
-                        name: format!("step {step}"),
-                        kind: if rng.below(2) == 0 {
-                            ContentKind::App
-                        } else {
-                            ContentKind::DataConnection
-                        },
-                        space: if rng.below(2) == 0 { Some(rng.pick(SPACES).to_owned()) } else { None },
-                        owner: Some(rng.pick(USERS).to_owned()),
-                    },
-                },
-                11 => Change::DeleteContent {
-                    id: rng.pick(ITEMS).to_owned(),
-                },
-                12 => Change::AddUse {
-                    reference: Use {
-                        consumer: rng.pick(ITEMS).to_owned(),
-                        source: rng.pick(ITEMS).to_owned(),
-                    },
-                },
-                _ => Change::CreateShare {
-                    share: Share {
-                        resource: rng.pick(ITEMS).to_owned(),
-                        assignee: who(&mut rng),
-                        roles: roles(&mut rng),
-                    },
-                },
-            };
+            let change = random_store_change(&mut rng, step);
             let before = model.clone();
             let expected = model.apply(&change);
             let stored = store.apply(id, &change, &Author::cli()).await;
@@ -686,6 +692,73 @@ pub async fn random_writes_store_exactly_the_model(h: &impl Harness) {
     }
     // The sequences exercise both outcomes.
     assert!(accepted >= 60 && refused >= 20, "{accepted} accepted, {refused} refused");
+}
+
+/// Access history: after random writes (refused ones skipped), the stored tenant rewound with
+/// the logged undos equals the tenant as it stood at every earlier revision back to its
+/// import; an import replacing the tenant is the horizon history stops at; a time resolves to
+/// the last revision at or before it.
+pub async fn history_rewinds_to_every_revision(h: &impl Harness) {
+    let store = h.open().await;
+    for seed in 1..=4u64 {
+        let mut model = named(RICH, &format!("history{seed}"));
+        let id = import(&store, &model).await.id;
+        let mut states = vec![(1u64, model.clone())];
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x4157);
+        for step in 0..60 {
+            let change = random_store_change(&mut rng, step);
+            match store.apply(id, &change, &Author::cli()).await {
+                Ok(revision) => {
+                    model.apply(&change).expect("the model accepts what the store accepted");
+                    if states.last().is_some_and(|(last, _)| *last != revision) {
+                        states.push((revision, model.clone()));
+                    }
+                }
+                Err(StoreError::Rejected(_)) => {}
+                Err(other) => panic!("seed {seed} step {step}: {change:?}: {other}"),
+            }
+        }
+        let (live, live_revision) = loaded(&store, id).await;
+        assert_eq!(Some(live_revision), states.last().map(|(revision, _)| *revision));
+        assert!(states.len() > 8, "seed {seed}: only {} revisions", states.len());
+        for (revision, expected) in &states {
+            let logged = store
+                .history(id, *revision, live_revision)
+                .await
+                .expect("history reads")
+                .unwrap_or_else(|| panic!("seed {seed}: history reaches back to revision {revision}"));
+            assert_eq!(
+                logged.iter().map(|c| c.revision).max().unwrap_or(*revision).max(*revision),
+                live_revision.max(*revision)
+            );
+            let mut rewound = live.clone();
+            rewind(&mut rewound, &logged);
+            assert_eq!(&rewound, expected, "seed {seed}: the tenant at revision {revision}");
+            assert_eq!(
+                *rewound.refs(),
+                portcullis_model::Refs::build(&rewound),
+                "seed {seed}: counts at revision {revision}"
+            );
+        }
+        assert!(store.history(id, 0, live_revision).await.unwrap().is_none(), "the import is the horizon");
+        assert_eq!(store.revision_at(id, now() + 5).await.unwrap(), Some(live_revision));
+        assert_eq!(store.revision_at(id, 0).await.unwrap(), None);
+        // Retention: nothing is older than the epoch; everything is older than a moment from
+        // now, and history then starts at the last revision, which a time still resolves to.
+        assert_eq!(store.prune_history(id, 0).await.unwrap(), None);
+        assert!(store.history(id, 1, live_revision).await.unwrap().is_some());
+        assert_eq!(store.prune_history(id, now() + 5).await.unwrap(), Some(live_revision));
+        assert!(store.history(id, live_revision - 1, live_revision).await.unwrap().is_none(), "pruned");
+        assert_eq!(store.history(id, live_revision, live_revision).await.unwrap(), Some(Vec::new()));
+        assert_eq!(store.revision_at(id, now() + 5).await.unwrap(), Some(live_revision));
+        assert!(store.changes_since(id, 0).await.unwrap().is_empty());
+        store.import_tenant(&model, ImportMode::Replace, &Author::cli()).await.expect("replace");
+        assert!(
+            store.history(id, live_revision, live_revision + 1).await.unwrap().is_none(),
+            "an import replaced the tenant"
+        );
+        assert_eq!(store.history(id, live_revision + 1, live_revision + 1).await.unwrap(), Some(Vec::new()));
+    }
 }
 
 /// A tenant is read in three parts at once (who is who; content; links): a read during
@@ -851,6 +924,7 @@ pub async fn committed_changes_store_touched_rows_and_log_each_change(h: &impl H
         events: &[],
         sessions: &[],
         author: &author,
+        applied: &[],
     };
     assert_eq!(store.commit_changes(record.id, write).await.unwrap(), 2);
     assert_eq!(loaded(&store, record.id).await, (live.clone(), 2));
@@ -877,6 +951,7 @@ pub async fn committed_changes_store_touched_rows_and_log_each_change(h: &impl H
         events: &[],
         sessions: &[],
         author: &author,
+        applied: &[],
     };
     assert!(matches!(store.commit_changes(record.id, write).await, Err(StoreError::Conflict(_))));
     assert_eq!(loaded(&store, record.id).await, (live, 2));

@@ -145,6 +145,7 @@ pub async fn postgres_every_committed_write_notifies(h: &impl Harness, other: &i
         events: &[],
         sessions: &[],
         author: &Author::cli(),
+        applied: &[],
     };
     assert!(matches!(store.commit_changes(id, write).await, Err(StoreError::Conflict(_))));
     quiet(&mut feed, Duration::from_millis(300)).await;

@@ -53,6 +53,7 @@ contract_tests!(
     oauth_secrets_and_tokens_round_trip,
     delete_tenant_removes_everything,
     random_writes_store_exactly_the_model,
+    history_rewinds_to_every_revision,
     a_read_during_writes_sees_one_revision,
     a_damaged_row_is_reported_not_loaded,
     data_survives_reopening,

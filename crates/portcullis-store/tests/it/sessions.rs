@@ -38,6 +38,7 @@ async fn commit_logins(store: &std::sync::Arc<dyn Store>, id: TenantId, model: &
             events: &[],
             sessions: &sessions[i],
             author: &author,
+            applied: &[],
         })
         .collect();
     store.commit_batch(id, &writes).await.expect("the logins are stored")
@@ -90,6 +91,7 @@ pub async fn a_login_stores_its_session_with_a_revision_of_its_own(h: &impl Harn
         events: &[],
         sessions: &[],
         author: &author,
+        applied: &[],
     };
     assert_eq!(store.commit_changes(id, nothing).await.unwrap(), 5);
 
