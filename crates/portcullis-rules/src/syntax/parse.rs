@@ -483,11 +483,7 @@ impl Parser<'_> {
                     match self.peek().clone() {
                         TokenKind::Ident(name) | TokenKind::Bare(name) => {
                             let span = at.to(self.bump().span);
-                            path.steps.push(Step {
-                                kind: StepKind::CustomProperty(name),
-                                span,
-                            });
-                            path.span = path.span.to(span);
+                            push_step(&mut path, StepKind::CustomProperty(name), span);
                         }
                         _ => {
                             self.expected("a custom property name after `@`", None);
@@ -501,11 +497,7 @@ impl Parser<'_> {
                 }
                 TokenKind::Ident(name) => {
                     let span = self.bump().span;
-                    path.steps.push(Step {
-                        kind: StepKind::Name(name),
-                        span,
-                    });
-                    path.span = path.span.to(span);
+                    push_step(&mut path, StepKind::Name(name), span);
                 }
                 _ => {
                     self.expected("an attribute name after `.`", None);
@@ -600,6 +592,12 @@ impl Parser<'_> {
             span,
         }))
     }
+}
+
+/// Adds a step to `path`, which then reaches to the step's end.
+fn push_step(path: &mut Path, kind: StepKind, span: Span) {
+    path.steps.push(Step { kind, span });
+    path.span = path.span.to(span);
 }
 
 enum Parsed {
