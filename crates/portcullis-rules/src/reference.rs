@@ -11,7 +11,7 @@ use regex::Regex;
 
 use crate::action::Action;
 use crate::context::RequestContext;
-use crate::filter::{FilterTarget, parse_filter};
+use crate::filter::parse_filter;
 use crate::site::{Resource, RuleCategory, Site, User};
 use crate::syntax::{CmpOp, Expr, ExprKind, Function, OperandKind, Path, Root, StepKind, parse_condition};
 
@@ -44,16 +44,7 @@ fn allows<'s>(
             continue;
         }
         let Ok(filter) = parse_filter(&rule.resource_filter) else { continue };
-        let target = if resource.is_transient() {
-            FilterTarget::Transient {
-                name: resource.name.as_deref().unwrap_or_default(),
-            }
-        } else {
-            FilterTarget::Stored {
-                resource_type: &resource.resource_type,
-                id: &resource.id,
-            }
-        };
+        let target = resource.filter_target();
         if !filter.matches(target) {
             continue;
         }

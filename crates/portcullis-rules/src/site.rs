@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::action::ActionSet;
 use crate::context::RuleContext;
+use crate::filter::FilterTarget;
 
 /// Everything a decision needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,6 +78,21 @@ impl Resource {
     /// True for transient resources, which filters match by name.
     pub fn is_transient(&self) -> bool {
         self.resource_type.eq_ignore_ascii_case("TransientObject")
+    }
+
+    /// What a rule's resource filter is matched against: a transient resource by its name,
+    /// a stored one by its type and id.
+    pub(crate) fn filter_target(&self) -> FilterTarget<'_> {
+        if self.is_transient() {
+            FilterTarget::Transient {
+                name: self.name.as_deref().unwrap_or_default(),
+            }
+        } else {
+            FilterTarget::Stored {
+                resource_type: &self.resource_type,
+                id: &self.id,
+            }
+        }
     }
 }
 

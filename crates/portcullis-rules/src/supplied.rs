@@ -17,7 +17,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::compile::{CResource, Candidate, CompiledSite, Interner, ResourceId, Sym, Val, fold};
 use crate::context::RequestContext;
-use crate::filter::FilterTarget;
 use crate::site::{Resource, RuleCategory};
 
 /// What a decision is about: a resource the site holds, or one the request supplied.
@@ -130,16 +129,7 @@ impl CompiledSite {
             index_key: u32::MAX,
             instance_rules: Box::default(),
         };
-        let target = if resource.is_transient() {
-            FilterTarget::Transient {
-                name: resource.name.as_deref().unwrap_or_default(),
-            }
-        } else {
-            FilterTarget::Stored {
-                resource_type: &resource.resource_type,
-                id: &resource.id,
-            }
-        };
+        let target = resource.filter_target();
         let mut lists: [Vec<Candidate>; 2] = [Vec::new(), Vec::new()];
         for (rule_idx, rule) in self.rules.iter().enumerate() {
             if rule.category != RuleCategory::Security || rule.disabled || !rule.filter.matches(target) {

@@ -34,6 +34,16 @@ struct Inner {
     stale_commits: u32,
 }
 
+impl Inner {
+    /// The key `key_id`, to change, or `NotFound` as the store answers.
+    fn key_mut(&mut self, key_id: &str) -> Result<&mut ApiKeyInfo, HostError> {
+        self.keys
+            .iter_mut()
+            .find(|k| k.id == key_id)
+            .ok_or_else(|| HostError::NotFound(key_id.to_owned()))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct MemoryHost {
     inner: Arc<Mutex<Inner>>,
@@ -214,11 +224,7 @@ impl ApiHost for MemoryHost {
 
     async fn revoke_api_key(&self, _caller: &Caller, key_id: &str) -> Result<(), HostError> {
         let mut inner = self.inner.lock().unwrap();
-        let key = inner
-            .keys
-            .iter_mut()
-            .find(|k| k.id == key_id)
-            .ok_or_else(|| HostError::NotFound(key_id.to_owned()))?;
+        let key = inner.key_mut(key_id)?;
         key.revoked_at = Some(1_700_000_100);
         Ok(())
     }
@@ -234,11 +240,7 @@ impl ApiHost for MemoryHost {
 
     async fn update_api_key(&self, _caller: &Caller, key_id: &str, description: &str) -> Result<(), HostError> {
         let mut inner = self.inner.lock().unwrap();
-        let key = inner
-            .keys
-            .iter_mut()
-            .find(|k| k.id == key_id)
-            .ok_or_else(|| HostError::NotFound(key_id.to_owned()))?;
+        let key = inner.key_mut(key_id)?;
         key.description = description.to_owned();
         key.updated_at = Some(1_700_000_200);
         Ok(())

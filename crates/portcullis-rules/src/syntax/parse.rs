@@ -249,41 +249,29 @@ impl Parser<'_> {
     }
 
     fn parse_or(&mut self) -> Option<Expr> {
-        let first = self.parse_and();
-        if self.peek() != &TokenKind::Or {
-            return first;
-        }
-        let mut items = vec![first];
-        while self.peek() == &TokenKind::Or {
-            self.bump();
-            items.push(self.parse_and());
-        }
-        let items: Option<Vec<Expr>> = items.into_iter().collect();
-        let items = items?;
-        let span = items.first()?.span.to(items.last()?.span);
-        Some(Expr {
-            kind: ExprKind::Or(items),
-            span,
-        })
+        self.parse_chain(&TokenKind::Or, Self::parse_and, ExprKind::Or)
     }
 
     fn parse_and(&mut self) -> Option<Expr> {
-        let first = self.parse_unary();
-        if self.peek() != &TokenKind::And {
+        self.parse_chain(&TokenKind::And, Self::parse_unary, ExprKind::And)
+    }
+
+    /// `operand (op operand)*`, one node of `kind` when `op` joins two or more; the one way
+    /// `or` and `and` parse, so they recover from errors alike.
+    fn parse_chain(&mut self, op: &TokenKind, operand: fn(&mut Self) -> Option<Expr>, kind: fn(Vec<Expr>) -> ExprKind) -> Option<Expr> {
+        let first = operand(self);
+        if self.peek() != op {
             return first;
         }
         let mut items = vec![first];
-        while self.peek() == &TokenKind::And {
+        while self.peek() == op {
             self.bump();
-            items.push(self.parse_unary());
+            items.push(operand(self));
         }
         let items: Option<Vec<Expr>> = items.into_iter().collect();
         let items = items?;
         let span = items.first()?.span.to(items.last()?.span);
-        Some(Expr {
-            kind: ExprKind::And(items),
-            span,
-        })
+        Some(Expr { kind: kind(items), span })
     }
 
     fn parse_unary(&mut self) -> Option<Expr> {
@@ -495,11 +483,7 @@ impl Parser<'_> {
                     match self.peek().clone() {
                         TokenKind::Ident(name) | TokenKind::Bare(name) => {
                             let span = at.to(self.bump().span);
-                            path.steps.push(Step {
-                                kind: StepKind::CustomProperty(name),
-                                span,
-                            });
-                            path.span = path.span.to(span);
+                            push_step(&mut path, StepKind::CustomProperty(name), span);
                         }
                         _ => {
                             self.expected("a custom property name after `@`", None);
@@ -513,11 +497,7 @@ impl Parser<'_> {
                 }
                 TokenKind::Ident(name) => {
                     let span = self.bump().span;
-                    path.steps.push(Step {
-                        kind: StepKind::Name(name),
-                        span,
-                    });
-                    path.span = path.span.to(span);
+                    push_step(&mut path, StepKind::Name(name), span);
                 }
                 _ => {
                     self.expected("an attribute name after `.`", None);
@@ -612,6 +592,12 @@ impl Parser<'_> {
             span,
         }))
     }
+}
+
+/// Adds a step to `path`, which then reaches to the step's end.
+fn push_step(path: &mut Path, kind: StepKind, span: Span) {
+    path.steps.push(Step { kind, span });
+    path.span = path.span.to(span);
 }
 
 enum Parsed {

@@ -57,13 +57,29 @@ fn secret_record((id, tenant, client_id, bot_user, hint, created_at): SecretRow)
 
 /// The event of a change to one of a client's secrets, by `author`.
 fn secret_event(client_id: &str, action: &str, data: serde_json::Value, author: &Author) -> EventDraft {
+    client_event(portcullis_audit::EventType::OauthClientUpdated, client_id, action, data, author)
+}
+
+/// An event about one OAuth client (its secrets, its tokens), by `author`.
+fn client_event(event: portcullis_audit::EventType, client_id: &str, action: &str, data: serde_json::Value, author: &Author) -> EventDraft {
     let resource = portcullis_audit::ResourceRef {
         kind: "oauth-client".to_owned(),
         id: client_id.to_owned(),
         space: None,
         owner: None,
     };
-    EventDraft::change(portcullis_audit::EventType::OauthClientUpdated, author, action, Some(resource), data)
+    EventDraft::change(event, author, action, Some(resource), data)
+}
+
+/// What a change to an existing API key does to it.
+#[derive(Clone, Copy)]
+enum KeyChange<'a> {
+    /// Sets its description.
+    Describe(&'a str),
+    /// Revokes it; the key stays, so it is listed as revoked.
+    Revoke,
+    /// Removes it.
+    Delete,
 }
 
 impl<DB: Dialect> Sql<DB>
@@ -117,8 +133,7 @@ where
             data,
             author,
         );
-        Self::append(&mut tx, sealer, key.tenant.0, &name, &[draft]).await?;
-        tx.commit().await.map_err(from_sqlx)?;
+        Self::commit_change(tx, sealer, key.tenant.0, &name, &[draft], false).await?;
         Ok(ApiKeyRecord {
             id,
             tenant: key.tenant,
@@ -220,9 +235,7 @@ where
             None,
             data,
         );
-        Self::append(&mut tx, sealer, tenant.0, &name, &[draft]).await?;
-        tx.commit().await.map_err(from_sqlx)?;
-        Ok(())
+        Self::commit_change(tx, sealer, tenant.0, &name, &[draft], false).await
     }
 
     /// The user of one of the tenant's keys, under the lock `tx` holds.
@@ -244,29 +257,7 @@ where
         description: &str,
         author: &Author,
     ) -> Result<(), StoreError> {
-        let mut tx = pool.begin().await.map_err(from_sqlx)?;
-        let name = Self::lock_tenant(&mut tx, tenant.0).await?;
-        let (user_id, _) = Self::key_user(&mut tx, tenant, key_id).await?;
-        sqlx::query("UPDATE api_keys SET description = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.0)
-            .bind(key_id)
-            .bind(description)
-            .bind(crate::now())
-            .execute(&mut *tx)
-            .await
-            .map_err(from_sqlx)?;
-        let data = serde_json::json!({ "sub": user_id, "description": description });
-        let draft = key_event(
-            portcullis_audit::EventType::ApiKeyUpdated,
-            "update-api-key",
-            key_id,
-            &user_id,
-            data,
-            author,
-        );
-        Self::append(&mut tx, sealer, tenant.0, &name, &[draft]).await?;
-        tx.commit().await.map_err(from_sqlx)?;
-        Ok(())
+        Self::change_api_key(pool, sealer, tenant, key_id, KeyChange::Describe(description), author).await
     }
 
     pub(crate) async fn delete_api_key(
@@ -276,28 +267,69 @@ where
         key_id: i64,
         author: &Author,
     ) -> Result<(), StoreError> {
+        Self::change_api_key(pool, sealer, tenant, key_id, KeyChange::Delete, author).await
+    }
+
+    /// The one path of every change to an existing key, so each looks the key up in the
+    /// tenant under its lock, records its event and moves the credentials revision alike.
+    async fn change_api_key(
+        pool: &Pool<DB>,
+        sealer: Sealer<'_>,
+        tenant: TenantId,
+        key_id: i64,
+        change: KeyChange<'_>,
+        author: &Author,
+    ) -> Result<(), StoreError> {
         let mut tx = pool.begin().await.map_err(from_sqlx)?;
         let name = Self::lock_tenant(&mut tx, tenant.0).await?;
-        let (user_id, _) = Self::key_user(&mut tx, tenant, key_id).await?;
-        sqlx::query("DELETE FROM api_keys WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.0)
-            .bind(key_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(from_sqlx)?;
-        let data = serde_json::json!({ "sub": user_id, "deleted": true });
-        let draft = key_event(
-            portcullis_audit::EventType::ApiKeyRevoked,
-            "delete-api-key",
-            key_id,
-            &user_id,
-            data,
-            author,
-        );
-        Self::append(&mut tx, sealer, tenant.0, &name, &[draft]).await?;
-        Self::bump_credentials_revision(&mut tx, tenant.0).await?;
-        tx.commit().await.map_err(from_sqlx)?;
-        Ok(())
+        let (user_id, revoked_at) = Self::key_user(&mut tx, tenant, key_id).await?;
+        let now = crate::now();
+        let (query, event, action, data) = match change {
+            KeyChange::Describe(description) => (
+                sqlx::query("UPDATE api_keys SET description = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.0)
+                    .bind(key_id)
+                    .bind(description)
+                    .bind(now),
+                portcullis_audit::EventType::ApiKeyUpdated,
+                "update-api-key",
+                serde_json::json!({ "sub": user_id, "description": description }),
+            ),
+            // Revoking a revoked key changes nothing and records nothing.
+            KeyChange::Revoke if revoked_at.is_some() => return tx.commit().await.map_err(from_sqlx),
+            KeyChange::Revoke => (
+                sqlx::query("UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.0)
+                    .bind(key_id)
+                    .bind(now),
+                portcullis_audit::EventType::ApiKeyRevoked,
+                "revoke-api-key",
+                serde_json::json!({ "sub": user_id }),
+            ),
+            KeyChange::Delete => (
+                sqlx::query("DELETE FROM api_keys WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.0)
+                    .bind(key_id),
+                portcullis_audit::EventType::ApiKeyRevoked,
+                "delete-api-key",
+                serde_json::json!({ "sub": user_id, "deleted": true }),
+            ),
+        };
+        query.execute(&mut *tx).await.map_err(from_sqlx)?;
+        let draft = key_event(event, action, key_id, &user_id, data, author);
+        let retires = !matches!(change, KeyChange::Describe(_));
+        Self::commit_change(tx, sealer, tenant.0, &name, &[draft], retires).await
+    }
+
+    /// Records `drafts` in the tenant's audit chain and commits. A change that stops a
+    /// credential from working (`retires`) moves the tenant's credentials revision too,
+    /// so whoever caches credentials reloads them.
+    async fn commit_change(mut tx: Tx<DB>, sealer: Sealer<'_>, id: i64, name: &str, drafts: &[EventDraft], retires: bool) -> Result<(), StoreError> {
+        Self::append(&mut tx, sealer, id, name, drafts).await?;
+        if retires {
+            Self::bump_credentials_revision(&mut tx, id).await?;
+        }
+        tx.commit().await.map_err(from_sqlx)
     }
 
     pub(crate) async fn api_key_by_hash(pool: &Pool<DB>, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -328,32 +360,7 @@ where
         key_id: i64,
         author: &Author,
     ) -> Result<(), StoreError> {
-        let mut tx = pool.begin().await.map_err(from_sqlx)?;
-        let name = Self::lock_tenant(&mut tx, tenant.0).await?;
-        let (user_id, revoked_at) = Self::key_user(&mut tx, tenant, key_id).await?;
-        // Revoking a revoked key changes nothing and records nothing.
-        if revoked_at.is_none() {
-            sqlx::query("UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.0)
-                .bind(key_id)
-                .bind(crate::now())
-                .execute(&mut *tx)
-                .await
-                .map_err(from_sqlx)?;
-            let data = serde_json::json!({ "sub": user_id });
-            let draft = key_event(
-                portcullis_audit::EventType::ApiKeyRevoked,
-                "revoke-api-key",
-                key_id,
-                &user_id,
-                data,
-                author,
-            );
-            Self::append(&mut tx, sealer, tenant.0, &name, &[draft]).await?;
-            Self::bump_credentials_revision(&mut tx, tenant.0).await?;
-        }
-        tx.commit().await.map_err(from_sqlx)?;
-        Ok(())
+        Self::change_api_key(pool, sealer, tenant, key_id, KeyChange::Revoke, author).await
     }
 
     pub(crate) async fn create_client_secret(
@@ -402,8 +409,7 @@ where
         .map_err(from_sqlx)?;
         let data = serde_json::json!({ "secretCreated": id, "hint": secret.hint, "botUser": secret.bot_user });
         let draft = secret_event(&secret.client_id, "create-client-secret", data, author);
-        Self::append(&mut tx, sealer, secret.tenant.0, &name, &[draft]).await?;
-        tx.commit().await.map_err(from_sqlx)?;
+        Self::commit_change(tx, sealer, secret.tenant.0, &name, &[draft], false).await?;
         Ok(ClientSecretRecord {
             id,
             tenant: secret.tenant,
@@ -458,10 +464,7 @@ where
         };
         let data = serde_json::json!({ "secretDeleted": id, "hint": hint, "reason": "revoked" });
         let draft = secret_event(client_id, "delete-client-secret", data, author);
-        Self::append(&mut tx, sealer, tenant.0, &name, &[draft]).await?;
-        Self::bump_credentials_revision(&mut tx, tenant.0).await?;
-        tx.commit().await.map_err(from_sqlx)?;
-        Ok(())
+        Self::commit_change(tx, sealer, tenant.0, &name, &[draft], true).await
     }
 
     pub(crate) async fn create_oauth_token(pool: &Pool<DB>, sealer: Sealer<'_>, token: &NewOauthToken, author: &Author) -> Result<(), StoreError> {
@@ -509,12 +512,6 @@ where
             .await
             .map_err(from_sqlx)?;
         // Every issuance is on record: which client, for which user, with which scopes, when.
-        let resource = portcullis_audit::ResourceRef {
-            kind: "oauth-client".to_owned(),
-            id: token.client_id.clone(),
-            space: None,
-            owner: None,
-        };
         let data = serde_json::json!({
             "clientId": token.client_id,
             "sub": token.user_id,
@@ -523,16 +520,14 @@ where
             "expiresAt": token.expires_at,
             "secretId": token.secret_id,
         });
-        let draft = EventDraft::change(
+        let draft = client_event(
             portcullis_audit::EventType::OauthTokenIssued,
-            author,
+            &token.client_id,
             "issue-oauth-token",
-            Some(resource),
             data,
+            author,
         );
-        Self::append(&mut tx, sealer, token.tenant.0, &name, &[draft]).await?;
-        tx.commit().await.map_err(from_sqlx)?;
-        Ok(())
+        Self::commit_change(tx, sealer, token.tenant.0, &name, &[draft], false).await
     }
 
     pub(crate) async fn oauth_token_by_hash(pool: &Pool<DB>, hash: &SecretHash) -> Result<Option<OauthTokenRecord>, StoreError> {
@@ -645,19 +640,14 @@ where
                     .await
                     .map_err(from_sqlx)?;
             for (key,) in keys {
-                let resource = portcullis_audit::ResourceRef {
-                    kind: "api-key".to_owned(),
-                    id: key.to_string(),
-                    space: None,
-                    owner: Some(user.clone()),
-                };
                 let data = serde_json::json!({ "sub": user, "reason": "user-deleted" });
-                drafts.push(EventDraft::change(
+                drafts.push(key_event(
                     portcullis_audit::EventType::ApiKeyRevoked,
-                    author,
                     "revoke-api-key",
-                    Some(resource),
+                    key,
+                    user,
                     data,
+                    author,
                 ));
                 retired += 1;
             }
@@ -676,20 +666,8 @@ where
                     .await
                     .map_err(from_sqlx)?;
             for (secret, client) in secrets {
-                let resource = portcullis_audit::ResourceRef {
-                    kind: "oauth-client".to_owned(),
-                    id: client,
-                    space: None,
-                    owner: None,
-                };
                 let data = serde_json::json!({ "secretDeleted": secret, "botUser": user, "reason": "bot-user-deleted" });
-                drafts.push(EventDraft::change(
-                    portcullis_audit::EventType::OauthClientUpdated,
-                    author,
-                    "delete-client-secret",
-                    Some(resource),
-                    data,
-                ));
+                drafts.push(secret_event(&client, "delete-client-secret", data, author));
                 retired += 1;
             }
         }
@@ -708,20 +686,8 @@ where
                 .await
                 .map_err(from_sqlx)?;
             for (secret,) in secrets {
-                let resource = portcullis_audit::ResourceRef {
-                    kind: "oauth-client".to_owned(),
-                    id: client.clone(),
-                    space: None,
-                    owner: None,
-                };
                 let data = serde_json::json!({ "secretDeleted": secret, "reason": "client-deleted" });
-                drafts.push(EventDraft::change(
-                    portcullis_audit::EventType::OauthClientUpdated,
-                    author,
-                    "delete-client-secret",
-                    Some(resource),
-                    data,
-                ));
+                drafts.push(secret_event(client, "delete-client-secret", data, author));
                 retired += 1;
             }
         }

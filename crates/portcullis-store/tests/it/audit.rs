@@ -7,12 +7,8 @@ use portcullis_model::{ContentKind, Permission, PermissionValue, TenantSetting};
 use portcullis_store::*;
 use serde_json::json;
 
-use crate::contract::{DEMO, assign, group, import, join, leave, loaded, tenant, unassign, user};
+use crate::contract::{DEMO, admin, assign, five_events, group, import, join, leave, loaded, new_key, tenant, unassign, user};
 use crate::harness::Harness;
-
-fn ann() -> Author {
-    Author::user("admin", "api-key")
-}
 
 async fn events(store: &std::sync::Arc<dyn Store>, id: TenantId) -> Vec<EventBody> {
     let query = AuditQuery::default();
@@ -46,7 +42,7 @@ pub async fn each_write_leaves_exactly_one_event(h: &impl Harness) {
     );
     assert_eq!(imported.data["outcome"], "created");
 
-    let author = ann();
+    let author = admin();
     // (change, event type, the event's resource as (kind, id)).
     type Case<'a> = (Change, &'a str, Option<(&'a str, &'a str)>);
     let cases: Vec<Case> = vec![
@@ -101,11 +97,8 @@ pub async fn each_write_leaves_exactly_one_event(h: &impl Harness) {
     let key = store
         .create_api_key(
             &NewApiKey {
-                tenant: record.id,
-                user_id: "bob".into(),
-                hash: [3; 32],
                 description: "ci".into(),
-                expires_at: None,
+                ..new_key(record.id, "bob", 3)
             },
             &author,
         )
@@ -190,13 +183,13 @@ pub async fn refused_writes_leave_no_event(h: &impl Harness) {
     let store = h.open().await;
     let record = import(&store, &tenant(DEMO)).await;
     for change in [assign("Nope", user("ann")), join("ann", "sales"), leave("bob", "nogroup")] {
-        assert!(store.apply(record.id, &change, &ann()).await.is_err());
+        assert!(store.apply(record.id, &change, &admin()).await.is_err());
     }
     // Steps that change nothing are no-ops: no error, and no event either.
     for change in [unassign("Steward", user("ann")), leave("bob", "finance")] {
-        assert_eq!(store.apply(record.id, &change, &ann()).await.unwrap(), 1);
+        assert_eq!(store.apply(record.id, &change, &admin()).await.unwrap(), 1);
     }
-    assert!(store.revoke_api_key(record.id, 4242, &ann()).await.is_err());
+    assert!(store.revoke_api_key(record.id, 4242, &admin()).await.is_err());
     assert_eq!(events(&store, record.id).await.len(), 1, "only the import");
 }
 
@@ -232,7 +225,7 @@ pub async fn commit_changes_writes_the_touched_rows_and_refuses_a_stale_base(h: 
     let drafts = [
         EventDraft::change(
             EventType::UserDeleted,
-            &ann(),
+            &admin(),
             "user:manage",
             Some(ResourceRef {
                 kind: "user".into(),
@@ -244,7 +237,7 @@ pub async fn commit_changes_writes_the_touched_rows_and_refuses_a_stale_base(h: 
         ),
         EventDraft::change(
             EventType::GroupUpdated,
-            &ann(),
+            &admin(),
             "group:manage",
             Some(ResourceRef {
                 kind: "group".into(),
@@ -255,7 +248,7 @@ pub async fn commit_changes_writes_the_touched_rows_and_refuses_a_stale_base(h: 
             json!({ "roles": ["Steward"] }),
         ),
     ];
-    let author = ann();
+    let author = admin();
     let write = ChangeSet {
         base_revision: 1,
         after: &after,
@@ -298,9 +291,9 @@ pub async fn commit_batch_gives_each_write_its_revision_log_and_events(h: &impl 
     let mut live = tenant(DEMO);
     let record = import(&store, &live).await;
     let writes: Vec<(Vec<Change>, Author)> = vec![
-        (vec![join("carl", "finance")], ann()),
+        (vec![join("carl", "finance")], admin()),
         // An analyzer's login records no toggle role: a no-op, stored as nothing.
-        (vec![Change::RecordLogin { user: "carl".into() }], ann()),
+        (vec![Change::RecordLogin { user: "carl".into() }], admin()),
         (
             vec![
                 assign("Steward", group("sales")),
@@ -382,7 +375,7 @@ pub async fn commit_batch_gives_each_write_its_revision_log_and_events(h: &impl 
     for change in [join("bob", "finance"), leave("carl", "sales")] {
         touched.push(live.apply(&change).expect("the model takes it").touched);
     }
-    let author = ann();
+    let author = admin();
     let (first, second) = ([join("bob", "finance")], [leave("carl", "sales")]);
     let (first_events, second_events) = ([change_event(&first[0], &author)], [change_event(&second[0], &author)]);
     let stale = [
@@ -410,20 +403,6 @@ pub async fn commit_batch_gives_each_write_its_revision_log_and_events(h: &impl 
     assert!(matches!(store.commit_batch(record.id, &stale).await, Err(StoreError::Conflict(_))));
     assert_eq!(loaded(&store, record.id).await, (before, 4), "nothing of the batch is stored");
     assert_eq!(events(&store, record.id).await.len(), 5, "and nothing recorded");
-}
-
-/// A tenant with five events (an import and four changes); returns its key.
-async fn five_events(store: &std::sync::Arc<dyn Store>) -> TenantId {
-    let record = import(store, &tenant(DEMO)).await;
-    for change in [
-        join("carl", "finance"),
-        leave("carl", "finance"),
-        join("carl", "finance"),
-        leave("carl", "finance"),
-    ] {
-        store.apply(record.id, &change, &ann()).await.unwrap();
-    }
-    record.id
 }
 
 pub async fn tampering_is_found_by_verify(h: &impl Harness) {
@@ -686,7 +665,7 @@ pub async fn archiving_moves_the_anchor_and_verify_continues(h: &impl Harness) {
         Ok(2),
         "the archive verifies on its own"
     );
-    store.apply(record.id, &join("carl", "finance"), &ann()).await.unwrap();
+    store.apply(record.id, &join("carl", "finance"), &admin()).await.unwrap();
     let chain = store.audit_chain(record.id).await.unwrap();
     assert_eq!(chain.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4]);
     assert_eq!(chain.verify(), Ok(2));
@@ -703,7 +682,7 @@ pub async fn audit_settings_round_trip(h: &impl Harness) {
         },
         retention_days: None,
     };
-    store.set_audit_settings(record.id, &settings, &ann()).await.unwrap();
+    store.set_audit_settings(record.id, &settings, &admin()).await.unwrap();
     assert_eq!(store.audit_settings(record.id).await.unwrap(), settings);
     let store = h.open().await;
     assert_eq!(store.audit_settings(record.id).await.unwrap(), settings, "durable");

@@ -88,6 +88,37 @@ pub(crate) async fn loaded(store: &Arc<dyn Store>, id: TenantId) -> (Tenant, u64
     store.load_tenant(id).await.expect("load")
 }
 
+/// The tenant administrator, writing through an API key.
+pub(crate) fn admin() -> Author {
+    Author::user("admin", "api-key")
+}
+
+/// A key for `user` that never expires, told apart from the others by `hash`.
+pub(crate) fn new_key(tenant: TenantId, user: &str, hash: u8) -> NewApiKey {
+    NewApiKey {
+        tenant,
+        user_id: user.to_owned(),
+        hash: [hash; 32],
+        description: String::new(),
+        expires_at: None,
+    }
+}
+
+/// A demo tenant with five events (an import and four changes by [`admin`]) sealed by
+/// `store`; returns its key.
+pub(crate) async fn five_events(store: &Arc<dyn Store>) -> TenantId {
+    let record = import(store, &tenant(DEMO)).await;
+    for change in [
+        join("carl", "finance"),
+        leave("carl", "finance"),
+        join("carl", "finance"),
+        leave("carl", "finance"),
+    ] {
+        store.apply(record.id, &change, &admin()).await.unwrap();
+    }
+    record.id
+}
+
 pub async fn import_then_load_gives_the_same_tenant(h: &impl Harness) {
     let store = h.open().await;
     for text in [DEMO, RICH] {
@@ -417,11 +448,8 @@ pub async fn tenants_are_isolated(h: &impl Harness) {
     let key = store
         .create_api_key(
             &NewApiKey {
-                tenant: a.id,
-                user_id: "bob".into(),
-                hash: [7; 32],
                 description: "a's".into(),
-                expires_at: None,
+                ..new_key(a.id, "bob", 7)
             },
             &Author::cli(),
         )
@@ -519,19 +547,7 @@ pub async fn oauth_secrets_and_tokens_round_trip(h: &impl Harness) {
 pub async fn delete_tenant_removes_everything(h: &impl Harness) {
     let store = h.open().await;
     let record = import(&store, &tenant(DEMO)).await;
-    store
-        .create_api_key(
-            &NewApiKey {
-                tenant: record.id,
-                user_id: "ann".into(),
-                hash: [1; 32],
-                description: String::new(),
-                expires_at: None,
-            },
-            &Author::cli(),
-        )
-        .await
-        .unwrap();
+    store.create_api_key(&new_key(record.id, "ann", 1), &Author::cli()).await.unwrap();
     store.apply(record.id, &join("carl", "finance"), &Author::cli()).await.unwrap();
     store.delete_tenant(record.id).await.unwrap();
     assert_eq!(store.tenant_by_name("demo").await.unwrap(), None);
@@ -957,6 +973,19 @@ pub async fn committed_changes_store_touched_rows_and_log_each_change(h: &impl H
     assert_eq!(loaded(&store, record.id).await, (live, 2));
 }
 
+/// Replays the tenant's change log from the import on, as another node follows it, onto
+/// `follower` (the imported tenant) and checks it arrives at `stored`, at `revision`.
+async fn assert_log_replays(store: &Arc<dyn Store>, id: TenantId, mut follower: Tenant, stored: &Tenant, revision: u64, what: &str) {
+    let LogPage::Changes { changes: logged, .. } = store.changes_after(id, 1, 100).await.unwrap() else {
+        panic!("the log holds every revision");
+    };
+    assert_eq!(logged.len() as u64, revision - 1);
+    for (_, change) in &logged {
+        follower.apply(change).expect("a logged change applies");
+    }
+    assert_eq!(&follower, stored, "{what}");
+}
+
 /// The API's meta of every kind of entity is stored and read back, rewritten with its row by
 /// a commit, and carried by the change log with the renames of a group and a custom role,
 /// whose references follow them in the stored rows.
@@ -1017,15 +1046,15 @@ pub async fn meta_and_renames_are_stored_and_replayed(h: &impl Harness) {
     assert!(stored.user("u3").unwrap().groups.contains(&"group one".to_owned()));
     assert!(stored.oauth_client("c1").unwrap().meta.is_empty(), "an emptied meta is no row");
 
-    let mut follower = original;
-    let LogPage::Changes { changes: logged, .. } = store.changes_after(id, 1, 100).await.unwrap() else {
-        panic!("the log holds every revision");
-    };
-    assert_eq!(logged.len() as u64, revision - 1);
-    for (_, change) in &logged {
-        follower.apply(change).expect("a logged change applies");
-    }
-    assert_eq!(follower, stored, "the change log carries meta and renames to other nodes");
+    assert_log_replays(
+        &store,
+        id,
+        original,
+        &stored,
+        revision,
+        "the change log carries meta and renames to other nodes",
+    )
+    .await;
 }
 
 /// Deleting a user who owns spaces and content leaves them without an owner (as Qlik does),
@@ -1081,15 +1110,15 @@ pub async fn a_deleted_owners_spaces_and_content_are_left_without_an_owner(h: &i
         "a deleted user owns nothing new"
     );
 
-    let mut follower = original;
-    let LogPage::Changes { changes: logged, .. } = store.changes_after(id, 1, 100).await.unwrap() else {
-        panic!("the log holds every revision");
-    };
-    assert_eq!(logged.len() as u64, revision - 1);
-    for (_, change) in &logged {
-        follower.apply(change).expect("a logged change applies");
-    }
-    assert_eq!(follower, stored, "the change log carries ownerless content and new owners to other nodes");
+    assert_log_replays(
+        &store,
+        id,
+        original,
+        &stored,
+        revision,
+        "the change log carries ownerless content and new owners to other nodes",
+    )
+    .await;
 }
 
 pub async fn export_marks_are_stored_and_replayed(h: &impl Harness) {
@@ -1144,13 +1173,5 @@ pub async fn export_marks_are_stored_and_replayed(h: &impl Harness) {
         Some(vec!["Askers".to_owned(), "Data only".to_owned()])
     );
     assert_eq!(stored.space("s1").unwrap().export_only_through, None);
-    let mut follower = original;
-    let LogPage::Changes { changes: logged, .. } = store.changes_after(id, 1, 100).await.unwrap() else {
-        panic!("the log holds every revision");
-    };
-    assert_eq!(logged.len() as u64, revision - 1);
-    for (_, change) in &logged {
-        follower.apply(change).expect("a logged change applies");
-    }
-    assert_eq!(follower, stored, "the change log carries marks to other nodes");
+    assert_log_replays(&store, id, original, &stored, revision, "the change log carries marks to other nodes").await;
 }

@@ -8,18 +8,8 @@ use portcullis_model::tenant::User;
 use portcullis_model::{Entitlement, UserStatus};
 use portcullis_store::*;
 
-use crate::contract::{DEMO, import, loaded, tenant};
+use crate::contract::{DEMO, import, loaded, new_key, tenant};
 use crate::harness::Harness;
-
-fn key(tenant: TenantId, user: &str, hash: u8) -> NewApiKey {
-    NewApiKey {
-        tenant,
-        user_id: user.to_owned(),
-        hash: [hash; 32],
-        description: String::new(),
-        expires_at: None,
-    }
-}
 
 fn secret(tenant: TenantId, client: &str, bot_user: &str, hash: u8) -> NewClientSecret {
     NewClientSecret {
@@ -83,8 +73,8 @@ pub async fn deleting_a_user_retires_its_credentials(h: &impl Harness) {
     let store = h.open().await;
     let record = import(&store, &tenant(DEMO)).await;
     let admin = Author::user("admin", "api-key");
-    let carls = store.create_api_key(&key(record.id, "carl", 1), &admin).await.unwrap();
-    let anns = store.create_api_key(&key(record.id, "ann", 2), &admin).await.unwrap();
+    let carls = store.create_api_key(&new_key(record.id, "carl", 1), &admin).await.unwrap();
+    let anns = store.create_api_key(&new_key(record.id, "ann", 2), &admin).await.unwrap();
     let bot = store
         .create_client_secret(&secret(record.id, "reporting", "carl", 3), &admin)
         .await
@@ -137,7 +127,7 @@ pub async fn deleting_a_user_retires_its_credentials(h: &impl Harness) {
     assert!(!again.is_usable(now()), "{again:?}");
     store.apply(record.id, &Change::DeleteUser { id: "carl".into() }, &admin).await.unwrap();
     assert!(matches!(
-        store.create_api_key(&key(record.id, "carl", 7), &admin).await,
+        store.create_api_key(&new_key(record.id, "carl", 7), &admin).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
@@ -215,8 +205,8 @@ pub async fn replacing_a_tenant_retires_what_it_leaves_out(h: &impl Harness) {
     let store = h.open().await;
     let record = import(&store, &tenant(DEMO)).await;
     let admin = Author::user("admin", "api-key");
-    store.create_api_key(&key(record.id, "carl", 1), &admin).await.unwrap();
-    store.create_api_key(&key(record.id, "ann", 2), &admin).await.unwrap();
+    store.create_api_key(&new_key(record.id, "carl", 1), &admin).await.unwrap();
+    store.create_api_key(&new_key(record.id, "ann", 2), &admin).await.unwrap();
     let reporting = store
         .create_client_secret(&secret(record.id, "reporting", "ann", 3), &admin)
         .await
@@ -254,8 +244,8 @@ pub async fn identifiers_are_never_handed_out_twice(h: &impl Harness) {
     other.name = "other".into();
     let second = import(&store, &other).await;
     let admin = Author::cli();
-    store.create_api_key(&key(first.id, "ann", 1), &admin).await.unwrap();
-    let last_key = store.create_api_key(&key(second.id, "ann", 2), &admin).await.unwrap();
+    store.create_api_key(&new_key(first.id, "ann", 1), &admin).await.unwrap();
+    let last_key = store.create_api_key(&new_key(second.id, "ann", 2), &admin).await.unwrap();
     let last_secret = store
         .create_client_secret(&secret(second.id, "reporting", "ann", 3), &admin)
         .await
@@ -265,7 +255,7 @@ pub async fn identifiers_are_never_handed_out_twice(h: &impl Harness) {
     let third = import(&store, &other).await;
     assert_ne!(third.id, second.id, "a deleted tenant's id is not given to the next tenant");
     assert!(third.id > second.id);
-    let next_key = store.create_api_key(&key(first.id, "bob", 4), &admin).await.unwrap();
+    let next_key = store.create_api_key(&new_key(first.id, "bob", 4), &admin).await.unwrap();
     assert!(next_key.id > last_key.id, "{} after {}", next_key.id, last_key.id);
     let next_secret = store
         .create_client_secret(&secret(first.id, "reporting", "ann", 5), &admin)
@@ -402,7 +392,7 @@ pub async fn migration_4_keeps_ids_and_stops_reuse(h: &impl Harness) {
 }
 
 fn key_for(tenant: TenantId) -> NewApiKey {
-    key(tenant, "ann", 2)
+    new_key(tenant, "ann", 2)
 }
 
 /// The tenant's API-key settings: defaults until set, checked under the tenant's lock by
@@ -424,7 +414,7 @@ pub async fn api_key_settings_bound_new_keys_and_keys_are_renamed_and_deleted(h:
 
     let within = |hash: u8, days: Option<i64>| NewApiKey {
         expires_at: days.map(|d| now() + d * 86_400),
-        ..key(record.id, "bob", hash)
+        ..new_key(record.id, "bob", hash)
     };
     let limit = |error: StoreError| match error {
         StoreError::LimitReached(message) => message,
@@ -439,7 +429,7 @@ pub async fn api_key_settings_bound_new_keys_and_keys_are_renamed_and_deleted(h:
     let third = store.create_api_key_within_settings(&within(3, Some(1)), &admin).await.unwrap_err();
     assert!(limit(third).contains("max_keys_per_user"));
     let operators = store
-        .create_api_key(&key(record.id, "bob", 4), &admin)
+        .create_api_key(&new_key(record.id, "bob", 4), &admin)
         .await
         .expect("the operator's keys are not bound by the tenant's settings");
     // Revoked keys no longer count (the operator's counted: bob held three).
@@ -452,7 +442,7 @@ pub async fn api_key_settings_bound_new_keys_and_keys_are_renamed_and_deleted(h:
         .unwrap();
     let anns = NewApiKey {
         expires_at: Some(now() + 86_400),
-        ..key(record.id, "ann", 6)
+        ..new_key(record.id, "ann", 6)
     };
     let off = store.create_api_key_within_settings(&anns, &admin).await.unwrap_err();
     assert!(limit(off).contains("api_keys_enabled"));
@@ -463,7 +453,7 @@ pub async fn api_key_settings_bound_new_keys_and_keys_are_renamed_and_deleted(h:
     );
 
     // Renamed, then deleted by its owner: gone, refused as a credential, each change an event.
-    let bobs = store.create_api_key(&key(record.id, "bob", 7), &admin).await.unwrap();
+    let bobs = store.create_api_key(&new_key(record.id, "bob", 7), &admin).await.unwrap();
     store.update_api_key(record.id, bobs.id, "nightly export", &admin).await.unwrap();
     let renamed = store.api_key_by_hash(&[7; 32]).await.unwrap().unwrap();
     assert_eq!(renamed.description, "nightly export");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use portcullis_model::TenantSetting;
 use portcullis_store::*;
 
-use crate::contract::{DEMO, assign, group, import, join, leave, loaded, tenant};
+use crate::contract::{DEMO, assign, group, import, join, leave, loaded, new_key, tenant};
 use crate::harness::Harness;
 
 /// Pages of at most three revisions, applied to the tenant as imported, give the stored
@@ -151,19 +151,7 @@ pub async fn postgres_every_committed_write_notifies(h: &impl Harness, other: &i
     quiet(&mut feed, Duration::from_millis(300)).await;
 
     // A key revoked: the credentials revision moves, not the model's.
-    let key = store
-        .create_api_key(
-            &NewApiKey {
-                tenant: id,
-                user_id: "ann".to_owned(),
-                hash: [7; 32],
-                description: String::new(),
-                expires_at: None,
-            },
-            &Author::cli(),
-        )
-        .await
-        .unwrap();
+    let key = store.create_api_key(&new_key(id, "ann", 7), &Author::cli()).await.unwrap();
     store.revoke_api_key(id, key.id, &Author::cli()).await.unwrap();
     let notice = next_notice(&mut feed).await;
     assert_eq!(
@@ -172,19 +160,7 @@ pub async fn postgres_every_committed_write_notifies(h: &impl Harness, other: &i
     );
 
     // A user deleted with a key: the model and the credentials, in that order, one transaction.
-    store
-        .create_api_key(
-            &NewApiKey {
-                tenant: id,
-                user_id: "carl".to_owned(),
-                hash: [8; 32],
-                description: String::new(),
-                expires_at: None,
-            },
-            &Author::cli(),
-        )
-        .await
-        .unwrap();
+    store.create_api_key(&new_key(id, "carl", 8), &Author::cli()).await.unwrap();
     store
         .apply(id, &Change::DeleteUser { id: "carl".to_owned() }, &Author::cli())
         .await

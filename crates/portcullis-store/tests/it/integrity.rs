@@ -6,29 +6,11 @@
 use portcullis_audit::checkpoint::check_checkpoints;
 use portcullis_store::*;
 
-use crate::contract::{DEMO, import, join, leave, tenant};
+use crate::contract::{admin, five_events, join, leave};
 use crate::harness::Harness;
 
 fn key(byte: u8) -> AuditKey {
     AuditKey::from_bytes(&[byte; 32]).expect("a 32-byte key")
-}
-
-fn admin() -> Author {
-    Author::user("admin", "api-key")
-}
-
-/// A tenant with five events (an import and four changes) sealed by `store`; returns its key.
-async fn five_events(store: &std::sync::Arc<dyn Store>) -> TenantId {
-    let record = import(store, &tenant(DEMO)).await;
-    for change in [
-        join("carl", "finance"),
-        leave("carl", "finance"),
-        join("carl", "finance"),
-        leave("carl", "finance"),
-    ] {
-        store.apply(record.id, &change, &admin()).await.unwrap();
-    }
-    record.id
 }
 
 /// A checkpoint of the tenant's head now, signed with `key`.

@@ -5,12 +5,8 @@
 
 use portcullis_store::*;
 
-use crate::contract::{DEMO, import, tenant};
+use crate::contract::{DEMO, admin, import, tenant};
 use crate::harness::Harness;
-
-fn admin() -> Author {
-    Author::user("admin", "api-key")
-}
 
 fn site<'a>(tenant: TenantId, name: &'a str, source: &'a str) -> NewRuleSite<'a> {
     NewRuleSite {
