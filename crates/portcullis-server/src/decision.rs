@@ -140,6 +140,7 @@ pub async fn check(
         (status = 200, description = "One result per check, in order", body = BatchResponse),
         (status = 400, description = "The body is not valid", body = ErrorBody),
         (status = 401, description = "No usable credential", body = ErrorBody),
+        (status = 404, description = "`asOf` is not in the retained history", body = ErrorBody),
         (status = 413, description = "The body is larger than 16 MiB", body = ErrorBody),
         (status = 409, description = "minRevision not reached", body = ErrorBody),
     ),

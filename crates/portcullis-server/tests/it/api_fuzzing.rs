@@ -132,6 +132,8 @@ async fn the_document_lists_what_the_fuzzer_received() {
     // `minRevision` ahead of the tenant is 409 wherever a body takes it.
     for path in ["/v1/check", "/v1/check/batch", "/v1/list-users", "/v1/list-resources"] {
         assert!(responses("post", path).contains_key("409"), "POST {path} lacks 409");
+        // `asOf` before the retained history is 404 `not_in_history` wherever a body takes it.
+        assert!(responses("post", path).contains_key("404"), "POST {path} lacks 404");
     }
     // The rule check takes a JSON body, and says who may call it.
     assert!(doc["paths"]["/v1/rules/sites/{name}/check"]["post"]["requestBody"].is_object());
