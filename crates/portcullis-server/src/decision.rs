@@ -110,7 +110,8 @@ pub async fn check(
     // Who may ask is decided now; what is answered, at the moment asked about.
     caller.check_may_ask_about(&now.snapshot, &body.user)?;
     let past = crate::history::view_as_of(&state, &caller.tenant, body.as_of.as_ref()).await?;
-    let view = past.clone().unwrap_or(now);
+    let logged = past.is_none();
+    let view = past.unwrap_or(now);
     let via = channel_named(body.via.as_deref(), &Channel::ApiKey)?;
     let raw = RawRequest {
         user: &body.user,
@@ -120,7 +121,7 @@ pub async fn check(
     };
     let decision = decide_raw(&view, &raw, body.explain)?;
     // A question about the past is not a decision taken now: it is not logged as one.
-    if past.is_none() {
+    if logged {
         let mut events = DecisionEvents::default();
         log_decision(&mut events, &caller, &view, &raw, &decision);
         events.store(state.decision_log(), caller.tenant.id).await?;

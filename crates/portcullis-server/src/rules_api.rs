@@ -344,9 +344,31 @@ pub(crate) async fn list_sites(State(state): State<RulesState>, request: Request
         (status = 412, description = "`If-Match` names another revision than the stored one")),
     security(("bearer" = [])))]
 pub(crate) async fn put_site(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
-    let (caller, request) = caller(&state, request).await?;
+    let Upload {
+        caller,
+        expected_revision,
+        kind,
+        bytes,
+    } = upload(&state, &name, request).await?;
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("not_utf8", "the site file is not UTF-8 text"))?;
+    let loaded = compile(&text)?;
+    let format = format_of(kind.as_deref(), &text);
+    store_site(&state, &caller, &name, expected_revision, (format, &text), loaded, serde_json::Map::new()).await
+}
+
+/// What a site's `PUT` (site file or QRS site) reads before its body is looked at: a caller who
+/// may manage sites, the `If-Match` revision, the content type and the body.
+struct Upload {
+    caller: Caller,
+    expected_revision: Option<u64>,
+    kind: Option<String>,
+    bytes: axum::body::Bytes,
+}
+
+async fn upload(state: &RulesState, name: &str, request: Request) -> Result<Upload, ApiError> {
+    let (caller, request) = caller(state, request).await?;
     may_manage(&caller)?;
-    let expected_revision = IfMatch::of(request.headers())?.expected_revision(&state, caller.tenant.id, &name).await?;
+    let expected_revision = IfMatch::of(request.headers())?.expected_revision(state, caller.tenant.id, name).await?;
     let kind = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -355,10 +377,12 @@ pub(crate) async fn put_site(State(state): State<RulesState>, ApiPath(name): Api
     let bytes = axum::body::to_bytes(request.into_body(), crate::MAX_BODY_BYTES)
         .await
         .map_err(|e| ApiError::unreadable_body(StatusCode::BAD_REQUEST, &e.to_string()))?;
-    let text = String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("not_utf8", "the site file is not UTF-8 text"))?;
-    let loaded = compile(&text)?;
-    let format = format_of(kind.as_deref(), &text);
-    store_site(&state, &caller, &name, expected_revision, (format, &text), loaded, serde_json::Map::new()).await
+    Ok(Upload {
+        caller,
+        expected_revision,
+        kind,
+        bytes,
+    })
 }
 
 /// Stores a compiled site's text under `name`, swaps it in on this node, and answers its
@@ -450,17 +474,12 @@ fn qrs_problems(problems: &[QrsSiteProblem]) -> ApiError {
         (status = 412, description = "`If-Match` names another revision than the stored one")),
     security(("bearer" = [])))]
 pub(crate) async fn put_qrs_site(State(state): State<RulesState>, ApiPath(name): ApiPath<String>, request: Request) -> Result<Response, ApiError> {
-    let (caller, request) = caller(&state, request).await?;
-    may_manage(&caller)?;
-    let expected_revision = IfMatch::of(request.headers())?.expected_revision(&state, caller.tenant.id, &name).await?;
-    let kind = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let bytes = axum::body::to_bytes(request.into_body(), crate::MAX_BODY_BYTES)
-        .await
-        .map_err(|e| ApiError::unreadable_body(StatusCode::BAD_REQUEST, &e.to_string()))?;
+    let Upload {
+        caller,
+        expected_revision,
+        kind,
+        bytes,
+    } = upload(&state, &name, request).await?;
     let archive = is_archive(kind.as_deref(), &bytes);
     // Unpacking, checking and compiling a large site is CPU work: off the async threads.
     let (imported, text, loaded) = tokio::task::spawn_blocking(move || {

@@ -97,6 +97,17 @@ where
         row.map(|(r,)| r as u64).ok_or_else(|| StoreError::NotFound(format!("tenant {tenant}")))
     }
 
+    /// Each revision in `low < revision <= high` with its kind (`import` for a whole-tenant import).
+    async fn revision_kinds(tx: &mut Tx<DB>, tenant: TenantId, low: i64, high: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        sqlx::query_as("SELECT revision, kind FROM revisions WHERE tenant_id = $1 AND revision > $2 AND revision <= $3")
+            .bind(tenant.0)
+            .bind(low)
+            .bind(high)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(from_sqlx)
+    }
+
     pub(super) async fn log_revision(tx: &mut Tx<DB>, tenant: i64, revision: i64, kind: &str) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO revisions (tenant_id, revision, kind, at) VALUES ($1, $2, $3, $4)")
             .bind(tenant)
@@ -530,14 +541,7 @@ where
             after.saturating_add(limit.max(1)).min(revision).min(i64::MAX as u64) as i64,
         );
         let (kinds, logged) = if revision > after {
-            let kinds: Vec<(i64, String)> =
-                sqlx::query_as("SELECT revision, kind FROM revisions WHERE tenant_id = $1 AND revision > $2 AND revision <= $3")
-                    .bind(tenant.0)
-                    .bind(low)
-                    .bind(high)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(from_sqlx)?;
+            let kinds = Self::revision_kinds(&mut tx, tenant, low, high).await?;
             let logged: Vec<(i64, String)> = sqlx::query_as(
                 "SELECT revision, change FROM change_log WHERE tenant_id = $1 AND revision > $2 AND revision <= $3 ORDER BY revision, position",
             )
@@ -584,14 +588,7 @@ where
         if let Some(statement) = DB::BEGIN_READ {
             sqlx::query(statement).execute(&mut *tx).await.map_err(from_sqlx)?;
         }
-        let kinds: Vec<(i64, String)> =
-            sqlx::query_as("SELECT revision, kind FROM revisions WHERE tenant_id = $1 AND revision > $2 AND revision <= $3")
-                .bind(tenant.0)
-                .bind(low)
-                .bind(high)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(from_sqlx)?;
+        let kinds = Self::revision_kinds(&mut tx, tenant, low, high).await?;
         let revisions: std::collections::BTreeSet<i64> = kinds.iter().map(|(revision, _)| *revision).collect();
         if revisions.len() as i64 != high - low || kinds.iter().any(|(_, kind)| kind == "import") {
             tx.commit().await.map_err(from_sqlx)?;
